@@ -1,0 +1,364 @@
+/* core/internal.h - what the core gives the backends, and what it asks of
+ * them. Not a public header: only core/, real/, sim/ and tests include it.
+ *
+ * Map:
+ *   1. the loop: struct tw_loop, the backend's loop ops, run helpers
+ *   2. the write buffer (core/wbuf.c)
+ *   3. the contract checker (core/contract.c)
+ *   4. transports: struct tw_transport, the backend's transport ops, and
+ *      the entry points a backend calls on I/O events (core/transport.c)
+ *   5. servers and connect completions
+ *
+ * The split: every rule of the reference text (watermarks, close flushes,
+ * eof handling, callback timing, use after close) lives in core/ once. A
+ * backend only moves bytes: it sends what the core hands it, reports how
+ * much was taken, says when it can write again, and delivers what arrives
+ * through the tw__transport_* entry points. That is what makes the two
+ * worlds behave alike by construction.
+ */
+#ifndef TWIN_CORE_INTERNAL_H
+#define TWIN_CORE_INTERNAL_H
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "twin/addr.h"
+#include "twin/error.h"
+#include "twin/loop.h"
+#include "twin/net.h"
+#include "twin/protocol.h"
+#include "twin/transport.h"
+
+/* ------------------------------------------------------------------ */
+/* 1. the loop                                                          */
+
+typedef struct tw__loop_ops {
+    const char *name; /* "real", "sim" */
+    /* The loop's clock. */
+    tw_ns (*now)(tw_loop *loop);
+    /* Wait at most timeout ns (-1: no limit, 0: don't wait) for I/O and
+     * dispatch what is ready through the entry points below. Returns 0 or
+     * a negative errno for a failure of the backend itself. Used by the
+     * core's generic run loop; NULL if the backend has its own run. */
+    int (*poll)(tw_loop *loop, tw_ns timeout);
+    /* Whole-run override (the simulator drives its world): run until
+     * stopped, out of work, or loop time `deadline` (-1: none). NULL: the
+     * core's generic loop over poll(). */
+    int (*run)(tw_loop *loop, tw_ns deadline);
+    /* Wake a poll() in progress. Called from any thread. May be NULL. */
+    void (*wakeup)(tw_loop *loop);
+    /* Free the backend's state and the loop memory. */
+    void (*destroy)(tw_loop *loop);
+
+    /* Connection makers (twin/net.h). NULL means -ENOTSUP. The core has
+     * validated loop/factory; host/path are non-NULL. */
+    int (*connect_host)(tw_loop *, tw_protocol_factory, void *arg,
+                        const char *host, uint16_t port, tw_connect_cb cb);
+    int (*connect_addr)(tw_loop *, tw_protocol_factory, void *arg,
+                        const tw_addr *addr, tw_connect_cb cb);
+    int (*connect_fd)(tw_loop *, tw_protocol_factory, void *arg, int fd,
+                      bool accepted, tw_connect_cb cb);
+    int (*create_server)(tw_loop *, tw_protocol_factory, void *arg,
+                         const char *host, uint16_t port,
+                         const tw_server_opts *opts, tw_server **out);
+    int (*create_unix_server)(tw_loop *, tw_protocol_factory, void *arg,
+                              const char *path, const tw_server_opts *opts,
+                              tw_server **out);
+} tw__loop_ops;
+
+/* One scheduled callback; lives in the loop's slot table. */
+typedef struct tw__slot {
+    tw_callback cb;
+    void *arg;
+    tw_ns when;       /* for timers */
+    uint64_t seq;     /* FIFO order among equal `when` */
+    uint32_t gen;     /* bumped on free: stale handles miss */
+    int32_t heap_pos; /* index in the timer heap, -1 if not a timer */
+    uint8_t state;    /* TW__SLOT_* */
+} tw__slot;
+
+enum { TW__SLOT_FREE = 0, TW__SLOT_READY, TW__SLOT_TIMER, TW__SLOT_CANCELLED };
+
+typedef struct tw__ts_call {
+    tw_callback cb;
+    void *arg;
+} tw__ts_call;
+
+typedef struct tw__list {
+    struct tw__list *prev, *next;
+} tw__list;
+
+struct tw_loop {
+    const tw__loop_ops *ops;
+
+    /* slot table: handles index it; free slots are chained via arg */
+    tw__slot *slots;
+    uint32_t nslots, capslots;
+    uint32_t free_head; /* UINT32_MAX: none */
+    uint64_t seq;
+
+    /* ready queue: ring of slot indices */
+    uint32_t *ready;
+    uint32_t ready_head, ready_len, ready_cap;
+
+    /* timer heap: slot indices ordered by (when, seq) */
+    uint32_t *heap;
+    uint32_t heap_len, heap_cap;
+
+    /* call_soon_threadsafe inbox */
+    pthread_mutex_t ts_lock;
+    tw__ts_call *ts_calls;
+    size_t ts_len, ts_cap;
+    volatile int ts_pending;
+
+    bool stopping;
+    bool running;
+    unsigned alive;      /* open transports, servers, pending operations */
+    tw__list transports; /* every live transport (for tw_loop_free) */
+    tw__list servers;
+
+    /* Scratch buffer for plain (non-buffered) protocols' reads. */
+    uint8_t *rbuf;
+    size_t rbuf_len;
+
+    bool contract_on;
+    tw_contract_handler contract_handler;
+    void *contract_arg;
+    uint64_t next_transport_id;
+};
+
+/* Set up the core part of a loop the backend allocated (struct tw_loop is
+ * the first member of the backend's loop struct). rbuf_len: read size.
+ * Returns 0 or -ENOMEM. */
+int tw__loop_init(tw_loop *loop, const tw__loop_ops *ops, size_t rbuf_len);
+/* Free the core part (called by the backend's destroy). */
+void tw__loop_fini(tw_loop *loop);
+
+/* Earliest timer deadline, or -1 if there is none. */
+tw_ns tw__loop_next_timer(const tw_loop *loop);
+/* True if callbacks are queued to run now (ready queue or thread inbox). */
+bool tw__loop_has_ready(const tw_loop *loop);
+/* One iteration's callback work: move due timers (by ops->now) to the
+ * ready queue, then run the callbacks that were ready at that moment
+ * (callbacks they schedule wait for the next iteration). */
+void tw__loop_run_ready(tw_loop *loop);
+/* True if the loop has nothing left: no ready callback, timer or alive. */
+bool tw__loop_idle(const tw_loop *loop);
+
+static inline void tw__loop_ref(tw_loop *loop) { loop->alive++; }
+static inline void tw__loop_unref(tw_loop *loop)
+{
+    assert(loop->alive > 0);
+    loop->alive--;
+}
+
+void tw__list_init(tw__list *l);
+void tw__list_push(tw__list *head, tw__list *item);
+void tw__list_remove(tw__list *item);
+static inline bool tw__list_empty(const tw__list *l) { return l->next == l; }
+
+#define tw__container_of(ptr, type, member) \
+    ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* ------------------------------------------------------------------ */
+/* 2. the write buffer: a chain of chunks, appended by copy, drained by
+ * writev. Small writes share a chunk; a big one gets its own.          */
+
+typedef struct tw__chunk {
+    struct tw__chunk *next;
+    size_t start, end, cap;
+    uint8_t data[];
+} tw__chunk;
+
+typedef struct tw__wbuf {
+    tw__chunk *head, *tail;
+    size_t size;
+} tw__wbuf;
+
+#define TW__CHUNK_MIN 16384
+#define TW__IOV_MAX 64
+
+void tw__wbuf_init(tw__wbuf *b);
+int tw__wbuf_append(tw__wbuf *b, const void *data, size_t len); /* 0/-ENOMEM */
+/* Fill iov with up to max segments of buffered data; returns the count. */
+int tw__wbuf_iov(const tw__wbuf *b, struct iovec *iov, int max);
+void tw__wbuf_consume(tw__wbuf *b, size_t n);
+void tw__wbuf_clear(tw__wbuf *b);
+
+/* ------------------------------------------------------------------ */
+/* 3. the contract checker                                             */
+
+typedef enum tw__event {
+    TW__EV_MADE,
+    TW__EV_DATA,
+    TW__EV_GET_BUFFER,
+    TW__EV_BUFFER_UPDATED,
+    TW__EV_EOF,
+    TW__EV_PAUSE,
+    TW__EV_RESUME,
+    TW__EV_DATAGRAM,
+    TW__EV_ERROR,
+    TW__EV_PIPE_DATA,
+    TW__EV_PIPE_LOST,
+    TW__EV_EXITED,
+    TW__EV_LOST,
+} tw__event;
+
+typedef struct tw__contract {
+    uint8_t state;     /* 0 new, 1 made, 2 eof, 3 lost */
+    bool in_buffer;    /* get_buffer returned, buffer_updated not yet */
+    bool paused;       /* pause_writing delivered, resume not yet */
+} tw__contract;
+
+/* Check one callback about to be delivered. Returns NULL if allowed, else
+ * a static sentence naming the rule broken. Updates the state either way. */
+const char *tw__contract_step(tw__contract *c, tw__event ev);
+const char *tw__event_name(tw__event ev);
+
+/* ------------------------------------------------------------------ */
+/* 4. transports                                                       */
+
+typedef struct tw__transport_ops {
+    /* Send now, never blocking. Returns the bytes taken (0 when nothing
+     * can be taken now) or a negative errno, which loses the connection. */
+    ssize_t (*send)(tw_transport *t, const struct iovec *iov, int iovcnt);
+    /* Arm (on) or disarm write readiness: while armed, the backend calls
+     * tw__transport_writable() whenever send() could take more. */
+    void (*want_write)(tw_transport *t, bool on);
+    /* Arm or disarm reading: while armed the backend delivers incoming
+     * bytes and EOF; while not, it holds them (and pushes back). */
+    void (*want_read)(tw_transport *t, bool on);
+    /* Half-close the write side (the buffer is empty). 0 or -errno. */
+    int (*shutdown_write)(tw_transport *t);
+    /* Extra info other than peername/sockname (core serves those from
+     * t->peer / t->local). 0, or -ENOENT. May be NULL. */
+    int (*extra_info)(tw_transport *t, const char *name, tw_extra *out);
+    /* The end: close the socket/resource and free the transport memory.
+     * Called once, after connection_lost and release. */
+    void (*destroy)(tw_transport *t);
+    /* Datagram send (may be NULL). */
+    int (*sendto)(tw_transport *t, const void *data, size_t len,
+                  const tw_addr *addr);
+    bool can_write_eof;
+} tw__transport_ops;
+
+enum {
+    TW__T_MADE = 1u << 0,     /* connection_made delivered */
+    TW__T_CLOSING = 1u << 1,  /* close() or abort() called, or lost */
+    TW__T_LOST = 1u << 2,     /* connection_lost scheduled */
+    TW__T_EOF_OUT = 1u << 3,  /* write_eof() requested */
+    TW__T_EOF_SENT = 1u << 4, /* shutdown_write done */
+    TW__T_EOF_IN = 1u << 5,   /* eof_received delivered */
+    TW__T_PAUSED = 1u << 6,   /* pause_reading in effect */
+    TW__T_WPAUSED = 1u << 7,  /* protocol is in pause_writing */
+    TW__T_WARMED = 1u << 8,   /* want_write armed */
+    TW__T_RARMED = 1u << 9,   /* want_read armed */
+};
+
+struct tw_transport {
+    const tw__transport_ops *ops;
+    tw_loop *loop;
+    tw_protocol *proto;
+    tw_protocol *proto_orig; /* released at the end */
+    tw_transport_kind kind;
+    unsigned flags;
+    int lost_err;
+    uint64_t id;             /* loop-unique, for messages and traces */
+    tw__wbuf wbuf;
+    size_t high, low;
+    tw_addr peer, local;
+    tw__contract contract;
+    tw__list link;           /* in loop->transports */
+    /* client completion, called after connection_made */
+    tw_connect_cb connect_cb;
+    void *connect_arg;
+};
+
+/* Initialise the core part of a transport the backend allocated (struct
+ * tw_transport first in the backend's struct). Counts as alive. */
+void tw__transport_init(tw_transport *t, tw_loop *loop,
+                        const tw__transport_ops *ops, tw_transport_kind kind);
+
+/* Make the protocol with factory(arg), schedule connection_made (then
+ * cb(arg, t, 0) if cb), then arm reading. On factory failure the
+ * transport is destroyed, cb(arg, NULL, -ENOMEM) is scheduled if cb, and
+ * -ENOMEM is returned: the backend must not touch t again. */
+int tw__transport_open(tw_transport *t, tw_protocol_factory factory,
+                       void *arg, tw_connect_cb cb);
+
+/* The backend delivers bytes: `data` (any length; split to fit a buffered
+ * protocol's buffers). Only while reading is armed. Returns how many bytes
+ * the protocol took: fewer than len when a callback paused reading or
+ * closed the transport part way; the backend keeps the rest (and delivers
+ * it after resume_reading) or drops it if the transport is closing. */
+size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len);
+
+/* Zero-copy variant for a reading syscall: get a buffer to read into (the
+ * protocol's own for a BufferedProtocol, else the loop's scratch buffer),
+ * then report how many bytes landed. recv_buffer returns 0, or a negative
+ * errno when the protocol gave no buffer (the connection is then lost:
+ * stop). */
+int tw__transport_recv_buffer(tw_transport *t, ssize_t sizehint, void **buf,
+                              size_t *len);
+void tw__transport_received(tw_transport *t, size_t n);
+
+/* The peer sent EOF: eof_received, then close unless it returned true. */
+void tw__transport_eof(tw_transport *t);
+/* A fatal error: buffered data dropped, connection_lost(err) follows. */
+void tw__transport_fatal(tw_transport *t, int err);
+/* Writable again: flush the buffer. */
+void tw__transport_writable(tw_transport *t);
+/* True while the backend should deliver reads (armed, open, not at eof). */
+bool tw__transport_reading(const tw_transport *t);
+
+/* Datagram side (for later kinds). */
+void tw__transport_datagram(tw_transport *t, const uint8_t *data, size_t len,
+                            const tw_addr *from);
+void tw__transport_error_received(tw_transport *t, int err);
+
+/* Report a contract violation for t (used by the checked callers). */
+void tw__contract_fail(tw_transport *t, tw__event ev, const char *rule);
+
+/* ------------------------------------------------------------------ */
+/* 5. servers and connect completions                                  */
+
+typedef struct tw__server_ops {
+    /* Stop listening, release sockets, free the server memory. */
+    void (*close)(tw_server *srv);
+} tw__server_ops;
+
+#define TW__SERVER_MAX_LISTEN 8
+
+struct tw_server {
+    const tw__server_ops *ops;
+    tw_loop *loop;
+    tw_protocol_factory factory;
+    void *arg;
+    int backlog;
+    uint64_t accepted;
+    int nlisten;
+    tw_addr addrs[TW__SERVER_MAX_LISTEN];
+    tw__list link; /* in loop->servers */
+};
+
+/* Set up the core part of a server (counts as alive until close). */
+void tw__server_init(tw_server *srv, tw_loop *loop, const tw__server_ops *ops,
+                     tw_protocol_factory factory, void *arg,
+                     const tw_server_opts *opts);
+/* Release the core part (the backend's close calls it). */
+void tw__server_fini(tw_server *srv);
+
+/* Schedule cb(arg, NULL, err) from the loop (a failed connect). */
+void tw__connect_fail(tw_loop *loop, tw_connect_cb cb, void *arg, int err);
+
+/* Default backlog. */
+#define TW__BACKLOG_DEFAULT 100
+/* Largest read per data_received (asyncio's max_size). */
+#define TW__READ_SIZE_DEFAULT (256 * 1024)
+
+#endif

@@ -1,0 +1,574 @@
+/* core/transport.c - every transport rule of the reference text, once.
+ *
+ * Map:
+ *   calling out     the protocol callbacks, each checked by the contract
+ *                   checker when it is on
+ *   life            init, open (factory, connection_made, connect cb),
+ *                   the end (connection_lost, release, destroy)
+ *   reading         deliver / recv_buffer / received, eof, pause/resume
+ *   writing         write, writelines, the flush on writable, write_eof,
+ *                   watermarks (asyncio's rules to the byte)
+ *   closing         close (flush first), abort, fatal errors
+ *   queries         extra info, protocol swap, limits
+ *
+ * Re-entrancy: any callback may close or abort its own transport, pause or
+ * resume reading, or write. So after every call out, state is re-read;
+ * memory is freed only in the end callback, which always runs from the
+ * loop (never inside a call the protocol made).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+/* ---- calling out ---- */
+
+static inline void check(tw_transport *t, tw__event ev)
+{
+    if (t->loop->contract_on) {
+        const char *rule = tw__contract_step(&t->contract, ev);
+        if (rule)
+            tw__contract_fail(t, ev, rule);
+    }
+}
+
+static bool is_buffered(const tw_transport *t)
+{
+    return t->proto->ops->get_buffer != NULL;
+}
+
+static void call_pause(tw_transport *t)
+{
+    check(t, TW__EV_PAUSE);
+    if (t->proto->ops->pause_writing)
+        t->proto->ops->pause_writing(t->proto);
+}
+
+static void call_resume(tw_transport *t)
+{
+    check(t, TW__EV_RESUME);
+    if (t->proto->ops->resume_writing)
+        t->proto->ops->resume_writing(t->proto);
+}
+
+/* ---- backend arming, only on change ---- */
+
+static void arm_read(tw_transport *t, bool on)
+{
+    if (!!(t->flags & TW__T_RARMED) == on)
+        return;
+    t->flags ^= TW__T_RARMED;
+    t->ops->want_read(t, on);
+}
+
+static void arm_write(tw_transport *t, bool on)
+{
+    if (!!(t->flags & TW__T_WARMED) == on)
+        return;
+    t->flags ^= TW__T_WARMED;
+    t->ops->want_write(t, on);
+}
+
+/* ---- life ---- */
+
+void tw__transport_init(tw_transport *t, tw_loop *loop,
+                        const tw__transport_ops *ops, tw_transport_kind kind)
+{
+    assert(loop && ops && ops->destroy);
+    t->ops = ops;
+    t->loop = loop;
+    t->proto = NULL;
+    t->kind = kind;
+    t->flags = 0;
+    t->lost_err = 0;
+    t->id = ++loop->next_transport_id;
+    tw__wbuf_init(&t->wbuf);
+    t->high = TW_WRITE_BUFFER_HIGH_DEFAULT;
+    t->low = TW_WRITE_BUFFER_HIGH_DEFAULT / 4;
+    memset(&t->contract, 0, sizeof t->contract);
+    t->connect_cb = NULL;
+    t->connect_arg = NULL;
+    tw__list_push(&loop->transports, &t->link);
+    tw__loop_ref(loop);
+}
+
+/* Free everything; the protocol (if any) is released first. */
+static void destroy(tw_transport *t)
+{
+    tw_loop *loop = t->loop;
+    tw__list_remove(&t->link);
+    tw__wbuf_clear(&t->wbuf);
+    tw_protocol *p = t->proto;
+    t->proto = NULL;
+    if (p && p->ops->release)
+        p->ops->release(p);
+    t->ops->destroy(t);
+    tw__loop_unref(loop);
+}
+
+static void end_cb(void *arg)
+{
+    tw_transport *t = arg;
+    assert(t->flags & TW__T_LOST);
+    if (t->flags & TW__T_MADE) {
+        check(t, TW__EV_LOST);
+        if (t->proto->ops->connection_lost)
+            t->proto->ops->connection_lost(t->proto, t->lost_err);
+    }
+    destroy(t);
+}
+
+/* Schedule the end: connection_lost(err) from the loop. */
+static void finish(tw_transport *t, int err)
+{
+    assert(!(t->flags & TW__T_LOST));
+    t->flags |= TW__T_LOST | TW__T_CLOSING;
+    t->lost_err = err;
+    arm_read(t, false);
+    arm_write(t, false);
+    if (!tw_call_soon(t->loop, end_cb, t))
+        abort(); /* cannot keep the promise of connection_lost */
+}
+
+static void made_cb(void *arg)
+{
+    tw_transport *t = arg;
+    t->flags |= TW__T_MADE;
+    check(t, TW__EV_MADE);
+    if (t->proto->ops->connection_made)
+        t->proto->ops->connection_made(t->proto, t);
+    tw_connect_cb cb = t->connect_cb;
+    if (cb) {
+        t->connect_cb = NULL;
+        cb(t->connect_arg, t, 0);
+    }
+    if (!(t->flags & (TW__T_CLOSING | TW__T_PAUSED | TW__T_EOF_IN)) &&
+        t->kind != TW_TRANSPORT_WRITE)
+        arm_read(t, true);
+}
+
+int tw__transport_open(tw_transport *t, tw_protocol_factory factory,
+                       void *arg, tw_connect_cb cb)
+{
+    tw_protocol *p = factory(arg);
+    if (!p || !p->ops) {
+        if (cb)
+            tw__connect_fail(t->loop, cb, arg, -ENOMEM);
+        destroy(t);
+        return -ENOMEM;
+    }
+    t->proto = p;
+    t->connect_cb = cb;
+    t->connect_arg = arg;
+    if (!tw_call_soon(t->loop, made_cb, t)) {
+        if (cb)
+            tw__connect_fail(t->loop, cb, arg, -ENOMEM);
+        destroy(t);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- reading ---- */
+
+bool tw__transport_reading(const tw_transport *t)
+{
+    return (t->flags & (TW__T_RARMED | TW__T_CLOSING | TW__T_PAUSED |
+                        TW__T_EOF_IN)) == TW__T_RARMED;
+}
+
+int tw__transport_recv_buffer(tw_transport *t, ssize_t sizehint, void **buf,
+                              size_t *len)
+{
+    if (!is_buffered(t)) {
+        *buf = t->loop->rbuf;
+        *len = t->loop->rbuf_len;
+        return 0;
+    }
+    check(t, TW__EV_GET_BUFFER);
+    size_t n = 0;
+    void *b = t->proto->ops->get_buffer(t->proto, sizehint, &n);
+    if (!b || n == 0) {
+        if (!(t->flags & TW__T_LOST))
+            tw__transport_fatal(t, -ENOBUFS);
+        return -ENOBUFS;
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+void tw__transport_received(tw_transport *t, size_t n)
+{
+    assert(n > 0);
+    if (is_buffered(t)) {
+        check(t, TW__EV_BUFFER_UPDATED);
+        if (t->proto->ops->buffer_updated)
+            t->proto->ops->buffer_updated(t->proto, n);
+    } else {
+        check(t, TW__EV_DATA);
+        if (t->proto->ops->data_received)
+            t->proto->ops->data_received(t->proto, t->loop->rbuf, n);
+    }
+}
+
+size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
+{
+    size_t done = 0;
+    while (done < len && tw__transport_reading(t)) {
+        if (!is_buffered(t)) {
+            check(t, TW__EV_DATA);
+            if (t->proto->ops->data_received)
+                t->proto->ops->data_received(t->proto, data + done, len - done);
+            return len;
+        }
+        void *buf;
+        size_t blen;
+        if (tw__transport_recv_buffer(t, (ssize_t)(len - done), &buf, &blen) < 0)
+            return done;
+        size_t n = len - done < blen ? len - done : blen;
+        memcpy(buf, data + done, n);
+        done += n;
+        check(t, TW__EV_BUFFER_UPDATED);
+        if (t->proto->ops->buffer_updated)
+            t->proto->ops->buffer_updated(t->proto, n);
+    }
+    return done;
+}
+
+void tw__transport_eof(tw_transport *t)
+{
+    if (t->flags & (TW__T_CLOSING | TW__T_EOF_IN))
+        return;
+    t->flags |= TW__T_EOF_IN;
+    arm_read(t, false);
+    check(t, TW__EV_EOF);
+    bool keep = t->proto->ops->eof_received &&
+                t->proto->ops->eof_received(t->proto);
+    if (!keep)
+        tw_transport_close(t);
+}
+
+int tw_transport_pause_reading(tw_transport *t)
+{
+    if (t->kind == TW_TRANSPORT_WRITE || t->kind == TW_TRANSPORT_DATAGRAM)
+        return -ENOTSUP;
+    if (t->flags & (TW__T_CLOSING | TW__T_PAUSED))
+        return 0;
+    t->flags |= TW__T_PAUSED;
+    arm_read(t, false);
+    return 0;
+}
+
+int tw_transport_resume_reading(tw_transport *t)
+{
+    if (t->kind == TW_TRANSPORT_WRITE || t->kind == TW_TRANSPORT_DATAGRAM)
+        return -ENOTSUP;
+    if ((t->flags & TW__T_CLOSING) || !(t->flags & TW__T_PAUSED))
+        return 0;
+    t->flags &= ~TW__T_PAUSED;
+    if ((t->flags & TW__T_MADE) && !(t->flags & TW__T_EOF_IN))
+        arm_read(t, true);
+    return 0;
+}
+
+bool tw_transport_is_reading(const tw_transport *t)
+{
+    return !(t->flags & (TW__T_CLOSING | TW__T_PAUSED | TW__T_EOF_IN)) &&
+           t->kind != TW_TRANSPORT_WRITE;
+}
+
+/* ---- writing ---- */
+
+static void maybe_pause(tw_transport *t)
+{
+    if (t->wbuf.size <= t->high || (t->flags & TW__T_WPAUSED))
+        return;
+    t->flags |= TW__T_WPAUSED;
+    call_pause(t);
+}
+
+static void maybe_resume(tw_transport *t)
+{
+    if (!(t->flags & TW__T_WPAUSED) || t->wbuf.size > t->low)
+        return;
+    t->flags &= ~TW__T_WPAUSED;
+    call_resume(t);
+}
+
+static void do_shutdown(tw_transport *t)
+{
+    t->flags |= TW__T_EOF_SENT;
+    int rc = t->ops->shutdown_write(t);
+    if (rc < 0)
+        tw__transport_fatal(t, rc);
+}
+
+static int write_check(const tw_transport *t)
+{
+    if (t->kind != TW_TRANSPORT_STREAM && t->kind != TW_TRANSPORT_WRITE)
+        return -ENOTSUP;
+    if (t->flags & TW__T_CLOSING)
+        return -EPIPE;
+    if (t->flags & TW__T_EOF_OUT)
+        return -ESHUTDOWN;
+    return 0;
+}
+
+int tw_transport_writelines(tw_transport *t, const struct iovec *iov,
+                            int iovcnt)
+{
+    int rc = write_check(t);
+    if (rc < 0)
+        return rc;
+    if (iovcnt < 0 || (iovcnt > 0 && !iov))
+        return -EINVAL;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (total == 0)
+        return 0;
+    int i = 0;
+    size_t off = 0; /* bytes of iov[i] already taken */
+    if (t->wbuf.size == 0) {
+        /* Nothing queued: try the kernel (or the simulated path) first. */
+        int n = iovcnt < TW__IOV_MAX ? iovcnt : TW__IOV_MAX;
+        ssize_t sent = t->ops->send(t, iov, n);
+        if (sent < 0) {
+            tw__transport_fatal(t, (int)sent);
+            return (int)sent;
+        }
+        size_t left = (size_t)sent;
+        while (i < iovcnt && left >= iov[i].iov_len) {
+            left -= iov[i].iov_len;
+            i++;
+        }
+        off = left;
+        if (i == iovcnt)
+            return 0;
+    }
+    for (; i < iovcnt; i++, off = 0) {
+        if (iov[i].iov_len == off)
+            continue;
+        if (tw__wbuf_append(&t->wbuf, (const uint8_t *)iov[i].iov_base + off,
+                            iov[i].iov_len - off) < 0) {
+            /* Keep what was queued; the rest is refused as a whole. */
+            if (t->wbuf.size)
+                arm_write(t, true);
+            return -ENOMEM;
+        }
+    }
+    arm_write(t, true);
+    maybe_pause(t);
+    return 0;
+}
+
+int tw_transport_write(tw_transport *t, const void *data, size_t len)
+{
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    if (len > 0 && !data)
+        return -EINVAL;
+    return tw_transport_writelines(t, &iov, 1);
+}
+
+void tw__transport_writable(tw_transport *t)
+{
+    if (t->flags & TW__T_LOST)
+        return;
+    if (t->wbuf.size) {
+        struct iovec iov[TW__IOV_MAX];
+        int n = tw__wbuf_iov(&t->wbuf, iov, TW__IOV_MAX);
+        ssize_t sent = t->ops->send(t, iov, n);
+        if (sent < 0) {
+            tw__transport_fatal(t, (int)sent);
+            return;
+        }
+        tw__wbuf_consume(&t->wbuf, (size_t)sent);
+    }
+    maybe_resume(t);
+    if ((t->flags & TW__T_LOST) || t->wbuf.size)
+        return;
+    arm_write(t, false);
+    if (t->flags & TW__T_CLOSING)
+        finish(t, 0);
+    else if ((t->flags & TW__T_EOF_OUT) && !(t->flags & TW__T_EOF_SENT))
+        do_shutdown(t);
+}
+
+int tw_transport_write_eof(tw_transport *t)
+{
+    if ((t->kind != TW_TRANSPORT_STREAM && t->kind != TW_TRANSPORT_WRITE) ||
+        !t->ops->can_write_eof)
+        return -ENOTSUP;
+    if (t->flags & (TW__T_CLOSING | TW__T_EOF_OUT))
+        return 0;
+    t->flags |= TW__T_EOF_OUT;
+    if (t->wbuf.size == 0)
+        do_shutdown(t);
+    return 0;
+}
+
+bool tw_transport_can_write_eof(const tw_transport *t)
+{
+    return (t->kind == TW_TRANSPORT_STREAM || t->kind == TW_TRANSPORT_WRITE) &&
+           t->ops->can_write_eof;
+}
+
+size_t tw_transport_get_write_buffer_size(const tw_transport *t)
+{
+    return t->wbuf.size;
+}
+
+void tw_transport_get_write_buffer_limits(const tw_transport *t, size_t *low,
+                                          size_t *high)
+{
+    if (low)
+        *low = t->low;
+    if (high)
+        *high = t->high;
+}
+
+int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
+                                         ssize_t low)
+{
+    if (high < TW_LIMIT_DEFAULT || low < TW_LIMIT_DEFAULT)
+        return -EINVAL;
+    if (high == TW_LIMIT_DEFAULT)
+        high = low == TW_LIMIT_DEFAULT ? TW_WRITE_BUFFER_HIGH_DEFAULT : 4 * low;
+    if (low == TW_LIMIT_DEFAULT)
+        low = high / 4;
+    if (low > high)
+        return -EINVAL;
+    t->high = (size_t)high;
+    t->low = (size_t)low;
+    if (!(t->flags & TW__T_LOST) && (t->flags & TW__T_MADE))
+        maybe_pause(t);
+    return 0;
+}
+
+/* ---- closing ---- */
+
+int tw_transport_close(tw_transport *t)
+{
+    if (t->flags & TW__T_CLOSING)
+        return 0;
+    t->flags |= TW__T_CLOSING;
+    arm_read(t, false);
+    if (t->wbuf.size == 0)
+        finish(t, 0);
+    return 0;
+}
+
+static void force_close(tw_transport *t, int err)
+{
+    if (t->flags & TW__T_LOST)
+        return;
+    tw__wbuf_clear(&t->wbuf);
+    finish(t, err);
+}
+
+int tw_transport_abort(tw_transport *t)
+{
+    force_close(t, 0);
+    return 0;
+}
+
+void tw__transport_fatal(tw_transport *t, int err)
+{
+    assert(err < 0);
+    force_close(t, err);
+}
+
+bool tw_transport_is_closing(const tw_transport *t)
+{
+    return (t->flags & TW__T_CLOSING) != 0;
+}
+
+/* ---- queries ---- */
+
+tw_transport_kind tw_transport_kind_of(const tw_transport *t) { return t->kind; }
+
+tw_loop *tw_transport_loop(const tw_transport *t) { return t->loop; }
+
+int tw_transport_get_extra_info(tw_transport *t, const char *name,
+                                tw_extra *out)
+{
+    tw_extra dummy;
+    if (!out)
+        out = &dummy;
+    memset(out, 0, sizeof *out);
+    if (!name)
+        return -EINVAL;
+    const tw_addr *a = NULL;
+    if (strcmp(name, "peername") == 0)
+        a = &t->peer;
+    else if (strcmp(name, "sockname") == 0)
+        a = &t->local;
+    if (a) {
+        if (a->len == 0)
+            return -ENOENT;
+        out->type = TW_EXTRA_ADDR;
+        out->v.addr = *a;
+        return 0;
+    }
+    return t->ops->extra_info ? t->ops->extra_info(t, name, out) : -ENOENT;
+}
+
+int tw_transport_peername(tw_transport *t, tw_addr *out)
+{
+    if (t->peer.len == 0)
+        return -ENOENT;
+    *out = t->peer;
+    return 0;
+}
+
+int tw_transport_sockname(tw_transport *t, tw_addr *out)
+{
+    if (t->local.len == 0)
+        return -ENOENT;
+    *out = t->local;
+    return 0;
+}
+
+int tw_transport_set_protocol(tw_transport *t, tw_protocol *p)
+{
+    if (!p || !p->ops)
+        return -EINVAL;
+    t->proto = p;
+    return 0;
+}
+
+tw_protocol *tw_transport_get_protocol(const tw_transport *t) { return t->proto; }
+
+/* ---- datagrams ---- */
+
+int tw_transport_sendto(tw_transport *t, const void *data, size_t len,
+                        const tw_addr *addr)
+{
+    if (t->kind != TW_TRANSPORT_DATAGRAM || !t->ops->sendto)
+        return -ENOTSUP;
+    if (t->flags & TW__T_CLOSING)
+        return -EPIPE;
+    if (len > 0 && !data)
+        return -EINVAL;
+    return t->ops->sendto(t, data, len, addr);
+}
+
+void tw__transport_datagram(tw_transport *t, const uint8_t *data, size_t len,
+                            const tw_addr *from)
+{
+    if (t->flags & TW__T_CLOSING)
+        return;
+    check(t, TW__EV_DATAGRAM);
+    if (t->proto->ops->datagram_received)
+        t->proto->ops->datagram_received(t->proto, data, len, from);
+}
+
+void tw__transport_error_received(tw_transport *t, int err)
+{
+    if (t->flags & TW__T_CLOSING)
+        return;
+    check(t, TW__EV_ERROR);
+    if (t->proto->ops->error_received)
+        t->proto->ops->error_received(t->proto, err);
+}

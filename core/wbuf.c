@@ -1,0 +1,92 @@
+/* core/wbuf.c - the write buffer: a chain of chunks.
+ *
+ * Appends copy (the caller's buffer is free when write returns); small
+ * writes fill the tail chunk so a stream of tiny writes costs one writev
+ * segment, not one each; a write bigger than a chunk gets a chunk of its
+ * own size. Draining fills an iovec array for one writev.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+void tw__wbuf_init(tw__wbuf *b) { memset(b, 0, sizeof *b); }
+
+int tw__wbuf_append(tw__wbuf *b, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    tw__chunk *c = b->tail;
+    if (c && c->cap - c->end > 0) {
+        size_t n = c->cap - c->end < len ? c->cap - c->end : len;
+        memcpy(c->data + c->end, p, n);
+        c->end += n;
+        b->size += n;
+        p += n;
+        len -= n;
+    }
+    if (len == 0)
+        return 0;
+    size_t cap = len > TW__CHUNK_MIN ? len : TW__CHUNK_MIN;
+    c = malloc(sizeof *c + cap);
+    if (!c)
+        return -ENOMEM;
+    c->next = NULL;
+    c->start = 0;
+    c->end = len;
+    c->cap = cap;
+    memcpy(c->data, p, len);
+    if (b->tail)
+        b->tail->next = c;
+    else
+        b->head = c;
+    b->tail = c;
+    b->size += len;
+    return 0;
+}
+
+int tw__wbuf_iov(const tw__wbuf *b, struct iovec *iov, int max)
+{
+    int n = 0;
+    for (tw__chunk *c = b->head; c && n < max; c = c->next) {
+        if (c->end == c->start)
+            continue;
+        iov[n].iov_base = c->data + c->start;
+        iov[n].iov_len = c->end - c->start;
+        n++;
+    }
+    return n;
+}
+
+void tw__wbuf_consume(tw__wbuf *b, size_t n)
+{
+    assert(n <= b->size);
+    b->size -= n;
+    while (n > 0) {
+        tw__chunk *c = b->head;
+        assert(c);
+        size_t have = c->end - c->start;
+        if (n < have) {
+            c->start += n;
+            return;
+        }
+        n -= have;
+        b->head = c->next;
+        if (!b->head)
+            b->tail = NULL;
+        free(c);
+    }
+    /* An emptied tail chunk is reused from its start. */
+    if (b->head && b->head == b->tail && b->head->start == b->head->end)
+        b->head->start = b->head->end = 0;
+}
+
+void tw__wbuf_clear(tw__wbuf *b)
+{
+    tw__chunk *c = b->head;
+    while (c) {
+        tw__chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    tw__wbuf_init(b);
+}

@@ -1,0 +1,411 @@
+/* twin/sim.h - the deterministic simulated backend.
+ *
+ * Map:
+ *   1. the PRNG (documented, so a seed means the same thing everywhere)
+ *   2. latency distributions
+ *   3. options: one struct, units in the names, zero means "default"
+ *   4. the world: create, nodes, run, step, free
+ *   5. node apps: a start function run at creation and after each restart
+ *   6. paths: per-path overrides of the network options
+ *   7. faults, immediate or scripted at a virtual time, and swarm mode
+ *   8. the trace and its hash
+ *   9. a demo workload (determinism tests, benchmarks)
+ *
+ * A tw_sim is a world: one virtual clock (integer ns, starting at 0), one
+ * event queue ordered by (time, sequence number), one seed, and nodes. Each
+ * node has its own tw_loop (twin/loop.h) and an address; every loop call
+ * works on it in virtual time, and running any node's loop drives the whole
+ * world. Nothing in the simulator reads the wall clock, libc's generator,
+ * pointer values or uninitialised memory: the same seed and the same
+ * program give the same trace, byte for byte, and the same trace hash.
+ *
+ * Threads: a world and its loops belong to one thread (as a loop does).
+ *
+ * Errors follow twin/error.h: 0 or a non-negative value on success, a
+ * negative errno on failure. Functions taking a tw_loop * that is not a
+ * simulated node's loop return -EINVAL.
+ */
+#ifndef TWIN_SIM_H
+#define TWIN_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "twin/loop.h"
+#include "twin/transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tw_sim tw_sim;
+
+/* ------------------------------------------------------------------ */
+/* 1. the PRNG
+ *
+ * xoshiro256** (Blackman and Vigna, 2018), its 256-bit state filled by
+ * splitmix64. The world keeps independent streams so that, for example,
+ * the schedule of swarm faults depends on the seed alone and not on how
+ * much traffic there was:
+ *
+ *     stream k of seed S: x = S ^ (0x632be59bd9b4e019 * (k + 1));
+ *                         s[0..3] = splitmix64(&x) four times
+ *     splitmix64(&x):     x += 0x9e3779b97f4a7c15; z = x;
+ *                         z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9;
+ *                         z = (z ^ z >> 27) * 0x94d049bb133111eb;
+ *                         return z ^ z >> 31;
+ *
+ * Streams: 0 network (latency, chunking, loss), 1 faults (swarm),
+ * 2 buggify, 3 the user's (tw_sim_rand). Derived values: below(n) is
+ * Lemire's multiply-shift with rejection (unbiased); a double in [0,1) is
+ * the top 53 bits times 2^-53; chance(p) is double < p. */
+
+typedef struct tw_sim_prng {
+    uint64_t s[4];
+} tw_sim_prng;
+
+enum {
+    TW_SIM_STREAM_NET = 0,
+    TW_SIM_STREAM_FAULT = 1,
+    TW_SIM_STREAM_BUGGIFY = 2,
+    TW_SIM_STREAM_USER = 3,
+};
+
+void tw_sim_prng_seed(tw_sim_prng *p, uint64_t seed, unsigned stream);
+uint64_t tw_sim_prng_next(tw_sim_prng *p);
+/* Uniform in [0, n); n > 0. */
+uint64_t tw_sim_prng_below(tw_sim_prng *p, uint64_t n);
+/* Uniform in [0, 1). */
+double tw_sim_prng_double(tw_sim_prng *p);
+/* True with probability p (p <= 0: never, p >= 1: always). */
+bool tw_sim_prng_chance(tw_sim_prng *p, double prob);
+
+/* ------------------------------------------------------------------ */
+/* 2. latency distributions
+ *
+ * Every sample is clamped to [min_ns, max_ns] (max_ns 0: no upper bound;
+ * for BIMODAL max_ns bounds the fast mode only).
+ *   CONSTANT     min_ns
+ *   UNIFORM      uniform integer in [min_ns, max_ns]
+ *   NORMAL       mean_ns + stddev_ns * N(0,1) (Marsaglia's polar method)
+ *   EXPONENTIAL  min_ns + Exp(mean: mean_ns - min_ns)
+ *   PARETO       min_ns * U^(-1/alpha) (min_ns > 0 is the scale; heavy tail,
+ *                mean alpha*min/(alpha-1) for alpha > 1); alpha 0: 1.5
+ *   BIMODAL      "mostly fast, rare slow tail": with slow_probability a
+ *                uniform draw in [slow_min_ns, slow_max_ns], otherwise a
+ *                uniform draw in [min_ns, max_ns]
+ * The logarithm, exponential and square root are computed by the simulator
+ * itself with + - * / only, so builds and libm versions cannot disagree. */
+
+typedef enum tw_sim_dist_kind {
+    TW_SIM_DIST_DEFAULT = 0, /* the option's default distribution */
+    TW_SIM_DIST_CONSTANT,
+    TW_SIM_DIST_UNIFORM,
+    TW_SIM_DIST_NORMAL,
+    TW_SIM_DIST_EXPONENTIAL,
+    TW_SIM_DIST_PARETO,
+    TW_SIM_DIST_BIMODAL,
+} tw_sim_dist_kind;
+
+typedef struct tw_sim_dist {
+    tw_sim_dist_kind kind;
+    tw_ns min_ns;
+    tw_ns max_ns;
+    tw_ns mean_ns;
+    tw_ns stddev_ns;
+    double alpha;
+    double slow_probability;
+    tw_ns slow_min_ns;
+    tw_ns slow_max_ns;
+} tw_sim_dist;
+
+/* One sample (kind DEFAULT samples as CONSTANT). */
+tw_ns tw_sim_dist_sample(const tw_sim_dist *d, tw_sim_prng *p);
+/* "constant", "uniform", "normal", "exponential", "pareto", "bimodal". */
+const char *tw_sim_dist_name(tw_sim_dist_kind kind);
+/* The kind of a name above, or -EINVAL. */
+int tw_sim_dist_parse(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* 3. options. Zero in any field means its default (given in brackets). */
+
+/* One direction of a path between two nodes. */
+typedef struct tw_sim_path_opts {
+    /* One-way delay of every segment, SYN and ACK. [network: uniform
+     * 100 us .. 1 ms; loopback: uniform 1 us .. 20 us] */
+    tw_sim_dist latency;
+    /* Serialisation rate; segments queue behind each other. [0: unlimited] */
+    uint64_t bandwidth_bytes_per_sec;
+    /* Receive window of each connection in this direction: bytes sent but
+     * not yet read by the receiving protocol. A slow or paused reader keeps
+     * it full, and the writer's buffer then grows. [128 KiB] */
+    uint32_t rcvbuf_bytes;
+    /* Per segment. A loss is not lost data: the segment arrives one
+     * retransmission timeout later (doubling each time). [0] */
+    double loss_probability;
+    tw_ns rto_ns;     /* first retransmission timeout [200 ms] */
+    tw_ns rto_max_ns; /* cap of the doubling [10 s] */
+    /* Consecutive losses of one segment after which the connection fails:
+     * the sender sees -ETIMEDOUT, the receiver -ECONNRESET. [15] */
+    uint32_t loss_retries_max;
+} tw_sim_path_opts;
+
+/* Swarm fault kinds (bit mask in tw_sim_opts.swarm_faults). */
+enum {
+    TW_SIM_SWARM_PARTITION = 1u << 0,
+    TW_SIM_SWARM_ONEWAY = 1u << 1,
+    TW_SIM_SWARM_CLOG = 1u << 2,
+    TW_SIM_SWARM_RESET = 1u << 3,
+    TW_SIM_SWARM_CRASH = 1u << 4,
+    TW_SIM_SWARM_CLOCK = 1u << 5,
+    TW_SIM_SWARM_EMFILE = 1u << 6,
+    TW_SIM_SWARM_ALL = 0x7f,
+};
+
+typedef struct tw_sim_record tw_sim_record;
+typedef void (*tw_sim_trace_fn)(void *arg, const tw_sim_record *rec,
+                                const char *line);
+
+typedef struct tw_sim_opts {
+    tw_sim_path_opts net;      /* between two different nodes */
+    tw_sim_path_opts loopback; /* a node to itself (127.0.0.1, Unix) */
+
+    /* Largest piece of a stream handed to one data_received. Chunk sizes
+     * are drawn from the seed between 1 byte and this, so a parser that
+     * assumes message boundaries fails here. [256 KiB] */
+    uint32_t chunk_bytes_max;
+    /* Largest segment one send makes (the rest becomes more segments,
+     * each with its own latency draw; order is always kept). [64 KiB] */
+    uint32_t segment_bytes_max;
+
+    tw_ns connect_timeout_ns; /* a SYN nobody answers [30 s] */
+    tw_ns syn_rto_ns;         /* SYN retransmission, doubling [1 s] */
+    /* A connection whose path is cut (partition, crashed peer) for this
+     * long fails with -ETIMEDOUT on each live end. [60 s] */
+    tw_ns stall_timeout_ns;
+    /* A listener that hit EMFILE waits this long before accepting again,
+     * as asyncio does. [1 s] */
+    tw_ns accept_retry_delay_ns;
+    /* Chance that a connect's SYN is black-holed (the connect then times
+     * out after connect_timeout_ns). [0] */
+    double connect_timeout_probability;
+
+    /* Limits; each has a setting to raise it. */
+    uint32_t nodes_max;      /* [1024] */
+    uint32_t endpoints_max;  /* stream ends alive at once [4 Mi] */
+    uint32_t events_max;     /* network events queued at once [16 Mi] */
+    /* tw_sim_run_until_idle gives up (-ETIME) after this much virtual time
+     * (a periodic timer is never idle). [1 hour] */
+    tw_ns idle_horizon_ns;
+
+    /* Swarm: faults drawn from the seed (stream 1), one every
+     * Exp(swarm_interval_ns) of virtual time, of the kinds in swarm_faults
+     * [TW_SIM_SWARM_ALL], each lasting up to swarm_duration_ns_max [5 s]
+     * (partitions and clogs heal, crashed nodes restart). */
+    bool swarm;
+    uint32_t swarm_faults;
+    tw_ns swarm_interval_ns;     /* [2 s] */
+    tw_ns swarm_duration_ns_max; /* [5 s] */
+
+    /* Buggify (twin/buggify.h): each TW_BUGGIFY site is enabled for the
+     * run with buggify_site_probability [0.25] and then fires with
+     * buggify_fire_probability [0.05]. */
+    bool buggify;
+    double buggify_site_probability;
+    double buggify_fire_probability;
+
+    /* Trace output (section 8). The hash covers every record whatever the
+     * filter. trace_file: one readable line per record (not owned). */
+    FILE *trace_file;
+    tw_sim_trace_fn trace_fn;
+    void *trace_arg;
+    const char *trace_node; /* only this node's records [NULL: all] */
+    bool trace_verbose;     /* also one line per node loop iteration */
+} tw_sim_opts;
+
+/* Fill *opts with every default spelled out. */
+void tw_sim_opts_default(tw_sim_opts *opts);
+
+/* ------------------------------------------------------------------ */
+/* 4. the world */
+
+/* A new world. opts NULL: defaults; it is copied. Returns NULL on bad
+ * options or out of memory (errno EINVAL / ENOMEM). */
+tw_sim *tw_sim_new(uint64_t seed, const tw_sim_opts *opts);
+
+/* Free the world: every node's transports and servers are torn down as in
+ * a crash (protocols get release only), stop hooks run, everything is
+ * freed. When a trace file is set, a closing line with the seed and the
+ * trace hash is printed to it. NULL is ignored. */
+void tw_sim_free(tw_sim *sim);
+
+/* Add a node with a numeric IPv4 or IPv6 address ("10.0.0.1",
+ * "127.0.0.1"). name is copied (at most 31 bytes) and must be unique.
+ * The loop is owned by the world (never tw_loop_free it). A connection from
+ * a node to its own address or to 127.0.0.0/8 or ::1 stays inside it over
+ * the loopback path. NULL if the name or address is taken, the address is
+ * not numeric, or nodes_max is reached. */
+tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr);
+
+/* Run the world for `duration` ns of virtual time: afterwards the clock is
+ * exactly `duration` later. Returns 0, -EBUSY if called from inside the
+ * world (a callback), or the world's fatal error (-ENOBUFS when a limit
+ * was hit). */
+int tw_sim_run_for(tw_sim *sim, tw_ns duration);
+
+/* Run until nothing is left to do: no ready callback, no timer and no
+ * network event other than the swarm's clock (open servers and idle
+ * connections do not count: nothing could ever happen to them).
+ * Returns 0, -ETIME after idle_horizon_ns, or an error as above. */
+int tw_sim_run_until_idle(tw_sim *sim);
+
+/* One step (for unit tests): run one iteration of every node with ready
+ * callbacks or due timers, or else advance the clock to the next event or
+ * timer and process it. Returns 1 if something was done, 0 if the world is
+ * idle (as tw_sim_run_until_idle), or a negative error. */
+int tw_sim_step(tw_sim *sim);
+
+/* Virtual world time in ns (node loops see their own skewed clocks). */
+tw_ns tw_sim_now(const tw_sim *sim);
+uint64_t tw_sim_seed(const tw_sim *sim);
+/* The world a loop belongs to; NULL for a loop of another backend. */
+tw_sim *tw_sim_of(tw_loop *loop);
+/* The node's name / id (0, 1, ... in creation order). NULL / -EINVAL for
+ * a loop that is not a simulated node. */
+const char *tw_sim_node_name(tw_loop *loop);
+int tw_sim_node_id(tw_loop *loop);
+tw_loop *tw_sim_node(tw_sim *sim, const char *name); /* NULL: none */
+/* True unless the node is crashed. */
+bool tw_sim_node_up(tw_loop *loop);
+/* From the user stream (3): protocol code under test may use it for its
+ * own randomness so that it replays with the seed too. */
+uint64_t tw_sim_rand(tw_sim *sim);
+/* Counters, for tests and benchmarks. */
+typedef struct tw_sim_stats {
+    uint64_t events;        /* network events processed */
+    uint64_t iterations;    /* node loop iterations run */
+    uint64_t records;       /* trace records */
+    uint64_t bytes_sent;    /* stream bytes taken by send */
+    uint64_t bytes_delivered;
+    uint64_t connects, accepts, resets, timeouts, refused;
+    uint64_t losses;        /* segment losses (retransmissions) */
+    uint64_t faults;        /* faults applied (scripted and swarm) */
+    uint32_t endpoints;     /* stream ends alive now */
+    uint32_t events_queued; /* now */
+} tw_sim_stats;
+void tw_sim_get_stats(const tw_sim *sim, tw_sim_stats *out);
+
+/* ------------------------------------------------------------------ */
+/* 5. node apps
+ *
+ * A node's app is a start function: it runs from the node's loop (never
+ * inside this call) once now, and again after every restart. A crash
+ * kills the app's process: its transports and servers die and its timers
+ * are gone without any callback except each protocol's release (so their
+ * memory is freed); then stop(loop, arg) runs (may be NULL) to free the
+ * app's own state. start's non-zero return is traced as a failed start.
+ * arg is the caller's and must outlive the world (or the next set). */
+int tw_sim_node_set_start(tw_loop *loop, int (*start)(tw_loop *, void *),
+                          void *arg);
+int tw_sim_node_set_stop(tw_loop *loop, void (*stop)(tw_loop *, void *));
+
+/* ------------------------------------------------------------------ */
+/* 6. per-path overrides: traffic from `from` to `to` (one direction) uses
+ * *opts from now on (copied; zero fields take the world's defaults for
+ * that kind of path). from == to sets a node's loopback. */
+int tw_sim_path_set(tw_sim *sim, tw_loop *from, tw_loop *to,
+                    const tw_sim_path_opts *opts);
+
+/* ------------------------------------------------------------------ */
+/* 7. faults
+ *
+ * Immediate calls apply at the current virtual time, from the world (never
+ * inside a protocol callback: they are queued as an event at "now" and
+ * take effect before time advances). tw_sim_at applies a fault at world
+ * time `when` (now or later). Nodes are named by their loops; b NULL means
+ * "every other node". */
+
+typedef enum tw_sim_fault_kind {
+    TW_SIM_FAULT_PARTITION = 1, /* a-b cut (a->b only if oneway) */
+    TW_SIM_FAULT_HEAL,          /* a-b restored (both directions) */
+    TW_SIM_FAULT_CLOG,          /* a->b (and b->a unless oneway) deliver
+                                   nothing until duration_ns has passed;
+                                   nothing is lost */
+    TW_SIM_FAULT_RESET,         /* every connection between a and b (b
+                                   NULL: all of a's) gets -ECONNRESET at
+                                   both ends */
+    TW_SIM_FAULT_CRASH,         /* a crashes (see section 5) */
+    TW_SIM_FAULT_RESTART,       /* a comes back; its start runs again */
+    TW_SIM_FAULT_CLOCK,         /* a's clock: skew_ns offset from world
+                                   time from now on, drifting drift_ppm */
+    TW_SIM_FAULT_EMFILE,        /* a's next `count` accepts fail EMFILE */
+} tw_sim_fault_kind;
+
+typedef struct tw_sim_fault {
+    tw_sim_fault_kind kind;
+    tw_loop *a, *b;
+    bool oneway;
+    tw_ns duration_ns;  /* CLOG; PARTITION: heal after it (0: never) */
+    tw_ns skew_ns;      /* CLOCK */
+    int32_t drift_ppm;  /* CLOCK, in (-1000000, 1000000) */
+    uint32_t count;     /* EMFILE */
+} tw_sim_fault;
+
+/* Schedule *f (copied) at world time `when` (clamped to now). 0, -EINVAL
+ * for a bad fault. */
+int tw_sim_at(tw_sim *sim, tw_ns when, const tw_sim_fault *f);
+
+/* Shorthands for tw_sim_at(sim, now, ...). */
+int tw_sim_partition(tw_sim *sim, tw_loop *a, tw_loop *b, bool oneway);
+int tw_sim_heal(tw_sim *sim, tw_loop *a, tw_loop *b);
+int tw_sim_clog(tw_sim *sim, tw_loop *a, tw_loop *b, tw_ns duration_ns,
+                bool oneway);
+int tw_sim_reset_connections(tw_sim *sim, tw_loop *a, tw_loop *b);
+int tw_sim_crash(tw_loop *node);
+int tw_sim_restart(tw_loop *node);
+int tw_sim_set_clock(tw_loop *node, tw_ns skew_ns, int32_t drift_ppm);
+int tw_sim_emfile(tw_loop *node, uint32_t count);
+/* Reset one simulated stream connection (both ends see -ECONNRESET).
+ * -EINVAL if t is not a simulated stream transport. */
+int tw_sim_reset_transport(tw_transport *t);
+
+/* ------------------------------------------------------------------ */
+/* 8. the trace
+ *
+ * Every event the simulator delivers is a record: the virtual time, the
+ * node, the transport (its loop-unique id, 0 if none), what happened and
+ * up to two numbers (byte counts, errors). The hash is FNV-1a 64 over the
+ * records' fields in a fixed little-endian layout, so two runs agree
+ * exactly when their traces do. Lines look like
+ *     12.000250000 n1 t3 deliver 512 1024
+ * (seconds.nanoseconds, node, transport, event, numbers). */
+
+struct tw_sim_record {
+    tw_ns time_ns;
+    uint32_t node;         /* node id, UINT32_MAX: the world itself */
+    const char *node_name; /* "-" for the world */
+    uint64_t transport;
+    const char *what;      /* static string */
+    int64_t a, b;
+};
+
+uint64_t tw_sim_trace_hash(const tw_sim *sim);
+/* Change the trace output (NULL: none) and node filter at run time. */
+void tw_sim_trace_to(tw_sim *sim, FILE *f, const char *node);
+/* Print "seed=S hash=H events=N time=T" and the options to f. */
+void tw_sim_print_summary(const tw_sim *sim, FILE *f);
+
+/* ------------------------------------------------------------------ */
+/* 9. demo workload: echo servers on two nodes, clients on three that
+ * reconnect after failures and check every echoed byte, swarm faults and
+ * buggify on, for duration_ns of virtual time. Returns the trace hash;
+ * *mismatches (may be NULL) gets the number of corrupted echoes (always 0
+ * unless the simulator is broken). Same seed, same hash. */
+uint64_t tw_sim_demo(uint64_t seed, tw_ns duration_ns, FILE *trace,
+                     uint64_t *mismatches, tw_sim_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,413 @@
+/* proto/echo.c - echo server and client protocols (the reference text's
+ * first two examples), written once for both backends.
+ *
+ * Map: server protocol; client protocol; the two as named apps.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twin/app.h"
+#include "twin/echo.h"
+#include "twin/twin.h"
+
+/* ---- server ---- */
+
+struct echo_server {
+    tw_protocol base;
+    tw_transport *t;
+    tw_echo_server_cfg *cfg;
+};
+
+static void log_bytes(FILE *f, const char *what, const uint8_t *d, size_t n)
+{
+    fprintf(f, "%s: '", what);
+    for (size_t i = 0; i < n; i++)
+        fputc(d[i] >= 32 && d[i] < 127 && d[i] != '\'' ? d[i] : '.', f);
+    fprintf(f, "'\n");
+    fflush(f);
+}
+
+static void srv_made(tw_protocol *p, tw_transport *t)
+{
+    struct echo_server *s = (struct echo_server *)p;
+    s->t = t;
+    s->cfg->connections++;
+    if (s->cfg->log) {
+        tw_addr peer;
+        char buf[TW_ADDR_STRLEN] = "-";
+        if (tw_transport_peername(t, &peer) == 0)
+            tw_addr_format(&peer, buf, sizeof buf);
+        fprintf(s->cfg->log, "Connection from %s\n", buf);
+        fflush(s->cfg->log);
+    }
+}
+
+static void srv_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    struct echo_server *s = (struct echo_server *)p;
+    s->cfg->bytes += n;
+    if (s->cfg->log) {
+        log_bytes(s->cfg->log, "Data received", d, n);
+        log_bytes(s->cfg->log, "Send", d, n);
+    }
+    tw_transport_write(s->t, d, n);
+    if (!s->cfg->keep_open) {
+        if (s->cfg->log) {
+            fprintf(s->cfg->log, "Close the client socket\n");
+            fflush(s->cfg->log);
+        }
+        tw_transport_close(s->t);
+    }
+}
+
+static void srv_release(tw_protocol *p) { free(p); }
+
+static const tw_protocol_ops echo_server_ops = {
+    .connection_made = srv_made,
+    .data_received = srv_data,
+    .release = srv_release,
+};
+
+tw_protocol *tw_echo_server_factory(void *cfg)
+{
+    struct echo_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->base.ops = &echo_server_ops;
+    s->cfg = cfg;
+    return &s->base;
+}
+
+/* ---- client ---- */
+
+struct tw_echo_client {
+    tw_protocol base;
+    tw_transport *t;
+    tw_echo_client_cfg cfg;
+    uint8_t *msg;
+    uint8_t *got;
+    size_t got_len, want;
+    int err;
+    bool done;
+};
+
+static void cli_finish(tw_echo_client *c, int err)
+{
+    c->err = err;
+    c->done = true;
+    if (c->cfg.on_done)
+        c->cfg.on_done(c, c->cfg.done_arg);
+}
+
+static void cli_made(tw_protocol *p, tw_transport *t)
+{
+    tw_echo_client *c = (tw_echo_client *)p;
+    c->t = t;
+    for (unsigned i = 0; i < c->cfg.count; i++)
+        tw_transport_write(t, c->msg, c->cfg.len);
+    if (c->cfg.log)
+        log_bytes(c->cfg.log, "Data sent", c->msg, c->cfg.len);
+}
+
+static void cli_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    tw_echo_client *c = (tw_echo_client *)p;
+    if (c->cfg.log)
+        log_bytes(c->cfg.log, "Data received", d, n);
+    size_t room = c->want - c->got_len;
+    size_t take = n < room ? n : room;
+    memcpy(c->got + c->got_len, d, take);
+    c->got_len += take;
+    if (take < n || c->got_len == c->want)
+        tw_transport_close(c->t); /* all came back (or more than sent) */
+}
+
+static void cli_lost(tw_protocol *p, int err)
+{
+    tw_echo_client *c = (tw_echo_client *)p;
+    if (c->cfg.log) {
+        if (err)
+            fprintf(c->cfg.log, "Connection lost: %s\n", tw_strerror(err));
+        else
+            fprintf(c->cfg.log, "The server closed the connection\n");
+        fflush(c->cfg.log);
+    }
+    c->t = NULL;
+    cli_finish(c, err);
+}
+
+static const tw_protocol_ops echo_client_ops = {
+    .connection_made = cli_made,
+    .data_received = cli_data,
+    .connection_lost = cli_lost,
+};
+
+tw_echo_client *tw_echo_client_new(const tw_echo_client_cfg *cfg)
+{
+    tw_echo_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base.ops = &echo_client_ops;
+    c->cfg = *cfg;
+    if (c->cfg.len == 0 && cfg->message)
+        c->cfg.len = strlen(cfg->message);
+    if (c->cfg.count == 0)
+        c->cfg.count = 1;
+    c->want = c->cfg.len * c->cfg.count;
+    c->msg = malloc(c->cfg.len + 1);
+    c->got = malloc(c->want + 1);
+    if (!c->msg || !c->got) {
+        tw_echo_client_free(c);
+        return NULL;
+    }
+    if (c->cfg.len)
+        memcpy(c->msg, cfg->message, c->cfg.len);
+    c->cfg.message = NULL;
+    return c;
+}
+
+tw_protocol *tw_echo_client_factory(void *client) { return client; }
+
+void tw_echo_client_connected(void *client, tw_transport *t, int err)
+{
+    tw_echo_client *c = client;
+    if (err) {
+        if (c->cfg.log) {
+            fprintf(c->cfg.log, "Connect failed: %s\n", tw_strerror(err));
+            fflush(c->cfg.log);
+        }
+        cli_finish(c, err);
+    }
+    (void)t;
+}
+
+void tw_echo_client_free(tw_echo_client *c)
+{
+    if (!c)
+        return;
+    free(c->msg);
+    free(c->got);
+    free(c);
+}
+
+const uint8_t *tw_echo_client_received(const tw_echo_client *c, size_t *len)
+{
+    if (len)
+        *len = c->got_len;
+    return c->got;
+}
+
+bool tw_echo_client_done(const tw_echo_client *c) { return c->done; }
+int tw_echo_client_error(const tw_echo_client *c) { return c->err; }
+
+bool tw_echo_client_ok(const tw_echo_client *c)
+{
+    if (c->err || c->got_len != c->want)
+        return false;
+    for (unsigned i = 0; i < c->cfg.count; i++)
+        if (memcmp(c->got + i * c->cfg.len, c->msg, c->cfg.len) != 0)
+            return false;
+    return true;
+}
+
+/* ---- apps ---- */
+
+struct server_app {
+    tw_echo_server_cfg cfg;
+    tw_server *srv;
+};
+
+/* Split "host:port" / "[v6]:port"; host may be a name. */
+static int split_hostport(const char *s, char *host, size_t hlen, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return -EINVAL;
+    const char *h = s;
+    size_t n = (size_t)(colon - s);
+    if (s[0] == '[' && colon[-1] == ']') {
+        h++;
+        n -= 2;
+    }
+    if (n == 0 || n >= hlen)
+        return -EINVAL;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    char *end;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (*end || p == 0 || p > 65535)
+        return -EINVAL;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static int parse_port(const char *s, uint16_t *out)
+{
+    char *end;
+    unsigned long p = strtoul(s, &end, 10);
+    if (!*s || *end || p > 65535)
+        return -EINVAL;
+    *out = (uint16_t)p;
+    return 0;
+}
+
+static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
+                        void **state)
+{
+    static const struct option opts[] = {
+        {"host", required_argument, 0, 'h'},
+        {"port", required_argument, 0, 'p'},
+        {"unix", required_argument, 0, 'u'},
+        {"keep-open", no_argument, 0, 'k'},
+        {"quiet", no_argument, 0, 'q'},
+        {0, 0, 0, 0},
+    };
+    const char *host = "127.0.0.1", *path = NULL;
+    uint16_t port = 8888;
+    bool keep = false, quiet = false;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h:p:u:kq", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': host = optarg; break;
+        case 'p':
+            if (parse_port(optarg, &port) < 0) {
+                fprintf(out, "echo-server: bad port '%s'\n", optarg);
+                return -EINVAL;
+            }
+            break;
+        case 'u': path = optarg; break;
+        case 'k': keep = true; break;
+        case 'q': quiet = true; break;
+        default: return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(out, "echo-server: unexpected argument '%s'\n", argv[optind]);
+        return -EINVAL;
+    }
+    struct server_app *a = calloc(1, sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    a->cfg.keep_open = keep;
+    a->cfg.log = quiet ? NULL : out;
+    int rc = path ? tw_create_unix_server(loop, tw_echo_server_factory, &a->cfg,
+                                          path, NULL, &a->srv)
+                  : tw_create_server(loop, tw_echo_server_factory, &a->cfg,
+                                     host, port, NULL, &a->srv);
+    if (rc < 0) {
+        fprintf(out, "echo-server: cannot listen on %s: %s\n",
+                path ? path : host, tw_strerror(rc));
+        free(a);
+        return rc;
+    }
+    for (int i = 0; i < tw_server_count(a->srv); i++) {
+        tw_addr addr;
+        char buf[TW_ADDR_STRLEN];
+        tw_server_sockname(a->srv, i, &addr);
+        fprintf(out, "Serving on %s\n", tw_addr_format(&addr, buf, sizeof buf));
+    }
+    fflush(out);
+    *state = a;
+    return 0;
+}
+
+static int server_result(void *state) { (void)state; return 0; }
+
+static void server_free(void *state)
+{
+    struct server_app *a = state;
+    if (a->srv)
+        tw_server_close(a->srv);
+    free(a);
+}
+
+const tw_app tw__app_echo_server = {
+    .name = "echo-server",
+    .summary = "TCP echo server (closes after one echo unless --keep-open)",
+    .usage = "  --host HOST     address to listen on (default 127.0.0.1; '' for all)\n"
+             "  --port PORT     port (default 8888; 0 picks a free one)\n"
+             "  --unix PATH     listen on a Unix socket instead\n"
+             "  --keep-open     keep echoing instead of closing after one echo\n"
+             "  --quiet         no per-connection output\n",
+    .start = server_start,
+    .result = server_result,
+    .free = server_free,
+};
+
+static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
+                        void **state)
+{
+    static const struct option opts[] = {
+        {"connect", required_argument, 0, 'c'},
+        {"unix", required_argument, 0, 'u'},
+        {"message", required_argument, 0, 'm'},
+        {"count", required_argument, 0, 'n'},
+        {"quiet", no_argument, 0, 'q'},
+        {0, 0, 0, 0},
+    };
+    const char *target = "127.0.0.1:8888", *path = NULL, *msg = "Hello World!";
+    unsigned count = 1;
+    bool quiet = false;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "c:u:m:n:q", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': target = optarg; break;
+        case 'u': path = optarg; break;
+        case 'm': msg = optarg; break;
+        case 'n': count = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'q': quiet = true; break;
+        default: return -EINVAL;
+        }
+    }
+    if (optind < argc || !*msg) {
+        fprintf(out, "echo-client: %s\n",
+                optind < argc ? "unexpected argument" : "empty message");
+        return -EINVAL;
+    }
+    char host[256];
+    uint16_t port = 0;
+    if (!path && split_hostport(target, host, sizeof host, &port) < 0) {
+        fprintf(out, "echo-client: bad --connect '%s' (want HOST:PORT)\n", target);
+        return -EINVAL;
+    }
+    tw_echo_client_cfg cfg = {.message = msg, .count = count,
+                              .log = quiet ? NULL : out};
+    tw_echo_client *cl = tw_echo_client_new(&cfg);
+    if (!cl)
+        return -ENOMEM;
+    int rc = path ? tw_create_unix_connection(loop, tw_echo_client_factory, cl,
+                                              path, tw_echo_client_connected)
+                  : tw_create_connection(loop, tw_echo_client_factory, cl, host,
+                                         port, tw_echo_client_connected);
+    if (rc < 0) {
+        fprintf(out, "echo-client: cannot connect: %s\n", tw_strerror(rc));
+        tw_echo_client_free(cl);
+        return rc;
+    }
+    *state = cl;
+    return 0;
+}
+
+static int client_result(void *state)
+{
+    return tw_echo_client_ok(state) ? 0 : 1;
+}
+
+static void client_free(void *state) { tw_echo_client_free(state); }
+
+const tw_app tw__app_echo_client = {
+    .name = "echo-client",
+    .summary = "TCP echo client: sends a message, checks the echo",
+    .usage = "  --connect HOST:PORT  server (default 127.0.0.1:8888)\n"
+             "  --unix PATH          connect to a Unix socket instead\n"
+             "  --message TEXT       what to send (default 'Hello World!')\n"
+             "  --count N            send it N times (default 1)\n"
+             "  --quiet              no output\n",
+    .start = client_start,
+    .result = client_result,
+    .free = client_free,
+};

@@ -1,0 +1,247 @@
+/* real/loop.c - the epoll loop: clock, poll, wakeup, watchers.
+ *
+ * Map:
+ *   1. watchers: one epoll_ctl per interest change, none when unchanged
+ *   2. the clock and poll (epoll_wait, then dispatch the batch)
+ *   3. wakeup: the eventfd, also the resolver's door back in
+ *   4. the ops table, tw_loop_new and destroy
+ *
+ * The core runs the loop (ops->run is NULL): it calls poll with the time
+ * until the next timer, then runs what is ready. Epoll is level-triggered:
+ * a watcher that does not consume everything is simply called again, which
+ * is what lets stream.c read once per event and still lose nothing.
+ */
+#include "real/internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+
+/* Batch size bounds: start small, grow while batches come back full. */
+#define EVENTS_MIN 64
+#define EVENTS_MAX 4096
+
+/* ------------------------------------------------------------------ */
+/* 1. watchers                                                         */
+
+/* Forget io's events still queued in the batch being dispatched: its
+ * owner stopped it (and may free it) from an earlier callback. */
+static void batch_forget(struct real_loop *l, const struct real_io *io)
+{
+    for (int i = l->batch_i + 1; i < l->batch_n; i++)
+        if (l->events[i].data.ptr == io)
+            l->events[i].data.ptr = NULL;
+}
+
+int tw__real_io_set(struct real_loop *l, struct real_io *io, uint32_t mask)
+{
+    if (mask == io->mask)
+        return 0;
+    assert(io->fd >= 0);
+    if (mask == 0) {
+        /* Removal cannot usefully fail: ENOENT/EBADF mean the fd is not
+         * in the set anyway, and the fd is about to be closed. */
+        tw_sys.epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+        io->mask = 0;
+        batch_forget(l, io);
+        return 0;
+    }
+    struct epoll_event ev = {.events = mask, .data.ptr = io};
+    int op = io->mask == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (tw_sys.epoll_ctl(l->epfd, op, io->fd, &ev) < 0)
+        return -errno;
+    io->mask = mask;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* 2. the clock and poll                                               */
+
+static tw_ns real_now(tw_loop *loop)
+{
+    struct real_loop *l = tw__real_loop(loop);
+    struct timespec ts;
+    if (tw_sys.clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+        l->last_now = (tw_ns)ts.tv_sec * TW_NS_PER_SEC + ts.tv_nsec;
+    return l->last_now;
+}
+
+/* epoll_wait counts milliseconds. Round up: rounding a 0.3 ms timer down
+ * to 0 would make the loop spin until it is due. */
+static int timeout_ms(tw_ns timeout)
+{
+    if (timeout < 0)
+        return -1;
+    tw_ns ms = (timeout + TW_NS_PER_MS - 1) / TW_NS_PER_MS;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* The batch came back full: more fds are probably ready than we asked
+ * for, so ask for more next time (failure just keeps the old size). */
+static void events_grow(struct real_loop *l)
+{
+    if (l->events_cap >= EVENTS_MAX)
+        return;
+    int cap = l->events_cap * 2;
+    struct epoll_event *ev = realloc(l->events, (size_t)cap * sizeof *ev);
+    if (ev == NULL)
+        return;
+    l->events = ev;
+    l->events_cap = cap;
+}
+
+static int real_poll(tw_loop *loop, tw_ns timeout)
+{
+    struct real_loop *l = tw__real_loop(loop);
+    int n = tw_sys.epoll_wait(l->epfd, l->events, l->events_cap,
+                              timeout_ms(timeout));
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    assert(n <= l->events_cap);
+    l->batch_n = n;
+    for (int i = 0; i < n; i++) {
+        l->batch_i = i;
+        struct real_io *io = l->events[i].data.ptr;
+        if (io != NULL)
+            io->cb(io, l->events[i].events);
+    }
+    l->batch_i = 0;
+    l->batch_n = 0;
+    if (n == l->events_cap)
+        events_grow(l);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* 3. wakeup                                                           */
+
+void tw__real_wakeup(struct real_loop *l)
+{
+    uint64_t one = 1;
+    for (int i = 0; i < TW__REAL_EINTR_MAX; i++) {
+        if (tw_sys.write(l->wake.fd, &one, sizeof one) >= 0)
+            return;
+        /* EAGAIN: the counter is saturated, so a wakeup is pending
+         * already; nothing else can fail on our own eventfd. */
+        if (errno != EINTR)
+            return;
+    }
+}
+
+static void real_wakeup(tw_loop *loop)
+{
+    tw__real_wakeup(tw__real_loop(loop));
+}
+
+/* The eventfd is readable: reset it, then take in resolver results.
+ * Threadsafe callbacks need nothing here: the core drains its inbox when
+ * it runs the ready queue, and waking up was the whole point. */
+static void wake_cb(struct real_io *io, uint32_t events)
+{
+    struct real_loop *l = tw__container_of(io, struct real_loop, wake);
+    uint64_t n;
+    for (int i = 0; i < TW__REAL_EINTR_MAX; i++)
+        if (tw_sys.read(io->fd, &n, sizeof n) >= 0 || errno != EINTR)
+            break;
+    tw__real_resolve_drain(l);
+}
+
+/* ------------------------------------------------------------------ */
+/* 4. ops, new, destroy                                                */
+
+static void real_destroy(tw_loop *loop);
+
+static const tw__loop_ops real_ops = {
+    .name = "real",
+    .now = real_now,
+    .poll = real_poll,
+    .run = NULL,
+    .wakeup = real_wakeup,
+    .destroy = real_destroy,
+    .connect_host = tw__real_connect_host,
+    .connect_addr = tw__real_connect_addr,
+    .connect_fd = tw__real_connect_fd,
+    .create_server = tw__real_create_server,
+    .create_unix_server = tw__real_create_unix_server,
+};
+
+/* Release what tw_loop_new acquired, in reverse; safe on a partial loop.
+ * errno is preserved for tw_loop_new's caller. */
+static void release(struct real_loop *l)
+{
+    int saved = errno;
+    if (l->wake.fd >= 0) {
+        tw__real_io_set(l, &l->wake, 0);
+        tw_sys.close(l->wake.fd);
+    }
+    if (l->epfd >= 0)
+        tw_sys.close(l->epfd);
+    free(l->events);
+    free(l);
+    errno = saved;
+}
+
+tw_loop *tw_loop_new(const tw_real_opts *opts)
+{
+    size_t read_size = TW__READ_SIZE_DEFAULT;
+    tw_ns retry = TW_SEC(1);
+    if (opts != NULL && opts->read_size > 0)
+        read_size = opts->read_size;
+    if (opts != NULL && opts->accept_retry_delay > 0)
+        retry = opts->accept_retry_delay;
+
+    struct real_loop *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return NULL;
+    l->epfd = -1;
+    l->wake.fd = -1;
+    l->wake.cb = wake_cb;
+    l->accept_retry_delay = retry;
+    tw__list_init(&l->pending);
+    tw__list_init(&l->resolving);
+
+    l->events_cap = EVENTS_MIN;
+    l->events = malloc((size_t)l->events_cap * sizeof *l->events);
+    if (l->events == NULL)
+        goto fail;
+    l->epfd = tw_sys.epoll_create1(EPOLL_CLOEXEC);
+    if (l->epfd < 0)
+        goto fail;
+    l->wake.fd = tw_sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->wake.fd < 0)
+        goto fail;
+    int r = tw__real_io_set(l, &l->wake, EPOLLIN);
+    if (r < 0) {
+        errno = -r;
+        goto fail;
+    }
+    r = tw__loop_init(&l->base, &real_ops, read_size);
+    if (r < 0) {
+        errno = -r;
+        goto fail;
+    }
+    real_now(&l->base);
+    return &l->base;
+
+fail:
+    release(l);
+    return NULL;
+}
+
+/* tw_loop_free. Order matters: our pending connects go first (without
+ * callbacks), then the core closes servers and destroys transports (which
+ * still need the epoll fd, and cancel their resolutions), and only then
+ * can the resolutions left be orphaned and the fds closed. */
+static void real_destroy(tw_loop *loop)
+{
+    struct real_loop *l = tw__real_loop(loop);
+    while (!tw__list_empty(&l->pending)) {
+        struct real_pending *p =
+            tw__container_of(l->pending.next, struct real_pending, link);
+        p->cancel(p);
+    }
+    tw__loop_fini(loop);
+    tw__real_resolve_orphan_all(l);
+    release(l);
+}

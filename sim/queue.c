@@ -1,0 +1,177 @@
+/* sim/queue.c - the world's event queue and the object tables.
+ *
+ * Map:
+ *   queue   a binary min-heap of events ordered by (time, seq); seq is a
+ *           world-wide counter, so events at the same virtual time run in
+ *           the order they were scheduled: deterministic, never by address
+ *   tables  (pointer, generation) slots that events name by index; a freed
+ *           slot's generation moves on so stale events miss
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+
+/* ---- queue ---- */
+
+int sim_queue_init(sim_queue *q, uint32_t max)
+{
+    memset(q, 0, sizeof *q);
+    q->max = max;
+    return 0;
+}
+
+void sim_queue_fini(sim_queue *q)
+{
+    free(q->heap);
+    memset(q, 0, sizeof *q);
+}
+
+static bool ev_less(const sim_event *a, const sim_event *b)
+{
+    return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+}
+
+static int queue_push(sim_queue *q, const sim_event *ev)
+{
+    if (q->len == q->cap) {
+        if (q->cap >= q->max)
+            return -ENOBUFS;
+        uint32_t cap = q->cap ? q->cap * 2 : 256;
+        if (cap > q->max)
+            cap = q->max;
+        sim_event *h = realloc(q->heap, (size_t)cap * sizeof *h);
+        if (!h)
+            return -ENOMEM;
+        q->heap = h;
+        q->cap = cap;
+    }
+    uint32_t pos = q->len++;
+    while (pos > 0) {
+        uint32_t parent = (pos - 1) / 2;
+        if (!ev_less(ev, &q->heap[parent]))
+            break;
+        q->heap[pos] = q->heap[parent];
+        pos = parent;
+    }
+    q->heap[pos] = *ev;
+    if (!ev->bg)
+        q->fg++;
+    return 0;
+}
+
+bool sim_pop(sim_queue *q, sim_event *out)
+{
+    if (q->len == 0)
+        return false;
+    *out = q->heap[0];
+    if (!out->bg) {
+        assert(q->fg > 0);
+        q->fg--;
+    }
+    sim_event last = q->heap[--q->len];
+    uint32_t pos = 0;
+    for (;;) {
+        uint32_t l = 2 * pos + 1, r = l + 1, m = l;
+        if (l >= q->len)
+            break;
+        if (r < q->len && ev_less(&q->heap[r], &q->heap[l]))
+            m = r;
+        if (!ev_less(&q->heap[m], &last))
+            break;
+        q->heap[pos] = q->heap[m];
+        pos = m;
+    }
+    if (q->len)
+        q->heap[pos] = last;
+    return true;
+}
+
+static int push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
+                uint32_t gen, uint64_t arg, bool bg)
+{
+    assert(type >= EV_ARRIVE && type <= EV_SWARM);
+    if (when < sim->now)
+        when = sim->now;
+    sim_event ev = {.time = when, .seq = sim->seq++, .arg = arg,
+                    .obj = obj, .gen = gen, .type = type, .bg = bg};
+    int rc = queue_push(&sim->q, &ev);
+    if (rc < 0)
+        sim_fail(sim, rc, "event queue full (raise tw_sim_opts.events_max)");
+    return rc;
+}
+
+int sim_push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
+             uint32_t gen, uint64_t arg)
+{
+    return push(sim, when, type, obj, gen, arg, false);
+}
+
+int sim_push_bg(tw_sim *sim, tw_ns when, uint8_t type, uint64_t arg)
+{
+    return push(sim, when, type, SIM_NONE, 0, arg, true);
+}
+
+/* ---- tables ---- */
+
+int sim_table_init(sim_table *t, uint32_t max)
+{
+    memset(t, 0, sizeof *t);
+    t->max = max;
+    t->free_head = SIM_NONE;
+    return 0;
+}
+
+void sim_table_fini(sim_table *t)
+{
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+uint32_t sim_table_add(sim_table *t, void *p)
+{
+    assert(p);
+    uint32_t id;
+    if (t->free_head != SIM_NONE) {
+        id = t->free_head;
+        t->free_head = (uint32_t)(uintptr_t)t->slots[id].p;
+        t->slots[id].gen++; /* even (free) -> odd (live) */
+    } else {
+        if (t->n == t->cap) {
+            if (t->cap >= t->max)
+                return SIM_NONE;
+            uint32_t cap = t->cap ? t->cap * 2 : 64;
+            if (cap > t->max)
+                cap = t->max;
+            sim_slot *s = realloc(t->slots, (size_t)cap * sizeof *s);
+            if (!s)
+                return SIM_NONE;
+            t->slots = s;
+            t->cap = cap;
+        }
+        id = t->n++;
+        t->slots[id].gen = 1;
+    }
+    t->slots[id].p = p;
+    t->live++;
+    return id;
+}
+
+void sim_table_del(sim_table *t, uint32_t id)
+{
+    assert(id < t->n && t->live > 0);
+    /* The free chain goes through p; a freed slot is told apart from a
+     * live one by its generation (odd: live, even: free). */
+    assert(t->slots[id].gen & 1);
+    t->slots[id].gen++;
+    t->slots[id].p = (void *)(uintptr_t)t->free_head;
+    t->free_head = id;
+    t->live--;
+}
+
+void *sim_table_get(const sim_table *t, uint32_t id, uint32_t gen)
+{
+    if (id >= t->n || t->slots[id].gen != gen || !(gen & 1))
+        return NULL;
+    return t->slots[id].p;
+}

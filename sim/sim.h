@@ -1,0 +1,264 @@
+/* sim/sim.h - the simulator's insides, shared by the files of sim/ only.
+ *
+ * Map:
+ *   events     one queue for the whole world, ordered by (time, seq)
+ *   nodes      a tw_loop first, then the node's clock and app
+ *   paths      a dense matrix of per-direction state (cut, clog, busy)
+ *   endpoints  one end of a stream connection: a tw_transport first, then
+ *              the bytes flowing towards it (in flight, then arrived)
+ *   listeners  a tw_server first, then the accept queue
+ *   the world  everything above, the PRNG streams and the trace
+ *
+ * Objects that events refer to (endpoints, listeners) live in tables of
+ * (pointer, generation): an event names an index and a generation, so an
+ * event for a freed object finds a newer generation and is dropped.
+ */
+#ifndef TWIN_SIM_INTERNAL_H
+#define TWIN_SIM_INTERNAL_H
+
+#include "core/internal.h"
+#include "twin/sim.h"
+
+/* ---- events ---- */
+
+enum sim_ev_type {
+    EV_ARRIVE = 1, /* segments reach the receiving endpoint */
+    EV_DELIVER,    /* hand one chunk (or the EOF) to the protocol */
+    EV_ACK,        /* the sender learns `arg` bytes were read */
+    EV_WRITABLE,   /* window space: flush the sender's buffer */
+    EV_RST,        /* connection reset: fatal(arg) */
+    EV_STALL,      /* is the path still cut? then -ETIMEDOUT */
+    EV_PEER_DEAD,  /* the peer's node crashed: -ETIMEDOUT unless back */
+    EV_SYN,        /* a connect's SYN reaches the server node */
+    EV_SYNACK,     /* the handshake completes at the client */
+    EV_REFUSED,    /* RST answering a SYN: -ECONNREFUSED */
+    EV_CONN_TIMEOUT,
+    EV_ACCEPT,     /* the listener accepts what is queued */
+    EV_FAULT,      /* a scripted fault (obj: index) */
+    EV_SWARM,      /* the swarm's clock: draw the next fault */
+};
+
+typedef struct sim_event {
+    tw_ns time;
+    uint64_t seq;
+    uint64_t arg;
+    uint32_t obj, gen;
+    uint8_t type;
+    bool bg; /* background: does not keep the world busy */
+} sim_event;
+
+typedef struct sim_queue {
+    sim_event *heap;
+    uint32_t len, cap, max;
+    uint32_t fg; /* foreground events queued */
+} sim_queue;
+
+/* ---- nodes ---- */
+
+typedef struct sim_node {
+    struct tw_loop loop; /* first: a node is its loop */
+    tw_sim *sim;
+    uint32_t id;
+    char name[32];
+    tw_addr addr; /* port 0 */
+    bool up, crashing;
+    bool contract_on;
+    uint32_t crash_epoch;
+    /* clock: local(w) = base_local + (w - base_world) * (1e6 + drift) / 1e6,
+     * never below floor (a monotonic clock never goes back). */
+    tw_ns base_world, base_local, floor;
+    int32_t drift_ppm;
+    uint32_t emfile_left;
+    uint16_t next_ephemeral, next_listen_port;
+    int (*start)(tw_loop *, void *);
+    void (*stop)(tw_loop *, void *);
+    void *app_arg;
+} sim_node;
+
+/* ---- paths ---- */
+
+typedef struct sim_path {
+    tw_ns cut_since; /* -1: not cut */
+    tw_ns clog_until;
+    tw_ns busy_until; /* bandwidth: the wire is busy until then */
+    uint32_t override; /* index+1 into sim->overrides, 0: defaults */
+} sim_path;
+
+/* ---- stream endpoints ---- */
+
+typedef struct sim_seg {
+    struct sim_seg *next;
+    tw_ns arrive;
+    uint32_t len, off;
+    bool fin;
+    uint8_t data[];
+} sim_seg;
+
+typedef struct sim_listener sim_listener;
+
+typedef struct sim_ep {
+    struct tw_transport t; /* first: the core's transport */
+    uint32_t id, peer_id, peer_gen;
+    uint32_t node, peer_node;
+    /* the direction towards this endpoint */
+    sim_seg *fly_head, *fly_tail; /* sent, not arrived, in order */
+    sim_seg *rx_head, *rx_tail;   /* arrived, not read */
+    size_t rx_bytes, fly_bytes;
+    tw_ns fly_last;               /* arrival of the newest segment */
+    /* the direction away from it */
+    size_t tx_unacked;            /* sent, not yet acknowledged as read */
+    uint64_t ack_parked;          /* acks for the peer held by a cut */
+    int pending_err;              /* reset before the transport opened */
+    bool opened, connecting, broken;
+    bool fin_sent, fin_arrived, eof_done;
+    bool rx_parked, deliver_pending, writable_pending, rst_sent;
+    bool want_write, want_read, peer_crashed, is_unix;
+    /* until opened: how to open (client) or where queued (server) */
+    tw_protocol_factory factory;
+    void *arg;
+    tw_connect_cb cb;
+    sim_listener *listener;
+    struct sim_ep *next_queued;
+    uint8_t syn_tries;
+} sim_ep;
+
+struct sim_listener {
+    tw_server srv; /* first: the core's server */
+    uint32_t id;
+    uint32_t node;
+    bool unlinked, accept_pending;
+    sim_ep *q_head, *q_tail;
+    uint32_t q_len;
+    struct sim_listener *next; /* in the world's list */
+};
+
+/* ---- the world ---- */
+
+typedef struct sim_slot {
+    void *p;
+    uint32_t gen;
+} sim_slot;
+
+typedef struct sim_table {
+    sim_slot *slots;
+    uint32_t n, cap, max, live;
+    uint32_t free_head; /* UINT32_MAX: none */
+} sim_table;
+
+struct tw_sim {
+    tw_sim_opts opts;
+    uint64_t seed;
+    tw_ns now;
+    tw_sim_prng rng_net, rng_fault, rng_bug, rng_user;
+    sim_queue q;
+    uint64_t seq;
+    sim_node **nodes;
+    uint32_t nnodes;
+    sim_path *paths; /* nodes_cap x nodes_cap */
+    uint32_t paths_cap;
+    tw_sim_path_opts *overrides;
+    uint32_t noverrides;
+    sim_table eps, lsns;
+    sim_listener *listeners;
+    tw_sim_fault *faults; /* scripted, by index */
+    uint32_t nfaults, capfaults;
+    uint8_t *scratch; /* one chunk, gathered from segments */
+    bool driving, swarm_started;
+    int err;
+    /* trace */
+    uint64_t hash;
+    FILE *trace_file;
+    char trace_node[32];
+    tw_sim_stats stats;
+};
+
+extern const tw__loop_ops tw__sim_loop_ops;
+
+/* world.c */
+sim_node *sim_node_of(tw_loop *loop);
+tw_ns sim_node_local(sim_node *n, tw_ns world);
+tw_ns sim_node_world(sim_node *n, tw_ns local);
+sim_node *sim_node_by_addr(tw_sim *sim, const tw_addr *a, sim_node *from);
+void sim_fail(tw_sim *sim, int err, const char *why);
+
+/* queue.c */
+int sim_queue_init(sim_queue *q, uint32_t max);
+void sim_queue_fini(sim_queue *q);
+int sim_push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
+             uint32_t gen, uint64_t arg);
+int sim_push_bg(tw_sim *sim, tw_ns when, uint8_t type, uint64_t arg);
+bool sim_pop(sim_queue *q, sim_event *out);
+static inline const sim_event *sim_peek(const sim_queue *q)
+{
+    return q->len ? &q->heap[0] : NULL;
+}
+
+/* table.c */
+int sim_table_init(sim_table *t, uint32_t max);
+void sim_table_fini(sim_table *t);
+uint32_t sim_table_add(sim_table *t, void *p); /* UINT32_MAX: full */
+void sim_table_del(sim_table *t, uint32_t id);
+void *sim_table_get(const sim_table *t, uint32_t id, uint32_t gen);
+static inline uint32_t sim_table_gen(const sim_table *t, uint32_t id)
+{
+    return t->slots[id].gen;
+}
+
+/* prng.c: the simulator's own math, + - * / only */
+double sim_ln(double x);
+double sim_exp(double x);
+double sim_sqrt(double x);
+
+/* path.c */
+sim_path *sim_path_of(tw_sim *sim, uint32_t from, uint32_t to);
+const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from, uint32_t to,
+                                      tw_sim_path_opts *buf);
+int sim_paths_grow(tw_sim *sim, uint32_t nodes);
+tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to);
+/* When a segment of len bytes sent now reaches the other end (bandwidth,
+ * latency, retransmissions); -1 if it exhausted its retries. */
+tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len);
+bool sim_path_cut(tw_sim *sim, uint32_t from, uint32_t to);
+void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut);
+
+/* stream.c */
+sim_ep *sim_ep_new(tw_sim *sim, uint32_t node);
+void sim_ep_free(tw_sim *sim, sim_ep *ep);
+sim_ep *sim_ep_get(tw_sim *sim, uint32_t id, uint32_t gen);
+sim_ep *sim_ep_peer(tw_sim *sim, sim_ep *ep);
+int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
+                tw_connect_cb cb);
+void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err);
+void sim_send_rst(tw_sim *sim, sim_ep *from);
+void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);
+void sim_stream_heal(tw_sim *sim, uint32_t a, uint32_t b);
+extern const tw__transport_ops tw__sim_stream_ops;
+
+/* server.c */
+int sim_connect_host(tw_loop *, tw_protocol_factory, void *, const char *,
+                     uint16_t, tw_connect_cb);
+int sim_connect_addr(tw_loop *, tw_protocol_factory, void *, const tw_addr *,
+                     tw_connect_cb);
+int sim_create_server(tw_loop *, tw_protocol_factory, void *, const char *,
+                      uint16_t, const tw_server_opts *, tw_server **);
+int sim_create_unix_server(tw_loop *, tw_protocol_factory, void *,
+                           const char *, const tw_server_opts *, tw_server **);
+void sim_server_event(tw_sim *sim, const sim_event *ev);
+
+/* fault.c */
+void sim_fault_event(tw_sim *sim, const sim_event *ev);
+void sim_swarm_event(tw_sim *sim);
+void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good);
+void sim_node_start_app(sim_node *n);
+
+/* trace.c */
+void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
+               const char *what, int64_t a, int64_t b);
+static inline uint64_t sim_ep_tid(const sim_ep *ep)
+{
+    return ep->opened ? ep->t.id : 0;
+}
+
+#define SIM_NONE UINT32_MAX
+
+#endif

@@ -1,0 +1,289 @@
+/* tests/test_core.c - backend-independent pieces: the contract checker (on
+ * its own, and catching a misbehaving fake backend), addresses, error
+ * names, the write buffer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "tests/harness.h"
+#include "tests/rec.h"
+
+/* ---- the contract checker, pure ---- */
+
+static void test_contract_accepts_the_state_machines(void **state)
+{
+    (void)state;
+    tw__contract c = {0};
+    const tw__event stream[] = {TW__EV_MADE, TW__EV_DATA, TW__EV_PAUSE,
+                                TW__EV_DATA, TW__EV_RESUME, TW__EV_EOF,
+                                TW__EV_PAUSE, TW__EV_LOST};
+    for (size_t i = 0; i < sizeof stream / sizeof stream[0]; i++)
+        assert_null(tw__contract_step(&c, stream[i]));
+    memset(&c, 0, sizeof c);
+    const tw__event buffered[] = {TW__EV_MADE, TW__EV_GET_BUFFER,
+                                  TW__EV_BUFFER_UPDATED, TW__EV_GET_BUFFER,
+                                  TW__EV_GET_BUFFER, TW__EV_BUFFER_UPDATED,
+                                  TW__EV_LOST};
+    for (size_t i = 0; i < sizeof buffered / sizeof buffered[0]; i++)
+        assert_null(tw__contract_step(&c, buffered[i]));
+}
+
+struct bad_case {
+    tw__event seq[6];
+    int n;
+    const char *rule;
+};
+
+static void test_contract_names_each_violation(void **state)
+{
+    (void)state;
+    const struct bad_case cases[] = {
+        {{TW__EV_DATA}, 1, "called before connection_made"},
+        {{TW__EV_MADE, TW__EV_MADE}, 2, "connection_made called twice"},
+        {{TW__EV_MADE, TW__EV_EOF, TW__EV_DATA}, 3, "called after eof_received"},
+        {{TW__EV_MADE, TW__EV_EOF, TW__EV_EOF}, 3, "eof_received called twice"},
+        {{TW__EV_MADE, TW__EV_LOST, TW__EV_DATA}, 3, "called after connection_lost"},
+        {{TW__EV_MADE, TW__EV_LOST, TW__EV_LOST}, 3, "connection_lost called twice"},
+        {{TW__EV_LOST}, 1, "connection_lost without connection_made"},
+        {{TW__EV_MADE, TW__EV_BUFFER_UPDATED}, 2,
+         "buffer_updated without a get_buffer before it"},
+        {{TW__EV_MADE, TW__EV_GET_BUFFER, TW__EV_BUFFER_UPDATED,
+          TW__EV_BUFFER_UPDATED}, 4, "buffer_updated without a get_buffer before it"},
+        {{TW__EV_MADE, TW__EV_EOF, TW__EV_GET_BUFFER}, 3, "called after eof_received"},
+        {{TW__EV_MADE, TW__EV_PAUSE, TW__EV_PAUSE}, 3,
+         "pause_writing twice without resume_writing between"},
+        {{TW__EV_MADE, TW__EV_RESUME}, 2,
+         "resume_writing without pause_writing before it"},
+        {{TW__EV_MADE, TW__EV_LOST, TW__EV_MADE}, 3,
+         "connection_made after connection_lost"},
+        {{TW__EV_PAUSE}, 1, "called before connection_made"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        tw__contract c = {0};
+        for (int i = 0; i < cases[k].n - 1; i++)
+            assert_null(tw__contract_step(&c, cases[k].seq[i]));
+        const char *r = tw__contract_step(&c, cases[k].seq[cases[k].n - 1]);
+        assert_non_null(r);
+        assert_string_equal(r, cases[k].rule);
+    }
+}
+
+/* ---- a fake backend, to show the checker catches a backend's mistake ---- */
+
+struct fake_loop {
+    tw_loop loop;
+    tw_ns now;
+};
+
+static tw_ns fake_now(tw_loop *l) { return ((struct fake_loop *)l)->now; }
+static void fake_loop_destroy(tw_loop *l) { tw__loop_fini(l); }
+
+static int fake_run(tw_loop *l, tw_ns deadline)
+{
+    (void)deadline;
+    while (tw__loop_has_ready(l) && !l->stopping)
+        tw__loop_run_ready(l);
+    l->stopping = false;
+    return 0;
+}
+
+static const tw__loop_ops fake_loop_ops = {
+    .name = "fake", .now = fake_now, .run = fake_run, .destroy = fake_loop_destroy,
+};
+
+static size_t fake_taken;
+static ssize_t fake_send(tw_transport *t, const struct iovec *iov, int n)
+{
+    (void)t;
+    size_t sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += iov[i].iov_len;
+    fake_taken += sum;
+    return (ssize_t)sum;
+}
+static void fake_want(tw_transport *t, bool on) { (void)t; (void)on; }
+static int fake_shutdown(tw_transport *t) { (void)t; return 0; }
+static void fake_destroy(tw_transport *t) { free(t); }
+
+static const tw__transport_ops fake_ops = {
+    .send = fake_send, .want_write = fake_want, .want_read = fake_want,
+    .shutdown_write = fake_shutdown, .destroy = fake_destroy, .can_write_eof = true,
+};
+
+static char seen[256];
+static int nseen;
+static void capture(void *arg, const char *msg)
+{
+    (void)arg;
+    nseen++;
+    snprintf(seen, sizeof seen, "%s", msg);
+}
+
+static void test_contract_catches_a_bad_backend(void **state)
+{
+    (void)state;
+    struct fake_loop fl;
+    assert_int_equal(tw__loop_init(&fl.loop, &fake_loop_ops, 0), 0);
+    fl.now = 0;
+    tw_loop_set_contract_check(&fl.loop, true);
+    tw_loop_set_contract_handler(&fl.loop, capture, NULL);
+    nseen = 0;
+    rec r;
+    rec_init(&r, 0);
+    tw_transport *t = calloc(1, sizeof *t);
+    tw__transport_init(t, &fl.loop, &fake_ops, TW_TRANSPORT_STREAM);
+    assert_int_equal(tw__transport_open(t, rec_factory, &r, NULL), 0);
+    /* a backend delivering EOF before connection_made ran */
+    tw__transport_eof(t);
+    assert_int_equal(nseen, 1);
+    assert_non_null(strstr(seen, "transport #1"));
+    assert_non_null(strstr(seen, "eof_received"));
+    assert_non_null(strstr(seen, "called before connection_made"));
+    assert_non_null(strstr(seen, "fake backend"));
+    tw_loop_run(&fl.loop);
+    assert_true(r.done);
+    rec_free(&r);
+    tw_loop_free(&fl.loop);
+}
+
+static void test_fake_backend_writes_go_straight_through(void **state)
+{
+    (void)state;
+    struct fake_loop fl;
+    assert_int_equal(tw__loop_init(&fl.loop, &fake_loop_ops, 0), 0);
+    tw_loop_set_contract_handler(&fl.loop, capture, NULL);
+    nseen = 0;
+    rec r;
+    rec_init(&r, 0);
+    tw_transport *t = calloc(1, sizeof *t);
+    tw__transport_init(t, &fl.loop, &fake_ops, TW_TRANSPORT_STREAM);
+    assert_int_equal(tw__transport_open(t, rec_factory, &r, NULL), 0);
+    tw_loop_run(&fl.loop);
+    assert_int_equal(r.made, 1);
+    fake_taken = 0;
+    assert_int_equal(tw_transport_write(t, "hello", 5), 0);
+    assert_int_equal(fake_taken, 5);
+    assert_int_equal(tw_transport_get_write_buffer_size(t), 0);
+    /* delivered bytes reach data_received in order */
+    assert_int_equal(tw__transport_deliver(t, (const uint8_t *)"abc", 3), 3);
+    assert_int_equal(r.len, 3);
+    tw_transport_close(t);
+    tw_loop_run(&fl.loop);
+    assert_string_equal(r.log, "MDL");
+    assert_int_equal(nseen, 0);
+    assert_int_equal(tw_loop_alive(&fl.loop), 0);
+    rec_free(&r);
+    tw_loop_free(&fl.loop);
+}
+
+/* ---- addresses ---- */
+
+static void roundtrip(const char *text)
+{
+    tw_addr a;
+    char buf[TW_ADDR_STRLEN];
+    assert_int_equal(tw_addr_parse(&a, text), 0);
+    assert_string_equal(tw_addr_format(&a, buf, sizeof buf), text);
+    tw_addr b;
+    assert_int_equal(tw_addr_parse(&b, buf), 0);
+    assert_true(tw_addr_equal(&a, &b));
+}
+
+static void test_addr_parse_format(void **state)
+{
+    (void)state;
+    roundtrip("127.0.0.1:8888");
+    roundtrip("[::1]:443");
+    roundtrip("10.0.0.7:1");
+    roundtrip("unix:/tmp/twin.sock");
+    roundtrip("unix:@abstract-name");
+    tw_addr a;
+    assert_int_equal(tw_addr_parse(&a, "1.2.3.4"), -EINVAL);
+    assert_int_equal(tw_addr_parse(&a, "1.2.3.4:70000"), -EINVAL);
+    assert_int_equal(tw_addr_parse(&a, ":80"), -EINVAL);
+    assert_int_equal(tw_addr_parse(&a, "[::1]80"), -EINVAL);
+    assert_int_equal(tw_addr_parse(&a, "example.com:80"), -EINVAL);
+    assert_int_equal(tw_addr_parse(&a, "1.2.3.4:"), -EINVAL);
+    assert_int_equal(tw_addr_parse(&a, NULL), -EINVAL);
+    assert_int_equal(tw_addr_ip(&a, "::ffff:1.2.3.4", 5), 0);
+    assert_int_equal(tw_addr_family(&a), AF_INET6);
+    assert_int_equal(tw_addr_port(&a), 5);
+    char longp[200];
+    memset(longp, 'x', sizeof longp - 1);
+    longp[sizeof longp - 1] = '\0';
+    assert_int_equal(tw_addr_unix(&a, longp), -ENAMETOOLONG);
+    tw_addr x, y;
+    tw_addr_ip(&x, "127.0.0.1", 1);
+    tw_addr_ip(&y, "127.0.0.1", 2);
+    assert_false(tw_addr_equal(&x, &y));
+    memset(&x, 0, sizeof x);
+    assert_int_equal(tw_addr_family(&x), AF_UNSPEC);
+    char buf[8];
+    assert_string_equal(tw_addr_format(&x, buf, sizeof buf), "-");
+}
+
+static void test_errors_have_names(void **state)
+{
+    (void)state;
+    assert_string_equal(tw_errname(-ECONNRESET), "ECONNRESET");
+    assert_string_equal(tw_errname(0), "OK");
+    assert_string_equal(tw_strerror(0), "success");
+    assert_non_null(strstr(tw_strerror(-ECONNREFUSED), "refused"));
+    assert_non_null(strstr(tw_strerror(-ENOTSUP), "not supported"));
+    assert_string_equal(tw_strerror(-99999), "unknown error");
+    assert_string_equal(tw_errname(-99999), "E?");
+}
+
+/* ---- the write buffer ---- */
+
+static void test_wbuf(void **state)
+{
+    (void)state;
+    tw__wbuf b;
+    tw__wbuf_init(&b);
+    /* many small appends share a chunk */
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(tw__wbuf_append(&b, "0123456789", 10), 0);
+    struct iovec iov[8];
+    assert_int_equal(tw__wbuf_iov(&b, iov, 8), 1);
+    assert_int_equal(b.size, 1000);
+    /* a big one gets its own */
+    static uint8_t big[100000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)i;
+    assert_int_equal(tw__wbuf_append(&b, big, sizeof big), 0);
+    int n = tw__wbuf_iov(&b, iov, 8);
+    assert_true(n >= 2);
+    size_t sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += iov[i].iov_len;
+    assert_int_equal(sum, b.size);
+    tw__wbuf_consume(&b, 995);
+    assert_int_equal(b.size, 100005);
+    n = tw__wbuf_iov(&b, iov, 8);
+    assert_memory_equal(iov[0].iov_base, "56789", 5);
+    tw__wbuf_consume(&b, 5 + 50000);
+    n = tw__wbuf_iov(&b, iov, 8);
+    assert_int_equal(((uint8_t *)iov[0].iov_base)[0], (uint8_t)50000);
+    tw__wbuf_consume(&b, b.size);
+    assert_int_equal(b.size, 0);
+    assert_int_equal(tw__wbuf_iov(&b, iov, 8), 0);
+    assert_int_equal(tw__wbuf_append(&b, "x", 1), 0);
+    tw__wbuf_clear(&b);
+    assert_int_equal(b.size, 0);
+    assert_null(b.head);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_contract_accepts_the_state_machines),
+        cmocka_unit_test(test_contract_names_each_violation),
+        cmocka_unit_test(test_contract_catches_a_bad_backend),
+        cmocka_unit_test(test_fake_backend_writes_go_straight_through),
+        cmocka_unit_test(test_addr_parse_format),
+        cmocka_unit_test(test_errors_have_names),
+        cmocka_unit_test(test_wbuf),
+    };
+    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
