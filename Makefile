@@ -33,6 +33,8 @@ LIB_OBJ  := $(call objs,$(BUILD),$(LIB_SRC))
 CLI_OBJ  := $(call objs,$(BUILD),$(CLI_SRC))
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TESTLIB_OBJ := $(call objs,$(BUILD),$(TESTLIB_SRC))
+BENCH_SRC := $(wildcard bench/*.c)
+BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all test test-plain test-asan check-deps demo bench install clean check-proto
 
@@ -59,6 +61,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libtwin.a -lcmocka $(LDLIBS)
 
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libtwin.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtwin.a $(LDLIBS)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # Protocol code includes only twin/*.h: that is what makes it run unchanged
@@ -84,7 +90,7 @@ test-asan:
 demo: check-deps all
 	@./tools/demo.sh $(BUILD)
 
-bench: check-deps all
+bench: check-deps all $(BENCHES)
 	@./bench/run.sh $(BUILD)
 
 install: all

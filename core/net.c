@@ -91,10 +91,10 @@ int tw_create_server(tw_loop *loop, tw_protocol_factory factory, void *arg,
                      const char *host, uint16_t port,
                      const tw_server_opts *opts, tw_server **out)
 {
-    CHECK_COMMON(loop, factory);
     if (!out)
         return -EINVAL;
     *out = NULL;
+    CHECK_COMMON(loop, factory);
     int rc = check_opts(opts);
     if (rc < 0)
         return rc;
@@ -108,10 +108,10 @@ int tw_create_unix_server(tw_loop *loop, tw_protocol_factory factory,
                           void *arg, const char *path,
                           const tw_server_opts *opts, tw_server **out)
 {
-    CHECK_COMMON(loop, factory);
     if (!out)
         return -EINVAL;
     *out = NULL;
+    CHECK_COMMON(loop, factory);
     tw_addr a;
     int rc = tw_addr_unix(&a, path);
     if (rc < 0)

@@ -3,8 +3,8 @@
  *
  * Map:
  *   1. the connect attempt: one state struct for the whole operation
- *   2. trying addresses in turn, non-blocking connect, SO_ERROR
- *   3. endings: success (a transport), failure, cancel by the loop
+ *   2. endings: success (a transport), failure, cancel by the loop
+ *   3. trying addresses in turn, non-blocking connect, SO_ERROR
  *   4. the ops: connect_addr, connect_host, connect_fd
  *
  * Errors about the call itself (no socket could be made for a single
@@ -76,7 +76,7 @@ static int connect_take_fd(struct real_connect *c)
 }
 
 /* ------------------------------------------------------------------ */
-/* 3. endings                                                          */
+/* 2. endings                                                          */
 
 static void connect_done(struct real_connect *c, int fd)
 {
@@ -116,7 +116,7 @@ static void connect_cancel(struct real_pending *p)
 }
 
 /* ------------------------------------------------------------------ */
-/* 2. trying addresses                                                 */
+/* 3. trying addresses                                                 */
 
 static int stream_socket(int family)
 {

@@ -69,7 +69,10 @@ typedef enum tw_sys_id {
  * call (save tw_sys_default's entry to chain to it).
  *
  * The table is read without a lock: change it only while no loop runs
- * and no resolver thread is pending. */
+ * and no resolver thread is pending. Note that the loop's eventfd is
+ * read and written through the `read` and `write` entries too (on a
+ * wakeup or a finished name lookup): a test faulting those should not
+ * have a lookup or a threadsafe call in flight. */
 typedef struct tw_sys_table {
     int (*socket)(int domain, int type, int protocol);
     int (*bind)(int fd, const struct sockaddr *addr, socklen_t len);

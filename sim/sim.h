@@ -180,6 +180,9 @@ tw_ns sim_node_local(sim_node *n, tw_ns world);
 tw_ns sim_node_world(sim_node *n, tw_ns local);
 sim_node *sim_node_by_addr(tw_sim *sim, const tw_addr *a, sim_node *from);
 void sim_fail(tw_sim *sim, int err, const char *why);
+/* One step not passing world time limit: 1 if done, else 0 with the clock
+ * moved to limit (the world was idle before it). */
+int sim_step_bounded(tw_sim *sim, tw_ns limit);
 
 /* queue.c */
 int sim_queue_init(sim_queue *q, uint32_t max);
@@ -216,8 +219,10 @@ const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from, uint32_t to,
 int sim_paths_grow(tw_sim *sim, uint32_t nodes);
 tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to);
 /* When a segment of len bytes sent now reaches the other end (bandwidth,
- * latency, retransmissions); -1 if it exhausted its retries. */
-tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len);
+ * latency, retransmissions); if it exhausted its retries, *gave_up is set
+ * and the time returned is when the sender gives up. */
+tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
+                  bool *gave_up);
 bool sim_path_cut(tw_sim *sim, uint32_t from, uint32_t to);
 void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut);
 

@@ -8,6 +8,7 @@ log=$build/test-plain.log
 fail=0
 # cmocka writes its summary to stderr; keep every line in order on stdout.
 export CMOCKA_MESSAGE_OUTPUT=stdout
+export TWIN_BUILD="$build"
 for t in "$@"; do
     echo "== $t" | tee -a "$log"
     "$t" > "$log.one" 2>&1

@@ -1,0 +1,137 @@
+/* sim/path.c - the network between nodes: one path per ordered pair.
+ *
+ * Map:
+ *   matrix     a dense nodes x nodes array of path state, grown by copy
+ *   options    the world's defaults or a per-path override
+ *   transit    when a segment sent now arrives: the wire's queue
+ *              (bandwidth), a latency draw, retransmission delays for each
+ *              loss; arrival order per connection is kept by the caller
+ *   cuts       partition state (cut_since), read by streams and connects
+ *
+ * Loss on a stream is modelled as TCP makes it look: never missing bytes,
+ * only a segment that arrives one retransmission timeout (doubling) later;
+ * too many in a row and the connection fails instead of hanging.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+
+int sim_paths_grow(tw_sim *sim, uint32_t nodes)
+{
+    if (nodes <= sim->paths_cap)
+        return 0;
+    uint32_t cap = sim->paths_cap ? sim->paths_cap : 4;
+    while (cap < nodes)
+        cap *= 2;
+    sim_path *p = malloc((size_t)cap * cap * sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    for (size_t i = 0; i < (size_t)cap * cap; i++)
+        p[i] = (sim_path){.cut_since = -1};
+    for (uint32_t i = 0; i < sim->paths_cap; i++)
+        memcpy(&p[(size_t)i * cap], &sim->paths[(size_t)i * sim->paths_cap],
+               sim->paths_cap * sizeof *p);
+    free(sim->paths);
+    sim->paths = p;
+    sim->paths_cap = cap;
+    return 0;
+}
+
+sim_path *sim_path_of(tw_sim *sim, uint32_t from, uint32_t to)
+{
+    assert(from < sim->nnodes && to < sim->nnodes);
+    return &sim->paths[(size_t)from * sim->paths_cap + to];
+}
+
+const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from, uint32_t to,
+                                      tw_sim_path_opts *buf)
+{
+    (void)buf;
+    sim_path *p = sim_path_of(sim, from, to);
+    if (p->override)
+        return &sim->overrides[p->override - 1];
+    return from == to ? &sim->opts.loopback : &sim->opts.net;
+}
+
+int tw_sim_path_set(tw_sim *sim, tw_loop *from, tw_loop *to,
+                    const tw_sim_path_opts *opts)
+{
+    sim_node *a = sim_node_of(from), *b = sim_node_of(to);
+    if (!sim || !a || !b || a->sim != sim || b->sim != sim || !opts)
+        return -EINVAL;
+    tw_sim_path_opts o = *opts;
+    const tw_sim_path_opts *def = a == b ? &sim->opts.loopback : &sim->opts.net;
+    if (o.latency.kind == TW_SIM_DIST_DEFAULT)
+        o.latency = def->latency;
+    if (!o.rcvbuf_bytes)
+        o.rcvbuf_bytes = def->rcvbuf_bytes;
+    if (!o.rto_ns)
+        o.rto_ns = def->rto_ns;
+    if (!o.rto_max_ns)
+        o.rto_max_ns = def->rto_max_ns;
+    if (!o.loss_retries_max)
+        o.loss_retries_max = def->loss_retries_max;
+    if (o.loss_probability < 0 || o.loss_probability >= 1 ||
+        o.latency.min_ns < 0 || o.latency.max_ns < 0)
+        return -EINVAL;
+    tw_sim_path_opts *ov = realloc(sim->overrides,
+                                   (sim->noverrides + 1) * sizeof *ov);
+    if (!ov)
+        return -ENOMEM;
+    sim->overrides = ov;
+    ov[sim->noverrides++] = o;
+    sim_path_of(sim, a->id, b->id)->override = sim->noverrides;
+    return 0;
+}
+
+tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to)
+{
+    tw_sim_path_opts buf;
+    const tw_sim_path_opts *o = sim_path_opts(sim, from, to, &buf);
+    return tw_sim_dist_sample(&o->latency, &sim->rng_net);
+}
+
+tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
+                  bool *gave_up)
+{
+    tw_sim_path_opts buf;
+    const tw_sim_path_opts *o = sim_path_opts(sim, from, to, &buf);
+    sim_path *p = sim_path_of(sim, from, to);
+    tw_ns start = p->busy_until > sim->now ? p->busy_until : sim->now;
+    tw_ns wire = 0;
+    if (o->bandwidth_bytes_per_sec)
+        wire = (tw_ns)((__int128)len * TW_NS_PER_SEC /
+                       (__int128)o->bandwidth_bytes_per_sec);
+    p->busy_until = start + wire;
+    tw_ns t = start + wire + tw_sim_dist_sample(&o->latency, &sim->rng_net);
+    if (o->loss_probability > 0) {
+        tw_ns rto = o->rto_ns;
+        for (uint32_t k = 0; tw_sim_prng_chance(&sim->rng_net, o->loss_probability); k++) {
+            if (k >= o->loss_retries_max) {
+                *gave_up = true;
+                return t;
+            }
+            sim->stats.losses++;
+            t += rto;
+            rto = rto * 2 > o->rto_max_ns ? o->rto_max_ns : rto * 2;
+        }
+    }
+    return t;
+}
+
+bool sim_path_cut(tw_sim *sim, uint32_t from, uint32_t to)
+{
+    return from != to && sim_path_of(sim, from, to)->cut_since >= 0;
+}
+
+void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut)
+{
+    sim_path *p = sim_path_of(sim, from, to);
+    if (from == to)
+        return; /* a node is never cut off from itself */
+    if (cut && p->cut_since < 0)
+        p->cut_since = sim->now;
+    else if (!cut)
+        p->cut_since = -1;
+}

@@ -1,0 +1,424 @@
+/* sim/server.c - making simulated connections: listeners, connects, the
+ * handshake, the accept queue, EMFILE.
+ *
+ * Map:
+ *   addresses  name resolution in the simulated world, port choice
+ *   listeners  create_server / create_unix_server / close
+ *   connect    connect_host / connect_addr: a client endpoint and a SYN
+ *   handshake  SYN at the server node: refused, dropped (cut, full
+ *              backlog, crashed node: retried until the connect timeout)
+ *              or queued with its server endpoint; SYNACK at the client
+ *   accept     up to `backlog` per wake-up; EMFILE pauses the listener for
+ *              accept_retry_delay_ns, as asyncio does
+ *
+ * Both endpoints of a connection exist from the moment the SYN is
+ * accepted by the server node's "kernel", so bytes a client sends before
+ * the server app accepts are already queued towards it (as with TCP).
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+
+/* ---- addresses ---- */
+
+static bool is_wildcard(const tw_addr *a)
+{
+    if (tw_addr_family(a) == AF_INET)
+        return a->u.in4.sin_addr.s_addr == htonl(INADDR_ANY);
+    if (tw_addr_family(a) == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr);
+    return false;
+}
+
+static bool same_ip(const tw_addr *a, const tw_addr *b)
+{
+    tw_addr x = *a, y = *b;
+    if (tw_addr_family(&x) == AF_INET)
+        x.u.in4.sin_port = y.u.in4.sin_port = 0;
+    else if (tw_addr_family(&x) == AF_INET6)
+        x.u.in6.sin6_port = y.u.in6.sin6_port = 0;
+    return tw_addr_equal(&x, &y);
+}
+
+static void set_port(tw_addr *a, uint16_t port)
+{
+    if (tw_addr_family(a) == AF_INET)
+        a->u.in4.sin_port = htons(port);
+    else if (tw_addr_family(a) == AF_INET6)
+        a->u.in6.sin6_port = htons(port);
+}
+
+/* Simulated name resolution: numeric, "localhost", or a node's name. */
+static int resolve(tw_sim *sim, const char *host, uint16_t port, tw_addr *out)
+{
+    if (tw_addr_ip(out, host, port) == 0)
+        return 0;
+    if (strcmp(host, "localhost") == 0)
+        return tw_addr_ip(out, "127.0.0.1", port);
+    tw_loop *l = tw_sim_node(sim, host);
+    if (!l)
+        return -EHOSTUNREACH;
+    *out = ((sim_node *)l)->addr;
+    set_port(out, port);
+    return 0;
+}
+
+/* ---- listeners ---- */
+
+static bool overlaps(const tw_addr *a, const tw_addr *b)
+{
+    if (tw_addr_family(a) != tw_addr_family(b))
+        return false;
+    if (tw_addr_family(a) == AF_UNIX)
+        return tw_addr_equal(a, b);
+    return tw_addr_port(a) == tw_addr_port(b) &&
+           (is_wildcard(a) || is_wildcard(b) || same_ip(a, b));
+}
+
+static sim_listener *find_bound(tw_sim *sim, uint32_t node, const tw_addr *a)
+{
+    for (sim_listener *l = sim->listeners; l; l = l->next)
+        if (l->node == node && !l->unlinked && overlaps(&l->srv.addrs[0], a))
+            return l;
+    return NULL;
+}
+
+/* The listener a dialled address reaches on node `node`. */
+static sim_listener *find_listener(tw_sim *sim, uint32_t node, const tw_addr *a)
+{
+    sim_listener *found = NULL;
+    for (sim_listener *l = sim->listeners; l; l = l->next)
+        if (l->node == node && !l->unlinked && overlaps(&l->srv.addrs[0], a))
+            found = l; /* the oldest one: the list is newest first */
+    return found;
+}
+
+static uint16_t pick_port(tw_sim *sim, sim_node *n, tw_addr *a)
+{
+    for (int tries = 0; tries < 30000; tries++) {
+        uint16_t p = n->next_listen_port++;
+        if (n->next_listen_port >= 32768)
+            n->next_listen_port = 10000;
+        set_port(a, p);
+        if (!find_bound(sim, n->id, a))
+            return p;
+    }
+    return 0;
+}
+
+static void listener_close(tw_server *srv)
+{
+    sim_listener *l = (sim_listener *)srv;
+    tw_sim *sim = ((sim_node *)srv->loop)->sim;
+    sim_node *n = sim->nodes[l->node];
+    for (sim_listener **pp = &sim->listeners; *pp; pp = &(*pp)->next)
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    while (l->q_head) {
+        sim_ep *s = l->q_head;
+        l->q_head = s->next_queued;
+        if (!n->crashing)
+            sim_send_rst(sim, s); /* the queued client learns at once */
+        sim_ep_free(sim, s);
+    }
+    sim_trace(sim, l->node, 0, "unlisten", tw_addr_port(&srv->addrs[0]), 0);
+    tw__server_fini(srv);
+    sim_table_del(&sim->lsns, l->id);
+    free(l);
+}
+
+static const tw__server_ops listener_ops = {.close = listener_close};
+
+static int listen_on(sim_node *n, tw_protocol_factory f, void *arg,
+                     tw_addr *a, const tw_server_opts *opts, tw_server **out)
+{
+    tw_sim *sim = n->sim;
+    if (!n->up)
+        return -ENETDOWN;
+    if (tw_addr_family(a) != AF_UNIX) {
+        if (tw_addr_port(a) == 0 && pick_port(sim, n, a) == 0)
+            return -EADDRINUSE;
+        sim_listener *other = find_bound(sim, n->id, a);
+        if (other && !(opts && opts->reuse_port))
+            return -EADDRINUSE;
+    } else {
+        sim_listener *other = find_bound(sim, n->id, a);
+        if (other)
+            other->unlinked = true; /* the path now names the new socket */
+    }
+    sim_listener *l = calloc(1, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    l->id = sim_table_add(&sim->lsns, l);
+    if (l->id == SIM_NONE) {
+        free(l);
+        return -ENOMEM;
+    }
+    l->node = n->id;
+    tw__server_init(&l->srv, &n->loop, &listener_ops, f, arg, opts);
+    l->srv.addrs[0] = *a;
+    l->srv.nlisten = 1;
+    l->next = sim->listeners;
+    sim->listeners = l;
+    sim_trace(sim, n->id, 0, "listen", tw_addr_port(a), l->srv.backlog);
+    *out = &l->srv;
+    return 0;
+}
+
+int sim_create_server(tw_loop *loop, tw_protocol_factory f, void *arg,
+                      const char *host, uint16_t port,
+                      const tw_server_opts *opts, tw_server **out)
+{
+    sim_node *n = (sim_node *)loop;
+    int family = opts ? opts->family : AF_UNSPEC;
+    tw_addr a;
+    if (!*host) {
+        bool v6 = family == AF_INET6 ||
+                  (family == AF_UNSPEC && tw_addr_family(&n->addr) == AF_INET6);
+        tw_addr_ip(&a, v6 ? "::" : "0.0.0.0", port);
+    } else {
+        int rc = resolve(n->sim, host, port, &a);
+        if (rc < 0)
+            return rc;
+        tw_addr lo4, lo6;
+        tw_addr_ip(&lo4, "127.0.0.1", port);
+        tw_addr_ip(&lo6, "::1", port);
+        if (!is_wildcard(&a) && !same_ip(&a, &n->addr) &&
+            !same_ip(&a, &lo4) && !same_ip(&a, &lo6))
+            return -EADDRNOTAVAIL;
+    }
+    if (family != AF_UNSPEC && tw_addr_family(&a) != family)
+        return -EAFNOSUPPORT;
+    return listen_on(n, f, arg, &a, opts, out);
+}
+
+int sim_create_unix_server(tw_loop *loop, tw_protocol_factory f, void *arg,
+                           const char *path, const tw_server_opts *opts,
+                           tw_server **out)
+{
+    tw_addr a;
+    int rc = tw_addr_unix(&a, path);
+    if (rc < 0)
+        return rc;
+    return listen_on((sim_node *)loop, f, arg, &a, opts, out);
+}
+
+/* ---- connect ---- */
+
+int sim_connect_addr(tw_loop *loop, tw_protocol_factory f, void *arg,
+                     const tw_addr *addr, tw_connect_cb cb)
+{
+    sim_node *n = (sim_node *)loop;
+    tw_sim *sim = n->sim;
+    if (!n->up)
+        return -ENETDOWN;
+    sim_node *dst = sim_node_by_addr(sim, addr, n);
+    sim_ep *c = sim_ep_new(sim, n->id);
+    if (!c)
+        return -ENOBUFS;
+    c->connecting = true;
+    c->factory = f;
+    c->arg = arg;
+    c->cb = cb;
+    c->peer_node = dst ? dst->id : n->id;
+    c->t.peer = *addr;
+    if (tw_addr_family(addr) == AF_UNIX) {
+        c->is_unix = true;
+        c->t.local.len = offsetof(struct sockaddr_un, sun_path);
+        c->t.local.u.un.sun_family = AF_UNIX;
+    } else {
+        /* The source address: loopback for loopback, else the node's. */
+        if (dst == n && !same_ip(addr, &n->addr))
+            c->t.local = *addr;
+        else
+            c->t.local = n->addr;
+        if (tw_addr_family(&c->t.local) != tw_addr_family(addr))
+            c->t.local = *addr;
+        set_port(&c->t.local, n->next_ephemeral++);
+        if (n->next_ephemeral >= 61000 || n->next_ephemeral < 32768)
+            n->next_ephemeral = 32768;
+    }
+    tw__loop_ref(loop);
+    sim->stats.connects++;
+    sim_trace(sim, n->id, 0, "connect", c->id, dst ? (int64_t)dst->id : -1);
+    uint32_t gen = sim_table_gen(&sim->eps, c->id);
+    bool blackhole = !dst || tw_sim_prng_chance(&sim->rng_fault,
+                                                sim->opts.connect_timeout_probability);
+    if (!blackhole)
+        sim_push(sim, sim->now + sim_latency(sim, n->id, c->peer_node), EV_SYN,
+                 c->id, gen, 0);
+    sim_push(sim, sim->now + sim->opts.connect_timeout_ns, EV_CONN_TIMEOUT,
+             c->id, gen, 0);
+    return 0;
+}
+
+int sim_connect_host(tw_loop *loop, tw_protocol_factory f, void *arg,
+                     const char *host, uint16_t port, tw_connect_cb cb)
+{
+    sim_node *n = (sim_node *)loop;
+    tw_addr a;
+    int rc = resolve(n->sim, host, port, &a);
+    if (rc < 0) {
+        /* Resolution fails from the loop, as a real resolver would. */
+        if (!n->up)
+            return -ENETDOWN;
+        tw__connect_fail(loop, cb, arg, rc);
+        return 0;
+    }
+    return sim_connect_addr(loop, f, arg, &a, cb);
+}
+
+static void connect_fail(tw_sim *sim, sim_ep *c, int err)
+{
+    sim_node *n = sim->nodes[c->node];
+    c->connecting = false;
+    if (err == -ECONNREFUSED)
+        sim->stats.refused++;
+    else
+        sim->stats.timeouts++;
+    sim_trace(sim, n->id, 0, "connect_failed", c->id, -err);
+    tw__connect_fail(&n->loop, c->cb, c->arg, err);
+    tw__loop_unref(&n->loop);
+    sim_send_rst(sim, c); /* a half-made server end, if any, goes too */
+    sim_ep_free(sim, c);
+}
+
+/* ---- handshake ---- */
+
+static void syn_retry(tw_sim *sim, sim_ep *c, uint64_t tries)
+{
+    if (tries >= 8)
+        return; /* the connect timeout ends it */
+    tw_ns delay = sim->opts.syn_rto_ns << tries;
+    sim_push(sim, sim->now + delay + sim_latency(sim, c->node, c->peer_node),
+             EV_SYN, c->id, sim_table_gen(&sim->eps, c->id), tries + 1);
+}
+
+static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
+{
+    sim_node *dst = sim->nodes[c->peer_node];
+    if (!dst->up || sim_path_cut(sim, c->node, dst->id))
+        return syn_retry(sim, c, tries);
+    sim_path *p = sim_path_of(sim, c->node, dst->id);
+    if (p->clog_until > sim->now) {
+        sim_push(sim, p->clog_until, EV_SYN, c->id,
+                 sim_table_gen(&sim->eps, c->id), tries);
+        return;
+    }
+    tw_ns back = sim->now + sim_latency(sim, dst->id, c->node);
+    sim_listener *l = find_listener(sim, dst->id, &c->t.peer);
+    if (!l) {
+        sim_trace(sim, dst->id, 0, "refuse", c->id, tw_addr_port(&c->t.peer));
+        if (!sim_path_cut(sim, dst->id, c->node))
+            sim_push(sim, back, EV_REFUSED, c->id, sim_table_gen(&sim->eps, c->id), 0);
+        return;
+    }
+    if (l->q_len >= (uint32_t)l->srv.backlog) {
+        sim_trace(sim, dst->id, 0, "syn_dropped", c->id, l->q_len);
+        return syn_retry(sim, c, tries);
+    }
+    sim_ep *s = sim_ep_new(sim, dst->id);
+    if (!s)
+        return syn_retry(sim, c, tries);
+    s->peer_node = c->node;
+    s->peer_id = c->id;
+    s->peer_gen = sim_table_gen(&sim->eps, c->id);
+    c->peer_id = s->id;
+    c->peer_gen = sim_table_gen(&sim->eps, s->id);
+    s->t.local = c->t.peer;
+    s->t.peer = c->t.local;
+    s->is_unix = c->is_unix;
+    s->listener = l;
+    if (l->q_tail)
+        l->q_tail->next_queued = s;
+    else
+        l->q_head = s;
+    l->q_tail = s;
+    l->q_len++;
+    sim_trace(sim, dst->id, 0, "syn", c->id, s->id);
+    if (!l->accept_pending) {
+        l->accept_pending = true;
+        sim_push(sim, sim->now, EV_ACCEPT, l->id, sim_table_gen(&sim->lsns, l->id), 0);
+    }
+    sim_push(sim, back, EV_SYNACK, c->id, sim_table_gen(&sim->eps, c->id), 0);
+}
+
+/* ---- accept ---- */
+
+static sim_ep *dequeue(sim_listener *l)
+{
+    sim_ep *s = l->q_head;
+    assert(s && l->q_len > 0);
+    l->q_head = s->next_queued;
+    if (!l->q_head)
+        l->q_tail = NULL;
+    l->q_len--;
+    s->next_queued = NULL;
+    s->listener = NULL;
+    return s;
+}
+
+static void on_accept(tw_sim *sim, uint32_t id, uint32_t gen)
+{
+    sim_listener *l = sim_table_get(&sim->lsns, id, gen);
+    if (!l)
+        return;
+    l->accept_pending = false;
+    sim_node *n = sim->nodes[l->node];
+    for (int k = 0; k < l->srv.backlog && l->q_head; k++) {
+        if (n->emfile_left) {
+            n->emfile_left--;
+            sim_trace(sim, n->id, 0, "accept_emfile", l->q_len, 0);
+            l->accept_pending = true;
+            sim_push(sim, sim->now + sim->opts.accept_retry_delay_ns, EV_ACCEPT,
+                     id, gen, 0);
+            return;
+        }
+        sim_ep *s = dequeue(l);
+        l->srv.accepted++;
+        sim->stats.accepts++;
+        sim_trace(sim, n->id, 0, "accept", s->id, l->q_len);
+        sim_ep_open(sim, s, l->srv.factory, l->srv.arg, NULL);
+        /* The factory may have closed the server. */
+        if (sim_table_get(&sim->lsns, id, gen) != l)
+            return;
+    }
+    if (l->q_head && !l->accept_pending) {
+        l->accept_pending = true;
+        sim_push(sim, sim->now, EV_ACCEPT, id, gen, 0);
+    }
+}
+
+void sim_server_event(tw_sim *sim, const sim_event *ev)
+{
+    if (ev->type == EV_ACCEPT)
+        return on_accept(sim, ev->obj, ev->gen);
+    sim_ep *c = sim_ep_get(sim, ev->obj, ev->gen);
+    if (!c || !c->connecting)
+        return;
+    switch (ev->type) {
+    case EV_SYN:
+        on_syn(sim, c, ev->arg);
+        break;
+    case EV_SYNACK: {
+        sim_node *n = sim->nodes[c->node];
+        c->connecting = false;
+        tw__loop_unref(&n->loop);
+        sim_trace(sim, n->id, 0, "connected", c->id, 0);
+        sim_ep_open(sim, c, c->factory, c->arg, c->cb);
+        break;
+    }
+    case EV_REFUSED:
+        connect_fail(sim, c, -ECONNREFUSED);
+        break;
+    case EV_CONN_TIMEOUT:
+        connect_fail(sim, c, -ETIMEDOUT);
+        break;
+    default:
+        assert(!"not a server event");
+    }
+}

@@ -1,0 +1,539 @@
+/* sim/stream.c - simulated stream connections: the transport ops the core
+ * drives, and the network events that move bytes between two endpoints.
+ *
+ * Map:
+ *   endpoints  new, free, lookup by (id, gen), open as a transport
+ *   segments   what a send turns into: in flight (fly), then arrived (rx)
+ *   ops        send, want_write, want_read, shutdown_write, destroy
+ *   events     arrive, deliver, ack, writable, rst, stall, peer_dead
+ *   heal       parked segments and acks move again when a cut heals
+ *
+ * Flow control is a receive window per direction: the sender may have at
+ * most rcvbuf_bytes sent and not yet acknowledged; an acknowledgement is
+ * sent (one latency back) only when the receiving protocol has actually
+ * been handed the bytes. A paused reader therefore holds the window shut,
+ * send() returns 0, the core buffers, and pause_writing follows: the
+ * push-back of a real socket pair, with no special case anywhere.
+ *
+ * Each endpoint owns the bytes travelling towards it, so a sender may be
+ * closed and freed while its last bytes and FIN are still in flight, and a
+ * receiver's close frees what it never read (answering with RST, as Linux
+ * does when unread data is discarded).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+
+/* ---- endpoints ---- */
+
+sim_ep *sim_ep_new(tw_sim *sim, uint32_t node)
+{
+    sim_ep *ep = calloc(1, sizeof *ep);
+    if (!ep)
+        return NULL;
+    ep->id = sim_table_add(&sim->eps, ep);
+    if (ep->id == SIM_NONE) {
+        free(ep);
+        return NULL;
+    }
+    ep->node = ep->peer_node = node;
+    ep->peer_id = SIM_NONE;
+    return ep;
+}
+
+static void free_segs(sim_seg *s)
+{
+    while (s) {
+        sim_seg *next = s->next;
+        free(s);
+        s = next;
+    }
+}
+
+void sim_ep_free(tw_sim *sim, sim_ep *ep)
+{
+    assert(sim_table_get(&sim->eps, ep->id, sim_table_gen(&sim->eps, ep->id)) == ep);
+    free_segs(ep->fly_head);
+    free_segs(ep->rx_head);
+    sim_table_del(&sim->eps, ep->id);
+    free(ep);
+}
+
+sim_ep *sim_ep_get(tw_sim *sim, uint32_t id, uint32_t gen)
+{
+    return sim_table_get(&sim->eps, id, gen);
+}
+
+sim_ep *sim_ep_peer(tw_sim *sim, sim_ep *ep)
+{
+    if (ep->peer_id == SIM_NONE)
+        return NULL;
+    return sim_table_get(&sim->eps, ep->peer_id, ep->peer_gen);
+}
+
+static int ep_push(tw_sim *sim, sim_ep *ep, tw_ns when, uint8_t type,
+                   uint64_t arg)
+{
+    return sim_push(sim, when, type, ep->id, sim_table_gen(&sim->eps, ep->id), arg);
+}
+
+static tw_sim *sim_of_ep(const sim_ep *ep)
+{
+    return ((sim_node *)ep->t.loop)->sim;
+}
+
+int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
+                tw_connect_cb cb)
+{
+    assert(!ep->opened);
+    tw_addr peer = ep->t.peer, local = ep->t.local;
+    sim_node *n = sim->nodes[ep->node];
+    tw__transport_init(&ep->t, &n->loop, &tw__sim_stream_ops, TW_TRANSPORT_STREAM);
+    ep->t.peer = peer;
+    ep->t.local = local;
+    ep->opened = true;
+    int err = ep->pending_err;
+    uint64_t tid = ep->t.id;
+    sim_trace(sim, ep->node, tid, "open", ep->id, 0);
+    int rc = tw__transport_open(&ep->t, f, arg, cb);
+    if (rc < 0) /* the core destroyed it: ep is gone */
+        return rc;
+    if (err)
+        ep_push(sim, ep, sim->now, EV_RST, (uint64_t)-err);
+    return 0;
+}
+
+void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err)
+{
+    assert(err < 0);
+    if (ep->broken)
+        return;
+    if (!ep->opened) {
+        if (!ep->pending_err)
+            ep->pending_err = err;
+        return;
+    }
+    ep->broken = true;
+    if (err == -ETIMEDOUT)
+        sim->stats.timeouts++;
+    else
+        sim->stats.resets++;
+    sim_trace(sim, ep->node, ep->t.id, err == -ETIMEDOUT ? "timeout" : "reset",
+              -err, 0);
+    tw__transport_fatal(&ep->t, err);
+}
+
+/* A reset travels to from's peer (lost if the path is cut). */
+void sim_send_rst(tw_sim *sim, sim_ep *from)
+{
+    sim_ep *peer = sim_ep_peer(sim, from);
+    if (!peer || sim_path_cut(sim, from->node, peer->node))
+        return;
+    ep_push(sim, peer, sim->now + sim_latency(sim, from->node, peer->node),
+            EV_RST, ECONNRESET);
+}
+
+/* ---- segments ---- */
+
+static size_t window_of(tw_sim *sim, const sim_ep *from)
+{
+    tw_sim_path_opts buf;
+    return sim_path_opts(sim, from->node, from->peer_node, &buf)->rcvbuf_bytes;
+}
+
+/* Put seg on its way from `from` to `to`, after everything sent before. */
+static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg)
+{
+    bool gave_up = false;
+    tw_ns t = sim_transit(sim, from->node, to->node, seg->len, &gave_up);
+    if (gave_up) {
+        /* Retransmissions exhausted: the sender's TCP gives up and resets. */
+        free(seg);
+        ep_push(sim, from, t, EV_RST, ETIMEDOUT);
+        ep_push(sim, to, t, EV_RST, ECONNRESET);
+        return;
+    }
+    if (t < to->fly_last)
+        t = to->fly_last; /* a stream never overtakes itself */
+    to->fly_last = t;
+    seg->arrive = t;
+    seg->next = NULL;
+    if (to->fly_tail)
+        to->fly_tail->next = seg;
+    else
+        to->fly_head = seg;
+    to->fly_tail = seg;
+    to->fly_bytes += seg->len;
+    ep_push(sim, to, t, EV_ARRIVE, 0);
+}
+
+static sim_seg *seg_new(size_t len)
+{
+    sim_seg *s = malloc(sizeof *s + len);
+    if (s) {
+        s->next = NULL;
+        s->len = (uint32_t)len;
+        s->off = 0;
+        s->fin = false;
+    }
+    return s;
+}
+
+/* ---- transport ops ---- */
+
+static bool can_send(tw_sim *sim, sim_ep *ep)
+{
+    return !sim_ep_peer(sim, ep) || ep->tx_unacked < window_of(sim, ep);
+}
+
+static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
+{
+    sim_ep *ep = (sim_ep *)t;
+    tw_sim *sim = sim_of_ep(ep);
+    assert(ep->opened && !ep->fin_sent);
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    sim_ep *peer = sim_ep_peer(sim, ep);
+    if (!peer) {
+        /* Nobody at the other end. A live host answers with RST; a
+         * crashed one says nothing and the stall timer will decide. */
+        if (!ep->peer_crashed && sim->nodes[ep->peer_node]->up && !ep->rst_sent) {
+            ep->rst_sent = true;
+            tw_ns rtt = sim_latency(sim, ep->node, ep->peer_node) +
+                        sim_latency(sim, ep->peer_node, ep->node);
+            ep_push(sim, ep, sim->now + rtt, EV_RST, ECONNRESET);
+        }
+        return (ssize_t)total;
+    }
+    size_t window = window_of(sim, ep);
+    if (ep->tx_unacked >= window)
+        return 0;
+    size_t n = total < window - ep->tx_unacked ? total : window - ep->tx_unacked;
+    size_t done = 0, segmax = sim->opts.segment_bytes_max;
+    int i = 0;
+    size_t ioff = 0;
+    while (done < n) {
+        size_t len = n - done < segmax ? n - done : segmax;
+        sim_seg *seg = seg_new(len);
+        if (!seg)
+            break;
+        for (size_t got = 0; got < len;) {
+            size_t take = iov[i].iov_len - ioff;
+            if (take > len - got)
+                take = len - got;
+            memcpy(seg->data + got, (const uint8_t *)iov[i].iov_base + ioff, take);
+            got += take;
+            ioff += take;
+            if (ioff == iov[i].iov_len) {
+                i++;
+                ioff = 0;
+            }
+        }
+        enqueue(sim, ep, peer, seg);
+        done += len;
+    }
+    ep->tx_unacked += done;
+    sim->stats.bytes_sent += done;
+    sim_trace(sim, ep->node, t->id, "send", (int64_t)done, (int64_t)total);
+    return (ssize_t)done;
+}
+
+static void maybe_writable(tw_sim *sim, sim_ep *ep)
+{
+    if (ep->writable_pending || !can_send(sim, ep))
+        return;
+    ep->writable_pending = true;
+    ep_push(sim, ep, sim->now, EV_WRITABLE, 0);
+}
+
+static void maybe_deliver(tw_sim *sim, sim_ep *ep)
+{
+    if (ep->deliver_pending || !ep->want_read ||
+        !(ep->rx_bytes || (ep->fin_arrived && !ep->eof_done)))
+        return;
+    ep->deliver_pending = true;
+    ep_push(sim, ep, sim->now, EV_DELIVER, 0);
+}
+
+static void op_want_write(tw_transport *t, bool on)
+{
+    sim_ep *ep = (sim_ep *)t;
+    ep->want_write = on;
+    if (on)
+        maybe_writable(sim_of_ep(ep), ep);
+}
+
+static void op_want_read(tw_transport *t, bool on)
+{
+    sim_ep *ep = (sim_ep *)t;
+    ep->want_read = on;
+    if (on)
+        maybe_deliver(sim_of_ep(ep), ep);
+}
+
+static void send_fin(tw_sim *sim, sim_ep *ep)
+{
+    ep->fin_sent = true;
+    sim_ep *peer = sim_ep_peer(sim, ep);
+    sim_seg *seg = peer ? seg_new(0) : NULL;
+    if (!seg)
+        return;
+    seg->fin = true;
+    enqueue(sim, ep, peer, seg);
+}
+
+static int op_shutdown_write(tw_transport *t)
+{
+    sim_ep *ep = (sim_ep *)t;
+    tw_sim *sim = sim_of_ep(ep);
+    assert(!ep->fin_sent);
+    sim_trace(sim, ep->node, t->id, "fin", 0, 0);
+    send_fin(sim, ep);
+    return 0;
+}
+
+static void op_destroy(tw_transport *t)
+{
+    sim_ep *ep = (sim_ep *)t;
+    tw_sim *sim = sim_of_ep(ep);
+    sim_node *n = sim->nodes[ep->node];
+    if (!n->crashing && !ep->broken && sim_ep_peer(sim, ep)) {
+        bool unread = ep->rx_bytes > 0;
+        for (sim_seg *s = ep->fly_head; s && !unread; s = s->next)
+            unread = !s->fin;
+        if (unread)
+            sim_send_rst(sim, ep); /* unread data thrown away: RST */
+        else if (!ep->fin_sent)
+            send_fin(sim, ep);
+    }
+    sim_trace(sim, ep->node, t->id, "closed", ep->rx_bytes, 0);
+    sim_ep_free(sim, ep);
+}
+
+const tw__transport_ops tw__sim_stream_ops = {
+    .send = op_send,
+    .want_write = op_want_write,
+    .want_read = op_want_read,
+    .shutdown_write = op_shutdown_write,
+    .extra_info = NULL,
+    .destroy = op_destroy,
+    .sendto = NULL,
+    .can_write_eof = true,
+};
+
+int tw_sim_reset_transport(tw_transport *t)
+{
+    if (!t || t->ops != &tw__sim_stream_ops)
+        return -EINVAL;
+    sim_ep *ep = (sim_ep *)t;
+    tw_sim *sim = sim_of_ep(ep);
+    ep_push(sim, ep, sim->now, EV_RST, ECONNRESET);
+    sim_ep *peer = sim_ep_peer(sim, ep);
+    if (peer)
+        ep_push(sim, peer, sim->now, EV_RST, ECONNRESET);
+    return 0;
+}
+
+/* ---- events ---- */
+
+static void on_arrive(tw_sim *sim, sim_ep *ep)
+{
+    if (sim_path_cut(sim, ep->peer_node, ep->node)) {
+        ep->rx_parked = true; /* retransmitted after the heal */
+        return;
+    }
+    sim_path *p = sim_path_of(sim, ep->peer_node, ep->node);
+    if (p->clog_until > sim->now) {
+        ep_push(sim, ep, p->clog_until, EV_ARRIVE, 0);
+        return;
+    }
+    size_t moved = 0;
+    while (ep->fly_head && ep->fly_head->arrive <= sim->now) {
+        sim_seg *s = ep->fly_head;
+        ep->fly_head = s->next;
+        if (!ep->fly_head)
+            ep->fly_tail = NULL;
+        ep->fly_bytes -= s->len;
+        if (s->fin) {
+            ep->fin_arrived = true;
+            free(s);
+            continue;
+        }
+        s->next = NULL;
+        if (ep->rx_tail)
+            ep->rx_tail->next = s;
+        else
+            ep->rx_head = s;
+        ep->rx_tail = s;
+        ep->rx_bytes += s->len;
+        moved += s->len;
+    }
+    if (moved)
+        sim_trace(sim, ep->node, sim_ep_tid(ep), "arrive", (int64_t)moved,
+                  (int64_t)ep->rx_bytes);
+    maybe_deliver(sim, ep);
+}
+
+/* A chunk size from the seed: whole, tiny, or anything in between. */
+static size_t choose_chunk(tw_sim *sim, size_t avail)
+{
+    size_t max = avail < sim->opts.chunk_bytes_max ? avail : sim->opts.chunk_bytes_max;
+    switch (tw_sim_prng_below(&sim->rng_net, 4)) {
+    case 0:
+        return max;
+    case 1:
+        return 1 + tw_sim_prng_below(&sim->rng_net, max < 16 ? max : 16);
+    default:
+        return 1 + tw_sim_prng_below(&sim->rng_net, max);
+    }
+}
+
+/* The first c received bytes, contiguous: in place when one segment
+ * holds them, else gathered into the world's scratch buffer. */
+static const uint8_t *gather(tw_sim *sim, sim_ep *ep, size_t c)
+{
+    sim_seg *s = ep->rx_head;
+    if (s->len - s->off >= c)
+        return s->data + s->off;
+    size_t got = 0;
+    for (; got < c; s = s->next) {
+        size_t take = s->len - s->off;
+        if (take > c - got)
+            take = c - got;
+        memcpy(sim->scratch + got, s->data + s->off, take);
+        got += take;
+    }
+    return sim->scratch;
+}
+
+static void consume(sim_ep *ep, size_t n)
+{
+    assert(n <= ep->rx_bytes);
+    ep->rx_bytes -= n;
+    while (n) {
+        sim_seg *s = ep->rx_head;
+        size_t take = s->len - s->off < n ? s->len - s->off : n;
+        s->off += (uint32_t)take;
+        n -= take;
+        if (s->off == s->len) {
+            ep->rx_head = s->next;
+            if (!ep->rx_head)
+                ep->rx_tail = NULL;
+            free(s);
+        }
+    }
+}
+
+static void on_deliver(tw_sim *sim, sim_ep *ep)
+{
+    ep->deliver_pending = false;
+    if (!ep->opened || ep->broken || !tw__transport_reading(&ep->t))
+        return;
+    if (ep->rx_bytes) {
+        size_t c = choose_chunk(sim, ep->rx_bytes);
+        const uint8_t *p = gather(sim, ep, c);
+        sim_trace(sim, ep->node, ep->t.id, "deliver", (int64_t)c,
+                  (int64_t)ep->rx_bytes);
+        size_t took = tw__transport_deliver(&ep->t, p, c);
+        /* Callbacks may have closed the transport, but it is freed only
+         * from the loop: ep is still ours here. */
+        consume(ep, took);
+        sim->stats.bytes_delivered += took;
+        sim_ep *peer = sim_ep_peer(sim, ep);
+        if (took && peer)
+            ep_push(sim, peer, sim->now + sim_latency(sim, ep->node, peer->node),
+                    EV_ACK, took);
+    } else if (ep->fin_arrived && !ep->eof_done) {
+        ep->eof_done = true;
+        sim_trace(sim, ep->node, ep->t.id, "eof", 0, 0);
+        tw__transport_eof(&ep->t);
+        return;
+    }
+    maybe_deliver(sim, ep);
+}
+
+static void on_ack(tw_sim *sim, sim_ep *ep, uint64_t n)
+{
+    if (sim_path_cut(sim, ep->peer_node, ep->node)) {
+        ep->ack_parked += n;
+        return;
+    }
+    sim_path *p = sim_path_of(sim, ep->peer_node, ep->node);
+    if (p->clog_until > sim->now) {
+        ep_push(sim, ep, p->clog_until, EV_ACK, n);
+        return;
+    }
+    assert(ep->tx_unacked >= n);
+    ep->tx_unacked -= n;
+    if (ep->opened && ep->want_write && !ep->broken)
+        tw__transport_writable(&ep->t);
+}
+
+static void on_stall(tw_sim *sim, sim_ep *ep)
+{
+    tw_ns a = ep->node != ep->peer_node ? sim_path_of(sim, ep->node, ep->peer_node)->cut_since : -1;
+    tw_ns b = ep->node != ep->peer_node ? sim_path_of(sim, ep->peer_node, ep->node)->cut_since : -1;
+    tw_ns since = a < 0 ? b : b < 0 ? a : a < b ? a : b;
+    if (since < 0)
+        return; /* healed in time */
+    tw_ns due = since + sim->opts.stall_timeout_ns;
+    if (sim->now >= due)
+        sim_ep_kill(sim, ep, -ETIMEDOUT);
+    else
+        ep_push(sim, ep, due, EV_STALL, 0);
+}
+
+void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
+{
+    switch (ev->type) {
+    case EV_ARRIVE:
+        on_arrive(sim, ep);
+        break;
+    case EV_DELIVER:
+        on_deliver(sim, ep);
+        break;
+    case EV_ACK:
+        on_ack(sim, ep, ev->arg);
+        break;
+    case EV_WRITABLE:
+        ep->writable_pending = false;
+        if (ep->opened && ep->want_write && !ep->broken && can_send(sim, ep))
+            tw__transport_writable(&ep->t);
+        break;
+    case EV_RST:
+        sim_ep_kill(sim, ep, -(int)ev->arg);
+        break;
+    case EV_STALL:
+        on_stall(sim, ep);
+        break;
+    case EV_PEER_DEAD:
+        if (ep->peer_crashed && !sim->nodes[ep->peer_node]->up)
+            sim_ep_kill(sim, ep, -ETIMEDOUT);
+        break;
+    default:
+        assert(!"not a stream event");
+    }
+}
+
+/* After a heal: what a cut held moves again, one latency from now. */
+void sim_stream_heal(tw_sim *sim, uint32_t a, uint32_t b)
+{
+    (void)a;
+    (void)b;
+    for (uint32_t i = 0; i < sim->eps.n; i++) {
+        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
+        if (!ep || sim_path_cut(sim, ep->peer_node, ep->node))
+            continue;
+        tw_ns lat = sim_latency(sim, ep->peer_node, ep->node);
+        if (ep->rx_parked) {
+            ep->rx_parked = false;
+            ep_push(sim, ep, sim->now + lat, EV_ARRIVE, 0);
+        }
+        if (ep->ack_parked) {
+            ep_push(sim, ep, sim->now + lat, EV_ACK, ep->ack_parked);
+            ep->ack_parked = 0;
+        }
+    }
+}

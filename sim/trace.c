@@ -1,0 +1,99 @@
+/* sim/trace.c - the trace: every event the simulator delivers, as a hash
+ * and, when asked, as readable lines.
+ *
+ * Map: hashing, formatting, filtering, the summary.
+ *
+ * The hash is FNV-1a 64 over each record's fields laid out as fixed-width
+ * little-endian integers (never a struct's bytes, whose padding is
+ * undefined), so it is the same for any build of the same program. Lines
+ * are only formatted when someone reads them: a sweep of many seeds pays
+ * for the hash alone.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "sim/sim.h"
+
+#define FNV_PRIME UINT64_C(0x100000001b3)
+
+static void mix64(uint64_t *h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        *h ^= (v >> (8 * i)) & 0xff;
+        *h *= FNV_PRIME;
+    }
+}
+
+static void mix_str(uint64_t *h, const char *s)
+{
+    for (; *s; s++) {
+        *h ^= (uint8_t)*s;
+        *h *= FNV_PRIME;
+    }
+    *h ^= 0;
+    *h *= FNV_PRIME;
+}
+
+void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
+               const char *what, int64_t a, int64_t b)
+{
+    mix64(&sim->hash, (uint64_t)sim->now);
+    mix64(&sim->hash, node);
+    mix64(&sim->hash, transport);
+    mix_str(&sim->hash, what);
+    mix64(&sim->hash, (uint64_t)a);
+    mix64(&sim->hash, (uint64_t)b);
+    sim->stats.records++;
+    if (!sim->trace_file && !sim->opts.trace_fn)
+        return;
+    const char *name = node < sim->nnodes ? sim->nodes[node]->name : "-";
+    if (sim->trace_node[0] && strcmp(name, sim->trace_node) != 0)
+        return;
+    if (!sim->opts.trace_verbose && strcmp(what, "run") == 0)
+        return;
+    char line[160];
+    snprintf(line, sizeof line, "%4" PRId64 ".%09" PRId64 " %s t%" PRIu64 " %s %" PRId64 " %" PRId64,
+             sim->now / TW_NS_PER_SEC, sim->now % TW_NS_PER_SEC, name,
+             transport, what, a, b);
+    if (sim->trace_file)
+        fprintf(sim->trace_file, "%s\n", line);
+    if (sim->opts.trace_fn) {
+        tw_sim_record rec = {.time_ns = sim->now, .node = node, .node_name = name,
+                             .transport = transport, .what = what, .a = a, .b = b};
+        sim->opts.trace_fn(sim->opts.trace_arg, &rec, line);
+    }
+}
+
+uint64_t tw_sim_trace_hash(const tw_sim *sim) { return sim->hash; }
+
+void tw_sim_trace_to(tw_sim *sim, FILE *f, const char *node)
+{
+    sim->trace_file = f;
+    snprintf(sim->trace_node, sizeof sim->trace_node, "%s", node ? node : "");
+}
+
+static void print_path(FILE *f, const char *what, const tw_sim_path_opts *p)
+{
+    fprintf(f, "  %s: latency=%s[%" PRId64 "..%" PRId64 " mean %" PRId64
+               " sd %" PRId64 "] bandwidth=%" PRIu64 "B/s rcvbuf=%" PRIu32
+               " loss=%g rto=%" PRId64 "ns\n",
+            what, tw_sim_dist_name(p->latency.kind), p->latency.min_ns,
+            p->latency.max_ns, p->latency.mean_ns, p->latency.stddev_ns,
+            p->bandwidth_bytes_per_sec, p->rcvbuf_bytes, p->loss_probability,
+            p->rto_ns);
+}
+
+void tw_sim_print_summary(const tw_sim *sim, FILE *f)
+{
+    const tw_sim_opts *o = &sim->opts;
+    fprintf(f, "twin sim: SEED=%" PRIu64 " hash=%016" PRIx64 " time=%" PRId64
+               "ns events=%" PRIu64 " records=%" PRIu64 "\n",
+            sim->seed, sim->hash, sim->now, sim->stats.events, sim->stats.records);
+    print_path(f, "net", &o->net);
+    print_path(f, "loopback", &o->loopback);
+    fprintf(f, "  chunk_bytes_max=%" PRIu32 " segment_bytes_max=%" PRIu32
+               " connect_timeout_ns=%" PRId64 " stall_timeout_ns=%" PRId64
+               " swarm=%d buggify=%d\n",
+            o->chunk_bytes_max, o->segment_bytes_max, o->connect_timeout_ns,
+            o->stall_timeout_ns, o->swarm, o->buggify);
+}

@@ -1,0 +1,534 @@
+/* sim/world.c - the world: options, nodes and their clocks, the loop ops
+ * of a simulated node, and the stepping that drives everything.
+ *
+ * Map:
+ *   options    defaults, validation
+ *   clock      node-local time from world time (skew, drift), and back
+ *   nodes      add, find, the loop ops table
+ *   stepping   one step: ready callbacks first (node-id order), else the
+ *              clock jumps to the earliest event or timer
+ *   running    run (a node's loop), run_for, run_until_idle, step
+ *   life       new, free, queries
+ *
+ * Determinism rests on three things here: nodes are visited in id order,
+ * the clock only ever jumps to the (time, seq)-earliest thing, and nothing
+ * else (no wall clock, no address) is consulted.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+
+/* ---- options ---- */
+
+static void path_defaults(tw_sim_path_opts *p, bool loopback)
+{
+    if (p->latency.kind == TW_SIM_DIST_DEFAULT) {
+        p->latency.kind = TW_SIM_DIST_UNIFORM;
+        p->latency.min_ns = loopback ? 1 * TW_NS_PER_US : 100 * TW_NS_PER_US;
+        p->latency.max_ns = loopback ? 20 * TW_NS_PER_US : TW_MS(1);
+    }
+    if (!p->rcvbuf_bytes)
+        p->rcvbuf_bytes = 128 * 1024;
+    if (!p->rto_ns)
+        p->rto_ns = TW_MS(200);
+    if (!p->rto_max_ns)
+        p->rto_max_ns = TW_SEC(10);
+    if (!p->loss_retries_max)
+        p->loss_retries_max = 15;
+}
+
+static void fill_defaults(tw_sim_opts *o)
+{
+    path_defaults(&o->net, false);
+    path_defaults(&o->loopback, true);
+#define DEF(f, v) if (!o->f) o->f = (v)
+    DEF(chunk_bytes_max, 256 * 1024);
+    DEF(segment_bytes_max, 64 * 1024);
+    DEF(connect_timeout_ns, TW_SEC(30));
+    DEF(syn_rto_ns, TW_SEC(1));
+    DEF(stall_timeout_ns, TW_SEC(60));
+    DEF(accept_retry_delay_ns, TW_SEC(1));
+    DEF(nodes_max, 1024);
+    DEF(endpoints_max, 4u << 20);
+    DEF(events_max, 16u << 20);
+    DEF(idle_horizon_ns, TW_SEC(3600));
+    DEF(swarm_faults, TW_SIM_SWARM_ALL);
+    DEF(swarm_interval_ns, TW_SEC(2));
+    DEF(swarm_duration_ns_max, TW_SEC(5));
+    DEF(buggify_site_probability, 0.25);
+    DEF(buggify_fire_probability, 0.05);
+#undef DEF
+}
+
+void tw_sim_opts_default(tw_sim_opts *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    fill_defaults(opts);
+}
+
+static bool dist_ok(const tw_sim_dist *d)
+{
+    if (d->min_ns < 0 || d->max_ns < 0 || d->mean_ns < 0 || d->stddev_ns < 0)
+        return false;
+    if (d->kind == TW_SIM_DIST_PARETO && d->min_ns <= 0)
+        return false;
+    if (d->kind == TW_SIM_DIST_UNIFORM && d->max_ns < d->min_ns)
+        return false;
+    return (unsigned)d->kind <= TW_SIM_DIST_BIMODAL;
+}
+
+static bool path_ok(const tw_sim_path_opts *p)
+{
+    return dist_ok(&p->latency) && p->loss_probability >= 0 &&
+           p->loss_probability < 1 && p->rto_ns >= 0 && p->rto_max_ns >= 0;
+}
+
+/* ---- clock ---- */
+
+tw_ns sim_node_local(sim_node *n, tw_ns world)
+{
+    __int128 d = (__int128)(world - n->base_world) * (1000000 + n->drift_ppm);
+    __int128 l = n->base_local + d / 1000000;
+    tw_ns local = l > INT64_MAX ? INT64_MAX : l < INT64_MIN ? INT64_MIN : (tw_ns)l;
+    return local < n->floor ? n->floor : local;
+}
+
+/* The earliest world time at which the node's clock reads `local` or
+ * more (never before now). */
+tw_ns sim_node_world(sim_node *n, tw_ns local)
+{
+    tw_sim *sim = n->sim;
+    if (local <= sim_node_local(n, sim->now))
+        return sim->now;
+    __int128 num = (__int128)(local - n->base_local) * 1000000;
+    __int128 den = 1000000 + n->drift_ppm;
+    __int128 w = n->base_world + (num + den - 1) / den;
+    if (w > INT64_MAX)
+        return INT64_MAX;
+    assert(w >= sim->now);
+    return (tw_ns)w;
+}
+
+static tw_ns loop_now(tw_loop *loop)
+{
+    sim_node *n = (sim_node *)loop;
+    tw_ns t = sim_node_local(n, n->sim->now);
+    n->floor = t; /* what a clock has shown, it never takes back */
+    return t;
+}
+
+/* ---- nodes ---- */
+
+sim_node *sim_node_of(tw_loop *loop)
+{
+    return loop && loop->ops == &tw__sim_loop_ops ? (sim_node *)loop : NULL;
+}
+
+tw_sim *tw_sim_of(tw_loop *loop)
+{
+    sim_node *n = sim_node_of(loop);
+    return n ? n->sim : NULL;
+}
+
+static bool ip_equal(const tw_addr *a, const tw_addr *b)
+{
+    if (tw_addr_family(a) != tw_addr_family(b))
+        return false;
+    if (tw_addr_family(a) == AF_INET)
+        return a->u.in4.sin_addr.s_addr == b->u.in4.sin_addr.s_addr;
+    return memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, 16) == 0;
+}
+
+static bool is_loopback(const tw_addr *a)
+{
+    if (tw_addr_family(a) == AF_INET)
+        return (ntohl(a->u.in4.sin_addr.s_addr) >> 24) == 127;
+    if (tw_addr_family(a) == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&a->u.in6.sin6_addr);
+    return false;
+}
+
+/* The node an IP address leads to from `from`: loopback stays home. */
+sim_node *sim_node_by_addr(tw_sim *sim, const tw_addr *a, sim_node *from)
+{
+    if (tw_addr_family(a) == AF_UNIX)
+        return from;
+    for (uint32_t i = 0; i < sim->nnodes; i++)
+        if (ip_equal(&sim->nodes[i]->addr, a))
+            return sim->nodes[i];
+    return is_loopback(a) ? from : NULL;
+}
+
+tw_loop *tw_sim_node(tw_sim *sim, const char *name)
+{
+    for (uint32_t i = 0; sim && name && i < sim->nnodes; i++)
+        if (strcmp(sim->nodes[i]->name, name) == 0)
+            return &sim->nodes[i]->loop;
+    return NULL;
+}
+
+static int loop_run(tw_loop *loop, tw_ns deadline);
+static void loop_destroy(tw_loop *loop) { (void)loop; /* tw_sim_free's job */ }
+
+const tw__loop_ops tw__sim_loop_ops = {
+    .name = "sim",
+    .now = loop_now,
+    .poll = NULL,
+    .run = loop_run,
+    .wakeup = NULL,
+    .destroy = loop_destroy,
+    .connect_host = sim_connect_host,
+    .connect_addr = sim_connect_addr,
+    .connect_fd = NULL,
+    .create_server = sim_create_server,
+    .create_unix_server = sim_create_unix_server,
+};
+
+tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr)
+{
+    tw_addr a;
+    if (!sim || !name || !*name || strlen(name) >= sizeof sim->nodes[0]->name ||
+        tw_addr_ip(&a, addr, 0) < 0 || tw_sim_node(sim, name) ||
+        sim->nnodes >= sim->opts.nodes_max)
+        return NULL;
+    for (uint32_t i = 0; i < sim->nnodes; i++)
+        if (ip_equal(&sim->nodes[i]->addr, &a))
+            return NULL;
+    if (sim_paths_grow(sim, sim->nnodes + 1) < 0)
+        return NULL;
+    sim_node **nodes = realloc(sim->nodes, (sim->nnodes + 1) * sizeof *nodes);
+    if (!nodes)
+        return NULL;
+    sim->nodes = nodes;
+    sim_node *n = calloc(1, sizeof *n);
+    if (!n || tw__loop_init(&n->loop, &tw__sim_loop_ops,
+                            sim->opts.chunk_bytes_max) < 0) {
+        free(n);
+        return NULL;
+    }
+    n->sim = sim;
+    n->id = sim->nnodes;
+    strcpy(n->name, name);
+    n->addr = a;
+    n->up = true;
+    n->contract_on = n->loop.contract_on;
+    n->base_world = n->base_local = n->floor = sim->now;
+    n->next_ephemeral = 32768;
+    n->next_listen_port = 10000;
+    sim->nodes[sim->nnodes++] = n;
+    sim_trace(sim, n->id, 0, "node", 0, 0);
+    if (sim->opts.swarm && !sim->swarm_started) {
+        sim->swarm_started = true;
+        /* The first fault comes one drawn interval in, like the rest. */
+        double u = tw_sim_prng_double(&sim->rng_fault);
+        sim_push_bg(sim, sim->now + 1 + (tw_ns)(-(double)sim->opts.swarm_interval_ns *
+                                                 sim_ln(1 - u)),
+                    EV_SWARM, 0);
+    }
+    return &n->loop;
+}
+
+const char *tw_sim_node_name(tw_loop *loop)
+{
+    sim_node *n = sim_node_of(loop);
+    return n ? n->name : NULL;
+}
+
+int tw_sim_node_id(tw_loop *loop)
+{
+    sim_node *n = sim_node_of(loop);
+    return n ? (int)n->id : -EINVAL;
+}
+
+bool tw_sim_node_up(tw_loop *loop)
+{
+    sim_node *n = sim_node_of(loop);
+    return n && n->up;
+}
+
+/* ---- stepping ---- */
+
+void sim_fail(tw_sim *sim, int err, const char *why)
+{
+    assert(err < 0);
+    if (!sim->err) {
+        sim->err = err;
+        fprintf(stderr, "twin sim: seed=%llu: %s\n",
+                (unsigned long long)sim->seed, why);
+    }
+}
+
+static bool node_due(sim_node *n)
+{
+    if (!n->up)
+        return false;
+    if (tw__loop_has_ready(&n->loop))
+        return true;
+    tw_ns next = tw__loop_next_timer(&n->loop);
+    return next >= 0 && next <= sim_node_local(n, n->sim->now);
+}
+
+/* World time of the earliest node timer, -1 if none. */
+static tw_ns next_timer(tw_sim *sim)
+{
+    tw_ns best = -1;
+    for (uint32_t i = 0; i < sim->nnodes; i++) {
+        sim_node *n = sim->nodes[i];
+        tw_ns t = n->up ? tw__loop_next_timer(&n->loop) : -1;
+        if (t < 0)
+            continue;
+        t = sim_node_world(n, t);
+        if (best < 0 || t < best)
+            best = t;
+    }
+    return best;
+}
+
+static void dispatch(tw_sim *sim, const sim_event *ev)
+{
+    sim->stats.events++;
+    switch (ev->type) {
+    case EV_ARRIVE:
+    case EV_DELIVER:
+    case EV_ACK:
+    case EV_WRITABLE:
+    case EV_RST:
+    case EV_STALL:
+    case EV_PEER_DEAD: {
+        sim_ep *ep = sim_ep_get(sim, ev->obj, ev->gen);
+        if (ep)
+            sim_stream_event(sim, ev, ep);
+        break;
+    }
+    case EV_SYN:
+    case EV_SYNACK:
+    case EV_REFUSED:
+    case EV_CONN_TIMEOUT:
+    case EV_ACCEPT:
+        sim_server_event(sim, ev);
+        break;
+    case EV_FAULT:
+        sim_fault_event(sim, ev);
+        break;
+    case EV_SWARM:
+        sim_swarm_event(sim);
+        break;
+    default:
+        assert(!"unknown event type");
+    }
+}
+
+enum { STEP_IDLE = 0, STEP_DID = 1, STEP_LIMIT = 2 };
+
+/* One step. limit: world time not to pass (-1: none). bg_only_idle: the
+ * world counts as idle when only background events remain. */
+static int step(tw_sim *sim, tw_ns limit, bool bg_only_idle)
+{
+    bool ran = false;
+    for (uint32_t i = 0; i < sim->nnodes; i++) {
+        sim_node *n = sim->nodes[i];
+        if (!node_due(n))
+            continue;
+        if (sim->opts.trace_verbose || sim->opts.trace_fn)
+            sim_trace(sim, n->id, 0, "run", n->loop.ready_len, 0);
+        sim->stats.iterations++;
+        tw__loop_run_ready(&n->loop);
+        ran = true;
+    }
+    if (ran)
+        return STEP_DID;
+    const sim_event *head = sim_peek(&sim->q);
+    tw_ns tnet = head ? head->time : -1;
+    tw_ns ttimer = next_timer(sim);
+    if (bg_only_idle && sim->q.fg == 0 && ttimer < 0)
+        return STEP_IDLE;
+    if (tnet < 0 && ttimer < 0)
+        return STEP_IDLE;
+    tw_ns t = tnet < 0 ? ttimer : ttimer < 0 ? tnet : tnet < ttimer ? tnet : ttimer;
+    if (limit >= 0 && t > limit)
+        return STEP_LIMIT;
+    assert(t >= sim->now);
+    sim->now = t;
+    if (tnet == t) {
+        sim_event ev;
+        sim_pop(&sim->q, &ev);
+        dispatch(sim, &ev);
+    }
+    /* else a timer is due now: the next step runs it */
+    return STEP_DID;
+}
+
+/* ---- running ---- */
+
+static int loop_run(tw_loop *loop, tw_ns deadline)
+{
+    sim_node *n = (sim_node *)loop;
+    tw_sim *sim = n->sim;
+    if (sim->driving)
+        return -EBUSY;
+    sim->driving = true;
+    tw_ns limit = deadline >= 0 ? sim_node_world(n, deadline) : -1;
+    for (;;) {
+        if (sim->err)
+            break;
+        int s = step(sim, limit, true);
+        if (loop->stopping) {
+            loop->stopping = false;
+            break;
+        }
+        if (s == STEP_LIMIT) {
+            sim->now = limit; /* run_for: the loop's time has passed */
+            break;
+        }
+        if (s == STEP_IDLE)
+            break;
+    }
+    sim->driving = false;
+    return sim->err;
+}
+
+int tw_sim_run_for(tw_sim *sim, tw_ns duration)
+{
+    if (sim->driving)
+        return -EBUSY;
+    if (duration < 0)
+        duration = 0;
+    tw_ns limit = duration > INT64_MAX - sim->now ? INT64_MAX : sim->now + duration;
+    sim->driving = true;
+    while (!sim->err && step(sim, limit, false) == STEP_DID)
+        ;
+    if (!sim->err)
+        sim->now = limit;
+    sim->driving = false;
+    return sim->err;
+}
+
+int tw_sim_run_until_idle(tw_sim *sim)
+{
+    if (sim->driving)
+        return -EBUSY;
+    tw_ns limit = sim->now + sim->opts.idle_horizon_ns;
+    sim->driving = true;
+    int s;
+    while (!sim->err && (s = step(sim, limit, true)) == STEP_DID)
+        ;
+    sim->driving = false;
+    if (sim->err)
+        return sim->err;
+    return s == STEP_LIMIT ? -ETIME : 0;
+}
+
+int sim_step_bounded(tw_sim *sim, tw_ns limit)
+{
+    if (sim->driving || sim->err)
+        return 0;
+    sim->driving = true;
+    int s = step(sim, limit, true);
+    if (s != STEP_DID && limit > sim->now)
+        sim->now = limit;
+    sim->driving = false;
+    return s == STEP_DID && !sim->err;
+}
+
+int tw_sim_step(tw_sim *sim)
+{
+    if (sim->driving)
+        return -EBUSY;
+    sim->driving = true;
+    int s = step(sim, -1, true);
+    sim->driving = false;
+    return sim->err ? sim->err : s == STEP_DID;
+}
+
+/* ---- life ---- */
+
+tw_sim *tw_sim_new(uint64_t seed, const tw_sim_opts *opts)
+{
+    tw_sim *sim = calloc(1, sizeof *sim);
+    if (!sim) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (opts)
+        sim->opts = *opts;
+    fill_defaults(&sim->opts);
+    const tw_sim_opts *o = &sim->opts;
+    if (!path_ok(&o->net) || !path_ok(&o->loopback) ||
+        o->connect_timeout_probability < 0 || o->nodes_max > 65535) {
+        free(sim);
+        errno = EINVAL;
+        return NULL;
+    }
+    sim->seed = seed;
+    tw_sim_prng_seed(&sim->rng_net, seed, TW_SIM_STREAM_NET);
+    tw_sim_prng_seed(&sim->rng_fault, seed, TW_SIM_STREAM_FAULT);
+    tw_sim_prng_seed(&sim->rng_bug, seed, TW_SIM_STREAM_BUGGIFY);
+    tw_sim_prng_seed(&sim->rng_user, seed, TW_SIM_STREAM_USER);
+    sim_queue_init(&sim->q, o->events_max);
+    sim_table_init(&sim->eps, o->endpoints_max);
+    sim_table_init(&sim->lsns, 1u << 20);
+    sim->hash = UINT64_C(0xcbf29ce484222325);
+    sim->trace_file = o->trace_file;
+    if (o->trace_node)
+        snprintf(sim->trace_node, sizeof sim->trace_node, "%s", o->trace_node);
+    sim->scratch = malloc(o->chunk_bytes_max);
+    if (!sim->scratch) {
+        tw_sim_free(sim);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (o->buggify) {
+        extern int tw__buggify_worlds;
+        tw__buggify_worlds++;
+    }
+    if (sim->trace_file)
+        tw_sim_print_summary(sim, sim->trace_file);
+    return sim;
+}
+
+void tw_sim_free(tw_sim *sim)
+{
+    if (!sim)
+        return;
+    if (sim->trace_file)
+        fprintf(sim->trace_file, "twin sim: seed=%llu hash=%016llx\n",
+                (unsigned long long)sim->seed,
+                (unsigned long long)sim->hash);
+    sim->driving = true; /* no run from a release or stop hook */
+    for (uint32_t i = 0; i < sim->nnodes; i++)
+        sim_node_crash(sim, sim->nodes[i], true);
+    /* Ends not on any loop (half-made connections) go last. */
+    for (uint32_t i = 0; i < sim->eps.n; i++) {
+        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
+        if (ep)
+            sim_ep_free(sim, ep);
+    }
+    for (uint32_t i = 0; i < sim->nnodes; i++)
+        free(sim->nodes[i]);
+    if (sim->opts.buggify) {
+        extern int tw__buggify_worlds;
+        tw__buggify_worlds--;
+    }
+    free(sim->nodes);
+    free(sim->paths);
+    free(sim->overrides);
+    free(sim->faults);
+    free(sim->scratch);
+    sim_queue_fini(&sim->q);
+    sim_table_fini(&sim->eps);
+    sim_table_fini(&sim->lsns);
+    free(sim);
+}
+
+tw_ns tw_sim_now(const tw_sim *sim) { return sim->now; }
+uint64_t tw_sim_seed(const tw_sim *sim) { return sim->seed; }
+uint64_t tw_sim_rand(tw_sim *sim) { return tw_sim_prng_next(&sim->rng_user); }
+
+void tw_sim_get_stats(const tw_sim *sim, tw_sim_stats *out)
+{
+    *out = sim->stats;
+    out->endpoints = sim->eps.live;
+    out->events_queued = sim->q.len;
+}
