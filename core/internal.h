@@ -37,6 +37,9 @@
 /* ------------------------------------------------------------------ */
 /* 1. the loop                                                          */
 
+struct tw_datagram_opts;   /* twin/datagram.h */
+struct tw_subprocess_spec; /* twin/process.h */
+
 typedef struct tw__loop_ops {
     const char *name; /* "real", "sim" */
     /* The loop's clock. */
@@ -69,6 +72,17 @@ typedef struct tw__loop_ops {
     int (*create_unix_server)(tw_loop *, tw_protocol_factory, void *arg,
                               const char *path, const tw_server_opts *opts,
                               tw_server **out);
+    /* Datagram endpoints (twin/datagram.h). */
+    int (*create_datagram_endpoint)(tw_loop *, tw_protocol_factory, void *arg,
+                                    const struct tw_datagram_opts *opts,
+                                    tw_connect_cb cb);
+    /* Pipes (twin/process.h): wrap fd as a read (write=false) or write
+     * pipe transport. */
+    int (*connect_pipe)(tw_loop *, tw_protocol_factory, void *arg, int fd,
+                        bool write, tw_connect_cb cb);
+    /* Subprocesses (twin/process.h). */
+    int (*subprocess)(tw_loop *, tw_protocol_factory, void *arg,
+                      const struct tw_subprocess_spec *spec, tw_connect_cb cb);
 } tw__loop_ops;
 
 /* One scheduled callback; lives in the loop's slot table. */
@@ -270,6 +284,7 @@ struct tw_transport {
     int lost_err;
     uint64_t id;             /* loop-unique, for messages and traces */
     tw__wbuf wbuf;
+    size_t queued;           /* bytes buffered outside wbuf (datagrams) */
     size_t high, low;
     tw_addr peer, local;
     tw__contract contract;
@@ -315,6 +330,14 @@ void tw__transport_fatal(tw_transport *t, int err);
 void tw__transport_writable(tw_transport *t);
 /* True while the backend should deliver reads (armed, open, not at eof). */
 bool tw__transport_reading(const tw_transport *t);
+
+/* Flow control for buffers the core does not hold itself (a datagram
+ * queue, a TLS layer): the transport's buffer size is wbuf.size plus
+ * t->queued, which such code keeps up to date. maybe_pause runs the
+ * pause rule (inside the call that grew the buffer); maybe_resume the
+ * resume rule (from the loop, after the buffer drained). */
+void tw__transport_maybe_pause(tw_transport *t);
+void tw__transport_maybe_resume(tw_transport *t);
 
 /* Datagram side (for later kinds). */
 void tw__transport_datagram(tw_transport *t, const uint8_t *data, size_t len,

@@ -83,6 +83,7 @@ void tw__transport_init(tw_transport *t, tw_loop *loop,
     t->lost_err = 0;
     t->id = ++loop->next_transport_id;
     tw__wbuf_init(&t->wbuf);
+    t->queued = 0;
     t->high = TW_WRITE_BUFFER_HIGH_DEFAULT;
     t->low = TW_WRITE_BUFFER_HIGH_DEFAULT / 4;
     memset(&t->contract, 0, sizeof t->contract);
@@ -280,9 +281,11 @@ bool tw_transport_is_reading(const tw_transport *t)
 
 /* ---- writing ---- */
 
+static size_t buffered(const tw_transport *t) { return t->wbuf.size + t->queued; }
+
 static void maybe_pause(tw_transport *t)
 {
-    if (t->wbuf.size <= t->high || (t->flags & TW__T_WPAUSED))
+    if (buffered(t) <= t->high || (t->flags & TW__T_WPAUSED))
         return;
     t->flags |= TW__T_WPAUSED;
     call_pause(t);
@@ -290,10 +293,22 @@ static void maybe_pause(tw_transport *t)
 
 static void maybe_resume(tw_transport *t)
 {
-    if (!(t->flags & TW__T_WPAUSED) || t->wbuf.size > t->low)
+    if (!(t->flags & TW__T_WPAUSED) || buffered(t) > t->low)
         return;
     t->flags &= ~TW__T_WPAUSED;
     call_resume(t);
+}
+
+void tw__transport_maybe_pause(tw_transport *t)
+{
+    if (!(t->flags & TW__T_LOST))
+        maybe_pause(t);
+}
+
+void tw__transport_maybe_resume(tw_transport *t)
+{
+    if (!(t->flags & TW__T_LOST))
+        maybe_resume(t);
 }
 
 static void do_shutdown(tw_transport *t)
@@ -416,7 +431,7 @@ bool tw_transport_can_write_eof(const tw_transport *t)
 
 size_t tw_transport_get_write_buffer_size(const tw_transport *t)
 {
-    return t->wbuf.size;
+    return buffered(t);
 }
 
 void tw_transport_get_write_buffer_limits(const tw_transport *t, size_t *low,

@@ -1,0 +1,458 @@
+/* tests/test_sim_stream.c - simulated streams: chunking, latency, the
+ * receive window's push-back, loss as delay, bandwidth, Unix paths,
+ * backlog, refusal and EMFILE on accept. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "twin/twin.h"
+#include "twin/sim.h"
+
+/* ---- a probe protocol: keeps what it sees ---- */
+
+typedef struct probe {
+    tw_protocol base;
+    tw_transport *t;
+    int made, lost, eofs, chunks, pauses, resumes;
+    int lost_err;
+    tw_ns made_at, lost_at;
+    uint8_t *data;
+    size_t len, cap;
+    bool pause_on_made;
+} probe;
+
+static void p_made(tw_protocol *p, tw_transport *t)
+{
+    probe *x = (probe *)p;
+    x->t = t;
+    x->made++;
+    x->made_at = tw_loop_now(tw_transport_loop(t));
+    if (x->pause_on_made)
+        tw_transport_pause_reading(t);
+}
+
+static void p_lost(tw_protocol *p, int err)
+{
+    probe *x = (probe *)p;
+    x->lost++;
+    x->lost_err = err;
+    x->lost_at = tw_loop_now(tw_transport_loop(x->t));
+    x->t = NULL;
+}
+
+static void p_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    probe *x = (probe *)p;
+    x->chunks++;
+    if (x->len + n > x->cap) {
+        x->cap = (x->len + n) * 2;
+        x->data = realloc(x->data, x->cap);
+    }
+    memcpy(x->data + x->len, d, n);
+    x->len += n;
+}
+
+static bool p_eof(tw_protocol *p)
+{
+    ((probe *)p)->eofs++;
+    return false;
+}
+
+static void p_pause(tw_protocol *p) { ((probe *)p)->pauses++; }
+static void p_resume(tw_protocol *p) { ((probe *)p)->resumes++; }
+
+static const tw_protocol_ops probe_ops = {
+    .connection_made = p_made, .connection_lost = p_lost,
+    .data_received = p_data,   .eof_received = p_eof,
+    .pause_writing = p_pause,  .resume_writing = p_resume,
+};
+
+static tw_protocol *probe_factory(void *arg)
+{
+    probe *x = arg;
+    x->base.ops = &probe_ops;
+    return &x->base;
+}
+
+typedef struct result {
+    int called, err;
+    tw_ns at;
+    tw_loop *loop;
+} result;
+
+static void on_connect(void *arg, tw_transport *t, int err)
+{
+    result *r = arg;
+    (void)t;
+    r->called++;
+    r->err = err;
+}
+
+/* The client's factory and callback share arg: pair them. */
+typedef struct client {
+    probe p;
+    result r;
+} client;
+
+static tw_protocol *client_factory(void *arg) { return probe_factory(&((client *)arg)->p); }
+
+static void client_cb(void *arg, tw_transport *t, int err)
+{
+    client *c = arg;
+    on_connect(&c->r, t, err);
+    c->r.at = tw_loop_now(c->r.loop);
+}
+
+static uint8_t *pattern(size_t n, uint32_t seed)
+{
+    uint8_t *b = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        b[i] = (uint8_t)(seed >> 16);
+    }
+    return b;
+}
+
+/* A two-node world: server s (10.0.0.1:80) with a probe, client c. */
+typedef struct world {
+    tw_sim *sim;
+    tw_loop *s, *c;
+    tw_server *srv;
+    probe sp;
+    client cl;
+} world;
+
+static void world_init(world *w, uint64_t seed, const tw_sim_opts *o)
+{
+    memset(w, 0, sizeof *w);
+    w->sim = tw_sim_new(seed, o);
+    assert_non_null(w->sim);
+    w->s = tw_sim_add_node(w->sim, "s", "10.0.0.1");
+    w->c = tw_sim_add_node(w->sim, "c", "10.0.0.2");
+    assert_int_equal(tw_create_server(w->s, probe_factory, &w->sp, "10.0.0.1", 80,
+                                      NULL, &w->srv), 0);
+    w->cl.r.loop = w->c;
+}
+
+static void world_connect(world *w)
+{
+    assert_int_equal(tw_create_connection(w->c, client_factory, &w->cl,
+                                          "10.0.0.1", 80, client_cb), 0);
+}
+
+static void world_free(world *w)
+{
+    tw_sim_free(w->sim);
+    free(w->sp.data);
+    free(w->cl.p.data);
+}
+
+static tw_sim_opts constant_latency(tw_ns one_way)
+{
+    tw_sim_opts o = {0};
+    o.net.latency = (tw_sim_dist){.kind = TW_SIM_DIST_CONSTANT, .min_ns = one_way};
+    return o;
+}
+
+/* ---- tests ---- */
+
+static void test_connect_latency_and_addresses(void **state)
+{
+    (void)state;
+    tw_sim_opts o = constant_latency(TW_MS(5));
+    world w;
+    world_init(&w, 1, &o);
+    world_connect(&w);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cl.r.called, 1);
+    assert_int_equal(w.cl.r.err, 0);
+    assert_int_equal(w.cl.p.made_at, TW_MS(10)); /* SYN + SYNACK */
+    assert_int_equal(w.sp.made_at, TW_MS(5));    /* accepted on the SYN */
+    char buf[TW_ADDR_STRLEN];
+    tw_addr a;
+    assert_int_equal(tw_transport_peername(w.cl.p.t, &a), 0);
+    assert_string_equal(tw_addr_format(&a, buf, sizeof buf), "10.0.0.1:80");
+    assert_int_equal(tw_transport_sockname(w.sp.t, &a), 0);
+    assert_string_equal(tw_addr_format(&a, buf, sizeof buf), "10.0.0.1:80");
+    tw_addr cpeer, clocal;
+    tw_transport_peername(w.sp.t, &cpeer);
+    tw_transport_sockname(w.cl.p.t, &clocal);
+    assert_true(tw_addr_equal(&cpeer, &clocal));
+    assert_true(tw_addr_port(&clocal) >= 32768);
+    assert_int_equal(tw_server_accepted(w.srv), 1);
+    tw_transport_close(w.cl.p.t);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.sp.eofs, 1); /* the server saw EOF and closed */
+    assert_int_equal(w.sp.lost, 1);
+    assert_int_equal(w.cl.p.lost, 1);
+    assert_int_equal(w.cl.p.lost_err, 0);
+    world_free(&w);
+}
+
+static void test_refused_after_one_round_trip(void **state)
+{
+    (void)state;
+    tw_sim_opts o = constant_latency(TW_MS(7));
+    world w;
+    world_init(&w, 2, &o);
+    assert_int_equal(tw_create_connection(w.c, client_factory, &w.cl, "10.0.0.1", 81,
+                                          client_cb), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cl.r.called, 1);
+    assert_int_equal(w.cl.r.err, -ECONNREFUSED);
+    assert_int_equal(w.cl.r.at, TW_MS(14));
+    assert_int_equal(w.cl.p.made, 0);
+    /* by node name too */
+    client c2 = {.r.loop = w.c};
+    assert_int_equal(tw_create_connection(w.c, client_factory, &c2, "s", 80, client_cb), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(100)), 0);
+    assert_int_equal(c2.r.err, 0);
+    assert_int_equal(c2.r.called, 1);
+    world_free(&w);
+}
+
+static void test_nobody_at_address_times_out(void **state)
+{
+    (void)state;
+    tw_sim_opts o = {.connect_timeout_ns = TW_SEC(3)};
+    world w;
+    world_init(&w, 3, &o);
+    assert_int_equal(tw_create_connection(w.c, client_factory, &w.cl, "10.9.9.9", 80,
+                                          client_cb), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cl.r.err, -ETIMEDOUT);
+    assert_int_equal(w.cl.r.at, TW_SEC(3));
+    world_free(&w);
+}
+
+/* One 64 KiB write arrives in several pieces, every byte in order. */
+static void test_chunking_keeps_order(void **state)
+{
+    (void)state;
+    const size_t n = 64 * 1024;
+    uint8_t *msg = pattern(n, 7);
+    int max_chunks = 0, min_chunks = 1 << 30;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        world w;
+        world_init(&w, seed, NULL);
+        world_connect(&w);
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        assert_int_equal(tw_transport_write(w.cl.p.t, msg, n), 0);
+        assert_int_equal(tw_transport_write(w.cl.p.t, "hello world", 11), 0);
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        assert_int_equal(w.sp.len, n + 11);
+        assert_memory_equal(w.sp.data, msg, n);
+        assert_memory_equal(w.sp.data + n, "hello world", 11);
+        if (w.sp.chunks > max_chunks)
+            max_chunks = w.sp.chunks;
+        if (w.sp.chunks < min_chunks)
+            min_chunks = w.sp.chunks;
+        world_free(&w);
+    }
+    assert_true(max_chunks >= 4);
+    assert_true(min_chunks >= 1);
+    /* a small message gets cut too, under some seed */
+    bool cut = false;
+    for (uint64_t seed = 1; seed <= 20 && !cut; seed++) {
+        world w;
+        world_init(&w, seed, NULL);
+        world_connect(&w);
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        tw_transport_write(w.cl.p.t, "GET / HTTP/1.0\r\n\r\n", 18);
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        assert_int_equal(w.sp.len, 18);
+        assert_memory_equal(w.sp.data, "GET / HTTP/1.0\r\n\r\n", 18);
+        cut = w.sp.chunks > 1;
+        world_free(&w);
+    }
+    assert_true(cut);
+    free(msg);
+}
+
+/* A paused reader holds the window shut: the writer's buffer grows past
+ * its high mark and pause_writing fires; resuming drains it all. */
+static void test_window_push_back(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 4, NULL);
+    w.sp.pause_on_made = true;
+    world_connect(&w);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    const size_t n = 1024 * 1024;
+    uint8_t *msg = pattern(n, 9);
+    assert_int_equal(tw_transport_write(w.cl.p.t, msg, n), 0);
+    assert_int_equal(w.cl.p.pauses, 1); /* inside write: the window took 128 KiB */
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(5)), 0);
+    assert_int_equal(w.sp.len, 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(w.cl.p.t), n - 128 * 1024);
+    assert_int_equal(w.cl.p.resumes, 0);
+    tw_transport_resume_reading(w.sp.t);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cl.p.resumes, 1);
+    assert_int_equal(w.sp.len, n);
+    assert_memory_equal(w.sp.data, msg, n);
+    assert_int_equal(tw_transport_get_write_buffer_size(w.cl.p.t), 0);
+    free(msg);
+    world_free(&w);
+}
+
+static tw_ns transfer_time(uint64_t seed, double loss, uint64_t bw, size_t n,
+                           uint64_t *losses)
+{
+    tw_sim_opts o = constant_latency(TW_MS(1));
+    o.net.loss_probability = loss;
+    o.net.bandwidth_bytes_per_sec = bw;
+    o.net.loss_retries_max = 50;
+    o.segment_bytes_max = 1460;
+    world w;
+    world_init(&w, seed, &o);
+    world_connect(&w);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    uint8_t *msg = pattern(n, (uint32_t)seed);
+    tw_ns start = tw_sim_now(w.sim);
+    tw_transport_write(w.cl.p.t, msg, n);
+    while (w.sp.len < n && tw_sim_step(w.sim) > 0)
+        ;
+    tw_ns took = tw_sim_now(w.sim) - start;
+    assert_int_equal(w.sp.len, n);
+    assert_memory_equal(w.sp.data, msg, n);
+    assert_int_equal(w.cl.p.lost, 0);
+    tw_sim_stats st;
+    tw_sim_get_stats(w.sim, &st);
+    if (losses)
+        *losses = st.losses;
+    free(msg);
+    world_free(&w);
+    return took;
+}
+
+static void test_loss_is_delay_not_data_loss(void **state)
+{
+    (void)state;
+    uint64_t losses = 0;
+    tw_ns clean = transfer_time(5, 0, 0, 200000, NULL);
+    tw_ns lossy = transfer_time(5, 0.2, 0, 200000, &losses);
+    assert_true(losses > 10);
+    assert_true(lossy > clean + TW_MS(200)); /* at least one RTO */
+}
+
+static void test_bandwidth(void **state)
+{
+    (void)state;
+    tw_ns took = transfer_time(6, 0, 1000000, 100000, NULL); /* 1 MB/s */
+    assert_true(took >= TW_MS(100));
+    assert_true(took < TW_MS(150));
+}
+
+static void test_unix_paths_are_per_node(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 7, NULL);
+    tw_server *us;
+    probe up = {0};
+    assert_int_equal(tw_create_unix_server(w.s, probe_factory, &up, "/run/x.sock", NULL,
+                                           &us), 0);
+    client local = {.r.loop = w.s};
+    assert_int_equal(tw_create_unix_connection(w.s, client_factory, &local,
+                                               "/run/x.sock", client_cb), 0);
+    /* the other node has no such path */
+    assert_int_equal(tw_create_unix_connection(w.c, client_factory, &w.cl,
+                                               "/run/x.sock", client_cb), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(local.r.err, 0);
+    assert_int_equal(w.cl.r.err, -ECONNREFUSED);
+    tw_transport_write(local.p.t, "unix", 4);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(up.len, 4);
+    char buf[TW_ADDR_STRLEN];
+    tw_addr a;
+    tw_transport_peername(local.p.t, &a);
+    assert_string_equal(tw_addr_format(&a, buf, sizeof buf), "unix:/run/x.sock");
+    tw_server_close(us);
+    world_free(&w);
+    free(up.data);
+    free(local.p.data);
+}
+
+static void test_emfile_then_recovery(void **state)
+{
+    (void)state;
+    tw_sim_opts o = constant_latency(TW_MS(1));
+    world w;
+    world_init(&w, 8, &o);
+    assert_int_equal(tw_sim_emfile(w.s, 2), 0);
+    world_connect(&w);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    /* the client's handshake completed at once; the app accepted after two
+     * failed tries, one accept_retry_delay (1 s) apart */
+    assert_int_equal(w.cl.p.made_at, TW_MS(2));
+    assert_int_equal(w.sp.made, 1);
+    assert_int_equal(w.sp.made_at, TW_MS(1) + TW_SEC(2));
+    world_free(&w);
+}
+
+static void test_backlog_full_drops_syn(void **state)
+{
+    (void)state;
+    tw_sim_opts o = constant_latency(TW_MS(1));
+    o.connect_timeout_ns = TW_SEC(2);
+    tw_sim *sim = tw_sim_new(9, &o);
+    tw_loop *s = tw_sim_add_node(sim, "s", "10.0.0.1");
+    tw_loop *c = tw_sim_add_node(sim, "c", "10.0.0.2");
+    tw_server *srv;
+    probe sp[2];
+    memset(sp, 0, sizeof sp);
+    tw_server_opts so = {.backlog = 1};
+    assert_int_equal(tw_create_server(s, probe_factory, &sp[0], "", 80, &so, &srv), 0);
+    tw_sim_emfile(s, 1000); /* the app never gets to accept */
+    client a = {.r.loop = c}, b = {.r.loop = c};
+    tw_create_connection(c, client_factory, &a, "10.0.0.1", 80, client_cb);
+    tw_create_connection(c, client_factory, &b, "10.0.0.1", 80, client_cb);
+    assert_int_equal(tw_sim_run_for(sim, TW_SEC(3)), 0);
+    assert_int_equal(a.r.err, 0);           /* queued in the backlog */
+    assert_int_equal(b.r.err, -ETIMEDOUT);  /* its SYNs were dropped */
+    tw_sim_free(sim);
+}
+
+static void test_port_zero_and_in_use(void **state)
+{
+    (void)state;
+    tw_sim *sim = tw_sim_new(10, NULL);
+    tw_loop *s = tw_sim_add_node(sim, "s", "10.0.0.1");
+    tw_server *a, *b;
+    probe p = {0};
+    assert_int_equal(tw_create_server(s, probe_factory, &p, "10.0.0.1", 0, NULL, &a), 0);
+    assert_true(tw_server_port(a) != 0);
+    assert_int_equal(tw_create_server(s, probe_factory, &p, "", tw_server_port(a), NULL, &b),
+                     -EADDRINUSE);
+    assert_int_equal(tw_create_server(s, probe_factory, &p, "10.0.0.7", 80, NULL, &b),
+                     -EADDRNOTAVAIL);
+    assert_int_equal(tw_create_connection_fd(s, probe_factory, &p, 3, NULL), -ENOTSUP);
+    tw_server_close(a);
+    assert_int_equal(tw_loop_alive(s), 0);
+    tw_sim_free(sim);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_connect_latency_and_addresses),
+        cmocka_unit_test(test_refused_after_one_round_trip),
+        cmocka_unit_test(test_nobody_at_address_times_out),
+        cmocka_unit_test(test_chunking_keeps_order),
+        cmocka_unit_test(test_window_push_back),
+        cmocka_unit_test(test_loss_is_delay_not_data_loss),
+        cmocka_unit_test(test_bandwidth),
+        cmocka_unit_test(test_unix_paths_are_per_node),
+        cmocka_unit_test(test_emfile_then_recovery),
+        cmocka_unit_test(test_backlog_full_drops_syn),
+        cmocka_unit_test(test_port_zero_and_in_use),
+    };
+    return cmocka_run_group_tests_name("sim_stream", tests, NULL, NULL);
+}

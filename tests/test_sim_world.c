@@ -1,0 +1,280 @@
+/* tests/test_sim_world.c - the simulated world itself: virtual time, the
+ * node loops, the PRNG's documented output, the latency distributions,
+ * node clocks (skew, drift). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "twin/twin.h"
+#include "twin/sim.h"
+
+typedef struct tick {
+    tw_loop *loop;
+    int fired;
+    tw_ns at[64];
+    int order[64];
+    int *log;
+    int *loglen;
+    int id;
+} tick;
+
+static void on_tick(void *arg)
+{
+    tick *t = arg;
+    t->at[t->fired % 64] = tw_loop_now(t->loop);
+    t->fired++;
+    if (t->log)
+        t->log[(*t->loglen)++] = t->id;
+}
+
+static void periodic(void *arg)
+{
+    tick *t = arg;
+    on_tick(t);
+    if (t->fired < 60)
+        tw_call_later(t->loop, TW_SEC(1), periodic, t);
+}
+
+static void test_minute_of_timers_costs_no_wall_time(void **state)
+{
+    (void)state;
+    tw_sim *sim = tw_sim_new(1, NULL);
+    tw_loop *loop = tw_sim_add_node(sim, "n1", "10.0.0.1");
+    tick t = {.loop = loop};
+    tw_call_later(loop, TW_SEC(1), periodic, &t);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    assert_int_equal(tw_loop_run(loop), 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_int_equal(t.fired, 60);
+    assert_int_equal(tw_loop_now(loop), TW_SEC(60));
+    for (int i = 0; i < 60; i++)
+        assert_int_equal(t.at[i], TW_SEC(i + 1)); /* exactly on time */
+    double wall = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    assert_true(wall < 0.5);
+    tw_sim_free(sim);
+}
+
+static void test_timer_order_and_fifo(void **state)
+{
+    (void)state;
+    tw_sim *sim = tw_sim_new(2, NULL);
+    tw_loop *loop = tw_sim_add_node(sim, "n1", "10.0.0.1");
+    int log[16], len = 0;
+    tick t[6];
+    for (int i = 0; i < 6; i++)
+        t[i] = (tick){.loop = loop, .log = log, .loglen = &len, .id = i};
+    tw_call_later(loop, TW_MS(30), on_tick, &t[0]);
+    tw_call_later(loop, TW_MS(10), on_tick, &t[1]);
+    tw_call_later(loop, TW_MS(10), on_tick, &t[2]); /* same time: FIFO */
+    tw_call_soon(loop, on_tick, &t[3]);
+    tw_call_soon(loop, on_tick, &t[4]);
+    tw_handle h = tw_call_later(loop, TW_MS(20), on_tick, &t[5]);
+    assert_int_equal(tw_handle_cancel(loop, h), 0);
+    assert_int_equal(tw_handle_cancel(loop, h), -ENOENT);
+    assert_int_equal(tw_sim_run_until_idle(sim), 0);
+    int want[] = {3, 4, 1, 2, 0};
+    assert_int_equal(len, 5);
+    assert_memory_equal(log, want, sizeof want);
+    assert_int_equal(t[5].fired, 0);
+    assert_int_equal(tw_sim_now(sim), TW_MS(30));
+    tw_sim_free(sim);
+}
+
+static void test_step_and_run_for(void **state)
+{
+    (void)state;
+    tw_sim *sim = tw_sim_new(3, NULL);
+    tw_loop *loop = tw_sim_add_node(sim, "n1", "10.0.0.1");
+    tick t = {.loop = loop};
+    assert_int_equal(tw_sim_step(sim), 0); /* nothing to do */
+    tw_call_later(loop, TW_MS(5), on_tick, &t);
+    assert_int_equal(tw_sim_step(sim), 1); /* the clock jumps to 5 ms */
+    assert_int_equal(tw_sim_now(sim), TW_MS(5));
+    assert_int_equal(t.fired, 0);
+    assert_int_equal(tw_sim_step(sim), 1); /* the timer runs */
+    assert_int_equal(t.fired, 1);
+    assert_int_equal(tw_sim_step(sim), 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_SEC(10)), 0);
+    assert_int_equal(tw_sim_now(sim), TW_MS(5) + TW_SEC(10));
+    /* run_for on a loop passes exactly that much loop time */
+    tw_call_later(loop, TW_SEC(100), on_tick, &t);
+    assert_int_equal(tw_loop_run_for(loop, TW_SEC(2)), 0);
+    assert_int_equal(tw_loop_now(loop), TW_MS(5) + TW_SEC(12));
+    assert_int_equal(t.fired, 1);
+    tw_sim_free(sim);
+}
+
+static void stop_loop(void *arg) { tw_loop_stop(arg); }
+
+static void test_stop_and_nested_run(void **state)
+{
+    (void)state;
+    tw_sim *sim = tw_sim_new(4, NULL);
+    tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
+    tw_loop *b = tw_sim_add_node(sim, "b", "10.0.0.2");
+    tick tb = {.loop = b};
+    tw_call_later(b, TW_SEC(1), on_tick, &tb); /* another node's timer */
+    tw_call_later(a, TW_SEC(5), stop_loop, a);
+    tw_call_later(a, TW_SEC(9), stop_loop, a);
+    assert_int_equal(tw_loop_run(a), 0); /* runs the whole world */
+    assert_int_equal(tb.fired, 1);
+    assert_int_equal(tw_sim_now(sim), TW_SEC(5));
+    assert_int_equal(tw_sim_run_until_idle(sim), 0);
+    assert_int_equal(tw_sim_now(sim), TW_SEC(9));
+    assert_string_equal(tw_loop_backend(a), "sim");
+    assert_ptr_equal(tw_sim_of(a), sim);
+    assert_ptr_equal(tw_sim_node(sim, "b"), b);
+    assert_int_equal(tw_sim_node_id(b), 1);
+    assert_null(tw_sim_add_node(sim, "b", "10.0.0.3"));  /* name taken */
+    assert_null(tw_sim_add_node(sim, "c", "10.0.0.2"));  /* address taken */
+    assert_null(tw_sim_add_node(sim, "d", "not-an-ip"));
+    tw_sim_free(sim);
+}
+
+/* Known answers: computed independently from the formulas in twin/sim.h. */
+static void test_prng_documented_output(void **state)
+{
+    (void)state;
+    tw_sim_prng p;
+    tw_sim_prng_seed(&p, 0, 0);
+    assert_true(tw_sim_prng_next(&p) == UINT64_C(0xae06a0e58587ad31));
+    assert_true(tw_sim_prng_next(&p) == UINT64_C(0xb11e5a6861971fa1));
+    assert_true(tw_sim_prng_next(&p) == UINT64_C(0x1ff5c95558c1b3b6));
+    assert_true(tw_sim_prng_next(&p) == UINT64_C(0x6dc555f6d32a3fd9));
+    tw_sim_prng_seed(&p, 42, TW_SIM_STREAM_USER);
+    assert_true(tw_sim_prng_next(&p) == UINT64_C(0x8b15ee39dda75bee));
+    assert_true(tw_sim_prng_next(&p) == UINT64_C(0x8450f68f2bae8630));
+    /* tw_sim_rand is stream 3 of the world's seed */
+    tw_sim *sim = tw_sim_new(42, NULL);
+    assert_true(tw_sim_rand(sim) == UINT64_C(0x8b15ee39dda75bee));
+    tw_sim_free(sim);
+    /* below() stays in range and covers it */
+    int seen[7] = {0};
+    for (int i = 0; i < 7000; i++) {
+        uint64_t v = tw_sim_prng_below(&p, 7);
+        assert_true(v < 7);
+        seen[v]++;
+    }
+    for (int i = 0; i < 7; i++)
+        assert_true(seen[i] > 850 && seen[i] < 1150);
+    for (int i = 0; i < 1000; i++) {
+        double d = tw_sim_prng_double(&p);
+        assert_true(d >= 0 && d < 1);
+    }
+}
+
+typedef struct dstats {
+    double mean;
+    tw_ns min, max;
+} dstats;
+
+static dstats sample(const tw_sim_dist *d, int n)
+{
+    tw_sim_prng p;
+    tw_sim_prng_seed(&p, 99, 0);
+    dstats s = {0, INT64_MAX, 0};
+    for (int i = 0; i < n; i++) {
+        tw_ns x = tw_sim_dist_sample(d, &p);
+        s.mean += (double)x / n;
+        if (x < s.min)
+            s.min = x;
+        if (x > s.max)
+            s.max = x;
+    }
+    return s;
+}
+
+static void test_distributions(void **state)
+{
+    (void)state;
+    const int n = 200000;
+    tw_sim_dist c = {.kind = TW_SIM_DIST_CONSTANT, .min_ns = 777};
+    dstats s = sample(&c, 100);
+    assert_true(s.min == 777 && s.max == 777);
+
+    tw_sim_dist u = {.kind = TW_SIM_DIST_UNIFORM, .min_ns = 1000, .max_ns = 3000};
+    s = sample(&u, n);
+    assert_true(s.min >= 1000 && s.max <= 3000);
+    assert_true(s.mean > 1980 && s.mean < 2020);
+
+    tw_sim_dist nd = {.kind = TW_SIM_DIST_NORMAL, .mean_ns = 10000, .stddev_ns = 1000};
+    s = sample(&nd, n);
+    assert_true(s.mean > 9980 && s.mean < 10020);
+    assert_true(s.min > 4000 && s.max < 16000); /* six sigma */
+
+    tw_sim_dist e = {.kind = TW_SIM_DIST_EXPONENTIAL, .min_ns = 100, .mean_ns = 5100};
+    s = sample(&e, n);
+    assert_true(s.min >= 100);
+    assert_true(s.mean > 5050 && s.mean < 5150);
+
+    tw_sim_dist pa = {.kind = TW_SIM_DIST_PARETO, .min_ns = 1000, .alpha = 3,
+                      .max_ns = 1000000};
+    s = sample(&pa, n);
+    assert_true(s.min >= 1000 && s.max <= 1000000);
+    assert_true(s.mean > 1450 && s.mean < 1550); /* alpha*min/(alpha-1) */
+
+    tw_sim_dist b = {.kind = TW_SIM_DIST_BIMODAL, .min_ns = 100, .max_ns = 200,
+                     .slow_probability = 0.01, .slow_min_ns = 100000,
+                     .slow_max_ns = 200000};
+    tw_sim_prng p;
+    tw_sim_prng_seed(&p, 5, 0);
+    int slow = 0;
+    for (int i = 0; i < n; i++) {
+        tw_ns x = tw_sim_dist_sample(&b, &p);
+        assert_true((x >= 100 && x <= 200) || (x >= 100000 && x <= 200000));
+        slow += x >= 100000;
+    }
+    assert_true(slow > n / 100 - 300 && slow < n / 100 + 300);
+
+    assert_int_equal(tw_sim_dist_parse("pareto"), TW_SIM_DIST_PARETO);
+    assert_string_equal(tw_sim_dist_name(TW_SIM_DIST_BIMODAL), "bimodal");
+    assert_int_equal(tw_sim_dist_parse("zipf"), -EINVAL);
+}
+
+static void test_clock_skew_and_drift(void **state)
+{
+    (void)state;
+    tw_sim *sim = tw_sim_new(6, NULL);
+    tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
+    tw_loop *b = tw_sim_add_node(sim, "b", "10.0.0.2");
+    assert_int_equal(tw_sim_run_for(sim, TW_SEC(1)), 0);
+    assert_int_equal(tw_sim_set_clock(b, TW_SEC(5), 1000), 0); /* +5 s, +0.1% */
+    assert_int_equal(tw_sim_run_for(sim, TW_SEC(10)), 0);
+    assert_int_equal(tw_loop_now(a), TW_SEC(11));
+    assert_int_equal(tw_loop_now(b), TW_SEC(1) + TW_SEC(5) + TW_SEC(10) + TW_MS(10));
+    /* b's timers follow b's clock: 1 s of b time is 1/1.001 s of world */
+    tick t = {.loop = b};
+    tw_call_later(b, TW_SEC(1), on_tick, &t);
+    tw_ns before = tw_sim_now(sim);
+    assert_int_equal(tw_sim_run_until_idle(sim), 0);
+    assert_int_equal(t.fired, 1);
+    tw_ns took = tw_sim_now(sim) - before;
+    assert_true(took >= 999000999 - 2 && took <= 999001000);
+    /* a clock set back never runs backwards */
+    tw_ns shown = tw_loop_now(b);
+    assert_int_equal(tw_sim_set_clock(b, -TW_SEC(100), 0), 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_SEC(1)), 0);
+    assert_true(tw_loop_now(b) >= shown);
+    assert_int_equal(tw_sim_set_clock(b, 0, 2000000), -EINVAL);
+    tw_sim_free(sim);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minute_of_timers_costs_no_wall_time),
+        cmocka_unit_test(test_timer_order_and_fifo),
+        cmocka_unit_test(test_step_and_run_for),
+        cmocka_unit_test(test_stop_and_nested_run),
+        cmocka_unit_test(test_prng_documented_output),
+        cmocka_unit_test(test_distributions),
+        cmocka_unit_test(test_clock_skew_and_drift),
+    };
+    return cmocka_run_group_tests_name("sim_world", tests, NULL, NULL);
+}
