@@ -21,7 +21,7 @@
 #include "twin/buggify.h"
 
 #define SLOTS 4
-#define MSG_MAX 20000
+#define MSG_MAX 4096
 
 typedef struct demo {
     tw_sim *sim;
@@ -114,13 +114,13 @@ static void watchdog(void *arg)
     tw_call_later(app->loop, TW_SEC(1), watchdog, app);
 }
 
-static uint8_t pattern(uint64_t seed, size_t i)
+static uint64_t pattern_word(uint64_t seed, size_t w)
 {
-    uint64_t z = seed + (i / 8) * UINT64_C(0x9e3779b97f4a7c15);
+    uint64_t z = seed + w * UINT64_C(0x9e3779b97f4a7c15);
     z = (z ^ (z >> 31)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z ^= z >> 29;
-    return (uint8_t)(z >> (8 * (i % 8)));
+    return z ^ (z >> 29);
 }
+
 
 static void send_message(client *c)
 {
@@ -130,8 +130,11 @@ static void send_message(client *c)
     c->msg_len = 1 + tw_sim_rand(sim) % MSG_MAX;
     c->got = 0;
     c->sent_at = tw_loop_now(app->loop);
-    for (size_t i = 0; i < c->msg_len; i++)
-        app->buf[i] = pattern(c->msg_seed, i);
+    for (size_t i = 0; i < c->msg_len; i += 8) {
+        uint64_t word = pattern_word(c->msg_seed, i / 8);
+        for (size_t k = 0; k < 8 && i + k < c->msg_len; k++)
+            app->buf[i + k] = (uint8_t)(word >> (8 * k));
+    }
     tw_transport_write(c->t, app->buf, c->msg_len);
 }
 
@@ -145,9 +148,18 @@ static void client_made(tw_protocol *p, tw_transport *t)
 static void client_data(tw_protocol *p, const uint8_t *d, size_t n)
 {
     client *c = (client *)p;
-    for (size_t i = 0; i < n; i++)
-        if (c->got + i >= c->msg_len || d[i] != pattern(c->msg_seed, c->got + i))
+    if (c->got + n > c->msg_len) {
+        c->app->d->mismatches++;
+        n = c->msg_len - c->got;
+    }
+    uint64_t word = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t at = c->got + i;
+        if (i == 0 || at % 8 == 0)
+            word = pattern_word(c->msg_seed, at / 8);
+        if (d[i] != (uint8_t)(word >> (8 * (at % 8))))
             c->app->d->mismatches++;
+    }
     c->got += n;
     if (c->got < c->msg_len)
         return;

@@ -89,6 +89,10 @@ static bool path_ok(const tw_sim_path_opts *p)
 
 tw_ns sim_node_local(sim_node *n, tw_ns world)
 {
+    if (n->drift_ppm == 0) { /* the common case, without 128-bit division */
+        tw_ns local = n->base_local + (world - n->base_world);
+        return local < n->floor ? n->floor : local;
+    }
     __int128 d = (__int128)(world - n->base_world) * (1000000 + n->drift_ppm);
     __int128 l = n->base_local + d / 1000000;
     tw_ns local = l > INT64_MAX ? INT64_MAX : l < INT64_MIN ? INT64_MIN : (tw_ns)l;

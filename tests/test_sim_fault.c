@@ -1,0 +1,320 @@
+/* tests/test_sim_fault.c - every fault, scripted: resets, partitions
+ * (symmetric, one-way) with stall timeouts and healing, clogging, node
+ * crash and restart, connect timeouts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "twin/twin.h"
+#include "twin/sim.h"
+
+typedef struct probe {
+    tw_protocol base;
+    tw_transport *t;
+    int made, lost, lost_err, released, eofs;
+    tw_ns lost_at, last_data_at;
+    size_t len;
+} probe;
+
+static void p_made(tw_protocol *p, tw_transport *t)
+{
+    ((probe *)p)->t = t;
+    ((probe *)p)->made++;
+}
+
+static void p_lost(tw_protocol *p, int err)
+{
+    probe *x = (probe *)p;
+    x->lost++;
+    x->lost_err = err;
+    x->lost_at = tw_loop_now(tw_transport_loop(x->t));
+    x->t = NULL;
+}
+
+static void p_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    (void)d;
+    probe *x = (probe *)p;
+    x->len += n;
+    x->last_data_at = tw_loop_now(tw_transport_loop(x->t));
+}
+
+static bool p_eof(tw_protocol *p)
+{
+    ((probe *)p)->eofs++;
+    return true;
+}
+
+static void p_release(tw_protocol *p) { ((probe *)p)->released++; }
+
+static const tw_protocol_ops probe_ops = {
+    .connection_made = p_made, .connection_lost = p_lost,
+    .data_received = p_data,   .eof_received = p_eof,
+    .release = p_release,
+};
+
+static tw_protocol *probe_factory(void *arg)
+{
+    probe *x = arg;
+    x->base.ops = &probe_ops;
+    return &x->base;
+}
+
+typedef struct world {
+    tw_sim *sim;
+    tw_loop *s, *c;
+    tw_server *srv;
+    probe sp, cp;
+    int connect_err, connect_called;
+    int starts, stops;
+} world;
+
+static void on_connect(void *arg, tw_transport *t, int err);
+
+static tw_protocol *client_factory(void *arg) { return probe_factory(&((world *)arg)->cp); }
+
+static void on_connect(void *arg, tw_transport *t, int err)
+{
+    world *w = arg;
+    (void)t;
+    w->connect_called++;
+    w->connect_err = err;
+}
+
+static int server_start(tw_loop *loop, void *arg)
+{
+    world *w = arg;
+    w->starts++;
+    memset(&w->sp, 0, sizeof w->sp);
+    return tw_create_server(loop, probe_factory, &w->sp, "", 80, NULL, &w->srv);
+}
+
+static void server_stop(tw_loop *loop, void *arg)
+{
+    (void)loop;
+    ((world *)arg)->stops++;
+}
+
+/* Server app on s (restartable), client c connected and settled. */
+static void world_init(world *w, uint64_t seed, bool connect)
+{
+    memset(w, 0, sizeof *w);
+    tw_sim_opts o = {0};
+    o.net.latency = (tw_sim_dist){.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(1)};
+    o.stall_timeout_ns = TW_SEC(5);
+    o.connect_timeout_ns = TW_SEC(3);
+    w->sim = tw_sim_new(seed, &o);
+    w->s = tw_sim_add_node(w->sim, "s", "10.0.0.1");
+    w->c = tw_sim_add_node(w->sim, "c", "10.0.0.2");
+    tw_sim_node_set_stop(w->s, server_stop);
+    tw_sim_node_set_start(w->s, server_start, w);
+    assert_int_equal(tw_sim_run_until_idle(w->sim), 0);
+    assert_int_equal(w->starts, 1);
+    if (!connect)
+        return;
+    assert_int_equal(tw_create_connection(w->c, client_factory, w, "10.0.0.1", 80,
+                                          on_connect), 0);
+    assert_int_equal(tw_sim_run_until_idle(w->sim), 0);
+    assert_int_equal(w->connect_err, 0);
+    assert_int_equal(w->sp.made, 1);
+}
+
+static void test_reset_both_ends(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 1, true);
+    assert_int_equal(tw_sim_reset_connections(w.sim, w.c, w.s), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost_err, -ECONNRESET);
+    assert_int_equal(w.sp.lost_err, -ECONNRESET);
+    assert_int_equal(w.cp.released, 1);
+    tw_sim_free(w.sim);
+
+    world_init(&w, 2, true);
+    assert_int_equal(tw_sim_reset_transport(w.sp.t), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost_err, -ECONNRESET);
+    assert_int_equal(w.sp.lost_err, -ECONNRESET);
+    tw_sim_free(w.sim);
+}
+
+static void test_partition_times_out(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 3, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
+    tw_transport_write(w.cp.t, "lost in the cut", 15);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.sp.len, 0);
+    assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.sp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.cp.lost_at, t0 + TW_SEC(5));
+    assert_int_equal(w.sp.lost_at, t0 + TW_SEC(5));
+    /* a connect across the cut times out too */
+    memset(&w.cp, 0, sizeof w.cp);
+    tw_create_connection(w.c, client_factory, &w, "10.0.0.1", 80, on_connect);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.connect_err, -ETIMEDOUT);
+    tw_sim_free(w.sim);
+}
+
+static void test_heal_in_time_resumes(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 4, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    tw_sim_fault heal = {.kind = TW_SIM_FAULT_HEAL, .a = w.c, .b = w.s};
+    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
+    assert_int_equal(tw_sim_at(w.sim, t0 + TW_SEC(3), &heal), 0);
+    tw_transport_write(w.cp.t, "held, then delivered", 20);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(2)), 0);
+    assert_int_equal(w.sp.len, 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(10)), 0);
+    assert_int_equal(w.sp.len, 20);
+    assert_true(w.sp.last_data_at >= t0 + TW_SEC(3));
+    assert_int_equal(w.cp.lost, 0);
+    assert_int_equal(w.sp.lost, 0);
+    tw_transport_write(w.sp.t, "ok", 2);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(1)), 0);
+    assert_int_equal(w.cp.len, 2);
+    tw_sim_free(w.sim);
+}
+
+static void test_oneway_partition(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 5, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, true), 0); /* c -> s only */
+    tw_transport_write(w.cp.t, "c to s", 6);
+    tw_transport_write(w.sp.t, "s to c", 6);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(1)), 0);
+    assert_int_equal(w.cp.len, 6); /* the open direction works */
+    assert_int_equal(w.sp.len, 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.sp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.cp.lost_at, t0 + TW_SEC(5));
+    tw_sim_free(w.sim);
+}
+
+static void test_clog_delays_without_loss(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 6, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_sim_clog(w.sim, w.c, w.s, TW_MS(500), true), 0);
+    tw_transport_write(w.cp.t, "slow", 4);
+    tw_transport_write(w.sp.t, "fast", 4);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(100)), 0);
+    assert_int_equal(w.cp.len, 4);
+    assert_int_equal(w.sp.len, 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.sp.len, 4);
+    assert_int_equal(w.sp.last_data_at, t0 + TW_MS(500));
+    assert_int_equal(w.sp.lost + w.cp.lost, 0);
+    tw_sim_free(w.sim);
+}
+
+static void test_crash_peer_times_out_and_restart_reruns_start(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 7, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_sim_crash(w.s), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(1)), 0);
+    assert_false(tw_sim_node_up(w.s));
+    /* the crashed app's protocol: released, no other callback */
+    assert_int_equal(w.sp.released, 1);
+    assert_int_equal(w.sp.lost, 0);
+    assert_int_equal(w.stops, 1);
+    assert_int_equal(tw_loop_alive(w.s), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.cp.lost_at, t0 + TW_SEC(5));
+    assert_int_equal(tw_sim_restart(w.s), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.starts, 2);
+    /* the restarted app serves again */
+    memset(&w.cp, 0, sizeof w.cp);
+    tw_create_connection(w.c, client_factory, &w, "10.0.0.1", 80, on_connect);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.connect_err, 0);
+    assert_int_equal(w.sp.made, 1);
+    tw_sim_free(w.sim);
+    assert_int_equal(w.stops, 2); /* tw_sim_free runs the stop hook too */
+}
+
+static void test_crash_then_quick_restart_resets_peer(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 8, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    tw_sim_fault crash = {.kind = TW_SIM_FAULT_CRASH, .a = w.s};
+    tw_sim_fault restart = {.kind = TW_SIM_FAULT_RESTART, .a = w.s};
+    assert_int_equal(tw_sim_at(w.sim, t0 + TW_SEC(1), &crash), 0);
+    assert_int_equal(tw_sim_at(w.sim, t0 + TW_SEC(2), &restart), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost_err, -ECONNRESET);
+    assert_int_equal(w.cp.lost_at, t0 + TW_SEC(2) + TW_MS(1));
+    assert_int_equal(w.starts, 2);
+    tw_sim_free(w.sim);
+}
+
+static void test_connect_to_crashed_node_times_out(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 9, false);
+    tw_sim_crash(w.s);
+    tw_create_connection(w.c, client_factory, &w, "10.0.0.1", 80, on_connect);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.connect_err, -ETIMEDOUT);
+    assert_int_equal(w.cp.made, 0);
+    assert_int_equal(tw_create_server(w.s, probe_factory, &w.sp, "", 81, NULL, &w.srv),
+                     -ENETDOWN);
+    tw_sim_free(w.sim);
+}
+
+static void test_bad_faults(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 10, false);
+    tw_sim_fault f = {.kind = 99, .a = w.s};
+    assert_int_equal(tw_sim_at(w.sim, 0, &f), -EINVAL);
+    f = (tw_sim_fault){.kind = TW_SIM_FAULT_CRASH, .a = NULL};
+    assert_int_equal(tw_sim_at(w.sim, 0, &f), -EINVAL);
+    tw_sim *other = tw_sim_new(1, NULL);
+    assert_int_equal(tw_sim_partition(other, w.s, w.c, false), -EINVAL);
+    tw_sim_free(other);
+    tw_sim_free(w.sim);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reset_both_ends),
+        cmocka_unit_test(test_partition_times_out),
+        cmocka_unit_test(test_heal_in_time_resumes),
+        cmocka_unit_test(test_oneway_partition),
+        cmocka_unit_test(test_clog_delays_without_loss),
+        cmocka_unit_test(test_crash_peer_times_out_and_restart_reruns_start),
+        cmocka_unit_test(test_crash_then_quick_restart_resets_peer),
+        cmocka_unit_test(test_connect_to_crashed_node_times_out),
+        cmocka_unit_test(test_bad_faults),
+    };
+    return cmocka_run_group_tests_name("sim_fault", tests, NULL, NULL);
+}
