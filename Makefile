@@ -1,9 +1,12 @@
 # twin - one protocol implementation, two worlds.
 #
 #   make            libtwin.a, libtwin.so and the twin command (build/)
-#   make test       the cmocka suite, then the same suite under ASan+UBSan
-#   make demo       a simulated scenario
+#   make test       the cmocka suite, then the same suite under ASan+UBSan,
+#                   then every fuzz target over its corpus and regressions
+#   make demo       a scenario sweep (twin sim, tools/demo.sh)
 #   make bench      benchmarks against peers (not part of test)
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS each (default 60)
+#   make coverage   gcov build: suite + fuzz corpora, lcov report, summary
 #   make install PREFIX=/usr/local
 #   make clean
 #
@@ -16,11 +19,17 @@ BUILD   ?= build
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  += -std=gnu11 $(OPT) $(WARN) -fPIC -Iinclude -I. -pthread
-LDLIBS  += -pthread
+LDLIBS  += -pthread -lyaml -lssl -lcrypto
 
-PKGS    := libcmocka-dev libyaml-dev libssl-dev pkg-config clang libclang-rt-14-dev netcat-openbsd socat
+PKGS    := libcmocka-dev libyaml-dev libssl-dev openssl pkg-config clang libclang-rt-14-dev netcat-openbsd socat
+# Only `make bench` needs these: the libuv peer, the asyncio peer, CPU
+# pinning (taskset).
+BENCH_PKGS := libuv1-dev python3 util-linux
 
-LIB_SRC := $(wildcard core/*.c real/*.c sim/*.c proto/*.c)
+# Only `make coverage` needs these: lcov and genhtml.
+COV_PKGS := lcov
+
+LIB_SRC := $(wildcard core/*.c real/*.c sim/*.c proto/*.c scenario/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC:= $(wildcard tests/test_*.c)
 TESTLIB_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
@@ -37,6 +46,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all test test-plain test-asan check-deps demo bench install clean check-proto
+.PHONY: fuzz fuzz-build fuzz-bins fuzz-regress coverage
 
 all: $(BUILD)/libtwin.a $(BUILD)/libtwin.so $(BUILD)/twin
 
@@ -65,6 +75,13 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtwin.a $(LDLIBS)
 
+# The load generator and the libuv peer share no code with twin: what is
+# measured must not measure itself. The libuv peer links libuv (BENCH_PKGS).
+$(BUILD)/bench/loadgen $(BUILD)/bench/uv_echo: $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+$(BUILD)/bench/uv_echo: LDLIBS += -luv
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # Protocol code includes only twin/*.h: that is what makes it run unchanged
@@ -76,6 +93,8 @@ test: check-deps
 	@$(MAKE) --no-print-directory check-proto
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-asan
+	@./tests/prog/sim_hash_check.sh $(CC) 30
+	@$(MAKE) --no-print-directory fuzz-regress
 	@./tools/summary.sh $(BUILD)/test-plain.log $(BUILD)-asan/test-plain.log
 
 # One pass of the suite in $(BUILD); logs to $(BUILD)/test-plain.log.
@@ -85,12 +104,50 @@ test-plain: all $(TESTS)
 test-asan:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)-asan CC=clang \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	  LDLIBS="-pthread -fsanitize=address,undefined" test-plain
+	  LDLIBS="-pthread -lyaml -lssl -lcrypto -fsanitize=address,undefined" test-plain
+
+# ---- fuzzing (fuzz/, tools/fuzz.sh) ----
+# Every fuzz/*.c is a libFuzzer target. They link a libtwin.a of their own,
+# built by clang with coverage guidance (fuzzer-no-link) and ASan+UBSan,
+# in $(BUILD)-libfuzzer. FUZZ_MAIN is what gives a target its main():
+# libFuzzer here, fuzz/standalone/main.c in the gcov build.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC  := $(wildcard fuzz/*.c)
+FUZZ_OPT  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_MAIN ?= -fsanitize=fuzzer
+
+fuzz-bins: $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libtwin.a $(wildcard include/twin/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(FUZZ_MAIN) $(BUILD)/libtwin.a $(LDLIBS)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)-libfuzzer CC=clang \
+	  OPT="$(FUZZ_OPT) -fsanitize=fuzzer-no-link" fuzz-bins
+
+# Each target for FUZZ_SECONDS; crashes land in $(BUILD)-libfuzzer/crashes.
+fuzz: check-deps fuzz-build
+	@./tools/fuzz.sh run $(BUILD)-libfuzzer $(FUZZ_SECONDS)
+
+# Part of `make test`: each target replays its corpus and its regressions.
+fuzz-regress: fuzz-build
+	@./tools/fuzz.sh regress $(BUILD)-libfuzzer
+
+# gcov build in $(BUILD)-cov: the suite and the fuzz corpora, then an lcov
+# report and one summary line; fails below COVERAGE_MIN% (85) of lines in
+# core/ or sim/.
+coverage: check-deps
+	@./tools/deps.sh $(COV_PKGS)
+	@./tools/coverage.sh $(BUILD)-cov
 
 demo: check-deps all
 	@./tools/demo.sh $(BUILD)
 
-bench: check-deps all $(BENCHES)
+# Bench packages first: the peers' programs need them to compile.
+bench: check-deps
+	@./tools/deps.sh $(BENCH_PKGS)
+	@$(MAKE) --no-print-directory all $(BENCHES)
 	@./bench/run.sh $(BUILD)
 
 install: all

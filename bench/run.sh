@@ -59,10 +59,60 @@ if command -v valgrind >/dev/null 2>&1; then
     emit "sim instructions per echoed 64B message" "$per" instr
 fi
 
-# 3. Memory of 100,000 concurrent simulated connections.
-m=$($B/sim_conns --connections 100000)
-rss=$(field "$m" rss_after_kib)
-emit "sim 100k connections: resident memory" "$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')" MiB
-emit "sim memory per connection (both ends)" "$(field "$m" bytes_per_connection)" bytes
+# 3. 100,000 concurrent simulated connections, each echoing a request
+#    every virtual second for 10 s: peak memory and events per wall second.
+m=$($B/sim_bench 100000 10)
+kv() { printf '%s' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | tr -d 'MiB'; }
+emit "sim 100k live connections: peak resident memory" "$(kv "$m" maxrss)" MiB
+emit "sim 100k live connections: events per wall second" "$(kv "$m" events/s)" events/s
+
+# 4. Datagrams per second: 100,000 UDP echoes (64 B, 32 in flight) on the
+#    simulator and on real loopback, three runs each, median. Each echo
+#    moves two datagrams.
+dsim=""; dreal=""
+for i in 1 2 3; do
+    dsim="$dsim $(field "$($B/dgram_bench --backend sim --datagrams $N)" dgrams_per_s)"
+    dreal="$dreal $(field "$($B/dgram_bench --backend real --datagrams $N)" dgrams_per_s)"
+done
+dsim=$(echo $dsim | tr ' ' '\n' | median3)
+dreal=$(echo $dreal | tr ' ' '\n' | median3)
+emit "udp echo 100k x 64B: datagrams per second (sim)" "$(printf '%.0f' "$dsim")" dgrams/s
+emit "udp echo 100k x 64B: datagrams per second (real)" "$(printf '%.0f' "$dreal")" dgrams/s
+
+# 5. Scenario seeds per second, one core: a sweep of the reference
+#    scenario (two clients echoing through a server across a partition,
+#    an isolation and a heal, then the quiet phase), three sweeps of 300
+#    seeds, median.
+pin=""
+command -v taskset >/dev/null 2>&1 && pin="taskset -c 0"
+seeds_rate() {
+    $pin "$build/twin" sim scenarios/partition_heal.yaml --seeds 1..300 --quiet |
+        sed -n 's/.*(\([0-9.]*\) seeds\/s).*/\1/p'
+}
+sr=$( (seeds_rate; seeds_rate; seeds_rate) | median3)
+emit "scenario sweep: seeds per second (partition_heal, 1 core)" "$sr" seeds/s
+
+# 6. The real backend against its peers: twin's echo app, a libuv echo
+#    server and Python asyncio serve the same load generator, pinned to
+#    one core each (bench/peers.sh says which rows and how; BENCH_QUICK=1
+#    runs a subset).
+./bench/peers.sh "$build" "$out"
+
+# 7. The cost of TLS on twin: the same windowed echo (8 messages in
+#    flight, 64 MiB back, both ends on one loop, real loopback) over plain
+#    TCP and over TLS (twin's test certificate), 1 KiB and 16 KiB
+#    messages, three runs each, median. Ratio: how many times faster the
+#    plain exchange is.
+for size in 1024 16384; do
+    tcp=""; tls=""
+    for i in 1 2 3; do
+        tcp="$tcp $(field "$($B/tls_bench --size $size --bytes 67108864)" mib_per_s)"
+        tls="$tls $(field "$($B/tls_bench --tls --size $size --bytes 67108864)" mib_per_s)"
+    done
+    tcp=$(echo $tcp | tr ' ' '\n' | median3)
+    tls=$(echo $tls | tr ' ' '\n' | median3)
+    ratio=$(awk -v a="$tcp" -v b="$tls" 'BEGIN{printf "%.2f", a/b}')
+    emit "echo over TLS vs plain TCP, $((size / 1024)) KiB messages" "$tls" MiB/s "plain-tcp" "$tcp" "$ratio"
+done
 
 echo "JSON lines: $out"

@@ -4,6 +4,8 @@
  *   twin apps                list the apps and their options
  *   twin demo [--seed N] [--seeds A..B] [--seconds S] [--trace]
  *                            the simulated demo world (see sim/demo.c)
+ *   twin sim FILE ...        a scenario file (cli/sim.c)
+ *   twin shrink FILE ...     shrink a failing seed's scenario (cli/sim.c)
  *   twin version
  *
  * SIGINT and SIGTERM stop the loop cleanly: a helper thread waits for them
@@ -19,6 +21,7 @@
 
 #include <time.h>
 
+#include "cli/cli.h"
 #include "twin/real.h"
 #include "twin/sim.h"
 #include "twin/twin.h"
@@ -30,13 +33,23 @@ static void usage(FILE *f)
             "       twin apps                list apps and their options\n"
             "       twin demo [--seed N] [--seeds A..B] [--seconds S] [--trace]\n"
             "                                the simulated demo world\n"
+            "       twin sim FILE [--seed N | --seeds A..B] [--swarm] [--trace] ...\n"
+            "                                run a scenario file (see 'twin sim --help')\n"
+            "       twin shrink FILE --seed N  shrink a failing seed's scenario\n"
             "       twin version\n");
 }
 
 static void list_apps(FILE *f)
 {
-    for (const tw_app *const *a = tw_apps(); *a; a++)
-        fprintf(f, "%s\n    %s\n%s\n", (*a)->name, (*a)->summary, (*a)->usage);
+    for (const tw_app *const *a = tw_apps(); *a; a++) {
+        fprintf(f, "%s\n    %s\n%s", (*a)->name, (*a)->summary, (*a)->usage);
+        if ((*a)->done || (*a)->invariant) /* what scenarios can wait for */
+            fprintf(f, "  in scenarios: %s%s%s\n",
+                    (*a)->done ? "reports when it is done" : "",
+                    (*a)->done && (*a)->invariant ? "; " : "",
+                    (*a)->invariant ? "checks an invariant" : "");
+        fputc('\n', f);
+    }
 }
 
 static void stop_cb(void *loop) { tw_loop_stop(loop); }
@@ -184,6 +197,10 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "demo") == 0)
         return cmd_demo(argc - 2, argv + 2);
+    if (strcmp(argv[1], "sim") == 0) /* cli/sim.c */
+        return tw_cli_sim(argv[0], argc - 2, argv + 2);
+    if (strcmp(argv[1], "shrink") == 0)
+        return tw_cli_shrink(argv[0], argc - 2, argv + 2);
     if (strcmp(argv[1], "apps") == 0) {
         list_apps(stdout);
         return 0;

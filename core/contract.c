@@ -6,6 +6,8 @@
  *   buffered  connection_made -> (get_buffer -> buffer_updated?)* ->
  *             eof_received? -> connection_lost
  *   flow      pause_writing / resume_writing alternate, pause first
+ *   process   connection_made -> (pipe_data_received | pipe_connection_lost
+ *             | process_exited, at most once)* -> connection_lost
  *
  * tw__contract_step() is pure (state in, sentence out), so the checker is
  * tested on its own with sequences no correct backend would produce.
@@ -94,8 +96,12 @@ const char *tw__contract_step(tw__contract *c, tw__event ev)
     case TW__EV_ERROR:
     case TW__EV_PIPE_DATA:
     case TW__EV_PIPE_LOST:
-    case TW__EV_EXITED:
         r = need_open(c->state);
+        break;
+    case TW__EV_EXITED:
+        if ((r = need_open(c->state)) == NULL && c->exited)
+            r = "process_exited called twice";
+        c->exited = true;
         break;
     case TW__EV_LOST:
         if (c->state == ST_NEW)

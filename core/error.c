@@ -14,6 +14,7 @@ const char *tw_strerror(int err)
     switch (-err) {
     case ENOTSUP: return "operation not supported by this transport";
     case ENOBUFS: return "no buffer space available (empty buffer from get_buffer?)";
+    case EKEYREJECTED: return "certificate rejected (TLS)";
     default: break;
     }
     const char *s = strerror(-err);
@@ -35,6 +36,7 @@ const char *tw_errname(int err)
     E(ECONNRESET) E(ENOBUFS) E(EISCONN) E(ENOTCONN) E(ESHUTDOWN)
     E(ETIMEDOUT) E(ECONNREFUSED) E(EHOSTDOWN) E(EHOSTUNREACH) E(EALREADY)
     E(EINPROGRESS) E(ECANCELED) E(ESRCH) E(ECHILD) E(EDESTADDRREQ)
+    E(EKEYREJECTED)
 #undef E
     default: return "E?";
     }

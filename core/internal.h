@@ -144,6 +144,10 @@ struct tw_loop {
     tw_contract_handler contract_handler;
     void *contract_arg;
     uint64_t next_transport_id;
+    /* Told of every protocol callback just before it runs (the
+     * simulator's trace records them); ev is a tw__event. NULL: nobody
+     * listens. */
+    void (*on_callback)(tw_loop *loop, const tw_transport *t, unsigned ev);
 };
 
 /* Set up the core part of a loop the backend allocated (struct tw_loop is
@@ -227,6 +231,7 @@ typedef struct tw__contract {
     uint8_t state;     /* 0 new, 1 made, 2 eof, 3 lost */
     bool in_buffer;    /* get_buffer returned, buffer_updated not yet */
     bool paused;       /* pause_writing delivered, resume not yet */
+    bool exited;       /* process_exited delivered */
 } tw__contract;
 
 /* Check one callback about to be delivered. Returns NULL if allowed, else
@@ -255,10 +260,20 @@ typedef struct tw__transport_ops {
     /* The end: close the socket/resource and free the transport memory.
      * Called once, after connection_lost and release. */
     void (*destroy)(tw_transport *t);
-    /* Datagram send (may be NULL). */
+    /* Datagram transports only (NULL for others): try to send one
+     * datagram now, never blocking; addr NULL means the connected remote.
+     * Returns 0 when it was sent, -EAGAIN when it cannot be taken now
+     * (the core queues it and arms want_write), or another negative errno
+     * for this datagram (the core reports it to error_received and drops
+     * the datagram; the transport stays open). */
     int (*sendto)(tw_transport *t, const void *data, size_t len,
                   const tw_addr *addr);
     bool can_write_eof;
+    /* Optional: close()'s flush is done (nothing buffered). NULL: the end
+     * follows at once. A layer with more to send first (TLS: close_notify,
+     * then closing the stream under it) does it and later calls
+     * tw__transport_finish; an abort meanwhile still ends it at once. */
+    void (*close_flushed)(tw_transport *t);
 } tw__transport_ops;
 
 enum {
@@ -285,6 +300,7 @@ struct tw_transport {
     uint64_t id;             /* loop-unique, for messages and traces */
     tw__wbuf wbuf;
     size_t queued;           /* bytes buffered outside wbuf (datagrams) */
+    struct tw__dgram *dq_head, *dq_tail; /* unsent datagrams (datagram.c) */
     size_t high, low;
     tw_addr peer, local;
     tw__contract contract;
@@ -339,10 +355,31 @@ bool tw__transport_reading(const tw_transport *t);
 void tw__transport_maybe_pause(tw_transport *t);
 void tw__transport_maybe_resume(tw_transport *t);
 
-/* Datagram side (for later kinds). */
+/* Datagram side. The backend delivers each datagram it receives (while
+ * reading is armed) and each error the network reports about one; both
+ * are dropped once the transport is closing. */
 void tw__transport_datagram(tw_transport *t, const uint8_t *data, size_t len,
                             const tw_addr *from);
 void tw__transport_error_received(tw_transport *t, int err);
+
+/* For core/datagram.c: arm or disarm want_write (only on change), and
+ * schedule the end (connection_lost(err) from the loop). */
+void tw__transport_arm_write(tw_transport *t, bool on);
+void tw__transport_finish(tw_transport *t, int err);
+
+/* The datagram queue (core/datagram.c). sendto: the public call after
+ * transport.c's kind/closing checks. writable: flush, then resume/close
+ * as the stream flush does. clear: drop every queued datagram (abort,
+ * destroy). */
+int tw__dgram_sendto(tw_transport *t, const void *data, size_t len,
+                     const tw_addr *addr);
+void tw__dgram_writable(tw_transport *t);
+void tw__dgram_clear(tw_transport *t);
+/* Datagrams flushed per writable event at most, so one endpoint with a
+ * long queue cannot starve the loop (readiness calls again). */
+#define TW__DGRAM_FLUSH_MAX 256
+/* asyncio's per-datagram header in get_write_buffer_size. */
+#define TW__DGRAM_HEADER 8
 
 /* Report a contract violation for t (used by the checked callers). */
 void tw__contract_fail(tw_transport *t, tw__event ev, const char *rule);
@@ -378,6 +415,9 @@ void tw__server_fini(tw_server *srv);
 
 /* Schedule cb(arg, NULL, err) from the loop (a failed connect). */
 void tw__connect_fail(tw_loop *loop, tw_connect_cb cb, void *arg, int err);
+/* Its scheduled callback, which owns its argument: tw__loop_fini frees
+ * the arguments of those still pending. */
+void tw__connect_fail_cb(void *p);
 
 /* Default backlog. */
 #define TW__BACKLOG_DEFAULT 100

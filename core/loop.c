@@ -483,9 +483,18 @@ void tw__loop_fini(tw_loop *loop)
         tw_transport *t = tw__container_of(loop->transports.next, tw_transport, link);
         tw__list_remove(&t->link);
         tw__wbuf_clear(&t->wbuf);
+        tw__dgram_clear(t); /* queued datagrams are freed too */
         if (t->proto && t->proto->ops->release)
             t->proto->ops->release(t->proto);
         t->ops->destroy(t);
+    }
+    /* Pending callbacks are dropped; the ones that own their argument
+     * (failed-connect completions) free it. */
+    for (uint32_t i = 0; i < loop->nslots; i++) {
+        tw__slot *s = &loop->slots[i];
+        if ((s->state == TW__SLOT_READY || s->state == TW__SLOT_TIMER) &&
+            s->cb == tw__connect_fail_cb)
+            free(s->arg);
     }
     free(loop->slots);
     free(loop->ready);

@@ -181,7 +181,7 @@ struct connect_fail {
     int err;
 };
 
-static void connect_fail_cb(void *p)
+void tw__connect_fail_cb(void *p)
 {
     struct connect_fail f = *(struct connect_fail *)p;
     free(p);
@@ -199,6 +199,6 @@ void tw__connect_fail(tw_loop *loop, tw_connect_cb cb, void *arg, int err)
         abort(); /* the promise of a completion cannot be kept */
     *f = (struct connect_fail){loop, cb, arg, err};
     tw__loop_ref(loop);
-    if (!tw_call_soon(loop, connect_fail_cb, f))
+    if (!tw_call_soon(loop, tw__connect_fail_cb, f))
         abort();
 }

@@ -20,11 +20,14 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/subprocess.h"
 
 /* ---- calling out ---- */
 
 static inline void check(tw_transport *t, tw__event ev)
 {
+    if (t->loop->on_callback)
+        t->loop->on_callback(t->loop, t, ev);
     if (t->loop->contract_on) {
         const char *rule = tw__contract_step(&t->contract, ev);
         if (rule)
@@ -84,6 +87,7 @@ void tw__transport_init(tw_transport *t, tw_loop *loop,
     t->id = ++loop->next_transport_id;
     tw__wbuf_init(&t->wbuf);
     t->queued = 0;
+    t->dq_head = t->dq_tail = NULL;
     t->high = TW_WRITE_BUFFER_HIGH_DEFAULT;
     t->low = TW_WRITE_BUFFER_HIGH_DEFAULT / 4;
     memset(&t->contract, 0, sizeof t->contract);
@@ -99,6 +103,7 @@ static void destroy(tw_transport *t)
     tw_loop *loop = t->loop;
     tw__list_remove(&t->link);
     tw__wbuf_clear(&t->wbuf);
+    tw__dgram_clear(t);
     tw_protocol *p = t->proto;
     t->proto = NULL;
     if (p && p->ops->release)
@@ -246,13 +251,15 @@ void tw__transport_eof(tw_transport *t)
     check(t, TW__EV_EOF);
     bool keep = t->proto->ops->eof_received &&
                 t->proto->ops->eof_received(t->proto);
-    if (!keep)
+    /* A read pipe cannot stay half open: it closes whatever eof said. */
+    if (!keep || t->kind == TW_TRANSPORT_READ)
         tw_transport_close(t);
 }
 
 int tw_transport_pause_reading(tw_transport *t)
 {
-    if (t->kind == TW_TRANSPORT_WRITE || t->kind == TW_TRANSPORT_DATAGRAM)
+    if (t->kind == TW_TRANSPORT_WRITE || t->kind == TW_TRANSPORT_DATAGRAM ||
+        t->kind == TW_TRANSPORT_SUBPROCESS)
         return -ENOTSUP;
     if (t->flags & (TW__T_CLOSING | TW__T_PAUSED))
         return 0;
@@ -263,7 +270,8 @@ int tw_transport_pause_reading(tw_transport *t)
 
 int tw_transport_resume_reading(tw_transport *t)
 {
-    if (t->kind == TW_TRANSPORT_WRITE || t->kind == TW_TRANSPORT_DATAGRAM)
+    if (t->kind == TW_TRANSPORT_WRITE || t->kind == TW_TRANSPORT_DATAGRAM ||
+        t->kind == TW_TRANSPORT_SUBPROCESS)
         return -ENOTSUP;
     if ((t->flags & TW__T_CLOSING) || !(t->flags & TW__T_PAUSED))
         return 0;
@@ -276,7 +284,7 @@ int tw_transport_resume_reading(tw_transport *t)
 bool tw_transport_is_reading(const tw_transport *t)
 {
     return !(t->flags & (TW__T_CLOSING | TW__T_PAUSED | TW__T_EOF_IN)) &&
-           t->kind != TW_TRANSPORT_WRITE;
+           t->kind != TW_TRANSPORT_WRITE && t->kind != TW_TRANSPORT_SUBPROCESS;
 }
 
 /* ---- writing ---- */
@@ -309,6 +317,16 @@ void tw__transport_maybe_resume(tw_transport *t)
 {
     if (!(t->flags & TW__T_LOST))
         maybe_resume(t);
+}
+
+/* close()'s flush is done: the end, unless the transport has more to do
+ * first (ops->close_flushed, which may be called again: it is idempotent). */
+static void close_flushed(tw_transport *t)
+{
+    if (t->ops->close_flushed)
+        t->ops->close_flushed(t);
+    else
+        finish(t, 0);
 }
 
 static void do_shutdown(tw_transport *t)
@@ -390,6 +408,10 @@ void tw__transport_writable(tw_transport *t)
 {
     if (t->flags & TW__T_LOST)
         return;
+    if (t->kind == TW_TRANSPORT_DATAGRAM) {
+        tw__dgram_writable(t); /* a queue of datagrams, not bytes */
+        return;
+    }
     if (t->wbuf.size) {
         struct iovec iov[TW__IOV_MAX];
         int n = tw__wbuf_iov(&t->wbuf, iov, TW__IOV_MAX);
@@ -405,7 +427,7 @@ void tw__transport_writable(tw_transport *t)
         return;
     arm_write(t, false);
     if (t->flags & TW__T_CLOSING)
-        finish(t, 0);
+        close_flushed(t);
     else if ((t->flags & TW__T_EOF_OUT) && !(t->flags & TW__T_EOF_SENT))
         do_shutdown(t);
 }
@@ -446,6 +468,8 @@ void tw_transport_get_write_buffer_limits(const tw_transport *t, size_t *low,
 int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
                                          ssize_t low)
 {
+    if (t->kind == TW_TRANSPORT_READ || t->kind == TW_TRANSPORT_SUBPROCESS)
+        return -ENOTSUP; /* nothing is ever written */
     if (high < TW_LIMIT_DEFAULT || low < TW_LIMIT_DEFAULT)
         return -EINVAL;
     if (high == TW_LIMIT_DEFAULT)
@@ -465,12 +489,14 @@ int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
 
 int tw_transport_close(tw_transport *t)
 {
+    if (t->kind == TW_TRANSPORT_SUBPROCESS)
+        return tw__subprocess_close(t); /* pipes, kill, wait for the exit */
     if (t->flags & TW__T_CLOSING)
         return 0;
     t->flags |= TW__T_CLOSING;
     arm_read(t, false);
-    if (t->wbuf.size == 0)
-        finish(t, 0);
+    if (t->wbuf.size == 0 && t->dq_head == NULL)
+        close_flushed(t);
     return 0;
 }
 
@@ -479,11 +505,14 @@ static void force_close(tw_transport *t, int err)
     if (t->flags & TW__T_LOST)
         return;
     tw__wbuf_clear(&t->wbuf);
+    tw__dgram_clear(t);
     finish(t, err);
 }
 
 int tw_transport_abort(tw_transport *t)
 {
+    if (t->kind == TW_TRANSPORT_SUBPROCESS)
+        return -ENOTSUP; /* no abort in SubprocessTransport: close() kills */
     force_close(t, 0);
     return 0;
 }
@@ -566,8 +595,12 @@ int tw_transport_sendto(tw_transport *t, const void *data, size_t len,
         return -EPIPE;
     if (len > 0 && !data)
         return -EINVAL;
-    return t->ops->sendto(t, data, len, addr);
+    return tw__dgram_sendto(t, data, len, addr); /* core/datagram.c */
 }
+
+void tw__transport_arm_write(tw_transport *t, bool on) { arm_write(t, on); }
+
+void tw__transport_finish(tw_transport *t, int err) { finish(t, err); }
 
 void tw__transport_datagram(tw_transport *t, const uint8_t *data, size_t len,
                             const tw_addr *from)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/tls_app.h"
 #include "twin/app.h"
 #include "twin/echo.h"
 #include "twin/twin.h"
@@ -62,11 +63,27 @@ static void srv_data(tw_protocol *p, const uint8_t *d, size_t n)
     }
 }
 
+/* Flow control: a peer that sends faster than it reads would otherwise
+ * grow the write buffer without bound. Reading waits while the buffer is
+ * over its high-water mark, and resumes when it has drained to the low
+ * one, so an echo never holds more than about 64 KiB plus one read. */
+static void srv_pause_writing(tw_protocol *p)
+{
+    tw_transport_pause_reading(((struct echo_server *)p)->t);
+}
+
+static void srv_resume_writing(tw_protocol *p)
+{
+    tw_transport_resume_reading(((struct echo_server *)p)->t);
+}
+
 static void srv_release(tw_protocol *p) { free(p); }
 
 static const tw_protocol_ops echo_server_ops = {
     .connection_made = srv_made,
     .data_received = srv_data,
+    .pause_writing = srv_pause_writing,
+    .resume_writing = srv_resume_writing,
     .release = srv_release,
 };
 
@@ -262,11 +279,13 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
         {"unix", required_argument, 0, 'u'},
         {"keep-open", no_argument, 0, 'k'},
         {"quiet", no_argument, 0, 'q'},
+        TW__TLS_SERVER_OPTIONS,
         {0, 0, 0, 0},
     };
     const char *host = "127.0.0.1", *path = NULL;
     uint16_t port = 8888;
     bool keep = false, quiet = false;
+    tw__tls_app tls = {0};
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h:p:u:kq", opts, NULL)) != -1) {
@@ -281,22 +300,40 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
         case 'u': path = optarg; break;
         case 'k': keep = true; break;
         case 'q': quiet = true; break;
-        default: return -EINVAL;
+        default:
+            if (tw__tls_app_option(&tls, c, optarg))
+                break;
+            return -EINVAL;
         }
     }
-    if (optind < argc) {
-        fprintf(out, "echo-server: unexpected argument '%s'\n", argv[optind]);
+    if (optind < argc || (path && tls.on)) {
+        fprintf(out, "echo-server: %s '%s'\n",
+                optind < argc ? "unexpected argument" : "no TLS over --unix",
+                optind < argc ? argv[optind] : path);
         return -EINVAL;
     }
+    int rc;
+    tw_tls_ctx *ctx = tw__tls_app_ctx(&tls, TW_TLS_SERVER, "echo-server", out,
+                                      quiet, &rc);
+    if (rc < 0)
+        return rc;
     struct server_app *a = calloc(1, sizeof *a);
-    if (!a)
+    if (!a) {
+        tw_tls_ctx_free(ctx);
         return -ENOMEM;
+    }
     a->cfg.keep_open = keep;
     a->cfg.log = quiet ? NULL : out;
-    int rc = path ? tw_create_unix_server(loop, tw_echo_server_factory, &a->cfg,
-                                          path, NULL, &a->srv)
-                  : tw_create_server(loop, tw_echo_server_factory, &a->cfg,
-                                     host, port, NULL, &a->srv);
+    if (path)
+        rc = tw_create_unix_server(loop, tw_echo_server_factory, &a->cfg, path,
+                                   NULL, &a->srv);
+    else if (ctx)
+        rc = tw_create_server_tls(loop, tw_echo_server_factory, &a->cfg, host,
+                                  port, NULL, ctx, &a->srv);
+    else
+        rc = tw_create_server(loop, tw_echo_server_factory, &a->cfg, host, port,
+                              NULL, &a->srv);
+    tw_tls_ctx_free(ctx); /* the server holds its own reference */
     if (rc < 0) {
         fprintf(out, "echo-server: cannot listen on %s: %s\n",
                 path ? path : host, tw_strerror(rc));
@@ -324,17 +361,22 @@ static void server_free(void *state)
     free(a);
 }
 
+/* After a simulated crash the server went with the loop: memory only. */
+static void server_discard(void *state) { free(state); }
+
 const tw_app tw__app_echo_server = {
     .name = "echo-server",
-    .summary = "TCP echo server (closes after one echo unless --keep-open)",
+    .summary = "TCP or TLS echo server (closes after one echo unless --keep-open)",
     .usage = "  --host HOST     address to listen on (default 127.0.0.1; '' for all)\n"
              "  --port PORT     port (default 8888; 0 picks a free one)\n"
              "  --unix PATH     listen on a Unix socket instead\n"
              "  --keep-open     keep echoing instead of closing after one echo\n"
-             "  --quiet         no per-connection output\n",
+             "  --quiet         no per-connection output\n"
+             TW__TLS_SERVER_USAGE,
     .start = server_start,
     .result = server_result,
     .free = server_free,
+    .discard = server_discard,
 };
 
 static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
@@ -346,11 +388,13 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
         {"message", required_argument, 0, 'm'},
         {"count", required_argument, 0, 'n'},
         {"quiet", no_argument, 0, 'q'},
+        TW__TLS_CLIENT_OPTIONS,
         {0, 0, 0, 0},
     };
     const char *target = "127.0.0.1:8888", *path = NULL, *msg = "Hello World!";
     unsigned count = 1;
     bool quiet = false;
+    tw__tls_app tls = {0};
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "c:u:m:n:q", opts, NULL)) != -1) {
@@ -360,12 +404,16 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
         case 'm': msg = optarg; break;
         case 'n': count = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'q': quiet = true; break;
-        default: return -EINVAL;
+        default:
+            if (tw__tls_app_option(&tls, c, optarg))
+                break;
+            return -EINVAL;
         }
     }
-    if (optind < argc || !*msg) {
+    if (optind < argc || !*msg || (path && tls.on)) {
         fprintf(out, "echo-client: %s\n",
-                optind < argc ? "unexpected argument" : "empty message");
+                optind < argc ? "unexpected argument"
+                              : *msg ? "no TLS over --unix" : "empty message");
         return -EINVAL;
     }
     char host[256];
@@ -376,13 +424,26 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
     }
     tw_echo_client_cfg cfg = {.message = msg, .count = count,
                               .log = quiet ? NULL : out};
+    int rc;
+    tw_tls_ctx *ctx = tw__tls_app_ctx(&tls, TW_TLS_CLIENT, "echo-client", out,
+                                      quiet, &rc);
+    if (rc < 0)
+        return rc;
     tw_echo_client *cl = tw_echo_client_new(&cfg);
-    if (!cl)
+    if (!cl) {
+        tw_tls_ctx_free(ctx);
         return -ENOMEM;
-    int rc = path ? tw_create_unix_connection(loop, tw_echo_client_factory, cl,
-                                              path, tw_echo_client_connected)
-                  : tw_create_connection(loop, tw_echo_client_factory, cl, host,
-                                         port, tw_echo_client_connected);
+    }
+    if (path)
+        rc = tw_create_unix_connection(loop, tw_echo_client_factory, cl, path,
+                                       tw_echo_client_connected);
+    else if (ctx)
+        rc = tw_create_connection_tls(loop, tw_echo_client_factory, cl, host,
+                                      port, ctx, tw_echo_client_connected);
+    else
+        rc = tw_create_connection(loop, tw_echo_client_factory, cl, host, port,
+                                  tw_echo_client_connected);
+    tw_tls_ctx_free(ctx); /* the connection holds its own reference */
     if (rc < 0) {
         fprintf(out, "echo-client: cannot connect: %s\n", tw_strerror(rc));
         tw_echo_client_free(cl);
@@ -401,12 +462,13 @@ static void client_free(void *state) { tw_echo_client_free(state); }
 
 const tw_app tw__app_echo_client = {
     .name = "echo-client",
-    .summary = "TCP echo client: sends a message, checks the echo",
+    .summary = "TCP or TLS echo client: sends a message, checks the echo",
     .usage = "  --connect HOST:PORT  server (default 127.0.0.1:8888)\n"
              "  --unix PATH          connect to a Unix socket instead\n"
              "  --message TEXT       what to send (default 'Hello World!')\n"
              "  --count N            send it N times (default 1)\n"
-             "  --quiet              no output\n",
+             "  --quiet              no output\n"
+             TW__TLS_CLIENT_USAGE,
     .start = client_start,
     .result = client_result,
     .free = client_free,

@@ -5,7 +5,8 @@
  *   2. pending operations: connects that the loop must cancel when freed
  *   3. stream transports (real/stream.c)
  *   4. name resolution off the loop thread (real/resolve.c)
- *   5. the loop ops this backend implements (real/connect.c, server.c)
+ *   5. the loop ops this backend implements (real/connect.c, server.c,
+ *      udp.c, pipe.c, process.c)
  *
  * Internal names are tw__real_*: both backends link into one binary, so
  * every external symbol carries the backend's name.
@@ -34,6 +35,9 @@ struct real_io {
     real_io_cb cb;
     int fd;
     uint32_t mask;
+    /* Linked in real_loop.again while again_on (see tw__real_io_again). */
+    bool again_on;
+    tw__list again;
 };
 
 struct real_resolve;
@@ -53,6 +57,7 @@ struct real_loop {
 
     tw__list pending;   /* struct real_pending: cancelled by destroy */
     tw__list resolving; /* struct real_resolve: loop thread only */
+    tw__list again;     /* struct real_io.again: call after the batch */
     struct real_resolve *done; /* finished by workers; resolve lock */
 };
 
@@ -61,11 +66,23 @@ static inline struct real_loop *tw__real_loop(tw_loop *loop)
     return (struct real_loop *)loop;
 }
 
-/* Set io's epoll interest to mask (EPOLLIN/EPOLLOUT; 0 removes it from
- * the epoll set and drops its events still queued in the current batch).
- * Level-triggered. Returns 0 or -errno (the interest is then unchanged);
- * removing never fails. */
+/* Set io's epoll interest to mask (EPOLLIN/EPOLLOUT, level-triggered
+ * unless EPOLLET is in it; 0 removes it from the epoll set, drops its
+ * events still queued in the current batch and cancels an again).
+ * Returns 0 or -errno (the interest is then unchanged); removing never
+ * fails. */
 int tw__real_io_set(struct real_loop *l, struct real_io *io, uint32_t mask);
+
+/* Edge-triggered watchers: epoll will not report again what io has not
+ * consumed yet, so ask for cb(io, EPOLLIN) after the next batch instead
+ * (poll does not wait while any is asked for). Once per ask. */
+void tw__real_io_again(struct real_loop *l, struct real_io *io);
+
+/* Have epoll report io's current readiness again, as if it had just
+ * changed (EPOLL_CTL_MOD with the same interest): for an edge-triggered
+ * watcher that cannot tell whether an edge is still to come. 0 or
+ * -errno. */
+int tw__real_io_rearm(struct real_loop *l, struct real_io *io);
 
 /* Wake epoll_wait from any thread (writes the eventfd). */
 void tw__real_wakeup(struct real_loop *l);
@@ -141,6 +158,35 @@ int tw__real_create_server(tw_loop *loop, tw_protocol_factory factory,
 int tw__real_create_unix_server(tw_loop *loop, tw_protocol_factory factory,
                                 void *arg, const char *path,
                                 const tw_server_opts *opts, tw_server **out);
+/* real/udp.c. The core has checked opts and set opts->family. */
+int tw__real_create_datagram_endpoint(tw_loop *loop,
+                                      tw_protocol_factory factory, void *arg,
+                                      const struct tw_datagram_opts *opts,
+                                      tw_connect_cb cb);
+
+/* Pipes and subprocesses (real/pipe.c, real/process.c). */
+int tw__real_connect_pipe(tw_loop *loop, tw_protocol_factory factory,
+                          void *arg, int fd, bool write, tw_connect_cb cb);
+int tw__real_subprocess(tw_loop *loop, tw_protocol_factory factory, void *arg,
+                        const struct tw_subprocess_spec *spec,
+                        tw_connect_cb cb);
+
+/* A pipe transport. Its memory may be allocated ahead (a subprocess
+ * allocates everything before it starts the child, so nothing can fail
+ * after); tw__real_pipe_init then makes it a transport (counted alive,
+ * not opened) that owns fd, non-blocking already. */
+struct real_pipe {
+    struct tw_transport base; /* first: the core casts */
+    struct real_io io;
+    struct real_loop *l;
+    bool write;               /* a WriteTransport, else a ReadTransport */
+    bool want_rd, want_wr;
+    bool hup;                 /* a write pipe's reader is gone */
+    int io_err;               /* a failed epoll_ctl, reported from the loop */
+    tw_handle io_err_h;
+};
+void tw__real_pipe_init(struct real_pipe *p, struct real_loop *l, int fd,
+                        bool write);
 
 /* Bounded retries of a call interrupted by a signal: EINTR is almost
  * never persistent, but a limit keeps a pathological case from pinning

@@ -7,9 +7,12 @@
  *   4. the ops table, tw_loop_new and destroy
  *
  * The core runs the loop (ops->run is NULL): it calls poll with the time
- * until the next timer, then runs what is ready. Epoll is level-triggered:
- * a watcher that does not consume everything is simply called again, which
- * is what lets stream.c read once per event and still lose nothing.
+ * until the next timer, then runs what is ready. Level-triggered watchers
+ * that do not consume everything are simply called again. Edge-triggered
+ * ones (streams: one epoll_ctl per connection, and no re-check of every
+ * reported socket on the next epoll_wait) are not, so they ask to be
+ * called again after the next batch (the `again` list) when they stop
+ * reading before the socket is drained.
  */
 #include "real/internal.h"
 
@@ -34,8 +37,35 @@ static void batch_forget(struct real_loop *l, const struct real_io *io)
             l->events[i].data.ptr = NULL;
 }
 
+static void again_cancel(struct real_io *io)
+{
+    if (io->again_on) {
+        tw__list_remove(&io->again);
+        io->again_on = false;
+    }
+}
+
+void tw__real_io_again(struct real_loop *l, struct real_io *io)
+{
+    assert(io->mask != 0);
+    if (!io->again_on) {
+        tw__list_push(&l->again, &io->again);
+        io->again_on = true;
+    }
+}
+
+int tw__real_io_rearm(struct real_loop *l, struct real_io *io)
+{
+    assert(io->mask != 0);
+    struct epoll_event ev = {.events = io->mask, .data.ptr = io};
+    return tw_sys.epoll_ctl(l->epfd, EPOLL_CTL_MOD, io->fd, &ev) < 0 ? -errno
+                                                                      : 0;
+}
+
 int tw__real_io_set(struct real_loop *l, struct real_io *io, uint32_t mask)
 {
+    if (mask == 0)
+        again_cancel(io);
     if (mask == io->mask)
         return 0;
     assert(io->fd >= 0);
@@ -91,13 +121,59 @@ static void events_grow(struct real_loop *l)
     l->events_cap = cap;
 }
 
+/* Move the watchers that asked to be called again to todo. Taken before
+ * the wait: what is asked from here on waits for the next poll, so a
+ * watcher that never drains cannot pin the loop in one poll. */
+static bool again_take(struct real_loop *l, tw__list *todo)
+{
+    if (tw__list_empty(&l->again)) {
+        tw__list_init(todo);
+        return false;
+    }
+    todo->next = l->again.next;
+    todo->prev = l->again.prev;
+    todo->next->prev = todo;
+    todo->prev->next = todo;
+    tw__list_init(&l->again);
+    return true;
+}
+
+static void again_give_back(struct real_loop *l, tw__list *todo)
+{
+    while (!tw__list_empty(todo)) {
+        tw__list *item = todo->next;
+        tw__list_remove(item);
+        tw__list_push(&l->again, item);
+    }
+}
+
+/* A watcher stopped in the meantime has left todo (again_cancel). */
+static void again_run(tw__list *todo)
+{
+    while (!tw__list_empty(todo)) {
+        struct real_io *io = tw__container_of(todo->next, struct real_io, again);
+        again_cancel(io);
+        io->cb(io, EPOLLIN);
+    }
+}
+
 static int real_poll(tw_loop *loop, tw_ns timeout)
 {
     struct real_loop *l = tw__real_loop(loop);
+    tw__list todo;
+    bool again = again_take(l, &todo);
     int n = tw_sys.epoll_wait(l->epfd, l->events, l->events_cap,
-                              timeout_ms(timeout));
-    if (n < 0)
-        return errno == EINTR ? 0 : -errno;
+                              again ? 0 : timeout_ms(timeout));
+    if (n < 0) {
+        int err = errno;
+        if (err != EINTR) {
+            /* The run ends; the asks stand for the next one. */
+            if (again)
+                again_give_back(l, &todo);
+            return -err;
+        }
+        n = 0;
+    }
     assert(n <= l->events_cap);
     l->batch_n = n;
     for (int i = 0; i < n; i++) {
@@ -110,6 +186,7 @@ static int real_poll(tw_loop *loop, tw_ns timeout)
     l->batch_n = 0;
     if (n == l->events_cap)
         events_grow(l);
+    again_run(&todo);
     return 0;
 }
 
@@ -164,6 +241,9 @@ static const tw__loop_ops real_ops = {
     .connect_fd = tw__real_connect_fd,
     .create_server = tw__real_create_server,
     .create_unix_server = tw__real_create_unix_server,
+    .create_datagram_endpoint = tw__real_create_datagram_endpoint,
+    .connect_pipe = tw__real_connect_pipe,
+    .subprocess = tw__real_subprocess,
 };
 
 /* Release what tw_loop_new acquired, in reverse; safe on a partial loop.
@@ -200,6 +280,7 @@ tw_loop *tw_loop_new(const tw_real_opts *opts)
     l->accept_retry_delay = retry;
     tw__list_init(&l->pending);
     tw__list_init(&l->resolving);
+    tw__list_init(&l->again);
 
     l->events_cap = EVENTS_MIN;
     l->events = malloc((size_t)l->events_cap * sizeof *l->events);

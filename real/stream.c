@@ -2,7 +2,7 @@
  * socketpair).
  *
  * Map:
- *   1. interest: want_read/want_write become one epoll mask
+ *   1. interest: registered once, edge-triggered, for both directions
  *   2. the readiness callback: read once, then flush
  *   3. the ops the core calls: send, shutdown_write, extra_info, destroy
  *   4. making one: tw__real_stream_new
@@ -10,6 +10,24 @@
  * The transport rules (watermarks, close flushing, eof, callback timing)
  * all live in core/transport.c; this file only moves bytes between the
  * socket and the core's entry points.
+ *
+ * Why edge-triggered: a level-triggered socket is checked again by every
+ * epoll_wait after it was reported, and changing what we wait for costs
+ * an epoll_ctl each time (twice per partial write). With edges, a socket
+ * costs one epoll_ctl for its life and one check per event. The price is
+ * bookkeeping, kept in two rules:
+ *   reading  an edge sets rd_ready; a read shorter than its buffer, or
+ *            EAGAIN, or eof clears it (the queue was empty: the next byte
+ *            raises a new edge) unless the peer's end was reported already
+ *            (eof or an error waits behind the bytes, and no edge will
+ *            come for it). A full read leaves it set and asks the
+ *            loop to call again (tw__real_io_again) instead of reading
+ *            on, so one busy connection cannot starve the others.
+ *   writing  when the core starts waiting for room (want_write), and
+ *            each time a send stops short while it waits, the socket is
+ *            re-armed (EPOLL_CTL_MOD) so epoll reports writability now or
+ *            when it comes; a socket whose writes never stop short, as in
+ *            request/response traffic, costs no epoll_ctl at all.
  */
 #include "real/internal.h"
 
@@ -24,6 +42,13 @@ struct real_stream {
     struct real_io io;
     struct real_loop *l;
     bool want_rd, want_wr;
+    /* An edge said there may be something to read (bytes, eof or an
+     * error) and no read has found the socket empty since. */
+    bool rd_ready;
+    /* Epoll has reported the peer's end (EPOLLRDHUP, HUP, ERR): then a
+     * short read does not mean empty, eof or the error is still to come,
+     * and no new edge will announce it. */
+    bool rd_hup;
     /* A failed epoll_ctl cannot be reported from inside the core's call
      * to want_*: it is reported from the loop instead. */
     int io_err;
@@ -38,6 +63,8 @@ static struct real_stream *stream_of(tw_transport *t)
 /* ------------------------------------------------------------------ */
 /* 1. interest                                                         */
 
+#define STREAM_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
 static void io_err_cb(void *arg)
 {
     struct real_stream *s = arg;
@@ -45,37 +72,70 @@ static void io_err_cb(void *arg)
     tw__transport_fatal(&s->base, s->io_err);
 }
 
-static void interest_update(struct real_stream *s)
+/* Without the fd in the epoll set the transport would hang forever: lose
+ * the connection with the reason instead. */
+static void io_failed(struct real_stream *s, int err)
 {
-    uint32_t mask = (s->want_rd ? EPOLLIN : 0) | (s->want_wr ? EPOLLOUT : 0);
-    int r = tw__real_io_set(s->l, &s->io, mask);
-    if (r < 0 && s->io_err_h == 0) {
-        /* Without the fd in the epoll set the transport would hang
-         * forever: lose the connection with the reason instead. */
-        s->io_err = r;
+    if (s->io_err_h == 0) {
+        s->io_err = err;
         s->io_err_h = tw_call_soon(&s->l->base, io_err_cb, s);
     }
+}
+
+/* Register on the first want: registering reports what is ready already
+ * as an edge, so nothing that came before is missed. */
+static void watch(struct real_stream *s)
+{
+    if (s->io.mask != 0)
+        return;
+    int r = tw__real_io_set(s->l, &s->io, STREAM_EVENTS);
+    if (r < 0)
+        io_failed(s, r);
+}
+
+/* Make epoll report the socket's state now (an edge may not be coming). */
+static void rearm(struct real_stream *s)
+{
+    if (s->io.mask == 0)
+        return; /* registering will report it */
+    int r = tw__real_io_rearm(s->l, &s->io);
+    if (r < 0)
+        io_failed(s, r);
 }
 
 static void stream_want_read(tw_transport *t, bool on)
 {
     struct real_stream *s = stream_of(t);
     s->want_rd = on;
-    interest_update(s);
+    if (!on)
+        return;
+    if (s->io.mask == 0)
+        watch(s);
+    else if (s->rd_ready)
+        tw__real_io_again(s->l, &s->io); /* its edge came while paused */
 }
 
+/* The core wants to flush: have epoll report writability now or when it
+ * comes. Re-arming, not trusting the last EAGAIN to bring an edge: the
+ * core also arms after a send of fewer segments than it buffered, or
+ * after a fault a test injected, and no edge is coming then. */
 static void stream_want_write(tw_transport *t, bool on)
 {
     struct real_stream *s = stream_of(t);
     s->want_wr = on;
-    interest_update(s);
+    if (!on)
+        return;
+    if (s->io.mask == 0)
+        watch(s);
+    else
+        rearm(s);
 }
 
 /* ------------------------------------------------------------------ */
 /* 2. readiness                                                        */
 
-/* One read per readiness event, so one busy connection cannot starve the
- * others; level-triggered epoll calls again while bytes remain. */
+/* One read per readiness event or again, so one busy connection cannot
+ * starve the others. */
 static void stream_read(struct real_stream *s)
 {
     tw_transport *t = &s->base;
@@ -93,15 +153,28 @@ static void stream_read(struct real_stream *s)
             break;
     }
     if (n > 0) {
+        /* short: the queue is empty, unless the end is in it too */
+        s->rd_ready = (size_t)n == len || s->rd_hup;
         tw__transport_received(t, (size_t)n);
+        /* The callback may have paused, closed or lost the transport. */
+        if (s->rd_ready && s->want_rd && tw__transport_reading(t))
+            tw__real_io_again(s->l, &s->io);
     } else if (n == 0) {
+        s->rd_ready = false;
         tw__transport_eof(t);
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        /* Nothing there after all. An EAGAIN is not always the whole
+         * truth (a spurious wakeup, an injected fault), and no edge comes
+         * for bytes already queued: have epoll look again. */
+        s->rd_ready = false;
+        rearm(s);
+    } else if (errno == EINTR) {
+        tw__real_io_again(s->l, &s->io); /* interrupted throughout */
+    } else {
         tw__transport_fatal(t, -errno);
     }
-    /* EAGAIN (a spurious wakeup) or EINTR again: an unanswered
-     * get_buffer is allowed by the BufferedProtocol state machine, and
-     * epoll will call again when there is something to read. */
+    /* An unanswered get_buffer (EAGAIN, EINTR) is allowed by the
+     * BufferedProtocol state machine. */
 }
 
 static void stream_cb(struct real_io *io, uint32_t ev)
@@ -110,18 +183,14 @@ static void stream_cb(struct real_io *io, uint32_t ev)
     tw_transport *t = &s->base;
     /* EPOLLHUP and EPOLLERR come whatever the mask: they go to the read
      * (which reports eof or the error) or else to the flush (whose send
-     * reports the error). */
-    if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && s->want_rd) {
-        if (tw__transport_reading(t)) {
-            stream_read(s);
-        } else {
-            /* Reading is over for good (eof delivered, or closing) while
-             * still armed: stop the wakeups, level-triggered epoll would
-             * otherwise report the same readable socket forever. */
-            s->want_rd = false;
-            interest_update(s);
-        }
-    }
+     * reports the error). An edge nobody wants now is remembered for
+     * resume_reading, or (writable, nothing to write) needs nothing. */
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        s->rd_hup = true;
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        s->rd_ready = true;
+    if (s->rd_ready && s->want_rd && tw__transport_reading(t))
+        stream_read(s);
     /* The read may have closed, paused or lost the transport; the core
      * disarms writing when it has nothing more to send, so want_wr is
      * re-read here rather than trusted from before the callback. */
@@ -144,16 +213,27 @@ static ssize_t stream_send(tw_transport *t, const struct iovec *iov,
         iovcnt = UIO_MAXIOV; /* a short write; the core sends the rest */
     struct msghdr msg = {.msg_iov = (struct iovec *)iov,
                          .msg_iovlen = (size_t)iovcnt};
+    ssize_t n = 0;
     for (int i = 0; i < TW__REAL_EINTR_MAX; i++) {
-        ssize_t n = tw_sys.sendmsg(s->io.fd, &msg, MSG_NOSIGNAL);
+        n = tw_sys.sendmsg(s->io.fd, &msg, MSG_NOSIGNAL);
         if (n >= 0)
-            return n;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 0;
-        if (errno != EINTR)
+            break;
+        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
+        n = 0; /* EAGAIN, or interrupted throughout */
+        if (errno != EINTR)
+            break;
     }
-    return 0; /* interrupted throughout: the core waits for EPOLLOUT */
+    /* Stopped short while the core waits for EPOLLOUT already: have epoll
+     * look again (otherwise want_write(true) comes next and does). */
+    if (s->want_wr) {
+        size_t total = 0;
+        for (int i = 0; i < iovcnt; i++)
+            total += iov[i].iov_len;
+        if ((size_t)n < total)
+            rearm(s);
+    }
+    return n;
 }
 
 static int stream_shutdown_write(tw_transport *t)

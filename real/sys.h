@@ -16,6 +16,8 @@
 
 #include <netdb.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -23,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -54,11 +57,23 @@ typedef enum tw_sys_id {
     TW_SYS_EPOLL_CTL,
     TW_SYS_EPOLL_WAIT,
     TW_SYS_EVENTFD,
+    TW_SYS_PIPE2,             /* pipes and subprocesses: real/pipe.c, */
+    TW_SYS_FSTAT,             /* real/process.c */
+    TW_SYS_SPAWN,
+    TW_SYS_PIDFD_OPEN,
+    TW_SYS_PIDFD_SEND_SIGNAL,
+    TW_SYS_WAITID,
+    TW_SYS_KILL,
+    TW_SYS_PTHREAD_SIGMASK,
+    TW_SYS_SIGPENDING,
+    TW_SYS_SIGTIMEDWAIT,
     TW_SYS_UNLINK,
     TW_SYS_LSTAT,
     TW_SYS_CLOCK_GETTIME,
     TW_SYS_GETADDRINFO,
     TW_SYS_PTHREAD_CREATE,
+    TW_SYS_SENDTO,
+    TW_SYS_RECVFROM,
     TW_SYS__COUNT
 } tw_sys_id;
 
@@ -97,6 +112,24 @@ typedef struct tw_sys_table {
     int (*epoll_wait)(int epfd, struct epoll_event *evs, int max,
                       int timeout_ms);
     int (*eventfd)(unsigned initval, int flags);
+    /* Pipes and subprocesses. spawn is posix_spawnp and pthread_sigmask
+     * (its entry): both return an error number, not -1/errno.
+     * pidfd_open and pidfd_send_signal are the raw system calls. */
+    int (*pipe2)(int fds[2], int flags);
+    int (*fstat)(int fd, struct stat *st);
+    int (*spawn)(pid_t *pid, const char *file,
+                 const posix_spawn_file_actions_t *actions,
+                 const posix_spawnattr_t *attr, char *const argv[],
+                 char *const envp[]);
+    int (*pidfd_open)(pid_t pid, unsigned flags);
+    int (*pidfd_send_signal)(int pidfd, int sig, siginfo_t *info,
+                             unsigned flags);
+    int (*waitid)(idtype_t idtype, id_t id, siginfo_t *info, int options);
+    int (*kill)(pid_t pid, int sig);
+    int (*pthread_sigmask)(int how, const sigset_t *set, sigset_t *old);
+    int (*sigpending)(sigset_t *set);
+    int (*sigtimedwait)(const sigset_t *set, siginfo_t *info,
+                        const struct timespec *timeout);
     int (*unlink)(const char *path);
     int (*lstat)(const char *path, struct stat *st);
     int (*clock_gettime)(clockid_t clock, struct timespec *ts);
@@ -108,6 +141,12 @@ typedef struct tw_sys_table {
     /* Returns an error number, not -1/errno, as pthreads do. */
     int (*pthread_create)(pthread_t *tid, const pthread_attr_t *attr,
                           void *(*start)(void *), void *arg);
+    /* Datagrams (real/udp.c). sendto is never cut short by
+     * tw_sys_short_write: a datagram goes whole or not at all. */
+    ssize_t (*sendto)(int fd, const void *buf, size_t len, int flags,
+                      const struct sockaddr *addr, socklen_t alen);
+    ssize_t (*recvfrom)(int fd, void *buf, size_t len, int flags,
+                        struct sockaddr *addr, socklen_t *alen);
 } tw_sys_table;
 
 /* What real/ calls. */
@@ -124,7 +163,7 @@ extern const tw_sys_table tw_sys_default;
  * Arming a fault replaces the one armed for id before.
  *   getaddrinfo: err > 0 fails with EAI_SYSTEM and errno = err; err < 0
  *                is returned as the EAI_* code itself (glibc's are < 0).
- *   pthread_create: returns err.
+ *   pthread_create, spawn, pthread_sigmask: return err.
  *   clock_gettime: fails; the loop then keeps its last reading.
  * Thread-safe. */
 void tw_sys_fail(tw_sys_id id, int nth, int count, int err);

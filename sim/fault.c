@@ -25,7 +25,9 @@ static bool fault_ok(tw_sim *sim, const tw_sim_fault *f)
     sim_node *a = sim_node_of(f->a), *b = sim_node_of(f->b);
     if (!a || a->sim != sim || (f->b && (!b || b->sim != sim)))
         return false;
-    if (f->kind < TW_SIM_FAULT_PARTITION || f->kind > TW_SIM_FAULT_EMFILE)
+    if (f->kind < TW_SIM_FAULT_PARTITION || f->kind > TW_SIM_FAULT_ENOBUFS)
+        return false;
+    if (!sim_dgram_fault_ok(f)) /* DGRAM's options (sim/dgram_fault.c) */
         return false;
     if (f->kind == TW_SIM_FAULT_CLOCK &&
         (f->drift_ppm <= -1000000 || f->drift_ppm >= 1000000))
@@ -141,8 +143,7 @@ static void partition(tw_sim *sim, uint32_t a, uint32_t b, bool oneway)
     for (uint32_t i = 0; i < sim->eps.n; i++) {
         sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
         if (ep && ep->node != ep->peer_node && pair_match(ep->node, ep->peer_node, a, b))
-            sim_push(sim, sim->now + sim->opts.stall_timeout_ns, EV_STALL, ep->id,
-                     sim_table_gen(&sim->eps, ep->id), 0);
+            sim_ep_watch_cut(sim, ep);
     }
 }
 
@@ -254,6 +255,7 @@ void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
         n->loop.contract_on = contract_on;
         n->loop.contract_handler = h;
         n->loop.contract_arg = harg;
+        n->loop.on_callback = sim_trace_callback;
     }
     n->crashing = false;
 }
@@ -285,6 +287,7 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
         [TW_SIM_FAULT_CLOG] = "clog",           [TW_SIM_FAULT_RESET] = "reset_all",
         [TW_SIM_FAULT_CRASH] = "crash_fault",   [TW_SIM_FAULT_RESTART] = "restart_fault",
         [TW_SIM_FAULT_CLOCK] = "clock",         [TW_SIM_FAULT_EMFILE] = "emfile",
+        [TW_SIM_FAULT_DGRAM] = "dgram_fault",   [TW_SIM_FAULT_ENOBUFS] = "enobufs_fault",
     };
     sim_trace(sim, a, 0, names[f->kind], b == SIM_NONE ? -1 : (int64_t)b,
               f->kind == TW_SIM_FAULT_CLOCK ? f->skew_ns : f->duration_ns);
@@ -317,6 +320,10 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
     case TW_SIM_FAULT_EMFILE:
         na->emfile_left += f->count;
         break;
+    case TW_SIM_FAULT_DGRAM:
+    case TW_SIM_FAULT_ENOBUFS:
+        sim_dgram_fault(sim, f, a, b); /* sim/dgram_fault.c */
+        break;
     }
 }
 
@@ -334,7 +341,7 @@ void sim_swarm_event(tw_sim *sim)
     tw_sim_prng *r = &sim->rng_fault;
     const tw_sim_opts *o = &sim->opts;
     uint32_t kinds[8], nk = 0;
-    for (uint32_t bit = 0; bit < 7; bit++)
+    for (uint32_t bit = 0; bit < 8; bit++)
         if ((o->swarm_faults & (1u << bit)) &&
             (sim->nnodes >= 2 || (1u << bit) >= TW_SIM_SWARM_CRASH))
             kinds[nk++] = 1u << bit;
@@ -371,6 +378,9 @@ void sim_swarm_event(tw_sim *sim)
             f.b = NULL;
             f.skew_ns = (tw_ns)tw_sim_prng_below(r, (uint64_t)dur) - dur / 2;
             f.drift_ppm = (int32_t)tw_sim_prng_below(r, 2001) - 1000;
+            break;
+        case TW_SIM_SWARM_DGRAM:
+            sim_dgram_swarm_draw(r, &f); /* sim/dgram_fault.c */
             break;
         default:
             f.kind = TW_SIM_FAULT_EMFILE;

@@ -7,6 +7,7 @@
  *              (bandwidth), a latency draw, retransmission delays for each
  *              loss; arrival order per connection is kept by the caller
  *   cuts       partition state (cut_since), read by streams and connects
+ *   counters   packets, cut hits, clogged sends per path (twin/simprobe.h)
  *
  * Loss on a stream is modelled as TCP makes it look: never missing bytes,
  * only a segment that arrives one retransmission timeout (doubling) later;
@@ -44,10 +45,8 @@ sim_path *sim_path_of(tw_sim *sim, uint32_t from, uint32_t to)
     return &sim->paths[(size_t)from * sim->paths_cap + to];
 }
 
-const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from, uint32_t to,
-                                      tw_sim_path_opts *buf)
+const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from, uint32_t to)
 {
-    (void)buf;
     sim_path *p = sim_path_of(sim, from, to);
     if (p->override)
         return &sim->overrides[p->override - 1];
@@ -73,8 +72,10 @@ int tw_sim_path_set(tw_sim *sim, tw_loop *from, tw_loop *to,
     if (!o.loss_retries_max)
         o.loss_retries_max = def->loss_retries_max;
     if (o.loss_probability < 0 || o.loss_probability >= 1 ||
-        o.latency.min_ns < 0 || o.latency.max_ns < 0)
+        o.latency.min_ns < 0 || o.latency.max_ns < 0 ||
+        !sim_dgram_opts_ok(&o.dgram) || !tw_sim_loss_model_ok(&o.loss_model))
         return -EINVAL;
+    sim_dgram_defaults(&o.dgram); /* zero fields: the defaults */
     tw_sim_path_opts *ov = realloc(sim->overrides,
                                    (sim->noverrides + 1) * sizeof *ov);
     if (!ov)
@@ -85,18 +86,26 @@ int tw_sim_path_set(tw_sim *sim, tw_loop *from, tw_loop *to,
     return 0;
 }
 
+/* Every packet put on a path is counted (twin/simprobe.h): that is how a
+ * clog or a partition proves it met live traffic. */
+static void count_packet(tw_sim *sim, sim_path *p)
+{
+    p->count.packets++;
+    if (p->clog_until > sim->now)
+        p->count.clogged++;
+}
+
 tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to)
 {
-    tw_sim_path_opts buf;
-    const tw_sim_path_opts *o = sim_path_opts(sim, from, to, &buf);
+    const tw_sim_path_opts *o = sim_path_opts(sim, from, to);
+    count_packet(sim, sim_path_of(sim, from, to));
     return tw_sim_dist_sample(&o->latency, &sim->rng_net);
 }
 
 tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
                   bool *gave_up)
 {
-    tw_sim_path_opts buf;
-    const tw_sim_path_opts *o = sim_path_opts(sim, from, to, &buf);
+    const tw_sim_path_opts *o = sim_path_opts(sim, from, to);
     sim_path *p = sim_path_of(sim, from, to);
     tw_ns start = p->busy_until > sim->now ? p->busy_until : sim->now;
     tw_ns wire = 0;
@@ -105,24 +114,32 @@ tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
                        (__int128)o->bandwidth_bytes_per_sec);
     p->busy_until = start + wire;
     tw_ns t = start + wire + tw_sim_dist_sample(&o->latency, &sim->rng_net);
-    if (o->loss_probability > 0) {
-        tw_ns rto = o->rto_ns;
-        for (uint32_t k = 0; tw_sim_prng_chance(&sim->rng_net, o->loss_probability); k++) {
-            if (k >= o->loss_retries_max) {
-                *gave_up = true;
-                return t;
-            }
-            sim->stats.losses++;
-            t += rto;
-            rto = rto * 2 > o->rto_max_ns ? o->rto_max_ns : rto * 2;
+    tw_ns rto = o->rto_ns;
+    count_packet(sim, p);
+    /* Each retransmission is another packet through the loss draws
+     * (sim/loss.c), which draw nothing when no loss is set. */
+    for (uint32_t k = 0; sim_loss(sim, from, to, o->loss_probability); k++) {
+        if (k >= o->loss_retries_max) {
+            *gave_up = true;
+            return t;
         }
+        sim->stats.losses++;
+        p->count.packets++;
+        t += rto;
+        rto = rto * 2 > o->rto_max_ns ? o->rto_max_ns : rto * 2;
     }
     return t;
 }
 
 bool sim_path_cut(tw_sim *sim, uint32_t from, uint32_t to)
 {
-    return from != to && sim_path_of(sim, from, to)->cut_since >= 0;
+    if (from == to)
+        return false;
+    sim_path *p = sim_path_of(sim, from, to);
+    if (p->cut_since < 0)
+        return false;
+    p->count.blocked++; /* asked because traffic wants through */
+    return true;
 }
 
 void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut)

@@ -295,7 +295,7 @@ static bool have_bytes(tw_simtest *st, const void *arg)
     const want *w = arg;
     size_t avail = st->rx_len - st->cursor;
     size_t n = avail < w->len ? avail : w->len;
-    return avail >= w->len || memcmp(st->rx + st->cursor, w->data, n) != 0;
+    return avail >= w->len || (n && memcmp(st->rx + st->cursor, w->data, n) != 0);
 }
 
 static void describe(tw_simtest *st, const char *what, size_t len)
@@ -321,7 +321,7 @@ int tw_simtest_expect(tw_simtest *st, const void *data, size_t len, tw_ns by)
     run_until(st, have_bytes, &w, by);
     size_t avail = st->rx_len - st->cursor;
     size_t n = avail < len ? avail : len;
-    if (memcmp(st->rx + st->cursor, data, n) != 0) {
+    if (n && memcmp(st->rx + st->cursor, data, n) != 0) {
         describe(st, "different bytes", len);
         return -EBADMSG;
     }

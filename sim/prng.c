@@ -4,6 +4,7 @@
  *   splitmix64     seeds the state (and derives independent streams)
  *   xoshiro256**   the generator itself
  *   derived draws  below(n), double, chance
+ *   (a feed of bytes, when set, steers each draw: schedule fuzzing)
  *   math           ln, exp, sqrt with + - * / only
  *
  * The generator and its seeding are spelled out in twin/sim.h so that a
@@ -29,6 +30,7 @@ void tw_sim_prng_seed(tw_sim_prng *p, uint64_t seed, unsigned stream)
     uint64_t x = seed ^ (UINT64_C(0x632be59bd9b4e019) * ((uint64_t)stream + 1));
     for (int i = 0; i < 4; i++)
         p->s[i] = splitmix64(&x);
+    p->feed = NULL;
     /* splitmix64 never yields four zero words in a row, but the all-zero
      * state is xoshiro's one fixed point: make sure. */
     assert(p->s[0] | p->s[1] | p->s[2] | p->s[3]);
@@ -47,6 +49,12 @@ uint64_t tw_sim_prng_next(tw_sim_prng *p)
     s[0] ^= s[3];
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
+    tw_sim_prng_feed *f = p->feed;
+    if (__builtin_expect(f != NULL, 0) && f->pos < f->len) {
+        /* Schedule fuzzing: the feed's byte decides where in the range
+         * this draw lands; the generator only fills in below it. */
+        result = (uint64_t)f->data[f->pos++] << 56 | result >> 8;
+    }
     return result;
 }
 

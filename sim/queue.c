@@ -90,7 +90,7 @@ bool sim_pop(sim_queue *q, sim_event *out)
 static int push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
                 uint32_t gen, uint64_t arg, bool bg)
 {
-    assert(type >= EV_ARRIVE && type <= EV_SWARM);
+    assert(type >= EV_ARRIVE && type < EV__END);
     if (when < sim->now)
         when = sim->now;
     sim_event ev = {.time = when, .seq = sim->seq++, .arg = arg,

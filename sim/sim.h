@@ -18,6 +18,7 @@
 
 #include "core/internal.h"
 #include "twin/sim.h"
+#include "twin/simprobe.h"
 
 /* ---- events ---- */
 
@@ -34,8 +35,15 @@ enum sim_ev_type {
     EV_REFUSED,    /* RST answering a SYN: -ECONNREFUSED */
     EV_CONN_TIMEOUT,
     EV_ACCEPT,     /* the listener accepts what is queued */
+    EV_PIPE,       /* a simulated pipe's action (sim/proc.h) */
+    EV_PROC,       /* a simulated process's action (sim/proc.h) */
     EV_FAULT,      /* a scripted fault (obj: index) */
     EV_SWARM,      /* the swarm's clock: draw the next fault */
+    EV_DGRAM_ARRIVE,   /* a datagram (or ICMP error) reaches a node */
+    EV_DGRAM_DELIVER,  /* hand queued datagrams to the protocol */
+    EV_DGRAM_SENT,     /* `arg` bytes left the sender's socket buffer */
+    EV_DGRAM_WRITABLE, /* room again: flush the transport's queue */
+    EV__END            /* one past the last type (new ones go above) */
 };
 
 typedef struct sim_event {
@@ -69,6 +77,8 @@ typedef struct sim_node {
     tw_ns base_world, base_local, floor;
     int32_t drift_ppm;
     uint32_t emfile_left;
+    uint32_t enobufs_left;   /* datagram sends to fail (dgram_fault.c) */
+    uint16_t next_udp_port;  /* ephemeral UDP ports (dgram.c) */
     uint16_t next_ephemeral, next_listen_port;
     int (*start)(tw_loop *, void *);
     void (*stop)(tw_loop *, void *);
@@ -77,11 +87,30 @@ typedef struct sim_node {
 
 /* ---- paths ---- */
 
+/* A loss model's memory: the previous packet's fate (CORRELATED), the
+ * channel's state (GILBERT_ELLIOTT). */
+typedef struct sim_loss_state {
+    bool last_lost, bad;
+} sim_loss_state;
+
 typedef struct sim_path {
     tw_ns cut_since; /* -1: not cut */
     tw_ns clog_until;
     tw_ns busy_until; /* bandwidth: the wire is busy until then */
     uint32_t override; /* index+1 into sim->overrides, 0: defaults */
+    /* datagrams (sim/dgram*.c): arrival of the newest one, which later
+     * ones may not overtake unless reordered; a fault's impairments
+     * (index+1 into the overlays, 0: none) and until when (0: ever) */
+    tw_ns dgram_last;
+    uint32_t dgram_overlay;
+    tw_ns dgram_overlay_until;
+    /* loss models (sim/loss.c): the channel state of the path's model
+     * [0] and of a burst's [1]; the burst (index+1 into sim->bursts, 0:
+     * none) and until when; traffic counters (twin/simprobe.h) */
+    sim_loss_state loss[2];
+    uint32_t burst;
+    tw_ns burst_until;
+    tw_sim_path_counters count;
 } sim_path;
 
 /* ---- stream endpoints ---- */
@@ -150,6 +179,7 @@ struct tw_sim {
     uint64_t seed;
     tw_ns now;
     tw_sim_prng rng_net, rng_fault, rng_bug, rng_user;
+    tw_sim_prng_feed feed; /* opts.prng_bytes, shared by the four */
     sim_queue q;
     uint64_t seq;
     sim_node **nodes;
@@ -159,6 +189,7 @@ struct tw_sim {
     tw_sim_path_opts *overrides;
     uint32_t noverrides;
     sim_table eps, lsns;
+    struct sim_procs *procs; /* pipes and processes (sim/proc.h), or NULL */
     sim_listener *listeners;
     tw_sim_fault *faults; /* scripted, by index */
     uint32_t nfaults, capfaults;
@@ -170,6 +201,9 @@ struct tw_sim {
     FILE *trace_file;
     char trace_node[32];
     tw_sim_stats stats;
+    struct sim_dgram *dg; /* datagrams (sim/dgram.h) */
+    tw_sim_loss_model *bursts; /* loss bursts' models (sim/loss.c) */
+    uint32_t nbursts;
 };
 
 extern const tw__loop_ops tw__sim_loop_ops;
@@ -214,8 +248,7 @@ double sim_sqrt(double x);
 
 /* path.c */
 sim_path *sim_path_of(tw_sim *sim, uint32_t from, uint32_t to);
-const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from, uint32_t to,
-                                      tw_sim_path_opts *buf);
+const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from, uint32_t to);
 int sim_paths_grow(tw_sim *sim, uint32_t nodes);
 tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to);
 /* When a segment of len bytes sent now reaches the other end (bandwidth,
@@ -226,6 +259,12 @@ tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
 bool sim_path_cut(tw_sim *sim, uint32_t from, uint32_t to);
 void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut);
 
+/* loss.c */
+/* Is the packet crossing from->to now lost? Independent loss with p
+ * (drawn only when p > 0), then the path's model and its burst's (each
+ * drawn only when on). Counts the loss on the path. */
+bool sim_loss(tw_sim *sim, uint32_t from, uint32_t to, double p);
+
 /* stream.c */
 sim_ep *sim_ep_new(tw_sim *sim, uint32_t node);
 void sim_ep_free(tw_sim *sim, sim_ep *ep);
@@ -234,6 +273,8 @@ sim_ep *sim_ep_peer(tw_sim *sim, sim_ep *ep);
 int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
                 tw_connect_cb cb);
 void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err);
+/* If the endpoint's path is cut, start its stall clock. */
+void sim_ep_watch_cut(tw_sim *sim, sim_ep *ep);
 void sim_send_rst(tw_sim *sim, sim_ep *from);
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);
 void sim_stream_heal(tw_sim *sim, uint32_t a, uint32_t b);
@@ -256,7 +297,22 @@ void sim_swarm_event(tw_sim *sim);
 void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good);
 void sim_node_start_app(sim_node *n);
 
+/* dgram.c, dgram_net.c, dgram_fault.c: datagrams (sim/dgram.h) */
+int sim_dgram_init(tw_sim *sim);
+void sim_dgram_fini(tw_sim *sim);
+int sim_dgram_create(tw_loop *, tw_protocol_factory, void *,
+                     const struct tw_datagram_opts *, tw_connect_cb);
+void sim_dgram_event(tw_sim *sim, const sim_event *ev);
+bool sim_dgram_opts_ok(const tw_sim_dgram_opts *o);
+void sim_dgram_defaults(tw_sim_dgram_opts *o);
+bool sim_dgram_fault_ok(const tw_sim_fault *f);
+void sim_dgram_fault(tw_sim *sim, const tw_sim_fault *f, uint32_t a,
+                     uint32_t b);
+/* The swarm's datagram fault: fill *f (a, b, duration set) from r. */
+void sim_dgram_swarm_draw(tw_sim_prng *r, tw_sim_fault *f);
+
 /* trace.c */
+void sim_trace_callback(tw_loop *loop, const tw_transport *t, unsigned ev);
 void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
                const char *what, int64_t a, int64_t b);
 static inline uint64_t sim_ep_tid(const sim_ep *ep)

@@ -101,6 +101,8 @@ int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
         return rc;
     if (err)
         ep_push(sim, ep, sim->now, EV_RST, (uint64_t)-err);
+    else
+        sim_ep_watch_cut(sim, ep); /* made while its path is cut */
     return 0;
 }
 
@@ -138,8 +140,7 @@ void sim_send_rst(tw_sim *sim, sim_ep *from)
 
 static size_t window_of(tw_sim *sim, const sim_ep *from)
 {
-    tw_sim_path_opts buf;
-    return sim_path_opts(sim, from->node, from->peer_node, &buf)->rcvbuf_bytes;
+    return sim_path_opts(sim, from->node, from->peer_node)->rcvbuf_bytes;
 }
 
 /* Put seg on its way from `from` to `to`, after everything sent before. */
@@ -148,8 +149,13 @@ static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg)
     bool gave_up = false;
     tw_ns t = sim_transit(sim, from->node, to->node, seg->len, &gave_up);
     if (gave_up) {
-        /* Retransmissions exhausted: the sender's TCP gives up and resets. */
+        /* Retransmissions exhausted: the sender's TCP gives up and resets.
+         * Nothing sent after this segment may arrive before that reset
+         * (a receiver never delivers past a hole), so later segments wait
+         * behind it, and the reset, queued first, ends the stream. */
         free(seg);
+        if (to->fly_last < t)
+            to->fly_last = t;
         ep_push(sim, from, t, EV_RST, ETIMEDOUT);
         ep_push(sim, to, t, EV_RST, ECONNRESET);
         return;
@@ -471,11 +477,26 @@ static void on_ack(tw_sim *sim, sim_ep *ep, uint64_t n)
         tw__transport_writable(&ep->t);
 }
 
+/* Since when the connection's path is cut in either direction, -1: not. */
+static tw_ns cut_since(tw_sim *sim, const sim_ep *ep)
+{
+    if (ep->node == ep->peer_node)
+        return -1;
+    tw_ns a = sim_path_of(sim, ep->node, ep->peer_node)->cut_since;
+    tw_ns b = sim_path_of(sim, ep->peer_node, ep->node)->cut_since;
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+void sim_ep_watch_cut(tw_sim *sim, sim_ep *ep)
+{
+    tw_ns since = cut_since(sim, ep);
+    if (since >= 0)
+        ep_push(sim, ep, since + sim->opts.stall_timeout_ns, EV_STALL, 0);
+}
+
 static void on_stall(tw_sim *sim, sim_ep *ep)
 {
-    tw_ns a = ep->node != ep->peer_node ? sim_path_of(sim, ep->node, ep->peer_node)->cut_since : -1;
-    tw_ns b = ep->node != ep->peer_node ? sim_path_of(sim, ep->peer_node, ep->node)->cut_since : -1;
-    tw_ns since = a < 0 ? b : b < 0 ? a : a < b ? a : b;
+    tw_ns since = cut_since(sim, ep);
     if (since < 0)
         return; /* healed in time */
     tw_ns due = since + sim->opts.stall_timeout_ns;

@@ -64,6 +64,15 @@ void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
     }
 }
 
+/* The core tells us of every protocol callback just before it runs: one
+ * record each, named after the callback, so the trace shows what the
+ * protocols saw and not only what the network did. */
+void sim_trace_callback(tw_loop *loop, const tw_transport *t, unsigned ev)
+{
+    sim_node *n = (sim_node *)loop;
+    sim_trace(n->sim, n->id, t->id, tw__event_name((tw__event)ev), 0, 0);
+}
+
 uint64_t tw_sim_trace_hash(const tw_sim *sim) { return sim->hash; }
 
 void tw_sim_trace_to(tw_sim *sim, FILE *f, const char *node)
@@ -81,6 +90,15 @@ static void print_path(FILE *f, const char *what, const tw_sim_path_opts *p)
             p->latency.max_ns, p->latency.mean_ns, p->latency.stddev_ns,
             p->bandwidth_bytes_per_sec, p->rcvbuf_bytes, p->loss_probability,
             p->rto_ns);
+    const tw_sim_dgram_opts *d = &p->dgram;
+    fprintf(f, "  %s datagrams: enobufs=%g loss=%g refuse=%g duplicate=%g "
+               "reorder=%g (<=%" PRId64 "ns) corrupt=%g (<=%" PRIu32 " bits) "
+               "size_max=%" PRIu32 " sndbuf=%" PRIu32 " rcvbuf=%" PRIu32 "\n",
+            what, d->enobufs_probability, d->loss_probability,
+            d->refuse_probability, d->duplicate_probability,
+            d->reorder_probability, d->reorder_delay_ns_max,
+            d->corrupt_probability, d->corrupt_bits_max, d->size_max_bytes,
+            d->sndbuf_bytes, d->rcvbuf_bytes);
 }
 
 void tw_sim_print_summary(const tw_sim *sim, FILE *f)

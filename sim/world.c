@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/proc.h"
 #include "sim/sim.h"
 
 /* ---- options ---- */
@@ -37,6 +38,7 @@ static void path_defaults(tw_sim_path_opts *p, bool loopback)
         p->rto_max_ns = TW_SEC(10);
     if (!p->loss_retries_max)
         p->loss_retries_max = 15;
+    sim_dgram_defaults(&p->dgram);
 }
 
 static void fill_defaults(tw_sim_opts *o)
@@ -82,7 +84,8 @@ static bool dist_ok(const tw_sim_dist *d)
 static bool path_ok(const tw_sim_path_opts *p)
 {
     return dist_ok(&p->latency) && p->loss_probability >= 0 &&
-           p->loss_probability < 1 && p->rto_ns >= 0 && p->rto_max_ns >= 0;
+           p->loss_probability < 1 && p->rto_ns >= 0 && p->rto_max_ns >= 0 &&
+           sim_dgram_opts_ok(&p->dgram) && tw_sim_loss_model_ok(&p->loss_model);
 }
 
 /* ---- clock ---- */
@@ -106,6 +109,10 @@ tw_ns sim_node_world(sim_node *n, tw_ns local)
     tw_sim *sim = n->sim;
     if (local <= sim_node_local(n, sim->now))
         return sim->now;
+    if (n->drift_ppm == 0) { /* local > floor here: no clamping applies */
+        __int128 w = (__int128)n->base_world + local - n->base_local;
+        return w > INT64_MAX ? INT64_MAX : (tw_ns)w;
+    }
     __int128 num = (__int128)(local - n->base_local) * 1000000;
     __int128 den = 1000000 + n->drift_ppm;
     __int128 w = n->base_world + (num + den - 1) / den;
@@ -188,6 +195,9 @@ const tw__loop_ops tw__sim_loop_ops = {
     .connect_fd = NULL,
     .create_server = sim_create_server,
     .create_unix_server = sim_create_unix_server,
+    .create_datagram_endpoint = sim_dgram_create,
+    .connect_pipe = sim_connect_pipe,
+    .subprocess = sim_subprocess,
 };
 
 tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr)
@@ -212,6 +222,7 @@ tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr)
         free(n);
         return NULL;
     }
+    n->loop.on_callback = sim_trace_callback;
     n->sim = sim;
     n->id = sim->nnodes;
     strcpy(n->name, name);
@@ -313,11 +324,21 @@ static void dispatch(tw_sim *sim, const sim_event *ev)
     case EV_ACCEPT:
         sim_server_event(sim, ev);
         break;
+    case EV_PIPE:
+    case EV_PROC:
+        sim_proc_event(sim, ev);
+        break;
     case EV_FAULT:
         sim_fault_event(sim, ev);
         break;
     case EV_SWARM:
         sim_swarm_event(sim);
+        break;
+    case EV_DGRAM_ARRIVE:
+    case EV_DGRAM_DELIVER:
+    case EV_DGRAM_SENT:
+    case EV_DGRAM_WRITABLE:
+        sim_dgram_event(sim, ev);
         break;
     default:
         assert(!"unknown event type");
@@ -470,6 +491,12 @@ tw_sim *tw_sim_new(uint64_t seed, const tw_sim_opts *opts)
     tw_sim_prng_seed(&sim->rng_fault, seed, TW_SIM_STREAM_FAULT);
     tw_sim_prng_seed(&sim->rng_bug, seed, TW_SIM_STREAM_BUGGIFY);
     tw_sim_prng_seed(&sim->rng_user, seed, TW_SIM_STREAM_USER);
+    if (o->prng_bytes) { /* schedule fuzzing: one feed steers all four */
+        sim->feed.data = o->prng_bytes;
+        sim->feed.len = o->prng_bytes_len;
+        sim->rng_net.feed = sim->rng_fault.feed = &sim->feed;
+        sim->rng_bug.feed = sim->rng_user.feed = &sim->feed;
+    }
     sim_queue_init(&sim->q, o->events_max);
     sim_table_init(&sim->eps, o->endpoints_max);
     sim_table_init(&sim->lsns, 1u << 20);
@@ -478,7 +505,7 @@ tw_sim *tw_sim_new(uint64_t seed, const tw_sim_opts *opts)
     if (o->trace_node)
         snprintf(sim->trace_node, sizeof sim->trace_node, "%s", o->trace_node);
     sim->scratch = malloc(o->chunk_bytes_max);
-    if (!sim->scratch) {
+    if (!sim->scratch || sim_dgram_init(sim) < 0) {
         tw_sim_free(sim);
         errno = ENOMEM;
         return NULL;
@@ -509,6 +536,8 @@ void tw_sim_free(tw_sim *sim)
         if (ep)
             sim_ep_free(sim, ep);
     }
+    sim_dgram_fini(sim); /* after the crashes: datagrams still in flight */
+    sim_procs_free(sim); /* after the crashes too: pipes never wrapped */
     for (uint32_t i = 0; i < sim->nnodes; i++)
         free(sim->nodes[i]);
     if (sim->opts.buggify) {
@@ -518,6 +547,7 @@ void tw_sim_free(tw_sim *sim)
     free(sim->nodes);
     free(sim->paths);
     free(sim->overrides);
+    free(sim->bursts);
     free(sim->faults);
     free(sim->scratch);
     sim_queue_fini(&sim->q);
@@ -529,6 +559,7 @@ void tw_sim_free(tw_sim *sim)
 tw_ns tw_sim_now(const tw_sim *sim) { return sim->now; }
 uint64_t tw_sim_seed(const tw_sim *sim) { return sim->seed; }
 uint64_t tw_sim_rand(tw_sim *sim) { return tw_sim_prng_next(&sim->rng_user); }
+size_t tw_sim_prng_bytes_used(const tw_sim *sim) { return sim->feed.pos; }
 
 void tw_sim_get_stats(const tw_sim *sim, tw_sim_stats *out)
 {

@@ -1,4 +1,6 @@
 /* tests/harness.c - fixtures of the backend matrix. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +8,9 @@
 
 #include "tests/harness.h"
 #include "twin/real.h"
+#include "twin/programs.h"
 #include "twin/sim.h"
+#include "twin/simproc.h"
 
 const char tw_backend_real[] = "real";
 const char tw_backend_sim[] = "sim";
@@ -40,6 +44,9 @@ int tw_env_setup(void **state)
     } else {
         env->sim = tw_sim_new(test_seed(), NULL);
         env->loop = env->sim ? tw_sim_add_node(env->sim, "n1", env->host) : NULL;
+        /* cat, sh, date, ...: the names tests spawn on the real backend */
+        if (env->loop && tw_programs_register(env->sim) < 0)
+            env->loop = NULL;
     }
     if (!env->loop) {
         free(env);
@@ -69,6 +76,25 @@ int tw_env_teardown(void **state)
     if (alive)
         fprintf(stderr, "teardown: %u handles still alive on the loop\n", alive);
     return alive || violations ? -1 : 0;
+}
+
+int tw_env_pipe(tw_env *env, int fds[2])
+{
+    if (env->sim)
+        return tw_sim_pipe(env->loop, fds);
+    if (pipe(fds) < 0)
+        return -errno;
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC); /* no leak into spawned children */
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+
+void tw_env_close_fd(tw_env *env, int fd)
+{
+    if (env->sim)
+        tw_sim_pipe_close(env->loop, fd);
+    else
+        close(fd);
 }
 
 static void noop(void *p) { (void)p; }

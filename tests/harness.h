@@ -62,6 +62,13 @@ void tw_run_slice(tw_env *env);
 
 #define TW_WAIT(env, cond) TW_RUN_UNTIL(env, cond, TW_SEC(60))
 
+/* A pipe on env's loop for tw_connect_read_pipe / _write_pipe: a kernel
+ * pipe (O_CLOEXEC) on the real backend, a simulated one (twin/simproc.h)
+ * in the simulator. fds[0] reads, fds[1] writes. 0 or a negative errno. */
+int tw_env_pipe(tw_env *env, int fds[2]);
+/* Close a pipe end that no transport owns. */
+void tw_env_close_fd(tw_env *env, int fd);
+
 /* A deterministic byte pattern: byte i of stream `seed`. */
 static inline uint8_t tw_pattern(uint64_t seed, uint64_t i)
 {

@@ -26,6 +26,13 @@ static void test_contract_accepts_the_state_machines(void **state)
                                   TW__EV_LOST};
     for (size_t i = 0; i < sizeof buffered / sizeof buffered[0]; i++)
         assert_null(tw__contract_step(&c, buffered[i]));
+    memset(&c, 0, sizeof c);
+    /* a subprocess: the exit may come before the pipes' last data */
+    const tw__event process[] = {TW__EV_MADE, TW__EV_PIPE_DATA, TW__EV_EXITED,
+                                 TW__EV_PIPE_DATA, TW__EV_PAUSE,
+                                 TW__EV_PIPE_LOST, TW__EV_LOST};
+    for (size_t i = 0; i < sizeof process / sizeof process[0]; i++)
+        assert_null(tw__contract_step(&c, process[i]));
 }
 
 struct bad_case {
@@ -57,6 +64,11 @@ static void test_contract_names_each_violation(void **state)
         {{TW__EV_MADE, TW__EV_LOST, TW__EV_MADE}, 3,
          "connection_made after connection_lost"},
         {{TW__EV_PAUSE}, 1, "called before connection_made"},
+        {{TW__EV_MADE, TW__EV_EXITED, TW__EV_PIPE_DATA, TW__EV_EXITED}, 4,
+         "process_exited called twice"},
+        {{TW__EV_EXITED}, 1, "called before connection_made"},
+        {{TW__EV_MADE, TW__EV_LOST, TW__EV_PIPE_LOST}, 3,
+         "called after connection_lost"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         tw__contract c = {0};

@@ -816,6 +816,9 @@ static rec second;
 static void swap_on_first(rec *r, const uint8_t *d, size_t n)
 {
     (void)d; (void)n;
+    /* "one" may arrive in pieces: swap once all of it is here */
+    if (r->len < 3)
+        return;
     assert_int_equal(tw_transport_set_protocol(r->t, &second.base), 0);
     assert_ptr_equal(tw_transport_get_protocol(r->t), &second.base);
     second.t = r->t;
@@ -862,11 +865,27 @@ static void test_echo_protocols(void **state)
                                               env->host, tw_server_port(srv),
                                               tw_echo_client_connected), 0);
         TW_WAIT(env, tw_echo_client_done(c));
-        assert_true(tw_echo_client_ok(c));
         size_t n;
-        tw_echo_client_received(c, &n);
-        assert_int_equal(n, keep ? 36 : 12);
+        const uint8_t *got = tw_echo_client_received(c, &n);
         assert_int_equal(cfg.connections, 1);
+        if (keep || n == 12)
+            assert_int_equal(tw_echo_client_error(c), 0);
+        else /* closed with our bytes unread: TCP answers them with RST */
+            assert_true(tw_echo_client_error(c) == 0 ||
+                        tw_echo_client_error(c) == -ECONNRESET);
+        if (keep) {
+            assert_true(tw_echo_client_ok(c));
+            assert_int_equal(n, 36);
+        } else {
+            /* The reference server echoes one data_received and closes:
+             * the message may have arrived in pieces (the simulator makes
+             * sure of it under some seeds), so what comes back is a
+             * non-empty prefix of it. */
+            assert_true(n <= 12);
+            assert_true(n >= 1 || tw_echo_client_error(c) == -ECONNRESET);
+            if (n)
+                assert_memory_equal(got, "Hello World!", n);
+        }
         tw_echo_client_free(c);
         tw_server_close(srv);
         TW_WAIT(env, tw_loop_alive(env->loop) == 0);

@@ -439,6 +439,23 @@ static void test_port_zero_and_in_use(void **state)
     tw_sim_free(sim);
 }
 
+static void test_path_override(void **state)
+{
+    (void)state;
+    tw_sim_opts o = constant_latency(TW_MS(1));
+    world w;
+    world_init(&w, 11, &o);
+    tw_sim_path_opts slow = {.latency = {.kind = TW_SIM_DIST_CONSTANT,
+                                         .min_ns = TW_MS(40)}};
+    assert_int_equal(tw_sim_path_set(w.sim, w.c, w.s, &slow), 0); /* c -> s only */
+    world_connect(&w);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cl.p.made_at, TW_MS(41));
+    tw_sim_path_opts bad = {.loss_probability = 1.5};
+    assert_int_equal(tw_sim_path_set(w.sim, w.c, w.s, &bad), -EINVAL);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_emfile_then_recovery),
         cmocka_unit_test(test_backlog_full_drops_syn),
         cmocka_unit_test(test_port_zero_and_in_use),
+        cmocka_unit_test(test_path_override),
     };
     return cmocka_run_group_tests_name("sim_stream", tests, NULL, NULL);
 }

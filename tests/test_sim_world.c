@@ -265,6 +265,74 @@ static void test_clock_skew_and_drift(void **state)
     tw_sim_free(sim);
 }
 
+typedef struct nest {
+    tw_loop *loop;
+    tw_sim *sim;
+    int rc_loop, rc_sim;
+} nest;
+
+static void try_nested(void *arg)
+{
+    nest *n = arg;
+    n->rc_loop = tw_loop_run(n->loop);
+    n->rc_sim = tw_sim_run_for(n->sim, TW_SEC(1));
+}
+
+static void test_nested_run_is_refused(void **state)
+{
+    (void)state;
+    tw_sim *sim = tw_sim_new(8, NULL);
+    tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
+    tw_loop *b = tw_sim_add_node(sim, "b", "10.0.0.2");
+    nest n = {.loop = b, .sim = sim};
+    tw_call_soon(a, try_nested, &n);
+    assert_int_equal(tw_loop_run(a), 0);
+    assert_int_equal(n.rc_loop, -EBUSY);
+    assert_int_equal(n.rc_sim, -EBUSY);
+    tw_sim_free(sim);
+}
+
+typedef struct lines {
+    int n, from_b;
+    char last[160];
+} lines;
+
+static void collect(void *arg, const tw_sim_record *rec, const char *line)
+{
+    lines *l = arg;
+    l->n++;
+    l->from_b += strcmp(rec->node_name, "b") == 0;
+    snprintf(l->last, sizeof l->last, "%s", line);
+}
+
+static void test_trace_filter_and_hash(void **state)
+{
+    (void)state;
+    lines l = {0};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    tw_sim_opts o = {.trace_fn = collect, .trace_arg = &l, .trace_node = "b",
+                     .trace_file = f};
+    tw_sim *sim = tw_sim_new(9, &o);
+    tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
+    tw_loop *b = tw_sim_add_node(sim, "b", "10.0.0.2");
+    uint64_t h0 = tw_sim_trace_hash(sim);
+    tw_sim_set_clock(a, TW_SEC(1), 0);
+    tw_sim_set_clock(b, TW_SEC(2), 0);
+    assert_int_equal(tw_sim_run_until_idle(sim), 0);
+    assert_true(tw_sim_trace_hash(sim) != h0); /* a's records count too */
+    assert_true(l.n >= 2);
+    assert_int_equal(l.n, l.from_b); /* but only b's are shown */
+    assert_non_null(strstr(l.last, " b t0 clock "));
+    tw_sim_free(sim);
+    fclose(f);
+    assert_non_null(strstr(text, "SEED=9"));
+    assert_non_null(strstr(text, "twin sim: seed=9 hash="));
+    assert_null(strstr(text, " a t0 clock"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_prng_documented_output),
         cmocka_unit_test(test_distributions),
         cmocka_unit_test(test_clock_skew_and_drift),
+        cmocka_unit_test(test_nested_run_is_refused),
+        cmocka_unit_test(test_trace_filter_and_hash),
     };
     return cmocka_run_group_tests_name("sim_world", tests, NULL, NULL);
 }

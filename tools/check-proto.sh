@@ -3,6 +3,6 @@
 # nothing in sim/ or proto/ reads the wall clock or libc rand.
 bad=$(grep -nE '#include *[<"](sys/epoll\.h|real/|sim/|core/)' -r --include='*.[ch]' proto)
 if [ -n "$bad" ]; then echo "check-proto: backend header in protocol code:"; echo "$bad"; exit 1; fi
-bad=$(grep -nE '\b(clock_gettime|gettimeofday|time\(NULL\)|rand\(\)|srand\(|random\(\))' -r --include='*.[ch]' sim proto)
-if [ -n "$bad" ]; then echo "check-proto: wall clock or libc rand in sim/ or proto/:"; echo "$bad"; exit 1; fi
-echo "check-proto: proto/ includes only twin/*.h; sim/ and proto/ use no wall clock or rand"
+bad=$(grep -nE '\b(clock_gettime|gettimeofday|time\(NULL\)|rand\(\)|srand\(|random\(\))' -r --include='*.[ch]' sim proto scenario)
+if [ -n "$bad" ]; then echo "check-proto: wall clock or libc rand in sim/, proto/ or scenario/:"; echo "$bad"; exit 1; fi
+echo "check-proto: proto/ includes only twin/*.h; sim/, proto/ and scenario/ use no wall clock or rand"

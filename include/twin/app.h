@@ -8,6 +8,7 @@
 #ifndef TWIN_APP_H
 #define TWIN_APP_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "twin/loop.h"
@@ -31,12 +32,37 @@ typedef struct tw_app {
     /* Release the state. The loop has finished, or the node crashed (its
      * transports are already gone). */
     void (*free)(void *state);
+
+    /* Optional; NULL means "nothing to say". Scenarios (twin/scenario.h)
+     * use them; `twin run` does not. */
+    /* A property that must hold at every moment, checked often during a
+     * simulated run: NULL while it holds, else a sentence saying what
+     * broke (owned by the state, valid until the next call). A violation
+     * is a correctness failure. */
+    const char *(*invariant)(void *state);
+    /* True once the app finished its job (every message echoed, the
+     * replica caught up): the condition a scenario's quiet phase waits
+     * for. An app without it has nothing to finish (a server). */
+    bool (*done)(void *state);
+    /* Release the state after a simulated crash tore the loop down
+     * under it: its transports, servers and timers are gone and must not
+     * be touched (their protocols got release). NULL: free is safe for
+     * that too. */
+    void (*discard)(void *state);
 } tw_app;
 
-/* The app of that name, or NULL. */
+/* The app of that name (registered ones first), or NULL. */
 const tw_app *tw_app_find(const char *name);
-/* All apps, NULL-terminated. */
+/* All apps: the registered ones in order, then the built-in ones of
+ * proto/; NULL-terminated, valid until the next tw_app_register. */
 const tw_app *const *tw_apps(void);
+/* Add an app from outside the library (a test's protocol, a user's) so
+ * that scenarios and `twin apps` find it by name; *app is not copied and
+ * must outlive its use. Call it at start-up, before any thread uses the
+ * table. 0, -EINVAL (no name or start), -EEXIST (name taken), -ENOSPC
+ * (TW_APPS_REGISTERED_MAX reached). */
+int tw_app_register(const tw_app *app);
+#define TW_APPS_REGISTERED_MAX 64
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,10 @@
  *
  * Server: echoes what it receives, then closes the connection (as the
  * reference example does) unless keep_open is set, in which case it keeps
- * echoing until the peer closes (what benchmarks need).
+ * echoing until the peer closes (what benchmarks need). It stops reading
+ * while its write buffer is over the high-water mark (pause_writing) and
+ * reads again once it drains (resume_writing), so a peer that does not
+ * read cannot make it buffer without bound.
  * Client: sends its message `count` times on connect, collects the echo,
  * closes once everything came back (or when the server closes first), and
  * reports through on_done.

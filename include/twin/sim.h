@@ -59,10 +59,27 @@ typedef struct tw_sim tw_sim;
  * Streams: 0 network (latency, chunking, loss), 1 faults (swarm),
  * 2 buggify, 3 the user's (tw_sim_rand). Derived values: below(n) is
  * Lemire's multiply-shift with rejection (unbiased); a double in [0,1) is
- * the top 53 bits times 2^-53; chance(p) is double < p. */
+ * the top 53 bits times 2^-53; chance(p) is double < p.
+ *
+ * Schedule fuzzing (tw_sim_opts.prng_bytes): a generator may be given a
+ * feed of bytes. While the feed lasts, each next() takes one byte b from
+ * it as the top 8 bits of its value, the generator's own output shifted
+ * right by 8 filling the rest: below(n) then lands in [b*n/256,
+ * (b+1)*n/256), double in [b/256, (b+1)/256), so one byte steers one
+ * choice (a delay, a chunk size, a loss, a fault time) and a mutation of
+ * that byte moves that choice alone. Once the feed is used up, next() is
+ * the plain generator again: the same bytes and seed always give the same
+ * run. Streams that share a feed take its bytes in the order they draw. */
+
+typedef struct tw_sim_prng_feed {
+    const uint8_t *data; /* not owned */
+    size_t len;
+    size_t pos; /* bytes taken so far */
+} tw_sim_prng_feed;
 
 typedef struct tw_sim_prng {
     uint64_t s[4];
+    tw_sim_prng_feed *feed; /* NULL: the generator alone (set by seed) */
 } tw_sim_prng;
 
 enum {
@@ -130,6 +147,80 @@ int tw_sim_dist_parse(const char *name);
 /* ------------------------------------------------------------------ */
 /* 3. options. Zero in any field means its default (given in brackets). */
 
+/* Datagrams (UDP, twin/datagram.h) on one direction of a path. Each
+ * datagram's fate is drawn from the network stream of the seed when it is
+ * sent, in the order of the fields below, and only for the impairments
+ * that are on (a probability of 0 draws nothing, so turning one on does
+ * not change the draws of a run without it). Every fate is traced. */
+typedef struct tw_sim_dgram_opts {
+    /* sendto fails with -ENOBUFS, reported to error_received (the
+     * reference text's rule); nothing is sent. [0] */
+    double enobufs_probability;
+    /* Lost on the way. [0] */
+    double loss_probability;
+    /* Answered as by a closed port: an ICMP port unreachable travels
+     * back, and a connected sender sees error_received(-ECONNREFUSED)
+     * (an unconnected one hears nothing, as on Linux). [0] */
+    double refuse_probability;
+    /* Arrives twice; the copy draws its own latency. [0] */
+    double duplicate_probability;
+    /* Held back by an extra delay, uniform in [1 ns,
+     * reorder_delay_ns_max], so that datagrams sent after it overtake it;
+     * all others arrive in the order they were sent. [0; 1 ms] */
+    double reorder_probability;
+    tw_ns reorder_delay_ns_max;
+    /* 1 to corrupt_bits_max distinct bits flipped, at positions uniform
+     * over the datagram (an empty one stays intact). [0; 1] */
+    double corrupt_probability;
+    uint32_t corrupt_bits_max;
+    /* A larger datagram fails with -EMSGSIZE, reported to error_received
+     * from inside sendto. [0: UDP's limit, 65,507 bytes over IPv4 and
+     * 65,527 over IPv6, as on Linux] */
+    uint32_t size_max_bytes;
+    /* The sender's socket buffer: bytes (each datagram counts its length
+     * + 8) waiting for the wire (bandwidth, clog) after which sendto
+     * pushes back; the transport then queues and pause_writing follows.
+     * An empty buffer always takes one datagram. [212,992, Linux's] */
+    uint32_t sndbuf_bytes;
+    /* The receiver's socket buffer: bytes arrived and not yet handed to
+     * the protocol; datagrams that do not fit are dropped. [212,992] */
+    uint32_t rcvbuf_bytes;
+} tw_sim_dgram_opts;
+
+/* Loss that is not independent from packet to packet (sim/loss.c). Every
+ * packet crossing a path passes its model once: a stream segment (each
+ * retransmission again) or a datagram. It is drawn only when on, after
+ * the independent draw of loss_probability, so a run without a model
+ * draws what it always drew. A model is lost-or-not per packet; what a
+ * loss does is the path's rule (a stream segment comes back one RTO
+ * later, a datagram is gone).
+ *   CORRELATED       each packet repeats the previous packet's fate with
+ *                    probability `correlation`, else is lost with
+ *                    `probability` independently: the loss rate stays
+ *                    `probability` while losses cluster (netem's "loss
+ *                    random P CORR" intends this; its formula lets the
+ *                    rate sink below P as the correlation grows).
+ *   GILBERT_ELLIOTT  two states, as netem's "loss gemodel p r 1-h 1-k":
+ *                    a packet is lost with loss_bad in the bad state,
+ *                    loss_good in the good one; then the channel moves
+ *                    good->bad with p, bad->good with r. It starts good.
+ *                    Mean burst length 1/r packets, mean gap 1/p. */
+typedef enum tw_sim_loss_kind {
+    TW_SIM_LOSS_NONE = 0,
+    TW_SIM_LOSS_CORRELATED,
+    TW_SIM_LOSS_GILBERT_ELLIOTT,
+} tw_sim_loss_kind;
+
+typedef struct tw_sim_loss_model {
+    tw_sim_loss_kind kind;
+    double probability; /* CORRELATED, in [0, 1] */
+    double correlation; /* CORRELATED, in [0, 1) */
+    double p;           /* GILBERT_ELLIOTT: good -> bad, in (0, 1] */
+    double r;           /* GILBERT_ELLIOTT: bad -> good [0: 1 - p] */
+    double loss_bad;    /* GILBERT_ELLIOTT: 1-h [0: 1] */
+    double loss_good;   /* GILBERT_ELLIOTT: 1-k [0] */
+} tw_sim_loss_model;
+
 /* One direction of a path between two nodes. */
 typedef struct tw_sim_path_opts {
     /* One-way delay of every segment, SYN and ACK. [network: uniform
@@ -149,6 +240,12 @@ typedef struct tw_sim_path_opts {
     /* Consecutive losses of one segment after which the connection fails:
      * the sender sees -ETIMEDOUT, the receiver -ECONNRESET. [15] */
     uint32_t loss_retries_max;
+    /* Datagrams: latency and bandwidth above apply to them too; a
+     * partition loses them, a clog holds them (and fills the sender's
+     * socket buffer). */
+    tw_sim_dgram_opts dgram;
+    /* Bursty or correlated loss on top of the independent kind. [none] */
+    tw_sim_loss_model loss_model;
 } tw_sim_path_opts;
 
 /* Swarm fault kinds (bit mask in tw_sim_opts.swarm_faults). */
@@ -160,7 +257,8 @@ enum {
     TW_SIM_SWARM_CRASH = 1u << 4,
     TW_SIM_SWARM_CLOCK = 1u << 5,
     TW_SIM_SWARM_EMFILE = 1u << 6,
-    TW_SIM_SWARM_ALL = 0x7f,
+    TW_SIM_SWARM_DGRAM = 1u << 7, /* one datagram impairment, or ENOBUFS */
+    TW_SIM_SWARM_ALL = 0xff,
 };
 
 typedef struct tw_sim_record tw_sim_record;
@@ -191,7 +289,11 @@ typedef struct tw_sim_opts {
      * out after connect_timeout_ns). [0] */
     double connect_timeout_probability;
 
-    /* Limits; each has a setting to raise it. */
+    /* Limits; each has a setting to raise it. (Fixed ones: 8 SYN
+     * retransmissions per connect, 2^20 listeners and 2^20 scripted faults
+     * per world.) Hitting events_max fails the run with -ENOBUFS rather
+     * than silently dropping work; at endpoints_max a connect returns
+     * -ENOBUFS and a server node drops SYNs. */
     uint32_t nodes_max;      /* [1024] */
     uint32_t endpoints_max;  /* stream ends alive at once [4 Mi] */
     uint32_t events_max;     /* network events queued at once [16 Mi] */
@@ -214,6 +316,16 @@ typedef struct tw_sim_opts {
     bool buggify;
     double buggify_site_probability;
     double buggify_fire_probability;
+
+    /* Schedule fuzzing (section 1): when set, every draw of the world's
+     * four streams, in the order they happen, takes its top 8 bits from
+     * the next of these bytes; the seed supplies the rest, and every draw
+     * once they are used up. A fuzzer's input then chooses the schedule
+     * (delays, chunk sizes, losses, swarm faults) and a crash replays
+     * from the same bytes. Not copied: they must outlive the world.
+     * tw_sim_prng_bytes_used() says how many a run took. [NULL] */
+    const uint8_t *prng_bytes;
+    size_t prng_bytes_len;
 
     /* Trace output (section 8). The hash covers every record whatever the
      * filter. trace_file: one readable line per record (not owned). */
@@ -261,9 +373,10 @@ int tw_sim_run_for(tw_sim *sim, tw_ns duration);
 int tw_sim_run_until_idle(tw_sim *sim);
 
 /* One step (for unit tests): run one iteration of every node with ready
- * callbacks or due timers, or else advance the clock to the next event or
- * timer and process it. Returns 1 if something was done, 0 if the world is
- * idle (as tw_sim_run_until_idle), or a negative error. */
+ * callbacks or due timers (in node-id order); or else advance the clock to
+ * the earliest network event and process it, or to the earliest timer
+ * (which the next step runs). Returns 1 if something was done, 0 if the
+ * world is idle (as tw_sim_run_until_idle), or a negative error. */
 int tw_sim_step(tw_sim *sim);
 
 /* Virtual world time in ns (node loops see their own skewed clocks). */
@@ -281,6 +394,8 @@ bool tw_sim_node_up(tw_loop *loop);
 /* From the user stream (3): protocol code under test may use it for its
  * own randomness so that it replays with the seed too. */
 uint64_t tw_sim_rand(tw_sim *sim);
+/* Bytes of tw_sim_opts.prng_bytes the world's draws have taken so far. */
+size_t tw_sim_prng_bytes_used(const tw_sim *sim);
 /* Counters, for tests and benchmarks. */
 typedef struct tw_sim_stats {
     uint64_t events;        /* network events processed */
@@ -291,6 +406,11 @@ typedef struct tw_sim_stats {
     uint64_t connects, accepts, resets, timeouts, refused;
     uint64_t losses;        /* segment losses (retransmissions) */
     uint64_t faults;        /* faults applied (scripted and swarm) */
+    /* datagrams: taken by sendto; handed to a protocol; and the fates */
+    uint64_t dgrams_sent, dgrams_delivered;
+    uint64_t dgrams_lost, dgrams_duplicated, dgrams_reordered;
+    uint64_t dgrams_corrupted, dgrams_refused;
+    uint64_t dgrams_dropped; /* cut path, node down, full rcvbuf, no route */
     uint32_t endpoints;     /* stream ends alive now */
     uint32_t events_queued; /* now */
 } tw_sim_stats;
@@ -340,6 +460,13 @@ typedef enum tw_sim_fault_kind {
     TW_SIM_FAULT_CLOCK,         /* a's clock: skew_ns offset from world
                                    time from now on, drifting drift_ppm */
     TW_SIM_FAULT_EMFILE,        /* a's next `count` accepts fail EMFILE */
+    TW_SIM_FAULT_DGRAM,         /* datagrams a->b (and b->a unless
+                                   oneway; b NULL: all of a's paths) get
+                                   the non-zero fields of `dgram` on top
+                                   of their path's for duration_ns (0:
+                                   from now on) */
+    TW_SIM_FAULT_ENOBUFS,       /* a's next `count` datagram sends fail
+                                   with -ENOBUFS */
 } tw_sim_fault_kind;
 
 typedef struct tw_sim_fault {
@@ -349,7 +476,8 @@ typedef struct tw_sim_fault {
     tw_ns duration_ns;  /* CLOG; PARTITION: heal after it (0: never) */
     tw_ns skew_ns;      /* CLOCK */
     int32_t drift_ppm;  /* CLOCK, in (-1000000, 1000000) */
-    uint32_t count;     /* EMFILE */
+    uint32_t count;     /* EMFILE, ENOBUFS */
+    tw_sim_dgram_opts dgram; /* DGRAM */
 } tw_sim_fault;
 
 /* Schedule *f (copied) at world time `when` (clamped to now). 0, -EINVAL
@@ -366,9 +494,27 @@ int tw_sim_crash(tw_loop *node);
 int tw_sim_restart(tw_loop *node);
 int tw_sim_set_clock(tw_loop *node, tw_ns skew_ns, int32_t drift_ppm);
 int tw_sim_emfile(tw_loop *node, uint32_t count);
+/* TW_SIM_FAULT_DGRAM now: *dgram's non-zero fields on a->b (and b->a
+ * unless oneway) for duration_ns (0: from now on). */
+int tw_sim_dgram_impair(tw_sim *sim, tw_loop *a, tw_loop *b,
+                        const tw_sim_dgram_opts *dgram, tw_ns duration_ns,
+                        bool oneway);
+/* TW_SIM_FAULT_ENOBUFS now: node's next count datagram sends fail. */
+int tw_sim_enobufs(tw_loop *node, uint32_t count);
 /* Reset one simulated stream connection (both ends see -ECONNRESET).
  * -EINVAL if t is not a simulated stream transport. */
 int tw_sim_reset_transport(tw_transport *t);
+/* A loss burst (sim/loss.c): packets a->b (and b->a unless oneway; b
+ * NULL: all of a's paths) also pass *model for duration_ns (> 0) from now
+ * on; model NULL ends the bursts on those paths at once. A path holds one
+ * burst: a new one replaces it. Unlike the calls above it takes effect at
+ * once, so call it between runs, never from a callback (-EBUSY). 0 or
+ * -EINVAL (bad model, nodes not of this world), -ENOMEM. */
+int tw_sim_loss_burst(tw_sim *sim, tw_loop *a, tw_loop *b,
+                      const tw_sim_loss_model *model, tw_ns duration_ns,
+                      bool oneway);
+/* True if *m is a valid model (kind NONE included). */
+bool tw_sim_loss_model_ok(const tw_sim_loss_model *m);
 
 /* ------------------------------------------------------------------ */
 /* 8. the trace
@@ -379,7 +525,12 @@ int tw_sim_reset_transport(tw_transport *t);
  * records' fields in a fixed little-endian layout, so two runs agree
  * exactly when their traces do. Lines look like
  *     12.000250000 n1 t3 deliver 512 1024
- * (seconds.nanoseconds, node, transport, event, numbers). */
+ * (seconds.nanoseconds, node, transport, event, numbers). Datagrams:
+ * dg_open, dg_send (len, port), dg_loss, dg_dup, dg_reorder (len, held
+ * ns), dg_corrupt (len, bits), dg_enobufs, dg_emsgsize, dg_eacces,
+ * dg_eagain, dg_arrive (len, source port), dg_drop (len, why: 1 cut,
+ * 2 node down, 3 full rcvbuf, 4 no route, 5 no broadcast listener),
+ * dg_refused, dg_icmp, dg_icmp_ignored, dg_closed. */
 
 struct tw_sim_record {
     tw_ns time_ns;

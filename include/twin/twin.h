@@ -5,9 +5,11 @@
 
 #include "twin/addr.h"
 #include "twin/app.h"
+#include "twin/datagram.h"
 #include "twin/error.h"
 #include "twin/loop.h"
 #include "twin/net.h"
+#include "twin/process.h"
 #include "twin/protocol.h"
 #include "twin/transport.h"
 

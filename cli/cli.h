@@ -1,0 +1,50 @@
+/* cli/cli.h - what the files of cli/ share. Not installed.
+ *
+ *   main.c    the `twin` command's dispatch, `run`, `apps`, `demo`
+ *   sim.c     `twin sim FILE` (one seed, a sweep) and `twin shrink FILE`
+ *   sweep.c   the sweep: shards, progress line, JSON lines, inert faults
+ *   tfilter.c `--trace-filter`: a FILE that passes the trace lines asked for
+ */
+#ifndef TWIN_CLI_H
+#define TWIN_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "twin/scenario.h"
+
+/* `twin sim ARGS` and `twin shrink ARGS` (argv[0] is the first argument
+ * after the command word); prog is how twin was invoked, for the replay
+ * commands printed. They return the exit status. */
+int tw_cli_sim(const char *prog, int argc, char **argv);
+int tw_cli_shrink(const char *prog, int argc, char **argv);
+
+/* Shared by sim.c and sweep.c. */
+typedef struct cli_sim {
+    const char *prog;
+    const char *file;
+    tw_scenario *sc;
+    bool swarm, json, quiet, progress, determinism;
+    uint64_t first, last; /* seeds, inclusive */
+    uint64_t shard, shards;
+} cli_sim;
+
+/* The command that replays seed, quoted for a POSIX shell. */
+void cli_replay(const cli_sim *c, uint64_t seed, char *buf, size_t len);
+/* Wall-clock seconds (monotonic): progress and seeds per second only. */
+double cli_wall(void);
+/* Print a string as a JSON string literal. */
+void cli_json_str(FILE *f, const char *s);
+/* Catch the signals of a crash and report the seed before dying: the
+ * replay command for the seed being run is kept ready in *replay. */
+void cli_crash_guard(uint64_t seed, const char *replay);
+
+int cli_sweep(cli_sim *c);
+
+/* A FILE that passes to `to` the trace lines matching expr ("node=NAME,
+ * event=WORD|WORD, t=ID, from=DUR, to=DUR"), and every line that is not
+ * a trace record. NULL with a message in err on a bad expression. */
+FILE *cli_trace_filter(FILE *to, const char *expr, char *err, size_t errlen);
+
+#endif

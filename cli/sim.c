@@ -1,0 +1,465 @@
+/* cli/sim.c - `twin sim FILE` and `twin shrink FILE`.
+ *
+ * Map: helpers (replay command, wall clock, JSON strings, the crash
+ * guard); options; one seed (summary, trace, schedule dump, determinism
+ * check); `twin shrink`.
+ *
+ *   twin sim FILE [--seed N | --seeds A..B [--shard I/N] [--json]]
+ *                 [--swarm] [--trace] [--trace-filter EXPR] [--verbose]
+ *                 [--dump-schedule OUT] [--check-determinism] [--quiet]
+ *   twin shrink FILE --seed N [--swarm] [--out OUT] [--runs N]
+ *
+ * Exit status (twin/scenario.h): 0 pass, 1 correctness, 2 bad file or
+ * command line, 3 liveness, 4 crash; a sweep exits with the worst seed's.
+ * The wall clock is read here only, for seeds per second and the seed
+ * picked when none is given; runs never see it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "twin/parse.h"
+
+/* ---- helpers ---- */
+
+double cli_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Quote s for a POSIX shell unless it is plain. */
+static void shell_word(char *buf, size_t len, const char *s)
+{
+    bool plain = *s != '\0';
+    for (const char *p = s; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    "0123456789-_./:=+,", *p))
+            plain = false;
+    size_t n = strlen(buf);
+    if (plain) {
+        snprintf(buf + n, len - n, "%s", s);
+        return;
+    }
+    snprintf(buf + n, len - n, "'");
+    for (const char *p = s; *p; p++) {
+        n = strlen(buf);
+        if (*p == '\'')
+            snprintf(buf + n, len - n, "'\\''");
+        else
+            snprintf(buf + n, len - n, "%c", *p);
+    }
+    n = strlen(buf);
+    snprintf(buf + n, len - n, "'");
+}
+
+void cli_replay(const cli_sim *c, uint64_t seed, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    shell_word(buf, len, c->prog);
+    size_t n = strlen(buf);
+    snprintf(buf + n, len - n, " sim ");
+    shell_word(buf, len, c->file);
+    n = strlen(buf);
+    snprintf(buf + n, len - n, " --seed %" PRIu64 "%s", seed,
+             c->swarm ? " --swarm" : "");
+}
+
+void cli_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* The crash guard: a seed that kills the process (an assertion, a
+ * segfault) still gets its replay command printed, and the exit status
+ * says "crash". Only async-signal-safe calls in the handler. */
+static char guard_msg[1200];
+static size_t guard_len;
+
+static void on_fatal(int sig)
+{
+    (void)sig;
+    if (guard_len && write(2, guard_msg, guard_len) < 0)
+        _exit(TW_SCENARIO_CRASH);
+    _exit(TW_SCENARIO_CRASH);
+}
+
+void cli_crash_guard(uint64_t seed, const char *replay)
+{
+    static bool installed;
+    if (!installed && !getenv("TWIN_NO_CRASH_GUARD")) {
+        struct sigaction sa = {.sa_handler = on_fatal};
+        sigemptyset(&sa.sa_mask);
+        int sigs[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+            sigaction(sigs[i], &sa, NULL);
+        installed = true;
+    }
+    int n = snprintf(guard_msg, sizeof guard_msg,
+                     "\ntwin sim: seed %" PRIu64 " crashed the process (CRASH)\n"
+                     "reproduce with: %s\n", seed, replay);
+    guard_len = n > 0 && (size_t)n < sizeof guard_msg ? (size_t)n : 0;
+}
+
+/* ---- options ---- */
+
+static int usage(const char *prog)
+{
+    fprintf(stderr,
+            "usage: %s sim FILE [--seed N] [--swarm] [--trace] [--trace-filter EXPR]\n"
+            "                   [--verbose] [--dump-schedule OUT] [--check-determinism]\n"
+            "       %s sim FILE --seeds A..B [--shard I/N] [--swarm] [--json] [--quiet]\n"
+            "       %s shrink FILE --seed N [--swarm] [--out OUT] [--runs N]\n",
+            prog, prog, prog);
+    return TW_SCENARIO_USAGE;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return false;
+    errno = 0;
+    *out = strtoull(s, &end, 0);
+    return !*end && !errno;
+}
+
+static bool parse_range(const char *s, uint64_t *a, uint64_t *b)
+{
+    const char *dots = s ? strstr(s, "..") : NULL;
+    char left[32];
+    if (!dots || (size_t)(dots - s) >= sizeof left)
+        return false;
+    memcpy(left, s, (size_t)(dots - s));
+    left[dots - s] = '\0';
+    return parse_u64(left, a) && parse_u64(dots + 2, b) && *a <= *b;
+}
+
+static bool parse_shard(const char *s, uint64_t *i, uint64_t *n)
+{
+    const char *slash = s ? strchr(s, '/') : NULL;
+    char left[32];
+    if (!slash || (size_t)(slash - s) >= sizeof left)
+        return false;
+    memcpy(left, s, (size_t)(slash - s));
+    left[slash - s] = '\0';
+    return parse_u64(left, i) && parse_u64(slash + 1, n) && *n > 0 && *i < *n;
+}
+
+typedef struct sim_args {
+    cli_sim c;
+    bool have_seed, have_seeds, trace, verbose;
+    uint64_t seed;
+    const char *filter, *dump, *out;
+    uint64_t runs;
+} sim_args;
+
+static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
+{
+    a->c.prog = prog;
+    a->c.shards = 1;
+    for (int i = 0; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool used = true; /* v consumed */
+        if (strcmp(o, "--seed") == 0 && parse_u64(v, &a->seed))
+            a->have_seed = true;
+        else if (strcmp(o, "--seeds") == 0 && parse_range(v, &a->c.first, &a->c.last))
+            a->have_seeds = true;
+        else if (strcmp(o, "--shard") == 0 && parse_shard(v, &a->c.shard, &a->c.shards))
+            ;
+        else if (strcmp(o, "--trace-filter") == 0 && v)
+            a->filter = v, a->trace = true;
+        else if (strcmp(o, "--dump-schedule") == 0 && v)
+            a->dump = v;
+        else if (strcmp(o, "--out") == 0 && v)
+            a->out = v;
+        else if (strcmp(o, "--runs") == 0 && parse_u64(v, &a->runs))
+            ;
+        else {
+            used = false;
+            if (strcmp(o, "--swarm") == 0)
+                a->c.swarm = true;
+            else if (strcmp(o, "--json") == 0)
+                a->c.json = true;
+            else if (strcmp(o, "--trace") == 0)
+                a->trace = true;
+            else if (strcmp(o, "--verbose") == 0 || strcmp(o, "-v") == 0)
+                a->verbose = true;
+            else if (strcmp(o, "--quiet") == 0 || strcmp(o, "-q") == 0)
+                a->c.quiet = true;
+            else if (strcmp(o, "--check-determinism") == 0)
+                a->c.determinism = true;
+            else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+                usage(prog);
+                return -1; /* asked for: exit 0 */
+            }
+            else if (o[0] != '-' && !a->c.file)
+                a->c.file = o;
+            else {
+                fprintf(stderr, "twin: bad option or value: '%s'%s%s\n", o,
+                        v && o[0] == '-' ? " " : "", v && o[0] == '-' ? v : "");
+                return usage(prog);
+            }
+        }
+        if (used)
+            i++;
+    }
+    if (!a->c.file) {
+        fprintf(stderr, "twin: no scenario file given\n");
+        return usage(prog);
+    }
+    if (a->have_seed && a->have_seeds) {
+        fprintf(stderr, "twin: --seed and --seeds: pick one\n");
+        return usage(prog);
+    }
+    return 0;
+}
+
+static int load(sim_args *a)
+{
+    char err[600];
+    if (tw_scenario_load(a->c.file, &a->c.sc, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return TW_SCENARIO_USAGE;
+    }
+    if (a->c.swarm && !tw_scenario_has_swarm(a->c.sc)) {
+        fprintf(stderr, "%s: --swarm needs a swarm section in the file\n", a->c.file);
+        return TW_SCENARIO_USAGE;
+    }
+    return 0;
+}
+
+/* ---- one seed ---- */
+
+static uint64_t pick_seed(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t z = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
+    z = (z ^ (z >> 33)) * UINT64_C(0xff51afd7ed558ccd);
+    return (z ^ (z >> 33)) % 1000000000;
+}
+
+static void print_result(const cli_sim *c, const tw_scenario_result *res)
+{
+    char a[32], b[32], replay[1024];
+    const tw_scenario_verdict v = res->verdict;
+    printf("\nresult: %s%s%s\n", v == TW_SCENARIO_PASS ? "PASS" : "FAIL (",
+           v == TW_SCENARIO_PASS ? "" : tw_scenario_verdict_name(v),
+           v == TW_SCENARIO_PASS ? "" : ")");
+    if (res->message[0])
+        printf("  %s\n", res->message);
+    printf("  virtual time %s", tw_format_duration(res->end_ns, a, sizeof a));
+    if (res->converged_ns >= 0)
+        printf(" (quiet phase goals met at %s)",
+               tw_format_duration(res->converged_ns, b, sizeof b));
+    printf(", %" PRIu64 " events, %" PRIu64 " trace records\n", res->stats.events,
+           res->stats.records);
+    if (res->neffects)
+        printf("  faults, and how often each took effect:\n");
+    for (size_t i = 0; i < res->neffects; i++) {
+        const tw_scenario_effect *e = &res->effects[i];
+        printf("    #%zu %s%s: %" PRIu64 " %s%s\n", e->index, e->what,
+               e->drawn ? " (drawn)" : "", e->count, e->unit,
+               e->count ? "" : "  <- INERT: it touched nothing");
+    }
+    printf("  trace hash %016" PRIx64 "\n", res->hash);
+    cli_replay(c, res->seed, replay, sizeof replay);
+    printf("reproduce with: %s%s\n", replay,
+           v == TW_SCENARIO_PASS ? "" : " --trace");
+}
+
+static int dump_schedule(sim_args *a)
+{
+    /* Without --swarm the schedule is the file's own timeline. */
+    tw_scenario *m = a->c.swarm ? tw_scenario_materialize(a->c.sc, a->seed) : NULL;
+    if (a->c.swarm && !m)
+        return TW_SCENARIO_CRASH;
+    FILE *f = strcmp(a->dump, "-") == 0 ? stdout : fopen(a->dump, "w");
+    if (!f) {
+        fprintf(stderr, "twin: cannot write %s: %s\n", a->dump, strerror(errno));
+        tw_scenario_free(m);
+        return TW_SCENARIO_USAGE;
+    }
+    char comment[700];
+    snprintf(comment, sizeof comment,
+             "The schedule of seed %" PRIu64 " of %s%s, written by twin sim\n"
+             "--dump-schedule: it replays that run without --swarm, and keeps\n"
+             "replaying these faults after the code changes.",
+             a->seed, a->c.file, a->c.swarm ? " --swarm" : "");
+    int rc = tw_scenario_write(m ? m : a->c.sc, f, comment);
+    if (f != stdout)
+        fclose(f);
+    tw_scenario_free(m);
+    if (rc < 0)
+        return TW_SCENARIO_USAGE;
+    fprintf(stderr, "twin sim: schedule of seed %" PRIu64 " written to %s "
+                    "(replay: %s sim %s --seed %" PRIu64 ")\n",
+            a->seed, a->dump, a->c.prog, a->dump, a->seed);
+    return 0;
+}
+
+static int one_seed(sim_args *a)
+{
+    cli_sim *c = &a->c;
+    if (!a->have_seed)
+        a->seed = pick_seed();
+    char replay[1024];
+    cli_replay(c, a->seed, replay, sizeof replay);
+    if (a->dump) {
+        int rc = dump_schedule(a);
+        if (rc)
+            return rc;
+    }
+    if (c->determinism) {
+        printf("twin sim: checking seed %" PRIu64 " of %s for determinism\n",
+               a->seed, c->file);
+        int rc = tw_scenario_check_determinism(c->sc, a->seed, c->swarm, stdout);
+        printf("%s\n", rc == 0 ? "deterministic: both runs agree record for record"
+                               : "NOT deterministic");
+        return rc == 0 ? 0 : TW_SCENARIO_CRASH;
+    }
+    printf("twin sim: %s SEED=%" PRIu64 "%s%s\n", c->file, a->seed,
+           c->swarm ? " (swarm)" : "", a->have_seed ? "" : " (picked at random)");
+    if (!c->quiet)
+        tw_scenario_describe(c->sc, stdout);
+    fflush(stdout);
+    char err[200];
+    FILE *trace = NULL;
+    if (a->trace) {
+        trace = a->filter ? cli_trace_filter(stdout, a->filter, err, sizeof err) : stdout;
+        if (!trace) {
+            fprintf(stderr, "twin: --trace-filter: %s\n", err);
+            return TW_SCENARIO_USAGE;
+        }
+    }
+    tw_scenario_run_opts o = {.swarm = c->swarm, .trace = trace,
+                              .app_out = a->trace || a->verbose ? stdout : NULL};
+    tw_scenario_result res;
+    cli_crash_guard(a->seed, replay);
+    int rc = tw_scenario_run(c->sc, a->seed, &o, &res);
+    if (trace && trace != stdout)
+        fclose(trace);
+    if (rc < 0) {
+        fprintf(stderr, "twin: cannot run: %s\n", strerror(-rc));
+        return TW_SCENARIO_CRASH;
+    }
+    print_result(c, &res);
+    int status = (int)res.verdict;
+    tw_scenario_result_fini(&res);
+    return status;
+}
+
+int tw_cli_sim(const char *prog, int argc, char **argv)
+{
+    sim_args a = {0};
+    int rc = parse_args(&a, prog, argc, argv);
+    if (rc < 0)
+        return 0; /* --help */
+    if (rc == 0)
+        rc = load(&a);
+    if (rc == 0) {
+        if (a.have_seeds) {
+            a.c.progress = !a.c.quiet && isatty(2);
+            rc = cli_sweep(&a.c);
+        } else {
+            rc = one_seed(&a);
+        }
+    }
+    tw_scenario_free(a.c.sc);
+    return rc;
+}
+
+/* ---- twin shrink ---- */
+
+static void default_out(const sim_args *a, char *buf, size_t len)
+{
+    const char *base = strrchr(a->c.file, '/');
+    base = base ? base + 1 : a->c.file;
+    char stem[200];
+    snprintf(stem, sizeof stem, "%s", base);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem)
+        *dot = '\0';
+    snprintf(buf, len, "%s.seed%" PRIu64 ".shrunk.yaml", stem, a->seed);
+}
+
+int tw_cli_shrink(const char *prog, int argc, char **argv)
+{
+    sim_args a = {0};
+    int rc = parse_args(&a, prog, argc, argv);
+    if (rc < 0)
+        return 0; /* --help */
+    if (rc == 0 && !a.have_seed) {
+        fprintf(stderr, "twin shrink: which failing seed? (--seed N)\n");
+        rc = usage(prog);
+    }
+    if (rc == 0)
+        rc = load(&a);
+    if (rc) {
+        tw_scenario_free(a.c.sc);
+        return rc;
+    }
+    char out[512], replay[1024];
+    if (a.out)
+        snprintf(out, sizeof out, "%s", a.out);
+    else
+        default_out(&a, out, sizeof out);
+    tw_scenario *small = NULL;
+    tw_scenario_shrink_stats st;
+    printf("twin shrink: %s seed %" PRIu64 "%s\n", a.c.file, a.seed,
+           a.c.swarm ? " (swarm)" : "");
+    rc = tw_scenario_shrink(a.c.sc, a.seed, a.c.swarm, (size_t)a.runs,
+                            a.c.quiet ? NULL : stdout, &small, &st);
+    tw_scenario_free(a.c.sc);
+    if (rc == -EAGAIN) {
+        printf("seed %" PRIu64 " passes: nothing to shrink\n", a.seed);
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "twin shrink: %s\n", strerror(-rc));
+        return TW_SCENARIO_CRASH;
+    }
+    FILE *f = fopen(out, "w");
+    char comment[900], d0[32], d1[32];
+    snprintf(comment, sizeof comment,
+             "Shrunk by twin shrink from %s, seed %" PRIu64 "%s: %zu fault(s) to\n"
+             "%zu, fault phase %s to %s, in %zu runs. It still fails (%s)\n"
+             "under seed %" PRIu64 " on its own.",
+             a.c.file, a.seed, a.c.swarm ? " --swarm" : "", st.faults_before,
+             st.faults_after, tw_format_duration(st.duration_before, d0, sizeof d0),
+             tw_format_duration(st.duration_after, d1, sizeof d1), st.runs,
+             tw_scenario_verdict_name(st.verdict), a.seed);
+    if (!f || tw_scenario_write(small, f, comment) < 0) {
+        fprintf(stderr, "twin shrink: cannot write %s: %s\n", out, strerror(errno));
+        if (f)
+            fclose(f);
+        tw_scenario_free(small);
+        return TW_SCENARIO_USAGE;
+    }
+    fclose(f);
+    tw_scenario_free(small);
+    cli_sim c = {.prog = prog, .file = out};
+    cli_replay(&c, a.seed, replay, sizeof replay);
+    printf("shrunk: %zu fault(s) -> %zu, fault phase %s -> %s, %zu runs; "
+           "still fails (%s)\nwritten to %s\nreproduce with: %s --trace\n",
+           st.faults_before, st.faults_after, d0, d1, st.runs,
+           tw_scenario_verdict_name(st.verdict), out, replay);
+    return 0;
+}

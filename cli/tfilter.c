@@ -1,0 +1,151 @@
+/* cli/tfilter.c - `--trace-filter`: narrow the readable trace to a node,
+ * some events, a transport or a time window.
+ *
+ *     --trace-filter 'node=client,event=connection_lost|reset,from=2s'
+ *
+ * The simulator writes records as "SECONDS.NANOS NODE tID EVENT A B"
+ * (twin/sim.h, section 8); this FILE reads them back line by line and
+ * passes those that match every term given. Lines that are not records
+ * (the summary, app output) always pass.
+ */
+#define _GNU_SOURCE /* fopencookie */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "twin/parse.h"
+
+#define EVENTS_MAX 16
+
+typedef struct tfilter {
+    FILE *to;
+    char node[64];
+    char events[EVENTS_MAX][48];
+    int nevents;
+    uint64_t transport;
+    bool want_transport;
+    tw_ns from, until;
+    char line[512];
+    size_t len;
+} tfilter;
+
+static bool event_ok(const tfilter *t, const char *what)
+{
+    if (!t->nevents)
+        return true;
+    for (int i = 0; i < t->nevents; i++)
+        if (strncmp(what, t->events[i], strlen(t->events[i])) == 0)
+            return true;
+    return false;
+}
+
+static bool wanted(const tfilter *t, const char *line)
+{
+    long long sec, nsec;
+    char node[64], what[64];
+    uint64_t tid;
+    if (sscanf(line, " %lld.%9lld %63s t%" SCNu64 " %63s", &sec, &nsec, node,
+               &tid, what) != 5)
+        return true; /* not a record */
+    tw_ns at = (tw_ns)sec * TW_NS_PER_SEC + nsec;
+    return (!t->node[0] || strcmp(node, t->node) == 0) && event_ok(t, what) &&
+           (!t->want_transport || tid == t->transport) && at >= t->from &&
+           at <= t->until;
+}
+
+static void emit(tfilter *t)
+{
+    t->line[t->len] = '\0';
+    if (wanted(t, t->line))
+        fprintf(t->to, "%s\n", t->line);
+    t->len = 0;
+}
+
+static ssize_t tf_write(void *cookie, const char *buf, size_t len)
+{
+    tfilter *t = cookie;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\n' || t->len == sizeof t->line - 1)
+            emit(t);
+        if (buf[i] != '\n')
+            t->line[t->len++] = buf[i];
+    }
+    return (ssize_t)len;
+}
+
+static int tf_close(void *cookie)
+{
+    tfilter *t = cookie;
+    if (t->len)
+        emit(t);
+    fflush(t->to);
+    free(t);
+    return 0;
+}
+
+static int term(tfilter *t, char *kv, char *err, size_t errlen)
+{
+    char *eq = strchr(kv, '=');
+    if (!eq) {
+        snprintf(err, errlen, "'%s' is not KEY=VALUE", kv);
+        return -1;
+    }
+    *eq = '\0';
+    const char *k = kv, *v = eq + 1;
+    if (strcmp(k, "node") == 0) {
+        snprintf(t->node, sizeof t->node, "%s", v);
+    } else if (strcmp(k, "event") == 0) {
+        char copy[256];
+        snprintf(copy, sizeof copy, "%s", v);
+        for (char *s, *w = strtok_r(copy, "|", &s); w; w = strtok_r(NULL, "|", &s))
+            if (t->nevents < EVENTS_MAX)
+                snprintf(t->events[t->nevents++], sizeof t->events[0], "%s", w);
+    } else if (strcmp(k, "t") == 0 || strcmp(k, "transport") == 0) {
+        char *end;
+        t->transport = strtoull(v[0] == 't' ? v + 1 : v, &end, 10);
+        t->want_transport = true;
+        if (*end) {
+            snprintf(err, errlen, "transport '%s' is not a number", v);
+            return -1;
+        }
+    } else if (strcmp(k, "from") == 0 || strcmp(k, "to") == 0) {
+        tw_ns ns;
+        if (tw_parse_duration(v, &ns) < 0) {
+            snprintf(err, errlen, "'%s' is not a duration", v);
+            return -1;
+        }
+        *(strcmp(k, "from") == 0 ? &t->from : &t->until) = ns;
+    } else {
+        snprintf(err, errlen, "unknown key '%s' (node, event, t, from, to)", k);
+        return -1;
+    }
+    return 0;
+}
+
+FILE *cli_trace_filter(FILE *to, const char *expr, char *err, size_t errlen)
+{
+    tfilter *t = calloc(1, sizeof *t);
+    char copy[512];
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->to = to;
+    t->until = INT64_MAX;
+    snprintf(copy, sizeof copy, "%s", expr);
+    for (char *s, *kv = strtok_r(copy, ",", &s); kv; kv = strtok_r(NULL, ",", &s))
+        if (term(t, kv, err, errlen) < 0) {
+            free(t);
+            return NULL;
+        }
+    static const cookie_io_functions_t io = {.write = tf_write, .close = tf_close};
+    FILE *f = fopencookie(t, "w", io);
+    if (!f) {
+        free(t);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    setvbuf(f, NULL, _IOLBF, 0);
+    return f;
+}

@@ -1,0 +1,201 @@
+/* core/datagram.c - datagram endpoints, the rules both backends share.
+ *
+ * Map:
+ *   1. tw_create_datagram_endpoint: argument checks, then the backend
+ *   2. sendto: the destination rule, the send tried at once, the queue
+ *   3. the flush when the backend says it can send again; clear
+ *
+ * The split is the one of core/transport.c: a backend only tries to send
+ * one datagram now (ops->sendto: sent, -EAGAIN, or an error about that
+ * datagram) and says when it could send again (tw__transport_writable).
+ * The queue of datagrams it could not take, the header accounting of the
+ * write buffer size, the watermarks, error_received for errors of a send,
+ * and close's flush all live here, so the two worlds cannot differ on
+ * them.
+ *
+ * asyncio's _SelectorDatagramTransport is the model, with one fix: its
+ * flush subtracts a datagram's length but not its 8-byte header from the
+ * buffer size; here a datagram counts len + 8 from queueing to sending.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "twin/datagram.h"
+
+/* One datagram that could not be sent at once. */
+struct tw__dgram {
+    struct tw__dgram *next;
+    tw_addr addr;   /* len 0: the connected remote */
+    size_t len;
+    uint8_t data[]; /* a copy: the caller's buffer is free at once */
+};
+
+/* ------------------------------------------------------------------ */
+/* 1. making an endpoint                                               */
+
+static bool family_known(int f)
+{
+    return f == AF_INET || f == AF_INET6 || f == AF_UNIX;
+}
+
+/* The endpoint's family from the options, or a negative errno. Checked
+ * here once so that both backends refuse the same input alike. */
+static int opts_family(const tw_datagram_opts *o)
+{
+    int lf = tw_addr_family(&o->local), rf = tw_addr_family(&o->remote);
+    if ((o->local.len && !family_known(lf)) ||
+        (o->remote.len && !family_known(rf)))
+        return -EINVAL;
+    if (o->family != AF_UNSPEC && !family_known(o->family))
+        return -EAFNOSUPPORT;
+    int f = o->family != AF_UNSPEC ? o->family : lf != AF_UNSPEC ? lf : rf;
+    if (f == AF_UNSPEC)
+        return -EINVAL; /* asyncio: "unexpected address family" */
+    if ((lf != AF_UNSPEC && lf != f) || (rf != AF_UNSPEC && rf != f))
+        return -EINVAL;
+    return f;
+}
+
+int tw_create_datagram_endpoint(tw_loop *loop, tw_protocol_factory factory,
+                                void *arg, const tw_datagram_opts *opts,
+                                tw_connect_cb cb)
+{
+    if (!loop || !factory || !opts)
+        return -EINVAL;
+    int f = opts_family(opts);
+    if (f < 0)
+        return f;
+    /* A UDP datagram cannot be sent to port 0 (the kernel says EINVAL
+     * on every send): refuse the endpoint rather than each sendto. */
+    if (f != AF_UNIX && opts->remote.len && tw_addr_port(&opts->remote) == 0)
+        return -EINVAL;
+    if (!loop->ops->create_datagram_endpoint)
+        return -ENOTSUP;
+    tw_datagram_opts o = *opts;
+    o.family = f;
+    return loop->ops->create_datagram_endpoint(loop, factory, arg, &o, cb);
+}
+
+/* ------------------------------------------------------------------ */
+/* 2. sendto                                                           */
+
+/* Where a datagram goes: *dest NULL for the connected remote. Errors are
+ * about the call (returned by sendto), not about the network. */
+static int destination(const tw_transport *t, const tw_addr *addr,
+                       const tw_addr **dest)
+{
+    *dest = NULL;
+    if (t->peer.len) {
+        /* asyncio: "Invalid address: must be None or <remote>". */
+        if (addr && !tw_addr_equal(addr, &t->peer))
+            return -EINVAL;
+        return 0;
+    }
+    if (!addr || addr->len == 0)
+        return -EDESTADDRREQ;
+    int f = tw_addr_family(addr);
+    if (f != tw_addr_family(&t->local))
+        return -EAFNOSUPPORT;
+    if (f != AF_UNIX && tw_addr_port(addr) == 0)
+        return -EINVAL;
+    *dest = addr;
+    return 0;
+}
+
+static int enqueue(tw_transport *t, const void *data, size_t len,
+                   const tw_addr *dest)
+{
+    struct tw__dgram *d = malloc(sizeof *d + len);
+    if (!d)
+        return -ENOMEM;
+    d->next = NULL;
+    if (dest)
+        d->addr = *dest;
+    else
+        d->addr.len = 0;
+    d->len = len;
+    if (len)
+        memcpy(d->data, data, len);
+    if (t->dq_tail)
+        t->dq_tail->next = d;
+    else
+        t->dq_head = d;
+    t->dq_tail = d;
+    t->queued += len + TW__DGRAM_HEADER;
+    return 0;
+}
+
+int tw__dgram_sendto(tw_transport *t, const void *data, size_t len,
+                     const tw_addr *addr)
+{
+    assert(t->kind == TW_TRANSPORT_DATAGRAM);
+    assert(!(t->flags & TW__T_CLOSING));
+    const tw_addr *dest;
+    int rc = destination(t, addr, &dest);
+    if (rc < 0)
+        return rc;
+    if (t->dq_head == NULL) {
+        /* Nothing queued: the order cannot be broken, try it now. */
+        rc = t->ops->sendto(t, data, len, dest);
+        if (rc == 0)
+            return 0;
+        if (rc != -EAGAIN) {
+            /* About this datagram, not the call: asyncio reports the
+             * OSError of a send to error_received and goes on. */
+            tw__transport_error_received(t, rc);
+            return 0;
+        }
+    }
+    rc = enqueue(t, data, len, dest);
+    if (rc < 0)
+        return rc;
+    tw__transport_arm_write(t, true);
+    tw__transport_maybe_pause(t);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* 3. flush and clear                                                  */
+
+static void pop(tw_transport *t)
+{
+    struct tw__dgram *d = t->dq_head;
+    t->dq_head = d->next;
+    if (!t->dq_head)
+        t->dq_tail = NULL;
+    assert(t->queued >= d->len + TW__DGRAM_HEADER);
+    t->queued -= d->len + TW__DGRAM_HEADER;
+    free(d);
+}
+
+void tw__dgram_writable(tw_transport *t)
+{
+    assert(!(t->flags & TW__T_LOST));
+    for (int i = 0; i < TW__DGRAM_FLUSH_MAX && t->dq_head; i++) {
+        struct tw__dgram *d = t->dq_head;
+        int rc = t->ops->sendto(t, d->data, d->len, d->addr.len ? &d->addr : NULL);
+        if (rc == -EAGAIN)
+            break;
+        pop(t);
+        if (rc < 0) {
+            /* May close or abort (abort clears the queue): re-read. */
+            tw__transport_error_received(t, rc);
+            if (t->flags & TW__T_LOST)
+                return;
+        }
+    }
+    tw__transport_maybe_resume(t); /* may sendto more, or close */
+    if ((t->flags & TW__T_LOST) || t->dq_head)
+        return;
+    tw__transport_arm_write(t, false);
+    if (t->flags & TW__T_CLOSING)
+        tw__transport_finish(t, 0);
+}
+
+void tw__dgram_clear(tw_transport *t)
+{
+    while (t->dq_head)
+        pop(t);
+    assert(t->queued == 0 || t->kind != TW_TRANSPORT_DATAGRAM);
+}

@@ -1,0 +1,124 @@
+/* twin/datagram.h - datagram endpoints: asyncio's
+ * loop.create_datagram_endpoint(), DatagramTransport and DatagramProtocol.
+ *
+ * Map:
+ *   1. the options: local and/or remote address, family, socket options
+ *   2. making an endpoint
+ *   3. what the transport and the protocol do (summary; the declarations
+ *      are tw_transport_sendto in twin/transport.h and the datagram
+ *      callbacks of twin/protocol.h)
+ *
+ * Works the same on both backends: UDP over IPv4 and IPv6 (and, on the real
+ * backend only, Unix datagram sockets). On the simulated backend the
+ * addresses are the simulated nodes' and the network's datagram faults
+ * (loss, duplication, reordering, corruption, size limits, refusal) apply;
+ * see twin/sim.h.
+ */
+#ifndef TWIN_DATAGRAM_H
+#define TWIN_DATAGRAM_H
+
+#include <stdbool.h>
+
+#include "twin/addr.h"
+#include "twin/loop.h"
+#include "twin/net.h"
+#include "twin/protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* 1. options
+ *
+ * Addresses are numeric tw_addr values (tw_addr_ip, tw_addr_parse,
+ * tw_addr_unix); an address with len 0 means "not given". At least one of
+ * local, remote or family must say which family the endpoint is.
+ *
+ *   local only    bound to local: receives from anyone, sendto needs an
+ *                 address (asyncio's local_addr=...). Port 0 picks one.
+ *   remote only   connected to remote, bound to a port the system picks:
+ *                 sendto(NULL) goes to remote, only remote's datagrams are
+ *                 received, and a datagram refused by the remote host
+ *                 comes back as error_received(-ECONNREFUSED).
+ *   both          bound to local, connected to remote.
+ *   neither       bound to the wildcard address of `family`, any port.
+ */
+typedef struct tw_datagram_opts {
+    tw_addr local;
+    tw_addr remote;
+    /* AF_UNSPEC (take it from the addresses), AF_INET, AF_INET6, or
+     * AF_UNIX (real backend only). Must agree with the addresses. */
+    int family;
+    /* SO_REUSEPORT: several endpoints that all set it may bind the same
+     * address and port; each datagram goes to one of them. */
+    bool reuse_port;
+    /* SO_BROADCAST: without it a datagram to a broadcast address fails
+     * with -EACCES (reported to error_received). */
+    bool allow_broadcast;
+} tw_datagram_opts;
+
+/* ------------------------------------------------------------------ */
+/* 2. making an endpoint
+ *
+ * Creates the endpoint at once (binding and connecting a datagram socket
+ * need no network round trip), calls factory(arg) for its protocol, and
+ * then, from the loop, the protocol's connection_made followed by
+ * cb(arg, transport, 0). cb may be NULL.
+ *
+ * Errors about the call are returned and cb is never called: -EINVAL (NULL
+ * loop, factory or opts; no family could be told; the addresses' families
+ * disagree; an IP remote with port 0), -EAFNOSUPPORT (a family the backend
+ * lacks: AF_UNIX on the simulator), -EADDRINUSE (local taken, and not by
+ * reuse_port endpoints all), -EADDRNOTAVAIL (local is no address of this
+ * host), -ENETUNREACH (remote of a family the host has no address of),
+ * -ENETDOWN (a crashed simulated node), -EMFILE/-ENOMEM/... from the
+ * system. If the factory returns NULL
+ * the call still returns 0 and cb(arg, NULL, -ENOMEM) follows from the
+ * loop (twin/net.h's rule).
+ *
+ * A Unix endpoint bound to a path replaces a stale socket file there (as
+ * asyncio does) and removes its own file when it is closed, if the file is
+ * still the one it bound. */
+int tw_create_datagram_endpoint(tw_loop *loop, tw_protocol_factory factory,
+                                void *arg, const tw_datagram_opts *opts,
+                                tw_connect_cb cb);
+
+/* ------------------------------------------------------------------ */
+/* 3. the transport and the protocol (kind TW_TRANSPORT_DATAGRAM)
+ *
+ * tw_transport_sendto(t, data, len, addr) sends one datagram; len 0 sends
+ * an empty one. addr NULL means the remote address; on a connected
+ * endpoint addr must be NULL or equal to it (-EINVAL). The datagram is
+ * tried at once when nothing is queued; when the system (or the simulated
+ * link) cannot take it now it is copied into a queue and sent, in order,
+ * when it can. Either way data is free when sendto returns. Returns 0, or
+ * an error about the call: -EPIPE once closing, -EDESTADDRREQ (no address
+ * and not connected), -EAFNOSUPPORT (addr of another family), -EINVAL,
+ * -ENOMEM. What the network says about a datagram (-ECONNREFUSED,
+ * -EMSGSIZE, -ENOBUFS, -EACCES, -EHOSTUNREACH, ...) is not returned: it goes
+ * to the protocol's error_received (asyncio's rule), called from inside
+ * sendto when the send itself failed, or from the loop when it is learnt
+ * later; the transport stays open.
+ *
+ * Flow control: get_write_buffer_size counts each queued datagram as its
+ * length plus an 8-byte header; pause_writing runs inside the sendto that
+ * pushes it over the high mark, resume_writing from the loop when the
+ * queue drains to the low mark (twin/transport.h's rules).
+ *
+ * close: reading stops, the queue is flushed, then connection_lost(0).
+ * abort: the queue is dropped, then connection_lost(0). Both from the
+ * loop. pause_reading/resume_reading, write and write_eof return -ENOTSUP.
+ * get_extra_info: "sockname", "peername" (connected endpoints), "socket"
+ * (real backend).
+ *
+ * The protocol: datagram_received(p, data, len, from) for each datagram,
+ * len may be 0, data and *from valid during the call only (from->len is 0
+ * when the sender has no address, as an unbound Unix socket); and
+ * error_received(p, err) as above. connection_made and connection_lost run
+ * exactly once each. */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

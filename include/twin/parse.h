@@ -1,0 +1,47 @@
+/* twin/parse.h - the values people type: durations, byte counts, rates,
+ * probabilities, HOST:PORT. Apps' options and scenario files use the same
+ * spellings, so "250ms" means one thing everywhere.
+ *
+ *   duration     "1.5s" "250ms" "20us" "7ns" "2m" "1h"; a bare number is
+ *                seconds ("0.25"). Exact: decimals are converted to
+ *                integer nanoseconds digit by digit, never through a
+ *                double, so "0.1s" is 100,000,000 ns on every machine.
+ *   bytes        "512" "64KiB" "1MiB" "2GiB" (powers of 1024) or
+ *                "10KB" "1MB" (powers of 1000); "B" allowed.
+ *   rate         bytes per second: "10MB/s" "64KiB/s" "100Mbit/s"
+ *                "1Gbit/s" "800kbit/s"; a bare number is bytes per second.
+ *   probability  "1%" "0.5%" or a number in [0, 1].
+ *
+ * Every parser returns 0 and sets *out, or -EINVAL (nothing set) for
+ * text that is not entirely one value of its kind, or -ERANGE when it
+ * does not fit. No allocation, no locale, no errno.
+ */
+#ifndef TWIN_PARSE_H
+#define TWIN_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "twin/loop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A duration; may be negative ("-2s", for a clock skew). */
+int tw_parse_duration(const char *s, tw_ns *out);
+int tw_parse_bytes(const char *s, uint64_t *out);
+int tw_parse_rate(const char *s, uint64_t *bytes_per_sec);
+int tw_parse_probability(const char *s, double *out);
+/* "host:port" or "[v6]:port"; host is copied into host[hlen]. The port
+ * must be 1..65535. */
+int tw_parse_hostport(const char *s, char *host, size_t hlen, uint16_t *port);
+
+/* Write ns as the shortest exact duration ("1500ms", "2s", "7ns") into
+ * buf; returns buf. buf should hold 32 bytes. */
+char *tw_format_duration(tw_ns ns, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

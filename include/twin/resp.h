@@ -1,0 +1,302 @@
+/* twin/resp.h - a Redis-protocol (RESP2) key-value server, written once
+ * for both backends: its parser, keyspace, commands and protocol.
+ *
+ * Map:
+ *   1. limits
+ *   2. the request parser (incremental, bounded, non-allocating)
+ *   3. the reply parser (for clients and tests)
+ *   4. replies: the output buffer commands write to
+ *   5. the keyspace (a hash table with expiry on the loop's clock)
+ *   6. commands
+ *   7. the server protocol (`twin run resp-server`)
+ *
+ * Errors follow twin/error.h (negative errno values) except where a
+ * section says otherwise. Nothing here reads the wall clock: times are
+ * the loop's (tw_loop_now), handed in by the caller.
+ */
+#ifndef TWIN_RESP_H
+#define TWIN_RESP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "twin/loop.h"
+#include "twin/protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* 1. limits. A zero field means its default (Redis's where it has one). */
+
+typedef struct tw_resp_limits {
+    size_t bulk_max;    /* longest bulk string: 512 MiB (proto-max-bulk-len) */
+    size_t array_max;   /* most elements in one command: 1 Mi */
+    size_t inline_max;  /* longest inline command line: 64 KiB */
+    size_t pending_max; /* bytes of one unfinished request a server holds
+                         * for a client: 1 GiB (client-query-buffer-limit) */
+} tw_resp_limits;
+
+#define TW_RESP_BULK_MAX_DEFAULT ((size_t)512 << 20)
+#define TW_RESP_ARRAY_MAX_DEFAULT ((size_t)1 << 20)
+#define TW_RESP_INLINE_MAX_DEFAULT ((size_t)64 << 10)
+#define TW_RESP_PENDING_MAX_DEFAULT ((size_t)1 << 30)
+
+/* Copy *in (NULL: all defaults) with every zero field defaulted. */
+tw_resp_limits tw_resp_limits_resolve(const tw_resp_limits *in);
+
+/* ------------------------------------------------------------------ */
+/* 2. the request parser.
+ *
+ * A request is an array of bulk strings ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+ * or an inline line ("GET k\r\n", split like redis-cli splits, quotes and
+ * escapes included). tw_resp_parse looks at one request at the start of
+ * buf and returns:
+ *   > 0  its length: argv[0..*argc) hold its arguments (*argc may be 0:
+ *        an empty line or "*0\r\n", which Redis ignores too);
+ *   0    incomplete: call again with the same bytes at the start of buf
+ *        (they may have moved) followed by more;
+ *   TW_RESP_NEED_ARGV  complete, but it has *argc arguments and argv has
+ *        room for fewer: grow argv and call again with the same bytes;
+ *   < 0 otherwise: a protocol error (TW_RESP_E*); tw_resp_error_text
+ *        words it as Redis does. The connection cannot go on.
+ * Arguments point into buf (zero copy), except inline arguments with
+ * quotes, which are unescaped into the parser's scratch space; both stay
+ * valid until the next call. Work is linear in the bytes however they are
+ * cut: an unfinished request is not scanned again. Nothing allocates;
+ * nothing reads past buf[len - 1].
+ */
+
+typedef struct tw_resp_arg {
+    const uint8_t *p;
+    size_t len;
+} tw_resp_arg;
+
+enum {
+    TW_RESP_NEED_ARGV = -1,
+    TW_RESP_EINLINE_TOO_BIG = -2,   /* inline line longer than inline_max */
+    TW_RESP_EQUOTES = -3,           /* unbalanced quotes in an inline line */
+    TW_RESP_EMBULK_COUNT_TOO_BIG = -4, /* no CRLF within 64 KiB after '*' */
+    TW_RESP_EMBULK_LEN = -5,        /* bad or too large array length */
+    TW_RESP_EEXPECTED_DOLLAR = -6,  /* an element that is not a bulk */
+    TW_RESP_EBULK_COUNT_TOO_BIG = -7, /* no CRLF within 64 KiB after '$' */
+    TW_RESP_EBULK_LEN = -8,         /* bad or too large bulk length */
+    TW_RESP_EBULK_CRLF = -9,        /* a bulk not followed by CRLF */
+    TW_RESP_ESCRATCH = -10,         /* quoted inline text and no scratch */
+};
+
+typedef struct tw_resp_parser {
+    tw_resp_limits lim;
+    uint8_t *scratch; /* for unescaped inline arguments; inline_max bytes */
+    size_t scratch_len;
+    /* the unfinished request (private) */
+    uint8_t kind, phase, bad;
+    size_t pos, scan, nargs, done, bulk;
+} tw_resp_parser;
+
+/* lim NULL: defaults. scratch may be NULL (quoted inline arguments are
+ * then refused with TW_RESP_ESCRATCH); it must outlive the parser. */
+void tw_resp_parser_init(tw_resp_parser *ps, const tw_resp_limits *lim,
+                         uint8_t *scratch, size_t scratch_len);
+/* Forget an unfinished request. */
+void tw_resp_parser_reset(tw_resp_parser *ps);
+int tw_resp_parse(tw_resp_parser *ps, const uint8_t *buf, size_t len,
+                  tw_resp_arg *argv, size_t argv_cap, size_t *argc);
+/* After a 0 return: the least number of bytes the unfinished request
+ * needs in all (for reserving room once for a large bulk). */
+size_t tw_resp_parser_want(const tw_resp_parser *ps);
+/* Redis's text for error `code` ("Protocol error: invalid bulk length"),
+ * without the "ERR " prefix, into buf. Returns its length. */
+size_t tw_resp_error_text(const tw_resp_parser *ps, int code, char *buf,
+                          size_t len);
+
+/* Redis's string2ll: an optional '-', digits, no leading zero ("0" is
+ * fine, "-0" and "01" are not), no spaces, fits in int64. */
+bool tw_resp_str2ll(const uint8_t *s, size_t len, int64_t *out);
+
+/* ------------------------------------------------------------------ */
+/* 3. the reply parser: one complete RESP2 value at the start of buf.
+ * Returns its length, 0 while incomplete, -EBADMSG when it is not RESP2
+ * (or nests deeper than 16, or breaks lim). Stateless (each call starts
+ * again at buf[0]): meant for clients and tests, whose replies are small.
+ * For an array, str points at its first element and len covers all of
+ * them: parse each in turn from there. */
+
+typedef struct tw_resp_reply {
+    char type;          /* '+', '-', ':', '$', '*' */
+    bool nil;           /* "$-1" or "*-1" */
+    int64_t integer;    /* ':' its value; '*' its element count */
+    const uint8_t *str; /* '+' '-' '$': the text; '*': the first element */
+    size_t len;
+} tw_resp_reply;
+
+int tw_resp_reply_parse(const uint8_t *buf, size_t len, tw_resp_reply *r,
+                        const tw_resp_limits *lim);
+
+/* ------------------------------------------------------------------ */
+/* 4. replies. A growable buffer with an optional cap and an optional
+ * sink: bulk payloads of at least TW_RESP_SINK_MIN bytes are handed to
+ * the sink (after everything buffered before them) instead of being
+ * copied, so a large GET reaches the transport without a copy. */
+
+#define TW_RESP_SINK_MIN (16 * 1024)
+
+typedef struct tw_resp_buf {
+    uint8_t *data;
+    size_t len, cap;
+    size_t max;     /* 0: no cap; else appends past it are refused */
+    bool overflow;  /* an append was refused (past max, or ENOMEM) */
+    void (*sink)(void *arg, const void *data, size_t len);
+    void *sink_arg;
+} tw_resp_buf;
+
+void tw_resp_buf_init(tw_resp_buf *b, size_t max);
+void tw_resp_buf_fini(tw_resp_buf *b);
+/* Hand what is buffered to the sink (if any) and empty the buffer. */
+void tw_resp_buf_flush(tw_resp_buf *b);
+void tw_resp_add_raw(tw_resp_buf *b, const void *p, size_t n);
+void tw_resp_add_status(tw_resp_buf *b, const char *s);   /* "+s\r\n" */
+/* "-text\r\n"; CR and LF inside text become spaces (as Redis does). */
+void tw_resp_add_error(tw_resp_buf *b, const char *text, size_t n);
+__attribute__((format(printf, 2, 3)))
+void tw_resp_add_errorf(tw_resp_buf *b, const char *fmt, ...);
+void tw_resp_add_int(tw_resp_buf *b, int64_t v);           /* ":v\r\n" */
+void tw_resp_add_bulk(tw_resp_buf *b, const void *p, size_t n);
+void tw_resp_add_bulk_str(tw_resp_buf *b, const char *s);
+void tw_resp_add_nil(tw_resp_buf *b);                      /* "$-1\r\n" */
+void tw_resp_add_array(tw_resp_buf *b, int64_t n);         /* "*n\r\n" */
+
+/* ------------------------------------------------------------------ */
+/* 5. the keyspace: binary keys to binary values, each with an optional
+ * expiry time in milliseconds of the loop's clock (Redis's resolution);
+ * `now_ms` is tw_loop_now() / 1e6 and is passed in by the caller. A key
+ * whose expiry is before now is gone: lookups delete it (lazily), and
+ * tw_resp_store_expire_step reclaims the rest a bounded bit at a time.
+ * Iteration order, and so everything here, depends only on the keys and
+ * the hash seed, never on addresses. Values returned stay valid until
+ * the next call that changes the store. */
+
+typedef struct tw_resp_store tw_resp_store;
+
+typedef struct tw_resp_store_opts {
+    size_t keys_max;    /* 0: no limit; a new key past it is refused */
+    size_t bytes_max;   /* 0: no limit; memory of keys, values and their
+                         * entries; a write past it is refused (OOM) */
+    uint64_t hash_seed;
+} tw_resp_store_opts;
+
+#define TW_RESP_NO_EXPIRY INT64_MAX
+
+tw_resp_store *tw_resp_store_new(const tw_resp_store_opts *opts);
+void tw_resp_store_free(tw_resp_store *st);
+
+/* The value of key, or false when absent (or expired by now_ms). */
+bool tw_resp_store_get(tw_resp_store *st, const void *key, size_t klen,
+                       int64_t now_ms, const uint8_t **val, size_t *vlen);
+/* Set key to val with an absolute expiry (TW_RESP_NO_EXPIRY: none), or
+ * keep the key's current expiry when keep_ttl. 0, or -ENOMEM (out of
+ * memory, or past keys_max / bytes_max: the store is unchanged). */
+int tw_resp_store_set(tw_resp_store *st, const void *key, size_t klen,
+                      const void *val, size_t vlen, int64_t expire_ms,
+                      bool keep_ttl, int64_t now_ms);
+/* True if key was there (and not expired) and is now gone. */
+bool tw_resp_store_del(tw_resp_store *st, const void *key, size_t klen,
+                       int64_t now_ms);
+/* The expiry of a present key (TW_RESP_NO_EXPIRY: none); false if absent. */
+bool tw_resp_store_ttl(tw_resp_store *st, const void *key, size_t klen,
+                       int64_t now_ms, int64_t *expire_ms);
+/* Change a present key's expiry; false if absent. */
+bool tw_resp_store_set_expiry(tw_resp_store *st, const void *key,
+                              size_t klen, int64_t expire_ms, int64_t now_ms);
+/* Keys held, expired ones not yet reclaimed included (as Redis's DBSIZE);
+ * of which with an expiry; bytes accounted. */
+size_t tw_resp_store_count(const tw_resp_store *st);
+size_t tw_resp_store_volatile(const tw_resp_store *st);
+size_t tw_resp_store_bytes(const tw_resp_store *st);
+void tw_resp_store_flush(tw_resp_store *st);
+/* Reclaim expired keys: look at no more than `buckets` buckets, going on
+ * from where the last step stopped. Returns the keys deleted. */
+size_t tw_resp_store_expire_step(tw_resp_store *st, int64_t now_ms,
+                                 size_t buckets);
+
+/* ------------------------------------------------------------------ */
+/* 6. commands: PING ECHO GET SET DEL EXISTS INCR INCRBY DECR DECRBY MGET
+ * MSET EXPIRE PEXPIRE TTL PTTL DBSIZE FLUSHALL QUIT COMMAND HELLO SELECT
+ * CONFIG INFO, replying as Redis 7 replies (errors worded alike). */
+
+/* What a command may want to know about the server it runs in. */
+typedef struct tw_resp_info {
+    char run_id[41];        /* INFO's run_id: 40 hex digits */
+    tw_ns started;          /* loop time the server started (uptime) */
+    uint64_t clients;       /* connected clients */
+    uint64_t maxclients;
+    tw_resp_limits limits;  /* CONFIG GET */
+    size_t bytes_max;
+} tw_resp_info;
+
+typedef struct tw_resp_ctx {
+    tw_resp_store *store;
+    const tw_resp_info *info; /* may be NULL */
+    tw_ns now;                /* the loop's clock */
+    uint64_t client_id;       /* HELLO's id */
+    bool quit;                /* out: QUIT ran, close after its reply */
+} tw_resp_ctx;
+
+/* Run one command (argc >= 1) and append its reply to out. */
+void tw_resp_exec(tw_resp_ctx *cx, const tw_resp_arg *argv, size_t argc,
+                  tw_resp_buf *out);
+/* Commands known, and the name of the i-th (for COMMAND COUNT, tests). */
+size_t tw_resp_command_count(void);
+const char *tw_resp_command_name(size_t i);
+
+/* ------------------------------------------------------------------ */
+/* 7. the server: one keyspace shared by its connections, each parsing
+ * pipelined requests straight from the transport's buffer, replying in
+ * one write per read, and stopping reading while its write buffer is
+ * over the high-water mark (a client that reads nothing cannot grow the
+ * server's memory). Limits passed close the connection after an error
+ * reply. Expired keys are reclaimed by a timer on the loop while any key
+ * has an expiry. */
+
+typedef struct tw_resp_server tw_resp_server;
+
+typedef struct tw_resp_server_cfg {
+    tw_resp_limits limits;
+    tw_resp_store_opts store;
+    uint64_t maxclients;  /* 0: 10000 (Redis's) */
+    size_t output_max;    /* a client's replies held, past which it is
+                           * dropped; 0: 1 GiB */
+    uint64_t seed;        /* varies run_id and the hash seed */
+} tw_resp_server_cfg;
+
+typedef struct tw_resp_server_stats {
+    uint64_t connections, clients, commands;
+    uint64_t rejected;        /* maxclients */
+    uint64_t protocol_errors; /* limits and malformed requests */
+    uint64_t dropped;         /* output_max */
+    uint64_t pauses;          /* pause_writing calls */
+    size_t held_max;          /* most bytes held for one client at once:
+                               * unfinished input + replies not yet taken
+                               * by the transport + its write buffer */
+} tw_resp_server_stats;
+
+/* NULL on ENOMEM. cfg NULL: defaults. */
+tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg);
+/* Factory for tw_create_server; arg is the tw_resp_server. */
+tw_protocol *tw_resp_server_factory(void *srv);
+/* Close every connection (after flushing), stop the expiry timer, and
+ * free the server once its last connection is released. */
+void tw_resp_server_close(tw_resp_server *srv);
+/* The loop under the server is gone (a simulated crash): its
+ * connections were released already; free without touching the loop. */
+void tw_resp_server_discard(tw_resp_server *srv);
+tw_resp_server_stats tw_resp_server_get_stats(const tw_resp_server *srv);
+tw_resp_store *tw_resp_server_store(tw_resp_server *srv);
+const tw_resp_info *tw_resp_server_info(const tw_resp_server *srv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,197 @@
+/* twin/scenario.h - scenario files: a simulated world, the apps it runs,
+ * its network and a timeline of faults, replayed under a seed.
+ *
+ * Map:
+ *   1. verdicts and exit statuses
+ *   2. loading a file (errors as file:line:column)
+ *   3. running one seed: the result, per-fault proof of effect
+ *   4. schedules: what --swarm drew, written back as a file
+ *   5. shrinking a failure; checking determinism
+ *
+ * The file format is described in README.md ("twin sim") and by the
+ * files in scenarios/. In short: nodes with addresses and the apps they
+ * run (twin/app.h, the same apps `twin run` starts on the real backend),
+ * the network (latency and its distribution, jitter, bandwidth, loss and
+ * its model, duplication, reordering, corruption; per path or default), a
+ * timeline of faults at virtual times, a duration, an optional quiet
+ * phase (every fault healed; stated apps must finish within a bound),
+ * and what must hold at the end.
+ *
+ * Randomness: a run draws only from its seed: the world's PRNG streams
+ * (twin/sim.h) and, for --swarm, stream TW_SCENARIO_STREAM_SWARM of the
+ * same generator, so the faults a seed draws depend on the seed and the
+ * file alone. The same file, seed and build give the same trace hash.
+ *
+ * Ownership: a tw_scenario is immutable once loaded; every function that
+ * makes one (load, materialize, shrink) hands the caller a new one to
+ * tw_scenario_free. Results own their arrays until tw_scenario_result_fini.
+ * Threads: a scenario may be run from several threads at once (each run
+ * builds its own world), but the apps' option parsing uses getopt's
+ * globals, so runs must not overlap in practice; twin runs one at a time.
+ * Errors follow twin/error.h.
+ */
+#ifndef TWIN_SCENARIO_H
+#define TWIN_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "twin/sim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tw_scenario tw_scenario;
+
+/* ------------------------------------------------------------------ */
+/* 1. verdicts. A verdict's value is the exit status of `twin sim` for
+ * one seed; a sweep exits with the worst one it saw. */
+
+typedef enum tw_scenario_verdict {
+    TW_SCENARIO_PASS = 0,
+    /* Something was wrong: an app's invariant broke, an app exited with
+     * another status than expected, the contract checker objected. */
+    TW_SCENARIO_CORRECTNESS = 1,
+    /* Not a verdict: a bad scenario file or command line. */
+    TW_SCENARIO_USAGE = 2,
+    /* Something never happened: an app did not finish within the quiet
+     * phase's bound (or by the end), a connection stayed stuck. */
+    TW_SCENARIO_LIVENESS = 3,
+    /* The run itself broke: the simulator hit a limit or failed, or the
+     * process died of a signal (the sweep's handler reports the seed). */
+    TW_SCENARIO_CRASH = 4,
+} tw_scenario_verdict;
+
+/* "pass", "correctness", "usage", "liveness", "crash". */
+const char *tw_scenario_verdict_name(tw_scenario_verdict v);
+/* Which of two verdicts is worse: crash, correctness, liveness, pass. */
+tw_scenario_verdict tw_scenario_verdict_worst(tw_scenario_verdict a,
+                                              tw_scenario_verdict b);
+
+/* The PRNG stream (twin/sim.h, section 1) --swarm draws faults from. */
+#define TW_SCENARIO_STREAM_SWARM 8
+
+/* ------------------------------------------------------------------ */
+/* 2. loading */
+
+/* Load and check the file at path: the YAML, every key and type, app
+ * names and their arguments (each app is started once on a throwaway
+ * world to check them), node names, times. On success *out is the
+ * caller's and 0 is returned. On failure a one-line message
+ * "path:line:column: what is wrong" is written to err (errlen bytes) and
+ * -EINVAL is returned (-ENOENT and friends if the file cannot be read,
+ * with "path: reason"); nothing is allocated. */
+int tw_scenario_load(const char *path, tw_scenario **out, char *err,
+                     size_t errlen);
+/* The same from text in memory; name stands for the path in messages. */
+int tw_scenario_parse(const char *name, const char *text, size_t len,
+                      tw_scenario **out, char *err, size_t errlen);
+void tw_scenario_free(tw_scenario *sc);
+
+/* The path it was loaded from (or the name given to parse). */
+const char *tw_scenario_path(const tw_scenario *sc);
+const char *tw_scenario_name(const tw_scenario *sc);
+/* Faults in the timeline (the file's; --swarm adds more per seed). */
+size_t tw_scenario_fault_count(const tw_scenario *sc);
+/* The fault phase's length; the quiet phase's bound (0: no quiet phase). */
+tw_ns tw_scenario_duration(const tw_scenario *sc);
+tw_ns tw_scenario_quiet(const tw_scenario *sc);
+/* True if the file has a swarm section. */
+bool tw_scenario_has_swarm(const tw_scenario *sc);
+/* Print every setting a run uses, defaults spelled out (the TigerBeetle
+ * habit: what was printed is what replays). */
+void tw_scenario_describe(const tw_scenario *sc, FILE *f);
+
+/* ------------------------------------------------------------------ */
+/* 3. running one seed */
+
+typedef struct tw_scenario_run_opts {
+    /* Also draw faults from the seed, within the file's swarm limits. */
+    bool swarm;
+    /* The readable trace (twin/sim.h, section 8), or NULL. */
+    FILE *trace;
+    /* The apps' own output, each line as "NODE| line", or NULL. */
+    FILE *app_out;
+} tw_scenario_run_opts;
+
+/* What one fault of the schedule did. */
+typedef struct tw_scenario_effect {
+    char what[96];    /* "partition client<->server at 2s for 1s" */
+    const char *kind; /* "partition", "clog", ... (static) */
+    const char *unit; /* what count counts: "packets cut", ... (static) */
+    uint64_t count;   /* how often it took effect; 0: it was inert */
+    bool drawn;       /* drawn by --swarm, not written in the file */
+    size_t index;     /* in the file's timeline (drawn: after them) */
+} tw_scenario_effect;
+
+typedef struct tw_scenario_result {
+    uint64_t seed;
+    uint64_t hash; /* the trace hash */
+    tw_scenario_verdict verdict;
+    char message[256]; /* why it failed, "" on pass */
+    tw_ns end_ns;      /* virtual time at which the run ended */
+    /* Quiet phase: when its conditions all held (-1: never, or none). */
+    tw_ns converged_ns;
+    size_t neffects;
+    tw_scenario_effect *effects; /* one per fault of the schedule */
+    tw_sim_stats stats;
+} tw_scenario_result;
+
+/* Run sc under seed (opts NULL: defaults) and fill *res (the caller
+ * calls tw_scenario_result_fini after). Returns 0 when the run happened,
+ * whatever its verdict; a negative errno only when it could not be set
+ * up (out of memory). */
+int tw_scenario_run(const tw_scenario *sc, uint64_t seed,
+                    const tw_scenario_run_opts *opts, tw_scenario_result *res);
+void tw_scenario_result_fini(tw_scenario_result *res);
+
+/* ------------------------------------------------------------------ */
+/* 4. schedules */
+
+/* A new scenario: sc with what --swarm draws for seed written into its
+ * timeline as ordinary faults (after the file's own, in the same order a
+ * swarm run applies them) and no swarm section, so that running it
+ * without --swarm replays the swarm run of seed exactly (same trace
+ * hash), and keeps replaying those faults after the code changes. NULL
+ * on ENOMEM. */
+tw_scenario *tw_scenario_materialize(const tw_scenario *sc, uint64_t seed);
+
+/* Write sc as a scenario file that loads back to the same scenario.
+ * comment: lines put first as "# ..." (may be NULL). 0 or -EIO. */
+int tw_scenario_write(const tw_scenario *sc, FILE *f, const char *comment);
+
+/* ------------------------------------------------------------------ */
+/* 5. shrinking and determinism */
+
+typedef struct tw_scenario_shrink_stats {
+    size_t runs;                 /* seeds run while shrinking */
+    size_t faults_before, faults_after;
+    tw_ns duration_before, duration_after;
+    tw_scenario_verdict verdict; /* the failure kept throughout */
+} tw_scenario_shrink_stats;
+
+/* For a seed that fails sc (with --swarm if swarm), find a smaller
+ * scenario that still fails the same way under the same seed: faults
+ * are removed (in halves, then one by one), the remaining faults'
+ * durations halved, the fault phase shortened (never when that would
+ * only make a liveness bound easier to miss). At most runs_max runs
+ * (0: 400). Progress lines go to log (may be NULL). On success *out is a
+ * new scenario without swarm section that replays alone. Returns 0,
+ * -EAGAIN if the seed does not fail, -ENOMEM. */
+int tw_scenario_shrink(const tw_scenario *sc, uint64_t seed, bool swarm,
+                       size_t runs_max, FILE *log, tw_scenario **out,
+                       tw_scenario_shrink_stats *stats);
+
+/* Run seed twice, recording both traces. Returns 0 if they are the same
+ * record for record; otherwise -EPROTO after printing to report the
+ * first diverging record of each run (with the records before it). */
+int tw_scenario_check_determinism(const tw_scenario *sc, uint64_t seed,
+                                  bool swarm, FILE *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,544 @@
+/* proto/bulk.c - the apps `bulk-send` and `bulk-recv`: a writer that
+ * sends as fast as flow control lets it, and a reader that can be slow.
+ *
+ * Map: the byte pattern; the receiver (protocol, app); the sender
+ * (protocol, reconnecting, app); options.
+ *
+ * What they show: a slow reader pushes back. The receiver reads at most
+ * --rate bytes per second (it pauses reading and resumes on a timer);
+ * its receive window fills, the sender's transport buffers, and asyncio's
+ * flow control calls pause_writing on the sender, which stops writing
+ * until resume_writing. The sender's invariant is that rule: its buffer
+ * never grows past the high-water mark by more than one write. At the
+ * end the receiver answers "OK <bytes>\n" to the sender's EOF, after
+ * checking every byte against the pattern.
+ *
+ * Ownership: protocols are freed by release; app states by free/discard;
+ * a pending connect's attempt is owned by the sender's state (as in
+ * echo_load.c).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twin/app.h"
+#include "twin/parse.h"
+#include "twin/twin.h"
+
+#define REPLY_MAX 64
+
+/* ---- the pattern: byte k of every stream ---- */
+
+static uint8_t pattern(uint64_t k)
+{
+    uint64_t z = (k / 8) * UINT64_C(0x9e3779b97f4a7c15) + 0x5eed;
+    z = (z ^ (z >> 31)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z ^= z >> 29;
+    return (uint8_t)(z >> (8 * (k % 8)));
+}
+
+__attribute__((format(printf, 3, 4)))
+static void note(char *dst, size_t len, const char *fmt, ...)
+{
+    if (dst[0])
+        return; /* the first broken promise explains the rest */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, len, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the receiver ---- */
+
+typedef struct recv_app {
+    tw_loop *loop;
+    tw_server *srv;
+    FILE *out;
+    uint64_t rate; /* bytes per second read at most; 0: no limit */
+    uint64_t streams, bytes;
+    char violation[160];
+} recv_app;
+
+typedef struct sink {
+    tw_protocol base;
+    recv_app *app;
+    tw_transport *t;
+    uint64_t off;
+    tw_handle resume;
+} sink;
+
+static void sink_made(tw_protocol *p, tw_transport *t) { ((sink *)p)->t = t; }
+
+static void sink_resume(void *arg)
+{
+    sink *s = arg;
+    s->resume = 0;
+    tw_transport_resume_reading(s->t);
+}
+
+static void sink_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    sink *s = (sink *)p;
+    recv_app *a = s->app;
+    for (size_t k = 0; k < n; k++)
+        if (d[k] != pattern(s->off + k))
+            note(a->violation, sizeof a->violation,
+                 "stream %llu byte %llu is wrong",
+                 (unsigned long long)a->streams, (unsigned long long)(s->off + k));
+    s->off += n;
+    a->bytes += n;
+    if (!a->rate)
+        return;
+    /* Slow: take the time these bytes would take at the rate. */
+    tw_ns pause = (tw_ns)((__int128)n * TW_NS_PER_SEC / a->rate);
+    tw_transport_pause_reading(s->t);
+    s->resume = tw_call_later(a->loop, pause, sink_resume, s);
+}
+
+static bool sink_eof(tw_protocol *p)
+{
+    sink *s = (sink *)p;
+    char reply[REPLY_MAX];
+    int len = snprintf(reply, sizeof reply, "OK %llu\n", (unsigned long long)s->off);
+    s->app->streams++;
+    tw_transport_write(s->t, reply, (size_t)len);
+    return false; /* close once the reply is flushed */
+}
+
+static void sink_lost(tw_protocol *p, int err)
+{
+    sink *s = (sink *)p;
+    (void)err;
+    if (s->resume)
+        tw_handle_cancel(s->app->loop, s->resume);
+    s->resume = 0;
+}
+
+static void sink_release(tw_protocol *p) { free(p); }
+
+static const tw_protocol_ops sink_ops = {
+    .connection_made = sink_made,
+    .data_received = sink_data,
+    .eof_received = sink_eof,
+    .connection_lost = sink_lost,
+    .release = sink_release,
+};
+
+static tw_protocol *sink_factory(void *arg)
+{
+    sink *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->base.ops = &sink_ops;
+    s->app = arg;
+    return &s->base;
+}
+
+static int recv_start(tw_loop *loop, int argc, char **argv, FILE *out,
+                      void **state)
+{
+    static const struct option opts[] = {
+        {"host", required_argument, 0, 'h'},
+        {"port", required_argument, 0, 'p'},
+        {"rate", required_argument, 0, 'r'},
+        {"quiet", no_argument, 0, 'q'},
+        {0, 0, 0, 0},
+    };
+    const char *host = "127.0.0.1";
+    uint64_t port = 9000, rate = 0;
+    bool quiet = false;
+    int ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "h:p:r:q", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'h': host = optarg; break;
+        case 'p':
+            if (tw_parse_bytes(optarg, &port) < 0 || port > 65535) {
+                fprintf(out, "bulk-recv: bad --port '%s'\n", optarg);
+                return -EINVAL;
+            }
+            break;
+        case 'r':
+            if (tw_parse_rate(optarg, &rate) < 0) {
+                fprintf(out, "bulk-recv: bad --rate '%s'\n", optarg);
+                return -EINVAL;
+            }
+            break;
+        case 'q': quiet = true; break;
+        default: return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(out, "bulk-recv: unexpected argument '%s'\n", argv[optind]);
+        return -EINVAL;
+    }
+    recv_app *a = calloc(1, sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    a->loop = loop;
+    a->rate = rate;
+    a->out = quiet ? NULL : out;
+    int rc = tw_create_server(loop, sink_factory, a, host, (uint16_t)port,
+                              NULL, &a->srv);
+    if (rc < 0) {
+        fprintf(out, "bulk-recv: cannot listen: %s\n", tw_strerror(rc));
+        free(a);
+        return rc;
+    }
+    *state = a;
+    return 0;
+}
+
+static const char *recv_invariant(void *state)
+{
+    recv_app *a = state;
+    return a->violation[0] ? a->violation : NULL;
+}
+
+static int recv_result(void *state)
+{
+    return recv_invariant(state) ? 1 : 0;
+}
+
+static void recv_free(void *state)
+{
+    recv_app *a = state;
+    if (a->out)
+        fprintf(a->out, "bulk-recv: %llu stream(s), %llu bytes\n",
+                (unsigned long long)a->streams, (unsigned long long)a->bytes);
+    tw_server_close(a->srv);
+    free(a);
+}
+
+static void recv_discard(void *state) { free(state); }
+
+const tw_app tw__app_bulk_recv = {
+    .name = "bulk-recv",
+    .summary = "reads streams (slowly with --rate), checks every byte, "
+               "answers OK <bytes> at EOF",
+    .usage = "  --host HOST     address to listen on (default 127.0.0.1; '' for all)\n"
+             "  --port PORT     port (default 9000)\n"
+             "  --rate RATE     read at most this fast, e.g. 256KiB/s (default: no limit)\n"
+             "  --quiet         no output\n",
+    .start = recv_start,
+    .result = recv_result,
+    .free = recv_free,
+    .invariant = recv_invariant,
+    .discard = recv_discard,
+};
+
+/* ---- the sender ---- */
+
+typedef struct send_app send_app;
+
+typedef struct source {
+    tw_protocol base;
+    send_app *app; /* NULL once the app is gone */
+    tw_transport *t;
+    uint64_t sent;
+    bool paused, eof_sent;
+    char reply[REPLY_MAX];
+    size_t reply_len;
+} source;
+
+typedef struct send_attempt {
+    send_app *app;
+} send_attempt;
+
+struct send_app {
+    tw_loop *loop;
+    FILE *out;
+    char host[256];
+    uint16_t port;
+    uint64_t total, chunk, min_pauses;
+    tw_ns retry;
+    source *c;
+    send_attempt *pending;
+    tw_handle retry_timer;
+    uint64_t pauses, connects;
+    size_t peak; /* largest write buffer seen */
+    bool done;
+    char violation[160];
+};
+
+static void pump(source *s)
+{
+    send_app *a = s->app;
+    uint8_t buf[16384];
+    size_t high = 0, low = 0;
+    tw_transport_get_write_buffer_limits(s->t, &low, &high);
+    while (!s->paused && s->sent < a->total && !tw_transport_is_closing(s->t)) {
+        uint64_t n = a->total - s->sent;
+        if (n > a->chunk)
+            n = a->chunk;
+        if (n > sizeof buf)
+            n = sizeof buf;
+        for (uint64_t k = 0; k < n; k++)
+            buf[k] = pattern(s->sent + k);
+        tw_transport_write(s->t, buf, (size_t)n);
+        s->sent += n;
+        size_t size = tw_transport_get_write_buffer_size(s->t);
+        if (size > a->peak)
+            a->peak = size;
+        /* asyncio's promise: pause_writing came inside the write that
+         * went over high, so one write is the most it can overshoot. */
+        if (size > high + n)
+            note(a->violation, sizeof a->violation,
+                 "write buffer at %zu bytes, over high (%zu) by more than "
+                 "one write", size, high);
+    }
+    if (s->sent == a->total && !s->paused && !s->eof_sent &&
+        tw_transport_can_write_eof(s->t)) {
+        s->eof_sent = true;
+        tw_transport_write_eof(s->t);
+    }
+}
+
+static void src_made(tw_protocol *p, tw_transport *t)
+{
+    source *s = (source *)p;
+    s->t = t;
+    if (!s->app) {
+        tw_transport_close(t);
+        return;
+    }
+    s->app->connects++;
+    pump(s);
+}
+
+static void src_pause(tw_protocol *p)
+{
+    source *s = (source *)p;
+    s->paused = true;
+    if (s->app)
+        s->app->pauses++;
+}
+
+static void src_resume(tw_protocol *p)
+{
+    source *s = (source *)p;
+    s->paused = false;
+    if (s->app)
+        pump(s);
+}
+
+static void src_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    source *s = (source *)p;
+    send_app *a = s->app;
+    size_t room = sizeof s->reply - 1 - s->reply_len;
+    memcpy(s->reply + s->reply_len, d, n < room ? n : room);
+    s->reply_len += n < room ? n : room;
+    s->reply[s->reply_len] = '\0';
+    if (!a || !strchr(s->reply, '\n'))
+        return;
+    unsigned long long got = 0;
+    if (sscanf(s->reply, "OK %llu", &got) != 1 || got != a->total)
+        note(a->violation, sizeof a->violation,
+             "the receiver answered '%.40s' to %llu bytes", s->reply,
+             (unsigned long long)a->total);
+    a->done = true;
+    if (a->out)
+        fprintf(a->out, "bulk-send: %llu bytes delivered, %llu pause(s), "
+                        "peak buffer %zu bytes\n",
+                (unsigned long long)a->total, (unsigned long long)a->pauses,
+                a->peak);
+    tw_transport_close(s->t); /* the answer is all we waited for */
+}
+
+static void send_connect(send_app *a);
+
+static void retry_cb(void *arg)
+{
+    send_app *a = arg;
+    a->retry_timer = 0;
+    send_connect(a);
+}
+
+static void src_lost(tw_protocol *p, int err)
+{
+    source *s = (source *)p;
+    send_app *a = s->app;
+    (void)err;
+    if (!a)
+        return;
+    a->c = NULL;
+    s->app = NULL;
+    if (!a->done) /* start over on a new connection */
+        a->retry_timer = tw_call_later(a->loop, a->retry, retry_cb, a);
+}
+
+static void src_release(tw_protocol *p)
+{
+    source *s = (source *)p;
+    if (s->app && s->app->c == s)
+        s->app->c = NULL;
+    free(s);
+}
+
+static const tw_protocol_ops source_ops = {
+    .connection_made = src_made,
+    .pause_writing = src_pause,
+    .resume_writing = src_resume,
+    .data_received = src_data,
+    .connection_lost = src_lost,
+    .release = src_release,
+};
+
+static tw_protocol *src_factory(void *arg)
+{
+    send_attempt *at = arg;
+    if (!at->app)
+        return NULL;
+    source *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->base.ops = &source_ops;
+    s->app = at->app;
+    at->app->c = s;
+    return &s->base;
+}
+
+static void src_connected(void *arg, tw_transport *t, int err)
+{
+    send_attempt *at = arg;
+    send_app *a = at->app;
+    (void)err;
+    free(at);
+    if (!a)
+        return;
+    a->pending = NULL;
+    if (!t)
+        a->retry_timer = tw_call_later(a->loop, a->retry, retry_cb, a);
+}
+
+static void send_connect(send_app *a)
+{
+    send_attempt *at = calloc(1, sizeof *at);
+    int rc = at ? 0 : -ENOMEM;
+    if (at) {
+        at->app = a;
+        rc = tw_create_connection(a->loop, src_factory, at, a->host, a->port,
+                                  src_connected);
+    }
+    if (rc < 0) {
+        free(at);
+        a->retry_timer = tw_call_later(a->loop, a->retry, retry_cb, a);
+        return;
+    }
+    a->pending = at;
+}
+
+static int send_start(tw_loop *loop, int argc, char **argv, FILE *out,
+                      void **state)
+{
+    static const struct option opts[] = {
+        {"connect", required_argument, 0, 'c'},
+        {"bytes", required_argument, 0, 'b'},
+        {"chunk", required_argument, 0, 'k'},
+        {"min-pauses", required_argument, 0, 'm'},
+        {"retry", required_argument, 0, 'r'},
+        {"quiet", no_argument, 0, 'q'},
+        {0, 0, 0, 0},
+    };
+    send_app a0 = {.loop = loop, .total = 1u << 20, .chunk = 16384,
+                   .retry = TW_MS(200)};
+    const char *target = "127.0.0.1:9000", *badopt = NULL, *badval = NULL;
+    bool quiet = false;
+    int ch;
+    optind = 0;
+    while (!badopt && (ch = getopt_long(argc, argv, "c:b:k:m:r:q", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': target = optarg; break;
+        case 'b':
+            if (tw_parse_bytes(optarg, &a0.total) < 0 || !a0.total)
+                badopt = "--bytes", badval = optarg;
+            break;
+        case 'k':
+            if (tw_parse_bytes(optarg, &a0.chunk) < 0 || !a0.chunk)
+                badopt = "--chunk", badval = optarg;
+            break;
+        case 'm':
+            if (tw_parse_bytes(optarg, &a0.min_pauses) < 0)
+                badopt = "--min-pauses", badval = optarg;
+            break;
+        case 'r':
+            if (tw_parse_duration(optarg, &a0.retry) < 0 || a0.retry <= 0)
+                badopt = "--retry", badval = optarg;
+            break;
+        case 'q': quiet = true; break;
+        default: return -EINVAL;
+        }
+    }
+    if (!badopt && optind < argc)
+        badopt = "argument", badval = argv[optind];
+    if (!badopt && tw_parse_hostport(target, a0.host, sizeof a0.host, &a0.port) < 0)
+        badopt = "--connect (want HOST:PORT)", badval = target;
+    if (badopt) {
+        fprintf(out, "bulk-send: bad %s '%s'\n", badopt, badval);
+        return -EINVAL;
+    }
+    send_app *a = malloc(sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    *a = a0;
+    a->out = quiet ? NULL : out;
+    send_connect(a);
+    *state = a;
+    return 0;
+}
+
+static const char *send_invariant(void *state)
+{
+    send_app *a = state;
+    return a->violation[0] ? a->violation : NULL;
+}
+
+static bool send_done(void *state) { return ((send_app *)state)->done; }
+
+static int send_result(void *state)
+{
+    send_app *a = state;
+    return a->done && !a->violation[0] && a->pauses >= a->min_pauses ? 0 : 1;
+}
+
+static void send_free(void *state)
+{
+    send_app *a = state;
+    if (a->retry_timer)
+        tw_handle_cancel(a->loop, a->retry_timer);
+    if (a->pending)
+        a->pending->app = NULL;
+    if (a->c) {
+        a->c->app = NULL;
+        tw_transport_close(a->c->t);
+    }
+    free(a);
+}
+
+static void send_discard(void *state)
+{
+    send_app *a = state;
+    free(a->pending);
+    free(a);
+}
+
+const tw_app tw__app_bulk_send = {
+    .name = "bulk-send",
+    .summary = "writes a stream as fast as flow control allows; checks "
+               "the receiver's count",
+    .usage = "  --connect HOST:PORT  a bulk-recv (default 127.0.0.1:9000)\n"
+             "  --bytes N            stream length (default 1MiB)\n"
+             "  --chunk N            bytes per write (default 16384)\n"
+             "  --min-pauses N       fail unless pause_writing came N times (default 0)\n"
+             "  --retry DURATION     reconnect delay after a failure (default 200ms)\n"
+             "  --quiet              no output\n",
+    .start = send_start,
+    .result = send_result,
+    .free = send_free,
+    .invariant = send_invariant,
+    .done = send_done,
+    .discard = send_discard,
+};

@@ -1,0 +1,465 @@
+/* proto/echo_load.c - the app `echo-load`: a checked echo workload, the
+ * client side of most scenarios (pair it with `echo-server --keep-open`).
+ *
+ * Map: messages (length and bytes from the index alone); the connection
+ * protocol; reconnecting; the watchdog; options; the app.
+ *
+ * It sends N messages one at a time over one connection and checks every
+ * echoed byte against what message i must contain. A connection that
+ * fails (reset, timeout, refused, an echo slower than --timeout) is
+ * replaced after a delay that doubles up to 2 s, and the message in
+ * progress is sent again from its start. Done when all N came back
+ * intact; the invariant breaks on the first wrong byte, and on a clock
+ * that runs backwards or a timer that fires early by the node's own
+ * clock (what a skewed or drifting simulated clock must never cause).
+ *
+ * Messages need no randomness: message i's length and bytes are a hash
+ * of (seed, i), so the same run is the same on both backends.
+ *
+ * Ownership: the app state owns the attempt in flight (a pending
+ * connect's argument); a connection's protocol is freed by its release.
+ * free() detaches both from the state before freeing it, so a late
+ * callback finds no app and does nothing.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/tls_app.h"
+#include "twin/app.h"
+#include "twin/parse.h"
+#include "twin/twin.h"
+
+#define RETRY_MAX TW_SEC(2)
+
+typedef struct load load;
+
+typedef struct attempt {
+    load *app; /* NULL once the app is gone */
+} attempt;
+
+typedef struct conn {
+    tw_protocol base;
+    load *app; /* NULL once the app is gone */
+    tw_transport *t;
+} conn;
+
+struct load {
+    tw_loop *loop;
+    FILE *out; /* NULL: quiet */
+    char host[256];
+    uint16_t port;
+    uint64_t messages, size_max, seed, attempts_max;
+    tw_ns timeout, retry;
+    bool reconnect;
+    tw__tls_app tls_opts; /* --tls...: every connection is TLS */
+    tw_tls_ctx *tls;
+    /* progress */
+    conn *c;
+    attempt *pending;
+    uint64_t next;   /* messages verified = index of the one in flight */
+    uint64_t got;    /* its bytes echoed so far */
+    uint64_t connects, attempts, failures;
+    tw_ns sent_at, backoff;
+    /* the watchdog and the clock checks */
+    tw_handle watchdog, retry_timer;
+    tw_ns watchdog_due, last_now;
+    bool done, gave_up;
+    char violation[192];
+};
+
+/* ---- messages ---- */
+
+static uint64_t mix(uint64_t z)
+{
+    z += UINT64_C(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static uint64_t msg_len(const load *a, uint64_t i)
+{
+    return 1 + mix(a->seed * 31 + i) % a->size_max;
+}
+
+static uint8_t msg_byte(const load *a, uint64_t i, uint64_t off)
+{
+    uint64_t w = mix(mix(a->seed ^ (i << 20)) + off / 8);
+    return (uint8_t)(w >> (8 * (off % 8)));
+}
+
+/* Keep the first broken promise: it is the one that explains the rest. */
+__attribute__((format(printf, 2, 3)))
+static void violate(load *a, const char *fmt, ...)
+{
+    if (a->violation[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->violation, sizeof a->violation, fmt, ap);
+    va_end(ap);
+}
+
+static void send_current(load *a)
+{
+    uint8_t buf[4096];
+    uint64_t len = msg_len(a, a->next);
+    a->got = 0;
+    a->sent_at = tw_loop_now(a->loop);
+    for (uint64_t off = 0; off < len;) {
+        size_t n = len - off < sizeof buf ? (size_t)(len - off) : sizeof buf;
+        for (size_t k = 0; k < n; k++)
+            buf[k] = msg_byte(a, a->next, off + k);
+        tw_transport_write(a->c->t, buf, n);
+        off += n;
+    }
+}
+
+/* ---- reconnecting ---- */
+
+static void connect_now(load *a);
+
+static void retry_cb(void *arg)
+{
+    load *a = arg;
+    a->retry_timer = 0;
+    connect_now(a);
+}
+
+static void stop_watchdog(load *a)
+{
+    if (a->watchdog)
+        tw_handle_cancel(a->loop, a->watchdog);
+    a->watchdog = 0;
+}
+
+/* A connection or a connect failed: try again later, or give up. */
+static void failed(load *a, int err)
+{
+    a->failures++;
+    if (a->out)
+        fprintf(a->out, "echo-load: connection failed (%s) at message %llu\n",
+                tw_strerror(err), (unsigned long long)a->next);
+    if (!a->reconnect || (a->attempts_max && a->attempts >= a->attempts_max)) {
+        a->gave_up = true;
+        stop_watchdog(a);
+        return;
+    }
+    a->retry_timer = tw_call_later(a->loop, a->backoff, retry_cb, a);
+    a->backoff = a->backoff * 2 > RETRY_MAX ? RETRY_MAX : a->backoff * 2;
+}
+
+/* ---- the connection protocol ---- */
+
+static void c_made(tw_protocol *p, tw_transport *t)
+{
+    conn *c = (conn *)p;
+    c->t = t;
+    if (!c->app) {
+        tw_transport_close(t);
+        return;
+    }
+    load *a = c->app;
+    a->connects++;
+    a->backoff = a->retry;
+    send_current(a);
+}
+
+static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    conn *c = (conn *)p;
+    load *a = c->app;
+    if (!a || a->done)
+        return;
+    uint64_t len = msg_len(a, a->next);
+    for (size_t k = 0; k < n; k++, a->got++) {
+        if (a->got >= len) {
+            violate(a, "message %llu: echo longer than the %llu bytes sent",
+                    (unsigned long long)a->next, (unsigned long long)len);
+            break;
+        }
+        uint8_t want = msg_byte(a, a->next, a->got);
+        if (d[k] != want)
+            violate(a, "message %llu byte %llu: echoed 0x%02x, sent 0x%02x",
+                    (unsigned long long)a->next, (unsigned long long)a->got,
+                    d[k], want);
+    }
+    if (a->got < len)
+        return;
+    a->next++;
+    if (a->next < a->messages) {
+        send_current(a);
+        return;
+    }
+    a->done = true;
+    stop_watchdog(a);
+    if (a->out)
+        fprintf(a->out, "echo-load: %llu messages echoed intact over %llu "
+                        "connection(s)\n",
+                (unsigned long long)a->messages, (unsigned long long)a->connects);
+    tw_transport_close(c->t);
+}
+
+static void c_lost(tw_protocol *p, int err)
+{
+    conn *c = (conn *)p;
+    load *a = c->app;
+    if (!a)
+        return;
+    a->c = NULL;
+    c->app = NULL;
+    if (!a->done)
+        failed(a, err ? err : -ECONNRESET);
+}
+
+static void c_release(tw_protocol *p)
+{
+    conn *c = (conn *)p;
+    if (c->app && c->app->c == c)
+        c->app->c = NULL;
+    free(c);
+}
+
+static const tw_protocol_ops conn_ops = {
+    .connection_made = c_made,
+    .data_received = c_data,
+    .connection_lost = c_lost,
+    .release = c_release,
+};
+
+static tw_protocol *c_factory(void *arg)
+{
+    attempt *at = arg;
+    if (!at->app)
+        return NULL; /* the app went away meanwhile */
+    conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base.ops = &conn_ops;
+    c->app = at->app;
+    at->app->c = c;
+    return &c->base;
+}
+
+static void c_connected(void *arg, tw_transport *t, int err)
+{
+    attempt *at = arg;
+    load *a = at->app;
+    free(at);
+    if (!a)
+        return;
+    a->pending = NULL;
+    if (!t)
+        failed(a, err);
+}
+
+static void connect_now(load *a)
+{
+    attempt *at = calloc(1, sizeof *at);
+    int rc = at ? 0 : -ENOMEM;
+    a->attempts++;
+    if (at) {
+        at->app = a;
+        rc = a->tls ? tw_create_connection_tls(a->loop, c_factory, at, a->host,
+                                               a->port, a->tls, c_connected)
+                    : tw_create_connection(a->loop, c_factory, at, a->host,
+                                           a->port, c_connected);
+    }
+    if (rc < 0) {
+        free(at);
+        failed(a, rc);
+        return;
+    }
+    a->pending = at;
+}
+
+/* ---- the watchdog ---- */
+
+static void watchdog_cb(void *arg)
+{
+    load *a = arg;
+    tw_ns now = tw_loop_now(a->loop);
+    a->watchdog = 0;
+    if (now < a->last_now)
+        violate(a, "the clock went back from %lld to %lld ns",
+                (long long)a->last_now, (long long)now);
+    if (now < a->watchdog_due)
+        violate(a, "a timer due at %lld ns fired at %lld ns",
+                (long long)a->watchdog_due, (long long)now);
+    a->last_now = now;
+    if (a->done || a->gave_up)
+        return;
+    if (a->c && a->c->t && now - a->sent_at > a->timeout)
+        tw_transport_abort(a->c->t); /* the echo is late: start over */
+    tw_ns every = a->timeout / 4 > 0 ? a->timeout / 4 : 1;
+    a->watchdog_due = now + every;
+    a->watchdog = tw_call_later(a->loop, every, watchdog_cb, a);
+}
+
+/* ---- options ---- */
+
+static int bad(FILE *out, const char *what, const char *v)
+{
+    fprintf(out, "echo-load: bad %s '%s'\n", what, v);
+    return -EINVAL;
+}
+
+static int parse(load *a, int argc, char **argv, FILE *out, bool *quiet)
+{
+    static const struct option opts[] = {
+        {"connect", required_argument, 0, 'c'},
+        {"messages", required_argument, 0, 'n'},
+        {"size", required_argument, 0, 's'},
+        {"timeout", required_argument, 0, 't'},
+        {"retry", required_argument, 0, 'r'},
+        {"attempts", required_argument, 0, 'a'},
+        {"seed", required_argument, 0, 'S'},
+        {"no-reconnect", no_argument, 0, 'N'},
+        {"quiet", no_argument, 0, 'q'},
+        TW__TLS_CLIENT_OPTIONS,
+        {0, 0, 0, 0},
+    };
+    const char *target = "127.0.0.1:8888";
+    int ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "c:n:s:t:r:a:S:Nq", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': target = optarg; break;
+        case 'n':
+            if (tw_parse_bytes(optarg, &a->messages) < 0 || !a->messages)
+                return bad(out, "--messages", optarg);
+            break;
+        case 's':
+            if (tw_parse_bytes(optarg, &a->size_max) < 0 || !a->size_max ||
+                a->size_max > (1u << 24))
+                return bad(out, "--size", optarg);
+            break;
+        case 't':
+            if (tw_parse_duration(optarg, &a->timeout) < 0 || a->timeout <= 0)
+                return bad(out, "--timeout", optarg);
+            break;
+        case 'r':
+            if (tw_parse_duration(optarg, &a->retry) < 0 || a->retry <= 0)
+                return bad(out, "--retry", optarg);
+            break;
+        case 'a':
+            if (tw_parse_bytes(optarg, &a->attempts_max) < 0)
+                return bad(out, "--attempts", optarg);
+            break;
+        case 'S':
+            if (tw_parse_bytes(optarg, &a->seed) < 0)
+                return bad(out, "--seed", optarg);
+            break;
+        case 'N': a->reconnect = false; break;
+        case 'q': *quiet = true; break;
+        default:
+            if (tw__tls_app_option(&a->tls_opts, ch, optarg))
+                break;
+            return -EINVAL;
+        }
+    }
+    if (optind < argc)
+        return bad(out, "argument", argv[optind]);
+    if (tw_parse_hostport(target, a->host, sizeof a->host, &a->port) < 0)
+        return bad(out, "--connect (want HOST:PORT)", target);
+    return 0;
+}
+
+/* ---- the app ---- */
+
+static int load_start(tw_loop *loop, int argc, char **argv, FILE *out,
+                      void **state)
+{
+    load *a = calloc(1, sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    *a = (load){.loop = loop, .messages = 100, .size_max = 1024,
+                .timeout = TW_SEC(2), .retry = TW_MS(100), .reconnect = true};
+    bool quiet = false;
+    int rc = parse(a, argc, argv, out, &quiet);
+    if (rc == 0)
+        a->tls = tw__tls_app_ctx(&a->tls_opts, TW_TLS_CLIENT, "echo-load", out,
+                                 quiet, &rc);
+    if (rc < 0) {
+        free(a);
+        return rc;
+    }
+    a->out = quiet ? NULL : out;
+    a->backoff = a->retry;
+    a->last_now = tw_loop_now(loop);
+    a->watchdog_due = a->last_now + a->timeout / 4;
+    a->watchdog = tw_call_later(loop, a->timeout / 4, watchdog_cb, a);
+    connect_now(a);
+    *state = a;
+    return 0;
+}
+
+static const char *load_invariant(void *state)
+{
+    load *a = state;
+    return a->violation[0] ? a->violation : NULL;
+}
+
+static bool load_done(void *state)
+{
+    load *a = state;
+    return a->done || a->gave_up;
+}
+
+static int load_result(void *state)
+{
+    load *a = state;
+    return a->done && !a->violation[0] ? 0 : 1;
+}
+
+/* Loop alive: detach what may still call back, close what is open. */
+static void load_free(void *state)
+{
+    load *a = state;
+    stop_watchdog(a);
+    if (a->retry_timer)
+        tw_handle_cancel(a->loop, a->retry_timer);
+    if (a->pending)
+        a->pending->app = NULL; /* c_connected frees it */
+    if (a->c) {
+        a->c->app = NULL;
+        tw_transport_close(a->c->t);
+    }
+    tw_tls_ctx_free(a->tls); /* connections hold their own references */
+    free(a);
+}
+
+/* After a simulated crash: connections and timers are gone; the pending
+ * connect never calls back, so its attempt is ours to free. */
+static void load_discard(void *state)
+{
+    load *a = state;
+    free(a->pending);
+    tw_tls_ctx_free(a->tls);
+    free(a);
+}
+
+const tw_app tw__app_echo_load = {
+    .name = "echo-load",
+    .summary = "checked echo workload: N messages, every byte verified, "
+               "reconnects after failures",
+    .usage = "  --connect HOST:PORT  an echo-server --keep-open (default 127.0.0.1:8888)\n"
+             "  --messages N         messages to echo, one at a time (default 100)\n"
+             "  --size BYTES         largest message; lengths vary (default 1024)\n"
+             "  --timeout DURATION   an echo slower than this: reconnect (default 2s)\n"
+             "  --retry DURATION     first reconnect delay, doubling to 2s (default 100ms)\n"
+             "  --attempts N         give up after N connects (default 0: never)\n"
+             "  --no-reconnect       give up at the first failure\n"
+             "  --seed N             varies the messages (default 0)\n"
+             "  --quiet              no output\n"
+             TW__TLS_CLIENT_USAGE,
+    .start = load_start,
+    .result = load_result,
+    .free = load_free,
+    .invariant = load_invariant,
+    .done = load_done,
+    .discard = load_discard,
+};

@@ -1,0 +1,892 @@
+/* proto/resp_client.c - the app `resp-client`: a checked key-value
+ * workload for scenarios (and for any RESP server on the real backend).
+ *
+ * Map: the schedule (ops and values from the seed and the op's index);
+ * the model (what each key may hold); checking replies; the connection
+ * (INFO first, then a pipeline of ops); failures and reconnecting; the
+ * watchdog; options; the app.
+ *
+ * What it checks: every reply against a model of this client's own keys
+ * (no other client writes them, so the model is exact): a read sees the
+ * last acknowledged write of its key, or a write whose acknowledgement
+ * was lost with its connection (it may have landed, even later), or
+ * nothing when the key's expiry may have passed or the server restarted.
+ * A restart is seen as a new run_id in INFO, asked first on every
+ * connection: the store went with the old process, so every key is
+ * empty. Expiry windows come from when the SET was sent and acknowledged
+ * and when the read was, on the client's clock: a key whose expiry must
+ * have passed must be gone, one whose expiry cannot have passed must be
+ * there (give or take the 2 ms of Redis's millisecond rounding).
+ * Counters: an INCR's reply lies between the last acknowledged value
+ * plus one and that plus the INCRs whose replies were lost.
+ *
+ * Nothing here draws from a clock or libc's rand: op i is a hash of
+ * (seed, i), so a scenario seed replays it exactly.
+ *
+ * Ownership: as echo_load.c: the state owns the connect attempt in
+ * flight; a connection's protocol is freed by its release and detached
+ * from the state first when the state goes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twin/app.h"
+#include "twin/parse.h"
+#include "twin/resp.h"
+#include "twin/twin.h"
+
+#define RETRY_MAX TW_SEC(2)
+#define MAYBE_MAX 16
+#define TOL_NS TW_MS(2)
+#define NAME_MAX_LEN 64
+
+enum { OP_SET, OP_GET, OP_INCR, OP_DEL, OP_MGET, OP_EXISTS, OP_ECHO, OP_INFO };
+
+typedef struct op {
+    uint64_t index;
+    uint8_t kind;
+    uint32_t key[3];
+    uint64_t version; /* SET: the version written (index + 1) */
+    int64_t px_ms;    /* SET: its expiry, 0: none */
+    tw_ns sent;
+} op;
+
+typedef struct keym {
+    uint64_t ver;               /* last acknowledged write, 0: absent */
+    int64_t px_ms;              /* its expiry, 0: none */
+    tw_ns set_sent, set_acked;
+    uint64_t maybe[MAYBE_MAX];  /* versions written, never acknowledged */
+    unsigned nmaybe;
+    bool maybe_absent;          /* an unacknowledged DEL or PX write */
+    bool unknown;               /* too many of those to follow */
+} keym;
+
+typedef struct attempt {
+    struct client *app;
+} attempt;
+
+typedef struct conn {
+    tw_protocol base;
+    struct client *app;
+    tw_transport *t;
+} conn;
+
+typedef struct client {
+    tw_loop *loop;
+    FILE *out;
+    char host[256];
+    uint16_t port;
+    char prefix[NAME_MAX_LEN + 24];
+    uint64_t ops, keys, pipeline, size_max, seed, px_pct;
+    tw_ns px_max, timeout, retry;
+    uint64_t read_rate;
+    /* the model */
+    keym *km;
+    int64_t ctr;
+    uint64_t ctr_unsure;
+    char run_id[48];
+    uint64_t restarts;
+    /* the connection */
+    conn *c;
+    attempt *pending;
+    bool ready, wpaused;
+    op *q;                 /* in flight, oldest first: a ring */
+    size_t q_head, q_len;
+    uint8_t *rbuf;
+    size_t r_len, r_cap;
+    tw_handle read_timer;
+    /* progress */
+    uint64_t next;         /* index of the next op to send */
+    uint64_t acked, connects, failures;
+    tw_ns backoff;
+    tw_handle watchdog, retry_timer;
+    bool done;
+    char violation[256];
+} client;
+
+/* ---- the schedule ---- */
+
+static uint64_t mix(uint64_t z)
+{
+    z += UINT64_C(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static op make_op(const client *a, uint64_t i)
+{
+    uint64_t r = mix(a->seed * 1000003 + i), r2 = mix(r);
+    unsigned pick = (unsigned)(r % 100);
+    op o = {.index = i};
+    for (int k = 0; k < 3; k++)
+        o.key[k] = (uint32_t)((r2 >> (16 * k)) % a->keys);
+    o.kind = pick < 35 ? OP_SET : pick < 62 ? OP_GET : pick < 72 ? OP_INCR
+           : pick < 78 ? OP_DEL : pick < 88 ? OP_MGET : pick < 95 ? OP_EXISTS
+           : OP_ECHO;
+    if (o.kind == OP_SET) {
+        o.version = i + 1;
+        if (a->px_pct && (r >> 8) % 100 < a->px_pct && a->px_max >= TW_MS(1))
+            o.px_ms = 1 + (int64_t)((r >> 20) % (uint64_t)(a->px_max / TW_MS(1)));
+    }
+    return o;
+}
+
+/* The value of version v: "v<v>:" and then letters, its length a hash. */
+static size_t value_of(const client *a, uint64_t v, uint8_t *buf, size_t cap)
+{
+    size_t len = 1 + mix(a->seed ^ (v << 1)) % a->size_max;
+    int n = snprintf((char *)buf, cap, "v%llu:", (unsigned long long)v);
+    if (len < (size_t)n)
+        len = (size_t)n;
+    for (size_t j = (size_t)n; j < len && j < cap; j++)
+        buf[j] = (uint8_t)('a' + mix(v * 7919 + j / 8) % 26);
+    return len < cap ? len : cap;
+}
+
+static int key_name(const client *a, uint32_t k, char *buf, size_t cap)
+{
+    return snprintf(buf, cap, "%s:k%u", a->prefix, (unsigned)k);
+}
+
+/* ---- the model ---- */
+
+__attribute__((format(printf, 2, 3)))
+static void violate(client *a, const char *fmt, ...)
+{
+    if (a->violation[0])
+        return; /* the first broken promise explains the rest */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->violation, sizeof a->violation, fmt, ap);
+    va_end(ap);
+}
+
+static void reset_model(client *a)
+{
+    memset(a->km, 0, a->keys * sizeof *a->km);
+    a->ctr = 0;
+    a->ctr_unsure = 0;
+}
+
+/* Could the acknowledged write have expired when the read `o`, answered
+ * at `now`, was served? Must it have? */
+static bool may_have_expired(const keym *m, const op *o, tw_ns now)
+{
+    return m->px_ms && now - m->set_sent > TW_MS(m->px_ms) - TOL_NS;
+}
+
+static bool must_have_expired(const keym *m, const op *o)
+{
+    return m->px_ms && o->sent - m->set_acked > TW_MS(m->px_ms) + TOL_NS;
+}
+
+static bool can_be_absent(const keym *m, const op *o, tw_ns now)
+{
+    return m->unknown || m->ver == 0 || m->maybe_absent ||
+           may_have_expired(m, o, now);
+}
+
+static bool can_be(const keym *m, uint64_t v, const op *o)
+{
+    if (m->unknown)
+        return true;
+    for (unsigned i = 0; i < m->nmaybe; i++)
+        if (m->maybe[i] == v)
+            return true;
+    return v == m->ver && v && !must_have_expired(m, o);
+}
+
+static bool can_be_present(const keym *m, const op *o)
+{
+    return m->unknown || m->nmaybe || (m->ver && !must_have_expired(m, o));
+}
+
+static void add_maybe(keym *m, uint64_t v)
+{
+    if (m->nmaybe == MAYBE_MAX)
+        m->unknown = true;
+    else
+        m->maybe[m->nmaybe++] = v;
+}
+
+/* ---- checking replies ---- */
+
+static void check_value(client *a, const op *o, uint32_t k,
+                        const tw_resp_reply *r, tw_ns now)
+{
+    keym *m = &a->km[k];
+    if (r->type != '$') {
+        violate(a, "op %llu: GET k%u replied type '%c'",
+                (unsigned long long)o->index, k, r->type);
+        return;
+    }
+    if (r->nil) {
+        if (!can_be_absent(m, o, now))
+            violate(a, "op %llu: GET k%u found nothing; it holds version %llu "
+                       "(acknowledged, not expired)",
+                    (unsigned long long)o->index, k, (unsigned long long)m->ver);
+        return;
+    }
+    unsigned long long v = 0;
+    size_t i = 1;
+    while (i < r->len && i < 21 && r->str[i] >= '0' && r->str[i] <= '9')
+        v = v * 10 + (unsigned long long)(r->str[i++] - '0');
+    if (r->len < 3 || r->str[0] != 'v' || i == 1 || i >= r->len ||
+        r->str[i] != ':') {
+        violate(a, "op %llu: GET k%u: a value this client never wrote",
+                (unsigned long long)o->index, k);
+        return;
+    }
+    uint8_t want[4096];
+    size_t wlen = value_of(a, v, want, sizeof want);
+    if (r->len != wlen || memcmp(r->str, want, wlen) != 0) {
+        violate(a, "op %llu: GET k%u: version %llu came back altered",
+                (unsigned long long)o->index, k, v);
+        return;
+    }
+    if (!can_be(m, v, o))
+        violate(a, "op %llu: GET k%u saw version %llu; the last acknowledged "
+                   "write is %llu%s",
+                (unsigned long long)o->index, k, v, (unsigned long long)m->ver,
+                must_have_expired(m, o) ? " and its expiry had passed" : "");
+}
+
+static void check_int(client *a, const op *o, const tw_resp_reply *r)
+{
+    if (r->type != ':')
+        violate(a, "op %llu: wanted an integer, got type '%c' (%.*s)",
+                (unsigned long long)o->index, r->type,
+                (int)(r->len < 80 ? r->len : 80), r->str ? (const char *)r->str : "");
+}
+
+static void on_reply(client *a, const op *o, const tw_resp_reply *r, tw_ns now)
+{
+    keym *m = &a->km[o->key[0]];
+    switch (o->kind) {
+    case OP_SET:
+        if (r->type != '+' || r->len != 2 || memcmp(r->str, "OK", 2) != 0) {
+            violate(a, "op %llu: SET replied '%.*s'", (unsigned long long)o->index,
+                    (int)(r->len < 80 ? r->len : 80), r->str ? (const char *)r->str : "");
+            return;
+        }
+        m->ver = o->version;
+        m->px_ms = o->px_ms;
+        m->set_sent = o->sent;
+        m->set_acked = now;
+        return;
+    case OP_GET:
+        check_value(a, o, o->key[0], r, now);
+        return;
+    case OP_MGET: {
+        if (r->type != '*' || r->integer != 3) {
+            violate(a, "op %llu: MGET did not reply an array of 3",
+                    (unsigned long long)o->index);
+            return;
+        }
+        const uint8_t *p = r->str, *end = r->str + r->len;
+        for (int k = 0; k < 3; k++) {
+            tw_resp_reply e;
+            int n = tw_resp_reply_parse(p, (size_t)(end - p), &e, NULL);
+            if (n <= 0) {
+                violate(a, "op %llu: MGET element %d unreadable",
+                        (unsigned long long)o->index, k);
+                return;
+            }
+            check_value(a, o, o->key[k], &e, now);
+            p += n;
+        }
+        return;
+    }
+    case OP_DEL:
+    case OP_EXISTS:
+        check_int(a, o, r);
+        if (r->integer == 1 && !can_be_present(m, o))
+            violate(a, "op %llu: %s k%u found a key that cannot be there",
+                    (unsigned long long)o->index, o->kind == OP_DEL ? "DEL" : "EXISTS",
+                    o->key[0]);
+        if (r->integer == 0 && !can_be_absent(m, o, now))
+            violate(a, "op %llu: %s k%u missed a key that must be there",
+                    (unsigned long long)o->index, o->kind == OP_DEL ? "DEL" : "EXISTS",
+                    o->key[0]);
+        if (o->kind == OP_DEL) {
+            m->ver = 0;
+            m->px_ms = 0;
+        }
+        return;
+    case OP_INCR:
+        check_int(a, o, r);
+        if (r->integer < a->ctr + 1 || r->integer > a->ctr + 1 + (int64_t)a->ctr_unsure) {
+            violate(a, "op %llu: INCR gave %lld; acknowledged value %lld, %llu "
+                       "unacknowledged INCRs",
+                    (unsigned long long)o->index, (long long)r->integer,
+                    (long long)a->ctr, (unsigned long long)a->ctr_unsure);
+            return;
+        }
+        a->ctr_unsure -= (uint64_t)(r->integer - a->ctr - 1); /* those landed */
+        a->ctr = r->integer;
+        return;
+    case OP_ECHO: {
+        char want[32];
+        int n = snprintf(want, sizeof want, "echo-%llu", (unsigned long long)o->index);
+        if (r->type != '$' || r->len != (size_t)n || memcmp(r->str, want, (size_t)n))
+            violate(a, "op %llu: ECHO came back wrong", (unsigned long long)o->index);
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+/* INFO: a new run_id means a restarted server, whose keys are gone. */
+static void on_info(client *a, const tw_resp_reply *r)
+{
+    const char *tag = "run_id:";
+    const uint8_t *p = r->type == '$' && !r->nil ? r->str : NULL;
+    const uint8_t *hit = NULL;
+    for (size_t i = 0; p && i + 7 <= r->len && !hit; i++)
+        if (memcmp(p + i, tag, 7) == 0)
+            hit = p + i + 7;
+    if (!hit) {
+        violate(a, "INFO had no run_id");
+        return;
+    }
+    size_t n = 0;
+    while (hit + n < p + r->len && hit[n] != '\r' && n < sizeof a->run_id - 1)
+        n++;
+    if (a->run_id[0] && (strlen(a->run_id) != n || memcmp(a->run_id, hit, n))) {
+        a->restarts++;
+        reset_model(a);
+    }
+    memcpy(a->run_id, hit, n);
+    a->run_id[n] = '\0';
+    a->ready = true;
+}
+
+/* ---- the connection ---- */
+
+static op *q_at(client *a, size_t i) { return &a->q[(a->q_head + i) % (a->pipeline + 1)]; }
+
+static void send_op(client *a, op *o)
+{
+    tw_resp_buf b;
+    tw_resp_buf_init(&b, 0);
+    char k[3][NAME_MAX_LEN + 40];
+    int kl[3];
+    for (int i = 0; i < 3; i++)
+        kl[i] = key_name(a, o->key[i], k[i], sizeof k[i]);
+    char num[NAME_MAX_LEN + 40];
+    uint8_t val[4096];
+    switch (o->kind) {
+    case OP_INFO:
+        tw_resp_add_array(&b, 2);
+        tw_resp_add_bulk_str(&b, "INFO");
+        tw_resp_add_bulk_str(&b, "server");
+        break;
+    case OP_SET:
+        tw_resp_add_array(&b, o->px_ms ? 5 : 3);
+        tw_resp_add_bulk_str(&b, "SET");
+        tw_resp_add_bulk(&b, k[0], (size_t)kl[0]);
+        tw_resp_add_bulk(&b, val, value_of(a, o->version, val, sizeof val));
+        if (o->px_ms) {
+            tw_resp_add_bulk_str(&b, "PX");
+            snprintf(num, sizeof num, "%lld", (long long)o->px_ms);
+            tw_resp_add_bulk_str(&b, num);
+        }
+        break;
+    case OP_GET:
+    case OP_DEL:
+    case OP_EXISTS:
+        tw_resp_add_array(&b, 2);
+        tw_resp_add_bulk_str(&b, o->kind == OP_GET ? "GET" : o->kind == OP_DEL ? "DEL" : "EXISTS");
+        tw_resp_add_bulk(&b, k[0], (size_t)kl[0]);
+        break;
+    case OP_MGET:
+        tw_resp_add_array(&b, 4);
+        tw_resp_add_bulk_str(&b, "MGET");
+        for (int i = 0; i < 3; i++)
+            tw_resp_add_bulk(&b, k[i], (size_t)kl[i]);
+        break;
+    case OP_INCR:
+        tw_resp_add_array(&b, 2);
+        tw_resp_add_bulk_str(&b, "INCR");
+        snprintf(num, sizeof num, "%s:n", a->prefix);
+        tw_resp_add_bulk_str(&b, num);
+        break;
+    default:
+        tw_resp_add_array(&b, 2);
+        tw_resp_add_bulk_str(&b, "ECHO");
+        snprintf(num, sizeof num, "echo-%llu", (unsigned long long)o->index);
+        tw_resp_add_bulk_str(&b, num);
+        break;
+    }
+    o->sent = tw_loop_now(a->loop);
+    *q_at(a, a->q_len++) = *o;
+    tw_transport_write(a->c->t, b.data, b.len);
+    tw_resp_buf_fini(&b);
+}
+
+/* Keep the pipeline full, unless the transport asked us to wait. */
+static void fill(client *a)
+{
+    while (a->c && a->ready && !a->wpaused && !a->done &&
+           a->q_len < a->pipeline && a->acked + a->q_len < a->ops) {
+        op o = make_op(a, a->next++);
+        send_op(a, &o);
+    }
+}
+
+static void finish_run(client *a)
+{
+    a->done = true;
+    if (a->watchdog)
+        tw_handle_cancel(a->loop, a->watchdog);
+    a->watchdog = 0;
+    if (a->out)
+        fprintf(a->out, "resp-client: %llu ops checked over %llu connection(s), "
+                        "%llu server restart(s) seen\n",
+                (unsigned long long)a->acked, (unsigned long long)a->connects,
+                (unsigned long long)a->restarts);
+    if (a->c)
+        tw_transport_close(a->c->t);
+}
+
+static void consume(client *a)
+{
+    size_t off = 0;
+    tw_ns now = tw_loop_now(a->loop);
+    while (a->q_len && off < a->r_len) {
+        tw_resp_reply r;
+        int n = tw_resp_reply_parse(a->rbuf + off, a->r_len - off, &r, NULL);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            violate(a, "an unreadable reply");
+            tw_transport_abort(a->c->t);
+            return;
+        }
+        op o = *q_at(a, 0);
+        a->q_head = (a->q_head + 1) % (a->pipeline + 1);
+        a->q_len--;
+        off += (size_t)n;
+        if (o.kind == OP_INFO) {
+            on_info(a, &r);
+        } else {
+            on_reply(a, &o, &r, now);
+            a->acked++;
+        }
+    }
+    memmove(a->rbuf, a->rbuf + off, a->r_len - off);
+    a->r_len -= off;
+    if (a->acked >= a->ops && !a->done)
+        finish_run(a);
+    else
+        fill(a);
+}
+
+static void read_resume(void *arg)
+{
+    client *a = arg;
+    a->read_timer = 0;
+    if (a->c)
+        tw_transport_resume_reading(a->c->t);
+}
+
+static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    conn *c = (conn *)p;
+    client *a = c->app;
+    if (!a || a->done)
+        return;
+    if (a->r_len + n > a->r_cap) {
+        size_t cap = a->r_cap ? a->r_cap : 4096;
+        while (cap < a->r_len + n)
+            cap *= 2;
+        uint8_t *b = realloc(a->rbuf, cap);
+        if (!b) {
+            tw_transport_abort(c->t);
+            return;
+        }
+        a->rbuf = b;
+        a->r_cap = cap;
+    }
+    memcpy(a->rbuf + a->r_len, d, n);
+    a->r_len += n;
+    consume(a);
+    if (a->read_rate && a->c && !a->done) {
+        /* A slow reader: take the time these bytes take at the rate. */
+        tw_transport_pause_reading(c->t);
+        if (a->read_timer)
+            tw_handle_cancel(a->loop, a->read_timer);
+        a->read_timer = tw_call_later(a->loop,
+                                      (tw_ns)((__int128)n * TW_NS_PER_SEC / a->read_rate),
+                                      read_resume, a);
+    }
+}
+
+/* ---- failures and reconnecting ---- */
+
+static void connect_now(client *a);
+
+static void retry_cb(void *arg)
+{
+    client *a = arg;
+    a->retry_timer = 0;
+    connect_now(a);
+}
+
+/* The connection is gone: what was in flight may or may not have run,
+ * even later (its bytes may still be on their way to the server). */
+static void lost_in_flight(client *a)
+{
+    for (size_t i = 0; i < a->q_len; i++) {
+        op *o = q_at(a, i);
+        keym *m = &a->km[o->key[0]];
+        if (o->kind == OP_SET) {
+            add_maybe(m, o->version);
+            m->maybe_absent |= o->px_ms != 0; /* it may land, then expire */
+        } else if (o->kind == OP_DEL) {
+            m->maybe_absent = true;
+        } else if (o->kind == OP_INCR) {
+            a->ctr_unsure++;
+        }
+    }
+    a->q_len = a->q_head = 0;
+    a->r_len = 0;
+    a->ready = a->wpaused = false;
+    if (a->read_timer)
+        tw_handle_cancel(a->loop, a->read_timer);
+    a->read_timer = 0;
+}
+
+static void failed(client *a, int err)
+{
+    a->failures++;
+    if (a->out)
+        fprintf(a->out, "resp-client: connection failed (%s) after %llu ops\n",
+                tw_strerror(err), (unsigned long long)a->acked);
+    a->retry_timer = tw_call_later(a->loop, a->backoff, retry_cb, a);
+    a->backoff = a->backoff * 2 > RETRY_MAX ? RETRY_MAX : a->backoff * 2;
+}
+
+static void c_made(tw_protocol *p, tw_transport *t)
+{
+    conn *c = (conn *)p;
+    c->t = t;
+    client *a = c->app;
+    if (!a) {
+        tw_transport_close(t);
+        return;
+    }
+    a->connects++;
+    a->backoff = a->retry;
+    op info = {.kind = OP_INFO, .index = UINT64_MAX};
+    send_op(a, &info); /* first: which server process is this? */
+}
+
+static void c_lost(tw_protocol *p, int err)
+{
+    conn *c = (conn *)p;
+    client *a = c->app;
+    if (!a)
+        return;
+    c->app = NULL;
+    a->c = NULL;
+    lost_in_flight(a);
+    if (!a->done)
+        failed(a, err ? err : -ECONNRESET);
+}
+
+static void c_pause(tw_protocol *p)
+{
+    conn *c = (conn *)p;
+    if (c->app)
+        c->app->wpaused = true;
+}
+
+static void c_resume(tw_protocol *p)
+{
+    conn *c = (conn *)p;
+    if (c->app) {
+        c->app->wpaused = false;
+        fill(c->app);
+    }
+}
+
+static void c_release(tw_protocol *p)
+{
+    conn *c = (conn *)p;
+    if (c->app && c->app->c == c)
+        c->app->c = NULL;
+    free(c);
+}
+
+static const tw_protocol_ops conn_ops = {
+    .connection_made = c_made,
+    .data_received = c_data,
+    .connection_lost = c_lost,
+    .pause_writing = c_pause,
+    .resume_writing = c_resume,
+    .release = c_release,
+};
+
+static tw_protocol *c_factory(void *arg)
+{
+    attempt *at = arg;
+    if (!at->app)
+        return NULL;
+    conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base.ops = &conn_ops;
+    c->app = at->app;
+    at->app->c = c;
+    return &c->base;
+}
+
+static void c_connected(void *arg, tw_transport *t, int err)
+{
+    attempt *at = arg;
+    client *a = at->app;
+    free(at);
+    if (!a)
+        return;
+    a->pending = NULL;
+    if (!t)
+        failed(a, err);
+}
+
+static void connect_now(client *a)
+{
+    attempt *at = calloc(1, sizeof *at);
+    int rc = at ? 0 : -ENOMEM;
+    if (at) {
+        at->app = a;
+        rc = tw_create_connection(a->loop, c_factory, at, a->host, a->port,
+                                  c_connected);
+    }
+    if (rc < 0) {
+        free(at);
+        failed(a, rc);
+        return;
+    }
+    a->pending = at;
+}
+
+/* ---- the watchdog: a reply later than --timeout ends the connection ---- */
+
+static void watchdog_cb(void *arg)
+{
+    client *a = arg;
+    a->watchdog = 0;
+    if (a->done)
+        return;
+    tw_ns now = tw_loop_now(a->loop);
+    if (a->c && a->c->t && a->q_len && now - q_at(a, 0)->sent > a->timeout)
+        tw_transport_abort(a->c->t);
+    a->watchdog = tw_call_later(a->loop, a->timeout / 4, watchdog_cb, a);
+}
+
+/* ---- options ---- */
+
+static int bad(FILE *out, const char *what, const char *v)
+{
+    fprintf(out, "resp-client: bad %s '%s'\n", what, v);
+    return -EINVAL;
+}
+
+static int parse(client *a, int argc, char **argv, FILE *out, bool *quiet,
+                 const char **name)
+{
+    static const struct option opts[] = {
+        {"connect", required_argument, 0, 'c'},
+        {"ops", required_argument, 0, 'n'},
+        {"keys", required_argument, 0, 'k'},
+        {"pipeline", required_argument, 0, 'P'},
+        {"size", required_argument, 0, 's'},
+        {"px", required_argument, 0, 'x'},
+        {"px-max", required_argument, 0, 'X'},
+        {"timeout", required_argument, 0, 't'},
+        {"retry", required_argument, 0, 'r'},
+        {"read-rate", required_argument, 0, 'R'},
+        {"name", required_argument, 0, 'N'},
+        {"seed", required_argument, 0, 'S'},
+        {"quiet", no_argument, 0, 'q'},
+        {0, 0, 0, 0},
+    };
+    const char *target = "127.0.0.1:6399";
+    int ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "c:n:k:P:s:x:X:t:r:R:N:S:q", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': target = optarg; break;
+        case 'n':
+            if (tw_parse_bytes(optarg, &a->ops) < 0 || !a->ops)
+                return bad(out, "--ops", optarg);
+            break;
+        case 'k':
+            if (tw_parse_bytes(optarg, &a->keys) < 0 || !a->keys || a->keys > 1000000)
+                return bad(out, "--keys", optarg);
+            break;
+        case 'P':
+            if (tw_parse_bytes(optarg, &a->pipeline) < 0 || !a->pipeline ||
+                a->pipeline > 1000000)
+                return bad(out, "--pipeline", optarg);
+            break;
+        case 's':
+            if (tw_parse_bytes(optarg, &a->size_max) < 0 || a->size_max < 24 ||
+                a->size_max > 4096)
+                return bad(out, "--size (24..4096)", optarg);
+            break;
+        case 'x':
+            if (tw_parse_bytes(optarg, &a->px_pct) < 0 || a->px_pct > 100)
+                return bad(out, "--px (percent)", optarg);
+            break;
+        case 'X':
+            if (tw_parse_duration(optarg, &a->px_max) < 0 || a->px_max < TW_MS(1))
+                return bad(out, "--px-max", optarg);
+            break;
+        case 't':
+            if (tw_parse_duration(optarg, &a->timeout) < 0 || a->timeout < 4)
+                return bad(out, "--timeout", optarg);
+            break;
+        case 'r':
+            if (tw_parse_duration(optarg, &a->retry) < 0 || a->retry <= 0)
+                return bad(out, "--retry", optarg);
+            break;
+        case 'R':
+            if (tw_parse_rate(optarg, &a->read_rate) < 0)
+                return bad(out, "--read-rate", optarg);
+            break;
+        case 'N':
+            if (!*optarg || strlen(optarg) > NAME_MAX_LEN)
+                return bad(out, "--name", optarg);
+            *name = optarg;
+            break;
+        case 'S':
+            if (tw_parse_bytes(optarg, &a->seed) < 0)
+                return bad(out, "--seed", optarg);
+            break;
+        case 'q': *quiet = true; break;
+        default: return -EINVAL;
+        }
+    }
+    if (optind < argc)
+        return bad(out, "argument", argv[optind]);
+    if (tw_parse_hostport(target, a->host, sizeof a->host, &a->port) < 0)
+        return bad(out, "--connect (want HOST:PORT)", target);
+    return 0;
+}
+
+/* ---- the app ---- */
+
+static void client_free_mem(client *a)
+{
+    free(a->km);
+    free(a->q);
+    free(a->rbuf);
+    free(a);
+}
+
+static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
+                        void **state)
+{
+    client *a = calloc(1, sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    *a = (client){.loop = loop, .ops = 1000, .keys = 16, .pipeline = 4,
+                  .size_max = 64, .px_pct = 10, .px_max = TW_MS(500),
+                  .timeout = TW_SEC(2), .retry = TW_MS(100)};
+    bool quiet = false;
+    const char *name = "c";
+    int rc = parse(a, argc, argv, out, &quiet, &name);
+    if (rc < 0) {
+        free(a);
+        return rc;
+    }
+    a->km = calloc(a->keys, sizeof *a->km);
+    a->q = calloc(a->pipeline + 1, sizeof *a->q); /* + the INFO */
+    if (!a->km || !a->q) {
+        client_free_mem(a);
+        return -ENOMEM;
+    }
+    /* Keys of this run only: the start time differs between runs (and a
+     * restarted node's run), so old keys on the server are never seen. */
+    snprintf(a->prefix, sizeof a->prefix, "%s:%08llx", name,
+             (unsigned long long)(mix(a->seed ^ (uint64_t)tw_loop_now(loop)) &
+                                  0xffffffffu));
+    a->out = quiet ? NULL : out;
+    a->backoff = a->retry;
+    a->watchdog = tw_call_later(loop, a->timeout / 4, watchdog_cb, a);
+    connect_now(a);
+    *state = a;
+    return 0;
+}
+
+static const char *client_invariant(void *state)
+{
+    client *a = state;
+    return a->violation[0] ? a->violation : NULL;
+}
+
+static bool client_done(void *state) { return ((client *)state)->done; }
+
+static int client_result(void *state)
+{
+    client *a = state;
+    return a->done && !a->violation[0] ? 0 : 1;
+}
+
+static void client_free(void *state)
+{
+    client *a = state;
+    if (a->watchdog)
+        tw_handle_cancel(a->loop, a->watchdog);
+    if (a->retry_timer)
+        tw_handle_cancel(a->loop, a->retry_timer);
+    if (a->read_timer)
+        tw_handle_cancel(a->loop, a->read_timer);
+    if (a->pending)
+        a->pending->app = NULL; /* c_connected frees it */
+    if (a->c) {
+        a->c->app = NULL;
+        tw_transport_close(a->c->t);
+    }
+    client_free_mem(a);
+}
+
+/* After a simulated crash: the pending connect never calls back. */
+static void client_discard(void *state)
+{
+    client *a = state;
+    free(a->pending);
+    client_free_mem(a);
+}
+
+const tw_app tw__app_resp_client = {
+    .name = "resp-client",
+    .summary = "checked key-value workload against a RESP server: every "
+               "reply verified, reconnects after failures",
+    .usage = "  --connect HOST:PORT  the server (default 127.0.0.1:6399)\n"
+             "  --ops N              replies to check (default 1000)\n"
+             "  --keys N             keys of this client (default 16)\n"
+             "  --pipeline N         requests in flight (default 4)\n"
+             "  --size BYTES         largest value, 24..4096 (default 64)\n"
+             "  --px PERCENT         SETs with an expiry (default 10)\n"
+             "  --px-max DURATION    longest such expiry (default 500ms)\n"
+             "  --timeout DURATION   a reply slower than this: reconnect (default 2s)\n"
+             "  --retry DURATION     first reconnect delay, doubling to 2s (default 100ms)\n"
+             "  --read-rate RATE     read replies at most this fast (default: no limit)\n"
+             "  --name NAME          key prefix (default c)\n"
+             "  --seed N             varies the ops (default 0)\n"
+             "  --quiet              no output\n",
+    .start = client_start,
+    .result = client_result,
+    .free = client_free,
+    .invariant = client_invariant,
+    .done = client_done,
+    .discard = client_discard,
+};

@@ -1,0 +1,717 @@
+/* proto/resp_server.c - the RESP2 server protocol and the app
+ * `resp-server`.
+ *
+ * Map: the server object (lifetime, run id, expiry timer); a connection
+ * (input, running requests, replies, flow control, limits); the protocol
+ * callbacks; the app.
+ *
+ * Input: requests are parsed straight from the buffer data_received
+ * hands over; only the unfinished tail of a read is copied, into the
+ * connection's own buffer, where the next read is appended to it.
+ * Output: replies of one read go out in one write (and early, every
+ * 16 KiB, for big pipelines); bulk payloads of 16 KiB and more skip the
+ * reply buffer and go to the transport directly.
+ * Flow control: when a write pushes the transport's buffer over its
+ * high-water mark, pause_writing stops the requests (what is left of the
+ * read waits in the input buffer) and pauses reading; resume_writing
+ * runs what waited and reads again. So a client that pipelines without
+ * reading costs the server at most about one read, the high-water mark
+ * and the largest reply, however long it goes on.
+ *
+ * Ownership: the server is reference-counted: its owner holds one
+ * reference until tw_resp_server_close or _discard, each connection one
+ * until its release. A connection never outlives its server.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twin/app.h"
+#include "twin/parse.h"
+#include "twin/resp.h"
+#include "twin/twin.h"
+
+#define FLUSH_BYTES (16 * 1024)
+#define ARGV_INLINE 16
+#define IN_KEEP_MAX (64 * 1024)   /* an idle input buffer larger is freed */
+#define EXPIRE_EVERY TW_MS(100)
+#define EXPIRE_BUCKETS 1024
+#define EXPIRE_ROUNDS 16
+#define LINGER TW_SEC(2)
+
+typedef struct conn conn;
+
+struct tw_resp_server {
+    tw_loop *loop;
+    tw_resp_server_cfg cfg;
+    tw_resp_store *store;
+    tw_resp_info info;
+    tw_resp_server_stats st;
+    uint8_t *scratch; /* inline unescaping: one request runs at a time */
+    conn *conns;
+    unsigned refs;
+    tw_handle expire_timer;
+    uint64_t next_id;
+    bool closed;
+};
+
+struct conn {
+    tw_protocol base;
+    tw_resp_server *srv;
+    tw_transport *t;
+    conn *prev, *next;
+    tw_resp_parser ps;
+    tw_resp_arg *argv;
+    size_t argv_cap;
+    uint8_t *in;  /* unfinished input, and what waits while paused */
+    size_t in_off, in_len, in_cap;
+    tw_resp_buf out;
+    uint64_t id;
+    tw_handle linger;
+    bool paused, closing, eof, linked, draining;
+    tw_resp_arg argv0[ARGV_INLINE];
+};
+
+/* ---- the server object ---- */
+
+static uint64_t mix(uint64_t z)
+{
+    z += UINT64_C(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static void unref(tw_resp_server *srv)
+{
+    if (--srv->refs)
+        return;
+    tw_resp_store_free(srv->store);
+    free(srv->scratch);
+    free(srv);
+}
+
+tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg)
+{
+    tw_resp_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return NULL;
+    srv->loop = loop;
+    if (cfg)
+        srv->cfg = *cfg;
+    srv->cfg.limits = tw_resp_limits_resolve(&srv->cfg.limits);
+    if (!srv->cfg.maxclients)
+        srv->cfg.maxclients = 10000;
+    if (!srv->cfg.output_max)
+        srv->cfg.output_max = (size_t)1 << 30;
+    if (!srv->cfg.store.hash_seed)
+        srv->cfg.store.hash_seed = mix(srv->cfg.seed ^ 0x7e5);
+    srv->store = tw_resp_store_new(&srv->cfg.store);
+    srv->scratch = malloc(srv->cfg.limits.inline_max);
+    if (!srv->store || !srv->scratch) {
+        tw_resp_store_free(srv->store);
+        free(srv->scratch);
+        free(srv);
+        return NULL;
+    }
+    srv->refs = 1;
+    srv->next_id = 1;
+    /* The run id tells a client that the server restarted (its keys are
+     * gone): it differs between starts because the start time does. */
+    srv->info.started = tw_loop_now(loop);
+    uint64_t h = mix(srv->cfg.seed ^ (uint64_t)srv->info.started);
+    for (int i = 0; i < 40; i++, h = mix(h))
+        srv->info.run_id[i] = "0123456789abcdef"[h & 15];
+    srv->info.maxclients = srv->cfg.maxclients;
+    srv->info.limits = srv->cfg.limits;
+    srv->info.bytes_max = srv->cfg.store.bytes_max;
+    return srv;
+}
+
+static void expire_cb(void *arg)
+{
+    tw_resp_server *srv = arg;
+    srv->expire_timer = 0;
+    int64_t now_ms = tw_loop_now(srv->loop) / TW_NS_PER_MS;
+    /* Redis's adaptive rule: go on while a quarter of what was looked at
+     * had expired, within a bounded number of rounds. */
+    for (int r = 0; r < EXPIRE_ROUNDS; r++)
+        if (tw_resp_store_expire_step(srv->store, now_ms, EXPIRE_BUCKETS) <
+            EXPIRE_BUCKETS / 4)
+            break;
+    if (tw_resp_store_volatile(srv->store) && !srv->closed)
+        srv->expire_timer = tw_call_later(srv->loop, EXPIRE_EVERY, expire_cb, srv);
+}
+
+/* The timer runs only while some key has an expiry: an idle server has
+ * nothing scheduled. */
+static void arm_expiry(tw_resp_server *srv)
+{
+    if (!srv->expire_timer && !srv->closed && tw_resp_store_volatile(srv->store))
+        srv->expire_timer = tw_call_later(srv->loop, EXPIRE_EVERY, expire_cb, srv);
+}
+
+void tw_resp_server_close(tw_resp_server *srv)
+{
+    srv->closed = true;
+    if (srv->expire_timer)
+        tw_handle_cancel(srv->loop, srv->expire_timer);
+    srv->expire_timer = 0;
+    for (conn *c = srv->conns; c; c = c->next) {
+        c->closing = true;
+        if (c->linger)
+            tw_handle_cancel(srv->loop, c->linger);
+        c->linger = 0;
+        tw_transport_close(c->t);
+    }
+    unref(srv);
+}
+
+void tw_resp_server_discard(tw_resp_server *srv)
+{
+    srv->closed = true;
+    srv->expire_timer = 0; /* went with the loop */
+    for (conn *c = srv->conns; c; c = c->next)
+        c->linked = false; /* must not happen: released with the loop */
+    srv->conns = NULL;
+    unref(srv);
+}
+
+tw_resp_server_stats tw_resp_server_get_stats(const tw_resp_server *srv)
+{
+    return srv->st;
+}
+
+tw_resp_store *tw_resp_server_store(tw_resp_server *srv) { return srv->store; }
+const tw_resp_info *tw_resp_server_info(const tw_resp_server *srv)
+{
+    return &srv->info;
+}
+
+/* ---- a connection: replies ---- */
+
+static void sink(void *arg, const void *data, size_t len)
+{
+    conn *c = arg;
+    if (!c->closing && tw_transport_write(c->t, data, len) < 0)
+        c->closing = true; /* connection_lost follows from the loop */
+}
+
+static void flush(conn *c)
+{
+    tw_resp_buf_flush(&c->out);
+    if (tw_transport_is_closing(c->t))
+        c->closing = true;
+}
+
+static void linger_cb(void *arg)
+{
+    conn *c = arg;
+    c->linger = 0;
+    tw_transport_close(c->t);
+}
+
+/* The last reply is written: end the connection so that the client
+ * reads it. Closing with the client's bytes still unread would make the
+ * kernel (and the simulator, which copies it) reset the connection, and
+ * the reset can overtake the reply. So shut the write side, read and
+ * drop whatever still comes, and close at the client's EOF, or after
+ * LINGER if it never sends one. */
+static void end_conn(conn *c)
+{
+    flush(c);
+    c->closing = true;
+    if (tw_transport_is_closing(c->t))
+        return;
+    if (tw_transport_write_eof(c->t) < 0) {
+        tw_transport_close(c->t);
+        return;
+    }
+    c->draining = true;
+    c->in_off = c->in_len = 0;
+    tw_transport_resume_reading(c->t);
+    c->linger = tw_call_later(c->srv->loop, LINGER, linger_cb, c);
+}
+
+/* Reply with an error, then end the connection. */
+static void fail(conn *c, const char *text, size_t len)
+{
+    c->srv->st.protocol_errors++;
+    c->out.overflow = false; /* the error goes out whatever came before */
+    tw_resp_add_error(&c->out, text, len);
+    end_conn(c);
+}
+
+static void fail_parse(conn *c, int code)
+{
+    char text[128] = "ERR ";
+    size_t n = tw_resp_error_text(&c->ps, code, text + 4, sizeof text - 4);
+    fail(c, text, n + 4);
+}
+
+static void note_held(conn *c)
+{
+    size_t held = (c->in_len - c->in_off) + c->out.len +
+                  tw_transport_get_write_buffer_size(c->t);
+    if (held > c->srv->st.held_max)
+        c->srv->st.held_max = held;
+}
+
+/* ---- a connection: running requests ---- */
+
+static int grow_argv(conn *c, size_t need)
+{
+    if (need > c->srv->cfg.limits.array_max + 1 || need > SIZE_MAX / sizeof *c->argv)
+        return -ENOMEM;
+    tw_resp_arg *a = malloc(need * sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    if (c->argv != c->argv0)
+        free(c->argv);
+    c->argv = a;
+    c->argv_cap = need;
+    return 0;
+}
+
+static void after_command(conn *c, const tw_resp_ctx *cx)
+{
+    tw_resp_server *srv = c->srv;
+    srv->st.commands++;
+    if (cx->quit) {
+        end_conn(c);
+        return;
+    }
+    if (c->out.overflow ||
+        c->out.len + tw_transport_get_write_buffer_size(c->t) > srv->cfg.output_max) {
+        /* One reply larger than the client may be owed: like Redis's
+         * output buffer limit, the client goes, without a reply. */
+        srv->st.dropped++;
+        c->closing = true;
+        tw_transport_abort(c->t);
+        return;
+    }
+    if (c->out.len >= FLUSH_BYTES)
+        flush(c);
+}
+
+/* Run the requests in buf[0..len) until the data ends, the transport
+ * pauses us, or the connection is closing. Returns the bytes used; an
+ * unfinished request's state stays in the parser. */
+static size_t run(conn *c, const uint8_t *buf, size_t len, tw_ns now)
+{
+    tw_resp_server *srv = c->srv;
+    tw_resp_ctx cx = {.store = srv->store, .info = &srv->info, .now = now,
+                      .client_id = c->id};
+    size_t off = 0;
+    while (off < len && !c->paused && !c->closing) {
+        size_t argc;
+        int r = tw_resp_parse(&c->ps, buf + off, len - off, c->argv,
+                              c->argv_cap, &argc);
+        if (r > 0) {
+            off += (size_t)r;
+            if (argc) {
+                tw_resp_exec(&cx, c->argv, argc, &c->out);
+                after_command(c, &cx);
+            }
+        } else if (r == 0) {
+            size_t want = tw_resp_parser_want(&c->ps);
+            if (len - off > srv->cfg.limits.pending_max ||
+                want > srv->cfg.limits.pending_max) {
+                static const char t[] =
+                    "ERR Protocol error: request larger than the pending bytes limit";
+                fail(c, t, sizeof t - 1);
+            }
+            break;
+        } else if (r == TW_RESP_NEED_ARGV) {
+            if (grow_argv(c, argc) < 0) {
+                fail_parse(c, TW_RESP_EMBULK_LEN);
+                break;
+            }
+        } else {
+            fail_parse(c, r);
+            break;
+        }
+    }
+    return off;
+}
+
+/* Append to the input buffer (compacting it first). */
+static bool keep(conn *c, const uint8_t *d, size_t n)
+{
+    if (c->in_off) {
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+    }
+    size_t need = c->in_len + n;
+    size_t want = tw_resp_parser_want(&c->ps); /* a big bulk: once */
+    if (need > c->in_cap) {
+        size_t cap = c->in_cap ? c->in_cap : 1024;
+        while (cap < need)
+            cap *= 2;
+        if (want > cap && want <= c->srv->cfg.limits.pending_max)
+            cap = want;
+        uint8_t *p = realloc(c->in, cap);
+        if (!p) {
+            static const char t[] = "ERR out of memory";
+            fail(c, t, sizeof t - 1);
+            return false;
+        }
+        c->in = p;
+        c->in_cap = cap;
+    }
+    memcpy(c->in + c->in_len, d, n);
+    c->in_len += n;
+    return true;
+}
+
+static void drain(conn *c, tw_ns now)
+{
+    if (c->in_len == c->in_off)
+        return;
+    c->in_off += run(c, c->in + c->in_off, c->in_len - c->in_off, now);
+    if (c->in_off == c->in_len) {
+        c->in_off = c->in_len = 0;
+        if (c->in_cap > IN_KEEP_MAX) { /* a one-off big value */
+            free(c->in);
+            c->in = NULL;
+            c->in_cap = 0;
+        }
+    }
+}
+
+/* End of a batch: send the replies, note what is held, arm expiry, and
+ * close a half-closed connection whose requests have all run. */
+static void finish(conn *c)
+{
+    if (!c->closing)
+        flush(c);
+    note_held(c);
+    arm_expiry(c->srv);
+    /* Half-closed and nothing waits for resume_writing: what is left is
+     * at most an unfinished request, which can never finish now. */
+    if (c->eof && !c->closing && !c->paused) {
+        c->closing = true;
+        tw_transport_close(c->t);
+    }
+}
+
+/* ---- the protocol callbacks ---- */
+
+static void c_made(tw_protocol *p, tw_transport *t)
+{
+    conn *c = (conn *)p;
+    tw_resp_server *srv = c->srv;
+    c->t = t;
+    c->id = srv->next_id++;
+    c->out.sink = sink;
+    c->out.sink_arg = c;
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    c->linked = true;
+    srv->st.connections++;
+    srv->info.clients = ++srv->st.clients;
+    if (srv->st.clients > srv->cfg.maxclients || srv->closed) {
+        static const char t_[] = "-ERR max number of clients reached\r\n";
+        srv->st.rejected++;
+        tw_transport_write(t, t_, sizeof t_ - 1);
+        end_conn(c);
+    }
+}
+
+static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    conn *c = (conn *)p;
+    if (c->closing)
+        return; /* draining after the last reply: dropped */
+    tw_ns now = tw_loop_now(c->srv->loop);
+    if (c->in_len == c->in_off && !c->paused) {
+        /* Zero copy: run from the transport's buffer, keep only the tail. */
+        size_t used = run(c, d, n, now);
+        if (used < n && !c->closing)
+            keep(c, d + used, n - used);
+    } else if (keep(c, d, n)) {
+        drain(c, now);
+    }
+    finish(c);
+}
+
+static bool c_eof(tw_protocol *p)
+{
+    conn *c = (conn *)p;
+    c->eof = true;
+    if (c->draining)
+        return false; /* the client read our last reply and left */
+    /* Requests waiting for resume_writing run before the close (finish
+     * closes then); otherwise close now, after flushing what was written. */
+    return c->paused && c->in_len != c->in_off && !c->closing;
+}
+
+static void c_pause(tw_protocol *p)
+{
+    conn *c = (conn *)p;
+    c->paused = true;
+    c->srv->st.pauses++;
+    if (!c->draining) /* a draining connection reads to the end */
+        tw_transport_pause_reading(c->t);
+}
+
+static void c_resume(tw_protocol *p)
+{
+    conn *c = (conn *)p;
+    c->paused = false;
+    if (c->closing)
+        return;
+    drain(c, tw_loop_now(c->srv->loop));
+    finish(c);
+    if (!c->paused && !c->closing && !c->eof)
+        tw_transport_resume_reading(c->t);
+}
+
+static void unlink_conn(conn *c)
+{
+    tw_resp_server *srv = c->srv;
+    c->closing = true;
+    if (!c->linked)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->linked = false;
+    srv->info.clients = --srv->st.clients;
+}
+
+static void c_lost(tw_protocol *p, int err)
+{
+    conn *c = (conn *)p;
+    (void)err;
+    if (c->linger)
+        tw_handle_cancel(c->srv->loop, c->linger);
+    c->linger = 0;
+    unlink_conn(c);
+}
+
+static void c_release(tw_protocol *p)
+{
+    conn *c = (conn *)p;
+    /* Released without connection_lost: its loop is being torn down,
+     * timers and all; only our own bookkeeping is left to undo. */
+    unlink_conn(c);
+    tw_resp_server *srv = c->srv;
+    tw_resp_buf_fini(&c->out);
+    free(c->in);
+    if (c->argv != c->argv0)
+        free(c->argv);
+    free(c);
+    unref(srv);
+}
+
+static const tw_protocol_ops conn_ops = {
+    .connection_made = c_made,
+    .data_received = c_data,
+    .eof_received = c_eof,
+    .pause_writing = c_pause,
+    .resume_writing = c_resume,
+    .connection_lost = c_lost,
+    .release = c_release,
+};
+
+tw_protocol *tw_resp_server_factory(void *arg)
+{
+    tw_resp_server *srv = arg;
+    conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base.ops = &conn_ops;
+    c->srv = srv;
+    c->argv = c->argv0;
+    c->argv_cap = ARGV_INLINE;
+    tw_resp_parser_init(&c->ps, &srv->cfg.limits, srv->scratch,
+                        srv->cfg.limits.inline_max);
+    tw_resp_buf_init(&c->out, srv->cfg.output_max);
+    srv->refs++;
+    return &c->base;
+}
+
+/* ---- the app ---- */
+
+typedef struct server_app {
+    tw_resp_server *rs;
+    tw_server *srv;
+    uint64_t held_check; /* --held-max: the invariant's bound, 0: none */
+    char violation[160];
+} server_app;
+
+static int bad(FILE *out, const char *what, const char *v)
+{
+    fprintf(out, "resp-server: bad %s '%s'\n", what, v);
+    return -EINVAL;
+}
+
+static int size_opt(FILE *out, const char *name, const char *v, size_t *dst)
+{
+    uint64_t x;
+    if (tw_parse_bytes(v, &x) < 0 || x > SIZE_MAX)
+        return bad(out, name, v);
+    *dst = (size_t)x;
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, FILE *out, tw_resp_server_cfg *cfg,
+                      const char **host, uint64_t *port, uint64_t *held,
+                      bool *quiet)
+{
+    static const struct option opts[] = {
+        {"host", required_argument, 0, 'h'},
+        {"port", required_argument, 0, 'p'},
+        {"maxclients", required_argument, 0, 'c'},
+        {"max-bulk", required_argument, 0, 'b'},
+        {"max-args", required_argument, 0, 'a'},
+        {"max-inline", required_argument, 0, 'i'},
+        {"max-pending", required_argument, 0, 'P'},
+        {"max-output", required_argument, 0, 'o'},
+        {"maxmemory", required_argument, 0, 'm'},
+        {"max-keys", required_argument, 0, 'k'},
+        {"seed", required_argument, 0, 'S'},
+        {"held-max", required_argument, 0, 'H'},
+        {"quiet", no_argument, 0, 'q'},
+        {0, 0, 0, 0},
+    };
+    int ch, rc = 0;
+    optind = 0;
+    while (rc == 0 &&
+           (ch = getopt_long(argc, argv, "h:p:c:b:a:i:P:o:m:k:S:H:q", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'h': *host = optarg; break;
+        case 'p':
+            if (tw_parse_bytes(optarg, port) < 0 || *port > 65535)
+                rc = bad(out, "--port", optarg);
+            break;
+        case 'c':
+            if (tw_parse_bytes(optarg, &cfg->maxclients) < 0 || !cfg->maxclients)
+                rc = bad(out, "--maxclients", optarg);
+            break;
+        case 'b': rc = size_opt(out, "--max-bulk", optarg, &cfg->limits.bulk_max); break;
+        case 'a': rc = size_opt(out, "--max-args", optarg, &cfg->limits.array_max); break;
+        case 'i': rc = size_opt(out, "--max-inline", optarg, &cfg->limits.inline_max); break;
+        case 'P': rc = size_opt(out, "--max-pending", optarg, &cfg->limits.pending_max); break;
+        case 'o': rc = size_opt(out, "--max-output", optarg, &cfg->output_max); break;
+        case 'm': rc = size_opt(out, "--maxmemory", optarg, &cfg->store.bytes_max); break;
+        case 'k': rc = size_opt(out, "--max-keys", optarg, &cfg->store.keys_max); break;
+        case 'S':
+            if (tw_parse_bytes(optarg, &cfg->seed) < 0)
+                rc = bad(out, "--seed", optarg);
+            break;
+        case 'H':
+            if (tw_parse_bytes(optarg, held) < 0)
+                rc = bad(out, "--held-max", optarg);
+            break;
+        case 'q': *quiet = true; break;
+        default: rc = -EINVAL; break;
+        }
+    }
+    if (rc == 0 && optind < argc)
+        rc = bad(out, "argument", argv[optind]);
+    return rc;
+}
+
+static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
+                     void **state)
+{
+    tw_resp_server_cfg cfg = {0};
+    const char *host = "127.0.0.1";
+    uint64_t port = 6399, held = 0;
+    bool quiet = false;
+    int rc = parse_opts(argc, argv, out, &cfg, &host, &port, &held, &quiet);
+    if (rc < 0)
+        return rc;
+    server_app *a = calloc(1, sizeof *a);
+    if (!a || !(a->rs = tw_resp_server_new(loop, &cfg))) {
+        free(a);
+        return -ENOMEM;
+    }
+    a->held_check = held;
+    /* A deep backlog: redis-benchmark opens its 50 clients at once. */
+    tw_server_opts so = {.backlog = 511};
+    rc = tw_create_server(loop, tw_resp_server_factory, a->rs, host,
+                          (uint16_t)port, &so, &a->srv);
+    if (rc < 0) {
+        fprintf(out, "resp-server: cannot listen on %s:%llu: %s\n", host,
+                (unsigned long long)port, tw_strerror(rc));
+        tw_resp_server_close(a->rs);
+        free(a);
+        return rc;
+    }
+    if (!quiet) {
+        for (int i = 0; i < tw_server_count(a->srv); i++) {
+            tw_addr addr;
+            char buf[TW_ADDR_STRLEN];
+            tw_server_sockname(a->srv, i, &addr);
+            fprintf(out, "Serving on %s\n", tw_addr_format(&addr, buf, sizeof buf));
+        }
+        fflush(out);
+    }
+    *state = a;
+    return 0;
+}
+
+static const char *app_invariant(void *state)
+{
+    server_app *a = state;
+    size_t held = tw_resp_server_get_stats(a->rs).held_max;
+    if (a->held_check && held > a->held_check && !a->violation[0])
+        snprintf(a->violation, sizeof a->violation,
+                 "a client had %zu bytes held for it, more than --held-max %llu",
+                 held, (unsigned long long)a->held_check);
+    return a->violation[0] ? a->violation : NULL;
+}
+
+static int app_result(void *state)
+{
+    return app_invariant(state) ? 1 : 0;
+}
+
+static void app_free(void *state)
+{
+    server_app *a = state;
+    tw_server_close(a->srv);
+    tw_resp_server_close(a->rs);
+    free(a);
+}
+
+static void app_discard(void *state)
+{
+    server_app *a = state;
+    tw_resp_server_discard(a->rs);
+    free(a);
+}
+
+const tw_app tw__app_resp_server = {
+    .name = "resp-server",
+    .summary = "Redis-protocol (RESP2) key-value server: redis-cli and "
+               "redis-benchmark speak to it",
+    .usage = "  --host HOST          address to listen on (default 127.0.0.1; '' for all)\n"
+             "  --port PORT          port (default 6399; 0 picks a free one)\n"
+             "  --maxclients N       clients at once (default 10000)\n"
+             "  --max-bulk BYTES     longest bulk string (default 512MiB)\n"
+             "  --max-args N         most arguments in one request (default 1048576)\n"
+             "  --max-inline BYTES   longest inline request (default 64KiB)\n"
+             "  --max-pending BYTES  unfinished request held per client (default 1GiB)\n"
+             "  --max-output BYTES   replies held per client before it is dropped (default 1GiB)\n"
+             "  --maxmemory BYTES    keyspace memory; writes past it get OOM (default: none)\n"
+             "  --max-keys N         keys at most (default: none)\n"
+             "  --seed N             varies the run id and the hash seed\n"
+             "  --held-max BYTES     invariant: never hold more for one client\n"
+             "  --quiet              no output\n",
+    .start = app_start,
+    .result = app_result,
+    .free = app_free,
+    .invariant = app_invariant,
+    .discard = app_discard,
+};

@@ -1,0 +1,587 @@
+/* proto/udp_echo.c - the reference text's UDP echo server and client as
+ * DatagramProtocols, written once for both backends, and the two as named
+ * apps (`twin run udp-echo-server`, `twin run udp-echo-client`).
+ *
+ * Map: printing; the server protocol; the client protocol (sends, echo
+ * counting, the resend timer, ending); the client's queries; the apps.
+ *
+ * Ownership across an app's life: an app's state and its protocol can go
+ * in either order (`twin run` frees the app and then lets the loop close
+ * the transport; a simulated crash releases the protocol first and then
+ * frees the app), so each side unlinks itself from the other when it goes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twin/app.h"
+#include "twin/twin.h"
+#include "twin/udp_echo.h"
+
+/* ---- printing ---- */
+
+static void print_bytes(FILE *f, const char *before, const uint8_t *d,
+                        size_t n, const char *after)
+{
+    if (!f)
+        return;
+    fprintf(f, "%s'", before);
+    for (size_t i = 0; i < n; i++)
+        fputc(d[i] >= 32 && d[i] < 127 && d[i] != '\'' ? d[i] : '.', f);
+    fprintf(f, "'%s\n", after ? after : "");
+    fflush(f);
+}
+
+/* ---- server ---- */
+
+struct server_app;
+
+struct udp_echo_server {
+    tw_protocol base;
+    tw_transport *t;
+    tw_udp_echo_server_cfg *cfg;
+    struct server_app *app; /* the app that owns the endpoint, or NULL */
+    bool close_on_made;     /* the app went away before connection_made */
+};
+
+static void server_app_unlink(struct server_app *a);
+
+static void server_app_serving(struct server_app *a, tw_transport *t);
+
+static void srv_made(tw_protocol *p, tw_transport *t)
+{
+    struct udp_echo_server *s = (struct udp_echo_server *)p;
+    s->t = t;
+    if (s->close_on_made) /* the app went away before we started */
+        tw_transport_close(t);
+    else if (s->app)
+        server_app_serving(s->app, t);
+}
+
+static void srv_datagram(tw_protocol *p, const uint8_t *d, size_t n,
+                         const tw_addr *from)
+{
+    struct udp_echo_server *s = (struct udp_echo_server *)p;
+    char who[TW_ADDR_STRLEN + 8];
+    tw_addr_format(from, who, sizeof who);
+    s->cfg->datagrams++;
+    s->cfg->bytes += n;
+    char tail[TW_ADDR_STRLEN + 16];
+    snprintf(tail, sizeof tail, " from %s", who);
+    print_bytes(s->cfg->log, "Received ", d, n, tail);
+    if (from->len == 0) {
+        /* An unbound Unix client: there is nowhere to send it back. */
+        if (s->cfg->log) {
+            fprintf(s->cfg->log, "No address to reply to\n");
+            fflush(s->cfg->log);
+        }
+        return;
+    }
+    snprintf(tail, sizeof tail, " to %s", who);
+    print_bytes(s->cfg->log, "Send ", d, n, tail);
+    tw_transport_sendto(s->t, d, n, from);
+}
+
+static void srv_error(tw_protocol *p, int err)
+{
+    struct udp_echo_server *s = (struct udp_echo_server *)p;
+    if (s->cfg->log) {
+        fprintf(s->cfg->log, "Error received: %s\n", tw_strerror(err));
+        fflush(s->cfg->log);
+    }
+}
+
+static void srv_release(tw_protocol *p)
+{
+    struct udp_echo_server *s = (struct udp_echo_server *)p;
+    if (s->app)
+        server_app_unlink(s->app);
+    free(s);
+}
+
+static const tw_protocol_ops udp_echo_server_ops = {
+    .connection_made = srv_made,
+    .datagram_received = srv_datagram,
+    .error_received = srv_error,
+    .release = srv_release,
+};
+
+static struct udp_echo_server *server_new(tw_udp_echo_server_cfg *cfg)
+{
+    struct udp_echo_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->base.ops = &udp_echo_server_ops;
+    s->cfg = cfg;
+    return s;
+}
+
+tw_protocol *tw_udp_echo_server_factory(void *cfg)
+{
+    struct udp_echo_server *s = server_new(cfg);
+    return s ? &s->base : NULL;
+}
+
+/* ---- client ---- */
+
+struct tw_udp_echo_client {
+    tw_protocol base;
+    tw_transport *t;
+    tw_loop *loop;
+    tw_udp_echo_client_cfg cfg;
+    uint8_t *msg;
+    unsigned echoes, mismatches, sends, resends;
+    int err, last_err;
+    tw_handle timer;
+    bool attached; /* the factory handed it out; release not yet called */
+    bool orphan;   /* freed by its owner while attached: free on release */
+    bool done, closing;
+};
+
+static void cli_log(tw_udp_echo_client *c, const char *fmt, const char *arg)
+{
+    if (c->cfg.log) {
+        fprintf(c->cfg.log, fmt, arg);
+        fputc('\n', c->cfg.log);
+        fflush(c->cfg.log);
+    }
+}
+
+static void cli_close(tw_udp_echo_client *c, int err)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    c->err = err;
+    if (c->timer) {
+        tw_handle_cancel(c->loop, c->timer);
+        c->timer = 0;
+    }
+    cli_log(c, "%s", "Close the socket");
+    tw_transport_close(c->t);
+}
+
+static void cli_timeout(void *arg);
+
+/* Send what has not come back yet, and wait for it. */
+static void cli_send_missing(tw_udp_echo_client *c)
+{
+    unsigned missing = c->cfg.count - c->echoes;
+    for (unsigned i = 0; i < missing && !c->closing; i++) {
+        c->sends++;
+        tw_transport_sendto(c->t, c->msg, c->cfg.len, NULL);
+    }
+    if (!c->closing)
+        c->timer = tw_call_later(c->loop, c->cfg.timeout_ns, cli_timeout, c);
+}
+
+static void cli_timeout(void *arg)
+{
+    tw_udp_echo_client *c = arg;
+    c->timer = 0;
+    if (c->closing)
+        return;
+    if (c->resends >= c->cfg.retries) {
+        if (c->cfg.log) {
+            fprintf(c->cfg.log, "No reply after %u tries\n", c->resends + 1);
+            fflush(c->cfg.log);
+        }
+        cli_close(c, -ETIMEDOUT);
+        return;
+    }
+    c->resends++;
+    cli_send_missing(c);
+}
+
+static void cli_made(tw_protocol *p, tw_transport *t)
+{
+    tw_udp_echo_client *c = (tw_udp_echo_client *)p;
+    c->t = t;
+    c->loop = tw_transport_loop(t);
+    if (c->orphan) { /* its owner let go before it started */
+        tw_transport_abort(t);
+        return;
+    }
+    print_bytes(c->cfg.log, "Send: ", c->msg, c->cfg.len, NULL);
+    cli_send_missing(c);
+}
+
+static void cli_datagram(tw_protocol *p, const uint8_t *d, size_t n,
+                         const tw_addr *from)
+{
+    tw_udp_echo_client *c = (tw_udp_echo_client *)p;
+    (void)from; /* a connected endpoint hears from its remote only */
+    if (c->orphan || c->closing)
+        return;
+    print_bytes(c->cfg.log, "Received: ", d, n, NULL);
+    if (n == c->cfg.len && (n == 0 || memcmp(d, c->msg, n) == 0))
+        c->echoes++;
+    else
+        c->mismatches++;
+    if (c->echoes >= c->cfg.count)
+        cli_close(c, 0);
+}
+
+static void cli_error(tw_protocol *p, int err)
+{
+    tw_udp_echo_client *c = (tw_udp_echo_client *)p;
+    c->last_err = err;
+    if (!c->orphan)
+        cli_log(c, "Error received: %s", tw_strerror(err));
+}
+
+static void cli_finish(tw_udp_echo_client *c, int err)
+{
+    if (c->done)
+        return;
+    c->done = true;
+    if (!c->err)
+        c->err = err;
+    if (c->cfg.on_done)
+        c->cfg.on_done(c, c->cfg.done_arg);
+}
+
+static void cli_lost(tw_protocol *p, int err)
+{
+    tw_udp_echo_client *c = (tw_udp_echo_client *)p;
+    if (c->timer) {
+        tw_handle_cancel(c->loop, c->timer);
+        c->timer = 0;
+    }
+    c->t = NULL;
+    if (c->orphan)
+        return;
+    cli_log(c, "%s", "Connection closed");
+    cli_finish(c, err);
+}
+
+static void cli_free_now(tw_udp_echo_client *c)
+{
+    free(c->msg);
+    free(c);
+}
+
+static void cli_release(tw_protocol *p)
+{
+    tw_udp_echo_client *c = (tw_udp_echo_client *)p;
+    /* A crash gives release without connection_lost: the timer belongs
+     * to a loop that is still there, so it must not outlive us. */
+    if (c->timer && c->loop)
+        tw_handle_cancel(c->loop, c->timer);
+    c->timer = 0;
+    c->t = NULL;
+    c->attached = false;
+    if (c->orphan)
+        cli_free_now(c);
+}
+
+static const tw_protocol_ops udp_echo_client_ops = {
+    .connection_made = cli_made,
+    .datagram_received = cli_datagram,
+    .error_received = cli_error,
+    .connection_lost = cli_lost,
+    .release = cli_release,
+};
+
+tw_udp_echo_client *tw_udp_echo_client_new(const tw_udp_echo_client_cfg *cfg)
+{
+    tw_udp_echo_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base.ops = &udp_echo_client_ops;
+    c->cfg = *cfg;
+    if (c->cfg.len == 0 && cfg->message)
+        c->cfg.len = strlen(cfg->message);
+    if (c->cfg.count == 0)
+        c->cfg.count = 1;
+    if (c->cfg.timeout_ns <= 0)
+        c->cfg.timeout_ns = TW_SEC(1);
+    c->msg = malloc(c->cfg.len + 1);
+    if (!c->msg) {
+        free(c);
+        return NULL;
+    }
+    if (c->cfg.len)
+        memcpy(c->msg, cfg->message, c->cfg.len);
+    c->cfg.message = NULL;
+    return c;
+}
+
+tw_protocol *tw_udp_echo_client_factory(void *client)
+{
+    tw_udp_echo_client *c = client;
+    c->attached = true;
+    return &c->base;
+}
+
+void tw_udp_echo_client_connected(void *client, tw_transport *t, int err)
+{
+    tw_udp_echo_client *c = client;
+    (void)t;
+    if (err) {
+        cli_log(c, "Endpoint failed: %s", tw_strerror(err));
+        cli_finish(c, err);
+    }
+}
+
+void tw_udp_echo_client_free(tw_udp_echo_client *c)
+{
+    if (!c)
+        return;
+    if (!c->attached) {
+        cli_free_now(c);
+        return;
+    }
+    /* Still in a transport's hands: let go now, free on release. */
+    c->orphan = true;
+    if (c->t)
+        tw_transport_abort(c->t);
+}
+
+bool tw_udp_echo_client_done(const tw_udp_echo_client *c) { return c->done; }
+int tw_udp_echo_client_error(const tw_udp_echo_client *c) { return c->err; }
+unsigned tw_udp_echo_client_echoes(const tw_udp_echo_client *c) { return c->echoes; }
+unsigned tw_udp_echo_client_mismatches(const tw_udp_echo_client *c) { return c->mismatches; }
+unsigned tw_udp_echo_client_sends(const tw_udp_echo_client *c) { return c->sends; }
+int tw_udp_echo_client_last_error(const tw_udp_echo_client *c) { return c->last_err; }
+
+bool tw_udp_echo_client_ok(const tw_udp_echo_client *c)
+{
+    return c->done && c->err == 0 && c->echoes >= c->cfg.count;
+}
+
+/* ---- apps ---- */
+
+struct server_app {
+    tw_udp_echo_server_cfg cfg;
+    struct udp_echo_server *proto; /* linked until either side goes */
+    FILE *out;
+    bool serving;
+};
+
+static void server_app_unlink(struct server_app *a) { a->proto = NULL; }
+
+static void server_app_serving(struct server_app *a, tw_transport *t)
+{
+    tw_addr addr;
+    char buf[TW_ADDR_STRLEN] = "-";
+    a->serving = true;
+    if (tw_transport_sockname(t, &addr) == 0)
+        tw_addr_format(&addr, buf, sizeof buf);
+    fprintf(a->out, "Serving on %s\n", buf);
+    fflush(a->out);
+}
+
+static tw_protocol *server_app_factory(void *arg)
+{
+    struct server_app *a = arg;
+    struct udp_echo_server *s = server_new(&a->cfg);
+    if (!s)
+        return NULL;
+    s->app = a;
+    a->proto = s;
+    return &s->base;
+}
+
+static int parse_port(const char *s, uint16_t *out)
+{
+    char *end;
+    unsigned long p = strtoul(s, &end, 10);
+    if (!*s || *end || p > 65535)
+        return -EINVAL;
+    *out = (uint16_t)p;
+    return 0;
+}
+
+static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
+                        void **state)
+{
+    static const struct option opts[] = {
+        {"host", required_argument, 0, 'h'},
+        {"port", required_argument, 0, 'p'},
+        {"unix", required_argument, 0, 'u'},
+        {"reuse-port", no_argument, 0, 'R'},
+        {"quiet", no_argument, 0, 'q'},
+        {0, 0, 0, 0},
+    };
+    const char *host = "127.0.0.1", *path = NULL;
+    uint16_t port = 9999;
+    tw_datagram_opts o = {0};
+    bool quiet = false;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h:p:u:Rq", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': host = optarg; break;
+        case 'p':
+            if (parse_port(optarg, &port) < 0) {
+                fprintf(out, "udp-echo-server: bad port '%s'\n", optarg);
+                return -EINVAL;
+            }
+            break;
+        case 'u': path = optarg; break;
+        case 'R': o.reuse_port = true; break;
+        case 'q': quiet = true; break;
+        default: return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(out, "udp-echo-server: unexpected argument '%s'\n", argv[optind]);
+        return -EINVAL;
+    }
+    int rc = path ? tw_addr_unix(&o.local, path) : tw_addr_ip(&o.local, host, port);
+    if (rc < 0) {
+        fprintf(out, "udp-echo-server: bad %s '%s' (want a numeric address)\n",
+                path ? "path" : "host", path ? path : host);
+        return -EINVAL;
+    }
+    struct server_app *a = calloc(1, sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    a->out = out;
+    a->cfg.log = quiet ? NULL : out;
+    fprintf(out, "Starting UDP server\n");
+    fflush(out);
+    /* No completion callback: it would outlive a crashed app. The
+     * protocol says when it is serving (server_app_serving). */
+    rc = tw_create_datagram_endpoint(loop, server_app_factory, a, &o, NULL);
+    if (rc < 0) {
+        fprintf(out, "udp-echo-server: cannot bind %s: %s\n",
+                path ? path : host, tw_strerror(rc));
+        free(a);
+        return rc;
+    }
+    *state = a;
+    return 0;
+}
+
+static int server_result(void *state)
+{
+    return ((struct server_app *)state)->serving ? 0 : 1;
+}
+
+static void server_free(void *state)
+{
+    struct server_app *a = state;
+    struct udp_echo_server *s = a->proto;
+    if (s) {
+        /* After close nothing reaches the protocol but connection_lost
+         * and release, which do not touch the app or its cfg. */
+        s->app = NULL;
+        if (s->t)
+            tw_transport_close(s->t);
+        else
+            s->close_on_made = true;
+    }
+    free(a);
+}
+
+const tw_app tw__app_udp_echo_server = {
+    .name = "udp-echo-server",
+    .summary = "UDP echo server: sends every datagram back to its sender",
+    .usage = "  --host HOST     numeric address to bind (default 127.0.0.1)\n"
+             "  --port PORT     port (default 9999; 0 picks a free one)\n"
+             "  --unix PATH     bind a Unix datagram socket instead (real backend)\n"
+             "  --reuse-port    SO_REUSEPORT: share the port with other servers\n"
+             "  --quiet         no per-datagram output\n",
+    .start = server_start,
+    .result = server_result,
+    .free = server_free,
+};
+
+static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
+                        void **state)
+{
+    static const struct option opts[] = {
+        {"connect", required_argument, 0, 'c'},
+        {"unix", required_argument, 0, 'u'},
+        {"bind", required_argument, 0, 'b'},
+        {"message", required_argument, 0, 'm'},
+        {"count", required_argument, 0, 'n'},
+        {"timeout", required_argument, 0, 't'},
+        {"retries", required_argument, 0, 'r'},
+        {"quiet", no_argument, 0, 'q'},
+        {0, 0, 0, 0},
+    };
+    const char *target = "127.0.0.1:9999", *path = NULL, *bind = NULL;
+    const char *msg = "Hello World!";
+    unsigned long count = 1, timeout_ms = 1000, retries = 3;
+    bool quiet = false;
+    int c;
+    char *end;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "c:u:b:m:n:t:r:q", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': target = optarg; break;
+        case 'u': path = optarg; break;
+        case 'b': bind = optarg; break;
+        case 'm': msg = optarg; break;
+        case 'n': case 't': case 'r': {
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || v > 1000000) {
+                fprintf(out, "udp-echo-client: bad number '%s'\n", optarg);
+                return -EINVAL;
+            }
+            *(c == 'n' ? &count : c == 't' ? &timeout_ms : &retries) = v;
+            break;
+        }
+        case 'q': quiet = true; break;
+        default: return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(out, "udp-echo-client: unexpected argument '%s'\n", argv[optind]);
+        return -EINVAL;
+    }
+    tw_datagram_opts o = {0};
+    int rc = path ? tw_addr_unix(&o.remote, path) : tw_addr_parse(&o.remote, target);
+    if (rc == 0 && bind)
+        rc = path ? tw_addr_unix(&o.local, bind) : tw_addr_parse(&o.local, bind);
+    if (rc < 0 || (!path && tw_addr_port(&o.remote) == 0)) {
+        fprintf(out, "udp-echo-client: bad address (want HOST:PORT with a "
+                     "numeric host, or --unix PATH)\n");
+        return -EINVAL;
+    }
+    tw_udp_echo_client_cfg cfg = {
+        .message = msg, .len = strlen(msg), .count = (unsigned)count,
+        .timeout_ns = (tw_ns)timeout_ms * TW_NS_PER_MS,
+        .retries = (unsigned)retries, .log = quiet ? NULL : out,
+    };
+    tw_udp_echo_client *cl = tw_udp_echo_client_new(&cfg);
+    if (!cl)
+        return -ENOMEM;
+    rc = tw_create_datagram_endpoint(loop, tw_udp_echo_client_factory, cl, &o,
+                                     tw_udp_echo_client_connected);
+    if (rc < 0) {
+        fprintf(out, "udp-echo-client: cannot open the endpoint: %s\n",
+                tw_strerror(rc));
+        tw_udp_echo_client_free(cl);
+        return rc;
+    }
+    *state = cl;
+    return 0;
+}
+
+static int client_result(void *state)
+{
+    return tw_udp_echo_client_ok(state) ? 0 : 1;
+}
+
+static void client_free(void *state) { tw_udp_echo_client_free(state); }
+
+const tw_app tw__app_udp_echo_client = {
+    .name = "udp-echo-client",
+    .summary = "UDP echo client: sends a message, waits for its echo",
+    .usage = "  --connect HOST:PORT  the server, numeric (default 127.0.0.1:9999)\n"
+             "  --unix PATH          a Unix datagram server instead (needs --bind)\n"
+             "  --bind ADDR          own address: HOST:PORT, or a path with --unix\n"
+             "  --message TEXT       what to send (default 'Hello World!'; may be '')\n"
+             "  --count N            datagrams to send (default 1)\n"
+             "  --timeout MS         wait for the echoes before resending (default 1000)\n"
+             "  --retries N          resends before giving up (default 3)\n"
+             "  --quiet              no output\n",
+    .start = client_start,
+    .result = client_result,
+    .free = client_free,
+};

@@ -1,0 +1,184 @@
+/* scenario/internal.h - the scenario model, shared by the files of scenario/.
+ *
+ * Map:
+ *   the model   nodes and their apps, the network, per-path overrides,
+ *               faults, the quiet phase, expectations, swarm limits
+ *   the files   who does what:
+ *                 yaml.c      libyaml documents: positions, typed scalars,
+ *                             mappings with known keys, errors
+ *                 load.c      the file's sections into the model
+ *                 appcheck.c  the apps' arguments, checked at load
+ *                 netparse.c  network settings (default and per path)
+ *                 timeline.c  faults: parsing, naming, describing
+ *                 model.c     copy, free, queries, describe
+ *                 run.c       one seed: the world, the drive, the verdict
+ *                 nodes.c     apps on nodes: start, stop, output, checks
+ *                 effect.c    how often each fault took effect
+ *                 swarm.c     the swarm section; faults drawn from the seed
+ *                 write.c     a model back to YAML
+ *                 shrink.c    delta debugging of a failure
+ *                 determ.c    two runs, record by record
+ *
+ * A model is plain data: arrays owned by the scenario, node references
+ * as indices, times in ns, zero meaning "the simulator's default" in the
+ * network settings (as in tw_sim_path_opts).
+ */
+#ifndef TWIN_SCENARIO_INTERNAL_H
+#define TWIN_SCENARIO_INTERNAL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "twin/app.h"
+#include "twin/scenario.h"
+#include "twin/sim.h"
+
+/* Limits: every list has one, so a hostile file cannot ask for much. */
+#define SC_NODES_MAX 256
+#define SC_APPS_MAX 8      /* per node */
+#define SC_ARGS_MAX 64     /* per app */
+#define SC_FAULTS_MAX 4096
+#define SC_PATHS_MAX 4096
+#define SC_STR_MAX 256     /* any string value */
+#define SC_NAME_MAX 32     /* node names, as the simulator's */
+#define SC_TIME_MAX (TW_SEC(86400) * 365) /* a year of virtual time */
+
+typedef struct sc_pos {
+    int line, col; /* 1-based; 0: not from a file */
+} sc_pos;
+
+typedef struct sc_app {
+    const tw_app *app;
+    int argc;
+    char **argv; /* argv[0] is the app's name; all owned */
+    sc_pos pos;
+} sc_app;
+
+/* Expected exit status of a node's apps. */
+#define SC_EXIT_ANY (-1)
+
+typedef struct sc_node {
+    char name[SC_NAME_MAX];
+    char addr[48];
+    sc_app *apps;
+    int napps;
+    int expect_exit; /* SC_EXIT_ANY or 0..255 */
+    bool exit_given; /* listed in expect.exit */
+    sc_pos pos;
+} sc_node;
+
+typedef enum sc_kind {
+    SC_PARTITION,
+    SC_HEAL,
+    SC_CLOG,
+    SC_RESET,
+    SC_CRASH,
+    SC_RESTART,
+    SC_CLOCK,
+    SC_LOSS,
+    SC_KILL,
+    SC_EMFILE,
+    SC_KINDS,
+} sc_kind;
+
+typedef struct sc_fault {
+    sc_kind kind;
+    tw_ns at;
+    tw_ns dur;   /* "for": partition heals, crash restarts, clog and loss
+                    end after it; 0: none */
+    int a, b;    /* node indices; b -1: every other node */
+    bool oneway; /* partition, clog, loss: a->b only */
+    tw_ns skew;  /* clock */
+    int32_t drift_ppm;
+    tw_sim_loss_model loss; /* loss: CORRELATED with correlation 0 is
+                               plain independent loss */
+    char program[64]; /* kill */
+    int signal;       /* kill */
+    uint32_t count;   /* emfile */
+    bool drawn;       /* by swarm */
+    sc_pos pos;
+} sc_fault;
+
+typedef struct sc_path {
+    int from, to;
+    tw_sim_path_opts opts; /* the network's, with this path's on top */
+    sc_pos pos;
+} sc_path;
+
+typedef struct sc_swarm {
+    bool on;                  /* the file has a swarm section */
+    unsigned kinds;           /* 1 << sc_kind */
+    int nodes[SC_NODES_MAX];  /* eligible targets */
+    int nnodes;               /* 0: every node */
+    tw_ns from, to;           /* window for fault times */
+    uint32_t count_min, count_max;
+    tw_ns dur_min, dur_max;
+    double loss_max;
+    tw_ns skew_max;
+    int32_t drift_max;
+    char program[64];         /* what kill hits */
+} sc_swarm;
+
+/* World-wide settings besides the default path. */
+typedef struct sc_world {
+    tw_sim_path_opts net; /* zero fields: the simulator's defaults */
+    tw_ns stall_timeout, connect_timeout;
+    uint32_t chunk_max, segment_max;
+    bool buggify;
+} sc_world;
+
+struct tw_scenario {
+    char *path;
+    char name[64];
+    tw_ns duration;
+    tw_ns check_every;
+    sc_world world;
+    sc_node *nodes;
+    int nnodes;
+    sc_path *paths;
+    int npaths;
+    sc_fault *faults;
+    int nfaults;
+    /* quiet phase */
+    tw_ns quiet;   /* its bound; 0: none */
+    bool until_all;
+    int until[SC_NODES_MAX];
+    int nuntil;
+    /* expectations */
+    bool expect_contract, expect_invariants, expect_no_stuck;
+    tw_ns stuck_after;
+    sc_swarm swarm;
+};
+
+/* ---- model.c ---- */
+tw_scenario *sc_new(void);
+tw_scenario *sc_copy(const tw_scenario *sc);
+int sc_add_fault(tw_scenario *sc, const sc_fault *f); /* 0 or -ENOMEM/-E2BIG */
+int sc_node_index(const tw_scenario *sc, const char *name); /* -1: none */
+
+/* ---- timeline.c ---- */
+const char *sc_kind_name(sc_kind k);
+int sc_kind_parse(const char *name); /* -1: none */
+/* "partition client<->server at 2s for 1s" */
+char *sc_fault_describe(const tw_scenario *sc, const sc_fault *f, char *buf,
+                        size_t len);
+/* What an effect count counts for a kind. */
+const char *sc_kind_unit(sc_kind k);
+/* The signal of a name ("KILL", "SIGTERM", "9"), -1 if none. */
+int sc_signal_parse(const char *s);
+const char *sc_signal_name(int sig);
+
+/* ---- swarm.c ---- */
+/* Append what the swarm draws for seed to sc's timeline (marked drawn). */
+int sc_swarm_draw(tw_scenario *sc, uint64_t seed);
+
+/* ---- run.c ---- */
+/* Run with an extra trace sink (determ.c); see tw_scenario_run. */
+int sc_run(const tw_scenario *sc, uint64_t seed,
+           const tw_scenario_run_opts *opts, tw_scenario_result *res);
+
+/* ---- write.c ---- */
+void sc_write_prob(FILE *f, double p);
+
+#endif

@@ -1,0 +1,227 @@
+/* scenario/nodes.c - apps on simulated nodes: started by the node's start
+ * hook (again after each restart), dropped by its stop hook, watched by
+ * the run.
+ *
+ * Map: the apps' output (a FILE per node, line-prefixed); the contract
+ * checker's reports; start and stop; setup and teardown; the checks a
+ * run makes (invariants, goals, exit statuses).
+ *
+ * A crash tears the node's loop down before the stop hook runs, so an
+ * app's state is dropped with its `discard` (memory only) when it has
+ * one: its transports and timers are gone already.
+ */
+#define _GNU_SOURCE /* fopencookie */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scenario/run.h"
+#include "twin/error.h"
+
+/* ---- output ---- */
+
+static void flush_line(sc_node_rt *n)
+{
+    FILE *to = n->r->opts->app_out;
+    if (to && n->line_len)
+        fprintf(to, "%s| %.*s\n", n->r->sc->nodes[n->idx].name,
+                (int)n->line_len, n->line);
+    n->line_len = 0;
+}
+
+static ssize_t out_write(void *cookie, const char *buf, size_t len)
+{
+    sc_node_rt *n = cookie;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\n' || n->line_len == sizeof n->line)
+            flush_line(n);
+        if (buf[i] != '\n')
+            n->line[n->line_len++] = buf[i];
+    }
+    return (ssize_t)len;
+}
+
+/* ---- the contract checker ---- */
+
+static void on_violation(void *arg, const char *msg)
+{
+    sc_node_rt *n = arg;
+    if (n->r->sc->expect_contract)
+        sc_runner_fail(n->r, TW_SCENARIO_CORRECTNESS, "%s: %s",
+                       n->r->sc->nodes[n->idx].name, msg);
+}
+
+/* ---- start and stop ---- */
+
+static int node_start(tw_loop *loop, void *arg)
+{
+    sc_node_rt *n = arg;
+    const sc_node *spec = &n->r->sc->nodes[n->idx];
+    int first = 0;
+    for (int k = 0; k < spec->napps; k++) {
+        const sc_app *a = &spec->apps[k];
+        char *argv[SC_ARGS_MAX + 2]; /* getopt permutes: a fresh copy */
+        memcpy(argv, a->argv, ((size_t)a->argc + 1) * sizeof *argv);
+        void *state = NULL;
+        int saved = opterr;
+        opterr = 0;
+        int rc = a->app->start(loop, a->argc, argv, n->out, &state);
+        opterr = saved;
+        fflush(n->out);
+        n->apps[k] = (sc_app_rt){.spec = a, .state = rc < 0 ? NULL : state};
+        if (rc < 0) {
+            sc_runner_fail(n->r, TW_SCENARIO_CORRECTNESS,
+                           "%s: app %s failed to start: %s", spec->name,
+                           a->argv[0], tw_strerror(rc));
+            if (!first)
+                first = rc;
+        }
+    }
+    return first;
+}
+
+static void node_stop(tw_loop *loop, void *arg)
+{
+    sc_node_rt *n = arg;
+    (void)loop;
+    for (int k = 0; k < SC_APPS_MAX; k++) {
+        sc_app_rt *a = &n->apps[k];
+        if (!a->state)
+            continue;
+        const tw_app *app = a->spec->app;
+        (app->discard ? app->discard : app->free)(a->state);
+        a->state = NULL;
+    }
+}
+
+/* ---- setup and teardown ---- */
+
+int sc_nodes_setup(sc_runner *r)
+{
+    const tw_scenario *sc = r->sc;
+    r->nodes = calloc((size_t)sc->nnodes, sizeof *r->nodes);
+    if (!r->nodes)
+        return -ENOMEM;
+    static const cookie_io_functions_t io = {.write = out_write};
+    for (int i = 0; i < sc->nnodes; i++) {
+        sc_node_rt *n = &r->nodes[i];
+        n->r = r;
+        n->idx = i;
+        n->loop = tw_sim_add_node(r->sim, sc->nodes[i].name, sc->nodes[i].addr);
+        n->out = fopencookie(n, "w", io);
+        if (!n->loop || !n->out)
+            return -ENOMEM;
+        setvbuf(n->out, NULL, _IOLBF, 0); /* lines reach app_out in time order */
+        tw_loop_set_contract_check(n->loop, true);
+        tw_loop_set_contract_handler(n->loop, on_violation, n);
+    }
+    for (int i = 0; i < sc->npaths; i++)
+        if (tw_sim_path_set(r->sim, r->nodes[sc->paths[i].from].loop,
+                            r->nodes[sc->paths[i].to].loop, &sc->paths[i].opts) < 0)
+            return -EINVAL;
+    /* Hooks last: a start runs from the loop, once every node exists. */
+    for (int i = 0; i < sc->nnodes; i++) {
+        if (!sc->nodes[i].napps)
+            continue;
+        tw_sim_node_set_stop(r->nodes[i].loop, node_stop);
+        tw_sim_node_set_start(r->nodes[i].loop, node_start, &r->nodes[i]);
+    }
+    return 0;
+}
+
+/* After tw_sim_free (whose crashes ran the stop hooks). */
+void sc_nodes_fini(sc_runner *r)
+{
+    for (int i = 0; r->nodes && i < r->sc->nnodes; i++) {
+        sc_node_rt *n = &r->nodes[i];
+        node_stop(NULL, n); /* nodes that never had hooks */
+        if (n->out) {
+            fflush(n->out);
+            flush_line(n);
+            fclose(n->out);
+        }
+    }
+    free(r->nodes);
+    r->nodes = NULL;
+}
+
+/* ---- checks ---- */
+
+void sc_check_invariants(sc_runner *r)
+{
+    if (!r->sc->expect_invariants)
+        return;
+    for (int i = 0; i < r->sc->nnodes; i++)
+        for (int k = 0; k < r->sc->nodes[i].napps; k++) {
+            sc_app_rt *a = &r->nodes[i].apps[k];
+            const char *msg;
+            if (a->state && a->spec->app->invariant &&
+                (msg = a->spec->app->invariant(a->state)))
+                sc_runner_fail(r, TW_SCENARIO_CORRECTNESS, "%s (%s): %s",
+                               r->sc->nodes[i].name, a->spec->argv[0], msg);
+        }
+}
+
+static bool node_waited_for(const tw_scenario *sc, int i)
+{
+    if (sc->until_all)
+        return true;
+    for (int k = 0; k < sc->nuntil; k++)
+        if (sc->until[k] == i)
+            return true;
+    return false;
+}
+
+/* An app "has a goal" when it can say it is done. A node that is down
+ * has nothing running, so nothing of it is done. */
+bool sc_goals_met(sc_runner *r, char *who, size_t len)
+{
+    for (int i = 0; i < r->sc->nnodes; i++) {
+        if (!node_waited_for(r->sc, i))
+            continue;
+        for (int k = 0; k < r->sc->nodes[i].napps; k++) {
+            const sc_app *spec = &r->sc->nodes[i].apps[k];
+            sc_app_rt *a = &r->nodes[i].apps[k];
+            if (!spec->app->done && tw_sim_node_up(r->nodes[i].loop))
+                continue;
+            if (!a->state || !spec->app->done || !spec->app->done(a->state)) {
+                snprintf(who, len, "%s (%s)", r->sc->nodes[i].name, spec->argv[0]);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+void sc_check_exits(sc_runner *r)
+{
+    for (int i = 0; i < r->sc->nnodes; i++) {
+        const sc_node *spec = &r->sc->nodes[i];
+        if (!spec->napps || spec->expect_exit == SC_EXIT_ANY)
+            continue;
+        if (!tw_sim_node_up(r->nodes[i].loop)) {
+            if (spec->exit_given)
+                sc_runner_fail(r, TW_SCENARIO_CORRECTNESS,
+                               "%s is down at the end: no exit status", spec->name);
+            continue;
+        }
+        for (int k = 0; k < spec->napps; k++) {
+            sc_app_rt *a = &r->nodes[i].apps[k];
+            const tw_app *app = spec->apps[k].app;
+            if (!a->state)
+                continue; /* its start failed: reported then */
+            if (app->done && !app->done(a->state)) {
+                sc_runner_fail(r, TW_SCENARIO_LIVENESS,
+                               "%s (%s) had not finished at the end", spec->name,
+                               app->name);
+                continue;
+            }
+            int st = app->result ? app->result(a->state) : 0;
+            if (st != spec->expect_exit)
+                sc_runner_fail(r, TW_SCENARIO_CORRECTNESS,
+                               "%s (%s) exited with status %d, expected %d",
+                               spec->name, app->name, st, spec->expect_exit);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+/* scenario/run.h - one run's state, shared by scenario/run.c (the world,
+ * the drive, the verdict), scenario/nodes.c (apps on nodes) and
+ * scenario/effect.c (fault accounting). Not a public header.
+ */
+#ifndef TWIN_SCENARIO_RUN_H
+#define TWIN_SCENARIO_RUN_H
+
+#include <stdio.h>
+
+#include "scenario/internal.h"
+#include "twin/simprobe.h"
+
+typedef struct sc_runner sc_runner;
+
+/* One app on one node: its state lives from a start to the next crash. */
+typedef struct sc_app_rt {
+    const sc_app *spec;
+    void *state; /* NULL: not running */
+} sc_app_rt;
+
+typedef struct sc_node_rt {
+    sc_runner *r;
+    int idx;
+    tw_loop *loop;
+    sc_app_rt apps[SC_APPS_MAX];
+    FILE *out;      /* the apps' output, "NODE| line" to app_out */
+    char line[256]; /* a line of it being gathered */
+    size_t line_len;
+} sc_node_rt;
+
+typedef struct sc_effect_state {
+    uint64_t base, count;
+    bool open; /* a window is being counted */
+} sc_effect_state;
+
+/* A failure of one class; the first one is kept, it explains the rest. */
+typedef struct sc_failure {
+    bool set;
+    char msg[256];
+} sc_failure;
+
+struct sc_runner {
+    const tw_scenario *sc; /* the schedule run (swarm draws included) */
+    tw_sim *sim;
+    const tw_scenario_run_opts *opts;
+    sc_node_rt *nodes;
+    sc_effect_state *effects;
+    sc_failure crash, correctness, liveness;
+    tw_ns next_check;
+    bool quiet; /* in the quiet phase */
+    bool bursts;  /* a loss burst was ever laid */
+    tw_ns converged;
+};
+
+/* Record a failure of class v ("node: what"), printf-style. */
+__attribute__((format(printf, 3, 4)))
+void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...);
+/* True once the run should stop (a crash or a correctness failure). */
+bool sc_runner_stopped(const sc_runner *r);
+
+/* nodes.c */
+int sc_nodes_setup(sc_runner *r);   /* nodes, hooks, output, contract */
+void sc_nodes_fini(sc_runner *r);
+void sc_check_invariants(sc_runner *r);
+/* True if every app the quiet phase waits for is done. */
+bool sc_goals_met(sc_runner *r, char *who, size_t len);
+void sc_check_exits(sc_runner *r);
+
+/* effect.c */
+void sc_effect_begin(sc_runner *r, int fault);
+void sc_effect_end(sc_runner *r, int fault);
+
+#endif

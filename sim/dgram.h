@@ -1,0 +1,107 @@
+/* sim/dgram.h - simulated datagrams, shared by sim/dgram*.c only.
+ *
+ * Map:
+ *   packets    one datagram (or ICMP error) on its way, then queued at the
+ *              receiving endpoint
+ *   endpoints  a tw_transport first, then the socket's state: bound
+ *              address, socket-buffer accounting, the receive queue
+ *   the world  the tables events name, every endpoint in creation order,
+ *              the overlays scripted faults put on paths
+ *   between the files
+ *      dgram.c        endpoints: create/bind, the transport ops, delivery
+ *      dgram_net.c    the network: a send's fate, arrival, refusal
+ *      dgram_fault.c  options, faults on paths, ENOBUFS, the swarm's draw
+ *
+ * Every random choice is made in dgram_net.c at send time from the
+ * world's network stream; nothing here reads a clock, libc's generator or
+ * a pointer value.
+ */
+#ifndef TWIN_SIM_DGRAM_H
+#define TWIN_SIM_DGRAM_H
+
+#include "sim/sim.h"
+#include "twin/datagram.h"
+
+/* ---- packets ---- */
+
+typedef struct sim_pkt {
+    struct sim_pkt *next;   /* in an endpoint's receive queue */
+    uint32_t from, to;      /* nodes: the path it travels */
+    uint32_t sender, sender_gen; /* the sending endpoint, for ICMP */
+    tw_addr src, dst;
+    int err;                /* an ICMP error (-ECONNREFUSED), else 0 */
+    bool refuse;            /* drawn at send: refused on arrival */
+    uint32_t len;
+    uint8_t data[];
+} sim_pkt;
+
+/* ---- endpoints ---- */
+
+typedef struct sim_dg {
+    struct tw_transport t; /* first: the core's transport */
+    uint32_t id;           /* in sim->dg->eps: events name it with a gen */
+    uint32_t node;
+    bool reuse_port, broadcast;
+    bool want_read, want_write;
+    bool deliver_pending, writable_pending;
+    bool blocked;          /* a send said EAGAIN: wait for EV_DGRAM_SENT */
+    size_t tx_bytes;       /* waiting for the wire (len + 8 each) */
+    sim_pkt *rx_head, *rx_tail;
+    size_t rx_bytes;       /* arrived, not delivered (len + 8 each) */
+    struct sim_dg *prev, *next; /* every endpoint, creation order */
+} sim_dg;
+
+/* ---- the world's datagram state ---- */
+
+struct sim_dgram {
+    sim_table eps, pkts;   /* endpoints; packets in flight */
+    sim_dg *head, *tail;
+    tw_sim_dgram_opts *overlays; /* from DGRAM faults, by index */
+    uint32_t noverlays;
+};
+
+/* ---- between the files ---- */
+
+/* dgram.c */
+sim_dg *sim_dg_get(tw_sim *sim, uint32_t id, uint32_t gen);
+/* The endpoint a datagram from src to dst reaches on node, or NULL. */
+sim_dg *sim_dg_find(tw_sim *sim, uint32_t node, const tw_addr *src,
+                    const tw_addr *dst);
+/* Queue an arrived packet (or ICMP error) for the protocol; takes it. */
+void sim_dg_enqueue(tw_sim *sim, sim_dg *ep, sim_pkt *pkt);
+/* Every endpoint of node bound where a broadcast to port reaches. */
+bool sim_dg_hears_broadcast(const sim_dg *ep, uint32_t node, uint16_t port);
+bool sim_dg_ip_is_loopback(const tw_addr *a);
+bool sim_dg_ip_is_wildcard(const tw_addr *a);
+bool sim_dg_ip_is_broadcast(const tw_addr *a);
+bool sim_dg_ip_equal(const tw_addr *a, const tw_addr *b);
+/* A's family's loopback address (127.0.0.1 or ::1) with port. */
+tw_addr sim_dg_loopback(int family, uint16_t port);
+
+/* dgram_net.c */
+/* The ops->sendto of a simulated endpoint (see core/internal.h). */
+int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
+                const tw_addr *dst);
+void sim_dg_arrive(tw_sim *sim, sim_pkt *pkt);
+/* Put pkt in flight, arriving at `when`. Takes it (freed on failure). */
+void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when);
+sim_pkt *sim_pkt_new(size_t len);
+
+/* dgram_fault.c */
+/* The datagram options of the path from -> to now: the path's own, with
+ * a DGRAM fault's non-zero fields on top while it lasts. */
+void sim_dg_opts(tw_sim *sim, uint32_t from, uint32_t to,
+                 tw_sim_dgram_opts *out);
+/* The largest datagram from the options and the family. */
+uint32_t sim_dg_size_max(const tw_sim_dgram_opts *o, int family);
+
+/* Why a datagram was dropped (second number of a "dg_drop" record). */
+enum {
+    SIM_DG_DROP_CUT = 1,     /* the path is partitioned */
+    SIM_DG_DROP_DOWN = 2,    /* the node is crashed */
+    SIM_DG_DROP_RCVBUF = 3,  /* the receiver's socket buffer is full */
+    SIM_DG_DROP_NOROUTE = 4, /* no node has the address */
+    SIM_DG_DROP_NOBODY = 5,  /* a broadcast nobody listens to */
+};
+
+#endif

@@ -1,0 +1,350 @@
+/* sim/dgram_net.c - the simulated network for datagrams: what a send
+ * becomes, and what happens when it arrives.
+ *
+ * Map:
+ *   send      the sender's checks (broadcast permission, size, ENOBUFS,
+ *             socket buffer), the wire (bandwidth, clog), one packet per
+ *             destination node
+ *   fate      loss, refusal, duplication, reordering, corruption and
+ *             latency, drawn at send time in that order
+ *   arrival   cut, clog, crashed node; broadcast; the endpoint or a
+ *             refusal (ICMP port unreachable back to the sender); the
+ *             receiver's socket buffer
+ *
+ * Order: datagrams on one path arrive in the order they were sent (a
+ * later one waits for the newest before it, as on one link), unless the
+ * fate held one back (reorder) or made a copy (duplicate): exactly the
+ * reorderings asked for, at the rate asked for. Every outcome is a trace
+ * record and a counter in tw_sim_stats.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/dgram.h"
+
+sim_pkt *sim_pkt_new(size_t len)
+{
+    sim_pkt *p = calloc(1, sizeof *p + len);
+    if (p)
+        p->len = (uint32_t)len;
+    return p;
+}
+
+static sim_pkt *pkt_clone(const sim_pkt *p)
+{
+    sim_pkt *c = malloc(sizeof *c + p->len);
+    if (c)
+        memcpy(c, p, sizeof *c + p->len);
+    return c;
+}
+
+void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when)
+{
+    uint32_t id = sim_table_add(&sim->dg->pkts, pkt);
+    if (id == SIM_NONE) {
+        free(pkt);
+        sim_fail(sim, -ENOBUFS, "too many datagrams in flight "
+                                "(raise tw_sim_opts.events_max)");
+        return;
+    }
+    sim_push(sim, when, EV_DGRAM_ARRIVE, id, sim_table_gen(&sim->dg->pkts, id),
+             0);
+}
+
+static void drop(tw_sim *sim, uint32_t node, uint64_t tid, const sim_pkt *p,
+                 int why)
+{
+    sim->stats.dgrams_dropped++;
+    sim_trace(sim, node, tid, "dg_drop", p->len, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* fate                                                                */
+
+/* Flip k distinct bits (k from 1 to bits_max, at most the datagram's). */
+static int corrupt(tw_sim_prng *r, sim_pkt *p, uint32_t bits_max)
+{
+    uint64_t nbits = (uint64_t)p->len * 8;
+    uint64_t k = 1 + tw_sim_prng_below(r, bits_max);
+    if (k > nbits)
+        k = nbits;
+    uint64_t done[64];
+    int n = 0;
+    while ((uint64_t)n < k) {
+        uint64_t bit = tw_sim_prng_below(r, nbits);
+        bool again = false;
+        for (int i = 0; i < n; i++)
+            again |= done[i] == bit;
+        if (again)
+            continue; /* k <= 64 of nbits >= k: terminates */
+        done[n++] = bit;
+        p->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    return n;
+}
+
+/* One packet from ep's node to node `to`, on the wire at `depart`. */
+static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
+                 const tw_addr *dst, const void *data, size_t len,
+                 tw_ns depart)
+{
+    tw_sim_prng *r = &sim->rng_net;
+    tw_sim_dgram_opts o;
+    sim_dg_opts(sim, ep->node, to, &o);
+    uint64_t tid = ep->t.id;
+    if (sim_loss(sim, ep->node, to, o.loss_probability)) { /* sim/loss.c */
+        sim->stats.dgrams_lost++;
+        sim_trace(sim, ep->node, tid, "dg_loss", (int64_t)len, to);
+        return;
+    }
+    bool refuse = o.refuse_probability > 0 &&
+                  tw_sim_prng_chance(r, o.refuse_probability);
+    bool dup = o.duplicate_probability > 0 &&
+               tw_sim_prng_chance(r, o.duplicate_probability);
+    tw_ns hold = 0;
+    if (o.reorder_probability > 0 && tw_sim_prng_chance(r, o.reorder_probability))
+        hold = 1 + (tw_ns)tw_sim_prng_below(r, (uint64_t)o.reorder_delay_ns_max);
+    sim_pkt *p = sim_pkt_new(len);
+    if (!p) {
+        sim_fail(sim, -ENOMEM, "out of memory for a datagram");
+        return;
+    }
+    if (len)
+        memcpy(p->data, data, len);
+    p->from = ep->node;
+    p->to = to;
+    p->sender = ep->id;
+    p->sender_gen = sim_table_gen(&sim->dg->eps, ep->id);
+    p->src = *src;
+    p->dst = *dst;
+    p->refuse = refuse;
+    if (len && o.corrupt_probability > 0 &&
+        tw_sim_prng_chance(r, o.corrupt_probability)) {
+        sim->stats.dgrams_corrupted++;
+        sim_trace(sim, ep->node, tid, "dg_corrupt", (int64_t)len,
+                  corrupt(r, p, o.corrupt_bits_max));
+    }
+    sim_path *path = sim_path_of(sim, ep->node, to);
+    tw_ns arrive = depart + sim_latency(sim, ep->node, to);
+    if (arrive < path->dgram_last)
+        arrive = path->dgram_last; /* no overtaking on one link */
+    if (hold) {
+        sim->stats.dgrams_reordered++;
+        sim_trace(sim, ep->node, tid, "dg_reorder", (int64_t)len, hold);
+        arrive += hold; /* and the link's order does not wait for it */
+    } else {
+        path->dgram_last = arrive;
+    }
+    sim_pkt *copy = dup ? pkt_clone(p) : NULL;
+    sim_dg_launch(sim, p, arrive);
+    if (copy) {
+        sim->stats.dgrams_duplicated++;
+        tw_ns again = depart + sim_latency(sim, ep->node, to);
+        sim_trace(sim, ep->node, tid, "dg_dup", (int64_t)len, again - depart);
+        sim_dg_launch(sim, copy, again);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* send                                                                */
+
+/* The source address of a datagram from ep to dst: its bound address, or
+ * when bound to the wildcard the one routing would pick. */
+static int source(tw_sim *sim, const sim_dg *ep, const tw_addr *dst,
+                  tw_addr *out)
+{
+    const tw_addr *l = &ep->t.local;
+    sim_node *n = sim->nodes[ep->node];
+    if (!sim_dg_ip_is_wildcard(l)) {
+        *out = *l;
+        return 0;
+    }
+    int family = tw_addr_family(l);
+    if (sim_dg_ip_is_loopback(dst)) {
+        *out = sim_dg_loopback(family, tw_addr_port(l));
+        return 0;
+    }
+    if (tw_addr_family(&n->addr) != family)
+        return -ENETUNREACH;
+    *out = n->addr;
+    if (family == AF_INET)
+        out->u.in4.sin_port = l->u.in4.sin_port;
+    else
+        out->u.in6.sin6_port = l->u.in6.sin6_port;
+    return 0;
+}
+
+int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
+                const tw_addr *dst)
+{
+    sim_node *n = sim->nodes[ep->node];
+    uint64_t tid = ep->t.id;
+    bool bcast = sim_dg_ip_is_broadcast(dst);
+    if (bcast && !ep->broadcast) {
+        sim_trace(sim, ep->node, tid, "dg_eacces", (int64_t)len, 0);
+        return -EACCES; /* Linux, without SO_BROADCAST */
+    }
+    sim_node *to = bcast ? NULL : sim_node_by_addr(sim, dst, n);
+    uint32_t wire_to = to ? to->id : ep->node;
+    tw_sim_dgram_opts o;
+    sim_dg_opts(sim, ep->node, wire_to, &o);
+    if (len > sim_dg_size_max(&o, tw_addr_family(dst))) {
+        sim_trace(sim, ep->node, tid, "dg_emsgsize", (int64_t)len, 0);
+        return -EMSGSIZE;
+    }
+    tw_addr src;
+    int rc = source(sim, ep, dst, &src);
+    if (rc < 0)
+        return rc;
+    if (n->enobufs_left > 0 ||
+        (o.enobufs_probability > 0 &&
+         tw_sim_prng_chance(&sim->rng_net, o.enobufs_probability))) {
+        if (n->enobufs_left > 0)
+            n->enobufs_left--;
+        sim_trace(sim, ep->node, tid, "dg_enobufs", (int64_t)len, 0);
+        return -ENOBUFS;
+    }
+    size_t cost = len + TW__DGRAM_HEADER;
+    if (ep->tx_bytes > 0 && ep->tx_bytes + cost > o.sndbuf_bytes) {
+        ep->blocked = true; /* until EV_DGRAM_SENT makes room */
+        sim_trace(sim, ep->node, tid, "dg_eagain", (int64_t)len,
+                  (int64_t)ep->tx_bytes);
+        return -EAGAIN;
+    }
+    /* The wire: behind what is already on it, after a clog, at the
+     * path's bandwidth. Until then the datagram fills the socket buffer. */
+    sim_path *path = sim_path_of(sim, ep->node, wire_to);
+    const tw_sim_path_opts *po = sim_path_opts(sim, ep->node, wire_to);
+    tw_ns start = sim->now;
+    if (path->busy_until > start)
+        start = path->busy_until;
+    if (path->clog_until > start)
+        start = path->clog_until;
+    tw_ns wire = 0;
+    if (po->bandwidth_bytes_per_sec)
+        wire = (tw_ns)((__int128)len * TW_NS_PER_SEC /
+                       (__int128)po->bandwidth_bytes_per_sec);
+    tw_ns depart = start + wire;
+    if (depart > sim->now) {
+        path->busy_until = depart;
+        ep->tx_bytes += cost;
+        sim_push(sim, depart, EV_DGRAM_SENT, ep->id,
+                 sim_table_gen(&sim->dg->eps, ep->id), cost);
+    }
+    sim->stats.dgrams_sent++;
+    sim_trace(sim, ep->node, tid, "dg_send", (int64_t)len, tw_addr_port(dst));
+    if (bcast) {
+        /* One copy per node, each on its own path, the sender's too. */
+        for (uint32_t j = 0; j < sim->nnodes; j++)
+            fate(sim, ep, j, &src, dst, data, len, depart);
+    } else if (to) {
+        fate(sim, ep, to->id, &src, dst, data, len, depart);
+    } else {
+        sim->stats.dgrams_dropped++;
+        sim_trace(sim, ep->node, tid, "dg_drop", (int64_t)len,
+                  SIM_DG_DROP_NOROUTE);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* arrival                                                             */
+
+/* Nobody there (or the fate said so): an ICMP port unreachable goes back
+ * over the reverse path, carrying the sender's identity. */
+static void refuse(tw_sim *sim, sim_pkt *p)
+{
+    sim->stats.dgrams_refused++;
+    sim_trace(sim, p->to, 0, "dg_refused", p->len, tw_addr_port(&p->dst));
+    uint32_t from = p->to;
+    p->to = p->from;
+    p->from = from;
+    p->err = -ECONNREFUSED;
+    p->len = 0;
+    sim_dg_launch(sim, p, sim->now + sim_latency(sim, p->from, p->to));
+}
+
+/* As Linux: an ICMP error reaches the socket that sent the datagram only
+ * if it is connected; unconnected sockets never hear of it. */
+static void icmp_arrive(tw_sim *sim, sim_pkt *p)
+{
+    sim_dg *ep = sim_dg_get(sim, p->sender, p->sender_gen);
+    if (!ep || !ep->t.peer.len) {
+        sim_trace(sim, p->to, ep ? ep->t.id : 0, "dg_icmp_ignored", p->err, 0);
+        free(p);
+        return;
+    }
+    sim_trace(sim, p->to, ep->t.id, "dg_icmp", p->err, 0);
+    sim_dg_enqueue(sim, ep, p);
+}
+
+static bool fits(tw_sim *sim, const sim_pkt *p, const sim_dg *ep)
+{
+    tw_sim_dgram_opts o;
+    sim_dg_opts(sim, p->from, p->to, &o);
+    return ep->rx_bytes + p->len + TW__DGRAM_HEADER <= o.rcvbuf_bytes;
+}
+
+static void broadcast_arrive(tw_sim *sim, sim_pkt *p)
+{
+    uint16_t port = tw_addr_port(&p->dst);
+    int heard = 0;
+    for (sim_dg *ep = sim->dg->head; ep; ep = ep->next) {
+        if (!sim_dg_hears_broadcast(ep, p->to, port))
+            continue;
+        if (!fits(sim, p, ep)) {
+            drop(sim, p->to, ep->t.id, p, SIM_DG_DROP_RCVBUF);
+            continue;
+        }
+        sim_pkt *c = pkt_clone(p);
+        if (!c) {
+            sim_fail(sim, -ENOMEM, "out of memory for a datagram");
+            break;
+        }
+        heard++;
+        sim_trace(sim, p->to, ep->t.id, "dg_arrive", p->len, tw_addr_port(&p->src));
+        sim_dg_enqueue(sim, ep, c);
+    }
+    if (!heard)
+        drop(sim, p->to, 0, p, SIM_DG_DROP_NOBODY);
+    free(p);
+}
+
+void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
+{
+    sim_path *path = sim_path_of(sim, p->from, p->to);
+    if (sim_path_cut(sim, p->from, p->to)) {
+        drop(sim, p->to, 0, p, SIM_DG_DROP_CUT);
+        free(p);
+        return;
+    }
+    if (path->clog_until > sim->now) {
+        sim_dg_launch(sim, p, path->clog_until); /* held, not lost */
+        return;
+    }
+    if (!sim->nodes[p->to]->up) {
+        drop(sim, p->to, 0, p, SIM_DG_DROP_DOWN); /* a dead host: silence */
+        free(p);
+        return;
+    }
+    if (p->err) {
+        icmp_arrive(sim, p);
+        return;
+    }
+    if (sim_dg_ip_is_broadcast(&p->dst)) {
+        broadcast_arrive(sim, p);
+        return;
+    }
+    sim_dg *ep = sim_dg_find(sim, p->to, &p->src, &p->dst);
+    if (!ep || p->refuse) {
+        refuse(sim, p);
+        return;
+    }
+    if (!fits(sim, p, ep)) {
+        drop(sim, p->to, ep->t.id, p, SIM_DG_DROP_RCVBUF);
+        free(p);
+        return;
+    }
+    sim_trace(sim, p->to, ep->t.id, "dg_arrive", p->len, tw_addr_port(&p->src));
+    sim_dg_enqueue(sim, ep, p);
+}

@@ -1,0 +1,1064 @@
+/* tests/test_matrix_dgram.c - DatagramTransport and DatagramProtocol
+ * behaviours of the reference text, each body run on BOTH backends (UDP
+ * on real loopback, and the simulated network), then what only the real
+ * backend has (Unix datagram sockets, injected system-call faults).
+ *
+ * Map:
+ *   helpers      addresses, endpoints, resending until seen, blocking the
+ *                sender's link
+ *   life         made then the completion, close/abort, lost exactly once
+ *   addresses    local, remote, both, neither; IPv6; extra info
+ *   arguments    what create and sendto refuse, alike on both backends
+ *   datagrams    round trips, zero length, many senders, close inside
+ *                datagram_received
+ *   errors       refused (connected only), too big, broadcast
+ *   queue        buffer size with headers, watermarks, close flushes,
+ *                abort drops
+ *   options      reuse_port
+ *   apps         the UDP echo protocols
+ *   real only    Unix datagram sockets (push-back for real), faults
+ *
+ * Real loopback may drop a datagram (rarely, under memory pressure): a
+ * test never depends on one datagram arriving. SEND_UNTIL resends until
+ * what is awaited is seen (on the simulator, which loses nothing unless
+ * told, the first send always does), and assertions on counts say "at
+ * least" where a resend could add one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "real/sys.h"
+#include "tests/dgram_rec.h"
+#include "twin/real.h"
+#include "twin/sim.h"
+#include "twin/udp_echo.h"
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                             */
+
+static tw_addr ip(const char *host, uint16_t port)
+{
+    tw_addr a;
+    assert_int_equal(tw_addr_ip(&a, host, port), 0);
+    return a;
+}
+
+/* An endpoint bound to env->host, any port. */
+static void open_local(tw_env *env, drec *r)
+{
+    tw_datagram_opts o = {.local = ip(env->host, 0)};
+    drec_open(env, r, &o);
+}
+
+/* An endpoint connected to `to`. */
+static void open_remote(tw_env *env, drec *r, tw_addr to)
+{
+    tw_datagram_opts o = {.remote = to};
+    drec_open(env, r, &o);
+}
+
+/* Send, then wait up to 100 ms for cond; again while it does not hold
+ * (at most 100 times: a hang detector, not a speed limit). */
+#define SEND_UNTIL(env, send_stmt, cond)                                    \
+    do {                                                                    \
+        int tries_ = 0;                                                     \
+        while (!(cond)) {                                                   \
+            if (tries_++ == 100)                                            \
+                fail_msg("%s backend: '%s' not reached (line %d)",          \
+                         (env)->backend, #cond, __LINE__);                  \
+            send_stmt;                                                      \
+            tw_ns end_ = tw_loop_now((env)->loop) + TW_MS(100);             \
+            while (!(cond) && tw_loop_now((env)->loop) < end_)              \
+                tw_run_slice(env);                                          \
+        }                                                                   \
+    } while (0)
+
+static void close_all(tw_env *env, drec **rs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (rs[i]->t && !rs[i]->done)
+            assert_int_equal(tw_transport_close(rs[i]->t), 0);
+    for (int i = 0; i < n; i++) {
+        TW_WAIT(env, rs[i]->done);
+        assert_int_equal(rs[i]->lost, 1);
+        assert_true(rs[i]->released);
+    }
+    for (int i = 0; i < n; i++)
+        drec_free(rs[i]);
+}
+
+/* Make the link of t push back, the way each world can: on real loopback
+ * (which never pushes back on UDP) sendto is made to fail with EAGAIN;
+ * on the simulator the sender's link is clogged for a virtual second with
+ * a one-byte send buffer. A "plug" datagram goes first on both, so the
+ * datagrams sent after it are queued by the transport on both. */
+static const char plug[] = "plug";
+
+static void link_block(tw_env *env, tw_transport *t, const tw_addr *to)
+{
+    if (env->sim) {
+        tw_sim_path_opts o = {.dgram.sndbuf_bytes = 1};
+        assert_int_equal(tw_sim_path_set(env->sim, env->loop, env->loop, &o), 0);
+        assert_int_equal(tw_sim_clog(env->sim, env->loop, env->loop, TW_SEC(1),
+                                     true), 0);
+        tw_run_slice(env); /* the clog takes effect from the world */
+        assert_int_equal(tw_transport_sendto(t, plug, 4, to), 0);
+    } else {
+        assert_int_equal(tw_transport_sendto(t, plug, 4, to), 0);
+        tw_sys_fail(TW_SYS_SENDTO, 1, -1, EAGAIN);
+    }
+    assert_int_equal(tw_transport_get_write_buffer_size(t), 0);
+}
+
+/* Let the link go again (the simulator's clog ends by itself). */
+static void link_unblock(tw_env *env)
+{
+    if (!env->sim)
+        tw_sys_clear(TW_SYS_SENDTO);
+}
+
+/* ------------------------------------------------------------------ */
+/* life                                                                */
+
+static void test_dgram_echo_roundtrip(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    s.echo = true;
+    open_local(env, &s);
+    tw_addr sa = drec_sockname(&s);
+    assert_int_equal(tw_addr_family(&sa), AF_INET);
+    assert_true(tw_addr_port(&sa) > 0);
+    open_remote(env, &c, sa);
+    assert_int_equal(tw_transport_kind_of(c.t), TW_TRANSPORT_DATAGRAM);
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "hello", 5, NULL), c.nmsgs >= 1);
+    /* the server saw the client's address, the client the server's */
+    tw_addr ca = drec_sockname(&c);
+    assert_memory_equal(drec_msg_at(&s, 0)->data, "hello", 5);
+    assert_true(tw_addr_equal(&drec_msg_at(&s, 0)->from, &ca));
+    assert_int_equal(drec_msg_at(&c, 0)->len, 5);
+    assert_memory_equal(drec_msg_at(&c, 0)->data, "hello", 5);
+    assert_true(tw_addr_equal(&drec_msg_at(&c, 0)->from, &sa));
+    drec *all[] = {&c, &s};
+    tw_transport_close(c.t);
+    /* connection_lost never runs inside close() */
+    assert_int_equal(c.lost, 0);
+    assert_true(tw_transport_is_closing(c.t));
+    close_all(env, all, 2);
+    assert_int_equal(c.lost_err, 0);
+    assert_int_equal(s.lost_err, 0);
+    assert_int_equal(c.log[0], 'M');
+    assert_int_equal(c.log[c.loglen - 1], 'L');
+    assert_null(strchr(c.log, 'X'));
+}
+
+static void close_in_made(drec *r) { tw_transport_close(r->t); }
+
+static void test_dgram_close_in_connection_made(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec r;
+    drec_init(&r);
+    r.on_made = close_in_made;
+    tw_datagram_opts o = {.local = ip(env->host, 0)};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r,
+                                                 &o, drec_cb), 0);
+    TW_WAIT(env, r.done);
+    /* the completion still follows connection_made, with the transport */
+    assert_true(r.cb_called);
+    assert_int_equal(r.cb_err, 0);
+    assert_string_equal(r.log, "ML");
+    assert_true(r.released);
+    drec_free(&r);
+}
+
+static void test_dgram_close_and_abort_lose_once(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec r, a;
+    drec_init(&r);
+    drec_init(&a);
+    open_local(env, &r);
+    open_local(env, &a);
+    tw_addr to = drec_sockname(&a);
+    assert_int_equal(tw_transport_close(r.t), 0);
+    assert_int_equal(tw_transport_close(r.t), 0); /* idempotent */
+    assert_int_equal(tw_transport_abort(r.t), 0); /* after close: no-op */
+    assert_int_equal(tw_transport_sendto(r.t, "x", 1, &to), -EPIPE);
+    assert_int_equal(tw_transport_abort(a.t), 0);
+    assert_int_equal(tw_transport_abort(a.t), 0);
+    assert_int_equal(tw_transport_close(a.t), 0);
+    assert_int_equal(r.lost + a.lost, 0);
+    TW_WAIT(env, r.done && a.done);
+    tw_run_slice(env);
+    assert_string_equal(r.log, "ML");
+    assert_string_equal(a.log, "ML");
+    assert_int_equal(r.lost_err, 0);
+    assert_int_equal(a.lost_err, 0);
+    assert_int_equal(tw_loop_alive(env->loop), 0);
+    drec_free(&r);
+    drec_free(&a);
+}
+
+static tw_protocol *null_factory(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+static void test_dgram_factory_failure(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec r;
+    drec_init(&r);
+    tw_datagram_opts o = {.local = ip(env->host, 0)};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, null_factory, &r,
+                                                 &o, drec_cb), 0);
+    assert_false(r.cb_called); /* from the loop, never inside create */
+    TW_WAIT(env, r.cb_called);
+    assert_int_equal(r.cb_err, -ENOMEM);
+    assert_null(r.cb_t);
+    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* addresses                                                           */
+
+static void test_dgram_local_only(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec r;
+    drec_init(&r);
+    open_local(env, &r);
+    tw_addr a = drec_sockname(&r), tmp;
+    char buf[TW_ADDR_STRLEN], want[TW_ADDR_STRLEN];
+    snprintf(want, sizeof want, "%s:%u", env->host, tw_addr_port(&a));
+    assert_string_equal(tw_addr_format(&a, buf, sizeof buf), want);
+    /* not connected: no peer, and sendto needs an address */
+    assert_int_equal(tw_transport_peername(r.t, &tmp), -ENOENT);
+    tw_extra ex;
+    assert_int_equal(tw_transport_get_extra_info(r.t, "peername", &ex), -ENOENT);
+    assert_int_equal(tw_transport_get_extra_info(r.t, "sockname", &ex), 0);
+    assert_int_equal(ex.type, TW_EXTRA_ADDR);
+    assert_true(tw_addr_equal(&ex.v.addr, &a));
+    int rc = tw_transport_get_extra_info(r.t, "socket", &ex);
+    if (env->sim) {
+        assert_int_equal(rc, -ENOENT);
+    } else {
+        assert_int_equal(rc, 0);
+        assert_int_equal(ex.type, TW_EXTRA_FD);
+        assert_true(ex.v.fd >= 0);
+    }
+    assert_int_equal(tw_transport_sendto(r.t, "x", 1, NULL), -EDESTADDRREQ);
+    drec *all[] = {&r};
+    close_all(env, all, 1);
+}
+
+static void test_dgram_remote_only(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    open_local(env, &s);
+    tw_addr sa = drec_sockname(&s);
+    open_remote(env, &c, sa);
+    tw_addr peer, ca = drec_sockname(&c), other = ip(env->host, 9);
+    assert_int_equal(tw_transport_peername(c.t, &peer), 0);
+    assert_true(tw_addr_equal(&peer, &sa));
+    /* bound to a port the system picked, on the address towards remote */
+    assert_true(tw_addr_port(&ca) > 0);
+    assert_int_equal(tw_addr_family(&ca), AF_INET);
+    /* only the remote address (or none) is allowed */
+    assert_int_equal(tw_transport_sendto(c.t, "x", 1, &other), -EINVAL);
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "a", 1, &sa),
+               drec_count_equal(&s, "a", 1) >= 1);
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "b", 1, NULL),
+               drec_count_equal(&s, "b", 1) >= 1);
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+static void test_dgram_local_and_remote(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c, x;
+    drec_init(&s);
+    drec_init(&c);
+    drec_init(&x);
+    open_local(env, &s);
+    open_local(env, &x);
+    tw_addr sa = drec_sockname(&s);
+    /* take a free port for c, then bind c to it and connect it to s */
+    tw_addr ca = drec_sockname(&x);
+    drec *first[] = {&x};
+    close_all(env, first, 1);
+    tw_datagram_opts o = {.local = ca, .remote = sa};
+    drec_open(env, &c, &o);
+    tw_addr got = drec_sockname(&c);
+    assert_true(tw_addr_equal(&got, &ca));
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "both", 4, NULL), s.nmsgs >= 1);
+    assert_true(tw_addr_equal(&drec_msg_at(&s, 0)->from, &ca));
+    /* a connected endpoint hears from its remote only */
+    drec y;
+    drec_init(&y);
+    open_local(env, &y);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tw_transport_sendto(y.t, "stranger", 8, &ca), 0);
+    SEND_UNTIL(env, tw_transport_sendto(s.t, "reply", 5, &ca), c.nmsgs >= 1);
+    assert_int_equal(drec_count_equal(&c, "stranger", 8), 0);
+    drec *all[] = {&c, &s, &y};
+    close_all(env, all, 3);
+}
+
+static void test_dgram_family_only_binds_wildcard(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec w, c;
+    drec_init(&w);
+    drec_init(&c);
+    tw_datagram_opts o = {.family = AF_INET};
+    drec_open(env, &w, &o);
+    tw_addr wa = drec_sockname(&w);
+    char buf[TW_ADDR_STRLEN], want[TW_ADDR_STRLEN];
+    snprintf(want, sizeof want, "0.0.0.0:%u", tw_addr_port(&wa));
+    assert_string_equal(tw_addr_format(&wa, buf, sizeof buf), want);
+    /* the wildcard hears datagrams to the host's own address */
+    open_remote(env, &c, ip(env->host, tw_addr_port(&wa)));
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "any", 3, NULL), w.nmsgs >= 1);
+    drec *all[] = {&c, &w};
+    close_all(env, all, 2);
+}
+
+static void test_dgram_ipv6(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    s.echo = true;
+    tw_datagram_opts o = {.local = ip("::1", 0)};
+    int rc = tw_create_datagram_endpoint(env->loop, drec_factory, &s, &o, drec_cb);
+    if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT)
+        skip(); /* a host without IPv6 */
+    assert_int_equal(rc, 0);
+    TW_WAIT(env, s.cb_called);
+    tw_addr sa = drec_sockname(&s);
+    char buf[TW_ADDR_STRLEN], want[TW_ADDR_STRLEN];
+    snprintf(want, sizeof want, "[::1]:%u", tw_addr_port(&sa));
+    assert_string_equal(tw_addr_format(&sa, buf, sizeof buf), want);
+    open_remote(env, &c, sa);
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "six", 3, NULL), c.nmsgs >= 1);
+    assert_memory_equal(drec_msg_at(&c, 0)->data, "six", 3);
+    assert_int_equal(tw_addr_family(&drec_msg_at(&s, 0)->from), AF_INET6);
+    /* an IPv4 address on an IPv6 endpoint is the caller's mistake */
+    tw_addr v4 = ip("127.0.0.1", 9);
+    assert_int_equal(tw_transport_sendto(s.t, "x", 1, &v4), -EAFNOSUPPORT);
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* arguments                                                           */
+
+static void test_dgram_bad_arguments(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec r;
+    drec_init(&r);
+    tw_datagram_opts o = {.local = ip(env->host, 0)};
+    assert_int_equal(tw_create_datagram_endpoint(NULL, drec_factory, &r, &o, drec_cb), -EINVAL);
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, NULL, &r, &o, drec_cb), -EINVAL);
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r, NULL, drec_cb), -EINVAL);
+    tw_datagram_opts none = {0};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r, &none, drec_cb), -EINVAL);
+    tw_datagram_opts mixed = {.local = ip(env->host, 0), .remote = ip("::1", 5)};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r, &mixed, drec_cb), -EINVAL);
+    tw_datagram_opts fam = {.local = ip(env->host, 0), .family = AF_INET6};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r, &fam, drec_cb), -EINVAL);
+    tw_datagram_opts port0 = {.remote = ip(env->host, 0)};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r, &port0, drec_cb), -EINVAL);
+    tw_datagram_opts weird = {.family = 12345};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r, &weird, drec_cb), -EAFNOSUPPORT);
+    /* not an address of this host */
+    tw_datagram_opts far = {.local = ip("10.255.255.1", 0)};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r, &far, drec_cb), -EADDRNOTAVAIL);
+    if (env->sim) {
+        tw_datagram_opts ux = {.family = AF_UNIX};
+        assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r, &ux, drec_cb), -EAFNOSUPPORT);
+    }
+    /* none of them calls back */
+    tw_run_slice(env);
+    assert_false(r.cb_called);
+    assert_int_equal(r.made, 0);
+    assert_int_equal(tw_loop_alive(env->loop), 0);
+
+    /* sendto's own mistakes, and calls that make no sense for datagrams */
+    open_local(env, &r);
+    tw_addr six = ip("::1", 5), zero = ip(env->host, 0), ok = ip(env->host, 9);
+    assert_int_equal(tw_transport_sendto(r.t, "x", 1, &six), -EAFNOSUPPORT);
+    assert_int_equal(tw_transport_sendto(r.t, "x", 1, &zero), -EINVAL);
+    assert_int_equal(tw_transport_sendto(r.t, NULL, 1, &ok), -EINVAL);
+    assert_int_equal(tw_transport_write(r.t, "x", 1), -ENOTSUP);
+    struct iovec iov = {.iov_base = "x", .iov_len = 1};
+    assert_int_equal(tw_transport_writelines(r.t, &iov, 1), -ENOTSUP);
+    assert_int_equal(tw_transport_write_eof(r.t), -ENOTSUP);
+    assert_false(tw_transport_can_write_eof(r.t));
+    assert_int_equal(tw_transport_pause_reading(r.t), -ENOTSUP);
+    assert_int_equal(tw_transport_resume_reading(r.t), -ENOTSUP);
+    assert_int_equal(r.errors, 0);
+    drec *all[] = {&r};
+    close_all(env, all, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* datagrams                                                           */
+
+static void test_dgram_zero_length(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    s.echo = true;
+    open_local(env, &s);
+    open_remote(env, &c, drec_sockname(&s));
+    /* the 3.13 change: an empty datagram is sent, and received as one */
+    SEND_UNTIL(env, tw_transport_sendto(c.t, NULL, 0, NULL), c.nmsgs >= 1);
+    assert_int_equal(drec_msg_at(&s, 0)->len, 0);
+    assert_int_equal(drec_msg_at(&c, 0)->len, 0);
+    assert_int_equal(c.errors + s.errors, 0);
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+static void test_dgram_many_senders(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c[3];
+    drec_init(&s);
+    s.echo = true;
+    open_local(env, &s);
+    tw_addr sa = drec_sockname(&s);
+    char msg[3][8];
+    for (int i = 0; i < 3; i++) {
+        drec_init(&c[i]);
+        open_remote(env, &c[i], sa);
+        snprintf(msg[i], sizeof msg[i], "from-%d", i);
+    }
+    for (int i = 0; i < 3; i++)
+        SEND_UNTIL(env, tw_transport_sendto(c[i].t, msg[i], 6, NULL),
+                   c[i].nmsgs >= 1);
+    /* each got its own echo back, and nothing else */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(drec_count_equal(&c[i], msg[i], 6), c[i].nmsgs);
+    drec *all[] = {&c[0], &c[1], &c[2], &s};
+    close_all(env, all, 4);
+}
+
+static void test_dgram_close_in_datagram_received(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    s.close_on_datagram = true;
+    open_local(env, &s);
+    open_remote(env, &c, drec_sockname(&s));
+    SEND_UNTIL(env,
+               for (int i = 0; i < 3; i++)
+                   tw_transport_sendto(c.t, "one-of-three", 12, NULL),
+               s.done);
+    /* nothing after close: the other datagrams are not delivered */
+    assert_int_equal(s.datagrams, 1);
+    assert_string_equal(s.log, "MGL");
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* errors                                                              */
+
+/* An address where nobody listens (bound a moment ago, then closed). */
+static tw_addr dead_address(tw_env *env)
+{
+    drec d;
+    drec_init(&d);
+    open_local(env, &d);
+    tw_addr a = drec_sockname(&d);
+    drec *all[] = {&d};
+    close_all(env, all, 1);
+    return a;
+}
+
+static void test_dgram_refused_goes_to_error_received(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    tw_addr dead = dead_address(env);
+    drec c;
+    drec_init(&c);
+    open_remote(env, &c, dead);
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "anyone?", 7, NULL), c.errors > 0);
+    assert_int_equal(c.last_err, -ECONNREFUSED);
+    /* an error about a datagram is not the end of the endpoint */
+    assert_false(tw_transport_is_closing(c.t));
+    assert_int_equal(c.lost, 0);
+    assert_int_equal(tw_transport_sendto(c.t, "still", 5, NULL), 0);
+    drec *all[] = {&c};
+    close_all(env, all, 1);
+    assert_int_equal(c.lost_err, 0);
+}
+
+static void test_dgram_unconnected_hears_no_refusal(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    tw_addr dead = dead_address(env);
+    drec u;
+    drec_init(&u);
+    open_local(env, &u);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tw_transport_sendto(u.t, "x", 1, &dead), 0);
+        tw_run_slice(env);
+    }
+    for (int i = 0; i < 10; i++)
+        tw_run_slice(env);
+    /* as Linux does: ICMP errors reach connected sockets only */
+    assert_int_equal(u.errors, 0);
+    drec *all[] = {&u};
+    close_all(env, all, 1);
+}
+
+static void test_dgram_too_big_is_emsgsize(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    open_local(env, &s);
+    open_remote(env, &c, drec_sockname(&s));
+    size_t big = 70000; /* over UDP's 65,507 bytes */
+    uint8_t *b = calloc(1, big);
+    assert_non_null(b);
+    assert_int_equal(tw_transport_sendto(c.t, b, big, NULL), 0);
+    free(b);
+    /* reported from inside sendto, as asyncio does; still open */
+    assert_int_equal(c.errors, 1);
+    assert_int_equal(c.last_err, -EMSGSIZE);
+    assert_false(tw_transport_is_closing(c.t));
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 0);
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "small", 5, NULL), s.nmsgs >= 1);
+    assert_int_equal(drec_count_equal(&s, "small", 5), s.nmsgs);
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+static void test_dgram_broadcast_needs_allow(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec w, b, nb;
+    drec_init(&w);
+    drec_init(&b);
+    drec_init(&nb);
+    tw_datagram_opts wo = {.family = AF_INET};
+    drec_open(env, &w, &wo);
+    tw_addr wa = drec_sockname(&w);
+    tw_addr bcast = ip("255.255.255.255", tw_addr_port(&wa));
+    open_local(env, &nb);
+    assert_int_equal(tw_transport_sendto(nb.t, "no", 2, &bcast), 0);
+    assert_int_equal(nb.errors, 1);
+    assert_int_equal(nb.last_err, -EACCES);
+    tw_datagram_opts bo = {.local = ip(env->host, 0), .allow_broadcast = true};
+    drec_open(env, &b, &bo);
+    SEND_UNTIL(env, tw_transport_sendto(b.t, "all", 3, &bcast),
+               w.nmsgs >= 1 || b.errors > 0);
+    if (b.errors == 0) {
+        tw_addr ba = drec_sockname(&b);
+        assert_true(tw_addr_equal(&drec_msg_at(&w, 0)->from, &ba));
+    } else {
+        /* a host with no broadcast route: anything but the permission */
+        assert_int_not_equal(b.last_err, -EACCES);
+    }
+    drec *all[] = {&w, &b, &nb};
+    close_all(env, all, 3);
+}
+
+/* ------------------------------------------------------------------ */
+/* queue                                                               */
+
+static void test_dgram_buffer_size_and_watermarks(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    open_local(env, &s);
+    open_remote(env, &c, drec_sockname(&s));
+    assert_int_equal(tw_transport_set_write_buffer_limits(c.t, 100, 20), 0);
+    size_t lo, hi;
+    tw_transport_get_write_buffer_limits(c.t, &lo, &hi);
+    assert_int_equal(lo, 20);
+    assert_int_equal(hi, 100);
+    link_block(env, c.t, NULL);
+    static uint8_t hundred[100];
+    assert_int_equal(tw_transport_sendto(c.t, "0123456789", 10, NULL), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 10 + 8);
+    assert_int_equal(tw_transport_sendto(c.t, NULL, 0, NULL), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 18 + 8);
+    assert_int_equal(c.pauses, 0);
+    /* 134 > 100: pause_writing inside the sendto that crossed high */
+    assert_int_equal(tw_transport_sendto(c.t, hundred, 100, NULL), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 134);
+    assert_int_equal(c.pauses, 1);
+    assert_int_equal(tw_transport_sendto(c.t, "z", 1, NULL), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 143);
+    assert_int_equal(c.pauses, 1);
+    assert_int_equal(c.resumes, 0);
+    link_unblock(env);
+    TW_WAIT(env, c.resumes == 1);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 0);
+    assert_string_equal(c.log, "MPR");
+    /* everything queued went out, in order, after the plug */
+    TW_WAIT(env, s.nmsgs >= 5);
+    assert_memory_equal(drec_msg_at(&s, 0)->data, plug, 4);
+    assert_int_equal(drec_msg_at(&s, 1)->len, 10);
+    assert_int_equal(drec_msg_at(&s, 2)->len, 0);
+    assert_int_equal(drec_msg_at(&s, 3)->len, 100);
+    assert_int_equal(drec_msg_at(&s, 4)->len, 1);
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+static void test_dgram_close_flushes_queue(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    open_local(env, &s);
+    tw_addr sa = drec_sockname(&s);
+    open_local(env, &c); /* unconnected: queued datagrams keep their address */
+    link_block(env, c.t, &sa);
+    assert_int_equal(tw_transport_sendto(c.t, "a", 1, &sa), 0);
+    assert_int_equal(tw_transport_sendto(c.t, "bb", 2, &sa), 0);
+    assert_int_equal(tw_transport_sendto(c.t, "ccc", 3, &sa), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 6 + 3 * 8);
+    assert_int_equal(tw_transport_close(c.t), 0);
+    assert_true(tw_transport_is_closing(c.t));
+    assert_int_equal(tw_transport_sendto(c.t, "late", 4, &sa), -EPIPE);
+    tw_run_slice(env);
+    assert_int_equal(c.lost, 0); /* waits for the queue */
+    link_unblock(env);
+    TW_WAIT(env, c.done);
+    assert_int_equal(c.lost_err, 0);
+    TW_WAIT(env, s.nmsgs >= 4);
+    assert_memory_equal(drec_msg_at(&s, 1)->data, "a", 1);
+    assert_memory_equal(drec_msg_at(&s, 2)->data, "bb", 2);
+    assert_memory_equal(drec_msg_at(&s, 3)->data, "ccc", 3);
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+static void test_dgram_abort_drops_queue(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    open_local(env, &s);
+    open_remote(env, &c, drec_sockname(&s));
+    link_block(env, c.t, NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tw_transport_sendto(c.t, "lost!", 5, NULL), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 3 * 13);
+    assert_int_equal(tw_transport_abort(c.t), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 0);
+    assert_int_equal(c.lost, 0);
+    link_unblock(env);
+    TW_WAIT(env, c.done);
+    assert_int_equal(c.lost_err, 0);
+    for (int i = 0; i < 120; i++) /* past the simulator's clog */
+        tw_run_slice(env);
+    assert_int_equal(drec_count_equal(&s, "lost!", 5), 0);
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* options                                                             */
+
+static void test_dgram_reuse_port(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec a, b, c, x;
+    drec_init(&a);
+    drec_init(&b);
+    drec_init(&c);
+    drec_init(&x);
+    tw_datagram_opts o = {.local = ip(env->host, 0), .reuse_port = true};
+    drec_open(env, &a, &o);
+    o.local = drec_sockname(&a);
+    drec_open(env, &b, &o); /* both asked for it: both bound */
+    tw_datagram_opts plain = {.local = o.local};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &x,
+                                                 &plain, drec_cb), -EADDRINUSE);
+    open_remote(env, &c, o.local);
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "one", 3, NULL),
+               a.nmsgs + b.nmsgs >= 1);
+    /* each datagram goes to one of them */
+    assert_int_equal(drec_count_equal(&a, "one", 3), a.nmsgs);
+    assert_int_equal(drec_count_equal(&b, "one", 3), b.nmsgs);
+    /* without the option a taken port stays taken */
+    drec *ab[] = {&a, &b};
+    close_all(env, ab, 2);
+    drec_init(&a);
+    drec_init(&b);
+    tw_datagram_opts p = {.local = ip(env->host, 0)};
+    drec_open(env, &a, &p);
+    p.local = drec_sockname(&a);
+    p.reuse_port = true;
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &b,
+                                                 &p, drec_cb), -EADDRINUSE);
+    drec *all[] = {&a, &c};
+    close_all(env, all, 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* apps                                                                */
+
+struct echo_srv {
+    tw_udp_echo_server_cfg cfg; /* first: the factory's arg */
+    tw_transport *t;
+};
+
+static void echo_srv_cb(void *arg, tw_transport *t, int err)
+{
+    assert_int_equal(err, 0);
+    ((struct echo_srv *)arg)->t = t;
+}
+
+static void test_dgram_udp_echo_protocols(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    struct echo_srv srv;
+    memset(&srv, 0, sizeof srv);
+    tw_datagram_opts so = {.local = ip(env->host, 0)};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, tw_udp_echo_server_factory,
+                                                 &srv, &so, echo_srv_cb), 0);
+    TW_WAIT(env, srv.t != NULL);
+    tw_udp_echo_client_cfg cc = {.message = "ping", .count = 5,
+                                 .timeout_ns = TW_MS(200), .retries = 50};
+    tw_udp_echo_client *cl = tw_udp_echo_client_new(&cc);
+    assert_non_null(cl);
+    tw_datagram_opts co = {0};
+    assert_int_equal(tw_transport_sockname(srv.t, &co.remote), 0);
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, tw_udp_echo_client_factory,
+                                                 cl, &co, tw_udp_echo_client_connected), 0);
+    TW_WAIT(env, tw_udp_echo_client_done(cl));
+    assert_true(tw_udp_echo_client_ok(cl));
+    assert_true(tw_udp_echo_client_echoes(cl) >= 5);
+    assert_int_equal(tw_udp_echo_client_mismatches(cl), 0);
+    assert_true(srv.cfg.datagrams >= 5);
+    assert_int_equal(srv.cfg.bytes, 4 * srv.cfg.datagrams);
+    tw_udp_echo_client_free(cl);
+    tw_transport_close(srv.t);
+    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+}
+
+static void test_dgram_udp_echo_client_gives_up(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    tw_udp_echo_client_cfg cc = {.message = "hello?", .timeout_ns = TW_MS(50),
+                                 .retries = 2};
+    tw_udp_echo_client *cl = tw_udp_echo_client_new(&cc);
+    tw_datagram_opts co = {.remote = dead_address(env)};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, tw_udp_echo_client_factory,
+                                                 cl, &co, tw_udp_echo_client_connected), 0);
+    TW_WAIT(env, tw_udp_echo_client_done(cl));
+    assert_false(tw_udp_echo_client_ok(cl));
+    assert_int_equal(tw_udp_echo_client_error(cl), -ETIMEDOUT);
+    assert_int_equal(tw_udp_echo_client_sends(cl), 3);
+    assert_int_equal(tw_udp_echo_client_last_error(cl), -ECONNREFUSED);
+    tw_udp_echo_client_free(cl);
+    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* real only: Unix datagram sockets                                    */
+
+#define REAL_ONLY(fn) \
+    {#fn "[real]", fn, tw_env_setup, tw_env_teardown, (void *)tw_backend_real}
+
+static tw_addr ux(const char *path)
+{
+    tw_addr a;
+    assert_int_equal(tw_addr_unix(&a, path), 0);
+    return a;
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static void test_real_unix_dgram_roundtrip(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    char cpath[128];
+    snprintf(cpath, sizeof cpath, "%s.client", env->unix_path);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    s.echo = true;
+    tw_datagram_opts so = {.local = ux(env->unix_path)};
+    drec_open(env, &s, &so);
+    tw_datagram_opts co = {.local = ux(cpath), .remote = ux(env->unix_path)};
+    drec_open(env, &c, &co);
+    tw_addr peer, ca = drec_sockname(&c);
+    assert_true(tw_addr_equal(&ca, &co.local));
+    assert_int_equal(tw_transport_peername(c.t, &peer), 0);
+    assert_true(tw_addr_equal(&peer, &so.local));
+    assert_int_equal(tw_transport_sendto(c.t, "unix", 4, NULL), 0);
+    TW_WAIT(env, c.nmsgs == 1); /* Unix datagrams are not lost */
+    assert_true(tw_addr_equal(&drec_msg_at(&s, 0)->from, &ca));
+    assert_memory_equal(drec_msg_at(&c, 0)->data, "unix", 4);
+    /* each endpoint removes its own socket file */
+    assert_true(file_exists(cpath) && file_exists(env->unix_path));
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+    assert_false(file_exists(cpath));
+    assert_false(file_exists(env->unix_path));
+}
+
+static void test_real_unix_dgram_unbound_sender(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    s.echo = false;
+    tw_datagram_opts so = {.local = ux(env->unix_path)};
+    drec_open(env, &s, &so);
+    open_remote(env, &c, so.local);
+    tw_addr tmp;
+    assert_int_equal(tw_transport_sockname(c.t, &tmp), -ENOENT);
+    assert_int_equal(tw_transport_sendto(c.t, "anon", 4, NULL), 0);
+    TW_WAIT(env, s.nmsgs == 1);
+    /* a sender with no name: an empty address, nowhere to answer */
+    assert_int_equal(drec_msg_at(&s, 0)->from.len, 0);
+    assert_int_equal(tw_addr_family(&drec_msg_at(&s, 0)->from), AF_UNSPEC);
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+static void test_real_unix_dgram_stale_file(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    /* a socket file left by a dead process is replaced */
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    tw_addr a = ux(env->unix_path);
+    assert_int_equal(bind(fd, &a.u.sa, a.len), 0);
+    close(fd);
+    drec s;
+    drec_init(&s);
+    tw_datagram_opts so = {.local = a};
+    drec_open(env, &s, &so);
+    drec *all[] = {&s};
+    close_all(env, all, 1);
+    /* anything else at the path is somebody's data: left alone */
+    FILE *f = fopen(env->unix_path, "w");
+    assert_non_null(f);
+    fclose(f);
+    drec_init(&s);
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &s,
+                                                 &so, drec_cb), -EADDRINUSE);
+    assert_true(file_exists(env->unix_path));
+    unlink(env->unix_path);
+}
+
+/* Unix datagram sockets push back for real: a receiver that does not
+ * read fills up, sendto says EAGAIN, the transport queues and pauses;
+ * when the receiver drains, the queue flows and writing resumes. */
+static void test_real_unix_dgram_pushback(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    int rx = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    tw_addr ra = ux(env->unix_path);
+    assert_int_equal(bind(rx, &ra.u.sa, ra.len), 0);
+    drec c;
+    drec_init(&c);
+    open_remote(env, &c, ra);
+    assert_int_equal(tw_transport_set_write_buffer_limits(c.t, 8 * 1008, 0), 0);
+    static uint8_t msg[1000];
+    int sent = 0;
+    while (c.pauses == 0) {
+        assert_true(sent < 100000);
+        memset(msg, (uint8_t)sent, sizeof msg);
+        assert_int_equal(tw_transport_sendto(c.t, msg, sizeof msg, NULL), 0);
+        sent++;
+    }
+    assert_true(tw_transport_get_write_buffer_size(c.t) > 8 * 1008);
+    /* drain the receiver while the loop runs; every datagram, in order */
+    int got = 0;
+    tw_ns end = tw_loop_now(env->loop) + TW_SEC(60);
+    while (got < sent) {
+        uint8_t buf[2000];
+        ssize_t n = recv(rx, buf, sizeof buf, 0);
+        if (n < 0) {
+            assert_true(tw_loop_now(env->loop) < end);
+            tw_run_slice(env);
+            continue;
+        }
+        assert_int_equal(n, 1000);
+        assert_int_equal(buf[0], (uint8_t)got);
+        got++;
+    }
+    TW_WAIT(env, c.resumes == 1);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 0);
+    assert_string_equal(c.log, "MPR");
+    drec *all[] = {&c};
+    close_all(env, all, 1);
+    close(rx);
+}
+
+/* ------------------------------------------------------------------ */
+/* real only: system-call faults                                       */
+
+static void test_real_dgram_syscall_faults(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    /* creation failures are returned, the callback never called */
+    tw_sys_fail(TW_SYS_SOCKET, 1, 1, EMFILE);
+    tw_datagram_opts so = {.local = ip(env->host, 0)};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &s,
+                                                 &so, drec_cb), -EMFILE);
+    tw_sys_fail(TW_SYS_BIND, 1, 1, EACCES);
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &s,
+                                                 &so, drec_cb), -EACCES);
+    tw_run_slice(env);
+    assert_false(s.cb_called);
+    assert_int_equal(tw_loop_alive(env->loop), 0);
+    open_local(env, &s);
+    open_remote(env, &c, drec_sockname(&s));
+    /* EINTR on both sides is retried, invisibly */
+    tw_sys_fail(TW_SYS_SENDTO, 1, 1, EINTR);
+    tw_sys_fail(TW_SYS_RECVFROM, 1, 1, EINTR);
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "eintr", 5, NULL), s.nmsgs >= 1);
+    assert_int_equal(c.errors + s.errors, 0);
+    /* ENOBUFS: reported to error_received, the datagram dropped, the
+     * endpoint goes on (the reference text's rule) */
+    tw_sys_fail(TW_SYS_SENDTO, 1, 1, ENOBUFS);
+    assert_int_equal(tw_transport_sendto(c.t, "nobufs", 6, NULL), 0);
+    assert_int_equal(c.errors, 1);
+    assert_int_equal(c.last_err, -ENOBUFS);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 0);
+    /* a receive error goes to error_received too */
+    tw_sys_fail(TW_SYS_RECVFROM, 1, 1, ENOMEM);
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "after", 5, NULL),
+               drec_count_equal(&s, "after", 5) >= 1);
+    assert_int_equal(s.errors, 1);
+    assert_int_equal(s.last_err, -ENOMEM);
+    assert_false(tw_transport_is_closing(s.t));
+    tw_sys_reset();
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+static void test_real_dgram_socket_options(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec r;
+    drec_init(&r);
+    tw_datagram_opts o = {.local = ip(env->host, 0), .reuse_port = true,
+                          .allow_broadcast = true};
+    drec_open(env, &r, &o);
+    tw_extra ex;
+    assert_int_equal(tw_transport_get_extra_info(r.t, "socket", &ex), 0);
+    int v = 0;
+    socklen_t len = sizeof v;
+    assert_int_equal(getsockopt(ex.v.fd, SOL_SOCKET, SO_REUSEPORT, &v, &len), 0);
+    assert_int_not_equal(v, 0);
+    assert_int_equal(getsockopt(ex.v.fd, SOL_SOCKET, SO_BROADCAST, &v, &len), 0);
+    assert_int_not_equal(v, 0);
+    assert_int_equal(getsockopt(ex.v.fd, SOL_SOCKET, SO_TYPE, &v, &len), 0);
+    assert_int_equal(v, SOCK_DGRAM);
+    drec *all[] = {&r};
+    close_all(env, all, 1);
+}
+
+/* A datagram larger than the loop's read buffer is reported, not cut. */
+static void test_real_dgram_truncated_is_emsgsize(void **state)
+{
+    (void)state;
+    tw_real_opts ro = {.read_size = 1024};
+    tw_loop *loop = tw_loop_new(&ro);
+    assert_non_null(loop);
+    tw_env env = {.backend = tw_backend_real, .loop = loop, .host = "127.0.0.1"};
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    open_local(&env, &s);
+    open_remote(&env, &c, drec_sockname(&s));
+    static uint8_t big[2000];
+    SEND_UNTIL(&env, tw_transport_sendto(c.t, big, sizeof big, NULL), s.errors >= 1);
+    assert_int_equal(s.last_err, -EMSGSIZE);
+    assert_int_equal(s.nmsgs, 0);
+    SEND_UNTIL(&env, tw_transport_sendto(c.t, "fits", 4, NULL), s.nmsgs >= 1);
+    drec *all[] = {&c, &s};
+    close_all(&env, all, 2);
+    tw_loop_free(loop);
+}
+
+static int reset_sys(void **state)
+{
+    (void)state;
+    tw_sys_reset();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TW_MATRIX(test_dgram_echo_roundtrip),
+        TW_MATRIX(test_dgram_close_in_connection_made),
+        TW_MATRIX(test_dgram_close_and_abort_lose_once),
+        TW_MATRIX(test_dgram_factory_failure),
+        TW_MATRIX(test_dgram_local_only),
+        TW_MATRIX(test_dgram_remote_only),
+        TW_MATRIX(test_dgram_local_and_remote),
+        TW_MATRIX(test_dgram_family_only_binds_wildcard),
+        TW_MATRIX(test_dgram_ipv6),
+        TW_MATRIX(test_dgram_bad_arguments),
+        TW_MATRIX(test_dgram_zero_length),
+        TW_MATRIX(test_dgram_many_senders),
+        TW_MATRIX(test_dgram_close_in_datagram_received),
+        TW_MATRIX(test_dgram_refused_goes_to_error_received),
+        TW_MATRIX(test_dgram_unconnected_hears_no_refusal),
+        TW_MATRIX(test_dgram_too_big_is_emsgsize),
+        TW_MATRIX(test_dgram_broadcast_needs_allow),
+        TW_MATRIX(test_dgram_buffer_size_and_watermarks),
+        TW_MATRIX(test_dgram_close_flushes_queue),
+        TW_MATRIX(test_dgram_abort_drops_queue),
+        TW_MATRIX(test_dgram_reuse_port),
+        TW_MATRIX(test_dgram_udp_echo_protocols),
+        TW_MATRIX(test_dgram_udp_echo_client_gives_up),
+        REAL_ONLY(test_real_unix_dgram_roundtrip),
+        REAL_ONLY(test_real_unix_dgram_unbound_sender),
+        REAL_ONLY(test_real_unix_dgram_stale_file),
+        REAL_ONLY(test_real_unix_dgram_pushback),
+        REAL_ONLY(test_real_dgram_syscall_faults),
+        REAL_ONLY(test_real_dgram_socket_options),
+        cmocka_unit_test(test_real_dgram_truncated_is_emsgsize),
+    };
+    return cmocka_run_group_tests_name("datagrams on both backends", tests,
+                                       NULL, reset_sys);
+}

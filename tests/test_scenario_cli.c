@@ -1,0 +1,221 @@
+/* tests/test_scenario_cli.c - `twin sim` and `twin shrink` as a user
+ * runs them: the replay command a sweep prints reproduces that seed's
+ * trace hash; shards split a range; exit statuses tell the verdicts
+ * apart; a bad file is "file:line:column" and status 2; a dumped swarm
+ * schedule and a shrunk failure replay on their own; --check-determinism,
+ * --trace-filter and `twin apps` do what they say. */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static char twin[256];
+static char tmpdir[128];
+
+/* Run a shell command; its stdout (and stderr if both) into out. */
+__attribute__((format(printf, 4, 5)))
+static int sh(char *out, size_t len, bool both, const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    if (both)
+        strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    else
+        strncat(cmd, " 2>/dev/null", sizeof cmd - strlen(cmd) - 1);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char out[1 << 20];
+
+/* The trace hash a single-seed run prints. */
+static uint64_t printed_hash(const char *text)
+{
+    const char *h = strstr(text, "trace hash ");
+    assert_non_null(h);
+    return strtoull(h + 11, NULL, 16);
+}
+
+static void test_bad_file_exit_2(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/bad.yaml", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1, app: nope}\n");
+    fclose(f);
+    int rc = sh(out, sizeof out, true, "%s sim %s --seed 1", twin, path);
+    assert_int_equal(rc, 2);
+    char want[300];
+    snprintf(want, sizeof want, "%s:3:36: unknown app 'nope'", path);
+    assert_non_null(strstr(out, want));
+    assert_int_equal(sh(out, sizeof out, true, "%s sim %s --seeds 1..5", twin, path), 2);
+    assert_int_equal(sh(out, sizeof out, true, "%s sim scenarios/echo_loss.yaml --seeds 5..1",
+                        twin), 2);
+    assert_int_equal(sh(out, sizeof out, true, "%s sim", twin), 2);
+    assert_int_equal(sh(out, sizeof out, true, "%s sim no-such-file.yaml", twin), 2);
+    assert_non_null(strstr(out, "no-such-file.yaml: No such file"));
+}
+
+/* From the JSON lines of a sweep, the first failing seed: its replay
+ * command must print the same trace hash. */
+static void test_sweep_replay_reproduces_hash(void **state)
+{
+    (void)state;
+    int rc = sh(out, sizeof out, false, "%s sim tests/data/flaky.yaml --seeds 1..30 --json",
+                twin);
+    assert_int_equal(rc, 1); /* some seeds fail, all of them correctness */
+    int lines = 0, failures = 0;
+    char replay[600] = "";
+    uint64_t want = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        lines++;
+        if (!strstr(line, "\"verdict\": \"correctness\"") || replay[0])
+            continue;
+        failures++;
+        char *h = strstr(line, "\"hash\": \"");
+        char *r = strstr(line, "\"replay\": \"");
+        assert_non_null(h);
+        assert_non_null(r);
+        want = strtoull(h + 9, NULL, 16);
+        r += 11;
+        size_t n = strcspn(r, "\"");
+        memcpy(replay, r, n);
+        replay[n] = '\0';
+    }
+    assert_int_equal(lines, 30);
+    assert_int_equal(failures, 1);
+    assert_non_null(strstr(replay, " sim tests/data/flaky.yaml --seed "));
+    rc = sh(out, sizeof out, false, "%s", replay);
+    assert_int_equal(rc, 1);
+    assert_int_equal(printed_hash(out), want);
+}
+
+static void test_shards_split_the_range(void **state)
+{
+    (void)state;
+    int rc = sh(out, sizeof out, false,
+                "%s sim scenarios/oneway_partition.yaml --seeds 1..10 --shard 1/3 --json",
+                twin);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "{\"seed\": 2,"));
+    assert_non_null(strstr(out, "{\"seed\": 5,"));
+    assert_non_null(strstr(out, "{\"seed\": 8,"));
+    assert_null(strstr(out, "{\"seed\": 1,"));
+    assert_null(strstr(out, "{\"seed\": 3,"));
+    assert_int_equal(sh(out, sizeof out, true, "%s sim scenarios/oneway_partition.yaml "
+                                               "--seeds 1..10 --shard 3/3", twin), 2);
+}
+
+static void test_exit_status_per_verdict(void **state)
+{
+    (void)state;
+    assert_int_equal(sh(out, sizeof out, false, "%s sim scenarios/echo_loss.yaml --seed 3",
+                        twin), 0);
+    assert_non_null(strstr(out, "result: PASS"));
+    assert_int_equal(sh(out, sizeof out, false, "%s sim tests/data/too_slow.yaml --seed 1",
+                        twin), 3);
+    assert_non_null(strstr(out, "result: FAIL (liveness)"));
+    assert_non_null(strstr(out, "reproduce with: "));
+    /* A sweep exits with its worst verdict; warnings name inert faults. */
+    assert_int_equal(sh(out, sizeof out, true, "%s sim tests/data/flaky.yaml --seeds 1..20",
+                        twin), 1);
+    assert_non_null(strstr(out, "warning: fault #0 (partition bystander<->server at "
+                                "100ms for 200ms) never took effect"));
+    assert_non_null(strstr(out, "reproduce with: "));
+}
+
+static void test_dump_schedule_replays(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/schedule.yaml", tmpdir);
+    int rc = sh(out, sizeof out, false,
+                "%s sim scenarios/swarm_echo.yaml --swarm --seed 11 --dump-schedule %s",
+                twin, path);
+    assert_int_equal(rc, 0);
+    uint64_t swarm_hash = printed_hash(out);
+    rc = sh(out, sizeof out, false, "%s sim %s --seed 11", twin, path);
+    assert_int_equal(rc, 0);
+    assert_int_equal(printed_hash(out), swarm_hash);
+    assert_null(strstr(out, "(drawn)")); /* the file's own faults now */
+}
+
+static void test_shrink_command(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/shrunk.yaml", tmpdir);
+    int rc = sh(out, sizeof out, false, "%s shrink tests/data/flaky.yaml --seed 1 --out %s",
+                twin, path);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "shrunk: 2 fault(s) -> 0"));
+    rc = sh(out, sizeof out, false, "%s sim %s --seed 1", twin, path);
+    assert_int_equal(rc, 1); /* still the same failure, on its own */
+    /* A passing seed: nothing to shrink. */
+    rc = sh(out, sizeof out, false, "%s shrink scenarios/echo_loss.yaml --seed 1 --out %s",
+            twin, path);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "passes: nothing to shrink"));
+}
+
+static void test_determinism_trace_filter_apps(void **state)
+{
+    (void)state;
+    int rc = sh(out, sizeof out, false,
+                "%s sim scenarios/crash_restart.yaml --seed 4 --check-determinism", twin);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "deterministic"));
+    rc = sh(out, sizeof out, false, "%s sim scenarios/crash_restart.yaml --seed 4 "
+                                    "--trace-filter 'node=c2,event=crash|restart'", twin);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, " c2 t0 crash "));
+    assert_non_null(strstr(out, " c2 t0 restart "));
+    assert_null(strstr(out, " server t"));
+    assert_null(strstr(out, " c2 t1 data_received"));
+    rc = sh(out, sizeof out, false, "%s apps", twin);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "echo-load\n"));
+    assert_non_null(strstr(out, "in scenarios: reports when it is done; checks an invariant"));
+}
+
+int main(void)
+{
+    const char *b = getenv("TWIN_BUILD");
+    snprintf(twin, sizeof twin, "%s/twin", b ? b : "build");
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/twin-scenario-cli-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_file_exit_2),
+        cmocka_unit_test(test_sweep_replay_reproduces_hash),
+        cmocka_unit_test(test_shards_split_the_range),
+        cmocka_unit_test(test_exit_status_per_verdict),
+        cmocka_unit_test(test_dump_schedule_replays),
+        cmocka_unit_test(test_shrink_command),
+        cmocka_unit_test(test_determinism_trace_filter_apps),
+    };
+    int rc = cmocka_run_group_tests_name("scenario_cli", tests, NULL, NULL);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        rc = rc ? rc : 1;
+    return rc;
+}

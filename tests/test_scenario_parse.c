@@ -1,0 +1,379 @@
+/* tests/test_scenario_parse.c - scenario files as people get them wrong:
+ * every malformed case of the issue (YAML syntax, unknown key, wrong
+ * type, unknown app, fault at a negative time, unknown node) and more get
+ * "file:line:column: message", never a crash; good files load, and write
+ * back to text that loads to the same scenario. Also the value parsers
+ * (twin/parse.h) that files and apps share. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <dirent.h>
+
+#include "twin/parse.h"
+#include "twin/scenario.h"
+
+/* ---- helpers ---- */
+
+static const char good_head[] =
+    "duration: 2s\n"
+    "nodes:\n"
+    "  - name: server\n"
+    "    addr: 10.0.0.1\n"
+    "    app: echo-server\n"
+    "    args: [--host, \"\", --port, \"7\", --keep-open, --quiet]\n"
+    "  - name: client\n"
+    "    addr: 10.0.0.2\n"
+    "    app: echo-load\n"
+    "    args: [--connect, \"server:7\", --messages, \"10\", --quiet]\n";
+
+static int mismatches;
+
+/* Parse text; expect failure at line:col with `needle` in the message. */
+static void expect_error(const char *text, int line, int col, const char *needle)
+{
+    char err[600], where[64];
+    tw_scenario *sc = (tw_scenario *)1;
+    int rc = tw_scenario_parse("t.yaml", text, strlen(text), &sc, err, sizeof err);
+    if (rc != -EINVAL)
+        fail_msg("expected an error (%s) for:\n%s\ngot rc %d", needle, text, rc);
+    assert_null(sc);
+    snprintf(where, sizeof where, "t.yaml:%d:%d: ", line, col);
+    if (strncmp(err, where, strlen(where)) != 0 || !strstr(err, needle)) {
+        print_error("want '%s...%s', got '%s'\n", where, needle, err);
+        mismatches++;
+    }
+}
+
+static tw_scenario *expect_ok(const char *text)
+{
+    char err[600];
+    tw_scenario *sc = NULL;
+    int rc = tw_scenario_parse("t.yaml", text, strlen(text), &sc, err, sizeof err);
+    if (rc != 0)
+        fail_msg("unexpected error: %s\nfor:\n%s", err, text);
+    return sc;
+}
+
+static char *cat(const char *a, const char *b)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s%s", a, b);
+    return buf;
+}
+
+/* ---- the issue's cases ---- */
+
+static void test_yaml_syntax(void **state)
+{
+    (void)state;
+    expect_error("duration: 1s\nnodes: [\n", 3, 1, "YAML syntax error");
+    expect_error("duration: 1s\n  bad indent: x\n", 2, 13, "YAML syntax error");
+    expect_error("a: 'unterminated\n", 2, 1, "YAML syntax error");
+    expect_error("duration: 1s\n\t- tab\n", 2, 1, "YAML syntax error");
+}
+
+static void test_unknown_key(void **state)
+{
+    (void)state;
+    expect_error(cat(good_head, "colour: blue\n"), 11, 1, "unknown key 'colour'");
+    expect_error(cat(good_head, "network: {latncy: 1ms}\n"), 11, 11,
+                 "unknown key 'latncy' in network");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, crash: server, when: 2s}\n"),
+                 12, 29, "unknown key 'when'");
+    expect_error("duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1, ip: x}\n", 3, 31,
+                 "unknown key 'ip' in a node");
+    expect_error(cat(good_head, "quiet: {within: 1s, untill: all}\n"), 11, 21,
+                 "unknown key 'untill'");
+}
+
+static void test_wrong_type(void **state)
+{
+    (void)state;
+    expect_error("duration: [1s]\nnodes: []\n", 1, 11, "duration must be a duration");
+    expect_error("duration: 10 parsecs\nnodes: []\n", 1, 11, "not '10 parsecs'");
+    expect_error(cat(good_head, "network: {loss: lots}\n"), 11, 17,
+                 "loss must be a probability");
+    expect_error(cat(good_head, "network: {loss: 150%}\n"), 11, 17,
+                 "loss must be a probability");
+    expect_error(cat(good_head, "buggify: maybe\n"), 11, 10, "true or false");
+    expect_error("duration: 1s\nnodes: {a: 1}\n", 2, 8, "nodes must be a list");
+    expect_error("duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1, app: echo-load, "
+                 "args: --quiet}\n", 3, 53, "args must be a list");
+    expect_error(cat(good_head, "network: {bandwidth: fast}\n"), 11, 22,
+                 "bandwidth must be a rate");
+    expect_error(cat(good_head, "expect: {exit: {client: yes}}\n"), 11, 25,
+                 "an exit status must be a whole number");
+    expect_error("- just\n- a list\n", 1, 1, "a scenario must be a mapping");
+}
+
+static void test_unknown_app(void **state)
+{
+    (void)state;
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
+                 "ecko-server\n", 5, 10, "unknown app 'ecko-server'");
+    /* An app that exists but rejects its arguments, at the args. */
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
+                 "echo-load\n    args: [--messages, zero]\n", 6, 11,
+                 "app 'echo-load' rejected its arguments");
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
+                 "echo-load\n    args: [--frobnicate]\n", 6, 11, "--frobnicate");
+}
+
+static void test_negative_time(void **state)
+{
+    (void)state;
+    expect_error(cat(good_head, "timeline:\n  - {at: -500ms, crash: server}\n"), 12, 10,
+                 "a fault at a negative time (-500ms)");
+    expect_error(cat(good_head, "timeline:\n  - {at: 5s, crash: server}\n"), 12, 10,
+                 "after the end of the fault phase");
+}
+
+static void test_unknown_node(void **state)
+{
+    (void)state;
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, crash: serveur}\n"), 12, 21,
+                 "unknown node 'serveur' in crash (nodes: server, client)");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, partition: [client, x]}\n"), 12,
+                 34, "unknown node 'x'");
+    expect_error(cat(good_head, "paths:\n  - {from: client, to: nobody, loss: 1%}\n"), 12,
+                 24, "unknown node 'nobody' in to");
+    expect_error(cat(good_head, "quiet: {within: 2s, until: [clint]}\n"), 11, 29,
+                 "unknown node 'clint'");
+    expect_error(cat(good_head, "expect: {exit: {srv: 0}}\n"), 11, 17,
+                 "unknown node 'srv' in exit");
+}
+
+/* ---- more ways to be wrong ---- */
+
+static void test_structure(void **state)
+{
+    (void)state;
+    expect_error("", 1, 1, "empty");
+    expect_error("# only a comment\n", 1, 1, "empty");
+    expect_error(cat(good_head, "---\nduration: 1s\n"), 12, 1, "a second YAML document");
+    expect_error("duration: 1s\nduration: 2s\nnodes: []\n", 2, 1, "duplicate key 'duration'");
+    expect_error("nodes:\n  - {name: a, addr: 10.0.0.1}\n", 1, 1, "needs a duration");
+    expect_error("duration: 1s\n", 1, 1, "needs nodes");
+    expect_error("duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1}\n  - {name: a, addr: "
+                 "10.0.0.2}\n", 4, 12, "a second node named 'a'");
+    expect_error("duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.999}\n", 3, 21,
+                 "numeric IPv4 or IPv6");
+    expect_error("duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1}\n  - {name: b, addr: "
+                 "10.0.0.1}\n", 4, 21, "address 10.0.0.1 is taken");
+    expect_error("duration: 1s\nnodes:\n  - {name: 'a b', addr: 10.0.0.1}\n", 3, 12,
+                 "letters, digits");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, clog: [client, server]}\n"), 12, 5,
+                 "clog needs 'for'");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, crash: server, reset: client}\n"),
+                 12, 14, "one fault per timeline entry");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, reset: server, for: 1s}\n"), 12, 29,
+                 "'for' does not apply to reset");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s}\n"), 12, 5, "needs a fault");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, partition: [client, client]}\n"),
+                 12, 25, "between a node and itself");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, kill: server, program: x, signal: "
+                                "WINCHY}\n"), 12, 48, "signal must be");
+    expect_error(cat(good_head, "network: {jitter: 1ms}\n"), 11, 19, "jitter goes with");
+    expect_error(cat(good_head, "network: {latency: {dist: zipf}}\n"), 11, 27,
+                 "unknown latency distribution 'zipf'");
+    expect_error(cat(good_head, "network: {loss: 1%, loss_correlation: 20%, "
+                                "gilbert_elliott: {p: 1%}}\n"), 11, 61, "pick one");
+    expect_error(cat(good_head, "swarm: {faults: [heal]}\n"), 11, 18, "swarm faults are");
+    /* A NUL byte inside a value, bad UTF-8, and an alias of itself. */
+    expect_error("duration: \"1\\0s\"\nnodes: []\n", 1, 11, "NUL byte");
+    expect_error("duration: 1s\nname: \"\xff\xfe\"\n", 2, 8, "encoding error");
+    expect_error("duration: 1s\nnodes: &x [*x]\n", 2, 8, "a node must be a mapping");
+}
+
+/* Deep nesting and many aliases: an error or a scenario, never a crash. */
+static void test_hostile(void **state)
+{
+    (void)state;
+    size_t n = 20000;
+    char *deep = malloc(n * 2 + 64);
+    assert_non_null(deep);
+    strcpy(deep, "duration: 1s\nnodes: ");
+    size_t len = strlen(deep);
+    for (size_t i = 0; i < n; i++)
+        deep[len++] = '[';
+    for (size_t i = 0; i < n; i++)
+        deep[len++] = ']';
+    deep[len] = '\0';
+    char err[600];
+    tw_scenario *sc = NULL;
+    assert_int_equal(tw_scenario_parse("t.yaml", deep, len, &sc, err, sizeof err), -EINVAL);
+    assert_null(sc);
+    free(deep);
+    const char *laughs = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a]\n"
+                         "c: &c [*b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c]\n";
+    assert_int_equal(tw_scenario_parse("t.yaml", laughs, strlen(laughs), &sc, err, sizeof err),
+                     -EINVAL);
+    assert_non_null(strstr(err, "unknown key 'a'"));
+}
+
+/* ---- good files ---- */
+
+static void test_good_file_loads(void **state)
+{
+    (void)state;
+    tw_scenario *sc = expect_ok(cat(good_head,
+        "network:\n  latency: 2ms\n  jitter: 1ms\n  loss: 1%\n  loss_correlation: 25%\n"
+        "  bandwidth: 10MB/s\n  duplicate: 1%\n  reorder: 5%\n  reorder_delay: 2ms\n"
+        "paths:\n  - {from: client, to: server, both: true, loss: 0.5%, "
+        "gilbert_elliott: {p: 1%, r: 30%}}\n"
+        "timeline:\n  - {at: 100ms, partition: [client, server], for: 1s}\n"
+        "  - {at: 200ms, partition: client, oneway: true, for: 100ms}\n"
+        "  - {at: 300ms, heal: client}\n  - {at: 400ms, clog: [client, server], for: 1ms}\n"
+        "  - {at: 500ms, reset: [client, server]}\n  - {at: 600ms, crash: server, for: 1s}\n"
+        "  - {at: 700ms, restart: server}\n  - {at: 800ms, clock: client, skew: -1s, "
+        "drift_ppm: 100}\n  - {at: 900ms, loss: client, for: 1s, probability: 50%, "
+        "correlation: 10%}\n  - {at: 1s, loss: [client, server], for: 1s, gilbert_elliott: "
+        "{p: 5%}}\n  - {at: 1100ms, kill: client, program: sleep, signal: TERM}\n"
+        "  - {at: 1200ms, emfile: server, count: 2}\n"
+        "quiet: {within: 5s, until: [client]}\n"
+        "expect: {exit: {client: 0, server: any}, contract: true, stuck_after: 2s}\n"
+        "swarm: {faults: [partition, crash], nodes: [client], window: [0s, 2s], count: 3, "
+        "duration: [1ms, 1s]}\n"));
+    assert_int_equal(tw_scenario_fault_count(sc), 12);
+    assert_int_equal(tw_scenario_duration(sc), TW_SEC(2));
+    assert_int_equal(tw_scenario_quiet(sc), TW_SEC(5));
+    assert_true(tw_scenario_has_swarm(sc));
+    assert_string_equal(tw_scenario_name(sc), "t");
+    tw_scenario_free(sc);
+}
+
+/* Write, parse, write again: the same text, so a dumped schedule or a
+ * shrunk file is exactly the scenario it came from. */
+static char *written(const tw_scenario *sc)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    assert_int_equal(tw_scenario_write(sc, f, "a comment\nof two lines"), 0);
+    fclose(f);
+    return text;
+}
+
+static void test_write_round_trip(void **state)
+{
+    (void)state;
+    DIR *d = opendir("scenarios");
+    assert_non_null(d);
+    int files = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0)
+            continue;
+        char path[300], err[600];
+        snprintf(path, sizeof path, "scenarios/%s", e->d_name);
+        tw_scenario *sc = NULL, *again = NULL;
+        if (tw_scenario_load(path, &sc, err, sizeof err) != 0)
+            fail_msg("%s", err);
+        char *one = written(sc);
+        if (tw_scenario_parse(path, one, strlen(one), &again, err, sizeof err) != 0)
+            fail_msg("%s written back does not load: %s\n%s", path, err, one);
+        char *two = written(again);
+        assert_string_equal(one, two);
+        free(one);
+        free(two);
+        tw_scenario_free(sc);
+        tw_scenario_free(again);
+        files++;
+    }
+    closedir(d);
+    assert_true(files >= 8);
+}
+
+static void test_load_missing_file(void **state)
+{
+    (void)state;
+    char err[300];
+    tw_scenario *sc = NULL;
+    assert_int_equal(tw_scenario_load("no/such/file.yaml", &sc, err, sizeof err), -ENOENT);
+    assert_non_null(strstr(err, "no/such/file.yaml: "));
+}
+
+/* ---- the value parsers ---- */
+
+static void test_parse_values(void **state)
+{
+    (void)state;
+    tw_ns ns;
+    assert_int_equal(tw_parse_duration("0.1s", &ns), 0);
+    assert_int_equal(ns, 100000000);
+    assert_int_equal(tw_parse_duration("1.5", &ns), 0);
+    assert_int_equal(ns, 1500000000);
+    assert_int_equal(tw_parse_duration("-250ms", &ns), 0);
+    assert_int_equal(ns, -250000000);
+    assert_int_equal(tw_parse_duration("7ns", &ns), 0);
+    assert_int_equal(ns, 7);
+    assert_int_equal(tw_parse_duration("2m", &ns), 0);
+    assert_int_equal(ns, TW_SEC(120));
+    assert_int_equal(tw_parse_duration("1.5ns", &ns), -EINVAL);
+    assert_int_equal(tw_parse_duration("1 s", &ns), -EINVAL);
+    assert_int_equal(tw_parse_duration("", &ns), -EINVAL);
+    assert_int_equal(tw_parse_duration("99999999999999999999s", &ns), -ERANGE);
+    uint64_t v;
+    assert_int_equal(tw_parse_bytes("64KiB", &v), 0);
+    assert_int_equal(v, 65536);
+    assert_int_equal(tw_parse_bytes("1.5MB", &v), 0);
+    assert_int_equal(v, 1500000);
+    assert_int_equal(tw_parse_bytes("-1", &v), -EINVAL);
+    assert_int_equal(tw_parse_rate("100Mbit/s", &v), 0);
+    assert_int_equal(v, 12500000);
+    assert_int_equal(tw_parse_rate("10MB/s", &v), 0);
+    assert_int_equal(v, 10000000);
+    double p;
+    assert_int_equal(tw_parse_probability("2.5%", &p), 0);
+    assert_true(p == 0.025);
+    assert_int_equal(tw_parse_probability("0.30000000000000004", &p), 0);
+    assert_true(p == 0.1 + 0.2); /* 17 digits read back to the same double */
+    assert_int_equal(tw_parse_probability("1e-05", &p), 0);
+    assert_true(p == 1e-05);
+    assert_int_equal(tw_parse_probability("nan", &p), -EINVAL);
+    assert_int_equal(tw_parse_probability("2", &p), -ERANGE);
+    char host[64];
+    uint16_t port;
+    assert_int_equal(tw_parse_hostport("[::1]:80", host, sizeof host, &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 80);
+    assert_int_equal(tw_parse_hostport("server:0", host, sizeof host, &port), -EINVAL);
+    char buf[32];
+    assert_string_equal(tw_format_duration(1500000000, buf, sizeof buf), "1500ms");
+    assert_string_equal(tw_format_duration(TW_SEC(3), buf, sizeof buf), "3s");
+    assert_string_equal(tw_format_duration(-7, buf, sizeof buf), "-7ns");
+    assert_string_equal(tw_format_duration(0, buf, sizeof buf), "0s");
+}
+
+static void test_no_mismatch(void **state)
+{
+    (void)state;
+    assert_int_equal(mismatches, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_yaml_syntax),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_unknown_app),
+        cmocka_unit_test(test_negative_time),
+        cmocka_unit_test(test_unknown_node),
+        cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_good_file_loads),
+        cmocka_unit_test(test_write_round_trip),
+        cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test(test_parse_values),
+        cmocka_unit_test(test_no_mismatch),
+    };
+    return cmocka_run_group_tests_name("scenario_parse", tests, NULL, NULL);
+}

@@ -1,0 +1,748 @@
+/* tests/test_sim_dgram.c - what the simulated network does to datagrams,
+ * as a protocol sees it: the rates of loss, duplication and reordering
+ * (within a binomial bound over 100,000 datagrams), corruption, the size
+ * limit, ENOBUFS, refusal, partitions, clogs, crashes, a full receive
+ * buffer, bandwidth push-back, faults scripted at a virtual time and drawn
+ * by the swarm, the UDP echo apps on two nodes, and the same seed giving
+ * the same trace.
+ *
+ * Map: helpers (a two-node world, numbered datagrams, the bound);
+ * rates; fates; faults; apps; determinism.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/dgram_rec.h"
+#include "twin/app.h"
+#include "twin/sim.h"
+#include "twin/udp_echo.h"
+
+#define N 100000
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                             */
+
+typedef struct world {
+    tw_env env; /* env.loop is node a; running it drives the world */
+    tw_loop *a, *b;
+    int violations;
+} world;
+
+static void on_violation(void *arg, const char *msg)
+{
+    world *w = arg;
+    w->violations++;
+    fprintf(stderr, "%s\n", msg);
+}
+
+static void world_new(world *w, uint64_t seed, const tw_sim_opts *o)
+{
+    memset(w, 0, sizeof *w);
+    w->env.backend = tw_backend_sim;
+    w->env.sim = tw_sim_new(seed, o);
+    assert_non_null(w->env.sim);
+    w->a = tw_sim_add_node(w->env.sim, "a", "10.0.0.1");
+    w->b = tw_sim_add_node(w->env.sim, "b", "10.0.0.2");
+    assert_non_null(w->a);
+    assert_non_null(w->b);
+    w->env.loop = w->a;
+    w->env.host = "10.0.0.1";
+    tw_loop *nodes[] = {w->a, w->b};
+    for (int i = 0; i < 2; i++) {
+        tw_loop_set_contract_check(nodes[i], true);
+        tw_loop_set_contract_handler(nodes[i], on_violation, w);
+    }
+}
+
+static void world_free(world *w)
+{
+    assert_int_equal(tw_sim_run_for(w->env.sim, TW_SEC(1)), 0);
+    assert_int_equal(tw_loop_alive(w->a) + tw_loop_alive(w->b), 0);
+    assert_int_equal(w->violations, 0);
+    tw_sim_free(w->env.sim);
+}
+
+static tw_addr ip(const char *host, uint16_t port)
+{
+    tw_addr a;
+    assert_int_equal(tw_addr_ip(&a, host, port), 0);
+    return a;
+}
+
+/* An endpoint on `loop` bound to host:port (port 0: any). */
+static void open_on(world *w, tw_loop *loop, drec *r, const char *host,
+                    uint16_t port, const tw_addr *remote)
+{
+    tw_env env = w->env;
+    env.loop = loop;
+    tw_datagram_opts o = {.local = ip(host, port)};
+    if (remote)
+        o.remote = *remote;
+    drec_open(&env, r, &o);
+}
+
+static void close_on(world *w, drec *r)
+{
+    if (!r->done)
+        tw_transport_close(r->t);
+    TW_WAIT(&w->env, r->done);
+    assert_int_equal(r->lost, 1);
+    drec_free(r);
+}
+
+/* Numbered datagrams: what the receiver saw of them. */
+typedef struct seqs {
+    uint32_t *count;   /* copies of each number received */
+    uint32_t max;      /* highest number so far */
+    uint64_t late;     /* arrived after a higher number */
+    uint64_t total;
+    bool any;
+} seqs;
+
+static void seq_seen(drec *r, const uint8_t *d, size_t n, const tw_addr *from)
+{
+    (void)from;
+    seqs *s = r->user;
+    assert_true(n >= 4);
+    uint32_t v = (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 |
+                 (uint32_t)d[3] << 24;
+    assert_true(v < N);
+    s->count[v]++;
+    s->total++;
+    if (s->any && v < s->max)
+        s->late++;
+    if (!s->any || v > s->max)
+        s->max = v;
+    s->any = true;
+}
+
+static void put_seq(uint8_t *b, uint32_t v)
+{
+    b[0] = (uint8_t)v;
+    b[1] = (uint8_t)(v >> 8);
+    b[2] = (uint8_t)(v >> 16);
+    b[3] = (uint8_t)(v >> 24);
+}
+
+/* Send numbers [0, n) from t in batches of 1,000, 50 us of virtual time
+ * apart, then let everything arrive. */
+static void send_numbers(world *w, tw_transport *t, uint32_t n)
+{
+    uint8_t b[4];
+    for (uint32_t i = 0; i < n; i++) {
+        put_seq(b, i);
+        assert_int_equal(tw_transport_sendto(t, b, 4, NULL), 0);
+        if (i % 1000 == 999)
+            assert_int_equal(tw_sim_run_for(w->env.sim, 50 * TW_NS_PER_US), 0);
+    }
+    assert_int_equal(tw_sim_run_for(w->env.sim, TW_SEC(1)), 0);
+}
+
+/* sqrt by Newton's method (no libm needed for one test bound). */
+static double root(double x)
+{
+    double r = x > 1 ? x : 1;
+    for (int i = 0; i < 100; i++)
+        r = (r + x / r) / 2;
+    return r;
+}
+
+/* got must be within 5 standard deviations of Binomial(n, p)'s mean. */
+static void assert_binomial(const char *what, uint64_t got, uint64_t n, double p)
+{
+    double mean = (double)n * p, sd = root((double)n * p * (1 - p));
+    double diff = (double)got - mean;
+    if (diff < 0)
+        diff = -diff;
+    if (diff > 5 * sd)
+        fail_msg("%s: %llu of %llu, expected %.1f +- %.1f (5 sd)", what,
+                 (unsigned long long)got, (unsigned long long)n, mean, 5 * sd);
+    print_message("%s: %llu of %llu (expected %.1f, sd %.1f)\n", what,
+                  (unsigned long long)got, (unsigned long long)n, mean, sd);
+}
+
+/* A world whose a->b path has datagram options *d and a roomy receive
+ * buffer; r receives on b (counting numbers), c sends from a. */
+static void rate_setup(world *w, uint64_t seed, const tw_sim_dgram_opts *d,
+                       bool constant_latency, drec *r, drec *c, seqs *s)
+{
+    world_new(w, seed, NULL);
+    tw_sim_path_opts po = {.dgram = *d};
+    po.dgram.rcvbuf_bytes = 64u << 20;
+    if (constant_latency) {
+        po.latency.kind = TW_SIM_DIST_CONSTANT;
+        po.latency.min_ns = 100 * TW_NS_PER_US;
+    }
+    assert_int_equal(tw_sim_path_set(w->env.sim, w->a, w->b, &po), 0);
+    memset(s, 0, sizeof *s);
+    s->count = calloc(N, sizeof *s->count);
+    assert_non_null(s->count);
+    drec_init(r);
+    drec_init(c);
+    r->count_only = true;
+    r->user = s;
+    r->on_datagram = seq_seen;
+    open_on(w, w->b, r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(r);
+    open_on(w, w->a, c, "10.0.0.1", 0, &to);
+}
+
+static void rate_teardown(world *w, drec *r, drec *c, seqs *s)
+{
+    close_on(w, c);
+    close_on(w, r);
+    free(s->count);
+    world_free(w);
+}
+
+/* ------------------------------------------------------------------ */
+/* rates                                                               */
+
+static void test_sim_dgram_loss_rate(void **state)
+{
+    (void)state;
+    const double ps[] = {0.1, 0.01};
+    for (int k = 0; k < 2; k++) {
+        world w;
+        drec r, c;
+        seqs s;
+        tw_sim_dgram_opts d = {.loss_probability = ps[k]};
+        rate_setup(&w, 11 + (uint64_t)k, &d, false, &r, &c, &s);
+        send_numbers(&w, c.t, N);
+        assert_binomial("lost", N - s.total, N, ps[k]);
+        /* nothing else happened to them: no copies, no reordering */
+        for (uint32_t i = 0; i < N; i++)
+            assert_true(s.count[i] <= 1);
+        assert_int_equal(s.late, 0);
+        tw_sim_stats st;
+        tw_sim_get_stats(w.env.sim, &st);
+        assert_int_equal(st.dgrams_lost, N - s.total);
+        assert_int_equal(st.dgrams_sent, N);
+        rate_teardown(&w, &r, &c, &s);
+    }
+}
+
+static void test_sim_dgram_duplicate_rate(void **state)
+{
+    (void)state;
+    world w;
+    drec r, c;
+    seqs s;
+    tw_sim_dgram_opts d = {.duplicate_probability = 0.05};
+    rate_setup(&w, 21, &d, false, &r, &c, &s);
+    send_numbers(&w, c.t, N);
+    uint64_t copies = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        assert_true(s.count[i] == 1 || s.count[i] == 2); /* none lost */
+        copies += s.count[i] - 1;
+    }
+    assert_binomial("duplicated", copies, N, 0.05);
+    rate_teardown(&w, &r, &c, &s);
+}
+
+static void test_sim_dgram_reorder_rate(void **state)
+{
+    (void)state;
+    world w;
+    drec r, c;
+    seqs s;
+    /* constant latency: whatever arrives late was held back on purpose */
+    tw_sim_dgram_opts d = {.reorder_probability = 0.1,
+                           .reorder_delay_ns_max = TW_MS(10)};
+    rate_setup(&w, 31, &d, true, &r, &c, &s);
+    send_numbers(&w, c.t, N);
+    for (uint32_t i = 0; i < N; i++)
+        assert_int_equal(s.count[i], 1); /* reordered, never lost */
+    assert_binomial("reordered", s.late, N, 0.1);
+    rate_teardown(&w, &r, &c, &s);
+}
+
+/* ------------------------------------------------------------------ */
+/* fates                                                               */
+
+static void keep_corrupt(drec *r, const uint8_t *d, size_t n, const tw_addr *f)
+{
+    (void)f;
+    static uint8_t sent[64];
+    memset(sent, 0xA5, sizeof sent);
+    if (n == 0)
+        return; /* the empty one: nothing to flip */
+    assert_int_equal(n, sizeof sent);
+    int bits = 0;
+    for (size_t i = 0; i < n; i++)
+        bits += __builtin_popcount((unsigned)(d[i] ^ sent[i]));
+    assert_true(bits >= 1 && bits <= 3);
+    (*(int *)r->user)++;
+}
+
+static void test_sim_dgram_corruption_flips_bits(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 41, NULL);
+    tw_sim_path_opts po = {.dgram = {.corrupt_probability = 1,
+                                     .corrupt_bits_max = 3}};
+    assert_int_equal(tw_sim_path_set(w.env.sim, w.a, w.b, &po), 0);
+    drec r, c;
+    int corrupted = 0;
+    drec_init(&r);
+    drec_init(&c);
+    r.count_only = true;
+    r.on_datagram = keep_corrupt;
+    r.user = &corrupted;
+    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    uint8_t msg[64];
+    memset(msg, 0xA5, sizeof msg);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(tw_transport_sendto(c.t, msg, sizeof msg, NULL), 0);
+    /* an empty datagram has nothing to flip */
+    assert_int_equal(tw_transport_sendto(c.t, NULL, 0, NULL), 0);
+    TW_WAIT(&w.env, r.datagrams == 201);
+    assert_int_equal(corrupted, 200);
+    tw_sim_stats st;
+    tw_sim_get_stats(w.env.sim, &st);
+    assert_int_equal(st.dgrams_corrupted, 200);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    world_free(&w);
+}
+
+static void test_sim_dgram_size_limit(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 42, NULL);
+    tw_sim_path_opts po = {.dgram.size_max_bytes = 1000};
+    assert_int_equal(tw_sim_path_set(w.env.sim, w.a, w.b, &po), 0);
+    drec r, c;
+    drec_init(&r);
+    drec_init(&c);
+    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    static uint8_t big[1001];
+    assert_int_equal(tw_transport_sendto(c.t, big, 1000, NULL), 0);
+    assert_int_equal(c.errors, 0);
+    assert_int_equal(tw_transport_sendto(c.t, big, 1001, NULL), 0);
+    assert_int_equal(c.errors, 1); /* from inside sendto */
+    assert_int_equal(c.last_err, -EMSGSIZE);
+    TW_WAIT(&w.env, r.datagrams == 1);
+    tw_run_slice(&w.env);
+    assert_int_equal(r.datagrams, 1);
+    assert_int_equal(drec_msg_at(&r, 0)->len, 1000);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    world_free(&w);
+}
+
+static void test_sim_dgram_full_receive_buffer_drops(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 43, NULL);
+    tw_sim_path_opts po = {.dgram.rcvbuf_bytes = 300};
+    po.latency.kind = TW_SIM_DIST_CONSTANT;
+    po.latency.min_ns = TW_MS(1);
+    assert_int_equal(tw_sim_path_set(w.env.sim, w.a, w.b, &po), 0);
+    drec r, c;
+    drec_init(&r);
+    drec_init(&c);
+    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    /* 20 x (92 + 8) bytes arrive at one instant; 300 bytes hold 3 */
+    static uint8_t msg[92];
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(tw_transport_sendto(c.t, msg, sizeof msg, NULL), 0);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
+    assert_int_equal(r.datagrams, 3);
+    tw_sim_stats st;
+    tw_sim_get_stats(w.env.sim, &st);
+    assert_int_equal(st.dgrams_dropped, 17);
+    assert_int_equal(c.errors + r.errors, 0); /* silently, as UDP does */
+    close_on(&w, &c);
+    close_on(&w, &r);
+    world_free(&w);
+}
+
+/* A slow link fills the sender's socket buffer: the transport queues,
+ * pause_writing, and everything arrives in order at the link's pace. */
+static void test_sim_dgram_bandwidth_pushes_back(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 44, NULL);
+    tw_sim_path_opts po = {.bandwidth_bytes_per_sec = 10000,
+                           .dgram.sndbuf_bytes = 4096};
+    assert_int_equal(tw_sim_path_set(w.env.sim, w.a, w.b, &po), 0);
+    drec r, c;
+    seqs s = {.count = calloc(N, sizeof(uint32_t))};
+    drec_init(&r);
+    drec_init(&c);
+    r.count_only = true;
+    r.user = &s;
+    r.on_datagram = seq_seen;
+    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    assert_int_equal(tw_transport_set_write_buffer_limits(c.t, 20000, 5000), 0);
+    tw_ns t0 = tw_sim_now(w.env.sim);
+    static uint8_t msg[1000];
+    for (uint32_t i = 0; i < 100; i++) {
+        put_seq(msg, i);
+        assert_int_equal(tw_transport_sendto(c.t, msg, sizeof msg, NULL), 0);
+    }
+    assert_int_equal(c.pauses, 1);
+    assert_true(tw_transport_get_write_buffer_size(c.t) > 20000);
+    TW_WAIT(&w.env, r.datagrams == 100);
+    assert_int_equal(c.resumes, 1);
+    assert_int_equal(s.late, 0);
+    /* 100,000 bytes at 10,000 bytes a second */
+    assert_true(tw_sim_now(w.env.sim) - t0 >= TW_MS(9900));
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 0);
+    free(s.count);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    world_free(&w);
+}
+
+/* ------------------------------------------------------------------ */
+/* faults                                                              */
+
+static void test_sim_dgram_enobufs(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 51, NULL);
+    drec r, c;
+    drec_init(&r);
+    drec_init(&c);
+    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    /* now: the next 2 sends fail */
+    assert_int_equal(tw_sim_enobufs(w.a, 2), 0);
+    tw_run_slice(&w.env);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tw_transport_sendto(c.t, "x", 1, NULL), 0);
+    assert_int_equal(c.errors, 2);
+    assert_int_equal(c.last_err, -ENOBUFS);
+    assert_false(tw_transport_is_closing(c.t));
+    TW_WAIT(&w.env, r.datagrams == 1);
+    /* scripted at a virtual time: nothing before it, one after */
+    tw_ns at = tw_sim_now(w.env.sim) + TW_SEC(1);
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_ENOBUFS, .a = w.a, .count = 1};
+    assert_int_equal(tw_sim_at(w.env.sim, at, &f), 0);
+    assert_int_equal(tw_transport_sendto(c.t, "y", 1, NULL), 0);
+    assert_int_equal(c.errors, 2);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_SEC(2)), 0);
+    assert_int_equal(tw_transport_sendto(c.t, "z", 1, NULL), 0);
+    assert_int_equal(c.errors, 3);
+    /* and as a probability of the path */
+    tw_sim_path_opts po = {.dgram.enobufs_probability = 1};
+    assert_int_equal(tw_sim_path_set(w.env.sim, w.a, w.b, &po), 0);
+    assert_int_equal(tw_transport_sendto(c.t, "p", 1, NULL), 0);
+    assert_int_equal(c.errors, 4);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    world_free(&w);
+}
+
+static void test_sim_dgram_scripted_loss_window(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 52, NULL);
+    drec r, c;
+    seqs s = {.count = calloc(N, sizeof(uint32_t))};
+    drec_init(&r);
+    drec_init(&c);
+    r.count_only = true;
+    r.user = &s;
+    r.on_datagram = seq_seen;
+    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    /* from 1 s to 2 s, everything a->b is lost */
+    tw_ns t0 = tw_sim_now(w.env.sim);
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_DGRAM, .a = w.a, .b = w.b,
+                      .oneway = true, .duration_ns = TW_SEC(1),
+                      .dgram.loss_probability = 1};
+    assert_int_equal(tw_sim_at(w.env.sim, t0 + TW_SEC(1), &f), 0);
+    uint8_t b[4];
+    for (uint32_t i = 0; i < 30; i++) { /* one every 100 ms for 3 s */
+        put_seq(b, i);
+        assert_int_equal(tw_transport_sendto(c.t, b, 4, NULL), 0);
+        assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
+    }
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_SEC(1)), 0);
+    for (uint32_t i = 0; i < 30; i++)
+        assert_int_equal(s.count[i], i >= 10 && i < 20 ? 0 : 1);
+    free(s.count);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    world_free(&w);
+}
+
+static void test_sim_dgram_refusal_fault(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 53, NULL);
+    drec r, c, u;
+    drec_init(&r);
+    drec_init(&c);
+    drec_init(&u);
+    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_on(&w, w.a, &u, "10.0.0.1", 0, NULL);
+    tw_sim_dgram_opts d = {.refuse_probability = 1};
+    assert_int_equal(tw_sim_dgram_impair(w.env.sim, w.a, w.b, &d, 0, true), 0);
+    tw_run_slice(&w.env);
+    assert_int_equal(tw_transport_sendto(c.t, "c", 1, NULL), 0);
+    assert_int_equal(tw_transport_sendto(u.t, "u", 1, &to), 0);
+    TW_WAIT(&w.env, c.errors == 1);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
+    /* the receiver heard nothing; only the connected sender was told */
+    assert_int_equal(r.datagrams, 0);
+    assert_int_equal(c.last_err, -ECONNREFUSED);
+    assert_int_equal(u.errors, 0);
+    tw_sim_stats st;
+    tw_sim_get_stats(w.env.sim, &st);
+    assert_int_equal(st.dgrams_refused, 2);
+    close_on(&w, &c);
+    close_on(&w, &u);
+    close_on(&w, &r);
+    world_free(&w);
+}
+
+static void test_sim_dgram_partition_loses_clog_holds(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 54, NULL);
+    drec r, c;
+    drec_init(&r);
+    drec_init(&c);
+    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    assert_int_equal(tw_sim_partition(w.env.sim, w.a, w.b, false), 0);
+    tw_run_slice(&w.env);
+    assert_int_equal(tw_transport_sendto(c.t, "cut", 3, NULL), 0);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
+    assert_int_equal(r.datagrams, 0);
+    assert_int_equal(c.errors, 0); /* a partition says nothing */
+    assert_int_equal(tw_sim_heal(w.env.sim, w.a, w.b), 0);
+    tw_run_slice(&w.env);
+    assert_int_equal(tw_transport_sendto(c.t, "healed", 6, NULL), 0);
+    TW_WAIT(&w.env, r.datagrams == 1);
+    /* a clog holds datagrams back, and loses none */
+    assert_int_equal(tw_sim_clog(w.env.sim, w.a, w.b, TW_MS(500), true), 0);
+    tw_run_slice(&w.env);
+    tw_ns t0 = tw_sim_now(w.env.sim);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(tw_transport_sendto(c.t, "held", 4, NULL), 0);
+    TW_WAIT(&w.env, r.datagrams == 6);
+    assert_true(tw_sim_now(w.env.sim) - t0 >= TW_MS(480));
+    assert_int_equal(drec_count_equal(&r, "held", 4), 5);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    world_free(&w);
+}
+
+static int no_app(tw_loop *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    return 0;
+}
+
+static void test_sim_dgram_crash_and_restart(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 55, NULL);
+    assert_int_equal(tw_sim_node_set_start(w.b, no_app, NULL), 0);
+    drec r, c;
+    drec_init(&r);
+    drec_init(&c);
+    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    assert_int_equal(tw_sim_crash(w.b), 0);
+    tw_run_slice(&w.env);
+    assert_true(r.released); /* a crash: release only */
+    assert_int_equal(r.lost, 0);
+    /* a dead host answers nothing */
+    assert_int_equal(tw_transport_sendto(c.t, "anyone", 6, NULL), 0);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
+    assert_int_equal(c.errors, 0);
+    /* back, without the endpoint: the port is closed, refused */
+    assert_int_equal(tw_sim_restart(w.b), 0);
+    tw_run_slice(&w.env);
+    assert_int_equal(tw_transport_sendto(c.t, "again", 5, NULL), 0);
+    TW_WAIT(&w.env, c.errors == 1);
+    assert_int_equal(c.last_err, -ECONNREFUSED);
+    drec_free(&r);
+    close_on(&w, &c);
+    world_free(&w);
+}
+
+/* ------------------------------------------------------------------ */
+/* apps                                                                */
+
+struct app_run {
+    const tw_app *app;
+    void *state;
+    FILE *out;
+    char *text;
+    size_t len;
+};
+
+static void app_start(struct app_run *a, tw_loop *loop, const char *name,
+                      int argc, char **argv)
+{
+    a->app = tw_app_find(name);
+    assert_non_null(a->app);
+    a->out = open_memstream(&a->text, &a->len);
+    assert_non_null(a->out);
+    assert_int_equal(a->app->start(loop, argc, argv, a->out, &a->state), 0);
+}
+
+static void app_end(struct app_run *a)
+{
+    a->app->free(a->state);
+    fclose(a->out);
+}
+
+/* The reference text's UDP echo pair on two simulated nodes, over a
+ * path that loses a third of the datagrams each way: the client's
+ * resends get every echo through. */
+static void test_sim_udp_echo_apps(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 61, NULL);
+    tw_sim_path_opts po = {.dgram.loss_probability = 0.3};
+    assert_int_equal(tw_sim_path_set(w.env.sim, w.a, w.b, &po), 0);
+    assert_int_equal(tw_sim_path_set(w.env.sim, w.b, w.a, &po), 0);
+    struct app_run srv, cli;
+    char *sargv[] = {"udp-echo-server", "--host", "10.0.0.2", NULL};
+    app_start(&srv, w.b, "udp-echo-server", 3, sargv);
+    char *cargv[] = {"udp-echo-client", "--connect", "10.0.0.2:9999",
+                     "--message", "over the sim", "--count", "20",
+                     "--timeout", "100", "--retries", "100", NULL};
+    app_start(&cli, w.a, "udp-echo-client", 11, cargv);
+    TW_WAIT(&w.env, tw_udp_echo_client_done(cli.state));
+    assert_int_equal(cli.app->result(cli.state), 0);
+    assert_true(tw_udp_echo_client_sends(cli.state) > 20); /* resent some */
+    app_end(&cli);
+    app_end(&srv);
+    assert_non_null(strstr(srv.text, "Serving on 10.0.0.2:9999"));
+    assert_non_null(strstr(srv.text, "Received 'over the sim' from 10.0.0.1:"));
+    assert_non_null(strstr(cli.text, "Received: 'over the sim'"));
+    assert_non_null(strstr(cli.text, "Connection closed"));
+    free(srv.text);
+    free(cli.text);
+    world_free(&w);
+}
+
+/* ------------------------------------------------------------------ */
+/* determinism                                                         */
+
+/* Every datagram fate on, plus the swarm's datagram faults; returns the
+ * trace hash, and the trace text when asked. */
+static uint64_t impaired_run(uint64_t seed, char **text, size_t *len)
+{
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    o.swarm = true;
+    o.swarm_faults = TW_SIM_SWARM_DGRAM;
+    o.swarm_interval_ns = TW_MS(200);
+    o.swarm_duration_ns_max = TW_MS(500);
+    FILE *f = text ? open_memstream(text, len) : NULL;
+    o.trace_file = f;
+    tw_sim_dgram_opts d = {.enobufs_probability = 0.01, .loss_probability = 0.05,
+                           .refuse_probability = 0.02,
+                           .duplicate_probability = 0.05,
+                           .reorder_probability = 0.05,
+                           .corrupt_probability = 0.05};
+    o.net.dgram = d;
+    world w;
+    world_new(&w, seed, &o);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    s.echo = true;
+    s.count_only = true;
+    c.count_only = true;
+    open_on(&w, w.b, &s, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&s);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    uint8_t b[16] = {0};
+    for (uint32_t i = 0; i < 2000; i++) {
+        put_seq(b, i);
+        assert_int_equal(tw_transport_sendto(c.t, b, sizeof b, NULL), 0);
+        assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(2)), 0);
+    }
+    tw_sim_stats st;
+    tw_sim_get_stats(w.env.sim, &st);
+    assert_true(st.faults > 0);
+    assert_true(c.datagrams > 0 && c.errors > 0);
+    close_on(&w, &c);
+    close_on(&w, &s);
+    uint64_t h = tw_sim_trace_hash(w.env.sim);
+    world_free(&w);
+    if (f)
+        fclose(f);
+    return h;
+}
+
+static void test_sim_dgram_same_seed_same_trace(void **state)
+{
+    (void)state;
+    char *t1 = NULL, *t2 = NULL;
+    size_t l1 = 0, l2 = 0;
+    uint64_t h1 = impaired_run(71, &t1, &l1);
+    uint64_t h2 = impaired_run(71, &t2, &l2);
+    assert_true(h1 == h2);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(t1, t2, l1);
+    /* every fate is in the trace */
+    const char *whats[] = {" dg_send ", " dg_loss ", " dg_dup ", " dg_reorder ",
+                           " dg_corrupt ", " dg_refused ", " dg_icmp ",
+                           " dg_enobufs ", " dg_arrive ", " datagram_received ",
+                           " error_received ", " dgram_fault "};
+    for (size_t i = 0; i < sizeof whats / sizeof whats[0]; i++)
+        if (!strstr(t1, whats[i]))
+            fail_msg("no '%s' record in the trace", whats[i]);
+    assert_true(impaired_run(72, NULL, NULL) != h1);
+    free(t1);
+    free(t2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sim_dgram_loss_rate),
+        cmocka_unit_test(test_sim_dgram_duplicate_rate),
+        cmocka_unit_test(test_sim_dgram_reorder_rate),
+        cmocka_unit_test(test_sim_dgram_corruption_flips_bits),
+        cmocka_unit_test(test_sim_dgram_size_limit),
+        cmocka_unit_test(test_sim_dgram_full_receive_buffer_drops),
+        cmocka_unit_test(test_sim_dgram_bandwidth_pushes_back),
+        cmocka_unit_test(test_sim_dgram_enobufs),
+        cmocka_unit_test(test_sim_dgram_scripted_loss_window),
+        cmocka_unit_test(test_sim_dgram_refusal_fault),
+        cmocka_unit_test(test_sim_dgram_partition_loses_clog_holds),
+        cmocka_unit_test(test_sim_dgram_crash_and_restart),
+        cmocka_unit_test(test_sim_udp_echo_apps),
+        cmocka_unit_test(test_sim_dgram_same_seed_same_trace),
+    };
+    return cmocka_run_group_tests_name("simulated datagrams", tests, NULL, NULL);
+}

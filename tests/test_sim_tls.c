@@ -1,0 +1,305 @@
+/* tests/test_sim_tls.c - TLS in the simulated world: the handshake and
+ * the records cross the simulated network with its faults, and a run
+ * replays from its seed.
+ *
+ * Map: a two-node world with a TLS echo server; one seed twice gives the
+ * same trace hash and the same handshake randoms (another seed, other
+ * randoms); TLS under loss; a reset mid-transfer; a crash of the server
+ * node mid-handshake and mid-transfer, then a restart; the TLS scenario
+ * file for a few seeds, and its determinism.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "tests/rec.h"
+#include "twin/echo.h"
+#include "twin/scenario.h"
+#include "twin/sim.h"
+#include "twin/tls.h"
+
+#define SERVER_ADDR "10.0.0.1"
+
+/* ---- a two-node world: a TLS echo server and a TLS client ---- */
+
+typedef struct world {
+    tw_sim *sim;
+    tw_loop *s, *c;
+    tw_tls_ctx *sctx, *cctx;
+    tw_echo_server_cfg cfg;
+    tw_server *srv;
+    rec_client cli;
+    size_t want;     /* bytes the client expects back */
+    int violations;
+} world;
+
+static void count_violation(void *arg, const char *msg)
+{
+    world *w = arg;
+    w->violations++;
+    fprintf(stderr, "%s\n", msg);
+}
+
+static int server_start(tw_loop *loop, void *arg)
+{
+    world *w = arg;
+    return tw_create_server_tls(loop, tw_echo_server_factory, &w->cfg, SERVER_ADDR,
+                                443, NULL, w->sctx, &w->srv);
+}
+
+static void world_new(world *w, uint64_t seed, double loss)
+{
+    memset(w, 0, sizeof *w);
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    o.net.latency = (tw_sim_dist){.kind = TW_SIM_DIST_UNIFORM,
+                                  .min_ns = TW_MS(1), .max_ns = TW_MS(3)};
+    o.net.loss_probability = loss;
+    o.net.rto_ns = TW_MS(50);
+    o.stall_timeout_ns = TW_SEC(2);
+    w->sim = tw_sim_new(seed, &o);
+    assert_non_null(w->sim);
+    w->s = tw_sim_add_node(w->sim, "s", SERVER_ADDR);
+    w->c = tw_sim_add_node(w->sim, "c", "10.0.0.2");
+    assert_non_null(w->s);
+    assert_non_null(w->c);
+    tw_loop_set_contract_handler(w->s, count_violation, w);
+    tw_loop_set_contract_handler(w->c, count_violation, w);
+    w->sctx = tw_tls_ctx_new(TW_TLS_SERVER);
+    w->cctx = tw_tls_ctx_new(TW_TLS_CLIENT);
+    assert_int_equal(tw_tls_ctx_use_test_cert(w->sctx, SERVER_ADDR), 0);
+    assert_int_equal(tw_tls_ctx_trust_test_ca(w->cctx), 0);
+    w->cfg.keep_open = true;
+    rec_client_init(&w->cli, 0);
+    w->cli.r.verify = true;
+    w->cli.r.seed = 41;
+    assert_int_equal(tw_sim_node_set_start(w->s, server_start, w), 0);
+}
+
+static void world_free(world *w)
+{
+    tw_sim_free(w->sim); /* the server goes with its node */
+    tw_tls_ctx_free(w->sctx);
+    tw_tls_ctx_free(w->cctx);
+    rec_free(&w->cli.r);
+    assert_int_equal(w->violations, 0);
+}
+
+static void write_pattern(tw_transport *t, size_t n)
+{
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    for (size_t i = 0; i < n; i++)
+        b[i] = tw_pattern(41, i);
+    assert_int_equal(tw_transport_write(t, b, n), 0);
+    free(b);
+}
+
+static size_t want_back;
+static void close_when_all_back(rec *r, const uint8_t *d, size_t n)
+{
+    (void)d; (void)n;
+    if (r->total == want_back)
+        tw_transport_close(r->t);
+}
+
+/* Connect, wait for the handshake. */
+static void world_connect(world *w)
+{
+    tw_sim_run_for(w->sim, TW_MS(1)); /* the server node's start */
+    assert_int_equal(tw_create_connection_tls(w->c, rec_client_factory, &w->cli,
+                                              SERVER_ADDR, 443, w->cctx,
+                                              rec_client_cb), 0);
+    for (int i = 0; i < 10000 && !w->cli.res.called; i++)
+        tw_sim_run_for(w->sim, TW_MS(1));
+    assert_true(w->cli.res.called);
+}
+
+/* ---- one seed, one trace ---- */
+
+typedef struct run_out {
+    uint64_t hash;
+    unsigned char client_random[32], server_random[32];
+} run_out;
+
+static void run_once(uint64_t seed, run_out *out)
+{
+    world w;
+    world_new(&w, seed, 0.03);
+    world_connect(&w);
+    assert_int_equal(w.cli.res.err, 0);
+    SSL *ssl;
+    tw_extra x;
+    assert_int_equal(tw_transport_get_extra_info(w.cli.r.t, "ssl_object", &x), 0);
+    ssl = x.v.ptr;
+    assert_int_equal(SSL_get_client_random(ssl, out->client_random, 32), 32);
+    assert_int_equal(SSL_get_server_random(ssl, out->server_random, 32), 32);
+    want_back = 256 * 1024;
+    w.cli.r.on_data = close_when_all_back;
+    write_pattern(w.cli.r.t, want_back);
+    for (int i = 0; i < 600 && !w.cli.r.done; i++)
+        tw_sim_run_for(w.sim, TW_MS(100));
+    assert_true(w.cli.r.done);
+    assert_int_equal(w.cli.r.total, want_back);
+    assert_false(w.cli.r.mismatch);
+    assert_int_equal(w.cli.r.lost_err, 0);
+    tw_sim_run_for(w.sim, TW_SEC(1));
+    out->hash = tw_sim_trace_hash(w.sim);
+    world_free(&w);
+}
+
+static void test_same_seed_same_trace_hash(void **state)
+{
+    (void)state;
+    run_out a, b, c;
+    run_once(42, &a);
+    run_once(42, &b);
+    assert_int_equal(a.hash, b.hash);
+    /* OpenSSL's randomness came from the world: the same bytes */
+    assert_memory_equal(a.client_random, b.client_random, 32);
+    assert_memory_equal(a.server_random, b.server_random, 32);
+    /* and another seed draws other bytes */
+    run_once(43, &c);
+    assert_memory_not_equal(a.client_random, c.client_random, 32);
+    assert_memory_not_equal(a.server_random, c.server_random, 32);
+    assert_int_not_equal(a.hash, c.hash);
+    print_message("seed 42: trace hash %016llx twice\n", (unsigned long long)a.hash);
+}
+
+/* ---- loss ---- */
+
+static void test_tls_under_loss(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        world w;
+        world_new(&w, seed, 0.10); /* one segment in ten is lost */
+        world_connect(&w);
+        assert_int_equal(w.cli.res.err, 0);
+        want_back = 1 << 20;
+        w.cli.r.on_data = close_when_all_back;
+        write_pattern(w.cli.r.t, want_back);
+        for (int i = 0; i < 3000 && !w.cli.r.done; i++)
+            tw_sim_run_for(w.sim, TW_MS(100));
+        assert_true(w.cli.r.done);
+        assert_int_equal(w.cli.r.total, want_back);
+        assert_false(w.cli.r.mismatch);
+        assert_int_equal(w.cli.r.lost_err, 0);
+        tw_sim_stats st;
+        tw_sim_get_stats(w.sim, &st);
+        assert_true(st.losses > 0);
+        world_free(&w);
+    }
+}
+
+/* ---- a reset mid-transfer ---- */
+
+static void test_tls_reset_mid_transfer(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 7, 0);
+    world_connect(&w);
+    assert_int_equal(w.cli.res.err, 0);
+    want_back = 4 << 20;
+    write_pattern(w.cli.r.t, want_back);
+    tw_sim_run_for(w.sim, TW_MS(20));
+    assert_true(w.cli.r.total > 0 && w.cli.r.total < want_back);
+    assert_int_equal(tw_sim_reset_connections(w.sim, w.s, w.c), 0);
+    tw_sim_run_for(w.sim, TW_MS(100));
+    assert_true(w.cli.r.done);
+    assert_int_equal(w.cli.r.lost_err, -ECONNRESET);
+    /* the server is still there: a new connection, a new handshake */
+    rec_free(&w.cli.r);
+    rec_client_init(&w.cli, 0);
+    world_connect(&w);
+    assert_int_equal(w.cli.res.err, 0);
+    tw_transport_close(w.cli.r.t);
+    tw_sim_run_for(w.sim, TW_MS(100));
+    assert_true(w.cli.r.done);
+    assert_int_equal(w.cli.r.lost_err, 0);
+    assert_int_equal(w.cfg.connections, 2);
+    world_free(&w);
+}
+
+/* ---- a crash of the server node, mid-handshake and mid-transfer ---- */
+
+static void test_tls_server_crash_and_restart(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 9, 0);
+    world_connect(&w);
+    assert_int_equal(w.cli.res.err, 0);
+    want_back = 4 << 20;
+    write_pattern(w.cli.r.t, want_back);
+    /* a second client mid-handshake when the node goes down */
+    rec_client mid;
+    rec_client_init(&mid, 0);
+    assert_int_equal(tw_create_connection_tls(w.c, rec_client_factory, &mid,
+                                              SERVER_ADDR, 443, w.cctx,
+                                              rec_client_cb), 0);
+    /* accepted, so the server's TLS layer exists, but not yet done */
+    for (int i = 0; i < 1000 && tw_server_accepted(w.srv) < 2; i++)
+        tw_sim_run_for(w.sim, 100 * TW_NS_PER_US);
+    assert_int_equal(tw_server_accepted(w.srv), 2);
+    assert_false(mid.res.called);
+    assert_int_equal(tw_sim_crash(w.s), 0);
+    tw_sim_run_for(w.sim, TW_SEC(5)); /* the client gives up on both */
+    assert_true(w.cli.r.done);
+    assert_true(w.cli.r.lost_err < 0);
+    assert_true(mid.res.called);
+    assert_true(mid.res.err < 0);
+    assert_int_equal(mid.r.made, 0);
+    assert_int_equal(tw_sim_restart(w.s), 0);
+    rec_free(&w.cli.r);
+    rec_client_init(&w.cli, 0);
+    world_connect(&w); /* the restarted server handshakes afresh */
+    assert_int_equal(w.cli.res.err, 0);
+    tw_transport_close(w.cli.r.t);
+    tw_sim_run_for(w.sim, TW_MS(100));
+    assert_true(w.cli.r.done);
+    rec_free(&mid.r);
+    world_free(&w);
+}
+
+/* ---- the scenario file ---- */
+
+static void test_tls_scenario_passes_and_replays(void **state)
+{
+    (void)state;
+    char err[512];
+    tw_scenario *sc = NULL;
+    int rc = tw_scenario_load("scenarios/tls_echo.yaml", &sc, err, sizeof err);
+    if (rc < 0)
+        fail_msg("%s", err);
+    uint64_t resets = 0;
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        tw_scenario_result res;
+        assert_int_equal(tw_scenario_run(sc, seed, NULL, &res), 0);
+        if (res.verdict != TW_SCENARIO_PASS)
+            fail_msg("seed %llu: %s: %s", (unsigned long long)seed,
+                     tw_scenario_verdict_name(res.verdict), res.message);
+        for (size_t i = 0; i < res.neffects; i++)
+            if (strcmp(res.effects[i].kind, "reset") == 0)
+                resets += res.effects[i].count;
+        tw_scenario_result_fini(&res);
+    }
+    assert_true(resets > 0); /* the resets hit TLS connections */
+    assert_int_equal(tw_scenario_check_determinism(sc, 3, false, stderr), 0);
+    tw_scenario_free(sc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_seed_same_trace_hash),
+        cmocka_unit_test(test_tls_under_loss),
+        cmocka_unit_test(test_tls_reset_mid_transfer),
+        cmocka_unit_test(test_tls_server_crash_and_restart),
+        cmocka_unit_test(test_tls_scenario_passes_and_replays),
+    };
+    return cmocka_run_group_tests_name("TLS in the simulated world", tests, NULL, NULL);
+}
