@@ -21,10 +21,10 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  += -std=gnu11 $(OPT) $(WARN) -fPIC -Iinclude -I. -pthread
 LDLIBS  += -pthread -lyaml -lssl -lcrypto
 
-PKGS    := libcmocka-dev libyaml-dev libssl-dev openssl pkg-config clang libclang-rt-14-dev netcat-openbsd socat
+PKGS    := libcmocka-dev libyaml-dev libssl-dev openssl pkg-config clang libclang-rt-14-dev netcat-openbsd socat redis-tools
 # Only `make bench` needs these: the libuv peer, the asyncio peer, CPU
-# pinning (taskset).
-BENCH_PKGS := libuv1-dev python3 util-linux
+# pinning (taskset), redis-server (the peer of the RESP server).
+BENCH_PKGS := libuv1-dev python3 util-linux redis-server
 
 # Only `make coverage` needs these: lcov and genhtml.
 COV_PKGS := lcov
@@ -122,8 +122,9 @@ $(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libtwin.a $(wildcard include/twin/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(FUZZ_MAIN) $(BUILD)/libtwin.a $(LDLIBS)
 
+# Quietly (-s): make test shows what the targets find, not how each was built.
 fuzz-build:
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)-libfuzzer CC=clang \
+	@$(MAKE) -s --no-print-directory BUILD=$(BUILD)-libfuzzer CC=clang \
 	  OPT="$(FUZZ_OPT) -fsanitize=fuzzer-no-link" fuzz-bins
 
 # Each target for FUZZ_SECONDS; crashes land in $(BUILD)-libfuzzer/crashes.

@@ -115,4 +115,56 @@ for size in 1024 16384; do
     emit "echo over TLS vs plain TCP, $((size / 1024)) KiB messages" "$tls" MiB/s "plain-tcp" "$tcp" "$ratio"
 done
 
+# 8. A RESP key-value server against Redis: redis-benchmark (SET and
+#    GET, 50 clients, without and with -P 16 pipelining) against twin's
+#    resp-server and Debian's redis-server (no persistence), both pinned
+#    to the same core, the benchmark on the other. Runs alternate between
+#    the two servers, three each, median; -n is sized for a few seconds a
+#    run. Ratio: twin's requests per second over redis-server's.
+if command -v redis-benchmark >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; then
+    rcpu=${BENCH_SERVER_CPU:-0}; bcpu=${BENCH_CLIENT_CPU:-1}
+    reps=3; n1=200000; n16=2500000
+    [ "${BENCH_QUICK:-0}" != 0 ] && { reps=1; n1=50000; n16=500000; }
+    rtmp=$(mktemp -d)
+    # taskset execs the server, so $! is the server's own pid.
+    taskset -c "$rcpu" "$build/twin" run resp-server --port 0 > "$rtmp/twin.out" 2>&1 &
+    tpid=$!
+    rport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    taskset -c "$rcpu" redis-server --port "$rport" --bind 127.0.0.1 --save '' \
+        --appendonly no --logfile "$rtmp/redis.log" &
+    rpid=$!
+    tport=""
+    for i in $(seq 100); do
+        tport=$(sed -n 's/^Serving on 127.0.0.1:\([0-9]*\).*/\1/p' "$rtmp/twin.out" | head -1)
+        [ -n "$tport" ] && redis-cli -p "$rport" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+    rps() { # rps PORT TEST N PIPELINE
+        T=$(echo "$2" | tr a-z A-Z)
+        taskset -c "$bcpu" redis-benchmark -p "$1" -t "$2" -c 50 -n "$3" -P "$4" -q --csv |
+            sed -n "s/^\"$T\",\"\([0-9.]*\)\".*/\1/p"
+    }
+    for P in 1 16; do
+        n=$n1; [ "$P" = 16 ] && n=$n16
+        for t in set get; do
+            tw=""; rd=""
+            for i in $(seq $reps); do
+                tw="$tw $(rps "$tport" $t $n $P)"
+                rd="$rd $(rps "$rport" $t $n $P)"
+            done
+            tw=$(echo $tw | tr ' ' '\n' | median)
+            rd=$(echo $rd | tr ' ' '\n' | median)
+            ratio=$(awk -v a="$tw" -v b="$rd" 'BEGIN{printf "%.2f", a/b}')
+            emit "resp: redis-benchmark $(echo $t | tr a-z A-Z), 50 clients, -P $P" \
+                "$(printf '%.0f' "$tw")" req/s "redis-server" "$(printf '%.0f' "$rd")" "$ratio"
+        done
+    done
+    kill "$tpid" "$rpid" 2>/dev/null || true
+    wait "$tpid" "$rpid" 2>/dev/null || true
+    rm -rf "$rtmp"
+else
+    echo "resp rows skipped: redis-benchmark and redis-server are in BENCH_PKGS"
+fi
+
 echo "JSON lines: $out"

@@ -22,6 +22,7 @@ typedef void cmd_fn(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n,
 
 typedef struct cmd {
     const char *name; /* lower case, as Redis names it in errors */
+    size_t len;
     int arity;
     cmd_fn *fn;
     const char *flags; /* COMMAND's flags, space separated */
@@ -605,30 +606,30 @@ static void c_info(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf 
 /* ---- the table and dispatch ---- */
 
 static const cmd table[] = {
-    {"get", 2, c_get, "readonly fast", 1, 1, 1},
-    {"set", -3, c_set, "write denyoom", 1, 1, 1},
-    {"ping", -1, c_ping, "fast", 0, 0, 0},
-    {"echo", 2, c_echo, "fast", 0, 0, 0},
-    {"del", -2, c_del, "write", 1, -1, 1},
-    {"exists", -2, c_exists, "readonly fast", 1, -1, 1},
-    {"incr", 2, c_incr, "write denyoom fast", 1, 1, 1},
-    {"decr", 2, c_decr, "write denyoom fast", 1, 1, 1},
-    {"incrby", 3, c_incrby, "write denyoom fast", 1, 1, 1},
-    {"decrby", 3, c_decrby, "write denyoom fast", 1, 1, 1},
-    {"mget", -2, c_mget, "readonly fast", 1, -1, 1},
-    {"mset", -3, c_mset, "write denyoom", 1, -1, 2},
-    {"expire", -3, c_expire, "write fast", 1, 1, 1},
-    {"pexpire", -3, c_pexpire, "write fast", 1, 1, 1},
-    {"ttl", 2, c_ttl, "readonly fast", 1, 1, 1},
-    {"pttl", 2, c_pttl, "readonly fast", 1, 1, 1},
-    {"dbsize", 1, c_dbsize, "readonly fast", 0, 0, 0},
-    {"flushall", -1, c_flushall, "write", 0, 0, 0},
-    {"quit", -1, c_quit, "fast", 0, 0, 0},
-    {"select", 2, c_select, "loading stale fast", 0, 0, 0},
-    {"hello", -1, c_hello, "noscript loading stale fast", 0, 0, 0},
-    {"command", -1, c_command, "loading stale", 0, 0, 0},
-    {"config", -2, c_config, "admin loading stale", 0, 0, 0},
-    {"info", -1, c_info, "loading stale", 0, 0, 0},
+    {"get", 3, 2, c_get, "readonly fast", 1, 1, 1},
+    {"set", 3, -3, c_set, "write denyoom", 1, 1, 1},
+    {"ping", 4, -1, c_ping, "fast", 0, 0, 0},
+    {"echo", 4, 2, c_echo, "fast", 0, 0, 0},
+    {"del", 3, -2, c_del, "write", 1, -1, 1},
+    {"exists", 6, -2, c_exists, "readonly fast", 1, -1, 1},
+    {"incr", 4, 2, c_incr, "write denyoom fast", 1, 1, 1},
+    {"decr", 4, 2, c_decr, "write denyoom fast", 1, 1, 1},
+    {"incrby", 6, 3, c_incrby, "write denyoom fast", 1, 1, 1},
+    {"decrby", 6, 3, c_decrby, "write denyoom fast", 1, 1, 1},
+    {"mget", 4, -2, c_mget, "readonly fast", 1, -1, 1},
+    {"mset", 4, -3, c_mset, "write denyoom", 1, -1, 2},
+    {"expire", 6, -3, c_expire, "write fast", 1, 1, 1},
+    {"pexpire", 7, -3, c_pexpire, "write fast", 1, 1, 1},
+    {"ttl", 3, 2, c_ttl, "readonly fast", 1, 1, 1},
+    {"pttl", 4, 2, c_pttl, "readonly fast", 1, 1, 1},
+    {"dbsize", 6, 1, c_dbsize, "readonly fast", 0, 0, 0},
+    {"flushall", 8, -1, c_flushall, "write", 0, 0, 0},
+    {"quit", 4, -1, c_quit, "fast", 0, 0, 0},
+    {"select", 6, 2, c_select, "loading stale fast", 0, 0, 0},
+    {"hello", 5, -1, c_hello, "noscript loading stale fast", 0, 0, 0},
+    {"command", 7, -1, c_command, "loading stale", 0, 0, 0},
+    {"config", 6, -2, c_config, "admin loading stale", 0, 0, 0},
+    {"info", 4, -1, c_info, "loading stale", 0, 0, 0},
 };
 
 #define NCMDS (sizeof table / sizeof table[0])
@@ -641,8 +642,12 @@ static const cmd *table_get(size_t i) { return &table[i]; }
  * lengths match, cost less than hashing the name. */
 static const cmd *lookup(const tw_resp_arg *name)
 {
+    if (name->len == 0)
+        return NULL;
+    uint8_t first = name->p[0] | 0x20;
     for (size_t i = 0; i < NCMDS; i++)
-        if (arg_is(name, table[i].name))
+        if (table[i].len == name->len && (uint8_t)table[i].name[0] == first &&
+            arg_is(name, table[i].name))
             return &table[i];
     return NULL;
 }

@@ -589,10 +589,13 @@ static int parse_opts(int argc, char **argv, FILE *out, tw_resp_server_cfg *cfg,
            (ch = getopt_long(argc, argv, "h:p:c:b:a:i:P:o:m:k:S:H:q", opts, NULL)) != -1) {
         switch (ch) {
         case 'h': *host = optarg; break;
-        case 'p':
-            if (tw_parse_bytes(optarg, port) < 0 || *port > 65535)
+        case 'p': {
+            char *end;
+            *port = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || *port > 65535)
                 rc = bad(out, "--port", optarg);
             break;
+        }
         case 'c':
             if (tw_parse_bytes(optarg, &cfg->maxclients) < 0 || !cfg->maxclients)
                 rc = bad(out, "--maxclients", optarg);

@@ -260,6 +260,7 @@ static void test_resp_pending_limit(void **state)
            "+PONG\r\n-ERR Protocol error: request larger than the pending bytes limit\r\n");
     TW_WAIT(env, c[0].lost);
     /* --maxclients 1: a second client at once is turned away. */
+    free(c[0].got);
     connect_cli(env, &f, &c[0]);
     connect_cli(env, &f, &c[1]);
     EXPECT(env, &c[1], "-ERR max number of clients reached\r\n");

@@ -31,7 +31,9 @@
  *     payload    the rest: the bytes the protocol receives, in order
  *
  * An empty input is connection_made, EOF, connection_lost. The same input
- * and options always give the same run, so a crash replays.
+ * and options always give the same run, so a crash replays. A run is
+ * bounded (2^20 steps of the world; a protocol busy with timers past
+ * that gets the reset early).
  *
  * What the protocol sees is what a simulated connection delivers:
  * connection_made from the loop; data_received with exactly the chunk

@@ -65,7 +65,8 @@ typedef struct tw_sim tw_sim;
  * feed of bytes. While the feed lasts, each next() takes one byte b from
  * it as the top 8 bits of its value, the generator's own output shifted
  * right by 8 filling the rest: below(n) then lands in [b*n/256,
- * (b+1)*n/256), double in [b/256, (b+1)/256), so one byte steers one
+ * (b+1)*n/256) (unless Lemire's rare rejection draws again), double in
+ * [b/256, (b+1)/256), so one byte steers one
  * choice (a delay, a chunk size, a loss, a fault time) and a mutation of
  * that byte moves that choice alone. Once the feed is used up, next() is
  * the plain generator again: the same bytes and seed always give the same
