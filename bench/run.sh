@@ -119,11 +119,14 @@ done
 #    GET, 50 clients, without and with -P 16 pipelining) against twin's
 #    resp-server and Debian's redis-server (no persistence), both pinned
 #    to the same core, the benchmark on the other. Runs alternate between
-#    the two servers, three each, median; -n is sized for a few seconds a
-#    run. Ratio: twin's requests per second over redis-server's.
+#    the two servers, five each, median; -n is sized for a few seconds a
+#    run. Ratio: twin's requests per second over redis-server's. The
+#    machine is shared, so each row also gives the servers' own CPU time
+#    per request (from /proc/PID/stat), which noise disturbs less; its
+#    ratio is redis-server's over twin's (above 1: twin spends less).
 if command -v redis-benchmark >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; then
     rcpu=${BENCH_SERVER_CPU:-0}; bcpu=${BENCH_CLIENT_CPU:-1}
-    reps=3; n1=200000; n16=2500000
+    reps=5; n1=200000; n16=2500000
     [ "${BENCH_QUICK:-0}" != 0 ] && { reps=1; n1=50000; n16=500000; }
     rtmp=$(mktemp -d)
     # taskset execs the server, so $! is the server's own pid.
@@ -140,24 +143,33 @@ if command -v redis-benchmark >/dev/null 2>&1 && command -v redis-server >/dev/n
         sleep 0.1
     done
     median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-    rps() { # rps PORT TEST N PIPELINE
-        T=$(echo "$2" | tr a-z A-Z)
-        taskset -c "$bcpu" redis-benchmark -p "$1" -t "$2" -c 50 -n "$3" -P "$4" -q --csv |
-            sed -n "s/^\"$T\",\"\([0-9.]*\)\".*/\1/p"
+    ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+    hz=$(getconf CLK_TCK)
+    run_one() { # run_one PID PORT TEST N PIPELINE: prints "rps cpu_us_per_request"
+        T=$(echo "$3" | tr a-z A-Z)
+        t0=$(ticks "$1")
+        r=$(taskset -c "$bcpu" redis-benchmark -p "$2" -t "$3" -c 50 -n "$4" -P "$5" -q --csv |
+            sed -n "s/^\"$T\",\"\([0-9.]*\)\".*/\1/p")
+        t1=$(ticks "$1")
+        awk -v r="$r" -v d=$((t1 - t0)) -v hz="$hz" -v n="$4" \
+            'BEGIN{printf "%s %.3f\n", r, d * 1e6 / hz / n}'
     }
     for P in 1 16; do
         n=$n1; [ "$P" = 16 ] && n=$n16
         for t in set get; do
-            tw=""; rd=""
+            : > "$rtmp/tw"; : > "$rtmp/rd"
             for i in $(seq $reps); do
-                tw="$tw $(rps "$tport" $t $n $P)"
-                rd="$rd $(rps "$rport" $t $n $P)"
+                run_one "$tpid" "$tport" $t $n $P >> "$rtmp/tw"
+                run_one "$rpid" "$rport" $t $n $P >> "$rtmp/rd"
             done
-            tw=$(echo $tw | tr ' ' '\n' | median)
-            rd=$(echo $rd | tr ' ' '\n' | median)
-            ratio=$(awk -v a="$tw" -v b="$rd" 'BEGIN{printf "%.2f", a/b}')
-            emit "resp: redis-benchmark $(echo $t | tr a-z A-Z), 50 clients, -P $P" \
-                "$(printf '%.0f' "$tw")" req/s "redis-server" "$(printf '%.0f' "$rd")" "$ratio"
+            tw=$(cut -d' ' -f1 "$rtmp/tw" | median); rd=$(cut -d' ' -f1 "$rtmp/rd" | median)
+            tc=$(cut -d' ' -f2 "$rtmp/tw" | median); rc=$(cut -d' ' -f2 "$rtmp/rd" | median)
+            T=$(echo $t | tr a-z A-Z)
+            emit "resp: redis-benchmark $T, 50 clients, -P $P" "$(printf '%.0f' "$tw")" \
+                req/s "redis-server" "$(printf '%.0f' "$rd")" \
+                "$(awk -v a="$tw" -v b="$rd" 'BEGIN{printf "%.2f", a/b}')"
+            emit "resp: server CPU per request, $T -P $P" "$tc" us "redis-server" "$rc" \
+                "$(awk -v a="$tc" -v b="$rc" 'BEGIN{printf "%.2f", (a > 0 ? b / a : 0)}')"
         done
     done
     kill "$tpid" "$rpid" 2>/dev/null || true

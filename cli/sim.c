@@ -162,8 +162,14 @@ static bool parse_shard(const char *s, uint64_t *i, uint64_t *n)
     return parse_u64(left, i) && parse_u64(slash + 1, n) && *n > 0 && *i < *n;
 }
 
+/* `twin sim a.yaml b.yaml ...` runs each file in turn, as a shell glob
+ * (scenarios/resp-*.yaml) gives them. */
+#define SIM_FILES_MAX 64
+
 typedef struct sim_args {
     cli_sim c;
+    const char *files[SIM_FILES_MAX];
+    int nfiles;
     bool have_seed, have_seeds, trace, verbose;
     uint64_t seed;
     const char *filter, *dump, *out;
@@ -209,8 +215,11 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
                 usage(prog);
                 return -1; /* asked for: exit 0 */
             }
-            else if (o[0] != '-' && !a->c.file)
-                a->c.file = o;
+            else if (o[0] != '-' && a->nfiles < SIM_FILES_MAX) {
+                if (!a->c.file)
+                    a->c.file = o;
+                a->files[a->nfiles++] = o;
+            }
             else {
                 fprintf(stderr, "twin: bad option or value: '%s'%s%s\n", o,
                         v && o[0] == '-' ? " " : "", v && o[0] == '-' ? v : "");
@@ -366,24 +375,42 @@ static int one_seed(sim_args *a)
     return status;
 }
 
+static int sim_file(sim_args *a)
+{
+    int rc = load(a);
+    if (rc == 0) {
+        if (a->have_seeds) {
+            a->c.progress = !a->c.quiet && isatty(2);
+            rc = cli_sweep(&a->c);
+        } else {
+            rc = one_seed(a);
+        }
+    }
+    tw_scenario_free(a->c.sc);
+    a->c.sc = NULL;
+    return rc;
+}
+
+/* Several files: each in turn; the exit status is the worst verdict (a
+ * bad file stops at once). */
 int tw_cli_sim(const char *prog, int argc, char **argv)
 {
     sim_args a = {0};
     int rc = parse_args(&a, prog, argc, argv);
     if (rc < 0)
         return 0; /* --help */
-    if (rc == 0)
-        rc = load(&a);
-    if (rc == 0) {
-        if (a.have_seeds) {
-            a.c.progress = !a.c.quiet && isatty(2);
-            rc = cli_sweep(&a.c);
-        } else {
-            rc = one_seed(&a);
-        }
+    if (rc)
+        return rc;
+    int worst = TW_SCENARIO_PASS;
+    for (int i = 0; i < a.nfiles; i++) {
+        a.c.file = a.files[i];
+        rc = sim_file(&a);
+        if (rc == TW_SCENARIO_USAGE)
+            return rc;
+        worst = (int)tw_scenario_verdict_worst((tw_scenario_verdict)worst,
+                                               (tw_scenario_verdict)rc);
     }
-    tw_scenario_free(a.c.sc);
-    return rc;
+    return worst;
 }
 
 /* ---- twin shrink ---- */
@@ -408,6 +435,10 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
         return 0; /* --help */
     if (rc == 0 && !a.have_seed) {
         fprintf(stderr, "twin shrink: which failing seed? (--seed N)\n");
+        rc = usage(prog);
+    }
+    if (rc == 0 && a.nfiles > 1) {
+        fprintf(stderr, "twin shrink: one scenario file at a time\n");
         rc = usage(prog);
     }
     if (rc == 0)

@@ -444,6 +444,15 @@ static void opened(tls_conn *c)
     c->opening = false;
 }
 
+/* A failed handshake's peer did not close within the linger time. */
+static void linger_cb(void *arg)
+{
+    tls_conn *c = arg;
+    c->timer_h = 0;
+    if (c->inner)
+        tw_transport_close(c->inner); /* its end ends us */
+}
+
 static void hs_fail(tls_conn *c, int err, const char *reason)
 {
     if (c->state == TLS_FAILED || c->state == TLS_OPEN || c->state == TLS_CLOSING)
@@ -456,9 +465,18 @@ static void hs_fail(tls_conn *c, int err, const char *reason)
         tw__connect_fail(c->base.loop, c->cb, c->arg, err);
         c->cb = NULL;
     }
-    if (c->inner) {
+    if (c->inner && !c->inner_eof && tw_transport_can_write_eof(c->inner)) {
+        /* A lingering close: our alert, then EOF; read and drop until the
+         * peer closes too. Closing at once, with the peer's records still
+         * unread, would answer them with a reset that can overtake the
+         * alert, and the peer would never learn why. */
         c->linger = true;
-        tw_transport_close(c->inner); /* our alert first; its end ends us */
+        tw_transport_write_eof(c->inner);
+        tw_transport_resume_reading(c->inner);
+        c->timer_h = tw_call_later(c->base.loop, TW__TLS_LINGER, linger_cb, c);
+    } else if (c->inner) {
+        c->linger = true;
+        tw_transport_close(c->inner); /* its end ends us */
     } else {
         finish_outer(c, err);
     }

@@ -108,7 +108,7 @@ typedef struct tls_conn {
     bool link_given;       /* the inner has the link: it frees it */
     tw_handle drain_h;     /* a deferred read pass */
     tw_handle kick_h;      /* a deferred writable */
-    tw_handle timer_h;     /* the handshake's deadline */
+    tw_handle timer_h;     /* the handshake's deadline, then the linger */
     /* Until the handshake is done: what makes the protocol. */
     tw_protocol_factory factory;
     void *arg;
@@ -156,5 +156,8 @@ void tw__tls_info_free(tls_conn *c);
  * larger one goes out in parts). */
 #define TW__TLS_RING (TW__TLS_WRITE_CHUNK + 4096)
 #define TW__TLS_HANDSHAKE_TIMEOUT TW_SEC(60)
+/* After a failed handshake, how long the peer has to close after our
+ * alert before we close anyway. */
+#define TW__TLS_LINGER TW_SEC(1)
 
 #endif

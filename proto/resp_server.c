@@ -229,7 +229,6 @@ static void end_conn(conn *c)
         return;
     }
     c->draining = true;
-    c->in_off = c->in_len = 0;
     tw_transport_resume_reading(c->t);
     c->linger = tw_call_later(c->srv->loop, LINGER, linger_cb, c);
 }
@@ -371,6 +370,8 @@ static void drain(conn *c, tw_ns now)
     if (c->in_len == c->in_off)
         return;
     c->in_off += run(c, c->in + c->in_off, c->in_len - c->in_off, now);
+    if (c->closing) /* what waited will never run */
+        c->in_off = c->in_len;
     if (c->in_off == c->in_len) {
         c->in_off = c->in_len = 0;
         if (c->in_cap > IN_KEEP_MAX) { /* a one-off big value */

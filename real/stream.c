@@ -14,8 +14,9 @@
  * Why edge-triggered: a level-triggered socket is checked again by every
  * epoll_wait after it was reported, and changing what we wait for costs
  * an epoll_ctl each time (twice per partial write). With edges, a socket
- * costs one epoll_ctl for its life and one check per event. The price is
- * bookkeeping, kept in two rules:
+ * is registered once for both directions, is checked once per event, and
+ * pausing or resuming costs no system call. The price is bookkeeping,
+ * kept in two rules:
  *   reading  an edge sets rd_ready; a read shorter than its buffer, or
  *            EAGAIN, or eof clears it (the queue was empty: the next byte
  *            raises a new edge) unless the peer's end was reported already

@@ -546,6 +546,50 @@ static void test_tls_handshake_timeout(void **state)
     tpair_close(env, &p);
 }
 
+static void close_at_once(rec *r) { tw_transport_close(r->t); }
+
+static void test_tls_peer_closes_during_handshake(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    tpair p;
+    tpair_init(&p, files.cert, files.key);
+    p.pool.tmpl.on_made = close_at_once; /* a plain server that hangs up */
+    assert_int_equal(tw_create_server(env->loop, rec_pool_factory, &p.pool,
+                                      env->host, 0, NULL, &p.srv), 0);
+    p.port = tw_server_port(p.srv);
+    tpair_connect(env, &p);
+    expect_connect_failure(env, &p, -ECONNRESET);
+    /* an EOF, or (a real socket closed on the unread hello) a reset */
+    assert_non_null(strstr(p.cerr.reason, "during the TLS handshake"));
+    tpair_close(env, &p);
+}
+
+static tw_protocol *refusing_factory(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+static void test_tls_server_factory_refuses(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    tpair p;
+    tpair_init(&p, files.cert, files.key);
+    assert_int_equal(tw_create_server_tls(env->loop, refusing_factory, NULL,
+                                          env->host, 0, NULL, p.sctx, &p.srv), 0);
+    p.port = tw_server_port(p.srv);
+    tpair_connect(env, &p);
+    /* The client's handshake is done before the server makes a protocol
+     * (TLS 1.3): it is connected, then the refused connection ends. */
+    TW_WAIT(env, p.cli.r.done);
+    assert_int_equal(p.cli.res.err, 0);
+    /* "ML" (a reset) or "MEL" (an EOF): made, then lost */
+    assert_int_equal(p.cli.r.log[0], 'M');
+    assert_int_equal(p.cli.r.log[p.cli.r.loglen - 1], 'L');
+    assert_int_equal(p.serr.n, 0); /* the handshake itself went well */
+    tpair_close(env, &p);
+}
+
 static int lost_err_seen;
 static char lost_reason[256];
 static void note_reason(rec *r)
@@ -684,6 +728,8 @@ int main(void)
         TW_MATRIX(test_tls_plain_text_server),
         TW_MATRIX(test_tls_plain_text_client),
         TW_MATRIX(test_tls_handshake_timeout),
+        TW_MATRIX(test_tls_peer_closes_during_handshake),
+        TW_MATRIX(test_tls_server_factory_refuses),
         TW_MATRIX(test_tls_client_certificate_required),
         TW_MATRIX(test_tls_refused_and_context_freed_early),
         TW_MATRIX(test_tls_context_errors),

@@ -2,9 +2,10 @@
  * spoken to by real clients: redis-cli (Debian's redis-tools) in its
  * one-command, stdin and --pipe modes, and twin's own checked workload
  * (`twin run resp-client`). Loopback only; skipped where redis-cli is
- * not installed.
+ * not installed. Last, `twin sim` over the resp scenario files.
  *
- * Map: processes; the server; redis-cli; the checked workload.
+ * Map: processes; the server; redis-cli; the checked workload; the
+ * scenarios.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -184,6 +185,26 @@ static void test_resp_client_and_limits(void **state)
     assert_int_equal(finish(&srv, SIGINT), 0);
 }
 
+/* ---- the scenarios, as the issue runs them: several files, one sweep ---- */
+
+static void test_twin_sim_resp_scenarios(void **state)
+{
+    (void)state;
+    char cmd[1024], out[8192];
+    snprintf(cmd, sizeof cmd,
+             "%s sim scenarios/resp-loss.yaml scenarios/resp-crash.yaml "
+             "scenarios/resp-slow-reader.yaml --seeds 1..5 --quiet 2>&1", twin_bin);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    const char *p = out;
+    int sweeps = 0;
+    while ((p = strstr(p, "5 seeds in"))) {
+        assert_non_null(strstr(p, "5 passed, 0 failed"));
+        sweeps++;
+        p++;
+    }
+    assert_int_equal(sweeps, 3);
+}
+
 static int kill_left_behind(void **state)
 {
     (void)state;
@@ -201,6 +222,7 @@ int main(void)
         cmocka_unit_test_teardown(test_redis_cli_commands, kill_left_behind),
         cmocka_unit_test_teardown(test_redis_cli_stdin_and_pipe_mode, kill_left_behind),
         cmocka_unit_test_teardown(test_resp_client_and_limits, kill_left_behind),
+        cmocka_unit_test(test_twin_sim_resp_scenarios),
     };
     return cmocka_run_group_tests_name("resp server and redis-cli", tests, NULL, NULL);
 }
