@@ -62,7 +62,8 @@ fi
 # 3. 100,000 concurrent simulated connections, each echoing a request
 #    every virtual second for 10 s: peak memory and events per wall second.
 m=$($B/sim_bench 100000 10)
-kv() { printf '%s' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | tr -d 'MiB'; }
+# kv TEXT KEY: the value of KEY=V in space-separated TEXT (keys may hold '/')
+kv() { printf '%s' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { sub(/MiB$/, "", $2); print $2 }'; }
 emit "sim 100k live connections: peak resident memory" "$(kv "$m" maxrss)" MiB
 emit "sim 100k live connections: events per wall second" "$(kv "$m" events/s)" events/s
 

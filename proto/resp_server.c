@@ -2,8 +2,8 @@
  * `resp-server`.
  *
  * Map: the server object (lifetime, run id, expiry timer); a connection
- * (input, running requests, replies, flow control, limits); the protocol
- * callbacks; the app.
+ * (replies, ending it, running requests, input); the protocol callbacks
+ * (flow control among them); the app.
  *
  * Input: requests are parsed straight from the buffer data_received
  * hands over; only the unfinished tail of a read is copied, into the
@@ -17,6 +17,9 @@
  * runs what waited and reads again. So a client that pipelines without
  * reading costs the server at most about one read, the high-water mark
  * and the largest reply, however long it goes on.
+ * Ending: after QUIT or an error reply (a limit passed, a malformed
+ * request) the write side is shut and what the client still sends is
+ * read and dropped until its EOF, so the reply is not lost to a reset.
  *
  * Ownership: the server is reference-counted: its owner holds one
  * reference until tw_resp_server_close or _discard, each connection one

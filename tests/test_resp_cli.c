@@ -14,74 +14,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/cli_util.h"
 #include "tests/harness.h"
-
-static char twin_bin[256];
 
 /* ---- processes ---- */
 
-static bool have(const char *tool)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
-    return system(cmd) == 0;
-}
-
-typedef struct proc {
-    pid_t pid;
-    FILE *out;
-} proc;
-
-static void spawn(proc *p, char *const argv[])
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    p->pid = fork();
-    assert_true(p->pid >= 0);
-    if (p->pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    p->out = fdopen(fds[0], "r");
-    assert_non_null(p->out);
-}
-
-/* The server of the running test: killed by the teardown if a failed
- * assertion left it behind (it would hold our output pipe open). */
-static proc *live;
-
-static int finish(proc *p, int sig)
-{
-    int status;
-    live = NULL;
-    kill(p->pid, sig);
-    assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
-    fclose(p->out);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* Run a shell command; its stdout into out. Returns the exit status. */
-static int run(const char *cmd, char *out, size_t len)
-{
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, len - 1, f);
-    out[n] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* ---- the server ---- */
 
-static uint16_t start_server(proc *srv, char *extra)
+static uint16_t start_server(tw_proc *srv, char *extra)
 {
-    char *argv[] = {twin_bin, "run", "resp-server", "--port", "0", extra, NULL};
-    spawn(srv, argv);
-    live = srv;
+    char *argv[] = {tw_cli_twin, "run", "resp-server", "--port", "0", extra, NULL};
+    tw_proc_spawn(srv, argv);
     char line[256];
     assert_non_null(fgets(line, sizeof line, srv->out));
     unsigned port = 0;
@@ -94,7 +37,7 @@ static void cli(uint16_t port, const char *args, const char *want)
 {
     char cmd[1024], out[8192];
     snprintf(cmd, sizeof cmd, "redis-cli -p %u %s", port, args);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
     if (strcmp(out, want) != 0)
         fail_msg("redis-cli %s\n  printed '%s'\n  wanted  '%s'", args, out, want);
 }
@@ -104,9 +47,9 @@ static void cli(uint16_t port, const char *args, const char *want)
 static void test_redis_cli_commands(void **state)
 {
     (void)state;
-    if (!have("redis-cli"))
+    if (!tw_cli_have("redis-cli"))
         skip();
-    proc srv;
+    tw_proc srv;
     uint16_t port = start_server(&srv, NULL);
     cli(port, "PING", "PONG\n");
     cli(port, "SET greeting 'hello world'", "OK\n");
@@ -131,32 +74,32 @@ static void test_redis_cli_commands(void **state)
     cli(port, "-2 PING", "PONG\n"); /* HELLO 2 first */
     cli(port, "FLUSHALL", "OK\n");
     cli(port, "DBSIZE", "0\n");
-    assert_int_equal(finish(&srv, SIGTERM), 0);
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
 }
 
 static void test_redis_cli_stdin_and_pipe_mode(void **state)
 {
     (void)state;
-    if (!have("redis-cli"))
+    if (!tw_cli_have("redis-cli"))
         skip();
-    proc srv;
+    tw_proc srv;
     uint16_t port = start_server(&srv, NULL);
     char cmd[1024], out[8192];
     /* Commands on stdin, one per line. */
     snprintf(cmd, sizeof cmd,
              "printf 'SET a 1\\nINCR a\\nGET a\\n' | redis-cli -p %u", port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
     assert_string_equal(out, "OK\n2\n2\n");
     /* --pipe: 10,000 requests written at once, as for a mass import;
      * redis-cli counts the replies and checks its own ECHO comes back. */
     snprintf(cmd, sizeof cmd,
              "i=0; while [ $i -lt 10000 ]; do printf 'SET key:%%d %%d\\r\\n' $i $i; "
              "i=$((i+1)); done | redis-cli -p %u --pipe", port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "errors: 0, replies: 10000"));
     cli(port, "DBSIZE", "10001\n");
     cli(port, "GET key:9999", "9999\n");
-    assert_int_equal(finish(&srv, SIGTERM), 0);
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
 }
 
 /* ---- the checked workload, and the limits a real client meets ---- */
@@ -164,25 +107,25 @@ static void test_redis_cli_stdin_and_pipe_mode(void **state)
 static void test_resp_client_and_limits(void **state)
 {
     (void)state;
-    proc srv;
+    tw_proc srv;
     uint16_t port = start_server(&srv, "--max-bulk=1024");
     char cmd[1024], out[8192];
     snprintf(cmd, sizeof cmd,
              "%s run resp-client --connect 127.0.0.1:%u --ops 20000 --pipeline 16 "
-             "--px-max 50ms", twin_bin, port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+             "--px-max 50ms", tw_cli_twin, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "20000 ops checked over 1 connection(s)"));
-    if (have("redis-cli")) {
+    if (tw_cli_have("redis-cli")) {
         /* A value past --max-bulk: an error reply, then the connection
          * is closed (redis-cli says so on stderr). */
         snprintf(cmd, sizeof cmd,
                  "head -c 2000 /dev/zero | tr '\\0' x | redis-cli -p %u -x SET big 2>&1",
                  port);
-        run(cmd, out, sizeof out);
+        tw_cli_run(cmd, out, sizeof out);
         assert_non_null(strstr(out, "Protocol error: invalid bulk length"));
         cli(port, "EXISTS big", "0\n");
     }
-    assert_int_equal(finish(&srv, SIGINT), 0);
+    assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
 }
 
 /* ---- the scenarios, as the issue runs them: several files, one sweep ---- */
@@ -193,8 +136,8 @@ static void test_twin_sim_resp_scenarios(void **state)
     char cmd[1024], out[8192];
     snprintf(cmd, sizeof cmd,
              "%s sim scenarios/resp-loss.yaml scenarios/resp-crash.yaml "
-             "scenarios/resp-slow-reader.yaml --seeds 1..5 --quiet 2>&1", twin_bin);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+             "scenarios/resp-slow-reader.yaml --seeds 1..5 --quiet 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
     const char *p = out;
     int sweeps = 0;
     while ((p = strstr(p, "5 seeds in"))) {
@@ -205,23 +148,13 @@ static void test_twin_sim_resp_scenarios(void **state)
     assert_int_equal(sweeps, 3);
 }
 
-static int kill_left_behind(void **state)
-{
-    (void)state;
-    if (live)
-        finish(live, SIGKILL);
-    return 0;
-}
-
 int main(void)
 {
-    const char *b = getenv("TWIN_BUILD");
-    snprintf(twin_bin, sizeof twin_bin, "%s/twin", b ? b : "build");
-    signal(SIGPIPE, SIG_IGN);
+    tw_cli_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_redis_cli_commands, kill_left_behind),
-        cmocka_unit_test_teardown(test_redis_cli_stdin_and_pipe_mode, kill_left_behind),
-        cmocka_unit_test_teardown(test_resp_client_and_limits, kill_left_behind),
+        cmocka_unit_test_teardown(test_redis_cli_commands, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_redis_cli_stdin_and_pipe_mode, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_resp_client_and_limits, tw_cli_teardown),
         cmocka_unit_test(test_twin_sim_resp_scenarios),
     };
     return cmocka_run_group_tests_name("resp server and redis-cli", tests, NULL, NULL);

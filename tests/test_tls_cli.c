@@ -9,80 +9,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/cli_util.h"
 #include "tests/harness.h"
 #include "tests/tls_files.h"
 
-static char twin_bin[256];
 static tls_files files;
 
-static bool have(const char *tool)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
-    return system(cmd) == 0;
-}
-
-struct proc {
-    pid_t pid;
-    FILE *out;
-};
-
-/* Start argv with stdout on a pipe we read. */
-static void spawn(struct proc *p, char *const argv[])
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    p->pid = fork();
-    assert_true(p->pid >= 0);
-    if (p->pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    p->out = fdopen(fds[0], "r");
-    assert_non_null(p->out);
-}
-
-static int finish(struct proc *p, int sig)
-{
-    int status;
-    if (sig)
-        kill(p->pid, sig);
-    assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
-    fclose(p->out);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* Run a shell command, capture its stdout. Returns the exit status. */
-static int run(const char *cmd, char *out, size_t len)
-{
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, len - 1, f);
-    out[n] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Read server lines until one contains what; false at its end. */
-static bool saw_line(struct proc *srv, const char *what)
-{
-    char line[512];
-    while (fgets(line, sizeof line, srv->out))
-        if (strstr(line, what))
-            return true;
-    return false;
-}
-
-static uint16_t start_tls_server(struct proc *srv, const char *cert,
+static uint16_t start_tls_server(tw_proc *srv, const char *cert,
                                  const char *key)
 {
-    char *argv[] = {twin_bin, "run", "echo-server", "--port", "0",
+    char *argv[] = {tw_cli_twin, "run", "echo-server", "--port", "0",
                     "--tls-cert", (char *)cert, "--tls-key", (char *)key, NULL};
-    spawn(srv, argv);
+    tw_proc_spawn(srv, argv);
     char line[256];
     assert_non_null(fgets(line, sizeof line, srv->out));
     unsigned port = 0;
@@ -94,9 +32,9 @@ static uint16_t start_tls_server(struct proc *srv, const char *cert,
 static void test_s_client_against_tls_echo_server(void **state)
 {
     (void)state;
-    if (!have("openssl"))
+    if (!tw_cli_have("openssl"))
         skip();
-    struct proc srv;
+    tw_proc srv;
     uint16_t port = start_tls_server(&srv, files.cert, files.key);
     char cmd[1024], out[4096];
     /* -verify_return_error: a certificate it does not accept fails it */
@@ -104,78 +42,78 @@ static void test_s_client_against_tls_echo_server(void **state)
              "printf 'hello over tls' | openssl s_client -connect 127.0.0.1:%u "
              "-servername localhost -CAfile %s -verify_return_error -quiet 2>/dev/null",
              port, files.ca);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
     assert_string_equal(out, "hello over tls");
-    assert_true(saw_line(&srv, "Data received: 'hello over tls'"));
-    assert_true(saw_line(&srv, "Close the client socket"));
+    assert_true(tw_proc_saw(&srv, "Data received: 'hello over tls'"));
+    assert_true(tw_proc_saw(&srv, "Close the client socket"));
     /* TLS 1.2 too, with the session shown: the server's certificate */
     snprintf(cmd, sizeof cmd,
              "printf 'again' | openssl s_client -connect 127.0.0.1:%u -tls1_2 "
              "-servername localhost -CAfile %s -verify_return_error -ign_eof 2>&1",
              port, files.ca);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "subject=O = twin test (insecure), CN = localhost"));
     assert_non_null(strstr(out, "Protocol  : TLSv1.2"));
     assert_non_null(strstr(out, "Verify return code: 0 (ok)"));
     assert_non_null(strstr(out, "again"));
-    assert_int_equal(finish(&srv, SIGTERM), 0);
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
 }
 
 static void test_echo_client_tls_options(void **state)
 {
     (void)state;
-    struct proc srv;
+    tw_proc srv;
     uint16_t port = start_tls_server(&srv, files.cert, files.key);
     char cmd[1024], out[4096];
     snprintf(cmd, sizeof cmd,
              "%s run echo-client --connect localhost:%u --tls-ca %s --message hi 2>&1",
-             twin_bin, port, files.ca);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+             tw_cli_twin, port, files.ca);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "Data received: 'hi'"));
     assert_non_null(strstr(out, "The server closed the connection"));
     /* the system's CAs do not know twin's test CA */
     snprintf(cmd, sizeof cmd,
              "%s run echo-client --connect localhost:%u --tls --message hi 2>&1",
-             twin_bin, port);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+             tw_cli_twin, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "TLS handshake failed: certificate verify failed"));
     assert_non_null(strstr(out, "Connect failed: certificate rejected (TLS)"));
     /* another name than the certificate's */
     snprintf(cmd, sizeof cmd,
              "%s run echo-client --connect 127.0.0.1:%u --tls-ca %s "
              "--tls-name wrong.example --message hi 2>&1",
-             twin_bin, port, files.ca);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+             tw_cli_twin, port, files.ca);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "certificate verify failed: hostname mismatch"));
     /* unverified, still encrypted */
     snprintf(cmd, sizeof cmd,
              "%s run echo-client --connect 127.0.0.1:%u --tls-no-verify --message nv 2>&1",
-             twin_bin, port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+             tw_cli_twin, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "Data received: 'nv'"));
     /* a plain-text client: the server says what it was */
     snprintf(cmd, sizeof cmd, "%s run echo-client --connect 127.0.0.1:%u "
-                              "--message plain 2>&1", twin_bin, port);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
-    assert_true(saw_line(&srv, "TLS handshake failed: TLS protocol error: wrong version number"));
-    assert_int_equal(finish(&srv, SIGTERM), 0);
+                              "--message plain 2>&1", tw_cli_twin, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
+    assert_true(tw_proc_saw(&srv, "TLS handshake failed: TLS protocol error: wrong version number"));
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
 }
 
 static void test_echo_client_against_self_signed(void **state)
 {
     (void)state;
-    struct proc srv;
+    tw_proc srv;
     uint16_t port = start_tls_server(&srv, files.self_cert, files.self_key);
     char cmd[1024], out[4096];
     snprintf(cmd, sizeof cmd,
              "%s run echo-client --connect localhost:%u --tls-ca %s --message hi 2>&1",
-             twin_bin, port, files.ca);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+             tw_cli_twin, port, files.ca);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "certificate verify failed: self-signed certificate"));
     /* the server heard why */
-    assert_true(saw_line(&srv, "TLS handshake failed: the peer refused the "
+    assert_true(tw_proc_saw(&srv, "TLS handshake failed: the peer refused the "
                                "certificate: tlsv1 alert unknown ca"));
-    assert_int_equal(finish(&srv, SIGTERM), 0);
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
 }
 
 static void test_bad_tls_options(void **state)
@@ -184,21 +122,21 @@ static void test_bad_tls_options(void **state)
     char cmd[512], out[4096];
     snprintf(cmd, sizeof cmd,
              "%s run echo-server --port 0 --tls-cert /nonexistent/cert.pem 2>&1",
-             twin_bin);
-    assert_int_equal(run(cmd, out, sizeof out), 2);
+             tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "cannot read /nonexistent/cert.pem"));
     snprintf(cmd, sizeof cmd, "%s run echo-server --port 0 --tls-key %s 2>&1",
-             twin_bin, files.key);
-    assert_int_equal(run(cmd, out, sizeof out), 2);
+             tw_cli_twin, files.key);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "--tls-key needs --tls-cert"));
     snprintf(cmd, sizeof cmd, "%s run echo-server --port 0 --tls-cert %s "
                               "--tls-key %s 2>&1",
-             twin_bin, files.cert, files.wrong_key);
-    assert_int_equal(run(cmd, out, sizeof out), 2);
+             tw_cli_twin, files.cert, files.wrong_key);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "mismatch"));
     snprintf(cmd, sizeof cmd, "%s run echo-client --unix /tmp/x.sock --tls 2>&1",
-             twin_bin);
-    assert_int_equal(run(cmd, out, sizeof out), 2);
+             tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "no TLS over --unix"));
 }
 
@@ -218,14 +156,12 @@ static int teardown(void **state)
 
 int main(void)
 {
-    const char *b = getenv("TWIN_BUILD");
-    snprintf(twin_bin, sizeof twin_bin, "%s/twin", b ? b : "build");
-    signal(SIGPIPE, SIG_IGN);
+    tw_cli_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_s_client_against_tls_echo_server),
-        cmocka_unit_test(test_echo_client_tls_options),
-        cmocka_unit_test(test_echo_client_against_self_signed),
-        cmocka_unit_test(test_bad_tls_options),
+        cmocka_unit_test_teardown(test_s_client_against_tls_echo_server, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_echo_client_tls_options, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_echo_client_against_self_signed, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_bad_tls_options, tw_cli_teardown),
     };
     return cmocka_run_group_tests_name("twin command with TLS", tests, setup, teardown);
 }

@@ -25,7 +25,9 @@
  *   client's certificate, a bad record, an alert) arrives as
  *   connection_lost(err). Every failure leaves a reason string: the
  *   transport's (tw_transport_tls_error, valid until connection_lost
- *   returns) and the context's last one (tw_tls_ctx_error).
+ *   returns) and the context's last one (tw_tls_ctx_error). A failed
+ *   handshake sends its alert, then EOF, and closes once the peer has
+ *   closed too (at most 1 s later), so the alert is not lost to a reset.
  * - write_eof returns -ENOTSUP and can_write_eof is false: TLS has no
  *   half-close. eof_received returning true still closes the transport.
  * - close() flushes, sends close_notify, then closes the connection
