@@ -522,9 +522,10 @@ bool tw_sim_loss_model_ok(const tw_sim_loss_model *m);
  *
  * Every event the simulator delivers is a record: the virtual time, the
  * node, the transport (its loop-unique id, 0 if none), what happened and
- * up to two numbers (byte counts, errors). The hash is FNV-1a 64 over the
- * records' fields in a fixed little-endian layout, so two runs agree
- * exactly when their traces do. Lines look like
+ * up to two numbers (byte counts, errors). The hash folds every record's
+ * fields in as 64-bit values (a multiply and a shift each; names 8 bytes
+ * at a time, little-endian), never pointers or padding, so two runs agree
+ * exactly when their traces do, whatever the build. Lines look like
  *     12.000250000 n1 t3 deliver 512 1024
  * (seconds.nanoseconds, node, transport, event, numbers). Datagrams:
  * dg_open, dg_send (len, port), dg_loss, dg_dup, dg_reorder (len, held
