@@ -190,6 +190,18 @@ int tw_parse_probability(const char *s, double *out)
     return 0;
 }
 
+int tw_parse_port(const char *s, uint16_t *out)
+{
+    const char *p = s;
+    dec d;
+    uint64_t v;
+    if (!s || read_dec(&p, &d, false) < 0 || *p || d.frac || scale(&d, 1, &v) < 0 ||
+        v > 65535)
+        return -EINVAL;
+    *out = (uint16_t)v;
+    return 0;
+}
+
 int tw_parse_hostport(const char *s, char *host, size_t hlen, uint16_t *port)
 {
     const char *colon = s ? strrchr(s, ':') : NULL;
@@ -203,15 +215,12 @@ int tw_parse_hostport(const char *s, char *host, size_t hlen, uint16_t *port)
     }
     if (n == 0 || n >= hlen)
         return -EINVAL;
-    const char *p = colon + 1;
-    dec d;
-    uint64_t v;
-    if (read_dec(&p, &d, false) < 0 || *p || d.frac || scale(&d, 1, &v) < 0 ||
-        v == 0 || v > 65535)
+    uint16_t v;
+    if (tw_parse_port(colon + 1, &v) < 0 || v == 0)
         return -EINVAL;
     memcpy(host, h, n);
     host[n] = '\0';
-    *port = (uint16_t)v;
+    *port = v;
     return 0;
 }
 

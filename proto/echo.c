@@ -11,6 +11,7 @@
 #include "proto/tls_app.h"
 #include "twin/app.h"
 #include "twin/echo.h"
+#include "twin/parse.h"
 #include "twin/twin.h"
 
 /* ---- server ---- */
@@ -236,40 +237,6 @@ struct server_app {
     tw_server *srv;
 };
 
-/* Split "host:port" / "[v6]:port"; host may be a name. */
-static int split_hostport(const char *s, char *host, size_t hlen, uint16_t *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s)
-        return -EINVAL;
-    const char *h = s;
-    size_t n = (size_t)(colon - s);
-    if (s[0] == '[' && colon[-1] == ']') {
-        h++;
-        n -= 2;
-    }
-    if (n == 0 || n >= hlen)
-        return -EINVAL;
-    memcpy(host, h, n);
-    host[n] = '\0';
-    char *end;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (*end || p == 0 || p > 65535)
-        return -EINVAL;
-    *port = (uint16_t)p;
-    return 0;
-}
-
-static int parse_port(const char *s, uint16_t *out)
-{
-    char *end;
-    unsigned long p = strtoul(s, &end, 10);
-    if (!*s || *end || p > 65535)
-        return -EINVAL;
-    *out = (uint16_t)p;
-    return 0;
-}
-
 static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
                         void **state)
 {
@@ -292,7 +259,7 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
         switch (c) {
         case 'h': host = optarg; break;
         case 'p':
-            if (parse_port(optarg, &port) < 0) {
+            if (tw_parse_port(optarg, &port) < 0) {
                 fprintf(out, "echo-server: bad port '%s'\n", optarg);
                 return -EINVAL;
             }
@@ -418,7 +385,7 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
     }
     char host[256];
     uint16_t port = 0;
-    if (!path && split_hostport(target, host, sizeof host, &port) < 0) {
+    if (!path && tw_parse_hostport(target, host, sizeof host, &port) < 0) {
         fprintf(out, "echo-client: bad --connect '%s' (want HOST:PORT)\n", target);
         return -EINVAL;
     }

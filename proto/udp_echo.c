@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "twin/app.h"
+#include "twin/parse.h"
 #include "twin/twin.h"
 #include "twin/udp_echo.h"
 
@@ -384,16 +385,6 @@ static tw_protocol *server_app_factory(void *arg)
     return &s->base;
 }
 
-static int parse_port(const char *s, uint16_t *out)
-{
-    char *end;
-    unsigned long p = strtoul(s, &end, 10);
-    if (!*s || *end || p > 65535)
-        return -EINVAL;
-    *out = (uint16_t)p;
-    return 0;
-}
-
 static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
                         void **state)
 {
@@ -415,7 +406,7 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
         switch (c) {
         case 'h': host = optarg; break;
         case 'p':
-            if (parse_port(optarg, &port) < 0) {
+            if (tw_parse_port(optarg, &port) < 0) {
                 fprintf(out, "udp-echo-server: bad port '%s'\n", optarg);
                 return -EINVAL;
             }

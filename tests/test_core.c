@@ -7,6 +7,7 @@
 #include "core/internal.h"
 #include "tests/harness.h"
 #include "tests/rec.h"
+#include "twin/parse.h"
 
 /* ---- the contract checker, pure ---- */
 
@@ -234,6 +235,26 @@ static void test_addr_parse_format(void **state)
     assert_string_equal(tw_addr_format(&x, buf, sizeof buf), "-");
 }
 
+static void test_parse_port(void **state)
+{
+    (void)state;
+    uint16_t p = 1;
+    assert_int_equal(tw_parse_port("0", &p), 0);
+    assert_int_equal(p, 0);
+    assert_int_equal(tw_parse_port("65535", &p), 0);
+    assert_int_equal(p, 65535);
+    const char *bad[] = {"65536", "-1", " 80", "80 ", "", "8x", "1.5", NULL};
+    for (int i = 0; bad[i]; i++)
+        assert_int_equal(tw_parse_port(bad[i], &p), -EINVAL);
+    assert_int_equal(tw_parse_port(NULL, &p), -EINVAL);
+    assert_int_equal(p, 65535); /* untouched on error */
+    char host[16];
+    assert_int_equal(tw_parse_hostport("localhost:0", host, sizeof host, &p), -EINVAL);
+    assert_int_equal(tw_parse_hostport("[::1]:443", host, sizeof host, &p), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(p, 443);
+}
+
 static void test_errors_have_names(void **state)
 {
     (void)state;
@@ -295,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_fake_backend_writes_go_straight_through),
         cmocka_unit_test(test_addr_parse_format),
         cmocka_unit_test(test_errors_have_names),
+        cmocka_unit_test(test_parse_port),
         cmocka_unit_test(test_wbuf),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);

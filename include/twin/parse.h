@@ -33,6 +33,8 @@ int tw_parse_duration(const char *s, tw_ns *out);
 int tw_parse_bytes(const char *s, uint64_t *out);
 int tw_parse_rate(const char *s, uint64_t *bytes_per_sec);
 int tw_parse_probability(const char *s, double *out);
+/* A port number 0..65535 (0: the system or the simulator picks one). */
+int tw_parse_port(const char *s, uint16_t *out);
 /* "host:port" or "[v6]:port"; host is copied into host[hlen]. The port
  * must be 1..65535. */
 int tw_parse_hostport(const char *s, char *host, size_t hlen, uint16_t *port);
