@@ -148,6 +148,11 @@ struct tw_loop {
      * simulator's trace records them); ev is a tw__event. NULL: nobody
      * listens. */
     void (*on_callback)(tw_loop *loop, const tw_transport *t, unsigned ev);
+    /* Told when the loop gets work: the ready queue stops being empty
+     * (timer false), or a new earliest timer is set (timer true). The
+     * simulator runs only the nodes that have work this way. NULL:
+     * nobody listens. */
+    void (*on_wake)(tw_loop *loop, bool timer);
 };
 
 /* Set up the core part of a loop the backend allocated (struct tw_loop is

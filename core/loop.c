@@ -112,7 +112,8 @@ static int ready_push(tw_loop *loop, uint32_t idx)
         loop->ready_head = 0;
     }
     loop->ready[(loop->ready_head + loop->ready_len) % loop->ready_cap] = idx;
-    loop->ready_len++;
+    if (loop->ready_len++ == 0 && loop->on_wake)
+        loop->on_wake(loop, false);
     return 0;
 }
 
@@ -236,6 +237,8 @@ tw_handle tw_call_at(tw_loop *loop, tw_ns when, tw_callback cb, void *arg)
         slot_free(loop, idx);
         return 0;
     }
+    if (loop->heap[0] == idx && loop->on_wake)
+        loop->on_wake(loop, true);
     return handle_of(loop, idx);
 }
 

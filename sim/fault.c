@@ -179,6 +179,7 @@ static void set_clock(tw_sim *sim, sim_node *n, tw_ns skew, int32_t drift)
     n->base_world = sim->now;
     n->base_local = sim->now + skew;
     n->drift_ppm = drift;
+    sim_node_rearm(n); /* its timers fall due at other world times now */
 }
 
 static void start_cb(void *arg)
@@ -255,7 +256,7 @@ void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
         n->loop.contract_on = contract_on;
         n->loop.contract_handler = h;
         n->loop.contract_arg = harg;
-        n->loop.on_callback = sim_trace_callback;
+        sim_node_hooks(n);
     }
     n->crashing = false;
 }
@@ -299,11 +300,14 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
                       &(tw_sim_fault){.kind = TW_SIM_FAULT_HEAL, .a = f->a, .b = f->b});
         break;
     case TW_SIM_FAULT_HEAL:
+        sim_stream_settle_all(sim); /* acks that met the cut are held */
         cut(sim, a, b, false, false);
         sim_stream_heal(sim, a, b);
         break;
     case TW_SIM_FAULT_CLOG:
+        sim_stream_settle_all(sim); /* acks in before the clog count */
         clog_paths(sim, a, b, f->oneway, sim->now + f->duration_ns);
+        sim_stream_clogged(sim);
         break;
     case TW_SIM_FAULT_RESET:
         reset(sim, a, b);

@@ -113,7 +113,7 @@ size_t tw_sim_streams(tw_sim *sim, tw_sim_stream_probe *out, size_t max)
                 .peer_node = ep->peer_node,
                 .transport = ep->t.id,
                 .buffered = ep->t.wbuf.size,
-                .unacked = ep->tx_unacked,
+                .unacked = sim_ep_unacked(sim, ep),
                 .in_flight = ep->fly_bytes,
                 .arrived = ep->rx_bytes,
                 .reading = tw__transport_reading(&ep->t),

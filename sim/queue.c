@@ -24,6 +24,7 @@ int sim_queue_init(sim_queue *q, uint32_t max)
 void sim_queue_fini(sim_queue *q)
 {
     free(q->heap);
+    free(q->ring);
     memset(q, 0, sizeof *q);
 }
 
@@ -32,10 +33,32 @@ static bool ev_less(const sim_event *a, const sim_event *b)
     return a->time < b->time || (a->time == b->time && a->seq < b->seq);
 }
 
+static int ring_push(sim_queue *q, const sim_event *ev)
+{
+    if (q->r_len == q->r_cap) {
+        if (q->len + q->r_len >= q->max)
+            return -ENOBUFS;
+        uint32_t cap = q->r_cap ? q->r_cap * 2 : 64;
+        sim_event *r = malloc((size_t)cap * sizeof *r);
+        if (!r)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < q->r_len; i++)
+            r[i] = q->ring[(q->r_head + i) & (q->r_cap - 1)];
+        free(q->ring);
+        q->ring = r;
+        q->r_cap = cap;
+        q->r_head = 0;
+    }
+    q->ring[(q->r_head + q->r_len++) & (q->r_cap - 1)] = *ev;
+    if (!ev->bg)
+        q->fg++;
+    return 0;
+}
+
 static int queue_push(sim_queue *q, const sim_event *ev)
 {
     if (q->len == q->cap) {
-        if (q->cap >= q->max)
+        if (q->cap >= q->max || q->len + q->r_len >= q->max)
             return -ENOBUFS;
         uint32_t cap = q->cap ? q->cap * 2 : 256;
         if (cap > q->max)
@@ -60,8 +83,18 @@ static int queue_push(sim_queue *q, const sim_event *ev)
     return 0;
 }
 
-bool sim_pop(sim_queue *q, sim_event *out)
+bool sim_pop(sim_queue *q, tw_ns now, sim_event *out)
 {
+    if (q->r_len && !(q->len && q->heap[0].time <= now)) {
+        *out = q->ring[q->r_head];
+        q->r_head = (q->r_head + 1) & (q->r_cap - 1);
+        q->r_len--;
+        if (!out->bg) {
+            assert(q->fg > 0);
+            q->fg--;
+        }
+        return true;
+    }
     if (q->len == 0)
         return false;
     *out = q->heap[0];
@@ -95,7 +128,9 @@ static int push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
         when = sim->now;
     sim_event ev = {.time = when, .seq = sim->seq++, .arg = arg,
                     .obj = obj, .gen = gen, .type = type, .bg = bg};
-    int rc = queue_push(&sim->q, &ev);
+    /* Background events stay in the heap: the clock may jump past them. */
+    int rc = when == sim->now && !bg ? ring_push(&sim->q, &ev)
+                                      : queue_push(&sim->q, &ev);
     if (rc < 0)
         sim_fail(sim, rc, "event queue full (raise tw_sim_opts.events_max)");
     return rc;

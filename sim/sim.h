@@ -43,6 +43,7 @@ enum sim_ev_type {
     EV_DGRAM_DELIVER,  /* hand queued datagrams to the protocol */
     EV_DGRAM_SENT,     /* `arg` bytes left the sender's socket buffer */
     EV_DGRAM_WRITABLE, /* room again: flush the transport's queue */
+    EV_TIMER,          /* a node's earliest timer is due (obj: node) */
     EV__END            /* one past the last type (new ones go above) */
 };
 
@@ -55,10 +56,16 @@ typedef struct sim_event {
     bool bg; /* background: does not keep the world busy */
 } sim_event;
 
+/* Events due at the current time (pushed with when <= now) go to a FIFO
+ * ring instead of the heap: they are the common case (a delivery, a
+ * writable), and they sort after every heap event of the same time, all
+ * of which were pushed before the clock got there. */
 typedef struct sim_queue {
     sim_event *heap;
     uint32_t len, cap, max;
-    uint32_t fg; /* foreground events queued */
+    uint32_t fg; /* foreground events queued (heap and ring) */
+    sim_event *ring;
+    uint32_t r_head, r_len, r_cap;
 } sim_queue;
 
 /* ---- nodes ---- */
@@ -76,6 +83,10 @@ typedef struct sim_node {
      * never below floor (a monotonic clock never goes back). */
     tw_ns base_world, base_local, floor;
     int32_t drift_ppm;
+    /* the EV_TIMER queued for the node's earliest timer: its world time
+     * (-1: none) and generation (an older one is stale) */
+    tw_ns timer_armed;
+    uint32_t timer_gen;
     uint32_t emfile_left;
     uint32_t enobufs_left;   /* datagram sends to fail (dgram_fault.c) */
     uint16_t next_udp_port;  /* ephemeral UDP ports (dgram.c) */
@@ -119,9 +130,23 @@ typedef struct sim_seg {
     struct sim_seg *next;
     tw_ns arrive;
     uint32_t len, off;
-    bool fin;
+    bool fin, small; /* small: SIM_SEG_SMALL bytes of room, recycled */
     uint8_t data[];
 } sim_seg;
+
+/* Segments of up to this many bytes come from the world's free list. */
+#define SIM_SEG_SMALL 480
+#define SIM_SEG_FREE_MAX 4096
+
+/* Acknowledgements on their way back to the end that sent the bytes:
+ * arrival time and bytes, in arrival order. They are not events: the
+ * sender settles them when it looks at its window, and an EV_ACK is
+ * queued only to wake a writer the window holds up. */
+#define SIM_ACKS 4
+typedef struct sim_ack {
+    tw_ns t;
+    size_t n;
+} sim_ack;
 
 typedef struct sim_listener sim_listener;
 
@@ -136,7 +161,11 @@ typedef struct sim_ep {
     tw_ns fly_last;               /* arrival of the newest segment */
     /* the direction away from it */
     size_t tx_unacked;            /* sent, not yet acknowledged as read */
-    uint64_t ack_parked;          /* acks for the peer held by a cut */
+    uint64_t ack_parked;          /* acks held by a cut on their way here */
+    sim_ack acks[SIM_ACKS];       /* acks on their way here (a ring) */
+    uint8_t ack_head, ack_len;
+    bool ack_event;               /* an EV_ACK is queued to wake a writer */
+    bool arrive_pending;          /* an EV_ARRIVE is queued for fly_head */
     int pending_err;              /* reset before the transport opened */
     bool opened, connecting, broken;
     bool fin_sent, fin_arrived, eof_done;
@@ -163,6 +192,13 @@ struct sim_listener {
 
 /* ---- the world ---- */
 
+/* trace.c: record names' hashes, found by the name's address */
+#define SIM_NAME_CACHE 64
+typedef struct sim_name_cache {
+    const char *name;
+    uint64_t hash;
+} sim_name_cache;
+
 typedef struct sim_slot {
     void *p;
     uint32_t gen;
@@ -184,6 +220,10 @@ struct tw_sim {
     uint64_t seq;
     sim_node **nodes;
     uint32_t nnodes;
+    /* nodes with work to run now (ready callbacks, a due timer): a bit per
+     * node id, so they run in id order without visiting the others */
+    uint64_t *due;
+    uint32_t ndue;
     sim_path *paths; /* nodes_cap x nodes_cap */
     uint32_t paths_cap;
     tw_sim_path_opts *overrides;
@@ -194,12 +234,15 @@ struct tw_sim {
     tw_sim_fault *faults; /* scripted, by index */
     uint32_t nfaults, capfaults;
     uint8_t *scratch; /* one chunk, gathered from segments */
+    sim_seg *seg_free; /* small segments to reuse */
+    uint32_t seg_nfree;
     bool driving, swarm_started;
     int err;
     /* trace */
     uint64_t hash;
     FILE *trace_file;
     char trace_node[32];
+    sim_name_cache names[SIM_NAME_CACHE];
     tw_sim_stats stats;
     struct sim_dgram *dg; /* datagrams (sim/dgram.h) */
     tw_sim_loss_model *bursts; /* loss bursts' models (sim/loss.c) */
@@ -213,6 +256,11 @@ sim_node *sim_node_of(tw_loop *loop);
 tw_ns sim_node_local(sim_node *n, tw_ns world);
 tw_ns sim_node_world(sim_node *n, tw_ns local);
 sim_node *sim_node_by_addr(tw_sim *sim, const tw_addr *a, sim_node *from);
+/* A node's loop was made afresh (added, restarted): hook it up. */
+void sim_node_hooks(sim_node *n);
+/* The node's clock or life changed: forget its queued timer event and
+ * queue one for its earliest timer as the clock now reads. */
+void sim_node_rearm(sim_node *n);
 void sim_fail(tw_sim *sim, int err, const char *why);
 /* One step not passing world time limit: 1 if done, else 0 with the clock
  * moved to limit (the world was idle before it). */
@@ -224,11 +272,16 @@ void sim_queue_fini(sim_queue *q);
 int sim_push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
              uint32_t gen, uint64_t arg);
 int sim_push_bg(tw_sim *sim, tw_ns when, uint8_t type, uint64_t arg);
-bool sim_pop(sim_queue *q, sim_event *out);
-static inline const sim_event *sim_peek(const sim_queue *q)
+/* The earliest event, NULL if none: a heap event of the current time
+ * (now) first, then the ring, then the heap. */
+bool sim_pop(sim_queue *q, tw_ns now, sim_event *out);
+static inline const sim_event *sim_peek(const sim_queue *q, tw_ns now)
 {
-    return q->len ? &q->heap[0] : NULL;
+    if (q->len && (q->heap[0].time <= now || !q->r_len))
+        return &q->heap[0];
+    return q->r_len ? &q->ring[q->r_head] : NULL;
 }
+static inline uint32_t sim_queued(const sim_queue *q) { return q->len + q->r_len; }
 
 /* table.c */
 int sim_table_init(sim_table *t, uint32_t max);
@@ -278,6 +331,14 @@ void sim_ep_watch_cut(tw_sim *sim, sim_ep *ep);
 void sim_send_rst(tw_sim *sim, sim_ep *from);
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);
 void sim_stream_heal(tw_sim *sim, uint32_t a, uint32_t b);
+/* Before a path's cut or clog changes: settle every end's acks that
+ * arrived under the old state. After a clog: acks still on their way
+ * across a clogged path wait for its end. */
+void sim_stream_settle_all(tw_sim *sim);
+void sim_stream_clogged(tw_sim *sim);
+/* The window's view after settling the acks that have arrived. */
+size_t sim_ep_unacked(tw_sim *sim, sim_ep *ep);
+void sim_segs_fini(tw_sim *sim);
 extern const tw__transport_ops tw__sim_stream_ops;
 
 /* server.c */

@@ -42,20 +42,64 @@ sim_ep *sim_ep_new(tw_sim *sim, uint32_t node)
     return ep;
 }
 
-static void free_segs(sim_seg *s)
+/* ---- segments: small ones are recycled ---- */
+
+static sim_seg *seg_new(tw_sim *sim, size_t len)
+{
+    sim_seg *s;
+    if (len <= SIM_SEG_SMALL && sim->seg_free) {
+        s = sim->seg_free;
+        sim->seg_free = s->next;
+        sim->seg_nfree--;
+    } else {
+        bool small = len <= SIM_SEG_SMALL;
+        s = malloc(sizeof *s + (small ? SIM_SEG_SMALL : len));
+        if (!s)
+            return NULL;
+        s->small = small;
+    }
+    s->next = NULL;
+    s->len = (uint32_t)len;
+    s->off = 0;
+    s->fin = false;
+    return s;
+}
+
+static void seg_free(tw_sim *sim, sim_seg *s)
+{
+    if (s->small && sim->seg_nfree < SIM_SEG_FREE_MAX) {
+        s->next = sim->seg_free;
+        sim->seg_free = s;
+        sim->seg_nfree++;
+    } else {
+        free(s);
+    }
+}
+
+static void free_segs(tw_sim *sim, sim_seg *s)
 {
     while (s) {
         sim_seg *next = s->next;
-        free(s);
+        seg_free(sim, s);
         s = next;
     }
+}
+
+void sim_segs_fini(tw_sim *sim)
+{
+    while (sim->seg_free) {
+        sim_seg *next = sim->seg_free->next;
+        free(sim->seg_free);
+        sim->seg_free = next;
+    }
+    sim->seg_nfree = 0;
 }
 
 void sim_ep_free(tw_sim *sim, sim_ep *ep)
 {
     assert(sim_table_get(&sim->eps, ep->id, sim_table_gen(&sim->eps, ep->id)) == ep);
-    free_segs(ep->fly_head);
-    free_segs(ep->rx_head);
+    free_segs(sim, ep->fly_head);
+    free_segs(sim, ep->rx_head);
     sim_table_del(&sim->eps, ep->id);
     free(ep);
 }
@@ -153,7 +197,7 @@ static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg)
          * Nothing sent after this segment may arrive before that reset
          * (a receiver never delivers past a hole), so later segments wait
          * behind it, and the reset, queued first, ends the stream. */
-        free(seg);
+        seg_free(sim, seg);
         if (to->fly_last < t)
             to->fly_last = t;
         ep_push(sim, from, t, EV_RST, ETIMEDOUT);
@@ -171,26 +215,110 @@ static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg)
         to->fly_head = seg;
     to->fly_tail = seg;
     to->fly_bytes += seg->len;
-    ep_push(sim, to, t, EV_ARRIVE, 0);
+    /* One EV_ARRIVE at a time, for the oldest segment in flight: the
+     * next is queued when it arrives (arrival times never go back). */
+    if (!to->arrive_pending && !to->rx_parked) {
+        to->arrive_pending = true;
+        ep_push(sim, to, t, EV_ARRIVE, 0);
+    }
 }
 
-static sim_seg *seg_new(size_t len)
+/* ---- acknowledgements ---- */
+
+/* Fold the acks that have reached ep into its window; one that arrived
+ * while its path was cut is held until the heal. */
+static void ack_settle(tw_sim *sim, sim_ep *ep)
 {
-    sim_seg *s = malloc(sizeof *s + len);
-    if (s) {
-        s->next = NULL;
-        s->len = (uint32_t)len;
-        s->off = 0;
-        s->fin = false;
+    while (ep->ack_len && ep->acks[ep->ack_head].t <= sim->now) {
+        sim_ack *a = &ep->acks[ep->ack_head];
+        sim_path *p = ep->node == ep->peer_node
+                          ? NULL
+                          : sim_path_of(sim, ep->peer_node, ep->node);
+        if (p && p->cut_since >= 0 && p->cut_since <= a->t) {
+            p->count.blocked++;
+            ep->ack_parked += a->n;
+        } else {
+            assert(ep->tx_unacked >= a->n);
+            ep->tx_unacked -= a->n;
+        }
+        ep->ack_head = (uint8_t)((ep->ack_head + 1) % SIM_ACKS);
+        ep->ack_len--;
     }
-    return s;
+}
+
+size_t sim_ep_unacked(tw_sim *sim, sim_ep *ep)
+{
+    ack_settle(sim, ep);
+    return ep->tx_unacked;
+}
+
+/* A writer the window holds up: wake it when the next ack lands. */
+static void ack_wake(tw_sim *sim, sim_ep *ep)
+{
+    if (!ep->want_write || ep->ack_event || !ep->ack_len)
+        return;
+    ep->ack_event = true;
+    ep_push(sim, ep, ep->acks[ep->ack_head].t, EV_ACK, 0);
+}
+
+/* n bytes acknowledged to `to`, arriving at t (or later: acks keep their
+ * order, and a clogged path holds them until it clears). */
+static void ack_add(tw_sim *sim, sim_ep *to, tw_ns t, size_t n)
+{
+    if (to->node != to->peer_node) {
+        sim_path *p = sim_path_of(sim, to->peer_node, to->node);
+        if (p->clog_until > t)
+            t = p->clog_until;
+    }
+    if (to->ack_len) {
+        sim_ack *last = &to->acks[(to->ack_head + to->ack_len - 1) % SIM_ACKS];
+        if (t < last->t)
+            t = last->t;
+        if (to->ack_len == SIM_ACKS || t == last->t) {
+            /* full: the newest carries the last one's bytes too */
+            last->t = t;
+            last->n += n;
+            ack_wake(sim, to);
+            return;
+        }
+    }
+    to->acks[(to->ack_head + to->ack_len) % SIM_ACKS] = (sim_ack){t, n};
+    to->ack_len++;
+    ack_wake(sim, to);
+}
+
+void sim_stream_settle_all(tw_sim *sim)
+{
+    for (uint32_t i = 0; i < sim->eps.n; i++) {
+        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
+        if (ep)
+            ack_settle(sim, ep);
+    }
+}
+
+void sim_stream_clogged(tw_sim *sim)
+{
+    for (uint32_t i = 0; i < sim->eps.n; i++) {
+        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
+        if (!ep || !ep->ack_len || ep->node == ep->peer_node)
+            continue;
+        tw_ns until = sim_path_of(sim, ep->peer_node, ep->node)->clog_until;
+        for (uint8_t k = 0; k < ep->ack_len; k++) {
+            sim_ack *a = &ep->acks[(ep->ack_head + k) % SIM_ACKS];
+            if (a->t < until)
+                a->t = until;
+        }
+    }
 }
 
 /* ---- transport ops ---- */
 
 static bool can_send(tw_sim *sim, sim_ep *ep)
 {
-    return !sim_ep_peer(sim, ep) || ep->tx_unacked < window_of(sim, ep);
+    if (!sim_ep_peer(sim, ep))
+        return true;
+    ack_settle(sim, ep);
+    return ep->tx_unacked < window_of(sim, ep);
 }
 
 static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
@@ -214,6 +342,7 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
         return (ssize_t)total;
     }
     size_t window = window_of(sim, ep);
+    ack_settle(sim, ep);
     if (ep->tx_unacked >= window)
         return 0;
     size_t n = total < window - ep->tx_unacked ? total : window - ep->tx_unacked;
@@ -222,7 +351,7 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
     size_t ioff = 0;
     while (done < n) {
         size_t len = n - done < segmax ? n - done : segmax;
-        sim_seg *seg = seg_new(len);
+        sim_seg *seg = seg_new(sim, len);
         if (!seg)
             break;
         for (size_t got = 0; got < len;) {
@@ -248,8 +377,12 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
 
 static void maybe_writable(tw_sim *sim, sim_ep *ep)
 {
-    if (ep->writable_pending || !can_send(sim, ep))
+    if (ep->writable_pending)
         return;
+    if (!can_send(sim, ep)) {
+        ack_wake(sim, ep);
+        return;
+    }
     ep->writable_pending = true;
     ep_push(sim, ep, sim->now, EV_WRITABLE, 0);
 }
@@ -283,7 +416,7 @@ static void send_fin(tw_sim *sim, sim_ep *ep)
 {
     ep->fin_sent = true;
     sim_ep *peer = sim_ep_peer(sim, ep);
-    sim_seg *seg = peer ? seg_new(0) : NULL;
+    sim_seg *seg = peer ? seg_new(sim, 0) : NULL;
     if (!seg)
         return;
     seg->fin = true;
@@ -346,12 +479,14 @@ int tw_sim_reset_transport(tw_transport *t)
 
 static void on_arrive(tw_sim *sim, sim_ep *ep)
 {
+    ep->arrive_pending = false;
     if (sim_path_cut(sim, ep->peer_node, ep->node)) {
         ep->rx_parked = true; /* retransmitted after the heal */
         return;
     }
     sim_path *p = sim_path_of(sim, ep->peer_node, ep->node);
     if (p->clog_until > sim->now) {
+        ep->arrive_pending = true;
         ep_push(sim, ep, p->clog_until, EV_ARRIVE, 0);
         return;
     }
@@ -364,7 +499,7 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
         ep->fly_bytes -= s->len;
         if (s->fin) {
             ep->fin_arrived = true;
-            free(s);
+            seg_free(sim, s);
             continue;
         }
         s->next = NULL;
@@ -375,6 +510,10 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
         ep->rx_tail = s;
         ep->rx_bytes += s->len;
         moved += s->len;
+    }
+    if (ep->fly_head) {
+        ep->arrive_pending = true;
+        ep_push(sim, ep, ep->fly_head->arrive, EV_ARRIVE, 0);
     }
     if (moved)
         sim_trace(sim, ep->node, sim_ep_tid(ep), "arrive", (int64_t)moved,
@@ -414,7 +553,7 @@ static const uint8_t *gather(tw_sim *sim, sim_ep *ep, size_t c)
     return sim->scratch;
 }
 
-static void consume(sim_ep *ep, size_t n)
+static void consume(tw_sim *sim, sim_ep *ep, size_t n)
 {
     assert(n <= ep->rx_bytes);
     ep->rx_bytes -= n;
@@ -427,7 +566,7 @@ static void consume(sim_ep *ep, size_t n)
             ep->rx_head = s->next;
             if (!ep->rx_head)
                 ep->rx_tail = NULL;
-            free(s);
+            seg_free(sim, s);
         }
     }
 }
@@ -445,12 +584,12 @@ static void on_deliver(tw_sim *sim, sim_ep *ep)
         size_t took = tw__transport_deliver(&ep->t, p, c);
         /* Callbacks may have closed the transport, but it is freed only
          * from the loop: ep is still ours here. */
-        consume(ep, took);
+        consume(sim, ep, took);
         sim->stats.bytes_delivered += took;
         sim_ep *peer = sim_ep_peer(sim, ep);
         if (took && peer)
-            ep_push(sim, peer, sim->now + sim_latency(sim, ep->node, peer->node),
-                    EV_ACK, took);
+            ack_add(sim, peer, sim->now + sim_latency(sim, ep->node, peer->node),
+                    took);
     } else if (ep->fin_arrived && !ep->eof_done) {
         ep->eof_done = true;
         sim_trace(sim, ep->node, ep->t.id, "eof", 0, 0);
@@ -460,21 +599,16 @@ static void on_deliver(tw_sim *sim, sim_ep *ep)
     maybe_deliver(sim, ep);
 }
 
-static void on_ack(tw_sim *sim, sim_ep *ep, uint64_t n)
+/* The ack the writer waited for has landed. */
+static void on_ack(tw_sim *sim, sim_ep *ep)
 {
-    if (sim_path_cut(sim, ep->peer_node, ep->node)) {
-        ep->ack_parked += n;
+    ep->ack_event = false;
+    if (!ep->opened || !ep->want_write || ep->broken)
         return;
-    }
-    sim_path *p = sim_path_of(sim, ep->peer_node, ep->node);
-    if (p->clog_until > sim->now) {
-        ep_push(sim, ep, p->clog_until, EV_ACK, n);
-        return;
-    }
-    assert(ep->tx_unacked >= n);
-    ep->tx_unacked -= n;
-    if (ep->opened && ep->want_write && !ep->broken)
+    if (can_send(sim, ep))
         tw__transport_writable(&ep->t);
+    if (!can_send(sim, ep))
+        ack_wake(sim, ep);
 }
 
 /* Since when the connection's path is cut in either direction, -1: not. */
@@ -516,7 +650,7 @@ void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
         on_deliver(sim, ep);
         break;
     case EV_ACK:
-        on_ack(sim, ep, ev->arg);
+        on_ack(sim, ep);
         break;
     case EV_WRITABLE:
         ep->writable_pending = false;
@@ -550,10 +684,11 @@ void sim_stream_heal(tw_sim *sim, uint32_t a, uint32_t b)
         tw_ns lat = sim_latency(sim, ep->peer_node, ep->node);
         if (ep->rx_parked) {
             ep->rx_parked = false;
+            ep->arrive_pending = true;
             ep_push(sim, ep, sim->now + lat, EV_ARRIVE, 0);
         }
         if (ep->ack_parked) {
-            ep_push(sim, ep, sim->now + lat, EV_ACK, ep->ack_parked);
+            ack_add(sim, ep, sim->now + lat, ep->ack_parked);
             ep->ack_parked = 0;
         }
     }

@@ -23,16 +23,33 @@ static inline void mix64(uint64_t *h, uint64_t v)
 
 /* Callback and event names are short: fold them in 8 bytes at a time,
  * little-endian by construction, then their length. */
-static void mix_str(uint64_t *h, const char *s)
+static uint64_t hash_str(const char *s)
 {
+    uint64_t h = 0;
     size_t n = strlen(s);
     for (size_t i = 0; i < n; i += 8) {
         uint64_t w = 0;
         for (size_t j = 0; j < 8 && i + j < n; j++)
             w |= (uint64_t)(uint8_t)s[i + j] << (8 * j);
-        mix64(h, w);
+        mix64(&h, w);
     }
-    mix64(h, n);
+    mix64(&h, n);
+    return h;
+}
+
+/* A name's hash, remembered by its address: records name themselves with
+ * string constants, so a few dozen addresses recur. The address only
+ * finds the cache entry; what is hashed is always the text, so the trace
+ * hash does not depend on where the build put the strings. */
+static uint64_t name_hash(tw_sim *sim, const char *what)
+{
+    uintptr_t a = (uintptr_t)what;
+    sim_name_cache *c = &sim->names[(a ^ (a >> 7)) % SIM_NAME_CACHE];
+    if (c->name != what) {
+        c->name = what;
+        c->hash = hash_str(what);
+    }
+    return c->hash;
 }
 
 void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
@@ -41,7 +58,7 @@ void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
     mix64(&sim->hash, (uint64_t)sim->now);
     mix64(&sim->hash, node);
     mix64(&sim->hash, transport);
-    mix_str(&sim->hash, what);
+    mix64(&sim->hash, name_hash(sim, what));
     mix64(&sim->hash, (uint64_t)a);
     mix64(&sim->hash, (uint64_t)b);
     sim->stats.records++;

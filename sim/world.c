@@ -183,12 +183,102 @@ tw_loop *tw_sim_node(tw_sim *sim, const char *name)
 static int loop_run(tw_loop *loop, tw_ns deadline);
 static void loop_destroy(tw_loop *loop) { (void)loop; /* tw_sim_free's job */ }
 
+/* ---- work: which nodes have something to run ---- */
+
+static void set_due(tw_sim *sim, uint32_t id)
+{
+    uint64_t bit = UINT64_C(1) << (id & 63);
+    if (!(sim->due[id >> 6] & bit)) {
+        sim->due[id >> 6] |= bit;
+        sim->ndue++;
+    }
+}
+
+static void clear_due(tw_sim *sim, uint32_t id)
+{
+    uint64_t bit = UINT64_C(1) << (id & 63);
+    if (sim->due[id >> 6] & bit) {
+        sim->due[id >> 6] &= ~bit;
+        sim->ndue--;
+    }
+}
+
+/* The lowest node id >= from with work, or UINT32_MAX. */
+static uint32_t next_due(const tw_sim *sim, uint32_t from)
+{
+    uint32_t words = (sim->nnodes + 63) / 64;
+    for (uint32_t w = from >> 6; w < words; w++) {
+        uint64_t bits = sim->due[w];
+        if (w == from >> 6)
+            bits &= ~UINT64_C(0) << (from & 63);
+        if (bits)
+            return w * 64 + (uint32_t)__builtin_ctzll(bits);
+    }
+    return UINT32_MAX;
+}
+
+/* Queue an EV_TIMER for the node's earliest timer, unless one as early is
+ * queued already. */
+static void arm_timer(sim_node *n)
+{
+    tw_ns next = n->up ? tw__loop_next_timer(&n->loop) : -1;
+    if (next < 0)
+        return;
+    tw_ns w = sim_node_world(n, next);
+    if (n->timer_armed >= 0 && n->timer_armed <= w)
+        return;
+    n->timer_armed = w;
+    sim_push(n->sim, w, EV_TIMER, n->id, ++n->timer_gen, 0);
+}
+
+void sim_node_rearm(sim_node *n)
+{
+    n->timer_armed = -1;
+    n->timer_gen++;
+    arm_timer(n);
+}
+
+static void on_wake(tw_loop *loop, bool timer)
+{
+    sim_node *n = (sim_node *)loop;
+    if (timer)
+        arm_timer(n);
+    else
+        set_due(n->sim, n->id);
+}
+
+/* call_soon_threadsafe on a simulated node: a world runs on one thread,
+ * so the caller is that thread and the inbox is ready now. */
+static void loop_wakeup(tw_loop *loop)
+{
+    sim_node *n = (sim_node *)loop;
+    set_due(n->sim, n->id);
+}
+
+void sim_node_hooks(sim_node *n)
+{
+    n->loop.on_callback = sim_trace_callback;
+    n->loop.on_wake = on_wake;
+    n->timer_armed = -1;
+    n->timer_gen++;
+}
+
+/* Is this queued EV_TIMER the live one, with its node's timer due? */
+static bool timer_live(tw_sim *sim, const sim_event *ev)
+{
+    sim_node *n = sim->nodes[ev->obj];
+    if (ev->gen != n->timer_gen || !n->up)
+        return false;
+    tw_ns next = tw__loop_next_timer(&n->loop);
+    return next >= 0 && sim_node_world(n, next) <= ev->time;
+}
+
 const tw__loop_ops tw__sim_loop_ops = {
     .name = "sim",
     .now = loop_now,
     .poll = NULL,
     .run = loop_run,
-    .wakeup = NULL,
+    .wakeup = loop_wakeup,
     .destroy = loop_destroy,
     .connect_host = sim_connect_host,
     .connect_addr = sim_connect_addr,
@@ -216,14 +306,21 @@ tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr)
     if (!nodes)
         return NULL;
     sim->nodes = nodes;
+    if (sim->nnodes % 64 == 0) {
+        uint64_t *due = realloc(sim->due, (sim->nnodes / 64 + 1) * sizeof *due);
+        if (!due)
+            return NULL;
+        due[sim->nnodes / 64] = 0;
+        sim->due = due;
+    }
     sim_node *n = calloc(1, sizeof *n);
     if (!n || tw__loop_init(&n->loop, &tw__sim_loop_ops,
                             sim->opts.chunk_bytes_max) < 0) {
         free(n);
         return NULL;
     }
-    n->loop.on_callback = sim_trace_callback;
     n->sim = sim;
+    sim_node_hooks(n);
     n->id = sim->nnodes;
     strcpy(n->name, name);
     n->addr = a;
@@ -275,32 +372,6 @@ void sim_fail(tw_sim *sim, int err, const char *why)
     }
 }
 
-static bool node_due(sim_node *n)
-{
-    if (!n->up)
-        return false;
-    if (tw__loop_has_ready(&n->loop))
-        return true;
-    tw_ns next = tw__loop_next_timer(&n->loop);
-    return next >= 0 && next <= sim_node_local(n, n->sim->now);
-}
-
-/* World time of the earliest node timer, -1 if none. */
-static tw_ns next_timer(tw_sim *sim)
-{
-    tw_ns best = -1;
-    for (uint32_t i = 0; i < sim->nnodes; i++) {
-        sim_node *n = sim->nodes[i];
-        tw_ns t = n->up ? tw__loop_next_timer(&n->loop) : -1;
-        if (t < 0)
-            continue;
-        t = sim_node_world(n, t);
-        if (best < 0 || t < best)
-            best = t;
-    }
-    return best;
-}
-
 static void dispatch(tw_sim *sim, const sim_event *ev)
 {
     sim->stats.events++;
@@ -340,6 +411,10 @@ static void dispatch(tw_sim *sim, const sim_event *ev)
     case EV_DGRAM_WRITABLE:
         sim_dgram_event(sim, ev);
         break;
+    case EV_TIMER: /* a live one: step() drops the stale */
+        sim->nodes[ev->obj]->timer_armed = -1;
+        set_due(sim, ev->obj);
+        break;
     default:
         assert(!"unknown event type");
     }
@@ -347,41 +422,58 @@ static void dispatch(tw_sim *sim, const sim_event *ev)
 
 enum { STEP_IDLE = 0, STEP_DID = 1, STEP_LIMIT = 2 };
 
-/* One step. limit: world time not to pass (-1: none). bg_only_idle: the
- * world counts as idle when only background events remain. */
-static int step(tw_sim *sim, tw_ns limit, bool bg_only_idle)
+/* One pass over the nodes with work, in id order. A node that gets work
+ * during the pass runs in it if its id is higher than the one running,
+ * else in the next pass; a node runs at most once per pass. */
+static void run_due(tw_sim *sim)
 {
-    bool ran = false;
-    for (uint32_t i = 0; i < sim->nnodes; i++) {
-        sim_node *n = sim->nodes[i];
-        if (!node_due(n))
+    for (uint32_t id = next_due(sim, 0); id != UINT32_MAX; id = next_due(sim, id + 1)) {
+        clear_due(sim, id);
+        sim_node *n = sim->nodes[id];
+        if (!n->up)
             continue;
         if (sim->opts.trace_verbose || sim->opts.trace_fn)
             sim_trace(sim, n->id, 0, "run", n->loop.ready_len, 0);
         sim->stats.iterations++;
         tw__loop_run_ready(&n->loop);
-        ran = true;
+        /* what the run made ready waits for the next pass */
+        if (n->up && tw__loop_has_ready(&n->loop))
+            set_due(sim, id);
+        else
+            clear_due(sim, id);
+        arm_timer(n);
     }
-    if (ran)
+}
+
+/* One step. limit: world time not to pass (-1: none). bg_only_idle: the
+ * world counts as idle when only background events remain. */
+static int step(tw_sim *sim, tw_ns limit, bool bg_only_idle)
+{
+    if (sim->ndue) {
+        run_due(sim);
         return STEP_DID;
-    const sim_event *head = sim_peek(&sim->q);
-    tw_ns tnet = head ? head->time : -1;
-    tw_ns ttimer = next_timer(sim);
-    if (bg_only_idle && sim->q.fg == 0 && ttimer < 0)
+    }
+    const sim_event *head;
+    while ((head = sim_peek(&sim->q, sim->now)) && head->type == EV_TIMER &&
+           !timer_live(sim, head)) {
+        /* A timer cancelled or moved, or its node down: drop the event
+         * without moving the clock, and queue the right one. */
+        sim_event ev;
+        sim_pop(&sim->q, sim->now, &ev);
+        sim_node *n = sim->nodes[ev.obj];
+        if (ev.gen == n->timer_gen)
+            sim_node_rearm(n);
+    }
+    if (!head || (bg_only_idle && sim->q.fg == 0))
         return STEP_IDLE;
-    if (tnet < 0 && ttimer < 0)
-        return STEP_IDLE;
-    tw_ns t = tnet < 0 ? ttimer : ttimer < 0 ? tnet : tnet < ttimer ? tnet : ttimer;
+    tw_ns t = head->time;
     if (limit >= 0 && t > limit)
         return STEP_LIMIT;
     assert(t >= sim->now);
     sim->now = t;
-    if (tnet == t) {
-        sim_event ev;
-        sim_pop(&sim->q, &ev);
-        dispatch(sim, &ev);
-    }
-    /* else a timer is due now: the next step runs it */
+    sim_event ev;
+    sim_pop(&sim->q, sim->now, &ev);
+    dispatch(sim, &ev);
     return STEP_DID;
 }
 
@@ -536,6 +628,7 @@ void tw_sim_free(tw_sim *sim)
         if (ep)
             sim_ep_free(sim, ep);
     }
+    sim_segs_fini(sim);
     sim_dgram_fini(sim); /* after the crashes: datagrams still in flight */
     sim_procs_free(sim); /* after the crashes too: pipes never wrapped */
     for (uint32_t i = 0; i < sim->nnodes; i++)
@@ -545,6 +638,7 @@ void tw_sim_free(tw_sim *sim)
         tw__buggify_worlds--;
     }
     free(sim->nodes);
+    free(sim->due);
     free(sim->paths);
     free(sim->overrides);
     free(sim->bursts);
@@ -565,5 +659,5 @@ void tw_sim_get_stats(const tw_sim *sim, tw_sim_stats *out)
 {
     *out = sim->stats;
     out->endpoints = sim->eps.live;
-    out->events_queued = sim->q.len;
+    out->events_queued = sim_queued(&sim->q);
 }
