@@ -1,6 +1,7 @@
 /* cli/main.c - the `twin` command.
  *
- *   twin run APP [OPTIONS]   run a named app on the real (epoll) backend
+ *   twin run [--busy-poll DURATION] APP [OPTIONS]
+ *                            run a named app on the real (epoll) backend
  *   twin apps                list the apps and their options
  *   twin demo [--seed N] [--seeds A..B] [--seconds S] [--trace]
  *                            the simulated demo world (see sim/demo.c)
@@ -22,6 +23,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "twin/parse.h"
 #include "twin/real.h"
 #include "twin/sim.h"
 #include "twin/twin.h"
@@ -30,6 +32,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: twin run APP [OPTIONS]   run an app on the real backend\n"
+            "       twin run --busy-poll DURATION APP [OPTIONS]\n"
+            "                                the same, polling up to DURATION (\"20us\")\n"
+            "                                before the loop sleeps\n"
             "       twin apps                list apps and their options\n"
             "       twin demo [--seed N] [--seeds A..B] [--seconds S] [--trace]\n"
             "                                the simulated demo world\n"
@@ -68,6 +73,17 @@ static void *signal_thread(void *loop)
 
 static int cmd_run(int argc, char **argv)
 {
+    tw_real_opts opts = {0};
+    if (argc >= 1 && strcmp(argv[0], "--busy-poll") == 0) {
+        if (argc < 2 || tw_parse_duration(argv[1], &opts.busy_poll) < 0 ||
+            opts.busy_poll < 0) {
+            fprintf(stderr, "twin: bad --busy-poll '%s' (a duration: \"20us\")\n",
+                    argc < 2 ? "" : argv[1]);
+            return 2;
+        }
+        argc -= 2;
+        argv += 2;
+    }
     if (argc < 1) {
         usage(stderr);
         return 2;
@@ -83,7 +99,7 @@ static int cmd_run(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    tw_loop *loop = tw_loop_new(NULL);
+    tw_loop *loop = tw_loop_new(&opts);
     if (!loop) {
         fprintf(stderr, "twin: cannot create the loop: %s\n", strerror(errno));
         return 1;

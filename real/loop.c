@@ -2,7 +2,8 @@
  *
  * Map:
  *   1. watchers: one epoll_ctl per interest change, none when unchanged
- *   2. the clock and poll (epoll_wait, then dispatch the batch)
+ *   2. the clock and poll (busy polling, epoll_wait, then dispatch the
+ *      batch)
  *   3. wakeup: the eventfd, also the resolver's door back in
  *   4. the ops table, tw_loop_new and destroy
  *
@@ -121,6 +122,54 @@ static void events_grow(struct real_loop *l)
     l->events_cap = cap;
 }
 
+/* Busy polling. The window adapts as Linux's haltpoll cpuidle governor
+ * adapts its own: an idle gap the window covered leaves it alone; one
+ * longer than the window but within the bound means polling longer would
+ * have saved the sleep, so the window doubles (from at least a quarter
+ * of the bound); one longer than the bound halves it, down to nothing,
+ * so a loop that waits long between events soon stops polling. */
+static void spin_adapt(struct real_loop *l, tw_ns idle)
+{
+    if (idle <= l->spin)
+        return;
+    if (idle <= l->spin_max) {
+        tw_ns w = l->spin * 2;
+        if (w < l->spin_max / 4)
+            w = l->spin_max / 4;
+        l->spin = w < l->spin_max ? w : l->spin_max;
+    } else {
+        l->spin /= 2;
+        if (l->spin < l->spin_max / 8)
+            l->spin = 0;
+    }
+}
+
+/* epoll_wait into l->events for up to timeout (ns; -1: no limit): first
+ * without sleeping for up to the busy-poll window, then asleep for what
+ * is left. Returns what epoll_wait returned. */
+static int wait_events(struct real_loop *l, tw_ns timeout)
+{
+    if (timeout == 0 || l->spin_max == 0)
+        return tw_sys.epoll_wait(l->epfd, l->events, l->events_cap,
+                                 timeout_ms(timeout));
+    tw_ns t0 = real_now(&l->base), now = t0;
+    tw_ns until = t0 + (timeout >= 0 && timeout < l->spin ? timeout : l->spin);
+    int n;
+    do {
+        n = tw_sys.epoll_wait(l->epfd, l->events, l->events_cap, 0);
+        if (n != 0)
+            break;
+        now = real_now(&l->base);
+    } while (now < until);
+    if (n == 0 && (timeout < 0 || now - t0 < timeout)) {
+        n = tw_sys.epoll_wait(l->epfd, l->events, l->events_cap,
+                              timeout_ms(timeout < 0 ? -1 : timeout - (now - t0)));
+        now = real_now(&l->base);
+    }
+    spin_adapt(l, now - t0);
+    return n;
+}
+
 /* Move the watchers that asked to be called again to todo. Taken before
  * the wait: what is asked from here on waits for the next poll, so a
  * watcher that never drains cannot pin the loop in one poll. */
@@ -162,8 +211,7 @@ static int real_poll(tw_loop *loop, tw_ns timeout)
     struct real_loop *l = tw__real_loop(loop);
     tw__list todo;
     bool again = again_take(l, &todo);
-    int n = tw_sys.epoll_wait(l->epfd, l->events, l->events_cap,
-                              again ? 0 : timeout_ms(timeout));
+    int n = wait_events(l, again ? 0 : timeout);
     if (n < 0) {
         int err = errno;
         if (err != EINTR) {
@@ -270,6 +318,7 @@ tw_loop *tw_loop_new(const tw_real_opts *opts)
         read_size = opts->read_size;
     if (opts != NULL && opts->accept_retry_delay > 0)
         retry = opts->accept_retry_delay;
+    tw_ns spin = opts != NULL && opts->busy_poll > 0 ? opts->busy_poll : 0;
 
     struct real_loop *l = calloc(1, sizeof *l);
     if (l == NULL)
@@ -278,6 +327,7 @@ tw_loop *tw_loop_new(const tw_real_opts *opts)
     l->wake.fd = -1;
     l->wake.cb = wake_cb;
     l->accept_retry_delay = retry;
+    l->spin_max = l->spin = spin;
     tw__list_init(&l->pending);
     tw__list_init(&l->resolving);
     tw__list_init(&l->again);

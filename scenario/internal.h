@@ -125,6 +125,7 @@ typedef struct sc_world {
     tw_sim_path_opts net; /* zero fields: the simulator's defaults */
     tw_ns stall_timeout, connect_timeout;
     uint32_t chunk_max, segment_max;
+    double chunk_split; /* -1: not set */
     bool buggify;
 } sc_world;
 

@@ -52,6 +52,7 @@ tw_scenario *sc_new(void)
     sc->until_all = true;
     sc->expect_contract = sc->expect_invariants = sc->expect_no_stuck = true;
     sc->stuck_after = TW_SEC(5);
+    sc->world.chunk_split = -1;
     return sc;
 }
 

@@ -222,7 +222,7 @@ static const char *const world_keys[] = {
     "latency", "jitter", "bandwidth", "loss", "loss_correlation",
     "gilbert_elliott", "rcvbuf", "rto", "duplicate", "reorder",
     "reorder_delay", "corrupt",
-    "stall_timeout", "connect_timeout", "chunk_max", "segment_max", NULL,
+    "stall_timeout", "connect_timeout", "chunk_max", "chunk_split", "segment_max", NULL,
 };
 
 int sc_parse_net(sc_yaml *y, yaml_node_t *n, const char *what,
@@ -253,6 +253,9 @@ int sc_parse_net(sc_yaml *y, yaml_node_t *n, const char *what,
         parse_positive(y, v, "connect_timeout", &world->connect_timeout) < 0)
         return -EINVAL;
     if ((v = sc_get(y, n, "chunk_max")) && parse_u32(y, v, "chunk_max", &world->chunk_max) < 0)
+        return -EINVAL;
+    if ((v = sc_get(y, n, "chunk_split")) &&
+        sc_prob(y, v, "chunk_split", &world->chunk_split) < 0)
         return -EINVAL;
     if ((v = sc_get(y, n, "segment_max")) &&
         parse_u32(y, v, "segment_max", &world->segment_max) < 0)

@@ -68,6 +68,8 @@ static tw_sim *make_world(const tw_scenario *sc, uint64_t seed, FILE *trace)
         o.chunk_bytes_max = sc->world.chunk_max;
     if (sc->world.segment_max)
         o.segment_bytes_max = sc->world.segment_max;
+    if (sc->world.chunk_split >= 0) /* 0 in a file: never cut */
+        o.chunk_split_probability = sc->world.chunk_split > 0 ? sc->world.chunk_split : -1;
     o.buggify = sc->world.buggify;
     o.trace_file = trace;
     tw_sim *sim = tw_sim_new(seed, &o);

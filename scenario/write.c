@@ -198,6 +198,10 @@ static void write_network(FILE *f, const tw_scenario *sc)
         key(f, &first, "chunk_max");
         fprintf(f, "%" PRIu32, w->chunk_max);
     }
+    if (w->chunk_split >= 0) {
+        key(f, &first, "chunk_split");
+        sc_write_prob(f, w->chunk_split);
+    }
     if (w->segment_max) {
         key(f, &first, "segment_max");
         fprintf(f, "%" PRIu32, w->segment_max);

@@ -39,19 +39,6 @@ int sim_paths_grow(tw_sim *sim, uint32_t nodes)
     return 0;
 }
 
-sim_path *sim_path_of(tw_sim *sim, uint32_t from, uint32_t to)
-{
-    assert(from < sim->nnodes && to < sim->nnodes);
-    return &sim->paths[(size_t)from * sim->paths_cap + to];
-}
-
-const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from, uint32_t to)
-{
-    sim_path *p = sim_path_of(sim, from, to);
-    if (p->override)
-        return &sim->overrides[p->override - 1];
-    return from == to ? &sim->opts.loopback : &sim->opts.net;
-}
 
 int tw_sim_path_set(tw_sim *sim, tw_loop *from, tw_loop *to,
                     const tw_sim_path_opts *opts)
@@ -116,6 +103,9 @@ tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
     tw_ns t = start + wire + tw_sim_dist_sample(&o->latency, &sim->rng_net);
     tw_ns rto = o->rto_ns;
     count_packet(sim, p);
+    if (o->loss_probability <= 0 && o->loss_model.kind == TW_SIM_LOSS_NONE &&
+        !p->burst)
+        return t; /* what sim_loss would say, without asking */
     /* Each retransmission is another packet through the loss draws
      * (sim/loss.c), which draw nothing when no loss is set. */
     for (uint32_t k = 0; sim_loss(sim, from, to, o->loss_probability); k++) {

@@ -204,9 +204,4 @@ void sim_table_del(sim_table *t, uint32_t id)
     t->live--;
 }
 
-void *sim_table_get(const sim_table *t, uint32_t id, uint32_t gen)
-{
-    if (id >= t->n || t->slots[id].gen != gen || !(gen & 1))
-        return NULL;
-    return t->slots[id].p;
-}
+

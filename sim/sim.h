@@ -20,6 +20,8 @@
 #include "twin/sim.h"
 #include "twin/simprobe.h"
 
+#define SIM_NONE UINT32_MAX
+
 /* ---- events ---- */
 
 enum sim_ev_type {
@@ -237,6 +239,7 @@ struct tw_sim {
     sim_seg *seg_free; /* small segments to reuse */
     uint32_t seg_nfree;
     bool driving, swarm_started;
+    tw_loop *driven; /* the loop a tw_loop_run drives, or NULL */
     int err;
     /* trace */
     uint64_t hash;
@@ -265,6 +268,16 @@ void sim_fail(tw_sim *sim, int err, const char *why);
 /* One step not passing world time limit: 1 if done, else 0 with the clock
  * moved to limit (the world was idle before it). */
 int sim_step_bounded(tw_sim *sim, tw_ns limit);
+/* Would an event queued for now be the very next thing the world runs?
+ * (No node has work, nothing else is due now, no stop was asked.) Then
+ * an event handler may do that work at once instead of queueing it: the
+ * run is the same, minus the queueing. */
+static inline bool sim_next_is_now(const tw_sim *sim)
+{
+    return !sim->ndue && !sim->q.r_len &&
+           (!sim->q.len || sim->q.heap[0].time > sim->now) && !sim->err &&
+           !(sim->driven && sim->driven->stopping);
+}
 
 /* queue.c */
 int sim_queue_init(sim_queue *q, uint32_t max);
@@ -288,7 +301,12 @@ int sim_table_init(sim_table *t, uint32_t max);
 void sim_table_fini(sim_table *t);
 uint32_t sim_table_add(sim_table *t, void *p); /* UINT32_MAX: full */
 void sim_table_del(sim_table *t, uint32_t id);
-void *sim_table_get(const sim_table *t, uint32_t id, uint32_t gen);
+static inline void *sim_table_get(const sim_table *t, uint32_t id, uint32_t gen)
+{
+    if (id >= t->n || t->slots[id].gen != gen || !(gen & 1))
+        return NULL;
+    return t->slots[id].p;
+}
 static inline uint32_t sim_table_gen(const sim_table *t, uint32_t id)
 {
     return t->slots[id].gen;
@@ -300,8 +318,19 @@ double sim_exp(double x);
 double sim_sqrt(double x);
 
 /* path.c */
-sim_path *sim_path_of(tw_sim *sim, uint32_t from, uint32_t to);
-const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from, uint32_t to);
+static inline sim_path *sim_path_of(tw_sim *sim, uint32_t from, uint32_t to)
+{
+    assert(from < sim->nnodes && to < sim->nnodes);
+    return &sim->paths[(size_t)from * sim->paths_cap + to];
+}
+static inline const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from,
+                                                    uint32_t to)
+{
+    sim_path *p = sim_path_of(sim, from, to);
+    if (p->override)
+        return &sim->overrides[p->override - 1];
+    return from == to ? &sim->opts.loopback : &sim->opts.net;
+}
 int sim_paths_grow(tw_sim *sim, uint32_t nodes);
 tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to);
 /* When a segment of len bytes sent now reaches the other end (bandwidth,
@@ -321,8 +350,16 @@ bool sim_loss(tw_sim *sim, uint32_t from, uint32_t to, double p);
 /* stream.c */
 sim_ep *sim_ep_new(tw_sim *sim, uint32_t node);
 void sim_ep_free(tw_sim *sim, sim_ep *ep);
-sim_ep *sim_ep_get(tw_sim *sim, uint32_t id, uint32_t gen);
-sim_ep *sim_ep_peer(tw_sim *sim, sim_ep *ep);
+static inline sim_ep *sim_ep_get(tw_sim *sim, uint32_t id, uint32_t gen)
+{
+    return (sim_ep *)sim_table_get(&sim->eps, id, gen);
+}
+static inline sim_ep *sim_ep_peer(tw_sim *sim, sim_ep *ep)
+{
+    if (ep->peer_id == SIM_NONE)
+        return NULL;
+    return (sim_ep *)sim_table_get(&sim->eps, ep->peer_id, ep->peer_gen);
+}
 int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
                 tw_connect_cb cb);
 void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err);
@@ -374,13 +411,40 @@ void sim_dgram_swarm_draw(tw_sim_prng *r, tw_sim_fault *f);
 
 /* trace.c */
 void sim_trace_callback(tw_loop *loop, const tw_transport *t, unsigned ev);
-void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
-               const char *what, int64_t a, int64_t b);
+uint64_t sim_hash_name(const char *what);
+void sim_trace_out(tw_sim *sim, uint32_t node, uint64_t transport,
+                   const char *what, int64_t a, int64_t b);
+
+/* One trace record: folded into the run's hash, and written out when
+ * someone reads the trace. Every simulated run pays for the hash, so it
+ * is a few instructions: the fields are spread by independent multiplies
+ * (each a bijection), and their sum goes into the running hash with one
+ * multiply-and-shift. Whole integer values only, never a pointer or a
+ * struct's bytes, so every build of a program agrees. A name's hash is
+ * remembered by the name's address, but computed from its text. */
+static inline void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
+                             const char *what, int64_t a, int64_t b)
+{
+    uintptr_t addr = (uintptr_t)what;
+    sim_name_cache *c = &sim->names[(addr ^ (addr >> 7)) % SIM_NAME_CACHE];
+    if (__builtin_expect(c->name != what, 0)) {
+        c->name = what;
+        c->hash = sim_hash_name(what);
+    }
+    uint64_t r = (uint64_t)sim->now * UINT64_C(0x9E3779B97F4A7C15) +
+                 ((uint64_t)node << 48 ^ transport) * UINT64_C(0xC2B2AE3D27D4EB4F) +
+                 (uint64_t)a * UINT64_C(0x165667B19E3779F9) +
+                 (uint64_t)b * UINT64_C(0xD6E8FEB86659FD93) + c->hash;
+    uint64_t x = (sim->hash ^ r) * UINT64_C(0xFF51AFD7ED558CCD);
+    sim->hash = x ^ (x >> 32);
+    sim->stats.records++;
+    if (__builtin_expect(sim->trace_file != NULL || sim->opts.trace_fn != NULL, 0))
+        sim_trace_out(sim, node, transport, what, a, b);
+}
 static inline uint64_t sim_ep_tid(const sim_ep *ep)
 {
     return ep->opened ? ep->t.id : 0;
 }
 
-#define SIM_NONE UINT32_MAX
 
 #endif

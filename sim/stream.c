@@ -104,17 +104,6 @@ void sim_ep_free(tw_sim *sim, sim_ep *ep)
     free(ep);
 }
 
-sim_ep *sim_ep_get(tw_sim *sim, uint32_t id, uint32_t gen)
-{
-    return sim_table_get(&sim->eps, id, gen);
-}
-
-sim_ep *sim_ep_peer(tw_sim *sim, sim_ep *ep)
-{
-    if (ep->peer_id == SIM_NONE)
-        return NULL;
-    return sim_table_get(&sim->eps, ep->peer_id, ep->peer_gen);
-}
 
 static int ep_push(tw_sim *sim, sim_ep *ep, tw_ns when, uint8_t type,
                    uint64_t arg)
@@ -477,6 +466,9 @@ int tw_sim_reset_transport(tw_transport *t)
 
 /* ---- events ---- */
 
+static bool deliverable(const sim_ep *ep);
+static void on_deliver(tw_sim *sim, sim_ep *ep);
+
 static void on_arrive(tw_sim *sim, sim_ep *ep)
 {
     ep->arrive_pending = false;
@@ -518,21 +510,25 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
     if (moved)
         sim_trace(sim, ep->node, sim_ep_tid(ep), "arrive", (int64_t)moved,
                   (int64_t)ep->rx_bytes);
+    if (!ep->deliver_pending && deliverable(ep) && sim_next_is_now(sim)) {
+        sim->stats.events++; /* the delivery, made without queueing it */
+        on_deliver(sim, ep);
+        return;
+    }
     maybe_deliver(sim, ep);
 }
 
-/* A chunk size from the seed: whole, tiny, or anything in between. */
+/* A chunk size from the seed: whole, or cut short (tiny, or anything
+ * below whole) with chunk_split_probability. */
 static size_t choose_chunk(tw_sim *sim, size_t avail)
 {
     size_t max = avail < sim->opts.chunk_bytes_max ? avail : sim->opts.chunk_bytes_max;
-    switch (tw_sim_prng_below(&sim->rng_net, 4)) {
-    case 0:
+    if (max == 1 || !tw_sim_prng_chance(&sim->rng_net, sim->opts.chunk_split_probability))
         return max;
-    case 1:
-        return 1 + tw_sim_prng_below(&sim->rng_net, max < 16 ? max : 16);
-    default:
-        return 1 + tw_sim_prng_below(&sim->rng_net, max);
-    }
+    size_t below = max - 1; /* a cut chunk leaves at least a byte */
+    if (tw_sim_prng_below(&sim->rng_net, 3) == 0)
+        return 1 + tw_sim_prng_below(&sim->rng_net, below < 16 ? below : 16);
+    return 1 + tw_sim_prng_below(&sim->rng_net, below);
 }
 
 /* The first c received bytes, contiguous: in place when one segment
@@ -571,9 +567,16 @@ static void consume(tw_sim *sim, sim_ep *ep, size_t n)
     }
 }
 
+/* Is there something to hand the protocol? */
+static bool deliverable(const sim_ep *ep)
+{
+    return ep->want_read && (ep->rx_bytes || (ep->fin_arrived && !ep->eof_done));
+}
+
 static void on_deliver(tw_sim *sim, sim_ep *ep)
 {
     ep->deliver_pending = false;
+again:
     if (!ep->opened || ep->broken || !tw__transport_reading(&ep->t))
         return;
     if (ep->rx_bytes) {
@@ -590,6 +593,11 @@ static void on_deliver(tw_sim *sim, sim_ep *ep)
         if (took && peer)
             ack_add(sim, peer, sim->now + sim_latency(sim, ep->node, peer->node),
                     took);
+        /* The next chunk, now if it would be the next event anyway. */
+        if (took && deliverable(ep) && sim_next_is_now(sim)) {
+            sim->stats.events++;
+            goto again;
+        }
     } else if (ep->fin_arrived && !ep->eof_done) {
         ep->eof_done = true;
         sim_trace(sim, ep->node, ep->t.id, "eof", 0, 0);

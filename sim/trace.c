@@ -3,10 +3,10 @@
  *
  * Map: hashing, formatting, filtering, the summary.
  *
- * The hash folds each record's fields in as whole 64-bit integer values
- * (never a struct's bytes, whose padding is undefined, and never a pointer),
- * a multiply and a shift per word, so it is the same for any build of the
- * same program and costs a few instructions per record: every simulated
+ * The hash (sim_trace in sim/sim.h) folds each record's fields in as
+ * whole 64-bit integer values, never a struct's bytes (whose padding is
+ * undefined) and never a pointer, so it is the same for any build of the
+ * same program, and costs a few instructions per record: every simulated
  * run pays for it. Lines are only formatted when someone reads them: a
  * sweep of many seeds pays for the hash alone.
  */
@@ -23,7 +23,7 @@ static inline void mix64(uint64_t *h, uint64_t v)
 
 /* Callback and event names are short: fold them in 8 bytes at a time,
  * little-endian by construction, then their length. */
-static uint64_t hash_str(const char *s)
+uint64_t sim_hash_name(const char *s)
 {
     uint64_t h = 0;
     size_t n = strlen(s);
@@ -37,33 +37,9 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-/* A name's hash, remembered by its address: records name themselves with
- * string constants, so a few dozen addresses recur. The address only
- * finds the cache entry; what is hashed is always the text, so the trace
- * hash does not depend on where the build put the strings. */
-static uint64_t name_hash(tw_sim *sim, const char *what)
+void sim_trace_out(tw_sim *sim, uint32_t node, uint64_t transport,
+                   const char *what, int64_t a, int64_t b)
 {
-    uintptr_t a = (uintptr_t)what;
-    sim_name_cache *c = &sim->names[(a ^ (a >> 7)) % SIM_NAME_CACHE];
-    if (c->name != what) {
-        c->name = what;
-        c->hash = hash_str(what);
-    }
-    return c->hash;
-}
-
-void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
-               const char *what, int64_t a, int64_t b)
-{
-    mix64(&sim->hash, (uint64_t)sim->now);
-    mix64(&sim->hash, node);
-    mix64(&sim->hash, transport);
-    mix64(&sim->hash, name_hash(sim, what));
-    mix64(&sim->hash, (uint64_t)a);
-    mix64(&sim->hash, (uint64_t)b);
-    sim->stats.records++;
-    if (!sim->trace_file && !sim->opts.trace_fn)
-        return;
     const char *name = node < sim->nnodes ? sim->nodes[node]->name : "-";
     if (sim->trace_node[0] && strcmp(name, sim->trace_node) != 0)
         return;
@@ -127,9 +103,9 @@ void tw_sim_print_summary(const tw_sim *sim, FILE *f)
             sim->seed, sim->hash, sim->now, sim->stats.events, sim->stats.records);
     print_path(f, "net", &o->net);
     print_path(f, "loopback", &o->loopback);
-    fprintf(f, "  chunk_bytes_max=%" PRIu32 " segment_bytes_max=%" PRIu32
+    fprintf(f, "  chunk_bytes_max=%" PRIu32 " chunk_split=%g segment_bytes_max=%" PRIu32
                " connect_timeout_ns=%" PRId64 " stall_timeout_ns=%" PRId64
                " swarm=%d buggify=%d\n",
-            o->chunk_bytes_max, o->segment_bytes_max, o->connect_timeout_ns,
+            o->chunk_bytes_max, o->chunk_split_probability, o->segment_bytes_max, o->connect_timeout_ns,
             o->stall_timeout_ns, o->swarm, o->buggify);
 }

@@ -47,6 +47,7 @@ static void fill_defaults(tw_sim_opts *o)
     path_defaults(&o->loopback, true);
 #define DEF(f, v) if (!o->f) o->f = (v)
     DEF(chunk_bytes_max, 256 * 1024);
+    DEF(chunk_split_probability, 0.25);
     DEF(segment_bytes_max, 64 * 1024);
     DEF(connect_timeout_ns, TW_SEC(30));
     DEF(syn_rto_ns, TW_SEC(1));
@@ -486,6 +487,7 @@ static int loop_run(tw_loop *loop, tw_ns deadline)
     if (sim->driving)
         return -EBUSY;
     sim->driving = true;
+    sim->driven = loop;
     tw_ns limit = deadline >= 0 ? sim_node_world(n, deadline) : -1;
     for (;;) {
         if (sim->err)
@@ -503,6 +505,7 @@ static int loop_run(tw_loop *loop, tw_ns deadline)
             break;
     }
     sim->driving = false;
+    sim->driven = NULL;
     return sim->err;
 }
 

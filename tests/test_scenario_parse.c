@@ -291,6 +291,25 @@ static void test_write_round_trip(void **state)
     assert_true(files >= 8);
 }
 
+/* chunk_split: a probability, written back as it was read. */
+static void test_chunk_split(void **state)
+{
+    (void)state;
+    tw_scenario *sc = expect_ok(cat(good_head, "network: {chunk_split: 100%}\n"));
+    char *text = written(sc);
+    assert_non_null(strstr(text, "chunk_split: 1}")); /* 100% */
+    free(text);
+    tw_scenario_free(sc);
+    sc = expect_ok(good_head);
+    text = written(sc);
+    assert_null(strstr(text, "chunk_split")); /* not set: not written */
+    free(text);
+    tw_scenario_free(sc);
+    expect_error(cat(good_head, "network: {chunk_split: 150%}\n"), 11, 24,
+                 "chunk_split must be a probability");
+    assert_int_equal(mismatches, 0);
+}
+
 static void test_load_missing_file(void **state)
 {
     (void)state;
@@ -371,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_good_file_loads),
         cmocka_unit_test(test_write_round_trip),
+        cmocka_unit_test(test_chunk_split),
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_parse_values),
         cmocka_unit_test(test_no_mismatch),

@@ -270,10 +270,14 @@ typedef struct tw_sim_opts {
     tw_sim_path_opts net;      /* between two different nodes */
     tw_sim_path_opts loopback; /* a node to itself (127.0.0.1, Unix) */
 
-    /* Largest piece of a stream handed to one data_received. Chunk sizes
-     * are drawn from the seed between 1 byte and this, so a parser that
-     * assumes message boundaries fails here. [256 KiB] */
+    /* Largest piece of a stream handed to one data_received. [256 KiB] */
     uint32_t chunk_bytes_max;
+    /* Chance that a delivery is cut short: then it is a few bytes (one
+     * time in three) or any size below what has arrived, drawn from the
+     * seed, so a parser that assumes message boundaries fails here. Else
+     * it is all that has arrived, up to chunk_bytes_max, as a real read
+     * mostly is. 1: every delivery is cut; negative: none is. [0.25] */
+    double chunk_split_probability;
     /* Largest segment one send makes (the rest becomes more segments,
      * each with its own latency draw; order is always kept). [64 KiB] */
     uint32_t segment_bytes_max;
@@ -375,9 +379,11 @@ int tw_sim_run_until_idle(tw_sim *sim);
 
 /* One step (for unit tests): run one iteration of every node with ready
  * callbacks or due timers (in node-id order); or else advance the clock to
- * the earliest network event and process it, or to the earliest timer
- * (which the next step runs). Returns 1 if something was done, 0 if the
- * world is idle (as tw_sim_run_until_idle), or a negative error. */
+ * the earliest event and process it: a network event (with the deliveries
+ * it makes due at once, when nothing else is due before them), or a
+ * node's timer falling due (which the next step runs). Returns 1 if
+ * something was done, 0 if the world is idle (as tw_sim_run_until_idle),
+ * or a negative error. */
 int tw_sim_step(tw_sim *sim);
 
 /* Virtual world time in ns (node loops see their own skewed clocks). */
