@@ -3,6 +3,11 @@
  * against twin's echo server (keep-open), on either backend.
  *
  *   echo_bench --backend real|sim [--messages N] [--size BYTES] [--seed S]
+ *              [--chunk-split P]
+ *
+ * --chunk-split sets the simulator's chance that a delivery is cut short
+ * (tw_sim_opts.chunk_split_probability; negative: never) instead of its
+ * default.
  *
  * Prints one JSON object: wall seconds, messages per wall second and, on
  * the simulator, the virtual time it took and the network events it
@@ -102,23 +107,30 @@ int main(int argc, char **argv)
     const char *backend = "sim";
     uint64_t n = 100000, seed = 1;
     size_t size = 64;
+    double split = 0;
+    bool split_set = false;
     static const struct option opts[] = {
         {"backend", required_argument, 0, 'b'},
         {"messages", required_argument, 0, 'n'},
         {"size", required_argument, 0, 's'},
         {"seed", required_argument, 0, 'S'},
+        {"chunk-split", required_argument, 0, 'c'},
         {0, 0, 0, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "b:n:s:S:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:n:s:S:c:", opts, NULL)) != -1) {
         switch (c) {
         case 'b': backend = optarg; break;
         case 'n': n = strtoull(optarg, NULL, 10); break;
         case 's': size = strtoull(optarg, NULL, 10); break;
         case 'S': seed = strtoull(optarg, NULL, 0); break;
+        case 'c':
+            split = strtod(optarg, NULL);
+            split_set = true;
+            break;
         default:
             fprintf(stderr, "usage: echo_bench --backend real|sim [--messages N] "
-                            "[--size BYTES] [--seed S]\n");
+                            "[--size BYTES] [--seed S] [--chunk-split P]\n");
             return 2;
         }
     }
@@ -136,7 +148,11 @@ int main(int argc, char **argv)
         server_loop = client_loop = tw_loop_new(NULL);
         server_host = "127.0.0.1";
     } else if (strcmp(backend, "sim") == 0) {
-        sim = tw_sim_new(seed, NULL);
+        tw_sim_opts so;
+        tw_sim_opts_default(&so);
+        if (split_set)
+            so.chunk_split_probability = split;
+        sim = tw_sim_new(seed, &so);
         server_loop = tw_sim_add_node(sim, "server", "10.0.0.2");
         client_loop = tw_sim_add_node(sim, "client", "10.0.0.1");
         server_host = "10.0.0.2";

@@ -48,9 +48,10 @@ struct real_loop {
     struct real_io wake; /* the eventfd: wakeups and resolver results */
     tw_ns accept_retry_delay;
     tw_ns last_now;      /* kept in case clock_gettime ever fails */
-    /* Busy polling (tw_real_opts.busy_poll): the bound, and the window
-     * the next wait polls for before it sleeps. */
-    tw_ns spin_max, spin;
+    /* Busy polling (tw_real_opts.busy_poll): the window (0: off), and
+     * how often recent idle gaps fitted in it (fixed point, see loop.c). */
+    tw_ns spin_max;
+    int spin_rate;
 
     /* The batch epoll_wait returned, while it is being dispatched, so a
      * watcher stopped by an earlier callback of the batch is skipped. */

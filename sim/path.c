@@ -73,21 +73,6 @@ int tw_sim_path_set(tw_sim *sim, tw_loop *from, tw_loop *to,
     return 0;
 }
 
-/* Every packet put on a path is counted (twin/simprobe.h): that is how a
- * clog or a partition proves it met live traffic. */
-static void count_packet(tw_sim *sim, sim_path *p)
-{
-    p->count.packets++;
-    if (p->clog_until > sim->now)
-        p->count.clogged++;
-}
-
-tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to)
-{
-    const tw_sim_path_opts *o = sim_path_opts(sim, from, to);
-    count_packet(sim, sim_path_of(sim, from, to));
-    return tw_sim_dist_sample(&o->latency, &sim->rng_net);
-}
 
 tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
                   bool *gave_up)
@@ -100,9 +85,9 @@ tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
         wire = (tw_ns)((__int128)len * TW_NS_PER_SEC /
                        (__int128)o->bandwidth_bytes_per_sec);
     p->busy_until = start + wire;
-    tw_ns t = start + wire + tw_sim_dist_sample(&o->latency, &sim->rng_net);
+    tw_ns t = start + wire + sim_dist_sample(&o->latency, &sim->rng_net);
     tw_ns rto = o->rto_ns;
-    count_packet(sim, p);
+    sim_count_packet(sim, p);
     if (o->loss_probability <= 0 && o->loss_model.kind == TW_SIM_LOSS_NONE &&
         !p->burst)
         return t; /* what sim_loss would say, without asking */
@@ -121,7 +106,7 @@ tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
     return t;
 }
 
-bool sim_path_cut(tw_sim *sim, uint32_t from, uint32_t to)
+bool sim_path_cut_slow(tw_sim *sim, uint32_t from, uint32_t to)
 {
     if (from == to)
         return false;

@@ -36,58 +36,12 @@ void tw_sim_prng_seed(tw_sim_prng *p, uint64_t seed, unsigned stream)
     assert(p->s[0] | p->s[1] | p->s[2] | p->s[3]);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t tw_sim_prng_next(tw_sim_prng *p)
-{
-    uint64_t *s = p->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    tw_sim_prng_feed *f = p->feed;
-    if (__builtin_expect(f != NULL, 0) && f->pos < f->len) {
-        /* Schedule fuzzing: the feed's byte decides where in the range
-         * this draw lands; the generator only fills in below it. */
-        result = (uint64_t)f->data[f->pos++] << 56 | result >> 8;
-    }
-    return result;
-}
-
-uint64_t tw_sim_prng_below(tw_sim_prng *p, uint64_t n)
-{
-    assert(n > 0);
-    /* Lemire: the high word of x * n is uniform once the low word is out
-     * of the biased zone. */
-    unsigned __int128 m = (unsigned __int128)tw_sim_prng_next(p) * n;
-    uint64_t low = (uint64_t)m;
-    if (low < n) {
-        uint64_t threshold = -n % n;
-        while (low < threshold) {
-            m = (unsigned __int128)tw_sim_prng_next(p) * n;
-            low = (uint64_t)m;
-        }
-    }
-    return (uint64_t)(m >> 64);
-}
-
-double tw_sim_prng_double(tw_sim_prng *p)
-{
-    return (double)(tw_sim_prng_next(p) >> 11) * 0x1.0p-53;
-}
-
-bool tw_sim_prng_chance(tw_sim_prng *p, double prob)
-{
-    if (prob <= 0)
-        return false;
-    if (prob >= 1)
-        return true;
-    return tw_sim_prng_double(p) < prob;
-}
+/* The generator and the derived draws live in sim/sim.h, inline for the
+ * simulator's own hot paths; these are the public names for them. */
+uint64_t tw_sim_prng_next(tw_sim_prng *p) { return sim_next(p); }
+uint64_t tw_sim_prng_below(tw_sim_prng *p, uint64_t n) { return sim_below(p, n); }
+double tw_sim_prng_double(tw_sim_prng *p) { return sim_double(p); }
+bool tw_sim_prng_chance(tw_sim_prng *p, double prob) { return sim_chance(p, prob); }
 
 /* ---- math ---- */
 

@@ -312,6 +312,73 @@ static inline uint32_t sim_table_gen(const sim_table *t, uint32_t id)
     return t->slots[id].gen;
 }
 
+/* prng.c: the generator (twin/sim.h spells it out), inline here for the
+ * hot paths; tw_sim_prng_* are the same functions by their public names */
+static inline uint64_t sim_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static inline uint64_t sim_next(tw_sim_prng *p)
+{
+    uint64_t *s = p->s;
+    uint64_t result = sim_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = sim_rotl(s[3], 45);
+    tw_sim_prng_feed *f = p->feed;
+    if (__builtin_expect(f != NULL, 0) && f->pos < f->len) {
+        /* Schedule fuzzing: the feed's byte decides where in the range
+         * this draw lands; the generator only fills in below it. */
+        result = (uint64_t)f->data[f->pos++] << 56 | result >> 8;
+    }
+    return result;
+}
+
+static inline uint64_t sim_below(tw_sim_prng *p, uint64_t n)
+{
+    assert(n > 0);
+    /* Lemire: the high word of x * n is uniform once the low word is out
+     * of the biased zone. */
+    unsigned __int128 m = (unsigned __int128)sim_next(p) * n;
+    uint64_t low = (uint64_t)m;
+    if (__builtin_expect(low < n, 0)) {
+        uint64_t threshold = -n % n;
+        while (low < threshold) {
+            m = (unsigned __int128)sim_next(p) * n;
+            low = (uint64_t)m;
+        }
+    }
+    return (uint64_t)(m >> 64);
+}
+
+static inline double sim_double(tw_sim_prng *p)
+{
+    return (double)(sim_next(p) >> 11) * 0x1.0p-53;
+}
+
+static inline bool sim_chance(tw_sim_prng *p, double prob)
+{
+    if (prob <= 0)
+        return false;
+    if (prob >= 1)
+        return true;
+    return sim_double(p) < prob;
+}
+
+/* A latency draw: uniform and constant inline, the rest in sim/dist.c
+ * (tw_sim_dist_sample, which gives the same values for these two). */
+static inline tw_ns sim_dist_sample(const tw_sim_dist *d, tw_sim_prng *p)
+{
+    if (d->kind == TW_SIM_DIST_UNIFORM && d->max_ns > d->min_ns && d->min_ns >= 0)
+        return d->min_ns + (tw_ns)sim_below(p, (uint64_t)(d->max_ns - d->min_ns) + 1);
+    if (d->kind == TW_SIM_DIST_CONSTANT && d->min_ns >= 0 &&
+        (d->max_ns <= 0 || d->min_ns <= d->max_ns))
+        return d->min_ns;
+    return tw_sim_dist_sample(d, p);
+}
+
 /* prng.c: the simulator's own math, + - * / only */
 double sim_ln(double x);
 double sim_exp(double x);
@@ -332,13 +399,34 @@ static inline const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from,
     return from == to ? &sim->opts.loopback : &sim->opts.net;
 }
 int sim_paths_grow(tw_sim *sim, uint32_t nodes);
-tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to);
+/* Every packet put on a path is counted (twin/simprobe.h): that is how a
+ * clog or a partition proves it met live traffic. */
+static inline void sim_count_packet(tw_sim *sim, sim_path *p)
+{
+    p->count.packets++;
+    if (p->clog_until > sim->now)
+        p->count.clogged++;
+}
+/* One packet's latency from -> to, drawn and counted. */
+static inline tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to)
+{
+    const tw_sim_path_opts *o = sim_path_opts(sim, from, to);
+    sim_count_packet(sim, sim_path_of(sim, from, to));
+    return sim_dist_sample(&o->latency, &sim->rng_net);
+}
 /* When a segment of len bytes sent now reaches the other end (bandwidth,
  * latency, retransmissions); if it exhausted its retries, *gave_up is set
  * and the time returned is when the sender gives up. */
 tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
                   bool *gave_up);
-bool sim_path_cut(tw_sim *sim, uint32_t from, uint32_t to);
+/* Is the path cut? (Asking counts, on a cut path, as traffic blocked.) */
+bool sim_path_cut_slow(tw_sim *sim, uint32_t from, uint32_t to);
+static inline bool sim_path_cut(tw_sim *sim, uint32_t from, uint32_t to)
+{
+    if (from == to || sim_path_of(sim, from, to)->cut_since < 0)
+        return false;
+    return sim_path_cut_slow(sim, from, to);
+}
 void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut);
 
 /* loss.c */

@@ -230,7 +230,7 @@ static void ack_settle(tw_sim *sim, sim_ep *ep)
             assert(ep->tx_unacked >= a->n);
             ep->tx_unacked -= a->n;
         }
-        ep->ack_head = (uint8_t)((ep->ack_head + 1) % SIM_ACKS);
+        ep->ack_head = (uint8_t)((ep->ack_head + 1u) % SIM_ACKS);
         ep->ack_len--;
     }
 }
@@ -260,7 +260,7 @@ static void ack_add(tw_sim *sim, sim_ep *to, tw_ns t, size_t n)
             t = p->clog_until;
     }
     if (to->ack_len) {
-        sim_ack *last = &to->acks[(to->ack_head + to->ack_len - 1) % SIM_ACKS];
+        sim_ack *last = &to->acks[(to->ack_head + to->ack_len - 1u) % SIM_ACKS];
         if (t < last->t)
             t = last->t;
         if (to->ack_len == SIM_ACKS || t == last->t) {
@@ -271,7 +271,7 @@ static void ack_add(tw_sim *sim, sim_ep *to, tw_ns t, size_t n)
             return;
         }
     }
-    to->acks[(to->ack_head + to->ack_len) % SIM_ACKS] = (sim_ack){t, n};
+    to->acks[(to->ack_head + to->ack_len + 0u) % SIM_ACKS] = (sim_ack){t, n};
     to->ack_len++;
     ack_wake(sim, to);
 }
@@ -293,7 +293,7 @@ void sim_stream_clogged(tw_sim *sim)
             continue;
         tw_ns until = sim_path_of(sim, ep->peer_node, ep->node)->clog_until;
         for (uint8_t k = 0; k < ep->ack_len; k++) {
-            sim_ack *a = &ep->acks[(ep->ack_head + k) % SIM_ACKS];
+            sim_ack *a = &ep->acks[(ep->ack_head + k + 0u) % SIM_ACKS];
             if (a->t < until)
                 a->t = until;
         }
@@ -336,6 +336,15 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
         return 0;
     size_t n = total < window - ep->tx_unacked ? total : window - ep->tx_unacked;
     size_t done = 0, segmax = sim->opts.segment_bytes_max;
+    if (iovcnt == 1 && n <= segmax) { /* the common case: one segment */
+        sim_seg *seg = seg_new(sim, n);
+        if (seg) {
+            memcpy(seg->data, iov[0].iov_base, n);
+            enqueue(sim, ep, peer, seg);
+            done = n;
+        }
+        n = 0;
+    }
     int i = 0;
     size_t ioff = 0;
     while (done < n) {
@@ -523,12 +532,12 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
 static size_t choose_chunk(tw_sim *sim, size_t avail)
 {
     size_t max = avail < sim->opts.chunk_bytes_max ? avail : sim->opts.chunk_bytes_max;
-    if (max == 1 || !tw_sim_prng_chance(&sim->rng_net, sim->opts.chunk_split_probability))
+    if (max == 1 || !sim_chance(&sim->rng_net, sim->opts.chunk_split_probability))
         return max;
     size_t below = max - 1; /* a cut chunk leaves at least a byte */
-    if (tw_sim_prng_below(&sim->rng_net, 3) == 0)
-        return 1 + tw_sim_prng_below(&sim->rng_net, below < 16 ? below : 16);
-    return 1 + tw_sim_prng_below(&sim->rng_net, below);
+    if (sim_below(&sim->rng_net, 3) == 0)
+        return 1 + sim_below(&sim->rng_net, below < 16 ? below : 16);
+    return 1 + sim_below(&sim->rng_net, below);
 }
 
 /* The first c received bytes, contiguous: in place when one segment

@@ -18,14 +18,15 @@ typedef struct tw_real_opts {
     /* Wait before accepting again after EMFILE/ENFILE; 0: 1 s (asyncio's). */
     tw_ns accept_retry_delay;
     /* Busy polling: before sleeping in epoll_wait, poll without sleeping
-     * for up to this long; 0: never. Waking a sleeping thread is costly,
-     * for the thread that wakes it too (on a virtual machine, often more
-     * than the request it carries); a busy server that is never asleep
-     * when the next request comes saves both sides that cost, and spends
-     * CPU time polling instead. The window adapts: it grows while the
-     * loop's idle gaps fit in it and shrinks when they are longer, so an
-     * idle loop hardly polls. Suited to a loop that has a core to itself;
-     * 20-50 us is typical. */
+     * for up to this long; 0 (the default): never. Waking a sleeping
+     * thread costs the thread that wakes it too (a client sending to a
+     * server on the same machine; on a virtual machine, an interrupt
+     * through the hypervisor, often more than the request itself). A
+     * server still polling when the next request comes saves both sides
+     * that cost, and spends the window's CPU time instead. Polling stops
+     * while fewer than about a quarter of the loop's recent idle gaps fit
+     * in the window, so a quiet loop sleeps as before. For a loop with a
+     * core to itself under steady load; 10-20 us is typical. */
     tw_ns busy_poll;
 } tw_real_opts;
 
