@@ -226,6 +226,45 @@ static void test_clog_delays_without_loss(void **state)
     tw_sim_free(w.sim);
 }
 
+/* Acknowledgements cross the network too: a clog or a cut on their way
+ * back holds a writer whose window is full until it clears. */
+static void test_acks_wait_for_clog_and_heal(void **state)
+{
+    (void)state;
+    const size_t n = 256 * 1024, window = 128 * 1024;
+    uint8_t *msg = calloc(1, n);
+    assert_non_null(msg);
+    for (int cut = 0; cut < 2; cut++) {
+        world w;
+        world_init(&w, 7, true);
+        tw_ns t0 = tw_sim_now(w.sim);
+        assert_int_equal(tw_transport_write(w.cp.t, msg, n), 0);
+        assert_int_equal(tw_transport_get_write_buffer_size(w.cp.t), n - window);
+        /* the data arrives after 1 ms; its acks are halfway back */
+        assert_int_equal(tw_sim_run_for(w.sim, 1500 * TW_NS_PER_US), 0);
+        assert_int_equal(w.sp.len, window);
+        if (cut)
+            assert_int_equal(tw_sim_partition(w.sim, w.s, w.c, true), 0);
+        else
+            assert_int_equal(tw_sim_clog(w.sim, w.s, w.c, TW_MS(50), true), 0);
+        assert_int_equal(tw_sim_run_for(w.sim, TW_MS(40)), 0);
+        assert_int_equal(w.sp.len, window); /* the data got through */
+        assert_int_equal(tw_transport_get_write_buffer_size(w.cp.t), n - window);
+        if (cut)
+            assert_int_equal(tw_sim_heal(w.sim, w.s, w.c), 0);
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        assert_int_equal(w.sp.len, n);
+        assert_int_equal(tw_transport_get_write_buffer_size(w.cp.t), 0);
+        /* the rest left when the acks landed (the clog's end, or the heal
+         * and one latency), and took a latency to arrive */
+        tw_ns freed = cut ? t0 + 41500 * TW_NS_PER_US + TW_MS(1) : t0 + 51500 * TW_NS_PER_US;
+        assert_true(w.sp.last_data_at >= freed + TW_MS(1));
+        assert_int_equal(w.sp.lost + w.cp.lost, 0);
+        tw_sim_free(w.sim);
+    }
+    free(msg);
+}
+
 static void test_crash_peer_times_out_and_restart_reruns_start(void **state)
 {
     (void)state;
@@ -311,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_heal_in_time_resumes),
         cmocka_unit_test(test_oneway_partition),
         cmocka_unit_test(test_clog_delays_without_loss),
+        cmocka_unit_test(test_acks_wait_for_clog_and_heal),
         cmocka_unit_test(test_crash_peer_times_out_and_restart_reruns_start),
         cmocka_unit_test(test_crash_then_quick_restart_resets_peer),
         cmocka_unit_test(test_connect_to_crashed_node_times_out),
