@@ -259,6 +259,8 @@ static void ack_add(tw_sim *sim, sim_ep *to, tw_ns t, size_t n)
         if (p->clog_until > t)
             t = p->clog_until;
     }
+    if (to->ack_len == SIM_ACKS)
+        ack_settle(sim, to); /* make room with those that have landed */
     if (to->ack_len) {
         sim_ack *last = &to->acks[(to->ack_head + to->ack_len - 1u) % SIM_ACKS];
         if (t < last->t)
@@ -331,7 +333,9 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
         return (ssize_t)total;
     }
     size_t window = window_of(sim, ep);
-    ack_settle(sim, ep);
+    /* Acks only open the window: look at them when it may be short. */
+    if (ep->tx_unacked + total > window)
+        ack_settle(sim, ep);
     if (ep->tx_unacked >= window)
         return 0;
     size_t n = total < window - ep->tx_unacked ? total : window - ep->tx_unacked;
