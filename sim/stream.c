@@ -586,38 +586,41 @@ static bool deliverable(const sim_ep *ep)
     return ep->want_read && (ep->rx_bytes || (ep->fin_arrived && !ep->eof_done));
 }
 
+/* Hand the protocol a chunk, and the next ones while each would be the
+ * next event anyway; then tell the sender, one latency back, how much
+ * was read: one window update for the reads of one instant, as a kernel
+ * sends one for the reads an application makes in one turn. */
 static void on_deliver(tw_sim *sim, sim_ep *ep)
 {
     ep->deliver_pending = false;
-again:
-    if (!ep->opened || ep->broken || !tw__transport_reading(&ep->t))
-        return;
-    if (ep->rx_bytes) {
-        size_t c = choose_chunk(sim, ep->rx_bytes);
-        const uint8_t *p = gather(sim, ep, c);
-        sim_trace(sim, ep->node, ep->t.id, "deliver", (int64_t)c,
-                  (int64_t)ep->rx_bytes);
-        size_t took = tw__transport_deliver(&ep->t, p, c);
-        /* Callbacks may have closed the transport, but it is freed only
-         * from the loop: ep is still ours here. */
-        consume(sim, ep, took);
-        sim->stats.bytes_delivered += took;
-        sim_ep *peer = sim_ep_peer(sim, ep);
-        if (took && peer)
-            ack_add(sim, peer, sim->now + sim_latency(sim, ep->node, peer->node),
-                    took);
-        /* The next chunk, now if it would be the next event anyway. */
-        if (took && deliverable(ep) && sim_next_is_now(sim)) {
-            sim->stats.events++;
-            goto again;
+    size_t read = 0;
+    while (ep->opened && !ep->broken && tw__transport_reading(&ep->t)) {
+        if (ep->rx_bytes) {
+            size_t c = choose_chunk(sim, ep->rx_bytes);
+            const uint8_t *p = gather(sim, ep, c);
+            sim_trace(sim, ep->node, ep->t.id, "deliver", (int64_t)c,
+                      (int64_t)ep->rx_bytes);
+            size_t took = tw__transport_deliver(&ep->t, p, c);
+            /* Callbacks may have closed the transport, but it is freed
+             * only from the loop: ep is still ours here. */
+            consume(sim, ep, took);
+            sim->stats.bytes_delivered += took;
+            read += took;
+            if (took && deliverable(ep) && sim_next_is_now(sim)) {
+                sim->stats.events++;
+                continue;
+            }
+            maybe_deliver(sim, ep);
+        } else if (ep->fin_arrived && !ep->eof_done) {
+            ep->eof_done = true;
+            sim_trace(sim, ep->node, ep->t.id, "eof", 0, 0);
+            tw__transport_eof(&ep->t);
         }
-    } else if (ep->fin_arrived && !ep->eof_done) {
-        ep->eof_done = true;
-        sim_trace(sim, ep->node, ep->t.id, "eof", 0, 0);
-        tw__transport_eof(&ep->t);
-        return;
+        break;
     }
-    maybe_deliver(sim, ep);
+    sim_ep *peer = read ? sim_ep_peer(sim, ep) : NULL;
+    if (peer)
+        ack_add(sim, peer, sim->now + sim_latency(sim, ep->node, peer->node), read);
 }
 
 /* The ack the writer waited for has landed. */
