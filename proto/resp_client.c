@@ -16,7 +16,9 @@
  * empty. Expiry windows come from when the SET was sent and acknowledged
  * and when the read was, on the client's clock: a key whose expiry must
  * have passed must be gone, one whose expiry cannot have passed must be
- * there (give or take the 2 ms of Redis's millisecond rounding).
+ * there (give or take the 2 ms of Redis's millisecond rounding, and the
+ * --clock-slack a world with clock faults must allow: the server expires
+ * keys on its own clock, which may stand still or drift against ours).
  * Counters: an INCR's reply lies between the last acknowledged value
  * plus one and that plus the INCRs whose replies were lost.
  *
@@ -82,6 +84,7 @@ typedef struct client {
     char prefix[NAME_MAX_LEN + 24];
     uint64_t ops, keys, pipeline, size_max, seed, px_pct;
     tw_ns px_max, timeout, retry;
+    tw_ns clock_slack; /* how far the server's clock may be off ours */
     uint64_t read_rate;
     /* the model */
     keym *km;
@@ -174,35 +177,37 @@ static void reset_model(client *a)
 
 /* Could the acknowledged write have expired when the read `o`, answered
  * at `now`, was served? Must it have? */
-static bool may_have_expired(const keym *m, const op *o, tw_ns now)
+static bool may_have_expired(const client *a, const keym *m, tw_ns now)
 {
-    return m->px_ms && now - m->set_sent > TW_MS(m->px_ms) - TOL_NS;
+    return m->px_ms &&
+           now - m->set_sent > TW_MS(m->px_ms) - TOL_NS - a->clock_slack;
 }
 
-static bool must_have_expired(const keym *m, const op *o)
+static bool must_have_expired(const client *a, const keym *m, const op *o)
 {
-    return m->px_ms && o->sent - m->set_acked > TW_MS(m->px_ms) + TOL_NS;
+    return m->px_ms &&
+           o->sent - m->set_acked > TW_MS(m->px_ms) + TOL_NS + a->clock_slack;
 }
 
-static bool can_be_absent(const keym *m, const op *o, tw_ns now)
+static bool can_be_absent(const client *a, const keym *m, tw_ns now)
 {
     return m->unknown || m->ver == 0 || m->maybe_absent ||
-           may_have_expired(m, o, now);
+           may_have_expired(a, m, now);
 }
 
-static bool can_be(const keym *m, uint64_t v, const op *o)
+static bool can_be(const client *a, const keym *m, uint64_t v, const op *o)
 {
     if (m->unknown)
         return true;
     for (unsigned i = 0; i < m->nmaybe; i++)
         if (m->maybe[i] == v)
             return true;
-    return v == m->ver && v && !must_have_expired(m, o);
+    return v == m->ver && v && !must_have_expired(a, m, o);
 }
 
-static bool can_be_present(const keym *m, const op *o)
+static bool can_be_present(const client *a, const keym *m, const op *o)
 {
-    return m->unknown || m->nmaybe || (m->ver && !must_have_expired(m, o));
+    return m->unknown || m->nmaybe || (m->ver && !must_have_expired(a, m, o));
 }
 
 static void add_maybe(keym *m, uint64_t v)
@@ -225,7 +230,7 @@ static void check_value(client *a, const op *o, uint32_t k,
         return;
     }
     if (r->nil) {
-        if (!can_be_absent(m, o, now))
+        if (!can_be_absent(a, m, now))
             violate(a, "op %llu: GET k%u found nothing; it holds version %llu "
                        "(acknowledged, not expired)",
                     (unsigned long long)o->index, k, (unsigned long long)m->ver);
@@ -248,11 +253,11 @@ static void check_value(client *a, const op *o, uint32_t k,
                 (unsigned long long)o->index, k, v);
         return;
     }
-    if (!can_be(m, v, o))
+    if (!can_be(a, m, v, o))
         violate(a, "op %llu: GET k%u saw version %llu; the last acknowledged "
                    "write is %llu%s",
                 (unsigned long long)o->index, k, v, (unsigned long long)m->ver,
-                must_have_expired(m, o) ? " and its expiry had passed" : "");
+                must_have_expired(a, m, o) ? " and its expiry had passed" : "");
 }
 
 static void check_int(client *a, const op *o, const tw_resp_reply *r)
@@ -304,11 +309,11 @@ static void on_reply(client *a, const op *o, const tw_resp_reply *r, tw_ns now)
     case OP_DEL:
     case OP_EXISTS:
         check_int(a, o, r);
-        if (r->integer == 1 && !can_be_present(m, o))
+        if (r->integer == 1 && !can_be_present(a, m, o))
             violate(a, "op %llu: %s k%u found a key that cannot be there",
                     (unsigned long long)o->index, o->kind == OP_DEL ? "DEL" : "EXISTS",
                     o->key[0]);
-        if (r->integer == 0 && !can_be_absent(m, o, now))
+        if (r->integer == 0 && !can_be_absent(a, m, now))
             violate(a, "op %llu: %s k%u missed a key that must be there",
                     (unsigned long long)o->index, o->kind == OP_DEL ? "DEL" : "EXISTS",
                     o->key[0]);
@@ -712,6 +717,7 @@ static int parse(client *a, int argc, char **argv, FILE *out, bool *quiet,
         {"timeout", required_argument, 0, 't'},
         {"retry", required_argument, 0, 'r'},
         {"read-rate", required_argument, 0, 'R'},
+        {"clock-slack", required_argument, 0, 'C'},
         {"name", required_argument, 0, 'N'},
         {"seed", required_argument, 0, 'S'},
         {"quiet", no_argument, 0, 'q'},
@@ -720,7 +726,7 @@ static int parse(client *a, int argc, char **argv, FILE *out, bool *quiet,
     const char *target = "127.0.0.1:6399";
     int ch;
     optind = 0;
-    while ((ch = getopt_long(argc, argv, "c:n:k:P:s:x:X:t:r:R:N:S:q", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:n:k:P:s:x:X:t:r:R:C:N:S:q", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': target = optarg; break;
         case 'n':
@@ -760,6 +766,10 @@ static int parse(client *a, int argc, char **argv, FILE *out, bool *quiet,
         case 'R':
             if (tw_parse_rate(optarg, &a->read_rate) < 0)
                 return bad(out, "--read-rate", optarg);
+            break;
+        case 'C':
+            if (tw_parse_duration(optarg, &a->clock_slack) < 0)
+                return bad(out, "--clock-slack", optarg);
             break;
         case 'N':
             if (!*optarg || strlen(optarg) > NAME_MAX_LEN)
@@ -880,6 +890,8 @@ const tw_app tw__app_resp_client = {
              "  --timeout DURATION   a reply slower than this: reconnect (default 2s)\n"
              "  --retry DURATION     first reconnect delay, doubling to 2s (default 100ms)\n"
              "  --read-rate RATE     read replies at most this fast (default: no limit)\n"
+             "  --clock-slack DURATION  how far the server's clock may be off this\n"
+             "                       client's over an expiry (clock faults; default 0)\n"
              "  --name NAME          key prefix (default c)\n"
              "  --seed N             varies the ops (default 0)\n"
              "  --quiet              no output\n",
