@@ -131,14 +131,30 @@ done
 #    machine is shared, so each row also gives the servers' own CPU time
 #    per request (from /proc/PID/stat), which noise disturbs less; its
 #    ratio is redis-server's over twin's (above 1: twin spends less).
+#    The benchmark's single thread is the bottleneck here, and part of
+#    its cost is waking a server that fell asleep between requests (on
+#    a virtual machine an inter-processor interrupt, ~10 us of the
+#    waker's CPU). So twin runs with --busy-poll (BENCH_BUSY_POLL, default
+#    10us; 0: off): its loop polls that long before sleeping, trading
+#    that much of its own CPU time per idle gap for fewer wake-ups;
+#    redis-server has no such option. The CPU rows show the price, and
+#    a twin server without the option runs in the same alternation, so
+#    its rows ("no busy-poll") are printed too.
 if command -v redis-benchmark >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; then
     rcpu=${BENCH_SERVER_CPU:-0}; bcpu=${BENCH_CLIENT_CPU:-1}
+    busy=${BENCH_BUSY_POLL:-10us}
+    case $busy in 0|0us|'') busy_opt= ;; *) busy_opt="--busy-poll $busy" ;; esac
     reps=5; n1=200000; n16=2500000
     [ "${BENCH_QUICK:-0}" != 0 ] && { reps=1; n1=50000; n16=500000; }
     rtmp=$(mktemp -d)
     # taskset execs the server, so $! is the server's own pid.
-    taskset -c "$rcpu" "$build/twin" run resp-server --port 0 > "$rtmp/twin.out" 2>&1 &
+    taskset -c "$rcpu" "$build/twin" run $busy_opt resp-server --port 0 > "$rtmp/twin.out" 2>&1 &
     tpid=$!
+    ppid_=""; pport=""
+    if [ -n "$busy_opt" ]; then
+        taskset -c "$rcpu" "$build/twin" run resp-server --port 0 > "$rtmp/plain.out" 2>&1 &
+        ppid_=$!
+    fi
     rport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     taskset -c "$rcpu" redis-server --port "$rport" --bind 127.0.0.1 --save '' \
         --appendonly no --logfile "$rtmp/redis.log" &
@@ -146,7 +162,10 @@ if command -v redis-benchmark >/dev/null 2>&1 && command -v redis-server >/dev/n
     tport=""
     for i in $(seq 100); do
         tport=$(sed -n 's/^Serving on 127.0.0.1:\([0-9]*\).*/\1/p' "$rtmp/twin.out" | head -1)
-        [ -n "$tport" ] && redis-cli -p "$rport" ping >/dev/null 2>&1 && break
+        [ -n "$ppid_" ] &&
+            pport=$(sed -n 's/^Serving on 127.0.0.1:\([0-9]*\).*/\1/p' "$rtmp/plain.out" | head -1)
+        [ -n "$tport" ] && { [ -z "$ppid_" ] || [ -n "$pport" ]; } &&
+            redis-cli -p "$rport" ping >/dev/null 2>&1 && break
         sleep 0.1
     done
     median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
@@ -164,23 +183,28 @@ if command -v redis-benchmark >/dev/null 2>&1 && command -v redis-server >/dev/n
     for P in 1 16; do
         n=$n1; [ "$P" = 16 ] && n=$n16
         for t in set get; do
-            : > "$rtmp/tw"; : > "$rtmp/rd"
+            : > "$rtmp/tw"; : > "$rtmp/rd"; : > "$rtmp/pl"
             for i in $(seq $reps); do
                 run_one "$tpid" "$tport" $t $n $P >> "$rtmp/tw"
                 run_one "$rpid" "$rport" $t $n $P >> "$rtmp/rd"
+                [ -n "$ppid_" ] && run_one "$ppid_" "$pport" $t $n $P >> "$rtmp/pl"
             done
-            tw=$(cut -d' ' -f1 "$rtmp/tw" | median); rd=$(cut -d' ' -f1 "$rtmp/rd" | median)
-            tc=$(cut -d' ' -f2 "$rtmp/tw" | median); rc=$(cut -d' ' -f2 "$rtmp/rd" | median)
+            rd=$(cut -d' ' -f1 "$rtmp/rd" | median); rc=$(cut -d' ' -f2 "$rtmp/rd" | median)
             T=$(echo $t | tr a-z A-Z)
-            emit "resp: redis-benchmark $T, 50 clients, -P $P" "$(printf '%.0f' "$tw")" \
-                req/s "redis-server" "$(printf '%.0f' "$rd")" \
-                "$(awk -v a="$tw" -v b="$rd" 'BEGIN{printf "%.2f", a/b}')"
-            emit "resp: server CPU per request, $T -P $P" "$tc" us "redis-server" "$rc" \
-                "$(awk -v a="$tc" -v b="$rc" 'BEGIN{printf "%.2f", (a > 0 ? b / a : 0)}')"
+            for v in tw pl; do
+                [ -s "$rtmp/$v" ] || continue
+                tw=$(cut -d' ' -f1 "$rtmp/$v" | median); tc=$(cut -d' ' -f2 "$rtmp/$v" | median)
+                how=""; [ "$v" = pl ] && how=", no busy-poll"
+                emit "resp: redis-benchmark $T, 50 clients, -P $P$how" "$(printf '%.0f' "$tw")" \
+                    req/s "redis-server" "$(printf '%.0f' "$rd")" \
+                    "$(awk -v a="$tw" -v b="$rd" 'BEGIN{printf "%.2f", a/b}')"
+                emit "resp: server CPU per request, $T -P $P$how" "$tc" us "redis-server" "$rc" \
+                    "$(awk -v a="$tc" -v b="$rc" 'BEGIN{printf "%.2f", (a > 0 ? b / a : 0)}')"
+            done
         done
     done
-    kill "$tpid" "$rpid" 2>/dev/null || true
-    wait "$tpid" "$rpid" 2>/dev/null || true
+    kill "$tpid" "$rpid" $ppid_ 2>/dev/null || true
+    wait "$tpid" "$rpid" $ppid_ 2>/dev/null || true
     rm -rf "$rtmp"
 else
     echo "resp rows skipped: redis-benchmark and redis-server are in BENCH_PKGS"

@@ -53,8 +53,6 @@ struct tw_resp_server {
     tw_resp_server_stats st;
     uint8_t *scratch; /* inline unescaping: one request runs at a time */
     conn *conns;
-    conn *unsent, *unsent_tail; /* replies to write at the turn's end */
-    tw_handle flush_h;
     unsigned refs;
     tw_handle expire_timer;
     uint64_t next_id;
@@ -66,7 +64,6 @@ struct conn {
     tw_resp_server *srv;
     tw_transport *t;
     conn *prev, *next;
-    conn *unsent_prev, *unsent_next;
     tw_resp_parser ps;
     tw_resp_arg *argv;
     size_t argv_cap;
@@ -75,13 +72,11 @@ struct conn {
     tw_resp_buf out;
     uint64_t id;
     tw_handle linger;
-    bool paused, closing, eof, linked, draining, unsent;
+    bool paused, closing, eof, linked, draining;
     tw_resp_arg argv0[ARGV_INLINE];
 };
 
 /* ---- the server object ---- */
-
-static void flush_unsent(tw_resp_server *srv);
 
 static uint64_t mix(uint64_t z)
 {
@@ -166,10 +161,6 @@ void tw_resp_server_close(tw_resp_server *srv)
     if (srv->expire_timer)
         tw_handle_cancel(srv->loop, srv->expire_timer);
     srv->expire_timer = 0;
-    if (srv->flush_h)
-        tw_handle_cancel(srv->loop, srv->flush_h);
-    srv->flush_h = 0;
-    flush_unsent(srv); /* replies already made go before the close */
     for (conn *c = srv->conns; c; c = c->next) {
         c->closing = true;
         if (c->linger)
@@ -184,13 +175,9 @@ void tw_resp_server_discard(tw_resp_server *srv)
 {
     srv->closed = true;
     srv->expire_timer = 0; /* went with the loop */
-    srv->flush_h = 0;
-    for (conn *c = srv->conns; c; c = c->next) {
+    for (conn *c = srv->conns; c; c = c->next)
         c->linked = false; /* must not happen: released with the loop */
-        c->unsent = false;
-    }
     srv->conns = NULL;
-    srv->unsent = srv->unsent_tail = NULL;
     unref(srv);
 }
 
@@ -214,87 +201,11 @@ static void sink(void *arg, const void *data, size_t len)
         c->closing = true; /* connection_lost follows from the loop */
 }
 
-static void note_held(conn *c)
-{
-    size_t held = (c->in_len - c->in_off) + c->out.len +
-                  tw_transport_get_write_buffer_size(c->t);
-    if (held > c->srv->st.held_max)
-        c->srv->st.held_max = held;
-}
-
-static void unsent_remove(conn *c)
-{
-    tw_resp_server *srv = c->srv;
-    if (!c->unsent)
-        return;
-    if (c->unsent_prev)
-        c->unsent_prev->unsent_next = c->unsent_next;
-    else
-        srv->unsent = c->unsent_next;
-    if (c->unsent_next)
-        c->unsent_next->unsent_prev = c->unsent_prev;
-    else
-        srv->unsent_tail = c->unsent_prev;
-    c->unsent_prev = c->unsent_next = NULL;
-    c->unsent = false;
-}
-
 static void flush(conn *c)
 {
-    unsent_remove(c);
     tw_resp_buf_flush(&c->out);
     if (tw_transport_is_closing(c->t))
         c->closing = true;
-}
-
-/* Write the replies held for the end of the turn, in the order their
- * requests were read. */
-static void flush_unsent(tw_resp_server *srv)
-{
-    while (srv->unsent) {
-        conn *c = srv->unsent;
-        if (c->closing)
-            unsent_remove(c); /* its last reply went out already */
-        else
-            flush(c);
-        note_held(c);
-    }
-}
-
-static void flush_cb(void *arg)
-{
-    tw_resp_server *srv = arg;
-    srv->flush_h = 0;
-    flush_unsent(srv);
-}
-
-/* Hold c's replies until the end of the loop's turn, when those of every
- * connection read in the turn go out together (Redis writes its replies
- * before it sleeps, too). A client sending on many connections gets its
- * replies in one burst, and the loop has read everything that was ready
- * before it writes. False: not held (nothing to write, or no callback
- * could be scheduled); write now instead. */
-static bool flush_later(conn *c)
-{
-    tw_resp_server *srv = c->srv;
-    if (c->out.len == 0)
-        return false;
-    if (!srv->flush_h) {
-        srv->flush_h = tw_call_soon(srv->loop, flush_cb, srv);
-        if (!srv->flush_h)
-            return false;
-    }
-    if (!c->unsent) {
-        c->unsent = true;
-        c->unsent_prev = srv->unsent_tail;
-        c->unsent_next = NULL;
-        if (srv->unsent_tail)
-            srv->unsent_tail->unsent_next = c;
-        else
-            srv->unsent = c;
-        srv->unsent_tail = c;
-    }
-    return true;
 }
 
 static void linger_cb(void *arg)
@@ -339,6 +250,14 @@ static void fail_parse(conn *c, int code)
     char text[128] = "ERR ";
     size_t n = tw_resp_error_text(&c->ps, code, text + 4, sizeof text - 4);
     fail(c, text, n + 4);
+}
+
+static void note_held(conn *c)
+{
+    size_t held = (c->in_len - c->in_off) + c->out.len +
+                  tw_transport_get_write_buffer_size(c->t);
+    if (held > c->srv->st.held_max)
+        c->srv->st.held_max = held;
 }
 
 /* ---- a connection: running requests ---- */
@@ -466,17 +385,13 @@ static void drain(conn *c, tw_ns now)
     }
 }
 
-/* End of a batch: send the replies (at the end of the turn), note what
- * is held, arm expiry, and
+/* End of a batch: send the replies, note what is held, arm expiry, and
  * close a half-closed connection whose requests have all run. */
 static void finish(conn *c)
 {
-    /* Half-closed: written now, as the close below may follow. */
-    if (c->closing || c->eof || !flush_later(c)) {
-        if (!c->closing)
-            flush(c);
-        note_held(c); /* else after the write */
-    }
+    if (!c->closing)
+        flush(c);
+    note_held(c);
     arm_expiry(c->srv);
     /* Half-closed and nothing waits for resume_writing: what is left is
      * at most an unfinished request, which can never finish now. */
@@ -534,8 +449,6 @@ static bool c_eof(tw_protocol *p)
     c->eof = true;
     if (c->draining)
         return false; /* the client read our last reply and left */
-    if (c->unsent) /* before the close that may follow */
-        flush(c);
     /* Requests waiting for resume_writing run before the close (finish
      * closes then); otherwise close now, after flushing what was written. */
     return c->paused && c->in_len != c->in_off && !c->closing;
@@ -566,7 +479,6 @@ static void unlink_conn(conn *c)
 {
     tw_resp_server *srv = c->srv;
     c->closing = true;
-    unsent_remove(c);
     if (!c->linked)
         return;
     if (c->prev)

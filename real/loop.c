@@ -127,10 +127,21 @@ static void events_grow(struct real_loop *l)
  * when it does not: so the loop polls only while at least a quarter of
  * its recent idle gaps (an average decaying by 1/8 a wait) were no
  * longer than the window. Gaps are measured whether it polled or slept,
- * so a loop that stopped polling starts again when its gaps shorten. A
- * loop woken every 25 us by a timer, with a 20 us window, soon stops. */
+ * so a loop that stopped polling starts again when its gaps shorten,
+ * and one whose events come further apart than the window soon stops. */
 #define SPIN_ONE 256          /* fixed point: the hit rate 1.0 */
 #define SPIN_MIN_RATE (SPIN_ONE / 4)
+
+/* The clock while polling: false when it fails, and then the loop stops
+ * polling (its last reading would never reach the window's end). */
+static bool spin_clock(struct real_loop *l, tw_ns *now)
+{
+    struct timespec ts;
+    if (tw_sys.clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return false;
+    *now = l->last_now = (tw_ns)ts.tv_sec * TW_NS_PER_SEC + ts.tv_nsec;
+    return true;
+}
 
 static void spin_note(struct real_loop *l, tw_ns idle)
 {
@@ -152,9 +163,8 @@ static int wait_events(struct real_loop *l, tw_ns timeout)
         tw_ns spin = timeout >= 0 && timeout < l->spin_max ? timeout : l->spin_max;
         do {
             n = tw_sys.epoll_wait(l->epfd, l->events, l->events_cap, 0);
-            if (n != 0)
+            if (n != 0 || !spin_clock(l, &now))
                 break;
-            now = real_now(&l->base);
         } while (now - t0 < spin);
         if (n != 0 || (timeout >= 0 && now - t0 >= timeout)) {
             spin_note(l, now - t0);

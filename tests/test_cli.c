@@ -1,7 +1,7 @@
 /* tests/test_cli.c - the `twin` command as a user runs it: the echo server
  * and client against each other, against nc, and against socat; SIGTERM
- * stops the server cleanly; bad options get a usage message. Real backend,
- * loopback only. */
+ * stops the server cleanly; bad options get a usage message; the loop's
+ * --busy-poll option. Real backend, loopback only. */
 #include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
@@ -119,6 +119,38 @@ static void test_bad_usage(void **state)
     assert_non_null(strstr(out, "Connect failed"));
 }
 
+/* `twin run --busy-poll DURATION APP`: the loop option comes before the
+ * app; the app runs as without it. */
+static void test_busy_poll_option(void **state)
+{
+    (void)state;
+    char *argv[] = {tw_cli_twin, "run", "--busy-poll", "20us", "echo-server",
+                    "--port", "0", NULL};
+    tw_proc srv;
+    tw_proc_spawn(&srv, argv);
+    char line[256];
+    assert_non_null(fgets(line, sizeof line, srv.out));
+    unsigned port = 0;
+    assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
+    char cmd[512], out[4096];
+    snprintf(cmd, sizeof cmd, "%s run echo-client --connect 127.0.0.1:%u --message polled",
+             tw_cli_twin, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "Data received: 'polled'"));
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
+
+    snprintf(cmd, sizeof cmd, "%s run --busy-poll soon echo-server 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "bad --busy-poll 'soon'"));
+    snprintf(cmd, sizeof cmd, "%s run --busy-poll -1us echo-server 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s run --busy-poll 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s run --busy-poll 10us 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "usage: twin run"));
+}
+
 int main(void)
 {
     tw_cli_init();
@@ -127,6 +159,7 @@ int main(void)
         cmocka_unit_test_teardown(test_nc_against_echo_server, tw_cli_teardown),
         cmocka_unit_test_teardown(test_echo_client_against_socat, tw_cli_teardown),
         cmocka_unit_test_teardown(test_bad_usage, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_busy_poll_option, tw_cli_teardown),
     };
     return cmocka_run_group_tests_name("twin command", tests, NULL, NULL);
 }

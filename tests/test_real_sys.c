@@ -7,7 +7,8 @@
  *   1. fixture: a fresh loop per test; nothing alive, no fd leaked, no
  *      contract violation at the end
  *   2. a counting protocol (stats per role, static, checked at the end)
- *   3. the loop: creation failures, EINTR, timer rounding, wakeups
+ *   3. the loop: creation failures, EINTR, timer rounding, wakeups,
+ *      busy polling
  *   4. reading: EINTR, EAGAIN, ECONNRESET (injected and real)
  *   5. writing: short writes, EINTR, EAGAIN, a vanished peer (no SIGPIPE)
  *   6. accepting: EMFILE back-off, transient errors, backlog per wake-up
@@ -415,6 +416,116 @@ static void test_threadsafe_call_wakes_epoll_wait(void **state)
     pthread_join(tid, NULL);
     assert_int_equal(w.ran, 1);
     assert_true(tw_loop_now(fx.loop) - t0 < TW_SEC(5));
+}
+
+/* Busy polling (tw_real_opts.busy_poll): epoll_wait's timeouts are
+ * recorded, zero (a poll) apart from the rest (a sleep). */
+static struct {
+    unsigned long polls, sleeps;
+} bp;
+
+static int counting_epoll_wait(int epfd, struct epoll_event *evs, int max,
+                               int timeout_ms)
+{
+    if (timeout_ms == 0)
+        bp.polls++;
+    else
+        bp.sleeps++;
+    return tw_sys_default.epoll_wait(epfd, evs, max, timeout_ms);
+}
+
+/* Replace the fixture's loop with one that busy-polls for `window`. */
+static void busy_poll_loop(tw_ns window)
+{
+    tw_loop_free(fx.loop);
+    tw_real_opts o = {.accept_retry_delay = RETRY_DELAY, .busy_poll = window};
+    fx.loop = tw_loop_new(&o);
+    assert_non_null(fx.loop);
+    tw_loop_set_contract_check(fx.loop, true);
+    tw_loop_set_contract_handler(fx.loop, on_violation, NULL);
+    memset(&bp, 0, sizeof bp);
+    tw_sys.epoll_wait = counting_epoll_wait;
+}
+
+/* Within the window, an event is found by polling: the loop never
+ * sleeps, and the other thread's call runs all the same. */
+static void test_busy_poll_finds_event_without_sleeping(void **state)
+{
+    busy_poll_loop(TW_SEC(5));
+    struct wake w = {0};
+    w.keepalive = tw_call_later(fx.loop, TW_SEC(10), noop, NULL);
+    pthread_t tid;
+    assert_int_equal(pthread_create(&tid, NULL, wake_thread, &w), 0);
+    assert_int_equal(tw_loop_run(fx.loop), 0);
+    pthread_join(tid, NULL);
+    assert_int_equal(w.ran, 1);
+    assert_int_equal(bp.sleeps, 0);
+    assert_true(bp.polls > 1);
+}
+
+/* A window longer than the wait for a timer polls until the timer is
+ * due, not until the window ends; without busy polling the loop sleeps
+ * in one or two calls. */
+static void test_busy_poll_keeps_timers_on_time(void **state)
+{
+    busy_poll_loop(TW_SEC(5));
+    int fired = 0;
+    tw_ns t0 = tw_loop_now(fx.loop);
+    assert_true(tw_call_later(fx.loop, TW_MS(5), count_cb, &fired) != 0);
+    assert_int_equal(tw_loop_run(fx.loop), 0);
+    tw_ns took = tw_loop_now(fx.loop) - t0;
+    assert_int_equal(fired, 1);
+    assert_true(took >= TW_MS(5) && took < TW_SEC(1));
+    assert_true(bp.polls > 1);
+
+    busy_poll_loop(0);
+    assert_true(tw_call_later(fx.loop, TW_MS(5), count_cb, &fired) != 0);
+    assert_int_equal(tw_loop_run(fx.loop), 0);
+    assert_int_equal(fired, 2);
+    assert_int_equal(bp.polls, 0);
+    assert_true(bp.sleeps >= 1 && bp.sleeps <= 3);
+}
+
+/* A clock that fails cannot end the window: the loop sleeps instead
+ * of polling on and on. */
+static void test_busy_poll_without_clock_sleeps(void **state)
+{
+    busy_poll_loop(TW_SEC(5));
+    struct wake w = {0};
+    w.keepalive = tw_call_later(fx.loop, TW_SEC(10), noop, NULL);
+    tw_sys_fail(TW_SYS_CLOCK_GETTIME, 1, -1, EINVAL);
+    pthread_t tid;
+    assert_int_equal(pthread_create(&tid, NULL, wake_thread, &w), 0);
+    assert_int_equal(tw_loop_run(fx.loop), 0);
+    pthread_join(tid, NULL);
+    tw_sys_clear(TW_SYS_CLOCK_GETTIME);
+    assert_int_equal(w.ran, 1);
+    assert_true(bp.sleeps >= 1);
+}
+
+/* Gaps longer than the window make polling a waste: after a few of
+ * them the loop sleeps at once. */
+static void test_busy_poll_stops_when_gaps_are_longer(void **state)
+{
+    busy_poll_loop(100 * TW_NS_PER_US);
+    int fired = 0;
+    for (int i = 0; i < 20; i++) { /* 2 ms gaps, a 100 us window */
+        assert_true(tw_call_later(fx.loop, TW_MS(2), count_cb, &fired) != 0);
+        assert_int_equal(tw_loop_run(fx.loop), 0);
+    }
+    assert_int_equal(fired, 20);
+    unsigned long early = bp.polls;
+    assert_true(early > 0);
+    memset(&bp, 0, sizeof bp);
+    for (int i = 0; i < 20; i++) {
+        assert_true(tw_call_later(fx.loop, TW_MS(2), count_cb, &fired) != 0);
+        assert_int_equal(tw_loop_run(fx.loop), 0);
+    }
+    assert_int_equal(fired, 40);
+    /* At most a stray zero timeout where a timer came due to the
+     * nanosecond; polling would be tens of calls per gap. */
+    assert_true(bp.polls <= 5);
+    assert_true(bp.sleeps >= 20);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1270,6 +1381,10 @@ int main(void)
         T(test_poll_failure_ends_run_with_error),
         T(test_sub_millisecond_timer_does_not_spin),
         T(test_threadsafe_call_wakes_epoll_wait),
+        T(test_busy_poll_finds_event_without_sleeping),
+        T(test_busy_poll_keeps_timers_on_time),
+        T(test_busy_poll_stops_when_gaps_are_longer),
+        T(test_busy_poll_without_clock_sleeps),
         T(test_read_eintr_and_eagain_lose_nothing),
         T(test_read_econnreset_reaches_connection_lost),
         T(test_peer_reset_over_tcp),
