@@ -16,10 +16,10 @@
  * Messages need no randomness: message i's length and bytes are a hash
  * of (seed, i), so the same run is the same on both backends.
  *
- * Ownership: the app state owns the attempt in flight (a pending
- * connect's argument); a connection's protocol is freed by its release.
- * free() detaches both from the state before freeing it, so a late
- * callback finds no app and does nothing.
+ * Ownership: the connect in flight is the redialer's (proto/redial.h);
+ * a connection's protocol is freed by its release. free() detaches both
+ * from the state before freeing it, so a late callback finds no app and
+ * does nothing.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,18 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/redial.h"
 #include "proto/tls_app.h"
 #include "twin/app.h"
 #include "twin/parse.h"
 #include "twin/twin.h"
 
-#define RETRY_MAX TW_SEC(2)
-
 typedef struct load load;
-
-typedef struct attempt {
-    load *app; /* NULL once the app is gone */
-} attempt;
 
 typedef struct conn {
     tw_protocol base;
@@ -58,15 +53,14 @@ struct load {
     tw_tls_ctx *tls;
     /* progress */
     conn *c;
-    attempt *pending;
+    tw__redial dial;
     uint64_t next;   /* messages verified = index of the one in flight */
     uint64_t got;    /* its bytes echoed so far */
-    uint64_t connects, attempts, failures;
-    tw_ns sent_at, backoff;
+    tw_ns sent_at;
     /* the watchdog and the clock checks */
-    tw_handle watchdog, retry_timer;
+    tw_handle watchdog;
     tw_ns watchdog_due, last_now;
-    bool done, gave_up;
+    bool done;
     char violation[192];
 };
 
@@ -120,15 +114,6 @@ static void send_current(load *a)
 
 /* ---- reconnecting ---- */
 
-static void connect_now(load *a);
-
-static void retry_cb(void *arg)
-{
-    load *a = arg;
-    a->retry_timer = 0;
-    connect_now(a);
-}
-
 static void stop_watchdog(load *a)
 {
     if (a->watchdog)
@@ -136,20 +121,15 @@ static void stop_watchdog(load *a)
     a->watchdog = 0;
 }
 
-/* A connection or a connect failed: try again later, or give up. */
-static void failed(load *a, int err)
+/* A connection or a connect failed: tried again later, or given up. */
+static void on_failure(void *arg, int err, bool again)
 {
-    a->failures++;
+    load *a = arg;
     if (a->out)
         fprintf(a->out, "echo-load: connection failed (%s) at message %llu\n",
                 tw_strerror(err), (unsigned long long)a->next);
-    if (!a->reconnect || (a->attempts_max && a->attempts >= a->attempts_max)) {
-        a->gave_up = true;
+    if (!again)
         stop_watchdog(a);
-        return;
-    }
-    a->retry_timer = tw_call_later(a->loop, a->backoff, retry_cb, a);
-    a->backoff = a->backoff * 2 > RETRY_MAX ? RETRY_MAX : a->backoff * 2;
 }
 
 /* ---- the connection protocol ---- */
@@ -163,8 +143,7 @@ static void c_made(tw_protocol *p, tw_transport *t)
         return;
     }
     load *a = c->app;
-    a->connects++;
-    a->backoff = a->retry;
+    tw__redial_up(&a->dial);
     send_current(a);
 }
 
@@ -199,7 +178,7 @@ static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
     if (a->out)
         fprintf(a->out, "echo-load: %llu messages echoed intact over %llu "
                         "connection(s)\n",
-                (unsigned long long)a->messages, (unsigned long long)a->connects);
+                (unsigned long long)a->messages, (unsigned long long)a->dial.connects);
     tw_transport_close(c->t);
 }
 
@@ -212,7 +191,7 @@ static void c_lost(tw_protocol *p, int err)
     a->c = NULL;
     c->app = NULL;
     if (!a->done)
-        failed(a, err ? err : -ECONNRESET);
+        tw__redial_failed(&a->dial, err ? err : -ECONNRESET);
 }
 
 static void c_release(tw_protocol *p)
@@ -232,48 +211,14 @@ static const tw_protocol_ops conn_ops = {
 
 static tw_protocol *c_factory(void *arg)
 {
-    attempt *at = arg;
-    if (!at->app)
-        return NULL; /* the app went away meanwhile */
+    load *a = arg;
     conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->base.ops = &conn_ops;
-    c->app = at->app;
-    at->app->c = c;
+    c->app = a;
+    a->c = c;
     return &c->base;
-}
-
-static void c_connected(void *arg, tw_transport *t, int err)
-{
-    attempt *at = arg;
-    load *a = at->app;
-    free(at);
-    if (!a)
-        return;
-    a->pending = NULL;
-    if (!t)
-        failed(a, err);
-}
-
-static void connect_now(load *a)
-{
-    attempt *at = calloc(1, sizeof *at);
-    int rc = at ? 0 : -ENOMEM;
-    a->attempts++;
-    if (at) {
-        at->app = a;
-        rc = a->tls ? tw_create_connection_tls(a->loop, c_factory, at, a->host,
-                                               a->port, a->tls, c_connected)
-                    : tw_create_connection(a->loop, c_factory, at, a->host,
-                                           a->port, c_connected);
-    }
-    if (rc < 0) {
-        free(at);
-        failed(a, rc);
-        return;
-    }
-    a->pending = at;
 }
 
 /* ---- the watchdog ---- */
@@ -290,7 +235,7 @@ static void watchdog_cb(void *arg)
         violate(a, "a timer due at %lld ns fired at %lld ns",
                 (long long)a->watchdog_due, (long long)now);
     a->last_now = now;
-    if (a->done || a->gave_up)
+    if (a->done || a->dial.gave_up)
         return;
     if (a->c && a->c->t && now - a->sent_at > a->timeout)
         tw_transport_abort(a->c->t); /* the echo is late: start over */
@@ -388,11 +333,14 @@ static int load_start(tw_loop *loop, int argc, char **argv, FILE *out,
         return rc;
     }
     a->out = quiet ? NULL : out;
-    a->backoff = a->retry;
+    a->dial = (tw__redial){.loop = loop, .host = a->host, .port = a->port,
+                           .tls = a->tls, .retry = a->retry,
+                           .attempts_max = a->attempts_max, .once = !a->reconnect,
+                           .factory = c_factory, .arg = a, .on_failure = on_failure};
     a->last_now = tw_loop_now(loop);
     a->watchdog_due = a->last_now + a->timeout / 4;
     a->watchdog = tw_call_later(loop, a->timeout / 4, watchdog_cb, a);
-    connect_now(a);
+    tw__redial_start(&a->dial);
     *state = a;
     return 0;
 }
@@ -406,7 +354,7 @@ static const char *load_invariant(void *state)
 static bool load_done(void *state)
 {
     load *a = state;
-    return a->done || a->gave_up;
+    return a->done || a->dial.gave_up;
 }
 
 static int load_result(void *state)
@@ -420,10 +368,7 @@ static void load_free(void *state)
 {
     load *a = state;
     stop_watchdog(a);
-    if (a->retry_timer)
-        tw_handle_cancel(a->loop, a->retry_timer);
-    if (a->pending)
-        a->pending->app = NULL; /* c_connected frees it */
+    tw__redial_stop(&a->dial);
     if (a->c) {
         a->c->app = NULL;
         tw_transport_close(a->c->t);
@@ -437,7 +382,7 @@ static void load_free(void *state)
 static void load_discard(void *state)
 {
     load *a = state;
-    free(a->pending);
+    tw__redial_discard(&a->dial);
     tw_tls_ctx_free(a->tls);
     free(a);
 }

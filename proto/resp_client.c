@@ -25,8 +25,8 @@
  * Nothing here draws from a clock or libc's rand: op i is a hash of
  * (seed, i), so a scenario seed replays it exactly.
  *
- * Ownership: as echo_load.c: the state owns the connect attempt in
- * flight; a connection's protocol is freed by its release and detached
+ * Ownership: as echo_load.c: the connect in flight is the redialer's
+ * (proto/redial.h); a connection's protocol is freed by its release and detached
  * from the state first when the state goes.
  */
 #include <errno.h>
@@ -35,12 +35,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/redial.h"
 #include "twin/app.h"
 #include "twin/parse.h"
 #include "twin/resp.h"
 #include "twin/twin.h"
 
-#define RETRY_MAX TW_SEC(2)
 #define MAYBE_MAX 16
 #define TOL_NS TW_MS(2)
 #define NAME_MAX_LEN 64
@@ -66,9 +66,6 @@ typedef struct keym {
     bool unknown;               /* too many of those to follow */
 } keym;
 
-typedef struct attempt {
-    struct client *app;
-} attempt;
 
 typedef struct conn {
     tw_protocol base;
@@ -94,7 +91,7 @@ typedef struct client {
     uint64_t restarts;
     /* the connection */
     conn *c;
-    attempt *pending;
+    tw__redial dial;
     bool ready, wpaused;
     op *q;                 /* in flight, oldest first: a ring */
     size_t q_head, q_len;
@@ -103,9 +100,8 @@ typedef struct client {
     tw_handle read_timer;
     /* progress */
     uint64_t next;         /* index of the next op to send */
-    uint64_t acked, connects, failures;
-    tw_ns backoff;
-    tw_handle watchdog, retry_timer;
+    uint64_t acked;
+    tw_handle watchdog;
     bool done;
     char violation[256];
 } client;
@@ -453,7 +449,7 @@ static void finish_run(client *a)
     if (a->out)
         fprintf(a->out, "resp-client: %llu ops checked over %llu connection(s), "
                         "%llu server restart(s) seen\n",
-                (unsigned long long)a->acked, (unsigned long long)a->connects,
+                (unsigned long long)a->acked, (unsigned long long)a->dial.connects,
                 (unsigned long long)a->restarts);
     if (a->c)
         tw_transport_close(a->c->t);
@@ -534,15 +530,6 @@ static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
 
 /* ---- failures and reconnecting ---- */
 
-static void connect_now(client *a);
-
-static void retry_cb(void *arg)
-{
-    client *a = arg;
-    a->retry_timer = 0;
-    connect_now(a);
-}
-
 /* The connection is gone: what was in flight may or may not have run,
  * even later (its bytes may still be on their way to the server). */
 static void lost_in_flight(client *a)
@@ -567,14 +554,14 @@ static void lost_in_flight(client *a)
     a->read_timer = 0;
 }
 
-static void failed(client *a, int err)
+/* A connection or a connect failed: tried again later. */
+static void on_failure(void *arg, int err, bool again)
 {
-    a->failures++;
+    client *a = arg;
+    (void)again; /* it always reconnects */
     if (a->out)
         fprintf(a->out, "resp-client: connection failed (%s) after %llu ops\n",
                 tw_strerror(err), (unsigned long long)a->acked);
-    a->retry_timer = tw_call_later(a->loop, a->backoff, retry_cb, a);
-    a->backoff = a->backoff * 2 > RETRY_MAX ? RETRY_MAX : a->backoff * 2;
 }
 
 static void c_made(tw_protocol *p, tw_transport *t)
@@ -586,8 +573,7 @@ static void c_made(tw_protocol *p, tw_transport *t)
         tw_transport_close(t);
         return;
     }
-    a->connects++;
-    a->backoff = a->retry;
+    tw__redial_up(&a->dial);
     op info = {.kind = OP_INFO, .index = UINT64_MAX};
     send_op(a, &info); /* first: which server process is this? */
 }
@@ -602,7 +588,7 @@ static void c_lost(tw_protocol *p, int err)
     a->c = NULL;
     lost_in_flight(a);
     if (!a->done)
-        failed(a, err ? err : -ECONNRESET);
+        tw__redial_failed(&a->dial, err ? err : -ECONNRESET);
 }
 
 static void c_pause(tw_protocol *p)
@@ -640,45 +626,14 @@ static const tw_protocol_ops conn_ops = {
 
 static tw_protocol *c_factory(void *arg)
 {
-    attempt *at = arg;
-    if (!at->app)
-        return NULL;
+    client *a = arg;
     conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->base.ops = &conn_ops;
-    c->app = at->app;
-    at->app->c = c;
+    c->app = a;
+    a->c = c;
     return &c->base;
-}
-
-static void c_connected(void *arg, tw_transport *t, int err)
-{
-    attempt *at = arg;
-    client *a = at->app;
-    free(at);
-    if (!a)
-        return;
-    a->pending = NULL;
-    if (!t)
-        failed(a, err);
-}
-
-static void connect_now(client *a)
-{
-    attempt *at = calloc(1, sizeof *at);
-    int rc = at ? 0 : -ENOMEM;
-    if (at) {
-        at->app = a;
-        rc = tw_create_connection(a->loop, c_factory, at, a->host, a->port,
-                                  c_connected);
-    }
-    if (rc < 0) {
-        free(at);
-        failed(a, rc);
-        return;
-    }
-    a->pending = at;
 }
 
 /* ---- the watchdog: a reply later than --timeout ends the connection ---- */
@@ -829,9 +784,11 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
              (unsigned long long)(mix(a->seed ^ (uint64_t)tw_loop_now(loop)) &
                                   0xffffffffu));
     a->out = quiet ? NULL : out;
-    a->backoff = a->retry;
+    a->dial = (tw__redial){.loop = loop, .host = a->host, .port = a->port,
+                           .retry = a->retry, .factory = c_factory, .arg = a,
+                           .on_failure = on_failure};
     a->watchdog = tw_call_later(loop, a->timeout / 4, watchdog_cb, a);
-    connect_now(a);
+    tw__redial_start(&a->dial);
     *state = a;
     return 0;
 }
@@ -855,12 +812,9 @@ static void client_free(void *state)
     client *a = state;
     if (a->watchdog)
         tw_handle_cancel(a->loop, a->watchdog);
-    if (a->retry_timer)
-        tw_handle_cancel(a->loop, a->retry_timer);
+    tw__redial_stop(&a->dial);
     if (a->read_timer)
         tw_handle_cancel(a->loop, a->read_timer);
-    if (a->pending)
-        a->pending->app = NULL; /* c_connected frees it */
     if (a->c) {
         a->c->app = NULL;
         tw_transport_close(a->c->t);
@@ -872,7 +826,7 @@ static void client_free(void *state)
 static void client_discard(void *state)
 {
     client *a = state;
-    free(a->pending);
+    tw__redial_discard(&a->dial);
     client_free_mem(a);
 }
 

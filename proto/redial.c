@@ -1,0 +1,107 @@
+/* proto/redial.c - the apps' client connection that comes back
+ * (proto/redial.h).
+ *
+ * A connect in flight has an attempt of its own, which the connect's
+ * callback frees. The attempt points back at the redialer until the app
+ * goes; after that the factory makes no protocol and the callback only
+ * frees the attempt, so an app can go at any time.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "proto/redial.h"
+
+typedef struct tw__redial_attempt {
+    tw__redial *r; /* NULL once the app is gone */
+} attempt;
+
+static void connect_now(tw__redial *r);
+
+static void retry_cb(void *arg)
+{
+    tw__redial *r = arg;
+    r->timer = 0;
+    connect_now(r);
+}
+
+void tw__redial_failed(tw__redial *r, int err)
+{
+    r->failures++;
+    bool again = !r->once && !(r->attempts_max && r->attempts >= r->attempts_max);
+    if (again) {
+        r->timer = tw_call_later(r->loop, r->backoff, retry_cb, r);
+        r->backoff = r->backoff * 2 > TW__REDIAL_RETRY_MAX ? TW__REDIAL_RETRY_MAX
+                                                          : r->backoff * 2;
+    } else {
+        r->gave_up = true;
+    }
+    if (r->on_failure)
+        r->on_failure(r->arg, err, again);
+}
+
+static tw_protocol *attempt_factory(void *arg)
+{
+    attempt *at = arg;
+    return at->r ? at->r->factory(at->r->arg) : NULL; /* NULL: the app went */
+}
+
+static void attempt_done(void *arg, tw_transport *t, int err)
+{
+    attempt *at = arg;
+    tw__redial *r = at->r;
+    free(at);
+    if (!r)
+        return;
+    r->pending = NULL;
+    if (!t)
+        tw__redial_failed(r, err);
+}
+
+static void connect_now(tw__redial *r)
+{
+    attempt *at = calloc(1, sizeof *at);
+    int rc = at ? 0 : -ENOMEM;
+    r->attempts++;
+    if (at) {
+        at->r = r;
+        rc = r->tls ? tw_create_connection_tls(r->loop, attempt_factory, at, r->host,
+                                               r->port, r->tls, attempt_done)
+                    : tw_create_connection(r->loop, attempt_factory, at, r->host,
+                                           r->port, attempt_done);
+    }
+    if (rc < 0) {
+        free(at);
+        tw__redial_failed(r, rc);
+        return;
+    }
+    r->pending = at;
+}
+
+void tw__redial_start(tw__redial *r)
+{
+    r->backoff = r->retry;
+    connect_now(r);
+}
+
+void tw__redial_up(tw__redial *r)
+{
+    r->connects++;
+    r->backoff = r->retry;
+}
+
+void tw__redial_stop(tw__redial *r)
+{
+    if (r->timer)
+        tw_handle_cancel(r->loop, r->timer);
+    r->timer = 0;
+    if (r->pending)
+        r->pending->r = NULL; /* attempt_done frees it */
+    r->pending = NULL;
+}
+
+void tw__redial_discard(tw__redial *r)
+{
+    free(r->pending);
+    r->pending = NULL;
+    r->timer = 0;
+}
