@@ -95,7 +95,10 @@ static int destination(const tw_transport *t, const tw_addr *addr,
     if (!addr || addr->len == 0)
         return -EDESTADDRREQ;
     int f = tw_addr_family(addr);
-    if (f != tw_addr_family(&t->local))
+    /* No local address: an unbound Unix socket (IP endpoints are always
+     * bound, to a port of the system's choice at least). */
+    int lf = t->local.len ? tw_addr_family(&t->local) : AF_UNIX;
+    if (f != lf)
         return -EAFNOSUPPORT;
     if (f != AF_UNIX && tw_addr_port(addr) == 0)
         return -EINVAL;

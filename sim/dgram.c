@@ -6,9 +6,14 @@
  *   addresses  loopback / wildcard / broadcast tests, the local address
  *              an endpoint binds (and its ephemeral port), conflicts
  *   endpoints  create, find (which endpoint a datagram reaches), destroy
- *   ops        sendto (dgram_net.c), want_read, want_write, destroy
+ *   ops        sendto (dgram_net.c; dgram_unix.c for Unix endpoints),
+ *              want_read, want_write, destroy
  *   events     deliver a bounded batch; SENT (buffer space) and WRITABLE
  *   the world  init, fini, the event dispatch
+ *
+ * Unix endpoints (dgram_unix.c) are made, named and fed there; they share
+ * the list, the table, the receive queue and the events with IP ones, and
+ * no IP lookup ever matches them (their family differs).
  *
  * The rules of the real kernel that protocols can see are kept: a port is
  * taken unless every endpoint on it asked for reuse_port; a connected
@@ -153,15 +158,30 @@ static int local_address(tw_sim *sim, sim_node *n, const tw_datagram_opts *o,
 /* ------------------------------------------------------------------ */
 /* endpoints                                                           */
 
+void sim_dg_attach(tw_sim *sim, sim_dg *ep, sim_node *n)
+{
+    ep->node = n->id;
+    ep->upeer = ep->wait_on = SIM_NONE;
+    tw__transport_init(&ep->t, &n->loop, &dg_ops, TW_TRANSPORT_DATAGRAM);
+    ep->prev = sim->dg->tail;
+    if (ep->prev)
+        ep->prev->next = ep;
+    else
+        sim->dg->head = ep;
+    sim->dg->tail = ep;
+}
+
 int sim_dgram_create(tw_loop *loop, tw_protocol_factory factory, void *arg,
                      const tw_datagram_opts *o, tw_connect_cb cb)
 {
     sim_node *n = sim_node_of(loop);
     tw_sim *sim = n->sim;
-    if (o->family != AF_INET && o->family != AF_INET6)
-        return -EAFNOSUPPORT; /* no Unix datagram sockets in the world */
+    if (o->family != AF_INET && o->family != AF_INET6 && o->family != AF_UNIX)
+        return -EAFNOSUPPORT;
     if (!n->up)
         return -ENETDOWN;
+    if (o->family == AF_UNIX)
+        return sim_dg_unix_create(sim, n, factory, arg, o, cb);
     tw_addr local;
     int rc = local_address(sim, n, o, &local);
     if (rc < 0)
@@ -174,19 +194,12 @@ int sim_dgram_create(tw_loop *loop, tw_protocol_factory factory, void *arg,
         free(ep);
         return -ENOBUFS; /* endpoints_max */
     }
-    ep->node = n->id;
     ep->reuse_port = o->reuse_port;
     ep->broadcast = o->allow_broadcast;
-    tw__transport_init(&ep->t, loop, &dg_ops, TW_TRANSPORT_DATAGRAM);
+    sim_dg_attach(sim, ep, n);
     ep->t.local = local;
     if (o->remote.len)
         ep->t.peer = o->remote;
-    ep->prev = sim->dg->tail;
-    if (ep->prev)
-        ep->prev->next = ep;
-    else
-        sim->dg->head = ep;
-    sim->dg->tail = ep;
     sim_trace(sim, n->id, ep->t.id, "dg_open", tw_addr_port(&local),
               tw_addr_port(&o->remote));
     /* On a factory failure the core destroys ep and reports -ENOMEM
@@ -301,22 +314,40 @@ void sim_dg_enqueue(tw_sim *sim, sim_dg *ep, sim_pkt *pkt)
         ep->rx_head = pkt;
     ep->rx_tail = pkt;
     ep->rx_bytes += pkt->len + TW__DGRAM_HEADER;
+    ep->rx_count++;
     maybe_deliver(sim, ep);
 }
 
+sim_pkt *sim_dg_pop(tw_sim *sim, sim_dg *ep)
+{
+    sim_pkt *p = ep->rx_head;
+    if (!p)
+        return NULL;
+    ep->rx_head = p->next;
+    if (!ep->rx_head)
+        ep->rx_tail = NULL;
+    ep->rx_bytes -= p->len + TW__DGRAM_HEADER;
+    ep->rx_count--;
+    if (p->is_unix)
+        sim_dg_unix_taken(sim, p); /* room in its sender's buffer */
+    return p;
+}
+
 /* A bounded batch, in arrival order. Callbacks may close the transport
- * (it is freed only from the loop, so ep stays valid here). */
+ * (it is freed only from the loop, so ep stays valid here). Unix senders
+ * waiting for room in this queue are woken after the batch. */
 static void deliver(tw_sim *sim, sim_dg *ep)
 {
     ep->deliver_pending = false;
+    bool took_unix = false;
     for (int i = 0; i < DELIVER_MAX && ep->rx_head; i++) {
-        if (!tw__transport_reading(&ep->t))
+        if (!tw__transport_reading(&ep->t)) {
+            if (took_unix)
+                sim_dg_unix_wake(sim, ep);
             return; /* closing, or not armed yet: it waits */
-        sim_pkt *p = ep->rx_head;
-        ep->rx_head = p->next;
-        if (!ep->rx_head)
-            ep->rx_tail = NULL;
-        ep->rx_bytes -= p->len + TW__DGRAM_HEADER;
+        }
+        sim_pkt *p = sim_dg_pop(sim, ep);
+        took_unix |= p->is_unix;
         if (p->err) {
             tw__transport_error_received(&ep->t, p->err);
         } else {
@@ -325,6 +356,8 @@ static void deliver(tw_sim *sim, sim_dg *ep)
         }
         free(p);
     }
+    if (took_unix)
+        sim_dg_unix_wake(sim, ep);
     maybe_deliver(sim, ep);
 }
 
@@ -334,6 +367,14 @@ static void maybe_writable(tw_sim *sim, sim_dg *ep)
         return;
     ep->writable_pending = true;
     ep_push(sim, ep, EV_DGRAM_WRITABLE, 0);
+}
+
+void sim_dg_wake(tw_sim *sim, sim_dg *ep)
+{
+    assert(ep->blocked && sim->dg->unix_blocked > 0);
+    ep->blocked = false;
+    sim->dg->unix_blocked--;
+    maybe_writable(sim, ep);
 }
 
 static void on_writable(tw_sim *sim, sim_dg *ep)
@@ -354,6 +395,8 @@ static int op_sendto(tw_transport *t, const void *data, size_t len,
                      const tw_addr *addr)
 {
     sim_dg *ep = (sim_dg *)t;
+    if (ep->is_unix) /* NULL: the socket it is connected to */
+        return sim_dg_unix_send(sim_of(ep), ep, data, len, addr);
     return sim_dg_send(sim_of(ep), ep, data, len, addr ? addr : &t->peer);
 }
 
@@ -373,24 +416,25 @@ static void op_want_write(tw_transport *t, bool on)
         maybe_writable(sim_of(ep), ep);
 }
 
-static void free_rx(sim_dg *ep)
+static void free_rx(tw_sim *sim, sim_dg *ep)
 {
-    while (ep->rx_head) {
-        sim_pkt *p = ep->rx_head;
-        ep->rx_head = p->next;
+    sim_pkt *p;
+    while ((p = sim_dg_pop(sim, ep)) != NULL)
         free(p);
-    }
-    ep->rx_tail = NULL;
-    ep->rx_bytes = 0;
+    assert(ep->rx_bytes == 0 && ep->rx_count == 0);
 }
 
 /* The socket goes: its port is free at once; packets still in flight
- * towards it will find nobody (and be refused). */
+ * towards it will find nobody (and be refused). A Unix endpoint's name
+ * goes too, and the senders waiting for room in its queue wake up. */
 static void op_destroy(tw_transport *t)
 {
     sim_dg *ep = (sim_dg *)t;
     tw_sim *sim = sim_of(ep);
     sim_trace(sim, ep->node, t->id, "dg_closed", (int64_t)ep->rx_bytes, 0);
+    free_rx(sim, ep);
+    if (ep->is_unix)
+        sim_dg_unix_destroy(sim, ep);
     if (ep->prev)
         ep->prev->next = ep->next;
     else
@@ -399,7 +443,6 @@ static void op_destroy(tw_transport *t)
         ep->next->prev = ep->prev;
     else
         sim->dg->tail = ep->prev;
-    free_rx(ep);
     sim_table_del(&sim->dg->eps, ep->id);
     free(ep);
 }
@@ -440,6 +483,7 @@ void sim_dgram_fini(tw_sim *sim)
         sim_pkt *p = sim_table_get(&dg->pkts, i, sim_table_gen(&dg->pkts, i));
         free(p);
     }
+    sim_dg_unix_fini(sim);
     sim_table_fini(&dg->pkts);
     sim_table_fini(&dg->eps);
     free(dg->overlays);

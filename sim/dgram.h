@@ -7,14 +7,17 @@
  *              address, socket-buffer accounting, the receive queue
  *   the world  the tables events name, every endpoint in creation order,
  *              the overlays scripted faults put on paths
+ *   Unix names the socket files and abstract names of every node's
+ *              namespace
  *   between the files
  *      dgram.c        endpoints: create/bind, the transport ops, delivery
  *      dgram_net.c    the network: a send's fate, arrival, refusal
  *      dgram_fault.c  options, faults on paths, ENOBUFS, the swarm's draw
+ *      dgram_unix.c   Unix datagram endpoints: names, sends, push-back
  *
  * Every random choice is made in dgram_net.c at send time from the
- * world's network stream; nothing here reads a clock, libc's generator or
- * a pointer value.
+ * world's network stream; Unix datagrams draw nothing. Nothing here reads
+ * a clock, libc's generator or a pointer value.
  */
 #ifndef TWIN_SIM_DGRAM_H
 #define TWIN_SIM_DGRAM_H
@@ -31,6 +34,7 @@ typedef struct sim_pkt {
     tw_addr src, dst;
     int err;                /* an ICMP error (-ECONNREFUSED), else 0 */
     bool refuse;            /* drawn at send: refused on arrival */
+    bool is_unix;           /* charged to its sender until it is read */
     uint32_t len;
     uint8_t data[];
 } sim_pkt;
@@ -48,8 +52,31 @@ typedef struct sim_dg {
     size_t tx_bytes;       /* waiting for the wire (len + 8 each) */
     sim_pkt *rx_head, *rx_tail;
     size_t rx_bytes;       /* arrived, not delivered (len + 8 each) */
+    uint32_t rx_count;     /* and how many datagrams that is */
+    /* Unix endpoints (dgram_unix.c) */
+    bool is_unix;
+    uint32_t upeer, upeer_gen; /* the socket connected to (SIM_NONE: none,
+                                  or found gone: not connected any more) */
+    uint32_t wait_on, wait_gen; /* blocked on this receiver's full queue
+                                   (SIM_NONE: on its own send buffer) */
+    uint64_t ino;          /* the name it bound (0: none) */
+    size_t unix_tx;        /* its datagrams queued at receivers (len + 8) */
     struct sim_dg *prev, *next; /* every endpoint, creation order */
 } sim_dg;
+
+/* ---- Unix names ---- */
+
+/* A socket file in a node's file system, or an abstract name. A file
+ * outlives the endpoint that bound it when that endpoint dies without
+ * removing it (a crash): a stale socket file. An abstract name dies with
+ * its endpoint. */
+typedef struct sim_uname {
+    struct sim_uname *next;
+    uint32_t node;
+    uint32_t ep, ep_gen;   /* the endpoint bound to it (SIM_NONE: stale) */
+    uint64_t ino;          /* which file: a new bind makes a new one */
+    tw_addr addr;          /* canonical (see dgram_unix.c) */
+} sim_uname;
 
 /* ---- the world's datagram state ---- */
 
@@ -58,6 +85,10 @@ struct sim_dgram {
     sim_dg *head, *tail;
     tw_sim_dgram_opts *overlays; /* from DGRAM faults, by index */
     uint32_t noverlays;
+    sim_uname *unames;     /* every node's Unix names */
+    uint64_t next_ino;
+    uint32_t next_autobind;
+    uint32_t unix_blocked; /* Unix endpoints waiting for room */
 };
 
 /* ---- between the files ---- */
@@ -77,6 +108,13 @@ bool sim_dg_ip_is_broadcast(const tw_addr *a);
 bool sim_dg_ip_equal(const tw_addr *a, const tw_addr *b);
 /* A's family's loopback address (127.0.0.1 or ::1) with port. */
 tw_addr sim_dg_loopback(int family, uint16_t port);
+/* Set up the transport of ep (its id taken in the table) on node n and
+ * put it last in the world's list. */
+void sim_dg_attach(tw_sim *sim, sim_dg *ep, sim_node *n);
+/* Unblock ep (a Unix sender that had no room) and let it flush. */
+void sim_dg_wake(tw_sim *sim, sim_dg *ep);
+/* Pop the oldest queued packet of ep (NULL: none). */
+sim_pkt *sim_dg_pop(tw_sim *sim, sim_dg *ep);
 
 /* dgram_net.c */
 /* The ops->sendto of a simulated endpoint (see core/internal.h). */
@@ -86,6 +124,22 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *pkt);
 /* Put pkt in flight, arriving at `when`. Takes it (freed on failure). */
 void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when);
 sim_pkt *sim_pkt_new(size_t len);
+
+/* dgram_unix.c */
+/* The Unix part of create_datagram_endpoint (o->family is AF_UNIX). */
+int sim_dg_unix_create(tw_sim *sim, sim_node *n, tw_protocol_factory factory,
+                       void *arg, const tw_datagram_opts *o, tw_connect_cb cb);
+/* The ops->sendto of a Unix endpoint: dst NULL is the connected peer. */
+int sim_dg_unix_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
+                     const tw_addr *dst);
+/* A Unix datagram left rx's queue (read or dropped): its sender's
+ * buffer has room again. */
+void sim_dg_unix_taken(tw_sim *sim, const sim_pkt *p);
+/* rx's queue shrank or rx is going: wake the senders waiting for it. */
+void sim_dg_unix_wake(tw_sim *sim, const sim_dg *rx);
+/* ep is being destroyed: its name goes (or stays, stale, in a crash). */
+void sim_dg_unix_destroy(tw_sim *sim, sim_dg *ep);
+void sim_dg_unix_fini(tw_sim *sim);
 
 /* dgram_fault.c */
 /* The datagram options of the path from -> to now: the path's own, with

@@ -146,6 +146,9 @@ static int listen_on(sim_node *n, tw_protocol_factory f, void *arg,
         if (other && !(opts && opts->reuse_port))
             return -EADDRINUSE;
     } else {
+        int rc = sim_dg_unix_claim(sim, n->id, a); /* sim/dgram_unix.c */
+        if (rc < 0)
+            return rc;
         sim_listener *other = find_bound(sim, n->id, a);
         if (other)
             other->unlinked = true; /* the path now names the new socket */

@@ -496,6 +496,9 @@ void sim_dgram_fault(tw_sim *sim, const tw_sim_fault *f, uint32_t a,
                      uint32_t b);
 /* The swarm's datagram fault: fill *f (a, b, duration set) from r. */
 void sim_dgram_swarm_draw(tw_sim_prng *r, tw_sim_fault *f);
+/* A Unix stream server binds name a on node: a Unix datagram endpoint's
+ * socket file there is replaced; its abstract name is -EADDRINUSE. */
+int sim_dg_unix_claim(tw_sim *sim, uint32_t node, const tw_addr *a);
 
 /* trace.c */
 void sim_trace_callback(tw_loop *loop, const tw_transport *t, unsigned ev);

@@ -4,10 +4,11 @@
  * limit, ENOBUFS, refusal, partitions, clogs, crashes, a full receive
  * buffer, bandwidth push-back, faults scripted at a virtual time and drawn
  * by the swarm, the UDP echo apps on two nodes, and the same seed giving
- * the same trace.
+ * the same trace; and Unix datagrams, which no network fault touches:
+ * names per node, Linux's queue bounds, a crash, determinism.
  *
  * Map: helpers (a two-node world, numbered datagrams, the bound);
- * rates; fates; faults; apps; determinism.
+ * rates; fates; faults; apps; determinism; Unix datagrams.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -726,6 +727,435 @@ static void test_sim_dgram_same_seed_same_trace(void **state)
     free(t2);
 }
 
+/* ------------------------------------------------------------------ */
+/* Unix datagrams                                                      */
+
+static tw_addr ux(const char *path)
+{
+    tw_addr a;
+    assert_int_equal(tw_addr_unix(&a, path), 0);
+    return a;
+}
+
+/* A Unix endpoint on `loop`: bound to path (NULL: unbound), connected to
+ * remote (NULL: not). */
+static void open_unix_on(world *w, tw_loop *loop, drec *r, const char *path,
+                         const char *remote)
+{
+    tw_env env = w->env;
+    env.loop = loop;
+    tw_datagram_opts o = {.family = AF_UNIX};
+    if (path)
+        o.local = ux(path);
+    if (remote)
+        o.remote = ux(remote);
+    drec_open(&env, r, &o);
+}
+
+/* Each node has its own file system and abstract namespace. */
+static void test_sim_unix_dgram_paths_are_per_node(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 81, NULL);
+    drec ra, rb, ua, ub, oa, xa, k;
+    drec_init(&ra);
+    drec_init(&rb);
+    drec_init(&ua);
+    drec_init(&ub);
+    drec_init(&oa);
+    drec_init(&xa);
+    drec_init(&k);
+    /* the same path on two nodes: two sockets, neither replaces the other */
+    open_unix_on(&w, w.a, &ra, "/run/x.sock", NULL);
+    open_unix_on(&w, w.b, &rb, "/run/x.sock", NULL);
+    open_unix_on(&w, w.a, &ua, NULL, NULL);
+    open_unix_on(&w, w.b, &ub, NULL, NULL);
+    tw_addr x = ux("/run/x.sock");
+    assert_int_equal(tw_transport_sendto(ua.t, "from-a", 6, &x), 0);
+    assert_int_equal(tw_transport_sendto(ub.t, "from-b", 6, &x), 0);
+    TW_WAIT(&w.env, ra.nmsgs == 1 && rb.nmsgs == 1);
+    assert_memory_equal(drec_msg_at(&ra, 0)->data, "from-a", 6);
+    assert_memory_equal(drec_msg_at(&rb, 0)->data, "from-b", 6);
+    /* a's names mean nothing on b */
+    open_unix_on(&w, w.a, &oa, "/run/only-a", NULL);
+    open_unix_on(&w, w.a, &xa, "@only-a", NULL);
+    tw_addr only = ux("/run/only-a"), abs = ux("@only-a");
+    assert_int_equal(tw_transport_sendto(ub.t, "?", 1, &only), 0);
+    assert_int_equal(ub.last_err, -ENOENT);
+    assert_int_equal(tw_transport_sendto(ub.t, "?", 1, &abs), 0);
+    assert_int_equal(ub.last_err, -ECONNREFUSED);
+    assert_int_equal(ub.errors, 2);
+    tw_datagram_opts ko = {.remote = only};
+    assert_int_equal(tw_create_datagram_endpoint(w.b, drec_factory, &k, &ko,
+                                                 drec_cb), -ENOENT);
+    /* an abstract name may be taken on each node once */
+    open_unix_on(&w, w.b, &k, "@only-a", NULL);
+    assert_int_equal(tw_transport_sendto(ua.t, "a", 1, &abs), 0);
+    assert_int_equal(tw_transport_sendto(ub.t, "b", 1, &abs), 0);
+    TW_WAIT(&w.env, xa.nmsgs == 1 && k.nmsgs == 1);
+    assert_memory_equal(drec_msg_at(&xa, 0)->data, "a", 1);
+    assert_memory_equal(drec_msg_at(&k, 0)->data, "b", 1);
+    assert_int_equal(oa.nmsgs + ra.errors + rb.errors + ua.errors, 0);
+    drec *all[] = {&ra, &rb, &ua, &ub, &oa, &xa, &k};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        close_on(&w, all[i]);
+    world_free(&w);
+}
+
+typedef struct unix_seen {
+    tw_sim *sim;
+    uint32_t next;      /* the number expected next */
+    tw_ns last;         /* when the last one was handed over */
+    int bad;            /* out of order or damaged */
+} unix_seen;
+
+static void unix_numbered(drec *r, const uint8_t *d, size_t n,
+                          const tw_addr *from)
+{
+    (void)from;
+    unix_seen *s = r->user;
+    uint8_t want[64];
+    for (size_t i = 0; i < sizeof want; i++)
+        want[i] = tw_pattern(s->next, i);
+    if (n != sizeof want || memcmp(d, want, n) != 0)
+        s->bad++;
+    s->next++;
+    s->last = tw_sim_now(s->sim);
+}
+
+/* A Unix datagram never leaves its node: every datagram fault of the
+ * node's loopback path, a clog of it and a burst of ENOBUFS leave it
+ * alone. All arrive once, intact, in order, with no delay. */
+static void test_sim_unix_dgram_no_network_faults(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 82, NULL);
+    tw_sim_path_opts po = {.dgram = {.loss_probability = 0.5,
+                                     .refuse_probability = 0.5,
+                                     .duplicate_probability = 0.5,
+                                     .reorder_probability = 0.5,
+                                     .corrupt_probability = 0.5,
+                                     .enobufs_probability = 0.5}};
+    po.latency.kind = TW_SIM_DIST_CONSTANT;
+    po.latency.min_ns = TW_MS(5);
+    assert_int_equal(tw_sim_path_set(w.env.sim, w.a, w.a, &po), 0);
+    assert_int_equal(tw_sim_clog(w.env.sim, w.a, w.a, TW_SEC(10), true), 0);
+    assert_int_equal(tw_sim_enobufs(w.a, 3), 0);
+    tw_run_slice(&w.env);
+    drec r, c, s, u;
+    drec_init(&r);
+    drec_init(&c);
+    drec_init(&s);
+    drec_init(&u);
+    unix_seen seen = {.sim = w.env.sim};
+    r.count_only = true;
+    r.user = &seen;
+    r.on_datagram = unix_numbered;
+    open_unix_on(&w, w.a, &r, "/run/r", NULL);
+    open_unix_on(&w, w.a, &c, NULL, "/run/r");
+    tw_sim_stats before, after;
+    tw_sim_get_stats(w.env.sim, &before);
+    tw_ns t0 = tw_sim_now(w.env.sim);
+    uint8_t b[64];
+    for (uint32_t i = 0; i < 1000; i++) {
+        for (size_t j = 0; j < sizeof b; j++)
+            b[j] = tw_pattern(i, j);
+        assert_int_equal(tw_transport_sendto(c.t, b, sizeof b, NULL), 0);
+    }
+    TW_WAIT(&w.env, seen.next == 1000);
+    assert_int_equal(seen.bad, 0);
+    assert_int_equal(seen.last, t0); /* no latency, the clog ignored */
+    assert_int_equal(c.errors + r.errors, 0);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
+    assert_int_equal(r.datagrams, 1000); /* no copies either */
+    tw_sim_get_stats(w.env.sim, &after);
+    assert_int_equal(after.dgrams_sent - before.dgrams_sent, 1000);
+    assert_int_equal(after.dgrams_delivered - before.dgrams_delivered, 1000);
+    assert_int_equal(after.dgrams_lost + after.dgrams_duplicated +
+                     after.dgrams_reordered + after.dgrams_corrupted +
+                     after.dgrams_refused + after.dgrams_dropped, 0);
+    /* the faults are on: UDP over the same loopback path meets them */
+    open_on(&w, w.a, &s, "127.0.0.1", 0, NULL);
+    tw_addr to = drec_sockname(&s);
+    open_on(&w, w.a, &u, "127.0.0.1", 0, NULL);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(tw_transport_sendto(u.t, "udp", 3, &to), 0);
+    assert_true(u.errors >= 3); /* ENOBUFS, scripted and drawn */
+    assert_int_equal(u.last_err, -ENOBUFS);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_SEC(1)), 0);
+    assert_int_equal(s.datagrams, 0); /* held by the clog */
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_SEC(10)), 0);
+    tw_sim_get_stats(w.env.sim, &after);
+    assert_true(s.datagrams > 0 && after.dgrams_lost > 0);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    close_on(&w, &s);
+    close_on(&w, &u);
+    world_free(&w);
+}
+
+/* The bounds of Linux: a receiver queues 11 datagrams (more than
+ * max_dgram_qlen, 10) before its senders get EAGAIN, unless it is
+ * connected to the sender; then only the sender's buffer bounds them. */
+static void test_sim_unix_dgram_queue_bounds(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 83, NULL);
+    tw_sim_path_opts po = {.dgram.sndbuf_bytes = 10000};
+    assert_int_equal(tw_sim_path_set(w.env.sim, w.a, w.a, &po), 0);
+    drec r, c, p, q;
+    drec_init(&r);
+    drec_init(&c);
+    drec_init(&p);
+    drec_init(&q);
+    open_unix_on(&w, w.a, &r, "/run/r", NULL);
+    open_unix_on(&w, w.a, &c, NULL, "/run/r");
+    static uint8_t msg[10000];
+    for (int i = 0; i < 11; i++)
+        assert_int_equal(tw_transport_sendto(c.t, msg, 100, NULL), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 0);
+    assert_int_equal(tw_transport_sendto(c.t, msg, 100, NULL), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 108);
+    TW_WAIT(&w.env, r.nmsgs == 12);
+    assert_int_equal(tw_transport_get_write_buffer_size(c.t), 0);
+    /* p is connected to q: q's datagrams to p fill q's 10,000-byte
+     * buffer (1,008 bytes each) instead */
+    open_unix_on(&w, w.a, &q, "/run/q", NULL);
+    open_unix_on(&w, w.a, &p, "/run/p", "/run/q");
+    tw_addr pa = ux("/run/p");
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(tw_transport_sendto(q.t, msg, 1000, &pa), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(q.t), 0);
+    assert_int_equal(tw_transport_sendto(q.t, msg, 1000, &pa), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(q.t), 1008);
+    TW_WAIT(&w.env, p.nmsgs == 11);
+    assert_int_equal(tw_transport_get_write_buffer_size(q.t), 0);
+    /* the largest datagram: the send buffer less 32 bytes */
+    assert_int_equal(tw_transport_sendto(c.t, msg, 9968, NULL), 0);
+    assert_int_equal(c.errors, 0);
+    assert_int_equal(tw_transport_sendto(c.t, msg, 9969, NULL), 0);
+    assert_int_equal(c.errors, 1);
+    assert_int_equal(c.last_err, -EMSGSIZE);
+    TW_WAIT(&w.env, r.nmsgs == 13);
+    assert_int_equal(drec_msg_at(&r, 12)->len, 9968);
+    assert_int_equal(p.errors + q.errors + r.errors, 0);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    close_on(&w, &p);
+    close_on(&w, &q);
+    world_free(&w);
+}
+
+/* A crash kills the node's endpoints (release only). Their socket files
+ * stay, stale: a sender is refused (not told ENOENT), and a new bind
+ * replaces the file; abstract names go with the endpoints. The other
+ * node's namespace is untouched. */
+static void test_sim_unix_dgram_crash_and_restart(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 84, NULL);
+    assert_int_equal(tw_sim_node_set_start(w.b, no_app, NULL), 0);
+    drec r, n, k, ra, ua, u, r2, n2;
+    drec_init(&r);
+    drec_init(&n);
+    drec_init(&k);
+    drec_init(&ra);
+    drec_init(&ua);
+    drec_init(&u);
+    drec_init(&r2);
+    drec_init(&n2);
+    open_unix_on(&w, w.b, &r, "/run/b.sock", NULL);
+    open_unix_on(&w, w.b, &n, "@b-name", NULL);
+    open_unix_on(&w, w.b, &k, NULL, "/run/b.sock");
+    open_unix_on(&w, w.a, &ra, "/run/b.sock", NULL);
+    open_unix_on(&w, w.a, &ua, NULL, "/run/b.sock");
+    /* k fills r's queue and more: some of it waits in k's transport */
+    static uint8_t msg[100];
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(tw_transport_sendto(k.t, msg, sizeof msg, NULL), 0);
+    assert_true(tw_transport_get_write_buffer_size(k.t) > 0);
+    assert_int_equal(tw_sim_crash(w.b), 0);
+    tw_run_slice(&w.env);
+    assert_true(r.released && n.released && k.released);
+    assert_int_equal(r.lost + n.lost + k.lost, 0);
+    tw_env envb = w.env;
+    envb.loop = w.b;
+    tw_datagram_opts uo = {.family = AF_UNIX};
+    assert_int_equal(tw_create_datagram_endpoint(w.b, drec_factory, &u, &uo,
+                                                 drec_cb), -ENETDOWN);
+    /* node a goes on with its own /run/b.sock */
+    assert_int_equal(tw_transport_sendto(ua.t, "a", 1, NULL), 0);
+    TW_WAIT(&w.env, ra.nmsgs == 1);
+    assert_int_equal(tw_sim_restart(w.b), 0);
+    tw_run_slice(&w.env);
+    drec_open(&envb, &u, &uo);
+    tw_addr path = ux("/run/b.sock"), name = ux("@b-name");
+    assert_int_equal(tw_transport_sendto(u.t, "x", 1, &path), 0);
+    assert_int_equal(u.errors, 1);
+    assert_int_equal(u.last_err, -ECONNREFUSED); /* a stale file */
+    tw_datagram_opts ko = {.remote = path};
+    assert_int_equal(tw_create_datagram_endpoint(w.b, drec_factory, &k, &ko,
+                                                 drec_cb), -ECONNREFUSED);
+    /* the app of the new life binds both names again */
+    open_unix_on(&w, w.b, &r2, "/run/b.sock", NULL);
+    open_unix_on(&w, w.b, &n2, "@b-name", NULL);
+    assert_int_equal(tw_transport_sendto(u.t, "p", 1, &path), 0);
+    assert_int_equal(tw_transport_sendto(u.t, "n", 1, &name), 0);
+    TW_WAIT(&w.env, r2.nmsgs == 1 && n2.nmsgs == 1);
+    assert_int_equal(u.errors, 1);
+    assert_int_equal(ra.nmsgs, 1);
+    drec_free(&r);
+    drec_free(&n);
+    drec_free(&k);
+    close_on(&w, &u);
+    close_on(&w, &r2);
+    close_on(&w, &n2);
+    close_on(&w, &ua);
+    close_on(&w, &ra);
+    world_free(&w);
+}
+
+/* When UDP datagrams were sent, and when they arrived. */
+typedef struct stamps {
+    tw_sim *sim;
+    tw_ns sent[20], at[20];
+} stamps;
+
+static void stamp(drec *r, const uint8_t *d, size_t n, const tw_addr *from)
+{
+    (void)d;
+    (void)n;
+    (void)from;
+    stamps *st = r->user;
+    if (r->datagrams <= 20)
+        st->at[r->datagrams - 1] = tw_sim_now(st->sim);
+}
+
+/* Unix endpoints on node a: an echo server, a connected client that
+ * sends more than the server's queue holds (and so pushes back), an
+ * autobound one, an unbound one sending where nobody is, and a path
+ * taken over halfway; along with them, 20 UDP datagrams from a to b.
+ * Returns the trace hash, and the trace text when asked; *ip_delays
+ * (when given) gets how long each UDP datagram took. */
+static uint64_t unix_run(uint64_t seed, bool with_unix, char **text,
+                         size_t *len, tw_ns *ip_delays)
+{
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    FILE *f = text ? open_memstream(text, len) : NULL;
+    o.trace_file = f;
+    world w;
+    world_new(&w, seed, &o);
+    drec s, c, u, a, x, ip_r, ip_c;
+    drec *ds[] = {&s, &c, &u, &a, &x, &ip_r, &ip_c};
+    for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
+        drec_init(ds[i]);
+    s.echo = true;
+    s.count_only = c.count_only = a.count_only = x.count_only = true;
+    stamps st = {.sim = w.env.sim};
+    ip_r.count_only = true;
+    ip_r.user = &st;
+    ip_r.on_datagram = stamp;
+    open_on(&w, w.b, &ip_r, "10.0.0.2", 0, NULL);
+    tw_addr ip_to = drec_sockname(&ip_r);
+    open_on(&w, w.a, &ip_c, "10.0.0.1", 0, &ip_to);
+    if (with_unix) {
+        open_unix_on(&w, w.a, &s, "/run/echo", NULL);
+        open_unix_on(&w, w.a, &c, "/run/c", "/run/echo");
+        assert_int_equal(tw_transport_set_write_buffer_limits(c.t, 500, 0), 0);
+        open_unix_on(&w, w.a, &u, NULL, NULL);
+        tw_datagram_opts ao = {.local = {.len = offsetof(struct sockaddr_un, sun_path)}};
+        ao.local.u.un.sun_family = AF_UNIX;
+        drec_open(&w.env, &a, &ao);
+    }
+    tw_addr echo = ux("/run/echo"), nobody = ux("/run/nobody");
+    uint8_t b[200];
+    memset(b, 0x5A, sizeof b);
+    for (int i = 0; i < 20; i++) {
+        if (with_unix) {
+            for (int j = 0; j < 15; j++) /* more than the queue holds */
+                assert_int_equal(tw_transport_sendto(c.t, b, sizeof b, NULL), 0);
+            assert_int_equal(tw_transport_sendto(a.t, b, 20, &echo), 0);
+            assert_int_equal(tw_transport_sendto(u.t, b, 1, &nobody), 0);
+        }
+        st.sent[i] = tw_sim_now(w.env.sim);
+        assert_int_equal(tw_transport_sendto(ip_c.t, b, 4, NULL), 0);
+        assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(10)), 0);
+        if (with_unix && i == 10)
+            open_unix_on(&w, w.a, &x, "/run/echo", NULL); /* taken over */
+    }
+    TW_WAIT(&w.env, ip_r.datagrams == 20);
+    if (with_unix) {
+        /* c is connected to the socket s: echoed throughout; a sends to
+         * the path, which is x's from the 12th round on */
+        assert_true(c.pauses > 0 && c.resumes == c.pauses);
+        assert_int_equal(c.datagrams, 20 * 15);
+        assert_int_equal(a.datagrams, 11);
+        assert_int_equal(x.datagrams, 9);
+        assert_int_equal(u.errors, 20);
+        assert_int_equal(u.last_err, -ENOENT);
+        assert_int_equal(c.errors + s.errors + a.errors + x.errors, 0);
+    }
+    for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
+        if (ds[i]->t)
+            close_on(&w, ds[i]);
+    uint64_t h = tw_sim_trace_hash(w.env.sim);
+    world_free(&w);
+    if (f)
+        fclose(f);
+    if (ip_delays)
+        for (int i = 0; i < 20; i++)
+            ip_delays[i] = st.at[i] - st.sent[i];
+    return h;
+}
+
+static void test_sim_unix_dgram_same_seed_same_trace(void **state)
+{
+    (void)state;
+    char *t1 = NULL, *t2 = NULL;
+    size_t l1 = 0, l2 = 0;
+    uint64_t h1 = unix_run(91, true, &t1, &l1, NULL);
+    uint64_t h2 = unix_run(91, true, &t2, &l2, NULL);
+    assert_true(h1 == h2);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(t1, t2, l1);
+    /* what the Unix datagrams did is in the trace */
+    const char *whats[] = {" dgu_open ", " dgu_send ", " dgu_arrive ",
+                           " dgu_eagain ", " dgu_error ", " dgu_replace ",
+                           " dgu_unlink ", " datagram_received ",
+                           " pause_writing ", " resume_writing "};
+    for (size_t i = 0; i < sizeof whats / sizeof whats[0]; i++)
+        if (!strstr(t1, whats[i]))
+            fail_msg("no '%s' record in the trace", whats[i]);
+    assert_true(unix_run(92, true, NULL, NULL, NULL) != h1);
+    free(t1);
+    free(t2);
+}
+
+/* Unix datagrams draw nothing from the seed: with them or without, the
+ * UDP datagrams of the same seed take the very same times to arrive. */
+static void test_sim_unix_dgram_draws_nothing(void **state)
+{
+    (void)state;
+    tw_ns with[20], without[20];
+    unix_run(93, true, NULL, NULL, with);
+    unix_run(93, false, NULL, NULL, without);
+    for (int i = 0; i < 20; i++) {
+        assert_true(with[i] > 0);
+        assert_int_equal(with[i], without[i]);
+    }
+    /* and the times are the seed's: another seed, other times */
+    unix_run(94, false, NULL, NULL, without);
+    int same = 0;
+    for (int i = 0; i < 20; i++)
+        same += with[i] == without[i];
+    assert_true(same < 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +1173,12 @@ int main(void)
         cmocka_unit_test(test_sim_dgram_crash_and_restart),
         cmocka_unit_test(test_sim_udp_echo_apps),
         cmocka_unit_test(test_sim_dgram_same_seed_same_trace),
+        cmocka_unit_test(test_sim_unix_dgram_paths_are_per_node),
+        cmocka_unit_test(test_sim_unix_dgram_no_network_faults),
+        cmocka_unit_test(test_sim_unix_dgram_queue_bounds),
+        cmocka_unit_test(test_sim_unix_dgram_crash_and_restart),
+        cmocka_unit_test(test_sim_unix_dgram_same_seed_same_trace),
+        cmocka_unit_test(test_sim_unix_dgram_draws_nothing),
     };
     return cmocka_run_group_tests_name("simulated datagrams", tests, NULL, NULL);
 }

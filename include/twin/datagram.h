@@ -7,12 +7,16 @@
  *   3. what the transport and the protocol do (summary; the declarations
  *      are tw_transport_sendto in twin/transport.h and the datagram
  *      callbacks of twin/protocol.h)
+ *   4. Unix datagram sockets: names, errors, push-back, the simulator
  *
- * Works the same on both backends: UDP over IPv4 and IPv6 (and, on the real
- * backend only, Unix datagram sockets). On the simulated backend the
- * addresses are the simulated nodes' and the network's datagram faults
- * (loss, duplication, reordering, corruption, size limits, refusal) apply;
- * see twin/sim.h.
+ * Works the same on both backends: UDP over IPv4 and IPv6, and Unix
+ * datagram sockets. On the simulated backend the IP addresses are the
+ * simulated nodes' and the network's datagram faults (loss, duplication,
+ * reordering, corruption, size limits, refusal) apply; see twin/sim.h.
+ * Unix datagram sockets in the simulator live on one node: each node has
+ * its own file system and abstract namespace, a datagram is queued at the
+ * receiver in the instant it is sent, no network fault applies and
+ * nothing is drawn from the seed (see 4.).
  */
 #ifndef TWIN_DATAGRAM_H
 #define TWIN_DATAGRAM_H
@@ -42,13 +46,14 @@ extern "C" {
  *                 received, and a datagram refused by the remote host
  *                 comes back as error_received(-ECONNREFUSED).
  *   both          bound to local, connected to remote.
- *   neither       bound to the wildcard address of `family`, any port.
+ *   neither       bound to the wildcard address of `family`, any port;
+ *                 AF_UNIX: not bound at all (see 4.).
  */
 typedef struct tw_datagram_opts {
     tw_addr local;
     tw_addr remote;
     /* AF_UNSPEC (take it from the addresses), AF_INET, AF_INET6, or
-     * AF_UNIX (real backend only). Must agree with the addresses. */
+     * AF_UNIX. Must agree with the addresses. */
     int family;
     /* SO_REUSEPORT: several endpoints that all set it may bind the same
      * address and port; each datagram goes to one of them. */
@@ -69,10 +74,10 @@ typedef struct tw_datagram_opts {
  * Errors about the call are returned and cb is never called: -EINVAL (NULL
  * loop, factory or opts; no family could be told; the addresses' families
  * disagree; an IP remote with port 0), -EAFNOSUPPORT (a family the backend
- * lacks: AF_UNIX on the simulator), -EADDRINUSE (local taken, and not by
- * reuse_port endpoints all), -EADDRNOTAVAIL (local is no address of this
- * host), -ENETUNREACH (remote of a family the host has no address of),
- * -ENETDOWN (a crashed simulated node), -EMFILE/-ENOMEM/... from the
+ * lacks), -EADDRINUSE (local taken, and not by reuse_port endpoints all),
+ * -EADDRNOTAVAIL (local is no address of this host), -ENETUNREACH (remote
+ * of a family the host has no address of), -ENETDOWN (a crashed simulated
+ * node), a Unix remote's errors (4.), -EMFILE/-ENOMEM/... from the
  * system. If the factory returns NULL
  * the call still returns 0 and cb(arg, NULL, -ENOMEM) follows from the
  * loop (twin/net.h's rule).
@@ -117,6 +122,52 @@ int tw_create_datagram_endpoint(tw_loop *loop, tw_protocol_factory factory,
  * when the sender has no address, as an unbound Unix socket); and
  * error_received(p, err) as above. connection_made and connection_lost run
  * exactly once each. */
+
+/* ------------------------------------------------------------------ */
+/* 4. Unix datagram sockets (family AF_UNIX), as Linux has them
+ *
+ * Names: a path ("/run/app.sock"), an abstract name ("@app", no file), or
+ * none. A local address of the family alone (len offsetof(struct
+ * sockaddr_un, sun_path)) has the system pick an abstract name of five hex
+ * digits. With no local address the endpoint has no name: sockname is
+ * -ENOENT and its receivers see from->len 0, so they cannot answer it.
+ * Binding a path replaces the socket file there, even one another open
+ * endpoint (or Unix stream server) bound: that one keeps running with no
+ * name. An abstract name in use is -EADDRINUSE. reuse_port: -EOPNOTSUPP
+ * (as recent Linux kernels say).
+ *
+ * What the system says to a send, through error_received from inside
+ * sendto (or returned by create, for a remote):
+ *   -ENOENT        no file at the path
+ *   -ECONNREFUSED  a file with no socket (stale) or an abstract name
+ *                  nobody has; for a connected endpoint, the socket it is
+ *                  connected to is gone: it is then connected no more, and
+ *                  what it had received and not yet read is dropped
+ *   -ENOTCONN      every send after that
+ *   -EPROTOTYPE    the name is a Unix stream server's
+ *   -EPERM         the receiver is connected to another socket
+ *   -EMSGSIZE      larger than the send buffer less 32 bytes (Linux's
+ *                  default: 212,960 bytes)
+ * A connected endpoint is connected to the socket, not the path: it keeps
+ * reaching that socket when the path is bound again by another.
+ *
+ * Datagrams are not lost: a receiver that does not keep up pushes back.
+ * Its queue holds one more datagram than net.unix.max_dgram_qlen (10 by
+ * default: 11; not counted when the receiver is connected to the
+ * sender), and a
+ * sender's datagrams still queued at receivers fill its send buffer;
+ * then sendto says EAGAIN to the transport, which queues (and pauses the
+ * protocol over the high mark) until a read makes room.
+ *
+ * On the simulated backend: each node has its own file system and
+ * abstract namespace (a path is a name as given: no directories, no
+ * working directory); the queue and buffer bounds above hold, the send
+ * buffer being the node's loopback path's dgram.sndbuf_bytes
+ * (twin/sim.h); the datagram is queued at the receiver in the instant it
+ * is sent, in order, and no network fault (latency, loss, duplication,
+ * reordering, corruption, partition, clog, ENOBUFS) applies. A crashed
+ * node's socket files stay, stale, as a dead process's do (a later bind
+ * replaces them); its abstract names go. Traced as dgu_* records. */
 
 #ifdef __cplusplus
 }

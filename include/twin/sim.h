@@ -181,7 +181,10 @@ typedef struct tw_sim_dgram_opts {
     /* The sender's socket buffer: bytes (each datagram counts its length
      * + 8) waiting for the wire (bandwidth, clog) after which sendto
      * pushes back; the transport then queues and pause_writing follows.
-     * An empty buffer always takes one datagram. [212,992, Linux's] */
+     * An empty buffer always takes one datagram. A node's Unix datagram
+     * endpoints take their send buffer from its loopback path's (each
+     * datagram counting until its receiver reads it; see twin/datagram.h);
+     * no other field here applies to them. [212,992, Linux's] */
     uint32_t sndbuf_bytes;
     /* The receiver's socket buffer: bytes arrived and not yet handed to
      * the protocol; datagrams that do not fit are dropped. [212,992] */
