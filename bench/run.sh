@@ -195,10 +195,10 @@ if command -v redis-benchmark >/dev/null 2>&1 && command -v redis-server >/dev/n
                 [ -s "$rtmp/$v" ] || continue
                 tw=$(cut -d' ' -f1 "$rtmp/$v" | median); tc=$(cut -d' ' -f2 "$rtmp/$v" | median)
                 how=""; [ "$v" = pl ] && how=", no busy-poll"
-                emit "resp: redis-benchmark $T, 50 clients, -P $P$how" "$(printf '%.0f' "$tw")" \
+                emit "resp: $T -P $P, 50 clients$how" "$(printf '%.0f' "$tw")" \
                     req/s "redis-server" "$(printf '%.0f' "$rd")" \
                     "$(awk -v a="$tw" -v b="$rd" 'BEGIN{printf "%.2f", a/b}')"
-                emit "resp: server CPU per request, $T -P $P$how" "$tc" us "redis-server" "$rc" \
+                emit "resp: CPU/request, $T -P $P$how" "$tc" us "redis-server" "$rc" \
                     "$(awk -v a="$tc" -v b="$rc" 'BEGIN{printf "%.2f", (a > 0 ? b / a : 0)}')"
             done
         done
