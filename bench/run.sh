@@ -62,7 +62,7 @@ if command -v valgrind >/dev/null 2>&1; then
     emit "sim instructions per echoed 64B message" "$per" instr
     i1=$(ir 2000 --chunk-split -1); i2=$(ir 12000 --chunk-split -1)
     per=$(awk -v a="$i1" -v b="$i2" 'BEGIN{printf "%.0f", (b-a)/10000}')
-    emit "  the same, deliveries never cut" "$per" instr
+    emit "sim instructions per message, no cut deliveries" "$per" instr
 fi
 
 # 3. 100,000 concurrent simulated connections, each echoing a request
