@@ -57,12 +57,10 @@ static int opts_family(const tw_datagram_opts *o)
     return f;
 }
 
-int tw_create_datagram_endpoint(tw_loop *loop, tw_protocol_factory factory,
-                                void *arg, const tw_datagram_opts *opts,
-                                tw_connect_cb cb)
+/* Make the endpoint from numeric addresses only (o's hosts unset). */
+static int create_now(tw_loop *loop, tw_protocol_factory factory, void *arg,
+                      const tw_datagram_opts *opts, tw_connect_cb cb)
 {
-    if (!loop || !factory || !opts)
-        return -EINVAL;
     int f = opts_family(opts);
     if (f < 0)
         return f;
@@ -75,6 +73,200 @@ int tw_create_datagram_endpoint(tw_loop *loop, tw_protocol_factory factory,
     tw_datagram_opts o = *opts;
     o.family = f;
     return loop->ops->create_datagram_endpoint(loop, factory, arg, &o, cb);
+}
+
+/* An endpoint waiting for the names of its ends (LOCAL, REMOTE). It holds
+ * a loop ref and is listed in loop->lookups until it ends: made (or
+ * failed) from the loop, or dropped with the loop. */
+enum { LOCAL, REMOTE };
+
+struct lookup {
+    tw__list link;
+    tw_loop *loop;
+    tw_protocol_factory factory;
+    void *arg;
+    tw_connect_cb cb;
+    tw_datagram_opts o; /* numeric ends set, named ends to fill in */
+    int want;           /* the family asked for, or AF_UNSPEC */
+    void *req[2];       /* the backend's lookups still running */
+    bool named[2];
+    int n[2];
+    tw_addr addrs[2][TW__RESOLVE_MAX];
+};
+
+static void lookup_free(struct lookup *k)
+{
+    for (int e = LOCAL; e <= REMOTE; e++)
+        if (k->req[e]) {
+            k->loop->ops->resolve_cancel(k->loop, k->req[e]);
+            k->req[e] = NULL;
+        }
+    tw__list_remove(&k->link);
+    tw__loop_unref(k->loop);
+    free(k);
+}
+
+void tw__dgram_lookups_cancel(tw_loop *loop)
+{
+    while (!tw__list_empty(&loop->lookups))
+        lookup_free(tw__container_of(loop->lookups.next, struct lookup, link));
+}
+
+/* The first address of `end` of family f (AF_UNSPEC: any), or NULL. */
+static const tw_addr *first_of(const struct lookup *k, int end, int f)
+{
+    for (int i = 0; i < k->n[end]; i++)
+        if (f == AF_UNSPEC || tw_addr_family(&k->addrs[end][i]) == f)
+            return &k->addrs[end][i];
+    return NULL;
+}
+
+/* Every name is known: pick the addresses, then make the endpoint. The
+ * lookup is gone before any callback of the user's runs. */
+static void lookup_finish(struct lookup *k, int err)
+{
+    tw_loop *loop = k->loop;
+    tw_protocol_factory factory = k->factory;
+    void *arg = k->arg;
+    tw_connect_cb cb = k->cb;
+    tw_datagram_opts o = k->o;
+    if (err == 0 && k->named[LOCAL] && k->named[REMOTE] &&
+        k->want == AF_UNSPEC) {
+        /* asyncio pairs them up: the first local address that has a
+         * remote address of its family. */
+        const tw_addr *r = NULL;
+        for (int i = 0; i < k->n[LOCAL] && !r; i++) {
+            r = first_of(k, REMOTE, tw_addr_family(&k->addrs[LOCAL][i]));
+            if (r) {
+                o.local = k->addrs[LOCAL][i];
+                o.remote = *r;
+            }
+        }
+        if (!r)
+            err = -EAFNOSUPPORT;
+    } else if (err == 0) {
+        for (int e = LOCAL; e <= REMOTE && err == 0; e++) {
+            if (!k->named[e])
+                continue;
+            const tw_addr *a = first_of(k, e, k->want);
+            if (!a)
+                err = -EAFNOSUPPORT; /* none of the family wanted */
+            else if (e == LOCAL)
+                o.local = *a;
+            else
+                o.remote = *a;
+        }
+    }
+    lookup_free(k);
+    if (err == 0)
+        err = create_now(loop, factory, arg, &o, cb);
+    if (err < 0 && cb)
+        cb(arg, NULL, err); /* from the loop already: the resolver's call */
+}
+
+static void lookup_done(struct lookup *k, int end, int err,
+                        const tw_addr *addrs, int n)
+{
+    k->req[end] = NULL;
+    if (err == 0) {
+        assert(n > 0);
+        if (n > TW__RESOLVE_MAX)
+            n = TW__RESOLVE_MAX;
+        memcpy(k->addrs[end], addrs, (size_t)n * sizeof *addrs);
+        k->n[end] = n;
+    }
+    /* A failure ends it at once (the other lookup is cancelled). */
+    if (err < 0 || (!k->req[LOCAL] && !k->req[REMOTE]))
+        lookup_finish(k, err);
+}
+
+static void local_done(void *ctx, int err, const tw_addr *addrs, int n)
+{
+    lookup_done(ctx, LOCAL, err, addrs, n);
+}
+
+static void remote_done(void *ctx, int err, const tw_addr *addrs, int n)
+{
+    lookup_done(ctx, REMOTE, err, addrs, n);
+}
+
+/* Set an end given by host: 1 when numeric (*out is set), 0 for a name to
+ * resolve (*out is left empty), -EINVAL for an empty host. */
+static int host_end(const char *host, uint16_t port, tw_addr *out)
+{
+    if (!*host)
+        return -EINVAL;
+    if (tw_addr_ip(out, host, port) == 0)
+        return 1;
+    memset(out, 0, sizeof *out); /* len 0 until the name is known */
+    return 0;
+}
+
+int tw_create_datagram_endpoint(tw_loop *loop, tw_protocol_factory factory,
+                                void *arg, const tw_datagram_opts *opts,
+                                tw_connect_cb cb)
+{
+    if (!loop || !factory || !opts)
+        return -EINVAL;
+    tw_datagram_opts o = *opts;
+    o.local_host = o.remote_host = NULL;
+    const char *host[2] = {opts->local_host, opts->remote_host};
+    bool named[2] = {false, false};
+    for (int e = LOCAL; e <= REMOTE; e++) {
+        if (!host[e])
+            continue;
+        tw_addr *a = e == LOCAL ? &o.local : &o.remote;
+        int rc = host_end(host[e], e == LOCAL ? opts->local_port
+                                              : opts->remote_port, a);
+        if (rc < 0)
+            return rc;
+        named[e] = rc == 0;
+    }
+    if (!named[LOCAL] && !named[REMOTE])
+        return create_now(loop, factory, arg, &o, cb);
+
+    /* What can be told without the names is told now, by the call. */
+    if (o.family == AF_UNIX)
+        return -EINVAL;
+    int want = AF_UNSPEC;
+    if (o.family != AF_UNSPEC || o.local.len || o.remote.len) {
+        want = opts_family(&o);
+        if (want < 0)
+            return want;
+        if (want == AF_UNIX)
+            return -EINVAL; /* a host with a Unix other end */
+    }
+    if (named[REMOTE] && opts->remote_port == 0)
+        return -EINVAL;
+    if (o.remote.len && tw_addr_port(&o.remote) == 0)
+        return -EINVAL;
+    if (!loop->ops->create_datagram_endpoint || !loop->ops->resolve)
+        return -ENOTSUP;
+    struct lookup *k = calloc(1, sizeof *k);
+    if (!k)
+        return -ENOMEM;
+    k->loop = loop;
+    k->factory = factory;
+    k->arg = arg;
+    k->cb = cb;
+    k->o = o;
+    k->want = want;
+    tw__list_push(&loop->lookups, &k->link);
+    tw__loop_ref(loop);
+    for (int e = LOCAL; e <= REMOTE; e++) {
+        if (!named[e])
+            continue;
+        k->named[e] = true;
+        int err = 0;
+        k->req[e] = loop->ops->resolve(
+            loop, host[e], e == LOCAL ? opts->local_port : opts->remote_port,
+            e == LOCAL, e == LOCAL ? local_done : remote_done, k, &err);
+        if (!k->req[e]) {
+            lookup_free(k); /* cancels the other one, if started */
+            return err < 0 ? err : -ENOMEM;
+        }
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */

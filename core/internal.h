@@ -40,6 +40,13 @@
 struct tw_datagram_opts;   /* twin/datagram.h */
 struct tw_subprocess_spec; /* twin/process.h */
 
+/* The outcome of a name lookup, on the loop: err 0 and n >= 1 addresses
+ * (IPv4/IPv6, in the resolver's order, port set), or a negative errno (a
+ * name with no address is -EHOSTUNREACH). addrs is valid during the call
+ * only. */
+typedef void (*tw__resolve_cb)(void *ctx, int err, const tw_addr *addrs,
+                               int n);
+
 typedef struct tw__loop_ops {
     const char *name; /* "real", "sim" */
     /* The loop's clock. */
@@ -83,6 +90,18 @@ typedef struct tw__loop_ops {
     /* Subprocesses (twin/process.h). */
     int (*subprocess)(tw_loop *, tw_protocol_factory, void *arg,
                       const struct tw_subprocess_spec *spec, tw_connect_cb cb);
+    /* Name lookups for the core (datagram endpoints by host name):
+     * resolve host (not numeric) with port, passive for a local address,
+     * without blocking the loop. cb(ctx, ...) runs later from the loop,
+     * never inside the call, unless cancelled. Holds no loop ref. Returns
+     * the request, or NULL with *err set (cb is then never called). NULL
+     * op: names are -ENOTSUP. */
+    void *(*resolve)(tw_loop *, const char *host, uint16_t port,
+                     bool passive, tw__resolve_cb cb, void *ctx, int *err);
+    /* cb of req will not be called; nothing of the caller's is touched
+     * again. Also called while the loop is being freed (tw__loop_fini),
+     * before anything of it is. */
+    void (*resolve_cancel)(tw_loop *, void *req);
 } tw__loop_ops;
 
 /* One scheduled callback; lives in the loop's slot table. */
@@ -135,6 +154,7 @@ struct tw_loop {
     unsigned alive;      /* open transports, servers, pending operations */
     tw__list transports; /* every live transport (for tw_loop_free) */
     tw__list servers;
+    tw__list lookups;    /* datagram endpoints waiting for names */
 
     /* Scratch buffer for plain (non-buffered) protocols' reads. */
     uint8_t *rbuf;
@@ -380,6 +400,11 @@ int tw__dgram_sendto(tw_transport *t, const void *data, size_t len,
                      const tw_addr *addr);
 void tw__dgram_writable(tw_transport *t);
 void tw__dgram_clear(tw_transport *t);
+/* Drop every datagram endpoint still waiting for a name, calling nothing
+ * (tw__loop_fini, before it frees anything else). */
+void tw__dgram_lookups_cancel(tw_loop *loop);
+/* Most addresses kept from one lookup. */
+#define TW__RESOLVE_MAX 16
 /* Datagrams flushed per writable event at most, so one endpoint with a
  * long queue cannot starve the loop (readiness calls again). */
 #define TW__DGRAM_FLUSH_MAX 256

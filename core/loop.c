@@ -457,6 +457,7 @@ int tw__loop_init(tw_loop *loop, const tw__loop_ops *ops, size_t rbuf_len)
     loop->free_head = NO_SLOT;
     tw__list_init(&loop->transports);
     tw__list_init(&loop->servers);
+    tw__list_init(&loop->lookups);
     loop->rbuf_len = rbuf_len ? rbuf_len : TW__READ_SIZE_DEFAULT;
     loop->rbuf = malloc(loop->rbuf_len);
     if (!loop->rbuf)
@@ -475,6 +476,9 @@ int tw__loop_init(tw_loop *loop, const tw__loop_ops *ops, size_t rbuf_len)
 
 void tw__loop_fini(tw_loop *loop)
 {
+    /* Lookups first: their backend requests must not call back into
+     * what is freed below. */
+    tw__dgram_lookups_cancel(loop);
     /* Servers first (they make transports), then every transport: its
      * protocol is released so its memory is freed, but sees no other
      * callback. */

@@ -136,7 +136,10 @@ struct tw_udp_echo_client {
     int err, last_err;
     tw_handle timer;
     bool attached; /* the factory handed it out; release not yet called */
-    bool orphan;   /* freed by its owner while attached: free on release */
+    bool orphan;   /* freed by its owner while attached (free on release)
+                      or while its endpoint's names were looked up (free
+                      in the completion) */
+    bool pending;  /* the app's endpoint is waiting for a name */
     bool done, closing;
 };
 
@@ -312,6 +315,8 @@ tw_udp_echo_client *tw_udp_echo_client_new(const tw_udp_echo_client_cfg *cfg)
 tw_protocol *tw_udp_echo_client_factory(void *client)
 {
     tw_udp_echo_client *c = client;
+    if (c->orphan)
+        return NULL; /* the completion frees it */
     c->attached = true;
     return &c->base;
 }
@@ -320,6 +325,11 @@ void tw_udp_echo_client_connected(void *client, tw_transport *t, int err)
 {
     tw_udp_echo_client *c = client;
     (void)t;
+    c->pending = false;
+    if (c->orphan && !c->attached) {
+        cli_free_now(c); /* freed while its names were looked up */
+        return;
+    }
     if (err) {
         cli_log(c, "Endpoint failed: %s", tw_strerror(err));
         cli_finish(c, err);
@@ -331,7 +341,10 @@ void tw_udp_echo_client_free(tw_udp_echo_client *c)
     if (!c)
         return;
     if (!c->attached) {
-        cli_free_now(c);
+        if (c->pending)
+            c->orphan = true; /* the completion is still to come */
+        else
+            cli_free_now(c);
         return;
     }
     /* Still in a transport's hands: let go now, free on release. */
@@ -358,8 +371,13 @@ struct server_app {
     tw_udp_echo_server_cfg cfg;
     struct udp_echo_server *proto; /* linked until either side goes */
     FILE *out;
+    char *host;     /* for messages */
     bool serving;
+    bool resolving; /* the endpoint waits for its name: a completion comes */
+    bool orphan;    /* freed meanwhile: the completion frees it */
 };
+
+static void server_free(void *state);
 
 static void server_app_unlink(struct server_app *a) { a->proto = NULL; }
 
@@ -377,12 +395,57 @@ static void server_app_serving(struct server_app *a, tw_transport *t)
 static tw_protocol *server_app_factory(void *arg)
 {
     struct server_app *a = arg;
+    if (a->orphan)
+        return NULL; /* the completion frees it */
     struct udp_echo_server *s = server_new(&a->cfg);
     if (!s)
         return NULL;
     s->app = a;
     a->proto = s;
     return &s->base;
+}
+
+/* The completion of an endpoint whose host is a name (one with a
+ * numeric host needs none: errors are returned by create). */
+static void server_app_done(void *arg, tw_transport *t, int err)
+{
+    struct server_app *a = arg;
+    (void)t;
+    a->resolving = false;
+    if (a->orphan) {
+        server_free(a);
+        return;
+    }
+    if (err < 0) {
+        fprintf(a->out, "udp-echo-server: cannot bind %s: %s\n", a->host,
+                tw_strerror(err));
+        fflush(a->out);
+    }
+}
+
+/* "HOST:PORT" or "[V6]:PORT" with a port of 0..65535; host copied. */
+static int split_hostport(const char *s, char *host, size_t hlen,
+                          uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    const char *h = s;
+    size_t n;
+    if (!colon)
+        return -EINVAL;
+    n = (size_t)(colon - s);
+    if (s[0] == '[') {
+        if (n < 2 || s[n - 1] != ']')
+            return -EINVAL;
+        h = s + 1;
+        n -= 2;
+    } else if (memchr(s, ':', n)) {
+        return -EINVAL; /* a bare IPv6 address needs its brackets */
+    }
+    if (n == 0 || n >= hlen || tw_parse_port(colon + 1, port) < 0)
+        return -EINVAL;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    return 0;
 }
 
 static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
@@ -421,25 +484,46 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
         fprintf(out, "udp-echo-server: unexpected argument '%s'\n", argv[optind]);
         return -EINVAL;
     }
-    int rc = path ? tw_addr_unix(&o.local, path) : tw_addr_ip(&o.local, host, port);
+    int rc = 0;
+    bool named = false;
+    if (path) {
+        rc = tw_addr_unix(&o.local, path);
+    } else if (!*host) {
+        rc = -EINVAL;
+    } else {
+        /* A name is resolved by create, without blocking the loop. */
+        o.local_host = host;
+        o.local_port = port;
+        named = tw_addr_ip(&o.local, host, port) < 0;
+    }
     if (rc < 0) {
-        fprintf(out, "udp-echo-server: bad %s '%s' (want a numeric address)\n",
-                path ? "path" : "host", path ? path : host);
+        fprintf(out, "udp-echo-server: bad %s '%s'\n", path ? "path" : "host",
+                path ? path : host);
         return -EINVAL;
     }
     struct server_app *a = calloc(1, sizeof *a);
     if (!a)
         return -ENOMEM;
+    a->host = strdup(path ? path : host);
+    if (!a->host) {
+        free(a);
+        return -ENOMEM;
+    }
     a->out = out;
     a->cfg.log = quiet ? NULL : out;
     fprintf(out, "Starting UDP server\n");
     fflush(out);
-    /* No completion callback: it would outlive a crashed app. The
-     * protocol says when it is serving (server_app_serving). */
-    rc = tw_create_datagram_endpoint(loop, server_app_factory, a, &o, NULL);
+    /* The protocol says when it is serving (server_app_serving). A
+     * completion only for a name, to say when it cannot be bound: the
+     * app may be freed before it comes (server_free leaves it to the
+     * completion then), and a crash drops it with the lookup. */
+    a->resolving = named;
+    rc = tw_create_datagram_endpoint(loop, server_app_factory, a, &o,
+                                     named ? server_app_done : NULL);
     if (rc < 0) {
         fprintf(out, "udp-echo-server: cannot bind %s: %s\n",
                 path ? path : host, tw_strerror(rc));
+        free(a->host);
         free(a);
         return rc;
     }
@@ -455,6 +539,10 @@ static int server_result(void *state)
 static void server_free(void *state)
 {
     struct server_app *a = state;
+    if (a->resolving) {
+        a->orphan = true; /* the completion frees it */
+        return;
+    }
     struct udp_echo_server *s = a->proto;
     if (s) {
         /* After close nothing reaches the protocol but connection_lost
@@ -465,13 +553,24 @@ static void server_free(void *state)
         else
             s->close_on_made = true;
     }
+    free(a->host);
     free(a);
+}
+
+/* After a crash: a lookup still running went with the loop, and its
+ * completion with it. */
+static void server_discard(void *state)
+{
+    struct server_app *a = state;
+    a->resolving = false;
+    a->orphan = false;
+    server_free(a);
 }
 
 const tw_app tw__app_udp_echo_server = {
     .name = "udp-echo-server",
     .summary = "UDP echo server: sends every datagram back to its sender",
-    .usage = "  --host HOST     numeric address to bind (default 127.0.0.1)\n"
+    .usage = "  --host HOST     address or name to bind (default 127.0.0.1)\n"
              "  --port PORT     port (default 9999; 0 picks a free one)\n"
              "  --unix PATH     bind a Unix datagram socket instead (real backend)\n"
              "  --reuse-port    SO_REUSEPORT: share the port with other servers\n"
@@ -479,6 +578,7 @@ const tw_app tw__app_udp_echo_server = {
     .start = server_start,
     .result = server_result,
     .free = server_free,
+    .discard = server_discard,
 };
 
 static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
@@ -526,12 +626,28 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
         return -EINVAL;
     }
     tw_datagram_opts o = {0};
-    int rc = path ? tw_addr_unix(&o.remote, path) : tw_addr_parse(&o.remote, target);
-    if (rc == 0 && bind)
-        rc = path ? tw_addr_unix(&o.local, bind) : tw_addr_parse(&o.local, bind);
-    if (rc < 0 || (!path && tw_addr_port(&o.remote) == 0)) {
-        fprintf(out, "udp-echo-client: bad address (want HOST:PORT with a "
-                     "numeric host, or --unix PATH)\n");
+    char rhost[256], lhost[256];
+    int rc;
+    bool named = false;
+    if (path) {
+        rc = tw_addr_unix(&o.remote, path);
+        if (rc == 0 && bind)
+            rc = tw_addr_unix(&o.local, bind);
+    } else {
+        /* Hosts may be names: create resolves them off the loop. */
+        rc = tw_parse_hostport(target, rhost, sizeof rhost, &o.remote_port);
+        o.remote_host = rhost;
+        if (rc == 0 && bind) {
+            rc = split_hostport(bind, lhost, sizeof lhost, &o.local_port);
+            o.local_host = lhost;
+        }
+        tw_addr probe;
+        named = rc == 0 && (tw_addr_ip(&probe, rhost, 0) < 0 ||
+                            (bind && tw_addr_ip(&probe, lhost, 0) < 0));
+    }
+    if (rc < 0) {
+        fprintf(out, "udp-echo-client: bad address (want HOST:PORT, or "
+                     "--unix PATH)\n");
         return -EINVAL;
     }
     tw_udp_echo_client_cfg cfg = {
@@ -542,11 +658,13 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
     tw_udp_echo_client *cl = tw_udp_echo_client_new(&cfg);
     if (!cl)
         return -ENOMEM;
+    cl->pending = named;
     rc = tw_create_datagram_endpoint(loop, tw_udp_echo_client_factory, cl, &o,
                                      tw_udp_echo_client_connected);
     if (rc < 0) {
         fprintf(out, "udp-echo-client: cannot open the endpoint: %s\n",
                 tw_strerror(rc));
+        cl->pending = false;
         tw_udp_echo_client_free(cl);
         return rc;
     }
@@ -561,10 +679,19 @@ static int client_result(void *state)
 
 static void client_free(void *state) { tw_udp_echo_client_free(state); }
 
+/* After a crash: a lookup still running went with the loop, and its
+ * completion with it. */
+static void client_discard(void *state)
+{
+    tw_udp_echo_client *c = state;
+    c->pending = false;
+    tw_udp_echo_client_free(c);
+}
+
 const tw_app tw__app_udp_echo_client = {
     .name = "udp-echo-client",
     .summary = "UDP echo client: sends a message, waits for its echo",
-    .usage = "  --connect HOST:PORT  the server, numeric (default 127.0.0.1:9999)\n"
+    .usage = "  --connect HOST:PORT  the server, an address or a name (default 127.0.0.1:9999)\n"
              "  --unix PATH          a Unix datagram server instead (needs --bind)\n"
              "  --bind ADDR          own address: HOST:PORT, or a path with --unix\n"
              "  --message TEXT       what to send (default 'Hello World!'; may be '')\n"
@@ -575,4 +702,5 @@ const tw_app tw__app_udp_echo_client = {
     .start = client_start,
     .result = client_result,
     .free = client_free,
+    .discard = client_discard,
 };

@@ -122,8 +122,7 @@ tw_transport *tw__real_stream_new(struct real_loop *l, int fd);
  * negative errno (a name with no address is -EHOSTUNREACH, see
  * resolve.c for the whole EAI_* mapping). addrs is valid during the
  * call only. */
-typedef void (*real_resolve_cb)(void *ctx, int err, const tw_addr *addrs,
-                                int n);
+typedef tw__resolve_cb real_resolve_cb;
 
 /* Resolve host:port on a detached worker thread (getaddrinfo blocks).
  * family: AF_UNSPEC/AF_INET/AF_INET6; passive: for a listening socket.
@@ -138,6 +137,13 @@ struct real_resolve *tw__real_resolve(struct real_loop *l, const char *host,
 /* cb will not be called. The request itself lives on until its worker
  * finishes; nothing of the caller's is touched again. Loop thread. */
 void tw__real_resolve_cancel(struct real_resolve *r);
+
+/* The loop ops for the core's lookups (datagram endpoints by name):
+ * tw__real_resolve with AF_UNSPEC, and its cancel. */
+void *tw__real_resolve_op(tw_loop *loop, const char *host, uint16_t port,
+                          bool passive, tw__resolve_cb cb, void *ctx,
+                          int *err);
+void tw__real_resolve_cancel_op(tw_loop *loop, void *req);
 
 /* Deliver the results workers have posted (the wake watcher calls it). */
 void tw__real_resolve_drain(struct real_loop *l);

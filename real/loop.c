@@ -297,6 +297,8 @@ static const tw__loop_ops real_ops = {
     .create_server = tw__real_create_server,
     .create_unix_server = tw__real_create_unix_server,
     .create_datagram_endpoint = tw__real_create_datagram_endpoint,
+    .resolve = tw__real_resolve_op,
+    .resolve_cancel = tw__real_resolve_cancel_op,
     .connect_pipe = tw__real_connect_pipe,
     .subprocess = tw__real_subprocess,
 };

@@ -192,6 +192,20 @@ void tw__real_resolve_cancel(struct real_resolve *r)
     r->ctx = NULL;
 }
 
+void *tw__real_resolve_op(tw_loop *loop, const char *host, uint16_t port,
+                          bool passive, tw__resolve_cb cb, void *ctx,
+                          int *err)
+{
+    return tw__real_resolve(tw__real_loop(loop), host, port, AF_UNSPEC,
+                            passive, cb, ctx, err);
+}
+
+void tw__real_resolve_cancel_op(tw_loop *loop, void *req)
+{
+    (void)loop;
+    tw__real_resolve_cancel(req);
+}
+
 void tw__real_resolve_drain(struct real_loop *l)
 {
     pthread_mutex_lock(&resolve_lock);

@@ -246,8 +246,9 @@ static int unix_clear_stale(const tw_addr *a)
     return 0;
 }
 
-/* Options, bind and connect on a fresh socket. 0 or -errno. */
-static int udp_setup(int fd, const tw_datagram_opts *o)
+/* Options, bind and connect on a fresh socket. 0 or -errno; *bound says
+ * whether the bind was done (a Unix path then has our file). */
+static int udp_setup(int fd, const tw_datagram_opts *o, bool *bound)
 {
     int r = 0;
     if (o->reuse_port)
@@ -264,8 +265,12 @@ static int udp_setup(int fd, const tw_datagram_opts *o)
     }
     if (r == 0 && local && o->family == AF_UNIX)
         r = unix_clear_stale(local);
-    if (r == 0 && local && tw_sys.bind(fd, &local->u.sa, local->len) < 0)
-        r = -errno;
+    if (r == 0 && local) {
+        if (tw_sys.bind(fd, &local->u.sa, local->len) < 0)
+            r = -errno;
+        else
+            *bound = true;
+    }
     if (r == 0 && o->remote.len) {
         /* Connecting a datagram socket only sets its default peer: it
          * completes at once (or fails at once). */
@@ -295,10 +300,8 @@ static int remember_path(struct real_udp *u, const tw_addr *local)
     if (local->len == 0 || path[0] == '\0' || tw_sys.lstat(path, &st) < 0)
         return 0;
     u->path = strdup(path);
-    if (u->path == NULL) {
-        tw_sys.unlink(path); /* ours for sure: we just bound it */
-        return -ENOMEM;
-    }
+    if (u->path == NULL)
+        return -ENOMEM; /* the caller removes the file */
     u->dev = st.st_dev;
     u->ino = st.st_ino;
     return 0;
@@ -314,13 +317,19 @@ int tw__real_create_datagram_endpoint(tw_loop *loop,
                            SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    int r = udp_setup(fd, opts);
+    bool bound = false;
+    int r = udp_setup(fd, opts, &bound);
     struct real_udp *u = NULL;
     if (r == 0 && (u = calloc(1, sizeof *u)) == NULL)
         r = -ENOMEM;
     if (r == 0 && opts->family == AF_UNIX)
         r = remember_path(u, &opts->local);
     if (r < 0) {
+        /* Bound, then failed (the remote could not be connected to):
+         * the socket file is ours, just made; it goes with the socket. */
+        if (bound && opts->family == AF_UNIX &&
+            opts->local.u.un.sun_path[0] != '\0')
+            tw_sys.unlink(opts->local.u.un.sun_path);
         free(u);
         tw_sys.close(fd);
         return r;

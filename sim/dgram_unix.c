@@ -197,6 +197,17 @@ int sim_dg_unix_claim(tw_sim *sim, uint32_t node, const tw_addr *a)
     return 0;
 }
 
+int sim_dg_unix_stream_refusal(tw_sim *sim, uint32_t node, const tw_addr *a)
+{
+    tw_addr c;
+    sim_dg *ep;
+    if (canonical(a, &c) < 0 || !name_at(sim, node, &c))
+        return -ECONNREFUSED;
+    /* A file with no socket refuses; a live datagram socket is of the
+     * wrong type. */
+    return resolve(sim, node, &c, &ep) == 0 ? -EPROTOTYPE : -ECONNREFUSED;
+}
+
 /* ------------------------------------------------------------------ */
 /* create                                                              */
 
@@ -246,13 +257,14 @@ int sim_dg_unix_create(tw_sim *sim, sim_node *n, tw_protocol_factory factory,
     if (local.len && (u = calloc(1, sizeof *u)) == NULL)
         return -ENOMEM;
     if (rc < 0) {
-        /* As the real backend: the socket was bound before its connect
-         * failed and is closed without removing its file, which stays,
-         * stale. An abstract name goes with the socket. */
+        /* As the real backend: the socket was bound (replacing what had
+         * the path) before its connect failed; then it is closed and the
+         * file it bound removed. An abstract name goes with the socket. */
         if (u && !abstract(&local)) {
             u->ep = SIM_NONE;
             name_put(sim, n->id, u, &local, 0);
-            sim_trace(sim, n->id, 0, "dgu_stale", (int64_t)u->ino, 0);
+            sim_trace(sim, n->id, 0, "dgu_unlink", (int64_t)u->ino, 0);
+            name_drop(sim, u);
         } else {
             free(u);
         }

@@ -65,6 +65,59 @@ static int resolve(tw_sim *sim, const char *host, uint16_t port, tw_addr *out)
     return 0;
 }
 
+/* The loop ops for the core's lookups (datagram endpoints by name): the
+ * answer is known at once, and delivered from the loop as a resolver's
+ * would be, by a timer due now: it runs after what the world has already
+ * scheduled for this instant (a crash, say). A crash cancels it with the
+ * rest of the loop. */
+struct sim_lookup {
+    tw__resolve_cb cb;
+    void *ctx;
+    tw_handle h;
+    int err;
+    tw_addr addr;
+};
+
+static void lookup_fire(void *p)
+{
+    struct sim_lookup r = *(struct sim_lookup *)p;
+    free(p);
+    r.cb(r.ctx, r.err, &r.addr, r.err ? 0 : 1);
+}
+
+void *sim_resolve_op(tw_loop *loop, const char *host, uint16_t port,
+                     bool passive, tw__resolve_cb cb, void *ctx, int *err)
+{
+    sim_node *n = (sim_node *)loop;
+    (void)passive;
+    if (!n->up) {
+        *err = -ENETDOWN;
+        return NULL;
+    }
+    struct sim_lookup *r = calloc(1, sizeof *r);
+    if (!r) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    r->cb = cb;
+    r->ctx = ctx;
+    r->err = resolve(n->sim, host, port, &r->addr);
+    r->h = tw_call_later(loop, 0, lookup_fire, r);
+    if (!r->h) {
+        free(r);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    return r;
+}
+
+void sim_resolve_cancel_op(tw_loop *loop, void *req)
+{
+    struct sim_lookup *r = req;
+    tw_handle_cancel(loop, r->h);
+    free(r);
+}
+
 /* ---- listeners ---- */
 
 static bool overlaps(const tw_addr *a, const tw_addr *b)
@@ -279,7 +332,7 @@ static void connect_fail(tw_sim *sim, sim_ep *c, int err)
 {
     sim_node *n = sim->nodes[c->node];
     c->connecting = false;
-    if (err == -ECONNREFUSED)
+    if (err != -ETIMEDOUT)
         sim->stats.refused++;
     else
         sim->stats.timeouts++;
@@ -315,9 +368,15 @@ static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
     tw_ns back = sim->now + sim_latency(sim, dst->id, c->node);
     sim_listener *l = find_listener(sim, dst->id, &c->t.peer);
     if (!l) {
+        /* A Unix name a datagram endpoint has is a socket of another
+         * type: Linux says EPROTOTYPE (the event's arg carries it). */
+        int err = c->is_unix ? sim_dg_unix_stream_refusal(sim, dst->id,
+                                                          &c->t.peer)
+                             : -ECONNREFUSED;
         sim_trace(sim, dst->id, 0, "refuse", c->id, tw_addr_port(&c->t.peer));
         if (!sim_path_cut(sim, dst->id, c->node))
-            sim_push(sim, back, EV_REFUSED, c->id, sim_table_gen(&sim->eps, c->id), 0);
+            sim_push(sim, back, EV_REFUSED, c->id, sim_table_gen(&sim->eps, c->id),
+                     err == -ECONNREFUSED ? 0 : (uint64_t)-err);
         return;
     }
     if (l->q_len >= (uint32_t)l->srv.backlog) {
@@ -416,7 +475,7 @@ void sim_server_event(tw_sim *sim, const sim_event *ev)
         break;
     }
     case EV_REFUSED:
-        connect_fail(sim, c, -ECONNREFUSED);
+        connect_fail(sim, c, ev->arg ? -(int)ev->arg : -ECONNREFUSED);
         break;
     case EV_CONN_TIMEOUT:
         connect_fail(sim, c, -ETIMEDOUT);

@@ -476,6 +476,10 @@ int sim_create_server(tw_loop *, tw_protocol_factory, void *, const char *,
 int sim_create_unix_server(tw_loop *, tw_protocol_factory, void *,
                            const char *, const tw_server_opts *, tw_server **);
 void sim_server_event(tw_sim *sim, const sim_event *ev);
+/* The loop's resolve / resolve_cancel ops (core/internal.h). */
+void *sim_resolve_op(tw_loop *loop, const char *host, uint16_t port,
+                     bool passive, tw__resolve_cb cb, void *ctx, int *err);
+void sim_resolve_cancel_op(tw_loop *loop, void *req);
 
 /* fault.c */
 void sim_fault_event(tw_sim *sim, const sim_event *ev);
@@ -499,6 +503,10 @@ void sim_dgram_swarm_draw(tw_sim_prng *r, tw_sim_fault *f);
 /* A Unix stream server binds name a on node: a Unix datagram endpoint's
  * socket file there is replaced; its abstract name is -EADDRINUSE. */
 int sim_dg_unix_claim(tw_sim *sim, uint32_t node, const tw_addr *a);
+/* What a Unix stream connect to name a on node that no stream server has
+ * is told: -EPROTOTYPE when a datagram endpoint has the name, else
+ * -ECONNREFUSED. */
+int sim_dg_unix_stream_refusal(tw_sim *sim, uint32_t node, const tw_addr *a);
 
 /* trace.c */
 void sim_trace_callback(tw_loop *loop, const tw_transport *t, unsigned ev);

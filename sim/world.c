@@ -287,6 +287,8 @@ const tw__loop_ops tw__sim_loop_ops = {
     .create_server = sim_create_server,
     .create_unix_server = sim_create_unix_server,
     .create_datagram_endpoint = sim_dgram_create,
+    .resolve = sim_resolve_op,
+    .resolve_cancel = sim_resolve_cancel_op,
     .connect_pipe = sim_connect_pipe,
     .subprocess = sim_subprocess,
 };

@@ -17,10 +17,12 @@
 #include "tests/cli_util.h"
 #include "tests/harness.h"
 
-/* Read the server's lines until "Serving on"; returns its port. */
-static uint16_t start_server(tw_proc *srv)
+/* Start a server on host (NULL: the default), read its lines until
+ * "Serving on"; returns its port. */
+static uint16_t start_server_on(tw_proc *srv, char *host)
 {
-    char *argv[] = {tw_cli_twin, "run", "udp-echo-server", "--port", "0", NULL};
+    char *argv[] = {tw_cli_twin, "run", "udp-echo-server", "--port", "0",
+                    host ? "--host" : NULL, host, NULL};
     tw_proc_spawn(srv, argv);
     char line[256];
     assert_non_null(fgets(line, sizeof line, srv->out));
@@ -30,6 +32,33 @@ static uint16_t start_server(tw_proc *srv)
     assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
     assert_true(port > 0 && port < 65536);
     return (uint16_t)port;
+}
+
+static uint16_t start_server(tw_proc *srv) { return start_server_on(srv, NULL); }
+
+/* Both apps take host names (resolved off the loop): the server binds
+ * "localhost", the client binds and connects by name. */
+static void test_udp_apps_by_name(void **state)
+{
+    (void)state;
+    tw_proc srv;
+    uint16_t port = start_server_on(&srv, "localhost");
+    char cmd[512], out[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s run udp-echo-client --connect localhost:%u --bind localhost:0 "
+             "--message named --timeout 200 --retries 50",
+             tw_cli_twin, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "Received: 'named'"));
+    assert_true(tw_proc_saw(&srv, "Received 'named' from 127.0.0.1:"));
+    /* a name nobody has: the client says so and fails */
+    snprintf(cmd, sizeof cmd,
+             "%s run udp-echo-client --connect no..such.host:%u 2>&1",
+             tw_cli_twin, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "Endpoint failed"));
+    assert_null(strstr(out, "Send:"));
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
 }
 
 static void test_udp_client_against_udp_server(void **state)
@@ -127,9 +156,15 @@ static void test_udp_bad_usage(void **state)
     snprintf(cmd, sizeof cmd, "%s run udp-echo-server --port 99999 2>&1", tw_cli_twin);
     assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "bad port"));
-    snprintf(cmd, sizeof cmd, "%s run udp-echo-server --host nonsense 2>&1", tw_cli_twin);
+    snprintf(cmd, sizeof cmd, "%s run udp-echo-server --host '' 2>&1", tw_cli_twin);
     assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
-    assert_non_null(strstr(out, "numeric address"));
+    assert_non_null(strstr(out, "bad host"));
+    /* a name is looked up: one nobody has fails after the start */
+    snprintf(cmd, sizeof cmd, "%s run udp-echo-server --host no..such.host 2>&1",
+             tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "cannot bind no..such.host"));
+    assert_null(strstr(out, "Serving on"));
     snprintf(cmd, sizeof cmd, "%s run udp-echo-client --connect nonsense 2>&1", tw_cli_twin);
     assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "HOST:PORT"));
@@ -151,6 +186,7 @@ int main(void)
         cmocka_unit_test_teardown(test_udp_client_against_socat, tw_cli_teardown),
         cmocka_unit_test_teardown(test_udp_client_nobody_there, tw_cli_teardown),
         cmocka_unit_test_teardown(test_udp_bad_usage, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_udp_apps_by_name, tw_cli_teardown),
     };
     return cmocka_run_group_tests_name("twin command: UDP echo", tests, NULL,
                                        NULL);

@@ -29,6 +29,7 @@
  * least" where a resend could add one. Unix datagrams are not lost (on
  * either backend): their tests wait for each one.
  */
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -793,6 +794,233 @@ static void test_dgram_udp_echo_client_gives_up(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* ends by host name                                                   */
+
+static tw_addr ux(const char *path);
+
+/* Counts the factory's calls (drec_factory does not). */
+static int factory_calls;
+
+static tw_protocol *counting_factory(void *r)
+{
+    factory_calls++;
+    return drec_factory(r);
+}
+
+/* A stream connect's outcome, to compare what a name does to each. */
+struct conn_outcome {
+    bool called;
+    int err;
+};
+
+static void conn_outcome_cb(void *arg, tw_transport *t, int err)
+{
+    struct conn_outcome *o = arg;
+    o->called = true;
+    o->err = err;
+    if (t)
+        tw_transport_abort(t);
+}
+
+/* Both ends by name: the server binds "localhost", the client binds and
+ * connects to "localhost". Nothing is made inside the call; then it
+ * works as with numeric addresses. */
+static void test_dgram_by_name_echo_roundtrip(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    s.echo = true;
+    factory_calls = 0;
+    tw_datagram_opts so = {.local_host = "localhost", .local_port = 0};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, counting_factory,
+                                                 &s, &so, drec_cb), 0);
+    /* resolved from the loop, never inside the call; the loop is alive */
+    assert_int_equal(factory_calls, 0);
+    assert_false(s.cb_called);
+    assert_true(tw_loop_alive(env->loop) > 0);
+    TW_WAIT(env, s.cb_called);
+    assert_int_equal(s.cb_err, 0);
+    assert_int_equal(s.made, 1);
+    assert_int_equal(factory_calls, 1);
+    tw_addr sa = drec_sockname(&s);
+    tw_addr lo = ip("127.0.0.1", tw_addr_port(&sa));
+    assert_true(tw_addr_equal(&sa, &lo));
+
+    char host[16];
+    snprintf(host, sizeof host, "%s", "localhost");
+    tw_datagram_opts co = {.local_host = host, .remote_host = host,
+                           .remote_port = tw_addr_port(&sa)};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, counting_factory,
+                                                 &c, &co, drec_cb), 0);
+    host[0] = 'X'; /* the call copied the names */
+    assert_false(c.cb_called);
+    TW_WAIT(env, c.cb_called);
+    assert_int_equal(c.cb_err, 0);
+    assert_ptr_equal(c.cb_t, c.t);
+    tw_addr peer;
+    assert_int_equal(tw_transport_peername(c.t, &peer), 0);
+    assert_true(tw_addr_equal(&peer, &sa));
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "by name", 7, NULL), c.nmsgs >= 1);
+    assert_int_equal(drec_msg_at(&c, 0)->len, 7);
+    assert_memory_equal(drec_msg_at(&c, 0)->data, "by name", 7);
+    tw_addr ca = drec_sockname(&c);
+    assert_true(tw_addr_equal(&drec_msg_at(&s, 0)->from, &ca));
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+/* A name that does not resolve: the call returns 0, cb gets what a
+ * stream connect to that name gets, and the factory is never called. */
+static void test_dgram_by_name_not_found(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    /* an empty label: no resolver finds it (glibc refuses it without
+     * asking DNS), and no simulated node has that name */
+    const char *bad = "no..such.host";
+    struct conn_outcome stream = {0};
+    assert_int_equal(tw_create_connection(env->loop, null_factory, &stream,
+                                          bad, 9, conn_outcome_cb), 0);
+    TW_WAIT(env, stream.called);
+    assert_int_equal(stream.err, -EHOSTUNREACH);
+    drec r, l;
+    drec_init(&r);
+    drec_init(&l);
+    factory_calls = 0;
+    tw_datagram_opts o = {.remote_host = bad, .remote_port = 9};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, counting_factory,
+                                                 &r, &o, drec_cb), 0);
+    assert_false(r.cb_called);
+    assert_true(tw_loop_alive(env->loop) > 0);
+    TW_WAIT(env, r.cb_called);
+    assert_int_equal(r.cb_err, stream.err);
+    assert_null(r.cb_t);
+    /* a local name fails alike, with a numeric remote */
+    tw_datagram_opts lo = {.local_host = bad, .remote_host = "127.0.0.1",
+                           .remote_port = 9};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, counting_factory,
+                                                 &l, &lo, drec_cb), 0);
+    TW_WAIT(env, l.cb_called);
+    assert_int_equal(l.cb_err, -EHOSTUNREACH);
+    tw_run_slice(env);
+    assert_int_equal(factory_calls, 0);
+    assert_int_equal(r.made + l.made, 0);
+    assert_int_equal(tw_loop_alive(env->loop), 0);
+    drec_free(&r);
+    drec_free(&l);
+}
+
+/* The real backend's resolver answers "localhost" with 127.0.0.1 only
+ * here, as the simulator does (a host's /etc/hosts may add ::1). */
+static int v4_localhost_gai(const char *host, const char *service,
+                            const struct addrinfo *hints,
+                            struct addrinfo **res)
+{
+    if (strcmp(host, "localhost") != 0)
+        return getaddrinfo(host, service, hints, res);
+    struct addrinfo h = *hints;
+    h.ai_family = AF_INET;
+    return getaddrinfo("127.0.0.1", service, &h, res);
+}
+
+/* Names whose addresses are not of the family wanted: -EAFNOSUPPORT
+ * through cb, after a call that returned 0. */
+static void test_dgram_by_name_family_mismatch(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    if (!env->sim)
+        tw_sys.getaddrinfo = v4_localhost_gai;
+    drec a, b, c;
+    drec_init(&a);
+    drec_init(&b);
+    drec_init(&c);
+    factory_calls = 0;
+    /* the family asked for */
+    tw_datagram_opts o = {.family = AF_INET6, .remote_host = "localhost",
+                          .remote_port = 9};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, counting_factory,
+                                                 &a, &o, drec_cb), 0);
+    /* the family of the numeric other end */
+    tw_datagram_opts o2 = {.local = ip("::1", 0), .remote_host = "localhost",
+                           .remote_port = 9};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, counting_factory,
+                                                 &b, &o2, drec_cb), 0);
+    /* the same by name with a name of the right family works */
+    tw_datagram_opts o3 = {.family = AF_INET, .remote_host = "localhost",
+                           .remote_port = 9};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, counting_factory,
+                                                 &c, &o3, drec_cb), 0);
+    TW_WAIT(env, a.cb_called && b.cb_called && c.cb_called);
+    assert_int_equal(a.cb_err, -EAFNOSUPPORT);
+    assert_int_equal(b.cb_err, -EAFNOSUPPORT);
+    assert_int_equal(a.made + b.made, 0);
+    assert_int_equal(c.cb_err, 0);
+    assert_int_equal(c.made, 1);
+    assert_int_equal(factory_calls, 1);
+    tw_sys_reset();
+    drec_free(&a);
+    drec_free(&b);
+    drec *all[] = {&c};
+    close_all(env, all, 1);
+}
+
+/* What a call with a host can tell at once is returned, as ever. */
+static void test_dgram_by_name_call_errors(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec r;
+    drec_init(&r);
+    tw_datagram_opts o = {.remote_host = "localhost"}; /* port 0 */
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r,
+                                                 &o, drec_cb), -EINVAL);
+    o = (tw_datagram_opts){.remote_host = "", .remote_port = 9};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r,
+                                                 &o, drec_cb), -EINVAL);
+    o = (tw_datagram_opts){.family = AF_UNIX, .local_host = "localhost"};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r,
+                                                 &o, drec_cb), -EINVAL);
+    o = (tw_datagram_opts){.local = ux(env->unix_path), .remote_host = "localhost",
+                           .remote_port = 9};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r,
+                                                 &o, drec_cb), -EINVAL);
+    /* a numeric host is an address: its errors are the call's */
+    o = (tw_datagram_opts){.family = AF_INET, .remote_host = "::1",
+                           .remote_port = 9};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r,
+                                                 &o, drec_cb), -EINVAL);
+    o = (tw_datagram_opts){.local_host = "192.0.2.7"};
+    assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r,
+                                                 &o, drec_cb), -EADDRNOTAVAIL);
+    assert_int_equal(tw_loop_alive(env->loop), 0);
+    tw_run_slice(env);
+    assert_false(r.cb_called);
+    drec_free(&r);
+}
+
+/* A numeric host is made at once, as a tw_addr is; a host replaces the
+ * tw_addr of its end. */
+static void test_dgram_numeric_host_at_once(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    s.echo = true;
+    tw_datagram_opts so = {.local = ip("192.0.2.7", 1), /* replaced */
+                           .local_host = env->host};
+    drec_open(env, &s, &so);
+    tw_addr sa = drec_sockname(&s);
+    assert_int_equal(tw_addr_family(&sa), AF_INET);
+    tw_datagram_opts co = {.remote_host = env->host,
+                           .remote_port = tw_addr_port(&sa)};
+    drec_open(env, &c, &co);
+    SEND_UNTIL(env, tw_transport_sendto(c.t, "n", 1, NULL), c.nmsgs >= 1);
+    drec *all[] = {&c, &s};
+    close_all(env, all, 2);
+}
+
+/* ------------------------------------------------------------------ */
 /* Unix datagram sockets                                               */
 
 #define REAL_ONLY(fn) \
@@ -971,23 +1199,36 @@ static void test_unix_dgram_nobody_there(void **state)
     o.remote = abs;
     assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r,
                                                  &o, drec_cb), -ECONNREFUSED);
-    /* bound first, then the connect failed: the socket file stays
-     * behind, with no socket, and a sender is refused */
+    /* bound first (replacing the file of an endpoint that had the
+     * path), then the connect failed: the file it bound goes with it, so
+     * nothing is left at the path and a sender finds no file */
     tw_addr left = ux_name(env, ".left");
+    drec had;
+    drec_init(&had);
+    open_unix(env, &had, left);
     o.local = left;
     o.remote = missing;
     assert_int_equal(tw_create_datagram_endpoint(env->loop, drec_factory, &r,
                                                  &o, drec_cb), -ENOENT);
     assert_int_equal(tw_transport_sendto(u.t, "x", 1, &left), 0);
     assert_int_equal(u.errors, 4);
-    assert_int_equal(u.last_err, -ECONNREFUSED);
-    if (!env->sim)
-        unlink(left.u.un.sun_path);
+    assert_int_equal(u.last_err, -ENOENT);
+    if (!env->sim) {
+        struct stat st;
+        assert_int_equal(lstat(left.u.un.sun_path, &st), -1);
+    }
+    /* the path is free for the next one */
+    drec again;
+    drec_init(&again);
+    open_unix(env, &again, left);
+    assert_int_equal(tw_transport_sendto(u.t, "y", 1, &left), 0);
+    TW_WAIT(env, again.nmsgs == 1);
+    assert_int_equal(had.nmsgs, 0);
     tw_run_slice(env);
     assert_false(r.cb_called);
     assert_int_equal(r.made, 0);
-    drec *all[] = {&u};
-    close_all(env, all, 1);
+    drec *all[] = {&u, &had, &again};
+    close_all(env, all, 3);
     assert_string_equal(u.log, "MXXXXL");
 }
 
@@ -1288,6 +1529,30 @@ static void test_unix_dgram_stream_server_path(void **state)
     close_all(env, all, 3);
 }
 
+/* And the other way: a Unix stream connect to a datagram endpoint's path
+ * is told EPROTOTYPE through its callback, not ECONNREFUSED. */
+static void test_unix_stream_connect_to_dgram_path(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    drec d;
+    drec_init(&d);
+    open_unix(env, &d, ux(env->unix_path));
+    struct conn_outcome c = {0};
+    factory_calls = 0;
+    assert_int_equal(tw_create_unix_connection(env->loop, counting_factory, &c,
+                                               env->unix_path, conn_outcome_cb),
+                     0);
+    assert_false(c.called);
+    TW_WAIT(env, c.called);
+    assert_int_equal(c.err, -EPROTOTYPE);
+    assert_int_equal(factory_calls, 0);
+    /* the endpoint is untouched */
+    assert_false(tw_transport_is_closing(d.t));
+    assert_int_equal(d.errors, 0);
+    drec *all[] = {&d};
+    close_all(env, all, 1);
+}
+
 /* Files on the disk that no endpoint made (the simulator's stale files
  * come from a crash: tests/test_sim_dgram.c). */
 static void test_real_unix_dgram_stale_file(void **state)
@@ -1452,6 +1717,11 @@ int main(void)
         TW_MATRIX(test_dgram_reuse_port),
         TW_MATRIX(test_dgram_udp_echo_protocols),
         TW_MATRIX(test_dgram_udp_echo_client_gives_up),
+        TW_MATRIX(test_dgram_by_name_echo_roundtrip),
+        TW_MATRIX(test_dgram_by_name_not_found),
+        TW_MATRIX(test_dgram_by_name_family_mismatch),
+        TW_MATRIX(test_dgram_by_name_call_errors),
+        TW_MATRIX(test_dgram_numeric_host_at_once),
         TW_MATRIX(test_unix_dgram_roundtrip),
         TW_MATRIX(test_unix_dgram_unbound_sender),
         TW_MATRIX(test_unix_dgram_nobody_there),
@@ -1462,6 +1732,7 @@ int main(void)
         TW_MATRIX(test_unix_dgram_receiver_closes_on_waiting_sender),
         TW_MATRIX(test_unix_dgram_sizes),
         TW_MATRIX(test_unix_dgram_stream_server_path),
+        TW_MATRIX(test_unix_stream_connect_to_dgram_path),
         REAL_ONLY(test_real_unix_dgram_stale_file),
         REAL_ONLY(test_real_dgram_syscall_faults),
         REAL_ONLY(test_real_dgram_socket_options),

@@ -1333,6 +1333,37 @@ static void test_loop_free_with_work_in_flight(void **state)
     sem_destroy(&returned);
 }
 
+/* A datagram endpoint by name keeps the loop alive while its lookup
+ * runs; freeing the loop then drops it: no callback, nothing leaked
+ * (a local and a remote name, so two lookups are in flight). */
+static void test_loop_free_with_dgram_lookup_in_flight(void **state)
+{
+    assert_int_equal(sem_init(&gate, 0, 0), 0);
+    assert_int_equal(sem_init(&returned, 0, 0), 0);
+    tw_sys.getaddrinfo = slow_gai;
+    stats c = {0};
+    tw_datagram_opts o = {.local_host = "slow.test", .remote_host = "slow.test",
+                          .remote_port = 9};
+    assert_int_equal(tw_create_datagram_endpoint(fx.loop, factory, &c, &o,
+                                                 conn_cb), 0);
+    assert_int_equal(tw_loop_alive(fx.loop), 1);
+    /* the loop keeps running while the names are looked up */
+    run_for(TW_MS(20));
+    assert_int_equal(tw_loop_alive(fx.loop), 1);
+    assert_int_equal(c.cb_calls, 0);
+    tw_loop_free(fx.loop);
+    fx.loop = NULL;
+    sem_post(&gate);
+    sem_post(&gate);
+    sem_wait(&returned);
+    sem_wait(&returned);
+    usleep(50000); /* the orphaned workers free their requests */
+    assert_int_equal(c.cb_calls, 0);
+    assert_int_equal(c.factory, 0);
+    sem_destroy(&gate);
+    sem_destroy(&returned);
+}
+
 /* A server closed while its name is being resolved never hears back. */
 static void test_server_closed_while_resolving(void **state)
 {
@@ -1408,6 +1439,7 @@ int main(void)
         T(test_server_listening_callback_rules),
         T(test_unix_server_socket_file_life),
         T(test_loop_free_with_work_in_flight),
+        T(test_loop_free_with_dgram_lookup_in_flight),
         T(test_server_closed_while_resolving),
         T(test_epoll_ctl_failure_loses_the_connection),
 #undef T

@@ -594,6 +594,105 @@ static void test_sim_dgram_crash_and_restart(void **state)
     world_free(&w);
 }
 
+/* Ends by a node's name: the simulator resolves it as its stream
+ * connects do, from the loop. */
+static int drec_factory_calls;
+
+static tw_protocol *counted_drec(void *r)
+{
+    drec_factory_calls++;
+    return drec_factory(r);
+}
+
+static void test_sim_dgram_node_names(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 57, NULL);
+    drec s, c;
+    drec_init(&s);
+    drec_init(&c);
+    s.echo = true;
+    tw_env eb = w.env;
+    eb.loop = w.b;
+    tw_datagram_opts so = {.local_host = "b", .local_port = 5353};
+    drec_open(&eb, &s, &so);
+    tw_addr sa = drec_sockname(&s);
+    tw_addr want = ip("10.0.0.2", 5353);
+    assert_true(tw_addr_equal(&sa, &want));
+    tw_datagram_opts co = {.remote_host = "b", .remote_port = 5353};
+    assert_int_equal(tw_create_datagram_endpoint(w.a, drec_factory, &c, &co,
+                                                 drec_cb), 0);
+    assert_false(c.cb_called);
+    TW_WAIT(&w.env, c.cb_called);
+    assert_int_equal(c.cb_err, 0);
+    tw_addr peer;
+    assert_int_equal(tw_transport_peername(c.t, &peer), 0);
+    assert_true(tw_addr_equal(&peer, &want));
+    assert_int_equal(tw_transport_sendto(c.t, "to b", 4, NULL), 0);
+    TW_WAIT(&w.env, c.nmsgs == 1);
+    assert_memory_equal(drec_msg_at(&c, 0)->data, "to b", 4);
+    tw_addr ca = drec_sockname(&c);
+    assert_true(tw_addr_equal(&drec_msg_at(&s, 0)->from, &ca));
+    tw_addr a_ip = ip("10.0.0.1", tw_addr_port(&ca));
+    assert_true(tw_addr_equal(&ca, &a_ip));
+    /* another node's name is no address to bind here */
+    drec x;
+    drec_init(&x);
+    tw_datagram_opts xo = {.local_host = "a"};
+    assert_int_equal(tw_create_datagram_endpoint(w.b, drec_factory, &x, &xo,
+                                                 drec_cb), 0);
+    TW_WAIT(&w.env, x.cb_called);
+    assert_int_equal(x.cb_err, -EADDRNOTAVAIL);
+    assert_int_equal(x.made, 0);
+    drec_free(&x);
+    close_on(&w, &c);
+    close_on(&w, &s);
+    world_free(&w);
+}
+
+/* A node that crashes while its endpoint's name is being resolved: the
+ * lookup goes with the loop, nothing is called or leaked, and the node
+ * works again after a restart. */
+static void test_sim_dgram_crash_while_resolving(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 58, NULL);
+    assert_int_equal(tw_sim_node_set_start(w.b, no_app, NULL), 0);
+    drec r, r2;
+    drec_init(&r);
+    drec_init(&r2);
+    drec_factory_calls = 0;
+    tw_datagram_opts o = {.local_host = "b", .remote_host = "a",
+                          .remote_port = 9};
+    tw_run_slice(&w.env); /* b has nothing left to run now */
+    /* the crash is due now, before the lookup's answer */
+    assert_int_equal(tw_sim_crash(w.b), 0);
+    assert_int_equal(tw_create_datagram_endpoint(w.b, counted_drec, &r, &o,
+                                                 drec_cb), 0);
+    assert_true(tw_loop_alive(w.b) > 0);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
+    assert_false(r.cb_called);
+    assert_int_equal(drec_factory_calls, 0); /* never called */
+    assert_int_equal(r.made, 0);
+    assert_int_equal(tw_loop_alive(w.b), 0);
+    /* a crashed node makes nothing */
+    assert_int_equal(tw_create_datagram_endpoint(w.b, counted_drec, &r2, &o,
+                                                 drec_cb), -ENETDOWN);
+    assert_int_equal(tw_sim_restart(w.b), 0);
+    tw_run_slice(&w.env);
+    assert_int_equal(tw_create_datagram_endpoint(w.b, counted_drec, &r2, &o,
+                                                 drec_cb), 0);
+    TW_WAIT(&w.env, r2.cb_called);
+    assert_int_equal(r2.cb_err, 0);
+    assert_int_equal(drec_factory_calls, 1);
+    assert_false(r.cb_called);
+    drec_free(&r);
+    close_on(&w, &r2);
+    world_free(&w);
+}
+
 /* ------------------------------------------------------------------ */
 /* apps                                                                */
 
@@ -650,6 +749,40 @@ static void test_sim_udp_echo_apps(void **state)
     assert_non_null(strstr(cli.text, "Connection closed"));
     free(srv.text);
     free(cli.text);
+    world_free(&w);
+}
+
+/* The same apps given node names: "--host b", "--connect b:9999". */
+static void test_sim_udp_echo_apps_by_node_name(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 62, NULL);
+    struct app_run srv, cli;
+    char *sargv[] = {"udp-echo-server", "--host", "b", NULL};
+    app_start(&srv, w.b, "udp-echo-server", 3, sargv);
+    char *cargv[] = {"udp-echo-client", "--connect", "b:9999", "--bind", "a:0",
+                     "--message", "named", "--count", "3", NULL};
+    app_start(&cli, w.a, "udp-echo-client", 9, cargv);
+    TW_WAIT(&w.env, tw_udp_echo_client_done(cli.state));
+    assert_int_equal(cli.app->result(cli.state), 0);
+    app_end(&cli);
+    app_end(&srv);
+    assert_non_null(strstr(srv.text, "Serving on 10.0.0.2:9999"));
+    assert_non_null(strstr(srv.text, "Received 'named' from 10.0.0.1:"));
+    assert_non_null(strstr(cli.text, "Received: 'named'"));
+    free(srv.text);
+    free(cli.text);
+    /* a name no node has: the server says so, and never serves */
+    struct app_run bad;
+    char *bargv[] = {"udp-echo-server", "--host", "c", NULL};
+    app_start(&bad, w.a, "udp-echo-server", 3, bargv);
+    tw_run_slice(&w.env);
+    assert_int_equal(bad.app->result(bad.state), 1);
+    app_end(&bad);
+    assert_non_null(strstr(bad.text, "cannot bind c: "));
+    assert_null(strstr(bad.text, "Serving on"));
+    free(bad.text);
     world_free(&w);
 }
 
@@ -1171,7 +1304,10 @@ int main(void)
         cmocka_unit_test(test_sim_dgram_refusal_fault),
         cmocka_unit_test(test_sim_dgram_partition_loses_clog_holds),
         cmocka_unit_test(test_sim_dgram_crash_and_restart),
+        cmocka_unit_test(test_sim_dgram_node_names),
+        cmocka_unit_test(test_sim_dgram_crash_while_resolving),
         cmocka_unit_test(test_sim_udp_echo_apps),
+        cmocka_unit_test(test_sim_udp_echo_apps_by_node_name),
         cmocka_unit_test(test_sim_dgram_same_seed_same_trace),
         cmocka_unit_test(test_sim_unix_dgram_paths_are_per_node),
         cmocka_unit_test(test_sim_unix_dgram_no_network_faults),

@@ -22,6 +22,7 @@
 #define TWIN_DATAGRAM_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "twin/addr.h"
 #include "twin/loop.h"
@@ -37,7 +38,14 @@ extern "C" {
  *
  * Addresses are numeric tw_addr values (tw_addr_ip, tw_addr_parse,
  * tw_addr_unix); an address with len 0 means "not given". At least one of
- * local, remote or family must say which family the endpoint is.
+ * local, remote, family or a host below must say which family the
+ * endpoint is.
+ *
+ * Either end may instead be given as a host and a port (asyncio's
+ * local_addr=(host, port) and remote_addr=(host, port)): local_host or
+ * remote_host, when not NULL, replaces that end's tw_addr. A host is a
+ * numeric IPv4 or IPv6 address or a name; the string is copied by the
+ * call, not kept. How names are resolved is in 2.
  *
  *   local only    bound to local: receives from anyone, sendto needs an
  *                 address (asyncio's local_addr=...). Port 0 picks one.
@@ -61,6 +69,11 @@ typedef struct tw_datagram_opts {
     /* SO_BROADCAST: without it a datagram to a broadcast address fails
      * with -EACCES (reported to error_received). */
     bool allow_broadcast;
+    /* An end by host and port (IP only): NULL means "use the tw_addr". */
+    const char *local_host;
+    uint16_t local_port;  /* 0 picks a free port */
+    const char *remote_host;
+    uint16_t remote_port; /* must not be 0 */
 } tw_datagram_opts;
 
 /* ------------------------------------------------------------------ */
@@ -82,9 +95,36 @@ typedef struct tw_datagram_opts {
  * the call still returns 0 and cb(arg, NULL, -ENOMEM) follows from the
  * loop (twin/net.h's rule).
  *
+ * Hosts by name (local_host / remote_host that are not numeric): the
+ * names are resolved without blocking the loop (the real backend runs
+ * getaddrinfo on a worker thread; the simulator knows "localhost", which
+ * is 127.0.0.1, and its nodes' names, as its stream connects do), and
+ * the endpoint is made from the loop once every name is known, never
+ * inside the call. Each end takes the first address the resolver gives
+ * of the family wanted: opts.family if given, else the family of the
+ * other end when that one is numeric; with both ends by name and no
+ * family, the first local address that has a remote address of its
+ * family, and that remote address. The call returns 0, or an error about
+ * the call (the ones above that can be told without the names, -EINVAL
+ * for an empty host, a host with family AF_UNIX or with a Unix other
+ * end, or a remote_host with remote_port 0; -ENOMEM; -ENOTSUP); whatever
+ * fails after it goes to cb(arg, NULL, err) from the loop and the
+ * factory is never called (twin/net.h's rule): -EHOSTUNREACH for a name
+ * with no address (as tw_create_connection reports it; the real backend
+ * may also report -EAGAIN for a resolver that could not answer now),
+ * -EAFNOSUPPORT when no address of the family wanted was found, and
+ * every error listed above for making the endpoint (-EADDRINUSE,
+ * -EADDRNOTAVAIL, ...). While a name is being resolved the loop is alive
+ * (tw_loop_run keeps running); freeing the loop, or a crash of the
+ * simulated node, meanwhile drops the lookup and calls nothing. With
+ * numeric hosts only, the endpoint is made at once, as with tw_addr
+ * values.
+ *
  * A Unix endpoint bound to a path replaces a stale socket file there (as
  * asyncio does) and removes its own file when it is closed, if the file is
- * still the one it bound. */
+ * still the one it bound. When create fails after binding (the remote
+ * cannot be connected to), the file it bound is removed too; the one that
+ * was at the path before is gone all the same (it was replaced). */
 int tw_create_datagram_endpoint(tw_loop *loop, tw_protocol_factory factory,
                                 void *arg, const tw_datagram_opts *opts,
                                 tw_connect_cb cb);
@@ -144,7 +184,8 @@ int tw_create_datagram_endpoint(tw_loop *loop, tw_protocol_factory factory,
  *                  connected to is gone: it is then connected no more, and
  *                  what it had received and not yet read is dropped
  *   -ENOTCONN      every send after that
- *   -EPROTOTYPE    the name is a Unix stream server's
+ *   -EPROTOTYPE    the name is a Unix stream server's (and a Unix stream
+ *                  connect to a datagram endpoint's name fails with it)
  *   -EPERM         the receiver is connected to another socket
  *   -EMSGSIZE      larger than the send buffer less 32 bytes (Linux's
  *                  default: 212,960 bytes)
