@@ -130,8 +130,11 @@ typedef struct sim_path {
 
 typedef struct sim_seg {
     struct sim_seg *next;
-    tw_ns arrive;
+    tw_ns sent, arrive;
     uint32_t len, off;
+    /* bytes of the other direction read by the sender, acknowledged by
+     * this segment (an ack riding on data, as TCP's do) */
+    size_t ack;
     bool fin, small; /* small: SIM_SEG_SMALL bytes of room, recycled */
     uint8_t data[];
 } sim_seg;

@@ -196,7 +196,9 @@ static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg)
     if (t < to->fly_last)
         t = to->fly_last; /* a stream never overtakes itself */
     to->fly_last = t;
+    seg->sent = sim->now;
     seg->arrive = t;
+    seg->ack = 0;
     seg->next = NULL;
     if (to->fly_tail)
         to->fly_tail->next = seg;
@@ -495,13 +497,14 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
         ep_push(sim, ep, p->clog_until, EV_ARRIVE, 0);
         return;
     }
-    size_t moved = 0;
+    size_t moved = 0, acked = 0;
     while (ep->fly_head && ep->fly_head->arrive <= sim->now) {
         sim_seg *s = ep->fly_head;
         ep->fly_head = s->next;
         if (!ep->fly_head)
             ep->fly_tail = NULL;
         ep->fly_bytes -= s->len;
+        acked += s->ack;
         if (s->fin) {
             ep->fin_arrived = true;
             seg_free(sim, s);
@@ -519,6 +522,12 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
     if (ep->fly_head) {
         ep->arrive_pending = true;
         ep_push(sim, ep, ep->fly_head->arrive, EV_ARRIVE, 0);
+    }
+    if (acked) { /* acks that rode on the data: the window opens */
+        assert(ep->tx_unacked >= acked);
+        ep->tx_unacked -= acked;
+        if (ep->opened && ep->want_write && !ep->broken)
+            maybe_writable(sim, ep);
     }
     if (moved)
         sim_trace(sim, ep->node, sim_ep_tid(ep), "arrive", (int64_t)moved,
@@ -619,7 +628,14 @@ static void on_deliver(tw_sim *sim, sim_ep *ep)
         break;
     }
     sim_ep *peer = read ? sim_ep_peer(sim, ep) : NULL;
-    if (peer)
+    if (!peer)
+        return;
+    /* A segment this end sent in this instant carries the ack (the reads
+     * were for the writes, as an echo's are); else it goes alone. */
+    sim_seg *out = peer->fly_tail;
+    if (out && out->sent == sim->now)
+        out->ack += read;
+    else
         ack_add(sim, peer, sim->now + sim_latency(sim, ep->node, peer->node), read);
 }
 
