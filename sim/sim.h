@@ -27,7 +27,7 @@
 enum sim_ev_type {
     EV_ARRIVE = 1, /* segments reach the receiving endpoint */
     EV_DELIVER,    /* hand one chunk (or the EOF) to the protocol */
-    EV_ACK,        /* the sender learns `arg` bytes were read */
+    EV_ACK,        /* an ack lands where a writer waits for window */
     EV_WRITABLE,   /* window space: flush the sender's buffer */
     EV_RST,        /* connection reset: fatal(arg) */
     EV_STALL,      /* is the path still cut? then -ETIMEDOUT */

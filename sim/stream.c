@@ -4,14 +4,20 @@
  * Map:
  *   endpoints  new, free, lookup by (id, gen), open as a transport
  *   segments   what a send turns into: in flight (fly), then arrived (rx)
+ *   acks       on their way back, settled when the window is looked at
  *   ops        send, want_write, want_read, shutdown_write, destroy
  *   events     arrive, deliver, ack, writable, rst, stall, peer_dead
  *   heal       parked segments and acks move again when a cut heals
  *
  * Flow control is a receive window per direction: the sender may have at
  * most rcvbuf_bytes sent and not yet acknowledged; an acknowledgement is
- * sent (one latency back) only when the receiving protocol has actually
- * been handed the bytes. A paused reader therefore holds the window shut,
+ * sent only when the receiving protocol has actually been handed the
+ * bytes, one per instant of reads. It rides on a segment the reader sends
+ * in that instant (as TCP's acks ride on data), else it travels alone,
+ * one latency drawn for it. Acks are not events: the sender keeps those on
+ * their way (arrival time, bytes) and settles the ones that have landed
+ * when it looks at its window; an EV_ACK is queued only to wake a writer
+ * the window holds up. A paused reader therefore holds the window shut,
  * send() returns 0, the core buffers, and pause_writing follows: the
  * push-back of a real socket pair, with no special case anywhere.
  *

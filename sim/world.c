@@ -5,8 +5,11 @@
  *   options    defaults, validation
  *   clock      node-local time from world time (skew, drift), and back
  *   nodes      add, find, the loop ops table
- *   stepping   one step: ready callbacks first (node-id order), else the
- *              clock jumps to the earliest event or timer
+ *   work       which nodes have something to run: a bit per node, set
+ *              when its loop gets a ready callback (tw_loop.on_wake) or
+ *              its earliest timer falls due (an EV_TIMER in the queue)
+ *   stepping   one step: the nodes with work first (node-id order), else
+ *              the clock jumps to the earliest event
  *   running    run (a node's loop), run_for, run_until_idle, step
  *   life       new, free, queries
  *
