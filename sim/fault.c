@@ -305,7 +305,6 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
         sim_stream_heal(sim, a, b);
         break;
     case TW_SIM_FAULT_CLOG:
-        sim_stream_settle_all(sim); /* acks in before the clog count */
         clog_paths(sim, a, b, f->oneway, sim->now + f->duration_ns);
         sim_stream_clogged(sim);
         break;

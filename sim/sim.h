@@ -459,9 +459,9 @@ void sim_ep_watch_cut(tw_sim *sim, sim_ep *ep);
 void sim_send_rst(tw_sim *sim, sim_ep *from);
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);
 void sim_stream_heal(tw_sim *sim, uint32_t a, uint32_t b);
-/* Before a path's cut or clog changes: settle every end's acks that
- * arrived under the old state. After a clog: acks still on their way
- * across a clogged path wait for its end. */
+/* Before a cut heals: settle every end's acks that arrived under the
+ * cut (they are held). After a clog: acks still on their way across a
+ * clogged path wait for its end; those that landed stand. */
 void sim_stream_settle_all(tw_sim *sim);
 void sim_stream_clogged(tw_sim *sim);
 /* The window's view after settling the acks that have arrived. */

@@ -304,7 +304,7 @@ void sim_stream_clogged(tw_sim *sim)
         tw_ns until = sim_path_of(sim, ep->peer_node, ep->node)->clog_until;
         for (uint8_t k = 0; k < ep->ack_len; k++) {
             sim_ack *a = &ep->acks[(ep->ack_head + k + 0u) % SIM_ACKS];
-            if (a->t < until)
+            if (a->t > sim->now && a->t < until) /* landed ones stand */
                 a->t = until;
         }
     }
