@@ -33,15 +33,7 @@
 #include "twin/parse.h"
 #include "twin/twin.h"
 
-typedef struct load load;
-
-typedef struct conn {
-    tw_protocol base;
-    load *app; /* NULL once the app is gone */
-    tw_transport *t;
-} conn;
-
-struct load {
+typedef struct load {
     tw_loop *loop;
     FILE *out; /* NULL: quiet */
     char host[256];
@@ -52,8 +44,7 @@ struct load {
     tw__tls_app tls_opts; /* --tls...: every connection is TLS */
     tw_tls_ctx *tls;
     /* progress */
-    conn *c;
-    tw__redial dial;
+    tw__redial dial; /* and the connection: dial.conn */
     uint64_t next;   /* messages verified = index of the one in flight */
     uint64_t got;    /* its bytes echoed so far */
     tw_ns sent_at;
@@ -62,7 +53,7 @@ struct load {
     tw_ns watchdog_due, last_now;
     bool done;
     char violation[192];
-};
+} load;
 
 /* ---- messages ---- */
 
@@ -107,7 +98,7 @@ static void send_current(load *a)
         size_t n = len - off < sizeof buf ? (size_t)(len - off) : sizeof buf;
         for (size_t k = 0; k < n; k++)
             buf[k] = msg_byte(a, a->next, off + k);
-        tw_transport_write(a->c->t, buf, n);
+        tw_transport_write(tw__redial_transport(&a->dial), buf, n);
         off += n;
     }
 }
@@ -136,21 +127,14 @@ static void on_failure(void *arg, int err, bool again)
 
 static void c_made(tw_protocol *p, tw_transport *t)
 {
-    conn *c = (conn *)p;
-    c->t = t;
-    if (!c->app) {
-        tw_transport_close(t);
-        return;
-    }
-    load *a = c->app;
-    tw__redial_up(&a->dial);
-    send_current(a);
+    load *a = tw__redial_made(p, t);
+    if (a)
+        send_current(a);
 }
 
 static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
 {
-    conn *c = (conn *)p;
-    load *a = c->app;
+    load *a = tw__redial_app(p);
     if (!a || a->done)
         return;
     uint64_t len = msg_len(a, a->next);
@@ -179,47 +163,22 @@ static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
         fprintf(a->out, "echo-load: %llu messages echoed intact over %llu "
                         "connection(s)\n",
                 (unsigned long long)a->messages, (unsigned long long)a->dial.connects);
-    tw_transport_close(c->t);
+    tw_transport_close(tw__redial_transport(&a->dial));
 }
 
 static void c_lost(tw_protocol *p, int err)
 {
-    conn *c = (conn *)p;
-    load *a = c->app;
-    if (!a)
-        return;
-    a->c = NULL;
-    c->app = NULL;
-    if (!a->done)
+    load *a = tw__redial_lost(p);
+    if (a && !a->done)
         tw__redial_failed(&a->dial, err ? err : -ECONNRESET);
-}
-
-static void c_release(tw_protocol *p)
-{
-    conn *c = (conn *)p;
-    if (c->app && c->app->c == c)
-        c->app->c = NULL;
-    free(c);
 }
 
 static const tw_protocol_ops conn_ops = {
     .connection_made = c_made,
     .data_received = c_data,
     .connection_lost = c_lost,
-    .release = c_release,
+    .release = tw__redial_release,
 };
-
-static tw_protocol *c_factory(void *arg)
-{
-    load *a = arg;
-    conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->base.ops = &conn_ops;
-    c->app = a;
-    a->c = c;
-    return &c->base;
-}
 
 /* ---- the watchdog ---- */
 
@@ -237,8 +196,9 @@ static void watchdog_cb(void *arg)
     a->last_now = now;
     if (a->done || a->dial.gave_up)
         return;
-    if (a->c && a->c->t && now - a->sent_at > a->timeout)
-        tw_transport_abort(a->c->t); /* the echo is late: start over */
+    tw_transport *t = tw__redial_transport(&a->dial);
+    if (t && now - a->sent_at > a->timeout)
+        tw_transport_abort(t); /* the echo is late: start over */
     tw_ns every = a->timeout / 4 > 0 ? a->timeout / 4 : 1;
     a->watchdog_due = now + every;
     a->watchdog = tw_call_later(a->loop, every, watchdog_cb, a);
@@ -336,7 +296,7 @@ static int load_start(tw_loop *loop, int argc, char **argv, FILE *out,
     a->dial = (tw__redial){.loop = loop, .host = a->host, .port = a->port,
                            .tls = a->tls, .retry = a->retry,
                            .attempts_max = a->attempts_max, .once = !a->reconnect,
-                           .factory = c_factory, .arg = a, .on_failure = on_failure};
+                           .ops = &conn_ops, .arg = a, .on_failure = on_failure};
     a->last_now = tw_loop_now(loop);
     a->watchdog_due = a->last_now + a->timeout / 4;
     a->watchdog = tw_call_later(loop, a->timeout / 4, watchdog_cb, a);
@@ -369,10 +329,6 @@ static void load_free(void *state)
     load *a = state;
     stop_watchdog(a);
     tw__redial_stop(&a->dial);
-    if (a->c) {
-        a->c->app = NULL;
-        tw_transport_close(a->c->t);
-    }
     tw_tls_ctx_free(a->tls); /* connections hold their own references */
     free(a);
 }

@@ -42,7 +42,15 @@ void tw__redial_failed(tw__redial *r, int err)
 static tw_protocol *attempt_factory(void *arg)
 {
     attempt *at = arg;
-    return at->r ? at->r->factory(at->r->arg) : NULL; /* NULL: the app went */
+    if (!at->r)
+        return NULL; /* the app went */
+    tw__redial_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base.ops = at->r->ops;
+    c->r = at->r;
+    at->r->conn = c;
+    return &c->base;
 }
 
 static void attempt_done(void *arg, tw_transport *t, int err)
@@ -83,10 +91,42 @@ void tw__redial_start(tw__redial *r)
     connect_now(r);
 }
 
-void tw__redial_up(tw__redial *r)
+void *tw__redial_made(tw_protocol *p, tw_transport *t)
 {
-    r->connects++;
-    r->backoff = r->retry;
+    tw__redial_conn *c = (tw__redial_conn *)p;
+    c->t = t;
+    if (!c->r) {
+        tw_transport_close(t);
+        return NULL;
+    }
+    c->r->connects++;
+    c->r->backoff = c->r->retry;
+    return c->r->arg;
+}
+
+void *tw__redial_app(tw_protocol *p)
+{
+    tw__redial_conn *c = (tw__redial_conn *)p;
+    return c->r ? c->r->arg : NULL;
+}
+
+void *tw__redial_lost(tw_protocol *p)
+{
+    tw__redial_conn *c = (tw__redial_conn *)p;
+    tw__redial *r = c->r;
+    if (!r)
+        return NULL;
+    c->r = NULL;
+    r->conn = NULL;
+    return r->arg;
+}
+
+void tw__redial_release(tw_protocol *p)
+{
+    tw__redial_conn *c = (tw__redial_conn *)p;
+    if (c->r && c->r->conn == c)
+        c->r->conn = NULL;
+    free(c);
 }
 
 void tw__redial_stop(tw__redial *r)
@@ -97,6 +137,13 @@ void tw__redial_stop(tw__redial *r)
     if (r->pending)
         r->pending->r = NULL; /* attempt_done frees it */
     r->pending = NULL;
+    tw__redial_conn *c = r->conn;
+    r->conn = NULL;
+    if (c) {
+        c->r = NULL;
+        if (c->t)
+            tw_transport_close(c->t);
+    }
 }
 
 void tw__redial_discard(tw__redial *r)
@@ -104,4 +151,7 @@ void tw__redial_discard(tw__redial *r)
     free(r->pending);
     r->pending = NULL;
     r->timer = 0;
+    if (r->conn) /* else cleared already, by the release the crash made */
+        r->conn->r = NULL;
+    r->conn = NULL;
 }

@@ -5,18 +5,23 @@
  * attempts run out.
  *
  * Used by: echo-load, resp-client. The app embeds a tw__redial, fills its
- * settings and calls tw__redial_start. Each connection's protocol comes
- * from factory(arg); the app calls tw__redial_up from its
- * connection_made (the delay starts over) and tw__redial_failed from its
- * connection_lost when it still wants a connection. A failed connect is
- * seen here. Either way on_failure(arg, err, again) tells the app, after
- * the next connect is scheduled (again) or once the redialer gave up.
+ * settings and calls tw__redial_start. Each connection's protocol is a
+ * tw__redial_conn running the app's `ops`; from those callbacks the app
+ * reaches its state with tw__redial_made (connection_made),
+ * tw__redial_app (the others) and tw__redial_lost (connection_lost),
+ * each NULL once the app is gone, and the connection that is up is
+ * `conn`. The app calls tw__redial_failed from connection_lost when it
+ * still wants a connection. A failed connect is seen here. Either way
+ * on_failure(arg, err, again) tells the app, after the next connect is
+ * scheduled (again) or once the redialer gave up.
  *
- * Ownership: the redialer owns the connect in flight. tw__redial_stop
- * (the loop alive: the app is going) cancels the timer and leaves the
- * connect to end on its own, its protocol never made; tw__redial_discard
- * is for a simulated crash, after which a pending connect never calls
- * back and timers are gone.
+ * Ownership: the redialer owns the connect in flight and knows the
+ * connection that is up; a connection's protocol is freed by its release
+ * (tw__redial_release, which the app's ops must name). tw__redial_stop
+ * (the loop alive: the app is going) cancels the timer, closes the
+ * connection and leaves the connect to end on its own, its protocol never
+ * made; tw__redial_discard is for a simulated crash, after which a
+ * pending connect never calls back and timers are gone.
  */
 #ifndef TWIN_PROTO_REDIAL_H
 #define TWIN_PROTO_REDIAL_H
@@ -30,6 +35,14 @@
 #define TW__REDIAL_RETRY_MAX TW_SEC(2)
 
 struct tw__redial_attempt;
+struct tw__redial;
+
+/* A connection's protocol: the app's ops run on it. */
+typedef struct tw__redial_conn {
+    tw_protocol base;
+    struct tw__redial *r; /* NULL once lost, or once the app went */
+    tw_transport *t;      /* set at connection_made */
+} tw__redial_conn;
 
 typedef struct tw__redial {
     /* settings, before tw__redial_start */
@@ -40,11 +53,12 @@ typedef struct tw__redial {
     tw_ns retry;           /* the first delay */
     uint64_t attempts_max; /* connects at most (0: no limit) */
     bool once;             /* never connect again: give up at a failure */
-    tw_protocol_factory factory;
-    void *arg;
+    const tw_protocol_ops *ops; /* each connection's; .release = tw__redial_release */
+    void *arg;                  /* the app's state, handed to the callbacks */
     void (*on_failure)(void *arg, int err, bool again);
     /* state */
     struct tw__redial_attempt *pending;
+    tw__redial_conn *conn; /* made by the last connect and not lost, or NULL */
     tw_handle timer;
     tw_ns backoff;
     uint64_t attempts, connects, failures;
@@ -53,12 +67,27 @@ typedef struct tw__redial {
 
 /* Connect now. */
 void tw__redial_start(tw__redial *r);
-/* A connection is made (from its connection_made). */
-void tw__redial_up(tw__redial *r);
+/* From connection_made: the app's arg, and the delay starts over; NULL
+ * when the app went meanwhile (the connection is then closed). */
+void *tw__redial_made(tw_protocol *p, tw_transport *t);
+/* From the other callbacks: the app's arg, NULL once the connection is
+ * lost or the app went. */
+void *tw__redial_app(tw_protocol *p);
+/* From connection_lost: the app's arg (NULL as above); the connection is
+ * no longer `conn`. */
+void *tw__redial_lost(tw_protocol *p);
+/* The ops' release: frees the connection's protocol. */
+void tw__redial_release(tw_protocol *p);
+/* The transport of the connection that is up, or NULL. */
+static inline tw_transport *tw__redial_transport(const tw__redial *r)
+{
+    return r->conn ? r->conn->t : NULL;
+}
 /* The connection failed with err (from connection_lost): connect again
  * later, or give up. */
 void tw__redial_failed(tw__redial *r, int err);
-/* The app is going, its loop alive: no connect is made again. */
+/* The app is going, its loop alive: no connect is made again, and the
+ * connection that is up is closed, its callbacks finding no app. */
 void tw__redial_stop(tw__redial *r);
 /* The app is going after a simulated crash. */
 void tw__redial_discard(tw__redial *r);

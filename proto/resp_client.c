@@ -67,12 +67,6 @@ typedef struct keym {
 } keym;
 
 
-typedef struct conn {
-    tw_protocol base;
-    struct client *app;
-    tw_transport *t;
-} conn;
-
 typedef struct client {
     tw_loop *loop;
     FILE *out;
@@ -90,8 +84,7 @@ typedef struct client {
     char run_id[48];
     uint64_t restarts;
     /* the connection */
-    conn *c;
-    tw__redial dial;
+    tw__redial dial; /* and the connection: dial.conn */
     bool ready, wpaused;
     op *q;                 /* in flight, oldest first: a ring */
     size_t q_head, q_len;
@@ -426,14 +419,14 @@ static void send_op(client *a, op *o)
     }
     o->sent = tw_loop_now(a->loop);
     *q_at(a, a->q_len++) = *o;
-    tw_transport_write(a->c->t, b.data, b.len);
+    tw_transport_write(tw__redial_transport(&a->dial), b.data, b.len);
     tw_resp_buf_fini(&b);
 }
 
 /* Keep the pipeline full, unless the transport asked us to wait. */
 static void fill(client *a)
 {
-    while (a->c && a->ready && !a->wpaused && !a->done &&
+    while (a->dial.conn && a->ready && !a->wpaused && !a->done &&
            a->q_len < a->pipeline && a->acked + a->q_len < a->ops) {
         op o = make_op(a, a->next++);
         send_op(a, &o);
@@ -451,8 +444,8 @@ static void finish_run(client *a)
                         "%llu server restart(s) seen\n",
                 (unsigned long long)a->acked, (unsigned long long)a->dial.connects,
                 (unsigned long long)a->restarts);
-    if (a->c)
-        tw_transport_close(a->c->t);
+    if (a->dial.conn)
+        tw_transport_close(tw__redial_transport(&a->dial));
 }
 
 static void consume(client *a)
@@ -466,7 +459,7 @@ static void consume(client *a)
             break;
         if (n < 0) {
             violate(a, "an unreadable reply");
-            tw_transport_abort(a->c->t);
+            tw_transport_abort(tw__redial_transport(&a->dial));
             return;
         }
         op o = *q_at(a, 0);
@@ -492,23 +485,23 @@ static void read_resume(void *arg)
 {
     client *a = arg;
     a->read_timer = 0;
-    if (a->c)
-        tw_transport_resume_reading(a->c->t);
+    if (a->dial.conn)
+        tw_transport_resume_reading(tw__redial_transport(&a->dial));
 }
 
 static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
 {
-    conn *c = (conn *)p;
-    client *a = c->app;
+    client *a = tw__redial_app(p);
     if (!a || a->done)
         return;
+    tw_transport *t = tw__redial_transport(&a->dial);
     if (a->r_len + n > a->r_cap) {
         size_t cap = a->r_cap ? a->r_cap : 4096;
         while (cap < a->r_len + n)
             cap *= 2;
         uint8_t *b = realloc(a->rbuf, cap);
         if (!b) {
-            tw_transport_abort(c->t);
+            tw_transport_abort(t);
             return;
         }
         a->rbuf = b;
@@ -517,9 +510,9 @@ static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
     memcpy(a->rbuf + a->r_len, d, n);
     a->r_len += n;
     consume(a);
-    if (a->read_rate && a->c && !a->done) {
+    if (a->read_rate && a->dial.conn && !a->done) {
         /* A slow reader: take the time these bytes take at the rate. */
-        tw_transport_pause_reading(c->t);
+        tw_transport_pause_reading(t);
         if (a->read_timer)
             tw_handle_cancel(a->loop, a->read_timer);
         a->read_timer = tw_call_later(a->loop,
@@ -566,26 +559,18 @@ static void on_failure(void *arg, int err, bool again)
 
 static void c_made(tw_protocol *p, tw_transport *t)
 {
-    conn *c = (conn *)p;
-    c->t = t;
-    client *a = c->app;
-    if (!a) {
-        tw_transport_close(t);
+    client *a = tw__redial_made(p, t);
+    if (!a)
         return;
-    }
-    tw__redial_up(&a->dial);
     op info = {.kind = OP_INFO, .index = UINT64_MAX};
     send_op(a, &info); /* first: which server process is this? */
 }
 
 static void c_lost(tw_protocol *p, int err)
 {
-    conn *c = (conn *)p;
-    client *a = c->app;
+    client *a = tw__redial_lost(p);
     if (!a)
         return;
-    c->app = NULL;
-    a->c = NULL;
     lost_in_flight(a);
     if (!a->done)
         tw__redial_failed(&a->dial, err ? err : -ECONNRESET);
@@ -593,26 +578,18 @@ static void c_lost(tw_protocol *p, int err)
 
 static void c_pause(tw_protocol *p)
 {
-    conn *c = (conn *)p;
-    if (c->app)
-        c->app->wpaused = true;
+    client *a = tw__redial_app(p);
+    if (a)
+        a->wpaused = true;
 }
 
 static void c_resume(tw_protocol *p)
 {
-    conn *c = (conn *)p;
-    if (c->app) {
-        c->app->wpaused = false;
-        fill(c->app);
+    client *a = tw__redial_app(p);
+    if (a) {
+        a->wpaused = false;
+        fill(a);
     }
-}
-
-static void c_release(tw_protocol *p)
-{
-    conn *c = (conn *)p;
-    if (c->app && c->app->c == c)
-        c->app->c = NULL;
-    free(c);
 }
 
 static const tw_protocol_ops conn_ops = {
@@ -621,20 +598,8 @@ static const tw_protocol_ops conn_ops = {
     .connection_lost = c_lost,
     .pause_writing = c_pause,
     .resume_writing = c_resume,
-    .release = c_release,
+    .release = tw__redial_release,
 };
-
-static tw_protocol *c_factory(void *arg)
-{
-    client *a = arg;
-    conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->base.ops = &conn_ops;
-    c->app = a;
-    a->c = c;
-    return &c->base;
-}
 
 /* ---- the watchdog: a reply later than --timeout ends the connection ---- */
 
@@ -645,8 +610,9 @@ static void watchdog_cb(void *arg)
     if (a->done)
         return;
     tw_ns now = tw_loop_now(a->loop);
-    if (a->c && a->c->t && a->q_len && now - q_at(a, 0)->sent > a->timeout)
-        tw_transport_abort(a->c->t);
+    tw_transport *t = tw__redial_transport(&a->dial);
+    if (t && a->q_len && now - q_at(a, 0)->sent > a->timeout)
+        tw_transport_abort(t);
     a->watchdog = tw_call_later(a->loop, a->timeout / 4, watchdog_cb, a);
 }
 
@@ -785,7 +751,7 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
                                   0xffffffffu));
     a->out = quiet ? NULL : out;
     a->dial = (tw__redial){.loop = loop, .host = a->host, .port = a->port,
-                           .retry = a->retry, .factory = c_factory, .arg = a,
+                           .retry = a->retry, .ops = &conn_ops, .arg = a,
                            .on_failure = on_failure};
     a->watchdog = tw_call_later(loop, a->timeout / 4, watchdog_cb, a);
     tw__redial_start(&a->dial);
@@ -815,10 +781,6 @@ static void client_free(void *state)
     tw__redial_stop(&a->dial);
     if (a->read_timer)
         tw_handle_cancel(a->loop, a->read_timer);
-    if (a->c) {
-        a->c->app = NULL;
-        tw_transport_close(a->c->t);
-    }
     client_free_mem(a);
 }
 
