@@ -140,9 +140,9 @@ static void partition(tw_sim *sim, uint32_t a, uint32_t b, bool oneway)
 {
     cut(sim, a, b, oneway, true);
     /* Every connection across the cut starts its stall clock. */
-    for (uint32_t i = 0; i < sim->eps.n; i++) {
-        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
-        if (ep && ep->node != ep->peer_node && pair_match(ep->node, ep->peer_node, a, b))
+    sim_ep *ep;
+    for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
+        if (ep->node != ep->peer_node && pair_match(ep->node, ep->peer_node, a, b))
             sim_ep_watch_cut(sim, ep);
     }
 }
@@ -165,9 +165,9 @@ static void clog_paths(tw_sim *sim, uint32_t a, uint32_t b, bool oneway, tw_ns u
 
 static void reset(tw_sim *sim, uint32_t a, uint32_t b)
 {
-    for (uint32_t i = 0; i < sim->eps.n; i++) {
-        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
-        if (ep && !ep->connecting && pair_match(ep->node, ep->peer_node, a, b))
+    sim_ep *ep;
+    for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
+        if (!ep->connecting && pair_match(ep->node, ep->peer_node, a, b))
             sim_push(sim, sim->now, EV_RST, ep->id,
                      sim_table_gen(&sim->eps, ep->id), ECONNRESET);
     }
@@ -226,9 +226,9 @@ void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
     n->crash_epoch++;
     if (!for_good)
         sim_trace(sim, n->id, 0, "crash", n->crash_epoch, 0);
-    for (uint32_t i = 0; i < sim->eps.n; i++) {
-        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
-        if (!ep || ep->node != n->id)
+    sim_ep *ep;
+    for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
+        if (ep->node != n->id)
             continue;
         sim_ep *peer = sim_ep_peer(sim, ep);
         if (peer && peer->node != n->id && !for_good) {
@@ -267,9 +267,9 @@ static void restart(tw_sim *sim, sim_node *n)
         return;
     n->up = true;
     sim_trace(sim, n->id, 0, "restart", n->crash_epoch, 0);
-    for (uint32_t i = 0; i < sim->eps.n; i++) {
-        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
-        if (ep && ep->peer_crashed && ep->peer_node == n->id) {
+    sim_ep *ep;
+    for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
+        if (ep->peer_crashed && ep->peer_node == n->id) {
             ep->peer_crashed = false;
             sim_push(sim, sim->now + sim_latency(sim, n->id, ep->node), EV_RST,
                      ep->id, sim_table_gen(&sim->eps, ep->id), ECONNRESET);

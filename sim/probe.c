@@ -31,9 +31,9 @@ uint64_t tw_sim_path_arrivals(tw_sim *sim, tw_loop *from, tw_loop *to,
 {
     sim_node *a = node_in(sim, from), *b = node_in(sim, to);
     uint64_t n = 0;
-    for (uint32_t i = 0; a && b && i < sim->eps.n; i++) {
-        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
-        if (!ep || ep->node != b->id || ep->peer_node != a->id)
+    sim_ep *ep;
+    for (uint32_t i = 0; a && b && (ep = sim_ep_next(sim, &i));) {
+        if (ep->node != b->id || ep->peer_node != a->id)
             continue;
         for (const sim_seg *s = ep->fly_head; s; s = s->next)
             n += s->arrive < until;
@@ -87,9 +87,9 @@ uint32_t tw_sim_connections_between(tw_sim *sim, tw_loop *a, tw_loop *b)
     uint32_t count = 0;
     /* Each connection has one end on a (a node's connections to itself
      * are not between nodes). */
-    for (uint32_t i = 0; i < sim->eps.n; i++) {
-        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
-        if (ep && open_end(ep) && ep->node == na->id &&
+    sim_ep *ep;
+    for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
+        if (open_end(ep) && ep->node == na->id &&
             ep->peer_node != na->id && (!nb || ep->peer_node == nb->id))
             count++;
     }
@@ -99,16 +99,15 @@ uint32_t tw_sim_connections_between(tw_sim *sim, tw_loop *a, tw_loop *b)
 size_t tw_sim_streams(tw_sim *sim, tw_sim_stream_probe *out, size_t max)
 {
     size_t n = 0;
-    for (uint32_t i = 0; sim && i < sim->eps.n; i++) {
-        uint32_t gen = sim_table_gen(&sim->eps, i);
-        sim_ep *ep = sim_ep_get(sim, i, gen);
-        if (!ep || !open_end(ep))
+    sim_ep *ep;
+    for (uint32_t i = 0; sim && (ep = sim_ep_next(sim, &i));) {
+        if (!open_end(ep))
             continue;
         if (n < max) {
             sim_ep *peer = sim_ep_peer(sim, ep);
             out[n] = (tw_sim_stream_probe){
-                .slot = i,
-                .gen = gen,
+                .slot = ep->id,
+                .gen = sim_table_gen(&sim->eps, ep->id),
                 .node = ep->node,
                 .peer_node = ep->peer_node,
                 .transport = ep->t.id,

@@ -445,6 +445,19 @@ static inline sim_ep *sim_ep_get(tw_sim *sim, uint32_t id, uint32_t gen)
 {
     return (sim_ep *)sim_table_get(&sim->eps, id, gen);
 }
+/* Every live stream end, in id order; the body may free the one it has:
+ *   sim_ep *ep;
+ *   for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) ...            */
+static inline sim_ep *sim_ep_next(tw_sim *sim, uint32_t *i)
+{
+    while (*i < sim->eps.n) {
+        uint32_t id = (*i)++;
+        sim_ep *ep = sim_ep_get(sim, id, sim_table_gen(&sim->eps, id));
+        if (ep)
+            return ep;
+    }
+    return NULL;
+}
 static inline sim_ep *sim_ep_peer(tw_sim *sim, sim_ep *ep)
 {
     if (ep->peer_id == SIM_NONE)

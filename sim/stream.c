@@ -288,18 +288,16 @@ static void ack_add(tw_sim *sim, sim_ep *to, tw_ns t, size_t n)
 
 void sim_stream_settle_all(tw_sim *sim)
 {
-    for (uint32_t i = 0; i < sim->eps.n; i++) {
-        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
-        if (ep)
-            ack_settle(sim, ep);
-    }
+    sim_ep *ep;
+    for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));)
+        ack_settle(sim, ep);
 }
 
 void sim_stream_clogged(tw_sim *sim)
 {
-    for (uint32_t i = 0; i < sim->eps.n; i++) {
-        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
-        if (!ep || !ep->ack_len || ep->node == ep->peer_node)
+    sim_ep *ep;
+    for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
+        if (!ep->ack_len || ep->node == ep->peer_node)
             continue;
         tw_ns until = sim_path_of(sim, ep->peer_node, ep->node)->clog_until;
         for (uint8_t k = 0; k < ep->ack_len; k++) {
@@ -723,9 +721,9 @@ void sim_stream_heal(tw_sim *sim, uint32_t a, uint32_t b)
 {
     (void)a;
     (void)b;
-    for (uint32_t i = 0; i < sim->eps.n; i++) {
-        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
-        if (!ep || sim_path_cut(sim, ep->peer_node, ep->node))
+    sim_ep *ep;
+    for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
+        if (sim_path_cut(sim, ep->peer_node, ep->node))
             continue;
         tw_ns lat = sim_latency(sim, ep->peer_node, ep->node);
         if (ep->rx_parked) {

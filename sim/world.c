@@ -631,11 +631,9 @@ void tw_sim_free(tw_sim *sim)
     for (uint32_t i = 0; i < sim->nnodes; i++)
         sim_node_crash(sim, sim->nodes[i], true);
     /* Ends not on any loop (half-made connections) go last. */
-    for (uint32_t i = 0; i < sim->eps.n; i++) {
-        sim_ep *ep = sim_ep_get(sim, i, sim_table_gen(&sim->eps, i));
-        if (ep)
-            sim_ep_free(sim, ep);
-    }
+    sim_ep *ep;
+    for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));)
+        sim_ep_free(sim, ep);
     sim_segs_fini(sim);
     sim_dgram_fini(sim); /* after the crashes: datagrams still in flight */
     sim_procs_free(sim); /* after the crashes too: pipes never wrapped */
