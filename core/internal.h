@@ -251,6 +251,7 @@ typedef enum tw__event {
     TW__EV_EXITED,
     TW__EV_LOST,
 } tw__event;
+#define TW__EV_COUNT (TW__EV_LOST + 1)
 
 typedef struct tw__contract {
     uint8_t state;     /* 0 new, 1 made, 2 eof, 3 lost */

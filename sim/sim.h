@@ -247,8 +247,10 @@ struct tw_sim {
     /* trace */
     uint64_t hash;
     FILE *trace_file;
+    bool tracing; /* trace_file or opts.trace_fn: records are written out */
     char trace_node[32];
     sim_name_cache names[SIM_NAME_CACHE];
+    uint64_t callback_hash[TW__EV_COUNT]; /* each callback name's hash */
     tw_sim_stats stats;
     struct sim_dgram *dg; /* datagrams (sim/dgram.h) */
     tw_sim_loss_model *bursts; /* loss bursts' models (sim/loss.c) */
@@ -536,7 +538,19 @@ void sim_trace_out(tw_sim *sim, uint32_t node, uint64_t transport,
  * (each a bijection), and their sum goes into the running hash with one
  * multiply-and-shift. Whole integer values only, never a pointer or a
  * struct's bytes, so every build of a program agrees. A name's hash is
- * remembered by the name's address, but computed from its text. */
+ * remembered by the name's address, but computed from its text; the
+ * protocol callbacks' names are hashed once, when the world is made. */
+static inline void sim_trace_fold(tw_sim *sim, uint32_t node, uint64_t transport,
+                                  uint64_t name_hash, int64_t a, int64_t b)
+{
+    uint64_t r = (uint64_t)sim->now * UINT64_C(0x9E3779B97F4A7C15) +
+                 ((uint64_t)node << 48 ^ transport) * UINT64_C(0xC2B2AE3D27D4EB4F) +
+                 (uint64_t)a * UINT64_C(0x165667B19E3779F9) +
+                 (uint64_t)b * UINT64_C(0xD6E8FEB86659FD93) + name_hash;
+    uint64_t x = (sim->hash ^ r) * UINT64_C(0xFF51AFD7ED558CCD);
+    sim->hash = x ^ (x >> 32);
+    sim->stats.records++;
+}
 static inline void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
                              const char *what, int64_t a, int64_t b)
 {
@@ -546,14 +560,8 @@ static inline void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
         c->name = what;
         c->hash = sim_hash_name(what);
     }
-    uint64_t r = (uint64_t)sim->now * UINT64_C(0x9E3779B97F4A7C15) +
-                 ((uint64_t)node << 48 ^ transport) * UINT64_C(0xC2B2AE3D27D4EB4F) +
-                 (uint64_t)a * UINT64_C(0x165667B19E3779F9) +
-                 (uint64_t)b * UINT64_C(0xD6E8FEB86659FD93) + c->hash;
-    uint64_t x = (sim->hash ^ r) * UINT64_C(0xFF51AFD7ED558CCD);
-    sim->hash = x ^ (x >> 32);
-    sim->stats.records++;
-    if (__builtin_expect(sim->trace_file != NULL || sim->opts.trace_fn != NULL, 0))
+    sim_trace_fold(sim, node, transport, c->hash, a, b);
+    if (__builtin_expect(sim->tracing, 0))
         sim_trace_out(sim, node, transport, what, a, b);
 }
 static inline uint64_t sim_ep_tid(const sim_ep *ep)

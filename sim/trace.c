@@ -64,7 +64,11 @@ void sim_trace_out(tw_sim *sim, uint32_t node, uint64_t transport,
 void sim_trace_callback(tw_loop *loop, const tw_transport *t, unsigned ev)
 {
     sim_node *n = (sim_node *)loop;
-    sim_trace(n->sim, n->id, t->id, tw__event_name((tw__event)ev), 0, 0);
+    tw_sim *sim = n->sim;
+    assert(ev < TW__EV_COUNT);
+    sim_trace_fold(sim, n->id, t->id, sim->callback_hash[ev], 0, 0);
+    if (__builtin_expect(sim->tracing, 0))
+        sim_trace_out(sim, n->id, t->id, tw__event_name((tw__event)ev), 0, 0);
 }
 
 uint64_t tw_sim_trace_hash(const tw_sim *sim) { return sim->hash; }
@@ -72,6 +76,7 @@ uint64_t tw_sim_trace_hash(const tw_sim *sim) { return sim->hash; }
 void tw_sim_trace_to(tw_sim *sim, FILE *f, const char *node)
 {
     sim->trace_file = f;
+    sim->tracing = f || sim->opts.trace_fn;
     snprintf(sim->trace_node, sizeof sim->trace_node, "%s", node ? node : "");
 }
 

@@ -602,6 +602,9 @@ tw_sim *tw_sim_new(uint64_t seed, const tw_sim_opts *opts)
     sim_table_init(&sim->lsns, 1u << 20);
     sim->hash = UINT64_C(0xcbf29ce484222325);
     sim->trace_file = o->trace_file;
+    sim->tracing = o->trace_file || o->trace_fn;
+    for (unsigned ev = 0; ev < TW__EV_COUNT; ev++)
+        sim->callback_hash[ev] = sim_hash_name(tw__event_name((tw__event)ev));
     if (o->trace_node)
         snprintf(sim->trace_node, sizeof sim->trace_node, "%s", o->trace_node);
     sim->scratch = malloc(o->chunk_bytes_max);
