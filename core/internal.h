@@ -371,7 +371,11 @@ void tw__transport_fatal(tw_transport *t, int err);
 /* Writable again: flush the buffer. */
 void tw__transport_writable(tw_transport *t);
 /* True while the backend should deliver reads (armed, open, not at eof). */
-bool tw__transport_reading(const tw_transport *t);
+static inline bool tw__transport_reading(const tw_transport *t)
+{
+    return (t->flags & (TW__T_RARMED | TW__T_CLOSING | TW__T_PAUSED |
+                        TW__T_EOF_IN)) == TW__T_RARMED;
+}
 
 /* Flow control for buffers the core does not hold itself (a datagram
  * queue, a TLS layer): the transport's buffer size is wbuf.size plus

@@ -177,12 +177,6 @@ int tw__transport_open(tw_transport *t, tw_protocol_factory factory,
 
 /* ---- reading ---- */
 
-bool tw__transport_reading(const tw_transport *t)
-{
-    return (t->flags & (TW__T_RARMED | TW__T_CLOSING | TW__T_PAUSED |
-                        TW__T_EOF_IN)) == TW__T_RARMED;
-}
-
 int tw__transport_recv_buffer(tw_transport *t, ssize_t sizehint, void **buf,
                               size_t *len)
 {
