@@ -5,7 +5,9 @@
  *   options    the world's defaults or a per-path override
  *   transit    when a segment sent now arrives: the wire's queue
  *              (bandwidth), a latency draw, retransmission delays for each
- *              loss; arrival order per connection is kept by the caller
+ *              loss; arrival order per connection is kept by the caller.
+ *              The lossless case is sim_transit in sim/sim.h, inline: it
+ *              comes here for the wire time and the retransmissions
  *   cuts       partition state (cut_since), read by streams and connects
  *   counters   packets, cut hits, clogged sends per path (twin/simprobe.h)
  *
@@ -73,24 +75,16 @@ int tw_sim_path_set(tw_sim *sim, tw_loop *from, tw_loop *to,
     return 0;
 }
 
+tw_ns sim_wire_time(const tw_sim_path_opts *o, size_t len)
+{
+    return (tw_ns)((__int128)len * TW_NS_PER_SEC / (__int128)o->bandwidth_bytes_per_sec);
+}
 
-tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
-                  bool *gave_up)
+tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to, tw_ns t, bool *gave_up)
 {
     const tw_sim_path_opts *o = sim_path_opts(sim, from, to);
     sim_path *p = sim_path_of(sim, from, to);
-    tw_ns start = p->busy_until > sim->now ? p->busy_until : sim->now;
-    tw_ns wire = 0;
-    if (o->bandwidth_bytes_per_sec)
-        wire = (tw_ns)((__int128)len * TW_NS_PER_SEC /
-                       (__int128)o->bandwidth_bytes_per_sec);
-    p->busy_until = start + wire;
-    tw_ns t = start + wire + sim_dist_sample(&o->latency, &sim->rng_net);
     tw_ns rto = o->rto_ns;
-    sim_count_packet(sim, p);
-    if (o->loss_probability <= 0 && o->loss_model.kind == TW_SIM_LOSS_NONE &&
-        !p->burst)
-        return t; /* what sim_loss would say, without asking */
     /* Each retransmission is another packet through the loss draws
      * (sim/loss.c), which draw nothing when no loss is set. */
     for (uint32_t k = 0; sim_loss(sim, from, to, o->loss_probability); k++) {
