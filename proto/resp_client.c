@@ -444,8 +444,9 @@ static void finish_run(client *a)
                         "%llu server restart(s) seen\n",
                 (unsigned long long)a->acked, (unsigned long long)a->dial.connects,
                 (unsigned long long)a->restarts);
-    if (a->dial.conn)
-        tw_transport_close(tw__redial_transport(&a->dial));
+    tw_transport *t = tw__redial_transport(&a->dial);
+    if (t)
+        tw_transport_close(t);
 }
 
 static void consume(client *a)
@@ -485,8 +486,9 @@ static void read_resume(void *arg)
 {
     client *a = arg;
     a->read_timer = 0;
-    if (a->dial.conn)
-        tw_transport_resume_reading(tw__redial_transport(&a->dial));
+    tw_transport *t = tw__redial_transport(&a->dial);
+    if (t)
+        tw_transport_resume_reading(t);
 }
 
 static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
