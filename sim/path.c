@@ -80,10 +80,9 @@ tw_ns sim_wire_time(const tw_sim_path_opts *o, size_t len)
     return (tw_ns)((__int128)len * TW_NS_PER_SEC / (__int128)o->bandwidth_bytes_per_sec);
 }
 
-tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to, tw_ns t, bool *gave_up)
+tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
+                     const tw_sim_path_opts *o, sim_path *p, tw_ns t, bool *gave_up)
 {
-    const tw_sim_path_opts *o = sim_path_opts(sim, from, to);
-    sim_path *p = sim_path_of(sim, from, to);
     tw_ns rto = o->rto_ns;
     /* Each retransmission is another packet through the loss draws
      * (sim/loss.c), which draw nothing when no loss is set. */

@@ -420,9 +420,11 @@ static inline tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to)
     return sim_dist_sample(&o->latency, &sim->rng_net);
 }
 /* path.c: how long len bytes take on the wire of a path with a bandwidth;
- * a segment due at t that the loss draws delay by retransmissions. */
+ * when a segment due at t on path p (options o) arrives after the
+ * retransmissions the loss draws make. */
 tw_ns sim_wire_time(const tw_sim_path_opts *o, size_t len);
-tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to, tw_ns t, bool *gave_up);
+tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
+                     const tw_sim_path_opts *o, sim_path *p, tw_ns t, bool *gave_up);
 /* When a segment of len bytes sent now reaches the other end (bandwidth,
  * latency, retransmissions); if it exhausted its retries, *gave_up is set
  * and the time returned is when the sender gives up. */
@@ -440,7 +442,7 @@ static inline tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t 
     if (__builtin_expect(o->loss_probability <= 0 &&
                          o->loss_model.kind == TW_SIM_LOSS_NONE && !p->burst, 1))
         return t; /* what sim_loss would say, without asking */
-    return sim_retransmit(sim, from, to, t, gave_up);
+    return sim_retransmit(sim, from, to, o, p, t, gave_up);
 }
 /* Is the path cut? (Asking counts, on a cut path, as traffic blocked.) */
 bool sim_path_cut_slow(tw_sim *sim, uint32_t from, uint32_t to);
