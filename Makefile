@@ -7,6 +7,8 @@
 #   make bench      benchmarks against peers (not part of test)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS each (default 60)
 #   make coverage   gcov build: suite + fuzz corpora, lcov report, summary
+#   make mutants    the kept mutants of tests/mutants.list, each against
+#                   the plain suite (not part of test)
 #   make install PREFIX=/usr/local
 #   make clean
 #
@@ -46,7 +48,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all test test-plain test-asan check-deps demo bench install clean check-proto
-.PHONY: fuzz fuzz-build fuzz-bins fuzz-regress coverage
+.PHONY: fuzz fuzz-build fuzz-bins fuzz-regress coverage mutants
 
 all: $(BUILD)/libtwin.a $(BUILD)/libtwin.so $(BUILD)/twin
 
@@ -141,6 +143,16 @@ fuzz-regress: fuzz-build
 coverage: check-deps
 	@./tools/deps.sh $(COV_PKGS)
 	@./tools/coverage.sh $(BUILD)-cov
+
+# Mutation testing (not part of `make test`): each mutant of
+# tests/mutants.list applied to a scratch copy in $(BUILD)-mutants, the
+# plain suite run against it; a report of the test that killed each and
+# of any that survived. MUTANTS=id,id runs some; MUTANT_JOBS copies at once.
+MUTANT_JOBS ?= 2
+mutants: check-deps
+	@./tools/deps.sh python3
+	@python3 tools/mutants.py -j $(MUTANT_JOBS) --build $(BUILD)-mutants \
+	  $(if $(MUTANTS),--only $(MUTANTS))
 
 demo: check-deps all
 	@./tools/demo.sh $(BUILD)

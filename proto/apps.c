@@ -5,6 +5,7 @@
  * a constructor in the app's own file would silently vanish); apps
  * registered at run time; the combined view.
  */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -74,4 +75,24 @@ int tw_app_register(const tw_app *app)
     for (size_t i = 0; i <= BUILTIN_COUNT; i++)
         all[nregistered + i] = apps[i];
     return 0;
+}
+
+int tw_app_unregister(const char *name)
+{
+    if (!name)
+        return -EINVAL;
+    for (size_t i = 0; i < nregistered; i++) {
+        if (strcmp(all[i]->name, name) != 0)
+            continue;
+        /* Close the gap; the built-in ones and the NULL move down too. */
+        memmove(&all[i], &all[i + 1],
+                (nregistered - i + BUILTIN_COUNT) * sizeof all[0]);
+        nregistered--;
+        assert(all[nregistered + BUILTIN_COUNT] == NULL);
+        return 0;
+    }
+    for (size_t i = 0; i < BUILTIN_COUNT; i++)
+        if (strcmp(apps[i]->name, name) == 0)
+            return -EPERM;
+    return -ENOENT;
 }

@@ -1,12 +1,15 @@
 /* tests/harness.c - fixtures of the backend matrix. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "real/sys.h"
 #include "tests/harness.h"
+#include "twin/app.h"
 #include "twin/real.h"
 #include "twin/programs.h"
 #include "twin/sim.h"
@@ -29,9 +32,38 @@ static uint64_t test_seed(void)
     return s ? strtoull(s, NULL, 0) : 0x7717;
 }
 
+void tw_test_isolate(void)
+{
+    /* A shell that starts a command in the background ignores SIGINT and
+     * SIGQUIT for it, and an ignored signal stays ignored in a spawned
+     * child: tests that interrupt a child need the default action. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGQUIT, SIG_DFL);
+    tw_sys_reset();
+    /* Registered apps go; the built-in ones cannot. */
+    const tw_app *const *a = tw_apps();
+    while (*a && tw_app_unregister((*a)->name) == 0)
+        a = tw_apps();
+}
+
+int tw_test_setup(void **state)
+{
+    (void)state;
+    tw_test_isolate();
+    return 0;
+}
+
+int tw_test_teardown(void **state)
+{
+    (void)state;
+    tw_test_isolate();
+    return 0;
+}
+
 int tw_env_setup(void **state)
 {
     static unsigned counter;
+    tw_test_isolate();
     tw_env *env = calloc(1, sizeof *env);
     if (!env)
         return -1;
@@ -73,6 +105,7 @@ int tw_env_teardown(void **state)
         tw_loop_free(env->loop);
     unlink(env->unix_path);
     free(env);
+    tw_test_isolate(); /* no fault armed here reaches the next test */
     if (alive)
         fprintf(stderr, "teardown: %u handles still alive on the loop\n", alive);
     return alive || violations ? -1 : 0;

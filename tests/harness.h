@@ -33,6 +33,15 @@ typedef struct tw_env {
 extern const char tw_backend_real[];
 extern const char tw_backend_sim[];
 
+/* Every test starts from a clean world: the syscall table at its defaults
+ * (no fault armed, no short writes, counts at zero) and no app registered
+ * beyond the built-in ones. The matrix fixtures do this before and after
+ * each test; TW_TEST gives any other test the same. */
+void tw_test_isolate(void);
+int tw_test_setup(void **state);
+int tw_test_teardown(void **state);
+#define TW_TEST(fn) cmocka_unit_test_setup_teardown(fn, tw_test_setup, tw_test_teardown)
+
 int tw_env_setup(void **state);
 int tw_env_teardown(void **state);
 

@@ -63,6 +63,11 @@ const tw_app *const *tw_apps(void);
  * (TW_APPS_REGISTERED_MAX reached). */
 int tw_app_register(const tw_app *app);
 #define TW_APPS_REGISTERED_MAX 64
+/* Remove a registered app from the table (a test's, at its teardown); the
+ * others keep their order. 0, -ENOENT (no registered app of that name),
+ * -EPERM (a built-in app: those stay), -EINVAL (NULL). Same thread rule
+ * as tw_app_register. */
+int tw_app_unregister(const char *name);
 
 #ifdef __cplusplus
 }
