@@ -31,8 +31,11 @@ BENCH_PKGS := libuv1-dev python3 util-linux redis-server
 # Only `make coverage` needs these: lcov and genhtml.
 COV_PKGS := lcov
 
-LIB_SRC := $(wildcard core/*.c real/*.c sim/*.c proto/*.c scenario/*.c)
-CLI_SRC := $(wildcard cli/*.c)
+# The command (tw_main, cli/) is in the library; cli/twin.c is only the
+# `twin` program's main.
+CLI_SRC := cli/twin.c
+LIB_SRC := $(wildcard core/*.c real/*.c sim/*.c proto/*.c scenario/*.c) \
+           $(filter-out $(CLI_SRC),$(wildcard cli/*.c))
 TEST_SRC:= $(wildcard tests/test_*.c)
 TESTLIB_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 
@@ -50,6 +53,12 @@ BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 .PHONY: all test test-plain test-asan check-deps demo bench install clean check-proto
 .PHONY: fuzz fuzz-build fuzz-bins fuzz-regress coverage mutants
 
+# The shared library: libtwin.so.$(SOVERSION) is its SONAME, the file is
+# libtwin.so.$(VERSION); libtwin.so (for -ltwin) and the SONAME are links.
+VERSION   := $(shell sed -n 's/^\#define TWIN_VERSION "\(.*\)"/\1/p' include/twin/twin.h)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
+SONAME    := libtwin.so.$(SOVERSION)
+
 all: $(BUILD)/libtwin.a $(BUILD)/libtwin.so $(BUILD)/twin
 
 check-deps:
@@ -63,11 +72,19 @@ $(BUILD)/libtwin.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libtwin.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+$(BUILD)/libtwin.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/twin: $(CLI_OBJ) $(BUILD)/libtwin.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libtwin.a $(LDLIBS)
+$(BUILD)/libtwin.so: $(BUILD)/libtwin.so.$(VERSION)
+	ln -sf libtwin.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# The program uses the shared library, so that a shared object loaded with
+# --load registers its apps in the same table; it finds the library next
+# to it (the build tree) or in ../lib (an installed prefix).
+$(BUILD)/twin: $(CLI_OBJ) $(BUILD)/libtwin.so
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) -L$(BUILD) -ltwin \
+	  -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib' $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
@@ -167,7 +184,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/include/twin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/twin/*.h $(DESTDIR)$(PREFIX)/include/twin/
 	install -m 644 $(BUILD)/libtwin.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libtwin.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libtwin.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libtwin.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libtwin.so
 	install -m 755 $(BUILD)/twin $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' twin.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/twin.pc
 

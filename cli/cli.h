@@ -1,6 +1,9 @@
 /* cli/cli.h - what the files of cli/ share. Not installed.
  *
- *   main.c    the `twin` command's dispatch, `run`, `apps`, `demo`
+ *   command.c tw_main (twin/main.h): the dispatch, --load, `run`, `apps`,
+ *             `demo`
+ *   twin.c    the `twin` program: tw_main over the built-in apps (not in
+ *             the library)
  *   sim.c     `twin sim FILE` (one seed, a sweep) and `twin shrink FILE`
  *   sweep.c   the sweep: shards, progress line, JSON lines, inert faults
  *   tfilter.c `--trace-filter`: a FILE that passes the trace lines asked for
@@ -13,6 +16,9 @@
 #include <stdio.h>
 
 #include "twin/scenario.h"
+
+/* The program's name (the last part of its argv[0]), for messages. */
+const char *cli_name(void);
 
 /* `twin sim ARGS` and `twin shrink ARGS` (argv[0] is the first argument
  * after the command word); prog is how twin was invoked, for the replay

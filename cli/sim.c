@@ -112,8 +112,8 @@ void cli_crash_guard(uint64_t seed, const char *replay)
         installed = true;
     }
     int n = snprintf(guard_msg, sizeof guard_msg,
-                     "\ntwin sim: seed %" PRIu64 " crashed the process (CRASH)\n"
-                     "reproduce with: %s\n", seed, replay);
+                     "\n%s sim: seed %" PRIu64 " crashed the process (CRASH)\n"
+                     "reproduce with: %s\n", cli_name(), seed, replay);
     guard_len = n > 0 && (size_t)n < sizeof guard_msg ? (size_t)n : 0;
 }
 
@@ -221,7 +221,7 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
                 a->files[a->nfiles++] = o;
             }
             else {
-                fprintf(stderr, "twin: bad option or value: '%s'%s%s\n", o,
+                fprintf(stderr, "%s: bad option or value: '%s'%s%s\n", cli_name(), o,
                         v && o[0] == '-' ? " " : "", v && o[0] == '-' ? v : "");
                 return usage(prog);
             }
@@ -230,11 +230,11 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
             i++;
     }
     if (!a->c.file) {
-        fprintf(stderr, "twin: no scenario file given\n");
+        fprintf(stderr, "%s: no scenario file given\n", cli_name());
         return usage(prog);
     }
     if (a->have_seed && a->have_seeds) {
-        fprintf(stderr, "twin: --seed and --seeds: pick one\n");
+        fprintf(stderr, "%s: --seed and --seeds: pick one\n", cli_name());
         return usage(prog);
     }
     return 0;
@@ -302,25 +302,25 @@ static int dump_schedule(sim_args *a)
         return TW_SCENARIO_CRASH;
     FILE *f = strcmp(a->dump, "-") == 0 ? stdout : fopen(a->dump, "w");
     if (!f) {
-        fprintf(stderr, "twin: cannot write %s: %s\n", a->dump, strerror(errno));
+        fprintf(stderr, "%s: cannot write %s: %s\n", cli_name(), a->dump, strerror(errno));
         tw_scenario_free(m);
         return TW_SCENARIO_USAGE;
     }
     char comment[700];
     snprintf(comment, sizeof comment,
-             "The schedule of seed %" PRIu64 " of %s%s, written by twin sim\n"
+             "The schedule of seed %" PRIu64 " of %s%s, written by %s sim\n"
              "--dump-schedule: it replays that run without --swarm, and keeps\n"
              "replaying these faults after the code changes.",
-             a->seed, a->c.file, a->c.swarm ? " --swarm" : "");
+             a->seed, a->c.file, a->c.swarm ? " --swarm" : "", cli_name());
     int rc = tw_scenario_write(m ? m : a->c.sc, f, comment);
     if (f != stdout)
         fclose(f);
     tw_scenario_free(m);
     if (rc < 0)
         return TW_SCENARIO_USAGE;
-    fprintf(stderr, "twin sim: schedule of seed %" PRIu64 " written to %s "
+    fprintf(stderr, "%s sim: schedule of seed %" PRIu64 " written to %s "
                     "(replay: %s sim %s --seed %" PRIu64 ")\n",
-            a->seed, a->dump, a->c.prog, a->dump, a->seed);
+            cli_name(), a->seed, a->dump, a->c.prog, a->dump, a->seed);
     return 0;
 }
 
@@ -337,14 +337,14 @@ static int one_seed(sim_args *a)
             return rc;
     }
     if (c->determinism) {
-        printf("twin sim: checking seed %" PRIu64 " of %s for determinism\n",
-               a->seed, c->file);
+        printf("%s sim: checking seed %" PRIu64 " of %s for determinism\n",
+               cli_name(), a->seed, c->file);
         int rc = tw_scenario_check_determinism(c->sc, a->seed, c->swarm, stdout);
         printf("%s\n", rc == 0 ? "deterministic: both runs agree record for record"
                                : "NOT deterministic");
         return rc == 0 ? 0 : TW_SCENARIO_CRASH;
     }
-    printf("twin sim: %s SEED=%" PRIu64 "%s%s\n", c->file, a->seed,
+    printf("%s sim: %s SEED=%" PRIu64 "%s%s\n", cli_name(), c->file, a->seed,
            c->swarm ? " (swarm)" : "", a->have_seed ? "" : " (picked at random)");
     if (!c->quiet)
         tw_scenario_describe(c->sc, stdout);
@@ -354,7 +354,7 @@ static int one_seed(sim_args *a)
     if (a->trace) {
         trace = a->filter ? cli_trace_filter(stdout, a->filter, err, sizeof err) : stdout;
         if (!trace) {
-            fprintf(stderr, "twin: --trace-filter: %s\n", err);
+            fprintf(stderr, "%s: --trace-filter: %s\n", cli_name(), err);
             return TW_SCENARIO_USAGE;
         }
     }
@@ -366,7 +366,7 @@ static int one_seed(sim_args *a)
     if (trace && trace != stdout)
         fclose(trace);
     if (rc < 0) {
-        fprintf(stderr, "twin: cannot run: %s\n", strerror(-rc));
+        fprintf(stderr, "%s: cannot run: %s\n", cli_name(), strerror(-rc));
         return TW_SCENARIO_CRASH;
     }
     print_result(c, &res);
@@ -434,11 +434,11 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
     if (rc < 0)
         return 0; /* --help */
     if (rc == 0 && !a.have_seed) {
-        fprintf(stderr, "twin shrink: which failing seed? (--seed N)\n");
+        fprintf(stderr, "%s shrink: which failing seed? (--seed N)\n", cli_name());
         rc = usage(prog);
     }
     if (rc == 0 && a.nfiles > 1) {
-        fprintf(stderr, "twin shrink: one scenario file at a time\n");
+        fprintf(stderr, "%s shrink: one scenario file at a time\n", cli_name());
         rc = usage(prog);
     }
     if (rc == 0)
@@ -454,7 +454,7 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
         default_out(&a, out, sizeof out);
     tw_scenario *small = NULL;
     tw_scenario_shrink_stats st;
-    printf("twin shrink: %s seed %" PRIu64 "%s\n", a.c.file, a.seed,
+    printf("%s shrink: %s seed %" PRIu64 "%s\n", cli_name(), a.c.file, a.seed,
            a.c.swarm ? " (swarm)" : "");
     rc = tw_scenario_shrink(a.c.sc, a.seed, a.c.swarm, (size_t)a.runs,
                             a.c.quiet ? NULL : stdout, &small, &st);
@@ -464,21 +464,21 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
         return 1;
     }
     if (rc < 0) {
-        fprintf(stderr, "twin shrink: %s\n", strerror(-rc));
+        fprintf(stderr, "%s shrink: %s\n", cli_name(), strerror(-rc));
         return TW_SCENARIO_CRASH;
     }
     FILE *f = fopen(out, "w");
     char comment[900], d0[32], d1[32];
     snprintf(comment, sizeof comment,
-             "Shrunk by twin shrink from %s, seed %" PRIu64 "%s: %zu fault(s) to\n"
+             "Shrunk by %s shrink from %s, seed %" PRIu64 "%s: %zu fault(s) to\n"
              "%zu, fault phase %s to %s, in %zu runs. It still fails (%s)\n"
              "under seed %" PRIu64 " on its own.",
-             a.c.file, a.seed, a.c.swarm ? " --swarm" : "", st.faults_before,
+             cli_name(), a.c.file, a.seed, a.c.swarm ? " --swarm" : "", st.faults_before,
              st.faults_after, tw_format_duration(st.duration_before, d0, sizeof d0),
              tw_format_duration(st.duration_after, d1, sizeof d1), st.runs,
              tw_scenario_verdict_name(st.verdict), a.seed);
     if (!f || tw_scenario_write(small, f, comment) < 0) {
-        fprintf(stderr, "twin shrink: cannot write %s: %s\n", out, strerror(errno));
+        fprintf(stderr, "%s shrink: cannot write %s: %s\n", cli_name(), out, strerror(errno));
         if (f)
             fclose(f);
         tw_scenario_free(small);

@@ -139,8 +139,8 @@ int cli_sweep(cli_sim *c)
         return TW_SCENARIO_CRASH;
     if (!c->quiet)
         fprintf(c->json ? stderr : stdout,
-                "twin sim: %s, seeds %" PRIu64 "..%" PRIu64 " shard %" PRIu64 "/%" PRIu64
-                " (%" PRIu64 " seeds)%s\n", c->file, c->first, c->last, c->shard,
+                "%s sim: %s, seeds %" PRIu64 "..%" PRIu64 " shard %" PRIu64 "/%" PRIu64
+                " (%" PRIu64 " seeds)%s\n", cli_name(), c->file, c->first, c->last, c->shard,
                 c->shards, total, c->swarm ? ", swarm" : "");
     tw_scenario_verdict worst = TW_SCENARIO_PASS;
     uint64_t done = 0, failed = 0, by[5] = {0};
@@ -163,7 +163,7 @@ int cli_sweep(cli_sim *c)
             continue;
         }
         if (tw_scenario_run(c->sc, seed, &o, &r) < 0) {
-            fprintf(stderr, "twin: out of memory at seed %" PRIu64 "\n", seed);
+            fprintf(stderr, "%s: out of memory at seed %" PRIu64 "\n", cli_name(), seed);
             worst = TW_SCENARIO_CRASH;
             break;
         }

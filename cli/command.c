@@ -1,4 +1,6 @@
-/* cli/main.c - the `twin` command.
+/* cli/command.c - the `twin` command, as tw_main() (twin/main.h): any
+ * program that registers its own apps and calls it is the whole command
+ * over them, and names itself (argv[0]) in everything it prints.
  *
  *   twin run [--busy-poll DURATION] APP [OPTIONS]
  *                            run a named app on the real (epoll) backend
@@ -8,11 +10,14 @@
  *   twin sim FILE ...        a scenario file (cli/sim.c)
  *   twin shrink FILE ...     shrink a failing seed's scenario (cli/sim.c)
  *   twin version
+ *   --load PATH              (before or after the command word) load a
+ *                            shared object that registers apps first
  *
  * SIGINT and SIGTERM stop the loop cleanly: a helper thread waits for them
  * with sigwait and hands the stop to the loop with call_soon_threadsafe,
  * so no loop code runs in a signal handler.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,25 +28,37 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "twin/main.h"
 #include "twin/parse.h"
 #include "twin/real.h"
 #include "twin/sim.h"
 #include "twin/twin.h"
 
+/* How the program was invoked (argv[0]), and its last path component:
+ * set once by tw_main, read by every message of cli/. */
+static const char *prog_path = "twin";
+static const char *prog_name = "twin";
+
+const char *cli_name(void) { return prog_name; }
+
 static void usage(FILE *f)
 {
+    const char *n = prog_name;
     fprintf(f,
-            "usage: twin run APP [OPTIONS]   run an app on the real backend\n"
-            "       twin run --busy-poll DURATION APP [OPTIONS]\n"
+            "usage: %s run APP [OPTIONS]   run an app on the real backend\n"
+            "       %s run --busy-poll DURATION APP [OPTIONS]\n"
             "                                the same, polling up to DURATION (\"20us\")\n"
             "                                before the loop sleeps\n"
-            "       twin apps                list apps and their options\n"
-            "       twin demo [--seed N] [--seeds A..B] [--seconds S] [--trace]\n"
+            "       %s apps                list apps and their options\n"
+            "       %s demo [--seed N] [--seeds A..B] [--seconds S] [--trace]\n"
             "                                the simulated demo world\n"
-            "       twin sim FILE [--seed N | --seeds A..B] [--swarm] [--trace] ...\n"
-            "                                run a scenario file (see 'twin sim --help')\n"
-            "       twin shrink FILE --seed N  shrink a failing seed's scenario\n"
-            "       twin version\n");
+            "       %s sim FILE [--seed N | --seeds A..B] [--swarm] [--trace] ...\n"
+            "                                run a scenario file (see '%s sim --help')\n"
+            "       %s shrink FILE --seed N  shrink a failing seed's scenario\n"
+            "       %s version\n"
+            "  --load PATH (before or after run, sim, shrink, apps): load a shared\n"
+            "  object whose %s() registers apps, then run the command\n",
+            n, n, n, n, n, n, n, n, TW_LOAD_SYMBOL);
 }
 
 static void list_apps(FILE *f)
@@ -77,8 +94,8 @@ static int cmd_run(int argc, char **argv)
     if (argc >= 1 && strcmp(argv[0], "--busy-poll") == 0) {
         if (argc < 2 || tw_parse_duration(argv[1], &opts.busy_poll) < 0 ||
             opts.busy_poll < 0) {
-            fprintf(stderr, "twin: bad --busy-poll '%s' (a duration: \"20us\")\n",
-                    argc < 2 ? "" : argv[1]);
+            fprintf(stderr, "%s: bad --busy-poll '%s' (a duration: \"20us\")\n",
+                    prog_name, argc < 2 ? "" : argv[1]);
             return 2;
         }
         argc -= 2;
@@ -90,7 +107,8 @@ static int cmd_run(int argc, char **argv)
     }
     const tw_app *app = tw_app_find(argv[0]);
     if (!app) {
-        fprintf(stderr, "twin: no app named '%s' (see 'twin apps')\n", argv[0]);
+        fprintf(stderr, "%s: no app named '%s' (see '%s apps')\n", prog_name,
+                argv[0], prog_name);
         return 2;
     }
     sigset_t set;
@@ -101,14 +119,16 @@ static int cmd_run(int argc, char **argv)
 
     tw_loop *loop = tw_loop_new(&opts);
     if (!loop) {
-        fprintf(stderr, "twin: cannot create the loop: %s\n", strerror(errno));
+        fprintf(stderr, "%s: cannot create the loop: %s\n", prog_name,
+                strerror(errno));
         return 1;
     }
     void *state = NULL;
     int rc = app->start(loop, argc, argv, stdout, &state);
     if (rc < 0) {
         if (rc == -EINVAL)
-            fprintf(stderr, "usage: twin run %s [OPTIONS]\n%s", app->name, app->usage);
+            fprintf(stderr, "usage: %s run %s [OPTIONS]\n%s", prog_name, app->name,
+                    app->usage);
         tw_loop_free(loop);
         return 2;
     }
@@ -171,8 +191,8 @@ static int cmd_demo(int argc, char **argv)
         } else if (strcmp(argv[i], "--trace") == 0) {
             trace = true;
         } else {
-            fprintf(stderr, "usage: twin demo [--seed N] [--seeds A..B] "
-                            "[--seconds S] [--trace]\n");
+            fprintf(stderr, "usage: %s demo [--seed N] [--seeds A..B] "
+                            "[--seconds S] [--trace]\n", prog_name);
             return 2;
         }
     }
@@ -198,38 +218,118 @@ static int cmd_demo(int argc, char **argv)
     uint64_t h2 = demo_one(seed, duration, NULL, &mm2, true);
     printf("replay of seed %llu: hash %016llx (%s)\n", (unsigned long long)seed,
            (unsigned long long)h2, h1 == h2 ? "identical" : "DIFFERENT");
-    printf("replay it: twin demo --seed %llu --seconds %g --trace\n",
+    printf("replay it: %s demo --seed %llu --seconds %g --trace\n", prog_path,
            (unsigned long long)seed, seconds);
     return (mm || mm2 || h1 != h2) ? 1 : 0;
 }
 
-int main(int argc, char **argv)
+/* Load one shared object and call its registering function. */
+static int load_one(const char *path)
 {
+    /* RTLD_GLOBAL: the object's own references to libtwin resolve to the
+     * library this program runs, so its apps land in this table. */
+    void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    if (!h) {
+        fprintf(stderr, "%s: --load %s: %s\n", prog_name, path, dlerror());
+        return 2;
+    }
+    int (*fn)(void);
+    *(void **)&fn = dlsym(h, TW_LOAD_SYMBOL);
+    if (!fn) {
+        fprintf(stderr, "%s: --load %s: no function %s() in it\n", prog_name,
+                path, TW_LOAD_SYMBOL);
+        dlclose(h);
+        return 2;
+    }
+    int rc = fn();
+    if (rc < 0) {
+        fprintf(stderr, "%s: --load %s: %s() failed: %s\n", prog_name, path,
+                TW_LOAD_SYMBOL, tw_strerror(rc));
+        return 2;
+    }
+    /* Kept loaded: the apps it registered live in it. */
+    return 0;
+}
+
+/* Take every "--load PATH" out of argv[from..to), loading each; argc is
+ * updated. For `run` only the options before the app's name are ours. */
+static int take_loads(int *argc, char **argv, int from, bool stop_at_word)
+{
+    int i = from;
+    while (i < *argc) {
+        if (strcmp(argv[i], "--load") != 0) {
+            if (stop_at_word && argv[i][0] != '-')
+                break;
+            i++;
+            continue;
+        }
+        if (i + 1 >= *argc) {
+            fprintf(stderr, "%s: --load needs a path\n", prog_name);
+            return 2;
+        }
+        int rc = load_one(argv[i + 1]);
+        if (rc)
+            return rc;
+        memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 2 + 1) * sizeof *argv);
+        *argc -= 2;
+    }
+    return 0;
+}
+
+int tw_main(int argc, char **argv)
+{
+    if (argc >= 1 && argv[0] && *argv[0]) {
+        prog_path = argv[0];
+        const char *slash = strrchr(argv[0], '/');
+        prog_name = slash ? slash + 1 : argv[0];
+    }
+    /* --load before the command word */
+    int rc = take_loads(&argc, argv, 1, true);
+    if (rc)
+        return rc;
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "run") == 0)
+    const char *cmd = argv[1];
+    bool is_run = strcmp(cmd, "run") == 0;
+    if (is_run || strcmp(cmd, "sim") == 0 || strcmp(cmd, "shrink") == 0 ||
+        strcmp(cmd, "apps") == 0) {
+        /* --busy-poll takes a value that is not an app's name */
+        int from = 2;
+        if (is_run && argc > 3 && strcmp(argv[2], "--busy-poll") == 0)
+            from = 4;
+        if ((rc = take_loads(&argc, argv, from, is_run)) != 0)
+            return rc;
+    }
+    if (is_run)
         return cmd_run(argc - 2, argv + 2);
-    if (strcmp(argv[1], "demo") == 0)
+    if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc - 2, argv + 2);
-    if (strcmp(argv[1], "sim") == 0) /* cli/sim.c */
-        return tw_cli_sim(argv[0], argc - 2, argv + 2);
-    if (strcmp(argv[1], "shrink") == 0)
-        return tw_cli_shrink(argv[0], argc - 2, argv + 2);
-    if (strcmp(argv[1], "apps") == 0) {
+    if (strcmp(cmd, "sim") == 0) /* cli/sim.c */
+        return tw_cli_sim(prog_path, argc - 2, argv + 2);
+    if (strcmp(cmd, "shrink") == 0)
+        return tw_cli_shrink(prog_path, argc - 2, argv + 2);
+    if (strcmp(cmd, "apps") == 0) {
+        if (argc > 2) {
+            fprintf(stderr, "%s apps: no arguments but --load PATH\n", prog_name);
+            return 2;
+        }
         list_apps(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
-        printf("twin %s\n", TWIN_VERSION);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (strcmp(prog_name, "twin") == 0)
+            printf("twin %s\n", TWIN_VERSION);
+        else
+            printf("%s (twin %s)\n", prog_name, TWIN_VERSION);
         return 0;
     }
-    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "twin: unknown command '%s'\n", argv[1]);
+    fprintf(stderr, "%s: unknown command '%s'\n", prog_name, cmd);
     usage(stderr);
     return 2;
 }
