@@ -136,7 +136,66 @@ typedef struct fz_run {
     size_t budget;
     bool want_write, tick_pending;
     tw_addr from; /* the peer, for datagrams */
+    FILE *tr;     /* opts->trace, or stderr under TWIN_FUZZ_TRACE */
+    size_t chunks;
 } fz_run;
+
+/* ---- the trace of a run (opts->trace) ---- */
+
+/* Up to 64 bytes as a C string literal, then how many more there were. */
+static void tr_bytes(FILE *f, const uint8_t *d, size_t n)
+{
+    size_t show = n < 64 ? n : 64;
+    fputc('"', f);
+    for (size_t i = 0; i < show; i++) {
+        uint8_t c = d[i];
+        if (c == '\\' || c == '"')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\r')
+            fputs("\\r", f);
+        else if (c >= 0x20 && c < 0x7f)
+            fputc(c, f);
+        else
+            fprintf(f, "\\x%02x", c);
+    }
+    fputc('"', f);
+    if (show < n)
+        fprintf(f, " (+%zu more)", n - show);
+}
+
+static void tr_head(fz_run *fz, tw_ns at)
+{
+    fprintf(fz->tr, "fuzz %10.3f ms: ", (double)at / 1e6);
+}
+
+static void tr_input(fz_run *fz, const uint8_t *data, size_t size)
+{
+    FILE *f = fz->tr;
+    fprintf(f, "fuzz input: %zu bytes", size);
+    if (size == 0) {
+        fprintf(f, ": empty (connection_made, EOF, connection_lost)\n");
+        return;
+    }
+    fprintf(f, ", header 0x%02x: %zu cut byte(s)", data[0], fz->ncuts);
+    if (fz->ncuts) {
+        fprintf(f, ", chunks of");
+        for (size_t i = 0; i < fz->ncuts; i++)
+            fprintf(f, "%s %u", i ? "," : "", (unsigned)fz->cuts[i] + 1);
+        fprintf(f, " bytes, repeating");
+    } else {
+        fprintf(f, ", the payload in one chunk");
+    }
+    fprintf(f, "; ends with %s; %s reader; %s between chunks\n",
+            fz->reset_end ? (fz->dgram ? "error_received(-ECONNREFUSED)" : "a reset")
+                          : (fz->dgram ? "nothing" : "EOF"),
+            fz->slow ? "a slow (512 B/ms)" : "a fast",
+            fz->interval == TW_SEC(1) ? "1 s" : "1 ms");
+    fprintf(f, "fuzz payload: %zu bytes: ", fz->plen);
+    tr_bytes(f, fz->pay, fz->plen);
+    fputc('\n', f);
+}
 
 static void schedule_feed(fz_run *fz, tw_ns delay);
 
@@ -146,6 +205,12 @@ static void output(fz_run *fz, const void *data, size_t len)
 {
     if (!len)
         return;
+    if (fz->tr) {
+        tr_head(fz, tw_sim_now(fz->sim));
+        fprintf(fz->tr, "protocol wrote %zu bytes: ", len);
+        tr_bytes(fz->tr, data, len);
+        fputc('\n', fz->tr);
+    }
     fz->st.bytes_out += len;
     if (fz->o->on_output)
         fz->o->on_output(fz->o->output_arg, data, len);
@@ -268,6 +333,13 @@ static void deliver_one(fz_run *fz)
 {
     tw_transport *t = &fz->t;
     size_t n = next_len(fz);
+    if (fz->tr) {
+        tr_head(fz, tw_sim_now(fz->sim));
+        fprintf(fz->tr, "chunk %zu: payload[%zu..%zu) %zu bytes: ", ++fz->chunks,
+                fz->pos, fz->pos + n, n);
+        tr_bytes(fz->tr, fz->pay + fz->pos, n);
+        fputc('\n', fz->tr);
+    }
     uint8_t *d = guard_place(fz->pay + fz->pos, n);
     size_t took = n;
     if (fz->dgram)
@@ -275,6 +347,11 @@ static void deliver_one(fz_run *fz)
     else
         took = tw__transport_deliver(t, d, n);
     guard_spoil(d, n);
+    if (fz->tr && took < n) {
+        tr_head(fz, tw_sim_now(fz->sim));
+        fprintf(fz->tr, "chunk %zu: %zu of its bytes taken, the rest wait\n",
+                fz->chunks, took);
+    }
     fz->pos += took;
     fz->st.bytes_in += took;
     /* A buffered protocol that paused part way gets the rest later, as
@@ -290,6 +367,13 @@ static void end_input(fz_run *fz)
 {
     tw_transport *t = &fz->t;
     fz->ended = true;
+    if (fz->tr) {
+        tr_head(fz, tw_sim_now(fz->sim));
+        fprintf(fz->tr, "input over: %s\n",
+                fz->reset_end ? (fz->dgram ? "error_received(-ECONNREFUSED)"
+                                           : "reset (-ECONNRESET)")
+                              : (fz->dgram ? "no more datagrams" : "EOF"));
+    }
     if (fz->dgram) {
         if (fz->reset_end) /* an ICMP port unreachable, as it were */
             tw__transport_error_received(t, -ECONNREFUSED);
@@ -425,13 +509,22 @@ static void parse_input(fz_run *fz, const uint8_t *data, size_t size)
     fz->plen = size - 1 - n;
 }
 
+const uint8_t *tw_fuzz_payload(const uint8_t *data, size_t size, size_t *len)
+{
+    fz_run fz;
+    memset(&fz, 0, sizeof fz);
+    parse_input(&fz, data, size);
+    *len = fz.plen;
+    return fz.plen ? fz.pay : NULL;
+}
+
 static bool is_dgram(const tw_protocol *p)
 {
     const tw_protocol_ops *ops = p->ops;
     return ops->datagram_received && !ops->data_received && !ops->get_buffer;
 }
 
-static tw_sim *new_world(const tw_fuzz_opts *o)
+static tw_sim *new_world(const tw_fuzz_opts *o, FILE *tr)
 {
     tw_sim_opts so;
     memset(&so, 0, sizeof so);
@@ -441,6 +534,7 @@ static tw_sim *new_world(const tw_fuzz_opts *o)
     so.endpoints_max = 1024;
     so.nodes_max = 4;
     so.buggify = o->buggify;
+    so.trace_file = tr; /* a record per protocol callback among them */
     return tw_sim_new(o->seed, &so);
 }
 
@@ -455,11 +549,19 @@ int tw_fuzz_protocol(tw_protocol_factory factory, void *arg,
     fz.linger = fz.o->linger_ns > 0 ? fz.o->linger_ns : FZ_LINGER_NS;
     fz.budget = FZ_SLOW_BYTES;
     parse_input(&fz, data, size);
+    fz.st.payload = fz.pay;
+    fz.st.payload_len = fz.plen;
+    fz.tr = fz.o->trace;
+    if (!fz.tr) {
+        const char *e = getenv("TWIN_FUZZ_TRACE");
+        if (e && *e && strcmp(e, "0") != 0)
+            fz.tr = stderr;
+    }
     size_t chunk_max = fz.ncuts ? 256 : fz.plen;
     int rc = -ENOMEM;
     if (!factory || guard_reserve(chunk_max ? chunk_max : 1) < 0)
         goto out;
-    fz.sim = new_world(fz.o);
+    fz.sim = new_world(fz.o, fz.tr);
     fz.loop = fz.sim ? tw_sim_add_node(fz.sim, "fuzz", "10.0.0.1") : NULL;
     if (!fz.loop)
         goto out;
@@ -472,6 +574,8 @@ int tw_fuzz_protocol(tw_protocol_factory factory, void *arg,
     if (!fz.proto || !fz.proto->ops)
         goto out;
     fz.dgram = is_dgram(fz.proto);
+    if (fz.tr)
+        tr_input(&fz, data, size);
     tw__transport_init(&fz.t, fz.loop, fz.dgram ? &fz_dgram_ops : &fz_stream_ops,
                        fz.dgram ? TW_TRANSPORT_DATAGRAM : TW_TRANSPORT_STREAM);
     tw_addr_ip(&fz.t.local, "10.0.0.1", 7);

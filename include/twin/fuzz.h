@@ -63,6 +63,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "twin/loop.h"
 #include "twin/protocol.h"
@@ -85,6 +86,10 @@ typedef struct tw_fuzz_stats {
     bool paused_writing; /* pause_writing was delivered at least once */
     /* The first contract violation, "" if none. */
     char violation[256];
+    /* The payload of the input (the bytes after its header): a pointer
+     * into the caller's data, valid as long as that is. */
+    const uint8_t *payload;
+    size_t payload_len;
 } tw_fuzz_stats;
 
 typedef struct tw_fuzz_opts {
@@ -119,6 +124,14 @@ typedef struct tw_fuzz_opts {
     void (*on_loop)(void *arg, tw_loop *loop);
     void (*on_done)(void *arg);
     void *hook_arg;
+    /* Print how the input was read (its header decoded: the cuts, the
+     * end, the pacing; then each chunk as it is delivered, with its
+     * bytes), the world's trace with one record per protocol callback,
+     * and every byte the protocol writes. NULL: the environment variable
+     * TWIN_FUZZ_TRACE set (to anything but "0") traces to stderr, so a
+     * crash input of any target can be replayed with its story:
+     *     TWIN_FUZZ_TRACE=1 ./my_fuzz crash-1234 */
+    FILE *trace;
 } tw_fuzz_opts;
 
 /* Run one protocol made by factory(arg) on data[0..size) as described
@@ -129,6 +142,12 @@ typedef struct tw_fuzz_opts {
 int tw_fuzz_protocol(tw_protocol_factory factory, void *arg,
                      const uint8_t *data, size_t size,
                      const tw_fuzz_opts *opts);
+
+/* The payload of an input as tw_fuzz_protocol reads it (the bytes after
+ * the header and its cuts), for an oracle that compares what the protocol
+ * wrote with what it was given: a pointer into data, *len its length
+ * (an empty input: NULL, 0). */
+const uint8_t *tw_fuzz_payload(const uint8_t *data, size_t size, size_t *len);
 
 #ifdef __cplusplus
 }
