@@ -367,6 +367,20 @@ static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
     }
     tw_ns back = sim->now + sim_latency(sim, dst->id, c->node);
     sim_listener *l = find_listener(sim, dst->id, &c->t.peer);
+    if (l && l->q_len >= (uint32_t)l->srv.backlog) {
+        sim_trace(sim, dst->id, 0, "syn_dropped", c->id, l->q_len);
+        return syn_retry(sim, c, tries);
+    }
+    sim_ep *s = NULL;
+    if (l) {
+        s = sim_ep_new(sim, dst->id);
+        if (!s)
+            return syn_retry(sim, c, tries);
+        if (l->refuse_syn && l->refuse_syn(l->refuse_arg)) {
+            sim_ep_free(sim, s); /* its owner answers as a closed port */
+            l = NULL;
+        }
+    }
     if (!l) {
         /* A Unix name a datagram endpoint has is a socket of another
          * type: Linux says EPROTOTYPE (the event's arg carries it). */
@@ -379,13 +393,6 @@ static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
                      err == -ECONNREFUSED ? 0 : (uint64_t)-err);
         return;
     }
-    if (l->q_len >= (uint32_t)l->srv.backlog) {
-        sim_trace(sim, dst->id, 0, "syn_dropped", c->id, l->q_len);
-        return syn_retry(sim, c, tries);
-    }
-    sim_ep *s = sim_ep_new(sim, dst->id);
-    if (!s)
-        return syn_retry(sim, c, tries);
     s->peer_node = c->node;
     s->peer_id = c->id;
     s->peer_gen = sim_table_gen(&sim->eps, c->id);

@@ -193,6 +193,11 @@ struct sim_listener {
     sim_ep *q_head, *q_tail;
     uint32_t q_len;
     struct sim_listener *next; /* in the world's list */
+    /* Asked once for each SYN the listener takes (room in its backlog):
+     * true refuses it as a closed port does (-ECONNREFUSED at the
+     * client). NULL: none is. Set by the scripted peer (sim/peer.c). */
+    bool (*refuse_syn)(void *arg);
+    void *refuse_arg;
 };
 
 /* ---- the world ---- */

@@ -1,5 +1,6 @@
 /* tests/test_sim_peer.c - the scripted peer (twin/simtest.h) on a small
- * line protocol, and buggify (twin/buggify.h). */
+ * line protocol, over several connections (a client that reconnects, a
+ * server with state across connections), and buggify (twin/buggify.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -183,6 +184,409 @@ static void test_slow_peer_pushes_back(void **state)
     tw_simtest_free(st);
 }
 
+/* ---- several connections: a client that reconnects ---- */
+
+/* Connects to the peer; on a refusal or a lost connection it tries again
+ * after a backoff (100 ms, doubling); once connected it says HELLO and
+ * closes after the one-line reply. One connection at a time, so one
+ * protocol struct serves them all. Every event goes to `log` with the
+ * client's virtual time in ms. */
+typedef struct redialer {
+    tw_protocol base;
+    tw_loop *loop;
+    tw_transport *t;
+    tw_ns backoff;
+    int attempts;
+    tw_ns attempt_at[8];
+    char line[64];
+    size_t len;
+    bool done;
+    char log[512];
+} redialer;
+
+static void rd_log(redialer *d, const char *what, const char *detail)
+{
+    size_t used = strlen(d->log);
+    snprintf(d->log + used, sizeof d->log - used, "%lld %s%s%s\n",
+             (long long)(tw_loop_now(d->loop) / TW_NS_PER_MS), what,
+             detail ? " " : "", detail ? detail : "");
+}
+
+static void rd_dial(void *arg);
+
+static void rd_retry(redialer *d)
+{
+    tw_call_later(d->loop, d->backoff, rd_dial, d);
+    d->backoff *= 2;
+}
+
+static void rd_connected(void *arg, tw_transport *t, int err)
+{
+    redialer *d = arg;
+    (void)t;
+    if (err == 0)
+        return;
+    rd_log(d, "connect_failed", tw_errname(err));
+    rd_retry(d);
+}
+
+static tw_protocol *rd_factory(void *arg) { return &((redialer *)arg)->base; }
+
+static void rd_dial(void *arg)
+{
+    redialer *d = arg;
+    if (d->attempts < 8)
+        d->attempt_at[d->attempts] = tw_loop_now(d->loop);
+    d->attempts++;
+    rd_log(d, "connect", NULL);
+    assert_int_equal(tw_create_connection(d->loop, rd_factory, d, TW_SIMTEST_PEER_HOST,
+                                          TW_SIMTEST_PORT, rd_connected),
+                     0);
+}
+
+static void rd_made(tw_protocol *p, tw_transport *t)
+{
+    redialer *d = (redialer *)p;
+    d->t = t;
+    d->len = 0;
+    rd_log(d, "made", NULL);
+    tw_transport_write(t, "HELLO\r\n", 7);
+}
+
+static void rd_data(tw_protocol *p, const uint8_t *b, size_t n)
+{
+    redialer *d = (redialer *)p;
+    for (size_t i = 0; i < n && !d->done; i++) {
+        if (d->len < sizeof d->line - 1)
+            d->line[d->len++] = (char)b[i];
+        if (b[i] != '\n')
+            continue;
+        d->line[d->len >= 2 ? d->len - 2 : 0] = '\0'; /* no CRLF */
+        rd_log(d, "reply", d->line);
+        d->done = true;
+        tw_transport_close(d->t);
+    }
+}
+
+static void rd_lost(tw_protocol *p, int err)
+{
+    redialer *d = (redialer *)p;
+    d->t = NULL;
+    rd_log(d, "lost", err ? tw_errname(err) : "0");
+    if (!d->done)
+        rd_retry(d);
+}
+
+static const tw_protocol_ops redialer_ops = {
+    .connection_made = rd_made,
+    .data_received = rd_data,
+    .connection_lost = rd_lost,
+};
+
+/* The peer refuses connection 1, resets connection 2 as soon as it is
+ * accepted, and answers connection 3. Returns the world (run to 1 s). */
+static tw_simtest *run_redialer(uint64_t seed, const tw_sim_opts *o, redialer *d)
+{
+    tw_simtest *st = tw_simtest_new(seed, o, NULL, NULL, false);
+    assert_non_null(st);
+    *d = (redialer){.base.ops = &redialer_ops, .loop = tw_simtest_loop(st),
+                    .backoff = TW_MS(100)};
+    assert_int_equal(tw_simtest_refuse(st), 0); /* connection 1 */
+    assert_int_equal(tw_simtest_on_conn(st, 2), 0);
+    assert_int_equal(tw_simtest_reset_on_connect(st), 0);
+    assert_int_equal(tw_simtest_on_conn(st, 3), 0);
+    rd_dial(d);
+    /* connection 3 does not exist yet: the world runs until it does */
+    assert_int_equal(tw_simtest_expect_str(st, "HELLO\r\n", TW_SEC(1)), 0);
+    tw_ns hello_at = tw_sim_now(tw_simtest_sim(st));
+    assert_int_equal(tw_simtest_send_str(st, hello_at + TW_MS(10), "+WELCOME\r\n"), 0);
+    assert_int_equal(tw_simtest_expect_closed(st, TW_SEC(1)), 0);
+    assert_int_equal(tw_simtest_run_until(st, TW_SEC(1)), 0);
+    return st;
+}
+
+static void test_client_reconnects(void **state)
+{
+    (void)state;
+    /* every hop 1 ms, so the times below are exact */
+    tw_sim_opts o = {.net.latency = {.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(1)}};
+    redialer d;
+    tw_simtest *st = run_redialer(5, &o, &d);
+    assert_string_equal(d.log,
+                        "0 connect\n"
+                        "2 connect_failed ECONNREFUSED\n" /* SYN 1 ms, RST 1 ms */
+                        "102 connect\n"                   /* + 100 ms backoff */
+                        "104 made\n"
+                        "104 lost ECONNRESET\n"
+                        "304 connect\n"                   /* + 200 ms */
+                        "306 made\n"
+                        "318 reply +WELCOME\n" /* HELLO in at 307, sent 10 ms on */
+                        "318 lost 0\n");
+    assert_int_equal(d.attempts, 3);
+    assert_int_equal(d.attempt_at[0], 0);
+    assert_int_equal(d.attempt_at[1], TW_MS(102));
+    assert_int_equal(d.attempt_at[2], TW_MS(304));
+    /* what the peer saw of each */
+    assert_int_equal(tw_simtest_connections(st), 3);
+    assert_false(tw_simtest_conn_connected(st, 1));
+    assert_int_equal(tw_simtest_conn_peer_error(st, 1), -ECONNREFUSED);
+    assert_true(tw_simtest_conn_connected(st, 2));
+    assert_int_equal(tw_simtest_conn_peer_error(st, 2), -ECONNRESET);
+    assert_true(tw_simtest_conn_connected(st, 3));
+    assert_int_equal(tw_simtest_conn_peer_error(st, 3), 0);
+    assert_true(tw_simtest_connected(st)); /* the selected one: 3 */
+    assert_false(tw_simtest_conn_connected(st, 4));
+    tw_simtest_free(st);
+}
+
+/* With the default random latencies: the same seed, the same events at
+ * the same times and the same trace; the backoff shows in the gaps. */
+static void test_client_reconnects_replays(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        redialer a, b;
+        tw_simtest *sa = run_redialer(seed, NULL, &a);
+        tw_simtest *sb = run_redialer(seed, NULL, &b);
+        assert_string_equal(a.log, b.log);
+        assert_true(tw_sim_trace_hash(tw_simtest_sim(sa)) ==
+                    tw_sim_trace_hash(tw_simtest_sim(sb)));
+        assert_int_equal(a.attempts, 3);
+        assert_true(a.attempt_at[1] > TW_MS(100) && a.attempt_at[1] < TW_MS(103));
+        assert_true(a.attempt_at[2] > a.attempt_at[1] + TW_MS(200) &&
+                    a.attempt_at[2] < a.attempt_at[1] + TW_MS(203));
+        assert_non_null(strstr(a.log, "reply +WELCOME\n"));
+        tw_simtest_free(sa);
+        tw_simtest_free(sb);
+    }
+}
+
+/* ---- several connections: a server driven by the peer as client ---- */
+
+/* A counter: "INCR" adds one, "GET" reads it, "QUIT" says goodbye and
+ * closes. The count lives in the server, across connections. */
+typedef struct counter_srv {
+    int count;
+    int accepted, lost, released;
+    tw_ns made_at[4];
+    tw_loop *loop;
+} counter_srv;
+
+typedef struct counter_conn {
+    tw_protocol base;
+    counter_srv *srv;
+    tw_transport *t;
+    char line[32];
+    size_t len;
+} counter_conn;
+
+static void cc_made(tw_protocol *p, tw_transport *t)
+{
+    counter_conn *c = (counter_conn *)p;
+    c->t = t;
+    if (c->srv->accepted < 4)
+        c->srv->made_at[c->srv->accepted] = tw_loop_now(c->srv->loop);
+    c->srv->accepted++;
+}
+
+static void cc_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    counter_conn *c = (counter_conn *)p;
+    for (size_t i = 0; i < n; i++) {
+        if (c->len < sizeof c->line)
+            c->line[c->len++] = (char)d[i];
+        if (d[i] != '\n')
+            continue;
+        char out[32];
+        if (c->len == 6 && memcmp(c->line, "INCR\r\n", 6) == 0) {
+            snprintf(out, sizeof out, ":%d\r\n", ++c->srv->count);
+            tw_transport_write(c->t, out, strlen(out));
+        } else if (c->len == 5 && memcmp(c->line, "GET\r\n", 5) == 0) {
+            snprintf(out, sizeof out, ":%d\r\n", c->srv->count);
+            tw_transport_write(c->t, out, strlen(out));
+        } else if (c->len == 6 && memcmp(c->line, "QUIT\r\n", 6) == 0) {
+            tw_transport_write(c->t, "+BYE\r\n", 6);
+            tw_transport_close(c->t);
+        } else {
+            tw_transport_write(c->t, "-ERR\r\n", 6);
+        }
+        c->len = 0;
+    }
+}
+
+static void cc_lost(tw_protocol *p, int err)
+{
+    (void)err;
+    ((counter_conn *)p)->srv->lost++;
+}
+
+static void cc_release(tw_protocol *p)
+{
+    ((counter_conn *)p)->srv->released++;
+    free(p);
+}
+
+static const tw_protocol_ops counter_ops = {
+    .connection_made = cc_made,
+    .data_received = cc_data,
+    .connection_lost = cc_lost,
+    .release = cc_release,
+};
+
+static tw_protocol *counter_factory(void *arg)
+{
+    counter_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base.ops = &counter_ops;
+    c->srv = arg;
+    return &c->base;
+}
+
+static void test_server_three_connections(void **state)
+{
+    (void)state;
+    counter_srv srv = {0};
+    tw_simtest *st = tw_simtest_new(9, NULL, counter_factory, &srv, true);
+    assert_non_null(st);
+    srv.loop = tw_simtest_loop(st);
+    /* connection 1, made at once: two INCRs, then the peer closes */
+    tw_simtest_send_str(st, TW_MS(1), "INCR\r\nINCR\r\n");
+    tw_simtest_close(st, TW_MS(60));
+    /* connection 2 at 200 ms: INCR, QUIT; the server closes, then the
+     * peer's end too (which lets connection 3 start) */
+    assert_int_equal(tw_simtest_on_conn(st, 2), 0);
+    assert_int_equal(tw_simtest_connect_at(st, TW_MS(200)), 0);
+    tw_simtest_send_str(st, TW_MS(200), "INCR\r\n"); /* runs once it opens */
+    tw_simtest_send_str(st, TW_MS(250), "QUIT\r\n");
+    tw_simtest_close(st, TW_MS(300));
+    /* connection 3, once 2 has ended: GET, then a half close */
+    assert_int_equal(tw_simtest_on_conn(st, 3), 0);
+    tw_simtest_send_str(st, 0, "GET\r\n");
+    tw_simtest_write_eof(st, 0);
+
+    assert_int_equal(tw_simtest_on_conn(st, 1), 0);
+    assert_int_equal(tw_simtest_expect_str(st, ":1\r\n:2\r\n", TW_MS(50)), 0);
+    assert_int_equal(tw_simtest_expect_closed(st, TW_MS(100)), 0);
+    assert_int_equal(tw_simtest_connections(st), 1);
+    assert_int_equal(tw_simtest_on_conn(st, 2), 0);
+    assert_false(tw_simtest_connected(st)); /* not before 200 ms */
+    assert_int_equal(tw_simtest_expect_str(st, ":3\r\n+BYE\r\n", TW_MS(290)), 0);
+    assert_int_equal(tw_simtest_expect_eof(st, TW_MS(295)), 0);
+    assert_true(tw_simtest_connected(st));
+    assert_int_equal(tw_simtest_on_conn(st, 3), 0);
+    /* the state survived the connections: still 3 */
+    assert_int_equal(tw_simtest_expect_str(st, ":3\r\n", TW_SEC(1)), 0);
+    assert_int_equal(tw_simtest_expect_eof(st, TW_SEC(1)), 0);
+    assert_int_equal(tw_simtest_unread(st, NULL), 0);
+    assert_int_equal(tw_simtest_run_until(st, TW_SEC(2)), 0);
+
+    assert_int_equal(tw_simtest_connections(st), 3);
+    assert_int_equal(srv.accepted, 3);
+    assert_int_equal(srv.lost, 3);
+    assert_int_equal(srv.count, 3);
+    assert_true(srv.made_at[0] < TW_MS(2));
+    assert_true(srv.made_at[1] >= TW_MS(200) && srv.made_at[1] < TW_MS(202));
+    assert_true(srv.made_at[2] > TW_MS(300) && srv.made_at[2] < TW_MS(302));
+    for (unsigned n = 1; n <= 3; n++) {
+        assert_true(tw_simtest_conn_connected(st, n));
+        assert_int_equal(tw_simtest_conn_peer_error(st, n), 0);
+    }
+    tw_simtest_free(st);
+    assert_int_equal(srv.released, 3);
+}
+
+/* A connection scripted after the one before it ended still waits for
+ * its connect_at; one without waits for the previous one's end (here a
+ * reset). */
+static void test_server_conn_scripted_late(void **state)
+{
+    (void)state;
+    counter_srv srv = {0};
+    tw_simtest *st = tw_simtest_new(10, NULL, counter_factory, &srv, true);
+    assert_non_null(st);
+    srv.loop = tw_simtest_loop(st);
+    tw_simtest_send_str(st, TW_MS(1), "INCR\r\n");
+    tw_simtest_close(st, TW_MS(10));
+    assert_int_equal(tw_simtest_expect_str(st, ":1\r\n", TW_MS(10)), 0);
+    assert_int_equal(tw_simtest_expect_closed(st, TW_MS(20)), 0);
+    /* connection 1 has ended: selecting 2 does not make it yet */
+    assert_int_equal(tw_simtest_on_conn(st, 2), 0);
+    assert_int_equal(tw_simtest_connect_at(st, TW_MS(100)), 0);
+    tw_simtest_send_str(st, 0, "INCR\r\n");
+    tw_simtest_reset(st, TW_MS(150));
+    assert_int_equal(tw_simtest_on_conn(st, 3), 0);
+    tw_simtest_send_str(st, 0, "GET\r\n");
+    assert_int_equal(tw_simtest_run_until(st, TW_MS(99)), 0);
+    assert_int_equal(srv.accepted, 1);
+    assert_int_equal(tw_simtest_expect_str(st, ":2\r\n", TW_SEC(1)), 0);
+    assert_int_equal(srv.accepted, 3);
+    assert_true(srv.made_at[1] >= TW_MS(100) && srv.made_at[1] < TW_MS(102));
+    assert_true(srv.made_at[2] >= TW_MS(150) && srv.made_at[2] < TW_MS(152));
+    assert_int_equal(tw_simtest_conn_peer_error(st, 2), -ECONNRESET);
+    assert_int_equal(tw_simtest_connections(st), 3);
+    tw_simtest_free(st);
+}
+
+/* Script errors, the limit, and a wrong reply named by its connection. */
+static void test_conn_errors(void **state)
+{
+    (void)state;
+    /* the peer as server */
+    tw_simtest *st = tw_simtest_new(11, NULL, NULL, NULL, false);
+    assert_non_null(st);
+    assert_int_equal(tw_simtest_on_conn(st, 0), -EINVAL);
+    assert_int_equal(tw_simtest_connect_at(st, TW_MS(1)), -EINVAL);
+    assert_int_equal(tw_simtest_set_conns_max(st, 0), -EINVAL);
+    assert_int_equal(tw_simtest_on_conn(st, TW_SIMTEST_CONNS_DEFAULT), 0);
+    assert_int_equal(tw_simtest_on_conn(st, TW_SIMTEST_CONNS_DEFAULT + 1), -ENOSPC);
+    assert_int_equal(tw_simtest_set_conns_max(st, 2), -EINVAL); /* 64 selected */
+    tw_simtest_free(st);
+
+    st = tw_simtest_new(11, NULL, NULL, NULL, false);
+    assert_int_equal(tw_simtest_set_conns_max(st, 2), 0);
+    assert_int_equal(tw_simtest_on_conn(st, 3), -ENOSPC);
+    assert_int_equal(tw_simtest_on_conn(st, 2), 0);
+    tw_simtest_send_str(st, 0, "-NO\r\n");
+    /* three connects: the third is past the limit, and refused */
+    redialer d[3];
+    for (int i = 0; i < 3; i++) {
+        d[i] = (redialer){.base.ops = &redialer_ops, .loop = tw_simtest_loop(st),
+                          .backoff = TW_SEC(100), .done = true};
+        rd_dial(&d[i]);
+    }
+    assert_int_equal(tw_simtest_expect_str(st, "HELLO\r\n", TW_SEC(1)), 0);
+    assert_int_equal(tw_simtest_run_until(st, TW_SEC(1)), 0);
+    assert_int_equal(tw_simtest_connections(st), 2);
+    assert_int_equal(tw_simtest_refuse(st), -EALREADY);
+    int refused = 0;
+    for (int i = 0; i < 3; i++)
+        refused += strstr(d[i].log, "connect_failed ECONNREFUSED") != NULL;
+    assert_int_equal(refused, 1);
+    /* a wrong expectation names its connection */
+    assert_int_equal(tw_simtest_on_conn(st, 1), 0);
+    assert_int_equal(tw_simtest_expect_str(st, "BYE", TW_SEC(2)), -EBADMSG);
+    assert_non_null(strstr(tw_simtest_error(st), "connection 1:"));
+    assert_non_null(strstr(tw_simtest_error(st), "HELLO"));
+    tw_simtest_free(st);
+
+    /* the peer as client */
+    pinger pg = {0};
+    assert_null(tw_simtest_new(11, NULL, NULL, NULL, true));
+    st = tw_simtest_new(11, NULL, pinger_factory, &pg, true);
+    assert_non_null(st);
+    assert_int_equal(tw_simtest_refuse(st), -EINVAL);
+    assert_int_equal(tw_simtest_reset_on_connect(st), -EINVAL);
+    assert_int_equal(tw_simtest_connect_at(st, TW_MS(5)), -EALREADY); /* 1 is made */
+    assert_int_equal(tw_simtest_on_conn(st, 2), 0);
+    assert_int_equal(tw_simtest_connect_at(st, -1), -EINVAL);
+    assert_int_equal(tw_simtest_set_conns_max(st, 1), -EINVAL);
+    assert_int_equal(tw_simtest_set_conns_max(st, 2), 0);
+    assert_int_equal(tw_simtest_on_conn(st, 3), -ENOSPC);
+    assert_int_equal(tw_simtest_on_conn(st, 2), 0);
+    tw_simtest_free(st);
+}
+
 /* ---- buggify ---- */
 
 static int fires(tw_loop *loop, int calls, int *sites)
@@ -251,6 +655,11 @@ int main(void)
         cmocka_unit_test(test_peer_reset),
         cmocka_unit_test(test_naive_parser_fails_under_some_seed),
         cmocka_unit_test(test_slow_peer_pushes_back),
+        cmocka_unit_test(test_client_reconnects),
+        cmocka_unit_test(test_client_reconnects_replays),
+        cmocka_unit_test(test_server_three_connections),
+        cmocka_unit_test(test_server_conn_scripted_late),
+        cmocka_unit_test(test_conn_errors),
         cmocka_unit_test(test_buggify),
     };
     return cmocka_run_group_tests_name("sim_peer", tests, NULL, NULL);

@@ -18,6 +18,36 @@
  * scheduled before the connection exists run as soon as it does, in order.
  * Errors follow twin/error.h. The protocol is the caller's (made by its
  * factory; released through its release callback as usual).
+ *
+ * Several connections. The peer serves any number of connections in
+ * order, up to a limit (tw_simtest_set_conns_max), each with its own
+ * script. tw_simtest_on_conn(st, n) selects connection n (1-based) for the
+ * calls that follow: the actions, the expectations and the queries on
+ * the peer's end all act on the selected connection (connection 1 until
+ * another is selected, so a test of one connection never selects).
+ *
+ *   - as_server false (the protocol is a client): the peer listens on
+ *     TW_SIMTEST_PEER_HOST port TW_SIMTEST_PORT, and numbers the
+ *     connections in the order their SYNs reach it. Each is accepted
+ *     (the default), refused (tw_simtest_refuse: the connect fails with
+ *     -ECONNREFUSED, as at a port nothing listens on) or reset as soon
+ *     as it is accepted (tw_simtest_reset_on_connect: the client sees
+ *     connection_made, then connection_lost(-ECONNRESET)). A connection
+ *     past the limit is refused. A client that reconnects makes its
+ *     connections itself: pass factory NULL to tw_simtest_new, and have
+ *     the test's code connect from tw_simtest_loop(st) with its own
+ *     connect callback, which then hears of every refusal.
+ *
+ *   - as_server true (the protocol is a server): the peer is the client
+ *     and makes connections 1, 2, 3... in order. Connection 1 is made by
+ *     tw_simtest_new, at once. Connection n > 1 is made once it has been
+ *     selected (from the world's next step on, so the calls scripting it
+ *     come first), and not before connection n-1 was made: at the time
+ *     given by tw_simtest_connect_at, or else as soon as connection n-1
+ *     has ended (the peer's end closed or reset, or its connect failed;
+ *     an EOF from the server is not an end: the script closes).
+ *
+ * Every byte and every time stays a function of the seed and the script.
  */
 #ifndef TWIN_SIMTEST_H
 #define TWIN_SIMTEST_H
@@ -31,12 +61,23 @@
 extern "C" {
 #endif
 
+/* Where each side is: the protocol's node, the peer's node, and the port
+ * the listening side listens on. */
+#define TW_SIMTEST_TEST_HOST "10.0.0.1"
+#define TW_SIMTEST_PEER_HOST "10.0.0.2"
+#define TW_SIMTEST_PORT 9
+
+/* Connections the peer scripts and serves, until set otherwise. */
+#define TW_SIMTEST_CONNS_DEFAULT 64
+
 typedef struct tw_simtest tw_simtest;
 
 /* A world of seed `seed` (opts NULL: defaults; see twin/sim.h), the
  * protocol made by factory(arg) on node "test": as the client connecting
  * to the peer (as_server false) or as the accepted end of a connection the
- * peer makes (as_server true). NULL on failure. */
+ * peer makes (as_server true). As the client, factory NULL makes no
+ * connection: the test's code connects itself, from tw_simtest_loop(st)
+ * to TW_SIMTEST_PEER_HOST port TW_SIMTEST_PORT. NULL on failure. */
 tw_simtest *tw_simtest_new(uint64_t seed, const tw_sim_opts *opts,
                            tw_protocol_factory factory, void *arg,
                            bool as_server);
@@ -47,7 +88,43 @@ tw_sim *tw_simtest_sim(tw_simtest *st);
 tw_loop *tw_simtest_loop(tw_simtest *st); /* the protocol's node */
 tw_loop *tw_simtest_peer_loop(tw_simtest *st);
 
-/* Peer actions at virtual time `at`. Data is copied. */
+/* ---- connections ---- */
+
+/* The most connections the peer scripts and serves (>= 1, and not below
+ * the connections already selected or seen): 0, -EINVAL.
+ * [TW_SIMTEST_CONNS_DEFAULT] */
+int tw_simtest_set_conns_max(tw_simtest *st, unsigned max);
+/* Select connection n (1-based) for the calls that follow. 0, -EINVAL
+ * (n is 0), -ENOSPC (n is past the limit), -ENOMEM. As the client
+ * (as_server true) the peer will make connections 1..n. */
+int tw_simtest_on_conn(tw_simtest *st, unsigned n);
+/* The peer as the server (as_server false): the selected connection is
+ * refused, or reset as soon as it is accepted. 0; -EINVAL when the peer
+ * is the client; -EALREADY when the connection has already reached the
+ * peer. */
+int tw_simtest_refuse(tw_simtest *st);
+int tw_simtest_reset_on_connect(tw_simtest *st);
+/* The peer as the client (as_server true): make the selected connection
+ * at virtual time `at` (or, if connection n-1 is made later than that,
+ * right after it) instead of when connection n-1 has ended. 0; -EINVAL
+ * when the peer is the server or at < 0; -EALREADY once the connection
+ * is made (connection 1 always is). */
+int tw_simtest_connect_at(tw_simtest *st, tw_ns at);
+/* Connections so far. as_server false: those that reached the peer (each
+ * connect of the protocol's side that got there, refused ones included).
+ * as_server true: those of the peer the protocol's server accepted (the
+ * peer's end connected). */
+unsigned tw_simtest_connections(const tw_simtest *st);
+/* tw_simtest_connected and tw_simtest_peer_error for connection n,
+ * without selecting it (false and 0 for one not seen yet). */
+bool tw_simtest_conn_connected(const tw_simtest *st, unsigned n);
+int tw_simtest_conn_peer_error(const tw_simtest *st, unsigned n);
+
+/* ---- the selected connection ---- */
+
+/* Peer actions at virtual time `at`. Data is copied. Actions on a
+ * connection that never opens (refused) never run. At most 100,000
+ * actions in all: then -ENOBUFS. */
 int tw_simtest_send(tw_simtest *st, tw_ns at, const void *data, size_t len);
 int tw_simtest_send_str(tw_simtest *st, tw_ns at, const char *s);
 int tw_simtest_write_eof(tw_simtest *st, tw_ns at);
@@ -60,14 +137,15 @@ int tw_simtest_pause_reading(tw_simtest *st, tw_ns at, bool paused);
  * (after what earlier expects consumed), or until virtual time `by`.
  * Returns 0 (and consumes them), -ETIMEDOUT if they had not all arrived by
  * then, -EBADMSG if different bytes arrived. tw_simtest_error() says what
- * was there. */
+ * was there. On a connection not open yet, the world runs until it opens
+ * and the bytes come (or `by`). */
 int tw_simtest_expect(tw_simtest *st, const void *data, size_t len, tw_ns by);
 int tw_simtest_expect_str(tw_simtest *st, const char *s, tw_ns by);
 /* Until the peer saw the protocol's EOF (write_eof or close): 0, or
  * -ETIMEDOUT. */
 int tw_simtest_expect_eof(tw_simtest *st, tw_ns by);
-/* Until the peer's connection ended (EOF then closed, or reset): 0 or
- * -ETIMEDOUT. */
+/* Until the peer's connection ended (EOF, closed, reset, or refused or
+ * failed to connect): 0 or -ETIMEDOUT. */
 int tw_simtest_expect_closed(tw_simtest *st, tw_ns by);
 /* Run the world to virtual time t. */
 int tw_simtest_run_until(tw_simtest *st, tw_ns t);
@@ -75,9 +153,11 @@ int tw_simtest_run_until(tw_simtest *st, tw_ns t);
 /* Bytes the peer received and no expect consumed yet (valid until the
  * next call on st). */
 size_t tw_simtest_unread(tw_simtest *st, const uint8_t **data);
-/* True once the peer's end is connected. */
+/* True once the peer's end is connected (and after it has closed). */
 bool tw_simtest_connected(const tw_simtest *st);
-/* The error the peer's end was lost with (0: clean or still open). */
+/* The error the peer's end was lost with (0: clean or still open):
+ * -ECONNRESET, -ETIMEDOUT, ...; -ECONNREFUSED for a connection the peer
+ * refused, or the error a connect of the peer failed with. */
 int tw_simtest_peer_error(const tw_simtest *st);
 /* A sentence about the last failed expect ("" if none). */
 const char *tw_simtest_error(const tw_simtest *st);
