@@ -114,7 +114,9 @@ test: check-deps
 	@$(MAKE) --no-print-directory test-asan
 	@./tests/prog/sim_hash_check.sh $(CC) 30
 	@$(MAKE) --no-print-directory fuzz-regress
-	@./tools/summary.sh $(BUILD)/test-plain.log $(BUILD)-asan/test-plain.log
+	@./tests/prog/examples.sh $(BUILD)
+	@./tools/summary.sh $(BUILD)/test-plain.log $(BUILD)-asan/test-plain.log \
+	  $(BUILD)/test-examples.log
 
 # One pass of the suite in $(BUILD); logs to $(BUILD)/test-plain.log.
 test-plain: all $(TESTS)

@@ -1,0 +1,31 @@
+#!/bin/bash
+# The out-of-tree example as a user builds it: twin installed into a
+# temporary prefix, examples/kv copied out of the tree and built with
+# nothing but pkg-config, then its `make check` (unit tests with the
+# scripted peer, seed sweeps through its own tw_main binary with --json
+# and --shard, a shrink of its buggy variant, the same sweep through the
+# installed `twin sim --load`), a short fuzz run and its coverage.
+# Usage: tests/prog/examples.sh BUILD   (run from the top; logs the unit
+# tests' cmocka lines to BUILD/test-examples.log)
+set -eo pipefail
+build=${1:-build}
+top=$(pwd)
+tmp=$(mktemp -d /tmp/twin-examples.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+make -s --no-print-directory BUILD="$build" install PREFIX="$tmp/prefix" > /dev/null
+cp -r examples/kv "$tmp/kv"
+cd "$tmp/kv"
+# Nothing of the tree, and no loader path: pkg-config and the rpath only.
+unset LD_LIBRARY_PATH CPATH LIBRARY_PATH
+export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
+make -s all
+# The programs find the installed library by themselves.
+ldd ./kvtwin | grep -q "libtwin.so.0 => $tmp/prefix/lib/libtwin.so.0" || {
+    echo "examples: kvtwin does not load libtwin.so.0 from the prefix:"; ldd ./kvtwin; exit 1; }
+CMOCKA_MESSAGE_OUTPUT=stdout ./test_kv | tee "$top/$build/test-examples.log"
+make -s check SEEDS=1..100 2>&1 | grep -v '^\[' | grep -v '^$'
+if command -v clang > /dev/null; then
+    make -s fuzz-smoke CC=cc
+fi
+make -s coverage SEEDS=1..50
+echo "examples: kv built against $tmp/prefix with pkg-config only, checked"

@@ -1,0 +1,197 @@
+/* tests/test_main.c - tw_main, the whole twin command inside any program:
+ * it sees the apps the program registered, names the program (argv[0])
+ * in what it prints, replay commands included, and refuses a bad --load
+ * with one line and status 2. Runs tw_main in this process, its output
+ * caught in a file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+#include "twin/app.h"
+#include "twin/main.h"
+
+static char out[1 << 16], err[1 << 14];
+
+/* Run tw_main on a copy of argv; its stdout and stderr into out, err. */
+static int run_main(int argc, const char *const *argv)
+{
+    char *args[16];
+    assert_true(argc < 16);
+    for (int i = 0; i < argc; i++)
+        args[i] = (char *)argv[i];
+    args[argc] = NULL;
+    FILE *o = tmpfile(), *e = tmpfile();
+    assert_non_null(o);
+    assert_non_null(e);
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    dup2(fileno(o), 1);
+    dup2(fileno(e), 2);
+    int rc = tw_main(argc, args);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    rewind(o);
+    rewind(e);
+    size_t n = fread(out, 1, sizeof out - 1, o);
+    out[n] = '\0';
+    n = fread(err, 1, sizeof err - 1, e);
+    err[n] = '\0';
+    fclose(o);
+    fclose(e);
+    return rc;
+}
+
+/* ---- an app of the program's own ---- */
+
+typedef struct counter {
+    tw_loop *loop;
+    int ticks, want;
+} counter;
+
+static void tick(void *arg)
+{
+    counter *c = arg;
+    if (++c->ticks < c->want)
+        tw_call_later(c->loop, TW_MS(10), tick, c);
+}
+
+static int c_start(tw_loop *loop, int argc, char **argv, FILE *o, void **state)
+{
+    counter *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->loop = loop;
+    c->want = argc > 1 ? atoi(argv[1]) : 3;
+    tw_call_later(loop, TW_MS(10), tick, c);
+    (void)o;
+    *state = c;
+    return 0;
+}
+static int c_result(void *s) { return ((counter *)s)->ticks >= ((counter *)s)->want ? 0 : 1; }
+static void c_free(void *s) { free(s); }
+static bool c_done(void *s) { return ((counter *)s)->ticks >= ((counter *)s)->want; }
+
+static const tw_app counter_app = {
+    .name = "tick-counter",
+    .summary = "ticks N times, 10 ms apart",
+    .usage = "  N   how many ticks (default 3)\n",
+    .start = c_start,
+    .result = c_result,
+    .free = c_free,
+    .done = c_done,
+};
+
+static int with_app(void **state)
+{
+    tw_test_setup(state);
+    return tw_app_register(&counter_app);
+}
+
+static char scenario[128];
+
+static void test_apps_lists_the_programs_own(void **state)
+{
+    (void)state;
+    const char *argv[] = {"/opt/x/mytool", "apps"};
+    assert_int_equal(run_main(2, argv), 0);
+    /* registered first, then the built-in ones */
+    assert_ptr_equal(strstr(out, "tick-counter\n"), out);
+    assert_non_null(strstr(out, "    ticks N times, 10 ms apart\n"));
+    assert_non_null(strstr(out, "reports when it is done"));
+    assert_non_null(strstr(out, "\necho-server\n"));
+}
+
+static void test_sim_names_the_program(void **state)
+{
+    (void)state;
+    const char *argv[] = {"/opt/x/mytool", "sim", scenario, "--seed", "7"};
+    assert_int_equal(run_main(5, argv), 0);
+    assert_non_null(strstr(out, "mytool sim: "));
+    assert_non_null(strstr(out, "result: PASS"));
+    char want[300];
+    snprintf(want, sizeof want, "reproduce with: /opt/x/mytool sim %s --seed 7",
+             scenario);
+    assert_non_null(strstr(out, want));
+    assert_null(strstr(out, "twin sim"));
+    /* a sweep names it in its replay commands too */
+    const char *sweep[] = {"/opt/x/mytool", "sim", scenario, "--seeds", "1..3", "--json"};
+    assert_int_equal(run_main(6, sweep), 0);
+    assert_non_null(strstr(out, "\"replay\": \"/opt/x/mytool sim "));
+}
+
+static void test_usage_and_version_name_the_program(void **state)
+{
+    (void)state;
+    const char *argv[] = {"./mytool", "help"};
+    assert_int_equal(run_main(2, argv), 0);
+    assert_non_null(strstr(out, "usage: mytool run APP [OPTIONS]"));
+    assert_non_null(strstr(out, "see 'mytool sim --help'"));
+    assert_non_null(strstr(out, "tw_apps_load()"));
+    assert_null(strstr(out, "twin run"));
+    const char *v[] = {"./mytool", "version"};
+    assert_int_equal(run_main(2, v), 0);
+    assert_string_equal(out, "mytool (twin " TWIN_VERSION ")\n");
+    const char *bad[] = {"./mytool", "frobnicate"};
+    assert_int_equal(run_main(2, bad), 2);
+    assert_non_null(strstr(err, "mytool: unknown command 'frobnicate'\n"));
+    const char *noapp[] = {"./mytool", "run", "no-such-app"};
+    assert_int_equal(run_main(3, noapp), 2);
+    assert_non_null(strstr(err, "mytool: no app named 'no-such-app' (see 'mytool apps')"));
+}
+
+static void test_bad_load_is_status_2(void **state)
+{
+    (void)state;
+    const char *missing[] = {"mytool", "--load", "/nonexistent/x.so", "apps"};
+    assert_int_equal(run_main(4, missing), 2);
+    assert_non_null(strstr(err, "mytool: --load /nonexistent/x.so: "));
+    assert_string_equal(out, "");
+    /* a shared object without the function */
+    const char *nosym[] = {"mytool", "apps", "--load", "libyaml-0.so.2"};
+    assert_int_equal(run_main(4, nosym), 2);
+    assert_non_null(strstr(err, "mytool: --load libyaml-0.so.2: no function "
+                                "tw_apps_load() in it\n"));
+    const char *nopath[] = {"mytool", "sim", "--load"};
+    assert_int_equal(run_main(3, nopath), 2);
+    assert_non_null(strstr(err, "mytool: --load needs a path\n"));
+    const char *extra[] = {"mytool", "apps", "stray"};
+    assert_int_equal(run_main(3, extra), 2);
+}
+
+int main(void)
+{
+    snprintf(scenario, sizeof scenario, "/tmp/twin-test-main-%d.yaml", (int)getpid());
+    FILE *f = fopen(scenario, "w");
+    if (!f)
+        return 1;
+    fputs("name: ticks\n"
+          "duration: 1s\n"
+          "nodes:\n"
+          "  - name: a\n"
+          "    addr: 10.0.0.1\n"
+          "    app: tick-counter\n"
+          "    args: [\"5\"]\n"
+          "quiet:\n"
+          "  within: 2s\n",
+          f);
+    fclose(f);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_apps_lists_the_programs_own, with_app,
+                                        tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_sim_names_the_program, with_app,
+                                        tw_test_teardown),
+        TW_TEST(test_usage_and_version_name_the_program),
+        TW_TEST(test_bad_load_is_status_2),
+    };
+    int rc = cmocka_run_group_tests_name("main", tests, NULL, NULL);
+    unlink(scenario);
+    return rc;
+}
