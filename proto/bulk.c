@@ -18,12 +18,13 @@
  * echo_load.c).
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "twin/app.h"
+#include "twin/opts.h"
 #include "twin/parse.h"
 #include "twin/twin.h"
 
@@ -136,52 +137,46 @@ static tw_protocol *sink_factory(void *arg)
     return &s->base;
 }
 
+typedef struct recv_opts {
+    const char *host;
+    uint16_t port;
+    uint64_t rate;
+    bool quiet;
+} recv_opts;
+
+static const tw_opt recv_table[] = {
+    {.name = "host", TW_OPT_FIELD(TW_OPT_STRING, recv_opts, host),
+     .def = "127.0.0.1", .meta = "HOST",
+     .help = "address to listen on (default 127.0.0.1; '' for all)"},
+    {.name = "port", TW_OPT_FIELD(TW_OPT_PORT, recv_opts, port), .def = "9000",
+     .help = "port (default 9000)"},
+    {.name = "rate", TW_OPT_FIELD(TW_OPT_RATE, recv_opts, rate),
+     .help = "read at most this fast, e.g. 256KiB/s (default: no limit)"},
+    {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, recv_opts, quiet),
+     .help = "no output"},
+    {0},
+};
+
+TW_OPTS_USAGE_TEXT(recv_usage, 2048, recv_table)
+
 static int recv_start(tw_loop *loop, int argc, char **argv, FILE *out,
                       void **state)
 {
-    static const struct option opts[] = {
-        {"host", required_argument, 0, 'h'},
-        {"port", required_argument, 0, 'p'},
-        {"rate", required_argument, 0, 'r'},
-        {"quiet", no_argument, 0, 'q'},
-        {0, 0, 0, 0},
-    };
-    const char *host = "127.0.0.1";
-    uint64_t port = 9000, rate = 0;
-    bool quiet = false;
-    int ch;
-    optind = 0;
-    while ((ch = getopt_long(argc, argv, "h:p:r:q", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'h': host = optarg; break;
-        case 'p':
-            if (tw_parse_bytes(optarg, &port) < 0 || port > 65535) {
-                fprintf(out, "bulk-recv: bad --port '%s'\n", optarg);
-                return -EINVAL;
-            }
-            break;
-        case 'r':
-            if (tw_parse_rate(optarg, &rate) < 0) {
-                fprintf(out, "bulk-recv: bad --rate '%s'\n", optarg);
-                return -EINVAL;
-            }
-            break;
-        case 'q': quiet = true; break;
-        default: return -EINVAL;
-        }
-    }
-    if (optind < argc) {
-        fprintf(out, "bulk-recv: unexpected argument '%s'\n", argv[optind]);
-        return -EINVAL;
-    }
+    recv_opts o = {0};
+    int rc = tw_opts_parse(recv_table, &o, argc, argv, out);
+    if (rc < 0)
+        return rc;
+    const char *host = o.host;
+    uint16_t port = o.port;
+    uint64_t rate = o.rate;
+    bool quiet = o.quiet;
     recv_app *a = calloc(1, sizeof *a);
     if (!a)
         return -ENOMEM;
     a->loop = loop;
     a->rate = rate;
     a->out = quiet ? NULL : out;
-    int rc = tw_create_server(loop, sink_factory, a, host, (uint16_t)port,
-                              NULL, &a->srv);
+    rc = tw_create_server(loop, sink_factory, a, host, port, NULL, &a->srv);
     if (rc < 0) {
         fprintf(out, "bulk-recv: cannot listen: %s\n", tw_strerror(rc));
         free(a);
@@ -218,10 +213,8 @@ const tw_app tw__app_bulk_recv = {
     .name = "bulk-recv",
     .summary = "reads streams (slowly with --rate), checks every byte, "
                "answers OK <bytes> at EOF",
-    .usage = "  --host HOST     address to listen on (default 127.0.0.1; '' for all)\n"
-             "  --port PORT     port (default 9000)\n"
-             "  --rate RATE     read at most this fast, e.g. 256KiB/s (default: no limit)\n"
-             "  --quiet         no output\n",
+    .usage = recv_usage,
+    .opts = recv_table,
     .start = recv_start,
     .result = recv_result,
     .free = recv_free,
@@ -250,8 +243,7 @@ typedef struct send_attempt {
 struct send_app {
     tw_loop *loop;
     FILE *out;
-    char host[256];
-    uint16_t port;
+    tw_opt_hostport connect;
     uint64_t total, chunk, min_pauses;
     tw_ns retry;
     source *c;
@@ -420,8 +412,8 @@ static void send_connect(send_app *a)
     int rc = at ? 0 : -ENOMEM;
     if (at) {
         at->app = a;
-        rc = tw_create_connection(a->loop, src_factory, at, a->host, a->port,
-                                  src_connected);
+        rc = tw_create_connection(a->loop, src_factory, at, a->connect.host,
+                                  a->connect.port, src_connected);
     }
     if (rc < 0) {
         free(at);
@@ -431,55 +423,43 @@ static void send_connect(send_app *a)
     a->pending = at;
 }
 
+typedef struct send_opts {
+    tw_opt_hostport connect;
+    uint64_t total, chunk, min_pauses;
+    tw_ns retry;
+    bool quiet;
+} send_opts;
+
+static const tw_opt send_table[] = {
+    {.name = "connect", TW_OPT_FIELD(TW_OPT_HOSTPORT, send_opts, connect),
+     .def = "127.0.0.1:9000", .help = "a bulk-recv (default 127.0.0.1:9000)"},
+    {.name = "bytes", TW_OPT_FIELD(TW_OPT_BYTES, send_opts, total), .def = "1MiB",
+     .min = 1, .meta = "N", .help = "stream length (default 1MiB)"},
+    {.name = "chunk", TW_OPT_FIELD(TW_OPT_BYTES, send_opts, chunk), .def = "16384",
+     .min = 1, .meta = "N", .help = "bytes per write (default 16384)"},
+    {.name = "min-pauses", TW_OPT_FIELD(TW_OPT_U64, send_opts, min_pauses),
+     .help = "fail unless pause_writing came N times (default 0)"},
+    {.name = "retry", TW_OPT_FIELD(TW_OPT_DURATION, send_opts, retry),
+     .def = "200ms", .min = 1,
+     .help = "reconnect delay after a failure (default 200ms)"},
+    {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, send_opts, quiet),
+     .help = "no output"},
+    {0},
+};
+
+TW_OPTS_USAGE_TEXT(send_usage, 2048, send_table)
+
 static int send_start(tw_loop *loop, int argc, char **argv, FILE *out,
                       void **state)
 {
-    static const struct option opts[] = {
-        {"connect", required_argument, 0, 'c'},
-        {"bytes", required_argument, 0, 'b'},
-        {"chunk", required_argument, 0, 'k'},
-        {"min-pauses", required_argument, 0, 'm'},
-        {"retry", required_argument, 0, 'r'},
-        {"quiet", no_argument, 0, 'q'},
-        {0, 0, 0, 0},
-    };
-    send_app a0 = {.loop = loop, .total = 1u << 20, .chunk = 16384,
-                   .retry = TW_MS(200)};
-    const char *target = "127.0.0.1:9000", *badopt = NULL, *badval = NULL;
-    bool quiet = false;
-    int ch;
-    optind = 0;
-    while (!badopt && (ch = getopt_long(argc, argv, "c:b:k:m:r:q", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': target = optarg; break;
-        case 'b':
-            if (tw_parse_bytes(optarg, &a0.total) < 0 || !a0.total)
-                badopt = "--bytes", badval = optarg;
-            break;
-        case 'k':
-            if (tw_parse_bytes(optarg, &a0.chunk) < 0 || !a0.chunk)
-                badopt = "--chunk", badval = optarg;
-            break;
-        case 'm':
-            if (tw_parse_bytes(optarg, &a0.min_pauses) < 0)
-                badopt = "--min-pauses", badval = optarg;
-            break;
-        case 'r':
-            if (tw_parse_duration(optarg, &a0.retry) < 0 || a0.retry <= 0)
-                badopt = "--retry", badval = optarg;
-            break;
-        case 'q': quiet = true; break;
-        default: return -EINVAL;
-        }
-    }
-    if (!badopt && optind < argc)
-        badopt = "argument", badval = argv[optind];
-    if (!badopt && tw_parse_hostport(target, a0.host, sizeof a0.host, &a0.port) < 0)
-        badopt = "--connect (want HOST:PORT)", badval = target;
-    if (badopt) {
-        fprintf(out, "bulk-send: bad %s '%s'\n", badopt, badval);
-        return -EINVAL;
-    }
+    send_opts o = {0};
+    int rc = tw_opts_parse(send_table, &o, argc, argv, out);
+    if (rc < 0)
+        return rc;
+    send_app a0 = {.loop = loop, .connect = o.connect, .total = o.total,
+                   .chunk = o.chunk, .min_pauses = o.min_pauses,
+                   .retry = o.retry};
+    bool quiet = o.quiet;
     send_app *a = malloc(sizeof *a);
     if (!a)
         return -ENOMEM;
@@ -529,12 +509,8 @@ const tw_app tw__app_bulk_send = {
     .name = "bulk-send",
     .summary = "writes a stream as fast as flow control allows; checks "
                "the receiver's count",
-    .usage = "  --connect HOST:PORT  a bulk-recv (default 127.0.0.1:9000)\n"
-             "  --bytes N            stream length (default 1MiB)\n"
-             "  --chunk N            bytes per write (default 16384)\n"
-             "  --min-pauses N       fail unless pause_writing came N times (default 0)\n"
-             "  --retry DURATION     reconnect delay after a failure (default 200ms)\n"
-             "  --quiet              no output\n",
+    .usage = send_usage,
+    .opts = send_table,
     .start = send_start,
     .result = send_result,
     .free = send_free,

@@ -12,10 +12,12 @@
  * twin/programs.h), which prints the node's virtual time.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "twin/app.h"
+#include "twin/opts.h"
 #include "twin/simproc.h"
 #include "twin/twin.h"
 
@@ -106,24 +108,33 @@ static tw_protocol *date_factory(void *arg) { return arg; }
 
 /* ---- the app ---- */
 
+typedef struct date_opts {
+    const char *program;
+    tw_opt_args args;
+} date_opts;
+
+/* Options and the program's arguments may come in any order. */
+static const tw_opt date_table[] = {
+    {.name = "program", TW_OPT_FIELD(TW_OPT_STRING, date_opts, program),
+     .def = "date", .meta = "NAME", .help = "the program to run [date]"},
+    {TW_OPT_FIELD(TW_OPT_ARGS, date_opts, args), .max = DATE_ARGS_MAX - 1,
+     .flags = TW_OPT_ARGS_ANYWHERE, .help = "its arguments"},
+    {0},
+};
+
+TW_OPTS_USAGE_TEXT(date_usage, 1024, date_table)
+
 static int date_start(tw_loop *loop, int argc, char **argv, FILE *out,
                       void **state)
 {
-    const char *args[DATE_ARGS_MAX + 1] = {"date"};
+    date_opts o = {0};
+    int rc = tw_opts_parse(date_table, &o, argc, argv, out);
+    if (rc < 0)
+        return rc;
+    const char *args[DATE_ARGS_MAX + 1] = {o.program};
     int n = 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--program") == 0 && i + 1 < argc) {
-            args[0] = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
-            fprintf(out, "date: unknown option %s\n", argv[i]);
-            return -EINVAL;
-        } else if (n < DATE_ARGS_MAX) {
-            args[n++] = argv[i];
-        } else {
-            fprintf(out, "date: more than %d arguments\n", DATE_ARGS_MAX - 1);
-            return -EINVAL;
-        }
-    }
+    for (int i = 0; i < o.args.argc; i++)
+        args[n++] = o.args.argv[i];
     args[n] = NULL;
     struct date_app *a = calloc(1, sizeof *a);
     if (!a)
@@ -131,10 +142,10 @@ static int date_start(tw_loop *loop, int argc, char **argv, FILE *out,
     a->base.ops = &date_ops;
     a->out = out;
     /* The example's stdin=None, stderr=None: the child shares ours. */
-    tw_subprocess_opts o = {.stdin_mode = TW_STDIO_INHERIT,
-                            .stdout_mode = TW_STDIO_PIPE,
-                            .stderr_mode = TW_STDIO_INHERIT};
-    int rc = tw_subprocess_exec(loop, date_factory, a, args, &o, NULL);
+    tw_subprocess_opts so = {.stdin_mode = TW_STDIO_INHERIT,
+                             .stdout_mode = TW_STDIO_PIPE,
+                             .stderr_mode = TW_STDIO_INHERIT};
+    rc = tw_subprocess_exec(loop, date_factory, a, args, &so, NULL);
     if (rc < 0) {
         fprintf(out, "date: cannot run %s: %s\n", args[0], tw_strerror(rc));
         free(a);
@@ -156,8 +167,8 @@ const tw_app tw__app_date = {
     .name = "date",
     .summary = "run a program (date), print its output once it exited and "
                "its stdout closed",
-    .usage = "  --program NAME   the program to run [date]\n"
-             "  ARG...           its arguments\n",
+    .usage = date_usage,
+    .opts = date_table,
     .start = date_start,
     .result = date_result,
     .free = date_free,

@@ -4,13 +4,14 @@
  * Map: server protocol; client protocol; the two as named apps.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/tls_app.h"
 #include "twin/app.h"
 #include "twin/echo.h"
+#include "twin/opts.h"
 #include "twin/parse.h"
 #include "twin/twin.h"
 
@@ -237,51 +238,47 @@ struct server_app {
     tw_server *srv;
 };
 
+typedef struct server_opts {
+    const char *host, *path;
+    uint16_t port;
+    bool keep, quiet;
+    tw__tls_app tls;
+} server_opts;
+
+static const tw_opt server_table[] = {
+    {.name = "host", TW_OPT_FIELD(TW_OPT_STRING, server_opts, host),
+     .def = "127.0.0.1", .meta = "HOST",
+     .help = "address to listen on (default 127.0.0.1; '' for all)"},
+    {.name = "port", TW_OPT_FIELD(TW_OPT_PORT, server_opts, port), .def = "8888",
+     .help = "port (default 8888; 0 picks a free one)"},
+    {.name = "unix", TW_OPT_FIELD(TW_OPT_STRING, server_opts, path), .meta = "PATH",
+     .help = "listen on a Unix socket instead"},
+    {.name = "keep-open", TW_OPT_FIELD(TW_OPT_FLAG, server_opts, keep),
+     .help = "keep echoing instead of closing after one echo"},
+    {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, server_opts, quiet),
+     .help = "no per-connection output"},
+    {.kind = TW_OPT_INCLUDE, .sub = tw__tls_server_opts,
+     .off = offsetof(server_opts, tls)},
+    {0},
+};
+
+TW_OPTS_USAGE_TEXT(server_usage, 2048, server_table)
+
 static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
                         void **state)
 {
-    static const struct option opts[] = {
-        {"host", required_argument, 0, 'h'},
-        {"port", required_argument, 0, 'p'},
-        {"unix", required_argument, 0, 'u'},
-        {"keep-open", no_argument, 0, 'k'},
-        {"quiet", no_argument, 0, 'q'},
-        TW__TLS_SERVER_OPTIONS,
-        {0, 0, 0, 0},
-    };
-    const char *host = "127.0.0.1", *path = NULL;
-    uint16_t port = 8888;
-    bool keep = false, quiet = false;
-    tw__tls_app tls = {0};
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h:p:u:kq", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h': host = optarg; break;
-        case 'p':
-            if (tw_parse_port(optarg, &port) < 0) {
-                fprintf(out, "echo-server: bad port '%s'\n", optarg);
-                return -EINVAL;
-            }
-            break;
-        case 'u': path = optarg; break;
-        case 'k': keep = true; break;
-        case 'q': quiet = true; break;
-        default:
-            if (tw__tls_app_option(&tls, c, optarg))
-                break;
-            return -EINVAL;
-        }
-    }
-    if (optind < argc || (path && tls.on)) {
-        fprintf(out, "echo-server: %s '%s'\n",
-                optind < argc ? "unexpected argument" : "no TLS over --unix",
-                optind < argc ? argv[optind] : path);
+    server_opts o = {0};
+    int rc = tw_opts_parse(server_table, &o, argc, argv, out);
+    if (rc < 0)
+        return rc;
+    bool tls_on = tw__tls_app_on(&o.tls);
+    if (o.path && tls_on) {
+        fprintf(out, "echo-server: no TLS over --unix '%s'\n", o.path);
         return -EINVAL;
     }
-    int rc;
-    tw_tls_ctx *ctx = tw__tls_app_ctx(&tls, TW_TLS_SERVER, "echo-server", out,
-                                      quiet, &rc);
+    const char *host = o.host, *path = o.path;
+    tw_tls_ctx *ctx = tw__tls_app_ctx(&o.tls, TW_TLS_SERVER, "echo-server", out,
+                                      o.quiet, &rc);
     if (rc < 0)
         return rc;
     struct server_app *a = calloc(1, sizeof *a);
@@ -289,16 +286,16 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
         tw_tls_ctx_free(ctx);
         return -ENOMEM;
     }
-    a->cfg.keep_open = keep;
-    a->cfg.log = quiet ? NULL : out;
+    a->cfg.keep_open = o.keep;
+    a->cfg.log = o.quiet ? NULL : out;
     if (path)
         rc = tw_create_unix_server(loop, tw_echo_server_factory, &a->cfg, path,
                                    NULL, &a->srv);
     else if (ctx)
         rc = tw_create_server_tls(loop, tw_echo_server_factory, &a->cfg, host,
-                                  port, NULL, ctx, &a->srv);
+                                  o.port, NULL, ctx, &a->srv);
     else
-        rc = tw_create_server(loop, tw_echo_server_factory, &a->cfg, host, port,
+        rc = tw_create_server(loop, tw_echo_server_factory, &a->cfg, host, o.port,
                               NULL, &a->srv);
     tw_tls_ctx_free(ctx); /* the server holds its own reference */
     if (rc < 0) {
@@ -334,65 +331,58 @@ static void server_discard(void *state) { free(state); }
 const tw_app tw__app_echo_server = {
     .name = "echo-server",
     .summary = "TCP or TLS echo server (closes after one echo unless --keep-open)",
-    .usage = "  --host HOST     address to listen on (default 127.0.0.1; '' for all)\n"
-             "  --port PORT     port (default 8888; 0 picks a free one)\n"
-             "  --unix PATH     listen on a Unix socket instead\n"
-             "  --keep-open     keep echoing instead of closing after one echo\n"
-             "  --quiet         no per-connection output\n"
-             TW__TLS_SERVER_USAGE,
+    .usage = server_usage,
+    .opts = server_table,
     .start = server_start,
     .result = server_result,
     .free = server_free,
     .discard = server_discard,
 };
 
+typedef struct client_opts {
+    tw_opt_hostport connect;
+    const char *path, *msg;
+    unsigned count;
+    bool quiet;
+    tw__tls_app tls;
+} client_opts;
+
+static const tw_opt client_table[] = {
+    {.name = "connect", TW_OPT_FIELD(TW_OPT_HOSTPORT, client_opts, connect),
+     .def = "127.0.0.1:8888", .help = "server (default 127.0.0.1:8888)"},
+    {.name = "unix", TW_OPT_FIELD(TW_OPT_STRING, client_opts, path), .meta = "PATH",
+     .help = "connect to a Unix socket instead"},
+    {.name = "message", TW_OPT_FIELD(TW_OPT_STRING, client_opts, msg),
+     .def = "Hello World!", .help = "what to send (default 'Hello World!')"},
+    {.name = "count", TW_OPT_FIELD(TW_OPT_UINT, client_opts, count), .def = "1",
+     .help = "send it N times (default 1)"},
+    {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, client_opts, quiet),
+     .help = "no output"},
+    {.kind = TW_OPT_INCLUDE, .sub = tw__tls_client_opts,
+     .off = offsetof(client_opts, tls)},
+    {0},
+};
+
+TW_OPTS_USAGE_TEXT(client_usage, 2048, client_table)
+
 static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
                         void **state)
 {
-    static const struct option opts[] = {
-        {"connect", required_argument, 0, 'c'},
-        {"unix", required_argument, 0, 'u'},
-        {"message", required_argument, 0, 'm'},
-        {"count", required_argument, 0, 'n'},
-        {"quiet", no_argument, 0, 'q'},
-        TW__TLS_CLIENT_OPTIONS,
-        {0, 0, 0, 0},
-    };
-    const char *target = "127.0.0.1:8888", *path = NULL, *msg = "Hello World!";
-    unsigned count = 1;
-    bool quiet = false;
-    tw__tls_app tls = {0};
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "c:u:m:n:q", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': target = optarg; break;
-        case 'u': path = optarg; break;
-        case 'm': msg = optarg; break;
-        case 'n': count = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'q': quiet = true; break;
-        default:
-            if (tw__tls_app_option(&tls, c, optarg))
-                break;
-            return -EINVAL;
-        }
-    }
-    if (optind < argc || !*msg || (path && tls.on)) {
+    client_opts o = {0};
+    int rc = tw_opts_parse(client_table, &o, argc, argv, out);
+    if (rc < 0)
+        return rc;
+    if (!*o.msg || (o.path && tw__tls_app_on(&o.tls))) {
         fprintf(out, "echo-client: %s\n",
-                optind < argc ? "unexpected argument"
-                              : *msg ? "no TLS over --unix" : "empty message");
+                *o.msg ? "no TLS over --unix" : "empty message");
         return -EINVAL;
     }
-    char host[256];
-    uint16_t port = 0;
-    if (!path && tw_parse_hostport(target, host, sizeof host, &port) < 0) {
-        fprintf(out, "echo-client: bad --connect '%s' (want HOST:PORT)\n", target);
-        return -EINVAL;
-    }
-    tw_echo_client_cfg cfg = {.message = msg, .count = count,
+    const char *path = o.path, *host = o.connect.host;
+    uint16_t port = o.connect.port;
+    bool quiet = o.quiet;
+    tw_echo_client_cfg cfg = {.message = o.msg, .count = o.count,
                               .log = quiet ? NULL : out};
-    int rc;
-    tw_tls_ctx *ctx = tw__tls_app_ctx(&tls, TW_TLS_CLIENT, "echo-client", out,
+    tw_tls_ctx *ctx = tw__tls_app_ctx(&o.tls, TW_TLS_CLIENT, "echo-client", out,
                                       quiet, &rc);
     if (rc < 0)
         return rc;
@@ -430,12 +420,8 @@ static void client_free(void *state) { tw_echo_client_free(state); }
 const tw_app tw__app_echo_client = {
     .name = "echo-client",
     .summary = "TCP or TLS echo client: sends a message, checks the echo",
-    .usage = "  --connect HOST:PORT  server (default 127.0.0.1:8888)\n"
-             "  --unix PATH          connect to a Unix socket instead\n"
-             "  --message TEXT       what to send (default 'Hello World!')\n"
-             "  --count N            send it N times (default 1)\n"
-             "  --quiet              no output\n"
-             TW__TLS_CLIENT_USAGE,
+    .usage = client_usage,
+    .opts = client_table,
     .start = client_start,
     .result = client_result,
     .free = client_free,

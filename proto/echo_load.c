@@ -22,7 +22,7 @@
  * does nothing.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,17 +30,18 @@
 #include "proto/redial.h"
 #include "proto/tls_app.h"
 #include "twin/app.h"
+#include "twin/opts.h"
 #include "twin/parse.h"
 #include "twin/twin.h"
 
 typedef struct load {
     tw_loop *loop;
     FILE *out; /* NULL: quiet */
-    char host[256];
-    uint16_t port;
+    /* the options */
+    tw_opt_hostport connect;
     uint64_t messages, size_max, seed, attempts_max;
     tw_ns timeout, retry;
-    bool reconnect;
+    bool no_reconnect, quiet;
     tw__tls_app tls_opts; /* --tls...: every connection is TLS */
     tw_tls_ctx *tls;
     /* progress */
@@ -206,72 +207,32 @@ static void watchdog_cb(void *arg)
 
 /* ---- options ---- */
 
-static int bad(FILE *out, const char *what, const char *v)
-{
-    fprintf(out, "echo-load: bad %s '%s'\n", what, v);
-    return -EINVAL;
-}
+static const tw_opt load_table[] = {
+    {.name = "connect", TW_OPT_FIELD(TW_OPT_HOSTPORT, load, connect),
+     .def = "127.0.0.1:8888",
+     .help = "an echo-server --keep-open (default 127.0.0.1:8888)"},
+    {.name = "messages", TW_OPT_FIELD(TW_OPT_U64, load, messages), .def = "100",
+     .min = 1, .help = "messages to echo, one at a time (default 100)"},
+    {.name = "size", TW_OPT_FIELD(TW_OPT_BYTES, load, size_max), .def = "1024",
+     .min = 1, .max = 1 << 24,
+     .help = "largest message; lengths vary (default 1024)"},
+    {.name = "timeout", TW_OPT_FIELD(TW_OPT_DURATION, load, timeout), .def = "2s",
+     .min = 1, .help = "an echo slower than this: reconnect (default 2s)"},
+    {.name = "retry", TW_OPT_FIELD(TW_OPT_DURATION, load, retry), .def = "100ms",
+     .min = 1, .help = "first reconnect delay, doubling to 2s (default 100ms)"},
+    {.name = "attempts", TW_OPT_FIELD(TW_OPT_U64, load, attempts_max),
+     .help = "give up after N connects (default 0: never)"},
+    {.name = "no-reconnect", TW_OPT_FIELD(TW_OPT_FLAG, load, no_reconnect),
+     .help = "give up at the first failure"},
+    {.name = "seed", TW_OPT_FIELD(TW_OPT_U64, load, seed),
+     .help = "varies the messages (default 0)"},
+    {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, load, quiet), .help = "no output"},
+    {.kind = TW_OPT_INCLUDE, .sub = tw__tls_client_opts,
+     .off = offsetof(load, tls_opts)},
+    {0},
+};
 
-static int parse(load *a, int argc, char **argv, FILE *out, bool *quiet)
-{
-    static const struct option opts[] = {
-        {"connect", required_argument, 0, 'c'},
-        {"messages", required_argument, 0, 'n'},
-        {"size", required_argument, 0, 's'},
-        {"timeout", required_argument, 0, 't'},
-        {"retry", required_argument, 0, 'r'},
-        {"attempts", required_argument, 0, 'a'},
-        {"seed", required_argument, 0, 'S'},
-        {"no-reconnect", no_argument, 0, 'N'},
-        {"quiet", no_argument, 0, 'q'},
-        TW__TLS_CLIENT_OPTIONS,
-        {0, 0, 0, 0},
-    };
-    const char *target = "127.0.0.1:8888";
-    int ch;
-    optind = 0;
-    while ((ch = getopt_long(argc, argv, "c:n:s:t:r:a:S:Nq", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': target = optarg; break;
-        case 'n':
-            if (tw_parse_bytes(optarg, &a->messages) < 0 || !a->messages)
-                return bad(out, "--messages", optarg);
-            break;
-        case 's':
-            if (tw_parse_bytes(optarg, &a->size_max) < 0 || !a->size_max ||
-                a->size_max > (1u << 24))
-                return bad(out, "--size", optarg);
-            break;
-        case 't':
-            if (tw_parse_duration(optarg, &a->timeout) < 0 || a->timeout <= 0)
-                return bad(out, "--timeout", optarg);
-            break;
-        case 'r':
-            if (tw_parse_duration(optarg, &a->retry) < 0 || a->retry <= 0)
-                return bad(out, "--retry", optarg);
-            break;
-        case 'a':
-            if (tw_parse_bytes(optarg, &a->attempts_max) < 0)
-                return bad(out, "--attempts", optarg);
-            break;
-        case 'S':
-            if (tw_parse_bytes(optarg, &a->seed) < 0)
-                return bad(out, "--seed", optarg);
-            break;
-        case 'N': a->reconnect = false; break;
-        case 'q': *quiet = true; break;
-        default:
-            if (tw__tls_app_option(&a->tls_opts, ch, optarg))
-                break;
-            return -EINVAL;
-        }
-    }
-    if (optind < argc)
-        return bad(out, "argument", argv[optind]);
-    if (tw_parse_hostport(target, a->host, sizeof a->host, &a->port) < 0)
-        return bad(out, "--connect (want HOST:PORT)", target);
-    return 0;
-}
+TW_OPTS_USAGE_TEXT(load_usage, 2048, load_table)
 
 /* ---- the app ---- */
 
@@ -281,10 +242,9 @@ static int load_start(tw_loop *loop, int argc, char **argv, FILE *out,
     load *a = calloc(1, sizeof *a);
     if (!a)
         return -ENOMEM;
-    *a = (load){.loop = loop, .messages = 100, .size_max = 1024,
-                .timeout = TW_SEC(2), .retry = TW_MS(100), .reconnect = true};
-    bool quiet = false;
-    int rc = parse(a, argc, argv, out, &quiet);
+    a->loop = loop;
+    int rc = tw_opts_parse(load_table, a, argc, argv, out);
+    bool quiet = a->quiet;
     if (rc == 0)
         a->tls = tw__tls_app_ctx(&a->tls_opts, TW_TLS_CLIENT, "echo-load", out,
                                  quiet, &rc);
@@ -293,9 +253,10 @@ static int load_start(tw_loop *loop, int argc, char **argv, FILE *out,
         return rc;
     }
     a->out = quiet ? NULL : out;
-    a->dial = (tw__redial){.loop = loop, .host = a->host, .port = a->port,
-                           .tls = a->tls, .retry = a->retry,
-                           .attempts_max = a->attempts_max, .once = !a->reconnect,
+    a->dial = (tw__redial){.loop = loop, .host = a->connect.host,
+                           .port = a->connect.port, .tls = a->tls,
+                           .retry = a->retry, .attempts_max = a->attempts_max,
+                           .once = a->no_reconnect,
                            .ops = &conn_ops, .arg = a, .on_failure = on_failure};
     a->last_now = tw_loop_now(loop);
     a->watchdog_due = a->last_now + a->timeout / 4;
@@ -347,16 +308,8 @@ const tw_app tw__app_echo_load = {
     .name = "echo-load",
     .summary = "checked echo workload: N messages, every byte verified, "
                "reconnects after failures",
-    .usage = "  --connect HOST:PORT  an echo-server --keep-open (default 127.0.0.1:8888)\n"
-             "  --messages N         messages to echo, one at a time (default 100)\n"
-             "  --size BYTES         largest message; lengths vary (default 1024)\n"
-             "  --timeout DURATION   an echo slower than this: reconnect (default 2s)\n"
-             "  --retry DURATION     first reconnect delay, doubling to 2s (default 100ms)\n"
-             "  --attempts N         give up after N connects (default 0: never)\n"
-             "  --no-reconnect       give up at the first failure\n"
-             "  --seed N             varies the messages (default 0)\n"
-             "  --quiet              no output\n"
-             TW__TLS_CLIENT_USAGE,
+    .usage = load_usage,
+    .opts = load_table,
     .start = load_start,
     .result = load_result,
     .free = load_free,

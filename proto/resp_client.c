@@ -30,13 +30,14 @@
  * from the state first when the state goes.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/redial.h"
 #include "twin/app.h"
+#include "twin/opts.h"
 #include "twin/parse.h"
 #include "twin/resp.h"
 #include "twin/twin.h"
@@ -620,99 +621,50 @@ static void watchdog_cb(void *arg)
 
 /* ---- options ---- */
 
-static int bad(FILE *out, const char *what, const char *v)
-{
-    fprintf(out, "resp-client: bad %s '%s'\n", what, v);
-    return -EINVAL;
-}
+typedef struct client_opts {
+    tw_opt_hostport connect;
+    uint64_t ops, keys, pipeline, size_max, px_pct, seed, read_rate;
+    tw_ns px_max, timeout, retry, clock_slack;
+    const char *name;
+    bool quiet;
+} client_opts;
 
-static int parse(client *a, int argc, char **argv, FILE *out, bool *quiet,
-                 const char **name)
-{
-    static const struct option opts[] = {
-        {"connect", required_argument, 0, 'c'},
-        {"ops", required_argument, 0, 'n'},
-        {"keys", required_argument, 0, 'k'},
-        {"pipeline", required_argument, 0, 'P'},
-        {"size", required_argument, 0, 's'},
-        {"px", required_argument, 0, 'x'},
-        {"px-max", required_argument, 0, 'X'},
-        {"timeout", required_argument, 0, 't'},
-        {"retry", required_argument, 0, 'r'},
-        {"read-rate", required_argument, 0, 'R'},
-        {"clock-slack", required_argument, 0, 'C'},
-        {"name", required_argument, 0, 'N'},
-        {"seed", required_argument, 0, 'S'},
-        {"quiet", no_argument, 0, 'q'},
-        {0, 0, 0, 0},
-    };
-    const char *target = "127.0.0.1:6399";
-    int ch;
-    optind = 0;
-    while ((ch = getopt_long(argc, argv, "c:n:k:P:s:x:X:t:r:R:C:N:S:q", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': target = optarg; break;
-        case 'n':
-            if (tw_parse_bytes(optarg, &a->ops) < 0 || !a->ops)
-                return bad(out, "--ops", optarg);
-            break;
-        case 'k':
-            if (tw_parse_bytes(optarg, &a->keys) < 0 || !a->keys || a->keys > 1000000)
-                return bad(out, "--keys", optarg);
-            break;
-        case 'P':
-            if (tw_parse_bytes(optarg, &a->pipeline) < 0 || !a->pipeline ||
-                a->pipeline > 1000000)
-                return bad(out, "--pipeline", optarg);
-            break;
-        case 's':
-            if (tw_parse_bytes(optarg, &a->size_max) < 0 || a->size_max < 24 ||
-                a->size_max > 4096)
-                return bad(out, "--size (24..4096)", optarg);
-            break;
-        case 'x':
-            if (tw_parse_bytes(optarg, &a->px_pct) < 0 || a->px_pct > 100)
-                return bad(out, "--px (percent)", optarg);
-            break;
-        case 'X':
-            if (tw_parse_duration(optarg, &a->px_max) < 0 || a->px_max < TW_MS(1))
-                return bad(out, "--px-max", optarg);
-            break;
-        case 't':
-            if (tw_parse_duration(optarg, &a->timeout) < 0 || a->timeout < 4)
-                return bad(out, "--timeout", optarg);
-            break;
-        case 'r':
-            if (tw_parse_duration(optarg, &a->retry) < 0 || a->retry <= 0)
-                return bad(out, "--retry", optarg);
-            break;
-        case 'R':
-            if (tw_parse_rate(optarg, &a->read_rate) < 0)
-                return bad(out, "--read-rate", optarg);
-            break;
-        case 'C':
-            if (tw_parse_duration(optarg, &a->clock_slack) < 0)
-                return bad(out, "--clock-slack", optarg);
-            break;
-        case 'N':
-            if (!*optarg || strlen(optarg) > NAME_MAX_LEN)
-                return bad(out, "--name", optarg);
-            *name = optarg;
-            break;
-        case 'S':
-            if (tw_parse_bytes(optarg, &a->seed) < 0)
-                return bad(out, "--seed", optarg);
-            break;
-        case 'q': *quiet = true; break;
-        default: return -EINVAL;
-        }
-    }
-    if (optind < argc)
-        return bad(out, "argument", argv[optind]);
-    if (tw_parse_hostport(target, a->host, sizeof a->host, &a->port) < 0)
-        return bad(out, "--connect (want HOST:PORT)", target);
-    return 0;
-}
+static const tw_opt client_table[] = {
+    {.name = "connect", TW_OPT_FIELD(TW_OPT_HOSTPORT, client_opts, connect),
+     .def = "127.0.0.1:6399", .help = "the server (default 127.0.0.1:6399)"},
+    {.name = "ops", TW_OPT_FIELD(TW_OPT_U64, client_opts, ops), .def = "1000",
+     .min = 1, .help = "replies to check (default 1000)"},
+    {.name = "keys", TW_OPT_FIELD(TW_OPT_U64, client_opts, keys), .def = "16",
+     .min = 1, .max = 1000000, .help = "keys of this client (default 16)"},
+    {.name = "pipeline", TW_OPT_FIELD(TW_OPT_U64, client_opts, pipeline), .def = "4",
+     .min = 1, .max = 1000000, .help = "requests in flight (default 4)"},
+    {.name = "size", TW_OPT_FIELD(TW_OPT_BYTES, client_opts, size_max), .def = "64",
+     .min = 24, .max = 4096, .help = "largest value, 24..4096 (default 64)"},
+    {.name = "px", TW_OPT_FIELD(TW_OPT_U64, client_opts, px_pct), .def = "10",
+     .max = 100, .meta = "PERCENT", .help = "SETs with an expiry (default 10)"},
+    {.name = "px-max", TW_OPT_FIELD(TW_OPT_DURATION, client_opts, px_max),
+     .def = "500ms", .min = TW_MS(1), .help = "longest such expiry (default 500ms)"},
+    {.name = "timeout", TW_OPT_FIELD(TW_OPT_DURATION, client_opts, timeout),
+     .def = "2s", .min = 4,
+     .help = "a reply slower than this: reconnect (default 2s)"},
+    {.name = "retry", TW_OPT_FIELD(TW_OPT_DURATION, client_opts, retry),
+     .def = "100ms", .min = 1,
+     .help = "first reconnect delay, doubling to 2s (default 100ms)"},
+    {.name = "read-rate", TW_OPT_FIELD(TW_OPT_RATE, client_opts, read_rate),
+     .help = "read replies at most this fast (default: no limit)"},
+    {.name = "clock-slack", TW_OPT_FIELD(TW_OPT_DURATION, client_opts, clock_slack),
+     .help = "how far the server's clock may be off this\n"
+             "client's over an expiry (clock faults; default 0)"},
+    {.name = "name", TW_OPT_FIELD(TW_OPT_STRING, client_opts, name), .def = "c",
+     .min = 1, .max = NAME_MAX_LEN, .meta = "NAME", .help = "key prefix (default c)"},
+    {.name = "seed", TW_OPT_FIELD(TW_OPT_U64, client_opts, seed),
+     .help = "varies the ops (default 0)"},
+    {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, client_opts, quiet),
+     .help = "no output"},
+    {0},
+};
+
+TW_OPTS_USAGE_TEXT(client_usage, 2048, client_table)
 
 /* ---- the app ---- */
 
@@ -730,16 +682,20 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
     client *a = calloc(1, sizeof *a);
     if (!a)
         return -ENOMEM;
-    *a = (client){.loop = loop, .ops = 1000, .keys = 16, .pipeline = 4,
-                  .size_max = 64, .px_pct = 10, .px_max = TW_MS(500),
-                  .timeout = TW_SEC(2), .retry = TW_MS(100)};
-    bool quiet = false;
-    const char *name = "c";
-    int rc = parse(a, argc, argv, out, &quiet, &name);
+    client_opts o = {0};
+    int rc = tw_opts_parse(client_table, &o, argc, argv, out);
     if (rc < 0) {
         free(a);
         return rc;
     }
+    *a = (client){.loop = loop, .port = o.connect.port, .ops = o.ops,
+                  .keys = o.keys, .pipeline = o.pipeline, .size_max = o.size_max,
+                  .seed = o.seed, .px_pct = o.px_pct, .px_max = o.px_max,
+                  .timeout = o.timeout, .retry = o.retry,
+                  .clock_slack = o.clock_slack, .read_rate = o.read_rate};
+    snprintf(a->host, sizeof a->host, "%s", o.connect.host);
+    bool quiet = o.quiet;
+    const char *name = o.name;
     a->km = calloc(a->keys, sizeof *a->km);
     a->q = calloc(a->pipeline + 1, sizeof *a->q); /* + the INFO */
     if (!a->km || !a->q) {
@@ -798,21 +754,8 @@ const tw_app tw__app_resp_client = {
     .name = "resp-client",
     .summary = "checked key-value workload against a RESP server: every "
                "reply verified, reconnects after failures",
-    .usage = "  --connect HOST:PORT  the server (default 127.0.0.1:6399)\n"
-             "  --ops N              replies to check (default 1000)\n"
-             "  --keys N             keys of this client (default 16)\n"
-             "  --pipeline N         requests in flight (default 4)\n"
-             "  --size BYTES         largest value, 24..4096 (default 64)\n"
-             "  --px PERCENT         SETs with an expiry (default 10)\n"
-             "  --px-max DURATION    longest such expiry (default 500ms)\n"
-             "  --timeout DURATION   a reply slower than this: reconnect (default 2s)\n"
-             "  --retry DURATION     first reconnect delay, doubling to 2s (default 100ms)\n"
-             "  --read-rate RATE     read replies at most this fast (default: no limit)\n"
-             "  --clock-slack DURATION  how far the server's clock may be off this\n"
-             "                       client's over an expiry (clock faults; default 0)\n"
-             "  --name NAME          key prefix (default c)\n"
-             "  --seed N             varies the ops (default 0)\n"
-             "  --quiet              no output\n",
+    .usage = client_usage,
+    .opts = client_table,
     .start = client_start,
     .result = client_result,
     .free = client_free,

@@ -26,11 +26,12 @@
  * until its release. A connection never outlives its server.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "twin/app.h"
+#include "twin/opts.h"
 #include "twin/parse.h"
 #include "twin/resp.h"
 #include "twin/twin.h"
@@ -552,92 +553,73 @@ typedef struct server_app {
     char violation[160];
 } server_app;
 
-static int bad(FILE *out, const char *what, const char *v)
-{
-    fprintf(out, "resp-server: bad %s '%s'\n", what, v);
-    return -EINVAL;
-}
+typedef struct server_opts {
+    const char *host;
+    uint16_t port;
+    uint64_t maxclients, bulk_max, array_max, inline_max, pending_max;
+    uint64_t output_max, bytes_max, keys_max, seed, held_max;
+    bool quiet;
+} server_opts;
 
-static int size_opt(FILE *out, const char *name, const char *v, size_t *dst)
-{
-    uint64_t x;
-    if (tw_parse_bytes(v, &x) < 0 || x > SIZE_MAX)
-        return bad(out, name, v);
-    *dst = (size_t)x;
-    return 0;
-}
+/* The limits' zero means the library's default (twin/resp.h); they are
+ * size_t, bounded where that is narrower than what the parsers give. */
+#define SIZE_BOUND (SIZE_MAX < INT64_MAX ? (int64_t)SIZE_MAX : 0)
 
-static int parse_opts(int argc, char **argv, FILE *out, tw_resp_server_cfg *cfg,
-                      const char **host, uint64_t *port, uint64_t *held,
-                      bool *quiet)
-{
-    static const struct option opts[] = {
-        {"host", required_argument, 0, 'h'},
-        {"port", required_argument, 0, 'p'},
-        {"maxclients", required_argument, 0, 'c'},
-        {"max-bulk", required_argument, 0, 'b'},
-        {"max-args", required_argument, 0, 'a'},
-        {"max-inline", required_argument, 0, 'i'},
-        {"max-pending", required_argument, 0, 'P'},
-        {"max-output", required_argument, 0, 'o'},
-        {"maxmemory", required_argument, 0, 'm'},
-        {"max-keys", required_argument, 0, 'k'},
-        {"seed", required_argument, 0, 'S'},
-        {"held-max", required_argument, 0, 'H'},
-        {"quiet", no_argument, 0, 'q'},
-        {0, 0, 0, 0},
-    };
-    int ch, rc = 0;
-    optind = 0;
-    while (rc == 0 &&
-           (ch = getopt_long(argc, argv, "h:p:c:b:a:i:P:o:m:k:S:H:q", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'h': *host = optarg; break;
-        case 'p': {
-            char *end;
-            *port = strtoul(optarg, &end, 10);
-            if (!*optarg || *end || *port > 65535)
-                rc = bad(out, "--port", optarg);
-            break;
-        }
-        case 'c':
-            if (tw_parse_bytes(optarg, &cfg->maxclients) < 0 || !cfg->maxclients)
-                rc = bad(out, "--maxclients", optarg);
-            break;
-        case 'b': rc = size_opt(out, "--max-bulk", optarg, &cfg->limits.bulk_max); break;
-        case 'a': rc = size_opt(out, "--max-args", optarg, &cfg->limits.array_max); break;
-        case 'i': rc = size_opt(out, "--max-inline", optarg, &cfg->limits.inline_max); break;
-        case 'P': rc = size_opt(out, "--max-pending", optarg, &cfg->limits.pending_max); break;
-        case 'o': rc = size_opt(out, "--max-output", optarg, &cfg->output_max); break;
-        case 'm': rc = size_opt(out, "--maxmemory", optarg, &cfg->store.bytes_max); break;
-        case 'k': rc = size_opt(out, "--max-keys", optarg, &cfg->store.keys_max); break;
-        case 'S':
-            if (tw_parse_bytes(optarg, &cfg->seed) < 0)
-                rc = bad(out, "--seed", optarg);
-            break;
-        case 'H':
-            if (tw_parse_bytes(optarg, held) < 0)
-                rc = bad(out, "--held-max", optarg);
-            break;
-        case 'q': *quiet = true; break;
-        default: rc = -EINVAL; break;
-        }
-    }
-    if (rc == 0 && optind < argc)
-        rc = bad(out, "argument", argv[optind]);
-    return rc;
-}
+static const tw_opt server_table[] = {
+    {.name = "host", TW_OPT_FIELD(TW_OPT_STRING, server_opts, host),
+     .def = "127.0.0.1", .meta = "HOST",
+     .help = "address to listen on (default 127.0.0.1; '' for all)"},
+    {.name = "port", TW_OPT_FIELD(TW_OPT_PORT, server_opts, port), .def = "6399",
+     .help = "port (default 6399; 0 picks a free one)"},
+    {.name = "maxclients", TW_OPT_FIELD(TW_OPT_U64, server_opts, maxclients),
+     .min = 1, .help = "clients at once (default 10000)"},
+    {.name = "max-bulk", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, bulk_max),
+     .max = SIZE_BOUND, .help = "longest bulk string (default 512MiB)"},
+    {.name = "max-args", TW_OPT_FIELD(TW_OPT_U64, server_opts, array_max),
+     .max = SIZE_BOUND, .help = "most arguments in one request (default 1048576)"},
+    {.name = "max-inline", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, inline_max),
+     .max = SIZE_BOUND, .help = "longest inline request (default 64KiB)"},
+    {.name = "max-pending", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, pending_max),
+     .max = SIZE_BOUND, .help = "unfinished request held per client (default 1GiB)"},
+    {.name = "max-output", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, output_max),
+     .max = SIZE_BOUND,
+     .help = "replies held per client before it is dropped (default 1GiB)"},
+    {.name = "maxmemory", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, bytes_max),
+     .max = SIZE_BOUND,
+     .help = "keyspace memory; writes past it get OOM (default: none)"},
+    {.name = "max-keys", TW_OPT_FIELD(TW_OPT_U64, server_opts, keys_max),
+     .max = SIZE_BOUND, .help = "keys at most (default: none)"},
+    {.name = "seed", TW_OPT_FIELD(TW_OPT_U64, server_opts, seed),
+     .help = "varies the run id and the hash seed"},
+    {.name = "held-max", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, held_max),
+     .help = "invariant: never hold more for one client"},
+    {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, server_opts, quiet),
+     .help = "no output"},
+    {0},
+};
+
+TW_OPTS_USAGE_TEXT(server_usage, 2048, server_table)
 
 static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
                      void **state)
 {
-    tw_resp_server_cfg cfg = {0};
-    const char *host = "127.0.0.1";
-    uint64_t port = 6399, held = 0;
-    bool quiet = false;
-    int rc = parse_opts(argc, argv, out, &cfg, &host, &port, &held, &quiet);
+    server_opts o = {0};
+    int rc = tw_opts_parse(server_table, &o, argc, argv, out);
     if (rc < 0)
         return rc;
+    tw_resp_server_cfg cfg = {
+        .limits = {.bulk_max = (size_t)o.bulk_max, .array_max = (size_t)o.array_max,
+                   .inline_max = (size_t)o.inline_max,
+                   .pending_max = (size_t)o.pending_max},
+        .store = {.keys_max = (size_t)o.keys_max, .bytes_max = (size_t)o.bytes_max},
+        .maxclients = o.maxclients,
+        .output_max = (size_t)o.output_max,
+        .seed = o.seed,
+    };
+    const char *host = o.host;
+    uint16_t port = o.port;
+    uint64_t held = o.held_max;
+    bool quiet = o.quiet;
     server_app *a = calloc(1, sizeof *a);
     if (!a || !(a->rs = tw_resp_server_new(loop, &cfg))) {
         free(a);
@@ -646,16 +628,20 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
     a->held_check = held;
     /* A deep backlog: redis-benchmark opens its 50 clients at once. */
     tw_server_opts so = {.backlog = 511};
-    rc = tw_create_server(loop, tw_resp_server_factory, a->rs, host,
-                          (uint16_t)port, &so, &a->srv);
+    rc = tw_create_server(loop, tw_resp_server_factory, a->rs, host, port, &so,
+                          &a->srv);
     if (rc < 0) {
-        fprintf(out, "resp-server: cannot listen on %s:%llu: %s\n", host,
-                (unsigned long long)port, tw_strerror(rc));
+        fprintf(out, "resp-server: cannot listen on %s:%u: %s\n", host,
+                (unsigned)port, tw_strerror(rc));
         tw_resp_server_close(a->rs);
         free(a);
         return rc;
     }
     if (!quiet) {
+        /* A simulated node that crashed lost its keyspace with it. */
+        unsigned restarts = tw_app_restarts(loop);
+        if (restarts)
+            fprintf(out, "Restart %u: the keyspace starts empty\n", restarts);
         for (int i = 0; i < tw_server_count(a->srv); i++) {
             tw_addr addr;
             char buf[TW_ADDR_STRLEN];
@@ -703,19 +689,8 @@ const tw_app tw__app_resp_server = {
     .name = "resp-server",
     .summary = "Redis-protocol (RESP2) key-value server: redis-cli and "
                "redis-benchmark speak to it",
-    .usage = "  --host HOST          address to listen on (default 127.0.0.1; '' for all)\n"
-             "  --port PORT          port (default 6399; 0 picks a free one)\n"
-             "  --maxclients N       clients at once (default 10000)\n"
-             "  --max-bulk BYTES     longest bulk string (default 512MiB)\n"
-             "  --max-args N         most arguments in one request (default 1048576)\n"
-             "  --max-inline BYTES   longest inline request (default 64KiB)\n"
-             "  --max-pending BYTES  unfinished request held per client (default 1GiB)\n"
-             "  --max-output BYTES   replies held per client before it is dropped (default 1GiB)\n"
-             "  --maxmemory BYTES    keyspace memory; writes past it get OOM (default: none)\n"
-             "  --max-keys N         keys at most (default: none)\n"
-             "  --seed N             varies the run id and the hash seed\n"
-             "  --held-max BYTES     invariant: never hold more for one client\n"
-             "  --quiet              no output\n",
+    .usage = server_usage,
+    .opts = server_table,
     .start = app_start,
     .result = app_result,
     .free = app_free,

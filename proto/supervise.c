@@ -17,11 +17,12 @@
  * argv given after "--" is copied.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "twin/app.h"
+#include "twin/opts.h"
 #include "twin/parse.h"
 #include "twin/twin.h"
 
@@ -168,46 +169,44 @@ static void free_args(sup *a)
         free(a->argv[i]);
 }
 
+typedef struct sup_opts {
+    uint64_t restarts;
+    tw_ns backoff;
+    bool quiet;
+    tw_opt_args prog;
+} sup_opts;
+
+/* The first operand ends the options: the program's own stay its own. */
+static const tw_opt sup_table[] = {
+    {.name = "restarts", TW_OPT_FIELD(TW_OPT_U64, sup_opts, restarts), .def = "3",
+     .help = "give up after N failed runs more (default 3)"},
+    {.name = "backoff", TW_OPT_FIELD(TW_OPT_DURATION, sup_opts, backoff),
+     .def = "100ms", .min = 1,
+     .help = "wait before a restart, doubling (default 100ms)"},
+    {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, sup_opts, quiet), .help = "no output"},
+    {TW_OPT_FIELD(TW_OPT_ARGS, sup_opts, prog), .min = 1, .max = ARGS_MAX,
+     .meta = "PROGRAM ARG...", .help = "what to run (after '--' if it has options)"},
+    {0},
+};
+
+TW_OPTS_USAGE_TEXT(sup_usage, 2048, sup_table)
+
 static int sup_start(tw_loop *loop, int argc, char **argv, FILE *out,
                      void **state)
 {
-    static const struct option opts[] = {
-        {"restarts", required_argument, 0, 'r'},
-        {"backoff", required_argument, 0, 'b'},
-        {"quiet", no_argument, 0, 'q'},
-        {0, 0, 0, 0},
-    };
+    sup_opts o = {0};
+    int rc = tw_opts_parse(sup_table, &o, argc, argv, out);
+    if (rc < 0)
+        return rc;
     sup *a = calloc(1, sizeof *a);
     if (!a)
         return -ENOMEM;
     a->loop = loop;
-    a->restarts_max = 3;
-    a->backoff = TW_MS(100);
-    bool quiet = false;
-    int ch, rc = 0;
-    optind = 0;
-    /* "+": stop at the program's name, so its own options stay its own. */
-    while (rc == 0 && (ch = getopt_long(argc, argv, "+r:b:q", opts, NULL)) != -1) {
-        if (ch == 'r' && tw_parse_bytes(optarg, &a->restarts_max) == 0)
-            continue;
-        if (ch == 'b' && tw_parse_duration(optarg, &a->backoff) == 0 && a->backoff > 0)
-            continue;
-        if (ch == 'q') {
-            quiet = true;
-            continue;
-        }
-        fprintf(out, "supervise: bad option%s%s\n", optarg ? " value " : "",
-                optarg ? optarg : "");
-        rc = -EINVAL;
-    }
-    int n = argc - optind;
-    if (rc == 0 && (n < 1 || n > ARGS_MAX)) {
-        fprintf(out, "supervise: give the program to run after the options "
-                     "(at most %d words)\n", ARGS_MAX);
-        rc = -EINVAL;
-    }
-    for (int i = 0; rc == 0 && i < n; i++)
-        if (!(a->argv[i] = strdup(argv[optind + i])))
+    a->restarts_max = o.restarts;
+    a->backoff = o.backoff;
+    bool quiet = o.quiet;
+    for (int i = 0; rc == 0 && i < o.prog.argc; i++)
+        if (!(a->argv[i] = strdup(o.prog.argv[i])))
             rc = -ENOMEM;
     if (rc < 0) {
         free_args(a);
@@ -256,10 +255,8 @@ static void sup_discard(void *state)
 const tw_app tw__app_supervise = {
     .name = "supervise",
     .summary = "runs a program; runs it again when it fails or dies",
-    .usage = "  --restarts N        give up after N failed runs more (default 3)\n"
-             "  --backoff DURATION  wait before a restart, doubling (default 100ms)\n"
-             "  --quiet             no output\n"
-             "  PROGRAM ARG...      what to run (after '--' if it has options)\n",
+    .usage = sup_usage,
+    .opts = sup_table,
     .start = sup_start,
     .result = sup_result,
     .free = sup_free,

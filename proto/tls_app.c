@@ -4,22 +4,37 @@
 
 #include "proto/tls_app.h"
 
-int tw__tls_app_option(tw__tls_app *a, int opt, const char *arg)
+const tw_opt tw__tls_server_opts[] = {
+    {.name = "tls-cert", TW_OPT_FIELD(TW_OPT_STRING, tw__tls_app, opts.cert_file),
+     .meta = "FILE", .help = "serve TLS with this certificate chain (PEM)"},
+    {.name = "tls-key", TW_OPT_FIELD(TW_OPT_STRING, tw__tls_app, opts.key_file),
+     .meta = "FILE", .help = "its private key (PEM; default: in --tls-cert)"},
+    {.name = "tls-test-cert", TW_OPT_FIELD(TW_OPT_STRING, tw__tls_app, opts.test_cert),
+     .meta = "NAMES",
+     .help = "serve TLS with twin's test certificate for NAMES\n"
+             "(comma separated; INSECURE: tests only)"},
+    {0},
+};
+
+const tw_opt tw__tls_client_opts[] = {
+    {.name = "tls", TW_OPT_FIELD(TW_OPT_FLAG, tw__tls_app, tls),
+     .help = "connect with TLS, verifying the server"},
+    {.name = "tls-ca", TW_OPT_FIELD(TW_OPT_STRING, tw__tls_app, opts.ca_file),
+     .meta = "FILE", .help = "trust these CAs (PEM) instead of the system's"},
+    {.name = "tls-no-verify", TW_OPT_FIELD(TW_OPT_FLAG, tw__tls_app, opts.no_verify),
+     .help = "do not verify the server (still encrypted)"},
+    {.name = "tls-name", TW_OPT_FIELD(TW_OPT_STRING, tw__tls_app, opts.server_name),
+     .meta = "NAME", .help = "the server's name to check (default: the host)"},
+    {.name = "tls-test-ca", TW_OPT_FIELD(TW_OPT_FLAG, tw__tls_app, opts.test_ca),
+     .help = "trust twin's test CA (INSECURE: tests only)"},
+    {0},
+};
+
+bool tw__tls_app_on(const tw__tls_app *a)
 {
-    tw_tls_opts *o = &a->opts;
-    switch (opt) {
-    case TW__OPT_TLS: break;
-    case TW__OPT_TLS_CERT: o->cert_file = arg; break;
-    case TW__OPT_TLS_KEY: o->key_file = arg; break;
-    case TW__OPT_TLS_CA: o->ca_file = arg; break;
-    case TW__OPT_TLS_NO_VERIFY: o->no_verify = true; break;
-    case TW__OPT_TLS_NAME: o->server_name = arg; break;
-    case TW__OPT_TLS_TEST_CERT: o->test_cert = arg; break;
-    case TW__OPT_TLS_TEST_CA: o->test_ca = true; break;
-    default: return 0;
-    }
-    a->on = true;
-    return 1;
+    const tw_tls_opts *o = &a->opts;
+    return a->tls || o->cert_file || o->key_file || o->ca_file || o->no_verify ||
+           o->server_name || o->test_cert || o->test_ca;
 }
 
 static void report(void *out, int err, const char *reason)
@@ -33,7 +48,7 @@ tw_tls_ctx *tw__tls_app_ctx(const tw__tls_app *a, tw_tls_role role,
                             const char *app, FILE *out, bool quiet, int *err)
 {
     *err = 0;
-    if (!a->on)
+    if (!tw__tls_app_on(a))
         return NULL;
     const tw_tls_opts *o = &a->opts;
     if (role == TW_TLS_SERVER && !o->cert_file && !o->test_cert) {

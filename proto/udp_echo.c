@@ -11,11 +11,12 @@
  * frees the app), so each side unlinks itself from the other when it goes.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "twin/app.h"
+#include "twin/opts.h"
 #include "twin/parse.h"
 #include "twin/twin.h"
 #include "twin/udp_echo.h"
@@ -448,43 +449,40 @@ static int split_hostport(const char *s, char *host, size_t hlen,
     return 0;
 }
 
+typedef struct server_opts {
+    const char *host, *path;
+    uint16_t port;
+    bool reuse_port, quiet;
+} server_opts;
+
+static const tw_opt server_table[] = {
+    {.name = "host", TW_OPT_FIELD(TW_OPT_STRING, server_opts, host),
+     .def = "127.0.0.1", .meta = "HOST",
+     .help = "address or name to bind (default 127.0.0.1)"},
+    {.name = "port", TW_OPT_FIELD(TW_OPT_PORT, server_opts, port), .def = "9999",
+     .help = "port (default 9999; 0 picks a free one)"},
+    {.name = "unix", TW_OPT_FIELD(TW_OPT_STRING, server_opts, path), .meta = "PATH",
+     .help = "bind a Unix datagram socket instead (real backend)"},
+    {.name = "reuse-port", TW_OPT_FIELD(TW_OPT_FLAG, server_opts, reuse_port),
+     .help = "SO_REUSEPORT: share the port with other servers"},
+    {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, server_opts, quiet),
+     .help = "no per-datagram output"},
+    {0},
+};
+
+TW_OPTS_USAGE_TEXT(server_usage, 2048, server_table)
+
 static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
                         void **state)
 {
-    static const struct option opts[] = {
-        {"host", required_argument, 0, 'h'},
-        {"port", required_argument, 0, 'p'},
-        {"unix", required_argument, 0, 'u'},
-        {"reuse-port", no_argument, 0, 'R'},
-        {"quiet", no_argument, 0, 'q'},
-        {0, 0, 0, 0},
-    };
-    const char *host = "127.0.0.1", *path = NULL;
-    uint16_t port = 9999;
-    tw_datagram_opts o = {0};
-    bool quiet = false;
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h:p:u:Rq", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h': host = optarg; break;
-        case 'p':
-            if (tw_parse_port(optarg, &port) < 0) {
-                fprintf(out, "udp-echo-server: bad port '%s'\n", optarg);
-                return -EINVAL;
-            }
-            break;
-        case 'u': path = optarg; break;
-        case 'R': o.reuse_port = true; break;
-        case 'q': quiet = true; break;
-        default: return -EINVAL;
-        }
-    }
-    if (optind < argc) {
-        fprintf(out, "udp-echo-server: unexpected argument '%s'\n", argv[optind]);
-        return -EINVAL;
-    }
-    int rc = 0;
+    server_opts so = {0};
+    int rc = tw_opts_parse(server_table, &so, argc, argv, out);
+    if (rc < 0)
+        return rc;
+    const char *host = so.host, *path = so.path;
+    uint16_t port = so.port;
+    bool quiet = so.quiet;
+    tw_datagram_opts o = {.reuse_port = so.reuse_port};
     bool named = false;
     if (path) {
         rc = tw_addr_unix(&o.local, path);
@@ -570,64 +568,58 @@ static void server_discard(void *state)
 const tw_app tw__app_udp_echo_server = {
     .name = "udp-echo-server",
     .summary = "UDP echo server: sends every datagram back to its sender",
-    .usage = "  --host HOST     address or name to bind (default 127.0.0.1)\n"
-             "  --port PORT     port (default 9999; 0 picks a free one)\n"
-             "  --unix PATH     bind a Unix datagram socket instead (real backend)\n"
-             "  --reuse-port    SO_REUSEPORT: share the port with other servers\n"
-             "  --quiet         no per-datagram output\n",
+    .usage = server_usage,
+    .opts = server_table,
     .start = server_start,
     .result = server_result,
     .free = server_free,
     .discard = server_discard,
 };
 
+typedef struct client_opts {
+    const char *target, *path, *bind, *msg;
+    unsigned count, timeout_ms, retries;
+    bool quiet;
+} client_opts;
+
+static const tw_opt client_table[] = {
+    {.name = "connect", TW_OPT_FIELD(TW_OPT_STRING, client_opts, target),
+     .def = "127.0.0.1:9999", .meta = "HOST:PORT",
+     .help = "the server, an address or a name (default 127.0.0.1:9999)"},
+    {.name = "unix", TW_OPT_FIELD(TW_OPT_STRING, client_opts, path), .meta = "PATH",
+     .help = "a Unix datagram server instead (needs --bind)"},
+    {.name = "bind", TW_OPT_FIELD(TW_OPT_STRING, client_opts, bind), .meta = "ADDR",
+     .help = "own address: HOST:PORT, or a path with --unix"},
+    {.name = "message", TW_OPT_FIELD(TW_OPT_STRING, client_opts, msg),
+     .def = "Hello World!",
+     .help = "what to send (default 'Hello World!'; may be '')"},
+    {.name = "count", TW_OPT_FIELD(TW_OPT_UINT, client_opts, count), .def = "1",
+     .max = 1000000, .help = "datagrams to send (default 1)"},
+    {.name = "timeout", TW_OPT_FIELD(TW_OPT_UINT, client_opts, timeout_ms),
+     .def = "1000", .max = 1000000, .meta = "MS",
+     .help = "wait for the echoes before resending (default 1000)"},
+    {.name = "retries", TW_OPT_FIELD(TW_OPT_UINT, client_opts, retries), .def = "3",
+     .max = 1000000, .help = "resends before giving up (default 3)"},
+    {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, client_opts, quiet),
+     .help = "no output"},
+    {0},
+};
+
+TW_OPTS_USAGE_TEXT(client_usage, 2048, client_table)
+
 static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
                         void **state)
 {
-    static const struct option opts[] = {
-        {"connect", required_argument, 0, 'c'},
-        {"unix", required_argument, 0, 'u'},
-        {"bind", required_argument, 0, 'b'},
-        {"message", required_argument, 0, 'm'},
-        {"count", required_argument, 0, 'n'},
-        {"timeout", required_argument, 0, 't'},
-        {"retries", required_argument, 0, 'r'},
-        {"quiet", no_argument, 0, 'q'},
-        {0, 0, 0, 0},
-    };
-    const char *target = "127.0.0.1:9999", *path = NULL, *bind = NULL;
-    const char *msg = "Hello World!";
-    unsigned long count = 1, timeout_ms = 1000, retries = 3;
-    bool quiet = false;
-    int c;
-    char *end;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "c:u:b:m:n:t:r:q", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': target = optarg; break;
-        case 'u': path = optarg; break;
-        case 'b': bind = optarg; break;
-        case 'm': msg = optarg; break;
-        case 'n': case 't': case 'r': {
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!*optarg || *end || v > 1000000) {
-                fprintf(out, "udp-echo-client: bad number '%s'\n", optarg);
-                return -EINVAL;
-            }
-            *(c == 'n' ? &count : c == 't' ? &timeout_ms : &retries) = v;
-            break;
-        }
-        case 'q': quiet = true; break;
-        default: return -EINVAL;
-        }
-    }
-    if (optind < argc) {
-        fprintf(out, "udp-echo-client: unexpected argument '%s'\n", argv[optind]);
-        return -EINVAL;
-    }
+    client_opts co = {0};
+    int rc = tw_opts_parse(client_table, &co, argc, argv, out);
+    if (rc < 0)
+        return rc;
+    const char *target = co.target, *path = co.path, *bind = co.bind;
+    const char *msg = co.msg;
+    unsigned count = co.count, timeout_ms = co.timeout_ms, retries = co.retries;
+    bool quiet = co.quiet;
     tw_datagram_opts o = {0};
     char rhost[256], lhost[256];
-    int rc;
     bool named = false;
     if (path) {
         rc = tw_addr_unix(&o.remote, path);
@@ -651,9 +643,9 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
         return -EINVAL;
     }
     tw_udp_echo_client_cfg cfg = {
-        .message = msg, .len = strlen(msg), .count = (unsigned)count,
+        .message = msg, .len = strlen(msg), .count = count,
         .timeout_ns = (tw_ns)timeout_ms * TW_NS_PER_MS,
-        .retries = (unsigned)retries, .log = quiet ? NULL : out,
+        .retries = retries, .log = quiet ? NULL : out,
     };
     tw_udp_echo_client *cl = tw_udp_echo_client_new(&cfg);
     if (!cl)
@@ -691,14 +683,8 @@ static void client_discard(void *state)
 const tw_app tw__app_udp_echo_client = {
     .name = "udp-echo-client",
     .summary = "UDP echo client: sends a message, waits for its echo",
-    .usage = "  --connect HOST:PORT  the server, an address or a name (default 127.0.0.1:9999)\n"
-             "  --unix PATH          a Unix datagram server instead (needs --bind)\n"
-             "  --bind ADDR          own address: HOST:PORT, or a path with --unix\n"
-             "  --message TEXT       what to send (default 'Hello World!'; may be '')\n"
-             "  --count N            datagrams to send (default 1)\n"
-             "  --timeout MS         wait for the echoes before resending (default 1000)\n"
-             "  --retries N          resends before giving up (default 3)\n"
-             "  --quiet              no output\n",
+    .usage = client_usage,
+    .opts = client_table,
     .start = client_start,
     .result = client_result,
     .free = client_free,

@@ -18,11 +18,12 @@
  * release; free/discard detach or drop the app state (echo_load.c's rule).
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "twin/app.h"
+#include "twin/opts.h"
 #include "twin/datagram.h"
 #include "twin/parse.h"
 #include "twin/twin.h"
@@ -235,54 +236,47 @@ static void open_ep(uload *a)
 
 /* ---- options and the app ---- */
 
+typedef struct ul_opts {
+    const char *target;
+    uint64_t n, size_max, window;
+    tw_ns timeout;
+    bool quiet;
+} ul_opts;
+
+static const tw_opt ul_table[] = {
+    {.name = "connect", TW_OPT_FIELD(TW_OPT_STRING, ul_opts, target),
+     .def = "127.0.0.1:9999", .meta = "HOST:PORT",
+     .help = "the server, numeric (default 127.0.0.1:9999)"},
+    {.name = "datagrams", TW_OPT_FIELD(TW_OPT_U64, ul_opts, n), .def = "200",
+     .min = 1, .max = 1 << 24, .help = "datagrams to get echoed (default 200)"},
+    {.name = "size", TW_OPT_FIELD(TW_OPT_BYTES, ul_opts, size_max), .def = "512",
+     .min = 8, .max = SIZE_MAX_BYTES,
+     .help = "largest payload, 8..8192 (default 512)"},
+    {.name = "window", TW_OPT_FIELD(TW_OPT_U64, ul_opts, window), .def = "8",
+     .min = 1, .help = "datagrams outstanding at once (default 8)"},
+    {.name = "timeout", TW_OPT_FIELD(TW_OPT_DURATION, ul_opts, timeout),
+     .def = "200ms", .min = 1,
+     .help = "resend what is not echoed after it (default 200ms)"},
+    {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, ul_opts, quiet), .help = "no output"},
+    {0},
+};
+
+TW_OPTS_USAGE_TEXT(ul_usage, 2048, ul_table)
+
 static int ul_start(tw_loop *loop, int argc, char **argv, FILE *out,
                     void **state)
 {
-    static const struct option opts[] = {
-        {"connect", required_argument, 0, 'c'},
-        {"datagrams", required_argument, 0, 'n'},
-        {"size", required_argument, 0, 's'},
-        {"window", required_argument, 0, 'w'},
-        {"timeout", required_argument, 0, 't'},
-        {"quiet", no_argument, 0, 'q'},
-        {0, 0, 0, 0},
-    };
-    uload a0 = {.loop = loop, .n = 200, .size_max = 512, .window = 8,
-                .timeout = TW_MS(200)};
-    const char *target = "127.0.0.1:9999", *bad = NULL;
-    bool quiet = false;
-    int ch;
-    optind = 0;
-    while (!bad && (ch = getopt_long(argc, argv, "c:n:s:w:t:q", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': target = optarg; break;
-        case 'n':
-            if (tw_parse_bytes(optarg, &a0.n) < 0 || !a0.n || a0.n > (1u << 24))
-                bad = optarg;
-            break;
-        case 's':
-            if (tw_parse_bytes(optarg, &a0.size_max) < 0 || a0.size_max < 8 ||
-                a0.size_max > SIZE_MAX_BYTES)
-                bad = optarg;
-            break;
-        case 'w':
-            if (tw_parse_bytes(optarg, &a0.window) < 0 || !a0.window)
-                bad = optarg;
-            break;
-        case 't':
-            if (tw_parse_duration(optarg, &a0.timeout) < 0 || a0.timeout <= 0)
-                bad = optarg;
-            break;
-        case 'q': quiet = true; break;
-        default: return -EINVAL;
-        }
-    }
-    if (!bad && optind < argc)
-        bad = argv[optind];
-    if (!bad && tw_addr_parse(&a0.remote, target) < 0)
-        bad = target;
-    if (bad) {
-        fprintf(out, "udp-load: bad value '%s' (see 'twin apps')\n", bad);
+    ul_opts o = {0};
+    int rc = tw_opts_parse(ul_table, &o, argc, argv, out);
+    if (rc < 0)
+        return rc;
+    uload a0 = {.loop = loop, .n = o.n, .size_max = o.size_max,
+                .window = o.window, .timeout = o.timeout};
+    const char *target = o.target;
+    bool quiet = o.quiet;
+    if (tw_addr_parse(&a0.remote, target) < 0) {
+        fprintf(out, "udp-load: --connect: expected a numeric HOST:PORT, got '%s'\n",
+                target);
         return -EINVAL;
     }
     uload *a = malloc(sizeof *a);
@@ -295,8 +289,8 @@ static int ul_start(tw_loop *loop, int argc, char **argv, FILE *out,
         free(a);
         return -ENOMEM;
     }
-    tw_datagram_opts o = {.remote = a->remote};
-    int rc = tw_create_datagram_endpoint(loop, ep_factory, a, &o, NULL);
+    tw_datagram_opts dopts = {.remote = a->remote};
+    rc = tw_create_datagram_endpoint(loop, ep_factory, a, &dopts, NULL);
     if (rc < 0) {
         fprintf(out, "udp-load: cannot open an endpoint to %s: %s\n", target,
                 tw_strerror(rc));
@@ -348,12 +342,8 @@ const tw_app tw__app_udp_load = {
     .name = "udp-load",
     .summary = "checked datagram workload for a udp-echo-server: counts "
                "loss, duplicates, reordering, corruption",
-    .usage = "  --connect HOST:PORT  the server, numeric (default 127.0.0.1:9999)\n"
-             "  --datagrams N        datagrams to get echoed (default 200)\n"
-             "  --size BYTES         largest payload, 8..8192 (default 512)\n"
-             "  --window N           datagrams outstanding at once (default 8)\n"
-             "  --timeout DURATION   resend what is not echoed after it (default 200ms)\n"
-             "  --quiet              no output\n",
+    .usage = ul_usage,
+    .opts = ul_table,
     .start = ul_start,
     .result = ul_result,
     .free = ul_free,

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "sim/sim.h"
+#include "twin/app.h"
 
 #define FAULTS_MAX (1u << 20)
 
@@ -266,6 +267,7 @@ static void restart(tw_sim *sim, sim_node *n)
     if (n->up)
         return;
     n->up = true;
+    n->restarts++;
     sim_trace(sim, n->id, 0, "restart", n->crash_epoch, 0);
     sim_ep *ep;
     for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
@@ -276,6 +278,12 @@ static void restart(tw_sim *sim, sim_node *n)
         }
     }
     sim_node_start_app(n);
+}
+
+unsigned tw_app_restarts(tw_loop *loop)
+{
+    sim_node *n = sim_node_of(loop);
+    return n ? n->restarts : 0;
 }
 
 static void apply(tw_sim *sim, const tw_sim_fault *f)

@@ -81,6 +81,7 @@ typedef struct sim_node {
     bool up, crashing;
     bool contract_on;
     uint32_t crash_epoch;
+    uint32_t restarts; /* restart faults that brought it back */
     /* clock: local(w) = base_local + (w - base_world) * (1e6 + drift) / 1e6,
      * never below floor (a monotonic clock never goes back). */
     tw_ns base_world, base_local, floor;

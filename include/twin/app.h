@@ -17,6 +17,8 @@
 extern "C" {
 #endif
 
+struct tw_opt; /* twin/opts.h */
+
 typedef struct tw_app {
     const char *name;
     const char *summary; /* one line */
@@ -49,7 +51,18 @@ typedef struct tw_app {
      * be touched (their protocols got release). NULL: free is safe for
      * that too. */
     void (*discard)(void *state);
+
+    /* Optional: the option table (twin/opts.h) usage was generated from,
+     * for tools and tests. NULL: the app parses its options its own way. */
+    const struct tw_opt *opts;
 } tw_app;
+
+/* How many times the node that loop belongs to was restarted after a
+ * simulated crash: an app's start reads 0 on the node's first start and N
+ * on the start after its Nth restart (what it had is gone, its servers
+ * must listen again). 0 on the real backend, and for a loop that is not
+ * a simulated node's. */
+unsigned tw_app_restarts(tw_loop *loop);
 
 /* The app of that name (registered ones first), or NULL. */
 const tw_app *tw_app_find(const char *name);

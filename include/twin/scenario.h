@@ -25,9 +25,10 @@
  * Ownership: a tw_scenario is immutable once loaded; every function that
  * makes one (load, materialize, shrink) hands the caller a new one to
  * tw_scenario_free. Results own their arrays until tw_scenario_result_fini.
- * Threads: a scenario may be run from several threads at once (each run
- * builds its own world), but the apps' option parsing uses getopt's
- * globals, so runs must not overlap in practice; twin runs one at a time.
+ * Threads: each run builds its own world, and the built-in apps parse
+ * their options without globals (twin/opts.h); twin itself runs one
+ * scenario at a time, and runs in several threads at once also need every
+ * app they name to keep no state outside its own object.
  * Errors follow twin/error.h.
  */
 #ifndef TWIN_SCENARIO_H
