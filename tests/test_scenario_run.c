@@ -3,7 +3,9 @@
  * each of its faults takes effect in some seed; a seed replays to the
  * same trace hash, and a non-deterministic app is caught; a
  * swarm seed's dumped schedule replays the swarm run exactly; the three
- * verdicts come out of the failures they name; an inert fault counts 0. */
+ * verdicts come out of the failures they name; an inert fault counts 0;
+ * timeline windows open and close on time; swarm draws stay within the
+ * file's limits. */
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +17,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "scenario/internal.h"
+#include "tests/harness.h"
 #include "twin/app.h"
 #include "twin/scenario.h"
 #include "twin/twin.h"
@@ -314,18 +318,156 @@ static void test_inert_fault_counts_zero(void **state)
     tw_scenario_result_fini(&r);
 }
 
+/* ---- fault scheduling ---- */
+
+/* The trace's fault records of a run of text (seed 1), one
+ * "SECONDS NODE NAME" per fault, joined by "; ". */
+static tw_scenario_result run_faults(const char *messages, const char *tail,
+                                     char *out, size_t len)
+{
+    char text[2048];
+    snprintf(text, sizeof text, two_nodes, messages, "", tail);
+    tw_scenario *sc = parse(text);
+    char *trace = NULL;
+    size_t tlen = 0;
+    FILE *f = open_memstream(&trace, &tlen);
+    assert_non_null(f);
+    tw_scenario_result r;
+    tw_scenario_run_opts o = {.trace = f};
+    assert_int_equal(tw_scenario_run(sc, 1, &o, &r), 0);
+    fclose(f);
+    static const char *const names[] = {"partition", "heal", "crash_fault",
+                                        "restart_fault", "reset_all"};
+    out[0] = 0;
+    for (char *line = strtok(trace, "\n"); line; line = strtok(NULL, "\n")) {
+        char at[32], node[32], tid[32], what[32];
+        if (sscanf(line, "%31s %31s %31s %31s", at, node, tid, what) != 4)
+            continue;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcmp(what, names[i]) == 0) {
+                size_t n = strlen(out);
+                snprintf(out + n, len - n, "%s%s %s %s", n ? "; " : "", at, node,
+                         what);
+            }
+    }
+    free(trace);
+    tw_scenario_free(sc);
+    return r;
+}
+
+/* A timeline entry applies at its "at" and, with "for", ends at at + for:
+ * a partition heals, a crashed node restarts. A window that starts on a
+ * path the instant another ends there follows it (file order): it is in
+ * force, and cuts traffic. */
+static void test_fault_windows_open_and_close_on_time(void **state)
+{
+    (void)state;
+    char got[1024];
+    tw_scenario_result r = run_faults(
+        "100",
+        "timeline:\n  - {at: 300ms, partition: [client, server], for: 200ms}\n"
+        "  - {at: 100ms, crash: idle, for: 250ms}\n"
+        "quiet: {within: 5s}\n",
+        got, sizeof got);
+    assert_int_equal(r.verdict, TW_SCENARIO_PASS);
+    assert_string_equal(got, "0.100000000 idle crash_fault; "
+                             "0.300000000 client partition; "
+                             "0.350000000 idle restart_fault; "
+                             "0.500000000 client heal");
+    tw_scenario_result_fini(&r);
+
+    r = run_faults("100",
+                   "timeline:\n  - {at: 100ms, partition: [client, server], for: 100ms}\n"
+                   "  - {at: 200ms, partition: [client, server], for: 200ms}\n"
+                   "quiet: {within: 5s}\n",
+                   got, sizeof got);
+    assert_int_equal(r.verdict, TW_SCENARIO_PASS);
+    assert_string_equal(got, "0.100000000 client partition; "
+                             "0.200000000 client heal; "
+                             "0.200000000 client partition; "
+                             "0.400000000 client heal");
+    assert_true(r.effects[1].count > 0);
+    tw_scenario_result_fini(&r);
+}
+
+/* An entry at exactly the end of the fault phase is applied there. */
+static void test_fault_at_the_end_of_the_fault_phase(void **state)
+{
+    (void)state;
+    char got[1024];
+    tw_scenario_result r = run_faults(
+        "200", "timeline:\n  - {at: 1s, reset: client}\nquiet: {within: 5s}\n",
+        got, sizeof got);
+    assert_int_equal(r.verdict, TW_SCENARIO_PASS);
+    assert_string_equal(got, "1.000000000 client reset_all");
+    assert_int_equal(r.effects[0].count, 1); /* the client's connection */
+    tw_scenario_result_fini(&r);
+}
+
+/* Swarm draws stay inside the file's limits: times in the window (on the
+ * millisecond grid, so the first is the first whole millisecond in it),
+ * durations in their range, and a pair fault names two different nodes. */
+static void test_swarm_draws_within_limits(void **state)
+{
+    (void)state;
+    tw_scenario *sc = parse(
+        "duration: 10ms\n"
+        "nodes:\n  - {name: a, addr: 10.0.0.1}\n  - {name: b, addr: 10.0.0.2}\n"
+        "  - {name: c, addr: 10.0.0.3}\n"
+        "swarm:\n  faults: [partition, clog, crash]\n  window: [1500us, 5ms]\n"
+        "  count: 40\n  duration: [1ms, 3ms]\n");
+    int first = 0, pairs = 0, against_all = 0;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        tw_scenario *m = tw_scenario_materialize(sc, seed);
+        assert_non_null(m);
+        for (int i = 0; i < m->nfaults; i++) {
+            const sc_fault *f = &m->faults[i];
+            assert_true(f->drawn);
+            assert_in_range(f->at, 1500 * TW_NS_PER_US, TW_MS(5));
+            assert_int_equal(f->at % TW_MS(1), 0);
+            first += f->at == TW_MS(2);
+            assert_in_range(f->dur, TW_MS(1), TW_MS(3));
+            if (f->kind == SC_CRASH) {
+                assert_int_equal(f->b, -1);
+                continue;
+            }
+            if (f->b < 0) {
+                against_all++;
+                continue;
+            }
+            pairs++;
+            assert_true(f->b != f->a);
+        }
+        tw_scenario_free(m);
+    }
+    assert_true(first > 0);
+    assert_true(pairs > 100);
+    assert_true(against_all > 0);
+    tw_scenario_free(sc);
+}
+
+/* Each test starts clean, with this file's two apps registered. */
+static int setup(void **state)
+{
+    tw_test_setup(state);
+    if (tw_app_register(&liar) != 0 || tw_app_register(&drifter) != 0)
+        return -1;
+    return 0;
+}
+
 int main(void)
 {
-    if (tw_app_register(&liar) != 0 || tw_app_register(&drifter) != 0)
-        return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_scenario_passes),
-        cmocka_unit_test(test_seed_replays_its_hash),
-        cmocka_unit_test(test_swarm_schedule_replays),
-        cmocka_unit_test(test_verdicts),
-        cmocka_unit_test(test_invariant_failure_stops_the_run),
-        cmocka_unit_test(test_nondeterminism_is_shown),
-        cmocka_unit_test(test_inert_fault_counts_zero),
+        cmocka_unit_test_setup_teardown(test_every_scenario_passes, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_seed_replays_its_hash, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_swarm_schedule_replays, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_verdicts, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_invariant_failure_stops_the_run, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_nondeterminism_is_shown, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_inert_fault_counts_zero, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_fault_windows_open_and_close_on_time, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_fault_at_the_end_of_the_fault_phase, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_swarm_draws_within_limits, setup, tw_test_teardown),
     };
     return cmocka_run_group_tests_name("scenario_run", tests, NULL, NULL);
 }

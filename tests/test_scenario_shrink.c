@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
 #include "twin/app.h"
 #include "twin/scenario.h"
 #include "twin/twin.h"
@@ -235,13 +236,18 @@ static void test_shrink_of_a_passing_seed(void **state)
     tw_scenario_free(sc);
 }
 
+/* Each test starts clean, with this file's app registered. */
+static int setup(void **state)
+{
+    tw_test_setup(state);
+    return tw_app_register(&pinger_app) == 0 ? 0 : -1;
+}
+
 int main(void)
 {
-    if (tw_app_register(&pinger_app) != 0)
-        return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shrink_keeps_the_failure),
-        cmocka_unit_test(test_shrink_of_a_passing_seed),
+        cmocka_unit_test_setup_teardown(test_shrink_keeps_the_failure, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_shrink_of_a_passing_seed, setup, tw_test_teardown),
     };
     return cmocka_run_group_tests_name("scenario_shrink", tests, NULL, NULL);
 }

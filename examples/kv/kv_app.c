@@ -1,15 +1,32 @@
 /* kv_app.c - lkv as two named apps, kv-server and kv-client: what
- * `twin run`, scenario files, sweeps and shrinking start by name. */
+ * `twin run`, scenario files, sweeps and shrinking start by name. Their
+ * options are tables (twin/opts.h): parsed, checked and described from
+ * the same entries. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <twin/app.h>
-#include <twin/parse.h>
+#include <twin/opts.h>
 
 #include "kv.h"
 
 /* ---- kv-server ---- */
+
+typedef struct server_opts {
+    const char *host;
+    uint16_t port;
+} server_opts;
+
+static const tw_opt server_table[] = {
+    {.name = "host", TW_OPT_FIELD(TW_OPT_STRING, server_opts, host),
+     .def = "127.0.0.1", .meta = "HOST",
+     .help = "address to listen on (default 127.0.0.1; '' for all)"},
+    {.name = "port", TW_OPT_FIELD(TW_OPT_PORT, server_opts, port),
+     .def = "7070", .help = "(default 7070)"},
+    {0},
+};
+TW_OPTS_USAGE_TEXT(server_usage, 512, server_table)
 
 typedef struct kv_server_app {
     kv_store *store;
@@ -19,35 +36,27 @@ typedef struct kv_server_app {
 static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
                         void **state)
 {
-    const char *host = "127.0.0.1";
-    uint16_t port = 7070;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--host") == 0 && v) {
-            host = v;
-            i++;
-        } else if (strcmp(argv[i], "--port") == 0 && v &&
-                   tw_parse_port(v, &port) == 0) {
-            i++;
-        } else {
-            fprintf(out, "kv-server: bad option '%s'\n", argv[i]);
-            return -EINVAL;
-        }
-    }
+    server_opts o = {0};
+    int rc = tw_opts_parse(server_table, &o, argc, argv, out);
+    if (rc < 0)
+        return -EINVAL;
     kv_server_app *a = calloc(1, sizeof *a);
     if (!a || !(a->store = kv_store_new())) {
         free(a);
         return -ENOMEM;
     }
-    int rc = tw_create_server(loop, kv_server_factory, a->store,
-                              *host ? host : NULL, port, NULL, &a->srv);
+    rc = tw_create_server(loop, kv_server_factory, a->store,
+                          *o.host ? o.host : NULL, o.port, NULL, &a->srv);
     if (rc < 0) {
-        fprintf(out, "kv-server: cannot listen on %s:%u: %s\n", host,
-                (unsigned)port, tw_strerror(rc));
+        fprintf(out, "kv-server: cannot listen on %s:%u: %s\n", o.host,
+                (unsigned)o.port, tw_strerror(rc));
         kv_store_free(a->store);
         free(a);
         return rc;
     }
+    if (tw_app_restarts(loop) > 0)
+        fprintf(out, "kv-server: restart %u, the store starts empty\n",
+                tw_app_restarts(loop));
     *state = a;
     return 0;
 }
@@ -75,8 +84,8 @@ static void server_discard(void *state)
 static const tw_app kv_server_app_def = {
     .name = "kv-server",
     .summary = "lkv server: SET and GET over lines, kept in memory",
-    .usage = "  --host HOST   address to listen on (default 127.0.0.1; '' for all)\n"
-             "  --port PORT   (default 7070)\n",
+    .usage = server_usage,
+    .opts = server_table,
     .start = server_start,
     .result = server_result,
     .free = server_free,
@@ -85,36 +94,39 @@ static const tw_app kv_server_app_def = {
 
 /* ---- kv-client ---- */
 
+typedef struct client_opts {
+    tw_opt_hostport connect;
+    unsigned ops;
+    tw_ns timeout, retry;
+    bool verbose;
+} client_opts;
+
+static const tw_opt client_table[] = {
+    {.name = "connect", TW_OPT_FIELD(TW_OPT_HOSTPORT, client_opts, connect),
+     .def = "127.0.0.1:7070", .help = "server (default 127.0.0.1:7070)"},
+    {.name = "ops", TW_OPT_FIELD(TW_OPT_UINT, client_opts, ops), .def = "100",
+     .max = 1000000, .help = "rounds of SET+GET (default 100)"},
+    {.name = "timeout", TW_OPT_FIELD(TW_OPT_DURATION, client_opts, timeout),
+     .def = "500ms", .min = 0, .max = TW_SEC(3600),
+     .help = "reply timeout, 0 for none (default 500ms)"},
+    {.name = "retry", TW_OPT_FIELD(TW_OPT_DURATION, client_opts, retry),
+     .def = "50ms", .min = 1, .max = TW_SEC(60),
+     .help = "first delay before reconnecting (default 50ms)"},
+    {.name = "verbose", TW_OPT_FIELD(TW_OPT_FLAG, client_opts, verbose),
+     .help = "say what happens"},
+    {0},
+};
+TW_OPTS_USAGE_TEXT(client_usage, 1024, client_table)
+
 static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
                         void **state)
 {
-    char host[256] = "127.0.0.1";
-    kv_client_cfg cfg = {.host = host, .port = 7070, .ops = 100,
-                         .reply_timeout = TW_MS(500), .retry = TW_MS(50)};
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t n;
-        if (strcmp(argv[i], "--connect") == 0 && v &&
-            tw_parse_hostport(v, host, sizeof host, &cfg.port) == 0) {
-            i++;
-        } else if (strcmp(argv[i], "--ops") == 0 && v &&
-                   tw_parse_bytes(v, &n) == 0 && n <= 1000000) {
-            cfg.ops = (unsigned)n;
-            i++;
-        } else if (strcmp(argv[i], "--timeout") == 0 && v &&
-                   tw_parse_duration(v, &cfg.reply_timeout) == 0 &&
-                   cfg.reply_timeout >= 0) {
-            i++;
-        } else if (strcmp(argv[i], "--retry") == 0 && v &&
-                   tw_parse_duration(v, &cfg.retry) == 0 && cfg.retry > 0) {
-            i++;
-        } else if (strcmp(argv[i], "--verbose") == 0) {
-            cfg.log = out;
-        } else {
-            fprintf(out, "kv-client: bad option '%s'\n", argv[i]);
-            return -EINVAL;
-        }
-    }
+    client_opts o = {0};
+    if (tw_opts_parse(client_table, &o, argc, argv, out) < 0)
+        return -EINVAL;
+    kv_client_cfg cfg = {.host = o.connect.host, .port = o.connect.port,
+                         .ops = o.ops, .reply_timeout = o.timeout,
+                         .retry = o.retry, .log = o.verbose ? out : NULL};
     kv_client *c = kv_client_start(loop, &cfg);
     if (!c)
         return -ENOMEM;
@@ -135,11 +147,8 @@ static const char *client_invariant(void *state) { return kv_client_violation(st
 static const tw_app kv_client_app_def = {
     .name = "kv-client",
     .summary = "lkv client: SET then GET, checked, reconnecting after failures",
-    .usage = "  --connect HOST:PORT  server (default 127.0.0.1:7070)\n"
-             "  --ops N              rounds of SET+GET (default 100)\n"
-             "  --timeout DURATION   reply timeout, 0 for none (default 500ms)\n"
-             "  --retry DURATION     first delay before reconnecting (default 50ms)\n"
-             "  --verbose            say what happens\n",
+    .usage = client_usage,
+    .opts = client_table,
     .start = client_start,
     .result = client_result,
     .free = client_free,
