@@ -299,6 +299,11 @@ static void test_errors_and_redis_texts(void **state)
     ERR("*1\r\n\r\n", TW_RESP_EEXPECTED_DOLLAR, "Protocol error: expected '$', got ' '");
     ERR("*1\r\n$4\r\nPINGxx", TW_RESP_EBULK_CRLF,
         "Protocol error: expected CRLF after a bulk string");
+    /* either byte of the CRLF wrong is enough */
+    ERR("*1\r\n$4\r\nPINGx\n", TW_RESP_EBULK_CRLF,
+        "Protocol error: expected CRLF after a bulk string");
+    ERR("*1\r\n$4\r\nPING\rx", TW_RESP_EBULK_CRLF,
+        "Protocol error: expected CRLF after a bulk string");
     ERR("*1\rx", TW_RESP_EMBULK_LEN, "Protocol error: invalid multibulk length");
     ERR("PING \"a\r\n", TW_RESP_EQUOTES, "Protocol error: unbalanced quotes in request");
     ERR("PING \"a\"b\r\n", TW_RESP_EQUOTES, "Protocol error: unbalanced quotes in request");

@@ -2,8 +2,9 @@
  * as a protocol sees it: the rates of loss, duplication and reordering
  * (within a binomial bound over 100,000 datagrams), corruption, the size
  * limit, ENOBUFS, refusal, partitions, clogs, crashes, a full receive
- * buffer, bandwidth push-back, faults scripted at a virtual time and drawn
- * by the swarm, the UDP echo apps on two nodes, and the same seed giving
+ * buffer, what each datagram costs in the socket buffers, bandwidth
+ * push-back, faults scripted at a virtual time (one way or both) and
+ * drawn by the swarm, the UDP echo apps on two nodes, and the same seed giving
  * the same trace; and Unix datagrams, which no network fault touches:
  * names per node, Linux's queue bounds, a crash, determinism.
  *
@@ -369,6 +370,52 @@ static void test_sim_dgram_full_receive_buffer_drops(void **state)
     world_free(&w);
 }
 
+/* Both socket buffers charge each datagram its length and 8 bytes of
+ * overhead, and a datagram that exactly fills one still fits. Receive:
+ * 292 bytes hold two (92 + 8) datagrams, not a third. Send: on a 1000
+ * B/s link each (100 + 8) byte datagram waits 100 ms for the wire; a
+ * 324-byte buffer takes three, and the fourth waits in the transport. */
+static void test_sim_dgram_socket_buffers_charge_overhead(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 45, NULL);
+    tw_sim_path_opts po = {.dgram.rcvbuf_bytes = 292};
+    po.latency.kind = TW_SIM_DIST_CONSTANT;
+    po.latency.min_ns = TW_MS(1);
+    assert_int_equal(tw_sim_path_set(w.env.sim, w.a, w.b, &po), 0);
+    tw_sim_path_opts back = {.bandwidth_bytes_per_sec = 1000,
+                             .dgram.sndbuf_bytes = 324};
+    assert_int_equal(tw_sim_path_set(w.env.sim, w.b, w.a, &back), 0);
+    drec r, c;
+    drec_init(&r);
+    drec_init(&c);
+    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    static uint8_t msg[100];
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(tw_transport_sendto(c.t, msg, 92, NULL), 0);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
+    assert_int_equal(r.datagrams, 2);
+    tw_sim_stats st;
+    tw_sim_get_stats(w.env.sim, &st);
+    assert_int_equal(st.dgrams_dropped, 18);
+    tw_addr from = drec_sockname(&c);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tw_transport_sendto(r.t, msg, 100, &from), 0);
+        assert_int_equal(tw_transport_get_write_buffer_size(r.t), 0);
+    }
+    assert_int_equal(tw_transport_sendto(r.t, msg, 100, &from), 0);
+    assert_true(tw_transport_get_write_buffer_size(r.t) > 0);
+    TW_WAIT(&w.env, c.datagrams == 4);
+    assert_int_equal(tw_transport_get_write_buffer_size(r.t), 0);
+    assert_int_equal(c.errors + r.errors, 0);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    world_free(&w);
+}
+
 /* A slow link fills the sender's socket buffer: the transport queues,
  * pause_writing, and everything arrives in order at the link's pace. */
 static void test_sim_dgram_bandwidth_pushes_back(void **state)
@@ -483,6 +530,37 @@ static void test_sim_dgram_scripted_loss_window(void **state)
     for (uint32_t i = 0; i < 30; i++)
         assert_int_equal(s.count[i], i >= 10 && i < 20 ? 0 : 1);
     free(s.count);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    world_free(&w);
+}
+
+/* A one-way impairment holds for a -> b only; a two-way one for both. */
+static void test_sim_dgram_impairment_directions(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 55, NULL);
+    drec r, c;
+    drec_init(&r);
+    drec_init(&c);
+    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    tw_addr from = drec_sockname(&c);
+    tw_sim_dgram_opts d = {.loss_probability = 1};
+    for (int oneway = 1; oneway >= 0; oneway--) {
+        assert_int_equal(tw_sim_dgram_impair(w.env.sim, w.a, w.b, &d, 0, oneway), 0);
+        tw_run_slice(&w.env);
+        assert_int_equal(tw_transport_sendto(c.t, "ab", 2, NULL), 0);
+        assert_int_equal(tw_transport_sendto(r.t, "ba", 2, &from), 0);
+        assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
+        assert_int_equal(r.datagrams, 0);
+        assert_int_equal(c.datagrams, 1); /* b -> a: only the one-way let it by */
+    }
+    tw_sim_stats st;
+    tw_sim_get_stats(w.env.sim, &st);
+    assert_int_equal(st.dgrams_lost, 3);
     close_on(&w, &c);
     close_on(&w, &r);
     world_free(&w);
@@ -1298,9 +1376,11 @@ int main(void)
         cmocka_unit_test(test_sim_dgram_corruption_flips_bits),
         cmocka_unit_test(test_sim_dgram_size_limit),
         cmocka_unit_test(test_sim_dgram_full_receive_buffer_drops),
+        cmocka_unit_test(test_sim_dgram_socket_buffers_charge_overhead),
         cmocka_unit_test(test_sim_dgram_bandwidth_pushes_back),
         cmocka_unit_test(test_sim_dgram_enobufs),
         cmocka_unit_test(test_sim_dgram_scripted_loss_window),
+        cmocka_unit_test(test_sim_dgram_impairment_directions),
         cmocka_unit_test(test_sim_dgram_refusal_fault),
         cmocka_unit_test(test_sim_dgram_partition_loses_clog_holds),
         cmocka_unit_test(test_sim_dgram_crash_and_restart),

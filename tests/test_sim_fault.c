@@ -1,6 +1,7 @@
 /* tests/test_sim_fault.c - every fault, scripted: resets, partitions
- * (symmetric, one-way) with stall timeouts and healing, clogging, node
- * crash and restart, connect timeouts. */
+ * (symmetric, one-way, with a duration) with stall timeouts and healing,
+ * clogging, acks held by clogs and cuts, node crash and restart, connect
+ * timeouts; and partitions drawn by the swarm. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 #include "twin/twin.h"
 #include "twin/sim.h"
+#include "twin/simprobe.h"
 
 typedef struct probe {
     tw_protocol base;
@@ -179,7 +181,8 @@ static void test_heal_in_time_resumes(void **state)
     assert_int_equal(w.sp.len, 0);
     assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(10)), 0);
     assert_int_equal(w.sp.len, 20);
-    assert_true(w.sp.last_data_at >= t0 + TW_SEC(3));
+    /* retransmitted at the heal: one latency later it is there */
+    assert_int_equal(w.sp.last_data_at, t0 + TW_SEC(3) + TW_MS(1));
     assert_int_equal(w.cp.lost, 0);
     assert_int_equal(w.sp.lost, 0);
     tw_transport_write(w.sp.t, "ok", 2);
@@ -342,6 +345,191 @@ static void test_bad_faults(void **state)
     tw_sim_free(w.sim);
 }
 
+/* The stall timer runs from the first cut of a connection's path: the
+ * same partition made again, or the other direction cut later, does not
+ * start it over. */
+static void test_stall_clock_starts_at_the_first_cut(void **state)
+{
+    (void)state;
+    for (int again = 0; again < 2; again++) {
+        world w;
+        world_init(&w, 11, true);
+        tw_ns t0 = tw_sim_now(w.sim);
+        assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, !again), 0);
+        assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(2)), 0);
+        if (again) /* the same cut, both ways, once more */
+            assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
+        else /* c -> s was cut; now s -> c too */
+            assert_int_equal(tw_sim_partition(w.sim, w.s, w.c, true), 0);
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+        assert_int_equal(w.sp.lost_err, -ETIMEDOUT);
+        assert_int_equal(w.cp.lost_at, t0 + TW_SEC(5));
+        assert_int_equal(w.sp.lost_at, t0 + TW_SEC(5));
+        tw_sim_free(w.sim);
+    }
+}
+
+/* A connection made while one direction of its path is cut (s -> c:
+ * the handshake gets through, nothing else will) stalls from that cut,
+ * not from its own start: both ends time out 5 s after the cut. */
+static void test_made_across_a_cut_stalls_from_the_cut(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 12, false);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_sim_partition(w.sim, w.s, w.c, true), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(3)), 0);
+    assert_int_equal(tw_create_connection(w.c, client_factory, &w, "10.0.0.1", 80,
+                                          on_connect), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(10)), 0);
+    assert_int_equal(w.sp.made, 1);
+    assert_int_equal(w.connect_err, 0);
+    assert_int_equal(w.cp.made, 1);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.sp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.sp.lost_at, t0 + TW_SEC(5));
+    assert_int_equal(w.cp.lost_at, t0 + TW_SEC(5));
+    tw_sim_free(w.sim);
+}
+
+/* A write to a peer that has closed and gone is answered by a reset one
+ * round trip later (1 ms each way here). */
+static void test_write_to_a_closed_peer_resets_after_a_round_trip(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 15, true);
+    tw_transport_close(w.sp.t);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.eofs, 1); /* half-closed: the client stays open */
+    assert_int_equal(w.cp.lost, 0);
+    tw_ns t1 = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(w.cp.t, "anyone?", 7), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost, 1);
+    assert_int_equal(w.cp.lost_err, -ECONNRESET);
+    assert_int_equal(w.cp.lost_at, t1 + TW_MS(2));
+    tw_sim_free(w.sim);
+}
+
+/* A clog on the way back, made before the data is sent, holds the acks
+ * of that data: the writer's full window stays shut until it clears. */
+static void test_acks_wait_for_a_clog_made_before_the_write(void **state)
+{
+    (void)state;
+    const size_t n = 256 * 1024, window = 128 * 1024;
+    uint8_t *msg = calloc(1, n);
+    assert_non_null(msg);
+    world w;
+    world_init(&w, 13, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_sim_clog(w.sim, w.s, w.c, TW_MS(50), true), 0);
+    assert_int_equal(tw_transport_write(w.cp.t, msg, n), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(40)), 0);
+    assert_int_equal(w.sp.len, window);
+    assert_int_equal(tw_transport_get_write_buffer_size(w.cp.t), n - window);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.sp.len, n);
+    /* the acks landed when the clog ended; the rest took a latency */
+    assert_int_equal(w.sp.last_data_at, t0 + TW_MS(51));
+    assert_int_equal(w.sp.lost + w.cp.lost, 0);
+    tw_sim_free(w.sim);
+    free(msg);
+}
+
+/* Acks that reached a writer across a cut while it had no reason to
+ * look at them (its window full, nothing more to send) are held by the
+ * cut all the same: they land one latency after the heal. */
+static void test_acks_unlooked_at_during_a_cut_wait_for_the_heal(void **state)
+{
+    (void)state;
+    const size_t window = 128 * 1024;
+    uint8_t *msg = calloc(1, window);
+    assert_non_null(msg);
+    world w;
+    world_init(&w, 16, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(w.cp.t, msg, window), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(w.cp.t), 0);
+    /* the data arrives after 1 ms; its ack is halfway back */
+    assert_int_equal(tw_sim_run_for(w.sim, 1500 * TW_NS_PER_US), 0);
+    assert_int_equal(w.sp.len, window);
+    assert_int_equal(tw_sim_partition(w.sim, w.s, w.c, true), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(40) - 1500 * TW_NS_PER_US), 0);
+    assert_int_equal(tw_sim_heal(w.sim, w.s, w.c), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, 0), 0); /* the heal, now */
+    assert_int_equal(tw_transport_write(w.cp.t, "x", 1), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(w.cp.t), 1); /* window shut */
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.sp.len, window + 1);
+    assert_int_equal(w.sp.last_data_at, t0 + TW_MS(42));
+    assert_int_equal(w.sp.lost + w.cp.lost, 0);
+    tw_sim_free(w.sim);
+    free(msg);
+}
+
+/* A scripted partition with a duration heals that long after it began. */
+static void test_partition_with_a_duration_heals_after_it(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 14, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_true(t0 > 0);
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_PARTITION, .a = w.c, .b = w.s,
+                      .duration_ns = TW_SEC(2)};
+    assert_int_equal(tw_sim_at(w.sim, t0 + TW_SEC(1), &f), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(1500)), 0);
+    assert_true(tw_sim_path_is_cut(w.sim, w.c, w.s));
+    assert_true(tw_sim_path_is_cut(w.sim, w.s, w.c));
+    assert_int_equal(tw_transport_write(w.cp.t, "held", 4), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_false(tw_sim_path_is_cut(w.sim, w.c, w.s));
+    assert_int_equal(w.sp.len, 4);
+    assert_int_equal(w.sp.last_data_at, t0 + TW_SEC(3) + TW_MS(1));
+    assert_int_equal(w.sp.lost + w.cp.lost, 0);
+    tw_sim_free(w.sim);
+}
+
+/* 60 s of swarm faults of the given kinds between two quiet nodes,
+ * looked at every millisecond: how long one direction alone was cut,
+ * and how long both were. */
+static void swarm_cuts(uint32_t kinds, int *one, int *both)
+{
+    tw_sim_opts o = {0};
+    o.swarm = true;
+    o.swarm_faults = kinds;
+    o.swarm_interval_ns = TW_SEC(1);
+    o.swarm_duration_ns_max = TW_MS(300);
+    tw_sim *sim = tw_sim_new(21, &o);
+    assert_non_null(sim);
+    tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
+    tw_loop *b = tw_sim_add_node(sim, "b", "10.0.0.2");
+    *one = *both = 0;
+    for (int i = 0; i < 60000; i++) {
+        assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
+        bool ab = tw_sim_path_is_cut(sim, a, b), ba = tw_sim_path_is_cut(sim, b, a);
+        *one += ab != ba;
+        *both += ab && ba;
+    }
+    tw_sim_free(sim);
+}
+
+static void test_swarm_partitions_one_way_and_both(void **state)
+{
+    (void)state;
+    int one, both;
+    swarm_cuts(TW_SIM_SWARM_ONEWAY, &one, &both);
+    assert_true(one > 1000);
+    assert_true(both < one / 10); /* only where two opposite ones overlap */
+    swarm_cuts(TW_SIM_SWARM_PARTITION, &one, &both);
+    assert_true(both > 1000);
+    assert_int_equal(one, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +543,13 @@ int main(void)
         cmocka_unit_test(test_crash_then_quick_restart_resets_peer),
         cmocka_unit_test(test_connect_to_crashed_node_times_out),
         cmocka_unit_test(test_bad_faults),
+        cmocka_unit_test(test_stall_clock_starts_at_the_first_cut),
+        cmocka_unit_test(test_made_across_a_cut_stalls_from_the_cut),
+        cmocka_unit_test(test_write_to_a_closed_peer_resets_after_a_round_trip),
+        cmocka_unit_test(test_acks_wait_for_a_clog_made_before_the_write),
+        cmocka_unit_test(test_acks_unlooked_at_during_a_cut_wait_for_the_heal),
+        cmocka_unit_test(test_partition_with_a_duration_heals_after_it),
+        cmocka_unit_test(test_swarm_partitions_one_way_and_both),
     };
     return cmocka_run_group_tests_name("sim_fault", tests, NULL, NULL);
 }

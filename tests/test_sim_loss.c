@@ -156,10 +156,24 @@ static void test_bad_model_refused(void **state)
     tw_sim_free(w.sim);
 }
 
+/* r 0 means r = 1 - p: with p 0.2 the bad state is left with 0.8, so a
+ * fifth of the packets are lost, in runs of 1.25 on average. */
+static void test_gilbert_elliott_default_r(void **state)
+{
+    (void)state;
+    tw_sim_loss_model m = {.kind = TW_SIM_LOSS_GILBERT_ELLIOTT, .p = 0.2};
+    world w = make(&m);
+    stats s = draw(&w, 400000);
+    assert_in_range((int)(s.rate * 1000), 195, 205);
+    assert_in_range((int)(s.burst * 100), 120, 130);
+    tw_sim_free(w.sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gilbert_elliott),
+        cmocka_unit_test(test_gilbert_elliott_default_r),
         cmocka_unit_test(test_correlated),
         cmocka_unit_test(test_off_draws_nothing),
         cmocka_unit_test(test_burst_window_and_paths),

@@ -1,6 +1,7 @@
 /* tests/test_sim_stream.c - simulated streams: chunking, latency, the
- * receive window's push-back, loss as delay, bandwidth, Unix paths,
- * backlog, refusal and EMFILE on accept. */
+ * receive window's push-back, loss as delay (retransmission timeouts that
+ * double, retries that run out), bandwidth, Unix paths, backlog, refusal
+ * and EMFILE on accept, a reset for bytes closed on unread. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -519,6 +520,122 @@ static void test_path_override(void **state)
     world_free(&w);
 }
 
+/* Closing a transport while bytes sent to it are still on their way
+ * throws them away unread: the writer gets a reset (as from Linux), one
+ * latency later, and no EOF. */
+static void test_close_with_bytes_in_flight_resets_the_writer(void **state)
+{
+    (void)state;
+    tw_sim_opts o = constant_latency(TW_MS(5));
+    world w;
+    world_init(&w, 12, &o);
+    world_connect(&w);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(w.cl.p.t, "late", 4), 0);
+    tw_transport_close(w.sp.t);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.sp.len, 0);
+    assert_int_equal(w.cl.p.eofs, 0);
+    assert_int_equal(w.cl.p.lost, 1);
+    assert_int_equal(w.cl.p.lost_err, -ECONNRESET);
+    assert_int_equal(w.cl.p.lost_at, t0 + TW_MS(5));
+    world_free(&w);
+}
+
+/* With chunk_split_probability 1 every delivery is cut short, and a cut
+ * chunk leaves at least a byte for the next: two bytes always come as
+ * two chunks of one. */
+static void test_a_cut_chunk_leaves_a_byte(void **state)
+{
+    (void)state;
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    o.chunk_split_probability = 1;
+    world w;
+    world_init(&w, 13, &o);
+    world_connect(&w);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    for (int i = 1; i <= 100; i++) {
+        assert_int_equal(tw_transport_write(w.cl.p.t, "ab", 2), 0);
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        assert_int_equal(w.sp.chunks, 2 * i);
+    }
+    assert_int_equal(w.sp.len, 200);
+    world_free(&w);
+}
+
+/* Each loss of a segment delays it by one retransmission timeout: the
+ * first is rto_ns (200 ms by default, also on a path override that names
+ * none), then each doubles up to rto_max_ns (10 s). A byte lost k times
+ * arrives 1 ms + 200 ms * (2^k - 1) after it was sent. */
+static void test_retransmission_timeouts_double(void **state)
+{
+    (void)state;
+    uint64_t most = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        tw_sim_opts o = constant_latency(TW_MS(1));
+        world w;
+        world_init(&w, seed, &o);
+        tw_sim_path_opts lossy = {.latency = {.kind = TW_SIM_DIST_CONSTANT,
+                                              .min_ns = TW_MS(1)},
+                                  .loss_probability = 0.5};
+        assert_int_equal(tw_sim_path_set(w.sim, w.c, w.s, &lossy), 0);
+        world_connect(&w);
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        tw_sim_stats before, after;
+        tw_sim_get_stats(w.sim, &before);
+        tw_ns t0 = tw_sim_now(w.sim);
+        assert_int_equal(tw_transport_write(w.cl.p.t, "x", 1), 0);
+        while (w.sp.len < 1 && tw_sim_step(w.sim) > 0)
+            ;
+        assert_int_equal(w.sp.len, 1);
+        tw_ns took = tw_sim_now(w.sim) - t0;
+        tw_sim_get_stats(w.sim, &after);
+        uint64_t k = after.losses - before.losses;
+        tw_ns want = TW_MS(1), rto = TW_MS(200);
+        for (uint64_t i = 0; i < k; i++) {
+            want += rto;
+            rto = rto * 2 > TW_SEC(10) ? TW_SEC(10) : rto * 2;
+        }
+        assert_int_equal(took, want);
+        most = k > most ? k : most;
+        world_free(&w);
+    }
+    assert_true(most >= 3);
+}
+
+/* A segment lost on every try is retransmitted loss_retries_max times;
+ * then the writer's connection times out and the reader's is reset, when
+ * the last retransmission would have arrived. */
+static void test_retries_run_out(void **state)
+{
+    (void)state;
+    tw_sim_opts o = constant_latency(TW_MS(1));
+    world w;
+    world_init(&w, 14, &o);
+    tw_sim_path_opts dead = {.latency = {.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(1)},
+                             .loss_probability = 0.999999,
+                             .loss_retries_max = 3};
+    assert_int_equal(tw_sim_path_set(w.sim, w.c, w.s, &dead), 0);
+    world_connect(&w);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    tw_sim_stats before, after;
+    tw_sim_get_stats(w.sim, &before);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(w.cl.p.t, "x", 1), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    tw_sim_get_stats(w.sim, &after);
+    assert_int_equal(after.losses - before.losses, 3);
+    tw_ns end = t0 + TW_MS(1) + TW_MS(200 + 400 + 800);
+    assert_int_equal(w.sp.len, 0);
+    assert_int_equal(w.cl.p.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.cl.p.lost_at, end);
+    assert_int_equal(w.sp.lost_err, -ECONNRESET);
+    assert_int_equal(w.sp.lost_at, end);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -535,6 +652,10 @@ int main(void)
         cmocka_unit_test(test_backlog_full_drops_syn),
         cmocka_unit_test(test_port_zero_and_in_use),
         cmocka_unit_test(test_path_override),
+        cmocka_unit_test(test_close_with_bytes_in_flight_resets_the_writer),
+        cmocka_unit_test(test_a_cut_chunk_leaves_a_byte),
+        cmocka_unit_test(test_retransmission_timeouts_double),
+        cmocka_unit_test(test_retries_run_out),
     };
     return cmocka_run_group_tests_name("sim_stream", tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* tests/test_sim_world.c - the simulated world itself: virtual time, the
- * node loops, the PRNG's documented output, the latency distributions,
- * node clocks (skew, drift). */
+ * node loops, the order of events at one instant, the PRNG's documented
+ * output, the latency distributions, node clocks (skew, drift). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,6 +85,64 @@ static void test_timer_order_and_fifo(void **state)
     assert_memory_equal(log, want, sizeof want);
     assert_int_equal(t[5].fired, 0);
     assert_int_equal(tw_sim_now(sim), TW_MS(30));
+    tw_sim_free(sim);
+}
+
+/* on_tick, then a call_soon of the tick after it on the same loop. */
+static void tick_then_soon(void *arg)
+{
+    tick *t = arg;
+    on_tick(t);
+    tw_call_soon(t->loop, on_tick, t + 1);
+}
+
+typedef struct crasher {
+    tw_loop *victim;
+    bool victim_up;
+} crasher;
+
+static void crash_victim(void *arg) { tw_sim_crash(((crasher *)arg)->victim); }
+
+static void look_at_victim(void *arg)
+{
+    crasher *c = arg;
+    c->victim_up = tw_sim_node_up(c->victim);
+}
+
+/* Events due at the same virtual time run in the order they were
+ * scheduled, whichever node they are for: timers set in the order b, a,
+ * c fire in that order (a node runs what its timer made ready before the
+ * next event). An event scheduled for "now" at that instant (a crash)
+ * runs after the events already due then. */
+static void test_same_time_events_run_in_schedule_order(void **state)
+{
+    (void)state;
+    tw_sim *sim = tw_sim_new(3, NULL);
+    tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
+    tw_loop *b = tw_sim_add_node(sim, "b", "10.0.0.2");
+    tw_loop *c = tw_sim_add_node(sim, "c", "10.0.0.3");
+    int log[16], len = 0;
+    tick t[5];
+    tw_loop *on[5] = {a, a, b, c, c};
+    for (int i = 0; i < 5; i++)
+        t[i] = (tick){.loop = on[i], .log = log, .loglen = &len, .id = i};
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(5)), 0);
+    tw_call_later(b, TW_SEC(1), on_tick, &t[2]);
+    tw_call_later(a, TW_SEC(1), tick_then_soon, &t[0]); /* then t[1] */
+    tw_call_later(c, TW_SEC(1), on_tick, &t[3]);
+    assert_int_equal(tw_sim_run_until_idle(sim), 0);
+    int want[] = {2, 0, 1, 3};
+    assert_int_equal(len, 4);
+    assert_memory_equal(log, want, sizeof want);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(t[i].at[0], TW_SEC(1) + TW_MS(5));
+
+    crasher k = {.victim = b};
+    tw_call_later(a, TW_SEC(1), crash_victim, &k);
+    tw_call_later(c, TW_SEC(1), look_at_victim, &k);
+    assert_int_equal(tw_sim_run_until_idle(sim), 0);
+    assert_true(k.victim_up); /* c's timer was due before the crash was made */
+    assert_false(tw_sim_node_up(b));
     tw_sim_free(sim);
 }
 
@@ -354,16 +412,45 @@ static void test_trace_filter_and_hash(void **state)
     free(text);
 }
 
+/* A uniform draw covers both ends of its range, evenly; a Pareto draw
+ * with no alpha has alpha 1.5, so P(x > 2 min) = 2^-1.5 = 0.354. */
+static void test_distribution_ends_and_defaults(void **state)
+{
+    (void)state;
+    tw_sim_prng p;
+    tw_sim_prng_seed(&p, 7, 0);
+    tw_sim_dist u = {.kind = TW_SIM_DIST_UNIFORM, .min_ns = 10, .max_ns = 13};
+    int seen[4] = {0};
+    for (int i = 0; i < 4000; i++) {
+        tw_ns x = tw_sim_dist_sample(&u, &p);
+        assert_in_range(x, 10, 13);
+        seen[x - 10]++;
+    }
+    for (int i = 0; i < 4; i++)
+        assert_in_range(seen[i], 850, 1150);
+    tw_sim_dist pa = {.kind = TW_SIM_DIST_PARETO, .min_ns = 1000};
+    const int n = 200000;
+    int above = 0;
+    for (int i = 0; i < n; i++) {
+        tw_ns x = tw_sim_dist_sample(&pa, &p);
+        assert_true(x >= 1000);
+        above += x > 2000;
+    }
+    assert_in_range(above / (n / 1000), 344, 364);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minute_of_timers_is_sixty_events),
         cmocka_unit_test(test_timer_order_and_fifo),
+        cmocka_unit_test(test_same_time_events_run_in_schedule_order),
         cmocka_unit_test(test_call_soon_threadsafe_on_a_node),
         cmocka_unit_test(test_step_and_run_for),
         cmocka_unit_test(test_stop_and_nested_run),
         cmocka_unit_test(test_prng_documented_output),
         cmocka_unit_test(test_distributions),
+        cmocka_unit_test(test_distribution_ends_and_defaults),
         cmocka_unit_test(test_clock_skew_and_drift),
         cmocka_unit_test(test_nested_run_is_refused),
         cmocka_unit_test(test_trace_filter_and_hash),
