@@ -51,7 +51,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all test test-plain test-asan check-deps demo bench install clean check-proto
-.PHONY: fuzz fuzz-build fuzz-bins fuzz-regress coverage mutants
+.PHONY: fuzz fuzz-build fuzz-bins fuzz-regress coverage mutants hashes hashes-update
 
 # The shared library: libtwin.so.$(SOVERSION) is its SONAME, the file is
 # libtwin.so.$(VERSION); libtwin.so (for -ltwin) and the SONAME are links.
@@ -113,6 +113,7 @@ test: check-deps
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-asan
 	@./tests/prog/sim_hash_check.sh $(CC) 30
+	@./tests/prog/scenario_hash_check.sh $(BUILD)/twin
 	@$(MAKE) --no-print-directory fuzz-regress
 	@./tests/prog/examples.sh $(BUILD)
 	@./tools/summary.sh $(BUILD)/test-plain.log $(BUILD)-asan/test-plain.log \
@@ -172,6 +173,15 @@ mutants: check-deps
 	@./tools/deps.sh python3
 	@python3 tools/mutants.py -j $(MUTANT_JOBS) --build $(BUILD)-mutants \
 	  $(if $(MUTANTS),--only $(MUTANTS))
+
+# The shipped scenarios' trace hashes (tests/data/scenario-hashes.txt):
+# `make hashes` compares the tree with the list; `make hashes-update`
+# writes the list anew, for a change of behaviour made on purpose.
+hashes: all
+	@./tests/prog/scenario_hash_check.sh $(BUILD)/twin
+hashes-update: all
+	@./tools/scenario-hashes.sh $(BUILD)/twin 200 > tests/data/scenario-hashes.txt
+	@echo "tests/data/scenario-hashes.txt: $$(wc -l < tests/data/scenario-hashes.txt) runs"
 
 demo: check-deps all
 	@./tools/demo.sh $(BUILD)
