@@ -17,6 +17,11 @@
 
 #include "twin/scenario.h"
 
+/* A seed (decimal or 0x hex, nothing after it), and a range "A..B" with
+ * A <= B. */
+bool cli_parse_u64(const char *s, uint64_t *out);
+bool cli_parse_range(const char *s, uint64_t *a, uint64_t *b);
+
 /* The program's name (the last part of its argv[0]), for messages. */
 const char *cli_name(void);
 

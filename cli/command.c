@@ -178,15 +178,13 @@ static int cmd_demo(int argc, char **argv)
     bool trace = false;
     for (int i = 0; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--seed") == 0 && v) {
-            seed = strtoull(v, NULL, 0);
+        char *end = NULL;
+        if (strcmp(argv[i], "--seed") == 0 && cli_parse_u64(v, &seed)) {
             i++;
-        } else if (strcmp(argv[i], "--seeds") == 0 && v &&
-                   sscanf(v, "%llu..%llu", (unsigned long long *)&first,
-                          (unsigned long long *)&last) == 2 && first <= last) {
+        } else if (strcmp(argv[i], "--seeds") == 0 && cli_parse_range(v, &first, &last)) {
             i++;
-        } else if (strcmp(argv[i], "--seconds") == 0 && v && atof(v) > 0) {
-            seconds = atof(v);
+        } else if (strcmp(argv[i], "--seconds") == 0 && v &&
+                   (seconds = strtod(v, &end)) > 0 && seconds <= 86400 && !*end) {
             i++;
         } else if (strcmp(argv[i], "--trace") == 0) {
             trace = true;

@@ -130,7 +130,7 @@ static int usage(const char *prog)
     return TW_SCENARIO_USAGE;
 }
 
-static bool parse_u64(const char *s, uint64_t *out)
+bool cli_parse_u64(const char *s, uint64_t *out)
 {
     char *end;
     if (!s || !*s || *s == '-')
@@ -140,7 +140,7 @@ static bool parse_u64(const char *s, uint64_t *out)
     return !*end && !errno;
 }
 
-static bool parse_range(const char *s, uint64_t *a, uint64_t *b)
+bool cli_parse_range(const char *s, uint64_t *a, uint64_t *b)
 {
     const char *dots = s ? strstr(s, "..") : NULL;
     char left[32];
@@ -148,7 +148,7 @@ static bool parse_range(const char *s, uint64_t *a, uint64_t *b)
         return false;
     memcpy(left, s, (size_t)(dots - s));
     left[dots - s] = '\0';
-    return parse_u64(left, a) && parse_u64(dots + 2, b) && *a <= *b;
+    return cli_parse_u64(left, a) && cli_parse_u64(dots + 2, b) && *a <= *b;
 }
 
 static bool parse_shard(const char *s, uint64_t *i, uint64_t *n)
@@ -159,7 +159,7 @@ static bool parse_shard(const char *s, uint64_t *i, uint64_t *n)
         return false;
     memcpy(left, s, (size_t)(slash - s));
     left[slash - s] = '\0';
-    return parse_u64(left, i) && parse_u64(slash + 1, n) && *n > 0 && *i < *n;
+    return cli_parse_u64(left, i) && cli_parse_u64(slash + 1, n) && *n > 0 && *i < *n;
 }
 
 /* `twin sim a.yaml b.yaml ...` runs each file in turn, as a shell glob
@@ -183,9 +183,9 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool used = true; /* v consumed */
-        if (strcmp(o, "--seed") == 0 && parse_u64(v, &a->seed))
+        if (strcmp(o, "--seed") == 0 && cli_parse_u64(v, &a->seed))
             a->have_seed = true;
-        else if (strcmp(o, "--seeds") == 0 && parse_range(v, &a->c.first, &a->c.last))
+        else if (strcmp(o, "--seeds") == 0 && cli_parse_range(v, &a->c.first, &a->c.last))
             a->have_seeds = true;
         else if (strcmp(o, "--shard") == 0 && parse_shard(v, &a->c.shard, &a->c.shards))
             ;
@@ -195,7 +195,7 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
             a->dump = v;
         else if (strcmp(o, "--out") == 0 && v)
             a->out = v;
-        else if (strcmp(o, "--runs") == 0 && parse_u64(v, &a->runs))
+        else if (strcmp(o, "--runs") == 0 && cli_parse_u64(v, &a->runs))
             ;
         else {
             used = false;

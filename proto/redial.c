@@ -11,26 +11,26 @@
 
 #include "proto/redial.h"
 
-typedef struct tw__redial_attempt {
-    tw__redial *r; /* NULL once the app is gone */
+typedef struct proto_redial_attempt {
+    proto_redial *r; /* NULL once the app is gone */
 } attempt;
 
-static void connect_now(tw__redial *r);
+static void connect_now(proto_redial *r);
 
 static void retry_cb(void *arg)
 {
-    tw__redial *r = arg;
+    proto_redial *r = arg;
     r->timer = 0;
     connect_now(r);
 }
 
-void tw__redial_failed(tw__redial *r, int err)
+void proto_redial_failed(proto_redial *r, int err)
 {
     r->failures++;
     bool again = !r->once && !(r->attempts_max && r->attempts >= r->attempts_max);
     if (again) {
         r->timer = tw_call_later(r->loop, r->backoff, retry_cb, r);
-        r->backoff = r->backoff * 2 > TW__REDIAL_RETRY_MAX ? TW__REDIAL_RETRY_MAX
+        r->backoff = r->backoff * 2 > PROTO_REDIAL_RETRY_MAX ? PROTO_REDIAL_RETRY_MAX
                                                           : r->backoff * 2;
     } else {
         r->gave_up = true;
@@ -44,7 +44,7 @@ static tw_protocol *attempt_factory(void *arg)
     attempt *at = arg;
     if (!at->r)
         return NULL; /* the app went */
-    tw__redial_conn *c = calloc(1, sizeof *c);
+    proto_redial_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->base.ops = at->r->ops;
@@ -56,16 +56,16 @@ static tw_protocol *attempt_factory(void *arg)
 static void attempt_done(void *arg, tw_transport *t, int err)
 {
     attempt *at = arg;
-    tw__redial *r = at->r;
+    proto_redial *r = at->r;
     free(at);
     if (!r)
         return;
     r->pending = NULL;
     if (!t)
-        tw__redial_failed(r, err);
+        proto_redial_failed(r, err);
 }
 
-static void connect_now(tw__redial *r)
+static void connect_now(proto_redial *r)
 {
     attempt *at = calloc(1, sizeof *at);
     int rc = at ? 0 : -ENOMEM;
@@ -79,21 +79,21 @@ static void connect_now(tw__redial *r)
     }
     if (rc < 0) {
         free(at);
-        tw__redial_failed(r, rc);
+        proto_redial_failed(r, rc);
         return;
     }
     r->pending = at;
 }
 
-void tw__redial_start(tw__redial *r)
+void proto_redial_start(proto_redial *r)
 {
     r->backoff = r->retry;
     connect_now(r);
 }
 
-void *tw__redial_made(tw_protocol *p, tw_transport *t)
+void *proto_redial_made(tw_protocol *p, tw_transport *t)
 {
-    tw__redial_conn *c = (tw__redial_conn *)p;
+    proto_redial_conn *c = (proto_redial_conn *)p;
     c->t = t;
     if (!c->r) {
         tw_transport_close(t);
@@ -104,16 +104,16 @@ void *tw__redial_made(tw_protocol *p, tw_transport *t)
     return c->r->arg;
 }
 
-void *tw__redial_app(tw_protocol *p)
+void *proto_redial_app(tw_protocol *p)
 {
-    tw__redial_conn *c = (tw__redial_conn *)p;
+    proto_redial_conn *c = (proto_redial_conn *)p;
     return c->r ? c->r->arg : NULL;
 }
 
-void *tw__redial_lost(tw_protocol *p)
+void *proto_redial_lost(tw_protocol *p)
 {
-    tw__redial_conn *c = (tw__redial_conn *)p;
-    tw__redial *r = c->r;
+    proto_redial_conn *c = (proto_redial_conn *)p;
+    proto_redial *r = c->r;
     if (!r)
         return NULL;
     c->r = NULL;
@@ -121,15 +121,15 @@ void *tw__redial_lost(tw_protocol *p)
     return r->arg;
 }
 
-void tw__redial_release(tw_protocol *p)
+void proto_redial_release(tw_protocol *p)
 {
-    tw__redial_conn *c = (tw__redial_conn *)p;
+    proto_redial_conn *c = (proto_redial_conn *)p;
     if (c->r && c->r->conn == c)
         c->r->conn = NULL;
     free(c);
 }
 
-void tw__redial_stop(tw__redial *r)
+void proto_redial_stop(proto_redial *r)
 {
     if (r->timer)
         tw_handle_cancel(r->loop, r->timer);
@@ -137,7 +137,7 @@ void tw__redial_stop(tw__redial *r)
     if (r->pending)
         r->pending->r = NULL; /* attempt_done frees it */
     r->pending = NULL;
-    tw__redial_conn *c = r->conn;
+    proto_redial_conn *c = r->conn;
     r->conn = NULL;
     if (c) {
         c->r = NULL;
@@ -146,7 +146,7 @@ void tw__redial_stop(tw__redial *r)
     }
 }
 
-void tw__redial_discard(tw__redial *r)
+void proto_redial_discard(proto_redial *r)
 {
     free(r->pending);
     r->pending = NULL;

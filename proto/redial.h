@@ -4,23 +4,23 @@
  * starts at `retry` and doubles up to 2 s, until the app is done or the
  * attempts run out.
  *
- * Used by: echo-load, resp-client. The app embeds a tw__redial, fills its
- * settings and calls tw__redial_start. Each connection's protocol is a
- * tw__redial_conn running the app's `ops`; from those callbacks the app
- * reaches its state with tw__redial_made (connection_made),
- * tw__redial_app (the others) and tw__redial_lost (connection_lost),
+ * Used by: echo-load, resp-client. The app embeds a proto_redial, fills its
+ * settings and calls proto_redial_start. Each connection's protocol is a
+ * proto_redial_conn running the app's `ops`; from those callbacks the app
+ * reaches its state with proto_redial_made (connection_made),
+ * proto_redial_app (the others) and proto_redial_lost (connection_lost),
  * each NULL once the app is gone, and the connection that is up is
- * `conn`. The app calls tw__redial_failed from connection_lost when it
+ * `conn`. The app calls proto_redial_failed from connection_lost when it
  * still wants a connection. A failed connect is seen here. Either way
  * on_failure(arg, err, again) tells the app, after the next connect is
  * scheduled (again) or once the redialer gave up.
  *
  * Ownership: the redialer owns the connect in flight and knows the
  * connection that is up; a connection's protocol is freed by its release
- * (tw__redial_release, which the app's ops must name). tw__redial_stop
+ * (proto_redial_release, which the app's ops must name). proto_redial_stop
  * (the loop alive: the app is going) cancels the timer, closes the
  * connection and leaves the connect to end on its own, its protocol never
- * made; tw__redial_discard is for a simulated crash, after which a
+ * made; proto_redial_discard is for a simulated crash, after which a
  * pending connect never calls back and timers are gone.
  */
 #ifndef TWIN_PROTO_REDIAL_H
@@ -32,20 +32,20 @@
 #include "twin/tls.h"
 #include "twin/twin.h"
 
-#define TW__REDIAL_RETRY_MAX TW_SEC(2)
+#define PROTO_REDIAL_RETRY_MAX TW_SEC(2)
 
-struct tw__redial_attempt;
-struct tw__redial;
+struct proto_redial_attempt;
+struct proto_redial;
 
 /* A connection's protocol: the app's ops run on it. */
-typedef struct tw__redial_conn {
+typedef struct proto_redial_conn {
     tw_protocol base;
-    struct tw__redial *r; /* NULL once lost, or once the app went */
+    struct proto_redial *r; /* NULL once lost, or once the app went */
     tw_transport *t;      /* set at connection_made */
-} tw__redial_conn;
+} proto_redial_conn;
 
-typedef struct tw__redial {
-    /* settings, before tw__redial_start */
+typedef struct proto_redial {
+    /* settings, before proto_redial_start */
     tw_loop *loop;
     const char *host; /* not copied: lives as long as the redialer */
     uint16_t port;
@@ -53,43 +53,43 @@ typedef struct tw__redial {
     tw_ns retry;           /* the first delay */
     uint64_t attempts_max; /* connects at most (0: no limit) */
     bool once;             /* never connect again: give up at a failure */
-    const tw_protocol_ops *ops; /* each connection's; .release = tw__redial_release */
+    const tw_protocol_ops *ops; /* each connection's; .release = proto_redial_release */
     void *arg;                  /* the app's state, handed to the callbacks */
     void (*on_failure)(void *arg, int err, bool again);
     /* state */
-    struct tw__redial_attempt *pending;
-    tw__redial_conn *conn; /* made by the last connect and not lost, or NULL */
+    struct proto_redial_attempt *pending;
+    proto_redial_conn *conn; /* made by the last connect and not lost, or NULL */
     tw_handle timer;
     tw_ns backoff;
     uint64_t attempts, connects, failures;
     bool gave_up;
-} tw__redial;
+} proto_redial;
 
 /* Connect now. */
-void tw__redial_start(tw__redial *r);
+void proto_redial_start(proto_redial *r);
 /* From connection_made: the app's arg, and the delay starts over; NULL
  * when the app went meanwhile (the connection is then closed). */
-void *tw__redial_made(tw_protocol *p, tw_transport *t);
+void *proto_redial_made(tw_protocol *p, tw_transport *t);
 /* From the other callbacks: the app's arg, NULL once the connection is
  * lost or the app went. */
-void *tw__redial_app(tw_protocol *p);
+void *proto_redial_app(tw_protocol *p);
 /* From connection_lost: the app's arg (NULL as above); the connection is
  * no longer `conn`. */
-void *tw__redial_lost(tw_protocol *p);
+void *proto_redial_lost(tw_protocol *p);
 /* The ops' release: frees the connection's protocol. */
-void tw__redial_release(tw_protocol *p);
+void proto_redial_release(tw_protocol *p);
 /* The transport of the connection that is up, or NULL. */
-static inline tw_transport *tw__redial_transport(const tw__redial *r)
+static inline tw_transport *proto_redial_transport(const proto_redial *r)
 {
     return r->conn ? r->conn->t : NULL;
 }
 /* The connection failed with err (from connection_lost): connect again
  * later, or give up. */
-void tw__redial_failed(tw__redial *r, int err);
+void proto_redial_failed(proto_redial *r, int err);
 /* The app is going, its loop alive: no connect is made again, and the
  * connection that is up is closed, its callbacks finding no app. */
-void tw__redial_stop(tw__redial *r);
+void proto_redial_stop(proto_redial *r);
 /* The app is going after a simulated crash. */
-void tw__redial_discard(tw__redial *r);
+void proto_redial_discard(proto_redial *r);
 
 #endif

@@ -85,7 +85,7 @@ typedef struct client {
     char run_id[48];
     uint64_t restarts;
     /* the connection */
-    tw__redial dial; /* and the connection: dial.conn */
+    proto_redial dial; /* and the connection: dial.conn */
     bool ready, wpaused;
     op *q;                 /* in flight, oldest first: a ring */
     size_t q_head, q_len;
@@ -420,7 +420,12 @@ static void send_op(client *a, op *o)
     }
     o->sent = tw_loop_now(a->loop);
     *q_at(a, a->q_len++) = *o;
-    tw_transport_write(tw__redial_transport(&a->dial), b.data, b.len);
+    tw_transport *t = proto_redial_transport(&a->dial);
+    /* A write refused (no memory for the buffer) leaves the connection
+     * out of step with the queue: it goes, and the op counts as in
+     * flight on a lost connection (it may or may not have run). */
+    if (tw_transport_write(t, b.data, b.len) < 0 && !tw_transport_is_closing(t))
+        tw_transport_abort(t);
     tw_resp_buf_fini(&b);
 }
 
@@ -445,7 +450,7 @@ static void finish_run(client *a)
                         "%llu server restart(s) seen\n",
                 (unsigned long long)a->acked, (unsigned long long)a->dial.connects,
                 (unsigned long long)a->restarts);
-    tw_transport *t = tw__redial_transport(&a->dial);
+    tw_transport *t = proto_redial_transport(&a->dial);
     if (t)
         tw_transport_close(t);
 }
@@ -461,7 +466,7 @@ static void consume(client *a)
             break;
         if (n < 0) {
             violate(a, "an unreadable reply");
-            tw_transport_abort(tw__redial_transport(&a->dial));
+            tw_transport_abort(proto_redial_transport(&a->dial));
             return;
         }
         op o = *q_at(a, 0);
@@ -487,17 +492,17 @@ static void read_resume(void *arg)
 {
     client *a = arg;
     a->read_timer = 0;
-    tw_transport *t = tw__redial_transport(&a->dial);
+    tw_transport *t = proto_redial_transport(&a->dial);
     if (t)
         tw_transport_resume_reading(t);
 }
 
 static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
 {
-    client *a = tw__redial_app(p);
+    client *a = proto_redial_app(p);
     if (!a || a->done)
         return;
-    tw_transport *t = tw__redial_transport(&a->dial);
+    tw_transport *t = proto_redial_transport(&a->dial);
     if (a->r_len + n > a->r_cap) {
         size_t cap = a->r_cap ? a->r_cap : 4096;
         while (cap < a->r_len + n)
@@ -562,7 +567,7 @@ static void on_failure(void *arg, int err, bool again)
 
 static void c_made(tw_protocol *p, tw_transport *t)
 {
-    client *a = tw__redial_made(p, t);
+    client *a = proto_redial_made(p, t);
     if (!a)
         return;
     op info = {.kind = OP_INFO, .index = UINT64_MAX};
@@ -571,24 +576,24 @@ static void c_made(tw_protocol *p, tw_transport *t)
 
 static void c_lost(tw_protocol *p, int err)
 {
-    client *a = tw__redial_lost(p);
+    client *a = proto_redial_lost(p);
     if (!a)
         return;
     lost_in_flight(a);
     if (!a->done)
-        tw__redial_failed(&a->dial, err ? err : -ECONNRESET);
+        proto_redial_failed(&a->dial, err ? err : -ECONNRESET);
 }
 
 static void c_pause(tw_protocol *p)
 {
-    client *a = tw__redial_app(p);
+    client *a = proto_redial_app(p);
     if (a)
         a->wpaused = true;
 }
 
 static void c_resume(tw_protocol *p)
 {
-    client *a = tw__redial_app(p);
+    client *a = proto_redial_app(p);
     if (a) {
         a->wpaused = false;
         fill(a);
@@ -601,7 +606,7 @@ static const tw_protocol_ops conn_ops = {
     .connection_lost = c_lost,
     .pause_writing = c_pause,
     .resume_writing = c_resume,
-    .release = tw__redial_release,
+    .release = proto_redial_release,
 };
 
 /* ---- the watchdog: a reply later than --timeout ends the connection ---- */
@@ -613,7 +618,7 @@ static void watchdog_cb(void *arg)
     if (a->done)
         return;
     tw_ns now = tw_loop_now(a->loop);
-    tw_transport *t = tw__redial_transport(&a->dial);
+    tw_transport *t = proto_redial_transport(&a->dial);
     if (t && a->q_len && now - q_at(a, 0)->sent > a->timeout)
         tw_transport_abort(t);
     a->watchdog = tw_call_later(a->loop, a->timeout / 4, watchdog_cb, a);
@@ -708,11 +713,11 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
              (unsigned long long)(mix(a->seed ^ (uint64_t)tw_loop_now(loop)) &
                                   0xffffffffu));
     a->out = quiet ? NULL : out;
-    a->dial = (tw__redial){.loop = loop, .host = a->host, .port = a->port,
+    a->dial = (proto_redial){.loop = loop, .host = a->host, .port = a->port,
                            .retry = a->retry, .ops = &conn_ops, .arg = a,
                            .on_failure = on_failure};
     a->watchdog = tw_call_later(loop, a->timeout / 4, watchdog_cb, a);
-    tw__redial_start(&a->dial);
+    proto_redial_start(&a->dial);
     *state = a;
     return 0;
 }
@@ -736,7 +741,7 @@ static void client_free(void *state)
     client *a = state;
     if (a->watchdog)
         tw_handle_cancel(a->loop, a->watchdog);
-    tw__redial_stop(&a->dial);
+    proto_redial_stop(&a->dial);
     if (a->read_timer)
         tw_handle_cancel(a->loop, a->read_timer);
     client_free_mem(a);
@@ -746,7 +751,7 @@ static void client_free(void *state)
 static void client_discard(void *state)
 {
     client *a = state;
-    tw__redial_discard(&a->dial);
+    proto_redial_discard(&a->dial);
     client_free_mem(a);
 }
 

@@ -310,7 +310,7 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
     case TW_SIM_FAULT_HEAL:
         sim_stream_settle_all(sim); /* acks that met the cut are held */
         cut(sim, a, b, false, false);
-        sim_stream_heal(sim, a, b);
+        sim_stream_heal(sim);
         break;
     case TW_SIM_FAULT_CLOG:
         clog_paths(sim, a, b, f->oneway, sim->now + f->duration_ns);

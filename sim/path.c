@@ -65,13 +65,19 @@ int tw_sim_path_set(tw_sim *sim, tw_loop *from, tw_loop *to,
         !sim_dgram_opts_ok(&o.dgram) || !tw_sim_loss_model_ok(&o.loss_model))
         return -EINVAL;
     sim_dgram_defaults(&o.dgram); /* zero fields: the defaults */
+    sim_path *p = sim_path_of(sim, a->id, b->id);
+    if (p->override) { /* set before: replaced, so the table stays bounded */
+        assert(p->override <= sim->noverrides);
+        sim->overrides[p->override - 1] = o;
+        return 0;
+    }
     tw_sim_path_opts *ov = realloc(sim->overrides,
                                    (sim->noverrides + 1) * sizeof *ov);
     if (!ov)
         return -ENOMEM;
     sim->overrides = ov;
     ov[sim->noverrides++] = o;
-    sim_path_of(sim, a->id, b->id)->override = sim->noverrides;
+    p->override = sim->noverrides;
     return 0;
 }
 

@@ -307,7 +307,7 @@ static inline const sim_event *sim_peek(const sim_queue *q, tw_ns now)
 }
 static inline uint32_t sim_queued(const sim_queue *q) { return q->len + q->r_len; }
 
-/* table.c */
+/* queue.c: a table of ids with generations (endpoints) */
 int sim_table_init(sim_table *t, uint32_t max);
 void sim_table_fini(sim_table *t);
 uint32_t sim_table_add(sim_table *t, void *p); /* UINT32_MAX: full */
@@ -499,7 +499,7 @@ void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err);
 void sim_ep_watch_cut(tw_sim *sim, sim_ep *ep);
 void sim_send_rst(tw_sim *sim, sim_ep *from);
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);
-void sim_stream_heal(tw_sim *sim, uint32_t a, uint32_t b);
+void sim_stream_heal(tw_sim *sim);
 /* Before a cut heals: settle every end's acks that arrived under the
  * cut (they are held). After a clog: acks still on their way across a
  * clogged path wait for its end; those that landed stand. */

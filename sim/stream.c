@@ -716,11 +716,10 @@ void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
     }
 }
 
-/* After a heal: what a cut held moves again, one latency from now. */
-void sim_stream_heal(tw_sim *sim, uint32_t a, uint32_t b)
+/* After a heal: what a cut held moves again, one latency from now, on
+ * every path no longer cut (a heal may end several cuts at once). */
+void sim_stream_heal(tw_sim *sim)
 {
-    (void)a;
-    (void)b;
     sim_ep *ep;
     for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
         if (sim_path_cut(sim, ep->peer_node, ep->node))
