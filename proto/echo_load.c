@@ -29,6 +29,7 @@
 
 #include "proto/redial.h"
 #include "proto/tls_app.h"
+#include "twin/mix.h"
 #include "twin/app.h"
 #include "twin/opts.h"
 #include "twin/parse.h"
@@ -58,22 +59,15 @@ typedef struct load {
 
 /* ---- messages ---- */
 
-static uint64_t mix(uint64_t z)
-{
-    z += UINT64_C(0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
 
 static uint64_t msg_len(const load *a, uint64_t i)
 {
-    return 1 + mix(a->seed * 31 + i) % a->size_max;
+    return 1 + tw_mix64(a->seed * 31 + i) % a->size_max;
 }
 
 static uint8_t msg_byte(const load *a, uint64_t i, uint64_t off)
 {
-    uint64_t w = mix(mix(a->seed ^ (i << 20)) + off / 8);
+    uint64_t w = tw_mix64(tw_mix64(a->seed ^ (i << 20)) + off / 8);
     return (uint8_t)(w >> (8 * (off % 8)));
 }
 

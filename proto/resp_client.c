@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "proto/redial.h"
+#include "twin/mix.h"
 #include "twin/app.h"
 #include "twin/opts.h"
 #include "twin/parse.h"
@@ -102,17 +103,10 @@ typedef struct client {
 
 /* ---- the schedule ---- */
 
-static uint64_t mix(uint64_t z)
-{
-    z += UINT64_C(0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
 
 static op make_op(const client *a, uint64_t i)
 {
-    uint64_t r = mix(a->seed * 1000003 + i), r2 = mix(r);
+    uint64_t r = tw_mix64(a->seed * 1000003 + i), r2 = tw_mix64(r);
     unsigned pick = (unsigned)(r % 100);
     op o = {.index = i};
     for (int k = 0; k < 3; k++)
@@ -131,12 +125,12 @@ static op make_op(const client *a, uint64_t i)
 /* The value of version v: "v<v>:" and then letters, its length a hash. */
 static size_t value_of(const client *a, uint64_t v, uint8_t *buf, size_t cap)
 {
-    size_t len = 1 + mix(a->seed ^ (v << 1)) % a->size_max;
+    size_t len = 1 + tw_mix64(a->seed ^ (v << 1)) % a->size_max;
     int n = snprintf((char *)buf, cap, "v%llu:", (unsigned long long)v);
     if (len < (size_t)n)
         len = (size_t)n;
     for (size_t j = (size_t)n; j < len && j < cap; j++)
-        buf[j] = (uint8_t)('a' + mix(v * 7919 + j / 8) % 26);
+        buf[j] = (uint8_t)('a' + tw_mix64(v * 7919 + j / 8) % 26);
     return len < cap ? len : cap;
 }
 
@@ -710,7 +704,7 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
     /* Keys of this run only: the start time differs between runs (and a
      * restarted node's run), so old keys on the server are never seen. */
     snprintf(a->prefix, sizeof a->prefix, "%s:%08llx", name,
-             (unsigned long long)(mix(a->seed ^ (uint64_t)tw_loop_now(loop)) &
+             (unsigned long long)(tw_mix64(a->seed ^ (uint64_t)tw_loop_now(loop)) &
                                   0xffffffffu));
     a->out = quiet ? NULL : out;
     a->dial = (proto_redial){.loop = loop, .host = a->host, .port = a->port,

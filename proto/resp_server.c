@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twin/mix.h"
 #include "twin/app.h"
 #include "twin/opts.h"
 #include "twin/parse.h"
@@ -79,13 +80,6 @@ struct conn {
 
 /* ---- the server object ---- */
 
-static uint64_t mix(uint64_t z)
-{
-    z += UINT64_C(0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
 
 static void unref(tw_resp_server *srv)
 {
@@ -110,7 +104,7 @@ tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg)
     if (!srv->cfg.output_max)
         srv->cfg.output_max = (size_t)1 << 30;
     if (!srv->cfg.store.hash_seed)
-        srv->cfg.store.hash_seed = mix(srv->cfg.seed ^ 0x7e5);
+        srv->cfg.store.hash_seed = tw_mix64(srv->cfg.seed ^ 0x7e5);
     srv->store = tw_resp_store_new(&srv->cfg.store);
     srv->scratch = malloc(srv->cfg.limits.inline_max);
     if (!srv->store || !srv->scratch) {
@@ -124,8 +118,8 @@ tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg)
     /* The run id tells a client that the server restarted (its keys are
      * gone): it differs between starts because the start time does. */
     srv->info.started = tw_loop_now(loop);
-    uint64_t h = mix(srv->cfg.seed ^ (uint64_t)srv->info.started);
-    for (int i = 0; i < 40; i++, h = mix(h))
+    uint64_t h = tw_mix64(srv->cfg.seed ^ (uint64_t)srv->info.started);
+    for (int i = 0; i < 40; i++, h = tw_mix64(h))
         srv->info.run_id[i] = "0123456789abcdef"[h & 15];
     srv->info.maxclients = srv->cfg.maxclients;
     srv->info.limits = srv->cfg.limits;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twin/mix.h"
 #include "twin/app.h"
 #include "twin/opts.h"
 #include "twin/datagram.h"
@@ -56,22 +57,15 @@ struct uload {
 
 /* ---- datagrams ---- */
 
-static uint64_t mix(uint64_t z)
-{
-    z += UINT64_C(0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
 
 static size_t payload_len(const uload *a, uint64_t seq)
 {
-    return 8 + (size_t)(mix(seq) % (a->size_max - 8 + 1));
+    return 8 + (size_t)(tw_mix64(seq) % (a->size_max - 8 + 1));
 }
 
 static uint8_t payload_byte(uint64_t seq, size_t i)
 {
-    return (uint8_t)(mix(seq * 131 + i / 8) >> (8 * (i % 8)));
+    return (uint8_t)(tw_mix64(seq * 131 + i / 8) >> (8 * (i % 8)));
 }
 
 static void send_seq(uload *a, uint64_t seq)

@@ -8,17 +8,11 @@
 #include <string.h>
 
 #include "sim/sim.h"
+#include "twin/mix.h"
 #include "twin/buggify.h"
 
 int tw__buggify_worlds;
 
-static uint64_t mix(uint64_t z)
-{
-    z += UINT64_C(0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
 
 bool tw__buggify(tw_loop *loop, const char *file, int line)
 {
@@ -30,7 +24,7 @@ bool tw__buggify(tw_loop *loop, const char *file, int line)
     uint64_t h = UINT64_C(0xcbf29ce484222325);
     for (const char *s = base; *s; s++)
         h = (h ^ (uint8_t)*s) * UINT64_C(0x100000001b3);
-    uint64_t site = mix(sim->seed ^ mix(h ^ (uint64_t)line));
+    uint64_t site = tw_mix64(sim->seed ^ tw_mix64(h ^ (uint64_t)line));
     double u = (double)(site >> 11) * 0x1.0p-53;
     if (u >= sim->opts.buggify_site_probability)
         return false;

@@ -15,13 +15,13 @@
 #include <string.h>
 
 #include "sim/sim.h"
+#include "twin/mix.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {
-    uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
+    uint64_t z = *x;
+    *x += UINT64_C(0x9e3779b97f4a7c15);
+    return tw_mix64(z);
 }
 
 void tw_sim_prng_seed(tw_sim_prng *p, uint64_t seed, unsigned stream)
