@@ -205,3 +205,25 @@ void rec_client_cb(void *client, tw_transport *t, int err)
 }
 
 tw_protocol *rec_client_factory(void *client) { return &((rec_client *)client)->r.base; }
+
+void rec_pair_open(tw_env *env, rec_pair *p, tw_connect_cb cb)
+{
+    assert_int_equal(tw_create_server(env->loop, rec_pool_factory, &p->pool,
+                                      env->host, 0, NULL, &p->srv), 0);
+    p->in_create = true;
+    assert_int_equal(tw_create_connection(env->loop, rec_client_factory, &p->cli,
+                                          env->host, tw_server_port(p->srv),
+                                          cb ? cb : rec_client_cb), 0);
+    p->in_create = false;
+    TW_WAIT(env, p->cli.res.called && p->pool.n == 1 && p->pool.recs[0].made);
+    assert_int_equal(p->cli.res.err, 0);
+}
+
+void rec_pair_close(tw_env *env, rec_pair *p)
+{
+    tw_server_close(p->srv);
+    p->srv = NULL;
+    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+    rec_pool_free(&p->pool);
+    rec_free(&p->cli.r);
+}

@@ -72,4 +72,18 @@ void rec_client_init(rec_client *c, size_t bufsize);
 void rec_client_cb(void *client, tw_transport *t, int err);
 tw_protocol *rec_client_factory(void *client);
 
+/* A server of recs and one rec client connected to it, on env's loop. */
+typedef struct rec_pair {
+    rec_pool pool; /* the server side; pool.recs[0] is the accepted end */
+    rec_client cli;
+    tw_server *srv;
+    bool in_create; /* true while tw_create_connection runs */
+} rec_pair;
+/* Listen, connect (cb: the connect completion, NULL for rec_client_cb;
+ * it must end by calling rec_client_cb), and run until both ends saw
+ * connection_made. Fill p->pool.tmpl and p->cli first. */
+void rec_pair_open(tw_env *env, rec_pair *p, tw_connect_cb cb);
+/* Close the server, wait until nothing is left on the loop, free. */
+void rec_pair_close(tw_env *env, rec_pair *p);
+
 #endif

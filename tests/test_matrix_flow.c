@@ -14,30 +14,10 @@
 #include "tests/harness.h"
 #include "tests/rec.h"
 
-typedef struct pair {
-    rec_pool pool;
-    rec_client cli;
-    tw_server *srv;
-} pair;
+typedef rec_pair pair;
 
-static void pair_open(tw_env *env, pair *p)
-{
-    assert_int_equal(tw_create_server(env->loop, rec_pool_factory, &p->pool,
-                                      env->host, 0, NULL, &p->srv), 0);
-    assert_int_equal(tw_create_connection(env->loop, rec_client_factory, &p->cli,
-                                          env->host, tw_server_port(p->srv),
-                                          rec_client_cb), 0);
-    TW_WAIT(env, p->cli.res.called && p->pool.n == 1 && p->pool.recs[0].made);
-    assert_int_equal(p->cli.res.err, 0);
-}
-
-static void pair_close(tw_env *env, pair *p)
-{
-    tw_server_close(p->srv);
-    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
-    rec_pool_free(&p->pool);
-    rec_free(&p->cli.r);
-}
+static void pair_open(tw_env *env, pair *p) { rec_pair_open(env, p, NULL); }
+static void pair_close(tw_env *env, pair *p) { rec_pair_close(env, p); }
 
 /* ---- resume_writing at the low-water mark ---- */
 

@@ -6,17 +6,14 @@
  *     after the callback has returned, not only inside it;
  *   - write_eof with bytes still buffered sends every byte, then the EOF.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tests/harness.h"
 #include "tests/rec.h"
 
-typedef struct pair {
-    rec_pool pool;
-    rec_client cli;
-    tw_server *srv;
-} pair;
+typedef rec_pair pair;
 
 /* The client's connect completion, and what it saw when it ran. */
 static struct {
@@ -25,7 +22,6 @@ static struct {
     int made_then;       /* client's connection_made count at that time */
     bool inside_create;  /* called before create_connection returned */
 } cc;
-static bool creating;
 
 static void connect_cb(void *client, tw_transport *t, int err)
 {
@@ -33,31 +29,17 @@ static void connect_cb(void *client, tw_transport *t, int err)
     cc.called = true;
     cc.err = err;
     cc.made_then = c->r.made;
-    cc.inside_create = creating;
+    cc.inside_create = ((rec_pair *)((char *)c - offsetof(rec_pair, cli)))->in_create;
     rec_client_cb(client, t, err);
 }
 
 static void pair_open(tw_env *env, pair *p)
 {
     memset(&cc, 0, sizeof cc);
-    assert_int_equal(tw_create_server(env->loop, rec_pool_factory, &p->pool,
-                                      env->host, 0, NULL, &p->srv), 0);
-    creating = true;
-    assert_int_equal(tw_create_connection(env->loop, rec_client_factory, &p->cli,
-                                          env->host, tw_server_port(p->srv),
-                                          connect_cb), 0);
-    creating = false;
-    TW_WAIT(env, p->cli.res.called && p->pool.n == 1 && p->pool.recs[0].made);
-    assert_int_equal(p->cli.res.err, 0);
+    rec_pair_open(env, p, connect_cb);
 }
 
-static void pair_close(tw_env *env, pair *p)
-{
-    tw_server_close(p->srv);
-    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
-    rec_pool_free(&p->pool);
-    rec_free(&p->cli.r);
-}
+static void pair_close(tw_env *env, pair *p) { rec_pair_close(env, p); }
 
 static void test_connect_cb_after_connection_made(void **state)
 {
