@@ -4,6 +4,7 @@
  *   1. tw_create_datagram_endpoint: argument checks, then the backend
  *   2. sendto: the destination rule, the send tried at once, the queue
  *   3. the flush when the backend says it can send again; clear
+ *   4. the DATAGRAM kind's class, which holds 2 and 3
  *
  * The split is the one of core/transport.c: a backend only tries to send
  * one datagram now (ops->sendto: sent, -EAGAIN, or an error about that
@@ -321,10 +322,11 @@ static int enqueue(tw_transport *t, const void *data, size_t len,
     return 0;
 }
 
-int tw__dgram_sendto(tw_transport *t, const void *data, size_t len,
-                     const tw_addr *addr)
+/* The public call, after transport.c's checks (class, closing, data). */
+static int dgram_sendto(tw_transport *t, const void *data, size_t len,
+                        const tw_addr *addr)
 {
-    assert(t->kind == TW_TRANSPORT_DATAGRAM);
+    assert(t->cls == &tw__datagram_class);
     assert(!(t->flags & TW__T_CLOSING));
     const tw_addr *dest;
     int rc = destination(t, addr, &dest);
@@ -364,9 +366,11 @@ static void pop(tw_transport *t)
     free(d);
 }
 
-void tw__dgram_writable(tw_transport *t)
+/* A queue of datagrams, not bytes: send them in order, then resume or
+ * close as the stream flush does. */
+static void dgram_writable(tw_transport *t)
 {
-    assert(!(t->flags & TW__T_LOST));
+    assert(t->cls == &tw__datagram_class && !(t->flags & TW__T_LOST));
     for (int i = 0; i < TW__DGRAM_FLUSH_MAX && t->dq_head; i++) {
         struct tw__dgram *d = t->dq_head;
         int rc = t->ops->sendto(t, d->data, d->len, d->addr.len ? &d->addr : NULL);
@@ -388,9 +392,27 @@ void tw__dgram_writable(tw_transport *t)
         tw__transport_finish(t, 0);
 }
 
-void tw__dgram_clear(tw_transport *t)
+/* Drop every queued datagram (abort, fatal errors, the end, teardown). */
+static void dgram_clear(tw_transport *t)
 {
+    assert(t->cls == &tw__datagram_class);
     while (t->dq_head)
         pop(t);
-    assert(t->queued == 0 || t->kind != TW_TRANSPORT_DATAGRAM);
+    assert(t->queued == 0); /* every byte counted was a queued datagram's */
 }
+
+/* ------------------------------------------------------------------ */
+/* 4. the class                                                        */
+
+/* DatagramTransport: reads datagrams (no pause_reading), sends them with
+ * sendto through the queue above, whose size the watermarks apply to;
+ * close() waits for the queue, abort() drops it. */
+const tw__transport_class tw__datagram_class = {
+    .kind = TW_TRANSPORT_DATAGRAM,
+    .reads = true,
+    .limits = true,
+    .abort = true,
+    .writable = dgram_writable,
+    .sendto = dgram_sendto,
+    .clear = dgram_clear,
+};

@@ -1,5 +1,6 @@
 /* core/internal.h - what the core gives the backends, and what it asks of
- * them. Not a public header: only core/, real/, sim/ and tests include it.
+ * them. Not a public header: only core/, real/, sim/, tls/ and tests
+ * include it.
  *
  * Map:
  *   1. the loop: struct tw_loop, the backend's loop ops, run helpers
@@ -46,6 +47,15 @@ struct tw_subprocess_spec; /* twin/process.h */
  * only. */
 typedef void (*tw__resolve_cb)(void *ctx, int err, const tw_addr *addrs,
                                int n);
+
+/* A generator a backend lends a layer over its streams (the loop op
+ * rand_stream): next(r) draws 64 random bits. state is the backend's,
+ * set by rand_stream and read or changed only by next; the layer holds
+ * the whole struct, so getting one allocates nothing and cannot fail. */
+typedef struct tw__rand {
+    uint64_t (*next)(struct tw__rand *r);
+    uint64_t state[8];
+} tw__rand;
 
 typedef struct tw__loop_ops {
     const char *name; /* "real", "sim" */
@@ -102,6 +112,13 @@ typedef struct tw__loop_ops {
      * again. Also called while the loop is being freed (tw__loop_fini),
      * before anything of it is. */
     void (*resolve_cancel)(tw_loop *, void *req);
+    /* Randomness for a layer over this loop's streams whose draws must
+     * replay with the loop (tls/: OpenSSL's random bytes). Set *r to a
+     * generator of its own for one user, told apart by key (the TLS layer
+     * passes its outer transport's id), and return true. false, or a
+     * NULL op: the backend has none, and the layer uses the system's
+     * generator (the real loop). */
+    bool (*rand_stream)(tw_loop *, uint64_t key, tw__rand *r);
 } tw__loop_ops;
 
 /* One scheduled callback; lives in the loop's slot table. */
@@ -148,6 +165,7 @@ struct tw_loop {
     tw__ts_call *ts_calls;
     size_t ts_len, ts_cap;
     volatile int ts_pending;
+    uint64_t ts_dropped; /* lost moving to the ready queue (loop thread) */
 
     bool stopping;
     bool running;
@@ -315,12 +333,57 @@ enum {
     TW__T_RARMED = 1u << 9,   /* want_read armed */
 };
 
+/* What a transport kind can do, and what it does its own way: one constant
+ * per tw_transport_kind, which tw__transport_init sets as t->cls. The core
+ * asks it, never the kind. A call a kind cannot make returns -ENOTSUP.
+ * STREAM, READ and WRITE are core/transport.c's, DATAGRAM is
+ * core/datagram.c's, SUBPROCESS core/subprocess.c's. */
+typedef struct tw__transport_class {
+    tw_transport_kind kind; /* tw_transport_kind_of */
+    /* Delivers what arrives: reading is armed at connection_made, and
+     * is_reading says whether it still is. */
+    bool reads;
+    /* pause_reading and resume_reading (implies reads). */
+    bool pause_reading;
+    /* write and writelines, through the byte buffer t->wbuf; a kind
+     * without them never has a byte in it. */
+    bool writes;
+    /* write_eof, when the backend can too (ops->can_write_eof); implies
+     * writes. */
+    bool write_eof;
+    /* A write buffer with watermarks (set_write_buffer_limits, pause and
+     * resume_writing); implied by writes and by sendto. A kind without
+     * one never has a byte buffered (wbuf or t->queued). */
+    bool limits;
+    /* Closes after eof_received whatever it returned (implies reads). */
+    bool close_on_eof;
+    /* abort; without it close() is the only end. */
+    bool abort;
+    /* close(), whole, for a kind that ends its own way. NULL: the core's
+     * close (flush the buffer, then the end). */
+    int (*close)(tw_transport *t);
+    /* The backend can send again (tw__transport_writable, on an open
+     * transport): flush, then resume_writing, close or write_eof as the
+     * buffer allows. Set exactly when limits is: only a kind with a
+     * buffer arms writing. */
+    void (*writable)(tw_transport *t);
+    /* sendto after the core's checks (the kind's, closing, arguments);
+     * NULL: sendto is -ENOTSUP. */
+    int (*sendto)(tw_transport *t, const void *data, size_t len,
+                  const tw_addr *addr);
+    /* Drop what is queued outside t->wbuf (abort, fatal errors, the end,
+     * tw_loop_free). NULL: the kind queues nothing there. */
+    void (*clear)(tw_transport *t);
+} tw__transport_class;
+
+extern const tw__transport_class tw__datagram_class;   /* core/datagram.c */
+extern const tw__transport_class tw__subprocess_class; /* core/subprocess.c */
+
 struct tw_transport {
     const tw__transport_ops *ops;
+    const tw__transport_class *cls; /* its kind's, cls->kind the kind */
     tw_loop *loop;
     tw_protocol *proto;
-    tw_protocol *proto_orig; /* released at the end */
-    tw_transport_kind kind;
     unsigned flags;
     int lost_err;
     uint64_t id;             /* loop-unique, for messages and traces */
@@ -337,7 +400,8 @@ struct tw_transport {
 };
 
 /* Initialise the core part of a transport the backend allocated (struct
- * tw_transport first in the backend's struct). Counts as alive. */
+ * tw_transport first in the backend's struct), of the class of kind.
+ * Counts as alive. */
 void tw__transport_init(tw_transport *t, tw_loop *loop,
                         const tw__transport_ops *ops, tw_transport_kind kind);
 
@@ -397,14 +461,13 @@ void tw__transport_error_received(tw_transport *t, int err);
 void tw__transport_arm_write(tw_transport *t, bool on);
 void tw__transport_finish(tw_transport *t, int err);
 
-/* The datagram queue (core/datagram.c). sendto: the public call after
- * transport.c's kind/closing checks. writable: flush, then resume/close
- * as the stream flush does. clear: drop every queued datagram (abort,
- * destroy). */
-int tw__dgram_sendto(tw_transport *t, const void *data, size_t len,
-                     const tw_addr *addr);
-void tw__dgram_writable(tw_transport *t);
-void tw__dgram_clear(tw_transport *t);
+/* Drop what t's kind queues outside t->wbuf (its class's clear). */
+static inline void tw__transport_clear_queued(tw_transport *t)
+{
+    if (t->cls->clear)
+        t->cls->clear(t);
+}
+
 /* Drop every datagram endpoint still waiting for a name, calling nothing
  * (tw__loop_fini, before it frees anything else). */
 void tw__dgram_lookups_cancel(tw_loop *loop);

@@ -11,7 +11,6 @@
  *   run        the generic run loop over the backend's poll()
  *   lists      the intrusive list used for transports and servers
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -341,9 +340,11 @@ static void drain_inbox(tw_loop *loop)
     loop->ts_len = loop->ts_cap = 0;
     __atomic_store_n(&loop->ts_pending, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&loop->ts_lock);
+    /* A call the ready queue cannot take (out of memory) is lost: the
+     * library does not print, it counts (tw_loop_dropped_calls). */
     for (size_t i = 0; i < n; i++)
         if (!tw_call_soon(loop, calls[i].cb, calls[i].arg))
-            fprintf(stderr, "twin: out of memory: a threadsafe call was dropped\n");
+            loop->ts_dropped++;
     free(calls);
 }
 
@@ -439,6 +440,8 @@ const char *tw_loop_backend(const tw_loop *loop) { return loop->ops->name; }
 
 unsigned tw_loop_alive(const tw_loop *loop) { return loop->alive; }
 
+uint64_t tw_loop_dropped_calls(const tw_loop *loop) { return loop->ts_dropped; }
+
 void tw_loop_set_contract_check(tw_loop *loop, bool on) { loop->contract_on = on; }
 
 void tw_loop_set_contract_handler(tw_loop *loop, tw_contract_handler h, void *arg)
@@ -490,7 +493,7 @@ void tw__loop_fini(tw_loop *loop)
         tw_transport *t = tw__container_of(loop->transports.next, tw_transport, link);
         tw__list_remove(&t->link);
         tw__wbuf_clear(&t->wbuf);
-        tw__dgram_clear(t); /* queued datagrams are freed too */
+        tw__transport_clear_queued(t); /* queued datagrams are freed too */
         if (t->proto && t->proto->ops->release)
             t->proto->ops->release(t->proto);
         t->ops->destroy(t);

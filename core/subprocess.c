@@ -9,7 +9,8 @@
  *   3. the pipe adapters: protocols of the pipe transports that forward
  *      to the subprocess's protocol with the child's fd number
  *   4. life: open, exit, the end (asyncio's _try_finish), close
- *   5. the transport ops the core calls, and the public calls
+ *   5. the transport ops the core calls, the SUBPROCESS kind's class, and
+ *      the public calls
  *
  * asyncio's order, kept here: the pipes are connected before the
  * subprocess's connection_made (so a protocol can use them in it);
@@ -168,7 +169,8 @@ void tw__subprocess_init(tw__subprocess *sp, const tw__subprocess_ops *sops,
 void tw__subprocess_set_pipe(tw__subprocess *sp, int fd, tw_transport *pipe)
 {
     assert(fd >= 0 && fd <= 2 && !sp->pipes[fd].t);
-    assert(pipe->kind == (fd == 0 ? TW_TRANSPORT_WRITE : TW_TRANSPORT_READ));
+    assert(tw_transport_kind_of(pipe) ==
+           (fd == 0 ? TW_TRANSPORT_WRITE : TW_TRANSPORT_READ));
     sp->pipes[fd].t = pipe;
 }
 
@@ -243,10 +245,12 @@ void tw__subprocess_exited(tw__subprocess *sp, int returncode)
         abort(); /* cannot keep the promise of process_exited */
 }
 
-int tw__subprocess_close(tw_transport *t)
+/* close(), the class's hook: close the pipes, kill the child, and end once
+ * it has exited and every pipe is lost. */
+static int sp_close(tw_transport *t)
 {
     tw__subprocess *sp = (tw__subprocess *)t;
-    assert(t->kind == TW_TRANSPORT_SUBPROCESS);
+    assert(t->cls == &tw__subprocess_class);
     if (t->flags & TW__T_CLOSING)
         return 0;
     t->flags |= TW__T_CLOSING;
@@ -267,7 +271,7 @@ int tw__subprocess_close(tw_transport *t)
 static ssize_t sp_send(tw_transport *t, const struct iovec *iov, int n)
 {
     (void)t; (void)iov; (void)n;
-    return -ENOTSUP; /* never called: the core refuses writes by kind */
+    return -ENOTSUP; /* never called: the class has no writes */
 }
 
 static void sp_want(tw_transport *t, bool on)
@@ -312,9 +316,16 @@ static const tw__transport_ops subprocess_ops = {
     .can_write_eof = false,
 };
 
+/* SubprocessTransport: neither reads nor writes itself (its pipes do), no
+ * abort; close() is its own. */
+const tw__transport_class tw__subprocess_class = {
+    .kind = TW_TRANSPORT_SUBPROCESS,
+    .close = sp_close,
+};
+
 static tw__subprocess *as_sp(tw_transport *t)
 {
-    return t && t->kind == TW_TRANSPORT_SUBPROCESS ? (tw__subprocess *)t : NULL;
+    return t && t->cls == &tw__subprocess_class ? (tw__subprocess *)t : NULL;
 }
 
 int tw_transport_get_pid(tw_transport *t)

@@ -90,7 +90,4 @@ int tw__subprocess_open(tw__subprocess *sp, tw_loop *loop,
  * once. process_exited follows from the loop. */
 void tw__subprocess_exited(tw__subprocess *sp, int returncode);
 
-/* core/transport.c routes close() of a SUBPROCESS transport here. */
-int tw__subprocess_close(tw_transport *t);
-
 #endif

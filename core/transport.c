@@ -3,6 +3,8 @@
  * Map:
  *   calling out     the protocol callbacks, each checked by the contract
  *                   checker when it is on
+ *   kinds           the classes of STREAM, READ and WRITE, and the class
+ *                   of each kind (internal.h: tw__transport_class)
  *   life            init, open (factory, connection_made, connect cb),
  *                   the end (connection_lost, release, destroy)
  *   reading         deliver / recv_buffer / received, eof, pause/resume
@@ -15,12 +17,14 @@
  * resume reading, or write. So after every call out, state is re-read;
  * memory is freed only in the end callback, which always runs from the
  * loop (never inside a call the protocol made).
+ *
+ * Kinds: what differs between them is the transport's class (t->cls),
+ * asked here as flags and called as hooks; nothing here names a kind.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
-#include "core/subprocess.h"
 
 /* ---- calling out ---- */
 
@@ -58,6 +62,7 @@ static void call_resume(tw_transport *t)
 
 static void arm_read(tw_transport *t, bool on)
 {
+    assert(!on || t->cls->reads);
     if (!!(t->flags & TW__T_RARMED) == on)
         return;
     t->flags ^= TW__T_RARMED;
@@ -66,11 +71,56 @@ static void arm_read(tw_transport *t, bool on)
 
 static void arm_write(tw_transport *t, bool on)
 {
+    assert(!on || t->cls->limits);
     if (!!(t->flags & TW__T_WARMED) == on)
         return;
     t->flags ^= TW__T_WARMED;
     t->ops->want_write(t, on);
 }
+
+/* ---- kinds ---- */
+
+static void flush(tw_transport *t);
+
+/* Transport: reads and writes bytes, both halves its own. */
+static const tw__transport_class stream_class = {
+    .kind = TW_TRANSPORT_STREAM,
+    .reads = true,
+    .pause_reading = true,
+    .writes = true,
+    .write_eof = true,
+    .limits = true,
+    .abort = true,
+    .writable = flush,
+};
+
+/* ReadTransport (a read pipe): it cannot stay half open, so it closes
+ * after eof whatever eof_received said. */
+static const tw__transport_class read_class = {
+    .kind = TW_TRANSPORT_READ,
+    .reads = true,
+    .pause_reading = true,
+    .close_on_eof = true,
+    .abort = true,
+};
+
+/* WriteTransport (a write pipe). */
+static const tw__transport_class write_class = {
+    .kind = TW_TRANSPORT_WRITE,
+    .writes = true,
+    .write_eof = true,
+    .limits = true,
+    .abort = true,
+    .writable = flush,
+};
+
+static const tw__transport_class *const classes[] = {
+    [TW_TRANSPORT_STREAM] = &stream_class,
+    [TW_TRANSPORT_READ] = &read_class,
+    [TW_TRANSPORT_WRITE] = &write_class,
+    [TW_TRANSPORT_DATAGRAM] = &tw__datagram_class,
+    [TW_TRANSPORT_SUBPROCESS] = &tw__subprocess_class,
+};
 
 /* ---- life ---- */
 
@@ -78,10 +128,16 @@ void tw__transport_init(tw_transport *t, tw_loop *loop,
                         const tw__transport_ops *ops, tw_transport_kind kind)
 {
     assert(loop && ops && ops->destroy);
+    assert((size_t)kind < sizeof classes / sizeof classes[0] && classes[kind]);
+    const tw__transport_class *c = classes[kind];
+    /* The implications internal.h states for a class. */
+    assert((!c->pause_reading || c->reads) && (!c->close_on_eof || c->reads));
+    assert((!c->write_eof || c->writes) && (!c->writes || c->limits));
+    assert((!c->sendto || c->limits) && c->limits == (c->writable != NULL));
     t->ops = ops;
+    t->cls = c;
     t->loop = loop;
     t->proto = NULL;
-    t->kind = kind;
     t->flags = 0;
     t->lost_err = 0;
     t->id = ++loop->next_transport_id;
@@ -103,7 +159,7 @@ static void destroy(tw_transport *t)
     tw_loop *loop = t->loop;
     tw__list_remove(&t->link);
     tw__wbuf_clear(&t->wbuf);
-    tw__dgram_clear(t);
+    tw__transport_clear_queued(t);
     tw_protocol *p = t->proto;
     t->proto = NULL;
     if (p && p->ops->release)
@@ -149,7 +205,7 @@ static void made_cb(void *arg)
         cb(t->connect_arg, t, 0);
     }
     if (!(t->flags & (TW__T_CLOSING | TW__T_PAUSED | TW__T_EOF_IN)) &&
-        t->kind != TW_TRANSPORT_WRITE)
+        t->cls->reads)
         arm_read(t, true);
 }
 
@@ -214,6 +270,7 @@ void tw__transport_received(tw_transport *t, size_t n)
 
 size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
 {
+    assert(t->cls->reads);
     size_t done = 0;
     while (done < len && tw__transport_reading(t)) {
         if (!is_buffered(t)) {
@@ -238,6 +295,7 @@ size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
 
 void tw__transport_eof(tw_transport *t)
 {
+    assert(t->cls->reads);
     if (t->flags & (TW__T_CLOSING | TW__T_EOF_IN))
         return;
     t->flags |= TW__T_EOF_IN;
@@ -245,15 +303,13 @@ void tw__transport_eof(tw_transport *t)
     check(t, TW__EV_EOF);
     bool keep = t->proto->ops->eof_received &&
                 t->proto->ops->eof_received(t->proto);
-    /* A read pipe cannot stay half open: it closes whatever eof said. */
-    if (!keep || t->kind == TW_TRANSPORT_READ)
+    if (!keep || t->cls->close_on_eof)
         tw_transport_close(t);
 }
 
 int tw_transport_pause_reading(tw_transport *t)
 {
-    if (t->kind == TW_TRANSPORT_WRITE || t->kind == TW_TRANSPORT_DATAGRAM ||
-        t->kind == TW_TRANSPORT_SUBPROCESS)
+    if (!t->cls->pause_reading)
         return -ENOTSUP;
     if (t->flags & (TW__T_CLOSING | TW__T_PAUSED))
         return 0;
@@ -264,8 +320,7 @@ int tw_transport_pause_reading(tw_transport *t)
 
 int tw_transport_resume_reading(tw_transport *t)
 {
-    if (t->kind == TW_TRANSPORT_WRITE || t->kind == TW_TRANSPORT_DATAGRAM ||
-        t->kind == TW_TRANSPORT_SUBPROCESS)
+    if (!t->cls->pause_reading)
         return -ENOTSUP;
     if ((t->flags & TW__T_CLOSING) || !(t->flags & TW__T_PAUSED))
         return 0;
@@ -277,13 +332,19 @@ int tw_transport_resume_reading(tw_transport *t)
 
 bool tw_transport_is_reading(const tw_transport *t)
 {
+    assert(t->cls->pause_reading || !(t->flags & TW__T_PAUSED));
     return !(t->flags & (TW__T_CLOSING | TW__T_PAUSED | TW__T_EOF_IN)) &&
-           t->kind != TW_TRANSPORT_WRITE && t->kind != TW_TRANSPORT_SUBPROCESS;
+           t->cls->reads;
 }
 
 /* ---- writing ---- */
 
-static size_t buffered(const tw_transport *t) { return t->wbuf.size + t->queued; }
+static size_t buffered(const tw_transport *t)
+{
+    assert(t->cls->writes || t->wbuf.size == 0);
+    assert(t->cls->limits || t->queued == 0);
+    return t->wbuf.size + t->queued;
+}
 
 static void maybe_pause(tw_transport *t)
 {
@@ -333,7 +394,7 @@ static void do_shutdown(tw_transport *t)
 
 static int write_check(const tw_transport *t)
 {
-    if (t->kind != TW_TRANSPORT_STREAM && t->kind != TW_TRANSPORT_WRITE)
+    if (!t->cls->writes)
         return -ENOTSUP;
     if (t->flags & TW__T_CLOSING)
         return -EPIPE;
@@ -402,10 +463,14 @@ void tw__transport_writable(tw_transport *t)
 {
     if (t->flags & TW__T_LOST)
         return;
-    if (t->kind == TW_TRANSPORT_DATAGRAM) {
-        tw__dgram_writable(t); /* a queue of datagrams, not bytes */
-        return;
-    }
+    assert(t->cls->writable); /* only a kind with a buffer arms writing */
+    t->cls->writable(t);
+}
+
+/* The writable hook of the kinds that write bytes: send what wbuf holds. */
+static void flush(tw_transport *t)
+{
+    assert(t->cls->writes && !(t->flags & TW__T_LOST));
     if (t->wbuf.size) {
         struct iovec iov[TW__IOV_MAX];
         int n = tw__wbuf_iov(&t->wbuf, iov, TW__IOV_MAX);
@@ -428,8 +493,7 @@ void tw__transport_writable(tw_transport *t)
 
 int tw_transport_write_eof(tw_transport *t)
 {
-    if ((t->kind != TW_TRANSPORT_STREAM && t->kind != TW_TRANSPORT_WRITE) ||
-        !t->ops->can_write_eof)
+    if (!t->cls->write_eof || !t->ops->can_write_eof)
         return -ENOTSUP;
     if (t->flags & (TW__T_CLOSING | TW__T_EOF_OUT))
         return 0;
@@ -441,8 +505,7 @@ int tw_transport_write_eof(tw_transport *t)
 
 bool tw_transport_can_write_eof(const tw_transport *t)
 {
-    return (t->kind == TW_TRANSPORT_STREAM || t->kind == TW_TRANSPORT_WRITE) &&
-           t->ops->can_write_eof;
+    return t->cls->write_eof && t->ops->can_write_eof;
 }
 
 size_t tw_transport_get_write_buffer_size(const tw_transport *t)
@@ -462,7 +525,7 @@ void tw_transport_get_write_buffer_limits(const tw_transport *t, size_t *low,
 int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
                                          ssize_t low)
 {
-    if (t->kind == TW_TRANSPORT_READ || t->kind == TW_TRANSPORT_SUBPROCESS)
+    if (!t->cls->limits)
         return -ENOTSUP; /* nothing is ever written */
     if (high < TW_LIMIT_DEFAULT || low < TW_LIMIT_DEFAULT)
         return -EINVAL;
@@ -483,12 +546,13 @@ int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
 
 int tw_transport_close(tw_transport *t)
 {
-    if (t->kind == TW_TRANSPORT_SUBPROCESS)
-        return tw__subprocess_close(t); /* pipes, kill, wait for the exit */
+    if (t->cls->close)
+        return t->cls->close(t); /* a subprocess: pipes, kill, the exit */
     if (t->flags & TW__T_CLOSING)
         return 0;
     t->flags |= TW__T_CLOSING;
     arm_read(t, false);
+    assert(t->cls->sendto || t->dq_head == NULL);
     if (t->wbuf.size == 0 && t->dq_head == NULL)
         close_flushed(t);
     return 0;
@@ -499,14 +563,14 @@ static void force_close(tw_transport *t, int err)
     if (t->flags & TW__T_LOST)
         return;
     tw__wbuf_clear(&t->wbuf);
-    tw__dgram_clear(t);
+    tw__transport_clear_queued(t);
     finish(t, err);
 }
 
 int tw_transport_abort(tw_transport *t)
 {
-    if (t->kind == TW_TRANSPORT_SUBPROCESS)
-        return -ENOTSUP; /* no abort in SubprocessTransport: close() kills */
+    if (!t->cls->abort)
+        return -ENOTSUP; /* SubprocessTransport has none: close() kills */
     force_close(t, 0);
     return 0;
 }
@@ -524,7 +588,10 @@ bool tw_transport_is_closing(const tw_transport *t)
 
 /* ---- queries ---- */
 
-tw_transport_kind tw_transport_kind_of(const tw_transport *t) { return t->kind; }
+tw_transport_kind tw_transport_kind_of(const tw_transport *t)
+{
+    return t->cls->kind;
+}
 
 tw_loop *tw_transport_loop(const tw_transport *t) { return t->loop; }
 
@@ -583,13 +650,13 @@ tw_protocol *tw_transport_get_protocol(const tw_transport *t) { return t->proto;
 int tw_transport_sendto(tw_transport *t, const void *data, size_t len,
                         const tw_addr *addr)
 {
-    if (t->kind != TW_TRANSPORT_DATAGRAM || !t->ops->sendto)
+    if (!t->cls->sendto || !t->ops->sendto)
         return -ENOTSUP;
     if (t->flags & TW__T_CLOSING)
         return -EPIPE;
     if (len > 0 && !data)
         return -EINVAL;
-    return tw__dgram_sendto(t, data, len, addr); /* core/datagram.c */
+    return t->cls->sendto(t, data, len, addr); /* core/datagram.c */
 }
 
 void tw__transport_arm_write(tw_transport *t, bool on) { arm_write(t, on); }

@@ -23,6 +23,7 @@
 
 #include "sim/proc.h"
 #include "sim/sim.h"
+#include "twin/mix.h"
 
 /* ---- options ---- */
 
@@ -277,6 +278,40 @@ static bool timer_live(tw_sim *sim, const sim_event *ev)
     return next >= 0 && sim_node_world(n, next) <= ev->time;
 }
 
+/* ---- randomness for layers over the streams (TLS) ---- */
+
+/* A layer's generators are their own stream ("TLS"), apart from the
+ * world's four: drawing from one moves nothing else in the run. */
+#define LAYER_STREAM 0x544c53
+
+_Static_assert(sizeof ((tw_sim_prng *)0)->s <= sizeof ((tw__rand *)0)->state,
+               "a tw__rand holds a generator's state");
+
+static uint64_t layer_next(tw__rand *r)
+{
+    tw_sim_prng p = {.feed = NULL};
+    memcpy(p.s, r->state, sizeof p.s);
+    uint64_t x = sim_next(&p);
+    memcpy(r->state, p.s, sizeof p.s);
+    return x;
+}
+
+/* Each user's generator is seeded by the world's seed, the node, the key
+ * and the moment (a restarted node numbers its transports anew), so a
+ * seed replays every draw. */
+static bool loop_rand_stream(tw_loop *loop, uint64_t key, tw__rand *r)
+{
+    sim_node *n = (sim_node *)loop;
+    uint64_t seed = tw_mix64(n->sim->seed) ^ tw_mix64(~(uint64_t)n->id) ^
+                    tw_mix64(key * 2 + 1) ^ tw_mix64((uint64_t)tw_loop_now(loop));
+    tw_sim_prng p;
+    tw_sim_prng_seed(&p, seed, LAYER_STREAM);
+    memset(r, 0, sizeof *r);
+    memcpy(r->state, p.s, sizeof p.s);
+    r->next = layer_next;
+    return true;
+}
+
 const tw__loop_ops tw__sim_loop_ops = {
     .name = "sim",
     .now = loop_now,
@@ -294,6 +329,7 @@ const tw__loop_ops tw__sim_loop_ops = {
     .resolve_cancel = sim_resolve_cancel_op,
     .connect_pipe = sim_connect_pipe,
     .subprocess = sim_subprocess,
+    .rand_stream = loop_rand_stream,
 };
 
 tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr)

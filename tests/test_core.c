@@ -1,8 +1,10 @@
 /* tests/test_core.c - backend-independent pieces: the contract checker (on
- * its own, and catching a misbehaving fake backend), addresses, error
- * names, the write buffer. */
+ * its own, and catching a misbehaving fake backend), the threadsafe
+ * inbox's dropped calls, addresses, error names, the write buffer. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "tests/harness.h"
@@ -189,6 +191,57 @@ static void test_fake_backend_writes_go_straight_through(void **state)
     tw_loop_free(&fl.loop);
 }
 
+/* ---- the threadsafe inbox ---- */
+
+static int ran;
+static void count_run(void *arg)
+{
+    (void)arg;
+    ran++;
+}
+
+static void test_dropped_threadsafe_calls_are_counted(void **state)
+{
+    (void)state;
+    struct fake_loop fl;
+    assert_int_equal(tw__loop_init(&fl.loop, &fake_loop_ops, 0), 0);
+    fl.now = 0;
+    ran = 0;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tw_call_soon_threadsafe(&fl.loop, count_run, NULL), 0);
+    assert_int_equal(tw_loop_dropped_calls(&fl.loop), 0);
+    /* The slot table made to look full at its limit (and no free slot):
+     * tw_call_soon then fails as it does out of memory, so draining the
+     * inbox cannot move the calls to the ready queue. */
+    assert_int_equal(fl.loop.nslots, 0);
+    assert_int_equal(fl.loop.free_head, UINT32_MAX);
+    fl.loop.nslots = fl.loop.capslots = UINT32_C(1) << 30;
+    assert_int_equal(tw_call_soon(&fl.loop, count_run, NULL), 0);
+    /* stderr to a file meanwhile: the library prints nothing */
+    fflush(stderr);
+    FILE *err = tmpfile();
+    assert_non_null(err);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(err), 2) >= 0);
+    tw_loop_run(&fl.loop);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fl.loop.nslots = fl.loop.capslots = 0;
+    assert_int_equal(ran, 0);
+    assert_int_equal(tw_loop_dropped_calls(&fl.loop), 3);
+    assert_int_equal(fseek(err, 0, SEEK_END), 0);
+    assert_int_equal(ftell(err), 0);
+    fclose(err);
+    /* With room again, calls run and nothing more is counted. */
+    assert_int_equal(tw_call_soon_threadsafe(&fl.loop, count_run, NULL), 0);
+    tw_loop_run(&fl.loop);
+    assert_int_equal(ran, 1);
+    assert_int_equal(tw_loop_dropped_calls(&fl.loop), 3);
+    tw_loop_free(&fl.loop);
+}
+
 /* ---- addresses ---- */
 
 static void roundtrip(const char *text)
@@ -314,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_contract_names_each_violation),
         cmocka_unit_test(test_contract_catches_a_bad_backend),
         cmocka_unit_test(test_fake_backend_writes_go_straight_through),
+        cmocka_unit_test(test_dropped_threadsafe_calls_are_counted),
         cmocka_unit_test(test_addr_parse_format),
         cmocka_unit_test(test_errors_have_names),
         cmocka_unit_test(test_parse_port),

@@ -4,7 +4,7 @@
  *
  * Map: a two-node world with a TLS echo server; one seed twice gives the
  * same trace hash and the same handshake randoms (another seed, other
- * randoms); TLS under loss; a reset mid-transfer; a crash of the server
+ * randoms); the test credentials' generator; TLS under loss; a reset mid-transfer; a crash of the server
  * node mid-handshake and mid-transfer, then a restart; the TLS scenario
  * file for a few seeds, and its determinism.
  */
@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "tests/rec.h"
+#include "tls/tls_internal.h"
 #include "twin/echo.h"
 #include "twin/scenario.h"
 #include "twin/sim.h"
@@ -168,6 +169,25 @@ static void test_same_seed_same_trace_hash(void **state)
     print_message("seed 42: trace hash %016llx twice\n", (unsigned long long)a.hash);
 }
 
+/* The test credentials' fixed generator (tls/) draws what the
+ * simulator's PRNG draws for the same seed and stream (the generator
+ * twin/sim.h spells out), so the credentials keep their bytes. */
+static void test_fixed_generator_draws_as_the_sim_prng(void **state)
+{
+    (void)state;
+    const uint64_t seeds[] = {0, 42, UINT64_C(0x7477696e2d746c73), UINT64_MAX};
+    const unsigned streams[] = {0, 3, 0x7e57};
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++)
+        for (size_t k = 0; k < sizeof streams / sizeof streams[0]; k++) {
+            tw__rand r;
+            tw_sim_prng p;
+            tw__tls_rand_fixed(&r, seeds[i], streams[k]);
+            tw_sim_prng_seed(&p, seeds[i], streams[k]);
+            for (int n = 0; n < 100; n++)
+                assert_true(r.next(&r) == tw_sim_prng_next(&p));
+        }
+}
+
 /* ---- loss ---- */
 
 static void test_tls_under_loss(void **state)
@@ -296,6 +316,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_trace_hash),
+        cmocka_unit_test(test_fixed_generator_draws_as_the_sim_prng),
         cmocka_unit_test(test_tls_under_loss),
         cmocka_unit_test(test_tls_reset_mid_transfer),
         cmocka_unit_test(test_tls_server_crash_and_restart),

@@ -36,7 +36,7 @@ lcov --quiet --rc lcov_branch_coverage=1 --capture --directory "$cov" \
     --output-file "$info.all" >/dev/null 2>"$cov/lcov.log" ||
     { echo "coverage: lcov failed (log: $cov/lcov.log)" >&2; exit 2; }
 lcov --quiet --rc lcov_branch_coverage=1 --extract "$info.all" \
-    "$top/core/*" "$top/real/*" "$top/sim/*" "$top/proto/*" \
+    "$top/core/*" "$top/tls/*" "$top/real/*" "$top/sim/*" "$top/proto/*" \
     "$top/scenario/*" "$top/cli/*" --output-file "$info" >/dev/null 2>>"$cov/lcov.log"
 genhtml --quiet --rc genhtml_branch_coverage=1 --prefix "$top" \
     --output-directory "$cov/coverage" "$info" >/dev/null 2>>"$cov/lcov.log"

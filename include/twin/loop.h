@@ -49,8 +49,17 @@ tw_handle tw_call_later(tw_loop *loop, tw_ns delay, tw_callback cb, void *arg);
 tw_handle tw_call_at(tw_loop *loop, tw_ns when, tw_callback cb, void *arg);
 
 /* From any thread: schedule cb(arg) on the loop's thread and wake it.
- * Returns 0 or -ENOMEM. Not cancellable. The loop must outlive the call. */
+ * Returns 0 or -ENOMEM. Not cancellable. The loop must outlive the call.
+ * A call accepted here can still be lost if the loop runs out of memory
+ * when it moves the call to its ready queue: it is then dropped without
+ * running, and counted by tw_loop_dropped_calls (the library prints
+ * nothing). */
 int tw_call_soon_threadsafe(tw_loop *loop, tw_callback cb, void *arg);
+
+/* Calls accepted by tw_call_soon_threadsafe that were dropped without
+ * running because the loop ran out of memory; 0 unless that happened.
+ * Read it from the loop's thread. */
+uint64_t tw_loop_dropped_calls(const tw_loop *loop);
 
 /* Cancel a pending callback or timer: it will not run. Returns 0, or
  * -ENOENT if it already ran, was cancelled, or never existed. */

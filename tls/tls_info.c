@@ -1,4 +1,4 @@
-/* core/tls_info.c - what a TLS transport tells: its errors and extra info.
+/* tls/tls_info.c - what a TLS transport tells: its errors and extra info.
  *
  * Map: errors (an SSL call's failure as a negative errno and a sentence);
  * extra info (the reference text's SSL names and twin's own); freeing.
@@ -10,7 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "core/tls_internal.h"
+#include "tls/tls_internal.h"
 
 /* ---- errors ---- */
 

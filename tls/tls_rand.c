@@ -1,21 +1,23 @@
-/* core/tls_rand.c - OpenSSL's randomness drawn from the simulator.
+/* tls/tls_rand.c - OpenSSL's randomness drawn from a loop's generator.
  *
  * Map: the source of this thread's scope; the RAND_METHOD; scopes.
  *
- * A simulated run must replay from its seed, and a TLS handshake is full
- * of random bytes (client and server randoms, key shares, signature
- * nonces) whose sizes and values reach the trace. OpenSSL 3 still honours
- * a process-wide RAND_METHOD for every draw, libssl's and the providers'
- * built into libcrypto. So while a simulated connection is inside OpenSSL
- * the method below is installed, and it serves that thread's scope from
- * the connection's generator. Outside every scope the default method is
- * back, and real loops get OpenSSL's generators untouched. A thread with
- * no scope that draws while another thread holds one is served by
+ * A loop that replays from a seed (a simulated one) must replay its TLS
+ * handshakes too, and a handshake is full of random bytes (client and
+ * server randoms, key shares, signature nonces) whose sizes and values
+ * reach the trace. Such a loop lends each connection a generator
+ * (tw__loop_ops.rand_stream). OpenSSL 3 still honours a process-wide
+ * RAND_METHOD for every draw, libssl's and the providers' built into
+ * libcrypto. So while such a connection is inside OpenSSL the method
+ * below is installed, and it serves that thread's scope from the
+ * connection's generator. Outside every scope the default method is back,
+ * and loops that lend nothing get OpenSSL's generators untouched. A thread
+ * with no scope that draws while another thread holds one is served by
  * OpenSSL's public generator: still a CSPRNG, only not its private one.
  *
  * (RAND_set_rand_method is deprecated in OpenSSL 3 in favour of
  * providers; a provider cannot be switched per call, which is what a
- * simulated world needs.)
+ * replayed world needs.)
  */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
@@ -24,14 +26,14 @@
 
 #include <openssl/rand.h>
 
-#include "core/tls_internal.h"
+#include "tls/tls_internal.h"
 
 /* ---- this thread's source ---- */
 
-static __thread tw_sim_prng *cur;
+static __thread tw__rand *cur;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned scopes; /* simulated scopes open in all threads */
+static unsigned scopes; /* scopes with a source open in all threads */
 
 /* ---- the method ---- */
 
@@ -41,7 +43,7 @@ static int m_bytes(unsigned char *buf, int num)
         return RAND_OpenSSL()->bytes(buf, num);
     /* Little-endian by hand: the same bytes on every machine. */
     for (int i = 0; i < num; i += 8) {
-        uint64_t x = tw_sim_prng_next(cur);
+        uint64_t x = cur->next(cur);
         for (int k = 0; k < 8 && i + k < num; k++)
             buf[i + k] = (unsigned char)(x >> (8 * k));
     }
@@ -60,7 +62,7 @@ static int m_add(const void *buf, int num, double entropy)
 
 static int m_status(void) { return cur ? 1 : RAND_OpenSSL()->status(); }
 
-static const RAND_METHOD sim_method = {
+static const RAND_METHOD lent_method = {
     .seed = m_seed,
     .bytes = m_bytes,
     .cleanup = NULL,
@@ -71,16 +73,16 @@ static const RAND_METHOD sim_method = {
 
 /* ---- scopes ---- */
 
-void tw__tls_rand_enter(tw__tls_scope *s, tw_sim_prng *src)
+void tw__tls_rand_enter(tw__tls_scope *s, tw__rand *src)
 {
     s->prev = cur;
     s->installed = src != NULL;
-    cur = src; /* NULL: a real loop's, OpenSSL's own even inside another */
+    cur = src; /* NULL: OpenSSL's own, even inside another scope */
     if (!src)
         return;
     pthread_mutex_lock(&lock);
     if (scopes++ == 0)
-        RAND_set_rand_method(&sim_method);
+        RAND_set_rand_method(&lent_method);
     pthread_mutex_unlock(&lock);
 }
 

@@ -1,22 +1,23 @@
-/* core/tls_internal.h - what the TLS files of core/ share.
+/* tls/tls_internal.h - what the files of the TLS layer share.
  *
  * Map:
- *   1. the context behind tw_tls_ctx (core/tls_ctx.c)
- *   2. randomness scopes: the simulator's draws for OpenSSL (tls_rand.c)
- *   3. test credentials (tls_cred.c)
+ *   1. the context behind tw_tls_ctx (tls_ctx.c)
+ *   2. randomness scopes: a loop's generator for OpenSSL (tls_rand.c)
+ *   3. test credentials and their fixed generator (tls_cred.c)
  *   4. a TLS connection: the outer transport (tls.c), its queries and
  *      errors (tls_info.c), its creation (tls_net.c)
  *
- * Files of core/ only; OpenSSL's headers come in here and nowhere public.
+ * Files of tls/ only; OpenSSL's headers come in here and nowhere public.
+ * The layer sits on core's streams (core/internal.h: transports, loop
+ * ops); core/ knows nothing of it.
  */
-#ifndef TWIN_CORE_TLS_INTERNAL_H
-#define TWIN_CORE_TLS_INTERNAL_H
+#ifndef TWIN_TLS_INTERNAL_H
+#define TWIN_TLS_INTERNAL_H
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "core/internal.h"
-#include "twin/sim.h"
 #include "twin/tls.h"
 
 /* ------------------------------------------------------------------ */
@@ -53,17 +54,18 @@ void tw__tls_ctx_fail(tw_tls_ctx *ctx, int err, const char *reason,
 void tw__tls_openssl_reason(char *buf, size_t len, const char *what);
 
 /* ------------------------------------------------------------------ */
-/* 2. randomness. Every OpenSSL call made for a simulated connection runs
- * inside a scope whose source is that connection's generator: OpenSSL's
- * random bytes then come from it. src NULL: a real loop's scope, which
- * changes nothing. Scopes nest. */
+/* 2. randomness. Every OpenSSL call made for a connection whose loop
+ * lends a generator (tw__loop_ops.rand_stream: a simulated one) runs
+ * inside a scope whose source is that generator: OpenSSL's random bytes
+ * then come from it. src NULL: a scope that changes nothing (the loop
+ * lends none). Scopes nest. */
 
 typedef struct tw__tls_scope {
-    tw_sim_prng *prev;
+    tw__rand *prev;
     bool installed;
 } tw__tls_scope;
 
-void tw__tls_rand_enter(tw__tls_scope *s, tw_sim_prng *src);
+void tw__tls_rand_enter(tw__tls_scope *s, tw__rand *src);
 void tw__tls_rand_leave(tw__tls_scope *s);
 
 /* ------------------------------------------------------------------ */
@@ -74,6 +76,12 @@ int tw__tls_test_cred(const char *names, bool self_signed, X509 **cert,
                       EVP_PKEY **key);
 /* The test CA's certificate, a new reference. */
 int tw__tls_test_ca(X509 **cert);
+
+/* The credentials' fixed generator, the same draws on every machine and
+ * in every world: xoshiro256** with its state filled by splitmix64 from
+ * seed and stream, as twin/sim.h spells out (the draws of
+ * tw_sim_prng_seed(p, seed, stream) and tw_sim_prng_next). */
+void tw__tls_rand_fixed(tw__rand *r, uint64_t seed, unsigned stream);
 
 /* ------------------------------------------------------------------ */
 /* 4. a connection */
@@ -98,7 +106,7 @@ typedef struct tls_conn {
     BIO *out;              /* SSL -> network: our half of a BIO pair */
     tls_state state;
     bool server;
-    bool sim;              /* draw OpenSSL's randomness from prng */
+    bool lent;             /* draw OpenSSL's randomness from rng */
     bool blocked;          /* the inner holds records it could not send */
     bool want_write;       /* the core armed writing on the outer */
     bool inner_eof;        /* the peer closed its side of the inner */
@@ -121,7 +129,7 @@ typedef struct tls_conn {
     tw_tls_cipher cipher;
     char *alpn;
     char *reason;          /* why it failed; NULL if it did not */
-    tw_sim_prng prng;
+    tw__rand rng;          /* the loop's generator, if it lends one */
 } tls_conn;
 
 /* tls.c: a new connection (server: for an inner being accepted; client:

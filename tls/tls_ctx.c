@@ -1,4 +1,4 @@
-/* core/tls_ctx.c - tw_tls_ctx: a thin wrapper over OpenSSL's SSL_CTX.
+/* tls/tls_ctx.c - tw_tls_ctx: a thin wrapper over OpenSSL's SSL_CTX.
  *
  * Map: life (new, references, free); errors and their reasons;
  * certificates and trust; verification, server name, ALPN, timeout;
@@ -21,7 +21,7 @@
 
 #include <openssl/err.h>
 
-#include "core/tls_internal.h"
+#include "tls/tls_internal.h"
 
 /* ---- life ---- */
 

@@ -1,14 +1,15 @@
-/* core/tls_cred.c - twin's test credentials: a CA and the certificates it
+/* tls/tls_cred.c - twin's test credentials: a CA and the certificates it
  * signs, made in memory from a fixed seed. INSECURE by construction.
  *
- * Map: names; keys from a seed; building a certificate; the test CA
- * (made once per process); leaves; PEM for files.
+ * Map: names; the fixed generator; keys from a seed; building a
+ * certificate; the test CA (made once per process); leaves; PEM for
+ * files.
  *
  * Why from a seed: a simulated run replays byte for byte, and the
  * certificate's bytes and its signature's length are on the wire. Keys
  * made by OpenSSL from its generator would differ in every process, so
  * every draw here is made inside a randomness scope (tls_rand.c) whose
- * source is seeded by a constant and the names: the same credentials in
+ * source is the fixed generator seeded by a constant and the names: the same credentials in
  * every process, every machine, every build. Anyone can therefore make
  * the same private keys: these are for tests and simulations only.
  */
@@ -22,7 +23,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "core/tls_internal.h"
+#include "tls/tls_internal.h"
+#include "twin/mix.h"
 
 #define CRED_SEED UINT64_C(0x7477696e2d746c73) /* "twin-tls" */
 #define CRED_STREAM 0x7e57                     /* test */
@@ -76,16 +78,50 @@ static int parse_names(const char *names, char *san, size_t sanlen, char *cn,
     return 0;
 }
 
+/* ---- the fixed generator ---- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = *x;
+    *x += UINT64_C(0x9e3779b97f4a7c15);
+    return tw_mix64(z);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t fixed_next(tw__rand *r)
+{
+    uint64_t *s = r->state;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+void tw__tls_rand_fixed(tw__rand *r, uint64_t seed, unsigned stream)
+{
+    memset(r, 0, sizeof *r);
+    uint64_t x = seed ^ (UINT64_C(0x632be59bd9b4e019) * ((uint64_t)stream + 1));
+    for (int i = 0; i < 4; i++)
+        r->state[i] = splitmix64(&x);
+    r->next = fixed_next;
+}
+
 /* ---- keys ---- */
 
 /* An ECDSA P-256 key drawn from seed; NULL on ENOMEM. The caller is in
  * no scope or any: this one decides. */
 static EVP_PKEY *keygen(uint64_t seed)
 {
-    tw_sim_prng prng;
+    tw__rand rng;
     tw__tls_scope scope;
-    tw_sim_prng_seed(&prng, seed, CRED_STREAM);
-    tw__tls_rand_enter(&scope, &prng);
+    tw__tls_rand_fixed(&rng, seed, CRED_STREAM);
+    tw__tls_rand_enter(&scope, &rng);
     EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     tw__tls_rand_leave(&scope);
     return k;
@@ -137,10 +173,10 @@ static X509 *build(EVP_PKEY *key, const char *cn, const char *san, X509 *issuer,
     if (ok && issuer)
         ok = add_ext(x, &v, NID_authority_key_identifier, "keyid:always");
     if (ok) {
-        tw_sim_prng prng;
+        tw__rand rng;
         tw__tls_scope scope;
-        tw_sim_prng_seed(&prng, seed ^ UINT64_C(0x5167), CRED_STREAM);
-        tw__tls_rand_enter(&scope, &prng);
+        tw__tls_rand_fixed(&rng, seed ^ UINT64_C(0x5167), CRED_STREAM);
+        tw__tls_rand_enter(&scope, &rng);
         ok = X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0;
         tw__tls_rand_leave(&scope);
     }

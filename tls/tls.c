@@ -1,4 +1,4 @@
-/* core/tls.c - the TLS layer: a stream transport over another one.
+/* tls/tls.c - the TLS layer: a stream transport over another one.
  *
  * Map:
  *   1. the link        the protocol on the inner transport
@@ -31,8 +31,8 @@
  * ends (connection_lost) only after the inner has ended: a close sends
  * close_notify and closes the inner, whose end then ends the outer.
  *
- * Every OpenSSL call for a simulated connection is made inside a
- * randomness scope (tls_rand.c); user callbacks are never called inside
+ * Every OpenSSL call for a connection whose loop lends a generator is made
+ * inside a randomness scope (tls_rand.c); user callbacks are never called inside
  * one, and never while an SSL call's result is still to be read.
  */
 #include <arpa/inet.h>
@@ -42,7 +42,7 @@
 
 #include <openssl/err.h>
 
-#include "core/tls_internal.h"
+#include "tls/tls_internal.h"
 
 #define READ_PASSES_MAX 16 /* then let the loop run others */
 
@@ -53,7 +53,7 @@ struct tls_link {
 
 static void scope_enter(tls_conn *c, tw__tls_scope *s)
 {
-    tw__tls_rand_enter(s, c->sim ? &c->prng : NULL);
+    tw__tls_rand_enter(s, c->lent ? &c->rng : NULL);
     ERR_clear_error(); /* SSL_get_error reads the thread's queue */
 }
 
@@ -666,14 +666,6 @@ static bool ssl_setup(tls_conn *c)
     return ok;
 }
 
-static uint64_t mix(uint64_t z)
-{
-    z += UINT64_C(0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 tls_conn *tw__tls_conn_new(tw_loop *loop, tw_tls_ctx *ctx, bool server,
                            const char *server_name,
                            tw_protocol_factory factory, void *arg,
@@ -707,15 +699,10 @@ void tw__tls_conn_start(tls_conn *c)
 {
     tw_loop *loop = c->base.loop;
     tw__transport_init(&c->base, loop, &tw__tls_ops, TW_TRANSPORT_STREAM);
-    tw_sim *sim = tw_sim_of(loop);
-    if (sim) {
-        /* Its own generator: the world's seed, the node, the connection
-         * and the moment (a restarted node numbers transports anew). */
-        uint64_t seed = mix(tw_sim_seed(sim)) ^ mix(~(uint64_t)tw_sim_node_id(loop)) ^
-                        mix(c->base.id * 2 + 1) ^ mix((uint64_t)tw_loop_now(loop));
-        tw_sim_prng_seed(&c->prng, seed, 0x544c53 /* "TLS" */);
-        c->sim = true;
-    }
+    /* A loop that replays (a simulated one) lends the connection a
+     * generator of its own, told apart by the transport's id. */
+    c->lent = loop->ops->rand_stream &&
+              loop->ops->rand_stream(loop, c->base.id, &c->rng);
 }
 
 void tw__tls_conn_discard(tls_conn *c)

@@ -1,4 +1,4 @@
-/* core/tls_net.c - TLS clients and servers: twin/net.h's calls with a
+/* tls/tls_net.c - TLS clients and servers: twin/net.h's calls with a
  * context.
  *
  * Map: the client; the server (a tw_server wrapping a plain one, whose
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/tls_internal.h"
+#include "tls/tls_internal.h"
 
 /* ---- the client ---- */
 
