@@ -171,8 +171,12 @@ void sim_send_rst(tw_sim *sim, sim_ep *from)
     sim_ep *peer = sim_ep_peer(sim, from);
     if (!peer || sim_path_cut(sim, from->node, peer->node))
         return;
-    ep_push(sim, peer, sim->now + sim_latency(sim, from->node, peer->node),
-            EV_RST, ECONNRESET);
+    /* Sent after everything before it on the stream, it arrives after
+     * it too: a receiver reads that data, then learns of the reset. */
+    tw_ns t = sim->now + sim_latency(sim, from->node, peer->node);
+    if (peer->fly_head && t <= peer->fly_last)
+        t = peer->fly_last + 1;
+    ep_push(sim, peer, t, EV_RST, ECONNRESET);
 }
 
 /* ---- segments ---- */
