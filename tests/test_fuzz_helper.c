@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/cli_util.h"
 #include "twin/echo.h"
 #include "twin/fuzz.h"
 #include "twin/sim.h"
@@ -535,9 +536,7 @@ static tw_protocol *buggy_factory(void *arg) { return &((buggy *)arg)->base; }
  * failed (a signal, a sanitizer's exit status). */
 static bool crashes(int kind, const uint8_t *in, size_t n)
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = tw_cli_fork();
     if (pid == 0) {
         /* The crash report is expected: keep it out of the test log. */
         int null = open("/dev/null", O_WRONLY);
@@ -548,8 +547,7 @@ static bool crashes(int kind, const uint8_t *in, size_t n)
         tw_fuzz_protocol(buggy_factory, &b, in, n, NULL);
         _exit(0);
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    int status = tw_cli_wait(pid, "the fuzz helper's child");
     return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
@@ -584,9 +582,7 @@ static void test_fuzz_crash_depends_on_cuts_and_default_aborts(void **state)
     size_t cut = input(in, 0, cuts, 1, "ab!!cd", 6);
     assert_true(crashes(BUG_ASSERTS, in, cut));
     /* no on_violation: a violation aborts the run (a fuzzer's crash) */
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = tw_cli_fork();
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 2);
@@ -598,8 +594,7 @@ static void test_fuzz_crash_depends_on_cuts_and_default_aborts(void **state)
         tw_fuzz_protocol(rec_factory, &r, one, 2, NULL);
         _exit(0);
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    int status = tw_cli_wait(pid, "the fuzz helper's child");
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
 }

@@ -766,9 +766,20 @@ static void test_dgram_udp_echo_protocols(void **state)
                                                  cl, &co, tw_udp_echo_client_connected), 0);
     TW_WAIT(env, tw_udp_echo_client_done(cl));
     assert_true(tw_udp_echo_client_ok(cl));
-    assert_true(tw_udp_echo_client_echoes(cl) >= 5);
     assert_int_equal(tw_udp_echo_client_mismatches(cl), 0);
-    assert_true(srv.cfg.datagrams >= 5);
+    unsigned sends = tw_udp_echo_client_sends(cl);
+    if (env->sim) {
+        /* no loss, latency far under the timeout: nothing resent */
+        assert_int_equal(sends, 5);
+        assert_int_equal(tw_udp_echo_client_echoes(cl), 5);
+        assert_int_equal(srv.cfg.datagrams, 5);
+    } else {
+        /* a busy machine may make the client resend (and a late echo of
+         * a resend may come after it is done) */
+        assert_true(tw_udp_echo_client_echoes(cl) >= 5);
+        assert_true(tw_udp_echo_client_echoes(cl) <= sends);
+        assert_true(srv.cfg.datagrams >= 5 && srv.cfg.datagrams <= sends);
+    }
     assert_int_equal(srv.cfg.bytes, 4 * srv.cfg.datagrams);
     tw_udp_echo_client_free(cl);
     tw_transport_close(srv.t);

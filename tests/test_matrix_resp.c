@@ -246,7 +246,7 @@ static void test_resp_limits_close_with_an_error_reply(void **state)
     assert_int_equal(c[3].len, 5);
     tw_resp_server_stats st = tw_resp_server_get_stats(f.rs);
     assert_int_equal(st.dropped, 1);
-    assert_true(st.protocol_errors >= 3);
+    assert_int_equal(st.protocol_errors, 3); /* c[0..2]; c[3] was dropped */
     fx_close(env, &f, c, 4);
 }
 
@@ -303,8 +303,15 @@ static void test_resp_expiry_in_loop_time(void **state)
     send_str(&c, "SET keep x\r\n");
     c.len = 0;
     TW_WAIT(env, c.len >= 101 * 5);
+    assert_int_equal(c.len, 101 * 5);
+    for (int i = 0; i < 101; i++)
+        assert_memory_equal(c.got + 5 * i, "+OK\r\n", 5);
     tw_resp_store *st = tw_resp_server_store(f.rs);
-    assert_int_equal(tw_resp_store_count(st), 101);
+    size_t n = tw_resp_store_count(st);
+    if (env->sim)
+        assert_int_equal(n, 101); /* the replies took less than 50 ms */
+    else /* the server's timer may have reclaimed some by now */
+        assert_true(n >= 1 && n <= 101);
     TW_WAIT(env, tw_resp_store_count(st) == 1);
     assert_int_equal(tw_resp_store_volatile(st), 0);
     fx_close(env, &f, &c, 1);

@@ -225,7 +225,11 @@ static void test_abort_drops_buffer(void **state)
     size_t written = fill_until_buffered(t, 12, 0);
     write_pattern(t, 12, written, 1 << 20);
     written += 1 << 20;
-    assert_true(tw_transport_get_write_buffer_size(t) > 0);
+    size_t buffered = tw_transport_get_write_buffer_size(t);
+    assert_true(buffered > 0);
+    /* what the transport handed on before the abort: the rest of
+     * `written` was still in twin's buffer */
+    size_t left = written - buffered;
     assert_int_equal(tw_transport_abort(t), 0);
     assert_int_equal(tw_transport_get_write_buffer_size(t), 0);
     assert_int_equal(p.cli.r.lost, 0); /* never synchronous */
@@ -238,8 +242,13 @@ static void test_abort_drops_buffer(void **state)
     assert_string_equal(p.cli.r.log, "ML");
     assert_int_equal(tw_transport_resume_reading(server_rec(&p)->t), 0);
     TW_WAIT(env, server_rec(&p)->done);
-    /* what was still in twin's buffer never left */
-    assert_true(server_rec(&p)->total < written);
+    /* what was still in twin's buffer never left: in the simulator all
+     * that had left arrives; on loopback the kernel may deliver what it
+     * accepted, never more */
+    if (env->sim)
+        assert_int_equal(server_rec(&p)->total, left);
+    else
+        assert_true(server_rec(&p)->total <= left);
     assert_false(server_rec(&p)->mismatch);
     pair_close(env, &p);
 }
@@ -868,23 +877,22 @@ static void test_echo_protocols(void **state)
         size_t n;
         const uint8_t *got = tw_echo_client_received(c, &n);
         assert_int_equal(cfg.connections, 1);
-        if (keep || n == 12)
-            assert_int_equal(tw_echo_client_error(c), 0);
-        else /* closed with our bytes unread: TCP answers them with RST */
-            assert_true(tw_echo_client_error(c) == 0 ||
-                        tw_echo_client_error(c) == -ECONNRESET);
         if (keep) {
+            assert_int_equal(tw_echo_client_error(c), 0);
             assert_true(tw_echo_client_ok(c));
             assert_int_equal(n, 36);
         } else {
-            /* The reference server echoes one data_received and closes:
-             * the message may have arrived in pieces (the simulator makes
-             * sure of it under some seeds), so what comes back is a
-             * non-empty prefix of it. */
-            assert_true(n <= 12);
-            assert_true(n >= 1 || tw_echo_client_error(c) == -ECONNRESET);
-            if (n)
-                assert_memory_equal(got, "Hello World!", n);
+            /* The reference server echoes its first data_received and
+             * closes. On loopback the one 12-byte write is one read. In
+             * the simulator the message may arrive in pieces (some seeds
+             * make sure of it): then the server closes with bytes unread,
+             * which is a reset, and the client gets the first piece, then
+             * the reset, never nothing. */
+            assert_true(n >= 1 && n <= 12);
+            assert_memory_equal(got, "Hello World!", n);
+            if (!env->sim)
+                assert_int_equal(n, 12);
+            assert_int_equal(tw_echo_client_error(c), n == 12 ? 0 : -ECONNRESET);
         }
         tw_echo_client_free(c);
         tw_server_close(srv);

@@ -18,7 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static char twin[256];
+#include "tests/cli_util.h"
+
 static char tmpdir[128];
 
 /* Run a shell command; its stdout (and stderr if both) into out. */
@@ -34,12 +35,7 @@ static int sh(char *out, size_t len, bool both, const char *fmt, ...)
         strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
     else
         strncat(cmd, " 2>/dev/null", sizeof cmd - strlen(cmd) - 1);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, len - 1, f);
-    out[n] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return tw_cli_run(cmd, out, len);
 }
 
 static char out[1 << 20];
@@ -61,16 +57,16 @@ static void test_bad_file_exit_2(void **state)
     assert_non_null(f);
     fprintf(f, "duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1, app: nope}\n");
     fclose(f);
-    int rc = sh(out, sizeof out, true, "%s sim %s --seed 1", twin, path);
+    int rc = sh(out, sizeof out, true, "%s sim %s --seed 1", tw_cli_twin, path);
     assert_int_equal(rc, 2);
     char want[300];
     snprintf(want, sizeof want, "%s:3:36: unknown app 'nope'", path);
     assert_non_null(strstr(out, want));
-    assert_int_equal(sh(out, sizeof out, true, "%s sim %s --seeds 1..5", twin, path), 2);
+    assert_int_equal(sh(out, sizeof out, true, "%s sim %s --seeds 1..5", tw_cli_twin, path), 2);
     assert_int_equal(sh(out, sizeof out, true, "%s sim scenarios/echo_loss.yaml --seeds 5..1",
-                        twin), 2);
-    assert_int_equal(sh(out, sizeof out, true, "%s sim", twin), 2);
-    assert_int_equal(sh(out, sizeof out, true, "%s sim no-such-file.yaml", twin), 2);
+                        tw_cli_twin), 2);
+    assert_int_equal(sh(out, sizeof out, true, "%s sim", tw_cli_twin), 2);
+    assert_int_equal(sh(out, sizeof out, true, "%s sim no-such-file.yaml", tw_cli_twin), 2);
     assert_non_null(strstr(out, "no-such-file.yaml: No such file"));
 }
 
@@ -80,16 +76,26 @@ static void test_sweep_replay_reproduces_hash(void **state)
 {
     (void)state;
     int rc = sh(out, sizeof out, false, "%s sim tests/data/flaky.yaml --seeds 1..30 --json",
-                twin);
+                tw_cli_twin);
     assert_int_equal(rc, 1); /* some seeds fail, all of them correctness */
-    int lines = 0, failures = 0;
+    int lines = 0, failures = 0, passes = 0;
     char replay[600] = "";
     uint64_t want = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         lines++;
-        if (!strstr(line, "\"verdict\": \"correctness\"") || replay[0])
+        char seed[32];
+        snprintf(seed, sizeof seed, "{\"seed\": %d,", lines); /* each in order */
+        if (strncmp(line, seed, strlen(seed)) != 0)
+            fail_msg("line %d of the sweep is not seed %d's: %.80s", lines, lines, line);
+        if (strstr(line, "\"verdict\": \"pass\"")) {
+            passes++;
             continue;
-        failures++;
+        }
+        if (!strstr(line, "\"verdict\": \"correctness\""))
+            fail_msg("seed %d: neither pass nor correctness: %.200s", lines, line);
+        if (failures++)
+            continue;
+        /* the first failing seed is replayed below */
         char *h = strstr(line, "\"hash\": \"");
         char *r = strstr(line, "\"replay\": \"");
         assert_non_null(h);
@@ -101,7 +107,8 @@ static void test_sweep_replay_reproduces_hash(void **state)
         replay[n] = '\0';
     }
     assert_int_equal(lines, 30);
-    assert_int_equal(failures, 1);
+    assert_true(failures >= 1);
+    assert_int_equal(passes + failures, lines);
     assert_non_null(strstr(replay, " sim tests/data/flaky.yaml --seed "));
     rc = sh(out, sizeof out, false, "%s", replay);
     assert_int_equal(rc, 1);
@@ -113,7 +120,7 @@ static void test_shards_split_the_range(void **state)
     (void)state;
     int rc = sh(out, sizeof out, false,
                 "%s sim scenarios/oneway_partition.yaml --seeds 1..10 --shard 1/3 --json",
-                twin);
+                tw_cli_twin);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "{\"seed\": 2,"));
     assert_non_null(strstr(out, "{\"seed\": 5,"));
@@ -121,22 +128,22 @@ static void test_shards_split_the_range(void **state)
     assert_null(strstr(out, "{\"seed\": 1,"));
     assert_null(strstr(out, "{\"seed\": 3,"));
     assert_int_equal(sh(out, sizeof out, true, "%s sim scenarios/oneway_partition.yaml "
-                                               "--seeds 1..10 --shard 3/3", twin), 2);
+                                               "--seeds 1..10 --shard 3/3", tw_cli_twin), 2);
 }
 
 static void test_exit_status_per_verdict(void **state)
 {
     (void)state;
     assert_int_equal(sh(out, sizeof out, false, "%s sim scenarios/echo_loss.yaml --seed 3",
-                        twin), 0);
+                        tw_cli_twin), 0);
     assert_non_null(strstr(out, "result: PASS"));
     assert_int_equal(sh(out, sizeof out, false, "%s sim tests/data/too_slow.yaml --seed 1",
-                        twin), 3);
+                        tw_cli_twin), 3);
     assert_non_null(strstr(out, "result: FAIL (liveness)"));
     assert_non_null(strstr(out, "reproduce with: "));
     /* A sweep exits with its worst verdict; warnings name inert faults. */
     assert_int_equal(sh(out, sizeof out, true, "%s sim tests/data/flaky.yaml --seeds 1..20",
-                        twin), 1);
+                        tw_cli_twin), 1);
     assert_non_null(strstr(out, "warning: fault #0 (partition bystander<->server at "
                                 "100ms for 200ms) never took effect"));
     assert_non_null(strstr(out, "reproduce with: "));
@@ -149,10 +156,10 @@ static void test_dump_schedule_replays(void **state)
     snprintf(path, sizeof path, "%s/schedule.yaml", tmpdir);
     int rc = sh(out, sizeof out, false,
                 "%s sim scenarios/swarm_echo.yaml --swarm --seed 11 --dump-schedule %s",
-                twin, path);
+                tw_cli_twin, path);
     assert_int_equal(rc, 0);
     uint64_t swarm_hash = printed_hash(out);
-    rc = sh(out, sizeof out, false, "%s sim %s --seed 11", twin, path);
+    rc = sh(out, sizeof out, false, "%s sim %s --seed 11", tw_cli_twin, path);
     assert_int_equal(rc, 0);
     assert_int_equal(printed_hash(out), swarm_hash);
     assert_null(strstr(out, "(drawn)")); /* the file's own faults now */
@@ -164,14 +171,14 @@ static void test_shrink_command(void **state)
     char path[256];
     snprintf(path, sizeof path, "%s/shrunk.yaml", tmpdir);
     int rc = sh(out, sizeof out, false, "%s shrink tests/data/flaky.yaml --seed 1 --out %s",
-                twin, path);
+                tw_cli_twin, path);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "shrunk: 2 fault(s) -> 0"));
-    rc = sh(out, sizeof out, false, "%s sim %s --seed 1", twin, path);
+    rc = sh(out, sizeof out, false, "%s sim %s --seed 1", tw_cli_twin, path);
     assert_int_equal(rc, 1); /* still the same failure, on its own */
     /* A passing seed: nothing to shrink. */
     rc = sh(out, sizeof out, false, "%s shrink scenarios/echo_loss.yaml --seed 1 --out %s",
-            twin, path);
+            tw_cli_twin, path);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "passes: nothing to shrink"));
 }
@@ -180,17 +187,17 @@ static void test_determinism_trace_filter_apps(void **state)
 {
     (void)state;
     int rc = sh(out, sizeof out, false,
-                "%s sim scenarios/crash_restart.yaml --seed 4 --check-determinism", twin);
+                "%s sim scenarios/crash_restart.yaml --seed 4 --check-determinism", tw_cli_twin);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "deterministic"));
     rc = sh(out, sizeof out, false, "%s sim scenarios/crash_restart.yaml --seed 4 "
-                                    "--trace-filter 'node=c2,event=crash|restart'", twin);
+                                    "--trace-filter 'node=c2,event=crash|restart'", tw_cli_twin);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, " c2 t0 crash "));
     assert_non_null(strstr(out, " c2 t0 restart "));
     assert_null(strstr(out, " server t"));
     assert_null(strstr(out, " c2 t1 data_received"));
-    rc = sh(out, sizeof out, false, "%s apps", twin);
+    rc = sh(out, sizeof out, false, "%s apps", tw_cli_twin);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "echo-load\n"));
     assert_non_null(strstr(out, "in scenarios: reports when it is done; checks an invariant"));
@@ -198,8 +205,7 @@ static void test_determinism_trace_filter_apps(void **state)
 
 int main(void)
 {
-    const char *b = getenv("TWIN_BUILD");
-    snprintf(twin, sizeof twin, "%s/twin", b ? b : "build");
+    tw_cli_init();
     snprintf(tmpdir, sizeof tmpdir, "/tmp/twin-scenario-cli-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 1;
@@ -215,7 +221,7 @@ int main(void)
     int rc = cmocka_run_group_tests_name("scenario_cli", tests, NULL, NULL);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0)
+    if (tw_cli_run(cmd, out, sizeof out) != 0)
         rc = rc ? rc : 1;
     return rc;
 }

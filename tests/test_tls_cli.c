@@ -22,7 +22,7 @@ static uint16_t start_tls_server(tw_proc *srv, const char *cert,
                     "--tls-cert", (char *)cert, "--tls-key", (char *)key, NULL};
     tw_proc_spawn(srv, argv);
     char line[256];
-    assert_non_null(fgets(line, sizeof line, srv->out));
+    assert_true(tw_proc_line(srv, line, sizeof line));
     unsigned port = 0;
     assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
     assert_true(port > 0 && port < 65536);
