@@ -25,6 +25,8 @@ typedef struct probe {
     uint8_t *data;
     size_t len, cap;
     bool pause_on_made;
+    bool answer_and_close; /* send the first chunk back, then close */
+    size_t answered;
 } probe;
 
 static void p_made(tw_protocol *p, tw_transport *t)
@@ -56,6 +58,11 @@ static void p_data(tw_protocol *p, const uint8_t *d, size_t n)
     }
     memcpy(x->data + x->len, d, n);
     x->len += n;
+    if (x->answer_and_close && !x->answered) {
+        assert_int_equal(tw_transport_write(x->t, d, n), 0);
+        x->answered = n;
+        tw_transport_close(x->t); /* the rest of the request goes unread */
+    }
 }
 
 static bool p_eof(tw_protocol *p)
@@ -543,6 +550,41 @@ static void test_close_with_bytes_in_flight_resets_the_writer(void **state)
     world_free(&w);
 }
 
+/* A server that answers the first bytes of a request and closes with the
+ * rest unread resets the client; the answer, sent before the reset,
+ * arrives before it whatever latencies the path draws, as Linux delivers
+ * data ahead of a reset. */
+static void test_reset_comes_after_the_data_sent_before_it(void **state)
+{
+    (void)state;
+    tw_sim_opts o = {0};
+    o.net.latency = (tw_sim_dist){.kind = TW_SIM_DIST_UNIFORM,
+                                  .min_ns = TW_MS(1), .max_ns = TW_MS(20)};
+    int resets = 0;
+    for (uint64_t seed = 1; seed <= 60; seed++) {
+        world w;
+        world_init(&w, seed, &o);
+        w.sp.answer_and_close = true;
+        world_connect(&w);
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        assert_int_equal(tw_transport_write(w.cl.p.t, "first part;", 11), 0);
+        tw_sim_run_for(w.sim, 500 * TW_NS_PER_US);
+        assert_int_equal(tw_transport_write(w.cl.p.t, "second part", 11), 0);
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        assert_true(w.sp.answered > 0);
+        assert_int_equal(w.cl.p.lost, 1);
+        /* every answered byte came, then the end */
+        assert_int_equal(w.cl.p.len, w.sp.answered);
+        assert_memory_equal(w.cl.p.data, "first part;second part", w.sp.answered);
+        if (w.cl.p.lost_err == -ECONNRESET)
+            resets++;
+        else
+            assert_int_equal(w.cl.p.lost_err, 0);
+        world_free(&w);
+    }
+    assert_true(resets > 10); /* the case this is about did come up */
+}
+
 /* With chunk_split_probability 1 every delivery is cut short, and a cut
  * chunk leaves at least a byte for the next: two bytes always come as
  * two chunks of one. */
@@ -652,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_backlog_full_drops_syn),
         cmocka_unit_test(test_port_zero_and_in_use),
         cmocka_unit_test(test_path_override),
+        cmocka_unit_test(test_reset_comes_after_the_data_sent_before_it),
         cmocka_unit_test(test_close_with_bytes_in_flight_resets_the_writer),
         cmocka_unit_test(test_a_cut_chunk_leaves_a_byte),
         cmocka_unit_test(test_retransmission_timeouts_double),
