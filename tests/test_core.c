@@ -363,15 +363,15 @@ static void test_wbuf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_contract_accepts_the_state_machines),
-        cmocka_unit_test(test_contract_names_each_violation),
-        cmocka_unit_test(test_contract_catches_a_bad_backend),
-        cmocka_unit_test(test_fake_backend_writes_go_straight_through),
-        cmocka_unit_test(test_dropped_threadsafe_calls_are_counted),
-        cmocka_unit_test(test_addr_parse_format),
-        cmocka_unit_test(test_errors_have_names),
-        cmocka_unit_test(test_parse_port),
-        cmocka_unit_test(test_wbuf),
+        TW_TEST(test_contract_accepts_the_state_machines),
+        TW_TEST(test_contract_names_each_violation),
+        TW_TEST(test_contract_catches_a_bad_backend),
+        TW_TEST(test_fake_backend_writes_go_straight_through),
+        TW_TEST(test_dropped_threadsafe_calls_are_counted),
+        TW_TEST(test_addr_parse_format),
+        TW_TEST(test_errors_have_names),
+        TW_TEST(test_parse_port),
+        TW_TEST(test_wbuf),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

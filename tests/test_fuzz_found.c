@@ -12,6 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "twin/sim.h"
 #include "twin/twin.h"
 
@@ -116,7 +118,7 @@ static void test_stream_never_delivers_past_a_lost_segment(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stream_never_delivers_past_a_lost_segment),
+        TW_TEST(test_stream_never_delivers_past_a_lost_segment),
     };
     return cmocka_run_group_tests_name("fuzz_found", tests, NULL, NULL);
 }

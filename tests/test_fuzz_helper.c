@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include "tests/harness.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -682,22 +684,22 @@ static void test_sim_prng_bytes_choose_the_schedule(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fuzz_cuts_chosen_by_input_every_byte_in_order),
-        cmocka_unit_test(test_fuzz_no_cuts_is_one_call),
-        cmocka_unit_test(test_fuzz_buffered_protocol_gets_buffer_pairs),
-        cmocka_unit_test(test_fuzz_pause_reading_holds_the_rest),
-        cmocka_unit_test(test_fuzz_slow_chunks_let_timers_run),
-        cmocka_unit_test(test_fuzz_reset_end_and_half_open),
-        cmocka_unit_test(test_fuzz_datagram_protocol_one_chunk_per_datagram),
-        cmocka_unit_test(test_fuzz_echo_server_output_is_the_input),
-        cmocka_unit_test(test_fuzz_slow_peer_makes_the_writer_pause),
-        cmocka_unit_test(test_fuzz_same_input_same_run),
-        cmocka_unit_test(test_fuzz_contract_catches_empty_buffer),
-        cmocka_unit_test(test_fuzz_catches_read_past_the_chunk),
-        cmocka_unit_test(test_fuzz_catches_pointer_kept_past_the_call),
-        cmocka_unit_test(test_fuzz_crash_depends_on_cuts_and_default_aborts),
-        cmocka_unit_test(test_prng_feed_steers_each_draw_then_falls_back),
-        cmocka_unit_test(test_sim_prng_bytes_choose_the_schedule),
+        TW_TEST(test_fuzz_cuts_chosen_by_input_every_byte_in_order),
+        TW_TEST(test_fuzz_no_cuts_is_one_call),
+        TW_TEST(test_fuzz_buffered_protocol_gets_buffer_pairs),
+        TW_TEST(test_fuzz_pause_reading_holds_the_rest),
+        TW_TEST(test_fuzz_slow_chunks_let_timers_run),
+        TW_TEST(test_fuzz_reset_end_and_half_open),
+        TW_TEST(test_fuzz_datagram_protocol_one_chunk_per_datagram),
+        TW_TEST(test_fuzz_echo_server_output_is_the_input),
+        TW_TEST(test_fuzz_slow_peer_makes_the_writer_pause),
+        TW_TEST(test_fuzz_same_input_same_run),
+        TW_TEST(test_fuzz_contract_catches_empty_buffer),
+        TW_TEST(test_fuzz_catches_read_past_the_chunk),
+        TW_TEST(test_fuzz_catches_pointer_kept_past_the_call),
+        TW_TEST(test_fuzz_crash_depends_on_cuts_and_default_aborts),
+        TW_TEST(test_prng_feed_steers_each_draw_then_falls_back),
+        TW_TEST(test_sim_prng_bytes_choose_the_schedule),
     };
     return cmocka_run_group_tests_name("fuzz_helper", tests, NULL, NULL);
 }

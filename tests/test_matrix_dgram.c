@@ -1747,7 +1747,7 @@ int main(void)
         REAL_ONLY(test_real_unix_dgram_stale_file),
         REAL_ONLY(test_real_dgram_syscall_faults),
         REAL_ONLY(test_real_dgram_socket_options),
-        cmocka_unit_test(test_real_dgram_truncated_is_emsgsize),
+        TW_TEST(test_real_dgram_truncated_is_emsgsize),
     };
     return cmocka_run_group_tests_name("datagrams on both backends", tests,
                                        NULL, reset_sys);

@@ -474,7 +474,7 @@ int main(void)
         T(test_no_fd_leaks_in_the_parent),
         T(test_no_zombie_after_close),
         T(test_no_zombie_after_a_normal_exit),
-        cmocka_unit_test(test_loop_free_kills_and_reaps),
+        TW_TEST(test_loop_free_kills_and_reaps),
         T(test_pidfd_watches_the_child_not_sigchld),
         T(test_sigchld_ignored_by_the_host),
         T(test_sigpipe_never_kills_us),

@@ -176,7 +176,7 @@ int main(void)
         cmocka_unit_test_teardown(test_redis_cli_commands, tw_cli_teardown),
         cmocka_unit_test_teardown(test_redis_cli_stdin_and_pipe_mode, tw_cli_teardown),
         cmocka_unit_test_teardown(test_resp_client_and_limits, tw_cli_teardown),
-        cmocka_unit_test(test_twin_sim_resp_scenarios),
+        TW_TEST(test_twin_sim_resp_scenarios),
     };
     return cmocka_run_group_tests_name("resp server and redis-cli", tests, NULL, NULL);
 }

@@ -370,15 +370,15 @@ static void test_store_expire_step_and_growth(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_connection_commands),
-        cmocka_unit_test(test_get_set_and_options),
-        cmocka_unit_test(test_counters),
-        cmocka_unit_test(test_del_exists),
-        cmocka_unit_test(test_expiry_on_the_loop_clock),
-        cmocka_unit_test(test_server_commands),
-        cmocka_unit_test(test_unknown_and_arity),
-        cmocka_unit_test(test_store_limits),
-        cmocka_unit_test(test_store_expire_step_and_growth),
+        TW_TEST(test_connection_commands),
+        TW_TEST(test_get_set_and_options),
+        TW_TEST(test_counters),
+        TW_TEST(test_del_exists),
+        TW_TEST(test_expiry_on_the_loop_clock),
+        TW_TEST(test_server_commands),
+        TW_TEST(test_unknown_and_arity),
+        TW_TEST(test_store_limits),
+        TW_TEST(test_store_expire_step_and_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -466,15 +466,15 @@ static int teardown_guard(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_message_set_every_chunking),
-        cmocka_unit_test(test_unfinished_requests_wait),
-        cmocka_unit_test(test_large_bulk_in_pieces),
-        cmocka_unit_test(test_errors_and_redis_texts),
-        cmocka_unit_test(test_windows),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_need_argv),
-        cmocka_unit_test(test_str2ll),
-        cmocka_unit_test(test_replies),
+        TW_TEST(test_message_set_every_chunking),
+        TW_TEST(test_unfinished_requests_wait),
+        TW_TEST(test_large_bulk_in_pieces),
+        TW_TEST(test_errors_and_redis_texts),
+        TW_TEST(test_windows),
+        TW_TEST(test_limits),
+        TW_TEST(test_need_argv),
+        TW_TEST(test_str2ll),
+        TW_TEST(test_replies),
     };
     return cmocka_run_group_tests(tests, NULL, teardown_guard);
 }

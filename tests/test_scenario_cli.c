@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "tests/cli_util.h"
 
 static char tmpdir[128];
@@ -210,13 +212,13 @@ int main(void)
     if (!mkdtemp(tmpdir))
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_file_exit_2),
-        cmocka_unit_test(test_sweep_replay_reproduces_hash),
-        cmocka_unit_test(test_shards_split_the_range),
-        cmocka_unit_test(test_exit_status_per_verdict),
-        cmocka_unit_test(test_dump_schedule_replays),
-        cmocka_unit_test(test_shrink_command),
-        cmocka_unit_test(test_determinism_trace_filter_apps),
+        TW_TEST(test_bad_file_exit_2),
+        TW_TEST(test_sweep_replay_reproduces_hash),
+        TW_TEST(test_shards_split_the_range),
+        TW_TEST(test_exit_status_per_verdict),
+        TW_TEST(test_dump_schedule_replays),
+        TW_TEST(test_shrink_command),
+        TW_TEST(test_determinism_trace_filter_apps),
     };
     int rc = cmocka_run_group_tests_name("scenario_cli", tests, NULL, NULL);
     char cmd[300];

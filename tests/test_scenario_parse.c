@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include "tests/harness.h"
 #include <dirent.h>
 
 #include "twin/parse.h"
@@ -370,19 +372,19 @@ static void test_parse_values(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_yaml_syntax),
-        cmocka_unit_test(test_unknown_key),
-        cmocka_unit_test(test_wrong_type),
-        cmocka_unit_test(test_unknown_app),
-        cmocka_unit_test(test_negative_time),
-        cmocka_unit_test(test_unknown_node),
-        cmocka_unit_test(test_structure),
-        cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_good_file_loads),
-        cmocka_unit_test(test_write_round_trip),
-        cmocka_unit_test(test_chunk_split),
-        cmocka_unit_test(test_load_missing_file),
-        cmocka_unit_test(test_parse_values),
+        TW_TEST(test_yaml_syntax),
+        TW_TEST(test_unknown_key),
+        TW_TEST(test_wrong_type),
+        TW_TEST(test_unknown_app),
+        TW_TEST(test_negative_time),
+        TW_TEST(test_unknown_node),
+        TW_TEST(test_structure),
+        TW_TEST(test_hostile),
+        TW_TEST(test_good_file_loads),
+        TW_TEST(test_write_round_trip),
+        TW_TEST(test_chunk_split),
+        TW_TEST(test_load_missing_file),
+        TW_TEST(test_parse_values),
     };
     return cmocka_run_group_tests_name("scenario_parse", tests, NULL, NULL);
 }

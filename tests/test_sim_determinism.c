@@ -11,6 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "twin/sim.h"
 
 #define SEEDS 200
@@ -83,8 +85,8 @@ static void test_trace_text_replays(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_200_seeds_twice),
-        cmocka_unit_test(test_trace_text_replays),
+        TW_TEST(test_200_seeds_twice),
+        TW_TEST(test_trace_text_replays),
     };
     return cmocka_run_group_tests_name("sim_determinism", tests, NULL, NULL);
 }

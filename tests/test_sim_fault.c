@@ -10,6 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "twin/twin.h"
 #include "twin/sim.h"
 #include "twin/simprobe.h"
@@ -533,23 +535,23 @@ static void test_swarm_partitions_one_way_and_both(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reset_both_ends),
-        cmocka_unit_test(test_partition_times_out),
-        cmocka_unit_test(test_heal_in_time_resumes),
-        cmocka_unit_test(test_oneway_partition),
-        cmocka_unit_test(test_clog_delays_without_loss),
-        cmocka_unit_test(test_acks_wait_for_clog_and_heal),
-        cmocka_unit_test(test_crash_peer_times_out_and_restart_reruns_start),
-        cmocka_unit_test(test_crash_then_quick_restart_resets_peer),
-        cmocka_unit_test(test_connect_to_crashed_node_times_out),
-        cmocka_unit_test(test_bad_faults),
-        cmocka_unit_test(test_stall_clock_starts_at_the_first_cut),
-        cmocka_unit_test(test_made_across_a_cut_stalls_from_the_cut),
-        cmocka_unit_test(test_write_to_a_closed_peer_resets_after_a_round_trip),
-        cmocka_unit_test(test_acks_wait_for_a_clog_made_before_the_write),
-        cmocka_unit_test(test_acks_unlooked_at_during_a_cut_wait_for_the_heal),
-        cmocka_unit_test(test_partition_with_a_duration_heals_after_it),
-        cmocka_unit_test(test_swarm_partitions_one_way_and_both),
+        TW_TEST(test_reset_both_ends),
+        TW_TEST(test_partition_times_out),
+        TW_TEST(test_heal_in_time_resumes),
+        TW_TEST(test_oneway_partition),
+        TW_TEST(test_clog_delays_without_loss),
+        TW_TEST(test_acks_wait_for_clog_and_heal),
+        TW_TEST(test_crash_peer_times_out_and_restart_reruns_start),
+        TW_TEST(test_crash_then_quick_restart_resets_peer),
+        TW_TEST(test_connect_to_crashed_node_times_out),
+        TW_TEST(test_bad_faults),
+        TW_TEST(test_stall_clock_starts_at_the_first_cut),
+        TW_TEST(test_made_across_a_cut_stalls_from_the_cut),
+        TW_TEST(test_write_to_a_closed_peer_resets_after_a_round_trip),
+        TW_TEST(test_acks_wait_for_a_clog_made_before_the_write),
+        TW_TEST(test_acks_unlooked_at_during_a_cut_wait_for_the_heal),
+        TW_TEST(test_partition_with_a_duration_heals_after_it),
+        TW_TEST(test_swarm_partitions_one_way_and_both),
     };
     return cmocka_run_group_tests_name("sim_fault", tests, NULL, NULL);
 }

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "sim/sim.h"
 #include "twin/simprobe.h"
 
@@ -172,12 +174,12 @@ static void test_gilbert_elliott_default_r(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gilbert_elliott),
-        cmocka_unit_test(test_gilbert_elliott_default_r),
-        cmocka_unit_test(test_correlated),
-        cmocka_unit_test(test_off_draws_nothing),
-        cmocka_unit_test(test_burst_window_and_paths),
-        cmocka_unit_test(test_bad_model_refused),
+        TW_TEST(test_gilbert_elliott),
+        TW_TEST(test_gilbert_elliott_default_r),
+        TW_TEST(test_correlated),
+        TW_TEST(test_off_draws_nothing),
+        TW_TEST(test_burst_window_and_paths),
+        TW_TEST(test_bad_model_refused),
     };
     return cmocka_run_group_tests_name("sim_loss", tests, NULL, NULL);
 }

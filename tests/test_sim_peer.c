@@ -9,6 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "twin/buggify.h"
 #include "twin/real.h"
 #include "twin/simtest.h"
@@ -650,17 +652,17 @@ static void test_buggify(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ping_pong_script),
-        cmocka_unit_test(test_expect_reports_what_arrived),
-        cmocka_unit_test(test_peer_reset),
-        cmocka_unit_test(test_naive_parser_fails_under_some_seed),
-        cmocka_unit_test(test_slow_peer_pushes_back),
-        cmocka_unit_test(test_client_reconnects),
-        cmocka_unit_test(test_client_reconnects_replays),
-        cmocka_unit_test(test_server_three_connections),
-        cmocka_unit_test(test_server_conn_scripted_late),
-        cmocka_unit_test(test_conn_errors),
-        cmocka_unit_test(test_buggify),
+        TW_TEST(test_ping_pong_script),
+        TW_TEST(test_expect_reports_what_arrived),
+        TW_TEST(test_peer_reset),
+        TW_TEST(test_naive_parser_fails_under_some_seed),
+        TW_TEST(test_slow_peer_pushes_back),
+        TW_TEST(test_client_reconnects),
+        TW_TEST(test_client_reconnects_replays),
+        TW_TEST(test_server_three_connections),
+        TW_TEST(test_server_conn_scripted_late),
+        TW_TEST(test_conn_errors),
+        TW_TEST(test_buggify),
     };
     return cmocka_run_group_tests_name("sim_peer", tests, NULL, NULL);
 }

@@ -478,11 +478,11 @@ int main(void)
         SIM_TEST(test_fault_exit_before_reading_input),
         SIM_TEST(test_fault_slow_output),
         SIM_TEST(test_fault_validation),
-        cmocka_unit_test(test_same_seed_same_trace),
+        TW_TEST(test_same_seed_same_trace),
         SIM_TEST(test_program_signals_timers_env),
         SIM_TEST(test_sh_read_exec_and_not_found),
         SIM_TEST(test_node_crash_takes_its_processes),
-        cmocka_unit_test(test_world_ends_with_processes_alive),
+        TW_TEST(test_world_ends_with_processes_alive),
         SIM_TEST(test_sim_pipe_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "twin/echo.h"
 #include "twin/twin.h"
 #include "twin/sim.h"
@@ -681,24 +683,24 @@ static void test_retries_run_out(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_connect_latency_and_addresses),
-        cmocka_unit_test(test_refused_after_one_round_trip),
-        cmocka_unit_test(test_nobody_at_address_times_out),
-        cmocka_unit_test(test_chunking_keeps_order),
-        cmocka_unit_test(test_window_push_back),
-        cmocka_unit_test(test_echo_through_a_small_window),
-        cmocka_unit_test(test_loss_is_delay_not_data_loss),
-        cmocka_unit_test(test_bandwidth),
-        cmocka_unit_test(test_unix_paths_are_per_node),
-        cmocka_unit_test(test_emfile_then_recovery),
-        cmocka_unit_test(test_backlog_full_drops_syn),
-        cmocka_unit_test(test_port_zero_and_in_use),
-        cmocka_unit_test(test_path_override),
-        cmocka_unit_test(test_reset_comes_after_the_data_sent_before_it),
-        cmocka_unit_test(test_close_with_bytes_in_flight_resets_the_writer),
-        cmocka_unit_test(test_a_cut_chunk_leaves_a_byte),
-        cmocka_unit_test(test_retransmission_timeouts_double),
-        cmocka_unit_test(test_retries_run_out),
+        TW_TEST(test_connect_latency_and_addresses),
+        TW_TEST(test_refused_after_one_round_trip),
+        TW_TEST(test_nobody_at_address_times_out),
+        TW_TEST(test_chunking_keeps_order),
+        TW_TEST(test_window_push_back),
+        TW_TEST(test_echo_through_a_small_window),
+        TW_TEST(test_loss_is_delay_not_data_loss),
+        TW_TEST(test_bandwidth),
+        TW_TEST(test_unix_paths_are_per_node),
+        TW_TEST(test_emfile_then_recovery),
+        TW_TEST(test_backlog_full_drops_syn),
+        TW_TEST(test_port_zero_and_in_use),
+        TW_TEST(test_path_override),
+        TW_TEST(test_reset_comes_after_the_data_sent_before_it),
+        TW_TEST(test_close_with_bytes_in_flight_resets_the_writer),
+        TW_TEST(test_a_cut_chunk_leaves_a_byte),
+        TW_TEST(test_retransmission_timeouts_double),
+        TW_TEST(test_retries_run_out),
     };
     return cmocka_run_group_tests_name("sim_stream", tests, NULL, NULL);
 }

@@ -315,12 +315,12 @@ static void test_tls_scenario_passes_and_replays(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_seed_same_trace_hash),
-        cmocka_unit_test(test_fixed_generator_draws_as_the_sim_prng),
-        cmocka_unit_test(test_tls_under_loss),
-        cmocka_unit_test(test_tls_reset_mid_transfer),
-        cmocka_unit_test(test_tls_server_crash_and_restart),
-        cmocka_unit_test(test_tls_scenario_passes_and_replays),
+        TW_TEST(test_same_seed_same_trace_hash),
+        TW_TEST(test_fixed_generator_draws_as_the_sim_prng),
+        TW_TEST(test_tls_under_loss),
+        TW_TEST(test_tls_reset_mid_transfer),
+        TW_TEST(test_tls_server_crash_and_restart),
+        TW_TEST(test_tls_scenario_passes_and_replays),
     };
     return cmocka_run_group_tests_name("TLS in the simulated world", tests, NULL, NULL);
 }

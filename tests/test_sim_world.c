@@ -9,6 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "twin/twin.h"
 #include "twin/sim.h"
 
@@ -442,18 +444,18 @@ static void test_distribution_ends_and_defaults(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_minute_of_timers_is_sixty_events),
-        cmocka_unit_test(test_timer_order_and_fifo),
-        cmocka_unit_test(test_same_time_events_run_in_schedule_order),
-        cmocka_unit_test(test_call_soon_threadsafe_on_a_node),
-        cmocka_unit_test(test_step_and_run_for),
-        cmocka_unit_test(test_stop_and_nested_run),
-        cmocka_unit_test(test_prng_documented_output),
-        cmocka_unit_test(test_distributions),
-        cmocka_unit_test(test_distribution_ends_and_defaults),
-        cmocka_unit_test(test_clock_skew_and_drift),
-        cmocka_unit_test(test_nested_run_is_refused),
-        cmocka_unit_test(test_trace_filter_and_hash),
+        TW_TEST(test_minute_of_timers_is_sixty_events),
+        TW_TEST(test_timer_order_and_fifo),
+        TW_TEST(test_same_time_events_run_in_schedule_order),
+        TW_TEST(test_call_soon_threadsafe_on_a_node),
+        TW_TEST(test_step_and_run_for),
+        TW_TEST(test_stop_and_nested_run),
+        TW_TEST(test_prng_documented_output),
+        TW_TEST(test_distributions),
+        TW_TEST(test_distribution_ends_and_defaults),
+        TW_TEST(test_clock_skew_and_drift),
+        TW_TEST(test_nested_run_is_refused),
+        TW_TEST(test_trace_filter_and_hash),
     };
     return cmocka_run_group_tests_name("sim_world", tests, NULL, NULL);
 }
