@@ -73,7 +73,7 @@ $(BUILD)/libtwin.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libtwin.so.$(VERSION): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
+	$(CC) $(OPT) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libtwin.so: $(BUILD)/libtwin.so.$(VERSION)
 	ln -sf libtwin.so.$(VERSION) $(BUILD)/$(SONAME)
