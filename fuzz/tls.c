@@ -1,4 +1,4 @@
-/* fuzz/tls.c - twin's TLS layer (tls/*.c, over OpenSSL) against a
+/* fuzz/tls.c - twin's TLS layer (tls/, over OpenSSL) against a
  * peer that sends whatever the input says, on a simulated network.
  *
  * The input, byte by byte:
