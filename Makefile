@@ -34,7 +34,7 @@ COV_PKGS := lcov
 # The command (tw_main, cli/) is in the library; cli/twin.c is only the
 # `twin` program's main.
 CLI_SRC := cli/twin.c
-LIB_SRC := $(wildcard core/*.c tls/*.c real/*.c sim/*.c proto/*.c scenario/*.c) \
+LIB_SRC := $(wildcard core/*.c tls/*.c real/*.c sim/*.c sim/net/*.c sim/programs/*.c kit/*.c proto/*.c apps/*.c scenario/*.c) \
            $(filter-out $(CLI_SRC),$(wildcard cli/*.c))
 TEST_SRC:= $(wildcard tests/test_*.c)
 TESTLIB_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))

@@ -1,12 +1,12 @@
 /* cli/cli.h - what the files of cli/ share. Not installed.
  *
- *   command.c tw_main (twin/main.h): the dispatch, --load, `run`, `apps`,
- *             `demo`
+ *   command.c tw_main (twin/main.h): the dispatch, --load, `run`, `apps`
  *   twin.c    the `twin` program: tw_main over the built-in apps (not in
  *             the library)
  *   sim.c     `twin sim FILE` (one seed, a sweep) and `twin shrink FILE`
  *   sweep.c   the sweep: shards, progress line, JSON lines, inert faults
  *   tfilter.c `--trace-filter`: a FILE that passes the trace lines asked for
+ *   demo.c    `twin demo`: scenarios/demo.yaml with --swarm, seed by seed
  */
 #ifndef TWIN_CLI_H
 #define TWIN_CLI_H
@@ -30,6 +30,8 @@ const char *cli_name(void);
  * commands printed. They return the exit status. */
 int tw_cli_sim(const char *prog, int argc, char **argv);
 int tw_cli_shrink(const char *prog, int argc, char **argv);
+/* `twin demo ARGS` (cli/demo.c), the same way. */
+int tw_cli_demo(const char *prog, int argc, char **argv);
 
 /* Shared by sim.c and sweep.c. */
 typedef struct cli_sim {

@@ -5,8 +5,8 @@
  *   twin run [--busy-poll DURATION] APP [OPTIONS]
  *                            run a named app on the real (epoll) backend
  *   twin apps                list the apps and their options
- *   twin demo [--seed N] [--seeds A..B] [--seconds S] [--trace]
- *                            the simulated demo world (see sim/demo.c)
+ *   twin demo [--seed N | --seeds A..B] [--seconds S] [--trace]
+ *                            scenarios/demo.yaml with --swarm (cli/demo.c)
  *   twin sim FILE ...        a scenario file (cli/sim.c)
  *   twin shrink FILE ...     shrink a failing seed's scenario (cli/sim.c)
  *   twin version
@@ -25,13 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <time.h>
-
 #include "cli/cli.h"
 #include "twin/main.h"
 #include "twin/parse.h"
 #include "twin/real.h"
-#include "twin/sim.h"
 #include "twin/twin.h"
 
 /* How the program was invoked (argv[0]), and its last path component:
@@ -50,8 +47,8 @@ static void usage(FILE *f)
             "                                the same, polling up to DURATION (\"20us\")\n"
             "                                before the loop sleeps\n"
             "       %s apps                list apps and their options\n"
-            "       %s demo [--seed N] [--seeds A..B] [--seconds S] [--trace]\n"
-            "                                the simulated demo world\n"
+            "       %s demo [--seed N | --seeds A..B] [--seconds S] [--trace]\n"
+            "                                the demo world: scenarios/demo.yaml, --swarm\n"
             "       %s sim FILE [--seed N | --seeds A..B] [--swarm] [--trace] ...\n"
             "                                run a scenario file (see '%s sim --help')\n"
             "       %s shrink FILE --seed N  shrink a failing seed's scenario\n"
@@ -145,82 +142,6 @@ static int cmd_run(int argc, char **argv)
     return status;
 }
 
-static double wall_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Run the demo world for one seed; print one line. Returns the hash. */
-static uint64_t demo_one(uint64_t seed, tw_ns duration, FILE *trace,
-                         uint64_t *mismatches, bool quiet)
-{
-    tw_sim_stats st;
-    double t0 = wall_seconds();
-    uint64_t hash = tw_sim_demo(seed, duration, trace, mismatches, &st);
-    double secs = wall_seconds() - t0;
-    if (!quiet)
-        printf("seed %-6llu %5.1f s virtual in %.3f s wall: %llu events, "
-               "%llu faults, %llu resets, %llu timeouts, mismatches %llu, "
-               "hash %016llx\n",
-               (unsigned long long)seed, (double)duration / 1e9, secs,
-               (unsigned long long)st.events, (unsigned long long)st.faults,
-               (unsigned long long)st.resets, (unsigned long long)st.timeouts,
-               (unsigned long long)*mismatches, (unsigned long long)hash);
-    return hash;
-}
-
-static int cmd_demo(int argc, char **argv)
-{
-    uint64_t seed = 1, first = 0, last = 0;
-    double seconds = 30;
-    bool trace = false;
-    for (int i = 0; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
-        if (strcmp(argv[i], "--seed") == 0 && cli_parse_u64(v, &seed)) {
-            i++;
-        } else if (strcmp(argv[i], "--seeds") == 0 && cli_parse_range(v, &first, &last)) {
-            i++;
-        } else if (strcmp(argv[i], "--seconds") == 0 && v &&
-                   (seconds = strtod(v, &end)) > 0 && seconds <= 86400 && !*end) {
-            i++;
-        } else if (strcmp(argv[i], "--trace") == 0) {
-            trace = true;
-        } else {
-            fprintf(stderr, "usage: %s demo [--seed N] [--seeds A..B] "
-                            "[--seconds S] [--trace]\n", prog_name);
-            return 2;
-        }
-    }
-    tw_ns duration = (tw_ns)(seconds * 1e9);
-    printf("twin demo: echo servers on s1, s2; clients on c1..c3 checking every "
-           "echoed byte and reconnecting after failures;\n"
-           "swarm faults (partitions, one-way cuts, clogs, resets, crashes and "
-           "restarts, clock skew, EMFILE), 1%% loss, a slow latency tail, "
-           "buggify on.\n\n");
-    int bad = 0;
-    if (last) {
-        for (uint64_t s = first; s <= last; s++) {
-            uint64_t mm = 0;
-            demo_one(s, duration, NULL, &mm, false);
-            bad += mm != 0;
-        }
-        printf("\n%llu seeds, %d with corrupted echoes\n",
-               (unsigned long long)(last - first + 1), bad);
-        return bad ? 1 : 0;
-    }
-    uint64_t mm = 0, mm2 = 0;
-    uint64_t h1 = demo_one(seed, duration, trace ? stdout : NULL, &mm, false);
-    uint64_t h2 = demo_one(seed, duration, NULL, &mm2, true);
-    printf("replay of seed %llu: hash %016llx (%s)\n", (unsigned long long)seed,
-           (unsigned long long)h2, h1 == h2 ? "identical" : "DIFFERENT");
-    printf("replay it: %s demo --seed %llu --seconds %g --trace\n", prog_path,
-           (unsigned long long)seed, seconds);
-    return (mm || mm2 || h1 != h2) ? 1 : 0;
-}
-
 /* Load one shared object and call its registering function. */
 static int load_one(const char *path)
 {
@@ -302,8 +223,8 @@ int tw_main(int argc, char **argv)
     }
     if (is_run)
         return cmd_run(argc - 2, argv + 2);
-    if (strcmp(cmd, "demo") == 0)
-        return cmd_demo(argc - 2, argv + 2);
+    if (strcmp(cmd, "demo") == 0) /* cli/demo.c */
+        return tw_cli_demo(prog_path, argc - 2, argv + 2);
     if (strcmp(cmd, "sim") == 0) /* cli/sim.c */
         return tw_cli_sim(prog_path, argc - 2, argv + 2);
     if (strcmp(cmd, "shrink") == 0)

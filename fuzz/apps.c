@@ -1,8 +1,8 @@
-/* fuzz/apps.c - every app of proto/ against a peer that lies: the apps'
- * own protocols (echo-load's checker, bulk-send's reply parser, udp-load's
- * datagram decoder, resp-client's reply parser, date's and supervise's
- * readers of a child's output, the servers) get the input instead of what
- * an honest peer would send.
+/* fuzz/apps.c - every app of proto/ and apps/ against a peer that lies:
+ * the apps' own protocols (echo-load's checker, bulk-send's reply
+ * parser, udp-load's datagram decoder, resp-client's reply parser, date's
+ * and supervise's readers of a child's output, the servers) get the input
+ * instead of what an honest peer would send.
  *
  * The input: one byte choosing the app, then twin/fuzz.h's layout (a
  * header, cuts, the payload). The app runs on node 10.0.0.1; the peer,

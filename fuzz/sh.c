@@ -1,6 +1,6 @@
-/* fuzz/sh.c - the simulated shell of proto/sh.c and the programs it runs
- * (proto/programs.c, proto/date.c), through tw_subprocess_shell on a
- * simulated node.
+/* fuzz/sh.c - the simulated shell of sim/programs/sh.c and the programs
+ * it runs (sim/programs/programs.c, sim/programs/date.c), through
+ * tw_subprocess_shell on a simulated node.
  *
  * The input: a command line up to the first NUL (at most 4 KiB, the
  * shell's own limit being the thing under test), then what the child

@@ -1,4 +1,4 @@
-/* proto/tls_app.h - the --tls options the apps of proto/ share.
+/* proto/tls_app.h - the --tls options the apps of proto/ and apps/ share.
  *
  * An app keeps a tw__tls_app in its options struct, includes
  * tw__tls_server_opts or tw__tls_client_opts in its option table (a

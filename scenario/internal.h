@@ -156,6 +156,11 @@ struct tw_scenario {
 tw_scenario *sc_new(void);
 tw_scenario *sc_copy(const tw_scenario *sc);
 int sc_add_fault(tw_scenario *sc, const sc_fault *f); /* 0 or -ENOMEM/-E2BIG */
+/* Make the fault phase `duration` long (`twin demo --seconds`): a swarm
+ * window that ended with the phase still does, one that ends after the
+ * new end is cut there. -EINVAL if a fault of the timeline or the
+ * window's start falls after the new end (nothing changed then). */
+int sc_set_duration(tw_scenario *sc, tw_ns duration);
 int sc_node_index(const tw_scenario *sc, const char *name); /* -1: none */
 
 /* ---- timeline.c ---- */

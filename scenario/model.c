@@ -150,6 +150,19 @@ int sc_add_fault(tw_scenario *sc, const sc_fault *f)
     return 0;
 }
 
+int sc_set_duration(tw_scenario *sc, tw_ns duration)
+{
+    if (duration <= 0 || sc->swarm.from > duration)
+        return -EINVAL;
+    for (int i = 0; i < sc->nfaults; i++)
+        if (sc->faults[i].at > duration)
+            return -EINVAL;
+    if (sc->swarm.to == sc->duration || sc->swarm.to > duration)
+        sc->swarm.to = duration;
+    sc->duration = duration;
+    return 0;
+}
+
 /* ---- queries ---- */
 
 int sc_node_index(const tw_scenario *sc, const char *name)

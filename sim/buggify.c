@@ -7,7 +7,8 @@
  */
 #include <string.h>
 
-#include "sim/sim.h"
+#include "sim/trace.h"
+#include "sim/world.h"
 #include "twin/mix.h"
 #include "twin/buggify.h"
 

@@ -92,7 +92,7 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
     tw_sim_dgram_opts o;
     sim_dg_opts(sim, ep->node, to, &o);
     uint64_t tid = ep->t.id;
-    if (sim_loss(sim, ep->node, to, o.loss_probability)) { /* sim/loss.c */
+    if (sim_loss(sim, ep->node, to, o.loss_probability)) { /* sim/net/loss.c */
         sim->stats.dgrams_lost++;
         sim_trace(sim, ep->node, tid, "dg_loss", (int64_t)len, to);
         return;

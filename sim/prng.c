@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "sim/sim.h"
+#include "sim/prng.h"
 #include "twin/mix.h"
 
 static uint64_t splitmix64(uint64_t *x)
@@ -36,7 +36,7 @@ void tw_sim_prng_seed(tw_sim_prng *p, uint64_t seed, unsigned stream)
     assert(p->s[0] | p->s[1] | p->s[2] | p->s[3]);
 }
 
-/* The generator and the derived draws live in sim/sim.h, inline for the
+/* The generator and the derived draws live in sim/prng.h, inline for the
  * simulator's own hot paths; these are the public names for them. */
 uint64_t tw_sim_prng_next(tw_sim_prng *p) { return sim_next(p); }
 uint64_t tw_sim_prng_below(tw_sim_prng *p, uint64_t n) { return sim_below(p, n); }

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim.h"
+#include "sim/queue.h"
+#include "sim/world.h"
 
 /* ---- queue ---- */
 

@@ -3,7 +3,7 @@
  *
  * Map: hashing, formatting, filtering, the summary.
  *
- * The hash (sim_trace in sim/sim.h) folds each record's fields in as
+ * The hash (sim_trace in sim/trace.h) folds each record's fields in as
  * whole 64-bit integer values, never a struct's bytes (whose padding is
  * undefined) and never a pointer, so it is the same for any build of the
  * same program, and costs a few instructions per record: every simulated
@@ -13,7 +13,8 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "sim/sim.h"
+#include "sim/trace.h"
+#include "sim/world.h"
 
 static inline void mix64(uint64_t *h, uint64_t v)
 {

@@ -1,7 +1,8 @@
 /* tests/test_sim_determinism.c - same seed, same trace. The demo world
- * (swarm faults, buggify, loss, crashes) runs 200 seeds twice each; every
+ * (scenarios/demo.yaml under --swarm: swarm faults, buggify, loss,
+ * crashes) runs 200 seeds twice each through the scenario runner; every
  * pair must hash alike, different seeds must (almost always) differ, and
- * no echoed byte may ever be wrong. */
+ * every seed must pass: no echoed byte ever wrong, every workload done. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,9 +14,27 @@
 
 #include "tests/harness.h"
 
-#include "twin/sim.h"
+#include "twin/scenario.h"
 
 #define SEEDS 200
+#define DEMO "scenarios/demo.yaml"
+
+static tw_scenario *load_demo(void)
+{
+    tw_scenario *sc = NULL;
+    char err[600];
+    if (tw_scenario_load(DEMO, &sc, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    return sc;
+}
+
+/* One swarm run of seed; its trace to trace (may be NULL). */
+static void run_demo(const tw_scenario *sc, uint64_t seed, FILE *trace,
+                     tw_scenario_result *res)
+{
+    tw_scenario_run_opts o = {.swarm = true, .trace = trace};
+    assert_int_equal(tw_scenario_run(sc, seed, &o, res), 0);
+}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -28,25 +47,30 @@ static void test_200_seeds_twice(void **state)
     (void)state;
     static uint64_t hashes[SEEDS];
     uint64_t events = 0, faults = 0, resets = 0, timeouts = 0;
+    tw_scenario *sc = load_demo();
     for (int s = 0; s < SEEDS; s++) {
         uint64_t seed = 1000 + (uint64_t)s;
-        uint64_t m1 = 0, m2 = 0;
-        tw_sim_stats st;
-        uint64_t h1 = tw_sim_demo(seed, TW_SEC(3), NULL, &m1, &st);
-        uint64_t h2 = tw_sim_demo(seed, TW_SEC(3), NULL, &m2, NULL);
-        if (h1 != h2)
+        tw_scenario_result r1, r2;
+        run_demo(sc, seed, NULL, &r1);
+        run_demo(sc, seed, NULL, &r2);
+        if (r1.hash != r2.hash)
             fail_msg("seed %llu: hash %016llx then %016llx (replay with "
-                     "tests/prog/sim_hash -trace %llu)",
-                     (unsigned long long)seed, (unsigned long long)h1,
-                     (unsigned long long)h2, (unsigned long long)seed);
-        assert_int_equal(m1, 0);
-        assert_int_equal(m2, 0);
-        hashes[s] = h1;
-        events += st.events;
-        faults += st.faults;
-        resets += st.resets;
-        timeouts += st.timeouts;
+                     "twin demo --seed %llu --trace)",
+                     (unsigned long long)seed, (unsigned long long)r1.hash,
+                     (unsigned long long)r2.hash, (unsigned long long)seed);
+        if (r1.verdict != TW_SCENARIO_PASS)
+            fail_msg("seed %llu: %s: %s", (unsigned long long)seed,
+                     tw_scenario_verdict_name(r1.verdict), r1.message);
+        assert_int_equal(r2.verdict, TW_SCENARIO_PASS);
+        hashes[s] = r1.hash;
+        events += r1.stats.events;
+        faults += r1.stats.faults;
+        resets += r1.stats.resets;
+        timeouts += r1.stats.timeouts;
+        tw_scenario_result_fini(&r1);
+        tw_scenario_result_fini(&r2);
     }
+    tw_scenario_free(sc);
     qsort(hashes, SEEDS, sizeof hashes[0], cmp_u64);
     int distinct = 1;
     for (int i = 1; i < SEEDS; i++)
@@ -69,15 +93,20 @@ static void test_trace_text_replays(void **state)
     char *a = NULL, *b = NULL;
     size_t alen = 0, blen = 0;
     FILE *fa = open_memstream(&a, &alen), *fb = open_memstream(&b, &blen);
-    uint64_t ha = tw_sim_demo(77, TW_SEC(2), fa, NULL, NULL);
-    uint64_t hb = tw_sim_demo(77, TW_SEC(2), fb, NULL, NULL);
+    tw_scenario *sc = load_demo();
+    tw_scenario_result ra, rb;
+    run_demo(sc, 77, fa, &ra);
+    run_demo(sc, 77, fb, &rb);
     fclose(fa);
     fclose(fb);
-    assert_true(ha == hb);
+    assert_true(ra.hash == rb.hash);
     assert_int_equal(alen, blen);
     assert_memory_equal(a, b, alen);
     assert_non_null(strstr(a, "SEED=77"));
     assert_non_null(strstr(a, " deliver "));
+    tw_scenario_result_fini(&ra);
+    tw_scenario_result_fini(&rb);
+    tw_scenario_free(sc);
     free(a);
     free(b);
 }

@@ -3,8 +3,9 @@
 # run the cmocka suite and every fuzz target over its corpus and
 # regressions (fuzz/standalone/main.c stands in for libFuzzer), then write
 # an lcov HTML report and print one summary line: line and branch coverage
-# of core/, real/, sim/ and proto/. Exits 1 if line coverage of core/ or
-# sim/ is below COVERAGE_MIN percent (85).
+# of core/, real/, sim/ (its network model in sim/net/ included), kit/,
+# proto/ and apps/. Exits 1 if line coverage of core/ or sim/ is below
+# COVERAGE_MIN percent (85).
 # Usage: tools/coverage.sh [BUILD]   (from the top; BUILD defaults to build-cov)
 cov=${1:-build-cov}
 min=${COVERAGE_MIN:-85}
@@ -36,8 +37,8 @@ lcov --quiet --rc lcov_branch_coverage=1 --capture --directory "$cov" \
     --output-file "$info.all" >/dev/null 2>"$cov/lcov.log" ||
     { echo "coverage: lcov failed (log: $cov/lcov.log)" >&2; exit 2; }
 lcov --quiet --rc lcov_branch_coverage=1 --extract "$info.all" \
-    "$top/core/*" "$top/tls/*" "$top/real/*" "$top/sim/*" "$top/proto/*" \
-    "$top/scenario/*" "$top/cli/*" --output-file "$info" >/dev/null 2>>"$cov/lcov.log"
+    "$top/core/*" "$top/tls/*" "$top/real/*" "$top/sim/*" "$top/kit/*" "$top/proto/*" \
+    "$top/apps/*" "$top/scenario/*" "$top/cli/*" --output-file "$info" >/dev/null 2>>"$cov/lcov.log"
 genhtml --quiet --rc genhtml_branch_coverage=1 --prefix "$top" \
     --output-directory "$cov/coverage" "$info" >/dev/null 2>>"$cov/lcov.log"
 
@@ -51,9 +52,9 @@ awk -v top="$top/" -v min="$min" -v report="$cov/coverage/index.html" '
     /^BRH:/ { bh[d] += substr($0, 5) }
     function pct(h, n) { return n ? 100 * h / n : 0 }
     END {
-        split("core real sim proto", ds, " ")
+        n = split("core real sim kit proto apps", ds, " ")
         lines = "lines"; branches = "branches"
-        for (i = 1; i <= 4; i++) {
+        for (i = 1; i <= n; i++) {
             d = ds[i]
             lines = lines sprintf(" %s %.1f%%", d, pct(lh[d], lf[d]))
             branches = branches sprintf(" %s %.1f%%", d, pct(bh[d], bf[d]))

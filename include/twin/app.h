@@ -67,7 +67,7 @@ unsigned tw_app_restarts(tw_loop *loop);
 /* The app of that name (registered ones first), or NULL. */
 const tw_app *tw_app_find(const char *name);
 /* All apps: the registered ones in order, then the built-in ones of
- * proto/; NULL-terminated, valid until the next tw_app_register. */
+ * proto/ and apps/; NULL-terminated, valid until the next tw_app_register. */
 const tw_app *const *tw_apps(void);
 /* Add an app from outside the library (a test's protocol, a user's) so
  * that scenarios and `twin apps` find it by name; *app is not copied and

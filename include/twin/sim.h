@@ -9,7 +9,6 @@
  *   6. paths: per-path overrides of the network options
  *   7. faults, immediate or scripted at a virtual time, and swarm mode
  *   8. the trace and its hash
- *   9. a demo workload (determinism tests, benchmarks)
  *
  * A tw_sim is a world: one virtual clock (integer ns, starting at 0), one
  * event queue ordered by (time, sequence number), one seed, and nodes. Each
@@ -191,7 +190,7 @@ typedef struct tw_sim_dgram_opts {
     uint32_t rcvbuf_bytes;
 } tw_sim_dgram_opts;
 
-/* Loss that is not independent from packet to packet (sim/loss.c). Every
+/* Loss that is not independent from packet to packet (sim/net/loss.c). Every
  * packet crossing a path passes its model once: a stream segment (each
  * retransmission again) or a datagram. It is drawn only when on, after
  * the independent draw of loss_probability, so a run without a model
@@ -514,7 +513,7 @@ int tw_sim_enobufs(tw_loop *node, uint32_t count);
 /* Reset one simulated stream connection (both ends see -ECONNRESET).
  * -EINVAL if t is not a simulated stream transport. */
 int tw_sim_reset_transport(tw_transport *t);
-/* A loss burst (sim/loss.c): packets a->b (and b->a unless oneway; b
+/* A loss burst (sim/net/loss.c): packets a->b (and b->a unless oneway; b
  * NULL: all of a's paths) also pass *model for duration_ns (> 0) from now
  * on; model NULL ends the bursts on those paths at once. A path holds one
  * burst: a new one replaces it. Unlike the calls above it takes effect at
@@ -557,15 +556,6 @@ uint64_t tw_sim_trace_hash(const tw_sim *sim);
 void tw_sim_trace_to(tw_sim *sim, FILE *f, const char *node);
 /* Print "seed=S hash=H events=N time=T" and the options to f. */
 void tw_sim_print_summary(const tw_sim *sim, FILE *f);
-
-/* ------------------------------------------------------------------ */
-/* 9. demo workload: echo servers on two nodes, clients on three that
- * reconnect after failures and check every echoed byte, swarm faults and
- * buggify on, for duration_ns of virtual time. Returns the trace hash;
- * *mismatches (may be NULL) gets the number of corrupted echoes (always 0
- * unless the simulator is broken). Same seed, same hash. */
-uint64_t tw_sim_demo(uint64_t seed, tw_ns duration_ns, FILE *trace,
-                     uint64_t *mismatches, tw_sim_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* sim/fuzz.c - tw_fuzz_protocol (twin/fuzz.h): a protocol on a simulated
+/* kit/fuzz.c - tw_fuzz_protocol (twin/fuzz.h): a protocol on a simulated
  * node, its peer the fuzzer's input.
  *
  * Map:
@@ -26,7 +26,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "sim/sim.h"
+#include "sim/trace.h"
+#include "sim/world.h"
 #include "twin/fuzz.h"
 
 #if defined(__SANITIZE_ADDRESS__)

@@ -1,4 +1,4 @@
-/* sim/peer.c - the scripted peer of twin/simtest.h.
+/* kit/peer.c - the scripted peer of twin/simtest.h.
  *
  * Map:
  *   connections         numbered 1, 2, 3... in the order they reach the
@@ -20,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim.h"
+#include "sim/stream.h"
+#include "sim/world.h"
 #include "twin/simtest.h"
 
 enum { ACT_SEND, ACT_EOF, ACT_CLOSE, ACT_RESET, ACT_PAUSE, ACT_RESUME };

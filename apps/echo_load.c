@@ -1,4 +1,4 @@
-/* proto/echo_load.c - the app `echo-load`: a checked echo workload, the
+/* apps/echo_load.c - the app `echo-load`: a checked echo workload, the
  * client side of most scenarios (pair it with `echo-server --keep-open`).
  *
  * Map: messages (length and bytes from the index alone); the connection
@@ -16,7 +16,7 @@
  * Messages need no randomness: message i's length and bytes are a hash
  * of (seed, i), so the same run is the same on both backends.
  *
- * Ownership: the connect in flight is the redialer's (proto/redial.h);
+ * Ownership: the connect in flight is the redialer's (apps/redial.h);
  * a connection's protocol is freed by its release. free() detaches both
  * from the state before freeing it, so a late callback finds no app and
  * does nothing.
@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/redial.h"
+#include "apps/redial.h"
 #include "proto/tls_app.h"
 #include "twin/mix.h"
 #include "twin/app.h"
@@ -46,7 +46,7 @@ typedef struct load {
     tw__tls_app tls_opts; /* --tls...: every connection is TLS */
     tw_tls_ctx *tls;
     /* progress */
-    proto_redial dial; /* and the connection: dial.conn */
+    apps_redial dial; /* and the connection: dial.conn */
     uint64_t next;   /* messages verified = index of the one in flight */
     uint64_t got;    /* its bytes echoed so far */
     tw_ns sent_at;
@@ -93,7 +93,7 @@ static void send_current(load *a)
         size_t n = len - off < sizeof buf ? (size_t)(len - off) : sizeof buf;
         for (size_t k = 0; k < n; k++)
             buf[k] = msg_byte(a, a->next, off + k);
-        tw_transport_write(proto_redial_transport(&a->dial), buf, n);
+        tw_transport_write(apps_redial_transport(&a->dial), buf, n);
         off += n;
     }
 }
@@ -122,14 +122,14 @@ static void on_failure(void *arg, int err, bool again)
 
 static void c_made(tw_protocol *p, tw_transport *t)
 {
-    load *a = proto_redial_made(p, t);
+    load *a = apps_redial_made(p, t);
     if (a)
         send_current(a);
 }
 
 static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
 {
-    load *a = proto_redial_app(p);
+    load *a = apps_redial_app(p);
     if (!a || a->done)
         return;
     uint64_t len = msg_len(a, a->next);
@@ -158,21 +158,21 @@ static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
         fprintf(a->out, "echo-load: %llu messages echoed intact over %llu "
                         "connection(s)\n",
                 (unsigned long long)a->messages, (unsigned long long)a->dial.connects);
-    tw_transport_close(proto_redial_transport(&a->dial));
+    tw_transport_close(apps_redial_transport(&a->dial));
 }
 
 static void c_lost(tw_protocol *p, int err)
 {
-    load *a = proto_redial_lost(p);
+    load *a = apps_redial_lost(p);
     if (a && !a->done)
-        proto_redial_failed(&a->dial, err ? err : -ECONNRESET);
+        apps_redial_failed(&a->dial, err ? err : -ECONNRESET);
 }
 
 static const tw_protocol_ops conn_ops = {
     .connection_made = c_made,
     .data_received = c_data,
     .connection_lost = c_lost,
-    .release = proto_redial_release,
+    .release = apps_redial_release,
 };
 
 /* ---- the watchdog ---- */
@@ -191,7 +191,7 @@ static void watchdog_cb(void *arg)
     a->last_now = now;
     if (a->done || a->dial.gave_up)
         return;
-    tw_transport *t = proto_redial_transport(&a->dial);
+    tw_transport *t = apps_redial_transport(&a->dial);
     if (t && now - a->sent_at > a->timeout)
         tw_transport_abort(t); /* the echo is late: start over */
     tw_ns every = a->timeout / 4 > 0 ? a->timeout / 4 : 1;
@@ -247,7 +247,7 @@ static int load_start(tw_loop *loop, int argc, char **argv, FILE *out,
         return rc;
     }
     a->out = quiet ? NULL : out;
-    a->dial = (proto_redial){.loop = loop, .host = a->connect.host,
+    a->dial = (apps_redial){.loop = loop, .host = a->connect.host,
                            .port = a->connect.port, .tls = a->tls,
                            .retry = a->retry, .attempts_max = a->attempts_max,
                            .once = a->no_reconnect,
@@ -255,7 +255,7 @@ static int load_start(tw_loop *loop, int argc, char **argv, FILE *out,
     a->last_now = tw_loop_now(loop);
     a->watchdog_due = a->last_now + a->timeout / 4;
     a->watchdog = tw_call_later(loop, a->timeout / 4, watchdog_cb, a);
-    proto_redial_start(&a->dial);
+    apps_redial_start(&a->dial);
     *state = a;
     return 0;
 }
@@ -283,7 +283,7 @@ static void load_free(void *state)
 {
     load *a = state;
     stop_watchdog(a);
-    proto_redial_stop(&a->dial);
+    apps_redial_stop(&a->dial);
     tw_tls_ctx_free(a->tls); /* connections hold their own references */
     free(a);
 }
@@ -293,7 +293,7 @@ static void load_free(void *state)
 static void load_discard(void *state)
 {
     load *a = state;
-    proto_redial_discard(&a->dial);
+    apps_redial_discard(&a->dial);
     tw_tls_ctx_free(a->tls);
     free(a);
 }

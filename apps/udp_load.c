@@ -1,4 +1,4 @@
-/* proto/udp_load.c - the app `udp-load`: a checked datagram workload for
+/* apps/udp_load.c - the app `udp-load`: a checked datagram workload for
  * a `udp-echo-server`, that counts what UDP does to datagrams.
  *
  * Map: datagrams (a sequence number, then bytes that depend on it); the

@@ -1,4 +1,4 @@
-/* proto/resp_client.c - the app `resp-client`: a checked key-value
+/* apps/resp_client.c - the app `resp-client`: a checked key-value
  * workload for scenarios (and for any RESP server on the real backend).
  *
  * Map: the schedule (ops and values from the seed and the op's index);
@@ -26,7 +26,7 @@
  * (seed, i), so a scenario seed replays it exactly.
  *
  * Ownership: as echo_load.c: the connect in flight is the redialer's
- * (proto/redial.h); a connection's protocol is freed by its release and detached
+ * (apps/redial.h); a connection's protocol is freed by its release and detached
  * from the state first when the state goes.
  */
 #include <errno.h>
@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/redial.h"
+#include "apps/redial.h"
 #include "twin/mix.h"
 #include "twin/app.h"
 #include "twin/opts.h"
@@ -86,7 +86,7 @@ typedef struct client {
     char run_id[48];
     uint64_t restarts;
     /* the connection */
-    proto_redial dial; /* and the connection: dial.conn */
+    apps_redial dial; /* and the connection: dial.conn */
     bool ready, wpaused;
     op *q;                 /* in flight, oldest first: a ring */
     size_t q_head, q_len;
@@ -414,7 +414,7 @@ static void send_op(client *a, op *o)
     }
     o->sent = tw_loop_now(a->loop);
     *q_at(a, a->q_len++) = *o;
-    tw_transport *t = proto_redial_transport(&a->dial);
+    tw_transport *t = apps_redial_transport(&a->dial);
     /* A write refused (no memory for the buffer) leaves the connection
      * out of step with the queue: it goes, and the op counts as in
      * flight on a lost connection (it may or may not have run). */
@@ -444,7 +444,7 @@ static void finish_run(client *a)
                         "%llu server restart(s) seen\n",
                 (unsigned long long)a->acked, (unsigned long long)a->dial.connects,
                 (unsigned long long)a->restarts);
-    tw_transport *t = proto_redial_transport(&a->dial);
+    tw_transport *t = apps_redial_transport(&a->dial);
     if (t)
         tw_transport_close(t);
 }
@@ -460,7 +460,7 @@ static void consume(client *a)
             break;
         if (n < 0) {
             violate(a, "an unreadable reply");
-            tw_transport_abort(proto_redial_transport(&a->dial));
+            tw_transport_abort(apps_redial_transport(&a->dial));
             return;
         }
         op o = *q_at(a, 0);
@@ -486,17 +486,17 @@ static void read_resume(void *arg)
 {
     client *a = arg;
     a->read_timer = 0;
-    tw_transport *t = proto_redial_transport(&a->dial);
+    tw_transport *t = apps_redial_transport(&a->dial);
     if (t)
         tw_transport_resume_reading(t);
 }
 
 static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
 {
-    client *a = proto_redial_app(p);
+    client *a = apps_redial_app(p);
     if (!a || a->done)
         return;
-    tw_transport *t = proto_redial_transport(&a->dial);
+    tw_transport *t = apps_redial_transport(&a->dial);
     if (a->r_len + n > a->r_cap) {
         size_t cap = a->r_cap ? a->r_cap : 4096;
         while (cap < a->r_len + n)
@@ -561,7 +561,7 @@ static void on_failure(void *arg, int err, bool again)
 
 static void c_made(tw_protocol *p, tw_transport *t)
 {
-    client *a = proto_redial_made(p, t);
+    client *a = apps_redial_made(p, t);
     if (!a)
         return;
     op info = {.kind = OP_INFO, .index = UINT64_MAX};
@@ -570,24 +570,24 @@ static void c_made(tw_protocol *p, tw_transport *t)
 
 static void c_lost(tw_protocol *p, int err)
 {
-    client *a = proto_redial_lost(p);
+    client *a = apps_redial_lost(p);
     if (!a)
         return;
     lost_in_flight(a);
     if (!a->done)
-        proto_redial_failed(&a->dial, err ? err : -ECONNRESET);
+        apps_redial_failed(&a->dial, err ? err : -ECONNRESET);
 }
 
 static void c_pause(tw_protocol *p)
 {
-    client *a = proto_redial_app(p);
+    client *a = apps_redial_app(p);
     if (a)
         a->wpaused = true;
 }
 
 static void c_resume(tw_protocol *p)
 {
-    client *a = proto_redial_app(p);
+    client *a = apps_redial_app(p);
     if (a) {
         a->wpaused = false;
         fill(a);
@@ -600,7 +600,7 @@ static const tw_protocol_ops conn_ops = {
     .connection_lost = c_lost,
     .pause_writing = c_pause,
     .resume_writing = c_resume,
-    .release = proto_redial_release,
+    .release = apps_redial_release,
 };
 
 /* ---- the watchdog: a reply later than --timeout ends the connection ---- */
@@ -612,7 +612,7 @@ static void watchdog_cb(void *arg)
     if (a->done)
         return;
     tw_ns now = tw_loop_now(a->loop);
-    tw_transport *t = proto_redial_transport(&a->dial);
+    tw_transport *t = apps_redial_transport(&a->dial);
     if (t && a->q_len && now - q_at(a, 0)->sent > a->timeout)
         tw_transport_abort(t);
     a->watchdog = tw_call_later(a->loop, a->timeout / 4, watchdog_cb, a);
@@ -707,11 +707,11 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
              (unsigned long long)(tw_mix64(a->seed ^ (uint64_t)tw_loop_now(loop)) &
                                   0xffffffffu));
     a->out = quiet ? NULL : out;
-    a->dial = (proto_redial){.loop = loop, .host = a->host, .port = a->port,
+    a->dial = (apps_redial){.loop = loop, .host = a->host, .port = a->port,
                            .retry = a->retry, .ops = &conn_ops, .arg = a,
                            .on_failure = on_failure};
     a->watchdog = tw_call_later(loop, a->timeout / 4, watchdog_cb, a);
-    proto_redial_start(&a->dial);
+    apps_redial_start(&a->dial);
     *state = a;
     return 0;
 }
@@ -735,7 +735,7 @@ static void client_free(void *state)
     client *a = state;
     if (a->watchdog)
         tw_handle_cancel(a->loop, a->watchdog);
-    proto_redial_stop(&a->dial);
+    apps_redial_stop(&a->dial);
     if (a->read_timer)
         tw_handle_cancel(a->loop, a->read_timer);
     client_free_mem(a);
@@ -745,7 +745,7 @@ static void client_free(void *state)
 static void client_discard(void *state)
 {
     client *a = state;
-    proto_redial_discard(&a->dial);
+    apps_redial_discard(&a->dial);
     client_free_mem(a);
 }
 

@@ -1,5 +1,5 @@
-/* proto/redial.c - the apps' client connection that comes back
- * (proto/redial.h).
+/* apps/redial.c - the apps' client connection that comes back
+ * (apps/redial.h).
  *
  * A connect in flight has an attempt of its own, which the connect's
  * callback frees. The attempt points back at the redialer until the app
@@ -9,28 +9,28 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "proto/redial.h"
+#include "apps/redial.h"
 
-typedef struct proto_redial_attempt {
-    proto_redial *r; /* NULL once the app is gone */
+typedef struct apps_redial_attempt {
+    apps_redial *r; /* NULL once the app is gone */
 } attempt;
 
-static void connect_now(proto_redial *r);
+static void connect_now(apps_redial *r);
 
 static void retry_cb(void *arg)
 {
-    proto_redial *r = arg;
+    apps_redial *r = arg;
     r->timer = 0;
     connect_now(r);
 }
 
-void proto_redial_failed(proto_redial *r, int err)
+void apps_redial_failed(apps_redial *r, int err)
 {
     r->failures++;
     bool again = !r->once && !(r->attempts_max && r->attempts >= r->attempts_max);
     if (again) {
         r->timer = tw_call_later(r->loop, r->backoff, retry_cb, r);
-        r->backoff = r->backoff * 2 > PROTO_REDIAL_RETRY_MAX ? PROTO_REDIAL_RETRY_MAX
+        r->backoff = r->backoff * 2 > APPS_REDIAL_RETRY_MAX ? APPS_REDIAL_RETRY_MAX
                                                           : r->backoff * 2;
     } else {
         r->gave_up = true;
@@ -44,7 +44,7 @@ static tw_protocol *attempt_factory(void *arg)
     attempt *at = arg;
     if (!at->r)
         return NULL; /* the app went */
-    proto_redial_conn *c = calloc(1, sizeof *c);
+    apps_redial_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->base.ops = at->r->ops;
@@ -56,16 +56,16 @@ static tw_protocol *attempt_factory(void *arg)
 static void attempt_done(void *arg, tw_transport *t, int err)
 {
     attempt *at = arg;
-    proto_redial *r = at->r;
+    apps_redial *r = at->r;
     free(at);
     if (!r)
         return;
     r->pending = NULL;
     if (!t)
-        proto_redial_failed(r, err);
+        apps_redial_failed(r, err);
 }
 
-static void connect_now(proto_redial *r)
+static void connect_now(apps_redial *r)
 {
     attempt *at = calloc(1, sizeof *at);
     int rc = at ? 0 : -ENOMEM;
@@ -79,21 +79,21 @@ static void connect_now(proto_redial *r)
     }
     if (rc < 0) {
         free(at);
-        proto_redial_failed(r, rc);
+        apps_redial_failed(r, rc);
         return;
     }
     r->pending = at;
 }
 
-void proto_redial_start(proto_redial *r)
+void apps_redial_start(apps_redial *r)
 {
     r->backoff = r->retry;
     connect_now(r);
 }
 
-void *proto_redial_made(tw_protocol *p, tw_transport *t)
+void *apps_redial_made(tw_protocol *p, tw_transport *t)
 {
-    proto_redial_conn *c = (proto_redial_conn *)p;
+    apps_redial_conn *c = (apps_redial_conn *)p;
     c->t = t;
     if (!c->r) {
         tw_transport_close(t);
@@ -104,16 +104,16 @@ void *proto_redial_made(tw_protocol *p, tw_transport *t)
     return c->r->arg;
 }
 
-void *proto_redial_app(tw_protocol *p)
+void *apps_redial_app(tw_protocol *p)
 {
-    proto_redial_conn *c = (proto_redial_conn *)p;
+    apps_redial_conn *c = (apps_redial_conn *)p;
     return c->r ? c->r->arg : NULL;
 }
 
-void *proto_redial_lost(tw_protocol *p)
+void *apps_redial_lost(tw_protocol *p)
 {
-    proto_redial_conn *c = (proto_redial_conn *)p;
-    proto_redial *r = c->r;
+    apps_redial_conn *c = (apps_redial_conn *)p;
+    apps_redial *r = c->r;
     if (!r)
         return NULL;
     c->r = NULL;
@@ -121,15 +121,15 @@ void *proto_redial_lost(tw_protocol *p)
     return r->arg;
 }
 
-void proto_redial_release(tw_protocol *p)
+void apps_redial_release(tw_protocol *p)
 {
-    proto_redial_conn *c = (proto_redial_conn *)p;
+    apps_redial_conn *c = (apps_redial_conn *)p;
     if (c->r && c->r->conn == c)
         c->r->conn = NULL;
     free(c);
 }
 
-void proto_redial_stop(proto_redial *r)
+void apps_redial_stop(apps_redial *r)
 {
     if (r->timer)
         tw_handle_cancel(r->loop, r->timer);
@@ -137,7 +137,7 @@ void proto_redial_stop(proto_redial *r)
     if (r->pending)
         r->pending->r = NULL; /* attempt_done frees it */
     r->pending = NULL;
-    proto_redial_conn *c = r->conn;
+    apps_redial_conn *c = r->conn;
     r->conn = NULL;
     if (c) {
         c->r = NULL;
@@ -146,7 +146,7 @@ void proto_redial_stop(proto_redial *r)
     }
 }
 
-void proto_redial_discard(proto_redial *r)
+void apps_redial_discard(apps_redial *r)
 {
     free(r->pending);
     r->pending = NULL;

@@ -1,4 +1,4 @@
-/* sim/loss.c - loss that comes in bursts: the correlated and
+/* sim/net/loss.c - loss that comes in bursts: the correlated and
  * Gilbert-Elliott models of a path, and loss bursts scripted on paths.
  *
  * Map:
@@ -14,7 +14,9 @@
  */
 #include <stdlib.h>
 
-#include "sim/sim.h"
+#include "sim/net.h"
+#include "sim/trace.h"
+#include "sim/world.h"
 
 /* ---- models ---- */
 

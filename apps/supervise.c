@@ -1,4 +1,4 @@
-/* proto/supervise.c - the app `supervise`: run a program, and run it
+/* apps/supervise.c - the app `supervise`: run a program, and run it
  * again when it dies, as a process supervisor does.
  *
  * Map: the child's protocol; restarting; options; the app.

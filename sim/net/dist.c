@@ -1,4 +1,4 @@
-/* sim/dist.c - latency distributions, sampled from the world's PRNG.
+/* sim/net/dist.c - latency distributions, sampled from the world's PRNG.
  *
  * Map: names, the samplers (one per kind), clamping.
  *
@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "sim/sim.h"
+#include "sim/prng.h"
 
 static const char *const names[] = {
     [TW_SIM_DIST_DEFAULT] = "default",   [TW_SIM_DIST_CONSTANT] = "constant",

@@ -1,4 +1,4 @@
-/* proto/bulk.c - the apps `bulk-send` and `bulk-recv`: a writer that
+/* apps/bulk.c - the apps `bulk-send` and `bulk-recv`: a writer that
  * sends as fast as flow control lets it, and a reader that can be slow.
  *
  * Map: the byte pattern; the receiver (protocol, app); the sender

@@ -1,7 +1,7 @@
-/* proto/programs.c - simulated stand-ins for cat, echo, true, false,
- * sleep, printenv, pwd and yes, and the registration of all the standard
- * programs (twin/programs.h; sh lives in proto/sh.c, date in
- * proto/date.c).
+/* sim/programs/programs.c - simulated stand-ins for cat, echo, true,
+ * false, sleep, printenv, pwd and yes, and the registration of all the
+ * standard programs (twin/programs.h; sh lives in sim/programs/sh.c, date
+ * in sim/programs/date.c).
  *
  * Map: output helpers; the programs, one small table each; registering.
  *

@@ -1,4 +1,4 @@
-/* sim/probe.c - read-only views of a running world (twin/simprobe.h):
+/* kit/probe.c - read-only views of a running world (twin/simprobe.h):
  * path counters, a node's state, connections and what they hold.
  *
  * Map: paths; nodes; stream ends.
@@ -6,7 +6,9 @@
  * Nothing here draws from a PRNG, traces or changes state, so probing a
  * run never changes it.
  */
-#include "sim/sim.h"
+#include "sim/net.h"
+#include "sim/stream.h"
+#include "sim/world.h"
 
 /* ---- paths ---- */
 

@@ -1,9 +1,9 @@
-/* proto/apps.c - the table of named apps (`twin run NAME`, scenarios).
+/* apps/table.c - the table of named apps (`twin run NAME`, scenarios).
  *
- * Map: the built-in apps of proto/ (each file defines its tw_app and
- * gets one line here: a static library links only what is named, so
- * a constructor in the app's own file would silently vanish); apps
- * registered at run time; the combined view.
+ * Map: the built-in apps of proto/ and apps/ (each file defines its
+ * tw_app and gets one line here: a static library links only what is
+ * named, so a constructor in the app's own file would silently vanish);
+ * apps registered at run time; the combined view.
  */
 #include <assert.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
-/* proto/sh.c - the simulated `sh`, so that subprocess_shell works in a
- * simulated world: `sh -c CMD` with the little grammar twin/programs.h
+/* sim/programs/sh.c - the simulated `sh`, so that subprocess_shell works
+ * in a simulated world: `sh -c CMD` with the little grammar twin/programs.h
  * lists.
  *
  * Map: parsing (commands, words, quotes, redirections); running

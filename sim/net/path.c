@@ -1,4 +1,4 @@
-/* sim/path.c - the network between nodes: one path per ordered pair.
+/* sim/net/path.c - the network between nodes: one path per ordered pair.
  *
  * Map:
  *   matrix     a dense nodes x nodes array of path state, grown by copy
@@ -6,7 +6,7 @@
  *   transit    when a segment sent now arrives: the wire's queue
  *              (bandwidth), a latency draw, retransmission delays for each
  *              loss; arrival order per connection is kept by the caller.
- *              The lossless case is sim_transit in sim/sim.h, inline: it
+ *              The lossless case is sim_transit in sim/net.h, inline: it
  *              comes here for the wire time and the retransmissions
  *   cuts       partition state (cut_since), read by streams and connects
  *   counters   packets, cut hits, clogged sends per path (twin/simprobe.h)
@@ -18,7 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim.h"
+#include "sim/net.h"
+#include "sim/world.h"
 
 int sim_paths_grow(tw_sim *sim, uint32_t nodes)
 {
@@ -91,7 +92,7 @@ tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
 {
     tw_ns rto = o->rto_ns;
     /* Each retransmission is another packet through the loss draws
-     * (sim/loss.c), which draw nothing when no loss is set. */
+     * (sim/net/loss.c), which draw nothing when no loss is set. */
     for (uint32_t k = 0; sim_loss(sim, from, to, o->loss_probability); k++) {
         if (k >= o->loss_retries_max) {
             *gave_up = true;

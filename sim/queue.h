@@ -1,0 +1,115 @@
+/* sim/queue.h - the world's event queue and the object tables
+ * (sim/queue.c).
+ *
+ * Map:
+ *   events  the kinds of event, one event, the queue (a heap ordered by
+ *           time and sequence, and a ring of the events due now)
+ *   tables  ids with generations, for the objects events name
+ *
+ * Objects that events refer to (endpoints, listeners) live in tables of
+ * (pointer, generation): an event names an index and a generation, so an
+ * event for a freed object finds a newer generation and is dropped.
+ */
+#ifndef TWIN_SIM_QUEUE_H
+#define TWIN_SIM_QUEUE_H
+
+#include "core/internal.h"
+#include "twin/sim.h"
+
+#define SIM_NONE UINT32_MAX
+
+/* ---- events ---- */
+
+enum sim_ev_type {
+    EV_ARRIVE = 1, /* segments reach the receiving endpoint */
+    EV_DELIVER,    /* hand one chunk (or the EOF) to the protocol */
+    EV_ACK,        /* an ack lands where a writer waits for window */
+    EV_WRITABLE,   /* window space: flush the sender's buffer */
+    EV_RST,        /* connection reset: fatal(arg) */
+    EV_STALL,      /* is the path still cut? then -ETIMEDOUT */
+    EV_PEER_DEAD,  /* the peer's node crashed: -ETIMEDOUT unless back */
+    EV_SYN,        /* a connect's SYN reaches the server node */
+    EV_SYNACK,     /* the handshake completes at the client */
+    EV_REFUSED,    /* RST answering a SYN: -ECONNREFUSED */
+    EV_CONN_TIMEOUT,
+    EV_ACCEPT,     /* the listener accepts what is queued */
+    EV_PIPE,       /* a simulated pipe's action (sim/proc.h) */
+    EV_PROC,       /* a simulated process's action (sim/proc.h) */
+    EV_FAULT,      /* a scripted fault (obj: index) */
+    EV_SWARM,      /* the swarm's clock: draw the next fault */
+    EV_DGRAM_ARRIVE,   /* a datagram (or ICMP error) reaches a node */
+    EV_DGRAM_DELIVER,  /* hand queued datagrams to the protocol */
+    EV_DGRAM_SENT,     /* `arg` bytes left the sender's socket buffer */
+    EV_DGRAM_WRITABLE, /* room again: flush the transport's queue */
+    EV_TIMER,          /* a node's earliest timer is due (obj: node) */
+    EV__END            /* one past the last type (new ones go above) */
+};
+
+typedef struct sim_event {
+    tw_ns time;
+    uint64_t seq;
+    uint64_t arg;
+    uint32_t obj, gen;
+    uint8_t type;
+    bool bg; /* background: does not keep the world busy */
+} sim_event;
+
+/* Events due at the current time (pushed with when <= now) go to a FIFO
+ * ring instead of the heap: they are the common case (a delivery, a
+ * writable), and they sort after every heap event of the same time, all
+ * of which were pushed before the clock got there. */
+typedef struct sim_queue {
+    sim_event *heap;
+    uint32_t len, cap, max;
+    uint32_t fg; /* foreground events queued (heap and ring) */
+    sim_event *ring;
+    uint32_t r_head, r_len, r_cap;
+} sim_queue;
+
+/* queue.c */
+int sim_queue_init(sim_queue *q, uint32_t max);
+void sim_queue_fini(sim_queue *q);
+int sim_push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
+             uint32_t gen, uint64_t arg);
+int sim_push_bg(tw_sim *sim, tw_ns when, uint8_t type, uint64_t arg);
+/* The earliest event, NULL if none: a heap event of the current time
+ * (now) first, then the ring, then the heap. */
+bool sim_pop(sim_queue *q, tw_ns now, sim_event *out);
+static inline const sim_event *sim_peek(const sim_queue *q, tw_ns now)
+{
+    if (q->len && (q->heap[0].time <= now || !q->r_len))
+        return &q->heap[0];
+    return q->r_len ? &q->ring[q->r_head] : NULL;
+}
+static inline uint32_t sim_queued(const sim_queue *q) { return q->len + q->r_len; }
+
+/* ---- tables ---- */
+
+typedef struct sim_slot {
+    void *p;
+    uint32_t gen;
+} sim_slot;
+
+typedef struct sim_table {
+    sim_slot *slots;
+    uint32_t n, cap, max, live;
+    uint32_t free_head; /* UINT32_MAX: none */
+} sim_table;
+
+/* queue.c: a table of ids with generations (endpoints) */
+int sim_table_init(sim_table *t, uint32_t max);
+void sim_table_fini(sim_table *t);
+uint32_t sim_table_add(sim_table *t, void *p); /* UINT32_MAX: full */
+void sim_table_del(sim_table *t, uint32_t id);
+static inline void *sim_table_get(const sim_table *t, uint32_t id, uint32_t gen)
+{
+    if (id >= t->n || t->slots[id].gen != gen || !(gen & 1))
+        return NULL;
+    return t->slots[id].p;
+}
+static inline uint32_t sim_table_gen(const sim_table *t, uint32_t id)
+{
+    return t->slots[id].gen;
+}
+
+#endif

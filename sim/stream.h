@@ -1,0 +1,152 @@
+/* sim/stream.h - stream connections (sim/stream.c, sim/server.c).
+ *
+ * Map:
+ *   segments   bytes on their way, and the acks on their way back
+ *   endpoints  one end of a stream connection: a tw_transport first, then
+ *              the bytes flowing towards it (in flight, then arrived)
+ *   listeners  a tw_server first, then the accept queue
+ *   stream.c   endpoints: the table, opening, resets, cuts and heals
+ *   server.c   connects, listeners, the resolver
+ */
+#ifndef TWIN_SIM_STREAM_H
+#define TWIN_SIM_STREAM_H
+
+#include "sim/world.h"
+
+/* ---- stream endpoints ---- */
+
+typedef struct sim_seg {
+    struct sim_seg *next;
+    tw_ns sent, arrive;
+    uint32_t len, off;
+    /* bytes of the other direction read by the sender, acknowledged by
+     * this segment (an ack riding on data, as TCP's do) */
+    size_t ack;
+    bool fin, small; /* small: SIM_SEG_SMALL bytes of room, recycled */
+    uint8_t data[];
+} sim_seg;
+
+/* Segments of up to this many bytes come from the world's free list. */
+#define SIM_SEG_SMALL 480
+#define SIM_SEG_FREE_MAX 4096
+
+/* Acknowledgements on their way back to the end that sent the bytes:
+ * arrival time and bytes, in arrival order. They are not events: the
+ * sender settles them when it looks at its window, and an EV_ACK is
+ * queued only to wake a writer the window holds up. */
+#define SIM_ACKS 4
+typedef struct sim_ack {
+    tw_ns t;
+    size_t n;
+} sim_ack;
+
+typedef struct sim_ep {
+    struct tw_transport t; /* first: the core's transport */
+    uint32_t id, peer_id, peer_gen;
+    uint32_t node, peer_node;
+    /* the direction towards this endpoint */
+    sim_seg *fly_head, *fly_tail; /* sent, not arrived, in order */
+    sim_seg *rx_head, *rx_tail;   /* arrived, not read */
+    size_t rx_bytes, fly_bytes;
+    tw_ns fly_last;               /* arrival of the newest segment */
+    /* the direction away from it */
+    size_t tx_unacked;            /* sent, not yet acknowledged as read */
+    uint64_t ack_parked;          /* acks held by a cut on their way here */
+    sim_ack acks[SIM_ACKS];       /* acks on their way here (a ring) */
+    uint8_t ack_head, ack_len;
+    bool ack_event;               /* an EV_ACK is queued to wake a writer */
+    bool arrive_pending;          /* an EV_ARRIVE is queued for fly_head */
+    int pending_err;              /* reset before the transport opened */
+    bool opened, connecting, broken;
+    bool fin_sent, fin_arrived, eof_done;
+    bool rx_parked, deliver_pending, writable_pending, rst_sent;
+    bool want_write, want_read, peer_crashed, is_unix;
+    /* until opened: how to open (client) or where queued (server) */
+    tw_protocol_factory factory;
+    void *arg;
+    tw_connect_cb cb;
+    sim_listener *listener;
+    struct sim_ep *next_queued;
+    uint8_t syn_tries;
+} sim_ep;
+
+struct sim_listener {
+    tw_server srv; /* first: the core's server */
+    uint32_t id;
+    uint32_t node;
+    bool unlinked, accept_pending;
+    sim_ep *q_head, *q_tail;
+    uint32_t q_len;
+    struct sim_listener *next; /* in the world's list */
+    /* Asked once for each SYN the listener takes (room in its backlog):
+     * true refuses it as a closed port does (-ECONNREFUSED at the
+     * client). NULL: none is. Set by the scripted peer (kit/peer.c). */
+    bool (*refuse_syn)(void *arg);
+    void *refuse_arg;
+};
+
+/* stream.c */
+sim_ep *sim_ep_new(tw_sim *sim, uint32_t node);
+void sim_ep_free(tw_sim *sim, sim_ep *ep);
+static inline sim_ep *sim_ep_get(tw_sim *sim, uint32_t id, uint32_t gen)
+{
+    return (sim_ep *)sim_table_get(&sim->eps, id, gen);
+}
+/* Every live stream end, in id order; the body may free the one it has:
+ *   sim_ep *ep;
+ *   for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) ...            */
+static inline sim_ep *sim_ep_next(tw_sim *sim, uint32_t *i)
+{
+    while (*i < sim->eps.n) {
+        uint32_t id = (*i)++;
+        sim_ep *ep = sim_ep_get(sim, id, sim_table_gen(&sim->eps, id));
+        if (ep)
+            return ep;
+    }
+    return NULL;
+}
+static inline sim_ep *sim_ep_peer(tw_sim *sim, sim_ep *ep)
+{
+    if (ep->peer_id == SIM_NONE)
+        return NULL;
+    return (sim_ep *)sim_table_get(&sim->eps, ep->peer_id, ep->peer_gen);
+}
+int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
+                tw_connect_cb cb);
+void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err);
+/* If the endpoint's path is cut, start its stall clock. */
+void sim_ep_watch_cut(tw_sim *sim, sim_ep *ep);
+void sim_send_rst(tw_sim *sim, sim_ep *from);
+void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);
+void sim_stream_heal(tw_sim *sim);
+/* Before a cut heals: settle every end's acks that arrived under the
+ * cut (they are held). After a clog: acks still on their way across a
+ * clogged path wait for its end; those that landed stand. */
+void sim_stream_settle_all(tw_sim *sim);
+void sim_stream_clogged(tw_sim *sim);
+/* The window's view after settling the acks that have arrived. */
+size_t sim_ep_unacked(tw_sim *sim, sim_ep *ep);
+void sim_segs_fini(tw_sim *sim);
+extern const tw__transport_ops tw__sim_stream_ops;
+
+/* server.c */
+int sim_connect_host(tw_loop *, tw_protocol_factory, void *, const char *,
+                     uint16_t, tw_connect_cb);
+int sim_connect_addr(tw_loop *, tw_protocol_factory, void *, const tw_addr *,
+                     tw_connect_cb);
+int sim_create_server(tw_loop *, tw_protocol_factory, void *, const char *,
+                      uint16_t, const tw_server_opts *, tw_server **);
+int sim_create_unix_server(tw_loop *, tw_protocol_factory, void *,
+                           const char *, const tw_server_opts *, tw_server **);
+void sim_server_event(tw_sim *sim, const sim_event *ev);
+/* The loop's resolve / resolve_cancel ops (core/internal.h). */
+void *sim_resolve_op(tw_loop *loop, const char *host, uint16_t port,
+                     bool passive, tw__resolve_cb cb, void *ctx, int *err);
+void sim_resolve_cancel_op(tw_loop *loop, void *req);
+
+static inline uint64_t sim_ep_tid(const sim_ep *ep)
+{
+    return ep->opened ? ep->t.id : 0;
+}
+
+#endif

@@ -1,0 +1,161 @@
+/* sim/world.h - the world and its nodes.
+ *
+ * Map:
+ *   nodes      a tw_loop first, then the node's clock and app
+ *   the world  the nodes, the paths, the object tables, the PRNG streams,
+ *              the trace's state
+ *   world.c    nodes, their clocks and timers, stepping the world
+ *   fault.c    crashes, restarts, scripted and swarm faults
+ *   datagrams  what the rest of sim/ calls in sim/dgram*.c
+ *
+ * The event queue and the tables are in sim/queue.h; the PRNG's inline
+ * parts in sim/prng.h; the trace's in sim/trace.h.
+ */
+#ifndef TWIN_SIM_WORLD_H
+#define TWIN_SIM_WORLD_H
+
+#include "core/internal.h"
+#include "sim/queue.h"
+#include "twin/sim.h"
+
+/* The world holds these by pointer; sim/net.h and sim/stream.h define
+ * them. */
+typedef struct sim_path sim_path;
+typedef struct sim_seg sim_seg;
+typedef struct sim_listener sim_listener;
+
+/* ---- nodes ---- */
+
+typedef struct sim_node {
+    struct tw_loop loop; /* first: a node is its loop */
+    tw_sim *sim;
+    uint32_t id;
+    char name[32];
+    tw_addr addr; /* port 0 */
+    bool up, crashing;
+    bool contract_on;
+    uint32_t crash_epoch;
+    uint32_t restarts; /* restart faults that brought it back */
+    /* clock: local(w) = base_local + (w - base_world) * (1e6 + drift) / 1e6,
+     * never below floor (a monotonic clock never goes back). */
+    tw_ns base_world, base_local, floor;
+    int32_t drift_ppm;
+    /* the EV_TIMER queued for the node's earliest timer: its world time
+     * (-1: none) and generation (an older one is stale) */
+    tw_ns timer_armed;
+    uint32_t timer_gen;
+    uint32_t emfile_left;
+    uint32_t enobufs_left;   /* datagram sends to fail (dgram_fault.c) */
+    uint16_t next_udp_port;  /* ephemeral UDP ports (dgram.c) */
+    uint16_t next_ephemeral, next_listen_port;
+    int (*start)(tw_loop *, void *);
+    void (*stop)(tw_loop *, void *);
+    void *app_arg;
+} sim_node;
+
+/* ---- the world ---- */
+
+/* trace.c: record names' hashes, found by the name's address */
+#define SIM_NAME_CACHE 64
+typedef struct sim_name_cache {
+    const char *name;
+    uint64_t hash;
+} sim_name_cache;
+
+struct tw_sim {
+    tw_sim_opts opts;
+    uint64_t seed;
+    tw_ns now;
+    tw_sim_prng rng_net, rng_fault, rng_bug, rng_user;
+    tw_sim_prng_feed feed; /* opts.prng_bytes, shared by the four */
+    sim_queue q;
+    uint64_t seq;
+    sim_node **nodes;
+    uint32_t nnodes;
+    /* nodes with work to run now (ready callbacks, a due timer): a bit per
+     * node id, so they run in id order without visiting the others */
+    uint64_t *due;
+    uint32_t ndue;
+    sim_path *paths; /* nodes_cap x nodes_cap */
+    uint32_t paths_cap;
+    tw_sim_path_opts *overrides;
+    uint32_t noverrides;
+    sim_table eps, lsns;
+    struct sim_procs *procs; /* pipes and processes (sim/proc.h), or NULL */
+    sim_listener *listeners;
+    tw_sim_fault *faults; /* scripted, by index */
+    uint32_t nfaults, capfaults;
+    uint8_t *scratch; /* one chunk, gathered from segments */
+    sim_seg *seg_free; /* small segments to reuse */
+    uint32_t seg_nfree;
+    bool driving, swarm_started;
+    tw_loop *driven; /* the loop a tw_loop_run drives, or NULL */
+    int err;
+    /* trace */
+    uint64_t hash;
+    FILE *trace_file;
+    bool tracing; /* trace_file or opts.trace_fn: records are written out */
+    char trace_node[32];
+    sim_name_cache names[SIM_NAME_CACHE];
+    uint64_t callback_hash[TW__EV_COUNT]; /* each callback name's hash */
+    tw_sim_stats stats;
+    struct sim_dgram *dg; /* datagrams (sim/dgram.h) */
+    tw_sim_loss_model *bursts; /* loss bursts' models (sim/net/loss.c) */
+    uint32_t nbursts;
+};
+
+extern const tw__loop_ops tw__sim_loop_ops;
+
+/* world.c */
+sim_node *sim_node_of(tw_loop *loop);
+tw_ns sim_node_local(sim_node *n, tw_ns world);
+tw_ns sim_node_world(sim_node *n, tw_ns local);
+sim_node *sim_node_by_addr(tw_sim *sim, const tw_addr *a, sim_node *from);
+/* A node's loop was made afresh (added, restarted): hook it up. */
+void sim_node_hooks(sim_node *n);
+/* The node's clock or life changed: forget its queued timer event and
+ * queue one for its earliest timer as the clock now reads. */
+void sim_node_rearm(sim_node *n);
+void sim_fail(tw_sim *sim, int err, const char *why);
+/* One step not passing world time limit: 1 if done, else 0 with the clock
+ * moved to limit (the world was idle before it). */
+int sim_step_bounded(tw_sim *sim, tw_ns limit);
+/* Would an event queued for now be the very next thing the world runs?
+ * (No node has work, nothing else is due now, no stop was asked.) Then
+ * an event handler may do that work at once instead of queueing it: the
+ * run is the same, minus the queueing. */
+static inline bool sim_next_is_now(const tw_sim *sim)
+{
+    return !sim->ndue && !sim->q.r_len &&
+           (!sim->q.len || sim->q.heap[0].time > sim->now) && !sim->err &&
+           !(sim->driven && sim->driven->stopping);
+}
+
+/* fault.c */
+void sim_fault_event(tw_sim *sim, const sim_event *ev);
+void sim_swarm_event(tw_sim *sim);
+void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good);
+void sim_node_start_app(sim_node *n);
+
+/* dgram.c, dgram_net.c, dgram_fault.c: datagrams (sim/dgram.h) */
+int sim_dgram_init(tw_sim *sim);
+void sim_dgram_fini(tw_sim *sim);
+int sim_dgram_create(tw_loop *, tw_protocol_factory, void *,
+                     const struct tw_datagram_opts *, tw_connect_cb);
+void sim_dgram_event(tw_sim *sim, const sim_event *ev);
+bool sim_dgram_opts_ok(const tw_sim_dgram_opts *o);
+void sim_dgram_defaults(tw_sim_dgram_opts *o);
+bool sim_dgram_fault_ok(const tw_sim_fault *f);
+void sim_dgram_fault(tw_sim *sim, const tw_sim_fault *f, uint32_t a,
+                     uint32_t b);
+/* The swarm's datagram fault: fill *f (a, b, duration set) from r. */
+void sim_dgram_swarm_draw(tw_sim_prng *r, tw_sim_fault *f);
+/* A Unix stream server binds name a on node: a Unix datagram endpoint's
+ * socket file there is replaced; its abstract name is -EADDRINUSE. */
+int sim_dg_unix_claim(tw_sim *sim, uint32_t node, const tw_addr *a);
+/* What a Unix stream connect to name a on node that no stream server has
+ * is told: -EPROTOTYPE when a datagram endpoint has the name, else
+ * -ECONNREFUSED. */
+int sim_dg_unix_stream_refusal(tw_sim *sim, uint32_t node, const tw_addr *a);
+
+#endif
