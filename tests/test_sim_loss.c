@@ -3,7 +3,7 @@
  * their parameters promise; a model that is off draws nothing (adding
  * one path's model leaves other runs untouched); loss bursts hit only
  * their paths, only while they last, and are counted. Draws are taken
- * straight from the simulator's loss decision (sim/loss.c). */
+ * straight from the simulator's loss decision (sim/net/loss.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
