@@ -17,19 +17,10 @@
 #include "sim/prng.h"
 #include "twin/mix.h"
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = *x;
-    *x += UINT64_C(0x9e3779b97f4a7c15);
-    return tw_mix64(z);
-}
-
 void tw_sim_prng_seed(tw_sim_prng *p, uint64_t seed, unsigned stream)
 {
     assert(p);
-    uint64_t x = seed ^ (UINT64_C(0x632be59bd9b4e019) * ((uint64_t)stream + 1));
-    for (int i = 0; i < 4; i++)
-        p->s[i] = splitmix64(&x);
+    tw_xoshiro_seed(p->s, seed, stream);
     p->feed = NULL;
     /* splitmix64 never yields four zero words in a row, but the all-zero
      * state is xoshiro's one fixed point: make sure. */

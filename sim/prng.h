@@ -5,23 +5,15 @@
 #define TWIN_SIM_PRNG_H
 
 #include "core/internal.h"
+#include "twin/mix.h"
 #include "twin/sim.h"
 
-/* prng.c: the generator (twin/sim.h spells it out), inline here for the
- * hot paths; tw_sim_prng_* are the same functions by their public names */
-static inline uint64_t sim_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
+/* prng.c: the generator (twin/sim.h spells it out; its step is
+ * twin/mix.h's), inline here for the hot paths; tw_sim_prng_* are the
+ * same functions by their public names */
 static inline uint64_t sim_next(tw_sim_prng *p)
 {
-    uint64_t *s = p->s;
-    uint64_t result = sim_rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = sim_rotl(s[3], 45);
+    uint64_t result = tw_xoshiro_next(p->s);
     tw_sim_prng_feed *f = p->feed;
     if (__builtin_expect(f != NULL, 0) && f->pos < f->len) {
         /* Schedule fuzzing: the feed's byte decides where in the range

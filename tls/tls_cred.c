@@ -80,35 +80,12 @@ static int parse_names(const char *names, char *san, size_t sanlen, char *cn,
 
 /* ---- the fixed generator ---- */
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = *x;
-    *x += UINT64_C(0x9e3779b97f4a7c15);
-    return tw_mix64(z);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t fixed_next(tw__rand *r)
-{
-    uint64_t *s = r->state;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
+static uint64_t fixed_next(tw__rand *r) { return tw_xoshiro_next(r->state); }
 
 void tw__tls_rand_fixed(tw__rand *r, uint64_t seed, unsigned stream)
 {
     memset(r, 0, sizeof *r);
-    uint64_t x = seed ^ (UINT64_C(0x632be59bd9b4e019) * ((uint64_t)stream + 1));
-    for (int i = 0; i < 4; i++)
-        r->state[i] = splitmix64(&x);
+    tw_xoshiro_seed(r->state, seed, stream);
     r->next = fixed_next;
 }
 
