@@ -103,9 +103,8 @@ class Scratch:
         self.build = "build"
 
     def prepare(self):
-        if os.path.exists(self.dir):
-            # refresh the sources, keep the build (make rebuilds what changed)
-            pass
+        # a copy made before keeps its build: only changed sources are
+        # copied again, and make rebuilds what they touch
         os.makedirs(self.dir, exist_ok=True)
         files = sh("git ls-files -co --exclude-standard", self.src).stdout.split("\n")
         for rel in files:
