@@ -48,7 +48,7 @@ static const char *const bulk_send[] = {
 static const char *const resp_server[] = {
     "resp-server", "--host", "", "--port", "6399", NULL};
 /* A swarm clock fault here sets a node's clock to world time +-200 ms
- * (half the longest fault), so between two readings a clock may jump
+ * (skew_max below), so between two readings a clock may jump
  * ahead or stand still by up to 400 ms; the client's and the server's
  * together, plus 1000 ppm of drift over the run: the slack the client's
  * expiry judgements must allow. */
@@ -130,9 +130,6 @@ static void set_opts(tw_sim_opts *o, const uint8_t *data, size_t size)
     tw_sim_opts_default(o);
     o->prng_bytes = data;
     o->prng_bytes_len = size;
-    o->swarm = true;
-    o->swarm_interval_ns = TW_MS(300);
-    o->swarm_duration_ns_max = TW_MS(400);
     o->stall_timeout_ns = TW_MS(800);
     o->connect_timeout_ns = TW_MS(300);
     o->buggify = true;
@@ -169,6 +166,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tw_sim_node_set_stop(loop, node_stop);
         tw_sim_node_set_start(loop, node_start, &rt[i]);
     }
+    /* Swarm faults over the run, drawn first: the input's first bytes
+     * choose them (and every choice after them). */
+    tw_sim_swarm_spec spec;
+    tw_sim_swarm_spec_default(&spec, TW_MS(1500));
+    for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS; k++)
+        if (tw_sim_fault_kind_info(k)->swarm && k != TW_SIM_FAULT_KILL)
+            spec.kinds |= 1u << k;
+    spec.count_min = 3;
+    spec.count_max = 8;
+    spec.dur_max = TW_MS(400);
+    spec.skew_max = TW_MS(200);
+    spec.drift_max = 1000;
+    if (tw_sim_swarm(sim, &spec) < 0)
+        abort();
     for (int step = 0; step < 30; step++) {
         if (tw_sim_run_for(sim, TW_MS(50)) < 0)
             break; /* a limit of the world: not this input's bug */

@@ -9,11 +9,11 @@
  *                 load.c      the file's sections into the model
  *                 appcheck.c  the apps' arguments, checked at load
  *                 netparse.c  network settings (default and per path)
- *                 timeline.c  faults: parsing, naming, describing
+ *                 timeline.c  faults: parsing, describing (the kinds
+ *                             are the simulator's: twin/simfault.h)
  *                 model.c     copy, free, queries, describe
  *                 run.c       one seed: the world, the drive, the verdict
  *                 nodes.c     apps on nodes: start, stop, output, checks
- *                 effect.c    how often each fault took effect
  *                 swarm.c     the swarm section; faults drawn from the seed
  *                 write.c     a model back to YAML
  *                 shrink.c    delta debugging of a failure
@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "twin/app.h"
@@ -68,34 +69,11 @@ typedef struct sc_node {
     sc_pos pos;
 } sc_node;
 
-typedef enum sc_kind {
-    SC_PARTITION,
-    SC_HEAL,
-    SC_CLOG,
-    SC_RESET,
-    SC_CRASH,
-    SC_RESTART,
-    SC_CLOCK,
-    SC_LOSS,
-    SC_KILL,
-    SC_EMFILE,
-    SC_KINDS,
-} sc_kind;
-
+/* One timeline entry: the simulator's fault (twin/simfault.h: its kind,
+ * nodes as indices here, which are the world's node ids) and when. */
 typedef struct sc_fault {
-    sc_kind kind;
+    tw_sim_fault f;
     tw_ns at;
-    tw_ns dur;   /* "for": partition heals, crash restarts, clog and loss
-                    end after it; 0: none */
-    int a, b;    /* node indices; b -1: every other node */
-    bool oneway; /* partition, clog, loss: a->b only */
-    tw_ns skew;  /* clock */
-    int32_t drift_ppm;
-    tw_sim_loss_model loss; /* loss: CORRELATED with correlation 0 is
-                               plain independent loss */
-    char program[64]; /* kill */
-    int signal;       /* kill */
-    uint32_t count;   /* emfile */
     bool drawn;       /* by swarm */
     sc_pos pos;
 } sc_fault;
@@ -106,17 +84,13 @@ typedef struct sc_path {
     sc_pos pos;
 } sc_path;
 
+/* The swarm section: the simulator's spec (twin/simfault.h), with the
+ * arrays it points into. */
 typedef struct sc_swarm {
     bool on;                  /* the file has a swarm section */
-    unsigned kinds;           /* 1 << sc_kind */
-    int nodes[SC_NODES_MAX];  /* eligible targets */
-    int nnodes;               /* 0: every node */
-    tw_ns from, to;           /* window for fault times */
-    uint32_t count_min, count_max;
-    tw_ns dur_min, dur_max;
-    double loss_max;
-    tw_ns skew_max;
-    int32_t drift_max;
+    tw_sim_swarm_spec spec;   /* its nodes and program NULL: the draw
+                                 points them at the arrays below */
+    int nodes[SC_NODES_MAX];  /* eligible targets; spec.nnodes 0: every node */
     char program[64];         /* what kill hits */
 } sc_swarm;
 
@@ -164,16 +138,26 @@ int sc_set_duration(tw_scenario *sc, tw_ns duration);
 int sc_node_index(const tw_scenario *sc, const char *name); /* -1: none */
 
 /* ---- timeline.c ---- */
-const char *sc_kind_name(sc_kind k);
-int sc_kind_parse(const char *name); /* -1: none */
+/* A kind's name in files ("partition"), "?" for none. */
+const char *sc_kind_name(tw_sim_fault_kind k);
 /* "partition client<->server at 2s for 1s" */
 char *sc_fault_describe(const tw_scenario *sc, const sc_fault *f, char *buf,
                         size_t len);
-/* What an effect count counts for a kind. */
-const char *sc_kind_unit(sc_kind k);
 /* The signal of a name ("KILL", "SIGTERM", "9"), -1 if none. */
 int sc_signal_parse(const char *s);
 const char *sc_signal_name(int sig);
+
+/* A datagram fault's probabilities by their timeline keys. */
+#define SC_DGRAM_PROBS 5
+typedef struct sc_dgram_prob {
+    const char *key;
+    size_t off; /* in tw_sim_dgram_opts */
+} sc_dgram_prob;
+extern const sc_dgram_prob sc_dgram_probs[SC_DGRAM_PROBS];
+static inline double *sc_dgram_prob_of(tw_sim_dgram_opts *o, size_t i)
+{
+    return (double *)((char *)o + sc_dgram_probs[i].off);
+}
 
 /* ---- swarm.c ---- */
 /* Append what the swarm draws for seed to sc's timeline (marked drawn). */

@@ -152,13 +152,14 @@ int sc_add_fault(tw_scenario *sc, const sc_fault *f)
 
 int sc_set_duration(tw_scenario *sc, tw_ns duration)
 {
-    if (duration <= 0 || sc->swarm.from > duration)
+    tw_sim_swarm_spec *sw = &sc->swarm.spec;
+    if (duration <= 0 || sw->from > duration)
         return -EINVAL;
     for (int i = 0; i < sc->nfaults; i++)
         if (sc->faults[i].at > duration)
             return -EINVAL;
-    if (sc->swarm.to == sc->duration || sc->swarm.to > duration)
-        sc->swarm.to = duration;
+    if (sw->to == sc->duration || sw->to > duration)
+        sw->to = duration;
     sc->duration = duration;
     return 0;
 }
@@ -284,18 +285,19 @@ void tw_scenario_describe(const tw_scenario *sc, FILE *f)
             sc->expect_no_stuck ? "yes" : "ignored",
             tw_format_duration(sc->stuck_after, a, sizeof a));
     if (sc->swarm.on) {
+        const tw_sim_swarm_spec *sw = &sc->swarm.spec;
         fprintf(f, "  swarm: kinds");
-        for (int k = 0; k < SC_KINDS; k++)
-            if (sc->swarm.kinds & (1u << k))
-                fprintf(f, " %s", sc_kind_name((sc_kind)k));
+        for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS; k++)
+            if (sw->kinds & (1u << k))
+                fprintf(f, " %s", sc_kind_name(k));
         char c[32], d[32], e[32];
         fprintf(f, ", %" PRIu32 "..%" PRIu32 " faults in [%s, %s], lasting %s..%s, "
                    "loss <= %g, skew <= %s\n",
-                sc->swarm.count_min, sc->swarm.count_max,
-                tw_format_duration(sc->swarm.from, a, sizeof a),
-                tw_format_duration(sc->swarm.to, b, sizeof b),
-                tw_format_duration(sc->swarm.dur_min, c, sizeof c),
-                tw_format_duration(sc->swarm.dur_max, d, sizeof d), sc->swarm.loss_max,
-                tw_format_duration(sc->swarm.skew_max, e, sizeof e));
+                sw->count_min, sw->count_max,
+                tw_format_duration(sw->from, a, sizeof a),
+                tw_format_duration(sw->to, b, sizeof b),
+                tw_format_duration(sw->dur_min, c, sizeof c),
+                tw_format_duration(sw->dur_max, d, sizeof d), sw->loss_max,
+                tw_format_duration(sw->skew_max, e, sizeof e));
     }
 }

@@ -1,22 +1,22 @@
 /* scenario/run.c - one seed of a scenario: build the world, drive it
  * through the timeline, judge it.
  *
- * Map: failures; the world; actions (each fault's start and end, in time
- * order); applying and ending faults; driving (check points between);
- * the quiet phase; stuck connections; the verdict; the entry point.
+ * Map: failures; the world; the timeline (the file's faults handed to
+ * the world); driving (check points between); the quiet phase; stuck
+ * connections; the verdict; the entry point.
  *
- * The runner only acts between runs of the world, at exact virtual
- * times: tw_sim_run_for up to the next action or check point, then act.
- * Faults are applied through the simulator's own calls, which queue them
- * at "now", so a fault never runs inside a protocol callback. Nothing
- * here reads a clock or draws a number except through the world.
+ * The runner keeps no schedule of its own: every fault goes onto the
+ * world's timeline (twin/simfault.h), which applies it at its time and
+ * counts what it did. The runner acts only between runs, at check
+ * points: tw_sim_run_for up to the next one, then look. Nothing here
+ * reads a clock or draws a number except through the world.
  *
- * Order of a run: fault phase [0, duration], where every action applies
- * at its time and invariants are checked every check_every; then, if the
- * file has one, the quiet phase: every fault healed (cuts healed, bursts
- * ended, crashed nodes restarted; clogs end on their own), and the run
- * ends as soon as every app it waits for is done, or fails liveness at
- * the bound; then the stuck check; then the exit statuses.
+ * Order of a run: fault phase [0, duration], where invariants are
+ * checked every check_every (after the faults of that instant); then,
+ * if the file has one, the quiet phase: every fault healed (cuts healed,
+ * bursts ended, crashed nodes restarted; clogs end on their own), and
+ * the run ends as soon as every app it waits for is done, or fails
+ * liveness at the bound; then the stuck check; then the exit statuses.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -80,88 +80,24 @@ static tw_sim *make_world(const tw_scenario *sc, uint64_t seed, FILE *trace)
     return sim;
 }
 
-/* ---- actions ---- */
+/* ---- the timeline ---- */
 
-typedef struct action {
-    tw_ns t;
-    uint32_t seq; /* ties keep the file's order */
-    int fault;
-    bool end;
-} action;
-
-static int action_cmp(const void *pa, const void *pb)
+/* Every fault onto the world's timeline (twin/simfault.h), in the file's
+ * order: the world applies each at its time, and undoes it when its
+ * window closes. Node indices are the world's node ids. */
+static bool schedule(sc_runner *r)
 {
-    const action *a = pa, *b = pb;
-    if (a->t != b->t)
-        return a->t < b->t ? -1 : 1;
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-/* Start and end of every fault. A window with no "for" (a partition left
- * to the quiet phase, an emfile) is closed at the end of the run. */
-static action *build_actions(const tw_scenario *sc, size_t *n)
-{
-    action *act = calloc((size_t)sc->nfaults * 2 + 1, sizeof *act);
-    size_t k = 0;
-    for (int i = 0; act && i < sc->nfaults; i++) {
-        const sc_fault *f = &sc->faults[i];
-        act[k] = (action){f->at, (uint32_t)k, i, false};
-        k++;
-        if (f->dur) {
-            act[k] = (action){f->at + f->dur, (uint32_t)k, i, true};
-            k++;
+    const tw_scenario *sc = r->sc;
+    for (int i = 0; i < sc->nfaults; i++) {
+        int id = tw_sim_at(r->sim, sc->faults[i].at, &sc->faults[i].f);
+        if (id < 0) {
+            sc_runner_fail(r, TW_SCENARIO_CRASH,
+                           "the simulator refused fault #%d: %s", i, tw_strerror(id));
+            return false;
         }
+        r->ids[i] = id;
     }
-    if (act)
-        qsort(act, k, sizeof *act, action_cmp);
-    *n = k;
-    return act;
-}
-
-/* ---- applying and ending faults ---- */
-
-static void apply(sc_runner *r, int i)
-{
-    const sc_fault *f = &r->sc->faults[i];
-    tw_loop *a = r->nodes[f->a].loop;
-    tw_loop *b = f->b >= 0 ? r->nodes[f->b].loop : NULL;
-    int rc = 0;
-    sc_effect_begin(r, i);
-    switch (f->kind) {
-    case SC_PARTITION: rc = tw_sim_partition(r->sim, a, b, f->oneway); break;
-    case SC_HEAL: rc = tw_sim_heal(r->sim, a, b); break;
-    case SC_CLOG: rc = tw_sim_clog(r->sim, a, b, f->dur, f->oneway); break;
-    case SC_RESET: rc = tw_sim_reset_connections(r->sim, a, b); break;
-    case SC_CRASH: rc = tw_sim_crash(a); break;
-    case SC_RESTART: rc = tw_sim_restart(a); break;
-    case SC_CLOCK: rc = tw_sim_set_clock(a, f->skew, f->drift_ppm); break;
-    case SC_EMFILE: rc = tw_sim_emfile(a, f->count); break;
-    case SC_LOSS:
-        rc = tw_sim_loss_burst(r->sim, a, b, &f->loss, f->dur, f->oneway);
-        r->bursts = true;
-        break;
-    case SC_KILL:
-        rc = tw_sim_proc_kill_program(a, f->program, f->signal);
-        r->effects[i].count = rc > 0 ? (uint64_t)rc : 0;
-        break;
-    case SC_KINDS:
-        break;
-    }
-    if (rc < 0)
-        sc_runner_fail(r, TW_SCENARIO_CRASH, "the simulator refused fault #%d: %s",
-                       i, tw_strerror(rc));
-}
-
-/* Its window closes: count, then undo what does not undo itself. */
-static void end(sc_runner *r, int i)
-{
-    const sc_fault *f = &r->sc->faults[i];
-    sc_effect_end(r, i);
-    tw_loop *a = r->nodes[f->a].loop;
-    if (f->kind == SC_PARTITION)
-        tw_sim_heal(r->sim, a, f->b >= 0 ? r->nodes[f->b].loop : NULL);
-    else if (f->kind == SC_CRASH)
-        tw_sim_restart(a);
+    return true;
 }
 
 /* ---- driving ---- */
@@ -204,28 +140,10 @@ static bool advance(sc_runner *r, tw_ns t)
 
 /* ---- the quiet phase ---- */
 
-static void heal_all(sc_runner *r)
-{
-    const tw_scenario *sc = r->sc;
-    for (int i = 0; i < sc->nnodes; i++) {
-        bool cut = false;
-        for (int j = 0; j < sc->nnodes && !cut; j++)
-            cut = tw_sim_path_is_cut(r->sim, r->nodes[i].loop, r->nodes[j].loop) ||
-                  tw_sim_path_is_cut(r->sim, r->nodes[j].loop, r->nodes[i].loop);
-        if (cut)
-            tw_sim_heal(r->sim, r->nodes[i].loop, NULL);
-        if (r->bursts)
-            tw_sim_loss_burst(r->sim, r->nodes[i].loop, NULL, NULL, 0, false);
-        if (!tw_sim_node_up(r->nodes[i].loop))
-            tw_sim_restart(r->nodes[i].loop);
-    }
-}
-
 static void quiet_phase(sc_runner *r)
 {
     char who[96], b[32];
     r->quiet = true;
-    heal_all(r);
     if (sc_goals_met(r, who, sizeof who)) {
         r->converged = tw_sim_now(r->sim);
     } else {
@@ -323,10 +241,12 @@ static int fill_effects(sc_runner *r, tw_scenario_result *res)
     res->neffects = (size_t)sc->nfaults;
     for (int i = 0; i < sc->nfaults; i++) {
         tw_scenario_effect *e = &res->effects[i];
+        const tw_sim_fault_info *in = tw_sim_fault_kind_info(sc->faults[i].f.kind);
         sc_fault_describe(sc, &sc->faults[i], e->what, sizeof e->what);
-        e->kind = sc_kind_name(sc->faults[i].kind);
-        e->unit = sc_kind_unit(sc->faults[i].kind);
-        e->count = r->effects[i].count;
+        e->kind = in->name;
+        e->unit = in->unit;
+        if (r->ids[i] >= 0)
+            tw_sim_fault_effect(r->sim, r->ids[i], &e->count);
         e->drawn = sc->faults[i].drawn;
         e->index = (size_t)i;
     }
@@ -338,26 +258,12 @@ static int fill_effects(sc_runner *r, tw_scenario_result *res)
 static void drive(sc_runner *r)
 {
     const tw_scenario *sc = r->sc;
-    size_t nact, i = 0;
-    action *act = build_actions(sc, &nact);
-    if (!act) {
-        sc_runner_fail(r, TW_SCENARIO_CRASH, "out of memory");
-        return;
-    }
-    bool going = true;
-    for (; going && i < nact && act[i].t <= sc->duration; i++) {
-        going = advance(r, act[i].t);
-        if (going)
-            act[i].end ? end(r, act[i].fault) : apply(r, act[i].fault);
-    }
-    if (going)
-        going = advance(r, sc->duration);
-    if (going && sc->quiet) {
-        /* Windows still open close now: the quiet phase heals them. */
-        for (; i < nact; i++)
-            if (act[i].end)
-                end(r, act[i].fault);
-        quiet_phase(r);
+    bool going = schedule(r) && advance(r, sc->duration);
+    if (going) {
+        /* The fault phase ends: with a quiet phase every fault heals. */
+        tw_sim_faults_end(r->sim, sc->quiet > 0);
+        if (sc->quiet)
+            quiet_phase(r);
     }
     if (!sc_runner_stopped(r) && sc->expect_no_stuck)
         check_stuck(r);
@@ -365,9 +271,6 @@ static void drive(sc_runner *r)
         sc_check_invariants(r);
         sc_check_exits(r);
     }
-    for (int k = 0; k < sc->nfaults; k++)
-        sc_effect_end(r, k); /* windows the run ended inside */
-    free(act);
 }
 
 int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opts,
@@ -386,8 +289,10 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
     }
     sc_runner r = {.sc = sc, .opts = opts, .next_check = sc->check_every,
                    .converged = -1};
-    r.effects = calloc((size_t)sc->nfaults + 1, sizeof *r.effects);
-    r.sim = r.effects ? make_world(sc, seed, opts->trace) : NULL;
+    r.ids = malloc(((size_t)sc->nfaults + 1) * sizeof *r.ids);
+    for (int i = 0; r.ids && i < sc->nfaults; i++)
+        r.ids[i] = -1;
+    r.sim = r.ids ? make_world(sc, seed, opts->trace) : NULL;
     int rc = r.sim ? sc_nodes_setup(&r) : -ENOMEM;
     if (rc == 0) {
         drive(&r);
@@ -400,7 +305,7 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
     }
     tw_sim_free(r.sim); /* its crashes run the stop hooks: states go */
     sc_nodes_fini(&r);
-    free(r.effects);
+    free(r.ids);
     tw_scenario_free(own);
     if (rc < 0)
         tw_scenario_result_fini(res);

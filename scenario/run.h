@@ -1,6 +1,6 @@
 /* scenario/run.h - one run's state, shared by scenario/run.c (the world,
- * the drive, the verdict), scenario/nodes.c (apps on nodes) and
- * scenario/effect.c (fault accounting). Not a public header.
+ * the drive, the verdict) and scenario/nodes.c (apps on nodes). Not a
+ * public header.
  */
 #ifndef TWIN_SCENARIO_RUN_H
 #define TWIN_SCENARIO_RUN_H
@@ -28,11 +28,6 @@ typedef struct sc_node_rt {
     size_t line_len;
 } sc_node_rt;
 
-typedef struct sc_effect_state {
-    uint64_t base, count;
-    bool open; /* a window is being counted */
-} sc_effect_state;
-
 /* A failure of one class; the first one is kept, it explains the rest. */
 typedef struct sc_failure {
     bool set;
@@ -44,11 +39,10 @@ struct sc_runner {
     tw_sim *sim;
     const tw_scenario_run_opts *opts;
     sc_node_rt *nodes;
-    sc_effect_state *effects;
+    int *ids; /* each timeline entry's fault id in the world */
     sc_failure crash, correctness, liveness;
     tw_ns next_check;
     bool quiet; /* in the quiet phase */
-    bool bursts;  /* a loss burst was ever laid */
     tw_ns converged;
 };
 
@@ -65,9 +59,5 @@ void sc_check_invariants(sc_runner *r);
 /* True if every app the quiet phase waits for is done. */
 bool sc_goals_met(sc_runner *r, char *who, size_t len);
 void sc_check_exits(sc_runner *r);
-
-/* effect.c */
-void sc_effect_begin(sc_runner *r, int fault);
-void sc_effect_end(sc_runner *r, int fault);
 
 #endif

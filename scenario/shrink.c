@@ -98,10 +98,10 @@ static void shrink_faults(shrinker *s, tw_scenario **base)
 static void shrink_lengths(shrinker *s, tw_scenario **base)
 {
     for (int i = 0; i < (*base)->nfaults; i++)
-        while ((*base)->faults[i].dur >= 2 * TW_MS(1) && s->runs < s->runs_max) {
+        while ((*base)->faults[i].f.duration_ns >= 2 * TW_MS(1) && s->runs < s->runs_max) {
             tw_scenario *c = sc_copy(*base);
             if (c)
-                c->faults[i].dur /= 2;
+                c->faults[i].f.duration_ns /= 2;
             char what[64];
             snprintf(what, sizeof what, "with fault #%d half as long", i);
             if (!try_keep(s, base, c, what))

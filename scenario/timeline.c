@@ -1,16 +1,19 @@
 /* scenario/timeline.c - faults: their names, how a timeline entry reads,
  * how a fault is described to people.
  *
- * Map: kinds (names, what their effect counts); signals; parsing one
- * entry; describing one fault.
+ * Map: kinds; signals; parsing one entry; describing one fault.
  *
- * An entry is a mapping with `at`, exactly one kind key whose value is
- * the target, and the modifiers that kind takes:
+ * The kinds, their targets and modifiers are the simulator's table
+ * (twin/simfault.h); a timeline entry is a mapping with `at`, exactly
+ * one kind key whose value is the target, and the modifiers that kind
+ * takes:
  *     - {at: 2s, partition: [client, server], for: 1s}
  *     - {at: 2s, crash: server, for: 500ms}
  * A pair target may be one node alone: that node against all others.
  */
+#include <assert.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,46 +21,25 @@
 #include "scenario/yaml.h"
 #include "twin/parse.h"
 
-/* ---- kinds ---- */
+/* ---- kinds: the simulator's table (twin/simfault.h) ---- */
 
-static const struct {
-    const char *name;
-    const char *unit;
-    bool pair;           /* target: [a, b] or a alone vs all */
-    const char *mods[4]; /* modifiers it takes */
-} kinds[SC_KINDS] = {
-    [SC_PARTITION] = {"partition", "packets cut", true, {"for", "oneway"}},
-    [SC_HEAL] = {"heal", "cut paths healed", true, {0}},
-    [SC_CLOG] = {"clog", "packets held", true, {"for", "oneway"}},
-    [SC_RESET] = {"reset", "connections reset", true, {0}},
-    [SC_CRASH] = {"crash", "transports lost", false, {"for"}},
-    [SC_RESTART] = {"restart", "restarts", false, {0}},
-    [SC_CLOCK] = {"clock", "timers moved", false, {"skew", "drift_ppm"}},
-    [SC_LOSS] = {"loss", "packets lost", true,
-                 {"for", "oneway", "probability", "correlation"}},
-    [SC_KILL] = {"kill", "processes killed", false, {"program", "signal"}},
-    [SC_EMFILE] = {"emfile", "accepts failed", false, {"count"}},
-};
-
-const char *sc_kind_name(sc_kind k) { return k < SC_KINDS ? kinds[k].name : "?"; }
-const char *sc_kind_unit(sc_kind k) { return k < SC_KINDS ? kinds[k].unit : "?"; }
-
-int sc_kind_parse(const char *name)
+const char *sc_kind_name(tw_sim_fault_kind k)
 {
-    for (int k = 0; name && k < SC_KINDS; k++)
-        if (strcmp(kinds[k].name, name) == 0)
-            return k;
-    return -1;
+    const tw_sim_fault_info *in = tw_sim_fault_kind_info(k);
+    return in ? in->name : "?";
 }
 
-static bool takes(sc_kind k, const char *mod)
+/* "partition, heal, ... or enobufs" */
+static void kind_list(char *buf, size_t len)
 {
-    if (k == SC_LOSS && strcmp(mod, "gilbert_elliott") == 0)
-        return true;
-    for (int i = 0; i < 4 && kinds[k].mods[i]; i++)
-        if (strcmp(kinds[k].mods[i], mod) == 0)
-            return true;
-    return false;
+    size_t at = 0;
+    buf[0] = 0;
+    for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS && at < len; k++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%s",
+                               k == TW_SIM_FAULT_PARTITION      ? ""
+                               : k == TW_SIM_FAULT_KINDS - 1 ? " or "
+                                                               : ", ",
+                               sc_kind_name(k));
 }
 
 /* ---- signals ---- */
@@ -95,19 +77,35 @@ const char *sc_signal_name(int sig)
 
 /* ---- parsing one entry ---- */
 
-static const char *const entry_keys[] = {
-    "at", "for", "oneway", "skew", "drift_ppm", "probability", "correlation",
-    "gilbert_elliott", "program", "signal", "count",
-    "partition", "heal", "clog", "reset", "crash", "restart", "clock", "loss",
-    "kill", "emfile", NULL,
-};
+/* Every key an entry may have: at, for, each kind, each modifier. */
+enum { ENTRY_KEYS_MAX = 2 + TW_SIM_FAULT_KINDS * 7 + 1 };
+
+static void entry_keys(const char *keys[ENTRY_KEYS_MAX])
+{
+    int n = 0;
+    keys[n++] = "at";
+    keys[n++] = "for";
+    for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS; k++) {
+        const tw_sim_fault_info *in = tw_sim_fault_kind_info(k);
+        keys[n++] = in->name;
+        for (int m = 0; m < 6 && in->mods[m]; m++) {
+            bool seen = false;
+            for (int i = 0; i < n && !seen; i++)
+                seen = strcmp(keys[i], in->mods[m]) == 0;
+            if (!seen)
+                keys[n++] = in->mods[m];
+        }
+    }
+    assert(n < ENTRY_KEYS_MAX);
+    keys[n] = NULL;
+}
 
 static int parse_target(sc_yaml *y, const tw_scenario *sc, yaml_node_t *v,
-                        sc_fault *f)
+                        tw_sim_fault *f)
 {
-    const char *what = kinds[f->kind].name;
-    if (!kinds[f->kind].pair || sc_is_scalar(v)) {
-        f->b = -1;
+    const char *what = sc_kind_name(f->kind);
+    if (!tw_sim_fault_kind_info(f->kind)->pair || sc_is_scalar(v)) {
+        f->b = TW_SIM_ALL;
         return sc_noderef(y, sc, v, what, &f->a);
     }
     int len;
@@ -125,7 +123,7 @@ static int parse_target(sc_yaml *y, const tw_scenario *sc, yaml_node_t *v,
     return 0;
 }
 
-static int parse_loss(sc_yaml *y, yaml_node_t *n, sc_fault *f)
+static int parse_loss(sc_yaml *y, yaml_node_t *n, tw_sim_fault *f)
 {
     yaml_node_t *p = sc_get(y, n, "probability"), *c = sc_get(y, n, "correlation");
     yaml_node_t *ge = sc_get(y, n, "gilbert_elliott");
@@ -145,34 +143,75 @@ static int parse_loss(sc_yaml *y, yaml_node_t *n, sc_fault *f)
     return 0;
 }
 
-static int parse_mods(sc_yaml *y, yaml_node_t *n, sc_fault *f)
+/* A datagram fault's probabilities, spelled as the network section's
+ * datagram settings are, but for loss: `drop` (`loss` is a fault of its
+ * own). */
+const sc_dgram_prob sc_dgram_probs[SC_DGRAM_PROBS] = {
+    {"drop", offsetof(tw_sim_dgram_opts, loss_probability)},
+    {"duplicate", offsetof(tw_sim_dgram_opts, duplicate_probability)},
+    {"reorder", offsetof(tw_sim_dgram_opts, reorder_probability)},
+    {"corrupt", offsetof(tw_sim_dgram_opts, corrupt_probability)},
+    {"refuse", offsetof(tw_sim_dgram_opts, refuse_probability)},
+};
+
+static int parse_dgram(sc_yaml *y, yaml_node_t *n, tw_sim_fault *f)
 {
+    bool any = false;
+    for (size_t i = 0; i < SC_DGRAM_PROBS; i++) {
+        yaml_node_t *v = sc_get(y, n, sc_dgram_probs[i].key);
+        if (v && sc_prob(y, v, sc_dgram_probs[i].key,
+                         sc_dgram_prob_of(&f->dgram, i)) < 0)
+            return -EINVAL;
+        any |= v != NULL;
+    }
+    if (!any)
+        return sc_fail(y, n, "dgram needs one of drop, duplicate, reorder, "
+                             "corrupt or refuse (a probability)");
+    return 0;
+}
+
+static int parse_count(sc_yaml *y, yaml_node_t *n, tw_sim_fault *f)
+{
+    long long count = 1;
+    yaml_node_t *v = sc_get(y, n, "count");
+    if (v && sc_int(y, v, "count", 1, 1000000, &count) < 0)
+        return -EINVAL;
+    f->count = (uint32_t)count;
+    return 0;
+}
+
+static int parse_mods(sc_yaml *y, yaml_node_t *n, tw_sim_fault *f)
+{
+    const tw_sim_fault_info *in = tw_sim_fault_kind_info(f->kind);
     yaml_node_t *v;
     if ((v = sc_get(y, n, "for"))) {
-        if (sc_dur(y, v, "for", &f->dur) < 0)
+        if (sc_dur(y, v, "for", &f->duration_ns) < 0)
             return -EINVAL;
-        if (f->dur <= 0)
+        if (f->duration_ns <= 0)
             return sc_fail(y, v, "'for' must be longer than 0");
     }
-    if ((f->kind == SC_CLOG || f->kind == SC_LOSS) && !f->dur)
-        return sc_fail(y, n, "%s needs 'for' (how long it lasts)",
-                       kinds[f->kind].name);
+    if (in->needs_window && !f->duration_ns)
+        return sc_fail(y, n, "%s needs 'for' (how long it lasts)", in->name);
     if ((v = sc_get(y, n, "oneway")) && sc_bool(y, v, "oneway", &f->oneway) < 0)
         return -EINVAL;
-    if (f->kind == SC_CLOCK) {
+    switch (f->kind) {
+    case TW_SIM_FAULT_CLOCK: {
         long long drift = 0;
         yaml_node_t *skew = sc_get(y, n, "skew"), *dr = sc_get(y, n, "drift_ppm");
         if (!skew && !dr)
             return sc_fail(y, n, "clock needs skew or drift_ppm");
-        if (skew && sc_dur(y, skew, "skew", &f->skew) < 0)
+        if (skew && sc_dur(y, skew, "skew", &f->skew_ns) < 0)
             return -EINVAL;
         if (dr && sc_int(y, dr, "drift_ppm", -999999, 999999, &drift) < 0)
             return -EINVAL;
         f->drift_ppm = (int32_t)drift;
+        return 0;
     }
-    if (f->kind == SC_LOSS && parse_loss(y, n, f) < 0)
-        return -EINVAL;
-    if (f->kind == SC_KILL) {
+    case TW_SIM_FAULT_LOSS:
+        return parse_loss(y, n, f);
+    case TW_SIM_FAULT_DGRAM:
+        return parse_dgram(y, n, f);
+    case TW_SIM_FAULT_KILL: {
         yaml_node_t *pr = sc_get(y, n, "program"), *sg = sc_get(y, n, "signal");
         if (!pr)
             return sc_fail(y, n, "kill needs 'program' (the simulated program's name)");
@@ -184,91 +223,109 @@ static int parse_mods(sc_yaml *y, yaml_node_t *n, sc_fault *f)
         if (sg && (f->signal = sc_signal_parse(sc_text(sg))) < 0)
             return sc_fail(y, sg, "signal must be a name like KILL or TERM, or "
                                   "a number from 1 to 64");
+        return 0;
     }
-    if (f->kind == SC_EMFILE) {
-        long long count = 1;
-        if ((v = sc_get(y, n, "count")) &&
-            sc_int(y, v, "count", 1, 1000000, &count) < 0)
-            return -EINVAL;
-        f->count = (uint32_t)count;
+    case TW_SIM_FAULT_EMFILE:
+    case TW_SIM_FAULT_ENOBUFS:
+        return parse_count(y, n, f);
+    default:
+        return 0;
     }
-    return 0;
 }
 
 int sc_parse_fault(sc_yaml *y, const tw_scenario *sc, yaml_node_t *n,
-                   sc_fault *f)
+                   sc_fault *e)
 {
-    *f = (sc_fault){.kind = SC_KINDS, .b = -1, .pos = sc_pos_of(n)};
-    if (sc_map(y, n, "a timeline entry", entry_keys) < 0)
+    *e = (sc_fault){.f = {.kind = TW_SIM_FAULT_KINDS, .b = TW_SIM_ALL},
+                    .pos = sc_pos_of(n)};
+    tw_sim_fault *f = &e->f;
+    const char *keys[ENTRY_KEYS_MAX];
+    entry_keys(keys);
+    if (sc_map(y, n, "a timeline entry", keys) < 0)
         return -EINVAL;
     /* Exactly one kind key. */
     yaml_node_t *target = NULL;
-    for (int k = 0; k < SC_KINDS; k++) {
-        yaml_node_t *v = sc_get(y, n, kinds[k].name);
+    for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS; k++) {
+        yaml_node_t *v = sc_get(y, n, sc_kind_name(k));
         if (!v)
             continue;
         if (target)
-            return sc_fail(y, sc_key(y, n, kinds[k].name),
+            return sc_fail(y, sc_key(y, n, sc_kind_name(k)),
                            "one fault per timeline entry: '%s' and '%s'",
-                           kinds[f->kind].name, kinds[k].name);
+                           sc_kind_name(f->kind), sc_kind_name(k));
         target = v;
-        f->kind = (sc_kind)k;
+        f->kind = (tw_sim_fault_kind)k;
     }
-    if (!target)
-        return sc_fail(y, n, "a timeline entry needs a fault: partition, heal, "
-                             "clog, reset, crash, restart, clock, loss, kill "
-                             "or emfile");
+    if (!target) {
+        char all[256];
+        kind_list(all, sizeof all);
+        return sc_fail(y, n, "a timeline entry needs a fault: %s", all);
+    }
     /* Modifiers this kind does not take are mistakes, not ignored. */
     int len = sc_map_len(n);
     for (int i = 0; i < len; i++) {
         yaml_node_t *k = sc_pair_key(y, n, i);
         const char *name = sc_text(k);
-        if (strcmp(name, "at") == 0 || sc_kind_parse(name) >= 0)
+        if (strcmp(name, "at") == 0 || tw_sim_fault_kind_parse(name) >= 0)
             continue;
-        if (!takes(f->kind, name))
+        if (!tw_sim_fault_kind_takes(f->kind, name))
             return sc_fail(y, k, "'%s' does not apply to %s", name,
-                           kinds[f->kind].name);
+                           sc_kind_name(f->kind));
     }
     yaml_node_t *at = sc_get(y, n, "at");
     if (!at)
         return sc_fail(y, n, "a timeline entry needs 'at' (its virtual time)");
-    if (sc_dur(y, at, "at", &f->at) < 0)
+    if (sc_dur(y, at, "at", &e->at) < 0)
         return -EINVAL;
-    if (f->at < 0)
+    if (e->at < 0)
         return sc_fail(y, at, "a fault at a negative time (%s)", sc_text(at));
     if (parse_target(y, sc, target, f) < 0 || parse_mods(y, n, f) < 0)
         return -EINVAL;
-    if (f->at + f->dur > SC_TIME_MAX)
+    if (e->at + f->duration_ns > SC_TIME_MAX)
         return sc_fail(y, at, "the fault ends too late");
+    assert(tw_sim_fault_ok(f));
     return 0;
 }
 
 /* ---- describing ---- */
 
-static void pair(const tw_scenario *sc, const sc_fault *f, char *buf, size_t len)
+static void pair(const tw_scenario *sc, const tw_sim_fault *f, char *buf, size_t len)
 {
     const char *b = f->b < 0 ? "*" : sc->nodes[f->b].name;
     snprintf(buf, len, "%s%s%s", sc->nodes[f->a].name, f->oneway ? "->" : "<->", b);
 }
 
-char *sc_fault_describe(const tw_scenario *sc, const sc_fault *f, char *buf,
+static void dgram_extra(tw_sim_dgram_opts *o, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < SC_DGRAM_PROBS && at < len; i++) {
+        double p = *sc_dgram_prob_of(o, i);
+        if (p > 0)
+            at += (size_t)snprintf(buf + at, len - at, " %s %g%%",
+                                   sc_dgram_probs[i].key, p * 100);
+    }
+}
+
+char *sc_fault_describe(const tw_scenario *sc, const sc_fault *e, char *buf,
                         size_t len)
 {
+    const tw_sim_fault *f = &e->f;
     char who[80], at[32], dur[32], extra[96] = "";
     const char *a = sc->nodes[f->a].name;
-    if (kinds[f->kind].pair)
+    if (tw_sim_fault_kind_info(f->kind)->pair)
         pair(sc, f, who, sizeof who);
     else
         snprintf(who, sizeof who, "%s", a);
-    tw_format_duration(f->at, at, sizeof at);
+    tw_format_duration(e->at, at, sizeof at);
     switch (f->kind) {
-    case SC_CLOCK: {
+    case TW_SIM_FAULT_CLOCK: {
         char s[32];
         snprintf(extra, sizeof extra, " skew %s drift %dppm",
-                 tw_format_duration(f->skew, s, sizeof s), (int)f->drift_ppm);
+                 tw_format_duration(f->skew_ns, s, sizeof s), (int)f->drift_ppm);
         break;
     }
-    case SC_LOSS:
+    case TW_SIM_FAULT_LOSS:
         if (f->loss.kind == TW_SIM_LOSS_GILBERT_ELLIOTT)
             snprintf(extra, sizeof extra, " gilbert-elliott p %g r %g",
                      f->loss.p, f->loss.r ? f->loss.r : 1 - f->loss.p);
@@ -276,20 +333,26 @@ char *sc_fault_describe(const tw_scenario *sc, const sc_fault *f, char *buf,
             snprintf(extra, sizeof extra, " %g%%%s", f->loss.probability * 100,
                      f->loss.correlation > 0 ? " correlated" : "");
         break;
-    case SC_KILL:
+    case TW_SIM_FAULT_DGRAM: {
+        tw_sim_dgram_opts o = f->dgram;
+        dgram_extra(&o, extra, sizeof extra);
+        break;
+    }
+    case TW_SIM_FAULT_KILL:
         snprintf(extra, sizeof extra, " program %s signal %s", f->program,
                  sc_signal_name(f->signal) ? sc_signal_name(f->signal) : "?");
         break;
-    case SC_EMFILE:
+    case TW_SIM_FAULT_EMFILE:
+    case TW_SIM_FAULT_ENOBUFS:
         snprintf(extra, sizeof extra, " x%u", (unsigned)f->count);
         break;
     default:
         break;
     }
-    if (f->dur)
-        snprintf(buf, len, "%s %s%s at %s for %s", kinds[f->kind].name, who,
-                 extra, at, tw_format_duration(f->dur, dur, sizeof dur));
+    if (f->duration_ns)
+        snprintf(buf, len, "%s %s%s at %s for %s", sc_kind_name(f->kind), who,
+                 extra, at, tw_format_duration(f->duration_ns, dur, sizeof dur));
     else
-        snprintf(buf, len, "%s %s%s at %s", kinds[f->kind].name, who, extra, at);
+        snprintf(buf, len, "%s %s%s at %s", sc_kind_name(f->kind), who, extra, at);
     return buf;
 }

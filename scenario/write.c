@@ -252,7 +252,7 @@ static void write_nodes(FILE *f, const tw_scenario *sc)
 
 /* ---- faults ---- */
 
-static void target(FILE *f, const tw_scenario *sc, const sc_fault *x)
+static void target(FILE *f, const tw_scenario *sc, const tw_sim_fault *x)
 {
     if (x->b < 0) {
         str(f, sc->nodes[x->a].name);
@@ -265,25 +265,38 @@ static void target(FILE *f, const tw_scenario *sc, const sc_fault *x)
     fputc(']', f);
 }
 
-static void write_fault(FILE *f, const tw_scenario *sc, const sc_fault *x)
+static void write_dgram(FILE *f, const tw_sim_dgram_opts *dgram)
 {
+    tw_sim_dgram_opts o = *dgram;
+    for (size_t i = 0; i < SC_DGRAM_PROBS; i++) {
+        double p = *sc_dgram_prob_of(&o, i);
+        if (p > 0) {
+            fprintf(f, ", %s: ", sc_dgram_probs[i].key);
+            sc_write_prob(f, p);
+        }
+    }
+}
+
+static void write_fault(FILE *f, const tw_scenario *sc, const sc_fault *e)
+{
+    const tw_sim_fault *x = &e->f;
     fprintf(f, "  - {at: ");
-    dur(f, x->at);
+    dur(f, e->at);
     fprintf(f, ", %s: ", sc_kind_name(x->kind));
     target(f, sc, x);
-    if (x->dur) {
+    if (x->duration_ns) {
         fprintf(f, ", for: ");
-        dur(f, x->dur);
+        dur(f, x->duration_ns);
     }
     if (x->oneway)
         fprintf(f, ", oneway: true");
     switch (x->kind) {
-    case SC_CLOCK:
+    case TW_SIM_FAULT_CLOCK:
         fprintf(f, ", skew: ");
-        dur(f, x->skew);
+        dur(f, x->skew_ns);
         fprintf(f, ", drift_ppm: %d", (int)x->drift_ppm);
         break;
-    case SC_LOSS:
+    case TW_SIM_FAULT_LOSS:
         if (x->loss.kind == TW_SIM_LOSS_GILBERT_ELLIOTT) {
             fprintf(f, ", gilbert_elliott: ");
             write_ge(f, &x->loss);
@@ -296,7 +309,10 @@ static void write_fault(FILE *f, const tw_scenario *sc, const sc_fault *x)
             }
         }
         break;
-    case SC_KILL:
+    case TW_SIM_FAULT_DGRAM:
+        write_dgram(f, &x->dgram);
+        break;
+    case TW_SIM_FAULT_KILL:
         fprintf(f, ", program: ");
         str(f, x->program);
         if (sc_signal_name(x->signal))
@@ -304,13 +320,14 @@ static void write_fault(FILE *f, const tw_scenario *sc, const sc_fault *x)
         else
             fprintf(f, ", signal: %d", x->signal);
         break;
-    case SC_EMFILE:
+    case TW_SIM_FAULT_EMFILE:
+    case TW_SIM_FAULT_ENOBUFS:
         fprintf(f, ", count: %u", (unsigned)x->count);
         break;
     default:
         break;
     }
-    fprintf(f, "}%s\n", x->drawn ? "  # drawn" : "");
+    fprintf(f, "}%s\n", e->drawn ? "  # drawn" : "");
 }
 
 /* ---- quiet, expect, swarm ---- */
@@ -348,14 +365,15 @@ static void write_tail(FILE *f, const tw_scenario *sc)
             fprintf(f, ": %d", sc->nodes[i].expect_exit);
     }
     fprintf(f, "%s}\n", any ? "}" : "");
-    const sc_swarm *s = &sc->swarm;
-    if (!s->on)
+    const sc_swarm *sw = &sc->swarm;
+    const tw_sim_swarm_spec *s = &sw->spec;
+    if (!sw->on)
         return;
     fprintf(f, "swarm:\n  faults: [");
     bool first = true;
-    for (int k = 0; k < SC_KINDS; k++)
+    for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS; k++)
         if (s->kinds & (1u << k)) {
-            fprintf(f, "%s%s", first ? "" : ", ", sc_kind_name((sc_kind)k));
+            fprintf(f, "%s%s", first ? "" : ", ", sc_kind_name(k));
             first = false;
         }
     fprintf(f, "]\n");
@@ -381,9 +399,14 @@ static void write_tail(FILE *f, const tw_scenario *sc)
     fprintf(f, "\n  skew_max: ");
     dur(f, s->skew_max);
     fprintf(f, "\n  drift_max: %d\n", (int)s->drift_max);
-    if (s->program[0]) {
+    if (s->kinds & (1u << TW_SIM_FAULT_DGRAM)) {
+        fprintf(f, "  dgram_max: ");
+        sc_write_prob(f, s->dgram_max);
+        fputc('\n', f);
+    }
+    if (sw->program[0]) {
         fprintf(f, "  program: ");
-        str(f, s->program);
+        str(f, sw->program);
         fputc('\n', f);
     }
 }

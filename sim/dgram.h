@@ -12,7 +12,7 @@
  *   between the files
  *      dgram.c        endpoints: create/bind, the transport ops, delivery
  *      dgram_net.c    the network: a send's fate, arrival, refusal
- *      dgram_fault.c  options, faults on paths, ENOBUFS, the swarm's draw
+ *      dgram_fault.c  options, faults on paths, ENOBUFS
  *      dgram_unix.c   Unix datagram endpoints: names, sends, push-back
  *
  * Every random choice is made in dgram_net.c at send time from the
@@ -144,6 +144,8 @@ void sim_dg_unix_fini(tw_sim *sim);
 /* dgram_fault.c */
 /* The datagram options of the path from -> to now: the path's own, with
  * a DGRAM fault's non-zero fields on top while it lasts. */
+/* A datagram fault's overlay is on path p now. */
+bool sim_dg_overlaid(const tw_sim *sim, const sim_path *p);
 void sim_dg_opts(tw_sim *sim, uint32_t from, uint32_t to,
                  tw_sim_dgram_opts *out);
 /* The largest datagram from the options and the family. */

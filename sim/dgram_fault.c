@@ -1,14 +1,11 @@
 /* sim/dgram_fault.c - datagram options and faults: validation and
- * defaults, the options a path has now, scripted impairments (DGRAM),
- * ENOBUFS, and the swarm's datagram draw.
+ * defaults, the options a path has now, impairments (DGRAM) and ENOBUFS.
  *
  * Map:
  *   options  ok, defaults, size limits by family
  *   paths    the path's own options with a fault's overlay on top
  *   faults   DGRAM (an overlay for a while), ENOBUFS (a count per node),
- *            their shorthands
- *   swarm    one impairment or an ENOBUFS burst, drawn from the fault
- *            stream of the seed
+ *            as sim/fault.c applies them
  */
 #include <stdlib.h>
 #include <string.h>
@@ -76,12 +73,17 @@ static void overlay(tw_sim_dgram_opts *o, const tw_sim_dgram_opts *f)
 #undef OVER
 }
 
+bool sim_dg_overlaid(const tw_sim *sim, const sim_path *p)
+{
+    return p->dgram_overlay &&
+           (p->dgram_overlay_until == 0 || sim->now < p->dgram_overlay_until);
+}
+
 void sim_dg_opts(tw_sim *sim, uint32_t from, uint32_t to, tw_sim_dgram_opts *out)
 {
     *out = sim_path_opts(sim, from, to)->dgram;
     sim_path *p = sim_path_of(sim, from, to);
-    if (p->dgram_overlay &&
-        (p->dgram_overlay_until == 0 || sim->now < p->dgram_overlay_until))
+    if (sim_dg_overlaid(sim, p))
         overlay(out, &sim->dg->overlays[p->dgram_overlay - 1]);
 }
 
@@ -134,49 +136,4 @@ void sim_dgram_fault(tw_sim *sim, const tw_sim_fault *f, uint32_t a, uint32_t b)
         sim->nodes[a]->enobufs_left += f->count;
     else
         impair(sim, f, a, b);
-}
-
-int tw_sim_dgram_impair(tw_sim *sim, tw_loop *a, tw_loop *b,
-                        const tw_sim_dgram_opts *dgram, tw_ns duration_ns,
-                        bool oneway)
-{
-    if (!sim || !dgram || tw_sim_of(a) != sim)
-        return -EINVAL;
-    tw_sim_fault f = {.kind = TW_SIM_FAULT_DGRAM, .a = a, .b = b,
-                      .oneway = oneway, .duration_ns = duration_ns,
-                      .dgram = *dgram};
-    return tw_sim_at(sim, sim->now, &f);
-}
-
-int tw_sim_enobufs(tw_loop *node, uint32_t count)
-{
-    tw_sim *sim = tw_sim_of(node);
-    if (!sim)
-        return -EINVAL;
-    tw_sim_fault f = {.kind = TW_SIM_FAULT_ENOBUFS, .a = node, .count = count};
-    return tw_sim_at(sim, sim->now, &f);
-}
-
-/* ------------------------------------------------------------------ */
-/* swarm                                                               */
-
-void sim_dgram_swarm_draw(tw_sim_prng *r, tw_sim_fault *f)
-{
-    uint64_t which = tw_sim_prng_below(r, 6);
-    double p = 0.05 + 0.45 * tw_sim_prng_double(r);
-    f->kind = TW_SIM_FAULT_DGRAM;
-    f->oneway = tw_sim_prng_chance(r, 0.5);
-    memset(&f->dgram, 0, sizeof f->dgram);
-    switch (which) {
-    case 0: f->dgram.loss_probability = p; break;
-    case 1: f->dgram.duplicate_probability = p; break;
-    case 2: f->dgram.reorder_probability = p; break;
-    case 3: f->dgram.corrupt_probability = p; break;
-    case 4: f->dgram.refuse_probability = p; break;
-    default:
-        f->kind = TW_SIM_FAULT_ENOBUFS;
-        f->b = NULL;
-        f->count = 1 + (uint32_t)tw_sim_prng_below(r, 3);
-        break;
-    }
 }

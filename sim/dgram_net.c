@@ -92,7 +92,12 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
     tw_sim_dgram_opts o;
     sim_dg_opts(sim, ep->node, to, &o);
     uint64_t tid = ep->t.id;
+    sim_path *path = sim_path_of(sim, ep->node, to);
+    /* what a datagram fault did here, for its effect count */
+    uint64_t *impaired = sim_dg_overlaid(sim, path) ? &path->count.dgram_impaired : NULL;
     if (sim_loss(sim, ep->node, to, o.loss_probability)) { /* sim/net/loss.c */
+        if (impaired)
+            ++*impaired;
         sim->stats.dgrams_lost++;
         sim_trace(sim, ep->node, tid, "dg_loss", (int64_t)len, to);
         return;
@@ -118,13 +123,16 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
     p->src = *src;
     p->dst = *dst;
     p->refuse = refuse;
+    bool corrupted = false;
     if (len && o.corrupt_probability > 0 &&
         tw_sim_prng_chance(r, o.corrupt_probability)) {
+        corrupted = true;
         sim->stats.dgrams_corrupted++;
         sim_trace(sim, ep->node, tid, "dg_corrupt", (int64_t)len,
                   corrupt(r, p, o.corrupt_bits_max));
     }
-    sim_path *path = sim_path_of(sim, ep->node, to);
+    if (impaired && (refuse || dup || hold || corrupted))
+        ++*impaired;
     tw_ns arrive = depart + sim_latency(sim, ep->node, to);
     if (arrive < path->dgram_last)
         arrive = path->dgram_last; /* no overtaking on one link */

@@ -1,67 +1,244 @@
-/* sim/fault.c - faults: scripted at a virtual time or drawn by the swarm.
+/* sim/fault.c - faults: the kinds' table, the timeline, applying one.
  *
  * Map:
- *   scripting  tw_sim_at and its shorthands: every fault becomes an event,
- *              so none ever runs inside a protocol callback
+ *   kinds      names, targets, modifiers, units: the one table the
+ *              scenario loader and writer, the swarm and the report read
+ *   checks     a fault the world can apply
+ *   timeline   tw_sim_at and the shorthands; the actions due now; ending
+ *              the fault phase
  *   apply      partition / heal / clog / reset / crash / restart / clock /
- *              emfile
- *   crash      the node's loop is torn down as the core tears down a loop
- *              (protocols get release only), then made anew; peers find out
- *              the way TCP peers do: a timeout, or a reset once it is back
- *   swarm      one fault every Exp(swarm_interval_ns), kinds and victims
- *              drawn from the fault stream of the seed
+ *              emfile / datagram faults, from an EV_FAULT
+ *
+ * Every fault goes through the timeline (sim/fault.h says how it runs),
+ * so none ever runs inside a protocol callback and all are counted
+ * (sim/fault_effect.c) and traced alike.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/fault.h"
 #include "sim/sim.h"
-#include "twin/app.h"
+#include "twin/simproc.h"
 
-#define FAULTS_MAX (1u << 20)
+/* ---- kinds ---- */
 
-/* ---- scripting ---- */
+static const tw_sim_fault_info kinds[TW_SIM_FAULT_KINDS] = {
+    [TW_SIM_FAULT_PARTITION] = {"partition", "partition", "packets cut",
+                                "packets met the cut", true, true, false, true,
+                                {"oneway"}},
+    [TW_SIM_FAULT_HEAL] = {"heal", "heal", "cut paths healed",
+                           "cut paths were restored", true, false, false, false,
+                           {0}},
+    [TW_SIM_FAULT_CLOG] = {"clog", "clog", "packets held",
+                           "packets were held on the clogged paths", true, true,
+                           true, true, {"oneway"}},
+    [TW_SIM_FAULT_RESET] = {"reset", "reset_all", "connections reset",
+                            "connections were reset", true, false, false, true,
+                            {0}},
+    [TW_SIM_FAULT_CRASH] = {"crash", "crash_fault", "transports lost",
+                            "open transports died with the node", false, true,
+                            false, true, {0}},
+    [TW_SIM_FAULT_RESTART] = {"restart", "restart_fault", "restarts",
+                              "a node that was down came back", false, false,
+                              false, false, {0}},
+    [TW_SIM_FAULT_CLOCK] = {"clock", "clock", "timers moved",
+                            "pending timers fell due at other times", false,
+                            false, false, true, {"skew", "drift_ppm"}},
+    [TW_SIM_FAULT_LOSS] = {"loss", "loss_burst", "packets lost",
+                           "packets the burst's model took", true, true, true,
+                           true,
+                           {"oneway", "probability", "correlation",
+                            "gilbert_elliott"}},
+    [TW_SIM_FAULT_KILL] = {"kill", "proc-kill", "processes killed",
+                           "processes running the program were signalled",
+                           false, false, false, true, {"program", "signal"}},
+    [TW_SIM_FAULT_EMFILE] = {"emfile", "emfile", "accepts failed",
+                             "accepts failed with EMFILE", false, false, false,
+                             true, {"count"}},
+    [TW_SIM_FAULT_DGRAM] = {"dgram", "dgram_fault", "datagrams impaired",
+                            "datagrams were lost, refused, duplicated, "
+                            "reordered or corrupted by it",
+                            true, true, false, true,
+                            {"oneway", "drop", "duplicate", "reorder",
+                             "corrupt", "refuse"}},
+    [TW_SIM_FAULT_ENOBUFS] = {"enobufs", "enobufs_fault", "sends failed",
+                              "datagram sends failed with ENOBUFS", false,
+                              false, false, true, {"count"}},
+};
 
-static bool fault_ok(tw_sim *sim, const tw_sim_fault *f)
+const tw_sim_fault_info *tw_sim_fault_kind_info(tw_sim_fault_kind k)
 {
-    sim_node *a = sim_node_of(f->a), *b = sim_node_of(f->b);
-    if (!a || a->sim != sim || (f->b && (!b || b->sim != sim)))
-        return false;
-    if (f->kind < TW_SIM_FAULT_PARTITION || f->kind > TW_SIM_FAULT_ENOBUFS)
-        return false;
-    if (!sim_dgram_fault_ok(f)) /* DGRAM's options (sim/dgram_fault.c) */
-        return false;
-    if (f->kind == TW_SIM_FAULT_CLOCK &&
-        (f->drift_ppm <= -1000000 || f->drift_ppm >= 1000000))
-        return false;
-    return f->duration_ns >= 0;
+    return k >= TW_SIM_FAULT_PARTITION && k < TW_SIM_FAULT_KINDS ? &kinds[k] : NULL;
 }
 
-int tw_sim_at(tw_sim *sim, tw_ns when, const tw_sim_fault *f)
+int tw_sim_fault_kind_parse(const char *name)
 {
-    if (!sim || !f || !fault_ok(sim, f))
-        return -EINVAL;
+    for (int k = TW_SIM_FAULT_PARTITION; name && k < TW_SIM_FAULT_KINDS; k++)
+        if (strcmp(kinds[k].name, name) == 0)
+            return k;
+    return -EINVAL;
+}
+
+bool tw_sim_fault_kind_takes(tw_sim_fault_kind k, const char *mod)
+{
+    const tw_sim_fault_info *in = tw_sim_fault_kind_info(k);
+    if (!in || !mod)
+        return false;
+    if (strcmp(mod, "for") == 0)
+        return in->window;
+    for (size_t i = 0; i < sizeof in->mods / sizeof in->mods[0] && in->mods[i]; i++)
+        if (strcmp(in->mods[i], mod) == 0)
+            return true;
+    return false;
+}
+
+const char *sim_fault_trace_name(tw_sim_fault_kind k)
+{
+    return tw_sim_fault_kind_info(k) ? kinds[k].trace : "fault";
+}
+
+/* ---- checks ---- */
+
+bool tw_sim_fault_ok(const tw_sim_fault *f)
+{
+    const tw_sim_fault_info *in = f ? tw_sim_fault_kind_info(f->kind) : NULL;
+    if (!in || f->a < 0 || f->b < TW_SIM_ALL || f->duration_ns < 0)
+        return false;
+    if (!in->pair && f->b != TW_SIM_ALL)
+        return false;
+    if (in->needs_window && f->duration_ns <= 0)
+        return false;
+    switch (f->kind) {
+    case TW_SIM_FAULT_CLOCK:
+        return f->drift_ppm > -1000000 && f->drift_ppm < 1000000;
+    case TW_SIM_FAULT_LOSS:
+        return tw_sim_loss_model_ok(&f->loss) && f->loss.kind != TW_SIM_LOSS_NONE;
+    case TW_SIM_FAULT_KILL:
+        return f->program[0] && memchr(f->program, 0, sizeof f->program) &&
+               f->signal >= 1 && f->signal <= 64;
+    case TW_SIM_FAULT_DGRAM:
+        return sim_dgram_fault_ok(f); /* sim/dgram_fault.c */
+    default:
+        return true;
+    }
+}
+
+/* ---- timeline ---- */
+
+static sim_timeline *timeline(tw_sim *sim)
+{
+    if (!sim->tl)
+        sim->tl = calloc(1, sizeof *sim->tl);
+    return sim->tl;
+}
+
+void sim_timeline_free(tw_sim *sim)
+{
+    if (sim->tl) {
+        free(sim->tl->a);
+        free(sim->tl->st);
+        free(sim->tl);
+        sim->tl = NULL;
+    }
+    free(sim->faults);
+    sim->faults = NULL;
+}
+
+/* Keep *f as fault number i (not on the timeline yet). */
+static int keep(tw_sim *sim, const tw_sim_fault *f)
+{
+    sim_timeline *tl = timeline(sim);
+    if (!tl)
+        return -ENOMEM;
     if (sim->nfaults == sim->capfaults) {
-        if (sim->capfaults >= FAULTS_MAX)
+        if (sim->capfaults >= SIM_FAULTS_MAX)
             return -ENOBUFS;
         uint32_t cap = sim->capfaults ? sim->capfaults * 2 : 16;
         tw_sim_fault *nf = realloc(sim->faults, cap * sizeof *nf);
         if (!nf)
             return -ENOMEM;
         sim->faults = nf;
+        sim_fault_state *ns = realloc(tl->st, cap * sizeof *ns);
+        if (!ns)
+            return -ENOMEM;
+        tl->st = ns;
         sim->capfaults = cap;
     }
     sim->faults[sim->nfaults] = *f;
-    return sim_push(sim, when, EV_FAULT, sim->nfaults++, 0, 0);
+    tl->st[sim->nfaults] = (sim_fault_state){0};
+    return (int)sim->nfaults++;
+}
+
+/* Insert an action in (t, seq) order; most land at the end. */
+static int add_action(tw_sim *sim, tw_ns t, uint32_t fault, bool end)
+{
+    sim_timeline *tl = sim->tl;
+    if (tl->head > 0 && tl->head == tl->n)
+        tl->head = tl->n = 0;
+    if (tl->n == tl->cap) {
+        if (tl->head > tl->n / 2) { /* reclaim the run prefix */
+            memmove(tl->a, tl->a + tl->head, (tl->n - tl->head) * sizeof *tl->a);
+            tl->n -= tl->head;
+            tl->head = 0;
+        } else {
+            uint32_t cap = tl->cap ? tl->cap * 2 : 32;
+            sim_action *na = realloc(tl->a, cap * sizeof *na);
+            if (!na)
+                return -ENOMEM;
+            tl->a = na;
+            tl->cap = cap;
+        }
+    }
+    uint32_t k = tl->n;
+    while (k > tl->head && tl->a[k - 1].t > t) {
+        tl->a[k] = tl->a[k - 1];
+        k--;
+    }
+    tl->a[k] = (sim_action){t, tl->seq++, fault, end};
+    tl->n++;
+    assert(tl->head <= tl->n && tl->n <= tl->cap);
+    return 0;
+}
+
+static void start(tw_sim *sim, uint32_t i);
+
+int tw_sim_at(tw_sim *sim, tw_ns when, const tw_sim_fault *f)
+{
+    if (!sim || !tw_sim_fault_ok(f) || (uint32_t)f->a >= sim->nnodes ||
+        (f->b != TW_SIM_ALL && (uint32_t)f->b >= sim->nnodes))
+        return -EINVAL;
+    if (when < sim->now)
+        when = sim->now;
+    const tw_sim_fault_info *in = &kinds[f->kind];
+    bool window = in->window && f->duration_ns > 0;
+    if (window && f->duration_ns > INT64_MAX - when)
+        return -EINVAL;
+    int id = keep(sim, f);
+    if (id < 0)
+        return id;
+    int rc = 0;
+    if (when == sim->now)
+        start(sim, (uint32_t)id); /* queued at now, after what is queued */
+    else
+        rc = add_action(sim, when, (uint32_t)id, false);
+    if (rc == 0 && window)
+        rc = add_action(sim, when + f->duration_ns, (uint32_t)id, true);
+    if (rc < 0) {
+        sim_fail(sim, rc, "out of memory scheduling a fault");
+        return rc;
+    }
+    return id;
 }
 
 static int now_fault(tw_loop *a, tw_loop *b, tw_sim_fault f)
 {
     tw_sim *sim = tw_sim_of(a);
-    if (!sim)
+    if (!sim || (b && tw_sim_of(b) != sim))
         return -EINVAL;
-    f.a = a;
-    f.b = b;
-    return tw_sim_at(sim, sim->now, &f);
+    f.a = tw_sim_node_id(a);
+    f.b = b ? tw_sim_node_id(b) : TW_SIM_ALL;
+    int id = tw_sim_at(sim, sim->now, &f);
+    return id < 0 ? id : 0;
 }
 
 int tw_sim_partition(tw_sim *sim, tw_loop *a, tw_loop *b, bool oneway)
@@ -116,6 +293,132 @@ int tw_sim_emfile(tw_loop *node, uint32_t count)
 {
     return now_fault(node, NULL, (tw_sim_fault){.kind = TW_SIM_FAULT_EMFILE,
                                                 .count = count});
+}
+
+int tw_sim_dgram_impair(tw_sim *sim, tw_loop *a, tw_loop *b,
+                        const tw_sim_dgram_opts *dgram, tw_ns duration_ns,
+                        bool oneway)
+{
+    if (!dgram || tw_sim_of(a) != sim)
+        return -EINVAL;
+    return now_fault(a, b, (tw_sim_fault){.kind = TW_SIM_FAULT_DGRAM,
+                                          .oneway = oneway,
+                                          .duration_ns = duration_ns,
+                                          .dgram = *dgram});
+}
+
+int tw_sim_enobufs(tw_loop *node, uint32_t count)
+{
+    return now_fault(node, NULL, (tw_sim_fault){.kind = TW_SIM_FAULT_ENOBUFS,
+                                                .count = count});
+}
+
+bool tw_sim_fault_applied(const tw_sim *sim, int id)
+{
+    return sim && sim->tl && id >= 0 && (uint32_t)id < sim->nfaults &&
+           sim->tl->st[id].applied;
+}
+
+int tw_sim_fault_effect(tw_sim *sim, int id, uint64_t *count)
+{
+    if (!sim || !sim->tl || id < 0 || (uint32_t)id >= sim->nfaults || !count)
+        return -EINVAL;
+    *count = sim_effect_now(sim, (uint32_t)id);
+    return 0;
+}
+
+/* An undoing queued at now (a window's end, the quiet phase's healing):
+ * a fault of its own, off the timeline. */
+static void queue_now(tw_sim *sim, tw_sim_fault_kind kind, int a, int b)
+{
+    int id = keep(sim, &(tw_sim_fault){.kind = kind, .a = a, .b = b});
+    if (id < 0) {
+        sim_fail(sim, id, "too many faults in one world");
+        return;
+    }
+    sim->tl->st[id].applied = true;
+    sim_push(sim, sim->now, EV_FAULT, (uint32_t)id, 0, 0);
+}
+
+static uint32_t node_or_none(int x) { return x < 0 ? SIM_NONE : (uint32_t)x; }
+
+static void start(tw_sim *sim, uint32_t i)
+{
+    const tw_sim_fault *f = &sim->faults[i];
+    sim_effect_begin(sim, i);
+    sim->tl->st[i].applied = true;
+    if (f->kind == TW_SIM_FAULT_LOSS) {
+        /* At once, as a burst set between runs (no EV_FAULT). */
+        sim->stats.faults++;
+        int rc = sim_loss_burst_apply(sim, (uint32_t)f->a, node_or_none(f->b),
+                                      &f->loss, f->duration_ns, f->oneway);
+        if (rc < 0)
+            sim_fail(sim, rc, "out of memory for a loss burst");
+    } else if (f->kind == TW_SIM_FAULT_KILL) {
+        sim->stats.faults++;
+        int n = tw_sim_proc_kill_program(&sim->nodes[f->a]->loop, f->program,
+                                         f->signal);
+        sim->tl->st[i].count = n > 0 ? (uint64_t)n : 0;
+    } else {
+        sim_push(sim, sim->now, EV_FAULT, i, 0, 0);
+    }
+}
+
+/* Its window closes: count, then undo what does not undo itself. */
+static void end(tw_sim *sim, uint32_t i)
+{
+    const tw_sim_fault *f = &sim->faults[i];
+    sim_effect_end(sim, i);
+    sim->tl->st[i].ended = true;
+    if (f->kind == TW_SIM_FAULT_PARTITION)
+        queue_now(sim, TW_SIM_FAULT_HEAL, f->a, f->b);
+    else if (f->kind == TW_SIM_FAULT_CRASH)
+        queue_now(sim, TW_SIM_FAULT_RESTART, f->a, TW_SIM_ALL);
+}
+
+void sim_timeline_run(tw_sim *sim)
+{
+    sim_timeline *tl = sim->tl;
+    assert(tl && tl->head < tl->n && tl->a[tl->head].t <= sim->now);
+    while (tl->head < tl->n && tl->a[tl->head].t <= sim->now && !sim->err) {
+        sim_action act = tl->a[tl->head++];
+        assert(act.fault < sim->nfaults);
+        act.end ? end(sim, act.fault) : start(sim, act.fault);
+    }
+}
+
+static bool any_cut(tw_sim *sim, uint32_t i)
+{
+    for (uint32_t j = 0; j < sim->nnodes; j++)
+        if (j != i && (sim_path_of(sim, i, j)->cut_since >= 0 ||
+                       sim_path_of(sim, j, i)->cut_since >= 0))
+            return true;
+    return false;
+}
+
+int tw_sim_faults_end(tw_sim *sim, bool heal_all)
+{
+    if (!sim)
+        return -EINVAL;
+    if (sim->driving)
+        return -EBUSY;
+    sim_timeline *tl = sim->tl;
+    for (; tl && tl->head < tl->n; tl->head++) {
+        const sim_action *act = &tl->a[tl->head];
+        if (heal_all && act->end)
+            end(sim, act->fault);
+    }
+    if (!heal_all)
+        return 0;
+    for (uint32_t i = 0; i < sim->nnodes; i++) {
+        if (any_cut(sim, i))
+            queue_now(sim, TW_SIM_FAULT_HEAL, (int)i, TW_SIM_ALL);
+        if (sim->nbursts)
+            sim_loss_burst_apply(sim, i, SIM_NONE, NULL, 0, false);
+        if (!sim->nodes[i]->up)
+            queue_now(sim, TW_SIM_FAULT_RESTART, (int)i, TW_SIM_ALL);
+    }
+    return sim->err;
 }
 
 /* ---- apply ---- */
@@ -183,129 +486,21 @@ static void set_clock(tw_sim *sim, sim_node *n, tw_ns skew, int32_t drift)
     sim_node_rearm(n); /* its timers fall due at other world times now */
 }
 
-static void start_cb(void *arg)
-{
-    sim_node *n = arg;
-    int rc = n->start ? n->start(&n->loop, n->app_arg) : 0;
-    sim_trace(n->sim, n->id, 0, rc ? "start_failed" : "started", rc, 0);
-}
-
-void sim_node_start_app(sim_node *n)
-{
-    if (n->start && !tw_call_soon(&n->loop, start_cb, n))
-        sim_fail(n->sim, -ENOMEM, "out of memory starting an app");
-}
-
-int tw_sim_node_set_start(tw_loop *loop, int (*start)(tw_loop *, void *),
-                          void *arg)
-{
-    sim_node *n = sim_node_of(loop);
-    if (!n)
-        return -EINVAL;
-    n->start = start;
-    n->app_arg = arg;
-    if (n->up)
-        sim_node_start_app(n);
-    return 0;
-}
-
-int tw_sim_node_set_stop(tw_loop *loop, void (*stop)(tw_loop *, void *))
-{
-    sim_node *n = sim_node_of(loop);
-    if (!n)
-        return -EINVAL;
-    n->stop = stop;
-    return 0;
-}
-
-void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
-{
-    if (!n->up && !for_good)
-        return;
-    n->up = false;
-    n->crashing = true;
-    n->crash_epoch++;
-    if (!for_good)
-        sim_trace(sim, n->id, 0, "crash", n->crash_epoch, 0);
-    sim_ep *ep;
-    for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
-        if (ep->node != n->id)
-            continue;
-        sim_ep *peer = sim_ep_peer(sim, ep);
-        if (peer && peer->node != n->id && !for_good) {
-            /* The peer hears nothing: it times out, or is reset once this
-             * node is back and answers its next segment. */
-            peer->peer_crashed = true;
-            sim_push(sim, sim->now + sim->opts.stall_timeout_ns, EV_PEER_DEAD,
-                     peer->id, sim_table_gen(&sim->eps, peer->id), 0);
-        }
-        if (!ep->opened && !ep->listener) {
-            if (ep->connecting)
-                tw__loop_unref(&n->loop);
-            sim_ep_free(sim, ep);
-        }
-    }
-    bool contract_on = n->loop.contract_on;
-    tw_contract_handler h = n->loop.contract_handler;
-    void *harg = n->loop.contract_arg;
-    tw__loop_fini(&n->loop);
-    if (n->stop)
-        n->stop(&n->loop, n->app_arg);
-    if (!for_good) {
-        if (tw__loop_init(&n->loop, &tw__sim_loop_ops, sim->opts.chunk_bytes_max) < 0)
-            sim_fail(sim, -ENOMEM, "out of memory restarting a node's loop");
-        n->loop.contract_on = contract_on;
-        n->loop.contract_handler = h;
-        n->loop.contract_arg = harg;
-        sim_node_hooks(n);
-    }
-    n->crashing = false;
-}
-
-static void restart(tw_sim *sim, sim_node *n)
-{
-    if (n->up)
-        return;
-    n->up = true;
-    n->restarts++;
-    sim_trace(sim, n->id, 0, "restart", n->crash_epoch, 0);
-    sim_ep *ep;
-    for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
-        if (ep->peer_crashed && ep->peer_node == n->id) {
-            ep->peer_crashed = false;
-            sim_push(sim, sim->now + sim_latency(sim, n->id, ep->node), EV_RST,
-                     ep->id, sim_table_gen(&sim->eps, ep->id), ECONNRESET);
-        }
-    }
-    sim_node_start_app(n);
-}
-
-unsigned tw_app_restarts(tw_loop *loop)
-{
-    sim_node *n = sim_node_of(loop);
-    return n ? n->restarts : 0;
-}
-
 static void apply(tw_sim *sim, const tw_sim_fault *f)
 {
-    sim_node *na = sim_node_of(f->a), *nb = sim_node_of(f->b);
-    uint32_t a = na->id, b = nb ? nb->id : SIM_NONE;
+    sim_node *na = sim->nodes[f->a];
+    uint32_t a = na->id, b = node_or_none(f->b);
     sim->stats.faults++;
-    static const char *const names[] = {
-        [TW_SIM_FAULT_PARTITION] = "partition", [TW_SIM_FAULT_HEAL] = "heal",
-        [TW_SIM_FAULT_CLOG] = "clog",           [TW_SIM_FAULT_RESET] = "reset_all",
-        [TW_SIM_FAULT_CRASH] = "crash_fault",   [TW_SIM_FAULT_RESTART] = "restart_fault",
-        [TW_SIM_FAULT_CLOCK] = "clock",         [TW_SIM_FAULT_EMFILE] = "emfile",
-        [TW_SIM_FAULT_DGRAM] = "dgram_fault",   [TW_SIM_FAULT_ENOBUFS] = "enobufs_fault",
-    };
-    sim_trace(sim, a, 0, names[f->kind], b == SIM_NONE ? -1 : (int64_t)b,
-              f->kind == TW_SIM_FAULT_CLOCK ? f->skew_ns : f->duration_ns);
+    /* The second number: what ends by itself says when; a partition's
+     * heal and a crash's restart are records of their own. */
+    bool self_ending = f->kind == TW_SIM_FAULT_CLOG || f->kind == TW_SIM_FAULT_DGRAM;
+    sim_trace(sim, a, 0, kinds[f->kind].trace, b == SIM_NONE ? -1 : (int64_t)b,
+              f->kind == TW_SIM_FAULT_CLOCK ? f->skew_ns
+              : self_ending                 ? f->duration_ns
+                                            : 0);
     switch (f->kind) {
     case TW_SIM_FAULT_PARTITION:
         partition(sim, a, b, f->oneway);
-        if (f->duration_ns > 0)
-            tw_sim_at(sim, sim->now + f->duration_ns,
-                      &(tw_sim_fault){.kind = TW_SIM_FAULT_HEAL, .a = f->a, .b = f->b});
         break;
     case TW_SIM_FAULT_HEAL:
         sim_stream_settle_all(sim); /* acks that met the cut are held */
@@ -323,7 +518,7 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
         sim_node_crash(sim, na, false);
         break;
     case TW_SIM_FAULT_RESTART:
-        restart(sim, na);
+        sim_node_restart(sim, na);
         break;
     case TW_SIM_FAULT_CLOCK:
         set_clock(sim, na, f->skew_ns, f->drift_ppm);
@@ -335,6 +530,11 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
     case TW_SIM_FAULT_ENOBUFS:
         sim_dgram_fault(sim, f, a, b); /* sim/dgram_fault.c */
         break;
+    case TW_SIM_FAULT_LOSS: /* applied at once by start() */
+    case TW_SIM_FAULT_KILL:
+    case TW_SIM_FAULT_KINDS:
+        assert(!"not an EV_FAULT kind");
+        break;
     }
 }
 
@@ -343,65 +543,4 @@ void sim_fault_event(tw_sim *sim, const sim_event *ev)
     assert(ev->obj < sim->nfaults);
     tw_sim_fault f = sim->faults[ev->obj]; /* apply may grow the array */
     apply(sim, &f);
-}
-
-/* ---- swarm ---- */
-
-void sim_swarm_event(tw_sim *sim)
-{
-    tw_sim_prng *r = &sim->rng_fault;
-    const tw_sim_opts *o = &sim->opts;
-    uint32_t kinds[8], nk = 0;
-    for (uint32_t bit = 0; bit < 8; bit++)
-        if ((o->swarm_faults & (1u << bit)) &&
-            (sim->nnodes >= 2 || (1u << bit) >= TW_SIM_SWARM_CRASH))
-            kinds[nk++] = 1u << bit;
-    if (nk && sim->nnodes) {
-        uint32_t kind = kinds[tw_sim_prng_below(r, nk)];
-        uint32_t a = (uint32_t)tw_sim_prng_below(r, sim->nnodes);
-        uint32_t b = sim->nnodes >= 2
-                         ? (a + 1 + (uint32_t)tw_sim_prng_below(r, sim->nnodes - 1)) % sim->nnodes
-                         : a;
-        tw_ns dur = 1 + (tw_ns)tw_sim_prng_below(r, (uint64_t)o->swarm_duration_ns_max);
-        tw_sim_fault f = {.a = &sim->nodes[a]->loop, .b = &sim->nodes[b]->loop,
-                          .duration_ns = dur};
-        switch (kind) {
-        case TW_SIM_SWARM_PARTITION:
-        case TW_SIM_SWARM_ONEWAY:
-            f.kind = TW_SIM_FAULT_PARTITION;
-            f.oneway = kind == TW_SIM_SWARM_ONEWAY;
-            break;
-        case TW_SIM_SWARM_CLOG:
-            f.kind = TW_SIM_FAULT_CLOG;
-            f.oneway = tw_sim_prng_chance(r, 0.5);
-            break;
-        case TW_SIM_SWARM_RESET:
-            f.kind = TW_SIM_FAULT_RESET;
-            break;
-        case TW_SIM_SWARM_CRASH:
-            f.kind = TW_SIM_FAULT_CRASH;
-            f.b = NULL;
-            tw_sim_at(sim, sim->now + dur,
-                      &(tw_sim_fault){.kind = TW_SIM_FAULT_RESTART, .a = f.a});
-            break;
-        case TW_SIM_SWARM_CLOCK:
-            f.kind = TW_SIM_FAULT_CLOCK;
-            f.b = NULL;
-            f.skew_ns = (tw_ns)tw_sim_prng_below(r, (uint64_t)dur) - dur / 2;
-            f.drift_ppm = (int32_t)tw_sim_prng_below(r, 2001) - 1000;
-            break;
-        case TW_SIM_SWARM_DGRAM:
-            sim_dgram_swarm_draw(r, &f); /* sim/dgram_fault.c */
-            break;
-        default:
-            f.kind = TW_SIM_FAULT_EMFILE;
-            f.b = NULL;
-            f.count = 1 + (uint32_t)tw_sim_prng_below(r, 3);
-            break;
-        }
-        apply(sim, &f);
-    }
-    double u = tw_sim_prng_double(r);
-    tw_ns next = 1 + (tw_ns)(-(double)o->swarm_interval_ns * sim_ln(1 - u));
-    sim_push_bg(sim, sim->now + next, EV_SWARM, 0);
 }

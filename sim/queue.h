@@ -35,8 +35,7 @@ enum sim_ev_type {
     EV_ACCEPT,     /* the listener accepts what is queued */
     EV_PIPE,       /* a simulated pipe's action (sim/proc.h) */
     EV_PROC,       /* a simulated process's action (sim/proc.h) */
-    EV_FAULT,      /* a scripted fault (obj: index) */
-    EV_SWARM,      /* the swarm's clock: draw the next fault */
+    EV_FAULT,      /* a fault from the timeline (obj: its id) */
     EV_DGRAM_ARRIVE,   /* a datagram (or ICMP error) reaches a node */
     EV_DGRAM_DELIVER,  /* hand queued datagrams to the protocol */
     EV_DGRAM_SENT,     /* `arg` bytes left the sender's socket buffer */

@@ -111,7 +111,7 @@ void tw_sim_print_summary(const tw_sim *sim, FILE *f)
     print_path(f, "loopback", &o->loopback);
     fprintf(f, "  chunk_bytes_max=%" PRIu32 " chunk_split=%g segment_bytes_max=%" PRIu32
                " connect_timeout_ns=%" PRId64 " stall_timeout_ns=%" PRId64
-               " swarm=%d buggify=%d\n",
+               " faults=%" PRIu32 " buggify=%d\n",
             o->chunk_bytes_max, o->chunk_split_probability, o->segment_bytes_max, o->connect_timeout_ns,
-            o->stall_timeout_ns, o->swarm, o->buggify);
+            o->stall_timeout_ns, sim->nfaults, o->buggify);
 }

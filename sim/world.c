@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "sim/proc.h"
+#include "sim/fault.h"
 #include "sim/sim.h"
 #include "twin/mix.h"
 
@@ -61,9 +62,6 @@ static void fill_defaults(tw_sim_opts *o)
     DEF(endpoints_max, 4u << 20);
     DEF(events_max, 16u << 20);
     DEF(idle_horizon_ns, TW_SEC(3600));
-    DEF(swarm_faults, TW_SIM_SWARM_ALL);
-    DEF(swarm_interval_ns, TW_SEC(2));
-    DEF(swarm_duration_ns_max, TW_SEC(5));
     DEF(buggify_site_probability, 0.25);
     DEF(buggify_fire_probability, 0.05);
 #undef DEF
@@ -373,14 +371,6 @@ tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr)
     n->next_listen_port = 10000;
     sim->nodes[sim->nnodes++] = n;
     sim_trace(sim, n->id, 0, "node", 0, 0);
-    if (sim->opts.swarm && !sim->swarm_started) {
-        sim->swarm_started = true;
-        /* The first fault comes one drawn interval in, like the rest. */
-        double u = tw_sim_prng_double(&sim->rng_fault);
-        sim_push_bg(sim, sim->now + 1 + (tw_ns)(-(double)sim->opts.swarm_interval_ns *
-                                                 sim_ln(1 - u)),
-                    EV_SWARM, 0);
-    }
     return &n->loop;
 }
 
@@ -444,9 +434,6 @@ static void dispatch(tw_sim *sim, const sim_event *ev)
     case EV_FAULT:
         sim_fault_event(sim, ev);
         break;
-    case EV_SWARM:
-        sim_swarm_event(sim);
-        break;
     case EV_DGRAM_ARRIVE:
     case EV_DGRAM_DELIVER:
     case EV_DGRAM_SENT:
@@ -505,6 +492,17 @@ static int step(tw_sim *sim, tw_ns limit, bool bg_only_idle)
         sim_node *n = sim->nodes[ev.obj];
         if (ev.gen == n->timer_gen)
             sim_node_rearm(n);
+    }
+    /* The timeline's faults of time t run once nothing else is due at or
+     * before t (sim/fault.h). */
+    tw_ns tl = sim_timeline_next(sim);
+    if (tl >= 0 && (!head || head->time > tl)) {
+        if (limit >= 0 && tl > limit)
+            return STEP_LIMIT;
+        if (tl > sim->now)
+            sim->now = tl;
+        sim_timeline_run(sim);
+        return STEP_DID;
     }
     if (!head || (bg_only_idle && sim->q.fg == 0))
         return STEP_IDLE;
@@ -687,7 +685,7 @@ void tw_sim_free(tw_sim *sim)
     free(sim->paths);
     free(sim->overrides);
     free(sim->bursts);
-    free(sim->faults);
+    sim_timeline_free(sim);
     free(sim->scratch);
     sim_queue_fini(&sim->q);
     sim_table_fini(&sim->eps);

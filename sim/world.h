@@ -5,7 +5,8 @@
  *   the world  the nodes, the paths, the object tables, the PRNG streams,
  *              the trace's state
  *   world.c    nodes, their clocks and timers, stepping the world
- *   fault.c    crashes, restarts, scripted and swarm faults
+ *   node.c     a node's app, crash and restart
+ *   faults     sim/fault.h
  *   datagrams  what the rest of sim/ calls in sim/dgram*.c
  *
  * The event queue and the tables are in sim/queue.h; the PRNG's inline
@@ -83,12 +84,13 @@ struct tw_sim {
     sim_table eps, lsns;
     struct sim_procs *procs; /* pipes and processes (sim/proc.h), or NULL */
     sim_listener *listeners;
-    tw_sim_fault *faults; /* scripted, by index */
+    tw_sim_fault *faults; /* every fault, by id (sim/fault.h) */
     uint32_t nfaults, capfaults;
+    struct sim_timeline *tl; /* their actions in time order, or NULL */
     uint8_t *scratch; /* one chunk, gathered from segments */
     sim_seg *seg_free; /* small segments to reuse */
     uint32_t seg_nfree;
-    bool driving, swarm_started;
+    bool driving;
     tw_loop *driven; /* the loop a tw_loop_run drives, or NULL */
     int err;
     /* trace */
@@ -131,10 +133,11 @@ static inline bool sim_next_is_now(const tw_sim *sim)
            !(sim->driven && sim->driven->stopping);
 }
 
-/* fault.c */
+/* fault.c: an EV_FAULT */
 void sim_fault_event(tw_sim *sim, const sim_event *ev);
-void sim_swarm_event(tw_sim *sim);
+/* node.c */
 void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good);
+void sim_node_restart(tw_sim *sim, sim_node *n);
 void sim_node_start_app(sim_node *n);
 
 /* dgram.c, dgram_net.c, dgram_fault.c: datagrams (sim/dgram.h) */
@@ -148,8 +151,6 @@ void sim_dgram_defaults(tw_sim_dgram_opts *o);
 bool sim_dgram_fault_ok(const tw_sim_fault *f);
 void sim_dgram_fault(tw_sim *sim, const tw_sim_fault *f, uint32_t a,
                      uint32_t b);
-/* The swarm's datagram fault: fill *f (a, b, duration set) from r. */
-void sim_dgram_swarm_draw(tw_sim_prng *r, tw_sim_fault *f);
 /* A Unix stream server binds name a on node: a Unix datagram endpoint's
  * socket file there is replaced; its abstract name is -EADDRINUSE. */
 int sim_dg_unix_claim(tw_sim *sim, uint32_t node, const tw_addr *a);

@@ -594,19 +594,27 @@ static void test_restarts_in_a_world(void **state)
     seen sa = {0}, sb = {0};
     assert_int_equal(tw_sim_node_set_start(a, record_start, &sa), 0);
     assert_int_equal(tw_sim_node_set_start(b, record_start, &sb), 0);
-    const tw_sim_fault crash = {.kind = TW_SIM_FAULT_CRASH, .a = a};
-    const tw_sim_fault back = {.kind = TW_SIM_FAULT_RESTART, .a = a};
-    assert_int_equal(tw_sim_at(sim, TW_MS(100), &crash), 0);
-    assert_int_equal(tw_sim_at(sim, TW_MS(200), &back), 0);
-    assert_int_equal(tw_sim_at(sim, TW_MS(300), &crash), 0);
-    assert_int_equal(tw_sim_at(sim, TW_MS(400), &back), 0);
-    assert_int_equal(tw_sim_at(sim, TW_MS(450), &back), 0); /* up: no restart */
+    const tw_sim_fault crash = {.kind = TW_SIM_FAULT_CRASH,
+                                .a = tw_sim_node_id(a), .b = TW_SIM_ALL};
+    const tw_sim_fault back = {.kind = TW_SIM_FAULT_RESTART,
+                               .a = tw_sim_node_id(a), .b = TW_SIM_ALL};
+    assert_true(tw_sim_at(sim, TW_MS(100), &crash) >= 0);
+    assert_true(tw_sim_at(sim, TW_MS(200), &back) >= 0);
+    assert_true(tw_sim_at(sim, TW_MS(300), &crash) >= 0);
+    assert_true(tw_sim_at(sim, TW_MS(400), &back) >= 0);
+    int id = tw_sim_at(sim, TW_MS(450), &back); /* up: no restart */
+    assert_true(id >= 0);
     assert_int_equal(tw_sim_run_for(sim, TW_SEC(1)), 0);
     assert_int_equal(sa.n, 3);
     assert_int_equal(sa.restarts[0], 0);
     assert_int_equal(sa.restarts[1], 1);
     assert_int_equal(sa.restarts[2], 2);
     assert_int_equal(tw_app_restarts(a), 2);
+    uint64_t count = 9;
+    assert_int_equal(tw_sim_fault_effect(sim, id, &count), 0);
+    assert_int_equal(count, 0); /* the node was up: nothing to restart */
+    assert_int_equal(tw_sim_fault_effect(sim, id - 1, &count), 0);
+    assert_int_equal(count, 1);
     assert_int_equal(sb.n, 1);
     assert_int_equal(sb.restarts[0], 0);
     assert_int_equal(tw_app_restarts(b), 0);

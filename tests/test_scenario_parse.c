@@ -19,6 +19,7 @@
 
 #include "twin/parse.h"
 #include "twin/scenario.h"
+#include "twin/sim.h"
 
 /* ---- helpers ---- */
 
@@ -290,6 +291,94 @@ static void test_write_round_trip(void **state)
     assert_true(files >= 8);
 }
 
+/* One table of fault kinds: every kind the simulator has can be written
+ * in a timeline, loads, is described, and writes back as it was read;
+ * every kind the swarm may draw can be listed in a swarm section, and
+ * is drawn by some seed and written out. */
+static void test_every_fault_kind_in_a_timeline_and_a_swarm(void **state)
+{
+    (void)state;
+    static const char *const entries[] = {
+        "  - {at: 1s, partition: [server, client], for: 100ms, oneway: true}\n",
+        "  - {at: 1s, heal: [server, client]}\n",
+        "  - {at: 1s, clog: server, for: 10ms}\n",
+        "  - {at: 1s, reset: [server, client]}\n",
+        "  - {at: 1s, crash: server, for: 100ms}\n",
+        "  - {at: 1s, restart: server}\n",
+        "  - {at: 1s, clock: client, skew: 5ms, drift_ppm: -20}\n",
+        "  - {at: 1s, loss: [client, server], for: 1s, probability: 10%}\n",
+        "  - {at: 1s, kill: client, program: cat, signal: TERM}\n",
+        "  - {at: 1s, emfile: server, count: 2}\n",
+        "  - {at: 1s, dgram: [client, server], for: 1s, drop: 5%, duplicate: 10%}\n",
+        "  - {at: 1s, enobufs: client, count: 3}\n",
+    };
+    size_t n = sizeof entries / sizeof entries[0];
+    assert_int_equal(n, TW_SIM_FAULT_KINDS - TW_SIM_FAULT_PARTITION);
+    char text[4096];
+    int len = snprintf(text, sizeof text, "%stimeline:\n", good_head);
+    for (size_t i = 0; i < n; i++)
+        len += snprintf(text + len, sizeof text - (size_t)len, "%s", entries[i]);
+    tw_scenario *sc = expect_ok(text);
+    char *one = written(sc);
+    for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS; k++) {
+        char key[40];
+        snprintf(key, sizeof key, ", %s: ", tw_sim_fault_kind_info(k)->name);
+        if (!strstr(one, key))
+            fail_msg("kind %s is not written back:\n%s", key, one);
+    }
+    assert_non_null(strstr(one, ", drop: 0.05"));
+    assert_non_null(strstr(one, ", duplicate: 0.1"));
+    assert_non_null(strstr(one, "enobufs: \"client\", count: 3"));
+    tw_scenario *again = NULL;
+    char err[600];
+    assert_int_equal(tw_scenario_parse("w.yaml", one, strlen(one), &again, err, sizeof err), 0);
+    char *two = written(again);
+    assert_string_equal(one, two);
+    free(one);
+    free(two);
+    tw_scenario_free(again);
+    tw_scenario_free(sc);
+
+    /* The swarm: every kind it may draw, drawn by some seed. */
+    char kinds[300] = "";
+    for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS; k++)
+        if (tw_sim_fault_kind_info(k)->swarm)
+            snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s",
+                     kinds[0] ? ", " : "", tw_sim_fault_kind_info(k)->name);
+    snprintf(text, sizeof text,
+             "%sswarm:\n  faults: [%s]\n  program: cat\n  count: 8\n", good_head,
+             kinds);
+    sc = expect_ok(text);
+    unsigned seen = 0;
+    for (uint64_t seed = 1; seed <= 64; seed++) {
+        tw_scenario *m = tw_scenario_materialize(sc, seed);
+        assert_non_null(m);
+        char *w = written(m);
+        for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS; k++) {
+            char key[40];
+            snprintf(key, sizeof key, ", %s: ", tw_sim_fault_kind_info(k)->name);
+            if (strstr(w, key))
+                seen |= 1u << k;
+        }
+        assert_int_equal(tw_scenario_parse("m.yaml", w, strlen(w), &again, err, sizeof err), 0);
+        tw_scenario_free(again);
+        free(w);
+        tw_scenario_free(m);
+    }
+    for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS; k++)
+        if (tw_sim_fault_kind_info(k)->swarm && !(seen & (1u << k)))
+            fail_msg("the swarm never drew %s", tw_sim_fault_kind_info(k)->name);
+    tw_scenario_free(sc);
+    /* heal and restart undo others: a swarm does not draw them alone */
+    expect_error(cat(good_head, "swarm:\n  faults: [heal]\n"), 12, 12,
+                 "swarm faults are partition, clog");
+    /* a datagram fault needs an impairment; 'loss' is a fault of its own */
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, dgram: client, for: 1s}\n"),
+                 12, 5, "dgram needs one of drop, duplicate");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, dgram: client, loss: 5%}\n"),
+                 12, 14, "one fault per timeline entry");
+}
+
 /* chunk_split: a probability, written back as it was read. */
 static void test_chunk_split(void **state)
 {
@@ -382,6 +471,7 @@ int main(void)
         TW_TEST(test_hostile),
         TW_TEST(test_good_file_loads),
         TW_TEST(test_write_round_trip),
+        TW_TEST(test_every_fault_kind_in_a_timeline_and_a_swarm),
         TW_TEST(test_chunk_split),
         TW_TEST(test_load_missing_file),
         TW_TEST(test_parse_values),

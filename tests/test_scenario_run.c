@@ -298,6 +298,37 @@ static void test_nondeterminism_is_shown(void **state)
 
 /* ---- proof of effect ---- */
 
+/* The datagram faults in a timeline, through the one scheduler: a drop
+ * window on the client's path and two refused sends, each counted; the
+ * client's resends carry it through. */
+static void test_datagram_faults_take_effect(void **state)
+{
+    (void)state;
+    tw_scenario *sc = parse(
+        "duration: 2s\n"
+        "nodes:\n"
+        "  - {name: server, addr: 10.0.0.1, app: udp-echo-server,\n"
+        "     args: [--host, 10.0.0.1, --port, \"9\", --quiet]}\n"
+        "  - {name: client, addr: 10.0.0.2, app: udp-load,\n"
+        "     args: [--connect, \"10.0.0.1:9\", --datagrams, \"300\", --window, \"2\",\n"
+        "            --timeout, 50ms, --quiet]}\n"
+        "network: {latency: 1ms}\n"
+        "timeline:\n"
+        "  - {at: 20ms, dgram: [client, server], for: 100ms, oneway: true, drop: 50%}\n"
+        "  - {at: 30ms, enobufs: client, count: 2}\n"
+        "quiet: {within: 10s, until: [client]}\n");
+    tw_scenario_result r = run(sc, 1, false);
+    assert_int_equal(r.verdict, TW_SCENARIO_PASS);
+    assert_int_equal(r.neffects, 2);
+    assert_string_equal(r.effects[0].kind, "dgram");
+    assert_string_equal(r.effects[0].unit, "datagrams impaired");
+    assert_true(r.effects[0].count > 0);
+    assert_string_equal(r.effects[1].kind, "enobufs");
+    assert_int_equal(r.effects[1].count, 2);
+    tw_scenario_result_fini(&r);
+    tw_scenario_free(sc);
+}
+
 static void test_inert_fault_counts_zero(void **state)
 {
     (void)state;
@@ -421,13 +452,14 @@ static void test_swarm_draws_within_limits(void **state)
         tw_scenario *m = tw_scenario_materialize(sc, seed);
         assert_non_null(m);
         for (int i = 0; i < m->nfaults; i++) {
-            const sc_fault *f = &m->faults[i];
-            assert_true(f->drawn);
-            assert_in_range(f->at, 1500 * TW_NS_PER_US, TW_MS(5));
-            assert_int_equal(f->at % TW_MS(1), 0);
-            first += f->at == TW_MS(2);
-            assert_in_range(f->dur, TW_MS(1), TW_MS(3));
-            if (f->kind == SC_CRASH) {
+            const sc_fault *e = &m->faults[i];
+            const tw_sim_fault *f = &e->f;
+            assert_true(e->drawn);
+            assert_in_range(e->at, 1500 * TW_NS_PER_US, TW_MS(5));
+            assert_int_equal(e->at % TW_MS(1), 0);
+            first += e->at == TW_MS(2);
+            assert_in_range(f->duration_ns, TW_MS(1), TW_MS(3));
+            if (f->kind == TW_SIM_FAULT_CRASH) {
                 assert_int_equal(f->b, -1);
                 continue;
             }
@@ -465,6 +497,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invariant_failure_stops_the_run, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_nondeterminism_is_shown, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_inert_fault_counts_zero, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_datagram_faults_take_effect, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_fault_windows_open_and_close_on_time, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_fault_at_the_end_of_the_fault_phase, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_swarm_draws_within_limits, setup, tw_test_teardown),

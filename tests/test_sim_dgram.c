@@ -482,13 +482,18 @@ static void test_sim_dgram_enobufs(void **state)
     TW_WAIT(&w.env, r.datagrams == 1);
     /* scripted at a virtual time: nothing before it, one after */
     tw_ns at = tw_sim_now(w.env.sim) + TW_SEC(1);
-    tw_sim_fault f = {.kind = TW_SIM_FAULT_ENOBUFS, .a = w.a, .count = 1};
-    assert_int_equal(tw_sim_at(w.env.sim, at, &f), 0);
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_ENOBUFS, .a = tw_sim_node_id(w.a),
+                      .b = TW_SIM_ALL, .count = 1};
+    int id = tw_sim_at(w.env.sim, at, &f);
+    assert_true(id >= 0);
     assert_int_equal(tw_transport_sendto(c.t, "y", 1, NULL), 0);
     assert_int_equal(c.errors, 2);
     assert_int_equal(tw_sim_run_for(w.env.sim, TW_SEC(2)), 0);
     assert_int_equal(tw_transport_sendto(c.t, "z", 1, NULL), 0);
     assert_int_equal(c.errors, 3);
+    uint64_t used = 0;
+    assert_int_equal(tw_sim_fault_effect(w.env.sim, id, &used), 0);
+    assert_int_equal(used, 1); /* the fault's effect: one send refused */
     /* and as a probability of the path */
     tw_sim_path_opts po = {.dgram.enobufs_probability = 1};
     assert_int_equal(tw_sim_path_set(w.env.sim, w.a, w.b, &po), 0);
@@ -516,10 +521,11 @@ static void test_sim_dgram_scripted_loss_window(void **state)
     open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
     /* from 1 s to 2 s, everything a->b is lost */
     tw_ns t0 = tw_sim_now(w.env.sim);
-    tw_sim_fault f = {.kind = TW_SIM_FAULT_DGRAM, .a = w.a, .b = w.b,
-                      .oneway = true, .duration_ns = TW_SEC(1),
-                      .dgram.loss_probability = 1};
-    assert_int_equal(tw_sim_at(w.env.sim, t0 + TW_SEC(1), &f), 0);
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_DGRAM, .a = tw_sim_node_id(w.a),
+                      .b = tw_sim_node_id(w.b), .oneway = true,
+                      .duration_ns = TW_SEC(1), .dgram.loss_probability = 1};
+    int id = tw_sim_at(w.env.sim, t0 + TW_SEC(1), &f);
+    assert_true(id >= 0);
     uint8_t b[4];
     for (uint32_t i = 0; i < 30; i++) { /* one every 100 ms for 3 s */
         put_seq(b, i);
@@ -529,6 +535,9 @@ static void test_sim_dgram_scripted_loss_window(void **state)
     assert_int_equal(tw_sim_run_for(w.env.sim, TW_SEC(1)), 0);
     for (uint32_t i = 0; i < 30; i++)
         assert_int_equal(s.count[i], i >= 10 && i < 20 ? 0 : 1);
+    uint64_t hit = 0;
+    assert_int_equal(tw_sim_fault_effect(w.env.sim, id, &hit), 0);
+    assert_int_equal(hit, 10); /* its effect: the ten datagrams it dropped */
     free(s.count);
     close_on(&w, &c);
     close_on(&w, &r);
@@ -873,10 +882,6 @@ static uint64_t impaired_run(uint64_t seed, char **text, size_t *len)
 {
     tw_sim_opts o;
     tw_sim_opts_default(&o);
-    o.swarm = true;
-    o.swarm_faults = TW_SIM_SWARM_DGRAM;
-    o.swarm_interval_ns = TW_MS(200);
-    o.swarm_duration_ns_max = TW_MS(500);
     FILE *f = text ? open_memstream(text, len) : NULL;
     o.trace_file = f;
     tw_sim_dgram_opts d = {.enobufs_probability = 0.01, .loss_probability = 0.05,
@@ -896,6 +901,14 @@ static uint64_t impaired_run(uint64_t seed, char **text, size_t *len)
     open_on(&w, w.b, &s, "10.0.0.2", 0, NULL);
     tw_addr to = drec_sockname(&s);
     open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    tw_sim_swarm_spec spec;
+    tw_ns t0 = tw_sim_now(w.env.sim);
+    tw_sim_swarm_spec_default(&spec, t0 + TW_SEC(4));
+    spec.from = t0;
+    spec.kinds = 1u << TW_SIM_FAULT_DGRAM | 1u << TW_SIM_FAULT_ENOBUFS;
+    spec.count_min = spec.count_max = 20;
+    spec.dur_max = TW_MS(500);
+    assert_int_equal(tw_sim_swarm(w.env.sim, &spec), 20);
     uint8_t b[16] = {0};
     for (uint32_t i = 0; i < 2000; i++) {
         put_seq(b, i);

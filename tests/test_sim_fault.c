@@ -175,9 +175,10 @@ static void test_heal_in_time_resumes(void **state)
     world w;
     world_init(&w, 4, true);
     tw_ns t0 = tw_sim_now(w.sim);
-    tw_sim_fault heal = {.kind = TW_SIM_FAULT_HEAL, .a = w.c, .b = w.s};
+    tw_sim_fault heal = {.kind = TW_SIM_FAULT_HEAL, .a = tw_sim_node_id(w.c),
+                         .b = tw_sim_node_id(w.s)};
     assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
-    assert_int_equal(tw_sim_at(w.sim, t0 + TW_SEC(3), &heal), 0);
+    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(3), &heal) >= 0);
     tw_transport_write(w.cp.t, "held, then delivered", 20);
     assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(2)), 0);
     assert_int_equal(w.sp.len, 0);
@@ -306,10 +307,11 @@ static void test_crash_then_quick_restart_resets_peer(void **state)
     world w;
     world_init(&w, 8, true);
     tw_ns t0 = tw_sim_now(w.sim);
-    tw_sim_fault crash = {.kind = TW_SIM_FAULT_CRASH, .a = w.s};
-    tw_sim_fault restart = {.kind = TW_SIM_FAULT_RESTART, .a = w.s};
-    assert_int_equal(tw_sim_at(w.sim, t0 + TW_SEC(1), &crash), 0);
-    assert_int_equal(tw_sim_at(w.sim, t0 + TW_SEC(2), &restart), 0);
+    int s = tw_sim_node_id(w.s);
+    tw_sim_fault crash = {.kind = TW_SIM_FAULT_CRASH, .a = s, .b = TW_SIM_ALL};
+    tw_sim_fault restart = {.kind = TW_SIM_FAULT_RESTART, .a = s, .b = TW_SIM_ALL};
+    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(1), &crash) >= 0);
+    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(2), &restart) >= 0);
     assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
     assert_int_equal(w.cp.lost_err, -ECONNRESET);
     assert_int_equal(w.cp.lost_at, t0 + TW_SEC(2) + TW_MS(1));
@@ -337,10 +339,14 @@ static void test_bad_faults(void **state)
     (void)state;
     world w;
     world_init(&w, 10, false);
-    tw_sim_fault f = {.kind = 99, .a = w.s};
+    tw_sim_fault f = {.kind = 99, .a = tw_sim_node_id(w.s), .b = TW_SIM_ALL};
     assert_int_equal(tw_sim_at(w.sim, 0, &f), -EINVAL);
-    f = (tw_sim_fault){.kind = TW_SIM_FAULT_CRASH, .a = NULL};
-    assert_int_equal(tw_sim_at(w.sim, 0, &f), -EINVAL);
+    f = (tw_sim_fault){.kind = TW_SIM_FAULT_CRASH, .a = 7, .b = TW_SIM_ALL};
+    assert_int_equal(tw_sim_at(w.sim, 0, &f), -EINVAL); /* no node 7 */
+    f = (tw_sim_fault){.kind = TW_SIM_FAULT_CRASH, .a = 0, .b = 1};
+    assert_int_equal(tw_sim_at(w.sim, 0, &f), -EINVAL); /* not a pair kind */
+    f = (tw_sim_fault){.kind = TW_SIM_FAULT_CLOG, .a = 0, .b = 1};
+    assert_int_equal(tw_sim_at(w.sim, 0, &f), -EINVAL); /* a clog needs a window */
     tw_sim *other = tw_sim_new(1, NULL);
     assert_int_equal(tw_sim_partition(other, w.s, w.c, false), -EINVAL);
     tw_sim_free(other);
@@ -481,9 +487,9 @@ static void test_partition_with_a_duration_heals_after_it(void **state)
     world_init(&w, 14, true);
     tw_ns t0 = tw_sim_now(w.sim);
     assert_true(t0 > 0);
-    tw_sim_fault f = {.kind = TW_SIM_FAULT_PARTITION, .a = w.c, .b = w.s,
-                      .duration_ns = TW_SEC(2)};
-    assert_int_equal(tw_sim_at(w.sim, t0 + TW_SEC(1), &f), 0);
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_PARTITION, .a = tw_sim_node_id(w.c),
+                      .b = tw_sim_node_id(w.s), .duration_ns = TW_SEC(2)};
+    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(1), &f) >= 0);
     assert_int_equal(tw_sim_run_for(w.sim, TW_MS(1500)), 0);
     assert_true(tw_sim_path_is_cut(w.sim, w.c, w.s));
     assert_true(tw_sim_path_is_cut(w.sim, w.s, w.c));
@@ -496,20 +502,75 @@ static void test_partition_with_a_duration_heals_after_it(void **state)
     tw_sim_free(w.sim);
 }
 
+/* One scheduler: a fault due at t applies once everything else due at t
+ * has run, and a run that ends at t returns with it applied. Its window
+ * ends as scheduled, and its effect is counted. Ending the fault phase
+ * applies the faults of its instant and drops the rest. */
+static void test_timeline_applies_counts_and_ends(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 15, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_PARTITION, .a = tw_sim_node_id(w.c),
+                      .b = tw_sim_node_id(w.s), .duration_ns = TW_SEC(1)};
+    int id = tw_sim_at(w.sim, t0 + TW_SEC(1), &f);
+    assert_true(id >= 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(1) - 1), 0);
+    assert_false(tw_sim_fault_applied(w.sim, id));
+    assert_false(tw_sim_path_is_cut(w.sim, w.c, w.s));
+    assert_int_equal(tw_sim_run_for(w.sim, 1), 0);
+    assert_int_equal(tw_sim_now(w.sim), t0 + TW_SEC(1));
+    assert_true(tw_sim_fault_applied(w.sim, id));
+    assert_true(tw_sim_path_is_cut(w.sim, w.c, w.s));
+    assert_int_equal(tw_transport_write(w.cp.t, "cut", 3), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(500)), 0);
+    uint64_t cut = 0;
+    assert_int_equal(tw_sim_fault_effect(w.sim, id, &cut), 0);
+    assert_true(cut >= 1); /* the write met the cut (and its retries) */
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(500)), 0);
+    assert_false(tw_sim_path_is_cut(w.sim, w.c, w.s)); /* healed at t0 + 2 s */
+    uint64_t after = 0;
+    assert_int_equal(tw_sim_fault_effect(w.sim, id, &after), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(5)), 0);
+    assert_int_equal(tw_sim_fault_effect(w.sim, id, &cut), 0);
+    assert_int_equal(cut, after); /* its window closed: the count stays */
+    assert_int_equal(w.sp.len, 3);
+    assert_int_equal(tw_sim_fault_effect(w.sim, id + 100, &cut), -EINVAL);
+    /* The end of the fault phase: a partition queued now applies, a
+     * later one never does. */
+    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, true), 0);
+    int later = tw_sim_at(w.sim, tw_sim_now(w.sim) + TW_SEC(1), &f);
+    assert_true(later >= 0);
+    assert_int_equal(tw_sim_faults_end(w.sim, false), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, 0), 0);
+    assert_true(tw_sim_path_is_cut(w.sim, w.c, w.s));
+    assert_false(tw_sim_path_is_cut(w.sim, w.s, w.c)); /* one way */
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(3)), 0);
+    assert_false(tw_sim_fault_applied(w.sim, later));
+    assert_false(tw_sim_path_is_cut(w.sim, w.s, w.c));
+    /* ...and healing all of it restores the path. */
+    assert_int_equal(tw_sim_faults_end(w.sim, true), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, 0), 0);
+    assert_false(tw_sim_path_is_cut(w.sim, w.c, w.s));
+    tw_sim_free(w.sim);
+}
+
 /* 60 s of swarm faults of the given kinds between two quiet nodes,
  * looked at every millisecond: how long one direction alone was cut,
  * and how long both were. */
-static void swarm_cuts(uint32_t kinds, int *one, int *both)
+static void swarm_cuts(tw_sim_fault_kind kind, int *one, int *both)
 {
-    tw_sim_opts o = {0};
-    o.swarm = true;
-    o.swarm_faults = kinds;
-    o.swarm_interval_ns = TW_SEC(1);
-    o.swarm_duration_ns_max = TW_MS(300);
-    tw_sim *sim = tw_sim_new(21, &o);
+    tw_sim *sim = tw_sim_new(21, NULL);
     assert_non_null(sim);
     tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
     tw_loop *b = tw_sim_add_node(sim, "b", "10.0.0.2");
+    tw_sim_swarm_spec spec;
+    tw_sim_swarm_spec_default(&spec, TW_SEC(60));
+    spec.kinds = 1u << kind;
+    spec.count_min = spec.count_max = 60;
+    spec.dur_max = TW_MS(300);
+    assert_int_equal(tw_sim_swarm(sim, &spec), 60);
     *one = *both = 0;
     for (int i = 0; i < 60000; i++) {
         assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
@@ -520,16 +581,17 @@ static void swarm_cuts(uint32_t kinds, int *one, int *both)
     tw_sim_free(sim);
 }
 
+/* The swarm's partitions cut one way (30% of them) and both ways. */
 static void test_swarm_partitions_one_way_and_both(void **state)
 {
     (void)state;
     int one, both;
-    swarm_cuts(TW_SIM_SWARM_ONEWAY, &one, &both);
-    assert_true(one > 1000);
-    assert_true(both < one / 10); /* only where two opposite ones overlap */
-    swarm_cuts(TW_SIM_SWARM_PARTITION, &one, &both);
+    swarm_cuts(TW_SIM_FAULT_PARTITION, &one, &both);
+    assert_true(one > 300);
     assert_true(both > 1000);
-    assert_int_equal(one, 0);
+    assert_true(both > 3 * one); /* most of them (70%) cut both ways */
+    swarm_cuts(TW_SIM_FAULT_CLOG, &one, &both);
+    assert_int_equal(one + both, 0); /* a clog holds, it does not cut */
 }
 
 int main(void)
@@ -538,6 +600,7 @@ int main(void)
         TW_TEST(test_reset_both_ends),
         TW_TEST(test_partition_times_out),
         TW_TEST(test_heal_in_time_resumes),
+        TW_TEST(test_timeline_applies_counts_and_ends),
         TW_TEST(test_oneway_partition),
         TW_TEST(test_clog_delays_without_loss),
         TW_TEST(test_acks_wait_for_clog_and_heal),

@@ -73,7 +73,7 @@ tw_scenario_verdict tw_scenario_verdict_worst(tw_scenario_verdict a,
                                               tw_scenario_verdict b);
 
 /* The PRNG stream (twin/sim.h, section 1) --swarm draws faults from. */
-#define TW_SCENARIO_STREAM_SWARM 8
+#define TW_SCENARIO_STREAM_SWARM TW_SIM_STREAM_SWARM
 
 /* ------------------------------------------------------------------ */
 /* 2. loading */

@@ -7,7 +7,7 @@
  *   4. the world: create, nodes, run, step, free
  *   5. node apps: a start function run at creation and after each restart
  *   6. paths: per-path overrides of the network options
- *   7. faults, immediate or scripted at a virtual time, and swarm mode
+ *   7. faults: twin/simfault.h
  *   8. the trace and its hash
  *
  * A tw_sim is a world: one virtual clock (integer ns, starting at 0), one
@@ -55,8 +55,9 @@ typedef struct tw_sim tw_sim;
  *                         z = (z ^ z >> 27) * 0x94d049bb133111eb;
  *                         return z ^ z >> 31;
  *
- * Streams: 0 network (latency, chunking, loss), 1 faults (swarm),
- * 2 buggify, 3 the user's (tw_sim_rand). Derived values: below(n) is
+ * Streams: 0 network (latency, chunking, loss), 1 faults (black-holed
+ * SYNs), 2 buggify, 3 the user's (tw_sim_rand), 8 the swarm's draws
+ * (twin/simfault.h; drawn before a run, from the seed alone). Derived values: below(n) is
  * Lemire's multiply-shift with rejection (unbiased); a double in [0,1) is
  * the top 53 bits times 2^-53; chance(p) is double < p.
  *
@@ -251,19 +252,6 @@ typedef struct tw_sim_path_opts {
     tw_sim_loss_model loss_model;
 } tw_sim_path_opts;
 
-/* Swarm fault kinds (bit mask in tw_sim_opts.swarm_faults). */
-enum {
-    TW_SIM_SWARM_PARTITION = 1u << 0,
-    TW_SIM_SWARM_ONEWAY = 1u << 1,
-    TW_SIM_SWARM_CLOG = 1u << 2,
-    TW_SIM_SWARM_RESET = 1u << 3,
-    TW_SIM_SWARM_CRASH = 1u << 4,
-    TW_SIM_SWARM_CLOCK = 1u << 5,
-    TW_SIM_SWARM_EMFILE = 1u << 6,
-    TW_SIM_SWARM_DGRAM = 1u << 7, /* one datagram impairment, or ENOBUFS */
-    TW_SIM_SWARM_ALL = 0xff,
-};
-
 typedef struct tw_sim_record tw_sim_record;
 typedef void (*tw_sim_trace_fn)(void *arg, const tw_sim_record *rec,
                                 const char *line);
@@ -308,15 +296,6 @@ typedef struct tw_sim_opts {
      * (a periodic timer is never idle). [1 hour] */
     tw_ns idle_horizon_ns;
 
-    /* Swarm: faults drawn from the seed (stream 1), one every
-     * Exp(swarm_interval_ns) of virtual time, of the kinds in swarm_faults
-     * [TW_SIM_SWARM_ALL], each lasting up to swarm_duration_ns_max [5 s]
-     * (partitions and clogs heal, crashed nodes restart). */
-    bool swarm;
-    uint32_t swarm_faults;
-    tw_ns swarm_interval_ns;     /* [2 s] */
-    tw_ns swarm_duration_ns_max; /* [5 s] */
-
     /* Buggify (twin/buggify.h): each TW_BUGGIFY site is enabled for the
      * run with buggify_site_probability [0.25] and then fires with
      * buggify_fire_probability [0.05]. */
@@ -328,7 +307,7 @@ typedef struct tw_sim_opts {
      * four streams, in the order they happen, takes its top 8 bits from
      * the next of these bytes; the seed supplies the rest, and every draw
      * once they are used up. A fuzzer's input then chooses the schedule
-     * (delays, chunk sizes, losses, swarm faults) and a crash replays
+     * (delays, chunk sizes, losses) and a crash replays
      * from the same bytes. Not copied: they must outlive the world.
      * tw_sim_prng_bytes_used() says how many a run took. [NULL] */
     const uint8_t *prng_bytes;
@@ -447,83 +426,7 @@ int tw_sim_path_set(tw_sim *sim, tw_loop *from, tw_loop *to,
                     const tw_sim_path_opts *opts);
 
 /* ------------------------------------------------------------------ */
-/* 7. faults
- *
- * Immediate calls apply at the current virtual time, from the world (never
- * inside a protocol callback: they are queued as an event at "now" and
- * take effect before time advances). tw_sim_at applies a fault at world
- * time `when` (now or later). Nodes are named by their loops; b NULL means
- * "every other node". */
-
-typedef enum tw_sim_fault_kind {
-    TW_SIM_FAULT_PARTITION = 1, /* a-b cut (a->b only if oneway) */
-    TW_SIM_FAULT_HEAL,          /* a-b restored (both directions) */
-    TW_SIM_FAULT_CLOG,          /* a->b (and b->a unless oneway) deliver
-                                   nothing until duration_ns has passed;
-                                   nothing is lost */
-    TW_SIM_FAULT_RESET,         /* every connection between a and b (b
-                                   NULL: all of a's) gets -ECONNRESET at
-                                   both ends */
-    TW_SIM_FAULT_CRASH,         /* a crashes (see section 5) */
-    TW_SIM_FAULT_RESTART,       /* a comes back; its start runs again */
-    TW_SIM_FAULT_CLOCK,         /* a's clock: skew_ns offset from world
-                                   time from now on, drifting drift_ppm */
-    TW_SIM_FAULT_EMFILE,        /* a's next `count` accepts fail EMFILE */
-    TW_SIM_FAULT_DGRAM,         /* datagrams a->b (and b->a unless
-                                   oneway; b NULL: all of a's paths) get
-                                   the non-zero fields of `dgram` on top
-                                   of their path's for duration_ns (0:
-                                   from now on) */
-    TW_SIM_FAULT_ENOBUFS,       /* a's next `count` datagram sends fail
-                                   with -ENOBUFS */
-} tw_sim_fault_kind;
-
-typedef struct tw_sim_fault {
-    tw_sim_fault_kind kind;
-    tw_loop *a, *b;
-    bool oneway;
-    tw_ns duration_ns;  /* CLOG; PARTITION: heal after it (0: never) */
-    tw_ns skew_ns;      /* CLOCK */
-    int32_t drift_ppm;  /* CLOCK, in (-1000000, 1000000) */
-    uint32_t count;     /* EMFILE, ENOBUFS */
-    tw_sim_dgram_opts dgram; /* DGRAM */
-} tw_sim_fault;
-
-/* Schedule *f (copied) at world time `when` (clamped to now). 0, -EINVAL
- * for a bad fault. */
-int tw_sim_at(tw_sim *sim, tw_ns when, const tw_sim_fault *f);
-
-/* Shorthands for tw_sim_at(sim, now, ...). */
-int tw_sim_partition(tw_sim *sim, tw_loop *a, tw_loop *b, bool oneway);
-int tw_sim_heal(tw_sim *sim, tw_loop *a, tw_loop *b);
-int tw_sim_clog(tw_sim *sim, tw_loop *a, tw_loop *b, tw_ns duration_ns,
-                bool oneway);
-int tw_sim_reset_connections(tw_sim *sim, tw_loop *a, tw_loop *b);
-int tw_sim_crash(tw_loop *node);
-int tw_sim_restart(tw_loop *node);
-int tw_sim_set_clock(tw_loop *node, tw_ns skew_ns, int32_t drift_ppm);
-int tw_sim_emfile(tw_loop *node, uint32_t count);
-/* TW_SIM_FAULT_DGRAM now: *dgram's non-zero fields on a->b (and b->a
- * unless oneway) for duration_ns (0: from now on). */
-int tw_sim_dgram_impair(tw_sim *sim, tw_loop *a, tw_loop *b,
-                        const tw_sim_dgram_opts *dgram, tw_ns duration_ns,
-                        bool oneway);
-/* TW_SIM_FAULT_ENOBUFS now: node's next count datagram sends fail. */
-int tw_sim_enobufs(tw_loop *node, uint32_t count);
-/* Reset one simulated stream connection (both ends see -ECONNRESET).
- * -EINVAL if t is not a simulated stream transport. */
-int tw_sim_reset_transport(tw_transport *t);
-/* A loss burst (sim/net/loss.c): packets a->b (and b->a unless oneway; b
- * NULL: all of a's paths) also pass *model for duration_ns (> 0) from now
- * on; model NULL ends the bursts on those paths at once. A path holds one
- * burst: a new one replaces it. Unlike the calls above it takes effect at
- * once, so call it between runs, never from a callback (-EBUSY). 0 or
- * -EINVAL (bad model, nodes not of this world), -ENOMEM. */
-int tw_sim_loss_burst(tw_sim *sim, tw_loop *a, tw_loop *b,
-                      const tw_sim_loss_model *model, tw_ns duration_ns,
-                      bool oneway);
-/* True if *m is a valid model (kind NONE included). */
-bool tw_sim_loss_model_ok(const tw_sim_loss_model *m);
+/* 7. faults: twin/simfault.h (included at the end of this header). */
 
 /* ------------------------------------------------------------------ */
 /* 8. the trace
@@ -560,4 +463,6 @@ void tw_sim_print_summary(const tw_sim *sim, FILE *f);
 #ifdef __cplusplus
 }
 #endif
+#include "twin/simfault.h"
+
 #endif

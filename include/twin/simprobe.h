@@ -45,6 +45,9 @@ typedef struct tw_sim_path_counters {
     uint64_t lost;
     /* Of those, the ones a loss burst's model took (tw_sim_loss_burst). */
     uint64_t burst_lost;
+    /* Datagrams lost, refused, duplicated, reordered or corrupted while a
+     * datagram fault (TW_SIM_FAULT_DGRAM) impaired the path. */
+    uint64_t dgram_impaired;
 } tw_sim_path_counters;
 
 int tw_sim_path_counters_get(tw_sim *sim, tw_loop *from, tw_loop *to,

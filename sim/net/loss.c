@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 
+#include "sim/fault.h"
 #include "sim/net.h"
 #include "sim/trace.h"
 #include "sim/world.h"
@@ -106,18 +107,12 @@ static void burst_set(tw_sim *sim, uint32_t from, uint32_t to, uint32_t idx,
     p->loss[1] = (sim_loss_state){0};
 }
 
-int tw_sim_loss_burst(tw_sim *sim, tw_loop *a, tw_loop *b,
-                      const tw_sim_loss_model *model, tw_ns duration_ns,
-                      bool oneway)
+int sim_loss_burst_apply(tw_sim *sim, uint32_t a, uint32_t b,
+                         const tw_sim_loss_model *model, tw_ns duration_ns,
+                         bool oneway)
 {
-    sim_node *na = sim_node_of(a), *nb = sim_node_of(b);
-    if (!sim || !na || na->sim != sim || (b && (!nb || nb->sim != sim)))
-        return -EINVAL;
-    if (model && (!tw_sim_loss_model_ok(model) ||
-                  model->kind == TW_SIM_LOSS_NONE || duration_ns <= 0))
-        return -EINVAL;
-    if (sim->driving)
-        return -EBUSY;
+    assert(a < sim->nnodes && (b == SIM_NONE || b < sim->nnodes));
+    assert(!model || duration_ns > 0);
     uint32_t idx = 0;
     if (model) {
         tw_sim_loss_model *nm =
@@ -130,13 +125,29 @@ int tw_sim_loss_burst(tw_sim *sim, tw_loop *a, tw_loop *b,
     }
     tw_ns until = model ? sim->now + duration_ns : 0;
     for (uint32_t j = 0; j < sim->nnodes; j++) {
-        if (j == na->id || (nb && j != nb->id))
+        if (j == a || (b != SIM_NONE && j != b))
             continue;
-        burst_set(sim, na->id, j, idx, until);
+        burst_set(sim, a, j, idx, until);
         if (!oneway)
-            burst_set(sim, j, na->id, idx, until);
+            burst_set(sim, j, a, idx, until);
     }
-    sim_trace(sim, na->id, 0, model ? "loss_burst" : "loss_burst_end",
-              nb ? (int64_t)nb->id : -1, model ? duration_ns : 0);
+    sim_trace(sim, a, 0, model ? "loss_burst" : "loss_burst_end",
+              b != SIM_NONE ? (int64_t)b : -1, model ? duration_ns : 0);
     return 0;
+}
+
+int tw_sim_loss_burst(tw_sim *sim, tw_loop *a, tw_loop *b,
+                      const tw_sim_loss_model *model, tw_ns duration_ns,
+                      bool oneway)
+{
+    sim_node *na = sim_node_of(a), *nb = sim_node_of(b);
+    if (!sim || !na || na->sim != sim || (b && (!nb || nb->sim != sim)))
+        return -EINVAL;
+    if (model && (!tw_sim_loss_model_ok(model) ||
+                  model->kind == TW_SIM_LOSS_NONE || duration_ns <= 0))
+        return -EINVAL;
+    if (sim->driving)
+        return -EBUSY;
+    return sim_loss_burst_apply(sim, na->id, nb ? nb->id : SIM_NONE, model,
+                                duration_ns, oneway);
 }
