@@ -318,6 +318,10 @@ typedef struct tw__transport_ops {
      * then closing the stream under it) does it and later calls
      * tw__transport_finish; an abort meanwhile still ends it at once. */
     void (*close_flushed)(tw_transport *t);
+    /* Optional (TCP streams): keepalive and user timeout, values checked
+     * by the core (tw_transport_set_keepalive). NULL: -ENOTSUP. */
+    int (*keepalive)(tw_transport *t, tw_ns idle, tw_ns interval, unsigned count);
+    int (*user_timeout)(tw_transport *t, tw_ns timeout);
 } tw__transport_ops;
 
 enum {

@@ -619,6 +619,33 @@ int tw_transport_get_extra_info(tw_transport *t, const char *name,
     return t->ops->extra_info ? t->ops->extra_info(t, name, out) : -ENOENT;
 }
 
+int tw_transport_set_keepalive(tw_transport *t, tw_ns idle_ns,
+                               tw_ns interval_ns, unsigned count)
+{
+    if (!t)
+        return -EINVAL;
+    if (!t->ops->keepalive)
+        return -ENOTSUP;
+    if (idle_ns < 0 || (idle_ns && (interval_ns <= 0 || count < 1 || count > 127)))
+        return -EINVAL;
+    if (t->flags & TW__T_CLOSING)
+        return -EPIPE;
+    return t->ops->keepalive(t, idle_ns, interval_ns, count);
+}
+
+int tw_transport_set_user_timeout(tw_transport *t, tw_ns timeout_ns)
+{
+    if (!t)
+        return -EINVAL;
+    if (!t->ops->user_timeout)
+        return -ENOTSUP;
+    if (timeout_ns < 0)
+        return -EINVAL;
+    if (t->flags & TW__T_CLOSING)
+        return -EPIPE;
+    return t->ops->user_timeout(t, timeout_ns);
+}
+
 int tw_transport_peername(tw_transport *t, tw_addr *out)
 {
     if (t->peer.len == 0)

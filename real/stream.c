@@ -255,6 +255,44 @@ static int stream_extra_info(tw_transport *t, const char *name,
     return -ENOENT;
 }
 
+/* TCP only: a Unix stream has no peer to probe. */
+static bool is_tcp(tw_transport *t)
+{
+    int fam = t->local.len ? t->local.u.sa.sa_family : AF_UNSPEC;
+    return fam == AF_INET || fam == AF_INET6;
+}
+
+static int set_int(int fd, int level, int name, long v)
+{
+    int x = v > INT32_MAX ? INT32_MAX : (int)v;
+    return tw_sys.setsockopt(fd, level, name, &x, sizeof x) < 0 ? -errno : 0;
+}
+
+/* Whole seconds, rounded up, at least one. */
+static long secs(tw_ns ns) { return ns <= TW_SEC(1) ? 1 : (long)((ns + TW_SEC(1) - 1) / TW_SEC(1)); }
+
+static int stream_keepalive(tw_transport *t, tw_ns idle, tw_ns interval,
+                            unsigned count)
+{
+    if (!is_tcp(t))
+        return -ENOTSUP;
+    int fd = stream_of(t)->io.fd, rc;
+    if ((rc = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, idle > 0)) < 0 || !idle)
+        return rc;
+    if ((rc = set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, secs(idle))) < 0 ||
+        (rc = set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, secs(interval))) < 0)
+        return rc;
+    return set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, (long)count);
+}
+
+static int stream_user_timeout(tw_transport *t, tw_ns timeout)
+{
+    if (!is_tcp(t))
+        return -ENOTSUP;
+    long ms = timeout ? (long)((timeout + TW_MS(1) - 1) / TW_MS(1)) : 0;
+    return set_int(stream_of(t)->io.fd, IPPROTO_TCP, TCP_USER_TIMEOUT, ms);
+}
+
 static void stream_destroy(tw_transport *t)
 {
     struct real_stream *s = stream_of(t);
@@ -274,6 +312,8 @@ static const tw__transport_ops stream_ops = {
     .destroy = stream_destroy,
     .sendto = NULL,
     .can_write_eof = true,
+    .keepalive = stream_keepalive,
+    .user_timeout = stream_user_timeout,
 };
 
 /* ------------------------------------------------------------------ */

@@ -65,11 +65,13 @@ void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
             continue;
         sim_ep *peer = sim_ep_peer(sim, ep);
         if (peer && peer->node != n->id && !for_good) {
-            /* The peer hears nothing: it times out, or is reset once this
-             * node is back and answers its next segment. */
+            /* The peer hears nothing. With data out it retransmits: it
+             * times out, or is reset once this node is back and answers;
+             * idle, it stays open (half-open) until it sends or its
+             * keepalive finds out (sim/stream.c, the death model). */
             peer->peer_crashed = true;
-            sim_push(sim, sim->now + sim->opts.stall_timeout_ns, EV_PEER_DEAD,
-                     peer->id, sim_table_gen(&sim->eps, peer->id), 0);
+            if (sim_ep_unacked(sim, peer))
+                sim_ep_arm_dead(sim, peer);
         }
         if (!ep->opened && !ep->listener) {
             if (ep->connecting)
@@ -103,8 +105,9 @@ void sim_node_restart(tw_sim *sim, sim_node *n)
     sim_trace(sim, n->id, 0, "restart", n->crash_epoch, 0);
     sim_ep *ep;
     for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
-        if (ep->peer_crashed && ep->peer_node == n->id) {
-            ep->peer_crashed = false;
+        /* A peer still retransmitting is answered with a reset; an idle
+         * one hears it when it next sends (or probes). */
+        if (ep->peer_crashed && ep->peer_node == n->id && ep->dead_armed) {
             sim_push(sim, sim->now + sim_latency(sim, n->id, ep->node), EV_RST,
                      ep->id, sim_table_gen(&sim->eps, ep->id), ECONNRESET);
         }

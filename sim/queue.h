@@ -41,6 +41,7 @@ enum sim_ev_type {
     EV_DGRAM_SENT,     /* `arg` bytes left the sender's socket buffer */
     EV_DGRAM_WRITABLE, /* room again: flush the transport's queue */
     EV_TIMER,          /* a node's earliest timer is due (obj: node) */
+    EV_KEEPALIVE,      /* a stream end's keepalive timer */
     EV__END            /* one past the last type (new ones go above) */
 };
 

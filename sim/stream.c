@@ -45,6 +45,7 @@ sim_ep *sim_ep_new(tw_sim *sim, uint32_t node)
     }
     ep->node = ep->peer_node = node;
     ep->peer_id = SIM_NONE;
+    ep->unacked_since = ep->dead_since = -1;
     return ep;
 }
 
@@ -132,6 +133,7 @@ int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
     ep->t.peer = peer;
     ep->t.local = local;
     ep->opened = true;
+    ep->last_active = sim->now;
     int err = ep->pending_err;
     uint64_t tid = ep->t.id;
     sim_trace(sim, ep->node, tid, "open", ep->id, 0);
@@ -241,6 +243,8 @@ static void ack_settle(tw_sim *sim, sim_ep *ep)
         } else {
             assert(ep->tx_unacked >= a->n);
             ep->tx_unacked -= a->n;
+            if (!ep->tx_unacked)
+                ep->unacked_since = -1;
         }
         ep->ack_head = (uint8_t)((ep->ack_head + 1u) % SIM_ACKS);
         ep->ack_len--;
@@ -314,6 +318,8 @@ void sim_stream_clogged(tw_sim *sim)
 
 /* ---- transport ops ---- */
 
+static tw_ns cut_since(tw_sim *sim, const sim_ep *ep);
+
 static bool can_send(tw_sim *sim, sim_ep *ep)
 {
     if (!sim_ep_peer(sim, ep))
@@ -332,14 +338,20 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
         total += iov[i].iov_len;
     sim_ep *peer = sim_ep_peer(sim, ep);
     if (!peer) {
-        /* Nobody at the other end. A live host answers with RST; a
-         * crashed one says nothing and the stall timer will decide. */
-        if (!ep->peer_crashed && sim->nodes[ep->peer_node]->up && !ep->rst_sent) {
-            ep->rst_sent = true;
-            tw_ns rtt = sim_latency(sim, ep->node, ep->peer_node) +
-                        sim_latency(sim, ep->peer_node, ep->node);
-            ep_push(sim, ep, sim->now + rtt, EV_RST, ECONNRESET);
+        /* Nobody at the other end. A live host (one that came back after
+         * a crash too) answers with RST; one that is down says nothing,
+         * and the retransmissions give up after the timeout. */
+        if (sim->nodes[ep->peer_node]->up) {
+            if (!ep->rst_sent) {
+                ep->rst_sent = true;
+                tw_ns rtt = sim_latency(sim, ep->node, ep->peer_node) +
+                            sim_latency(sim, ep->peer_node, ep->node);
+                ep_push(sim, ep, sim->now + rtt, EV_RST, ECONNRESET);
+            }
+        } else {
+            sim_ep_arm_dead(sim, ep);
         }
+        ep->last_active = sim->now;
         return (ssize_t)total;
     }
     size_t window = window_of(sim, ep);
@@ -380,6 +392,15 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
         }
         enqueue(sim, ep, peer, seg);
         done += len;
+    }
+    if (done) {
+        if (!ep->tx_unacked) {
+            ep->unacked_since = sim->now;
+            /* data into a cut: it times out unless the cut heals */
+            if (cut_since(sim, ep) >= 0)
+                sim_ep_watch_cut(sim, ep);
+        }
+        ep->last_active = sim->now;
     }
     ep->tx_unacked += done;
     sim->stats.bytes_sent += done;
@@ -463,6 +484,9 @@ static void op_destroy(tw_transport *t)
     sim_ep_free(sim, ep);
 }
 
+static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned count);
+static int op_user_timeout(tw_transport *t, tw_ns timeout);
+
 const tw__transport_ops tw__sim_stream_ops = {
     .send = op_send,
     .want_write = op_want_write,
@@ -472,6 +496,8 @@ const tw__transport_ops tw__sim_stream_ops = {
     .destroy = op_destroy,
     .sendto = NULL,
     .can_write_eof = true,
+    .keepalive = op_keepalive,
+    .user_timeout = op_user_timeout,
 };
 
 int tw_sim_reset_transport(tw_transport *t)
@@ -531,9 +557,13 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
         ep->arrive_pending = true;
         ep_push(sim, ep, ep->fly_head->arrive, EV_ARRIVE, 0);
     }
+    if (moved || acked)
+        ep->last_active = sim->now;
     if (acked) { /* acks that rode on the data: the window opens */
         assert(ep->tx_unacked >= acked);
         ep->tx_unacked -= acked;
+        if (!ep->tx_unacked)
+            ep->unacked_since = -1;
         if (ep->opened && ep->want_write && !ep->broken)
             maybe_writable(sim, ep);
     }
@@ -669,23 +699,131 @@ static tw_ns cut_since(tw_sim *sim, const sim_ep *ep)
     return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
+/* ---- the death model ----
+ *
+ * As TCP: an end learns that its peer is gone only when it has data out.
+ * Data held up by a cut (or sent to a host that is down) is retransmitted
+ * until the timeout (the user timeout, else stall_timeout_ns) from when
+ * both the cut and the data were there; then -ETIMEDOUT. A host that is
+ * back answers the next retransmission with a reset. An idle end, one
+ * that only waits to hear, stays open: half-open, until it sends, or
+ * until keepalive finds out. */
+
+static void arm(tw_sim *sim, sim_ep *ep, bool *armed, tw_ns when, uint8_t type)
+{
+    if (*armed)
+        return;
+    *armed = true;
+    ep_push(sim, ep, when, type, 0);
+}
+
 void sim_ep_watch_cut(tw_sim *sim, sim_ep *ep)
 {
     tw_ns since = cut_since(sim, ep);
     if (since >= 0)
-        ep_push(sim, ep, since + sim->opts.stall_timeout_ns, EV_STALL, 0);
+        arm(sim, ep, &ep->stall_armed, since + sim_ep_timeout(sim, ep), EV_STALL);
 }
 
 static void on_stall(tw_sim *sim, sim_ep *ep)
 {
+    ep->stall_armed = false;
     tw_ns since = cut_since(sim, ep);
-    if (since < 0)
+    if (since < 0 || ep->broken)
         return; /* healed in time */
-    tw_ns due = since + sim->opts.stall_timeout_ns;
+    ack_settle(sim, ep);
+    if (!ep->tx_unacked)
+        return; /* nothing out: it finds out when it sends */
+    if (ep->unacked_since > since)
+        since = ep->unacked_since;
+    tw_ns due = since + sim_ep_timeout(sim, ep);
     if (sim->now >= due)
         sim_ep_kill(sim, ep, -ETIMEDOUT);
     else
-        ep_push(sim, ep, due, EV_STALL, 0);
+        arm(sim, ep, &ep->stall_armed, due, EV_STALL);
+}
+
+void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep)
+{
+    if (ep->dead_since < 0)
+        ep->dead_since = sim->now;
+    arm(sim, ep, &ep->dead_armed, ep->dead_since + sim_ep_timeout(sim, ep),
+        EV_PEER_DEAD);
+}
+
+static void on_peer_dead(tw_sim *sim, sim_ep *ep)
+{
+    ep->dead_armed = false;
+    if (ep->broken || !ep->peer_crashed || sim->nodes[ep->peer_node]->up)
+        return; /* back: its reset is on the way (sim/node.c) */
+    tw_ns due = ep->dead_since + sim_ep_timeout(sim, ep);
+    if (sim->now >= due)
+        sim_ep_kill(sim, ep, -ETIMEDOUT);
+    else
+        arm(sim, ep, &ep->dead_armed, due, EV_PEER_DEAD);
+}
+
+/* Keepalive: after ka_idle of silence a probe, then one every
+ * ka_interval; an answer resets the count, a reset ends the connection,
+ * and ka_count probes unanswered time it out. */
+static void ka_arm(tw_sim *sim, sim_ep *ep, tw_ns when)
+{
+    arm(sim, ep, &ep->ka_armed, when, EV_KEEPALIVE);
+}
+
+static void on_keepalive(tw_sim *sim, sim_ep *ep)
+{
+    ep->ka_armed = false;
+    if (!ep->ka_idle || ep->broken || !ep->opened)
+        return;
+    if (!ep->ka_probes && sim->now < ep->last_active + ep->ka_idle) {
+        ka_arm(sim, ep, ep->last_active + ep->ka_idle);
+        return;
+    }
+    sim_ep *peer = sim_ep_peer(sim, ep);
+    bool through = ep->node == ep->peer_node ||
+                   (!sim_path_cut(sim, ep->node, ep->peer_node) &&
+                    !sim_path_cut(sim, ep->peer_node, ep->node));
+    bool up = sim->nodes[ep->peer_node]->up;
+    sim_trace(sim, ep->node, ep->t.id, "keepalive", ep->ka_probes, through && up);
+    if (through && up) {
+        if (peer) { /* answered */
+            ep->ka_probes = 0;
+            ep->last_active = sim->now;
+            ka_arm(sim, ep, sim->now + ep->ka_idle);
+        } else { /* a host that does not know the connection */
+            tw_ns rtt = sim_latency(sim, ep->node, ep->peer_node) +
+                        sim_latency(sim, ep->peer_node, ep->node);
+            ep_push(sim, ep, sim->now + rtt, EV_RST, ECONNRESET);
+        }
+        return;
+    }
+    if (++ep->ka_probes > ep->ka_count)
+        sim_ep_kill(sim, ep, -ETIMEDOUT);
+    else
+        ka_arm(sim, ep, sim->now + ep->ka_interval);
+}
+
+static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned count)
+{
+    sim_ep *ep = (sim_ep *)t;
+    if (ep->is_unix)
+        return -ENOTSUP;
+    ep->ka_idle = idle;
+    ep->ka_interval = interval;
+    ep->ka_count = (uint8_t)count;
+    ep->ka_probes = 0;
+    if (idle)
+        ka_arm(sim_of_ep(ep), ep, ep->last_active + idle);
+    return 0;
+}
+
+static int op_user_timeout(tw_transport *t, tw_ns timeout)
+{
+    sim_ep *ep = (sim_ep *)t;
+    if (ep->is_unix)
+        return -ENOTSUP;
+    ep->user_timeout = timeout; /* the armed timers look again when due */
+    return 0;
 }
 
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
@@ -712,8 +850,10 @@ void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
         on_stall(sim, ep);
         break;
     case EV_PEER_DEAD:
-        if (ep->peer_crashed && !sim->nodes[ep->peer_node]->up)
-            sim_ep_kill(sim, ep, -ETIMEDOUT);
+        on_peer_dead(sim, ep);
+        break;
+    case EV_KEEPALIVE:
+        on_keepalive(sim, ep);
         break;
     default:
         assert(!"not a stream event");

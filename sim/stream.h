@@ -61,6 +61,15 @@ typedef struct sim_ep {
     bool fin_sent, fin_arrived, eof_done;
     bool rx_parked, deliver_pending, writable_pending, rst_sent;
     bool want_write, want_read, peer_crashed, is_unix;
+    /* How this end learns its peer is gone, as TCP does (stream.c, the
+     * death model): only by sending, or by keepalive. unacked_since: when
+     * its oldest unacknowledged byte went out (-1: none); dead_since:
+     * when it first sent towards a crashed host; last_active: its last
+     * send or arrival. Timers armed: EV_STALL, EV_PEER_DEAD, EV_KEEPALIVE. */
+    bool stall_armed, dead_armed, ka_armed;
+    uint8_t ka_count, ka_probes;
+    tw_ns unacked_since, dead_since, last_active;
+    tw_ns ka_idle, ka_interval, user_timeout;
     /* until opened: how to open (client) or where queued (server) */
     tw_protocol_factory factory;
     void *arg;
@@ -114,8 +123,18 @@ static inline sim_ep *sim_ep_peer(tw_sim *sim, sim_ep *ep)
 int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
                 tw_connect_cb cb);
 void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err);
-/* If the endpoint's path is cut, start its stall clock. */
+/* If the endpoint's path is cut, start its stall clock (it times out
+ * only if it has data the cut holds up). */
 void sim_ep_watch_cut(tw_sim *sim, sim_ep *ep);
+/* It sent towards a host that is down: its retransmissions give up
+ * after the timeout unless the host answers with a reset first. */
+void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep);
+/* The timeout of its retransmissions: the user timeout or the world's
+ * stall_timeout_ns. */
+static inline tw_ns sim_ep_timeout(const tw_sim *sim, const sim_ep *ep)
+{
+    return ep->user_timeout ? ep->user_timeout : sim->opts.stall_timeout_ns;
+}
 void sim_send_rst(tw_sim *sim, sim_ep *from);
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);
 void sim_stream_heal(tw_sim *sim);

@@ -414,7 +414,8 @@ static void dispatch(tw_sim *sim, const sim_event *ev)
     case EV_WRITABLE:
     case EV_RST:
     case EV_STALL:
-    case EV_PEER_DEAD: {
+    case EV_PEER_DEAD:
+    case EV_KEEPALIVE: {
         sim_ep *ep = sim_ep_get(sim, ev->obj, ev->gen);
         if (ep)
             sim_stream_event(sim, ev, ep);

@@ -4,11 +4,17 @@
  *   - the connect completion comes after connection_made, from the loop;
  *   - eof_received returning true leaves the transport open for writing,
  *     after the callback has returned, not only inside it;
- *   - write_eof with bytes still buffered sends every byte, then the EOF.
+ *   - write_eof with bytes still buffered sends every byte, then the EOF;
+ *   - keepalive and the user timeout are options of a TCP stream (the
+ *     real backend sets the socket options; the simulator keeps them and
+ *     acts on them, tests/test_sim_fault.c shows how).
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "tests/harness.h"
 #include "tests/rec.h"
@@ -157,12 +163,68 @@ static void test_write_eof_flushes_buffer_first(void **state)
     pair_close(env, &p);
 }
 
+/* ---- keepalive and user timeout ---- */
+
+static int sockopt(tw_transport *t, int level, int name)
+{
+    tw_extra e;
+    int v = -1;
+    socklen_t len = sizeof v;
+    if (tw_transport_get_extra_info(t, "socket", &e) != 0 ||
+        getsockopt(e.v.fd, level, name, &v, &len) != 0)
+        return -1;
+    return v;
+}
+
+static void test_keepalive_and_user_timeout_options(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    pair p;
+    memset(&p, 0, sizeof p);
+    rec_client_init(&p.cli, 0);
+    pair_open(env, &p);
+    tw_transport *t = p.cli.r.t;
+    bool real = env->backend == tw_backend_real;
+    assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(30), TW_SEC(5), 4), 0);
+    assert_int_equal(tw_transport_set_user_timeout(t, TW_MS(2500)), 0);
+    if (real) {
+        assert_int_equal(sockopt(t, SOL_SOCKET, SO_KEEPALIVE), 1);
+        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPIDLE), 30);
+        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPINTVL), 5);
+        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPCNT), 4);
+        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_USER_TIMEOUT), 2500);
+    }
+    /* values that mean nothing */
+    assert_int_equal(tw_transport_set_keepalive(t, -1, TW_SEC(1), 3), -EINVAL);
+    assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(1), 0, 3), -EINVAL);
+    assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(1), TW_SEC(1), 0), -EINVAL);
+    assert_int_equal(tw_transport_set_user_timeout(t, -5), -EINVAL);
+    /* off again; the connection works as before */
+    assert_int_equal(tw_transport_set_keepalive(t, 0, 0, 0), 0);
+    if (real)
+        assert_int_equal(sockopt(t, SOL_SOCKET, SO_KEEPALIVE), 0);
+    assert_int_equal(tw_transport_write(t, "ping", 4), 0);
+    rec *srv = &p.pool.recs[0];
+    TW_WAIT(env, srv->total == 4);
+    /* a live peer answers probes: a short keepalive changes nothing */
+    assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(1), TW_SEC(1), 2), 0);
+    tw_loop_run_for(env->loop, real ? TW_MS(50) : TW_SEC(10));
+    assert_int_equal(p.cli.r.lost, 0);
+    tw_transport_close(t);
+    assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(1), TW_SEC(1), 2), -EPIPE);
+    assert_int_equal(tw_transport_set_user_timeout(t, TW_SEC(1)), -EPIPE);
+    tw_transport_close(srv->t);
+    TW_WAIT(env, p.pool.recs[0].done && p.cli.r.done);
+    pair_close(env, &p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TW_MATRIX(test_connect_cb_after_connection_made),
         TW_MATRIX(test_half_open_outlives_eof_received),
         TW_MATRIX(test_write_eof_flushes_buffer_first),
+        TW_MATRIX(test_keepalive_and_user_timeout_options),
     };
     return cmocka_run_group_tests_name("matrix_timing", tests, NULL, NULL);
 }

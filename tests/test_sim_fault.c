@@ -147,7 +147,10 @@ static void test_reset_both_ends(void **state)
     tw_sim_free(w.sim);
 }
 
-static void test_partition_times_out(void **state)
+/* As TCP: across a cut, the end with data out retransmits and times out
+ * (stall_timeout after it sent); the end that only waits to hear stays
+ * open, half-open, for as long as nothing tells it. */
+static void test_partition_times_out_the_end_with_data(void **state)
 {
     (void)state;
     world w;
@@ -158,9 +161,9 @@ static void test_partition_times_out(void **state)
     assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
     assert_int_equal(w.sp.len, 0);
     assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
-    assert_int_equal(w.sp.lost_err, -ETIMEDOUT);
     assert_int_equal(w.cp.lost_at, t0 + TW_SEC(5));
-    assert_int_equal(w.sp.lost_at, t0 + TW_SEC(5));
+    assert_int_equal(w.sp.lost, 0); /* half-open */
+    assert_non_null(w.sp.t);
     /* a connect across the cut times out too */
     memset(&w.cp, 0, sizeof w.cp);
     tw_create_connection(w.c, client_factory, &w, "10.0.0.1", 80, on_connect);
@@ -285,9 +288,16 @@ static void test_crash_peer_times_out_and_restart_reruns_start(void **state)
     assert_int_equal(w.sp.lost, 0);
     assert_int_equal(w.stops, 1);
     assert_int_equal(tw_loop_alive(w.s), 0);
+    /* idle, the client hears nothing: it is still connected */
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(60)), 0);
+    assert_int_equal(w.cp.lost, 0);
+    /* it sends: the retransmissions give up 5 s later */
+    tw_ns sent = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(w.cp.t, "anyone?", 7), 0);
     assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
     assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
-    assert_int_equal(w.cp.lost_at, t0 + TW_SEC(5));
+    assert_int_equal(w.cp.lost_at, sent + TW_SEC(5));
+    assert_true(t0 < sent);
     assert_int_equal(tw_sim_restart(w.s), 0);
     assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
     assert_int_equal(w.starts, 2);
@@ -301,21 +311,88 @@ static void test_crash_peer_times_out_and_restart_reruns_start(void **state)
     assert_int_equal(w.stops, 2); /* tw_sim_free runs the stop hook too */
 }
 
+/* A peer still retransmitting when the crashed host comes back is
+ * answered with a reset; an idle one stays half-open across the restart
+ * and is reset one round trip after it next sends. */
 static void test_crash_then_quick_restart_resets_peer(void **state)
 {
     (void)state;
+    for (int idle = 0; idle < 2; idle++) {
+        world w;
+        world_init(&w, 8, true);
+        tw_ns t0 = tw_sim_now(w.sim);
+        int s = tw_sim_node_id(w.s);
+        tw_sim_fault crash = {.kind = TW_SIM_FAULT_CRASH, .a = s, .b = TW_SIM_ALL};
+        tw_sim_fault restart = {.kind = TW_SIM_FAULT_RESTART, .a = s, .b = TW_SIM_ALL};
+        assert_true(tw_sim_at(w.sim, t0 + TW_SEC(1), &crash) >= 0);
+        assert_true(tw_sim_at(w.sim, t0 + TW_SEC(2), &restart) >= 0);
+        assert_int_equal(tw_sim_run_for(w.sim, TW_MS(1500)), 0);
+        if (!idle)
+            assert_int_equal(tw_transport_write(w.cp.t, "into the void", 13), 0);
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        assert_int_equal(w.starts, 2);
+        if (!idle) {
+            assert_int_equal(w.cp.lost_err, -ECONNRESET);
+            assert_int_equal(w.cp.lost_at, t0 + TW_SEC(2) + TW_MS(1));
+        } else {
+            assert_int_equal(w.cp.lost, 0); /* half-open */
+            tw_ns sent = tw_sim_now(w.sim);
+            assert_int_equal(tw_transport_write(w.cp.t, "hello?", 6), 0);
+            assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+            assert_int_equal(w.cp.lost_err, -ECONNRESET);
+            assert_int_equal(w.cp.lost_at, sent + TW_MS(2));
+        }
+        tw_sim_free(w.sim);
+    }
+}
+
+/* Keepalive and the user timeout, honoured by the simulator: a probe
+ * after idle, one every interval; unanswered `count` times the
+ * connection times out, a host that came back answers with a reset. The
+ * user timeout bounds how long data may wait for its ack. */
+static void test_keepalive_and_user_timeout_find_a_dead_peer(void **state)
+{
+    (void)state;
+    for (int back = 0; back < 2; back++) {
+        world w;
+        world_init(&w, 16, true);
+        assert_int_equal(tw_transport_set_keepalive(w.cp.t, TW_SEC(10), TW_SEC(2), 3), 0);
+        /* the last traffic: a write at t0, acknowledged before the crash */
+        tw_ns t0 = tw_sim_now(w.sim);
+        assert_int_equal(tw_transport_write(w.cp.t, "x", 1), 0);
+        assert_int_equal(tw_sim_run_for(w.sim, TW_MS(10)), 0);
+        assert_int_equal(w.sp.len, 1);
+        assert_int_equal(tw_sim_crash(w.s), 0);
+        if (back) {
+            assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(1)), 0);
+            assert_int_equal(tw_sim_restart(w.s), 0);
+        }
+        assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+        if (back) { /* the first probe, at 10 s, meets a reset */
+            assert_int_equal(w.cp.lost_err, -ECONNRESET);
+            assert_int_equal(w.cp.lost_at, t0 + TW_SEC(10) + TW_MS(2));
+        } else { /* probes at 10, 12, 14 s, none answered: dead at 16 s */
+            assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+            assert_int_equal(w.cp.lost_at, t0 + TW_SEC(16));
+        }
+        tw_sim_free(w.sim);
+    }
+    /* A live peer answers the probes: nothing happens for an hour. */
     world w;
-    world_init(&w, 8, true);
-    tw_ns t0 = tw_sim_now(w.sim);
-    int s = tw_sim_node_id(w.s);
-    tw_sim_fault crash = {.kind = TW_SIM_FAULT_CRASH, .a = s, .b = TW_SIM_ALL};
-    tw_sim_fault restart = {.kind = TW_SIM_FAULT_RESTART, .a = s, .b = TW_SIM_ALL};
-    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(1), &crash) >= 0);
-    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(2), &restart) >= 0);
+    world_init(&w, 17, true);
+    assert_int_equal(tw_transport_set_keepalive(w.cp.t, TW_SEC(10), TW_SEC(2), 3), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(3600)), 0);
+    assert_int_equal(w.cp.lost + w.sp.lost, 0);
+    /* The user timeout: data into a cut gives up after 800 ms, not 5 s. */
+    assert_int_equal(tw_transport_set_user_timeout(w.cp.t, TW_MS(800)), 0);
+    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
+    tw_ns sent = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(w.cp.t, "late", 4), 0);
     assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
-    assert_int_equal(w.cp.lost_err, -ECONNRESET);
-    assert_int_equal(w.cp.lost_at, t0 + TW_SEC(2) + TW_MS(1));
-    assert_int_equal(w.starts, 2);
+    assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.cp.lost_at, sent + TW_MS(800));
+    assert_int_equal(w.sp.lost, 0);
+    /* bad values and closed transports */
     tw_sim_free(w.sim);
 }
 
@@ -364,6 +441,7 @@ static void test_stall_clock_starts_at_the_first_cut(void **state)
         world_init(&w, 11, true);
         tw_ns t0 = tw_sim_now(w.sim);
         assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, !again), 0);
+        assert_int_equal(tw_transport_write(w.cp.t, "stuck", 5), 0);
         assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(2)), 0);
         if (again) /* the same cut, both ways, once more */
             assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
@@ -371,16 +449,16 @@ static void test_stall_clock_starts_at_the_first_cut(void **state)
             assert_int_equal(tw_sim_partition(w.sim, w.s, w.c, true), 0);
         assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
         assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
-        assert_int_equal(w.sp.lost_err, -ETIMEDOUT);
         assert_int_equal(w.cp.lost_at, t0 + TW_SEC(5));
-        assert_int_equal(w.sp.lost_at, t0 + TW_SEC(5));
+        assert_int_equal(w.sp.lost, 0); /* it sent nothing: half-open */
         tw_sim_free(w.sim);
     }
 }
 
 /* A connection made while one direction of its path is cut (s -> c:
- * the handshake gets through, nothing else will) stalls from that cut,
- * not from its own start: both ends time out 5 s after the cut. */
+ * the handshake gets through, no ack will): the client's data arrives
+ * but is never acknowledged, so the client times out 5 s after it sent;
+ * the server, which sent nothing, stays open. */
 static void test_made_across_a_cut_stalls_from_the_cut(void **state)
 {
     (void)state;
@@ -395,11 +473,14 @@ static void test_made_across_a_cut_stalls_from_the_cut(void **state)
     assert_int_equal(w.sp.made, 1);
     assert_int_equal(w.connect_err, 0);
     assert_int_equal(w.cp.made, 1);
+    tw_ns sent = tw_sim_now(w.sim);
+    assert_true(sent > t0);
+    assert_int_equal(tw_transport_write(w.cp.t, "one way", 7), 0);
     assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
-    assert_int_equal(w.sp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.sp.len, 7);
     assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
-    assert_int_equal(w.sp.lost_at, t0 + TW_SEC(5));
-    assert_int_equal(w.cp.lost_at, t0 + TW_SEC(5));
+    assert_int_equal(w.cp.lost_at, sent + TW_SEC(5));
+    assert_int_equal(w.sp.lost, 0);
     tw_sim_free(w.sim);
 }
 
@@ -598,7 +679,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TW_TEST(test_reset_both_ends),
-        TW_TEST(test_partition_times_out),
+        TW_TEST(test_partition_times_out_the_end_with_data),
         TW_TEST(test_heal_in_time_resumes),
         TW_TEST(test_timeline_applies_counts_and_ends),
         TW_TEST(test_oneway_partition),
@@ -606,6 +687,7 @@ int main(void)
         TW_TEST(test_acks_wait_for_clog_and_heal),
         TW_TEST(test_crash_peer_times_out_and_restart_reruns_start),
         TW_TEST(test_crash_then_quick_restart_resets_peer),
+        TW_TEST(test_keepalive_and_user_timeout_find_a_dead_peer),
         TW_TEST(test_connect_to_crashed_node_times_out),
         TW_TEST(test_bad_faults),
         TW_TEST(test_stall_clock_starts_at_the_first_cut),

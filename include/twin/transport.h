@@ -130,6 +130,28 @@ void tw_transport_get_write_buffer_limits(const tw_transport *t, size_t *low,
 int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
                                          ssize_t low);
 
+/* ---- how a TCP connection learns that its peer is gone ----
+ * A peer that vanished without a word (power lost, a cable pulled, a
+ * frozen host, a firewall dropping packets) leaves the connection open
+ * until this end sends and its retransmissions give up, or the peer's
+ * host comes back and answers with a reset. Two settings bound that
+ * wait, on both backends (the real one sets the socket options, the
+ * simulator honours them). Stream transports over TCP only: -ENOTSUP for
+ * others (Unix sockets, pipes, datagrams, TLS), -EINVAL for bad values,
+ * -EPIPE once closing.
+ *
+ * Keepalive (SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT):
+ * after idle_ns without traffic, a probe every interval_ns; `count`
+ * unanswered probes lose the connection with -ETIMEDOUT, a reset in
+ * answer with -ECONNRESET. idle_ns 0 turns it off. The real backend
+ * counts whole seconds (each value rounded up, at least 1 s). */
+int tw_transport_set_keepalive(tw_transport *t, tw_ns idle_ns,
+                               tw_ns interval_ns, unsigned count);
+/* TCP_USER_TIMEOUT: data left unacknowledged this long loses the
+ * connection with -ETIMEDOUT. 0: the system's own retransmission limit
+ * (the simulator's stall_timeout_ns). Milliseconds on the real backend. */
+int tw_transport_set_user_timeout(tw_transport *t, tw_ns timeout_ns);
+
 /* ---- DatagramTransport ---- */
 /* Send one datagram to addr (NULL: the connected remote address).
  * len 0 sends an empty datagram. */
