@@ -104,6 +104,7 @@ static inline tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t 
     p->busy_until = start;
     tw_ns t = start + sim_dist_sample(&o->latency, &sim->rng_net);
     sim_count_packet(sim, p);
+    assert(t >= start && start >= sim->now);
     if (__builtin_expect(o->loss_probability <= 0 &&
                          o->loss_model.kind == TW_SIM_LOSS_NONE && !p->burst, 1))
         return t; /* what sim_loss would say, without asking */
