@@ -323,7 +323,7 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
 {
     assert(p->from < sim->nnodes && p->to < sim->nnodes);
     sim_path *path = sim_path_of(sim, p->from, p->to);
-    if (sim_path_cut(sim, p->from, p->to)) {
+    if (sim_path_blocks(sim, p->from, p->to)) {
         drop(sim, p->to, 0, p, SIM_DG_DROP_CUT);
         free(p);
         return;

@@ -172,7 +172,7 @@ void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err)
 void sim_send_rst(tw_sim *sim, sim_ep *from)
 {
     sim_ep *peer = sim_ep_peer(sim, from);
-    if (!peer || sim_path_cut(sim, from->node, peer->node))
+    if (!peer || sim_path_blocks(sim, from->node, peer->node))
         return;
     /* Sent after everything before it on the stream, it arrives after
      * it too: a receiver reads that data, then learns of the reset. */
@@ -530,7 +530,7 @@ static void on_deliver(tw_sim *sim, sim_ep *ep);
 static void on_arrive(tw_sim *sim, sim_ep *ep)
 {
     ep->arrive_pending = false;
-    if (sim_path_cut(sim, ep->peer_node, ep->node)) {
+    if (sim_path_blocks(sim, ep->peer_node, ep->node)) {
         ep->rx_parked = true; /* retransmitted after the heal */
         return;
     }
@@ -778,7 +778,7 @@ void sim_stream_heal(tw_sim *sim)
     for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
         /* Parked segments have no EV_ARRIVE queued: the heal queues it. */
         assert(!(ep->rx_parked && ep->arrive_pending));
-        if (sim_path_cut(sim, ep->peer_node, ep->node))
+        if (sim_path_is_cut(sim, ep->peer_node, ep->node))
             continue;
         tw_ns lat = sim_latency(sim, ep->peer_node, ep->node);
         if (ep->rx_parked) {

@@ -110,17 +110,6 @@ tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
     return t;
 }
 
-bool sim_path_cut_slow(tw_sim *sim, uint32_t from, uint32_t to)
-{
-    if (from == to)
-        return false;
-    sim_path *p = sim_path_of(sim, from, to);
-    if (p->cut_since < 0)
-        return false;
-    p->count.blocked++; /* asked because traffic wants through */
-    return true;
-}
-
 void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut)
 {
     sim_path *p = sim_path_of(sim, from, to);
