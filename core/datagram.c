@@ -299,9 +299,21 @@ static int destination(const tw_transport *t, const tw_addr *addr,
     return 0;
 }
 
+/* The queue's bookkeeping: empty exactly when nothing is counted, and a
+ * tail with nothing after it. Each datagram counts len + 8 in queued, so
+ * a queue of any datagram counts at least 8. */
+static void queue_check(const tw_transport *t)
+{
+    assert((t->dq_head == NULL) == (t->dq_tail == NULL));
+    assert((t->dq_head == NULL) == (t->queued == 0));
+    assert(!t->dq_tail || t->dq_tail->next == NULL);
+    assert(!t->dq_head || t->queued >= t->dq_head->len + TW__DGRAM_HEADER);
+}
+
 static int enqueue(tw_transport *t, const void *data, size_t len,
                    const tw_addr *dest)
 {
+    queue_check(t);
     struct tw__dgram *d = malloc(sizeof *d + len);
     if (!d)
         return -ENOMEM;
@@ -319,6 +331,7 @@ static int enqueue(tw_transport *t, const void *data, size_t len,
         t->dq_head = d;
     t->dq_tail = d;
     t->queued += len + TW__DGRAM_HEADER;
+    queue_check(t);
     return 0;
 }
 
@@ -328,6 +341,7 @@ static int dgram_sendto(tw_transport *t, const void *data, size_t len,
 {
     assert(t->cls == &tw__datagram_class);
     assert(!(t->flags & TW__T_CLOSING));
+    assert(t->wbuf.size == 0); /* a datagram queues whole, never as bytes */
     const tw_addr *dest;
     int rc = destination(t, addr, &dest);
     if (rc < 0)
@@ -357,13 +371,16 @@ static int dgram_sendto(tw_transport *t, const void *data, size_t len,
 
 static void pop(tw_transport *t)
 {
+    queue_check(t);
     struct tw__dgram *d = t->dq_head;
+    assert(d);
     t->dq_head = d->next;
     if (!t->dq_head)
         t->dq_tail = NULL;
     assert(t->queued >= d->len + TW__DGRAM_HEADER);
     t->queued -= d->len + TW__DGRAM_HEADER;
     free(d);
+    queue_check(t);
 }
 
 /* A queue of datagrams, not bytes: send them in order, then resume or
@@ -371,6 +388,7 @@ static void pop(tw_transport *t)
 static void dgram_writable(tw_transport *t)
 {
     assert(t->cls == &tw__datagram_class && !(t->flags & TW__T_LOST));
+    queue_check(t);
     for (int i = 0; i < TW__DGRAM_FLUSH_MAX && t->dq_head; i++) {
         struct tw__dgram *d = t->dq_head;
         int rc = t->ops->sendto(t, d->data, d->len, d->addr.len ? &d->addr : NULL);
@@ -385,6 +403,7 @@ static void dgram_writable(tw_transport *t)
         }
     }
     tw__transport_maybe_resume(t); /* may sendto more, or close */
+    queue_check(t);
     if ((t->flags & TW__T_LOST) || t->dq_head)
         return;
     tw__transport_arm_write(t, false);

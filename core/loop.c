@@ -44,6 +44,7 @@ static uint32_t slot_alloc(tw_loop *loop)
     uint32_t idx;
     if (loop->free_head != NO_SLOT) {
         idx = loop->free_head;
+        assert(idx < loop->nslots && loop->slots[idx].state == TW__SLOT_FREE);
         loop->free_head = (uint32_t)(uintptr_t)loop->slots[idx].arg;
     } else {
         if (loop->nslots == loop->capslots) {
@@ -62,12 +63,15 @@ static uint32_t slot_alloc(tw_loop *loop)
     tw__slot *s = &loop->slots[idx];
     s->heap_pos = -1;
     s->seq = loop->seq++;
+    assert(idx < loop->nslots && loop->nslots <= loop->capslots);
     return idx;
 }
 
 static void slot_free(tw_loop *loop, uint32_t idx)
 {
+    assert(idx < loop->nslots);
     tw__slot *s = &loop->slots[idx];
+    assert(s->heap_pos < 0); /* out of the timer heap first */
     s->state = TW__SLOT_FREE;
     s->cb = NULL;
     s->gen++;
@@ -91,6 +95,8 @@ static uint32_t slot_of(const tw_loop *loop, tw_handle h)
     uint32_t idx = (uint32_t)(low - 1);
     if (loop->slots[idx].gen != (uint32_t)(h >> 32))
         return NO_SLOT;
+    /* A live handle names a slot in use: a freed one moved its gen on. */
+    assert(loop->slots[idx].state != TW__SLOT_FREE);
     return idx;
 }
 
@@ -110,6 +116,7 @@ static int ready_push(tw_loop *loop, uint32_t idx)
         loop->ready_cap = cap;
         loop->ready_head = 0;
     }
+    assert(loop->ready_len < loop->ready_cap && loop->ready_head < loop->ready_cap);
     loop->ready[(loop->ready_head + loop->ready_len) % loop->ready_cap] = idx;
     if (loop->ready_len++ == 0 && loop->on_wake)
         loop->on_wake(loop, false);
@@ -122,6 +129,10 @@ static uint32_t ready_pop(tw_loop *loop)
     uint32_t idx = loop->ready[loop->ready_head];
     loop->ready_head = (loop->ready_head + 1) % loop->ready_cap;
     loop->ready_len--;
+    /* Only slots scheduled to run, or cancelled since, wait in the ring. */
+    assert(idx < loop->nslots);
+    assert(loop->slots[idx].state == TW__SLOT_READY ||
+           loop->slots[idx].state == TW__SLOT_CANCELLED);
     return idx;
 }
 
@@ -150,6 +161,9 @@ static void heap_up(tw_loop *loop, uint32_t pos)
         pos = parent;
     }
     heap_set(loop, pos, idx);
+    /* The heap property where the entry came to rest: its parent is not
+     * later; its children were below the entries it passed, so neither. */
+    assert(pos == 0 || !heap_less(loop, idx, loop->heap[(pos - 1) / 2]));
 }
 
 static void heap_down(tw_loop *loop, uint32_t pos)
@@ -170,6 +184,11 @@ static void heap_down(tw_loop *loop, uint32_t pos)
         pos = m;
     }
     heap_set(loop, pos, idx);
+    /* Where it came to rest, no child is earlier than the entry. */
+    assert(2 * pos + 1 >= loop->heap_len ||
+           !heap_less(loop, loop->heap[2 * pos + 1], idx));
+    assert(2 * pos + 2 >= loop->heap_len ||
+           !heap_less(loop, loop->heap[2 * pos + 2], idx));
 }
 
 static int heap_push(tw_loop *loop, uint32_t idx)
@@ -182,8 +201,11 @@ static int heap_push(tw_loop *loop, uint32_t idx)
         loop->heap = h;
         loop->heap_cap = cap;
     }
+    assert(loop->slots[idx].heap_pos < 0);
     heap_set(loop, loop->heap_len++, idx);
     heap_up(loop, loop->heap_len - 1);
+    assert(loop->heap_len <= loop->heap_cap);
+    assert(loop->heap[loop->slots[idx].heap_pos] == idx);
     return 0;
 }
 
@@ -353,8 +375,15 @@ void tw__loop_run_ready(tw_loop *loop)
     drain_inbox(loop);
     if (loop->heap_len) {
         tw_ns now = tw_loop_now(loop);
+        uint32_t prev = NO_SLOT; /* the timer moved just before */
         while (loop->heap_len && loop->slots[loop->heap[0]].when <= now) {
             uint32_t idx = loop->heap[0];
+            /* Due timers leave in (when, seq) order: the heap's top is
+             * never earlier than the one taken before it. */
+            assert(loop->slots[idx].state == TW__SLOT_TIMER);
+            assert(prev == NO_SLOT || !heap_less(loop, idx, prev));
+            prev = idx;
+            (void)prev; /* read by assertions only */
             heap_remove(loop, idx);
             loop->slots[idx].state = TW__SLOT_READY;
             if (ready_push(loop, idx) < 0) { /* keep it: retry next turn */

@@ -88,6 +88,8 @@ static bool ad_eof(tw_protocol *p)
 static void ad_lost(tw_protocol *p, int err)
 {
     tw__pipe_adapter *ad = (tw__pipe_adapter *)p;
+    /* Once per pipe, from the pipe transport the adapter was opened on. */
+    assert(ad->opened && ad->t != NULL);
     ad->t = NULL; /* get_pipe_transport stops handing it out */
     tw__subprocess *sp = live_sp(p);
     if (!sp)
@@ -216,6 +218,7 @@ static void try_finish(tw__subprocess *sp)
 {
     if (sp->gone || !sp->exit_delivered || (sp->base.flags & TW__T_LOST))
         return;
+    assert(sp->open && sp->exited); /* delivered only once reaped */
     for (int i = 0; i < 3; i++)
         if (sp->pipes[i].t)
             return;
@@ -225,6 +228,10 @@ static void try_finish(tw__subprocess *sp)
 static void exited_cb(void *arg)
 {
     tw__subprocess *sp = arg;
+    /* process_exited once, after the reaping, while the transport is
+     * there: its end waits for this very call. */
+    assert(sp->exited && !sp->exit_delivered && !sp->gone);
+    assert(!(sp->base.flags & TW__T_LOST));
     sp->exit_h = 0;
     sp->exit_delivered = true;
     check(sp, TW__EV_EXITED);

@@ -30,6 +30,11 @@
 
 static inline void check(tw_transport *t, tw__event ev)
 {
+    /* Once the end is scheduled only connection_made (queued before it),
+     * the buffer_updated answering a get_buffer in which the protocol
+     * ended the transport, and connection_lost may reach the protocol. */
+    assert(!(t->flags & TW__T_LOST) || ev == TW__EV_MADE ||
+           ev == TW__EV_BUFFER_UPDATED || ev == TW__EV_LOST);
     if (t->loop->on_callback)
         t->loop->on_callback(t->loop, t, ev);
     if (t->loop->contract_on) {
@@ -37,6 +42,26 @@ static inline void check(tw_transport *t, tw__event ev)
         if (rule)
             tw__contract_fail(t, ev, rule);
     }
+}
+
+/* What a transport's flags and buffers satisfy whenever no call of the
+ * core's is half done: the end implies closing, and disarms both ways;
+ * reading is armed only while the protocol may read; bytes waiting to be
+ * sent always have writability armed, or they would wait for ever; a
+ * write_eof went out only after the buffer drained; the marks are in
+ * order. */
+static void invariants(const tw_transport *t)
+{
+    unsigned f = t->flags;
+    assert(!(f & TW__T_LOST) || (f & TW__T_CLOSING));
+    assert(!(f & TW__T_LOST) || !(f & (TW__T_RARMED | TW__T_WARMED)));
+    assert(!(f & TW__T_RARMED) ||
+           !(f & (TW__T_CLOSING | TW__T_PAUSED | TW__T_EOF_IN)));
+    assert((f & (TW__T_LOST | TW__T_WARMED)) ||
+           (t->wbuf.size == 0 && t->dq_head == NULL));
+    assert(!(f & TW__T_EOF_SENT) || ((f & TW__T_EOF_OUT) && t->wbuf.size == 0));
+    assert(t->low <= t->high);
+    (void)f;
 }
 
 static bool is_buffered(const tw_transport *t)
@@ -156,6 +181,8 @@ void tw__transport_init(tw_transport *t, tw_loop *loop,
 /* Free everything; the protocol (if any) is released first. */
 static void destroy(tw_transport *t)
 {
+    /* A made transport goes only through its end (connection_lost). */
+    assert(!(t->flags & TW__T_MADE) || (t->flags & TW__T_LOST));
     tw_loop *loop = t->loop;
     tw__list_remove(&t->link);
     tw__wbuf_clear(&t->wbuf);
@@ -172,6 +199,7 @@ static void end_cb(void *arg)
 {
     tw_transport *t = arg;
     assert(t->flags & TW__T_LOST);
+    invariants(t);
     if (t->flags & TW__T_MADE) {
         check(t, TW__EV_LOST);
         if (t->proto->ops->connection_lost)
@@ -190,11 +218,13 @@ static void finish(tw_transport *t, int err)
     arm_write(t, false);
     if (!tw_call_soon(t->loop, end_cb, t))
         abort(); /* cannot keep the promise of connection_lost */
+    invariants(t);
 }
 
 static void made_cb(void *arg)
 {
     tw_transport *t = arg;
+    assert(!(t->flags & TW__T_MADE)); /* connection_made once */
     t->flags |= TW__T_MADE;
     check(t, TW__EV_MADE);
     if (t->proto->ops->connection_made)
@@ -212,6 +242,7 @@ static void made_cb(void *arg)
 int tw__transport_open(tw_transport *t, tw_protocol_factory factory,
                        void *arg, tw_connect_cb cb)
 {
+    assert(t->proto == NULL && t->flags == 0); /* opened once, fresh */
     tw_protocol *p = factory(arg);
     if (!p || !p->ops) {
         if (cb)
@@ -251,6 +282,7 @@ int tw__transport_recv_buffer(tw_transport *t, ssize_t sizehint, void **buf,
     }
     *buf = b;
     *len = n;
+    assert(*buf && *len > 0); /* room for at least a byte */
     return 0;
 }
 
@@ -271,6 +303,8 @@ void tw__transport_received(tw_transport *t, size_t n)
 size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
 {
     assert(t->cls->reads);
+    assert(len == 0 || data);
+    invariants(t);
     size_t done = 0;
     while (done < len && tw__transport_reading(t)) {
         if (!is_buffered(t)) {
@@ -286,6 +320,7 @@ size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
         size_t n = len - done < blen ? len - done : blen;
         memcpy(buf, data + done, n);
         done += n;
+        assert(n > 0 && done <= len); /* each turn moves a byte or more */
         check(t, TW__EV_BUFFER_UPDATED);
         if (t->proto->ops->buffer_updated)
             t->proto->ops->buffer_updated(t->proto, n);
@@ -296,10 +331,12 @@ size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
 void tw__transport_eof(tw_transport *t)
 {
     assert(t->cls->reads);
+    invariants(t);
     if (t->flags & (TW__T_CLOSING | TW__T_EOF_IN))
         return;
     t->flags |= TW__T_EOF_IN;
     arm_read(t, false);
+    assert(!(t->flags & TW__T_RARMED)); /* no read after eof */
     check(t, TW__EV_EOF);
     bool keep = t->proto->ops->eof_received &&
                 t->proto->ops->eof_received(t->proto);
@@ -315,6 +352,7 @@ int tw_transport_pause_reading(tw_transport *t)
         return 0;
     t->flags |= TW__T_PAUSED;
     arm_read(t, false);
+    assert(!tw__transport_reading(t));
     return 0;
 }
 
@@ -327,6 +365,7 @@ int tw_transport_resume_reading(tw_transport *t)
     t->flags &= ~TW__T_PAUSED;
     if ((t->flags & TW__T_MADE) && !(t->flags & TW__T_EOF_IN))
         arm_read(t, true);
+    invariants(t);
     return 0;
 }
 
@@ -348,6 +387,8 @@ static size_t buffered(const tw_transport *t)
 
 static void maybe_pause(tw_transport *t)
 {
+    assert(t->cls->limits && t->low <= t->high);
+    assert(!(t->flags & TW__T_LOST));
     if (buffered(t) <= t->high || (t->flags & TW__T_WPAUSED))
         return;
     t->flags |= TW__T_WPAUSED;
@@ -356,8 +397,12 @@ static void maybe_pause(tw_transport *t)
 
 static void maybe_resume(tw_transport *t)
 {
+    assert(t->cls->limits && t->low <= t->high);
+    assert(!(t->flags & TW__T_LOST));
     if (!(t->flags & TW__T_WPAUSED) || buffered(t) > t->low)
         return;
+    /* Paused only above high, resumed only at or below low: between the
+     * two the buffer drained by at least high - low. */
     t->flags &= ~TW__T_WPAUSED;
     call_resume(t);
 }
@@ -386,6 +431,9 @@ static void close_flushed(tw_transport *t)
 
 static void do_shutdown(tw_transport *t)
 {
+    /* Once, after write_eof, with nothing left to send before it. */
+    assert((t->flags & TW__T_EOF_OUT) && !(t->flags & TW__T_EOF_SENT));
+    assert(t->wbuf.size == 0 && !(t->flags & TW__T_CLOSING));
     t->flags |= TW__T_EOF_SENT;
     int rc = t->ops->shutdown_write(t);
     if (rc < 0)
@@ -411,21 +459,32 @@ int tw_transport_writelines(tw_transport *t, const struct iovec *iov,
         return rc;
     if (iovcnt < 0 || (iovcnt > 0 && !iov))
         return -EINVAL;
+    invariants(t);
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
     if (total == 0)
         return 0;
+    const size_t size_before = t->wbuf.size;
+    size_t taken = 0; /* by the backend at once */
     int i = 0;
     size_t off = 0; /* bytes of iov[i] already taken */
     if (t->wbuf.size == 0) {
         /* Nothing queued: try the kernel (or the simulated path) first. */
         int n = iovcnt < TW__IOV_MAX ? iovcnt : TW__IOV_MAX;
+        size_t offered = 0;
+        for (int k = 0; k < n; k++)
+            offered += iov[k].iov_len;
         ssize_t sent = t->ops->send(t, iov, n);
         if (sent < 0) {
             tw__transport_fatal(t, (int)sent);
             return (int)sent;
         }
+        /* A backend never takes more than it was offered, and a send
+         * that took everything leaves nothing buffered. */
+        assert((size_t)sent <= offered);
+        (void)offered;
+        taken = (size_t)sent;
         size_t left = (size_t)sent;
         while (i < iovcnt && left >= iov[i].iov_len) {
             left -= iov[i].iov_len;
@@ -434,6 +493,7 @@ int tw_transport_writelines(tw_transport *t, const struct iovec *iov,
         off = left;
         if (i == iovcnt)
             return 0;
+        assert(!(t->flags & TW__T_LOST) && t->wbuf.size == 0);
     }
     for (; i < iovcnt; i++, off = 0) {
         if (iov[i].iov_len == off)
@@ -446,8 +506,16 @@ int tw_transport_writelines(tw_transport *t, const struct iovec *iov,
             return -ENOMEM;
         }
     }
+    /* Every byte was either taken by the backend or is buffered now. */
+    assert(t->wbuf.size == size_before + (total - taken));
+    (void)size_before; /* read by assertions only */
+    (void)taken;
     arm_write(t, true);
     maybe_pause(t);
+    /* The pause rule held inside the write: over the high mark means
+     * paused (unless the protocol ended the transport meanwhile). */
+    assert((t->flags & (TW__T_WPAUSED | TW__T_LOST)) || buffered(t) <= t->high);
+    invariants(t);
     return 0;
 }
 
@@ -464,7 +532,9 @@ void tw__transport_writable(tw_transport *t)
     if (t->flags & TW__T_LOST)
         return;
     assert(t->cls->writable); /* only a kind with a buffer arms writing */
+    invariants(t);
     t->cls->writable(t);
+    invariants(t);
 }
 
 /* The writable hook of the kinds that write bytes: send what wbuf holds. */
@@ -474,11 +544,17 @@ static void flush(tw_transport *t)
     if (t->wbuf.size) {
         struct iovec iov[TW__IOV_MAX];
         int n = tw__wbuf_iov(&t->wbuf, iov, TW__IOV_MAX);
+        size_t offered = 0;
+        for (int k = 0; k < n; k++)
+            offered += iov[k].iov_len;
+        assert(offered > 0 && offered <= t->wbuf.size);
         ssize_t sent = t->ops->send(t, iov, n);
         if (sent < 0) {
             tw__transport_fatal(t, (int)sent);
             return;
         }
+        assert((size_t)sent <= offered);
+        (void)offered;
         tw__wbuf_consume(&t->wbuf, (size_t)sent);
     }
     maybe_resume(t);
@@ -500,6 +576,7 @@ int tw_transport_write_eof(tw_transport *t)
     t->flags |= TW__T_EOF_OUT;
     if (t->wbuf.size == 0)
         do_shutdown(t);
+    invariants(t);
     return 0;
 }
 
@@ -537,6 +614,7 @@ int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
         return -EINVAL;
     t->high = (size_t)high;
     t->low = (size_t)low;
+    assert(t->low <= t->high);
     if (!(t->flags & TW__T_LOST) && (t->flags & TW__T_MADE))
         maybe_pause(t);
     return 0;
@@ -555,6 +633,7 @@ int tw_transport_close(tw_transport *t)
     assert(t->cls->sendto || t->dq_head == NULL);
     if (t->wbuf.size == 0 && t->dq_head == NULL)
         close_flushed(t);
+    invariants(t);
     return 0;
 }
 
@@ -564,6 +643,7 @@ static void force_close(tw_transport *t, int err)
         return;
     tw__wbuf_clear(&t->wbuf);
     tw__transport_clear_queued(t);
+    assert(t->wbuf.size == 0 && t->dq_head == NULL);
     finish(t, err);
 }
 

@@ -12,8 +12,28 @@
 
 void tw__wbuf_init(tw__wbuf *b) { memset(b, 0, sizeof *b); }
 
+#ifndef NDEBUG
+/* The bytes the chain holds, counted chunk by chunk: what b->size must
+ * say. For assertions only (it walks the whole chain). */
+static size_t chain_bytes(const tw__wbuf *b)
+{
+    size_t n = 0;
+    for (const tw__chunk *c = b->head; c; c = c->next) {
+        assert(c->start <= c->end && c->end <= c->cap);
+        assert(c->next || c == b->tail);
+        n += c->end - c->start;
+    }
+    return n;
+}
+#endif
+
 int tw__wbuf_append(tw__wbuf *b, const void *data, size_t len)
 {
+    assert(len == 0 || data);
+    assert((b->head == NULL) == (b->tail == NULL));
+    const size_t size_before = b->size, len_all = len;
+    (void)size_before; /* read by assertions only */
+    (void)len_all;
     const uint8_t *p = data;
     tw__chunk *c = b->tail;
     if (c && c->cap - c->end > 0) {
@@ -24,8 +44,10 @@ int tw__wbuf_append(tw__wbuf *b, const void *data, size_t len)
         p += n;
         len -= n;
     }
-    if (len == 0)
+    if (len == 0) {
+        assert(b->size == size_before + len_all);
         return 0;
+    }
     size_t cap = len > TW__CHUNK_MIN ? len : TW__CHUNK_MIN;
     c = malloc(sizeof *c + cap);
     if (!c)
@@ -41,11 +63,14 @@ int tw__wbuf_append(tw__wbuf *b, const void *data, size_t len)
         b->head = c;
     b->tail = c;
     b->size += len;
+    assert(b->size == size_before + len_all);
+    assert(b->tail->end <= b->tail->cap && b->tail->next == NULL);
     return 0;
 }
 
 int tw__wbuf_iov(const tw__wbuf *b, struct iovec *iov, int max)
 {
+    assert(max > 0);
     int n = 0;
     for (tw__chunk *c = b->head; c && n < max; c = c->next) {
         if (c->end == c->start)
@@ -54,6 +79,8 @@ int tw__wbuf_iov(const tw__wbuf *b, struct iovec *iov, int max)
         iov[n].iov_len = c->end - c->start;
         n++;
     }
+    /* Bytes buffered are in some chunk: a flush always has one to send. */
+    assert(n > 0 || b->size == 0);
     return n;
 }
 
@@ -78,6 +105,8 @@ void tw__wbuf_consume(tw__wbuf *b, size_t n)
     /* An emptied tail chunk is reused from its start. */
     if (b->head && b->head == b->tail && b->head->start == b->head->end)
         b->head->start = b->head->end = 0;
+    assert((b->head == NULL) == (b->tail == NULL));
+    assert(chain_bytes(b) == b->size);
 }
 
 void tw__wbuf_clear(tw__wbuf *b)

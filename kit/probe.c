@@ -46,8 +46,7 @@ uint64_t tw_sim_path_arrivals(tw_sim *sim, tw_loop *from, tw_loop *to,
 bool tw_sim_path_is_cut(tw_sim *sim, tw_loop *from, tw_loop *to)
 {
     sim_node *a = node_in(sim, from), *b = node_in(sim, to);
-    /* Not sim_path_cut: that one counts the question as traffic. */
-    return a && b && a != b && sim_path_of(sim, a->id, b->id)->cut_since >= 0;
+    return a && b && sim_path_is_cut(sim, a->id, b->id);
 }
 
 /* ---- nodes ---- */

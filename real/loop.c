@@ -147,6 +147,8 @@ static void spin_note(struct real_loop *l, tw_ns idle)
 {
     int hit = idle <= l->spin_max ? SPIN_ONE : 0;
     l->spin_rate += (hit - l->spin_rate) / 8;
+    /* An average of hits (SPIN_ONE) and misses (0) stays between them. */
+    assert(l->spin_rate >= 0 && l->spin_rate <= SPIN_ONE);
 }
 
 /* epoll_wait into l->events for up to timeout (ns; -1: no limit): first
@@ -208,6 +210,7 @@ static void again_run(tw__list *todo)
 {
     while (!tw__list_empty(todo)) {
         struct real_io *io = tw__container_of(todo->next, struct real_io, again);
+        assert(io->again_on && io->mask != 0); /* listed while watched */
         again_cancel(io);
         io->cb(io, EPOLLIN);
     }
@@ -234,6 +237,9 @@ static int real_poll(tw_loop *loop, tw_ns timeout)
     for (int i = 0; i < n; i++) {
         l->batch_i = i;
         struct real_io *io = l->events[i].data.ptr;
+        /* A watcher removed earlier in the batch was forgotten (NULL):
+         * every one still named here is in the set. */
+        assert(io == NULL || io->mask != 0);
         if (io != NULL)
             io->cb(io, l->events[i].events);
     }

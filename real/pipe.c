@@ -65,6 +65,10 @@ static void interest_update(struct real_pipe *p)
 static void pipe_want_read(tw_transport *t, bool on)
 {
     struct real_pipe *p = pipe_of(t);
+    /* A write pipe never reads (its class has no reads); the core asks on
+     * a change only, its flag already saying so. */
+    assert(!p->write || !on);
+    assert(on == !!(t->flags & TW__T_RARMED));
     p->want_rd = on;
     interest_update(p);
 }
@@ -72,6 +76,8 @@ static void pipe_want_read(tw_transport *t, bool on)
 static void pipe_want_write(tw_transport *t, bool on)
 {
     struct real_pipe *p = pipe_of(t);
+    assert(p->write || !on); /* and a read pipe never writes */
+    assert(on == !!(t->flags & TW__T_WARMED));
     p->want_wr = on;
     interest_update(p);
 }
@@ -82,6 +88,7 @@ static void pipe_want_write(tw_transport *t, bool on)
 static void pipe_read(struct real_pipe *p)
 {
     tw_transport *t = &p->base;
+    assert(!p->write);
     void *buf;
     size_t len;
     if (tw__transport_recv_buffer(t, -1, &buf, &len) < 0)
@@ -94,12 +101,14 @@ static void pipe_read(struct real_pipe *p)
         if (n >= 0 || errno != EINTR)
             break;
     }
-    if (n > 0)
+    if (n > 0) {
+        assert((size_t)n <= len); /* never more than the buffer held */
         tw__transport_received(t, (size_t)n);
-    else if (n == 0)
+    } else if (n == 0) {
         tw__transport_eof(t);
-    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         tw__transport_fatal(t, -errno);
+    }
 }
 
 /* The reader of a write pipe is gone (asyncio's _read_ready of the write
@@ -108,6 +117,7 @@ static void pipe_read(struct real_pipe *p)
 static void reader_gone(struct real_pipe *p)
 {
     tw_transport *t = &p->base;
+    assert(p->write && !p->hup && !(t->flags & TW__T_LOST));
     p->hup = true; /* out of the epoll set: EPOLLERR would repeat forever */
     interest_update(p);
     if (t->wbuf.size)
@@ -120,6 +130,7 @@ static void pipe_cb(struct real_io *io, uint32_t ev)
 {
     struct real_pipe *p = tw__container_of(io, struct real_pipe, io);
     tw_transport *t = &p->base;
+    assert(io->mask != 0 && !p->hup); /* a pipe past its hangup is unwatched */
     if (!p->write) {
         /* EPOLLHUP: the writer closed; the read drains, then sees 0. */
         if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && p->want_rd) {
@@ -165,6 +176,7 @@ static ssize_t quiet_writev(int fd, const struct iovec *iov, int iovcnt,
     }
     if (n < 0)
         *err = errno;
+    assert(n >= 0 || *err != 0);
     if (*err == EPIPE && masked && !was_pending) {
         const struct timespec zero = {0, 0};
         for (int i = 0; i < TW__REAL_EINTR_MAX; i++)
@@ -180,6 +192,7 @@ static ssize_t quiet_writev(int fd, const struct iovec *iov, int iovcnt,
 static ssize_t pipe_send(tw_transport *t, const struct iovec *iov, int iovcnt)
 {
     struct real_pipe *p = pipe_of(t);
+    assert(p->write && !(t->flags & TW__T_LOST));
     if (iovcnt > UIO_MAXIOV)
         iovcnt = UIO_MAXIOV;
     int err;

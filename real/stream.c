@@ -107,6 +107,8 @@ static void rearm(struct real_stream *s)
 static void stream_want_read(tw_transport *t, bool on)
 {
     struct real_stream *s = stream_of(t);
+    /* The core asks on a change only, its flag already saying so. */
+    assert(on == !!(t->flags & TW__T_RARMED) && on != s->want_rd);
     s->want_rd = on;
     if (!on)
         return;
@@ -123,6 +125,7 @@ static void stream_want_read(tw_transport *t, bool on)
 static void stream_want_write(tw_transport *t, bool on)
 {
     struct real_stream *s = stream_of(t);
+    assert(on == !!(t->flags & TW__T_WARMED) && on != s->want_wr);
     s->want_wr = on;
     if (!on)
         return;
@@ -154,6 +157,7 @@ static void stream_read(struct real_stream *s)
             break;
     }
     if (n > 0) {
+        assert((size_t)n <= len); /* never more than the buffer held */
         /* short: the queue is empty, unless the end is in it too */
         s->rd_ready = (size_t)n == len || s->rd_hup;
         tw__transport_received(t, (size_t)n);
@@ -182,6 +186,9 @@ static void stream_cb(struct real_io *io, uint32_t ev)
 {
     struct real_stream *s = tw__container_of(io, struct real_stream, io);
     tw_transport *t = &s->base;
+    /* Only a registered socket is reported, and only a live transport
+     * stays registered (the end removes it before freeing). */
+    assert(io->fd >= 0 && io->mask != 0);
     /* EPOLLHUP and EPOLLERR come whatever the mask: they go to the read
      * (which reports eof or the error) or else to the flush (whose send
      * reports the error). An edge nobody wants now is remembered for
@@ -227,10 +234,12 @@ static ssize_t stream_send(tw_transport *t, const struct iovec *iov,
     }
     /* Stopped short while the core waits for EPOLLOUT already: have epoll
      * look again (otherwise want_write(true) comes next and does). */
+    assert(n >= 0);
     if (s->want_wr) {
         size_t total = 0;
         for (int i = 0; i < iovcnt; i++)
             total += iov[i].iov_len;
+        assert((size_t)n <= total); /* the kernel takes at most what it got */
         if ((size_t)n < total)
             rearm(s);
     }

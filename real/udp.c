@@ -68,6 +68,8 @@ static void interest_update(struct real_udp *u)
 static void udp_want_read(tw_transport *t, bool on)
 {
     struct real_udp *u = udp_of(t);
+    /* The core asks on a change only, its flag already saying so. */
+    assert(on == !!(t->flags & TW__T_RARMED));
     u->want_rd = on;
     interest_update(u);
 }
@@ -75,6 +77,7 @@ static void udp_want_read(tw_transport *t, bool on)
 static void udp_want_write(tw_transport *t, bool on)
 {
     struct real_udp *u = udp_of(t);
+    assert(on == !!(t->flags & TW__T_WARMED) && on != u->want_wr);
     u->want_wr = on;
     interest_update(u);
 }
@@ -129,6 +132,7 @@ static bool udp_read_one(struct real_udp *u)
         tw__transport_error_received(t, -EMSGSIZE);
         return true;
     }
+    assert(from.len <= sizeof from.u.ss); /* addr_fix kept it in bounds */
     tw__transport_datagram(t, buf, (size_t)n, &from);
     return true;
 }
@@ -137,6 +141,9 @@ static void udp_cb(struct real_io *io, uint32_t ev)
 {
     struct real_udp *u = tw__container_of(io, struct real_udp, io);
     tw_transport *t = &u->base;
+    /* Reported only while watched, and watched only while something is
+     * wanted (the mask is the wants). */
+    assert(io->mask != 0 && (u->want_rd || u->want_wr));
     /* EPOLLERR (a pending ICMP error) goes to the read, which reports it
      * through recvfrom's errno and so clears it. */
     if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && u->want_rd) {
@@ -161,6 +168,8 @@ static int udp_sendto(tw_transport *t, const void *data, size_t len,
                       const tw_addr *addr)
 {
     struct real_udp *u = udp_of(t);
+    /* Sends come until the end, close's flush included. */
+    assert(!(t->flags & TW__T_LOST) && (len == 0 || data));
     const struct sockaddr *sa = addr ? &addr->u.sa : NULL;
     socklen_t alen = addr ? addr->len : 0;
     for (int i = 0; i < TW__REAL_EINTR_MAX; i++) {

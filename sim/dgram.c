@@ -305,8 +305,20 @@ static void maybe_deliver(tw_sim *sim, sim_dg *ep)
     ep_push(sim, ep, EV_DGRAM_DELIVER, 0);
 }
 
+/* The receive queue's counts agree with it: empty exactly when nothing
+ * is counted, and each datagram counts its length and 8 bytes. */
+static void rx_check(const sim_dg *ep)
+{
+    assert((ep->rx_head == NULL) == (ep->rx_tail == NULL));
+    assert((ep->rx_head == NULL) == (ep->rx_count == 0));
+    assert(ep->rx_bytes >= (size_t)ep->rx_count * TW__DGRAM_HEADER);
+    assert(ep->rx_count || ep->rx_bytes == 0);
+    assert(!ep->rx_tail || ep->rx_tail->next == NULL);
+}
+
 void sim_dg_enqueue(tw_sim *sim, sim_dg *ep, sim_pkt *pkt)
 {
+    rx_check(ep);
     pkt->next = NULL;
     if (ep->rx_tail)
         ep->rx_tail->next = pkt;
@@ -315,19 +327,23 @@ void sim_dg_enqueue(tw_sim *sim, sim_dg *ep, sim_pkt *pkt)
     ep->rx_tail = pkt;
     ep->rx_bytes += pkt->len + TW__DGRAM_HEADER;
     ep->rx_count++;
+    rx_check(ep);
     maybe_deliver(sim, ep);
 }
 
 sim_pkt *sim_dg_pop(tw_sim *sim, sim_dg *ep)
 {
+    rx_check(ep);
     sim_pkt *p = ep->rx_head;
     if (!p)
         return NULL;
+    assert(ep->rx_bytes >= p->len + TW__DGRAM_HEADER);
     ep->rx_head = p->next;
     if (!ep->rx_head)
         ep->rx_tail = NULL;
     ep->rx_bytes -= p->len + TW__DGRAM_HEADER;
     ep->rx_count--;
+    rx_check(ep);
     if (p->is_unix)
         sim_dg_unix_taken(sim, p); /* room in its sender's buffer */
     return p;
@@ -347,6 +363,7 @@ static void deliver(tw_sim *sim, sim_dg *ep)
             return; /* closing, or not armed yet: it waits */
         }
         sim_pkt *p = sim_dg_pop(sim, ep);
+        assert(p != NULL && p->to == ep->node);
         took_unix |= p->is_unix;
         if (p->err) {
             tw__transport_error_received(&ep->t, p->err);
@@ -382,6 +399,7 @@ static void on_writable(tw_sim *sim, sim_dg *ep)
     ep->writable_pending = false;
     if (!ep->want_write || ep->blocked)
         return;
+    assert(ep->t.flags & TW__T_WARMED); /* the core armed what it wants */
     tw__transport_writable(&ep->t);
     /* The flush stops after TW__DGRAM_FLUSH_MAX: go on in the next event
      * unless it ran dry (want_write off) or the buffer filled (blocked). */
@@ -395,6 +413,8 @@ static int op_sendto(tw_transport *t, const void *data, size_t len,
                      const tw_addr *addr)
 {
     sim_dg *ep = (sim_dg *)t;
+    /* Sends come until the end, close's flush included. */
+    assert(!(t->flags & TW__T_LOST) && (len == 0 || data));
     if (ep->is_unix) /* NULL: the socket it is connected to */
         return sim_dg_unix_send(sim_of(ep), ep, data, len, addr);
     return sim_dg_send(sim_of(ep), ep, data, len, addr ? addr : &t->peer);
@@ -403,6 +423,8 @@ static int op_sendto(tw_transport *t, const void *data, size_t len,
 static void op_want_read(tw_transport *t, bool on)
 {
     sim_dg *ep = (sim_dg *)t;
+    /* The core asks on a change only, its flag already saying so. */
+    assert(on == !!(t->flags & TW__T_RARMED) && on != ep->want_read);
     ep->want_read = on;
     if (on)
         maybe_deliver(sim_of(ep), ep);
@@ -411,6 +433,7 @@ static void op_want_read(tw_transport *t, bool on)
 static void op_want_write(tw_transport *t, bool on)
 {
     sim_dg *ep = (sim_dg *)t;
+    assert(on == !!(t->flags & TW__T_WARMED) && on != ep->want_write);
     ep->want_write = on;
     if (on)
         maybe_writable(sim_of(ep), ep);

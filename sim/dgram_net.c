@@ -40,6 +40,7 @@ static sim_pkt *pkt_clone(const sim_pkt *p)
 
 void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when)
 {
+    assert(when >= sim->now && pkt->from < sim->nnodes && pkt->to < sim->nnodes);
     uint32_t id = sim_table_add(&sim->dg->pkts, pkt);
     if (id == SIM_NONE) {
         free(pkt);
@@ -80,6 +81,7 @@ static int corrupt(tw_sim_prng *r, sim_pkt *p, uint32_t bits_max)
         done[n++] = bit;
         p->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
+    assert(n >= 1 && n <= 64); /* at least a bit, at most what done holds */
     return n;
 }
 
@@ -134,6 +136,7 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
     if (impaired && (refuse || dup || hold || corrupted))
         ++*impaired;
     tw_ns arrive = depart + sim_latency(sim, ep->node, to);
+    assert(arrive >= depart && depart >= sim->now);
     if (arrive < path->dgram_last)
         arrive = path->dgram_last; /* no overtaking on one link */
     if (hold) {
@@ -141,8 +144,9 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
         sim_trace(sim, ep->node, tid, "dg_reorder", (int64_t)len, hold);
         arrive += hold; /* and the link's order does not wait for it */
     } else {
-        path->dgram_last = arrive;
+        path->dgram_last = arrive; /* only forward: arrive >= it above */
     }
+    assert(arrive >= path->dgram_last); /* a held one only later */
     sim_pkt *copy = dup ? pkt_clone(p) : NULL;
     sim_dg_launch(sim, p, arrive);
     if (copy) {
@@ -185,6 +189,7 @@ static int source(tw_sim *sim, const sim_dg *ep, const tw_addr *dst,
 int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
                 const tw_addr *dst)
 {
+    assert(!ep->is_unix && dst != NULL);
     sim_node *n = sim->nodes[ep->node];
     uint64_t tid = ep->t.id;
     bool bcast = sim_dg_ip_is_broadcast(dst);
@@ -233,6 +238,7 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
         wire = (tw_ns)((__int128)len * TW_NS_PER_SEC /
                        (__int128)po->bandwidth_bytes_per_sec);
     tw_ns depart = start + wire;
+    assert(depart >= sim->now && depart >= path->busy_until);
     if (depart > sim->now) {
         path->busy_until = depart;
         ep->tx_bytes += cost;
@@ -262,6 +268,7 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
  * over the reverse path, carrying the sender's identity. */
 static void refuse(tw_sim *sim, sim_pkt *p)
 {
+    assert(p->err == 0 && !p->is_unix); /* an error is never answered */
     sim->stats.dgrams_refused++;
     sim_trace(sim, p->to, 0, "dg_refused", p->len, tw_addr_port(&p->dst));
     uint32_t from = p->to;
@@ -276,6 +283,7 @@ static void refuse(tw_sim *sim, sim_pkt *p)
  * if it is connected; unconnected sockets never hear of it. */
 static void icmp_arrive(tw_sim *sim, sim_pkt *p)
 {
+    assert(p->err < 0 && p->len == 0);
     sim_dg *ep = sim_dg_get(sim, p->sender, p->sender_gen);
     if (!ep || !ep->t.peer.len) {
         sim_trace(sim, p->to, ep ? ep->t.id : 0, "dg_icmp_ignored", p->err, 0);
@@ -295,6 +303,7 @@ static bool fits(tw_sim *sim, const sim_pkt *p, const sim_dg *ep)
 
 static void broadcast_arrive(tw_sim *sim, sim_pkt *p)
 {
+    assert(p->err == 0 && sim_dg_ip_is_broadcast(&p->dst));
     uint16_t port = tw_addr_port(&p->dst);
     int heard = 0;
     for (sim_dg *ep = sim->dg->head; ep; ep = ep->next) {
@@ -320,8 +329,9 @@ static void broadcast_arrive(tw_sim *sim, sim_pkt *p)
 
 void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
 {
+    assert(p->from < sim->nnodes && p->to < sim->nnodes);
     sim_path *path = sim_path_of(sim, p->from, p->to);
-    if (sim_path_cut(sim, p->from, p->to)) {
+    if (sim_path_blocks(sim, p->from, p->to)) {
         drop(sim, p->to, 0, p, SIM_DG_DROP_CUT);
         free(p);
         return;

@@ -324,6 +324,7 @@ static int no_room(tw_sim *sim, sim_dg *ep, const sim_dg *rx, size_t len)
     }
     ep->wait_on = rx ? rx->id : SIM_NONE;
     ep->wait_gen = rx ? sim_table_gen(&sim->dg->eps, rx->id) : 0;
+    assert(ep->blocked && sim->dg->unix_blocked > 0);
     sim_trace(sim, ep->node, ep->t.id, "dgu_eagain", (int64_t)len,
               rx ? (int64_t)rx->rx_count : (int64_t)ep->unix_tx);
     return -EAGAIN;
@@ -346,6 +347,7 @@ static void disconnect(tw_sim *sim, sim_dg *ep)
 int sim_dg_unix_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
                      const tw_addr *dst)
 {
+    assert(ep->is_unix && !(ep->t.flags & TW__T_LOST));
     tw_addr to;
     if (dst) {
         int rc = canonical(dst, &to);
@@ -388,6 +390,7 @@ int sim_dg_unix_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
     p->src = ep->t.local; /* len 0 when unbound: no address */
     p->dst = rx->t.local;
     p->is_unix = true;
+    assert(p->from == rx->node); /* a Unix datagram never leaves its node */
     ep->unix_tx += len + TW__DGRAM_HEADER;
     sim->stats.dgrams_sent++;
     sim_trace(sim, ep->node, ep->t.id, "dgu_send", (int64_t)len,

@@ -104,18 +104,26 @@ static inline tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t 
     p->busy_until = start;
     tw_ns t = start + sim_dist_sample(&o->latency, &sim->rng_net);
     sim_count_packet(sim, p);
+    assert(t >= start && start >= sim->now);
     if (__builtin_expect(o->loss_probability <= 0 &&
                          o->loss_model.kind == TW_SIM_LOSS_NONE && !p->burst, 1))
         return t; /* what sim_loss would say, without asking */
     return sim_retransmit(sim, from, to, o, p, t, gave_up);
 }
-/* Is the path cut? (Asking counts, on a cut path, as traffic blocked.) */
-bool sim_path_cut_slow(tw_sim *sim, uint32_t from, uint32_t to);
-static inline bool sim_path_cut(tw_sim *sim, uint32_t from, uint32_t to)
+/* Is the path cut? Only asks: counts nothing, changes nothing. */
+static inline bool sim_path_is_cut(tw_sim *sim, uint32_t from, uint32_t to)
 {
-    if (from == to || sim_path_of(sim, from, to)->cut_since < 0)
+    return from != to && sim_path_of(sim, from, to)->cut_since >= 0;
+}
+/* A packet from -> to meets the path now: true if a cut stops it, and
+ * then counted as traffic blocked (twin/simprobe.h: how a partition
+ * proves it met live traffic). Only where a packet is really stopped. */
+static inline bool sim_path_blocks(tw_sim *sim, uint32_t from, uint32_t to)
+{
+    if (!sim_path_is_cut(sim, from, to))
         return false;
-    return sim_path_cut_slow(sim, from, to);
+    sim_path_of(sim, from, to)->count.blocked++;
+    return true;
 }
 void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut);
 

@@ -50,9 +50,16 @@ static int ring_push(sim_queue *q, const sim_event *ev)
         q->r_cap = cap;
         q->r_head = 0;
     }
+    /* A power-of-two ring (the masks above), in FIFO order: an event
+     * due now queues behind every one queued before it. */
+    assert(q->r_cap && (q->r_cap & (q->r_cap - 1)) == 0 && q->r_len < q->r_cap);
+    assert(!ev->bg);
+    assert(q->r_len == 0 ||
+           q->ring[(q->r_head + q->r_len - 1) & (q->r_cap - 1)].seq < ev->seq);
     q->ring[(q->r_head + q->r_len++) & (q->r_cap - 1)] = *ev;
     if (!ev->bg)
         q->fg++;
+    assert(q->fg <= q->len + q->r_len);
     return 0;
 }
 
@@ -81,12 +88,18 @@ static int queue_push(sim_queue *q, const sim_event *ev)
     q->heap[pos] = *ev;
     if (!ev->bg)
         q->fg++;
+    /* The heap property where it came to rest: its parent is not later. */
+    assert(pos == 0 || !ev_less(&q->heap[pos], &q->heap[(pos - 1) / 2]));
+    assert(q->len <= q->cap && q->fg <= q->len + q->r_len);
     return 0;
 }
 
 bool sim_pop(sim_queue *q, tw_ns now, sim_event *out)
 {
     if (q->r_len && !(q->len && q->heap[0].time <= now)) {
+        /* The ring holds what was queued for the current instant: the
+         * clock does not move on while it has any. */
+        assert(q->ring[q->r_head].time == now);
         *out = q->ring[q->r_head];
         q->r_head = (q->r_head + 1) & (q->r_cap - 1);
         q->r_len--;
@@ -98,6 +111,10 @@ bool sim_pop(sim_queue *q, tw_ns now, sim_event *out)
     }
     if (q->len == 0)
         return false;
+    /* A foreground heap event of the current instant was queued before
+     * the clock got there, so before anything in the ring. */
+    assert(!q->r_len || q->heap[0].bg || q->heap[0].time < now ||
+           q->heap[0].seq < q->ring[q->r_head].seq);
     *out = q->heap[0];
     if (!out->bg) {
         assert(q->fg > 0);
@@ -118,6 +135,13 @@ bool sim_pop(sim_queue *q, tw_ns now, sim_event *out)
     }
     if (q->len)
         q->heap[pos] = last;
+    /* Where the last entry came to rest no child is earlier, and the
+     * new top is not earlier than what was taken: pops never go back. */
+    assert(pos >= q->len || 2 * pos + 1 >= q->len ||
+           !ev_less(&q->heap[2 * pos + 1], &q->heap[pos]));
+    assert(pos >= q->len || 2 * pos + 2 >= q->len ||
+           !ev_less(&q->heap[2 * pos + 2], &q->heap[pos]));
+    assert(q->len == 0 || !ev_less(&q->heap[0], out));
     return true;
 }
 
@@ -125,6 +149,7 @@ static int push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
                 uint32_t gen, uint64_t arg, bool bg)
 {
     assert(type >= EV_ARRIVE && type < EV__END);
+    assert(!bg || obj == SIM_NONE);
     if (when < sim->now)
         when = sim->now;
     sim_event ev = {.time = when, .seq = sim->seq++, .arg = arg,
@@ -190,6 +215,7 @@ uint32_t sim_table_add(sim_table *t, void *p)
     }
     t->slots[id].p = p;
     t->live++;
+    assert((t->slots[id].gen & 1) && t->live <= t->n && t->n <= t->cap);
     return id;
 }
 
@@ -203,6 +229,7 @@ void sim_table_del(sim_table *t, uint32_t id)
     t->slots[id].p = (void *)(uintptr_t)t->free_head;
     t->free_head = id;
     t->live--;
+    assert(!(t->slots[id].gen & 1) && t->live < t->n);
 }
 
 

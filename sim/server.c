@@ -357,7 +357,7 @@ static void syn_retry(tw_sim *sim, sim_ep *c, uint64_t tries)
 static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
 {
     sim_node *dst = sim->nodes[c->peer_node];
-    if (!dst->up || sim_path_cut(sim, c->node, dst->id))
+    if (!dst->up || sim_path_blocks(sim, c->node, dst->id))
         return syn_retry(sim, c, tries);
     sim_path *p = sim_path_of(sim, c->node, dst->id);
     if (p->clog_until > sim->now) {
@@ -388,7 +388,7 @@ static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
                                                           &c->t.peer)
                              : -ECONNREFUSED;
         sim_trace(sim, dst->id, 0, "refuse", c->id, tw_addr_port(&c->t.peer));
-        if (!sim_path_cut(sim, dst->id, c->node))
+        if (!sim_path_blocks(sim, dst->id, c->node))
             sim_push(sim, back, EV_REFUSED, c->id, sim_table_gen(&sim->eps, c->id),
                      err == -ECONNREFUSED ? 0 : (uint64_t)-err);
         return;

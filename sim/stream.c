@@ -69,11 +69,14 @@ static sim_seg *seg_new(tw_sim *sim, size_t len)
     s->len = (uint32_t)len;
     s->off = 0;
     s->fin = false;
+    /* A recycled segment has the small room, so only small data fits. */
+    assert(s->len == len && (!s->small || len <= SIM_SEG_SMALL));
     return s;
 }
 
 static void seg_free(tw_sim *sim, sim_seg *s)
 {
+    assert(sim->seg_nfree <= SIM_SEG_FREE_MAX); /* the free list is bounded */
     if (s->small && sim->seg_nfree < SIM_SEG_FREE_MAX) {
         s->next = sim->seg_free;
         sim->seg_free = s;
@@ -171,13 +174,14 @@ void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err)
 void sim_send_rst(tw_sim *sim, sim_ep *from)
 {
     sim_ep *peer = sim_ep_peer(sim, from);
-    if (!peer || sim_path_cut(sim, from->node, peer->node))
+    if (!peer || sim_path_blocks(sim, from->node, peer->node))
         return;
     /* Sent after everything before it on the stream, it arrives after
      * it too: a receiver reads that data, then learns of the reset. */
     tw_ns t = sim->now + sim_latency(sim, from->node, peer->node);
     if (peer->fly_head && t <= peer->fly_last)
         t = peer->fly_last + 1;
+    assert(t >= sim->now && (!peer->fly_head || t > peer->fly_last));
     ep_push(sim, peer, t, EV_RST, ECONNRESET);
 }
 
@@ -207,6 +211,8 @@ static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg)
     }
     if (t < to->fly_last)
         t = to->fly_last; /* a stream never overtakes itself */
+    assert(t >= sim->now);
+    assert(!to->fly_tail || to->fly_tail->arrive <= t);
     to->fly_last = t;
     seg->sent = sim->now;
     seg->arrive = t;
@@ -218,6 +224,7 @@ static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg)
         to->fly_head = seg;
     to->fly_tail = seg;
     to->fly_bytes += seg->len;
+    assert(to->fly_bytes >= seg->len); /* no wrap: counted bytes are real */
     /* One EV_ARRIVE at a time, for the oldest segment in flight: the
      * next is queued when it arrives (arrival times never go back). */
     if (!to->arrive_pending && !to->rx_parked) {
@@ -228,10 +235,26 @@ static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg)
 
 /* ---- acknowledgements ---- */
 
+#ifndef NDEBUG
+/* The acks on their way to ep land in the order they are kept: a ring of
+ * at most SIM_ACKS, by non-decreasing arrival time. For assertions. */
+static bool acks_ordered(const sim_ep *ep)
+{
+    if (ep->ack_len > SIM_ACKS || ep->ack_head >= SIM_ACKS)
+        return false;
+    for (unsigned k = 1; k < ep->ack_len; k++)
+        if (ep->acks[(ep->ack_head + k) % SIM_ACKS].t <
+            ep->acks[(ep->ack_head + k - 1) % SIM_ACKS].t)
+            return false;
+    return true;
+}
+#endif
+
 /* Fold the acks that have reached ep into its window; one that arrived
  * while its path was cut is held until the heal. */
 static void ack_settle(tw_sim *sim, sim_ep *ep)
 {
+    assert(acks_ordered(ep));
     while (ep->ack_len && ep->acks[ep->ack_head].t <= sim->now) {
         sim_ack *a = &ep->acks[ep->ack_head];
         sim_path *p = ep->node == ep->peer_node
@@ -249,6 +272,8 @@ static void ack_settle(tw_sim *sim, sim_ep *ep)
         ep->ack_head = (uint8_t)((ep->ack_head + 1u) % SIM_ACKS);
         ep->ack_len--;
     }
+    /* What is left is still on its way. */
+    assert(!ep->ack_len || ep->acks[ep->ack_head].t > sim->now);
 }
 
 size_t sim_ep_unacked(tw_sim *sim, sim_ep *ep)
@@ -289,8 +314,10 @@ static void ack_add(tw_sim *sim, sim_ep *to, tw_ns t, size_t n)
             return;
         }
     }
+    assert(to->ack_len < SIM_ACKS);
     to->acks[(to->ack_head + to->ack_len + 0u) % SIM_ACKS] = (sim_ack){t, n};
     to->ack_len++;
+    assert(acks_ordered(to));
     ack_wake(sim, to);
 }
 
@@ -333,6 +360,7 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
     sim_ep *ep = (sim_ep *)t;
     tw_sim *sim = sim_of_ep(ep);
     assert(ep->opened && !ep->fin_sent);
+    assert(!(t->flags & (TW__T_LOST | TW__T_EOF_SENT)));
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
@@ -402,6 +430,8 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
         }
         ep->last_active = sim->now;
     }
+    /* Within what was offered and what the window had room for. */
+    assert(done <= total && ep->tx_unacked + done <= window);
     ep->tx_unacked += done;
     sim->stats.bytes_sent += done;
     sim_trace(sim, ep->node, t->id, "send", (int64_t)done, (int64_t)total);
@@ -410,6 +440,7 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
 
 static void maybe_writable(tw_sim *sim, sim_ep *ep)
 {
+    assert(ep->opened && ep->want_write);
     if (ep->writable_pending)
         return;
     if (!can_send(sim, ep)) {
@@ -432,6 +463,8 @@ static void maybe_deliver(tw_sim *sim, sim_ep *ep)
 static void op_want_write(tw_transport *t, bool on)
 {
     sim_ep *ep = (sim_ep *)t;
+    /* The core asks on a change only, its flag already saying so. */
+    assert(on == !!(t->flags & TW__T_WARMED) && on != ep->want_write);
     ep->want_write = on;
     if (on)
         maybe_writable(sim_of_ep(ep), ep);
@@ -440,6 +473,7 @@ static void op_want_write(tw_transport *t, bool on)
 static void op_want_read(tw_transport *t, bool on)
 {
     sim_ep *ep = (sim_ep *)t;
+    assert(on == !!(t->flags & TW__T_RARMED) && on != ep->want_read);
     ep->want_read = on;
     if (on)
         maybe_deliver(sim_of_ep(ep), ep);
@@ -447,6 +481,7 @@ static void op_want_read(tw_transport *t, bool on)
 
 static void send_fin(tw_sim *sim, sim_ep *ep)
 {
+    assert(!ep->fin_sent); /* one FIN per direction */
     ep->fin_sent = true;
     sim_ep *peer = sim_ep_peer(sim, ep);
     sim_seg *seg = peer ? seg_new(sim, 0) : NULL;
@@ -521,7 +556,7 @@ static void on_deliver(tw_sim *sim, sim_ep *ep);
 static void on_arrive(tw_sim *sim, sim_ep *ep)
 {
     ep->arrive_pending = false;
-    if (sim_path_cut(sim, ep->peer_node, ep->node)) {
+    if (sim_path_blocks(sim, ep->peer_node, ep->node)) {
         ep->rx_parked = true; /* retransmitted after the heal */
         return;
     }
@@ -552,7 +587,10 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
         ep->rx_tail = s;
         ep->rx_bytes += s->len;
         moved += s->len;
+        assert(s->len > 0 && s->off == 0); /* only data reaches rx */
     }
+    assert(ep->fly_head || (ep->fly_bytes == 0 && !ep->fly_tail));
+    assert(!ep->fly_head || ep->fly_head->arrive > sim->now);
     if (ep->fly_head) {
         ep->arrive_pending = true;
         ep_push(sim, ep, ep->fly_head->arrive, EV_ARRIVE, 0);
@@ -582,6 +620,7 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
  * below whole) with chunk_split_probability. */
 static size_t choose_chunk(tw_sim *sim, size_t avail)
 {
+    assert(avail > 0 && sim->opts.chunk_bytes_max > 0);
     size_t max = avail < sim->opts.chunk_bytes_max ? avail : sim->opts.chunk_bytes_max;
     if (max == 1 || !sim_chance(&sim->rng_net, sim->opts.chunk_split_probability))
         return max;
@@ -595,6 +634,8 @@ static size_t choose_chunk(tw_sim *sim, size_t avail)
  * holds them, else gathered into the world's scratch buffer. */
 static const uint8_t *gather(tw_sim *sim, sim_ep *ep, size_t c)
 {
+    /* What arrived, and no more than the scratch buffer holds. */
+    assert(c > 0 && c <= ep->rx_bytes && c <= sim->opts.chunk_bytes_max);
     sim_seg *s = ep->rx_head;
     if (s->len - s->off >= c)
         return s->data + s->off;
@@ -612,6 +653,7 @@ static const uint8_t *gather(tw_sim *sim, sim_ep *ep, size_t c)
 static void consume(tw_sim *sim, sim_ep *ep, size_t n)
 {
     assert(n <= ep->rx_bytes);
+    assert((ep->rx_head == NULL) == (ep->rx_bytes == 0));
     ep->rx_bytes -= n;
     while (n) {
         sim_seg *s = ep->rx_head;
@@ -625,6 +667,9 @@ static void consume(tw_sim *sim, sim_ep *ep, size_t n)
             seg_free(sim, s);
         }
     }
+    /* Every segment kept has a byte unread: empty means nothing counted. */
+    assert((ep->rx_head == NULL) == (ep->rx_bytes == 0));
+    assert(!ep->rx_head || ep->rx_head->off < ep->rx_head->len);
 }
 
 /* Is there something to hand the protocol? */
@@ -647,9 +692,12 @@ static void on_deliver(tw_sim *sim, sim_ep *ep)
             const uint8_t *p = gather(sim, ep, c);
             sim_trace(sim, ep->node, ep->t.id, "deliver", (int64_t)c,
                       (int64_t)ep->rx_bytes);
+            assert(c > 0 && c <= ep->rx_bytes);
             size_t took = tw__transport_deliver(&ep->t, p, c);
             /* Callbacks may have closed the transport, but it is freed
-             * only from the loop: ep is still ours here. */
+             * only from the loop: ep is still ours here. Nothing is handed
+             * over that had not arrived. */
+            assert(took <= c && c <= ep->rx_bytes);
             consume(sim, ep, took);
             sim->stats.bytes_delivered += took;
             read += took;
@@ -680,6 +728,7 @@ static void on_deliver(tw_sim *sim, sim_ep *ep)
 /* The ack the writer waited for has landed. */
 static void on_ack(tw_sim *sim, sim_ep *ep)
 {
+    assert(ep->ack_event); /* one EV_ACK at a time, and this is it */
     ep->ack_event = false;
     if (!ep->opened || !ep->want_write || ep->broken)
         return;
@@ -730,6 +779,7 @@ static void on_stall(tw_sim *sim, sim_ep *ep)
     tw_ns since = cut_since(sim, ep);
     if (since < 0 || ep->broken)
         return; /* healed in time */
+    assert(since <= sim->now); /* a cut began in the past */
     ack_settle(sim, ep);
     if (!ep->tx_unacked)
         return; /* nothing out: it finds out when it sends */
@@ -781,8 +831,8 @@ static void on_keepalive(tw_sim *sim, sim_ep *ep)
     }
     sim_ep *peer = sim_ep_peer(sim, ep);
     bool through = ep->node == ep->peer_node ||
-                   (!sim_path_cut(sim, ep->node, ep->peer_node) &&
-                    !sim_path_cut(sim, ep->peer_node, ep->node));
+                   (!sim_path_blocks(sim, ep->node, ep->peer_node) &&
+                    !sim_path_is_cut(sim, ep->peer_node, ep->node));
     bool up = sim->nodes[ep->peer_node]->up;
     sim_trace(sim, ep->node, ep->t.id, "keepalive", ep->ka_probes, through && up);
     if (through && up) {
@@ -866,7 +916,9 @@ void sim_stream_heal(tw_sim *sim)
 {
     sim_ep *ep;
     for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
-        if (sim_path_cut(sim, ep->peer_node, ep->node))
+        /* Parked segments have no EV_ARRIVE queued: the heal queues it. */
+        assert(!(ep->rx_parked && ep->arrive_pending));
+        if (sim_path_is_cut(sim, ep->peer_node, ep->node))
             continue;
         tw_ns lat = sim_latency(sim, ep->peer_node, ep->node);
         if (ep->rx_parked) {

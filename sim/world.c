@@ -129,6 +129,7 @@ static tw_ns loop_now(tw_loop *loop)
 {
     sim_node *n = (sim_node *)loop;
     tw_ns t = sim_node_local(n, n->sim->now);
+    assert(t >= n->floor); /* a node's clock is monotonic */
     n->floor = t; /* what a clock has shown, it never takes back */
     return t;
 }
@@ -191,16 +192,19 @@ static void loop_destroy(tw_loop *loop) { (void)loop; /* tw_sim_free's job */ }
 static void set_due(tw_sim *sim, uint32_t id)
 {
     uint64_t bit = UINT64_C(1) << (id & 63);
+    assert(id < sim->nnodes);
     if (!(sim->due[id >> 6] & bit)) {
         sim->due[id >> 6] |= bit;
         sim->ndue++;
     }
+    assert(sim->ndue <= sim->nnodes);
 }
 
 static void clear_due(tw_sim *sim, uint32_t id)
 {
     uint64_t bit = UINT64_C(1) << (id & 63);
     if (sim->due[id >> 6] & bit) {
+        assert(sim->ndue > 0);
         sim->due[id >> 6] &= ~bit;
         sim->ndue--;
     }
@@ -209,6 +213,7 @@ static void clear_due(tw_sim *sim, uint32_t id)
 /* The lowest node id >= from with work, or UINT32_MAX. */
 static uint32_t next_due(const tw_sim *sim, uint32_t from)
 {
+    assert(sim->ndue <= sim->nnodes);
     uint32_t words = (sim->nnodes + 63) / 64;
     for (uint32_t w = from >> 6; w < words; w++) {
         uint64_t bits = sim->due[w];
@@ -228,6 +233,7 @@ static void arm_timer(sim_node *n)
     if (next < 0)
         return;
     tw_ns w = sim_node_world(n, next);
+    assert(w >= n->sim->now); /* a timer event never lands in the past */
     if (n->timer_armed >= 0 && n->timer_armed <= w)
         return;
     n->timer_armed = w;
@@ -458,6 +464,7 @@ enum { STEP_IDLE = 0, STEP_DID = 1, STEP_LIMIT = 2 };
 static void run_due(tw_sim *sim)
 {
     for (uint32_t id = next_due(sim, 0); id != UINT32_MAX; id = next_due(sim, id + 1)) {
+        assert(id < sim->nnodes);
         clear_due(sim, id);
         sim_node *n = sim->nodes[id];
         if (!n->up)
@@ -514,6 +521,8 @@ static int step(tw_sim *sim, tw_ns limit, bool bg_only_idle)
     sim->now = t;
     sim_event ev;
     sim_pop(&sim->q, sim->now, &ev);
+    /* The one peeked at is the one taken: the clock moved to its time. */
+    assert(ev.time == t);
     dispatch(sim, &ev);
     return STEP_DID;
 }
@@ -559,6 +568,8 @@ int tw_sim_run_for(tw_sim *sim, tw_ns duration)
     sim->driving = true;
     while (!sim->err && step(sim, limit, false) == STEP_DID)
         ;
+    /* Everything up to the limit ran: nothing due now is left behind. */
+    assert(sim->err || (!sim->ndue && !sim->q.r_len));
     if (!sim->err)
         sim->now = limit;
     sim->driving = false;

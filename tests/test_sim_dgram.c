@@ -8,7 +8,8 @@
  * the same trace; and Unix datagrams, which no network fault touches:
  * names per node, Linux's queue bounds, a crash, determinism.
  *
- * Map: helpers (a two-node world, numbered datagrams, the bound);
+ * Map: helpers (a two-node world and its usual pair of endpoints,
+ * numbered datagrams, the bound);
  * rates; fates; faults; apps; determinism; Unix datagrams.
  */
 #include <stdio.h>
@@ -82,6 +83,16 @@ static void open_on(world *w, tw_loop *loop, drec *r, const char *host,
     if (remote)
         o.remote = *remote;
     drec_open(&env, r, &o);
+}
+
+/* The pair most tests use: r bound on b (any port), then c on a,
+ * connected to r. Returns r's address. */
+static tw_addr open_pair(world *w, drec *r, drec *c)
+{
+    open_on(w, w->b, r, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(r);
+    open_on(w, w->a, c, "10.0.0.1", 0, &to);
+    return to;
 }
 
 static void close_on(world *w, drec *r)
@@ -185,9 +196,7 @@ static void rate_setup(world *w, uint64_t seed, const tw_sim_dgram_opts *d,
     r->count_only = true;
     r->user = s;
     r->on_datagram = seq_seen;
-    open_on(w, w->b, r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(r);
-    open_on(w, w->a, c, "10.0.0.1", 0, &to);
+    open_pair(w, r, c);
 }
 
 static void rate_teardown(world *w, drec *r, drec *c, seqs *s)
@@ -293,9 +302,7 @@ static void test_sim_dgram_corruption_flips_bits(void **state)
     r.count_only = true;
     r.on_datagram = keep_corrupt;
     r.user = &corrupted;
-    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&r);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_pair(&w, &r, &c);
     uint8_t msg[64];
     memset(msg, 0xA5, sizeof msg);
     for (int i = 0; i < 200; i++)
@@ -322,9 +329,7 @@ static void test_sim_dgram_size_limit(void **state)
     drec r, c;
     drec_init(&r);
     drec_init(&c);
-    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&r);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_pair(&w, &r, &c);
     static uint8_t big[1001];
     assert_int_equal(tw_transport_sendto(c.t, big, 1000, NULL), 0);
     assert_int_equal(c.errors, 0);
@@ -352,9 +357,7 @@ static void test_sim_dgram_full_receive_buffer_drops(void **state)
     drec r, c;
     drec_init(&r);
     drec_init(&c);
-    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&r);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_pair(&w, &r, &c);
     /* 20 x (92 + 8) bytes arrive at one instant; 300 bytes hold 3 */
     static uint8_t msg[92];
     for (int i = 0; i < 20; i++)
@@ -390,9 +393,7 @@ static void test_sim_dgram_socket_buffers_charge_overhead(void **state)
     drec r, c;
     drec_init(&r);
     drec_init(&c);
-    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&r);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_pair(&w, &r, &c);
     static uint8_t msg[100];
     for (int i = 0; i < 20; i++)
         assert_int_equal(tw_transport_sendto(c.t, msg, 92, NULL), 0);
@@ -433,9 +434,7 @@ static void test_sim_dgram_bandwidth_pushes_back(void **state)
     r.count_only = true;
     r.user = &s;
     r.on_datagram = seq_seen;
-    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&r);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_pair(&w, &r, &c);
     assert_int_equal(tw_transport_set_write_buffer_limits(c.t, 20000, 5000), 0);
     tw_ns t0 = tw_sim_now(w.env.sim);
     static uint8_t msg[1000];
@@ -468,9 +467,7 @@ static void test_sim_dgram_enobufs(void **state)
     drec r, c;
     drec_init(&r);
     drec_init(&c);
-    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&r);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_pair(&w, &r, &c);
     /* now: the next 2 sends fail */
     assert_int_equal(tw_sim_enobufs(w.a, 2), 0);
     tw_run_slice(&w.env);
@@ -516,9 +513,7 @@ static void test_sim_dgram_scripted_loss_window(void **state)
     r.count_only = true;
     r.user = &s;
     r.on_datagram = seq_seen;
-    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&r);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_pair(&w, &r, &c);
     /* from 1 s to 2 s, everything a->b is lost */
     tw_ns t0 = tw_sim_now(w.env.sim);
     tw_sim_fault f = {.kind = TW_SIM_FAULT_DGRAM, .a = tw_sim_node_id(w.a),
@@ -553,9 +548,7 @@ static void test_sim_dgram_impairment_directions(void **state)
     drec r, c;
     drec_init(&r);
     drec_init(&c);
-    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&r);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_pair(&w, &r, &c);
     tw_addr from = drec_sockname(&c);
     tw_sim_dgram_opts d = {.loss_probability = 1};
     for (int oneway = 1; oneway >= 0; oneway--) {
@@ -584,9 +577,7 @@ static void test_sim_dgram_refusal_fault(void **state)
     drec_init(&r);
     drec_init(&c);
     drec_init(&u);
-    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&r);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    tw_addr to = open_pair(&w, &r, &c);
     open_on(&w, w.a, &u, "10.0.0.1", 0, NULL);
     tw_sim_dgram_opts d = {.refuse_probability = 1};
     assert_int_equal(tw_sim_dgram_impair(w.env.sim, w.a, w.b, &d, 0, true), 0);
@@ -616,9 +607,7 @@ static void test_sim_dgram_partition_loses_clog_holds(void **state)
     drec r, c;
     drec_init(&r);
     drec_init(&c);
-    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&r);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_pair(&w, &r, &c);
     assert_int_equal(tw_sim_partition(w.env.sim, w.a, w.b, false), 0);
     tw_run_slice(&w.env);
     assert_int_equal(tw_transport_sendto(c.t, "cut", 3, NULL), 0);
@@ -659,9 +648,7 @@ static void test_sim_dgram_crash_and_restart(void **state)
     drec r, c;
     drec_init(&r);
     drec_init(&c);
-    open_on(&w, w.b, &r, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&r);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_pair(&w, &r, &c);
     assert_int_equal(tw_sim_crash(w.b), 0);
     tw_run_slice(&w.env);
     assert_true(r.released); /* a crash: release only */
@@ -898,9 +885,7 @@ static uint64_t impaired_run(uint64_t seed, char **text, size_t *len)
     s.echo = true;
     s.count_only = true;
     c.count_only = true;
-    open_on(&w, w.b, &s, "10.0.0.2", 0, NULL);
-    tw_addr to = drec_sockname(&s);
-    open_on(&w, w.a, &c, "10.0.0.1", 0, &to);
+    open_pair(&w, &s, &c);
     tw_sim_swarm_spec spec;
     tw_ns t0 = tw_sim_now(w.env.sim);
     tw_sim_swarm_spec_default(&spec, t0 + TW_SEC(4));
@@ -1284,9 +1269,7 @@ static uint64_t unix_run(uint64_t seed, bool with_unix, char **text,
     ip_r.count_only = true;
     ip_r.user = &st;
     ip_r.on_datagram = stamp;
-    open_on(&w, w.b, &ip_r, "10.0.0.2", 0, NULL);
-    tw_addr ip_to = drec_sockname(&ip_r);
-    open_on(&w, w.a, &ip_c, "10.0.0.1", 0, &ip_to);
+    open_pair(&w, &ip_r, &ip_c);
     if (with_unix) {
         open_unix_on(&w, w.a, &s, "/run/echo", NULL);
         open_unix_on(&w, w.a, &c, "/run/c", "/run/echo");

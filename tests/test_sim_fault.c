@@ -1,7 +1,8 @@
 /* tests/test_sim_fault.c - every fault, scripted: resets, partitions
  * (symmetric, one-way, with a duration) with stall timeouts and healing,
  * clogging, acks held by clogs and cuts, node crash and restart, connect
- * timeouts; and partitions drawn by the swarm. */
+ * timeouts; traffic a cut blocked, counted only when it met a packet; and
+ * partitions drawn by the swarm. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -634,6 +635,43 @@ static void test_timeline_applies_counts_and_ends(void **state)
     assert_int_equal(tw_sim_faults_end(w.sim, true), 0);
     assert_int_equal(tw_sim_run_for(w.sim, 0), 0);
     assert_false(tw_sim_path_is_cut(w.sim, w.c, w.s));
+
+/* Asking whether a path is cut counts nothing. A heal anywhere looks at
+ * every connection's path; one still cut must not count that look as
+ * traffic it blocked: only a packet the cut stops is counted. */
+static void test_asking_about_a_cut_counts_nothing(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 17, true);
+    tw_loop *x = tw_sim_add_node(w.sim, "x", "10.0.0.3");
+    assert_non_null(x);
+    assert_int_equal(tw_sim_partition(w.sim, w.s, w.c, false), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(10)), 0);
+    tw_sim_path_counters cs0, sc0, cs, sc;
+    assert_int_equal(tw_sim_path_counters_get(w.sim, w.c, w.s, &cs0), 0);
+    assert_int_equal(tw_sim_path_counters_get(w.sim, w.s, w.c, &sc0), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_true(tw_sim_path_is_cut(w.sim, w.c, w.s));
+        assert_true(tw_sim_path_is_cut(w.sim, w.s, w.c));
+        assert_int_equal(tw_sim_heal(w.sim, w.c, x), 0); /* another pair */
+        assert_int_equal(tw_sim_run_for(w.sim, TW_MS(1)), 0);
+    }
+    assert_int_equal(tw_sim_path_counters_get(w.sim, w.c, w.s, &cs), 0);
+    assert_int_equal(tw_sim_path_counters_get(w.sim, w.s, w.c, &sc), 0);
+    assert_int_equal(cs.blocked, cs0.blocked);
+    assert_int_equal(sc.blocked, sc0.blocked);
+    assert_int_equal(cs.packets, cs0.packets);
+    assert_int_equal(sc.packets, sc0.packets);
+    /* A segment the cut stops is counted, once. */
+    assert_int_equal(tw_transport_write(w.cp.t, "held", 4), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(10)), 0);
+    assert_int_equal(tw_sim_path_counters_get(w.sim, w.c, w.s, &cs), 0);
+    assert_int_equal(cs.blocked, cs0.blocked + 1);
+    assert_int_equal(tw_sim_heal(w.sim, w.s, w.c), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.sp.len, 4);
+    assert_int_equal(w.sp.lost + w.cp.lost, 0);
     tw_sim_free(w.sim);
 }
 
@@ -696,6 +734,7 @@ int main(void)
         TW_TEST(test_acks_wait_for_a_clog_made_before_the_write),
         TW_TEST(test_acks_unlooked_at_during_a_cut_wait_for_the_heal),
         TW_TEST(test_partition_with_a_duration_heals_after_it),
+        TW_TEST(test_asking_about_a_cut_counts_nothing),
         TW_TEST(test_swarm_partitions_one_way_and_both),
     };
     return cmocka_run_group_tests_name("sim_fault", tests, NULL, NULL);

@@ -91,6 +91,8 @@ bool sim_loss(tw_sim *sim, uint32_t from, uint32_t to, double p)
     }
     if (lost)
         path->count.lost++;
+    /* A loss the burst alone made is a loss: counted in both. */
+    assert(path->count.burst_lost <= path->count.lost);
     return lost;
 }
 

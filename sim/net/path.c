@@ -39,6 +39,7 @@ int sim_paths_grow(tw_sim *sim, uint32_t nodes)
     free(sim->paths);
     sim->paths = p;
     sim->paths_cap = cap;
+    assert(sim->paths_cap >= nodes);
     return 0;
 }
 
@@ -84,12 +85,14 @@ int tw_sim_path_set(tw_sim *sim, tw_loop *from, tw_loop *to,
 
 tw_ns sim_wire_time(const tw_sim_path_opts *o, size_t len)
 {
+    assert(o->bandwidth_bytes_per_sec > 0);
     return (tw_ns)((__int128)len * TW_NS_PER_SEC / (__int128)o->bandwidth_bytes_per_sec);
 }
 
 tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
                      const tw_sim_path_opts *o, sim_path *p, tw_ns t, bool *gave_up)
 {
+    assert(t >= sim->now && !*gave_up);
     tw_ns rto = o->rto_ns;
     /* Each retransmission is another packet through the loss draws
      * (sim/net/loss.c), which draw nothing when no loss is set. */
@@ -103,18 +106,8 @@ tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
         t += rto;
         rto = rto * 2 > o->rto_max_ns ? o->rto_max_ns : rto * 2;
     }
+    assert(t >= sim->now); /* a retransmission only ever comes later */
     return t;
-}
-
-bool sim_path_cut_slow(tw_sim *sim, uint32_t from, uint32_t to)
-{
-    if (from == to)
-        return false;
-    sim_path *p = sim_path_of(sim, from, to);
-    if (p->cut_since < 0)
-        return false;
-    p->count.blocked++; /* asked because traffic wants through */
-    return true;
 }
 
 void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut)
@@ -126,4 +119,6 @@ void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut)
         p->cut_since = sim->now;
     else if (!cut)
         p->cut_since = -1;
+    /* A cut dates from its first moment (a second cut does not move it). */
+    assert(cut == (p->cut_since >= 0) && p->cut_since <= sim->now);
 }
