@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -145,6 +146,30 @@ static void test_resp_client_and_limits(void **state)
     assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
 }
 
+/* Nothing listens: --attempts N gives up after N connects, as echo-load
+ * does, and the run fails (without it the client retries for ever). */
+static void test_resp_client_gives_up_after_attempts(void **state)
+{
+    (void)state;
+    char cmd[1024], out[8192];
+    snprintf(cmd, sizeof cmd,
+             "%s run resp-client --connect 127.0.0.1:%u --attempts 3 --retry 10ms",
+             tw_cli_twin, tw_cli_free_port(SOCK_STREAM));
+    int64_t t0 = now_ms();
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
+    int failures = 0;
+    for (const char *p = out; (p = strstr(p, "resp-client: connection failed (")); p++)
+        failures++;
+    if (failures != 3)
+        fail_msg("%d failures reported, wanted 3:\n%s", failures, out);
+    /* 10 + 20 ms of back-off, no watchdog left to wait for */
+    assert_true(now_ms() - t0 < 10000);
+    /* the option is checked like any other */
+    snprintf(cmd, sizeof cmd, "%s run resp-client --attempts x 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--attempts"));
+}
+
 /* ---- the scenarios, as the issue runs them: several files, one sweep ---- */
 
 static void test_twin_sim_resp_scenarios(void **state)
@@ -176,6 +201,8 @@ int main(void)
         cmocka_unit_test_teardown(test_redis_cli_commands, tw_cli_teardown),
         cmocka_unit_test_teardown(test_redis_cli_stdin_and_pipe_mode, tw_cli_teardown),
         cmocka_unit_test_teardown(test_resp_client_and_limits, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_resp_client_gives_up_after_attempts,
+                                  tw_cli_teardown),
         TW_TEST(test_twin_sim_resp_scenarios),
     };
     return cmocka_run_group_tests_name("resp server and redis-cli", tests, NULL, NULL);
