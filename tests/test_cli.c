@@ -3,6 +3,7 @@
  * stops the server cleanly; bad options get a usage message; the loop's
  * --busy-poll option. Real backend, loopback only. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,30 @@ static void test_busy_poll_option(void **state)
     assert_non_null(strstr(out, "usage: twin run"));
 }
 
+/* `twin run echo-server --keep-open | head -1`: once head has gone, the
+ * server's log has nowhere to go, and the server keeps serving without
+ * it (it used to die of SIGPIPE at the next connection). */
+static void test_server_outlives_its_closed_output(void **state)
+{
+    (void)state;
+    tw_proc srv;
+    uint16_t port = start_echo_server(&srv, true);
+    /* what head does when it has its line: close the read end */
+    close(srv.fd);
+    srv.fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(srv.fd >= 0);
+    char cmd[512], out[4096];
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "%s run echo-client --connect 127.0.0.1:%u --message again%d",
+                 tw_cli_twin, port, i);
+        assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+        assert_non_null(strstr(out, "Data received: 'again"));
+    }
+    /* still there, and a clean stop */
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
+}
+
 int main(void)
 {
     tw_cli_init();
@@ -150,6 +175,8 @@ int main(void)
         cmocka_unit_test_teardown(test_echo_client_against_socat, tw_cli_teardown),
         cmocka_unit_test_teardown(test_bad_usage, tw_cli_teardown),
         cmocka_unit_test_teardown(test_busy_poll_option, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_server_outlives_its_closed_output,
+                                  tw_cli_teardown),
     };
     return cmocka_run_group_tests_name("twin command", tests, NULL, NULL);
 }
