@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/serving.h"
 #include "twin/mix.h"
 #include "twin/app.h"
 #include "twin/opts.h"
@@ -543,9 +544,26 @@ tw_protocol *tw_resp_server_factory(void *arg)
 typedef struct server_app {
     tw_resp_server *rs;
     tw_server *srv;
+    tw__serving sv;
     uint64_t held_check; /* --held-max: the invariant's bound, 0: none */
     char violation[160];
 } server_app;
+
+/* The listening server's factory and callbacks take the app. */
+static tw_protocol *app_factory(void *arg)
+{
+    return tw_resp_server_factory(((server_app *)arg)->rs);
+}
+
+/* A host name resolved (or not): say where we listen, or fail the run. */
+static void app_listening(void *arg, tw_server *srv, int err)
+{
+    server_app *a = arg;
+    if (tw__serving_listening(&a->sv, srv, err)) {
+        tw_server_close(a->srv);
+        a->srv = NULL;
+    }
+}
 
 typedef struct server_opts {
     const char *host;
@@ -620,13 +638,12 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
         return -ENOMEM;
     }
     a->held_check = held;
+    tw__serving_init(&a->sv, loop, out, "resp-server", host, port, NULL, quiet);
     /* A deep backlog: redis-benchmark opens its 50 clients at once. */
-    tw_server_opts so = {.backlog = 511};
-    rc = tw_create_server(loop, tw_resp_server_factory, a->rs, host, port, &so,
-                          &a->srv);
+    tw_server_opts so = {.backlog = 511, .on_listening = app_listening};
+    rc = tw_create_server(loop, app_factory, a, host, port, &so, &a->srv);
     if (rc < 0) {
-        fprintf(out, "resp-server: cannot listen on %s:%u: %s\n", host,
-                (unsigned)port, tw_strerror(rc));
+        tw__serving_create_failed(&a->sv, rc);
         tw_resp_server_close(a->rs);
         free(a);
         return rc;
@@ -636,14 +653,9 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
         unsigned restarts = tw_app_restarts(loop);
         if (restarts)
             fprintf(out, "Restart %u: the keyspace starts empty\n", restarts);
-        for (int i = 0; i < tw_server_count(a->srv); i++) {
-            tw_addr addr;
-            char buf[TW_ADDR_STRLEN];
-            tw_server_sockname(a->srv, i, &addr);
-            fprintf(out, "Serving on %s\n", tw_addr_format(&addr, buf, sizeof buf));
-        }
         fflush(out);
     }
+    tw__serving_started(&a->sv, a->srv);
     *state = a;
     return 0;
 }
@@ -659,15 +671,17 @@ static const char *app_invariant(void *state)
     return a->violation[0] ? a->violation : NULL;
 }
 
+/* 1: the invariant broke, or the host name could not be listened on. */
 static int app_result(void *state)
 {
-    return app_invariant(state) ? 1 : 0;
+    return app_invariant(state) || ((server_app *)state)->sv.failed ? 1 : 0;
 }
 
 static void app_free(void *state)
 {
     server_app *a = state;
-    tw_server_close(a->srv);
+    if (a->srv)
+        tw_server_close(a->srv);
     tw_resp_server_close(a->rs);
     free(a);
 }

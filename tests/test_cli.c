@@ -142,6 +142,45 @@ static void test_busy_poll_option(void **state)
     assert_non_null(strstr(out, "usage: twin run"));
 }
 
+/* A server app given a host name: where it listens is said once the name
+ * has resolved (port 0's choice included), and a name that does not
+ * resolve is an error naming it, and the end of the run (both used to
+ * print nothing and wait for ever). */
+static void test_server_host_names(void **state)
+{
+    (void)state;
+    /* a hang shows as a failure well before the usual limit */
+    int saved = tw_cli_timeout;
+    tw_cli_timeout = saved < 30 ? saved : 30;
+    static const char *const apps[] = {"echo-server", "resp-server", "bulk-recv"};
+    static const char *const bad[] = {"nonexistent.invalid", "999.1.1.1"};
+    char cmd[512], out[4096], want[128];
+    for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++) {
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            snprintf(cmd, sizeof cmd, "%s run %s --host %s --port 0 2>&1",
+                     tw_cli_twin, apps[i], bad[k]);
+            int rc = tw_cli_run(cmd, out, sizeof out);
+            snprintf(want, sizeof want, "%s: cannot listen on %s:0: ", apps[i], bad[k]);
+            if (rc != 1 || !strstr(out, want))
+                fail_msg("%s: exit %d, printed '%s'", cmd, rc, out);
+        }
+        char *argv[] = {tw_cli_twin, "run", (char *)apps[i], "--host", "localhost",
+                        "--port", "0", NULL};
+        tw_proc srv;
+        tw_proc_spawn(&srv, argv);
+        char line[256];
+        assert_true(tw_proc_line(&srv, line, sizeof line));
+        unsigned port = 0;
+        if (sscanf(line, "Serving on 127.0.0.1:%u", &port) != 1 &&
+            sscanf(line, "Serving on [::1]:%u", &port) != 1)
+            fail_msg("%s --host localhost: '%s'", apps[i], line);
+        assert_true(port > 0 && port < 65536);
+        tw_cli_wait_bound(SOCK_STREAM, (uint16_t)port, apps[i]);
+        assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
+    }
+    tw_cli_timeout = saved;
+}
+
 /* `twin run echo-server --keep-open | head -1`: once head has gone, the
  * server's log has nowhere to go, and the server keeps serving without
  * it (it used to die of SIGPIPE at the next connection). */
@@ -175,6 +214,7 @@ int main(void)
         cmocka_unit_test_teardown(test_echo_client_against_socat, tw_cli_teardown),
         cmocka_unit_test_teardown(test_bad_usage, tw_cli_teardown),
         cmocka_unit_test_teardown(test_busy_poll_option, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_server_host_names, tw_cli_teardown),
         cmocka_unit_test_teardown(test_server_outlives_its_closed_output,
                                   tw_cli_teardown),
     };
