@@ -3,6 +3,7 @@
  * stops the server cleanly; bad options get a usage message; the loop's
  * --busy-poll option. Real backend, loopback only. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -181,6 +182,41 @@ static void test_server_host_names(void **state)
     tw_cli_timeout = saved;
 }
 
+/* A second echo-server on a Unix path a live one serves is refused, and
+ * the first keeps its clients (the second used to take the path over). */
+static void test_unix_path_in_use(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/twin-cli-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/echo.sock", dir);
+    char *argv[] = {tw_cli_twin, "run", "echo-server", "--unix", path,
+                    "--keep-open", NULL};
+    tw_proc srv;
+    tw_proc_spawn(&srv, argv);
+    char line[256], cmd[512], out[4096], want[128];
+    assert_true(tw_proc_line(&srv, line, sizeof line));
+    snprintf(want, sizeof want, "Serving on unix:%s", path);
+    assert_string_equal(line, want);
+    /* a second server that wrongly starts would serve for ever */
+    int saved = tw_cli_timeout;
+    tw_cli_timeout = saved < 30 ? saved : 30;
+    snprintf(cmd, sizeof cmd, "%s run echo-server --unix %s 2>&1", tw_cli_twin, path);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    tw_cli_timeout = saved;
+    snprintf(want, sizeof want, "echo-server: cannot listen on %s: %s", path,
+             strerror(EADDRINUSE));
+    if (!strstr(out, want))
+        fail_msg("second server printed '%s'", out);
+    snprintf(cmd, sizeof cmd, "%s run echo-client --unix %s --message still",
+             tw_cli_twin, path);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "Data received: 'still'"));
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
+    unlink(path); /* removed by the server already; in case it was not */
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* `twin run echo-server --keep-open | head -1`: once head has gone, the
  * server's log has nowhere to go, and the server keeps serving without
  * it (it used to die of SIGPIPE at the next connection). */
@@ -215,6 +251,7 @@ int main(void)
         cmocka_unit_test_teardown(test_bad_usage, tw_cli_teardown),
         cmocka_unit_test_teardown(test_busy_poll_option, tw_cli_teardown),
         cmocka_unit_test_teardown(test_server_host_names, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_unix_path_in_use, tw_cli_teardown),
         cmocka_unit_test_teardown(test_server_outlives_its_closed_output,
                                   tw_cli_teardown),
     };

@@ -818,6 +818,45 @@ static void test_unix_echo(void **state)
     rec_pool_free(&pool);
 }
 
+/* A path a live server listens on is taken: a second server gets
+ * -EADDRINUSE and the first stays reachable (the second used to remove
+ * the first's socket file and bind in its place). Once the first is
+ * closed, the path is free again. */
+static void test_unix_server_refuses_a_live_path(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    rec_pool pool, pool2;
+    memset(&pool, 0, sizeof pool);
+    memset(&pool2, 0, sizeof pool2);
+    pool.tmpl.echo = true;
+    tw_server *srv, *srv2 = NULL;
+    assert_int_equal(tw_create_unix_server(env->loop, rec_pool_factory, &pool,
+                                           env->unix_path, NULL, &srv), 0);
+    assert_int_equal(tw_create_unix_server(env->loop, rec_pool_factory, &pool2,
+                                           env->unix_path, NULL, &srv2),
+                     -EADDRINUSE);
+    assert_null(srv2);
+    rec_client c;
+    rec_client_init(&c, 0);
+    c.r.on_data = close_after_5;
+    assert_int_equal(tw_create_unix_connection(env->loop, rec_client_factory, &c,
+                                               env->unix_path, rec_client_cb), 0);
+    TW_WAIT(env, c.r.made);
+    tw_transport_write(c.r.t, "first", 5);
+    TW_WAIT(env, c.r.done);
+    assert_memory_equal(c.r.data, "first", 5);
+    assert_int_equal(pool2.n, 0);
+    tw_server_close(srv);
+    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+    assert_int_equal(tw_create_unix_server(env->loop, rec_pool_factory, &pool2,
+                                           env->unix_path, NULL, &srv2), 0);
+    tw_server_close(srv2);
+    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+    rec_free(&c.r);
+    rec_pool_free(&pool);
+    rec_pool_free(&pool2);
+}
+
 /* ---- protocol swap ---- */
 
 static rec second;
@@ -927,6 +966,7 @@ int main(void)
         TW_MATRIX(test_bad_arguments),
         TW_MATRIX(test_extra_info),
         TW_MATRIX(test_unix_echo),
+        TW_MATRIX(test_unix_server_refuses_a_live_path),
         TW_MATRIX(test_set_protocol),
         TW_MATRIX(test_echo_protocols),
     };

@@ -74,7 +74,12 @@ int tw_create_server(tw_loop *loop, tw_protocol_factory factory, void *arg,
                      const char *host, uint16_t port,
                      const tw_server_opts *opts, tw_server **out);
 
-/* Listen on a Unix path. An existing socket file at path is replaced. */
+/* Listen on a Unix path. A socket file at path that no socket holds any
+ * more (left by a process that died) is replaced; a path a live socket
+ * holds is -EADDRINUSE, as is a file that is not a socket. The real
+ * backend tells the two apart with a connect, which a server listening
+ * there sees as a connection that closes at once. When the server is
+ * closed, its socket file is removed if it is still the one it bound. */
 int tw_create_unix_server(tw_loop *loop, tw_protocol_factory factory,
                           void *arg, const char *path,
                           const tw_server_opts *opts, tw_server **out);
