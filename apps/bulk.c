@@ -171,6 +171,13 @@ static void recv_listening(void *arg, tw_server *srv, int err)
     }
 }
 
+/* Out of descriptors: say so (rate limited); the server tries again. */
+static void recv_accept_error(void *arg, tw_server *srv, int err)
+{
+    (void)srv;
+    tw__serving_accept_failed(&((recv_app *)arg)->sv, err);
+}
+
 static int recv_start(tw_loop *loop, int argc, char **argv, FILE *out,
                       void **state)
 {
@@ -189,7 +196,8 @@ static int recv_start(tw_loop *loop, int argc, char **argv, FILE *out,
     a->rate = rate;
     a->out = quiet ? NULL : out;
     tw__serving_init(&a->sv, loop, out, "bulk-recv", host, port, NULL, quiet);
-    tw_server_opts so = {.on_listening = recv_listening};
+    tw_server_opts so = {.on_listening = recv_listening,
+                         .on_accept_error = recv_accept_error};
     rc = tw_create_server(loop, sink_factory, a, host, port, &so, &a->srv);
     if (rc < 0) {
         tw__serving_create_failed(&a->sv, rc);
@@ -219,6 +227,7 @@ static void recv_free(void *state)
     if (a->out)
         fprintf(a->out, "bulk-recv: %llu stream(s), %llu bytes\n",
                 (unsigned long long)a->streams, (unsigned long long)a->bytes);
+    tw__serving_fini(&a->sv);
     if (a->srv)
         tw_server_close(a->srv);
     free(a);

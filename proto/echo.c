@@ -255,6 +255,13 @@ static void server_listening(void *cfg, tw_server *srv, int err)
     }
 }
 
+/* Out of descriptors: say so (rate limited); the server tries again. */
+static void server_accept_error(void *cfg, tw_server *srv, int err)
+{
+    (void)srv;
+    tw__serving_accept_failed(&server_app_of(cfg)->sv, err);
+}
+
 typedef struct server_opts {
     const char *host, *path;
     uint16_t port;
@@ -307,7 +314,8 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
     a->cfg.log = o.quiet ? NULL : out;
     /* "Serving on" is said even when quiet: it names the port 0 chose. */
     tw__serving_init(&a->sv, loop, out, "echo-server", host, o.port, path, false);
-    tw_server_opts so = {.on_listening = server_listening};
+    tw_server_opts so = {.on_listening = server_listening,
+                         .on_accept_error = server_accept_error};
     if (path)
         rc = tw_create_unix_server(loop, tw_echo_server_factory, &a->cfg, path,
                                    &so, &a->srv);
@@ -337,6 +345,7 @@ static int server_result(void *state)
 static void server_free(void *state)
 {
     struct server_app *a = state;
+    tw__serving_fini(&a->sv);
     if (a->srv)
         tw_server_close(a->srv);
     free(a);

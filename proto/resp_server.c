@@ -101,7 +101,7 @@ tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg)
         srv->cfg = *cfg;
     srv->cfg.limits = tw_resp_limits_resolve(&srv->cfg.limits);
     if (!srv->cfg.maxclients)
-        srv->cfg.maxclients = 10000;
+        srv->cfg.maxclients = TW_RESP_MAXCLIENTS_DEFAULT;
     if (!srv->cfg.output_max)
         srv->cfg.output_max = (size_t)1 << 30;
     if (!srv->cfg.store.hash_seed)
@@ -565,6 +565,13 @@ static void app_listening(void *arg, tw_server *srv, int err)
     }
 }
 
+/* Out of descriptors: say so (rate limited); the server tries again. */
+static void app_accept_error(void *arg, tw_server *srv, int err)
+{
+    (void)srv;
+    tw__serving_accept_failed(&((server_app *)arg)->sv, err);
+}
+
 typedef struct server_opts {
     const char *host;
     uint16_t port;
@@ -572,6 +579,36 @@ typedef struct server_opts {
     uint64_t output_max, bytes_max, keys_max, seed, held_max;
     bool quiet;
 } server_opts;
+
+/* Descriptors kept for what is not a client: the listening socket, the
+ * loop's own, the standard streams, a file or two (Redis keeps 32 too). */
+#define FD_RESERVE 32
+
+/* A client past the descriptor limit would wait in the listen backlog,
+ * unanswered, while a client past maxclients is told so: keep maxclients
+ * within what RLIMIT_NOFILE allows (raised towards what it asks for, if
+ * the hard limit lets it), and say so when it had to be lowered. */
+static int fit_maxclients(tw_loop *loop, uint64_t *maxclients, FILE *out)
+{
+    uint64_t want = *maxclients;
+    uint64_t need = want > UINT64_MAX - FD_RESERVE ? UINT64_MAX : want + FD_RESERVE;
+    uint64_t limit = tw_loop_fd_limit(loop, need);
+    if (limit >= need)
+        return 0;
+    if (limit <= FD_RESERVE) {
+        fprintf(out, "resp-server: the open-file limit (ulimit -n) of %llu leaves "
+                     "no room for clients; it must be %d at least\n",
+                (unsigned long long)limit, FD_RESERVE + 1);
+        return -EMFILE;
+    }
+    *maxclients = limit - FD_RESERVE;
+    fprintf(out, "resp-server: maxclients lowered from %llu to %llu: the open-file "
+                 "limit (ulimit -n) is %llu, %d of them kept for the server\n",
+            (unsigned long long)want, (unsigned long long)*maxclients,
+            (unsigned long long)limit, FD_RESERVE);
+    fflush(out);
+    return 0;
+}
 
 /* The limits' zero means the library's default (twin/resp.h); they are
  * size_t, bounded where that is narrower than what the parsers give. */
@@ -584,7 +621,8 @@ static const tw_opt server_table[] = {
     {.name = "port", TW_OPT_FIELD(TW_OPT_PORT, server_opts, port), .def = "6399",
      .help = "port (default 6399; 0 picks a free one)"},
     {.name = "maxclients", TW_OPT_FIELD(TW_OPT_U64, server_opts, maxclients),
-     .min = 1, .help = "clients at once (default 10000)"},
+     .min = 1, .help = "clients at once (default 10000; lowered to fit the\n"
+                       "open-file limit, ulimit -n, less 32)"},
     {.name = "max-bulk", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, bulk_max),
      .max = SIZE_BOUND, .help = "longest bulk string (default 512MiB)"},
     {.name = "max-args", TW_OPT_FIELD(TW_OPT_U64, server_opts, array_max),
@@ -606,7 +644,7 @@ static const tw_opt server_table[] = {
     {.name = "held-max", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, held_max),
      .help = "invariant: never hold more for one client"},
     {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, server_opts, quiet),
-     .help = "no output"},
+     .help = "no output but warnings and errors"},
     {0},
 };
 
@@ -618,6 +656,10 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
     server_opts o = {0};
     int rc = tw_opts_parse(server_table, &o, argc, argv, out);
     if (rc < 0)
+        return rc;
+    if (!o.maxclients)
+        o.maxclients = TW_RESP_MAXCLIENTS_DEFAULT;
+    if ((rc = fit_maxclients(loop, &o.maxclients, out)) < 0)
         return rc;
     tw_resp_server_cfg cfg = {
         .limits = {.bulk_max = (size_t)o.bulk_max, .array_max = (size_t)o.array_max,
@@ -640,7 +682,8 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
     a->held_check = held;
     tw__serving_init(&a->sv, loop, out, "resp-server", host, port, NULL, quiet);
     /* A deep backlog: redis-benchmark opens its 50 clients at once. */
-    tw_server_opts so = {.backlog = 511, .on_listening = app_listening};
+    tw_server_opts so = {.backlog = 511, .on_listening = app_listening,
+                         .on_accept_error = app_accept_error};
     rc = tw_create_server(loop, app_factory, a, host, port, &so, &a->srv);
     if (rc < 0) {
         tw__serving_create_failed(&a->sv, rc);
@@ -680,6 +723,7 @@ static int app_result(void *state)
 static void app_free(void *state)
 {
     server_app *a = state;
+    tw__serving_fini(&a->sv);
     if (a->srv)
         tw_server_close(a->srv);
     tw_resp_server_close(a->rs);

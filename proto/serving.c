@@ -1,7 +1,7 @@
 /* proto/serving.c - a server app's reports on its listening sockets
  * (proto/serving.h).
  *
- * Map: setting up; where it listens, or why not.
+ * Map: setting up; where it listens, or why not; accept failures.
  */
 #include <string.h>
 
@@ -70,4 +70,43 @@ bool tw__serving_listening(tw__serving *s, const tw_server *srv, int err)
     tw__serving_create_failed(s, err);
     tw_loop_stop(s->loop);
     return true;
+}
+
+/* ---- accept failures ---- */
+
+void tw__serving_accept_failed(tw__serving *s, int err)
+{
+    tw_ns now = tw_loop_now(s->loop);
+    bool first = s->failures++ == 0;
+    if (!first && now - s->said_at < TW__SERVING_SAY_EVERY) {
+        s->unsaid++;
+        return;
+    }
+    if (first)
+        fprintf(s->out,
+                "%s: cannot accept a connection: %s (%s); clients wait "
+                "unanswered until it can\n",
+                s->app, tw_strerror(err), tw_errname(err));
+    else
+        fprintf(s->out,
+                "%s: cannot accept a connection: %s (%s); %llu more time(s) "
+                "since the last message\n",
+                s->app, tw_strerror(err), tw_errname(err),
+                (unsigned long long)s->unsaid);
+    fflush(s->out);
+    s->unsaid = 0;
+    s->said_at = now;
+}
+
+void tw__serving_fini(tw__serving *s)
+{
+    if (s->unsaid) {
+        fprintf(s->out,
+                "%s: accepting failed %llu more time(s) after the last message "
+                "(%llu in all)\n",
+                s->app, (unsigned long long)s->unsaid,
+                (unsigned long long)s->failures);
+        fflush(s->out);
+    }
+    s->unsaid = 0;
 }

@@ -8,8 +8,9 @@
  *   5. the ops: create_server (numeric, any, or a name), unix server
  *
  * A server never calls user code except the protocol factory (inside
- * tw__transport_open) and on_listening; either may close the server, so
- * the accept loop holds it `busy` and close defers the free to the end.
+ * tw__transport_open), on_listening and on_accept_error; any may close
+ * the server, so the accept loop holds it `busy` and close defers the
+ * free to the end.
  */
 #include "real/internal.h"
 
@@ -128,7 +129,9 @@ static void accept_ready(struct real_io *io, uint32_t events)
                 continue;
             /* EMFILE, ENFILE, ENOBUFS, ENOMEM, and anything unexpected:
              * backing off is the one answer that cannot spin. */
+            int err = -errno;
             listener_backoff(ls);
+            tw__server_accept_error(&srv->base, err); /* may close srv */
             break;
         }
         srv->base.accepted++;
@@ -136,6 +139,7 @@ static void accept_ready(struct real_io *io, uint32_t events)
         if (t == NULL) {
             tw_sys.close(fd);
             listener_backoff(ls);
+            tw__server_accept_error(&srv->base, -ENOMEM); /* may close srv */
             break;
         }
         /* Calls the factory, which may close this server. */

@@ -447,6 +447,7 @@ static void on_accept(tw_sim *sim, uint32_t id, uint32_t gen)
             l->accept_pending = true;
             sim_push(sim, sim->now + sim->opts.accept_retry_delay_ns, EV_ACCEPT,
                      id, gen, 0);
+            tw__server_accept_error(&l->srv, -EMFILE); /* may close it */
             return;
         }
         sim_ep *s = dequeue(l);

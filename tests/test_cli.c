@@ -5,10 +5,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -217,6 +219,74 @@ static void test_unix_path_in_use(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* A blocking TCP connection to the loopback port. */
+static int tcp_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Whether fd has something to read within ms milliseconds. */
+static bool readable(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, ms) == 1;
+}
+
+/* Out of descriptors: the echo server says so (it used to leave the
+ * clients past the limit waiting without a word), serves the clients it
+ * has, and lets a waiting one in once a descriptor is free. */
+static void test_out_of_descriptors_is_said(void **state)
+{
+    (void)state;
+    enum { N = 24 };
+    char script[512];
+    snprintf(script, sizeof script,
+             "ulimit -n 16 && exec %s run echo-server --port 0 --keep-open --quiet",
+             tw_cli_twin);
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
+    tw_proc srv;
+    tw_proc_spawn(&srv, argv);
+    char line[256];
+    unsigned port = 0;
+    assert_true(tw_proc_line(&srv, line, sizeof line));
+    assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
+    int fd[N];
+    for (int i = 0; i < N; i++)
+        fd[i] = tcp_connect((uint16_t)port);
+    int saved = tw_cli_timeout; /* silence is the failure: don't wait long */
+    tw_cli_timeout = saved < 30 ? saved : 30;
+    assert_true(tw_proc_saw(&srv, "echo-server: cannot accept a connection: Too many "
+                                  "open files (EMFILE); clients wait unanswered until it can"));
+    tw_cli_timeout = saved;
+    /* Who is served: each sends a byte; the accepted ones, first come
+     * first served, echo it. */
+    for (int i = 0; i < N; i++)
+        assert_int_equal(write(fd[i], "e", 1), 1);
+    int served = 0;
+    while (served < N && readable(fd[served], 2000))
+        served++;
+    assert_true(served > 0 && served < N);
+    for (int i = served + 1; i < N; i++)
+        assert_false(readable(fd[i], 0));
+    /* Two leave: within a retry delay or two, the first waiting one is in. */
+    close(fd[0]);
+    close(fd[1]);
+    fd[0] = fd[1] = -1;
+    assert_true(readable(fd[served], 10000));
+    char c = 0;
+    assert_int_equal(read(fd[served], &c, 1), 1);
+    assert_int_equal(c, 'e');
+    for (int i = 0; i < N; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
+}
+
 /* `twin run echo-server --keep-open | head -1`: once head has gone, the
  * server's log has nowhere to go, and the server keeps serving without
  * it (it used to die of SIGPIPE at the next connection). */
@@ -252,6 +322,7 @@ int main(void)
         cmocka_unit_test_teardown(test_busy_poll_option, tw_cli_teardown),
         cmocka_unit_test_teardown(test_server_host_names, tw_cli_teardown),
         cmocka_unit_test_teardown(test_unix_path_in_use, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_out_of_descriptors_is_said, tw_cli_teardown),
         cmocka_unit_test_teardown(test_server_outlives_its_closed_output,
                                   tw_cli_teardown),
     };

@@ -63,6 +63,16 @@ typedef struct tw_server_opts {
     /* Called once from the loop when a server whose host needed name
      * resolution is listening (err 0) or failed. Optional. */
     void (*on_listening)(void *arg, tw_server *srv, int err);
+    /* Called from the loop each time accepting a connection failed for
+     * want of a resource: -EMFILE or -ENFILE (no descriptor left),
+     * -ENOBUFS or -ENOMEM. The connection waits in the listen backlog,
+     * unanswered, and the server stops accepting for a while (the real
+     * loop's accept_retry_delay, the simulator's accept_retry_delay_ns)
+     * before it tries again; connections already accepted are served
+     * meanwhile. At most once per listening socket per delay, so a
+     * caller that logs it needs no limit of its own beyond that. May
+     * close the server. Optional. */
+    void (*on_accept_error)(void *arg, tw_server *srv, int err);
 } tw_server_opts;
 
 /* Listen on host:port; each accepted connection gets factory(arg).

@@ -264,10 +264,17 @@ const char *tw_resp_command_name(size_t i);
 
 typedef struct tw_resp_server tw_resp_server;
 
+/* Redis's default maxclients. */
+#define TW_RESP_MAXCLIENTS_DEFAULT 10000
+
 typedef struct tw_resp_server_cfg {
     tw_resp_limits limits;
     tw_resp_store_opts store;
-    uint64_t maxclients;  /* 0: 10000 (Redis's) */
+    /* Clients at once; one more is answered "-ERR max number of clients
+     * reached" and closed. 0: TW_RESP_MAXCLIENTS_DEFAULT. Taken as given:
+     * the resp-server app keeps it within the descriptor limit
+     * (tw_loop_fd_limit), and a caller of its own should too. */
+    uint64_t maxclients;
     size_t output_max;    /* a client's replies held, past which it is
                            * dropped; 0: 1 GiB */
     uint64_t seed;        /* varies run_id and the hash seed */
