@@ -18,10 +18,11 @@
  *     real backend removes a socket file before it binds, as asyncio
  *     does), including a Unix stream server's; the endpoint that had it
  *     lives on, with no name. (A Unix stream server is warier: it takes
- *     a path only from a stale file, sim_dg_unix_claim.) Closing removes the endpoint's file if it is
- *     still the one it bound. An abstract name ("@name") in use is
- *     -EADDRINUSE. A local address of the family alone autobinds to an
- *     abstract name of five hex digits, as Linux does.
+ *     a path only from a stale file, sim_dg_unix_claim.) Closing removes
+ *     the endpoint's file if it is still the one it bound. An abstract
+ *     name ("@name") in use is -EADDRINUSE. A local address of the
+ *     family alone autobinds to an abstract name of five hex digits, as
+ *     Linux does.
  *   - sendto a path nobody bound: -ENOENT; a socket file with no socket
  *     (left by a crash) or an abstract name nobody has: -ECONNREFUSED; a
  *     Unix stream server's name: -EPROTOTYPE; a receiver connected to
