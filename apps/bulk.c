@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/serving.h"
 #include "twin/app.h"
 #include "twin/opts.h"
 #include "twin/parse.h"
@@ -56,6 +57,7 @@ static void note(char *dst, size_t len, const char *fmt, ...)
 typedef struct recv_app {
     tw_loop *loop;
     tw_server *srv;
+    tw__serving sv;
     FILE *out;
     uint64_t rate; /* bytes per second read at most; 0: no limit */
     uint64_t streams, bytes;
@@ -159,6 +161,23 @@ static const tw_opt recv_table[] = {
 
 TW_OPTS_USAGE_TEXT(recv_usage, 2048, recv_table)
 
+/* A host name resolved (or not): say where we listen, or fail the run. */
+static void recv_listening(void *arg, tw_server *srv, int err)
+{
+    recv_app *a = arg;
+    if (tw__serving_listening(&a->sv, srv, err)) {
+        tw_server_close(a->srv);
+        a->srv = NULL;
+    }
+}
+
+/* Out of descriptors: say so (rate limited); the server tries again. */
+static void recv_accept_error(void *arg, tw_server *srv, int err)
+{
+    (void)srv;
+    tw__serving_accept_failed(&((recv_app *)arg)->sv, err);
+}
+
 static int recv_start(tw_loop *loop, int argc, char **argv, FILE *out,
                       void **state)
 {
@@ -176,12 +195,16 @@ static int recv_start(tw_loop *loop, int argc, char **argv, FILE *out,
     a->loop = loop;
     a->rate = rate;
     a->out = quiet ? NULL : out;
-    rc = tw_create_server(loop, sink_factory, a, host, port, NULL, &a->srv);
+    tw__serving_init(&a->sv, loop, out, "bulk-recv", host, port, NULL, quiet);
+    tw_server_opts so = {.on_listening = recv_listening,
+                         .on_accept_error = recv_accept_error};
+    rc = tw_create_server(loop, sink_factory, a, host, port, &so, &a->srv);
     if (rc < 0) {
-        fprintf(out, "bulk-recv: cannot listen: %s\n", tw_strerror(rc));
+        tw__serving_create_failed(&a->sv, rc);
         free(a);
         return rc;
     }
+    tw__serving_started(&a->sv, a->srv);
     *state = a;
     return 0;
 }
@@ -192,9 +215,10 @@ static const char *recv_invariant(void *state)
     return a->violation[0] ? a->violation : NULL;
 }
 
+/* 1: the invariant broke, or the host name could not be listened on. */
 static int recv_result(void *state)
 {
-    return recv_invariant(state) ? 1 : 0;
+    return recv_invariant(state) || ((recv_app *)state)->sv.failed ? 1 : 0;
 }
 
 static void recv_free(void *state)
@@ -203,7 +227,9 @@ static void recv_free(void *state)
     if (a->out)
         fprintf(a->out, "bulk-recv: %llu stream(s), %llu bytes\n",
                 (unsigned long long)a->streams, (unsigned long long)a->bytes);
-    tw_server_close(a->srv);
+    tw__serving_fini(&a->sv);
+    if (a->srv)
+        tw_server_close(a->srv);
     free(a);
 }
 

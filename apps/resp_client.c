@@ -77,6 +77,7 @@ typedef struct client {
     char prefix[NAME_MAX_LEN + 24];
     uint64_t ops, keys, pipeline, size_max, seed, px_pct;
     tw_ns px_max, timeout, retry;
+    uint64_t attempts_max; /* connects at most, 0: no limit */
     tw_ns clock_slack; /* how far the server's clock may be off ours */
     uint64_t read_rate;
     /* the model */
@@ -549,14 +550,20 @@ static void lost_in_flight(client *a)
     a->read_timer = 0;
 }
 
-/* A connection or a connect failed: tried again later. */
+/* A connection or a connect failed: tried again later, or, once
+ * --attempts connects have been made, given up. */
 static void on_failure(void *arg, int err, bool again)
 {
     client *a = arg;
-    (void)again; /* it always reconnects */
     if (a->out)
         fprintf(a->out, "resp-client: connection failed (%s) after %llu ops\n",
                 tw_strerror(err), (unsigned long long)a->acked);
+    if (again)
+        return;
+    /* Nothing is left to watch: the loop may end. */
+    if (a->watchdog)
+        tw_handle_cancel(a->loop, a->watchdog);
+    a->watchdog = 0;
 }
 
 static void c_made(tw_protocol *p, tw_transport *t)
@@ -609,7 +616,7 @@ static void watchdog_cb(void *arg)
 {
     client *a = arg;
     a->watchdog = 0;
-    if (a->done)
+    if (a->done || a->dial.gave_up)
         return;
     tw_ns now = tw_loop_now(a->loop);
     tw_transport *t = apps_redial_transport(&a->dial);
@@ -622,7 +629,7 @@ static void watchdog_cb(void *arg)
 
 typedef struct client_opts {
     tw_opt_hostport connect;
-    uint64_t ops, keys, pipeline, size_max, px_pct, seed, read_rate;
+    uint64_t ops, keys, pipeline, size_max, px_pct, seed, read_rate, attempts_max;
     tw_ns px_max, timeout, retry, clock_slack;
     const char *name;
     bool quiet;
@@ -649,6 +656,8 @@ static const tw_opt client_table[] = {
     {.name = "retry", TW_OPT_FIELD(TW_OPT_DURATION, client_opts, retry),
      .def = "100ms", .min = 1,
      .help = "first reconnect delay, doubling to 2s (default 100ms)"},
+    {.name = "attempts", TW_OPT_FIELD(TW_OPT_U64, client_opts, attempts_max),
+     .help = "give up after N connects (default 0: never)"},
     {.name = "read-rate", TW_OPT_FIELD(TW_OPT_RATE, client_opts, read_rate),
      .help = "read replies at most this fast (default: no limit)"},
     {.name = "clock-slack", TW_OPT_FIELD(TW_OPT_DURATION, client_opts, clock_slack),
@@ -691,6 +700,7 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
                   .keys = o.keys, .pipeline = o.pipeline, .size_max = o.size_max,
                   .seed = o.seed, .px_pct = o.px_pct, .px_max = o.px_max,
                   .timeout = o.timeout, .retry = o.retry,
+                  .attempts_max = o.attempts_max,
                   .clock_slack = o.clock_slack, .read_rate = o.read_rate};
     snprintf(a->host, sizeof a->host, "%s", o.connect.host);
     bool quiet = o.quiet;
@@ -708,8 +718,8 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
                                   0xffffffffu));
     a->out = quiet ? NULL : out;
     a->dial = (apps_redial){.loop = loop, .host = a->host, .port = a->port,
-                           .retry = a->retry, .ops = &conn_ops, .arg = a,
-                           .on_failure = on_failure};
+                           .retry = a->retry, .attempts_max = a->attempts_max,
+                           .ops = &conn_ops, .arg = a, .on_failure = on_failure};
     a->watchdog = tw_call_later(loop, a->timeout / 4, watchdog_cb, a);
     apps_redial_start(&a->dial);
     *state = a;
@@ -722,7 +732,12 @@ static const char *client_invariant(void *state)
     return a->violation[0] ? a->violation : NULL;
 }
 
-static bool client_done(void *state) { return ((client *)state)->done; }
+/* Finished, or gave up (--attempts): either way it has nothing more to do. */
+static bool client_done(void *state)
+{
+    client *a = state;
+    return a->done || a->dial.gave_up;
+}
 
 static int client_result(void *state)
 {

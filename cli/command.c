@@ -16,6 +16,14 @@
  * SIGINT and SIGTERM stop the loop cleanly: a helper thread waits for them
  * with sigwait and hands the stop to the loop with call_soon_threadsafe,
  * so no loop code runs in a signal handler.
+ *
+ * `run` ignores SIGPIPE. The library's own writes never raise it (sockets
+ * use MSG_NOSIGNAL, pipes hold it back), but an app's output is stdio on
+ * stdout: `twin run echo-server | head -1` would otherwise kill the server
+ * at the first line written after head exits. A server's output is a log,
+ * not its work: once nobody reads it, what it writes is dropped and it
+ * goes on serving until SIGINT or SIGTERM. (Subprocesses get SIGPIPE back
+ * at its default: real/process.c.)
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -113,6 +121,7 @@ static int cmd_run(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN); /* see the top of this file */
 
     tw_loop *loop = tw_loop_new(&opts);
     if (!loop) {

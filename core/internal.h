@@ -119,6 +119,8 @@ typedef struct tw__loop_ops {
      * NULL op: the backend has none, and the layer uses the system's
      * generator (the real loop). */
     bool (*rand_stream)(tw_loop *, uint64_t key, tw__rand *r);
+    /* tw_loop_fd_limit. NULL: no such limit (UINT64_MAX). */
+    uint64_t (*fd_limit)(tw_loop *, uint64_t want);
 } tw__loop_ops;
 
 /* One scheduled callback; lives in the loop's slot table. */
@@ -501,6 +503,8 @@ struct tw_server {
     tw_loop *loop;
     tw_protocol_factory factory;
     void *arg;
+    /* tw_server_opts.on_accept_error, or NULL: tw__server_accept_error */
+    void (*on_accept_error)(void *arg, tw_server *srv, int err);
     int backlog;
     uint64_t accepted;
     int nlisten;
@@ -514,6 +518,9 @@ void tw__server_init(tw_server *srv, tw_loop *loop, const tw__server_ops *ops,
                      const tw_server_opts *opts);
 /* Release the core part (the backend's close calls it). */
 void tw__server_fini(tw_server *srv);
+/* An accept failed for want of a resource (err < 0): tell the owner,
+ * from the loop. The callback may close srv. */
+void tw__server_accept_error(tw_server *srv, int err);
 
 /* Schedule cb(arg, NULL, err) from the loop (a failed connect). */
 void tw__connect_fail(tw_loop *loop, tw_connect_cb cb, void *arg, int err);

@@ -328,6 +328,11 @@ bool tw_handle_pending(tw_loop *loop, tw_handle h)
 
 tw_ns tw_loop_now(tw_loop *loop) { return loop->ops->now(loop); }
 
+uint64_t tw_loop_fd_limit(tw_loop *loop, uint64_t want)
+{
+    return loop->ops->fd_limit ? loop->ops->fd_limit(loop, want) : UINT64_MAX;
+}
+
 double tw_loop_time(tw_loop *loop)
 {
     return (double)tw_loop_now(loop) / 1e9;

@@ -134,6 +134,7 @@ void tw__server_init(tw_server *srv, tw_loop *loop, const tw__server_ops *ops,
     srv->loop = loop;
     srv->factory = factory;
     srv->arg = arg;
+    srv->on_accept_error = opts ? opts->on_accept_error : NULL;
     srv->backlog = opts && opts->backlog > 0 ? opts->backlog : TW__BACKLOG_DEFAULT;
     srv->accepted = 0;
     srv->nlisten = 0;
@@ -145,6 +146,13 @@ void tw__server_fini(tw_server *srv)
 {
     tw__list_remove(&srv->link);
     tw__loop_unref(srv->loop);
+}
+
+void tw__server_accept_error(tw_server *srv, int err)
+{
+    assert(err < 0);
+    if (srv->on_accept_error)
+        srv->on_accept_error(srv->arg, srv, err);
 }
 
 int tw_server_close(tw_server *srv)

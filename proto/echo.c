@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/serving.h"
 #include "proto/tls_app.h"
 #include "twin/app.h"
 #include "twin/echo.h"
@@ -234,9 +235,32 @@ bool tw_echo_client_ok(const tw_echo_client *c)
 /* ---- apps ---- */
 
 struct server_app {
-    tw_echo_server_cfg cfg;
+    tw_echo_server_cfg cfg; /* the factory's argument */
     tw_server *srv;
+    tw__serving sv;
 };
+
+static struct server_app *server_app_of(void *cfg)
+{
+    return (struct server_app *)((char *)cfg - offsetof(struct server_app, cfg));
+}
+
+/* A host name resolved (or not): say where we listen, or fail the run. */
+static void server_listening(void *cfg, tw_server *srv, int err)
+{
+    struct server_app *a = server_app_of(cfg);
+    if (tw__serving_listening(&a->sv, srv, err)) {
+        tw_server_close(a->srv);
+        a->srv = NULL;
+    }
+}
+
+/* Out of descriptors: say so (rate limited); the server tries again. */
+static void server_accept_error(void *cfg, tw_server *srv, int err)
+{
+    (void)srv;
+    tw__serving_accept_failed(&server_app_of(cfg)->sv, err);
+}
 
 typedef struct server_opts {
     const char *host, *path;
@@ -288,38 +312,40 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
     }
     a->cfg.keep_open = o.keep;
     a->cfg.log = o.quiet ? NULL : out;
+    /* "Serving on" is said even when quiet: it names the port 0 chose. */
+    tw__serving_init(&a->sv, loop, out, "echo-server", host, o.port, path, false);
+    tw_server_opts so = {.on_listening = server_listening,
+                         .on_accept_error = server_accept_error};
     if (path)
         rc = tw_create_unix_server(loop, tw_echo_server_factory, &a->cfg, path,
-                                   NULL, &a->srv);
+                                   &so, &a->srv);
     else if (ctx)
         rc = tw_create_server_tls(loop, tw_echo_server_factory, &a->cfg, host,
-                                  o.port, NULL, ctx, &a->srv);
+                                  o.port, &so, ctx, &a->srv);
     else
         rc = tw_create_server(loop, tw_echo_server_factory, &a->cfg, host, o.port,
-                              NULL, &a->srv);
+                              &so, &a->srv);
     tw_tls_ctx_free(ctx); /* the server holds its own reference */
     if (rc < 0) {
-        fprintf(out, "echo-server: cannot listen on %s: %s\n",
-                path ? path : host, tw_strerror(rc));
+        tw__serving_create_failed(&a->sv, rc);
         free(a);
         return rc;
     }
-    for (int i = 0; i < tw_server_count(a->srv); i++) {
-        tw_addr addr;
-        char buf[TW_ADDR_STRLEN];
-        tw_server_sockname(a->srv, i, &addr);
-        fprintf(out, "Serving on %s\n", tw_addr_format(&addr, buf, sizeof buf));
-    }
-    fflush(out);
+    tw__serving_started(&a->sv, a->srv);
     *state = a;
     return 0;
 }
 
-static int server_result(void *state) { (void)state; return 0; }
+/* 1: the host name could not be listened on. */
+static int server_result(void *state)
+{
+    return ((struct server_app *)state)->sv.failed ? 1 : 0;
+}
 
 static void server_free(void *state)
 {
     struct server_app *a = state;
+    tw__serving_fini(&a->sv);
     if (a->srv)
         tw_server_close(a->srv);
     free(a);

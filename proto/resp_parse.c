@@ -240,7 +240,7 @@ static const uint8_t *quoted_token(const uint8_t *p, const uint8_t *end,
     int q = 0; /* 0, '"' or '\'' */
     for (;;) {
         if (!q) {
-            if (p == end || *p == 0 || is_space(*p))
+            if (p == end || is_space(*p))
                 break;
             if (*p == '"' || *p == '\'')
                 q = *p++;
@@ -248,11 +248,11 @@ static const uint8_t *quoted_token(const uint8_t *p, const uint8_t *end,
                 dst[k++] = *p++;
             continue;
         }
-        if (p == end || *p == 0)
+        if (p == end)
             return NULL; /* unterminated */
         if (*p == q) {
             p++;
-            if (p < end && *p != 0 && !is_space(*p))
+            if (p < end && !is_space(*p))
                 return NULL;
             break;
         }
@@ -260,7 +260,7 @@ static const uint8_t *quoted_token(const uint8_t *p, const uint8_t *end,
             hex_val(p[2]) >= 0 && hex_val(p[3]) >= 0) {
             dst[k++] = (uint8_t)(hex_val(p[2]) * 16 + hex_val(p[3]));
             p += 4;
-        } else if (q == '"' && *p == '\\' && end - p >= 2 && p[1] != 0) {
+        } else if (q == '"' && *p == '\\' && end - p >= 2) {
             uint8_t c = p[1];
             dst[k++] = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t'
                      : c == 'b' ? '\b' : c == 'a' ? '\a' : c;
@@ -276,19 +276,20 @@ static const uint8_t *quoted_token(const uint8_t *p, const uint8_t *end,
     return p;
 }
 
-/* Split [p, end) into argv (up to cap; *argc counts them all). */
+/* Split [p, end) into argv (up to cap; *argc counts them all). The line
+ * holds no NUL: inline_step refused it. */
 static int inline_split(tw_resp_parser *ps, const uint8_t *p,
                         const uint8_t *end, tw_resp_arg *argv, size_t cap,
                         size_t *argc)
 {
     size_t n = 0, used = 0;
     for (;;) {
-        while (p < end && *p != 0 && is_space(*p))
+        while (p < end && is_space(*p))
             p++;
-        if (p == end || *p == 0)
-            break; /* a NUL ends the line, as in Redis's C strings */
+        if (p == end)
+            break;
         const uint8_t *q = p;
-        while (q < end && *q != 0 && !is_space(*q) && *q != '"' && *q != '\'')
+        while (q < end && !is_space(*q) && *q != '"' && *q != '\'')
             q++;
         tw_resp_arg a = {p, (size_t)(q - p)};
         if (q < end && (*q == '"' || *q == '\'')) {
@@ -310,6 +311,13 @@ static int inline_split(tw_resp_parser *ps, const uint8_t *p,
     return n > cap ? TW_RESP_NEED_ARGV : 0;
 }
 
+/* An inline line with a NUL byte in it is refused. Splitting it as a C
+ * string would end it at the NUL and run what came before, so "SET k
+ * v\0w" would store "v" and answer +OK; Redis, whose search for the line
+ * end also stops at a NUL, never finds the end and finally refuses the
+ * request as too big. Refusing at once is that answer without the wait.
+ * The NUL is looked for in the bytes the line end is looked for in, each
+ * once, so where the reads were cut cannot change the verdict. */
 static int inline_step(tw_resp_parser *ps, const uint8_t *buf, size_t len,
                        tw_resp_arg *argv, size_t cap, size_t *argc)
 {
@@ -317,6 +325,9 @@ static int inline_step(tw_resp_parser *ps, const uint8_t *buf, size_t len,
     size_t end = len < window ? len : window;
     size_t from = ps->scan;
     const uint8_t *nl = from < end ? memchr(buf + from, '\n', end - from) : NULL;
+    size_t upto = nl ? (size_t)(nl - buf) : end;
+    if (upto > from && memchr(buf + from, '\0', upto - from))
+        return TW_RESP_EINLINE_NUL;
     if (!nl) {
         ps->scan = end > ps->scan ? end : ps->scan;
         return len >= window ? TW_RESP_EINLINE_TOO_BIG : 0;
@@ -439,6 +450,7 @@ size_t tw_resp_error_text(const tw_resp_parser *ps, int code, char *buf,
     case TW_RESP_EBULK_LEN: t = "invalid bulk length"; break;
     case TW_RESP_EBULK_CRLF: t = "expected CRLF after a bulk string"; break;
     case TW_RESP_ESCRATCH: t = "no room to unescape an inline request"; break;
+    case TW_RESP_EINLINE_NUL: t = "NUL byte in inline request"; break;
     case TW_RESP_EEXPECTED_DOLLAR: {
         /* Redis prints the byte as it is, then blanks CR and LF. */
         char c = (char)ps->bad;

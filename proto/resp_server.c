@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/serving.h"
 #include "twin/mix.h"
 #include "twin/app.h"
 #include "twin/opts.h"
@@ -100,7 +101,7 @@ tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg)
         srv->cfg = *cfg;
     srv->cfg.limits = tw_resp_limits_resolve(&srv->cfg.limits);
     if (!srv->cfg.maxclients)
-        srv->cfg.maxclients = 10000;
+        srv->cfg.maxclients = TW_RESP_MAXCLIENTS_DEFAULT;
     if (!srv->cfg.output_max)
         srv->cfg.output_max = (size_t)1 << 30;
     if (!srv->cfg.store.hash_seed)
@@ -543,9 +544,33 @@ tw_protocol *tw_resp_server_factory(void *arg)
 typedef struct server_app {
     tw_resp_server *rs;
     tw_server *srv;
+    tw__serving sv;
     uint64_t held_check; /* --held-max: the invariant's bound, 0: none */
     char violation[160];
 } server_app;
+
+/* The listening server's factory and callbacks take the app. */
+static tw_protocol *app_factory(void *arg)
+{
+    return tw_resp_server_factory(((server_app *)arg)->rs);
+}
+
+/* A host name resolved (or not): say where we listen, or fail the run. */
+static void app_listening(void *arg, tw_server *srv, int err)
+{
+    server_app *a = arg;
+    if (tw__serving_listening(&a->sv, srv, err)) {
+        tw_server_close(a->srv);
+        a->srv = NULL;
+    }
+}
+
+/* Out of descriptors: say so (rate limited); the server tries again. */
+static void app_accept_error(void *arg, tw_server *srv, int err)
+{
+    (void)srv;
+    tw__serving_accept_failed(&((server_app *)arg)->sv, err);
+}
 
 typedef struct server_opts {
     const char *host;
@@ -554,6 +579,36 @@ typedef struct server_opts {
     uint64_t output_max, bytes_max, keys_max, seed, held_max;
     bool quiet;
 } server_opts;
+
+/* Descriptors kept for what is not a client: the listening socket, the
+ * loop's own, the standard streams, a file or two (Redis keeps 32 too). */
+#define FD_RESERVE 32
+
+/* A client past the descriptor limit would wait in the listen backlog,
+ * unanswered, while a client past maxclients is told so: keep maxclients
+ * within what RLIMIT_NOFILE allows (raised towards what it asks for, if
+ * the hard limit lets it), and say so when it had to be lowered. */
+static int fit_maxclients(tw_loop *loop, uint64_t *maxclients, FILE *out)
+{
+    uint64_t want = *maxclients;
+    uint64_t need = want > UINT64_MAX - FD_RESERVE ? UINT64_MAX : want + FD_RESERVE;
+    uint64_t limit = tw_loop_fd_limit(loop, need);
+    if (limit >= need)
+        return 0;
+    if (limit <= FD_RESERVE) {
+        fprintf(out, "resp-server: the open-file limit (ulimit -n) of %llu leaves "
+                     "no room for clients; it must be %d at least\n",
+                (unsigned long long)limit, FD_RESERVE + 1);
+        return -EMFILE;
+    }
+    *maxclients = limit - FD_RESERVE;
+    fprintf(out, "resp-server: maxclients lowered from %llu to %llu: the open-file "
+                 "limit (ulimit -n) is %llu, %d of them kept for the server\n",
+            (unsigned long long)want, (unsigned long long)*maxclients,
+            (unsigned long long)limit, FD_RESERVE);
+    fflush(out);
+    return 0;
+}
 
 /* The limits' zero means the library's default (twin/resp.h); they are
  * size_t, bounded where that is narrower than what the parsers give. */
@@ -566,7 +621,8 @@ static const tw_opt server_table[] = {
     {.name = "port", TW_OPT_FIELD(TW_OPT_PORT, server_opts, port), .def = "6399",
      .help = "port (default 6399; 0 picks a free one)"},
     {.name = "maxclients", TW_OPT_FIELD(TW_OPT_U64, server_opts, maxclients),
-     .min = 1, .help = "clients at once (default 10000)"},
+     .min = 1, .help = "clients at once (default 10000; lowered to fit the\n"
+                       "open-file limit, ulimit -n, less 32)"},
     {.name = "max-bulk", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, bulk_max),
      .max = SIZE_BOUND, .help = "longest bulk string (default 512MiB)"},
     {.name = "max-args", TW_OPT_FIELD(TW_OPT_U64, server_opts, array_max),
@@ -588,7 +644,7 @@ static const tw_opt server_table[] = {
     {.name = "held-max", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, held_max),
      .help = "invariant: never hold more for one client"},
     {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, server_opts, quiet),
-     .help = "no output"},
+     .help = "no output but warnings and errors"},
     {0},
 };
 
@@ -600,6 +656,10 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
     server_opts o = {0};
     int rc = tw_opts_parse(server_table, &o, argc, argv, out);
     if (rc < 0)
+        return rc;
+    if (!o.maxclients)
+        o.maxclients = TW_RESP_MAXCLIENTS_DEFAULT;
+    if ((rc = fit_maxclients(loop, &o.maxclients, out)) < 0)
         return rc;
     tw_resp_server_cfg cfg = {
         .limits = {.bulk_max = (size_t)o.bulk_max, .array_max = (size_t)o.array_max,
@@ -620,13 +680,13 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
         return -ENOMEM;
     }
     a->held_check = held;
+    tw__serving_init(&a->sv, loop, out, "resp-server", host, port, NULL, quiet);
     /* A deep backlog: redis-benchmark opens its 50 clients at once. */
-    tw_server_opts so = {.backlog = 511};
-    rc = tw_create_server(loop, tw_resp_server_factory, a->rs, host, port, &so,
-                          &a->srv);
+    tw_server_opts so = {.backlog = 511, .on_listening = app_listening,
+                         .on_accept_error = app_accept_error};
+    rc = tw_create_server(loop, app_factory, a, host, port, &so, &a->srv);
     if (rc < 0) {
-        fprintf(out, "resp-server: cannot listen on %s:%u: %s\n", host,
-                (unsigned)port, tw_strerror(rc));
+        tw__serving_create_failed(&a->sv, rc);
         tw_resp_server_close(a->rs);
         free(a);
         return rc;
@@ -636,14 +696,9 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
         unsigned restarts = tw_app_restarts(loop);
         if (restarts)
             fprintf(out, "Restart %u: the keyspace starts empty\n", restarts);
-        for (int i = 0; i < tw_server_count(a->srv); i++) {
-            tw_addr addr;
-            char buf[TW_ADDR_STRLEN];
-            tw_server_sockname(a->srv, i, &addr);
-            fprintf(out, "Serving on %s\n", tw_addr_format(&addr, buf, sizeof buf));
-        }
         fflush(out);
     }
+    tw__serving_started(&a->sv, a->srv);
     *state = a;
     return 0;
 }
@@ -659,15 +714,18 @@ static const char *app_invariant(void *state)
     return a->violation[0] ? a->violation : NULL;
 }
 
+/* 1: the invariant broke, or the host name could not be listened on. */
 static int app_result(void *state)
 {
-    return app_invariant(state) ? 1 : 0;
+    return app_invariant(state) || ((server_app *)state)->sv.failed ? 1 : 0;
 }
 
 static void app_free(void *state)
 {
     server_app *a = state;
-    tw_server_close(a->srv);
+    tw__serving_fini(&a->sv);
+    if (a->srv)
+        tw_server_close(a->srv);
     tw_resp_server_close(a->rs);
     free(a);
 }

@@ -290,6 +290,26 @@ static void wake_cb(struct real_io *io, uint32_t events)
 
 static void real_destroy(tw_loop *loop);
 
+/* RLIMIT_NOFILE, its soft limit raised towards want within the hard
+ * one. A failure to read it says "no limit known" (UINT64_MAX); a failure
+ * to raise it leaves the limit as it was, which is what is returned. */
+static uint64_t real_fd_limit(tw_loop *loop, uint64_t want)
+{
+    (void)loop;
+    struct rlimit rl;
+    if (tw_sys.getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return UINT64_MAX;
+    if (want > rl.rlim_cur && rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_max == RLIM_INFINITY || want < rl.rlim_max
+                          ? (rlim_t)want
+                          : rl.rlim_max;
+        if (tw_sys.setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
 static const tw__loop_ops real_ops = {
     .name = "real",
     .now = real_now,
@@ -307,6 +327,7 @@ static const tw__loop_ops real_ops = {
     .resolve_cancel = tw__real_resolve_cancel_op,
     .connect_pipe = tw__real_connect_pipe,
     .subprocess = tw__real_subprocess,
+    .fd_limit = real_fd_limit,
 };
 
 /* Release what tw_loop_new acquired, in reverse; safe on a partial loop.

@@ -8,8 +8,9 @@
  *   5. the ops: create_server (numeric, any, or a name), unix server
  *
  * A server never calls user code except the protocol factory (inside
- * tw__transport_open) and on_listening; either may close the server, so
- * the accept loop holds it `busy` and close defers the free to the end.
+ * tw__transport_open), on_listening and on_accept_error; any may close
+ * the server, so the accept loop holds it `busy` and close defers the
+ * free to the end.
  */
 #include "real/internal.h"
 
@@ -128,7 +129,9 @@ static void accept_ready(struct real_io *io, uint32_t events)
                 continue;
             /* EMFILE, ENFILE, ENOBUFS, ENOMEM, and anything unexpected:
              * backing off is the one answer that cannot spin. */
+            int err = -errno;
             listener_backoff(ls);
+            tw__server_accept_error(&srv->base, err); /* may close srv */
             break;
         }
         srv->base.accepted++;
@@ -136,6 +139,7 @@ static void accept_ready(struct real_io *io, uint32_t events)
         if (t == NULL) {
             tw_sys.close(fd);
             listener_backoff(ls);
+            tw__server_accept_error(&srv->base, -ENOMEM); /* may close srv */
             break;
         }
         /* Calls the factory, which may close this server. */
@@ -414,16 +418,43 @@ int tw__real_create_server(tw_loop *loop, tw_protocol_factory factory,
     return 0;
 }
 
+/* What a connect to the socket file says of it: ECONNREFUSED when no
+ * socket holds it any more (a file left by a process that died), ENOENT
+ * when it went meanwhile; anything else (0, EAGAIN for a full backlog,
+ * EPROTOTYPE for a datagram socket, EACCES) means a socket holds it, or
+ * may; -errno when no socket could be made to ask. A listener sees a
+ * connection that closes at once. */
+static int unix_probe(const tw_addr *a)
+{
+    int fd = tw_sys.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                           0);
+    if (fd < 0)
+        return -errno; /* no socket to ask with: the server would need one too */
+    int r = tw_sys.connect(fd, &a->u.sa, a->len);
+    int e = r < 0 ? errno : 0;
+    tw_sys.close(fd);
+    return e;
+}
+
 /* A stale socket file from a previous run would make bind fail; remove
- * it, but only if it is a socket: anything else at path is somebody's
- * data, and bind's EADDRINUSE is the right answer then. */
-static int unix_clear_stale(const char *path)
+ * it, but only if it is a socket and no socket holds it: a live server's
+ * path is not ours to take (-EADDRINUSE, as bind says of a path that
+ * exists), and anything else at path is somebody's data, for which
+ * bind's EADDRINUSE is the right answer too. */
+static int unix_clear_stale(const char *path, const tw_addr *a)
 {
     struct stat st;
     if (path[0] == '@') /* the abstract namespace has no files */
         return 0;
     if (tw_sys.lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
         return 0;
+    int e = unix_probe(a);
+    if (e < 0)
+        return e;
+    if (e == ENOENT)
+        return 0;
+    if (e != ECONNREFUSED)
+        return -EADDRINUSE;
     if (tw_sys.unlink(path) < 0 && errno != ENOENT)
         return -errno;
     return 0;
@@ -440,7 +471,7 @@ int tw__real_create_unix_server(tw_loop *loop, tw_protocol_factory factory,
     struct real_server *srv = server_new(loop, factory, arg, opts);
     if (srv == NULL)
         return -ENOMEM;
-    r = unix_clear_stale(path);
+    r = unix_clear_stale(path, &a);
     if (r == 0)
         r = listen_all(srv, &a, 1, false);
     struct stat st;

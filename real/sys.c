@@ -77,6 +77,8 @@ static const char *const names[TW_SYS__COUNT] = {
     [TW_SYS_PTHREAD_CREATE] = "pthread_create",
     [TW_SYS_SENDTO] = "sendto",
     [TW_SYS_RECVFROM] = "recvfrom",
+    [TW_SYS_GETRLIMIT] = "getrlimit",
+    [TW_SYS_SETRLIMIT] = "setrlimit",
 };
 
 /* Recompute the fast-path flag; fault_lock held. */
@@ -438,6 +440,18 @@ static ssize_t shim_recvfrom(int fd, void *buf, size_t len, int flags,
     return recvfrom(fd, buf, len, flags, a, alen);
 }
 
+static int shim_getrlimit(int resource, struct rlimit *rl)
+{
+    FAULT(TW_SYS_GETRLIMIT);
+    return getrlimit(resource, rl);
+}
+
+static int shim_setrlimit(int resource, const struct rlimit *rl)
+{
+    FAULT(TW_SYS_SETRLIMIT);
+    return setrlimit(resource, rl);
+}
+
 /* ------------------------------------------------------------------ */
 /* 3. the tables                                                       */
 
@@ -482,6 +496,8 @@ static ssize_t shim_recvfrom(int fd, void *buf, size_t len, int flags,
     .pthread_create = shim_pthread_create, \
     .sendto = shim_sendto, \
     .recvfrom = shim_recvfrom, \
+    .getrlimit = shim_getrlimit, \
+    .setrlimit = shim_setrlimit, \
 }
 
 const tw_sys_table tw_sys_default = TW_SYS_DEFAULTS;

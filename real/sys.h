@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -74,6 +75,8 @@ typedef enum tw_sys_id {
     TW_SYS_PTHREAD_CREATE,
     TW_SYS_SENDTO,
     TW_SYS_RECVFROM,
+    TW_SYS_GETRLIMIT,         /* RLIMIT_NOFILE: tw_loop_fd_limit */
+    TW_SYS_SETRLIMIT,
     TW_SYS__COUNT
 } tw_sys_id;
 
@@ -147,6 +150,9 @@ typedef struct tw_sys_table {
                       const struct sockaddr *addr, socklen_t alen);
     ssize_t (*recvfrom)(int fd, void *buf, size_t len, int flags,
                         struct sockaddr *addr, socklen_t *alen);
+    /* Resource limits (tw_loop_fd_limit reads and raises RLIMIT_NOFILE). */
+    int (*getrlimit)(int resource, struct rlimit *rl);
+    int (*setrlimit)(int resource, const struct rlimit *rl);
 } tw_sys_table;
 
 /* What real/ calls. */

@@ -17,10 +17,12 @@
  *   - binding a path replaces the socket file there, live or stale (the
  *     real backend removes a socket file before it binds, as asyncio
  *     does), including a Unix stream server's; the endpoint that had it
- *     lives on, with no name. Closing removes the endpoint's file if it is
- *     still the one it bound. An abstract name ("@name") in use is
- *     -EADDRINUSE. A local address of the family alone autobinds to an
- *     abstract name of five hex digits, as Linux does.
+ *     lives on, with no name. (A Unix stream server is warier: it takes
+ *     a path only from a stale file, sim_dg_unix_claim.) Closing removes
+ *     the endpoint's file if it is still the one it bound. An abstract
+ *     name ("@name") in use is -EADDRINUSE. A local address of the
+ *     family alone autobinds to an abstract name of five hex digits, as
+ *     Linux does.
  *   - sendto a path nobody bound: -ENOENT; a socket file with no socket
  *     (left by a crash) or an abstract name nobody has: -ECONNREFUSED; a
  *     Unix stream server's name: -EPROTOTYPE; a receiver connected to
@@ -187,10 +189,11 @@ static int autobind_name(tw_sim *sim, uint32_t node, tw_addr *out)
 int sim_dg_unix_claim(tw_sim *sim, uint32_t node, const tw_addr *a)
 {
     sim_uname *u = name_at(sim, node, a);
+    sim_dg *ep;
     if (!u)
         return 0;
-    if (abstract(a))
-        return -EADDRINUSE;
+    if (abstract(a) || resolve(sim, node, a, &ep) == 0)
+        return -EADDRINUSE; /* a live socket holds it */
     sim_trace(sim, node, 0, "dgu_replace", (int64_t)u->ino, 0);
     name_drop(sim, u);
     wake_waiting(sim, node);

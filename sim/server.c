@@ -199,12 +199,14 @@ static int listen_on(sim_node *n, tw_protocol_factory f, void *arg,
         if (other && !(opts && opts->reuse_port))
             return -EADDRINUSE;
     } else {
+        /* A path a live server holds is taken, as on the real backend
+         * (which asks the socket file with a connect); only a stale
+         * socket file is replaced. */
+        if (find_bound(sim, n->id, a))
+            return -EADDRINUSE;
         int rc = sim_dg_unix_claim(sim, n->id, a); /* sim/dgram_unix.c */
         if (rc < 0)
             return rc;
-        sim_listener *other = find_bound(sim, n->id, a);
-        if (other)
-            other->unlinked = true; /* the path now names the new socket */
     }
     sim_listener *l = calloc(1, sizeof *l);
     if (!l)
@@ -445,6 +447,7 @@ static void on_accept(tw_sim *sim, uint32_t id, uint32_t gen)
             l->accept_pending = true;
             sim_push(sim, sim->now + sim->opts.accept_retry_delay_ns, EV_ACCEPT,
                      id, gen, 0);
+            tw__server_accept_error(&l->srv, -EMFILE); /* may close it */
             return;
         }
         sim_ep *s = dequeue(l);

@@ -151,8 +151,9 @@ void sim_dgram_defaults(tw_sim_dgram_opts *o);
 bool sim_dgram_fault_ok(const tw_sim_fault *f);
 void sim_dgram_fault(tw_sim *sim, const tw_sim_fault *f, uint32_t a,
                      uint32_t b);
-/* A Unix stream server binds name a on node: a Unix datagram endpoint's
- * socket file there is replaced; its abstract name is -EADDRINUSE. */
+/* A Unix stream server binds name a on node: a stale socket file there
+ * (its datagram endpoint gone in a crash) is replaced; a live datagram
+ * endpoint's name, and any abstract name in use, is -EADDRINUSE. */
 int sim_dg_unix_claim(tw_sim *sim, uint32_t node, const tw_addr *a);
 /* What a Unix stream connect to name a on node that no stream server has
  * is told: -EPROTOTYPE when a datagram endpoint has the name, else

@@ -1496,7 +1496,9 @@ static void test_unix_dgram_sizes(void **state)
 }
 
 /* A Unix stream server's path is no datagram socket's: EPROTOTYPE. The
- * two kinds share the names: binding one replaces the other's file. */
+ * two kinds share the names: a datagram endpoint's bind replaces a
+ * stream server's file (as it replaces any socket file), while a stream
+ * server refuses a path a live socket holds, of either kind. */
 static void test_unix_dgram_stream_server_path(void **state)
 {
     tw_env *env = TW_ENV(state);
@@ -1525,16 +1527,16 @@ static void test_unix_dgram_stream_server_path(void **state)
     tw_run_slice(env);
     assert_int_equal(tw_transport_sendto(u.t, "dg2", 3, &p), 0);
     TW_WAIT(env, d.nmsgs == 2);
-    /* and a stream server takes a datagram endpoint's path over */
+    /* but a stream server leaves a live datagram endpoint its path */
     open_unix(env, &e, p2);
+    srv2 = NULL;
     assert_int_equal(tw_create_unix_server(env->loop, null_factory, NULL,
-                                           p2.u.un.sun_path, NULL, &srv2), 0);
-    assert_int_equal(tw_transport_sendto(u.t, "e?", 2, &p2), 0);
-    assert_int_equal(u.errors, 2);
-    assert_int_equal(u.last_err, -EPROTOTYPE);
-    tw_server_close(srv2);
-    tw_run_slice(env);
-    assert_int_equal(e.nmsgs, 0);
+                                           p2.u.un.sun_path, NULL, &srv2),
+                     -EADDRINUSE);
+    assert_null(srv2);
+    assert_int_equal(tw_transport_sendto(u.t, "e!", 2, &p2), 0);
+    TW_WAIT(env, e.nmsgs == 1);
+    assert_int_equal(u.errors, 1);
     assert_false(k.cb_called);
     drec *all[] = {&u, &d, &e};
     close_all(env, all, 3);

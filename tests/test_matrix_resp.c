@@ -341,6 +341,27 @@ static void test_resp_quit_and_half_close(void **state)
     fx_close(env, &f, c, 2);
 }
 
+/* An inline request with a NUL byte: a protocol error, and nothing of
+ * it runs (it used to store what came before the NUL and answer +OK). */
+static void test_resp_inline_nul_is_a_protocol_error(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    fx f;
+    rcli c[2];
+    fx_open(env, &f, NULL);
+    connect_cli(env, &f, &c[0]);
+    static const char req[] = "PING\r\nSET k2 v\0w\r\nPING\r\n";
+    assert_int_equal(tw_transport_write(c[0].t, req, sizeof req - 1), 0);
+    EXPECT(env, &c[0], "+PONG\r\n-ERR Protocol error: NUL byte in inline request\r\n");
+    TW_WAIT(env, c[0].lost);
+    assert_true(c[0].eof);
+    connect_cli(env, &f, &c[1]);
+    send_str(&c[1], "EXISTS k2\r\n");
+    EXPECT(env, &c[1], ":0\r\n");
+    assert_int_equal(tw_resp_server_get_stats(f.rs).protocol_errors, 1);
+    fx_close(env, &f, c, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +371,7 @@ int main(void)
         TW_MATRIX(test_resp_pending_limit),
         TW_MATRIX(test_resp_expiry_in_loop_time),
         TW_MATRIX(test_resp_quit_and_half_close),
+        TW_MATRIX(test_resp_inline_nul_is_a_protocol_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "real/sys.h"
 #include "tests/harness.h"
 #include "tests/rec.h"
 #include "twin/echo.h"
+#include "twin/sim.h"
 
 typedef struct pair {
     rec_pool pool; /* server side protocols */
@@ -687,6 +689,49 @@ static void test_server_close_keeps_connections(void **state)
     pair_close(env, &p);
 }
 
+/* Out of descriptors: the server hears of each failed accept, keeps the
+ * client waiting in the backlog, and accepts it once it can (a retry
+ * delay, 1 s on both backends, after each failure). */
+static int accept_errors, accept_error_last;
+static void on_accept_error(void *arg, tw_server *srv, int err)
+{
+    (void)arg;
+    assert_non_null(srv);
+    accept_errors++;
+    accept_error_last = err;
+}
+
+static void test_accept_failures_are_reported(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    pair p;
+    pair_init(&p);
+    p.pool.tmpl.echo = true;
+    p.cli.r.on_data = close_after_5;
+    accept_errors = accept_error_last = 0;
+    tw_server_opts so = {.on_accept_error = on_accept_error};
+    assert_int_equal(tw_create_server(env->loop, rec_pool_factory, &p.pool,
+                                      env->host, 0, &so, &p.srv), 0);
+    if (env->sim)
+        assert_int_equal(tw_sim_emfile(env->loop, 2), 0);
+    else
+        tw_sys_fail(TW_SYS_ACCEPT4, 1, 2, EMFILE);
+    tw_ns t0 = tw_loop_now(env->loop);
+    assert_int_equal(tw_create_connection(env->loop, rec_client_factory, &p.cli,
+                                          env->host, tw_server_port(p.srv),
+                                          rec_client_cb), 0);
+    TW_WAIT(env, p.pool.n == 1);
+    assert_true(tw_loop_now(env->loop) - t0 >= TW_SEC(2));
+    assert_int_equal(accept_errors, 2);
+    assert_int_equal(accept_error_last, -EMFILE);
+    TW_WAIT(env, p.cli.r.made);
+    assert_int_equal(tw_transport_write(p.cli.r.t, "later", 5), 0);
+    TW_WAIT(env, p.cli.r.done);
+    assert_memory_equal(p.cli.r.data, "later", 5);
+    assert_int_equal(accept_errors, 2);
+    pair_close(env, &p);
+}
+
 static void test_many_connections(void **state)
 {
     tw_env *env = TW_ENV(state);
@@ -818,6 +863,45 @@ static void test_unix_echo(void **state)
     rec_pool_free(&pool);
 }
 
+/* A path a live server listens on is taken: a second server gets
+ * -EADDRINUSE and the first stays reachable (the second used to remove
+ * the first's socket file and bind in its place). Once the first is
+ * closed, the path is free again. */
+static void test_unix_server_refuses_a_live_path(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    rec_pool pool, pool2;
+    memset(&pool, 0, sizeof pool);
+    memset(&pool2, 0, sizeof pool2);
+    pool.tmpl.echo = true;
+    tw_server *srv, *srv2 = NULL;
+    assert_int_equal(tw_create_unix_server(env->loop, rec_pool_factory, &pool,
+                                           env->unix_path, NULL, &srv), 0);
+    assert_int_equal(tw_create_unix_server(env->loop, rec_pool_factory, &pool2,
+                                           env->unix_path, NULL, &srv2),
+                     -EADDRINUSE);
+    assert_null(srv2);
+    rec_client c;
+    rec_client_init(&c, 0);
+    c.r.on_data = close_after_5;
+    assert_int_equal(tw_create_unix_connection(env->loop, rec_client_factory, &c,
+                                               env->unix_path, rec_client_cb), 0);
+    TW_WAIT(env, c.r.made);
+    tw_transport_write(c.r.t, "first", 5);
+    TW_WAIT(env, c.r.done);
+    assert_memory_equal(c.r.data, "first", 5);
+    assert_int_equal(pool2.n, 0);
+    tw_server_close(srv);
+    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+    assert_int_equal(tw_create_unix_server(env->loop, rec_pool_factory, &pool2,
+                                           env->unix_path, NULL, &srv2), 0);
+    tw_server_close(srv2);
+    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+    rec_free(&c.r);
+    rec_pool_free(&pool);
+    rec_pool_free(&pool2);
+}
+
 /* ---- protocol swap ---- */
 
 static rec second;
@@ -923,10 +1007,12 @@ int main(void)
         TW_MATRIX(test_large_transfer_slow_reader),
         TW_MATRIX(test_connection_refused),
         TW_MATRIX(test_server_close_keeps_connections),
+        TW_MATRIX(test_accept_failures_are_reported),
         TW_MATRIX(test_many_connections),
         TW_MATRIX(test_bad_arguments),
         TW_MATRIX(test_extra_info),
         TW_MATRIX(test_unix_echo),
+        TW_MATRIX(test_unix_server_refuses_a_live_path),
         TW_MATRIX(test_set_protocol),
         TW_MATRIX(test_echo_protocols),
     };

@@ -11,7 +11,8 @@
  *      busy polling
  *   4. reading: EINTR, EAGAIN, ECONNRESET (injected and real)
  *   5. writing: short writes, EINTR, EAGAIN, a vanished peer (no SIGPIPE)
- *   6. accepting: EMFILE back-off, transient errors, backlog per wake-up
+ *   6. accepting: EMFILE back-off, transient errors, backlog per wake-up,
+ *      the descriptor limit
  *   7. connecting: refused, names, each address in turn, existing sockets
  *   8. servers: all interfaces, names and on_listening, Unix socket files
  *   9. teardown with work in flight, epoll_ctl failure
@@ -795,6 +796,65 @@ static void test_accept_emfile_backs_off_and_recovers(void **state)
     ASSERT_NOTHING_ALIVE();
 }
 
+/* tw_loop_fd_limit: RLIMIT_NOFILE, its soft limit raised towards what is
+ * wanted, never past the hard one. */
+static struct rlimit fake_rl;
+static int fake_sets;
+
+static int fake_getrlimit(int res, struct rlimit *rl)
+{
+    assert_int_equal(res, RLIMIT_NOFILE);
+    *rl = fake_rl;
+    return 0;
+}
+
+static int fake_setrlimit(int res, const struct rlimit *rl)
+{
+    assert_int_equal(res, RLIMIT_NOFILE);
+    assert_true(rl->rlim_max == fake_rl.rlim_max); /* the hard limit stays */
+    assert_true(rl->rlim_cur <= rl->rlim_max);
+    fake_sets++;
+    fake_rl = *rl;
+    return 0;
+}
+
+static void test_fd_limit_raised_within_the_hard_limit(void **state)
+{
+    (void)state;
+    struct rlimit real_rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &real_rl), 0);
+    uint64_t want = real_rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX
+                                                      : (uint64_t)real_rl.rlim_cur;
+    assert_true(tw_loop_fd_limit(fx.loop, 0) == want); /* only read */
+
+    tw_sys.getrlimit = fake_getrlimit;
+    tw_sys.setrlimit = fake_setrlimit;
+    fake_rl = (struct rlimit){100, 200};
+    fake_sets = 0;
+    assert_int_equal(tw_loop_fd_limit(fx.loop, 0), 100);
+    assert_int_equal(tw_loop_fd_limit(fx.loop, 50), 100);
+    assert_int_equal(fake_sets, 0);
+    assert_int_equal(tw_loop_fd_limit(fx.loop, 150), 150);
+    assert_int_equal(tw_loop_fd_limit(fx.loop, 1000), 200);
+    assert_int_equal(fake_sets, 2);
+    assert_int_equal(tw_loop_fd_limit(fx.loop, 1000), 200); /* at the hard one */
+    assert_int_equal(fake_sets, 2);
+    fake_rl = (struct rlimit){100, RLIM_INFINITY};
+    assert_int_equal(tw_loop_fd_limit(fx.loop, 5000), 5000);
+    fake_rl = (struct rlimit){RLIM_INFINITY, RLIM_INFINITY};
+    assert_true(tw_loop_fd_limit(fx.loop, 5000) == UINT64_MAX);
+    /* a raise refused leaves the limit as it was */
+    tw_sys.setrlimit = tw_sys_default.setrlimit;
+    tw_sys_fail(TW_SYS_SETRLIMIT, 1, 1, EPERM);
+    fake_rl = (struct rlimit){100, 200};
+    assert_int_equal(tw_loop_fd_limit(fx.loop, 150), 100);
+    /* and an unreadable one is no known limit */
+    tw_sys.getrlimit = tw_sys_default.getrlimit;
+    tw_sys_fail(TW_SYS_GETRLIMIT, 1, 1, EPERM);
+    assert_true(tw_loop_fd_limit(fx.loop, 150) == UINT64_MAX);
+    ASSERT_NOTHING_ALIVE();
+}
+
 static void test_accept_econnaborted_is_skipped(void **state)
 {
     stats s = {0}, c = {0};
@@ -1541,6 +1601,7 @@ int main(void)
         T(test_eagain_on_first_write_buffers_everything),
         T(test_write_to_vanished_peer_is_epipe_not_sigpipe),
         T(test_accept_emfile_backs_off_and_recovers),
+        T(test_fd_limit_raised_within_the_hard_limit),
         T(test_accept_econnaborted_is_skipped),
         T(test_accepts_at_most_backlog_per_wakeup),
         T(test_server_closed_by_callback_earlier_in_batch),

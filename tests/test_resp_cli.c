@@ -7,10 +7,13 @@
  * Map: processes; the server; redis-cli; the checked workload; the
  * scenarios.
  */
+#include <arpa/inet.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -145,6 +148,129 @@ static void test_resp_client_and_limits(void **state)
     assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
 }
 
+/* Nothing listens: --attempts N gives up after N connects, as echo-load
+ * does, and the run fails (without it the client retries for ever). */
+static void test_resp_client_gives_up_after_attempts(void **state)
+{
+    (void)state;
+    char cmd[1024], out[8192];
+    snprintf(cmd, sizeof cmd,
+             "%s run resp-client --connect 127.0.0.1:%u --attempts 3 --retry 10ms",
+             tw_cli_twin, tw_cli_free_port(SOCK_STREAM));
+    int64_t t0 = now_ms();
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
+    int failures = 0;
+    for (const char *p = out; (p = strstr(p, "resp-client: connection failed (")); p++)
+        failures++;
+    if (failures != 3)
+        fail_msg("%d failures reported, wanted 3:\n%s", failures, out);
+    /* 10 + 20 ms of back-off, no watchdog left to wait for */
+    assert_true(now_ms() - t0 < 10000);
+    /* the option is checked like any other */
+    snprintf(cmd, sizeof cmd, "%s run resp-client --attempts x 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--attempts"));
+}
+
+/* ---- the descriptor limit ---- */
+
+static int tcp_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* What comes on fd until the server's end of it, or 10 s (a hang). */
+static size_t read_to_eof(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    int64_t end = now_ms() + 10000;
+    while (n < cap - 1) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int left = (int)(end - now_ms());
+        if (left <= 0 || poll(&p, 1, left) != 1)
+            break;
+        ssize_t k = read(fd, buf + n, cap - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/* With RLIMIT_NOFILE at 48 (soft and hard), maxclients is lowered to
+ * 48 - 32 at start, and said so once; a client past it is told so and
+ * closed, as Redis does, where it used to wait in the backlog unanswered
+ * once descriptors ran out. */
+static void test_maxclients_within_the_descriptor_limit(void **state)
+{
+    (void)state;
+    enum { N = 20, MAX = 16 };
+    char script[512];
+    snprintf(script, sizeof script,
+             "ulimit -n 48 && exec %s run resp-server --port 0", tw_cli_twin);
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
+    tw_proc srv;
+    tw_proc_spawn(&srv, argv);
+    char line[256];
+    assert_true(tw_proc_line(&srv, line, sizeof line));
+    assert_string_equal(line, "resp-server: maxclients lowered from 10000 to 16: the "
+                              "open-file limit (ulimit -n) is 48, 32 of them kept for "
+                              "the server");
+    assert_true(tw_proc_line(&srv, line, sizeof line));
+    unsigned port = 0;
+    assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
+    int fd[N];
+    for (int i = 0; i < N; i++) {
+        fd[i] = tcp_connect((uint16_t)port);
+        assert_int_equal(write(fd[i], "PING\r\n", 6), 6);
+    }
+    static const char full[] = "-ERR max number of clients reached\r\n";
+    int pong = 0, refused = 0;
+    char buf[256];
+    for (int i = 0; i < N; i++) {
+        struct pollfd p = {.fd = fd[i], .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 10000), 1);
+        ssize_t k = read(fd[i], buf, 7);
+        assert_true(k > 0);
+        buf[k] = '\0';
+        if (strcmp(buf, "+PONG\r\n") == 0) {
+            pong++;
+            continue;
+        }
+        /* the rest of the error, then the end of the connection */
+        size_t more = read_to_eof(fd[i], buf + k, sizeof buf - (size_t)k);
+        if (strcmp(buf, full) != 0)
+            fail_msg("client %d: '%s' (%zu bytes)", i, buf, (size_t)k + more);
+        refused++;
+    }
+    assert_int_equal(pong, MAX);
+    assert_int_equal(refused, N - MAX);
+    /* what the server says of itself agrees */
+    for (int i = 0; i < N; i++) {
+        static const char q[] = "CONFIG GET maxclients\r\n";
+        if (write(fd[i], q, sizeof q - 1) != (ssize_t)(sizeof q - 1))
+            continue;
+        struct pollfd p = {.fd = fd[i], .events = POLLIN};
+        if (poll(&p, 1, 2000) != 1)
+            continue;
+        ssize_t k = read(fd[i], buf, sizeof buf - 1);
+        if (k <= 0)
+            continue;
+        buf[k] = '\0';
+        assert_string_equal(buf, "*2\r\n$10\r\nmaxclients\r\n$2\r\n16\r\n");
+        break;
+    }
+    for (int i = 0; i < N; i++)
+        close(fd[i]);
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
+}
+
 /* ---- the scenarios, as the issue runs them: several files, one sweep ---- */
 
 static void test_twin_sim_resp_scenarios(void **state)
@@ -176,6 +302,10 @@ int main(void)
         cmocka_unit_test_teardown(test_redis_cli_commands, tw_cli_teardown),
         cmocka_unit_test_teardown(test_redis_cli_stdin_and_pipe_mode, tw_cli_teardown),
         cmocka_unit_test_teardown(test_resp_client_and_limits, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_resp_client_gives_up_after_attempts,
+                                  tw_cli_teardown),
+        cmocka_unit_test_teardown(test_maxclients_within_the_descriptor_limit,
+                                  tw_cli_teardown),
         TW_TEST(test_twin_sim_resp_scenarios),
     };
     return cmocka_run_group_tests_name("resp server and redis-cli", tests, NULL, NULL);

@@ -310,6 +310,15 @@ static void test_errors_and_redis_texts(void **state)
     ERR("PING 'a\r\n", TW_RESP_EQUOTES, "Protocol error: unbalanced quotes in request");
     /* Good requests before a bad one are returned first. */
     ERR("PING\r\n*1\r\n$x\r\n", TW_RESP_EBULK_LEN, "Protocol error: invalid bulk length");
+    /* A NUL in an inline line is refused, not read as the line's end (the
+     * value would be cut short without a word); wherever it is, quoted
+     * or not, and before the line's end has come. */
+    ERR("SET k2 v\0w\r\n", TW_RESP_EINLINE_NUL,
+        "Protocol error: NUL byte in inline request");
+    ERR("PING\r\nSET k \"a\0b\"\r\n", TW_RESP_EINLINE_NUL,
+        "Protocol error: NUL byte in inline request");
+    ERR("\0", TW_RESP_EINLINE_NUL, "Protocol error: NUL byte in inline request");
+    ERR("GET k\0", TW_RESP_EINLINE_NUL, "Protocol error: NUL byte in inline request");
 }
 
 /* Count lines and inline lines end within fixed windows: the same error
@@ -328,6 +337,14 @@ static void test_windows(void **state)
                  "Protocol error: too big bulk count string", NULL);
     memset(in, 'a', n);
     tw_resp_limits lim = {.inline_max = 100};
+    expect_error(in, 101, TW_RESP_EINLINE_TOO_BIG,
+                 "Protocol error: too big inline request", &lim);
+    /* A NUL inside the window is one; past it, the line was too long. */
+    in[99] = '\0';
+    expect_error(in, 101, TW_RESP_EINLINE_NUL,
+                 "Protocol error: NUL byte in inline request", &lim);
+    in[99] = 'a';
+    in[100] = '\0';
     expect_error(in, 101, TW_RESP_EINLINE_TOO_BIG,
                  "Protocol error: too big inline request", &lim);
     free(in);

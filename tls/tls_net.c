@@ -75,6 +75,14 @@ static void listening(void *arg, tw_server *inner, int err)
         s->on_listening(s->base.arg, &s->base, err);
 }
 
+/* The plain server could not accept: the user's server could not. */
+static void accept_error(void *arg, tw_server *inner, int err)
+{
+    tls_server *s = arg;
+    (void)inner;
+    tw__server_accept_error(&s->base, err);
+}
+
 static void tls_server_close(tw_server *srv)
 {
     tls_server *s = (tls_server *)srv;
@@ -108,6 +116,7 @@ int tw_create_server_tls(tw_loop *loop, tw_protocol_factory factory,
     tw_server_opts o = opts ? *opts : (tw_server_opts){0};
     s->on_listening = o.on_listening;
     o.on_listening = listening;
+    o.on_accept_error = o.on_accept_error ? accept_error : NULL;
     int rc = tw_create_server(loop, accept_factory, s, host, port, &o, &s->inner);
     if (rc < 0) {
         s->inner = NULL;

@@ -68,6 +68,17 @@ int tw_handle_cancel(tw_loop *loop, tw_handle h);
 /* True while the handle's callback is still pending. */
 bool tw_handle_pending(tw_loop *loop, tw_handle h);
 
+/* How many descriptors (connections, listeners, files) the loop's
+ * process may hold open at once: on the real backend RLIMIT_NOFILE,
+ * whose soft limit is first raised towards `want` when it is lower, but
+ * never past the hard limit (what `ulimit -n` could do, no privilege
+ * used); want 0 only reads it. Returns the limit then in force, or
+ * UINT64_MAX where there is none: no limit set, or a simulated node,
+ * which has no descriptors to run out of (tw_sim_emfile fails accepts
+ * instead). A server sizes what it admits by this (resp-server's
+ * maxclients). Loop thread. */
+uint64_t tw_loop_fd_limit(tw_loop *loop, uint64_t want);
+
 /* The loop's clock in ns (monotonic; virtual on a simulated node). */
 tw_ns tw_loop_now(tw_loop *loop);
 

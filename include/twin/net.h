@@ -63,6 +63,16 @@ typedef struct tw_server_opts {
     /* Called once from the loop when a server whose host needed name
      * resolution is listening (err 0) or failed. Optional. */
     void (*on_listening)(void *arg, tw_server *srv, int err);
+    /* Called from the loop each time accepting a connection failed for
+     * want of a resource: -EMFILE or -ENFILE (no descriptor left),
+     * -ENOBUFS or -ENOMEM. The connection waits in the listen backlog,
+     * unanswered, and the server stops accepting for a while (the real
+     * loop's accept_retry_delay, the simulator's accept_retry_delay_ns)
+     * before it tries again; connections already accepted are served
+     * meanwhile. At most once per listening socket per delay, so a
+     * caller that logs it needs no limit of its own beyond that. May
+     * close the server. Optional. */
+    void (*on_accept_error)(void *arg, tw_server *srv, int err);
 } tw_server_opts;
 
 /* Listen on host:port; each accepted connection gets factory(arg).
@@ -74,7 +84,12 @@ int tw_create_server(tw_loop *loop, tw_protocol_factory factory, void *arg,
                      const char *host, uint16_t port,
                      const tw_server_opts *opts, tw_server **out);
 
-/* Listen on a Unix path. An existing socket file at path is replaced. */
+/* Listen on a Unix path. A socket file at path that no socket holds any
+ * more (left by a process that died) is replaced; a path a live socket
+ * holds is -EADDRINUSE, as is a file that is not a socket. The real
+ * backend tells the two apart with a connect, which a server listening
+ * there sees as a connection that closes at once. When the server is
+ * closed, its socket file is removed if it is still the one it bound. */
 int tw_create_unix_server(tw_loop *loop, tw_protocol_factory factory,
                           void *arg, const char *path,
                           const tw_server_opts *opts, tw_server **out);

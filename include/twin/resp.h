@@ -52,7 +52,8 @@ tw_resp_limits tw_resp_limits_resolve(const tw_resp_limits *in);
  *
  * A request is an array of bulk strings ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
  * or an inline line ("GET k\r\n", split like redis-cli splits, quotes and
- * escapes included). tw_resp_parse looks at one request at the start of
+ * escapes included; a NUL byte in one is TW_RESP_EINLINE_NUL, "\x00" in
+ * quotes is the way to say it). tw_resp_parse looks at one request at the start of
  * buf and returns:
  *   > 0  its length: argv[0..*argc) hold its arguments (*argc may be 0:
  *        an empty line or "*0\r\n", which Redis ignores too);
@@ -85,6 +86,7 @@ enum {
     TW_RESP_EBULK_LEN = -8,         /* bad or too large bulk length */
     TW_RESP_EBULK_CRLF = -9,        /* a bulk not followed by CRLF */
     TW_RESP_ESCRATCH = -10,         /* quoted inline text and no scratch */
+    TW_RESP_EINLINE_NUL = -11,      /* a NUL byte in an inline line */
 };
 
 typedef struct tw_resp_parser {
@@ -262,10 +264,17 @@ const char *tw_resp_command_name(size_t i);
 
 typedef struct tw_resp_server tw_resp_server;
 
+/* Redis's default maxclients. */
+#define TW_RESP_MAXCLIENTS_DEFAULT 10000
+
 typedef struct tw_resp_server_cfg {
     tw_resp_limits limits;
     tw_resp_store_opts store;
-    uint64_t maxclients;  /* 0: 10000 (Redis's) */
+    /* Clients at once; one more is answered "-ERR max number of clients
+     * reached" and closed. 0: TW_RESP_MAXCLIENTS_DEFAULT. Taken as given:
+     * the resp-server app keeps it within the descriptor limit
+     * (tw_loop_fd_limit), and a caller of its own should too. */
+    uint64_t maxclients;
     size_t output_max;    /* a client's replies held, past which it is
                            * dropped; 0: 1 GiB */
     uint64_t seed;        /* varies run_id and the hash seed */
