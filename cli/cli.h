@@ -47,6 +47,15 @@ typedef struct cli_sim {
 void cli_replay(const cli_sim *c, uint64_t seed, char *buf, size_t len);
 /* Wall-clock seconds (monotonic): progress and seeds per second only. */
 double cli_wall(void);
+/* Whether everything written to f, an output the command promised (its
+ * standard output, a file it names), reached it: f flushed with no error,
+ * and with close, closed with no error. Otherwise "PROG: cannot write
+ * WHAT: reason" goes to stderr and false is returned; the command then
+ * exits with TW_SCENARIO_USAGE (2) unless it already failed. */
+bool cli_output_ok(FILE *f, const char *what, bool close);
+/* ferror(f), checked right after writing to it: errno then still says
+ * why, and is kept for cli_output_ok's message. */
+bool cli_write_failed(FILE *f);
 /* Print a string as a JSON string literal. */
 void cli_json_str(FILE *f, const char *s);
 /* Catch the signals of a crash and report the seed before dying: the

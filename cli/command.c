@@ -195,7 +195,20 @@ static int take_loads(int *argc, char **argv, int from, bool stop_at_word)
     return 0;
 }
 
+static int dispatch(int argc, char **argv);
+
+/* Every command's standard output is checked once it is done: output
+ * lost to a full disk or a closed pipe is a failure, never a silent
+ * success. */
 int tw_main(int argc, char **argv)
+{
+    int rc = dispatch(argc, argv);
+    if (!cli_output_ok(stdout, "standard output", false) && rc == 0)
+        rc = TW_SCENARIO_USAGE;
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc >= 1 && argv[0] && *argv[0]) {
         prog_path = argv[0];

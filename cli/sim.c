@@ -71,6 +71,33 @@ void cli_replay(const cli_sim *c, uint64_t seed, char *buf, size_t len)
              c->swarm ? " --swarm" : "");
 }
 
+static int write_errno; /* why the write cli_write_failed saw failed */
+
+bool cli_write_failed(FILE *f)
+{
+    if (!ferror(f))
+        return false;
+    if (!write_errno)
+        write_errno = errno;
+    return true;
+}
+
+bool cli_output_ok(FILE *f, const char *what, bool close)
+{
+    errno = 0;
+    bool ok = fflush(f) == 0 && !ferror(f);
+    int e = errno ? errno : write_errno;
+    if (close && fclose(f) != 0 && ok) {
+        ok = false;
+        e = errno;
+    }
+    /* A write that failed earlier left the error flag and no errno. */
+    if (!ok)
+        fprintf(stderr, "%s: cannot write %s: %s\n", cli_name(), what,
+                e ? strerror(e) : "a write failed");
+    return ok;
+}
+
 void cli_json_str(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -313,10 +340,11 @@ static int dump_schedule(sim_args *a)
              "replaying these faults after the code changes.",
              a->seed, a->c.file, a->c.swarm ? " --swarm" : "", cli_name());
     int rc = tw_scenario_write(m ? m : a->c.sc, f, comment);
-    if (f != stdout)
-        fclose(f);
     tw_scenario_free(m);
-    if (rc < 0)
+    /* Checked whole (written, flushed, closed): the file is what replays. */
+    bool ok = cli_output_ok(f, f == stdout ? "the schedule to standard output" : a->dump,
+                            f != stdout);
+    if (rc < 0 || !ok)
         return TW_SCENARIO_USAGE;
     fprintf(stderr, "%s sim: schedule of seed %" PRIu64 " written to %s "
                     "(replay: %s sim %s --seed %" PRIu64 ")\n",
@@ -477,15 +505,15 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
              st.faults_after, tw_format_duration(st.duration_before, d0, sizeof d0),
              tw_format_duration(st.duration_after, d1, sizeof d1), st.runs,
              tw_scenario_verdict_name(st.verdict), a.seed);
-    if (!f || tw_scenario_write(small, f, comment) < 0) {
+    if (!f) {
         fprintf(stderr, "%s shrink: cannot write %s: %s\n", cli_name(), out, strerror(errno));
-        if (f)
-            fclose(f);
         tw_scenario_free(small);
         return TW_SCENARIO_USAGE;
     }
-    fclose(f);
+    int wrc = tw_scenario_write(small, f, comment);
     tw_scenario_free(small);
+    if (!cli_output_ok(f, out, true) || wrc < 0)
+        return TW_SCENARIO_USAGE;
     cli_sim c = {.prog = prog, .file = out};
     cli_replay(&c, a.seed, replay, sizeof replay);
     printf("shrunk: %zu fault(s) -> %zu, fault phase %s -> %s, %zu runs; "

@@ -189,6 +189,12 @@ int cli_sweep(cli_sim *c)
         } else {
             tw_scenario_result_fini(&r);
         }
+        /* Output that cannot be written (a full disk, a closed pipe):
+         * no use running more seeds; tw_main says so and fails. */
+        if (cli_write_failed(stdout)) {
+            done++;
+            break;
+        }
         double now = cli_wall();
         if (c->progress && now - last_progress > 0.2) {
             progress(done + 1, total, failed, now - t0);

@@ -205,6 +205,46 @@ static void test_determinism_trace_filter_apps(void **state)
     assert_non_null(strstr(out, "in scenarios: reports when it is done; checks an invariant"));
 }
 
+/* Output that cannot be written is a failure: /dev/full takes nothing
+ * (ENOSPC), for standard output and for the files the commands write. */
+static void test_output_to_full_device(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0)
+        skip();
+    char cmd[512];
+    /* Each: stderr read back, stdout (or the file) on /dev/full. */
+    snprintf(cmd, sizeof cmd, "%s sim scenarios/echo_loss.yaml --seeds 1..400 --json "
+             "2>&1 >/dev/full", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "twin: cannot write standard output: No space left on device"));
+    /* the sweep stopped soon after: not all 400 seeds were run */
+    assert_null(strstr(out, "400 seeds in"));
+    snprintf(cmd, sizeof cmd, "%s sim scenarios/echo_loss.yaml --seed 1 --trace "
+             "2>&1 >/dev/full", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "twin: cannot write standard output: No space left on device"));
+    snprintf(cmd, sizeof cmd, "%s sim scenarios/swarm_echo.yaml --swarm --seed 1 "
+             "--dump-schedule /dev/full 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "twin: cannot write /dev/full: No space left on device"));
+    assert_null(strstr(out, "written"));
+    assert_null(strstr(out, "result:")); /* stopped before the run */
+    snprintf(cmd, sizeof cmd, "%s sim scenarios/swarm_echo.yaml --swarm --seed 1 "
+             "--dump-schedule - 2>&1 >/dev/full", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "cannot write the schedule to standard output"));
+    assert_null(strstr(out, "written"));
+    snprintf(cmd, sizeof cmd, "%s shrink tests/data/flaky.yaml --seed 1 --out /dev/full 2>&1",
+             tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "twin: cannot write /dev/full: No space left on device"));
+    assert_null(strstr(out, "written to"));
+    snprintf(cmd, sizeof cmd, "%s apps 2>&1 >/dev/full", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "cannot write standard output"));
+}
+
 int main(void)
 {
     tw_cli_init();
@@ -219,6 +259,7 @@ int main(void)
         TW_TEST(test_dump_schedule_replays),
         TW_TEST(test_shrink_command),
         TW_TEST(test_determinism_trace_filter_apps),
+        TW_TEST(test_output_to_full_device),
     };
     int rc = cmocka_run_group_tests_name("scenario_cli", tests, NULL, NULL);
     char cmd[300];
