@@ -109,7 +109,7 @@ static tw_scenario_verdict run_seed(const demo *d, uint64_t seed, FILE *trace,
 
 static int sweep(const demo *d, uint64_t first, uint64_t last)
 {
-    uint64_t n[5] = {0}, hash;
+    uint64_t n[TW_SCENARIO_TIMEOUT + 1] = {0}, hash;
     tw_scenario_verdict worst = TW_SCENARIO_PASS;
     for (uint64_t s = first;; s++) {
         tw_scenario_verdict v = run_seed(d, s, NULL, true, false, &hash);

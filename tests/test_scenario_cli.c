@@ -245,6 +245,49 @@ static void test_output_to_full_device(void **state)
     assert_non_null(strstr(out, "cannot write standard output"));
 }
 
+/* --max-wall: a seed slower than that in wall-clock time is stopped and
+ * reported as a timeout (exit 5) with its replay command; a sweep and a
+ * shrink stop it the same way. tests/data/endless.yaml would run for
+ * hours. */
+static void test_max_wall(void **state)
+{
+    (void)state;
+    int rc = sh(out, sizeof out, false, "%s sim tests/data/endless.yaml --seed 1 "
+                "--max-wall 300ms", tw_cli_twin);
+    assert_int_equal(rc, 5);
+    assert_non_null(strstr(out, "result: FAIL (timeout)"));
+    assert_non_null(strstr(out, "ran longer than --max-wall 300ms of wall-clock time; "
+                                "stopped at virtual time "));
+    assert_non_null(strstr(out, "reproduce with: "));
+    assert_non_null(strstr(out, " sim tests/data/endless.yaml --seed 1 --max-wall 300ms\n"));
+    rc = sh(out, sizeof out, true, "%s sim tests/data/endless.yaml --seeds 1..2 "
+            "--max-wall 100ms --json", tw_cli_twin);
+    assert_int_equal(rc, 5);
+    assert_non_null(strstr(out, "{\"seed\": 1, \"verdict\": \"timeout\", \"exit\": 5,"));
+    assert_non_null(strstr(out, "{\"seed\": 2, \"verdict\": \"timeout\", \"exit\": 5,"));
+    assert_non_null(strstr(out, "FAIL seed 2 (timeout): ran longer than --max-wall 100ms"));
+    assert_non_null(strstr(out, "2 failed (0 correctness, 0 liveness, 0 crash, 2 timeout)"));
+    /* a timeout is the mildest failure: a sweep with a real one exits
+     * with that */
+    rc = sh(out, sizeof out, true, "%s sim tests/data/endless.yaml tests/data/too_slow.yaml "
+            "--seeds 1..1 --max-wall 100ms", tw_cli_twin);
+    assert_int_equal(rc, 3);
+    rc = sh(out, sizeof out, true, "%s shrink tests/data/endless.yaml --seed 1 "
+            "--max-wall 100ms", tw_cli_twin);
+    assert_int_equal(rc, 5);
+    assert_non_null(strstr(out, "seed 1 ran longer than --max-wall 100ms of wall-clock "
+                                "time (TIMEOUT): nothing to shrink"));
+    rc = sh(out, sizeof out, true, "%s sim tests/data/endless.yaml --max-wall soon",
+            tw_cli_twin);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "--max-wall: expected a duration like 60s or 10m (0: no "
+                                "limit), got 'soon'"));
+    rc = sh(out, sizeof out, true, "%s sim tests/data/endless.yaml --max-wall 99999999999h",
+            tw_cli_twin);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "--max-wall: too large"));
+}
+
 int main(void)
 {
     tw_cli_init();
@@ -260,6 +303,7 @@ int main(void)
         TW_TEST(test_shrink_command),
         TW_TEST(test_determinism_trace_filter_apps),
         TW_TEST(test_output_to_full_device),
+        TW_TEST(test_max_wall),
     };
     int rc = cmocka_run_group_tests_name("scenario_cli", tests, NULL, NULL);
     char cmd[300];
