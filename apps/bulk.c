@@ -178,7 +178,9 @@ static int recv_start(tw_loop *loop, int argc, char **argv, FILE *out,
     a->out = quiet ? NULL : out;
     rc = tw_create_server(loop, sink_factory, a, host, port, NULL, &a->srv);
     if (rc < 0) {
-        fprintf(out, "bulk-recv: cannot listen: %s\n", tw_strerror(rc));
+        char where[TW_HOSTPORT_STRLEN];
+        fprintf(out, "bulk-recv: cannot listen on %s: %s\n",
+                tw_format_hostport(host, port, where, sizeof where), tw_strerror(rc));
         free(a);
         return rc;
     }

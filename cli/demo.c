@@ -36,6 +36,39 @@ typedef struct demo {
     char seconds[48]; /* " --seconds S" as given, or "" */
 } demo;
 
+/* The longest fault phase --seconds sets. */
+#define DEMO_SECONDS_MAX 86400
+
+/* --seconds S: seconds ("30", "2.5"), or a duration with its unit
+ * ("90s", "2m"). 0, or -1 after saying what is wrong with it. */
+static int parse_seconds(const char *v, double *seconds)
+{
+    char *end = NULL;
+    tw_ns ns = 0;
+    int rc = 0;
+    if (!v || !*v) {
+        rc = -EINVAL;
+    } else {
+        double s = strtod(v, &end);
+        if (!*end)
+            *seconds = s;
+        else if ((rc = tw_parse_duration(v, &ns)) == 0)
+            *seconds = (double)ns / 1e9;
+    }
+    if (rc == -ERANGE || (rc == 0 && *seconds > DEMO_SECONDS_MAX)) {
+        fprintf(stderr, "%s demo: --seconds: '%s' is too large (at most %d, a day)\n",
+                cli_name(), v, DEMO_SECONDS_MAX);
+        return -1;
+    }
+    if (rc < 0 || !(*seconds > 0)) {
+        fprintf(stderr, "%s demo: --seconds: expected a positive number of seconds "
+                        "(30, 2.5) or a duration (90s, 2m), got '%s'\n",
+                cli_name(), v ? v : "");
+        return -1;
+    }
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: %s demo [--seed N | --seeds A..B] [--seconds S] [--trace]\n",
@@ -150,14 +183,14 @@ int tw_cli_demo(const char *prog, int argc, char **argv)
     bool trace = false, range = false;
     for (int i = 0; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
         if (strcmp(argv[i], "--seed") == 0 && cli_parse_u64(v, &seed)) {
             i++;
         } else if (strcmp(argv[i], "--seeds") == 0 && cli_parse_range(v, &first, &last)) {
             range = true;
             i++;
-        } else if (strcmp(argv[i], "--seconds") == 0 && v &&
-                   (seconds = strtod(v, &end)) > 0 && seconds <= 86400 && !*end) {
+        } else if (strcmp(argv[i], "--seconds") == 0) {
+            if (parse_seconds(v, &seconds) < 0)
+                return usage();
             snprintf(d.seconds, sizeof d.seconds, " --seconds %g", seconds);
             i++;
         } else if (strcmp(argv[i], "--trace") == 0) {

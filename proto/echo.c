@@ -234,9 +234,40 @@ bool tw_echo_client_ok(const tw_echo_client *c)
 /* ---- apps ---- */
 
 struct server_app {
-    tw_echo_server_cfg cfg;
+    tw_echo_server_cfg cfg; /* first: the factory's arg is the app's */
     tw_server *srv;
+    FILE *out;
+    char where[TW_HOSTPORT_STRLEN]; /* host:port, for messages */
+    bool failed;                    /* a name that did not resolve */
 };
+
+static void print_serving(struct server_app *a)
+{
+    for (int i = 0; i < tw_server_count(a->srv); i++) {
+        tw_addr addr;
+        char buf[TW_ADDR_STRLEN];
+        tw_server_sockname(a->srv, i, &addr);
+        fprintf(a->out, "Serving on %s\n", tw_addr_format(&addr, buf, sizeof buf));
+    }
+    fflush(a->out);
+}
+
+/* A host given by name listens once it resolves, or fails then: said,
+ * and with the server closed the loop has nothing left and returns. */
+static void server_listening(void *arg, tw_server *srv, int err)
+{
+    struct server_app *a = arg;
+    if (err == 0) {
+        print_serving(a);
+        return;
+    }
+    fprintf(a->out, "echo-server: cannot listen on %s: %s\n", a->where,
+            tw_strerror(err));
+    fflush(a->out);
+    a->failed = true;
+    tw_server_close(srv);
+    a->srv = NULL;
+}
 
 typedef struct server_opts {
     const char *host, *path;
@@ -288,34 +319,41 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
     }
     a->cfg.keep_open = o.keep;
     a->cfg.log = o.quiet ? NULL : out;
+    a->out = out;
+    if (path)
+        snprintf(a->where, sizeof a->where, "%s", path);
+    else
+        tw_format_hostport(host, o.port, a->where, sizeof a->where);
+    /* Only a name waits for its answer: a numeric host listens now. */
+    tw_addr numeric;
+    bool named = !path && *host && tw_addr_ip(&numeric, host, o.port) < 0;
+    tw_server_opts so = {.on_listening = named ? server_listening : NULL};
     if (path)
         rc = tw_create_unix_server(loop, tw_echo_server_factory, &a->cfg, path,
                                    NULL, &a->srv);
     else if (ctx)
         rc = tw_create_server_tls(loop, tw_echo_server_factory, &a->cfg, host,
-                                  o.port, NULL, ctx, &a->srv);
+                                  o.port, named ? &so : NULL, ctx, &a->srv);
     else
         rc = tw_create_server(loop, tw_echo_server_factory, &a->cfg, host, o.port,
-                              NULL, &a->srv);
+                              named ? &so : NULL, &a->srv);
     tw_tls_ctx_free(ctx); /* the server holds its own reference */
     if (rc < 0) {
-        fprintf(out, "echo-server: cannot listen on %s: %s\n",
-                path ? path : host, tw_strerror(rc));
+        fprintf(out, "echo-server: cannot listen on %s: %s\n", a->where,
+                tw_strerror(rc));
         free(a);
         return rc;
     }
-    for (int i = 0; i < tw_server_count(a->srv); i++) {
-        tw_addr addr;
-        char buf[TW_ADDR_STRLEN];
-        tw_server_sockname(a->srv, i, &addr);
-        fprintf(out, "Serving on %s\n", tw_addr_format(&addr, buf, sizeof buf));
-    }
-    fflush(out);
+    if (!named)
+        print_serving(a);
     *state = a;
     return 0;
 }
 
-static int server_result(void *state) { (void)state; return 0; }
+static int server_result(void *state)
+{
+    return ((struct server_app *)state)->failed ? 1 : 0;
+}
 
 static void server_free(void *state)
 {

@@ -625,8 +625,9 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
     rc = tw_create_server(loop, tw_resp_server_factory, a->rs, host, port, &so,
                           &a->srv);
     if (rc < 0) {
-        fprintf(out, "resp-server: cannot listen on %s:%u: %s\n", host,
-                (unsigned)port, tw_strerror(rc));
+        char where[TW_HOSTPORT_STRLEN];
+        fprintf(out, "resp-server: cannot listen on %s: %s\n",
+                tw_format_hostport(host, port, where, sizeof where), tw_strerror(rc));
         tw_resp_server_close(a->rs);
         free(a);
         return rc;

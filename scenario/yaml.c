@@ -345,9 +345,19 @@ int sc_dur(sc_yaml *y, yaml_node_t *n, const char *what, tw_ns *out)
     const char *s = scalar(y, n, what, "a duration like 10s or 250ms");
     if (!s)
         return -EINVAL;
-    if (tw_parse_duration(s, out) < 0 || *out > SC_TIME_MAX || *out < -SC_TIME_MAX)
+    int rc = tw_parse_duration(s, out);
+    if (rc < 0 && rc != -ERANGE)
         return sc_fail(y, n, "%s must be a duration like 10s or 250ms, not '%.40s'",
                        what, s);
+    /* Well formed, but past what a run can hold: say that, and the bound. */
+    char most[32];
+    tw_format_duration(SC_TIME_MAX, most, sizeof most);
+    if (rc == -ERANGE || *out > SC_TIME_MAX)
+        return sc_fail(y, n, "%s is too large: at most %s (a year), not '%.40s'", what,
+                       most, s);
+    if (*out < -SC_TIME_MAX)
+        return sc_fail(y, n, "%s is too far below zero: at least -%s (a year), "
+                             "not '%.40s'", what, most, s);
     return 0;
 }
 

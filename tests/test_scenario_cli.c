@@ -70,6 +70,8 @@ static void test_bad_file_exit_2(void **state)
     assert_int_equal(sh(out, sizeof out, true, "%s sim", tw_cli_twin), 2);
     assert_int_equal(sh(out, sizeof out, true, "%s sim no-such-file.yaml", tw_cli_twin), 2);
     assert_non_null(strstr(out, "no-such-file.yaml: No such file"));
+    assert_int_equal(sh(out, sizeof out, true, "%s sim scenarios --seed 1", tw_cli_twin), 2);
+    assert_non_null(strstr(out, "scenarios: is a directory, not a scenario file"));
 }
 
 /* From the JSON lines of a sweep, the first failing seed: its replay

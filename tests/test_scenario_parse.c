@@ -387,6 +387,24 @@ static void test_load_missing_file(void **state)
     tw_scenario *sc = NULL;
     assert_int_equal(tw_scenario_load("no/such/file.yaml", &sc, err, sizeof err), -ENOENT);
     assert_non_null(strstr(err, "no/such/file.yaml: "));
+    /* a directory opens; only reading it fails: it is named for what it is */
+    assert_int_equal(tw_scenario_load("scenarios", &sc, err, sizeof err), -EISDIR);
+    assert_string_equal(err, "scenarios: is a directory, not a scenario file");
+    assert_null(sc);
+}
+
+/* A duration past what a run holds is too large, not malformed. */
+static void test_duration_too_large(void **state)
+{
+    (void)state;
+    expect_error("duration: 99999999999h\nnodes: []\n", 1, 11,
+                 "duration is too large: at most 8760h (a year), not '99999999999h'");
+    expect_error("duration: 9000h\nnodes: []\n", 1, 11,
+                 "duration is too large: at most 8760h (a year), not '9000h'");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, clock: client, skew: -9000h}\n"),
+                 12, 35, "skew is too far below zero: at least -8760h (a year)");
+    expect_error("duration: 12 parsecs\nnodes: []\n", 1, 11,
+                 "duration must be a duration like 10s or 250ms, not '12 parsecs'");
 }
 
 /* ---- the value parsers ---- */
@@ -439,6 +457,11 @@ static void test_parse_values(void **state)
     assert_string_equal(tw_format_duration(TW_SEC(3), buf, sizeof buf), "3s");
     assert_string_equal(tw_format_duration(-7, buf, sizeof buf), "-7ns");
     assert_string_equal(tw_format_duration(0, buf, sizeof buf), "0s");
+    char where[TW_HOSTPORT_STRLEN];
+    assert_string_equal(tw_format_hostport("", 7, where, sizeof where), "*:7");
+    assert_string_equal(tw_format_hostport(NULL, 7, where, sizeof where), "*:7");
+    assert_string_equal(tw_format_hostport("::1", 80, where, sizeof where), "[::1]:80");
+    assert_string_equal(tw_format_hostport("server", 80, where, sizeof where), "server:80");
 }
 
 int main(void)
@@ -457,6 +480,7 @@ int main(void)
         TW_TEST(test_write_round_trip),
         TW_TEST(test_chunk_split),
         TW_TEST(test_load_missing_file),
+        TW_TEST(test_duration_too_large),
         TW_TEST(test_parse_values),
     };
     return cmocka_run_group_tests_name("scenario_parse", tests, NULL, NULL);
