@@ -279,6 +279,13 @@ static void test_max_wall(void **state)
     assert_int_equal(rc, 5);
     assert_non_null(strstr(out, "seed 1 ran longer than --max-wall 100ms of wall-clock "
                                 "time (TIMEOUT): nothing to shrink"));
+    /* twin demo sweeps too (1ns: every seed is over it) */
+    rc = sh(out, sizeof out, false, "%s demo --seeds 1..2 --max-wall 1ns", tw_cli_twin);
+    assert_int_equal(rc, 5);
+    assert_non_null(strstr(out, "2 seeds: 0 passed, 0 correctness, 0 liveness, 0 crash, "
+                                "2 timeout"));
+    assert_non_null(strstr(out, "replay it: "));
+    assert_non_null(strstr(out, " demo --seed 2 --max-wall 1ns\n"));
     rc = sh(out, sizeof out, true, "%s sim tests/data/endless.yaml --max-wall soon",
             tw_cli_twin);
     assert_int_equal(rc, 2);
