@@ -41,12 +41,41 @@ typedef struct cli_sim {
     bool swarm, json, quiet, progress, determinism;
     uint64_t first, last; /* seeds, inclusive */
     uint64_t shard, shards;
+    tw_ns max_wall; /* wall-clock limit per seed (--max-wall), 0: none */
 } cli_sim;
+
+/* --max-wall's default for what runs many seeds (a sweep, a shrink): a
+ * seed slower than this in wall-clock time is stopped and reported as a
+ * timeout; a single seed has no limit unless one is given. */
+#define CLI_MAX_WALL_DEFAULT TW_SEC(60)
+
+/* A wall-clock limit for one run: o->stop asks it from the runner. */
+typedef struct cli_limit {
+    double until; /* cli_wall() seconds */
+} cli_limit;
+/* Arm lim for max_wall from now and hook it into o (max_wall 0: none). */
+void cli_limit_start(cli_limit *lim, tw_ns max_wall, tw_scenario_run_opts *o);
+/* A timeout's message, in place of the runner's: what the limit was and
+ * where in virtual time the run stopped. */
+void cli_timeout_message(tw_ns max_wall, tw_scenario_result *res);
 
 /* The command that replays seed, quoted for a POSIX shell. */
 void cli_replay(const cli_sim *c, uint64_t seed, char *buf, size_t len);
+/* The same for a seed whose verdict was v: a timeout's replay keeps the
+ * --max-wall it ran over. */
+void cli_replay_verdict(const cli_sim *c, uint64_t seed, tw_scenario_verdict v,
+                        char *buf, size_t len);
 /* Wall-clock seconds (monotonic): progress and seeds per second only. */
 double cli_wall(void);
+/* Whether everything written to f, an output the command promised (its
+ * standard output, a file it names), reached it: f flushed with no error,
+ * and with close, closed with no error. Otherwise "PROG: cannot write
+ * WHAT: reason" goes to stderr and false is returned; the command then
+ * exits with TW_SCENARIO_USAGE (2) unless it already failed. */
+bool cli_output_ok(FILE *f, const char *what, bool close);
+/* ferror(f), checked right after writing to it: errno then still says
+ * why, and is kept for cli_output_ok's message. */
+bool cli_write_failed(FILE *f);
 /* Print a string as a JSON string literal. */
 void cli_json_str(FILE *f, const char *s);
 /* Catch the signals of a crash and report the seed before dying: the

@@ -24,14 +24,22 @@
  * not its work: once nobody reads it, what it writes is dropped and it
  * goes on serving until SIGINT or SIGTERM. (Subprocesses get SIGPIPE back
  * at its default: real/process.c.)
+ *
+ * An app writes everything to the one FILE it is given; `twin run` holds
+ * back what it writes while it starts, and sends it to stderr when the
+ * start fails (a bad option: the message beside the usage) or to stdout
+ * when it succeeds ("Serving on ..."), then passes the rest to stdout.
  */
+#define _GNU_SOURCE /* fopencookie */
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "twin/main.h"
@@ -93,8 +101,67 @@ static void *signal_thread(void *loop)
     return NULL;
 }
 
+/* The app's output FILE: held back in memory until its start is judged,
+ * then passed to stdout. stdout's own errors stay on stdout, where
+ * tw_main looks for them. */
+typedef struct app_out {
+    FILE *held; /* open_memstream while starting, then NULL */
+    char *text;
+    size_t len;
+} app_out;
+
+static ssize_t app_out_write(void *cookie, const char *buf, size_t len)
+{
+    app_out *o = cookie;
+    if (o->held)
+        return (ssize_t)fwrite(buf, 1, len, o->held);
+    fwrite(buf, 1, len, stdout);
+    fflush(stdout); /* the app flushed its FILE: the line is due now */
+    return (ssize_t)len;
+}
+
+static int app_out_close(void *cookie)
+{
+    (void)cookie;
+    return 0;
+}
+
+static FILE *app_out_open(app_out *o)
+{
+    *o = (app_out){0};
+    if (!(o->held = open_memstream(&o->text, &o->len)))
+        return NULL;
+    static const cookie_io_functions_t io = {.write = app_out_write,
+                                             .close = app_out_close};
+    FILE *f = fopencookie(o, "w", io);
+    if (!f) {
+        fclose(o->held);
+        free(o->text);
+        return NULL;
+    }
+    setvbuf(f, NULL, isatty(1) ? _IOLBF : _IOFBF, BUFSIZ);
+    return f;
+}
+
+/* The start is judged: what was held goes to `to`; from now on all
+ * passes to stdout. */
+static void app_out_release(FILE *f, app_out *o, FILE *to)
+{
+    fflush(f);
+    fclose(o->held);
+    o->held = NULL;
+    fwrite(o->text, 1, o->len, to);
+    fflush(to);
+    free(o->text);
+    o->text = NULL;
+}
+
+/* `run` keeps serving once nobody reads its output (above). */
+static bool output_is_a_log;
+
 static int cmd_run(int argc, char **argv)
 {
+    output_is_a_log = true;
     tw_real_opts opts = {0};
     if (argc >= 1 && strcmp(argv[0], "--busy-poll") == 0) {
         if (argc < 2 || tw_parse_duration(argv[1], &opts.busy_poll) < 0 ||
@@ -130,11 +197,20 @@ static int cmd_run(int argc, char **argv)
         return 1;
     }
     void *state = NULL;
-    int rc = app->start(loop, argc, argv, stdout, &state);
+    app_out held;
+    FILE *out = app_out_open(&held);
+    if (!out) {
+        fprintf(stderr, "%s: out of memory\n", prog_name);
+        tw_loop_free(loop);
+        return 1;
+    }
+    int rc = app->start(loop, argc, argv, out, &state);
+    app_out_release(out, &held, rc < 0 ? stderr : stdout);
     if (rc < 0) {
         if (rc == -EINVAL)
             fprintf(stderr, "usage: %s run %s [OPTIONS]\n%s", prog_name, app->name,
                     app->usage);
+        fclose(out);
         tw_loop_free(loop);
         return 2;
     }
@@ -148,6 +224,7 @@ static int cmd_run(int argc, char **argv)
     /* Let closes started by free finish cleanly before the loop goes. */
     tw_loop_run_for(loop, TW_MS(100));
     tw_loop_free(loop);
+    fclose(out); /* what the app left in it goes to stdout */
     return status;
 }
 
@@ -204,7 +281,32 @@ static int take_loads(int *argc, char **argv, int from, bool stop_at_word)
     return 0;
 }
 
+static int dispatch(int argc, char **argv);
+
+/* A pipe whose reader has gone reports an error to poll. */
+static bool reader_gone(FILE *f)
+{
+    struct pollfd p = {.fd = fileno(f), .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+/* Every command's standard output is checked once it is done: output
+ * lost to a full disk or a closed pipe is a failure, never a silent
+ * success; but for `run`, a reader that went away (`| head -1`) chose
+ * to stop reading a log, and that is no failure. */
 int tw_main(int argc, char **argv)
+{
+    int rc = dispatch(argc, argv);
+    if (output_is_a_log && reader_gone(stdout)) {
+        clearerr(stdout);
+        return rc;
+    }
+    if (!cli_output_ok(stdout, "standard output", false) && rc == 0)
+        rc = TW_SCENARIO_USAGE;
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc >= 1 && argv[0] && *argv[0]) {
         prog_path = argv[0];

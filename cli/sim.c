@@ -7,12 +7,16 @@
  *   twin sim FILE [--seed N | --seeds A..B [--shard I/N] [--json]]
  *                 [--swarm] [--trace] [--trace-filter EXPR] [--verbose]
  *                 [--dump-schedule OUT] [--check-determinism] [--quiet]
+ *                 [--max-wall DURATION]
  *   twin shrink FILE --seed N [--swarm] [--out OUT] [--runs N]
+ *                 [--max-wall DURATION]
  *
  * Exit status (twin/scenario.h): 0 pass, 1 correctness, 2 bad file or
- * command line, 3 liveness, 4 crash; a sweep exits with the worst seed's.
- * The wall clock is read here only, for seeds per second and the seed
- * picked when none is given; runs never see it.
+ * command line or an output that could not be written, 3 liveness, 4
+ * crash, 5 timeout (a seed ran longer than --max-wall); a sweep exits
+ * with the worst seed's. The wall clock is read here only, for seeds per
+ * second, the seed picked when none is given and --max-wall, which runs
+ * see only as their stop callback.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +36,29 @@ double cli_wall(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool past_limit(void *arg)
+{
+    return cli_wall() >= ((const cli_limit *)arg)->until;
+}
+
+void cli_limit_start(cli_limit *lim, tw_ns max_wall, tw_scenario_run_opts *o)
+{
+    if (max_wall <= 0)
+        return;
+    lim->until = cli_wall() + (double)max_wall / 1e9;
+    o->stop = past_limit;
+    o->stop_arg = lim;
+}
+
+void cli_timeout_message(tw_ns max_wall, tw_scenario_result *res)
+{
+    char w[32], v[32];
+    snprintf(res->message, sizeof res->message,
+             "ran longer than --max-wall %s of wall-clock time; stopped at virtual "
+             "time %s", tw_format_duration(max_wall, w, sizeof w),
+             tw_format_duration(res->end_ns, v, sizeof v));
 }
 
 /* Quote s for a POSIX shell unless it is plain. */
@@ -69,6 +96,44 @@ void cli_replay(const cli_sim *c, uint64_t seed, char *buf, size_t len)
     n = strlen(buf);
     snprintf(buf + n, len - n, " --seed %" PRIu64 "%s", seed,
              c->swarm ? " --swarm" : "");
+}
+
+static int write_errno; /* why the write cli_write_failed saw failed */
+
+bool cli_write_failed(FILE *f)
+{
+    if (!ferror(f))
+        return false;
+    if (!write_errno)
+        write_errno = errno;
+    return true;
+}
+
+bool cli_output_ok(FILE *f, const char *what, bool close)
+{
+    errno = 0;
+    bool ok = fflush(f) == 0 && !ferror(f);
+    int e = errno ? errno : write_errno;
+    if (close && fclose(f) != 0 && ok) {
+        ok = false;
+        e = errno;
+    }
+    /* A write that failed earlier left the error flag and no errno. */
+    if (!ok)
+        fprintf(stderr, "%s: cannot write %s: %s\n", cli_name(), what,
+                e ? strerror(e) : "a write failed");
+    return ok;
+}
+
+void cli_replay_verdict(const cli_sim *c, uint64_t seed, tw_scenario_verdict v,
+                        char *buf, size_t len)
+{
+    cli_replay(c, seed, buf, len);
+    char w[32];
+    size_t n = strlen(buf);
+    if (v == TW_SCENARIO_TIMEOUT && c->max_wall > 0)
+        snprintf(buf + n, len - n, " --max-wall %s",
+                 tw_format_duration(c->max_wall, w, sizeof w));
 }
 
 void cli_json_str(FILE *f, const char *s)
@@ -125,7 +190,10 @@ static int usage(const char *prog)
             "usage: %s sim FILE [--seed N] [--swarm] [--trace] [--trace-filter EXPR]\n"
             "                   [--verbose] [--dump-schedule OUT] [--check-determinism]\n"
             "       %s sim FILE --seeds A..B [--shard I/N] [--swarm] [--json] [--quiet]\n"
-            "       %s shrink FILE --seed N [--swarm] [--out OUT] [--runs N]\n",
+            "       %s shrink FILE --seed N [--swarm] [--out OUT] [--runs N]\n"
+            "  --max-wall DURATION: stop a seed that runs longer than that in\n"
+            "  wall-clock time, verdict timeout (exit 5); 0: no limit. Default: none\n"
+            "  for one seed, 60s per seed for --seeds and per run for shrink\n",
             prog, prog, prog);
     return TW_SCENARIO_USAGE;
 }
@@ -170,7 +238,7 @@ typedef struct sim_args {
     cli_sim c;
     const char *files[SIM_FILES_MAX];
     int nfiles;
-    bool have_seed, have_seeds, trace, verbose;
+    bool have_seed, have_seeds, trace, verbose, have_max_wall;
     uint64_t seed;
     const char *filter, *dump, *out;
     uint64_t runs;
@@ -197,6 +265,17 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
             a->out = v;
         else if (strcmp(o, "--runs") == 0 && cli_parse_u64(v, &a->runs))
             ;
+        else if (strcmp(o, "--max-wall") == 0) {
+            int rc = v ? tw_parse_duration(v, &a->c.max_wall) : -EINVAL;
+            if (rc < 0 || a->c.max_wall < 0) {
+                fprintf(stderr, "%s: --max-wall: %s, got '%s'\n", cli_name(),
+                        rc == -ERANGE ? "too large (at most 2562047h)"
+                                      : "expected a duration like 60s or 10m (0: no limit)",
+                        v ? v : "");
+                return usage(prog);
+            }
+            a->have_max_wall = true;
+        }
         else {
             used = false;
             if (strcmp(o, "--swarm") == 0)
@@ -237,6 +316,8 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
         fprintf(stderr, "%s: --seed and --seeds: pick one\n", cli_name());
         return usage(prog);
     }
+    if (!a->have_max_wall && a->have_seeds)
+        a->c.max_wall = CLI_MAX_WALL_DEFAULT;
     return 0;
 }
 
@@ -289,9 +370,9 @@ static void print_result(const cli_sim *c, const tw_scenario_result *res)
                e->count ? "" : "  <- INERT: it touched nothing");
     }
     printf("  trace hash %016" PRIx64 "\n", res->hash);
-    cli_replay(c, res->seed, replay, sizeof replay);
+    cli_replay_verdict(c, res->seed, v, replay, sizeof replay);
     printf("reproduce with: %s%s\n", replay,
-           v == TW_SCENARIO_PASS ? "" : " --trace");
+           v == TW_SCENARIO_PASS || v == TW_SCENARIO_TIMEOUT ? "" : " --trace");
 }
 
 static int dump_schedule(sim_args *a)
@@ -313,10 +394,11 @@ static int dump_schedule(sim_args *a)
              "replaying these faults after the code changes.",
              a->seed, a->c.file, a->c.swarm ? " --swarm" : "", cli_name());
     int rc = tw_scenario_write(m ? m : a->c.sc, f, comment);
-    if (f != stdout)
-        fclose(f);
     tw_scenario_free(m);
-    if (rc < 0)
+    /* Checked whole (written, flushed, closed): the file is what replays. */
+    bool ok = cli_output_ok(f, f == stdout ? "the schedule to standard output" : a->dump,
+                            f != stdout);
+    if (rc < 0 || !ok)
         return TW_SCENARIO_USAGE;
     fprintf(stderr, "%s sim: schedule of seed %" PRIu64 " written to %s "
                     "(replay: %s sim %s --seed %" PRIu64 ")\n",
@@ -361,6 +443,8 @@ static int one_seed(sim_args *a)
     tw_scenario_run_opts o = {.swarm = c->swarm, .trace = trace,
                               .app_out = a->trace || a->verbose ? stdout : NULL};
     tw_scenario_result res;
+    cli_limit lim;
+    cli_limit_start(&lim, c->max_wall, &o);
     cli_crash_guard(a->seed, replay);
     int rc = tw_scenario_run(c->sc, a->seed, &o, &res);
     if (trace && trace != stdout)
@@ -369,6 +453,8 @@ static int one_seed(sim_args *a)
         fprintf(stderr, "%s: cannot run: %s\n", cli_name(), strerror(-rc));
         return TW_SCENARIO_CRASH;
     }
+    if (res.verdict == TW_SCENARIO_TIMEOUT)
+        cli_timeout_message(c->max_wall, &res);
     print_result(c, &res);
     int status = (int)res.verdict;
     tw_scenario_result_fini(&res);
@@ -427,6 +513,24 @@ static void default_out(const sim_args *a, char *buf, size_t len)
     snprintf(buf, len, "%s.seed%" PRIu64 ".shrunk.yaml", stem, a->seed);
 }
 
+/* --max-wall for each run of a shrink. */
+typedef struct shrink_limit {
+    tw_ns max_wall;
+    cli_limit lim;
+} shrink_limit;
+
+static void shrink_begin(void *arg)
+{
+    shrink_limit *s = arg;
+    tw_scenario_run_opts o = {0};
+    cli_limit_start(&s->lim, s->max_wall, &o);
+}
+
+static bool shrink_stop(void *arg)
+{
+    return cli_wall() >= ((shrink_limit *)arg)->lim.until;
+}
+
 int tw_cli_shrink(const char *prog, int argc, char **argv)
 {
     sim_args a = {0};
@@ -437,6 +541,8 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
         fprintf(stderr, "%s shrink: which failing seed? (--seed N)\n", cli_name());
         rc = usage(prog);
     }
+    if (rc == 0 && !a.have_max_wall)
+        a.c.max_wall = CLI_MAX_WALL_DEFAULT;
     if (rc == 0 && a.nfiles > 1) {
         fprintf(stderr, "%s shrink: one scenario file at a time\n", cli_name());
         rc = usage(prog);
@@ -456,12 +562,26 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
     tw_scenario_shrink_stats st;
     printf("%s shrink: %s seed %" PRIu64 "%s\n", cli_name(), a.c.file, a.seed,
            a.c.swarm ? " (swarm)" : "");
-    rc = tw_scenario_shrink(a.c.sc, a.seed, a.c.swarm, (size_t)a.runs,
-                            a.c.quiet ? NULL : stdout, &small, &st);
+    /* Each run gets the whole --max-wall, armed as it begins. */
+    shrink_limit lim = {.max_wall = a.c.max_wall};
+    rc = tw_scenario_shrink_bounded(a.c.sc, a.seed, a.c.swarm, (size_t)a.runs,
+                                    a.c.quiet ? NULL : stdout, shrink_begin,
+                                    a.c.max_wall > 0 ? shrink_stop : NULL, &lim,
+                                    &small, &st);
     tw_scenario_free(a.c.sc);
     if (rc == -EAGAIN) {
         printf("seed %" PRIu64 " passes: nothing to shrink\n", a.seed);
         return 1;
+    }
+    if (rc == -ETIMEDOUT) {
+        char w[32];
+        cli_sim c = {.prog = prog, .file = a.c.file, .swarm = a.c.swarm,
+                     .max_wall = a.c.max_wall};
+        cli_replay_verdict(&c, a.seed, TW_SCENARIO_TIMEOUT, replay, sizeof replay);
+        printf("seed %" PRIu64 " ran longer than --max-wall %s of wall-clock time "
+               "(TIMEOUT): nothing to shrink\nreproduce with: %s\n", a.seed,
+               tw_format_duration(a.c.max_wall, w, sizeof w), replay);
+        return TW_SCENARIO_TIMEOUT;
     }
     if (rc < 0) {
         fprintf(stderr, "%s shrink: %s\n", cli_name(), strerror(-rc));
@@ -477,15 +597,15 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
              st.faults_after, tw_format_duration(st.duration_before, d0, sizeof d0),
              tw_format_duration(st.duration_after, d1, sizeof d1), st.runs,
              tw_scenario_verdict_name(st.verdict), a.seed);
-    if (!f || tw_scenario_write(small, f, comment) < 0) {
+    if (!f) {
         fprintf(stderr, "%s shrink: cannot write %s: %s\n", cli_name(), out, strerror(errno));
-        if (f)
-            fclose(f);
         tw_scenario_free(small);
         return TW_SCENARIO_USAGE;
     }
-    fclose(f);
+    int wrc = tw_scenario_write(small, f, comment);
     tw_scenario_free(small);
+    if (!cli_output_ok(f, out, true) || wrc < 0)
+        return TW_SCENARIO_USAGE;
     cli_sim c = {.prog = prog, .file = out};
     cli_replay(&c, a.seed, replay, sizeof replay);
     printf("shrunk: %zu fault(s) -> %zu, fault phase %s -> %s, %zu runs; "

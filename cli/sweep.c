@@ -25,7 +25,7 @@
 static void json_line(const cli_sim *c, const tw_scenario_result *r, double wall_ms)
 {
     char replay[1024];
-    cli_replay(c, r->seed, replay, sizeof replay);
+    cli_replay_verdict(c, r->seed, r->verdict, replay, sizeof replay);
     printf("{\"seed\": %" PRIu64 ", \"verdict\": \"%s\", \"exit\": %d, "
            "\"hash\": \"%016" PRIx64 "\", \"virtual_ns\": %" PRId64
            ", \"converged_ns\": %" PRId64 ", \"events\": %" PRIu64
@@ -50,10 +50,12 @@ static void json_line(const cli_sim *c, const tw_scenario_result *r, double wall
 static void failure_line(const cli_sim *c, const tw_scenario_result *r)
 {
     char replay[1024];
-    cli_replay(c, r->seed, replay, sizeof replay);
+    cli_replay_verdict(c, r->seed, r->verdict, replay, sizeof replay);
     FILE *f = c->json ? stderr : stdout;
-    fprintf(f, "FAIL seed %" PRIu64 " (%s): %s\n  reproduce with: %s --trace\n",
-            r->seed, tw_scenario_verdict_name(r->verdict), r->message, replay);
+    /* A timeout's trace could be as long as the run was: none asked for. */
+    fprintf(f, "FAIL seed %" PRIu64 " (%s): %s\n  reproduce with: %s%s\n",
+            r->seed, tw_scenario_verdict_name(r->verdict), r->message, replay,
+            r->verdict == TW_SCENARIO_TIMEOUT ? "" : " --trace");
 }
 
 /* ---- the progress line ---- */
@@ -143,7 +145,7 @@ int cli_sweep(cli_sim *c)
                 " (%" PRIu64 " seeds)%s\n", cli_name(), c->file, c->first, c->last, c->shard,
                 c->shards, total, c->swarm ? ", swarm" : "");
     tw_scenario_verdict worst = TW_SCENARIO_PASS;
-    uint64_t done = 0, failed = 0, by[5] = {0};
+    uint64_t done = 0, failed = 0, by[TW_SCENARIO_TIMEOUT + 1] = {0};
     double t0 = cli_wall(), last_progress = 0;
     tw_scenario_result example = {0};
     bool have_example = false;
@@ -153,6 +155,7 @@ int cli_sweep(cli_sim *c)
         cli_crash_guard(seed, replay);
         tw_scenario_result r;
         tw_scenario_run_opts o = {.swarm = c->swarm};
+        cli_limit lim;
         double w0 = cli_wall();
         if (c->determinism &&
             tw_scenario_check_determinism(c->sc, seed, c->swarm, stderr) < 0) {
@@ -162,12 +165,15 @@ int cli_sweep(cli_sim *c)
             failed++;
             continue;
         }
+        cli_limit_start(&lim, c->max_wall, &o);
         if (tw_scenario_run(c->sc, seed, &o, &r) < 0) {
             fprintf(stderr, "%s: out of memory at seed %" PRIu64 "\n", cli_name(), seed);
             worst = TW_SCENARIO_CRASH;
             break;
         }
         double wall_ms = (cli_wall() - w0) * 1e3;
+        if (r.verdict == TW_SCENARIO_TIMEOUT)
+            cli_timeout_message(c->max_wall, &r);
         tally_add(&t, &r);
         if (r.verdict != TW_SCENARIO_PASS) {
             failed++;
@@ -189,6 +195,12 @@ int cli_sweep(cli_sim *c)
         } else {
             tw_scenario_result_fini(&r);
         }
+        /* Output that cannot be written (a full disk, a closed pipe):
+         * no use running more seeds; tw_main says so and fails. */
+        if (cli_write_failed(stdout)) {
+            done++;
+            break;
+        }
         double now = cli_wall();
         if (c->progress && now - last_progress > 0.2) {
             progress(done + 1, total, failed, now - t0);
@@ -198,12 +210,16 @@ int cli_sweep(cli_sim *c)
     double secs = cli_wall() - t0;
     if (c->progress)
         fprintf(stderr, "\r%*s\r", 70, "");
+    char timeouts[48] = "";
+    if (by[TW_SCENARIO_TIMEOUT])
+        snprintf(timeouts, sizeof timeouts, ", %" PRIu64 " timeout",
+                 by[TW_SCENARIO_TIMEOUT]);
     fprintf(c->json ? stderr : stdout,
             "%" PRIu64 " seeds in %.2f s (%.1f seeds/s): %" PRIu64 " passed, %" PRIu64
-            " failed (%" PRIu64 " correctness, %" PRIu64 " liveness, %" PRIu64 " crash)\n",
+            " failed (%" PRIu64 " correctness, %" PRIu64 " liveness, %" PRIu64 " crash%s)\n",
             done, secs, secs > 0 ? (double)done / secs : 0.0, done - failed, failed,
             by[TW_SCENARIO_CORRECTNESS], by[TW_SCENARIO_LIVENESS],
-            by[TW_SCENARIO_CRASH]);
+            by[TW_SCENARIO_CRASH], timeouts);
     fflush(stdout); /* the summary before the warnings on a terminal */
     if (done)
         tally_report(&t, c, done, have_example ? &example : NULL);

@@ -43,7 +43,7 @@ struct tw_subprocess_spec; /* twin/process.h */
 
 /* The outcome of a name lookup, on the loop: err 0 and n >= 1 addresses
  * (IPv4/IPv6, in the resolver's order, port set), or a negative errno (a
- * name with no address is -EHOSTUNREACH). addrs is valid during the call
+ * name that does not resolve is one of TW_EAI_*, twin/error.h). addrs is valid during the call
  * only. */
 typedef void (*tw__resolve_cb)(void *ctx, int err, const tw_addr *addrs,
                                int n);

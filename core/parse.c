@@ -226,6 +226,17 @@ int tw_parse_hostport(const char *s, char *host, size_t hlen, uint16_t *port)
 
 /* ---- formatting ---- */
 
+char *tw_format_hostport(const char *host, uint16_t port, char *buf, size_t len)
+{
+    if (!host || !*host)
+        snprintf(buf, len, "*:%u", (unsigned)port);
+    else if (strchr(host, ':'))
+        snprintf(buf, len, "[%s]:%u", host, (unsigned)port);
+    else
+        snprintf(buf, len, "%s:%u", host, (unsigned)port);
+    return buf;
+}
+
 char *tw_format_duration(tw_ns ns, char *buf, size_t len)
 {
     static const suffix units[] = {

@@ -243,7 +243,10 @@ static int set_value(const tw_opt *o, void *p, const char *text)
     }
     case TW_OPT_DURATION: {
         tw_ns v;
-        if (tw_parse_duration(text, &v) < 0 || !in_range_s(o, v))
+        int rc = tw_parse_duration(text, &v);
+        if (rc < 0) /* -ERANGE: past what a tw_ns holds */
+            return rc;
+        if (!in_range_s(o, v))
             return -EINVAL;
         *(tw_ns *)p = v;
         return 0;
@@ -253,7 +256,9 @@ static int set_value(const tw_opt *o, void *p, const char *text)
         uint64_t v;
         int rc = o->kind == TW_OPT_BYTES ? tw_parse_bytes(text, &v)
                                          : tw_parse_rate(text, &v);
-        if (rc < 0 || !in_range_u(o, v))
+        if (rc < 0)
+            return rc;
+        if (!in_range_u(o, v))
             return -EINVAL;
         *(uint64_t *)p = v;
         return 0;
@@ -397,9 +402,28 @@ static void move_before(char **argv, int to, int from, int n)
     }
 }
 
-static int bad_value(FILE *err, const char *app, const tw_opt *o, const char *v)
+/* A value too large for its kind to hold at all: say so, and the most
+ * it can be, rather than that it is malformed. */
+static void too_large(FILE *err, const char *app, const tw_opt *o, const char *v)
 {
-    if (err) {
+    char most[64];
+    range r = entry_range(o);
+    if (r.has_hi)
+        fmt_value(o->kind, r.hi, most, sizeof most);
+    else if (o->kind == TW_OPT_DURATION) /* whole hours in an int64 of ns */
+        snprintf(most, sizeof most, "%" PRId64 "h", INT64_MAX / TW_SEC(3600));
+    else
+        snprintf(most, sizeof most, "%" PRIu64 "%s", UINT64_MAX,
+                 o->kind == TW_OPT_RATE ? " bytes/s" : " bytes");
+    fprintf(err, "%s: --%s: '%s' is too large (at most %s)\n", app, o->name, v, most);
+}
+
+static int bad_value(FILE *err, const char *app, const tw_opt *o, const char *v,
+                     int rc)
+{
+    if (err && rc == -ERANGE) {
+        too_large(err, app, o, v);
+    } else if (err) {
         char what[160];
         expected(o, what, sizeof what);
         fprintf(err, "%s: --%s: expected %s, got '%s'\n", app, o->name, what, v);
@@ -492,8 +516,9 @@ int tw_opts_parse(const tw_opt *table, void *dst, int argc, char **argv,
                 v = argv[i + 1];
                 used = 2;
             }
-            if (set_value(o, p, v) < 0)
-                return bad_value(err, app, o, v);
+            int vrc = set_value(o, p, v);
+            if (vrc < 0)
+                return bad_value(err, app, o, v, vrc);
         }
         if (first >= 0) { /* options after operands: the operands go last */
             move_before(argv, first, i, used);

@@ -502,7 +502,8 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
     struct server_app *a = calloc(1, sizeof *a);
     if (!a)
         return -ENOMEM;
-    a->host = strdup(path ? path : host);
+    char where[TW_HOSTPORT_STRLEN]; /* what messages call it */
+    a->host = strdup(path ? path : tw_format_hostport(host, port, where, sizeof where));
     if (!a->host) {
         free(a);
         return -ENOMEM;
@@ -519,8 +520,8 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
     rc = tw_create_datagram_endpoint(loop, server_app_factory, a, &o,
                                      named ? server_app_done : NULL);
     if (rc < 0) {
-        fprintf(out, "udp-echo-server: cannot bind %s: %s\n",
-                path ? path : host, tw_strerror(rc));
+        fprintf(out, "udp-echo-server: cannot bind %s: %s\n", a->host,
+                tw_strerror(rc));
         free(a->host);
         free(a);
         return rc;

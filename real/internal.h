@@ -119,7 +119,7 @@ tw_transport *tw__real_stream_new(struct real_loop *l, int fd);
 #define TW__REAL_ADDRS_MAX 16
 
 /* The outcome, on the loop thread: err 0 and n >= 1 addresses, or a
- * negative errno (a name with no address is -EHOSTUNREACH, see
+ * negative errno (a name that does not resolve is one of TW_EAI_*, see
  * resolve.c for the whole EAI_* mapping). addrs is valid during the
  * call only. */
 typedef tw__resolve_cb real_resolve_cb;

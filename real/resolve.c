@@ -53,9 +53,10 @@ static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 /* ------------------------------------------------------------------ */
 /* 2. the worker                                                       */
 
-/* twin errors are negative errnos, and getaddrinfo has its own codes.
- * A name without an address maps to -EHOSTUNREACH: the nearest errno to
- * "this host cannot be reached by any address". */
+/* twin errors are negative errnos, and getaddrinfo has its own codes:
+ * a name that does not resolve gets twin's TW_EAI_* (twin/error.h),
+ * whose texts are the resolver's, never a network errno that would send
+ * the reader looking at routes. */
 static int eai_errno(int rc, int sys_errno)
 {
     switch (rc) {
@@ -64,18 +65,20 @@ static int eai_errno(int rc, int sys_errno)
     case EAI_MEMORY:
         return -ENOMEM;
     case EAI_AGAIN:
-        return -EAGAIN;
+        return TW_EAI_AGAIN;
     case EAI_FAMILY:
 #ifdef EAI_ADDRFAMILY
     case EAI_ADDRFAMILY:
 #endif
         return -EAFNOSUPPORT;
     case EAI_NONAME:
+        return TW_EAI_NONAME;
 #ifdef EAI_NODATA
     case EAI_NODATA:
+        return TW_EAI_NODATA;
 #endif
     case EAI_FAIL:
-        return -EHOSTUNREACH;
+        return TW_EAI_FAIL;
     case EAI_SERVICE:
     case EAI_SOCKTYPE:
     case EAI_BADFLAGS:
@@ -120,7 +123,7 @@ static void *resolve_worker(void *arg)
         keep(r, res);
         tw_sys.freeaddrinfo(res);
         if (r->n == 0)
-            r->err = -EHOSTUNREACH;
+            r->err = TW_EAI_NODATA; /* no IPv4 or IPv6 address */
     }
 
     pthread_mutex_lock(&resolve_lock);

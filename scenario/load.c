@@ -10,6 +10,7 @@
  * mistake is reported at its own line and column.
  */
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,15 +396,25 @@ int tw_scenario_load(const char *path, tw_scenario **out, char *err,
         snprintf(err, errlen, "%s: %s", path, strerror(e));
         return -e;
     }
+    /* fopen opens a directory for reading; only the read fails. */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        snprintf(err, errlen, "%s: is a directory, not a scenario file", path);
+        return -EISDIR;
+    }
     char *text = malloc(FILE_MAX + 1);
+    errno = 0;
     size_t len = text ? fread(text, 1, FILE_MAX + 1, f) : 0;
-    bool bad = !text || ferror(f);
+    int e = !text ? ENOMEM : ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
-    if (bad || len > FILE_MAX) {
-        snprintf(err, errlen, "%s:1:1: %s", path,
-                 bad ? "cannot read the file" : "the file is larger than 4 MiB");
+    if (e || len > FILE_MAX) {
+        if (e)
+            snprintf(err, errlen, "%s: cannot read the file: %s", path, strerror(e));
+        else
+            snprintf(err, errlen, "%s:1:1: the file is larger than 4 MiB", path);
         free(text);
-        return bad ? -EIO : -EFBIG;
+        return e ? -e : -EFBIG;
     }
     int rc = tw_scenario_parse(path, text, len, out, err, errlen);
     free(text);

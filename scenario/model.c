@@ -20,6 +20,7 @@ const char *tw_scenario_verdict_name(tw_scenario_verdict v)
     case TW_SCENARIO_USAGE: return "usage";
     case TW_SCENARIO_LIVENESS: return "liveness";
     case TW_SCENARIO_CRASH: return "crash";
+    case TW_SCENARIO_TIMEOUT: return "timeout";
     }
     return "?";
 }
@@ -27,10 +28,11 @@ const char *tw_scenario_verdict_name(tw_scenario_verdict v)
 static int severity(tw_scenario_verdict v)
 {
     switch (v) {
-    case TW_SCENARIO_CRASH: return 4;
-    case TW_SCENARIO_USAGE: return 3;
-    case TW_SCENARIO_CORRECTNESS: return 2;
-    case TW_SCENARIO_LIVENESS: return 1;
+    case TW_SCENARIO_CRASH: return 5;
+    case TW_SCENARIO_USAGE: return 4;
+    case TW_SCENARIO_CORRECTNESS: return 3;
+    case TW_SCENARIO_LIVENESS: return 2;
+    case TW_SCENARIO_TIMEOUT: return 1;
     default: return 0;
     }
 }

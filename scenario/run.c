@@ -50,7 +50,16 @@ void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...)
 
 bool sc_runner_stopped(const sc_runner *r)
 {
-    return r->crash.set || r->correctness.set;
+    return r->crash.set || r->correctness.set || r->stopped;
+}
+
+/* The caller's stop (a wall-clock limit), asked between steps of the
+ * world: asking changes nothing in it. */
+static bool stop_asked(sc_runner *r)
+{
+    if (!r->stopped && r->opts->stop && r->opts->stop(r->opts->stop_arg))
+        r->stopped = true;
+    return r->stopped;
 }
 
 /* ---- the world ---- */
@@ -117,18 +126,25 @@ static bool check(sc_runner *r)
     return false;
 }
 
-/* Run the world to time t, stopping at check points. False if the run
- * must stop (a failure, or the quiet phase's goals met). */
+/* Run the world to time t, stopping at check points, and asking the
+ * caller's stop there and every TW_SCENARIO_STOP_STEPS steps. False if
+ * the run must stop (a failure, the quiet phase's goals met, the
+ * caller's stop). */
 static bool advance(sc_runner *r, tw_ns t)
 {
     while (tw_sim_now(r->sim) < t) {
         tw_ns next = r->next_check < t ? r->next_check : t;
-        int rc = tw_sim_run_for(r->sim, next - tw_sim_now(r->sim));
+        int rc = tw_sim_run_for_steps(r->sim, next - tw_sim_now(r->sim),
+                                      TW_SCENARIO_STOP_STEPS);
         if (rc < 0) {
             sc_runner_fail(r, TW_SCENARIO_CRASH, "the simulator failed: %s",
                            tw_strerror(rc));
             return false;
         }
+        if (stop_asked(r))
+            return false;
+        if (rc == 0)
+            continue; /* not at next yet: events of its instant may remain */
         if (tw_sim_now(r->sim) >= r->next_check) {
             r->next_check += r->sc->check_every;
             if (check(r))
@@ -228,8 +244,14 @@ static void judge(sc_runner *r, tw_scenario_result *res)
     res->verdict = r->crash.set         ? TW_SCENARIO_CRASH
                    : r->correctness.set ? TW_SCENARIO_CORRECTNESS
                    : r->liveness.set    ? TW_SCENARIO_LIVENESS
+                   : r->stopped         ? TW_SCENARIO_TIMEOUT
                                         : TW_SCENARIO_PASS;
-    snprintf(res->message, sizeof res->message, "%s", f ? f->msg : "");
+    char at[32];
+    if (!f && r->stopped)
+        snprintf(res->message, sizeof res->message, "at %s: stopped by the caller "
+                 "before the end", tw_format_duration(tw_sim_now(r->sim), at, sizeof at));
+    else
+        snprintf(res->message, sizeof res->message, "%s", f ? f->msg : "");
 }
 
 static int fill_effects(sc_runner *r, tw_scenario_result *res)

@@ -43,13 +43,15 @@ struct sc_runner {
     sc_failure crash, correctness, liveness;
     tw_ns next_check;
     bool quiet; /* in the quiet phase */
+    bool stopped; /* opts->stop said so: the run ends as it is */
     tw_ns converged;
 };
 
 /* Record a failure of class v ("node: what"), printf-style. */
 __attribute__((format(printf, 3, 4)))
 void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...);
-/* True once the run should stop (a crash or a correctness failure). */
+/* True once the run should stop (a crash or a correctness failure, or
+ * the caller's stop). */
 bool sc_runner_stopped(const sc_runner *r);
 
 /* nodes.c */

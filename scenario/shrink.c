@@ -26,7 +26,17 @@ typedef struct shrinker {
     tw_scenario_verdict verdict;
     size_t runs, runs_max;
     FILE *log;
+    const tw_scenario_run_opts *run; /* the caller's stop only */
+    void (*begin)(void *arg);        /* before each run */
 } shrinker;
+
+/* One run of cand under the seed, bounded as the caller asked. */
+static int run_once(shrinker *s, const tw_scenario *cand, tw_scenario_result *res)
+{
+    if (s->begin)
+        s->begin(s->run->stop_arg);
+    return sc_run(cand, s->seed, s->run, res);
+}
 
 /* ---- the test ---- */
 
@@ -36,7 +46,7 @@ static bool still_fails(shrinker *s, const tw_scenario *cand)
         return false;
     s->runs++;
     tw_scenario_result res;
-    if (sc_run(cand, s->seed, NULL, &res) < 0)
+    if (run_once(s, cand, &res) < 0)
         return false;
     bool same = res.verdict == s->verdict;
     tw_scenario_result_fini(&res);
@@ -178,23 +188,34 @@ int tw_scenario_shrink(const tw_scenario *sc, uint64_t seed, bool swarm,
                        size_t runs_max, FILE *log, tw_scenario **out,
                        tw_scenario_shrink_stats *stats)
 {
+    return tw_scenario_shrink_bounded(sc, seed, swarm, runs_max, log, NULL, NULL,
+                                      NULL, out, stats);
+}
+
+int tw_scenario_shrink_bounded(const tw_scenario *sc, uint64_t seed, bool swarm,
+                               size_t runs_max, FILE *log, void (*begin)(void *arg),
+                               bool (*stop)(void *arg), void *arg,
+                               tw_scenario **out, tw_scenario_shrink_stats *stats)
+{
     *out = NULL;
     tw_scenario *base = swarm ? tw_scenario_materialize(sc, seed) : sc_copy(sc);
     if (!base)
         return -ENOMEM;
     base->swarm.on = false;
-    shrinker s = {.seed = seed, .runs_max = runs_max ? runs_max : 400, .log = log};
+    tw_scenario_run_opts run = {.stop = stop, .stop_arg = arg};
+    shrinker s = {.seed = seed, .runs_max = runs_max ? runs_max : 400, .log = log,
+                  .run = &run, .begin = stop ? begin : NULL};
     tw_scenario_result res;
-    if (sc_run(base, seed, NULL, &res) < 0) {
+    if (run_once(&s, base, &res) < 0) {
         tw_scenario_free(base);
         return -ENOMEM;
     }
     s.runs = 1;
     s.verdict = res.verdict;
     tw_scenario_result_fini(&res);
-    if (s.verdict == TW_SCENARIO_PASS) {
+    if (s.verdict == TW_SCENARIO_PASS || s.verdict == TW_SCENARIO_TIMEOUT) {
         tw_scenario_free(base);
-        return -EAGAIN;
+        return s.verdict == TW_SCENARIO_PASS ? -EAGAIN : -ETIMEDOUT;
     }
     tw_scenario_shrink_stats st = {.faults_before = (size_t)base->nfaults,
                                    .duration_before = base->duration,

@@ -49,12 +49,83 @@ static int syntax_error(sc_yaml *y, yaml_parser_t *ps, const char *text,
     return -EINVAL;
 }
 
+/* Refuse at the event where a limit is passed, placed at that event. */
+static int limit_error(sc_yaml *y, const yaml_event_t *e, const char *msg)
+{
+    snprintf(y->err, y->errlen, "%s:%d:%d: %s", y->file,
+             (int)e->start_mark.line + 1, (int)e->start_mark.column + 1, msg);
+    y->failed = true;
+    return -EINVAL;
+}
+
+/* libyaml's costs are not linear in everything a file can hold: its
+ * scanner looks through every open flow level at each token, and its
+ * document loader compares each anchor with all the earlier ones and
+ * looks each alias up among them, so a 1 MiB "[[[[..." or a file of
+ * anchors takes minutes. The events come one at a time, the scanner
+ * reading ahead a bounded stretch only, so this pass over them stops at
+ * the first level or anchor past the limits after little work; the
+ * document is loaded only from text that passed. */
+static int check_shape(sc_yaml *y, const char *text, size_t len)
+{
+    yaml_parser_t ps;
+    if (!yaml_parser_initialize(&ps))
+        return -ENOMEM;
+    yaml_parser_set_input_string(&ps, (const unsigned char *)text, len);
+    int depth = 0, rc = 0;
+    long anchors = 0, aliases = 0;
+    for (bool end = false; !end && rc == 0;) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&ps, &e)) {
+            rc = syntax_error(y, &ps, text, len);
+            break;
+        }
+        const yaml_char_t *anchor = NULL;
+        switch (e.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            anchor = e.type == YAML_SEQUENCE_START_EVENT ? e.data.sequence_start.anchor
+                                                         : e.data.mapping_start.anchor;
+            if (++depth > SC_YAML_DEPTH_MAX)
+                rc = limit_error(y, &e, "lists and mappings nested more than "
+                                        SC_STR_(SC_YAML_DEPTH_MAX) " deep");
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_SCALAR_EVENT:
+            anchor = e.data.scalar.anchor;
+            break;
+        case YAML_ALIAS_EVENT:
+            if (++aliases > SC_YAML_ALIASES_MAX)
+                rc = limit_error(y, &e, "more than " SC_STR_(SC_YAML_ALIASES_MAX)
+                                        " aliases (*name)");
+            break;
+        case YAML_STREAM_END_EVENT:
+            end = true;
+            break;
+        default:
+            break;
+        }
+        if (anchor && rc == 0 && ++anchors > SC_YAML_ANCHORS_MAX)
+            rc = limit_error(y, &e, "more than " SC_STR_(SC_YAML_ANCHORS_MAX)
+                                    " anchors (&name)");
+        yaml_event_delete(&e);
+    }
+    yaml_parser_delete(&ps);
+    return rc;
+}
+
 int sc_yaml_load(sc_yaml *y, const char *file, const char *text, size_t len,
                  char *err, size_t errlen)
 {
     *y = (sc_yaml){.file = file, .err = err, .errlen = errlen};
     if (errlen)
         err[0] = '\0';
+    int shape = check_shape(y, text, len);
+    if (shape < 0)
+        return shape;
     yaml_parser_t ps;
     if (!yaml_parser_initialize(&ps))
         return -ENOMEM;
@@ -274,9 +345,19 @@ int sc_dur(sc_yaml *y, yaml_node_t *n, const char *what, tw_ns *out)
     const char *s = scalar(y, n, what, "a duration like 10s or 250ms");
     if (!s)
         return -EINVAL;
-    if (tw_parse_duration(s, out) < 0 || *out > SC_TIME_MAX || *out < -SC_TIME_MAX)
+    int rc = tw_parse_duration(s, out);
+    if (rc < 0 && rc != -ERANGE)
         return sc_fail(y, n, "%s must be a duration like 10s or 250ms, not '%.40s'",
                        what, s);
+    /* Well formed, but past what a run can hold: say that, and the bound. */
+    char most[32];
+    tw_format_duration(SC_TIME_MAX, most, sizeof most);
+    if (rc == -ERANGE || *out > SC_TIME_MAX)
+        return sc_fail(y, n, "%s is too large: at most %s (a year), not '%.40s'", what,
+                       most, s);
+    if (*out < -SC_TIME_MAX)
+        return sc_fail(y, n, "%s is too far below zero: at least -%s (a year), "
+                             "not '%.40s'", what, most, s);
     return 0;
 }
 

@@ -23,7 +23,19 @@ typedef struct sc_yaml {
     bool failed;
 } sc_yaml;
 
-/* Parse text as exactly one YAML document. 0 or -EINVAL (error set). */
+/* Limits on a file's shape, checked on libyaml's events before the
+ * document is built (yaml.c says why): how deep lists and mappings nest,
+ * and how many anchors and aliases a file has. The shipped scenarios nest
+ * four deep and use neither. */
+#define SC_YAML_DEPTH_MAX 64
+#define SC_YAML_ANCHORS_MAX 256
+#define SC_YAML_ALIASES_MAX 4096
+#define SC_STR_(x) SC_STR2_(x)
+#define SC_STR2_(x) #x
+
+/* Parse text as exactly one YAML document: 0, -EINVAL (error set) or
+ * -ENOMEM. A file past the limits above is refused at the place where it
+ * passes them, before any document is built. */
 int sc_yaml_load(sc_yaml *y, const char *file, const char *text, size_t len,
                  char *err, size_t errlen);
 void sc_yaml_fini(sc_yaml *y);

@@ -59,7 +59,7 @@ static int resolve(tw_sim *sim, const char *host, uint16_t port, tw_addr *out)
         return tw_addr_ip(out, "127.0.0.1", port);
     tw_loop *l = tw_sim_node(sim, host);
     if (!l)
-        return -EHOSTUNREACH;
+        return TW_EAI_NONAME; /* no node of that name */
     *out = ((sim_node *)l)->addr;
     set_port(out, port);
     return 0;

@@ -113,6 +113,72 @@ static void test_bad_usage(void **state)
     assert_non_null(strstr(out, "Connect failed"));
 }
 
+/* Messages that name what is wrong, on stderr where the usage goes (each
+ * command reads stderr only: 2>&1 >/dev/null). */
+static void test_messages_say_what_is_wrong(void **state)
+{
+    (void)state;
+    char cmd[512], out[4096];
+    /* a bad option is named beside the usage, with its range */
+    snprintf(cmd, sizeof cmd, "%s run echo-server --port 99999 2>&1 >/dev/null", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "echo-server: --port: expected an integer 0..65535, got '99999'\n"
+                                "usage: twin run echo-server"));
+    /* a duration too large for any clock is not a malformed one */
+    snprintf(cmd, sizeof cmd, "%s run echo-load --timeout 99999999999h 2>&1 >/dev/null",
+             tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "echo-load: --timeout: '99999999999h' is too large "
+                                "(at most 2562047h)"));
+    snprintf(cmd, sizeof cmd, "%s demo --seconds 99999999999h 2>&1 >/dev/null", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "twin demo: --seconds: '99999999999h' is too large "
+                                "(at most 86400, a day)"));
+    snprintf(cmd, sizeof cmd, "%s demo --seconds soon 2>&1 >/dev/null", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "twin demo: --seconds: expected a positive number"));
+    /* a name that does not resolve says so, in the resolver's words (an
+     * empty label: glibc refuses it without asking any DNS server) */
+    snprintf(cmd, sizeof cmd, "%s run echo-client --connect no..such.host:7 2>&1",
+             tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "Connect failed: name does not resolve: "));
+    assert_null(strstr(out, "No route to host"));
+    snprintf(cmd, sizeof cmd, "%s run udp-echo-client --connect no..such.host:7 2>&1",
+             tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "Endpoint failed: name does not resolve: "));
+    /* a server host that does not resolve: said, and the command ends */
+    snprintf(cmd, sizeof cmd, "%s run echo-server --host no..such.host --port 9 2>&1",
+             tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "echo-server: cannot listen on no..such.host:9: "
+                                "name does not resolve: "));
+    /* a port in use on every interface: the address as host:port */
+    tw_proc srv;
+    char *argv[] = {tw_cli_twin, "run", "echo-server", "--host", "", "--port", "0", NULL};
+    tw_proc_spawn(&srv, argv);
+    char line[256];
+    assert_true(tw_proc_line(&srv, line, sizeof line));
+    const char *colon = strrchr(line, ':');
+    assert_non_null(colon);
+    unsigned port = (unsigned)atoi(colon + 1);
+    assert_true(port > 0 && port < 65536);
+    snprintf(cmd, sizeof cmd, "%s run echo-server --host '' --port %u 2>&1", tw_cli_twin,
+             port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    char want[128];
+    snprintf(want, sizeof want, "echo-server: cannot listen on *:%u: Address already in use",
+             port);
+    assert_non_null(strstr(out, want));
+    snprintf(cmd, sizeof cmd, "%s run resp-server --host '' --port %u 2>&1", tw_cli_twin, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    snprintf(want, sizeof want, "resp-server: cannot listen on *:%u: Address already in use",
+             port);
+    assert_non_null(strstr(out, want));
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
+}
+
 /* `twin run --busy-poll DURATION APP`: the loop option comes before the
  * app; the app runs as without it. */
 static void test_busy_poll_option(void **state)
@@ -325,6 +391,7 @@ int main(void)
         cmocka_unit_test_teardown(test_out_of_descriptors_is_said, tw_cli_teardown),
         cmocka_unit_test_teardown(test_server_outlives_its_closed_output,
                                   tw_cli_teardown),
+        cmocka_unit_test_teardown(test_messages_say_what_is_wrong, tw_cli_teardown),
     };
     return cmocka_run_group_tests_name("twin command", tests, NULL, NULL);
 }

@@ -70,6 +70,8 @@ static void test_bad_file_exit_2(void **state)
     assert_int_equal(sh(out, sizeof out, true, "%s sim", tw_cli_twin), 2);
     assert_int_equal(sh(out, sizeof out, true, "%s sim no-such-file.yaml", tw_cli_twin), 2);
     assert_non_null(strstr(out, "no-such-file.yaml: No such file"));
+    assert_int_equal(sh(out, sizeof out, true, "%s sim scenarios --seed 1", tw_cli_twin), 2);
+    assert_non_null(strstr(out, "scenarios: is a directory, not a scenario file"));
 }
 
 /* From the JSON lines of a sweep, the first failing seed: its replay
@@ -205,6 +207,96 @@ static void test_determinism_trace_filter_apps(void **state)
     assert_non_null(strstr(out, "in scenarios: reports when it is done; checks an invariant"));
 }
 
+/* Output that cannot be written is a failure: /dev/full takes nothing
+ * (ENOSPC), for standard output and for the files the commands write. */
+static void test_output_to_full_device(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0)
+        skip();
+    char cmd[512];
+    /* Each: stderr read back, stdout (or the file) on /dev/full. */
+    snprintf(cmd, sizeof cmd, "%s sim scenarios/echo_loss.yaml --seeds 1..400 --json "
+             "2>&1 >/dev/full", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "twin: cannot write standard output: No space left on device"));
+    /* the sweep stopped soon after: not all 400 seeds were run */
+    assert_null(strstr(out, "400 seeds in"));
+    snprintf(cmd, sizeof cmd, "%s sim scenarios/echo_loss.yaml --seed 1 --trace "
+             "2>&1 >/dev/full", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "twin: cannot write standard output: No space left on device"));
+    snprintf(cmd, sizeof cmd, "%s sim scenarios/swarm_echo.yaml --swarm --seed 1 "
+             "--dump-schedule /dev/full 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "twin: cannot write /dev/full: No space left on device"));
+    assert_null(strstr(out, "written"));
+    assert_null(strstr(out, "result:")); /* stopped before the run */
+    snprintf(cmd, sizeof cmd, "%s sim scenarios/swarm_echo.yaml --swarm --seed 1 "
+             "--dump-schedule - 2>&1 >/dev/full", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "cannot write the schedule to standard output"));
+    assert_null(strstr(out, "written"));
+    snprintf(cmd, sizeof cmd, "%s shrink tests/data/flaky.yaml --seed 1 --out /dev/full 2>&1",
+             tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "twin: cannot write /dev/full: No space left on device"));
+    assert_null(strstr(out, "written to"));
+    snprintf(cmd, sizeof cmd, "%s apps 2>&1 >/dev/full", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "cannot write standard output"));
+}
+
+/* --max-wall: a seed slower than that in wall-clock time is stopped and
+ * reported as a timeout (exit 5) with its replay command; a sweep and a
+ * shrink stop it the same way. tests/data/endless.yaml would run for
+ * hours. */
+static void test_max_wall(void **state)
+{
+    (void)state;
+    int rc = sh(out, sizeof out, false, "%s sim tests/data/endless.yaml --seed 1 "
+                "--max-wall 300ms", tw_cli_twin);
+    assert_int_equal(rc, 5);
+    assert_non_null(strstr(out, "result: FAIL (timeout)"));
+    assert_non_null(strstr(out, "ran longer than --max-wall 300ms of wall-clock time; "
+                                "stopped at virtual time "));
+    assert_non_null(strstr(out, "reproduce with: "));
+    assert_non_null(strstr(out, " sim tests/data/endless.yaml --seed 1 --max-wall 300ms\n"));
+    rc = sh(out, sizeof out, true, "%s sim tests/data/endless.yaml --seeds 1..2 "
+            "--max-wall 100ms --json", tw_cli_twin);
+    assert_int_equal(rc, 5);
+    assert_non_null(strstr(out, "{\"seed\": 1, \"verdict\": \"timeout\", \"exit\": 5,"));
+    assert_non_null(strstr(out, "{\"seed\": 2, \"verdict\": \"timeout\", \"exit\": 5,"));
+    assert_non_null(strstr(out, "FAIL seed 2 (timeout): ran longer than --max-wall 100ms"));
+    assert_non_null(strstr(out, "2 failed (0 correctness, 0 liveness, 0 crash, 2 timeout)"));
+    /* a timeout is the mildest failure: a sweep with a real one exits
+     * with that */
+    rc = sh(out, sizeof out, true, "%s sim tests/data/endless.yaml tests/data/too_slow.yaml "
+            "--seeds 1..1 --max-wall 100ms", tw_cli_twin);
+    assert_int_equal(rc, 3);
+    rc = sh(out, sizeof out, true, "%s shrink tests/data/endless.yaml --seed 1 "
+            "--max-wall 100ms", tw_cli_twin);
+    assert_int_equal(rc, 5);
+    assert_non_null(strstr(out, "seed 1 ran longer than --max-wall 100ms of wall-clock "
+                                "time (TIMEOUT): nothing to shrink"));
+    /* twin demo sweeps too (1ns: every seed is over it) */
+    rc = sh(out, sizeof out, false, "%s demo --seeds 1..2 --max-wall 1ns", tw_cli_twin);
+    assert_int_equal(rc, 5);
+    assert_non_null(strstr(out, "2 seeds: 0 passed, 0 correctness, 0 liveness, 0 crash, "
+                                "2 timeout"));
+    assert_non_null(strstr(out, "replay it: "));
+    assert_non_null(strstr(out, " demo --seed 2 --max-wall 1ns\n"));
+    rc = sh(out, sizeof out, true, "%s sim tests/data/endless.yaml --max-wall soon",
+            tw_cli_twin);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "--max-wall: expected a duration like 60s or 10m (0: no "
+                                "limit), got 'soon'"));
+    rc = sh(out, sizeof out, true, "%s sim tests/data/endless.yaml --max-wall 99999999999h",
+            tw_cli_twin);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "--max-wall: too large"));
+}
+
 int main(void)
 {
     tw_cli_init();
@@ -219,6 +311,8 @@ int main(void)
         TW_TEST(test_dump_schedule_replays),
         TW_TEST(test_shrink_command),
         TW_TEST(test_determinism_trace_filter_apps),
+        TW_TEST(test_output_to_full_device),
+        TW_TEST(test_max_wall),
     };
     int rc = cmocka_run_group_tests_name("scenario_cli", tests, NULL, NULL);
     char cmd[300];

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "tests/harness.h"
@@ -191,30 +192,101 @@ static void test_structure(void **state)
     expect_error("duration: 1s\nnodes: &x [*x]\n", 2, 8, "a node must be a mapping");
 }
 
-/* Deep nesting and many aliases: an error or a scenario, never a crash. */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "nodes: " then n of open, n of close: a flow list or mapping n deep. */
+static char *nested(size_t n, char open, char close, size_t *len)
+{
+    char *s = malloc(n * 2 + 64);
+    assert_non_null(s);
+    strcpy(s, "duration: 1s\nnodes: ");
+    size_t k = strlen(s);
+    memset(s + k, open, n);
+    memset(s + k + n, close, n);
+    *len = k + 2 * n;
+    s[*len] = '\0';
+    return s;
+}
+
+/* A file nested past the limit is refused where it passes it, at once:
+ * libyaml alone takes seconds for 40000 levels and minutes for a
+ * mebibyte of them. */
+static void test_deep_nesting(void **state)
+{
+    (void)state;
+    char err[600];
+    tw_scenario *sc = NULL;
+    const char *opens = "[{";
+    const char *closes = "]}";
+    for (int k = 0; k < 2; k++) {
+        size_t len;
+        char *deep = nested(100000, opens[k], closes[k], &len);
+        double t0 = now_s();
+        assert_int_equal(tw_scenario_parse("t.yaml", deep, len, &sc, err, sizeof err),
+                         -EINVAL);
+        double secs = now_s() - t0;
+        assert_null(sc);
+        /* the top mapping is the first level: the 65th opens with the
+         * 64th bracket, at column 8 + 63 of line 2 */
+        assert_string_equal(err, "t.yaml:2:71: lists and mappings nested more than "
+                                 "64 deep");
+        if (secs > 0.5)
+            fail_msg("a 100000-deep file took %.3f s to refuse", secs);
+        free(deep);
+    }
+    /* 64 levels are allowed (the file is wrong for other reasons). */
+    size_t len;
+    char *ok = nested(63, '[', ']', &len);
+    assert_int_equal(tw_scenario_parse("t.yaml", ok, len, &sc, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "a node must be a mapping"));
+    free(ok);
+    /* Block nesting counts the same way: each "- k:" opens a list and a
+     * mapping, so line 3 + i opens levels 2 + 2i and 3 + 2i. */
+    char block[20000] = "duration: 1s\nnodes:\n";
+    for (int i = 0; i < 70; i++) {
+        size_t n = strlen(block);
+        snprintf(block + n, sizeof block - n, "%*s- k:\n", 2 * i, "");
+    }
+    expect_error(block, 34, 65, "nested more than 64 deep");
+}
+
+/* Anchors and aliases: libyaml's loader compares each with those before
+ * it, so their number is bounded; an alias of itself loads (as a node
+ * shared, not a copy) and is refused by the schema. */
 static void test_hostile(void **state)
 {
     (void)state;
-    size_t n = 20000;
-    char *deep = malloc(n * 2 + 64);
-    assert_non_null(deep);
-    strcpy(deep, "duration: 1s\nnodes: ");
-    size_t len = strlen(deep);
-    for (size_t i = 0; i < n; i++)
-        deep[len++] = '[';
-    for (size_t i = 0; i < n; i++)
-        deep[len++] = ']';
-    deep[len] = '\0';
     char err[600];
     tw_scenario *sc = NULL;
-    assert_int_equal(tw_scenario_parse("t.yaml", deep, len, &sc, err, sizeof err), -EINVAL);
-    assert_null(sc);
-    free(deep);
     const char *laughs = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a]\n"
                          "c: &c [*b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c]\n";
     assert_int_equal(tw_scenario_parse("t.yaml", laughs, strlen(laughs), &sc, err, sizeof err),
                      -EINVAL);
     assert_non_null(strstr(err, "unknown key 'a'"));
+    size_t cap = 300 * 16 + 64, n = 0;
+    char *many = malloc(cap);
+    assert_non_null(many);
+    n += (size_t)snprintf(many + n, cap - n, "x: [");
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(many + n, cap - n, "&a%03d 1, ", i);
+    n += (size_t)snprintf(many + n, cap - n, "2]\n");
+    /* the 257th anchor: "x: [" then 256 of "&aNNN 1, " (9 bytes each) */
+    expect_error(many, 1, 5 + 256 * 9, "more than 256 anchors (&name)");
+    free(many);
+    cap = 5000 * 4 + 64;
+    many = malloc(cap);
+    assert_non_null(many);
+    n = (size_t)snprintf(many, cap, "x: [&a 1, ");
+    for (int i = 0; i < 5000; i++)
+        n += (size_t)snprintf(many + n, cap - n, "*a, ");
+    snprintf(many + n, cap - n, "2]\n");
+    expect_error(many, 1, 11 + 4096 * 4, "more than 4096 aliases (*name)");
+    free(many);
 }
 
 /* ---- good files ---- */
@@ -404,6 +476,24 @@ static void test_load_missing_file(void **state)
     tw_scenario *sc = NULL;
     assert_int_equal(tw_scenario_load("no/such/file.yaml", &sc, err, sizeof err), -ENOENT);
     assert_non_null(strstr(err, "no/such/file.yaml: "));
+    /* a directory opens; only reading it fails: it is named for what it is */
+    assert_int_equal(tw_scenario_load("scenarios", &sc, err, sizeof err), -EISDIR);
+    assert_string_equal(err, "scenarios: is a directory, not a scenario file");
+    assert_null(sc);
+}
+
+/* A duration past what a run holds is too large, not malformed. */
+static void test_duration_too_large(void **state)
+{
+    (void)state;
+    expect_error("duration: 99999999999h\nnodes: []\n", 1, 11,
+                 "duration is too large: at most 8760h (a year), not '99999999999h'");
+    expect_error("duration: 9000h\nnodes: []\n", 1, 11,
+                 "duration is too large: at most 8760h (a year), not '9000h'");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, clock: client, skew: -9000h}\n"),
+                 12, 35, "skew is too far below zero: at least -8760h (a year)");
+    expect_error("duration: 12 parsecs\nnodes: []\n", 1, 11,
+                 "duration must be a duration like 10s or 250ms, not '12 parsecs'");
 }
 
 /* ---- the value parsers ---- */
@@ -456,6 +546,11 @@ static void test_parse_values(void **state)
     assert_string_equal(tw_format_duration(TW_SEC(3), buf, sizeof buf), "3s");
     assert_string_equal(tw_format_duration(-7, buf, sizeof buf), "-7ns");
     assert_string_equal(tw_format_duration(0, buf, sizeof buf), "0s");
+    char where[TW_HOSTPORT_STRLEN];
+    assert_string_equal(tw_format_hostport("", 7, where, sizeof where), "*:7");
+    assert_string_equal(tw_format_hostport(NULL, 7, where, sizeof where), "*:7");
+    assert_string_equal(tw_format_hostport("::1", 80, where, sizeof where), "[::1]:80");
+    assert_string_equal(tw_format_hostport("server", 80, where, sizeof where), "server:80");
 }
 
 int main(void)
@@ -468,12 +563,14 @@ int main(void)
         TW_TEST(test_negative_time),
         TW_TEST(test_unknown_node),
         TW_TEST(test_structure),
+        TW_TEST(test_deep_nesting),
         TW_TEST(test_hostile),
         TW_TEST(test_good_file_loads),
         TW_TEST(test_write_round_trip),
         TW_TEST(test_every_fault_kind_in_a_timeline_and_a_swarm),
         TW_TEST(test_chunk_split),
         TW_TEST(test_load_missing_file),
+        TW_TEST(test_duration_too_large),
         TW_TEST(test_parse_values),
     };
     return cmocka_run_group_tests_name("scenario_parse", tests, NULL, NULL);

@@ -478,6 +478,83 @@ static void test_swarm_draws_within_limits(void **state)
     tw_scenario_free(sc);
 }
 
+/* ---- the caller's stop ---- */
+
+/* Says stop on its limit-th question (0: never), counting them all. */
+typedef struct stopper {
+    unsigned asked, limit;
+} stopper;
+
+static bool stop_at(void *arg)
+{
+    stopper *s = arg;
+    return ++s->asked == s->limit;
+}
+
+/* A stop that never stops is asked often (not only at check points) and
+ * changes nothing: the same verdict, end and trace hash. One that stops
+ * ends the run there with the verdict timeout; a run of the endless file
+ * (a year of faults checked every millisecond) is stopped too. */
+static void test_stop_callback(void **state)
+{
+    (void)state;
+    /* One check point in the fault phase, thousands of events. */
+    tw_scenario *sc = parse(
+        "duration: 2s\ncheck_every: 2s\n"
+        "nodes:\n"
+        "  - {name: server, addr: 10.0.0.1, app: echo-server, args: [--host, \"\", "
+        "--port, \"7\", --keep-open, --quiet]}\n"
+        "  - {name: client, addr: 10.0.0.2, app: echo-load, args: [--connect, "
+        "\"server:7\", --messages, \"30000\", --quiet]}\n"
+        "network: {latency: 100us}\n"
+        "quiet: {within: 30s}\n");
+    tw_scenario_result plain = run(sc, 5, false), asked, stopped;
+    assert_int_equal(plain.verdict, TW_SCENARIO_PASS);
+    stopper never = {0};
+    tw_scenario_run_opts o = {.stop = stop_at, .stop_arg = &never};
+    assert_int_equal(tw_scenario_run(sc, 5, &o, &asked), 0);
+    assert_int_equal(asked.verdict, TW_SCENARIO_PASS);
+    assert_int_equal(asked.hash, plain.hash);
+    assert_int_equal(asked.end_ns, plain.end_ns);
+    assert_int_equal(asked.stats.events, plain.stats.events);
+    /* every TW_SCENARIO_STOP_STEPS steps at least, a step being an event
+     * or a batch of callbacks */
+    if (never.asked < plain.stats.events / TW_SCENARIO_STOP_STEPS / 4 || never.asked < 8)
+        fail_msg("asked %u times for %llu events", never.asked,
+                 (unsigned long long)plain.stats.events);
+    stopper third = {.limit = 3};
+    o.stop_arg = &third;
+    assert_int_equal(tw_scenario_run(sc, 5, &o, &stopped), 0);
+    assert_int_equal(third.asked, 3);
+    assert_int_equal(stopped.verdict, TW_SCENARIO_TIMEOUT);
+    assert_non_null(strstr(stopped.message, "stopped by the caller before the end"));
+    assert_true(stopped.end_ns < plain.end_ns);
+    assert_string_equal(tw_scenario_verdict_name(stopped.verdict), "timeout");
+    assert_int_equal(tw_scenario_verdict_worst(TW_SCENARIO_TIMEOUT, TW_SCENARIO_PASS),
+                     TW_SCENARIO_TIMEOUT);
+    assert_int_equal(tw_scenario_verdict_worst(TW_SCENARIO_TIMEOUT, TW_SCENARIO_LIVENESS),
+                     TW_SCENARIO_LIVENESS);
+    tw_scenario_result_fini(&plain);
+    tw_scenario_result_fini(&asked);
+    tw_scenario_result_fini(&stopped);
+    tw_scenario_free(sc);
+
+    sc = load("tests/data/endless.yaml");
+    stopper soon = {.limit = 200};
+    o.stop_arg = &soon;
+    assert_int_equal(tw_scenario_run(sc, 1, &o, &stopped), 0);
+    assert_int_equal(stopped.verdict, TW_SCENARIO_TIMEOUT);
+    assert_true(stopped.end_ns < TW_SEC(3600));
+    tw_scenario_result_fini(&stopped);
+    /* shrink: a first run stopped is nothing to shrink */
+    tw_scenario *small = NULL;
+    soon.asked = 0;
+    assert_int_equal(tw_scenario_shrink_bounded(sc, 1, false, 10, NULL, NULL, stop_at,
+                                                &soon, &small, NULL), -ETIMEDOUT);
+    assert_null(small);
+    tw_scenario_free(sc);
+}
+
 /* Each test starts clean, with this file's two apps registered. */
 static int setup(void **state)
 {
@@ -501,6 +578,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fault_windows_open_and_close_on_time, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_fault_at_the_end_of_the_fault_phase, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_swarm_draws_within_limits, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_callback, setup, tw_test_teardown),
     };
     return cmocka_run_group_tests_name("scenario_run", tests, NULL, NULL);
 }

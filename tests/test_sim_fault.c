@@ -635,6 +635,8 @@ static void test_timeline_applies_counts_and_ends(void **state)
     assert_int_equal(tw_sim_faults_end(w.sim, true), 0);
     assert_int_equal(tw_sim_run_for(w.sim, 0), 0);
     assert_false(tw_sim_path_is_cut(w.sim, w.c, w.s));
+    tw_sim_free(w.sim);
+}
 
 /* Asking whether a path is cut counts nothing. A heal anywhere looks at
  * every connection's path; one still cut must not count that look as

@@ -11,8 +11,10 @@
 #                               through each target once (no fuzzing)
 #
 # A target T has fuzz/T.c, a seed corpus fuzz/corpus/T/, crash inputs kept
-# as regressions in fuzz/regressions/T/ and, if its format has keywords, a
-# dictionary fuzz/T.dict.
+# as regressions in fuzz/regressions/T/, if its format has keywords a
+# dictionary fuzz/T.dict and, if it needs its own, libFuzzer flags in
+# fuzz/T.options (one line; they come after the defaults and win). The
+# scenario target's seeds also include every shipped scenarios/*.yaml.
 mode=$1
 build=$2
 seconds=${3:-60}
@@ -20,11 +22,28 @@ seconds=${3:-60}
 
 targets=$(for f in fuzz/*.c; do basename "$f" .c; done)
 
+# Seed folders of target $1 beyond fuzz/corpus/$1.
+more_seeds() {
+    [ "$1" = scenario ] && echo scenarios
+}
+
 # The inputs of target $1: its seeds and its regressions.
 inputs() {
-    for d in fuzz/corpus/$1 fuzz/regressions/$1; do
+    for d in fuzz/corpus/$1 $(more_seeds "$1") fuzz/regressions/$1; do
         [ -d "$d" ] && find "$d" -type f ! -name '.*' ! -name '*.md'
     done | sort
+}
+
+# Target $1's own libFuzzer flags.
+options() {
+    [ -f "fuzz/$1.options" ] && cat "fuzz/$1.options"
+}
+
+# Longest time one input may take, in seconds: the target's -timeout
+# when it sets one, else 20 (an input slower than that is a bug too).
+timeout_of() {
+    t=$(options "$1" | tr ' ' '\n' | sed -n 's/^-timeout=//p' | tail -n 1)
+    echo "${t:-20}"
 }
 
 regress() {
@@ -44,7 +63,8 @@ regress() {
         fi
         # Files (not directories) as arguments: libFuzzer runs each once
         # and writes nothing.
-        if printf '%s\n' "$files" | xargs "$bin" -runs=1 >"$build/regress-$t.log" 2>&1; then
+        if printf '%s\n' "$files" | xargs "$bin" -runs=1 -timeout="$(timeout_of "$t")" \
+                >"$build/regress-$t.log" 2>&1; then
             echo "fuzz-regress: $t: $n inputs ok"
         else
             echo "fuzz-regress: $t: FAILED (log: $build/regress-$t.log)"
@@ -66,11 +86,15 @@ run() {
         dict=""
         [ -f "fuzz/$t.dict" ] && dict="-dict=fuzz/$t.dict"
         seeds=""
-        [ -d "fuzz/corpus/$t" ] && seeds="fuzz/corpus/$t"
+        for d in fuzz/corpus/$t $(more_seeds "$t"); do
+            [ -d "$d" ] && seeds="$seeds $d"
+        done
         echo "== $t: ${seconds}s"
-        # -timeout: an input slower than 20 s is a bug too (a livelock).
-        "$bin" -max_total_time="$seconds" -timeout=20 -print_final_stats=1 \
-            -artifact_prefix="$crashes/" $dict "$work" $seeds \
+        # -timeout: an input slower than that is a bug too (a livelock, a
+        # parser that is not linear).
+        "$bin" -max_total_time="$seconds" -timeout="$(timeout_of "$t")" \
+            -print_final_stats=1 -artifact_prefix="$crashes/" $dict $(options "$t") \
+            "$work" $seeds \
             >"$build/fuzz-$t.log" 2>&1
         rc=$?
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz-$t.log" | tail -n 1)

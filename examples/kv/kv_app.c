@@ -8,6 +8,7 @@
 
 #include <twin/app.h>
 #include <twin/opts.h>
+#include <twin/parse.h>
 
 #include "kv.h"
 
@@ -48,8 +49,10 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
     rc = tw_create_server(loop, kv_server_factory, a->store,
                           *o.host ? o.host : NULL, o.port, NULL, &a->srv);
     if (rc < 0) {
-        fprintf(out, "kv-server: cannot listen on %s:%u: %s\n", o.host,
-                (unsigned)o.port, tw_strerror(rc));
+        char where[TW_HOSTPORT_STRLEN];
+        fprintf(out, "kv-server: cannot listen on %s: %s\n",
+                tw_format_hostport(o.host, o.port, where, sizeof where),
+                tw_strerror(rc));
         kv_store_free(a->store);
         free(a);
         return rc;

@@ -109,9 +109,10 @@ typedef struct tw_datagram_opts {
  * for an empty host, a host with family AF_UNIX or with a Unix other
  * end, or a remote_host with remote_port 0; -ENOMEM; -ENOTSUP); whatever
  * fails after it goes to cb(arg, NULL, err) from the loop and the
- * factory is never called (twin/net.h's rule): -EHOSTUNREACH for a name
- * with no address (as tw_create_connection reports it; the real backend
- * may also report -EAGAIN for a resolver that could not answer now),
+ * factory is never called (twin/net.h's rule): TW_EAI_NONAME for a name
+ * that does not resolve (as tw_create_connection reports it; the real
+ * backend may also report the other TW_EAI_* of twin/error.h, such as
+ * TW_EAI_AGAIN for a resolver that could not answer now),
  * -EAFNOSUPPORT when no address of the family wanted was found, and
  * every error listed above for making the endpoint (-EADDRINUSE,
  * -EADDRNOTAVAIL, ...). While a name is being resolved the loop is alive

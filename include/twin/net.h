@@ -30,7 +30,9 @@ typedef struct tw_server tw_server;
 typedef void (*tw_connect_cb)(void *arg, tw_transport *t, int err);
 
 /* TCP client to host:port. host may be numeric or a name (resolved off the
- * loop thread on the real backend). Tries each resolved address in turn. */
+ * loop thread on the real backend). Tries each resolved address in turn.
+ * A name that does not resolve: cb gets one of TW_EAI_* (twin/error.h),
+ * TW_EAI_NONAME for a name that is unknown. */
 int tw_create_connection(tw_loop *loop, tw_protocol_factory factory,
                          void *arg, const char *host, uint16_t port,
                          tw_connect_cb cb);

@@ -137,6 +137,7 @@ typedef struct tw_opt {
  * line one message naming the option and what it expected is written to
  * err (when not NULL), for example
  *     echo-client: --count: expected a non-negative integer, got 'abc'
+ *     echo-load: --timeout: '99999999999h' is too large (at most 2562047h)
  *     echo-client: unknown option --prot (did you mean --port?)
  *     echo-client: --connect needs a value
  *     echo-client: --quiet takes no value

@@ -39,6 +39,13 @@ int tw_parse_port(const char *s, uint16_t *out);
  * must be 1..65535. */
 int tw_parse_hostport(const char *s, char *host, size_t hlen, uint16_t *port);
 
+/* Write the address a server listens on as people read it: "host:port",
+ * "[v6]:port" for an address with a ':', and "*:port" for host NULL or ""
+ * (every interface, IPv4 and IPv6). Truncated to len; returns buf.
+ * buf should hold TW_HOSTPORT_STRLEN bytes for any host of 255. */
+#define TW_HOSTPORT_STRLEN 264
+char *tw_format_hostport(const char *host, uint16_t port, char *buf, size_t len);
+
 /* Write ns as the shortest exact duration ("1500ms", "2s", "7ns") into
  * buf; returns buf. buf should hold 32 bytes. */
 char *tw_format_duration(tw_ns ns, char *buf, size_t len);

@@ -64,11 +64,16 @@ typedef enum tw_scenario_verdict {
     /* The run itself broke: the simulator hit a limit or failed, or the
      * process died of a signal (the sweep's handler reports the seed). */
     TW_SCENARIO_CRASH = 4,
+    /* Not a verdict on the code: the caller stopped the run before its
+     * end (tw_scenario_run_opts.stop; `twin sim --max-wall`: it took
+     * longer than that in wall-clock time). */
+    TW_SCENARIO_TIMEOUT = 5,
 } tw_scenario_verdict;
 
-/* "pass", "correctness", "usage", "liveness", "crash". */
+/* "pass", "correctness", "usage", "liveness", "crash", "timeout". */
 const char *tw_scenario_verdict_name(tw_scenario_verdict v);
-/* Which of two verdicts is worse: crash, correctness, liveness, pass. */
+/* Which of two verdicts is worse: crash, correctness, liveness, timeout,
+ * pass. */
 tw_scenario_verdict tw_scenario_verdict_worst(tw_scenario_verdict a,
                                               tw_scenario_verdict b);
 
@@ -116,7 +121,17 @@ typedef struct tw_scenario_run_opts {
     FILE *trace;
     /* The apps' own output, each line as "NODE| line", or NULL. */
     FILE *app_out;
+    /* Asked at every check point and every TW_SCENARIO_STOP_STEPS steps
+     * of the world (tw_sim_run_for_steps) whether to stop: true ends the
+     * run there with the verdict TW_SCENARIO_TIMEOUT. NULL: never. Where
+     * a wall-clock limit goes: the runner itself reads no clock, and a
+     * run never stopped is the very run it would be without stop (the
+     * same trace hash). */
+    bool (*stop)(void *stop_arg);
+    void *stop_arg;
 } tw_scenario_run_opts;
+
+#define TW_SCENARIO_STOP_STEPS 4096
 
 /* What one fault of the schedule did. */
 typedef struct tw_scenario_effect {
@@ -185,6 +200,16 @@ typedef struct tw_scenario_shrink_stats {
 int tw_scenario_shrink(const tw_scenario *sc, uint64_t seed, bool swarm,
                        size_t runs_max, FILE *log, tw_scenario **out,
                        tw_scenario_shrink_stats *stats);
+
+/* tw_scenario_shrink with a bound on each run: begin(arg) is called
+ * before each run (where the caller arms a wall-clock limit; may be
+ * NULL), and the run asks stop(arg) as tw_scenario_run_opts.stop. A run
+ * stopped is not the same failure; when the seed's first run is stopped
+ * nothing is shrunk and -ETIMEDOUT is returned. stop NULL: no bound. */
+int tw_scenario_shrink_bounded(const tw_scenario *sc, uint64_t seed, bool swarm,
+                               size_t runs_max, FILE *log, void (*begin)(void *arg),
+                               bool (*stop)(void *arg), void *arg,
+                               tw_scenario **out, tw_scenario_shrink_stats *stats);
 
 /* Run seed twice, recording both traces. Returns 0 if they are the same
  * record for record; otherwise -EPROTO after printing to report the

@@ -352,6 +352,15 @@ tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr);
  * was hit). */
 int tw_sim_run_for(tw_sim *sim, tw_ns duration);
 
+/* tw_sim_run_for in pieces, so that a caller can look up between them
+ * (at a wall-clock limit, say): at most steps_max steps (see tw_sim_step)
+ * towards now + duration. Returns 1 once the clock is there, the world
+ * exactly as tw_sim_run_for would have left it; 0 when steps_max ran out
+ * first, the clock at the last event run: a call for the rest of the
+ * duration then goes on as if nothing had paused (the same events, the
+ * same trace hash). Errors as tw_sim_run_for. */
+int tw_sim_run_for_steps(tw_sim *sim, tw_ns duration, uint64_t steps_max);
+
 /* Run until nothing is left to do: no ready callback, no timer and no
  * network event other than the swarm's clock (open servers and idle
  * connections do not count: nothing could ever happen to them).
