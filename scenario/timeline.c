@@ -228,6 +228,17 @@ static int parse_mods(sc_yaml *y, yaml_node_t *n, tw_sim_fault *f)
     case TW_SIM_FAULT_EMFILE:
     case TW_SIM_FAULT_ENOBUFS:
         return parse_count(y, n, f);
+    case TW_SIM_FAULT_SLOW: {
+        yaml_node_t *c = sc_get(y, n, "cost");
+        if (!c)
+            return sc_fail(y, n, "slow needs 'cost' (virtual time each turn "
+                                 "of the node's loop takes)");
+        if (sc_dur(y, c, "cost", &f->cost_ns) < 0)
+            return -EINVAL;
+        if (f->cost_ns <= 0)
+            return sc_fail(y, c, "'cost' must be longer than 0");
+        return 0;
+    }
     default:
         return 0;
     }
@@ -346,6 +357,12 @@ char *sc_fault_describe(const tw_scenario *sc, const sc_fault *e, char *buf,
     case TW_SIM_FAULT_ENOBUFS:
         snprintf(extra, sizeof extra, " x%u", (unsigned)f->count);
         break;
+    case TW_SIM_FAULT_SLOW: {
+        char c[32];
+        snprintf(extra, sizeof extra, " cost %s per turn",
+                 tw_format_duration(f->cost_ns, c, sizeof c));
+        break;
+    }
     default:
         break;
     }

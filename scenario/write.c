@@ -324,6 +324,10 @@ static void write_fault(FILE *f, const tw_scenario *sc, const sc_fault *e)
     case TW_SIM_FAULT_ENOBUFS:
         fprintf(f, ", count: %u", (unsigned)x->count);
         break;
+    case TW_SIM_FAULT_SLOW:
+        fprintf(f, ", cost: ");
+        dur(f, x->cost_ns);
+        break;
     default:
         break;
     }

@@ -64,6 +64,15 @@ static const tw_sim_fault_info kinds[TW_SIM_FAULT_KINDS] = {
     [TW_SIM_FAULT_ENOBUFS] = {"enobufs", "enobufs_fault", "sends failed",
                               "datagram sends failed with ENOBUFS", false,
                               false, false, true, {"count"}},
+    [TW_SIM_FAULT_FREEZE] = {"freeze", "freeze", "events held",
+                             "callbacks and deliveries waited for it", false,
+                             true, true, true, {0}},
+    [TW_SIM_FAULT_SLOW] = {"slow", "slow", "events held",
+                           "callbacks and deliveries waited for its slow "
+                           "turns", false, true, true, true, {"cost"}},
+    [TW_SIM_FAULT_BLACKHOLE] = {"blackhole", "blackhole", "packets cut",
+                                "packets vanished into it", true, true, false,
+                                true, {"oneway"}},
 };
 
 const tw_sim_fault_info *tw_sim_fault_kind_info(tw_sim_fault_kind k)
@@ -118,6 +127,8 @@ bool tw_sim_fault_ok(const tw_sim_fault *f)
                f->signal >= 1 && f->signal <= 64;
     case TW_SIM_FAULT_DGRAM:
         return sim_dgram_fault_ok(f); /* sim/dgram_fault.c */
+    case TW_SIM_FAULT_SLOW:
+        return f->cost_ns > 0;
     default:
         return true;
     }
@@ -364,6 +375,8 @@ static void start(tw_sim *sim, uint32_t i)
     }
 }
 
+static void blackhole(tw_sim *sim, uint32_t a, uint32_t b, bool oneway, bool on);
+
 /* Its window closes: count, then undo what does not undo itself. */
 static void end(tw_sim *sim, uint32_t i)
 {
@@ -374,6 +387,8 @@ static void end(tw_sim *sim, uint32_t i)
         queue_now(sim, TW_SIM_FAULT_HEAL, f->a, f->b);
     else if (f->kind == TW_SIM_FAULT_CRASH)
         queue_now(sim, TW_SIM_FAULT_RESTART, f->a, TW_SIM_ALL);
+    else if (f->kind == TW_SIM_FAULT_BLACKHOLE)
+        blackhole(sim, (uint32_t)f->a, node_or_none(f->b), f->oneway, false);
 }
 
 void sim_timeline_run(tw_sim *sim)
@@ -387,11 +402,17 @@ void sim_timeline_run(tw_sim *sim)
     }
 }
 
+/* A cut a heal can undo (a blackhole's is its own). */
+static bool healable(tw_sim *sim, uint32_t i, uint32_t j)
+{
+    const sim_path *p = sim_path_of(sim, i, j);
+    return p->cut_since >= 0 && !p->black;
+}
+
 static bool any_cut(tw_sim *sim, uint32_t i)
 {
     for (uint32_t j = 0; j < sim->nnodes; j++)
-        if (j != i && (sim_path_of(sim, i, j)->cut_since >= 0 ||
-                       sim_path_of(sim, j, i)->cut_since >= 0))
+        if (j != i && (healable(sim, i, j) || healable(sim, j, i)))
             return true;
     return false;
 }
@@ -403,10 +424,17 @@ int tw_sim_faults_end(tw_sim *sim, bool heal_all)
     if (sim->driving)
         return -EBUSY;
     sim_timeline *tl = sim->tl;
-    for (; tl && tl->head < tl->n; tl->head++) {
-        const sim_action *act = &tl->a[tl->head];
-        if (heal_all && act->end)
-            end(sim, act->fault);
+    uint32_t kept = 0; /* a blackhole's end: no heal brings it early */
+    for (uint32_t k = tl ? tl->head : 0; tl && k < tl->n; k++) {
+        sim_action act = tl->a[k];
+        if (act.end && sim->faults[act.fault].kind == TW_SIM_FAULT_BLACKHOLE)
+            tl->a[kept++] = act;
+        else if (heal_all && act.end)
+            end(sim, act.fault);
+    }
+    if (tl) {
+        tl->head = 0;
+        tl->n = kept;
     }
     if (!heal_all)
         return 0;
@@ -429,14 +457,21 @@ static bool pair_match(uint32_t x, uint32_t y, uint32_t a, uint32_t b)
            (y == a && (b == SIM_NONE || x == b));
 }
 
+/* Cut or heal a-b's paths; a heal leaves a blackhole's alone. */
+static void cut_one(tw_sim *sim, uint32_t from, uint32_t to, bool on)
+{
+    if (on || !sim_path_of(sim, from, to)->black)
+        sim_path_cut_set(sim, from, to, on);
+}
+
 static void cut(tw_sim *sim, uint32_t a, uint32_t b, bool oneway, bool on)
 {
     for (uint32_t j = 0; j < sim->nnodes; j++) {
         if (j == a || (b != SIM_NONE && j != b))
             continue;
-        sim_path_cut_set(sim, a, j, on);
+        cut_one(sim, a, j, on);
         if (!oneway)
-            sim_path_cut_set(sim, j, a, on);
+            cut_one(sim, j, a, on);
     }
 }
 
@@ -477,6 +512,47 @@ static void reset(tw_sim *sim, uint32_t a, uint32_t b)
     }
 }
 
+static void black_one(tw_sim *sim, uint32_t from, uint32_t to, bool on)
+{
+    if (from == to)
+        return;
+    sim_path *p = sim_path_of(sim, from, to);
+    p->black = on;
+    sim_path_cut_set(sim, from, to, on);
+}
+
+/* A blackhole: a cut no heal undoes; its own end does (at once). */
+static void blackhole(tw_sim *sim, uint32_t a, uint32_t b, bool oneway, bool on)
+{
+    if (!on)
+        sim_stream_settle_all(sim);
+    for (uint32_t j = 0; j < sim->nnodes; j++) {
+        if (j == a || (b != SIM_NONE && j != b))
+            continue;
+        black_one(sim, a, j, on);
+        if (!oneway)
+            black_one(sim, j, a, on);
+    }
+    if (on) {
+        sim_ep *ep;
+        for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));)
+            if (ep->node != ep->peer_node && pair_match(ep->node, ep->peer_node, a, b))
+                sim_ep_watch_cut(sim, ep);
+    } else {
+        sim_trace(sim, a, 0, "blackhole_end", b == SIM_NONE ? -1 : (int64_t)b, 0);
+        sim_stream_heal(sim);
+    }
+}
+
+/* A node held (frozen, or a slow turn) until `until`. */
+void sim_node_hold(tw_sim *sim, sim_node *n, tw_ns until)
+{
+    if (until > n->held_until)
+        n->held_until = until;
+    if (until > sim->held_max)
+        sim->held_max = until;
+}
+
 static void set_clock(tw_sim *sim, sim_node *n, tw_ns skew, int32_t drift)
 {
     n->floor = sim_node_local(n, sim->now);
@@ -493,7 +569,9 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
     sim->stats.faults++;
     /* The second number: what ends by itself says when; a partition's
      * heal and a crash's restart are records of their own. */
-    bool self_ending = f->kind == TW_SIM_FAULT_CLOG || f->kind == TW_SIM_FAULT_DGRAM;
+    bool self_ending = f->kind == TW_SIM_FAULT_CLOG || f->kind == TW_SIM_FAULT_DGRAM ||
+                       f->kind == TW_SIM_FAULT_FREEZE || f->kind == TW_SIM_FAULT_SLOW ||
+                       f->kind == TW_SIM_FAULT_BLACKHOLE;
     sim_trace(sim, a, 0, kinds[f->kind].trace, b == SIM_NONE ? -1 : (int64_t)b,
               f->kind == TW_SIM_FAULT_CLOCK ? f->skew_ns
               : self_ending                 ? f->duration_ns
@@ -529,6 +607,18 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
     case TW_SIM_FAULT_DGRAM:
     case TW_SIM_FAULT_ENOBUFS:
         sim_dgram_fault(sim, f, a, b); /* sim/dgram_fault.c */
+        break;
+    case TW_SIM_FAULT_FREEZE:
+        sim_node_hold(sim, na, sim->now + f->duration_ns);
+        break;
+    case TW_SIM_FAULT_SLOW:
+        na->slow_cost = f->cost_ns;
+        na->slow_until = sim->now + f->duration_ns;
+        if (na->slow_until > sim->slow_max)
+            sim->slow_max = na->slow_until;
+        break;
+    case TW_SIM_FAULT_BLACKHOLE:
+        blackhole(sim, a, b, f->oneway, true);
         break;
     case TW_SIM_FAULT_LOSS: /* applied at once by start() */
     case TW_SIM_FAULT_KILL:

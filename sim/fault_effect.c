@@ -99,7 +99,12 @@ void sim_effect_begin(tw_sim *sim, uint32_t i)
     st->open = true;
     switch (f->kind) {
     case TW_SIM_FAULT_PARTITION:
+    case TW_SIM_FAULT_BLACKHOLE:
         st->base = paths_sum(sim, f, C_BLOCKED);
+        break;
+    case TW_SIM_FAULT_FREEZE:
+    case TW_SIM_FAULT_SLOW:
+        st->base = n->held_events;
         break;
     case TW_SIM_FAULT_CLOG:
         /* Held: what is already on the way and lands inside the clog,
@@ -155,7 +160,11 @@ static uint64_t reading(tw_sim *sim, uint32_t i)
     assert(st->open);
     switch (f->kind) {
     case TW_SIM_FAULT_PARTITION:
+    case TW_SIM_FAULT_BLACKHOLE:
         return paths_sum(sim, f, C_BLOCKED) - st->base;
+    case TW_SIM_FAULT_FREEZE:
+    case TW_SIM_FAULT_SLOW:
+        return sim->nodes[f->a]->held_events - st->base;
     case TW_SIM_FAULT_CLOG:
         return st->count + paths_sum(sim, f, C_CLOGGED) - st->base;
     case TW_SIM_FAULT_LOSS:

@@ -24,6 +24,7 @@ typedef struct sim_loss_state {
 
 typedef struct sim_path {
     tw_ns cut_since; /* -1: not cut */
+    bool black;      /* the cut is a blackhole's: no heal undoes it */
     tw_ns clog_until;
     tw_ns busy_until; /* bandwidth: the wire is busy until then */
     uint32_t override; /* index+1 into sim->overrides, 0: defaults */

@@ -42,6 +42,7 @@ enum sim_ev_type {
     EV_DGRAM_WRITABLE, /* room again: flush the transport's queue */
     EV_TIMER,          /* a node's earliest timer is due (obj: node) */
     EV_KEEPALIVE,      /* a stream end's keepalive timer */
+    EV_THAW,           /* a held node may run again (obj: node) */
     EV__END            /* one past the last type (new ones go above) */
 };
 

@@ -608,7 +608,8 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
     if (moved)
         sim_trace(sim, ep->node, sim_ep_tid(ep), "arrive", (int64_t)moved,
                   (int64_t)ep->rx_bytes);
-    if (!ep->deliver_pending && deliverable(ep) && sim_next_is_now(sim)) {
+    if (!ep->deliver_pending && deliverable(ep) && sim_next_is_now(sim) &&
+        !sim_node_busy(sim, sim->nodes[ep->node])) {
         sim->stats.events++; /* the delivery, made without queueing it */
         on_deliver(sim, ep);
         return;

@@ -192,6 +192,18 @@ static void draw_one(tw_sim_prng *r, const tw_sim_swarm_spec *s,
         f->duration_ns = dur;
         draw_dgram(r, s, &f->dgram);
         break;
+    case TW_SIM_FAULT_FREEZE:
+        f->duration_ns = dur;
+        break;
+    case TW_SIM_FAULT_SLOW:
+        /* each turn costs up to a tenth of the window (1 us at least) */
+        f->duration_ns = dur;
+        f->cost_ns = 1000 + (tw_ns)tw_sim_prng_below(r, (uint64_t)(dur / 10) + 1);
+        break;
+    case TW_SIM_FAULT_BLACKHOLE:
+        f->oneway = tw_sim_prng_chance(r, 0.3);
+        f->duration_ns = dur;
+        break;
     default:
         break;
     }

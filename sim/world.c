@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "sim/proc.h"
+#include "sim/dgram.h"
 #include "sim/fault.h"
 #include "sim/sim.h"
 #include "twin/mix.h"
@@ -410,7 +411,85 @@ void sim_fail(tw_sim *sim, int err, const char *why)
     }
 }
 
+/* ---- held nodes (a freeze, a slow turn) ---- */
+
+/* Wake n when its hold ends. */
+static void thaw_later(tw_sim *sim, sim_node *n)
+{
+    if (n->thaw_pending)
+        return;
+    n->thaw_pending = true;
+    sim_push(sim, n->held_until, EV_THAW, n->id, 0, 0);
+}
+
+static void on_thaw(tw_sim *sim, sim_node *n)
+{
+    n->thaw_pending = false;
+    if (sim_node_held(sim, n)) { /* held again meanwhile */
+        thaw_later(sim, n);
+        return;
+    }
+    sim_trace(sim, n->id, 0, "thaw", (int64_t)n->held_events, 0);
+    set_due(sim, n->id);
+    sim_node_rearm(n);
+}
+
+/* The node whose program an event calls into (SIM_NONE: the event is
+ * the network's or a kernel's, which a held node does not stop). */
+static uint32_t event_node(tw_sim *sim, const sim_event *ev)
+{
+    switch (ev->type) {
+    case EV_DELIVER:
+    case EV_ACK:
+    case EV_WRITABLE:
+    case EV_RST:
+    case EV_STALL:
+    case EV_PEER_DEAD:
+    case EV_KEEPALIVE:
+    case EV_SYNACK:
+    case EV_REFUSED:
+    case EV_CONN_TIMEOUT: {
+        sim_ep *ep = sim_ep_get(sim, ev->obj, ev->gen);
+        return ep ? ep->node : SIM_NONE;
+    }
+    case EV_ACCEPT: {
+        sim_listener *l = sim_table_get(&sim->lsns, ev->obj, ev->gen);
+        return l ? l->node : SIM_NONE;
+    }
+    case EV_DGRAM_DELIVER:
+    case EV_DGRAM_WRITABLE: {
+        sim_dg *d = sim_dg_get(sim, ev->obj, ev->gen);
+        return d ? d->node : SIM_NONE;
+    }
+    default:
+        return SIM_NONE;
+    }
+}
+
+static void dispatch_event(tw_sim *sim, const sim_event *ev);
+
+/* While a node is held or slow: an event for a held node waits for the
+ * hold's end, in order; one for a slow node costs it a slow turn. */
 static void dispatch(tw_sim *sim, const sim_event *ev)
+{
+    if (sim->now >= sim->held_max && sim->now >= sim->slow_max) {
+        dispatch_event(sim, ev);
+        return;
+    }
+    uint32_t id = event_node(sim, ev);
+    sim_node *n = id == SIM_NONE ? NULL : sim->nodes[id];
+    if (n && sim_node_held(sim, n)) {
+        sim->stats.events++;
+        n->held_events++;
+        sim_push(sim, n->held_until, ev->type, ev->obj, ev->gen, ev->arg);
+        return;
+    }
+    dispatch_event(sim, ev);
+    if (n && n->slow_until > sim->now)
+        sim_node_hold(sim, n, sim->now + n->slow_cost);
+}
+
+static void dispatch_event(tw_sim *sim, const sim_event *ev)
 {
     sim->stats.events++;
     switch (ev->type) {
@@ -447,6 +526,9 @@ static void dispatch(tw_sim *sim, const sim_event *ev)
     case EV_DGRAM_WRITABLE:
         sim_dgram_event(sim, ev);
         break;
+    case EV_THAW:
+        on_thaw(sim, sim->nodes[ev->obj]);
+        break;
     case EV_TIMER: /* a live one: step() drops the stale */
         sim->nodes[ev->obj]->timer_armed = -1;
         set_due(sim, ev->obj);
@@ -469,10 +551,17 @@ static void run_due(tw_sim *sim)
         sim_node *n = sim->nodes[id];
         if (!n->up)
             continue;
+        if (sim_node_held(sim, n)) { /* frozen, or between slow turns */
+            n->held_events++;
+            thaw_later(sim, n);
+            continue;
+        }
         if (sim->opts.trace_verbose || sim->opts.trace_fn)
             sim_trace(sim, n->id, 0, "run", n->loop.ready_len, 0);
         sim->stats.iterations++;
         tw__loop_run_ready(&n->loop);
+        if (n->slow_until > sim->now) /* a gray failure: the turn took time */
+            sim_node_hold(sim, n, sim->now + n->slow_cost);
         /* what the run made ready waits for the next pass */
         if (n->up && tw__loop_has_ready(&n->loop))
             set_due(sim, id);

@@ -47,6 +47,12 @@ typedef struct sim_node {
     uint32_t timer_gen;
     uint32_t emfile_left;
     uint32_t enobufs_left;   /* datagram sends to fail (dgram_fault.c) */
+    /* held: nothing of it runs before held_until (a freeze, a slow
+     * turn); what falls due meanwhile waits, counted in held_events.
+     * slow: each turn before slow_until holds it slow_cost. */
+    tw_ns held_until, slow_until, slow_cost;
+    uint64_t held_events;
+    bool thaw_pending;
     uint16_t next_udp_port;  /* ephemeral UDP ports (dgram.c) */
     uint16_t next_ephemeral, next_listen_port;
     int (*start)(tw_loop *, void *);
@@ -91,6 +97,8 @@ struct tw_sim {
     sim_seg *seg_free; /* small segments to reuse */
     uint32_t seg_nfree;
     bool driving;
+    tw_ns held_max; /* latest held_until of any node: none held after it */
+    tw_ns slow_max; /* latest slow_until of any node */
     tw_loop *driven; /* the loop a tw_loop_run drives, or NULL */
     int err;
     /* trace */
@@ -137,6 +145,17 @@ static inline bool sim_next_is_now(const tw_sim *sim)
 void sim_fault_event(tw_sim *sim, const sim_event *ev);
 /* node.c */
 void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good);
+/* fault.c: hold n until `until` (later of the two holds wins). */
+void sim_node_hold(tw_sim *sim, sim_node *n, tw_ns until);
+static inline bool sim_node_held(const tw_sim *sim, const sim_node *n)
+{
+    return n->held_until > sim->now;
+}
+/* Held, or slow: its program's work goes through the queue (and pays). */
+static inline bool sim_node_busy(const tw_sim *sim, const sim_node *n)
+{
+    return n->held_until > sim->now || n->slow_until > sim->now;
+}
 void sim_node_restart(tw_sim *sim, sim_node *n);
 void sim_node_start_app(sim_node *n);
 

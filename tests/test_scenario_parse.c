@@ -383,10 +383,13 @@ static void test_every_fault_kind_in_a_timeline_and_a_swarm(void **state)
         "  - {at: 1s, emfile: server, count: 2}\n",
         "  - {at: 1s, dgram: [client, server], for: 1s, drop: 5%, duplicate: 10%}\n",
         "  - {at: 1s, enobufs: client, count: 3}\n",
+        "  - {at: 1s, freeze: server, for: 300ms}\n",
+        "  - {at: 1s, slow: server, for: 1s, cost: 5ms}\n",
+        "  - {at: 1s, blackhole: [client, server]}\n",
     };
     size_t n = sizeof entries / sizeof entries[0];
     assert_int_equal(n, TW_SIM_FAULT_KINDS - TW_SIM_FAULT_PARTITION);
-    char text[4096];
+    char text[8192];
     int len = snprintf(text, sizeof text, "%stimeline:\n", good_head);
     for (size_t i = 0; i < n; i++)
         len += snprintf(text + len, sizeof text - (size_t)len, "%s", entries[i]);
@@ -445,6 +448,10 @@ static void test_every_fault_kind_in_a_timeline_and_a_swarm(void **state)
     expect_error(cat(good_head, "swarm:\n  faults: [heal]\n"), 12, 12,
                  "swarm faults are partition, clog");
     /* a datagram fault needs an impairment; 'loss' is a fault of its own */
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, slow: client, for: 1s}\n"),
+                 12, 5, "slow needs 'cost'");
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, freeze: client}\n"),
+                 12, 5, "freeze needs 'for'");
     expect_error(cat(good_head, "timeline:\n  - {at: 1s, dgram: client, for: 1s}\n"),
                  12, 5, "dgram needs one of drop, duplicate");
     expect_error(cat(good_head, "timeline:\n  - {at: 1s, dgram: client, loss: 5%}\n"),

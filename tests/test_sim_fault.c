@@ -505,6 +505,134 @@ static void test_write_to_a_closed_peer_resets_after_a_round_trip(void **state)
     tw_sim_free(w.sim);
 }
 
+/* ---- freeze, slow, blackhole ---- */
+
+static tw_ns fired_at;
+static void note_fire(void *arg)
+{
+    fired_at = tw_loop_now(arg);
+}
+
+/* A frozen node runs nothing for the window: data that arrives waits in
+ * its kernel, its timers fire late, and it goes on after as if nothing
+ * happened; its peer sees silence, not an error. */
+static void test_freeze_holds_a_node_and_its_timers(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 18, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    fired_at = -1;
+    assert_non_null(tw_call_later(w.s, TW_MS(100), note_fire, w.s));
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_FREEZE, .a = tw_sim_node_id(w.s),
+                      .b = TW_SIM_ALL, .duration_ns = TW_SEC(1)};
+    int id = tw_sim_at(w.sim, t0, &f);
+    assert_true(id >= 0);
+    assert_int_equal(tw_transport_write(w.cp.t, "wait for me", 11), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(900)), 0);
+    assert_int_equal(w.sp.len, 0);
+    assert_int_equal(fired_at, -1);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.sp.len, 11);
+    assert_int_equal(w.sp.last_data_at, t0 + TW_SEC(1));
+    assert_true(fired_at >= t0 + TW_SEC(1)); /* 900 ms late */
+    assert_int_equal(w.sp.lost + w.cp.lost, 0);
+    uint64_t held = 0;
+    assert_int_equal(tw_sim_fault_effect(w.sim, id, &held), 0);
+    assert_true(held >= 2); /* the delivery and the timer */
+    tw_sim_free(w.sim);
+}
+
+static void echo_back(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    p_data(p, d, n);
+    tw_transport_write(((probe *)p)->t, d, n);
+}
+
+/* A slow node answers, each turn of it costing `cost`: what reaches it
+ * while it pays for the last turn waits. */
+static void test_slow_node_pays_for_each_turn(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 19, true);
+    static tw_protocol_ops echo_ops;
+    echo_ops = probe_ops;
+    echo_ops.data_received = echo_back;
+    w.sp.base.ops = &echo_ops;
+    tw_ns t0 = tw_sim_now(w.sim);
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_SLOW, .a = tw_sim_node_id(w.s),
+                      .b = TW_SIM_ALL, .duration_ns = TW_SEC(10),
+                      .cost_ns = TW_MS(50)};
+    assert_true(tw_sim_at(w.sim, t0, &f) >= 0);
+    assert_int_equal(tw_transport_write(w.cp.t, "a", 1), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(10)), 0);
+    assert_int_equal(w.sp.last_data_at, t0 + TW_MS(1)); /* read at once */
+    assert_int_equal(tw_transport_write(w.cp.t, "b", 1), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.len, 2);
+    /* the second waited out the turn the first cost */
+    assert_int_equal(w.sp.last_data_at, t0 + TW_MS(51));
+    tw_sim_free(w.sim);
+    /* bad: a slow fault needs a cost */
+    world_init(&w, 19, false);
+    f.cost_ns = 0;
+    assert_int_equal(tw_sim_at(w.sim, 0, &f), -EINVAL);
+    tw_sim_free(w.sim);
+}
+
+/* A blackhole drops everything silently: a connect times out rather than
+ * being refused, data out times out, and no heal (the quiet phase's
+ * neither) undoes it; its own window's end does. */
+static void test_blackhole_drops_silently_until_its_end(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 20, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_BLACKHOLE, .a = tw_sim_node_id(w.s),
+                      .b = TW_SIM_ALL, .duration_ns = TW_SEC(20)};
+    int id = tw_sim_at(w.sim, t0, &f);
+    assert_true(id >= 0);
+    assert_int_equal(tw_sim_run_for(w.sim, 0), 0);
+    assert_true(tw_sim_path_is_cut(w.sim, w.c, w.s));
+    /* heals do not undo it */
+    assert_int_equal(tw_sim_heal(w.sim, w.s, NULL), 0);
+    assert_int_equal(tw_sim_faults_end(w.sim, true), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(1)), 0);
+    assert_true(tw_sim_path_is_cut(w.sim, w.c, w.s));
+    assert_true(tw_sim_path_is_cut(w.sim, w.s, w.c));
+    /* data into it times out; a new connect is never answered */
+    tw_ns sent = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(w.cp.t, "void", 4), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(6)), 0);
+    assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.cp.lost_at, sent + TW_SEC(5));
+    assert_int_equal(w.sp.lost, 0); /* the server's end never heard */
+    memset(&w.cp, 0, sizeof w.cp);
+    assert_int_equal(tw_create_connection(w.c, client_factory, &w, "10.0.0.1", 80,
+                                          on_connect), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(4)), 0);
+    assert_int_equal(w.connect_err, -ETIMEDOUT);
+    uint64_t cut = 0;
+    assert_int_equal(tw_sim_fault_effect(w.sim, id, &cut), 0);
+    assert_true(cut >= 2);
+    /* ended: a connect gets through */
+    tw_sim_free(w.sim);
+    world_init(&w, 21, false);
+    tw_ns t1 = tw_sim_now(w.sim);
+    f.duration_ns = TW_SEC(2);
+    assert_true(tw_sim_at(w.sim, t1, &f) >= 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(3)), 0);
+    assert_false(tw_sim_path_is_cut(w.sim, w.c, w.s));
+    assert_int_equal(tw_create_connection(w.c, client_factory, &w, "10.0.0.1", 80,
+                                          on_connect), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.connect_err, 0);
+    assert_int_equal(w.sp.made, 1);
+    tw_sim_free(w.sim);
+}
+
 /* A clog on the way back, made before the data is sent, holds the acks
  * of that data: the writer's full window stays shut until it clears. */
 static void test_acks_wait_for_a_clog_made_before_the_write(void **state)
@@ -733,6 +861,9 @@ int main(void)
         TW_TEST(test_stall_clock_starts_at_the_first_cut),
         TW_TEST(test_made_across_a_cut_stalls_from_the_cut),
         TW_TEST(test_write_to_a_closed_peer_resets_after_a_round_trip),
+        TW_TEST(test_freeze_holds_a_node_and_its_timers),
+        TW_TEST(test_slow_node_pays_for_each_turn),
+        TW_TEST(test_blackhole_drops_silently_until_its_end),
         TW_TEST(test_acks_wait_for_a_clog_made_before_the_write),
         TW_TEST(test_acks_unlooked_at_during_a_cut_wait_for_the_heal),
         TW_TEST(test_partition_with_a_duration_heals_after_it),

@@ -61,6 +61,20 @@ typedef enum tw_sim_fault_kind {
                                    window (none: from now on) */
     TW_SIM_FAULT_ENOBUFS,       /* a's next `count` datagram sends fail
                                    with -ENOBUFS */
+    TW_SIM_FAULT_FREEZE,        /* a stops for the window (a SIGSTOP, a
+                                   GC or VM pause): no callback runs, its
+                                   timers fire late when it resumes; its
+                                   kernel still takes what arrives, up to
+                                   the windows, so peers see silence */
+    TW_SIM_FAULT_SLOW,          /* for the window, each turn of a's loop
+                                   costs `cost_ns` of virtual time in
+                                   which nothing else of it runs (a gray
+                                   failure: alive, but slow) */
+    TW_SIM_FAULT_BLACKHOLE,     /* a-b (a->b if oneway) drop everything
+                                   silently, resets and SYNs too, for the
+                                   window or (none) for good; unlike a
+                                   partition, no heal undoes it, the
+                                   quiet phase's neither */
     TW_SIM_FAULT_KINDS          /* one past the last */
 } tw_sim_fault_kind;
 
@@ -102,6 +116,7 @@ typedef struct tw_sim_fault {
     tw_sim_dgram_opts dgram; /* DGRAM */
     char program[64];      /* KILL */
     int signal;            /* KILL, 1..64 */
+    tw_ns cost_ns;         /* SLOW: per loop turn, > 0 */
 } tw_sim_fault;
 
 /* True if *f is a fault the world can apply (its nodes aside). */
