@@ -787,10 +787,28 @@ static void on_stall(tw_sim *sim, sim_ep *ep)
     if (ep->unacked_since > since)
         since = ep->unacked_since;
     tw_ns due = since + sim_ep_timeout(sim, ep);
-    if (sim->now >= due)
-        sim_ep_kill(sim, ep, -ETIMEDOUT);
-    else
+    if (sim->now < due) {
         arm(sim, ep, &ep->stall_armed, due, EV_STALL);
+        return;
+    }
+    /* Its retransmissions gave up: what the cut holds of them never
+     * arrives, and the peer is not told. */
+    sim_ep *peer = sim_ep_peer(sim, ep);
+    if (peer && peer->rx_parked && peer->fly_head) {
+        sim_trace(sim, peer->node, sim_ep_tid(peer), "gave_up", (int64_t)peer->fly_bytes, 0);
+        size_t acked = 0; /* the acks they carried still count */
+        for (sim_seg *g = peer->fly_head; g; g = g->next)
+            acked += g->ack;
+        assert(peer->tx_unacked >= acked);
+        peer->tx_unacked -= acked;
+        if (!peer->tx_unacked)
+            peer->unacked_since = -1;
+        free_segs(sim, peer->fly_head);
+        peer->fly_head = peer->fly_tail = NULL;
+        peer->fly_bytes = 0;
+        peer->rx_parked = false;
+    }
+    sim_ep_kill(sim, ep, -ETIMEDOUT);
 }
 
 void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep)

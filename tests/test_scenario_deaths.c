@@ -1,0 +1,347 @@
+/* tests/test_scenario_deaths.c - the bugs the simulator's unkind faults
+ * exist for, found by a plain sweep without any app-specific check:
+ *
+ *   - a client with no reply timeout hangs for good when its server
+ *     crashes after reading the request and before answering (TCP tells
+ *     an idle end nothing: it is half-open); the sweep finds a seed that
+ *     fails liveness, the seed replays, shrink brings it to the one
+ *     crash, and the client with a reply timeout passes every seed;
+ *   - the same client against a blackhole (a server that vanishes from
+ *     the network for a while, without a reset), found likewise.
+ *
+ * The apps are this file's: a server that answers each line 200 ms after
+ * it reads it, and a client that asks five questions one after another,
+ * asking again on a new connection when it loses one, with or without a
+ * timeout on each reply. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/harness.h"
+#include "twin/app.h"
+#include "twin/parse.h"
+#include "twin/scenario.h"
+
+/* ---- the slow answerer ---- */
+
+typedef struct answer {
+    tw_protocol base;
+    tw_transport *t;
+    tw_handle timer;
+    tw_loop *loop;
+} answer;
+
+static void answer_now(void *arg)
+{
+    answer *a = arg;
+    a->timer = 0;
+    if (a->t)
+        tw_transport_write(a->t, "a\n", 2);
+}
+
+static void ans_made(tw_protocol *p, tw_transport *t) { ((answer *)p)->t = t; }
+
+static void ans_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    answer *a = (answer *)p;
+    (void)d, (void)n;
+    if (!a->timer)
+        a->timer = tw_call_later(a->loop, TW_MS(200), answer_now, a);
+}
+
+static void ans_lost(tw_protocol *p, int err)
+{
+    answer *a = (answer *)p;
+    (void)err;
+    if (a->timer)
+        tw_handle_cancel(a->loop, a->timer);
+    a->timer = 0;
+    a->t = NULL;
+}
+
+static void ans_release(tw_protocol *p) { free(p); }
+
+static const tw_protocol_ops answer_ops = {
+    .connection_made = ans_made, .data_received = ans_data,
+    .connection_lost = ans_lost, .release = ans_release,
+};
+
+static tw_protocol *answer_factory(void *arg)
+{
+    answer *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->base.ops = &answer_ops;
+    a->loop = arg;
+    return &a->base;
+}
+
+typedef struct server_state {
+    tw_server *srv;
+} server_state;
+
+static int server_start(tw_loop *loop, int argc, char **argv, FILE *out, void **st)
+{
+    (void)argc, (void)argv, (void)out;
+    server_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    int rc = tw_create_server(loop, answer_factory, loop, "", 7, NULL, &s->srv);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    *st = s;
+    return 0;
+}
+static int server_result(void *st) { (void)st; return 0; }
+static void server_free(void *st)
+{
+    server_state *s = st;
+    tw_server_close(s->srv);
+    free(s);
+}
+static void server_discard(void *st) { free(st); }
+
+static const tw_app slow_answerer = {
+    .name = "test-answerer", .summary = "", .usage = "", .start = server_start,
+    .result = server_result, .free = server_free, .discard = server_discard,
+};
+
+/* ---- the asker ---- */
+
+#define QUESTIONS 5
+
+typedef struct asker {
+    tw_protocol base;
+    tw_loop *loop;
+    tw_transport *t;
+    tw_handle retry, patience;
+    tw_ns timeout; /* 0: waits for a reply for ever */
+    int answered;
+    bool connecting;
+} asker;
+
+static void ask_connect(void *arg);
+
+/* No reply in time: give this connection up (connection_lost asks
+ * again on a new one). */
+static void impatient(void *arg)
+{
+    asker *k = arg;
+    k->patience = 0;
+    if (k->t)
+        tw_transport_abort(k->t);
+}
+
+static void ask(asker *k)
+{
+    tw_transport_write(k->t, "q\n", 2);
+    if (k->timeout)
+        k->patience = tw_call_later(k->loop, k->timeout, impatient, k);
+}
+
+static void ask_made(tw_protocol *p, tw_transport *t)
+{
+    asker *k = (asker *)p;
+    k->t = t;
+    ask(k);
+}
+
+static void ask_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    asker *k = (asker *)p;
+    (void)d, (void)n;
+    if (k->patience)
+        tw_handle_cancel(k->loop, k->patience);
+    k->patience = 0;
+    if (++k->answered == QUESTIONS)
+        tw_transport_close(k->t);
+    else
+        ask(k);
+}
+
+static void ask_lost(tw_protocol *p, int err)
+{
+    asker *k = (asker *)p;
+    (void)err;
+    if (k->patience)
+        tw_handle_cancel(k->loop, k->patience);
+    k->patience = 0;
+    k->t = NULL;
+    if (k->answered < QUESTIONS) /* ask again, on a new connection */
+        k->retry = tw_call_later(k->loop, TW_MS(100), ask_connect, k);
+}
+
+static void ask_release(tw_protocol *p) { (void)p; }
+
+static const tw_protocol_ops asker_ops = {
+    .connection_made = ask_made, .data_received = ask_data,
+    .connection_lost = ask_lost, .release = ask_release,
+};
+
+static tw_protocol *asker_factory(void *arg) { return &((asker *)arg)->base; }
+
+static void ask_connected(void *arg, tw_transport *t, int err)
+{
+    asker *k = arg;
+    (void)t;
+    if (err < 0)
+        k->retry = tw_call_later(k->loop, TW_MS(100), ask_connect, k);
+}
+
+static void ask_connect(void *arg)
+{
+    asker *k = arg;
+    k->retry = 0;
+    if (tw_create_connection(k->loop, asker_factory, k, "server", 7, ask_connected) < 0)
+        k->retry = tw_call_later(k->loop, TW_MS(100), ask_connect, k);
+}
+
+static int asker_start(tw_loop *loop, int argc, char **argv, FILE *out, void **st)
+{
+    (void)out;
+    asker *k = calloc(1, sizeof *k);
+    if (!k)
+        return -ENOMEM;
+    k->base.ops = &asker_ops;
+    k->loop = loop;
+    if (argc == 3 && strcmp(argv[1], "--timeout") == 0 &&
+        tw_parse_duration(argv[2], &k->timeout) < 0) {
+        free(k);
+        return -EINVAL;
+    }
+    k->retry = tw_call_soon(loop, ask_connect, k);
+    *st = k;
+    return 0;
+}
+static int asker_result(void *st) { return ((asker *)st)->answered == QUESTIONS ? 0 : 1; }
+static bool asker_done(void *st) { return ((asker *)st)->answered == QUESTIONS; }
+static void asker_free(void *st)
+{
+    asker *k = st;
+    if (k->t)
+        tw_transport_abort(k->t);
+    free(k);
+}
+static void asker_discard(void *st) { free(st); }
+
+static const tw_app asker_app = {
+    .name = "test-asker", .summary = "", .usage = "", .start = asker_start,
+    .result = asker_result, .free = asker_free, .done = asker_done,
+    .discard = asker_discard,
+};
+
+/* ---- sweeps ---- */
+
+static tw_scenario *parse(const char *text)
+{
+    char err[600];
+    tw_scenario *sc = NULL;
+    if (tw_scenario_parse("t.yaml", text, strlen(text), &sc, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    return sc;
+}
+
+/* The world: the answerer, and the asker with `args`; faults of `kind`
+ * drawn by the swarm on the server (or its paths). */
+static tw_scenario *world(const char *args, const char *kind)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "duration: 3s\n"
+             "nodes:\n"
+             "  - {name: server, addr: 10.0.0.1, app: test-answerer}\n"
+             "  - {name: client, addr: 10.0.0.2, app: test-asker, args: [%s]}\n"
+             "network: {latency: 1ms, stall_timeout: 2s}\n"
+             "quiet: {within: 20s, until: [client]}\n"
+             "swarm:\n  faults: [%s]\n  nodes: [server]\n  window: [0s, 2s]\n"
+             "  count: 1\n  duration: [100ms, 3s]\n",
+             args, kind);
+    return parse(text);
+}
+
+/* Seeds 1..n with the swarm: the first that fails (0: none) and how many
+ * failed, each with verdict v. */
+static uint64_t sweep(const tw_scenario *sc, uint64_t n, tw_scenario_verdict v,
+                      int *failed)
+{
+    uint64_t first = 0;
+    *failed = 0;
+    for (uint64_t seed = 1; seed <= n; seed++) {
+        tw_scenario_result r;
+        tw_scenario_run_opts o = {.swarm = true};
+        assert_int_equal(tw_scenario_run(sc, seed, &o, &r), 0);
+        if (r.verdict != TW_SCENARIO_PASS) {
+            if (r.verdict != v)
+                fail_msg("seed %llu: %s: %s", (unsigned long long)seed,
+                         tw_scenario_verdict_name(r.verdict), r.message);
+            (*failed)++;
+            first = first ? first : seed;
+        }
+        tw_scenario_result_fini(&r);
+    }
+    return first;
+}
+
+/* Found, replayed, shrunk to its one fault; the careful client passes. */
+static void found_and_fixed(const char *kind)
+{
+    tw_scenario *bad = world("", kind);
+    int failed;
+    uint64_t seed = sweep(bad, 40, TW_SCENARIO_LIVENESS, &failed);
+    if (!seed)
+        fail_msg("no seed of 40 found the client without a timeout (%s)", kind);
+    /* the seed replays: the same verdict and hash */
+    tw_scenario_result a, b;
+    tw_scenario_run_opts o = {.swarm = true};
+    assert_int_equal(tw_scenario_run(bad, seed, &o, &a), 0);
+    assert_int_equal(tw_scenario_run(bad, seed, &o, &b), 0);
+    assert_int_equal(a.verdict, TW_SCENARIO_LIVENESS);
+    assert_non_null(strstr(a.message, "client (test-asker) had not finished"));
+    assert_int_equal(a.hash, b.hash);
+    tw_scenario_result_fini(&a);
+    tw_scenario_result_fini(&b);
+    /* shrunk to the fault that matters */
+    tw_scenario *small = NULL;
+    tw_scenario_shrink_stats st;
+    assert_int_equal(tw_scenario_shrink(bad, seed, true, 100, NULL, &small, &st), 0);
+    assert_int_equal(st.faults_after, 1);
+    assert_int_equal(st.verdict, TW_SCENARIO_LIVENESS);
+    tw_scenario_free(small);
+    tw_scenario_free(bad);
+
+    tw_scenario *good = world("--timeout, 1s", kind);
+    assert_int_equal(sweep(good, 40, TW_SCENARIO_LIVENESS, &failed), 0);
+    tw_scenario_free(good);
+}
+
+static void test_crash_finds_a_client_without_a_reply_timeout(void **state)
+{
+    (void)state;
+    found_and_fixed("crash");
+}
+
+static void test_blackhole_finds_a_client_without_a_reply_timeout(void **state)
+{
+    (void)state;
+    found_and_fixed("blackhole");
+}
+
+static int setup(void **state)
+{
+    tw_test_setup(state);
+    if (tw_app_register(&slow_answerer) != 0 || tw_app_register(&asker_app) != 0)
+        return -1;
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_crash_finds_a_client_without_a_reply_timeout,
+                                        setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_blackhole_finds_a_client_without_a_reply_timeout, setup, tw_test_teardown),
+    };
+    return cmocka_run_group_tests_name("scenario_deaths", tests, NULL, NULL);
+}
