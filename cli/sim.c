@@ -14,6 +14,8 @@
  * The wall clock is read here only, for seeds per second and the seed
  * picked when none is given; runs never see it.
  */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -84,6 +86,28 @@ void cli_json_str(FILE *f, const char *s)
             fputc(ch, f);
     }
     fputc('"', f);
+}
+
+/* A callback by its address, for a livelock's message: the symbol dladdr
+ * finds at exactly that address (a function the program or a library
+ * exports), else the object and the offset in it, which addr2line turns
+ * into a function and line. NULL if the address is in no object. */
+const char *cli_callback_name(tw_callback fn, char *buf, size_t len)
+{
+    Dl_info info;
+    void *addr; /* a function's address as data, for dladdr */
+    _Static_assert(sizeof addr == sizeof fn, "function and data pointers alike");
+    memcpy(&addr, &fn, sizeof addr);
+    if (!dladdr(addr, &info) || !info.dli_fname)
+        return NULL;
+    if (info.dli_sname && info.dli_saddr == addr) {
+        snprintf(buf, len, "%s", info.dli_sname);
+    } else {
+        const char *base = strrchr(info.dli_fname, '/');
+        snprintf(buf, len, "%p (%s+0x%lx)", addr, base ? base + 1 : info.dli_fname,
+                 (unsigned long)((char *)addr - (char *)info.dli_fbase));
+    }
+    return buf;
 }
 
 /* The crash guard: a seed that kills the process (an assertion, a
@@ -359,7 +383,8 @@ static int one_seed(sim_args *a)
         }
     }
     tw_scenario_run_opts o = {.swarm = c->swarm, .trace = trace,
-                              .app_out = a->trace || a->verbose ? stdout : NULL};
+                              .app_out = a->trace || a->verbose ? stdout : NULL,
+                              .callback_name = cli_callback_name};
     tw_scenario_result res;
     cli_crash_guard(a->seed, replay);
     int rc = tw_scenario_run(c->sc, a->seed, &o, &res);

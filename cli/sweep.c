@@ -152,7 +152,7 @@ int cli_sweep(cli_sim *c)
         cli_replay(c, seed, replay, sizeof replay);
         cli_crash_guard(seed, replay);
         tw_scenario_result r;
-        tw_scenario_run_opts o = {.swarm = c->swarm};
+        tw_scenario_run_opts o = {.swarm = c->swarm, .callback_name = cli_callback_name};
         double w0 = cli_wall();
         if (c->determinism &&
             tw_scenario_check_determinism(c->sc, seed, c->swarm, stderr) < 0) {
