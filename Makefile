@@ -86,9 +86,11 @@ $(BUILD)/twin: $(CLI_OBJ) $(BUILD)/libtwin.so
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) -L$(BUILD) -ltwin \
 	  -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib' $(LDLIBS)
 
+# Tests export their functions (-rdynamic), so that a message naming a
+# callback through dladdr (twin sim's livelock report) can name theirs.
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libtwin.a -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libtwin.a -lcmocka $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)

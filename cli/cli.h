@@ -84,6 +84,10 @@ void cli_crash_guard(uint64_t seed, const char *replay);
 
 int cli_sweep(cli_sim *c);
 
+/* tw_scenario_run_opts.callback_name for the command: dladdr's name of
+ * a callback (sim.c). */
+const char *cli_callback_name(tw_callback fn, char *buf, size_t len);
+
 /* A FILE that passes to `to` the trace lines matching expr ("node=NAME,
  * event=WORD|WORD, t=ID, from=DUR, to=DUR"), and every line that is not
  * a trace record. NULL with a message in err on a bad expression. */

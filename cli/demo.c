@@ -106,7 +106,8 @@ static void print_intro(const char *path)
 static tw_scenario_verdict run_seed(const demo *d, uint64_t seed, FILE *trace,
                                     bool show, bool effects, uint64_t *hash)
 {
-    tw_scenario_run_opts o = {.swarm = true, .trace = trace};
+    tw_scenario_run_opts o = {.swarm = true, .trace = trace,
+                              .callback_name = cli_callback_name};
     tw_scenario_result res;
     cli_limit lim;
     cli_limit_start(&lim, d->max_wall, &o);

@@ -18,6 +18,8 @@
  * second, the seed picked when none is given and --max-wall, which runs
  * see only as their stop callback.
  */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -149,6 +151,28 @@ void cli_json_str(FILE *f, const char *s)
             fputc(ch, f);
     }
     fputc('"', f);
+}
+
+/* A callback by its address, for a livelock's message: the symbol dladdr
+ * finds at exactly that address (a function the program or a library
+ * exports), else the object and the offset in it, which addr2line turns
+ * into a function and line. NULL if the address is in no object. */
+const char *cli_callback_name(tw_callback fn, char *buf, size_t len)
+{
+    Dl_info info;
+    void *addr; /* a function's address as data, for dladdr */
+    _Static_assert(sizeof addr == sizeof fn, "function and data pointers alike");
+    memcpy(&addr, &fn, sizeof addr);
+    if (!dladdr(addr, &info) || !info.dli_fname)
+        return NULL;
+    if (info.dli_sname && info.dli_saddr == addr) {
+        snprintf(buf, len, "%s", info.dli_sname);
+    } else {
+        const char *base = strrchr(info.dli_fname, '/');
+        snprintf(buf, len, "%p (%s+0x%lx)", addr, base ? base + 1 : info.dli_fname,
+                 (unsigned long)((char *)addr - (char *)info.dli_fbase));
+    }
+    return buf;
 }
 
 /* The crash guard: a seed that kills the process (an assertion, a
@@ -441,7 +465,8 @@ static int one_seed(sim_args *a)
         }
     }
     tw_scenario_run_opts o = {.swarm = c->swarm, .trace = trace,
-                              .app_out = a->trace || a->verbose ? stdout : NULL};
+                              .app_out = a->trace || a->verbose ? stdout : NULL,
+                              .callback_name = cli_callback_name};
     tw_scenario_result res;
     cli_limit lim;
     cli_limit_start(&lim, c->max_wall, &o);

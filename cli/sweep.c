@@ -154,7 +154,7 @@ int cli_sweep(cli_sim *c)
         cli_replay(c, seed, replay, sizeof replay);
         cli_crash_guard(seed, replay);
         tw_scenario_result r;
-        tw_scenario_run_opts o = {.swarm = c->swarm};
+        tw_scenario_run_opts o = {.swarm = c->swarm, .callback_name = cli_callback_name};
         cli_limit lim;
         double w0 = cli_wall();
         if (c->determinism &&

@@ -193,6 +193,14 @@ struct tw_loop {
      * simulator runs only the nodes that have work this way. NULL:
      * nobody listens. */
     void (*on_wake)(tw_loop *loop, bool timer);
+    /* The write-buffer alarm (the simulator's limits, twin/simprobe.h):
+     * told once per transport whose buffer grows past its threshold
+     * (tw_transport.wbuf_alarm). Set with tw__loop_set_wbuf_alarm; NULL:
+     * nobody listens, and no transport has a threshold. */
+    void (*on_wbuf_alarm)(tw_loop *loop, tw_transport *t, size_t buffered,
+                          size_t bound);
+    size_t wbuf_alarm_max;          /* any transport's bound; 0: none */
+    uint32_t wbuf_alarm_over_high;  /* a paused one's, in high marks; 0: none */
 };
 
 /* Set up the core part of a loop the backend allocated (struct tw_loop is
@@ -208,8 +216,19 @@ tw_ns tw__loop_next_timer(const tw_loop *loop);
 bool tw__loop_has_ready(const tw_loop *loop);
 /* One iteration's callback work: move due timers (by ops->now) to the
  * ready queue, then run the callbacks that were ready at that moment
- * (callbacks they schedule wait for the next iteration). */
-void tw__loop_run_ready(tw_loop *loop);
+ * (callbacks they schedule wait for the next iteration). Returns how many
+ * ran. */
+uint32_t tw__loop_run_ready(tw_loop *loop);
+/* The callback the loop would run first: the head of the ready queue,
+ * else the earliest timer's; NULL if there is none. For messages (a
+ * livelock names it). */
+tw_callback tw__loop_next_callback(const tw_loop *loop);
+/* Set the write-buffer alarm (struct tw_loop: on_wbuf_alarm and its two
+ * bounds) and give every transport of the loop its threshold anew. */
+void tw__loop_set_wbuf_alarm(tw_loop *loop,
+                             void (*fn)(tw_loop *, tw_transport *, size_t,
+                                        size_t),
+                             size_t max, uint32_t over_high);
 /* True if the loop has nothing left: no ready callback, timer or alive. */
 bool tw__loop_idle(const tw_loop *loop);
 
@@ -337,6 +356,7 @@ enum {
     TW__T_WPAUSED = 1u << 7,  /* protocol is in pause_writing */
     TW__T_WARMED = 1u << 8,   /* want_write armed */
     TW__T_RARMED = 1u << 9,   /* want_read armed */
+    TW__T_WALARM = 1u << 10,  /* the write-buffer alarm was raised */
 };
 
 /* What a transport kind can do, and what it does its own way: one constant
@@ -397,6 +417,10 @@ struct tw_transport {
     size_t queued;           /* bytes buffered outside wbuf (datagrams) */
     struct tw__dgram *dq_head, *dq_tail; /* unsent datagrams (datagram.c) */
     size_t high, low;
+    /* Buffered beyond this, the loop's on_wbuf_alarm is told (once):
+     * SIZE_MAX when it has none. Kept by tw__transport_wbuf_alarm_arm, so
+     * the write path pays one comparison. */
+    size_t wbuf_alarm;
     tw_addr peer, local;
     tw__contract contract;
     tw__list link;           /* in loop->transports */
@@ -446,6 +470,15 @@ static inline bool tw__transport_reading(const tw_transport *t)
     return (t->flags & (TW__T_RARMED | TW__T_CLOSING | TW__T_PAUSED |
                         TW__T_EOF_IN)) == TW__T_RARMED;
 }
+
+/* Set t->wbuf_alarm from its loop's alarm: the loop's bound, and while
+ * its protocol is paused (pause_writing delivered) also what it holds now
+ * plus wbuf_alarm_over_high times its high mark (at least
+ * TW__WBUF_ALARM_HIGH_MIN): a protocol that goes on writing after it was
+ * told to stop reaches it, one large write that went over the mark does
+ * not. SIZE_MAX once the alarm was raised. */
+void tw__transport_wbuf_alarm_arm(tw_transport *t);
+#define TW__WBUF_ALARM_HIGH_MIN 4096
 
 /* Flow control for buffers the core does not hold itself (a datagram
  * queue, a TLS layer): the transport's buffer size is wbuf.size plus

@@ -375,7 +375,7 @@ static void drain_inbox(tw_loop *loop)
     free(calls);
 }
 
-void tw__loop_run_ready(tw_loop *loop)
+uint32_t tw__loop_run_ready(tw_loop *loop)
 {
     drain_inbox(loop);
     if (loop->heap_len) {
@@ -400,7 +400,7 @@ void tw__loop_run_ready(tw_loop *loop)
     }
     /* Only what is ready now: callbacks scheduled from here on wait for
      * the next iteration, so I/O is never starved. */
-    uint32_t n = loop->ready_len;
+    uint32_t n = loop->ready_len, ran = 0;
     while (n--) {
         uint32_t idx = ready_pop(loop);
         tw__slot *s = &loop->slots[idx];
@@ -412,7 +412,32 @@ void tw__loop_run_ready(tw_loop *loop)
         void *arg = s->arg;
         slot_free(loop, idx); /* before the call: pending() is false inside */
         cb(arg);
+        ran++;
     }
+    return ran;
+}
+
+tw_callback tw__loop_next_callback(const tw_loop *loop)
+{
+    for (uint32_t i = 0; i < loop->ready_len; i++) {
+        const tw__slot *s = &loop->slots[loop->ready[(loop->ready_head + i) %
+                                                     loop->ready_cap]];
+        if (s->state == TW__SLOT_READY)
+            return s->cb;
+    }
+    return loop->heap_len ? loop->slots[loop->heap[0]].cb : NULL;
+}
+
+void tw__loop_set_wbuf_alarm(tw_loop *loop,
+                             void (*fn)(tw_loop *, tw_transport *, size_t,
+                                        size_t),
+                             size_t max, uint32_t over_high)
+{
+    loop->on_wbuf_alarm = fn;
+    loop->wbuf_alarm_max = max;
+    loop->wbuf_alarm_over_high = over_high;
+    for (tw__list *l = loop->transports.next; l != &loop->transports; l = l->next)
+        tw__transport_wbuf_alarm_arm(tw__container_of(l, tw_transport, link));
 }
 
 static int run_generic(tw_loop *loop, tw_ns deadline)

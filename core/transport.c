@@ -171,6 +171,7 @@ void tw__transport_init(tw_transport *t, tw_loop *loop,
     t->dq_head = t->dq_tail = NULL;
     t->high = TW_WRITE_BUFFER_HIGH_DEFAULT;
     t->low = TW_WRITE_BUFFER_HIGH_DEFAULT / 4;
+    tw__transport_wbuf_alarm_arm(t);
     memset(&t->contract, 0, sizeof t->contract);
     t->connect_cb = NULL;
     t->connect_arg = NULL;
@@ -385,13 +386,48 @@ static size_t buffered(const tw_transport *t)
     return t->wbuf.size + t->queued;
 }
 
+void tw__transport_wbuf_alarm_arm(tw_transport *t)
+{
+    const tw_loop *loop = t->loop;
+    size_t at = SIZE_MAX;
+    if (loop->on_wbuf_alarm && !(t->flags & TW__T_WALARM)) {
+        if (loop->wbuf_alarm_max)
+            at = loop->wbuf_alarm_max;
+        size_t k = loop->wbuf_alarm_over_high;
+        if (k && (t->flags & TW__T_WPAUSED)) {
+            size_t high = t->high > TW__WBUF_ALARM_HIGH_MIN ? t->high
+                                                            : TW__WBUF_ALARM_HIGH_MIN;
+            size_t more = high > SIZE_MAX / k ? SIZE_MAX : high * k;
+            size_t now = buffered(t);
+            size_t paused_at = more > SIZE_MAX - now ? SIZE_MAX : now + more;
+            if (paused_at < at)
+                at = paused_at;
+        }
+    }
+    t->wbuf_alarm = at;
+}
+
+/* The buffer went past t->wbuf_alarm: tell the loop's listener, once. */
+static void wbuf_alarm(tw_transport *t)
+{
+    size_t bound = t->wbuf_alarm;
+    t->flags |= TW__T_WALARM;
+    t->wbuf_alarm = SIZE_MAX;
+    t->loop->on_wbuf_alarm(t->loop, t, buffered(t), bound);
+}
+
+/* Every growth of the buffer passes here (write, sendto, the TLS
+ * layer's records), inside the call that grew it. */
 static void maybe_pause(tw_transport *t)
 {
     assert(t->cls->limits && t->low <= t->high);
     assert(!(t->flags & TW__T_LOST));
+    if (buffered(t) > t->wbuf_alarm)
+        wbuf_alarm(t);
     if (buffered(t) <= t->high || (t->flags & TW__T_WPAUSED))
         return;
     t->flags |= TW__T_WPAUSED;
+    tw__transport_wbuf_alarm_arm(t);
     call_pause(t);
 }
 
@@ -404,6 +440,7 @@ static void maybe_resume(tw_transport *t)
     /* Paused only above high, resumed only at or below low: between the
      * two the buffer drained by at least high - low. */
     t->flags &= ~TW__T_WPAUSED;
+    tw__transport_wbuf_alarm_arm(t);
     call_resume(t);
 }
 
@@ -615,6 +652,7 @@ int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
     t->high = (size_t)high;
     t->low = (size_t)low;
     assert(t->low <= t->high);
+    tw__transport_wbuf_alarm_arm(t);
     if (!(t->flags & TW__T_LOST) && (t->flags & TW__T_MADE))
         maybe_pause(t);
     return 0;

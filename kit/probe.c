@@ -64,12 +64,17 @@ int tw_sim_node_probe_get(tw_loop *node, tw_sim_node_probe *out)
     sim_node *n = sim_node_of(node);
     if (!n || !out)
         return -EINVAL;
-    *out = (tw_sim_node_probe){.up = n->up, .emfile_left = n->emfile_left};
+    *out = (tw_sim_node_probe){.up = n->up, .emfile_left = n->emfile_left,
+                               .connections = n->conns_open};
     if (!n->up)
         return 0; /* a crashed node's loop is empty */
     out->transports = list_len(&n->loop.transports);
     out->servers = list_len(&n->loop.servers);
     out->timers = n->loop.heap_len;
+    const tw__list *head = &n->loop.transports;
+    for (const tw__list *l = head->next; l != head; l = l->next)
+        out->write_buffered += tw_transport_get_write_buffer_size(
+            tw__container_of(l, tw_transport, link));
     return 0;
 }
 

@@ -14,6 +14,8 @@
  *                 model.c     copy, free, queries, describe
  *                 run.c       one seed: the world, the drive, the verdict
  *                 nodes.c     apps on nodes: start, stop, output, checks
+ *                 oracle.c    the runner's own oracles: the world's
+ *                             limits, buffered bytes, livelocks
  *                 swarm.c     the swarm section; faults drawn from the seed
  *                 write.c     a model back to YAML
  *                 shrink.c    delta debugging of a failure
@@ -94,6 +96,27 @@ typedef struct sc_swarm {
     char program[64];         /* what kill hits */
 } sc_swarm;
 
+/* The runner's own oracles (expect:, scenario/oracle.c), for mistakes
+ * any protocol can make; 0 turns one off. */
+typedef struct sc_oracles {
+    uint64_t write_buffer_max;      /* bytes, any transport */
+    uint32_t write_buffer_over_high; /* after pause_writing, in high marks */
+    uint32_t connects_per_sec_max;  /* per node */
+    uint32_t connections_max;       /* per node */
+    uint64_t node_bytes_max;        /* buffered for writing, per node */
+    uint64_t livelock_callbacks;    /* per node, while time stays put */
+} sc_oracles;
+
+#define SC_ORACLES_DEFAULT                                                   \
+    ((sc_oracles){                                                           \
+        .write_buffer_max = UINT64_C(64) << 20,                              \
+        .write_buffer_over_high = 64,                                        \
+        .connects_per_sec_max = 1000,                                        \
+        .connections_max = 10000,                                            \
+        .node_bytes_max = UINT64_C(256) << 20,                               \
+        .livelock_callbacks = 1000000,                                       \
+    })
+
 /* World-wide settings besides the default path. */
 typedef struct sc_world {
     tw_sim_path_opts net; /* zero fields: the simulator's defaults */
@@ -123,6 +146,7 @@ struct tw_scenario {
     /* expectations */
     bool expect_contract, expect_invariants, expect_no_stuck;
     tw_ns stuck_after;
+    sc_oracles oracles;
     sc_swarm swarm;
 };
 
@@ -136,6 +160,8 @@ int sc_add_fault(tw_scenario *sc, const sc_fault *f); /* 0 or -ENOMEM/-E2BIG */
  * window's start falls after the new end (nothing changed then). */
 int sc_set_duration(tw_scenario *sc, tw_ns duration);
 int sc_node_index(const tw_scenario *sc, const char *name); /* -1: none */
+/* "512 bytes", "64 KiB", "9.1 MiB" (powers of 1024); returns buf. */
+char *sc_format_bytes(uint64_t n, char *buf, size_t len);
 
 /* ---- timeline.c ---- */
 /* A kind's name in files ("partition"), "?" for none. */

@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <sys/stat.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,15 +275,60 @@ static int parse_exit(sc_yaml *y, tw_scenario *sc, yaml_node_t *n)
     return 0;
 }
 
+/* The oracles' bounds: sizes, and counts up to max; 0 turns one off. */
+static int parse_oracles(sc_yaml *y, yaml_node_t *n, sc_oracles *o)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+        bool bytes;
+        long long max;
+    } bounds[] = {
+        {"write_buffer_max", offsetof(sc_oracles, write_buffer_max), true, 0},
+        {"write_buffer_over_high", offsetof(sc_oracles, write_buffer_over_high),
+         false, 1000000},
+        {"connects_per_sec_max", offsetof(sc_oracles, connects_per_sec_max), false,
+         UINT32_MAX},
+        {"connections_max", offsetof(sc_oracles, connections_max), false, UINT32_MAX},
+        {"node_bytes_max", offsetof(sc_oracles, node_bytes_max), true, 0},
+        {"livelock_callbacks", offsetof(sc_oracles, livelock_callbacks), false,
+         INT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+        yaml_node_t *v = sc_get(y, n, bounds[i].key);
+        char *field = (char *)o + bounds[i].off;
+        uint64_t u;
+        long long ll;
+        if (!v)
+            continue;
+        if (bounds[i].bytes) {
+            if (sc_bytes(y, v, bounds[i].key, &u) < 0)
+                return -EINVAL;
+            memcpy(field, &u, sizeof u);
+        } else if (sc_int(y, v, bounds[i].key, 0, bounds[i].max, &ll) < 0) {
+            return -EINVAL;
+        } else if (bounds[i].max > UINT32_MAX) {
+            u = (uint64_t)ll;
+            memcpy(field, &u, sizeof u);
+        } else {
+            uint32_t w = (uint32_t)ll;
+            memcpy(field, &w, sizeof w);
+        }
+    }
+    return 0;
+}
+
 static int parse_expect(sc_yaml *y, tw_scenario *sc, yaml_node_t *n)
 {
     static const char *const keys[] = {
-        "exit", "contract", "invariants", "no_stuck_connections", "stuck_after", NULL,
+        "exit", "contract", "invariants", "no_stuck_connections", "stuck_after",
+        "write_buffer_max", "write_buffer_over_high", "connects_per_sec_max",
+        "connections_max", "node_bytes_max", "livelock_callbacks", NULL,
     };
     yaml_node_t *v;
     if (!n)
         return 0;
-    if (sc_map(y, n, "expect", keys) < 0)
+    if (sc_map(y, n, "expect", keys) < 0 || parse_oracles(y, n, &sc->oracles) < 0)
         return -EINVAL;
     if ((v = sc_get(y, n, "exit")) && parse_exit(y, sc, v) < 0)
         return -EINVAL;

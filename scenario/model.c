@@ -54,6 +54,7 @@ tw_scenario *sc_new(void)
     sc->until_all = true;
     sc->expect_contract = sc->expect_invariants = sc->expect_no_stuck = true;
     sc->stuck_after = TW_SEC(5);
+    sc->oracles = SC_ORACLES_DEFAULT;
     sc->world.chunk_split = -1;
     return sc;
 }
@@ -185,6 +186,49 @@ bool tw_scenario_has_swarm(const tw_scenario *sc) { return sc->swarm.on; }
 
 /* ---- describe ---- */
 
+char *sc_format_bytes(uint64_t n, char *buf, size_t len)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (n < 1024) {
+        snprintf(buf, len, "%" PRIu64 " bytes", n);
+        return buf;
+    }
+    int u = 0;
+    while (u < 3 && n >= (UINT64_C(1024) << (10 * (u + 1))))
+        u++;
+    uint64_t unit = UINT64_C(1024) << (10 * u);
+    if (n % unit == 0)
+        snprintf(buf, len, "%" PRIu64 " %s", n / unit, units[u]);
+    else
+        snprintf(buf, len, "%.1f %s", (double)n / (double)unit, units[u]);
+    return buf;
+}
+
+static void describe_oracles(FILE *f, const sc_oracles *o)
+{
+    char a[32], b[32];
+    fprintf(f, "  oracles: write buffer ");
+    if (o->write_buffer_max)
+        fprintf(f, "<= %s", sc_format_bytes(o->write_buffer_max, a, sizeof a));
+    if (o->write_buffer_over_high)
+        fprintf(f, "%s%" PRIu32 "x its high mark past pause_writing",
+                o->write_buffer_max ? ", <= " : "<= ", o->write_buffer_over_high);
+    if (!o->write_buffer_max && !o->write_buffer_over_high)
+        fprintf(f, "unbounded");
+    fprintf(f, "; per node: ");
+    if (o->connects_per_sec_max)
+        fprintf(f, "<= %" PRIu32 " connects/s, ", o->connects_per_sec_max);
+    if (o->connections_max)
+        fprintf(f, "<= %" PRIu32 " connections, ", o->connections_max);
+    if (o->node_bytes_max)
+        fprintf(f, "<= %s buffered, ", sc_format_bytes(o->node_bytes_max, b, sizeof b));
+    if (o->livelock_callbacks)
+        fprintf(f, "livelock after %" PRIu64 " callbacks at one instant\n",
+                o->livelock_callbacks);
+    else
+        fprintf(f, "no livelock bound\n");
+}
+
 static void describe_path(FILE *f, const char *what, const tw_sim_path_opts *p)
 {
     char a[32], b[32], c[32], d[32];
@@ -286,6 +330,7 @@ void tw_scenario_describe(const tw_scenario *sc, FILE *f)
             sc->expect_invariants ? "hold" : "ignored",
             sc->expect_no_stuck ? "yes" : "ignored",
             tw_format_duration(sc->stuck_after, a, sizeof a));
+    describe_oracles(f, &sc->oracles);
     if (sc->swarm.on) {
         const tw_sim_swarm_spec *sw = &sc->swarm.spec;
         fprintf(f, "  swarm: kinds");

@@ -11,8 +11,13 @@
  * points: tw_sim_run_for up to the next one, then look. Nothing here
  * reads a clock or draws a number except through the world.
  *
- * Order of a run: fault phase [0, duration], where invariants are
- * checked every check_every (after the faults of that instant); then,
+ * The runner's own oracles (scenario/oracle.c) watch throughout: the
+ * world's limits raise an alarm where a buffer or a count grows, which
+ * fails the run and stops the world at once; a livelock stops it too.
+ *
+ * Order of a run: fault phase [0, duration], where invariants (and each
+ * node's buffered bytes) are checked every check_every (after the faults
+ * of that instant); then,
  * if the file has one, the quiet phase: every fault healed (cuts healed,
  * bursts ended, crashed nodes restarted; clogs end on their own), and
  * the run ends as soon as every app it waits for is done, or fails
@@ -50,7 +55,7 @@ void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...)
 
 bool sc_runner_stopped(const sc_runner *r)
 {
-    return r->crash.set || r->correctness.set || r->stopped;
+    return r->crash.set || r->correctness.set || r->stopped || r->broken;
 }
 
 /* The caller's stop (a wall-clock limit), asked between steps of the
@@ -80,6 +85,8 @@ static tw_sim *make_world(const tw_scenario *sc, uint64_t seed, FILE *trace)
     if (sc->world.chunk_split >= 0) /* 0 in a file: never cut */
         o.chunk_split_probability = sc->world.chunk_split > 0 ? sc->world.chunk_split : -1;
     o.buggify = sc->world.buggify;
+    o.livelock_callbacks = sc->oracles.livelock_callbacks ? sc->oracles.livelock_callbacks
+                                                          : UINT64_MAX;
     o.trace_file = trace;
     tw_sim *sim = tw_sim_new(seed, &o);
     if (sim && tw_programs_register(sim) < 0) {
@@ -116,6 +123,7 @@ static bool schedule(sc_runner *r)
 static bool check(sc_runner *r)
 {
     sc_check_invariants(r);
+    sc_check_node_bytes(r);
     if (sc_runner_stopped(r))
         return true;
     char who[96];
@@ -137,11 +145,10 @@ static bool advance(sc_runner *r, tw_ns t)
         int rc = tw_sim_run_for_steps(r->sim, next - tw_sim_now(r->sim),
                                       TW_SCENARIO_STOP_STEPS);
         if (rc < 0) {
-            sc_runner_fail(r, TW_SCENARIO_CRASH, "the simulator failed: %s",
-                           tw_strerror(rc));
+            sc_world_failed(r, rc);
             return false;
         }
-        if (stop_asked(r))
+        if (stop_asked(r) || sc_runner_stopped(r)) /* or an oracle's alarm */
             return false;
         if (rc == 0)
             continue; /* not at next yet: events of its instant may remain */
@@ -315,7 +322,9 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
     for (int i = 0; r.ids && i < sc->nfaults; i++)
         r.ids[i] = -1;
     r.sim = r.ids ? make_world(sc, seed, opts->trace) : NULL;
-    int rc = r.sim ? sc_nodes_setup(&r) : -ENOMEM;
+    int rc = r.sim ? sc_oracles_setup(&r) : -ENOMEM;
+    if (rc == 0)
+        rc = sc_nodes_setup(&r);
     if (rc == 0) {
         drive(&r);
         judge(&r, res);

@@ -41,6 +41,7 @@ struct sc_runner {
     sc_node_rt *nodes;
     int *ids; /* each timeline entry's fault id in the world */
     sc_failure crash, correctness, liveness;
+    bool broken; /* the world failed (a livelock): it runs no more */
     tw_ns next_check;
     bool quiet; /* in the quiet phase */
     bool stopped; /* opts->stop said so: the run ends as it is */
@@ -50,9 +51,16 @@ struct sc_runner {
 /* Record a failure of class v ("node: what"), printf-style. */
 __attribute__((format(printf, 3, 4)))
 void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...);
-/* True once the run should stop (a crash or a correctness failure, or
- * the caller's stop). */
+/* True once the run should stop (a crash or a correctness failure, the
+ * caller's stop, or a world that failed). */
 bool sc_runner_stopped(const sc_runner *r);
+
+/* oracle.c */
+int sc_oracles_setup(sc_runner *r);     /* the world's limits: 0 or error */
+void sc_check_node_bytes(sc_runner *r); /* at a check point */
+/* The world returned err (< 0): a livelock is liveness, anything else a
+ * crash; either way it runs no more. */
+void sc_world_failed(sc_runner *r, int err);
 
 /* nodes.c */
 int sc_nodes_setup(sc_runner *r);   /* nodes, hooks, output, contract */

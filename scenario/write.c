@@ -336,6 +336,42 @@ static void write_fault(FILE *f, const tw_scenario *sc, const sc_fault *e)
 
 /* ---- quiet, expect, swarm ---- */
 
+/* A size exactly, in the largest unit that divides it. */
+static void bytes(FILE *f, uint64_t n)
+{
+    static const char *const units[] = {"TiB", "GiB", "MiB", "KiB"};
+    for (int u = 0; u < 4 && n; u++) {
+        uint64_t unit = UINT64_C(1) << (10 * (4 - u));
+        if (n % unit == 0) {
+            fprintf(f, "%" PRIu64 "%s", n / unit, units[u]);
+            return;
+        }
+    }
+    fprintf(f, "%" PRIu64, n);
+}
+
+/* The oracles' bounds that differ from the defaults. */
+static void write_oracles(FILE *f, const sc_oracles *o)
+{
+    const sc_oracles d = SC_ORACLES_DEFAULT;
+    if (o->write_buffer_max != d.write_buffer_max) {
+        fprintf(f, ", write_buffer_max: ");
+        bytes(f, o->write_buffer_max);
+    }
+    if (o->write_buffer_over_high != d.write_buffer_over_high)
+        fprintf(f, ", write_buffer_over_high: %" PRIu32, o->write_buffer_over_high);
+    if (o->connects_per_sec_max != d.connects_per_sec_max)
+        fprintf(f, ", connects_per_sec_max: %" PRIu32, o->connects_per_sec_max);
+    if (o->connections_max != d.connections_max)
+        fprintf(f, ", connections_max: %" PRIu32, o->connections_max);
+    if (o->node_bytes_max != d.node_bytes_max) {
+        fprintf(f, ", node_bytes_max: ");
+        bytes(f, o->node_bytes_max);
+    }
+    if (o->livelock_callbacks != d.livelock_callbacks)
+        fprintf(f, ", livelock_callbacks: %" PRIu64, o->livelock_callbacks);
+}
+
 static void write_tail(FILE *f, const tw_scenario *sc)
 {
     if (sc->quiet) {
@@ -356,6 +392,7 @@ static void write_tail(FILE *f, const tw_scenario *sc)
             sc->expect_invariants ? "true" : "false",
             sc->expect_no_stuck ? "true" : "false");
     dur(f, sc->stuck_after);
+    write_oracles(f, &sc->oracles);
     bool any = false;
     for (int i = 0; i < sc->nnodes; i++) {
         if (!sc->nodes[i].exit_given)

@@ -303,6 +303,7 @@ int sim_connect_addr(tw_loop *loop, tw_protocol_factory f, void *arg,
     tw__loop_ref(loop);
     sim->stats.connects++;
     sim_trace(sim, n->id, 0, "connect", c->id, dst ? (int64_t)dst->id : -1);
+    sim_limits_connect(sim, n);
     uint32_t gen = sim_table_gen(&sim->eps, c->id);
     bool blackhole = !dst || tw_sim_prng_chance(&sim->rng_fault,
                                                 sim->opts.connect_timeout_probability);

@@ -140,6 +140,7 @@ int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
     int err = ep->pending_err;
     uint64_t tid = ep->t.id;
     sim_trace(sim, ep->node, tid, "open", ep->id, 0);
+    sim_limits_opened(sim, n, tid);
     int rc = tw__transport_open(&ep->t, f, arg, cb);
     if (rc < 0) /* the core destroyed it: ep is gone */
         return rc;
@@ -516,6 +517,7 @@ static void op_destroy(tw_transport *t)
             send_fin(sim, ep);
     }
     sim_trace(sim, ep->node, t->id, "closed", ep->rx_bytes, 0);
+    sim_limits_closed(n);
     sim_ep_free(sim, ep);
 }
 

@@ -63,6 +63,7 @@ static void fill_defaults(tw_sim_opts *o)
     DEF(endpoints_max, 4u << 20);
     DEF(events_max, 16u << 20);
     DEF(idle_horizon_ns, TW_SEC(3600));
+    DEF(livelock_callbacks, 1000000);
     DEF(buggify_site_probability, 0.25);
     DEF(buggify_fire_probability, 0.05);
 #undef DEF
@@ -271,6 +272,7 @@ void sim_node_hooks(sim_node *n)
     n->loop.on_wake = on_wake;
     n->timer_armed = -1;
     n->timer_gen++;
+    sim_limits_hook(n);
 }
 
 /* Is this queued EV_TIMER the live one, with its node's timer due? */
@@ -538,6 +540,44 @@ static void dispatch_event(tw_sim *sim, const sim_event *ev)
     }
 }
 
+/* A livelock: where, then the world stops for good. */
+void sim_livelock(tw_sim *sim, sim_node *nd, const char *event,
+                  uint64_t transport)
+{
+    if (sim->err)
+        return;
+    sim->livelocked = true;
+    sim->livelock = (tw_sim_livelock){
+        .node = nd->id,
+        .time_ns = sim->now,
+        .callbacks = nd->spin,
+        .event = event,
+        .transport = transport,
+        .fn = event || !nd->up ? NULL : tw__loop_next_callback(&nd->loop),
+    };
+    char why[200];
+    snprintf(why, sizeof why,
+             "livelock: node %s ran %llu callbacks while world time stayed at "
+             "%lld ns (livelock_callbacks %llu)",
+             nd->name, (unsigned long long)nd->spin, (long long)sim->now,
+             (unsigned long long)sim->opts.livelock_callbacks);
+    sim_fail(sim, -ELOOP, why);
+}
+
+int tw_sim_livelock_get(const tw_sim *sim, tw_sim_livelock *out)
+{
+    if (!sim->livelocked)
+        return -ENOENT;
+    *out = sim->livelock;
+    return 0;
+}
+
+void tw_sim_stop(tw_sim *sim)
+{
+    if (sim->driving)
+        sim->halt = true;
+}
+
 enum { STEP_IDLE = 0, STEP_DID = 1, STEP_LIMIT = 2 };
 
 /* One pass over the nodes with work, in id order. A node that gets work
@@ -559,7 +599,7 @@ static void run_due(tw_sim *sim)
         if (sim->opts.trace_verbose || sim->opts.trace_fn)
             sim_trace(sim, n->id, 0, "run", n->loop.ready_len, 0);
         sim->stats.iterations++;
-        tw__loop_run_ready(&n->loop);
+        sim_spin(sim, n, tw__loop_run_ready(&n->loop), NULL, 0);
         if (n->slow_until > sim->now) /* a gray failure: the turn took time */
             sim_node_hold(sim, n, sim->now + n->slow_cost);
         /* what the run made ready waits for the next pass */
@@ -626,6 +666,7 @@ static int loop_run(tw_loop *loop, tw_ns deadline)
         return -EBUSY;
     sim->driving = true;
     sim->driven = loop;
+    sim->halt = false;
     tw_ns limit = deadline >= 0 ? sim_node_world(n, deadline) : -1;
     for (;;) {
         if (sim->err)
@@ -635,6 +676,8 @@ static int loop_run(tw_loop *loop, tw_ns deadline)
             loop->stopping = false;
             break;
         }
+        if (sim->halt)
+            break;
         if (s == STEP_LIMIT) {
             sim->now = limit; /* run_for: the loop's time has passed */
             break;
@@ -655,13 +698,14 @@ int tw_sim_run_for(tw_sim *sim, tw_ns duration)
         duration = 0;
     tw_ns limit = duration > INT64_MAX - sim->now ? INT64_MAX : sim->now + duration;
     sim->driving = true;
-    while (!sim->err && step(sim, limit, false) == STEP_DID)
+    sim->halt = false;
+    while (!sim->err && !sim->halt && step(sim, limit, false) == STEP_DID)
         ;
     /* Everything up to the limit ran: nothing due now is left behind. */
-    assert(sim->err || (!sim->ndue && !sim->q.r_len));
-    if (!sim->err)
+    assert(sim->err || sim->halt || (!sim->ndue && !sim->q.r_len));
+    if (!sim->err && !sim->halt)
         sim->now = limit;
-    sim->driving = false;
+    sim->driving = sim->halt = false;
     return sim->err;
 }
 
@@ -676,7 +720,8 @@ int tw_sim_run_for_steps(tw_sim *sim, tw_ns duration, uint64_t steps_max)
     /* The loop of tw_sim_run_for, left early: nothing but the count
      * differs, so a later call for the rest resumes the same sequence. */
     bool reached = false;
-    for (uint64_t n = 0; !sim->err; n++) {
+    sim->halt = false;
+    for (uint64_t n = 0; !sim->err && !sim->halt; n++) {
         if (n == steps_max)
             break;
         if (step(sim, limit, false) != STEP_DID) {
@@ -686,7 +731,7 @@ int tw_sim_run_for_steps(tw_sim *sim, tw_ns duration, uint64_t steps_max)
     }
     if (!sim->err && reached)
         sim->now = limit;
-    sim->driving = false;
+    sim->driving = sim->halt = false;
     return sim->err ? sim->err : reached;
 }
 
@@ -696,13 +741,15 @@ int tw_sim_run_until_idle(tw_sim *sim)
         return -EBUSY;
     tw_ns limit = sim->now + sim->opts.idle_horizon_ns;
     sim->driving = true;
+    sim->halt = false;
     int s;
-    while (!sim->err && (s = step(sim, limit, true)) == STEP_DID)
+    while (!sim->err && !sim->halt && (s = step(sim, limit, true)) == STEP_DID)
         ;
-    sim->driving = false;
+    bool halted = sim->halt;
+    sim->driving = sim->halt = false;
     if (sim->err)
         return sim->err;
-    return s == STEP_LIMIT ? -ETIME : 0;
+    return s == STEP_LIMIT && !halted ? -ETIME : 0;
 }
 
 int sim_step_bounded(tw_sim *sim, tw_ns limit)
@@ -713,7 +760,7 @@ int sim_step_bounded(tw_sim *sim, tw_ns limit)
     int s = step(sim, limit, true);
     if (s != STEP_DID && limit > sim->now)
         sim->now = limit;
-    sim->driving = false;
+    sim->driving = sim->halt = false;
     return s == STEP_DID && !sim->err;
 }
 
@@ -723,7 +770,7 @@ int tw_sim_step(tw_sim *sim)
         return -EBUSY;
     sim->driving = true;
     int s = step(sim, -1, true);
-    sim->driving = false;
+    sim->driving = sim->halt = false;
     return sim->err ? sim->err : s == STEP_DID;
 }
 

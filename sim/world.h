@@ -6,6 +6,7 @@
  *              the trace's state
  *   world.c    nodes, their clocks and timers, stepping the world
  *   node.c     a node's app, crash and restart
+ *   limits.c   the limits' alarms (twin/simprobe.h, section 4)
  *   faults     sim/fault.h
  *   datagrams  what the rest of sim/ calls in sim/dgram*.c
  *
@@ -18,6 +19,7 @@
 #include "core/internal.h"
 #include "sim/queue.h"
 #include "twin/sim.h"
+#include "twin/simprobe.h"
 
 /* The world holds these by pointer; sim/net.h and sim/stream.h define
  * them. */
@@ -58,6 +60,15 @@ typedef struct sim_node {
     int (*start)(tw_loop *, void *);
     void (*stop)(tw_loop *, void *);
     void *app_arg;
+    /* limits (limits.c): stream ends open on it; connect attempts in the
+     * second of world time that starts at connects_from; alarms given */
+    uint32_t conns_open;
+    uint32_t connects;
+    tw_ns connects_from;
+    bool rate_alarmed, conns_alarmed;
+    /* livelock (world.c): callbacks run while world time read spin_at */
+    tw_ns spin_at;
+    uint64_t spin;
 } sim_node;
 
 /* ---- the world ---- */
@@ -100,7 +111,14 @@ struct tw_sim {
     tw_ns held_max; /* latest held_until of any node: none held after it */
     tw_ns slow_max; /* latest slow_until of any node */
     tw_loop *driven; /* the loop a tw_loop_run drives, or NULL */
+    bool halt;       /* tw_sim_stop: the run returns after this step */
     int err;
+    bool livelocked; /* err is -ELOOP, and here is where */
+    tw_sim_livelock livelock;
+    /* limits (limits.c; twin/simprobe.h) */
+    tw_sim_limits limits;
+    tw_sim_alarm_fn alarm_fn;
+    void *alarm_arg;
     /* trace */
     uint64_t hash;
     FILE *trace_file;
@@ -139,6 +157,36 @@ static inline bool sim_next_is_now(const tw_sim *sim)
     return !sim->ndue && !sim->q.r_len &&
            (!sim->q.len || sim->q.heap[0].time > sim->now) && !sim->err &&
            !(sim->driven && sim->driven->stopping);
+}
+
+/* Count n callbacks run by node nd at the world's now: past
+ * opts.livelock_callbacks, the world stops (-ELOOP). The event and
+ * transport name a protocol callback (NULL: the loop's). */
+void sim_livelock(tw_sim *sim, sim_node *nd, const char *event,
+                  uint64_t transport);
+static inline void sim_spin(tw_sim *sim, sim_node *nd, uint64_t n,
+                            const char *event, uint64_t transport)
+{
+    if (nd->spin_at != sim->now) {
+        nd->spin_at = sim->now;
+        nd->spin = 0;
+    }
+    nd->spin += n;
+    if (__builtin_expect(nd->spin > sim->opts.livelock_callbacks, 0))
+        sim_livelock(sim, nd, event, transport);
+}
+
+/* limits.c */
+/* A node's loop was made afresh: give it the world's write-buffer alarm. */
+void sim_limits_hook(sim_node *n);
+/* A connect attempt of n, reaching the network. */
+void sim_limits_connect(tw_sim *sim, sim_node *n);
+/* A stream end opened on n as transport t; one of n's ended. */
+void sim_limits_opened(tw_sim *sim, sim_node *n, uint64_t t);
+static inline void sim_limits_closed(sim_node *n)
+{
+    assert(n->conns_open > 0);
+    n->conns_open--;
 }
 
 /* fault.c: an EV_FAULT */

@@ -1,6 +1,7 @@
 /* tests/test_sim_world.c - the simulated world itself: virtual time, the
  * node loops, the order of events at one instant, the PRNG's documented
  * output, the latency distributions, node clocks (skew, drift). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -441,6 +442,87 @@ static void test_distribution_ends_and_defaults(void **state)
     assert_in_range(above / (n / 1000), 344, 364);
 }
 
+/* ---- livelock and stop ---- */
+
+typedef struct spin {
+    tw_loop *loop;
+    uint64_t runs;
+    tw_ns delay; /* -1: tw_call_soon; else a timer this far */
+} spin;
+
+static void spin_again(void *arg)
+{
+    spin *s = arg;
+    s->runs++;
+    if (s->delay < 0)
+        tw_call_soon(s->loop, spin_again, s);
+    else
+        tw_call_later(s->loop, s->delay, spin_again, s);
+}
+
+/* A callback that reschedules itself for now: time cannot move, and the
+ * world stops with -ELOOP after livelock_callbacks, saying where, instead
+ * of never returning. For good: every later run returns it too. */
+static void test_livelock_stops_the_world(void **state)
+{
+    (void)state;
+    for (int timer = 0; timer < 2; timer++) {
+        tw_sim_opts o = {.livelock_callbacks = 1000};
+        tw_sim *sim = tw_sim_new(1, &o);
+        tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
+        tw_loop *b = tw_sim_add_node(sim, "b", "10.0.0.2");
+        spin quiet = {.loop = a, .delay = TW_MS(1)};
+        spin spinning = {.loop = b, .delay = timer ? 0 : -1};
+        tw_call_soon(a, spin_again, &quiet);
+        tw_call_later(b, TW_MS(5), spin_again, &spinning);
+        tw_sim_livelock ll;
+        assert_int_equal(tw_sim_livelock_get(sim, &ll), -ENOENT);
+        assert_int_equal(tw_sim_run_for(sim, TW_SEC(1)), -ELOOP);
+        assert_int_equal(tw_sim_now(sim), TW_MS(5)); /* where it got stuck */
+        assert_int_equal(tw_sim_livelock_get(sim, &ll), 0);
+        assert_int_equal(ll.node, 1);
+        assert_int_equal(ll.time_ns, TW_MS(5));
+        assert_int_equal(ll.callbacks, 1001);
+        assert_null(ll.event);
+        assert_ptr_equal(ll.fn, spin_again);
+        assert_int_equal(spinning.runs, 1001);
+        /* a ran at 0..4 ms; at 5 ms too when b's timers queue behind
+         * a's, not when b always has a callback ready. */
+        assert_int_equal(quiet.runs, timer ? 6 : 5);
+        assert_int_equal(tw_sim_run_for(sim, TW_SEC(1)), -ELOOP);
+        assert_int_equal(tw_sim_run_until_idle(sim), -ELOOP);
+        assert_int_equal(tw_loop_run(a), -ELOOP);
+        assert_int_equal(spinning.runs, 1001);
+        tw_sim_free(sim);
+    }
+    /* A million callbacks spread over time are no livelock. */
+    tw_sim *sim = tw_sim_new(1, NULL);
+    tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
+    spin busy = {.loop = a, .delay = 1};
+    tw_call_soon(a, spin_again, &busy);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(2)), 0);
+    assert_int_equal(busy.runs, 2000001);
+    tw_sim_free(sim);
+}
+
+static void stop_now(void *arg) { tw_sim_stop(arg); }
+
+/* tw_sim_stop from a callback: the run returns at that time. Outside a
+ * run it does nothing. */
+static void test_stop_ends_the_run_there(void **state)
+{
+    (void)state;
+    tw_sim *sim = tw_sim_new(1, NULL);
+    tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
+    tw_sim_stop(sim);
+    tw_call_later(a, TW_MS(300), stop_now, sim);
+    assert_int_equal(tw_sim_run_for(sim, TW_SEC(10)), 0);
+    assert_int_equal(tw_sim_now(sim), TW_MS(300));
+    assert_int_equal(tw_sim_run_for(sim, TW_SEC(1)), 0); /* not stopped again */
+    assert_int_equal(tw_sim_now(sim), TW_MS(1300));
+    tw_sim_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +538,8 @@ int main(void)
         TW_TEST(test_clock_skew_and_drift),
         TW_TEST(test_nested_run_is_refused),
         TW_TEST(test_trace_filter_and_hash),
+        TW_TEST(test_livelock_stops_the_world),
+        TW_TEST(test_stop_ends_the_run_there),
     };
     return cmocka_run_group_tests_name("sim_world", tests, NULL, NULL);
 }

@@ -17,6 +17,29 @@
  * phase (every fault healed; stated apps must finish within a bound),
  * and what must hold at the end.
  *
+ * Oracles: besides the apps' own checks, every run watches for mistakes
+ * any protocol can make, each bounded by a key of `expect:` (0 turns it
+ * off), each failure naming the node, the transport (t3, as in the
+ * trace) and the virtual time:
+ *   write_buffer_max [64MiB]      bytes a transport holds for writing
+ *   write_buffer_over_high [64]   past pause_writing, a transport may
+ *                                 buffer this many times its high-water
+ *                                 mark more (a protocol that does not
+ *                                 stop at pause_writing)
+ *   connects_per_sec_max [1000]   connect attempts of a node in one
+ *                                 second of virtual time (a fixed window)
+ *   connections_max [10000]       connections open on a node
+ *   node_bytes_max [256MiB]       bytes a node's transports hold for
+ *                                 writing, together (at check points)
+ *   livelock_callbacks [1000000]  callbacks a node runs while virtual
+ *                                 time stands still
+ * The first five are correctness failures and stop the world the moment
+ * they are passed (the simulator's limits, twin/simprobe.h, section 4;
+ * node_bytes_max at the next check point); a livelock is a liveness
+ * failure naming the callback (tw_scenario_run_opts.callback_name). They
+ * only watch: a run that passes none of them has the trace it has without
+ * them.
+ *
  * Randomness: a run draws only from its seed: the world's PRNG streams
  * (twin/sim.h) and, for --swarm, stream TW_SCENARIO_STREAM_SWARM of the
  * same generator, so the faults a seed draws depend on the seed and the
@@ -54,12 +77,14 @@ typedef struct tw_scenario tw_scenario;
 typedef enum tw_scenario_verdict {
     TW_SCENARIO_PASS = 0,
     /* Something was wrong: an app's invariant broke, an app exited with
-     * another status than expected, the contract checker objected. */
+     * another status than expected, the contract checker objected, an
+     * oracle's bound was passed (a write buffer, connects, connections). */
     TW_SCENARIO_CORRECTNESS = 1,
     /* Not a verdict: a bad scenario file or command line. */
     TW_SCENARIO_USAGE = 2,
     /* Something never happened: an app did not finish within the quiet
-     * phase's bound (or by the end), a connection stayed stuck. */
+     * phase's bound (or by the end), a connection stayed stuck, a node
+     * livelocked (virtual time stood still). */
     TW_SCENARIO_LIVENESS = 3,
     /* The run itself broke: the simulator hit a limit or failed, or the
      * process died of a signal (the sweep's handler reports the seed). */
@@ -129,6 +154,12 @@ typedef struct tw_scenario_run_opts {
      * same trace hash). */
     bool (*stop)(void *stop_arg);
     void *stop_arg;
+    /* Names a callback by its address, for the message of a livelock:
+     * writes the name into buf (len bytes) and returns buf, or returns
+     * NULL when it knows none. NULL, or none known: the address is
+     * printed. `twin sim` names them with dladdr (a function the program
+     * exports; others as file+offset, for addr2line). */
+    const char *(*callback_name)(tw_callback fn, char *buf, size_t len);
 } tw_scenario_run_opts;
 
 #define TW_SCENARIO_STOP_STEPS 4096

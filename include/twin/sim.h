@@ -295,6 +295,13 @@ typedef struct tw_sim_opts {
     /* tw_sim_run_until_idle gives up (-ETIME) after this much virtual time
      * (a periodic timer is never idle). [1 hour] */
     tw_ns idle_horizon_ns;
+    /* Livelock: a node that runs more callbacks than this while world time
+     * stays put (those its loop runs, and the protocol callbacks the
+     * network delivers to it) stops the world with -ELOOP, instead of
+     * spinning for ever: a protocol that reschedules itself with
+     * tw_call_soon, or with a timer for now, never lets time move.
+     * tw_sim_livelock says where. UINT64_MAX: never. [1,000,000] */
+    uint64_t livelock_callbacks;
 
     /* Buggify (twin/buggify.h): each TW_BUGGIFY site is enabled for the
      * run with buggify_site_probability [0.25] and then fires with
@@ -347,9 +354,11 @@ void tw_sim_free(tw_sim *sim);
 tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr);
 
 /* Run the world for `duration` ns of virtual time: afterwards the clock is
- * exactly `duration` later. Returns 0, -EBUSY if called from inside the
- * world (a callback), or the world's fatal error (-ENOBUFS when a limit
- * was hit). */
+ * exactly `duration` later, unless tw_sim_stop ended the run early (the
+ * clock then stays where the stop came). Returns 0, -EBUSY if called from
+ * inside the world (a callback), or the world's fatal error (-ENOBUFS
+ * when a limit was hit, -ELOOP for a livelock: tw_sim_livelock). A fatal
+ * error is for good: every later run returns it at once. */
 int tw_sim_run_for(tw_sim *sim, tw_ns duration);
 
 /* tw_sim_run_for in pieces, so that a caller can look up between them
@@ -360,6 +369,29 @@ int tw_sim_run_for(tw_sim *sim, tw_ns duration);
  * duration then goes on as if nothing had paused (the same events, the
  * same trace hash). Errors as tw_sim_run_for. */
 int tw_sim_run_for_steps(tw_sim *sim, tw_ns duration, uint64_t steps_max);
+
+/* From inside the world (a callback, an alarm of twin/simprobe.h): the
+ * run in progress (run_for, run_until_idle, a node's tw_loop_run) returns
+ * once the current step is done, its clock not moved further. Outside a
+ * run it does nothing. */
+void tw_sim_stop(tw_sim *sim);
+
+/* Where a livelock (tw_sim_opts.livelock_callbacks) stopped the world. */
+typedef struct tw_sim_livelock {
+    uint32_t node;        /* the node's id */
+    tw_ns time_ns;        /* world time, which did not advance */
+    uint64_t callbacks;   /* run by the node at that time */
+    /* What it was running: a protocol callback the network delivered
+     * (event, its name as the trace has it: "data_received", and its
+     * transport's id), or else the callback its loop runs next (fn,
+     * NULL if none: name it with dladdr, as `twin sim` does). */
+    const char *event;
+    uint64_t transport;
+    tw_callback fn;
+} tw_sim_livelock;
+
+/* 0 and *out filled if a livelock stopped sim, else -ENOENT. */
+int tw_sim_livelock_get(const tw_sim *sim, tw_sim_livelock *out);
 
 /* Run until nothing is left to do: no ready callback, no timer and no
  * network event other than the swarm's clock (open servers and idle

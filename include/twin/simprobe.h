@@ -5,14 +5,18 @@
  *   1. per-path traffic counters (packets, found cut, sent clogged, lost)
  *   2. a node's state (up, open transports, timers)
  *   3. connections between nodes; stream ends and what they hold
+ *   4. limits: an alarm the moment a node goes over one
  *
  * A scenario (twin/scenario.h) reads these before and after each fault:
  * a partition that no packet ever met, or a crash of a node with nothing
  * open, is reported as inert, because a sweep that is green only because
- * its faults never touched anything proves nothing.
+ * its faults never touched anything proves nothing. It sets the limits
+ * of section 4 from its `expect:` section, so that common protocol
+ * mistakes fail a run without an invariant of the app's own.
  *
- * Every call only reads; none changes the run or its trace. Errors follow
- * twin/error.h; a loop that is not a node of sim gives -EINVAL.
+ * Every call only reads; none changes the run or its trace (an alarm's
+ * handler may end a run early with tw_sim_stop, nothing else). Errors
+ * follow twin/error.h; a loop that is not a node of sim gives -EINVAL.
  */
 #ifndef TWIN_SIMPROBE_H
 #define TWIN_SIMPROBE_H
@@ -69,6 +73,10 @@ typedef struct tw_sim_node_probe {
     uint32_t servers;     /* listening */
     uint32_t timers;      /* pending on its loop */
     uint32_t emfile_left; /* accepts still to fail with EMFILE */
+    uint32_t connections; /* stream ends open on it (both ends of a
+                             connection to itself), as section 4 counts */
+    uint64_t write_buffered; /* bytes its transports hold for writing
+                                (tw_transport_get_write_buffer_size, summed) */
 } tw_sim_node_probe;
 
 int tw_sim_node_probe_get(tw_loop *node, tw_sim_node_probe *out);
@@ -98,6 +106,72 @@ typedef struct tw_sim_stream_probe {
 /* Fill out[0..max) with the open stream ends (creation-table order);
  * returns how many there are (which may exceed max). */
 size_t tw_sim_streams(tw_sim *sim, tw_sim_stream_probe *out, size_t max);
+
+/* ------------------------------------------------------------------ */
+/* 4. limits
+ *
+ * Bounds on what a node's protocols make the world hold, checked where it
+ * grows, at the cost of a comparison: a transport's write buffer in the
+ * core's write path (every write, writelines, sendto and TLS record), a
+ * node's connect attempts in its connect, its open connections where one
+ * opens. Going over one calls the handler once (per transport for a
+ * buffer, per node and kind for the others), from inside the world: it
+ * may record it and end the run with tw_sim_stop, and must not call into
+ * the transport or the world otherwise. An alarm changes nothing of the
+ * run by itself: no draw, no trace record. Zero fields: no bound. */
+
+typedef struct tw_sim_limits {
+    /* Bytes any transport may hold for writing. */
+    uint64_t write_buffer_bytes_max;
+    /* A transport whose protocol was told pause_writing may go on to hold
+     * this many times its high-water mark (a mark below 4 KiB counts as 4
+     * KiB) on top of what it held then: beyond that, the protocol is
+     * writing as though it had never been told. */
+    uint32_t write_buffer_over_high;
+    /* Connect attempts a node makes (tw_create_connection and friends,
+     * each one reaching the network) within one second of world time,
+     * counted in fixed windows [k s, k+1 s). */
+    uint32_t connects_per_sec_max;
+    /* Stream ends open on a node at once (from connection_made to the end
+     * of connection_lost; an accepted connection and a connected one
+     * alike). */
+    uint32_t connections_max;
+} tw_sim_limits;
+
+typedef enum tw_sim_alarm_kind {
+    TW_SIM_ALARM_WRITE_BUFFER = 1, /* value: bytes buffered */
+    TW_SIM_ALARM_CONNECT_RATE,     /* value: attempts in the window */
+    TW_SIM_ALARM_CONNECTIONS,      /* value: stream ends open */
+} tw_sim_alarm_kind;
+
+typedef struct tw_sim_alarm {
+    tw_sim_alarm_kind kind;
+    uint32_t node;
+    /* WRITE_BUFFER: the transport; CONNECTIONS: the one that opened;
+     * CONNECT_RATE: 0 (an attempt has no transport before it opens). */
+    uint64_t transport;
+    tw_ns time_ns;       /* world time */
+    uint64_t value;
+    uint64_t limit;      /* the bound passed (for a paused transport's
+                            buffer: what it held at pause_writing plus its
+                            share) */
+    /* WRITE_BUFFER: its high-water mark, and whether its protocol had
+     * been told pause_writing (the bound passed is then the
+     * over_high one, unless the absolute one is lower). */
+    uint64_t high;
+    bool paused;
+    /* CONNECT_RATE: the window's start. */
+    tw_ns window_ns;
+} tw_sim_alarm;
+
+typedef void (*tw_sim_alarm_fn)(void *arg, const tw_sim_alarm *alarm);
+
+/* Watch sim's nodes (those there now, those added later, and across
+ * crashes) with *limits (copied; NULL: none), telling fn(arg, ...). A
+ * transport already over its new bound is told at its next write. 0 or
+ * -EINVAL (fn NULL with limits). */
+int tw_sim_set_limits(tw_sim *sim, const tw_sim_limits *limits,
+                      tw_sim_alarm_fn fn, void *arg);
 
 #ifdef __cplusplus
 }
