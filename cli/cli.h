@@ -39,6 +39,7 @@ typedef struct cli_sim {
     const char *file;
     tw_scenario *sc;
     bool swarm, json, quiet, progress, determinism;
+    bool first_failure; /* stop the sweep at the first seed that fails */
     uint64_t first, last; /* seeds, inclusive */
     uint64_t shard, shards;
     tw_ns max_wall; /* wall-clock limit per seed (--max-wall), 0: none */
@@ -91,6 +92,8 @@ const char *cli_callback_name(tw_callback fn, char *buf, size_t len);
 /* A FILE that passes to `to` the trace lines matching expr ("node=NAME,
  * event=WORD|WORD, t=ID, from=DUR, to=DUR"), and every line that is not
  * a trace record. NULL with a message in err on a bad expression. */
-FILE *cli_trace_filter(FILE *to, const char *expr, char *err, size_t errlen);
+/* sc: the scenario whose node names a node= term must be (NULL: any). */
+FILE *cli_trace_filter(FILE *to, const tw_scenario *sc, const char *expr, char *err,
+                       size_t errlen);
 
 #endif

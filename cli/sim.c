@@ -215,9 +215,33 @@ static int usage(const char *prog)
             "                   [--verbose] [--dump-schedule OUT] [--check-determinism]\n"
             "       %s sim FILE --seeds A..B [--shard I/N] [--swarm] [--json] [--quiet]\n"
             "       %s shrink FILE --seed N [--swarm] [--out OUT] [--runs N]\n"
-            "  --max-wall DURATION: stop a seed that runs longer than that in\n"
-            "  wall-clock time, verdict timeout (exit 5); 0: no limit. Default: none\n"
-            "  for one seed, 60s per seed for --seeds and per run for shrink\n",
+            "\n"
+            "One seed (--seed N; none: one picked at random, and printed):\n"
+            "  --swarm               also draw the file's swarm faults from the seed\n"
+            "  --trace               every record of the run, one labelled line each\n"
+            "                        (and the apps' output, as NODE| line)\n"
+            "  --trace-json          the records as JSON lines instead\n"
+            "  --trace-filter EXPR   only matching records (implies --trace); EXPR is\n"
+            "                        node=NAME, event=WHAT, t=TRANSPORT, joined by ','\n"
+            "  --trace-fields        what each record's fields mean, then exit\n"
+            "  --verbose, -v         the apps' output\n"
+            "  --dump-schedule OUT   the run's faults, swarm draws included, as a\n"
+            "                        scenario file that replays alone ('-': stdout)\n"
+            "  --check-determinism   run twice and compare the traces record by record\n"
+            "A sweep (--seeds A..B):\n"
+            "  --shard I/N           only the seeds s with s %% N == I\n"
+            "  --json                one JSON line per seed (verdict, hash, replay)\n"
+            "  --first-failure       stop at the first seed that fails\n"
+            "  --quiet, -q           only the failures and the summary\n"
+            "Both, and shrink:\n"
+            "  --max-wall DURATION   stop a seed that runs longer than that in\n"
+            "                        wall-clock time, verdict timeout (exit 5); 0: no\n"
+            "                        limit. Default: none for one seed, 60s per seed\n"
+            "                        for --seeds and per run for shrink\n"
+            "shrink:\n"
+            "  --out OUT             where the smaller scenario goes\n"
+            "  --runs N              at most N runs (default 400)\n"
+            "Exit: 0 pass, 1 correctness, 2 usage, 3 liveness, 4 crash, 5 timeout.\n",
             prog, prog, prog);
     return TW_SCENARIO_USAGE;
 }
@@ -265,6 +289,7 @@ typedef struct sim_args {
     bool have_seed, have_seeds, trace, verbose, have_max_wall;
     uint64_t seed;
     const char *filter, *dump, *out;
+    bool trace_json;
     uint64_t runs;
 } sim_args;
 
@@ -279,6 +304,20 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
             a->have_seed = true;
         else if (strcmp(o, "--seeds") == 0 && cli_parse_range(v, &a->c.first, &a->c.last))
             a->have_seeds = true;
+        else if (strcmp(o, "--seeds") == 0) {
+            uint64_t x, y;
+            const char *dots = v ? strstr(v, "..") : NULL;
+            char left[32] = "";
+            if (dots && (size_t)(dots - v) < sizeof left)
+                memcpy(left, v, (size_t)(dots - v));
+            if (dots && cli_parse_u64(left, &x) && cli_parse_u64(dots + 2, &y) && x > y)
+                fprintf(stderr, "%s: --seeds %s: the first seed is after the last "
+                                "(write %s..%s)\n", cli_name(), v, dots + 2, left);
+            else
+                fprintf(stderr, "%s: --seeds wants A..B, two seeds with A <= B "
+                                "(got '%s')\n", cli_name(), v ? v : "");
+            return usage(prog);
+        }
         else if (strcmp(o, "--shard") == 0 && parse_shard(v, &a->c.shard, &a->c.shards))
             ;
         else if (strcmp(o, "--trace-filter") == 0 && v)
@@ -306,8 +345,16 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
                 a->c.swarm = true;
             else if (strcmp(o, "--json") == 0)
                 a->c.json = true;
+            else if (strcmp(o, "--first-failure") == 0)
+                a->c.first_failure = true;
             else if (strcmp(o, "--trace") == 0)
                 a->trace = true;
+            else if (strcmp(o, "--trace-json") == 0)
+                a->trace = a->trace_json = true;
+            else if (strcmp(o, "--trace-fields") == 0) {
+                tw_sim_trace_fields(stdout);
+                return -1; /* asked for: exit 0 */
+            }
             else if (strcmp(o, "--verbose") == 0 || strcmp(o, "-v") == 0)
                 a->verbose = true;
             else if (strcmp(o, "--quiet") == 0 || strcmp(o, "-q") == 0)
@@ -458,14 +505,17 @@ static int one_seed(sim_args *a)
     char err[200];
     FILE *trace = NULL;
     if (a->trace) {
-        trace = a->filter ? cli_trace_filter(stdout, a->filter, err, sizeof err) : stdout;
+        trace = a->filter ? cli_trace_filter(stdout, c->sc, a->filter, err, sizeof err) : stdout;
         if (!trace) {
             fprintf(stderr, "%s: --trace-filter: %s\n", cli_name(), err);
             return TW_SCENARIO_USAGE;
         }
     }
     tw_scenario_run_opts o = {.swarm = c->swarm, .trace = trace,
-                              .app_out = a->trace || a->verbose ? stdout : NULL,
+                              .trace_json = a->trace_json,
+                              .app_out = (a->trace && !a->trace_json) || a->verbose
+                                             ? stdout
+                                             : NULL,
                               .callback_name = cli_callback_name};
     tw_scenario_result res;
     cli_limit lim;

@@ -201,6 +201,13 @@ int cli_sweep(cli_sim *c)
             done++;
             break;
         }
+        if (c->first_failure && failed) {
+            done++;
+            if (!c->quiet)
+                fprintf(c->json ? stderr : stdout,
+                        "stopped at the first failure (--first-failure)\n");
+            break;
+        }
         double now = cli_wall();
         if (c->progress && now - last_progress > 0.2) {
             progress(done + 1, total, failed, now - t0);

@@ -84,7 +84,7 @@ static int tf_close(void *cookie)
     return 0;
 }
 
-static int term(tfilter *t, char *kv, char *err, size_t errlen)
+static int term(tfilter *t, const tw_scenario *sc, char *kv, char *err, size_t errlen)
 {
     char *eq = strchr(kv, '=');
     if (!eq) {
@@ -94,13 +94,23 @@ static int term(tfilter *t, char *kv, char *err, size_t errlen)
     *eq = '\0';
     const char *k = kv, *v = eq + 1;
     if (strcmp(k, "node") == 0) {
+        if (sc && !tw_scenario_has_node(sc, v)) {
+            snprintf(err, errlen, "no node '%s' in the scenario", v);
+            return -1;
+        }
         snprintf(t->node, sizeof t->node, "%s", v);
     } else if (strcmp(k, "event") == 0) {
         char copy[256];
         snprintf(copy, sizeof copy, "%s", v);
-        for (char *s, *w = strtok_r(copy, "|", &s); w; w = strtok_r(NULL, "|", &s))
+        for (char *s, *w = strtok_r(copy, "|", &s); w; w = strtok_r(NULL, "|", &s)) {
+            if (!tw_sim_trace_event_known(w)) {
+                snprintf(err, errlen, "no record is named '%s' (or starts so): "
+                                      "`twin sim --trace-fields` lists them", w);
+                return -1;
+            }
             if (t->nevents < EVENTS_MAX)
                 snprintf(t->events[t->nevents++], sizeof t->events[0], "%s", w);
+        }
     } else if (strcmp(k, "t") == 0 || strcmp(k, "transport") == 0) {
         char *end;
         t->transport = strtoull(v[0] == 't' ? v + 1 : v, &end, 10);
@@ -123,7 +133,8 @@ static int term(tfilter *t, char *kv, char *err, size_t errlen)
     return 0;
 }
 
-FILE *cli_trace_filter(FILE *to, const char *expr, char *err, size_t errlen)
+FILE *cli_trace_filter(FILE *to, const tw_scenario *sc, const char *expr, char *err,
+                       size_t errlen)
 {
     tfilter *t = calloc(1, sizeof *t);
     char copy[512];
@@ -135,7 +146,7 @@ FILE *cli_trace_filter(FILE *to, const char *expr, char *err, size_t errlen)
     t->until = INT64_MAX;
     snprintf(copy, sizeof copy, "%s", expr);
     for (char *s, *kv = strtok_r(copy, ",", &s); kv; kv = strtok_r(NULL, ",", &s))
-        if (term(t, kv, err, errlen) < 0) {
+        if (term(t, sc, kv, err, errlen) < 0) {
             free(t);
             return NULL;
         }

@@ -253,6 +253,22 @@ char *tw_format_duration(tw_ns ns, char *buf, size_t len)
         }
     if (mag == 0)
         u = &units[2]; /* "0s" */
+    if (u == &units[5] && mag >= 1000) {
+        /* No whole number of any unit: the largest decimal unit it
+         * reaches, with the exact fraction ("1.859375ms", not ns). */
+        const suffix *d = mag >= 1000000000 ? &units[2] : mag >= 1000000 ? &units[3]
+                                                                         : &units[4];
+        int digits = d == &units[2] ? 9 : d == &units[3] ? 6 : 3;
+        uint64_t frac = mag % d->unit;
+        while (frac % 10 == 0) { /* trailing zeros go */
+            frac /= 10;
+            digits--;
+        }
+        snprintf(buf, len, "%s%llu.%0*llu%s", ns < 0 ? "-" : "",
+                 (unsigned long long)(mag / d->unit), digits, (unsigned long long)frac,
+                 d->name);
+        return buf;
+    }
     snprintf(buf, len, "%s%llu%s", ns < 0 ? "-" : "",
              (unsigned long long)(mag / u->unit), u->name);
     return buf;

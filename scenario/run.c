@@ -69,7 +69,8 @@ static bool stop_asked(sc_runner *r)
 
 /* ---- the world ---- */
 
-static tw_sim *make_world(const tw_scenario *sc, uint64_t seed, FILE *trace)
+static tw_sim *make_world(const tw_scenario *sc, uint64_t seed, FILE *trace,
+                          bool json)
 {
     tw_sim_opts o;
     tw_sim_opts_default(&o);
@@ -88,6 +89,7 @@ static tw_sim *make_world(const tw_scenario *sc, uint64_t seed, FILE *trace)
     o.livelock_callbacks = sc->oracles.livelock_callbacks ? sc->oracles.livelock_callbacks
                                                           : UINT64_MAX;
     o.trace_file = trace;
+    o.trace_json = json;
     tw_sim *sim = tw_sim_new(seed, &o);
     if (sim && tw_programs_register(sim) < 0) {
         tw_sim_free(sim);
@@ -321,7 +323,7 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
     r.ids = malloc(((size_t)sc->nfaults + 1) * sizeof *r.ids);
     for (int i = 0; r.ids && i < sc->nfaults; i++)
         r.ids[i] = -1;
-    r.sim = r.ids ? make_world(sc, seed, opts->trace) : NULL;
+    r.sim = r.ids ? make_world(sc, seed, opts->trace, opts->trace_json) : NULL;
     int rc = r.sim ? sc_oracles_setup(&r) : -ENOMEM;
     if (rc == 0)
         rc = sc_nodes_setup(&r);

@@ -15,6 +15,7 @@
 
 #include "sim/trace.h"
 #include "sim/world.h"
+#include "twin/parse.h"
 
 static inline void mix64(uint64_t *h, uint64_t v)
 {
@@ -46,10 +47,9 @@ void sim_trace_out(tw_sim *sim, uint32_t node, uint64_t transport,
         return;
     if (!sim->opts.trace_verbose && strcmp(what, "run") == 0)
         return;
-    char line[160];
-    snprintf(line, sizeof line, "%4" PRId64 ".%09" PRId64 " %s t%" PRIu64 " %s %" PRId64 " %" PRId64,
-             sim->now / TW_NS_PER_SEC, sim->now % TW_NS_PER_SEC, name,
-             transport, what, a, b);
+    char line[320];
+    sim_trace_format(sim, name, transport, what, a, b, sim->opts.trace_json, line,
+                     sizeof line);
     if (sim->trace_file)
         fprintf(sim->trace_file, "%s\n", line);
     if (sim->opts.trace_fn) {
@@ -82,37 +82,43 @@ void tw_sim_trace_to(tw_sim *sim, FILE *f, const char *node)
     snprintf(sim->trace_node, sizeof sim->trace_node, "%s", node ? node : "");
 }
 
+static const char *dur(tw_ns ns, char buf[40])
+{
+    return tw_format_duration(ns, buf, 40);
+}
+
 static void print_path(FILE *f, const char *what, const tw_sim_path_opts *p)
 {
-    fprintf(f, "  %s: latency=%s[%" PRId64 "..%" PRId64 " mean %" PRId64
-               " sd %" PRId64 "] bandwidth=%" PRIu64 "B/s rcvbuf=%" PRIu32
-               " loss=%g rto=%" PRId64 "ns\n",
-            what, tw_sim_dist_name(p->latency.kind), p->latency.min_ns,
-            p->latency.max_ns, p->latency.mean_ns, p->latency.stddev_ns,
-            p->bandwidth_bytes_per_sec, p->rcvbuf_bytes, p->loss_probability,
-            p->rto_ns);
-    const tw_sim_dgram_opts *d = &p->dgram;
+    char a[40], b[40], c[40], d[40], r[40];
+    fprintf(f, "  %s: latency=%s[%s..%s mean %s sd %s] bandwidth=%" PRIu64
+               "B/s rcvbuf=%" PRIu32 " loss=%g rto=%s\n",
+            what, tw_sim_dist_name(p->latency.kind), dur(p->latency.min_ns, a),
+            dur(p->latency.max_ns, b), dur(p->latency.mean_ns, c),
+            dur(p->latency.stddev_ns, d), p->bandwidth_bytes_per_sec, p->rcvbuf_bytes,
+            p->loss_probability, dur(p->rto_ns, r));
+    const tw_sim_dgram_opts *g = &p->dgram;
     fprintf(f, "  %s datagrams: enobufs=%g loss=%g refuse=%g duplicate=%g "
-               "reorder=%g (<=%" PRId64 "ns) corrupt=%g (<=%" PRIu32 " bits) "
+               "reorder=%g (<=%s) corrupt=%g (<=%" PRIu32 " bits) "
                "size_max=%" PRIu32 " sndbuf=%" PRIu32 " rcvbuf=%" PRIu32 "\n",
-            what, d->enobufs_probability, d->loss_probability,
-            d->refuse_probability, d->duplicate_probability,
-            d->reorder_probability, d->reorder_delay_ns_max,
-            d->corrupt_probability, d->corrupt_bits_max, d->size_max_bytes,
-            d->sndbuf_bytes, d->rcvbuf_bytes);
+            what, g->enobufs_probability, g->loss_probability,
+            g->refuse_probability, g->duplicate_probability,
+            g->reorder_probability, dur(g->reorder_delay_ns_max, a),
+            g->corrupt_probability, g->corrupt_bits_max, g->size_max_bytes,
+            g->sndbuf_bytes, g->rcvbuf_bytes);
 }
 
 void tw_sim_print_summary(const tw_sim *sim, FILE *f)
 {
     const tw_sim_opts *o = &sim->opts;
-    fprintf(f, "twin sim: SEED=%" PRIu64 " hash=%016" PRIx64 " time=%" PRId64
-               "ns events=%" PRIu64 " records=%" PRIu64 "\n",
-            sim->seed, sim->hash, sim->now, sim->stats.events, sim->stats.records);
+    char a[40], b[40], c[40];
+    fprintf(f, "twin sim: SEED=%" PRIu64 " hash=%016" PRIx64 " time=%s events=%" PRIu64
+               " records=%" PRIu64 "\n",
+            sim->seed, sim->hash, dur(sim->now, a), sim->stats.events, sim->stats.records);
     print_path(f, "net", &o->net);
     print_path(f, "loopback", &o->loopback);
     fprintf(f, "  chunk_bytes_max=%" PRIu32 " chunk_split=%g segment_bytes_max=%" PRIu32
-               " connect_timeout_ns=%" PRId64 " stall_timeout_ns=%" PRId64
-               " faults=%" PRIu32 " buggify=%d\n",
-            o->chunk_bytes_max, o->chunk_split_probability, o->segment_bytes_max, o->connect_timeout_ns,
-            o->stall_timeout_ns, sim->nfaults, o->buggify);
+               " connect_timeout=%s stall_timeout=%s faults=%" PRIu32 " buggify=%d\n",
+            o->chunk_bytes_max, o->chunk_split_probability, o->segment_bytes_max,
+            dur(o->connect_timeout_ns, b), dur(o->stall_timeout_ns, c), sim->nfaults,
+            o->buggify);
 }

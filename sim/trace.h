@@ -11,6 +11,13 @@ void sim_trace_callback(tw_loop *loop, const tw_transport *t, unsigned ev);
 uint64_t sim_hash_name(const char *what);
 void sim_trace_out(tw_sim *sim, uint32_t node, uint64_t transport,
                    const char *what, int64_t a, int64_t b);
+/* trace_fields.c: one record as a line of text (labelled fields, errors
+ * and signals by name, durations in human units) or of JSON; the length
+ * it would take. True if the record's name is described. */
+size_t sim_trace_format(const tw_sim *sim, const char *node, uint64_t transport,
+                        const char *what, int64_t a, int64_t b, bool json,
+                        char *buf, size_t len);
+bool sim_trace_known(const char *what);
 
 /* One trace record: folded into the run's hash, and written out when
  * someone reads the trace. Every simulated run pays for the hash, so it

@@ -88,6 +88,68 @@ static void sweep_file(const char *path, uint64_t seeds)
     tw_scenario_free(sc);
 }
 
+/* The trace of one run, as text or as JSON lines. */
+static char *traced(const tw_scenario *sc, uint64_t seed, bool swarm, bool json)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    tw_scenario_run_opts o = {.swarm = swarm, .trace = f, .trace_json = json};
+    tw_scenario_result r;
+    assert_int_equal(tw_scenario_run(sc, seed, &o, &r), 0);
+    tw_scenario_result_fini(&r);
+    fclose(f);
+    return text;
+}
+
+/* Every record a shipped scenario makes is described (no bare a= b=),
+ * and its JSON line is one object. */
+static void test_every_record_is_labelled(void **state)
+{
+    (void)state;
+    DIR *d = opendir("scenarios");
+    assert_non_null(d);
+    size_t records = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0)
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "scenarios/%s", e->d_name);
+        tw_scenario *sc = load(path);
+        for (int swarm = 0; swarm <= (int)tw_scenario_has_swarm(sc); swarm++) {
+            char *text = traced(sc, 2, swarm, false), *json = traced(sc, 2, swarm, true);
+            size_t lines = 0, objects = 0;
+            for (char *s, *l = strtok_r(text, "\n", &s); l; l = strtok_r(NULL, "\n", &s)) {
+                double t;
+                if (sscanf(l, " %lf", &t) != 1 || strchr(l, '|'))
+                    continue; /* a summary or an app's line */
+                lines++;
+                if (strstr(l, " a=") || strstr(l, " b="))
+                    fail_msg("%s: an undescribed record: %s", path, l);
+                if (strstr(l, " err=E") == NULL && strstr(l, " err=") && !strstr(l, " err=0"))
+                    fail_msg("%s: an error not by name: %s", path, l);
+            }
+            for (char *s, *l = strtok_r(json, "\n", &s); l; l = strtok_r(NULL, "\n", &s)) {
+                if (l[0] != '{')
+                    continue;
+                objects++;
+                size_t ln = strlen(l);
+                assert_true(ln > 2 && l[ln - 1] == '}');
+                assert_non_null(strstr(l, "\"what\": \""));
+            }
+            assert_int_equal(lines, objects);
+            records += lines;
+            free(text);
+            free(json);
+        }
+        tw_scenario_free(sc);
+    }
+    closedir(d);
+    assert_true(records > 1000);
+}
+
 static void test_every_scenario_passes(void **state)
 {
     (void)state;
@@ -568,6 +630,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_scenario_passes, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_every_record_is_labelled, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_seed_replays_its_hash, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_swarm_schedule_replays, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_verdicts, setup, tw_test_teardown),

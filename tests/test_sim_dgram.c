@@ -926,8 +926,8 @@ static void test_sim_dgram_same_seed_same_trace(void **state)
     /* every fate is in the trace */
     const char *whats[] = {" dg_send ", " dg_loss ", " dg_dup ", " dg_reorder ",
                            " dg_corrupt ", " dg_refused ", " dg_icmp ",
-                           " dg_enobufs ", " dg_arrive ", " datagram_received ",
-                           " error_received ", " dgram_fault "};
+                           " dg_enobufs ", " dg_arrive ", " datagram_received\n",
+                           " error_received\n", " dgram_fault "};
     for (size_t i = 0; i < sizeof whats / sizeof whats[0]; i++)
         if (!strstr(t1, whats[i]))
             fail_msg("no '%s' record in the trace", whats[i]);
@@ -1333,8 +1333,8 @@ static void test_sim_unix_dgram_same_seed_same_trace(void **state)
     /* what the Unix datagrams did is in the trace */
     const char *whats[] = {" dgu_open ", " dgu_send ", " dgu_arrive ",
                            " dgu_eagain ", " dgu_error ", " dgu_replace ",
-                           " dgu_unlink ", " datagram_received ",
-                           " pause_writing ", " resume_writing "};
+                           " dgu_unlink ", " datagram_received\n",
+                           " pause_writing\n", " resume_writing\n"};
     for (size_t i = 0; i < sizeof whats / sizeof whats[0]; i++)
         if (!strstr(t1, whats[i]))
             fail_msg("no '%s' record in the trace", whats[i]);

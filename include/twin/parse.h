@@ -46,8 +46,11 @@ int tw_parse_hostport(const char *s, char *host, size_t hlen, uint16_t *port);
 #define TW_HOSTPORT_STRLEN 264
 char *tw_format_hostport(const char *host, uint16_t port, char *buf, size_t len);
 
-/* Write ns as the shortest exact duration ("1500ms", "2s", "7ns") into
- * buf; returns buf. buf should hold 32 bytes. */
+/* Write ns as an exact duration a person reads at a glance: a whole
+ * number of the largest unit that divides it ("1500ms", "2s", "7ns"),
+ * else a decimal of the largest of s, ms and us it reaches
+ * ("1.859375ms"); tw_parse_duration reads either back to the same ns.
+ * Returns buf. buf should hold 32 bytes. */
 char *tw_format_duration(tw_ns ns, char *buf, size_t len);
 
 #ifdef __cplusplus

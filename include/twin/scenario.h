@@ -132,6 +132,8 @@ tw_ns tw_scenario_duration(const tw_scenario *sc);
 tw_ns tw_scenario_quiet(const tw_scenario *sc);
 /* True if the file has a swarm section. */
 bool tw_scenario_has_swarm(const tw_scenario *sc);
+/* True if the file names a node `name`. */
+bool tw_scenario_has_node(const tw_scenario *sc, const char *name);
 /* Print every setting a run uses, defaults spelled out (the TigerBeetle
  * habit: what was printed is what replays). */
 void tw_scenario_describe(const tw_scenario *sc, FILE *f);
@@ -142,8 +144,10 @@ void tw_scenario_describe(const tw_scenario *sc, FILE *f);
 typedef struct tw_scenario_run_opts {
     /* Also draw faults from the seed, within the file's swarm limits. */
     bool swarm;
-    /* The readable trace (twin/sim.h, section 8), or NULL. */
+    /* The readable trace (twin/sim.h, section 8), or NULL; as JSON lines
+     * with trace_json. */
     FILE *trace;
+    bool trace_json;
     /* The apps' own output, each line as "NODE| line", or NULL. */
     FILE *app_out;
     /* Asked at every check point and every TW_SCENARIO_STOP_STEPS steps

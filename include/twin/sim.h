@@ -327,6 +327,7 @@ typedef struct tw_sim_opts {
     void *trace_arg;
     const char *trace_node; /* only this node's records [NULL: all] */
     bool trace_verbose;     /* also one line per node loop iteration */
+    bool trace_json;        /* JSON lines instead of text (section 8) */
 } tw_sim_opts;
 
 /* Fill *opts with every default spelled out. */
@@ -496,6 +497,13 @@ struct tw_sim_record {
 };
 
 uint64_t tw_sim_trace_hash(const tw_sim *sim);
+/* What every record's fields are, one line each (`twin sim
+ * --trace-fields`): the trace format's documentation, from the table the
+ * printer uses. */
+void tw_sim_trace_fields(FILE *f);
+/* True if some record (or protocol callback) is named `prefix` or starts
+ * with it: what a trace filter's event= may name. */
+bool tw_sim_trace_event_known(const char *prefix);
 /* Change the trace output (NULL: none) and node filter at run time. */
 void tw_sim_trace_to(tw_sim *sim, FILE *f, const char *node);
 /* Print "seed=S hash=H events=N time=T" and the options to f. */
