@@ -32,6 +32,8 @@ int tw_cli_sim(const char *prog, int argc, char **argv);
 int tw_cli_shrink(const char *prog, int argc, char **argv);
 /* `twin demo ARGS` (cli/demo.c), the same way. */
 int tw_cli_demo(const char *prog, int argc, char **argv);
+/* cli/report.c: `twin report FILE...` */
+int tw_cli_report(int argc, char **argv);
 
 /* Shared by sim.c and sweep.c. */
 typedef struct cli_sim {

@@ -68,10 +68,11 @@ static void usage(FILE *f)
             "       %s sim FILE [--seed N | --seeds A..B] [--swarm] [--trace] ...\n"
             "                                run a scenario file (see '%s sim --help')\n"
             "       %s shrink FILE --seed N  shrink a failing seed's scenario\n"
+            "       %s report FILE...        merge sweeps' --json lines into one summary\n"
             "       %s version\n"
             "  --load PATH (before or after run, sim, shrink, apps): load a shared\n"
             "  object whose %s() registers apps, then run the command\n",
-            n, n, n, n, n, n, n, n, TW_LOAD_SYMBOL);
+            n, n, n, n, n, n, n, n, n, TW_LOAD_SYMBOL);
 }
 
 static void list_apps(FILE *f)
@@ -340,6 +341,8 @@ static int dispatch(int argc, char **argv)
         return tw_cli_sim(prog_path, argc - 2, argv + 2);
     if (strcmp(cmd, "shrink") == 0)
         return tw_cli_shrink(prog_path, argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0) /* cli/report.c */
+        return tw_cli_report(argc - 2, argv + 2);
     if (strcmp(cmd, "apps") == 0) {
         if (argc > 2) {
             fprintf(stderr, "%s apps: no arguments but --load PATH\n", prog_name);

@@ -74,6 +74,55 @@ static void test_bad_file_exit_2(void **state)
     assert_non_null(strstr(out, "scenarios: is a directory, not a scenario file"));
 }
 
+/* Two shards of a sweep, merged by `twin report`: the same verdict
+ * counts and failing seeds as the whole sweep, the replay commands, and
+ * the file's faults that never took effect; a seed in both files counts
+ * once; a file that is not a sweep's is refused. */
+static void test_report_merges_shards(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/twin-report-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(sh(out, sizeof out, false,
+                            "%s sim tests/data/flaky.yaml --seeds 1..20 --shard %d/2 "
+                            "--json > %s/s%d.jsonl; test -s %s/s%d.jsonl",
+                            tw_cli_twin, i, dir, i, dir, i), 0);
+    /* the whole sweep's failing seeds */
+    sh(out, sizeof out, false, "%s sim tests/data/flaky.yaml --seeds 1..20 --json", tw_cli_twin);
+    int fails[20], failed = 0;
+    for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"))
+        if (strncmp(l, "{\"seed\": ", 9) == 0 && !strstr(l, "\"verdict\": \"pass\""))
+            fails[failed++] = atoi(l + 9);
+    assert_true(failed > 0 && failed < 20);
+    int rc = sh(out, sizeof out, true, "%s report %s/s0.jsonl %s/s1.jsonl %s/s1.jsonl",
+                tw_cli_twin, dir, dir, dir);
+    assert_int_equal(rc, 1); /* the worst verdict: correctness */
+    char counts[80];
+    snprintf(counts, sizeof counts, "pass %d correctness %d", 20 - failed, failed);
+    assert_non_null(strstr(out, "20 seeds (1..20)"));
+    assert_non_null(strstr(out, counts));
+    assert_non_null(strstr(out, "10 seed(s) met more than once"));
+    for (int i = 0; i < failed; i++) {
+        char seed[40];
+        snprintf(seed, sizeof seed, "FAIL seed %d (correctness)", fails[i]);
+        if (!strstr(out, seed))
+            fail_msg("%s missing from the report:\n%s", seed, out);
+    }
+    assert_non_null(strstr(out, "reproduce with: "));
+    assert_non_null(strstr(out, "faults that took effect in no seed of any shard:"));
+    assert_non_null(strstr(out, "#0 partition bystander<->server"));
+    /* not a sweep's lines */
+    assert_int_equal(sh(out, sizeof out, true, "%s report scenarios/demo.yaml", tw_cli_twin), 2);
+    rc = sh(out, sizeof out, true, "echo '{\"x\": 1}' > %s/bad.jsonl && %s report %s/bad.jsonl",
+            dir, tw_cli_twin, dir);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "bad.jsonl:1: not a line of"));
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    assert_int_equal(system(rm), 0);
+}
+
 /* From the JSON lines of a sweep, the first failing seed: its replay
  * command must print the same trace hash. */
 static void test_sweep_replay_reproduces_hash(void **state)
@@ -306,6 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TW_TEST(test_bad_file_exit_2),
         TW_TEST(test_sweep_replay_reproduces_hash),
+        TW_TEST(test_report_merges_shards),
         TW_TEST(test_shards_split_the_range),
         TW_TEST(test_exit_status_per_verdict),
         TW_TEST(test_dump_schedule_replays),
