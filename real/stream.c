@@ -262,7 +262,7 @@ static void stream_destroy(tw_transport *t)
         tw_handle_cancel(t->loop, s->io_err_h);
     tw__real_io_set(s->l, &s->io, 0);
     tw_sys.close(s->io.fd);
-    free(s);
+    tw__transport_free(&s->base);
 }
 
 static const tw__transport_ops stream_ops = {
@@ -274,6 +274,7 @@ static const tw__transport_ops stream_ops = {
     .destroy = stream_destroy,
     .sendto = NULL,
     .can_write_eof = true,
+    .close_takes_writes = true, /* a socket, as asyncio's */
 };
 
 /* ------------------------------------------------------------------ */
