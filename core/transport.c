@@ -431,8 +431,9 @@ static int write_check(const tw_transport *t)
 }
 
 /* Strict mode: a write of `bytes` that write_check refused with rc. After
- * write_eof asyncio raises; after the protocol's close() or abort() it
- * drops the bytes without a word. A connection the network lost is no
+ * write_eof asyncio's socket transport raises (RuntimeError, even for no
+ * bytes); after the protocol's close() or abort() it drops the bytes
+ * without a word. A connection the network lost is no
  * mistake of the protocol's (it has not heard yet), nor is a write of
  * nothing. */
 static void strict_write(const tw_transport *t, const char *call, int rc,
@@ -442,8 +443,7 @@ static void strict_write(const tw_transport *t, const char *call, int rc,
         return;
     char rule[96];
     if (t->flags & TW__T_EOF_OUT)
-        snprintf(rule, sizeof rule, "after write_eof(): refused (asyncio "
-                                    "raises RuntimeError)");
+        snprintf(rule, sizeof rule, "after write_eof(): refused");
     else if (bytes == 0)
         return;
     else if (t->flags & (TW__T_ABORT_CALLED | TW__T_CLOSE_CALLED))
