@@ -1,5 +1,6 @@
 /* core/contract.c - the contract checker: the reference text's state
- * machines as a table of small rules.
+ * machines as a table of small rules, and strict mode's reports of what
+ * the protocol itself does with its transports.
  *
  *   stream    connection_made -> data_received* -> eof_received? ->
  *             connection_lost
@@ -11,6 +12,15 @@
  *
  * tw__contract_step() is pure (state in, sentence out), so the checker is
  * tested on its own with sequences no correct backend would produce.
+ *
+ * Strict mode (tw_loop_set_contract_strict) adds the other direction: the
+ * transport calls decide what is a mistake (core/transport.c: a write
+ * refused after close(), abort() or write_eof(), limits asyncio refuses,
+ * any call after connection_lost) and report it here, with the loop, the
+ * transport, the call and the callback running. A call after
+ * connection_lost can only be seen if the transport's memory is still
+ * there: strict mode keeps the last TW__QUARANTINE_MAX dead transports of
+ * each loop (the quarantine below) instead of freeing them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +45,7 @@ const char *tw__event_name(tw__event ev)
         [TW__EV_PIPE_LOST] = "pipe_connection_lost",
         [TW__EV_EXITED] = "process_exited",
         [TW__EV_LOST] = "connection_lost",
+        [TW__EV_RELEASE] = "release",
     };
     return (unsigned)ev < sizeof names / sizeof names[0] ? names[ev] : "?";
 }
@@ -130,4 +141,60 @@ void tw__contract_fail(tw_transport *t, tw__event ev, const char *rule)
              rule);
     tw_contract_handler h = t->loop->contract_handler;
     (h ? h : default_handler)(t->loop->contract_arg, msg);
+}
+
+/* ---- strict mode ---- */
+
+void tw__strict_fail(const tw_transport *t, const char *call, const char *rule)
+{
+    tw_loop *loop = t->loop;
+    if (!loop->contract_strict && !(t->flags & TW__T_DEAD))
+        return;
+    const char *name = loop->ops->label ? loop->ops->label(loop) : NULL;
+    char where[96], in[96], msg[400];
+    if (name)
+        snprintf(where, sizeof where, "node %s (%s backend)", name, loop->ops->name);
+    else
+        snprintf(where, sizeof where, "loop (%s backend)", loop->ops->name);
+    if (loop->cb_ev >= 0)
+        snprintf(in, sizeof in, "in %s of transport #%llu",
+                 tw__event_name((tw__event)loop->cb_ev),
+                 (unsigned long long)loop->cb_tid);
+    else
+        snprintf(in, sizeof in, "outside any protocol callback");
+    snprintf(msg, sizeof msg,
+             "twin contract violation: %s: transport #%llu: %s %s (%s)", where,
+             (unsigned long long)t->id, call, rule, in);
+    tw_contract_handler h = loop->contract_handler;
+    (h ? h : default_handler)(loop->contract_arg, msg);
+}
+
+/* ---- the quarantine ---- */
+
+void tw__transport_free(tw_transport *t)
+{
+    tw_loop *loop = t->loop;
+    if (!loop || !(t->flags & TW__T_DEAD) || !loop->contract_strict ||
+        loop->finishing) {
+        free(t);
+        return;
+    }
+    /* t->link left loop->transports when t was destroyed. */
+    tw__list_push(&loop->quarantine, &t->link);
+    if (++loop->nquarantine <= TW__QUARANTINE_MAX)
+        return;
+    tw__list *oldest = loop->quarantine.next;
+    tw__list_remove(oldest);
+    loop->nquarantine--;
+    free(tw__container_of(oldest, tw_transport, link));
+}
+
+void tw__quarantine_drain(tw_loop *loop)
+{
+    while (!tw__list_empty(&loop->quarantine)) {
+        tw__list *l = loop->quarantine.next;
+        tw__list_remove(l);
+        free(tw__container_of(l, tw_transport, link));
+    }
+    loop->nquarantine = 0;
 }

@@ -121,6 +121,9 @@ typedef struct tw__loop_ops {
     bool (*rand_stream)(tw_loop *, uint64_t key, tw__rand *r);
     /* tw_loop_fd_limit. NULL: no such limit (UINT64_MAX). */
     uint64_t (*fd_limit)(tw_loop *, uint64_t want);
+    /* The loop's name for the contract checker's messages (a simulated
+     * node's name). NULL op or NULL result: the loop has none. */
+    const char *(*label)(tw_loop *);
 } tw__loop_ops;
 
 /* One scheduled callback; lives in the loop's slot table. */
@@ -181,9 +184,22 @@ struct tw_loop {
     size_t rbuf_len;
 
     bool contract_on;
+    bool contract_strict; /* the protocol's own calls too (implies on) */
     tw_contract_handler contract_handler;
     void *contract_arg;
     uint64_t next_transport_id;
+    /* The protocol callback running now, for strict mode's messages:
+     * its event (a tw__event, TW__EV_RELEASE, or -1: none) and its
+     * transport's id. Set around every call out (tw__cb_enter). */
+    int cb_ev;
+    uint64_t cb_tid;
+    /* Strict mode's quarantine: transports whose connection_lost has
+     * returned, kept (memory and all) so that a call through a stale
+     * pointer finds TW__T_DEAD instead of freed memory. Oldest first,
+     * at most TW__QUARANTINE_MAX; freed with the loop. */
+    tw__list quarantine;
+    unsigned nquarantine;
+    bool finishing; /* tw__loop_fini runs: memory is freed at once */
     /* Told of every protocol callback just before it runs (the
      * simulator's trace records them); ev is a tw__event. NULL: nobody
      * listens. */
@@ -291,6 +307,9 @@ typedef enum tw__event {
     TW__EV_LOST,
 } tw__event;
 #define TW__EV_COUNT (TW__EV_LOST + 1)
+/* Not an event the checker steps on: the protocol's release, named as
+ * "the callback it was in" by strict mode's messages. */
+#define TW__EV_RELEASE TW__EV_COUNT
 
 typedef struct tw__contract {
     uint8_t state;     /* 0 new, 1 made, 2 eof, 3 lost */
@@ -303,6 +322,34 @@ typedef struct tw__contract {
  * a static sentence naming the rule broken. Updates the state either way. */
 const char *tw__contract_step(tw__contract *c, tw__event ev);
 const char *tw__event_name(tw__event ev);
+
+/* Which protocol callback is running, saved and restored around each
+ * call out so that nested callbacks (pause_writing inside a write made
+ * in data_received) unwind to the right one. */
+typedef struct tw__cb_ctx {
+    int ev;
+    uint64_t tid;
+} tw__cb_ctx;
+static inline tw__cb_ctx tw__cb_enter(tw_loop *loop, uint64_t tid, int ev)
+{
+    tw__cb_ctx saved = {loop->cb_ev, loop->cb_tid};
+    loop->cb_ev = ev;
+    loop->cb_tid = tid;
+    return saved;
+}
+static inline void tw__cb_leave(tw_loop *loop, tw__cb_ctx saved)
+{
+    loop->cb_ev = saved.ev;
+    loop->cb_tid = saved.tid;
+}
+/* Run stmt as a call out of transport t's protocol for event ev. */
+#define TW__CALL_OUT(t, ev, stmt)                                      \
+    do {                                                               \
+        tw_loop *l_ = (t)->loop;                                       \
+        tw__cb_ctx c_ = tw__cb_enter(l_, (t)->id, (int)(ev));          \
+        stmt;                                                          \
+        tw__cb_leave(l_, c_);                                          \
+    } while (0)
 
 /* ------------------------------------------------------------------ */
 /* 4. transports                                                       */
@@ -334,6 +381,11 @@ typedef struct tw__transport_ops {
     int (*sendto)(tw_transport *t, const void *data, size_t len,
                   const tw_addr *addr);
     bool can_write_eof;
+    /* write() after close() is taken while close()'s flush is still in
+     * progress (the connection not lost yet), as asyncio's selector
+     * socket transport takes it; false: refused from close() on, as its
+     * write pipe and SSL transports refuse it. */
+    bool close_takes_writes;
     /* Optional: close()'s flush is done (nothing buffered). NULL: the end
      * follows at once. A layer with more to send first (TLS: close_notify,
      * then closing the stream under it) does it and later calls
@@ -356,7 +408,13 @@ enum {
     TW__T_WPAUSED = 1u << 7,  /* protocol is in pause_writing */
     TW__T_WARMED = 1u << 8,   /* want_write armed */
     TW__T_RARMED = 1u << 9,   /* want_read armed */
-    TW__T_WALARM = 1u << 10,  /* the write-buffer alarm was raised */
+    TW__T_WALARM = 1u << 13,  /* the write-buffer alarm was raised */
+    TW__T_CLOSE_CALLED = 1u << 10, /* close() called (or eof_received's
+                                      false closed it) */
+    TW__T_ABORT_CALLED = 1u << 11, /* abort() called */
+    TW__T_DEAD = 1u << 12,    /* connection_lost returned: a call now is a
+                                 use after the end (strict mode keeps the
+                                 memory to see it) */
 };
 
 /* What a transport kind can do, and what it does its own way: one constant
@@ -520,6 +578,37 @@ void tw__dgram_lookups_cancel(tw_loop *loop);
 
 /* Report a contract violation for t (used by the checked callers). */
 void tw__contract_fail(tw_transport *t, tw__event ev, const char *rule);
+
+/* Strict mode: report that the protocol's call `call` (as "write()") on
+ * t broke `rule`, naming the loop, t and the callback running. Reports
+ * only while strict mode is on, except for a call on a dead transport,
+ * which is always reported (only strict mode keeps one to be seen). */
+void tw__strict_fail(const tw_transport *t, const char *call, const char *rule);
+static inline bool tw__strict_on(const tw_transport *t)
+{
+    return t->loop->contract_strict;
+}
+/* The guard at the top of every public call: true (and reported) when
+ * t's connection_lost has returned, and the call must return at once
+ * without touching anything else. */
+static inline bool tw__transport_dead(const tw_transport *t, const char *call)
+{
+    if (!(t->flags & TW__T_DEAD))
+        return false;
+    tw__strict_fail(t, call, "after connection_lost returned: the transport "
+                             "is gone");
+    return true;
+}
+
+/* Free the memory of a transport a backend's destroy is done with (an
+ * allocation that begins with the transport: the backend's struct with
+ * the tw_transport first). Strict mode quarantines a dead one instead,
+ * up to TW__QUARANTINE_MAX per loop, oldest freed first; the rest go
+ * with the loop. A transport never initialised (loop NULL) is freed. */
+void tw__transport_free(tw_transport *t);
+#define TW__QUARANTINE_MAX 1024
+/* Free every quarantined transport of loop (tw__loop_fini). */
+void tw__quarantine_drain(tw_loop *loop);
 
 /* ------------------------------------------------------------------ */
 /* 5. servers and connect completions                                  */

@@ -501,7 +501,21 @@ unsigned tw_loop_alive(const tw_loop *loop) { return loop->alive; }
 
 uint64_t tw_loop_dropped_calls(const tw_loop *loop) { return loop->ts_dropped; }
 
-void tw_loop_set_contract_check(tw_loop *loop, bool on) { loop->contract_on = on; }
+void tw_loop_set_contract_check(tw_loop *loop, bool on)
+{
+    loop->contract_on = on;
+    if (!on)
+        loop->contract_strict = false;
+}
+
+void tw_loop_set_contract_strict(tw_loop *loop, bool on)
+{
+    loop->contract_strict = on;
+    if (on)
+        loop->contract_on = true;
+}
+
+bool tw_loop_contract_strict(const tw_loop *loop) { return loop->contract_strict; }
 
 void tw_loop_set_contract_handler(tw_loop *loop, tw_contract_handler h, void *arg)
 {
@@ -520,6 +534,8 @@ int tw__loop_init(tw_loop *loop, const tw__loop_ops *ops, size_t rbuf_len)
     tw__list_init(&loop->transports);
     tw__list_init(&loop->servers);
     tw__list_init(&loop->lookups);
+    tw__list_init(&loop->quarantine);
+    loop->cb_ev = -1;
     loop->rbuf_len = rbuf_len ? rbuf_len : TW__READ_SIZE_DEFAULT;
     loop->rbuf = malloc(loop->rbuf_len);
     if (!loop->rbuf)
@@ -538,6 +554,7 @@ int tw__loop_init(tw_loop *loop, const tw__loop_ops *ops, size_t rbuf_len)
 
 void tw__loop_fini(tw_loop *loop)
 {
+    loop->finishing = true; /* what ends from here on is freed at once */
     /* Lookups first: their backend requests must not call back into
      * what is freed below. */
     tw__dgram_lookups_cancel(loop);
@@ -557,6 +574,7 @@ void tw__loop_fini(tw_loop *loop)
             t->proto->ops->release(t->proto);
         t->ops->destroy(t);
     }
+    tw__quarantine_drain(loop);
     /* Pending callbacks are dropped; the ones that own their argument
      * (failed-connect completions) free it. */
     for (uint32_t i = 0; i < loop->nslots; i++) {

@@ -74,8 +74,9 @@ static void ad_data(tw_protocol *p, const uint8_t *data, size_t len)
         return;
     check(sp, TW__EV_PIPE_DATA);
     if (user_ops(sp)->pipe_data_received)
-        user_ops(sp)->pipe_data_received(sp->base.proto,
-                                         ((tw__pipe_adapter *)p)->fd, data, len);
+        TW__CALL_OUT(&sp->base, TW__EV_PIPE_DATA,
+                     user_ops(sp)->pipe_data_received(
+                         sp->base.proto, ((tw__pipe_adapter *)p)->fd, data, len));
 }
 
 /* A read pipe closes itself after eof (twin/process.h); false says so. */
@@ -96,7 +97,8 @@ static void ad_lost(tw_protocol *p, int err)
         return;
     check(sp, TW__EV_PIPE_LOST);
     if (user_ops(sp)->pipe_connection_lost)
-        user_ops(sp)->pipe_connection_lost(sp->base.proto, ad->fd, err);
+        TW__CALL_OUT(&sp->base, TW__EV_PIPE_LOST,
+                     user_ops(sp)->pipe_connection_lost(sp->base.proto, ad->fd, err));
     try_finish(sp);
 }
 
@@ -109,7 +111,8 @@ static void ad_pause(tw_protocol *p)
         return;
     check(sp, TW__EV_PAUSE);
     if (user_ops(sp)->pause_writing)
-        user_ops(sp)->pause_writing(sp->base.proto);
+        TW__CALL_OUT(&sp->base, TW__EV_PAUSE,
+                     user_ops(sp)->pause_writing(sp->base.proto));
 }
 
 static void ad_resume(tw_protocol *p)
@@ -119,7 +122,8 @@ static void ad_resume(tw_protocol *p)
         return;
     check(sp, TW__EV_RESUME);
     if (user_ops(sp)->resume_writing)
-        user_ops(sp)->resume_writing(sp->base.proto);
+        TW__CALL_OUT(&sp->base, TW__EV_RESUME,
+                     user_ops(sp)->resume_writing(sp->base.proto));
 }
 
 static void ad_release(tw_protocol *p)
@@ -236,7 +240,8 @@ static void exited_cb(void *arg)
     sp->exit_delivered = true;
     check(sp, TW__EV_EXITED);
     if (user_ops(sp)->process_exited)
-        user_ops(sp)->process_exited(sp->base.proto);
+        TW__CALL_OUT(&sp->base, TW__EV_EXITED,
+                     user_ops(sp)->process_exited(sp->base.proto));
     try_finish(sp);
 }
 
@@ -337,6 +342,8 @@ static tw__subprocess *as_sp(tw_transport *t)
 
 int tw_transport_get_pid(tw_transport *t)
 {
+    if (t && tw__transport_dead(t, "get_pid()"))
+        return -ESRCH;
     tw__subprocess *sp = as_sp(t);
     return sp ? sp->pid : -ENOTSUP;
 }
@@ -344,6 +351,11 @@ int tw_transport_get_pid(tw_transport *t)
 int tw_transport_get_pipe_transport(tw_transport *t, int fd,
                                     tw_transport **out)
 {
+    if (t && tw__transport_dead(t, "get_pipe_transport()")) {
+        if (out)
+            *out = NULL;
+        return -EPIPE;
+    }
     tw__subprocess *sp = as_sp(t);
     if (!sp)
         return -ENOTSUP;
@@ -355,6 +367,8 @@ int tw_transport_get_pipe_transport(tw_transport *t, int fd,
 
 int tw_transport_get_returncode(tw_transport *t, int *code)
 {
+    if (t && tw__transport_dead(t, "get_returncode()"))
+        return -EPIPE;
     tw__subprocess *sp = as_sp(t);
     if (!sp)
         return -ENOTSUP;
@@ -370,6 +384,8 @@ int tw_transport_get_returncode(tw_transport *t, int *code)
 
 int tw_transport_send_signal(tw_transport *t, int sig)
 {
+    if (t && tw__transport_dead(t, "send_signal()"))
+        return -ESRCH;
     tw__subprocess *sp = as_sp(t);
     if (!sp)
         return -ENOTSUP;

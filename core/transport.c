@@ -21,6 +21,7 @@
  * Kinds: what differs between them is the transport's class (t->cls),
  * asked here as flags and called as hooks; nothing here names a kind.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,14 +74,14 @@ static void call_pause(tw_transport *t)
 {
     check(t, TW__EV_PAUSE);
     if (t->proto->ops->pause_writing)
-        t->proto->ops->pause_writing(t->proto);
+        TW__CALL_OUT(t, TW__EV_PAUSE, t->proto->ops->pause_writing(t->proto));
 }
 
 static void call_resume(tw_transport *t)
 {
     check(t, TW__EV_RESUME);
     if (t->proto->ops->resume_writing)
-        t->proto->ops->resume_writing(t->proto);
+        TW__CALL_OUT(t, TW__EV_RESUME, t->proto->ops->resume_writing(t->proto));
 }
 
 /* ---- backend arming, only on change ---- */
@@ -159,6 +160,8 @@ void tw__transport_init(tw_transport *t, tw_loop *loop,
     assert((!c->pause_reading || c->reads) && (!c->close_on_eof || c->reads));
     assert((!c->write_eof || c->writes) && (!c->writes || c->limits));
     assert((!c->sendto || c->limits) && c->limits == (c->writable != NULL));
+    /* A close with more to do after its flush takes no write meanwhile. */
+    assert(!ops->close_takes_writes || !ops->close_flushed);
     t->ops = ops;
     t->cls = c;
     t->loop = loop;
@@ -179,7 +182,10 @@ void tw__transport_init(tw_transport *t, tw_loop *loop,
     tw__loop_ref(loop);
 }
 
-/* Free everything; the protocol (if any) is released first. */
+/* Free everything; the protocol (if any) is released first. From here on
+ * the transport is dead: a call on it is a use after the end (strict mode
+ * keeps its memory to say so: the backend's destroy frees it through
+ * tw__transport_free). */
 static void destroy(tw_transport *t)
 {
     /* A made transport goes only through its end (connection_lost). */
@@ -188,10 +194,11 @@ static void destroy(tw_transport *t)
     tw__list_remove(&t->link);
     tw__wbuf_clear(&t->wbuf);
     tw__transport_clear_queued(t);
+    t->flags |= TW__T_DEAD;
     tw_protocol *p = t->proto;
     t->proto = NULL;
     if (p && p->ops->release)
-        p->ops->release(p);
+        TW__CALL_OUT(t, TW__EV_RELEASE, p->ops->release(p));
     t->ops->destroy(t);
     tw__loop_unref(loop);
 }
@@ -204,7 +211,8 @@ static void end_cb(void *arg)
     if (t->flags & TW__T_MADE) {
         check(t, TW__EV_LOST);
         if (t->proto->ops->connection_lost)
-            t->proto->ops->connection_lost(t->proto, t->lost_err);
+            TW__CALL_OUT(t, TW__EV_LOST,
+                         t->proto->ops->connection_lost(t->proto, t->lost_err));
     }
     destroy(t);
 }
@@ -229,7 +237,7 @@ static void made_cb(void *arg)
     t->flags |= TW__T_MADE;
     check(t, TW__EV_MADE);
     if (t->proto->ops->connection_made)
-        t->proto->ops->connection_made(t->proto, t);
+        TW__CALL_OUT(t, TW__EV_MADE, t->proto->ops->connection_made(t->proto, t));
     tw_connect_cb cb = t->connect_cb;
     if (cb) {
         t->connect_cb = NULL;
@@ -275,7 +283,9 @@ int tw__transport_recv_buffer(tw_transport *t, ssize_t sizehint, void **buf,
     }
     check(t, TW__EV_GET_BUFFER);
     size_t n = 0;
-    void *b = t->proto->ops->get_buffer(t->proto, sizehint, &n);
+    void *b;
+    TW__CALL_OUT(t, TW__EV_GET_BUFFER,
+                 b = t->proto->ops->get_buffer(t->proto, sizehint, &n));
     if (!b || n == 0) {
         if (!(t->flags & TW__T_LOST))
             tw__transport_fatal(t, -ENOBUFS);
@@ -293,11 +303,13 @@ void tw__transport_received(tw_transport *t, size_t n)
     if (is_buffered(t)) {
         check(t, TW__EV_BUFFER_UPDATED);
         if (t->proto->ops->buffer_updated)
-            t->proto->ops->buffer_updated(t->proto, n);
+            TW__CALL_OUT(t, TW__EV_BUFFER_UPDATED,
+                         t->proto->ops->buffer_updated(t->proto, n));
     } else {
         check(t, TW__EV_DATA);
         if (t->proto->ops->data_received)
-            t->proto->ops->data_received(t->proto, t->loop->rbuf, n);
+            TW__CALL_OUT(t, TW__EV_DATA,
+                         t->proto->ops->data_received(t->proto, t->loop->rbuf, n));
     }
 }
 
@@ -311,7 +323,9 @@ size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
         if (!is_buffered(t)) {
             check(t, TW__EV_DATA);
             if (t->proto->ops->data_received)
-                t->proto->ops->data_received(t->proto, data + done, len - done);
+                TW__CALL_OUT(t, TW__EV_DATA,
+                             t->proto->ops->data_received(t->proto, data + done,
+                                                          len - done));
             return len;
         }
         void *buf;
@@ -324,7 +338,8 @@ size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
         assert(n > 0 && done <= len); /* each turn moves a byte or more */
         check(t, TW__EV_BUFFER_UPDATED);
         if (t->proto->ops->buffer_updated)
-            t->proto->ops->buffer_updated(t->proto, n);
+            TW__CALL_OUT(t, TW__EV_BUFFER_UPDATED,
+                         t->proto->ops->buffer_updated(t->proto, n));
     }
     return done;
 }
@@ -339,14 +354,17 @@ void tw__transport_eof(tw_transport *t)
     arm_read(t, false);
     assert(!(t->flags & TW__T_RARMED)); /* no read after eof */
     check(t, TW__EV_EOF);
-    bool keep = t->proto->ops->eof_received &&
-                t->proto->ops->eof_received(t->proto);
+    bool keep = false;
+    if (t->proto->ops->eof_received)
+        TW__CALL_OUT(t, TW__EV_EOF, keep = t->proto->ops->eof_received(t->proto));
     if (!keep || t->cls->close_on_eof)
         tw_transport_close(t);
 }
 
 int tw_transport_pause_reading(tw_transport *t)
 {
+    if (tw__transport_dead(t, "pause_reading()"))
+        return -EPIPE;
     if (!t->cls->pause_reading)
         return -ENOTSUP;
     if (t->flags & (TW__T_CLOSING | TW__T_PAUSED))
@@ -359,6 +377,8 @@ int tw_transport_pause_reading(tw_transport *t)
 
 int tw_transport_resume_reading(tw_transport *t)
 {
+    if (tw__transport_dead(t, "resume_reading()"))
+        return -EPIPE;
     if (!t->cls->pause_reading)
         return -ENOTSUP;
     if ((t->flags & TW__T_CLOSING) || !(t->flags & TW__T_PAUSED))
@@ -372,6 +392,8 @@ int tw_transport_resume_reading(tw_transport *t)
 
 bool tw_transport_is_reading(const tw_transport *t)
 {
+    if (tw__transport_dead(t, "is_reading()"))
+        return false;
     assert(t->cls->pause_reading || !(t->flags & TW__T_PAUSED));
     return !(t->flags & (TW__T_CLOSING | TW__T_PAUSED | TW__T_EOF_IN)) &&
            t->cls->reads;
@@ -477,29 +499,61 @@ static void do_shutdown(tw_transport *t)
         tw__transport_fatal(t, rc);
 }
 
+/* Whether a write may go on: 0, or the error it returns. Closing refuses
+ * it, except while close()'s flush is still in progress on a transport
+ * that takes writes then (ops->close_takes_writes: asyncio's socket
+ * transport appends them to the buffer it is flushing). */
 static int write_check(const tw_transport *t)
 {
     if (!t->cls->writes)
         return -ENOTSUP;
-    if (t->flags & TW__T_CLOSING)
+    if ((t->flags & TW__T_CLOSING) &&
+        ((t->flags & TW__T_LOST) || !t->ops->close_takes_writes))
         return -EPIPE;
     if (t->flags & TW__T_EOF_OUT)
         return -ESHUTDOWN;
     return 0;
 }
 
-int tw_transport_writelines(tw_transport *t, const struct iovec *iov,
-                            int iovcnt)
+/* Strict mode: a write of `bytes` that write_check refused with rc. After
+ * write_eof asyncio's socket transport raises (RuntimeError, even for no
+ * bytes); after the protocol's close() or abort() it drops the bytes
+ * without a word. A connection the network lost is no
+ * mistake of the protocol's (it has not heard yet), nor is a write of
+ * nothing. */
+static void strict_write(const tw_transport *t, const char *call, int rc,
+                         size_t bytes)
 {
+    if (!tw__strict_on(t) || rc == -ENOTSUP)
+        return;
+    char rule[96];
+    if (t->flags & TW__T_EOF_OUT)
+        snprintf(rule, sizeof rule, "after write_eof(): refused");
+    else if (bytes == 0)
+        return;
+    else if (t->flags & (TW__T_ABORT_CALLED | TW__T_CLOSE_CALLED))
+        snprintf(rule, sizeof rule, "after %s: refused, its %zu bytes dropped",
+                 t->flags & TW__T_ABORT_CALLED ? "abort()" : "close()", bytes);
+    else
+        return;
+    tw__strict_fail(t, call, rule);
+}
+
+static int writelines(tw_transport *t, const char *call,
+                      const struct iovec *iov, int iovcnt)
+{
+    bool args_ok = iovcnt >= 0 && (iovcnt == 0 || iov);
+    size_t total = 0;
+    for (int i = 0; args_ok && i < iovcnt; i++)
+        total += iov[i].iov_len;
     int rc = write_check(t);
-    if (rc < 0)
+    if (rc < 0) {
+        strict_write(t, call, rc, total);
         return rc;
-    if (iovcnt < 0 || (iovcnt > 0 && !iov))
+    }
+    if (!args_ok)
         return -EINVAL;
     invariants(t);
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++)
-        total += iov[i].iov_len;
     if (total == 0)
         return 0;
     const size_t size_before = t->wbuf.size;
@@ -556,12 +610,22 @@ int tw_transport_writelines(tw_transport *t, const struct iovec *iov,
     return 0;
 }
 
+int tw_transport_writelines(tw_transport *t, const struct iovec *iov,
+                            int iovcnt)
+{
+    if (tw__transport_dead(t, "writelines()"))
+        return -EPIPE;
+    return writelines(t, "writelines()", iov, iovcnt);
+}
+
 int tw_transport_write(tw_transport *t, const void *data, size_t len)
 {
+    if (tw__transport_dead(t, "write()"))
+        return -EPIPE;
     struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
     if (len > 0 && !data)
         return -EINVAL;
-    return tw_transport_writelines(t, &iov, 1);
+    return writelines(t, "write()", &iov, 1);
 }
 
 void tw__transport_writable(tw_transport *t)
@@ -606,8 +670,19 @@ static void flush(tw_transport *t)
 
 int tw_transport_write_eof(tw_transport *t)
 {
+    if (tw__transport_dead(t, "write_eof()"))
+        return -EPIPE;
     if (!t->cls->write_eof || !t->ops->can_write_eof)
         return -ENOTSUP;
+    /* asyncio ignores it once closing; strict mode reports it after the
+     * protocol's own close() or abort(): the half close it asks for will
+     * not be what happens. A second write_eof is a plain no-op. */
+    if (t->flags & (TW__T_ABORT_CALLED | TW__T_CLOSE_CALLED))
+        if (tw__strict_on(t))
+            tw__strict_fail(t, "write_eof()",
+                            t->flags & TW__T_ABORT_CALLED
+                                ? "after abort(): ignored"
+                                : "after close(): ignored");
     if (t->flags & (TW__T_CLOSING | TW__T_EOF_OUT))
         return 0;
     t->flags |= TW__T_EOF_OUT;
@@ -619,36 +694,62 @@ int tw_transport_write_eof(tw_transport *t)
 
 bool tw_transport_can_write_eof(const tw_transport *t)
 {
+    if (tw__transport_dead(t, "can_write_eof()"))
+        return false;
     return t->cls->write_eof && t->ops->can_write_eof;
 }
 
 size_t tw_transport_get_write_buffer_size(const tw_transport *t)
 {
+    if (tw__transport_dead(t, "get_write_buffer_size()"))
+        return 0;
     return buffered(t);
 }
 
 void tw_transport_get_write_buffer_limits(const tw_transport *t, size_t *low,
                                           size_t *high)
 {
+    if (tw__transport_dead(t, "get_write_buffer_limits()")) {
+        if (low)
+            *low = 0;
+        if (high)
+            *high = 0;
+        return;
+    }
     if (low)
         *low = t->low;
     if (high)
         *high = t->high;
 }
 
+/* Strict mode: limits asyncio refuses with ValueError ("high must be >=
+ * low must be >= 0"), named with what they came to. */
+static int bad_limits(const tw_transport *t, ssize_t high, ssize_t low)
+{
+    if (tw__strict_on(t)) {
+        char rule[96];
+        snprintf(rule, sizeof rule, "with high %zd and low %zd: refused, "
+                                    "high >= low >= 0 must hold", high, low);
+        tw__strict_fail(t, "set_write_buffer_limits()", rule);
+    }
+    return -EINVAL;
+}
+
 int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
                                          ssize_t low)
 {
+    if (tw__transport_dead(t, "set_write_buffer_limits()"))
+        return -EPIPE;
     if (!t->cls->limits)
         return -ENOTSUP; /* nothing is ever written */
     if (high < TW_LIMIT_DEFAULT || low < TW_LIMIT_DEFAULT)
-        return -EINVAL;
+        return bad_limits(t, high, low);
     if (high == TW_LIMIT_DEFAULT)
         high = low == TW_LIMIT_DEFAULT ? TW_WRITE_BUFFER_HIGH_DEFAULT : 4 * low;
     if (low == TW_LIMIT_DEFAULT)
         low = high / 4;
     if (low > high)
-        return -EINVAL;
+        return bad_limits(t, high, low);
     t->high = (size_t)high;
     t->low = (size_t)low;
     assert(t->low <= t->high);
@@ -662,6 +763,9 @@ int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
 
 int tw_transport_close(tw_transport *t)
 {
+    if (tw__transport_dead(t, "close()"))
+        return -EPIPE;
+    t->flags |= TW__T_CLOSE_CALLED;
     if (t->cls->close)
         return t->cls->close(t); /* a subprocess: pipes, kill, the exit */
     if (t->flags & TW__T_CLOSING)
@@ -687,8 +791,11 @@ static void force_close(tw_transport *t, int err)
 
 int tw_transport_abort(tw_transport *t)
 {
+    if (tw__transport_dead(t, "abort()"))
+        return -EPIPE;
     if (!t->cls->abort)
         return -ENOTSUP; /* SubprocessTransport has none: close() kills */
+    t->flags |= TW__T_ABORT_CALLED;
     force_close(t, 0);
     return 0;
 }
@@ -701,6 +808,8 @@ void tw__transport_fatal(tw_transport *t, int err)
 
 bool tw_transport_is_closing(const tw_transport *t)
 {
+    if (tw__transport_dead(t, "is_closing()"))
+        return true;
     return (t->flags & TW__T_CLOSING) != 0;
 }
 
@@ -708,10 +817,15 @@ bool tw_transport_is_closing(const tw_transport *t)
 
 tw_transport_kind tw_transport_kind_of(const tw_transport *t)
 {
+    (void)tw__transport_dead(t, "kind_of()"); /* the kind is still known */
     return t->cls->kind;
 }
 
-tw_loop *tw_transport_loop(const tw_transport *t) { return t->loop; }
+tw_loop *tw_transport_loop(const tw_transport *t)
+{
+    (void)tw__transport_dead(t, "loop()"); /* the loop is still there */
+    return t->loop;
+}
 
 int tw_transport_get_extra_info(tw_transport *t, const char *name,
                                 tw_extra *out)
@@ -720,6 +834,8 @@ int tw_transport_get_extra_info(tw_transport *t, const char *name,
     if (!out)
         out = &dummy;
     memset(out, 0, sizeof *out);
+    if (tw__transport_dead(t, "get_extra_info()"))
+        return -ENOENT;
     if (!name)
         return -EINVAL;
     const tw_addr *a = NULL;
@@ -766,6 +882,8 @@ int tw_transport_set_user_timeout(tw_transport *t, tw_ns timeout_ns)
 
 int tw_transport_peername(tw_transport *t, tw_addr *out)
 {
+    if (tw__transport_dead(t, "peername()"))
+        return -ENOENT;
     if (t->peer.len == 0)
         return -ENOENT;
     *out = t->peer;
@@ -774,6 +892,8 @@ int tw_transport_peername(tw_transport *t, tw_addr *out)
 
 int tw_transport_sockname(tw_transport *t, tw_addr *out)
 {
+    if (tw__transport_dead(t, "sockname()"))
+        return -ENOENT;
     if (t->local.len == 0)
         return -ENOENT;
     *out = t->local;
@@ -782,19 +902,28 @@ int tw_transport_sockname(tw_transport *t, tw_addr *out)
 
 int tw_transport_set_protocol(tw_transport *t, tw_protocol *p)
 {
+    if (tw__transport_dead(t, "set_protocol()"))
+        return -EPIPE;
     if (!p || !p->ops)
         return -EINVAL;
     t->proto = p;
     return 0;
 }
 
-tw_protocol *tw_transport_get_protocol(const tw_transport *t) { return t->proto; }
+tw_protocol *tw_transport_get_protocol(const tw_transport *t)
+{
+    if (tw__transport_dead(t, "get_protocol()"))
+        return NULL;
+    return t->proto;
+}
 
 /* ---- datagrams ---- */
 
 int tw_transport_sendto(tw_transport *t, const void *data, size_t len,
                         const tw_addr *addr)
 {
+    if (tw__transport_dead(t, "sendto()"))
+        return -EPIPE;
     if (!t->cls->sendto || !t->ops->sendto)
         return -ENOTSUP;
     if (t->flags & TW__T_CLOSING)
@@ -815,7 +944,8 @@ void tw__transport_datagram(tw_transport *t, const uint8_t *data, size_t len,
         return;
     check(t, TW__EV_DATAGRAM);
     if (t->proto->ops->datagram_received)
-        t->proto->ops->datagram_received(t->proto, data, len, from);
+        TW__CALL_OUT(t, TW__EV_DATAGRAM,
+                     t->proto->ops->datagram_received(t->proto, data, len, from));
 }
 
 void tw__transport_error_received(tw_transport *t, int err)
@@ -824,5 +954,5 @@ void tw__transport_error_received(tw_transport *t, int err)
         return;
     check(t, TW__EV_ERROR);
     if (t->proto->ops->error_received)
-        t->proto->ops->error_received(t->proto, err);
+        TW__CALL_OUT(t, TW__EV_ERROR, t->proto->ops->error_received(t->proto, err));
 }

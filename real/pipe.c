@@ -228,7 +228,7 @@ static void pipe_destroy(tw_transport *t)
         tw_handle_cancel(t->loop, p->io_err_h);
     tw__real_io_set(p->l, &p->io, 0);
     tw_sys.close(p->io.fd);
-    free(p);
+    tw__transport_free(&p->base);
 }
 
 static const tw__transport_ops pipe_ops = {

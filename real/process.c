@@ -135,7 +135,8 @@ static void proc_cleanup(tw__subprocess *sp)
     }
 }
 
-static void proc_free(tw__subprocess *sp) { free(proc_of(sp)); }
+/* The allocation begins with sp, which begins with its transport. */
+static void proc_free(tw__subprocess *sp) { tw__transport_free(&sp->base); }
 
 static const tw__subprocess_ops proc_ops = {
     .signal = proc_signal,

@@ -309,7 +309,7 @@ static void stream_destroy(tw_transport *t)
         tw_handle_cancel(t->loop, s->io_err_h);
     tw__real_io_set(s->l, &s->io, 0);
     tw_sys.close(s->io.fd);
-    free(s);
+    tw__transport_free(&s->base);
 }
 
 static const tw__transport_ops stream_ops = {
@@ -323,6 +323,7 @@ static const tw__transport_ops stream_ops = {
     .can_write_eof = true,
     .keepalive = stream_keepalive,
     .user_timeout = stream_user_timeout,
+    .close_takes_writes = true, /* a socket, as asyncio's */
 };
 
 /* ------------------------------------------------------------------ */

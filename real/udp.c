@@ -215,7 +215,7 @@ static void udp_destroy(tw_transport *t)
     tw_sys.close(u->io.fd);
     unix_unlink(u);
     free(u->path);
-    free(u);
+    tw__transport_free(&u->base);
 }
 
 static const tw__transport_ops udp_ops = {

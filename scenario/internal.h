@@ -145,6 +145,9 @@ struct tw_scenario {
     int nuntil;
     /* expectations */
     bool expect_contract, expect_invariants, expect_no_stuck;
+    /* the checker also watches the protocols' own calls (strict mode,
+     * twin/loop.h); `contract: basic` turns it off */
+    bool contract_strict;
     tw_ns stuck_after;
     sc_oracles oracles;
     sc_swarm swarm;

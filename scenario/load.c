@@ -318,6 +318,25 @@ static int parse_oracles(sc_yaml *y, yaml_node_t *n, sc_oracles *o)
     return 0;
 }
 
+/* contract: true or strict (the default: callbacks and the protocols'
+ * own calls), basic (callbacks only), false (ignored). */
+static int parse_contract(sc_yaml *y, tw_scenario *sc, yaml_node_t *v)
+{
+    const char *t = sc_text(v);
+    if (t && (strcmp(t, "basic") == 0 || strcmp(t, "strict") == 0)) {
+        sc->expect_contract = true;
+        sc->contract_strict = t[0] == 's';
+        return 0;
+    }
+    if (t && !sc_is_bool(t))
+        return sc_fail(y, v, "contract must be true, strict, basic or false, "
+                             "not '%.40s'", t);
+    if (sc_bool(y, v, "contract", &sc->expect_contract) < 0)
+        return -EINVAL;
+    sc->contract_strict = sc->expect_contract;
+    return 0;
+}
+
 static int parse_expect(sc_yaml *y, tw_scenario *sc, yaml_node_t *n)
 {
     static const char *const keys[] = {
@@ -332,7 +351,7 @@ static int parse_expect(sc_yaml *y, tw_scenario *sc, yaml_node_t *n)
         return -EINVAL;
     if ((v = sc_get(y, n, "exit")) && parse_exit(y, sc, v) < 0)
         return -EINVAL;
-    if ((v = sc_get(y, n, "contract")) && sc_bool(y, v, "contract", &sc->expect_contract) < 0)
+    if ((v = sc_get(y, n, "contract")) && parse_contract(y, sc, v) < 0)
         return -EINVAL;
     if ((v = sc_get(y, n, "invariants")) &&
         sc_bool(y, v, "invariants", &sc->expect_invariants) < 0)

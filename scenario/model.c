@@ -53,6 +53,7 @@ tw_scenario *sc_new(void)
     sc->check_every = TW_MS(100);
     sc->until_all = true;
     sc->expect_contract = sc->expect_invariants = sc->expect_no_stuck = true;
+    sc->contract_strict = true;
     sc->stuck_after = TW_SEC(5);
     sc->oracles = SC_ORACLES_DEFAULT;
     sc->world.chunk_split = -1;
@@ -331,7 +332,8 @@ void tw_scenario_describe(const tw_scenario *sc, FILE *f)
     }
     fprintf(f, "  expect: contract %s, invariants %s, no stuck connections %s "
                "(after %s)\n",
-            sc->expect_contract ? "clean" : "ignored",
+            !sc->expect_contract ? "ignored"
+            : sc->contract_strict ? "clean (strict)" : "clean (basic)",
             sc->expect_invariants ? "hold" : "ignored",
             sc->expect_no_stuck ? "yes" : "ignored",
             tw_format_duration(sc->stuck_after, a, sizeof a));

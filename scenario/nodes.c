@@ -114,6 +114,8 @@ int sc_nodes_setup(sc_runner *r)
             return -ENOMEM;
         setvbuf(n->out, NULL, _IOLBF, 0); /* lines reach app_out in time order */
         tw_loop_set_contract_check(n->loop, true);
+        /* strict unless the file says `contract: basic` (or false) */
+        tw_loop_set_contract_strict(n->loop, sc->expect_contract && sc->contract_strict);
         tw_loop_set_contract_handler(n->loop, on_violation, n);
     }
     for (int i = 0; i < sc->npaths; i++)

@@ -388,7 +388,7 @@ static void write_tail(FILE *f, const tw_scenario *sc)
     }
     fprintf(f, "expect: {contract: %s, invariants: %s, no_stuck_connections: %s, "
                "stuck_after: ",
-            sc->expect_contract ? "true" : "false",
+            !sc->expect_contract ? "false" : sc->contract_strict ? "true" : "basic",
             sc->expect_invariants ? "true" : "false",
             sc->expect_no_stuck ? "true" : "false");
     dur(f, sc->stuck_after);

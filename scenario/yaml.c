@@ -394,20 +394,32 @@ int sc_rate(sc_yaml *y, yaml_node_t *n, const char *what, uint64_t *out)
     return 0;
 }
 
+/* 1 true, 0 false, -1 neither. */
+static int bool_word(const char *s)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "on", NULL};
+    static const char *const no[] = {"false", "False", "FALSE", "no", "off", NULL};
+    for (int i = 0; yes[i]; i++) {
+        if (strcmp(s, yes[i]) == 0)
+            return 1;
+        if (strcmp(s, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+bool sc_is_bool(const char *s) { return s && bool_word(s) >= 0; }
+
 int sc_bool(sc_yaml *y, yaml_node_t *n, const char *what, bool *out)
 {
     const char *s = scalar(y, n, what, "true or false");
     if (!s)
         return -EINVAL;
-    static const char *const yes[] = {"true", "True", "TRUE", "yes", "on", NULL};
-    static const char *const no[] = {"false", "False", "FALSE", "no", "off", NULL};
-    for (int i = 0; yes[i]; i++) {
-        if (strcmp(s, yes[i]) == 0)
-            return *out = true, 0;
-        if (strcmp(s, no[i]) == 0)
-            return *out = false, 0;
-    }
-    return sc_fail(y, n, "%s must be true or false, not '%.40s'", what, s);
+    int b = bool_word(s);
+    if (b < 0)
+        return sc_fail(y, n, "%s must be true or false, not '%.40s'", what, s);
+    *out = b == 1;
+    return 0;
 }
 
 int sc_int(sc_yaml *y, yaml_node_t *n, const char *what, long long min,

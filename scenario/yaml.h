@@ -77,6 +77,8 @@ int sc_prob(sc_yaml *y, yaml_node_t *n, const char *what, double *out);
 int sc_bytes(sc_yaml *y, yaml_node_t *n, const char *what, uint64_t *out);
 int sc_rate(sc_yaml *y, yaml_node_t *n, const char *what, uint64_t *out);
 int sc_bool(sc_yaml *y, yaml_node_t *n, const char *what, bool *out);
+/* s is one of the words sc_bool takes. */
+bool sc_is_bool(const char *s);
 int sc_int(sc_yaml *y, yaml_node_t *n, const char *what, long long min,
            long long max, long long *out);
 /* A node name; *idx gets its index in sc. */

@@ -467,7 +467,7 @@ static void op_destroy(tw_transport *t)
     else
         sim->dg->tail = ep->prev;
     sim_table_del(&sim->dg->eps, ep->id);
-    free(ep);
+    tw__transport_free(&ep->t);
 }
 
 static const tw__transport_ops dg_ops = {

@@ -80,6 +80,7 @@ void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
         }
     }
     bool contract_on = n->loop.contract_on;
+    bool contract_strict = n->loop.contract_strict;
     tw_contract_handler h = n->loop.contract_handler;
     void *harg = n->loop.contract_arg;
     tw__loop_fini(&n->loop);
@@ -89,6 +90,7 @@ void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
         if (tw__loop_init(&n->loop, &tw__sim_loop_ops, sim->opts.chunk_bytes_max) < 0)
             sim_fail(sim, -ENOMEM, "out of memory restarting a node's loop");
         n->loop.contract_on = contract_on;
+        n->loop.contract_strict = contract_strict;
         n->loop.contract_handler = h;
         n->loop.contract_arg = harg;
         sim_node_hooks(n);

@@ -668,7 +668,7 @@ static void op_free(tw__subprocess *sp)
     free_vec(p->next_argv);
     free_vec(p->env);
     free(p->cwd);
-    free(p);
+    tw__transport_free(&p->sp.base); /* p begins with it */
 }
 
 static const tw__subprocess_ops proc_ops = {

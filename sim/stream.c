@@ -111,7 +111,7 @@ void sim_ep_free(tw_sim *sim, sim_ep *ep)
     free_segs(sim, ep->fly_head);
     free_segs(sim, ep->rx_head);
     sim_table_del(&sim->eps, ep->id);
-    free(ep);
+    tw__transport_free(&ep->t); /* ep begins with it */
 }
 
 
@@ -535,11 +535,13 @@ const tw__transport_ops tw__sim_stream_ops = {
     .can_write_eof = true,
     .keepalive = op_keepalive,
     .user_timeout = op_user_timeout,
+    .close_takes_writes = true, /* a socket, as asyncio's */
 };
 
 int tw_sim_reset_transport(tw_transport *t)
 {
-    if (!t || t->ops != &tw__sim_stream_ops)
+    if (!t || t->ops != &tw__sim_stream_ops ||
+        tw__transport_dead(t, "tw_sim_reset_transport()"))
         return -EINVAL;
     sim_ep *ep = (sim_ep *)t;
     tw_sim *sim = sim_of_ep(ep);

@@ -319,6 +319,8 @@ static bool loop_rand_stream(tw_loop *loop, uint64_t key, tw__rand *r)
     return true;
 }
 
+static const char *loop_label(tw_loop *loop) { return ((sim_node *)loop)->name; }
+
 const tw__loop_ops tw__sim_loop_ops = {
     .name = "sim",
     .now = loop_now,
@@ -337,6 +339,7 @@ const tw__loop_ops tw__sim_loop_ops = {
     .connect_pipe = sim_connect_pipe,
     .subprocess = sim_subprocess,
     .rand_stream = loop_rand_stream,
+    .label = loop_label,
 };
 
 tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr)

@@ -1,5 +1,6 @@
 /* tests/test_core.c - backend-independent pieces: the contract checker (on
- * its own, and catching a misbehaving fake backend), the threadsafe
+ * its own, and catching a misbehaving fake backend), strict mode's bounded
+ * quarantine of ended transports, the threadsafe
  * inbox's dropped calls, addresses, error names, the write buffer. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,65 @@ static void test_fake_backend_writes_go_straight_through(void **state)
     tw_loop_free(&fl.loop);
 }
 
+/* ---- strict mode's quarantine ---- */
+
+static void fake_free(tw_transport *t) { tw__transport_free(t); }
+
+static const tw__transport_ops fake_quarantined_ops = {
+    .send = fake_send, .want_write = fake_want, .want_read = fake_want,
+    .shutdown_write = fake_shutdown, .destroy = fake_free, .can_write_eof = true,
+};
+
+/* Open a transport on the fake loop, close it, and run it to its end. */
+static tw_transport *open_and_end(struct fake_loop *fl, rec *r)
+{
+    rec_init(r, 0);
+    tw_transport *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    tw__transport_init(t, &fl->loop, &fake_quarantined_ops, TW_TRANSPORT_STREAM);
+    assert_int_equal(tw__transport_open(t, rec_factory, r, NULL), 0);
+    tw_loop_run(&fl->loop);
+    assert_int_equal(tw_transport_close(t), 0);
+    tw_loop_run(&fl->loop);
+    assert_true(r->done && r->released);
+    rec_free(r);
+    return t;
+}
+
+static void test_quarantine_is_bounded(void **state)
+{
+    (void)state;
+    struct fake_loop fl;
+    assert_int_equal(tw__loop_init(&fl.loop, &fake_loop_ops, 0), 0);
+    fl.now = 0;
+    tw_loop_set_contract_handler(&fl.loop, capture, NULL);
+    nseen = 0;
+    rec r;
+    /* strict off: an ended transport is freed at once */
+    tw_loop_set_contract_strict(&fl.loop, false);
+    open_and_end(&fl, &r);
+    assert_int_equal(fl.loop.nquarantine, 0);
+    /* strict on: the last TW__QUARANTINE_MAX are kept, older ones freed
+     * (ASan and LSan check both halves) */
+    tw_loop_set_contract_strict(&fl.loop, true);
+    tw_transport *last = NULL;
+    for (int i = 0; i < TW__QUARANTINE_MAX + 3; i++) {
+        last = open_and_end(&fl, &r);
+        assert_int_equal(fl.loop.nquarantine,
+                         i < TW__QUARANTINE_MAX ? i + 1 : TW__QUARANTINE_MAX);
+    }
+    assert_int_equal(nseen, 0);
+    /* the newest is still there to say it is gone */
+    assert_int_equal(tw_transport_write(last, "x", 1), -EPIPE);
+    assert_int_equal(nseen, 1);
+    assert_non_null(strstr(seen, "loop (fake backend): transport #"));
+    assert_non_null(strstr(seen, "write() after connection_lost returned"));
+    /* turning the checker off turns strict mode off */
+    tw_loop_set_contract_check(&fl.loop, false);
+    assert_false(tw_loop_contract_strict(&fl.loop));
+    tw_loop_free(&fl.loop); /* frees the quarantine */
+}
+
 /* ---- the threadsafe inbox ---- */
 
 static int ran;
@@ -367,6 +427,7 @@ int main(void)
         TW_TEST(test_contract_names_each_violation),
         TW_TEST(test_contract_catches_a_bad_backend),
         TW_TEST(test_fake_backend_writes_go_straight_through),
+        TW_TEST(test_quarantine_is_bounded),
         TW_TEST(test_dropped_threadsafe_calls_are_counted),
         TW_TEST(test_addr_parse_format),
         TW_TEST(test_errors_have_names),

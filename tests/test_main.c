@@ -1,8 +1,10 @@
 /* tests/test_main.c - tw_main, the whole twin command inside any program:
  * it sees the apps the program registered, names the program (argv[0])
  * in what it prints, replay commands included, and refuses a bad --load
- * with one line and status 2. Runs tw_main in this process, its output
- * caught in a file. */
+ * with one line and status 2; `sim` reports a protocol's mistake with its
+ * own transport as a correctness failure naming the call and the callback
+ * (strict contract mode, on unless the file says `contract: basic`). Runs
+ * tw_main in this process, its output caught in a file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +91,74 @@ static const tw_app counter_app = {
     .done = c_done,
 };
 
+/* ---- an app whose protocol writes after its own close() ---- */
+
+typedef struct late {
+    tw_protocol base;
+    tw_transport *t;
+    bool lost;
+    bool careful; /* makes no mistake (before a restart, with --restarted) */
+} late;
+
+static void late_made(tw_protocol *p, tw_transport *t)
+{
+    ((late *)p)->t = t;
+    tw_transport_write(t, "hi", 2);
+}
+
+static void late_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    late *l = (late *)p;
+    (void)d, (void)n;
+    tw_transport_close(l->t);
+    if (!l->careful)
+        tw_transport_write(l->t, "late", 4); /* the mistake: dropped */
+}
+
+static void late_lost(tw_protocol *p, int error)
+{
+    (void)error;
+    ((late *)p)->lost = true;
+}
+
+static const tw_protocol_ops late_ops = {
+    .connection_made = late_made, .data_received = late_data,
+    .connection_lost = late_lost,
+};
+
+static tw_protocol *late_factory(void *arg) { return arg; }
+
+static int late_start(tw_loop *loop, int argc, char **argv, FILE *o, void **state)
+{
+    (void)o;
+    late *l = calloc(1, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    l->base.ops = &late_ops;
+    l->careful = argc > 1 && strcmp(argv[1], "--restarted") == 0 &&
+                 tw_app_restarts(loop) == 0;
+    int rc = tw_create_connection(loop, late_factory, l, "server", 7, NULL);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    *state = l;
+    return 0;
+}
+static int late_result(void *s) { return ((late *)s)->lost ? 0 : 1; }
+static void late_free(void *s) { free(s); }
+static bool late_done(void *s) { return ((late *)s)->lost; }
+
+static const tw_app late_app = {
+    .name = "late-writer",
+    .summary = "says hi, then closes and writes on the answer",
+    .usage = "",
+    .start = late_start,
+    .result = late_result,
+    .free = late_free,
+    .done = late_done,
+};
+
 static int with_app(void **state)
 {
     tw_test_setup(state);
@@ -125,6 +195,51 @@ static void test_sim_names_the_program(void **state)
     const char *sweep[] = {"/opt/x/mytool", "sim", scenario, "--seeds", "1..3", "--json"};
     assert_int_equal(run_main(6, sweep), 0);
     assert_non_null(strstr(out, "\"replay\": \"/opt/x/mytool sim "));
+}
+
+static char strict_file[128];
+
+static void write_late_scenario(const char *args, const char *rest)
+{
+    FILE *f = fopen(strict_file, "w");
+    assert_non_null(f);
+    fprintf(f, "name: late\n"
+               "duration: 1s\n"
+               "nodes:\n"
+               "  - {name: server, addr: 10.0.0.1, app: echo-server,\n"
+               "     args: [--host, \"\", --port, \"7\", --quiet]}\n"
+               "  - {name: writer, addr: 10.0.0.2, app: late-writer, args: [%s]}\n"
+               "quiet: {within: 2s, until: [writer]}\n"
+               "%s",
+            args, rest);
+    fclose(f);
+}
+
+static void test_sim_reports_a_protocol_mistake(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_app_register(&late_app), 0);
+    const char *argv[] = {"mytool", "sim", strict_file, "--seed", "1"};
+    write_late_scenario("", "");
+    assert_int_equal(run_main(5, argv), 1);
+    assert_non_null(strstr(out, "result: FAIL (correctness)"));
+    if (!strstr(out, "writer: twin contract violation: node writer (sim backend): "
+                     "transport #1: write() after close(): refused, its 4 bytes "
+                     "dropped (in data_received of transport #1)"))
+        fail_msg("no violation naming the call and the callback in:\n%s", out);
+    /* the file's own word turns it off: callbacks only */
+    write_late_scenario("", "expect: {contract: basic}\n");
+    assert_int_equal(run_main(5, argv), 0);
+    assert_non_null(strstr(out, "result: PASS"));
+    assert_non_null(strstr(out, "contract clean (basic)"));
+    /* a node restarted after a crash is watched as strictly */
+    write_late_scenario("--restarted", "timeline:\n  - {at: 300ms, crash: writer, "
+                                       "for: 100ms}\n");
+    assert_int_equal(run_main(5, argv), 1);
+    if (!strstr(out, "writer: twin contract violation: node writer (sim backend): "
+                     "transport #1: write() after close()"))
+        fail_msg("no violation after the restart in:\n%s", out);
+    unlink(strict_file);
 }
 
 static void test_usage_and_version_name_the_program(void **state)
@@ -169,6 +284,8 @@ static void test_bad_load_is_status_2(void **state)
 int main(void)
 {
     snprintf(scenario, sizeof scenario, "/tmp/twin-test-main-%d.yaml", (int)getpid());
+    snprintf(strict_file, sizeof strict_file, "/tmp/twin-test-late-%d.yaml",
+             (int)getpid());
     FILE *f = fopen(scenario, "w");
     if (!f)
         return 1;
@@ -188,6 +305,7 @@ int main(void)
                                         tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_sim_names_the_program, with_app,
                                         tw_test_teardown),
+        TW_TEST(test_sim_reports_a_protocol_mistake),
         TW_TEST(test_usage_and_version_name_the_program),
         TW_TEST(test_bad_load_is_status_2),
     };

@@ -1,6 +1,7 @@
 /* tests/test_matrix_flow.c - flow control seen from the protocol, on BOTH
  * backends: resume_writing at the low-water mark when the peer drains the
- * buffer a little at a time, and the size hint a BufferedProtocol is given.
+ * buffer a little at a time, the size hint a BufferedProtocol is given, and
+ * writes made in resume_writing while close() is still flushing.
  *
  * The watermark tests of test_matrix_stream.c drain in large steps with
  * low = 0, where "at low" and "empty" are the same moment. Here the reader
@@ -146,6 +147,100 @@ static void test_resume_at_low_water_in_small_steps(void **state)
     pair_close(env, &p);
 }
 
+/* ---- writing in resume_writing while close() flushes ---- */
+
+/* asyncio's socket transport takes a write made after close() while the
+ * buffer is still being flushed: its resume_writing runs inside the flush
+ * ("may append to buffer"), and the close then waits for those bytes too.
+ * The writer here fills its buffer past the high mark, closes, and writes
+ * more each time it is resumed: until it is paused again, then a small
+ * last write. */
+enum { CW_SEED = 51, CW_LAST = 777 };
+
+static struct {
+    size_t written;  /* bytes the writer has handed over, in pattern order */
+    int rounds;      /* writes made in resume_writing */
+    int rcs[4];      /* what they returned */
+    bool was_closing;
+} cw;
+
+static void cw_write(tw_transport *t, size_t n, int *rc)
+{
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    for (size_t i = 0; i < n; i++)
+        b[i] = tw_pattern(CW_SEED, cw.written + i);
+    *rc = tw_transport_write(t, b, n);
+    if (*rc == 0)
+        cw.written += n;
+    free(b);
+}
+
+static void cw_resumed(rec *w)
+{
+    if (cw.rounds >= 2)
+        return;
+    cw.was_closing = tw_transport_is_closing(w->t);
+    int k = cw.rounds++;
+    if (k == 1) {
+        cw_write(w->t, CW_LAST, &cw.rcs[k]);
+        return;
+    }
+    /* Until the writer is paused again: nothing drains meanwhile, so the
+     * path fills and the transport buffers. */
+    int pauses = w->pauses;
+    while (w->pauses == pauses && cw.rcs[k] == 0 &&
+           cw.written < ((size_t)256 << 20))
+        cw_write(w->t, CHUNK, &cw.rcs[k]);
+}
+
+static void test_write_in_resume_writing_after_close(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    /* strict mode: a write the transport takes is no mistake */
+    tw_loop_set_contract_strict(env->loop, true);
+    pair p;
+    memset(&p, 0, sizeof p);
+    memset(&cw, 0, sizeof cw);
+    rec_client_init(&p.cli, 0);
+    p.cli.r.on_resume = cw_resumed;
+    p.pool.tmpl.verify = true;
+    p.pool.tmpl.seed = CW_SEED;
+    pair_open(env, &p);
+    rec *srv = &p.pool.recs[0];
+    tw_transport *t = p.cli.r.t;
+
+    /* The reader holds off until the writer is paused and has closed. */
+    assert_int_equal(tw_transport_pause_reading(srv->t), 0);
+    while (p.cli.r.pauses == 0) {
+        int rc;
+        cw_write(t, CHUNK, &rc);
+        assert_int_equal(rc, 0);
+        assert_true(cw.written < ((size_t)256 << 20)); /* the path must fill */
+    }
+    assert_int_equal(tw_transport_close(t), 0);
+    assert_true(tw_transport_is_closing(t));
+    assert_true(tw_transport_get_write_buffer_size(t) > 0);
+
+    assert_int_equal(tw_transport_resume_reading(srv->t), 0);
+    TW_WAIT(env, p.cli.r.done && srv->done);
+    /* both writes made in resume_writing after close() were taken ... */
+    assert_int_equal(cw.rounds, 2);
+    assert_true(cw.was_closing);
+    assert_int_equal(cw.rcs[0], 0);
+    assert_int_equal(cw.rcs[1], 0);
+    /* ... the first pausing the writer again, and the close waited for
+     * them: connection_lost(0) came once all was flushed */
+    assert_string_equal(p.cli.r.log, "MPRPRL");
+    assert_int_equal(p.cli.r.lost_err, 0);
+    /* the peer got every byte in order, then EOF */
+    assert_int_equal(srv->total, cw.written);
+    assert_false(srv->mismatch);
+    assert_string_equal(srv->log, "MDEL");
+    assert_int_equal(env->violations, 0);
+    pair_close(env, &p);
+}
+
 /* ---- the BufferedProtocol size hint ---- */
 
 enum { HINT_BUF = 7, HINT_MAX = 1 << 16 };
@@ -245,6 +340,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TW_MATRIX(test_resume_at_low_water_in_small_steps),
         TW_MATRIX(test_buffered_size_hint),
+        TW_MATRIX(test_write_in_resume_writing_after_close),
     };
     return cmocka_run_group_tests_name("matrix_flow", tests, NULL, NULL);
 }

@@ -202,10 +202,18 @@ static void test_close_flushes_everything(void **state)
     p.pool.tmpl.verify = true;
     p.pool.tmpl.seed = 11;
     pair_open(env, &p);
-    const size_t n = 8u << 20;
+    size_t n = 8u << 20;
     write_pattern(p.cli.r.t, 11, 0, n);
+    bool flushing = tw_transport_get_write_buffer_size(p.cli.r.t) > 0;
     assert_int_equal(tw_transport_close(p.cli.r.t), 0);
-    assert_int_equal(tw_transport_write(p.cli.r.t, "x", 1), -EPIPE);
+    /* asyncio's socket transport takes a write while close() is still
+     * flushing, and refuses one once nothing was left to flush */
+    if (flushing) {
+        write_pattern(p.cli.r.t, 11, n, 1);
+        n++;
+    } else {
+        assert_int_equal(tw_transport_write(p.cli.r.t, "x", 1), -EPIPE);
+    }
     TW_WAIT(env, p.cli.r.done && server_rec(&p)->done);
     assert_int_equal(p.cli.r.lost_err, 0);
     assert_int_equal(server_rec(&p)->total, n);

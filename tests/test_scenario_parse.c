@@ -111,6 +111,8 @@ static void test_wrong_type(void **state)
     expect_error(cat(good_head, "expect: {exit: {client: yes}}\n"), 11, 25,
                  "an exit status must be a whole number");
     expect_error("- just\n- a list\n", 1, 1, "a scenario must be a mapping");
+    expect_error(cat(good_head, "expect: {contract: maybe}\n"), 11, 20,
+                 "contract must be true, strict, basic or false, not 'maybe'");
 }
 
 static void test_unknown_app(void **state)
@@ -363,6 +365,27 @@ static void test_write_round_trip(void **state)
     assert_true(files >= 8);
 }
 
+/* The contract expectation's four words, as they are written back:
+ * strict is the default and writes as true. */
+static void test_contract_modes_write_back(void **state)
+{
+    (void)state;
+    const char *const in[] = {"", "expect: {contract: true}\n",
+                              "expect: {contract: strict}\n",
+                              "expect: {contract: basic}\n",
+                              "expect: {contract: false}\n"};
+    const char *const out[] = {"contract: true,", "contract: true,", "contract: true,",
+                               "contract: basic,", "contract: false,"};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        tw_scenario *sc = expect_ok(cat(good_head, in[i]));
+        char *text = written(sc);
+        if (!strstr(text, out[i]))
+            fail_msg("'%s' wrote back without '%s':\n%s", in[i], out[i], text);
+        free(text);
+        tw_scenario_free(sc);
+    }
+}
+
 /* One table of fault kinds: every kind the simulator has can be written
  * in a timeline, loads, is described, and writes back as it was read;
  * every kind the swarm may draw can be listed in a swarm section, and
@@ -574,6 +597,7 @@ int main(void)
         TW_TEST(test_hostile),
         TW_TEST(test_good_file_loads),
         TW_TEST(test_write_round_trip),
+        TW_TEST(test_contract_modes_write_back),
         TW_TEST(test_every_fault_kind_in_a_timeline_and_a_swarm),
         TW_TEST(test_chunk_split),
         TW_TEST(test_load_missing_file),

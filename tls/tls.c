@@ -594,7 +594,7 @@ static void tls_destroy(tw_transport *t)
     free(c->server_name);
     free(c->reason);
     tw_tls_ctx_free(c->ctx);
-    free(c);
+    tw__transport_free(&c->base);
 }
 
 const tw__transport_ops tw__tls_ops = {
@@ -616,6 +616,8 @@ bool tw_transport_is_tls(const tw_transport *t)
 
 const char *tw_transport_tls_error(const tw_transport *t)
 {
+    if (t && tw__transport_dead(t, "tls_error()"))
+        return NULL; /* the reason went with the connection */
     return tw_transport_is_tls(t) ? ((const tls_conn *)t)->reason : NULL;
 }
 

@@ -116,10 +116,48 @@ unsigned tw_loop_alive(const tw_loop *loop);
  * eof_received, get_buffer/buffer_updated pairing, pause/resume alternating,
  * nothing after connection_lost). A violation calls the handler with a
  * sentence naming the transport, the callback and the rule; the default
- * handler prints it to stderr and aborts. On by default unless NDEBUG. */
+ * handler prints it to stderr and aborts. On by default unless NDEBUG.
+ * Turning it off turns strict mode off too. */
 typedef void (*tw_contract_handler)(void *arg, const char *violation);
 void tw_loop_set_contract_check(tw_loop *loop, bool on);
 void tw_loop_set_contract_handler(tw_loop *loop, tw_contract_handler h, void *arg);
+
+/* Strict mode: the checker also watches what each PROTOCOL does with its
+ * transports, and reports through the same handler a sentence naming the
+ * loop (a simulated node by its name), the transport, the call and the
+ * callback the protocol was in when it made it, e.g.
+ *   twin contract violation: node c1 (sim backend): transport #4: write()
+ *   after close(): refused, its 5 bytes dropped (in data_received of
+ *   transport #4)
+ * What it reports (what asyncio raises on, or silently drops):
+ *   - write() / writelines() after write_eof() (asyncio: RuntimeError);
+ *   - write() / writelines() of some bytes refused after the protocol's
+ *     own close() or abort() (asyncio drops them; a write taken while
+ *     close() still flushes is fine: twin/transport.h), and write_eof()
+ *     after close() or abort();
+ *   - set_write_buffer_limits() refused (low > high, or negative:
+ *     asyncio's ValueError);
+ *   - any call on a transport after its connection_lost returned.
+ * Not reported, as asyncio takes them without a word: pause_reading or
+ * resume_reading twice or out of order, close() or abort() twice, a
+ * second write_eof(), a write after the NETWORK lost the connection
+ * (the protocol has not heard yet).
+ *
+ * A call after connection_lost can only be seen while the transport's
+ * memory is still there: in strict mode a transport is not freed when its
+ * connection_lost and release are done but quarantined, marked dead,
+ * until the loop is freed; each loop keeps its last 1024 dead transports
+ * and frees older ones (a stale pointer to one of those is undefined
+ * behaviour again). The cost is that memory: a loop that has ended 1024
+ * connections keeps 1024 transports (the backend's struct, 424 to about
+ * 700 bytes: at most about 0.7 MB a loop; their sockets, buffers and
+ * protocols are released as usual), and a flag test in every call.
+ * Strict mode applies to the transports that end while it is on.
+ * Turning it on turns the checker on. Off by default; `twin sim` runs
+ * scenarios with it on (the scenario key `expect: {contract: basic}`
+ * turns it off). */
+void tw_loop_set_contract_strict(tw_loop *loop, bool on);
+bool tw_loop_contract_strict(const tw_loop *loop);
 
 #ifdef __cplusplus
 }

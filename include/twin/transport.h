@@ -2,7 +2,8 @@
  *
  * Transports are made by the loop (twin/net.h) and handed to the protocol in
  * connection_made. The pointer is valid until the protocol's
- * connection_lost returns; after that it is freed and must not be used.
+ * connection_lost returns; after that it is freed and must not be used
+ * (strict contract mode, twin/loop.h, keeps it to report such a use).
  * Between close()/abort() and connection_lost every call is safe and
  * returns an error value where it makes no sense (use after close is an
  * error, not undefined behaviour). A call that makes no sense for the
@@ -105,7 +106,17 @@ bool tw_transport_is_reading(const tw_transport *t);
  * Returns 0; -EPIPE once closing or lost; -ESHUTDOWN after write_eof;
  * -ENOMEM; -ENOTSUP on a read-only transport. A socket error found here
  * is returned and the connection is lost with it (connection_lost(err)
- * follows from the loop). len 0 does nothing. */
+ * follows from the loop). len 0 does nothing.
+ *
+ * After close(), as asyncio's transports do: a stream socket (TCP, Unix,
+ * socketpair) takes writes for as long as close() is still flushing what
+ * was buffered, resume_writing included (asyncio's selector transport
+ * refuses a write only after write_eof or once the connection is lost),
+ * and sends them before its EOF and connection_lost(0); once nothing was
+ * left to flush, or after abort() or an error, write is -EPIPE (asyncio
+ * drops the bytes). A write pipe and a TLS transport refuse writes from
+ * close() on (-EPIPE), as asyncio's write pipe and SSL transports drop
+ * them. */
 int tw_transport_write(tw_transport *t, const void *data, size_t len);
 
 /* Functionally write() of each buffer in turn, done as one writev. */
