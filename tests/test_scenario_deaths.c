@@ -7,7 +7,11 @@
  *     fails liveness, the seed replays, shrink brings it to the one
  *     crash, and the client with a reply timeout passes every seed;
  *   - the same client against a blackhole (a server that vanishes from
- *     the network for a while, without a reset), found likewise.
+ *     the network for a while, without a reset), found likewise;
+ *   - a UDP client that takes any reply but the one it waits for as a
+ *     protocol error, found by the swarm's datagram faults (a duplicate,
+ *     a late echo after a resend, a corrupted one); the client that
+ *     drops what it does not wait for passes.
  *
  * The apps are this file's: a server that answers each line 200 ms after
  * it reads it, and a client that asks five questions one after another,
@@ -15,6 +19,8 @@
  * timeout on each reply. */
 #include <stdlib.h>
 #include <string.h>
+
+#include "twin/datagram.h"
 
 #include "tests/harness.h"
 #include "twin/app.h"
@@ -231,6 +237,130 @@ static const tw_app asker_app = {
     .discard = asker_discard,
 };
 
+/* ---- the pinger: stop and wait over UDP ---- */
+
+#define PINGS 40
+
+typedef struct pinger {
+    tw_protocol base;
+    tw_loop *loop;
+    tw_transport *t;
+    tw_handle resend;
+    uint32_t next; /* the sequence number waited for */
+    bool tolerant; /* drops what it does not wait for (the fix) */
+    bool failed;
+} pinger;
+
+static void ping(pinger *k);
+
+static void ping_again(void *arg)
+{
+    pinger *k = arg;
+    k->resend = 0;
+    ping(k);
+}
+
+static void ping(pinger *k)
+{
+    uint8_t b[4] = {(uint8_t)(k->next >> 24), (uint8_t)(k->next >> 16),
+                    (uint8_t)(k->next >> 8), (uint8_t)k->next};
+    tw_transport_sendto(k->t, b, sizeof b, NULL);
+    k->resend = tw_call_later(k->loop, TW_MS(50), ping_again, k);
+}
+
+static void ping_made(tw_protocol *p, tw_transport *t)
+{
+    pinger *k = (pinger *)p;
+    k->t = t;
+    ping(k);
+}
+
+static void ping_got(tw_protocol *p, const uint8_t *d, size_t n, const tw_addr *from)
+{
+    pinger *k = (pinger *)p;
+    (void)from;
+    if (k->failed || k->next == PINGS)
+        return;
+    uint32_t seq = n == 4 ? (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 |
+                                (uint32_t)d[2] << 8 | d[3]
+                          : UINT32_MAX;
+    if (seq != k->next) {
+        if (k->tolerant)
+            return; /* a duplicate, a late one, a damaged one: not ours */
+        k->failed = true; /* the mistake: "cannot happen" */
+        tw_transport_close(k->t);
+        return;
+    }
+    tw_handle_cancel(k->loop, k->resend);
+    k->resend = 0;
+    if (++k->next == PINGS)
+        tw_transport_close(k->t);
+    else
+        ping(k);
+}
+
+static void ping_error(tw_protocol *p, int err) { (void)p, (void)err; }
+static void ping_lost(tw_protocol *p, int err)
+{
+    pinger *k = (pinger *)p;
+    (void)err;
+    if (k->resend)
+        tw_handle_cancel(k->loop, k->resend);
+    k->resend = 0;
+    k->t = NULL;
+}
+static void ping_release(tw_protocol *p) { (void)p; }
+
+static const tw_protocol_ops pinger_ops = {
+    .connection_made = ping_made, .datagram_received = ping_got,
+    .error_received = ping_error, .connection_lost = ping_lost,
+    .release = ping_release,
+};
+
+static tw_protocol *pinger_factory(void *arg) { return &((pinger *)arg)->base; }
+
+static int pinger_start(tw_loop *loop, int argc, char **argv, FILE *out, void **st)
+{
+    (void)out;
+    pinger *k = calloc(1, sizeof *k);
+    if (!k)
+        return -ENOMEM;
+    k->base.ops = &pinger_ops;
+    k->loop = loop;
+    k->tolerant = argc == 2 && strcmp(argv[1], "--tolerant") == 0;
+    tw_datagram_opts o = {.remote_host = "server", .remote_port = 9999};
+    int rc = tw_create_datagram_endpoint(loop, pinger_factory, k, &o, NULL);
+    if (rc < 0) {
+        free(k);
+        return rc;
+    }
+    *st = k;
+    return 0;
+}
+static int pinger_result(void *st)
+{
+    pinger *k = st;
+    return !k->failed && k->next == PINGS ? 0 : 1;
+}
+static bool pinger_done(void *st)
+{
+    pinger *k = st;
+    return k->failed || k->next == PINGS;
+}
+static void pinger_free(void *st)
+{
+    pinger *k = st;
+    if (k->t)
+        tw_transport_abort(k->t);
+    free(k);
+}
+
+static const tw_app pinger_app = {
+    .name = "test-pinger", .summary = "", .usage = "", .start = pinger_start,
+    .result = pinger_result, .free = pinger_free, .done = pinger_done,
+    .discard = free,
+};
+
 /* ---- sweeps ---- */
 
 static tw_scenario *parse(const char *text)
@@ -327,10 +457,56 @@ static void test_blackhole_finds_a_client_without_a_reply_timeout(void **state)
     found_and_fixed("blackhole");
 }
 
+static tw_scenario *udp_world(const char *args)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "duration: 2s\n"
+             "nodes:\n"
+             "  - {name: server, addr: 10.0.0.1, app: udp-echo-server,\n"
+             "     args: [--host, 10.0.0.1, --port, \"9999\", --quiet]}\n"
+             "  - {name: client, addr: 10.0.0.2, app: test-pinger, args: [%s]}\n"
+             "network: {latency: 1ms}\n"
+             "quiet: {within: 10s, until: [client]}\n"
+             "swarm:\n  faults: [dgram]\n  nodes: [client]\n  window: [0s, 500ms]\n"
+             "  count: 1\n  duration: [200ms, 1s]\n",
+             args);
+    return parse(text);
+}
+
+static void test_datagram_faults_find_a_client_that_trusts_the_network(void **state)
+{
+    (void)state;
+    tw_scenario *bad = udp_world("");
+    int failed;
+    uint64_t seed = sweep(bad, 40, TW_SCENARIO_CORRECTNESS, &failed);
+    if (!seed)
+        fail_msg("no seed of 40 found the client that trusts the network");
+    tw_scenario_result a;
+    tw_scenario_run_opts o = {.swarm = true};
+    assert_int_equal(tw_scenario_run(bad, seed, &o, &a), 0);
+    assert_int_equal(a.verdict, TW_SCENARIO_CORRECTNESS);
+    assert_non_null(strstr(a.message, "client (test-pinger) exited with status 1"));
+    assert_int_equal(a.neffects, 1);
+    assert_string_equal(a.effects[0].kind, "dgram");
+    assert_true(a.effects[0].count > 0);
+    tw_scenario_result_fini(&a);
+    tw_scenario *small = NULL;
+    tw_scenario_shrink_stats st;
+    assert_int_equal(tw_scenario_shrink(bad, seed, true, 100, NULL, &small, &st), 0);
+    assert_int_equal(st.faults_after, 1);
+    tw_scenario_free(small);
+    tw_scenario_free(bad);
+    tw_scenario *good = udp_world("--tolerant");
+    assert_int_equal(sweep(good, 40, TW_SCENARIO_CORRECTNESS, &failed), 0);
+    tw_scenario_free(good);
+}
+
 static int setup(void **state)
 {
     tw_test_setup(state);
-    if (tw_app_register(&slow_answerer) != 0 || tw_app_register(&asker_app) != 0)
+    if (tw_app_register(&slow_answerer) != 0 || tw_app_register(&asker_app) != 0 ||
+        tw_app_register(&pinger_app) != 0)
         return -1;
     return 0;
 }
@@ -342,6 +518,9 @@ int main(void)
                                         setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(
             test_blackhole_finds_a_client_without_a_reply_timeout, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_datagram_faults_find_a_client_that_trusts_the_network, setup,
+            tw_test_teardown),
     };
     return cmocka_run_group_tests_name("scenario_deaths", tests, NULL, NULL);
 }
