@@ -8,6 +8,10 @@
  *     crash, and the client with a reply timeout passes every seed;
  *   - the same client against a blackhole (a server that vanishes from
  *     the network for a while, without a reset), found likewise;
+ *   - a client that takes a late reply for a dead server and gives up,
+ *     found by a freeze of the server (a GC or VM pause) and by a slow
+ *     server (each of its turns costing time); the client that asks again
+ *     passes;
  *   - a UDP client that takes any reply but the one it waits for as a
  *     protocol error, found by the swarm's datagram faults (a duplicate,
  *     a late echo after a resend, a corrupted one); the client that
@@ -125,6 +129,8 @@ typedef struct asker {
     tw_ns timeout; /* 0: waits for a reply for ever */
     int answered;
     bool connecting;
+    bool give_up;  /* a late reply means a dead server: fail (the mistake) */
+    bool failed;
 } asker;
 
 static void ask_connect(void *arg);
@@ -135,6 +141,10 @@ static void impatient(void *arg)
 {
     asker *k = arg;
     k->patience = 0;
+    if (k->give_up) {
+        k->failed = true; /* "the server is dead" */
+        k->answered = QUESTIONS;
+    }
     if (k->t)
         tw_transport_abort(k->t);
 }
@@ -211,16 +221,24 @@ static int asker_start(tw_loop *loop, int argc, char **argv, FILE *out, void **s
         return -ENOMEM;
     k->base.ops = &asker_ops;
     k->loop = loop;
-    if (argc == 3 && strcmp(argv[1], "--timeout") == 0 &&
-        tw_parse_duration(argv[2], &k->timeout) < 0) {
-        free(k);
-        return -EINVAL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--give-up") == 0)
+            k->give_up = true;
+        else if (strcmp(argv[i], "--timeout") != 0 || i + 1 == argc ||
+                 tw_parse_duration(argv[++i], &k->timeout) < 0) {
+            free(k);
+            return -EINVAL;
+        }
     }
     k->retry = tw_call_soon(loop, ask_connect, k);
     *st = k;
     return 0;
 }
-static int asker_result(void *st) { return ((asker *)st)->answered == QUESTIONS ? 0 : 1; }
+static int asker_result(void *st)
+{
+    asker *k = st;
+    return k->answered == QUESTIONS && !k->failed ? 0 : 1;
+}
 static bool asker_done(void *st) { return ((asker *)st)->answered == QUESTIONS; }
 static void asker_free(void *st)
 {
@@ -413,21 +431,25 @@ static uint64_t sweep(const tw_scenario *sc, uint64_t n, tw_scenario_verdict v,
     return first;
 }
 
-/* Found, replayed, shrunk to its one fault; the careful client passes. */
-static void found_and_fixed(const char *kind)
+/* Found (with verdict v), replayed, shrunk to its one fault; the careful
+ * client passes. */
+static void found_fixed(const char *kind, const char *flawed, const char *careful,
+                        tw_scenario_verdict v)
 {
-    tw_scenario *bad = world("", kind);
+    tw_scenario *bad = world(flawed, kind);
     int failed;
-    uint64_t seed = sweep(bad, 40, TW_SCENARIO_LIVENESS, &failed);
+    uint64_t seed = sweep(bad, 40, v, &failed);
     if (!seed)
-        fail_msg("no seed of 40 found the client without a timeout (%s)", kind);
+        fail_msg("no seed of 40 found the client '%s' (%s)", flawed, kind);
     /* the seed replays: the same verdict and hash */
     tw_scenario_result a, b;
     tw_scenario_run_opts o = {.swarm = true};
     assert_int_equal(tw_scenario_run(bad, seed, &o, &a), 0);
     assert_int_equal(tw_scenario_run(bad, seed, &o, &b), 0);
-    assert_int_equal(a.verdict, TW_SCENARIO_LIVENESS);
-    assert_non_null(strstr(a.message, "client (test-asker) had not finished"));
+    assert_int_equal(a.verdict, v);
+    assert_non_null(strstr(a.message, v == TW_SCENARIO_LIVENESS
+                                          ? "client (test-asker) had not finished"
+                                          : "client (test-asker) exited with status 1"));
     assert_int_equal(a.hash, b.hash);
     tw_scenario_result_fini(&a);
     tw_scenario_result_fini(&b);
@@ -436,13 +458,18 @@ static void found_and_fixed(const char *kind)
     tw_scenario_shrink_stats st;
     assert_int_equal(tw_scenario_shrink(bad, seed, true, 100, NULL, &small, &st), 0);
     assert_int_equal(st.faults_after, 1);
-    assert_int_equal(st.verdict, TW_SCENARIO_LIVENESS);
+    assert_int_equal(st.verdict, v);
     tw_scenario_free(small);
     tw_scenario_free(bad);
 
-    tw_scenario *good = world("--timeout, 1s", kind);
-    assert_int_equal(sweep(good, 40, TW_SCENARIO_LIVENESS, &failed), 0);
+    tw_scenario *good = world(careful, kind);
+    assert_int_equal(sweep(good, 40, v, &failed), 0);
     tw_scenario_free(good);
+}
+
+static void found_and_fixed(const char *kind)
+{
+    found_fixed(kind, "", "--timeout, 1s", TW_SCENARIO_LIVENESS);
 }
 
 static void test_crash_finds_a_client_without_a_reply_timeout(void **state)
@@ -455,6 +482,23 @@ static void test_blackhole_finds_a_client_without_a_reply_timeout(void **state)
 {
     (void)state;
     found_and_fixed("blackhole");
+}
+
+/* A late reply is not a dead server: a client that gives up when one is
+ * late is found by a freeze (a GC or VM pause of the server) and by a
+ * slow server (a gray failure), and the client that asks again passes. */
+static void test_freeze_finds_a_client_that_takes_late_for_dead(void **state)
+{
+    (void)state;
+    found_fixed("freeze", "--timeout, 1s, --give-up", "--timeout, 1s",
+                TW_SCENARIO_CORRECTNESS);
+}
+
+static void test_slow_finds_a_client_that_takes_late_for_dead(void **state)
+{
+    (void)state;
+    found_fixed("slow", "--timeout, 250ms, --give-up", "--timeout, 250ms",
+                TW_SCENARIO_CORRECTNESS);
 }
 
 static tw_scenario *udp_world(const char *args)
@@ -521,6 +565,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_datagram_faults_find_a_client_that_trusts_the_network, setup,
             tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_freeze_finds_a_client_that_takes_late_for_dead,
+                                        setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_finds_a_client_that_takes_late_for_dead,
+                                        setup, tw_test_teardown),
     };
     return cmocka_run_group_tests_name("scenario_deaths", tests, NULL, NULL);
 }
