@@ -257,6 +257,133 @@ static void test_replays_with_the_seed(void **state)
     assert_true(run_once(11) != run_once(12));
 }
 
+/* ---- disk faults ---- */
+
+static int at_now(tw_sim *sim, tw_loop *node, tw_sim_fault f)
+{
+    f.a = tw_sim_node_id(node);
+    f.b = TW_SIM_ALL;
+    int id = tw_sim_at(sim, tw_sim_now(sim), &f);
+    assert_true(id >= 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0); /* applied */
+    assert_true(tw_sim_fault_applied(sim, id));
+    return id;
+}
+
+static uint64_t effect(tw_sim *sim, int id)
+{
+    uint64_t n = 0;
+    assert_int_equal(tw_sim_fault_effect(sim, id, &n), 0);
+    return n;
+}
+
+static void test_disk_eio_fails_calls_for_its_window(void **state)
+{
+    tw_loop *n1;
+    tw_sim *sim = world(9, &n1, NULL);
+    put(n1, "/f", 'a', 100, true);
+    tw_file *f;
+    assert_int_equal(tw_file_open(n1, "/f", TW_FILE_READ | TW_FILE_WRITE, &f), 0);
+    int id = at_now(sim, n1, (tw_sim_fault){.kind = TW_SIM_FAULT_DISK_EIO,
+                                            .duration_ns = TW_MS(50)});
+    char buf[8];
+    assert_int_equal(tw_file_pread(f, buf, sizeof buf, 0), -EIO);
+    assert_int_equal(tw_file_pwrite(f, "b", 1, 0), -EIO);
+    assert_int_equal(tw_file_fsync(f), -EIO);
+    assert_int_equal(tw_fs_fsync_dir(n1, "/"), -EIO);
+    assert_int_equal(effect(sim, id), 4);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(60)), 0); /* the window closed */
+    assert_int_equal(tw_file_pread(f, buf, sizeof buf, 0), 8);
+    assert_int_equal(buf[0], 'a'); /* the failed write wrote nothing */
+    assert_int_equal(tw_file_pwrite(f, "b", 1, 0), 1);
+    assert_int_equal(tw_file_fsync(f), 0);
+    assert_int_equal(effect(sim, id), 4);
+    assert_int_equal(tw_file_close(f), 0);
+    tw_sim_free(sim);
+}
+
+static void test_disk_full_refuses_writes_for_its_window(void **state)
+{
+    tw_loop *n1;
+    tw_sim *sim = world(10, &n1, NULL);
+    put(n1, "/f", 'a', 100, true);
+    assert_int_equal(tw_sim_disk_full(n1, TW_MS(50)), 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
+    tw_file *f;
+    assert_int_equal(tw_file_open(n1, "/f", TW_FILE_READ | TW_FILE_WRITE, &f), 0);
+    assert_int_equal(tw_file_append(f, "b", 1), -ENOSPC);
+    char buf[8];
+    assert_int_equal(tw_file_pread(f, buf, sizeof buf, 0), 8); /* reads go on */
+    tw_file *g;
+    assert_int_equal(tw_file_open(n1, "/g", TW_FILE_WRITE | TW_FILE_CREATE, &g),
+                     -ENOSPC);
+    assert_int_equal(tw_fs_mkdir(n1, "/d"), -ENOSPC);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(60)), 0);
+    assert_int_equal(tw_file_append(f, "b", 1), 1);
+    assert_int_equal(tw_file_size(f), 101);
+    assert_int_equal(tw_file_close(f), 0);
+    tw_sim_free(sim);
+}
+
+/* The next `count` fsyncs fail, and what they were to make durable is
+ * not: a power loss then takes it. */
+static void test_fsync_fail_leaves_data_not_durable(void **state)
+{
+    tw_loop *n1;
+    tw_sim *sim = world(12, &n1, NULL);
+    put(n1, "/f", 'a', 512, true);
+    assert_int_equal(tw_fs_fsync_dir(n1, "/"), 0);
+    int id = at_now(sim, n1, (tw_sim_fault){.kind = TW_SIM_FAULT_FSYNC_FAIL,
+                                            .count = 2});
+    tw_file *f;
+    assert_int_equal(tw_file_open(n1, "/f", TW_FILE_WRITE, &f), 0);
+    assert_int_equal(tw_file_pwrite(f, "bbbb", 4, 0), 4);
+    assert_int_equal(tw_file_fsync(f), -EIO);
+    assert_int_equal(tw_fs_fsync_dir(n1, "/"), -EIO);
+    assert_int_equal(effect(sim, id), 2);
+    assert_int_equal(tw_sim_power_loss(n1, 0), 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
+    assert_false(tw_sim_node_up(n1)); /* f went with the crash */
+    assert_int_equal(tw_sim_restart(n1), 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
+    char buf[8];
+    assert_int_equal(get(n1, "/f", buf, sizeof buf), 8);
+    assert_int_equal(buf[0], 'a');
+    /* the count is used up: the next fsync succeeds */
+    assert_int_equal(tw_file_open(n1, "/f", TW_FILE_WRITE, &f), 0);
+    assert_int_equal(tw_file_fsync(f), 0);
+    assert_int_equal(tw_file_close(f), 0);
+    assert_int_equal(effect(sim, id), 2);
+    tw_sim_free(sim);
+}
+
+/* A power loss keeps only what was durable, whatever the seed: unsynced
+ * bytes and unsynced names are gone; the node comes back after the
+ * window. */
+static void test_power_loss_keeps_only_what_was_durable(void **state)
+{
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        tw_loop *n1;
+        tw_sim *sim = world(seed, &n1, NULL);
+        put(n1, "/kept", 'k', 600, true);
+        assert_int_equal(tw_fs_fsync_dir(n1, "/"), 0);
+        put(n1, "/kept", 'x', 1200, false);
+        put(n1, "/new", 'n', 10, true);
+        int id = at_now(sim, n1, (tw_sim_fault){.kind = TW_SIM_FAULT_POWER_LOSS,
+                                                .duration_ns = TW_MS(5)});
+        assert_false(tw_sim_node_up(n1));
+        assert_int_equal(tw_sim_run_for(sim, TW_MS(10)), 0);
+        assert_true(tw_sim_node_up(n1));
+        char buf[2048];
+        assert_int_equal(get(n1, "/kept", buf, sizeof buf), 600);
+        for (int i = 0; i < 600; i++)
+            assert_int_equal(buf[i], 'k');
+        assert_int_equal(get(n1, "/new", buf, sizeof buf), -ENOENT);
+        assert_int_equal(effect(sim, id), 0); /* no transports were open */
+        tw_sim_free(sim);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +395,10 @@ int main(void)
         TW_TEST(test_size_bound_and_raising_it),
         TW_TEST(test_a_call_holds_the_node),
         TW_TEST(test_replays_with_the_seed),
+        TW_TEST(test_disk_eio_fails_calls_for_its_window),
+        TW_TEST(test_disk_full_refuses_writes_for_its_window),
+        TW_TEST(test_fsync_fail_leaves_data_not_durable),
+        TW_TEST(test_power_loss_keeps_only_what_was_durable),
     };
     return cmocka_run_group_tests_name("sim file system", tests, NULL, NULL);
 }
