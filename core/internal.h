@@ -30,6 +30,7 @@
 
 #include "twin/addr.h"
 #include "twin/error.h"
+#include "twin/file.h"
 #include "twin/loop.h"
 #include "twin/net.h"
 #include "twin/protocol.h"
@@ -39,6 +40,7 @@
 /* 1. the loop                                                          */
 
 struct tw_datagram_opts;   /* twin/datagram.h */
+struct tw__file_ops;       /* below */
 struct tw_subprocess_spec; /* twin/process.h */
 
 /* The outcome of a name lookup, on the loop: err 0 and n >= 1 addresses
@@ -124,7 +126,37 @@ typedef struct tw__loop_ops {
     /* The loop's name for the contract checker's messages (a simulated
      * node's name). NULL op or NULL result: the loop has none. */
     const char *(*label)(tw_loop *);
+    /* Files (twin/file.h): the backend's table, or NULL: every file call
+     * is -ENOTSUP. */
+    const struct tw__file_ops *file;
 } tw__loop_ops;
+
+/* A backend's files (twin/file.h), kind-independent: the core checks the
+ * arguments (non-NULL, flags, the file open for what is asked) and keeps
+ * the loop's list of open files; the backend does the work. Every
+ * operation returns what the public call returns. A backend's file
+ * begins with struct tw_file. */
+typedef struct tw__file_ops {
+    /* Make *out (the backend's allocation, tw__file_init'ed). */
+    int (*open)(tw_loop *, const char *path, unsigned flags, tw_file **out);
+    ssize_t (*pread)(tw_file *, void *buf, size_t len, uint64_t off);
+    /* off UINT64_MAX: at the end (append). */
+    ssize_t (*pwrite)(tw_file *, const void *buf, size_t len, uint64_t off);
+    int (*fsync)(tw_file *);
+    int64_t (*size)(tw_file *);
+    /* Release and free the file (the core took it off the list). */
+    int (*close)(tw_file *);
+    int (*mkdir)(tw_loop *, const char *path);
+    int (*rename)(tw_loop *, const char *from, const char *to);
+    int (*unlink)(tw_loop *, const char *path);
+    int (*fsync_dir)(tw_loop *, const char *path);
+    int (*list)(tw_loop *, const char *path, tw_fs_list_cb fn, void *arg);
+} tw__file_ops;
+
+/* The core part of a file a backend's open made. */
+void tw__file_init(tw_file *f, tw_loop *loop, unsigned flags);
+/* Close every file still open on loop (tw__loop_fini). */
+void tw__files_close_all(tw_loop *loop);
 
 /* One scheduled callback; lives in the loop's slot table. */
 typedef struct tw__slot {
@@ -147,6 +179,12 @@ typedef struct tw__ts_call {
 typedef struct tw__list {
     struct tw__list *prev, *next;
 } tw__list;
+
+struct tw_file {
+    tw_loop *loop;
+    unsigned flags; /* TW_FILE_* */
+    tw__list link;  /* in loop->files */
+};
 
 struct tw_loop {
     const tw__loop_ops *ops;
@@ -178,6 +216,7 @@ struct tw_loop {
     tw__list transports; /* every live transport (for tw_loop_free) */
     tw__list servers;
     tw__list lookups;    /* datagram endpoints waiting for names */
+    tw__list files;      /* open files (twin/file.h) */
 
     /* Scratch buffer for plain (non-buffered) protocols' reads. */
     uint8_t *rbuf;

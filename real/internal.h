@@ -203,4 +203,7 @@ void tw__real_pipe_init(struct real_pipe *p, struct real_loop *l, int fd,
  * the loop (level-triggered epoll brings us back anyway). */
 #define TW__REAL_EINTR_MAX 16
 
+/* Files (real/file.c): the loop's file ops. */
+extern const tw__file_ops tw__real_file_ops;
+
 #endif

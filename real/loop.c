@@ -328,6 +328,7 @@ static const tw__loop_ops real_ops = {
     .connect_pipe = tw__real_connect_pipe,
     .subprocess = tw__real_subprocess,
     .fd_limit = real_fd_limit,
+    .file = &tw__real_file_ops,
 };
 
 /* Release what tw_loop_new acquired, in reverse; safe on a partial loop.

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -79,6 +80,13 @@ static const char *const names[TW_SYS__COUNT] = {
     [TW_SYS_RECVFROM] = "recvfrom",
     [TW_SYS_GETRLIMIT] = "getrlimit",
     [TW_SYS_SETRLIMIT] = "setrlimit",
+    [TW_SYS_OPEN] = "open",
+    [TW_SYS_PREAD] = "pread",
+    [TW_SYS_PWRITE] = "pwrite",
+    [TW_SYS_FSYNC] = "fsync",
+    [TW_SYS_RENAME] = "rename",
+    [TW_SYS_MKDIR] = "mkdir",
+    [TW_SYS_OPENDIR] = "opendir",
 };
 
 /* Recompute the fast-path flag; fault_lock held. */
@@ -452,6 +460,55 @@ static int shim_setrlimit(int resource, const struct rlimit *rl)
     return setrlimit(resource, rl);
 }
 
+static int shim_open(const char *path, int flags, mode_t mode)
+{
+    FAULT(TW_SYS_OPEN);
+    return open(path, flags, mode);
+}
+
+static ssize_t shim_pread(int fd, void *buf, size_t len, off_t off)
+{
+    FAULT(TW_SYS_PREAD);
+    return pread(fd, buf, len, off);
+}
+
+static ssize_t shim_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+    FAULT(TW_SYS_PWRITE);
+    size_t cap = write_cap();
+    if (cap != 0 && len > cap)
+        len = cap;
+    return pwrite(fd, buf, len, off);
+}
+
+static int shim_fsync(int fd)
+{
+    FAULT(TW_SYS_FSYNC);
+    return fsync(fd);
+}
+
+static int shim_rename(const char *from, const char *to)
+{
+    FAULT(TW_SYS_RENAME);
+    return rename(from, to);
+}
+
+static int shim_mkdir(const char *path, mode_t mode)
+{
+    FAULT(TW_SYS_MKDIR);
+    return mkdir(path, mode);
+}
+
+static DIR *shim_opendir(const char *path)
+{
+    int e = fault_hit(TW_SYS_OPENDIR);
+    if (e != 0) {
+        errno = e;
+        return NULL;
+    }
+    return opendir(path);
+}
+
 /* ------------------------------------------------------------------ */
 /* 3. the tables                                                       */
 
@@ -498,6 +555,15 @@ static int shim_setrlimit(int resource, const struct rlimit *rl)
     .recvfrom = shim_recvfrom, \
     .getrlimit = shim_getrlimit, \
     .setrlimit = shim_setrlimit, \
+    .open = shim_open, \
+    .pread = shim_pread, \
+    .pwrite = shim_pwrite, \
+    .fsync = shim_fsync, \
+    .rename = shim_rename, \
+    .mkdir = shim_mkdir, \
+    .opendir = shim_opendir, \
+    .readdir = readdir, \
+    .closedir = closedir, \
 }
 
 const tw_sys_table tw_sys_default = TW_SYS_DEFAULTS;

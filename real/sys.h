@@ -14,6 +14,7 @@
 #ifndef TWIN_REAL_SYS_H
 #define TWIN_REAL_SYS_H
 
+#include <dirent.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -77,6 +78,13 @@ typedef enum tw_sys_id {
     TW_SYS_RECVFROM,
     TW_SYS_GETRLIMIT,         /* RLIMIT_NOFILE: tw_loop_fd_limit */
     TW_SYS_SETRLIMIT,
+    TW_SYS_OPEN,              /* files (twin/file.h): real/file.c */
+    TW_SYS_PREAD,
+    TW_SYS_PWRITE,
+    TW_SYS_FSYNC,
+    TW_SYS_RENAME,
+    TW_SYS_MKDIR,
+    TW_SYS_OPENDIR,
     TW_SYS__COUNT
 } tw_sys_id;
 
@@ -153,6 +161,18 @@ typedef struct tw_sys_table {
     /* Resource limits (tw_loop_fd_limit reads and raises RLIMIT_NOFILE). */
     int (*getrlimit)(int resource, struct rlimit *rl);
     int (*setrlimit)(int resource, const struct rlimit *rl);
+    /* Files (real/file.c). open takes its mode always; opendir fails
+     * with NULL and errno; readdir and closedir take no fault. pwrite
+     * is cut short by tw_sys_short_write as write is. */
+    int (*open)(const char *path, int flags, mode_t mode);
+    ssize_t (*pread)(int fd, void *buf, size_t len, off_t off);
+    ssize_t (*pwrite)(int fd, const void *buf, size_t len, off_t off);
+    int (*fsync)(int fd);
+    int (*rename)(const char *from, const char *to);
+    int (*mkdir)(const char *path, mode_t mode);
+    DIR *(*opendir)(const char *path);
+    struct dirent *(*readdir)(DIR *dir);
+    int (*closedir)(DIR *dir);
 } tw_sys_table;
 
 /* What real/ calls. */
@@ -171,6 +191,7 @@ extern const tw_sys_table tw_sys_default;
  *                is returned as the EAI_* code itself (glibc's are < 0).
  *   pthread_create, spawn, pthread_sigmask: return err.
  *   clock_gettime: fails; the loop then keeps its last reading.
+ *   opendir: returns NULL.
  * Thread-safe. */
 void tw_sys_fail(tw_sys_id id, int nth, int count, int err);
 

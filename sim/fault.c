@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "sim/fault.h"
+#include "sim/fs.h"
 #include "sim/sim.h"
 #include "twin/simproc.h"
 
@@ -73,6 +74,19 @@ static const tw_sim_fault_info kinds[TW_SIM_FAULT_KINDS] = {
     [TW_SIM_FAULT_BLACKHOLE] = {"blackhole", "blackhole", "packets cut",
                                 "packets vanished into it", true, true, false,
                                 true, {"oneway"}},
+    [TW_SIM_FAULT_DISK_EIO] = {"disk_eio", "disk_eio", "disk calls failed",
+                               "file reads, writes and fsyncs failed with EIO",
+                               false, true, true, true, {0}},
+    [TW_SIM_FAULT_DISK_FULL] = {"disk_full", "disk_full", "writes refused",
+                                "file writes and creates failed with ENOSPC",
+                                false, true, true, true, {0}},
+    [TW_SIM_FAULT_FSYNC_FAIL] = {"fsync_fail", "fsync_fail", "fsyncs failed",
+                                 "fsyncs failed with EIO", false, false, false,
+                                 true, {"count"}},
+    [TW_SIM_FAULT_POWER_LOSS] = {"power_loss", "power_loss", "transports lost",
+                                 "open transports died with the node, and "
+                                 "its disk lost what was not durable",
+                                 false, true, false, true, {0}},
 };
 
 const tw_sim_fault_info *tw_sim_fault_kind_info(tw_sim_fault_kind k)
@@ -324,6 +338,30 @@ int tw_sim_enobufs(tw_loop *node, uint32_t count)
                                                 .count = count});
 }
 
+int tw_sim_disk_eio(tw_loop *node, tw_ns duration_ns)
+{
+    return now_fault(node, NULL, (tw_sim_fault){.kind = TW_SIM_FAULT_DISK_EIO,
+                                                .duration_ns = duration_ns});
+}
+
+int tw_sim_disk_full(tw_loop *node, tw_ns duration_ns)
+{
+    return now_fault(node, NULL, (tw_sim_fault){.kind = TW_SIM_FAULT_DISK_FULL,
+                                                .duration_ns = duration_ns});
+}
+
+int tw_sim_fsync_fail(tw_loop *node, uint32_t count)
+{
+    return now_fault(node, NULL, (tw_sim_fault){.kind = TW_SIM_FAULT_FSYNC_FAIL,
+                                                .count = count});
+}
+
+int tw_sim_power_loss(tw_loop *node, tw_ns duration_ns)
+{
+    return now_fault(node, NULL, (tw_sim_fault){.kind = TW_SIM_FAULT_POWER_LOSS,
+                                                .duration_ns = duration_ns});
+}
+
 bool tw_sim_fault_applied(const tw_sim *sim, int id)
 {
     return sim && sim->tl && id >= 0 && (uint32_t)id < sim->nfaults &&
@@ -385,7 +423,7 @@ static void end(tw_sim *sim, uint32_t i)
     sim->tl->st[i].ended = true;
     if (f->kind == TW_SIM_FAULT_PARTITION)
         queue_now(sim, TW_SIM_FAULT_HEAL, f->a, f->b);
-    else if (f->kind == TW_SIM_FAULT_CRASH)
+    else if (f->kind == TW_SIM_FAULT_CRASH || f->kind == TW_SIM_FAULT_POWER_LOSS)
         queue_now(sim, TW_SIM_FAULT_RESTART, f->a, TW_SIM_ALL);
     else if (f->kind == TW_SIM_FAULT_BLACKHOLE)
         blackhole(sim, (uint32_t)f->a, node_or_none(f->b), f->oneway, false);
@@ -562,6 +600,24 @@ static void set_clock(tw_sim *sim, sim_node *n, tw_ns skew, int32_t drift)
     sim_node_rearm(n); /* its timers fall due at other world times now */
 }
 
+/* A disk fault: its window or count on the node's file system (made
+ * for it if the node has none yet: the fault waits for files). */
+static void disk_fault(tw_sim *sim, sim_node *n, const tw_sim_fault *f)
+{
+    sim_fs *fs = sim_fs_of(n);
+    if (!fs) {
+        sim_fail(sim, -ENOMEM, "out of memory for a node's file system");
+        return;
+    }
+    tw_ns until = sim->now + f->duration_ns;
+    if (f->kind == TW_SIM_FAULT_DISK_EIO && until > fs->eio_until)
+        fs->eio_until = until;
+    else if (f->kind == TW_SIM_FAULT_DISK_FULL && until > fs->full_until)
+        fs->full_until = until;
+    else if (f->kind == TW_SIM_FAULT_FSYNC_FAIL)
+        fs->fsync_fail_left += f->count;
+}
+
 static void apply(tw_sim *sim, const tw_sim_fault *f)
 {
     sim_node *na = sim->nodes[f->a];
@@ -571,7 +627,9 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
      * heal and a crash's restart are records of their own. */
     bool self_ending = f->kind == TW_SIM_FAULT_CLOG || f->kind == TW_SIM_FAULT_DGRAM ||
                        f->kind == TW_SIM_FAULT_FREEZE || f->kind == TW_SIM_FAULT_SLOW ||
-                       f->kind == TW_SIM_FAULT_BLACKHOLE;
+                       f->kind == TW_SIM_FAULT_BLACKHOLE ||
+                       f->kind == TW_SIM_FAULT_DISK_EIO ||
+                       f->kind == TW_SIM_FAULT_DISK_FULL;
     sim_trace(sim, a, 0, kinds[f->kind].trace, b == SIM_NONE ? -1 : (int64_t)b,
               f->kind == TW_SIM_FAULT_CLOCK ? f->skew_ns
               : self_ending                 ? f->duration_ns
@@ -619,6 +677,16 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
         break;
     case TW_SIM_FAULT_BLACKHOLE:
         blackhole(sim, a, b, f->oneway, true);
+        break;
+    case TW_SIM_FAULT_DISK_EIO:
+    case TW_SIM_FAULT_DISK_FULL:
+    case TW_SIM_FAULT_FSYNC_FAIL:
+        disk_fault(sim, na, f);
+        break;
+    case TW_SIM_FAULT_POWER_LOSS:
+        na->power_loss = true;
+        sim_node_crash(sim, na, false);
+        na->power_loss = false; /* also when it was down already */
         break;
     case TW_SIM_FAULT_LOSS: /* applied at once by start() */
     case TW_SIM_FAULT_KILL:

@@ -16,6 +16,7 @@
  * the overlap.
  */
 #include "sim/fault.h"
+#include "sim/fs.h"
 #include "sim/sim.h"
 #include "twin/simprobe.h"
 
@@ -87,6 +88,18 @@ static uint32_t cut_paths(tw_sim *sim, const tw_sim_fault *f)
     return n;
 }
 
+/* A disk fault's counter on n's file system (made for it: the fault is
+ * about to apply there). */
+static uint64_t disk_counter(sim_node *n, tw_sim_fault_kind kind)
+{
+    sim_fs *fs = sim_fs_of(n);
+    if (!fs)
+        return 0;
+    return kind == TW_SIM_FAULT_DISK_EIO    ? fs->eio_hits
+           : kind == TW_SIM_FAULT_DISK_FULL ? fs->full_hits
+                                            : fs->fsync_failed;
+}
+
 /* ---- begin, end, now ---- */
 
 void sim_effect_begin(tw_sim *sim, uint32_t i)
@@ -134,8 +147,14 @@ void sim_effect_begin(tw_sim *sim, uint32_t i)
         st->open = false;
         break;
     case TW_SIM_FAULT_CRASH:
+    case TW_SIM_FAULT_POWER_LOSS:
         st->count = probe.up ? probe.transports : 0;
         st->open = false;
+        break;
+    case TW_SIM_FAULT_DISK_EIO:
+    case TW_SIM_FAULT_DISK_FULL:
+    case TW_SIM_FAULT_FSYNC_FAIL:
+        st->base = disk_counter(n, f->kind);
         break;
     case TW_SIM_FAULT_RESTART:
         st->count = !probe.up;
@@ -171,6 +190,14 @@ static uint64_t reading(tw_sim *sim, uint32_t i)
         return paths_sum(sim, f, C_BURST_LOST) - st->base;
     case TW_SIM_FAULT_DGRAM:
         return paths_sum(sim, f, C_DGRAM) - st->base;
+    case TW_SIM_FAULT_DISK_EIO:
+    case TW_SIM_FAULT_DISK_FULL:
+        return disk_counter(sim->nodes[f->a], f->kind) - st->base;
+    case TW_SIM_FAULT_FSYNC_FAIL: {
+        /* the fsyncs it armed: overlapping ones share the count */
+        uint64_t used = disk_counter(sim->nodes[f->a], f->kind) - st->base;
+        return used > f->count ? f->count : used;
+    }
     case TW_SIM_FAULT_EMFILE:
     case TW_SIM_FAULT_ENOBUFS: {
         sim_node *n = sim->nodes[f->a];

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/fs.h"
 #include "sim/sim.h"
 #include "twin/app.h"
 
@@ -87,6 +88,9 @@ void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
     if (n->stop)
         n->stop(&n->loop, n->app_arg);
     if (!for_good) {
+        /* The disk outlives the process: what was durable stays. */
+        sim_fs_crash(sim, n, n->power_loss);
+        n->power_loss = false;
         if (tw__loop_init(&n->loop, &tw__sim_loop_ops, sim->opts.chunk_bytes_max) < 0)
             sim_fail(sim, -ENOMEM, "out of memory restarting a node's loop");
         n->loop.contract_on = contract_on;

@@ -185,7 +185,13 @@ static void draw_one(tw_sim_prng *r, const tw_sim_swarm_spec *s,
         break;
     case TW_SIM_FAULT_EMFILE:
     case TW_SIM_FAULT_ENOBUFS:
+    case TW_SIM_FAULT_FSYNC_FAIL:
         f->count = (uint32_t)between(r, 1, 3);
+        break;
+    case TW_SIM_FAULT_DISK_EIO:
+    case TW_SIM_FAULT_DISK_FULL:
+    case TW_SIM_FAULT_POWER_LOSS:
+        f->duration_ns = dur;
         break;
     case TW_SIM_FAULT_DGRAM:
         f->oneway = tw_sim_prng_chance(r, 0.3);

@@ -24,6 +24,7 @@
 #include "sim/proc.h"
 #include "sim/dgram.h"
 #include "sim/fault.h"
+#include "sim/fs.h"
 #include "sim/sim.h"
 #include "twin/mix.h"
 
@@ -340,6 +341,7 @@ const tw__loop_ops tw__sim_loop_ops = {
     .subprocess = sim_subprocess,
     .rand_stream = loop_rand_stream,
     .label = loop_label,
+    .file = &sim_file_ops,
 };
 
 tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr)
@@ -801,6 +803,7 @@ tw_sim *tw_sim_new(uint64_t seed, const tw_sim_opts *opts)
     tw_sim_prng_seed(&sim->rng_fault, seed, TW_SIM_STREAM_FAULT);
     tw_sim_prng_seed(&sim->rng_bug, seed, TW_SIM_STREAM_BUGGIFY);
     tw_sim_prng_seed(&sim->rng_user, seed, TW_SIM_STREAM_USER);
+    tw_sim_prng_seed(&sim->rng_disk, seed, TW_SIM_STREAM_DISK);
     if (o->prng_bytes) { /* schedule fuzzing: one feed steers all four */
         sim->feed.data = o->prng_bytes;
         sim->feed.len = o->prng_bytes_len;
@@ -850,8 +853,10 @@ void tw_sim_free(tw_sim *sim)
     sim_segs_fini(sim);
     sim_dgram_fini(sim); /* after the crashes: datagrams still in flight */
     sim_procs_free(sim); /* after the crashes too: pipes never wrapped */
-    for (uint32_t i = 0; i < sim->nnodes; i++)
+    for (uint32_t i = 0; i < sim->nnodes; i++) {
+        sim_fs_free(sim->nodes[i]->fs);
         free(sim->nodes[i]);
+    }
     if (sim->opts.buggify) {
         extern int tw__buggify_worlds;
         tw__buggify_worlds--;

@@ -36,6 +36,8 @@ typedef struct sim_node {
     char name[32];
     tw_addr addr; /* port 0 */
     bool up, crashing;
+    bool power_loss;      /* the crash under way loses unsynced data */
+    struct sim_fs *fs;    /* its files (sim/fs.h), NULL until used */
     bool contract_on;
     uint32_t crash_epoch;
     uint32_t restarts; /* restart faults that brought it back */
@@ -85,6 +87,7 @@ struct tw_sim {
     uint64_t seed;
     tw_ns now;
     tw_sim_prng rng_net, rng_fault, rng_bug, rng_user;
+    tw_sim_prng rng_disk; /* files (twin/simfs.h): no feed */
     tw_sim_prng_feed feed; /* opts.prng_bytes, shared by the four */
     sim_queue q;
     uint64_t seq;

@@ -855,6 +855,58 @@ static void test_fd_limit_raised_within_the_hard_limit(void **state)
     ASSERT_NOTHING_ALIVE();
 }
 
+static int count_names(void *arg, const char *name)
+{
+    (void)arg;
+    (void)name;
+    return 0;
+}
+
+/* Files through the table: an EINTR or a short pwrite is carried on
+ * (the write is all or nothing), the kernel's errors come back as they
+ * are, and each call is one the table counts. */
+static void test_file_calls_go_through_the_table(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/twin-sys-file-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/f", dir);
+    tw_file *f;
+    tw_sys_fail(TW_SYS_OPEN, 1, 1, EINTR); /* retried */
+    assert_int_equal(tw_file_open(fx.loop, path,
+                                  TW_FILE_READ | TW_FILE_WRITE | TW_FILE_CREATE, &f), 0);
+    assert_int_equal(tw_sys_calls(TW_SYS_OPEN), 2);
+    tw_sys_short_write(3);
+    tw_sys_fail(TW_SYS_PWRITE, 2, 1, EINTR);
+    assert_int_equal(tw_file_pwrite(f, "0123456789", 10, 0), 10);
+    tw_sys_short_write(0);
+    char buf[16] = {0};
+    assert_int_equal(tw_file_pread(f, buf, sizeof buf, 0), 10);
+    assert_string_equal(buf, "0123456789");
+    tw_sys_fail(TW_SYS_PWRITE, 1, 1, ENOSPC);
+    assert_int_equal(tw_file_append(f, "x", 1), -ENOSPC);
+    tw_sys_fail(TW_SYS_PREAD, 1, 1, EIO);
+    assert_int_equal(tw_file_pread(f, buf, sizeof buf, 0), -EIO);
+    tw_sys_fail(TW_SYS_FSYNC, 1, 1, EIO);
+    assert_int_equal(tw_file_fsync(f), -EIO);
+    assert_int_equal(tw_file_fsync(f), 0);
+    tw_sys_fail(TW_SYS_FSTAT, 1, 1, EIO);
+    assert_int_equal(tw_file_size(f), -EIO);
+    assert_int_equal(tw_file_close(f), 0);
+    tw_sys_fail(TW_SYS_RENAME, 1, 1, EXDEV);
+    assert_int_equal(tw_fs_rename(fx.loop, path, "/tmp/elsewhere"), -EXDEV);
+    tw_sys_fail(TW_SYS_MKDIR, 1, 1, EROFS);
+    assert_int_equal(tw_fs_mkdir(fx.loop, "/tmp/twin-never"), -EROFS);
+    tw_sys_fail(TW_SYS_OPENDIR, 1, 1, EMFILE);
+    assert_int_equal(tw_fs_list(fx.loop, dir, count_names, NULL), -EMFILE);
+    tw_sys_fail(TW_SYS_UNLINK, 1, 1, EBUSY);
+    assert_int_equal(tw_fs_unlink(fx.loop, path), -EBUSY);
+    assert_int_equal(tw_fs_unlink(fx.loop, path), 0);
+    assert_int_equal(rmdir(dir), 0);
+    ASSERT_NOTHING_ALIVE();
+}
+
 static void test_accept_econnaborted_is_skipped(void **state)
 {
     stats s = {0}, c = {0};
@@ -1604,6 +1656,7 @@ int main(void)
         T(test_write_to_vanished_peer_is_epipe_not_sigpipe),
         T(test_accept_emfile_backs_off_and_recovers),
         T(test_fd_limit_raised_within_the_hard_limit),
+        T(test_file_calls_go_through_the_table),
         T(test_accept_econnaborted_is_skipped),
         T(test_accepts_at_most_backlog_per_wakeup),
         T(test_server_closed_by_callback_earlier_in_batch),

@@ -409,6 +409,10 @@ static void test_every_fault_kind_in_a_timeline_and_a_swarm(void **state)
         "  - {at: 1s, freeze: server, for: 300ms}\n",
         "  - {at: 1s, slow: server, for: 1s, cost: 5ms}\n",
         "  - {at: 1s, blackhole: [client, server]}\n",
+        "  - {at: 1s, disk_eio: server, for: 20ms}\n",
+        "  - {at: 1s, disk_full: server, for: 20ms}\n",
+        "  - {at: 1s, fsync_fail: server, count: 2}\n",
+        "  - {at: 1s, power_loss: server, for: 100ms}\n",
     };
     size_t n = sizeof entries / sizeof entries[0];
     assert_int_equal(n, TW_SIM_FAULT_KINDS - TW_SIM_FAULT_PARTITION);

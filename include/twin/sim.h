@@ -56,7 +56,8 @@ typedef struct tw_sim tw_sim;
  *                         return z ^ z >> 31;
  *
  * Streams: 0 network (latency, chunking, loss), 1 faults (black-holed
- * SYNs), 2 buggify, 3 the user's (tw_sim_rand), 8 the swarm's draws
+ * SYNs), 2 buggify, 3 the user's (tw_sim_rand), 4 the disk's (file
+ * latencies and what a crash keeps: twin/simfs.h), 8 the swarm's draws
  * (twin/simfault.h; drawn before a run, from the seed alone). Derived values: below(n) is
  * Lemire's multiply-shift with rejection (unbiased); a double in [0,1) is
  * the top 53 bits times 2^-53; chance(p) is double < p.
@@ -513,5 +514,6 @@ void tw_sim_print_summary(const tw_sim *sim, FILE *f);
 }
 #endif
 #include "twin/simfault.h"
+#include "twin/simfs.h"
 
 #endif

@@ -75,6 +75,18 @@ typedef enum tw_sim_fault_kind {
                                    window or (none) for good; unlike a
                                    partition, no heal undoes it, the
                                    quiet phase's neither */
+    TW_SIM_FAULT_DISK_EIO,      /* a's file calls that read, write or
+                                   fsync fail with -EIO for the window
+                                   (twin/file.h) */
+    TW_SIM_FAULT_DISK_FULL,     /* a's writes and creates fail with
+                                   -ENOSPC for the window */
+    TW_SIM_FAULT_FSYNC_FAIL,    /* a's next `count` fsyncs (of files or
+                                   directories) fail with -EIO; what they
+                                   were to make durable stays not */
+    TW_SIM_FAULT_POWER_LOSS,    /* a crashes as CRASH does, and its disk
+                                   loses everything not durable (no
+                                   draw: the worst case); back after the
+                                   window, if it has one */
     TW_SIM_FAULT_KINDS          /* one past the last */
 } tw_sim_fault_kind;
 
@@ -111,7 +123,7 @@ typedef struct tw_sim_fault {
     tw_ns duration_ns;     /* the window (kinds with `window`); 0: none */
     tw_ns skew_ns;         /* CLOCK */
     int32_t drift_ppm;     /* CLOCK, in (-1000000, 1000000) */
-    uint32_t count;        /* EMFILE, ENOBUFS */
+    uint32_t count;        /* EMFILE, ENOBUFS, FSYNC_FAIL */
     tw_sim_loss_model loss; /* LOSS */
     tw_sim_dgram_opts dgram; /* DGRAM */
     char program[64];      /* KILL */
@@ -146,6 +158,12 @@ int tw_sim_dgram_impair(tw_sim *sim, tw_loop *a, tw_loop *b,
                         const tw_sim_dgram_opts *dgram, tw_ns duration_ns,
                         bool oneway);
 int tw_sim_enobufs(tw_loop *node, uint32_t count);
+/* The disk faults (twin/simfs.h). power_loss with duration_ns 0 stays
+ * down until a restart. */
+int tw_sim_disk_eio(tw_loop *node, tw_ns duration_ns);
+int tw_sim_disk_full(tw_loop *node, tw_ns duration_ns);
+int tw_sim_fsync_fail(tw_loop *node, uint32_t count);
+int tw_sim_power_loss(tw_loop *node, tw_ns duration_ns);
 
 /* Reset one simulated stream connection (both ends see -ECONNRESET).
  * -EINVAL if t is not a simulated stream transport. */

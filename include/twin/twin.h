@@ -7,6 +7,7 @@
 #include "twin/app.h"
 #include "twin/datagram.h"
 #include "twin/error.h"
+#include "twin/file.h"
 #include "twin/loop.h"
 #include "twin/net.h"
 #include "twin/process.h"

@@ -1,0 +1,766 @@
+/* sim/fs.c - a simulated node's file system: names, bytes, what a crash
+ * keeps (twin/simfs.h).
+ *
+ * Map:
+ *   entries   a path, a kind, the current and the durable bytes
+ *   paths     normalising, parents, lookups
+ *   journal   name changes waiting for a directory fsync: commit, undo
+ *   cost      each call's latency, charged by holding the node
+ *   files     open, pread, pwrite, fsync, size, close
+ *   names     mkdir, rename, unlink, a directory's fsync, listing
+ *   crash     what survives it
+ *
+ * Lookups are linear over the node's entries (at most files_max, 4096 by
+ * default): a protocol's state is a handful of files, and a scan keeps
+ * the order, and so the draws of a crash, plain.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/fs.h"
+#include "sim/sim.h"
+
+/* ---- entries ---- */
+
+struct sim_fent {
+    char path[TW_FS_PATH_MAX + 1];
+    bool dir;
+    bool visible;  /* has its name now (else unlinked or replaced) */
+    bool dirty;    /* cur may differ from dur */
+    uint32_t refs; /* open files and journal records holding it */
+    uint8_t *cur;  /* what reads see */
+    size_t cur_len, cur_cap;
+    uint8_t *dur;  /* what the last fsync made durable */
+    size_t dur_len;
+};
+
+enum { J_CREATE, J_RENAME, J_UNLINK };
+
+struct sim_jrec {
+    int kind;
+    sim_fent *e;
+    sim_fent *replaced; /* J_RENAME: the file it replaced, or NULL */
+    char from[TW_FS_PATH_MAX + 1];
+};
+
+typedef struct sim_file {
+    tw_file base; /* first */
+    sim_fent *e;
+} sim_file;
+
+#define SECTOR 512
+
+static void fent_free(sim_fent *e)
+{
+    free(e->cur);
+    free(e->dur);
+    free(e);
+}
+
+/* Drop e once nothing holds it and it has no name. */
+static void release(sim_fs *fs, sim_fent *e)
+{
+    if (e->visible || e->refs)
+        return;
+    for (uint32_t i = 0; i < fs->n; i++) {
+        if (fs->ents[i] == e) {
+            memmove(fs->ents + i, fs->ents + i + 1,
+                    (fs->n - i - 1) * sizeof *fs->ents);
+            fs->n--;
+            break;
+        }
+    }
+    assert(fs->bytes >= e->cur_len);
+    fs->bytes -= e->cur_len;
+    fent_free(e);
+}
+
+static void unref(sim_fs *fs, sim_fent *e)
+{
+    if (!e)
+        return;
+    assert(e->refs > 0);
+    e->refs--;
+    release(fs, e);
+}
+
+static int fent_new(sim_fs *fs, const char *path, bool dir, sim_fent **out)
+{
+    if (fs->n >= fs->opts.files_max)
+        return -ENOSPC;
+    if (fs->n == fs->cap) {
+        uint32_t cap = fs->cap ? fs->cap * 2 : 16;
+        sim_fent **ne = realloc(fs->ents, cap * sizeof *ne);
+        if (!ne)
+            return -ENOMEM;
+        fs->ents = ne;
+        fs->cap = cap;
+    }
+    sim_fent *e = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    strcpy(e->path, path);
+    e->dir = dir;
+    e->visible = true;
+    fs->ents[fs->n++] = e;
+    *out = e;
+    return 0;
+}
+
+/* ---- paths ---- */
+
+/* "/a/b" from in: a leading "/" added, "//" and a trailing "/" taken
+ * out; -EINVAL for "." or ".." components, -ENAMETOOLONG. */
+static int norm(const char *in, char out[TW_FS_PATH_MAX + 1])
+{
+    size_t k = 0;
+    const char *p = in;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *c = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - c);
+        if ((len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+            return -EINVAL;
+        if (k + 1 + len > TW_FS_PATH_MAX)
+            return -ENAMETOOLONG;
+        out[k++] = '/';
+        memcpy(out + k, c, len);
+        k += len;
+    }
+    if (k == 0)
+        out[k++] = '/';
+    out[k] = 0;
+    return 0;
+}
+
+static bool is_root(const char *path) { return strcmp(path, "/") == 0; }
+
+static sim_fent *find(sim_fs *fs, const char *path)
+{
+    for (uint32_t i = 0; i < fs->n; i++)
+        if (fs->ents[i]->visible && strcmp(fs->ents[i]->path, path) == 0)
+            return fs->ents[i];
+    return NULL;
+}
+
+/* Is dir the parent of path ("/" for "/a")? */
+static bool parent_is(const char *path, const char *dir)
+{
+    const char *slash = strrchr(path, '/');
+    size_t plen = (size_t)(slash - path);
+    if (plen == 0)
+        return is_root(dir);
+    return strlen(dir) == plen && memcmp(path, dir, plen) == 0;
+}
+
+/* 0 when path's parent is a directory; -ENOENT, -ENOTDIR. */
+static int parent_ok(sim_fs *fs, const char *path)
+{
+    char parent[TW_FS_PATH_MAX + 1];
+    const char *slash = strrchr(path, '/');
+    size_t plen = (size_t)(slash - path);
+    if (plen == 0)
+        return 0;
+    memcpy(parent, path, plen);
+    parent[plen] = 0;
+    sim_fent *p = find(fs, parent);
+    if (!p)
+        return -ENOENT;
+    return p->dir ? 0 : -ENOTDIR;
+}
+
+/* ---- journal ---- */
+
+static int journal(sim_fs *fs, int kind, sim_fent *e, sim_fent *replaced,
+                   const char *from)
+{
+    if (fs->nj == fs->capj) {
+        if (fs->capj >= TW_SIM_FS_JOURNAL_MAX) {
+            /* full: the file system commits it by itself */
+            for (uint32_t i = 0; i < fs->nj; i++) {
+                unref(fs, fs->j[i].replaced);
+                unref(fs, fs->j[i].e);
+            }
+            fs->nj = 0;
+        } else {
+            uint32_t cap = fs->capj ? fs->capj * 2 : 16;
+            sim_jrec *nj = realloc(fs->j, cap * sizeof *nj);
+            if (!nj)
+                return -ENOMEM;
+            fs->j = nj;
+            fs->capj = cap;
+        }
+    }
+    sim_jrec *r = &fs->j[fs->nj++];
+    r->kind = kind;
+    r->e = e;
+    r->replaced = replaced;
+    snprintf(r->from, sizeof r->from, "%s", from ? from : "");
+    e->refs++;
+    if (replaced)
+        replaced->refs++;
+    return 0;
+}
+
+static void undo(sim_jrec *r)
+{
+    switch (r->kind) {
+    case J_CREATE:
+        r->e->visible = false;
+        break;
+    case J_RENAME:
+        strcpy(r->e->path, r->from);
+        if (r->replaced)
+            r->replaced->visible = true;
+        break;
+    default:
+        r->e->visible = true;
+        break;
+    }
+}
+
+/* Keep the first `kept` records, undo the rest (newest first); empty. */
+static void journal_settle(sim_fs *fs, uint32_t kept)
+{
+    for (uint32_t i = fs->nj; i > kept; i--)
+        undo(&fs->j[i - 1]);
+    uint32_t n = fs->nj;
+    fs->nj = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        unref(fs, fs->j[i].replaced);
+        unref(fs, fs->j[i].e);
+    }
+}
+
+/* ---- cost ---- */
+
+static const char *const T_OPEN = "fs_open", *const T_READ = "fs_read",
+                  *const T_WRITE = "fs_write", *const T_FSYNC = "fs_fsync",
+                  *const T_CLOSE = "fs_close", *const T_MKDIR = "fs_mkdir",
+                  *const T_RENAME = "fs_rename", *const T_UNLINK = "fs_unlink",
+                  *const T_FSYNC_DIR = "fs_fsync_dir", *const T_LIST = "fs_list";
+
+static void defaults(tw_sim_fs_opts *o)
+{
+    if (!o->bytes_max)
+        o->bytes_max = UINT64_C(64) << 20;
+    if (!o->files_max)
+        o->files_max = 4096;
+    if (o->latency.kind == TW_SIM_DIST_DEFAULT)
+        o->latency = (tw_sim_dist){.kind = TW_SIM_DIST_UNIFORM,
+                                   .min_ns = 5 * TW_NS_PER_US,
+                                   .max_ns = 50 * TW_NS_PER_US};
+    if (o->fsync_latency.kind == TW_SIM_DIST_DEFAULT)
+        o->fsync_latency = (tw_sim_dist){.kind = TW_SIM_DIST_UNIFORM,
+                                         .min_ns = 500 * TW_NS_PER_US,
+                                         .max_ns = 5 * TW_NS_PER_MS};
+}
+
+sim_fs *sim_fs_of(sim_node *n)
+{
+    if (!n->fs) {
+        n->fs = calloc(1, sizeof *n->fs);
+        if (n->fs)
+            defaults(&n->fs->opts);
+    }
+    return n->fs;
+}
+
+/* The call's cost: the node is held for a latency past what it is held
+ * for already, so calls made back to back add up. Traced with the call's
+ * result. */
+static int charge(sim_node *n, const char *what, bool fsync, int64_t a,
+                  int64_t rc)
+{
+    tw_sim *sim = n->sim;
+    const tw_sim_fs_opts *o = &n->fs->opts;
+    tw_ns d = tw_sim_dist_sample(fsync ? &o->fsync_latency : &o->latency,
+                                 &sim->rng_disk);
+    tw_ns from = n->held_until > sim->now ? n->held_until : sim->now;
+    sim_node_hold(sim, n, from + (d > 0 ? d : 0));
+    sim_trace(sim, n->id, 0, what, a, rc);
+    return (int)rc;
+}
+
+static sim_node *node_of(tw_loop *loop) { return (sim_node *)loop; }
+
+/* The node's file system for a call, or NULL (-ENOMEM). */
+static sim_fs *fs_for(tw_loop *loop) { return sim_fs_of(node_of(loop)); }
+
+static bool in_window(const sim_node *n, tw_ns until)
+{
+    return until > n->sim->now;
+}
+
+/* ---- files ---- */
+
+static int file_open(tw_loop *loop, const char *path, unsigned flags,
+                     tw_file **out)
+{
+    sim_node *n = node_of(loop);
+    sim_fs *fs = fs_for(loop);
+    if (!fs)
+        return -ENOMEM;
+    char p[TW_FS_PATH_MAX + 1];
+    int rc = norm(path, p);
+    sim_fent *e = rc == 0 ? find(fs, p) : NULL;
+    if (rc < 0)
+        ;
+    else if (is_root(p) || (e && e->dir))
+        rc = -EISDIR;
+    else if (e && (flags & TW_FILE_EXCL))
+        rc = -EEXIST;
+    else if (!e && (rc = parent_ok(fs, p)) == 0 && !(flags & TW_FILE_CREATE))
+        rc = -ENOENT;
+    else if (!e && rc == 0 && in_window(n, fs->full_until)) {
+        fs->full_hits++;
+        rc = -ENOSPC;
+    } else if (!e && rc == 0 && (rc = fent_new(fs, p, false, &e)) == 0 &&
+               (rc = journal(fs, J_CREATE, e, NULL, NULL)) < 0) {
+        e->visible = false;
+        release(fs, e);
+    }
+    sim_file *f = NULL;
+    if (rc == 0 && !(f = calloc(1, sizeof *f))) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        if ((flags & TW_FILE_TRUNC) && e->cur_len) {
+            fs->bytes -= e->cur_len;
+            e->cur_len = 0;
+            e->dirty = true;
+        }
+        e->refs++;
+        f->e = e;
+        tw__file_init(&f->base, loop, flags);
+        *out = &f->base;
+    }
+    return charge(n, T_OPEN, false, (int64_t)flags, rc);
+}
+
+static ssize_t file_pread(tw_file *tf, void *buf, size_t len, uint64_t off)
+{
+    sim_node *n = node_of(tf->loop);
+    sim_fent *e = ((sim_file *)tf)->e;
+    ssize_t rc = 0;
+    if (in_window(n, n->fs->eio_until)) {
+        n->fs->eio_hits++;
+        rc = -EIO;
+    } else if (off < e->cur_len) {
+        size_t k = e->cur_len - (size_t)off < len ? e->cur_len - (size_t)off : len;
+        memcpy(buf, e->cur + off, k);
+        rc = (ssize_t)k;
+    }
+    charge(n, T_READ, false, (int64_t)len, rc);
+    return rc;
+}
+
+static ssize_t file_pwrite(tw_file *tf, const void *buf, size_t len,
+                           uint64_t off)
+{
+    sim_node *n = node_of(tf->loop);
+    sim_fs *fs = n->fs;
+    sim_fent *e = ((sim_file *)tf)->e;
+    if (off == UINT64_MAX)
+        off = e->cur_len;
+    uint64_t end = off + len;
+    uint64_t grow = end > e->cur_len ? end - e->cur_len : 0;
+    ssize_t rc = (ssize_t)len;
+    if (in_window(n, fs->eio_until)) {
+        fs->eio_hits++;
+        rc = -EIO;
+    } else if (in_window(n, fs->full_until)) {
+        fs->full_hits++;
+        rc = -ENOSPC;
+    } else if (grow > fs->opts.bytes_max || fs->bytes > fs->opts.bytes_max - grow) {
+        rc = -ENOSPC;
+    } else if (end > e->cur_cap) {
+        size_t cap = e->cur_cap ? e->cur_cap : 256;
+        while (cap < end)
+            cap *= 2;
+        uint8_t *nb = realloc(e->cur, cap);
+        if (!nb)
+            rc = -ENOMEM;
+        else {
+            e->cur = nb;
+            e->cur_cap = cap;
+        }
+    }
+    if (rc >= 0) {
+        if (off > e->cur_len)
+            memset(e->cur + e->cur_len, 0, (size_t)off - e->cur_len);
+        if (len)
+            memcpy(e->cur + off, buf, len);
+        if (end > e->cur_len)
+            e->cur_len = (size_t)end;
+        fs->bytes += grow;
+        e->dirty = true;
+    }
+    charge(n, T_WRITE, false, (int64_t)len, rc);
+    return rc;
+}
+
+/* Make e's bytes durable: 0 or -ENOMEM. */
+static int make_durable(sim_fent *e)
+{
+    if (!e->dirty)
+        return 0;
+    uint8_t *d = NULL;
+    if (e->cur_len && !(d = malloc(e->cur_len)))
+        return -ENOMEM;
+    if (e->cur_len)
+        memcpy(d, e->cur, e->cur_len);
+    free(e->dur);
+    e->dur = d;
+    e->dur_len = e->cur_len;
+    e->dirty = false;
+    return 0;
+}
+
+static int file_fsync(tw_file *tf)
+{
+    sim_node *n = node_of(tf->loop);
+    sim_fs *fs = n->fs;
+    int rc;
+    if (in_window(n, fs->eio_until)) {
+        fs->eio_hits++;
+        rc = -EIO;
+    } else if (fs->fsync_fail_left) {
+        fs->fsync_fail_left--;
+        fs->fsync_failed++;
+        rc = -EIO;
+    } else {
+        rc = make_durable(((sim_file *)tf)->e);
+    }
+    return charge(n, T_FSYNC, true, 0, rc);
+}
+
+static int64_t file_size(tw_file *tf)
+{
+    sim_node *n = node_of(tf->loop);
+    int64_t size = (int64_t)((sim_file *)tf)->e->cur_len;
+    charge(n, T_READ, false, 0, size);
+    return size;
+}
+
+/* Also called for every open file when the node crashes (its loop is
+ * torn down): the entry stays, the handle goes. */
+static int file_close(tw_file *tf)
+{
+    sim_node *n = node_of(tf->loop);
+    sim_file *f = (sim_file *)tf;
+    unref(n->fs, f->e);
+    free(f);
+    if (n->crashing)
+        return 0;
+    return charge(n, T_CLOSE, false, 0, 0);
+}
+
+/* ---- names ---- */
+
+/* The normalised path for a name call, or a negative errno. */
+static sim_fs *name_fs(tw_loop *loop, const char *path,
+                       char p[TW_FS_PATH_MAX + 1], int *rc)
+{
+    sim_fs *fs = fs_for(loop);
+    *rc = fs ? norm(path, p) : -ENOMEM;
+    return fs;
+}
+
+static int fs_mkdir(tw_loop *loop, const char *path)
+{
+    char p[TW_FS_PATH_MAX + 1];
+    int rc;
+    sim_fs *fs = name_fs(loop, path, p, &rc);
+    if (!fs)
+        return rc;
+    sim_fent *e = NULL;
+    if (rc == 0 && (is_root(p) || find(fs, p)))
+        rc = -EEXIST;
+    if (rc == 0)
+        rc = parent_ok(fs, p);
+    if (rc == 0 && in_window(node_of(loop), fs->full_until)) {
+        fs->full_hits++;
+        rc = -ENOSPC;
+    }
+    if (rc == 0 && (rc = fent_new(fs, p, true, &e)) == 0 &&
+        (rc = journal(fs, J_CREATE, e, NULL, NULL)) < 0) {
+        e->visible = false;
+        release(fs, e);
+    }
+    return charge(node_of(loop), T_MKDIR, false, 0, rc);
+}
+
+static int fs_rename(tw_loop *loop, const char *from, const char *to)
+{
+    char pf[TW_FS_PATH_MAX + 1], pt[TW_FS_PATH_MAX + 1];
+    int rc;
+    sim_fs *fs = name_fs(loop, from, pf, &rc);
+    if (!fs)
+        return rc;
+    if (rc == 0)
+        rc = norm(to, pt);
+    sim_fent *e = rc == 0 ? find(fs, pf) : NULL;
+    sim_fent *r = rc == 0 ? find(fs, pt) : NULL;
+    if (rc < 0)
+        ;
+    else if (!e)
+        rc = is_root(pf) ? -ENOTSUP : -ENOENT;
+    else if (e->dir)
+        rc = -ENOTSUP; /* files only: a directory's children keep paths */
+    else if ((r && r->dir) || is_root(pt))
+        rc = -EISDIR;
+    else if (r == e)
+        rc = 0;
+    else if ((rc = parent_ok(fs, pt)) == 0 &&
+             (rc = journal(fs, J_RENAME, e, r, pf)) == 0) {
+        if (r)
+            r->visible = false;
+        strcpy(e->path, pt);
+    }
+    return charge(node_of(loop), T_RENAME, false, 0, rc);
+}
+
+static int fs_unlink(tw_loop *loop, const char *path)
+{
+    char p[TW_FS_PATH_MAX + 1];
+    int rc;
+    sim_fs *fs = name_fs(loop, path, p, &rc);
+    if (!fs)
+        return rc;
+    sim_fent *e = rc == 0 ? find(fs, p) : NULL;
+    if (rc < 0)
+        ;
+    else if (is_root(p) || (e && e->dir))
+        rc = -EISDIR;
+    else if (!e)
+        rc = -ENOENT;
+    else if ((rc = journal(fs, J_UNLINK, e, NULL, NULL)) == 0)
+        e->visible = false;
+    return charge(node_of(loop), T_UNLINK, false, 0, rc);
+}
+
+/* 0 when p names a directory. */
+static int dir_ok(sim_fs *fs, const char *p)
+{
+    if (is_root(p))
+        return 0;
+    sim_fent *d = find(fs, p);
+    return !d ? -ENOENT : d->dir ? 0 : -ENOTDIR;
+}
+
+static int fs_fsync_dir(tw_loop *loop, const char *path)
+{
+    char p[TW_FS_PATH_MAX + 1];
+    int rc;
+    sim_fs *fs = name_fs(loop, path, p, &rc);
+    if (!fs)
+        return rc;
+    if (rc == 0)
+        rc = dir_ok(fs, p);
+    if (rc == 0 && in_window(node_of(loop), fs->eio_until)) {
+        fs->eio_hits++;
+        rc = -EIO;
+    } else if (rc == 0 && fs->fsync_fail_left) {
+        fs->fsync_fail_left--;
+        fs->fsync_failed++;
+        rc = -EIO;
+    }
+    if (rc == 0)
+        journal_settle(fs, fs->nj); /* one journal: all of it */
+    return charge(node_of(loop), T_FSYNC_DIR, true, 0, rc);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int fs_list(tw_loop *loop, const char *path, tw_fs_list_cb fn,
+                   void *arg)
+{
+    char p[TW_FS_PATH_MAX + 1];
+    int rc;
+    sim_fs *fs = name_fs(loop, path, p, &rc);
+    if (!fs)
+        return rc;
+    if (rc == 0)
+        rc = dir_ok(fs, p);
+    const char **names = NULL;
+    uint32_t k = 0;
+    if (rc == 0 && fs->n && !(names = malloc(fs->n * sizeof *names)))
+        rc = -ENOMEM;
+    for (uint32_t i = 0; rc == 0 && i < fs->n; i++) {
+        sim_fent *e = fs->ents[i];
+        if (e->visible && parent_is(e->path, p))
+            names[k++] = strrchr(e->path, '/') + 1;
+    }
+    if (rc == 0 && k)
+        qsort(names, k, sizeof *names, cmp_names);
+    /* Charged before the calls out: fn may make calls of its own. */
+    charge(node_of(loop), T_LIST, false, k, rc);
+    /* The names are copied out first: fn may change the file system. */
+    char (*copy)[TW_FS_PATH_MAX + 1] = NULL;
+    if (rc == 0 && k && !(copy = malloc(k * sizeof *copy)))
+        rc = -ENOMEM;
+    for (uint32_t i = 0; rc == 0 && i < k; i++)
+        strcpy(copy[i], names[i]);
+    free(names);
+    uint32_t listed = 0;
+    for (; rc == 0 && listed < k; listed++) {
+        int r = fn(arg, copy[listed]);
+        if (r < 0)
+            rc = r;
+    }
+    free(copy);
+    return rc < 0 ? rc : (int)listed;
+}
+
+const tw__file_ops sim_file_ops = {
+    .open = file_open,
+    .pread = file_pread,
+    .pwrite = file_pwrite,
+    .fsync = file_fsync,
+    .size = file_size,
+    .close = file_close,
+    .mkdir = fs_mkdir,
+    .rename = fs_rename,
+    .unlink = fs_unlink,
+    .fsync_dir = fs_fsync_dir,
+    .list = fs_list,
+};
+
+/* ---- crash ---- */
+
+enum { LOST, KEPT, TORN };
+
+/* The torn bytes of e: the new ones up to a sector boundary inside what
+ * changed, the durable ones after it. False when what changed lies in
+ * one sector (nothing to tear). */
+static bool tear(sim_fent *e, tw_sim_prng *rng)
+{
+    size_t max = e->cur_len > e->dur_len ? e->cur_len : e->dur_len;
+    size_t lo = 0, hi = max;
+    while (lo < max && lo < e->cur_len && lo < e->dur_len &&
+           e->cur[lo] == e->dur[lo])
+        lo++;
+    while (hi > lo && hi <= e->cur_len && hi <= e->dur_len &&
+           e->cur[hi - 1] == e->dur[hi - 1])
+        hi--;
+    size_t first = lo / SECTOR + 1, last = (hi - 1) / SECTOR;
+    if (hi <= lo || last < first)
+        return false;
+    size_t b = SECTOR * (first + (size_t)sim_below(rng, last - first + 1));
+    size_t len = e->dur_len;
+    if (len < b && e->cur_len > len)
+        len = e->cur_len < b ? e->cur_len : b;
+    if (len > e->cur_cap) {
+        uint8_t *nb = realloc(e->cur, len);
+        if (!nb)
+            return false;
+        e->cur = nb;
+        e->cur_cap = len;
+    }
+    /* below b the new bytes where they reach, the durable ones after */
+    for (size_t i = 0; i < len; i++) {
+        if (i < b && i < e->cur_len)
+            continue;
+        e->cur[i] = i < e->dur_len ? e->dur[i] : 0;
+    }
+    e->cur_len = len;
+    return true;
+}
+
+/* Set cur to dur. */
+static void lose(sim_fs *fs, sim_fent *e)
+{
+    if (e->dur_len > e->cur_cap) {
+        uint8_t *nb = realloc(e->cur, e->dur_len);
+        if (!nb) /* keep what is there: the node lost less */
+            return;
+        e->cur = nb;
+        e->cur_cap = e->dur_len;
+    }
+    if (e->dur_len)
+        memcpy(e->cur, e->dur, e->dur_len);
+    fs->bytes = fs->bytes - e->cur_len + e->dur_len;
+    e->cur_len = e->dur_len;
+}
+
+void sim_fs_crash(tw_sim *sim, sim_node *n, bool power)
+{
+    sim_fs *fs = n->fs;
+    if (!fs)
+        return;
+    uint32_t undone = 0, changed = 0;
+    if (fs->nj) {
+        uint32_t kept = power ? 0 : (uint32_t)sim_below(&sim->rng_disk, fs->nj + 1);
+        undone = fs->nj - kept;
+        journal_settle(fs, kept);
+    }
+    for (uint32_t i = 0; i < fs->n; i++) {
+        sim_fent *e = fs->ents[i];
+        if (!e->dirty)
+            continue;
+        int fate = power ? LOST : (int)sim_below(&sim->rng_disk, 3);
+        if (fate == TORN) {
+            size_t before = e->cur_len;
+            if (!tear(e, &sim->rng_disk))
+                fate = LOST;
+            else
+                fs->bytes = fs->bytes - before + e->cur_len;
+        }
+        if (fate == LOST)
+            lose(fs, e);
+        changed += fate != KEPT;
+        e->dirty = true; /* dur follows cur */
+        make_durable(e);
+    }
+    sim_trace(sim, n->id, 0, "fs_crash", changed, undone);
+}
+
+void sim_fs_free(sim_fs *fs)
+{
+    if (!fs)
+        return;
+    for (uint32_t i = 0; i < fs->n; i++)
+        fent_free(fs->ents[i]);
+    free(fs->ents);
+    free(fs->j);
+    free(fs);
+}
+
+/* ---- options ---- */
+
+int tw_sim_fs_set(tw_loop *node, const tw_sim_fs_opts *opts)
+{
+    sim_node *n = sim_node_of(node);
+    if (!n || !opts)
+        return -EINVAL;
+    sim_fs *fs = sim_fs_of(n);
+    if (!fs)
+        return -ENOMEM;
+    fs->opts = *opts;
+    defaults(&fs->opts);
+    return 0;
+}
+
+int tw_sim_fs_usage(tw_loop *node, uint64_t *bytes, uint32_t *files)
+{
+    sim_node *n = sim_node_of(node);
+    if (!n)
+        return -EINVAL;
+    uint32_t k = 0;
+    for (uint32_t i = 0; n->fs && i < n->fs->n; i++)
+        k += n->fs->ents[i]->visible;
+    if (bytes)
+        *bytes = n->fs ? n->fs->bytes : 0;
+    if (files)
+        *files = k;
+    return 0;
+}

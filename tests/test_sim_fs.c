@@ -1,0 +1,404 @@
+/* tests/test_sim_fs.c - a simulated node's file system (twin/simfs.h):
+ * what a crash keeps, per-node isolation, the bound, the cost. */
+#include <string.h>
+
+#include "tests/harness.h"
+#include "twin/sim.h"
+
+static tw_sim *world(uint64_t seed, tw_loop **n1, tw_loop **n2)
+{
+    tw_sim *sim = tw_sim_new(seed, NULL);
+    assert_non_null(sim);
+    *n1 = tw_sim_add_node(sim, "n1", "10.0.0.1");
+    assert_non_null(*n1);
+    if (n2) {
+        *n2 = tw_sim_add_node(sim, "n2", "10.0.0.2");
+        assert_non_null(*n2);
+    }
+    return sim;
+}
+
+static void put(tw_loop *loop, const char *path, char c, size_t len, bool sync)
+{
+    tw_file *f;
+    char buf[4096];
+    assert_true(len <= sizeof buf);
+    memset(buf, c, len);
+    assert_int_equal(tw_file_open(loop, path, TW_FILE_WRITE | TW_FILE_CREATE, &f), 0);
+    assert_int_equal(tw_file_pwrite(f, buf, len, 0), (ssize_t)len);
+    if (sync)
+        assert_int_equal(tw_file_fsync(f), 0);
+    assert_int_equal(tw_file_close(f), 0);
+}
+
+/* The file's bytes (at most cap), or -errno. */
+static ssize_t get(tw_loop *loop, const char *path, char *buf, size_t cap)
+{
+    tw_file *f;
+    int rc = tw_file_open(loop, path, TW_FILE_READ, &f);
+    if (rc < 0)
+        return rc;
+    ssize_t n = tw_file_pread(f, buf, cap, 0);
+    tw_file_close(f);
+    return n;
+}
+
+static void crash_restart(tw_sim *sim, tw_loop *loop)
+{
+    assert_int_equal(tw_sim_crash(loop), 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(10)), 0);
+    assert_false(tw_sim_node_up(loop));
+    assert_int_equal(tw_sim_restart(loop), 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(10)), 0);
+    assert_true(tw_sim_node_up(loop));
+}
+
+static void test_fsynced_data_survives_a_crash(void **state)
+{
+    for (uint64_t seed = 1; seed <= 50; seed++) {
+        tw_loop *n1;
+        tw_sim *sim = world(seed, &n1, NULL);
+        assert_int_equal(tw_fs_mkdir(n1, "/d"), 0);
+        put(n1, "/d/f", 'a', 3000, true);
+        assert_int_equal(tw_fs_fsync_dir(n1, "/d"), 0);
+        assert_int_equal(tw_fs_fsync_dir(n1, "/"), 0);
+        crash_restart(sim, n1);
+        char buf[4096];
+        assert_int_equal(get(n1, "/d/f", buf, sizeof buf), 3000);
+        for (int i = 0; i < 3000; i++)
+            assert_int_equal(buf[i], 'a');
+        tw_sim_free(sim);
+    }
+}
+
+/* Durable: 4096 bytes of 'a'. Then 4096 of 'b' over them, not synced,
+ * and a crash: over many seeds the file comes back as it was (lost), as
+ * written (kept), and torn: 'b' up to a sector boundary, 'a' after. */
+static void test_unsynced_data_lost_kept_or_torn(void **state)
+{
+    int lost = 0, kept = 0, torn = 0;
+    for (uint64_t seed = 1; seed <= 60; seed++) {
+        tw_loop *n1;
+        tw_sim *sim = world(seed, &n1, NULL);
+        put(n1, "/f", 'a', 4096, true);
+        assert_int_equal(tw_fs_fsync_dir(n1, "/"), 0);
+        put(n1, "/f", 'b', 4096, false);
+        crash_restart(sim, n1);
+        char buf[4096];
+        assert_int_equal(get(n1, "/f", buf, sizeof buf), 4096);
+        size_t bs = 0;
+        while (bs < 4096 && buf[bs] == 'b')
+            bs++;
+        for (size_t i = bs; i < 4096; i++)
+            assert_int_equal(buf[i], 'a');
+        if (bs == 0)
+            lost++;
+        else if (bs == 4096)
+            kept++;
+        else {
+            assert_int_equal(bs % 512, 0);
+            torn++;
+        }
+        tw_sim_free(sim);
+    }
+    assert_true(lost > 0);
+    assert_true(kept > 0);
+    assert_true(torn > 0);
+}
+
+/* A rename not followed by a directory fsync may be undone; with one it
+ * never is. */
+static void test_rename_without_dir_fsync_may_be_undone(void **state)
+{
+    int undone = 0, stayed = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        for (int sync_dir = 0; sync_dir <= 1; sync_dir++) {
+            tw_loop *n1;
+            tw_sim *sim = world(seed, &n1, NULL);
+            put(n1, "/state", 'o', 100, true);
+            assert_int_equal(tw_fs_fsync_dir(n1, "/"), 0);
+            put(n1, "/state.tmp", 'n', 100, true);
+            assert_int_equal(tw_fs_rename(n1, "/state.tmp", "/state"), 0);
+            if (sync_dir)
+                assert_int_equal(tw_fs_fsync_dir(n1, "/"), 0);
+            crash_restart(sim, n1);
+            char buf[128];
+            assert_int_equal(get(n1, "/state", buf, sizeof buf), 100);
+            if (buf[0] == 'o') {
+                assert_int_equal(sync_dir, 0);
+                undone++;
+                /* undone whole: the temporary file is back, or its
+                 * create is undone too */
+            } else {
+                assert_int_equal(buf[0], 'n');
+                assert_int_equal(get(n1, "/state.tmp", buf, sizeof buf), -ENOENT);
+                stayed++;
+            }
+            tw_sim_free(sim);
+        }
+    }
+    assert_true(undone > 0);
+    assert_true(stayed > 40);
+}
+
+/* A create without a directory fsync may be undone: the file is gone. */
+static void test_create_without_dir_fsync_may_be_undone(void **state)
+{
+    int gone = 0, there = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        tw_loop *n1;
+        tw_sim *sim = world(seed, &n1, NULL);
+        put(n1, "/new", 'x', 10, true);
+        crash_restart(sim, n1);
+        char buf[16];
+        ssize_t n = get(n1, "/new", buf, sizeof buf);
+        if (n == -ENOENT)
+            gone++;
+        else {
+            assert_int_equal(n, 10);
+            there++;
+        }
+        tw_sim_free(sim);
+    }
+    assert_true(gone > 0);
+    assert_true(there > 0);
+}
+
+static void test_nodes_have_their_own_files(void **state)
+{
+    tw_loop *n1, *n2;
+    tw_sim *sim = world(7, &n1, &n2);
+    put(n1, "/only-on-n1", 'a', 10, true);
+    char buf[16];
+    assert_int_equal(get(n1, "/only-on-n1", buf, sizeof buf), 10);
+    assert_int_equal(get(n2, "/only-on-n1", buf, sizeof buf), -ENOENT);
+    put(n2, "/only-on-n1", 'b', 3, true);
+    assert_int_equal(get(n1, "/only-on-n1", buf, sizeof buf), 10);
+    assert_int_equal(buf[0], 'a');
+    uint64_t bytes;
+    uint32_t files;
+    assert_int_equal(tw_sim_fs_usage(n2, &bytes, &files), 0);
+    assert_int_equal(bytes, 3);
+    assert_int_equal(files, 1);
+    tw_sim_free(sim);
+}
+
+static void test_size_bound_and_raising_it(void **state)
+{
+    tw_loop *n1;
+    tw_sim *sim = world(3, &n1, NULL);
+    tw_sim_fs_opts o = {.bytes_max = 4096, .files_max = 3};
+    assert_int_equal(tw_sim_fs_set(n1, &o), 0);
+    tw_file *f;
+    char buf[4096] = {0};
+    assert_int_equal(tw_file_open(n1, "/a", TW_FILE_WRITE | TW_FILE_CREATE, &f), 0);
+    assert_int_equal(tw_file_pwrite(f, buf, 4096, 0), 4096);
+    assert_int_equal(tw_file_append(f, "x", 1), -ENOSPC);
+    assert_int_equal(tw_file_pwrite(f, "x", 1, 10), 1); /* no growth: fine */
+    assert_int_equal(tw_file_size(f), 4096);
+    o.bytes_max = 8192;
+    assert_int_equal(tw_sim_fs_set(n1, &o), 0);
+    assert_int_equal(tw_file_append(f, "x", 1), 1);
+    assert_int_equal(tw_file_close(f), 0);
+    /* the count of files is bounded too */
+    put(n1, "/b", 'b', 1, false);
+    put(n1, "/c", 'c', 1, false);
+    assert_int_equal(tw_file_open(n1, "/d", TW_FILE_WRITE | TW_FILE_CREATE, &f),
+                     -ENOSPC);
+    tw_sim_free(sim);
+}
+
+static tw_ns ran_at = -1;
+static void note_time(void *arg) { ran_at = tw_loop_now(arg); }
+
+/* A call costs virtual time: the node's next work waits for it. */
+static void test_a_call_holds_the_node(void **state)
+{
+    tw_loop *n1;
+    tw_sim *sim = world(5, &n1, NULL);
+    tw_sim_fs_opts o = {
+        .latency = {.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(1)},
+        .fsync_latency = {.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(5)},
+    };
+    assert_int_equal(tw_sim_fs_set(n1, &o), 0);
+    tw_file *f;
+    tw_ns t0 = tw_loop_now(n1);
+    assert_int_equal(tw_file_open(n1, "/f", TW_FILE_WRITE | TW_FILE_CREATE, &f), 0);
+    assert_int_equal(tw_file_fsync(f), 0); /* 1 ms + 5 ms */
+    assert_int_equal(tw_loop_now(n1), t0); /* the call itself takes no time */
+    ran_at = -1;
+    assert_true(tw_call_soon(n1, note_time, n1) != 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(20)), 0);
+    assert_true(ran_at >= t0 + TW_MS(6));
+    assert_int_equal(tw_file_close(f), 0);
+    tw_sim_free(sim);
+}
+
+/* The same seed and the same calls give the same trace. */
+static uint64_t run_once(uint64_t seed)
+{
+    tw_loop *n1;
+    tw_sim *sim = world(seed, &n1, NULL);
+    put(n1, "/f", 'a', 2048, true);
+    put(n1, "/f", 'b', 4000, false);
+    put(n1, "/g", 'g', 100, false);
+    /* work waiting for the calls' cost: its thaw is traced at the time
+     * the latencies drawn add up to */
+    assert_true(tw_call_soon(n1, note_time, n1) != 0);
+    crash_restart(sim, n1);
+    uint64_t h = tw_sim_trace_hash(sim);
+    tw_sim_free(sim);
+    return h;
+}
+
+static void test_replays_with_the_seed(void **state)
+{
+    assert_true(run_once(11) == run_once(11));
+    assert_true(run_once(11) != run_once(12));
+}
+
+/* ---- disk faults ---- */
+
+static int at_now(tw_sim *sim, tw_loop *node, tw_sim_fault f)
+{
+    f.a = tw_sim_node_id(node);
+    f.b = TW_SIM_ALL;
+    int id = tw_sim_at(sim, tw_sim_now(sim), &f);
+    assert_true(id >= 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0); /* applied */
+    assert_true(tw_sim_fault_applied(sim, id));
+    return id;
+}
+
+static uint64_t effect(tw_sim *sim, int id)
+{
+    uint64_t n = 0;
+    assert_int_equal(tw_sim_fault_effect(sim, id, &n), 0);
+    return n;
+}
+
+static void test_disk_eio_fails_calls_for_its_window(void **state)
+{
+    tw_loop *n1;
+    tw_sim *sim = world(9, &n1, NULL);
+    put(n1, "/f", 'a', 100, true);
+    tw_file *f;
+    assert_int_equal(tw_file_open(n1, "/f", TW_FILE_READ | TW_FILE_WRITE, &f), 0);
+    int id = at_now(sim, n1, (tw_sim_fault){.kind = TW_SIM_FAULT_DISK_EIO,
+                                            .duration_ns = TW_MS(50)});
+    char buf[8];
+    assert_int_equal(tw_file_pread(f, buf, sizeof buf, 0), -EIO);
+    assert_int_equal(tw_file_pwrite(f, "b", 1, 0), -EIO);
+    assert_int_equal(tw_file_fsync(f), -EIO);
+    assert_int_equal(tw_fs_fsync_dir(n1, "/"), -EIO);
+    assert_int_equal(effect(sim, id), 4);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(60)), 0); /* the window closed */
+    assert_int_equal(tw_file_pread(f, buf, sizeof buf, 0), 8);
+    assert_int_equal(buf[0], 'a'); /* the failed write wrote nothing */
+    assert_int_equal(tw_file_pwrite(f, "b", 1, 0), 1);
+    assert_int_equal(tw_file_fsync(f), 0);
+    assert_int_equal(effect(sim, id), 4);
+    assert_int_equal(tw_file_close(f), 0);
+    tw_sim_free(sim);
+}
+
+static void test_disk_full_refuses_writes_for_its_window(void **state)
+{
+    tw_loop *n1;
+    tw_sim *sim = world(10, &n1, NULL);
+    put(n1, "/f", 'a', 100, true);
+    assert_int_equal(tw_sim_disk_full(n1, TW_MS(50)), 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
+    tw_file *f;
+    assert_int_equal(tw_file_open(n1, "/f", TW_FILE_READ | TW_FILE_WRITE, &f), 0);
+    assert_int_equal(tw_file_append(f, "b", 1), -ENOSPC);
+    char buf[8];
+    assert_int_equal(tw_file_pread(f, buf, sizeof buf, 0), 8); /* reads go on */
+    tw_file *g;
+    assert_int_equal(tw_file_open(n1, "/g", TW_FILE_WRITE | TW_FILE_CREATE, &g),
+                     -ENOSPC);
+    assert_int_equal(tw_fs_mkdir(n1, "/d"), -ENOSPC);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(60)), 0);
+    assert_int_equal(tw_file_append(f, "b", 1), 1);
+    assert_int_equal(tw_file_size(f), 101);
+    assert_int_equal(tw_file_close(f), 0);
+    tw_sim_free(sim);
+}
+
+/* The next `count` fsyncs fail, and what they were to make durable is
+ * not: a power loss then takes it. */
+static void test_fsync_fail_leaves_data_not_durable(void **state)
+{
+    tw_loop *n1;
+    tw_sim *sim = world(12, &n1, NULL);
+    put(n1, "/f", 'a', 512, true);
+    assert_int_equal(tw_fs_fsync_dir(n1, "/"), 0);
+    int id = at_now(sim, n1, (tw_sim_fault){.kind = TW_SIM_FAULT_FSYNC_FAIL,
+                                            .count = 2});
+    tw_file *f;
+    assert_int_equal(tw_file_open(n1, "/f", TW_FILE_WRITE, &f), 0);
+    assert_int_equal(tw_file_pwrite(f, "bbbb", 4, 0), 4);
+    assert_int_equal(tw_file_fsync(f), -EIO);
+    assert_int_equal(tw_fs_fsync_dir(n1, "/"), -EIO);
+    assert_int_equal(effect(sim, id), 2);
+    assert_int_equal(tw_sim_power_loss(n1, 0), 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
+    assert_false(tw_sim_node_up(n1)); /* f went with the crash */
+    assert_int_equal(tw_sim_restart(n1), 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
+    char buf[8];
+    assert_int_equal(get(n1, "/f", buf, sizeof buf), 8);
+    assert_int_equal(buf[0], 'a');
+    /* the count is used up: the next fsync succeeds */
+    assert_int_equal(tw_file_open(n1, "/f", TW_FILE_WRITE, &f), 0);
+    assert_int_equal(tw_file_fsync(f), 0);
+    assert_int_equal(tw_file_close(f), 0);
+    assert_int_equal(effect(sim, id), 2);
+    tw_sim_free(sim);
+}
+
+/* A power loss keeps only what was durable, whatever the seed: unsynced
+ * bytes and unsynced names are gone; the node comes back after the
+ * window. */
+static void test_power_loss_keeps_only_what_was_durable(void **state)
+{
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        tw_loop *n1;
+        tw_sim *sim = world(seed, &n1, NULL);
+        put(n1, "/kept", 'k', 600, true);
+        assert_int_equal(tw_fs_fsync_dir(n1, "/"), 0);
+        put(n1, "/kept", 'x', 1200, false);
+        put(n1, "/new", 'n', 10, true);
+        int id = at_now(sim, n1, (tw_sim_fault){.kind = TW_SIM_FAULT_POWER_LOSS,
+                                                .duration_ns = TW_MS(5)});
+        assert_false(tw_sim_node_up(n1));
+        assert_int_equal(tw_sim_run_for(sim, TW_MS(10)), 0);
+        assert_true(tw_sim_node_up(n1));
+        char buf[2048];
+        assert_int_equal(get(n1, "/kept", buf, sizeof buf), 600);
+        for (int i = 0; i < 600; i++)
+            assert_int_equal(buf[i], 'k');
+        assert_int_equal(get(n1, "/new", buf, sizeof buf), -ENOENT);
+        assert_int_equal(effect(sim, id), 0); /* no transports were open */
+        tw_sim_free(sim);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TW_TEST(test_fsynced_data_survives_a_crash),
+        TW_TEST(test_unsynced_data_lost_kept_or_torn),
+        TW_TEST(test_rename_without_dir_fsync_may_be_undone),
+        TW_TEST(test_create_without_dir_fsync_may_be_undone),
+        TW_TEST(test_nodes_have_their_own_files),
+        TW_TEST(test_size_bound_and_raising_it),
+        TW_TEST(test_a_call_holds_the_node),
+        TW_TEST(test_replays_with_the_seed),
+        TW_TEST(test_disk_eio_fails_calls_for_its_window),
+        TW_TEST(test_disk_full_refuses_writes_for_its_window),
+        TW_TEST(test_fsync_fail_leaves_data_not_durable),
+        TW_TEST(test_power_loss_keeps_only_what_was_durable),
+    };
+    return cmocka_run_group_tests_name("sim file system", tests, NULL, NULL);
+}
