@@ -25,6 +25,7 @@
 #include "sim/dgram.h"
 #include "sim/fault.h"
 #include "sim/sim.h"
+#include "twin/history.h"
 #include "twin/mix.h"
 
 /* ---- options ---- */
@@ -861,6 +862,7 @@ void tw_sim_free(tw_sim *sim)
     free(sim->paths);
     free(sim->overrides);
     free(sim->bursts);
+    tw_history_free(sim->history);
     sim_timeline_free(sim);
     free(sim->scratch);
     sim_queue_fini(&sim->q);
