@@ -30,8 +30,8 @@
 
 #define STATES_MAX_DEFAULT (UINT64_C(4) << 20)
 #define BYTES_MAX_DEFAULT (UINT64_C(512) << 20)
-#define SHOW_PREFIX 6
-#define SHOW_CONCURRENT 6
+#define SHOW_PREFIX 4
+#define SHOW_CONCURRENT 4
 
 /* ---- values as numbers: 0 is nil ---- */
 
