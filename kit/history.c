@@ -80,7 +80,7 @@ static int64_t add(tw_history *h, tw_ns time, uint32_t process, tw_history_f f,
                    const char *key, const void *from, size_t from_len,
                    const void *value, size_t value_len)
 {
-    if (!h || (unsigned)f > TW_HISTORY_INCR)
+    if (!h || (unsigned)f > TW_HISTORY_EXPIRE)
         return -EINVAL;
     if ((key && strlen(key) > TW_HISTORY_VALUE_MAX) ||
         (value && value_len > TW_HISTORY_VALUE_MAX) ||
@@ -157,12 +157,13 @@ int tw_history_add_complete(tw_history *h, int64_t id, tw_ns time,
 
 /* ---- writing it out ---- */
 
-static const char *const f_names[] = {"read", "write", "cas", "get", "put", "del", "incr"};
+static const char *const f_names[] = {"read", "write", "cas", "get", "put", "del",
+                                     "incr", "expire"};
 static const char *const type_names[] = {"info", "ok", "fail", "info"};
 
 const char *tw__history_f_name(tw_history_f f)
 {
-    return (unsigned)f <= TW_HISTORY_INCR ? f_names[f] : "?";
+    return (unsigned)f <= TW_HISTORY_EXPIRE ? f_names[f] : "?";
 }
 
 /* A JSON string, or null for nil. */
@@ -214,7 +215,8 @@ static void write_value(FILE *f, const tw_history_rec *r, bool done)
                 r->f == TW_HISTORY_INCR)) {
         tw__history_json_str(f, r->out, r->out_len, r->out_nil);
     } else if (r->f == TW_HISTORY_READ || r->f == TW_HISTORY_GET ||
-               r->f == TW_HISTORY_INCR || r->f == TW_HISTORY_DEL) {
+               r->f == TW_HISTORY_INCR || r->f == TW_HISTORY_DEL ||
+               r->f == TW_HISTORY_EXPIRE) {
         fputs("null", f);
     } else {
         tw__history_json_str(f, r->value, r->value_len, r->value_nil);

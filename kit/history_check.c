@@ -17,7 +17,10 @@
  * Unknown ops (info, or never completed) have no completion event: they
  * may be linearized anywhere after their invocation or left out, and the
  * search succeeds once every op with a completion is placed. Failed ops
- * and unknown reads are left out: neither changed anything.
+ * and unknown reads are left out: neither changed anything. An expire
+ * may happen within its span or not at all: at its completion, if it is
+ * not placed yet, the search may pass it over (a choice, undone like
+ * the others).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -144,6 +147,7 @@ typedef struct ent {
     int32_t op;     /* -1: the head */
     bool ret;
     int32_t prev, next, match; /* list links; a call's return, or -1 */
+    int32_t match_call;        /* a return's call */
     tw_ns time;
 } ent;
 
@@ -228,6 +232,7 @@ static int memo_add(memo *m, const uint64_t *bits, uint64_t hash, int32_t state)
 typedef struct frame {
     int32_t call; /* the entry lifted */
     int32_t state; /* before it */
+    bool skip;    /* an expire passed over, not applied */
 } frame;
 
 typedef struct search {
@@ -286,6 +291,7 @@ static int step(search *S, const kop *o, int32_t s, int32_t *next)
         *next = o->value;
         return 1;
     case TW_HISTORY_DEL:
+    case TW_HISTORY_EXPIRE:
         *next = 0;
         return 1;
     case TW_HISTORY_CAS:
@@ -386,6 +392,28 @@ static int run_search(search *S)
             cur = S->e[cur].next;
             continue;
         }
+        if (cur >= 0 && S->ops[S->e[cur].op].f == TW_HISTORY_EXPIRE) {
+            /* an expire that did not happen: passed over, as a choice */
+            int32_t c = S->e[cur].match_call;
+            const kop *o = &S->ops[S->e[cur].op];
+            size_t w = (size_t)S->e[cur].op >> 6;
+            uint64_t bit = UINT64_C(1) << (S->e[cur].op & 63);
+            S->bits[w] |= bit;
+            /* (placed or passed over, the same set and state have the
+             * same future: one memo entry serves both) */
+            int added = memo_add(&S->m, S->bits, hash ^ o->zob, state);
+            if (added < 0)
+                return added;
+            if (added) {
+                S->stack[S->depth++] = (frame){.call = c, .state = state, .skip = true};
+                hash ^= o->zob;
+                lift(S, c);
+                left -= o->returns;
+                cur = S->e[0].next;
+                continue;
+            }
+            S->bits[w] &= ~bit;
+        }
         /* A completion of an op not linearized (or, defensively, the
          * end): undo the last choice. */
         note_blocked(S, cur >= 0 ? S->e[cur].op : -1, state);
@@ -398,7 +426,9 @@ static int run_search(search *S)
         state = f.state;
         left += o->returns;
         unlift(S, f.call);
-        cur = S->e[f.call].next;
+        /* a pass-over was the last choice at its completion: back there,
+         * where nothing is left to try, so the undoing goes on */
+        cur = f.skip ? S->e[f.call].match : S->e[f.call].next;
     }
     return 1;
 }
@@ -443,7 +473,7 @@ static void put_op(char *buf, size_t cap, size_t *at, const kop *o)
             put_value(buf, cap, at, r->out, r->out_len, r->out_nil);
         else if (*at < cap)
             *at += (size_t)snprintf(buf + *at, cap - *at, "?");
-    } else if (r->f != TW_HISTORY_DEL) {
+    } else if (r->f != TW_HISTORY_DEL && r->f != TW_HISTORY_EXPIRE) {
         put_value(buf, cap, at, r->value, r->value_len, r->value_nil);
     }
     if (*at >= cap)
@@ -625,8 +655,10 @@ static int check_key(const tw_history *h, const size_t *idx, size_t n, vtab *vt,
         S.e[i].match = -1;
         if (!S.e[i].ret)
             call_of[S.e[i].op] = (int32_t)i;
-        else
+        else {
             S.e[call_of[S.e[i].op]].match = (int32_t)i;
+            S.e[i].match_call = call_of[S.e[i].op];
+        }
     }
     S.e[0].next = S.ne > 1 ? 1 : -1;
     free(call_of);

@@ -179,6 +179,36 @@ static void test_incr(void **state)
     tw_history_free(h);
 }
 
+/* expire: the key may vanish within the op's span, or not at all */
+static void test_expire_window(void **state)
+{
+    (void)state;
+    tw_history_verdict v;
+    tw_history *h = tw_history_new();
+    w(h, 0, "k", "1", 0, 10);
+    int64_t ttl = inv(h, 0, 0, TW_HISTORY_EXPIRE, "k", NULL);
+    r(h, 1, "k", "1", 20, 30);
+    r(h, 1, "k", NULL, 40, 50); /* it expired */
+    w(h, 0, "k", "2", 60, 70);
+    ok(h, ttl, 70, NULL); /* the write cleared the time to live */
+    r(h, 1, "k", "2", 80, 90);
+    assert_int_equal(check(h, &v), 1);
+    tw_history_free(h);
+
+    h = tw_history_new(); /* or it did not expire at all */
+    w(h, 0, "k", "1", 0, 10);
+    ttl = inv(h, 0, 0, TW_HISTORY_EXPIRE, "k", NULL);
+    r(h, 1, "k", "1", 20, 30);
+    w(h, 0, "k", "2", 60, 70);
+    ok(h, ttl, 70, NULL);
+    r(h, 1, "k", "2", 80, 90);
+    assert_int_equal(check(h, &v), 1);
+    r(h, 1, "k", NULL, 100, 110); /* past its window: nothing can remove 2 */
+    assert_int_equal(check(h, &v), 0);
+    assert_non_null(strstr(v.message, "op 6 (process 1 get -> nil, 100ns..110ns)"));
+    tw_history_free(h);
+}
+
 /* ---- unknown and failed ops ---- */
 
 static void test_unknown_write_late_or_never(void **state)
@@ -461,6 +491,7 @@ int main(void)
         TW_TEST(test_register_concurrent_writes),
         TW_TEST(test_register_cas),
         TW_TEST(test_incr),
+        TW_TEST(test_expire_window),
         TW_TEST(test_unknown_write_late_or_never),
         TW_TEST(test_unknown_write_not_before_invoke_nor_undone),
         TW_TEST(test_failed_write_never_happened),

@@ -14,7 +14,8 @@
  *
  * Two models, one per key: a register (read, write, cas) and a
  * key-value map (get, put, del, incr) whose keys are independent
- * registers, each checked on its own. A register is the map's key ""
+ * registers, each checked on its own; expire marks when a key with a
+ * time to live may vanish. A register is the map's key ""
  * (pass NULL or ""). The initial value of every key is nil (absent);
  * NULL as a value means nil: a read that saw nothing, a del. incr treats
  * nil as 0 and ends ok with the new value, as Redis's INCR.
@@ -36,7 +37,8 @@
  * FILE`): one event per line, in time order, each an object with
  *   "process": int,  the recorder's process number
  *   "type":    "invoke" | "ok" | "fail" | "info"
- *   "f":       "read" | "write" | "cas" | "get" | "put" | "del" | "incr"
+ *   "f":       "read" | "write" | "cas" | "get" | "put" | "del" | "incr" |
+ *              "expire"
  *   "key":     string (absent for a register)
  *   "value":   string, null (nil), or for cas [from, to]; on invoke the
  *              value written, on ok the value read (a write's ok repeats
@@ -74,6 +76,10 @@ typedef enum tw_history_f {
     TW_HISTORY_PUT,
     TW_HISTORY_DEL,
     TW_HISTORY_INCR,
+    /* The key may vanish (a TTL) at any instant of the op's span, or not
+     * at all: ok closes the window at its completion time; an expire
+     * never completed stays open for ever. No value. */
+    TW_HISTORY_EXPIRE,
 } tw_history_f;
 
 typedef enum tw_history_type {
