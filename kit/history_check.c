@@ -463,7 +463,7 @@ static void put_op(char *buf, size_t cap, size_t *at, const kop *o)
         put_value(buf, cap, at, r->from, r->from_len, r->from_nil);
         if (*at < cap)
             *at += (size_t)snprintf(buf + *at, cap - *at, "->");
-    } else if (*at < cap) {
+    } else if (*at < cap && r->f != TW_HISTORY_DEL && r->f != TW_HISTORY_EXPIRE) {
         *at += (size_t)snprintf(buf + *at, cap - *at, " ");
     }
     if (r->f == TW_HISTORY_READ || r->f == TW_HISTORY_GET || r->f == TW_HISTORY_INCR) {
