@@ -32,8 +32,8 @@
  * A SET with PX opens an expire of its key at its invocation, closed
  * when a later write of the key is acknowledged (it clears the time to
  * live); one whose SET was lost is never closed (it may land late).
- * Process numbers: seed * 1024 + the op's index mod 1024 (at most
- * --pipeline of them in flight).
+ * A process is a connection (seed * 1024 + its number mod 1024): the
+ * server runs a connection's requests in order.
  *
  * Ownership: as echo_load.c: the connect in flight is the redialer's
  * (apps/redial.h); a connection's protocol is freed by its release and detached
@@ -385,7 +385,8 @@ static void on_info(client *a, const tw_resp_reply *r)
 
 static uint32_t process_of(const client *a, const op *o)
 {
-    return (uint32_t)((a->seed & 0x3fffff) * 1024 + o->index % 1024);
+    (void)o;
+    return (uint32_t)((a->seed & 0x3fffff) * 1024 + a->dial.connects % 1024);
 }
 
 static void record_invoke(client *a, op *o)

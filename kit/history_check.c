@@ -140,6 +140,7 @@ typedef struct kop {
     int32_t value, from, out;
     bool returns; /* it has a completion event (ok, or settled) */
     tw_ns done;   /* when: its completion's, or the one it was given */
+    int32_t after; /* the op of its process it must follow, or -1 */
     uint64_t zob; /* its share of the linearized set's hash */
 } kop;
 
@@ -367,6 +368,11 @@ static int run_search(search *S)
     while (left > 0) {
         if (cur >= 0 && !S->e[cur].ret) {
             const kop *o = &S->ops[S->e[cur].op];
+            if (o->after >= 0 && !(S->bits[(size_t)o->after >> 6] &
+                                   (UINT64_C(1) << (o->after & 63)))) {
+                cur = S->e[cur].next; /* its process's op before it comes first */
+                continue;
+            }
             int32_t next;
             int ok = step(S, o, state, &next);
             if (ok < 0)
@@ -596,6 +602,45 @@ static int settle_unknown(search *S)
     return 0;
 }
 
+/* ---- a process's ops, in order ---- */
+
+/* A process's ops take effect in the order it invoked them (one at a
+ * time, as Jepsen's; or pipelined on one connection, which a server
+ * runs in order): each op that completed ok follows the process's ok op
+ * before it. Unknown ops and expires are left out of the chains. */
+typedef struct by_proc {
+    uint32_t process;
+    int32_t op;
+} by_proc;
+
+static int proc_cmp(const void *pa, const void *pb)
+{
+    const by_proc *a = pa, *b = pb;
+    if (a->process != b->process)
+        return a->process < b->process ? -1 : 1;
+    return (a->op > b->op) - (a->op < b->op);
+}
+
+static int chain_processes(search *S)
+{
+    by_proc *v = malloc((S->nops + 1) * sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < S->nops; i++) {
+        kop *o = &S->ops[i];
+        o->after = -1;
+        if (o->r->type == TW_HISTORY_OK && o->f != TW_HISTORY_EXPIRE)
+            v[n++] = (by_proc){.process = o->r->process, .op = (int32_t)i};
+    }
+    qsort(v, n, sizeof *v, proc_cmp); /* ops are in invocation order */
+    for (size_t i = 1; i < n; i++)
+        if (v[i].process == v[i - 1].process)
+            S->ops[v[i].op].after = v[i - 1].op;
+    free(v);
+    return 0;
+}
+
 /* ---- one key ---- */
 
 static int ent_cmp(const void *pa, const void *pb)
@@ -634,7 +679,7 @@ static int check_key(const tw_history *h, const size_t *idx, size_t n, vtab *vt,
         o->value = (int32_t)v, o->from = (int32_t)f, o->out = (int32_t)x;
         S.nops++;
     }
-    if (settle_unknown(&S) < 0)
+    if (settle_unknown(&S) < 0 || chain_processes(&S) < 0)
         goto done;
     out->ops += S.nops;
     /* events, sorted; then the matches and links */

@@ -4,6 +4,9 @@
  *   registers: the classic histories, linearizable and not (concurrent
  *       writes read in either order, a stale read after a completed
  *       write, a read that un-sees a value), cas and incr
+ *   a process's ops take effect in the order it invoked them (a
+ *       pipeline): 3000 of them in flight together are checked at once
+ *   expire: a key may vanish within a window, or not at all
  *   unknown ops: one may take effect late or never, but not before its
  *       invocation; failed ops never take effect
  *   maps: keys checked independently; the verdict names the key
@@ -74,6 +77,13 @@ static int check(tw_history *h, tw_history_verdict *v)
     if (rc == 0)
         print_message("    %s\n", v->message);
     return rc;
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- registers ---- */
@@ -206,6 +216,43 @@ static void test_expire_window(void **state)
     r(h, 1, "k", NULL, 100, 110); /* past its window: nothing can remove 2 */
     assert_int_equal(check(h, &v), 0);
     assert_non_null(strstr(v.message, "op 6 (process 1 get -> nil, 100ns..110ns)"));
+    tw_history_free(h);
+}
+
+/* A process's ops take effect in the order it invoked them, even when
+ * they overlap (a pipeline on one connection). */
+static void test_process_order(void **state)
+{
+    (void)state;
+    tw_history_verdict v;
+    tw_history *h = tw_history_new();
+    w(h, 5, NULL, "1", 0, 100);
+    w(h, 5, NULL, "2", 10, 100);
+    r(h, 6, NULL, "1", 200, 210);
+    assert_int_equal(check(h, &v), 0); /* 2 came after 1 */
+    tw_history_free(h);
+    h = tw_history_new();
+    w(h, 5, NULL, "1", 0, 100);
+    w(h, 7, NULL, "2", 10, 100);
+    r(h, 6, NULL, "1", 200, 210);
+    assert_int_equal(check(h, &v), 1); /* two processes: either order */
+    tw_history_free(h);
+
+    /* 3000 pipelined ops of one process, all in flight together: in
+     * order, the search is a straight line */
+    h = tw_history_new();
+    char val[16];
+    for (int i = 0; i < 1500; i++) {
+        snprintf(val, sizeof val, "v%d", i);
+        w(h, 1, "k", val, 0, 1000);
+        r(h, 1, "k", val, 0, 1000);
+    }
+    double t0 = seconds();
+    assert_int_equal(check(h, &v), 1);
+    r(h, 1, "k", "v3", 0, 1000); /* last in the pipeline, it saw an old value */
+    assert_int_equal(check(h, &v), 0);
+    print_message("    3000 pipelined ops: %.3f s\n", seconds() - t0);
+    assert_true(seconds() - t0 < 1.0);
     tw_history_free(h);
 }
 
@@ -355,13 +402,6 @@ static tw_history *random_history(size_t n, int procs, int keys, uint64_t seed)
         }
     }
     return h;
-}
-
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void test_long_random_history_in_bounded_time(void **state)
@@ -797,6 +837,7 @@ int main(void)
         TW_TEST(test_register_cas),
         TW_TEST(test_incr),
         TW_TEST(test_expire_window),
+        TW_TEST(test_process_order),
         TW_TEST(test_unknown_write_late_or_never),
         TW_TEST(test_unknown_write_not_before_invoke_nor_undone),
         TW_TEST(test_failed_write_never_happened),

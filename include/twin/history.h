@@ -12,6 +12,13 @@
  * the last write before it? (Herlihy & Wing's linearizability; the
  * search is Wing & Gong's, with Lowe's memoization of the states seen.)
  *
+ * A process's ops take effect in the order it invoked them: one op at a
+ * time (Jepsen's processes), or a pipeline on one connection, which the
+ * server runs in order (a RESP client's). The ops of one process that
+ * completed ok are checked in that order; its unknown ops are not (they
+ * may take effect whenever, as any unknown op). Ops that may run out of
+ * order belong to different processes.
+ *
  * Two models, one per key: a register (read, write, cas) and a
  * key-value map (get, put, del, incr) whose keys are independent
  * registers, each checked on its own; expire marks when a key with a
@@ -93,8 +100,8 @@ typedef struct tw_history tw_history;
 
 /* ---- 1. recording from an app ---- */
 
-/* Records an invocation by `process` (any number the app chooses; like
- * Jepsen's, one process has at most one op in flight) of f on key (NULL:
+/* Records an invocation by `process` (any number the app chooses) of f
+ * on key (NULL:
  * the register) with value (value_len bytes, copied; NULL: nil). For
  * TW_HISTORY_CAS use tw_history_invoke_cas. Returns the op's id (> 0),
  * 0 on the real backend (nothing recorded), -EINVAL (a bad f, a key or
