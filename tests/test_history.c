@@ -19,6 +19,7 @@
  *       a correctness failure naming the key; the correct one passes
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,10 +28,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "kit/history.h"
+#include "tests/cli_util.h"
 #include "tests/harness.h"
 #include "twin/app.h"
 #include "twin/history.h"
@@ -856,6 +860,46 @@ static void test_scenario_keys(void **state)
     tw_scenario_free(sc);
 }
 
+/* `twin sim FILE --seed N --history FILE` writes the run's history; a
+ * file it cannot write is a usage error naming the option. */
+static void test_cli_history_option(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/twin-history-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    const char *files[] = {path, "/nonexistent-dir/h.jsonl"};
+    for (int i = 0; i < 2; i++) {
+        pid_t pid = tw_cli_fork();
+        if (pid == 0) {
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, 1);
+            dup2(null, 2);
+            execl(tw_cli_twin, "twin", "sim", "scenarios/resp-loss.yaml", "--seed", "1",
+                  "--history", files[i], (char *)NULL);
+            _exit(127);
+        }
+        int st = tw_cli_wait(pid, "twin sim --history");
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), i == 0 ? 0 : TW_SCENARIO_USAGE);
+    }
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[8192];
+    size_t lines = 0;
+    bool first_ok = false;
+    while (fgets(line, sizeof line, f)) {
+        if (lines++ == 0)
+            first_ok = strncmp(line, "{\"index\":0,\"op\":1,", 18) == 0;
+    }
+    fclose(f);
+    unlink(path);
+    print_message("    resp-loss seed 1: %zu history lines\n", lines);
+    assert_true(first_ok);
+    assert_true(lines > 1000);
+}
+
 static int setup_apps(void **state)
 {
     tw_test_setup(state);
@@ -866,6 +910,7 @@ static int setup_apps(void **state)
 
 int main(void)
 {
+    tw_cli_init();
     const struct CMUnitTest tests[] = {
         TW_TEST(test_register_sequential_and_stale),
         TW_TEST(test_register_concurrent_reads),
@@ -887,6 +932,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scenario_history_written, setup_apps,
                                         tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_scenario_keys, setup_apps, tw_test_teardown),
+        TW_TEST(test_cli_history_option),
     };
     return cmocka_run_group_tests_name("history", tests, NULL, NULL);
 }
