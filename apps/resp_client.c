@@ -25,6 +25,16 @@
  * Nothing here draws from a clock or libc's rand: op i is a hash of
  * (seed, i), so a scenario seed replays it exactly.
  *
+ * The history (twin/history.h; in the simulator, for `expect:
+ * {linearizable: true}`): SET is a put, GET a get, DEL a del, MGET three
+ * gets over the same span, INCR an incr; EXISTS and ECHO are left out.
+ * A reply ends an op ok (an error reply: fail), a lost connection info.
+ * A SET with PX opens an expire of its key at its invocation, closed
+ * when a later write of the key is acknowledged (it clears the time to
+ * live); one whose SET was lost is never closed (it may land late).
+ * A process is a connection (seed * 1024 + its number mod 1024): the
+ * server runs a connection's requests in order.
+ *
  * Ownership: as echo_load.c: the connect in flight is the redialer's
  * (apps/redial.h); a connection's protocol is freed by its release and detached
  * from the state first when the state goes.
@@ -36,6 +46,7 @@
 #include <string.h>
 
 #include "apps/redial.h"
+#include "twin/history.h"
 #include "twin/mix.h"
 #include "twin/app.h"
 #include "twin/opts.h"
@@ -56,7 +67,18 @@ typedef struct op {
     uint64_t version; /* SET: the version written (index + 1) */
     int64_t px_ms;    /* SET: its expiry, 0: none */
     tw_ns sent;
+    int64_t hist[3];  /* its ops in the history (MGET: one a key), 0: none */
+    int64_t expire;   /* SET with PX: the expire it opened */
 } op;
+
+#define EXPIRES_MAX 16
+
+/* A key's expires still open in the history (not reset with the model). */
+typedef struct keyx {
+    int64_t id[EXPIRES_MAX];
+    uint64_t index[EXPIRES_MAX]; /* of the SET that opened it */
+    unsigned n;
+} keyx;
 
 typedef struct keym {
     uint64_t ver;               /* last acknowledged write, 0: absent */
@@ -82,6 +104,7 @@ typedef struct client {
     uint64_t read_rate;
     /* the model */
     keym *km;
+    keyx *kx;
     int64_t ctr;
     uint64_t ctr_unsure;
     char run_id[48];
@@ -358,6 +381,147 @@ static void on_info(client *a, const tw_resp_reply *r)
 
 /* ---- the connection ---- */
 
+/* ---- the history ---- */
+
+static uint32_t process_of(const client *a, const op *o)
+{
+    (void)o;
+    return (uint32_t)((a->seed & 0x3fffff) * 1024 + a->dial.connects % 1024);
+}
+
+static void record_invoke(client *a, op *o)
+{
+    char k[NAME_MAX_LEN + 40];
+    uint8_t val[4096];
+    uint32_t p = process_of(a, o);
+    key_name(a, o->key[0], k, sizeof k);
+    switch (o->kind) {
+    case OP_SET: {
+        size_t len = value_of(a, o->version, val, sizeof val);
+        o->hist[0] = tw_history_invoke(a->loop, p, TW_HISTORY_PUT, k, val, len);
+        keyx *x = &a->kx[o->key[0]];
+        if (o->px_ms && x->n < EXPIRES_MAX &&
+            (o->expire = tw_history_invoke(a->loop, p, TW_HISTORY_EXPIRE, k, NULL, 0)) > 0) {
+            x->id[x->n] = o->expire;
+            x->index[x->n++] = o->index;
+        }
+        break;
+    }
+    case OP_GET:
+        o->hist[0] = tw_history_invoke(a->loop, p, TW_HISTORY_GET, k, NULL, 0);
+        break;
+    case OP_DEL:
+        o->hist[0] = tw_history_invoke(a->loop, p, TW_HISTORY_DEL, k, NULL, 0);
+        break;
+    case OP_MGET:
+        for (int i = 0; i < 3; i++) {
+            key_name(a, o->key[i], k, sizeof k);
+            o->hist[i] = tw_history_invoke(a->loop, p, TW_HISTORY_GET, k, NULL, 0);
+        }
+        break;
+    case OP_INCR:
+        snprintf(k, sizeof k, "%s:n", a->prefix);
+        o->hist[0] = tw_history_invoke(a->loop, p, TW_HISTORY_INCR, k, NULL, 0);
+        break;
+    default:
+        break;
+    }
+}
+
+/* A write of key k acknowledged: it cleared the time to live of the
+ * SETs before it, whose expires close now. */
+static void close_expires(client *a, uint32_t k, uint64_t index)
+{
+    keyx *x = &a->kx[k];
+    unsigned kept = 0;
+    for (unsigned i = 0; i < x->n; i++) {
+        if (x->index[i] < index) {
+            tw_history_ok(a->loop, x->id[i], NULL, 0);
+        } else {
+            x->id[kept] = x->id[i];
+            x->index[kept++] = x->index[i];
+        }
+    }
+    x->n = kept;
+}
+
+/* A SET with PX lost: its expire stays open for ever (it may land late). */
+static void keep_expire_open(client *a, const op *o)
+{
+    keyx *x = &a->kx[o->key[0]];
+    unsigned kept = 0;
+    for (unsigned i = 0; i < x->n; i++)
+        if (x->id[i] != o->expire) {
+            x->id[kept] = x->id[i];
+            x->index[kept++] = x->index[i];
+        }
+    x->n = kept;
+}
+
+static void record_get(client *a, int64_t id, const tw_resp_reply *r)
+{
+    if (r->type != '$')
+        tw_history_info(a->loop, id);
+    else
+        tw_history_ok(a->loop, id, r->nil ? NULL : r->str, r->nil ? 0 : r->len);
+}
+
+static void record_reply(client *a, const op *o, const tw_resp_reply *r)
+{
+    switch (o->kind) {
+    case OP_SET:
+    case OP_DEL:
+        if (r->type == '-') {
+            tw_history_fail(a->loop, o->hist[0]);
+        } else if (r->type == '+' || r->type == ':') {
+            tw_history_ok(a->loop, o->hist[0], NULL, 0);
+            close_expires(a, o->key[0], o->index);
+        } else {
+            tw_history_info(a->loop, o->hist[0]);
+        }
+        return;
+    case OP_GET:
+        record_get(a, o->hist[0], r);
+        return;
+    case OP_MGET: {
+        const uint8_t *p = r->str, *end = r->str ? r->str + r->len : NULL;
+        for (int k = 0; k < 3; k++) {
+            tw_resp_reply e;
+            int n = r->type == '*' && !r->nil && r->integer == 3
+                        ? tw_resp_reply_parse(p, (size_t)(end - p), &e, NULL) : -1;
+            if (n <= 0) {
+                tw_history_info(a->loop, o->hist[k]);
+                continue;
+            }
+            record_get(a, o->hist[k], &e);
+            p += n;
+        }
+        return;
+    }
+    case OP_INCR: {
+        char num[24];
+        int n = snprintf(num, sizeof num, "%lld", (long long)r->integer);
+        if (r->type == ':')
+            tw_history_ok(a->loop, o->hist[0], num, (size_t)n);
+        else if (r->type == '-')
+            tw_history_fail(a->loop, o->hist[0]);
+        else
+            tw_history_info(a->loop, o->hist[0]);
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+static void record_lost(client *a, const op *o)
+{
+    for (int k = 0; k < 3; k++)
+        tw_history_info(a->loop, o->hist[k]);
+    if (o->expire > 0)
+        keep_expire_open(a, o);
+}
+
 static op *q_at(client *a, size_t i) { return &a->q[(a->q_head + i) % (a->pipeline + 1)]; }
 
 static void send_op(client *a, op *o)
@@ -414,6 +578,7 @@ static void send_op(client *a, op *o)
         break;
     }
     o->sent = tw_loop_now(a->loop);
+    record_invoke(a, o);
     *q_at(a, a->q_len++) = *o;
     tw_transport *t = apps_redial_transport(&a->dial);
     /* A write refused (no memory for the buffer) leaves the connection
@@ -472,6 +637,7 @@ static void consume(client *a)
             on_info(a, &r);
         } else {
             on_reply(a, &o, &r, now);
+            record_reply(a, &o, &r);
             a->acked++;
         }
     }
@@ -533,6 +699,7 @@ static void lost_in_flight(client *a)
     for (size_t i = 0; i < a->q_len; i++) {
         op *o = q_at(a, i);
         keym *m = &a->km[o->key[0]];
+        record_lost(a, o);
         if (o->kind == OP_SET) {
             add_maybe(m, o->version);
             m->maybe_absent |= o->px_ms != 0; /* it may land, then expire */
@@ -679,6 +846,7 @@ TW_OPTS_USAGE_TEXT(client_usage, 2048, client_table)
 static void client_free_mem(client *a)
 {
     free(a->km);
+    free(a->kx);
     free(a->q);
     free(a->rbuf);
     free(a);
@@ -706,8 +874,9 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
     bool quiet = o.quiet;
     const char *name = o.name;
     a->km = calloc(a->keys, sizeof *a->km);
+    a->kx = calloc(a->keys, sizeof *a->kx);
     a->q = calloc(a->pipeline + 1, sizeof *a->q); /* + the INFO */
-    if (!a->km || !a->q) {
+    if (!a->km || !a->kx || !a->q) {
         client_free_mem(a);
         return -ENOMEM;
     }

@@ -213,6 +213,7 @@ static int usage(const char *prog)
     fprintf(stderr,
             "usage: %s sim FILE [--seed N] [--swarm] [--trace] [--trace-filter EXPR]\n"
             "                   [--verbose] [--dump-schedule OUT] [--check-determinism]\n"
+            "                   [--history FILE]\n"
             "       %s sim FILE --seeds A..B [--shard I/N] [--swarm] [--json] [--quiet]\n"
             "       %s shrink FILE --seed N [--swarm] [--out OUT] [--runs N]\n"
             "\n"
@@ -228,6 +229,9 @@ static int usage(const char *prog)
             "  --dump-schedule OUT   the run's faults, swarm draws included, as a\n"
             "                        scenario file that replays alone ('-': stdout)\n"
             "  --check-determinism   run twice and compare the traces record by record\n"
+            "  --history FILE        the apps' history of operations as JSON lines\n"
+            "                        (one op event a line; format: twin/history.h;\n"
+            "                        '-': stdout)\n"
             "A sweep (--seeds A..B):\n"
             "  --shard I/N           only the seeds s with s %% N == I\n"
             "  --json                one JSON line per seed (verdict, hash, replay)\n"
@@ -288,7 +292,7 @@ typedef struct sim_args {
     int nfiles;
     bool have_seed, have_seeds, trace, verbose, have_max_wall;
     uint64_t seed;
-    const char *filter, *dump, *out;
+    const char *filter, *dump, *out, *history;
     bool trace_json;
     uint64_t runs;
 } sim_args;
@@ -326,6 +330,8 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
             a->dump = v;
         else if (strcmp(o, "--out") == 0 && v)
             a->out = v;
+        else if (strcmp(o, "--history") == 0 && v)
+            a->history = v;
         else if (strcmp(o, "--runs") == 0 && cli_parse_u64(v, &a->runs))
             ;
         else if (strcmp(o, "--max-wall") == 0) {
@@ -511,8 +517,19 @@ static int one_seed(sim_args *a)
             return TW_SCENARIO_USAGE;
         }
     }
+    FILE *history = NULL;
+    if (a->history) {
+        history = strcmp(a->history, "-") == 0 ? stdout : fopen(a->history, "w");
+        if (!history) {
+            fprintf(stderr, "%s: --history %s: %s\n", cli_name(), a->history,
+                    strerror(errno));
+            if (trace && trace != stdout)
+                fclose(trace);
+            return TW_SCENARIO_USAGE;
+        }
+    }
     tw_scenario_run_opts o = {.swarm = c->swarm, .trace = trace,
-                              .trace_json = a->trace_json,
+                              .trace_json = a->trace_json, .history = history,
                               .app_out = (a->trace && !a->trace_json) || a->verbose
                                              ? stdout
                                              : NULL,
@@ -524,6 +541,8 @@ static int one_seed(sim_args *a)
     int rc = tw_scenario_run(c->sc, a->seed, &o, &res);
     if (trace && trace != stdout)
         fclose(trace);
+    if (history && history != stdout && fclose(history) != 0 && rc >= 0)
+        fprintf(stderr, "%s: --history %s: %s\n", cli_name(), a->history, strerror(errno));
     if (rc < 0) {
         fprintf(stderr, "%s: cannot run: %s\n", cli_name(), strerror(-rc));
         return TW_SCENARIO_CRASH;

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "twin/app.h"
+#include "twin/history.h"
 #include "twin/scenario.h"
 #include "twin/sim.h"
 
@@ -105,6 +106,8 @@ typedef struct sc_oracles {
     uint32_t connections_max;       /* per node */
     uint64_t node_bytes_max;        /* buffered for writing, per node */
     uint64_t livelock_callbacks;    /* per node, while time stays put */
+    bool linearizable;              /* the apps' history (twin/history.h) */
+    uint32_t history_ops_max;       /* ops it may hold */
 } sc_oracles;
 
 #define SC_ORACLES_DEFAULT                                                   \
@@ -115,6 +118,7 @@ typedef struct sc_oracles {
         .connections_max = 10000,                                            \
         .node_bytes_max = UINT64_C(256) << 20,                               \
         .livelock_callbacks = 1000000,                                       \
+        .history_ops_max = TW_HISTORY_OPS_MAX,                               \
     })
 
 /* World-wide settings besides the default path. */

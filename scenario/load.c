@@ -293,6 +293,7 @@ static int parse_oracles(sc_yaml *y, yaml_node_t *n, sc_oracles *o)
         {"node_bytes_max", offsetof(sc_oracles, node_bytes_max), true, 0},
         {"livelock_callbacks", offsetof(sc_oracles, livelock_callbacks), false,
          INT64_MAX},
+        {"history_ops_max", offsetof(sc_oracles, history_ops_max), false, UINT32_MAX},
     };
     for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
         yaml_node_t *v = sc_get(y, n, bounds[i].key);
@@ -342,7 +343,8 @@ static int parse_expect(sc_yaml *y, tw_scenario *sc, yaml_node_t *n)
     static const char *const keys[] = {
         "exit", "contract", "invariants", "no_stuck_connections", "stuck_after",
         "write_buffer_max", "write_buffer_over_high", "connects_per_sec_max",
-        "connections_max", "node_bytes_max", "livelock_callbacks", NULL,
+        "connections_max", "node_bytes_max", "livelock_callbacks", "linearizable",
+        "history_ops_max", NULL,
     };
     yaml_node_t *v;
     if (!n)
@@ -356,6 +358,11 @@ static int parse_expect(sc_yaml *y, tw_scenario *sc, yaml_node_t *n)
     if ((v = sc_get(y, n, "invariants")) &&
         sc_bool(y, v, "invariants", &sc->expect_invariants) < 0)
         return -EINVAL;
+    if ((v = sc_get(y, n, "linearizable")) &&
+        sc_bool(y, v, "linearizable", &sc->oracles.linearizable) < 0)
+        return -EINVAL;
+    if ((v = sc_get(y, n, "history_ops_max")) && sc->oracles.history_ops_max == 0)
+        return sc_fail(y, v, "history_ops_max must be at least 1");
     if ((v = sc_get(y, n, "no_stuck_connections")) &&
         sc_bool(y, v, "no_stuck_connections", &sc->expect_no_stuck) < 0)
         return -EINVAL;

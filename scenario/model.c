@@ -233,6 +233,9 @@ static void describe_oracles(FILE *f, const sc_oracles *o)
                 o->livelock_callbacks);
     else
         fprintf(f, "no livelock bound\n");
+    if (o->linearizable)
+        fprintf(f, "  history: linearizable, at most %" PRIu32 " ops\n",
+                o->history_ops_max);
 }
 
 static void describe_path(FILE *f, const char *what, const tw_sim_path_opts *p)

@@ -1,7 +1,9 @@
 /* scenario/oracle.c - the runner's own oracles: mistakes any protocol can
  * make, caught without an invariant of its app's (the `expect:` keys
  * write_buffer_max, write_buffer_over_high, connects_per_sec_max,
- * connections_max, node_bytes_max, livelock_callbacks).
+ * connections_max, node_bytes_max, livelock_callbacks), and the apps'
+ * history of operations checked for linearizability at the end
+ * (linearizable, history_ops_max; twin/history.h).
  *
  * Map: the world's limits and their alarms; a node's buffered bytes, at
  * check points; a world that failed (a livelock is liveness).
@@ -125,4 +127,24 @@ void sc_world_failed(sc_runner *r, int err)
                    "node %s ran %" PRIu64 " callbacks without virtual time "
                    "advancing (livelock_callbacks); %s",
                    r->sc->nodes[ll.node].name, ll.callbacks, what);
+}
+
+/* ---- the apps' history ---- */
+
+void sc_check_history(sc_runner *r)
+{
+    tw_history_verdict v;
+    int rc = tw_history_check(tw_sim_history(r->sim), NULL, &v);
+    if (rc == 1)
+        return;
+    if (rc == 0)
+        sc_runner_fail(r, TW_SCENARIO_CORRECTNESS, "history not linearizable: %.900s",
+                       v.message);
+    else if (rc == -ENOBUFS)
+        sc_runner_fail(r, TW_SCENARIO_CORRECTNESS, "the history is over history_ops_max "
+                       "%" PRIu32 " ops or its bytes: raise history_ops_max, or "
+                       "record less", r->sc->oracles.history_ops_max);
+    else
+        sc_runner_fail(r, TW_SCENARIO_CORRECTNESS, "the history could not be "
+                       "checked: %s", rc == -E2BIG ? v.message : tw_strerror(rc));
 }

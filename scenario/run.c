@@ -44,7 +44,7 @@ void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...)
     if (f->set)
         return;
     f->set = true;
-    char at[32], msg[200];
+    char at[32], msg[1000];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -302,6 +302,8 @@ static void drive(sc_runner *r)
         sc_check_invariants(r);
         sc_check_exits(r);
     }
+    if (!sc_runner_stopped(r) && sc->oracles.linearizable)
+        sc_check_history(r);
 }
 
 int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opts,
@@ -325,6 +327,10 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
         r.ids[i] = -1;
     r.sim = r.ids ? make_world(sc, seed, opts->trace, opts->trace_json) : NULL;
     int rc = r.sim ? sc_oracles_setup(&r) : -ENOMEM;
+    if (rc == 0 && (sc->oracles.linearizable || opts->history))
+        rc = tw_sim_history(r.sim) ? tw_history_set_ops_max(tw_sim_history(r.sim),
+                                                            sc->oracles.history_ops_max)
+                                   : -ENOMEM;
     if (rc == 0)
         rc = sc_nodes_setup(&r);
     if (rc == 0) {
@@ -334,6 +340,8 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
         res->end_ns = tw_sim_now(r.sim);
         res->converged_ns = r.converged;
         tw_sim_get_stats(r.sim, &res->stats);
+        if (opts->history)
+            tw_history_write_jsonl(tw_sim_history(r.sim), opts->history, res->end_ns);
         rc = fill_effects(&r, res);
     }
     tw_sim_free(r.sim); /* its crashes run the stop hooks: states go */

@@ -31,7 +31,7 @@ typedef struct sc_node_rt {
 /* A failure of one class; the first one is kept, it explains the rest. */
 typedef struct sc_failure {
     bool set;
-    char msg[256];
+    char msg[1024];
 } sc_failure;
 
 struct sc_runner {
@@ -61,6 +61,8 @@ void sc_check_node_bytes(sc_runner *r); /* at a check point */
 /* The world returned err (< 0): a livelock is liveness, anything else a
  * crash; either way it runs no more. */
 void sc_world_failed(sc_runner *r, int err);
+/* The apps' history is linearizable (expect: linearizable). */
+void sc_check_history(sc_runner *r);
 
 /* nodes.c */
 int sc_nodes_setup(sc_runner *r);   /* nodes, hooks, output, contract */

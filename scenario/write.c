@@ -371,6 +371,10 @@ static void write_oracles(FILE *f, const sc_oracles *o)
     }
     if (o->livelock_callbacks != d.livelock_callbacks)
         fprintf(f, ", livelock_callbacks: %" PRIu64, o->livelock_callbacks);
+    if (o->linearizable)
+        fprintf(f, ", linearizable: true");
+    if (o->history_ops_max != d.history_ops_max)
+        fprintf(f, ", history_ops_max: %" PRIu32, o->history_ops_max);
 }
 
 static void write_tail(FILE *f, const tw_scenario *sc)

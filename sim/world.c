@@ -26,6 +26,7 @@
 #include "sim/fault.h"
 #include "sim/fs.h"
 #include "sim/sim.h"
+#include "twin/history.h"
 #include "twin/mix.h"
 
 /* ---- options ---- */
@@ -866,6 +867,7 @@ void tw_sim_free(tw_sim *sim)
     free(sim->paths);
     free(sim->overrides);
     free(sim->bursts);
+    tw_history_free(sim->history);
     sim_timeline_free(sim);
     free(sim->scratch);
     sim_queue_fini(&sim->q);

@@ -133,6 +133,7 @@ struct tw_sim {
     struct sim_dgram *dg; /* datagrams (sim/dgram.h) */
     tw_sim_loss_model *bursts; /* loss bursts' models (sim/net/loss.c) */
     uint32_t nbursts;
+    struct tw_history *history; /* the apps' operations (sim/history.c), or NULL */
 };
 
 extern const tw__loop_ops tw__sim_loop_ops;

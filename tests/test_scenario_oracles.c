@@ -359,7 +359,7 @@ static void expect_message(const tw_scenario_result *r, const char *what)
 {
     if (!strstr(r->message, what))
         fail_msg("message '%s' lacks '%s'", r->message, what);
-    static char shown[256];
+    static char shown[sizeof r->message];
     if (strcmp(shown, r->message) != 0)
         print_message("%s: %s\n", tw_scenario_verdict_name(r->verdict), r->message);
     snprintf(shown, sizeof shown, "%s", r->message);

@@ -148,6 +148,9 @@ typedef struct tw_scenario_run_opts {
      * with trace_json. */
     FILE *trace;
     bool trace_json;
+    /* The apps' history of operations (twin/history.h) as JSON lines, or
+     * NULL; written at the end of the run. */
+    FILE *history;
     /* The apps' own output, each line as "NODE| line", or NULL. */
     FILE *app_out;
     /* Asked at every check point and every TW_SCENARIO_STOP_STEPS steps
@@ -182,7 +185,7 @@ typedef struct tw_scenario_result {
     uint64_t seed;
     uint64_t hash; /* the trace hash */
     tw_scenario_verdict verdict;
-    char message[256]; /* why it failed, "" on pass */
+    char message[1024]; /* why it failed, "" on pass */
     tw_ns end_ns;      /* virtual time at which the run ended */
     /* Quiet phase: when its conditions all held (-1: never, or none). */
     tw_ns converged_ns;
