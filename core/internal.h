@@ -48,6 +48,23 @@ struct tw_subprocess_spec; /* twin/process.h */
 typedef void (*tw__resolve_cb)(void *ctx, int err, const tw_addr *addrs,
                                int n);
 
+/* What a connected dial is opened with: the factory, its argument and
+ * the completion, exactly as connect_addr takes them. */
+typedef struct tw__dial_open {
+    tw_protocol_factory factory;
+    void *arg;
+    tw_connect_cb cb;
+} tw__dial_open;
+
+/* The outcome of one dial (the loop op), on the loop, never inside the
+ * dial call. err 0: connected; fill *how and return true, and the backend
+ * opens the transport with it as connect_addr would (the factory,
+ * connection_made, then how->cb); false: the backend closes the
+ * connection unseen. err < 0: the attempt failed (how NULL, the result
+ * ignored). Either way the request is over once this runs: it must not
+ * be cancelled. */
+typedef bool (*tw__dial_cb)(void *ctx, int err, tw__dial_open *how);
+
 /* A generator a backend lends a layer over its streams (the loop op
  * rand_stream): next(r) draws 64 random bits. state is the backend's,
  * set by rand_stream and read or changed only by next; the layer holds
@@ -121,6 +138,20 @@ typedef struct tw__loop_ops {
     bool (*rand_stream)(tw_loop *, uint64_t key, tw__rand *r);
     /* tw_loop_fd_limit. NULL: no such limit (UINT64_MAX). */
     uint64_t (*fd_limit)(tw_loop *, uint64_t want);
+    /* One TCP connect attempt for the core's dialer (core/connect.c:
+     * connect timeouts, Happy Eyeballs): to addr (IPv4 or IPv6, port
+     * set), from local when it is not NULL (same family; port 0: any).
+     * Returns the request, cb(ctx, ...) to follow from the loop; or NULL
+     * with *err set when the attempt failed at once (no socket, bind
+     * refused), and cb is never called. Holds a loop ref while it runs.
+     * NULL op: tw_create_connection_ex is -ENOTSUP. */
+    void *(*dial)(tw_loop *, const tw_addr *addr, const tw_addr *local,
+                  tw__dial_cb cb, void *ctx, int *err);
+    /* Stop a dial whose cb has not run: its connection, half made or
+     * not, is closed and cb never runs. A loop being freed drops its
+     * dials itself, without their callbacks, before tw__loop_fini (the
+     * core then forgets them without calling this). */
+    void (*dial_cancel)(tw_loop *, void *req);
 } tw__loop_ops;
 
 /* One scheduled callback; lives in the loop's slot table. */
@@ -175,6 +206,7 @@ struct tw_loop {
     tw__list transports; /* every live transport (for tw_loop_free) */
     tw__list servers;
     tw__list lookups;    /* datagram endpoints waiting for names */
+    tw__list dialers;    /* tw_create_connection_ex calls in progress */
 
     /* Scratch buffer for plain (non-buffered) protocols' reads. */
     uint8_t *rbuf;
@@ -477,6 +509,10 @@ static inline void tw__transport_clear_queued(tw_transport *t)
 /* Drop every datagram endpoint still waiting for a name, calling nothing
  * (tw__loop_fini, before it frees anything else). */
 void tw__dgram_lookups_cancel(tw_loop *loop);
+/* The same for tw_create_connection_ex calls in progress: their lookups
+ * are cancelled, their dials were dropped by the backend already. */
+void tw__dialers_drop(tw_loop *loop);
+
 /* Most addresses kept from one lookup. */
 #define TW__RESOLVE_MAX 16
 /* Datagrams flushed per writable event at most, so one endpoint with a

@@ -495,6 +495,7 @@ int tw__loop_init(tw_loop *loop, const tw__loop_ops *ops, size_t rbuf_len)
     tw__list_init(&loop->transports);
     tw__list_init(&loop->servers);
     tw__list_init(&loop->lookups);
+    tw__list_init(&loop->dialers);
     loop->rbuf_len = rbuf_len ? rbuf_len : TW__READ_SIZE_DEFAULT;
     loop->rbuf = malloc(loop->rbuf_len);
     if (!loop->rbuf)
@@ -516,6 +517,7 @@ void tw__loop_fini(tw_loop *loop)
     /* Lookups first: their backend requests must not call back into
      * what is freed below. */
     tw__dgram_lookups_cancel(loop);
+    tw__dialers_drop(loop);
     /* Servers first (they make transports), then every transport: its
      * protocol is released so its memory is freed, but sees no other
      * callback. */

@@ -162,6 +162,10 @@ int tw__real_connect_addr(tw_loop *loop, tw_protocol_factory factory,
                           void *arg, const tw_addr *addr, tw_connect_cb cb);
 int tw__real_connect_fd(tw_loop *loop, tw_protocol_factory factory,
                         void *arg, int fd, bool accepted, tw_connect_cb cb);
+/* The dial and dial_cancel ops (core/internal.h). */
+void *tw__real_dial(tw_loop *loop, const tw_addr *addr, const tw_addr *local,
+                    tw__dial_cb cb, void *ctx, int *err);
+void tw__real_dial_cancel(tw_loop *loop, void *req);
 int tw__real_create_server(tw_loop *loop, tw_protocol_factory factory,
                            void *arg, const char *host, uint16_t port,
                            const tw_server_opts *opts, tw_server **out);

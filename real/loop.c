@@ -328,6 +328,8 @@ static const tw__loop_ops real_ops = {
     .connect_pipe = tw__real_connect_pipe,
     .subprocess = tw__real_subprocess,
     .fd_limit = real_fd_limit,
+    .dial = tw__real_dial,
+    .dial_cancel = tw__real_dial_cancel,
 };
 
 /* Release what tw_loop_new acquired, in reverse; safe on a partial loop.

@@ -56,6 +56,89 @@ int tw_connect_accepted_socket(tw_loop *loop, tw_protocol_factory factory,
 int tw_create_unix_connection(tw_loop *loop, tw_protocol_factory factory,
                               void *arg, const char *path, tw_connect_cb cb);
 
+/* ---- clients with options: a timeout, Happy Eyeballs ----
+ *
+ * asyncio's create_connection(happy_eyeballs_delay=, interleave=,
+ * local_addr=), with a connect timeout of its own (asyncio's is a
+ * wait_for around the call). The host's addresses are tried in the
+ * resolver's order, reordered by `interleave`; with a delay, RFC 8305's
+ * race (asyncio's staggered start): the first attempt starts at once and
+ * each next one when the one before it failed or the delay has passed
+ * since it started, while the earlier ones go on. The first to connect
+ * wins: every other attempt is cancelled and its socket closed before
+ * the factory is called. Without a delay, one attempt at a time, each
+ * after the one before failed (asyncio's None).
+ *
+ * Outcome: as tw_create_connection's (cb after connection_made, or
+ * cb(arg, NULL, err) from the loop and the factory never called). When
+ * every attempt failed, err is the error of the attempt that failed last
+ * (asyncio raises the one error when all are alike, else an OSError with
+ * no errno listing them: the report below lists them here). A timeout
+ * gives -ETIMEDOUT and leaves nothing open: the lookup and every attempt
+ * in flight are cancelled, their sockets closed. A name that does not
+ * resolve: one of TW_EAI_*. An attempt that fails at once (no descriptor
+ * left, a local address that cannot be bound) is reported the same way,
+ * through cb, never by the call. */
+
+/* Most addresses one call tries (more from the resolver are ignored). */
+#define TW_CONNECT_ATTEMPTS_MAX 16
+/* interleave: keep the resolver's order even with Happy Eyeballs. */
+#define TW_INTERLEAVE_OFF (-1)
+
+typedef struct tw_connect_attempt {
+    tw_addr addr;
+    /* 0: this one won. Else how it ended: its own error, -ECANCELED (it
+     * was in flight when another won), -ETIMEDOUT (in flight at the
+     * timeout). */
+    int err;
+} tw_connect_attempt;
+
+/* What each attempt did, in the order they started: asyncio's list of
+ * errors, as values. */
+typedef struct tw_connect_report {
+    int n; /* attempts started */
+    tw_connect_attempt attempts[TW_CONNECT_ATTEMPTS_MAX];
+} tw_connect_report;
+
+typedef struct tw_connect_opts {
+    /* The whole connect, name resolution included, must be done within
+     * this (the TLS handshake that may follow has its own timeout);
+     * else -ETIMEDOUT. 0: no limit. */
+    tw_ns timeout_ns;
+    /* Happy Eyeballs: start the next address after this delay while the
+     * ones before are still in flight (RFC 8305 suggests 250 ms). 0: off,
+     * one attempt at a time. */
+    tw_ns happy_eyeballs_delay_ns;
+    /* Reorder the addresses by family (asyncio's interleave): N > 0
+     * puts the first N - 1 of the first family first, then alternates
+     * the families. 0: asyncio's default, 1 with Happy Eyeballs and the
+     * resolver's order without; TW_INTERLEAVE_OFF: the resolver's order. */
+    int interleave;
+    /* Bind each attempt's socket to this numeric address first (port 0:
+     * any port). An address of the other family than local_addr's fails
+     * at once with -EAFNOSUPPORT. NULL: the system's choice. Copied. */
+    const tw_addr *local_addr;
+    /* Optional: filled in as the attempts go, complete when cb runs. The
+     * caller's memory: it must stay valid until cb has run. */
+    tw_connect_report *report;
+} tw_connect_opts;
+
+/* tw_create_connection with options (opts NULL: none, which tries the
+ * addresses one at a time as tw_create_connection does). Returns 0, or
+ * -EINVAL (no host, port 0, a negative timeout or delay, interleave
+ * below TW_INTERLEAVE_OFF, local_addr not IPv4 or IPv6), -ENOMEM, or an
+ * error starting the lookup; cb is then never called. */
+int tw_create_connection_ex(tw_loop *loop, tw_protocol_factory factory,
+                            void *arg, const char *host, uint16_t port,
+                            const tw_connect_opts *opts, tw_connect_cb cb);
+
+/* The same with the addresses given (n of them, 1 to
+ * TW_CONNECT_ATTEMPTS_MAX, IPv4 or IPv6 with their ports), as if a name
+ * had resolved to them in that order. Copied. -EINVAL for a bad list. */
+int tw_create_connection_addrs(tw_loop *loop, tw_protocol_factory factory,
+                               void *arg, const tw_addr *addrs, int n,
+                               const tw_connect_opts *opts, tw_connect_cb cb);
+
 /* ---- servers ---- */
 
 typedef struct tw_server_opts {
