@@ -356,6 +356,15 @@ typedef struct tw__transport_ops {
      * by the core (tw_transport_set_keepalive). NULL: -ENOTSUP. */
     int (*keepalive)(tw_transport *t, tw_ns idle, tw_ns interval, unsigned count);
     int (*user_timeout)(tw_transport *t, tw_ns timeout);
+    /* Optional (a plain socket): tw_loop_sendfile's fast path, used once
+     * the write buffer is empty. Up to len bytes of fd from *off straight
+     * to the connection, advancing *off. Returns the bytes taken (> 0), 0
+     * at the end of the file, -EAGAIN when the connection takes nothing
+     * now (the core arms writing), or another negative errno, after which
+     * the core goes on with its fallback (read the file, send it) from
+     * *off, which tells a file's error from the connection's. NULL: the
+     * fallback only. */
+    ssize_t (*sendfile)(tw_transport *t, int fd, off_t *off, size_t len);
 } tw__transport_ops;
 
 enum {
@@ -435,6 +444,8 @@ struct tw_transport {
     /* client completion, called after connection_made */
     tw_connect_cb connect_cb;
     void *connect_arg;
+    /* tw_loop_sendfile in progress (core/sendfile.c), or NULL */
+    struct tw__sendfile *sendfile;
 };
 
 /* Initialise the core part of a transport the backend allocated (struct
@@ -512,6 +523,19 @@ void tw__dgram_lookups_cancel(tw_loop *loop);
 /* The same for tw_create_connection_ex calls in progress: their lookups
  * are cancelled, their dials were dropped by the backend already. */
 void tw__dialers_drop(tw_loop *loop);
+
+/* sendfile (core/sendfile.c). The writable hook of a stream whose buffer
+ * has drained while a sendfile waits: send more of the file. */
+void tw__sendfile_pump(tw_transport *t);
+/* End t's sendfile (if any) with err: its callback is scheduled now, so
+ * it runs before a connection_lost scheduled after this. */
+void tw__sendfile_end(tw_transport *t, int err);
+/* Free t's sendfile without its callback (the end of t, a loop torn
+ * down). */
+void tw__sendfile_drop(tw_transport *t);
+/* The completion's scheduled callback, which owns its argument:
+ * tw__loop_fini frees the arguments of those still pending. */
+void tw__sendfile_done_cb(void *p);
 
 /* Most addresses kept from one lookup. */
 #define TW__RESOLVE_MAX 16

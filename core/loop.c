@@ -528,6 +528,7 @@ void tw__loop_fini(tw_loop *loop)
     while (!tw__list_empty(&loop->transports)) {
         tw_transport *t = tw__container_of(loop->transports.next, tw_transport, link);
         tw__list_remove(&t->link);
+        tw__sendfile_drop(t);
         tw__wbuf_clear(&t->wbuf);
         tw__transport_clear_queued(t); /* queued datagrams are freed too */
         if (t->proto && t->proto->ops->release)
@@ -535,11 +536,11 @@ void tw__loop_fini(tw_loop *loop)
         t->ops->destroy(t);
     }
     /* Pending callbacks are dropped; the ones that own their argument
-     * (failed-connect completions) free it. */
+     * (failed-connect and sendfile completions) free it. */
     for (uint32_t i = 0; i < loop->nslots; i++) {
         tw__slot *s = &loop->slots[i];
         if ((s->state == TW__SLOT_READY || s->state == TW__SLOT_TIMER) &&
-            s->cb == tw__connect_fail_cb)
+            (s->cb == tw__connect_fail_cb || s->cb == tw__sendfile_done_cb))
             free(s->arg);
     }
     free(loop->slots);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -79,6 +80,7 @@ static const char *const names[TW_SYS__COUNT] = {
     [TW_SYS_RECVFROM] = "recvfrom",
     [TW_SYS_GETRLIMIT] = "getrlimit",
     [TW_SYS_SETRLIMIT] = "setrlimit",
+    [TW_SYS_SENDFILE] = "sendfile",
 };
 
 /* Recompute the fast-path flag; fault_lock held. */
@@ -452,6 +454,16 @@ static int shim_setrlimit(int resource, const struct rlimit *rl)
     return setrlimit(resource, rl);
 }
 
+/* Capped like the writes: a short sendfile is what the kernel may do. */
+static ssize_t shim_sendfile(int out_fd, int in_fd, off_t *off, size_t len)
+{
+    FAULT(TW_SYS_SENDFILE);
+    size_t cap = write_cap();
+    if (cap != 0 && len > cap)
+        len = cap;
+    return sendfile(out_fd, in_fd, off, len);
+}
+
 /* ------------------------------------------------------------------ */
 /* 3. the tables                                                       */
 
@@ -498,6 +510,7 @@ static int shim_setrlimit(int resource, const struct rlimit *rl)
     .recvfrom = shim_recvfrom, \
     .getrlimit = shim_getrlimit, \
     .setrlimit = shim_setrlimit, \
+    .sendfile = shim_sendfile, \
 }
 
 const tw_sys_table tw_sys_default = TW_SYS_DEFAULTS;

@@ -77,6 +77,7 @@ typedef enum tw_sys_id {
     TW_SYS_RECVFROM,
     TW_SYS_GETRLIMIT,         /* RLIMIT_NOFILE: tw_loop_fd_limit */
     TW_SYS_SETRLIMIT,
+    TW_SYS_SENDFILE,          /* tw_loop_sendfile's fast path */
     TW_SYS__COUNT
 } tw_sys_id;
 
@@ -153,6 +154,7 @@ typedef struct tw_sys_table {
     /* Resource limits (tw_loop_fd_limit reads and raises RLIMIT_NOFILE). */
     int (*getrlimit)(int resource, struct rlimit *rl);
     int (*setrlimit)(int resource, const struct rlimit *rl);
+    ssize_t (*sendfile)(int out_fd, int in_fd, off_t *offset, size_t count);
 } tw_sys_table;
 
 /* What real/ calls. */
@@ -177,9 +179,9 @@ void tw_sys_fail(tw_sys_id id, int nth, int count, int err);
 /* Stop the fault armed for id (calls from now on succeed). */
 void tw_sys_clear(tw_sys_id id);
 
-/* Cap every write, writev and sendmsg at max_bytes (0: no cap) so the
- * backend sees short writes; the bytes that go out are still the first
- * ones asked for, so a stream must arrive intact. */
+/* Cap every write, writev, sendmsg and sendfile at max_bytes (0: no
+ * cap) so the backend sees short writes; the bytes that go out are still
+ * the first ones asked for, so a stream must arrive intact. */
 void tw_sys_short_write(size_t max_bytes);
 
 /* Calls of id (failed ones included) since the last tw_sys_reset(). */

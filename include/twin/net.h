@@ -191,6 +191,57 @@ uint16_t tw_server_port(const tw_server *srv);
 /* Connections accepted so far. */
 uint64_t tw_server_accepted(const tw_server *srv);
 
+/* ---- sendfile ----
+ *
+ * asyncio's loop.sendfile(transport, file, offset, count): send count
+ * bytes of the file open at fd, from offset, over a stream transport (TCP
+ * or Unix, plain or TLS). count 0 sends to the end of the file (asyncio's
+ * None; asyncio refuses 0 on a plain socket). The call returns at once;
+ * cb(arg, t, sent, err) runs once, from the loop, with the bytes the
+ * transport took (fewer than count when the file ended first) and 0 or
+ * an error. Afterwards the file position is offset + sent when sent > 0,
+ * as asyncio leaves it, on success and error alike (a file that cannot
+ * seek is left as it is).
+ *
+ * How: what was written before goes first; once the write buffer has
+ * drained, a plain socket of the real backend gets the file by
+ * sendfile(2), which copies nothing through the process. Elsewhere (TLS,
+ * the simulator), or when sendfile(2) fails, asyncio's fallback: the file
+ * is read (pread, on the loop's thread: a slow disk stalls the loop) in
+ * blocks of TW_SENDFILE_BLOCK and each block is sent as the connection
+ * takes it, so no more than one block waits in memory whatever the
+ * peer's pace. The file's bytes are not counted by
+ * get_write_buffer_size; the protocol may still see pause_writing and
+ * resume_writing (a TLS transport's records are counted).
+ *
+ * While it runs: write, writelines and write_eof return -EBUSY (asyncio:
+ * "sendfile is in progress"), and so does a second sendfile. Reading
+ * goes on (asyncio pauses it; twin does not, so a peer that answers
+ * while the file goes is read and cannot stall it). close() stops it:
+ * cb gets -ECANCELED, then what was already taken is flushed and the
+ * transport closes as usual. A lost connection (abort included) gives cb
+ * the loss's error (-ECANCELED for an abort), before connection_lost.
+ * An error reading the file (-EIO, -EISDIR, ...) ends the sendfile with
+ * it and leaves the transport open, the peer having had part of it.
+ *
+ * fd: a file pread(2) can read, a regular file or a block device (a pipe
+ * or a socket ends it with -ESPIPE; asyncio too wants a regular file).
+ * It stays the caller's, and must stay open until cb has run. Returns 0,
+ * or (cb then never called): -EINVAL (no transport, another loop's, a
+ * negative offset), -EBADF (fd < 0), -ENOTSUP (not a stream transport:
+ * datagram, pipe or subprocess, as asyncio raises), -EPIPE (closing,
+ * asyncio's "Transport is closing"), -ESHUTDOWN (after write_eof),
+ * -EBUSY (a sendfile in progress), -ENOMEM. */
+
+/* The fallback's read size. */
+#define TW_SENDFILE_BLOCK (64 * 1024)
+
+typedef void (*tw_sendfile_cb)(void *arg, tw_transport *t, uint64_t sent,
+                               int err);
+
+int tw_loop_sendfile(tw_loop *loop, tw_transport *t, int fd, int64_t offset,
+                     uint64_t count, tw_sendfile_cb cb, void *arg);
+
 #ifdef __cplusplus
 }
 #endif
