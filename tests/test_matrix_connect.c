@@ -308,6 +308,36 @@ static void test_happy_eyeballs_refusal_starts_next_at_once(void **state)
     refuser_close(&r);
 }
 
+/* Only the failure of the attempt started last starts the next at once
+ * (asyncio's staggered race): a hanging first one goes on, a second one
+ * refused at the delay hands over to the third there and then, not a
+ * delay later. */
+static void test_happy_eyeballs_failure_of_latest_starts_next(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    hole h;
+    hole_open(env, &h);
+    refuser r = {0};
+    server_end s;
+    srv_open(env, &s);
+    tw_addr addrs[3] = {h.addr, refused_addr(env, &r, "127.0.0.1"), s.addr};
+    tw_connect_report rep;
+    tw_connect_opts o = {.happy_eyeballs_delay_ns = TW_MS(500), .report = &rep};
+    rec_client c;
+    tw_ns took = dial(env, &c, addrs, 3, &o);
+    assert_int_equal(c.res.err, 0);
+    assert_true(took >= TW_MS(500));
+    assert_true(took < TW_MS(900)); /* not at the next delay, 1 s */
+    assert_int_equal(rep.n, 3);
+    assert_int_equal(rep.attempts[0].err, -ECANCELED);
+    assert_int_equal(rep.attempts[1].err, -ECONNREFUSED);
+    assert_int_equal(rep.attempts[2].err, 0);
+    close_client(env, &c);
+    srv_close(env, &s);
+    refuser_close(&r);
+    hole_close(&h);
+}
+
 /* Both hang: the second starts after the delay, the timeout ends both. */
 static void test_happy_eyeballs_timeout_cancels_every_attempt(void **state)
 {
@@ -837,6 +867,7 @@ int main(void)
         TW_MATRIX(test_connect_timeout_not_reached),
         TW_MATRIX(test_happy_eyeballs_second_address_wins),
         TW_MATRIX(test_happy_eyeballs_refusal_starts_next_at_once),
+        TW_MATRIX(test_happy_eyeballs_failure_of_latest_starts_next),
         TW_MATRIX(test_happy_eyeballs_timeout_cancels_every_attempt),
         TW_MATRIX(test_no_delay_tries_one_at_a_time),
         TW_MATRIX(test_winner_factory_refuses),

@@ -317,6 +317,45 @@ static void test_sendfile_after_buffered_writes(void **state)
     file_free(&f);
 }
 
+/* close() while the file still waits for the buffer: the sendfile ends
+ * (-ECANCELED, nothing of the file sent), and what was written is
+ * flushed before the connection closes. */
+static void test_sendfile_close_while_waiting_for_buffer(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    file f;
+    file_make(&f, 1u << 20);
+    rec_pair p;
+    memset(&p, 0, sizeof p);
+    rec_client_init(&p.cli, 0);
+    p.pool.tmpl.on_made = pause_on_made;
+    rec_pair_open(env, &p, NULL);
+    tw_transport *t = p.cli.r.t;
+    size_t head = 8u << 20;
+    uint8_t *h = malloc(head);
+    assert_non_null(h);
+    for (size_t i = 0; i < head; i++)
+        h[i] = tw_pattern(SEED + 2, i);
+    assert_int_equal(tw_transport_write(t, h, head), 0);
+    assert_true(tw_transport_get_write_buffer_size(t) > 0);
+    sf_res s = {.r = &p.cli.r};
+    assert_int_equal(lseek(f.fd, 11, SEEK_SET), 11);
+    assert_int_equal(tw_loop_sendfile(env->loop, t, f.fd, 0, 0, sf_cb, &s), 0);
+    tw_run_slice(env);
+    assert_int_equal(tw_transport_close(t), 0);
+    TW_WAIT(env, s.called);
+    assert_int_equal(s.err, -ECANCELED);
+    assert_int_equal(s.sent, 0);
+    assert_int_equal(file_pos(&f), 11); /* nothing sent: untouched */
+    tw_transport_resume_reading(p.pool.recs[0].t);
+    TW_RUN_UNTIL(env, p.pool.recs[0].eofs == 1 && p.cli.r.done, TW_SEC(120));
+    assert_int_equal(p.pool.recs[0].len, head);
+    assert_memory_equal(p.pool.recs[0].data, h, head);
+    rec_pair_close(env, &p);
+    free(h);
+    file_free(&f);
+}
+
 /* ---- TLS ---- */
 
 static void test_sendfile_over_tls(void **state)
@@ -574,6 +613,7 @@ int main(void)
         TW_MATRIX(test_sendfile_offset_and_count),
         TW_MATRIX(test_sendfile_refusals),
         TW_MATRIX(test_sendfile_after_buffered_writes),
+        TW_MATRIX(test_sendfile_close_while_waiting_for_buffer),
         TW_MATRIX(test_sendfile_over_tls),
         TW_MATRIX(test_sendfile_file_error_keeps_transport),
         TW_MATRIX(test_sendfile_close_cancels),
