@@ -28,9 +28,6 @@
 /* ------------------------------------------------------------------ */
 /* 1. the dialer                                                       */
 
-/* An attempt's report entry while it is in flight. */
-#define IN_FLIGHT 1
-
 struct dialer;
 
 struct attempt {
@@ -148,10 +145,11 @@ static void start_next(struct dialer *d)
         if (d->has_local && tw_addr_family(&d->local) != tw_addr_family(a))
             err = -EAFNOSUPPORT; /* asyncio: no local address of that family */
         else
-            at->req = d->loop->ops->dial(d->loop, a, d->has_local ? &d->local : NULL,
+            at->req = d->loop->ops->dial(d->loop, a,
+                                         d->has_local ? &d->local : NULL,
                                          dialed, at, &err);
         if (at->req) {
-            d->rep.attempts[i].err = IN_FLIGHT;
+            d->rep.attempts[i].err = TW_CONNECT_IN_FLIGHT;
             d->pending++;
             if (d->delay > 0 && d->next < d->n) {
                 d->delay_h = tw_call_later(d->loop, d->delay, delay_cb, d);
@@ -198,7 +196,8 @@ static bool dialed(void *ctx, int err, tw__dial_open *how)
     struct attempt *at = ctx;
     struct dialer *d = at->d;
     int i = (int)(at - d->att);
-    assert(at->req && d->pending > 0 && d->rep.attempts[i].err == IN_FLIGHT);
+    assert(at->req && d->pending > 0);
+    assert(d->rep.attempts[i].err == TW_CONNECT_IN_FLIGHT);
     at->req = NULL;
     d->pending--;
     if (err < 0) {

@@ -198,8 +198,9 @@ void tw__sendfile_pump(tw_transport *t)
             tw__sendfile_end(t, -ENOMEM);
             return;
         }
-        ssize_t n = read_block(sf, want < TW_SENDFILE_BLOCK ? (size_t)want
-                                                            : TW_SENDFILE_BLOCK);
+        size_t len = want < TW_SENDFILE_BLOCK ? (size_t)want
+                                              : TW_SENDFILE_BLOCK;
+        ssize_t n = read_block(sf, len);
         if (n <= 0) {
             /* The end of the file, or the file's error: the transport
              * stays as it is. */

@@ -211,6 +211,7 @@ static void test_connect_timeout_leaves_nothing_open(void **state)
     assert_int_equal(tw_create_connection_ex(env->loop, counting_factory, &c,
                                              h.host, h.port, &o, timed_cb), 0);
     assert_int_equal(rep.n, 1); /* the attempt is under way */
+    assert_int_equal(rep.attempts[0].err, TW_CONNECT_IN_FLIGHT);
     TW_WAIT(env, c.res.called);
     assert_int_equal(c.res.err, -ETIMEDOUT);
     assert_null(c.res.t);

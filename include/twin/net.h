@@ -84,6 +84,8 @@ int tw_create_unix_connection(tw_loop *loop, tw_protocol_factory factory,
 #define TW_CONNECT_ATTEMPTS_MAX 16
 /* interleave: keep the resolver's order even with Happy Eyeballs. */
 #define TW_INTERLEAVE_OFF (-1)
+/* A report's err for an attempt still in flight (seen only before cb). */
+#define TW_CONNECT_IN_FLIGHT 1
 
 typedef struct tw_connect_attempt {
     tw_addr addr;
