@@ -718,6 +718,7 @@ static void test_tls_unix_socket(void **state)
     assert_int_equal(eof_close_notify, 1);
 
     /* the name is checked: another one is refused */
+    rec_free(&p.cli.r);
     rec_client_init(&p.cli, 0);
     assert_int_equal(tw_tls_ctx_set_server_name(p.cctx, "wrong.example"), 0);
     assert_int_equal(tw_create_unix_connection_tls(env->loop, rec_client_factory,
