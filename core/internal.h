@@ -50,6 +50,23 @@ struct tw_subprocess_spec; /* twin/process.h */
 typedef void (*tw__resolve_cb)(void *ctx, int err, const tw_addr *addrs,
                                int n);
 
+/* What a connected dial is opened with: the factory, its argument and
+ * the completion, exactly as connect_addr takes them. */
+typedef struct tw__dial_open {
+    tw_protocol_factory factory;
+    void *arg;
+    tw_connect_cb cb;
+} tw__dial_open;
+
+/* The outcome of one dial (the loop op), on the loop, never inside the
+ * dial call. err 0: connected; fill *how and return true, and the backend
+ * opens the transport with it as connect_addr would (the factory,
+ * connection_made, then how->cb); false: the backend closes the
+ * connection unseen. err < 0: the attempt failed (how NULL, the result
+ * ignored). Either way the request is over once this runs: it must not
+ * be cancelled. */
+typedef bool (*tw__dial_cb)(void *ctx, int err, tw__dial_open *how);
+
 /* A generator a backend lends a layer over its streams (the loop op
  * rand_stream): next(r) draws 64 random bits. state is the backend's,
  * set by rand_stream and read or changed only by next; the layer holds
@@ -129,6 +146,20 @@ typedef struct tw__loop_ops {
     /* Files (twin/file.h): the backend's table, or NULL: every file call
      * is -ENOTSUP. */
     const struct tw__file_ops *file;
+    /* One TCP connect attempt for the core's dialer (core/connect.c:
+     * connect timeouts, Happy Eyeballs): to addr (IPv4 or IPv6, port
+     * set), from local when it is not NULL (same family; port 0: any).
+     * Returns the request, cb(ctx, ...) to follow from the loop; or NULL
+     * with *err set when the attempt failed at once (no socket, bind
+     * refused), and cb is never called. Holds a loop ref while it runs.
+     * NULL op: tw_create_connection_ex is -ENOTSUP. */
+    void *(*dial)(tw_loop *, const tw_addr *addr, const tw_addr *local,
+                  tw__dial_cb cb, void *ctx, int *err);
+    /* Stop a dial whose cb has not run: its connection, half made or
+     * not, is closed and cb never runs. A loop being freed drops its
+     * dials itself, without their callbacks, before tw__loop_fini (the
+     * core then forgets them without calling this). */
+    void (*dial_cancel)(tw_loop *, void *req);
 } tw__loop_ops;
 
 /* A backend's files (twin/file.h), kind-independent: the core checks the
@@ -217,6 +248,7 @@ struct tw_loop {
     tw__list servers;
     tw__list lookups;    /* datagram endpoints waiting for names */
     tw__list files;      /* open files (twin/file.h) */
+    tw__list dialers;    /* tw_create_connection_ex calls in progress */
 
     /* Scratch buffer for plain (non-buffered) protocols' reads. */
     uint8_t *rbuf;
@@ -434,6 +466,15 @@ typedef struct tw__transport_ops {
      * by the core (tw_transport_set_keepalive). NULL: -ENOTSUP. */
     int (*keepalive)(tw_transport *t, tw_ns idle, tw_ns interval, unsigned count);
     int (*user_timeout)(tw_transport *t, tw_ns timeout);
+    /* Optional (a plain socket): tw_loop_sendfile's fast path, used once
+     * the write buffer is empty. Up to len bytes of fd from *off straight
+     * to the connection, advancing *off. Returns the bytes taken (> 0), 0
+     * at the end of the file, -EAGAIN when the connection takes nothing
+     * now (the core arms writing), or another negative errno, after which
+     * the core goes on with its fallback (read the file, send it) from
+     * *off, which tells a file's error from the connection's. NULL: the
+     * fallback only. */
+    ssize_t (*sendfile)(tw_transport *t, int fd, off_t *off, size_t len);
 } tw__transport_ops;
 
 enum {
@@ -524,6 +565,8 @@ struct tw_transport {
     /* client completion, called after connection_made */
     tw_connect_cb connect_cb;
     void *connect_arg;
+    /* tw_loop_sendfile in progress (core/sendfile.c), or NULL */
+    struct tw__sendfile *sendfile;
 };
 
 /* Initialise the core part of a transport the backend allocated (struct
@@ -607,6 +650,23 @@ static inline void tw__transport_clear_queued(tw_transport *t)
 /* Drop every datagram endpoint still waiting for a name, calling nothing
  * (tw__loop_fini, before it frees anything else). */
 void tw__dgram_lookups_cancel(tw_loop *loop);
+/* The same for tw_create_connection_ex calls in progress: their lookups
+ * are cancelled, their dials were dropped by the backend already. */
+void tw__dialers_drop(tw_loop *loop);
+
+/* sendfile (core/sendfile.c). The writable hook of a stream whose buffer
+ * has drained while a sendfile waits: send more of the file. */
+void tw__sendfile_pump(tw_transport *t);
+/* End t's sendfile (if any) with err: its callback is scheduled now, so
+ * it runs before a connection_lost scheduled after this. */
+void tw__sendfile_end(tw_transport *t, int err);
+/* Free t's sendfile without its callback (the end of t, a loop torn
+ * down). */
+void tw__sendfile_drop(tw_transport *t);
+/* The completion's scheduled callback, which owns its argument:
+ * tw__loop_fini frees the arguments of those still pending. */
+void tw__sendfile_done_cb(void *p);
+
 /* Most addresses kept from one lookup. */
 #define TW__RESOLVE_MAX 16
 /* Datagrams flushed per writable event at most, so one endpoint with a

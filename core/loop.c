@@ -537,6 +537,7 @@ int tw__loop_init(tw_loop *loop, const tw__loop_ops *ops, size_t rbuf_len)
     tw__list_init(&loop->files);
     tw__list_init(&loop->quarantine);
     loop->cb_ev = -1;
+    tw__list_init(&loop->dialers);
     loop->rbuf_len = rbuf_len ? rbuf_len : TW__READ_SIZE_DEFAULT;
     loop->rbuf = malloc(loop->rbuf_len);
     if (!loop->rbuf)
@@ -560,6 +561,7 @@ void tw__loop_fini(tw_loop *loop)
      * what is freed below. */
     tw__dgram_lookups_cancel(loop);
     tw__files_close_all(loop);
+    tw__dialers_drop(loop);
     /* Servers first (they make transports), then every transport: its
      * protocol is released so its memory is freed, but sees no other
      * callback. */
@@ -570,6 +572,7 @@ void tw__loop_fini(tw_loop *loop)
     while (!tw__list_empty(&loop->transports)) {
         tw_transport *t = tw__container_of(loop->transports.next, tw_transport, link);
         tw__list_remove(&t->link);
+        tw__sendfile_drop(t);
         tw__wbuf_clear(&t->wbuf);
         tw__transport_clear_queued(t); /* queued datagrams are freed too */
         if (t->proto && t->proto->ops->release)
@@ -578,11 +581,11 @@ void tw__loop_fini(tw_loop *loop)
     }
     tw__quarantine_drain(loop);
     /* Pending callbacks are dropped; the ones that own their argument
-     * (failed-connect completions) free it. */
+     * (failed-connect and sendfile completions) free it. */
     for (uint32_t i = 0; i < loop->nslots; i++) {
         tw__slot *s = &loop->slots[i];
         if ((s->state == TW__SLOT_READY || s->state == TW__SLOT_TIMER) &&
-            s->cb == tw__connect_fail_cb)
+            (s->cb == tw__connect_fail_cb || s->cb == tw__sendfile_done_cb))
             free(s->arg);
     }
     free(loop->slots);

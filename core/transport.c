@@ -178,6 +178,7 @@ void tw__transport_init(tw_transport *t, tw_loop *loop,
     memset(&t->contract, 0, sizeof t->contract);
     t->connect_cb = NULL;
     t->connect_arg = NULL;
+    t->sendfile = NULL;
     tw__list_push(&loop->transports, &t->link);
     tw__loop_ref(loop);
 }
@@ -192,6 +193,7 @@ static void destroy(tw_transport *t)
     assert(!(t->flags & TW__T_MADE) || (t->flags & TW__T_LOST));
     tw_loop *loop = t->loop;
     tw__list_remove(&t->link);
+    tw__sendfile_drop(t); /* ended before its end: only if never opened */
     tw__wbuf_clear(&t->wbuf);
     tw__transport_clear_queued(t);
     t->flags |= TW__T_DEAD;
@@ -221,6 +223,9 @@ static void end_cb(void *arg)
 static void finish(tw_transport *t, int err)
 {
     assert(!(t->flags & TW__T_LOST));
+    /* A sendfile hears of it first: its callback is queued before
+     * connection_lost, while the transport is still valid. */
+    tw__sendfile_end(t, err ? err : -ECANCELED);
     t->flags |= TW__T_LOST | TW__T_CLOSING;
     t->lost_err = err;
     arm_read(t, false);
@@ -512,6 +517,8 @@ static int write_check(const tw_transport *t)
         return -EPIPE;
     if (t->flags & TW__T_EOF_OUT)
         return -ESHUTDOWN;
+    if (t->sendfile)
+        return -EBUSY; /* the file has the connection until it is sent */
     return 0;
 }
 
@@ -661,6 +668,13 @@ static void flush(tw_transport *t)
     maybe_resume(t);
     if ((t->flags & TW__T_LOST) || t->wbuf.size)
         return;
+    if (t->sendfile) {
+        /* Drained with a file waiting: it goes now (core/sendfile.c),
+         * arming writing as it needs. No close or write_eof can be
+         * pending: both wait for, or end, the sendfile. */
+        tw__sendfile_pump(t);
+        return;
+    }
     arm_write(t, false);
     if (t->flags & TW__T_CLOSING)
         close_flushed(t);
@@ -685,6 +699,8 @@ int tw_transport_write_eof(tw_transport *t)
                                 : "after close(): ignored");
     if (t->flags & (TW__T_CLOSING | TW__T_EOF_OUT))
         return 0;
+    if (t->sendfile)
+        return -EBUSY;
     t->flags |= TW__T_EOF_OUT;
     if (t->wbuf.size == 0)
         do_shutdown(t);
@@ -770,6 +786,9 @@ int tw_transport_close(tw_transport *t)
         return t->cls->close(t); /* a subprocess: pipes, kill, the exit */
     if (t->flags & TW__T_CLOSING)
         return 0;
+    /* A sendfile stops here (asyncio's fails too); what the transport
+     * took of the file is flushed below like any write. */
+    tw__sendfile_end(t, -ECANCELED);
     t->flags |= TW__T_CLOSING;
     arm_read(t, false);
     assert(t->cls->sendto || t->dq_head == NULL);

@@ -5,7 +5,11 @@
  *   1. the connect attempt: one state struct for the whole operation
  *   2. endings: success (a transport), failure, cancel by the loop
  *   3. trying addresses in turn, non-blocking connect, SO_ERROR
- *   4. the ops: connect_addr, connect_host, connect_fd
+ *   4. the ops: connect_addr, connect_host, connect_fd, dial
+ *
+ * A dial (the core's single attempt, core/connect.c) is the same state
+ * with the core's callback in place of the user's: it reports to the
+ * core synchronously from the loop and lets it choose how to open.
  *
  * Errors about the call itself (no socket could be made for a single
  * address, out of memory, no thread for the resolver) are returned and
@@ -28,6 +32,8 @@ struct real_connect {
     tw_protocol_factory factory;
     void *arg;
     tw_connect_cb cb;
+    tw__dial_cb dial_cb;      /* a dial: the core's callback, else NULL */
+    void *dial_ctx;
     struct real_resolve *res; /* while the host name is being resolved */
     tw_addr addrs[TW__REAL_ADDRS_MAX];
     int naddrs, next;
@@ -84,8 +90,23 @@ static void connect_done(struct real_connect *c, int fd)
     tw_protocol_factory factory = c->factory;
     void *arg = c->arg;
     tw_connect_cb cb = c->cb;
+    if (c->dial_cb) {
+        /* The core says how to open it (or that it lost a race). */
+        tw__dial_cb dcb = c->dial_cb;
+        void *ctx = c->dial_ctx;
+        connect_free(c);
+        tw__dial_open how;
+        if (!dcb(ctx, 0, &how)) {
+            tw_sys.close(fd);
+            return;
+        }
+        factory = how.factory;
+        arg = how.arg;
+        cb = how.cb;
+    } else {
+        connect_free(c);
+    }
     tw_transport *t = tw__real_stream_new(l, fd);
-    connect_free(c);
     if (t == NULL) {
         tw_sys.close(fd);
         tw__connect_fail(&l->base, cb, arg, -ENOMEM);
@@ -98,6 +119,14 @@ static void connect_done(struct real_connect *c, int fd)
 
 static void connect_failed(struct real_connect *c)
 {
+    if (c->dial_cb) {
+        tw__dial_cb dcb = c->dial_cb;
+        void *ctx = c->dial_ctx;
+        int err = c->last_err;
+        connect_free(c);
+        dcb(ctx, err, NULL); /* last: it may start another dial */
+        return;
+    }
     tw__connect_fail(&c->l->base, c->cb, c->arg, c->last_err);
     connect_free(c);
 }
@@ -132,14 +161,16 @@ static bool connect_start(struct real_connect *c, int fd)
 {
     const tw_addr *a = &c->addrs[c->next];
     int r = tw_sys.connect(fd, &a->u.sa, a->len);
-    if (r == 0) {
+    if (r == 0 && !c->dial_cb) {
         connect_done(c, fd); /* Unix sockets usually connect at once */
         return true;
     }
     /* EINTR: the connect goes on in the background, as EINPROGRESS. A
      * full Unix listen queue gives EAGAIN: reported as is (asyncio's
-     * behaviour too), retrying could wait forever. */
-    if (errno == EINPROGRESS || errno == EINTR) {
+     * behaviour too), retrying could wait forever. A dial never reports
+     * inside the call: one connected at once hears it from EPOLLOUT,
+     * which comes at once, from the loop. */
+    if (r == 0 || errno == EINPROGRESS || errno == EINTR) {
         c->io.fd = fd;
         r = tw__real_io_set(c->l, &c->io, EPOLLOUT);
         if (r == 0)
@@ -288,4 +319,49 @@ int tw__real_connect_fd(tw_loop *loop, tw_protocol_factory factory,
      * closes the fd): the call itself succeeded, so it returns 0. */
     tw__transport_open(t, factory, arg, cb);
     return 0;
+}
+
+/* The core's single attempt (core/internal.h's dial): a socket, bound to
+ * local if given, connecting to addr. */
+void *tw__real_dial(tw_loop *loop, const tw_addr *addr, const tw_addr *local,
+                    tw__dial_cb cb, void *ctx, int *err)
+{
+    int family = tw_addr_family(addr);
+    assert(family == AF_INET || family == AF_INET6);
+    assert(!local || tw_addr_family(local) == family);
+    int fd = stream_socket(family);
+    if (fd < 0) {
+        *err = fd;
+        return NULL;
+    }
+    if (local && tw_sys.bind(fd, &local->u.sa, local->len) < 0) {
+        *err = -errno;
+        tw_sys.close(fd);
+        return NULL;
+    }
+    struct real_connect *c = connect_new(tw__real_loop(loop), NULL, NULL, NULL);
+    if (c == NULL) {
+        tw_sys.close(fd);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    c->dial_cb = cb;
+    c->dial_ctx = ctx;
+    c->addrs[0] = *addr;
+    c->naddrs = 1;
+    if (!connect_start(c, fd)) {
+        /* Failed at once (fd closed): the caller hears it from us. */
+        *err = c->last_err;
+        connect_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void tw__real_dial_cancel(tw_loop *loop, void *req)
+{
+    (void)loop;
+    struct real_connect *c = req;
+    assert(c->dial_cb != NULL);
+    connect_cancel(&c->pend);
 }

@@ -162,6 +162,10 @@ int tw__real_connect_addr(tw_loop *loop, tw_protocol_factory factory,
                           void *arg, const tw_addr *addr, tw_connect_cb cb);
 int tw__real_connect_fd(tw_loop *loop, tw_protocol_factory factory,
                         void *arg, int fd, bool accepted, tw_connect_cb cb);
+/* The dial and dial_cancel ops (core/internal.h). */
+void *tw__real_dial(tw_loop *loop, const tw_addr *addr, const tw_addr *local,
+                    tw__dial_cb cb, void *ctx, int *err);
+void tw__real_dial_cancel(tw_loop *loop, void *req);
 int tw__real_create_server(tw_loop *loop, tw_protocol_factory factory,
                            void *arg, const char *host, uint16_t port,
                            const tw_server_opts *opts, tw_server **out);
@@ -197,6 +201,22 @@ struct real_pipe {
 };
 void tw__real_pipe_init(struct real_pipe *p, struct real_loop *l, int fd,
                         bool write);
+
+/* SIGPIPE held back for the calling thread around a call that cannot
+ * take MSG_NOSIGNAL (write on a pipe, sendfile), and one it raised
+ * consumed afterwards (err: the call's errno, 0 if it succeeded): the
+ * process is never killed by it, and no signal disposition of the host
+ * program is touched (real/pipe.c). */
+struct real_sigpipe {
+    sigset_t set, old;
+    bool masked, was_pending;
+};
+void tw__real_sigpipe_hold(struct real_sigpipe *h);
+void tw__real_sigpipe_release(struct real_sigpipe *h, int err);
+
+/* Most bytes one sendfile(2) is asked for (Linux moves at most this
+ * much per call anyway). */
+#define TW__REAL_SENDFILE_MAX ((size_t)0x7ffff000)
 
 /* Bounded retries of a call interrupted by a signal: EINTR is almost
  * never persistent, but a limit keeps a pathological case from pinning

@@ -329,6 +329,8 @@ static const tw__loop_ops real_ops = {
     .subprocess = tw__real_subprocess,
     .fd_limit = real_fd_limit,
     .file = &tw__real_file_ops,
+    .dial = tw__real_dial,
+    .dial_cancel = tw__real_dial_cancel,
 };
 
 /* Release what tw_loop_new acquired, in reverse; safe on a partial loop.

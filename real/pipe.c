@@ -155,18 +155,39 @@ static void pipe_cb(struct real_io *io, uint32_t ev)
 /* ------------------------------------------------------------------ */
 /* 3. ops                                                              */
 
-/* writev with SIGPIPE held back for this thread. A SIGPIPE that was
- * already pending before the write is somebody else's and is left alone. */
+/* SIGPIPE held back for this thread around a call that may raise it. A
+ * SIGPIPE that was already pending before the call is somebody else's
+ * and is left alone. */
+void tw__real_sigpipe_hold(struct real_sigpipe *h)
+{
+    sigemptyset(&h->set);
+    sigaddset(&h->set, SIGPIPE);
+    h->masked = tw_sys.pthread_sigmask(SIG_BLOCK, &h->set, &h->old) == 0;
+    h->was_pending = false;
+    sigset_t pending;
+    if (h->masked && tw_sys.sigpending(&pending) == 0)
+        h->was_pending = sigismember(&pending, SIGPIPE) == 1;
+}
+
+void tw__real_sigpipe_release(struct real_sigpipe *h, int err)
+{
+    if (err == EPIPE && h->masked && !h->was_pending) {
+        const struct timespec zero = {0, 0};
+        for (int i = 0; i < TW__REAL_EINTR_MAX; i++)
+            if (tw_sys.sigtimedwait(&h->set, NULL, &zero) >= 0 ||
+                errno != EINTR)
+                break;
+    }
+    if (h->masked)
+        tw_sys.pthread_sigmask(SIG_SETMASK, &h->old, NULL);
+}
+
+/* writev with SIGPIPE held back. */
 static ssize_t quiet_writev(int fd, const struct iovec *iov, int iovcnt,
                             int *err)
 {
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    bool masked = tw_sys.pthread_sigmask(SIG_BLOCK, &pipe_set, &old) == 0;
-    bool was_pending = false;
-    if (masked && tw_sys.sigpending(&pending) == 0)
-        was_pending = sigismember(&pending, SIGPIPE) == 1;
+    struct real_sigpipe h;
+    tw__real_sigpipe_hold(&h);
     ssize_t n = -1;
     *err = 0;
     for (int i = 0; i < TW__REAL_EINTR_MAX; i++) {
@@ -177,15 +198,7 @@ static ssize_t quiet_writev(int fd, const struct iovec *iov, int iovcnt,
     if (n < 0)
         *err = errno;
     assert(n >= 0 || *err != 0);
-    if (*err == EPIPE && masked && !was_pending) {
-        const struct timespec zero = {0, 0};
-        for (int i = 0; i < TW__REAL_EINTR_MAX; i++)
-            if (tw_sys.sigtimedwait(&pipe_set, NULL, &zero) >= 0 ||
-                errno != EINTR)
-                break;
-    }
-    if (masked)
-        tw_sys.pthread_sigmask(SIG_SETMASK, &old, NULL);
+    tw__real_sigpipe_release(&h, *err);
     return n;
 }
 

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -87,6 +88,7 @@ static const char *const names[TW_SYS__COUNT] = {
     [TW_SYS_RENAME] = "rename",
     [TW_SYS_MKDIR] = "mkdir",
     [TW_SYS_OPENDIR] = "opendir",
+    [TW_SYS_SENDFILE] = "sendfile",
 };
 
 /* Recompute the fast-path flag; fault_lock held. */
@@ -509,6 +511,16 @@ static DIR *shim_opendir(const char *path)
     return opendir(path);
 }
 
+/* Capped like the writes: a short sendfile is what the kernel may do. */
+static ssize_t shim_sendfile(int out_fd, int in_fd, off_t *off, size_t len)
+{
+    FAULT(TW_SYS_SENDFILE);
+    size_t cap = write_cap();
+    if (cap != 0 && len > cap)
+        len = cap;
+    return sendfile(out_fd, in_fd, off, len);
+}
+
 /* ------------------------------------------------------------------ */
 /* 3. the tables                                                       */
 
@@ -564,6 +576,7 @@ static DIR *shim_opendir(const char *path)
     .opendir = shim_opendir, \
     .readdir = readdir, \
     .closedir = closedir, \
+    .sendfile = shim_sendfile, \
 }
 
 const tw_sys_table tw_sys_default = TW_SYS_DEFAULTS;

@@ -85,6 +85,7 @@ typedef enum tw_sys_id {
     TW_SYS_RENAME,
     TW_SYS_MKDIR,
     TW_SYS_OPENDIR,
+    TW_SYS_SENDFILE,          /* tw_loop_sendfile's fast path */
     TW_SYS__COUNT
 } tw_sys_id;
 
@@ -173,6 +174,7 @@ typedef struct tw_sys_table {
     DIR *(*opendir)(const char *path);
     struct dirent *(*readdir)(DIR *dir);
     int (*closedir)(DIR *dir);
+    ssize_t (*sendfile)(int out_fd, int in_fd, off_t *offset, size_t count);
 } tw_sys_table;
 
 /* What real/ calls. */
@@ -198,9 +200,9 @@ void tw_sys_fail(tw_sys_id id, int nth, int count, int err);
 /* Stop the fault armed for id (calls from now on succeed). */
 void tw_sys_clear(tw_sys_id id);
 
-/* Cap every write, writev and sendmsg at max_bytes (0: no cap) so the
- * backend sees short writes; the bytes that go out are still the first
- * ones asked for, so a stream must arrive intact. */
+/* Cap every write, writev, sendmsg and sendfile at max_bytes (0: no
+ * cap) so the backend sees short writes; the bytes that go out are still
+ * the first ones asked for, so a stream must arrive intact. */
 void tw_sys_short_write(size_t max_bytes);
 
 /* Calls of id (failed ones included) since the last tw_sys_reset(). */

@@ -2,9 +2,11 @@
  * handshake, the accept queue, EMFILE.
  *
  * Map:
- *   addresses  name resolution in the simulated world, port choice
+ *   addresses  name resolution in the simulated world (names given
+ *              addresses, localhost, node names), port choice
  *   listeners  create_server / create_unix_server / close
- *   connect    connect_host / connect_addr: a client endpoint and a SYN
+ *   connect    connect_host / connect_addr / the core's dial: a client
+ *              endpoint and a SYN
  *   handshake  SYN at the server node: refused, dropped (cut, full
  *              backlog, crashed node: retried until the connect timeout)
  *              or queued with its server endpoint; SYNACK at the client
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/dgram.h"
 #include "sim/sim.h"
 
 /* ---- addresses ---- */
@@ -50,18 +53,93 @@ static void set_port(tw_addr *a, uint16_t port)
         a->u.in6.sin6_port = htons(port);
 }
 
-/* Simulated name resolution: numeric, "localhost", or a node's name. */
-static int resolve(tw_sim *sim, const char *host, uint16_t port, tw_addr *out)
+static sim_host *find_host(tw_sim *sim, const char *name)
 {
+    for (uint32_t i = 0; i < sim->nhosts; i++)
+        if (strcmp(sim->hosts[i].name, name) == 0)
+            return &sim->hosts[i];
+    return NULL;
+}
+
+/* Simulated name resolution: numeric, a name given addresses
+ * (tw_sim_set_host), "localhost", or a node's name. Up to max (>= 1)
+ * addresses into out, in order; returns how many, or a TW_EAI_* error. */
+static int resolve_all(tw_sim *sim, const char *host, uint16_t port,
+                       tw_addr *out, int max)
+{
+    assert(max >= 1);
     if (tw_addr_ip(out, host, port) == 0)
-        return 0;
+        return 1;
+    const sim_host *h = find_host(sim, host);
+    if (h) {
+        int n = h->n < max ? h->n : max;
+        for (int i = 0; i < n; i++) {
+            out[i] = h->addrs[i];
+            set_port(&out[i], port);
+        }
+        return n;
+    }
     if (strcmp(host, "localhost") == 0)
-        return tw_addr_ip(out, "127.0.0.1", port);
+        return tw_addr_ip(out, "127.0.0.1", port) == 0 ? 1 : -EINVAL;
     tw_loop *l = tw_sim_node(sim, host);
     if (!l)
         return TW_EAI_NONAME; /* no node of that name */
     *out = ((sim_node *)l)->addr;
     set_port(out, port);
+    return 1;
+}
+
+/* The first address only: what a server listens on. */
+static int resolve(tw_sim *sim, const char *host, uint16_t port, tw_addr *out)
+{
+    int n = resolve_all(sim, host, port, out, 1);
+    return n < 0 ? n : 0;
+}
+
+int tw_sim_set_host(tw_sim *sim, const char *name, const char *addrs)
+{
+    if (!sim || !name || !*name || strlen(name) > TW_SIM_HOST_NAME_MAX)
+        return -EINVAL;
+    tw_addr tmp;
+    if (tw_addr_ip(&tmp, name, 0) == 0)
+        return -EINVAL; /* a numeric host resolves to itself */
+    sim_host h = {.n = 0};
+    memcpy(h.name, name, strlen(name) + 1);
+    if (addrs) {
+        /* "A,B,C": each between commas, none empty. */
+        for (const char *p = addrs;;) {
+            const char *end = strchr(p, ',');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            char one[TW_ADDR_STRLEN];
+            if (len == 0 || len >= sizeof one || h.n == TW_SIM_HOST_ADDRS_MAX)
+                return -EINVAL;
+            memcpy(one, p, len);
+            one[len] = '\0';
+            if (tw_addr_ip(&h.addrs[h.n], one, 0) < 0)
+                return -EINVAL;
+            h.n++;
+            if (!end)
+                break;
+            p = end + 1;
+        }
+    }
+    sim_host *old = find_host(sim, name);
+    if (!addrs) {
+        if (old)
+            *old = sim->hosts[--sim->nhosts]; /* order does not matter */
+        return 0;
+    }
+    if (old) {
+        *old = h;
+        return 0;
+    }
+    if (sim->nhosts >= TW_SIM_HOSTS_MAX)
+        return -ENOSPC;
+    sim_host *grown = realloc(sim->hosts, (sim->nhosts + 1) * sizeof *grown);
+    if (!grown)
+        return -ENOMEM;
+    sim->hosts = grown;
+    sim->hosts[sim->nhosts++] = h;
     return 0;
 }
 
@@ -74,15 +152,20 @@ struct sim_lookup {
     tw__resolve_cb cb;
     void *ctx;
     tw_handle h;
-    int err;
-    tw_addr addr;
+    int err, n;
+    tw_addr addrs[TW__RESOLVE_MAX];
 };
 
 static void lookup_fire(void *p)
 {
-    struct sim_lookup r = *(struct sim_lookup *)p;
+    struct sim_lookup *r = p;
+    tw__resolve_cb cb = r->cb;
+    void *ctx = r->ctx;
+    int err = r->err, n = r->n;
+    tw_addr addrs[TW__RESOLVE_MAX];
+    memcpy(addrs, r->addrs, sizeof addrs);
     free(p);
-    r.cb(r.ctx, r.err, &r.addr, r.err ? 0 : 1);
+    cb(ctx, err, addrs, err ? 0 : n);
 }
 
 void *sim_resolve_op(tw_loop *loop, const char *host, uint16_t port,
@@ -101,7 +184,9 @@ void *sim_resolve_op(tw_loop *loop, const char *host, uint16_t port,
     }
     r->cb = cb;
     r->ctx = ctx;
-    r->err = resolve(n->sim, host, port, &r->addr);
+    int got = resolve_all(n->sim, host, port, r->addrs, TW__RESOLVE_MAX);
+    r->err = got < 0 ? got : 0;
+    r->n = got < 0 ? 0 : got;
     r->h = tw_call_later(loop, 0, lookup_fire, r);
     if (!r->h) {
         free(r);
@@ -267,21 +352,19 @@ int sim_create_unix_server(tw_loop *loop, tw_protocol_factory f, void *arg,
 
 /* ---- connect ---- */
 
-int sim_connect_addr(tw_loop *loop, tw_protocol_factory f, void *arg,
-                     const tw_addr *addr, tw_connect_cb cb)
+/* A client endpoint on its way to addr, from local if given (an address
+ * of the node's, checked by the caller; port 0: an ephemeral one): its
+ * SYN and its connect timeout queued. NULL: out of memory. The caller
+ * says what happens once connected. */
+static sim_ep *connect_begin(sim_node *n, const tw_addr *addr,
+                             const tw_addr *local)
 {
-    sim_node *n = (sim_node *)loop;
     tw_sim *sim = n->sim;
-    if (!n->up)
-        return -ENETDOWN;
     sim_node *dst = sim_node_by_addr(sim, addr, n);
     sim_ep *c = sim_ep_new(sim, n->id);
     if (!c)
-        return -ENOBUFS;
+        return NULL;
     c->connecting = true;
-    c->factory = f;
-    c->arg = arg;
-    c->cb = cb;
     c->peer_node = dst ? dst->id : n->id;
     c->t.peer = *addr;
     if (tw_addr_family(addr) == AF_UNIX) {
@@ -296,11 +379,17 @@ int sim_connect_addr(tw_loop *loop, tw_protocol_factory f, void *arg,
             c->t.local = n->addr;
         if (tw_addr_family(&c->t.local) != tw_addr_family(addr))
             c->t.local = *addr;
-        set_port(&c->t.local, n->next_ephemeral++);
-        if (n->next_ephemeral >= 61000 || n->next_ephemeral < 32768)
-            n->next_ephemeral = 32768;
+        if (local && !sim_dg_ip_is_wildcard(local))
+            c->t.local = *local;
+        if (local && tw_addr_port(local)) {
+            set_port(&c->t.local, tw_addr_port(local));
+        } else {
+            set_port(&c->t.local, n->next_ephemeral++);
+            if (n->next_ephemeral >= 61000 || n->next_ephemeral < 32768)
+                n->next_ephemeral = 32768;
+        }
     }
-    tw__loop_ref(loop);
+    tw__loop_ref(&n->loop);
     sim->stats.connects++;
     sim_trace(sim, n->id, 0, "connect", c->id, dst ? (int64_t)dst->id : -1);
     sim_limits_connect(sim, n);
@@ -312,15 +401,67 @@ int sim_connect_addr(tw_loop *loop, tw_protocol_factory f, void *arg,
                  c->id, gen, 0);
     sim_push(sim, sim->now + sim->opts.connect_timeout_ns, EV_CONN_TIMEOUT,
              c->id, gen, 0);
+    return c;
+}
+
+int sim_connect_addr(tw_loop *loop, tw_protocol_factory f, void *arg,
+                     const tw_addr *addr, tw_connect_cb cb)
+{
+    sim_node *n = (sim_node *)loop;
+    if (!n->up)
+        return -ENETDOWN;
+    sim_ep *c = connect_begin(n, addr, NULL);
+    if (!c)
+        return -ENOBUFS;
+    c->factory = f;
+    c->arg = arg;
+    c->cb = cb;
     return 0;
+}
+
+void *sim_dial_op(tw_loop *loop, const tw_addr *addr, const tw_addr *local,
+                  tw__dial_cb cb, void *ctx, int *err)
+{
+    sim_node *n = (sim_node *)loop;
+    if (!n->up) {
+        *err = -ENETDOWN;
+        return NULL;
+    }
+    /* bind(2)'s rule: an address of this host's, or any. */
+    if (local && !sim_dg_ip_is_wildcard(local) && !same_ip(local, &n->addr) &&
+        !sim_dg_ip_is_loopback(local)) {
+        *err = -EADDRNOTAVAIL;
+        return NULL;
+    }
+    sim_ep *c = connect_begin(n, addr, local);
+    if (!c) {
+        *err = -ENOBUFS;
+        return NULL;
+    }
+    c->dial_cb = cb;
+    c->dial_ctx = ctx;
+    return c;
+}
+
+void sim_dial_cancel_op(tw_loop *loop, void *req)
+{
+    sim_node *n = (sim_node *)loop;
+    tw_sim *sim = n->sim;
+    sim_ep *c = req;
+    assert(c->connecting && c->dial_cb && !c->opened);
+    c->connecting = false;
+    sim_trace(sim, n->id, 0, "connect_cancel", c->id, 0);
+    tw__loop_unref(loop);
+    sim_send_rst(sim, c); /* a half-made server end, if any, goes too */
+    sim_ep_free(sim, c);
 }
 
 int sim_connect_host(tw_loop *loop, tw_protocol_factory f, void *arg,
                      const char *host, uint16_t port, tw_connect_cb cb)
 {
     sim_node *n = (sim_node *)loop;
-    tw_addr a;
-    int rc = resolve(n->sim, host, port, &a);
+    tw_addr a[TW__RESOLVE_MAX];
+    int rc = resolve_all(n->sim, host, port, a, TW__RESOLVE_MAX);
     if (rc < 0) {
         /* Resolution fails from the loop, as a real resolver would. */
         if (!n->up)
@@ -328,7 +469,9 @@ int sim_connect_host(tw_loop *loop, tw_protocol_factory f, void *arg,
         tw__connect_fail(loop, cb, arg, rc);
         return 0;
     }
-    return sim_connect_addr(loop, f, arg, &a, cb);
+    if (rc > 1) /* each in turn, as the real backend tries them */
+        return tw_create_connection_addrs(loop, f, arg, a, rc, NULL, cb);
+    return sim_connect_addr(loop, f, arg, &a[0], cb);
 }
 
 static void connect_fail(tw_sim *sim, sim_ep *c, int err)
@@ -340,10 +483,15 @@ static void connect_fail(tw_sim *sim, sim_ep *c, int err)
     else
         sim->stats.timeouts++;
     sim_trace(sim, n->id, 0, "connect_failed", c->id, -err);
-    tw__connect_fail(&n->loop, c->cb, c->arg, err);
+    tw__dial_cb dcb = c->dial_cb;
+    void *ctx = c->dial_ctx;
+    if (!dcb)
+        tw__connect_fail(&n->loop, c->cb, c->arg, err);
     tw__loop_unref(&n->loop);
     sim_send_rst(sim, c); /* a half-made server end, if any, goes too */
     sim_ep_free(sim, c);
+    if (dcb)
+        dcb(ctx, err, NULL); /* last: it may dial again */
 }
 
 /* ---- handshake ---- */
@@ -482,6 +630,19 @@ void sim_server_event(tw_sim *sim, const sim_event *ev)
         c->connecting = false;
         tw__loop_unref(&n->loop);
         sim_trace(sim, n->id, 0, "connected", c->id, 0);
+        if (c->dial_cb) {
+            /* The core's race: it says how to open, or that this lost. */
+            tw__dial_cb dcb = c->dial_cb;
+            tw__dial_open how;
+            c->dial_cb = NULL;
+            if (!dcb(c->dial_ctx, 0, &how)) {
+                sim_send_rst(sim, c);
+                sim_ep_free(sim, c);
+                break;
+            }
+            sim_ep_open(sim, c, how.factory, how.arg, how.cb);
+            break;
+        }
         sim_ep_open(sim, c, c->factory, c->arg, c->cb);
         break;
     }

@@ -74,6 +74,8 @@ typedef struct sim_ep {
     tw_protocol_factory factory;
     void *arg;
     tw_connect_cb cb;
+    tw__dial_cb dial_cb; /* a dial of the core's: its callback, else NULL */
+    void *dial_ctx;
     sim_listener *listener;
     struct sim_ep *next_queued;
     uint8_t syn_tries;
@@ -162,6 +164,17 @@ void sim_server_event(tw_sim *sim, const sim_event *ev);
 void *sim_resolve_op(tw_loop *loop, const char *host, uint16_t port,
                      bool passive, tw__resolve_cb cb, void *ctx, int *err);
 void sim_resolve_cancel_op(tw_loop *loop, void *req);
+/* The dial / dial_cancel ops (core/internal.h). */
+void *sim_dial_op(tw_loop *loop, const tw_addr *addr, const tw_addr *local,
+                  tw__dial_cb cb, void *ctx, int *err);
+void sim_dial_cancel_op(tw_loop *loop, void *req);
+
+/* A name given addresses of its own (tw_sim_set_host). */
+typedef struct sim_host {
+    char name[TW_SIM_HOST_NAME_MAX + 1];
+    int n;
+    tw_addr addrs[TW_SIM_HOST_ADDRS_MAX];
+} sim_host;
 
 static inline uint64_t sim_ep_tid(const sim_ep *ep)
 {

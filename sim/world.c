@@ -338,6 +338,8 @@ const tw__loop_ops tw__sim_loop_ops = {
     .create_datagram_endpoint = sim_dgram_create,
     .resolve = sim_resolve_op,
     .resolve_cancel = sim_resolve_cancel_op,
+    .dial = sim_dial_op,
+    .dial_cancel = sim_dial_cancel_op,
     .connect_pipe = sim_connect_pipe,
     .subprocess = sim_subprocess,
     .rand_stream = loop_rand_stream,
@@ -869,6 +871,7 @@ void tw_sim_free(tw_sim *sim)
     free(sim->bursts);
     tw_history_free(sim->history);
     sim_timeline_free(sim);
+    free(sim->hosts);
     free(sim->scratch);
     sim_queue_fini(&sim->q);
     sim_table_fini(&sim->eps);

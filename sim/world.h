@@ -104,6 +104,8 @@ struct tw_sim {
     sim_table eps, lsns;
     struct sim_procs *procs; /* pipes and processes (sim/proc.h), or NULL */
     sim_listener *listeners;
+    struct sim_host *hosts; /* names given addresses (tw_sim_set_host) */
+    uint32_t nhosts;
     tw_sim_fault *faults; /* every fault, by id (sim/fault.h) */
     uint32_t nfaults, capfaults;
     struct sim_timeline *tl; /* their actions in time order, or NULL */

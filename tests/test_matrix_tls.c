@@ -7,11 +7,18 @@
  * byte-exact; close and close_notify, EOF without it; eof_received true;
  * flow control both ways; a BufferedProtocol; each failure (untrusted
  * certificate, wrong name, plain-text server, plain-text client, timeout,
- * a certificate required after connection_made); the context's calls.
+ * a certificate required after connection_made); the context's calls;
+ * TLS over Unix sockets and over a socket of the caller's (the latter on
+ * epoll only: a simulated node has no descriptors, and says -ENOTSUP);
+ * a connect with options (a timeout) under TLS.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 
@@ -669,6 +676,224 @@ static void test_tls_refused_and_context_freed_early(void **state)
     tpair_close(env, &p);
 }
 
+/* ---- over a Unix socket, over a socket of the caller's ---- */
+
+static void test_tls_unix_socket(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    tpair p;
+    tpair_init(&p, files.cert, files.key);
+    p.pool.tmpl.echo = true;
+    p.pool.tmpl.on_eof = note_close_notify;
+    p.cli.r.on_data = close_after_5;
+    eof_close_notify = -1;
+    assert_int_equal(tw_create_unix_server_tls(env->loop, rec_pool_factory,
+                                               &p.pool, env->unix_path, NULL,
+                                               p.sctx, &p.srv), 0);
+    /* no host to check the certificate against: a name must be given */
+    assert_int_equal(tw_create_unix_connection_tls(env->loop, rec_client_factory,
+                                                   &p.cli, env->unix_path,
+                                                   p.cctx, rec_client_cb),
+                     -EINVAL);
+    assert_int_equal(tw_tls_ctx_set_server_name(p.cctx, "localhost"), 0);
+    assert_int_equal(tw_create_unix_connection_tls(env->loop, rec_client_factory,
+                                                   &p.cli, env->unix_path,
+                                                   p.cctx, rec_client_cb), 0);
+    assert_false(p.cli.res.called);
+    TW_WAIT(env, p.cli.res.called && p.pool.n == 1 && srv_rec(&p)->made);
+    assert_int_equal(p.cli.res.err, 0);
+    tw_transport *t = p.cli.r.t;
+    assert_true(tw_transport_is_tls(t));
+    assert_true(tw_transport_is_tls(srv_rec(&p)->t));
+    const tw_tls_peercert *pc = extra_ptr(t, "peercert");
+    assert_true(pc->verified);
+    tw_addr peer;
+    assert_int_equal(tw_transport_peername(t, &peer), 0);
+    assert_int_equal(tw_addr_family(&peer), AF_UNIX);
+    assert_int_equal(tw_transport_write(t, "hello", 5), 0);
+    TW_WAIT(env, p.cli.r.done && srv_rec(&p)->done);
+    assert_memory_equal(p.cli.r.data, "hello", 5);
+    assert_string_equal(p.cli.r.log, "MDL");
+    assert_string_equal(srv_rec(&p)->log, "MDEL");
+    assert_int_equal(eof_close_notify, 1);
+
+    /* the name is checked: another one is refused */
+    rec_free(&p.cli.r);
+    rec_client_init(&p.cli, 0);
+    assert_int_equal(tw_tls_ctx_set_server_name(p.cctx, "wrong.example"), 0);
+    assert_int_equal(tw_create_unix_connection_tls(env->loop, rec_client_factory,
+                                                   &p.cli, env->unix_path,
+                                                   p.cctx, rec_client_cb), 0);
+    expect_connect_failure(env, &p, -EKEYREJECTED);
+    /* without verification no name is needed */
+    tw_tls_ctx *nv = tw_tls_ctx_new(TW_TLS_CLIENT);
+    assert_int_equal(tw_tls_ctx_set_verify(nv, false), 0);
+    rec_free(&p.cli.r);
+    rec_client_init(&p.cli, 0);
+    assert_int_equal(tw_create_unix_connection_tls(env->loop, rec_client_factory,
+                                                   &p.cli, env->unix_path, nv,
+                                                   rec_client_cb), 0);
+    tw_tls_ctx_free(nv);
+    TW_WAIT(env, p.cli.res.called);
+    assert_int_equal(p.cli.res.err, 0);
+    tw_transport_close(p.cli.r.t);
+    TW_WAIT(env, p.cli.r.done);
+    tpair_close(env, &p);
+}
+
+static conn_result fd_srv_res;
+static void fd_srv_cb(void *arg, tw_transport *t, int err)
+{
+    (void)arg;
+    fd_srv_res.called = true;
+    fd_srv_res.err = err;
+    fd_srv_res.t = t;
+}
+
+/* asyncio's create_connection(sock=, ssl=) and connect_accepted_socket(
+ * sock, ssl=): both ends of a socket pair, each wrapped in TLS. */
+static void test_tls_over_existing_socket(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    tpair p;
+    tpair_init(&p, files.cert, files.key);
+    assert_int_equal(tw_tls_ctx_set_server_name(p.cctx, "localhost"), 0);
+    p.pool.tmpl.echo = true;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    /* the roles are the contexts': a server's cannot start a client */
+    assert_int_equal(tw_create_connection_fd_tls(env->loop, rec_client_factory,
+                                                 &p.cli, sv[0], p.sctx,
+                                                 rec_client_cb), -EINVAL);
+    assert_int_equal(tw_connect_accepted_socket_tls(env->loop, rec_pool_factory,
+                                                    &p.pool, sv[1], p.cctx,
+                                                    fd_srv_cb), -EINVAL);
+    int rc_c = tw_create_connection_fd_tls(env->loop, rec_client_factory, &p.cli,
+                                           sv[0], p.cctx, rec_client_cb);
+    int rc_s = tw_connect_accepted_socket_tls(env->loop, rec_pool_factory,
+                                              &p.pool, sv[1], p.sctx, fd_srv_cb);
+    if (env->sim) {
+        /* a simulated node has no descriptors */
+        assert_int_equal(rc_c, -ENOTSUP);
+        assert_int_equal(rc_s, -ENOTSUP);
+        close(sv[0]);
+        close(sv[1]);
+        tw_run_slice(env);
+        assert_false(p.cli.res.called);
+        tpair_close(env, &p);
+        return;
+    }
+    assert_int_equal(rc_c, 0);
+    assert_int_equal(rc_s, 0);
+    memset(&fd_srv_res, 0, sizeof fd_srv_res);
+    assert_false(p.cli.res.called); /* after the handshake, from the loop */
+    TW_WAIT(env, p.cli.res.called && fd_srv_res.called);
+    assert_int_equal(p.cli.res.err, 0);
+    assert_int_equal(fd_srv_res.err, 0);
+    assert_int_equal(p.pool.n, 1);
+    assert_ptr_equal(fd_srv_res.t, srv_rec(&p)->t);
+    assert_int_equal(srv_rec(&p)->made, 1); /* connection_made came first */
+    assert_true(tw_transport_is_tls(p.cli.r.t));
+    assert_true(extra_ptr(p.cli.r.t, "peercert") != NULL);
+    assert_int_equal(tw_transport_write(p.cli.r.t, "hi there", 8), 0);
+    TW_WAIT(env, p.cli.r.len == 8);
+    assert_memory_equal(p.cli.r.data, "hi there", 8);
+    tw_transport_close(p.cli.r.t);
+    TW_WAIT(env, p.cli.r.done && srv_rec(&p)->done);
+    tpair_close(env, &p);
+}
+
+/* A server-side handshake over a socket fails: its completion hears it. */
+static void test_tls_accepted_socket_handshake_fails(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    tpair p;
+    tpair_init(&p, files.cert, files.key);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    memset(&fd_srv_res, 0, sizeof fd_srv_res);
+    int rc = tw_connect_accepted_socket_tls(env->loop, rec_pool_factory, &p.pool,
+                                            sv[1], p.sctx, fd_srv_cb);
+    if (env->sim) { /* no descriptors (see above) */
+        assert_int_equal(rc, -ENOTSUP);
+        close(sv[0]);
+        close(sv[1]);
+        tpair_close(env, &p);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    /* the other end speaks plain text */
+    assert_int_equal(write(sv[0], "GET / HTTP/1.0\r\n\r\n", 18), 18);
+    TW_WAIT(env, fd_srv_res.called);
+    assert_int_equal(fd_srv_res.err, -EPROTO);
+    assert_null(fd_srv_res.t);
+    assert_int_equal(p.pool.n, 0);
+    assert_int_equal(p.serr.n, 1);
+    close(sv[0]);
+    tpair_close(env, &p);
+}
+
+/* ---- a connect with options ---- */
+
+static void test_tls_connect_with_timeout(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    tpair p;
+    tpair_init(&p, files.cert, files.key);
+    tpair_listen(env, &p);
+    tw_connect_report rep;
+    tw_connect_opts o = {.timeout_ns = TW_SEC(10), .report = &rep};
+    assert_int_equal(tw_create_connection_tls_ex(env->loop, rec_client_factory,
+                                                 &p.cli, "localhost", p.port, &o,
+                                                 p.cctx, rec_client_cb), 0);
+    TW_WAIT(env, p.cli.res.called && p.pool.n == 1 && srv_rec(&p)->made);
+    assert_int_equal(p.cli.res.err, 0);
+    assert_true(tw_transport_is_tls(p.cli.r.t));
+    assert_int_equal(rep.attempts[rep.n - 1].err, 0);
+    tw_transport_close(p.cli.r.t);
+    TW_WAIT(env, p.cli.r.done);
+
+    /* a SYN nobody answers: a listener whose queue is full on epoll, an
+     * address no node has in the simulator */
+    int lfd = -1, cfd = -1;
+    const char *host = "10.0.0.99";
+    uint16_t port = 9;
+    if (!env->sim) {
+        tw_addr a;
+        tw_addr_ip(&a, "127.0.0.1", 0);
+        lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(bind(lfd, &a.u.sa, a.len), 0);
+        assert_int_equal(listen(lfd, 0), 0);
+        socklen_t len = sizeof a.u.ss;
+        assert_int_equal(getsockname(lfd, &a.u.sa, &len), 0);
+        cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int r = connect(cfd, &a.u.sa, a.len);
+        assert_true(r == 0 || errno == EINPROGRESS);
+        struct pollfd pf = {.fd = cfd, .events = POLLOUT};
+        assert_int_equal(poll(&pf, 1, 5000), 1);
+        host = "127.0.0.1";
+        port = tw_addr_port(&a);
+    }
+    rec_free(&p.cli.r);
+    rec_client_init(&p.cli, 0);
+    o.timeout_ns = TW_MS(200);
+    tw_ns t0 = tw_loop_now(env->loop);
+    assert_int_equal(tw_create_connection_tls_ex(env->loop, rec_client_factory,
+                                                 &p.cli, host, port, &o, p.cctx,
+                                                 rec_client_cb), 0);
+    TW_WAIT(env, p.cli.res.called);
+    assert_int_equal(p.cli.res.err, -ETIMEDOUT);
+    assert_true(tw_loop_now(env->loop) - t0 >= TW_MS(200));
+    assert_int_equal(p.cli.r.made, 0);
+    assert_int_equal(p.cerr.n, 0); /* no handshake was started */
+    assert_int_equal(rep.attempts[0].err, -ETIMEDOUT);
+    if (cfd >= 0)
+        close(cfd);
+    if (lfd >= 0)
+        close(lfd);
+    tpair_close(env, &p);
+}
+
 /* ---- the context's own calls (no loop needed, run once per backend) ---- */
 
 static void test_tls_context_errors(void **state)
@@ -733,6 +958,10 @@ int main(void)
         TW_MATRIX(test_tls_client_certificate_required),
         TW_MATRIX(test_tls_refused_and_context_freed_early),
         TW_MATRIX(test_tls_context_errors),
+        TW_MATRIX(test_tls_unix_socket),
+        TW_MATRIX(test_tls_over_existing_socket),
+        TW_MATRIX(test_tls_accepted_socket_handshake_fails),
+        TW_MATRIX(test_tls_connect_with_timeout),
     };
     return cmocka_run_group_tests_name("TLS transports (backend matrix)", tests,
                                        group_setup, group_teardown);

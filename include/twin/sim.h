@@ -355,6 +355,24 @@ void tw_sim_free(tw_sim *sim);
  * not numeric, or nodes_max is reached. */
 tw_loop *tw_sim_add_node(tw_sim *sim, const char *name, const char *addr);
 
+/* Give a host name addresses of its own, as /etc/hosts or DNS would
+ * (a name with an IPv6 and an IPv4 address, a service behind several):
+ * addrs is a comma separated list of numeric IPv4 or IPv6 addresses
+ * ("10.0.9.9,::1"), at most TW_SIM_HOST_ADDRS_MAX, in the order the
+ * resolver gives them. Every node resolves the name to them, before
+ * "localhost" and node names; a connection tries them in turn
+ * (tw_create_connection) or races them (tw_create_connection_ex with
+ * Happy Eyeballs); a server listening on the name listens on the first.
+ * An address that no node has is a black hole: a connect to it hears
+ * nothing, and fails only at connect_timeout_ns or the caller's timeout.
+ * A name given again is replaced; addrs NULL removes it. name: at most
+ * TW_SIM_HOST_NAME_MAX bytes, not numeric; copied. 0, -EINVAL (a bad
+ * name or address), -ENOSPC (TW_SIM_HOSTS_MAX names), -ENOMEM. */
+#define TW_SIM_HOSTS_MAX 64
+#define TW_SIM_HOST_NAME_MAX 63
+#define TW_SIM_HOST_ADDRS_MAX 16
+int tw_sim_set_host(tw_sim *sim, const char *name, const char *addrs);
+
 /* Run the world for `duration` ns of virtual time: afterwards the clock is
  * exactly `duration` later, unless tw_sim_stop ended the run early (the
  * clock then stays where the stop came). Returns 0, -EBUSY if called from

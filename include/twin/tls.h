@@ -200,12 +200,51 @@ int tw_create_connection_tls(tw_loop *loop, tw_protocol_factory factory,
                              void *arg, const char *host, uint16_t port,
                              tw_tls_ctx *ctx, tw_connect_cb cb);
 
+/* With tw_create_connection_ex's options (opts NULL: none): a connect
+ * timeout, Happy Eyeballs, a local address, the report of the attempts.
+ * The timeout ends with the TCP connect; the handshake after it has the
+ * context's own (tw_tls_ctx_set_handshake_timeout). */
+int tw_create_connection_tls_ex(tw_loop *loop, tw_protocol_factory factory,
+                                void *arg, const char *host, uint16_t port,
+                                const tw_connect_opts *opts, tw_tls_ctx *ctx,
+                                tw_connect_cb cb);
+
+/* TLS over a Unix socket (asyncio's create_unix_connection(ssl=...)),
+ * on both backends. There is no host name to check the certificate
+ * against: a verifying context needs one given with
+ * tw_tls_ctx_set_server_name, else -EINVAL (asyncio: "you have to pass
+ * server_hostname"); without verification none is needed. */
+int tw_create_unix_connection_tls(tw_loop *loop, tw_protocol_factory factory,
+                                  void *arg, const char *path,
+                                  tw_tls_ctx *ctx, tw_connect_cb cb);
+
+/* TLS over a stream socket the caller connected or accepted (asyncio's
+ * create_connection(sock=..., ssl=...), and connect_accepted_socket(...,
+ * ssl=...), the server's side of the handshake, ctx a TW_TLS_SERVER
+ * one). fd's ownership and the errors are tw_create_connection_fd's
+ * (real backend only: -ENOTSUP on a simulated node); the client's name
+ * rule is the Unix client's. For the server side, cb runs after the
+ * handshake, as for a client (cb(arg, NULL, err) if it failed). */
+int tw_create_connection_fd_tls(tw_loop *loop, tw_protocol_factory factory,
+                                void *arg, int fd, tw_tls_ctx *ctx,
+                                tw_connect_cb cb);
+int tw_connect_accepted_socket_tls(tw_loop *loop, tw_protocol_factory factory,
+                                   void *arg, int fd, tw_tls_ctx *ctx,
+                                   tw_connect_cb cb);
+
 /* tw_server_accepted counts TCP connections accepted (handshakes that
  * fail included). */
 int tw_create_server_tls(tw_loop *loop, tw_protocol_factory factory,
                          void *arg, const char *host, uint16_t port,
                          const tw_server_opts *opts, tw_tls_ctx *ctx,
                          tw_server **out);
+
+/* A TLS server on a Unix path (asyncio's create_unix_server(ssl=...));
+ * the path's rules are tw_create_unix_server's. */
+int tw_create_unix_server_tls(tw_loop *loop, tw_protocol_factory factory,
+                              void *arg, const char *path,
+                              const tw_server_opts *opts, tw_tls_ctx *ctx,
+                              tw_server **out);
 
 /* ------------------------------------------------------------------ */
 /* 5. what a TLS transport tells
