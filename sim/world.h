@@ -18,6 +18,7 @@
 #include "core/internal.h"
 #include "sim/queue.h"
 #include "twin/sim.h"
+#include "twin/simprobe.h"
 
 /* The world holds these by pointer; sim/net.h and sim/stream.h define
  * them. */
@@ -112,6 +113,9 @@ struct tw_sim {
     struct sim_dgram *dg; /* datagrams (sim/dgram.h) */
     tw_sim_loss_model *bursts; /* loss bursts' models (sim/net/loss.c) */
     uint32_t nbursts;
+    /* the packet tap (twin/simprobe.h, sim/tap.h), or NULL */
+    tw_sim_packet_fn tap;
+    void *tap_arg;
 };
 
 extern const tw__loop_ops tw__sim_loop_ops;
