@@ -7,7 +7,7 @@
  *   twin sim FILE [--seed N | --seeds A..B [--shard I/N] [--json]]
  *                 [--swarm] [--trace] [--trace-filter EXPR] [--verbose]
  *                 [--dump-schedule OUT] [--check-determinism] [--quiet]
- *                 [--max-wall DURATION]
+ *                 [--max-wall DURATION] [--pcap DIR]
  *   twin shrink FILE --seed N [--swarm] [--out OUT] [--runs N]
  *                 [--max-wall DURATION]
  *
@@ -189,11 +189,15 @@ static int usage(const char *prog)
     fprintf(stderr,
             "usage: %s sim FILE [--seed N] [--swarm] [--trace] [--trace-filter EXPR]\n"
             "                   [--verbose] [--dump-schedule OUT] [--check-determinism]\n"
+            "                   [--pcap DIR]\n"
             "       %s sim FILE --seeds A..B [--shard I/N] [--swarm] [--json] [--quiet]\n"
+            "                   [--pcap DIR]\n"
             "       %s shrink FILE --seed N [--swarm] [--out OUT] [--runs N]\n"
             "  --max-wall DURATION: stop a seed that runs longer than that in\n"
             "  wall-clock time, verdict timeout (exit 5); 0: no limit. Default: none\n"
-            "  for one seed, 60s per seed for --seeds and per run for shrink\n",
+            "  for one seed, 60s per seed for --seeds and per run for shrink\n"
+            "  --pcap DIR: the run's traffic as pcapng files for Wireshark, one per\n"
+            "  node (DIR/NODE.pcapng; with --seeds, DIR/seed-N/NODE.pcapng)\n",
             prog, prog, prog);
     return TW_SCENARIO_USAGE;
 }
@@ -263,6 +267,8 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
             a->dump = v;
         else if (strcmp(o, "--out") == 0 && v)
             a->out = v;
+        else if (strcmp(o, "--pcap") == 0 && v && *v)
+            a->c.pcap = v;
         else if (strcmp(o, "--runs") == 0 && cli_parse_u64(v, &a->runs))
             ;
         else if (strcmp(o, "--max-wall") == 0) {
@@ -318,6 +324,15 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
     }
     if (!a->have_max_wall && a->have_seeds)
         a->c.max_wall = CLI_MAX_WALL_DEFAULT;
+    if (a->c.pcap && a->nfiles > 1) {
+        fprintf(stderr, "%s: --pcap: one scenario file at a time (each run's "
+                        "files are named after its nodes)\n", cli_name());
+        return usage(prog);
+    }
+    if (a->c.pcap && a->c.determinism) {
+        fprintf(stderr, "%s: --pcap and --check-determinism: pick one\n", cli_name());
+        return usage(prog);
+    }
     return 0;
 }
 
@@ -441,7 +456,8 @@ static int one_seed(sim_args *a)
         }
     }
     tw_scenario_run_opts o = {.swarm = c->swarm, .trace = trace,
-                              .app_out = a->trace || a->verbose ? stdout : NULL};
+                              .app_out = a->trace || a->verbose ? stdout : NULL,
+                              .pcap_dir = c->pcap};
     tw_scenario_result res;
     cli_limit lim;
     cli_limit_start(&lim, c->max_wall, &o);
@@ -449,6 +465,10 @@ static int one_seed(sim_args *a)
     int rc = tw_scenario_run(c->sc, a->seed, &o, &res);
     if (trace && trace != stdout)
         fclose(trace);
+    if (rc < 0 && res.pcap_status) {
+        fprintf(stderr, "%s: --pcap: cannot write %s\n", cli_name(), res.pcap_error);
+        return TW_SCENARIO_USAGE;
+    }
     if (rc < 0) {
         fprintf(stderr, "%s: cannot run: %s\n", cli_name(), strerror(-rc));
         return TW_SCENARIO_CRASH;
@@ -457,6 +477,15 @@ static int one_seed(sim_args *a)
         cli_timeout_message(c->max_wall, &res);
     print_result(c, &res);
     int status = (int)res.verdict;
+    if (res.pcap_status) {
+        /* The files are an output promised: not written is a failure. */
+        fprintf(stderr, "%s: --pcap: cannot write %s\n", cli_name(), res.pcap_error);
+        if (status == TW_SCENARIO_PASS)
+            status = TW_SCENARIO_USAGE;
+    } else if (c->pcap) {
+        printf("capture: %s/NODE.pcapng, one file per node (wireshark or tshark -r)\n",
+               c->pcap);
+    }
     tw_scenario_result_fini(&res);
     return status;
 }
