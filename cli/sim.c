@@ -576,6 +576,11 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
         fprintf(stderr, "%s shrink: one scenario file at a time\n", cli_name());
         rc = usage(prog);
     }
+    if (rc == 0 && a.c.pcap) {
+        fprintf(stderr, "%s shrink: --pcap is twin sim's: capture the shrunk file's "
+                        "run with it\n", cli_name());
+        rc = usage(prog);
+    }
     if (rc == 0)
         rc = load(&a);
     if (rc) {
