@@ -45,6 +45,7 @@ typedef struct cli_sim {
     uint64_t first, last; /* seeds, inclusive */
     uint64_t shard, shards;
     tw_ns max_wall; /* wall-clock limit per seed (--max-wall), 0: none */
+    const char *pcap; /* --pcap DIR: capture files (per seed: DIR/seed-N) */
 } cli_sim;
 
 /* --max-wall's default for what runs many seeds (a sweep, a shrink): a

@@ -7,7 +7,7 @@
  *   twin sim FILE [--seed N | --seeds A..B [--shard I/N] [--json]]
  *                 [--swarm] [--trace] [--trace-filter EXPR] [--verbose]
  *                 [--dump-schedule OUT] [--check-determinism] [--quiet]
- *                 [--max-wall DURATION]
+ *                 [--max-wall DURATION] [--pcap DIR]
  *   twin shrink FILE --seed N [--swarm] [--out OUT] [--runs N]
  *                 [--max-wall DURATION]
  *
@@ -213,8 +213,9 @@ static int usage(const char *prog)
     fprintf(stderr,
             "usage: %s sim FILE [--seed N] [--swarm] [--trace] [--trace-filter EXPR]\n"
             "                   [--verbose] [--dump-schedule OUT] [--check-determinism]\n"
-            "                   [--history FILE]\n"
+            "                   [--history FILE] [--pcap DIR]\n"
             "       %s sim FILE --seeds A..B [--shard I/N] [--swarm] [--json] [--quiet]\n"
+            "                   [--pcap DIR]\n"
             "       %s shrink FILE --seed N [--swarm] [--out OUT] [--runs N]\n"
             "\n"
             "One seed (--seed N; none: one picked at random, and printed):\n"
@@ -229,6 +230,9 @@ static int usage(const char *prog)
             "  --dump-schedule OUT   the run's faults, swarm draws included, as a\n"
             "                        scenario file that replays alone ('-': stdout)\n"
             "  --check-determinism   run twice and compare the traces record by record\n"
+            "  --pcap DIR            the run's traffic as pcapng files for Wireshark,\n"
+            "                        one per node (DIR/NODE.pcapng; with --seeds,\n"
+            "                        DIR/seed-N/NODE.pcapng)\n"
             "  --history FILE        the apps' history of operations as JSON lines\n"
             "                        (one op event a line; format: twin/history.h;\n"
             "                        '-': stdout)\n"
@@ -332,6 +336,8 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
             a->out = v;
         else if (strcmp(o, "--history") == 0 && v)
             a->history = v;
+        else if (strcmp(o, "--pcap") == 0 && v && *v)
+            a->c.pcap = v;
         else if (strcmp(o, "--runs") == 0 && cli_parse_u64(v, &a->runs))
             ;
         else if (strcmp(o, "--max-wall") == 0) {
@@ -395,6 +401,15 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
     }
     if (!a->have_max_wall && a->have_seeds)
         a->c.max_wall = CLI_MAX_WALL_DEFAULT;
+    if (a->c.pcap && a->nfiles > 1) {
+        fprintf(stderr, "%s: --pcap: one scenario file at a time (each run's "
+                        "files are named after its nodes)\n", cli_name());
+        return usage(prog);
+    }
+    if (a->c.pcap && a->c.determinism) {
+        fprintf(stderr, "%s: --pcap and --check-determinism: pick one\n", cli_name());
+        return usage(prog);
+    }
     return 0;
 }
 
@@ -533,7 +548,7 @@ static int one_seed(sim_args *a)
                               .app_out = (a->trace && !a->trace_json) || a->verbose
                                              ? stdout
                                              : NULL,
-                              .callback_name = cli_callback_name};
+                              .callback_name = cli_callback_name, .pcap_dir = c->pcap};
     tw_scenario_result res;
     cli_limit lim;
     cli_limit_start(&lim, c->max_wall, &o);
@@ -543,6 +558,10 @@ static int one_seed(sim_args *a)
         fclose(trace);
     if (history && history != stdout && fclose(history) != 0 && rc >= 0)
         fprintf(stderr, "%s: --history %s: %s\n", cli_name(), a->history, strerror(errno));
+    if (rc < 0 && res.pcap_status) {
+        fprintf(stderr, "%s: --pcap: cannot write %s\n", cli_name(), res.pcap_error);
+        return TW_SCENARIO_USAGE;
+    }
     if (rc < 0) {
         fprintf(stderr, "%s: cannot run: %s\n", cli_name(), strerror(-rc));
         return TW_SCENARIO_CRASH;
@@ -551,6 +570,15 @@ static int one_seed(sim_args *a)
         cli_timeout_message(c->max_wall, &res);
     print_result(c, &res);
     int status = (int)res.verdict;
+    if (res.pcap_status) {
+        /* The files are an output promised: not written is a failure. */
+        fprintf(stderr, "%s: --pcap: cannot write %s\n", cli_name(), res.pcap_error);
+        if (status == TW_SCENARIO_PASS)
+            status = TW_SCENARIO_USAGE;
+    } else if (c->pcap) {
+        printf("capture: %s/NODE.pcapng, one file per node (wireshark or tshark -r)\n",
+               c->pcap);
+    }
     tw_scenario_result_fini(&res);
     return status;
 }
@@ -639,6 +667,11 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
         a.c.max_wall = CLI_MAX_WALL_DEFAULT;
     if (rc == 0 && a.nfiles > 1) {
         fprintf(stderr, "%s shrink: one scenario file at a time\n", cli_name());
+        rc = usage(prog);
+    }
+    if (rc == 0 && a.c.pcap) {
+        fprintf(stderr, "%s shrink: --pcap is twin sim's: capture the shrunk file's "
+                        "run with it\n", cli_name());
         rc = usage(prog);
     }
     if (rc == 0)

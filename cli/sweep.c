@@ -147,6 +147,7 @@ int cli_sweep(cli_sim *c)
     tw_scenario_verdict worst = TW_SCENARIO_PASS;
     uint64_t done = 0, failed = 0, by[TW_SCENARIO_TIMEOUT + 1] = {0};
     double t0 = cli_wall(), last_progress = 0;
+    bool pcap_failed = false;
     tw_scenario_result example = {0};
     bool have_example = false;
     for (uint64_t seed = start; done < total; seed += c->shards, done++) {
@@ -154,7 +155,11 @@ int cli_sweep(cli_sim *c)
         cli_replay(c, seed, replay, sizeof replay);
         cli_crash_guard(seed, replay);
         tw_scenario_result r;
-        tw_scenario_run_opts o = {.swarm = c->swarm, .callback_name = cli_callback_name};
+        char pcap[600];
+        if (c->pcap)
+            snprintf(pcap, sizeof pcap, "%s/seed-%" PRIu64, c->pcap, seed);
+        tw_scenario_run_opts o = {.swarm = c->swarm, .callback_name = cli_callback_name,
+                                  .pcap_dir = c->pcap ? pcap : NULL};
         cli_limit lim;
         double w0 = cli_wall();
         if (c->determinism &&
@@ -167,8 +172,13 @@ int cli_sweep(cli_sim *c)
         }
         cli_limit_start(&lim, c->max_wall, &o);
         if (tw_scenario_run(c->sc, seed, &o, &r) < 0) {
-            fprintf(stderr, "%s: out of memory at seed %" PRIu64 "\n", cli_name(), seed);
-            worst = TW_SCENARIO_CRASH;
+            if (r.pcap_status) {
+                fprintf(stderr, "%s: --pcap: cannot write %s\n", cli_name(), r.pcap_error);
+                pcap_failed = true;
+            } else {
+                fprintf(stderr, "%s: out of memory at seed %" PRIu64 "\n", cli_name(), seed);
+                worst = TW_SCENARIO_CRASH;
+            }
             break;
         }
         double wall_ms = (cli_wall() - w0) * 1e3;
@@ -197,7 +207,11 @@ int cli_sweep(cli_sim *c)
         }
         /* Output that cannot be written (a full disk, a closed pipe):
          * no use running more seeds; tw_main says so and fails. */
-        if (cli_write_failed(stdout)) {
+        if (r.pcap_status) {
+            fprintf(stderr, "%s: --pcap: cannot write %s\n", cli_name(), r.pcap_error);
+            pcap_failed = true;
+        }
+        if (cli_write_failed(stdout) || pcap_failed) {
             done++;
             break;
         }
@@ -233,5 +247,7 @@ int cli_sweep(cli_sim *c)
     tw_scenario_result_fini(&example);
     free(t.file_hits);
     fflush(stdout);
+    if (pcap_failed && worst == TW_SCENARIO_PASS)
+        return TW_SCENARIO_USAGE;
     return (int)worst;
 }

@@ -32,6 +32,7 @@
 #include "twin/error.h"
 #include "twin/parse.h"
 #include "twin/programs.h"
+#include "twin/simpcap.h"
 #include "twin/simproc.h"
 
 /* ---- failures ---- */
@@ -333,8 +334,17 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
                                    : -ENOMEM;
     if (rc == 0)
         rc = sc_nodes_setup(&r);
+    tw_sim_pcap *pcap = NULL;
+    if (rc == 0 && opts->pcap_dir) {
+        /* Before any app has run: the capture hears the whole run. */
+        rc = tw_sim_pcap_start(r.sim, opts->pcap_dir, &pcap, res->pcap_error,
+                               sizeof res->pcap_error);
+        res->pcap_status = rc;
+    }
     if (rc == 0) {
         drive(&r);
+        res->pcap_status = tw_sim_pcap_finish(pcap, res->pcap_error,
+                                              sizeof res->pcap_error);
         judge(&r, res);
         res->hash = tw_sim_trace_hash(r.sim);
         res->end_ns = tw_sim_now(r.sim);

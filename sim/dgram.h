@@ -35,6 +35,7 @@ typedef struct sim_pkt {
     int err;                /* an ICMP error (-ECONNREFUSED), else 0 */
     bool refuse;            /* drawn at send: refused on arrival */
     bool is_unix;           /* charged to its sender until it is read */
+    uint32_t tap;           /* the packet tap's cookie (sim/tap.h), 0: none */
     uint32_t len;
     uint8_t data[];
 } sim_pkt;

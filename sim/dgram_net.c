@@ -102,6 +102,9 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
             ++*impaired;
         sim->stats.dgrams_lost++;
         sim_trace(sim, ep->node, tid, "dg_loss", (int64_t)len, to);
+        if (sim_tapping(sim))
+            sim_tap_ip(sim, TW_SIM_PACKET_LOST, TW_SIM_PACKET_UDP, 0, depart,
+                       ep->node, to, src, dst, data, len, 0);
         return;
     }
     bool refuse = o.refuse_probability > 0 &&
@@ -147,6 +150,12 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
         path->dgram_last = arrive; /* only forward: arrive >= it above */
     }
     assert(arrive >= path->dgram_last); /* a held one only later */
+    if (sim_tapping(sim)) /* as sent: data is what the sender gave */
+        p->tap = sim_tap_ip(sim, TW_SIM_PACKET_SENT, TW_SIM_PACKET_UDP,
+                            (dup ? TW_SIM_PACKET_DUPLICATE : 0u) |
+                                (corrupted ? TW_SIM_PACKET_CORRUPT : 0u) |
+                                (hold ? TW_SIM_PACKET_REORDER : 0u),
+                            depart, ep->node, to, src, dst, data, len, 0);
     sim_pkt *copy = dup ? pkt_clone(p) : NULL;
     sim_dg_launch(sim, p, arrive);
     if (copy) {
@@ -271,6 +280,10 @@ static void refuse(tw_sim *sim, sim_pkt *p)
     assert(p->err == 0 && !p->is_unix); /* an error is never answered */
     sim->stats.dgrams_refused++;
     sim_trace(sim, p->to, 0, "dg_refused", p->len, tw_addr_port(&p->dst));
+    if (sim_tapping(sim)) /* the ICMP error, quoting the datagram */
+        p->tap = sim_tap_ip(sim, TW_SIM_PACKET_SENT, TW_SIM_PACKET_ICMP_UNREACH, 0,
+                            sim->now, p->to, p->from, &p->src, &p->dst, p->data,
+                            p->len, 0);
     uint32_t from = p->to;
     p->to = p->from;
     p->from = from;
@@ -327,12 +340,22 @@ static void broadcast_arrive(tw_sim *sim, sim_pkt *p)
     free(p);
 }
 
+/* The tap hears the packet reach the node, or stop short of it. */
+static void tap_arrival(tw_sim *sim, const sim_pkt *p, tw_sim_packet_event ev)
+{
+    if (sim_tapping(sim))
+        sim_tap_ip(sim, ev, p->err ? TW_SIM_PACKET_ICMP_UNREACH : TW_SIM_PACKET_UDP,
+                   0, sim->now, p->from, p->to, &p->src, &p->dst, p->data, p->len,
+                   p->tap);
+}
+
 void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
 {
     assert(p->from < sim->nnodes && p->to < sim->nnodes);
     sim_path *path = sim_path_of(sim, p->from, p->to);
     if (sim_path_blocks(sim, p->from, p->to)) {
         drop(sim, p->to, 0, p, SIM_DG_DROP_CUT);
+        tap_arrival(sim, p, TW_SIM_PACKET_DROPPED);
         free(p);
         return;
     }
@@ -342,9 +365,11 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
     }
     if (!sim->nodes[p->to]->up) {
         drop(sim, p->to, 0, p, SIM_DG_DROP_DOWN); /* a dead host: silence */
+        tap_arrival(sim, p, TW_SIM_PACKET_DROPPED);
         free(p);
         return;
     }
+    tap_arrival(sim, p, TW_SIM_PACKET_ARRIVED);
     if (p->err) {
         icmp_arrive(sim, p);
         return;

@@ -524,6 +524,16 @@ static void partition(tw_sim *sim, uint32_t a, uint32_t b, bool oneway)
     }
 }
 
+static void clog_one(tw_sim *sim, uint32_t from, uint32_t to, tw_ns until)
+{
+    sim_path *p = sim_path_of(sim, from, to);
+    if (p->clog_until >= until)
+        return;
+    if (sim_tapping(sim))
+        sim_tap_path(sim, from, to, false, until);
+    p->clog_until = until;
+}
+
 static void clog_paths(tw_sim *sim, uint32_t a, uint32_t b, bool oneway, tw_ns until)
 {
     for (uint32_t j = 0; j < sim->nnodes; j++) {
@@ -531,12 +541,9 @@ static void clog_paths(tw_sim *sim, uint32_t a, uint32_t b, bool oneway, tw_ns u
             continue;
         if (b == SIM_NONE && j == a)
             continue;
-        sim_path *p = sim_path_of(sim, a, j);
-        if (p->clog_until < until)
-            p->clog_until = until;
-        p = sim_path_of(sim, j, a);
-        if (!oneway && p->clog_until < until)
-            p->clog_until = until;
+        clog_one(sim, a, j, until);
+        if (!oneway)
+            clog_one(sim, j, a, until);
     }
 }
 

@@ -396,6 +396,14 @@ static sim_ep *connect_begin(sim_node *n, const tw_addr *addr,
     uint32_t gen = sim_table_gen(&sim->eps, c->id);
     bool blackhole = !dst || tw_sim_prng_chance(&sim->rng_fault,
                                                 sim->opts.connect_timeout_probability);
+    if (sim_tapping(sim) && !c->is_unix) {
+        tw_sim_packet_event ev = blackhole ? TW_SIM_PACKET_LOST : TW_SIM_PACKET_SENT;
+        if (dst)
+            sim_tap_tcp(sim, c, true, ev, TW_SIM_PACKET_SYN, 0, sim->now, 0, NULL, 0, 0);
+        else /* an address no node has */
+            sim_tap_ip(sim, ev, TW_SIM_PACKET_SYN, 0, sim->now, n->id,
+                       TW_SIM_PACKET_NOBODY, &c->t.local, &c->t.peer, NULL, 0, 0);
+    }
     if (!blackhole)
         sim_push(sim, sim->now + sim_latency(sim, n->id, c->peer_node), EV_SYN,
                  c->id, gen, 0);
@@ -501,6 +509,9 @@ static void syn_retry(tw_sim *sim, sim_ep *c, uint64_t tries)
     if (tries >= 8)
         return; /* the connect timeout ends it */
     tw_ns delay = sim->opts.syn_rto_ns << tries;
+    if (sim_tapping(sim))
+        sim_tap_tcp(sim, c, true, TW_SIM_PACKET_SENT, TW_SIM_PACKET_SYN,
+                    TW_SIM_PACKET_RETRANSMIT, sim->now + delay, 0, NULL, 0, 0);
     sim_push(sim, sim->now + delay + sim_latency(sim, c->node, c->peer_node),
              EV_SYN, c->id, sim_table_gen(&sim->eps, c->id), tries + 1);
 }
@@ -508,14 +519,21 @@ static void syn_retry(tw_sim *sim, sim_ep *c, uint64_t tries)
 static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
 {
     sim_node *dst = sim->nodes[c->peer_node];
-    if (!dst->up || sim_path_blocks(sim, c->node, dst->id))
+    if (!dst->up || sim_path_blocks(sim, c->node, dst->id)) {
+        if (sim_tapping(sim))
+            sim_tap_tcp(sim, c, true, TW_SIM_PACKET_DROPPED, TW_SIM_PACKET_SYN, 0,
+                        sim->now, 0, NULL, 0, 0);
         return syn_retry(sim, c, tries);
+    }
     sim_path *p = sim_path_of(sim, c->node, dst->id);
     if (p->clog_until > sim->now) {
         sim_push(sim, p->clog_until, EV_SYN, c->id,
                  sim_table_gen(&sim->eps, c->id), tries);
         return;
     }
+    if (sim_tapping(sim))
+        sim_tap_tcp(sim, c, true, TW_SIM_PACKET_ARRIVED, TW_SIM_PACKET_SYN, 0,
+                    sim->now, 0, NULL, 0, 0);
     tw_ns back = sim->now + sim_latency(sim, dst->id, c->node);
     sim_listener *l = find_listener(sim, dst->id, &c->t.peer);
     if (l && l->q_len >= (uint32_t)l->srv.backlog) {
@@ -539,7 +557,11 @@ static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
                                                           &c->t.peer)
                              : -ECONNREFUSED;
         sim_trace(sim, dst->id, 0, "refuse", c->id, tw_addr_port(&c->t.peer));
-        if (!sim_path_blocks(sim, dst->id, c->node))
+        bool blocked = sim_path_blocks(sim, dst->id, c->node);
+        if (sim_tapping(sim)) /* the reset answering it */
+            sim_tap_tcp(sim, c, false, blocked ? TW_SIM_PACKET_LOST : TW_SIM_PACKET_SENT,
+                        TW_SIM_PACKET_RST, 0, sim->now, 0, NULL, 0, 0);
+        if (!blocked)
             sim_push(sim, back, EV_REFUSED, c->id, sim_table_gen(&sim->eps, c->id),
                      err == -ECONNREFUSED ? 0 : (uint64_t)-err);
         return;
@@ -560,6 +582,9 @@ static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
     l->q_tail = s;
     l->q_len++;
     sim_trace(sim, dst->id, 0, "syn", c->id, s->id);
+    if (sim_tapping(sim))
+        sim_tap_tcp(sim, s, true, TW_SIM_PACKET_SENT, TW_SIM_PACKET_SYNACK, 0,
+                    sim->now, 0, NULL, 0, 0);
     if (!l->accept_pending) {
         l->accept_pending = true;
         sim_push(sim, sim->now, EV_ACCEPT, l->id, sim_table_gen(&sim->lsns, l->id), 0);
@@ -627,6 +652,9 @@ void sim_server_event(tw_sim *sim, const sim_event *ev)
         break;
     case EV_SYNACK: {
         sim_node *n = sim->nodes[c->node];
+        if (sim_tapping(sim))
+            sim_tap_tcp(sim, c, false, TW_SIM_PACKET_ARRIVED, TW_SIM_PACKET_SYNACK, 0,
+                        sim->now, 0, NULL, 0, 0);
         c->connecting = false;
         tw__loop_unref(&n->loop);
         sim_trace(sim, n->id, 0, "connected", c->id, 0);
@@ -647,6 +675,9 @@ void sim_server_event(tw_sim *sim, const sim_event *ev)
         break;
     }
     case EV_REFUSED:
+        if (sim_tapping(sim))
+            sim_tap_tcp(sim, c, false, TW_SIM_PACKET_ARRIVED, TW_SIM_PACKET_RST, 0,
+                        sim->now, 0, NULL, 0, 0);
         connect_fail(sim, c, ev->arg ? -(int)ev->arg : -ECONNREFUSED);
         break;
     case EV_CONN_TIMEOUT:

@@ -8,6 +8,7 @@
  *   sim/net.h     the network model: paths, latency draws, loss,
  *                 bandwidth, retransmission, cuts (sim/net/)
  *   sim/stream.h  stream endpoints, listeners, connects
+ *   sim/tap.h     the packet tap's call sites (twin/simprobe.h)
  *
  * Datagrams (sim/dgram.h) and pipes and processes (sim/proc.h) have
  * headers of their own, for their own files.
@@ -19,6 +20,7 @@
 #include "sim/prng.h"
 #include "sim/queue.h"
 #include "sim/stream.h"
+#include "sim/tap.h"
 #include "sim/trace.h"
 #include "sim/world.h"
 

@@ -69,6 +69,7 @@ static sim_seg *seg_new(tw_sim *sim, size_t len)
     s->len = (uint32_t)len;
     s->off = 0;
     s->fin = false;
+    s->tap = 0;
     /* A recycled segment has the small room, so only small data fits. */
     assert(s->len == len && (!s->small || len <= SIM_SEG_SMALL));
     return s;
@@ -108,6 +109,8 @@ void sim_segs_fini(tw_sim *sim)
 void sim_ep_free(tw_sim *sim, sim_ep *ep)
 {
     assert(sim_table_get(&sim->eps, ep->id, sim_table_gen(&sim->eps, ep->id)) == ep);
+    if (sim_tapping(sim)) /* what was on its way here never arrives */
+        sim_tap_fly(sim, ep, TW_SIM_PACKET_DROPPED, INT64_MAX);
     free_segs(sim, ep->fly_head);
     free_segs(sim, ep->rx_head);
     sim_table_del(&sim->eps, ep->id);
@@ -175,7 +178,13 @@ void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err)
 void sim_send_rst(tw_sim *sim, sim_ep *from)
 {
     sim_ep *peer = sim_ep_peer(sim, from);
-    if (!peer || sim_path_blocks(sim, from->node, peer->node))
+    if (!peer)
+        return;
+    bool blocked = sim_path_blocks(sim, from->node, peer->node);
+    if (sim_tapping(sim))
+        sim_tap_tcp(sim, from, true, blocked ? TW_SIM_PACKET_LOST : TW_SIM_PACKET_SENT,
+                    TW_SIM_PACKET_RST, 0, sim->now, 0, NULL, 0, 0);
+    if (blocked)
         return;
     /* Sent after everything before it on the stream, it arrives after
      * it too: a receiver reads that data, then learns of the reset. */
@@ -197,7 +206,11 @@ static size_t window_of(tw_sim *sim, const sim_ep *from)
 static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg)
 {
     bool gave_up = false;
+    const uint64_t losses = sim->stats.losses; /* the tap's: how many now */
     tw_ns t = sim_transit(sim, from->node, to->node, seg->len, &gave_up);
+    if (sim_tapping(sim)) /* the last loss that gives up is not counted */
+        sim_tap_segment(sim, from, seg, sim->stats.losses - losses + gave_up, gave_up,
+                        sim_path_of(sim, from->node, to->node)->busy_until, t);
     if (gave_up) {
         /* Retransmissions exhausted: the sender's TCP gives up and resets.
          * Nothing sent after this segment may arrive before that reset
@@ -303,10 +316,15 @@ static void ack_add(tw_sim *sim, sim_ep *to, tw_ns t, size_t n)
     }
     if (to->ack_len == SIM_ACKS)
         ack_settle(sim, to); /* make room with those that have landed */
-    if (to->ack_len) {
-        sim_ack *last = &to->acks[(to->ack_head + to->ack_len - 1u) % SIM_ACKS];
-        if (t < last->t)
-            t = last->t;
+    sim_ack *last = to->ack_len
+                        ? &to->acks[(to->ack_head + to->ack_len - 1u) % SIM_ACKS]
+                        : NULL;
+    if (last && t < last->t)
+        t = last->t;
+    if (sim_tapping(sim)) /* sent by to's peer now, landing at t */
+        sim_tap_tcp(sim, to, false, TW_SIM_PACKET_SENT, TW_SIM_PACKET_ACK, 0,
+                    sim->now, t, NULL, 0, 0);
+    if (last) {
         if (to->ack_len == SIM_ACKS || t == last->t) {
             /* full: the newest carries the last one's bytes too */
             last->t = t;
@@ -356,6 +374,26 @@ static bool can_send(tw_sim *sim, sim_ep *ep)
     return ep->tx_unacked < window_of(sim, ep);
 }
 
+/* The tap hears bytes sent where no end takes them: sent, and dropped. */
+static void tap_nobody(tw_sim *sim, sim_ep *ep, const struct iovec *iov,
+                       int iovcnt, size_t total)
+{
+    uint8_t *buf = total ? malloc(total) : NULL;
+    if (total && !buf)
+        return;
+    size_t off = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len)
+            memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    uint32_t c = sim_tap_tcp(sim, ep, true, TW_SIM_PACKET_SENT, TW_SIM_PACKET_DATA,
+                             0, sim->now, 0, buf, total, 0);
+    sim_tap_tcp(sim, ep, true, TW_SIM_PACKET_DROPPED, TW_SIM_PACKET_DATA, 0,
+                sim->now, 0, buf, total, c);
+    free(buf);
+}
+
 static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
 {
     sim_ep *ep = (sim_ep *)t;
@@ -380,6 +418,8 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
         } else {
             sim_ep_arm_dead(sim, ep);
         }
+        if (sim_tapping(sim))
+            tap_nobody(sim, ep, iov, iovcnt, total);
         ep->last_active = sim->now;
         return (ssize_t)total;
     }
@@ -561,6 +601,8 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
 {
     ep->arrive_pending = false;
     if (sim_path_blocks(sim, ep->peer_node, ep->node)) {
+        if (sim_tapping(sim))
+            sim_tap_fly(sim, ep, TW_SIM_PACKET_HELD, sim->now);
         ep->rx_parked = true; /* retransmitted after the heal */
         return;
     }
@@ -573,6 +615,10 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
     size_t moved = 0, acked = 0;
     while (ep->fly_head && ep->fly_head->arrive <= sim->now) {
         sim_seg *s = ep->fly_head;
+        if (sim_tapping(sim))
+            sim_tap_tcp(sim, ep, false, TW_SIM_PACKET_ARRIVED,
+                        s->fin ? TW_SIM_PACKET_FIN : TW_SIM_PACKET_DATA, 0, sim->now,
+                        0, s->data, s->len, s->tap);
         ep->fly_head = s->next;
         if (!ep->fly_head)
             ep->fly_tail = NULL;
@@ -724,9 +770,12 @@ static void on_deliver(tw_sim *sim, sim_ep *ep)
     /* A segment this end sent in this instant carries the ack (the reads
      * were for the writes, as an echo's are); else it goes alone. */
     sim_seg *out = peer->fly_tail;
-    if (out && out->sent == sim->now)
+    if (out && out->sent == sim->now) {
         out->ack += read;
-    else
+        if (sim_tapping(sim))
+            sim_tap_tcp(sim, ep, true, TW_SIM_PACKET_SENT, TW_SIM_PACKET_ACK,
+                        TW_SIM_PACKET_RIDES, sim->now, 0, NULL, 0, out->tap);
+    } else
         ack_add(sim, peer, sim->now + sim_latency(sim, ep->node, peer->node), read);
 }
 
@@ -803,6 +852,8 @@ static void on_stall(tw_sim *sim, sim_ep *ep)
         size_t acked = 0; /* the acks they carried still count */
         for (sim_seg *g = peer->fly_head; g; g = g->next)
             acked += g->ack;
+        if (sim_tapping(sim))
+            sim_tap_fly(sim, peer, TW_SIM_PACKET_DROPPED, INT64_MAX);
         assert(peer->tx_unacked >= acked);
         peer->tx_unacked -= acked;
         if (!peer->tx_unacked)
@@ -917,6 +968,9 @@ void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
             tw__transport_writable(&ep->t);
         break;
     case EV_RST:
+        if (sim_tapping(sim) && ev->arg == ECONNRESET) /* a reset packet */
+            sim_tap_tcp(sim, ep, false, TW_SIM_PACKET_ARRIVED, TW_SIM_PACKET_RST, 0,
+                        sim->now, 0, NULL, 0, 0);
         sim_ep_kill(sim, ep, -(int)ev->arg);
         break;
     case EV_STALL:
@@ -945,6 +999,8 @@ void sim_stream_heal(tw_sim *sim)
             continue;
         tw_ns lat = sim_latency(sim, ep->peer_node, ep->node);
         if (ep->rx_parked) {
+            if (sim_tapping(sim)) /* what the cut held goes again */
+                sim_tap_fly(sim, ep, TW_SIM_PACKET_SENT, sim->now);
             ep->rx_parked = false;
             ep->arrive_pending = true;
             ep_push(sim, ep, sim->now + lat, EV_ARRIVE, 0);

@@ -23,6 +23,7 @@ typedef struct sim_seg {
      * this segment (an ack riding on data, as TCP's do) */
     size_t ack;
     bool fin, small; /* small: SIM_SEG_SMALL bytes of room, recycled */
+    uint32_t tap;    /* the packet tap's cookie (sim/tap.h), 0: none */
     uint8_t data[];
 } sim_seg;
 

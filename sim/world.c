@@ -847,6 +847,7 @@ void tw_sim_free(tw_sim *sim)
                 (unsigned long long)sim->seed,
                 (unsigned long long)sim->hash);
     sim->driving = true; /* no run from a release or stop hook */
+    sim->tap = NULL;     /* the teardown is no traffic */
     for (uint32_t i = 0; i < sim->nnodes; i++)
         sim_node_crash(sim, sim->nodes[i], true);
     /* Ends not on any loop (half-made connections) go last. */

@@ -136,6 +136,9 @@ struct tw_sim {
     tw_sim_loss_model *bursts; /* loss bursts' models (sim/net/loss.c) */
     uint32_t nbursts;
     struct tw_history *history; /* the apps' operations (sim/history.c), or NULL */
+    /* the packet tap (twin/simprobe.h, sim/tap.h), or NULL */
+    tw_sim_packet_fn tap;
+    void *tap_arg;
 };
 
 extern const tw__loop_ops tw__sim_loop_ops;

@@ -167,6 +167,10 @@ typedef struct tw_scenario_run_opts {
      * printed. `twin sim` names them with dladdr (a function the program
      * exports; others as file+offset, for addr2line). */
     const char *(*callback_name)(tw_callback fn, char *buf, size_t len);
+    /* Write the run's traffic as capture files into this directory (made
+     * if missing), one per node, DIR/NODE.pcapng (twin/simpcap.h), or
+     * NULL. Capturing changes nothing in the run (the same trace hash). */
+    const char *pcap_dir;
 } tw_scenario_run_opts;
 
 #define TW_SCENARIO_STOP_STEPS 4096
@@ -192,12 +196,18 @@ typedef struct tw_scenario_result {
     size_t neffects;
     tw_scenario_effect *effects; /* one per fault of the schedule */
     tw_sim_stats stats;
+    /* The capture (pcap_dir): 0, or the error that stopped it, with
+     * "path: reason" in pcap_error (a full disk, a directory that cannot
+     * be made). The verdict is the run's, whatever became of the files. */
+    int pcap_status;
+    char pcap_error[600];
 } tw_scenario_result;
 
 /* Run sc under seed (opts NULL: defaults) and fill *res (the caller
  * calls tw_scenario_result_fini after). Returns 0 when the run happened,
  * whatever its verdict; a negative errno only when it could not be set
- * up (out of memory). */
+ * up (out of memory; the capture directory or files could not be made:
+ * then res->pcap_status and pcap_error say so). */
 int tw_scenario_run(const tw_scenario *sc, uint64_t seed,
                     const tw_scenario_run_opts *opts, tw_scenario_result *res);
 void tw_scenario_result_fini(tw_scenario_result *res);

@@ -6,6 +6,8 @@
  *   2. a node's state (up, open transports, timers)
  *   3. connections between nodes; stream ends and what they hold
  *   4. limits: an alarm the moment a node goes over one
+ *   5. a tap on every packet the world puts on a path (twin/simpcap.h
+ *      writes what it hears as capture files)
  *
  * A scenario (twin/scenario.h) reads these before and after each fault:
  * a partition that no packet ever met, or a crash of a node with nothing
@@ -25,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "twin/addr.h"
 #include "twin/loop.h"
 
 #ifdef __cplusplus
@@ -172,6 +175,120 @@ typedef void (*tw_sim_alarm_fn)(void *arg, const tw_sim_alarm *alarm);
  * -EINVAL (fn NULL with limits). */
 int tw_sim_set_limits(tw_sim *sim, const tw_sim_limits *limits,
                       tw_sim_alarm_fn fn, void *arg);
+/* 5. the packet tap
+ *
+ * The simulator moves bytes, not packets, but each move is one: a
+ * stream segment (with its acknowledgement riding on it, or an
+ * acknowledgement alone), a SYN, a SYN-ACK, a FIN, a reset, a datagram,
+ * an ICMP port unreachable. A tap hears each of them as it happens, in
+ * the world's order, with what became of it. It hears more than one
+ * report per packet: the send (and every retransmission), then the
+ * arrival or the drop, each at its own time.
+ *
+ * What a stream's model does, as the tap tells it: a lost segment is not
+ * missing bytes but a segment sent again one retransmission timeout
+ * later (LOST for each transmission lost, then SENT with
+ * TW_SIM_PACKET_RETRANSMIT for the one that gets through, each at the
+ * world time it is put on the wire); a segment that meets a cut is
+ * HELD, and SENT again (RETRANSMIT) when the cut heals. A pure
+ * acknowledgement has no ARRIVED report: it lands at `until`, unless a
+ * cut on its path then holds it (PATH reports say when paths are cut,
+ * healed and clogged; a clog holds it to the clog's end).
+ *
+ * Unix-socket streams and datagrams, and pipes, never cross a path: the
+ * tap hears nothing of them. Neither of keepalive probes.
+ *
+ * The tap only listens: a run with a tap is the very run without one
+ * (same events, same trace hash), and without one the simulator pays one
+ * predictable branch per packet. The tap must not call into the world
+ * (no sends, no faults, no runs); reading it (tw_sim_now, the probes
+ * above) is fine. */
+
+typedef enum tw_sim_packet_kind {
+    TW_SIM_PACKET_SYN,    /* a connect's SYN (each retransmission again) */
+    TW_SIM_PACKET_SYNACK, /* the server node's answer to one it takes */
+    TW_SIM_PACKET_DATA,   /* a stream segment: data, len bytes of it */
+    TW_SIM_PACKET_ACK,    /* an acknowledgement with no data */
+    TW_SIM_PACKET_FIN,    /* the end of one direction of a stream */
+    TW_SIM_PACKET_RST,    /* a reset, or the refusal of a SYN */
+    TW_SIM_PACKET_UDP,    /* a datagram: data, len bytes of it */
+    /* Port unreachable, answering a datagram: src, dst, data and len
+     * are the datagram it answers (it travels from -> to, the other
+     * way). */
+    TW_SIM_PACKET_ICMP_UNREACH,
+    TW_SIM_PACKET_NONE,   /* a PATH report: no packet */
+} tw_sim_packet_kind;
+
+typedef enum tw_sim_packet_event {
+    /* Put on the path at `time` by `from`, on its way to `to`. */
+    TW_SIM_PACKET_SENT,
+    /* Put on the path at `time` and lost there: it never arrives. */
+    TW_SIM_PACKET_LOST,
+    /* Taken off the path by `to` at `time` (a datagram: data is what
+     * arrived, corrupted or not). */
+    TW_SIM_PACKET_ARRIVED,
+    /* A stream segment met a cut at `time`: held, sent again at the
+     * heal. */
+    TW_SIM_PACKET_HELD,
+    /* It will never arrive: a cut or a crashed host stopped it, the
+     * sender gave up, or the end it was travelling to is gone. */
+    TW_SIM_PACKET_DROPPED,
+    /* No packet: the path from -> to was cut (`cut` true), healed
+     * (`cut` false, `until` 0) or clogged until `until`; reported just
+     * before the change takes effect. */
+    TW_SIM_PACKET_PATH,
+} tw_sim_packet_event;
+
+/* Flags of a report. */
+#define TW_SIM_PACKET_RETRANSMIT 1u /* SENT, LOST: a copy of one sent before */
+#define TW_SIM_PACKET_DUPLICATE 2u  /* SENT: the network delivers it twice */
+#define TW_SIM_PACKET_CORRUPT 4u    /* SENT: bits flip on the way */
+#define TW_SIM_PACKET_REORDER 8u    /* SENT: held back; later ones overtake it */
+/* SENT, ACK: the acknowledgement rides on the data segment the tap
+ * returned `cookie` for, sent in this same instant: no packet of its
+ * own (the segment's header says it). */
+#define TW_SIM_PACKET_RIDES 16u
+
+/* A node id for a destination no node has (the packet goes nowhere). */
+#define TW_SIM_PACKET_NOBODY UINT32_MAX
+
+typedef struct tw_sim_packet {
+    tw_sim_packet_event event;
+    tw_sim_packet_kind kind;
+    unsigned flags;
+    tw_ns time;      /* world time of the event (may be later than now:
+                        a retransmission's timer, a busy wire) */
+    tw_ns until;     /* SENT ACK: when it lands; PATH: the clog's end */
+    uint32_t from, to; /* node ids (tw_sim_node_id) */
+    /* Addresses with ports (IPv4 or IPv6); NULL for PATH. */
+    const tw_addr *src, *dst;
+    const uint8_t *data; /* DATA, UDP, ICMP_UNREACH; valid during the call */
+    size_t len;
+    /* TCP kinds: room left in the sender's receive buffer for the other
+     * direction (its window), in bytes. */
+    uint64_t window;
+    /* What the tap returned when this packet was first SENT, handed back
+     * with its later reports (a retransmission, its arrival or drop, an
+     * acknowledgement riding on it); 0: none, or not one the world keeps
+     * (SYN, SYN-ACK, resets: their arrival comes with 0). */
+    uint32_t cookie;
+    bool cut;        /* PATH */
+} tw_sim_packet;
+
+/* The tap: called for each report, inside the world's step. For a first
+ * SENT (not a retransmission) it returns a cookie of its choice (0:
+ * none) that the world keeps with the packet and hands back with the
+ * packet's later reports; other returns are ignored. */
+typedef uint32_t (*tw_sim_packet_fn)(void *arg, const tw_sim_packet *p);
+
+/* Set (fn NULL: remove) the world's tap. One tap per world: a new one
+ * replaces the old. Packets already on their way when it is set come
+ * with cookie 0. -EINVAL for a NULL sim. */
+int tw_sim_set_packet_tap(tw_sim *sim, tw_sim_packet_fn fn, void *arg);
+
+/* The node with id `id` (0, 1, ... in creation order), NULL past the
+ * last. */
+tw_loop *tw_sim_node_at(tw_sim *sim, uint32_t id);
 
 #ifdef __cplusplus
 }

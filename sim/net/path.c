@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "sim/net.h"
+#include "sim/tap.h"
 #include "sim/world.h"
 
 int sim_paths_grow(tw_sim *sim, uint32_t nodes)
@@ -115,6 +116,8 @@ void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut)
     sim_path *p = sim_path_of(sim, from, to);
     if (from == to)
         return; /* a node is never cut off from itself */
+    if (sim_tapping(sim) && cut != (p->cut_since >= 0))
+        sim_tap_path(sim, from, to, cut, 0);
     if (cut && p->cut_since < 0)
         p->cut_since = sim->now;
     else if (!cut)
