@@ -561,8 +561,12 @@ static uint64_t traced_sends(const char *trace, const char *node, const char *wh
     snprintf(pat, sizeof pat, " %s t", node);
     for (const char *l = trace; (l = strstr(l, pat)); l++) {
         const char *w = strchr(l + strlen(pat), ' ');
-        if (w && strncmp(w + 1, what, strlen(what)) == 0 && w[1 + strlen(what)] == ' ')
-            total += strtoull(w + 2 + strlen(what), NULL, 10);
+        if (w && strncmp(w + 1, what, strlen(what)) == 0 && w[1 + strlen(what)] == ' ') {
+            const char *v = w + 2 + strlen(what); /* "len=N ..." */
+            if (strncmp(v, "len=", 4) == 0)
+                v += 4;
+            total += strtoull(v, NULL, 10);
+        }
     }
     return total;
 }
@@ -641,7 +645,7 @@ static void test_cli_datagrams(void **state)
     char *lens = strdup(out);
     const char *l = lens;
     int k = 0;
-    char pat[] = " client t1 dg_send ";
+    char pat[] = " client t1 dg_send len=";
     for (const char *t = trace; (t = strstr(t, pat)); t++, k++) {
         unsigned long want = strtoul(t + strlen(pat), NULL, 10);
         assert_int_equal(strtoul(l, NULL, 10), want + 8);
