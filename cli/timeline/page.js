@@ -131,9 +131,8 @@ function pairStreams() {
   function flushLost(ep) {
     const s = tx.get(ep);
     if (!s) return;
-    const to = peer.has(ep) && epLane.has(peer.get(ep)) ? epLane.get(peer.get(ep)) : -1;
     for (let k = s.head; k < s.q.length; k++)
-      arrow(s.q[k].i, -1, A_STREAM, recs[s.q[k].i].len, to);
+      arrow(s.q[k].i, -1, A_STREAM, recs[s.q[k].i].len, s.q[k].to);
     tx.delete(ep);
   }
   for (let i = 0; i < N; i++) {
@@ -185,10 +184,11 @@ function pairStreams() {
       epAt.set(key(i), r.ep);
       break;
     case "send": {
-      const s = tx.get(epAt.get(key(i)));
+      const ep = epAt.get(key(i)), s = tx.get(ep);
       if (!s) break;
       s.sent += r.len;
-      s.q.push({ i: i, end: s.sent });
+      const to = epLane.has(peer.get(ep)) ? epLane.get(peer.get(ep)) : -1;
+      s.q.push({ i: i, end: s.sent, to: to }); // to: where it goes, known now
       break;
     }
     case "arrive": {
@@ -352,7 +352,7 @@ const marks = { crash: 0, restart: 0 };
 
 const FAULT_COLOR = {
   partition: "#dc2626", heal: "#16a34a", clog: "#d97706", reset: "#be185d",
-  crash: "#111827", restart: "#16a34a", clock: "#0891b2", loss: "#ea580c",
+  crash: "#6b7280", restart: "#16a34a", clock: "#0891b2", loss: "#ea580c",
   kill: "#7f1d1d", emfile: "#9333ea", dgram: "#0d9488", enobufs: "#9333ea",
   freeze: "#2563eb", slow: "#4f46e5", blackhole: "#374151",
 };
@@ -433,6 +433,7 @@ const laneShown = laneNames.map(function () { return true; });
 let shownLanes = []; // lane -> row on screen, or -1
 let rowsOfLanes = 0;
 let laneRecs = [];   // lane -> Int32Array of its records that pass the filters
+let laneTimes = [];  // lane -> Float64Array of their times
 let showBytes = true;
 
 function layout() {
@@ -474,7 +475,6 @@ function applyFilters() {
     laneTimes[l][k] = T[i];
   }
 }
-let laneTimes = [];
 
 const plotW = function () { return W - GUTTER - RIGHT; };
 function xOf(t) { return GUTTER + (t - view.t0) / (view.t1 - view.t0) * plotW(); }
@@ -587,9 +587,8 @@ function drawBands() {
     if (b.t1 < view.t0 || b.t0 > view.t1) return;
     n++;
     const x0 = xOf(b.t0), x1 = Math.max(xOf(b.t1), x0 + 2);
-    ctx.globalAlpha = b.f.count ? 0.13 : 0.06;
     ctx.fillStyle = b.color;
-    b.lanes.forEach(function (l, k) {
+    b.lanes.forEach(function (l, k) { // its first node a shade darker
       if (!visibleLane(l)) return;
       const y = laneY(l) - laneH / 2;
       ctx.globalAlpha = (b.f.count ? 0.14 : 0.06) * (k === 0 ? 1.4 : 1);
@@ -665,7 +664,7 @@ function drawArrows() {
   drawnArrows = new Float32Array(inView.length * 4);
   drawnArrowIdx = new Int32Array(inView.length);
   nDrawnSeg = 0;
-  const counts = [0, 0, 0, 0, 0];
+  const counts = [0, 0, 0, 0, 0], arrived = [0, 0, 0, 0, 0];
   let lost = 0;
   const byStyle = ASTYLE.map(function () {
     return { lines: new Path2D(), lost: new Path2D(), heads: new Path2D() };
@@ -692,7 +691,7 @@ function drawArrows() {
     let x1, y1;
     if (a.to >= 0) { x1 = xOf(T[a.to]); y1 = laneY(L[a.to]); }
     else { const e = lostEnd(a, x0, y0); x1 = e[0]; y1 = e[1]; }
-    if (a.lost) lost++;
+    if (a.lost) lost++; else arrived[a.type]++;
     if (seen) { // one of the arrows that share their pixels
       const key = (((x0 & 4095) * 4096 + (x1 & 4095)) * 4096 + (y0 & 4095)) * 4096 + (y1 & 4095);
       if (seen.has(key)) return;
@@ -759,6 +758,8 @@ function drawArrows() {
   stats.arrowsHandshake = counts[A_HANDSHAKE];
   stats.arrowsRefused = counts[A_REFUSED];
   stats.lost = lost;
+  stats.arrivedStream = arrived[A_STREAM];
+  stats.arrivedDgram = arrived[A_DGRAM];
 }
 function firstArrowFrom(t) {
   let lo = 0, hi = arrows.length;
@@ -856,7 +857,7 @@ function drawAxis() {
   ctx.font = "11px system-ui, sans-serif";
   ctx.strokeStyle = "#e5e7eb";
   ctx.fillStyle = "#374151";
-  const first = Math.ceil(view.t0 / step);
+  const first = Math.max(0, Math.ceil(view.t0 / step)); // no time before 0
   for (let k = first; k * step <= view.t1; k++) {
     const t = k * step;
     const x = Math.round(xOf(t)) + 0.5;
@@ -871,7 +872,7 @@ function drawAxis() {
   if (nrows) ctx.fillText("faults", 8, AXIS_H + 12);
   // the fault strip
   ctx.font = "11px system-ui, sans-serif";
-  bands.forEach(function (b, k) {
+  bands.forEach(function (b) {
     if (b.t1 < view.t0 || b.t0 > view.t1) return;
     const x0 = Math.max(GUTTER, xOf(b.t0)), x1 = Math.min(W - RIGHT, Math.max(xOf(b.t1), xOf(b.t0) + 3));
     const y = AXIS_H + 2 + b.row * ROW_H;
@@ -890,7 +891,6 @@ function drawAxis() {
       ctx.restore();
     }
     b.box = [x0, y, Math.max(3, x1 - x0), ROW_H - 3];
-    void k;
   });
 }
 function nextStart(b) { // where the next band of b's row begins, on screen
@@ -976,6 +976,8 @@ function draw() {
   ds.arrowsHandshake = String(stats.arrowsHandshake);
   ds.arrowsRefused = String(stats.arrowsRefused);
   ds.lost = String(stats.lost);
+  ds.arrivedStream = String(stats.arrivedStream);
+  ds.arrivedDgram = String(stats.arrivedDgram);
   ds.bands = String(stats.bands);
   ds.crashes = String(marks.crash);
   ds.restarts = String(marks.restart);
@@ -1008,10 +1010,7 @@ function hit(x, y) {
       const d = Math.abs(xOf(ts[j]) - x);
       if (d < bd) { bd = d; best = laneRecs[l][j]; }
     }
-    if (best >= 0) {
-      // of the records at one pixel, the one that carries most
-      return { type: "rec", i: best };
-    }
+    if (best >= 0) return { type: "rec", i: best };
   }
   let bestA = -1, bd = 5;
   for (let s = 0; s < nDrawnSeg; s++) {
