@@ -68,6 +68,16 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The page `twin sim --timeline` writes (cli/timeline/) is carried in the
+# library as C strings that tools/embed.sh makes from its files.
+TIMELINE_SRC := cli/timeline/page.html cli/timeline/page.css cli/timeline/page.js
+$(BUILD)/gen/timeline_page.h: $(TIMELINE_SRC) tools/embed.sh
+	@mkdir -p $(dir $@)
+	./tools/embed.sh tl_html=cli/timeline/page.html tl_css=cli/timeline/page.css \
+	  tl_js=cli/timeline/page.js > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/cli/timeline.o: $(BUILD)/gen/timeline_page.h
+$(BUILD)/obj/cli/timeline.o: CFLAGS += -I$(BUILD)/gen
+
 $(BUILD)/libtwin.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

@@ -7,6 +7,8 @@
  *   sweep.c   the sweep: shards, progress line, JSON lines, inert faults
  *   tfilter.c `--trace-filter`: a FILE that passes the trace lines asked for
  *   demo.c    `twin demo`: scenarios/demo.yaml with --swarm, seed by seed
+ *   timeline.c `--timeline OUT.html`: one run as a self-contained page
+ *             (its template in cli/timeline/, embedded at build time)
  */
 #ifndef TWIN_CLI_H
 #define TWIN_CLI_H
@@ -98,5 +100,20 @@ const char *cli_callback_name(tw_callback fn, char *buf, size_t len);
 /* sc: the scenario whose node names a node= term must be (NULL: any). */
 FILE *cli_trace_filter(FILE *to, const tw_scenario *sc, const char *expr, char *err,
                        size_t errlen);
+
+/* `--timeline PATH`: open PATH for writing (before the run, so that a
+ * path that cannot be written fails at once) and a FILE that gathers the
+ * run's JSON trace lines (tw_scenario_run_opts.trace with trace_json),
+ * passing every line on to tee unless it is NULL. NULL, with the message
+ * printed, if PATH cannot be opened. */
+typedef struct cli_timeline cli_timeline;
+cli_timeline *cli_timeline_open(const char *path, FILE *tee);
+FILE *cli_timeline_trace(cli_timeline *tl);
+/* After the run: write the page (c->sc, c->file and res describe the
+ * run), close everything and free tl. False, with the message printed,
+ * if the page could not be written whole. */
+bool cli_timeline_finish(cli_timeline *tl, const cli_sim *c, const tw_scenario_result *res);
+/* Close and free without writing (a run that could not be made). */
+void cli_timeline_free(cli_timeline *tl);
 
 #endif

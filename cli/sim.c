@@ -2,12 +2,12 @@
  *
  * Map: helpers (replay command, wall clock, JSON strings, the crash
  * guard); options; one seed (summary, trace, schedule dump, determinism
- * check); `twin shrink`.
+ * check, the timeline page); `twin shrink`.
  *
  *   twin sim FILE [--seed N | --seeds A..B [--shard I/N] [--json]]
  *                 [--swarm] [--trace] [--trace-filter EXPR] [--verbose]
  *                 [--dump-schedule OUT] [--check-determinism] [--quiet]
- *                 [--max-wall DURATION] [--pcap DIR]
+ *                 [--max-wall DURATION] [--pcap DIR] [--timeline OUT.html]
  *   twin shrink FILE --seed N [--swarm] [--out OUT] [--runs N]
  *                 [--max-wall DURATION]
  *
@@ -213,7 +213,7 @@ static int usage(const char *prog)
     fprintf(stderr,
             "usage: %s sim FILE [--seed N] [--swarm] [--trace] [--trace-filter EXPR]\n"
             "                   [--verbose] [--dump-schedule OUT] [--check-determinism]\n"
-            "                   [--history FILE] [--pcap DIR]\n"
+            "                   [--history FILE] [--pcap DIR] [--timeline OUT.html]\n"
             "       %s sim FILE --seeds A..B [--shard I/N] [--swarm] [--json] [--quiet]\n"
             "                   [--pcap DIR]\n"
             "       %s shrink FILE --seed N [--swarm] [--out OUT] [--runs N]\n"
@@ -236,6 +236,9 @@ static int usage(const char *prog)
             "  --history FILE        the apps' history of operations as JSON lines\n"
             "                        (one op event a line; format: twin/history.h;\n"
             "                        '-': stdout)\n"
+            "  --timeline OUT.html   the run drawn as a sequence chart, one page that\n"
+            "                        needs no network (with --trace-json, which prints\n"
+            "                        the records too; at most 300000 records)\n"
             "A sweep (--seeds A..B):\n"
             "  --shard I/N           only the seeds s with s %% N == I\n"
             "  --json                one JSON line per seed (verdict, hash, replay)\n"
@@ -296,10 +299,26 @@ typedef struct sim_args {
     int nfiles;
     bool have_seed, have_seeds, trace, verbose, have_max_wall;
     uint64_t seed;
-    const char *filter, *dump, *out, *history;
+    const char *filter, *dump, *out, *history, *timeline;
     bool trace_json;
     uint64_t runs;
 } sim_args;
+
+/* --timeline draws one run of one file, from its JSON trace. */
+static int timeline_args(const sim_args *a)
+{
+    const char *why = a->have_seeds ? "draws one run: give it --seed N, not a sweep (--seeds)"
+                      : a->nfiles > 1 ? "draws one run of one scenario file"
+                      : a->c.determinism ? "and --check-determinism: pick one"
+                      : a->filter ? "embeds every record: it takes no --trace-filter"
+                      : a->trace && !a->trace_json
+                          ? "embeds the records as JSON: with it, --trace-json (not "
+                            "--trace) prints them too"
+                          : NULL;
+    if (why)
+        fprintf(stderr, "%s: --timeline %s\n", cli_name(), why);
+    return why ? -1 : 0;
+}
 
 static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
 {
@@ -338,6 +357,8 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
             a->history = v;
         else if (strcmp(o, "--pcap") == 0 && v && *v)
             a->c.pcap = v;
+        else if (strcmp(o, "--timeline") == 0 && v)
+            a->timeline = v;
         else if (strcmp(o, "--runs") == 0 && cli_parse_u64(v, &a->runs))
             ;
         else if (strcmp(o, "--max-wall") == 0) {
@@ -399,6 +420,8 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
         fprintf(stderr, "%s: --seed and --seeds: pick one\n", cli_name());
         return usage(prog);
     }
+    if (a->timeline && timeline_args(a) != 0)
+        return usage(prog);
     if (!a->have_max_wall && a->have_seeds)
         a->c.max_wall = CLI_MAX_WALL_DEFAULT;
     if (a->c.pcap && a->nfiles > 1) {
@@ -518,6 +541,12 @@ static int one_seed(sim_args *a)
                                : "NOT deterministic");
         return rc == 0 ? 0 : TW_SCENARIO_CRASH;
     }
+    /* The page's file before anything runs: a path that cannot be
+     * written fails at once. Its records go to the page, and on to
+     * stdout with --trace-json. */
+    cli_timeline *tl = NULL;
+    if (a->timeline && !(tl = cli_timeline_open(a->timeline, a->trace ? stdout : NULL)))
+        return TW_SCENARIO_USAGE;
     printf("%s sim: %s SEED=%" PRIu64 "%s%s\n", cli_name(), c->file, a->seed,
            c->swarm ? " (swarm)" : "", a->have_seed ? "" : " (picked at random)");
     if (!c->quiet)
@@ -525,7 +554,9 @@ static int one_seed(sim_args *a)
     fflush(stdout);
     char err[200];
     FILE *trace = NULL;
-    if (a->trace) {
+    if (tl) {
+        trace = cli_timeline_trace(tl);
+    } else if (a->trace) {
         trace = a->filter ? cli_trace_filter(stdout, c->sc, a->filter, err, sizeof err) : stdout;
         if (!trace) {
             fprintf(stderr, "%s: --trace-filter: %s\n", cli_name(), err);
@@ -544,7 +575,7 @@ static int one_seed(sim_args *a)
         }
     }
     tw_scenario_run_opts o = {.swarm = c->swarm, .trace = trace,
-                              .trace_json = a->trace_json, .history = history,
+                              .trace_json = a->trace_json || tl, .history = history,
                               .app_out = (a->trace && !a->trace_json) || a->verbose
                                              ? stdout
                                              : NULL,
@@ -554,7 +585,7 @@ static int one_seed(sim_args *a)
     cli_limit_start(&lim, c->max_wall, &o);
     cli_crash_guard(a->seed, replay);
     int rc = tw_scenario_run(c->sc, a->seed, &o, &res);
-    if (trace && trace != stdout)
+    if (trace && trace != stdout && !tl)
         fclose(trace);
     if (history && history != stdout && fclose(history) != 0 && rc >= 0)
         fprintf(stderr, "%s: --history %s: %s\n", cli_name(), a->history, strerror(errno));
@@ -563,11 +594,15 @@ static int one_seed(sim_args *a)
         return TW_SCENARIO_USAGE;
     }
     if (rc < 0) {
+        cli_timeline_free(tl);
         fprintf(stderr, "%s: cannot run: %s\n", cli_name(), strerror(-rc));
         return TW_SCENARIO_CRASH;
     }
     if (res.verdict == TW_SCENARIO_TIMEOUT)
         cli_timeout_message(c->max_wall, &res);
+    /* The page before the summary: the records it passes on to stdout
+     * come first there, as they do without it. */
+    bool page_ok = !tl || cli_timeline_finish(tl, c, &res);
     print_result(c, &res);
     int status = (int)res.verdict;
     if (res.pcap_status) {
@@ -579,6 +614,8 @@ static int one_seed(sim_args *a)
         printf("capture: %s/NODE.pcapng, one file per node (wireshark or tshark -r)\n",
                c->pcap);
     }
+    if (!page_ok && status == TW_SCENARIO_PASS)
+        status = TW_SCENARIO_USAGE;
     tw_scenario_result_fini(&res);
     return status;
 }
@@ -661,6 +698,11 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
         return 0; /* --help */
     if (rc == 0 && !a.have_seed) {
         fprintf(stderr, "%s shrink: which failing seed? (--seed N)\n", cli_name());
+        rc = usage(prog);
+    }
+    if (rc == 0 && a.timeline) {
+        fprintf(stderr, "%s shrink: --timeline draws a run of `%s sim`: give it the "
+                        "shrunk file\n", cli_name(), cli_name());
         rc = usage(prog);
     }
     if (rc == 0 && !a.have_max_wall)

@@ -190,6 +190,13 @@ bool tw_scenario_has_node(const tw_scenario *sc, const char *name)
     return sc_node_index(sc, name) >= 0;
 }
 
+size_t tw_scenario_node_count(const tw_scenario *sc) { return (size_t)sc->nnodes; }
+
+const char *tw_scenario_node_name(const tw_scenario *sc, size_t i)
+{
+    return i < (size_t)sc->nnodes ? sc->nodes[i].name : NULL;
+}
+
 /* ---- describe ---- */
 
 char *sc_format_bytes(uint64_t n, char *buf, size_t len)

@@ -45,13 +45,14 @@ void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...)
     if (f->set)
         return;
     f->set = true;
+    f->at = r->sim ? tw_sim_now(r->sim) : 0;
     char at[32], msg[1000];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(f->msg, sizeof f->msg, "at %s: %s",
-             tw_format_duration(r->sim ? tw_sim_now(r->sim) : 0, at, sizeof at), msg);
+    snprintf(f->msg, sizeof f->msg, "at %s: %s", tw_format_duration(f->at, at, sizeof at),
+             msg);
 }
 
 bool sc_runner_stopped(const sc_runner *r)
@@ -256,6 +257,7 @@ static void judge(sc_runner *r, tw_scenario_result *res)
                    : r->liveness.set    ? TW_SCENARIO_LIVENESS
                    : r->stopped         ? TW_SCENARIO_TIMEOUT
                                         : TW_SCENARIO_PASS;
+    res->failed_ns = f ? f->at : r->stopped ? tw_sim_now(r->sim) : -1;
     char at[32];
     if (!f && r->stopped)
         snprintf(res->message, sizeof res->message, "at %s: stopped by the caller "
@@ -281,6 +283,11 @@ static int fill_effects(sc_runner *r, tw_scenario_result *res)
             tw_sim_fault_effect(r->sim, r->ids[i], &e->count);
         e->drawn = sc->faults[i].drawn;
         e->index = (size_t)i;
+        e->at_ns = sc->faults[i].at;
+        e->for_ns = sc->faults[i].f.duration_ns;
+        e->pair = in->pair;
+        e->a = sc->faults[i].f.a;
+        e->b = sc->faults[i].f.b;
     }
     return 0;
 }
@@ -312,7 +319,7 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
 {
     static const tw_scenario_run_opts none;
     opts = opts ? opts : &none;
-    *res = (tw_scenario_result){.seed = seed, .converged_ns = -1};
+    *res = (tw_scenario_result){.seed = seed, .converged_ns = -1, .failed_ns = -1};
     tw_scenario *own = NULL;
     if (opts->swarm && sc->swarm.on) {
         if (!(own = sc_copy(sc)) || sc_swarm_draw(own, seed) < 0) {

@@ -31,6 +31,7 @@ typedef struct sc_node_rt {
 /* A failure of one class; the first one is kept, it explains the rest. */
 typedef struct sc_failure {
     bool set;
+    tw_ns at;
     char msg[1024];
 } sc_failure;
 

@@ -256,6 +256,7 @@ static void test_verdicts(void **state)
     tw_scenario_result r = run_text("20", "", "quiet: {within: 5s}\n");
     assert_int_equal(r.verdict, TW_SCENARIO_PASS);
     assert_true(r.converged_ns >= TW_SEC(1));
+    assert_int_equal(r.failed_ns, -1);
     tw_scenario_result_fini(&r);
 
     /* Liveness: 2000 round trips of 10 ms cannot fit in 1 s + 2 s. */
@@ -307,10 +308,14 @@ static void test_invariant_failure_stops_the_run(void **state)
     tw_scenario *sc = parse("duration: 10s\nnodes:\n  - {name: n, addr: 10.0.0.1, "
                             "app: test-liar}\n");
     checks = 0;
+    assert_int_equal(tw_scenario_node_count(sc), 1);
+    assert_string_equal(tw_scenario_node_name(sc, 0), "n");
+    assert_null(tw_scenario_node_name(sc, 1));
     tw_scenario_result r = run(sc, 1, false);
     assert_int_equal(r.verdict, TW_SCENARIO_CORRECTNESS);
     assert_string_equal(r.message, "at 300ms: n (test-liar): two plus two is five");
     assert_int_equal(r.end_ns, TW_MS(300)); /* it stopped there */
+    assert_int_equal(r.failed_ns, TW_MS(300));
     tw_scenario_result_fini(&r);
     tw_scenario_free(sc);
 }
@@ -408,6 +413,17 @@ static void test_inert_fault_counts_zero(void **state)
     assert_int_equal(r.effects[2].count, 0); /* idle had nothing open */
     assert_true(r.effects[3].count > 0);     /* packets held by the clog */
     assert_string_equal(r.effects[1].unit, "packets cut");
+    /* when, for how long, on which nodes (their order in the file) */
+    assert_int_equal(r.effects[0].at_ns, TW_MS(100));
+    assert_int_equal(r.effects[0].for_ns, TW_MS(500));
+    assert_true(r.effects[0].pair);
+    assert_int_equal(r.effects[0].a, 2); /* idle */
+    assert_int_equal(r.effects[0].b, 0); /* server */
+    assert_int_equal(r.effects[2].at_ns, TW_MS(200));
+    assert_false(r.effects[2].pair);     /* a crash has one node */
+    assert_int_equal(r.effects[2].a, 2);
+    assert_int_equal(r.effects[3].for_ns, TW_MS(100));
+    assert_int_equal(r.effects[3].a, 1); /* client */
     tw_scenario_result_fini(&r);
 }
 

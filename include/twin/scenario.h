@@ -134,6 +134,10 @@ tw_ns tw_scenario_quiet(const tw_scenario *sc);
 bool tw_scenario_has_swarm(const tw_scenario *sc);
 /* True if the file names a node `name`. */
 bool tw_scenario_has_node(const tw_scenario *sc, const char *name);
+/* The nodes, in the file's order: that order is their ids in the world
+ * (a fault's a and b). The name of node i, NULL past the last. */
+size_t tw_scenario_node_count(const tw_scenario *sc);
+const char *tw_scenario_node_name(const tw_scenario *sc, size_t i);
 /* Print every setting a run uses, defaults spelled out (the TigerBeetle
  * habit: what was printed is what replays). */
 void tw_scenario_describe(const tw_scenario *sc, FILE *f);
@@ -183,6 +187,11 @@ typedef struct tw_scenario_effect {
     uint64_t count;   /* how often it took effect; 0: it was inert */
     bool drawn;       /* drawn by --swarm, not written in the file */
     size_t index;     /* in the file's timeline (drawn: after them) */
+    tw_ns at_ns;      /* when it applies */
+    tw_ns for_ns;     /* its window; 0: none */
+    bool pair;        /* its kind targets a pair of nodes, a and b */
+    int a, b;         /* its nodes (tw_scenario_node_name); b TW_SIM_ALL:
+                         every other node */
 } tw_scenario_effect;
 
 typedef struct tw_scenario_result {
@@ -190,6 +199,7 @@ typedef struct tw_scenario_result {
     uint64_t hash; /* the trace hash */
     tw_scenario_verdict verdict;
     char message[1024]; /* why it failed, "" on pass */
+    tw_ns failed_ns;   /* when the failure message names happened; -1 */
     tw_ns end_ns;      /* virtual time at which the run ended */
     /* Quiet phase: when its conditions all held (-1: never, or none). */
     tw_ns converged_ns;
