@@ -26,7 +26,7 @@ typedef struct blk {
 
 static void put(blk *k, const void *v, size_t len)
 {
-    if (k->n + len <= k->cap)
+    if (len && k->n + len <= k->cap) /* v may be NULL for no bytes */
         memcpy(k->b + k->n, v, len);
     k->n += len;
 }
