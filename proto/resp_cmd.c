@@ -2,7 +2,7 @@
  *
  * Map: helpers (names, integers, time); connection commands (PING ECHO
  * QUIT SELECT HELLO); strings (GET SET MSET MGET INCR INCRBY DECR DECRBY); keys (DEL
- * EXISTS EXPIRE PEXPIRE TTL PTTL); server (DBSIZE FLUSHALL COMMAND CONFIG
+ * EXISTS EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL); server (DBSIZE FLUSHALL COMMAND CONFIG
  * INFO); the table and dispatch.
  *
  * Reply texts, error wording included, are Redis's, so clients and their
@@ -72,6 +72,22 @@ static int c_len(const tw_resp_arg *a, size_t cap)
 
 /* A write that would pass the store's byte limit is refused up front, as
  * Redis refuses "denyoom" commands once used memory is over maxmemory. */
+/* Hand on the command's own form of its change (see tw_resp_ctx). */
+static void propagate(tw_resp_ctx *cx, const tw_resp_arg *argv, size_t n)
+{
+    cx->propagated = true;
+    if (cx->propagate)
+        cx->propagate(cx->propagate_arg, argv, n);
+}
+
+static tw_resp_arg word(const char *s) { return (tw_resp_arg){(const uint8_t *)s, strlen(s)}; }
+
+static tw_resp_arg ms_word(char text[24], int64_t v)
+{
+    int len = snprintf(text, 24, "%" PRId64, v);
+    return (tw_resp_arg){(const uint8_t *)text, (size_t)len};
+}
+
 static bool over_memory(const tw_resp_ctx *cx)
 {
     return cx->info && cx->info->bytes_max &&
@@ -175,9 +191,12 @@ static void c_get(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *
         tw_resp_add_nil(out);
 }
 
-/* SET key value [NX|XX] [GET] [EX s|PX ms|KEEPTTL], options parsed the
- * way Redis parses them (a repeated EX is fine, EX with PX is not). */
-enum { F_NX = 1, F_XX = 2, F_GET = 4, F_KEEPTTL = 8, F_EX = 16, F_PX = 32 };
+/* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL],
+ * options parsed the way Redis parses them (a repeated EX is fine, EX
+ * with PX is not). */
+enum { F_NX = 1, F_XX = 2, F_GET = 4, F_KEEPTTL = 8, F_EX = 16, F_PX = 32,
+       F_EXAT = 64, F_PXAT = 128 };
+#define F_EXPIRY (F_EX | F_PX | F_EXAT | F_PXAT)
 
 static int set_options(const tw_resp_arg *a, size_t n, unsigned *flags,
                        const tw_resp_arg **expire)
@@ -191,33 +210,38 @@ static int set_options(const tw_resp_arg *a, size_t n, unsigned *flags,
             *flags |= F_XX;
         else if (arg_is(&a[j], "get"))
             *flags |= F_GET;
-        else if (arg_is(&a[j], "keepttl") && !(f & (F_EX | F_PX)))
+        else if (arg_is(&a[j], "keepttl") && !(f & F_EXPIRY))
             *flags |= F_KEEPTTL;
-        else if (arg_is(&a[j], "ex") && !(f & (F_KEEPTTL | F_PX)) && next)
+        else if (arg_is(&a[j], "ex") && !(f & (F_KEEPTTL | (F_EXPIRY & ~F_EX))) && next)
             *flags |= F_EX, *expire = &a[++j];
-        else if (arg_is(&a[j], "px") && !(f & (F_KEEPTTL | F_EX)) && next)
+        else if (arg_is(&a[j], "px") && !(f & (F_KEEPTTL | (F_EXPIRY & ~F_PX))) && next)
             *flags |= F_PX, *expire = &a[++j];
+        else if (arg_is(&a[j], "exat") && !(f & (F_KEEPTTL | (F_EXPIRY & ~F_EXAT))) && next)
+            *flags |= F_EXAT, *expire = &a[++j];
+        else if (arg_is(&a[j], "pxat") && !(f & (F_KEEPTTL | (F_EXPIRY & ~F_PXAT))) && next)
+            *flags |= F_PXAT, *expire = &a[++j];
         else
             return -1;
     }
     return 0;
 }
 
-/* An EX/PX argument as an absolute expiry, or an error reply. */
+/* An EX/PX/EXAT/PXAT argument as an absolute expiry, or an error reply. */
 static bool expire_arg(tw_resp_ctx *cx, const tw_resp_arg *arg, bool seconds,
-                       const char *name, int64_t *at, tw_resp_buf *out)
+                       bool absolute, const char *name, int64_t *at,
+                       tw_resp_buf *out)
 {
-    int64_t v;
+    int64_t v, base = absolute ? 0 : now_ms(cx);
     if (!arg_int(arg, &v)) {
         add_err(out, ERR_INT);
         return false;
     }
     if (v <= 0 || (seconds && v > INT64_MAX / 1000) ||
-        (seconds ? v * 1000 : v) > INT64_MAX - now_ms(cx)) {
+        (seconds ? v * 1000 : v) > INT64_MAX - base) {
         tw_resp_add_errorf(out, "ERR invalid expire time in '%s' command", name);
         return false;
     }
-    *at = (seconds ? v * 1000 : v) + now_ms(cx);
+    *at = (seconds ? v * 1000 : v) + base;
     return true;
 }
 
@@ -230,7 +254,8 @@ static void c_set(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *
         return;
     }
     int64_t at = TW_RESP_NO_EXPIRY, t = now_ms(cx);
-    if (exp_arg && !expire_arg(cx, exp_arg, flags & F_EX, "set", &at, out))
+    if (exp_arg && !expire_arg(cx, exp_arg, flags & (F_EX | F_EXAT),
+                               flags & (F_EXAT | F_PXAT), "set", &at, out))
         return;
     if (over_memory(cx)) {
         add_err(out, ERR_OOM);
@@ -258,6 +283,11 @@ static void c_set(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *
     }
     if (!(flags & F_GET))
         tw_resp_add_status(out, "OK");
+    if (flags & F_EXPIRY) { /* replayed later: the expiry as a time */
+        char text[24];
+        tw_resp_arg p[5] = {a[0], a[1], a[2], word("PXAT"), ms_word(text, at)};
+        propagate(cx, p, 5);
+    }
 }
 
 static void c_mset(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
@@ -369,9 +399,10 @@ static void c_exists(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_bu
     tw_resp_add_int(out, found);
 }
 
-/* EXPIRE/PEXPIRE key time [NX|XX|GT|LT] */
+/* EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key time [NX|XX|GT|LT] */
 static void expire_generic(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n,
-                           bool seconds, const char *name, tw_resp_buf *out)
+                           bool seconds, bool absolute, const char *name,
+                           tw_resp_buf *out)
 {
     unsigned nx = 0, xx = 0, gt = 0, lt = 0;
     for (size_t j = 3; j < n; j++) {
@@ -393,17 +424,18 @@ static void expire_generic(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n,
         add_err(out, "ERR GT and LT options at the same time are not compatible");
         return;
     }
-    int64_t when, t = now_ms(cx);
+    int64_t when, t = now_ms(cx), base = absolute ? 0 : t;
     if (!arg_int(&a[2], &when)) {
         add_err(out, ERR_INT);
         return;
     }
     if ((seconds && (when > INT64_MAX / 1000 || when < INT64_MIN / 1000)) ||
-        (seconds ? when * 1000 : when) > INT64_MAX - t) {
+        (seconds ? when * 1000 : when) > INT64_MAX - base ||
+        (seconds ? when * 1000 : when) < INT64_MIN - base) {
         tw_resp_add_errorf(out, "ERR invalid expire time in '%s' command", name);
         return;
     }
-    when = (seconds ? when * 1000 : when) + t;
+    when = (seconds ? when * 1000 : when) + base;
     int64_t cur;
     if (!tw_resp_store_ttl(cx->store, a[1].p, a[1].len, t, &cur)) {
         tw_resp_add_int(out, 0);
@@ -415,21 +447,37 @@ static void expire_generic(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n,
         tw_resp_add_int(out, 0);
         return;
     }
-    if (when <= t) /* already in the past: the key goes now */
+    char text[24];
+    if (when <= t) { /* already in the past: the key goes now */
         tw_resp_store_del(cx->store, a[1].p, a[1].len, t);
-    else
+        tw_resp_arg p[2] = {word("DEL"), a[1]};
+        propagate(cx, p, 2);
+    } else {
         tw_resp_store_set_expiry(cx->store, a[1].p, a[1].len, when, t);
+        tw_resp_arg p[3] = {word("PEXPIREAT"), a[1], ms_word(text, when)};
+        propagate(cx, p, 3);
+    }
     tw_resp_add_int(out, 1);
 }
 
 static void c_expire(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
 {
-    expire_generic(cx, a, n, true, "expire", out);
+    expire_generic(cx, a, n, true, false, "expire", out);
 }
 
 static void c_pexpire(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
 {
-    expire_generic(cx, a, n, false, "pexpire", out);
+    expire_generic(cx, a, n, false, false, "pexpire", out);
+}
+
+static void c_expireat(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
+{
+    expire_generic(cx, a, n, true, true, "expireat", out);
+}
+
+static void c_pexpireat(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
+{
+    expire_generic(cx, a, n, false, true, "pexpireat", out);
 }
 
 static void ttl_generic(tw_resp_ctx *cx, const tw_resp_arg *a, bool ms,
@@ -620,6 +668,8 @@ static const cmd table[] = {
     {"mset", 4, -3, c_mset, "write denyoom", 1, -1, 2},
     {"expire", 6, -3, c_expire, "write fast", 1, 1, 1},
     {"pexpire", 7, -3, c_pexpire, "write fast", 1, 1, 1},
+    {"expireat", 8, -3, c_expireat, "write fast", 1, 1, 1},
+    {"pexpireat", 9, -3, c_pexpireat, "write fast", 1, 1, 1},
     {"ttl", 3, 2, c_ttl, "readonly fast", 1, 1, 1},
     {"pttl", 4, 2, c_pttl, "readonly fast", 1, 1, 1},
     {"dbsize", 6, 1, c_dbsize, "readonly fast", 0, 0, 0},
@@ -682,5 +732,9 @@ void tw_resp_exec(tw_resp_ctx *cx, const tw_resp_arg *argv, size_t argc,
                            c->name);
         return;
     }
+    uint64_t dirty = tw_resp_store_dirty(cx->store);
+    cx->propagated = false;
     c->fn(cx, argv, argc, out);
+    if (cx->propagate && !cx->propagated && tw_resp_store_dirty(cx->store) != dirty)
+        cx->propagate(cx->propagate_arg, argv, argc);
 }

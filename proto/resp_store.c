@@ -35,6 +35,7 @@ struct tw_resp_store {
     size_t nbuckets; /* a power of two */
     size_t count, nvolatile, bytes;
     size_t cursor;   /* where the next expire_step begins */
+    uint64_t dirty;  /* changes asked for (expiry's own reclaiming not) */
     tw_resp_store_opts o;
 };
 
@@ -170,6 +171,7 @@ tw_resp_store *tw_resp_store_new(const tw_resp_store_opts *opts)
 
 void tw_resp_store_flush(tw_resp_store *st)
 {
+    st->dirty++;
     for (size_t i = 0; i < st->nbuckets; i++)
         while (st->buckets[i])
             drop(st, &st->buckets[i]);
@@ -219,6 +221,7 @@ int tw_resp_store_set(tw_resp_store *st, const void *key, size_t klen,
         old->vlen = vlen;
         if (!keep_ttl)
             set_expiry(st, old, expire_ms);
+        st->dirty++;
         return 0;
     }
     if (!old && st->o.keys_max && st->count >= st->o.keys_max)
@@ -249,6 +252,7 @@ int tw_resp_store_set(tw_resp_store *st, const void *key, size_t klen,
     st->count++;
     st->bytes += new_bytes;
     set_expiry(st, e, exp);
+    st->dirty++;
     if (st->count > st->nbuckets)
         grow(st);
     return 0;
@@ -261,6 +265,7 @@ bool tw_resp_store_del(tw_resp_store *st, const void *key, size_t klen,
     if (!slot)
         return false;
     drop(st, slot);
+    st->dirty++;
     return true;
 }
 
@@ -281,12 +286,14 @@ bool tw_resp_store_set_expiry(tw_resp_store *st, const void *key,
     if (!slot)
         return false;
     set_expiry(st, *slot, expire_ms);
+    st->dirty++;
     return true;
 }
 
 size_t tw_resp_store_count(const tw_resp_store *st) { return st->count; }
 size_t tw_resp_store_volatile(const tw_resp_store *st) { return st->nvolatile; }
 size_t tw_resp_store_bytes(const tw_resp_store *st) { return st->bytes; }
+uint64_t tw_resp_store_dirty(const tw_resp_store *st) { return st->dirty; }
 
 /* ---- reclaiming expired keys ---- */
 

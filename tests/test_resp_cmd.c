@@ -232,6 +232,56 @@ static void test_expiry_on_the_loop_clock(void **state)
     fx_free(f);
 }
 
+/* What a command hands on for an append-only file to replay: written
+ * as RESP into one string, each command on its own. */
+static void keep_propagated(void *arg, const tw_resp_arg *argv, size_t argc)
+{
+    tw_resp_buf *b = arg;
+    tw_resp_add_array(b, (int64_t)argc);
+    for (size_t i = 0; i < argc; i++)
+        tw_resp_add_bulk(b, argv[i].p, argv[i].len);
+}
+
+static void test_changes_are_handed_on_replayable(void **state)
+{
+    (void)state;
+    fx *f = fx_new(NULL);
+    tw_resp_buf log;
+    tw_resp_buf_init(&log, 0);
+    f->cx.propagate = keep_propagated;
+    f->cx.propagate_arg = &log;
+    /* f's clock reads 1,000,000 ms */
+    R(f, "SET a 1", "+OK\r\n");
+    R(f, "GET a", "$1\r\n1\r\n");                 /* reads: nothing */
+    R(f, "SET a 2 NX", "$-1\r\n");                  /* no change: nothing */
+    R(f, "DEL nope", ":0\r\n");
+    R(f, "INCR a", ":2\r\n");
+    R(f, "SET b v EX 10", "+OK\r\n");                /* as an absolute time */
+    R(f, "SET c v PX 5 GET", "$-1\r\n");
+    R(f, "EXPIRE a 20", ":1\r\n");
+    R(f, "PEXPIRE b -5", ":1\r\n");                  /* in the past: DEL */
+    R(f, "SET d v PXAT 1000300", "+OK\r\n");
+    R(f, "PTTL d", ":300\r\n");
+    R(f, "EXPIREAT d 1001", ":1\r\n");
+    R(f, "PTTL d", ":1000\r\n");
+    R(f, "PEXPIREAT nope 5", ":0\r\n");
+    R(f, "FLUSHALL", "+OK\r\n");
+    static const char want[] =
+        "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
+        "*2\r\n$4\r\nINCR\r\n$1\r\na\r\n"
+        "*5\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\nv\r\n$4\r\nPXAT\r\n$7\r\n1010000\r\n"
+        "*5\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\nv\r\n$4\r\nPXAT\r\n$7\r\n1000005\r\n"
+        "*3\r\n$9\r\nPEXPIREAT\r\n$1\r\na\r\n$7\r\n1020000\r\n"
+        "*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n"
+        "*5\r\n$3\r\nSET\r\n$1\r\nd\r\n$1\r\nv\r\n$4\r\nPXAT\r\n$7\r\n1000300\r\n"
+        "*3\r\n$9\r\nPEXPIREAT\r\n$1\r\nd\r\n$7\r\n1001000\r\n"
+        "*1\r\n$8\r\nFLUSHALL\r\n";
+    assert_int_equal(log.len, sizeof want - 1);
+    assert_memory_equal(log.data, want, sizeof want - 1);
+    tw_resp_buf_fini(&log);
+    fx_free(f);
+}
+
 /* ---- server commands ---- */
 
 static void test_server_commands(void **state)
@@ -375,6 +425,7 @@ int main(void)
         TW_TEST(test_counters),
         TW_TEST(test_del_exists),
         TW_TEST(test_expiry_on_the_loop_clock),
+        TW_TEST(test_changes_are_handed_on_replayable),
         TW_TEST(test_server_commands),
         TW_TEST(test_unknown_and_arity),
         TW_TEST(test_store_limits),

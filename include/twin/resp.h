@@ -218,6 +218,11 @@ size_t tw_resp_store_count(const tw_resp_store *st);
 size_t tw_resp_store_volatile(const tw_resp_store *st);
 size_t tw_resp_store_bytes(const tw_resp_store *st);
 void tw_resp_store_flush(tw_resp_store *st);
+/* A count that grows with every change made to the store (a set, a
+ * delete, an expiry changed, a flush), and not with a refused set or
+ * keys reclaimed because their time passed: a caller compares it
+ * before and after a command to know whether the command wrote. */
+uint64_t tw_resp_store_dirty(const tw_resp_store *st);
 /* Reclaim expired keys: look at no more than `buckets` buckets, going on
  * from where the last step stopped. Returns the keys deleted. */
 size_t tw_resp_store_expire_step(tw_resp_store *st, int64_t now_ms,
@@ -238,12 +243,27 @@ typedef struct tw_resp_info {
     size_t bytes_max;
 } tw_resp_info;
 
+/* A command that changed the keyspace, as a command that redoes it
+ * exactly when run again later (an append-only file replays these):
+ * relative times are made absolute (SET k v EX 10 is handed on as SET k
+ * v PXAT t, EXPIRE k 10 as PEXPIREAT k t, one whose time has passed as
+ * DEL k). argv points into the command's arguments or the executor's
+ * scratch: copy what is kept. */
+typedef void tw_resp_propagate_fn(void *arg, const tw_resp_arg *argv,
+                                  size_t argc);
+
 typedef struct tw_resp_ctx {
     tw_resp_store *store;
     const tw_resp_info *info; /* may be NULL */
     tw_ns now;                /* the loop's clock */
     uint64_t client_id;       /* HELLO's id */
     bool quit;                /* out: QUIT ran, close after its reply */
+    /* NULL: nobody keeps changes. Else called once per command that
+     * changed the store (tw_resp_store_dirty moved), after the change
+     * and before its reply is handed on. */
+    tw_resp_propagate_fn *propagate;
+    void *propagate_arg;
+    bool propagated;          /* private: the command handed on its own form */
 } tw_resp_ctx;
 
 /* Run one command (argc >= 1) and append its reply to out. */
