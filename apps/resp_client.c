@@ -13,7 +13,7 @@
  * nothing when the key's expiry may have passed or the server restarted.
  * A restart is seen as a new run_id in INFO, asked first on every
  * connection: the store went with the old process, so every key is
- * empty. Expiry windows come from when the SET was sent and acknowledged
+ * empty (with --durable the server kept it on disk: nothing changes). Expiry windows come from when the SET was sent and acknowledged
  * and when the read was, on the client's clock: a key whose expiry must
  * have passed must be gone, one whose expiry cannot have passed must be
  * there (give or take the 2 ms of Redis's millisecond rounding, and the
@@ -109,6 +109,8 @@ typedef struct client {
     uint64_t ctr_unsure;
     char run_id[48];
     uint64_t restarts;
+    bool durable;     /* --durable: a restart keeps acknowledged writes */
+    bool history_only; /* --history-only: the model judges nothing */
     /* the connection */
     apps_redial dial; /* and the connection: dial.conn */
     bool ready, wpaused;
@@ -228,6 +230,15 @@ static void add_maybe(keym *m, uint64_t v)
 
 /* ---- checking replies ---- */
 
+/* A reply the model of this client's keys rules out: a violation,
+ * unless only the history (the scenario's linearizability check) is to
+ * judge what the server answered. */
+#define model_violate(a, ...)                                                  \
+    do {                                                                       \
+        if (!(a)->history_only)                                                \
+            violate(a, __VA_ARGS__);                                           \
+    } while (0)
+
 static void check_value(client *a, const op *o, uint32_t k,
                         const tw_resp_reply *r, tw_ns now)
 {
@@ -239,7 +250,7 @@ static void check_value(client *a, const op *o, uint32_t k,
     }
     if (r->nil) {
         if (!can_be_absent(a, m, now))
-            violate(a, "op %llu: GET k%u found nothing; it holds version %llu "
+            model_violate(a, "op %llu: GET k%u found nothing; it holds version %llu "
                        "(acknowledged, not expired)",
                     (unsigned long long)o->index, k, (unsigned long long)m->ver);
         return;
@@ -262,7 +273,7 @@ static void check_value(client *a, const op *o, uint32_t k,
         return;
     }
     if (!can_be(a, m, v, o))
-        violate(a, "op %llu: GET k%u saw version %llu; the last acknowledged "
+        model_violate(a, "op %llu: GET k%u saw version %llu; the last acknowledged "
                    "write is %llu%s",
                 (unsigned long long)o->index, k, v, (unsigned long long)m->ver,
                 must_have_expired(a, m, o) ? " and its expiry had passed" : "");
@@ -318,11 +329,11 @@ static void on_reply(client *a, const op *o, const tw_resp_reply *r, tw_ns now)
     case OP_EXISTS:
         check_int(a, o, r);
         if (r->integer == 1 && !can_be_present(a, m, o))
-            violate(a, "op %llu: %s k%u found a key that cannot be there",
+            model_violate(a, "op %llu: %s k%u found a key that cannot be there",
                     (unsigned long long)o->index, o->kind == OP_DEL ? "DEL" : "EXISTS",
                     o->key[0]);
         if (r->integer == 0 && !can_be_absent(a, m, now))
-            violate(a, "op %llu: %s k%u missed a key that must be there",
+            model_violate(a, "op %llu: %s k%u missed a key that must be there",
                     (unsigned long long)o->index, o->kind == OP_DEL ? "DEL" : "EXISTS",
                     o->key[0]);
         if (o->kind == OP_DEL) {
@@ -333,10 +344,12 @@ static void on_reply(client *a, const op *o, const tw_resp_reply *r, tw_ns now)
     case OP_INCR:
         check_int(a, o, r);
         if (r->integer < a->ctr + 1 || r->integer > a->ctr + 1 + (int64_t)a->ctr_unsure) {
-            violate(a, "op %llu: INCR gave %lld; acknowledged value %lld, %llu "
+            model_violate(a, "op %llu: INCR gave %lld; acknowledged value %lld, %llu "
                        "unacknowledged INCRs",
                     (unsigned long long)o->index, (long long)r->integer,
                     (long long)a->ctr, (unsigned long long)a->ctr_unsure);
+            a->ctr = r->integer; /* --history-only: go on from what came */
+            a->ctr_unsure = 0;
             return;
         }
         a->ctr_unsure -= (uint64_t)(r->integer - a->ctr - 1); /* those landed */
@@ -354,7 +367,8 @@ static void on_reply(client *a, const op *o, const tw_resp_reply *r, tw_ns now)
     }
 }
 
-/* INFO: a new run_id means a restarted server, whose keys are gone. */
+/* INFO: a new run_id means a restarted server, whose keys are gone
+ * (unless it keeps them on disk: --durable). */
 static void on_info(client *a, const tw_resp_reply *r)
 {
     const char *tag = "run_id:";
@@ -372,7 +386,8 @@ static void on_info(client *a, const tw_resp_reply *r)
         n++;
     if (a->run_id[0] && (strlen(a->run_id) != n || memcmp(a->run_id, hit, n))) {
         a->restarts++;
-        reset_model(a);
+        if (!a->durable)
+            reset_model(a);
     }
     memcpy(a->run_id, hit, n);
     a->run_id[n] = '\0';
@@ -799,7 +814,7 @@ typedef struct client_opts {
     uint64_t ops, keys, pipeline, size_max, px_pct, seed, read_rate, attempts_max;
     tw_ns px_max, timeout, retry, clock_slack;
     const char *name;
-    bool quiet;
+    bool quiet, durable, history_only;
 } client_opts;
 
 static const tw_opt client_table[] = {
@@ -834,12 +849,18 @@ static const tw_opt client_table[] = {
      .min = 1, .max = NAME_MAX_LEN, .meta = "NAME", .help = "key prefix (default c)"},
     {.name = "seed", TW_OPT_FIELD(TW_OPT_U64, client_opts, seed),
      .help = "varies the ops (default 0)"},
+    {.name = "durable", TW_OPT_FIELD(TW_OPT_FLAG, client_opts, durable),
+     .help = "the server keeps acknowledged writes across its\n"
+             "restarts (resp-server --appendonly): check that it does"},
+    {.name = "history-only", TW_OPT_FIELD(TW_OPT_FLAG, client_opts, history_only),
+     .help = "check replies only through the history (a scenario's\n"
+             "linearizable: true), not against this client's model"},
     {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, client_opts, quiet),
      .help = "no output"},
     {0},
 };
 
-TW_OPTS_USAGE_TEXT(client_usage, 2048, client_table)
+TW_OPTS_USAGE_TEXT(client_usage, 3072, client_table)
 
 /* ---- the app ---- */
 
@@ -869,7 +890,8 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
                   .seed = o.seed, .px_pct = o.px_pct, .px_max = o.px_max,
                   .timeout = o.timeout, .retry = o.retry,
                   .attempts_max = o.attempts_max,
-                  .clock_slack = o.clock_slack, .read_rate = o.read_rate};
+                  .clock_slack = o.clock_slack, .read_rate = o.read_rate,
+                  .durable = o.durable, .history_only = o.history_only};
     snprintf(a->host, sizeof a->host, "%s", o.connect.host);
     bool quiet = o.quiet;
     const char *name = o.name;

@@ -210,4 +210,27 @@ else
     echo "resp rows skipped: redis-benchmark and redis-server are in BENCH_PKGS"
 fi
 
+# 9. The linearizability checker (twin/history.h) on long histories of
+#    puts and gets of one key (bench/history_bench.c: every op overlaps
+#    the others in flight; --lose makes one read stale, so the history
+#    is not linearizable and the checker must search before it says so).
+#    Wall time of the check alone, median of three. No peer runs here
+#    (Porcupine and Elle are not Debian packages); the figures are the
+#    checker's own.
+hist() { # hist NAME ARGS...
+    name=$1; shift
+    runs=""
+    for i in 1 2 3; do
+        j=$($B/history_bench "$@") || true
+        runs="$runs $(field "$j" check_s)"
+    done
+    emit "$name" "$(echo $runs | tr ' ' '\n' | median3)" s
+}
+hist "history check: 1 key x 5000 ops, 4 in flight" --ops 5000 --processes 4
+hist "history check: the same, one stale read (violation)" --ops 5000 --processes 4 --lose
+hist "history check: 100 keys x 1000 ops, 4 in flight" --keys 100 --ops 1000 --processes 4
+if [ "${BENCH_QUICK:-0}" = 0 ]; then
+    hist "history check: 1 key x 10000 ops, 8 in flight" --ops 10000 --processes 8
+fi
+
 echo "JSON lines: $out"

@@ -732,6 +732,10 @@ void tw_resp_exec(tw_resp_ctx *cx, const tw_resp_arg *argv, size_t argc,
                            c->name);
         return;
     }
+    if (cx->deny_writes && strstr(c->flags, "write")) {
+        add_err(out, cx->deny_writes);
+        return;
+    }
     uint64_t dirty = tw_resp_store_dirty(cx->store);
     cx->propagated = false;
     c->fn(cx, argv, argc, out);

@@ -25,11 +25,13 @@
  * reference until tw_resp_server_close or _discard, each connection one
  * until its release. A connection never outlives its server.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/resp_aof.h"
 #include "proto/serving.h"
 #include "twin/mix.h"
 #include "twin/app.h"
@@ -59,6 +61,10 @@ struct tw_resp_server {
     unsigned refs;
     tw_handle expire_timer;
     uint64_t next_id;
+    resp_aof *aof;    /* NULL: no persistence */
+    char *aof_path;   /* kept for starting again */
+    tw_handle aof_restart;
+    bool stopped;     /* after a fatal failure of the file, until restart */
     bool closed;
 };
 
@@ -81,6 +87,7 @@ struct conn {
 
 /* ---- the server object ---- */
 
+static int aof_start(tw_resp_server *srv);
 
 static void unref(tw_resp_server *srv)
 {
@@ -88,14 +95,22 @@ static void unref(tw_resp_server *srv)
         return;
     tw_resp_store_free(srv->store);
     free(srv->scratch);
+    free(srv->aof_path);
     free(srv);
 }
 
 tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg)
 {
+    tw_resp_server *srv;
+    return tw_resp_server_open(loop, cfg, &srv) < 0 ? NULL : srv;
+}
+
+int tw_resp_server_open(tw_loop *loop, const tw_resp_server_cfg *cfg,
+                        tw_resp_server **out)
+{
     tw_resp_server *srv = calloc(1, sizeof *srv);
     if (!srv)
-        return NULL;
+        return -ENOMEM;
     srv->loop = loop;
     if (cfg)
         srv->cfg = *cfg;
@@ -112,7 +127,7 @@ tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg)
         tw_resp_store_free(srv->store);
         free(srv->scratch);
         free(srv);
-        return NULL;
+        return -ENOMEM;
     }
     srv->refs = 1;
     srv->next_id = 1;
@@ -125,7 +140,17 @@ tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg)
     srv->info.maxclients = srv->cfg.maxclients;
     srv->info.limits = srv->cfg.limits;
     srv->info.bytes_max = srv->cfg.store.bytes_max;
-    return srv;
+    if (srv->cfg.aof_path) {
+        srv->aof_path = strdup(srv->cfg.aof_path);
+        srv->cfg.aof_path = NULL; /* the caller's string: not kept */
+        int rc = srv->aof_path ? aof_start(srv) : -ENOMEM;
+        if (rc < 0) {
+            unref(srv);
+            return rc;
+        }
+    }
+    *out = srv;
+    return 0;
 }
 
 static void expire_cb(void *arg)
@@ -164,11 +189,19 @@ void tw_resp_server_close(tw_resp_server *srv)
         c->linger = 0;
         tw_transport_close(c->t);
     }
+    if (srv->aof_restart)
+        tw_handle_cancel(srv->loop, srv->aof_restart);
+    srv->aof_restart = 0;
+    resp_aof_close(srv->aof);
+    srv->aof = NULL;
     unref(srv);
 }
 
 void tw_resp_server_discard(tw_resp_server *srv)
 {
+    resp_aof_discard(srv->aof); /* its file went with the node */
+    srv->aof = NULL;
+    srv->aof_restart = 0;       /* and the timer with the loop */
     srv->closed = true;
     srv->expire_timer = 0; /* went with the loop */
     for (conn *c = srv->conns; c; c = c->next)
@@ -188,17 +221,97 @@ const tw_resp_info *tw_resp_server_info(const tw_resp_server *srv)
     return &srv->info;
 }
 
+/* ---- persistence ---- */
+
+#define AOF_RESTART_EVERY TW_SEC(1)
+
+static FILE *log_of(const tw_resp_server *srv)
+{
+    return srv->cfg.log ? srv->cfg.log : stderr;
+}
+
+/* Open the file and replay it into the store. */
+static int aof_start(tw_resp_server *srv)
+{
+    tw_resp_ctx cx = {.store = srv->store, .info = &srv->info,
+                      .now = tw_loop_now(srv->loop)};
+    return resp_aof_open(srv->loop, srv->aof_path, srv->cfg.appendfsync, &cx,
+                         srv->cfg.log, &srv->aof);
+}
+
+static void aof_restart_cb(void *arg)
+{
+    tw_resp_server *srv = arg;
+    srv->aof_restart = 0;
+    assert(srv->stopped && !srv->aof);
+    tw_resp_store_flush(srv->store);
+    int rc = aof_start(srv);
+    if (rc < 0) {
+        fprintf(log_of(srv), "resp-server: starting again failed (%s): next try "
+                             "in 1s\n", tw_strerror(rc));
+        srv->aof_restart = tw_call_later(srv->loop, AOF_RESTART_EVERY, aof_restart_cb, srv);
+        return;
+    }
+    srv->stopped = false;
+    fprintf(log_of(srv), "resp-server: serving again, %zu keys loaded\n",
+            tw_resp_store_count(srv->store));
+}
+
+/* The append-only file failed with appendfsync always: the changes just
+ * made are not durable and their replies must not go out. Redis exits,
+ * and a supervisor starts it again: the server stops serving (every
+ * client is cut off unanswered, new ones likewise), forgets its keyspace,
+ * and a second later starts again from what the file holds. */
+static void aof_stop(tw_resp_server *srv, int err)
+{
+    fprintf(log_of(srv), "resp-server: cannot go on after the append-only file "
+                         "failed with appendfsync always (%s): stopping, as Redis "
+                         "exits, and starting again from the file in 1s\n",
+            tw_strerror(err));
+    fflush(log_of(srv));
+    srv->st.aof_restarts++;
+    srv->st.aof_error = err;
+    srv->stopped = true;
+    resp_aof_abandon(srv->aof);
+    srv->aof = NULL;
+    for (conn *c = srv->conns; c; c = c->next) {
+        c->closing = true;
+        c->out.len = 0;
+        tw_transport_abort(c->t);
+    }
+    if (!srv->closed)
+        srv->aof_restart = tw_call_later(srv->loop, AOF_RESTART_EVERY, aof_restart_cb, srv);
+}
+
+/* Before any reply goes out: the changes it answers are written (and,
+ * with always, durable). False when the server is stopped. */
+static bool aof_ready(tw_resp_server *srv)
+{
+    if (srv->stopped)
+        return false;
+    if (!srv->aof)
+        return true;
+    int rc = resp_aof_flush(srv->aof);
+    if (rc < 0)
+        aof_stop(srv, rc);
+    return rc >= 0;
+}
+
 /* ---- a connection: replies ---- */
 
 static void sink(void *arg, const void *data, size_t len)
 {
     conn *c = arg;
+    if (!c->closing && !aof_ready(c->srv))
+        return;
     if (!c->closing && tw_transport_write(c->t, data, len) < 0)
         c->closing = true; /* connection_lost follows from the loop */
 }
 
 static void flush(conn *c)
 {
+    if (!aof_ready(c->srv))
+        return;
     tw_resp_buf_flush(&c->out);
     if (tw_transport_is_closing(c->t))
         c->closing = true;
@@ -301,6 +414,11 @@ static size_t run(conn *c, const uint8_t *buf, size_t len, tw_ns now)
     tw_resp_server *srv = c->srv;
     tw_resp_ctx cx = {.store = srv->store, .info = &srv->info, .now = now,
                       .client_id = c->id};
+    if (srv->aof) {
+        cx.propagate = resp_aof_feed;
+        cx.propagate_arg = srv->aof;
+        cx.deny_writes = resp_aof_refusal(srv->aof);
+    }
     size_t off = 0;
     while (off < len && !c->paused && !c->closing) {
         size_t argc;
@@ -414,6 +532,11 @@ static void c_made(tw_protocol *p, tw_transport *t)
     c->linked = true;
     srv->st.connections++;
     srv->info.clients = ++srv->st.clients;
+    if (srv->stopped) { /* as if nobody listened */
+        c->closing = true;
+        tw_transport_abort(t);
+        return;
+    }
     if (srv->st.clients > srv->cfg.maxclients || srv->closed) {
         static const char t_[] = "-ERR max number of clients reached\r\n";
         srv->st.rejected++;
@@ -577,7 +700,8 @@ typedef struct server_opts {
     uint16_t port;
     uint64_t maxclients, bulk_max, array_max, inline_max, pending_max;
     uint64_t output_max, bytes_max, keys_max, seed, held_max;
-    bool quiet;
+    bool quiet, appendonly;
+    const char *appendfsync, *dir, *appendfilename;
 } server_opts;
 
 /* Descriptors kept for what is not a client: the listening socket, the
@@ -643,12 +767,33 @@ static const tw_opt server_table[] = {
      .help = "varies the run id and the hash seed"},
     {.name = "held-max", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, held_max),
      .help = "invariant: never hold more for one client"},
+    {.name = "appendonly", TW_OPT_FIELD(TW_OPT_FLAG, server_opts, appendonly),
+     .help = "keep every change in an append-only file, replayed at\n"
+             "start (as Redis's appendonly yes)"},
+    {.name = "appendfsync", TW_OPT_FIELD(TW_OPT_STRING, server_opts, appendfsync),
+     .def = "everysec", .meta = "always|everysec|no",
+     .help = "when the file is fsynced: before each reply to a change,\n"
+             "once a second, or never (default everysec)"},
+    {.name = "dir", TW_OPT_FIELD(TW_OPT_STRING, server_opts, dir), .meta = "DIR",
+     .help = "directory of the append-only file (default: the current\n"
+             "one; on a simulated node its disk's root)"},
+    {.name = "appendfilename", TW_OPT_FIELD(TW_OPT_STRING, server_opts, appendfilename),
+     .def = "appendonly.aof", .meta = "NAME",
+     .help = "the append-only file's name (default appendonly.aof)"},
     {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, server_opts, quiet),
      .help = "no output but warnings and errors"},
     {0},
 };
 
-TW_OPTS_USAGE_TEXT(server_usage, 2048, server_table)
+TW_OPTS_USAGE_TEXT(server_usage, 3072, server_table)
+
+/* --appendfsync's word as TW_RESP_FSYNC_*, or -1. */
+static int fsync_mode(const char *w)
+{
+    return !strcmp(w, "always") ? TW_RESP_FSYNC_ALWAYS
+           : !strcmp(w, "everysec") ? TW_RESP_FSYNC_EVERYSEC
+           : !strcmp(w, "no") ? TW_RESP_FSYNC_NO : -1;
+}
 
 static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
                      void **state)
@@ -659,6 +804,25 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
         return rc;
     if (!o.maxclients)
         o.maxclients = TW_RESP_MAXCLIENTS_DEFAULT;
+    int mode = fsync_mode(o.appendfsync ? o.appendfsync : "everysec");
+    if (mode < 0) {
+        fprintf(out, "resp-server: --appendfsync must be always, everysec or no, "
+                     "not '%s'\n", o.appendfsync);
+        return -EINVAL;
+    }
+    char aof_path[TW_FS_PATH_MAX + 2];
+    if (o.appendonly) {
+        const char *name = o.appendfilename ? o.appendfilename : "appendonly.aof";
+        int n = o.dir && o.dir[0]
+                    ? snprintf(aof_path, sizeof aof_path, "%s%s%s", o.dir,
+                               o.dir[strlen(o.dir) - 1] == '/' ? "" : "/", name)
+                    : snprintf(aof_path, sizeof aof_path, "%s", name);
+        if (!name[0] || strchr(name, '/') || n > TW_FS_PATH_MAX) {
+            fprintf(out, "resp-server: --appendfilename must be a file name without "
+                         "'/', and with --dir at most %d bytes\n", TW_FS_PATH_MAX);
+            return -EINVAL;
+        }
+    }
     if ((rc = fit_maxclients(loop, &o.maxclients, out)) < 0)
         return rc;
     tw_resp_server_cfg cfg = {
@@ -669,15 +833,20 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
         .maxclients = o.maxclients,
         .output_max = (size_t)o.output_max,
         .seed = o.seed,
+        .aof_path = o.appendonly ? aof_path : NULL,
+        .appendfsync = mode,
+        .log = out,
     };
     const char *host = o.host;
     uint16_t port = o.port;
     uint64_t held = o.held_max;
     bool quiet = o.quiet;
     server_app *a = calloc(1, sizeof *a);
-    if (!a || !(a->rs = tw_resp_server_new(loop, &cfg))) {
-        free(a);
+    if (!a)
         return -ENOMEM;
+    if ((rc = tw_resp_server_open(loop, &cfg, &a->rs)) < 0) {
+        free(a);
+        return rc;
     }
     a->held_check = held;
     tw__serving_init(&a->sv, loop, out, "resp-server", host, port, NULL, quiet);
@@ -694,7 +863,11 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
     if (!quiet) {
         /* A simulated node that crashed lost its keyspace with it. */
         unsigned restarts = tw_app_restarts(loop);
-        if (restarts)
+        tw_resp_store *st = tw_resp_server_store(a->rs);
+        if (o.appendonly)
+            fprintf(out, "%s %s: %zu keys\n", restarts ? "Restart: loaded" : "Loaded",
+                    aof_path, tw_resp_store_count(st));
+        else if (restarts)
             fprintf(out, "Restart %u: the keyspace starts empty\n", restarts);
         fflush(out);
     }

@@ -97,6 +97,67 @@ static void test_redis_cli_commands(void **state)
     assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
 }
 
+/* A server with --appendonly in dir (appendfsync as given); returns its
+ * port. Its first line says what it loaded. */
+static uint16_t start_aof_server(tw_proc *srv, char *dir, char *fsync, char *loaded,
+                                 size_t len)
+{
+    char *argv[] = {tw_cli_twin, "run", "resp-server", "--port", "0", "--appendonly",
+                    "--dir", dir, "--appendfsync", fsync, NULL};
+    tw_proc_spawn(srv, argv);
+    assert_true(tw_proc_line(srv, loaded, len));
+    char line[256];
+    assert_true(tw_proc_line(srv, line, sizeof line));
+    unsigned port = 0;
+    assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
+    return (uint16_t)port;
+}
+
+/* Restarted, the server has what redis-cli wrote: after a clean stop,
+ * and after being killed (SIGKILL) with appendfsync always. */
+static void test_redis_cli_persistent_server_restarted(void **state)
+{
+    (void)state;
+    if (!tw_cli_have("redis-cli"))
+        skip();
+    char dir[] = "/tmp/twin-aof-cli-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    tw_proc srv;
+    char loaded[256], want[300];
+    uint16_t port = start_aof_server(&srv, dir, "everysec", loaded, sizeof loaded);
+    snprintf(want, sizeof want, "Loaded %s/appendonly.aof: 0 keys", dir);
+    assert_string_equal(loaded, want);
+    cli(port, "SET greeting 'hello world'", "OK\n");
+    cli(port, "INCRBY visits 41", "41\n");
+    cli(port, "INCR visits", "42\n");
+    cli(port, "SET gone soon", "OK\n");
+    cli(port, "DEL gone", "1\n");
+    cli(port, "SET later v EX 1000", "OK\n");
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
+
+    port = start_aof_server(&srv, dir, "always", loaded, sizeof loaded);
+    snprintf(want, sizeof want, "Loaded %s/appendonly.aof: 3 keys", dir);
+    assert_string_equal(loaded, want);
+    cli(port, "GET greeting", "hello world\n");
+    cli(port, "GET visits", "42\n");
+    cli(port, "EXISTS gone", "0\n");
+    char cmd[128], out[64];
+    snprintf(cmd, sizeof cmd, "redis-cli -p %u TTL later", port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    long ttl = strtol(out, NULL, 10);
+    if (ttl < 990 || ttl > 1000)
+        fail_msg("TTL after the restart: %s", out);
+    cli(port, "INCR visits", "43\n");
+    tw_proc_finish(&srv, SIGKILL); /* no chance to flush anything */
+
+    port = start_aof_server(&srv, dir, "always", loaded, sizeof loaded);
+    cli(port, "GET visits", "43\n");
+    cli(port, "DBSIZE", "3\n");
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_redis_cli_stdin_and_pipe_mode(void **state)
 {
     (void)state;
@@ -301,6 +362,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_redis_cli_commands, tw_cli_teardown),
         cmocka_unit_test_teardown(test_redis_cli_stdin_and_pipe_mode, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_redis_cli_persistent_server_restarted,
+                                  tw_cli_teardown),
         cmocka_unit_test_teardown(test_resp_client_and_limits, tw_cli_teardown),
         cmocka_unit_test_teardown(test_resp_client_gives_up_after_attempts,
                                   tw_cli_teardown),

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "twin/loop.h"
 #include "twin/protocol.h"
@@ -263,6 +264,9 @@ typedef struct tw_resp_ctx {
      * and before its reply is handed on. */
     tw_resp_propagate_fn *propagate;
     void *propagate_arg;
+    /* NULL, or the error (without its '-') that commands which write
+     * are answered with instead of running (Redis's MISCONF). */
+    const char *deny_writes;
     bool propagated;          /* private: the command handed on its own form */
 } tw_resp_ctx;
 
@@ -298,7 +302,20 @@ typedef struct tw_resp_server_cfg {
     size_t output_max;    /* a client's replies held, past which it is
                            * dropped; 0: 1 GiB */
     uint64_t seed;        /* varies run_id and the hash seed */
+    /* Persistence, as Redis's appendonly: NULL for none, else the path
+     * of an append-only file (on the loop's backend: a simulated node's
+     * own disk) replayed at start and added to by every change; see
+     * proto/resp_aof.h for its format, loading and errors. */
+    const char *aof_path;
+    int appendfsync;      /* TW_RESP_FSYNC_*; 0 is everysec, Redis's default */
+    FILE *log;            /* warnings and errors; NULL: stderr */
 } tw_resp_server_cfg;
+
+enum {
+    TW_RESP_FSYNC_EVERYSEC = 0, /* fsync once a second at most */
+    TW_RESP_FSYNC_ALWAYS,       /* fsync before replying to a change */
+    TW_RESP_FSYNC_NO,           /* never fsync */
+};
 
 typedef struct tw_resp_server_stats {
     uint64_t connections, clients, commands;
@@ -306,6 +323,11 @@ typedef struct tw_resp_server_stats {
     uint64_t protocol_errors; /* limits and malformed requests */
     uint64_t dropped;         /* output_max */
     uint64_t pauses;          /* pause_writing calls */
+    uint64_t aof_restarts;    /* the append-only file failed with
+                               * `always`: the server stopped serving and
+                               * started again from the file, as Redis
+                               * exits and its supervisor restarts it */
+    int aof_error;            /* the last such failure (a negative errno) */
     size_t held_max;          /* most bytes held for one client at once:
                                * unfinished input + replies not yet taken
                                * by the transport + its write buffer */
@@ -313,6 +335,11 @@ typedef struct tw_resp_server_stats {
 
 /* NULL on ENOMEM. cfg NULL: defaults. */
 tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg);
+/* The same, with the error: 0 and *out, or a negative errno (-ENOMEM;
+ * with aof_path: -EBADMSG for a damaged file, or the file API's errors,
+ * said on cfg->log). */
+int tw_resp_server_open(tw_loop *loop, const tw_resp_server_cfg *cfg,
+                        tw_resp_server **out);
 /* Factory for tw_create_server; arg is the tw_resp_server. */
 tw_protocol *tw_resp_server_factory(void *srv);
 /* Close every connection (after flushing), stop the expiry timer, and
