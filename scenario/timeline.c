@@ -228,6 +228,7 @@ static int parse_mods(sc_yaml *y, yaml_node_t *n, tw_sim_fault *f)
     case TW_SIM_FAULT_EMFILE:
     case TW_SIM_FAULT_ENOBUFS:
     case TW_SIM_FAULT_FSYNC_FAIL:
+    case TW_SIM_FAULT_LOST_WRITE:
         return parse_count(y, n, f);
     case TW_SIM_FAULT_SLOW: {
         yaml_node_t *c = sc_get(y, n, "cost");
@@ -357,6 +358,7 @@ char *sc_fault_describe(const tw_scenario *sc, const sc_fault *e, char *buf,
     case TW_SIM_FAULT_EMFILE:
     case TW_SIM_FAULT_ENOBUFS:
     case TW_SIM_FAULT_FSYNC_FAIL:
+    case TW_SIM_FAULT_LOST_WRITE:
         snprintf(extra, sizeof extra, " x%u", (unsigned)f->count);
         break;
     case TW_SIM_FAULT_SLOW: {

@@ -323,6 +323,7 @@ static void write_fault(FILE *f, const tw_scenario *sc, const sc_fault *e)
     case TW_SIM_FAULT_EMFILE:
     case TW_SIM_FAULT_ENOBUFS:
     case TW_SIM_FAULT_FSYNC_FAIL:
+    case TW_SIM_FAULT_LOST_WRITE:
         fprintf(f, ", count: %u", (unsigned)x->count);
         break;
     case TW_SIM_FAULT_SLOW:

@@ -87,6 +87,12 @@ static const tw_sim_fault_info kinds[TW_SIM_FAULT_KINDS] = {
                                  "open transports died with the node, and "
                                  "its disk lost what was not durable",
                                  false, true, false, true, {0}},
+    [TW_SIM_FAULT_DISK_CORRUPT] = {"disk_corrupt", "disk_corrupt", "reads corrupted",
+                                   "file reads came back with a flipped bit",
+                                   false, true, true, true, {0}},
+    [TW_SIM_FAULT_LOST_WRITE] = {"lost_write", "lost_write", "writes lost",
+                                 "file writes reported done changed nothing",
+                                 false, false, false, true, {"count"}},
 };
 
 const tw_sim_fault_info *tw_sim_fault_kind_info(tw_sim_fault_kind k)
@@ -353,6 +359,18 @@ int tw_sim_disk_full(tw_loop *node, tw_ns duration_ns)
 int tw_sim_fsync_fail(tw_loop *node, uint32_t count)
 {
     return now_fault(node, NULL, (tw_sim_fault){.kind = TW_SIM_FAULT_FSYNC_FAIL,
+                                                .count = count});
+}
+
+int tw_sim_disk_corrupt(tw_loop *node, tw_ns duration_ns)
+{
+    return now_fault(node, NULL, (tw_sim_fault){.kind = TW_SIM_FAULT_DISK_CORRUPT,
+                                                .duration_ns = duration_ns});
+}
+
+int tw_sim_lost_write(tw_loop *node, uint32_t count)
+{
+    return now_fault(node, NULL, (tw_sim_fault){.kind = TW_SIM_FAULT_LOST_WRITE,
                                                 .count = count});
 }
 
@@ -623,6 +641,10 @@ static void disk_fault(tw_sim *sim, sim_node *n, const tw_sim_fault *f)
         fs->full_until = until;
     else if (f->kind == TW_SIM_FAULT_FSYNC_FAIL)
         fs->fsync_fail_left += f->count;
+    else if (f->kind == TW_SIM_FAULT_DISK_CORRUPT && until > fs->corrupt_until)
+        fs->corrupt_until = until;
+    else if (f->kind == TW_SIM_FAULT_LOST_WRITE)
+        fs->lost_write_left += f->count;
 }
 
 static void apply(tw_sim *sim, const tw_sim_fault *f)
@@ -636,7 +658,8 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
                        f->kind == TW_SIM_FAULT_FREEZE || f->kind == TW_SIM_FAULT_SLOW ||
                        f->kind == TW_SIM_FAULT_BLACKHOLE ||
                        f->kind == TW_SIM_FAULT_DISK_EIO ||
-                       f->kind == TW_SIM_FAULT_DISK_FULL;
+                       f->kind == TW_SIM_FAULT_DISK_FULL ||
+                       f->kind == TW_SIM_FAULT_DISK_CORRUPT;
     sim_trace(sim, a, 0, kinds[f->kind].trace, b == SIM_NONE ? -1 : (int64_t)b,
               f->kind == TW_SIM_FAULT_CLOCK ? f->skew_ns
               : self_ending                 ? f->duration_ns
@@ -688,6 +711,8 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
     case TW_SIM_FAULT_DISK_EIO:
     case TW_SIM_FAULT_DISK_FULL:
     case TW_SIM_FAULT_FSYNC_FAIL:
+    case TW_SIM_FAULT_DISK_CORRUPT:
+    case TW_SIM_FAULT_LOST_WRITE:
         disk_fault(sim, na, f);
         break;
     case TW_SIM_FAULT_POWER_LOSS:

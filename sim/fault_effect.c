@@ -95,9 +95,11 @@ static uint64_t disk_counter(sim_node *n, tw_sim_fault_kind kind)
     sim_fs *fs = sim_fs_of(n);
     if (!fs)
         return 0;
-    return kind == TW_SIM_FAULT_DISK_EIO    ? fs->eio_hits
-           : kind == TW_SIM_FAULT_DISK_FULL ? fs->full_hits
-                                            : fs->fsync_failed;
+    return kind == TW_SIM_FAULT_DISK_EIO       ? fs->eio_hits
+           : kind == TW_SIM_FAULT_DISK_FULL    ? fs->full_hits
+           : kind == TW_SIM_FAULT_DISK_CORRUPT ? fs->corrupt_hits
+           : kind == TW_SIM_FAULT_LOST_WRITE   ? fs->writes_lost
+                                               : fs->fsync_failed;
 }
 
 /* ---- begin, end, now ---- */
@@ -154,6 +156,8 @@ void sim_effect_begin(tw_sim *sim, uint32_t i)
     case TW_SIM_FAULT_DISK_EIO:
     case TW_SIM_FAULT_DISK_FULL:
     case TW_SIM_FAULT_FSYNC_FAIL:
+    case TW_SIM_FAULT_DISK_CORRUPT:
+    case TW_SIM_FAULT_LOST_WRITE:
         st->base = disk_counter(n, f->kind);
         break;
     case TW_SIM_FAULT_RESTART:
@@ -192,8 +196,10 @@ static uint64_t reading(tw_sim *sim, uint32_t i)
         return paths_sum(sim, f, C_DGRAM) - st->base;
     case TW_SIM_FAULT_DISK_EIO:
     case TW_SIM_FAULT_DISK_FULL:
+    case TW_SIM_FAULT_DISK_CORRUPT:
         return disk_counter(sim->nodes[f->a], f->kind) - st->base;
-    case TW_SIM_FAULT_FSYNC_FAIL: {
+    case TW_SIM_FAULT_FSYNC_FAIL:
+    case TW_SIM_FAULT_LOST_WRITE: {
         /* the fsyncs it armed: overlapping ones share the count */
         uint64_t used = disk_counter(sim->nodes[f->a], f->kind) - st->base;
         return used > f->count ? f->count : used;

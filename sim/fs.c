@@ -343,6 +343,21 @@ static int file_open(tw_loop *loop, const char *path, unsigned flags,
     return charge(n, T_OPEN, false, (int64_t)flags, rc);
 }
 
+/* A bad read (disk_corrupt): one bit of one sector of the k bytes read
+ * at off, the sector and the bit drawn from the disk's stream. */
+static void corrupt_read(sim_node *n, uint8_t *buf, size_t k, uint64_t off)
+{
+    tw_sim *sim = n->sim;
+    uint64_t first = off / SECTOR, last = (off + k - 1) / SECTOR;
+    uint64_t sector = first + sim_below(&sim->rng_disk, last - first + 1);
+    uint64_t lo = sector * SECTOR > off ? sector * SECTOR - off : 0;
+    uint64_t hi = (sector + 1) * SECTOR - off < k ? (sector + 1) * SECTOR - off : k;
+    assert(lo < hi && hi <= k);
+    uint64_t bit = sim_below(&sim->rng_disk, (hi - lo) * 8);
+    buf[lo + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    n->fs->corrupt_hits++;
+}
+
 static ssize_t file_pread(tw_file *tf, void *buf, size_t len, uint64_t off)
 {
     sim_node *n = node_of(tf->loop);
@@ -355,6 +370,8 @@ static ssize_t file_pread(tw_file *tf, void *buf, size_t len, uint64_t off)
         size_t k = e->cur_len - (size_t)off < len ? e->cur_len - (size_t)off : len;
         memcpy(buf, e->cur + off, k);
         rc = (ssize_t)k;
+        if (in_window(n, n->fs->corrupt_until))
+            corrupt_read(n, buf, k, off);
     }
     charge(n, T_READ, false, (int64_t)len, rc);
     return rc;
@@ -379,6 +396,11 @@ static ssize_t file_pwrite(tw_file *tf, const void *buf, size_t len,
         rc = -ENOSPC;
     } else if (grow > fs->opts.bytes_max || fs->bytes > fs->opts.bytes_max - grow) {
         rc = -ENOSPC;
+    } else if (fs->lost_write_left) { /* reported done, never made */
+        fs->lost_write_left--;
+        fs->writes_lost++;
+        charge(n, T_WRITE, false, (int64_t)len, rc);
+        return rc;
     } else if (end > e->cur_cap) {
         size_t cap = e->cur_cap ? e->cur_cap : 256;
         while (cap < end)

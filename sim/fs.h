@@ -18,11 +18,12 @@ typedef struct sim_fs {
     sim_jrec *j;     /* name changes since the last directory fsync */
     uint32_t nj, capj;
     uint64_t bytes;  /* in every entry's current bytes */
-    /* disk faults: a window of EIO, a window of ENOSPC, fsyncs to fail;
+    /* disk faults: a window of EIO, a window of ENOSPC, fsyncs to fail,
+     * a window of bad reads, writes to lose;
      * and what they refused (their effect counts) */
-    tw_ns eio_until, full_until;
-    uint32_t fsync_fail_left;
-    uint64_t eio_hits, full_hits, fsync_failed;
+    tw_ns eio_until, full_until, corrupt_until;
+    uint32_t fsync_fail_left, lost_write_left;
+    uint64_t eio_hits, full_hits, fsync_failed, corrupt_hits, writes_lost;
 } sim_fs;
 
 extern const tw__file_ops sim_file_ops;

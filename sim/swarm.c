@@ -186,10 +186,12 @@ static void draw_one(tw_sim_prng *r, const tw_sim_swarm_spec *s,
     case TW_SIM_FAULT_EMFILE:
     case TW_SIM_FAULT_ENOBUFS:
     case TW_SIM_FAULT_FSYNC_FAIL:
+    case TW_SIM_FAULT_LOST_WRITE:
         f->count = (uint32_t)between(r, 1, 3);
         break;
     case TW_SIM_FAULT_DISK_EIO:
     case TW_SIM_FAULT_DISK_FULL:
+    case TW_SIM_FAULT_DISK_CORRUPT:
     case TW_SIM_FAULT_POWER_LOSS:
         f->duration_ns = dur;
         break;

@@ -81,6 +81,8 @@ static const schema records[] = {
     {"disk_eio", "with", "for", F_NODE, F_NS, "fault: file calls fail with EIO"},
     {"disk_full", "with", "for", F_NODE, F_NS, "fault: file writes fail with ENOSPC"},
     {"fsync_fail", "with", NULL, F_NODE, F_NONE, "fault: the next fsyncs fail"},
+    {"disk_corrupt", "with", "for", F_NODE, F_NS, "fault: file reads come back corrupted"},
+    {"lost_write", "with", NULL, F_NODE, F_NONE, "fault: the next file writes are lost"},
     {"power_loss", "with", NULL, F_NODE, F_NONE,
      "fault: the node goes down, its disk keeps only what was durable"},
     {"blackhole", "with", "for", F_NODE, F_NS, "fault: silent drops"},

@@ -413,6 +413,8 @@ static void test_every_fault_kind_in_a_timeline_and_a_swarm(void **state)
         "  - {at: 1s, disk_full: server, for: 20ms}\n",
         "  - {at: 1s, fsync_fail: server, count: 2}\n",
         "  - {at: 1s, power_loss: server, for: 100ms}\n",
+        "  - {at: 1s, disk_corrupt: server, for: 20ms}\n",
+        "  - {at: 1s, lost_write: server, count: 1}\n",
     };
     size_t n = sizeof entries / sizeof entries[0];
     assert_int_equal(n, TW_SIM_FAULT_KINDS - TW_SIM_FAULT_PARTITION);

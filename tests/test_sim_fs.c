@@ -357,6 +357,69 @@ static void test_fsync_fail_leaves_data_not_durable(void **state)
     tw_sim_free(sim);
 }
 
+/* For its window every read comes back with exactly one bit flipped,
+ * inside the sectors read; the file itself is intact: reads after the
+ * window are right, and a crash keeps the true bytes. */
+static void test_disk_corrupt_flips_one_bit_per_read(void **state)
+{
+    tw_loop *n1;
+    tw_sim *sim = world(13, &n1, NULL);
+    put(n1, "/f", 'a', 2048, true);
+    tw_file *f;
+    assert_int_equal(tw_file_open(n1, "/f", TW_FILE_READ, &f), 0);
+    int id = at_now(sim, n1, (tw_sim_fault){.kind = TW_SIM_FAULT_DISK_CORRUPT,
+                                            .duration_ns = TW_MS(20)});
+    bool sectors[4] = {false};
+    for (int r = 0; r < 16; r++) {
+        char buf[1500];
+        assert_int_equal(tw_file_pread(f, buf, sizeof buf, 300), 1500);
+        int flipped = 0, at = -1;
+        for (int i = 0; i < 1500; i++)
+            for (int b = 0; b < 8; b++)
+                if (((buf[i] ^ 'a') >> b) & 1)
+                    flipped++, at = i;
+        assert_int_equal(flipped, 1);
+        sectors[(300 + at) / 512] = true;
+    }
+    /* the draws reach every sector the reads cover (0..3) */
+    assert_true(sectors[0] && sectors[1] && sectors[2] && sectors[3]);
+    assert_int_equal(effect(sim, id), 16);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(30)), 0);
+    char buf[2048];
+    assert_int_equal(tw_file_pread(f, buf, sizeof buf, 0), 2048);
+    for (int i = 0; i < 2048; i++)
+        assert_int_equal(buf[i], 'a');
+    assert_int_equal(effect(sim, id), 16);
+    assert_int_equal(tw_file_close(f), 0);
+    tw_sim_free(sim);
+}
+
+/* The next `count` writes report success and leave the file as it was;
+ * the one after lands. */
+static void test_lost_write_is_acknowledged_and_absent(void **state)
+{
+    tw_loop *n1;
+    tw_sim *sim = world(14, &n1, NULL);
+    put(n1, "/f", 'a', 10, true);
+    tw_file *f;
+    assert_int_equal(tw_file_open(n1, "/f", TW_FILE_READ | TW_FILE_WRITE, &f), 0);
+    int id = at_now(sim, n1, (tw_sim_fault){.kind = TW_SIM_FAULT_LOST_WRITE,
+                                            .count = 2});
+    assert_int_equal(tw_file_pwrite(f, "bb", 2, 0), 2);
+    assert_int_equal(tw_file_append(f, "cc", 2), 2);
+    assert_int_equal(tw_file_fsync(f), 0);
+    assert_int_equal(tw_file_size(f), 10);
+    char buf[16];
+    assert_int_equal(tw_file_pread(f, buf, sizeof buf, 0), 10);
+    assert_int_equal(buf[0], 'a');
+    assert_int_equal(effect(sim, id), 2);
+    assert_int_equal(tw_file_append(f, "dd", 2), 2);
+    assert_int_equal(tw_file_size(f), 12);
+    assert_int_equal(effect(sim, id), 2);
+    assert_int_equal(tw_file_close(f), 0);
+    tw_sim_free(sim);
+}
+
 /* A power loss keeps only what was durable, whatever the seed: unsynced
  * bytes and unsynced names are gone; the node comes back after the
  * window. */
@@ -398,6 +461,8 @@ int main(void)
         TW_TEST(test_disk_eio_fails_calls_for_its_window),
         TW_TEST(test_disk_full_refuses_writes_for_its_window),
         TW_TEST(test_fsync_fail_leaves_data_not_durable),
+        TW_TEST(test_disk_corrupt_flips_one_bit_per_read),
+        TW_TEST(test_lost_write_is_acknowledged_and_absent),
         TW_TEST(test_power_loss_keeps_only_what_was_durable),
     };
     return cmocka_run_group_tests_name("sim file system", tests, NULL, NULL);

@@ -87,6 +87,14 @@ typedef enum tw_sim_fault_kind {
                                    loses everything not durable (no
                                    draw: the worst case); back after the
                                    window, if it has one */
+    TW_SIM_FAULT_DISK_CORRUPT,  /* for the window, each of a's file reads
+                                   comes back with one bit flipped in one
+                                   512-byte sector of what it read (the
+                                   seed picks which); the file's bytes
+                                   stay right (a bad read, not bad data) */
+    TW_SIM_FAULT_LOST_WRITE,    /* a's next `count` file writes report
+                                   success and change nothing (a disk
+                                   that drops a write it acknowledged) */
     TW_SIM_FAULT_KINDS          /* one past the last */
 } tw_sim_fault_kind;
 
@@ -164,6 +172,8 @@ int tw_sim_disk_eio(tw_loop *node, tw_ns duration_ns);
 int tw_sim_disk_full(tw_loop *node, tw_ns duration_ns);
 int tw_sim_fsync_fail(tw_loop *node, uint32_t count);
 int tw_sim_power_loss(tw_loop *node, tw_ns duration_ns);
+int tw_sim_disk_corrupt(tw_loop *node, tw_ns duration_ns);
+int tw_sim_lost_write(tw_loop *node, uint32_t count);
 
 /* Reset one simulated stream connection (both ends see -ECONNRESET).
  * -EINVAL if t is not a simulated stream transport. */

@@ -14,7 +14,9 @@
  *     to a point the seed chooses and undone after it. A directory's
  *     fsync makes every earlier change of names durable (one journal for
  *     the node, as ext4's), not only its own.
- * A power loss (the fault kind power_loss) loses all of it.
+ * A power loss (the fault kind power_loss) loses all of it. The disk's
+ * other faults (twin/simfault.h): disk_eio, disk_full, fsync_fail,
+ * disk_corrupt (bad reads), lost_write (acknowledged writes dropped).
  *
  * Each call holds the node for a latency drawn from the node's
  * distribution (twin/file.h: the call returns at once, the node's next
