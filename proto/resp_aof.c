@@ -29,6 +29,10 @@ struct resp_aof {
     char path[TW_FS_PATH_MAX + 1];
     int mode;           /* TW_RESP_FSYNC_* */
     FILE *log;
+    tw_resp_store *store;   /* what a rewrite writes out */
+    uint64_t rewrite_min;   /* no rewrite below this size */
+    int rewrite_pct;        /* growth over base_size that rewrites; < 0: never */
+    uint64_t base_size;     /* the size after the last rewrite, or at start */
     tw_resp_buf buf;    /* fed, not yet written */
     uint64_t size;      /* bytes written to the file */
     bool unsynced;      /* written since the last fsync */
@@ -36,6 +40,7 @@ struct resp_aof {
     int sync_err;       /* the last fsync failed */
     char refusal[160];
     tw_handle timer;
+    uint64_t rewrites;
 };
 
 /* ---- loading ---- */
@@ -247,7 +252,8 @@ static int load(resp_aof *a, const tw_resp_ctx *cx_proto)
 }
 
 int resp_aof_open(tw_loop *loop, const char *path, int fsync_mode,
-                  const tw_resp_ctx *cx_proto, FILE *log, resp_aof **out)
+                  const resp_aof_rewrite *rw, const tw_resp_ctx *cx_proto,
+                  FILE *log, resp_aof **out)
 {
     if (!path || !path[0] || strlen(path) > TW_FS_PATH_MAX)
         return -ENAMETOOLONG;
@@ -258,6 +264,9 @@ int resp_aof_open(tw_loop *loop, const char *path, int fsync_mode,
         return -ENOMEM;
     a->loop = loop;
     a->mode = fsync_mode;
+    a->store = cx_proto->store;
+    a->rewrite_min = rw && rw->min_size ? rw->min_size : RESP_AOF_REWRITE_MIN;
+    a->rewrite_pct = rw && rw->percentage ? rw->percentage : 100;
     a->log = log ? log : stderr;
     snprintf(a->path, sizeof a->path, "%s", path);
     tw_resp_buf_init(&a->buf, 0);
@@ -278,8 +287,100 @@ int resp_aof_open(tw_loop *loop, const char *path, int fsync_mode,
         free(a);
         return rc;
     }
+    a->base_size = a->size;
     *out = a;
     return 0;
+}
+
+/* ---- rewriting ---- */
+
+typedef struct rewriter {
+    resp_aof *a;
+    tw_file *f;
+    tw_resp_buf buf;
+    uint64_t off;
+} rewriter;
+
+static int rw_flush(rewriter *w)
+{
+    if (w->buf.overflow)
+        return -ENOMEM;
+    if (!w->buf.len)
+        return 0;
+    ssize_t n = tw_file_pwrite(w->f, w->buf.data, w->buf.len, w->off);
+    if (n < 0)
+        return (int)n;
+    w->off += (uint64_t)n;
+    w->buf.len = 0;
+    return 0;
+}
+
+/* One key as the command that makes it: SET k v [PXAT t]. */
+static int rw_key(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                  size_t vlen, int64_t expire_ms)
+{
+    rewriter *w = arg;
+    bool px = expire_ms != TW_RESP_NO_EXPIRY;
+    tw_resp_add_array(&w->buf, px ? 5 : 3);
+    tw_resp_add_bulk(&w->buf, "SET", 3);
+    tw_resp_add_bulk(&w->buf, key, klen);
+    tw_resp_add_bulk(&w->buf, val, vlen);
+    if (px) {
+        char t[24];
+        int n = snprintf(t, sizeof t, "%" PRId64, expire_ms);
+        tw_resp_add_bulk(&w->buf, "PXAT", 4);
+        tw_resp_add_bulk(&w->buf, t, (size_t)n);
+    }
+    return w->buf.len >= READ_CHUNK ? rw_flush(w) : 0;
+}
+
+/* Replace the file by the shortest one that makes the same keyspace (as
+ * Redis's rewrite, but synchronously): write it beside, make it
+ * durable, rename it over, make the name durable. A failure leaves the
+ * old file, which is still whole, and is said; the next try waits until
+ * the file has grown as much again. */
+static int rewrite(resp_aof *a)
+{
+    assert(!a->buf.len); /* everything fed is in the file */
+    char tmp[TW_FS_PATH_MAX + 1];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.rewrite", a->path) >= sizeof tmp)
+        return -ENAMETOOLONG;
+    rewriter w = {.a = a};
+    tw_resp_buf_init(&w.buf, 0);
+    int rc = tw_file_open(a->loop, tmp, TW_FILE_WRITE | TW_FILE_CREATE | TW_FILE_TRUNC, &w.f);
+    if (rc >= 0) {
+        rc = tw_resp_store_each(a->store, tw_loop_now(a->loop) / TW_NS_PER_MS, rw_key, &w);
+        if (rc >= 0)
+            rc = rw_flush(&w);
+        if (rc >= 0)
+            rc = tw_file_fsync(w.f);
+        tw_file_close(w.f);
+    }
+    tw_resp_buf_fini(&w.buf);
+    if (rc >= 0)
+        rc = tw_fs_rename(a->loop, tmp, a->path);
+    tw_file *nf = NULL;
+    if (rc >= 0 && (rc = sync_dir(a)) >= 0)
+        rc = tw_file_open(a->loop, a->path, TW_FILE_READ | TW_FILE_WRITE | TW_FILE_APPEND, &nf);
+    if (rc < 0) {
+        fprintf(a->log, "resp-server: rewriting %s failed (%s): the file stays as "
+                        "it was\n", a->path, tw_strerror(rc));
+        tw_fs_unlink(a->loop, tmp);
+        a->base_size = a->size;
+        return rc;
+    }
+    tw_file_close(a->f);
+    a->f = nf;
+    a->size = a->base_size = w.off;
+    a->unsynced = false;
+    a->rewrites++;
+    return 0;
+}
+
+static bool rewrite_due(const resp_aof *a)
+{
+    return a->rewrite_pct > 0 && a->size >= a->rewrite_min &&
+           a->size - a->base_size >= a->base_size / 100 * (uint64_t)a->rewrite_pct;
 }
 
 /* ---- feeding and flushing ---- */
@@ -367,8 +468,13 @@ int resp_aof_flush(resp_aof *a)
     a->buf.len = 0;
     a->unsynced = true;
     clear_error(a, &a->write_err);
-    if (a->mode == TW_RESP_FSYNC_ALWAYS)
-        return do_fsync(a);
+    if (a->mode == TW_RESP_FSYNC_ALWAYS) {
+        int rc = do_fsync(a);
+        if (rc < 0)
+            return rc;
+    }
+    if (rewrite_due(a))
+        rewrite(a); /* a failure leaves the old file: not fatal */
     arm(a);
     return 0;
 }
@@ -381,6 +487,7 @@ const char *resp_aof_refusal(const resp_aof *a)
 }
 
 uint64_t resp_aof_size(const resp_aof *a) { return a->size + a->buf.len; }
+uint64_t resp_aof_rewrites(const resp_aof *a) { return a->rewrites; }
 
 /* ---- closing ---- */
 

@@ -15,6 +15,8 @@
  * cut back to its last whole command with a warning, as Redis's
  * aof-load-truncated does; a file damaged before its end (not RESP, an
  * unknown command) is an error, and the server does not start.
+ * Growth: past a size, the file is rewritten as one SET per key (see
+ * resp_aof_rewrite).
  * Errors after start: with `always` a failed write or fsync is fatal
  * (Redis exits): resp_aof_flush returns it, and the server stops serving
  * and starts again from the file a second later, as a supervised Redis
@@ -33,12 +35,25 @@
 
 typedef struct resp_aof resp_aof;
 
+/* When the file is rewritten (made anew from the keyspace, the way
+ * Redis's auto-aof-rewrite does, but synchronously): once it is at least
+ * min_size and has grown by percentage since the last rewrite (or the
+ * start). Zero fields: Redis's defaults, 64 MiB and 100; a negative
+ * percentage: never. */
+typedef struct resp_aof_rewrite {
+    uint64_t min_size;
+    int percentage;
+} resp_aof_rewrite;
+
+#define RESP_AOF_REWRITE_MIN ((uint64_t)64 << 20)
+
 /* Open (creating it if absent) and replay path into st; run commands
  * as cx_proto says (store, info, clock; propagate is ignored). Messages
  * (a truncated tail, an error) go to log, naming the file. 0 and *out,
  * or a negative errno: -EBADMSG damaged, -ENOMEM, the file API's. */
 int resp_aof_open(tw_loop *loop, const char *path, int fsync_mode,
-                  const tw_resp_ctx *cx_proto, FILE *log, resp_aof **out);
+                  const resp_aof_rewrite *rw, const tw_resp_ctx *cx_proto,
+                  FILE *log, resp_aof **out);
 
 /* The tw_resp_propagate_fn: arg is the resp_aof. */
 void resp_aof_feed(void *arg, const tw_resp_arg *argv, size_t argc);
@@ -51,8 +66,9 @@ int resp_aof_flush(resp_aof *a);
  * refused with (Redis's MISCONF). */
 const char *resp_aof_refusal(const resp_aof *a);
 
-/* Bytes of the file, counting what is buffered. */
+/* Bytes of the file, counting what is buffered; rewrites done. */
 uint64_t resp_aof_size(const resp_aof *a);
+uint64_t resp_aof_rewrites(const resp_aof *a);
 
 /* Close without writing what was fed (the server stops after a fatal
  * failure: those changes were never acknowledged). */

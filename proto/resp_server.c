@@ -212,7 +212,12 @@ void tw_resp_server_discard(tw_resp_server *srv)
 
 tw_resp_server_stats tw_resp_server_get_stats(const tw_resp_server *srv)
 {
-    return srv->st;
+    tw_resp_server_stats st = srv->st;
+    if (srv->aof) {
+        st.aof_size = resp_aof_size(srv->aof);
+        st.aof_rewrites = resp_aof_rewrites(srv->aof);
+    }
+    return st;
 }
 
 tw_resp_store *tw_resp_server_store(tw_resp_server *srv) { return srv->store; }
@@ -235,7 +240,9 @@ static int aof_start(tw_resp_server *srv)
 {
     tw_resp_ctx cx = {.store = srv->store, .info = &srv->info,
                       .now = tw_loop_now(srv->loop)};
-    return resp_aof_open(srv->loop, srv->aof_path, srv->cfg.appendfsync, &cx,
+    resp_aof_rewrite rw = {.min_size = srv->cfg.aof_rewrite_min_size,
+                           .percentage = srv->cfg.aof_rewrite_percentage};
+    return resp_aof_open(srv->loop, srv->aof_path, srv->cfg.appendfsync, &rw, &cx,
                          srv->cfg.log, &srv->aof);
 }
 
@@ -702,6 +709,7 @@ typedef struct server_opts {
     uint64_t output_max, bytes_max, keys_max, seed, held_max;
     bool quiet, appendonly;
     const char *appendfsync, *dir, *appendfilename;
+    uint64_t rewrite_min, rewrite_pct;
 } server_opts;
 
 /* Descriptors kept for what is not a client: the listening socket, the
@@ -780,12 +788,20 @@ static const tw_opt server_table[] = {
     {.name = "appendfilename", TW_OPT_FIELD(TW_OPT_STRING, server_opts, appendfilename),
      .def = "appendonly.aof", .meta = "NAME",
      .help = "the append-only file's name (default appendonly.aof)"},
+    {.name = "auto-aof-rewrite-min-size", TW_OPT_FIELD(TW_OPT_BYTES, server_opts, rewrite_min),
+     .def = "64MiB", .min = 1,
+     .help = "rewrite the file (one SET per key) once it is this big\n"
+             "(default 64MiB)..."},
+    {.name = "auto-aof-rewrite-percentage", TW_OPT_FIELD(TW_OPT_U64, server_opts, rewrite_pct),
+     .def = "100", .max = 1000000, .meta = "PERCENT",
+     .help = "...and grew this much since the last rewrite (default\n"
+             "100; 0: never rewrite)"},
     {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, server_opts, quiet),
      .help = "no output but warnings and errors"},
     {0},
 };
 
-TW_OPTS_USAGE_TEXT(server_usage, 3072, server_table)
+TW_OPTS_USAGE_TEXT(server_usage, 4096, server_table)
 
 /* --appendfsync's word as TW_RESP_FSYNC_*, or -1. */
 static int fsync_mode(const char *w)
@@ -835,6 +851,8 @@ static int app_start(tw_loop *loop, int argc, char **argv, FILE *out,
         .seed = o.seed,
         .aof_path = o.appendonly ? aof_path : NULL,
         .appendfsync = mode,
+        .aof_rewrite_min_size = o.rewrite_min,
+        .aof_rewrite_percentage = o.rewrite_pct ? (int)o.rewrite_pct : -1,
         .log = out,
     };
     const char *host = o.host;

@@ -295,6 +295,20 @@ size_t tw_resp_store_volatile(const tw_resp_store *st) { return st->nvolatile; }
 size_t tw_resp_store_bytes(const tw_resp_store *st) { return st->bytes; }
 uint64_t tw_resp_store_dirty(const tw_resp_store *st) { return st->dirty; }
 
+int tw_resp_store_each(const tw_resp_store *st, int64_t now_ms,
+                       tw_resp_store_each_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < st->nbuckets; i++)
+        for (const entry *e = st->buckets[i]; e; e = e->next) {
+            if (expired(e, now_ms))
+                continue;
+            int rc = fn(arg, e->data, e->klen, e->data + e->klen, e->vlen, e->expire_ms);
+            if (rc < 0)
+                return rc;
+        }
+    return 0;
+}
+
 /* ---- reclaiming expired keys ---- */
 
 size_t tw_resp_store_expire_step(tw_resp_store *st, int64_t now_ms,

@@ -175,6 +175,56 @@ static void test_changes_are_kept_and_replayed(void **state)
     drop_base(env);
 }
 
+/* Many changes to a few keys: the file is made anew from the keyspace
+ * whenever it has doubled past the minimum size, so it stays small, and
+ * a new server on it has the same keys, expiry included. */
+static void test_rewrite_keeps_the_file_small(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    make_base(env);
+    tw_resp_server_cfg cfg = {.aof_path = aof, .appendfsync = TW_RESP_FSYNC_EVERYSEC,
+                              .aof_rewrite_min_size = 2048, .log = stderr};
+    tw_resp_server *rs;
+    assert_int_equal(tw_resp_server_open(env->loop, &cfg, &rs), 0);
+    tw_server *srv;
+    assert_int_equal(tw_create_server(env->loop, tw_resp_server_factory, rs,
+                                      env->host, 0, NULL, &srv), 0);
+    rcli c = {.base.ops = &rcli_ops};
+    assert_int_equal(tw_create_connection(env->loop, rcli_factory, &c, env->host,
+                                          tw_server_port(srv), NULL), 0);
+    TW_WAIT(env, c.made);
+    uint64_t size_max = 0;
+    for (int i = 0; i < 400; i++) {
+        char req[96];
+        int n = snprintf(req, sizeof req, "SET key%d value-number-%d%s\r\n", i % 5, i,
+                         i % 5 == 4 ? " PX 1000000" : "");
+        c.len = 0;
+        assert_int_equal(tw_transport_write(c.t, req, (size_t)n), 0);
+        TW_WAIT(env, c.len >= 5 || c.lost);
+        assert_memory_equal(c.got, "+OK\r\n", 5);
+        uint64_t size = tw_resp_server_get_stats(rs).aof_size;
+        size_max = size > size_max ? size : size_max;
+    }
+    tw_resp_server_stats st = tw_resp_server_get_stats(rs);
+    if (st.aof_rewrites < 3 || size_max > 4200)
+        fail_msg("%s: %llu rewrites, the file reached %llu bytes", env->backend,
+                 (unsigned long long)st.aof_rewrites, (unsigned long long)size_max);
+    tw_transport_close(c.t);
+    tw_server_close(srv);
+    tw_resp_server_close(rs);
+    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+    assert_int_equal(tw_resp_server_open(env->loop, &cfg, &rs), 0);
+    assert_int_equal(tw_resp_store_count(tw_resp_server_store(rs)), 5);
+    assert_true(has_at(env, rs, "key0", "value-number-395"));
+    assert_true(has_at(env, rs, "key4", "value-number-399"));
+    int64_t at;
+    assert_true(tw_resp_store_ttl(tw_resp_server_store(rs), "key4", 4,
+                                  tw_loop_now(env->loop) / TW_NS_PER_MS, &at));
+    assert_true(at != TW_RESP_NO_EXPIRY);
+    tw_resp_server_close(rs);
+    drop_base(env);
+}
+
 static void test_torn_tail_is_cut_back(void **state)
 {
     tw_env *env = TW_ENV(state);
@@ -315,6 +365,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TW_MATRIX(test_changes_are_kept_and_replayed),
+        TW_MATRIX(test_rewrite_keeps_the_file_small),
         TW_MATRIX(test_torn_tail_is_cut_back),
         TW_MATRIX(test_damaged_file_is_refused),
         cmocka_unit_test(test_always_loses_nothing),

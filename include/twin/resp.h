@@ -224,6 +224,15 @@ void tw_resp_store_flush(tw_resp_store *st);
  * keys reclaimed because their time passed: a caller compares it
  * before and after a command to know whether the command wrote. */
 uint64_t tw_resp_store_dirty(const tw_resp_store *st);
+/* Call fn for every key not expired by now_ms, in the store's order (the
+ * hash seed's, never addresses'), with its value and expiry
+ * (TW_RESP_NO_EXPIRY: none). fn must not change the store; a negative
+ * return stops the walk and is returned. 0 when every key was seen. */
+typedef int tw_resp_store_each_fn(void *arg, const uint8_t *key, size_t klen,
+                                  const uint8_t *val, size_t vlen,
+                                  int64_t expire_ms);
+int tw_resp_store_each(const tw_resp_store *st, int64_t now_ms,
+                       tw_resp_store_each_fn *fn, void *arg);
 /* Reclaim expired keys: look at no more than `buckets` buckets, going on
  * from where the last step stopped. Returns the keys deleted. */
 size_t tw_resp_store_expire_step(tw_resp_store *st, int64_t now_ms,
@@ -308,6 +317,12 @@ typedef struct tw_resp_server_cfg {
      * proto/resp_aof.h for its format, loading and errors. */
     const char *aof_path;
     int appendfsync;      /* TW_RESP_FSYNC_*; 0 is everysec, Redis's default */
+    /* The file is made anew from the keyspace once it is at least this
+     * big (0: 64 MiB) and has grown by aof_rewrite_percentage since the
+     * last time (0: 100; negative: never), as Redis's auto-aof-rewrite
+     * does, but synchronously (the loop waits for it). */
+    uint64_t aof_rewrite_min_size;
+    int aof_rewrite_percentage;
     FILE *log;            /* warnings and errors; NULL: stderr */
 } tw_resp_server_cfg;
 
@@ -328,6 +343,8 @@ typedef struct tw_resp_server_stats {
                                * started again from the file, as Redis
                                * exits and its supervisor restarts it */
     int aof_error;            /* the last such failure (a negative errno) */
+    uint64_t aof_size;        /* bytes of the file now */
+    uint64_t aof_rewrites;    /* times it was made anew from the keyspace */
     size_t held_max;          /* most bytes held for one client at once:
                                * unfinished input + replies not yet taken
                                * by the transport + its write buffer */
