@@ -123,6 +123,26 @@ static bool has_at(tw_env *env, tw_resp_server *rs, const char *key, const char 
     return want && n == strlen(want) && memcmp(v, want, n) == 0;
 }
 
+/* Listen with rs and connect c to it. */
+static void serve(tw_env *env, tw_resp_server *rs, tw_server **srv, rcli *c)
+{
+    assert_int_equal(tw_create_server(env->loop, tw_resp_server_factory, rs,
+                                      env->host, 0, NULL, srv), 0);
+    *c = (rcli){.base.ops = &rcli_ops};
+    assert_int_equal(tw_create_connection(env->loop, rcli_factory, c, env->host,
+                                          tw_server_port(*srv), NULL), 0);
+    TW_WAIT(env, c->made);
+}
+
+/* Close all of it, the server's file too, and let the loop finish. */
+static void unserve(tw_env *env, tw_resp_server *rs, tw_server *srv, rcli *c)
+{
+    tw_transport_close(c->t);
+    tw_server_close(srv);
+    tw_resp_server_close(rs);
+    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+}
+
 /* ---- the tests ---- */
 
 static void test_changes_are_kept_and_replayed(void **state)
@@ -135,12 +155,8 @@ static void test_changes_are_kept_and_replayed(void **state)
     tw_resp_server *rs;
     assert_int_equal(open_server(env, TW_RESP_FSYNC_ALWAYS, log, &rs), 0);
     tw_server *srv;
-    assert_int_equal(tw_create_server(env->loop, tw_resp_server_factory, rs,
-                                      env->host, 0, NULL, &srv), 0);
-    rcli c = {.base.ops = &rcli_ops};
-    assert_int_equal(tw_create_connection(env->loop, rcli_factory, &c, env->host,
-                                          tw_server_port(srv), NULL), 0);
-    TW_WAIT(env, c.made);
+    rcli c;
+    serve(env, rs, &srv, &c);
     static const char req[] = "SET a 1\r\nSET b 2 PX 1000000\r\nGET b\r\nINCR n\r\n"
                               "INCR n\r\nSET c 3\r\nDEL c\r\nDEL nope\r\n";
     static const char rep[] = "+OK\r\n+OK\r\n$1\r\n2\r\n:1\r\n:2\r\n+OK\r\n:1\r\n:0\r\n";
@@ -156,10 +172,7 @@ static void test_changes_are_kept_and_replayed(void **state)
     assert_non_null(strstr(file, "$4\r\nPXAT\r\n"));
     assert_null(strstr(file, "GET"));
     assert_null(strstr(file, "nope"));
-    tw_transport_close(c.t);
-    tw_server_close(srv);
-    tw_resp_server_close(rs);
-    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+    unserve(env, rs, srv, &c);
 
     /* A new server on the same file has the same keys. */
     assert_int_equal(open_server(env, TW_RESP_FSYNC_ALWAYS, log, &rs), 0);
@@ -187,12 +200,8 @@ static void test_rewrite_keeps_the_file_small(void **state)
     tw_resp_server *rs;
     assert_int_equal(tw_resp_server_open(env->loop, &cfg, &rs), 0);
     tw_server *srv;
-    assert_int_equal(tw_create_server(env->loop, tw_resp_server_factory, rs,
-                                      env->host, 0, NULL, &srv), 0);
-    rcli c = {.base.ops = &rcli_ops};
-    assert_int_equal(tw_create_connection(env->loop, rcli_factory, &c, env->host,
-                                          tw_server_port(srv), NULL), 0);
-    TW_WAIT(env, c.made);
+    rcli c;
+    serve(env, rs, &srv, &c);
     uint64_t size_max = 0;
     for (int i = 0; i < 400; i++) {
         char req[96];
@@ -209,10 +218,7 @@ static void test_rewrite_keeps_the_file_small(void **state)
     if (st.aof_rewrites < 3 || size_max > 4200)
         fail_msg("%s: %llu rewrites, the file reached %llu bytes", env->backend,
                  (unsigned long long)st.aof_rewrites, (unsigned long long)size_max);
-    tw_transport_close(c.t);
-    tw_server_close(srv);
-    tw_resp_server_close(rs);
-    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+    unserve(env, rs, srv, &c);
     assert_int_equal(tw_resp_server_open(env->loop, &cfg, &rs), 0);
     assert_int_equal(tw_resp_store_count(tw_resp_server_store(rs)), 5);
     assert_true(has_at(env, rs, "key0", "value-number-395"));
