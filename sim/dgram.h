@@ -22,13 +22,17 @@
 #ifndef TWIN_SIM_DGRAM_H
 #define TWIN_SIM_DGRAM_H
 
+#include <arpa/inet.h>
+#include <string.h>
+
 #include "sim/sim.h"
 #include "twin/datagram.h"
 
 /* ---- packets ---- */
 
 typedef struct sim_pkt {
-    struct sim_pkt *next;   /* in an endpoint's receive queue */
+    struct sim_pkt *next;   /* in an endpoint's receive queue (or the
+                               world's spare ones) */
     uint32_t from, to;      /* nodes: the path it travels */
     uint32_t sender, sender_gen; /* the sending endpoint, for ICMP */
     tw_addr src, dst;
@@ -37,6 +41,7 @@ typedef struct sim_pkt {
     bool is_unix;           /* charged to its sender until it is read */
     uint32_t tap;           /* the packet tap's cookie (sim/tap.h), 0: none */
     uint32_t len;
+    uint32_t cap;           /* bytes data[] holds (a spare's size, or len) */
     uint8_t data[];
 } sim_pkt;
 
@@ -62,6 +67,12 @@ typedef struct sim_dg {
                                    (SIM_NONE: on its own send buffer) */
     uint64_t ino;          /* the name it bound (0: none) */
     size_t unix_tx;        /* its datagrams queued at receivers (len + 8) */
+    /* The node its last IPv4 send went to, as sim_node_by_addr found it
+     * (route_nodes: the world's node count then, 0: nothing remembered;
+     * route_to SIM_NONE: no node has the address). A world's nodes only
+     * grow and keep their addresses, so the answer holds while the count
+     * does. */
+    uint32_t route_ip4, route_to, route_nodes;
     struct sim_dg *prev, *next; /* every endpoint, creation order */
 } sim_dg;
 
@@ -90,7 +101,61 @@ struct sim_dgram {
     uint64_t next_ino;
     uint32_t next_autobind;
     uint32_t unix_blocked; /* Unix endpoints waiting for room */
+    sim_pkt *spare;        /* freed small packets, for the next sends */
+    uint32_t nspare;       /* how many (at most SIM_PKT_SPARE_MAX) */
 };
+
+/* ---- addresses, inline: every send and arrival asks these ---- */
+
+static inline int sim_dg_family(const tw_addr *a)
+{
+    return a->len ? a->u.sa.sa_family : AF_UNSPEC;
+}
+
+static inline uint16_t sim_dg_port(const tw_addr *a)
+{
+    switch (sim_dg_family(a)) {
+    case AF_INET: return ntohs(a->u.in4.sin_port);
+    case AF_INET6: return ntohs(a->u.in6.sin6_port);
+    default: return 0;
+    }
+}
+
+static inline bool sim_dg_ip_is_loopback(const tw_addr *a)
+{
+    int f = sim_dg_family(a);
+    if (f == AF_INET)
+        return (ntohl(a->u.in4.sin_addr.s_addr) >> 24) == 127;
+    if (f == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&a->u.in6.sin6_addr);
+    return false;
+}
+
+static inline bool sim_dg_ip_is_wildcard(const tw_addr *a)
+{
+    int f = sim_dg_family(a);
+    if (f == AF_INET)
+        return a->u.in4.sin_addr.s_addr == htonl(INADDR_ANY);
+    if (f == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr);
+    return false;
+}
+
+static inline bool sim_dg_ip_is_broadcast(const tw_addr *a)
+{
+    return sim_dg_family(a) == AF_INET &&
+           a->u.in4.sin_addr.s_addr == htonl(INADDR_BROADCAST);
+}
+
+static inline bool sim_dg_ip_equal(const tw_addr *a, const tw_addr *b)
+{
+    int f = sim_dg_family(a);
+    if (f != sim_dg_family(b))
+        return false;
+    if (f == AF_INET)
+        return a->u.in4.sin_addr.s_addr == b->u.in4.sin_addr.s_addr;
+    return memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, 16) == 0;
+}
 
 /* ---- between the files ---- */
 
@@ -103,10 +168,6 @@ sim_dg *sim_dg_find(tw_sim *sim, uint32_t node, const tw_addr *src,
 void sim_dg_enqueue(tw_sim *sim, sim_dg *ep, sim_pkt *pkt);
 /* Every endpoint of node bound where a broadcast to port reaches. */
 bool sim_dg_hears_broadcast(const sim_dg *ep, uint32_t node, uint16_t port);
-bool sim_dg_ip_is_loopback(const tw_addr *a);
-bool sim_dg_ip_is_wildcard(const tw_addr *a);
-bool sim_dg_ip_is_broadcast(const tw_addr *a);
-bool sim_dg_ip_equal(const tw_addr *a, const tw_addr *b);
 /* A's family's loopback address (127.0.0.1 or ::1) with port. */
 tw_addr sim_dg_loopback(int family, uint16_t port);
 /* Set up the transport of ep (its id taken in the table) on node n and
@@ -124,7 +185,15 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
 void sim_dg_arrive(tw_sim *sim, sim_pkt *pkt);
 /* Put pkt in flight, arriving at `when`. Takes it (freed on failure). */
 void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when);
-sim_pkt *sim_pkt_new(size_t len);
+/* A packet for len bytes of data, its other fields zero (NULL: no
+ * memory), and its end. Small ones are kept for reuse, at most
+ * SIM_PKT_SPARE_MAX of them, so a steady exchange allocates nothing. */
+#define SIM_PKT_SPARE_BYTES 512
+#define SIM_PKT_SPARE_MAX 1024
+sim_pkt *sim_pkt_new(tw_sim *sim, size_t len);
+void sim_pkt_free(tw_sim *sim, sim_pkt *p);
+/* The rest of the world's spares go (sim_dgram_fini). */
+void sim_pkt_spares_fini(tw_sim *sim);
 
 /* dgram_unix.c */
 /* The Unix part of create_datagram_endpoint (o->family is AF_UNIX). */
@@ -143,12 +212,14 @@ void sim_dg_unix_destroy(tw_sim *sim, sim_dg *ep);
 void sim_dg_unix_fini(tw_sim *sim);
 
 /* dgram_fault.c */
-/* The datagram options of the path from -> to now: the path's own, with
- * a DGRAM fault's non-zero fields on top while it lasts. */
 /* A datagram fault's overlay is on path p now. */
 bool sim_dg_overlaid(const tw_sim *sim, const sim_path *p);
-void sim_dg_opts(tw_sim *sim, uint32_t from, uint32_t to,
-                 tw_sim_dgram_opts *out);
+/* The datagram options of the path from -> to now: the path's own, with
+ * a DGRAM fault's non-zero fields on top while it lasts. Points at the
+ * path's own options when no fault is on it (nothing is copied), else
+ * at *scratch, filled; valid until the options or the faults change. */
+const tw_sim_dgram_opts *sim_dg_opts(tw_sim *sim, uint32_t from, uint32_t to,
+                                     tw_sim_dgram_opts *scratch);
 /* The largest datagram from the options and the family. */
 uint32_t sim_dg_size_max(const tw_sim_dgram_opts *o, int family);
 

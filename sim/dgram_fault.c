@@ -79,12 +79,16 @@ bool sim_dg_overlaid(const tw_sim *sim, const sim_path *p)
            (p->dgram_overlay_until == 0 || sim->now < p->dgram_overlay_until);
 }
 
-void sim_dg_opts(tw_sim *sim, uint32_t from, uint32_t to, tw_sim_dgram_opts *out)
+const tw_sim_dgram_opts *sim_dg_opts(tw_sim *sim, uint32_t from, uint32_t to,
+                                     tw_sim_dgram_opts *scratch)
 {
-    *out = sim_path_opts(sim, from, to)->dgram;
+    const tw_sim_dgram_opts *own = &sim_path_opts(sim, from, to)->dgram;
     sim_path *p = sim_path_of(sim, from, to);
-    if (sim_dg_overlaid(sim, p))
-        overlay(out, &sim->dg->overlays[p->dgram_overlay - 1]);
+    if (!sim_dg_overlaid(sim, p))
+        return own;
+    *scratch = *own;
+    overlay(scratch, &sim->dg->overlays[p->dgram_overlay - 1]);
+    return scratch;
 }
 
 /* ------------------------------------------------------------------ */

@@ -22,19 +22,72 @@
 
 #include "sim/dgram.h"
 
-sim_pkt *sim_pkt_new(size_t len)
+/* ------------------------------------------------------------------ */
+/* packets                                                             */
+
+/* Small packets come from the world's spares and go back to them: an
+ * exchange of small datagrams then costs no allocation after its first
+ * round. The spares are bounded (SIM_PKT_SPARE_MAX); past that, and for
+ * larger packets, malloc and free. Only the header is cleared: data[] is
+ * written whole by whoever asked for it. */
+sim_pkt *sim_pkt_new(tw_sim *sim, size_t len)
 {
-    sim_pkt *p = calloc(1, sizeof *p + len);
-    if (p)
-        p->len = (uint32_t)len;
+    struct sim_dgram *dg = sim->dg;
+    sim_pkt *p;
+    if (len <= SIM_PKT_SPARE_BYTES && dg->spare) {
+        p = dg->spare;
+        dg->spare = p->next;
+        dg->nspare--;
+        assert(p->cap == SIM_PKT_SPARE_BYTES);
+    } else {
+        size_t cap = len <= SIM_PKT_SPARE_BYTES ? SIM_PKT_SPARE_BYTES : len;
+        p = malloc(sizeof *p + cap);
+        if (!p)
+            return NULL;
+        p->cap = (uint32_t)cap;
+    }
+    uint32_t cap = p->cap;
+    memset(p, 0, offsetof(sim_pkt, data));
+    p->cap = cap;
+    p->len = (uint32_t)len;
+    assert(p->len <= p->cap);
     return p;
 }
 
-static sim_pkt *pkt_clone(const sim_pkt *p)
+void sim_pkt_free(tw_sim *sim, sim_pkt *p)
 {
-    sim_pkt *c = malloc(sizeof *c + p->len);
-    if (c)
-        memcpy(c, p, sizeof *c + p->len);
+    struct sim_dgram *dg = sim->dg;
+    if (!p)
+        return;
+    if (p->cap != SIM_PKT_SPARE_BYTES || dg->nspare >= SIM_PKT_SPARE_MAX) {
+        free(p);
+        return;
+    }
+    p->next = dg->spare;
+    dg->spare = p;
+    dg->nspare++;
+}
+
+void sim_pkt_spares_fini(tw_sim *sim)
+{
+    struct sim_dgram *dg = sim->dg;
+    while (dg->spare) {
+        sim_pkt *p = dg->spare;
+        dg->spare = p->next;
+        free(p);
+        dg->nspare--;
+    }
+    assert(dg->nspare == 0);
+}
+
+static sim_pkt *pkt_clone(tw_sim *sim, const sim_pkt *p)
+{
+    sim_pkt *c = sim_pkt_new(sim, p->len);
+    if (c) {
+        uint32_t cap = c->cap;
+        memcpy(c, p, offsetof(sim_pkt, data) + p->len);
+        c->cap = cap;
+    }
     return c;
 }
 
@@ -43,7 +96,7 @@ void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when)
     assert(when >= sim->now && pkt->from < sim->nnodes && pkt->to < sim->nnodes);
     uint32_t id = sim_table_add(&sim->dg->pkts, pkt);
     if (id == SIM_NONE) {
-        free(pkt);
+        sim_pkt_free(sim, pkt);
         sim_fail(sim, -ENOBUFS, "too many datagrams in flight "
                                 "(raise tw_sim_opts.events_max)");
         return;
@@ -91,13 +144,13 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
                  tw_ns depart)
 {
     tw_sim_prng *r = &sim->rng_net;
-    tw_sim_dgram_opts o;
-    sim_dg_opts(sim, ep->node, to, &o);
+    tw_sim_dgram_opts scratch;
+    const tw_sim_dgram_opts *o = sim_dg_opts(sim, ep->node, to, &scratch);
     uint64_t tid = ep->t.id;
     sim_path *path = sim_path_of(sim, ep->node, to);
     /* what a datagram fault did here, for its effect count */
     uint64_t *impaired = sim_dg_overlaid(sim, path) ? &path->count.dgram_impaired : NULL;
-    if (sim_loss(sim, ep->node, to, o.loss_probability)) { /* sim/net/loss.c */
+    if (sim_loss(sim, ep->node, to, o->loss_probability)) { /* sim/net/loss.c */
         if (impaired)
             ++*impaired;
         sim->stats.dgrams_lost++;
@@ -107,14 +160,14 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
                        ep->node, to, src, dst, data, len, 0);
         return;
     }
-    bool refuse = o.refuse_probability > 0 &&
-                  tw_sim_prng_chance(r, o.refuse_probability);
-    bool dup = o.duplicate_probability > 0 &&
-               tw_sim_prng_chance(r, o.duplicate_probability);
+    bool refuse = o->refuse_probability > 0 &&
+                  tw_sim_prng_chance(r, o->refuse_probability);
+    bool dup = o->duplicate_probability > 0 &&
+               tw_sim_prng_chance(r, o->duplicate_probability);
     tw_ns hold = 0;
-    if (o.reorder_probability > 0 && tw_sim_prng_chance(r, o.reorder_probability))
-        hold = 1 + (tw_ns)tw_sim_prng_below(r, (uint64_t)o.reorder_delay_ns_max);
-    sim_pkt *p = sim_pkt_new(len);
+    if (o->reorder_probability > 0 && tw_sim_prng_chance(r, o->reorder_probability))
+        hold = 1 + (tw_ns)tw_sim_prng_below(r, (uint64_t)o->reorder_delay_ns_max);
+    sim_pkt *p = sim_pkt_new(sim, len);
     if (!p) {
         sim_fail(sim, -ENOMEM, "out of memory for a datagram");
         return;
@@ -129,12 +182,12 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
     p->dst = *dst;
     p->refuse = refuse;
     bool corrupted = false;
-    if (len && o.corrupt_probability > 0 &&
-        tw_sim_prng_chance(r, o.corrupt_probability)) {
+    if (len && o->corrupt_probability > 0 &&
+        tw_sim_prng_chance(r, o->corrupt_probability)) {
         corrupted = true;
         sim->stats.dgrams_corrupted++;
         sim_trace(sim, ep->node, tid, "dg_corrupt", (int64_t)len,
-                  corrupt(r, p, o.corrupt_bits_max));
+                  corrupt(r, p, o->corrupt_bits_max));
     }
     if (impaired && (refuse || dup || hold || corrupted))
         ++*impaired;
@@ -156,7 +209,7 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
                                 (corrupted ? TW_SIM_PACKET_CORRUPT : 0u) |
                                 (hold ? TW_SIM_PACKET_REORDER : 0u),
                             depart, ep->node, to, src, dst, data, len, 0);
-    sim_pkt *copy = dup ? pkt_clone(p) : NULL;
+    sim_pkt *copy = dup ? pkt_clone(sim, p) : NULL;
     sim_dg_launch(sim, p, arrive);
     if (copy) {
         sim->stats.dgrams_duplicated++;
@@ -180,12 +233,12 @@ static int source(tw_sim *sim, const sim_dg *ep, const tw_addr *dst,
         *out = *l;
         return 0;
     }
-    int family = tw_addr_family(l);
+    int family = sim_dg_family(l);
     if (sim_dg_ip_is_loopback(dst)) {
-        *out = sim_dg_loopback(family, tw_addr_port(l));
+        *out = sim_dg_loopback(family, sim_dg_port(l));
         return 0;
     }
-    if (tw_addr_family(&n->addr) != family)
+    if (sim_dg_family(&n->addr) != family)
         return -ENETUNREACH;
     *out = n->addr;
     if (family == AF_INET)
@@ -193,6 +246,24 @@ static int source(tw_sim *sim, const sim_dg *ep, const tw_addr *dst,
     else
         out->u.in6.sin6_port = l->u.in6.sin6_port;
     return 0;
+}
+
+/* The node dst leads to from ep's node, as sim_node_by_addr says; an
+ * endpoint remembers its last IPv4 answer, as most send to one place. */
+static sim_node *route(tw_sim *sim, sim_dg *ep, const tw_addr *dst, sim_node *n)
+{
+    if (sim_dg_family(dst) != AF_INET)
+        return sim_node_by_addr(sim, dst, n);
+    uint32_t ip4 = dst->u.in4.sin_addr.s_addr;
+    if (ep->route_nodes == sim->nnodes && ep->route_ip4 == ip4) {
+        assert(ep->route_to == SIM_NONE || ep->route_to < sim->nnodes);
+        return ep->route_to == SIM_NONE ? NULL : sim->nodes[ep->route_to];
+    }
+    sim_node *to = sim_node_by_addr(sim, dst, n);
+    ep->route_ip4 = ip4;
+    ep->route_to = to ? to->id : SIM_NONE;
+    ep->route_nodes = sim->nnodes;
+    return to;
 }
 
 int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
@@ -206,11 +277,11 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
         sim_trace(sim, ep->node, tid, "dg_eacces", (int64_t)len, 0);
         return -EACCES; /* Linux, without SO_BROADCAST */
     }
-    sim_node *to = bcast ? NULL : sim_node_by_addr(sim, dst, n);
+    sim_node *to = bcast ? NULL : route(sim, ep, dst, n);
     uint32_t wire_to = to ? to->id : ep->node;
-    tw_sim_dgram_opts o;
-    sim_dg_opts(sim, ep->node, wire_to, &o);
-    if (len > sim_dg_size_max(&o, tw_addr_family(dst))) {
+    tw_sim_dgram_opts scratch;
+    const tw_sim_dgram_opts *o = sim_dg_opts(sim, ep->node, wire_to, &scratch);
+    if (len > sim_dg_size_max(o, sim_dg_family(dst))) {
         sim_trace(sim, ep->node, tid, "dg_emsgsize", (int64_t)len, 0);
         return -EMSGSIZE;
     }
@@ -219,15 +290,15 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
     if (rc < 0)
         return rc;
     if (n->enobufs_left > 0 ||
-        (o.enobufs_probability > 0 &&
-         tw_sim_prng_chance(&sim->rng_net, o.enobufs_probability))) {
+        (o->enobufs_probability > 0 &&
+         tw_sim_prng_chance(&sim->rng_net, o->enobufs_probability))) {
         if (n->enobufs_left > 0)
             n->enobufs_left--;
         sim_trace(sim, ep->node, tid, "dg_enobufs", (int64_t)len, 0);
         return -ENOBUFS;
     }
     size_t cost = len + TW__DGRAM_HEADER;
-    if (ep->tx_bytes > 0 && ep->tx_bytes + cost > o.sndbuf_bytes) {
+    if (ep->tx_bytes > 0 && ep->tx_bytes + cost > o->sndbuf_bytes) {
         ep->blocked = true; /* until EV_DGRAM_SENT makes room */
         sim_trace(sim, ep->node, tid, "dg_eagain", (int64_t)len,
                   (int64_t)ep->tx_bytes);
@@ -255,7 +326,7 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
                  sim_table_gen(&sim->dg->eps, ep->id), cost);
     }
     sim->stats.dgrams_sent++;
-    sim_trace(sim, ep->node, tid, "dg_send", (int64_t)len, tw_addr_port(dst));
+    sim_trace(sim, ep->node, tid, "dg_send", (int64_t)len, sim_dg_port(dst));
     if (bcast) {
         /* One copy per node, each on its own path, the sender's too. */
         for (uint32_t j = 0; j < sim->nnodes; j++)
@@ -279,7 +350,7 @@ static void refuse(tw_sim *sim, sim_pkt *p)
 {
     assert(p->err == 0 && !p->is_unix); /* an error is never answered */
     sim->stats.dgrams_refused++;
-    sim_trace(sim, p->to, 0, "dg_refused", p->len, tw_addr_port(&p->dst));
+    sim_trace(sim, p->to, 0, "dg_refused", p->len, sim_dg_port(&p->dst));
     if (sim_tapping(sim)) /* the ICMP error, quoting the datagram */
         p->tap = sim_tap_ip(sim, TW_SIM_PACKET_SENT, TW_SIM_PACKET_ICMP_UNREACH, 0,
                             sim->now, p->to, p->from, &p->src, &p->dst, p->data,
@@ -300,7 +371,7 @@ static void icmp_arrive(tw_sim *sim, sim_pkt *p)
     sim_dg *ep = sim_dg_get(sim, p->sender, p->sender_gen);
     if (!ep || !ep->t.peer.len) {
         sim_trace(sim, p->to, ep ? ep->t.id : 0, "dg_icmp_ignored", p->err, 0);
-        free(p);
+        sim_pkt_free(sim, p);
         return;
     }
     sim_trace(sim, p->to, ep->t.id, "dg_icmp", p->err, 0);
@@ -309,15 +380,15 @@ static void icmp_arrive(tw_sim *sim, sim_pkt *p)
 
 static bool fits(tw_sim *sim, const sim_pkt *p, const sim_dg *ep)
 {
-    tw_sim_dgram_opts o;
-    sim_dg_opts(sim, p->from, p->to, &o);
-    return ep->rx_bytes + p->len + TW__DGRAM_HEADER <= o.rcvbuf_bytes;
+    tw_sim_dgram_opts scratch;
+    const tw_sim_dgram_opts *o = sim_dg_opts(sim, p->from, p->to, &scratch);
+    return ep->rx_bytes + p->len + TW__DGRAM_HEADER <= o->rcvbuf_bytes;
 }
 
 static void broadcast_arrive(tw_sim *sim, sim_pkt *p)
 {
     assert(p->err == 0 && sim_dg_ip_is_broadcast(&p->dst));
-    uint16_t port = tw_addr_port(&p->dst);
+    uint16_t port = sim_dg_port(&p->dst);
     int heard = 0;
     for (sim_dg *ep = sim->dg->head; ep; ep = ep->next) {
         if (!sim_dg_hears_broadcast(ep, p->to, port))
@@ -326,18 +397,18 @@ static void broadcast_arrive(tw_sim *sim, sim_pkt *p)
             drop(sim, p->to, ep->t.id, p, SIM_DG_DROP_RCVBUF);
             continue;
         }
-        sim_pkt *c = pkt_clone(p);
+        sim_pkt *c = pkt_clone(sim, p);
         if (!c) {
             sim_fail(sim, -ENOMEM, "out of memory for a datagram");
             break;
         }
         heard++;
-        sim_trace(sim, p->to, ep->t.id, "dg_arrive", p->len, tw_addr_port(&p->src));
+        sim_trace(sim, p->to, ep->t.id, "dg_arrive", p->len, sim_dg_port(&p->src));
         sim_dg_enqueue(sim, ep, c);
     }
     if (!heard)
         drop(sim, p->to, 0, p, SIM_DG_DROP_NOBODY);
-    free(p);
+    sim_pkt_free(sim, p);
 }
 
 /* The tap hears the packet reach the node, or stop short of it. */
@@ -356,7 +427,7 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
     if (sim_path_blocks(sim, p->from, p->to)) {
         drop(sim, p->to, 0, p, SIM_DG_DROP_CUT);
         tap_arrival(sim, p, TW_SIM_PACKET_DROPPED);
-        free(p);
+        sim_pkt_free(sim, p);
         return;
     }
     if (path->clog_until > sim->now) {
@@ -366,7 +437,7 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
     if (!sim->nodes[p->to]->up) {
         drop(sim, p->to, 0, p, SIM_DG_DROP_DOWN); /* a dead host: silence */
         tap_arrival(sim, p, TW_SIM_PACKET_DROPPED);
-        free(p);
+        sim_pkt_free(sim, p);
         return;
     }
     tap_arrival(sim, p, TW_SIM_PACKET_ARRIVED);
@@ -385,9 +456,9 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
     }
     if (!fits(sim, p, ep)) {
         drop(sim, p->to, ep->t.id, p, SIM_DG_DROP_RCVBUF);
-        free(p);
+        sim_pkt_free(sim, p);
         return;
     }
-    sim_trace(sim, p->to, ep->t.id, "dg_arrive", p->len, tw_addr_port(&p->src));
+    sim_trace(sim, p->to, ep->t.id, "dg_arrive", p->len, sim_dg_port(&p->src));
     sim_dg_enqueue(sim, ep, p);
 }
