@@ -279,7 +279,7 @@ static void maybe_deliver(tw_sim *sim, sim_dg *ep)
 
 /* The receive queue's counts agree with it: empty exactly when nothing
  * is counted, and each datagram counts its length and 8 bytes. */
-static void rx_check(const sim_dg *ep)
+static inline void rx_check(const sim_dg *ep)
 {
     assert((ep->rx_head == NULL) == (ep->rx_tail == NULL));
     assert((ep->rx_head == NULL) == (ep->rx_count == 0));
@@ -462,7 +462,6 @@ int sim_dgram_init(tw_sim *sim)
     if (!sim->dg)
         return -ENOMEM;
     sim_table_init(&sim->dg->eps, sim->opts.endpoints_max);
-    sim_table_init(&sim->dg->pkts, sim->opts.events_max);
     return 0;
 }
 
@@ -474,13 +473,15 @@ void sim_dgram_fini(tw_sim *sim)
     if (!dg)
         return;
     assert(dg->head == NULL);
-    for (uint32_t i = 0; i < dg->pkts.n; i++) {
-        sim_pkt *p = sim_table_get(&dg->pkts, i, sim_table_gen(&dg->pkts, i));
+    while (dg->flying) {
+        sim_pkt *p = dg->flying;
+        dg->flying = p->next;
+        dg->nflying--;
         free(p);
     }
+    assert(dg->nflying == 0);
     sim_dg_unix_fini(sim);
     sim_pkt_spares_fini(sim);
-    sim_table_fini(&dg->pkts);
     sim_table_fini(&dg->eps);
     free(dg->overlays);
     free(dg);
@@ -490,9 +491,8 @@ void sim_dgram_fini(tw_sim *sim)
 void sim_dgram_event(tw_sim *sim, const sim_event *ev)
 {
     if (ev->type == EV_DGRAM_ARRIVE) {
-        sim_pkt *p = sim_table_get(&sim->dg->pkts, ev->obj, ev->gen);
-        assert(p != NULL); /* packets are only taken by their event */
-        sim_table_del(&sim->dg->pkts, ev->obj);
+        sim_pkt *p = (sim_pkt *)(uintptr_t)ev->arg;
+        sim_dg_land(sim, p); /* packets are only taken by their event */
         sim_dg_arrive(sim, p);
         return;
     }

@@ -31,8 +31,9 @@
 /* ---- packets ---- */
 
 typedef struct sim_pkt {
-    struct sim_pkt *next;   /* in an endpoint's receive queue (or the
-                               world's spare ones) */
+    struct sim_pkt *next;   /* in an endpoint's receive queue, the world's
+                               packets in flight, or its spare ones */
+    struct sim_pkt *prev;   /* in flight: the one before it */
     uint32_t from, to;      /* nodes: the path it travels */
     uint32_t sender, sender_gen; /* the sending endpoint, for ICMP */
     tw_addr src, dst;
@@ -93,7 +94,11 @@ typedef struct sim_uname {
 /* ---- the world's datagram state ---- */
 
 struct sim_dgram {
-    sim_table eps, pkts;   /* endpoints; packets in flight */
+    sim_table eps;         /* endpoints */
+    /* Packets in flight, each named by its arrival event (which alone
+     * takes it off this list); at most events_max of them. */
+    sim_pkt *flying;
+    uint32_t nflying;
     sim_dg *head, *tail;
     tw_sim_dgram_opts *overlays; /* from DGRAM faults, by index */
     uint32_t noverlays;
@@ -147,6 +152,15 @@ static inline bool sim_dg_ip_is_broadcast(const tw_addr *a)
            a->u.in4.sin_addr.s_addr == htonl(INADDR_BROADCAST);
 }
 
+/* Copy an IP address's used bytes only (its length says how many): a
+ * packet's addresses are copied twice per datagram. (Unix addresses are
+ * copied whole: a reader may look for the path's NUL past the length.) */
+static inline void sim_dg_addr_copy(tw_addr *to, const tw_addr *from)
+{
+    size_t n = from->len < sizeof from->u ? from->len : sizeof from->u;
+    memcpy(to, from, offsetof(tw_addr, u) + n);
+}
+
 static inline bool sim_dg_ip_equal(const tw_addr *a, const tw_addr *b)
 {
     int f = sim_dg_family(a);
@@ -185,6 +199,8 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
 void sim_dg_arrive(tw_sim *sim, sim_pkt *pkt);
 /* Put pkt in flight, arriving at `when`. Takes it (freed on failure). */
 void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when);
+/* Its arrival event takes pkt off the world's list of packets in flight. */
+void sim_dg_land(tw_sim *sim, sim_pkt *pkt);
 /* A packet for len bytes of data, its other fields zero (NULL: no
  * memory), and its end. Small ones are kept for reuse, at most
  * SIM_PKT_SPARE_MAX of them, so a steady exchange allocates nothing. */
@@ -213,13 +229,28 @@ void sim_dg_unix_fini(tw_sim *sim);
 
 /* dgram_fault.c */
 /* A datagram fault's overlay is on path p now. */
-bool sim_dg_overlaid(const tw_sim *sim, const sim_path *p);
+static inline bool sim_dg_overlaid(const tw_sim *sim, const sim_path *p)
+{
+    return p->dgram_overlay &&
+           (p->dgram_overlay_until == 0 || sim->now < p->dgram_overlay_until);
+}
+/* *scratch: own with the overlay of path p on top; returns scratch. */
+const tw_sim_dgram_opts *sim_dg_opts_overlaid(tw_sim *sim, const sim_path *p,
+                                              const tw_sim_dgram_opts *own,
+                                              tw_sim_dgram_opts *scratch);
 /* The datagram options of the path from -> to now: the path's own, with
  * a DGRAM fault's non-zero fields on top while it lasts. Points at the
  * path's own options when no fault is on it (nothing is copied), else
  * at *scratch, filled; valid until the options or the faults change. */
-const tw_sim_dgram_opts *sim_dg_opts(tw_sim *sim, uint32_t from, uint32_t to,
-                                     tw_sim_dgram_opts *scratch);
+static inline const tw_sim_dgram_opts *sim_dg_opts(tw_sim *sim, uint32_t from,
+                                                   uint32_t to,
+                                                   tw_sim_dgram_opts *scratch)
+{
+    const tw_sim_dgram_opts *own = &sim_path_opts(sim, from, to)->dgram;
+    sim_path *p = sim_path_of(sim, from, to);
+    return sim_dg_overlaid(sim, p) ? sim_dg_opts_overlaid(sim, p, own, scratch)
+                                   : own;
+}
 /* The largest datagram from the options and the family. */
 uint32_t sim_dg_size_max(const tw_sim_dgram_opts *o, int family);
 

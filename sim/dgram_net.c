@@ -46,9 +46,14 @@ sim_pkt *sim_pkt_new(tw_sim *sim, size_t len)
             return NULL;
         p->cap = (uint32_t)cap;
     }
-    uint32_t cap = p->cap;
-    memset(p, 0, offsetof(sim_pkt, data));
-    p->cap = cap;
+    /* Every field but the addresses, which each maker sets whole (and
+     * which are most of the header). */
+    p->next = p->prev = NULL;
+    p->from = p->to = p->sender = p->sender_gen = 0;
+    p->src.len = p->dst.len = 0;
+    p->err = 0;
+    p->refuse = p->is_unix = false;
+    p->tap = 0;
     p->len = (uint32_t)len;
     assert(p->len <= p->cap);
     return p;
@@ -94,15 +99,38 @@ static sim_pkt *pkt_clone(tw_sim *sim, const sim_pkt *p)
 void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when)
 {
     assert(when >= sim->now && pkt->from < sim->nnodes && pkt->to < sim->nnodes);
-    uint32_t id = sim_table_add(&sim->dg->pkts, pkt);
-    if (id == SIM_NONE) {
+    struct sim_dgram *dg = sim->dg;
+    if (dg->nflying >= sim->opts.events_max) {
         sim_pkt_free(sim, pkt);
         sim_fail(sim, -ENOBUFS, "too many datagrams in flight "
                                 "(raise tw_sim_opts.events_max)");
         return;
     }
-    sim_push(sim, when, EV_DGRAM_ARRIVE, id, sim_table_gen(&sim->dg->pkts, id),
-             0);
+    /* The event carries the packet itself: only it takes the packet off
+     * the list (sim_dg_land), and the list is what the world frees of
+     * what was still in flight at its end. Its address decides nothing. */
+    pkt->prev = NULL;
+    pkt->next = dg->flying;
+    if (dg->flying)
+        dg->flying->prev = pkt;
+    dg->flying = pkt;
+    dg->nflying++;
+    sim_push(sim, when, EV_DGRAM_ARRIVE, SIM_NONE, 0, (uint64_t)(uintptr_t)pkt);
+}
+
+void sim_dg_land(tw_sim *sim, sim_pkt *pkt)
+{
+    struct sim_dgram *dg = sim->dg;
+    assert(pkt != NULL && dg->nflying > 0);
+    assert(pkt->prev ? pkt->prev->next == pkt : dg->flying == pkt);
+    if (pkt->prev)
+        pkt->prev->next = pkt->next;
+    else
+        dg->flying = pkt->next;
+    if (pkt->next)
+        pkt->next->prev = pkt->prev;
+    dg->nflying--;
+    pkt->next = pkt->prev = NULL;
 }
 
 static void drop(tw_sim *sim, uint32_t node, uint64_t tid, const sim_pkt *p,
@@ -138,14 +166,13 @@ static int corrupt(tw_sim_prng *r, sim_pkt *p, uint32_t bits_max)
     return n;
 }
 
-/* One packet from ep's node to node `to`, on the wire at `depart`. */
-static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
-                 const tw_addr *dst, const void *data, size_t len,
-                 tw_ns depart)
+/* One packet from ep's node to node `to`, on the wire at `depart`; o:
+ * the datagram options of that path now (sim_dg_opts). */
+static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_sim_dgram_opts *o,
+                 const tw_addr *src, const tw_addr *dst, const void *data,
+                 size_t len, tw_ns depart)
 {
     tw_sim_prng *r = &sim->rng_net;
-    tw_sim_dgram_opts scratch;
-    const tw_sim_dgram_opts *o = sim_dg_opts(sim, ep->node, to, &scratch);
     uint64_t tid = ep->t.id;
     sim_path *path = sim_path_of(sim, ep->node, to);
     /* what a datagram fault did here, for its effect count */
@@ -178,8 +205,8 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_addr *src,
     p->to = to;
     p->sender = ep->id;
     p->sender_gen = sim_table_gen(&sim->dg->eps, ep->id);
-    p->src = *src;
-    p->dst = *dst;
+    sim_dg_addr_copy(&p->src, src);
+    sim_dg_addr_copy(&p->dst, dst);
     p->refuse = refuse;
     bool corrupted = false;
     if (len && o->corrupt_probability > 0 &&
@@ -330,9 +357,11 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
     if (bcast) {
         /* One copy per node, each on its own path, the sender's too. */
         for (uint32_t j = 0; j < sim->nnodes; j++)
-            fate(sim, ep, j, &src, dst, data, len, depart);
+            fate(sim, ep, j, sim_dg_opts(sim, ep->node, j, &scratch), &src, dst,
+                 data, len, depart);
     } else if (to) {
-        fate(sim, ep, to->id, &src, dst, data, len, depart);
+        assert(to->id == wire_to); /* o is that path's */
+        fate(sim, ep, to->id, o, &src, dst, data, len, depart);
     } else {
         sim->stats.dgrams_dropped++;
         sim_trace(sim, ep->node, tid, "dg_drop", (int64_t)len,
