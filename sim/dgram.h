@@ -43,6 +43,12 @@ typedef struct sim_pkt {
     uint32_t tap;           /* the packet tap's cookie (sim/tap.h), 0: none */
     uint32_t len;
     uint32_t cap;           /* bytes data[] holds (a spare's size, or len) */
+    /* In its path's lane (sim/dgram_net.c): when it arrives, its place in
+     * the world's order (a sim->seq), the next one on the path. */
+    bool laned;
+    tw_ns when;
+    uint64_t seq;
+    struct sim_pkt *lane_next;
     uint8_t data[];
 } sim_pkt;
 
@@ -74,6 +80,15 @@ typedef struct sim_dg {
      * grow and keep their addresses, so the answer holds while the count
      * does. */
     uint32_t route_ip4, route_to, route_nodes;
+    /* The endpoint its last IPv4 datagram reached, as sim_dg_find found
+     * it (hit_epoch: the world's dg->epoch then, 0: nothing remembered;
+     * hit_ep SIM_NONE: none). The answer depends on the datagram's node
+     * and addresses and on the endpoints alone, so it holds while those
+     * match and no endpoint came or went. */
+    uint64_t hit_epoch;
+    uint32_t hit_node, hit_ep, hit_gen;
+    uint32_t hit_src_ip4, hit_dst_ip4;
+    uint16_t hit_src_port, hit_dst_port;
     struct sim_dg *prev, *next; /* every endpoint, creation order */
 } sim_dg;
 
@@ -95,11 +110,14 @@ typedef struct sim_uname {
 
 struct sim_dgram {
     sim_table eps;         /* endpoints */
-    /* Packets in flight, each named by its arrival event (which alone
-     * takes it off this list); at most events_max of them. */
+    /* Packets in flight, each carried by its arrival event (which alone
+     * takes it): at most events_max of them, in the paths' lanes or, out
+     * of a lane's order, on this list (sim/dgram_net.c). */
     sim_pkt *flying;
     uint32_t nflying;
+    uint32_t nparked;      /* in a lane behind another, no event queued */
     sim_dg *head, *tail;
+    uint64_t epoch;        /* moves on when an endpoint comes or goes */
     tw_sim_dgram_opts *overlays; /* from DGRAM faults, by index */
     uint32_t noverlays;
     sim_uname *unames;     /* every node's Unix names */
@@ -157,8 +175,24 @@ static inline bool sim_dg_ip_is_broadcast(const tw_addr *a)
  * copied whole: a reader may look for the path's NUL past the length.) */
 static inline void sim_dg_addr_copy(tw_addr *to, const tw_addr *from)
 {
+    if (sim_dg_family(from) == AF_INET && from->len == sizeof from->u.in4) {
+        memcpy(to, from, offsetof(tw_addr, u) + sizeof from->u.in4);
+        return;
+    }
     size_t n = from->len < sizeof from->u ? from->len : sizeof from->u;
     memcpy(to, from, offsetof(tw_addr, u) + n);
+}
+
+/* tw_addr_equal for IP addresses, inline; others go to it. */
+static inline bool sim_dg_addr_equal(const tw_addr *a, const tw_addr *b)
+{
+    int f = sim_dg_family(a);
+    if (f != sim_dg_family(b))
+        return false;
+    if (f == AF_INET)
+        return a->u.in4.sin_port == b->u.in4.sin_port &&
+               a->u.in4.sin_addr.s_addr == b->u.in4.sin_addr.s_addr;
+    return tw_addr_equal(a, b);
 }
 
 static inline bool sim_dg_ip_equal(const tw_addr *a, const tw_addr *b)
@@ -174,10 +208,15 @@ static inline bool sim_dg_ip_equal(const tw_addr *a, const tw_addr *b)
 /* ---- between the files ---- */
 
 /* dgram.c */
-sim_dg *sim_dg_get(tw_sim *sim, uint32_t id, uint32_t gen);
+static inline sim_dg *sim_dg_get(tw_sim *sim, uint32_t id, uint32_t gen)
+{
+    return sim_table_get(&sim->dg->eps, id, gen);
+}
 /* The endpoint a datagram from src to dst reaches on node, or NULL. */
 sim_dg *sim_dg_find(tw_sim *sim, uint32_t node, const tw_addr *src,
                     const tw_addr *dst);
+/* The same for an IP packet, remembered by its sender. */
+sim_dg *sim_dg_find_pkt(tw_sim *sim, const sim_pkt *p);
 /* Queue an arrived packet (or ICMP error) for the protocol; takes it. */
 void sim_dg_enqueue(tw_sim *sim, sim_dg *ep, sim_pkt *pkt);
 /* Every endpoint of node bound where a broadcast to port reaches. */
@@ -199,8 +238,11 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
 void sim_dg_arrive(tw_sim *sim, sim_pkt *pkt);
 /* Put pkt in flight, arriving at `when`. Takes it (freed on failure). */
 void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when);
-/* Its arrival event takes pkt off the world's list of packets in flight. */
+/* Its arrival event takes pkt out of flight (and queues the event of the
+ * next in its lane). */
 void sim_dg_land(tw_sim *sim, sim_pkt *pkt);
+/* The world ends: the packets still in flight go. */
+void sim_dg_flying_fini(tw_sim *sim);
 /* A packet for len bytes of data, its other fields zero (NULL: no
  * memory), and its end. Small ones are kept for reuse, at most
  * SIM_PKT_SPARE_MAX of them, so a steady exchange allocates nothing. */
@@ -238,18 +280,24 @@ static inline bool sim_dg_overlaid(const tw_sim *sim, const sim_path *p)
 const tw_sim_dgram_opts *sim_dg_opts_overlaid(tw_sim *sim, const sim_path *p,
                                               const tw_sim_dgram_opts *own,
                                               tw_sim_dgram_opts *scratch);
-/* The datagram options of the path from -> to now: the path's own, with
+/* The datagram options of path p (options po) now: the path's own, with
  * a DGRAM fault's non-zero fields on top while it lasts. Points at the
  * path's own options when no fault is on it (nothing is copied), else
  * at *scratch, filled; valid until the options or the faults change. */
+static inline const tw_sim_dgram_opts *sim_dg_opts_of(tw_sim *sim, const sim_path *p,
+                                                      const tw_sim_path_opts *po,
+                                                      tw_sim_dgram_opts *scratch)
+{
+    return sim_dg_overlaid(sim, p) ? sim_dg_opts_overlaid(sim, p, &po->dgram, scratch)
+                                   : &po->dgram;
+}
+/* The same for the path from -> to. */
 static inline const tw_sim_dgram_opts *sim_dg_opts(tw_sim *sim, uint32_t from,
                                                    uint32_t to,
                                                    tw_sim_dgram_opts *scratch)
 {
-    const tw_sim_dgram_opts *own = &sim_path_opts(sim, from, to)->dgram;
-    sim_path *p = sim_path_of(sim, from, to);
-    return sim_dg_overlaid(sim, p) ? sim_dg_opts_overlaid(sim, p, own, scratch)
-                                   : own;
+    return sim_dg_opts_of(sim, sim_path_of(sim, from, to),
+                          sim_path_opts(sim, from, to), scratch);
 }
 /* The largest datagram from the options and the family. */
 uint32_t sim_dg_size_max(const tw_sim_dgram_opts *o, int family);

@@ -54,6 +54,8 @@ sim_pkt *sim_pkt_new(tw_sim *sim, size_t len)
     p->err = 0;
     p->refuse = p->is_unix = false;
     p->tap = 0;
+    p->laned = false;
+    p->lane_next = NULL;
     p->len = (uint32_t)len;
     assert(p->len <= p->cap);
     return p;
@@ -96,6 +98,20 @@ static sim_pkt *pkt_clone(tw_sim *sim, const sim_pkt *p)
     return c;
 }
 
+/* Packets in flight and the event queue. Each packet in flight arrives by
+ * an EV_DGRAM_ARRIVE event that carries it. On one path most packets
+ * arrive in the order they were sent (no overtaking on one link, see
+ * fate), so they wait in the path's lane, and only the first of a lane
+ * has its event in the queue: each one's place in the world's order
+ * (time, then sequence) is taken when it is launched, as for any event,
+ * and when it reaches the head of its lane its event is queued with that
+ * place. The queue then gives the same order as if every packet's event
+ * had been queued at launch, and holds a few events instead of every
+ * packet in flight. A packet that would arrive before the lane's last
+ * one (held back, a copy, an ICMP error, one a clog kept) or now has its
+ * event queued at once, and waits on the world's list of such packets.
+ * The lanes and that list are what the world frees at its end; a
+ * packet's address decides nothing. */
 void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when)
 {
     assert(when >= sim->now && pkt->from < sim->nnodes && pkt->to < sim->nnodes);
@@ -106,31 +122,86 @@ void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when)
                                 "(raise tw_sim_opts.events_max)");
         return;
     }
-    /* The event carries the packet itself: only it takes the packet off
-     * the list (sim_dg_land), and the list is what the world frees of
-     * what was still in flight at its end. Its address decides nothing. */
-    pkt->prev = NULL;
-    pkt->next = dg->flying;
-    if (dg->flying)
-        dg->flying->prev = pkt;
-    dg->flying = pkt;
     dg->nflying++;
-    sim_push(sim, when, EV_DGRAM_ARRIVE, SIM_NONE, 0, (uint64_t)(uintptr_t)pkt);
+    sim_path *path = sim_path_of(sim, pkt->from, pkt->to);
+    sim_pkt *tail = path->dgram_lane_tail;
+    pkt->laned = when > sim->now && (!tail || when >= tail->when);
+    if (!pkt->laned) {
+        pkt->prev = NULL;
+        pkt->next = dg->flying;
+        if (dg->flying)
+            dg->flying->prev = pkt;
+        dg->flying = pkt;
+        sim_push(sim, when, EV_DGRAM_ARRIVE, SIM_NONE, 0, (uint64_t)(uintptr_t)pkt);
+        return;
+    }
+    pkt->when = when;
+    pkt->seq = sim->seq++; /* its place, as sim_push would have taken it */
+    pkt->lane_next = NULL;
+    path->dgram_lane_tail = pkt;
+    if (tail) {
+        assert(tail->when <= when && tail->seq < pkt->seq);
+        tail->lane_next = pkt; /* queued when tail has arrived */
+        dg->nparked++;
+        return;
+    }
+    path->dgram_lane = pkt;
+    sim_push_seq(sim, when, pkt->seq, EV_DGRAM_ARRIVE, SIM_NONE, 0,
+                 (uint64_t)(uintptr_t)pkt);
 }
 
 void sim_dg_land(tw_sim *sim, sim_pkt *pkt)
 {
     struct sim_dgram *dg = sim->dg;
     assert(pkt != NULL && dg->nflying > 0);
-    assert(pkt->prev ? pkt->prev->next == pkt : dg->flying == pkt);
-    if (pkt->prev)
-        pkt->prev->next = pkt->next;
-    else
-        dg->flying = pkt->next;
-    if (pkt->next)
-        pkt->next->prev = pkt->prev;
     dg->nflying--;
-    pkt->next = pkt->prev = NULL;
+    if (!pkt->laned) {
+        assert(pkt->prev ? pkt->prev->next == pkt : dg->flying == pkt);
+        if (pkt->prev)
+            pkt->prev->next = pkt->next;
+        else
+            dg->flying = pkt->next;
+        if (pkt->next)
+            pkt->next->prev = pkt->prev;
+        pkt->next = pkt->prev = NULL;
+        return;
+    }
+    /* The head of its lane arrived: the next one's event is queued. */
+    sim_path *path = sim_path_of(sim, pkt->from, pkt->to);
+    assert(path->dgram_lane == pkt && pkt->when == sim->now);
+    sim_pkt *next = pkt->lane_next;
+    path->dgram_lane = next;
+    pkt->laned = false;
+    if (!next) {
+        path->dgram_lane_tail = NULL;
+        return;
+    }
+    assert(next->seq > pkt->seq && dg->nparked > 0);
+    dg->nparked--;
+    sim_push_seq(sim, next->when, next->seq, EV_DGRAM_ARRIVE, SIM_NONE, 0,
+                 (uint64_t)(uintptr_t)next);
+}
+
+void sim_dg_flying_fini(tw_sim *sim)
+{
+    struct sim_dgram *dg = sim->dg;
+    while (dg->flying) {
+        sim_pkt *p = dg->flying;
+        dg->flying = p->next;
+        dg->nflying--;
+        free(p);
+    }
+    for (size_t i = 0; i < (size_t)sim->paths_cap * sim->paths_cap; i++) {
+        sim_path *path = &sim->paths[i];
+        while (path->dgram_lane) {
+            sim_pkt *p = path->dgram_lane;
+            path->dgram_lane = p->lane_next;
+            dg->nflying--;
+            free(p);
+        }
+        path->dgram_lane_tail = NULL;
+    }
+    assert(dg->nflying == 0);
 }
 
 static void drop(tw_sim *sim, uint32_t node, uint64_t tid, const sim_pkt *p,
@@ -166,18 +237,40 @@ static int corrupt(tw_sim_prng *r, sim_pkt *p, uint32_t bits_max)
     return n;
 }
 
-/* One packet from ep's node to node `to`, on the wire at `depart`; o:
- * the datagram options of that path now (sim_dg_opts). */
-static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_sim_dgram_opts *o,
+/* The path a packet takes, in hand: its state, its options, and its
+ * datagram options now (sim_dg_opts). */
+typedef struct dg_route {
+    sim_path *path;
+    const tw_sim_path_opts *po;
+    const tw_sim_dgram_opts *o;
+    tw_sim_dgram_opts scratch;
+} dg_route;
+
+static void route_of(tw_sim *sim, uint32_t from, uint32_t to, dg_route *rt)
+{
+    rt->path = sim_path_of(sim, from, to);
+    rt->po = sim_path_opts(sim, from, to);
+    rt->o = sim_dg_opts_of(sim, rt->path, rt->po, &rt->scratch);
+}
+
+/* One packet from ep's node to node `to` by route rt, on the wire at
+ * `depart`. */
+static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const dg_route *rt,
                  const tw_addr *src, const tw_addr *dst, const void *data,
                  size_t len, tw_ns depart)
 {
     tw_sim_prng *r = &sim->rng_net;
     uint64_t tid = ep->t.id;
-    sim_path *path = sim_path_of(sim, ep->node, to);
+    sim_path *path = rt->path;
+    const tw_sim_path_opts *po = rt->po;
+    const tw_sim_dgram_opts *o = rt->o;
     /* what a datagram fault did here, for its effect count */
     uint64_t *impaired = sim_dg_overlaid(sim, path) ? &path->count.dgram_impaired : NULL;
-    if (sim_loss(sim, ep->node, to, o->loss_probability)) { /* sim/net/loss.c */
+    /* Lost? What sim_loss (sim/net/loss.c) says, asked only when some
+     * loss is on: it draws nothing and changes nothing otherwise. */
+    bool lossy = o->loss_probability > 0 ||
+                 po->loss_model.kind != TW_SIM_LOSS_NONE || path->burst;
+    if (lossy && sim_loss(sim, ep->node, to, o->loss_probability)) {
         if (impaired)
             ++*impaired;
         sim->stats.dgrams_lost++;
@@ -218,7 +311,9 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const tw_sim_dgram_opts *
     }
     if (impaired && (refuse || dup || hold || corrupted))
         ++*impaired;
-    tw_ns arrive = depart + sim_latency(sim, ep->node, to);
+    /* sim_latency with the path in hand: counted, then drawn */
+    sim_count_packet(sim, path);
+    tw_ns arrive = depart + sim_dist_sample(&po->latency, r);
     assert(arrive >= depart && depart >= sim->now);
     if (arrive < path->dgram_last)
         arrive = path->dgram_last; /* no overtaking on one link */
@@ -257,7 +352,7 @@ static int source(tw_sim *sim, const sim_dg *ep, const tw_addr *dst,
     const tw_addr *l = &ep->t.local;
     sim_node *n = sim->nodes[ep->node];
     if (!sim_dg_ip_is_wildcard(l)) {
-        *out = *l;
+        sim_dg_addr_copy(out, l);
         return 0;
     }
     int family = sim_dg_family(l);
@@ -306,8 +401,9 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
     }
     sim_node *to = bcast ? NULL : route(sim, ep, dst, n);
     uint32_t wire_to = to ? to->id : ep->node;
-    tw_sim_dgram_opts scratch;
-    const tw_sim_dgram_opts *o = sim_dg_opts(sim, ep->node, wire_to, &scratch);
+    dg_route rt;
+    route_of(sim, ep->node, wire_to, &rt);
+    const tw_sim_dgram_opts *o = rt.o;
     if (len > sim_dg_size_max(o, sim_dg_family(dst))) {
         sim_trace(sim, ep->node, tid, "dg_emsgsize", (int64_t)len, 0);
         return -EMSGSIZE;
@@ -333,8 +429,8 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
     }
     /* The wire: behind what is already on it, after a clog, at the
      * path's bandwidth. Until then the datagram fills the socket buffer. */
-    sim_path *path = sim_path_of(sim, ep->node, wire_to);
-    const tw_sim_path_opts *po = sim_path_opts(sim, ep->node, wire_to);
+    sim_path *path = rt.path;
+    const tw_sim_path_opts *po = rt.po;
     tw_ns start = sim->now;
     if (path->busy_until > start)
         start = path->busy_until;
@@ -356,12 +452,14 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
     sim_trace(sim, ep->node, tid, "dg_send", (int64_t)len, sim_dg_port(dst));
     if (bcast) {
         /* One copy per node, each on its own path, the sender's too. */
-        for (uint32_t j = 0; j < sim->nnodes; j++)
-            fate(sim, ep, j, sim_dg_opts(sim, ep->node, j, &scratch), &src, dst,
-                 data, len, depart);
+        for (uint32_t j = 0; j < sim->nnodes; j++) {
+            dg_route each;
+            route_of(sim, ep->node, j, &each);
+            fate(sim, ep, j, &each, &src, dst, data, len, depart);
+        }
     } else if (to) {
-        assert(to->id == wire_to); /* o is that path's */
-        fate(sim, ep, to->id, o, &src, dst, data, len, depart);
+        assert(to->id == wire_to); /* rt is that path's */
+        fate(sim, ep, to->id, &rt, &src, dst, data, len, depart);
     } else {
         sim->stats.dgrams_dropped++;
         sim_trace(sim, ep->node, tid, "dg_drop", (int64_t)len,
@@ -453,7 +551,8 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
 {
     assert(p->from < sim->nnodes && p->to < sim->nnodes);
     sim_path *path = sim_path_of(sim, p->from, p->to);
-    if (sim_path_blocks(sim, p->from, p->to)) {
+    if (p->from != p->to && path->cut_since >= 0) { /* sim_path_blocks */
+        path->count.blocked++;
         drop(sim, p->to, 0, p, SIM_DG_DROP_CUT);
         tap_arrival(sim, p, TW_SIM_PACKET_DROPPED);
         sim_pkt_free(sim, p);
@@ -478,12 +577,15 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
         broadcast_arrive(sim, p);
         return;
     }
-    sim_dg *ep = sim_dg_find(sim, p->to, &p->src, &p->dst);
+    sim_dg *ep = sim_dg_find_pkt(sim, p);
     if (!ep || p->refuse) {
         refuse(sim, p);
         return;
     }
-    if (!fits(sim, p, ep)) {
+    tw_sim_dgram_opts scratch;
+    const tw_sim_dgram_opts *o =
+        sim_dg_opts_of(sim, path, sim_path_opts(sim, p->from, p->to), &scratch);
+    if (ep->rx_bytes + p->len + TW__DGRAM_HEADER > o->rcvbuf_bytes) { /* fits */
         drop(sim, p->to, ep->t.id, p, SIM_DG_DROP_RCVBUF);
         sim_pkt_free(sim, p);
         return;
