@@ -129,7 +129,7 @@ void sim_dg_attach(tw_sim *sim, sim_dg *ep, sim_node *n)
 {
     ep->node = n->id;
     ep->upeer = ep->wait_on = SIM_NONE;
-    sim->dg->epoch++; /* what sim_dg_find_pkt remembers is stale */
+    sim->dg->epoch++; /* what senders remember of sim_dg_find is stale */
     tw__transport_init(&ep->t, &n->loop, &dg_ops, TW_TRANSPORT_DATAGRAM);
     ep->prev = sim->dg->tail;
     if (ep->prev)
@@ -248,37 +248,6 @@ sim_dg *sim_dg_find(tw_sim *sim, uint32_t node, const tw_addr *src,
     return NULL;
 }
 
-/* Most datagrams come from an endpoint that sent the one before to the
- * same place: its sender remembers where that one went. */
-sim_dg *sim_dg_find_pkt(tw_sim *sim, const sim_pkt *p)
-{
-    struct sim_dgram *dg = sim->dg;
-    sim_dg *s = sim_dg_get(sim, p->sender, p->sender_gen);
-    bool v4 = sim_dg_family(&p->src) == AF_INET &&
-              sim_dg_family(&p->dst) == AF_INET;
-    if (!s || !v4)
-        return sim_dg_find(sim, p->to, &p->src, &p->dst);
-    uint32_t sip = p->src.u.in4.sin_addr.s_addr, dip = p->dst.u.in4.sin_addr.s_addr;
-    uint16_t sport = p->src.u.in4.sin_port, dport = p->dst.u.in4.sin_port;
-    if (s->hit_epoch == dg->epoch && s->hit_node == p->to &&
-        s->hit_src_ip4 == sip && s->hit_dst_ip4 == dip &&
-        s->hit_src_port == sport && s->hit_dst_port == dport) {
-        sim_dg *ep = s->hit_ep == SIM_NONE ? NULL : sim_dg_get(sim, s->hit_ep, s->hit_gen);
-        assert(ep || s->hit_ep == SIM_NONE); /* none went: the epoch holds */
-        return ep;
-    }
-    sim_dg *ep = sim_dg_find(sim, p->to, &p->src, &p->dst);
-    s->hit_epoch = dg->epoch;
-    s->hit_node = p->to;
-    s->hit_src_ip4 = sip;
-    s->hit_dst_ip4 = dip;
-    s->hit_src_port = sport;
-    s->hit_dst_port = dport;
-    s->hit_ep = ep ? ep->id : SIM_NONE;
-    s->hit_gen = ep ? sim_table_gen(&dg->eps, ep->id) : 0;
-    return ep;
-}
-
 bool sim_dg_hears_broadcast(const sim_dg *ep, uint32_t node, uint16_t port)
 {
     const tw_addr *l = &ep->t.local;
@@ -332,7 +301,7 @@ void sim_dg_enqueue(tw_sim *sim, sim_dg *ep, sim_pkt *pkt)
     maybe_deliver(sim, ep);
 }
 
-sim_pkt *sim_dg_pop(tw_sim *sim, sim_dg *ep)
+static inline __attribute__((always_inline)) sim_pkt *rx_pop(tw_sim *sim, sim_dg *ep)
 {
     sim_pkt *p = ep->rx_head;
     if (!p)
@@ -349,6 +318,8 @@ sim_pkt *sim_dg_pop(tw_sim *sim, sim_dg *ep)
     return p;
 }
 
+sim_pkt *sim_dg_pop(tw_sim *sim, sim_dg *ep) { return rx_pop(sim, ep); }
+
 /* A bounded batch, in arrival order. Callbacks may close the transport
  * (it is freed only from the loop, so ep stays valid here). Unix senders
  * waiting for room in this queue are woken after the batch. */
@@ -362,7 +333,7 @@ static void deliver(tw_sim *sim, sim_dg *ep)
                 sim_dg_unix_wake(sim, ep);
             return; /* closing, or not armed yet: it waits */
         }
-        sim_pkt *p = sim_dg_pop(sim, ep);
+        sim_pkt *p = rx_pop(sim, ep);
         assert(p != NULL && p->to == ep->node);
         took_unix |= p->is_unix;
         if (p->err) {
@@ -515,9 +486,7 @@ void sim_dgram_fini(tw_sim *sim)
 void sim_dgram_event(tw_sim *sim, const sim_event *ev)
 {
     if (ev->type == EV_DGRAM_ARRIVE) {
-        sim_pkt *p = (sim_pkt *)(uintptr_t)ev->arg;
-        sim_dg_land(sim, p); /* packets are only taken by their event */
-        sim_dg_arrive(sim, p);
+        sim_dg_arrive(sim, (sim_pkt *)(uintptr_t)ev->arg);
         return;
     }
     sim_dg *ep = sim_dg_get(sim, ev->obj, ev->gen);

@@ -23,6 +23,7 @@
 #define TWIN_SIM_DGRAM_H
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim/sim.h"
@@ -81,7 +82,7 @@ typedef struct sim_dg {
      * does. */
     uint32_t route_ip4, route_to, route_nodes;
     /* The endpoint its last IPv4 datagram reached, as sim_dg_find found
-     * it (hit_epoch: the world's dg->epoch then, 0: nothing remembered;
+     * it (dgram_net.c; hit_epoch: the world's dg->epoch then, 0: nothing remembered;
      * hit_ep SIM_NONE: none). The answer depends on the datagram's node
      * and addresses and on the endpoints alone, so it holds while those
      * match and no endpoint came or went. */
@@ -117,7 +118,9 @@ struct sim_dgram {
     uint32_t nflying;
     uint32_t nparked;      /* in a lane behind another, no event queued */
     sim_dg *head, *tail;
-    uint64_t epoch;        /* moves on when an endpoint comes or goes */
+    uint64_t epoch;        /* moves on when an endpoint comes or goes
+                              (what senders remember of sim_dg_find is
+                              then stale) */
     tw_sim_dgram_opts *overlays; /* from DGRAM faults, by index */
     uint32_t noverlays;
     sim_uname *unames;     /* every node's Unix names */
@@ -215,8 +218,6 @@ static inline sim_dg *sim_dg_get(tw_sim *sim, uint32_t id, uint32_t gen)
 /* The endpoint a datagram from src to dst reaches on node, or NULL. */
 sim_dg *sim_dg_find(tw_sim *sim, uint32_t node, const tw_addr *src,
                     const tw_addr *dst);
-/* The same for an IP packet, remembered by its sender. */
-sim_dg *sim_dg_find_pkt(tw_sim *sim, const sim_pkt *p);
 /* Queue an arrived packet (or ICMP error) for the protocol; takes it. */
 void sim_dg_enqueue(tw_sim *sim, sim_dg *ep, sim_pkt *pkt);
 /* Every endpoint of node bound where a broadcast to port reaches. */
@@ -235,21 +236,64 @@ sim_pkt *sim_dg_pop(tw_sim *sim, sim_dg *ep);
 /* The ops->sendto of a simulated endpoint (see core/internal.h). */
 int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
                 const tw_addr *dst);
+/* The arrival event of pkt (which it takes): out of flight, then to its
+ * node and endpoint. */
 void sim_dg_arrive(tw_sim *sim, sim_pkt *pkt);
-/* Put pkt in flight, arriving at `when`. Takes it (freed on failure). */
-void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when);
-/* Its arrival event takes pkt out of flight (and queues the event of the
- * next in its lane). */
-void sim_dg_land(tw_sim *sim, sim_pkt *pkt);
 /* The world ends: the packets still in flight go. */
 void sim_dg_flying_fini(tw_sim *sim);
-/* A packet for len bytes of data, its other fields zero (NULL: no
- * memory), and its end. Small ones are kept for reuse, at most
- * SIM_PKT_SPARE_MAX of them, so a steady exchange allocates nothing. */
+/* A packet for len bytes of data (NULL: no memory), its fields zero but
+ * its addresses, which each maker sets whole (they are most of the
+ * header, so they are not cleared first); and its end. Small packets
+ * come from the world's spares and go back to them, at most
+ * SIM_PKT_SPARE_MAX of them: a steady exchange of small datagrams then
+ * allocates nothing after its first round. Larger ones, and small ones
+ * past the bound, are malloc'd and freed. data[] is written whole by
+ * whoever asked for it. */
 #define SIM_PKT_SPARE_BYTES 512
 #define SIM_PKT_SPARE_MAX 1024
-sim_pkt *sim_pkt_new(tw_sim *sim, size_t len);
-void sim_pkt_free(tw_sim *sim, sim_pkt *p);
+static inline sim_pkt *sim_pkt_new(tw_sim *sim, size_t len)
+{
+    struct sim_dgram *dg = sim->dg;
+    sim_pkt *p;
+    if (len <= SIM_PKT_SPARE_BYTES && dg->spare) {
+        p = dg->spare;
+        dg->spare = p->next;
+        dg->nspare--;
+        assert(p->cap == SIM_PKT_SPARE_BYTES);
+    } else {
+        size_t cap = len <= SIM_PKT_SPARE_BYTES ? SIM_PKT_SPARE_BYTES : len;
+        p = malloc(sizeof *p + cap);
+        if (!p)
+            return NULL;
+        p->cap = (uint32_t)cap;
+    }
+    p->next = p->prev = NULL;
+    p->from = p->to = p->sender = p->sender_gen = 0;
+    p->src.len = p->dst.len = 0;
+    p->err = 0;
+    p->refuse = p->is_unix = false;
+    p->tap = 0;
+    p->laned = false;
+    p->lane_next = NULL;
+    p->len = (uint32_t)len;
+    assert(p->len <= p->cap);
+    return p;
+}
+
+static inline void sim_pkt_free(tw_sim *sim, sim_pkt *p)
+{
+    struct sim_dgram *dg = sim->dg;
+    if (!p)
+        return;
+    if (p->cap != SIM_PKT_SPARE_BYTES || dg->nspare >= SIM_PKT_SPARE_MAX) {
+        free(p);
+        return;
+    }
+    p->next = dg->spare;
+    dg->spare = p;
+    dg->nspare++;
+}
+
 /* The rest of the world's spares go (sim_dgram_fini). */
 void sim_pkt_spares_fini(tw_sim *sim);
 

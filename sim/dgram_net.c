@@ -23,57 +23,7 @@
 #include "sim/dgram.h"
 
 /* ------------------------------------------------------------------ */
-/* packets                                                             */
-
-/* Small packets come from the world's spares and go back to them: an
- * exchange of small datagrams then costs no allocation after its first
- * round. The spares are bounded (SIM_PKT_SPARE_MAX); past that, and for
- * larger packets, malloc and free. Only the header is cleared: data[] is
- * written whole by whoever asked for it. */
-sim_pkt *sim_pkt_new(tw_sim *sim, size_t len)
-{
-    struct sim_dgram *dg = sim->dg;
-    sim_pkt *p;
-    if (len <= SIM_PKT_SPARE_BYTES && dg->spare) {
-        p = dg->spare;
-        dg->spare = p->next;
-        dg->nspare--;
-        assert(p->cap == SIM_PKT_SPARE_BYTES);
-    } else {
-        size_t cap = len <= SIM_PKT_SPARE_BYTES ? SIM_PKT_SPARE_BYTES : len;
-        p = malloc(sizeof *p + cap);
-        if (!p)
-            return NULL;
-        p->cap = (uint32_t)cap;
-    }
-    /* Every field but the addresses, which each maker sets whole (and
-     * which are most of the header). */
-    p->next = p->prev = NULL;
-    p->from = p->to = p->sender = p->sender_gen = 0;
-    p->src.len = p->dst.len = 0;
-    p->err = 0;
-    p->refuse = p->is_unix = false;
-    p->tap = 0;
-    p->laned = false;
-    p->lane_next = NULL;
-    p->len = (uint32_t)len;
-    assert(p->len <= p->cap);
-    return p;
-}
-
-void sim_pkt_free(tw_sim *sim, sim_pkt *p)
-{
-    struct sim_dgram *dg = sim->dg;
-    if (!p)
-        return;
-    if (p->cap != SIM_PKT_SPARE_BYTES || dg->nspare >= SIM_PKT_SPARE_MAX) {
-        free(p);
-        return;
-    }
-    p->next = dg->spare;
-    dg->spare = p;
-    dg->nspare++;
-}
+/* packets (new and free: sim/dgram.h)                                  */
 
 void sim_pkt_spares_fini(tw_sim *sim)
 {
@@ -112,7 +62,8 @@ static sim_pkt *pkt_clone(tw_sim *sim, const sim_pkt *p)
  * event queued at once, and waits on the world's list of such packets.
  * The lanes and that list are what the world frees at its end; a
  * packet's address decides nothing. */
-void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when)
+static inline __attribute__((always_inline)) void
+launch(tw_sim *sim, sim_pkt *pkt, tw_ns when)
 {
     assert(when >= sim->now && pkt->from < sim->nnodes && pkt->to < sim->nnodes);
     struct sim_dgram *dg = sim->dg;
@@ -150,7 +101,9 @@ void sim_dg_launch(tw_sim *sim, sim_pkt *pkt, tw_ns when)
                  (uint64_t)(uintptr_t)pkt);
 }
 
-void sim_dg_land(tw_sim *sim, sim_pkt *pkt)
+/* Its arrival event takes pkt out of flight (and queues the event of the
+ * next in its lane). */
+static inline __attribute__((always_inline)) void land(tw_sim *sim, sim_pkt *pkt)
 {
     struct sim_dgram *dg = sim->dg;
     assert(pkt != NULL && dg->nflying > 0);
@@ -255,7 +208,8 @@ static void route_of(tw_sim *sim, uint32_t from, uint32_t to, dg_route *rt)
 
 /* One packet from ep's node to node `to` by route rt, on the wire at
  * `depart`. */
-static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const dg_route *rt,
+static inline __attribute__((always_inline)) void
+fate(tw_sim *sim, sim_dg *ep, uint32_t to, const dg_route *rt,
                  const tw_addr *src, const tw_addr *dst, const void *data,
                  size_t len, tw_ns depart)
 {
@@ -332,12 +286,12 @@ static void fate(tw_sim *sim, sim_dg *ep, uint32_t to, const dg_route *rt,
                                 (hold ? TW_SIM_PACKET_REORDER : 0u),
                             depart, ep->node, to, src, dst, data, len, 0);
     sim_pkt *copy = dup ? pkt_clone(sim, p) : NULL;
-    sim_dg_launch(sim, p, arrive);
+    launch(sim, p, arrive);
     if (copy) {
         sim->stats.dgrams_duplicated++;
         tw_ns again = depart + sim_latency(sim, ep->node, to);
         sim_trace(sim, ep->node, tid, "dg_dup", (int64_t)len, again - depart);
-        sim_dg_launch(sim, copy, again);
+        launch(sim, copy, again);
     }
 }
 
@@ -487,7 +441,7 @@ static void refuse(tw_sim *sim, sim_pkt *p)
     p->from = from;
     p->err = -ECONNREFUSED;
     p->len = 0;
-    sim_dg_launch(sim, p, sim->now + sim_latency(sim, p->from, p->to));
+    launch(sim, p, sim->now + sim_latency(sim, p->from, p->to));
 }
 
 /* As Linux: an ICMP error reaches the socket that sent the datagram only
@@ -538,6 +492,38 @@ static void broadcast_arrive(tw_sim *sim, sim_pkt *p)
     sim_pkt_free(sim, p);
 }
 
+/* Most datagrams come from an endpoint that sent the one before to the
+ * same place: its sender remembers where that one went. */
+static inline __attribute__((always_inline)) sim_dg *
+find_pkt(tw_sim *sim, const sim_pkt *p)
+{
+    struct sim_dgram *dg = sim->dg;
+    sim_dg *s = sim_dg_get(sim, p->sender, p->sender_gen);
+    bool v4 = sim_dg_family(&p->src) == AF_INET &&
+              sim_dg_family(&p->dst) == AF_INET;
+    if (!s || !v4)
+        return sim_dg_find(sim, p->to, &p->src, &p->dst);
+    uint32_t sip = p->src.u.in4.sin_addr.s_addr, dip = p->dst.u.in4.sin_addr.s_addr;
+    uint16_t sport = p->src.u.in4.sin_port, dport = p->dst.u.in4.sin_port;
+    if (s->hit_epoch == dg->epoch && s->hit_node == p->to &&
+        s->hit_src_ip4 == sip && s->hit_dst_ip4 == dip &&
+        s->hit_src_port == sport && s->hit_dst_port == dport) {
+        sim_dg *ep = s->hit_ep == SIM_NONE ? NULL : sim_dg_get(sim, s->hit_ep, s->hit_gen);
+        assert(ep || s->hit_ep == SIM_NONE); /* none went: the epoch holds */
+        return ep;
+    }
+    sim_dg *ep = sim_dg_find(sim, p->to, &p->src, &p->dst);
+    s->hit_epoch = dg->epoch;
+    s->hit_node = p->to;
+    s->hit_src_ip4 = sip;
+    s->hit_dst_ip4 = dip;
+    s->hit_src_port = sport;
+    s->hit_dst_port = dport;
+    s->hit_ep = ep ? ep->id : SIM_NONE;
+    s->hit_gen = ep ? sim_table_gen(&dg->eps, ep->id) : 0;
+    return ep;
+}
+
 /* The tap hears the packet reach the node, or stop short of it. */
 static void tap_arrival(tw_sim *sim, const sim_pkt *p, tw_sim_packet_event ev)
 {
@@ -549,6 +535,7 @@ static void tap_arrival(tw_sim *sim, const sim_pkt *p, tw_sim_packet_event ev)
 
 void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
 {
+    land(sim, p); /* packets are only taken by their event */
     assert(p->from < sim->nnodes && p->to < sim->nnodes);
     sim_path *path = sim_path_of(sim, p->from, p->to);
     if (p->from != p->to && path->cut_since >= 0) { /* sim_path_blocks */
@@ -559,7 +546,7 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
         return;
     }
     if (path->clog_until > sim->now) {
-        sim_dg_launch(sim, p, path->clog_until); /* held, not lost */
+        launch(sim, p, path->clog_until); /* held, not lost */
         return;
     }
     if (!sim->nodes[p->to]->up) {
@@ -577,7 +564,7 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
         broadcast_arrive(sim, p);
         return;
     }
-    sim_dg *ep = sim_dg_find_pkt(sim, p);
+    sim_dg *ep = find_pkt(sim, p);
     if (!ep || p->refuse) {
         refuse(sim, p);
         return;
