@@ -3,7 +3,9 @@
  * log, move their data without formatting a single string, on both
  * backends. A quiet server is one that serves many peers fast; formatting
  * each peer's address for a log nobody reads was most of the cost of an
- * echo in the simulator.
+ * echo in the simulator. The same for a history: resp-client on the real
+ * backend, where no history is kept, formats no key names beyond those
+ * its requests carry.
  *
  * How it is seen: this program defines snprintf itself, so every call
  * the library makes lands here first and is counted, then done by
@@ -16,14 +18,19 @@
 #include <string.h>
 
 #include "tests/harness.h"
+#include "twin/app.h"
 #include "twin/echo.h"
+#include "twin/real.h"
 #include "twin/udp_echo.h"
 
 static unsigned long formatted; /* snprintf calls so far */
+static unsigned long key_names; /* of them, resp-client's key names */
 
 int snprintf(char *restrict buf, size_t len, const char *restrict fmt, ...)
 {
     formatted++;
+    if (strcmp(fmt, "%s:k%u") == 0)
+        key_names++;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, len, fmt, ap);
@@ -120,11 +127,77 @@ static void test_quiet_stream_echo_formats_nothing(void **state)
     TW_WAIT(env, tw_loop_alive(env->loop) == 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* resp-client's history                                               */
+
+struct app_run {
+    const tw_app *app;
+    void *state;
+    FILE *out;
+    char *text;
+    size_t len;
+};
+
+static void app_start(struct app_run *a, tw_loop *loop, int argc, char **argv)
+{
+    a->app = tw_app_find(argv[0]);
+    assert_non_null(a->app);
+    a->out = open_memstream(&a->text, &a->len);
+    assert_non_null(a->out);
+    assert_int_equal(a->app->start(loop, argc, argv, a->out, &a->state), 0);
+    fflush(a->out);
+}
+
+static void app_end(struct app_run *a)
+{
+    a->app->free(a->state);
+    fclose(a->out);
+    free(a->text);
+}
+
+/* A request carries at most three keys (MGET): a client that names keys
+ * for its requests alone formats at most three key names a request, and
+ * it sends its ops and at most a pipeline's worth more. */
+static void test_real_resp_client_formats_no_history(void **state)
+{
+    (void)state;
+    tw_loop *loop = tw_loop_new(NULL);
+    assert_non_null(loop);
+    struct app_run srv, cli;
+    char *sargv[] = {"resp-server", "--host", "127.0.0.1", "--port", "0", NULL};
+    app_start(&srv, loop, 5, sargv);
+    unsigned port = 0;
+    const char *at = strstr(srv.text, "Serving on 127.0.0.1:");
+    assert_non_null(at);
+    assert_int_equal(sscanf(at, "Serving on 127.0.0.1:%u", &port), 1);
+    char where[32];
+    snprintf(where, sizeof where, "127.0.0.1:%u", port);
+    char *cargv[] = {"resp-client", "--connect", where, "--ops", "400",
+                     "--pipeline", "4", "--quiet", NULL};
+    unsigned long before = key_names;
+    app_start(&cli, loop, 8, cargv);
+    tw_ns end = tw_loop_now(loop) + TW_SEC(60);
+    while (!cli.app->done(cli.state) && tw_loop_now(loop) < end)
+        tw_loop_run_for(loop, TW_MS(10));
+    unsigned long named = key_names - before;
+    assert_true(cli.app->done(cli.state));
+    assert_int_equal(cli.app->result(cli.state), 0);
+    if (named > 3 * (400 + 4))
+        fail_msg("%lu key names formatted for 400 ops (at most %d go on "
+                 "the wire; no history is kept here)", named, 3 * (400 + 4));
+    app_end(&cli);
+    app_end(&srv);
+    tw_loop_run_for(loop, TW_MS(50));
+    assert_int_equal(tw_loop_alive(loop), 0);
+    tw_loop_free(loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TW_MATRIX(test_quiet_udp_echo_formats_nothing),
         TW_MATRIX(test_quiet_stream_echo_formats_nothing),
+        TW_TEST(test_real_resp_client_formats_no_history),
     };
     return cmocka_run_group_tests_name("protocols with no log format nothing",
                                        tests, NULL, NULL);
