@@ -127,7 +127,8 @@ int main(int argc, char **argv)
     auto t0 = std::chrono::steady_clock::now();
     Simulator::ScheduleNow(&SendMore);
     Simulator::Run();
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+    double secs = took.count();
     double virt = Simulator::Now().GetSeconds();
     Simulator::Destroy();
     if (b.got < b.want) {

@@ -82,10 +82,10 @@ typedef struct sim_dg {
      * does. */
     uint32_t route_ip4, route_to, route_nodes;
     /* The endpoint its last IPv4 datagram reached, as sim_dg_find found
-     * it (dgram_net.c; hit_epoch: the world's dg->epoch then, 0: nothing remembered;
-     * hit_ep SIM_NONE: none). The answer depends on the datagram's node
-     * and addresses and on the endpoints alone, so it holds while those
-     * match and no endpoint came or went. */
+     * it (dgram_net.c; hit_epoch: the world's dg->epoch then, 0: nothing
+     * remembered; hit_ep SIM_NONE: none). The answer depends on the
+     * datagram's node and addresses and on the endpoints alone, so it
+     * holds while those match and no endpoint came or went. */
     uint64_t hit_epoch;
     uint32_t hit_node, hit_ep, hit_gen;
     uint32_t hit_src_ip4, hit_dst_ip4;

@@ -2,20 +2,27 @@
  * becomes, and what happens when it arrives.
  *
  * Map:
+ *   packets   spares, copies; in flight: the paths' lanes and the event
+ *             queue (launch, land)
  *   send      the sender's checks (broadcast permission, size, ENOBUFS,
  *             socket buffer), the wire (bandwidth, clog), one packet per
  *             destination node
  *   fate      loss, refusal, duplication, reordering, corruption and
  *             latency, drawn at send time in that order
- *   arrival   cut, clog, crashed node; broadcast; the endpoint or a
- *             refusal (ICMP port unreachable back to the sender); the
- *             receiver's socket buffer
+ *   arrival   cut, clog, crashed node; broadcast; the endpoint (which
+ *             its sender remembers) or a refusal (ICMP port unreachable
+ *             back to the sender); the receiver's socket buffer
  *
  * Order: datagrams on one path arrive in the order they were sent (a
  * later one waits for the newest before it, as on one link), unless the
  * fate held one back (reorder) or made a copy (duplicate): exactly the
  * reorderings asked for, at the rate asked for. Every outcome is a trace
  * record and a counter in tw_sim_stats.
+ *
+ * This is the path every simulated datagram takes, so it is kept lean: a
+ * packet comes from the world's spares, a path and its options are looked
+ * up once per send and once per arrival, and the queue holds a lane's
+ * first arrival only (see launch).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +67,8 @@ static sim_pkt *pkt_clone(tw_sim *sim, const sim_pkt *p)
  * packet in flight. A packet that would arrive before the lane's last
  * one (held back, a copy, an ICMP error, one a clog kept) or now has its
  * event queued at once, and waits on the world's list of such packets.
- * The lanes and that list are what the world frees at its end; a
- * packet's address decides nothing. */
+ * The lanes and that list are what the world frees at its end. (The
+ * event carries the packet's pointer; its value decides nothing.) */
 static inline __attribute__((always_inline)) void
 launch(tw_sim *sim, sim_pkt *pkt, tw_ns when)
 {
@@ -209,9 +216,8 @@ static void route_of(tw_sim *sim, uint32_t from, uint32_t to, dg_route *rt)
 /* One packet from ep's node to node `to` by route rt, on the wire at
  * `depart`. */
 static inline __attribute__((always_inline)) void
-fate(tw_sim *sim, sim_dg *ep, uint32_t to, const dg_route *rt,
-                 const tw_addr *src, const tw_addr *dst, const void *data,
-                 size_t len, tw_ns depart)
+fate(tw_sim *sim, sim_dg *ep, uint32_t to, const dg_route *rt, const tw_addr *src,
+     const tw_addr *dst, const void *data, size_t len, tw_ns depart)
 {
     tw_sim_prng *r = &sim->rng_net;
     uint64_t tid = ep->t.id;
@@ -324,9 +330,9 @@ static int source(tw_sim *sim, const sim_dg *ep, const tw_addr *dst,
     return 0;
 }
 
-/* The node dst leads to from ep's node, as sim_node_by_addr says; an
+/* The node dst leads to from ep's node n, as sim_node_by_addr says; an
  * endpoint remembers its last IPv4 answer, as most send to one place. */
-static sim_node *route(tw_sim *sim, sim_dg *ep, const tw_addr *dst, sim_node *n)
+static sim_node *node_for(tw_sim *sim, sim_dg *ep, const tw_addr *dst, sim_node *n)
 {
     if (sim_dg_family(dst) != AF_INET)
         return sim_node_by_addr(sim, dst, n);
@@ -353,7 +359,7 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
         sim_trace(sim, ep->node, tid, "dg_eacces", (int64_t)len, 0);
         return -EACCES; /* Linux, without SO_BROADCAST */
     }
-    sim_node *to = bcast ? NULL : route(sim, ep, dst, n);
+    sim_node *to = bcast ? NULL : node_for(sim, ep, dst, n);
     uint32_t wire_to = to ? to->id : ep->node;
     dg_route rt;
     route_of(sim, ep->node, wire_to, &rt);
@@ -508,7 +514,8 @@ find_pkt(tw_sim *sim, const sim_pkt *p)
     if (s->hit_epoch == dg->epoch && s->hit_node == p->to &&
         s->hit_src_ip4 == sip && s->hit_dst_ip4 == dip &&
         s->hit_src_port == sport && s->hit_dst_port == dport) {
-        sim_dg *ep = s->hit_ep == SIM_NONE ? NULL : sim_dg_get(sim, s->hit_ep, s->hit_gen);
+        sim_dg *ep = s->hit_ep == SIM_NONE ? NULL
+                                           : sim_dg_get(sim, s->hit_ep, s->hit_gen);
         assert(ep || s->hit_ep == SIM_NONE); /* none went: the epoch holds */
         return ep;
     }
