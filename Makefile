@@ -117,7 +117,6 @@ $(BUILD)/bench/uv_echo: LDLIBS += -luv
 # The ns-3 peer is C++ and links ns-3 only (Debian's libns3-dev; its
 # pkg-config files carry a broken -I, so the libraries are named here).
 # Only the bench target builds it, and only when ns-3's headers are there.
-CXX ?= c++
 NS3_LIBS := -lns3-core -lns3-network -lns3-internet -lns3-point-to-point
 NS3_HEADER := /usr/include/ns3/core-module.h
 $(BUILD)/bench/ns3_udp_echo: bench/ns3_udp_echo.cc
