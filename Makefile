@@ -25,8 +25,9 @@ LDLIBS  += -pthread -lyaml -lssl -lcrypto
 
 PKGS    := libcmocka-dev libyaml-dev libssl-dev openssl pkg-config clang libclang-rt-14-dev netcat-openbsd socat redis-tools
 # Only `make bench` needs these: the libuv peer, the asyncio peer, CPU
-# pinning (taskset), redis-server (the peer of the RESP server).
-BENCH_PKGS := libuv1-dev python3 util-linux redis-server
+# pinning (taskset), redis-server (the peer of the RESP server), ns-3 (the
+# peer of the simulator's datagrams, bench/ns3_udp_echo.cc).
+BENCH_PKGS := libuv1-dev python3 util-linux redis-server ns3 libns3-dev
 
 # Only `make coverage` needs these: lcov and genhtml.
 COV_PKGS := lcov
@@ -112,6 +113,15 @@ $(BUILD)/bench/loadgen $(BUILD)/bench/uv_echo: $(BUILD)/bench/%: $(BUILD)/obj/be
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(BUILD)/bench/uv_echo: LDLIBS += -luv
+
+# The ns-3 peer is C++ and links ns-3 only (Debian's libns3-dev; its
+# pkg-config files carry a broken -I, so the libraries are named here).
+# Only the bench target builds it, and only when ns-3's headers are there.
+NS3_LIBS := -lns3-core -lns3-network -lns3-internet -lns3-point-to-point
+NS3_HEADER := /usr/include/ns3/core-module.h
+$(BUILD)/bench/ns3_udp_echo: bench/ns3_udp_echo.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(OPT) -Wall -Wextra -Werror -o $@ $< $(NS3_LIBS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
@@ -202,6 +212,8 @@ demo: check-deps all
 bench: check-deps
 	@./tools/deps.sh $(BENCH_PKGS)
 	@$(MAKE) --no-print-directory all $(BENCHES)
+	@if [ -f $(NS3_HEADER) ]; then \
+	  $(MAKE) --no-print-directory $(BUILD)/bench/ns3_udp_echo; fi
 	@./bench/run.sh $(BUILD)
 
 install: all

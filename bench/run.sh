@@ -60,9 +60,24 @@ if command -v valgrind >/dev/null 2>&1; then
     i1=$(ir 2000); i2=$(ir 12000)
     per=$(awk -v a="$i1" -v b="$i2" 'BEGIN{printf "%.0f", (b-a)/10000}')
     emit "sim instructions per echoed 64B message" "$per" instr
+    stream_per=$per
     i1=$(ir 2000 --chunk-split -1); i2=$(ir 12000 --chunk-split -1)
     per=$(awk -v a="$i1" -v b="$i2" 'BEGIN{printf "%.0f", (b-a)/10000}')
     emit "sim instructions per message, no cut deliveries" "$per" instr
+    # The same for datagrams: UDP echoes (64 B, 32 in flight) through
+    # twin's UDP echo server on the simulator's default world, counted
+    # the same way; the stream figure above is its peer, and the ratio
+    # is what a datagram echo costs in stream echoes.
+    irdg() {
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            $B/dgram_bench --backend sim --datagrams "$1" --size 64 --window 32 2>&1 >/dev/null |
+            sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+    }
+    i1=$(irdg 2000); i2=$(irdg 12000)
+    dper=$(awk -v a="$i1" -v b="$i2" 'BEGIN{printf "%.0f", (b-a)/10000}')
+    emit "sim instructions per UDP echo (64B, 32 in flight)" "$dper" instr \
+        "stream-echo" "$stream_per" \
+        "$(awk -v a="$dper" -v b="$stream_per" 'BEGIN{printf "%.2f", a/b}')"
 fi
 
 # 3. 100,000 concurrent simulated connections, each echoing a request
@@ -85,6 +100,44 @@ dsim=$(echo $dsim | tr ' ' '\n' | median3)
 dreal=$(echo $dreal | tr ' ' '\n' | median3)
 emit "udp echo 100k x 64B: datagrams per second (sim)" "$(printf '%.0f' "$dsim")" dgrams/s
 emit "udp echo 100k x 64B: datagrams per second (real)" "$(printf '%.0f' "$dreal")" dgrams/s
+
+# 4b. The simulator against ns-3 (bench/ns3_udp_echo.cc, built when
+#    Debian's libns3-dev is installed): the same 100,000 UDP echoes (64 B,
+#    32 in flight, two nodes), wall time of each, three runs each, median.
+#    ns-3 simulates the full UDP/IPv4 stack of both nodes, its queues and
+#    a point-to-point link's framing and serialisation for every datagram;
+#    twin's simulator models the datagram (its fate: loss, refusal,
+#    duplication, reordering, corruption, latency; the path's order,
+#    socket buffers, the trace hash) and delivers it to the protocol.
+#    Ratio: how many times twin's wall time ns-3 takes. Then instructions
+#    per echo of each (callgrind, two runs, the difference).
+if [ -x "$B/ns3_udp_echo" ]; then
+    nsw=""; tww=""
+    for i in 1 2 3; do
+        nsw="$nsw $(field "$($B/ns3_udp_echo --datagrams $N --size 64 --window 32)" wall_s)"
+        tww="$tww $(field "$($B/dgram_bench --backend sim --datagrams $N --size 64 --window 32)" wall_s)"
+    done
+    nsw=$(echo $nsw | tr ' ' '\n' | median3)
+    tww=$(echo $tww | tr ' ' '\n' | median3)
+    emit "udp echo 100k x 64B, 32 in flight: wall time, sim (datagram model) vs ns-3 (UDP/IPv4/PPP stack, queues)" \
+        "$tww" s "ns-3" "$nsw" "$(awk -v a="$nsw" -v b="$tww" 'BEGIN{printf "%.1f", a/b}')"
+    if command -v valgrind >/dev/null 2>&1; then
+        irns() {
+            valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+                $B/ns3_udp_echo --datagrams "$1" --size 64 --window 32 2>&1 >/dev/null |
+                sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+        }
+        n1=2000; n2=12000
+        [ "${BENCH_QUICK:-0}" != 0 ] && { n1=1000; n2=3000; }
+        i1=$(irns $n1); i2=$(irns $n2)
+        nsper=$(awk -v a="$i1" -v b="$i2" -v d=$((n2 - n1)) 'BEGIN{printf "%.0f", (b-a)/d}')
+        emit "instructions per UDP echo (64B, 32 in flight): twin sim vs ns-3" \
+            "${dper:-0}" instr "ns-3" "$nsper" \
+            "$(awk -v a="$nsper" -v b="${dper:-0}" 'BEGIN{printf "%.1f", (b > 0 ? a / b : 0)}')"
+    fi
+else
+    echo "ns-3 rows skipped: ns3 and libns3-dev are in BENCH_PKGS"
+fi
 
 # 5. Scenario seeds per second, one core: a sweep of the reference
 #    scenario (two clients echoing through a server across a partition,

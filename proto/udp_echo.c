@@ -65,23 +65,29 @@ static void srv_datagram(tw_protocol *p, const uint8_t *d, size_t n,
                          const tw_addr *from)
 {
     struct udp_echo_server *s = (struct udp_echo_server *)p;
-    char who[TW_ADDR_STRLEN + 8];
-    tw_addr_format(from, who, sizeof who);
+    FILE *log = s->cfg->log;
     s->cfg->datagrams++;
     s->cfg->bytes += n;
-    char tail[TW_ADDR_STRLEN + 16];
-    snprintf(tail, sizeof tail, " from %s", who);
-    print_bytes(s->cfg->log, "Received ", d, n, tail);
+    /* The peer's address is formatted only for a log someone reads: a
+     * quiet server echoes without any text work. */
+    char who[TW_ADDR_STRLEN + 8], tail[TW_ADDR_STRLEN + 16];
+    if (log) {
+        tw_addr_format(from, who, sizeof who);
+        snprintf(tail, sizeof tail, " from %s", who);
+        print_bytes(log, "Received ", d, n, tail);
+    }
     if (from->len == 0) {
         /* An unbound Unix client: there is nowhere to send it back. */
-        if (s->cfg->log) {
-            fprintf(s->cfg->log, "No address to reply to\n");
-            fflush(s->cfg->log);
+        if (log) {
+            fprintf(log, "No address to reply to\n");
+            fflush(log);
         }
         return;
     }
-    snprintf(tail, sizeof tail, " to %s", who);
-    print_bytes(s->cfg->log, "Send ", d, n, tail);
+    if (log) {
+        snprintf(tail, sizeof tail, " to %s", who);
+        print_bytes(log, "Send ", d, n, tail);
+    }
     tw_transport_sendto(s->t, d, n, from);
 }
 
@@ -232,7 +238,7 @@ static void cli_error(tw_protocol *p, int err)
 {
     tw_udp_echo_client *c = (tw_udp_echo_client *)p;
     c->last_err = err;
-    if (!c->orphan)
+    if (!c->orphan && c->cfg.log) /* the error's text only for a reader */
         cli_log(c, "Error received: %s", tw_strerror(err));
 }
 

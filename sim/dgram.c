@@ -46,39 +46,6 @@ static tw_sim *sim_of(const sim_dg *ep) { return ((sim_node *)ep->t.loop)->sim; 
 /* ------------------------------------------------------------------ */
 /* addresses                                                           */
 
-bool sim_dg_ip_is_loopback(const tw_addr *a)
-{
-    if (tw_addr_family(a) == AF_INET)
-        return (ntohl(a->u.in4.sin_addr.s_addr) >> 24) == 127;
-    if (tw_addr_family(a) == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&a->u.in6.sin6_addr);
-    return false;
-}
-
-bool sim_dg_ip_is_wildcard(const tw_addr *a)
-{
-    if (tw_addr_family(a) == AF_INET)
-        return a->u.in4.sin_addr.s_addr == htonl(INADDR_ANY);
-    if (tw_addr_family(a) == AF_INET6)
-        return IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr);
-    return false;
-}
-
-bool sim_dg_ip_is_broadcast(const tw_addr *a)
-{
-    return tw_addr_family(a) == AF_INET &&
-           a->u.in4.sin_addr.s_addr == htonl(INADDR_BROADCAST);
-}
-
-bool sim_dg_ip_equal(const tw_addr *a, const tw_addr *b)
-{
-    if (tw_addr_family(a) != tw_addr_family(b))
-        return false;
-    if (tw_addr_family(a) == AF_INET)
-        return a->u.in4.sin_addr.s_addr == b->u.in4.sin_addr.s_addr;
-    return memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, 16) == 0;
-}
-
 tw_addr sim_dg_loopback(int family, uint16_t port)
 {
     tw_addr a;
@@ -88,7 +55,7 @@ tw_addr sim_dg_loopback(int family, uint16_t port)
 
 static void set_port(tw_addr *a, uint16_t port)
 {
-    if (tw_addr_family(a) == AF_INET)
+    if (sim_dg_family(a) == AF_INET)
         a->u.in4.sin_port = htons(port);
     else
         a->u.in6.sin6_port = htons(port);
@@ -105,8 +72,8 @@ static bool bindable(const sim_node *n, const tw_addr *a)
 static bool overlaps(const sim_dg *ep, uint32_t node, const tw_addr *a)
 {
     const tw_addr *b = &ep->t.local;
-    return ep->node == node && tw_addr_family(a) == tw_addr_family(b) &&
-           tw_addr_port(a) == tw_addr_port(b) &&
+    return ep->node == node && sim_dg_family(a) == sim_dg_family(b) &&
+           sim_dg_port(a) == sim_dg_port(b) &&
            (sim_dg_ip_is_wildcard(a) || sim_dg_ip_is_wildcard(b) ||
             sim_dg_ip_equal(a, b));
 }
@@ -133,11 +100,11 @@ static int local_address(tw_sim *sim, sim_node *n, const tw_datagram_opts *o,
     } else {
         tw_addr_ip(out, o->family == AF_INET ? "0.0.0.0" : "::", 0);
     }
-    uint16_t port = tw_addr_port(out);
+    uint16_t port = sim_dg_port(out);
     if (o->remote.len && sim_dg_ip_is_wildcard(out)) {
         if (sim_dg_ip_is_loopback(&o->remote))
             *out = sim_dg_loopback(o->family, port);
-        else if (tw_addr_family(&n->addr) == o->family) {
+        else if (sim_dg_family(&n->addr) == o->family) {
             *out = n->addr;
             set_port(out, port);
         } else
@@ -162,6 +129,7 @@ void sim_dg_attach(tw_sim *sim, sim_dg *ep, sim_node *n)
 {
     ep->node = n->id;
     ep->upeer = ep->wait_on = SIM_NONE;
+    sim->dg->epoch++; /* what senders remember of sim_dg_find is stale */
     tw__transport_init(&ep->t, &n->loop, &dg_ops, TW_TRANSPORT_DATAGRAM);
     ep->prev = sim->dg->tail;
     if (ep->prev)
@@ -200,17 +168,12 @@ int sim_dgram_create(tw_loop *loop, tw_protocol_factory factory, void *arg,
     ep->t.local = local;
     if (o->remote.len)
         ep->t.peer = o->remote;
-    sim_trace(sim, n->id, ep->t.id, "dg_open", tw_addr_port(&local),
-              tw_addr_port(&o->remote));
+    sim_trace(sim, n->id, ep->t.id, "dg_open", sim_dg_port(&local),
+              sim_dg_port(&o->remote));
     /* On a factory failure the core destroys ep and reports -ENOMEM
      * through cb: the call itself succeeded (twin/net.h's rule). */
     tw__transport_open(&ep->t, factory, arg, cb);
     return 0;
-}
-
-sim_dg *sim_dg_get(tw_sim *sim, uint32_t id, uint32_t gen)
-{
-    return sim_table_get(&sim->dg->eps, id, gen);
 }
 
 /* How well ep matches a datagram from src to dst: -1 not at all; more is
@@ -219,8 +182,8 @@ static int match(const sim_dg *ep, uint32_t node, const tw_addr *src,
                  const tw_addr *dst)
 {
     const tw_addr *l = &ep->t.local;
-    if (ep->node != node || tw_addr_family(l) != tw_addr_family(dst) ||
-        tw_addr_port(l) != tw_addr_port(dst))
+    if (ep->node != node || sim_dg_family(l) != sim_dg_family(dst) ||
+        sim_dg_port(l) != sim_dg_port(dst))
         return -1;
     int score = 0;
     if (sim_dg_ip_equal(l, dst))
@@ -228,7 +191,7 @@ static int match(const sim_dg *ep, uint32_t node, const tw_addr *src,
     else if (!sim_dg_ip_is_wildcard(l))
         return -1;
     if (ep->t.peer.len) {
-        if (!tw_addr_equal(&ep->t.peer, src))
+        if (!sim_dg_addr_equal(&ep->t.peer, src))
             return -1; /* connected elsewhere */
         score += 4;
     }
@@ -242,14 +205,14 @@ static uint32_t sender_hash(const tw_addr *src)
     uint32_t h = 2166136261u;
     const uint8_t *p;
     size_t n;
-    if (tw_addr_family(src) == AF_INET) {
+    if (sim_dg_family(src) == AF_INET) {
         p = (const uint8_t *)&src->u.in4.sin_addr;
         n = 4;
     } else {
         p = (const uint8_t *)&src->u.in6.sin6_addr;
         n = 16;
     }
-    uint16_t port = tw_addr_port(src);
+    uint16_t port = sim_dg_port(src);
     h = (h ^ (port & 0xff)) * 16777619u;
     h = (h ^ (port >> 8)) * 16777619u;
     for (size_t i = 0; i < n; i++)
@@ -262,29 +225,34 @@ sim_dg *sim_dg_find(tw_sim *sim, uint32_t node, const tw_addr *src,
 {
     int best = -1;
     uint32_t count = 0;
+    sim_dg *first = NULL; /* the first endpoint with the best score */
     for (sim_dg *ep = sim->dg->head; ep; ep = ep->next) {
         int s = match(ep, node, src, dst);
         if (s > best) {
             best = s;
             count = 1;
+            first = ep;
         } else if (s == best && s >= 0) {
             count++;
         }
     }
     if (best < 0)
         return NULL;
-    uint32_t k = count > 1 ? sender_hash(src) % count : 0;
-    for (sim_dg *ep = sim->dg->head; ep; ep = ep->next)
+    if (count == 1)
+        return first; /* the common case: one endpoint on the port */
+    uint32_t k = sender_hash(src) % count;
+    for (sim_dg *ep = first; ep; ep = ep->next)
         if (match(ep, node, src, dst) == best && k-- == 0)
             return ep;
+    assert(!"a reuse_port group shrank while it was searched");
     return NULL;
 }
 
 bool sim_dg_hears_broadcast(const sim_dg *ep, uint32_t node, uint16_t port)
 {
     const tw_addr *l = &ep->t.local;
-    return ep->node == node && tw_addr_family(l) == AF_INET &&
-           tw_addr_port(l) == port && !ep->t.peer.len &&
+    return ep->node == node && sim_dg_family(l) == AF_INET &&
+           sim_dg_port(l) == port && !ep->t.peer.len &&
            (sim_dg_ip_is_wildcard(l) || sim_dg_ip_is_broadcast(l));
 }
 
@@ -306,8 +274,11 @@ static void maybe_deliver(tw_sim *sim, sim_dg *ep)
 }
 
 /* The receive queue's counts agree with it: empty exactly when nothing
- * is counted, and each datagram counts its length and 8 bytes. */
-static void rx_check(const sim_dg *ep)
+ * is counted, and each datagram counts its length and 8 bytes. Checked
+ * after each change (enqueue, pop); those two are the only code that
+ * changes the queue or its counts, so each change also starts from a
+ * queue that passed (an endpoint starts empty, from calloc). */
+static inline void rx_check(const sim_dg *ep)
 {
     assert((ep->rx_head == NULL) == (ep->rx_tail == NULL));
     assert((ep->rx_head == NULL) == (ep->rx_count == 0));
@@ -318,7 +289,6 @@ static void rx_check(const sim_dg *ep)
 
 void sim_dg_enqueue(tw_sim *sim, sim_dg *ep, sim_pkt *pkt)
 {
-    rx_check(ep);
     pkt->next = NULL;
     if (ep->rx_tail)
         ep->rx_tail->next = pkt;
@@ -331,9 +301,8 @@ void sim_dg_enqueue(tw_sim *sim, sim_dg *ep, sim_pkt *pkt)
     maybe_deliver(sim, ep);
 }
 
-sim_pkt *sim_dg_pop(tw_sim *sim, sim_dg *ep)
+static inline __attribute__((always_inline)) sim_pkt *rx_pop(tw_sim *sim, sim_dg *ep)
 {
-    rx_check(ep);
     sim_pkt *p = ep->rx_head;
     if (!p)
         return NULL;
@@ -349,6 +318,8 @@ sim_pkt *sim_dg_pop(tw_sim *sim, sim_dg *ep)
     return p;
 }
 
+sim_pkt *sim_dg_pop(tw_sim *sim, sim_dg *ep) { return rx_pop(sim, ep); }
+
 /* A bounded batch, in arrival order. Callbacks may close the transport
  * (it is freed only from the loop, so ep stays valid here). Unix senders
  * waiting for room in this queue are woken after the batch. */
@@ -362,7 +333,7 @@ static void deliver(tw_sim *sim, sim_dg *ep)
                 sim_dg_unix_wake(sim, ep);
             return; /* closing, or not armed yet: it waits */
         }
-        sim_pkt *p = sim_dg_pop(sim, ep);
+        sim_pkt *p = rx_pop(sim, ep);
         assert(p != NULL && p->to == ep->node);
         took_unix |= p->is_unix;
         if (p->err) {
@@ -371,7 +342,7 @@ static void deliver(tw_sim *sim, sim_dg *ep)
             sim->stats.dgrams_delivered++;
             tw__transport_datagram(&ep->t, p->data, p->len, &p->src);
         }
-        free(p);
+        sim_pkt_free(sim, p);
     }
     if (took_unix)
         sim_dg_unix_wake(sim, ep);
@@ -443,7 +414,7 @@ static void free_rx(tw_sim *sim, sim_dg *ep)
 {
     sim_pkt *p;
     while ((p = sim_dg_pop(sim, ep)) != NULL)
-        free(p);
+        sim_pkt_free(sim, p);
     assert(ep->rx_bytes == 0 && ep->rx_count == 0);
 }
 
@@ -467,6 +438,7 @@ static void op_destroy(tw_transport *t)
     else
         sim->dg->tail = ep->prev;
     sim_table_del(&sim->dg->eps, ep->id);
+    sim->dg->epoch++;
     tw__transport_free(&ep->t);
 }
 
@@ -490,7 +462,7 @@ int sim_dgram_init(tw_sim *sim)
     if (!sim->dg)
         return -ENOMEM;
     sim_table_init(&sim->dg->eps, sim->opts.endpoints_max);
-    sim_table_init(&sim->dg->pkts, sim->opts.events_max);
+    sim->dg->epoch = 1; /* 0 is "nothing remembered" */
     return 0;
 }
 
@@ -502,12 +474,9 @@ void sim_dgram_fini(tw_sim *sim)
     if (!dg)
         return;
     assert(dg->head == NULL);
-    for (uint32_t i = 0; i < dg->pkts.n; i++) {
-        sim_pkt *p = sim_table_get(&dg->pkts, i, sim_table_gen(&dg->pkts, i));
-        free(p);
-    }
+    sim_dg_flying_fini(sim);
     sim_dg_unix_fini(sim);
-    sim_table_fini(&dg->pkts);
+    sim_pkt_spares_fini(sim);
     sim_table_fini(&dg->eps);
     free(dg->overlays);
     free(dg);
@@ -517,10 +486,7 @@ void sim_dgram_fini(tw_sim *sim)
 void sim_dgram_event(tw_sim *sim, const sim_event *ev)
 {
     if (ev->type == EV_DGRAM_ARRIVE) {
-        sim_pkt *p = sim_table_get(&sim->dg->pkts, ev->obj, ev->gen);
-        assert(p != NULL); /* packets are only taken by their event */
-        sim_table_del(&sim->dg->pkts, ev->obj);
-        sim_dg_arrive(sim, p);
+        sim_dg_arrive(sim, (sim_pkt *)(uintptr_t)ev->arg);
         return;
     }
     sim_dg *ep = sim_dg_get(sim, ev->obj, ev->gen);

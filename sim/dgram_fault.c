@@ -73,18 +73,14 @@ static void overlay(tw_sim_dgram_opts *o, const tw_sim_dgram_opts *f)
 #undef OVER
 }
 
-bool sim_dg_overlaid(const tw_sim *sim, const sim_path *p)
+const tw_sim_dgram_opts *sim_dg_opts_overlaid(tw_sim *sim, const sim_path *p,
+                                              const tw_sim_dgram_opts *own,
+                                              tw_sim_dgram_opts *scratch)
 {
-    return p->dgram_overlay &&
-           (p->dgram_overlay_until == 0 || sim->now < p->dgram_overlay_until);
-}
-
-void sim_dg_opts(tw_sim *sim, uint32_t from, uint32_t to, tw_sim_dgram_opts *out)
-{
-    *out = sim_path_opts(sim, from, to)->dgram;
-    sim_path *p = sim_path_of(sim, from, to);
-    if (sim_dg_overlaid(sim, p))
-        overlay(out, &sim->dg->overlays[p->dgram_overlay - 1]);
+    assert(sim_dg_overlaid(sim, p) && p->dgram_overlay <= sim->dg->noverlays);
+    *scratch = *own;
+    overlay(scratch, &sim->dg->overlays[p->dgram_overlay - 1]);
+    return scratch;
 }
 
 /* ------------------------------------------------------------------ */

@@ -343,7 +343,7 @@ static void disconnect(tw_sim *sim, sim_dg *ep)
     sim_trace(sim, ep->node, ep->t.id, "dgu_purge", ep->rx_count, 0);
     sim_pkt *p;
     while ((p = sim_dg_pop(sim, ep)) != NULL)
-        free(p);
+        sim_pkt_free(sim, p);
     sim_dg_unix_wake(sim, ep);
 }
 
@@ -382,7 +382,7 @@ int sim_dg_unix_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
      * the sender (and not the sender itself). */
     if (rx != ep && !connected_to(sim, rx, ep) && rx->rx_count > UNIX_QLEN)
         return no_room(sim, ep, rx, len);
-    sim_pkt *p = sim_pkt_new(len);
+    sim_pkt *p = sim_pkt_new(sim, len);
     if (!p)
         return send_error(sim, ep, len, -ENOMEM);
     if (len)

@@ -34,6 +34,9 @@ typedef struct sim_path {
     tw_ns dgram_last;
     uint32_t dgram_overlay;
     tw_ns dgram_overlay_until;
+    /* datagrams in flight on the path in arrival order, of which only the
+     * first has its event in the world's queue (sim/dgram_net.c) */
+    struct sim_pkt *dgram_lane, *dgram_lane_tail;
     /* loss models (sim/net/loss.c): the channel state of the path's model
      * [0] and of a burst's [1]; the burst (index+1 into sim->bursts, 0:
      * none) and until when; traffic counters (twin/simprobe.h) */

@@ -173,6 +173,19 @@ int sim_push_bg(tw_sim *sim, tw_ns when, uint8_t type, uint64_t arg)
     return push(sim, when, type, SIM_NONE, 0, arg, true);
 }
 
+int sim_push_seq(tw_sim *sim, tw_ns when, uint64_t seq, uint8_t type,
+                 uint32_t obj, uint32_t gen, uint64_t arg)
+{
+    assert(type >= EV_ARRIVE && type < EV__END);
+    assert(when >= sim->now && seq < sim->seq);
+    sim_event ev = {.time = when, .seq = seq, .arg = arg,
+                    .obj = obj, .gen = gen, .type = type, .bg = false};
+    int rc = queue_push(&sim->q, &ev);
+    if (rc < 0)
+        sim_fail(sim, rc, "event queue full (raise tw_sim_opts.events_max)");
+    return rc;
+}
+
 /* ---- tables ---- */
 
 int sim_table_init(sim_table *t, uint32_t max)

@@ -73,6 +73,12 @@ void sim_queue_fini(sim_queue *q);
 int sim_push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
              uint32_t gen, uint64_t arg);
 int sim_push_bg(tw_sim *sim, tw_ns when, uint8_t type, uint64_t arg);
+/* An event whose place in the order was taken earlier: seq is a value of
+ * sim->seq taken (sim->seq++) when it was scheduled, and when is after
+ * the time it was taken at. It goes in the heap, even when due now, as
+ * it would have had it been pushed then. */
+int sim_push_seq(tw_sim *sim, tw_ns when, uint64_t seq, uint8_t type,
+                 uint32_t obj, uint32_t gen, uint64_t arg);
 /* The earliest event, NULL if none: a heap event of the current time
  * (now) first, then the ring, then the heap. */
 bool sim_pop(sim_queue *q, tw_ns now, sim_event *out);

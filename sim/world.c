@@ -889,5 +889,6 @@ void tw_sim_get_stats(const tw_sim *sim, tw_sim_stats *out)
 {
     *out = sim->stats;
     out->endpoints = sim->eps.live;
-    out->events_queued = sim_queued(&sim->q);
+    /* with the datagram arrivals waiting in their paths' lanes */
+    out->events_queued = sim_queued(&sim->q) + (sim->dg ? sim->dg->nparked : 0);
 }

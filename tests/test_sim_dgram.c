@@ -10,7 +10,9 @@
  *
  * Map: helpers (a two-node world and its usual pair of endpoints,
  * numbered datagrams, the bound);
- * rates; fates; faults; apps; determinism; Unix datagrams.
+ * rates; fates; faults; what a send and an arrival remember (the
+ * endpoint and node a sender's datagrams reach, datagrams waiting in
+ * their path's order); apps; determinism; Unix datagrams.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -630,6 +632,105 @@ static void test_sim_dgram_partition_loses_clog_holds(void **state)
     close_on(&w, &c);
     close_on(&w, &r);
     world_free(&w);
+}
+
+/* ------------------------------------------------------------------ */
+/* what a send and an arrival remember                                 */
+
+/* A sender's datagrams to one address reach the endpoint bound there
+ * now: after the one they reached closes, the next finds nobody; once
+ * another binds the port, the next one reaches the new one. */
+static void test_sim_dgram_reaches_the_endpoint_bound_now(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 71, NULL);
+    drec r1, r2, c;
+    drec_init(&r1);
+    drec_init(&r2);
+    drec_init(&c);
+    open_on(&w, w.b, &r1, "10.0.0.2", 0, NULL);
+    tw_addr to = drec_sockname(&r1);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, NULL); /* not connected */
+    assert_int_equal(tw_transport_sendto(c.t, "one", 3, &to), 0);
+    TW_WAIT(&w.env, r1.datagrams == 1);
+    close_on(&w, &r1);
+    /* nobody there now: refused (an unconnected sender is not told) */
+    assert_int_equal(tw_transport_sendto(c.t, "none", 4, &to), 0);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(10)), 0);
+    tw_sim_stats st;
+    tw_sim_get_stats(w.env.sim, &st);
+    assert_int_equal(st.dgrams_refused, 1);
+    assert_int_equal(c.errors, 0);
+    open_on(&w, w.b, &r2, "10.0.0.2", tw_addr_port(&to), NULL);
+    assert_int_equal(tw_transport_sendto(c.t, "two", 3, &to), 0);
+    TW_WAIT(&w.env, r2.datagrams == 1);
+    assert_int_equal(drec_count_equal(&r2, "two", 3), 1);
+    tw_sim_get_stats(w.env.sim, &st);
+    assert_int_equal(st.dgrams_refused, 1);
+    close_on(&w, &c);
+    close_on(&w, &r2);
+    world_free(&w);
+}
+
+/* Datagrams to an address no node has are dropped; once a node with
+ * that address joins the world, the same sender's next ones reach it. */
+static void test_sim_dgram_reaches_a_node_added_later(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 72, NULL);
+    drec r, c;
+    drec_init(&r);
+    drec_init(&c);
+    open_on(&w, w.a, &c, "10.0.0.1", 0, NULL);
+    tw_addr to = ip("10.0.0.3", 7000);
+    assert_int_equal(tw_transport_sendto(c.t, "nobody", 6, &to), 0);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(10)), 0);
+    tw_sim_stats st;
+    tw_sim_get_stats(w.env.sim, &st);
+    assert_int_equal(st.dgrams_dropped, 1); /* no route */
+    tw_loop *late = tw_sim_add_node(w.env.sim, "late", "10.0.0.3");
+    assert_non_null(late);
+    open_on(&w, late, &r, "10.0.0.3", 7000, NULL);
+    assert_int_equal(tw_transport_sendto(c.t, "somebody", 8, &to), 0);
+    TW_WAIT(&w.env, r.datagrams == 1);
+    assert_int_equal(drec_count_equal(&r, "somebody", 8), 1);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_SEC(1)), 0);
+    assert_int_equal(tw_loop_alive(late), 0);
+    world_free(&w);
+}
+
+/* Datagrams sent at once on one path arrive in the order they were
+ * sent, each one latency draw later at the earliest; while they are on
+ * their way, the world counts each as an event queued. */
+static void test_sim_dgram_arrivals_in_order_and_counted(void **state)
+{
+    (void)state;
+    world w;
+    drec r, c;
+    seqs s;
+    tw_sim_dgram_opts d = {0};
+    rate_setup(&w, 73, &d, false, &r, &c, &s);
+    tw_sim_stats before, during;
+    tw_sim_get_stats(w.env.sim, &before);
+    uint8_t b[4];
+    for (uint32_t i = 0; i < 200; i++) {
+        put_seq(b, i);
+        assert_int_equal(tw_transport_sendto(c.t, b, 4, NULL), 0);
+    }
+    tw_sim_get_stats(w.env.sim, &during);
+    if (during.events_queued < before.events_queued + 200)
+        fail_msg("200 datagrams on their way, %u events queued (%u before)",
+                 during.events_queued, before.events_queued);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_SEC(1)), 0);
+    assert_int_equal(s.total, 200);
+    assert_int_equal(s.late, 0); /* no overtaking on one path */
+    for (uint32_t i = 0; i < 200; i++)
+        assert_int_equal(s.count[i], 1);
+    rate_teardown(&w, &r, &c, &s);
 }
 
 static int no_app(tw_loop *loop, void *arg)
@@ -1379,6 +1480,9 @@ int main(void)
         TW_TEST(test_sim_dgram_impairment_directions),
         TW_TEST(test_sim_dgram_refusal_fault),
         TW_TEST(test_sim_dgram_partition_loses_clog_holds),
+        TW_TEST(test_sim_dgram_reaches_the_endpoint_bound_now),
+        TW_TEST(test_sim_dgram_reaches_a_node_added_later),
+        TW_TEST(test_sim_dgram_arrivals_in_order_and_counted),
         TW_TEST(test_sim_dgram_crash_and_restart),
         TW_TEST(test_sim_dgram_node_names),
         TW_TEST(test_sim_dgram_crash_while_resolving),
