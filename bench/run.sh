@@ -210,4 +210,9 @@ else
     echo "resp rows skipped: redis-benchmark and redis-server are in BENCH_PKGS"
 fi
 
+# 9. What recording costs a server (twin run --record): instructions per
+#    request under callgrind and requests per second, with and without,
+#    on the echo and RESP servers (bench/record_cost.sh).
+. ./bench/record_cost.sh "$build"
+
 echo "JSON lines: $out"

@@ -11,7 +11,7 @@
  * the same protocol on a simulated node fed from such a file.
  *
  * The file format is documented in docs/recording.md. In short: a
- * 32-byte header, then records, each a length, a CRC-32 of its body and
+ * 32-byte header, then records, each a length, a CRC-32C of its body and
  * the body. Records are written through a shared memory mapping of the
  * file, so a process that crashes in a callback leaves every record up
  * to that callback in the file; a reader stops cleanly at a torn or
