@@ -123,6 +123,36 @@ static void test_resp_server_under_redis_tools_replays_the_same(void **state)
         fail_msg("%s", out);
 }
 
+/* A client app: its connection is made by the app, so in the replay a
+ * peer listens on the recorded port and answers as the server did. */
+static void test_echo_client_replays_against_a_listening_peer(void **state)
+{
+    (void)state;
+    char *sv[] = {tw_cli_twin, "run", "echo-server", "--port", "0", "--keep-open", NULL};
+    tw_proc srv;
+    tw_proc_spawn(&srv, sv);
+    char line[256];
+    unsigned port = 0;
+    assert_true(tw_proc_line(&srv, line, sizeof line));
+    assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
+    char cmd[512], out[4096];
+    snprintf(cmd, sizeof cmd, "%s run --record %s/client.rec echo-client --connect "
+             "127.0.0.1:%u --message hello 2>&1", tw_cli_twin, dir, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
+    snprintf(cmd, sizeof cmd, "%s replay %s/client.rec echo-client --connect "
+             "127.0.0.1:%u --message hello 2>&1", tw_cli_twin, dir, port);
+    int rc = tw_cli_run(cmd, out, sizeof out);
+    if (rc != 0 || !strstr(out, "Data received: 'hello'") || !strstr(out, "replay: SAME"))
+        fail_msg("exit %d: %s", rc, out);
+    /* Another message: the first byte that differs, named. */
+    snprintf(cmd, sizeof cmd, "%s replay %s/client.rec echo-client --connect "
+             "127.0.0.1:%u --message help 2>&1", tw_cli_twin, dir, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
+    if (!strstr(out, "the writes differ at byte 3: expected \"lo\", got \"p\""))
+        fail_msg("%s", out);
+}
+
 static void test_record_options_are_checked(void **state)
 {
     (void)state;
@@ -199,6 +229,8 @@ int main(void)
         cmocka_unit_test_teardown(test_udp_echo_server_under_socat_replays_the_same,
                                   tw_cli_teardown),
         cmocka_unit_test_teardown(test_resp_server_under_redis_tools_replays_the_same,
+                                  tw_cli_teardown),
+        cmocka_unit_test_teardown(test_echo_client_replays_against_a_listening_peer,
                                   tw_cli_teardown),
         cmocka_unit_test_teardown(test_record_options_are_checked, tw_cli_teardown),
         cmocka_unit_test_teardown(test_recording_to_test_skeleton_compiles_and_passes,
