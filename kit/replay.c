@@ -8,8 +8,8 @@
  *   peers        the protocols that play the other ends: a connection
  *                made to the app, one the app made (accepted by a peer
  *                server), a datagram endpoint per source
- *   the run      the world, the app's start and end, the actions as
- *                timers on the node's loop
+ *   the run      the actions as timers on the node's loop; tw_replay's
+ *                world of one node, the app's start and end
  *   the verdict  per transport, the first byte (or datagram) that
  *                differs from the recording
  *
@@ -56,14 +56,14 @@ typedef struct rp_dlist {
     size_t n, cap;
 } rp_dlist;
 
-struct rp;
+typedef struct tw_replay_peers rp;
 struct rp_tr;
 
 /* A peer: one end the replay plays. For a stream, the other end of
  * transport tr; for datagrams, the endpoint standing for one source. */
 typedef struct rp_peer {
     tw_protocol base;
-    struct rp *rp;
+    rp *rp;
     struct rp_tr *tr;
     tw_transport *t;     /* once made */
     tw_addr src;         /* datagrams: the recorded source it stands for */
@@ -87,7 +87,7 @@ typedef struct rp_tr {
 
 /* One action of a peer, due at a time. */
 typedef struct rp_act {
-    struct rp *rp;
+    rp *rp;
     tw_ns when;
     int type;            /* TW_REC_OPEN, DATA, EOF, LOST, DGRAM */
     rp_tr *tr;
@@ -97,16 +97,10 @@ typedef struct rp_act {
     size_t len;
 } rp_act;
 
-typedef struct rp {
-    const tw_replay_opts *o;
-    FILE *out;
-    tw_sim *sim;
-    tw_loop *loop;
-    const tw_app *app;
-    int argc;
-    char **argv;
-    void *state;
-    int start_rc;
+struct tw_replay_peers {
+    FILE *out;           /* notes and the report */
+    uint64_t seed, rng;  /* redacted payloads are drawn from it */
+    tw_loop *loop;       /* once started */
     bool redacted;
     rp_tr **trs;
     size_t ntr, captr;
@@ -116,10 +110,12 @@ typedef struct rp {
     size_t ndp, capdp;
     tw_server **servers; /* peer servers for the app's connections */
     size_t nsrv, capsrv;
-    uint64_t timers, skipped_records;
-    tw_ns last;
-    tw_replay_result *res;
-} rp;
+    uint64_t timers;
+    uint64_t bytes_sent;
+    size_t chunk_max;
+    tw_ns last, base;
+    tw_replay_result *res; /* while checking */
+};
 
 static int grow(void **v, size_t *cap, size_t need, size_t size)
 {
@@ -190,12 +186,17 @@ static bool same_addr(const tw_addr *a, const tw_addr *b)
     return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
 }
 
-/* Bytes for a redacted payload, from the world's user stream. */
+/* Bytes for a redacted payload, drawn from the seed (splitmix64): the
+ * same seed fills the same bytes, whatever world they go to. */
 static uint8_t *fill(rp *r, size_t n)
 {
     uint8_t *p = malloc(n ? n : 1);
-    for (size_t i = 0; p && i < n; i++)
-        p[i] = (uint8_t)(tw_sim_rand(r->sim) >> 56);
+    for (size_t i = 0; p && i < n; i++) {
+        uint64_t z = (r->rng += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        p[i] = (uint8_t)((z ^ (z >> 31)) >> 56);
+    }
     return p;
 }
 
@@ -207,6 +208,8 @@ static int add_act(rp *r, const tw_rec_event *ev, rp_tr *tr)
     *a = (rp_act){.rp = r, .when = ev->time_ns, .type = ev->type, .tr = tr,
                   .num = ev->num, .addr = ev->a};
     size_t n = ev->flags & TW_REC_F_REDACTED ? (size_t)ev->num : ev->len;
+    if (n > r->chunk_max)
+        r->chunk_max = n;
     if (ev->type == TW_REC_DATA || ev->type == TW_REC_DGRAM) {
         a->data = ev->flags & TW_REC_F_REDACTED ? fill(r, n) : malloc(n ? n : 1);
         if (!a->data)
@@ -407,7 +410,7 @@ static void act_cb(void *arg)
         tw_addr to;
         if (dp && tw_addr_ip(&to, "127.0.0.1", port_of(&tr->local)) == 0 && dp->t) {
             tw_transport_sendto(dp->t, a->data, a->len, &to);
-            r->res->bytes_sent += a->len;
+            r->bytes_sent += a->len;
         } else if (dp) { /* made on the next turn: send from there */
             tw_call_soon(r->loop, act_cb, a);
         }
@@ -423,7 +426,7 @@ static void act_cb(void *arg)
         }
         break;
     case TW_REC_DATA:
-        r->res->bytes_sent += a->len;
+        r->bytes_sent += a->len;
         if (pe->t)
             tw_transport_write(pe->t, a->data, a->len);
         else if (!pe->gone)
@@ -476,29 +479,17 @@ static int listen_for_app(rp *r)
     return 0;
 }
 
-static int node_start(tw_loop *loop, void *arg)
+int tw_replay_peers_start(tw_replay_peers *r, tw_loop *loop)
 {
-    rp *r = arg;
-    r->start_rc = r->app->start(loop, r->argc, r->argv, r->out, &r->state);
-    if (r->start_rc < 0)
-        return r->start_rc;
+    if (r->loop)
+        return -EALREADY;
+    r->loop = loop;
+    r->base = tw_loop_now(loop);
     int rc = listen_for_app(r);
     for (size_t i = 0; rc == 0 && i < r->nact; i++)
-        if (!tw_call_at(loop, r->acts[i].when, act_cb, &r->acts[i]))
+        if (!tw_call_at(loop, r->base + r->acts[i].when, act_cb, &r->acts[i]))
             rc = -ENOMEM;
     return rc;
-}
-
-static void node_stop(tw_loop *loop, void *arg)
-{
-    rp *r = arg;
-    if (r->state) {
-        if (r->app->discard)
-            r->app->discard(r->state);
-        else
-            r->app->free(r->state);
-    }
-    r->state = NULL;
 }
 
 /* ---- the verdict ---- */
@@ -596,8 +587,10 @@ static void compare(rp *r, const rp_tr *tr)
                tr->got.p ? tr->got.p + i : NULL, tr->got.len - i);
 }
 
-static void free_all(rp *r)
+void tw_replay_peers_free(tw_replay_peers *r)
 {
+    if (!r)
+        return;
     for (size_t i = 0; i < r->ntr; i++) {
         rp_tr *tr = r->trs[i];
         free(tr->expected.p);
@@ -621,13 +614,120 @@ static void free_all(rp *r)
     free(r->acts);
     free(r->dpeers);
     free(r->servers);
+    free(r);
 }
 
-static int run_world(rp *r, char *err, size_t errlen)
+int tw_replay_peers_load(const char *path, uint64_t seed, FILE *out,
+                         tw_replay_peers **pp, char *err, size_t errlen)
 {
-    size_t big = 0;
-    for (size_t i = 0; i < r->nact; i++)
-        big = r->acts[i].len > big ? r->acts[i].len : big;
+    rp *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "replay: out of memory");
+        return -ENOMEM;
+    }
+    r->out = out ? out : stdout;
+    r->seed = r->rng = seed;
+    int rc = load(r, path, err, errlen);
+    if (rc < 0) {
+        tw_replay_peers_free(r);
+        return rc;
+    }
+    *pp = r;
+    return 0;
+}
+
+size_t tw_replay_peers_chunk_max(const tw_replay_peers *r) { return r->chunk_max; }
+tw_ns tw_replay_peers_last(const tw_replay_peers *r) { return r->last; }
+
+int tw_replay_peers_check(tw_replay_peers *r, tw_replay_result *res)
+{
+    tw_replay_result scratch;
+    r->res = res ? res : &scratch;
+    uint64_t hash = r->res->trace_hash;
+    int status = r->res->app_status;
+    memset(r->res, 0, sizeof *r->res);
+    r->res->trace_hash = hash;
+    r->res->app_status = status;
+    r->res->redacted = r->redacted;
+    r->res->bytes_sent = r->bytes_sent;
+    for (size_t i = 0; i < r->ntr; i++) {
+        rp_tr *tr = r->trs[i];
+        if (tr->skip) {
+            char name[2 * TW_ADDR_STRLEN + 40];
+            name_tr(name, sizeof name, tr);
+            fprintf(r->out, "replay: %s not replayed: %s\n", name, tr->why);
+            r->res->skipped++;
+            continue;
+        }
+        r->res->transports++;
+        compare(r, tr);
+    }
+    if (r->redacted)
+        fprintf(r->out, "replay: the recording is redacted: the bytes sent were drawn "
+                        "from seed %llu, and only the sizes of the writes are "
+                        "compared\n",
+                (unsigned long long)r->seed);
+    if (r->timers)
+        fprintf(r->out, "replay: %llu timer firings recorded; the app's timers run "
+                        "in virtual time\n",
+                (unsigned long long)r->timers);
+    if (r->res->differ)
+        fprintf(r->out, "replay: DIFFER %s\n", r->res->diff);
+    else
+        fprintf(r->out, "replay: SAME: %llu transports wrote what was recorded "
+                        "(%llu bytes); %llu bytes sent to the app\n",
+                (unsigned long long)r->res->transports,
+                (unsigned long long)r->res->bytes_expected,
+                (unsigned long long)r->res->bytes_sent);
+    bool differ = r->res->differ;
+    r->res = NULL;
+    return differ ? 1 : 0;
+}
+
+/* ---- tw_replay: a world of one node, the app and its peers ---- */
+
+typedef struct rp_run {
+    rp *peers;
+    const tw_app *app;
+    int argc;
+    char **argv;
+    FILE *out;
+    void *state;
+    int start_rc;
+} rp_run;
+
+static int node_start(tw_loop *loop, void *arg)
+{
+    rp_run *x = arg;
+    x->start_rc = x->app->start(loop, x->argc, x->argv, x->out, &x->state);
+    if (x->start_rc < 0)
+        return x->start_rc;
+    return tw_replay_peers_start(x->peers, loop);
+}
+
+static void node_stop(tw_loop *loop, void *arg)
+{
+    rp_run *x = arg;
+    if (x->state)
+        (x->app->discard ? x->app->discard : x->app->free)(x->state);
+    x->state = NULL;
+}
+
+int tw_replay(const char *path, const tw_app *app, int argc, char **argv,
+              const tw_replay_opts *opts, tw_replay_result *res, char *err,
+              size_t errlen)
+{
+    static const tw_replay_opts none;
+    const tw_replay_opts *o = opts ? opts : &none;
+    tw_replay_result scratch;
+    res = res ? res : &scratch;
+    memset(res, 0, sizeof *res);
+    rp_run x = {.app = app, .argc = argc, .argv = argv,
+                .out = o->out ? o->out : stdout};
+    int rc = tw_replay_peers_load(path, o->seed, x.out, &x.peers, err, errlen);
+    if (rc < 0)
+        return rc;
+    size_t big = x.peers->chunk_max;
     tw_sim_opts so;
     tw_sim_opts_default(&so);
     so.chunk_split_probability = -1;
@@ -641,34 +741,33 @@ static int run_world(rp *r, char *err, size_t errlen)
                                         .mean_ns = RP_LATENCY_NS};
     if (so.loopback.rcvbuf_bytes < 2 * big)
         so.loopback.rcvbuf_bytes = (uint32_t)(2 * big);
-    so.trace_file = r->o->trace;
-    r->sim = tw_sim_new(r->o->seed, &so);
-    if (!r->sim) {
+    so.trace_file = o->trace;
+    tw_sim *sim = tw_sim_new(o->seed, &so);
+    if (!sim) {
         snprintf(err, errlen, "replay: cannot make the world: %s", strerror(errno));
+        tw_replay_peers_free(x.peers);
         return -ENOMEM;
     }
-    /* Redacted payloads are drawn now, from this world's seed. */
-    int rc = 0;
-    r->loop = tw_sim_add_node(r->sim, "app", "10.0.0.1");
+    tw_loop *loop = tw_sim_add_node(sim, "app", "10.0.0.1");
     tw_sim_pcap *pc = NULL;
-    if (r->o->pcap_dir &&
-        (rc = tw_sim_pcap_start(r->sim, r->o->pcap_dir, &pc, err, errlen)) < 0) {
-        tw_sim_free(r->sim);
+    if (o->pcap_dir && (rc = tw_sim_pcap_start(sim, o->pcap_dir, &pc, err, errlen)) < 0) {
+        tw_sim_free(sim);
+        tw_replay_peers_free(x.peers);
         return rc;
     }
-    tw_sim_node_set_start(r->loop, node_start, r);
-    tw_sim_node_set_stop(r->loop, node_stop);
-    rc = tw_sim_run_for(r->sim, r->last + (r->o->tail_ns ? r->o->tail_ns : TW_SEC(1)));
-    if (r->start_rc < 0) {
-        snprintf(err, errlen, "replay: the app %s did not start: %s", r->app->name,
-                 tw_strerror(r->start_rc));
-        rc = r->start_rc;
+    tw_sim_node_set_start(loop, node_start, &x);
+    tw_sim_node_set_stop(loop, node_stop);
+    rc = tw_sim_run_for(sim, x.peers->last + (o->tail_ns ? o->tail_ns : TW_SEC(1)));
+    if (x.start_rc < 0) {
+        snprintf(err, errlen, "replay: the app %s did not start: %s", app->name,
+                 tw_strerror(x.start_rc));
+        rc = x.start_rc;
     } else if (rc < 0) {
         snprintf(err, errlen, "replay: the world stopped: %s", tw_strerror(rc));
     }
-    if (r->state)
-        r->res->app_status = r->app->result(r->state);
-    r->res->trace_hash = tw_sim_trace_hash(r->sim);
+    if (x.state)
+        res->app_status = app->result(x.state);
+    res->trace_hash = tw_sim_trace_hash(sim);
     if (pc) {
         char perr[256];
         if (tw_sim_pcap_finish(pc, perr, sizeof perr) < 0 && rc == 0) {
@@ -676,68 +775,12 @@ static int run_world(rp *r, char *err, size_t errlen)
             rc = -EIO;
         }
     }
-    tw_sim_free(r->sim); /* the app's stop hook frees its state */
+    tw_sim_free(sim); /* the app's stop hook frees its state */
+    if (rc == 0) {
+        rc = tw_replay_peers_check(x.peers, res);
+        fprintf(x.out, "replay: seed=%llu hash=%016llx\n", (unsigned long long)o->seed,
+                (unsigned long long)res->trace_hash);
+    }
+    tw_replay_peers_free(x.peers);
     return rc;
-}
-
-int tw_replay(const char *path, const tw_app *app, int argc, char **argv,
-              const tw_replay_opts *opts, tw_replay_result *res, char *err,
-              size_t errlen)
-{
-    static const tw_replay_opts none;
-    tw_replay_result scratch;
-    rp r = {.o = opts ? opts : &none, .app = app, .argc = argc, .argv = argv};
-    r.out = r.o->out ? r.o->out : stdout;
-    r.res = res ? res : &scratch;
-    memset(r.res, 0, sizeof *r.res);
-    /* Payloads of a redacted file are drawn while it is read: a world
-     * of the same seed gives them (the run's world draws its own). */
-    r.sim = tw_sim_new(r.o->seed, NULL);
-    if (!r.sim) {
-        snprintf(err, errlen, "replay: out of memory");
-        return -ENOMEM;
-    }
-    int rc = load(&r, path, err, errlen);
-    tw_sim_free(r.sim);
-    r.sim = NULL;
-    if (rc == 0)
-        rc = run_world(&r, err, errlen);
-    if (rc < 0) {
-        free_all(&r);
-        return rc;
-    }
-    r.res->redacted = r.redacted;
-    for (size_t i = 0; i < r.ntr; i++) {
-        rp_tr *tr = r.trs[i];
-        if (tr->skip) {
-            char name[2 * TW_ADDR_STRLEN + 40];
-            name_tr(name, sizeof name, tr);
-            fprintf(r.out, "replay: %s not replayed: %s\n", name, tr->why);
-            r.res->skipped++;
-            continue;
-        }
-        r.res->transports++;
-        compare(&r, tr);
-    }
-    if (r.redacted)
-        fprintf(r.out, "replay: the recording is redacted: the bytes sent were drawn "
-                       "from seed %llu, and only the sizes of the writes are "
-                       "compared\n",
-                (unsigned long long)r.o->seed);
-    if (r.timers)
-        fprintf(r.out, "replay: %llu timer firings recorded; the app's timers run "
-                       "in virtual time\n",
-                (unsigned long long)r.timers);
-    if (r.res->differ)
-        fprintf(r.out, "replay: DIFFER %s\n", r.res->diff);
-    else
-        fprintf(r.out, "replay: SAME: %llu transports wrote what was recorded "
-                       "(%llu bytes); %llu bytes sent to the app\n",
-                (unsigned long long)r.res->transports,
-                (unsigned long long)r.res->bytes_expected,
-                (unsigned long long)r.res->bytes_sent);
-    fprintf(r.out, "replay: seed=%llu hash=%016llx\n", (unsigned long long)r.o->seed,
-            (unsigned long long)r.res->trace_hash);
-    free_all(&r);
-    return r.res->differ ? 1 : 0;
 }

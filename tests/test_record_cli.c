@@ -3,7 +3,8 @@
  * server under socat, the UDP echo server under socat, the RESP server
  * under redis-cli and redis-benchmark (200 requests). Each replay must
  * report the very writes the real run made (exit 0, "replay: SAME").
- * Then what the command says about its options, a difference, and the
+ * A scenario node replays a recording too. Then what the command says
+ * about its options, a difference, and the
  * test skeleton `twin recording --to-test` prints, compiled and run.
  * A tool that is not installed skips its test.
  */
@@ -153,6 +154,41 @@ static void test_echo_client_replays_against_a_listening_peer(void **state)
         fail_msg("%s", out);
 }
 
+/* A scenario node of kind replay: the RESP recording's peers played
+ * against resp-server on a node of a scenario file; against echo-server
+ * the run is a correctness failure naming the first difference. */
+static void test_scenario_node_replays_a_recording(void **state)
+{
+    (void)state;
+    if (!tw_cli_have("redis-cli"))
+        skip();
+    tw_proc srv;
+    uint16_t port = start(&srv, "scn.rec", "resp-server", NULL);
+    sh("redis-cli -p %u set k v >/dev/null && redis-cli -p %u get k | grep -qx v", port);
+    assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
+    static char cmd[2048], out[1 << 16];
+    const char *apps[] = {"resp-server", "echo-server"};
+    for (int i = 0; i < 2; i++) {
+        char yaml[256];
+        snprintf(yaml, sizeof yaml, "%s/replay-%d.yaml", dir, i);
+        FILE *f = fopen(yaml, "w");
+        assert_non_null(f);
+        fprintf(f, "name: replay-%d\nduration: 5s\nnodes:\n"
+                   "  - name: server\n    addr: 10.0.0.1\n    app: %s\n"
+                   "    args: [--port, \"%u\"]\n    replay: %s/scn.rec\n"
+                   "network:\n  chunk_split: 0\n",
+                i, apps[i], port, dir);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s sim %s --seed 1 --verbose 2>&1", tw_cli_twin, yaml);
+        int rc = tw_cli_run(cmd, out, sizeof out);
+        if (i == 0 && (rc != 0 || !strstr(out, "server| replay: SAME: 2 transports")))
+            fail_msg("resp-server: exit %d\n%s", rc, out);
+        if (i == 1 && (rc == 0 || !strstr(out, "server: replay: t1 (127.0.0.1:") ||
+                       !strstr(out, "the writes differ at byte 0")))
+            fail_msg("echo-server: exit %d\n%s", rc, out);
+    }
+}
+
 static void test_record_options_are_checked(void **state)
 {
     (void)state;
@@ -199,9 +235,10 @@ static void test_recording_to_test_skeleton_compiles_and_passes(void **state)
              "static tw_echo_server_cfg cfg;\n"
              "tw_protocol *make_protocol(void *arg) "
              "{ (void)arg; return tw_echo_server_factory(&cfg); }\n' > %s/sk_proto.c && "
-             "clang -std=gnu11 %s -I%s/include %s/sk_test.c %s/sk_proto.c %s/%s/libtwin.a "
+             "clang -std=gnu11 %s -I%s/include %s/sk_test.c %s/sk_proto.c %s%s%s/libtwin.a "
              "-lcmocka -pthread -lyaml -lssl -lcrypto -o %s/sk_test 2>&1 && %s/sk_test 2>&1",
-             tw_cli_twin, dir, dir, dir, san, tree, dir, dir, tree, build, dir, dir);
+             tw_cli_twin, dir, dir, dir, san, tree, dir, dir, build[0] == '/' ? "" : tree,
+             build[0] == '/' ? "" : "/", build, dir, dir);
     int rc = tw_cli_run(cmd, out, sizeof out);
     if (rc != 0 || !strstr(out, "[  PASSED  ] 1 test(s)."))
         fail_msg("skeleton: exit %d\n%s", rc, out);
@@ -232,6 +269,7 @@ int main(void)
                                   tw_cli_teardown),
         cmocka_unit_test_teardown(test_echo_client_replays_against_a_listening_peer,
                                   tw_cli_teardown),
+        cmocka_unit_test_teardown(test_scenario_node_replays_a_recording, tw_cli_teardown),
         cmocka_unit_test_teardown(test_record_options_are_checked, tw_cli_teardown),
         cmocka_unit_test_teardown(test_recording_to_test_skeleton_compiles_and_passes,
                                   tw_cli_teardown),

@@ -66,6 +66,24 @@ int tw_replay(const char *path, const tw_app *app, int argc, char **argv,
               const tw_replay_opts *opts, tw_replay_result *res, char *err,
               size_t errlen);
 
+/* The peers alone, for a world of the caller's (a scenario's node:
+ * `replay: FILE`). Load reads the file (notes such as a torn tail go to
+ * out, NULL: stdout; redacted payloads are drawn from seed); start plays
+ * the peers on loop, a simulated node, with their times counted from
+ * the loop's now, once the app has started there (its servers listen);
+ * check compares what the app wrote, prints the report to out and
+ * returns 0 (the same) or 1 (they differ); free after the world is
+ * freed (its transports point into the peers). Errors as tw_replay. */
+typedef struct tw_replay_peers tw_replay_peers;
+int tw_replay_peers_load(const char *path, uint64_t seed, FILE *out,
+                         tw_replay_peers **peers, char *err, size_t errlen);
+/* The largest chunk or datagram, and the time of the last record. */
+size_t tw_replay_peers_chunk_max(const tw_replay_peers *peers);
+tw_ns tw_replay_peers_last(const tw_replay_peers *peers);
+int tw_replay_peers_start(tw_replay_peers *peers, tw_loop *loop);
+int tw_replay_peers_check(tw_replay_peers *peers, tw_replay_result *res);
+void tw_replay_peers_free(tw_replay_peers *peers);
+
 #ifdef __cplusplus
 }
 #endif
