@@ -286,4 +286,9 @@ if [ "${BENCH_QUICK:-0}" = 0 ]; then
     hist "history check: 1 key x 10000 ops, 8 in flight" --ops 10000 --processes 8
 fi
 
+# 10. What recording costs a server (twin run --record): instructions per
+#     request under callgrind and requests per second, with and without,
+#     on the echo and RESP servers (bench/record_cost.sh).
+. ./bench/record_cost.sh "$build"
+
 echo "JSON lines: $out"

@@ -6,6 +6,8 @@
  *   sim.c     `twin sim FILE` (one seed, a sweep) and `twin shrink FILE`
  *   sweep.c   the sweep: shards, progress line, JSON lines, inert faults
  *   tfilter.c `--trace-filter`: a FILE that passes the trace lines asked for
+ *   replay.c  `twin replay` and `twin recording`: a recording (twin/record.h)
+ *             on a simulated node, as a fuzz seed, as a test
  *   demo.c    `twin demo`: scenarios/demo.yaml with --swarm, seed by seed
  *   timeline.c `--timeline OUT.html`: one run as a self-contained page
  *             (its template in cli/timeline/, embedded at build time)
@@ -36,6 +38,9 @@ int tw_cli_shrink(const char *prog, int argc, char **argv);
 int tw_cli_demo(const char *prog, int argc, char **argv);
 /* cli/report.c: `twin report FILE...` */
 int tw_cli_report(int argc, char **argv);
+/* cli/replay.c: `twin replay FILE ... APP ...`, `twin recording FILE ...` */
+int tw_cli_replay(int argc, char **argv);
+int tw_cli_recording(int argc, char **argv);
 
 /* Shared by sim.c and sweep.c. */
 typedef struct cli_sim {

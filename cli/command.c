@@ -45,6 +45,7 @@
 #include "twin/main.h"
 #include "twin/parse.h"
 #include "twin/real.h"
+#include "twin/record.h"
 #include "twin/twin.h"
 
 /* How the program was invoked (argv[0]), and its last path component:
@@ -62,6 +63,12 @@ static void usage(FILE *f)
             "       %s run --busy-poll DURATION APP [OPTIONS]\n"
             "                                the same, polling up to DURATION (\"20us\")\n"
             "                                before the loop sleeps\n"
+            "       %s run --record FILE [--record-max SIZE] [--record-ring SIZE]\n"
+            "              [--record-redact] APP [OPTIONS]\n"
+            "                                the same, recording what the app's protocols\n"
+            "                                are given (docs/recording.md)\n"
+            "       %s replay FILE APP [OPTIONS]  the recording on a simulated node\n"
+            "       %s recording FILE [--dump | --to-fuzz-seed OUT | --to-test] ...\n"
             "       %s apps                list apps and their options\n"
             "       %s demo [--seed N | --seeds A..B] [--seconds S] [--trace]\n"
             "                                the demo world: scenarios/demo.yaml, --swarm\n"
@@ -72,7 +79,7 @@ static void usage(FILE *f)
             "       %s version\n"
             "  --load PATH (before or after run, sim, shrink, apps): load a shared\n"
             "  object whose %s() registers apps, then run the command\n",
-            n, n, n, n, n, n, n, n, n, TW_LOAD_SYMBOL);
+            n, n, n, n, n, n, n, n, n, n, n, n, TW_LOAD_SYMBOL);
 }
 
 static void list_apps(FILE *f)
@@ -160,20 +167,85 @@ static void app_out_release(FILE *f, app_out *o, FILE *to)
 /* `run` keeps serving once nobody reads its output (above). */
 static bool output_is_a_log;
 
+/* The options of `run` before the app's name: how many words they took
+ * (>= 0), or -1 after saying what is wrong. */
+static int run_opts(int argc, char **argv, tw_real_opts *opts,
+                    tw_record_opts *rec)
+{
+    int i = 0;
+    while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(o, "--record-redact") == 0) {
+            rec->redact = true;
+            i++;
+            continue;
+        }
+        bool bad = !v;
+        if (bad)
+            ;
+        else if (strcmp(o, "--busy-poll") == 0)
+            bad = tw_parse_duration(v, &opts->busy_poll) < 0 || opts->busy_poll < 0;
+        else if (strcmp(o, "--record") == 0)
+            rec->path = v;
+        else if (strcmp(o, "--record-max") == 0)
+            bad = tw_parse_bytes(v, &rec->max_bytes) < 0;
+        else if (strcmp(o, "--record-ring") == 0)
+            bad = tw_parse_bytes(v, &rec->ring_bytes) < 0;
+        else {
+            fprintf(stderr, "%s run: unknown option '%s'\n", prog_name, o);
+            return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "%s run: bad %s '%s' (%s)\n", prog_name, o, v ? v : "",
+                    strcmp(o, "--busy-poll") == 0 ? "a duration: \"20us\""
+                                                  : "a size: \"64MiB\"");
+            return -1;
+        }
+        i += 2;
+    }
+    bool any = rec->max_bytes || rec->ring_bytes || rec->redact;
+    if (any && !rec->path) {
+        fprintf(stderr, "%s run: --record-max, --record-ring and --record-redact "
+                        "go with --record FILE\n", prog_name);
+        return -1;
+    }
+    char err[160];
+    if (rec->path && tw_record_opts_check(rec, err, sizeof err) < 0) {
+        fprintf(stderr, "%s run: --%s\n", prog_name, err);
+        return -1;
+    }
+    if (rec->path)
+        opts->record = rec;
+    return i;
+}
+
+/* What a recording kept, said once the run is over. */
+static void record_report(tw_loop *loop, const char *path)
+{
+    tw_record_stats st;
+    if (!path || tw_loop_record_stats(loop, &st) < 0)
+        return;
+    fprintf(stderr, "%s: recorded %llu records (%llu bytes) to %s%s\n", prog_name,
+            (unsigned long long)st.records, (unsigned long long)st.bytes, path,
+            st.segments > 1 ? " and its .old" : "");
+    if (st.stopped)
+        fprintf(stderr, "%s: the recording reached --record-max and stopped: "
+                        "what came after is not in it\n", prog_name);
+    if (st.error)
+        fprintf(stderr, "%s: the recording stopped: %s: %s\n", prog_name, path,
+                tw_strerror(st.error));
+}
+
 static int cmd_run(int argc, char **argv)
 {
     output_is_a_log = true;
     tw_real_opts opts = {0};
-    if (argc >= 1 && strcmp(argv[0], "--busy-poll") == 0) {
-        if (argc < 2 || tw_parse_duration(argv[1], &opts.busy_poll) < 0 ||
-            opts.busy_poll < 0) {
-            fprintf(stderr, "%s: bad --busy-poll '%s' (a duration: \"20us\")\n",
-                    prog_name, argc < 2 ? "" : argv[1]);
-            return 2;
-        }
-        argc -= 2;
-        argv += 2;
-    }
+    tw_record_opts rec = {0};
+    int used = run_opts(argc, argv, &opts, &rec);
+    if (used < 0)
+        return 2;
+    argc -= used;
+    argv += used;
     if (argc < 1) {
         usage(stderr);
         return 2;
@@ -192,6 +264,11 @@ static int cmd_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); /* see the top of this file */
 
     tw_loop *loop = tw_loop_new(&opts);
+    if (!loop && opts.record) {
+        fprintf(stderr, "%s run: --record %s: %s\n", prog_name, rec.path,
+                strerror(errno));
+        return 1;
+    }
     if (!loop) {
         fprintf(stderr, "%s: cannot create the loop: %s\n", prog_name,
                 strerror(errno));
@@ -224,6 +301,7 @@ static int cmd_run(int argc, char **argv)
     app->free(state);
     /* Let closes started by free finish cleanly before the loop goes. */
     tw_loop_run_for(loop, TW_MS(100));
+    record_report(loop, rec.path);
     tw_loop_free(loop);
     fclose(out); /* what the app left in it goes to stdout */
     return status;
@@ -325,11 +403,12 @@ static int dispatch(int argc, char **argv)
     const char *cmd = argv[1];
     bool is_run = strcmp(cmd, "run") == 0;
     if (is_run || strcmp(cmd, "sim") == 0 || strcmp(cmd, "shrink") == 0 ||
-        strcmp(cmd, "apps") == 0) {
-        /* --busy-poll takes a value that is not an app's name */
+        strcmp(cmd, "apps") == 0 || strcmp(cmd, "replay") == 0) {
+        /* run's options take values that are not an app's name */
         int from = 2;
-        if (is_run && argc > 3 && strcmp(argv[2], "--busy-poll") == 0)
-            from = 4;
+        while (is_run && from + 1 < argc && strncmp(argv[from], "--", 2) == 0 &&
+               strcmp(argv[from], "--load") != 0)
+            from += strcmp(argv[from], "--record-redact") == 0 ? 1 : 2;
         if ((rc = take_loads(&argc, argv, from, is_run)) != 0)
             return rc;
     }
@@ -341,6 +420,10 @@ static int dispatch(int argc, char **argv)
         return tw_cli_sim(prog_path, argc - 2, argv + 2);
     if (strcmp(cmd, "shrink") == 0)
         return tw_cli_shrink(prog_path, argc - 2, argv + 2);
+    if (strcmp(cmd, "replay") == 0) /* cli/replay.c */
+        return tw_cli_replay(argc - 2, argv + 2);
+    if (strcmp(cmd, "recording") == 0)
+        return tw_cli_recording(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0) /* cli/report.c */
         return tw_cli_report(argc - 2, argv + 2);
     if (strcmp(cmd, "apps") == 0) {

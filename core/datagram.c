@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "twin/record.h"
 #include "twin/datagram.h"
 
 /* One datagram that could not be sent at once. */
@@ -346,6 +347,8 @@ static int dgram_sendto(tw_transport *t, const void *data, size_t len,
     int rc = destination(t, addr, &dest);
     if (rc < 0)
         return rc;
+    if (TW__REC_ON(t->loop))
+        tw__rec_event(t, TW_REC_SENDTO, data, len, addr, 0);
     if (t->dq_head == NULL) {
         /* Nothing queued: the order cannot be broken, try it now. */
         rc = t->ops->sendto(t, data, len, dest);

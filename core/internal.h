@@ -287,6 +287,9 @@ struct tw_loop {
     void (*on_wbuf_alarm)(tw_loop *loop, tw_transport *t, size_t buffered,
                           size_t bound);
     size_t wbuf_alarm_max;          /* any transport's bound; 0: none */
+    /* The recorder (core/record.c, twin/record.h), or NULL: each
+     * dispatch point tests this pointer and does nothing more. */
+    struct tw__rec *rec;
     uint32_t wbuf_alarm_over_high;  /* a paused one's, in high marks; 0: none */
 };
 
@@ -708,6 +711,21 @@ void tw__transport_free(tw_transport *t);
 #define TW__QUARANTINE_MAX 1024
 /* Free every quarantined transport of loop (tw__loop_fini). */
 void tw__quarantine_drain(tw_loop *loop);
+
+/* The recorder (core/record.c). A backend starts it on a loop it made
+ * (0 or -errno, the file left closed); tw__loop_fini stops it. The hooks
+ * run only behind TW__REC_ON. type is a tw_rec_type (twin/record.h);
+ * a DATA with data NULL is a buffer_updated of len bytes from the
+ * buffer tw__rec_buffer noted. */
+struct tw_record_opts;
+int tw__rec_start(tw_loop *loop, const struct tw_record_opts *opts);
+void tw__rec_stop(tw_loop *loop);
+void tw__rec_event(tw_transport *t, int type, const void *data, size_t len,
+                   const tw_addr *a, int64_t num);
+void tw__rec_writev(tw_transport *t, const struct iovec *iov, int iovcnt);
+void tw__rec_buffer(tw_loop *loop, const void *buf);
+void tw__rec_timer(tw_loop *loop, tw_ns when);
+#define TW__REC_ON(loop) __builtin_expect((loop)->rec != NULL, 0)
 
 /* ------------------------------------------------------------------ */
 /* 5. servers and connect completions                                  */

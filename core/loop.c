@@ -390,6 +390,8 @@ uint32_t tw__loop_run_ready(tw_loop *loop)
             prev = idx;
             (void)prev; /* read by assertions only */
             heap_remove(loop, idx);
+            if (TW__REC_ON(loop))
+                tw__rec_timer(loop, loop->slots[idx].when);
             loop->slots[idx].state = TW__SLOT_READY;
             if (ready_push(loop, idx) < 0) { /* keep it: retry next turn */
                 loop->slots[idx].state = TW__SLOT_TIMER;
@@ -557,6 +559,7 @@ int tw__loop_init(tw_loop *loop, const tw__loop_ops *ops, size_t rbuf_len)
 void tw__loop_fini(tw_loop *loop)
 {
     loop->finishing = true; /* what ends from here on is freed at once */
+    tw__rec_stop(loop); /* what is torn down below was never seen */
     /* Lookups first: their backend requests must not call back into
      * what is freed below. */
     tw__dgram_lookups_cancel(loop);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "core/subprocess.h"
+#include "twin/record.h"
 
 /* ------------------------------------------------------------------ */
 /* 1. holders                                                          */
@@ -239,6 +240,8 @@ static void exited_cb(void *arg)
     sp->exit_h = 0;
     sp->exit_delivered = true;
     check(sp, TW__EV_EXITED);
+    if (TW__REC_ON(sp->base.loop))
+        tw__rec_event(&sp->base, TW_REC_EXITED, NULL, 0, NULL, sp->returncode);
     if (user_ops(sp)->process_exited)
         TW__CALL_OUT(&sp->base, TW__EV_EXITED,
                      user_ops(sp)->process_exited(sp->base.proto));

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "twin/record.h"
 
 /* ---- calling out ---- */
 
@@ -212,6 +213,8 @@ static void end_cb(void *arg)
     invariants(t);
     if (t->flags & TW__T_MADE) {
         check(t, TW__EV_LOST);
+        if (TW__REC_ON(t->loop))
+            tw__rec_event(t, TW_REC_LOST, NULL, 0, NULL, t->lost_err);
         if (t->proto->ops->connection_lost)
             TW__CALL_OUT(t, TW__EV_LOST,
                          t->proto->ops->connection_lost(t->proto, t->lost_err));
@@ -241,6 +244,8 @@ static void made_cb(void *arg)
     assert(!(t->flags & TW__T_MADE)); /* connection_made once */
     t->flags |= TW__T_MADE;
     check(t, TW__EV_MADE);
+    if (TW__REC_ON(t->loop))
+        tw__rec_event(t, TW_REC_OPEN, NULL, 0, NULL, 0);
     if (t->proto->ops->connection_made)
         TW__CALL_OUT(t, TW__EV_MADE, t->proto->ops->connection_made(t->proto, t));
     tw_connect_cb cb = t->connect_cb;
@@ -299,12 +304,17 @@ int tw__transport_recv_buffer(tw_transport *t, ssize_t sizehint, void **buf,
     *buf = b;
     *len = n;
     assert(*buf && *len > 0); /* room for at least a byte */
+    if (TW__REC_ON(t->loop))
+        tw__rec_buffer(t->loop, b);
     return 0;
 }
 
 void tw__transport_received(tw_transport *t, size_t n)
 {
     assert(n > 0);
+    if (TW__REC_ON(t->loop))
+        tw__rec_event(t, TW_REC_DATA, is_buffered(t) ? NULL : t->loop->rbuf, n,
+                      NULL, 0);
     if (is_buffered(t)) {
         check(t, TW__EV_BUFFER_UPDATED);
         if (t->proto->ops->buffer_updated)
@@ -327,6 +337,8 @@ size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
     while (done < len && tw__transport_reading(t)) {
         if (!is_buffered(t)) {
             check(t, TW__EV_DATA);
+            if (TW__REC_ON(t->loop))
+                tw__rec_event(t, TW_REC_DATA, data + done, len - done, NULL, 0);
             if (t->proto->ops->data_received)
                 TW__CALL_OUT(t, TW__EV_DATA,
                              t->proto->ops->data_received(t->proto, data + done,
@@ -342,6 +354,8 @@ size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
         done += n;
         assert(n > 0 && done <= len); /* each turn moves a byte or more */
         check(t, TW__EV_BUFFER_UPDATED);
+        if (TW__REC_ON(t->loop))
+            tw__rec_event(t, TW_REC_DATA, NULL, n, NULL, 0);
         if (t->proto->ops->buffer_updated)
             TW__CALL_OUT(t, TW__EV_BUFFER_UPDATED,
                          t->proto->ops->buffer_updated(t->proto, n));
@@ -359,6 +373,8 @@ void tw__transport_eof(tw_transport *t)
     arm_read(t, false);
     assert(!(t->flags & TW__T_RARMED)); /* no read after eof */
     check(t, TW__EV_EOF);
+    if (TW__REC_ON(t->loop))
+        tw__rec_event(t, TW_REC_EOF, NULL, 0, NULL, 0);
     bool keep = false;
     if (t->proto->ops->eof_received)
         TW__CALL_OUT(t, TW__EV_EOF, keep = t->proto->ops->eof_received(t->proto));
@@ -563,6 +579,8 @@ static int writelines(tw_transport *t, const char *call,
     invariants(t);
     if (total == 0)
         return 0;
+    if (TW__REC_ON(t->loop))
+        tw__rec_writev(t, iov, iovcnt);
     const size_t size_before = t->wbuf.size;
     size_t taken = 0; /* by the backend at once */
     int i = 0;
@@ -702,6 +720,8 @@ int tw_transport_write_eof(tw_transport *t)
     if (t->sendfile)
         return -EBUSY;
     t->flags |= TW__T_EOF_OUT;
+    if (TW__REC_ON(t->loop))
+        tw__rec_event(t, TW_REC_WRITE_EOF, NULL, 0, NULL, 0);
     if (t->wbuf.size == 0)
         do_shutdown(t);
     invariants(t);
@@ -781,6 +801,8 @@ int tw_transport_close(tw_transport *t)
 {
     if (tw__transport_dead(t, "close()"))
         return -EPIPE;
+    if (TW__REC_ON(t->loop) && !(t->flags & TW__T_CLOSING))
+        tw__rec_event(t, TW_REC_CLOSE, NULL, 0, NULL, 0);
     t->flags |= TW__T_CLOSE_CALLED;
     if (t->cls->close)
         return t->cls->close(t); /* a subprocess: pipes, kill, the exit */
@@ -814,6 +836,8 @@ int tw_transport_abort(tw_transport *t)
         return -EPIPE;
     if (!t->cls->abort)
         return -ENOTSUP; /* SubprocessTransport has none: close() kills */
+    if (TW__REC_ON(t->loop) && !(t->flags & TW__T_LOST))
+        tw__rec_event(t, TW_REC_ABORT, NULL, 0, NULL, 0);
     t->flags |= TW__T_ABORT_CALLED;
     force_close(t, 0);
     return 0;
@@ -962,6 +986,8 @@ void tw__transport_datagram(tw_transport *t, const uint8_t *data, size_t len,
     if (t->flags & TW__T_CLOSING)
         return;
     check(t, TW__EV_DATAGRAM);
+    if (TW__REC_ON(t->loop))
+        tw__rec_event(t, TW_REC_DGRAM, data, len, from, 0);
     if (t->proto->ops->datagram_received)
         TW__CALL_OUT(t, TW__EV_DATAGRAM,
                      t->proto->ops->datagram_received(t->proto, data, len, from));
@@ -972,6 +998,8 @@ void tw__transport_error_received(tw_transport *t, int err)
     if (t->flags & TW__T_CLOSING)
         return;
     check(t, TW__EV_ERROR);
+    if (TW__REC_ON(t->loop))
+        tw__rec_event(t, TW_REC_ERROR, NULL, 0, NULL, err);
     if (t->proto->ops->error_received)
         TW__CALL_OUT(t, TW__EV_ERROR, t->proto->ops->error_received(t->proto, err));
 }

@@ -393,6 +393,12 @@ tw_loop *tw_loop_new(const tw_real_opts *opts)
         goto fail;
     }
     real_now(&l->base);
+    if (opts != NULL && opts->record != NULL &&
+        (r = tw__rec_start(&l->base, opts->record)) < 0) {
+        tw_loop_free(&l->base); /* nothing of it is in use yet */
+        errno = -r;
+        return NULL;
+    }
     return &l->base;
 
 fail:

@@ -68,6 +68,9 @@ typedef struct sc_node {
     sc_app *apps;
     int napps;
     int expect_exit; /* SC_EXIT_ANY or 0..255 */
+    /* `replay: FILE`: the node's peers are played from this recording
+     * (twin/replay.h) against its one app; "" none. */
+    char replay[SC_STR_MAX];
     bool exit_given; /* listed in expect.exit */
     sc_pos pos;
 } sc_node;

@@ -98,7 +98,8 @@ static int parse_apps(sc_yaml *y, yaml_node_t *n, sc_node *node)
 
 static int parse_node(sc_yaml *y, tw_scenario *sc, yaml_node_t *n, sc_node *node)
 {
-    static const char *const keys[] = {"name", "addr", "app", "args", "apps", NULL};
+    static const char *const keys[] = {"name", "addr", "app", "args", "apps", "replay",
+                                       NULL};
     *node = (sc_node){.pos = sc_pos_of(n)};
     if (sc_map(y, n, "a node", keys) < 0)
         return -EINVAL;
@@ -123,7 +124,17 @@ static int parse_node(sc_yaml *y, tw_scenario *sc, yaml_node_t *n, sc_node *node
         if (strcmp(sc->nodes[i].addr, node->addr) == 0)
             return sc_fail(y, addr, "address %s is taken by node %s", node->addr,
                            sc->nodes[i].name);
-    return parse_apps(y, n, node);
+    if (parse_apps(y, n, node) < 0)
+        return -EINVAL;
+    yaml_node_t *rp = sc_get(y, n, "replay");
+    if (rp) {
+        if (sc_str(y, rp, "replay", node->replay, sizeof node->replay) < 0)
+            return -EINVAL;
+        if (node->napps != 1)
+            return sc_fail(y, rp, "replay plays the peers of one app: give the node "
+                                  "app: NAME (and its args)");
+    }
+    return 0;
 }
 
 static int parse_nodes(sc_yaml *y, tw_scenario *sc, yaml_node_t *n)

@@ -18,6 +18,7 @@
 
 #include "scenario/run.h"
 #include "twin/error.h"
+#include "twin/replay.h"
 
 /* ---- output ---- */
 
@@ -78,6 +79,13 @@ static int node_start(tw_loop *loop, void *arg)
                 first = rc;
         }
     }
+    /* The recorded peers, once: a restarted app meets no second copy. */
+    if (!first && n->peers && tw_app_restarts(loop) == 0) {
+        int rc = tw_replay_peers_start(n->peers, loop);
+        if (rc < 0)
+            sc_runner_fail(n->r, TW_SCENARIO_CORRECTNESS, "%s: replay %s: %s",
+                           spec->name, spec->replay, tw_strerror(rc));
+    }
     return first;
 }
 
@@ -118,6 +126,24 @@ int sc_nodes_setup(sc_runner *r)
         tw_loop_set_contract_strict(n->loop, sc->expect_contract && sc->contract_strict);
         tw_loop_set_contract_handler(n->loop, on_violation, n);
     }
+    /* A replay's peers talk over the node's loopback: a constant latency
+     * keeps the recorded order (a path of the file's own still wins). */
+    for (int i = 0; i < sc->nnodes; i++) {
+        if (!sc->nodes[i].replay[0])
+            continue;
+        char err[512];
+        int rc = tw_replay_peers_load(sc->nodes[i].replay, r->sim ? tw_sim_seed(r->sim) : 0,
+                                      r->nodes[i].out, &r->nodes[i].peers, err, sizeof err);
+        if (rc < 0) {
+            sc_runner_fail(r, TW_SCENARIO_CORRECTNESS, "%s: %s", sc->nodes[i].name, err);
+            continue;
+        }
+        tw_sim_path_opts lo = {.latency = {.kind = TW_SIM_DIST_CONSTANT,
+                                           .min_ns = 1000, .max_ns = 1000,
+                                           .mean_ns = 1000}};
+        if (tw_sim_path_set(r->sim, r->nodes[i].loop, r->nodes[i].loop, &lo) < 0)
+            return -EINVAL;
+    }
     for (int i = 0; i < sc->npaths; i++)
         if (tw_sim_path_set(r->sim, r->nodes[sc->paths[i].from].loop,
                             r->nodes[sc->paths[i].to].loop, &sc->paths[i].opts) < 0)
@@ -143,12 +169,28 @@ void sc_nodes_fini(sc_runner *r)
             flush_line(n);
             fclose(n->out);
         }
+        tw_replay_peers_free(n->peers); /* the world that used them is gone */
     }
     free(r->nodes);
     r->nodes = NULL;
 }
 
 /* ---- checks ---- */
+
+/* Each `replay:` node's writes against its recording: a difference is a
+ * correctness failure naming the transport, the offset and the bytes. */
+void sc_check_replays(sc_runner *r)
+{
+    for (int i = 0; i < r->sc->nnodes; i++) {
+        sc_node_rt *n = &r->nodes[i];
+        tw_replay_result res;
+        if (n->peers && tw_replay_peers_check(n->peers, &res) == 1)
+            sc_runner_fail(r, TW_SCENARIO_CORRECTNESS, "%s: replay: %s",
+                           r->sc->nodes[i].name, res.diff);
+        if (n->out)
+            fflush(n->out);
+    }
+}
 
 void sc_check_invariants(sc_runner *r)
 {

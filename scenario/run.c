@@ -309,6 +309,7 @@ static void drive(sc_runner *r)
     if (!sc_runner_stopped(r)) {
         sc_check_invariants(r);
         sc_check_exits(r);
+        sc_check_replays(r);
     }
     if (!sc_runner_stopped(r) && sc->oracles.linearizable)
         sc_check_history(r);

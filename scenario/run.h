@@ -26,6 +26,7 @@ typedef struct sc_node_rt {
     FILE *out;      /* the apps' output, "NODE| line" to app_out */
     char line[256]; /* a line of it being gathered */
     size_t line_len;
+    struct tw_replay_peers *peers; /* `replay: FILE`, or NULL */
 } sc_node_rt;
 
 /* A failure of one class; the first one is kept, it explains the rest. */
@@ -72,5 +73,7 @@ void sc_check_invariants(sc_runner *r);
 /* True if every app the quiet phase waits for is done. */
 bool sc_goals_met(sc_runner *r, char *who, size_t len);
 void sc_check_exits(sc_runner *r);
+/* The `replay:` nodes' writes against their recordings (nodes.c). */
+void sc_check_replays(sc_runner *r);
 
 #endif

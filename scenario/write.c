@@ -234,6 +234,11 @@ static void write_nodes(FILE *f, const tw_scenario *sc)
         fprintf(f, "\n    addr: ");
         str(f, n->addr);
         fputc('\n', f);
+        if (n->replay[0]) {
+            fprintf(f, "    replay: ");
+            str(f, n->replay);
+            fputc('\n', f);
+        }
         if (!n->napps)
             continue;
         fprintf(f, "    apps:\n");

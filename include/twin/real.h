@@ -28,6 +28,10 @@ typedef struct tw_real_opts {
      * in the window, so a quiet loop sleeps as before. For a loop with a
      * core to itself under steady load; 10-20 us is typical. */
     tw_ns busy_poll;
+    /* Record what the loop's protocols are given (twin/record.h); NULL
+     * (the default): no recording. Copied; the path must be writable or
+     * tw_loop_new fails with its errno. */
+    const struct tw_record_opts *record;
 } tw_real_opts;
 
 /* A new epoll loop. opts may be NULL. NULL on failure (errno is set). */
