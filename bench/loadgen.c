@@ -2,10 +2,13 @@
  *
  *   loadgen --port P [--host H] [--mode echo|stream|idle] [--conns C]
  *           [--size S] [--seconds T] [--warmup W] [--bytes N]
- *           [--window W] [--server-pid PID] [--cpu N]
+ *           [--window W] [--server-pid PID] [--messages M]
  *
  * echo:   C connections each ping-pong S-byte messages (one in flight per
- *         connection) for T seconds after W seconds of warm-up.
+ *         connection) for T seconds after W seconds of warm-up; with
+ *         --messages M, M messages in all (M / C each, no warm-up) and no
+ *         time limit: a fixed amount of work, for counting a server's
+ *         instructions or system calls rather than timing it.
  * stream: C connections (1 by default) each send N bytes, at most `window`
  *         ahead of the echo, and read the echo back concurrently.
  * idle:   C connections each echo one byte, then sit idle; the server's
@@ -61,7 +64,8 @@ static struct {
     double seconds, warmup;
     uint64_t bytes, window;
     int server_pid;
-} opt = {"127.0.0.1", 0, MODE_ECHO, 1, 64, 2.0, 0.5, 1ull << 30, 16u << 20, 0};
+    uint64_t messages; /* 0: run for `seconds` */
+} opt = {"127.0.0.1", 0, MODE_ECHO, 1, 64, 2.0, 0.5, 1ull << 30, 16u << 20, 0, 0};
 
 /* Connections still connecting or awaiting their first echo: a listen
  * backlog of 100 (asyncio's and twin's default) must never overflow, or
@@ -236,6 +240,8 @@ static uint64_t tx_limit(const struct conn *c)
 {
     switch (opt.mode) {
     case MODE_ECHO:
+        if (opt.messages && c->msgs >= opt.messages / (uint64_t)opt.conns)
+            return c->tx; /* its share is done */
         return (c->msgs + 1) * opt.size;
     case MODE_IDLE:
         return c->msgs == 0 ? opt.size : c->tx;
@@ -317,6 +323,8 @@ static void conn_complete(struct conn *c)
         first_done_count++;
         pending--;
     }
+    if (opt.messages && c->msgs == opt.messages / (uint64_t)opt.conns)
+        finished_count++;
     c->t_send = batch_now;
 }
 
@@ -469,7 +477,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: loadgen --port P [--host H] [--mode echo|stream|idle]\n"
             "               [--conns C] [--size S] [--seconds T] [--warmup W]\n"
-            "               [--bytes N] [--window W] [--server-pid PID]\n");
+            "               [--bytes N] [--window W] [--server-pid PID]\n"
+            "               [--messages M]\n");
     exit(2);
 }
 
@@ -481,7 +490,7 @@ static void parse(int argc, char **argv)
         {"size", required_argument, 0, 's'},   {"seconds", required_argument, 0, 't'},
         {"warmup", required_argument, 0, 'w'}, {"bytes", required_argument, 0, 'b'},
         {"window", required_argument, 0, 'W'}, {"server-pid", required_argument, 0, 'P'},
-        {0, 0, 0, 0},
+        {"messages", required_argument, 0, 'M'}, {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
@@ -501,11 +510,16 @@ static void parse(int argc, char **argv)
         case 'b': opt.bytes = strtoull(optarg, NULL, 0); break;
         case 'W': opt.window = strtoull(optarg, NULL, 0); break;
         case 'P': opt.server_pid = atoi(optarg); break;
+        case 'M': opt.messages = strtoull(optarg, NULL, 0); break;
         default: usage();
         }
     }
     if (opt.port <= 0 || opt.port > 65535 || opt.conns < 1 || opt.size < 1 ||
         opt.seconds <= 0 || opt.warmup < 0 || opt.bytes < 1 || opt.window < 1)
+        usage();
+    /* At least one message per connection, or the first echo never comes. */
+    if (opt.messages && (opt.mode != MODE_ECHO ||
+                         opt.messages < (uint64_t)opt.conns))
         usage();
     if (opt.mode == MODE_IDLE)
         opt.size = 1;
@@ -550,6 +564,13 @@ int main(int argc, char **argv)
             fail("%s", "stream did not finish");
         b = sample_take();
         win_msgs = (uint64_t)opt.conns;
+    } else if (opt.messages) {
+        /* A fixed count: every message is measured, however long. */
+        a = sample_take();
+        measuring = true;
+        loop_until(all_finished, 0, buf);
+        b = sample_take();
+        measuring = false;
     } else {
         uint64_t limit = now_ns() + (uint64_t)(SETUP_SECONDS_MAX * 1e9);
         if (!loop_until(all_first, limit, buf))

@@ -158,6 +158,12 @@ emit "scenario sweep: seeds per second (partition_heal, 1 core)" "$sr" seeds/s
 #    runs a subset).
 ./bench/peers.sh "$build" "$out"
 
+# 6b. The same servers counted rather than timed: user-space instructions
+#     (callgrind) and system calls (strace) per echoed message, twin's
+#     echo server against the libuv one, and instructions per request of
+#     the RESP server against redis-server (bench/cost.sh; under a minute).
+./bench/cost.sh "$build" "$out"
+
 # 7. The cost of TLS on twin: the same windowed echo (8 messages in
 #    flight, 64 MiB back, both ends on one loop, real loopback) over plain
 #    TCP and over TLS (twin's test certificate), 1 KiB and 16 KiB

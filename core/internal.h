@@ -386,11 +386,16 @@ typedef enum tw__event {
 #define TW__EV_RELEASE TW__EV_COUNT
 
 typedef struct tw__contract {
-    uint8_t state;     /* 0 new, 1 made, 2 eof, 3 lost */
+    uint8_t state;     /* 0 new, 1 made (TW__CONTRACT_MADE), 2 eof, 3 lost */
     bool in_buffer;    /* get_buffer returned, buffer_updated not yet */
     bool paused;       /* pause_writing delivered, resume not yet */
     bool exited;       /* process_exited delivered */
 } tw__contract;
+
+/* The state in which data_received (the event of every read) is allowed
+ * and changes nothing: the transport checks it inline and steps the
+ * checker only otherwise. */
+#define TW__CONTRACT_MADE 1
 
 /* Check one callback about to be delivered. Returns NULL if allowed, else
  * a static sentence naming the rule broken. Updates the state either way. */

@@ -146,11 +146,18 @@ static void stream_read(struct real_stream *s)
     tw_transport *t = &s->base;
     void *buf;
     size_t len;
-    if (tw__transport_recv_buffer(t, -1, &buf, &len) < 0)
-        return; /* no buffer from the protocol: the core lost it */
-    assert(buf != NULL && len > 0);
-    if (len > t->loop->rbuf_len)
+    if (t->proto->ops->get_buffer == NULL) {
+        /* A data_received protocol reads into the loop's buffer; only a
+         * BufferedProtocol's get_buffer needs the core's call. */
+        buf = t->loop->rbuf;
         len = t->loop->rbuf_len;
+    } else {
+        if (tw__transport_recv_buffer(t, -1, &buf, &len) < 0)
+            return; /* no buffer from the protocol: the core lost it */
+        assert(buf != NULL && len > 0);
+        if (len > t->loop->rbuf_len)
+            len = t->loop->rbuf_len;
+    }
     ssize_t n = -1;
     for (int i = 0; i < TW__REAL_EINTR_MAX; i++) {
         n = tw_sys.read(s->io.fd, buf, len);
@@ -210,29 +217,47 @@ static void stream_cb(struct real_io *io, uint32_t ev)
 /* ------------------------------------------------------------------ */
 /* 3. ops                                                              */
 
-/* sendmsg with MSG_NOSIGNAL: a peer that went away must give -EPIPE, not
- * kill the process with SIGPIPE, and ignoring SIGPIPE globally is not a
- * library's decision to make. (A future pipe transport cannot use
- * MSG_NOSIGNAL: it must block SIGPIPE around its writev instead.) */
+/* send or sendmsg with MSG_NOSIGNAL: a peer that went away must give
+ * -EPIPE, not kill the process with SIGPIPE, and ignoring SIGPIPE
+ * globally is not a library's decision to make. (A future pipe transport
+ * cannot use MSG_NOSIGNAL: it must block SIGPIPE around its writev
+ * instead.) */
+static inline __attribute__((always_inline)) ssize_t
+send_once(int fd, const struct iovec *iov, int iovcnt)
+{
+    /* One buffer (a reply, an echo) is most writes: send(2), no msghdr. */
+    if (iovcnt == 1)
+        return tw_sys.send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    struct msghdr msg = {.msg_iov = (struct iovec *)iov,
+                         .msg_iovlen = (size_t)iovcnt};
+    return tw_sys.sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
+/* The first send failed (errno says why): try again while interrupted.
+ * Returns what a later try took, 0 for EAGAIN or interrupted throughout,
+ * or -errno. Out of the way of the send that succeeds. */
+static ssize_t __attribute__((noinline))
+send_failed(int fd, const struct iovec *iov, int iovcnt)
+{
+    for (int i = 1; i < TW__REAL_EINTR_MAX && errno == EINTR; i++) {
+        ssize_t n = send_once(fd, iov, iovcnt);
+        if (n >= 0)
+            return n;
+    }
+    if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+        return -errno;
+    return 0;
+}
+
 static ssize_t stream_send(tw_transport *t, const struct iovec *iov,
                            int iovcnt)
 {
     struct real_stream *s = stream_of(t);
     if (iovcnt > UIO_MAXIOV)
         iovcnt = UIO_MAXIOV; /* a short write; the core sends the rest */
-    struct msghdr msg = {.msg_iov = (struct iovec *)iov,
-                         .msg_iovlen = (size_t)iovcnt};
-    ssize_t n = 0;
-    for (int i = 0; i < TW__REAL_EINTR_MAX; i++) {
-        n = tw_sys.sendmsg(s->io.fd, &msg, MSG_NOSIGNAL);
-        if (n >= 0)
-            break;
-        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        n = 0; /* EAGAIN, or interrupted throughout */
-        if (errno != EINTR)
-            break;
-    }
+    ssize_t n = send_once(s->io.fd, iov, iovcnt);
+    if (n < 0 && (n = send_failed(s->io.fd, iov, iovcnt)) < 0)
+        return n;
     /* Stopped short while the core waits for EPOLLOUT already: have epoll
      * look again (otherwise want_write(true) comes next and does). */
     assert(n >= 0);

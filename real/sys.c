@@ -105,12 +105,21 @@ static void rearm_locked(void)
  * every read and send, and a locked instruction there costs more than
  * the rest of the shim. Counts are exact for calls made from one thread
  * (every test that reads them); concurrent callers may lose a count. */
-static int fault_hit(tw_sys_id id)
+static int fault_armed(tw_sys_id id);
+
+static inline int fault_hit(tw_sys_id id)
 {
     unsigned long n = __atomic_load_n(&calls[id], __ATOMIC_RELAXED);
     __atomic_store_n(&calls[id], n + 1, __ATOMIC_RELAXED);
     if (!__atomic_load_n(&armed, __ATOMIC_ACQUIRE))
         return 0;
+    return fault_armed(id);
+}
+
+/* fault_hit's slow half, out of line so that the fast half inlines into
+ * every shim: some fault is armed, maybe this one. */
+static int fault_armed(tw_sys_id id)
+{
     int err = 0;
     pthread_mutex_lock(&fault_lock);
     struct fault *f = &faults[id];
@@ -185,10 +194,61 @@ static int shim_connect(int fd, const struct sockaddr *a, socklen_t l)
  * about 40 ns per echoed message, more than twin's own code for it. A
  * loop's thread is not cancelled in the middle of a call (tw_loop_stop is
  * how a loop ends), so nothing is lost. */
+/* On x86-64 the two calls of every echoed message (read, and send of one
+ * buffer) skip even syscall(2): as a variadic function it moves all six
+ * argument registers and a seventh from the stack, and its caller
+ * spills, on every call. The instruction itself is all that is needed;
+ * the result is the kernel's (-4095..-1: an errno). Elsewhere syscall(2)
+ * does it. */
+#if defined(__x86_64__)
+static inline long sys_ret(long r)
+{
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+
+static inline long raw_syscall3(long nr, long a, long b, long c)
+{
+    long r;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "0"(nr), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    return sys_ret(r);
+}
+
+static inline long raw_syscall6(long nr, long a, long b, long c, long d,
+                                long e, long f)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "0"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+                       "r"(r9)
+                     : "rcx", "r11", "memory");
+    return sys_ret(r);
+}
+#define SYS_READ(fd, buf, len) \
+    raw_syscall3(SYS_read, (long)(fd), (long)(buf), (long)(len))
+#define SYS_SEND(fd, buf, len, flags)                                    \
+    raw_syscall6(SYS_sendto, (long)(fd), (long)(buf), (long)(len),       \
+                 (long)(flags), 0, 0)
+#else
+#define SYS_READ(fd, buf, len) syscall(SYS_read, fd, buf, len)
+#define SYS_SEND(fd, buf, len, flags) \
+    syscall(SYS_sendto, fd, buf, len, flags, NULL, 0)
+#endif
+
 static ssize_t shim_read(int fd, void *buf, size_t len)
 {
     FAULT(TW_SYS_READ);
-    return syscall(SYS_read, fd, buf, len);
+    return SYS_READ(fd, buf, len);
 }
 
 static ssize_t shim_write(int fd, const void *buf, size_t len)
@@ -238,8 +298,8 @@ static ssize_t shim_sendmsg(int fd, const struct msghdr *msg, int flags)
      * measurable share of echoing a small message. */
     if (cap == 0 && msg->msg_iovlen == 1 && msg->msg_name == NULL &&
         msg->msg_controllen == 0)
-        return syscall(SYS_sendto, fd, msg->msg_iov[0].iov_base,
-                       msg->msg_iov[0].iov_len, flags, NULL, 0);
+        return SYS_SEND(fd, msg->msg_iov[0].iov_base,
+                        msg->msg_iov[0].iov_len, flags);
     if (cap == 0)
         return syscall(SYS_sendmsg, fd, msg, flags);
     struct iovec v[SHIM_IOV_MAX];
@@ -248,6 +308,15 @@ static ssize_t shim_sendmsg(int fd, const struct msghdr *msg, int flags)
     m.msg_iovlen = (size_t)iov_cap(msg->msg_iov, (int)msg->msg_iovlen, cap,
                                    v, SHIM_IOV_MAX);
     return syscall(SYS_sendmsg, fd, &m, flags);
+}
+
+static ssize_t shim_send(int fd, const void *buf, size_t len, int flags)
+{
+    FAULT(TW_SYS_SENDMSG);
+    size_t cap = write_cap();
+    if (cap != 0 && len > cap)
+        len = cap;
+    return SYS_SEND(fd, buf, len, flags);
 }
 
 static int shim_close(int fd)
@@ -536,6 +605,7 @@ static ssize_t shim_sendfile(int out_fd, int in_fd, off_t *off, size_t len)
     .write = shim_write, \
     .writev = shim_writev, \
     .sendmsg = shim_sendmsg, \
+    .send = shim_send, \
     .close = shim_close, \
     .shutdown = shim_shutdown, \
     .setsockopt = shim_setsockopt, \

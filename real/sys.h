@@ -110,6 +110,10 @@ typedef struct tw_sys_table {
     ssize_t (*write)(int fd, const void *buf, size_t len);
     ssize_t (*writev)(int fd, const struct iovec *iov, int iovcnt);
     ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
+    /* send(2): a stream's write of one buffer, the common case, without
+     * a msghdr to fill and take apart. Counted, faulted and cut short as
+     * sendmsg (TW_SYS_SENDMSG): to a test both are the stream's send. */
+    ssize_t (*send)(int fd, const void *buf, size_t len, int flags);
     int (*close)(int fd);
     int (*shutdown)(int fd, int how);
     int (*setsockopt)(int fd, int level, int name, const void *val,

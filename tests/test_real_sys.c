@@ -703,6 +703,36 @@ static void test_short_writes_and_eintr_arrive_byte_exact(void **state)
     ASSERT_NOTHING_ALIVE();
 }
 
+/* write() of one buffer goes to the kernel as one send, counted and cut
+ * short as sendmsg: what the kernel did not take, and only that, is
+ * buffered, and arrives in order after the part it took. */
+static void test_one_buffer_write_keeps_the_untaken_rest(void **state)
+{
+    stats w = {0}, r = {.verify = true};
+    int sp[2];
+    open_pair(&w, &r, sp);
+    uint8_t buf[5010];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = pat(i);
+    unsigned long s0 = tw_sys_calls(TW_SYS_SENDMSG);
+    tw_sys_short_write(1000);
+    assert_int_equal(tw_transport_write(w.t, buf, 5000), 0);
+    assert_int_equal(tw_sys_calls(TW_SYS_SENDMSG) - s0, 1);
+    assert_int_equal(tw_transport_get_write_buffer_size(w.t), 4000);
+    RUN_UNTIL(r.bytes == 5000);
+    assert_false(r.mismatch);
+    assert_int_equal(tw_transport_get_write_buffer_size(w.t), 0);
+    /* A fault armed on sendmsg fails the one-buffer send too. */
+    tw_sys_fail(TW_SYS_SENDMSG, 1, 1, EAGAIN);
+    assert_int_equal(tw_transport_write(w.t, buf + 5000, 10), 0);
+    assert_int_equal(tw_transport_get_write_buffer_size(w.t), 10);
+    RUN_UNTIL(r.bytes == sizeof buf);
+    assert_false(r.mismatch);
+    tw_transport_close(w.t);
+    RUN_UNTIL(w.lost == 1 && r.lost == 1);
+    ASSERT_NOTHING_ALIVE();
+}
+
 static void test_eagain_on_first_write_buffers_everything(void **state)
 {
     stats w = {0}, r = {.verify = true};
@@ -1653,6 +1683,7 @@ int main(void)
         T(test_peer_reset_over_tcp),
         T(test_short_writes_and_eintr_arrive_byte_exact),
         T(test_eagain_on_first_write_buffers_everything),
+        T(test_one_buffer_write_keeps_the_untaken_rest),
         T(test_write_to_vanished_peer_is_epipe_not_sigpipe),
         T(test_accept_emfile_backs_off_and_recovers),
         T(test_fd_limit_raised_within_the_hard_limit),
