@@ -55,7 +55,7 @@
 #include "twin/twin.h"
 
 #define MAYBE_MAX 16
-#define VCACHE_SLOTS 64
+#define VCACHE_SLOTS 256
 #define VALUE_MAX 4096
 #define TOL_NS TW_MS(2)
 #define NAME_MAX_LEN 64
@@ -116,7 +116,8 @@ typedef struct client {
     bool ready, wpaused;
     op *q;                 /* in flight, oldest first: a ring */
     size_t q_head, q_len;
-    uint8_t *rbuf;
+    tw_resp_buf wb;        /* the request being written */
+    uint8_t *rbuf;         /* a reply's beginning, until the rest comes */
     size_t r_len, r_cap;
     tw_handle read_timer;
     /* progress */
@@ -126,7 +127,8 @@ typedef struct client {
     bool done;
     char violation[256];
     /* values made lately, version v in slot v % VCACHE_SLOTS: a read of
-     * one compares with it instead of making it again */
+     * one compares with it instead of making it again (at most
+     * VCACHE_SLOTS * --size bytes: 1 MiB for 4 KiB values) */
     uint8_t *vc_bytes;     /* VCACHE_SLOTS * vc_stride, made at the first SET */
     size_t vc_stride;
     uint64_t vc_version[VCACHE_SLOTS]; /* 0: empty */
@@ -604,8 +606,9 @@ static op *q_at(client *a, size_t i) { return &a->q[(a->q_head + i) % (a->pipeli
 
 static void send_op(client *a, op *o)
 {
-    tw_resp_buf b;
-    tw_resp_buf_init(&b, 0);
+    tw_resp_buf *b = &a->wb; /* one buffer for every request, kept */
+    b->len = 0;
+    b->overflow = false;
     char k[3][NAME_MAX_LEN + 40];
     int kl[3];
     for (int i = 0; i < (o->kind == OP_MGET ? 3 : 1); i++)
@@ -615,47 +618,47 @@ static void send_op(client *a, op *o)
     size_t vlen = 0;
     switch (o->kind) {
     case OP_INFO:
-        tw_resp_add_array(&b, 2);
-        tw_resp_add_bulk_str(&b, "INFO");
-        tw_resp_add_bulk_str(&b, "server");
+        tw_resp_add_array(b, 2);
+        tw_resp_add_bulk_str(b, "INFO");
+        tw_resp_add_bulk_str(b, "server");
         break;
     case OP_SET:
-        tw_resp_add_array(&b, o->px_ms ? 5 : 3);
-        tw_resp_add_bulk_str(&b, "SET");
-        tw_resp_add_bulk(&b, k[0], (size_t)kl[0]);
+        tw_resp_add_array(b, o->px_ms ? 5 : 3);
+        tw_resp_add_bulk_str(b, "SET");
+        tw_resp_add_bulk(b, k[0], (size_t)kl[0]);
         vlen = value_of(a, o->version, val, sizeof val);
         vcache_put(a, o->version, val, vlen);
-        tw_resp_add_bulk(&b, val, vlen);
+        tw_resp_add_bulk(b, val, vlen);
         if (o->px_ms) {
-            tw_resp_add_bulk_str(&b, "PX");
+            tw_resp_add_bulk_str(b, "PX");
             snprintf(num, sizeof num, "%lld", (long long)o->px_ms);
-            tw_resp_add_bulk_str(&b, num);
+            tw_resp_add_bulk_str(b, num);
         }
         break;
     case OP_GET:
     case OP_DEL:
     case OP_EXISTS:
-        tw_resp_add_array(&b, 2);
-        tw_resp_add_bulk_str(&b, o->kind == OP_GET ? "GET" : o->kind == OP_DEL ? "DEL" : "EXISTS");
-        tw_resp_add_bulk(&b, k[0], (size_t)kl[0]);
+        tw_resp_add_array(b, 2);
+        tw_resp_add_bulk_str(b, o->kind == OP_GET ? "GET" : o->kind == OP_DEL ? "DEL" : "EXISTS");
+        tw_resp_add_bulk(b, k[0], (size_t)kl[0]);
         break;
     case OP_MGET:
-        tw_resp_add_array(&b, 4);
-        tw_resp_add_bulk_str(&b, "MGET");
+        tw_resp_add_array(b, 4);
+        tw_resp_add_bulk_str(b, "MGET");
         for (int i = 0; i < 3; i++)
-            tw_resp_add_bulk(&b, k[i], (size_t)kl[i]);
+            tw_resp_add_bulk(b, k[i], (size_t)kl[i]);
         break;
     case OP_INCR:
-        tw_resp_add_array(&b, 2);
-        tw_resp_add_bulk_str(&b, "INCR");
+        tw_resp_add_array(b, 2);
+        tw_resp_add_bulk_str(b, "INCR");
         snprintf(num, sizeof num, "%s:n", a->prefix);
-        tw_resp_add_bulk_str(&b, num);
+        tw_resp_add_bulk_str(b, num);
         break;
     default:
-        tw_resp_add_array(&b, 2);
-        tw_resp_add_bulk_str(&b, "ECHO");
+        tw_resp_add_array(b, 2);
+        tw_resp_add_bulk_str(b, "ECHO");
         snprintf(num, sizeof num, "echo-%llu", (unsigned long long)o->index);
-        tw_resp_add_bulk_str(&b, num);
+        tw_resp_add_bulk_str(b, num);
         break;
     }
     o->sent = tw_loop_now(a->loop);
@@ -665,9 +668,9 @@ static void send_op(client *a, op *o)
     /* A write refused (no memory for the buffer) leaves the connection
      * out of step with the queue: it goes, and the op counts as in
      * flight on a lost connection (it may or may not have run). */
-    if (tw_transport_write(t, b.data, b.len) < 0 && !tw_transport_is_closing(t))
+    if ((b->overflow || tw_transport_write(t, b->data, b->len) < 0) &&
+        !tw_transport_is_closing(t))
         tw_transport_abort(t);
-    tw_resp_buf_fini(&b);
 }
 
 /* Keep the pipeline full, unless the transport asked us to wait. */
@@ -696,19 +699,21 @@ static void finish_run(client *a)
         tw_transport_close(t);
 }
 
-static void consume(client *a)
+/* Check the replies whole in buf[0..len): how many bytes they took, or
+ * SIZE_MAX after an unreadable one (the connection is aborted). */
+static size_t take_replies(client *a, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
     tw_ns now = tw_loop_now(a->loop);
-    while (a->q_len && off < a->r_len) {
+    while (a->q_len && off < len) {
         tw_resp_reply r;
-        int n = tw_resp_reply_parse(a->rbuf + off, a->r_len - off, &r, NULL);
+        int n = tw_resp_reply_parse(buf + off, len - off, &r, NULL);
         if (n == 0)
             break;
         if (n < 0) {
             violate(a, "an unreadable reply");
             tw_transport_abort(apps_redial_transport(&a->dial));
-            return;
+            return SIZE_MAX;
         }
         op o = *q_at(a, 0);
         a->q_head = (a->q_head + 1) % (a->pipeline + 1);
@@ -722,8 +727,68 @@ static void consume(client *a)
             a->acked++;
         }
     }
-    memmove(a->rbuf, a->rbuf + off, a->r_len - off);
-    a->r_len -= off;
+    return off;
+}
+
+/* Keep n bytes of a reply's beginning for the rest. False: no memory
+ * (the connection is aborted). */
+static bool keep_bytes(client *a, const uint8_t *d, size_t n)
+{
+    if (n == 0)
+        return true; /* nothing left over (and maybe no buffer yet) */
+    if (a->r_len + n > a->r_cap) {
+        size_t cap = a->r_cap ? a->r_cap : 4096;
+        while (cap < a->r_len + n)
+            cap *= 2;
+        uint8_t *b = realloc(a->rbuf, cap);
+        if (!b) {
+            tw_transport_abort(apps_redial_transport(&a->dial));
+            return false;
+        }
+        a->rbuf = b;
+        a->r_cap = cap;
+    }
+    memcpy(a->rbuf + a->r_len, d, n);
+    a->r_len += n;
+    return true;
+}
+
+/* Replies arrived: checked where they lie, except a reply begun in an
+ * earlier delivery. That one is completed from the kept bytes plus as
+ * many new ones as it takes (added in doubling steps, so a delivery of
+ * many replies is not all copied for the sake of its first); what is
+ * left unfinished is kept. Then the next requests. */
+static void consume(client *a, const uint8_t *d, size_t n)
+{
+    size_t step = 512;
+    while (a->r_len > 0 && n > 0) {
+        size_t k = n < step ? n : step;
+        size_t old = a->r_len;
+        if (!keep_bytes(a, d, k))
+            return;
+        d += k;
+        n -= k;
+        size_t off = take_replies(a, a->rbuf, a->r_len);
+        if (off == SIZE_MAX)
+            return;
+        if (off >= old) {
+            /* The kept beginning is done; what follows it of the new
+             * bytes is read where it lies. */
+            size_t back = a->r_len - off;
+            d -= back;
+            n += back;
+            a->r_len = 0;
+        } else {
+            memmove(a->rbuf, a->rbuf + off, a->r_len - off);
+            a->r_len -= off;
+            step *= 2;
+        }
+    }
+    if (n > 0) {
+        size_t off = take_replies(a, d, n);
+        if (off == SIZE_MAX || !keep_bytes(a, d + off, n - off))
+            return;
+    }
     if (a->acked >= a->ops && !a->done)
         finish_run(a);
     else
@@ -745,21 +810,7 @@ static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
     if (!a || a->done)
         return;
     tw_transport *t = apps_redial_transport(&a->dial);
-    if (a->r_len + n > a->r_cap) {
-        size_t cap = a->r_cap ? a->r_cap : 4096;
-        while (cap < a->r_len + n)
-            cap *= 2;
-        uint8_t *b = realloc(a->rbuf, cap);
-        if (!b) {
-            tw_transport_abort(t);
-            return;
-        }
-        a->rbuf = b;
-        a->r_cap = cap;
-    }
-    memcpy(a->rbuf + a->r_len, d, n);
-    a->r_len += n;
-    consume(a);
+    consume(a, d, n);
     if (a->read_rate && a->dial.conn && !a->done) {
         /* A slow reader: take the time these bytes take at the rate. */
         tw_transport_pause_reading(t);
@@ -930,6 +981,7 @@ static void client_free_mem(client *a)
     free(a->kx);
     free(a->q);
     free(a->rbuf);
+    tw_resp_buf_fini(&a->wb);
     free(a->vc_bytes);
     free(a);
 }
