@@ -271,7 +271,7 @@ static void ack_settle(tw_sim *sim, sim_ep *ep)
     assert(acks_ordered(ep));
     while (ep->ack_len && ep->acks[ep->ack_head].t <= sim->now) {
         sim_ack *a = &ep->acks[ep->ack_head];
-        sim_path *p = ep->node == ep->peer_node
+        sim_path *p = ep->node == ep->peer_node || !sim->paths_cut
                           ? NULL
                           : sim_path_of(sim, ep->peer_node, ep->node);
         if (p && p->cut_since >= 0 && p->cut_since <= a->t) {
@@ -795,7 +795,7 @@ static void on_ack(tw_sim *sim, sim_ep *ep)
 /* Since when the connection's path is cut in either direction, -1: not. */
 static tw_ns cut_since(tw_sim *sim, const sim_ep *ep)
 {
-    if (ep->node == ep->peer_node)
+    if (!sim->paths_cut || ep->node == ep->peer_node)
         return -1;
     tw_ns a = sim_path_of(sim, ep->node, ep->peer_node)->cut_since;
     tw_ns b = sim_path_of(sim, ep->peer_node, ep->node)->cut_since;

@@ -99,6 +99,7 @@ struct tw_sim {
     uint32_t ndue;
     sim_path *paths; /* nodes_cap x nodes_cap */
     uint32_t paths_cap;
+    uint32_t paths_cut; /* paths whose cut_since >= 0: none, no looking */
     tw_sim_path_opts *overrides;
     uint32_t noverrides;
     sim_table eps, lsns;
