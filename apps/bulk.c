@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apps/pattern.h"
 #include "proto/serving.h"
 #include "twin/app.h"
 #include "twin/opts.h"
@@ -31,14 +32,14 @@
 
 #define REPLY_MAX 64
 
-/* ---- the pattern: byte k of every stream ---- */
+/* ---- the pattern: byte k of every stream is byte k % 8 of word k / 8 ---- */
 
-static uint8_t pattern(uint64_t k)
+static uint64_t pattern_word(const void *ctx, uint64_t index)
 {
-    uint64_t z = (k / 8) * UINT64_C(0x9e3779b97f4a7c15) + 0x5eed;
+    (void)ctx;
+    uint64_t z = index * UINT64_C(0x9e3779b97f4a7c15) + 0x5eed;
     z = (z ^ (z >> 31)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z ^= z >> 29;
-    return (uint8_t)(z >> (8 * (k % 8)));
+    return z ^ (z >> 29);
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -85,11 +86,10 @@ static void sink_data(tw_protocol *p, const uint8_t *d, size_t n)
 {
     sink *s = (sink *)p;
     recv_app *a = s->app;
-    for (size_t k = 0; k < n; k++)
-        if (d[k] != pattern(s->off + k))
-            note(a->violation, sizeof a->violation,
-                 "stream %llu byte %llu is wrong",
-                 (unsigned long long)a->streams, (unsigned long long)(s->off + k));
+    size_t k = apps_pattern_mismatch(d, s->off, n, pattern_word, NULL);
+    if (k < n)
+        note(a->violation, sizeof a->violation, "stream %llu byte %llu is wrong",
+             (unsigned long long)a->streams, (unsigned long long)(s->off + k));
     s->off += n;
     a->bytes += n;
     if (!a->rate)
@@ -293,8 +293,7 @@ static void pump(source *s)
             n = a->chunk;
         if (n > sizeof buf)
             n = sizeof buf;
-        for (uint64_t k = 0; k < n; k++)
-            buf[k] = pattern(s->sent + k);
+        apps_pattern_fill(buf, s->sent, (size_t)n, pattern_word, NULL);
         tw_transport_write(s->t, buf, (size_t)n);
         s->sent += n;
         size_t size = tw_transport_get_write_buffer_size(s->t);

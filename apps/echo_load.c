@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apps/pattern.h"
 #include "apps/redial.h"
 #include "proto/tls_app.h"
 #include "twin/mix.h"
@@ -65,10 +66,16 @@ static uint64_t msg_len(const load *a, uint64_t i)
     return 1 + tw_mix64(a->seed * 31 + i) % a->size_max;
 }
 
-static uint8_t msg_byte(const load *a, uint64_t i, uint64_t off)
+/* Message i's byte k is byte k % 8 of word k / 8: the word is
+ * tw_mix64(base + k / 8), base = tw_mix64(seed ^ (i << 20)). */
+static uint64_t msg_base(const load *a, uint64_t i)
 {
-    uint64_t w = tw_mix64(tw_mix64(a->seed ^ (i << 20)) + off / 8);
-    return (uint8_t)(w >> (8 * (off % 8)));
+    return tw_mix64(a->seed ^ (i << 20));
+}
+
+static uint64_t msg_word(const void *base, uint64_t index)
+{
+    return tw_mix64(*(const uint64_t *)base + index);
 }
 
 /* Keep the first broken promise: it is the one that explains the rest. */
@@ -89,10 +96,10 @@ static void send_current(load *a)
     uint64_t len = msg_len(a, a->next);
     a->got = 0;
     a->sent_at = tw_loop_now(a->loop);
+    uint64_t base = msg_base(a, a->next);
     for (uint64_t off = 0; off < len;) {
         size_t n = len - off < sizeof buf ? (size_t)(len - off) : sizeof buf;
-        for (size_t k = 0; k < n; k++)
-            buf[k] = msg_byte(a, a->next, off + k);
+        apps_pattern_fill(buf, off, n, msg_word, &base);
         tw_transport_write(apps_redial_transport(&a->dial), buf, n);
         off += n;
     }
@@ -133,18 +140,20 @@ static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
     if (!a || a->done)
         return;
     uint64_t len = msg_len(a, a->next);
-    for (size_t k = 0; k < n; k++, a->got++) {
-        if (a->got >= len) {
-            violate(a, "message %llu: echo longer than the %llu bytes sent",
-                    (unsigned long long)a->next, (unsigned long long)len);
-            break;
-        }
-        uint8_t want = msg_byte(a, a->next, a->got);
-        if (d[k] != want)
-            violate(a, "message %llu byte %llu: echoed 0x%02x, sent 0x%02x",
-                    (unsigned long long)a->next, (unsigned long long)a->got,
-                    d[k], want);
+    uint64_t base = msg_base(a, a->next);
+    size_t m = len - a->got < n ? (size_t)(len - a->got) : n;
+    size_t k = apps_pattern_mismatch(d, a->got, m, msg_word, &base);
+    if (k < m) {
+        uint8_t want;
+        apps_pattern_fill(&want, a->got + k, 1, msg_word, &base);
+        violate(a, "message %llu byte %llu: echoed 0x%02x, sent 0x%02x",
+                (unsigned long long)a->next, (unsigned long long)(a->got + k),
+                d[k], want);
     }
+    a->got += m;
+    if (m < n)
+        violate(a, "message %llu: echo longer than the %llu bytes sent",
+                (unsigned long long)a->next, (unsigned long long)len);
     if (a->got < len)
         return;
     a->next++;

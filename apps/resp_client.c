@@ -55,6 +55,8 @@
 #include "twin/twin.h"
 
 #define MAYBE_MAX 16
+#define VCACHE_SLOTS 256
+#define VALUE_MAX 4096
 #define TOL_NS TW_MS(2)
 #define NAME_MAX_LEN 64
 
@@ -116,7 +118,8 @@ typedef struct client {
     bool ready, wpaused;
     op *q;                 /* in flight, oldest first: a ring */
     size_t q_head, q_len;
-    uint8_t *rbuf;
+    tw_resp_buf wb;        /* the request being written */
+    uint8_t *rbuf;         /* a reply's beginning, until the rest comes */
     size_t r_len, r_cap;
     tw_handle read_timer;
     /* progress */
@@ -125,6 +128,13 @@ typedef struct client {
     tw_handle watchdog;
     bool done;
     char violation[256];
+    /* values made lately, version v in slot v % VCACHE_SLOTS: a read of
+     * one compares with it instead of making it again (at most
+     * VCACHE_SLOTS * --size bytes: 1 MiB for 4 KiB values) */
+    uint8_t *vc_bytes;     /* VCACHE_SLOTS * vc_stride, made at the first SET */
+    size_t vc_stride;
+    uint64_t vc_version[VCACHE_SLOTS]; /* 0: empty */
+    uint16_t vc_len[VCACHE_SLOTS];
 } client;
 
 /* ---- the schedule ---- */
@@ -148,21 +158,94 @@ static op make_op(const client *a, uint64_t i)
     return o;
 }
 
-/* The value of version v: "v<v>:" and then letters, its length a hash. */
+/* The decimal digits of v at dst (at most 20), and their count. */
+static size_t put_u64(char *dst, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* The value of version v: "v<v>:" and then letters, its length a hash.
+ * cap is at least VALUE_HEAD_MAX. */
+#define VALUE_HEAD_MAX 22
 static size_t value_of(const client *a, uint64_t v, uint8_t *buf, size_t cap)
 {
     size_t len = 1 + tw_mix64(a->seed ^ (v << 1)) % a->size_max;
-    int n = snprintf((char *)buf, cap, "v%llu:", (unsigned long long)v);
-    if (len < (size_t)n)
-        len = (size_t)n;
-    for (size_t j = (size_t)n; j < len && j < cap; j++)
-        buf[j] = (uint8_t)('a' + tw_mix64(v * 7919 + j / 8) % 26);
-    return len < cap ? len : cap;
+    buf[0] = 'v';
+    size_t n = 1 + put_u64((char *)buf + 1, v);
+    buf[n++] = ':';
+    if (len < n)
+        len = n;
+    /* Byte j is 'a' + tw_mix64(v * 7919 + j / 8) % 26: one letter per
+     * run of eight, so one hash per run, and whole runs stored as words. */
+    size_t end = len < cap ? len : cap;
+    uint64_t base = v * 7919;
+    uint64_t q = n / 8;
+    size_t head = (size_t)(q + 1) * 8 < end ? (size_t)(q + 1) * 8 : end;
+    if (n < head)
+        memset(buf + n, 'a' + (int)(tw_mix64(base + q) % 26), head - n);
+    for (q++; (q + 1) * 8 <= end; q++) {
+        uint64_t w = ('a' + tw_mix64(base + q) % 26) * UINT64_C(0x0101010101010101);
+        memcpy(buf + q * 8, &w, 8);
+    }
+    if (q * 8 < end)
+        memset(buf + q * 8, 'a' + (int)(tw_mix64(base + q) % 26), end - q * 8);
+    return end;
 }
 
+/* Keep the value of version v for later reads of it. */
+static void vcache_put(client *a, uint64_t v, const uint8_t *val, size_t len)
+{
+    if (!a->vc_bytes) {
+        size_t stride = a->size_max < VALUE_HEAD_MAX ? VALUE_HEAD_MAX
+                        : a->size_max > VALUE_MAX ? VALUE_MAX : (size_t)a->size_max;
+        a->vc_bytes = malloc(VCACHE_SLOTS * stride);
+        if (!a->vc_bytes)
+            return; /* no cache: reads make values again */
+        a->vc_stride = stride;
+    }
+    unsigned slot = (unsigned)(v % VCACHE_SLOTS);
+    if (len > a->vc_stride) {
+        a->vc_version[slot] = 0;
+        return;
+    }
+    memcpy(a->vc_bytes + slot * a->vc_stride, val, len);
+    a->vc_version[slot] = v;
+    a->vc_len[slot] = (uint16_t)len;
+}
+
+/* Is r..r+len the value of version v? */
+static bool value_is(client *a, uint64_t v, const uint8_t *r, size_t len)
+{
+    unsigned slot = (unsigned)(v % VCACHE_SLOTS);
+    if (a->vc_bytes && a->vc_version[slot] == v)
+        return len == a->vc_len[slot] &&
+               memcmp(r, a->vc_bytes + slot * a->vc_stride, len) == 0;
+    uint8_t want[VALUE_MAX];
+    size_t wlen = value_of(a, v, want, sizeof want);
+    vcache_put(a, v, want, wlen);
+    return len == wlen && memcmp(r, want, wlen) == 0;
+}
+
+/* "<prefix>:k<k>" into buf, which holds NAME_MAX_LEN + 40 bytes. */
 static int key_name(const client *a, uint32_t k, char *buf, size_t cap)
 {
-    return snprintf(buf, cap, "%s:k%u", a->prefix, (unsigned)k);
+    size_t p = strlen(a->prefix);
+    if (p + 2 + 10 + 1 > cap)
+        return snprintf(buf, cap, "%s:k%u", a->prefix, (unsigned)k);
+    memcpy(buf, a->prefix, p);
+    buf[p++] = ':';
+    buf[p++] = 'k';
+    p += put_u64(buf + p, k);
+    buf[p] = '\0';
+    return (int)p;
 }
 
 /* ---- the model ---- */
@@ -265,9 +348,7 @@ static void check_value(client *a, const op *o, uint32_t k,
                 (unsigned long long)o->index, k);
         return;
     }
-    uint8_t want[4096];
-    size_t wlen = value_of(a, v, want, sizeof want);
-    if (r->len != wlen || memcmp(r->str, want, wlen) != 0) {
+    if (!value_is(a, v, r->str, r->len)) {
         violate(a, "op %llu: GET k%u: version %llu came back altered",
                 (unsigned long long)o->index, k, v);
         return;
@@ -404,11 +485,11 @@ static uint32_t process_of(const client *a, const op *o)
     return (uint32_t)((a->seed & 0x3fffff) * 1024 + a->dial.connects % 1024);
 }
 
-static void record_invoke(client *a, op *o)
+/* val: the value a SET writes (len bytes), made by the caller. */
+static void record_invoke(client *a, op *o, const uint8_t *val, size_t len)
 {
     char k[NAME_MAX_LEN + 40];
-    uint8_t val[4096];
-    /* Keys and values are written out for a history someone reads (the
+    /* Keys are written out for a history someone reads (the
      * simulator's); the real backend keeps none, so none is formatted. */
     if (!tw_history_of(a->loop))
         return;
@@ -416,7 +497,6 @@ static void record_invoke(client *a, op *o)
     key_name(a, o->key[0], k, sizeof k);
     switch (o->kind) {
     case OP_SET: {
-        size_t len = value_of(a, o->version, val, sizeof val);
         o->hist[0] = tw_history_invoke(a->loop, p, TW_HISTORY_PUT, k, val, len);
         keyx *x = &a->kx[o->key[0]];
         if (o->px_ms && x->n < EXPIRES_MAX &&
@@ -547,67 +627,71 @@ static op *q_at(client *a, size_t i) { return &a->q[(a->q_head + i) % (a->pipeli
 
 static void send_op(client *a, op *o)
 {
-    tw_resp_buf b;
-    tw_resp_buf_init(&b, 0);
+    tw_resp_buf *b = &a->wb; /* one buffer for every request, kept */
+    b->len = 0;
+    b->overflow = false;
     char k[3][NAME_MAX_LEN + 40];
     int kl[3];
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < (o->kind == OP_MGET ? 3 : 1); i++)
         kl[i] = key_name(a, o->key[i], k[i], sizeof k[i]);
     char num[NAME_MAX_LEN + 40];
-    uint8_t val[4096];
+    uint8_t val[VALUE_MAX];
+    size_t vlen = 0;
     switch (o->kind) {
     case OP_INFO:
-        tw_resp_add_array(&b, 2);
-        tw_resp_add_bulk_str(&b, "INFO");
-        tw_resp_add_bulk_str(&b, "server");
+        tw_resp_add_array(b, 2);
+        tw_resp_add_bulk_str(b, "INFO");
+        tw_resp_add_bulk_str(b, "server");
         break;
     case OP_SET:
-        tw_resp_add_array(&b, o->px_ms ? 5 : 3);
-        tw_resp_add_bulk_str(&b, "SET");
-        tw_resp_add_bulk(&b, k[0], (size_t)kl[0]);
-        tw_resp_add_bulk(&b, val, value_of(a, o->version, val, sizeof val));
+        tw_resp_add_array(b, o->px_ms ? 5 : 3);
+        tw_resp_add_bulk_str(b, "SET");
+        tw_resp_add_bulk(b, k[0], (size_t)kl[0]);
+        vlen = value_of(a, o->version, val, sizeof val);
+        vcache_put(a, o->version, val, vlen);
+        tw_resp_add_bulk(b, val, vlen);
         if (o->px_ms) {
-            tw_resp_add_bulk_str(&b, "PX");
+            tw_resp_add_bulk_str(b, "PX");
             snprintf(num, sizeof num, "%lld", (long long)o->px_ms);
-            tw_resp_add_bulk_str(&b, num);
+            tw_resp_add_bulk_str(b, num);
         }
         break;
     case OP_GET:
     case OP_DEL:
     case OP_EXISTS:
-        tw_resp_add_array(&b, 2);
-        tw_resp_add_bulk_str(&b, o->kind == OP_GET ? "GET" : o->kind == OP_DEL ? "DEL" : "EXISTS");
-        tw_resp_add_bulk(&b, k[0], (size_t)kl[0]);
+        tw_resp_add_array(b, 2);
+        tw_resp_add_bulk_str(b, o->kind == OP_GET ? "GET" : o->kind == OP_DEL ? "DEL" : "EXISTS");
+        tw_resp_add_bulk(b, k[0], (size_t)kl[0]);
         break;
     case OP_MGET:
-        tw_resp_add_array(&b, 4);
-        tw_resp_add_bulk_str(&b, "MGET");
+        tw_resp_add_array(b, 4);
+        tw_resp_add_bulk_str(b, "MGET");
         for (int i = 0; i < 3; i++)
-            tw_resp_add_bulk(&b, k[i], (size_t)kl[i]);
+            tw_resp_add_bulk(b, k[i], (size_t)kl[i]);
         break;
     case OP_INCR:
-        tw_resp_add_array(&b, 2);
-        tw_resp_add_bulk_str(&b, "INCR");
+        tw_resp_add_array(b, 2);
+        tw_resp_add_bulk_str(b, "INCR");
         snprintf(num, sizeof num, "%s:n", a->prefix);
-        tw_resp_add_bulk_str(&b, num);
+        tw_resp_add_bulk_str(b, num);
         break;
     default:
-        tw_resp_add_array(&b, 2);
-        tw_resp_add_bulk_str(&b, "ECHO");
+        tw_resp_add_array(b, 2);
+        tw_resp_add_bulk_str(b, "ECHO");
         snprintf(num, sizeof num, "echo-%llu", (unsigned long long)o->index);
-        tw_resp_add_bulk_str(&b, num);
+        tw_resp_add_bulk_str(b, num);
         break;
     }
     o->sent = tw_loop_now(a->loop);
-    record_invoke(a, o);
+    record_invoke(a, o, val, vlen);
     *q_at(a, a->q_len++) = *o;
     tw_transport *t = apps_redial_transport(&a->dial);
     /* A write refused (no memory for the buffer) leaves the connection
      * out of step with the queue: it goes, and the op counts as in
      * flight on a lost connection (it may or may not have run). */
-    if (tw_transport_write(t, b.data, b.len) < 0 && !tw_transport_is_closing(t))
+    if ((b->overflow || tw_transport_write(t, b->data, b->len) < 0) &&
+        !tw_transport_is_closing(t))
         tw_transport_abort(t);
-    tw_resp_buf_fini(&b);
 }
 
 /* Keep the pipeline full, unless the transport asked us to wait. */
@@ -636,19 +720,21 @@ static void finish_run(client *a)
         tw_transport_close(t);
 }
 
-static void consume(client *a)
+/* Check the replies whole in buf[0..len): how many bytes they took, or
+ * SIZE_MAX after an unreadable one (the connection is aborted). */
+static size_t take_replies(client *a, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
     tw_ns now = tw_loop_now(a->loop);
-    while (a->q_len && off < a->r_len) {
+    while (a->q_len && off < len) {
         tw_resp_reply r;
-        int n = tw_resp_reply_parse(a->rbuf + off, a->r_len - off, &r, NULL);
+        int n = tw_resp_reply_parse(buf + off, len - off, &r, NULL);
         if (n == 0)
             break;
         if (n < 0) {
             violate(a, "an unreadable reply");
             tw_transport_abort(apps_redial_transport(&a->dial));
-            return;
+            return SIZE_MAX;
         }
         op o = *q_at(a, 0);
         a->q_head = (a->q_head + 1) % (a->pipeline + 1);
@@ -662,8 +748,68 @@ static void consume(client *a)
             a->acked++;
         }
     }
-    memmove(a->rbuf, a->rbuf + off, a->r_len - off);
-    a->r_len -= off;
+    return off;
+}
+
+/* Keep n bytes of a reply's beginning for the rest. False: no memory
+ * (the connection is aborted). */
+static bool keep_bytes(client *a, const uint8_t *d, size_t n)
+{
+    if (n == 0)
+        return true; /* nothing left over (and maybe no buffer yet) */
+    if (a->r_len + n > a->r_cap) {
+        size_t cap = a->r_cap ? a->r_cap : 4096;
+        while (cap < a->r_len + n)
+            cap *= 2;
+        uint8_t *b = realloc(a->rbuf, cap);
+        if (!b) {
+            tw_transport_abort(apps_redial_transport(&a->dial));
+            return false;
+        }
+        a->rbuf = b;
+        a->r_cap = cap;
+    }
+    memcpy(a->rbuf + a->r_len, d, n);
+    a->r_len += n;
+    return true;
+}
+
+/* Replies arrived: checked where they lie, except a reply begun in an
+ * earlier delivery. That one is completed from the kept bytes plus as
+ * many new ones as it takes (added in doubling steps, so a delivery of
+ * many replies is not all copied for the sake of its first); what is
+ * left unfinished is kept. Then the next requests. */
+static void consume(client *a, const uint8_t *d, size_t n)
+{
+    size_t step = 512;
+    while (a->r_len > 0 && n > 0) {
+        size_t k = n < step ? n : step;
+        size_t old = a->r_len;
+        if (!keep_bytes(a, d, k))
+            return;
+        d += k;
+        n -= k;
+        size_t off = take_replies(a, a->rbuf, a->r_len);
+        if (off == SIZE_MAX)
+            return;
+        if (off >= old) {
+            /* The kept beginning is done; what follows it of the new
+             * bytes is read where it lies. */
+            size_t back = a->r_len - off;
+            d -= back;
+            n += back;
+            a->r_len = 0;
+        } else {
+            memmove(a->rbuf, a->rbuf + off, a->r_len - off);
+            a->r_len -= off;
+            step *= 2;
+        }
+    }
+    if (n > 0) {
+        size_t off = take_replies(a, d, n);
+        if (off == SIZE_MAX || !keep_bytes(a, d + off, n - off))
+            return;
+    }
     if (a->acked >= a->ops && !a->done)
         finish_run(a);
     else
@@ -685,21 +831,7 @@ static void c_data(tw_protocol *p, const uint8_t *d, size_t n)
     if (!a || a->done)
         return;
     tw_transport *t = apps_redial_transport(&a->dial);
-    if (a->r_len + n > a->r_cap) {
-        size_t cap = a->r_cap ? a->r_cap : 4096;
-        while (cap < a->r_len + n)
-            cap *= 2;
-        uint8_t *b = realloc(a->rbuf, cap);
-        if (!b) {
-            tw_transport_abort(t);
-            return;
-        }
-        a->rbuf = b;
-        a->r_cap = cap;
-    }
-    memcpy(a->rbuf + a->r_len, d, n);
-    a->r_len += n;
-    consume(a);
+    consume(a, d, n);
     if (a->read_rate && a->dial.conn && !a->done) {
         /* A slow reader: take the time these bytes take at the rate. */
         tw_transport_pause_reading(t);
@@ -876,6 +1008,8 @@ static void client_free_mem(client *a)
     free(a->kx);
     free(a->q);
     free(a->rbuf);
+    tw_resp_buf_fini(&a->wb);
+    free(a->vc_bytes);
     free(a);
 }
 

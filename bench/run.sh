@@ -152,6 +152,11 @@ seeds_rate() {
 sr=$( (seeds_rate; seeds_rate; seeds_rate) | median3)
 emit "scenario sweep: seeds per second (partition_heal, 1 core)" "$sr" seeds/s
 
+# 5b. Every shipped scenario: seeds per second, virtual seconds per wall
+#     second, and instructions per seed of the app-bound ones
+#     (bench/scenarios.sh).
+./bench/scenarios.sh "$build" "$out"
+
 # 6. The real backend against its peers: twin's echo app, a libuv echo
 #    server and Python asyncio serve the same load generator, pinned to
 #    one core each (bench/peers.sh says which rows and how; BENCH_QUICK=1

@@ -56,13 +56,15 @@ tw_tls_ctx *tw__tls_app_ctx(const tw__tls_app *a, tw_tls_role role,
         *err = -EINVAL;
         return NULL;
     }
-    tw_tls_ctx *ctx = tw_tls_ctx_new(role);
+    /* Made once per process for the same options: a sweep's worlds
+     * differ by seed, their certificates and contexts do not. */
+    tw_tls_ctx *ctx;
+    int rc = tw_tls_ctx_new_shared(role, o, &ctx);
     if (!ctx) {
         fprintf(out, "%s: out of memory\n", app);
         *err = -ENOMEM;
         return NULL;
     }
-    int rc = tw_tls_ctx_configure(ctx, o);
     if (rc < 0) {
         fprintf(out, "%s: TLS: %s\n", app, tw_tls_ctx_error(ctx));
         tw_tls_ctx_free(ctx);

@@ -117,7 +117,7 @@ static inline tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t 
 /* Is the path cut? Only asks: counts nothing, changes nothing. */
 static inline bool sim_path_is_cut(tw_sim *sim, uint32_t from, uint32_t to)
 {
-    return from != to && sim_path_of(sim, from, to)->cut_since >= 0;
+    return sim->paths_cut && from != to && sim_path_of(sim, from, to)->cut_since >= 0;
 }
 /* A packet from -> to meets the path now: true if a cut stops it, and
  * then counted as traffic blocked (twin/simprobe.h: how a partition

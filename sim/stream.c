@@ -51,40 +51,47 @@ sim_ep *sim_ep_new(tw_sim *sim, uint32_t node)
 
 /* ---- segments: small ones are recycled ---- */
 
+_Static_assert(sizeof ((tw_sim *)0)->seg_free / sizeof(sim_seg *) == SIM_SEG_CLASSES,
+               "a free list per size class");
+
 static sim_seg *seg_new(tw_sim *sim, size_t len)
 {
     sim_seg *s;
-    if (len <= SIM_SEG_SMALL && sim->seg_free) {
-        s = sim->seg_free;
-        sim->seg_free = s->next;
-        sim->seg_nfree--;
+    unsigned c = len > SIM_SEG_TINY; /* the class, if len is small at all */
+    if (len <= SIM_SEG_SMALL && sim->seg_free[c]) {
+        s = sim->seg_free[c];
+        sim->seg_free[c] = s->next;
+        sim->seg_nfree[c]--;
     } else {
         bool small = len <= SIM_SEG_SMALL;
-        s = malloc(sizeof *s + (small ? SIM_SEG_SMALL : len));
+        s = malloc(sizeof *s + (small ? (c ? SIM_SEG_SMALL : SIM_SEG_TINY) : len));
         if (!s)
             return NULL;
-        s->small = small;
+        s->room = (uint8_t)(small ? c + 1 : 0);
     }
     s->next = NULL;
     s->len = (uint32_t)len;
     s->off = 0;
     s->fin = false;
     s->tap = 0;
-    /* A recycled segment has the small room, so only small data fits. */
-    assert(s->len == len && (!s->small || len <= SIM_SEG_SMALL));
+    /* A recycled segment has its class's room, and the data fits it. */
+    assert(s->len == len && (!s->room || s->room == c + 1));
     return s;
 }
 
-static void seg_free(tw_sim *sim, sim_seg *s)
+static inline void seg_free(tw_sim *sim, sim_seg *s)
 {
-    assert(sim->seg_nfree <= SIM_SEG_FREE_MAX); /* the free list is bounded */
-    if (s->small && sim->seg_nfree < SIM_SEG_FREE_MAX) {
-        s->next = sim->seg_free;
-        sim->seg_free = s;
-        sim->seg_nfree++;
-    } else {
-        free(s);
+    if (s->room) {
+        unsigned c = s->room - 1u;
+        assert(sim->seg_nfree[c] <= SIM_SEG_FREE_MAX); /* the lists are bounded */
+        if (sim->seg_nfree[c] < SIM_SEG_FREE_MAX) {
+            s->next = sim->seg_free[c];
+            sim->seg_free[c] = s;
+            sim->seg_nfree[c]++;
+            return;
+        }
     }
+    free(s);
 }
 
 static void free_segs(tw_sim *sim, sim_seg *s)
@@ -98,12 +105,14 @@ static void free_segs(tw_sim *sim, sim_seg *s)
 
 void sim_segs_fini(tw_sim *sim)
 {
-    while (sim->seg_free) {
-        sim_seg *next = sim->seg_free->next;
-        free(sim->seg_free);
-        sim->seg_free = next;
+    for (unsigned c = 0; c < SIM_SEG_CLASSES; c++) {
+        while (sim->seg_free[c]) {
+            sim_seg *next = sim->seg_free[c]->next;
+            free(sim->seg_free[c]);
+            sim->seg_free[c] = next;
+        }
+        sim->seg_nfree[c] = 0;
     }
-    sim->seg_nfree = 0;
 }
 
 void sim_ep_free(tw_sim *sim, sim_ep *ep)
@@ -271,7 +280,7 @@ static void ack_settle(tw_sim *sim, sim_ep *ep)
     assert(acks_ordered(ep));
     while (ep->ack_len && ep->acks[ep->ack_head].t <= sim->now) {
         sim_ack *a = &ep->acks[ep->ack_head];
-        sim_path *p = ep->node == ep->peer_node
+        sim_path *p = ep->node == ep->peer_node || !sim->paths_cut
                           ? NULL
                           : sim_path_of(sim, ep->peer_node, ep->node);
         if (p && p->cut_since >= 0 && p->cut_since <= a->t) {
@@ -795,7 +804,7 @@ static void on_ack(tw_sim *sim, sim_ep *ep)
 /* Since when the connection's path is cut in either direction, -1: not. */
 static tw_ns cut_since(tw_sim *sim, const sim_ep *ep)
 {
-    if (ep->node == ep->peer_node)
+    if (!sim->paths_cut || ep->node == ep->peer_node)
         return -1;
     tw_ns a = sim_path_of(sim, ep->node, ep->peer_node)->cut_since;
     tw_ns b = sim_path_of(sim, ep->peer_node, ep->node)->cut_since;

@@ -70,7 +70,13 @@ void sim_trace_callback(tw_loop *loop, const tw_transport *t, unsigned ev)
     sim_trace_fold(sim, n->id, t->id, sim->callback_hash[ev], 0, 0);
     if (__builtin_expect(sim->tracing, 0))
         sim_trace_out(sim, n->id, t->id, tw__event_name((tw__event)ev), 0, 0);
-    sim_spin(sim, n, 1, tw__event_name((tw__event)ev), t->id);
+    /* sim_spin, with the callback's name looked up only for a livelock */
+    if (n->spin_at != sim->now) {
+        n->spin_at = sim->now;
+        n->spin = 0;
+    }
+    if (__builtin_expect(++n->spin > sim->opts.livelock_callbacks, 0))
+        sim_livelock(sim, n, tw__event_name((tw__event)ev), t->id);
 }
 
 uint64_t tw_sim_trace_hash(const tw_sim *sim) { return sim->hash; }

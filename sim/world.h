@@ -99,6 +99,7 @@ struct tw_sim {
     uint32_t ndue;
     sim_path *paths; /* nodes_cap x nodes_cap */
     uint32_t paths_cap;
+    uint32_t paths_cut; /* paths whose cut_since >= 0: none, no looking */
     tw_sim_path_opts *overrides;
     uint32_t noverrides;
     sim_table eps, lsns;
@@ -110,8 +111,8 @@ struct tw_sim {
     uint32_t nfaults, capfaults;
     struct sim_timeline *tl; /* their actions in time order, or NULL */
     uint8_t *scratch; /* one chunk, gathered from segments */
-    sim_seg *seg_free; /* small segments to reuse */
-    uint32_t seg_nfree;
+    sim_seg *seg_free[2]; /* tiny and small segments to reuse (sim/stream.h) */
+    uint32_t seg_nfree[2];
     bool driving;
     tw_ns held_max; /* latest held_until of any node: none held after it */
     tw_ns slow_max; /* latest slow_until of any node */

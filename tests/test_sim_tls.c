@@ -6,11 +6,13 @@
  * same trace hash and the same handshake randoms (another seed, other
  * randoms); the test credentials' generator; TLS under loss; a reset mid-transfer; a crash of the server
  * node mid-handshake and mid-transfer, then a restart; the TLS scenario
- * file for a few seeds, and its determinism.
+ * file for a few seeds, and its determinism; contexts made once per
+ * process for the worlds of a sweep.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/ssl.h>
 
@@ -312,6 +314,89 @@ static void test_tls_scenario_passes_and_replays(void **state)
     tw_scenario_free(sc);
 }
 
+/* ---- contexts shared by the worlds of a process ---- */
+
+static void on_tls_error(void *arg, int err, const char *reason)
+{
+    (void)arg; (void)err; (void)reason;
+}
+
+static void test_shared_ctx_made_once_per_configuration(void **state)
+{
+    (void)state;
+    tw_tls_opts so = {.test_cert = "server,10.0.0.1"};
+    tw_tls_opts co = {.test_ca = true, .server_name = "server"};
+    tw_tls_ctx *s1, *s2, *c1, *other;
+    assert_int_equal(tw_tls_ctx_new_shared(TW_TLS_SERVER, &so, &s1), 0);
+    assert_int_equal(tw_tls_ctx_new_shared(TW_TLS_SERVER, &so, &s2), 0);
+    assert_int_equal(tw_tls_ctx_new_shared(TW_TLS_CLIENT, &co, &c1), 0);
+    /* the same options: one OpenSSL context, two callers' contexts */
+    assert_ptr_not_equal(s1, s2);
+    assert_ptr_equal(tw_tls_ctx_ssl_ctx(s1), tw_tls_ctx_ssl_ctx(s2));
+    assert_ptr_not_equal(tw_tls_ctx_ssl_ctx(s1), tw_tls_ctx_ssl_ctx(c1));
+    /* other names: another certificate, another context */
+    tw_tls_opts so2 = {.test_cert = "server2"};
+    assert_int_equal(tw_tls_ctx_new_shared(TW_TLS_SERVER, &so2, &other), 0);
+    assert_ptr_not_equal(tw_tls_ctx_ssl_ctx(s1), tw_tls_ctx_ssl_ctx(other));
+    tw_tls_ctx_free(other);
+    /* what is the caller's own stays its own */
+    tw_tls_ctx_set_error_cb(s1, on_tls_error, NULL);
+    assert_ptr_equal(s1->error_cb, on_tls_error);
+    assert_null(s2->error_cb);
+    assert_int_equal(tw_tls_ctx_set_handshake_timeout(s1, TW_SEC(1)), 0);
+    assert_int_not_equal(s2->handshake_timeout, TW_SEC(1));
+    tw_tls_ctx_free(s1);
+    /* a sharer outlives another's free and still handshakes */
+    world w;
+    world_new(&w, 7, 0);
+    tw_tls_ctx_free(w.sctx);
+    tw_tls_ctx_free(w.cctx);
+    w.sctx = s2;
+    w.cctx = c1;
+    world_connect(&w);
+    assert_int_equal(w.cli.res.err, 0);
+    tw_transport_close(w.cli.r.t);
+    tw_sim_run_for(w.sim, TW_MS(100));
+    world_free(&w);
+}
+
+/* A certificate file written anew is read anew. */
+static void test_shared_ctx_rereads_a_changed_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/twin-tls-shared-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[96];
+    snprintf(path, sizeof path, "%s/cert.pem", dir);
+    const char *names[] = {"a.example", "a-longer-name.example"};
+    tw_tls_ctx *ctx[2];
+    for (int i = 0; i < 2; i++) {
+        char *cert, *key;
+        assert_int_equal(tw_tls_test_cert_pem(names[i], false, &cert, &key), 0);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(cert, f);
+        fputs(key, f);
+        fclose(f);
+        free(cert);
+        free(key);
+        tw_tls_opts o = {.cert_file = path};
+        assert_int_equal(tw_tls_ctx_new_shared(TW_TLS_SERVER, &o, &ctx[i]), 0);
+    }
+    assert_ptr_not_equal(tw_tls_ctx_ssl_ctx(ctx[0]), tw_tls_ctx_ssl_ctx(ctx[1]));
+    tw_tls_ctx_free(ctx[0]);
+    tw_tls_ctx_free(ctx[1]);
+    /* a missing file: the reason, as tw_tls_ctx_configure gives it */
+    unlink(path);
+    tw_tls_opts o = {.cert_file = path};
+    tw_tls_ctx *bad;
+    assert_true(tw_tls_ctx_new_shared(TW_TLS_SERVER, &o, &bad) < 0);
+    assert_non_null(bad);
+    assert_non_null(strstr(tw_tls_ctx_error(bad), "cannot read"));
+    tw_tls_ctx_free(bad);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +406,8 @@ int main(void)
         TW_TEST(test_tls_reset_mid_transfer),
         TW_TEST(test_tls_server_crash_and_restart),
         TW_TEST(test_tls_scenario_passes_and_replays),
+        TW_TEST(test_shared_ctx_made_once_per_configuration),
+        TW_TEST(test_shared_ctx_rereads_a_changed_file),
     };
     return cmocka_run_group_tests_name("TLS in the simulated world", tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
  *
  * Map: life (new, references, free); errors and their reasons;
  * certificates and trust; verification, server name, ALPN, timeout;
- * apps' options.
+ * apps' options; configurations shared by the runs of a process.
  *
  * Defaults are chosen for twin's two worlds: no session tickets and no
  * session cache (a resumed session's bytes depend on earlier runs and on
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -340,4 +341,167 @@ int tw_tls_ctx_configure(tw_tls_ctx *ctx, const tw_tls_opts *o)
     if (rc == 0 && o->no_verify)
         rc = tw_tls_ctx_set_verify(ctx, false);
     return rc;
+}
+
+/* ---- configurations shared by the runs of a process ----
+ *
+ * A sweep makes a world per seed and every world's apps their contexts:
+ * an SSL_CTX, a certificate signed for the names, the trust store. None
+ * of that depends on the seed (test credentials come from a fixed
+ * generator, files are files), so the first context of a configuration
+ * is kept as a template and later ones share its SSL_CTX. A template's
+ * alpn_select callback points at the template, which is never freed
+ * before exit, so the callback stays valid for every sharer. */
+
+#define SHARED_MAX 16
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char *key;
+    tw_tls_ctx *tmpl;
+} shared[SHARED_MAX];
+static unsigned shared_n;
+
+static void shared_free(void)
+{
+    for (unsigned i = 0; i < shared_n; i++) {
+        free(shared[i].key);
+        tw_tls_ctx_free(shared[i].tmpl);
+    }
+    shared_n = 0;
+}
+
+/* A file's identity for the key, "-" when not given; false when it cannot
+ * be seen (then nothing is shared and configuring reports why). */
+static bool file_id(const char *path, char *buf, size_t len)
+{
+    struct stat st;
+    if (!path) {
+        snprintf(buf, len, "-");
+        return true;
+    }
+    if (stat(path, &st) < 0)
+        return false;
+    snprintf(buf, len, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino, (long long)st.st_size,
+             (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+    return true;
+}
+
+/* Every option as one string (malloc'd), NULL when not to be shared. */
+static char *shared_key(tw_tls_role role, const tw_tls_opts *o)
+{
+    char cert[96], key[96], ca[96];
+    if (!file_id(o->cert_file, cert, sizeof cert) ||
+        !file_id(o->key_file, key, sizeof key) || !file_id(o->ca_file, ca, sizeof ca))
+        return NULL;
+    const char *f[] = {o->cert_file, o->key_file, o->ca_file, o->server_name,
+                       o->alpn, o->test_cert};
+    /* Each string with its length first, so no choice of bytes in one
+     * can pass for another's. */
+    size_t len = 64 + sizeof cert + sizeof key + sizeof ca;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        len += 24 + (f[i] ? strlen(f[i]) : 0);
+    char *k = malloc(len);
+    if (!k)
+        return NULL;
+    int n = snprintf(k, len, "%d %d %d %s %s %s", (int)role, o->no_verify,
+                     o->test_ca, cert, key, ca);
+    for (size_t i = 0; i < sizeof f / sizeof f[0] && n >= 0 && (size_t)n < len; i++)
+        n += f[i] ? snprintf(k + n, len - (size_t)n, " %zu:%s", strlen(f[i]), f[i])
+                  : snprintf(k + n, len - (size_t)n, " -");
+    if (n < 0 || (size_t)n >= len) {
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+/* A new context over tmpl's SSL_CTX and settings; NULL on ENOMEM. */
+static tw_tls_ctx *share(tw_tls_ctx *tmpl)
+{
+    tw_tls_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    if (tmpl->server_name && !(c->server_name = strdup(tmpl->server_name))) {
+        free(c);
+        return NULL;
+    }
+    if (tmpl->alpn_len) {
+        if (!(c->alpn = malloc(tmpl->alpn_len))) {
+            free(c->server_name);
+            free(c);
+            return NULL;
+        }
+        memcpy(c->alpn, tmpl->alpn, tmpl->alpn_len);
+        c->alpn_len = tmpl->alpn_len;
+    }
+    SSL_CTX_up_ref(tmpl->ssl);
+    c->ssl = tmpl->ssl;
+    c->role = tmpl->role;
+    c->refs = 1;
+    c->verify = tmpl->verify;
+    c->ca_loaded = tmpl->ca_loaded;
+    c->defaults_loaded = tmpl->defaults_loaded;
+    c->handshake_timeout = tmpl->handshake_timeout;
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+int tw_tls_ctx_new_shared(tw_tls_role role, const tw_tls_opts *opts,
+                          tw_tls_ctx **out)
+{
+    *out = NULL;
+    if (!opts)
+        return -EINVAL;
+    char *key = shared_key(role, opts);
+    pthread_mutex_lock(&shared_lock);
+    for (unsigned i = 0; key && i < shared_n; i++) {
+        if (shared[i].tmpl->role == role && strcmp(shared[i].key, key) == 0) {
+            *out = share(shared[i].tmpl);
+            pthread_mutex_unlock(&shared_lock);
+            free(key);
+            return *out ? 0 : -ENOMEM;
+        }
+    }
+    pthread_mutex_unlock(&shared_lock);
+    tw_tls_ctx *ctx = tw_tls_ctx_new(role);
+    if (!ctx) {
+        free(key);
+        return -ENOMEM;
+    }
+    int rc = tw_tls_ctx_configure(ctx, opts);
+    if (rc < 0 || !key) {
+        free(key);
+        *out = ctx;
+        return rc;
+    }
+    /* The system's CAs now rather than at the first connection: sharers
+     * may connect from several threads, and the template is not changed
+     * once shared. */
+    tw__tls_ctx_default_trust(ctx);
+    tw_tls_ctx *mine = share(ctx);
+    if (!mine) {
+        free(key);
+        tw_tls_ctx_free(ctx);
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&shared_lock);
+    bool kept = false;
+    for (unsigned i = 0; i < shared_n; i++)
+        if (strcmp(shared[i].key, key) == 0)
+            kept = true; /* another thread kept one meanwhile */
+    if (!kept && shared_n < SHARED_MAX) {
+        if (shared_n == 0)
+            atexit(shared_free); /* after OpenSSL's own exit handler */
+        shared[shared_n].key = key;
+        shared[shared_n++].tmpl = ctx;
+        key = NULL;
+        ctx = NULL;
+    }
+    pthread_mutex_unlock(&shared_lock);
+    free(key);
+    tw_tls_ctx_free(ctx);
+    *out = mine;
+    return 0;
 }

@@ -162,6 +162,21 @@ typedef struct tw_tls_opts {
  * tw_tls_ctx_error). */
 int tw_tls_ctx_configure(tw_tls_ctx *ctx, const tw_tls_opts *opts);
 
+/* A new context for role configured as opts says, whose OpenSSL context,
+ * certificates, keys and trust are made once per process: the first call
+ * with the same role and options (files: the same path, inode, size and
+ * modification time) makes them, later calls share them. What is the
+ * caller's own: the error callback, the failure count, the last error,
+ * the handshake timeout. A shared context's settings (the setters above)
+ * are not to be changed: the other sharers would see it. For apps that
+ * make a context per run, as every simulated world does (making an
+ * OpenSSL context and a test certificate costs far more than a world).
+ * Up to 16 configurations are kept; past that each call makes its own.
+ * 0 and *ctx; or a negative errno with *ctx a context whose
+ * tw_tls_ctx_error says why (the caller frees it), NULL on -ENOMEM. */
+int tw_tls_ctx_new_shared(tw_tls_role role, const tw_tls_opts *opts,
+                          tw_tls_ctx **ctx);
+
 /* ------------------------------------------------------------------ */
 /* 3. test credentials
  *

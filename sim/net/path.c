@@ -118,10 +118,14 @@ void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut)
         return; /* a node is never cut off from itself */
     if (sim_tapping(sim) && cut != (p->cut_since >= 0))
         sim_tap_path(sim, from, to, cut, 0);
-    if (cut && p->cut_since < 0)
+    if (cut && p->cut_since < 0) {
         p->cut_since = sim->now;
-    else if (!cut)
+        sim->paths_cut++;
+    } else if (!cut && p->cut_since >= 0) {
         p->cut_since = -1;
+        assert(sim->paths_cut > 0);
+        sim->paths_cut--;
+    }
     /* A cut dates from its first moment (a second cut does not move it). */
     assert(cut == (p->cut_since >= 0) && p->cut_since <= sim->now);
 }
