@@ -446,9 +446,15 @@ static size_t cur_len(tw_resp_ctx *cx, const tw_resp_arg *key)
 TW__CMD(append)
 {
     (void)n;
-    size_t len = cur_len(cx, &a[1]);
+    const uint8_t *v;
+    size_t len = 0;
+    bool exists = get_val(cx, &a[1], &v, &len);
     if (a[2].len > tw__bulk_max(cx) - len) {
         tw__err(out, TW__ERR_BIG);
+        return;
+    }
+    if (exists && a[2].len == 0) { /* nothing changes, nothing is handed on */
+        tw_resp_add_int(out, (int64_t)len);
         return;
     }
     if (tw_resp_store_write(cx->store, a[1].p, a[1].len, len, a[2].p, a[2].len,
