@@ -135,8 +135,7 @@ TW__CMD(select)
         tw_resp_add_status(out, "OK");
 }
 
-/* Redis's rule for client names: printable ASCII, no spaces. */
-static bool name_ok(const tw_resp_arg *name, tw_resp_buf *out)
+bool tw__resp_name_ok(const tw_resp_arg *name, tw_resp_buf *out)
 {
     for (size_t i = 0; i < name->len; i++)
         if (name->p[i] < '!' || name->p[i] > '~') {
@@ -151,7 +150,6 @@ static bool name_ok(const tw_resp_arg *name, tw_resp_buf *out)
     return true;
 }
 
-void tw__resp_set_name(tw_resp_ctx *cx, const tw_resp_arg *name);
 void tw__resp_set_name(tw_resp_ctx *cx, const tw_resp_arg *name)
 {
     if (!cx->client)
@@ -161,46 +159,46 @@ void tw__resp_set_name(tw_resp_ctx *cx, const tw_resp_arg *name)
     cx->client->name_len = name->len;
 }
 
-bool tw__resp_name_ok(const tw_resp_arg *name, tw_resp_buf *out);
-bool tw__resp_name_ok(const tw_resp_arg *name, tw_resp_buf *out)
-{
-    return name_ok(name, out);
-}
-
-/* HELLO [protover [AUTH user pass] [SETNAME name]]: RESP2 only. */
+/* HELLO [protover [AUTH user pass] [SETNAME name]]: RESP2 only. Checked
+ * in Redis's order: the version's range, the options, the name; then a
+ * RESP3 the server does not speak. */
 TW__CMD(hello)
 {
     const tw_resp_arg *setname = NULL;
+    int64_t ver = 2;
     if (n >= 2) {
-        int64_t ver;
         if (!tw__arg_int(&a[1], &ver)) {
             tw__err(out, "ERR Protocol version is not an integer or out of range");
             return;
         }
-        for (size_t i = 2; i < n; i++) {
-            if (tw__arg_is(&a[i], "auth") && i + 2 < n) {
-                if (!tw__arg_is(&a[i + 1], "default")) { /* no users but that */
-                    tw__err(out, "WRONGPASS invalid username-password pair or user is disabled.");
-                    return;
-                }
-                i += 2;
-            } else if (tw__arg_is(&a[i], "setname") && i + 1 < n) {
-                setname = &a[++i];
-            } else {
-                tw_resp_add_errorf(out, "ERR Syntax error in HELLO option '%.*s'",
-                                   tw__clen(&a[i], 128), (const char *)a[i].p);
-                return;
-            }
-        }
-        if (ver != 2) {
+        if (ver < 2 || ver > 3) {
             tw__err(out, "NOPROTO unsupported protocol version");
             return;
         }
-        if (setname && !name_ok(setname, out))
-            return;
-        if (setname)
-            tw__resp_set_name(cx, setname);
     }
+    for (size_t i = 2; i < n; i++) {
+        if (tw__arg_is(&a[i], "auth") && i + 2 < n) {
+            if (!tw__arg_is(&a[i + 1], "default")) { /* no users but that */
+                tw__err(out, "WRONGPASS invalid username-password pair or user is disabled.");
+                return;
+            }
+            i += 2;
+        } else if (tw__arg_is(&a[i], "setname") && i + 1 < n) {
+            setname = &a[++i];
+        } else {
+            tw_resp_add_errorf(out, "ERR Syntax error in HELLO option '%.*s'",
+                               tw__clen(&a[i], 128), (const char *)a[i].p);
+            return;
+        }
+    }
+    if (setname && !tw__resp_name_ok(setname, out))
+        return;
+    if (ver != 2) {
+        tw__err(out, "NOPROTO unsupported protocol version");
+        return;
+    }
+    if (setname)
+        tw__resp_set_name(cx, setname);
     tw_resp_add_array(out, 14);
     tw_resp_add_bulk_str(out, "server");
     tw_resp_add_bulk_str(out, "twin");
@@ -429,7 +427,7 @@ static void run(tw_resp_ctx *cx, const tw_resp_arg *argv, size_t argc,
         cx->info->calls[c - table]++;
     if (cx->client) {
         cx->client->commands++;
-        snprintf(cx->client->last_cmd, sizeof cx->client->last_cmd, "%s", c->name);
+        cx->client->last_cmd = c->name;
         cx->client->last = cx->now;
     }
     uint64_t dirty = tw_resp_store_dirty(cx->store);
@@ -449,10 +447,18 @@ void tw_resp_exec(tw_resp_ctx *cx, const tw_resp_arg *argv, size_t argc,
     /* CLIENT REPLY OFF or SKIP: the command runs, its reply is dropped
      * (a SKIP only for the command after the one that asked). */
     uint8_t mode = cx->client ? cx->client->reply : TW_RESP_REPLY_ON;
+    if (mode == TW_RESP_REPLY_ON) {
+        run(cx, argv, argc, out);
+        return;
+    }
+    /* The reply is built where it can be taken back: a large bulk must
+     * not go to the sink meanwhile. */
     size_t mark = out->len;
+    void (*sink)(void *, const void *, size_t) = out->sink;
+    out->sink = NULL;
     run(cx, argv, argc, out);
-    if (mode == TW_RESP_REPLY_ON ||
-        (mode == TW_RESP_REPLY_OFF && cx->client->reply == TW_RESP_REPLY_ON))
+    out->sink = sink;
+    if (mode == TW_RESP_REPLY_OFF && cx->client->reply == TW_RESP_REPLY_ON)
         return; /* CLIENT REPLY ON is answered */
     out->len = mark;
     if (mode == TW_RESP_REPLY_SKIP && cx->client->reply == TW_RESP_REPLY_SKIP)

@@ -119,6 +119,12 @@ static inline size_t tw__bulk_max(const tw_resp_ctx *cx)
 bool tw__glob(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen,
               bool nocase);
 
+/* Client names (resp_cmd.c): Redis's rule (printable ASCII, no spaces)
+ * and twin's bound (TW_RESP_NAME_MAX), an error replied when broken; and
+ * setting one on the caller's connection. */
+bool tw__resp_name_ok(const tw_resp_arg *name, tw_resp_buf *out);
+void tw__resp_set_name(tw_resp_ctx *cx, const tw_resp_arg *name);
+
 /* Each family's commands. */
 #define TW__CMD(name) void tw__resp_##name(tw_resp_ctx *cx, const tw_resp_arg *a, \
                                            size_t n, tw_resp_buf *out)

@@ -617,7 +617,10 @@ TW__CMD(info)
         if (want[s])
             fns[s](cx, &t);
     /* Redis ends the text with one CRLF, not the blank line after it. */
-    tw_resp_add_bulk(out, t.p, t.len >= 2 ? t.len - 2 : t.len);
+    if (t.p)
+        tw_resp_add_bulk(out, t.p, t.len >= 2 ? t.len - 2 : t.len);
+    else
+        tw__err(out, TW__ERR_OOM);
     free(t.p);
 }
 
@@ -631,7 +634,7 @@ static void client_line(const tw_resp_ctx *cx, const tw_resp_client *c, text *t)
            " events=r cmd=%s user=default redir=-1 resp=2\n",
         c->id, c->addr, c->laddr, (int)c->name_len, c->name,
         (cx->now - c->created) / TW_NS_PER_SEC, (cx->now - c->last) / TW_NS_PER_SEC,
-        c->last_cmd[0] ? c->last_cmd : "NULL");
+        c->last_cmd ? c->last_cmd : "NULL");
 }
 
 static const char *const client_help[] = {
@@ -741,8 +744,6 @@ TW__CMD(client)
         else
             tw_resp_add_nil(out);
     } else if (tw__arg_is(&a[1], "setname") && n == 3) {
-        bool tw__resp_name_ok(const tw_resp_arg *name, tw_resp_buf *out);
-        void tw__resp_set_name(tw_resp_ctx *cx, const tw_resp_arg *name);
         if (tw__resp_name_ok(&a[2], out)) {
             tw__resp_set_name(cx, &a[2]);
             tw_resp_add_status(out, "OK");
@@ -752,7 +753,7 @@ TW__CMD(client)
         put(&t, "%s", "");
         if (me)
             client_line(cx, me, &t);
-        tw_resp_add_bulk(out, t.p, t.len);
+        tw_resp_add_bulk(out, t.p ? t.p : "", t.len);
         free(t.p);
     } else if (tw__arg_is(&a[1], "list")) {
         if (n != 2 && !(n == 4 && tw__arg_is(&a[2], "type") && tw__arg_is(&a[3], "normal"))) {
@@ -767,7 +768,7 @@ TW__CMD(client)
                 client_line(cx, c, &t);
         else if (me)
             client_line(cx, me, &t);
-        tw_resp_add_bulk(out, t.p, t.len);
+        tw_resp_add_bulk(out, t.p ? t.p : "", t.len);
         free(t.p);
     } else if (tw__arg_is(&a[1], "kill") && n >= 3) {
         client_kill(cx, a, n, out);

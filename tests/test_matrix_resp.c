@@ -346,6 +346,15 @@ static void test_resp_clients_reply_modes_and_time(void **state)
                     "PING\r\nCLIENT REPLY SKIP\r\nPING\r\nECHO back\r\n");
     EXPECT(env, &c[1], "+OK\r\n+PONG\r\n$4\r\nback\r\n");
     c[1].len = 0;
+    /* A value long enough to bypass the reply buffer is dropped too. */
+    static char big[40000];
+    int bl = snprintf(big, sizeof big, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$30000\r\n");
+    memset(big + bl, 'b', 30000);
+    memcpy(big + bl + 30000, "\r\n", 2);
+    assert_int_equal(tw_transport_write(c[1].t, big, (size_t)bl + 30002), 0);
+    send_str(&c[1], "CLIENT REPLY OFF\r\nGET big\r\nCLIENT REPLY ON\r\n");
+    EXPECT(env, &c[1], "+OK\r\n+OK\r\n");
+    c[1].len = 0;
     send_str(&c[0], "CLIENT KILL ID 2\r\n");
     EXPECT(env, &c[0], ":1\r\n");
     TW_WAIT(env, c[1].lost);

@@ -12,7 +12,10 @@
  *
  * Errors follow twin/error.h (negative errno values) except where a
  * section says otherwise. Nothing here reads the wall clock: times are
- * the loop's (tw_loop_now), handed in by the caller.
+ * handed in by the caller. The keyspace's clock is Redis's, Unix time in
+ * milliseconds: the loop's time (tw_loop_now) on the server's epoch
+ * (tw_resp_info.epoch_ms, from tw_loop_epoch when the server starts: the
+ * wall clock's date on the real backend, a fixed one in the simulator).
  */
 #ifndef TWIN_RESP_H
 #define TWIN_RESP_H
@@ -172,8 +175,8 @@ void tw_resp_add_array(tw_resp_buf *b, int64_t n);         /* "*n\r\n" */
 
 /* ------------------------------------------------------------------ */
 /* 5. the keyspace: binary keys to binary values, each with an optional
- * expiry time in milliseconds of the loop's clock (Redis's resolution);
- * `now_ms` is tw_loop_now() / 1e6 and is passed in by the caller. A key
+ * expiry time in milliseconds (Redis's resolution) on the caller's clock;
+ * `now_ms` is passed in by the caller (the server's: Unix ms, above). A key
  * whose expiry is before now is gone: lookups delete it (lazily), and
  * tw_resp_store_expire_step reclaims the rest a bounded bit at a time.
  * Iteration order, and so everything here, depends only on the keys and
@@ -273,7 +276,7 @@ typedef struct tw_resp_client {
     char addr[64], laddr[64];   /* "ip:port" (CLIENT LIST), may be "" */
     tw_ns created, last;        /* loop times: connected, last command */
     uint64_t commands;
-    char last_cmd[24];          /* lower case, "NULL" before any */
+    const char *last_cmd;       /* lower case; NULL before any */
     uint8_t reply;              /* TW_RESP_REPLY_* */
     size_t name_len;
     char name[TW_RESP_NAME_MAX + 1];
