@@ -495,6 +495,12 @@ __attribute__((format(printf, 2, 3)))
 static void put(text *t, const char *fmt, ...)
 {
     va_list ap;
+    if (!t->p) { /* room for a section or two; it grows as it needs */
+        t->p = malloc(1024);
+        if (!t->p)
+            return;
+        t->cap = 1024;
+    }
     for (;;) {
         va_start(ap, fmt);
         int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);

@@ -273,7 +273,8 @@ enum { TW_RESP_REPLY_ON, TW_RESP_REPLY_OFF, TW_RESP_REPLY_SKIP };
 
 typedef struct tw_resp_client {
     uint64_t id;
-    char addr[64], laddr[64];   /* "ip:port" (CLIENT LIST), may be "" */
+    char addr[128], laddr[128]; /* "ip:port" (CLIENT LIST), may be "";
+                                 * TW_ADDR_STRLEN bytes */
     tw_ns created, last;        /* loop times: connected, last command */
     uint64_t commands;
     const char *last_cmd;       /* lower case; NULL before any */
