@@ -358,8 +358,8 @@ TW__CMD(decrby)
 
 #define LD_CHARS 5120 /* Redis's longest long double text */
 
-/* Redis's string2ld: strtold over the whole text, no leading space, no
- * NaN, no overflow. */
+/* Redis's string2ld: strtold over the whole text (a NUL inside it ends
+ * the number early: refused), no leading space, no NaN, no overflow. */
 static bool str2ld(const uint8_t *s, size_t len, long double *out)
 {
     char buf[LD_CHARS];
@@ -370,7 +370,7 @@ static bool str2ld(const uint8_t *s, size_t len, long double *out)
     char *end;
     errno = 0;
     long double v = strtold(buf, &end);
-    if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r') || *end != '\0' ||
+    if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r') || end != buf + len ||
         (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)) ||
         errno == EINVAL || isnan(v))
         return false;
@@ -716,16 +716,10 @@ static int bit_range(const tw_resp_arg *a, size_t n, size_t from, size_t vlen,
     *start = 0;
     *end = -1;
     *end_given = false;
+    /* Redis's order: the start, the unit, then the end. */
     if (n > from && !tw__arg_int(&a[from], start)) {
         tw__err(out, TW__ERR_INT);
         return -1;
-    }
-    if (n > from + 1) {
-        if (!tw__arg_int(&a[from + 1], end)) {
-            tw__err(out, TW__ERR_INT);
-            return -1;
-        }
-        *end_given = true;
     }
     if (n > from + 2) {
         if (tw__arg_is(&a[from + 2], "bit"))
@@ -734,6 +728,13 @@ static int bit_range(const tw_resp_arg *a, size_t n, size_t from, size_t vlen,
             tw__err(out, TW__ERR_SYNTAX);
             return -1;
         }
+    }
+    if (n > from + 1) {
+        if (!tw__arg_int(&a[from + 1], end)) {
+            tw__err(out, TW__ERR_INT);
+            return -1;
+        }
+        *end_given = true;
     }
     int64_t total = (int64_t)vlen * (isbit ? 8 : 1);
     if (*start < 0) *start += total;
@@ -771,12 +772,12 @@ TW__CMD(bitcount)
         tw__err(out, TW__ERR_SYNTAX);
         return;
     }
-    if (n == 5 && !tw__arg_is(&a[4], "bit") && !tw__arg_is(&a[4], "byte")) {
-        tw__err(out, TW__ERR_SYNTAX);
+    if (n >= 4 && s0 < 0 && e0 < 0 && s0 > e0) { /* before the unit, as Redis */
+        tw_resp_add_int(out, 0);
         return;
     }
-    if (n >= 4 && s0 < 0 && e0 < 0 && s0 > e0) {
-        tw_resp_add_int(out, 0);
+    if (n == 5 && !tw__arg_is(&a[4], "bit") && !tw__arg_is(&a[4], "byte")) {
+        tw__err(out, TW__ERR_SYNTAX);
         return;
     }
     if (bit_range(a, n, 2, vlen, &start, &end, &end_given, out) < 0)
