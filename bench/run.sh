@@ -187,7 +187,8 @@ for size in 1024 16384; do
 done
 
 # 8. A RESP key-value server against Redis: redis-benchmark (SET and
-#    GET, 50 clients, without and with -P 16 pipelining) against twin's
+#    GET, 50 clients, without and with -P 16 pipelining; INCR and MSET of
+#    ten keys with -P 16) against twin's
 #    resp-server and Debian's redis-server (no persistence), both pinned
 #    to the same core, the benchmark on the other. Runs alternate between
 #    the two servers, five each, median; -n is sized for a few seconds a
@@ -239,14 +240,15 @@ if command -v redis-benchmark >/dev/null 2>&1 && command -v redis-server >/dev/n
         T=$(echo "$3" | tr a-z A-Z)
         t0=$(ticks "$1")
         r=$(taskset -c "$bcpu" redis-benchmark -p "$2" -t "$3" -c 50 -n "$4" -P "$5" -q --csv |
-            sed -n "s/^\"$T\",\"\([0-9.]*\)\".*/\1/p")
+            sed -n "s/^\"$T[^\"]*\",\"\([0-9.]*\)\".*/\1/p")
         t1=$(ticks "$1")
         awk -v r="$r" -v d=$((t1 - t0)) -v hz="$hz" -v n="$4" \
             'BEGIN{printf "%s %.3f\n", r, d * 1e6 / hz / n}'
     }
     for P in 1 16; do
         n=$n1; [ "$P" = 16 ] && n=$n16
-        for t in set get; do
+        tests="set get"; [ "$P" = 16 ] && tests="set get incr mset"
+        for t in $tests; do
             : > "$rtmp/tw"; : > "$rtmp/rd"; : > "$rtmp/pl"
             for i in $(seq $reps); do
                 run_one "$tpid" "$tport" $t $n $P >> "$rtmp/tw"

@@ -140,6 +140,9 @@ typedef struct tw__loop_ops {
     bool (*rand_stream)(tw_loop *, uint64_t key, tw__rand *r);
     /* tw_loop_fd_limit. NULL: no such limit (UINT64_MAX). */
     uint64_t (*fd_limit)(tw_loop *, uint64_t want);
+    /* tw_loop_epoch: Unix time at loop time 0. NULL: the fixed virtual
+     * epoch (a simulated node, whose day must replay with its seed). */
+    tw_ns (*epoch)(tw_loop *);
     /* The loop's name for the contract checker's messages (a simulated
      * node's name). NULL op or NULL result: the loop has none. */
     const char *(*label)(tw_loop *);

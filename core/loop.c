@@ -333,6 +333,11 @@ uint64_t tw_loop_fd_limit(tw_loop *loop, uint64_t want)
     return loop->ops->fd_limit ? loop->ops->fd_limit(loop, want) : UINT64_MAX;
 }
 
+tw_ns tw_loop_epoch(tw_loop *loop)
+{
+    return loop->ops->epoch ? loop->ops->epoch(loop) : TW_EPOCH_VIRTUAL;
+}
+
 double tw_loop_time(tw_loop *loop)
 {
     return (double)tw_loop_now(loop) / 1e9;

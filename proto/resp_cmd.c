@@ -1,166 +1,204 @@
-/* proto/resp_cmd.c - the commands, replying as Redis 7 replies.
+/* proto/resp_cmd.c - the command table, dispatch and the connection
+ * commands, replying as Redis 7 replies.
  *
- * Map: helpers (names, integers, time); connection commands (PING ECHO
- * QUIT SELECT HELLO); strings (GET SET MSET MGET INCR INCRBY DECR DECRBY); keys (DEL
- * EXISTS EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL); server (DBSIZE FLUSHALL COMMAND CONFIG
- * INFO); the table and dispatch.
+ * Map: the glob matcher; connection commands (PING ECHO QUIT SELECT HELLO
+ * RESET); the table; dispatch. The families are in resp_cmd_string.c,
+ * resp_cmd_keys.c and resp_cmd_server.c (resp_cmd.h is what they share).
  *
  * Reply texts, error wording included, are Redis's, so clients and their
  * tests that match on them work unchanged. Arity follows Redis's rule: a
  * positive arity is the exact argument count (the name included), a
  * negative one the least.
  */
-#include <inttypes.h>
-#include <stdio.h>
-#include <string.h>
+#include "proto/resp_cmd.h"
 
-#include "twin/resp.h"
-#include "twin/twin.h"
+/* ---- the glob matcher ---- */
 
-typedef void cmd_fn(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n,
-                    tw_resp_buf *out);
-
-typedef struct cmd {
-    const char *name; /* lower case, as Redis names it in errors */
-    size_t len;
-    int arity;
-    cmd_fn *fn;
-    const char *flags; /* COMMAND's flags, space separated */
-    int first_key, last_key, step;
-} cmd;
-
-static const char ERR_INT[] = "ERR value is not an integer or out of range";
-static const char ERR_SYNTAX[] = "ERR syntax error";
-static const char ERR_OOM[] = "OOM command not allowed when used memory > 'maxmemory'.";
-
-/* ---- helpers ---- */
-
-static void add_err(tw_resp_buf *out, const char *s)
+static uint8_t fold(uint8_t c, bool nocase)
 {
-    tw_resp_add_error(out, s, strlen(s));
+    return nocase && c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
 }
 
-static bool arg_is(const tw_resp_arg *a, const char *word)
+/* A [...] class at p (after the '['); *used is its length. */
+static bool class_match(const uint8_t *p, size_t plen, uint8_t c, bool nocase,
+                        size_t *used)
 {
-    size_t n = strlen(word);
-    if (a->len != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = a->p[i];
-        if (c >= 'A' && c <= 'Z')
-            c |= 0x20;
-        if (c != (uint8_t)word[i])
-            return false;
+    size_t i = 0;
+    bool neg = i < plen && p[i] == '^', hit = false;
+    i += neg;
+    for (; i < plen && p[i] != ']'; i++) {
+        if (p[i] == '\\' && i + 1 < plen) {
+            hit |= fold(p[++i], nocase) == fold(c, nocase);
+        } else if (i + 2 < plen && p[i + 1] == '-') {
+            uint8_t lo = fold(p[i], nocase), hi = fold(p[i + 2], nocase);
+            if (lo > hi) { uint8_t t = lo; lo = hi; hi = t; }
+            hit |= fold(c, nocase) >= lo && fold(c, nocase) <= hi;
+            i += 2;
+        } else {
+            hit |= fold(p[i], nocase) == fold(c, nocase);
+        }
     }
-    return true;
+    *used = i < plen ? i + 1 : i; /* an unclosed class ends the pattern */
+    return neg ? !hit : hit;
 }
 
-static int64_t now_ms(const tw_resp_ctx *cx) { return cx->now / TW_NS_PER_MS; }
-
-static bool arg_int(const tw_resp_arg *a, int64_t *v)
+static bool glob_at(const uint8_t *p, size_t plen, const uint8_t *s, size_t slen,
+                    bool nocase, int depth, size_t *budget)
 {
-    return tw_resp_str2ll(a->p, a->len, v);
+    if (depth > 1000)
+        return false;
+    while (plen) {
+        if (!(*budget)--)
+            return false;
+        switch (p[0]) {
+        case '*':
+            while (plen > 1 && p[1] == '*')
+                p++, plen--;
+            if (plen == 1)
+                return true;
+            for (size_t i = 0; i <= slen; i++)
+                if (glob_at(p + 1, plen - 1, s + i, slen - i, nocase, depth + 1, budget))
+                    return true;
+            return false;
+        case '?':
+            if (!slen)
+                return false;
+            s++, slen--;
+            break;
+        case '[': {
+            if (!slen)
+                return false;
+            size_t used;
+            if (!class_match(p + 1, plen - 1, s[0], nocase, &used))
+                return false;
+            p += used, plen -= used;
+            s++, slen--;
+            break;
+        }
+        case '\\':
+            if (plen >= 2)
+                p++, plen--;
+            /* fall through */
+        default:
+            if (!slen || fold(p[0], nocase) != fold(s[0], nocase))
+                return false;
+            s++, slen--;
+            break;
+        }
+        p++, plen--;
+    }
+    return slen == 0;
 }
 
-/* Up to the first NUL: Redis prints arguments with %s. */
-static int c_len(const tw_resp_arg *a, size_t cap)
+bool tw__glob(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen,
+              bool nocase)
 {
-    const uint8_t *z = memchr(a->p, 0, a->len);
-    size_t n = z ? (size_t)(z - a->p) : a->len;
-    return (int)(n < cap ? n : cap);
-}
-
-/* A write that would pass the store's byte limit is refused up front, as
- * Redis refuses "denyoom" commands once used memory is over maxmemory. */
-/* Hand on the command's own form of its change (see tw_resp_ctx). */
-static void propagate(tw_resp_ctx *cx, const tw_resp_arg *argv, size_t n)
-{
-    cx->propagated = true;
-    if (cx->propagate)
-        cx->propagate(cx->propagate_arg, argv, n);
-}
-
-static tw_resp_arg word(const char *s) { return (tw_resp_arg){(const uint8_t *)s, strlen(s)}; }
-
-static tw_resp_arg ms_word(char text[24], int64_t v)
-{
-    int len = snprintf(text, 24, "%" PRId64, v);
-    return (tw_resp_arg){(const uint8_t *)text, (size_t)len};
-}
-
-static bool over_memory(const tw_resp_ctx *cx)
-{
-    return cx->info && cx->info->bytes_max &&
-           tw_resp_store_bytes(cx->store) >= cx->info->bytes_max;
+    size_t budget = 1 << 20; /* a pattern like a*a*a*a*b gives up, not hangs */
+    return glob_at(pat, plen, s, slen, nocase, 0, &budget);
 }
 
 /* ---- connection ---- */
 
-static void c_ping(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
+TW__CMD(ping)
 {
     (void)cx;
     if (n > 2)
-        add_err(out, "ERR wrong number of arguments for 'ping' command");
+        tw__err(out, "ERR wrong number of arguments for 'ping' command");
     else if (n == 2)
         tw_resp_add_bulk(out, a[1].p, a[1].len);
     else
         tw_resp_add_status(out, "PONG");
 }
 
-static void c_echo(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
+TW__CMD(echo)
 {
     (void)cx; (void)n;
     tw_resp_add_bulk(out, a[1].p, a[1].len);
 }
 
-static void c_quit(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
+TW__CMD(quit)
 {
     (void)a; (void)n;
     cx->quit = true;
     tw_resp_add_status(out, "OK");
 }
 
-static void c_select(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
+TW__CMD(select)
 {
     (void)cx; (void)n;
     int64_t db;
-    if (!arg_int(&a[1], &db))
-        add_err(out, ERR_INT);
+    if (!tw__arg_int(&a[1], &db))
+        tw__err(out, TW__ERR_INT);
     else if (db != 0)
-        add_err(out, "ERR DB index is out of range"); /* one keyspace */
+        tw__err(out, "ERR DB index is out of range"); /* one keyspace */
     else
         tw_resp_add_status(out, "OK");
 }
 
-/* HELLO [protover [AUTH user pass] [SETNAME name]]: RESP2 only. */
-static void c_hello(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
+bool tw__resp_name_ok(const tw_resp_arg *name, tw_resp_buf *out)
 {
+    for (size_t i = 0; i < name->len; i++)
+        if (name->p[i] < '!' || name->p[i] > '~') {
+            tw__err(out, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return false;
+        }
+    if (name->len > TW_RESP_NAME_MAX) { /* Redis has no limit; twin keeps one */
+        tw_resp_add_errorf(out, "ERR Client names are limited to %d bytes",
+                           TW_RESP_NAME_MAX);
+        return false;
+    }
+    return true;
+}
+
+void tw__resp_set_name(tw_resp_ctx *cx, const tw_resp_arg *name)
+{
+    if (!cx->client)
+        return;
+    memcpy(cx->client->name, name->p, name->len);
+    cx->client->name[name->len] = '\0';
+    cx->client->name_len = name->len;
+}
+
+/* HELLO [protover [AUTH user pass] [SETNAME name]]: RESP2 only. Checked
+ * in Redis's order: the version's range, the options, the name; then a
+ * RESP3 the server does not speak. */
+TW__CMD(hello)
+{
+    const tw_resp_arg *setname = NULL;
+    int64_t ver = 2;
     if (n >= 2) {
-        int64_t ver;
-        if (!arg_int(&a[1], &ver)) {
-            add_err(out, "ERR Protocol version is not an integer or out of range");
+        if (!tw__arg_int(&a[1], &ver)) {
+            tw__err(out, "ERR Protocol version is not an integer or out of range");
             return;
         }
-        if (ver != 2) {
-            add_err(out, "NOPROTO unsupported protocol version");
+        if (ver < 2 || ver > 3) {
+            tw__err(out, "NOPROTO unsupported protocol version");
             return;
-        }
-        for (size_t i = 2; i < n; i++) {
-            if (arg_is(&a[i], "auth") && i + 2 < n) {
-                if (!arg_is(&a[i + 1], "default")) { /* no users but that */
-                    add_err(out, "WRONGPASS invalid username-password pair or user is disabled.");
-                    return;
-                }
-                i += 2;
-            } else if (arg_is(&a[i], "setname") && i + 1 < n) {
-                i++;
-            } else {
-                tw_resp_add_errorf(out, "ERR Syntax error in HELLO option '%.*s'",
-                                   c_len(&a[i], 128), (const char *)a[i].p);
-                return;
-            }
         }
     }
+    for (size_t i = 2; i < n; i++) {
+        if (tw__arg_is(&a[i], "auth") && i + 2 < n) {
+            if (!tw__arg_is(&a[i + 1], "default")) { /* no users but that */
+                tw__err(out, "WRONGPASS invalid username-password pair or user is disabled.");
+                return;
+            }
+            i += 2;
+        } else if (tw__arg_is(&a[i], "setname") && i + 1 < n) {
+            setname = &a[++i];
+        } else {
+            tw_resp_add_errorf(out, "ERR Syntax error in HELLO option '%.*s'",
+                               tw__clen(&a[i], 128), (const char *)a[i].p);
+            return;
+        }
+    }
+    if (setname && !tw__resp_name_ok(setname, out))
+        return;
+    if (ver != 2) {
+        tw__err(out, "NOPROTO unsupported protocol version");
+        return;
+    }
+    if (setname)
+        tw__resp_set_name(cx, setname);
     tw_resp_add_array(out, 14);
     tw_resp_add_bulk_str(out, "server");
     tw_resp_add_bulk_str(out, "twin");
@@ -178,529 +216,172 @@ static void c_hello(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf
     tw_resp_add_array(out, 0);
 }
 
-/* ---- strings ---- */
-
-static void c_get(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    (void)n;
-    const uint8_t *v;
-    size_t vlen;
-    if (tw_resp_store_get(cx->store, a[1].p, a[1].len, now_ms(cx), &v, &vlen))
-        tw_resp_add_bulk(out, v, vlen);
-    else
-        tw_resp_add_nil(out);
-}
-
-/* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL],
- * options parsed the way Redis parses them (a repeated EX is fine, EX
- * with PX is not). */
-enum { F_NX = 1, F_XX = 2, F_GET = 4, F_KEEPTTL = 8, F_EX = 16, F_PX = 32,
-       F_EXAT = 64, F_PXAT = 128 };
-#define F_EXPIRY (F_EX | F_PX | F_EXAT | F_PXAT)
-
-static int set_options(const tw_resp_arg *a, size_t n, unsigned *flags,
-                       const tw_resp_arg **expire)
-{
-    for (size_t j = 3; j < n; j++) {
-        bool next = j + 1 < n;
-        unsigned f = *flags;
-        if (arg_is(&a[j], "nx") && !(f & F_XX))
-            *flags |= F_NX;
-        else if (arg_is(&a[j], "xx") && !(f & F_NX))
-            *flags |= F_XX;
-        else if (arg_is(&a[j], "get"))
-            *flags |= F_GET;
-        else if (arg_is(&a[j], "keepttl") && !(f & F_EXPIRY))
-            *flags |= F_KEEPTTL;
-        else if (arg_is(&a[j], "ex") && !(f & (F_KEEPTTL | (F_EXPIRY & ~F_EX))) && next)
-            *flags |= F_EX, *expire = &a[++j];
-        else if (arg_is(&a[j], "px") && !(f & (F_KEEPTTL | (F_EXPIRY & ~F_PX))) && next)
-            *flags |= F_PX, *expire = &a[++j];
-        else if (arg_is(&a[j], "exat") && !(f & (F_KEEPTTL | (F_EXPIRY & ~F_EXAT))) && next)
-            *flags |= F_EXAT, *expire = &a[++j];
-        else if (arg_is(&a[j], "pxat") && !(f & (F_KEEPTTL | (F_EXPIRY & ~F_PXAT))) && next)
-            *flags |= F_PXAT, *expire = &a[++j];
-        else
-            return -1;
-    }
-    return 0;
-}
-
-/* An EX/PX/EXAT/PXAT argument as an absolute expiry, or an error reply. */
-static bool expire_arg(tw_resp_ctx *cx, const tw_resp_arg *arg, bool seconds,
-                       bool absolute, const char *name, int64_t *at,
-                       tw_resp_buf *out)
-{
-    int64_t v, base = absolute ? 0 : now_ms(cx);
-    if (!arg_int(arg, &v)) {
-        add_err(out, ERR_INT);
-        return false;
-    }
-    if (v <= 0 || (seconds && v > INT64_MAX / 1000) ||
-        (seconds ? v * 1000 : v) > INT64_MAX - base) {
-        tw_resp_add_errorf(out, "ERR invalid expire time in '%s' command", name);
-        return false;
-    }
-    *at = (seconds ? v * 1000 : v) + base;
-    return true;
-}
-
-static void c_set(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    unsigned flags = 0;
-    const tw_resp_arg *exp_arg = NULL;
-    if (set_options(a, n, &flags, &exp_arg) < 0) {
-        add_err(out, ERR_SYNTAX);
-        return;
-    }
-    int64_t at = TW_RESP_NO_EXPIRY, t = now_ms(cx);
-    if (exp_arg && !expire_arg(cx, exp_arg, flags & (F_EX | F_EXAT),
-                               flags & (F_EXAT | F_PXAT), "set", &at, out))
-        return;
-    if (over_memory(cx)) {
-        add_err(out, ERR_OOM);
-        return;
-    }
-    const uint8_t *old;
-    size_t old_len;
-    bool exists = tw_resp_store_get(cx->store, a[1].p, a[1].len, t, &old, &old_len);
-    if (flags & F_GET) {
-        if (exists)
-            tw_resp_add_bulk(out, old, old_len); /* before the store changes */
-        else
-            tw_resp_add_nil(out);
-    }
-    if (((flags & F_NX) && exists) || ((flags & F_XX) && !exists)) {
-        if (!(flags & F_GET))
-            tw_resp_add_nil(out);
-        return;
-    }
-    if (tw_resp_store_set(cx->store, a[1].p, a[1].len, a[2].p, a[2].len, at,
-                          flags & F_KEEPTTL, t) < 0) {
-        if (!(flags & F_GET))
-            add_err(out, ERR_OOM);
-        return;
-    }
-    if (!(flags & F_GET))
-        tw_resp_add_status(out, "OK");
-    if (flags & F_EXPIRY) { /* replayed later: the expiry as a time */
-        char text[24];
-        tw_resp_arg p[5] = {a[0], a[1], a[2], word("PXAT"), ms_word(text, at)};
-        propagate(cx, p, 5);
-    }
-}
-
-static void c_mset(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    if (n % 2 == 0) {
-        add_err(out, "ERR wrong number of arguments for 'mset' command");
-        return;
-    }
-    if (over_memory(cx)) {
-        add_err(out, ERR_OOM);
-        return;
-    }
-    for (size_t i = 1; i < n; i += 2)
-        if (tw_resp_store_set(cx->store, a[i].p, a[i].len, a[i + 1].p,
-                              a[i + 1].len, TW_RESP_NO_EXPIRY, false,
-                              now_ms(cx)) < 0) {
-            add_err(out, ERR_OOM); /* the keys before it are set */
-            return;
-        }
-    tw_resp_add_status(out, "OK");
-}
-
-static void c_mget(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    tw_resp_add_array(out, (int64_t)n - 1);
-    for (size_t i = 1; i < n; i++)
-        c_get(cx, &a[i - 1], 2, out); /* c_get reads its key at [1] */
-}
-
-static void incr_by(tw_resp_ctx *cx, const tw_resp_arg *key, int64_t by,
-                    tw_resp_buf *out)
-{
-    const uint8_t *v;
-    size_t vlen;
-    int64_t cur = 0, t = now_ms(cx);
-    if (tw_resp_store_get(cx->store, key->p, key->len, t, &v, &vlen) &&
-        !tw_resp_str2ll(v, vlen, &cur)) {
-        add_err(out, ERR_INT);
-        return;
-    }
-    if ((by < 0 && cur < 0 && by < INT64_MIN - cur) ||
-        (by > 0 && cur > 0 && by > INT64_MAX - cur)) {
-        add_err(out, "ERR increment or decrement would overflow");
-        return;
-    }
-    cur += by;
-    char text[24];
-    int len = snprintf(text, sizeof text, "%" PRId64, cur);
-    /* INCR keeps the key's expiry, as Redis replaces the value only. */
-    if (tw_resp_store_set(cx->store, key->p, key->len, text, (size_t)len,
-                          TW_RESP_NO_EXPIRY, true, t) < 0) {
-        add_err(out, ERR_OOM);
-        return;
-    }
-    tw_resp_add_int(out, cur);
-}
-
-static void c_incr(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    (void)n;
-    incr_by(cx, &a[1], 1, out);
-}
-
-static void c_decr(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    (void)n;
-    incr_by(cx, &a[1], -1, out);
-}
-
-static void c_incrby(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    (void)n;
-    int64_t by;
-    if (!arg_int(&a[2], &by))
-        add_err(out, ERR_INT);
-    else
-        incr_by(cx, &a[1], by, out);
-}
-
-static void c_decrby(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    (void)n;
-    int64_t by;
-    if (!arg_int(&a[2], &by))
-        add_err(out, ERR_INT);
-    else if (by == INT64_MIN)
-        add_err(out, "ERR decrement would overflow");
-    else
-        incr_by(cx, &a[1], -by, out);
-}
-
-/* ---- keys ---- */
-
-static void c_del(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    int64_t deleted = 0;
-    for (size_t i = 1; i < n; i++)
-        deleted += tw_resp_store_del(cx->store, a[i].p, a[i].len, now_ms(cx));
-    tw_resp_add_int(out, deleted);
-}
-
-static void c_exists(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    int64_t found = 0; /* a key named twice counts twice, as in Redis */
-    const uint8_t *v;
-    size_t vlen;
-    for (size_t i = 1; i < n; i++)
-        found += tw_resp_store_get(cx->store, a[i].p, a[i].len, now_ms(cx), &v, &vlen);
-    tw_resp_add_int(out, found);
-}
-
-/* EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key time [NX|XX|GT|LT] */
-static void expire_generic(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n,
-                           bool seconds, bool absolute, const char *name,
-                           tw_resp_buf *out)
-{
-    unsigned nx = 0, xx = 0, gt = 0, lt = 0;
-    for (size_t j = 3; j < n; j++) {
-        if (arg_is(&a[j], "nx")) nx = 1;
-        else if (arg_is(&a[j], "xx")) xx = 1;
-        else if (arg_is(&a[j], "gt")) gt = 1;
-        else if (arg_is(&a[j], "lt")) lt = 1;
-        else {
-            tw_resp_add_errorf(out, "ERR Unsupported option %.*s",
-                               c_len(&a[j], 128), (const char *)a[j].p);
-            return;
-        }
-    }
-    if (nx && (xx || gt || lt)) {
-        add_err(out, "ERR NX and XX, GT or LT options at the same time are not compatible");
-        return;
-    }
-    if (gt && lt) {
-        add_err(out, "ERR GT and LT options at the same time are not compatible");
-        return;
-    }
-    int64_t when, t = now_ms(cx), base = absolute ? 0 : t;
-    if (!arg_int(&a[2], &when)) {
-        add_err(out, ERR_INT);
-        return;
-    }
-    if ((seconds && (when > INT64_MAX / 1000 || when < INT64_MIN / 1000)) ||
-        (seconds ? when * 1000 : when) > INT64_MAX - base ||
-        (seconds ? when * 1000 : when) < INT64_MIN - base) {
-        tw_resp_add_errorf(out, "ERR invalid expire time in '%s' command", name);
-        return;
-    }
-    when = (seconds ? when * 1000 : when) + base;
-    int64_t cur;
-    if (!tw_resp_store_ttl(cx->store, a[1].p, a[1].len, t, &cur)) {
-        tw_resp_add_int(out, 0);
-        return;
-    }
-    bool none = cur == TW_RESP_NO_EXPIRY; /* no expiry counts as infinite */
-    if ((nx && !none) || (xx && none) || (gt && (none || when <= cur)) ||
-        (lt && !none && when >= cur)) {
-        tw_resp_add_int(out, 0);
-        return;
-    }
-    char text[24];
-    if (when <= t) { /* already in the past: the key goes now */
-        tw_resp_store_del(cx->store, a[1].p, a[1].len, t);
-        tw_resp_arg p[2] = {word("DEL"), a[1]};
-        propagate(cx, p, 2);
-    } else {
-        tw_resp_store_set_expiry(cx->store, a[1].p, a[1].len, when, t);
-        tw_resp_arg p[3] = {word("PEXPIREAT"), a[1], ms_word(text, when)};
-        propagate(cx, p, 3);
-    }
-    tw_resp_add_int(out, 1);
-}
-
-static void c_expire(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    expire_generic(cx, a, n, true, false, "expire", out);
-}
-
-static void c_pexpire(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    expire_generic(cx, a, n, false, false, "pexpire", out);
-}
-
-static void c_expireat(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    expire_generic(cx, a, n, true, true, "expireat", out);
-}
-
-static void c_pexpireat(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    expire_generic(cx, a, n, false, true, "pexpireat", out);
-}
-
-static void ttl_generic(tw_resp_ctx *cx, const tw_resp_arg *a, bool ms,
-                        tw_resp_buf *out)
-{
-    int64_t at, t = now_ms(cx);
-    if (!tw_resp_store_ttl(cx->store, a[1].p, a[1].len, t, &at)) {
-        tw_resp_add_int(out, -2);
-        return;
-    }
-    if (at == TW_RESP_NO_EXPIRY) {
-        tw_resp_add_int(out, -1);
-        return;
-    }
-    int64_t left = at - t < 0 ? 0 : at - t;
-    tw_resp_add_int(out, ms ? left : (left + 500) / 1000); /* Redis rounds */
-}
-
-static void c_ttl(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    (void)n;
-    ttl_generic(cx, a, false, out);
-}
-
-static void c_pttl(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    (void)n;
-    ttl_generic(cx, a, true, out);
-}
-
-/* ---- server ---- */
-
-static void c_dbsize(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
+/* RESET: the connection as if new (its name, its reply mode). */
+TW__CMD(reset)
 {
     (void)a; (void)n;
-    tw_resp_add_int(out, (int64_t)tw_resp_store_count(cx->store));
+    if (cx->client) {
+        cx->client->name_len = 0;
+        cx->client->name[0] = '\0';
+        cx->client->reply = TW_RESP_REPLY_ON;
+    }
+    tw_resp_add_status(out, "RESET");
 }
 
-static void c_flushall(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    if (n > 2 || (n == 2 && !arg_is(&a[1], "async") && !arg_is(&a[1], "sync"))) {
-        add_err(out, ERR_SYNTAX);
-        return;
-    }
-    tw_resp_store_flush(cx->store);
-    tw_resp_add_status(out, "OK");
-}
+/* ---- the table ---- */
 
-static const cmd *table_get(size_t i);
-static const cmd *lookup(const tw_resp_arg *name);
+#define C(nm, ar, fn, fl, f, l, s, acl, grp, since, sum) \
+    {nm, sizeof nm - 1, ar, tw__resp_##fn, fl, f, l, s, acl, grp, sum, since}
 
-/* One COMMAND entry, Redis 6's six fields: name, arity, flags, first
- * key, last key, step. */
-static void add_command_info(const cmd *c, tw_resp_buf *out)
-{
-    tw_resp_add_array(out, 6);
-    tw_resp_add_bulk_str(out, c->name);
-    tw_resp_add_int(out, c->arity);
-    size_t nflags = 0;
-    for (const char *f = c->flags; *f; f++)
-        nflags += f == c->flags || f[-1] == ' ';
-    tw_resp_add_array(out, (int64_t)nflags);
-    for (const char *f = c->flags; *f;) {
-        size_t len = strcspn(f, " ");
-        tw_resp_add_raw(out, "+", 1);
-        tw_resp_add_raw(out, f, len);
-        tw_resp_add_raw(out, "\r\n", 2);
-        f += len + (f[len] == ' ');
-    }
-    tw_resp_add_int(out, c->first_key);
-    tw_resp_add_int(out, c->last_key);
-    tw_resp_add_int(out, c->step);
-}
-
-/* COMMAND, COMMAND COUNT, COMMAND INFO name...; anything else (DOCS
- * included) is an unknown subcommand, which makes redis-cli fall back
- * on its own built-in help. */
-static void c_command(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    (void)cx;
-    if (n == 1) {
-        tw_resp_add_array(out, (int64_t)tw_resp_command_count());
-        for (size_t i = 0; i < tw_resp_command_count(); i++)
-            add_command_info(table_get(i), out);
-    } else if (arg_is(&a[1], "count") && n == 2) {
-        tw_resp_add_int(out, (int64_t)tw_resp_command_count());
-    } else if (arg_is(&a[1], "info")) {
-        tw_resp_add_array(out, (int64_t)n - 2);
-        for (size_t i = 2; i < n; i++) {
-            const cmd *c = lookup(&a[i]);
-            if (c)
-                add_command_info(c, out);
-            else
-                tw_resp_add_nil(out);
-        }
-    } else {
-        tw_resp_add_errorf(out, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.",
-                           c_len(&a[1], 128), (const char *)a[1].p);
-    }
-}
-
-/* CONFIG GET name... (exact names or "*"): enough for tools that ask,
- * such as redis-benchmark asking for "save" and "appendonly". */
-static void c_config(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    if (!arg_is(&a[1], "get") || n < 3) {
-        tw_resp_add_errorf(out, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
-                           c_len(&a[1], 128), (const char *)a[1].p);
-        return;
-    }
-    const tw_resp_info *in = cx->info;
-    char v[5][24];
-    snprintf(v[0], sizeof v[0], "%" PRIu64, in ? in->maxclients : 0);
-    snprintf(v[1], sizeof v[1], "%zu", in ? in->limits.bulk_max : 0);
-    snprintf(v[2], sizeof v[2], "%zu", in ? in->bytes_max : 0);
-    snprintf(v[3], sizeof v[3], "%zu", in ? in->limits.pending_max : 0);
-    const char *const kv[][2] = {
-        {"save", ""}, {"appendonly", "no"}, {"databases", "1"},
-        {"maxclients", v[0]}, {"proto-max-bulk-len", v[1]},
-        {"maxmemory", v[2]}, {"client-query-buffer-limit", v[3]},
-    };
-    size_t nkv = sizeof kv / sizeof kv[0], hits = 0;
-    bool hit[sizeof kv / sizeof kv[0]] = {false};
-    for (size_t i = 2; i < n; i++)
-        for (size_t k = 0; k < nkv; k++)
-            if (!hit[k] && ((a[i].len == 1 && a[i].p[0] == '*') || arg_is(&a[i], kv[k][0])))
-                hit[k] = true, hits++;
-    tw_resp_add_array(out, (int64_t)hits * 2);
-    for (size_t k = 0; k < nkv; k++)
-        if (hit[k]) {
-            tw_resp_add_bulk_str(out, kv[k][0]);
-            tw_resp_add_bulk_str(out, kv[k][1]);
-        }
-}
-
-static void c_info(tw_resp_ctx *cx, const tw_resp_arg *a, size_t n, tw_resp_buf *out)
-{
-    static const char *const sections[] = {"server", "clients", "memory", "keyspace"};
-    bool want[4];
-    for (int s = 0; s < 4; s++) {
-        want[s] = n == 1;
-        for (size_t i = 1; i < n; i++)
-            want[s] |= arg_is(&a[i], sections[s]) || arg_is(&a[i], "all") ||
-                       arg_is(&a[i], "default") || arg_is(&a[i], "everything");
-    }
-    const tw_resp_info *in = cx->info;
-    char text[1024];
-    size_t len = 0;
-#define PUT(...) len += (size_t)snprintf(text + len, sizeof text - len, __VA_ARGS__)
-    if (want[0])
-        PUT("# Server\r\nserver:twin\r\ntwin_version:%s\r\nrun_id:%s\r\n"
-            "uptime_in_seconds:%" PRId64 "\r\n\r\n", TWIN_VERSION,
-            in ? in->run_id : "", in ? (cx->now - in->started) / TW_NS_PER_SEC : 0);
-    if (want[1])
-        PUT("# Clients\r\nconnected_clients:%" PRIu64 "\r\nmaxclients:%" PRIu64
-            "\r\n\r\n", in ? in->clients : 0, in ? in->maxclients : 0);
-    if (want[2])
-        PUT("# Memory\r\nused_memory:%zu\r\nmaxmemory:%zu\r\n\r\n",
-            tw_resp_store_bytes(cx->store), in ? in->bytes_max : 0);
-    if (want[3]) {
-        PUT("# Keyspace\r\n");
-        if (tw_resp_store_count(cx->store))
-            PUT("db0:keys=%zu,expires=%zu,avg_ttl=0\r\n",
-                tw_resp_store_count(cx->store), tw_resp_store_volatile(cx->store));
-        PUT("\r\n");
-    }
-#undef PUT
-    if (len >= sizeof text)
-        len = sizeof text - 1;
-    /* Redis ends the text with one CRLF, not the blank line after it. */
-    tw_resp_add_bulk(out, text, len >= 2 ? len - 2 : len);
-}
-
-/* ---- the table and dispatch ---- */
-
-static const cmd table[] = {
-    {"get", 3, 2, c_get, "readonly fast", 1, 1, 1},
-    {"set", 3, -3, c_set, "write denyoom", 1, 1, 1},
-    {"ping", 4, -1, c_ping, "fast", 0, 0, 0},
-    {"echo", 4, 2, c_echo, "fast", 0, 0, 0},
-    {"del", 3, -2, c_del, "write", 1, -1, 1},
-    {"exists", 6, -2, c_exists, "readonly fast", 1, -1, 1},
-    {"incr", 4, 2, c_incr, "write denyoom fast", 1, 1, 1},
-    {"decr", 4, 2, c_decr, "write denyoom fast", 1, 1, 1},
-    {"incrby", 6, 3, c_incrby, "write denyoom fast", 1, 1, 1},
-    {"decrby", 6, 3, c_decrby, "write denyoom fast", 1, 1, 1},
-    {"mget", 4, -2, c_mget, "readonly fast", 1, -1, 1},
-    {"mset", 4, -3, c_mset, "write denyoom", 1, -1, 2},
-    {"expire", 6, -3, c_expire, "write fast", 1, 1, 1},
-    {"pexpire", 7, -3, c_pexpire, "write fast", 1, 1, 1},
-    {"expireat", 8, -3, c_expireat, "write fast", 1, 1, 1},
-    {"pexpireat", 9, -3, c_pexpireat, "write fast", 1, 1, 1},
-    {"ttl", 3, 2, c_ttl, "readonly fast", 1, 1, 1},
-    {"pttl", 4, 2, c_pttl, "readonly fast", 1, 1, 1},
-    {"dbsize", 6, 1, c_dbsize, "readonly fast", 0, 0, 0},
-    {"flushall", 8, -1, c_flushall, "write", 0, 0, 0},
-    {"quit", 4, -1, c_quit, "fast", 0, 0, 0},
-    {"select", 6, 2, c_select, "loading stale fast", 0, 0, 0},
-    {"hello", 5, -1, c_hello, "noscript loading stale fast", 0, 0, 0},
-    {"command", 7, -1, c_command, "loading stale", 0, 0, 0},
-    {"config", 6, -2, c_config, "admin loading stale", 0, 0, 0},
-    {"info", 4, -1, c_info, "loading stale", 0, 0, 0},
+static const tw__resp_cmd table[] = {
+    /* the hot ones first: lookup is linear */
+    C("get", 2, get, "readonly fast", 1, 1, 1, "@read @string @fast", "string", "1.0.0",
+      "The value of a key."),
+    C("set", -3, set, "write denyoom", 1, 1, 1, "@write @string @slow", "string", "1.0.0",
+      "Give a key a value, with an expiry and conditions if asked."),
+    C("incr", 2, incr, "write denyoom fast", 1, 1, 1, "@write @string @fast", "string", "1.0.0",
+      "Add one to the integer in a key."),
+    C("mset", -3, mset, "write denyoom", 1, -1, 2, "@write @string @slow", "string", "1.0.1",
+      "Set several keys at once."),
+    C("mget", -2, mget, "readonly fast", 1, -1, 1, "@read @string @fast", "string", "1.0.0",
+      "The values of several keys."),
+    C("ping", -1, ping, "fast", 0, 0, 0, "@fast @connection", "connection", "1.0.0",
+      "Ask whether the server answers."),
+    C("del", -2, del, "write", 1, -1, 1, "@keyspace @write @slow", "generic", "1.0.0",
+      "Remove keys."),
+    C("exists", -2, exists, "readonly fast", 1, -1, 1, "@keyspace @read @fast", "generic", "1.0.0",
+      "Count which of the keys named exist."),
+    C("decr", 2, decr, "write denyoom fast", 1, 1, 1, "@write @string @fast", "string", "1.0.0",
+      "Take one from the integer in a key."),
+    C("incrby", 3, incrby, "write denyoom fast", 1, 1, 1, "@write @string @fast", "string", "1.0.0",
+      "Add a number to the integer in a key."),
+    C("decrby", 3, decrby, "write denyoom fast", 1, 1, 1, "@write @string @fast", "string", "1.0.0",
+      "Take a number from the integer in a key."),
+    C("incrbyfloat", 3, incrbyfloat, "write denyoom fast", 1, 1, 1, "@write @string @fast", "string", "2.6.0",
+      "Add a decimal number to the number in a key."),
+    C("append", 3, append, "write denyoom fast", 1, 1, 1, "@write @string @fast", "string", "2.0.0",
+      "Add bytes to the end of a key's value."),
+    C("getdel", 2, getdel, "write fast", 1, 1, 1, "@write @string @fast", "string", "6.2.0",
+      "The value of a key, which is then removed."),
+    C("getex", -2, getex, "write fast", 1, 1, 1, "@write @string @fast", "string", "6.2.0",
+      "The value of a key, its expiry changed as asked."),
+    C("getrange", 4, getrange, "readonly", 1, 1, 1, "@read @string @slow", "string", "2.4.0",
+      "Part of a key's value, by byte positions."),
+    C("getset", 3, getset, "write denyoom fast", 1, 1, 1, "@write @string @fast", "string", "1.0.0",
+      "Give a key a new value and answer its old one."),
+    C("lcs", -3, lcs, "readonly", 1, 2, 1, "@read @string @slow", "string", "7.0.0",
+      "The longest common subsequence of two keys' values."),
+    C("msetnx", -3, msetnx, "write denyoom", 1, -1, 2, "@write @string @slow", "string", "1.0.1",
+      "Set several keys at once, only if none of them exists."),
+    C("psetex", 4, psetex, "write denyoom", 1, 1, 1, "@write @string @slow", "string", "2.6.0",
+      "Give a key a value that expires in so many milliseconds."),
+    C("setex", 4, setex, "write denyoom", 1, 1, 1, "@write @string @slow", "string", "2.0.0",
+      "Give a key a value that expires in so many seconds."),
+    C("setnx", 3, setnx, "write denyoom fast", 1, 1, 1, "@write @string @fast", "string", "1.0.0",
+      "Give a key a value only if it has none."),
+    C("setrange", 4, setrange, "write denyoom", 1, 1, 1, "@write @string @slow", "string", "2.2.0",
+      "Overwrite part of a key's value from a byte position."),
+    C("strlen", 2, strlen, "readonly fast", 1, 1, 1, "@read @string @fast", "string", "2.2.0",
+      "The length of a key's value."),
+    C("substr", 4, getrange, "readonly", 1, 1, 1, "@read @string @slow", "string", "1.0.0",
+      "Part of a key's value (GETRANGE's old name)."),
+    C("setbit", 4, setbit, "write denyoom", 1, 1, 1, "@write @bitmap @slow", "bitmap", "2.2.0",
+      "Set or clear one bit of a key's value."),
+    C("getbit", 3, getbit, "readonly fast", 1, 1, 1, "@read @bitmap @fast", "bitmap", "2.2.0",
+      "One bit of a key's value."),
+    C("bitcount", -2, bitcount, "readonly", 1, 1, 1, "@read @bitmap @slow", "bitmap", "2.6.0",
+      "How many bits are set in a key's value, or in a range of it."),
+    C("bitpos", -3, bitpos, "readonly", 1, 1, 1, "@read @bitmap @slow", "bitmap", "2.8.7",
+      "Where the first set or clear bit of a key's value is."),
+    C("expire", -3, expire, "write fast", 1, 1, 1, "@keyspace @write @fast", "generic", "1.0.0",
+      "Make a key expire in so many seconds."),
+    C("pexpire", -3, pexpire, "write fast", 1, 1, 1, "@keyspace @write @fast", "generic", "2.6.0",
+      "Make a key expire in so many milliseconds."),
+    C("expireat", -3, expireat, "write fast", 1, 1, 1, "@keyspace @write @fast", "generic", "1.2.0",
+      "Make a key expire at a Unix time in seconds."),
+    C("pexpireat", -3, pexpireat, "write fast", 1, 1, 1, "@keyspace @write @fast", "generic", "2.6.0",
+      "Make a key expire at a Unix time in milliseconds."),
+    C("expiretime", 2, expiretime, "readonly fast", 1, 1, 1, "@keyspace @read @fast", "generic", "7.0.0",
+      "When a key expires, in Unix seconds."),
+    C("pexpiretime", 2, pexpiretime, "readonly fast", 1, 1, 1, "@keyspace @read @fast", "generic", "7.0.0",
+      "When a key expires, in Unix milliseconds."),
+    C("ttl", 2, ttl, "readonly fast", 1, 1, 1, "@keyspace @read @fast", "generic", "1.0.0",
+      "Seconds left before a key expires."),
+    C("pttl", 2, pttl, "readonly fast", 1, 1, 1, "@keyspace @read @fast", "generic", "2.6.0",
+      "Milliseconds left before a key expires."),
+    C("persist", 2, persist, "write fast", 1, 1, 1, "@keyspace @write @fast", "generic", "2.2.0",
+      "Take a key's expiry away."),
+    C("keys", 2, keys, "readonly", 0, 0, 0, "@keyspace @read @slow @dangerous", "generic", "1.0.0",
+      "Every key name a pattern matches."),
+    C("scan", -2, scan, "readonly", 0, 0, 0, "@keyspace @read @slow", "generic", "2.8.0",
+      "Walk the key names a few at a time with a cursor."),
+    C("randomkey", 1, randomkey, "readonly", 0, 0, 0, "@keyspace @read @slow", "generic", "1.0.0",
+      "A key name drawn at random."),
+    C("rename", 3, rename, "write", 1, 2, 1, "@keyspace @write @slow", "generic", "1.0.0",
+      "Give a key another name, replacing what had it."),
+    C("renamenx", 3, renamenx, "write fast", 1, 2, 1, "@keyspace @write @fast", "generic", "1.0.0",
+      "Give a key another name only if no key has it."),
+    C("copy", -3, copy, "write denyoom", 1, 2, 1, "@keyspace @write @slow", "generic", "6.2.0",
+      "Copy a key's value and expiry to another key."),
+    C("touch", -2, touch, "readonly fast", 1, -1, 1, "@keyspace @read @fast", "generic", "3.2.1",
+      "Count which of the keys named exist (access times are not kept)."),
+    C("type", 2, type, "readonly fast", 1, 1, 1, "@keyspace @read @fast", "generic", "1.0.0",
+      "The kind of value a key holds."),
+    C("unlink", -2, del, "write fast", 1, -1, 1, "@keyspace @write @fast", "generic", "4.0.0",
+      "Remove keys (the same as DEL here)."),
+    C("dbsize", 1, dbsize, "readonly fast", 0, 0, 0, "@keyspace @read @fast", "server", "1.0.0",
+      "How many keys there are."),
+    C("flushall", -1, flushall, "write", 0, 0, 0, "@keyspace @write @slow @dangerous", "server", "1.0.0",
+      "Remove every key."),
+    C("flushdb", -1, flushall, "write", 0, 0, 0, "@keyspace @write @slow @dangerous", "server", "1.0.0",
+      "Remove every key of the one database."),
+    C("echo", 2, echo, "fast", 0, 0, 0, "@fast @connection", "connection", "1.0.0",
+      "Answer the argument given."),
+    C("quit", -1, quit, "allow_busy noscript loading stale fast no_auth", 0, 0, 0, "@fast @connection",
+      "connection", "1.0.0", "Close the connection after answering."),
+    C("select", 2, select, "loading stale fast", 0, 0, 0, "@fast @connection", "connection", "2.0.0",
+      "Choose the database (there is one: 0)."),
+    C("hello", -1, hello, "noscript loading stale fast no_auth allow_busy", 0, 0, 0, "@fast @connection",
+      "connection", "6.0.0", "Greet the server, choosing RESP2."),
+    C("reset", 1, reset, "noscript loading stale fast no_auth allow_busy", 0, 0, 0, "@fast @connection",
+      "connection", "6.2.0", "Put the connection back as it was when it opened."),
+    C("client", -2, client, "", 0, 0, 0, "@slow", "connection", "2.4.0",
+      "What the server knows of its connections."),
+    C("command", -1, command, "loading stale", 0, 0, 0, "@slow @connection", "server", "2.8.13",
+      "What the server knows of its commands."),
+    C("config", -2, config, "", 0, 0, 0, "@slow", "server", "2.0.0",
+      "Read and change the server's settings."),
+    C("info", -1, info, "loading stale", 0, 0, 0, "@slow @dangerous", "server", "1.0.0",
+      "The server's state and counters, by section."),
+    C("time", 1, time, "loading stale fast", 0, 0, 0, "@fast", "server", "2.6.0",
+      "The server's clock as Unix seconds and microseconds."),
+    C("wait", 3, wait, "noscript", 0, 0, 0, "@slow @connection", "generic", "3.0.0",
+      "Wait for replicas to have the writes (there are none)."),
 };
 
 #define NCMDS (sizeof table / sizeof table[0])
+_Static_assert(NCMDS <= TW_RESP_COMMANDS_MAX, "TW_RESP_COMMANDS_MAX too small");
 
 size_t tw_resp_command_count(void) { return NCMDS; }
 const char *tw_resp_command_name(size_t i) { return i < NCMDS ? table[i].name : NULL; }
-static const cmd *table_get(size_t i) { return &table[i]; }
+size_t tw__resp_ncmds(void) { return NCMDS; }
+const tw__resp_cmd *tw__resp_cmd_at(size_t i) { return i < NCMDS ? &table[i] : NULL; }
 
-/* Linear, most used first: two dozen names, compared only when the
- * lengths match, cost less than hashing the name. */
-static const cmd *lookup(const tw_resp_arg *name)
+/* Linear, most used first: a few dozen names, compared only when the
+ * length and first letter match, cost less than hashing the name. */
+const tw__resp_cmd *tw__resp_lookup(const tw_resp_arg *name)
 {
     if (name->len == 0)
         return NULL;
     uint8_t first = name->p[0] | 0x20;
     for (size_t i = 0; i < NCMDS; i++)
         if (table[i].len == name->len && (uint8_t)table[i].name[0] == first &&
-            arg_is(name, table[i].name))
+            tw__arg_is(name, table[i].name))
             return &table[i];
     return NULL;
 }
+
+/* ---- dispatch ---- */
 
 static void unknown(const tw_resp_arg *a, size_t n, tw_resp_buf *out)
 {
@@ -710,18 +391,24 @@ static void unknown(const tw_resp_arg *a, size_t n, tw_resp_buf *out)
     size_t len = 0;
     for (size_t i = 1; i < n && len < 128; i++)
         len += (size_t)snprintf(args + len, sizeof args - len, "'%.*s' ",
-                                c_len(&a[i], 128 - len), (const char *)a[i].p);
+                                tw__clen(&a[i], 128 - len), (const char *)a[i].p);
     args[len] = '\0';
     tw_resp_add_errorf(out, "ERR unknown command '%.*s', with args beginning with: %s",
-                       c_len(&a[0], 128), (const char *)a[0].p, args);
+                       tw__clen(&a[0], 128), (const char *)a[0].p, args);
 }
 
-void tw_resp_exec(tw_resp_ctx *cx, const tw_resp_arg *argv, size_t argc,
-                  tw_resp_buf *out)
+/* A write that would pass the store's byte limit is refused up front, as
+ * Redis refuses "denyoom" commands once used memory is over maxmemory. */
+static bool over_memory(const tw_resp_ctx *cx, const tw__resp_cmd *c)
 {
-    if (argc == 0)
-        return;
-    const cmd *c = lookup(&argv[0]);
+    size_t max = tw_resp_store_bytes_max(cx->store);
+    return max && strstr(c->flags, "denyoom") && tw_resp_store_bytes(cx->store) >= max;
+}
+
+static void run(tw_resp_ctx *cx, const tw_resp_arg *argv, size_t argc,
+                tw_resp_buf *out)
+{
+    const tw__resp_cmd *c = tw__resp_lookup(&argv[0]);
     if (!c) {
         unknown(argv, argc, out);
         return;
@@ -732,13 +419,52 @@ void tw_resp_exec(tw_resp_ctx *cx, const tw_resp_arg *argv, size_t argc,
                            c->name);
         return;
     }
-    if (cx->deny_writes && strstr(c->flags, "write")) {
-        add_err(out, cx->deny_writes);
+    if (over_memory(cx, c)) {
+        tw__err(out, TW__ERR_OOM);
         return;
+    }
+    if (cx->deny_writes && strstr(c->flags, "write")) {
+        tw_resp_add_error(out, cx->deny_writes, strlen(cx->deny_writes));
+        return;
+    }
+    if (cx->info && cx->info->calls)
+        cx->info->calls[c - table]++;
+    if (cx->client) {
+        cx->client->commands++;
+        cx->client->last_cmd = c->name;
+        cx->client->last = cx->now;
     }
     uint64_t dirty = tw_resp_store_dirty(cx->store);
     cx->propagated = false;
     c->fn(cx, argv, argc, out);
     if (cx->propagate && !cx->propagated && tw_resp_store_dirty(cx->store) != dirty)
         cx->propagate(cx->propagate_arg, argv, argc);
+}
+
+void tw_resp_exec(tw_resp_ctx *cx, const tw_resp_arg *argv, size_t argc,
+                  tw_resp_buf *out)
+{
+    if (argc == 0)
+        return;
+    if (cx->client)
+        cx->client_id = cx->client->id;
+    /* CLIENT REPLY OFF or SKIP: the command runs, its reply is dropped
+     * (a SKIP only for the command after the one that asked). */
+    uint8_t mode = cx->client ? cx->client->reply : TW_RESP_REPLY_ON;
+    if (mode == TW_RESP_REPLY_ON) {
+        run(cx, argv, argc, out);
+        return;
+    }
+    /* The reply is built where it can be taken back: a large bulk must
+     * not go to the sink meanwhile. */
+    size_t mark = out->len;
+    void (*sink)(void *, const void *, size_t) = out->sink;
+    out->sink = NULL;
+    run(cx, argv, argc, out);
+    out->sink = sink;
+    if (mode == TW_RESP_REPLY_OFF && cx->client->reply == TW_RESP_REPLY_ON)
+        return; /* CLIENT REPLY ON is answered */
+    out->len = mark;
+    if (mode == TW_RESP_REPLY_SKIP && cx->client->reply == TW_RESP_REPLY_SKIP)
+        cx->client->reply = TW_RESP_REPLY_ON;
 }

@@ -65,6 +65,7 @@ struct tw_resp_server {
     char *aof_path;   /* kept for starting again */
     tw_handle aof_restart;
     bool stopped;     /* after a fatal failure of the file, until restart */
+    uint64_t calls[TW_RESP_COMMANDS_MAX]; /* INFO commandstats */
     bool closed;
 };
 
@@ -80,6 +81,7 @@ struct conn {
     size_t in_off, in_len, in_cap;
     tw_resp_buf out;
     uint64_t id;
+    tw_resp_client cl; /* what CLIENT sees of it */
     tw_handle linger;
     bool paused, closing, eof, linked, draining;
     tw_resp_arg argv0[ARGV_INLINE];
@@ -97,6 +99,26 @@ static void unref(tw_resp_server *srv)
     free(srv->scratch);
     free(srv->aof_path);
     free(srv);
+}
+
+/* CLIENT LIST and KILL walk the connections (tw_resp_info). */
+static const tw_resp_client *client_next(void *arg, const tw_resp_client *prev)
+{
+    tw_resp_server *srv = arg;
+    conn *c = prev ? ((conn *)((char *)prev - offsetof(conn, cl)))->next : srv->conns;
+    while (c && c->closing)
+        c = c->next;
+    return c ? &c->cl : NULL;
+}
+
+static void client_kill(void *arg, const tw_resp_client *cl)
+{
+    (void)arg;
+    conn *c = (conn *)((char *)cl - offsetof(conn, cl));
+    if (c->closing)
+        return;
+    c->closing = true;
+    tw_transport_close(c->t);
 }
 
 tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg)
@@ -140,6 +162,15 @@ int tw_resp_server_open(tw_loop *loop, const tw_resp_server_cfg *cfg,
     srv->info.maxclients = srv->cfg.maxclients;
     srv->info.limits = srv->cfg.limits;
     srv->info.bytes_max = srv->cfg.store.bytes_max;
+    /* The keyspace's clock is Unix ms (Redis's), fixed at start: the
+     * wall clock's date on the real backend, a virtual one simulated. */
+    srv->info.epoch_ms = tw_loop_epoch(loop) / TW_NS_PER_MS;
+    srv->info.real = !strcmp(tw_loop_backend(loop), "real");
+    srv->info.hz = TW_SEC(1) / EXPIRE_EVERY;
+    srv->info.calls = srv->calls;
+    srv->info.clients_arg = srv;
+    srv->info.client_next = client_next;
+    srv->info.client_kill = client_kill;
     if (srv->cfg.aof_path) {
         srv->aof_path = strdup(srv->cfg.aof_path);
         srv->cfg.aof_path = NULL; /* the caller's string: not kept */
@@ -157,7 +188,7 @@ static void expire_cb(void *arg)
 {
     tw_resp_server *srv = arg;
     srv->expire_timer = 0;
-    int64_t now_ms = tw_loop_now(srv->loop) / TW_NS_PER_MS;
+    int64_t now_ms = tw_loop_now(srv->loop) / TW_NS_PER_MS + srv->info.epoch_ms;
     /* Redis's adaptive rule: go on while a quarter of what was looked at
      * had expired, within a bounded number of rounds. */
     for (int r = 0; r < EXPIRE_ROUNDS; r++)
@@ -395,7 +426,7 @@ static int grow_argv(conn *c, size_t need)
 static void after_command(conn *c, const tw_resp_ctx *cx)
 {
     tw_resp_server *srv = c->srv;
-    srv->st.commands++;
+    srv->info.commands = ++srv->st.commands;
     if (cx->quit) {
         end_conn(c);
         return;
@@ -420,7 +451,7 @@ static size_t run(conn *c, const uint8_t *buf, size_t len, tw_ns now)
 {
     tw_resp_server *srv = c->srv;
     tw_resp_ctx cx = {.store = srv->store, .info = &srv->info, .now = now,
-                      .client_id = c->id};
+                      .client_id = c->id, .client = &c->cl};
     if (srv->aof) {
         cx.propagate = resp_aof_feed;
         cx.propagate_arg = srv->aof;
@@ -537,7 +568,14 @@ static void c_made(tw_protocol *p, tw_transport *t)
         srv->conns->prev = c;
     srv->conns = c;
     c->linked = true;
-    srv->st.connections++;
+    c->cl.id = c->id;
+    c->cl.created = c->cl.last = tw_loop_now(srv->loop);
+    tw_addr ad;
+    if (tw_transport_peername(t, &ad) == 0)
+        tw_addr_format(&ad, c->cl.addr, sizeof c->cl.addr);
+    if (tw_transport_sockname(t, &ad) == 0)
+        tw_addr_format(&ad, c->cl.laddr, sizeof c->cl.laddr);
+    srv->info.connections = ++srv->st.connections;
     srv->info.clients = ++srv->st.clients;
     if (srv->stopped) { /* as if nobody listened */
         c->closing = true;
@@ -546,7 +584,7 @@ static void c_made(tw_protocol *p, tw_transport *t)
     }
     if (srv->st.clients > srv->cfg.maxclients || srv->closed) {
         static const char t_[] = "-ERR max number of clients reached\r\n";
-        srv->st.rejected++;
+        srv->info.rejected = ++srv->st.rejected;
         tw_transport_write(t, t_, sizeof t_ - 1);
         end_conn(c);
     }

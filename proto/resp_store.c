@@ -36,6 +36,7 @@ struct tw_resp_store {
     size_t count, nvolatile, bytes;
     size_t cursor;   /* where the next expire_step begins */
     uint64_t dirty;  /* changes asked for (expiry's own reclaiming not) */
+    uint64_t rng;    /* RANDOMKEY's generator, from the hash seed */
     tw_resp_store_opts o;
 };
 
@@ -166,6 +167,7 @@ tw_resp_store *tw_resp_store_new(const tw_resp_store_opts *opts)
         return NULL;
     }
     st->bytes = st->nbuckets * sizeof *st->buckets;
+    st->rng = st->o.hash_seed ^ UINT64_C(0x243f6a8885a308d3);
     return st;
 }
 
@@ -293,6 +295,11 @@ bool tw_resp_store_set_expiry(tw_resp_store *st, const void *key,
 size_t tw_resp_store_count(const tw_resp_store *st) { return st->count; }
 size_t tw_resp_store_volatile(const tw_resp_store *st) { return st->nvolatile; }
 size_t tw_resp_store_bytes(const tw_resp_store *st) { return st->bytes; }
+size_t tw_resp_store_bytes_max(const tw_resp_store *st) { return st->o.bytes_max; }
+void tw_resp_store_set_bytes_max(tw_resp_store *st, size_t bytes_max)
+{
+    st->o.bytes_max = bytes_max;
+}
 uint64_t tw_resp_store_dirty(const tw_resp_store *st) { return st->dirty; }
 
 int tw_resp_store_each(const tw_resp_store *st, int64_t now_ms,
@@ -328,4 +335,176 @@ size_t tw_resp_store_expire_step(tw_resp_store *st, int64_t now_ms,
         st->cursor = (st->cursor + 1) & (st->nbuckets - 1);
     }
     return deleted;
+}
+
+/* ---- writing into a value, moving, scanning, drawing ---- */
+
+/* A new entry for key holding vlen bytes of val in vcap of room, linked
+ * in place of *slot's chain end or of old. */
+static entry *entry_new(uint64_t h, const void *key, size_t klen,
+                        const void *val, size_t vlen, size_t vcap)
+{
+    entry *e = malloc(entry_bytes(klen, vcap));
+    if (!e)
+        return NULL;
+    e->next = NULL;
+    e->hash = h;
+    e->klen = klen;
+    e->vlen = vlen;
+    e->vcap = vcap;
+    e->expire_ms = TW_RESP_NO_EXPIRY;
+    memcpy(e->data, key, klen);
+    if (vlen)
+        memcpy(e->data + klen, val, vlen);
+    return e;
+}
+
+/* Put e where *slot is (replacing old if there), counting it. */
+static void place(tw_resp_store *st, entry **slot, entry *e, int64_t exp)
+{
+    if (*slot) {
+        e->next = (*slot)->next;
+        drop(st, slot);
+    }
+    *slot = e;
+    st->count++;
+    st->bytes += entry_bytes(e->klen, e->vcap);
+    set_expiry(st, e, exp);
+    st->dirty++;
+    if (st->count > st->nbuckets)
+        grow(st);
+}
+
+int tw_resp_store_write(tw_resp_store *st, const void *key, size_t klen,
+                        size_t off, const void *p, size_t n, int64_t now_ms)
+{
+    if (off > SIZE_MAX / 4 || n > SIZE_MAX / 4 || klen > SIZE_MAX / 4)
+        return -ENOMEM;
+    uint64_t h = hash_of(key, klen, st->o.hash_seed);
+    entry **slot = lookup(st, key, klen, now_ms);
+    if (!slot)
+        slot = find(st, key, klen, h);
+    entry *old = *slot;
+    size_t vlen = old ? old->vlen : 0, end = off + n;
+    size_t need = end > vlen ? end : vlen;
+    if (old && need <= old->vcap) {
+        if (end > vlen && off > vlen)
+            memset(old->data + klen + vlen, 0, off - vlen);
+        if (n)
+            memcpy(old->data + klen + off, p, n);
+        old->vlen = need;
+        st->dirty++;
+        return 0;
+    }
+    if (!old && st->o.keys_max && st->count >= st->o.keys_max)
+        return -ENOMEM;
+    /* Room to grow into when it grows again (APPEND in a loop), within
+     * a value's longest. */
+    size_t cap = old ? (need < 1024 * 1024 ? need * 2 : need + 1024 * 1024) : need;
+    size_t old_bytes = old ? entry_bytes(klen, old->vcap) : 0;
+    if (!fits(st, old_bytes, entry_bytes(klen, cap)))
+        cap = need;
+    if (!fits(st, old_bytes, entry_bytes(klen, cap)))
+        return -ENOMEM;
+    entry *e = entry_new(h, key, klen, old ? old->data + klen : NULL, vlen, cap);
+    if (!e)
+        return -ENOMEM;
+    if (off > vlen)
+        memset(e->data + klen + vlen, 0, off - vlen);
+    if (n)
+        memcpy(e->data + klen + off, p, n);
+    e->vlen = need;
+    place(st, slot, e, old ? old->expire_ms : TW_RESP_NO_EXPIRY);
+    return 0;
+}
+
+int tw_resp_store_copy(tw_resp_store *st, const void *src, size_t slen,
+                       const void *dst, size_t dlen, bool replace, bool keep,
+                       int64_t now_ms)
+{
+    entry **s = lookup(st, src, slen, now_ms);
+    if (!s)
+        return -ENOENT;
+    uint64_t h = hash_of(dst, dlen, st->o.hash_seed);
+    entry **d = lookup(st, dst, dlen, now_ms);
+    if (d && !replace)
+        return -EEXIST;
+    entry *from = *s;
+    size_t old_bytes = d ? entry_bytes(dlen, (*d)->vcap) : 0;
+    if (!d && keep && st->o.keys_max && st->count >= st->o.keys_max)
+        return -ENOMEM;
+    if (keep && !fits(st, old_bytes, entry_bytes(dlen, from->vlen)))
+        return -ENOMEM;
+    entry *e = entry_new(h, dst, dlen, from->data + from->klen, from->vlen, from->vlen);
+    if (!e)
+        return -ENOMEM;
+    int64_t exp = from->expire_ms;
+    if (!keep) { /* unlink the source first: dst's slot may follow it */
+        drop(st, s);
+        st->dirty++;
+    }
+    place(st, find(st, dst, dlen, h), e, exp);
+    return 0;
+}
+
+/* Redis's cursor step: increment the bits above the mask, reversed. */
+static uint64_t rev64(uint64_t v)
+{
+    uint64_t r = 0;
+    for (int i = 0; i < 64; i++, v >>= 1)
+        r = (r << 1) | (v & 1);
+    return r;
+}
+
+uint64_t tw_resp_store_scan(tw_resp_store *st, uint64_t cursor,
+                            int64_t now_ms, tw_resp_scan_fn *fn, void *arg)
+{
+    uint64_t mask = st->nbuckets - 1;
+    for (entry *e = st->buckets[cursor & mask]; e; e = e->next)
+        if (!expired(e, now_ms))
+            fn(arg, e->data, e->klen);
+    cursor |= ~mask;
+    cursor = rev64(cursor);
+    cursor++;
+    return rev64(cursor);
+}
+
+static uint64_t draw(tw_resp_store *st)
+{
+    st->rng += UINT64_C(0x9e3779b97f4a7c15);
+    return fmix(st->rng);
+}
+
+bool tw_resp_store_random(tw_resp_store *st, int64_t now_ms,
+                          const uint8_t **key, size_t *klen)
+{
+    /* Draw a bucket, take the first non-empty one from there, then a
+     * drawn place in its chain; an expired key met is reclaimed and the
+     * draw made again, a bounded number of times. */
+    for (int tries = 0; tries < 100 && st->count; tries++) {
+        size_t b = (size_t)draw(st) & (st->nbuckets - 1);
+        while (!st->buckets[b])
+            b = (b + 1) & (st->nbuckets - 1);
+        size_t len = 0;
+        for (entry *e = st->buckets[b]; e; e = e->next)
+            len++;
+        entry **slot = &st->buckets[b];
+        for (size_t i = (size_t)(draw(st) % len); i; i--)
+            slot = &(*slot)->next;
+        if (expired(*slot, now_ms)) {
+            drop(st, slot);
+            continue;
+        }
+        *key = (*slot)->data;
+        *klen = (*slot)->klen;
+        return true;
+    }
+    for (size_t b = 0; b < st->nbuckets; b++) /* all drawn were expired */
+        for (entry *e = st->buckets[b]; e; e = e->next)
+            if (!expired(e, now_ms)) {
+                *key = e->data;
+                *klen = e->klen;
+                return true;
+            }
+    return false;
 }

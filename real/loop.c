@@ -310,6 +310,17 @@ static uint64_t real_fd_limit(tw_loop *loop, uint64_t want)
     return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
 }
 
+/* The wall clock less the loop's: added to tw_loop_now it gives the time
+ * of day. Read afresh each call (the wall clock may be stepped); a
+ * failing clock gives the virtual epoch rather than nothing. */
+static tw_ns real_epoch(tw_loop *loop)
+{
+    struct timespec ts;
+    if (tw_sys.clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return TW_EPOCH_VIRTUAL;
+    return (tw_ns)ts.tv_sec * TW_NS_PER_SEC + ts.tv_nsec - real_now(loop);
+}
+
 static const tw__loop_ops real_ops = {
     .name = "real",
     .now = real_now,
@@ -328,6 +339,7 @@ static const tw__loop_ops real_ops = {
     .connect_pipe = tw__real_connect_pipe,
     .subprocess = tw__real_subprocess,
     .fd_limit = real_fd_limit,
+    .epoch = real_epoch,
     .file = &tw__real_file_ops,
     .dial = tw__real_dial,
     .dial_cancel = tw__real_dial_cancel,

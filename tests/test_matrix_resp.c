@@ -1,8 +1,8 @@
 /* tests/test_matrix_resp.c - the RESP server (twin/resp.h) on both
  * backends, one body each: pipelining, flow control against a client
  * that does not read, limits closing the connection after an error
- * reply, expiry on the loop's clock (virtual in the simulator), QUIT and
- * half-closing.
+ * reply, expiry on the loop's clock (virtual in the simulator), CLIENT
+ * and TIME, QUIT and half-closing.
  *
  * Map: a raw client protocol; the server fixture; the tests.
  */
@@ -317,6 +317,65 @@ static void test_resp_expiry_in_loop_time(void **state)
     fx_close(env, &f, &c, 1);
 }
 
+/* ---- CLIENT and the server's clock, over a connection ---- */
+
+/* Every client is listed with its name; one client can end another; the
+ * reply modes drop what they say; TIME is the loop's clock plus the
+ * loop's epoch (the wall clock's date on the real backend, a fixed date
+ * in the simulator). */
+static void test_resp_clients_reply_modes_and_time(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    fx f;
+    rcli c[2];
+    fx_open(env, &f, NULL);
+    connect_cli(env, &f, &c[0]);
+    connect_cli(env, &f, &c[1]);
+    send_str(&c[0], "CLIENT SETNAME first\r\nCLIENT ID\r\n");
+    EXPECT(env, &c[0], "+OK\r\n:1\r\n");
+    c[0].len = 0;
+    send_str(&c[1], "CLIENT LIST\r\n");
+    TW_WAIT(env, c[1].len > 0 && c[1].got[c[1].len - 1] == '\n');
+    c[1].got[c[1].len - 1] = '\0';
+    assert_non_null(strstr((char *)c[1].got, "id=1 "));
+    assert_non_null(strstr((char *)c[1].got, " name=first "));
+    assert_non_null(strstr((char *)c[1].got, "id=2 "));
+    assert_non_null(strstr((char *)c[1].got, " cmd=client "));
+    c[1].len = 0;
+    send_str(&c[1], "CLIENT REPLY OFF\r\nPING\r\nGET nokey\r\nCLIENT REPLY ON\r\n"
+                    "PING\r\nCLIENT REPLY SKIP\r\nPING\r\nECHO back\r\n");
+    EXPECT(env, &c[1], "+OK\r\n+PONG\r\n$4\r\nback\r\n");
+    c[1].len = 0;
+    /* A value long enough to bypass the reply buffer is dropped too. */
+    static char big[40000];
+    int bl = snprintf(big, sizeof big, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$30000\r\n");
+    memset(big + bl, 'b', 30000);
+    memcpy(big + bl + 30000, "\r\n", 2);
+    assert_int_equal(tw_transport_write(c[1].t, big, (size_t)bl + 30002), 0);
+    send_str(&c[1], "CLIENT REPLY OFF\r\nGET big\r\nCLIENT REPLY ON\r\n");
+    EXPECT(env, &c[1], "+OK\r\n+OK\r\n");
+    c[1].len = 0;
+    send_str(&c[0], "CLIENT KILL ID 2\r\n");
+    EXPECT(env, &c[0], ":1\r\n");
+    TW_WAIT(env, c[1].lost);
+    c[0].len = 0;
+    send_str(&c[0], "TIME\r\n");
+    tw_resp_reply r, sec;
+    TW_WAIT(env, tw_resp_reply_parse(c[0].got, c[0].len, &r, NULL) > 0);
+    assert_int_equal(r.type, '*');
+    assert_int_equal(r.integer, 2);
+    assert_true(tw_resp_reply_parse(r.str, r.len, &sec, NULL) > 0);
+    int64_t s_got;
+    assert_true(tw_resp_str2ll(sec.str, sec.len, &s_got));
+    int64_t s_want = (tw_loop_epoch(env->loop) + tw_loop_now(env->loop)) / TW_NS_PER_SEC;
+    if (env->sim) /* no time passes in the simulator but what the net takes */
+        assert_true(s_got == s_want || s_got + 1 == s_want);
+    else
+        assert_true(s_got >= s_want - 2 && s_got <= s_want + 2);
+    assert_true(s_got > 1700000000); /* a date, not an uptime */
+    fx_close(env, &f, c, 2);
+}
+
 /* ---- QUIT and half-closing ---- */
 
 static void test_resp_quit_and_half_close(void **state)
@@ -370,6 +429,7 @@ int main(void)
         TW_MATRIX(test_resp_limits_close_with_an_error_reply),
         TW_MATRIX(test_resp_pending_limit),
         TW_MATRIX(test_resp_expiry_in_loop_time),
+        TW_MATRIX(test_resp_clients_reply_modes_and_time),
         TW_MATRIX(test_resp_quit_and_half_close),
         TW_MATRIX(test_resp_inline_nul_is_a_protocol_error),
     };

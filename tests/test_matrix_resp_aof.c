@@ -112,13 +112,19 @@ static int open_server(tw_env *env, int mode, FILE *log, tw_resp_server **rs)
     return tw_resp_server_open(env->loop, &cfg, rs);
 }
 
+/* The keyspace's clock: Unix ms, the server's epoch plus loop time. */
+static int64_t now_ms(tw_env *env, tw_resp_server *rs)
+{
+    return tw_resp_server_info(rs)->epoch_ms + tw_loop_now(env->loop) / TW_NS_PER_MS;
+}
+
 /* Does the server's keyspace hold key = want (NULL: no key) now? */
 static bool has_at(tw_env *env, tw_resp_server *rs, const char *key, const char *want)
 {
     const uint8_t *v;
     size_t n;
     if (!tw_resp_store_get(tw_resp_server_store(rs), key, strlen(key),
-                           tw_loop_now(env->loop) / TW_NS_PER_MS, &v, &n))
+                           now_ms(env, rs), &v, &n))
         return want == NULL;
     return want && n == strlen(want) && memcmp(v, want, n) == 0;
 }
@@ -225,7 +231,7 @@ static void test_rewrite_keeps_the_file_small(void **state)
     assert_true(has_at(env, rs, "key4", "value-number-399"));
     int64_t at;
     assert_true(tw_resp_store_ttl(tw_resp_server_store(rs), "key4", 4,
-                                  tw_loop_now(env->loop) / TW_NS_PER_MS, &at));
+                                  now_ms(env, rs), &at));
     assert_true(at != TW_RESP_NO_EXPIRY);
     tw_resp_server_close(rs);
     drop_base(env);

@@ -82,6 +82,14 @@ uint64_t tw_loop_fd_limit(tw_loop *loop, uint64_t want);
 /* The loop's clock in ns (monotonic; virtual on a simulated node). */
 tw_ns tw_loop_now(tw_loop *loop);
 
+/* Unix time (ns since 1970) at loop time 0, so that tw_loop_now() plus
+ * this is the time of day: on the real backend from the wall clock
+ * (read at each call), on a simulated node TW_EPOCH_VIRTUAL, so a seed
+ * replays the same dates. For what must show a date (Redis's TIME and
+ * its absolute expiry times); intervals belong to tw_loop_now. */
+#define TW_EPOCH_VIRTUAL ((tw_ns)1704067200 * TW_NS_PER_SEC) /* 2024-01-01 */
+tw_ns tw_loop_epoch(tw_loop *loop);
+
 /* The same clock in seconds, as asyncio's loop.time(). */
 double tw_loop_time(tw_loop *loop);
 

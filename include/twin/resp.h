@@ -12,7 +12,10 @@
  *
  * Errors follow twin/error.h (negative errno values) except where a
  * section says otherwise. Nothing here reads the wall clock: times are
- * the loop's (tw_loop_now), handed in by the caller.
+ * handed in by the caller. The keyspace's clock is Redis's, Unix time in
+ * milliseconds: the loop's time (tw_loop_now) on the server's epoch
+ * (tw_resp_info.epoch_ms, from tw_loop_epoch when the server starts: the
+ * wall clock's date on the real backend, a fixed one in the simulator).
  */
 #ifndef TWIN_RESP_H
 #define TWIN_RESP_H
@@ -173,8 +176,8 @@ void tw_resp_add_array(tw_resp_buf *b, int64_t n);         /* "*n\r\n" */
 
 /* ------------------------------------------------------------------ */
 /* 5. the keyspace: binary keys to binary values, each with an optional
- * expiry time in milliseconds of the loop's clock (Redis's resolution);
- * `now_ms` is tw_loop_now() / 1e6 and is passed in by the caller. A key
+ * expiry time in milliseconds (Redis's resolution) on the caller's clock;
+ * `now_ms` is passed in by the caller (the server's: Unix ms, above). A key
  * whose expiry is before now is gone: lookups delete it (lazily), and
  * tw_resp_store_expire_step reclaims the rest a bounded bit at a time.
  * Iteration order, and so everything here, depends only on the keys and
@@ -213,11 +216,40 @@ bool tw_resp_store_ttl(tw_resp_store *st, const void *key, size_t klen,
 /* Change a present key's expiry; false if absent. */
 bool tw_resp_store_set_expiry(tw_resp_store *st, const void *key,
                               size_t klen, int64_t expire_ms, int64_t now_ms);
+/* Write n bytes at offset off of key's value (APPEND, SETRANGE, SETBIT),
+ * the gap before off filled with zero bytes; a key that is absent is
+ * made (no expiry); a present key keeps its expiry. The value's room
+ * grows by doubling, so appending is amortized linear. 0, or -ENOMEM
+ * (as tw_resp_store_set; the store is unchanged). */
+int tw_resp_store_write(tw_resp_store *st, const void *key, size_t klen,
+                        size_t off, const void *p, size_t n, int64_t now_ms);
+/* Move src's value and expiry to dst (dst's old value goes): 0, -ENOENT
+ * (src absent), -EEXIST (dst present and !replace), -ENOMEM. With keep,
+ * src stays (COPY); else it goes (RENAME). src == dst is the caller's. */
+int tw_resp_store_copy(tw_resp_store *st, const void *src, size_t slen,
+                       const void *dst, size_t dlen, bool replace, bool keep,
+                       int64_t now_ms);
+/* One step of a scan (Redis's reverse-binary cursor: a key present from
+ * start to end is seen at least once, however the table grows): visit
+ * the live keys of the bucket at cursor, and return the next cursor (0:
+ * done). The order depends on the keys and the hash seed only. */
+typedef void tw_resp_scan_fn(void *arg, const uint8_t *key, size_t klen);
+uint64_t tw_resp_store_scan(tw_resp_store *st, uint64_t cursor,
+                            int64_t now_ms, tw_resp_scan_fn *fn, void *arg);
+/* A live key drawn by the store's own generator (seeded by hash_seed: the
+ * same draws for the same seed and history); false when there is none.
+ * Expired keys met are reclaimed. */
+bool tw_resp_store_random(tw_resp_store *st, int64_t now_ms,
+                          const uint8_t **key, size_t *klen);
 /* Keys held, expired ones not yet reclaimed included (as Redis's DBSIZE);
  * of which with an expiry; bytes accounted. */
 size_t tw_resp_store_count(const tw_resp_store *st);
 size_t tw_resp_store_volatile(const tw_resp_store *st);
 size_t tw_resp_store_bytes(const tw_resp_store *st);
+/* The byte limit (bytes_max) now, and a new one (CONFIG SET maxmemory:
+ * keys already held stay; writes are refused until under it). */
+size_t tw_resp_store_bytes_max(const tw_resp_store *st);
+void tw_resp_store_set_bytes_max(tw_resp_store *st, size_t bytes_max);
 void tw_resp_store_flush(tw_resp_store *st);
 /* A count that grows with every change made to the store (a set, a
  * delete, an expiry changed, a flush), and not with a refused set or
@@ -239,18 +271,53 @@ size_t tw_resp_store_expire_step(tw_resp_store *st, int64_t now_ms,
                                  size_t buckets);
 
 /* ------------------------------------------------------------------ */
-/* 6. commands: PING ECHO GET SET DEL EXISTS INCR INCRBY DECR DECRBY MGET
- * MSET EXPIRE PEXPIRE TTL PTTL DBSIZE FLUSHALL QUIT COMMAND HELLO SELECT
- * CONFIG INFO, replying as Redis 7 replies (errors worded alike). */
+/* 6. commands: Redis 7's string and generic keyspace families and the
+ * connection and server commands a client needs (COMMAND LIST names
+ * them), replying as Redis 7.0 replies, errors worded alike. */
+
+/* One connection as CLIENT sees it: kept by the server, changed by
+ * CLIENT SETNAME and CLIENT REPLY. */
+#define TW_RESP_NAME_MAX 256 /* a client name's bytes at most */
+
+enum { TW_RESP_REPLY_ON, TW_RESP_REPLY_OFF, TW_RESP_REPLY_SKIP };
+
+typedef struct tw_resp_client {
+    uint64_t id;
+    char addr[128], laddr[128]; /* "ip:port" (CLIENT LIST), may be "";
+                                 * TW_ADDR_STRLEN bytes */
+    tw_ns created, last;        /* loop times: connected, last command */
+    uint64_t commands;
+    const char *last_cmd;       /* lower case; NULL before any */
+    uint8_t reply;              /* TW_RESP_REPLY_* */
+    size_t name_len;
+    char name[TW_RESP_NAME_MAX + 1];
+} tw_resp_client;
+
+#define TW_RESP_COMMANDS_MAX 128
 
 /* What a command may want to know about the server it runs in. */
 typedef struct tw_resp_info {
     char run_id[41];        /* INFO's run_id: 40 hex digits */
     tw_ns started;          /* loop time the server started (uptime) */
+    int64_t epoch_ms;       /* Unix ms at loop time 0: the keyspace's clock
+                             * is this plus the loop's (tw_loop_epoch) */
     uint64_t clients;       /* connected clients */
     uint64_t maxclients;
     tw_resp_limits limits;  /* CONFIG GET */
     size_t bytes_max;
+    uint64_t connections, commands, rejected; /* INFO stats */
+    uint64_t hz;            /* expiry cycles a second (INFO, CONFIG) */
+    bool real;              /* on the real backend: INFO reports the
+                             * process's CPU time (virtual time has none) */
+    uint64_t *calls;        /* NULL, or calls of each command (INFO
+                             * commandstats), TW_RESP_COMMANDS_MAX of them */
+    /* The server's connections, for CLIENT LIST and KILL (NULL: none
+     * but the caller's). client_next(arg, NULL) gives the first, then
+     * each after prev, NULL at the end; client_kill closes one (never
+     * the caller's: that one sets tw_resp_ctx.quit). */
+    void *clients_arg;
+    const tw_resp_client *(*client_next)(void *arg, const tw_resp_client *prev);
+    void (*client_kill)(void *arg, const tw_resp_client *c);
 } tw_resp_info;
 
 /* A command that changed the keyspace, as a command that redoes it
@@ -266,7 +333,8 @@ typedef struct tw_resp_ctx {
     tw_resp_store *store;
     const tw_resp_info *info; /* may be NULL */
     tw_ns now;                /* the loop's clock */
-    uint64_t client_id;       /* HELLO's id */
+    uint64_t client_id;       /* HELLO's id (client->id when client set) */
+    tw_resp_client *client;   /* may be NULL: CLIENT then knows only the id */
     bool quit;                /* out: QUIT ran, close after its reply */
     /* NULL: nobody keeps changes. Else called once per command that
      * changed the store (tw_resp_store_dirty moved), after the change
