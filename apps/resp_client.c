@@ -22,6 +22,11 @@
  * Counters: an INCR's reply lies between the last acknowledged value
  * plus one and that plus the INCRs whose replies were lost.
  *
+ * --extended adds ops on keys whose values the model knows byte for
+ * byte (section "the --extended ops"): the reply each wants is fixed
+ * when it is sent, since the server runs a connection's requests in
+ * order; a lost reply gives the op's keys up for fresh ones.
+ *
  * Nothing here draws from a clock or libc's rand: op i is a hash of
  * (seed, i), so a scenario seed replays it exactly.
  *
