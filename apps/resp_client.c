@@ -22,6 +22,11 @@
  * Counters: an INCR's reply lies between the last acknowledged value
  * plus one and that plus the INCRs whose replies were lost.
  *
+ * --extended adds ops on keys whose values the model knows byte for
+ * byte (section "the --extended ops"): the reply each wants is fixed
+ * when it is sent, since the server runs a connection's requests in
+ * order; a lost reply gives the op's keys up for fresh ones.
+ *
  * Nothing here draws from a clock or libc's rand: op i is a hash of
  * (seed, i), so a scenario seed replays it exactly.
  *
@@ -60,7 +65,20 @@
 #define TOL_NS TW_MS(2)
 #define NAME_MAX_LEN 64
 
-enum { OP_SET, OP_GET, OP_INCR, OP_DEL, OP_MGET, OP_EXISTS, OP_ECHO, OP_INFO };
+enum { OP_SET, OP_GET, OP_INCR, OP_DEL, OP_MGET, OP_EXISTS, OP_ECHO, OP_INFO,
+       OP_X /* --extended: one of the X_ below */ };
+
+/* The --extended ops: on keys of their own ("x" keys), whose values the
+ * model knows exactly, and on pairs of keys ("r" keys) for RENAME and
+ * COPY, which stay out of the history. */
+enum { X_SET, X_GET, X_APPEND, X_GETSET, X_SETGET, X_GETDEL, X_INCRBYFLOAT,
+       X_SETRANGE, X_EXPIRE, X_PERSIST, X_TTL, X_PTTL, X_PSET, X_PGET,
+       X_RENAME, X_RENAMENX, X_COPY };
+
+#define XKEYS 8      /* x keys */
+#define XPAIRS 2     /* pairs of r keys, after the x keys in the model */
+#define XVAL_MAX 256 /* an x or r value at most: past it, a SET anew */
+#define XPIPELINE_MAX 4096
 
 typedef struct op {
     uint64_t index;
@@ -71,7 +89,32 @@ typedef struct op {
     tw_ns sent;
     int64_t hist[3];  /* its ops in the history (MGET: one a key), 0: none */
     int64_t expire;   /* SET with PX: the expire it opened */
+    /* OP_X: which, its draw, its keys (model slots: the source first)
+     * and the reply the model wants: '+' OK, ':' xint, '-' an error,
+     * '$' a bulk (nil, or want_len bytes in the client's xwant at ring),
+     * 't' / 'T' a time to live in ms / s, set xint ms long at xbase */
+    uint8_t xk, xslot[2];
+    char want;
+    bool want_nil;
+    uint16_t want_len;
+    uint32_t ring;
+    uint64_t xr;
+    int64_t xint;
+    tw_ns xbase;
 } op;
+
+/* An x or r key as the model sees it once every op sent has run (the
+ * server runs one connection's requests in order). An op lost with its
+ * connection may land at any time, even later: its keys are given up
+ * for new ones (gen), which start empty. */
+typedef struct xkey {
+    uint32_t gen;
+    bool present;
+    uint16_t len;
+    int64_t ttl_ms;  /* 0: none */
+    tw_ns ttl_sent;  /* when the op that set it was sent */
+    uint8_t val[XVAL_MAX];
+} xkey;
 
 #define EXPIRES_MAX 16
 
@@ -113,6 +156,9 @@ typedef struct client {
     uint64_t restarts;
     bool durable;     /* --durable: a restart keeps acknowledged writes */
     bool history_only; /* --history-only: the model judges nothing */
+    bool extended;     /* --extended: OP_X ops too */
+    xkey *xm;          /* XKEYS + 2 * XPAIRS (--extended) */
+    uint8_t *xwant;    /* (pipeline + 1) * XVAL_MAX: the bulk replies wanted */
     /* the connection */
     apps_redial dial; /* and the connection: dial.conn */
     bool ready, wpaused;
@@ -154,6 +200,22 @@ static op make_op(const client *a, uint64_t i)
         o.version = i + 1;
         if (a->px_pct && (r >> 8) % 100 < a->px_pct && a->px_max >= TW_MS(1))
             o.px_ms = 1 + (int64_t)((r >> 20) % (uint64_t)(a->px_max / TW_MS(1)));
+    }
+    if (a->extended) {
+        uint64_t r3 = tw_mix64(r2 ^ UINT64_C(0x5851f42d4c957f2d));
+        if (r3 % 100 < 40) {
+            static const uint8_t cut[] = {
+                [X_SET] = 10, [X_GET] = 20, [X_APPEND] = 30, [X_GETSET] = 35,
+                [X_SETGET] = 40, [X_GETDEL] = 45, [X_INCRBYFLOAT] = 53,
+                [X_SETRANGE] = 60, [X_EXPIRE] = 70, [X_PERSIST] = 74,
+                [X_TTL] = 78, [X_PTTL] = 82, [X_PSET] = 88, [X_PGET] = 92,
+                [X_RENAME] = 95, [X_RENAMENX] = 97, [X_COPY] = 100};
+            unsigned x = (unsigned)((r3 >> 8) % 100), k = 0;
+            while (x >= cut[k])
+                k++;
+            o = (op){.index = i, .kind = OP_X, .xk = (uint8_t)k,
+                     .xr = tw_mix64(r3 + i)};
+        }
     }
     return o;
 }
@@ -368,6 +430,363 @@ static void check_int(client *a, const op *o, const tw_resp_reply *r)
                 (int)(r->len < 80 ? r->len : 80), r->str ? (const char *)r->str : "");
 }
 
+/* ---- the --extended ops: x keys and r pairs ---- */
+
+static const char *const x_names[] = {
+    [X_SET] = "SET", [X_GET] = "GET", [X_APPEND] = "APPEND",
+    [X_GETSET] = "GETSET", [X_SETGET] = "SET GET", [X_GETDEL] = "GETDEL",
+    [X_INCRBYFLOAT] = "INCRBYFLOAT", [X_SETRANGE] = "SETRANGE",
+    [X_EXPIRE] = "EXPIRE", [X_PERSIST] = "PERSIST", [X_TTL] = "TTL",
+    [X_PTTL] = "PTTL", [X_PSET] = "SET", [X_PGET] = "GET",
+    [X_RENAME] = "RENAME", [X_RENAMENX] = "RENAMENX", [X_COPY] = "COPY"};
+
+/* The name of model slot s: "<prefix>:x<j>g<gen>" for an x key,
+ * "<prefix>:r<j>g<gen>a" (or b) for a pair's. buf: NAME_MAX_LEN + 40. */
+static int xkey_name(const client *a, unsigned s, char *buf, size_t cap)
+{
+    if (s < XKEYS)
+        return snprintf(buf, cap, "%s:x%ug%u", a->prefix, s, (unsigned)a->xm[s].gen);
+    unsigned j = (s - XKEYS) / 2;
+    return snprintf(buf, cap, "%s:r%ug%u%c", a->prefix, j,
+                    (unsigned)a->xm[XKEYS + 2 * j].gen, (s - XKEYS) % 2 ? 'b' : 'a');
+}
+
+/* Slot s's keys lost an op: new keys (a pair's both), empty. */
+static void xkey_give_up(client *a, unsigned s)
+{
+    unsigned first = s < XKEYS ? s : XKEYS + (s - XKEYS) / 2 * 2;
+    unsigned n = s < XKEYS ? 1 : 2;
+    a->xm[first].gen++;
+    for (unsigned i = first; i < first + n; i++) {
+        a->xm[i].present = false;
+        a->xm[i].len = 0;
+        a->xm[i].ttl_ms = 0;
+    }
+}
+
+/* A fresh value for op i: "s<i>:" and a few letters. */
+static size_t xvalue(uint64_t i, uint8_t *buf)
+{
+    size_t n = (size_t)snprintf((char *)buf, 32, "s%llu:", (unsigned long long)i);
+    size_t len = n + tw_mix64(i * 31 + 7) % 40;
+    for (size_t j = n; j < len; j++)
+        buf[j] = (uint8_t)('a' + tw_mix64(i * 131 + j) % 26);
+    return len;
+}
+
+/* The value as a count of halves, if it is one INCRBYFLOAT wrote
+ * ("<digits>" or "<digits>.5", no leading zero): false otherwise. */
+static bool x_halves(const xkey *m, uint64_t *h)
+{
+    if (!m->present) {
+        *h = 0;
+        return true;
+    }
+    size_t i = 0;
+    uint64_t v = 0;
+    while (i < m->len && m->val[i] >= '0' && m->val[i] <= '9' && i < 15)
+        v = v * 10 + (uint64_t)(m->val[i++] - '0');
+    if (i == 0 || (m->val[0] == '0' && i > 1))
+        return false;
+    if (i == m->len) {
+        *h = 2 * v;
+        return true;
+    }
+    if (i + 2 == m->len && m->val[i] == '.' && m->val[i + 1] == '5') {
+        *h = 2 * v + 1;
+        return true;
+    }
+    return false;
+}
+
+static void x_set_val(xkey *m, const uint8_t *v, size_t len)
+{
+    memcpy(m->val, v, len);
+    m->len = (uint16_t)len;
+    m->present = true;
+}
+
+/* The reply op o wants is the value of slot s now (nil if absent). */
+static void x_want_value(client *a, op *o, const xkey *m)
+{
+    o->want = '$';
+    o->want_nil = !m->present;
+    o->want_len = m->len;
+    if (m->present)
+        memcpy(a->xwant + (size_t)o->ring * XVAL_MAX, m->val, m->len);
+}
+
+/* Op o into b: what it sends, the reply it wants, and the model after
+ * it. */
+static void x_prepare(client *a, op *o, tw_resp_buf *b)
+{
+    char k[2][NAME_MAX_LEN + 40], num[48];
+    uint64_t r = o->xr;
+    tw_ns now = tw_loop_now(a->loop);
+    bool pair = o->xk >= X_PSET;
+    unsigned s = pair ? XKEYS + (unsigned)(r % XPAIRS) * 2 + (unsigned)((r >> 8) & 1)
+                      : (unsigned)(r % XKEYS);
+    unsigned d = pair ? (s ^ 1u) : s; /* a pair's other key */
+    o->xslot[0] = (uint8_t)s;
+    o->xslot[1] = (uint8_t)d;
+    xkey *m = &a->xm[s], *md = &a->xm[d];
+    xkey_name(a, s, k[0], sizeof k[0]);
+    xkey_name(a, d, k[1], sizeof k[1]);
+    uint8_t v[XVAL_MAX];
+    size_t vlen;
+    if (o->xk == X_APPEND && m->len + 24 > XVAL_MAX)
+        o->xk = X_SET; /* long enough: begin again */
+    switch (o->xk) {
+    case X_SET:
+    case X_PSET:
+    case X_GETSET:
+    case X_SETGET:
+        vlen = xvalue(o->index, v);
+        if (o->xk == X_SETGET) {
+            tw_resp_add_array(b, 4);
+            tw_resp_add_bulk_str(b, "SET");
+        } else {
+            tw_resp_add_array(b, 3);
+            tw_resp_add_bulk_str(b, o->xk == X_GETSET ? "GETSET" : "SET");
+        }
+        tw_resp_add_bulk_str(b, k[0]);
+        tw_resp_add_bulk(b, v, vlen);
+        if (o->xk == X_SETGET)
+            tw_resp_add_bulk_str(b, "GET");
+        if (o->xk == X_GETSET || o->xk == X_SETGET)
+            x_want_value(a, o, m);
+        else
+            o->want = '+';
+        x_set_val(m, v, vlen);
+        m->ttl_ms = 0;
+        return;
+    case X_GET:
+    case X_PGET:
+    case X_GETDEL:
+        tw_resp_add_array(b, 2);
+        tw_resp_add_bulk_str(b, o->xk == X_GETDEL ? "GETDEL" : "GET");
+        tw_resp_add_bulk_str(b, k[0]);
+        x_want_value(a, o, m);
+        if (o->xk == X_GETDEL)
+            *m = (xkey){.gen = m->gen};
+        return;
+    case X_APPEND:
+        vlen = (size_t)snprintf((char *)v, 24, "a%llu,", (unsigned long long)o->index);
+        tw_resp_add_array(b, 3);
+        tw_resp_add_bulk_str(b, "APPEND");
+        tw_resp_add_bulk_str(b, k[0]);
+        tw_resp_add_bulk(b, v, vlen);
+        memcpy(m->val + m->len, v, vlen);
+        m->len = (uint16_t)(m->len + vlen);
+        m->present = true;
+        o->want = ':';
+        o->xint = m->len;
+        return;
+    case X_SETRANGE: {
+        vlen = (size_t)snprintf((char *)v, 24, "R%llu", (unsigned long long)o->index);
+        size_t off = (size_t)(r >> 16) % ((size_t)m->len + 4);
+        if (off + vlen > XVAL_MAX)
+            off = 0;
+        tw_resp_add_array(b, 4);
+        tw_resp_add_bulk_str(b, "SETRANGE");
+        tw_resp_add_bulk_str(b, k[0]);
+        snprintf(num, sizeof num, "%zu", off);
+        tw_resp_add_bulk_str(b, num);
+        tw_resp_add_bulk(b, v, vlen);
+        if (off > m->len)
+            memset(m->val + m->len, 0, off - m->len); /* Redis pads with zeros */
+        memcpy(m->val + off, v, vlen);
+        if (off + vlen > m->len)
+            m->len = (uint16_t)(off + vlen);
+        m->present = true;
+        o->want = ':';
+        o->xint = m->len;
+        return;
+    }
+    case X_INCRBYFLOAT: {
+        uint64_t h, by = 1 + (r >> 16) % 6; /* halves */
+        snprintf(num, sizeof num, by % 2 ? "%llu.5" : "%llu", (unsigned long long)(by / 2));
+        tw_resp_add_array(b, 3);
+        tw_resp_add_bulk_str(b, "INCRBYFLOAT");
+        tw_resp_add_bulk_str(b, k[0]);
+        tw_resp_add_bulk_str(b, num);
+        if (!x_halves(m, &h)) {
+            o->want = '-'; /* not a number: nothing changes */
+            return;
+        }
+        h += by;
+        vlen = (size_t)snprintf((char *)v, 24, h % 2 ? "%llu.5" : "%llu",
+                                (unsigned long long)(h / 2));
+        x_set_val(m, v, vlen); /* the time to live stays */
+        x_want_value(a, o, m);
+        return;
+    }
+    case X_EXPIRE: {
+        static const char *const flags[] = {NULL, "NX", "XX", "GT", "LT"};
+        unsigned f = (unsigned)((r >> 16) % 5);
+        bool ms = (r >> 24) & 1;
+        /* A thousand seconds and more: nothing expires in a run, and
+         * two times to live a thousand seconds apart compare the same
+         * on any clocks. */
+        int64_t ttl = 1000000 * (int64_t)(1 + (r >> 32) % 4);
+        if (ttl == m->ttl_ms)
+            ttl += 1000000;
+        tw_resp_add_array(b, flags[f] ? 4 : 3);
+        tw_resp_add_bulk_str(b, ms ? "PEXPIRE" : "EXPIRE");
+        tw_resp_add_bulk_str(b, k[0]);
+        snprintf(num, sizeof num, "%lld", (long long)(ms ? ttl : ttl / 1000));
+        tw_resp_add_bulk_str(b, num);
+        if (flags[f])
+            tw_resp_add_bulk_str(b, flags[f]);
+        bool has = m->ttl_ms != 0;
+        /* No time to live counts as an infinite one for GT and LT. */
+        bool set = m->present &&
+                   (f == 0 || (f == 1 && !has) || (f == 2 && has) ||
+                    (f == 3 && has && ttl > m->ttl_ms) ||
+                    (f == 4 && (!has || ttl < m->ttl_ms)));
+        o->want = ':';
+        o->xint = set;
+        if (set) {
+            m->ttl_ms = ttl;
+            m->ttl_sent = now;
+        }
+        return;
+    }
+    case X_PERSIST:
+        tw_resp_add_array(b, 2);
+        tw_resp_add_bulk_str(b, "PERSIST");
+        tw_resp_add_bulk_str(b, k[0]);
+        o->want = ':';
+        o->xint = m->present && m->ttl_ms;
+        m->ttl_ms = 0;
+        return;
+    case X_TTL:
+    case X_PTTL:
+        tw_resp_add_array(b, 2);
+        tw_resp_add_bulk_str(b, o->xk == X_TTL ? "TTL" : "PTTL");
+        tw_resp_add_bulk_str(b, k[0]);
+        o->want = ':';
+        o->xint = !m->present ? -2 : -1;
+        if (m->present && m->ttl_ms) {
+            o->want = o->xk == X_TTL ? 'T' : 't';
+            o->xint = m->ttl_ms;
+            o->xbase = m->ttl_sent;
+        }
+        return;
+    case X_RENAME:
+    case X_RENAMENX:
+        tw_resp_add_array(b, 3);
+        tw_resp_add_bulk_str(b, o->xk == X_RENAME ? "RENAME" : "RENAMENX");
+        tw_resp_add_bulk_str(b, k[0]);
+        tw_resp_add_bulk_str(b, k[1]);
+        if (!m->present) {
+            o->want = '-'; /* no such key */
+            return;
+        }
+        o->want = o->xk == X_RENAME ? '+' : ':';
+        o->xint = !md->present;
+        if (o->xk == X_RENAMENX && md->present)
+            return;
+        x_set_val(md, m->val, m->len);
+        md->ttl_ms = m->ttl_ms;
+        md->ttl_sent = m->ttl_sent;
+        m->present = false;
+        m->len = 0;
+        m->ttl_ms = 0;
+        return;
+    default: { /* X_COPY */
+        bool replace = (r >> 16) & 1;
+        tw_resp_add_array(b, replace ? 4 : 3);
+        tw_resp_add_bulk_str(b, "COPY");
+        tw_resp_add_bulk_str(b, k[0]);
+        tw_resp_add_bulk_str(b, k[1]);
+        if (replace)
+            tw_resp_add_bulk_str(b, "REPLACE");
+        o->want = ':';
+        o->xint = m->present && (replace || !md->present);
+        if (o->xint) {
+            x_set_val(md, m->val, m->len);
+            md->ttl_ms = m->ttl_ms;
+            md->ttl_sent = m->ttl_sent;
+        }
+        return;
+    }
+    }
+}
+
+/* Up to 40 bytes of a reply, for a message. */
+static void x_show(const tw_resp_reply *r, char *buf, size_t cap)
+{
+    if (r->type == ':') {
+        snprintf(buf, cap, "%lld", (long long)r->integer);
+        return;
+    }
+    if (r->nil) {
+        snprintf(buf, cap, "nil");
+        return;
+    }
+    size_t n = 0;
+    buf[n++] = r->type;
+    for (size_t i = 0; r->str && i < r->len && i < 40 && n + 2 < cap; i++)
+        buf[n++] = r->str[i] >= ' ' && r->str[i] < 127 ? (char)r->str[i] : '.';
+    buf[n] = '\0';
+}
+
+static void check_x(client *a, const op *o, const tw_resp_reply *r, tw_ns now)
+{
+    char got[64], k[NAME_MAX_LEN + 40];
+    const uint8_t *w = a->xwant + (size_t)o->ring * XVAL_MAX;
+    x_show(r, got, sizeof got);
+    snprintf(k, sizeof k, "%c%u", o->xslot[0] < XKEYS ? 'x' : 'r',
+             o->xslot[0] < XKEYS ? o->xslot[0] : o->xslot[0] - XKEYS);
+    char want_type = o->want == 't' || o->want == 'T' ? ':' : o->want;
+    if (r->type != want_type) {
+        violate(a, "op %llu: %s %s replied %s; wanted type '%c'",
+                (unsigned long long)o->index, x_names[o->xk], k, got, want_type);
+        return;
+    }
+    switch (o->want) {
+    case '+':
+        if (r->len != 2 || memcmp(r->str, "OK", 2) != 0)
+            violate(a, "op %llu: %s %s replied %s", (unsigned long long)o->index,
+                    x_names[o->xk], k, got);
+        return;
+    case ':':
+        if (r->integer != o->xint)
+            model_violate(a, "op %llu: %s %s replied %s; the model wants %lld",
+                          (unsigned long long)o->index, x_names[o->xk], k, got,
+                          (long long)o->xint);
+        return;
+    case '$':
+        if (r->nil != o->want_nil ||
+            (!r->nil && (r->len != o->want_len || memcmp(r->str, w, r->len) != 0)))
+            model_violate(a, "op %llu: %s %s replied %s; the model wants %s%.*s",
+                          (unsigned long long)o->index, x_names[o->xk], k, got,
+                          o->want_nil ? "nil" : "$",
+                          o->want_nil ? 0 : (int)(o->want_len < 40 ? o->want_len : 40),
+                          (const char *)w);
+        return;
+    case 't':
+    case 'T': {
+        /* Set between xbase and now on the server's clock, which may be
+         * off ours by --clock-slack. */
+        int64_t slack = a->clock_slack / TW_MS(1) + 2;
+        int64_t hi = o->xint + slack, lo = o->xint - (now - o->xbase) / TW_MS(1) - slack;
+        if (o->want == 'T') {
+            hi = hi / 1000 + 1;
+            lo = lo / 1000 - 1;
+        }
+        if (r->integer < lo || r->integer > hi)
+            model_violate(a, "op %llu: %s %s replied %lld; the model wants %lld..%lld",
+                          (unsigned long long)o->index, x_names[o->xk], k,
+                          (long long)r->integer, (long long)lo, (long long)hi);
+        return;
+    }
+    default: /* '-': the type was all */
+        return;
+    }
+}
+
 static void on_reply(client *a, const op *o, const tw_resp_reply *r, tw_ns now)
 {
     keym *m = &a->km[o->key[0]];
@@ -443,6 +862,9 @@ static void on_reply(client *a, const op *o, const tw_resp_reply *r, tw_ns now)
             violate(a, "op %llu: ECHO came back wrong", (unsigned long long)o->index);
         return;
     }
+    case OP_X:
+        check_x(a, o, r, now);
+        return;
     default:
         return;
     }
@@ -467,8 +889,11 @@ static void on_info(client *a, const tw_resp_reply *r)
         n++;
     if (a->run_id[0] && (strlen(a->run_id) != n || memcmp(a->run_id, hit, n))) {
         a->restarts++;
-        if (!a->durable)
+        if (!a->durable) {
             reset_model(a);
+            for (unsigned i = 0; a->xm && i < XKEYS + 2 * XPAIRS; i++)
+                a->xm[i] = (xkey){.gen = a->xm[i].gen};
+        }
     }
     memcpy(a->run_id, hit, n);
     a->run_id[n] = '\0';
@@ -483,6 +908,43 @@ static uint32_t process_of(const client *a, const op *o)
 {
     (void)o;
     return (uint32_t)((a->seed & 0x3fffff) * 1024 + a->dial.connects % 1024);
+}
+
+/* An op on an x key, the model already past it: a read is a get, a
+ * write a put of the value it leaves (which the model knows), GETSET
+ * and GETDEL a get and then a put or del over the same span. Times to
+ * live are a thousand seconds and more, never reached in a run: no
+ * expire. The r pairs stay out (a per-key history cannot hold an op
+ * on two keys). */
+static void record_invoke_x(client *a, op *o, uint32_t p)
+{
+    char k[NAME_MAX_LEN + 40];
+    if (o->xslot[0] >= XKEYS)
+        return;
+    const xkey *m = &a->xm[o->xslot[0]];
+    xkey_name(a, o->xslot[0], k, sizeof k);
+    switch (o->xk) {
+    case X_GET:
+        o->hist[0] = tw_history_invoke(a->loop, p, TW_HISTORY_GET, k, NULL, 0);
+        return;
+    case X_GETSET:
+    case X_SETGET:
+    case X_GETDEL:
+        o->hist[0] = tw_history_invoke(a->loop, p, TW_HISTORY_GET, k, NULL, 0);
+        o->hist[1] = o->xk == X_GETDEL
+                         ? tw_history_invoke(a->loop, p, TW_HISTORY_DEL, k, NULL, 0)
+                         : tw_history_invoke(a->loop, p, TW_HISTORY_PUT, k, m->val, m->len);
+        return;
+    case X_SET:
+    case X_APPEND:
+    case X_SETRANGE:
+    case X_INCRBYFLOAT:
+        if (o->want != '-')
+            o->hist[0] = tw_history_invoke(a->loop, p, TW_HISTORY_PUT, k, m->val, m->len);
+        return;
+    default:
+        return;
+    }
 }
 
 /* val: the value a SET writes (len bytes), made by the caller. */
@@ -521,6 +983,9 @@ static void record_invoke(client *a, op *o, const uint8_t *val, size_t len)
     case OP_INCR:
         snprintf(k, sizeof k, "%s:n", a->prefix);
         o->hist[0] = tw_history_invoke(a->loop, p, TW_HISTORY_INCR, k, NULL, 0);
+        break;
+    case OP_X:
+        record_invoke_x(a, o, p);
         break;
     default:
         break;
@@ -610,6 +1075,23 @@ static void record_reply(client *a, const op *o, const tw_resp_reply *r)
             tw_history_info(a->loop, o->hist[0]);
         return;
     }
+    case OP_X:
+        if (o->hist[0] == 0)
+            return;
+        if (o->xk == X_GET || o->xk == X_GETSET || o->xk == X_SETGET ||
+            o->xk == X_GETDEL)
+            record_get(a, o->hist[0], r);
+        else if (r->type == '-')
+            tw_history_fail(a->loop, o->hist[0]);
+        else
+            tw_history_ok(a->loop, o->hist[0], NULL, 0);
+        if (o->hist[1] > 0) {
+            if (r->type == '$')
+                tw_history_ok(a->loop, o->hist[1], NULL, 0);
+            else
+                tw_history_info(a->loop, o->hist[1]);
+        }
+        return;
     default:
         return;
     }
@@ -674,6 +1156,10 @@ static void send_op(client *a, op *o)
         tw_resp_add_bulk_str(b, "INCR");
         snprintf(num, sizeof num, "%s:n", a->prefix);
         tw_resp_add_bulk_str(b, num);
+        break;
+    case OP_X:
+        o->ring = (uint32_t)((a->q_head + a->q_len) % (a->pipeline + 1));
+        x_prepare(a, o, b);
         break;
     default:
         tw_resp_add_array(b, 2);
@@ -860,6 +1346,8 @@ static void lost_in_flight(client *a)
             m->maybe_absent = true;
         } else if (o->kind == OP_INCR) {
             a->ctr_unsure++;
+        } else if (o->kind == OP_X) {
+            xkey_give_up(a, o->xslot[0]);
         }
     }
     a->q_len = a->q_head = 0;
@@ -952,7 +1440,7 @@ typedef struct client_opts {
     uint64_t ops, keys, pipeline, size_max, px_pct, seed, read_rate, attempts_max;
     tw_ns px_max, timeout, retry, clock_slack;
     const char *name;
-    bool quiet, durable, history_only;
+    bool quiet, durable, history_only, extended;
 } client_opts;
 
 static const tw_opt client_table[] = {
@@ -993,6 +1481,10 @@ static const tw_opt client_table[] = {
     {.name = "history-only", TW_OPT_FIELD(TW_OPT_FLAG, client_opts, history_only),
      .help = "check replies only through the history (a scenario's\n"
              "linearizable: true), not against this client's model"},
+    {.name = "extended", TW_OPT_FIELD(TW_OPT_FLAG, client_opts, extended),
+     .help = "add APPEND, GETSET, SET GET, GETDEL, INCRBYFLOAT,\n"
+             "SETRANGE, EXPIRE/PEXPIRE NX|XX|GT|LT, PERSIST, TTL,\n"
+             "PTTL, RENAME, RENAMENX and COPY on keys of their own"},
     {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, client_opts, quiet),
      .help = "no output"},
     {0},
@@ -1010,6 +1502,8 @@ static void client_free_mem(client *a)
     free(a->rbuf);
     tw_resp_buf_fini(&a->wb);
     free(a->vc_bytes);
+    free(a->xm);
+    free(a->xwant);
     free(a);
 }
 
@@ -1031,14 +1525,26 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
                   .timeout = o.timeout, .retry = o.retry,
                   .attempts_max = o.attempts_max,
                   .clock_slack = o.clock_slack, .read_rate = o.read_rate,
-                  .durable = o.durable, .history_only = o.history_only};
+                  .durable = o.durable, .history_only = o.history_only,
+                  .extended = o.extended};
     snprintf(a->host, sizeof a->host, "%s", o.connect.host);
     bool quiet = o.quiet;
     const char *name = o.name;
     a->km = calloc(a->keys, sizeof *a->km);
     a->kx = calloc(a->keys, sizeof *a->kx);
     a->q = calloc(a->pipeline + 1, sizeof *a->q); /* + the INFO */
-    if (!a->km || !a->kx || !a->q) {
+    if (a->extended && a->pipeline > XPIPELINE_MAX) {
+        if (out)
+            fprintf(out, "resp-client: --extended takes --pipeline up to %d\n",
+                    XPIPELINE_MAX);
+        client_free_mem(a);
+        return -EINVAL;
+    }
+    if (a->extended) {
+        a->xm = calloc(XKEYS + 2 * XPAIRS, sizeof *a->xm);
+        a->xwant = malloc((a->pipeline + 1) * XVAL_MAX);
+    }
+    if (!a->km || !a->kx || !a->q || (a->extended && (!a->xm || !a->xwant))) {
         client_free_mem(a);
         return -ENOMEM;
     }
