@@ -6,6 +6,7 @@
 
 #include "twin/addr.h"
 #include "twin/error.h"
+#include "internal.h"
 
 int tw_addr_ip(tw_addr *out, const char *host, uint16_t port)
 {
@@ -144,4 +145,48 @@ bool tw_addr_equal(const tw_addr *a, const tw_addr *b)
     default:
         return true;
     }
+}
+
+/* The compact copy a transport keeps (core/internal.h). */
+
+int tw__taddr_set(tw__taddr *d, const tw_addr *a)
+{
+    tw__taddr_clear(d);
+    if (!a || a->len == 0)
+        return 0;
+    size_t n = a->len < sizeof a->u ? a->len : sizeof a->u;
+    if (n <= TW__TADDR_INLINE) {
+        memcpy(d->raw, &a->u, n);
+    } else {
+        uint8_t *p = malloc(n);
+        if (!p)
+            return -ENOMEM;
+        memcpy(p, &a->u, n);
+        memcpy(d->raw, &p, sizeof p);
+    }
+    d->len = (uint32_t)n;
+    return 0;
+}
+
+int tw__taddr_copy(tw__taddr *d, const tw__taddr *s)
+{
+    if (d == s)
+        return 0;
+    tw_addr a;
+    tw__taddr_get(s, &a);
+    return tw__taddr_set(d, &a);
+}
+
+void tw__taddr_clear(tw__taddr *d)
+{
+    if (d->len > TW__TADDR_INLINE)
+        free((void *)tw__taddr_bytes(d));
+    memset(d, 0, sizeof *d);
+}
+
+void tw__taddr_get(const tw__taddr *s, tw_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    out->len = (socklen_t)s->len;
+    memcpy(&out->u, tw__taddr_bytes(s), s->len);
 }

@@ -282,7 +282,9 @@ static int destination(const tw_transport *t, const tw_addr *addr,
     *dest = NULL;
     if (t->peer.len) {
         /* asyncio: "Invalid address: must be None or <remote>". */
-        if (addr && !tw_addr_equal(addr, &t->peer))
+        tw_addr peer;
+        tw__taddr_get(&t->peer, &peer);
+        if (addr && !tw_addr_equal(addr, &peer))
             return -EINVAL;
         return 0;
     }
@@ -291,7 +293,7 @@ static int destination(const tw_transport *t, const tw_addr *addr,
     int f = tw_addr_family(addr);
     /* No local address: an unbound Unix socket (IP endpoints are always
      * bound, to a port of the system's choice at least). */
-    int lf = t->local.len ? tw_addr_family(&t->local) : AF_UNIX;
+    int lf = t->local.len ? tw__taddr_family(&t->local) : AF_UNIX;
     if (f != lf)
         return -EAFNOSUPPORT;
     if (f != AF_UNIX && tw_addr_port(addr) == 0)

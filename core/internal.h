@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -551,6 +552,42 @@ typedef struct tw__transport_class {
 extern const tw__transport_class tw__datagram_class;   /* core/datagram.c */
 extern const tw__transport_class tw__subprocess_class; /* core/subprocess.c */
 
+/* An address a transport keeps: the len bytes of a sockaddr, inline when
+ * they fit (every IPv4 and IPv6 address, a Unix path of up to 25 bytes),
+ * else in an allocation of their own whose pointer the inline bytes hold
+ * (a longer Unix path). len 0: no address. Zero bytes are a valid empty
+ * one; copy with tw__taddr_copy (never by assignment, which would share
+ * the allocation), release with tw__taddr_clear. */
+#define TW__TADDR_INLINE 28
+typedef struct tw__taddr {
+    uint32_t len;
+    uint8_t raw[TW__TADDR_INLINE];
+} tw__taddr;
+
+/* Keep a copy of a (NULL or len 0: none). 0, or -ENOMEM (then d holds no
+ * address). */
+int tw__taddr_set(tw__taddr *d, const tw_addr *a);
+int tw__taddr_copy(tw__taddr *d, const tw__taddr *s);
+void tw__taddr_clear(tw__taddr *d);
+/* The address as a whole tw_addr (bytes past len zero). */
+void tw__taddr_get(const tw__taddr *s, tw_addr *out);
+static inline const uint8_t *tw__taddr_bytes(const tw__taddr *a)
+{
+    if (a->len <= TW__TADDR_INLINE)
+        return a->raw;
+    const uint8_t *p;
+    memcpy(&p, a->raw, sizeof p);
+    return p;
+}
+/* Its family (AF_UNSPEC when none). */
+static inline int tw__taddr_family(const tw__taddr *a)
+{
+    sa_family_t f = AF_UNSPEC;
+    if (a->len >= sizeof f)
+        memcpy(&f, tw__taddr_bytes(a), sizeof f);
+    return f;
+}
+
 struct tw_transport {
     const tw__transport_ops *ops;
     const tw__transport_class *cls; /* its kind's, cls->kind the kind */
@@ -567,7 +604,7 @@ struct tw_transport {
      * SIZE_MAX when it has none. Kept by tw__transport_wbuf_alarm_arm, so
      * the write path pays one comparison. */
     size_t wbuf_alarm;
-    tw_addr peer, local;
+    tw__taddr peer, local;
     tw__contract contract;
     tw__list link;           /* in loop->transports */
     /* client completion, called after connection_made */

@@ -922,7 +922,7 @@ int tw_transport_get_extra_info(tw_transport *t, const char *name,
         return -ENOENT;
     if (!name)
         return -EINVAL;
-    const tw_addr *a = NULL;
+    const tw__taddr *a = NULL;
     if (strcmp(name, "peername") == 0)
         a = &t->peer;
     else if (strcmp(name, "sockname") == 0)
@@ -931,7 +931,7 @@ int tw_transport_get_extra_info(tw_transport *t, const char *name,
         if (a->len == 0)
             return -ENOENT;
         out->type = TW_EXTRA_ADDR;
-        out->v.addr = *a;
+        tw__taddr_get(a, &out->v.addr);
         return 0;
     }
     return t->ops->extra_info ? t->ops->extra_info(t, name, out) : -ENOENT;
@@ -970,7 +970,7 @@ int tw_transport_peername(tw_transport *t, tw_addr *out)
         return -ENOENT;
     if (t->peer.len == 0)
         return -ENOENT;
-    *out = t->peer;
+    tw__taddr_get(&t->peer, out);
     return 0;
 }
 
@@ -980,7 +980,7 @@ int tw_transport_sockname(tw_transport *t, tw_addr *out)
         return -ENOENT;
     if (t->local.len == 0)
         return -ENOENT;
-    *out = t->local;
+    tw__taddr_get(&t->local, out);
     return 0;
 }
 

@@ -323,7 +323,7 @@ static int stream_extra_info(tw_transport *t, const char *name,
 /* TCP only: a Unix stream has no peer to probe. */
 static bool is_tcp(tw_transport *t)
 {
-    int fam = t->local.len ? t->local.u.sa.sa_family : AF_UNSPEC;
+    int fam = tw__taddr_family(&t->local);
     return fam == AF_INET || fam == AF_INET6;
 }
 
@@ -388,13 +388,17 @@ static const tw__transport_ops stream_ops = {
 
 /* Fill a from getsockname/getpeername; an empty address on failure (a
  * peer that already reset: the first read will report it). */
-static void name_of(int fd, tw_addr *a,
+/* Out of memory for a long Unix path: the address is left unknown. */
+static void name_of(int fd, tw__taddr *out,
                     int (*get)(int, struct sockaddr *, socklen_t *))
 {
-    socklen_t len = sizeof a->u.ss;
-    if (get(fd, &a->u.sa, &len) < 0 || len > sizeof a->u.ss)
+    tw_addr a;
+    memset(&a, 0, sizeof a);
+    socklen_t len = sizeof a.u.ss;
+    if (get(fd, &a.u.sa, &len) < 0 || len > sizeof a.u.ss)
         len = 0;
-    a->len = len;
+    a.len = len;
+    (void)tw__taddr_set(out, &a);
 }
 
 tw_transport *tw__real_stream_new(struct real_loop *l, int fd)
@@ -410,7 +414,7 @@ tw_transport *tw__real_stream_new(struct real_loop *l, int fd)
     tw__transport_init(t, &l->base, &stream_ops, TW_TRANSPORT_STREAM);
     name_of(fd, &t->local, tw_sys.getsockname);
     name_of(fd, &t->peer, tw_sys.getpeername);
-    int family = tw_addr_family(&t->local);
+    int family = tw__taddr_family(&t->local);
     if (family == AF_INET || family == AF_INET6) {
         /* asyncio's choice: a transport writes what it was given now;
          * Nagle's delay would only stall request/response protocols.

@@ -142,11 +142,9 @@ int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
                 tw_connect_cb cb)
 {
     assert(!ep->opened);
-    tw_addr peer = ep->t.peer, local = ep->t.local;
     sim_node *n = sim->nodes[ep->node];
+    /* Leaves the addresses the endpoint was given. */
     tw__transport_init(&ep->t, &n->loop, &tw__sim_stream_ops, TW_TRANSPORT_STREAM);
-    ep->t.peer = peer;
-    ep->t.local = local;
     ep->opened = true;
     ep->last_active = sim->now;
     int err = ep->pending_err;
