@@ -507,8 +507,8 @@ enum {
 };
 
 /* What a transport kind can do, and what it does its own way: one constant
- * per tw_transport_kind, which tw__transport_init sets as t->cls. The core
- * asks it, never the kind. A call a kind cannot make returns -ENOTSUP.
+ * per tw_transport_kind; tw__transport_init notes the kind in t->kind,
+ * and tw__cls(t) is its class. The core asks the class, never the kind. A call a kind cannot make returns -ENOTSUP.
  * STREAM, READ and WRITE are core/transport.c's, DATAGRAM is
  * core/datagram.c's, SUBPROCESS core/subprocess.c's. */
 typedef struct tw__transport_class {
@@ -560,7 +560,7 @@ extern const tw__transport_class tw__subprocess_class; /* core/subprocess.c */
  * the allocation), release with tw__taddr_clear. */
 #define TW__TADDR_INLINE 28
 typedef struct tw__taddr {
-    uint32_t len;
+    uint8_t len; /* a sockaddr_storage's 128 at most */
     uint8_t raw[TW__TADDR_INLINE];
 } tw__taddr;
 
@@ -590,7 +590,6 @@ static inline int tw__taddr_family(const tw__taddr *a)
 
 struct tw_transport {
     const tw__transport_ops *ops;
-    const tw__transport_class *cls; /* its kind's, cls->kind the kind */
     tw_loop *loop;
     tw_protocol *proto;
     unsigned flags;
@@ -598,21 +597,41 @@ struct tw_transport {
     uint64_t id;             /* loop-unique, for messages and traces */
     tw__wbuf wbuf;
     size_t queued;           /* bytes buffered outside wbuf (datagrams) */
-    struct tw__dgram *dq_head, *dq_tail; /* unsent datagrams (datagram.c) */
+    /* What only some kinds keep, read through the accessors below. */
+    union {
+        /* a kind with sendto: unsent datagrams (datagram.c) */
+        struct { struct tw__dgram *head, *tail; } dq;
+        /* a stream: tw_loop_sendfile in progress (core/sendfile.c), or NULL */
+        struct tw__sendfile *sendfile;
+    } k;
     size_t high, low;
     /* Buffered beyond this, the loop's on_wbuf_alarm is told (once):
      * SIZE_MAX when it has none. Kept by tw__transport_wbuf_alarm_arm, so
      * the write path pays one comparison. */
     size_t wbuf_alarm;
     tw__taddr peer, local;
+    uint8_t kind;            /* a tw_transport_kind: its class, tw__cls(t) */
     tw__contract contract;
     tw__list link;           /* in loop->transports */
-    /* client completion, called after connection_made */
-    tw_connect_cb connect_cb;
-    void *connect_arg;
-    /* tw_loop_sendfile in progress (core/sendfile.c), or NULL */
-    struct tw__sendfile *sendfile;
 };
+
+/* The class of each kind (core/transport.c), and t's. */
+extern const tw__transport_class *const tw__classes[];
+static inline const tw__transport_class *tw__cls(const tw_transport *t)
+{
+    return tw__classes[t->kind];
+}
+
+/* t's sendfile in progress, or NULL (always NULL but for a stream). */
+static inline struct tw__sendfile *tw__transport_sendfile(const tw_transport *t)
+{
+    return tw__cls(t)->kind == TW_TRANSPORT_STREAM ? t->k.sendfile : NULL;
+}
+/* The first datagram t has queued, or NULL (always NULL without sendto). */
+static inline struct tw__dgram *tw__transport_dq(const tw_transport *t)
+{
+    return tw__cls(t)->sendto ? t->k.dq.head : NULL;
+}
 
 /* Initialise the core part of a transport the backend allocated (struct
  * tw_transport first in the backend's struct), of the class of kind.
@@ -688,8 +707,8 @@ void tw__transport_finish(tw_transport *t, int err);
 /* Drop what t's kind queues outside t->wbuf (its class's clear). */
 static inline void tw__transport_clear_queued(tw_transport *t)
 {
-    if (t->cls->clear)
-        t->cls->clear(t);
+    if (tw__cls(t)->clear)
+        tw__cls(t)->clear(t);
 }
 
 /* Drop every datagram endpoint still waiting for a name, calling nothing
@@ -711,6 +730,9 @@ void tw__sendfile_drop(tw_transport *t);
 /* The completion's scheduled callback, which owns its argument:
  * tw__loop_fini frees the arguments of those still pending. */
 void tw__sendfile_done_cb(void *p);
+/* connection_made, then a client's completion: its argument is an
+ * allocation the callback frees (and tw__loop_fini, if still pending). */
+void tw__made_then_cb(void *p);
 
 /* Most addresses kept from one lookup. */
 #define TW__RESOLVE_MAX 16

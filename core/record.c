@@ -259,7 +259,7 @@ static int rotate(struct tw__rec *r, tw_loop *loop)
             tw_addr peer, local;
             tw__taddr_get(&t->peer, &peer);
             tw__taddr_get(&t->local, &local);
-            write_record(r, TW_REC_OPEN, t->cls->kind, TW_REC_F_BEFORE, t->id, 0,
+            write_record(r, TW_REC_OPEN, tw__cls(t)->kind, TW_REC_F_BEFORE, t->id, 0,
                          &peer, &local, NULL, 0);
         }
     }
@@ -429,7 +429,7 @@ int tw_loop_record_stats(const tw_loop *loop, tw_record_stats *out)
 
 static bool accepted(const tw_transport *t)
 {
-    if (t->cls->kind != TW_TRANSPORT_STREAM || !t->local.len)
+    if (tw__cls(t)->kind != TW_TRANSPORT_STREAM || !t->local.len)
         return false;
     tw_addr local;
     tw__taddr_get(&t->local, &local);
@@ -470,13 +470,13 @@ void tw__rec_event(tw_transport *t, int type, const void *data,
         flags |= TW_REC_F_BUFFERED;
     }
     struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-    write_record(r, (tw_rec_type)type, t->cls->kind, flags, t->id, num, a, b, &iov,
+    write_record(r, (tw_rec_type)type, tw__cls(t)->kind, flags, t->id, num, a, b, &iov,
                  data && len ? 1 : 0);
 }
 
 void tw__rec_writev(tw_transport *t, const struct iovec *iov, int iovcnt)
 {
-    write_record(t->loop->rec, TW_REC_WRITE, t->cls->kind, 0, t->id, 0, NULL,
+    write_record(t->loop->rec, TW_REC_WRITE, tw__cls(t)->kind, 0, t->id, 0, NULL,
                  NULL, iov, iovcnt);
 }
 
