@@ -147,24 +147,35 @@ bool tw_addr_equal(const tw_addr *a, const tw_addr *b)
     }
 }
 
-/* The compact copy a transport keeps (core/internal.h). */
+/* The compact copy a transport keeps (core/internal.h). Linux's families
+ * all fit the byte kept for them, and a sockaddr it names is never
+ * shorter than its family. */
+
+static uint8_t *taddr_heap(const tw__taddr *a)
+{
+    uint8_t *p;
+    memcpy(&p, a->rest, sizeof p);
+    return p;
+}
 
 int tw__taddr_set(tw__taddr *d, const tw_addr *a)
 {
     tw__taddr_clear(d);
-    if (!a || a->len == 0)
+    if (!a || a->len < sizeof(sa_family_t))
         return 0;
+    const size_t fam = sizeof(sa_family_t);
     size_t n = a->len < sizeof a->u ? a->len : sizeof a->u;
     if (n <= TW__TADDR_INLINE) {
-        memcpy(d->raw, &a->u, n);
+        memcpy(d->rest, (const uint8_t *)&a->u + fam, n - fam);
     } else {
         uint8_t *p = malloc(n);
         if (!p)
             return -ENOMEM;
         memcpy(p, &a->u, n);
-        memcpy(d->raw, &p, sizeof p);
+        memcpy(d->rest, &p, sizeof p);
     }
-    d->len = (uint32_t)n;
+    d->family = (uint8_t)a->u.sa.sa_family;
+    d->len = (uint8_t)n;
     return 0;
 }
 
@@ -180,13 +191,21 @@ int tw__taddr_copy(tw__taddr *d, const tw__taddr *s)
 void tw__taddr_clear(tw__taddr *d)
 {
     if (d->len > TW__TADDR_INLINE)
-        free((void *)tw__taddr_bytes(d));
+        free(taddr_heap(d));
     memset(d, 0, sizeof *d);
 }
 
 void tw__taddr_get(const tw__taddr *s, tw_addr *out)
 {
     memset(out, 0, sizeof *out);
-    out->len = (socklen_t)s->len;
-    memcpy(&out->u, tw__taddr_bytes(s), s->len);
+    if (s->len == 0)
+        return;
+    out->len = s->len;
+    if (s->len > TW__TADDR_INLINE) {
+        memcpy(&out->u, taddr_heap(s), s->len);
+        return;
+    }
+    const size_t fam = sizeof(sa_family_t);
+    out->u.sa.sa_family = s->family;
+    memcpy((uint8_t *)&out->u + fam, s->rest, s->len - fam);
 }

@@ -387,10 +387,10 @@ typedef enum tw__event {
 #define TW__EV_RELEASE TW__EV_COUNT
 
 typedef struct tw__contract {
-    uint8_t state;     /* 0 new, 1 made (TW__CONTRACT_MADE), 2 eof, 3 lost */
-    bool in_buffer;    /* get_buffer returned, buffer_updated not yet */
-    bool paused;       /* pause_writing delivered, resume not yet */
-    bool exited;       /* process_exited delivered */
+    uint8_t state : 2;  /* 0 new, 1 made (TW__CONTRACT_MADE), 2 eof, 3 lost */
+    bool in_buffer : 1; /* get_buffer returned, buffer_updated not yet */
+    bool paused : 1;    /* pause_writing delivered, resume not yet */
+    bool exited : 1;    /* process_exited delivered */
 } tw__contract;
 
 /* The state in which data_received (the event of every read) is allowed
@@ -505,6 +505,9 @@ enum {
                                  use after the end (strict mode keeps the
                                  memory to see it) */
 };
+/* t->flags holds them in 16 bits. */
+_Static_assert(TW__T_WALARM <= UINT16_MAX / 2 && TW__T_DEAD <= UINT16_MAX / 2,
+               "transport flags outgrew t->flags");
 
 /* What a transport kind can do, and what it does its own way: one constant
  * per tw_transport_kind; tw__transport_init notes the kind in t->kind,
@@ -552,17 +555,20 @@ typedef struct tw__transport_class {
 extern const tw__transport_class tw__datagram_class;   /* core/datagram.c */
 extern const tw__transport_class tw__subprocess_class; /* core/subprocess.c */
 
-/* An address a transport keeps: the len bytes of a sockaddr, inline when
- * they fit (every IPv4 and IPv6 address, a Unix path of up to 25 bytes),
- * else in an allocation of their own whose pointer the inline bytes hold
- * (a longer Unix path). len 0: no address. Zero bytes are a valid empty
- * one; copy with tw__taddr_copy (never by assignment, which would share
- * the allocation), release with tw__taddr_clear. */
-#define TW__TADDR_INLINE 28
+/* An address a transport keeps: a sockaddr of len bytes. Its family is
+ * kept in a byte; the bytes after the family inline when they fit (every
+ * IPv4 and IPv6 address, a Unix path of up to 23 bytes), else the whole
+ * sockaddr in an allocation of its own, whose pointer the inline bytes
+ * hold (a longer Unix path). len 0: no address. Zero bytes are a valid
+ * empty one; copy with tw__taddr_copy (never by assignment, which would
+ * share the allocation), release with tw__taddr_clear. */
+#define TW__TADDR_REST 26
 typedef struct tw__taddr {
     uint8_t len; /* a sockaddr_storage's 128 at most */
-    uint8_t raw[TW__TADDR_INLINE];
+    uint8_t family;
+    uint8_t rest[TW__TADDR_REST];
 } tw__taddr;
+#define TW__TADDR_INLINE (TW__TADDR_REST + (int)sizeof(sa_family_t))
 
 /* Keep a copy of a (NULL or len 0: none). 0, or -ENOMEM (then d holds no
  * address). */
@@ -571,29 +577,20 @@ int tw__taddr_copy(tw__taddr *d, const tw__taddr *s);
 void tw__taddr_clear(tw__taddr *d);
 /* The address as a whole tw_addr (bytes past len zero). */
 void tw__taddr_get(const tw__taddr *s, tw_addr *out);
-static inline const uint8_t *tw__taddr_bytes(const tw__taddr *a)
-{
-    if (a->len <= TW__TADDR_INLINE)
-        return a->raw;
-    const uint8_t *p;
-    memcpy(&p, a->raw, sizeof p);
-    return p;
-}
 /* Its family (AF_UNSPEC when none). */
 static inline int tw__taddr_family(const tw__taddr *a)
 {
-    sa_family_t f = AF_UNSPEC;
-    if (a->len >= sizeof f)
-        memcpy(&f, tw__taddr_bytes(a), sizeof f);
-    return f;
+    return a->len ? a->family : AF_UNSPEC;
 }
 
 struct tw_transport {
     const tw__transport_ops *ops;
     tw_loop *loop;
     tw_protocol *proto;
-    unsigned flags;
-    int lost_err;
+    uint16_t flags;          /* TW__T_* */
+    int16_t lost_err;        /* an errno or a TW_E* code: both fit */
+    uint8_t kind;            /* a tw_transport_kind: its class, tw__cls(t) */
+    tw__contract contract;
     uint64_t id;             /* loop-unique, for messages and traces */
     tw__wbuf wbuf;
     size_t queued;           /* bytes buffered outside wbuf (datagrams) */
@@ -610,8 +607,6 @@ struct tw_transport {
      * the write path pays one comparison. */
     size_t wbuf_alarm;
     tw__taddr peer, local;
-    uint8_t kind;            /* a tw_transport_kind: its class, tw__cls(t) */
-    tw__contract contract;
     tw__list link;           /* in loop->transports */
 };
 

@@ -234,7 +234,8 @@ static void finish(tw_transport *t, int err)
      * connection_lost, while the transport is still valid. */
     tw__sendfile_end(t, err ? err : -ECANCELED);
     t->flags |= TW__T_LOST | TW__T_CLOSING;
-    t->lost_err = err;
+    assert(err >= INT16_MIN && err <= INT16_MAX);
+    t->lost_err = (int16_t)err;
     arm_read(t, false);
     arm_write(t, false);
     if (!tw_call_soon(t->loop, end_cb, t))
