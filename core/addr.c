@@ -6,6 +6,7 @@
 
 #include "twin/addr.h"
 #include "twin/error.h"
+#include "internal.h"
 
 int tw_addr_ip(tw_addr *out, const char *host, uint16_t port)
 {
@@ -144,4 +145,67 @@ bool tw_addr_equal(const tw_addr *a, const tw_addr *b)
     default:
         return true;
     }
+}
+
+/* The compact copy a transport keeps (core/internal.h). Linux's families
+ * all fit the byte kept for them, and a sockaddr it names is never
+ * shorter than its family. */
+
+static uint8_t *taddr_heap(const tw__taddr *a)
+{
+    uint8_t *p;
+    memcpy(&p, a->rest, sizeof p);
+    return p;
+}
+
+int tw__taddr_set(tw__taddr *d, const tw_addr *a)
+{
+    tw__taddr_clear(d);
+    if (!a || a->len < sizeof(sa_family_t))
+        return 0;
+    const size_t fam = sizeof(sa_family_t);
+    size_t n = a->len < sizeof a->u ? a->len : sizeof a->u;
+    if (n <= TW__TADDR_INLINE) {
+        memcpy(d->rest, (const uint8_t *)&a->u + fam, n - fam);
+    } else {
+        uint8_t *p = malloc(n);
+        if (!p)
+            return -ENOMEM;
+        memcpy(p, &a->u, n);
+        memcpy(d->rest, &p, sizeof p);
+    }
+    d->family = (uint8_t)a->u.sa.sa_family;
+    d->len = (uint8_t)n;
+    return 0;
+}
+
+int tw__taddr_copy(tw__taddr *d, const tw__taddr *s)
+{
+    if (d == s)
+        return 0;
+    tw_addr a;
+    tw__taddr_get(s, &a);
+    return tw__taddr_set(d, &a);
+}
+
+void tw__taddr_clear(tw__taddr *d)
+{
+    if (d->len > TW__TADDR_INLINE)
+        free(taddr_heap(d));
+    memset(d, 0, sizeof *d);
+}
+
+void tw__taddr_get(const tw__taddr *s, tw_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s->len == 0)
+        return;
+    out->len = s->len;
+    if (s->len > TW__TADDR_INLINE) {
+        memcpy(&out->u, taddr_heap(s), s->len);
+        return;
+    }
+    const size_t fam = sizeof(sa_family_t);
+    out->u.sa.sa_family = s->family;
+    memcpy((uint8_t *)&out->u + fam, s->rest, s->len - fam);
 }

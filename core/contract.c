@@ -171,12 +171,19 @@ void tw__strict_fail(const tw_transport *t, const char *call, const char *rule)
 
 /* ---- the quarantine ---- */
 
+static void transport_release(tw_transport *t)
+{
+    tw__taddr_clear(&t->peer);
+    tw__taddr_clear(&t->local);
+    free(t);
+}
+
 void tw__transport_free(tw_transport *t)
 {
     tw_loop *loop = t->loop;
     if (!loop || !(t->flags & TW__T_DEAD) || !loop->contract_strict ||
         loop->finishing) {
-        free(t);
+        transport_release(t);
         return;
     }
     /* t->link left loop->transports when t was destroyed. */
@@ -186,7 +193,7 @@ void tw__transport_free(tw_transport *t)
     tw__list *oldest = loop->quarantine.next;
     tw__list_remove(oldest);
     loop->nquarantine--;
-    free(tw__container_of(oldest, tw_transport, link));
+    transport_release(tw__container_of(oldest, tw_transport, link));
 }
 
 void tw__quarantine_drain(tw_loop *loop)
@@ -194,7 +201,7 @@ void tw__quarantine_drain(tw_loop *loop)
     while (!tw__list_empty(&loop->quarantine)) {
         tw__list *l = loop->quarantine.next;
         tw__list_remove(l);
-        free(tw__container_of(l, tw_transport, link));
+        transport_release(tw__container_of(l, tw_transport, link));
     }
     loop->nquarantine = 0;
 }

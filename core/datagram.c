@@ -282,7 +282,9 @@ static int destination(const tw_transport *t, const tw_addr *addr,
     *dest = NULL;
     if (t->peer.len) {
         /* asyncio: "Invalid address: must be None or <remote>". */
-        if (addr && !tw_addr_equal(addr, &t->peer))
+        tw_addr peer;
+        tw__taddr_get(&t->peer, &peer);
+        if (addr && !tw_addr_equal(addr, &peer))
             return -EINVAL;
         return 0;
     }
@@ -291,7 +293,7 @@ static int destination(const tw_transport *t, const tw_addr *addr,
     int f = tw_addr_family(addr);
     /* No local address: an unbound Unix socket (IP endpoints are always
      * bound, to a port of the system's choice at least). */
-    int lf = t->local.len ? tw_addr_family(&t->local) : AF_UNIX;
+    int lf = t->local.len ? tw__taddr_family(&t->local) : AF_UNIX;
     if (f != lf)
         return -EAFNOSUPPORT;
     if (f != AF_UNIX && tw_addr_port(addr) == 0)
@@ -305,10 +307,10 @@ static int destination(const tw_transport *t, const tw_addr *addr,
  * a queue of any datagram counts at least 8. */
 static void queue_check(const tw_transport *t)
 {
-    assert((t->dq_head == NULL) == (t->dq_tail == NULL));
-    assert((t->dq_head == NULL) == (t->queued == 0));
-    assert(!t->dq_tail || t->dq_tail->next == NULL);
-    assert(!t->dq_head || t->queued >= t->dq_head->len + TW__DGRAM_HEADER);
+    assert((t->k.dq.head == NULL) == (t->k.dq.tail == NULL));
+    assert((t->k.dq.head == NULL) == (t->queued == 0));
+    assert(!t->k.dq.tail || t->k.dq.tail->next == NULL);
+    assert(!t->k.dq.head || t->queued >= t->k.dq.head->len + TW__DGRAM_HEADER);
 }
 
 static int enqueue(tw_transport *t, const void *data, size_t len,
@@ -326,11 +328,11 @@ static int enqueue(tw_transport *t, const void *data, size_t len,
     d->len = len;
     if (len)
         memcpy(d->data, data, len);
-    if (t->dq_tail)
-        t->dq_tail->next = d;
+    if (t->k.dq.tail)
+        t->k.dq.tail->next = d;
     else
-        t->dq_head = d;
-    t->dq_tail = d;
+        t->k.dq.head = d;
+    t->k.dq.tail = d;
     t->queued += len + TW__DGRAM_HEADER;
     queue_check(t);
     return 0;
@@ -340,7 +342,7 @@ static int enqueue(tw_transport *t, const void *data, size_t len,
 static int dgram_sendto(tw_transport *t, const void *data, size_t len,
                         const tw_addr *addr)
 {
-    assert(t->cls == &tw__datagram_class);
+    assert(tw__cls(t) == &tw__datagram_class);
     assert(!(t->flags & TW__T_CLOSING));
     assert(t->wbuf.size == 0); /* a datagram queues whole, never as bytes */
     const tw_addr *dest;
@@ -349,7 +351,7 @@ static int dgram_sendto(tw_transport *t, const void *data, size_t len,
         return rc;
     if (TW__REC_ON(t->loop))
         tw__rec_event(t, TW_REC_SENDTO, data, len, addr, 0);
-    if (t->dq_head == NULL) {
+    if (t->k.dq.head == NULL) {
         /* Nothing queued: the order cannot be broken, try it now. */
         rc = t->ops->sendto(t, data, len, dest);
         if (rc == 0)
@@ -375,11 +377,11 @@ static int dgram_sendto(tw_transport *t, const void *data, size_t len,
 static void pop(tw_transport *t)
 {
     queue_check(t);
-    struct tw__dgram *d = t->dq_head;
+    struct tw__dgram *d = t->k.dq.head;
     assert(d);
-    t->dq_head = d->next;
-    if (!t->dq_head)
-        t->dq_tail = NULL;
+    t->k.dq.head = d->next;
+    if (!t->k.dq.head)
+        t->k.dq.tail = NULL;
     assert(t->queued >= d->len + TW__DGRAM_HEADER);
     t->queued -= d->len + TW__DGRAM_HEADER;
     free(d);
@@ -390,10 +392,10 @@ static void pop(tw_transport *t)
  * close as the stream flush does. */
 static void dgram_writable(tw_transport *t)
 {
-    assert(t->cls == &tw__datagram_class && !(t->flags & TW__T_LOST));
+    assert(tw__cls(t) == &tw__datagram_class && !(t->flags & TW__T_LOST));
     queue_check(t);
-    for (int i = 0; i < TW__DGRAM_FLUSH_MAX && t->dq_head; i++) {
-        struct tw__dgram *d = t->dq_head;
+    for (int i = 0; i < TW__DGRAM_FLUSH_MAX && t->k.dq.head; i++) {
+        struct tw__dgram *d = t->k.dq.head;
         int rc = t->ops->sendto(t, d->data, d->len, d->addr.len ? &d->addr : NULL);
         if (rc == -EAGAIN)
             break;
@@ -407,7 +409,7 @@ static void dgram_writable(tw_transport *t)
     }
     tw__transport_maybe_resume(t); /* may sendto more, or close */
     queue_check(t);
-    if ((t->flags & TW__T_LOST) || t->dq_head)
+    if ((t->flags & TW__T_LOST) || t->k.dq.head)
         return;
     tw__transport_arm_write(t, false);
     if (t->flags & TW__T_CLOSING)
@@ -417,8 +419,8 @@ static void dgram_writable(tw_transport *t)
 /* Drop every queued datagram (abort, fatal errors, the end, teardown). */
 static void dgram_clear(tw_transport *t)
 {
-    assert(t->cls == &tw__datagram_class);
-    while (t->dq_head)
+    assert(tw__cls(t) == &tw__datagram_class);
+    while (t->k.dq.head)
         pop(t);
     assert(t->queued == 0); /* every byte counted was a queued datagram's */
 }

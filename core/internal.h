@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -389,10 +390,10 @@ typedef enum tw__event {
 #define TW__EV_RELEASE TW__EV_COUNT
 
 typedef struct tw__contract {
-    uint8_t state;     /* 0 new, 1 made (TW__CONTRACT_MADE), 2 eof, 3 lost */
-    bool in_buffer;    /* get_buffer returned, buffer_updated not yet */
-    bool paused;       /* pause_writing delivered, resume not yet */
-    bool exited;       /* process_exited delivered */
+    uint8_t state : 2;  /* 0 new, 1 made (TW__CONTRACT_MADE), 2 eof, 3 lost */
+    bool in_buffer : 1; /* get_buffer returned, buffer_updated not yet */
+    bool paused : 1;    /* pause_writing delivered, resume not yet */
+    bool exited : 1;    /* process_exited delivered */
 } tw__contract;
 
 /* The state in which data_received (the event of every read) is allowed
@@ -507,10 +508,13 @@ enum {
                                  use after the end (strict mode keeps the
                                  memory to see it) */
 };
+/* t->flags holds them in 16 bits. */
+_Static_assert(TW__T_WALARM <= UINT16_MAX / 2 && TW__T_DEAD <= UINT16_MAX / 2,
+               "transport flags outgrew t->flags");
 
 /* What a transport kind can do, and what it does its own way: one constant
- * per tw_transport_kind, which tw__transport_init sets as t->cls. The core
- * asks it, never the kind. A call a kind cannot make returns -ENOTSUP.
+ * per tw_transport_kind; tw__transport_init notes the kind in t->kind,
+ * and tw__cls(t) is its class. The core asks the class, never the kind. A call a kind cannot make returns -ENOTSUP.
  * STREAM, READ and WRITE are core/transport.c's, DATAGRAM is
  * core/datagram.c's, SUBPROCESS core/subprocess.c's. */
 typedef struct tw__transport_class {
@@ -554,31 +558,78 @@ typedef struct tw__transport_class {
 extern const tw__transport_class tw__datagram_class;   /* core/datagram.c */
 extern const tw__transport_class tw__subprocess_class; /* core/subprocess.c */
 
+/* An address a transport keeps: a sockaddr of len bytes. Its family is
+ * kept in a byte; the bytes after the family inline when they fit (every
+ * IPv4 and IPv6 address, a Unix path of up to 23 bytes), else the whole
+ * sockaddr in an allocation of its own, whose pointer the inline bytes
+ * hold (a longer Unix path). len 0: no address. Zero bytes are a valid
+ * empty one; copy with tw__taddr_copy (never by assignment, which would
+ * share the allocation), release with tw__taddr_clear. */
+#define TW__TADDR_REST 26
+typedef struct tw__taddr {
+    uint8_t len; /* a sockaddr_storage's 128 at most */
+    uint8_t family;
+    uint8_t rest[TW__TADDR_REST];
+} tw__taddr;
+#define TW__TADDR_INLINE (TW__TADDR_REST + (int)sizeof(sa_family_t))
+
+/* Keep a copy of a (NULL or len 0: none). 0, or -ENOMEM (then d holds no
+ * address). */
+int tw__taddr_set(tw__taddr *d, const tw_addr *a);
+int tw__taddr_copy(tw__taddr *d, const tw__taddr *s);
+void tw__taddr_clear(tw__taddr *d);
+/* The address as a whole tw_addr (bytes past len zero). */
+void tw__taddr_get(const tw__taddr *s, tw_addr *out);
+/* Its family (AF_UNSPEC when none). */
+static inline int tw__taddr_family(const tw__taddr *a)
+{
+    return a->len ? a->family : AF_UNSPEC;
+}
+
 struct tw_transport {
     const tw__transport_ops *ops;
-    const tw__transport_class *cls; /* its kind's, cls->kind the kind */
     tw_loop *loop;
     tw_protocol *proto;
-    unsigned flags;
-    int lost_err;
+    uint16_t flags;          /* TW__T_* */
+    int16_t lost_err;        /* an errno or a TW_E* code: both fit */
+    uint8_t kind;            /* a tw_transport_kind: its class, tw__cls(t) */
+    tw__contract contract;
     uint64_t id;             /* loop-unique, for messages and traces */
     tw__wbuf wbuf;
     size_t queued;           /* bytes buffered outside wbuf (datagrams) */
-    struct tw__dgram *dq_head, *dq_tail; /* unsent datagrams (datagram.c) */
+    /* What only some kinds keep, read through the accessors below. */
+    union {
+        /* a kind with sendto: unsent datagrams (datagram.c) */
+        struct { struct tw__dgram *head, *tail; } dq;
+        /* a stream: tw_loop_sendfile in progress (core/sendfile.c), or NULL */
+        struct tw__sendfile *sendfile;
+    } k;
     size_t high, low;
     /* Buffered beyond this, the loop's on_wbuf_alarm is told (once):
      * SIZE_MAX when it has none. Kept by tw__transport_wbuf_alarm_arm, so
      * the write path pays one comparison. */
     size_t wbuf_alarm;
-    tw_addr peer, local;
-    tw__contract contract;
+    tw__taddr peer, local;
     tw__list link;           /* in loop->transports */
-    /* client completion, called after connection_made */
-    tw_connect_cb connect_cb;
-    void *connect_arg;
-    /* tw_loop_sendfile in progress (core/sendfile.c), or NULL */
-    struct tw__sendfile *sendfile;
 };
+
+/* The class of each kind (core/transport.c), and t's. */
+extern const tw__transport_class *const tw__classes[];
+static inline const tw__transport_class *tw__cls(const tw_transport *t)
+{
+    return tw__classes[t->kind];
+}
+
+/* t's sendfile in progress, or NULL (always NULL but for a stream). */
+static inline struct tw__sendfile *tw__transport_sendfile(const tw_transport *t)
+{
+    return tw__cls(t)->kind == TW_TRANSPORT_STREAM ? t->k.sendfile : NULL;
+}
+/* The first datagram t has queued, or NULL (always NULL without sendto). */
+static inline struct tw__dgram *tw__transport_dq(const tw_transport *t)
+{
+    return tw__cls(t)->sendto ? t->k.dq.head : NULL;
+}
 
 /* Initialise the core part of a transport the backend allocated (struct
  * tw_transport first in the backend's struct), of the class of kind.
@@ -654,8 +705,8 @@ void tw__transport_finish(tw_transport *t, int err);
 /* Drop what t's kind queues outside t->wbuf (its class's clear). */
 static inline void tw__transport_clear_queued(tw_transport *t)
 {
-    if (t->cls->clear)
-        t->cls->clear(t);
+    if (tw__cls(t)->clear)
+        tw__cls(t)->clear(t);
 }
 
 /* Drop every datagram endpoint still waiting for a name, calling nothing
@@ -677,6 +728,9 @@ void tw__sendfile_drop(tw_transport *t);
 /* The completion's scheduled callback, which owns its argument:
  * tw__loop_fini frees the arguments of those still pending. */
 void tw__sendfile_done_cb(void *p);
+/* connection_made, then a client's completion: its argument is an
+ * allocation the callback frees (and tw__loop_fini, if still pending). */
+void tw__made_then_cb(void *p);
 
 /* Most addresses kept from one lookup. */
 #define TW__RESOLVE_MAX 16

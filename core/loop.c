@@ -593,7 +593,8 @@ void tw__loop_fini(tw_loop *loop)
     for (uint32_t i = 0; i < loop->nslots; i++) {
         tw__slot *s = &loop->slots[i];
         if ((s->state == TW__SLOT_READY || s->state == TW__SLOT_TIMER) &&
-            (s->cb == tw__connect_fail_cb || s->cb == tw__sendfile_done_cb))
+            (s->cb == tw__connect_fail_cb || s->cb == tw__sendfile_done_cb ||
+             s->cb == tw__made_then_cb))
             free(s->arg);
     }
     free(loop->slots);

@@ -255,9 +255,13 @@ static int rotate(struct tw__rec *r, tw_loop *loop)
         return rc;
     for (tw__list *l = loop->transports.next; l != &loop->transports; l = l->next) {
         tw_transport *t = tw__container_of(l, tw_transport, link);
-        if ((t->flags & (TW__T_MADE | TW__T_LOST)) == TW__T_MADE)
-            write_record(r, TW_REC_OPEN, t->cls->kind, TW_REC_F_BEFORE, t->id, 0,
-                         &t->peer, &t->local, NULL, 0);
+        if ((t->flags & (TW__T_MADE | TW__T_LOST)) == TW__T_MADE) {
+            tw_addr peer, local;
+            tw__taddr_get(&t->peer, &peer);
+            tw__taddr_get(&t->local, &local);
+            write_record(r, TW_REC_OPEN, tw__cls(t)->kind, TW_REC_F_BEFORE, t->id, 0,
+                         &peer, &local, NULL, 0);
+        }
     }
     return 0;
 }
@@ -425,19 +429,21 @@ int tw_loop_record_stats(const tw_loop *loop, tw_record_stats *out)
 
 static bool accepted(const tw_transport *t)
 {
-    if (t->cls->kind != TW_TRANSPORT_STREAM || !t->local.len)
+    if (tw__cls(t)->kind != TW_TRANSPORT_STREAM || !t->local.len)
         return false;
-    int fam = tw_addr_family(&t->local);
+    tw_addr local;
+    tw__taddr_get(&t->local, &local);
+    int fam = tw_addr_family(&local);
     for (tw__list *l = t->loop->servers.next; l != &t->loop->servers; l = l->next) {
         const tw_server *s = tw__container_of(l, tw_server, link);
         for (int i = 0; i < s->nlisten; i++) {
             const tw_addr *a = &s->addrs[i];
             if (tw_addr_family(a) != fam)
                 continue;
-            if (fam == AF_UNIX ? a->len == t->local.len &&
-                                     memcmp(&a->u, &t->local.u, a->len) == 0
-                : fam == AF_INET ? a->u.in4.sin_port == t->local.u.in4.sin_port
-                                 : a->u.in6.sin6_port == t->local.u.in6.sin6_port)
+            if (fam == AF_UNIX ? a->len == local.len &&
+                                     memcmp(&a->u, &local.u, a->len) == 0
+                : fam == AF_INET ? a->u.in4.sin_port == local.u.in4.sin_port
+                                 : a->u.in6.sin6_port == local.u.in6.sin6_port)
                 return true;
         }
     }
@@ -450,9 +456,12 @@ void tw__rec_event(tw_transport *t, int type, const void *data,
     struct tw__rec *r = t->loop->rec;
     unsigned flags = 0;
     const tw_addr *b = NULL;
+    tw_addr peer, local;
     if (type == TW_REC_OPEN) {
-        a = &t->peer; /* what connection_made would have told */
-        b = &t->local;
+        tw__taddr_get(&t->peer, &peer);
+        tw__taddr_get(&t->local, &local);
+        a = &peer; /* what connection_made would have told */
+        b = &local;
         if (accepted(t))
             flags |= TW_REC_F_ACCEPTED;
     }
@@ -461,13 +470,13 @@ void tw__rec_event(tw_transport *t, int type, const void *data,
         flags |= TW_REC_F_BUFFERED;
     }
     struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-    write_record(r, (tw_rec_type)type, t->cls->kind, flags, t->id, num, a, b, &iov,
+    write_record(r, (tw_rec_type)type, tw__cls(t)->kind, flags, t->id, num, a, b, &iov,
                  data && len ? 1 : 0);
 }
 
 void tw__rec_writev(tw_transport *t, const struct iovec *iov, int iovcnt)
 {
-    write_record(t->loop->rec, TW_REC_WRITE, t->cls->kind, 0, t->id, 0, NULL,
+    write_record(t->loop->rec, TW_REC_WRITE, tw__cls(t)->kind, 0, t->id, 0, NULL,
                  NULL, iov, iovcnt);
 }
 

@@ -1,7 +1,7 @@
 /* core/sendfile.c - asyncio's loop.sendfile over a stream transport.
  *
  * Map:
- *   1. the state: one per transport at most (t->sendfile)
+ *   1. the state: one per transport at most (tw__transport_sendfile(t))
  *   2. the pump: the backend's fast path, else read a block and send it
  *   3. the end: the file position, the callback from the loop
  *   4. the call
@@ -53,10 +53,10 @@ static void sf_free(struct tw__sendfile *sf)
 
 void tw__sendfile_drop(tw_transport *t)
 {
-    struct tw__sendfile *sf = t->sendfile;
+    struct tw__sendfile *sf = tw__transport_sendfile(t);
     if (!sf)
         return;
-    t->sendfile = NULL;
+    t->k.sendfile = NULL;
     if (sf->pump_h)
         tw_handle_cancel(t->loop, sf->pump_h);
     sf_free(sf);
@@ -76,11 +76,11 @@ void tw__sendfile_done_cb(void *p)
 
 void tw__sendfile_end(tw_transport *t, int err)
 {
-    struct tw__sendfile *sf = t->sendfile;
+    struct tw__sendfile *sf = tw__transport_sendfile(t);
     if (!sf)
         return;
     assert(err <= 0);
-    t->sendfile = NULL;
+    t->k.sendfile = NULL;
     if (sf->pump_h)
         tw_handle_cancel(t->loop, sf->pump_h);
     sf->pump_h = 0;
@@ -105,7 +105,7 @@ static void pump_cb(void *arg)
     sf->pump_h = 0;
     tw_transport *t = sf->t;
     /* An end cancels this, and writes wait for the end. */
-    assert(t->sendfile == sf && !(t->flags & TW__T_LOST));
+    assert(tw__transport_sendfile(t) == sf && !(t->flags & TW__T_LOST));
     if (t->wbuf.size == 0)
         tw__sendfile_pump(t);
 }
@@ -132,7 +132,7 @@ static ssize_t read_block(struct tw__sendfile *sf, size_t len)
 
 void tw__sendfile_pump(tw_transport *t)
 {
-    struct tw__sendfile *sf = t->sendfile;
+    struct tw__sendfile *sf = tw__transport_sendfile(t);
     assert(sf && t->wbuf.size == 0 && !(t->flags & TW__T_LOST));
     uint64_t budget = TURN_MAX;
     for (;;) {
@@ -150,7 +150,7 @@ void tw__sendfile_pump(tw_transport *t)
             budget -= (uint64_t)n < budget ? (uint64_t)n : budget;
             /* A TLS send may have called pause_writing, which may have
              * closed the transport. */
-            if (t->sendfile != sf)
+            if (tw__transport_sendfile(t) != sf)
                 return;
             if (sf->boff < sf->blen) {
                 tw__transport_arm_write(t, true); /* the rest when it can */
@@ -223,13 +223,13 @@ int tw_loop_sendfile(tw_loop *loop, tw_transport *t, int fd, int64_t offset,
         return -EINVAL;
     if (fd < 0)
         return -EBADF;
-    if (t->cls->kind != TW_TRANSPORT_STREAM)
+    if (tw__cls(t)->kind != TW_TRANSPORT_STREAM)
         return -ENOTSUP;
     if (t->flags & TW__T_CLOSING)
         return -EPIPE;
     if (t->flags & TW__T_EOF_OUT)
         return -ESHUTDOWN;
-    if (t->sendfile)
+    if (tw__transport_sendfile(t))
         return -EBUSY;
     struct tw__sendfile *sf = calloc(1, sizeof *sf);
     if (!sf)
@@ -251,6 +251,6 @@ int tw_loop_sendfile(tw_loop *loop, tw_transport *t, int fd, int64_t offset,
         }
     }
     /* Else the buffer drains first, and its flush starts the pump. */
-    t->sendfile = sf;
+    t->k.sendfile = sf;
     return 0;
 }

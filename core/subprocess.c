@@ -265,7 +265,7 @@ void tw__subprocess_exited(tw__subprocess *sp, int returncode)
 static int sp_close(tw_transport *t)
 {
     tw__subprocess *sp = (tw__subprocess *)t;
-    assert(t->cls == &tw__subprocess_class);
+    assert(tw__cls(t) == &tw__subprocess_class);
     if (t->flags & TW__T_CLOSING)
         return 0;
     t->flags |= TW__T_CLOSING;
@@ -340,7 +340,7 @@ const tw__transport_class tw__subprocess_class = {
 
 static tw__subprocess *as_sp(tw_transport *t)
 {
-    return t && t->cls == &tw__subprocess_class ? (tw__subprocess *)t : NULL;
+    return t && tw__cls(t) == &tw__subprocess_class ? (tw__subprocess *)t : NULL;
 }
 
 int tw_transport_get_pid(tw_transport *t)

@@ -18,7 +18,7 @@
  * memory is freed only in the end callback, which always runs from the
  * loop (never inside a call the protocol made).
  *
- * Kinds: what differs between them is the transport's class (t->cls),
+ * Kinds: what differs between them is the transport's class (tw__cls(t)),
  * asked here as flags and called as hooks; nothing here names a kind.
  */
 #include <stdio.h>
@@ -65,7 +65,7 @@ static void invariants(const tw_transport *t)
     assert(!(f & TW__T_RARMED) ||
            !(f & (TW__T_CLOSING | TW__T_PAUSED | TW__T_EOF_IN)));
     assert((f & (TW__T_LOST | TW__T_WARMED)) ||
-           (t->wbuf.size == 0 && t->dq_head == NULL));
+           (t->wbuf.size == 0 && tw__transport_dq(t) == NULL));
     assert(!(f & TW__T_EOF_SENT) || ((f & TW__T_EOF_OUT) && t->wbuf.size == 0));
     assert(t->low <= t->high);
     (void)f;
@@ -94,7 +94,7 @@ static void call_resume(tw_transport *t)
 
 static void arm_read(tw_transport *t, bool on)
 {
-    assert(!on || t->cls->reads);
+    assert(!on || tw__cls(t)->reads);
     if (!!(t->flags & TW__T_RARMED) == on)
         return;
     t->flags ^= TW__T_RARMED;
@@ -103,7 +103,7 @@ static void arm_read(tw_transport *t, bool on)
 
 static void arm_write(tw_transport *t, bool on)
 {
-    assert(!on || t->cls->limits);
+    assert(!on || tw__cls(t)->limits);
     if (!!(t->flags & TW__T_WARMED) == on)
         return;
     t->flags ^= TW__T_WARMED;
@@ -146,7 +146,7 @@ static const tw__transport_class write_class = {
     .writable = flush,
 };
 
-static const tw__transport_class *const classes[] = {
+const tw__transport_class *const tw__classes[] = {
     [TW_TRANSPORT_STREAM] = &stream_class,
     [TW_TRANSPORT_READ] = &read_class,
     [TW_TRANSPORT_WRITE] = &write_class,
@@ -160,16 +160,18 @@ void tw__transport_init(tw_transport *t, tw_loop *loop,
                         const tw__transport_ops *ops, tw_transport_kind kind)
 {
     assert(loop && ops && ops->destroy);
-    assert((size_t)kind < sizeof classes / sizeof classes[0] && classes[kind]);
-    const tw__transport_class *c = classes[kind];
+    assert((size_t)kind < sizeof tw__classes / sizeof tw__classes[0] && tw__classes[kind]);
+    const tw__transport_class *c = tw__classes[kind];
     /* The implications internal.h states for a class. */
     assert((!c->pause_reading || c->reads) && (!c->close_on_eof || c->reads));
     assert((!c->write_eof || c->writes) && (!c->writes || c->limits));
     assert((!c->sendto || c->limits) && c->limits == (c->writable != NULL));
     /* A close with more to do after its flush takes no write meanwhile. */
     assert(!ops->close_takes_writes || !ops->close_flushed);
+    /* t->k holds a sendfile for a stream, datagrams for sendto. */
+    assert(!(c->sendto && kind == TW_TRANSPORT_STREAM));
     t->ops = ops;
-    t->cls = c;
+    t->kind = (uint8_t)kind;
     t->loop = loop;
     t->proto = NULL;
     t->flags = 0;
@@ -177,14 +179,11 @@ void tw__transport_init(tw_transport *t, tw_loop *loop,
     t->id = ++loop->next_transport_id;
     tw__wbuf_init(&t->wbuf);
     t->queued = 0;
-    t->dq_head = t->dq_tail = NULL;
+    memset(&t->k, 0, sizeof t->k);
     t->high = TW_WRITE_BUFFER_HIGH_DEFAULT;
     t->low = TW_WRITE_BUFFER_HIGH_DEFAULT / 4;
     tw__transport_wbuf_alarm_arm(t);
     memset(&t->contract, 0, sizeof t->contract);
-    t->connect_cb = NULL;
-    t->connect_arg = NULL;
-    t->sendfile = NULL;
     tw__list_push(&loop->transports, &t->link);
     tw__loop_ref(loop);
 }
@@ -235,7 +234,8 @@ static void finish(tw_transport *t, int err)
      * connection_lost, while the transport is still valid. */
     tw__sendfile_end(t, err ? err : -ECANCELED);
     t->flags |= TW__T_LOST | TW__T_CLOSING;
-    t->lost_err = err;
+    assert(err >= INT16_MIN && err <= INT16_MAX);
+    t->lost_err = (int16_t)err;
     arm_read(t, false);
     arm_write(t, false);
     if (!tw_call_soon(t->loop, end_cb, t))
@@ -243,9 +243,8 @@ static void finish(tw_transport *t, int err)
     invariants(t);
 }
 
-static void made_cb(void *arg)
+static void made(tw_transport *t, tw_connect_cb cb, void *cb_arg)
 {
-    tw_transport *t = arg;
     assert(!(t->flags & TW__T_MADE)); /* connection_made once */
     t->flags |= TW__T_MADE;
     check(t, TW__EV_MADE);
@@ -253,14 +252,32 @@ static void made_cb(void *arg)
         tw__rec_event(t, TW_REC_OPEN, NULL, 0, NULL, 0);
     if (t->proto->ops->connection_made)
         TW__CALL_OUT(t, TW__EV_MADE, t->proto->ops->connection_made(t->proto, t));
-    tw_connect_cb cb = t->connect_cb;
-    if (cb) {
-        t->connect_cb = NULL;
-        cb(t->connect_arg, t, 0);
-    }
+    if (cb)
+        cb(cb_arg, t, 0);
     if (!(t->flags & (TW__T_CLOSING | TW__T_PAUSED | TW__T_EOF_IN)) &&
-        t->cls->reads)
+        tw__cls(t)->reads)
         arm_read(t, true);
+}
+
+static void made_cb(void *arg)
+{
+    made(arg, NULL, NULL);
+}
+
+/* A client's completion rides with the scheduled connection_made rather
+ * than in every transport: most have none, and it is done with once
+ * connection_made has run. */
+struct tw__made {
+    tw_transport *t;
+    tw_connect_cb cb;
+    void *arg;
+};
+
+void tw__made_then_cb(void *arg)
+{
+    struct tw__made m = *(struct tw__made *)arg;
+    free(arg);
+    made(m.t, m.cb, m.arg);
 }
 
 int tw__transport_open(tw_transport *t, tw_protocol_factory factory,
@@ -275,9 +292,16 @@ int tw__transport_open(tw_transport *t, tw_protocol_factory factory,
         return -ENOMEM;
     }
     t->proto = p;
-    t->connect_cb = cb;
-    t->connect_arg = arg;
-    if (!tw_call_soon(t->loop, made_cb, t)) {
+    struct tw__made *m = NULL;
+    if (cb) {
+        m = malloc(sizeof *m);
+        if (m)
+            *m = (struct tw__made){.t = t, .cb = cb, .arg = arg};
+    }
+    if ((cb && !m) ||
+        !(m ? tw_call_soon(t->loop, tw__made_then_cb, m)
+            : tw_call_soon(t->loop, made_cb, t))) {
+        free(m);
         if (cb)
             tw__connect_fail(t->loop, cb, arg, -ENOMEM);
         destroy(t);
@@ -335,7 +359,7 @@ void tw__transport_received(tw_transport *t, size_t n)
 
 size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
 {
-    assert(t->cls->reads);
+    assert(tw__cls(t)->reads);
     assert(len == 0 || data);
     invariants(t);
     size_t done = 0;
@@ -370,7 +394,7 @@ size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
 
 void tw__transport_eof(tw_transport *t)
 {
-    assert(t->cls->reads);
+    assert(tw__cls(t)->reads);
     invariants(t);
     if (t->flags & (TW__T_CLOSING | TW__T_EOF_IN))
         return;
@@ -383,7 +407,7 @@ void tw__transport_eof(tw_transport *t)
     bool keep = false;
     if (t->proto->ops->eof_received)
         TW__CALL_OUT(t, TW__EV_EOF, keep = t->proto->ops->eof_received(t->proto));
-    if (!keep || t->cls->close_on_eof)
+    if (!keep || tw__cls(t)->close_on_eof)
         tw_transport_close(t);
 }
 
@@ -391,7 +415,7 @@ int tw_transport_pause_reading(tw_transport *t)
 {
     if (tw__transport_dead(t, "pause_reading()"))
         return -EPIPE;
-    if (!t->cls->pause_reading)
+    if (!tw__cls(t)->pause_reading)
         return -ENOTSUP;
     if (t->flags & (TW__T_CLOSING | TW__T_PAUSED))
         return 0;
@@ -405,7 +429,7 @@ int tw_transport_resume_reading(tw_transport *t)
 {
     if (tw__transport_dead(t, "resume_reading()"))
         return -EPIPE;
-    if (!t->cls->pause_reading)
+    if (!tw__cls(t)->pause_reading)
         return -ENOTSUP;
     if ((t->flags & TW__T_CLOSING) || !(t->flags & TW__T_PAUSED))
         return 0;
@@ -420,17 +444,17 @@ bool tw_transport_is_reading(const tw_transport *t)
 {
     if (tw__transport_dead(t, "is_reading()"))
         return false;
-    assert(t->cls->pause_reading || !(t->flags & TW__T_PAUSED));
+    assert(tw__cls(t)->pause_reading || !(t->flags & TW__T_PAUSED));
     return !(t->flags & (TW__T_CLOSING | TW__T_PAUSED | TW__T_EOF_IN)) &&
-           t->cls->reads;
+           tw__cls(t)->reads;
 }
 
 /* ---- writing ---- */
 
 static size_t buffered(const tw_transport *t)
 {
-    assert(t->cls->writes || t->wbuf.size == 0);
-    assert(t->cls->limits || t->queued == 0);
+    assert(tw__cls(t)->writes || t->wbuf.size == 0);
+    assert(tw__cls(t)->limits || t->queued == 0);
     return t->wbuf.size + t->queued;
 }
 
@@ -468,7 +492,7 @@ static void wbuf_alarm(tw_transport *t)
  * layer's records), inside the call that grew it. */
 static void maybe_pause(tw_transport *t)
 {
-    assert(t->cls->limits && t->low <= t->high);
+    assert(tw__cls(t)->limits && t->low <= t->high);
     assert(!(t->flags & TW__T_LOST));
     if (buffered(t) > t->wbuf_alarm)
         wbuf_alarm(t);
@@ -481,7 +505,7 @@ static void maybe_pause(tw_transport *t)
 
 static void maybe_resume(tw_transport *t)
 {
-    assert(t->cls->limits && t->low <= t->high);
+    assert(tw__cls(t)->limits && t->low <= t->high);
     assert(!(t->flags & TW__T_LOST));
     if (!(t->flags & TW__T_WPAUSED) || buffered(t) > t->low)
         return;
@@ -531,14 +555,14 @@ static void do_shutdown(tw_transport *t)
  * transport appends them to the buffer it is flushing). */
 static int write_check(const tw_transport *t)
 {
-    if (!t->cls->writes)
+    if (!tw__cls(t)->writes)
         return -ENOTSUP;
     if ((t->flags & TW__T_CLOSING) &&
         ((t->flags & TW__T_LOST) || !t->ops->close_takes_writes))
         return -EPIPE;
     if (t->flags & TW__T_EOF_OUT)
         return -ESHUTDOWN;
-    if (t->sendfile)
+    if (tw__transport_sendfile(t))
         return -EBUSY; /* the file has the connection until it is sent */
     return 0;
 }
@@ -669,7 +693,7 @@ static bool write_now_ok(const tw_transport *t)
 {
     return t->wbuf.size == 0 &&
            !(t->flags & (TW__T_CLOSING | TW__T_EOF_OUT)) &&
-           t->cls->writes && t->sendfile == NULL;
+           tw__cls(t)->writes && tw__transport_sendfile(t) == NULL;
 }
 
 int tw_transport_write(tw_transport *t, const void *data, size_t len)
@@ -698,16 +722,16 @@ void tw__transport_writable(tw_transport *t)
 {
     if (t->flags & TW__T_LOST)
         return;
-    assert(t->cls->writable); /* only a kind with a buffer arms writing */
+    assert(tw__cls(t)->writable); /* only a kind with a buffer arms writing */
     invariants(t);
-    t->cls->writable(t);
+    tw__cls(t)->writable(t);
     invariants(t);
 }
 
 /* The writable hook of the kinds that write bytes: send what wbuf holds. */
 static void flush(tw_transport *t)
 {
-    assert(t->cls->writes && !(t->flags & TW__T_LOST));
+    assert(tw__cls(t)->writes && !(t->flags & TW__T_LOST));
     if (t->wbuf.size) {
         struct iovec iov[TW__IOV_MAX];
         int n = tw__wbuf_iov(&t->wbuf, iov, TW__IOV_MAX);
@@ -727,7 +751,7 @@ static void flush(tw_transport *t)
     maybe_resume(t);
     if ((t->flags & TW__T_LOST) || t->wbuf.size)
         return;
-    if (t->sendfile) {
+    if (tw__transport_sendfile(t)) {
         /* Drained with a file waiting: it goes now (core/sendfile.c),
          * arming writing as it needs. No close or write_eof can be
          * pending: both wait for, or end, the sendfile. */
@@ -745,7 +769,7 @@ int tw_transport_write_eof(tw_transport *t)
 {
     if (tw__transport_dead(t, "write_eof()"))
         return -EPIPE;
-    if (!t->cls->write_eof || !t->ops->can_write_eof)
+    if (!tw__cls(t)->write_eof || !t->ops->can_write_eof)
         return -ENOTSUP;
     /* asyncio ignores it once closing; strict mode reports it after the
      * protocol's own close() or abort(): the half close it asks for will
@@ -758,7 +782,7 @@ int tw_transport_write_eof(tw_transport *t)
                                 : "after close(): ignored");
     if (t->flags & (TW__T_CLOSING | TW__T_EOF_OUT))
         return 0;
-    if (t->sendfile)
+    if (tw__transport_sendfile(t))
         return -EBUSY;
     t->flags |= TW__T_EOF_OUT;
     if (TW__REC_ON(t->loop))
@@ -773,7 +797,7 @@ bool tw_transport_can_write_eof(const tw_transport *t)
 {
     if (tw__transport_dead(t, "can_write_eof()"))
         return false;
-    return t->cls->write_eof && t->ops->can_write_eof;
+    return tw__cls(t)->write_eof && t->ops->can_write_eof;
 }
 
 size_t tw_transport_get_write_buffer_size(const tw_transport *t)
@@ -817,7 +841,7 @@ int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
 {
     if (tw__transport_dead(t, "set_write_buffer_limits()"))
         return -EPIPE;
-    if (!t->cls->limits)
+    if (!tw__cls(t)->limits)
         return -ENOTSUP; /* nothing is ever written */
     if (high < TW_LIMIT_DEFAULT || low < TW_LIMIT_DEFAULT)
         return bad_limits(t, high, low);
@@ -845,8 +869,8 @@ int tw_transport_close(tw_transport *t)
     if (TW__REC_ON(t->loop) && !(t->flags & TW__T_CLOSING))
         tw__rec_event(t, TW_REC_CLOSE, NULL, 0, NULL, 0);
     t->flags |= TW__T_CLOSE_CALLED;
-    if (t->cls->close)
-        return t->cls->close(t); /* a subprocess: pipes, kill, the exit */
+    if (tw__cls(t)->close)
+        return tw__cls(t)->close(t); /* a subprocess: pipes, kill, the exit */
     if (t->flags & TW__T_CLOSING)
         return 0;
     /* A sendfile stops here (asyncio's fails too); what the transport
@@ -854,8 +878,8 @@ int tw_transport_close(tw_transport *t)
     tw__sendfile_end(t, -ECANCELED);
     t->flags |= TW__T_CLOSING;
     arm_read(t, false);
-    assert(t->cls->sendto || t->dq_head == NULL);
-    if (t->wbuf.size == 0 && t->dq_head == NULL)
+    assert(tw__cls(t)->sendto || tw__transport_dq(t) == NULL);
+    if (t->wbuf.size == 0 && tw__transport_dq(t) == NULL)
         close_flushed(t);
     invariants(t);
     return 0;
@@ -867,7 +891,7 @@ static void force_close(tw_transport *t, int err)
         return;
     tw__wbuf_clear(&t->wbuf);
     tw__transport_clear_queued(t);
-    assert(t->wbuf.size == 0 && t->dq_head == NULL);
+    assert(t->wbuf.size == 0 && tw__transport_dq(t) == NULL);
     finish(t, err);
 }
 
@@ -875,7 +899,7 @@ int tw_transport_abort(tw_transport *t)
 {
     if (tw__transport_dead(t, "abort()"))
         return -EPIPE;
-    if (!t->cls->abort)
+    if (!tw__cls(t)->abort)
         return -ENOTSUP; /* SubprocessTransport has none: close() kills */
     if (TW__REC_ON(t->loop) && !(t->flags & TW__T_LOST))
         tw__rec_event(t, TW_REC_ABORT, NULL, 0, NULL, 0);
@@ -902,7 +926,7 @@ bool tw_transport_is_closing(const tw_transport *t)
 tw_transport_kind tw_transport_kind_of(const tw_transport *t)
 {
     (void)tw__transport_dead(t, "kind_of()"); /* the kind is still known */
-    return t->cls->kind;
+    return tw__cls(t)->kind;
 }
 
 tw_loop *tw_transport_loop(const tw_transport *t)
@@ -922,7 +946,7 @@ int tw_transport_get_extra_info(tw_transport *t, const char *name,
         return -ENOENT;
     if (!name)
         return -EINVAL;
-    const tw_addr *a = NULL;
+    const tw__taddr *a = NULL;
     if (strcmp(name, "peername") == 0)
         a = &t->peer;
     else if (strcmp(name, "sockname") == 0)
@@ -931,7 +955,7 @@ int tw_transport_get_extra_info(tw_transport *t, const char *name,
         if (a->len == 0)
             return -ENOENT;
         out->type = TW_EXTRA_ADDR;
-        out->v.addr = *a;
+        tw__taddr_get(a, &out->v.addr);
         return 0;
     }
     return t->ops->extra_info ? t->ops->extra_info(t, name, out) : -ENOENT;
@@ -970,7 +994,7 @@ int tw_transport_peername(tw_transport *t, tw_addr *out)
         return -ENOENT;
     if (t->peer.len == 0)
         return -ENOENT;
-    *out = t->peer;
+    tw__taddr_get(&t->peer, out);
     return 0;
 }
 
@@ -980,7 +1004,7 @@ int tw_transport_sockname(tw_transport *t, tw_addr *out)
         return -ENOENT;
     if (t->local.len == 0)
         return -ENOENT;
-    *out = t->local;
+    tw__taddr_get(&t->local, out);
     return 0;
 }
 
@@ -1008,13 +1032,13 @@ int tw_transport_sendto(tw_transport *t, const void *data, size_t len,
 {
     if (tw__transport_dead(t, "sendto()"))
         return -EPIPE;
-    if (!t->cls->sendto || !t->ops->sendto)
+    if (!tw__cls(t)->sendto || !t->ops->sendto)
         return -ENOTSUP;
     if (t->flags & TW__T_CLOSING)
         return -EPIPE;
     if (len > 0 && !data)
         return -EINVAL;
-    return t->cls->sendto(t, data, len, addr); /* core/datagram.c */
+    return tw__cls(t)->sendto(t, data, len, addr); /* core/datagram.c */
 }
 
 void tw__transport_arm_write(tw_transport *t, bool on) { arm_write(t, on); }

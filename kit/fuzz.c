@@ -579,10 +579,12 @@ int tw_fuzz_protocol(tw_protocol_factory factory, void *arg,
         tr_input(&fz, data, size);
     tw__transport_init(&fz.t, fz.loop, fz.dgram ? &fz_dgram_ops : &fz_stream_ops,
                        fz.dgram ? TW_TRANSPORT_DATAGRAM : TW_TRANSPORT_STREAM);
-    tw_addr_ip(&fz.t.local, "10.0.0.1", 7);
+    tw_addr local;
+    tw_addr_ip(&local, "10.0.0.1", 7);
+    (void)tw__taddr_set(&fz.t.local, &local); /* IP: inline, cannot fail */
     tw_addr_ip(&fz.from, "10.0.0.2", 40000);
     if (!fz.dgram || fz.o->dgram_connected)
-        fz.t.peer = fz.from;
+        (void)tw__taddr_set(&fz.t.peer, &fz.from);
     if (tw__transport_open(&fz.t, give, &fz, NULL) < 0)
         goto out; /* the protocol was released */
     drive(&fz);

@@ -35,8 +35,8 @@ struct real_io {
     real_io_cb cb;
     int fd;
     uint32_t mask;
-    /* Linked in real_loop.again while again_on (see tw__real_io_again). */
-    bool again_on;
+    /* Linked in real_loop.again while asked to be called again (see
+     * tw__real_io_again); else next is NULL (never linked) or itself. */
     tw__list again;
 };
 

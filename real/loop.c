@@ -38,21 +38,22 @@ static void batch_forget(struct real_loop *l, const struct real_io *io)
             l->events[i].data.ptr = NULL;
 }
 
+static bool again_on(const struct real_io *io)
+{
+    return io->again.next != NULL && io->again.next != &io->again;
+}
+
 static void again_cancel(struct real_io *io)
 {
-    if (io->again_on) {
-        tw__list_remove(&io->again);
-        io->again_on = false;
-    }
+    if (again_on(io))
+        tw__list_remove(&io->again); /* leaves it pointing at itself */
 }
 
 void tw__real_io_again(struct real_loop *l, struct real_io *io)
 {
     assert(io->mask != 0);
-    if (!io->again_on) {
+    if (!again_on(io))
         tw__list_push(&l->again, &io->again);
-        io->again_on = true;
-    }
 }
 
 int tw__real_io_rearm(struct real_loop *l, struct real_io *io)
@@ -210,7 +211,7 @@ static void again_run(tw__list *todo)
 {
     while (!tw__list_empty(todo)) {
         struct real_io *io = tw__container_of(todo->next, struct real_io, again);
-        assert(io->again_on && io->mask != 0); /* listed while watched */
+        assert(again_on(io) && io->mask != 0); /* listed while watched */
         again_cancel(io);
         io->cb(io, EPOLLIN);
     }

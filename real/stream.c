@@ -42,7 +42,6 @@
 struct real_stream {
     struct tw_transport base; /* first: the core casts */
     struct real_io io;
-    struct real_loop *l;
     bool want_rd, want_wr;
     /* An edge said there may be something to read (bytes, eof or an
      * error) and no read has found the socket empty since. */
@@ -60,6 +59,11 @@ struct real_stream {
 static struct real_stream *stream_of(tw_transport *t)
 {
     return (struct real_stream *)t;
+}
+
+static struct real_loop *loop_of(const struct real_stream *s)
+{
+    return tw__real_loop(s->base.loop);
 }
 
 /* ------------------------------------------------------------------ */
@@ -80,7 +84,7 @@ static void io_failed(struct real_stream *s, int err)
 {
     if (s->io_err_h == 0) {
         s->io_err = err;
-        s->io_err_h = tw_call_soon(&s->l->base, io_err_cb, s);
+        s->io_err_h = tw_call_soon(s->base.loop, io_err_cb, s);
     }
 }
 
@@ -90,7 +94,7 @@ static void watch(struct real_stream *s)
 {
     if (s->io.mask != 0)
         return;
-    int r = tw__real_io_set(s->l, &s->io, STREAM_EVENTS);
+    int r = tw__real_io_set(loop_of(s), &s->io, STREAM_EVENTS);
     if (r < 0)
         io_failed(s, r);
 }
@@ -100,7 +104,7 @@ static void rearm(struct real_stream *s)
 {
     if (s->io.mask == 0)
         return; /* registering will report it */
-    int r = tw__real_io_rearm(s->l, &s->io);
+    int r = tw__real_io_rearm(loop_of(s), &s->io);
     if (r < 0)
         io_failed(s, r);
 }
@@ -116,7 +120,7 @@ static void stream_want_read(tw_transport *t, bool on)
     if (s->io.mask == 0)
         watch(s);
     else if (s->rd_ready)
-        tw__real_io_again(s->l, &s->io); /* its edge came while paused */
+        tw__real_io_again(loop_of(s), &s->io); /* its edge came while paused */
 }
 
 /* The core wants to flush: have epoll report writability now or when it
@@ -171,7 +175,7 @@ static void stream_read(struct real_stream *s)
         tw__transport_received(t, (size_t)n);
         /* The callback may have paused, closed or lost the transport. */
         if (s->rd_ready && s->want_rd && tw__transport_reading(t))
-            tw__real_io_again(s->l, &s->io);
+            tw__real_io_again(loop_of(s), &s->io);
     } else if (n == 0) {
         s->rd_ready = false;
         tw__transport_eof(t);
@@ -182,7 +186,7 @@ static void stream_read(struct real_stream *s)
         s->rd_ready = false;
         rearm(s);
     } else if (errno == EINTR) {
-        tw__real_io_again(s->l, &s->io); /* interrupted throughout */
+        tw__real_io_again(loop_of(s), &s->io); /* interrupted throughout */
     } else {
         tw__transport_fatal(t, -errno);
     }
@@ -323,7 +327,7 @@ static int stream_extra_info(tw_transport *t, const char *name,
 /* TCP only: a Unix stream has no peer to probe. */
 static bool is_tcp(tw_transport *t)
 {
-    int fam = t->local.len ? t->local.u.sa.sa_family : AF_UNSPEC;
+    int fam = tw__taddr_family(&t->local);
     return fam == AF_INET || fam == AF_INET6;
 }
 
@@ -363,7 +367,7 @@ static void stream_destroy(tw_transport *t)
     struct real_stream *s = stream_of(t);
     if (s->io_err_h != 0)
         tw_handle_cancel(t->loop, s->io_err_h);
-    tw__real_io_set(s->l, &s->io, 0);
+    tw__real_io_set(loop_of(s), &s->io, 0);
     tw_sys.close(s->io.fd);
     tw__transport_free(&s->base);
 }
@@ -388,13 +392,17 @@ static const tw__transport_ops stream_ops = {
 
 /* Fill a from getsockname/getpeername; an empty address on failure (a
  * peer that already reset: the first read will report it). */
-static void name_of(int fd, tw_addr *a,
+/* Out of memory for a long Unix path: the address is left unknown. */
+static void name_of(int fd, tw__taddr *out,
                     int (*get)(int, struct sockaddr *, socklen_t *))
 {
-    socklen_t len = sizeof a->u.ss;
-    if (get(fd, &a->u.sa, &len) < 0 || len > sizeof a->u.ss)
+    tw_addr a;
+    memset(&a, 0, sizeof a);
+    socklen_t len = sizeof a.u.ss;
+    if (get(fd, &a.u.sa, &len) < 0 || len > sizeof a.u.ss)
         len = 0;
-    a->len = len;
+    a.len = len;
+    (void)tw__taddr_set(out, &a);
 }
 
 tw_transport *tw__real_stream_new(struct real_loop *l, int fd)
@@ -405,12 +413,11 @@ tw_transport *tw__real_stream_new(struct real_loop *l, int fd)
         return NULL;
     s->io.cb = stream_cb;
     s->io.fd = fd;
-    s->l = l;
     tw_transport *t = &s->base;
     tw__transport_init(t, &l->base, &stream_ops, TW_TRANSPORT_STREAM);
     name_of(fd, &t->local, tw_sys.getsockname);
     name_of(fd, &t->peer, tw_sys.getpeername);
-    int family = tw_addr_family(&t->local);
+    int family = tw__taddr_family(&t->local);
     if (family == AF_INET || family == AF_INET6) {
         /* asyncio's choice: a transport writes what it was given now;
          * Nagle's delay would only stall request/response protocols.

@@ -291,14 +291,17 @@ static int udp_setup(int fd, const tw_datagram_opts *o, bool *bound)
     return r;
 }
 
-static void name_of(int fd, tw_addr *a,
+/* Out of memory for a long Unix path: the address is left unknown. */
+static void name_of(int fd, tw__taddr *out,
                     int (*get)(int, struct sockaddr *, socklen_t *))
 {
-    socklen_t len = sizeof a->u.ss;
-    memset(a, 0, sizeof *a);
-    if (get(fd, &a->u.sa, &len) < 0)
+    tw_addr a;
+    socklen_t len = sizeof a.u.ss;
+    memset(&a, 0, sizeof a);
+    if (get(fd, &a.u.sa, &len) < 0)
         len = 0;
-    addr_fix(a, len);
+    addr_fix(&a, len);
+    (void)tw__taddr_set(out, &a);
 }
 
 /* Note the Unix socket file we bound, to remove it on close. */
@@ -352,7 +355,7 @@ int tw__real_create_datagram_endpoint(tw_loop *loop,
     if (opts->remote.len) {
         name_of(fd, &t->peer, tw_sys.getpeername);
         if (t->peer.len == 0) /* connected is what makes sendto(NULL) work */
-            t->peer = opts->remote;
+            (void)tw__taddr_set(&t->peer, &opts->remote);
     }
     /* A factory failure is reported through cb by the core, which also
      * destroys t (closing fd): the call itself succeeded. */

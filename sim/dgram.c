@@ -71,7 +71,11 @@ static bool bindable(const sim_node *n, const tw_addr *a)
 /* Would an endpoint at `a` on node share a port with ep? */
 static bool overlaps(const sim_dg *ep, uint32_t node, const tw_addr *a)
 {
-    const tw_addr *b = &ep->t.local;
+    if (ep->node != node)
+        return false;
+    tw_addr local;
+    tw__taddr_get(&ep->t.local, &local);
+    const tw_addr *b = &local;
     return ep->node == node && sim_dg_family(a) == sim_dg_family(b) &&
            sim_dg_port(a) == sim_dg_port(b) &&
            (sim_dg_ip_is_wildcard(a) || sim_dg_ip_is_wildcard(b) ||
@@ -165,9 +169,10 @@ int sim_dgram_create(tw_loop *loop, tw_protocol_factory factory, void *arg,
     ep->reuse_port = o->reuse_port;
     ep->broadcast = o->allow_broadcast;
     sim_dg_attach(sim, ep, n);
-    ep->t.local = local;
+    /* IP addresses: kept inline, nothing to allocate. */
+    (void)tw__taddr_set(&ep->t.local, &local);
     if (o->remote.len)
-        ep->t.peer = o->remote;
+        (void)tw__taddr_set(&ep->t.peer, &o->remote);
     sim_trace(sim, n->id, ep->t.id, "dg_open", sim_dg_port(&local),
               sim_dg_port(&o->remote));
     /* On a factory failure the core destroys ep and reports -ENOMEM
@@ -181,8 +186,12 @@ int sim_dgram_create(tw_loop *loop, tw_protocol_factory factory, void *arg,
 static int match(const sim_dg *ep, uint32_t node, const tw_addr *src,
                  const tw_addr *dst)
 {
-    const tw_addr *l = &ep->t.local;
-    if (ep->node != node || sim_dg_family(l) != sim_dg_family(dst) ||
+    if (ep->node != node)
+        return -1;
+    tw_addr local;
+    tw__taddr_get(&ep->t.local, &local);
+    const tw_addr *l = &local;
+    if (sim_dg_family(l) != sim_dg_family(dst) ||
         sim_dg_port(l) != sim_dg_port(dst))
         return -1;
     int score = 0;
@@ -191,7 +200,9 @@ static int match(const sim_dg *ep, uint32_t node, const tw_addr *src,
     else if (!sim_dg_ip_is_wildcard(l))
         return -1;
     if (ep->t.peer.len) {
-        if (!sim_dg_addr_equal(&ep->t.peer, src))
+        tw_addr peer;
+        tw__taddr_get(&ep->t.peer, &peer);
+        if (!sim_dg_addr_equal(&peer, src))
             return -1; /* connected elsewhere */
         score += 4;
     }
@@ -250,7 +261,11 @@ sim_dg *sim_dg_find(tw_sim *sim, uint32_t node, const tw_addr *src,
 
 bool sim_dg_hears_broadcast(const sim_dg *ep, uint32_t node, uint16_t port)
 {
-    const tw_addr *l = &ep->t.local;
+    if (ep->node != node)
+        return false;
+    tw_addr local;
+    tw__taddr_get(&ep->t.local, &local);
+    const tw_addr *l = &local;
     return ep->node == node && sim_dg_family(l) == AF_INET &&
            sim_dg_port(l) == port && !ep->t.peer.len &&
            (sim_dg_ip_is_wildcard(l) || sim_dg_ip_is_broadcast(l));
@@ -388,7 +403,10 @@ static int op_sendto(tw_transport *t, const void *data, size_t len,
     assert(!(t->flags & TW__T_LOST) && (len == 0 || data));
     if (ep->is_unix) /* NULL: the socket it is connected to */
         return sim_dg_unix_send(sim_of(ep), ep, data, len, addr);
-    return sim_dg_send(sim_of(ep), ep, data, len, addr ? addr : &t->peer);
+    tw_addr peer;
+    if (!addr)
+        tw__taddr_get(&t->peer, &peer);
+    return sim_dg_send(sim_of(ep), ep, data, len, addr ? addr : &peer);
 }
 
 static void op_want_read(tw_transport *t, bool on)

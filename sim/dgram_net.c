@@ -309,7 +309,9 @@ fate(tw_sim *sim, sim_dg *ep, uint32_t to, const dg_route *rt, const tw_addr *sr
 static int source(tw_sim *sim, const sim_dg *ep, const tw_addr *dst,
                   tw_addr *out)
 {
-    const tw_addr *l = &ep->t.local;
+    tw_addr local;
+    tw__taddr_get(&ep->t.local, &local);
+    const tw_addr *l = &local;
     sim_node *n = sim->nodes[ep->node];
     if (!sim_dg_ip_is_wildcard(l)) {
         sim_dg_addr_copy(out, l);

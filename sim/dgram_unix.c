@@ -292,14 +292,14 @@ int sim_dg_unix_create(tw_sim *sim, sim_node *n, tw_protocol_factory factory,
         u->ep_gen = gen;
         name_put(sim, n->id, u, &local, ep->t.id);
         ep->ino = u->ino;
-        ep->t.local = local;
+        (void)tw__taddr_set(&ep->t.local, &local);
     }
     if (remote.len) {
         if (self)
             peer = ep;
         ep->upeer = peer->id;
         ep->upeer_gen = sim_table_gen(&sim->dg->eps, peer->id);
-        ep->t.peer = remote;
+        (void)tw__taddr_set(&ep->t.peer, &remote);
     }
     sim_trace(sim, n->id, ep->t.id, "dgu_open", (int64_t)ep->ino,
               peer ? (int64_t)peer->t.id : 0);
@@ -390,8 +390,8 @@ int sim_dg_unix_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
     p->from = p->to = ep->node;
     p->sender = ep->id;
     p->sender_gen = sim_table_gen(&sim->dg->eps, ep->id);
-    p->src = ep->t.local; /* len 0 when unbound: no address */
-    p->dst = rx->t.local;
+    tw__taddr_get(&ep->t.local, &p->src); /* len 0 when unbound: no address */
+    tw__taddr_get(&rx->t.local, &p->dst);
     p->is_unix = true;
     assert(p->from == rx->node); /* a Unix datagram never leaves its node */
     ep->unix_tx += len + TW__DGRAM_HEADER;

@@ -305,7 +305,7 @@ static int tr_extra_info(tw_transport *t, const char *name, tw_extra *out)
 static void tr_destroy(tw_transport *t)
 {
     sim_pipe_tr *tr = tr_of(t);
-    sim_pipe_close_end(tr->pipe, t->cls->kind == TW_TRANSPORT_WRITE);
+    sim_pipe_close_end(tr->pipe, tw__cls(t)->kind == TW_TRANSPORT_WRITE);
     tw__transport_free(&tr->base);
 }
 

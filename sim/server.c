@@ -366,28 +366,33 @@ static sim_ep *connect_begin(sim_node *n, const tw_addr *addr,
         return NULL;
     c->connecting = true;
     c->peer_node = dst ? dst->id : n->id;
-    c->t.peer = *addr;
+    tw_addr src;
+    memset(&src, 0, sizeof src);
     if (tw_addr_family(addr) == AF_UNIX) {
         c->is_unix = true;
-        c->t.local.len = offsetof(struct sockaddr_un, sun_path);
-        c->t.local.u.un.sun_family = AF_UNIX;
+        src.len = offsetof(struct sockaddr_un, sun_path);
+        src.u.un.sun_family = AF_UNIX;
     } else {
         /* The source address: loopback for loopback, else the node's. */
         if (dst == n && !same_ip(addr, &n->addr))
-            c->t.local = *addr;
+            src = *addr;
         else
-            c->t.local = n->addr;
-        if (tw_addr_family(&c->t.local) != tw_addr_family(addr))
-            c->t.local = *addr;
+            src = n->addr;
+        if (tw_addr_family(&src) != tw_addr_family(addr))
+            src = *addr;
         if (local && !sim_dg_ip_is_wildcard(local))
-            c->t.local = *local;
+            src = *local;
         if (local && tw_addr_port(local)) {
-            set_port(&c->t.local, tw_addr_port(local));
+            set_port(&src, tw_addr_port(local));
         } else {
-            set_port(&c->t.local, n->next_ephemeral++);
+            set_port(&src, n->next_ephemeral++);
             if (n->next_ephemeral >= 61000 || n->next_ephemeral < 32768)
                 n->next_ephemeral = 32768;
         }
+    }
+    if (tw__taddr_set(&c->t.peer, addr) < 0 || tw__taddr_set(&c->t.local, &src) < 0) {
+        sim_ep_free(sim, c);
+        return NULL;
     }
     tw__loop_ref(&n->loop);
     sim->stats.connects++;
@@ -402,7 +407,7 @@ static sim_ep *connect_begin(sim_node *n, const tw_addr *addr,
             sim_tap_tcp(sim, c, true, ev, TW_SIM_PACKET_SYN, 0, sim->now, 0, NULL, 0, 0);
         else /* an address no node has */
             sim_tap_ip(sim, ev, TW_SIM_PACKET_SYN, 0, sim->now, n->id,
-                       TW_SIM_PACKET_NOBODY, &c->t.local, &c->t.peer, NULL, 0, 0);
+                       TW_SIM_PACKET_NOBODY, &src, addr, NULL, 0, 0);
     }
     if (!blackhole)
         sim_push(sim, sim->now + sim_latency(sim, n->id, c->peer_node), EV_SYN,
@@ -535,7 +540,9 @@ static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
         sim_tap_tcp(sim, c, true, TW_SIM_PACKET_ARRIVED, TW_SIM_PACKET_SYN, 0,
                     sim->now, 0, NULL, 0, 0);
     tw_ns back = sim->now + sim_latency(sim, dst->id, c->node);
-    sim_listener *l = find_listener(sim, dst->id, &c->t.peer);
+    tw_addr to;
+    tw__taddr_get(&c->t.peer, &to);
+    sim_listener *l = find_listener(sim, dst->id, &to);
     if (l && l->q_len >= (uint32_t)l->srv.backlog) {
         sim_trace(sim, dst->id, 0, "syn_dropped", c->id, l->q_len);
         return syn_retry(sim, c, tries);
@@ -553,10 +560,9 @@ static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
     if (!l) {
         /* A Unix name a datagram endpoint has is a socket of another
          * type: Linux says EPROTOTYPE (the event's arg carries it). */
-        int err = c->is_unix ? sim_dg_unix_stream_refusal(sim, dst->id,
-                                                          &c->t.peer)
+        int err = c->is_unix ? sim_dg_unix_stream_refusal(sim, dst->id, &to)
                              : -ECONNREFUSED;
-        sim_trace(sim, dst->id, 0, "refuse", c->id, tw_addr_port(&c->t.peer));
+        sim_trace(sim, dst->id, 0, "refuse", c->id, tw_addr_port(&to));
         bool blocked = sim_path_blocks(sim, dst->id, c->node);
         if (sim_tapping(sim)) /* the reset answering it */
             sim_tap_tcp(sim, c, false, blocked ? TW_SIM_PACKET_LOST : TW_SIM_PACKET_SENT,
@@ -571,8 +577,11 @@ static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
     s->peer_gen = sim_table_gen(&sim->eps, c->id);
     c->peer_id = s->id;
     c->peer_gen = sim_table_gen(&sim->eps, s->id);
-    s->t.local = c->t.peer;
-    s->t.peer = c->t.local;
+    if (tw__taddr_copy(&s->t.local, &c->t.peer) < 0 ||
+        tw__taddr_copy(&s->t.peer, &c->t.local) < 0) {
+        sim_ep_free(sim, s);
+        return syn_retry(sim, c, tries);
+    }
     s->is_unix = c->is_unix;
     s->listener = l;
     if (l->q_tail)

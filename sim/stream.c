@@ -142,11 +142,12 @@ int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
                 tw_connect_cb cb)
 {
     assert(!ep->opened);
-    tw_addr peer = ep->t.peer, local = ep->t.local;
+    /* f, arg and cb came by value: the opening half is done with. */
+    assert(!ep->listener && !ep->next_queued);
+    memset(&ep->ka_idle, 0, sizeof *ep - offsetof(sim_ep, ka_idle));
     sim_node *n = sim->nodes[ep->node];
+    /* Leaves the addresses the endpoint was given. */
     tw__transport_init(&ep->t, &n->loop, &tw__sim_stream_ops, TW_TRANSPORT_STREAM);
-    ep->t.peer = peer;
-    ep->t.local = local;
     ep->opened = true;
     ep->last_active = sim->now;
     int err = ep->pending_err;

@@ -51,6 +51,8 @@ typedef struct sim_ep {
     struct tw_transport t; /* first: the core's transport */
     uint32_t id, peer_id, peer_gen;
     uint32_t node, peer_node;
+    /* Timers armed: EV_STALL, EV_PEER_DEAD, EV_KEEPALIVE (see below). */
+    bool stall_armed, dead_armed, ka_armed;
     /* the direction towards this endpoint */
     sim_seg *fly_head, *fly_tail; /* sent, not arrived, in order */
     sim_seg *rx_head, *rx_tail;   /* arrived, not read */
@@ -61,31 +63,36 @@ typedef struct sim_ep {
     uint64_t ack_parked;          /* acks held by a cut on their way here */
     sim_ack acks[SIM_ACKS];       /* acks on their way here (a ring) */
     uint8_t ack_head, ack_len;
-    bool ack_event;               /* an EV_ACK is queued to wake a writer */
-    bool arrive_pending;          /* an EV_ARRIVE is queued for fly_head */
+    bool ack_event : 1;           /* an EV_ACK is queued to wake a writer */
+    bool arrive_pending : 1;      /* an EV_ARRIVE is queued for fly_head */
+    bool opened : 1, connecting : 1, broken : 1;
+    bool fin_sent : 1, fin_arrived : 1, eof_done : 1;
+    bool rx_parked : 1, deliver_pending : 1, writable_pending : 1, rst_sent : 1;
+    bool want_write : 1, want_read : 1, peer_crashed : 1, is_unix : 1;
     int pending_err;              /* reset before the transport opened */
-    bool opened, connecting, broken;
-    bool fin_sent, fin_arrived, eof_done;
-    bool rx_parked, deliver_pending, writable_pending, rst_sent;
-    bool want_write, want_read, peer_crashed, is_unix;
     /* How this end learns its peer is gone, as TCP does (stream.c, the
      * death model): only by sending, or by keepalive. unacked_since: when
      * its oldest unacknowledged byte went out (-1: none); dead_since:
      * when it first sent towards a crashed host; last_active: its last
-     * send or arrival. Timers armed: EV_STALL, EV_PEER_DEAD, EV_KEEPALIVE. */
-    bool stall_armed, dead_armed, ka_armed;
-    uint8_t ka_count, ka_probes;
+     * send or arrival. */
     tw_ns unacked_since, dead_since, last_active;
-    tw_ns ka_idle, ka_interval, user_timeout;
-    /* until opened: how to open (client) or where queued (server) */
-    tw_protocol_factory factory;
-    void *arg;
-    tw_connect_cb cb;
-    tw__dial_cb dial_cb; /* a dial of the core's: its callback, else NULL */
-    void *dial_ctx;
-    sim_listener *listener;
-    struct sim_ep *next_queued;
-    uint8_t syn_tries;
+    /* The two halves of an endpoint's life share their memory: what is
+     * needed until sim_ep_open, then what the protocol may set after. */
+    union {
+        struct { /* until opened: how to open (client) or where queued (server) */
+            tw_protocol_factory factory;
+            void *arg;
+            tw_connect_cb cb;
+            tw__dial_cb dial_cb; /* a dial of the core's: its callback, else NULL */
+            void *dial_ctx;
+            sim_listener *listener;
+            struct sim_ep *next_queued;
+        };
+        struct { /* opened: keepalive and user timeout (0: off) */
+            tw_ns ka_idle, ka_interval, user_timeout;
+            uint8_t ka_count, ka_probes;
+        };
+    };
 } sim_ep;
 
 struct sim_listener {
@@ -142,7 +149,9 @@ void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep);
  * stall_timeout_ns. */
 static inline tw_ns sim_ep_timeout(const tw_sim *sim, const sim_ep *ep)
 {
-    return ep->user_timeout ? ep->user_timeout : sim->opts.stall_timeout_ns;
+    /* user_timeout is there only once opened (see sim_ep). */
+    return ep->opened && ep->user_timeout ? ep->user_timeout
+                                          : sim->opts.stall_timeout_ns;
 }
 void sim_send_rst(tw_sim *sim, sim_ep *from);
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);

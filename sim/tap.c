@@ -56,12 +56,15 @@ uint32_t sim_tap_tcp(tw_sim *sim, const sim_ep *ep, bool out,
     if (ep->is_unix)
         return 0; /* never on a path */
     const sim_ep *sender = out ? ep : sim_ep_peer(sim, (sim_ep *)ep);
+    tw_addr local, peer;
+    tw__taddr_get(&ep->t.local, &local);
+    tw__taddr_get(&ep->t.peer, &peer);
     tw_sim_packet p = {.event = ev, .kind = kind, .flags = flags, .time = t,
                        .until = until,
                        .from = out ? ep->node : ep->peer_node,
                        .to = out ? ep->peer_node : ep->node,
-                       .src = out ? &ep->t.local : &ep->t.peer,
-                       .dst = out ? &ep->t.peer : &ep->t.local,
+                       .src = out ? &local : &peer,
+                       .dst = out ? &peer : &local,
                        .data = data, .len = len, .cookie = cookie,
                        .window = sender ? room(sim, sender) : 0};
     assert(sim->tap && t >= sim->now);

@@ -7,7 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "core/internal.h"
+#include "sim/sim.h"
 #include "tests/harness.h"
 #include "tests/rec.h"
 #include "twin/parse.h"
@@ -382,6 +385,62 @@ static void test_errors_have_names(void **state)
 
 /* ---- the write buffer ---- */
 
+/* ---- what a transport costs ---- */
+
+/* Each connection pays for one transport (and a simulated one for its
+ * endpoint): their size is part of the memory per connection. Addresses
+ * round-trip exactly through their compact form, a long Unix path
+ * included (kept apart, released with the address). */
+static void test_transport_memory_budget(void **state)
+{
+    (void)state;
+    assert_true(sizeof(struct tw_transport) <= 184);
+    assert_true(sizeof(sim_ep) <= 432);
+}
+
+static void taddr_roundtrip(const tw_addr *a)
+{
+    tw__taddr t, c;
+    memset(&t, 0, sizeof t);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(tw__taddr_set(&t, a), 0);
+    assert_int_equal(tw__taddr_copy(&c, &t), 0);
+    tw__taddr_clear(&t); /* the copy stands on its own */
+    tw_addr back;
+    tw__taddr_get(&c, &back);
+    assert_int_equal(back.len, a->len);
+    assert_memory_equal(&back.u, &a->u, a->len);
+    assert_int_equal(tw__taddr_family(&c), tw_addr_family(a));
+    assert_true(tw_addr_equal(&back, a));
+    tw__taddr_clear(&c);
+    assert_int_equal(c.len, 0);
+    assert_int_equal(tw__taddr_family(&c), AF_UNSPEC);
+}
+
+static void test_transport_addresses_round_trip(void **state)
+{
+    (void)state;
+    tw_addr a;
+    assert_int_equal(tw_addr_ip(&a, "10.1.2.3", 4567), 0);
+    taddr_roundtrip(&a);
+    assert_int_equal(tw_addr_ip(&a, "fe80::1:2:3:4", 65535), 0);
+    a.u.in6.sin6_flowinfo = htonl(0x12345);
+    a.u.in6.sin6_scope_id = 7;
+    taddr_roundtrip(&a);
+    assert_int_equal(tw_addr_unix(&a, "/tmp/s"), 0); /* inline */
+    taddr_roundtrip(&a);
+    char path[100];
+    memset(path, 'p', sizeof path - 1);
+    path[0] = '/';
+    path[sizeof path - 1] = '\0';
+    assert_int_equal(tw_addr_unix(&a, path), 0); /* kept apart */
+    taddr_roundtrip(&a);
+    memset(&a, 0, sizeof a); /* an unnamed Unix socket: the family alone */
+    a.u.un.sun_family = AF_UNIX;
+    a.len = sizeof a.u.un.sun_family;
+    taddr_roundtrip(&a);
+}
+
 static void test_wbuf(void **state)
 {
     (void)state;
@@ -433,6 +492,8 @@ int main(void)
         TW_TEST(test_errors_have_names),
         TW_TEST(test_parse_port),
         TW_TEST(test_wbuf),
+        TW_TEST(test_transport_memory_budget),
+        TW_TEST(test_transport_addresses_round_trip),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "real/sys.h"
 #include "tests/harness.h"
@@ -871,6 +872,47 @@ static void test_unix_echo(void **state)
     rec_pool_free(&pool);
 }
 
+/* A client's peername is the path it dialled, whole (a path longer than
+ * the room kept inline for an address), the same through get_extra_info;
+ * the family alone for its own unnamed end. */
+static void test_unix_peername_is_the_whole_path(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    rec_pool pool;
+    memset(&pool, 0, sizeof pool);
+    tw_server *srv;
+    char path[sizeof env->unix_path + 16];
+    snprintf(path, sizeof path, "%s.a-longer-name", env->unix_path);
+    assert_true(strlen(path) > 26);
+    assert_int_equal(tw_create_unix_server(env->loop, rec_pool_factory, &pool,
+                                           path, NULL, &srv), 0);
+    rec_client c;
+    rec_client_init(&c, 0);
+    assert_int_equal(tw_create_unix_connection(env->loop, rec_client_factory, &c,
+                                               path, rec_client_cb), 0);
+    TW_WAIT(env, c.r.made);
+    tw_addr pa, want;
+    assert_int_equal(tw_addr_unix(&want, path), 0);
+    assert_int_equal(tw_transport_peername(c.r.t, &pa), 0);
+    assert_int_equal(tw_addr_family(&pa), AF_UNIX);
+    assert_string_equal(pa.u.un.sun_path, path);
+    tw_extra x;
+    assert_int_equal(tw_transport_get_extra_info(c.r.t, "peername", &x), 0);
+    assert_int_equal(x.type, TW_EXTRA_ADDR);
+    assert_int_equal(x.v.addr.len, pa.len);
+    assert_memory_equal(&x.v.addr.u, &pa.u, pa.len);
+    tw_addr sa;
+    if (tw_transport_sockname(c.r.t, &sa) == 0) /* unnamed: the family at most */
+        assert_int_equal(tw_addr_family(&sa), AF_UNIX);
+    tw_transport_close(c.r.t);
+    TW_WAIT(env, c.r.done);
+    tw_server_close(srv);
+    TW_WAIT(env, tw_loop_alive(env->loop) == 0);
+    unlink(path);
+    rec_free(&c.r);
+    rec_pool_free(&pool);
+}
+
 /* A path a live server listens on is taken: a second server gets
  * -EADDRINUSE and the first stays reachable (the second used to remove
  * the first's socket file and bind in its place). Once the first is
@@ -996,6 +1038,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TW_MATRIX(test_echo_roundtrip),
+        TW_MATRIX(test_unix_peername_is_the_whole_path),
         TW_MATRIX(test_close_in_connection_made),
         TW_MATRIX(test_eof_received_false_closes),
         TW_MATRIX(test_eof_received_true_keeps_half_open),

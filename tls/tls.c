@@ -94,8 +94,8 @@ static void link_made(tw_protocol *p, tw_transport *inner)
     c->inner = inner;
     /* Paused as soon as it holds a byte: see "Flow control" above. */
     tw_transport_set_write_buffer_limits(inner, 0, 0);
-    c->base.peer = inner->peer;
-    c->base.local = inner->local;
+    (void)tw__taddr_copy(&c->base.peer, &inner->peer);
+    (void)tw__taddr_copy(&c->base.local, &inner->local);
     c->state = TLS_HANDSHAKE;
     if (!ssl_setup(c)) {
         hs_fail(c, -ENOMEM, "out of memory starting TLS");
