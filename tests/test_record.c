@@ -124,16 +124,24 @@ static tw_protocol *hdr_new(void *arg)
     return h ? &h->base : NULL;
 }
 
-/* As an app, for tw_replay: "hdr-server --port N". */
-static int hdr_start(tw_loop *loop, int argc, char **argv, FILE *out, void **state)
+/* An app's start for "NAME --port N": a server of `factory`'s protocol
+ * on 127.0.0.1:N, the server its state. */
+static int serve_port(tw_loop *loop, int argc, char **argv, tw_protocol_factory factory,
+                      void **state)
 {
     if (argc != 3 || strcmp(argv[1], "--port") != 0)
         return -EINVAL;
     tw_server *srv;
-    int rc = tw_create_server(loop, hdr_new, NULL, "127.0.0.1",
+    int rc = tw_create_server(loop, factory, NULL, "127.0.0.1",
                               (uint16_t)atoi(argv[2]), NULL, &srv);
     *state = rc == 0 ? srv : NULL;
     return rc;
+}
+
+/* As an app, for tw_replay: "hdr-server --port N". */
+static int hdr_start(tw_loop *loop, int argc, char **argv, FILE *out, void **state)
+{
+    return serve_port(loop, argc, argv, hdr_new, state);
 }
 static int hdr_result(void *state) { return split_failures ? 1 : 0; }
 static void hdr_free(void *state)
@@ -369,13 +377,7 @@ static tw_protocol *echo_new(void *arg)
 /* As an app: "echo-all --port N". */
 static int echo_start(tw_loop *loop, int argc, char **argv, FILE *out, void **state)
 {
-    if (argc != 3 || strcmp(argv[1], "--port") != 0)
-        return -EINVAL;
-    tw_server *srv;
-    int rc = tw_create_server(loop, echo_new, NULL, "127.0.0.1",
-                              (uint16_t)atoi(argv[2]), NULL, &srv);
-    *state = rc == 0 ? srv : NULL;
-    return rc;
+    return serve_port(loop, argc, argv, echo_new, state);
 }
 static int echo_result(void *state) { return 0; }
 
