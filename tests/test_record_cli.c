@@ -221,13 +221,16 @@ static void test_recording_to_test_skeleton_compiles_and_passes(void **state)
     sh("(printf 'abc'; sleep 0.1; printf 'def') | socat -t 5 - TCP:127.0.0.1:%u", port);
     assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
     /* The tree is the working directory; the build is TWIN_BUILD, whose
-     * library a sanitized build (BUILD-asan) links with its runtime. */
+     * library a sanitized build (BUILD-asan) or a gcov build links with
+     * its runtime. */
     char tree[512];
     assert_non_null(getcwd(tree, sizeof tree));
     const char *build = getenv("TWIN_BUILD") ? getenv("TWIN_BUILD") : "build";
     size_t bl = strlen(build);
     const char *san = bl > 5 && strcmp(build + bl - 5, "-asan") == 0
                           ? "-fsanitize=address,undefined" : "";
+    /* a gcov build (BUILD-cov, make coverage) links gcov's runtime */
+    const char *gcov = bl > 4 && strcmp(build + bl - 4, "-cov") == 0 ? "-lgcov" : "";
     static char cmd[4096], out[8192];
     snprintf(cmd, sizeof cmd,
              "%s recording %s/sk.rec --to-test > %s/sk_test.c && "
@@ -236,9 +239,9 @@ static void test_recording_to_test_skeleton_compiles_and_passes(void **state)
              "tw_protocol *make_protocol(void *arg) "
              "{ (void)arg; return tw_echo_server_factory(&cfg); }\n' > %s/sk_proto.c && "
              "clang -std=gnu11 %s -I%s/include %s/sk_test.c %s/sk_proto.c %s%s%s/libtwin.a "
-             "-lcmocka -pthread -lyaml -lssl -lcrypto -o %s/sk_test 2>&1 && %s/sk_test 2>&1",
+             "%s -lcmocka -pthread -lyaml -lssl -lcrypto -o %s/sk_test 2>&1 && %s/sk_test 2>&1",
              tw_cli_twin, dir, dir, dir, san, tree, dir, dir, build[0] == '/' ? "" : tree,
-             build[0] == '/' ? "" : "/", build, dir, dir);
+             build[0] == '/' ? "" : "/", build, gcov, dir, dir);
     int rc = tw_cli_run(cmd, out, sizeof out);
     if (rc != 0 || !strstr(out, "[  PASSED  ] 1 test(s)."))
         fail_msg("skeleton: exit %d\n%s", rc, out);
