@@ -9,6 +9,7 @@
  * (or a simulated node crashed) with files open closes them.
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -175,11 +176,45 @@ int tw_fs_fsync_dir(tw_loop *loop, const char *path)
     return ops ? ops->fsync_dir(loop, path) : rc;
 }
 
+void tw__fs_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The backend lists, the core keeps the rules both share: the bound, byte
+ * order (readdir's order is the file system's), and calls out only after
+ * the backend is done (fn may change the directory). */
 int tw_fs_list(tw_loop *loop, const char *path, tw_fs_list_cb fn, void *arg)
 {
     int rc;
     if (!fn)
         return -EINVAL;
     const tw__file_ops *ops = name_call(loop, path, &rc);
-    return ops ? ops->list(loop, path, fn, arg) : rc;
+    if (!ops)
+        return rc;
+    char **names = NULL;
+    size_t n = 0;
+    if ((rc = ops->names(loop, path, &names, &n)) < 0)
+        return rc;
+    if (n > TW_FS_LIST_MAX) {
+        tw__fs_names_free(names, n);
+        return -EFBIG;
+    }
+    if (n)
+        qsort(names, n, sizeof *names, cmp_names);
+    size_t listed = 0;
+    for (; rc == 0 && listed < n; listed++) {
+        int r = fn(arg, names[listed]);
+        if (r < 0)
+            rc = r;
+    }
+    tw__fs_names_free(names, n);
+    return rc < 0 ? rc : (int)listed;
 }

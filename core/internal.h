@@ -185,8 +185,14 @@ typedef struct tw__file_ops {
     int (*rename)(tw_loop *, const char *from, const char *to);
     int (*unlink)(tw_loop *, const char *path);
     int (*fsync_dir)(tw_loop *, const char *path);
-    int (*list)(tw_loop *, const char *path, tw_fs_list_cb fn, void *arg);
+    /* The names in directory path but "." and "..", in any order: *names
+     * a malloc'd array of *n malloc'd strings (NULL when none; the caller
+     * frees them). The core sorts them, bounds them and calls out. */
+    int (*names)(tw_loop *, const char *path, char ***names, size_t *n);
 } tw__file_ops;
+
+/* Free what a backend's names op made. */
+void tw__fs_names_free(char **names, size_t n);
 
 /* The core part of a file a backend's open made. */
 void tw__file_init(tw_file *f, tw_loop *loop, unsigned flags);

@@ -148,23 +148,11 @@ static int fs_fsync_dir(tw_loop *loop, const char *path)
     return rc;
 }
 
-static int cmp_names(const void *a, const void *b)
+/* Every name read; the core sorts them (tw_fs_list). Reading stops one
+ * past the bound, which the core then refuses. */
+static int fs_names(tw_loop *loop, const char *path, char ***out, size_t *count)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void free_names(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
-/* Read every name first, then sort: readdir's order is the file
- * system's, and the simulator's listing is in byte order. */
-static int fs_list(tw_loop *loop, const char *path, tw_fs_list_cb fn,
-                   void *arg)
-{
+    (void)loop;
     DIR *d = tw_sys.opendir(path);
     if (!d)
         return neg_errno();
@@ -173,13 +161,9 @@ static int fs_list(tw_loop *loop, const char *path, tw_fs_list_cb fn,
     int rc = 0;
     struct dirent *e;
     errno = 0;
-    while (rc == 0 && (e = tw_sys.readdir(d))) {
+    while (rc == 0 && n <= TW_FS_LIST_MAX && (e = tw_sys.readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (n == TW_FS_LIST_MAX) {
-            rc = -EFBIG;
-            break;
-        }
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 16;
             char **nn = realloc(names, nc * sizeof *nn);
@@ -198,16 +182,13 @@ static int fs_list(tw_loop *loop, const char *path, tw_fs_list_cb fn,
     if (rc == 0 && errno)
         rc = -errno;
     tw_sys.closedir(d);
-    if (rc == 0 && n)
-        qsort(names, n, sizeof *names, cmp_names);
-    size_t listed = 0;
-    for (; rc == 0 && listed < n; listed++) {
-        int r = fn(arg, names[listed]);
-        if (r < 0)
-            rc = r;
+    if (rc < 0) {
+        tw__fs_names_free(names, n);
+        return rc;
     }
-    free_names(names, n);
-    return rc < 0 ? rc : (int)listed;
+    *out = names;
+    *count = n;
+    return 0;
 }
 
 const tw__file_ops tw__real_file_ops = {
@@ -221,5 +202,5 @@ const tw__file_ops tw__real_file_ops = {
     .rename = fs_rename,
     .unlink = fs_unlink,
     .fsync_dir = fs_fsync_dir,
-    .list = fs_list,
+    .names = fs_names,
 };

@@ -598,13 +598,10 @@ static int fs_fsync_dir(tw_loop *loop, const char *path)
     return charge(node_of(loop), T_FSYNC_DIR, true, 0, rc);
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int fs_list(tw_loop *loop, const char *path, tw_fs_list_cb fn,
-                   void *arg)
+/* The names of the visible entries in directory path, copied out (the
+ * core calls out after this returns, and fn may change the file
+ * system); the core sorts them (tw_fs_list). */
+static int fs_names(tw_loop *loop, const char *path, char ***out, size_t *count)
 {
     char p[TW_FS_PATH_MAX + 1];
     int rc;
@@ -613,34 +610,27 @@ static int fs_list(tw_loop *loop, const char *path, tw_fs_list_cb fn,
         return rc;
     if (rc == 0)
         rc = dir_ok(fs, p);
-    const char **names = NULL;
-    uint32_t k = 0;
+    char **names = NULL;
+    size_t k = 0;
     if (rc == 0 && fs->n && !(names = malloc(fs->n * sizeof *names)))
         rc = -ENOMEM;
     for (uint32_t i = 0; rc == 0 && i < fs->n; i++) {
         sim_fent *e = fs->ents[i];
-        if (e->visible && parent_is(e->path, p))
-            names[k++] = strrchr(e->path, '/') + 1;
+        if (!e->visible || !parent_is(e->path, p))
+            continue;
+        if (!(names[k] = strdup(strrchr(e->path, '/') + 1)))
+            rc = -ENOMEM;
+        else
+            k++;
     }
-    if (rc == 0 && k)
-        qsort(names, k, sizeof *names, cmp_names);
-    /* Charged before the calls out: fn may make calls of its own. */
-    charge(node_of(loop), T_LIST, false, k, rc);
-    /* The names are copied out first: fn may change the file system. */
-    char (*copy)[TW_FS_PATH_MAX + 1] = NULL;
-    if (rc == 0 && k && !(copy = malloc(k * sizeof *copy)))
-        rc = -ENOMEM;
-    for (uint32_t i = 0; rc == 0 && i < k; i++)
-        strcpy(copy[i], names[i]);
-    free(names);
-    uint32_t listed = 0;
-    for (; rc == 0 && listed < k; listed++) {
-        int r = fn(arg, copy[listed]);
-        if (r < 0)
-            rc = r;
+    charge(node_of(loop), T_LIST, false, (int64_t)k, rc);
+    if (rc < 0) {
+        tw__fs_names_free(names, k);
+        return rc;
     }
-    free(copy);
-    return rc < 0 ? rc : (int)listed;
+    *out = names;
+    *count = k;
+    return 0;
 }
 
 const tw__file_ops sim_file_ops = {
@@ -654,7 +644,7 @@ const tw__file_ops sim_file_ops = {
     .rename = fs_rename,
     .unlink = fs_unlink,
     .fsync_dir = fs_fsync_dir,
-    .list = fs_list,
+    .names = fs_names,
 };
 
 /* ---- crash ---- */
