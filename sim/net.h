@@ -64,13 +64,18 @@ static inline sim_path *sim_path_of(tw_sim *sim, uint32_t from, uint32_t to)
     assert(from < sim->nnodes && to < sim->nnodes);
     return &sim->paths[(size_t)from * sim->paths_cap + to];
 }
-static inline const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from,
-                                                    uint32_t to)
+/* The options of path p, from -> to. */
+static inline const tw_sim_path_opts *sim_path_opts_at(tw_sim *sim, const sim_path *p,
+                                                       uint32_t from, uint32_t to)
 {
-    sim_path *p = sim_path_of(sim, from, to);
     if (p->override)
         return &sim->overrides[p->override - 1];
     return from == to ? &sim->opts.loopback : &sim->opts.net;
+}
+static inline const tw_sim_path_opts *sim_path_opts(tw_sim *sim, uint32_t from,
+                                                    uint32_t to)
+{
+    return sim_path_opts_at(sim, sim_path_of(sim, from, to), from, to);
 }
 int sim_paths_grow(tw_sim *sim, uint32_t nodes);
 /* Every packet put on a path is counted (twin/simprobe.h): that is how a
@@ -97,11 +102,9 @@ tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
 /* When a segment of len bytes sent now reaches the other end (bandwidth,
  * latency, retransmissions); if it exhausted its retries, *gave_up is set
  * and the time returned is when the sender gives up. */
-static inline tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
-                                bool *gave_up)
+static inline tw_ns sim_transit_at(tw_sim *sim, const tw_sim_path_opts *o, sim_path *p,
+                                   uint32_t from, uint32_t to, size_t len, bool *gave_up)
 {
-    const tw_sim_path_opts *o = sim_path_opts(sim, from, to);
-    sim_path *p = sim_path_of(sim, from, to);
     tw_ns start = p->busy_until > sim->now ? p->busy_until : sim->now;
     if (o->bandwidth_bytes_per_sec)
         start += sim_wire_time(o, len);
@@ -113,6 +116,13 @@ static inline tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t 
                          o->loss_model.kind == TW_SIM_LOSS_NONE && !p->burst, 1))
         return t; /* what sim_loss would say, without asking */
     return sim_retransmit(sim, from, to, o, p, t, gave_up);
+}
+static inline tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
+                                bool *gave_up)
+{
+    sim_path *p = sim_path_of(sim, from, to);
+    return sim_transit_at(sim, sim_path_opts_at(sim, p, from, to), p, from, to, len,
+                          gave_up);
 }
 /* Is the path cut? Only asks: counts nothing, changes nothing. */
 static inline bool sim_path_is_cut(tw_sim *sim, uint32_t from, uint32_t to)

@@ -17,6 +17,8 @@
 
 int sim_queue_init(sim_queue *q, uint32_t max)
 {
+    /* seq is key's high bits, as the order of events relies on. */
+    assert((sim_event){.seq = 1}.key == 1u << 8 && (sim_event){.bg = 1}.key == 1u << 7);
     memset(q, 0, sizeof *q);
     q->max = max;
     return 0;
@@ -31,65 +33,82 @@ void sim_queue_fini(sim_queue *q)
 
 static bool ev_less(const sim_event *a, const sim_event *b)
 {
-    return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+    return a->time < b->time || (a->time == b->time && a->key < b->key);
 }
 
-static int ring_push(sim_queue *q, const sim_event *ev)
+/* Room for one more in the ring (rare: the ring doubles). */
+static __attribute__((noinline)) int ring_grow(sim_queue *q)
 {
-    if (q->r_len == q->r_cap) {
-        if (q->len + q->r_len >= q->max)
-            return -ENOBUFS;
-        uint32_t cap = q->r_cap ? q->r_cap * 2 : 64;
-        sim_event *r = malloc((size_t)cap * sizeof *r);
-        if (!r)
-            return -ENOMEM;
-        for (uint32_t i = 0; i < q->r_len; i++)
-            r[i] = q->ring[(q->r_head + i) & (q->r_cap - 1)];
-        free(q->ring);
-        q->ring = r;
-        q->r_cap = cap;
-        q->r_head = 0;
+    if (q->len + q->r_len >= q->max)
+        return -ENOBUFS;
+    uint32_t cap = q->r_cap ? q->r_cap * 2 : 64;
+    sim_event *r = malloc((size_t)cap * sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < q->r_len; i++)
+        r[i] = q->ring[(q->r_head + i) & (q->r_cap - 1)];
+    free(q->ring);
+    q->ring = r;
+    q->r_cap = cap;
+    q->r_head = 0;
+    return 0;
+}
+
+static inline int ring_push(sim_queue *q, const sim_event *ev)
+{
+    if (__builtin_expect(q->r_len == q->r_cap, 0)) {
+        int rc = ring_grow(q);
+        if (rc < 0)
+            return rc;
     }
     /* A power-of-two ring (the masks above), in FIFO order: an event
-     * due now queues behind every one queued before it. */
+     * due now queues behind every one queued before it, and none of
+     * them is background. */
     assert(q->r_cap && (q->r_cap & (q->r_cap - 1)) == 0 && q->r_len < q->r_cap);
-    assert(!ev->bg);
-    assert(q->r_len == 0 ||
-           q->ring[(q->r_head + q->r_len - 1) & (q->r_cap - 1)].seq < ev->seq);
+    assert(!ev->bg && (q->r_len == 0 ||
+           q->ring[(q->r_head + q->r_len - 1) & (q->r_cap - 1)].key < ev->key));
     q->ring[(q->r_head + q->r_len++) & (q->r_cap - 1)] = *ev;
-    if (!ev->bg)
-        q->fg++;
+    q->fg++;
     assert(q->fg <= q->len + q->r_len);
     return 0;
 }
 
-static int queue_push(sim_queue *q, const sim_event *ev)
+/* Room for one more in the heap (rare: the heap doubles). */
+static __attribute__((noinline)) int heap_grow(sim_queue *q)
 {
-    if (q->len == q->cap) {
-        if (q->cap >= q->max || q->len + q->r_len >= q->max)
-            return -ENOBUFS;
-        uint32_t cap = q->cap ? q->cap * 2 : 256;
-        if (cap > q->max)
-            cap = q->max;
-        sim_event *h = realloc(q->heap, (size_t)cap * sizeof *h);
-        if (!h)
-            return -ENOMEM;
-        q->heap = h;
-        q->cap = cap;
+    if (q->cap >= q->max || q->len + q->r_len >= q->max)
+        return -ENOBUFS;
+    uint32_t cap = q->cap ? q->cap * 2 : 256;
+    if (cap > q->max)
+        cap = q->max;
+    sim_event *h = realloc(q->heap, (size_t)cap * sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    q->heap = h;
+    q->cap = cap;
+    return 0;
+}
+
+static inline int queue_push(sim_queue *q, const sim_event *ev)
+{
+    if (__builtin_expect(q->len == q->cap, 0)) {
+        int rc = heap_grow(q);
+        if (rc < 0)
+            return rc;
     }
     uint32_t pos = q->len++;
+    sim_event *h = q->heap;
     while (pos > 0) {
         uint32_t parent = (pos - 1) / 2;
-        if (!ev_less(ev, &q->heap[parent]))
+        if (!ev_less(ev, &h[parent]))
             break;
-        q->heap[pos] = q->heap[parent];
+        h[pos] = h[parent];
         pos = parent;
     }
-    q->heap[pos] = *ev;
-    if (!ev->bg)
-        q->fg++;
+    h[pos] = *ev;
+    q->fg += !ev->bg;
     /* The heap property where it came to rest: its parent is not later. */
-    assert(pos == 0 || !ev_less(&q->heap[pos], &q->heap[(pos - 1) / 2]));
+    assert(pos == 0 || !ev_less(&h[pos], &h[(pos - 1) / 2]));
     assert(q->len <= q->cap && q->fg <= q->len + q->r_len);
     return 0;
 }
@@ -114,7 +133,7 @@ bool sim_pop(sim_queue *q, tw_ns now, sim_event *out)
     /* A foreground heap event of the current instant was queued before
      * the clock got there, so before anything in the ring. */
     assert(!q->r_len || q->heap[0].bg || q->heap[0].time < now ||
-           q->heap[0].seq < q->ring[q->r_head].seq);
+           q->heap[0].key < q->ring[q->r_head].key);
     *out = q->heap[0];
     if (!out->bg) {
         assert(q->fg > 0);
@@ -150,20 +169,21 @@ static int push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
 {
     assert(type >= EV_ARRIVE && type < EV__END);
     assert(!bg || obj == SIM_NONE);
+    assert(sim->seq <= SIM_SEQ_MAX);
     if (when < sim->now)
         when = sim->now;
-    sim_event ev = {.time = when, .seq = sim->seq++, .arg = arg,
-                    .obj = obj, .gen = gen, .type = type, .bg = bg};
+    sim_event ev = {.time = when, .key = sim->seq++ << 8 | (uint64_t)bg << 7 | type,
+                    .arg = arg, .obj = obj, .gen = gen};
     /* Background events stay in the heap: the clock may jump past them. */
     int rc = when == sim->now && !bg ? ring_push(&sim->q, &ev)
                                       : queue_push(&sim->q, &ev);
-    if (rc < 0)
+    if (__builtin_expect(rc < 0, 0))
         sim_fail(sim, rc, "event queue full (raise tw_sim_opts.events_max)");
     return rc;
 }
 
-int sim_push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
-             uint32_t gen, uint64_t arg)
+int sim_push_out(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
+                 uint32_t gen, uint64_t arg)
 {
     return push(sim, when, type, obj, gen, arg, false);
 }
@@ -178,8 +198,8 @@ int sim_push_seq(tw_sim *sim, tw_ns when, uint64_t seq, uint8_t type,
 {
     assert(type >= EV_ARRIVE && type < EV__END);
     assert(when >= sim->now && seq < sim->seq);
-    sim_event ev = {.time = when, .seq = seq, .arg = arg,
-                    .obj = obj, .gen = gen, .type = type, .bg = false};
+    sim_event ev = {.time = when, .key = seq << 8 | type,
+                    .arg = arg, .obj = obj, .gen = gen};
     int rc = queue_push(&sim->q, &ev);
     if (rc < 0)
         sim_fail(sim, rc, "event queue full (raise tw_sim_opts.events_max)");

@@ -48,12 +48,26 @@ enum sim_ev_type {
 
 typedef struct sim_event {
     tw_ns time;
-    uint64_t seq;
+    /* Among events of one time, the order they were scheduled in: seq,
+     * a world-wide count, in the high bits of key, so one comparison of
+     * key orders them (no two events share a seq). */
+    union {
+        uint64_t key;
+        struct {
+            uint64_t type : 7; /* enum sim_ev_type */
+            uint64_t bg : 1;   /* background: does not keep the world busy */
+            uint64_t seq : 56;
+        };
+    };
     uint64_t arg;
     uint32_t obj, gen;
-    uint8_t type;
-    bool bg; /* background: does not keep the world busy */
 } sim_event;
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "sim_event's key puts seq in its high bits on little-endian targets"
+#endif
+_Static_assert(sizeof(sim_event) == 32, "an event is four words");
+_Static_assert(EV__END <= 128, "a type fits its seven bits");
+#define SIM_SEQ_MAX ((UINT64_C(1) << 56) - 1)
 
 /* Events due at the current time (pushed with when <= now) go to a FIFO
  * ring instead of the heap: they are the common case (a delivery, a
@@ -70,8 +84,10 @@ typedef struct sim_queue {
 /* queue.c */
 int sim_queue_init(sim_queue *q, uint32_t max);
 void sim_queue_fini(sim_queue *q);
-int sim_push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
-             uint32_t gen, uint64_t arg);
+/* sim_push (sim/world.h, inline) when the ring or the heap must grow:
+ * the same, out of line. */
+int sim_push_out(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
+                 uint32_t gen, uint64_t arg);
 int sim_push_bg(tw_sim *sim, tw_ns when, uint8_t type, uint64_t arg);
 /* An event whose place in the order was taken earlier: seq is a value of
  * sim->seq taken (sim->seq++) when it was scheduled, and when is after

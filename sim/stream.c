@@ -212,15 +212,17 @@ static size_t window_of(tw_sim *sim, const sim_ep *from)
     return sim_path_opts(sim, from->node, from->peer_node)->rcvbuf_bytes;
 }
 
-/* Put seg on its way from `from` to `to`, after everything sent before. */
-static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg)
+/* Put seg on its way from `from` to `to`, after everything sent before,
+ * over path p (options o): from's node to to's. */
+static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg,
+                    const tw_sim_path_opts *o, sim_path *p)
 {
     bool gave_up = false;
     const uint64_t losses = sim->stats.losses; /* the tap's: how many now */
-    tw_ns t = sim_transit(sim, from->node, to->node, seg->len, &gave_up);
+    tw_ns t = sim_transit_at(sim, o, p, from->node, to->node, seg->len, &gave_up);
     if (sim_tapping(sim)) /* the last loss that gives up is not counted */
         sim_tap_segment(sim, from, seg, sim->stats.losses - losses + gave_up, gave_up,
-                        sim_path_of(sim, from->node, to->node)->busy_until, t);
+                        p->busy_until, t);
     if (gave_up) {
         /* Retransmissions exhausted: the sender's TCP gives up and resets.
          * Nothing sent after this segment may arrive before that reset
@@ -433,7 +435,11 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
         ep->last_active = sim->now;
         return (ssize_t)total;
     }
-    size_t window = window_of(sim, ep);
+    /* The path to the peer (its node is ep's peer_node), looked up once. */
+    assert(peer->node == ep->peer_node);
+    sim_path *path = sim_path_of(sim, ep->node, peer->node);
+    const tw_sim_path_opts *o = sim_path_opts_at(sim, path, ep->node, peer->node);
+    size_t window = o->rcvbuf_bytes;
     /* Acks only open the window: look at them when it may be short. */
     if (ep->tx_unacked + total > window)
         ack_settle(sim, ep);
@@ -445,7 +451,7 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
         sim_seg *seg = seg_new(sim, n);
         if (seg) {
             memcpy(seg->data, iov[0].iov_base, n);
-            enqueue(sim, ep, peer, seg);
+            enqueue(sim, ep, peer, seg, o, path);
             done = n;
         }
         n = 0;
@@ -469,7 +475,7 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
                 ioff = 0;
             }
         }
-        enqueue(sim, ep, peer, seg);
+        enqueue(sim, ep, peer, seg, o, path);
         done += len;
     }
     if (done) {
@@ -485,7 +491,7 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
     assert(done <= total && ep->tx_unacked + done <= window);
     ep->tx_unacked += done;
     sim->stats.bytes_sent += done;
-    sim_trace(sim, ep->node, t->id, "send", (int64_t)done, (int64_t)total);
+    SIM_TRACE(sim, ep->node, t->id, "send", (int64_t)done, (int64_t)total);
     return (ssize_t)done;
 }
 
@@ -539,7 +545,8 @@ static void send_fin(tw_sim *sim, sim_ep *ep)
     if (!seg)
         return;
     seg->fin = true;
-    enqueue(sim, ep, peer, seg);
+    sim_path *p = sim_path_of(sim, ep->node, peer->node);
+    enqueue(sim, ep, peer, seg, sim_path_opts_at(sim, p, ep->node, peer->node), p);
 }
 
 static int op_shutdown_write(tw_transport *t)
@@ -666,7 +673,7 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
             maybe_writable(sim, ep);
     }
     if (moved)
-        sim_trace(sim, ep->node, sim_ep_tid(ep), "arrive", (int64_t)moved,
+        SIM_TRACE(sim, ep->node, sim_ep_tid(ep), "arrive", (int64_t)moved,
                   (int64_t)ep->rx_bytes);
     if (!ep->deliver_pending && deliverable(ep) && sim_next_is_now(sim) &&
         !sim_node_busy(sim, sim->nodes[ep->node])) {
@@ -751,7 +758,7 @@ static void on_deliver(tw_sim *sim, sim_ep *ep)
         if (ep->rx_bytes) {
             size_t c = choose_chunk(sim, ep->rx_bytes);
             const uint8_t *p = gather(sim, ep, c);
-            sim_trace(sim, ep->node, ep->t.id, "deliver", (int64_t)c,
+            SIM_TRACE(sim, ep->node, ep->t.id, "deliver", (int64_t)c,
                       (int64_t)ep->rx_bytes);
             assert(c > 0 && c <= ep->rx_bytes);
             size_t took = tw__transport_deliver(&ep->t, p, c);

@@ -52,4 +52,34 @@ static inline void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
         sim_trace_out(sim, node, transport, what, a, b);
 }
 
+/* sim_hash_name of a string literal of up to 16 characters, as an
+ * expression the compiler folds into a constant; the records the
+ * per-message paths make are named this way and pay no lookup. */
+static inline uint64_t sim_mix_const(uint64_t h, uint64_t v)
+{
+    uint64_t x = (h ^ v) * UINT64_C(0x9E3779B97F4A7C15);
+    return x ^ (x >> 31);
+}
+#define SIM_LIT_C_(s, i) \
+    ((i) < sizeof(s) - 1 ? (uint64_t)(uint8_t)(s)[(i) < sizeof(s) - 1 ? (i) : 0] << (8 * ((i) % 8)) : 0)
+#define SIM_LIT_W_(s, k)                                                            \
+    (SIM_LIT_C_(s, 8 * (k) + 0) | SIM_LIT_C_(s, 8 * (k) + 1) | SIM_LIT_C_(s, 8 * (k) + 2) | \
+     SIM_LIT_C_(s, 8 * (k) + 3) | SIM_LIT_C_(s, 8 * (k) + 4) | SIM_LIT_C_(s, 8 * (k) + 5) | \
+     SIM_LIT_C_(s, 8 * (k) + 6) | SIM_LIT_C_(s, 8 * (k) + 7))
+#define SIM_LIT_HASH(s)                                                             \
+    sim_mix_const(sizeof(s) - 1 > 8   ? sim_mix_const(sim_mix_const(0, SIM_LIT_W_(s, 0)), \
+                                                      SIM_LIT_W_(s, 1))                \
+                  : sizeof(s) - 1 > 0 ? sim_mix_const(0, SIM_LIT_W_(s, 0))             \
+                                      : 0,                                           \
+                  sizeof(s) - 1)
+/* sim_trace, for `what` a string literal of up to 16 characters. */
+#define SIM_TRACE(sim, node, transport, what, a, b)                                 \
+    do {                                                                            \
+        _Static_assert(sizeof(what) <= 17, "a literal of up to 16 characters");     \
+        tw_sim *s_ = (sim);                                                         \
+        sim_trace_fold(s_, (node), (transport), SIM_LIT_HASH(what), (a), (b));      \
+        if (__builtin_expect(s_->tracing, 0))                                       \
+            sim_trace_out(s_, (node), (transport), what, (a), (b));                 \
+    } while (0)
+
 #endif

@@ -155,6 +155,45 @@ void sim_node_hooks(sim_node *n);
  * queue one for its earliest timer as the clock now reads. */
 void sim_node_rearm(sim_node *n);
 void sim_fail(tw_sim *sim, int err, const char *why);
+
+/* Queue an event (sim/queue.h): at when, or now if when has passed; in
+ * the order of scheduling among events of one time. 0, or a negative
+ * errno when the queue is full (the world has then failed). Inline: the
+ * ring's and the heap's common case, with room; sim_push_out grows. */
+static inline int sim_push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
+                           uint32_t gen, uint64_t arg)
+{
+    sim_queue *q = &sim->q;
+    assert(type >= EV_ARRIVE && type < EV__END && sim->seq <= SIM_SEQ_MAX);
+    if (when <= sim->now) {
+        if (__builtin_expect(q->r_len == q->r_cap, 0))
+            return sim_push_out(sim, when, type, obj, gen, arg);
+        /* Due now: behind everything queued before it (a FIFO ring). */
+        sim_event *e = &q->ring[(q->r_head + q->r_len) & (q->r_cap - 1)];
+        *e = (sim_event){.time = sim->now, .key = sim->seq++ << 8 | type, .arg = arg,
+                         .obj = obj, .gen = gen};
+        q->r_len++;
+        q->fg++;
+        assert(q->r_len <= q->r_cap && q->fg <= q->len + q->r_len);
+        return 0;
+    }
+    if (__builtin_expect(q->len == q->cap, 0))
+        return sim_push_out(sim, when, type, obj, gen, arg);
+    const uint64_t key = sim->seq++ << 8 | type;
+    sim_event *h = q->heap;
+    uint32_t pos = q->len++;
+    while (pos > 0) { /* sift up: a binary min-heap by (time, key) */
+        uint32_t parent = (pos - 1) / 2;
+        if (h[parent].time < when || (h[parent].time == when && h[parent].key < key))
+            break;
+        h[pos] = h[parent];
+        pos = parent;
+    }
+    h[pos] = (sim_event){.time = when, .key = key, .arg = arg, .obj = obj, .gen = gen};
+    q->fg++;
+    assert(q->len <= q->cap && q->fg <= q->len + q->r_len);
+    return 0;
+}
 /* One step not passing world time limit: 1 if done, else 0 with the clock
  * moved to limit (the world was idle before it). */
 int sim_step_bounded(tw_sim *sim, tw_ns limit);
