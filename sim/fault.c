@@ -550,6 +550,8 @@ static void clog_one(tw_sim *sim, uint32_t from, uint32_t to, tw_ns until)
     if (sim_tapping(sim))
         sim_tap_path(sim, from, to, false, until);
     p->clog_until = until;
+    if (sim->clog_max < until)
+        sim->clog_max = until;
 }
 
 static void clog_paths(tw_sim *sim, uint32_t a, uint32_t b, bool oneway, tw_ns until)

@@ -115,53 +115,41 @@ static inline int queue_push(sim_queue *q, const sim_event *ev)
 
 bool sim_pop(sim_queue *q, tw_ns now, sim_event *out)
 {
-    if (q->r_len && !(q->len && q->heap[0].time <= now)) {
-        /* The ring holds what was queued for the current instant: the
-         * clock does not move on while it has any. */
-        assert(q->ring[q->r_head].time == now);
-        *out = q->ring[q->r_head];
-        q->r_head = (q->r_head + 1) & (q->r_cap - 1);
-        q->r_len--;
-        if (!out->bg) {
-            assert(q->fg > 0);
-            q->fg--;
-        }
-        return true;
-    }
-    if (q->len == 0)
+    const sim_event *head = sim_peek(q, now);
+    if (!head)
         return false;
-    /* A foreground heap event of the current instant was queued before
-     * the clock got there, so before anything in the ring. */
-    assert(!q->r_len || q->heap[0].bg || q->heap[0].time < now ||
-           q->heap[0].key < q->ring[q->r_head].key);
-    *out = q->heap[0];
-    if (!out->bg) {
-        assert(q->fg > 0);
-        q->fg--;
-    }
-    sim_event last = q->heap[--q->len];
+    sim_take(q, head, out);
+    return true;
+}
+
+void sim_heap_take(sim_queue *q, sim_event *out)
+{
+    assert(q->len > 0);
+    sim_event *h = q->heap;
+    *out = h[0];
+    assert(out->bg || q->fg > 0);
+    q->fg -= !out->bg;
+    const sim_event last = h[--q->len];
+    const uint32_t len = q->len;
     uint32_t pos = 0;
-    for (;;) {
-        uint32_t l = 2 * pos + 1, r = l + 1, m = l;
-        if (l >= q->len)
+    for (;;) { /* sift the last entry down from the top */
+        uint32_t l = 2 * pos + 1, m = l;
+        if (l >= len)
             break;
-        if (r < q->len && ev_less(&q->heap[r], &q->heap[l]))
-            m = r;
-        if (!ev_less(&q->heap[m], &last))
+        if (l + 1 < len && ev_less(&h[l + 1], &h[l]))
+            m = l + 1;
+        if (!ev_less(&h[m], &last))
             break;
-        q->heap[pos] = q->heap[m];
+        h[pos] = h[m];
         pos = m;
     }
-    if (q->len)
-        q->heap[pos] = last;
+    if (len)
+        h[pos] = last;
     /* Where the last entry came to rest no child is earlier, and the
      * new top is not earlier than what was taken: pops never go back. */
-    assert(pos >= q->len || 2 * pos + 1 >= q->len ||
-           !ev_less(&q->heap[2 * pos + 1], &q->heap[pos]));
-    assert(pos >= q->len || 2 * pos + 2 >= q->len ||
-           !ev_less(&q->heap[2 * pos + 2], &q->heap[pos]));
-    assert(q->len == 0 || !ev_less(&q->heap[0], out));
-    return true;
+    assert(pos >= len || 2 * pos + 1 >= len || !ev_less(&h[2 * pos + 1], &h[pos]));
+    assert(pos >= len || 2 * pos + 2 >= len || !ev_less(&h[2 * pos + 2], &h[pos]));
+    assert(len == 0 || !ev_less(&h[0], out));
 }
 
 static int push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,

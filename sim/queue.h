@@ -104,6 +104,25 @@ static inline const sim_event *sim_peek(const sim_queue *q, tw_ns now)
         return &q->heap[0];
     return q->r_len ? &q->ring[q->r_head] : NULL;
 }
+/* Take head, what sim_peek returned, into out. */
+void sim_heap_take(sim_queue *q, sim_event *out);
+static inline void sim_take(sim_queue *q, const sim_event *head, sim_event *out)
+{
+    if (head != q->heap) {
+        /* The ring holds what was queued for the current instant: the
+         * clock does not move on while it has any. A foreground heap
+         * event of that instant was queued before the clock got there,
+         * so before anything in the ring (sim_peek took it first). */
+        assert(head == &q->ring[q->r_head] && q->r_len > 0 && !head->bg);
+        *out = *head;
+        q->r_head = (q->r_head + 1) & (q->r_cap - 1);
+        q->r_len--;
+        assert(q->fg > 0);
+        q->fg--;
+        return;
+    }
+    sim_heap_take(q, out);
+}
 static inline uint32_t sim_queued(const sim_queue *q) { return q->len + q->r_len; }
 
 /* ---- tables ---- */

@@ -508,7 +508,7 @@ static void maybe_writable(tw_sim *sim, sim_ep *ep)
     ep_push(sim, ep, sim->now, EV_WRITABLE, 0);
 }
 
-static void maybe_deliver(tw_sim *sim, sim_ep *ep)
+static inline void maybe_deliver(tw_sim *sim, sim_ep *ep)
 {
     if (ep->deliver_pending || !ep->want_read ||
         !(ep->rx_bytes || (ep->fin_arrived && !ep->eof_done)))
@@ -623,8 +623,8 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
         ep->rx_parked = true; /* retransmitted after the heal */
         return;
     }
-    sim_path *p = sim_path_of(sim, ep->peer_node, ep->node);
-    if (p->clog_until > sim->now) {
+    sim_path *p = sim->clog_max > sim->now ? sim_path_of(sim, ep->peer_node, ep->node) : NULL;
+    if (p && p->clog_until > sim->now) {
         ep->arrive_pending = true;
         ep_push(sim, ep, p->clog_until, EV_ARRIVE, 0);
         return;
@@ -723,8 +723,16 @@ static void consume(tw_sim *sim, sim_ep *ep, size_t n)
     assert(n <= ep->rx_bytes);
     assert((ep->rx_head == NULL) == (ep->rx_bytes == 0));
     ep->rx_bytes -= n;
+    sim_seg *s = ep->rx_head;
+    if (n && n == s->len - s->off) { /* the common case: the first segment, whole */
+        ep->rx_head = s->next;
+        if (!ep->rx_head)
+            ep->rx_tail = NULL;
+        seg_free(sim, s);
+        n = 0;
+    }
     while (n) {
-        sim_seg *s = ep->rx_head;
+        s = ep->rx_head;
         size_t take = s->len - s->off < n ? s->len - s->off : n;
         s->off += (uint32_t)take;
         n -= take;
@@ -736,8 +744,8 @@ static void consume(tw_sim *sim, sim_ep *ep, size_t n)
         }
     }
     /* Every segment kept has a byte unread: empty means nothing counted. */
-    assert((ep->rx_head == NULL) == (ep->rx_bytes == 0));
-    assert(!ep->rx_head || ep->rx_head->off < ep->rx_head->len);
+    assert(ep->rx_head ? ep->rx_bytes && ep->rx_head->off < ep->rx_head->len
+                       : ep->rx_bytes == 0);
 }
 
 /* Is there something to hand the protocol? */

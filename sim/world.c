@@ -657,8 +657,8 @@ static int step(tw_sim *sim, tw_ns limit, bool bg_only_idle)
     assert(t >= sim->now);
     sim->now = t;
     sim_event ev;
-    sim_pop(&sim->q, sim->now, &ev);
     /* The one peeked at is the one taken: the clock moved to its time. */
+    sim_take(&sim->q, head, &ev);
     assert(ev.time == t);
     dispatch(sim, &ev);
     return STEP_DID;

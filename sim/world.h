@@ -100,6 +100,7 @@ struct tw_sim {
     sim_path *paths; /* nodes_cap x nodes_cap */
     uint32_t paths_cap;
     uint32_t paths_cut; /* paths whose cut_since >= 0: none, no looking */
+    tw_ns clog_max;     /* the latest clog_until of any path: past it, none is */
     tw_sim_path_opts *overrides;
     uint32_t noverrides;
     sim_table eps, lsns;
