@@ -57,7 +57,7 @@ static inline void check(tw_transport *t, tw__event ev)
  * sent always have writability armed, or they would wait for ever; a
  * write_eof went out only after the buffer drained; the marks are in
  * order. */
-static void invariants(const tw_transport *t)
+static inline void invariants(const tw_transport *t)
 {
     unsigned f = t->flags;
     assert(!(f & TW__T_LOST) || (f & TW__T_CLOSING));
