@@ -54,7 +54,7 @@ sim_ep *sim_ep_new(tw_sim *sim, uint32_t node)
 _Static_assert(sizeof ((tw_sim *)0)->seg_free / sizeof(sim_seg *) == SIM_SEG_CLASSES,
                "a free list per size class");
 
-static sim_seg *seg_new(tw_sim *sim, size_t len)
+static inline sim_seg *seg_new(tw_sim *sim, size_t len)
 {
     sim_seg *s;
     unsigned c = len > SIM_SEG_TINY; /* the class, if len is small at all */
@@ -406,56 +406,36 @@ static void tap_nobody(tw_sim *sim, sim_ep *ep, const struct iovec *iov,
     free(buf);
 }
 
-static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
+/* Nobody at the other end. A live host (one that came back after a
+ * crash too) answers with RST; one that is down says nothing, and the
+ * retransmissions give up after the timeout. The bytes count as sent. */
+static __attribute__((noinline)) ssize_t send_nobody(tw_sim *sim, sim_ep *ep,
+                                                     const struct iovec *iov, int iovcnt,
+                                                     size_t total)
 {
-    sim_ep *ep = (sim_ep *)t;
-    tw_sim *sim = sim_of_ep(ep);
-    assert(ep->opened && !ep->fin_sent);
-    assert(!(t->flags & (TW__T_LOST | TW__T_EOF_SENT)));
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++)
-        total += iov[i].iov_len;
-    sim_ep *peer = sim_ep_peer(sim, ep);
-    if (!peer) {
-        /* Nobody at the other end. A live host (one that came back after
-         * a crash too) answers with RST; one that is down says nothing,
-         * and the retransmissions give up after the timeout. */
-        if (sim->nodes[ep->peer_node]->up) {
-            if (!ep->rst_sent) {
-                ep->rst_sent = true;
-                tw_ns rtt = sim_latency(sim, ep->node, ep->peer_node) +
-                            sim_latency(sim, ep->peer_node, ep->node);
-                ep_push(sim, ep, sim->now + rtt, EV_RST, ECONNRESET);
-            }
-        } else {
-            sim_ep_arm_dead(sim, ep);
+    if (sim->nodes[ep->peer_node]->up) {
+        if (!ep->rst_sent) {
+            ep->rst_sent = true;
+            tw_ns rtt = sim_latency(sim, ep->node, ep->peer_node) +
+                        sim_latency(sim, ep->peer_node, ep->node);
+            ep_push(sim, ep, sim->now + rtt, EV_RST, ECONNRESET);
         }
-        if (sim_tapping(sim))
-            tap_nobody(sim, ep, iov, iovcnt, total);
-        ep->last_active = sim->now;
-        return (ssize_t)total;
+    } else {
+        sim_ep_arm_dead(sim, ep);
     }
-    /* The path to the peer (its node is ep's peer_node), looked up once. */
-    assert(peer->node == ep->peer_node);
-    sim_path *path = sim_path_of(sim, ep->node, peer->node);
-    const tw_sim_path_opts *o = sim_path_opts_at(sim, path, ep->node, peer->node);
-    size_t window = o->rcvbuf_bytes;
-    /* Acks only open the window: look at them when it may be short. */
-    if (ep->tx_unacked + total > window)
-        ack_settle(sim, ep);
-    if (ep->tx_unacked >= window)
-        return 0;
-    size_t n = total < window - ep->tx_unacked ? total : window - ep->tx_unacked;
+    if (sim_tapping(sim))
+        tap_nobody(sim, ep, iov, iovcnt, total);
+    ep->last_active = sim->now;
+    return (ssize_t)total;
+}
+
+/* n bytes of iov (n > 0) cut into segments of at most segmax, each on its
+ * way; the bytes put on their way (fewer if memory ran out). */
+static __attribute__((noinline)) size_t send_segments(tw_sim *sim, sim_ep *ep, sim_ep *peer,
+                                                      const struct iovec *iov, size_t n,
+                                                      const tw_sim_path_opts *o, sim_path *path)
+{
     size_t done = 0, segmax = sim->opts.segment_bytes_max;
-    if (iovcnt == 1 && n <= segmax) { /* the common case: one segment */
-        sim_seg *seg = seg_new(sim, n);
-        if (seg) {
-            memcpy(seg->data, iov[0].iov_base, n);
-            enqueue(sim, ep, peer, seg, o, path);
-            done = n;
-        }
-        n = 0;
-    }
     int i = 0;
     size_t ioff = 0;
     while (done < n) {
@@ -478,11 +458,48 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
         enqueue(sim, ep, peer, seg, o, path);
         done += len;
     }
+    return done;
+}
+
+static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
+{
+    sim_ep *ep = (sim_ep *)t;
+    tw_sim *sim = sim_of_ep(ep);
+    assert(ep->opened && !ep->fin_sent && iovcnt > 0);
+    assert(!(t->flags & (TW__T_LOST | TW__T_EOF_SENT)));
+    size_t total = iov[0].iov_len;
+    for (int i = 1; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    sim_ep *peer = sim_ep_peer(sim, ep);
+    if (__builtin_expect(!peer, 0))
+        return send_nobody(sim, ep, iov, iovcnt, total);
+    /* The path to the peer (its node is ep's peer_node), looked up once. */
+    assert(peer->node == ep->peer_node);
+    sim_path *path = sim_path_of(sim, ep->node, peer->node);
+    const tw_sim_path_opts *o = sim_path_opts_at(sim, path, ep->node, peer->node);
+    size_t window = o->rcvbuf_bytes;
+    /* Acks only open the window: look at them when it may be short. */
+    if (ep->tx_unacked + total > window)
+        ack_settle(sim, ep);
+    if (ep->tx_unacked >= window)
+        return 0;
+    size_t n = total < window - ep->tx_unacked ? total : window - ep->tx_unacked;
+    size_t done = 0;
+    if (iovcnt == 1 && n <= sim->opts.segment_bytes_max) { /* the common case */
+        sim_seg *seg = seg_new(sim, n);
+        if (seg) {
+            memcpy(seg->data, iov[0].iov_base, n);
+            enqueue(sim, ep, peer, seg, o, path);
+            done = n;
+        }
+    } else {
+        done = send_segments(sim, ep, peer, iov, n, o, path);
+    }
     if (done) {
         if (!ep->tx_unacked) {
             ep->unacked_since = sim->now;
             /* data into a cut: it times out unless the cut heals */
-            if (cut_since(sim, ep) >= 0)
+            if (sim->paths_cut && cut_since(sim, ep) >= 0)
                 sim_ep_watch_cut(sim, ep);
         }
         ep->last_active = sim->now;
