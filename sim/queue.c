@@ -129,8 +129,10 @@ void sim_heap_take(sim_queue *q, sim_event *out)
     *out = h[0];
     assert(out->bg || q->fg > 0);
     q->fg -= !out->bg;
-    const sim_event last = h[--q->len];
-    const uint32_t len = q->len;
+    const uint32_t len = --q->len;
+    if (len == 0)
+        return; /* it was the only one */
+    const sim_event last = h[len];
     uint32_t pos = 0;
     for (;;) { /* sift the last entry down from the top */
         uint32_t l = 2 * pos + 1, m = l;
@@ -143,13 +145,12 @@ void sim_heap_take(sim_queue *q, sim_event *out)
         h[pos] = h[m];
         pos = m;
     }
-    if (len)
-        h[pos] = last;
+    h[pos] = last;
     /* Where the last entry came to rest no child is earlier, and the
      * new top is not earlier than what was taken: pops never go back. */
     assert(pos >= len || 2 * pos + 1 >= len || !ev_less(&h[2 * pos + 1], &h[pos]));
     assert(pos >= len || 2 * pos + 2 >= len || !ev_less(&h[2 * pos + 2], &h[pos]));
-    assert(len == 0 || !ev_less(&h[0], out));
+    assert(!ev_less(&h[0], out));
 }
 
 static int push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
