@@ -499,7 +499,7 @@ static void dispatch(tw_sim *sim, const sim_event *ev)
         sim_node_hold(sim, n, sim->now + n->slow_cost);
 }
 
-static void dispatch_event(tw_sim *sim, const sim_event *ev)
+static inline __attribute__((always_inline)) void dispatch_event(tw_sim *sim, const sim_event *ev)
 {
     sim->stats.events++;
     switch (ev->type) {
@@ -620,8 +620,10 @@ static void run_due(tw_sim *sim)
 }
 
 /* One step. limit: world time not to pass (-1: none). bg_only_idle: the
- * world counts as idle when only background events remain. */
-static int step(tw_sim *sim, tw_ns limit, bool bg_only_idle)
+ * world counts as idle when only background events remain. Inline in
+ * each of the few loops that take steps, with the dispatch: it runs once
+ * per event, and a call per step was a tenth of a simulated message. */
+static inline __attribute__((always_inline)) int step(tw_sim *sim, tw_ns limit, bool bg_only_idle)
 {
     if (sim->ndue) {
         run_due(sim);
