@@ -214,7 +214,7 @@ static size_t window_of(tw_sim *sim, const sim_ep *from)
 
 /* Put seg on its way from `from` to `to`, after everything sent before,
  * over path p (options o): from's node to to's. */
-static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg,
+static inline __attribute__((always_inline)) void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg,
                     const tw_sim_path_opts *o, sim_path *p)
 {
     bool gave_up = false;
