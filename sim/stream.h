@@ -31,8 +31,10 @@ typedef struct sim_seg {
 /* Segments of up to SIM_SEG_SMALL bytes come in two sizes of room, each
  * with its own free list in the world: a tiny one for the short messages
  * most workloads send (a hundred thousand of them in flight at once take
- * a third of what small ones would), and a small one. */
-#define SIM_SEG_TINY 112
+ * a third of what small ones would), and a small one. The tiny room is
+ * sized so that header and room, with malloc's 8 bytes, fill a 160-byte
+ * chunk exactly (112 would round up to 176). */
+#define SIM_SEG_TINY 104
 #define SIM_SEG_SMALL 480
 #define SIM_SEG_CLASSES 2
 #define SIM_SEG_FREE_MAX 4096
