@@ -43,7 +43,8 @@ sim_ep *sim_ep_new(tw_sim *sim, uint32_t node)
         free(ep);
         return NULL;
     }
-    ep->node = ep->peer_node = node;
+    assert(node <= SIM_NODES_LIMIT);
+    ep->node = ep->peer_node = (uint16_t)node;
     ep->peer_id = SIM_NONE;
     ep->unacked_since = ep->dead_since = -1;
     return ep;
@@ -122,6 +123,10 @@ void sim_ep_free(tw_sim *sim, sim_ep *ep)
         sim_tap_fly(sim, ep, TW_SIM_PACKET_DROPPED, INT64_MAX);
     free_segs(sim, ep->fly_head);
     free_segs(sim, ep->rx_head);
+    if (ep->opened)
+        free(ep->opts);
+    else if (!ep->queued)
+        free(ep->dial);
     sim_table_del(&sim->eps, ep->id);
     tw__transport_free(&ep->t); /* ep begins with it */
 }
@@ -141,10 +146,11 @@ static tw_sim *sim_of_ep(const sim_ep *ep)
 int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
                 tw_connect_cb cb)
 {
-    assert(!ep->opened);
-    /* f, arg and cb came by value: the opening half is done with. */
-    assert(!ep->listener && !ep->next_queued);
-    memset(&ep->ka_idle, 0, sizeof *ep - offsetof(sim_ep, ka_idle));
+    assert(!ep->opened && !ep->queued);
+    /* f, arg and cb came by value: the opening half is done with (a
+     * server end's is NULL, its queue's link cleared). */
+    free(ep->dial);
+    ep->opts = NULL;
     sim_node *n = sim->nodes[ep->node];
     /* Leaves the addresses the endpoint was given. */
     tw__transport_init(&ep->t, &n->loop, &tw__sim_stream_ops, TW_TRANSPORT_STREAM);
@@ -170,8 +176,9 @@ void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err)
     if (ep->broken)
         return;
     if (!ep->opened) {
+        assert(err >= INT16_MIN); /* an errno */
         if (!ep->pending_err)
-            ep->pending_err = err;
+            ep->pending_err = (int16_t)err;
         return;
     }
     ep->broken = true;
@@ -267,8 +274,8 @@ static bool acks_ordered(const sim_ep *ep)
     if (ep->ack_len > SIM_ACKS || ep->ack_head >= SIM_ACKS)
         return false;
     for (unsigned k = 1; k < ep->ack_len; k++)
-        if (ep->acks[(ep->ack_head + k) % SIM_ACKS].t <
-            ep->acks[(ep->ack_head + k - 1) % SIM_ACKS].t)
+        if (ep->ack_t[(ep->ack_head + k) % SIM_ACKS] <
+            ep->ack_t[(ep->ack_head + k - 1) % SIM_ACKS])
             return false;
     return true;
 }
@@ -279,17 +286,19 @@ static bool acks_ordered(const sim_ep *ep)
 static void ack_settle(tw_sim *sim, sim_ep *ep)
 {
     assert(acks_ordered(ep));
-    while (ep->ack_len && ep->acks[ep->ack_head].t <= sim->now) {
-        sim_ack *a = &ep->acks[ep->ack_head];
+    while (ep->ack_len && ep->ack_t[ep->ack_head] <= sim->now) {
+        uint32_t n = ep->ack_n[ep->ack_head];
         sim_path *p = ep->node == ep->peer_node || !sim->paths_cut
                           ? NULL
                           : sim_path_of(sim, ep->peer_node, ep->node);
-        if (p && p->cut_since >= 0 && p->cut_since <= a->t) {
+        if (p && p->cut_since >= 0 && p->cut_since <= ep->ack_t[ep->ack_head]) {
             p->count.blocked++;
-            ep->ack_parked += a->n;
+            ep->ack_parked += n;
+            /* acknowledges bytes sent: within what is unacknowledged */
+            assert(ep->ack_parked >= n && ep->ack_parked <= ep->tx_unacked);
         } else {
-            assert(ep->tx_unacked >= a->n);
-            ep->tx_unacked -= a->n;
+            assert(ep->tx_unacked >= n);
+            ep->tx_unacked -= n;
             if (!ep->tx_unacked)
                 ep->unacked_since = -1;
         }
@@ -297,7 +306,7 @@ static void ack_settle(tw_sim *sim, sim_ep *ep)
         ep->ack_len--;
     }
     /* What is left is still on its way. */
-    assert(!ep->ack_len || ep->acks[ep->ack_head].t > sim->now);
+    assert(!ep->ack_len || ep->ack_t[ep->ack_head] > sim->now);
 }
 
 size_t sim_ep_unacked(tw_sim *sim, sim_ep *ep)
@@ -312,7 +321,7 @@ static void ack_wake(tw_sim *sim, sim_ep *ep)
     if (!ep->want_write || ep->ack_event || !ep->ack_len)
         return;
     ep->ack_event = true;
-    ep_push(sim, ep, ep->acks[ep->ack_head].t, EV_ACK, 0);
+    ep_push(sim, ep, ep->ack_t[ep->ack_head], EV_ACK, 0);
 }
 
 /* n bytes acknowledged to `to`, arriving at t (or later: acks keep their
@@ -326,25 +335,29 @@ static void ack_add(tw_sim *sim, sim_ep *to, tw_ns t, size_t n)
     }
     if (to->ack_len == SIM_ACKS)
         ack_settle(sim, to); /* make room with those that have landed */
-    sim_ack *last = to->ack_len
-                        ? &to->acks[(to->ack_head + to->ack_len - 1u) % SIM_ACKS]
-                        : NULL;
-    if (last && t < last->t)
-        t = last->t;
+    /* the newest on its way, if any */
+    unsigned last = (to->ack_head + to->ack_len + SIM_ACKS - 1u) % SIM_ACKS;
+    if (to->ack_len && t < to->ack_t[last])
+        t = to->ack_t[last];
     if (sim_tapping(sim)) /* sent by to's peer now, landing at t */
         sim_tap_tcp(sim, to, false, TW_SIM_PACKET_SENT, TW_SIM_PACKET_ACK, 0,
                     sim->now, t, NULL, 0, 0);
-    if (last) {
-        if (to->ack_len == SIM_ACKS || t == last->t) {
+    /* Bytes read of what to sent: within its window. */
+    assert(n <= to->tx_unacked);
+    if (to->ack_len) {
+        if (to->ack_len == SIM_ACKS || t == to->ack_t[last]) {
             /* full: the newest carries the last one's bytes too */
-            last->t = t;
-            last->n += n;
+            to->ack_t[last] = t;
+            to->ack_n[last] += (uint32_t)n;
+            assert(to->ack_n[last] >= n); /* no wrap */
             ack_wake(sim, to);
             return;
         }
     }
     assert(to->ack_len < SIM_ACKS);
-    to->acks[(to->ack_head + to->ack_len + 0u) % SIM_ACKS] = (sim_ack){t, n};
+    unsigned k = (to->ack_head + to->ack_len + 0u) % SIM_ACKS;
+    to->ack_t[k] = t;
+    to->ack_n[k] = (uint32_t)n;
     to->ack_len++;
     assert(acks_ordered(to));
     ack_wake(sim, to);
@@ -365,9 +378,9 @@ void sim_stream_clogged(tw_sim *sim)
             continue;
         tw_ns until = sim_path_of(sim, ep->peer_node, ep->node)->clog_until;
         for (uint8_t k = 0; k < ep->ack_len; k++) {
-            sim_ack *a = &ep->acks[(ep->ack_head + k + 0u) % SIM_ACKS];
-            if (a->t > sim->now && a->t < until) /* landed ones stand */
-                a->t = until;
+            tw_ns *t = &ep->ack_t[(ep->ack_head + k + 0u) % SIM_ACKS];
+            if (*t > sim->now && *t < until) /* landed ones stand */
+                *t = until;
         }
     }
 }
@@ -646,6 +659,7 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
             ep->rx_head = s;
         ep->rx_tail = s;
         ep->rx_bytes += s->len;
+        assert(ep->rx_bytes >= s->len); /* within the window: no wrap */
         moved += s->len;
         assert(s->len > 0 && s->off == 0); /* only data reaches rx */
     }
@@ -822,11 +836,27 @@ static tw_ns cut_since(tw_sim *sim, const sim_ep *ep)
  * that only waits to hear, stays open: half-open, until it sends, or
  * until keepalive finds out. */
 
-static void arm(tw_sim *sim, sim_ep *ep, bool *armed, tw_ns when, uint8_t type)
+/* Queue ep's timer of type (EV_STALL, EV_PEER_DEAD or EV_KEEPALIVE) for
+ * when, unless it is queued already: one of each at a time. */
+static void arm(tw_sim *sim, sim_ep *ep, tw_ns when, uint8_t type)
 {
-    if (*armed)
-        return;
-    *armed = true;
+    switch (type) {
+    case EV_STALL:
+        if (ep->stall_armed)
+            return;
+        ep->stall_armed = true;
+        break;
+    case EV_PEER_DEAD:
+        if (ep->dead_armed)
+            return;
+        ep->dead_armed = true;
+        break;
+    default:
+        assert(type == EV_KEEPALIVE);
+        if (ep->ka_armed)
+            return;
+        ep->ka_armed = true;
+    }
     ep_push(sim, ep, when, type, 0);
 }
 
@@ -834,7 +864,7 @@ void sim_ep_watch_cut(tw_sim *sim, sim_ep *ep)
 {
     tw_ns since = cut_since(sim, ep);
     if (since >= 0)
-        arm(sim, ep, &ep->stall_armed, since + sim_ep_timeout(sim, ep), EV_STALL);
+        arm(sim, ep, since + sim_ep_timeout(sim, ep), EV_STALL);
 }
 
 static void on_stall(tw_sim *sim, sim_ep *ep)
@@ -851,7 +881,7 @@ static void on_stall(tw_sim *sim, sim_ep *ep)
         since = ep->unacked_since;
     tw_ns due = since + sim_ep_timeout(sim, ep);
     if (sim->now < due) {
-        arm(sim, ep, &ep->stall_armed, due, EV_STALL);
+        arm(sim, ep, due, EV_STALL);
         return;
     }
     /* Its retransmissions gave up: what the cut holds of them never
@@ -880,8 +910,7 @@ void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep)
 {
     if (ep->dead_since < 0)
         ep->dead_since = sim->now;
-    arm(sim, ep, &ep->dead_armed, ep->dead_since + sim_ep_timeout(sim, ep),
-        EV_PEER_DEAD);
+    arm(sim, ep, ep->dead_since + sim_ep_timeout(sim, ep), EV_PEER_DEAD);
 }
 
 static void on_peer_dead(tw_sim *sim, sim_ep *ep)
@@ -893,7 +922,7 @@ static void on_peer_dead(tw_sim *sim, sim_ep *ep)
     if (sim->now >= due)
         sim_ep_kill(sim, ep, -ETIMEDOUT);
     else
-        arm(sim, ep, &ep->dead_armed, due, EV_PEER_DEAD);
+        arm(sim, ep, due, EV_PEER_DEAD);
 }
 
 /* Keepalive: after ka_idle of silence a probe, then one every
@@ -901,16 +930,17 @@ static void on_peer_dead(tw_sim *sim, sim_ep *ep)
  * and ka_count probes unanswered time it out. */
 static void ka_arm(tw_sim *sim, sim_ep *ep, tw_ns when)
 {
-    arm(sim, ep, &ep->ka_armed, when, EV_KEEPALIVE);
+    arm(sim, ep, when, EV_KEEPALIVE);
 }
 
 static void on_keepalive(tw_sim *sim, sim_ep *ep)
 {
     ep->ka_armed = false;
-    if (!ep->ka_idle || ep->broken || !ep->opened)
+    if (ep->broken || !ep->opened || !ep->opts || !ep->opts->ka_idle)
         return;
-    if (!ep->ka_probes && sim->now < ep->last_active + ep->ka_idle) {
-        ka_arm(sim, ep, ep->last_active + ep->ka_idle);
+    sim_ep_opts *o = ep->opts;
+    if (!o->ka_probes && sim->now < ep->last_active + o->ka_idle) {
+        ka_arm(sim, ep, ep->last_active + o->ka_idle);
         return;
     }
     sim_ep *peer = sim_ep_peer(sim, ep);
@@ -918,12 +948,12 @@ static void on_keepalive(tw_sim *sim, sim_ep *ep)
                    (!sim_path_blocks(sim, ep->node, ep->peer_node) &&
                     !sim_path_is_cut(sim, ep->peer_node, ep->node));
     bool up = sim->nodes[ep->peer_node]->up;
-    sim_trace(sim, ep->node, ep->t.id, "keepalive", ep->ka_probes, through && up);
+    sim_trace(sim, ep->node, ep->t.id, "keepalive", o->ka_probes, through && up);
     if (through && up) {
         if (peer) { /* answered */
-            ep->ka_probes = 0;
+            o->ka_probes = 0;
             ep->last_active = sim->now;
-            ka_arm(sim, ep, sim->now + ep->ka_idle);
+            ka_arm(sim, ep, sim->now + o->ka_idle);
         } else { /* a host that does not know the connection */
             tw_ns rtt = sim_latency(sim, ep->node, ep->peer_node) +
                         sim_latency(sim, ep->peer_node, ep->node);
@@ -931,10 +961,20 @@ static void on_keepalive(tw_sim *sim, sim_ep *ep)
         }
         return;
     }
-    if (++ep->ka_probes > ep->ka_count)
+    if (++o->ka_probes > o->ka_count)
         sim_ep_kill(sim, ep, -ETIMEDOUT);
     else
-        ka_arm(sim, ep, sim->now + ep->ka_interval);
+        ka_arm(sim, ep, sim->now + o->ka_interval);
+}
+
+/* ep's settings, made on first use; NULL: out of memory. Until then
+ * every one is 0 (off), as sim_ep_opts's zeroes say. */
+static sim_ep_opts *ep_opts(sim_ep *ep)
+{
+    assert(ep->opened);
+    if (!ep->opts)
+        ep->opts = calloc(1, sizeof *ep->opts);
+    return ep->opts;
 }
 
 static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned count)
@@ -942,10 +982,15 @@ static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned co
     sim_ep *ep = (sim_ep *)t;
     if (ep->is_unix)
         return -ENOTSUP;
-    ep->ka_idle = idle;
-    ep->ka_interval = interval;
-    ep->ka_count = (uint8_t)count;
-    ep->ka_probes = 0;
+    if (!idle && !ep->opts)
+        return 0; /* off, and it never was on */
+    sim_ep_opts *o = ep_opts(ep);
+    if (!o)
+        return -ENOMEM;
+    o->ka_idle = idle;
+    o->ka_interval = interval;
+    o->ka_count = (uint8_t)count;
+    o->ka_probes = 0;
     if (idle)
         ka_arm(sim_of_ep(ep), ep, ep->last_active + idle);
     return 0;
@@ -956,7 +1001,12 @@ static int op_user_timeout(tw_transport *t, tw_ns timeout)
     sim_ep *ep = (sim_ep *)t;
     if (ep->is_unix)
         return -ENOTSUP;
-    ep->user_timeout = timeout; /* the armed timers look again when due */
+    if (!timeout && !ep->opts)
+        return 0; /* off, and it never was on */
+    sim_ep_opts *o = ep_opts(ep);
+    if (!o)
+        return -ENOMEM;
+    o->user_timeout = timeout; /* the armed timers look again when due */
     return 0;
 }
 

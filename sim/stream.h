@@ -40,60 +40,77 @@ typedef struct sim_seg {
 #define SIM_SEG_FREE_MAX 4096
 
 /* Acknowledgements on their way back to the end that sent the bytes:
- * arrival time and bytes, in arrival order. They are not events: the
- * sender settles them when it looks at its window, and an EV_ACK is
- * queued only to wake a writer the window holds up. */
+ * arrival time and bytes, in arrival order (sim_ep's ack_t and ack_n).
+ * They are not events: the sender settles them when it looks at its
+ * window, and an EV_ACK is queued only to wake a writer the window holds
+ * up. */
 #define SIM_ACKS 4
-typedef struct sim_ack {
-    tw_ns t;
-    size_t n;
-} sim_ack;
 
+/* What a client endpoint needs until it opens: how to open it. Kept
+ * apart from the endpoint (which lives as long as the connection), and
+ * freed when it opens or goes. */
+typedef struct sim_ep_dial {
+    tw_protocol_factory factory;
+    void *arg;
+    tw_connect_cb cb;
+    tw__dial_cb dial_cb; /* a dial of the core's: its callback, else NULL */
+    void *dial_ctx;
+} sim_ep_dial;
+
+/* Keepalive and user timeout of an open endpoint (0: off). Most never
+ * set them: made at the first tw_transport_set_keepalive or
+ * set_user_timeout that turns one on, freed with the endpoint. */
+typedef struct sim_ep_opts {
+    tw_ns ka_idle, ka_interval, user_timeout;
+    uint8_t ka_count, ka_probes;
+} sim_ep_opts;
+
+/* Node ids fit sim_ep's 16 bits (world.h: SIM_NODES_LIMIT). */
+_Static_assert(SIM_NODES_LIMIT <= UINT16_MAX, "a node id fits sim_ep's node");
+
+/* A hundred thousand connections are two hundred thousand of these, so
+ * they are packed: byte counts are 32 bits (what is sent and not yet
+ * acknowledged is bounded by the window, rcvbuf_bytes, a uint32_t, and
+ * every count below is part of it), node ids 16, flags single bits, and
+ * what only some endpoints need is allocated apart (sim_ep_dial,
+ * sim_ep_opts). */
 typedef struct sim_ep {
     struct tw_transport t; /* first: the core's transport */
     uint32_t id, peer_id, peer_gen;
-    uint32_t node, peer_node;
-    /* Timers armed: EV_STALL, EV_PEER_DEAD, EV_KEEPALIVE (see below). */
-    bool stall_armed, dead_armed, ka_armed;
+    uint16_t node, peer_node;
     /* the direction towards this endpoint */
     sim_seg *fly_head, *fly_tail; /* sent, not arrived, in order */
     sim_seg *rx_head, *rx_tail;   /* arrived, not read */
-    size_t rx_bytes, fly_bytes;
+    uint32_t rx_bytes, fly_bytes;
     tw_ns fly_last;               /* arrival of the newest segment */
     /* the direction away from it */
-    size_t tx_unacked;            /* sent, not yet acknowledged as read */
-    uint64_t ack_parked;          /* acks held by a cut on their way here */
-    sim_ack acks[SIM_ACKS];       /* acks on their way here (a ring) */
+    uint32_t tx_unacked;          /* sent, not yet acknowledged as read */
+    uint32_t ack_parked;          /* acks held by a cut on their way here */
+    /* acks on their way here, a ring: when each lands, and its bytes */
+    tw_ns ack_t[SIM_ACKS];
+    uint32_t ack_n[SIM_ACKS];
     uint8_t ack_head, ack_len;
+    /* Timers armed: EV_STALL, EV_PEER_DEAD, EV_KEEPALIVE (see below). */
+    bool stall_armed : 1, dead_armed : 1, ka_armed : 1;
     bool ack_event : 1;           /* an EV_ACK is queued to wake a writer */
     bool arrive_pending : 1;      /* an EV_ARRIVE is queued for fly_head */
     bool opened : 1, connecting : 1, broken : 1;
     bool fin_sent : 1, fin_arrived : 1, eof_done : 1;
     bool rx_parked : 1, deliver_pending : 1, writable_pending : 1, rst_sent : 1;
     bool want_write : 1, want_read : 1, peer_crashed : 1, is_unix : 1;
-    int pending_err;              /* reset before the transport opened */
+    bool queued : 1;              /* a server end in its listener's queue */
+    int16_t pending_err;          /* reset before the transport opened */
     /* How this end learns its peer is gone, as TCP does (stream.c, the
      * death model): only by sending, or by keepalive. unacked_since: when
      * its oldest unacknowledged byte went out (-1: none); dead_since:
      * when it first sent towards a crashed host; last_active: its last
      * send or arrival. */
     tw_ns unacked_since, dead_since, last_active;
-    /* The two halves of an endpoint's life share their memory: what is
-     * needed until sim_ep_open, then what the protocol may set after. */
+    /* One pointer for the stage the endpoint is in. */
     union {
-        struct { /* until opened: how to open (client) or where queued (server) */
-            tw_protocol_factory factory;
-            void *arg;
-            tw_connect_cb cb;
-            tw__dial_cb dial_cb; /* a dial of the core's: its callback, else NULL */
-            void *dial_ctx;
-            sim_listener *listener;
-            struct sim_ep *next_queued;
-        };
-        struct { /* opened: keepalive and user timeout (0: off) */
-            tw_ns ka_idle, ka_interval, user_timeout;
-            uint8_t ka_count, ka_probes;
-        };
+        sim_ep_dial *dial;          /* a client, until opened */
+        struct sim_ep *next_queued; /* queued: the next in the listener's queue */
+        sim_ep_opts *opts;          /* opened: NULL until one is set */
     };
 } sim_ep;
 
@@ -151,9 +168,10 @@ void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep);
  * stall_timeout_ns. */
 static inline tw_ns sim_ep_timeout(const tw_sim *sim, const sim_ep *ep)
 {
-    /* user_timeout is there only once opened (see sim_ep). */
-    return ep->opened && ep->user_timeout ? ep->user_timeout
-                                          : sim->opts.stall_timeout_ns;
+    /* opts is there only once opened (see sim_ep). */
+    return ep->opened && ep->opts && ep->opts->user_timeout
+               ? ep->opts->user_timeout
+               : sim->opts.stall_timeout_ns;
 }
 void sim_send_rst(tw_sim *sim, sim_ep *from);
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);

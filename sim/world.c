@@ -796,7 +796,7 @@ tw_sim *tw_sim_new(uint64_t seed, const tw_sim_opts *opts)
     fill_defaults(&sim->opts);
     const tw_sim_opts *o = &sim->opts;
     if (!path_ok(&o->net) || !path_ok(&o->loopback) ||
-        o->connect_timeout_probability < 0 || o->nodes_max > 65535) {
+        o->connect_timeout_probability < 0 || o->nodes_max > SIM_NODES_LIMIT) {
         free(sim);
         errno = EINVAL;
         return NULL;

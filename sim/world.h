@@ -29,6 +29,10 @@ typedef struct sim_listener sim_listener;
 
 /* ---- nodes ---- */
 
+/* The most nodes a world may have (tw_sim_opts.nodes_max): node ids are
+ * 16 bits where they are kept by the hundred thousand (sim_ep). */
+#define SIM_NODES_LIMIT 65535
+
 typedef struct sim_node {
     struct tw_loop loop; /* first: a node is its loop */
     tw_sim *sim;
