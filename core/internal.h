@@ -199,18 +199,23 @@ void tw__file_init(tw_file *f, tw_loop *loop, unsigned flags);
 /* Close every file still open on loop (tw__loop_fini). */
 void tw__files_close_all(tw_loop *loop);
 
-/* One scheduled callback; lives in the loop's slot table. */
+/* One scheduled callback; lives in the loop's slot table. 40 bytes: a
+ * burst of a hundred thousand connection_made grows the table to as
+ * many, so heap_pos and state share a word. */
 typedef struct tw__slot {
     tw_callback cb;
     void *arg;
-    tw_ns when;       /* for timers */
-    uint64_t seq;     /* FIFO order among equal `when` */
-    uint32_t gen;     /* bumped on free: stale handles miss */
-    int32_t heap_pos; /* index in the timer heap, -1 if not a timer */
-    uint8_t state;    /* TW__SLOT_* */
+    tw_ns when;          /* for timers */
+    uint64_t seq;        /* FIFO order among equal `when` */
+    uint32_t gen;        /* bumped on free: stale handles miss */
+    int heap_pos : 30;   /* index in the timer heap, -1 if not a timer */
+    unsigned state : 2;  /* TW__SLOT_* */
 } tw__slot;
+/* The most slots a loop has, so that every heap_pos fits its bits. */
+#define TW__SLOTS_MAX (1u << 29)
 
 enum { TW__SLOT_FREE = 0, TW__SLOT_READY, TW__SLOT_TIMER, TW__SLOT_CANCELLED };
+_Static_assert(TW__SLOT_CANCELLED < 4, "a slot's state fits its two bits");
 
 typedef struct tw__ts_call {
     tw_callback cb;
