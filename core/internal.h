@@ -571,18 +571,23 @@ extern const tw__transport_class tw__subprocess_class; /* core/subprocess.c */
 
 /* An address a transport keeps: a sockaddr of len bytes. Its family is
  * kept in a byte; the bytes after the family inline when they fit (every
- * IPv4 and IPv6 address, a Unix path of up to 23 bytes), else the whole
- * sockaddr in an allocation of its own, whose pointer the inline bytes
- * hold (a longer Unix path). len 0: no address. Zero bytes are a valid
- * empty one; copy with tw__taddr_copy (never by assignment, which would
- * share the allocation), release with tw__taddr_clear. */
-#define TW__TADDR_REST 26
+ * IPv4 address, a Unix path of up to 17 bytes), an IPv6 address without
+ * flow label or scope id as its port and address alone (len
+ * TW__TADDR_LEN_IN6), else the whole sockaddr in an allocation of its
+ * own, whose pointer the inline bytes hold. 20 bytes: a transport keeps
+ * two, and a simulated world a few hundred thousand transports. len 0:
+ * no address. Zero bytes are a valid empty one; copy with tw__taddr_copy
+ * (never by assignment, which would share the allocation), release with
+ * tw__taddr_clear. */
+#define TW__TADDR_REST 18
 typedef struct tw__taddr {
-    uint8_t len; /* a sockaddr_storage's 128 at most */
+    uint8_t len; /* a sockaddr_storage's 128 at most, or TW__TADDR_LEN_IN6 */
     uint8_t family;
     uint8_t rest[TW__TADDR_REST];
 } tw__taddr;
 #define TW__TADDR_INLINE (TW__TADDR_REST + (int)sizeof(sa_family_t))
+/* A sockaddr_in6 kept short: port, then the 16 address bytes. */
+#define TW__TADDR_LEN_IN6 255
 
 /* Keep a copy of a (NULL or len 0: none). 0, or -ENOMEM (then d holds no
  * address). */
