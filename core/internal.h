@@ -362,13 +362,26 @@ typedef struct tw__chunk {
     uint8_t data[];
 } tw__chunk;
 
+/* The chunks are a ring through next: tail is the newest, tail->next
+ * the oldest (the head), and one pointer is all a transport keeps. */
 typedef struct tw__wbuf {
-    tw__chunk *head, *tail;
+    tw__chunk *tail; /* NULL: empty */
     size_t size;
 } tw__wbuf;
 
 #define TW__CHUNK_MIN 16384
 #define TW__IOV_MAX 64
+
+/* Walking the chunks, oldest first: from tw__wbuf_head, tw__wbuf_next
+ * until NULL. */
+static inline tw__chunk *tw__wbuf_head(const tw__wbuf *b)
+{
+    return b->tail ? b->tail->next : NULL;
+}
+static inline tw__chunk *tw__wbuf_next(const tw__wbuf *b, const tw__chunk *c)
+{
+    return c == b->tail ? NULL : c->next;
+}
 
 void tw__wbuf_init(tw__wbuf *b);
 int tw__wbuf_append(tw__wbuf *b, const void *data, size_t len); /* 0/-ENOMEM */
