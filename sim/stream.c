@@ -46,7 +46,7 @@ sim_ep *sim_ep_new(tw_sim *sim, uint32_t node)
     assert(node <= SIM_NODES_LIMIT);
     ep->node = ep->peer_node = (uint16_t)node;
     ep->peer_id = SIM_NONE;
-    ep->unacked_since = ep->dead_since = -1;
+    ep->unacked_since = -1;
     return ep;
 }
 
@@ -124,7 +124,7 @@ void sim_ep_free(tw_sim *sim, sim_ep *ep)
     free_segs(sim, ep->fly_head);
     free_segs(sim, ep->rx_head);
     if (ep->opened)
-        free(ep->opts);
+        free(ep->more);
     else if (!ep->queued)
         free(ep->dial);
     sim_table_del(&sim->eps, ep->id);
@@ -150,7 +150,7 @@ int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
     /* f, arg and cb came by value: the opening half is done with (a
      * server end's is NULL, its queue's link cleared). */
     free(ep->dial);
-    ep->opts = NULL;
+    ep->more = NULL;
     sim_node *n = sim->nodes[ep->node];
     /* Leaves the addresses the endpoint was given. */
     tw__transport_init(&ep->t, &n->loop, &tw__sim_stream_ops, TW_TRANSPORT_STREAM);
@@ -906,11 +906,18 @@ static void on_stall(tw_sim *sim, sim_ep *ep)
     sim_ep_kill(sim, ep, -ETIMEDOUT);
 }
 
+static sim_ep_more *ep_more(sim_ep *ep);
+
 void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep)
 {
-    if (ep->dead_since < 0)
-        ep->dead_since = sim->now;
-    arm(sim, ep, ep->dead_since + sim_ep_timeout(sim, ep), EV_PEER_DEAD);
+    sim_ep_more *m = ep_more(ep);
+    if (!m) {
+        sim_fail(sim, -ENOMEM, "out of memory for a stream end's timer");
+        return;
+    }
+    if (m->dead_since < 0)
+        m->dead_since = sim->now;
+    arm(sim, ep, m->dead_since + sim_ep_timeout(sim, ep), EV_PEER_DEAD);
 }
 
 static void on_peer_dead(tw_sim *sim, sim_ep *ep)
@@ -918,7 +925,8 @@ static void on_peer_dead(tw_sim *sim, sim_ep *ep)
     ep->dead_armed = false;
     if (ep->broken || !ep->peer_crashed || sim->nodes[ep->peer_node]->up)
         return; /* back: its reset is on the way (sim/node.c) */
-    tw_ns due = ep->dead_since + sim_ep_timeout(sim, ep);
+    assert(ep->more); /* it was armed */
+    tw_ns due = ep->more->dead_since + sim_ep_timeout(sim, ep);
     if (sim->now >= due)
         sim_ep_kill(sim, ep, -ETIMEDOUT);
     else
@@ -936,9 +944,9 @@ static void ka_arm(tw_sim *sim, sim_ep *ep, tw_ns when)
 static void on_keepalive(tw_sim *sim, sim_ep *ep)
 {
     ep->ka_armed = false;
-    if (ep->broken || !ep->opened || !ep->opts || !ep->opts->ka_idle)
+    if (ep->broken || !ep->opened || !ep->more || !ep->more->ka_idle)
         return;
-    sim_ep_opts *o = ep->opts;
+    sim_ep_more *o = ep->more;
     if (!o->ka_probes && sim->now < ep->last_active + o->ka_idle) {
         ka_arm(sim, ep, ep->last_active + o->ka_idle);
         return;
@@ -967,14 +975,17 @@ static void on_keepalive(tw_sim *sim, sim_ep *ep)
         ka_arm(sim, ep, sim->now + o->ka_interval);
 }
 
-/* ep's settings, made on first use; NULL: out of memory. Until then
- * every one is 0 (off), as sim_ep_opts's zeroes say. */
-static sim_ep_opts *ep_opts(sim_ep *ep)
+/* ep's sim_ep_more, made on first use; NULL: out of memory. Until then
+ * each setting is 0 (off) and dead_since -1, as made here. */
+static sim_ep_more *ep_more(sim_ep *ep)
 {
     assert(ep->opened);
-    if (!ep->opts)
-        ep->opts = calloc(1, sizeof *ep->opts);
-    return ep->opts;
+    if (!ep->more) {
+        ep->more = calloc(1, sizeof *ep->more);
+        if (ep->more)
+            ep->more->dead_since = -1;
+    }
+    return ep->more;
 }
 
 static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned count)
@@ -982,9 +993,9 @@ static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned co
     sim_ep *ep = (sim_ep *)t;
     if (ep->is_unix)
         return -ENOTSUP;
-    if (!idle && !ep->opts)
+    if (!idle && !ep->more)
         return 0; /* off, and it never was on */
-    sim_ep_opts *o = ep_opts(ep);
+    sim_ep_more *o = ep_more(ep);
     if (!o)
         return -ENOMEM;
     o->ka_idle = idle;
@@ -1001,9 +1012,9 @@ static int op_user_timeout(tw_transport *t, tw_ns timeout)
     sim_ep *ep = (sim_ep *)t;
     if (ep->is_unix)
         return -ENOTSUP;
-    if (!timeout && !ep->opts)
+    if (!timeout && !ep->more)
         return 0; /* off, and it never was on */
-    sim_ep_opts *o = ep_opts(ep);
+    sim_ep_more *o = ep_more(ep);
     if (!o)
         return -ENOMEM;
     o->user_timeout = timeout; /* the armed timers look again when due */

@@ -57,13 +57,16 @@ typedef struct sim_ep_dial {
     void *dial_ctx;
 } sim_ep_dial;
 
-/* Keepalive and user timeout of an open endpoint (0: off). Most never
- * set them: made at the first tw_transport_set_keepalive or
- * set_user_timeout that turns one on, freed with the endpoint. */
-typedef struct sim_ep_opts {
+/* What only some open endpoints need: keepalive and user timeout (0:
+ * off), and dead_since, when it first sent towards a crashed host (-1:
+ * never). Made at the first tw_transport_set_keepalive or
+ * set_user_timeout that turns one on, or the first send to a crashed
+ * host; freed with the endpoint. */
+typedef struct sim_ep_more {
     tw_ns ka_idle, ka_interval, user_timeout;
+    tw_ns dead_since;
     uint8_t ka_count, ka_probes;
-} sim_ep_opts;
+} sim_ep_more;
 
 /* Node ids fit sim_ep's 16 bits (world.h: SIM_NODES_LIMIT). */
 _Static_assert(SIM_NODES_LIMIT <= UINT16_MAX, "a node id fits sim_ep's node");
@@ -73,7 +76,7 @@ _Static_assert(SIM_NODES_LIMIT <= UINT16_MAX, "a node id fits sim_ep's node");
  * acknowledged is bounded by the window, rcvbuf_bytes, a uint32_t, and
  * every count below is part of it), node ids 16, flags single bits, and
  * what only some endpoints need is allocated apart (sim_ep_dial,
- * sim_ep_opts). */
+ * sim_ep_more). */
 typedef struct sim_ep {
     struct tw_transport t; /* first: the core's transport */
     uint32_t id, peer_id, peer_gen;
@@ -102,15 +105,14 @@ typedef struct sim_ep {
     int16_t pending_err;          /* reset before the transport opened */
     /* How this end learns its peer is gone, as TCP does (stream.c, the
      * death model): only by sending, or by keepalive. unacked_since: when
-     * its oldest unacknowledged byte went out (-1: none); dead_since:
-     * when it first sent towards a crashed host; last_active: its last
-     * send or arrival. */
-    tw_ns unacked_since, dead_since, last_active;
+     * its oldest unacknowledged byte went out (-1: none); last_active:
+     * its last send or arrival (and more->dead_since). */
+    tw_ns unacked_since, last_active;
     /* One pointer for the stage the endpoint is in. */
     union {
         sim_ep_dial *dial;          /* a client, until opened */
         struct sim_ep *next_queued; /* queued: the next in the listener's queue */
-        sim_ep_opts *opts;          /* opened: NULL until one is set */
+        sim_ep_more *more;          /* opened: NULL until needed */
     };
 } sim_ep;
 
@@ -168,9 +170,9 @@ void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep);
  * stall_timeout_ns. */
 static inline tw_ns sim_ep_timeout(const tw_sim *sim, const sim_ep *ep)
 {
-    /* opts is there only once opened (see sim_ep). */
-    return ep->opened && ep->opts && ep->opts->user_timeout
-               ? ep->opts->user_timeout
+    /* more is there only once opened (see sim_ep). */
+    return ep->opened && ep->more && ep->more->user_timeout
+               ? ep->more->user_timeout
                : sim->opts.stall_timeout_ns;
 }
 void sim_send_rst(tw_sim *sim, sim_ep *from);

@@ -395,7 +395,10 @@ static void test_transport_memory_budget(void **state)
 {
     (void)state;
     assert_true(sizeof(struct tw_transport) <= 160);
-    assert_true(sizeof(sim_ep) <= 320);
+    assert_true(sizeof(sim_ep) <= 312);
+    /* malloc's chunks go by 16 bytes, its header takes 8: at 312 bytes
+     * an endpoint takes 320, 8 bytes over it would take 336. */
+    assert_true((sizeof(sim_ep) + 8) % 16 == 0);
     /* 200,000 loop slots (a burst of connection_made) stay under 8 MiB. */
     assert_true(sizeof(tw__slot) <= 40);
 }
