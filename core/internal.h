@@ -511,6 +511,11 @@ typedef struct tw__transport_ops {
      * *off, which tells a file's error from the connection's. NULL: the
      * fallback only. */
     ssize_t (*sendfile)(tw_transport *t, int fd, off_t *off, size_t len);
+    /* Optional: give back the memory of t, which tw__transport_free let go
+     * (at once, or when strict mode's quarantine does), its addresses
+     * cleared. NULL: free(t). For a backend that keeps its transports in
+     * blocks of its own (the simulator's endpoints). */
+    void (*release)(tw_transport *t);
 } tw__transport_ops;
 
 enum {

@@ -35,12 +35,13 @@
 
 sim_ep *sim_ep_new(tw_sim *sim, uint32_t node)
 {
-    sim_ep *ep = calloc(1, sizeof *ep);
+    sim_ep *ep = sim_pool_get(&sim->ep_pool);
     if (!ep)
         return NULL;
+    memset(ep, 0, sizeof *ep);
     ep->id = sim_table_add(&sim->eps, ep);
     if (ep->id == SIM_NONE) {
-        free(ep);
+        sim_pool_put(&sim->ep_pool, ep);
         return NULL;
     }
     assert(node <= SIM_NODES_LIMIT);
@@ -128,7 +129,23 @@ void sim_ep_free(tw_sim *sim, sim_ep *ep)
     else if (!ep->queued)
         free(ep->dial);
     sim_table_del(&sim->eps, ep->id);
-    tw__transport_free(&ep->t); /* ep begins with it */
+    if (ep->opened) {
+        /* ep begins with it; the core gives it back through op_release,
+         * now or once strict mode's quarantine is done with it */
+        tw__transport_free(&ep->t);
+        return;
+    }
+    tw__taddr_clear(&ep->t.peer);
+    tw__taddr_clear(&ep->t.local);
+    sim_pool_put(&sim->ep_pool, ep);
+}
+
+static tw_sim *sim_of_ep(const sim_ep *ep);
+
+static void op_release(tw_transport *t)
+{
+    sim_ep *ep = (sim_ep *)t;
+    sim_pool_put(&sim_of_ep(ep)->ep_pool, ep);
 }
 
 
@@ -599,6 +616,7 @@ const tw__transport_ops tw__sim_stream_ops = {
     .keepalive = op_keepalive,
     .user_timeout = op_user_timeout,
     .close_takes_writes = true, /* a socket, as asyncio's */
+    .release = op_release,
 };
 
 int tw_sim_reset_transport(tw_transport *t)

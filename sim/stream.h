@@ -116,6 +116,10 @@ typedef struct sim_ep {
     };
 } sim_ep;
 
+/* Endpoints come from the world's pool (sim/pool.h), this many to a
+ * block (about 80 KB). */
+#define SIM_EP_BLOCK 256
+
 struct sim_listener {
     tw_server srv; /* first: the core's server */
     uint32_t id;

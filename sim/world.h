@@ -17,6 +17,7 @@
 #define TWIN_SIM_WORLD_H
 
 #include "core/internal.h"
+#include "sim/pool.h"
 #include "sim/queue.h"
 #include "twin/sim.h"
 #include "twin/simprobe.h"
@@ -107,6 +108,7 @@ struct tw_sim {
     tw_sim_path_opts *overrides;
     uint32_t noverrides;
     sim_table eps, lsns;
+    sim_pool ep_pool; /* the stream endpoints' memory (sim/stream.h) */
     struct sim_procs *procs; /* pipes and processes (sim/proc.h), or NULL */
     sim_listener *listeners;
     struct sim_host *hosts; /* names given addresses (tw_sim_set_host) */
