@@ -633,8 +633,9 @@ struct tw_transport {
     size_t queued;           /* bytes buffered outside wbuf (datagrams) */
     /* What only some kinds keep, read through the accessors below. */
     union {
-        /* a kind with sendto: unsent datagrams (datagram.c) */
-        struct { struct tw__dgram *head, *tail; } dq;
+        /* a kind with sendto: unsent datagrams (datagram.c), a ring
+         * through next kept by its newest (whose next is the oldest) */
+        struct tw__dgram *dq;
         /* a stream: tw_loop_sendfile in progress (core/sendfile.c), or NULL */
         struct tw__sendfile *sendfile;
     } k;
@@ -659,10 +660,11 @@ static inline struct tw__sendfile *tw__transport_sendfile(const tw_transport *t)
 {
     return tw__cls(t)->kind == TW_TRANSPORT_STREAM ? t->k.sendfile : NULL;
 }
-/* The first datagram t has queued, or NULL (always NULL without sendto). */
+/* A datagram t has queued (the newest), or NULL when none (always NULL
+ * without sendto). */
 static inline struct tw__dgram *tw__transport_dq(const tw_transport *t)
 {
-    return tw__cls(t)->sendto ? t->k.dq.head : NULL;
+    return tw__cls(t)->sendto ? t->k.dq : NULL;
 }
 
 /* Initialise the core part of a transport the backend allocated (struct

@@ -482,8 +482,8 @@ static void test_errors_have_names(void **state)
 static void test_transport_memory_budget(void **state)
 {
     (void)state;
-    assert_true(sizeof(struct tw_transport) <= 160);
-    assert_true(sizeof(sim_ep) <= 312); /* in the world's pool: no more */
+    assert_true(sizeof(struct tw_transport) <= 152);
+    assert_true(sizeof(sim_ep) <= 304); /* in the world's pool: no more */
     /* 200,000 loop slots (a burst of connection_made) stay under 8 MiB. */
     assert_true(sizeof(tw__slot) <= 40);
 }
