@@ -51,49 +51,42 @@ sim_ep *sim_ep_new(tw_sim *sim, uint32_t node)
     return ep;
 }
 
-/* ---- segments: small ones are recycled ---- */
+/* ---- segments: small ones come from the world's pools ---- */
 
-_Static_assert(sizeof ((tw_sim *)0)->seg_free / sizeof(sim_seg *) == SIM_SEG_CLASSES,
-               "a free list per size class");
+_Static_assert(sizeof ((tw_sim *)0)->seg_pool / sizeof(sim_pool) == SIM_SEG_CLASSES,
+               "a pool per size class");
 
 static sim_seg *seg_new(tw_sim *sim, size_t len)
 {
     sim_seg *s;
     unsigned c = len > SIM_SEG_TINY; /* the class, if len is small at all */
-    if (len <= SIM_SEG_SMALL && sim->seg_free[c]) {
-        s = sim->seg_free[c];
-        sim->seg_free[c] = s->next;
-        sim->seg_nfree[c]--;
-    } else {
-        bool small = len <= SIM_SEG_SMALL;
-        s = malloc(sizeof *s + (small ? (c ? SIM_SEG_SMALL : SIM_SEG_TINY) : len));
+    if (len <= SIM_SEG_SMALL) {
+        s = sim_pool_get(&sim->seg_pool[c]);
         if (!s)
             return NULL;
-        s->room = (uint8_t)(small ? c + 1 : 0);
+        s->room = (uint8_t)(c + 1);
+    } else {
+        s = malloc(sizeof *s + len);
+        if (!s)
+            return NULL;
+        s->room = 0;
     }
     s->next = NULL;
     s->len = (uint32_t)len;
     s->off = 0;
     s->fin = false;
     s->tap = 0;
-    /* A recycled segment has its class's room, and the data fits it. */
+    /* A pooled segment has its class's room, and the data fits it. */
     assert(s->len == len && (!s->room || s->room == c + 1));
     return s;
 }
 
 static inline void seg_free(tw_sim *sim, sim_seg *s)
 {
-    if (s->room) {
-        unsigned c = s->room - 1u;
-        assert(sim->seg_nfree[c] <= SIM_SEG_FREE_MAX); /* the lists are bounded */
-        if (sim->seg_nfree[c] < SIM_SEG_FREE_MAX) {
-            s->next = sim->seg_free[c];
-            sim->seg_free[c] = s;
-            sim->seg_nfree[c]++;
-            return;
-        }
-    }
-    free(s);
+    if (s->room)
+        sim_pool_put(&sim->seg_pool[s->room - 1u], s);
+    else
+        free(s);
 }
 
 static void free_segs(tw_sim *sim, sim_seg *s)
@@ -105,15 +98,18 @@ static void free_segs(tw_sim *sim, sim_seg *s)
     }
 }
 
+void sim_segs_init(tw_sim *sim)
+{
+    sim_pool_init(&sim->seg_pool[0], sizeof(sim_seg) + SIM_SEG_TINY, SIM_SEG_BLOCK_TINY);
+    sim_pool_init(&sim->seg_pool[1], sizeof(sim_seg) + SIM_SEG_SMALL, SIM_SEG_BLOCK_SMALL);
+}
+
 void sim_segs_fini(tw_sim *sim)
 {
     for (unsigned c = 0; c < SIM_SEG_CLASSES; c++) {
-        while (sim->seg_free[c]) {
-            sim_seg *next = sim->seg_free[c]->next;
-            free(sim->seg_free[c]);
-            sim->seg_free[c] = next;
-        }
-        sim->seg_nfree[c] = 0;
+        /* the endpoints, freed first, gave every one back */
+        assert(sim->seg_pool[c].live == 0);
+        sim_pool_fini(&sim->seg_pool[c]);
     }
 }
 

@@ -29,15 +29,20 @@ typedef struct sim_seg {
 } sim_seg;
 
 /* Segments of up to SIM_SEG_SMALL bytes come in two sizes of room, each
- * with its own free list in the world: a tiny one for the short messages
+ * from a pool of its own in the world (sim/pool.h: no malloc header, and
+ * a freed one is the next handed out): a tiny one for the short messages
  * most workloads send (a hundred thousand of them in flight at once take
- * a third of what small ones would), and a small one. The tiny room is
- * sized so that header and room, with malloc's 8 bytes, fill a 160-byte
- * chunk exactly (112 would round up to 176). */
+ * a third of what small ones would), and a small one. Larger ones are a
+ * malloc each. */
 #define SIM_SEG_TINY 104
 #define SIM_SEG_SMALL 480
 #define SIM_SEG_CLASSES 2
-#define SIM_SEG_FREE_MAX 4096
+_Static_assert((sizeof(sim_seg) + SIM_SEG_TINY) % 8 == 0 &&
+                   (sizeof(sim_seg) + SIM_SEG_SMALL) % 8 == 0,
+               "a segment of either class keeps a pool's alignment");
+/* Segments to a pool's block, by class: about 64 KiB each. */
+#define SIM_SEG_BLOCK_TINY 420
+#define SIM_SEG_BLOCK_SMALL 124
 
 /* Acknowledgements on their way back to the end that sent the bytes:
  * arrival time and bytes, in arrival order (sim_ep's ack_t and ack_n).
@@ -189,6 +194,8 @@ void sim_stream_settle_all(tw_sim *sim);
 void sim_stream_clogged(tw_sim *sim);
 /* The window's view after settling the acks that have arrived. */
 size_t sim_ep_unacked(tw_sim *sim, sim_ep *ep);
+/* The segment pools: made with the world, freed after its endpoints. */
+void sim_segs_init(tw_sim *sim);
 void sim_segs_fini(tw_sim *sim);
 extern const tw__transport_ops tw__sim_stream_ops;
 

@@ -816,6 +816,7 @@ tw_sim *tw_sim_new(uint64_t seed, const tw_sim_opts *opts)
     sim_queue_init(&sim->q, o->events_max);
     sim_table_init(&sim->eps, o->endpoints_max);
     sim_pool_init(&sim->ep_pool, sizeof(sim_ep), SIM_EP_BLOCK);
+    sim_segs_init(sim);
     sim_table_init(&sim->lsns, 1u << 20);
     sim->hash = UINT64_C(0xcbf29ce484222325);
     sim->trace_file = o->trace_file;

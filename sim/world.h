@@ -117,8 +117,7 @@ struct tw_sim {
     uint32_t nfaults, capfaults;
     struct sim_timeline *tl; /* their actions in time order, or NULL */
     uint8_t *scratch; /* one chunk, gathered from segments */
-    sim_seg *seg_free[2]; /* tiny and small segments to reuse (sim/stream.h) */
-    uint32_t seg_nfree[2];
+    sim_pool seg_pool[2]; /* tiny and small segments (sim/stream.h) */
     bool driving;
     tw_ns held_max; /* latest held_until of any node: none held after it */
     tw_ns slow_max; /* latest slow_until of any node */
