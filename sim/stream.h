@@ -15,16 +15,25 @@
 
 /* ---- stream endpoints ---- */
 
+/* A segment is in flight (an endpoint's fly list), then arrived (its rx
+ * list); the times matter only in flight and the offset only once
+ * arrived, so they share their bytes: 40 bytes of header. */
 typedef struct sim_seg {
     struct sim_seg *next;
-    tw_ns sent, arrive;
-    uint32_t len, off;
+    union {
+        struct {
+            tw_ns sent, arrive; /* in flight */
+        };
+        uint32_t off;           /* arrived: bytes of it read */
+    };
+    uint32_t len;
     /* bytes of the other direction read by the sender, acknowledged by
-     * this segment (an ack riding on data, as TCP's do) */
-    size_t ack;
+     * this segment (an ack riding on data, as TCP's do): within the
+     * sender's window, a uint32_t */
+    uint32_t ack;
+    uint32_t tap;    /* the packet tap's cookie (sim/tap.h), 0: none */
     bool fin;
     uint8_t room;    /* 0: room for len bytes; else 1 + its size class */
-    uint32_t tap;    /* the packet tap's cookie (sim/tap.h), 0: none */
     uint8_t data[];
 } sim_seg;
 
