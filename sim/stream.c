@@ -168,7 +168,7 @@ int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
     tw__transport_init(&ep->t, &n->loop, &tw__sim_stream_ops, TW_TRANSPORT_STREAM);
     ep->opened = true;
     ep->last_active = sim->now;
-    int err = ep->pending_err;
+    int err = -(int)ep->pending_errno;
     uint64_t tid = ep->t.id;
     sim_trace(sim, ep->node, tid, "open", ep->id, 0);
     sim_limits_opened(sim, n, tid);
@@ -188,9 +188,9 @@ void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err)
     if (ep->broken)
         return;
     if (!ep->opened) {
-        assert(err >= INT16_MIN); /* an errno */
-        if (!ep->pending_err)
-            ep->pending_err = (int16_t)err;
+        assert(-err <= SIM_EP_ERRNO_MAX); /* a reset's or a timeout's */
+        if (!ep->pending_errno)
+            ep->pending_errno = (unsigned)-err;
         return;
     }
     ep->broken = true;
@@ -283,7 +283,7 @@ static void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg)
  * at most SIM_ACKS, by non-decreasing arrival time. For assertions. */
 static bool acks_ordered(const sim_ep *ep)
 {
-    if (ep->ack_len > SIM_ACKS || ep->ack_head >= SIM_ACKS)
+    if (ep->ack_len > SIM_ACKS) /* (ack_head's two bits are a place) */
         return false;
     for (unsigned k = 1; k < ep->ack_len; k++)
         if (ep->ack_t[(ep->ack_head + k) % SIM_ACKS] <
@@ -292,6 +292,8 @@ static bool acks_ordered(const sim_ep *ep)
     return true;
 }
 #endif
+
+static sim_ep_more *ep_more(sim_ep *ep);
 
 /* Fold the acks that have reached ep into its window; one that arrived
  * while its path was cut is held until the heal. */
@@ -305,9 +307,14 @@ static void ack_settle(tw_sim *sim, sim_ep *ep)
                           : sim_path_of(sim, ep->peer_node, ep->node);
         if (p && p->cut_since >= 0 && p->cut_since <= ep->ack_t[ep->ack_head]) {
             p->count.blocked++;
-            ep->ack_parked += n;
-            /* acknowledges bytes sent: within what is unacknowledged */
-            assert(ep->ack_parked >= n && ep->ack_parked <= ep->tx_unacked);
+            sim_ep_more *m = ep_more(ep);
+            if (m) {
+                m->ack_parked += n;
+                /* acknowledges bytes sent: within what is unacknowledged */
+                assert(m->ack_parked >= n && m->ack_parked <= ep->tx_unacked);
+            } else {
+                sim_fail(sim, -ENOMEM, "out of memory for a stream end's acks");
+            }
         } else {
             assert(ep->tx_unacked >= n);
             ep->tx_unacked -= n;
@@ -920,8 +927,6 @@ static void on_stall(tw_sim *sim, sim_ep *ep)
     sim_ep_kill(sim, ep, -ETIMEDOUT);
 }
 
-static sim_ep_more *ep_more(sim_ep *ep);
-
 void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep)
 {
     sim_ep_more *m = ep_more(ep);
@@ -1090,9 +1095,10 @@ void sim_stream_heal(tw_sim *sim)
             ep->arrive_pending = true;
             ep_push(sim, ep, sim->now + lat, EV_ARRIVE, 0);
         }
-        if (ep->ack_parked) {
-            ack_add(sim, ep, sim->now + lat, ep->ack_parked);
-            ep->ack_parked = 0;
+        /* parked acks: only an open end sent what they acknowledge */
+        if (ep->opened && ep->more && ep->more->ack_parked) {
+            ack_add(sim, ep, sim->now + lat, ep->more->ack_parked);
+            ep->more->ack_parked = 0;
         }
     }
 }

@@ -59,6 +59,7 @@ _Static_assert((sizeof(sim_seg) + SIM_SEG_TINY) % 8 == 0 &&
  * window, and an EV_ACK is queued only to wake a writer the window holds
  * up. */
 #define SIM_ACKS 4
+_Static_assert(SIM_ACKS == 4, "sim_ep's ack_head and ack_len have 2 and 3 bits");
 
 /* What a client endpoint needs until it opens: how to open it. Kept
  * apart from the endpoint (which lives as long as the connection), and
@@ -72,13 +73,15 @@ typedef struct sim_ep_dial {
 } sim_ep_dial;
 
 /* What only some open endpoints need: keepalive and user timeout (0:
- * off), and dead_since, when it first sent towards a crashed host (-1:
- * never). Made at the first tw_transport_set_keepalive or
- * set_user_timeout that turns one on, or the first send to a crashed
- * host; freed with the endpoint. */
+ * off), dead_since, when it first sent towards a crashed host (-1:
+ * never), and ack_parked, the bytes of acks a cut holds on their way
+ * here. Made at the first tw_transport_set_keepalive or set_user_timeout
+ * that turns one on, the first send to a crashed host or the first ack
+ * a cut holds; freed with the endpoint. */
 typedef struct sim_ep_more {
     tw_ns ka_idle, ka_interval, user_timeout;
     tw_ns dead_since;
+    uint32_t ack_parked;
     uint8_t ka_count, ka_probes;
 } sim_ep_more;
 
@@ -100,13 +103,14 @@ typedef struct sim_ep {
     sim_seg *rx_head, *rx_tail;   /* arrived, not read */
     uint32_t rx_bytes, fly_bytes;
     tw_ns fly_last;               /* arrival of the newest segment */
-    /* the direction away from it */
-    uint32_t tx_unacked;          /* sent, not yet acknowledged as read */
-    uint32_t ack_parked;          /* acks held by a cut on their way here */
-    /* acks on their way here, a ring: when each lands, and its bytes */
+    /* the direction away from it: acks on their way here, a ring (when
+     * each lands, and its bytes; those a cut holds: more->ack_parked) */
     tw_ns ack_t[SIM_ACKS];
     uint32_t ack_n[SIM_ACKS];
-    uint8_t ack_head, ack_len;
+    uint32_t tx_unacked;          /* sent, not yet acknowledged as read */
+    /* One word from here: the ring's first and count, the flags, and
+     * the errno of a reset before the transport opened (0: none). */
+    unsigned ack_head : 2, ack_len : 3;
     /* Timers armed: EV_STALL, EV_PEER_DEAD, EV_KEEPALIVE (see below). */
     bool stall_armed : 1, dead_armed : 1, ka_armed : 1;
     bool ack_event : 1;           /* an EV_ACK is queued to wake a writer */
@@ -116,7 +120,8 @@ typedef struct sim_ep {
     bool rx_parked : 1, deliver_pending : 1, writable_pending : 1, rst_sent : 1;
     bool want_write : 1, want_read : 1, peer_crashed : 1, is_unix : 1;
     bool queued : 1;              /* a server end in its listener's queue */
-    int16_t pending_err;          /* reset before the transport opened */
+    unsigned pending_errno : 7;
+#define SIM_EP_ERRNO_MAX 127
     /* How this end learns its peer is gone, as TCP does (stream.c, the
      * death model): only by sending, or by keepalive. unacked_since: when
      * its oldest unacknowledged byte went out (-1: none); last_active:

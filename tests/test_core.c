@@ -483,7 +483,7 @@ static void test_transport_memory_budget(void **state)
 {
     (void)state;
     assert_true(sizeof(struct tw_transport) <= 152);
-    assert_true(sizeof(sim_ep) <= 304); /* in the world's pool: no more */
+    assert_true(sizeof(sim_ep) <= 296); /* in the world's pool: no more */
     /* a hundred thousand short messages in flight: 40 + 104 bytes each */
     assert_true(sizeof(sim_seg) <= 40);
     /* 200,000 loop slots (a burst of connection_made) stay under 8 MiB. */
