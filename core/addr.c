@@ -151,6 +151,18 @@ bool tw_addr_equal(const tw_addr *a, const tw_addr *b)
  * all fit the byte kept for them, and a sockaddr it names is never
  * shorter than its family. */
 
+_Static_assert(sizeof(((tw_addr *)0)->u) < TW__TADDR_LEN_IN6,
+               "a sockaddr's length never reads as the short IPv6 form");
+_Static_assert(TW__TADDR_REST >= 2 + 16, "the short IPv6 form fits");
+_Static_assert(TW__TADDR_REST >= sizeof(uint8_t *), "a pointer fits");
+_Static_assert(TW__TADDR_INLINE >= (int)sizeof(struct sockaddr_in),
+               "every IPv4 address is kept inline");
+
+static bool taddr_on_heap(const tw__taddr *a)
+{
+    return a->len > TW__TADDR_INLINE && a->len != TW__TADDR_LEN_IN6;
+}
+
 static uint8_t *taddr_heap(const tw__taddr *a)
 {
     uint8_t *p;
@@ -165,17 +177,25 @@ int tw__taddr_set(tw__taddr *d, const tw_addr *a)
         return 0;
     const size_t fam = sizeof(sa_family_t);
     size_t n = a->len < sizeof a->u ? a->len : sizeof a->u;
+    const struct sockaddr_in6 *in6 = &a->u.in6;
     if (n <= TW__TADDR_INLINE) {
         memcpy(d->rest, (const uint8_t *)&a->u + fam, n - fam);
+        d->len = (uint8_t)n;
+    } else if (a->u.sa.sa_family == AF_INET6 && n == sizeof *in6 &&
+               in6->sin6_flowinfo == 0 && in6->sin6_scope_id == 0) {
+        memcpy(d->rest, &in6->sin6_port, 2);
+        memcpy(d->rest + 2, &in6->sin6_addr, 16);
+        d->len = TW__TADDR_LEN_IN6;
     } else {
         uint8_t *p = malloc(n);
         if (!p)
             return -ENOMEM;
         memcpy(p, &a->u, n);
         memcpy(d->rest, &p, sizeof p);
+        d->len = (uint8_t)n;
+        assert(taddr_on_heap(d));
     }
     d->family = (uint8_t)a->u.sa.sa_family;
-    d->len = (uint8_t)n;
     return 0;
 }
 
@@ -190,7 +210,7 @@ int tw__taddr_copy(tw__taddr *d, const tw__taddr *s)
 
 void tw__taddr_clear(tw__taddr *d)
 {
-    if (d->len > TW__TADDR_INLINE)
+    if (taddr_on_heap(d))
         free(taddr_heap(d));
     memset(d, 0, sizeof *d);
 }
@@ -200,8 +220,15 @@ void tw__taddr_get(const tw__taddr *s, tw_addr *out)
     memset(out, 0, sizeof *out);
     if (s->len == 0)
         return;
+    if (s->len == TW__TADDR_LEN_IN6) {
+        out->len = sizeof out->u.in6;
+        out->u.in6.sin6_family = AF_INET6;
+        memcpy(&out->u.in6.sin6_port, s->rest, 2);
+        memcpy(&out->u.in6.sin6_addr, s->rest + 2, 16);
+        return;
+    }
     out->len = s->len;
-    if (s->len > TW__TADDR_INLINE) {
+    if (taddr_on_heap(s)) {
         memcpy(&out->u, taddr_heap(s), s->len);
         return;
     }

@@ -175,7 +175,10 @@ static void transport_release(tw_transport *t)
 {
     tw__taddr_clear(&t->peer);
     tw__taddr_clear(&t->local);
-    free(t);
+    if (t->ops && t->ops->release)
+        t->ops->release(t);
+    else
+        free(t);
 }
 
 void tw__transport_free(tw_transport *t)

@@ -302,15 +302,21 @@ static int destination(const tw_transport *t, const tw_addr *addr,
     return 0;
 }
 
+/* The oldest datagram queued, or NULL (t->k.dq is the newest, and the
+ * queue a ring through next). */
+static struct tw__dgram *dq_head(const tw_transport *t)
+{
+    return t->k.dq ? t->k.dq->next : NULL;
+}
+
 /* The queue's bookkeeping: empty exactly when nothing is counted, and a
- * tail with nothing after it. Each datagram counts len + 8 in queued, so
- * a queue of any datagram counts at least 8. */
+ * ring. Each datagram counts len + 8 in queued, so a queue of any
+ * datagram counts at least 8. */
 static void queue_check(const tw_transport *t)
 {
-    assert((t->k.dq.head == NULL) == (t->k.dq.tail == NULL));
-    assert((t->k.dq.head == NULL) == (t->queued == 0));
-    assert(!t->k.dq.tail || t->k.dq.tail->next == NULL);
-    assert(!t->k.dq.head || t->queued >= t->k.dq.head->len + TW__DGRAM_HEADER);
+    assert((t->k.dq == NULL) == (t->queued == 0));
+    assert(!t->k.dq || t->k.dq->next);
+    assert(!t->k.dq || t->queued >= dq_head(t)->len + TW__DGRAM_HEADER);
 }
 
 static int enqueue(tw_transport *t, const void *data, size_t len,
@@ -320,7 +326,6 @@ static int enqueue(tw_transport *t, const void *data, size_t len,
     struct tw__dgram *d = malloc(sizeof *d + len);
     if (!d)
         return -ENOMEM;
-    d->next = NULL;
     if (dest)
         d->addr = *dest;
     else
@@ -328,11 +333,13 @@ static int enqueue(tw_transport *t, const void *data, size_t len,
     d->len = len;
     if (len)
         memcpy(d->data, data, len);
-    if (t->k.dq.tail)
-        t->k.dq.tail->next = d;
-    else
-        t->k.dq.head = d;
-    t->k.dq.tail = d;
+    if (t->k.dq) { /* after the newest, before the oldest */
+        d->next = t->k.dq->next;
+        t->k.dq->next = d;
+    } else {
+        d->next = d;
+    }
+    t->k.dq = d;
     t->queued += len + TW__DGRAM_HEADER;
     queue_check(t);
     return 0;
@@ -351,7 +358,7 @@ static int dgram_sendto(tw_transport *t, const void *data, size_t len,
         return rc;
     if (TW__REC_ON(t->loop))
         tw__rec_event(t, TW_REC_SENDTO, data, len, addr, 0);
-    if (t->k.dq.head == NULL) {
+    if (t->k.dq == NULL) {
         /* Nothing queued: the order cannot be broken, try it now. */
         rc = t->ops->sendto(t, data, len, dest);
         if (rc == 0)
@@ -377,11 +384,12 @@ static int dgram_sendto(tw_transport *t, const void *data, size_t len,
 static void pop(tw_transport *t)
 {
     queue_check(t);
-    struct tw__dgram *d = t->k.dq.head;
+    struct tw__dgram *d = dq_head(t);
     assert(d);
-    t->k.dq.head = d->next;
-    if (!t->k.dq.head)
-        t->k.dq.tail = NULL;
+    if (d == t->k.dq)
+        t->k.dq = NULL;
+    else
+        t->k.dq->next = d->next;
     assert(t->queued >= d->len + TW__DGRAM_HEADER);
     t->queued -= d->len + TW__DGRAM_HEADER;
     free(d);
@@ -394,8 +402,8 @@ static void dgram_writable(tw_transport *t)
 {
     assert(tw__cls(t) == &tw__datagram_class && !(t->flags & TW__T_LOST));
     queue_check(t);
-    for (int i = 0; i < TW__DGRAM_FLUSH_MAX && t->k.dq.head; i++) {
-        struct tw__dgram *d = t->k.dq.head;
+    for (int i = 0; i < TW__DGRAM_FLUSH_MAX && t->k.dq; i++) {
+        struct tw__dgram *d = dq_head(t);
         int rc = t->ops->sendto(t, d->data, d->len, d->addr.len ? &d->addr : NULL);
         if (rc == -EAGAIN)
             break;
@@ -409,7 +417,7 @@ static void dgram_writable(tw_transport *t)
     }
     tw__transport_maybe_resume(t); /* may sendto more, or close */
     queue_check(t);
-    if ((t->flags & TW__T_LOST) || t->k.dq.head)
+    if ((t->flags & TW__T_LOST) || t->k.dq)
         return;
     tw__transport_arm_write(t, false);
     if (t->flags & TW__T_CLOSING)
@@ -420,7 +428,7 @@ static void dgram_writable(tw_transport *t)
 static void dgram_clear(tw_transport *t)
 {
     assert(tw__cls(t) == &tw__datagram_class);
-    while (t->k.dq.head)
+    while (t->k.dq)
         pop(t);
     assert(t->queued == 0); /* every byte counted was a queued datagram's */
 }

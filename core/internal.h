@@ -199,18 +199,23 @@ void tw__file_init(tw_file *f, tw_loop *loop, unsigned flags);
 /* Close every file still open on loop (tw__loop_fini). */
 void tw__files_close_all(tw_loop *loop);
 
-/* One scheduled callback; lives in the loop's slot table. */
+/* One scheduled callback; lives in the loop's slot table. 40 bytes: a
+ * burst of a hundred thousand connection_made grows the table to as
+ * many, so heap_pos and state share a word. */
 typedef struct tw__slot {
     tw_callback cb;
     void *arg;
-    tw_ns when;       /* for timers */
-    uint64_t seq;     /* FIFO order among equal `when` */
-    uint32_t gen;     /* bumped on free: stale handles miss */
-    int32_t heap_pos; /* index in the timer heap, -1 if not a timer */
-    uint8_t state;    /* TW__SLOT_* */
+    tw_ns when;          /* for timers */
+    uint64_t seq;        /* FIFO order among equal `when` */
+    uint32_t gen;        /* bumped on free: stale handles miss */
+    int heap_pos : 30;   /* index in the timer heap, -1 if not a timer */
+    unsigned state : 2;  /* TW__SLOT_* */
 } tw__slot;
+/* The most slots a loop has, so that every heap_pos fits its bits. */
+#define TW__SLOTS_MAX (1u << 29)
 
 enum { TW__SLOT_FREE = 0, TW__SLOT_READY, TW__SLOT_TIMER, TW__SLOT_CANCELLED };
+_Static_assert(TW__SLOT_CANCELLED < 4, "a slot's state fits its two bits");
 
 typedef struct tw__ts_call {
     tw_callback cb;
@@ -357,13 +362,26 @@ typedef struct tw__chunk {
     uint8_t data[];
 } tw__chunk;
 
+/* The chunks are a ring through next: tail is the newest, tail->next
+ * the oldest (the head), and one pointer is all a transport keeps. */
 typedef struct tw__wbuf {
-    tw__chunk *head, *tail;
+    tw__chunk *tail; /* NULL: empty */
     size_t size;
 } tw__wbuf;
 
 #define TW__CHUNK_MIN 16384
 #define TW__IOV_MAX 64
+
+/* Walking the chunks, oldest first: from tw__wbuf_head, tw__wbuf_next
+ * until NULL. */
+static inline tw__chunk *tw__wbuf_head(const tw__wbuf *b)
+{
+    return b->tail ? b->tail->next : NULL;
+}
+static inline tw__chunk *tw__wbuf_next(const tw__wbuf *b, const tw__chunk *c)
+{
+    return c == b->tail ? NULL : c->next;
+}
 
 void tw__wbuf_init(tw__wbuf *b);
 int tw__wbuf_append(tw__wbuf *b, const void *data, size_t len); /* 0/-ENOMEM */
@@ -493,6 +511,11 @@ typedef struct tw__transport_ops {
      * *off, which tells a file's error from the connection's. NULL: the
      * fallback only. */
     ssize_t (*sendfile)(tw_transport *t, int fd, off_t *off, size_t len);
+    /* Optional: give back the memory of t, which tw__transport_free let go
+     * (at once, or when strict mode's quarantine does), its addresses
+     * cleared. NULL: free(t). For a backend that keeps its transports in
+     * blocks of its own (the simulator's endpoints). */
+    void (*release)(tw_transport *t);
 } tw__transport_ops;
 
 enum {
@@ -566,18 +589,23 @@ extern const tw__transport_class tw__subprocess_class; /* core/subprocess.c */
 
 /* An address a transport keeps: a sockaddr of len bytes. Its family is
  * kept in a byte; the bytes after the family inline when they fit (every
- * IPv4 and IPv6 address, a Unix path of up to 23 bytes), else the whole
- * sockaddr in an allocation of its own, whose pointer the inline bytes
- * hold (a longer Unix path). len 0: no address. Zero bytes are a valid
- * empty one; copy with tw__taddr_copy (never by assignment, which would
- * share the allocation), release with tw__taddr_clear. */
-#define TW__TADDR_REST 26
+ * IPv4 address, a Unix path of up to 17 bytes), an IPv6 address without
+ * flow label or scope id as its port and address alone (len
+ * TW__TADDR_LEN_IN6), else the whole sockaddr in an allocation of its
+ * own, whose pointer the inline bytes hold. 20 bytes: a transport keeps
+ * two, and a simulated world a few hundred thousand transports. len 0:
+ * no address. Zero bytes are a valid empty one; copy with tw__taddr_copy
+ * (never by assignment, which would share the allocation), release with
+ * tw__taddr_clear. */
+#define TW__TADDR_REST 18
 typedef struct tw__taddr {
-    uint8_t len; /* a sockaddr_storage's 128 at most */
+    uint8_t len; /* a sockaddr_storage's 128 at most, or TW__TADDR_LEN_IN6 */
     uint8_t family;
     uint8_t rest[TW__TADDR_REST];
 } tw__taddr;
 #define TW__TADDR_INLINE (TW__TADDR_REST + (int)sizeof(sa_family_t))
+/* A sockaddr_in6 kept short: port, then the 16 address bytes. */
+#define TW__TADDR_LEN_IN6 255
 
 /* Keep a copy of a (NULL or len 0: none). 0, or -ENOMEM (then d holds no
  * address). */
@@ -605,8 +633,9 @@ struct tw_transport {
     size_t queued;           /* bytes buffered outside wbuf (datagrams) */
     /* What only some kinds keep, read through the accessors below. */
     union {
-        /* a kind with sendto: unsent datagrams (datagram.c) */
-        struct { struct tw__dgram *head, *tail; } dq;
+        /* a kind with sendto: unsent datagrams (datagram.c), a ring
+         * through next kept by its newest (whose next is the oldest) */
+        struct tw__dgram *dq;
         /* a stream: tw_loop_sendfile in progress (core/sendfile.c), or NULL */
         struct tw__sendfile *sendfile;
     } k;
@@ -631,10 +660,11 @@ static inline struct tw__sendfile *tw__transport_sendfile(const tw_transport *t)
 {
     return tw__cls(t)->kind == TW_TRANSPORT_STREAM ? t->k.sendfile : NULL;
 }
-/* The first datagram t has queued, or NULL (always NULL without sendto). */
+/* A datagram t has queued (the newest), or NULL when none (always NULL
+ * without sendto). */
 static inline struct tw__dgram *tw__transport_dq(const tw_transport *t)
 {
-    return tw__cls(t)->sendto ? t->k.dq.head : NULL;
+    return tw__cls(t)->sendto ? t->k.dq : NULL;
 }
 
 /* Initialise the core part of a transport the backend allocated (struct

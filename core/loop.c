@@ -49,7 +49,7 @@ static uint32_t slot_alloc(tw_loop *loop)
     } else {
         if (loop->nslots == loop->capslots) {
             uint32_t cap = loop->capslots ? loop->capslots * 2 : 64;
-            if (cap >= NO_SLOT / 2)
+            if (cap > TW__SLOTS_MAX)
                 return NO_SLOT;
             tw__slot *s = realloc(loop->slots, cap * sizeof *s);
             if (!s)
@@ -146,6 +146,7 @@ static bool heap_less(const tw_loop *loop, uint32_t a, uint32_t b)
 
 static void heap_set(tw_loop *loop, uint32_t pos, uint32_t idx)
 {
+    assert(pos < TW__SLOTS_MAX); /* fits heap_pos */
     loop->heap[pos] = idx;
     loop->slots[idx].heap_pos = (int32_t)pos;
 }

@@ -18,9 +18,8 @@ void tw__wbuf_init(tw__wbuf *b) { memset(b, 0, sizeof *b); }
 static size_t chain_bytes(const tw__wbuf *b)
 {
     size_t n = 0;
-    for (const tw__chunk *c = b->head; c; c = c->next) {
+    for (const tw__chunk *c = tw__wbuf_head(b); c; c = tw__wbuf_next(b, c)) {
         assert(c->start <= c->end && c->end <= c->cap);
-        assert(c->next || c == b->tail);
         n += c->end - c->start;
     }
     return n;
@@ -30,7 +29,7 @@ static size_t chain_bytes(const tw__wbuf *b)
 int tw__wbuf_append(tw__wbuf *b, const void *data, size_t len)
 {
     assert(len == 0 || data);
-    assert((b->head == NULL) == (b->tail == NULL));
+    assert(!b->tail || b->tail->next); /* a ring */
     const size_t size_before = b->size, len_all = len;
     (void)size_before; /* read by assertions only */
     (void)len_all;
@@ -52,19 +51,20 @@ int tw__wbuf_append(tw__wbuf *b, const void *data, size_t len)
     c = malloc(sizeof *c + cap);
     if (!c)
         return -ENOMEM;
-    c->next = NULL;
     c->start = 0;
     c->end = len;
     c->cap = cap;
     memcpy(c->data, p, len);
-    if (b->tail)
+    if (b->tail) { /* after the tail, before the head */
+        c->next = b->tail->next;
         b->tail->next = c;
-    else
-        b->head = c;
+    } else {
+        c->next = c;
+    }
     b->tail = c;
     b->size += len;
     assert(b->size == size_before + len_all);
-    assert(b->tail->end <= b->tail->cap && b->tail->next == NULL);
+    assert(b->tail->end <= b->tail->cap && b->tail->next);
     return 0;
 }
 
@@ -72,7 +72,7 @@ int tw__wbuf_iov(const tw__wbuf *b, struct iovec *iov, int max)
 {
     assert(max > 0);
     int n = 0;
-    for (tw__chunk *c = b->head; c && n < max; c = c->next) {
+    for (tw__chunk *c = tw__wbuf_head(b); c && n < max; c = tw__wbuf_next(b, c)) {
         if (c->end == c->start)
             continue;
         iov[n].iov_base = c->data + c->start;
@@ -89,7 +89,7 @@ void tw__wbuf_consume(tw__wbuf *b, size_t n)
     assert(n <= b->size);
     b->size -= n;
     while (n > 0) {
-        tw__chunk *c = b->head;
+        tw__chunk *c = tw__wbuf_head(b);
         assert(c);
         size_t have = c->end - c->start;
         if (n < have) {
@@ -97,23 +97,25 @@ void tw__wbuf_consume(tw__wbuf *b, size_t n)
             return;
         }
         n -= have;
-        b->head = c->next;
-        if (!b->head)
+        if (c == b->tail)
             b->tail = NULL;
+        else
+            b->tail->next = c->next;
         free(c);
     }
     /* An emptied tail chunk is reused from its start. */
-    if (b->head && b->head == b->tail && b->head->start == b->head->end)
-        b->head->start = b->head->end = 0;
-    assert((b->head == NULL) == (b->tail == NULL));
+    tw__chunk *t = b->tail;
+    if (t && t->next == t && t->start == t->end)
+        t->start = t->end = 0;
+    assert(!b->tail || b->tail->next);
     assert(chain_bytes(b) == b->size);
 }
 
 void tw__wbuf_clear(tw__wbuf *b)
 {
-    tw__chunk *c = b->head;
+    tw__chunk *c = tw__wbuf_head(b);
     while (c) {
-        tw__chunk *next = c->next;
+        tw__chunk *next = tw__wbuf_next(b, c);
         free(c);
         c = next;
     }

@@ -74,7 +74,7 @@ void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
             if (sim_ep_unacked(sim, peer))
                 sim_ep_arm_dead(sim, peer);
         }
-        if (!ep->opened && !ep->listener) {
+        if (!ep->opened && !ep->queued) {
             if (ep->connecting)
                 tw__loop_unref(&n->loop);
             sim_ep_free(sim, ep);

@@ -193,7 +193,8 @@ static size_t next_chunk(sim_pipe *p)
 
 static void gather(const sim_pipe *p, uint8_t *out, size_t n)
 {
-    for (const tw__chunk *c = p->buf.head; c && n; c = c->next) {
+    for (const tw__chunk *c = tw__wbuf_head(&p->buf); c && n;
+         c = tw__wbuf_next(&p->buf, c)) {
         size_t have = c->end - c->start;
         size_t k = have < n ? have : n;
         memcpy(out, c->data + c->start, k);

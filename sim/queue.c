@@ -207,8 +207,26 @@ int sim_table_init(sim_table *t, uint32_t max)
 
 void sim_table_fini(sim_table *t)
 {
-    free(t->slots);
+    free(t->p);
+    free(t->gen);
     memset(t, 0, sizeof *t);
+}
+
+/* Room for cap ids in both arrays. On failure the table is as it was
+ * (an array that did grow keeps its old contents, and cap stays). */
+static int table_grow(sim_table *t, uint32_t cap)
+{
+    assert(cap > t->cap && cap <= t->max);
+    void **p = realloc(t->p, (size_t)cap * sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    t->p = p;
+    uint32_t *gen = realloc(t->gen, (size_t)cap * sizeof *gen);
+    if (!gen)
+        return -ENOMEM;
+    t->gen = gen;
+    t->cap = cap;
+    return 0;
 }
 
 uint32_t sim_table_add(sim_table *t, void *p)
@@ -217,8 +235,8 @@ uint32_t sim_table_add(sim_table *t, void *p)
     uint32_t id;
     if (t->free_head != SIM_NONE) {
         id = t->free_head;
-        t->free_head = (uint32_t)(uintptr_t)t->slots[id].p;
-        t->slots[id].gen++; /* even (free) -> odd (live) */
+        t->free_head = (uint32_t)(uintptr_t)t->p[id];
+        t->gen[id]++; /* even (free) -> odd (live) */
     } else {
         if (t->n == t->cap) {
             if (t->cap >= t->max)
@@ -226,32 +244,27 @@ uint32_t sim_table_add(sim_table *t, void *p)
             uint32_t cap = t->cap ? t->cap * 2 : 64;
             if (cap > t->max)
                 cap = t->max;
-            sim_slot *s = realloc(t->slots, (size_t)cap * sizeof *s);
-            if (!s)
+            if (table_grow(t, cap) < 0)
                 return SIM_NONE;
-            t->slots = s;
-            t->cap = cap;
         }
         id = t->n++;
-        t->slots[id].gen = 1;
+        t->gen[id] = 1;
     }
-    t->slots[id].p = p;
+    t->p[id] = p;
     t->live++;
-    assert((t->slots[id].gen & 1) && t->live <= t->n && t->n <= t->cap);
+    assert((t->gen[id] & 1) && t->live <= t->n && t->n <= t->cap);
     return id;
 }
 
 void sim_table_del(sim_table *t, uint32_t id)
 {
     assert(id < t->n && t->live > 0);
-    /* The free chain goes through p; a freed slot is told apart from a
+    /* The free chain goes through p; a freed id is told apart from a
      * live one by its generation (odd: live, even: free). */
-    assert(t->slots[id].gen & 1);
-    t->slots[id].gen++;
-    t->slots[id].p = (void *)(uintptr_t)t->free_head;
+    assert(t->gen[id] & 1);
+    t->gen[id]++;
+    t->p[id] = (void *)(uintptr_t)t->free_head;
     t->free_head = id;
     t->live--;
-    assert(!(t->slots[id].gen & 1) && t->live < t->n);
+    assert(!(t->gen[id] & 1) && t->live < t->n);
 }
-
-

@@ -364,6 +364,11 @@ static sim_ep *connect_begin(sim_node *n, const tw_addr *addr,
     sim_ep *c = sim_ep_new(sim, n->id);
     if (!c)
         return NULL;
+    c->dial = calloc(1, sizeof *c->dial);
+    if (!c->dial) {
+        sim_ep_free(sim, c);
+        return NULL;
+    }
     c->connecting = true;
     c->peer_node = dst ? dst->id : n->id;
     tw_addr src;
@@ -426,9 +431,9 @@ int sim_connect_addr(tw_loop *loop, tw_protocol_factory f, void *arg,
     sim_ep *c = connect_begin(n, addr, NULL);
     if (!c)
         return -ENOBUFS;
-    c->factory = f;
-    c->arg = arg;
-    c->cb = cb;
+    c->dial->factory = f;
+    c->dial->arg = arg;
+    c->dial->cb = cb;
     return 0;
 }
 
@@ -451,8 +456,8 @@ void *sim_dial_op(tw_loop *loop, const tw_addr *addr, const tw_addr *local,
         *err = -ENOBUFS;
         return NULL;
     }
-    c->dial_cb = cb;
-    c->dial_ctx = ctx;
+    c->dial->dial_cb = cb;
+    c->dial->dial_ctx = ctx;
     return c;
 }
 
@@ -461,7 +466,7 @@ void sim_dial_cancel_op(tw_loop *loop, void *req)
     sim_node *n = (sim_node *)loop;
     tw_sim *sim = n->sim;
     sim_ep *c = req;
-    assert(c->connecting && c->dial_cb && !c->opened);
+    assert(c->connecting && !c->opened && c->dial->dial_cb);
     c->connecting = false;
     sim_trace(sim, n->id, 0, "connect_cancel", c->id, 0);
     tw__loop_unref(loop);
@@ -496,10 +501,10 @@ static void connect_fail(tw_sim *sim, sim_ep *c, int err)
     else
         sim->stats.timeouts++;
     sim_trace(sim, n->id, 0, "connect_failed", c->id, -err);
-    tw__dial_cb dcb = c->dial_cb;
-    void *ctx = c->dial_ctx;
+    tw__dial_cb dcb = c->dial->dial_cb;
+    void *ctx = c->dial->dial_ctx;
     if (!dcb)
-        tw__connect_fail(&n->loop, c->cb, c->arg, err);
+        tw__connect_fail(&n->loop, c->dial->cb, c->dial->arg, err);
     tw__loop_unref(&n->loop);
     sim_send_rst(sim, c); /* a half-made server end, if any, goes too */
     sim_ep_free(sim, c);
@@ -583,7 +588,7 @@ static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
         return syn_retry(sim, c, tries);
     }
     s->is_unix = c->is_unix;
-    s->listener = l;
+    s->queued = true;
     if (l->q_tail)
         l->q_tail->next_queued = s;
     else
@@ -612,7 +617,7 @@ static sim_ep *dequeue(sim_listener *l)
         l->q_tail = NULL;
     l->q_len--;
     s->next_queued = NULL;
-    s->listener = NULL;
+    s->queued = false;
     return s;
 }
 
@@ -667,12 +672,13 @@ void sim_server_event(tw_sim *sim, const sim_event *ev)
         c->connecting = false;
         tw__loop_unref(&n->loop);
         sim_trace(sim, n->id, 0, "connected", c->id, 0);
-        if (c->dial_cb) {
+        sim_ep_dial *d = c->dial;
+        if (d->dial_cb) {
             /* The core's race: it says how to open, or that this lost. */
-            tw__dial_cb dcb = c->dial_cb;
+            tw__dial_cb dcb = d->dial_cb;
             tw__dial_open how;
-            c->dial_cb = NULL;
-            if (!dcb(c->dial_ctx, 0, &how)) {
+            d->dial_cb = NULL;
+            if (!dcb(d->dial_ctx, 0, &how)) {
                 sim_send_rst(sim, c);
                 sim_ep_free(sim, c);
                 break;
@@ -680,7 +686,7 @@ void sim_server_event(tw_sim *sim, const sim_event *ev)
             sim_ep_open(sim, c, how.factory, how.arg, how.cb);
             break;
         }
-        sim_ep_open(sim, c, c->factory, c->arg, c->cb);
+        sim_ep_open(sim, c, d->factory, d->arg, d->cb);
         break;
     }
     case EV_REFUSED:

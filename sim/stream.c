@@ -35,63 +35,57 @@
 
 sim_ep *sim_ep_new(tw_sim *sim, uint32_t node)
 {
-    sim_ep *ep = calloc(1, sizeof *ep);
+    sim_ep *ep = sim_pool_get(&sim->ep_pool);
     if (!ep)
         return NULL;
+    memset(ep, 0, sizeof *ep);
     ep->id = sim_table_add(&sim->eps, ep);
     if (ep->id == SIM_NONE) {
-        free(ep);
+        sim_pool_put(&sim->ep_pool, ep);
         return NULL;
     }
-    ep->node = ep->peer_node = node;
+    assert(node <= SIM_NODES_LIMIT);
+    ep->node = ep->peer_node = (uint16_t)node;
     ep->peer_id = SIM_NONE;
-    ep->unacked_since = ep->dead_since = -1;
+    ep->unacked_since = -1;
     return ep;
 }
 
-/* ---- segments: small ones are recycled ---- */
+/* ---- segments: small ones come from the world's pools ---- */
 
-_Static_assert(sizeof ((tw_sim *)0)->seg_free / sizeof(sim_seg *) == SIM_SEG_CLASSES,
-               "a free list per size class");
+_Static_assert(sizeof ((tw_sim *)0)->seg_pool / sizeof(sim_pool) == SIM_SEG_CLASSES,
+               "a pool per size class");
 
 static inline sim_seg *seg_new(tw_sim *sim, size_t len)
 {
     sim_seg *s;
     unsigned c = len > SIM_SEG_TINY; /* the class, if len is small at all */
-    if (len <= SIM_SEG_SMALL && sim->seg_free[c]) {
-        s = sim->seg_free[c];
-        sim->seg_free[c] = s->next;
-        sim->seg_nfree[c]--;
-    } else {
-        bool small = len <= SIM_SEG_SMALL;
-        s = malloc(sizeof *s + (small ? (c ? SIM_SEG_SMALL : SIM_SEG_TINY) : len));
+    if (len <= SIM_SEG_SMALL) {
+        s = sim_pool_get(&sim->seg_pool[c]);
         if (!s)
             return NULL;
-        s->room = (uint8_t)(small ? c + 1 : 0);
+        s->room = (uint8_t)(c + 1);
+    } else {
+        s = malloc(sizeof *s + len);
+        if (!s)
+            return NULL;
+        s->room = 0;
     }
     s->next = NULL;
     s->len = (uint32_t)len;
-    s->off = 0;
     s->fin = false;
     s->tap = 0;
-    /* A recycled segment has its class's room, and the data fits it. */
+    /* A pooled segment has its class's room, and the data fits it. */
     assert(s->len == len && (!s->room || s->room == c + 1));
     return s;
 }
 
 static inline void seg_free(tw_sim *sim, sim_seg *s)
 {
-    if (s->room) {
-        unsigned c = s->room - 1u;
-        assert(sim->seg_nfree[c] <= SIM_SEG_FREE_MAX); /* the lists are bounded */
-        if (sim->seg_nfree[c] < SIM_SEG_FREE_MAX) {
-            s->next = sim->seg_free[c];
-            sim->seg_free[c] = s;
-            sim->seg_nfree[c]++;
-            return;
-        }
-    }
-    free(s);
+    if (s->room)
+        sim_pool_put(&sim->seg_pool[s->room - 1u], s);
+    else
+        free(s);
 }
 
 static void free_segs(tw_sim *sim, sim_seg *s)
@@ -103,15 +97,18 @@ static void free_segs(tw_sim *sim, sim_seg *s)
     }
 }
 
+void sim_segs_init(tw_sim *sim)
+{
+    sim_pool_init(&sim->seg_pool[0], sizeof(sim_seg) + SIM_SEG_TINY, SIM_SEG_BLOCK_TINY);
+    sim_pool_init(&sim->seg_pool[1], sizeof(sim_seg) + SIM_SEG_SMALL, SIM_SEG_BLOCK_SMALL);
+}
+
 void sim_segs_fini(tw_sim *sim)
 {
     for (unsigned c = 0; c < SIM_SEG_CLASSES; c++) {
-        while (sim->seg_free[c]) {
-            sim_seg *next = sim->seg_free[c]->next;
-            free(sim->seg_free[c]);
-            sim->seg_free[c] = next;
-        }
-        sim->seg_nfree[c] = 0;
+        /* the endpoints, freed first, gave every one back */
+        assert(sim->seg_pool[c].live == 0);
+        sim_pool_fini(&sim->seg_pool[c]);
     }
 }
 
@@ -122,8 +119,28 @@ void sim_ep_free(tw_sim *sim, sim_ep *ep)
         sim_tap_fly(sim, ep, TW_SIM_PACKET_DROPPED, INT64_MAX);
     free_segs(sim, ep->fly_head);
     free_segs(sim, ep->rx_head);
+    if (ep->opened)
+        free(ep->more);
+    else if (!ep->queued)
+        free(ep->dial);
     sim_table_del(&sim->eps, ep->id);
-    tw__transport_free(&ep->t); /* ep begins with it */
+    if (ep->opened) {
+        /* ep begins with it; the core gives it back through op_release,
+         * now or once strict mode's quarantine is done with it */
+        tw__transport_free(&ep->t);
+        return;
+    }
+    tw__taddr_clear(&ep->t.peer);
+    tw__taddr_clear(&ep->t.local);
+    sim_pool_put(&sim->ep_pool, ep);
+}
+
+static tw_sim *sim_of_ep(const sim_ep *ep);
+
+static void op_release(tw_transport *t)
+{
+    sim_ep *ep = (sim_ep *)t;
+    sim_pool_put(&sim_of_ep(ep)->ep_pool, ep);
 }
 
 
@@ -141,16 +158,17 @@ static tw_sim *sim_of_ep(const sim_ep *ep)
 int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
                 tw_connect_cb cb)
 {
-    assert(!ep->opened);
-    /* f, arg and cb came by value: the opening half is done with. */
-    assert(!ep->listener && !ep->next_queued);
-    memset(&ep->ka_idle, 0, sizeof *ep - offsetof(sim_ep, ka_idle));
+    assert(!ep->opened && !ep->queued);
+    /* f, arg and cb came by value: the opening half is done with (a
+     * server end's is NULL, its queue's link cleared). */
+    free(ep->dial);
+    ep->more = NULL;
     sim_node *n = sim->nodes[ep->node];
     /* Leaves the addresses the endpoint was given. */
     tw__transport_init(&ep->t, &n->loop, &tw__sim_stream_ops, TW_TRANSPORT_STREAM);
     ep->opened = true;
     ep->last_active = sim->now;
-    int err = ep->pending_err;
+    int err = -(int)ep->pending_errno;
     uint64_t tid = ep->t.id;
     sim_trace(sim, ep->node, tid, "open", ep->id, 0);
     sim_limits_opened(sim, n, tid);
@@ -170,8 +188,9 @@ void sim_ep_kill(tw_sim *sim, sim_ep *ep, int err)
     if (ep->broken)
         return;
     if (!ep->opened) {
-        if (!ep->pending_err)
-            ep->pending_err = err;
+        assert(-err <= SIM_EP_ERRNO_MAX); /* a reset's or a timeout's */
+        if (!ep->pending_errno)
+            ep->pending_errno = (unsigned)-err;
         return;
     }
     ep->broken = true;
@@ -266,32 +285,41 @@ static inline __attribute__((always_inline)) void enqueue(tw_sim *sim, sim_ep *f
  * at most SIM_ACKS, by non-decreasing arrival time. For assertions. */
 static bool acks_ordered(const sim_ep *ep)
 {
-    if (ep->ack_len > SIM_ACKS || ep->ack_head >= SIM_ACKS)
+    if (ep->ack_len > SIM_ACKS) /* (ack_head's two bits are a place) */
         return false;
     for (unsigned k = 1; k < ep->ack_len; k++)
-        if (ep->acks[(ep->ack_head + k) % SIM_ACKS].t <
-            ep->acks[(ep->ack_head + k - 1) % SIM_ACKS].t)
+        if (ep->ack_t[(ep->ack_head + k) % SIM_ACKS] <
+            ep->ack_t[(ep->ack_head + k - 1) % SIM_ACKS])
             return false;
     return true;
 }
 #endif
+
+static sim_ep_more *ep_more(sim_ep *ep);
 
 /* Fold the acks that have reached ep into its window; one that arrived
  * while its path was cut is held until the heal. */
 static void ack_settle(tw_sim *sim, sim_ep *ep)
 {
     assert(acks_ordered(ep));
-    while (ep->ack_len && ep->acks[ep->ack_head].t <= sim->now) {
-        sim_ack *a = &ep->acks[ep->ack_head];
+    while (ep->ack_len && ep->ack_t[ep->ack_head] <= sim->now) {
+        uint32_t n = ep->ack_n[ep->ack_head];
         sim_path *p = ep->node == ep->peer_node || !sim->paths_cut
                           ? NULL
                           : sim_path_of(sim, ep->peer_node, ep->node);
-        if (p && p->cut_since >= 0 && p->cut_since <= a->t) {
+        if (p && p->cut_since >= 0 && p->cut_since <= ep->ack_t[ep->ack_head]) {
             p->count.blocked++;
-            ep->ack_parked += a->n;
+            sim_ep_more *m = ep_more(ep);
+            if (m) {
+                m->ack_parked += n;
+                /* acknowledges bytes sent: within what is unacknowledged */
+                assert(m->ack_parked >= n && m->ack_parked <= ep->tx_unacked);
+            } else {
+                sim_fail(sim, -ENOMEM, "out of memory for a stream end's acks");
+            }
         } else {
-            assert(ep->tx_unacked >= a->n);
-            ep->tx_unacked -= a->n;
+            assert(ep->tx_unacked >= n);
+            ep->tx_unacked -= n;
             if (!ep->tx_unacked)
                 ep->unacked_since = -1;
         }
@@ -299,7 +327,7 @@ static void ack_settle(tw_sim *sim, sim_ep *ep)
         ep->ack_len--;
     }
     /* What is left is still on its way. */
-    assert(!ep->ack_len || ep->acks[ep->ack_head].t > sim->now);
+    assert(!ep->ack_len || ep->ack_t[ep->ack_head] > sim->now);
 }
 
 size_t sim_ep_unacked(tw_sim *sim, sim_ep *ep)
@@ -314,7 +342,7 @@ static void ack_wake(tw_sim *sim, sim_ep *ep)
     if (!ep->want_write || ep->ack_event || !ep->ack_len)
         return;
     ep->ack_event = true;
-    ep_push(sim, ep, ep->acks[ep->ack_head].t, EV_ACK, 0);
+    ep_push(sim, ep, ep->ack_t[ep->ack_head], EV_ACK, 0);
 }
 
 /* n bytes acknowledged to `to`, arriving at t (or later: acks keep their
@@ -328,25 +356,29 @@ static void ack_add(tw_sim *sim, sim_ep *to, tw_ns t, size_t n)
     }
     if (to->ack_len == SIM_ACKS)
         ack_settle(sim, to); /* make room with those that have landed */
-    sim_ack *last = to->ack_len
-                        ? &to->acks[(to->ack_head + to->ack_len - 1u) % SIM_ACKS]
-                        : NULL;
-    if (last && t < last->t)
-        t = last->t;
+    /* the newest on its way, if any */
+    unsigned last = (to->ack_head + to->ack_len + SIM_ACKS - 1u) % SIM_ACKS;
+    if (to->ack_len && t < to->ack_t[last])
+        t = to->ack_t[last];
     if (sim_tapping(sim)) /* sent by to's peer now, landing at t */
         sim_tap_tcp(sim, to, false, TW_SIM_PACKET_SENT, TW_SIM_PACKET_ACK, 0,
                     sim->now, t, NULL, 0, 0);
-    if (last) {
-        if (to->ack_len == SIM_ACKS || t == last->t) {
+    /* Bytes read of what to sent: within its window. */
+    assert(n <= to->tx_unacked);
+    if (to->ack_len) {
+        if (to->ack_len == SIM_ACKS || t == to->ack_t[last]) {
             /* full: the newest carries the last one's bytes too */
-            last->t = t;
-            last->n += n;
+            to->ack_t[last] = t;
+            to->ack_n[last] += (uint32_t)n;
+            assert(to->ack_n[last] >= n); /* no wrap */
             ack_wake(sim, to);
             return;
         }
     }
     assert(to->ack_len < SIM_ACKS);
-    to->acks[(to->ack_head + to->ack_len + 0u) % SIM_ACKS] = (sim_ack){t, n};
+    unsigned k = (to->ack_head + to->ack_len + 0u) % SIM_ACKS;
+    to->ack_t[k] = t;
+    to->ack_n[k] = (uint32_t)n;
     to->ack_len++;
     assert(acks_ordered(to));
     ack_wake(sim, to);
@@ -367,9 +399,9 @@ void sim_stream_clogged(tw_sim *sim)
             continue;
         tw_ns until = sim_path_of(sim, ep->peer_node, ep->node)->clog_until;
         for (uint8_t k = 0; k < ep->ack_len; k++) {
-            sim_ack *a = &ep->acks[(ep->ack_head + k + 0u) % SIM_ACKS];
-            if (a->t > sim->now && a->t < until) /* landed ones stand */
-                a->t = until;
+            tw_ns *t = &ep->ack_t[(ep->ack_head + k + 0u) % SIM_ACKS];
+            if (*t > sim->now && *t < until) /* landed ones stand */
+                *t = until;
         }
     }
 }
@@ -610,6 +642,7 @@ const tw__transport_ops tw__sim_stream_ops = {
     .keepalive = op_keepalive,
     .user_timeout = op_user_timeout,
     .close_takes_writes = true, /* a socket, as asyncio's */
+    .release = op_release,
 };
 
 int tw_sim_reset_transport(tw_transport *t)
@@ -664,14 +697,16 @@ static void on_arrive(tw_sim *sim, sim_ep *ep)
             continue;
         }
         s->next = NULL;
+        s->off = 0; /* arrived: off, no longer the times (sim_seg) */
         if (ep->rx_tail)
             ep->rx_tail->next = s;
         else
             ep->rx_head = s;
         ep->rx_tail = s;
         ep->rx_bytes += s->len;
+        assert(ep->rx_bytes >= s->len); /* within the window: no wrap */
         moved += s->len;
-        assert(s->len > 0 && s->off == 0); /* only data reaches rx */
+        assert(s->len > 0); /* only data reaches rx */
     }
     assert(ep->fly_head || (ep->fly_bytes == 0 && !ep->fly_tail));
     assert(!ep->fly_head || ep->fly_head->arrive > sim->now);
@@ -854,11 +889,27 @@ static tw_ns cut_since(tw_sim *sim, const sim_ep *ep)
  * that only waits to hear, stays open: half-open, until it sends, or
  * until keepalive finds out. */
 
-static void arm(tw_sim *sim, sim_ep *ep, bool *armed, tw_ns when, uint8_t type)
+/* Queue ep's timer of type (EV_STALL, EV_PEER_DEAD or EV_KEEPALIVE) for
+ * when, unless it is queued already: one of each at a time. */
+static void arm(tw_sim *sim, sim_ep *ep, tw_ns when, uint8_t type)
 {
-    if (*armed)
-        return;
-    *armed = true;
+    switch (type) {
+    case EV_STALL:
+        if (ep->stall_armed)
+            return;
+        ep->stall_armed = true;
+        break;
+    case EV_PEER_DEAD:
+        if (ep->dead_armed)
+            return;
+        ep->dead_armed = true;
+        break;
+    default:
+        assert(type == EV_KEEPALIVE);
+        if (ep->ka_armed)
+            return;
+        ep->ka_armed = true;
+    }
     ep_push(sim, ep, when, type, 0);
 }
 
@@ -866,7 +917,7 @@ void sim_ep_watch_cut(tw_sim *sim, sim_ep *ep)
 {
     tw_ns since = cut_since(sim, ep);
     if (since >= 0)
-        arm(sim, ep, &ep->stall_armed, since + sim_ep_timeout(sim, ep), EV_STALL);
+        arm(sim, ep, since + sim_ep_timeout(sim, ep), EV_STALL);
 }
 
 static void on_stall(tw_sim *sim, sim_ep *ep)
@@ -883,7 +934,7 @@ static void on_stall(tw_sim *sim, sim_ep *ep)
         since = ep->unacked_since;
     tw_ns due = since + sim_ep_timeout(sim, ep);
     if (sim->now < due) {
-        arm(sim, ep, &ep->stall_armed, due, EV_STALL);
+        arm(sim, ep, due, EV_STALL);
         return;
     }
     /* Its retransmissions gave up: what the cut holds of them never
@@ -910,10 +961,14 @@ static void on_stall(tw_sim *sim, sim_ep *ep)
 
 void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep)
 {
-    if (ep->dead_since < 0)
-        ep->dead_since = sim->now;
-    arm(sim, ep, &ep->dead_armed, ep->dead_since + sim_ep_timeout(sim, ep),
-        EV_PEER_DEAD);
+    sim_ep_more *m = ep_more(ep);
+    if (!m) {
+        sim_fail(sim, -ENOMEM, "out of memory for a stream end's timer");
+        return;
+    }
+    if (m->dead_since < 0)
+        m->dead_since = sim->now;
+    arm(sim, ep, m->dead_since + sim_ep_timeout(sim, ep), EV_PEER_DEAD);
 }
 
 static void on_peer_dead(tw_sim *sim, sim_ep *ep)
@@ -921,11 +976,12 @@ static void on_peer_dead(tw_sim *sim, sim_ep *ep)
     ep->dead_armed = false;
     if (ep->broken || !ep->peer_crashed || sim->nodes[ep->peer_node]->up)
         return; /* back: its reset is on the way (sim/node.c) */
-    tw_ns due = ep->dead_since + sim_ep_timeout(sim, ep);
+    assert(ep->more); /* it was armed */
+    tw_ns due = ep->more->dead_since + sim_ep_timeout(sim, ep);
     if (sim->now >= due)
         sim_ep_kill(sim, ep, -ETIMEDOUT);
     else
-        arm(sim, ep, &ep->dead_armed, due, EV_PEER_DEAD);
+        arm(sim, ep, due, EV_PEER_DEAD);
 }
 
 /* Keepalive: after ka_idle of silence a probe, then one every
@@ -933,16 +989,17 @@ static void on_peer_dead(tw_sim *sim, sim_ep *ep)
  * and ka_count probes unanswered time it out. */
 static void ka_arm(tw_sim *sim, sim_ep *ep, tw_ns when)
 {
-    arm(sim, ep, &ep->ka_armed, when, EV_KEEPALIVE);
+    arm(sim, ep, when, EV_KEEPALIVE);
 }
 
 static void on_keepalive(tw_sim *sim, sim_ep *ep)
 {
     ep->ka_armed = false;
-    if (!ep->ka_idle || ep->broken || !ep->opened)
+    if (ep->broken || !ep->opened || !ep->more || !ep->more->ka_idle)
         return;
-    if (!ep->ka_probes && sim->now < ep->last_active + ep->ka_idle) {
-        ka_arm(sim, ep, ep->last_active + ep->ka_idle);
+    sim_ep_more *o = ep->more;
+    if (!o->ka_probes && sim->now < ep->last_active + o->ka_idle) {
+        ka_arm(sim, ep, ep->last_active + o->ka_idle);
         return;
     }
     sim_ep *peer = sim_ep_peer(sim, ep);
@@ -950,12 +1007,12 @@ static void on_keepalive(tw_sim *sim, sim_ep *ep)
                    (!sim_path_blocks(sim, ep->node, ep->peer_node) &&
                     !sim_path_is_cut(sim, ep->peer_node, ep->node));
     bool up = sim->nodes[ep->peer_node]->up;
-    sim_trace(sim, ep->node, ep->t.id, "keepalive", ep->ka_probes, through && up);
+    sim_trace(sim, ep->node, ep->t.id, "keepalive", o->ka_probes, through && up);
     if (through && up) {
         if (peer) { /* answered */
-            ep->ka_probes = 0;
+            o->ka_probes = 0;
             ep->last_active = sim->now;
-            ka_arm(sim, ep, sim->now + ep->ka_idle);
+            ka_arm(sim, ep, sim->now + o->ka_idle);
         } else { /* a host that does not know the connection */
             tw_ns rtt = sim_latency(sim, ep->node, ep->peer_node) +
                         sim_latency(sim, ep->peer_node, ep->node);
@@ -963,10 +1020,23 @@ static void on_keepalive(tw_sim *sim, sim_ep *ep)
         }
         return;
     }
-    if (++ep->ka_probes > ep->ka_count)
+    if (++o->ka_probes > o->ka_count)
         sim_ep_kill(sim, ep, -ETIMEDOUT);
     else
-        ka_arm(sim, ep, sim->now + ep->ka_interval);
+        ka_arm(sim, ep, sim->now + o->ka_interval);
+}
+
+/* ep's sim_ep_more, made on first use; NULL: out of memory. Until then
+ * each setting is 0 (off) and dead_since -1, as made here. */
+static sim_ep_more *ep_more(sim_ep *ep)
+{
+    assert(ep->opened);
+    if (!ep->more) {
+        ep->more = calloc(1, sizeof *ep->more);
+        if (ep->more)
+            ep->more->dead_since = -1;
+    }
+    return ep->more;
 }
 
 static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned count)
@@ -974,10 +1044,15 @@ static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned co
     sim_ep *ep = (sim_ep *)t;
     if (ep->is_unix)
         return -ENOTSUP;
-    ep->ka_idle = idle;
-    ep->ka_interval = interval;
-    ep->ka_count = (uint8_t)count;
-    ep->ka_probes = 0;
+    if (!idle && !ep->more)
+        return 0; /* off, and it never was on */
+    sim_ep_more *o = ep_more(ep);
+    if (!o)
+        return -ENOMEM;
+    o->ka_idle = idle;
+    o->ka_interval = interval;
+    o->ka_count = (uint8_t)count;
+    o->ka_probes = 0;
     if (idle)
         ka_arm(sim_of_ep(ep), ep, ep->last_active + idle);
     return 0;
@@ -988,7 +1063,12 @@ static int op_user_timeout(tw_transport *t, tw_ns timeout)
     sim_ep *ep = (sim_ep *)t;
     if (ep->is_unix)
         return -ENOTSUP;
-    ep->user_timeout = timeout; /* the armed timers look again when due */
+    if (!timeout && !ep->more)
+        return 0; /* off, and it never was on */
+    sim_ep_more *o = ep_more(ep);
+    if (!o)
+        return -ENOMEM;
+    o->user_timeout = timeout; /* the armed timers look again when due */
     return 0;
 }
 
@@ -1047,9 +1127,10 @@ void sim_stream_heal(tw_sim *sim)
             ep->arrive_pending = true;
             ep_push(sim, ep, sim->now + lat, EV_ARRIVE, 0);
         }
-        if (ep->ack_parked) {
-            ack_add(sim, ep, sim->now + lat, ep->ack_parked);
-            ep->ack_parked = 0;
+        /* parked acks: only an open end sent what they acknowledge */
+        if (ep->opened && ep->more && ep->more->ack_parked) {
+            ack_add(sim, ep, sim->now + lat, ep->more->ack_parked);
+            ep->more->ack_parked = 0;
         }
     }
 }

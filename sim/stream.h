@@ -15,85 +15,129 @@
 
 /* ---- stream endpoints ---- */
 
+/* A segment is in flight (an endpoint's fly list), then arrived (its rx
+ * list); the times matter only in flight and the offset only once
+ * arrived, so they share their bytes: 40 bytes of header. */
 typedef struct sim_seg {
     struct sim_seg *next;
-    tw_ns sent, arrive;
-    uint32_t len, off;
+    union {
+        struct {
+            tw_ns sent, arrive; /* in flight */
+        };
+        uint32_t off;           /* arrived: bytes of it read */
+    };
+    uint32_t len;
     /* bytes of the other direction read by the sender, acknowledged by
-     * this segment (an ack riding on data, as TCP's do) */
-    size_t ack;
+     * this segment (an ack riding on data, as TCP's do): within the
+     * sender's window, a uint32_t */
+    uint32_t ack;
+    uint32_t tap;    /* the packet tap's cookie (sim/tap.h), 0: none */
     bool fin;
     uint8_t room;    /* 0: room for len bytes; else 1 + its size class */
-    uint32_t tap;    /* the packet tap's cookie (sim/tap.h), 0: none */
     uint8_t data[];
 } sim_seg;
 
 /* Segments of up to SIM_SEG_SMALL bytes come in two sizes of room, each
- * with its own free list in the world: a tiny one for the short messages
+ * from a pool of its own in the world (sim/pool.h: no malloc header, and
+ * a freed one is the next handed out): a tiny one for the short messages
  * most workloads send (a hundred thousand of them in flight at once take
- * a third of what small ones would), and a small one. */
-#define SIM_SEG_TINY 112
+ * a third of what small ones would), and a small one. Larger ones are a
+ * malloc each. */
+#define SIM_SEG_TINY 104
 #define SIM_SEG_SMALL 480
 #define SIM_SEG_CLASSES 2
-#define SIM_SEG_FREE_MAX 4096
+_Static_assert((sizeof(sim_seg) + SIM_SEG_TINY) % 8 == 0 &&
+                   (sizeof(sim_seg) + SIM_SEG_SMALL) % 8 == 0,
+               "a segment of either class keeps a pool's alignment");
+/* Segments to a pool's block, by class: about 64 KiB each. */
+#define SIM_SEG_BLOCK_TINY 420
+#define SIM_SEG_BLOCK_SMALL 124
 
 /* Acknowledgements on their way back to the end that sent the bytes:
- * arrival time and bytes, in arrival order. They are not events: the
- * sender settles them when it looks at its window, and an EV_ACK is
- * queued only to wake a writer the window holds up. */
+ * arrival time and bytes, in arrival order (sim_ep's ack_t and ack_n).
+ * They are not events: the sender settles them when it looks at its
+ * window, and an EV_ACK is queued only to wake a writer the window holds
+ * up. */
 #define SIM_ACKS 4
-typedef struct sim_ack {
-    tw_ns t;
-    size_t n;
-} sim_ack;
+_Static_assert(SIM_ACKS == 4, "sim_ep's ack_head and ack_len have 2 and 3 bits");
 
+/* What a client endpoint needs until it opens: how to open it. Kept
+ * apart from the endpoint (which lives as long as the connection), and
+ * freed when it opens or goes. */
+typedef struct sim_ep_dial {
+    tw_protocol_factory factory;
+    void *arg;
+    tw_connect_cb cb;
+    tw__dial_cb dial_cb; /* a dial of the core's: its callback, else NULL */
+    void *dial_ctx;
+} sim_ep_dial;
+
+/* What only some open endpoints need: keepalive and user timeout (0:
+ * off), dead_since, when it first sent towards a crashed host (-1:
+ * never), and ack_parked, the bytes of acks a cut holds on their way
+ * here. Made at the first tw_transport_set_keepalive or set_user_timeout
+ * that turns one on, the first send to a crashed host or the first ack
+ * a cut holds; freed with the endpoint. */
+typedef struct sim_ep_more {
+    tw_ns ka_idle, ka_interval, user_timeout;
+    tw_ns dead_since;
+    uint32_t ack_parked;
+    uint8_t ka_count, ka_probes;
+} sim_ep_more;
+
+/* Node ids fit sim_ep's 16 bits (world.h: SIM_NODES_LIMIT). */
+_Static_assert(SIM_NODES_LIMIT <= UINT16_MAX, "a node id fits sim_ep's node");
+
+/* A hundred thousand connections are two hundred thousand of these, so
+ * they are packed: byte counts are 32 bits (what is sent and not yet
+ * acknowledged is bounded by the window, rcvbuf_bytes, a uint32_t, and
+ * every count below is part of it), node ids 16, flags single bits, and
+ * what only some endpoints need is allocated apart (sim_ep_dial,
+ * sim_ep_more). */
 typedef struct sim_ep {
     struct tw_transport t; /* first: the core's transport */
     uint32_t id, peer_id, peer_gen;
-    uint32_t node, peer_node;
-    /* Timers armed: EV_STALL, EV_PEER_DEAD, EV_KEEPALIVE (see below). */
-    bool stall_armed, dead_armed, ka_armed;
+    uint16_t node, peer_node;
     /* the direction towards this endpoint */
     sim_seg *fly_head, *fly_tail; /* sent, not arrived, in order */
     sim_seg *rx_head, *rx_tail;   /* arrived, not read */
-    size_t rx_bytes, fly_bytes;
+    uint32_t rx_bytes, fly_bytes;
     tw_ns fly_last;               /* arrival of the newest segment */
-    /* the direction away from it */
-    size_t tx_unacked;            /* sent, not yet acknowledged as read */
-    uint64_t ack_parked;          /* acks held by a cut on their way here */
-    sim_ack acks[SIM_ACKS];       /* acks on their way here (a ring) */
-    uint8_t ack_head, ack_len;
+    /* the direction away from it: acks on their way here, a ring (when
+     * each lands, and its bytes; those a cut holds: more->ack_parked) */
+    tw_ns ack_t[SIM_ACKS];
+    uint32_t ack_n[SIM_ACKS];
+    uint32_t tx_unacked;          /* sent, not yet acknowledged as read */
+    /* One word from here: the ring's first and count, the flags, and
+     * the errno of a reset before the transport opened (0: none). */
+    unsigned ack_head : 2, ack_len : 3;
+    /* Timers armed: EV_STALL, EV_PEER_DEAD, EV_KEEPALIVE (see below). */
+    bool stall_armed : 1, dead_armed : 1, ka_armed : 1;
     bool ack_event : 1;           /* an EV_ACK is queued to wake a writer */
     bool arrive_pending : 1;      /* an EV_ARRIVE is queued for fly_head */
     bool opened : 1, connecting : 1, broken : 1;
     bool fin_sent : 1, fin_arrived : 1, eof_done : 1;
     bool rx_parked : 1, deliver_pending : 1, writable_pending : 1, rst_sent : 1;
     bool want_write : 1, want_read : 1, peer_crashed : 1, is_unix : 1;
-    int pending_err;              /* reset before the transport opened */
+    bool queued : 1;              /* a server end in its listener's queue */
+    unsigned pending_errno : 7;
+#define SIM_EP_ERRNO_MAX 127
     /* How this end learns its peer is gone, as TCP does (stream.c, the
      * death model): only by sending, or by keepalive. unacked_since: when
-     * its oldest unacknowledged byte went out (-1: none); dead_since:
-     * when it first sent towards a crashed host; last_active: its last
-     * send or arrival. */
-    tw_ns unacked_since, dead_since, last_active;
-    /* The two halves of an endpoint's life share their memory: what is
-     * needed until sim_ep_open, then what the protocol may set after. */
+     * its oldest unacknowledged byte went out (-1: none); last_active:
+     * its last send or arrival (and more->dead_since). */
+    tw_ns unacked_since, last_active;
+    /* One pointer for the stage the endpoint is in. */
     union {
-        struct { /* until opened: how to open (client) or where queued (server) */
-            tw_protocol_factory factory;
-            void *arg;
-            tw_connect_cb cb;
-            tw__dial_cb dial_cb; /* a dial of the core's: its callback, else NULL */
-            void *dial_ctx;
-            sim_listener *listener;
-            struct sim_ep *next_queued;
-        };
-        struct { /* opened: keepalive and user timeout (0: off) */
-            tw_ns ka_idle, ka_interval, user_timeout;
-            uint8_t ka_count, ka_probes;
-        };
+        sim_ep_dial *dial;          /* a client, until opened */
+        struct sim_ep *next_queued; /* queued: the next in the listener's queue */
+        sim_ep_more *more;          /* opened: NULL until needed */
     };
 } sim_ep;
+
+/* Endpoints come from the world's pool (sim/pool.h), this many to a
+ * block (about 80 KB). */
+#define SIM_EP_BLOCK 256
 
 struct sim_listener {
     tw_server srv; /* first: the core's server */
@@ -149,9 +193,10 @@ void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep);
  * stall_timeout_ns. */
 static inline tw_ns sim_ep_timeout(const tw_sim *sim, const sim_ep *ep)
 {
-    /* user_timeout is there only once opened (see sim_ep). */
-    return ep->opened && ep->user_timeout ? ep->user_timeout
-                                          : sim->opts.stall_timeout_ns;
+    /* more is there only once opened (see sim_ep). */
+    return ep->opened && ep->more && ep->more->user_timeout
+               ? ep->more->user_timeout
+               : sim->opts.stall_timeout_ns;
 }
 void sim_send_rst(tw_sim *sim, sim_ep *from);
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);
@@ -163,6 +208,8 @@ void sim_stream_settle_all(tw_sim *sim);
 void sim_stream_clogged(tw_sim *sim);
 /* The window's view after settling the acks that have arrived. */
 size_t sim_ep_unacked(tw_sim *sim, sim_ep *ep);
+/* The segment pools: made with the world, freed after its endpoints. */
+void sim_segs_init(tw_sim *sim);
 void sim_segs_fini(tw_sim *sim);
 extern const tw__transport_ops tw__sim_stream_ops;
 

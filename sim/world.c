@@ -798,7 +798,7 @@ tw_sim *tw_sim_new(uint64_t seed, const tw_sim_opts *opts)
     fill_defaults(&sim->opts);
     const tw_sim_opts *o = &sim->opts;
     if (!path_ok(&o->net) || !path_ok(&o->loopback) ||
-        o->connect_timeout_probability < 0 || o->nodes_max > 65535) {
+        o->connect_timeout_probability < 0 || o->nodes_max > SIM_NODES_LIMIT) {
         free(sim);
         errno = EINVAL;
         return NULL;
@@ -817,6 +817,8 @@ tw_sim *tw_sim_new(uint64_t seed, const tw_sim_opts *opts)
     }
     sim_queue_init(&sim->q, o->events_max);
     sim_table_init(&sim->eps, o->endpoints_max);
+    sim_pool_init(&sim->ep_pool, sizeof(sim_ep), SIM_EP_BLOCK);
+    sim_segs_init(sim);
     sim_table_init(&sim->lsns, 1u << 20);
     sim->hash = UINT64_C(0xcbf29ce484222325);
     sim->trace_file = o->trace_file;
@@ -856,6 +858,9 @@ void tw_sim_free(tw_sim *sim)
     sim_ep *ep;
     for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));)
         sim_ep_free(sim, ep);
+    /* every one given back, the quarantined too (with their loops) */
+    assert(sim->ep_pool.live == 0);
+    sim_pool_fini(&sim->ep_pool);
     sim_segs_fini(sim);
     sim_dgram_fini(sim); /* after the crashes: datagrams still in flight */
     sim_procs_free(sim); /* after the crashes too: pipes never wrapped */

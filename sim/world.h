@@ -17,6 +17,7 @@
 #define TWIN_SIM_WORLD_H
 
 #include "core/internal.h"
+#include "sim/pool.h"
 #include "sim/queue.h"
 #include "twin/sim.h"
 #include "twin/simprobe.h"
@@ -28,6 +29,10 @@ typedef struct sim_seg sim_seg;
 typedef struct sim_listener sim_listener;
 
 /* ---- nodes ---- */
+
+/* The most nodes a world may have (tw_sim_opts.nodes_max): node ids are
+ * 16 bits where they are kept by the hundred thousand (sim_ep). */
+#define SIM_NODES_LIMIT 65535
 
 typedef struct sim_node {
     struct tw_loop loop; /* first: a node is its loop */
@@ -104,6 +109,7 @@ struct tw_sim {
     tw_sim_path_opts *overrides;
     uint32_t noverrides;
     sim_table eps, lsns;
+    sim_pool ep_pool; /* the stream endpoints' memory (sim/stream.h) */
     struct sim_procs *procs; /* pipes and processes (sim/proc.h), or NULL */
     sim_listener *listeners;
     struct sim_host *hosts; /* names given addresses (tw_sim_set_host) */
@@ -112,8 +118,7 @@ struct tw_sim {
     uint32_t nfaults, capfaults;
     struct sim_timeline *tl; /* their actions in time order, or NULL */
     uint8_t *scratch; /* one chunk, gathered from segments */
-    sim_seg *seg_free[2]; /* tiny and small segments to reuse (sim/stream.h) */
-    uint32_t seg_nfree[2];
+    sim_pool seg_pool[2]; /* tiny and small segments (sim/stream.h) */
     bool driving;
     tw_ns held_max; /* latest held_until of any node: none held after it */
     tw_ns slow_max; /* latest slow_until of any node */

@@ -254,6 +254,94 @@ static void test_quarantine_is_bounded(void **state)
     tw_loop_free(&fl.loop); /* frees the quarantine */
 }
 
+/* A backend's release op gets the memory back, when the quarantine lets
+ * it go and not before. */
+static int nreleased;
+static void fake_release(tw_transport *t)
+{
+    nreleased++;
+    free(t);
+}
+
+static const tw__transport_ops fake_released_ops = {
+    .send = fake_send, .want_write = fake_want, .want_read = fake_want,
+    .shutdown_write = fake_shutdown, .destroy = fake_free, .can_write_eof = true,
+    .release = fake_release,
+};
+
+static void open_and_end_released(struct fake_loop *fl, rec *r)
+{
+    rec_init(r, 0);
+    tw_transport *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    tw__transport_init(t, &fl->loop, &fake_released_ops, TW_TRANSPORT_STREAM);
+    assert_int_equal(tw__transport_open(t, rec_factory, r, NULL), 0);
+    tw_loop_run(&fl->loop);
+    assert_int_equal(tw_transport_close(t), 0);
+    tw_loop_run(&fl->loop);
+    assert_true(r->done && r->released);
+    rec_free(r);
+}
+
+static void test_release_op_gets_the_memory_back(void **state)
+{
+    (void)state;
+    struct fake_loop fl;
+    assert_int_equal(tw__loop_init(&fl.loop, &fake_loop_ops, 0), 0);
+    fl.now = 0;
+    rec r;
+    nreleased = 0;
+    tw_loop_set_contract_strict(&fl.loop, false);
+    open_and_end_released(&fl, &r);
+    assert_int_equal(nreleased, 1); /* at once */
+    tw_loop_set_contract_strict(&fl.loop, true);
+    open_and_end_released(&fl, &r);
+    open_and_end_released(&fl, &r);
+    assert_int_equal(nreleased, 1); /* kept by the quarantine */
+    assert_int_equal(fl.loop.nquarantine, 2);
+    tw_loop_free(&fl.loop);
+    assert_int_equal(nreleased, 3); /* given back with the loop */
+}
+
+/* ---- the simulator's pool ---- */
+
+static void test_sim_pool_reuses_and_counts(void **state)
+{
+    (void)state;
+    sim_pool p;
+    sim_pool_init(&p, 24, 4);
+    void *o[6];
+    for (int i = 0; i < 6; i++) {
+        o[i] = sim_pool_get(&p);
+        assert_non_null(o[i]);
+        memset(o[i], i, 24); /* every byte is the caller's */
+        for (int k = 0; k < i; k++)
+            assert_ptr_not_equal(o[i], o[k]);
+    }
+    assert_int_equal(p.live, 6);
+    if (!SIM_POOL_MALLOC) {
+        assert_int_equal(p.nblocks, 2); /* 4 to a block */
+        assert_ptr_equal((uint8_t *)o[1], (uint8_t *)o[0] + 24); /* no header */
+    }
+    sim_pool_put(&p, o[2]);
+    sim_pool_put(&p, o[4]);
+    assert_int_equal(p.live, 4);
+    void *a = sim_pool_get(&p), *b = sim_pool_get(&p);
+    if (!SIM_POOL_MALLOC) { /* the last freed first */
+        assert_ptr_equal(a, o[4]);
+        assert_ptr_equal(b, o[2]);
+        assert_int_equal(p.nblocks, 2);
+    }
+    sim_pool_put(&p, a);
+    sim_pool_put(&p, b);
+    for (int i = 0; i < 6; i++)
+        if (i != 2 && i != 4)
+            sim_pool_put(&p, o[i]);
+    assert_int_equal(p.live, 0);
+    sim_pool_fini(&p);
+    assert_int_equal(p.nblocks, 0);
+}
+
 /* ---- the threadsafe inbox ---- */
 
 static int ran;
@@ -394,16 +482,22 @@ static void test_errors_have_names(void **state)
 static void test_transport_memory_budget(void **state)
 {
     (void)state;
-    assert_true(sizeof(struct tw_transport) <= 184);
-    assert_true(sizeof(sim_ep) <= 432);
+    assert_true(sizeof(struct tw_transport) <= 152);
+    assert_true(sizeof(sim_ep) <= 296); /* in the world's pool: no more */
+    /* a hundred thousand short messages in flight: 40 + 104 bytes each */
+    assert_true(sizeof(sim_seg) <= 40);
+    /* 200,000 loop slots (a burst of connection_made) stay under 8 MiB. */
+    assert_true(sizeof(tw__slot) <= 40);
 }
 
-static void taddr_roundtrip(const tw_addr *a)
+/* apart: kept in an allocation of its own rather than inline. */
+static void taddr_roundtrip_as(const tw_addr *a, bool apart)
 {
     tw__taddr t, c;
     memset(&t, 0, sizeof t);
     memset(&c, 0, sizeof c);
     assert_int_equal(tw__taddr_set(&t, a), 0);
+    assert_int_equal(t.len > TW__TADDR_INLINE && t.len != TW__TADDR_LEN_IN6, apart);
     assert_int_equal(tw__taddr_copy(&c, &t), 0);
     tw__taddr_clear(&t); /* the copy stands on its own */
     tw_addr back;
@@ -417,24 +511,35 @@ static void taddr_roundtrip(const tw_addr *a)
     assert_int_equal(tw__taddr_family(&c), AF_UNSPEC);
 }
 
+static void taddr_roundtrip(const tw_addr *a) { taddr_roundtrip_as(a, false); }
+
 static void test_transport_addresses_round_trip(void **state)
 {
     (void)state;
     tw_addr a;
     assert_int_equal(tw_addr_ip(&a, "10.1.2.3", 4567), 0);
     taddr_roundtrip(&a);
+    assert_int_equal(tw_addr_ip(&a, "2001:db8::1:2:3:4", 65535), 0);
+    taddr_roundtrip(&a); /* kept short: port and address */
     assert_int_equal(tw_addr_ip(&a, "fe80::1:2:3:4", 65535), 0);
     a.u.in6.sin6_flowinfo = htonl(0x12345);
     a.u.in6.sin6_scope_id = 7;
+    taddr_roundtrip_as(&a, true); /* a flow label and a scope id */
+    assert_int_equal(tw_addr_ip(&a, "fe80::1", 80), 0);
+    a.u.in6.sin6_scope_id = 2;
+    taddr_roundtrip_as(&a, true); /* a scope id alone */
+    assert_int_equal(tw_addr_unix(&a, "/tmp/s"), 0);
     taddr_roundtrip(&a);
-    assert_int_equal(tw_addr_unix(&a, "/tmp/s"), 0); /* inline */
+    assert_int_equal(tw_addr_unix(&a, "/tmp/0123456789ab"), 0); /* 17 bytes */
     taddr_roundtrip(&a);
+    assert_int_equal(tw_addr_unix(&a, "/tmp/0123456789abc"), 0); /* 18 */
+    taddr_roundtrip_as(&a, true);
     char path[100];
     memset(path, 'p', sizeof path - 1);
     path[0] = '/';
     path[sizeof path - 1] = '\0';
-    assert_int_equal(tw_addr_unix(&a, path), 0); /* kept apart */
-    taddr_roundtrip(&a);
+    assert_int_equal(tw_addr_unix(&a, path), 0);
+    taddr_roundtrip_as(&a, true);
     memset(&a, 0, sizeof a); /* an unnamed Unix socket: the family alone */
     a.u.un.sun_family = AF_UNIX;
     a.len = sizeof a.u.un.sun_family;
@@ -476,7 +581,26 @@ static void test_wbuf(void **state)
     assert_int_equal(tw__wbuf_append(&b, "x", 1), 0);
     tw__wbuf_clear(&b);
     assert_int_equal(b.size, 0);
-    assert_null(b.head);
+    assert_null(b.tail);
+    /* Three chunks come out oldest first, and go in that order: a full
+     * chunk of its own (big), then two (a spill of TW__CHUNK_MIN). */
+    assert_int_equal(tw__wbuf_append(&b, big, sizeof big), 0);
+    static uint8_t fill[TW__CHUNK_MIN + 1];
+    memset(fill, 'f', sizeof fill);
+    assert_int_equal(tw__wbuf_append(&b, fill, TW__CHUNK_MIN), 0);
+    assert_int_equal(tw__wbuf_append(&b, "z", 1), 0);
+    assert_int_equal(tw__wbuf_iov(&b, iov, 8), 3);
+    assert_int_equal(iov[0].iov_len, sizeof big);
+    assert_int_equal(iov[1].iov_len, TW__CHUNK_MIN);
+    assert_memory_equal(iov[2].iov_base, "z", 1);
+    tw__wbuf_consume(&b, sizeof big + 1); /* the first, and a byte of the next */
+    assert_int_equal(tw__wbuf_iov(&b, iov, 8), 2);
+    assert_int_equal(iov[0].iov_len, TW__CHUNK_MIN - 1);
+    tw__wbuf_consume(&b, TW__CHUNK_MIN - 1);
+    assert_int_equal(tw__wbuf_iov(&b, iov, 8), 1);
+    assert_memory_equal(iov[0].iov_base, "z", 1);
+    tw__wbuf_clear(&b); /* frees what is left */
+    assert_null(b.tail);
 }
 
 /* The trace names its per-message records with literals hashed at compile
@@ -505,6 +629,8 @@ int main(void)
         TW_TEST(test_contract_catches_a_bad_backend),
         TW_TEST(test_fake_backend_writes_go_straight_through),
         TW_TEST(test_quarantine_is_bounded),
+        TW_TEST(test_release_op_gets_the_memory_back),
+        TW_TEST(test_sim_pool_reuses_and_counts),
         TW_TEST(test_dropped_threadsafe_calls_are_counted),
         TW_TEST(test_addr_parse_format),
         TW_TEST(test_errors_have_names),

@@ -149,7 +149,8 @@ int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
  * wait, on both backends (the real one sets the socket options, the
  * simulator honours them). Stream transports over TCP only: -ENOTSUP for
  * others (Unix sockets, pipes, datagrams, TLS), -EINVAL for bad values,
- * -EPIPE once closing.
+ * -EPIPE once closing, -ENOMEM if the simulator has no memory to keep
+ * them.
  *
  * Keepalive (SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT):
  * after idle_ns without traffic, a probe every interval_ns; `count`
