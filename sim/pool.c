@@ -24,19 +24,15 @@ void sim_pool_fini(sim_pool *p)
     sim_pool_init(p, size, per_block);
 }
 
-void *sim_pool_get(sim_pool *p)
+void *sim_pool_get_more(sim_pool *p)
 {
     if (SIM_POOL_MALLOC) {
         void *o = malloc(p->size);
         p->live += o != NULL;
         return o;
     }
-    void *o = p->free;
-    if (o) {
-        memcpy(&p->free, o, sizeof p->free);
-        p->live++;
-        return o;
-    }
+    assert(!p->free); /* sim_pool_get took the free list's first */
+    void *o;
     if (p->used == p->per_block) {
         if (p->nblocks == p->capblocks) {
             uint32_t cap = p->capblocks ? 2 * p->capblocks : 16;
@@ -58,14 +54,9 @@ void *sim_pool_get(sim_pool *p)
     return o;
 }
 
-void sim_pool_put(sim_pool *p, void *o)
+void sim_pool_free(sim_pool *p, void *o)
 {
-    assert(o && p->live > 0);
+    assert(SIM_POOL_MALLOC && o && p->live > 0);
     p->live--;
-    if (SIM_POOL_MALLOC) {
-        free(o);
-        return;
-    }
-    memcpy(o, &p->free, sizeof p->free);
-    p->free = o;
+    free(o);
 }
