@@ -480,12 +480,8 @@ static void dispatch_event(tw_sim *sim, const sim_event *ev);
 
 /* While a node is held or slow: an event for a held node waits for the
  * hold's end, in order; one for a slow node costs it a slow turn. */
-static void dispatch(tw_sim *sim, const sim_event *ev)
+static __attribute__((noinline)) void dispatch_held(tw_sim *sim, const sim_event *ev)
 {
-    if (sim->now >= sim->held_max && sim->now >= sim->slow_max) {
-        dispatch_event(sim, ev);
-        return;
-    }
     uint32_t id = event_node(sim, ev);
     sim_node *n = id == SIM_NONE ? NULL : sim->nodes[id];
     if (n && sim_node_held(sim, n)) {
@@ -497,6 +493,15 @@ static void dispatch(tw_sim *sim, const sim_event *ev)
     dispatch_event(sim, ev);
     if (n && n->slow_until > sim->now)
         sim_node_hold(sim, n, sim->now + n->slow_cost);
+}
+
+/* Inline in step (see there): the common case, no node held or slow. */
+static inline __attribute__((always_inline)) void dispatch(tw_sim *sim, const sim_event *ev)
+{
+    if (sim->now >= sim->held_max && sim->now >= sim->slow_max)
+        dispatch_event(sim, ev);
+    else
+        dispatch_held(sim, ev);
 }
 
 static inline __attribute__((always_inline)) void dispatch_event(tw_sim *sim, const sim_event *ev)
