@@ -282,10 +282,12 @@ static int destination(const tw_transport *t, const tw_addr *addr,
     *dest = NULL;
     if (t->peer.len) {
         /* asyncio: "Invalid address: must be None or <remote>". */
-        tw_addr peer;
-        tw__taddr_get(&t->peer, &peer);
-        if (addr && !tw_addr_equal(addr, &peer))
-            return -EINVAL;
+        if (addr) {
+            tw_addr peer;
+            tw__taddr_peek(&t->peer, &peer);
+            if (!tw_addr_equal(addr, &peer))
+                return -EINVAL;
+        }
         return 0;
     }
     if (!addr || addr->len == 0)

@@ -614,6 +614,20 @@ int tw__taddr_copy(tw__taddr *d, const tw__taddr *s);
 void tw__taddr_clear(tw__taddr *d);
 /* The address as a whole tw_addr (bytes past len zero). */
 void tw__taddr_get(const tw__taddr *s, tw_addr *out);
+/* The same for a look at it on a per-datagram path: only out->len and
+ * the address's own bytes (out->u up to len) are written, the rest of
+ * out is left as it was. Never for a tw_addr handed to a user. */
+static inline void tw__taddr_peek(const tw__taddr *s, tw_addr *out)
+{
+    if (s->len == sizeof(struct sockaddr_in) && s->family == AF_INET) {
+        out->len = sizeof(struct sockaddr_in);
+        out->u.sa.sa_family = AF_INET;
+        memcpy((uint8_t *)&out->u + sizeof(sa_family_t), s->rest,
+               sizeof(struct sockaddr_in) - sizeof(sa_family_t));
+        return;
+    }
+    tw__taddr_get(s, out);
+}
 /* Its family (AF_UNSPEC when none). */
 static inline int tw__taddr_family(const tw__taddr *a)
 {

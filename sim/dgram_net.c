@@ -310,7 +310,7 @@ static int source(tw_sim *sim, const sim_dg *ep, const tw_addr *dst,
                   tw_addr *out)
 {
     tw_addr local;
-    tw__taddr_get(&ep->t.local, &local);
+    tw__taddr_peek(&ep->t.local, &local);
     const tw_addr *l = &local;
     sim_node *n = sim->nodes[ep->node];
     if (!sim_dg_ip_is_wildcard(l)) {
