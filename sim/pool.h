@@ -1,10 +1,12 @@
 /* sim/pool.h - objects of one size in blocks (sim/pool.c), for what the
- * simulator keeps by the hundred thousand: stream endpoints.
+ * simulator keeps by the hundred thousand: stream endpoints, and the
+ * segments in flight.
  *
  * A block holds many objects, so an object costs its size alone: no
  * malloc header, no rounding up to malloc's 16 bytes. A freed object goes
  * on the pool's free list and is the next one handed out; blocks are
- * released with the pool. Under AddressSanitizer every object is a
+ * released with the pool only, so a pool holds its peak until the world
+ * is freed (a peak bounded by the endpoints and their windows). Under AddressSanitizer every object is a
  * malloc of its own instead, so that a use after free is still caught.
  */
 #ifndef TWIN_SIM_POOL_H
