@@ -104,8 +104,9 @@ static inline const sim_event *sim_peek(const sim_queue *q, tw_ns now)
         return &q->heap[0];
     return q->r_len ? &q->ring[q->r_head] : NULL;
 }
-/* Take head, what sim_peek returned, into out. */
+/* The heap's top, taken into out (sim_take's heap half). */
 void sim_heap_take(sim_queue *q, sim_event *out);
+/* Take head, what sim_peek returned, into out. */
 static inline void sim_take(sim_queue *q, const sim_event *head, sim_event *out)
 {
     if (head != q->heap) {
