@@ -54,25 +54,6 @@ static __attribute__((noinline)) int ring_grow(sim_queue *q)
     return 0;
 }
 
-static inline int ring_push(sim_queue *q, const sim_event *ev)
-{
-    if (__builtin_expect(q->r_len == q->r_cap, 0)) {
-        int rc = ring_grow(q);
-        if (rc < 0)
-            return rc;
-    }
-    /* A power-of-two ring (the masks above), in FIFO order: an event
-     * due now queues behind every one queued before it, and none of
-     * them is background. */
-    assert(q->r_cap && (q->r_cap & (q->r_cap - 1)) == 0 && q->r_len < q->r_cap);
-    assert(!ev->bg && (q->r_len == 0 ||
-           q->ring[(q->r_head + q->r_len - 1) & (q->r_cap - 1)].key < ev->key));
-    q->ring[(q->r_head + q->r_len++) & (q->r_cap - 1)] = *ev;
-    q->fg++;
-    assert(q->fg <= q->len + q->r_len);
-    return 0;
-}
-
 /* Room for one more in the heap (rare: the heap doubles). */
 static __attribute__((noinline)) int heap_grow(sim_queue *q)
 {
@@ -89,27 +70,14 @@ static __attribute__((noinline)) int heap_grow(sim_queue *q)
     return 0;
 }
 
-static inline int queue_push(sim_queue *q, const sim_event *ev)
+static int queue_push(sim_queue *q, const sim_event *ev)
 {
-    if (__builtin_expect(q->len == q->cap, 0)) {
+    if (q->len == q->cap) {
         int rc = heap_grow(q);
         if (rc < 0)
             return rc;
     }
-    uint32_t pos = q->len++;
-    sim_event *h = q->heap;
-    while (pos > 0) {
-        uint32_t parent = (pos - 1) / 2;
-        if (!ev_less(ev, &h[parent]))
-            break;
-        h[pos] = h[parent];
-        pos = parent;
-    }
-    h[pos] = *ev;
-    q->fg += !ev->bg;
-    /* The heap property where it came to rest: its parent is not later. */
-    assert(pos == 0 || !ev_less(&h[pos], &h[(pos - 1) / 2]));
-    assert(q->len <= q->cap && q->fg <= q->len + q->r_len);
+    sim_heap_insert(q, ev);
     return 0;
 }
 
@@ -153,33 +121,34 @@ void sim_heap_take(sim_queue *q, sim_event *out)
     assert(!ev_less(&h[0], out));
 }
 
-static int push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
-                uint32_t gen, uint64_t arg, bool bg)
-{
-    assert(type >= EV_ARRIVE && type < EV__END);
-    assert(!bg || obj == SIM_NONE);
-    assert(sim->seq <= SIM_SEQ_MAX);
-    if (when < sim->now)
-        when = sim->now;
-    sim_event ev = {.time = when, .key = sim->seq++ << 8 | (uint64_t)bg << 7 | type,
-                    .arg = arg, .obj = obj, .gen = gen};
-    /* Background events stay in the heap: the clock may jump past them. */
-    int rc = when == sim->now && !bg ? ring_push(&sim->q, &ev)
-                                      : queue_push(&sim->q, &ev);
-    if (__builtin_expect(rc < 0, 0))
-        sim_fail(sim, rc, "event queue full (raise tw_sim_opts.events_max)");
-    return rc;
-}
-
 int sim_push_out(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
                  uint32_t gen, uint64_t arg)
 {
-    return push(sim, when, type, obj, gen, arg, false);
+    sim_queue *q = &sim->q;
+    bool ring = when <= sim->now;
+    assert(ring ? q->r_len == q->r_cap : q->len == q->cap);
+    int rc = ring ? ring_grow(q) : heap_grow(q);
+    if (rc < 0) {
+        sim_fail(sim, rc, "event queue full (raise tw_sim_opts.events_max)");
+        return rc;
+    }
+    return sim_push(sim, when, type, obj, gen, arg); /* with room now */
 }
 
+/* Background events stay in the heap, even when due now: the clock may
+ * jump past them. */
 int sim_push_bg(tw_sim *sim, tw_ns when, uint8_t type, uint64_t arg)
 {
-    return push(sim, when, type, SIM_NONE, 0, arg, true);
+    assert(type >= EV_ARRIVE && type < EV__END && sim->seq <= SIM_SEQ_MAX);
+    if (when < sim->now)
+        when = sim->now;
+    sim_event ev = {.time = when, .key = sim->seq++ << 8 | 1u << 7 | type,
+                    .arg = arg, .obj = SIM_NONE, .gen = 0};
+    assert(ev.bg);
+    int rc = queue_push(&sim->q, &ev);
+    if (rc < 0)
+        sim_fail(sim, rc, "event queue full (raise tw_sim_opts.events_max)");
+    return rc;
 }
 
 int sim_push_seq(tw_sim *sim, tw_ns when, uint64_t seq, uint8_t type,

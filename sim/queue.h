@@ -84,8 +84,8 @@ typedef struct sim_queue {
 /* queue.c */
 int sim_queue_init(sim_queue *q, uint32_t max);
 void sim_queue_fini(sim_queue *q);
-/* sim_push (sim/world.h, inline) when the ring or the heap must grow:
- * the same, out of line. */
+/* sim_push (sim/world.h, inline) when the ring or the heap it goes to
+ * is full: that one grown, then the same. */
 int sim_push_out(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
                  uint32_t gen, uint64_t arg);
 int sim_push_bg(tw_sim *sim, tw_ns when, uint8_t type, uint64_t arg);
@@ -103,6 +103,24 @@ static inline const sim_event *sim_peek(const sim_queue *q, tw_ns now)
     if (q->len && (q->heap[0].time <= now || !q->r_len))
         return &q->heap[0];
     return q->r_len ? &q->ring[q->r_head] : NULL;
+}
+/* Put ev into the heap, which has room for it: sift it up from the end
+ * (a binary min-heap by time, then key). */
+static inline void sim_heap_insert(sim_queue *q, const sim_event *ev)
+{
+    assert(q->len < q->cap);
+    sim_event *h = q->heap;
+    uint32_t pos = q->len++;
+    while (pos > 0) {
+        uint32_t parent = (pos - 1) / 2;
+        if (h[parent].time < ev->time || (h[parent].time == ev->time && h[parent].key < ev->key))
+            break;
+        h[pos] = h[parent];
+        pos = parent;
+    }
+    h[pos] = *ev;
+    q->fg += !ev->bg;
+    assert(q->fg <= q->len + q->r_len);
 }
 /* The heap's top, taken into out (sim_take's heap half). */
 void sim_heap_take(sim_queue *q, sim_event *out);

@@ -185,19 +185,9 @@ static inline int sim_push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
     }
     if (__builtin_expect(q->len == q->cap, 0))
         return sim_push_out(sim, when, type, obj, gen, arg);
-    const uint64_t key = sim->seq++ << 8 | type;
-    sim_event *h = q->heap;
-    uint32_t pos = q->len++;
-    while (pos > 0) { /* sift up: a binary min-heap by (time, key) */
-        uint32_t parent = (pos - 1) / 2;
-        if (h[parent].time < when || (h[parent].time == when && h[parent].key < key))
-            break;
-        h[pos] = h[parent];
-        pos = parent;
-    }
-    h[pos] = (sim_event){.time = when, .key = key, .arg = arg, .obj = obj, .gen = gen};
-    q->fg++;
-    assert(q->len <= q->cap && q->fg <= q->len + q->r_len);
+    sim_event ev = {.time = when, .key = sim->seq++ << 8 | type, .arg = arg, .obj = obj,
+                    .gen = gen};
+    sim_heap_insert(q, &ev);
     return 0;
 }
 /* One step not passing world time limit: 1 if done, else 0 with the clock

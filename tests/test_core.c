@@ -204,13 +204,15 @@ static const tw__transport_ops fake_quarantined_ops = {
     .shutdown_write = fake_shutdown, .destroy = fake_free, .can_write_eof = true,
 };
 
-/* Open a transport on the fake loop, close it, and run it to its end. */
-static tw_transport *open_and_end(struct fake_loop *fl, rec *r)
+/* Open a transport with ops on the fake loop, close it, and run it to
+ * its end. */
+static tw_transport *open_and_end_with(struct fake_loop *fl, rec *r,
+                                       const tw__transport_ops *ops)
 {
     rec_init(r, 0);
     tw_transport *t = calloc(1, sizeof *t);
     assert_non_null(t);
-    tw__transport_init(t, &fl->loop, &fake_quarantined_ops, TW_TRANSPORT_STREAM);
+    tw__transport_init(t, &fl->loop, ops, TW_TRANSPORT_STREAM);
     assert_int_equal(tw__transport_open(t, rec_factory, r, NULL), 0);
     tw_loop_run(&fl->loop);
     assert_int_equal(tw_transport_close(t), 0);
@@ -218,6 +220,11 @@ static tw_transport *open_and_end(struct fake_loop *fl, rec *r)
     assert_true(r->done && r->released);
     rec_free(r);
     return t;
+}
+
+static tw_transport *open_and_end(struct fake_loop *fl, rec *r)
+{
+    return open_and_end_with(fl, r, &fake_quarantined_ops);
 }
 
 static void test_quarantine_is_bounded(void **state)
@@ -271,16 +278,7 @@ static const tw__transport_ops fake_released_ops = {
 
 static void open_and_end_released(struct fake_loop *fl, rec *r)
 {
-    rec_init(r, 0);
-    tw_transport *t = calloc(1, sizeof *t);
-    assert_non_null(t);
-    tw__transport_init(t, &fl->loop, &fake_released_ops, TW_TRANSPORT_STREAM);
-    assert_int_equal(tw__transport_open(t, rec_factory, r, NULL), 0);
-    tw_loop_run(&fl->loop);
-    assert_int_equal(tw_transport_close(t), 0);
-    tw_loop_run(&fl->loop);
-    assert_true(r->done && r->released);
-    rec_free(r);
+    open_and_end_with(fl, r, &fake_released_ops);
 }
 
 static void test_release_op_gets_the_memory_back(void **state)
