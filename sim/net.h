@@ -99,9 +99,10 @@ static inline tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to)
 tw_ns sim_wire_time(const tw_sim_path_opts *o, size_t len);
 tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
                      const tw_sim_path_opts *o, sim_path *p, tw_ns t, bool *gave_up);
-/* When a segment of len bytes sent now reaches the other end (bandwidth,
- * latency, retransmissions); if it exhausted its retries, *gave_up is set
- * and the time returned is when the sender gives up. */
+/* When a segment of len bytes sent now over path p (from -> to, options
+ * o) reaches the other end (bandwidth, latency, retransmissions); if it
+ * exhausted its retries, *gave_up is set and the time returned is when
+ * the sender gives up. */
 static inline tw_ns sim_transit_at(tw_sim *sim, const tw_sim_path_opts *o, sim_path *p,
                                    uint32_t from, uint32_t to, size_t len, bool *gave_up)
 {
@@ -116,13 +117,6 @@ static inline tw_ns sim_transit_at(tw_sim *sim, const tw_sim_path_opts *o, sim_p
                          o->loss_model.kind == TW_SIM_LOSS_NONE && !p->burst, 1))
         return t; /* what sim_loss would say, without asking */
     return sim_retransmit(sim, from, to, o, p, t, gave_up);
-}
-static inline tw_ns sim_transit(tw_sim *sim, uint32_t from, uint32_t to, size_t len,
-                                bool *gave_up)
-{
-    sim_path *p = sim_path_of(sim, from, to);
-    return sim_transit_at(sim, sim_path_opts_at(sim, p, from, to), p, from, to, len,
-                          gave_up);
 }
 /* Is the path cut? Only asks: counts nothing, changes nothing. */
 static inline bool sim_path_is_cut(tw_sim *sim, uint32_t from, uint32_t to)

@@ -231,6 +231,16 @@ static size_t window_of(tw_sim *sim, const sim_ep *from)
     return sim_path_opts(sim, from->node, from->peer_node)->rcvbuf_bytes;
 }
 
+/* The path from ep to its peer (on ep's peer_node), and its options. */
+static inline sim_path *path_to(tw_sim *sim, const sim_ep *ep, const sim_ep *peer,
+                                const tw_sim_path_opts **o)
+{
+    assert(peer->node == ep->peer_node);
+    sim_path *p = sim_path_of(sim, ep->node, peer->node);
+    *o = sim_path_opts_at(sim, p, ep->node, peer->node);
+    return p;
+}
+
 /* Put seg on its way from `from` to `to`, after everything sent before,
  * over path p (options o): from's node to to's. */
 static inline __attribute__((always_inline)) void enqueue(tw_sim *sim, sim_ep *from, sim_ep *to, sim_seg *seg,
@@ -505,10 +515,8 @@ static ssize_t op_send(tw_transport *t, const struct iovec *iov, int iovcnt)
     sim_ep *peer = sim_ep_peer(sim, ep);
     if (__builtin_expect(!peer, 0))
         return send_nobody(sim, ep, iov, iovcnt, total);
-    /* The path to the peer (its node is ep's peer_node), looked up once. */
-    assert(peer->node == ep->peer_node);
-    sim_path *path = sim_path_of(sim, ep->node, peer->node);
-    const tw_sim_path_opts *o = sim_path_opts_at(sim, path, ep->node, peer->node);
+    const tw_sim_path_opts *o;
+    sim_path *path = path_to(sim, ep, peer, &o); /* looked up once */
     size_t window = o->rcvbuf_bytes;
     /* Acks only open the window: look at them when it may be short. */
     if (ep->tx_unacked + total > window)
@@ -594,8 +602,9 @@ static void send_fin(tw_sim *sim, sim_ep *ep)
     if (!seg)
         return;
     seg->fin = true;
-    sim_path *p = sim_path_of(sim, ep->node, peer->node);
-    enqueue(sim, ep, peer, seg, sim_path_opts_at(sim, p, ep->node, peer->node), p);
+    const tw_sim_path_opts *o;
+    sim_path *p = path_to(sim, ep, peer, &o);
+    enqueue(sim, ep, peer, seg, o, p);
 }
 
 static int op_shutdown_write(tw_transport *t)
@@ -770,30 +779,32 @@ static const uint8_t *gather(tw_sim *sim, sim_ep *ep, size_t c)
     return sim->scratch;
 }
 
+/* The first arrived segment is read to its end: let it go. */
+static inline void rx_drop_head(tw_sim *sim, sim_ep *ep)
+{
+    sim_seg *s = ep->rx_head;
+    ep->rx_head = s->next;
+    if (!ep->rx_head)
+        ep->rx_tail = NULL;
+    seg_free(sim, s);
+}
+
 static void consume(tw_sim *sim, sim_ep *ep, size_t n)
 {
     assert(n <= ep->rx_bytes);
     assert((ep->rx_head == NULL) == (ep->rx_bytes == 0));
     ep->rx_bytes -= n;
-    sim_seg *s = ep->rx_head;
-    if (n && n == s->len - s->off) { /* the common case: the first segment, whole */
-        ep->rx_head = s->next;
-        if (!ep->rx_head)
-            ep->rx_tail = NULL;
-        seg_free(sim, s);
+    if (n && n == ep->rx_head->len - ep->rx_head->off) { /* the common case */
+        rx_drop_head(sim, ep);
         n = 0;
     }
     while (n) {
-        s = ep->rx_head;
+        sim_seg *s = ep->rx_head;
         size_t take = s->len - s->off < n ? s->len - s->off : n;
         s->off += (uint32_t)take;
         n -= take;
-        if (s->off == s->len) {
-            ep->rx_head = s->next;
-            if (!ep->rx_head)
-                ep->rx_tail = NULL;
-            seg_free(sim, s);
-        }
+        if (s->off == s->len)
+            rx_drop_head(sim, ep);
     }
     /* Every segment kept has a byte unread: empty means nothing counted. */
     assert(ep->rx_head ? ep->rx_bytes && ep->rx_head->off < ep->rx_head->len

@@ -17,12 +17,6 @@
 #include "sim/world.h"
 #include "twin/parse.h"
 
-static inline void mix64(uint64_t *h, uint64_t v)
-{
-    uint64_t x = (*h ^ v) * UINT64_C(0x9E3779B97F4A7C15);
-    *h = x ^ (x >> 31);
-}
-
 /* Callback and event names are short: fold them in 8 bytes at a time,
  * little-endian by construction, then their length. */
 uint64_t sim_hash_name(const char *s)
@@ -33,9 +27,9 @@ uint64_t sim_hash_name(const char *s)
         uint64_t w = 0;
         for (size_t j = 0; j < 8 && i + j < n; j++)
             w |= (uint64_t)(uint8_t)s[i + j] << (8 * j);
-        mix64(&h, w);
+        h = sim_mix_const(h, w);
     }
-    mix64(&h, n);
+    h = sim_mix_const(h, n);
     return h;
 }
 

@@ -6,6 +6,14 @@
 
 #include "sim/world.h"
 
+/* One step of a name's hash (sim_hash_name, SIM_LIT_HASH): h with the
+ * next word v folded in. */
+static inline uint64_t sim_mix_const(uint64_t h, uint64_t v)
+{
+    uint64_t x = (h ^ v) * UINT64_C(0x9E3779B97F4A7C15);
+    return x ^ (x >> 31);
+}
+
 /* trace.c */
 void sim_trace_callback(tw_loop *loop, const tw_transport *t, unsigned ev);
 uint64_t sim_hash_name(const char *what);
@@ -55,11 +63,6 @@ static inline void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
 /* sim_hash_name of a string literal of up to 16 characters, as an
  * expression the compiler folds into a constant; the records the
  * per-message paths make are named this way and pay no lookup. */
-static inline uint64_t sim_mix_const(uint64_t h, uint64_t v)
-{
-    uint64_t x = (h ^ v) * UINT64_C(0x9E3779B97F4A7C15);
-    return x ^ (x >> 31);
-}
 #define SIM_LIT_C_(s, i) \
     ((i) < sizeof(s) - 1 ? (uint64_t)(uint8_t)(s)[(i) < sizeof(s) - 1 ? (i) : 0] << (8 * ((i) % 8)) : 0)
 #define SIM_LIT_W_(s, k)                                                            \
