@@ -22,6 +22,7 @@
  * not placed yet, the search may pass it over (a choice, undone like
  * the others).
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -152,20 +153,83 @@ typedef struct ent {
     tw_ns time;
 } ent;
 
+/* ---- the linearized set, and its short form ---- */
+
+/* Which ops are linearized: a bit each. The search places ops nearly in
+ * the order they were invoked, so the set is a run of whole words, full,
+ * then a few words in play, then nothing: lo and hi bound the words in
+ * play (every word below lo is full, none from hi on has a bit; they are
+ * hints, narrowed when the short form is made). */
+typedef struct opset {
+    uint64_t *bits;
+    size_t words; /* one more than the ops need: the last is never full */
+    size_t lo, hi;
+    uint64_t *form; /* the short form's room: 3 + 2 * words */
+} opset;
+
+static bool opset_has(const opset *o, size_t i)
+{
+    return o->bits[i >> 6] & (UINT64_C(1) << (i & 63));
+}
+
+static void opset_add(opset *o, size_t i)
+{
+    assert(!opset_has(o, i) && (i >> 6) + 1 < o->words);
+    o->bits[i >> 6] |= UINT64_C(1) << (i & 63);
+    if (o->hi < (i >> 6) + 1)
+        o->hi = (i >> 6) + 1;
+}
+
+static void opset_del(opset *o, size_t i)
+{
+    assert(opset_has(o, i));
+    o->bits[i >> 6] &= ~(UINT64_C(1) << (i & 63));
+    if (o->lo > i >> 6)
+        o->lo = i >> 6;
+}
+
+/* The set's short form, one for each set: lo, hi, the count of words in
+ * between that are not full, and each of those as (index, word). A set
+ * of n ops takes a few words, not n / 64, so the memo keeps a short form
+ * per state: with long histories the whole sets were most of its memory
+ * and its time. Returns the form's length in words (in o->form). */
+static size_t opset_form(opset *o)
+{
+    while (o->bits[o->lo] == ~UINT64_C(0))
+        o->lo++; /* stops: the last word is never full */
+    if (o->hi < o->lo)
+        o->hi = o->lo;
+    while (o->hi > o->lo && o->bits[o->hi - 1] == 0)
+        o->hi--;
+    uint64_t *f = o->form;
+    size_t n = 3;
+    for (size_t w = o->lo; w < o->hi; w++) {
+        if (o->bits[w] == ~UINT64_C(0))
+            continue;
+        f[n++] = w;
+        f[n++] = o->bits[w];
+    }
+    f[0] = o->lo;
+    f[1] = o->hi;
+    f[2] = (n - 3) / 2;
+    assert(n <= 3 + 2 * o->words);
+    return n;
+}
+
 /* ---- the memo: (linearized set, state) pairs seen ---- */
 
 typedef struct memo_slot {
     uint64_t hash;
     int32_t state;
-    uint32_t used;
-    size_t bits; /* offset into pool, in words */
+    uint32_t len; /* the set's short form, in words; 0: slot unused */
+    size_t at;    /* where it is in the pool */
 } memo_slot;
 
 typedef struct memo {
     memo_slot *slot;
     size_t nslot, n;
     uint64_t *pool;
-    size_t pool_n, pool_cap, words;
+    size_t pool_n, pool_cap;
     uint64_t states_max, bytes_max;
 } memo;
 
@@ -181,10 +245,10 @@ static int memo_grow(memo *m)
     if (!slot)
         return -ENOMEM;
     for (size_t i = 0; i < m->nslot; i++) {
-        if (!m->slot[i].used)
+        if (!m->slot[i].len)
             continue;
         size_t j = m->slot[i].hash & (ns - 1);
-        while (slot[j].used)
+        while (slot[j].len)
             j = (j + 1) & (ns - 1);
         slot[j] = m->slot[i];
     }
@@ -194,26 +258,27 @@ static int memo_grow(memo *m)
     return 0;
 }
 
-/* Adds (bits, state) unless seen: 1 added, 0 seen, -E2BIG past the
- * bounds, -ENOMEM. */
-static int memo_add(memo *m, const uint64_t *bits, uint64_t hash, int32_t state)
+/* Adds (set, state) unless seen, the set as its short form (len words,
+ * hash its hash): 1 added, 0 seen, -E2BIG past the bounds, -ENOMEM. */
+static int memo_add(memo *m, const uint64_t *form, size_t len, uint64_t hash, int32_t state)
 {
+    assert(len >= 3 && len <= UINT32_MAX);
     uint64_t k = memo_key(hash, state);
     if ((m->n + 1) * 2 > m->nslot && memo_grow(m) < 0)
         return -ENOMEM;
     size_t i = k & (m->nslot - 1);
-    for (; m->slot[i].used; i = (i + 1) & (m->nslot - 1)) {
+    for (; m->slot[i].len; i = (i + 1) & (m->nslot - 1)) {
         const memo_slot *s = &m->slot[i];
-        if (s->hash == k && s->state == state &&
-            memcmp(m->pool + s->bits, bits, m->words * sizeof *bits) == 0)
+        if (s->hash == k && s->state == state && s->len == len &&
+            memcmp(m->pool + s->at, form, len * sizeof *form) == 0)
             return 0;
     }
-    uint64_t bytes = (uint64_t)(m->pool_n + m->words) * 8 + m->nslot * sizeof(memo_slot);
+    uint64_t bytes = (uint64_t)(m->pool_n + len) * 8 + m->nslot * sizeof(memo_slot);
     if (m->n >= m->states_max || bytes > m->bytes_max)
         return -E2BIG;
-    if (m->pool_n + m->words > m->pool_cap) {
-        size_t cap = m->pool_cap ? m->pool_cap * 2 : m->words * 1024;
-        while (cap < m->pool_n + m->words)
+    if (m->pool_n + len > m->pool_cap) {
+        size_t cap = m->pool_cap ? m->pool_cap * 2 : 4096;
+        while (cap < m->pool_n + len)
             cap *= 2;
         uint64_t *p = realloc(m->pool, cap * sizeof *p);
         if (!p)
@@ -221,9 +286,9 @@ static int memo_add(memo *m, const uint64_t *bits, uint64_t hash, int32_t state)
         m->pool = p;
         m->pool_cap = cap;
     }
-    memcpy(m->pool + m->pool_n, bits, m->words * sizeof *bits);
-    m->slot[i] = (memo_slot){.hash = k, .state = state, .used = 1, .bits = m->pool_n};
-    m->pool_n += m->words;
+    memcpy(m->pool + m->pool_n, form, len * sizeof *form);
+    m->slot[i] = (memo_slot){.hash = k, .state = state, .len = (uint32_t)len, .at = m->pool_n};
+    m->pool_n += len;
     m->n++;
     return 1;
 }
@@ -243,12 +308,16 @@ typedef struct search {
     ent *e; /* e[0] is the head */
     size_t ne;
     memo m;
-    uint64_t *bits;
+    opset set;
     frame *stack;
     size_t depth;
     /* the deepest point where a completion blocked the search */
     int32_t *best;
     size_t best_depth;
+    /* how many of the stack's first frames best still holds: the frames
+     * below it were not popped since best was taken, so a deeper best
+     * copies only the frames above it (linear, not quadratic, in all) */
+    size_t best_same;
     int32_t best_blocked, best_state;
     bool have_best;
 } search;
@@ -350,8 +419,10 @@ static void note_blocked(search *S, int32_t op, int32_t state)
         return;
     S->have_best = true;
     S->best_depth = S->depth;
-    for (size_t i = 0; i < S->depth; i++)
+    assert(S->best_same <= S->depth);
+    for (size_t i = S->best_same; i < S->depth; i++)
         S->best[i] = S->e[S->stack[i].call].op;
+    S->best_same = S->depth;
     S->best_blocked = op;
     S->best_state = state;
 }
@@ -368,8 +439,7 @@ static int run_search(search *S)
     while (left > 0) {
         if (cur >= 0 && !S->e[cur].ret) {
             const kop *o = &S->ops[S->e[cur].op];
-            if (o->after >= 0 && !(S->bits[(size_t)o->after >> 6] &
-                                   (UINT64_C(1) << (o->after & 63)))) {
+            if (o->after >= 0 && !opset_has(&S->set, (size_t)o->after)) {
                 cur = S->e[cur].next; /* its process's op before it comes first */
                 continue;
             }
@@ -378,10 +448,9 @@ static int run_search(search *S)
             if (ok < 0)
                 return ok;
             if (ok) {
-                size_t w = (size_t)S->e[cur].op >> 6;
-                uint64_t bit = UINT64_C(1) << (S->e[cur].op & 63);
-                S->bits[w] |= bit;
-                int added = memo_add(&S->m, S->bits, hash ^ o->zob, next);
+                opset_add(&S->set, (size_t)S->e[cur].op);
+                int added = memo_add(&S->m, S->set.form, opset_form(&S->set),
+                                     hash ^ o->zob, next);
                 if (added < 0)
                     return added;
                 if (added) {
@@ -393,7 +462,7 @@ static int run_search(search *S)
                     cur = S->e[0].next;
                     continue;
                 }
-                S->bits[w] &= ~bit;
+                opset_del(&S->set, (size_t)S->e[cur].op);
             }
             cur = S->e[cur].next;
             continue;
@@ -402,12 +471,11 @@ static int run_search(search *S)
             /* an expire that did not happen: passed over, as a choice */
             int32_t c = S->e[cur].match_call;
             const kop *o = &S->ops[S->e[cur].op];
-            size_t w = (size_t)S->e[cur].op >> 6;
-            uint64_t bit = UINT64_C(1) << (S->e[cur].op & 63);
-            S->bits[w] |= bit;
+            opset_add(&S->set, (size_t)S->e[cur].op);
             /* (placed or passed over, the same set and state have the
              * same future: one memo entry serves both) */
-            int added = memo_add(&S->m, S->bits, hash ^ o->zob, state);
+            int added = memo_add(&S->m, S->set.form, opset_form(&S->set),
+                                 hash ^ o->zob, state);
             if (added < 0)
                 return added;
             if (added) {
@@ -418,7 +486,7 @@ static int run_search(search *S)
                 cur = S->e[0].next;
                 continue;
             }
-            S->bits[w] &= ~bit;
+            opset_del(&S->set, (size_t)S->e[cur].op);
         }
         /* A completion of an op not linearized (or, defensively, the
          * end): undo the last choice. */
@@ -426,8 +494,10 @@ static int run_search(search *S)
         if (S->depth == 0)
             return 0;
         frame f = S->stack[--S->depth];
+        if (S->best_same > S->depth)
+            S->best_same = S->depth; /* best's frame there is no longer the stack's */
         const kop *o = &S->ops[S->e[f.call].op];
-        S->bits[(size_t)S->e[f.call].op >> 6] &= ~(UINT64_C(1) << (S->e[f.call].op & 63));
+        opset_del(&S->set, (size_t)S->e[f.call].op);
         hash ^= o->zob;
         state = f.state;
         left += o->returns;
@@ -520,15 +590,17 @@ static void explain(search *S, const char *key, tw_history_verdict *out)
         at += (size_t)snprintf(buf + at, cap - at, "), where the key holds ");
     int32_t st = S->best_state;
     put_value(buf, cap, &at, st ? S->vt->s[st] : NULL, st ? S->vt->len[st] : 0, st == 0);
-    /* the ops that overlap it and were not placed */
+    /* the ops that overlap it and were not placed (the search's bits,
+     * done with, mark the placed: one pass over the order, not one per op) */
+    memset(S->set.bits, 0, S->set.words * sizeof *S->set.bits);
+    for (size_t k = 0; k < S->best_depth; k++)
+        S->set.bits[(size_t)S->best[k] >> 6] |= UINT64_C(1) << (S->best[k] & 63);
     int shown = 0;
     for (size_t i = 0; i < S->nops && shown < SHOW_CONCURRENT && at < cap; i++) {
         const kop *o = &S->ops[i];
         if ((int32_t)i == S->best_blocked)
             continue;
-        bool placed = false;
-        for (size_t k = 0; k < S->best_depth && !placed; k++)
-            placed = S->best[k] == (int32_t)i;
+        bool placed = opset_has(&S->set, i);
         bool overlaps = o->r->invoked <= x->done &&
                         (!o->returns || o->done >= x->r->invoked);
         if (placed || !overlaps)
@@ -707,13 +779,14 @@ static int check_key(const tw_history *h, const size_t *idx, size_t n, vtab *vt,
     }
     S.e[0].next = S.ne > 1 ? 1 : -1;
     free(call_of);
-    S.m.words = (S.nops + 63) / 64 + 1;
+    S.set.words = (S.nops + 63) / 64 + 1;
     S.m.states_max = opts && opts->states_max ? opts->states_max : STATES_MAX_DEFAULT;
     S.m.bytes_max = opts && opts->bytes_max ? opts->bytes_max : BYTES_MAX_DEFAULT;
-    S.bits = calloc(S.m.words, sizeof *S.bits);
+    S.set.bits = calloc(S.set.words, sizeof *S.set.bits);
+    S.set.form = calloc(3 + 2 * S.set.words, sizeof *S.set.form);
     S.stack = calloc(S.nops + 1, sizeof *S.stack);
     S.best = calloc(S.nops + 1, sizeof *S.best);
-    if (!S.bits || !S.stack || !S.best)
+    if (!S.set.bits || !S.set.form || !S.stack || !S.best)
         goto done;
     rc = run_search(&S);
     const char *key = S.nops && S.ops[0].r->key ? S.ops[0].r->key : "";
@@ -731,7 +804,8 @@ done:
     free(S.e);
     free(S.m.slot);
     free(S.m.pool);
-    free(S.bits);
+    free(S.set.bits);
+    free(S.set.form);
     free(S.stack);
     free(S.best);
     return rc;

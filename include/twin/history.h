@@ -152,8 +152,10 @@ int tw_history_write_jsonl(const tw_history *h, FILE *f, tw_ns end_ns);
 /* ---- 3. checking ---- */
 
 typedef struct tw_history_check_opts {
-    /* Search bounds per key: memoized states (each a bitset of the key's
-     * ops) and their bytes. 0: the defaults (4M states, 512 MiB). */
+    /* Search bounds per key: memoized states (each the set of the key's
+     * ops placed so far, kept in a few words when they were placed about
+     * in the order invoked) and their bytes. 0: the defaults (4M states,
+     * 512 MiB). */
     uint64_t states_max;
     uint64_t bytes_max;
 } tw_history_check_opts;
