@@ -310,9 +310,17 @@ static int cmd_run(int argc, char **argv)
 /* Load one shared object and call its registering function. */
 static int load_one(const char *path)
 {
+    /* dlopen looks a name without a slash up in the library path, never
+     * in the current directory: `--load my.so` beside the program would
+     * not be found. A file of that name here is the one meant. */
+    char here[4096];
+    const char *open_as = path;
+    if (!strchr(path, '/') && access(path, F_OK) == 0 &&
+        snprintf(here, sizeof here, "./%s", path) < (int)sizeof here)
+        open_as = here;
     /* RTLD_GLOBAL: the object's own references to libtwin resolve to the
      * library this program runs, so its apps land in this table. */
-    void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    void *h = dlopen(open_as, RTLD_NOW | RTLD_GLOBAL);
     if (!h) {
         fprintf(stderr, "%s: --load %s: %s\n", prog_name, path, dlerror());
         return 2;

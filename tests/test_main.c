@@ -5,7 +5,9 @@
  * own transport as a correctness failure naming the call and the callback
  * (strict contract mode, on unless the file says `contract: basic`). Runs
  * tw_main in this process, its output caught in a file. */
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include <errno.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +283,42 @@ static void test_bad_load_is_status_2(void **state)
     assert_int_equal(run_main(3, extra), 2);
 }
 
+/* The path of a loaded library whose name contains part. */
+typedef struct lib_find { const char *part; char path[512]; } lib_find;
+
+static int find_lib(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    lib_find *f = arg;
+    if (info->dlpi_name && strstr(info->dlpi_name, f->part))
+        snprintf(f->path, sizeof f->path, "%s", info->dlpi_name);
+    return 0;
+}
+
+static void test_load_takes_a_bare_name_from_the_current_directory(void **state)
+{
+    (void)state;
+    /* a shared object without tw_apps_load, copied here as plain.so */
+    lib_find f = {.part = "libyaml"};
+    dl_iterate_phdr(find_lib, &f);
+    assert_true(f.path[0] != '\0');
+    char dir[] = "/tmp/twin-test-load-XXXXXX", cwd[4096], cmd[1200];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/plain.so'", f.path, dir);
+    assert_int_equal(system(cmd), 0);
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    const char *argv[] = {"mytool", "--load", "plain.so", "apps"};
+    int rc = run_main(4, argv);
+    assert_int_equal(chdir(cwd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    /* found (it has no tw_apps_load), not looked for in the library path */
+    assert_int_equal(rc, 2);
+    if (!strstr(err, "mytool: --load plain.so: no function tw_apps_load() in it\n"))
+        fail_msg("plain.so in the current directory not loaded:\n%s", err);
+}
+
 int main(void)
 {
     snprintf(scenario, sizeof scenario, "/tmp/twin-test-main-%d.yaml", (int)getpid());
@@ -308,6 +346,7 @@ int main(void)
         TW_TEST(test_sim_reports_a_protocol_mistake),
         TW_TEST(test_usage_and_version_name_the_program),
         TW_TEST(test_bad_load_is_status_2),
+        TW_TEST(test_load_takes_a_bare_name_from_the_current_directory),
     };
     int rc = cmocka_run_group_tests_name("main", tests, NULL, NULL);
     unlink(scenario);

@@ -24,7 +24,9 @@
  * Loading apps without a rebuild: `twin --load PATH CMD ...` or `twin CMD
  * --load PATH ...` (for run, before the app's name; for sim, shrink and
  * apps anywhere among the options; repeatable) dlopens the shared object
- * PATH and calls its function
+ * PATH (a name without a slash is the file of that name in the current
+ * directory when there is one, else dlopen's search of the library
+ * path) and calls its function
  *
  *     int tw_apps_load(void);
  *
