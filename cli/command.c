@@ -252,8 +252,9 @@ static int cmd_run(int argc, char **argv)
     }
     const tw_app *app = tw_app_find(argv[0]);
     if (!app) {
-        fprintf(stderr, "%s: no app named '%s' (see '%s apps')\n", prog_name,
-                argv[0], prog_name);
+        fprintf(stderr, "%s: no app named '%s' (see '%s apps'; apps of a shared "
+                        "object need --load FILE.so before the app's name)\n",
+                prog_name, argv[0], prog_name);
         return 2;
     }
     sigset_t set;

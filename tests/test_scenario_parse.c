@@ -120,6 +120,13 @@ static void test_unknown_app(void **state)
     (void)state;
     expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
                  "ecko-server\n", 5, 10, "unknown app 'ecko-server'");
+    /* It names the apps there are, and how an app of one's own gets in. */
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
+                 "my-server\n", 5, 10, "unknown app 'my-server' (this program has: "
+                 "echo-server, echo-client, ");
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
+                 "my-server\n", 5, 10, "resp-client; apps of a shared object need "
+                 "--load FILE.so)");
     /* An app that exists but rejects its arguments, at the args. */
     expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
                  "echo-load\n    args: [--messages, zero]\n", 6, 11,
