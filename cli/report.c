@@ -90,6 +90,7 @@ static void faults_of(tally *t, yaml_document_t *d, yaml_node_t *list)
             continue;
         const char *drawn = scalar(d, f, "drawn"), *idx = scalar(d, f, "index");
         const char *what = scalar(d, f, "what"), *eff = scalar(d, f, "effect");
+        const char *reached = scalar(d, f, "reached");
         if (!idx || !what || !eff || (drawn && strcmp(drawn, "true") == 0))
             continue;
         size_t k = strtoull(idx, NULL, 10);
@@ -98,6 +99,10 @@ static void faults_of(tally *t, yaml_document_t *d, yaml_node_t *list)
         fault_row *r = &t->faults[k];
         if (!r->what)
             r->what = strdup(what);
+        /* A run that stopped before the fault's time gave it no turn
+         * (lines written before "reached" existed count as reaching). */
+        if (reached && strcmp(reached, "false") == 0)
+            continue;
         r->seen++;
         r->took += strtoull(eff, NULL, 10) > 0;
         if (k + 1 > t->nfaults)
@@ -220,12 +225,12 @@ static int summary(tally *t, int nfiles)
     bool inert = false;
     for (size_t k = 0; k < t->nfaults; k++) {
         const fault_row *f = &t->faults[k];
-        if (!f->what || f->took)
+        if (!f->what || f->took || !f->seen)
             continue;
         if (!inert)
             printf("faults that took effect in no seed of any shard:\n");
         inert = true;
-        printf("  #%zu %s (in %" PRIu64 " runs)\n", k, f->what, f->seen);
+        printf("  #%zu %s (in %" PRIu64 " runs that got to it)\n", k, f->what, f->seen);
     }
     return worst;
 }

@@ -39,8 +39,10 @@ static void json_line(const cli_sim *c, const tw_scenario_result *r, double wall
         printf("%s{\"index\": %zu, \"kind\": \"%s\", \"what\": ", i ? ", " : "",
                e->index, e->kind);
         cli_json_str(stdout, e->what);
-        printf(", \"effect\": %" PRIu64 ", \"unit\": \"%s\", \"drawn\": %s}",
-               e->count, e->unit, e->drawn ? "true" : "false");
+        printf(", \"effect\": %" PRIu64 ", \"unit\": \"%s\", \"drawn\": %s, "
+               "\"reached\": %s}",
+               e->count, e->unit, e->drawn ? "true" : "false",
+               e->count > 0 || e->at_ns < r->end_ns ? "true" : "false");
     }
     printf("], \"replay\": ");
     cli_json_str(stdout, replay);

@@ -237,6 +237,15 @@ static void test_fault_after_the_end_is_not_reached(void **state)
         fail_msg("the sweep does not say the late fault was unreached:\n%s", out);
     assert_null(strstr(out, "warning:"));
     assert_null(strstr(out, "aim it at live traffic"));
+    /* nor does `report` list it among the faults no seed felt */
+    char lines[300];
+    snprintf(lines, sizeof lines, "%s/early.jsonl", tmpdir);
+    sh(out, sizeof out, false, "%s sim %s --seeds 1..3 --json > %s", tw_cli_twin, path, lines);
+    assert_int_equal(sh(out, sizeof out, true, "%s report %s", tw_cli_twin, lines), 1);
+    assert_non_null(strstr(out, "correctness 3"));
+    if (strstr(out, "took effect in no seed"))
+        fail_msg("report lists a fault no run got to:\n%s", out);
+    unlink(lines);
     unlink(path);
 }
 
