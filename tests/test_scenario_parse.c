@@ -115,6 +115,27 @@ static void test_wrong_type(void **state)
                  "contract must be true, strict, basic or false, not 'maybe'");
 }
 
+/* The description a run starts with: a path without a bandwidth limit
+ * says so, rather than "0 B/s"; one with a limit gives it. */
+static void test_describe_bandwidth(void **state)
+{
+    (void)state;
+    char text[64 << 10];
+    for (int limited = 0; limited < 2; limited++) {
+        tw_scenario *sc = expect_ok(cat(good_head, limited ? "network: {bandwidth: 10MB/s}\n"
+                                                           : "network: {latency: 1ms}\n"));
+        FILE *f = fmemopen(text, sizeof text, "w");
+        assert_non_null(f);
+        tw_scenario_describe(sc, f);
+        fclose(f);
+        tw_scenario_free(sc);
+        const char *want = limited ? ", bandwidth 10000000 B/s, " : ", bandwidth unlimited, ";
+        if (!strstr(text, want))
+            fail_msg("no '%s' in:\n%s", want, text);
+        assert_null(strstr(text, "bandwidth 0 B/s"));
+    }
+}
+
 static void test_unknown_app(void **state)
 {
     (void)state;
@@ -601,6 +622,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TW_TEST(test_yaml_syntax),
         TW_TEST(test_unknown_key),
+        TW_TEST(test_describe_bandwidth),
         TW_TEST(test_wrong_type),
         TW_TEST(test_unknown_app),
         TW_TEST(test_negative_time),
