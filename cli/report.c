@@ -165,8 +165,8 @@ static int read_file(tally *t, const char *path)
         if (n <= 1 || line[0] != '{')
             continue; /* a sweep's summary lines go to stderr; blank lines pass */
         if ((size_t)n > REPORT_LINE_MAX || add_line(t, line, (size_t)n) < 0) {
-            fprintf(stderr, "%s report: %s:%d: not a line of `twin sim --seeds ... "
-                            "--json`\n", cli_name(), path, lineno);
+            fprintf(stderr, "%s report: %s:%d: not a line of `%s sim --seeds ... "
+                            "--json`\n", cli_name(), path, lineno, cli_name());
             rc = -1;
         }
     }
@@ -242,11 +242,11 @@ int tw_cli_report(int argc, char **argv)
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
         fprintf(argc < 1 ? stderr : stdout,
                 "usage: %s report FILE...   merge the JSON lines of sweeps\n"
-                "  (twin sim F --seeds A..B [--shard I/N] --json > FILE; '-': stdin)\n"
+                "  (%s sim F --seeds A..B [--shard I/N] --json > FILE; '-': stdin)\n"
                 "  into one summary: verdict counts, failing seeds with their replay\n"
                 "  commands, the file's faults that never took effect.\n"
                 "  Exit: the worst verdict (0 all passed), 2 for a bad file.\n",
-                cli_name());
+                cli_name(), cli_name());
         return argc < 1 ? TW_SCENARIO_USAGE : 0;
     }
     tally *t = calloc(1, sizeof *t);

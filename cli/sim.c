@@ -716,8 +716,8 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
         rc = usage(prog);
     }
     if (rc == 0 && a.c.pcap) {
-        fprintf(stderr, "%s shrink: --pcap is twin sim's: capture the shrunk file's "
-                        "run with it\n", cli_name());
+        fprintf(stderr, "%s shrink: --pcap is %s sim's: capture the shrunk file's "
+                        "run with it\n", cli_name(), cli_name());
         rc = usage(prog);
     }
     if (rc == 0)

@@ -54,7 +54,8 @@ static int check_app(sc_yaml *y, tw_loop *loop, const sc_app *app,
     free(out_text);
     yaml_node_t fake = {.start_mark = {.line = (size_t)app->pos.line - 1,
                                        .column = (size_t)app->pos.col - 1}};
-    return sc_fail(y, &fake, "app '%s' rejected its arguments: %s (see 'twin apps')",
+    return sc_fail(y, &fake, "app '%s' rejected its arguments: %s (the apps command lists "
+                   "its options)",
                    app->argv[0], msg);
 }
 

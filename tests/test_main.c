@@ -197,6 +197,21 @@ static void test_sim_names_the_program(void **state)
     const char *sweep[] = {"/opt/x/mytool", "sim", scenario, "--seeds", "1..3", "--json"};
     assert_int_equal(run_main(6, sweep), 0);
     assert_non_null(strstr(out, "\"replay\": \"/opt/x/mytool sim "));
+    /* so do the hints of its error messages and usage texts */
+    const char *filter[] = {"/opt/x/mytool", "sim", scenario, "--seed", "7",
+                            "--trace-filter", "event=no_such_record"};
+    assert_int_equal(run_main(7, filter), 2);
+    if (!strstr(err, "`mytool sim --trace-fields` lists them") || strstr(err, "twin sim"))
+        fail_msg("the hint does not name the program: %s", err);
+    const char *report[] = {"/opt/x/mytool", "report"};
+    assert_int_equal(run_main(2, report), 2);
+    if (!strstr(err, "(mytool sim F --seeds") || strstr(err, "twin sim"))
+        fail_msg("report's usage does not name the program: %s", err);
+    const char *shrink[] = {"/opt/x/mytool", "shrink", scenario, "--seed", "7",
+                            "--pcap", "/tmp"};
+    assert_int_equal(run_main(7, shrink), 2);
+    if (!strstr(err, "--pcap is mytool sim's") || strstr(err, "twin sim"))
+        fail_msg("shrink's --pcap message does not name the program: %s", err);
 }
 
 static char strict_file[128];
