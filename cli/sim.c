@@ -551,11 +551,8 @@ static int one_seed(sim_args *a)
     cli_timeline *tl = NULL;
     if (a->timeline && !(tl = cli_timeline_open(a->timeline, a->trace ? stdout : NULL)))
         return TW_SCENARIO_USAGE;
-    printf("%s sim: %s SEED=%" PRIu64 "%s%s\n", cli_name(), c->file, a->seed,
-           c->swarm ? " (swarm)" : "", a->have_seed ? "" : " (picked at random)");
-    if (!c->quiet)
-        tw_scenario_describe(c->sc, stdout);
-    fflush(stdout);
+    /* A bad --trace-filter or --history path is refused before the
+     * run's description, so the error is not lost after a screenful. */
     char err[200];
     FILE *trace = NULL;
     if (tl) {
@@ -578,6 +575,11 @@ static int one_seed(sim_args *a)
             return TW_SCENARIO_USAGE;
         }
     }
+    printf("%s sim: %s SEED=%" PRIu64 "%s%s\n", cli_name(), c->file, a->seed,
+           c->swarm ? " (swarm)" : "", a->have_seed ? "" : " (picked at random)");
+    if (!c->quiet)
+        tw_scenario_describe(c->sc, stdout);
+    fflush(stdout);
     tw_scenario_run_opts o = {.swarm = c->swarm, .trace = trace,
                               .trace_json = a->trace_json || tl, .history = history,
                               .app_out = (a->trace && !a->trace_json) || a->verbose

@@ -203,6 +203,8 @@ static void test_sim_names_the_program(void **state)
     assert_int_equal(run_main(7, filter), 2);
     if (!strstr(err, "`mytool sim --trace-fields` lists them") || strstr(err, "twin sim"))
         fail_msg("the hint does not name the program: %s", err);
+    /* refused before the run's description, which would bury it */
+    assert_string_equal(out, "");
     const char *report[] = {"/opt/x/mytool", "report"};
     assert_int_equal(run_main(2, report), 2);
     if (!strstr(err, "(mytool sim F --seeds") || strstr(err, "twin sim"))
