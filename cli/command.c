@@ -299,6 +299,11 @@ static int cmd_run(int argc, char **argv)
         pthread_detach(th);
     rc = tw_loop_run(loop);
     int status = rc < 0 ? 1 : app->result(state);
+    /* A checking app's exit status says that something broke; its
+     * invariant, the sentence a scenario would print, says what. */
+    const char *broken = app->invariant ? app->invariant(state) : NULL;
+    if (broken)
+        fprintf(stderr, "%s: %s\n", app->name, broken);
     app->free(state);
     /* Let closes started by free finish cleanly before the loop goes. */
     tw_loop_run_for(loop, TW_MS(100));

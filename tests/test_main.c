@@ -58,6 +58,7 @@ static int run_main(int argc, const char *const *argv)
 typedef struct counter {
     tw_loop *loop;
     int ticks, want;
+    bool broken; /* its invariant breaks once it is done ("N broken") */
 } counter;
 
 static void tick(void *arg)
@@ -74,6 +75,7 @@ static int c_start(tw_loop *loop, int argc, char **argv, FILE *o, void **state)
         return -ENOMEM;
     c->loop = loop;
     c->want = argc > 1 ? atoi(argv[1]) : 3;
+    c->broken = argc > 2 && strcmp(argv[2], "broken") == 0;
     tw_call_later(loop, TW_MS(10), tick, c);
     (void)o;
     *state = c;
@@ -82,6 +84,10 @@ static int c_start(tw_loop *loop, int argc, char **argv, FILE *o, void **state)
 static int c_result(void *s) { return ((counter *)s)->ticks >= ((counter *)s)->want ? 0 : 1; }
 static void c_free(void *s) { free(s); }
 static bool c_done(void *s) { return ((counter *)s)->ticks >= ((counter *)s)->want; }
+static const char *c_invariant(void *s)
+{
+    return ((counter *)s)->broken && c_done(s) ? "broken on purpose" : NULL;
+}
 
 static const tw_app counter_app = {
     .name = "tick-counter",
@@ -91,6 +97,7 @@ static const tw_app counter_app = {
     .result = c_result,
     .free = c_free,
     .done = c_done,
+    .invariant = c_invariant,
 };
 
 /* ---- an app whose protocol writes after its own close() ---- */
@@ -283,6 +290,19 @@ static void test_usage_and_version_name_the_program(void **state)
         fail_msg("no word of --load in: %s", err);
 }
 
+/* `run` of a checking app says what its invariant saw break, on stderr,
+ * beside the exit status; an app whose invariant holds says nothing. */
+static void test_run_prints_a_broken_invariant(void **state)
+{
+    (void)state;
+    const char *ok[] = {"mytool", "run", "tick-counter", "2"};
+    assert_int_equal(run_main(4, ok), 0);
+    assert_string_equal(err, "");
+    const char *bad[] = {"mytool", "run", "tick-counter", "2", "broken"};
+    run_main(5, bad);
+    assert_string_equal(err, "tick-counter: broken on purpose\n");
+}
+
 static void test_bad_load_is_status_2(void **state)
 {
     (void)state;
@@ -365,6 +385,8 @@ int main(void)
         TW_TEST(test_sim_reports_a_protocol_mistake),
         TW_TEST(test_usage_and_version_name_the_program),
         TW_TEST(test_bad_load_is_status_2),
+        cmocka_unit_test_setup_teardown(test_run_prints_a_broken_invariant, with_app,
+                                        tw_test_teardown),
         TW_TEST(test_load_takes_a_bare_name_from_the_current_directory),
     };
     int rc = cmocka_run_group_tests_name("main", tests, NULL, NULL);

@@ -36,7 +36,8 @@ typedef struct tw_app {
     void (*free)(void *state);
 
     /* Optional; NULL means "nothing to say". Scenarios (twin/scenario.h)
-     * use them; `twin run` does not. */
+     * use them; `twin run` asks invariant once, when the app's loop has
+     * ended, and prints what it says on stderr. */
     /* A property that must hold at every moment, checked often during a
      * simulated run: NULL while it holds, else a sentence saying what
      * broke (owned by the state, valid until the next call). A violation
