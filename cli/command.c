@@ -55,6 +55,17 @@ static const char *prog_name = "twin";
 
 const char *cli_name(void) { return prog_name; }
 
+/* What --load loaded, for replay commands (argv's strings outlive them). */
+#define LOADS_MAX 16
+static const char *loads[LOADS_MAX];
+static size_t nloads;
+
+const char *const *cli_loaded(size_t *n)
+{
+    *n = nloads;
+    return loads;
+}
+
 static void usage(FILE *f)
 {
     const char *n = prog_name;
@@ -316,6 +327,11 @@ static int cmd_run(int argc, char **argv)
 /* Load one shared object and call its registering function. */
 static int load_one(const char *path)
 {
+    if (nloads == LOADS_MAX) {
+        fprintf(stderr, "%s: --load %s: at most %d shared objects\n", prog_name, path,
+                LOADS_MAX);
+        return 2;
+    }
     /* dlopen looks a name without a slash up in the library path, never
      * in the current directory: `--load my.so` beside the program would
      * not be found. A file of that name here is the one meant. */
@@ -346,6 +362,7 @@ static int load_one(const char *path)
         return 2;
     }
     /* Kept loaded: the apps it registered live in it. */
+    loads[nloads++] = path;
     return 0;
 }
 

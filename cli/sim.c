@@ -94,6 +94,15 @@ void cli_replay(const cli_sim *c, uint64_t seed, char *buf, size_t len)
     shell_word(buf, len, c->prog);
     size_t n = strlen(buf);
     snprintf(buf + n, len - n, " sim ");
+    size_t nloads;
+    const char *const *loads = cli_loaded(&nloads);
+    for (size_t i = 0; i < nloads; i++) {
+        n = strlen(buf);
+        snprintf(buf + n, len - n, "--load ");
+        shell_word(buf, len, loads[i]);
+        n = strlen(buf);
+        snprintf(buf + n, len - n, " ");
+    }
     shell_word(buf, len, c->file);
     n = strlen(buf);
     snprintf(buf + n, len - n, " --seed %" PRIu64 "%s", seed,
@@ -519,9 +528,14 @@ static int dump_schedule(sim_args *a)
                             f != stdout);
     if (rc < 0 || !ok)
         return TW_SCENARIO_USAGE;
-    fprintf(stderr, "%s sim: schedule of seed %" PRIu64 " written to %s "
-                    "(replay: %s sim %s --seed %" PRIu64 ")\n",
-            cli_name(), a->seed, a->dump, a->c.prog, a->dump, a->seed);
+    /* The replay of the dumped file: no --swarm, whatever loaded the apps. */
+    cli_sim dumped = a->c;
+    dumped.file = a->dump;
+    dumped.swarm = false;
+    char replay[1024];
+    cli_replay(&dumped, a->seed, replay, sizeof replay);
+    fprintf(stderr, "%s sim: schedule of seed %" PRIu64 " written to %s (replay: %s)\n",
+            cli_name(), a->seed, a->dump, replay);
     return 0;
 }
 

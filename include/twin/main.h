@@ -36,7 +36,10 @@
  *     cc -shared -fPIC my_app.c -o my_app.so $(pkg-config --cflags --libs twin)
  *
  * A missing file, a missing function or a refusal is one line on stderr
- * and exit status 2. The object stays loaded until the process ends.
+ * and exit status 2. The object stays loaded until the process ends. The
+ * replay commands `sim` and `shrink` print carry the same --load options
+ * (`twin sim --load ./my_app.so FILE --seed N`), so they find the apps
+ * again; at most 16 objects.
  */
 #ifndef TWIN_MAIN_H
 #define TWIN_MAIN_H
