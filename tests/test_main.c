@@ -288,6 +288,11 @@ static void test_usage_and_version_name_the_program(void **state)
     if (!strstr(err, "mytool: no app named 'no-such-app' (see 'mytool apps'; apps of "
                      "a shared object need --load FILE.so before the app's name)\n"))
         fail_msg("no word of --load in: %s", err);
+    const char *noreplay[] = {"./mytool", "replay", "/nonexistent.twr", "no-such-app"};
+    assert_int_equal(run_main(4, noreplay), 2);
+    if (!strstr(err, "mytool replay: no app named 'no-such-app' (see 'mytool apps'; "
+                     "apps of a shared object need --load FILE.so)\n"))
+        fail_msg("no word of --load in: %s", err);
 }
 
 /* `run` of a checking app says what its invariant saw break, on stderr,
