@@ -12,6 +12,7 @@
 #include "scenario/yaml.h"
 #include "twin/error.h"
 #include "twin/programs.h"
+#include "twin/sim.h"
 
 /* ---- one app ---- */
 
@@ -54,6 +55,11 @@ static int check_app(sc_yaml *y, tw_loop *loop, const sc_app *app,
     free(out_text);
     yaml_node_t fake = {.start_mark = {.line = (size_t)app->pos.line - 1,
                                        .column = (size_t)app->pos.col - 1}};
+    /* -EINVAL is a bad command line; anything else is a start that
+     * failed with good options (a port two apps of the node both want). */
+    if (rc != -EINVAL)
+        return sc_fail(y, &fake, "app '%s' could not start on node %s: %s (%s)",
+                       app->argv[0], tw_sim_node_name(loop), msg, tw_errname(rc));
     return sc_fail(y, &fake, "app '%s' rejected its arguments: %s (the apps command lists "
                    "its options)",
                    app->argv[0], msg);

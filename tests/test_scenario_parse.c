@@ -154,6 +154,16 @@ static void test_unknown_app(void **state)
                  "app 'echo-load' rejected its arguments");
     expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
                  "echo-load\n    args: [--frobnicate]\n", 6, 11, "--frobnicate");
+    /* Good options, a start that fails all the same: not the arguments'
+     * fault, and said so (two servers of one node on one port). */
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    apps:\n"
+                 "      - {app: echo-server, args: [--port, \"7\"]}\n"
+                 "      - {app: echo-server, args: [--port, \"7\"]}\n", 7, 34,
+                 "app 'echo-server' could not start on node a: ");
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    apps:\n"
+                 "      - {app: echo-server, args: [--port, \"7\"]}\n"
+                 "      - {app: echo-server, args: [--port, \"7\"]}\n", 7, 34,
+                 "(EADDRINUSE)");
 }
 
 static void test_negative_time(void **state)
