@@ -96,7 +96,8 @@ static void usage(FILE *f)
 static void list_apps(FILE *f)
 {
     for (const tw_app *const *a = tw_apps(); *a; a++) {
-        fprintf(f, "%s\n    %s\n%s", (*a)->name, (*a)->summary, (*a)->usage);
+        fprintf(f, "%s\n    %s\n%s", (*a)->name, (*a)->summary ? (*a)->summary : "",
+                (*a)->usage ? (*a)->usage : "");
         if ((*a)->done || (*a)->invariant) /* what scenarios can wait for */
             fprintf(f, "  in scenarios: %s%s%s\n",
                     (*a)->done ? "reports when it is done" : "",
@@ -299,7 +300,7 @@ static int cmd_run(int argc, char **argv)
     if (rc < 0) {
         if (rc == -EINVAL)
             fprintf(stderr, "usage: %s run %s [OPTIONS]\n%s", prog_name, app->name,
-                    app->usage);
+                    app->usage ? app->usage : "");
         fclose(out);
         tw_loop_free(loop);
         return 2;
@@ -309,13 +310,14 @@ static int cmd_run(int argc, char **argv)
     if (have_thread)
         pthread_detach(th);
     rc = tw_loop_run(loop);
-    int status = rc < 0 ? 1 : app->result(state);
+    int status = rc < 0 ? 1 : app->result ? app->result(state) : 0;
     /* A checking app's exit status says that something broke; its
      * invariant, the sentence a scenario would print, says what. */
     const char *broken = app->invariant ? app->invariant(state) : NULL;
     if (broken)
         fprintf(stderr, "%s: %s\n", app->name, broken);
-    app->free(state);
+    if (app->free)
+        app->free(state);
     /* Let closes started by free finish cleanly before the loop goes. */
     tw_loop_run_for(loop, TW_MS(100));
     record_report(loop, rec.path);

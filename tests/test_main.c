@@ -100,6 +100,20 @@ static const tw_app counter_app = {
     .invariant = c_invariant,
 };
 
+/* ---- an app with nothing but a name and a start ---- */
+
+static void bare_tick(void *arg) { (void)arg; }
+
+static int bare_start(tw_loop *loop, int argc, char **argv, FILE *o, void **state)
+{
+    (void)argc, (void)argv, (void)o;
+    tw_call_later(loop, TW_MS(5), bare_tick, NULL);
+    *state = NULL;
+    return 0;
+}
+
+static const tw_app bare_app = {.name = "bare", .start = bare_start};
+
 /* ---- an app whose protocol writes after its own close() ---- */
 
 typedef struct late {
@@ -308,6 +322,34 @@ static void test_run_prints_a_broken_invariant(void **state)
     assert_string_equal(err, "tick-counter: broken on purpose\n");
 }
 
+/* result, free, summary and usage may be left out: an app with only a
+ * name and a start is listed, runs, checks in a scenario file, runs in a
+ * simulation, crashes and restarts there, and exits 0. */
+static void test_app_with_only_a_start(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_app_register(&bare_app), 0);
+    const char *apps[] = {"mytool", "apps"};
+    assert_int_equal(run_main(2, apps), 0);
+    assert_non_null(strstr(out, "bare\n"));
+    assert_null(strstr(out, "(null)"));
+    const char *run[] = {"mytool", "run", "bare"};
+    assert_int_equal(run_main(3, run), 0);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/twin-test-bare-%d.yaml", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("name: bare\nduration: 1s\nnodes:\n  - {name: s, addr: 10.0.0.1, app: bare}\n"
+          "timeline:\n  - {at: 100ms, crash: s, for: 100ms}\n", f);
+    fclose(f);
+    const char *sim[] = {"mytool", "sim", path, "--seed", "1"};
+    int rc = run_main(5, sim);
+    unlink(path);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "result: PASS"));
+    assert_int_equal(tw_app_unregister("bare"), 0);
+}
+
 static void test_bad_load_is_status_2(void **state)
 {
     (void)state;
@@ -390,6 +432,7 @@ int main(void)
         TW_TEST(test_sim_reports_a_protocol_mistake),
         TW_TEST(test_usage_and_version_name_the_program),
         TW_TEST(test_bad_load_is_status_2),
+        TW_TEST(test_app_with_only_a_start),
         cmocka_unit_test_setup_teardown(test_run_prints_a_broken_invariant, with_app,
                                         tw_test_teardown),
         TW_TEST(test_load_takes_a_bare_name_from_the_current_directory),

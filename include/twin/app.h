@@ -20,19 +20,20 @@ extern "C" {
 struct tw_opt; /* twin/opts.h */
 
 typedef struct tw_app {
-    const char *name;
-    const char *summary; /* one line */
-    const char *usage;   /* the options, one per line */
+    const char *name;    /* required, as is start */
+    const char *summary; /* one line (NULL: none) */
+    const char *usage;   /* the options, one per line (NULL: none) */
     /* Parse argv (argv[0] is the app name) and start on loop. Human output
      * goes to out. On success *state is the app's and 0 is returned; on
      * error a message is written to out, nothing is left open, and a
      * negative errno (-EINVAL for bad options) is returned. */
     int (*start)(tw_loop *loop, int argc, char **argv, FILE *out,
                  void **state);
-    /* Exit status of a finished run: 0 when the app did its job. */
+    /* Exit status of a finished run: 0 when the app did its job. NULL:
+     * always 0 (a server has no job to finish). */
     int (*result)(void *state);
     /* Release the state. The loop has finished, or the node crashed (its
-     * transports are already gone). */
+     * transports are already gone). NULL: nothing to release. */
     void (*free)(void *state);
 
     /* Optional; NULL means "nothing to say". Scenarios (twin/scenario.h)
