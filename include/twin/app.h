@@ -51,7 +51,12 @@ typedef struct tw_app {
     /* Release the state after a simulated crash tore the loop down
      * under it: its transports, servers and timers are gone and must not
      * be touched (their protocols got release). NULL: free is safe for
-     * that too. */
+     * that too. Not only after a crash fault: a scenario run ends, and a
+     * scenario file's check of the apps' options (each app started once
+     * when the file loads) ends, by tearing every node down the same
+     * way, so every app a scenario names goes through here. An app whose
+     * free closes a server or a transport or cancels a timer needs a
+     * discard, or `twin sim` crashes on loading the file. */
     void (*discard)(void *state);
 
     /* Optional: the option table (twin/opts.h) usage was generated from,
