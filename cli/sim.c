@@ -198,17 +198,22 @@ static void on_fatal(int sig)
     _exit(TW_SCENARIO_CRASH);
 }
 
-void cli_crash_guard(uint64_t seed, const char *replay)
+/* Installed again each time: a program of the user's (or a test) may
+ * have put handlers of its own in place since. */
+static void guard_install(void)
 {
-    static bool installed;
-    if (!installed && !getenv("TWIN_NO_CRASH_GUARD")) {
+    if (!getenv("TWIN_NO_CRASH_GUARD")) {
         struct sigaction sa = {.sa_handler = on_fatal};
         sigemptyset(&sa.sa_mask);
         int sigs[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
         for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
             sigaction(sigs[i], &sa, NULL);
-        installed = true;
     }
+}
+
+void cli_crash_guard(uint64_t seed, const char *replay)
+{
+    guard_install();
     int n = snprintf(guard_msg, sizeof guard_msg,
                      "\n%s sim: seed %" PRIu64 " crashed the process (CRASH)\n"
                      "reproduce with: %s\n", cli_name(), seed, replay);
@@ -448,7 +453,19 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
 static int load(sim_args *a)
 {
     char err[600];
-    if (tw_scenario_load(a->c.file, &a->c.sc, err, sizeof err) < 0) {
+    /* Loading starts every app once, on a world torn down at once: an
+     * app that dies there most likely touches its gone loop when it is
+     * let go (twin/app.h: discard). Say so rather than die unexplained. */
+    guard_install();
+    int n = snprintf(guard_msg, sizeof guard_msg,
+                     "\n%s sim: %s: the process crashed while the file's apps were "
+                     "started once to check their options (CRASH); an app whose free "
+                     "closes a server or transport or cancels a timer needs a discard "
+                     "(twin/app.h)\n", cli_name(), a->c.file);
+    guard_len = n > 0 && (size_t)n < sizeof guard_msg ? (size_t)n : 0;
+    int rc = tw_scenario_load(a->c.file, &a->c.sc, err, sizeof err);
+    guard_len = 0;
+    if (rc < 0) {
         fprintf(stderr, "%s\n", err);
         return TW_SCENARIO_USAGE;
     }

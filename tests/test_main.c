@@ -7,10 +7,13 @@
  * tw_main in this process, its output caught in a file. */
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/harness.h"
@@ -113,6 +116,17 @@ static int bare_start(tw_loop *loop, int argc, char **argv, FILE *o, void **stat
 }
 
 static const tw_app bare_app = {.name = "bare", .start = bare_start};
+
+/* ---- an app that dies when it is let go ---- */
+
+static void dying_free(void *state)
+{
+    (void)state;
+    abort(); /* as a free that touches a loop already torn down may */
+}
+
+static const tw_app dying_app = {.name = "dies-when-freed", .start = bare_start,
+                                 .free = dying_free};
 
 /* ---- an app whose protocol writes after its own close() ---- */
 
@@ -350,6 +364,54 @@ static void test_app_with_only_a_start(void **state)
     assert_int_equal(tw_app_unregister("bare"), 0);
 }
 
+/* An app that kills the process while the file loads (its apps are
+ * started once, then let go) gets a message saying where and what to
+ * look at, and the crash status, not a bare signal. */
+static void test_crash_while_loading_says_so(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_app_register(&dying_app), 0);
+    char path[128], errpath[128];
+    snprintf(path, sizeof path, "/tmp/twin-test-dies-%d.yaml", (int)getpid());
+    snprintf(errpath, sizeof errpath, "/tmp/twin-test-dies-%d.err", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("name: dies\nduration: 1s\nnodes:\n"
+          "  - {name: s, addr: 10.0.0.1, app: dies-when-freed}\n", f);
+    fclose(f);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGABRT, SIG_DFL); /* not cmocka's: this process is the program */
+        signal(SIGSEGV, SIG_DFL);
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 2) < 0)
+            _exit(100);
+        char *argv[] = {"mytool", "sim", path, "--seed", "1", NULL};
+        _exit(tw_main(5, argv));
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(tw_app_unregister("dies-when-freed"), 0);
+    unlink(path);
+    f = fopen(errpath, "r");
+    assert_non_null(f);
+    size_t n = fread(err, 1, sizeof err - 1, f);
+    err[n] = '\0';
+    fclose(f);
+    unlink(errpath);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 4);
+    char want[300];
+    snprintf(want, sizeof want, "mytool sim: %s: the process crashed while the file's "
+                                "apps were started once to check their options (CRASH)",
+             path);
+    if (!strstr(err, want) || !strstr(err, "needs a discard (twin/app.h)"))
+        fail_msg("no word of the load in: %s", err);
+}
+
 static void test_bad_load_is_status_2(void **state)
 {
     (void)state;
@@ -433,6 +495,7 @@ int main(void)
         TW_TEST(test_usage_and_version_name_the_program),
         TW_TEST(test_bad_load_is_status_2),
         TW_TEST(test_app_with_only_a_start),
+        TW_TEST(test_crash_while_loading_says_so),
         cmocka_unit_test_setup_teardown(test_run_prints_a_broken_invariant, with_app,
                                         tw_test_teardown),
         TW_TEST(test_load_takes_a_bare_name_from_the_current_directory),
