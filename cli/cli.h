@@ -28,6 +28,9 @@ bool cli_parse_range(const char *s, uint64_t *a, uint64_t *b);
 
 /* The program's name (the last part of its argv[0]), for messages. */
 const char *cli_name(void);
+/* The shared objects --load loaded, as given, in order (*n of them): a
+ * replay command needs them to know the apps again. */
+const char *const *cli_loaded(size_t *n);
 
 /* `twin sim ARGS` and `twin shrink ARGS` (argv[0] is the first argument
  * after the command word); prog is how twin was invoked, for the replay

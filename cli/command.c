@@ -55,6 +55,17 @@ static const char *prog_name = "twin";
 
 const char *cli_name(void) { return prog_name; }
 
+/* What --load loaded, for replay commands (argv's strings outlive them). */
+#define LOADS_MAX 16
+static const char *loads[LOADS_MAX];
+static size_t nloads;
+
+const char *const *cli_loaded(size_t *n)
+{
+    *n = nloads;
+    return loads;
+}
+
 static void usage(FILE *f)
 {
     const char *n = prog_name;
@@ -85,7 +96,8 @@ static void usage(FILE *f)
 static void list_apps(FILE *f)
 {
     for (const tw_app *const *a = tw_apps(); *a; a++) {
-        fprintf(f, "%s\n    %s\n%s", (*a)->name, (*a)->summary, (*a)->usage);
+        fprintf(f, "%s\n    %s\n%s", (*a)->name, (*a)->summary ? (*a)->summary : "",
+                (*a)->usage ? (*a)->usage : "");
         if ((*a)->done || (*a)->invariant) /* what scenarios can wait for */
             fprintf(f, "  in scenarios: %s%s%s\n",
                     (*a)->done ? "reports when it is done" : "",
@@ -252,8 +264,9 @@ static int cmd_run(int argc, char **argv)
     }
     const tw_app *app = tw_app_find(argv[0]);
     if (!app) {
-        fprintf(stderr, "%s: no app named '%s' (see '%s apps')\n", prog_name,
-                argv[0], prog_name);
+        fprintf(stderr, "%s: no app named '%s' (see '%s apps'; apps of a shared "
+                        "object need --load FILE.so before the app's name)\n",
+                prog_name, argv[0], prog_name);
         return 2;
     }
     sigset_t set;
@@ -287,7 +300,7 @@ static int cmd_run(int argc, char **argv)
     if (rc < 0) {
         if (rc == -EINVAL)
             fprintf(stderr, "usage: %s run %s [OPTIONS]\n%s", prog_name, app->name,
-                    app->usage);
+                    app->usage ? app->usage : "");
         fclose(out);
         tw_loop_free(loop);
         return 2;
@@ -297,8 +310,14 @@ static int cmd_run(int argc, char **argv)
     if (have_thread)
         pthread_detach(th);
     rc = tw_loop_run(loop);
-    int status = rc < 0 ? 1 : app->result(state);
-    app->free(state);
+    int status = rc < 0 ? 1 : app->result ? app->result(state) : 0;
+    /* A checking app's exit status says that something broke; its
+     * invariant, the sentence a scenario would print, says what. */
+    const char *broken = app->invariant ? app->invariant(state) : NULL;
+    if (broken)
+        fprintf(stderr, "%s: %s\n", app->name, broken);
+    if (app->free)
+        app->free(state);
     /* Let closes started by free finish cleanly before the loop goes. */
     tw_loop_run_for(loop, TW_MS(100));
     record_report(loop, rec.path);
@@ -310,9 +329,22 @@ static int cmd_run(int argc, char **argv)
 /* Load one shared object and call its registering function. */
 static int load_one(const char *path)
 {
+    if (nloads == LOADS_MAX) {
+        fprintf(stderr, "%s: --load %s: at most %d shared objects\n", prog_name, path,
+                LOADS_MAX);
+        return 2;
+    }
+    /* dlopen looks a name without a slash up in the library path, never
+     * in the current directory: `--load my.so` beside the program would
+     * not be found. A file of that name here is the one meant. */
+    char here[4096];
+    const char *open_as = path;
+    if (!strchr(path, '/') && access(path, F_OK) == 0 &&
+        snprintf(here, sizeof here, "./%s", path) < (int)sizeof here)
+        open_as = here;
     /* RTLD_GLOBAL: the object's own references to libtwin resolve to the
      * library this program runs, so its apps land in this table. */
-    void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    void *h = dlopen(open_as, RTLD_NOW | RTLD_GLOBAL);
     if (!h) {
         fprintf(stderr, "%s: --load %s: %s\n", prog_name, path, dlerror());
         return 2;
@@ -332,6 +364,7 @@ static int load_one(const char *path)
         return 2;
     }
     /* Kept loaded: the apps it registered live in it. */
+    loads[nloads++] = path;
     return 0;
 }
 

@@ -78,8 +78,9 @@ int tw_cli_replay(int argc, char **argv)
         return replay_usage();
     const tw_app *app = tw_app_find(argv[i]);
     if (!app) {
-        fprintf(stderr, "%s replay: no app named '%s' (see '%s apps')\n", cli_name(),
-                argv[i], cli_name());
+        fprintf(stderr, "%s replay: no app named '%s' (see '%s apps'; apps of a "
+                        "shared object need --load FILE.so)\n", cli_name(), argv[i],
+                cli_name());
         return 2;
     }
     char err[512];

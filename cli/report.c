@@ -90,6 +90,7 @@ static void faults_of(tally *t, yaml_document_t *d, yaml_node_t *list)
             continue;
         const char *drawn = scalar(d, f, "drawn"), *idx = scalar(d, f, "index");
         const char *what = scalar(d, f, "what"), *eff = scalar(d, f, "effect");
+        const char *reached = scalar(d, f, "reached");
         if (!idx || !what || !eff || (drawn && strcmp(drawn, "true") == 0))
             continue;
         size_t k = strtoull(idx, NULL, 10);
@@ -98,6 +99,10 @@ static void faults_of(tally *t, yaml_document_t *d, yaml_node_t *list)
         fault_row *r = &t->faults[k];
         if (!r->what)
             r->what = strdup(what);
+        /* A run that stopped before the fault's time gave it no turn
+         * (lines written before "reached" existed count as reaching). */
+        if (reached && strcmp(reached, "false") == 0)
+            continue;
         r->seen++;
         r->took += strtoull(eff, NULL, 10) > 0;
         if (k + 1 > t->nfaults)
@@ -160,8 +165,8 @@ static int read_file(tally *t, const char *path)
         if (n <= 1 || line[0] != '{')
             continue; /* a sweep's summary lines go to stderr; blank lines pass */
         if ((size_t)n > REPORT_LINE_MAX || add_line(t, line, (size_t)n) < 0) {
-            fprintf(stderr, "%s report: %s:%d: not a line of `twin sim --seeds ... "
-                            "--json`\n", cli_name(), path, lineno);
+            fprintf(stderr, "%s report: %s:%d: not a line of `%s sim --seeds ... "
+                            "--json`\n", cli_name(), path, lineno, cli_name());
             rc = -1;
         }
     }
@@ -220,12 +225,12 @@ static int summary(tally *t, int nfiles)
     bool inert = false;
     for (size_t k = 0; k < t->nfaults; k++) {
         const fault_row *f = &t->faults[k];
-        if (!f->what || f->took)
+        if (!f->what || f->took || !f->seen)
             continue;
         if (!inert)
             printf("faults that took effect in no seed of any shard:\n");
         inert = true;
-        printf("  #%zu %s (in %" PRIu64 " runs)\n", k, f->what, f->seen);
+        printf("  #%zu %s (in %" PRIu64 " runs that got to it)\n", k, f->what, f->seen);
     }
     return worst;
 }
@@ -237,11 +242,11 @@ int tw_cli_report(int argc, char **argv)
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
         fprintf(argc < 1 ? stderr : stdout,
                 "usage: %s report FILE...   merge the JSON lines of sweeps\n"
-                "  (twin sim F --seeds A..B [--shard I/N] --json > FILE; '-': stdin)\n"
+                "  (%s sim F --seeds A..B [--shard I/N] --json > FILE; '-': stdin)\n"
                 "  into one summary: verdict counts, failing seeds with their replay\n"
                 "  commands, the file's faults that never took effect.\n"
                 "  Exit: the worst verdict (0 all passed), 2 for a bad file.\n",
-                cli_name());
+                cli_name(), cli_name());
         return argc < 1 ? TW_SCENARIO_USAGE : 0;
     }
     tally *t = calloc(1, sizeof *t);

@@ -94,6 +94,15 @@ void cli_replay(const cli_sim *c, uint64_t seed, char *buf, size_t len)
     shell_word(buf, len, c->prog);
     size_t n = strlen(buf);
     snprintf(buf + n, len - n, " sim ");
+    size_t nloads;
+    const char *const *loads = cli_loaded(&nloads);
+    for (size_t i = 0; i < nloads; i++) {
+        n = strlen(buf);
+        snprintf(buf + n, len - n, "--load ");
+        shell_word(buf, len, loads[i]);
+        n = strlen(buf);
+        snprintf(buf + n, len - n, " ");
+    }
     shell_word(buf, len, c->file);
     n = strlen(buf);
     snprintf(buf + n, len - n, " --seed %" PRIu64 "%s", seed,
@@ -189,17 +198,22 @@ static void on_fatal(int sig)
     _exit(TW_SCENARIO_CRASH);
 }
 
-void cli_crash_guard(uint64_t seed, const char *replay)
+/* Installed again each time: a program of the user's (or a test) may
+ * have put handlers of its own in place since. */
+static void guard_install(void)
 {
-    static bool installed;
-    if (!installed && !getenv("TWIN_NO_CRASH_GUARD")) {
+    if (!getenv("TWIN_NO_CRASH_GUARD")) {
         struct sigaction sa = {.sa_handler = on_fatal};
         sigemptyset(&sa.sa_mask);
         int sigs[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
         for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
             sigaction(sigs[i], &sa, NULL);
-        installed = true;
     }
+}
+
+void cli_crash_guard(uint64_t seed, const char *replay)
+{
+    guard_install();
     int n = snprintf(guard_msg, sizeof guard_msg,
                      "\n%s sim: seed %" PRIu64 " crashed the process (CRASH)\n"
                      "reproduce with: %s\n", cli_name(), seed, replay);
@@ -439,7 +453,19 @@ static int parse_args(sim_args *a, const char *prog, int argc, char **argv)
 static int load(sim_args *a)
 {
     char err[600];
-    if (tw_scenario_load(a->c.file, &a->c.sc, err, sizeof err) < 0) {
+    /* Loading starts every app once, on a world torn down at once: an
+     * app that dies there most likely touches its gone loop when it is
+     * let go (twin/app.h: discard). Say so rather than die unexplained. */
+    guard_install();
+    int n = snprintf(guard_msg, sizeof guard_msg,
+                     "\n%s sim: %s: the process crashed while the file's apps were "
+                     "started once to check their options (CRASH); an app whose free "
+                     "closes a server or transport or cancels a timer needs a discard "
+                     "(twin/app.h)\n", cli_name(), a->c.file);
+    guard_len = n > 0 && (size_t)n < sizeof guard_msg ? (size_t)n : 0;
+    int rc = tw_scenario_load(a->c.file, &a->c.sc, err, sizeof err);
+    guard_len = 0;
+    if (rc < 0) {
         fprintf(stderr, "%s\n", err);
         return TW_SCENARIO_USAGE;
     }
@@ -480,9 +506,13 @@ static void print_result(const cli_sim *c, const tw_scenario_result *res)
         printf("  faults, and how often each took effect:\n");
     for (size_t i = 0; i < res->neffects; i++) {
         const tw_scenario_effect *e = &res->effects[i];
+        /* A fault due after the run stopped (at a failure) had no turn:
+         * that is no sign it was aimed at nothing. */
+        const char *mark = e->count ? ""
+                           : e->at_ns >= res->end_ns ? "  <- not reached: the run ended first"
+                                                     : "  <- INERT: it touched nothing";
         printf("    #%zu %s%s: %" PRIu64 " %s%s\n", e->index, e->what,
-               e->drawn ? " (drawn)" : "", e->count, e->unit,
-               e->count ? "" : "  <- INERT: it touched nothing");
+               e->drawn ? " (drawn)" : "", e->count, e->unit, mark);
     }
     printf("  trace hash %016" PRIx64 "\n", res->hash);
     cli_replay_verdict(c, res->seed, v, replay, sizeof replay);
@@ -515,9 +545,14 @@ static int dump_schedule(sim_args *a)
                             f != stdout);
     if (rc < 0 || !ok)
         return TW_SCENARIO_USAGE;
-    fprintf(stderr, "%s sim: schedule of seed %" PRIu64 " written to %s "
-                    "(replay: %s sim %s --seed %" PRIu64 ")\n",
-            cli_name(), a->seed, a->dump, a->c.prog, a->dump, a->seed);
+    /* The replay of the dumped file: no --swarm, whatever loaded the apps. */
+    cli_sim dumped = a->c;
+    dumped.file = a->dump;
+    dumped.swarm = false;
+    char replay[1024];
+    cli_replay(&dumped, a->seed, replay, sizeof replay);
+    fprintf(stderr, "%s sim: schedule of seed %" PRIu64 " written to %s (replay: %s)\n",
+            cli_name(), a->seed, a->dump, replay);
     return 0;
 }
 
@@ -547,11 +582,8 @@ static int one_seed(sim_args *a)
     cli_timeline *tl = NULL;
     if (a->timeline && !(tl = cli_timeline_open(a->timeline, a->trace ? stdout : NULL)))
         return TW_SCENARIO_USAGE;
-    printf("%s sim: %s SEED=%" PRIu64 "%s%s\n", cli_name(), c->file, a->seed,
-           c->swarm ? " (swarm)" : "", a->have_seed ? "" : " (picked at random)");
-    if (!c->quiet)
-        tw_scenario_describe(c->sc, stdout);
-    fflush(stdout);
+    /* A bad --trace-filter or --history path is refused before the
+     * run's description, so the error is not lost after a screenful. */
     char err[200];
     FILE *trace = NULL;
     if (tl) {
@@ -574,6 +606,11 @@ static int one_seed(sim_args *a)
             return TW_SCENARIO_USAGE;
         }
     }
+    printf("%s sim: %s SEED=%" PRIu64 "%s%s\n", cli_name(), c->file, a->seed,
+           c->swarm ? " (swarm)" : "", a->have_seed ? "" : " (picked at random)");
+    if (!c->quiet)
+        tw_scenario_describe(c->sc, stdout);
+    fflush(stdout);
     tw_scenario_run_opts o = {.swarm = c->swarm, .trace = trace,
                               .trace_json = a->trace_json || tl, .history = history,
                               .app_out = (a->trace && !a->trace_json) || a->verbose
@@ -712,8 +749,8 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
         rc = usage(prog);
     }
     if (rc == 0 && a.c.pcap) {
-        fprintf(stderr, "%s shrink: --pcap is twin sim's: capture the shrunk file's "
-                        "run with it\n", cli_name());
+        fprintf(stderr, "%s shrink: --pcap is %s sim's: capture the shrunk file's "
+                        "run with it\n", cli_name(), cli_name());
         rc = usage(prog);
     }
     if (rc == 0)

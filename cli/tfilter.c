@@ -105,7 +105,7 @@ static int term(tfilter *t, const tw_scenario *sc, char *kv, char *err, size_t e
         for (char *s, *w = strtok_r(copy, "|", &s); w; w = strtok_r(NULL, "|", &s)) {
             if (!tw_sim_trace_event_known(w)) {
                 snprintf(err, errlen, "no record is named '%s' (or starts so): "
-                                      "`twin sim --trace-fields` lists them", w);
+                                      "`%s sim --trace-fields` lists them", w, cli_name());
                 return -1;
             }
             if (t->nevents < EVENTS_MAX)

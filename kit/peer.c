@@ -74,7 +74,7 @@ struct tw_simtest {
     unsigned connected; /* the peer as client: its ends connected */
     act *acts;
     size_t nacts, capacts;
-    char err[256];
+    char err[512];
 };
 
 #define SIMTEST_ACTS_MAX 100000
@@ -556,6 +556,25 @@ static bool have_bytes(const conn *c, const void *arg)
     return avail >= w->len || (n && memcmp(c->rx + c->cursor, w->data, n) != 0);
 }
 
+/* After a failed expectation on a connection the peer (as client) never
+ * made, say why it is waiting: that is the mistake, not the bytes. */
+static void never_made(tw_simtest *st, const conn *c)
+{
+    if (!st->as_server || c->begun || c->n < 2)
+        return;
+    size_t n = strlen(st->err);
+    if (c->connect_at >= 0)
+        snprintf(st->err + n, sizeof st->err - n,
+                 " (connection %u was never made: its connect_at is %lld ns)", c->n,
+                 (long long)c->connect_at);
+    else
+        snprintf(st->err + n, sizeof st->err - n,
+                 " (connection %u was never made: it waits for connection %u to end, "
+                 "and the server's EOF is no end: tw_simtest_close or "
+                 "tw_simtest_reset it, or give %u a tw_simtest_connect_at)",
+                 c->n, c->n - 1, c->n);
+}
+
 static void describe(tw_simtest *st, const conn *c, const char *what, size_t len)
 {
     size_t avail = c->rx_len - c->cursor;
@@ -570,6 +589,7 @@ static void describe(tw_simtest *st, const conn *c, const char *what, size_t len
              "connection %u: %s: wanted %zu bytes at offset %zu by t=%lld ns; "
              "have %zu: \"%s\"",
              c->n, what, len, c->cursor, (long long)tw_sim_now(st->sim), avail, got);
+    never_made(st, c);
 }
 
 int tw_simtest_expect(tw_simtest *st, const void *data, size_t len, tw_ns by)
@@ -620,6 +640,7 @@ int tw_simtest_expect_eof(tw_simtest *st, tw_ns by)
         return 0;
     snprintf(st->err, sizeof st->err, "connection %u: no EOF by t=%lld ns",
              c->n, (long long)by);
+    never_made(st, c);
     return -ETIMEDOUT;
 }
 
@@ -632,6 +653,7 @@ int tw_simtest_expect_closed(tw_simtest *st, tw_ns by)
         return 0;
     snprintf(st->err, sizeof st->err,
              "connection %u: still open at t=%lld ns", c->n, (long long)by);
+    never_made(st, c);
     return -ETIMEDOUT;
 }
 

@@ -707,8 +707,9 @@ static int node_start(tw_loop *loop, void *arg)
 static void node_stop(tw_loop *loop, void *arg)
 {
     rp_run *x = arg;
-    if (x->state)
-        (x->app->discard ? x->app->discard : x->app->free)(x->state);
+    void (*let_go)(void *) = x->app->discard ? x->app->discard : x->app->free;
+    if (x->state && let_go)
+        let_go(x->state);
     x->state = NULL;
 }
 
@@ -765,7 +766,7 @@ int tw_replay(const char *path, const tw_app *app, int argc, char **argv,
         snprintf(err, errlen, "replay: the world stopped: %s", tw_strerror(rc));
     }
     if (x.state)
-        res->app_status = app->result(x.state);
+        res->app_status = app->result ? app->result(x.state) : 0;
     res->trace_hash = tw_sim_trace_hash(sim);
     if (pc) {
         char perr[256];

@@ -12,6 +12,7 @@
 #include "scenario/yaml.h"
 #include "twin/error.h"
 #include "twin/programs.h"
+#include "twin/sim.h"
 
 /* ---- one app ---- */
 
@@ -54,7 +55,13 @@ static int check_app(sc_yaml *y, tw_loop *loop, const sc_app *app,
     free(out_text);
     yaml_node_t fake = {.start_mark = {.line = (size_t)app->pos.line - 1,
                                        .column = (size_t)app->pos.col - 1}};
-    return sc_fail(y, &fake, "app '%s' rejected its arguments: %s (see 'twin apps')",
+    /* -EINVAL is a bad command line; anything else is a start that
+     * failed with good options (a port two apps of the node both want). */
+    if (rc != -EINVAL)
+        return sc_fail(y, &fake, "app '%s' could not start on node %s: %s (%s)",
+                       app->argv[0], tw_sim_node_name(loop), msg, tw_errname(rc));
+    return sc_fail(y, &fake, "app '%s' rejected its arguments: %s (the apps command lists "
+                   "its options)",
                    app->argv[0], msg);
 }
 
@@ -83,9 +90,13 @@ int sc_check_apps(sc_yaml *y, const tw_scenario *sc)
                           : sc_fail(y, NULL, "node %s cannot be made", sc->nodes[i].name);
     /* The world goes first, then the states' memory: as after a crash. */
     tw_sim_free(sim);
-    for (size_t i = 0; i < nst; i++)
-        if (st[i].app)
-            (st[i].app->discard ? st[i].app->discard : st[i].app->free)(st[i].state);
+    for (size_t i = 0; i < nst; i++) {
+        void (*let_go)(void *) = !st[i].app ? NULL
+                                 : st[i].app->discard ? st[i].app->discard
+                                                      : st[i].app->free;
+        if (let_go)
+            let_go(st[i].state);
+    }
     free(st);
     return rc;
 }

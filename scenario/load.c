@@ -35,6 +35,22 @@ static bool name_ok(const char *s)
     return true;
 }
 
+/* The names of the apps this program knows, comma separated, cut with
+ * "..." where len would be passed. */
+static void app_names(char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (const tw_app *const *a = tw_apps(); *a; a++) {
+        const char *sep = n ? ", " : "";
+        if (n + strlen(sep) + strlen((*a)->name) + sizeof ", ..." > len) {
+            snprintf(buf + n, len - n, "%s...", sep);
+            return;
+        }
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, (*a)->name);
+    }
+}
+
 static int parse_app(sc_yaml *y, yaml_node_t *name_n, yaml_node_t *args_n,
                      sc_app *app)
 {
@@ -42,8 +58,14 @@ static int parse_app(sc_yaml *y, yaml_node_t *name_n, yaml_node_t *args_n,
     *app = (sc_app){.pos = sc_pos_of(name_n)};
     if (sc_str(y, name_n, "app", name, sizeof name) < 0)
         return -EINVAL;
-    if (!(app->app = tw_app_find(name)))
-        return sc_fail(y, name_n, "unknown app '%.40s' (see 'twin apps')", name);
+    if (!(app->app = tw_app_find(name))) {
+        /* A user's app missing here is most often one whose shared
+         * object was not loaded: say how, beside the names known. */
+        char known[240];
+        app_names(known, sizeof known);
+        return sc_fail(y, name_n, "unknown app '%.40s' (this program has: %s; "
+                       "apps of a shared object need --load FILE.so)", name, known);
+    }
     int n = 0;
     if (args_n && sc_seq(y, args_n, "args", SC_ARGS_MAX, &n) < 0)
         return -EINVAL;

@@ -98,7 +98,9 @@ static void node_stop(tw_loop *loop, void *arg)
         if (!a->state)
             continue;
         const tw_app *app = a->spec->app;
-        (app->discard ? app->discard : app->free)(a->state);
+        void (*let_go)(void *) = app->discard ? app->discard : app->free;
+        if (let_go)
+            let_go(a->state);
         a->state = NULL;
     }
 }

@@ -90,11 +90,18 @@ static const char *dur(tw_ns ns, char buf[40])
 static void print_path(FILE *f, const char *what, const tw_sim_path_opts *p)
 {
     char a[40], b[40], c[40], d[40], r[40];
-    fprintf(f, "  %s: latency=%s[%s..%s mean %s sd %s] bandwidth=%" PRIu64
-               "B/s rcvbuf=%" PRIu32 " loss=%g rto=%s\n",
-            what, tw_sim_dist_name(p->latency.kind), dur(p->latency.min_ns, a),
-            dur(p->latency.max_ns, b), dur(p->latency.mean_ns, c),
-            dur(p->latency.stddev_ns, d), p->bandwidth_bytes_per_sec, p->rcvbuf_bytes,
+    const tw_sim_dist *l = &p->latency;
+    fprintf(f, "  %s: latency=%s[%s..%s", what, tw_sim_dist_name(l->kind),
+            dur(l->min_ns, a), dur(l->max_ns, b));
+    /* Only the kinds that have a mean and a deviation print them: a
+     * uniform latency's "mean 0s sd 0s" would read as a zero delay. */
+    if (l->kind == TW_SIM_DIST_NORMAL || l->kind == TW_SIM_DIST_EXPONENTIAL)
+        fprintf(f, " mean %s sd %s", dur(l->mean_ns, c), dur(l->stddev_ns, d));
+    if (p->bandwidth_bytes_per_sec)
+        fprintf(f, "] bandwidth=%" PRIu64 "B/s", p->bandwidth_bytes_per_sec);
+    else
+        fprintf(f, "] bandwidth=unlimited");
+    fprintf(f, " rcvbuf=%" PRIu32 " loss=%g rto=%s\n", p->rcvbuf_bytes,
             p->loss_probability, dur(p->rto_ns, r));
     const tw_sim_dgram_opts *g = &p->dgram;
     fprintf(f, "  %s datagrams: enobufs=%g loss=%g refuse=%g duplicate=%g "

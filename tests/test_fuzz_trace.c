@@ -57,6 +57,10 @@ static void test_trace_tells_the_run(void **state)
                                  "chunks of 4, 2 bytes, repeating; ends with EOF; "
                                  "a slow (512 B/ms) reader; 1 ms between chunks\n"));
     assert_non_null(strstr(text, "fuzz payload: 12 bytes: \"hello\\nworld\\x01\"\n"));
+    /* the world's settings: a uniform latency has no mean to print, and
+     * no bandwidth limit is no limit, not 0 B/s */
+    if (!strstr(text, "  net: latency=uniform[100us..1ms] bandwidth=unlimited rcvbuf="))
+        fail_msg("the network's settings misread:\n%s", text);
     /* the chunks, in the cut sizes, in order */
     const char *c1 = strstr(text, "chunk 1: payload[0..4) 4 bytes: \"hell\"");
     const char *c2 = strstr(text, "chunk 2: payload[4..6) 2 bytes: \"o\\n\"");

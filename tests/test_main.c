@@ -5,10 +5,15 @@
  * own transport as a correctness failure naming the call and the callback
  * (strict contract mode, on unless the file says `contract: basic`). Runs
  * tw_main in this process, its output caught in a file. */
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/harness.h"
@@ -56,6 +61,7 @@ static int run_main(int argc, const char *const *argv)
 typedef struct counter {
     tw_loop *loop;
     int ticks, want;
+    bool broken; /* its invariant breaks once it is done ("N broken") */
 } counter;
 
 static void tick(void *arg)
@@ -72,6 +78,7 @@ static int c_start(tw_loop *loop, int argc, char **argv, FILE *o, void **state)
         return -ENOMEM;
     c->loop = loop;
     c->want = argc > 1 ? atoi(argv[1]) : 3;
+    c->broken = argc > 2 && strcmp(argv[2], "broken") == 0;
     tw_call_later(loop, TW_MS(10), tick, c);
     (void)o;
     *state = c;
@@ -80,6 +87,10 @@ static int c_start(tw_loop *loop, int argc, char **argv, FILE *o, void **state)
 static int c_result(void *s) { return ((counter *)s)->ticks >= ((counter *)s)->want ? 0 : 1; }
 static void c_free(void *s) { free(s); }
 static bool c_done(void *s) { return ((counter *)s)->ticks >= ((counter *)s)->want; }
+static const char *c_invariant(void *s)
+{
+    return ((counter *)s)->broken && c_done(s) ? "broken on purpose" : NULL;
+}
 
 static const tw_app counter_app = {
     .name = "tick-counter",
@@ -89,7 +100,33 @@ static const tw_app counter_app = {
     .result = c_result,
     .free = c_free,
     .done = c_done,
+    .invariant = c_invariant,
 };
+
+/* ---- an app with nothing but a name and a start ---- */
+
+static void bare_tick(void *arg) { (void)arg; }
+
+static int bare_start(tw_loop *loop, int argc, char **argv, FILE *o, void **state)
+{
+    (void)argc, (void)argv, (void)o;
+    tw_call_later(loop, TW_MS(5), bare_tick, NULL);
+    *state = NULL;
+    return 0;
+}
+
+static const tw_app bare_app = {.name = "bare", .start = bare_start};
+
+/* ---- an app that dies when it is let go ---- */
+
+static void dying_free(void *state)
+{
+    (void)state;
+    abort(); /* as a free that touches a loop already torn down may */
+}
+
+static const tw_app dying_app = {.name = "dies-when-freed", .start = bare_start,
+                                 .free = dying_free};
 
 /* ---- an app whose protocol writes after its own close() ---- */
 
@@ -195,6 +232,23 @@ static void test_sim_names_the_program(void **state)
     const char *sweep[] = {"/opt/x/mytool", "sim", scenario, "--seeds", "1..3", "--json"};
     assert_int_equal(run_main(6, sweep), 0);
     assert_non_null(strstr(out, "\"replay\": \"/opt/x/mytool sim "));
+    /* so do the hints of its error messages and usage texts */
+    const char *filter[] = {"/opt/x/mytool", "sim", scenario, "--seed", "7",
+                            "--trace-filter", "event=no_such_record"};
+    assert_int_equal(run_main(7, filter), 2);
+    if (!strstr(err, "`mytool sim --trace-fields` lists them") || strstr(err, "twin sim"))
+        fail_msg("the hint does not name the program: %s", err);
+    /* refused before the run's description, which would bury it */
+    assert_string_equal(out, "");
+    const char *report[] = {"/opt/x/mytool", "report"};
+    assert_int_equal(run_main(2, report), 2);
+    if (!strstr(err, "(mytool sim F --seeds") || strstr(err, "twin sim"))
+        fail_msg("report's usage does not name the program: %s", err);
+    const char *shrink[] = {"/opt/x/mytool", "shrink", scenario, "--seed", "7",
+                            "--pcap", "/tmp"};
+    assert_int_equal(run_main(7, shrink), 2);
+    if (!strstr(err, "--pcap is mytool sim's") || strstr(err, "twin sim"))
+        fail_msg("shrink's --pcap message does not name the program: %s", err);
 }
 
 static char strict_file[128];
@@ -259,7 +313,103 @@ static void test_usage_and_version_name_the_program(void **state)
     assert_non_null(strstr(err, "mytool: unknown command 'frobnicate'\n"));
     const char *noapp[] = {"./mytool", "run", "no-such-app"};
     assert_int_equal(run_main(3, noapp), 2);
-    assert_non_null(strstr(err, "mytool: no app named 'no-such-app' (see 'mytool apps')"));
+    if (!strstr(err, "mytool: no app named 'no-such-app' (see 'mytool apps'; apps of "
+                     "a shared object need --load FILE.so before the app's name)\n"))
+        fail_msg("no word of --load in: %s", err);
+    const char *noreplay[] = {"./mytool", "replay", "/nonexistent.twr", "no-such-app"};
+    assert_int_equal(run_main(4, noreplay), 2);
+    if (!strstr(err, "mytool replay: no app named 'no-such-app' (see 'mytool apps'; "
+                     "apps of a shared object need --load FILE.so)\n"))
+        fail_msg("no word of --load in: %s", err);
+}
+
+/* `run` of a checking app says what its invariant saw break, on stderr,
+ * beside the exit status; an app whose invariant holds says nothing. */
+static void test_run_prints_a_broken_invariant(void **state)
+{
+    (void)state;
+    const char *ok[] = {"mytool", "run", "tick-counter", "2"};
+    assert_int_equal(run_main(4, ok), 0);
+    assert_string_equal(err, "");
+    const char *bad[] = {"mytool", "run", "tick-counter", "2", "broken"};
+    run_main(5, bad);
+    assert_string_equal(err, "tick-counter: broken on purpose\n");
+}
+
+/* result, free, summary and usage may be left out: an app with only a
+ * name and a start is listed, runs, checks in a scenario file, runs in a
+ * simulation, crashes and restarts there, and exits 0. */
+static void test_app_with_only_a_start(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_app_register(&bare_app), 0);
+    const char *apps[] = {"mytool", "apps"};
+    assert_int_equal(run_main(2, apps), 0);
+    assert_non_null(strstr(out, "bare\n"));
+    assert_null(strstr(out, "(null)"));
+    const char *run[] = {"mytool", "run", "bare"};
+    assert_int_equal(run_main(3, run), 0);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/twin-test-bare-%d.yaml", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("name: bare\nduration: 1s\nnodes:\n  - {name: s, addr: 10.0.0.1, app: bare}\n"
+          "timeline:\n  - {at: 100ms, crash: s, for: 100ms}\n", f);
+    fclose(f);
+    const char *sim[] = {"mytool", "sim", path, "--seed", "1"};
+    int rc = run_main(5, sim);
+    unlink(path);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "result: PASS"));
+    assert_int_equal(tw_app_unregister("bare"), 0);
+}
+
+/* An app that kills the process while the file loads (its apps are
+ * started once, then let go) gets a message saying where and what to
+ * look at, and the crash status, not a bare signal. */
+static void test_crash_while_loading_says_so(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_app_register(&dying_app), 0);
+    char path[128], errpath[128];
+    snprintf(path, sizeof path, "/tmp/twin-test-dies-%d.yaml", (int)getpid());
+    snprintf(errpath, sizeof errpath, "/tmp/twin-test-dies-%d.err", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("name: dies\nduration: 1s\nnodes:\n"
+          "  - {name: s, addr: 10.0.0.1, app: dies-when-freed}\n", f);
+    fclose(f);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGABRT, SIG_DFL); /* not cmocka's: this process is the program */
+        signal(SIGSEGV, SIG_DFL);
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 2) < 0)
+            _exit(100);
+        char *argv[] = {"mytool", "sim", path, "--seed", "1", NULL};
+        _exit(tw_main(5, argv));
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(tw_app_unregister("dies-when-freed"), 0);
+    unlink(path);
+    f = fopen(errpath, "r");
+    assert_non_null(f);
+    size_t n = fread(err, 1, sizeof err - 1, f);
+    err[n] = '\0';
+    fclose(f);
+    unlink(errpath);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 4);
+    char want[300];
+    snprintf(want, sizeof want, "mytool sim: %s: the process crashed while the file's "
+                                "apps were started once to check their options (CRASH)",
+             path);
+    if (!strstr(err, want) || !strstr(err, "needs a discard (twin/app.h)"))
+        fail_msg("no word of the load in: %s", err);
 }
 
 static void test_bad_load_is_status_2(void **state)
@@ -279,6 +429,42 @@ static void test_bad_load_is_status_2(void **state)
     assert_non_null(strstr(err, "mytool: --load needs a path\n"));
     const char *extra[] = {"mytool", "apps", "stray"};
     assert_int_equal(run_main(3, extra), 2);
+}
+
+/* The path of a loaded library whose name contains part. */
+typedef struct lib_find { const char *part; char path[512]; } lib_find;
+
+static int find_lib(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    lib_find *f = arg;
+    if (info->dlpi_name && strstr(info->dlpi_name, f->part))
+        snprintf(f->path, sizeof f->path, "%s", info->dlpi_name);
+    return 0;
+}
+
+static void test_load_takes_a_bare_name_from_the_current_directory(void **state)
+{
+    (void)state;
+    /* a shared object without tw_apps_load, copied here as plain.so */
+    lib_find f = {.part = "libyaml"};
+    dl_iterate_phdr(find_lib, &f);
+    assert_true(f.path[0] != '\0');
+    char dir[] = "/tmp/twin-test-load-XXXXXX", cwd[4096], cmd[1200];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/plain.so'", f.path, dir);
+    assert_int_equal(system(cmd), 0);
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    const char *argv[] = {"mytool", "--load", "plain.so", "apps"};
+    int rc = run_main(4, argv);
+    assert_int_equal(chdir(cwd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    /* found (it has no tw_apps_load), not looked for in the library path */
+    assert_int_equal(rc, 2);
+    if (!strstr(err, "mytool: --load plain.so: no function tw_apps_load() in it\n"))
+        fail_msg("plain.so in the current directory not loaded:\n%s", err);
 }
 
 int main(void)
@@ -308,6 +494,11 @@ int main(void)
         TW_TEST(test_sim_reports_a_protocol_mistake),
         TW_TEST(test_usage_and_version_name_the_program),
         TW_TEST(test_bad_load_is_status_2),
+        TW_TEST(test_app_with_only_a_start),
+        TW_TEST(test_crash_while_loading_says_so),
+        cmocka_unit_test_setup_teardown(test_run_prints_a_broken_invariant, with_app,
+                                        tw_test_teardown),
+        TW_TEST(test_load_takes_a_bare_name_from_the_current_directory),
     };
     int rc = cmocka_run_group_tests_name("main", tests, NULL, NULL);
     unlink(scenario);

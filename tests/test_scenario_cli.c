@@ -202,6 +202,53 @@ static void test_exit_status_per_verdict(void **state)
     assert_non_null(strstr(out, "reproduce with: "));
 }
 
+/* A fault due after a failure stopped the run had no turn: it is said
+ * to be not reached, not inert, and a sweep does not ask to re-aim it. */
+static void test_fault_after_the_end_is_not_reached(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/early.yaml", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "name: early\nduration: 6s\nnodes:\n"
+               "  - {name: server, addr: 10.0.0.1, app: echo-server, args: [--host, \"\", "
+               "--port, \"7\", --keep-open, --quiet]}\n"
+               "  - {name: client, addr: 10.0.0.2, app: echo-load, args: [--connect, "
+               "\"server:7\", --messages, \"1000\", --quiet]}\n"
+               "network: {latency: 1ms}\n"
+               "timeline:\n"
+               "  - {at: 100ms, reset: server}\n"
+               "  - {at: 5s, partition: [client, server], for: 100ms}\n"
+               "quiet: {within: 2s}\n"
+               "expect: {connects_per_sec_max: 1}\n");
+    fclose(f);
+    /* the reconnect after the reset fails the run at 200ms */
+    assert_int_equal(sh(out, sizeof out, false, "%s sim %s --seed 1", tw_cli_twin, path), 1);
+    assert_non_null(strstr(out, "virtual time 200ms"));
+    assert_non_null(strstr(out, "#0 reset server<->* at 100ms: 1 connections reset\n"));
+    if (!strstr(out, "#1 partition client<->server at 5s for 100ms: 0 packets cut  "
+                     "<- not reached: the run ended first\n"))
+        fail_msg("the late fault is not said to be unreached:\n%s", out);
+    assert_null(strstr(out, "INERT"));
+    assert_int_equal(sh(out, sizeof out, true, "%s sim %s --seeds 1..3", tw_cli_twin, path), 1);
+    if (!strstr(out, "note: fault #1 (partition client<->server at 5s for 100ms) was "
+                     "reached in none of the 3 seeds: each run ended before its time\n"))
+        fail_msg("the sweep does not say the late fault was unreached:\n%s", out);
+    assert_null(strstr(out, "warning:"));
+    assert_null(strstr(out, "aim it at live traffic"));
+    /* nor does `report` list it among the faults no seed felt */
+    char lines[300];
+    snprintf(lines, sizeof lines, "%s/early.jsonl", tmpdir);
+    sh(out, sizeof out, false, "%s sim %s --seeds 1..3 --json > %s", tw_cli_twin, path, lines);
+    assert_int_equal(sh(out, sizeof out, true, "%s report %s", tw_cli_twin, lines), 1);
+    assert_non_null(strstr(out, "correctness 3"));
+    if (strstr(out, "took effect in no seed"))
+        fail_msg("report lists a fault no run got to:\n%s", out);
+    unlink(lines);
+    unlink(path);
+}
+
 static void test_dump_schedule_replays(void **state)
 {
     (void)state;
@@ -358,6 +405,7 @@ int main(void)
         TW_TEST(test_report_merges_shards),
         TW_TEST(test_shards_split_the_range),
         TW_TEST(test_exit_status_per_verdict),
+        TW_TEST(test_fault_after_the_end_is_not_reached),
         TW_TEST(test_dump_schedule_replays),
         TW_TEST(test_shrink_command),
         TW_TEST(test_determinism_trace_filter_apps),

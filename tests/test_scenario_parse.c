@@ -115,17 +115,55 @@ static void test_wrong_type(void **state)
                  "contract must be true, strict, basic or false, not 'maybe'");
 }
 
+/* The description a run starts with: a path without a bandwidth limit
+ * says so, rather than "0 B/s"; one with a limit gives it. */
+static void test_describe_bandwidth(void **state)
+{
+    (void)state;
+    char text[64 << 10];
+    for (int limited = 0; limited < 2; limited++) {
+        tw_scenario *sc = expect_ok(cat(good_head, limited ? "network: {bandwidth: 10MB/s}\n"
+                                                           : "network: {latency: 1ms}\n"));
+        FILE *f = fmemopen(text, sizeof text, "w");
+        assert_non_null(f);
+        tw_scenario_describe(sc, f);
+        fclose(f);
+        tw_scenario_free(sc);
+        const char *want = limited ? ", bandwidth 10000000 B/s, " : ", bandwidth unlimited, ";
+        if (!strstr(text, want))
+            fail_msg("no '%s' in:\n%s", want, text);
+        assert_null(strstr(text, "bandwidth 0 B/s"));
+    }
+}
+
 static void test_unknown_app(void **state)
 {
     (void)state;
     expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
                  "ecko-server\n", 5, 10, "unknown app 'ecko-server'");
+    /* It names the apps there are, and how an app of one's own gets in. */
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
+                 "my-server\n", 5, 10, "unknown app 'my-server' (this program has: "
+                 "echo-server, echo-client, ");
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
+                 "my-server\n", 5, 10, "resp-client; apps of a shared object need "
+                 "--load FILE.so)");
     /* An app that exists but rejects its arguments, at the args. */
     expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
                  "echo-load\n    args: [--messages, zero]\n", 6, 11,
                  "app 'echo-load' rejected its arguments");
     expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
                  "echo-load\n    args: [--frobnicate]\n", 6, 11, "--frobnicate");
+    /* Good options, a start that fails all the same: not the arguments'
+     * fault, and said so (two servers of one node on one port). */
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    apps:\n"
+                 "      - {app: echo-server, args: [--port, \"7\"]}\n"
+                 "      - {app: echo-server, args: [--port, \"7\"]}\n", 7, 34,
+                 "app 'echo-server' could not start on node a: ");
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    apps:\n"
+                 "      - {app: echo-server, args: [--port, \"7\"]}\n"
+                 "      - {app: echo-server, args: [--port, \"7\"]}\n", 7, 34,
+                 "(EADDRINUSE)");
 }
 
 static void test_negative_time(void **state)
@@ -594,6 +632,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TW_TEST(test_yaml_syntax),
         TW_TEST(test_unknown_key),
+        TW_TEST(test_describe_bandwidth),
         TW_TEST(test_wrong_type),
         TW_TEST(test_unknown_app),
         TW_TEST(test_negative_time),

@@ -530,6 +530,39 @@ static void test_server_conn_scripted_late(void **state)
     tw_simtest_free(st);
 }
 
+/* The server closes after QUIT and the peer sees the end, but its own end
+ * stays open until the script closes it, so connection 2, with no time
+ * of its own, is never made: the failed expectation says so and why. */
+static void test_server_conn_never_made_says_why(void **state)
+{
+    (void)state;
+    counter_srv srv = {0};
+    tw_simtest *st = tw_simtest_new(12, NULL, counter_factory, &srv, true);
+    assert_non_null(st);
+    srv.loop = tw_simtest_loop(st);
+    tw_simtest_send_str(st, TW_MS(1), "INCR\r\nQUIT\r\n");
+    assert_int_equal(tw_simtest_expect_str(st, ":1\r\n+BYE\r\n", TW_MS(50)), 0);
+    assert_int_equal(tw_simtest_expect_closed(st, TW_MS(100)), 0);
+    assert_int_equal(tw_simtest_on_conn(st, 2), 0);
+    tw_simtest_send_str(st, TW_MS(200), "GET\r\n");
+    assert_int_equal(tw_simtest_expect_str(st, ":1\r\n", TW_MS(400)), -ETIMEDOUT);
+    assert_int_equal(srv.accepted, 1);
+    const char *why = "(connection 2 was never made: it waits for connection 1 to "
+                      "end, and the server's EOF is no end: tw_simtest_close or "
+                      "tw_simtest_reset it, or give 2 a tw_simtest_connect_at)";
+    if (!strstr(tw_simtest_error(st), why))
+        fail_msg("no reason in: %s", tw_simtest_error(st));
+    assert_int_equal(tw_simtest_expect_closed(st, TW_MS(450)), -ETIMEDOUT);
+    assert_non_null(strstr(tw_simtest_error(st), why));
+    /* the script's close of connection 1 lets connection 2 come */
+    assert_int_equal(tw_simtest_on_conn(st, 1), 0);
+    tw_simtest_close(st, TW_MS(500));
+    assert_int_equal(tw_simtest_on_conn(st, 2), 0);
+    assert_int_equal(tw_simtest_expect_str(st, ":1\r\n", TW_SEC(1)), 0);
+    assert_int_equal(srv.accepted, 2);
+    tw_simtest_free(st);
+}
+
 /* Script errors, the limit, and a wrong reply named by its connection. */
 static void test_conn_errors(void **state)
 {
@@ -661,6 +694,7 @@ int main(void)
         TW_TEST(test_client_reconnects_replays),
         TW_TEST(test_server_three_connections),
         TW_TEST(test_server_conn_scripted_late),
+        TW_TEST(test_server_conn_never_made_says_why),
         TW_TEST(test_conn_errors),
         TW_TEST(test_buggify),
     };

@@ -20,23 +20,25 @@ extern "C" {
 struct tw_opt; /* twin/opts.h */
 
 typedef struct tw_app {
-    const char *name;
-    const char *summary; /* one line */
-    const char *usage;   /* the options, one per line */
+    const char *name;    /* required, as is start */
+    const char *summary; /* one line (NULL: none) */
+    const char *usage;   /* the options, one per line (NULL: none) */
     /* Parse argv (argv[0] is the app name) and start on loop. Human output
      * goes to out. On success *state is the app's and 0 is returned; on
      * error a message is written to out, nothing is left open, and a
      * negative errno (-EINVAL for bad options) is returned. */
     int (*start)(tw_loop *loop, int argc, char **argv, FILE *out,
                  void **state);
-    /* Exit status of a finished run: 0 when the app did its job. */
+    /* Exit status of a finished run: 0 when the app did its job. NULL:
+     * always 0 (a server has no job to finish). */
     int (*result)(void *state);
     /* Release the state. The loop has finished, or the node crashed (its
-     * transports are already gone). */
+     * transports are already gone). NULL: nothing to release. */
     void (*free)(void *state);
 
     /* Optional; NULL means "nothing to say". Scenarios (twin/scenario.h)
-     * use them; `twin run` does not. */
+     * use them; `twin run` asks invariant once, when the app's loop has
+     * ended, and prints what it says on stderr. */
     /* A property that must hold at every moment, checked often during a
      * simulated run: NULL while it holds, else a sentence saying what
      * broke (owned by the state, valid until the next call). A violation
@@ -49,7 +51,12 @@ typedef struct tw_app {
     /* Release the state after a simulated crash tore the loop down
      * under it: its transports, servers and timers are gone and must not
      * be touched (their protocols got release). NULL: free is safe for
-     * that too. */
+     * that too. Not only after a crash fault: a scenario run ends, and a
+     * scenario file's check of the apps' options (each app started once
+     * when the file loads) ends, by tearing every node down the same
+     * way, so every app a scenario names goes through here. An app whose
+     * free closes a server or a transport or cancels a timer needs a
+     * discard, or `twin sim` crashes on loading the file. */
     void (*discard)(void *state);
 
     /* Optional: the option table (twin/opts.h) usage was generated from,

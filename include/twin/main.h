@@ -24,7 +24,9 @@
  * Loading apps without a rebuild: `twin --load PATH CMD ...` or `twin CMD
  * --load PATH ...` (for run, before the app's name; for sim, shrink and
  * apps anywhere among the options; repeatable) dlopens the shared object
- * PATH and calls its function
+ * PATH (a name without a slash is the file of that name in the current
+ * directory when there is one, else dlopen's search of the library
+ * path) and calls its function
  *
  *     int tw_apps_load(void);
  *
@@ -34,7 +36,10 @@
  *     cc -shared -fPIC my_app.c -o my_app.so $(pkg-config --cflags --libs twin)
  *
  * A missing file, a missing function or a refusal is one line on stderr
- * and exit status 2. The object stays loaded until the process ends.
+ * and exit status 2. The object stays loaded until the process ends. The
+ * replay commands `sim` and `shrink` print carry the same --load options
+ * (`twin sim --load ./my_app.so FILE --seed N`), so they find the apps
+ * again; at most 16 objects.
  */
 #ifndef TWIN_MAIN_H
 #define TWIN_MAIN_H

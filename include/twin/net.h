@@ -32,7 +32,12 @@ typedef void (*tw_connect_cb)(void *arg, tw_transport *t, int err);
 /* TCP client to host:port. host may be numeric or a name (resolved off the
  * loop thread on the real backend). Tries each resolved address in turn.
  * A name that does not resolve: cb gets one of TW_EAI_* (twin/error.h),
- * TW_EAI_NONAME for a name that is unknown. */
+ * TW_EAI_NONAME for a name that is unknown.
+ * A connect in flight cannot be cancelled: arg must stay valid until cb
+ * has run (or the loop is freed, which drops cb). An object that may go
+ * away sooner, a client stopped while it dials, passes a small record of
+ * its own as arg, lets go of it when it goes, and has cb free it
+ * (examples/kv/kv.c's kv_dial). */
 int tw_create_connection(tw_loop *loop, tw_protocol_factory factory,
                          void *arg, const char *host, uint16_t port,
                          tw_connect_cb cb);

@@ -145,7 +145,9 @@ int tw_simtest_expect_str(tw_simtest *st, const char *s, tw_ns by);
  * -ETIMEDOUT. */
 int tw_simtest_expect_eof(tw_simtest *st, tw_ns by);
 /* Until the peer's connection ended (EOF, closed, reset, or refused or
- * failed to connect): 0 or -ETIMEDOUT. */
+ * failed to connect): 0 or -ETIMEDOUT. An EOF is enough here, but not
+ * for the next connection of a peer that is the client, which waits for
+ * the script to close or reset this one (or for its connect_at). */
 int tw_simtest_expect_closed(tw_simtest *st, tw_ns by);
 /* Run the world to virtual time t. */
 int tw_simtest_run_until(tw_simtest *st, tw_ns t);

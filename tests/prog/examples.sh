@@ -34,4 +34,19 @@ if command -v clang > /dev/null; then
     make -s fuzz-smoke CC=cc
 fi
 make -s coverage SEEDS=1..50
+# A failure found through --load replays with the same --load: the buggy
+# variant's apps, loaded by the installed command, in its replay command.
+cc -std=gnu11 -O2 -DKV_BUGGY -shared -fPIC $(pkg-config --cflags twin) -o kv-buggy.so \
+    plugin.c kv.c kv_app.c $(pkg-config --libs twin)
+twin="$tmp/prefix/bin/twin"
+replay=$("$twin" sim --load ./kv-buggy.so scenarios/kv_swarm.yaml --swarm --seeds 1..100 \
+             --json 2>/dev/null | grep -v '"verdict": "pass"' | head -1 |
+         sed 's/.*"replay": "\([^"]*\)".*/\1/') || true
+case "$replay" in
+"$twin sim --load ./kv-buggy.so scenarios/kv_swarm.yaml --seed "*" --swarm") ;;
+*) echo "examples: the replay command of a --load sweep lost its --load: '$replay'"
+   exit 1 ;;
+esac
+$replay > /dev/null && { echo "examples: '$replay' passes"; exit 1; }
+echo "examples: a --load failure replays: $replay"
 echo "examples: kv built against $tmp/prefix with pkg-config only, checked"
