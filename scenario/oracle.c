@@ -109,8 +109,9 @@ void sc_world_failed(sc_runner *r, int err)
     tw_sim_livelock ll;
     r->broken = true;
     if (tw_sim_livelock_get(r->sim, &ll) < 0) {
-        sc_runner_fail(r, TW_SCENARIO_CRASH, "the simulator failed: %s",
-                       tw_strerror(err));
+        const char *why = tw_sim_failure(r->sim);
+        sc_runner_fail(r, TW_SCENARIO_CRASH, "the simulator failed: %s%s%s%s",
+                       tw_strerror(err), why ? " (" : "", why ? why : "", why ? ")" : "");
         return;
     }
     char what[128], name[96];

@@ -416,9 +416,16 @@ void sim_fail(tw_sim *sim, int err, const char *why)
     assert(err < 0);
     if (!sim->err) {
         sim->err = err;
-        fprintf(stderr, "twin sim: seed=%llu: %s\n",
-                (unsigned long long)sim->seed, why);
+        snprintf(sim->fail_why, sizeof sim->fail_why, "%s", why);
+        if (sim->trace_file) /* the trace says where it ended, and why */
+            fprintf(sim->trace_file, "world failed: seed=%llu: %s\n",
+                    (unsigned long long)sim->seed, why);
     }
+}
+
+const char *tw_sim_failure(const tw_sim *sim)
+{
+    return sim->err ? sim->fail_why : NULL;
 }
 
 /* ---- held nodes (a freeze, a slow turn) ---- */

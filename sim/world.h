@@ -125,6 +125,8 @@ struct tw_sim {
     tw_loop *driven; /* the loop a tw_loop_run drives, or NULL */
     bool halt;       /* tw_sim_stop: the run returns after this step */
     int err;
+    /* Why the world failed (err), in words: tw_sim_failure. */
+    char fail_why[200];
     bool livelocked; /* err is -ELOOP, and here is where */
     tw_sim_livelock livelock;
     /* limits (limits.c; twin/simprobe.h) */

@@ -6,8 +6,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "tests/harness.h"
@@ -477,7 +479,25 @@ static void test_livelock_stops_the_world(void **state)
         tw_call_later(b, TW_MS(5), spin_again, &spinning);
         tw_sim_livelock ll;
         assert_int_equal(tw_sim_livelock_get(sim, &ll), -ENOENT);
-        assert_int_equal(tw_sim_run_for(sim, TW_SEC(1)), -ELOOP);
+        assert_null(tw_sim_failure(sim));
+        /* the library says why in words when asked, and prints nothing */
+        fflush(stderr);
+        FILE *err = tmpfile();
+        assert_non_null(err);
+        int saved = dup(2);
+        assert_true(saved >= 0 && dup2(fileno(err), 2) == 2);
+        int rc = tw_sim_run_for(sim, TW_SEC(1));
+        fflush(stderr);
+        assert_int_equal(dup2(saved, 2), 2);
+        close(saved);
+        assert_int_equal(rc, -ELOOP);
+        assert_int_equal(fseek(err, 0, SEEK_END), 0);
+        assert_int_equal(ftell(err), 0); /* not a byte on stderr */
+        fclose(err);
+        const char *why = tw_sim_failure(sim);
+        assert_non_null(why);
+        assert_non_null(strstr(why, "livelock: node b ran 1001 callbacks while world time "
+                                    "stayed at 5000000 ns (livelock_callbacks 1000)"));
         assert_int_equal(tw_sim_now(sim), TW_MS(5)); /* where it got stuck */
         assert_int_equal(tw_sim_livelock_get(sim, &ll), 0);
         assert_int_equal(ll.node, 1);

@@ -412,6 +412,13 @@ typedef struct tw_sim_livelock {
 
 /* 0 and *out filled if a livelock stopped sim, else -ENOENT. */
 int tw_sim_livelock_get(const tw_sim *sim, tw_sim_livelock *out);
+/* Why the world failed, in words ("event queue full (raise
+ * tw_sim_opts.events_max)", "livelock: node ..."), once a run returned
+ * the error that stopped it for good; NULL while it has not failed. The
+ * text is the world's, valid until tw_sim_free. The simulator prints
+ * nothing of it: with a trace going to a file (tw_sim_trace_to), the
+ * trace ends with it. */
+const char *tw_sim_failure(const tw_sim *sim);
 
 /* Run until nothing is left to do: no ready callback, no timer and no
  * network event other than the swarm's clock (open servers and idle
