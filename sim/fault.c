@@ -398,6 +398,14 @@ int tw_sim_fault_effect(tw_sim *sim, int id, uint64_t *count)
  * a fault of its own, off the timeline. */
 static void queue_now(tw_sim *sim, tw_sim_fault_kind kind, int a, int b)
 {
+    if (kind == TW_SIM_FAULT_RESTART) {
+        /* One restart brings a node back: a crash ending as the fault
+         * phase ends (which restarts every node down) queues no second. */
+        sim_node *n = sim->nodes[a];
+        if (n->restart_queued)
+            return;
+        n->restart_queued = true;
+    }
     int id = keep(sim, &(tw_sim_fault){.kind = kind, .a = a, .b = b});
     if (id < 0) {
         sim_fail(sim, id, "too many faults in one world");
@@ -686,6 +694,7 @@ static void apply(tw_sim *sim, const tw_sim_fault *f)
         sim_node_crash(sim, na, false);
         break;
     case TW_SIM_FAULT_RESTART:
+        na->restart_queued = false;
         sim_node_restart(sim, na);
         break;
     case TW_SIM_FAULT_CLOCK:

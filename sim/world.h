@@ -42,6 +42,7 @@ typedef struct sim_node {
     tw_addr addr; /* port 0 */
     bool up, crashing;
     bool power_loss;      /* the crash under way loses unsynced data */
+    bool restart_queued;  /* a restart fault is queued for now (fault.c) */
     struct sim_fs *fs;    /* its files (sim/fs.h), NULL until used */
     bool contract_on;
     uint32_t crash_epoch;

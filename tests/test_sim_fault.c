@@ -347,6 +347,46 @@ static void test_crash_then_quick_restart_resets_peer(void **state)
     }
 }
 
+/* A crash still under way when the fault phase ends is brought back by
+ * one restart: its own end queues one, and the phase's end, which
+ * restarts every node still down, queues no second (the trace had two
+ * restart_fault records at one instant for one restart). */
+static void test_crash_across_the_phase_end_restarts_once(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 9, false);
+    FILE *tr = tmpfile();
+    assert_non_null(tr);
+    tw_sim_trace_to(w.sim, tr, NULL);
+    tw_ns t0 = tw_sim_now(w.sim);
+    tw_sim_fault crash = {.kind = TW_SIM_FAULT_CRASH, .a = tw_sim_node_id(w.s),
+                          .b = TW_SIM_ALL, .duration_ns = TW_MS(300)};
+    assert_true(tw_sim_at(w.sim, t0 + TW_MS(100), &crash) >= 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(101)), 0);
+    assert_false(tw_sim_node_up(w.s));
+    assert_int_equal(tw_sim_faults_end(w.sim, true), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_true(tw_sim_node_up(w.s));
+    assert_int_equal(w.starts, 2);
+    tw_sim_trace_to(w.sim, NULL, NULL);
+    rewind(tr);
+    char line[512];
+    int restarts = 0;
+    while (fgets(line, sizeof line, tr))
+        restarts += strstr(line, "restart_fault") != NULL;
+    fclose(tr);
+    assert_int_equal(restarts, 1);
+    /* a crash after it is restarted again, as before */
+    tw_sim_fault again = {.kind = TW_SIM_FAULT_CRASH, .a = tw_sim_node_id(w.s),
+                          .b = TW_SIM_ALL, .duration_ns = TW_MS(50)};
+    assert_true(tw_sim_at(w.sim, tw_sim_now(w.sim) + TW_MS(10), &again) >= 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(100)), 0);
+    assert_true(tw_sim_node_up(w.s));
+    assert_int_equal(w.starts, 3);
+    tw_sim_free(w.sim);
+}
+
 /* Keepalive and the user timeout, honoured by the simulator: a probe
  * after idle, one every interval; unanswered `count` times the
  * connection times out, a host that came back answers with a reset. The
@@ -855,6 +895,7 @@ int main(void)
         TW_TEST(test_acks_wait_for_clog_and_heal),
         TW_TEST(test_crash_peer_times_out_and_restart_reruns_start),
         TW_TEST(test_crash_then_quick_restart_resets_peer),
+        TW_TEST(test_crash_across_the_phase_end_restarts_once),
         TW_TEST(test_keepalive_and_user_timeout_find_a_dead_peer),
         TW_TEST(test_connect_to_crashed_node_times_out),
         TW_TEST(test_bad_faults),
