@@ -93,6 +93,28 @@ static void test_unknown_key(void **state)
                  "unknown key 'untill'");
 }
 
+/* A typo gets the key it was meant to be; a key like none gets every key
+ * the place takes, the last of a timeline entry's dozens included. */
+static void test_unknown_key_is_answered_with_the_near_one_or_all(void **state)
+{
+    (void)state;
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, dgram: [client, server], "
+                                "for: 1s, dorp: 20%}\n"),
+                 12, 48, "unknown key 'dorp' in a timeline entry (did you mean 'drop'?)");
+    expect_error(cat(good_head, "network: {latncy: 1ms}\n"), 11, 11,
+                 "(did you mean 'latency'?)");
+    const char *text = cat(good_head, "timeline:\n  - {at: 1s, crash: server, bits: 3}\n");
+    expect_error(text, 12, 29,
+                 "unknown key 'bits' in a timeline entry (expected one of: at, for, ");
+    for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS; k++) {
+        char want[48];
+        snprintf(want, sizeof want, " %s,", tw_sim_fault_kind_info(k)->name);
+        if (k == TW_SIM_FAULT_KINDS - 1) /* the last key, or before its modifiers */
+            snprintf(want, sizeof want, " %s", tw_sim_fault_kind_info(k)->name);
+        expect_error(text, 12, 29, want);
+    }
+}
+
 static void test_wrong_type(void **state)
 {
     (void)state;
@@ -594,6 +616,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TW_TEST(test_yaml_syntax),
         TW_TEST(test_unknown_key),
+        TW_TEST(test_unknown_key_is_answered_with_the_near_one_or_all),
         TW_TEST(test_wrong_type),
         TW_TEST(test_unknown_app),
         TW_TEST(test_negative_time),
