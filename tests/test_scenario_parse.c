@@ -387,6 +387,28 @@ static void test_write_round_trip(void **state)
     assert_true(files >= 8);
 }
 
+/* Probabilities are written in the fewest digits that read back as the
+ * same number: a file's 20% as 0.2, not 0.20000000000000001; a value
+ * that needs all 17 digits keeps them. */
+static void test_probabilities_write_back_short(void **state)
+{
+    (void)state;
+    tw_scenario *sc = expect_ok(cat(good_head,
+        "network: {reorder: 20%, loss: 1%, duplicate: 0.30000000000000004}\n"));
+    char *text = written(sc);
+    if (!strstr(text, "reorder: 0.2") || strstr(text, "0.2000") ||
+        !strstr(text, "loss: 0.01") || strstr(text, "0.0100") ||
+        !strstr(text, "duplicate: 0.30000000000000004"))
+        fail_msg("%s", text);
+    tw_scenario *again = expect_ok(text);
+    char *two = written(again);
+    assert_string_equal(text, two);
+    free(text);
+    free(two);
+    tw_scenario_free(sc);
+    tw_scenario_free(again);
+}
+
 /* The contract expectation's four words, as they are written back:
  * strict is the default and writes as true. */
 static void test_contract_modes_write_back(void **state)
@@ -626,6 +648,7 @@ int main(void)
         TW_TEST(test_hostile),
         TW_TEST(test_good_file_loads),
         TW_TEST(test_write_round_trip),
+        TW_TEST(test_probabilities_write_back_short),
         TW_TEST(test_contract_modes_write_back),
         TW_TEST(test_every_fault_kind_in_a_timeline_and_a_swarm),
         TW_TEST(test_chunk_split),
