@@ -261,10 +261,13 @@ static void describe_path(FILE *f, const char *what, const tw_sim_path_opts *p)
         fprintf(f, " slow %g in [%s..%s]", l->slow_probability,
                 tw_format_duration(l->slow_min_ns, a, sizeof a),
                 tw_format_duration(l->slow_max_ns, b, sizeof b));
-    fprintf(f, ", bandwidth %" PRIu64 " B/s, rcvbuf %" PRIu32 " B, loss %g, "
-               "rto %s\n",
-            p->bandwidth_bytes_per_sec, p->rcvbuf_bytes, p->loss_probability,
-            tw_format_duration(p->rto_ns, a, sizeof a));
+    /* 0 is no limit at all, which "0 B/s" would say the opposite of. */
+    if (p->bandwidth_bytes_per_sec)
+        fprintf(f, ", bandwidth %" PRIu64 " B/s", p->bandwidth_bytes_per_sec);
+    else
+        fprintf(f, ", bandwidth unlimited");
+    fprintf(f, ", rcvbuf %" PRIu32 " B, loss %g, rto %s\n", p->rcvbuf_bytes,
+            p->loss_probability, tw_format_duration(p->rto_ns, a, sizeof a));
     const tw_sim_loss_model *m = &p->loss_model;
     if (m->kind == TW_SIM_LOSS_CORRELATED)
         fprintf(f, "    loss model: correlated, p %g, correlation %g\n",
