@@ -480,9 +480,12 @@ static void print_result(const cli_sim *c, const tw_scenario_result *res)
         printf("  faults, and how often each took effect:\n");
     for (size_t i = 0; i < res->neffects; i++) {
         const tw_scenario_effect *e = &res->effects[i];
+        /* One the run stopped before did nothing for want of the chance. */
+        const char *note = e->count                  ? ""
+                           : e->at_ns > res->end_ns ? "  <- not reached: the run ended first"
+                                                    : "  <- INERT: it touched nothing";
         printf("    #%zu %s%s: %" PRIu64 " %s%s\n", e->index, e->what,
-               e->drawn ? " (drawn)" : "", e->count, e->unit,
-               e->count ? "" : "  <- INERT: it touched nothing");
+               e->drawn ? " (drawn)" : "", e->count, e->unit, note);
     }
     printf("  trace hash %016" PRIx64 "\n", res->hash);
     cli_replay_verdict(c, res->seed, v, replay, sizeof replay);

@@ -72,10 +72,13 @@ static void progress(uint64_t done, uint64_t total, uint64_t failed, double secs
 
 /* ---- inert faults ---- */
 
+/* A fault counts in a seed only if the seed's run got to its time: a run
+ * that failed (and stopped) before it says nothing of whether it works. */
 typedef struct tally {
     uint64_t *file_hits;              /* per fault of the file */
+    uint64_t *file_reached;           /* per fault: seeds that ran until it */
     size_t nfile;
-    uint64_t drawn[16], drawn_hits[16]; /* per kind drawn by the swarm */
+    uint64_t drawn[16], drawn_hits[16]; /* per kind drawn by the swarm, reached */
     const char *kind_name[16];
 } tally;
 
@@ -94,9 +97,11 @@ static void tally_add(tally *t, const tw_scenario_result *r)
 {
     for (size_t i = 0; i < r->neffects; i++) {
         const tw_scenario_effect *e = &r->effects[i];
+        bool reached = e->count > 0 || e->at_ns <= r->end_ns;
         if (!e->drawn && e->index < t->nfile) {
             t->file_hits[e->index] += e->count > 0;
-        } else if (e->drawn) {
+            t->file_reached[e->index] += reached;
+        } else if (e->drawn && reached) {
             int k = kind_slot(t, e->kind);
             t->drawn[k]++;
             t->drawn_hits[k] += e->count > 0;
@@ -109,13 +114,23 @@ static void tally_report(const tally *t, const cli_sim *c, uint64_t seeds,
 {
     bool any = false;
     for (size_t i = 0; i < t->nfile; i++) {
+        const char *what = example && i < example->neffects ? example->effects[i].what : "?";
+        uint64_t reached = t->file_reached[i];
         if (t->file_hits[i])
             continue;
+        if (reached == 0) {
+            fprintf(stderr, "note: fault #%zu (%s) was not reached: each of the %" PRIu64
+                            " seeds ended before its time\n", i, what, seeds);
+            continue;
+        }
         any = true;
-        fprintf(stderr, "warning: fault #%zu (%s) never took effect in any of the "
-                        "%" PRIu64 " seeds\n",
-                i, example && i < example->neffects ? example->effects[i].what : "?",
-                seeds);
+        if (reached == seeds)
+            fprintf(stderr, "warning: fault #%zu (%s) never took effect in any of the "
+                            "%" PRIu64 " seeds\n", i, what, seeds);
+        else
+            fprintf(stderr, "warning: fault #%zu (%s) never took effect in any of the "
+                            "%" PRIu64 " seeds that ran until its time (%" PRIu64
+                            " ended before it)\n", i, what, reached, seeds - reached);
     }
     for (int k = 0; k < 16 && t->kind_name[k]; k++)
         if (t->drawn[k] && !t->drawn_hits[k]) {
@@ -137,8 +152,12 @@ int cli_sweep(cli_sim *c)
     uint64_t total = span > c->shard ? (span - c->shard + c->shards - 1) / c->shards : 0;
     tally t = {.nfile = tw_scenario_fault_count(c->sc)};
     t.file_hits = calloc(t.nfile + 1, sizeof *t.file_hits);
-    if (!t.file_hits)
+    t.file_reached = calloc(t.nfile + 1, sizeof *t.file_reached);
+    if (!t.file_hits || !t.file_reached) {
+        free(t.file_hits);
+        free(t.file_reached);
         return TW_SCENARIO_CRASH;
+    }
     if (!c->quiet)
         fprintf(c->json ? stderr : stdout,
                 "%s sim: %s, seeds %" PRIu64 "..%" PRIu64 " shard %" PRIu64 "/%" PRIu64
@@ -246,6 +265,7 @@ int cli_sweep(cli_sim *c)
         tally_report(&t, c, done, have_example ? &example : NULL);
     tw_scenario_result_fini(&example);
     free(t.file_hits);
+    free(t.file_reached);
     fflush(stdout);
     if (pcap_failed && worst == TW_SCENARIO_PASS)
         return TW_SCENARIO_USAGE;

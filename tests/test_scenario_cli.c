@@ -202,6 +202,26 @@ static void test_exit_status_per_verdict(void **state)
     assert_non_null(strstr(out, "reproduce with: "));
 }
 
+/* Every seed of fails_early.yaml fails (and stops) at 101 ms, before
+ * its partition at 5 s: the fault is said not to have been reached, not
+ * to have taken no effect, and no warning calls it inert; flaky.yaml's
+ * faults, which seeds do run through, are still warned of. */
+static void test_a_fault_no_seed_reached_is_not_called_inert(void **state)
+{
+    (void)state;
+    assert_int_equal(sh(out, sizeof out, true, "%s sim tests/data/fails_early.yaml --seed 1",
+                        tw_cli_twin), 1);
+    if (!strstr(out, "#0 partition client<->server at 5s for 100ms: 0 packets cut  <- not "
+                     "reached: the run ended first") || strstr(out, "INERT"))
+        fail_msg("%s", out);
+    assert_int_equal(sh(out, sizeof out, true,
+                        "%s sim tests/data/fails_early.yaml --seeds 1..5", tw_cli_twin), 1);
+    if (!strstr(out, "note: fault #0 (partition client<->server at 5s for 100ms) was not "
+                     "reached: each of the 5 seeds ended before its time") ||
+        strstr(out, "never took effect") || strstr(out, "an inert fault"))
+        fail_msg("%s", out);
+}
+
 static void test_dump_schedule_replays(void **state)
 {
     (void)state;
@@ -358,6 +378,7 @@ int main(void)
         TW_TEST(test_report_merges_shards),
         TW_TEST(test_shards_split_the_range),
         TW_TEST(test_exit_status_per_verdict),
+        TW_TEST(test_a_fault_no_seed_reached_is_not_called_inert),
         TW_TEST(test_dump_schedule_replays),
         TW_TEST(test_shrink_command),
         TW_TEST(test_determinism_trace_filter_apps),
