@@ -628,25 +628,33 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
     tw_datagram_opts o = {0};
     char rhost[256], lhost[256];
     bool named = false;
+    /* Which option was wrong, its value, and what it should be. */
+    const char *bad = NULL, *bad_value = NULL, *want = NULL;
     if (path) {
-        rc = tw_addr_unix(&o.remote, path);
-        if (rc == 0 && bind)
-            rc = tw_addr_unix(&o.local, bind);
+        if ((rc = tw_addr_unix(&o.remote, path)) < 0)
+            bad = "unix", bad_value = path;
+        else if (bind && (rc = tw_addr_unix(&o.local, bind)) < 0)
+            bad = "bind", bad_value = bind;
+        want = "a socket path of at most 107 bytes, or @NAME";
     } else {
         /* Hosts may be names: create resolves them off the loop. */
         rc = tw_parse_hostport(target, rhost, sizeof rhost, &o.remote_port);
         o.remote_host = rhost;
-        if (rc == 0 && bind) {
+        if (rc < 0) {
+            bad = "connect", bad_value = target;
+            want = "HOST:PORT with a port from 1 to 65535 ([ADDR]:PORT for IPv6)";
+        } else if (bind) {
             rc = split_hostport(bind, lhost, sizeof lhost, &o.local_port);
             o.local_host = lhost;
+            bad = "bind", bad_value = bind;
+            want = "HOST:PORT, port 0 for any ([ADDR]:PORT for IPv6)";
         }
         tw_addr probe;
         named = rc == 0 && (tw_addr_ip(&probe, rhost, 0) < 0 ||
                             (bind && tw_addr_ip(&probe, lhost, 0) < 0));
     }
     if (rc < 0) {
-        fprintf(out, "udp-echo-client: bad address (want HOST:PORT, or "
-                     "--unix PATH)\n");
+        fprintf(out, "udp-echo-client: --%s '%s': want %s\n", bad, bad_value, want);
         return -EINVAL;
     }
     tw_udp_echo_client_cfg cfg = {

@@ -171,6 +171,20 @@ static void test_udp_bad_usage(void **state)
     snprintf(cmd, sizeof cmd, "%s run udp-echo-client --connect nonsense 2>&1", tw_cli_twin);
     assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "HOST:PORT"));
+    /* A wrong address names its option, its value and what it wants. */
+    snprintf(cmd, sizeof cmd, "%s run udp-echo-client --connect 127.0.0.1:0 2>&1",
+             tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "udp-echo-client: --connect '127.0.0.1:0': want HOST:PORT "
+                                "with a port from 1 to 65535"));
+    snprintf(cmd, sizeof cmd, "%s run udp-echo-client --bind 127.0.0.1 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "udp-echo-client: --bind '127.0.0.1': want HOST:PORT"));
+    snprintf(cmd, sizeof cmd, "%s run udp-echo-client --unix /tmp/%0120d 2>&1",
+             tw_cli_twin, 0);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "udp-echo-client: --unix '/tmp/000"));
+    assert_non_null(strstr(out, "want a socket path of at most 107 bytes"));
     snprintf(cmd, sizeof cmd, "%s run udp-echo-client --count x 2>&1", tw_cli_twin);
     assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "udp-echo-client: --count: expected an integer 0..1000000, got 'x'"));
