@@ -501,8 +501,12 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
         named = tw_addr_ip(&o.local, host, port) < 0;
     }
     if (rc < 0) {
-        fprintf(out, "udp-echo-server: bad %s '%s'\n", path ? "path" : "host",
-                path ? path : host);
+        if (path)
+            fprintf(out, "udp-echo-server: --unix '%s': want a socket path of at most "
+                         "107 bytes, or @NAME\n", path);
+        else
+            fprintf(out, "udp-echo-server: --host '': want an address or a name "
+                         "(0.0.0.0 or :: for every address of the host)\n");
         return -EINVAL;
     }
     struct server_app *a = calloc(1, sizeof *a);

@@ -161,7 +161,12 @@ static void test_udp_bad_usage(void **state)
     assert_non_null(strstr(out, "udp-echo-server: --port: expected an integer 0..65535, got '99999'"));
     snprintf(cmd, sizeof cmd, "%s run udp-echo-server --host '' 2>&1", tw_cli_twin);
     assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
-    assert_non_null(strstr(out, "bad host"));
+    assert_non_null(strstr(out, "udp-echo-server: --host '': want an address or a name "
+                                "(0.0.0.0 or :: for every address of the host)"));
+    snprintf(cmd, sizeof cmd, "%s run udp-echo-server --unix /tmp/%0120d 2>&1",
+             tw_cli_twin, 0);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "want a socket path of at most 107 bytes"));
     /* a name is looked up: one nobody has fails after the start */
     snprintf(cmd, sizeof cmd, "%s run udp-echo-server --host no..such.host 2>&1",
              tw_cli_twin);
