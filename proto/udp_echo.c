@@ -598,7 +598,8 @@ static const tw_opt client_table[] = {
      .def = "127.0.0.1:9999", .meta = "HOST:PORT",
      .help = "the server, an address or a name (default 127.0.0.1:9999)"},
     {.name = "unix", TW_OPT_FIELD(TW_OPT_STRING, client_opts, path), .meta = "PATH",
-     .help = "a Unix datagram server instead (needs --bind)"},
+     .help = "a Unix datagram server instead (the client's name: --bind,\n"
+             "else an abstract one the system picks)"},
     {.name = "bind", TW_OPT_FIELD(TW_OPT_STRING, client_opts, bind), .meta = "ADDR",
      .help = "own address: HOST:PORT, or a path with --unix"},
     {.name = "message", TW_OPT_FIELD(TW_OPT_STRING, client_opts, msg),
@@ -639,6 +640,12 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
             bad = "unix", bad_value = path;
         else if (bind && (rc = tw_addr_unix(&o.local, bind)) < 0)
             bad = "bind", bad_value = bind;
+        else if (!bind) {
+            /* The family alone: a name the system picks, for the server
+             * to answer to (an unnamed client would hear nothing). */
+            o.local.u.un.sun_family = AF_UNIX;
+            o.local.len = (socklen_t)offsetof(struct sockaddr_un, sun_path);
+        }
         want = "a socket path of at most 107 bytes, or @NAME";
     } else {
         /* Hosts may be names: create resolves them off the loop. */
