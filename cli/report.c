@@ -34,6 +34,8 @@ typedef struct fault_row {
     char *what; /* the file's fault #index, as described */
     uint64_t took;   /* seeds in which it took effect */
     uint64_t seen;
+    uint64_t reached; /* seeds that ran until its time (a line without
+                         at_ns, from an older twin, counts as one) */
 } fault_row;
 
 typedef struct tally {
@@ -79,7 +81,8 @@ static int verdict_of(const char *name)
     return -1;
 }
 
-static void faults_of(tally *t, yaml_document_t *d, yaml_node_t *list)
+static void faults_of(tally *t, yaml_document_t *d, yaml_node_t *list,
+                      const char *end_ns)
 {
     if (!list || list->type != YAML_SEQUENCE_NODE)
         return;
@@ -99,7 +102,11 @@ static void faults_of(tally *t, yaml_document_t *d, yaml_node_t *list)
         if (!r->what)
             r->what = strdup(what);
         r->seen++;
-        r->took += strtoull(eff, NULL, 10) > 0;
+        bool took = strtoull(eff, NULL, 10) > 0;
+        const char *at = scalar(d, f, "at_ns");
+        r->took += took;
+        r->reached += took || !at || !end_ns ||
+                      strtoll(at, NULL, 10) <= strtoll(end_ns, NULL, 10);
         if (k + 1 > t->nfaults)
             t->nfaults = k + 1;
     }
@@ -136,7 +143,7 @@ static int add_line(tally *t, const char *line, size_t len)
             const char *m = scalar(&d, root, "message"), *r = scalar(&d, root, "replay");
             t->seeds[t->nseeds++] = (seed_row){s, (tw_scenario_verdict)v,
                                                strdup(m ? m : ""), strdup(r ? r : "")};
-            faults_of(t, &d, child(&d, root, "faults"));
+            faults_of(t, &d, child(&d, root, "faults"), scalar(&d, root, "virtual_ns"));
         }
     }
     yaml_document_delete(&d);
@@ -217,15 +224,26 @@ static int summary(tally *t, int nfiles)
         printf("FAIL seed %" PRIu64 " (%s): %s\n  reproduce with: %s\n", r->seed,
                tw_scenario_verdict_name(r->verdict), r->message, r->replay);
     }
-    bool inert = false;
+    /* Inert: no effect in any seed that got to its time. One no seed got
+     * to (each failed, and stopped, before it) is not called inert. */
+    bool inert = false, unreached = false;
     for (size_t k = 0; k < t->nfaults; k++) {
         const fault_row *f = &t->faults[k];
-        if (!f->what || f->took)
+        if (!f->what || f->took || !f->reached)
             continue;
         if (!inert)
             printf("faults that took effect in no seed of any shard:\n");
         inert = true;
-        printf("  #%zu %s (in %" PRIu64 " runs)\n", k, f->what, f->seen);
+        printf("  #%zu %s (in %" PRIu64 " runs that got to it)\n", k, f->what, f->reached);
+    }
+    for (size_t k = 0; k < t->nfaults; k++) {
+        const fault_row *f = &t->faults[k];
+        if (!f->what || f->reached)
+            continue;
+        if (!unreached)
+            printf("faults no seed got to (each ended before their time):\n");
+        unreached = true;
+        printf("  #%zu %s (%" PRIu64 " runs)\n", k, f->what, f->seen);
     }
     return worst;
 }

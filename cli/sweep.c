@@ -39,8 +39,9 @@ static void json_line(const cli_sim *c, const tw_scenario_result *r, double wall
         printf("%s{\"index\": %zu, \"kind\": \"%s\", \"what\": ", i ? ", " : "",
                e->index, e->kind);
         cli_json_str(stdout, e->what);
-        printf(", \"effect\": %" PRIu64 ", \"unit\": \"%s\", \"drawn\": %s}",
-               e->count, e->unit, e->drawn ? "true" : "false");
+        printf(", \"effect\": %" PRIu64 ", \"unit\": \"%s\", \"drawn\": %s, "
+               "\"at_ns\": %" PRId64 "}",
+               e->count, e->unit, e->drawn ? "true" : "false", e->at_ns);
     }
     printf("], \"replay\": ");
     cli_json_str(stdout, replay);

@@ -204,8 +204,9 @@ static void test_exit_status_per_verdict(void **state)
 
 /* Every seed of fails_early.yaml fails (and stops) at 101 ms, before
  * its partition at 5 s: the fault is said not to have been reached, not
- * to have taken no effect, and no warning calls it inert; flaky.yaml's
- * faults, which seeds do run through, are still warned of. */
+ * to have taken no effect, and no warning (nor `twin report`) calls it
+ * inert; flaky.yaml's faults, which seeds do run through, are still
+ * warned of (test_exit_status_per_verdict, test_report_merges_shards). */
 static void test_a_fault_no_seed_reached_is_not_called_inert(void **state)
 {
     (void)state;
@@ -220,6 +221,20 @@ static void test_a_fault_no_seed_reached_is_not_called_inert(void **state)
                      "reached: each of the 5 seeds ended before its time") ||
         strstr(out, "never took effect") || strstr(out, "an inert fault"))
         fail_msg("%s", out);
+    /* twin report, from the sweep's JSON lines, tells them apart too. */
+    char dir[] = "/tmp/twin-unreached-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(sh(out, sizeof out, false,
+                        "%s sim tests/data/fails_early.yaml --seeds 1..5 --json > %s/s.jsonl; "
+                        "test -s %s/s.jsonl", tw_cli_twin, dir, dir), 0);
+    assert_int_equal(sh(out, sizeof out, true, "%s report %s/s.jsonl", tw_cli_twin, dir), 1);
+    if (!strstr(out, "faults no seed got to (each ended before their time):\n"
+                     "  #0 partition client<->server at 5s for 100ms (5 runs)") ||
+        strstr(out, "took effect in no seed"))
+        fail_msg("%s", out);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    assert_int_equal(system(rm), 0);
 }
 
 static void test_dump_schedule_replays(void **state)
