@@ -66,7 +66,8 @@ typedef struct rp_peer {
     rp *rp;
     struct rp_tr *tr;
     tw_transport *t;     /* once made */
-    tw_addr src;         /* datagrams: the recorded source it stands for */
+    tw_addr src;         /* datagrams: the recorded address it stands for */
+    tw_addr app;         /* datagrams: where the app's last one came from */
     bool eof_pending, abort_pending, gone;
     rp_buf pending;      /* stream bytes due before it was made */
 } rp_peer;
@@ -345,6 +346,8 @@ static void peer_dgram(tw_protocol *p, const uint8_t *d, size_t n, const tw_addr
 {
     rp_peer *pe = (rp_peer *)p;
     rp_tr *tr = pe->tr;
+    if (from->len)
+        pe->app = *from;
     if (tr && tr->dgot.n < tr->dexp.n + 1024)
         dl_add(&tr->dgot, &pe->src, d, n);
 }
@@ -375,6 +378,11 @@ static tw_protocol *peer_accept(void *arg)
     return NULL; /* a connection the recording has not: refused */
 }
 
+/* The peer standing for address src of transport tr, made if need be.
+ * It binds src's port on the loopback when that port is free, so that
+ * the app reaches it where it sent in the recording, and its datagrams
+ * come from the address the app heard them from: an app's endpoint
+ * connected to src takes no datagram from any other. Otherwise any port. */
 static rp_peer *dgram_peer(rp *r, rp_tr *tr, const tw_addr *src)
 {
     for (size_t i = 0; i < r->ndp; i++)
@@ -386,8 +394,10 @@ static rp_peer *dgram_peer(rp *r, rp_tr *tr, const tw_addr *src)
     if (!pe)
         return NULL;
     *pe = (rp_peer){.base.ops = &peer_ops, .rp = r, .tr = tr, .src = *src};
-    tw_datagram_opts o = {.local_host = "127.0.0.1", .local_port = 0};
-    if (tw_create_datagram_endpoint(r->loop, peer_self, pe, &o, NULL) < 0) {
+    tw_datagram_opts o = {.local_host = "127.0.0.1", .local_port = port_of(src)};
+    if (tw_create_datagram_endpoint(r->loop, peer_self, pe, &o, NULL) < 0 &&
+        (o.local_port = 0,
+         tw_create_datagram_endpoint(r->loop, peer_self, pe, &o, NULL) < 0)) {
         free(pe);
         return NULL;
     }
@@ -407,8 +417,12 @@ static void act_cb(void *arg)
         if (a->type != TW_REC_DGRAM)
             return;
         rp_peer *dp = dgram_peer(r, tr, &a->addr);
-        tw_addr to;
-        if (dp && tw_addr_ip(&to, "127.0.0.1", port_of(&tr->local)) == 0 && dp->t) {
+        /* To the app's port in this run once the peer heard from it
+         * (a client's port is the system's pick, run by run), else to
+         * the recorded one (a server's, given on its command line). */
+        tw_addr to = dp ? dp->app : (tw_addr){0};
+        if (dp && (to.len || tw_addr_ip(&to, "127.0.0.1", port_of(&tr->local)) == 0) &&
+            dp->t) {
             tw_transport_sendto(dp->t, a->data, a->len, &to);
             r->bytes_sent += a->len;
         } else if (dp) { /* made on the next turn: send from there */
@@ -479,6 +493,27 @@ static int listen_for_app(rp *r)
     return 0;
 }
 
+/* A datagram peer for each address the app's datagram transports sent
+ * to or heard from, bound before the app's first send: a client sends
+ * first, to its server's address. One that cannot be made now is tried
+ * again at its first datagram. */
+static void bind_for_app(rp *r)
+{
+    for (size_t i = 0; i < r->ntr; i++) {
+        rp_tr *tr = r->trs[i];
+        if (tr->skip || tr->kind != TW_TRANSPORT_DATAGRAM)
+            continue;
+        if (tr->peer.len)
+            dgram_peer(r, tr, &tr->peer);
+        for (size_t k = 0; k < tr->dexp.n; k++)
+            if (tr->dexp.v[k].addr.len)
+                dgram_peer(r, tr, &tr->dexp.v[k].addr);
+    }
+    for (size_t i = 0; i < r->nact; i++)
+        if (r->acts[i].type == TW_REC_DGRAM)
+            dgram_peer(r, r->acts[i].tr, &r->acts[i].addr);
+}
+
 int tw_replay_peers_start(tw_replay_peers *r, tw_loop *loop)
 {
     if (r->loop)
@@ -486,6 +521,8 @@ int tw_replay_peers_start(tw_replay_peers *r, tw_loop *loop)
     r->loop = loop;
     r->base = tw_loop_now(loop);
     int rc = listen_for_app(r);
+    if (rc == 0)
+        bind_for_app(r);
     for (size_t i = 0; rc == 0 && i < r->nact; i++)
         if (!tw_call_at(loop, r->base + r->acts[i].when, act_cb, &r->acts[i]))
             rc = -ENOMEM;
@@ -523,11 +560,13 @@ static void show(char *out, size_t cap, const uint8_t *p, size_t n)
 static void name_tr(char *out, size_t cap, const rp_tr *tr)
 {
     char a[TW_ADDR_STRLEN], b[TW_ADDR_STRLEN];
-    snprintf(out, cap, "t%llu (%s %s %s)", (unsigned long long)tr->id,
+    bool dgram = tr->kind == TW_TRANSPORT_DATAGRAM;
+    /* A datagram endpoint: "udp", and where it was connected to, if it was. */
+    snprintf(out, cap, "t%llu (%s %s%s%s)", (unsigned long long)tr->id,
              tw_addr_format(&tr->local, a, sizeof a),
-             tr->kind == TW_TRANSPORT_DATAGRAM ? "udp" :
-             tr->flags & TW_REC_F_ACCEPTED ? "<-" : "->",
-             tr->kind == TW_TRANSPORT_DATAGRAM ? "" : tw_addr_format(&tr->peer, b, sizeof b));
+             dgram ? "udp" : tr->flags & TW_REC_F_ACCEPTED ? "<-" : "->",
+             !dgram ? " " : tr->peer.len ? " -> " : "",
+             !dgram || tr->peer.len ? tw_addr_format(&tr->peer, b, sizeof b) : "");
 }
 
 static void differ(rp *r, const rp_tr *tr, uint64_t off, const char *what,

@@ -501,8 +501,12 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
         named = tw_addr_ip(&o.local, host, port) < 0;
     }
     if (rc < 0) {
-        fprintf(out, "udp-echo-server: bad %s '%s'\n", path ? "path" : "host",
-                path ? path : host);
+        if (path)
+            fprintf(out, "udp-echo-server: --unix '%s': want a socket path of at most "
+                         "107 bytes, or @NAME\n", path);
+        else
+            fprintf(out, "udp-echo-server: --host '': want an address or a name "
+                         "(0.0.0.0 or :: for every address of the host)\n");
         return -EINVAL;
     }
     struct server_app *a = calloc(1, sizeof *a);
@@ -594,7 +598,8 @@ static const tw_opt client_table[] = {
      .def = "127.0.0.1:9999", .meta = "HOST:PORT",
      .help = "the server, an address or a name (default 127.0.0.1:9999)"},
     {.name = "unix", TW_OPT_FIELD(TW_OPT_STRING, client_opts, path), .meta = "PATH",
-     .help = "a Unix datagram server instead (needs --bind)"},
+     .help = "a Unix datagram server instead (the client's name: --bind,\n"
+             "else an abstract one the system picks)"},
     {.name = "bind", TW_OPT_FIELD(TW_OPT_STRING, client_opts, bind), .meta = "ADDR",
      .help = "own address: HOST:PORT, or a path with --unix"},
     {.name = "message", TW_OPT_FIELD(TW_OPT_STRING, client_opts, msg),
@@ -628,25 +633,39 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
     tw_datagram_opts o = {0};
     char rhost[256], lhost[256];
     bool named = false;
+    /* Which option was wrong, its value, and what it should be. */
+    const char *bad = NULL, *bad_value = NULL, *want = NULL;
     if (path) {
-        rc = tw_addr_unix(&o.remote, path);
-        if (rc == 0 && bind)
-            rc = tw_addr_unix(&o.local, bind);
+        if ((rc = tw_addr_unix(&o.remote, path)) < 0)
+            bad = "unix", bad_value = path;
+        else if (bind && (rc = tw_addr_unix(&o.local, bind)) < 0)
+            bad = "bind", bad_value = bind;
+        else if (!bind) {
+            /* The family alone: a name the system picks, for the server
+             * to answer to (an unnamed client would hear nothing). */
+            o.local.u.un.sun_family = AF_UNIX;
+            o.local.len = (socklen_t)offsetof(struct sockaddr_un, sun_path);
+        }
+        want = "a socket path of at most 107 bytes, or @NAME";
     } else {
         /* Hosts may be names: create resolves them off the loop. */
         rc = tw_parse_hostport(target, rhost, sizeof rhost, &o.remote_port);
         o.remote_host = rhost;
-        if (rc == 0 && bind) {
+        if (rc < 0) {
+            bad = "connect", bad_value = target;
+            want = "HOST:PORT with a port from 1 to 65535 ([ADDR]:PORT for IPv6)";
+        } else if (bind) {
             rc = split_hostport(bind, lhost, sizeof lhost, &o.local_port);
             o.local_host = lhost;
+            bad = "bind", bad_value = bind;
+            want = "HOST:PORT, port 0 for any ([ADDR]:PORT for IPv6)";
         }
         tw_addr probe;
         named = rc == 0 && (tw_addr_ip(&probe, rhost, 0) < 0 ||
                             (bind && tw_addr_ip(&probe, lhost, 0) < 0));
     }
     if (rc < 0) {
-        fprintf(out, "udp-echo-client: bad address (want HOST:PORT, or "
-                     "--unix PATH)\n");
+        fprintf(out, "udp-echo-client: --%s '%s': want %s\n", bad, bad_value, want);
         return -EINVAL;
     }
     tw_udp_echo_client_cfg cfg = {

@@ -11,6 +11,7 @@
  * the same double).
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "scenario/internal.h"
@@ -39,10 +40,21 @@ static void dur(FILE *f, tw_ns ns)
     fputs(tw_format_duration(ns, buf, sizeof buf), f);
 }
 
-void sc_write_prob(FILE *f, double p)
+/* The fewest digits that read back as the very same double: "0.2" for
+ * a file's 20%, 17 digits only where a drawn value needs them, so a
+ * written file reads as written and runs as the one it came from. */
+static void shortest(FILE *f, double v)
 {
-    fprintf(f, "%.17g", p);
+    char buf[40];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, f);
 }
+
+void sc_write_prob(FILE *f, double p) { shortest(f, p); }
 
 /* ", key: " then the value, for flow mappings. */
 static void key(FILE *f, bool *first, const char *k)
@@ -91,7 +103,7 @@ static void write_dist(FILE *f, const tw_sim_dist *d)
     }
     if (d->alpha) {
         key(f, &first, "alpha");
-        fprintf(f, "%.17g", d->alpha);
+        shortest(f, d->alpha);
     }
     if (d->slow_probability) {
         key(f, &first, "slow_probability");

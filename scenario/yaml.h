@@ -48,7 +48,11 @@ sc_pos sc_pos_of(const yaml_node_t *n);
 
 /* ---- mappings ----
  * sc_map checks that n is a mapping whose keys are all plain strings
- * from keys[] (NULL-terminated), none twice. what names n in messages. */
+ * from keys[] (NULL-terminated), none twice. what names n in messages.
+ * An unknown key is answered with the key it is a typo of, if one is
+ * near, else with every key of keys[], whose text (", " between them)
+ * must fit in SC_KEYS_TEXT_MAX bytes. */
+#define SC_KEYS_TEXT_MAX 640
 int sc_map(sc_yaml *y, yaml_node_t *n, const char *what,
            const char *const keys[]);
 /* The value of key in mapping n, or NULL. */

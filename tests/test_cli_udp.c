@@ -90,6 +90,32 @@ static void test_udp_client_against_udp_server(void **state)
     assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
 }
 
+/* A Unix datagram client with no --bind still hears its echo: it takes
+ * a name the system picks (an abstract one), which the server answers. */
+static void test_unix_client_without_bind_gets_its_echo(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/twin-udpcli-%d.sock", (int)getpid());
+    unlink(path);
+    char *argv[] = {tw_cli_twin, "run", "udp-echo-server", "--unix", path, NULL};
+    tw_proc srv;
+    tw_proc_spawn(&srv, argv);
+    char line[256], want[96];
+    assert_true(tw_proc_line(&srv, line, sizeof line));
+    assert_true(tw_proc_line(&srv, line, sizeof line));
+    snprintf(want, sizeof want, "Serving on unix:%s", path);
+    assert_string_equal(line, want);
+    char cmd[512], out[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s run udp-echo-client --unix %s --message hey --timeout 200 --retries 5",
+             tw_cli_twin, path);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "Received: 'hey'"));
+    assert_true(tw_proc_saw(&srv, "Received 'hey' from unix:@"));
+    assert_int_equal(tw_proc_finish(&srv, SIGTERM), 0);
+}
+
 static void test_socat_against_udp_server(void **state)
 {
     (void)state;
@@ -161,7 +187,12 @@ static void test_udp_bad_usage(void **state)
     assert_non_null(strstr(out, "udp-echo-server: --port: expected an integer 0..65535, got '99999'"));
     snprintf(cmd, sizeof cmd, "%s run udp-echo-server --host '' 2>&1", tw_cli_twin);
     assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
-    assert_non_null(strstr(out, "bad host"));
+    assert_non_null(strstr(out, "udp-echo-server: --host '': want an address or a name "
+                                "(0.0.0.0 or :: for every address of the host)"));
+    snprintf(cmd, sizeof cmd, "%s run udp-echo-server --unix /tmp/%0120d 2>&1",
+             tw_cli_twin, 0);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "want a socket path of at most 107 bytes"));
     /* a name is looked up: one nobody has fails after the start */
     snprintf(cmd, sizeof cmd, "%s run udp-echo-server --host no..such.host 2>&1",
              tw_cli_twin);
@@ -171,6 +202,20 @@ static void test_udp_bad_usage(void **state)
     snprintf(cmd, sizeof cmd, "%s run udp-echo-client --connect nonsense 2>&1", tw_cli_twin);
     assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "HOST:PORT"));
+    /* A wrong address names its option, its value and what it wants. */
+    snprintf(cmd, sizeof cmd, "%s run udp-echo-client --connect 127.0.0.1:0 2>&1",
+             tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "udp-echo-client: --connect '127.0.0.1:0': want HOST:PORT "
+                                "with a port from 1 to 65535"));
+    snprintf(cmd, sizeof cmd, "%s run udp-echo-client --bind 127.0.0.1 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "udp-echo-client: --bind '127.0.0.1': want HOST:PORT"));
+    snprintf(cmd, sizeof cmd, "%s run udp-echo-client --unix /tmp/%0120d 2>&1",
+             tw_cli_twin, 0);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "udp-echo-client: --unix '/tmp/000"));
+    assert_non_null(strstr(out, "want a socket path of at most 107 bytes"));
     snprintf(cmd, sizeof cmd, "%s run udp-echo-client --count x 2>&1", tw_cli_twin);
     assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "udp-echo-client: --count: expected an integer 0..1000000, got 'x'"));
@@ -188,6 +233,8 @@ int main(void)
         cmocka_unit_test_teardown(test_socat_against_udp_server, tw_cli_teardown),
         cmocka_unit_test_teardown(test_udp_client_against_socat, tw_cli_teardown),
         cmocka_unit_test_teardown(test_udp_client_nobody_there, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_unix_client_without_bind_gets_its_echo,
+                                  tw_cli_teardown),
         cmocka_unit_test_teardown(test_udp_bad_usage, tw_cli_teardown),
         cmocka_unit_test_teardown(test_udp_apps_by_name, tw_cli_teardown),
     };

@@ -1,7 +1,8 @@
 /* tests/test_record_cli.c - `twin run --record` under real clients on
  * loopback, then `twin replay` of the file in the simulator: the echo
  * server under socat, the UDP echo server under socat, the RESP server
- * under redis-cli and redis-benchmark (200 requests). Each replay must
+ * under redis-cli and redis-benchmark (200 requests), the echo and UDP
+ * echo clients against the servers' recorded answers. Each replay must
  * report the very writes the real run made (exit 0, "replay: SAME").
  * A scenario node replays a recording too. Then what the command says
  * about its options, a difference, and the
@@ -154,6 +155,44 @@ static void test_echo_client_replays_against_a_listening_peer(void **state)
         fail_msg("%s", out);
 }
 
+/* A UDP client app: its endpoint is connected to the server's address,
+ * so it takes datagrams from that address alone, and its own port is the
+ * system's pick, another in the replay. The replay's peer binds the
+ * server's recorded port and answers to wherever the app's datagram came
+ * from: the client gets its echo and the replay is the same. */
+static void test_udp_echo_client_replays_against_a_bound_peer(void **state)
+{
+    (void)state;
+    char *sv[] = {tw_cli_twin, "run", "udp-echo-server", "--port", "0", NULL};
+    tw_proc srv;
+    tw_proc_spawn(&srv, sv);
+    char line[256];
+    unsigned port = 0;
+    assert_true(tw_proc_line(&srv, line, sizeof line)); /* Starting ... */
+    assert_true(tw_proc_line(&srv, line, sizeof line));
+    assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
+    char cmd[512], out[4096];
+    snprintf(cmd, sizeof cmd, "%s run --record %s/uclient.rec udp-echo-client --connect "
+             "127.0.0.1:%u --message hello 2>&1", tw_cli_twin, dir, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
+    snprintf(cmd, sizeof cmd, "%s replay %s/uclient.rec udp-echo-client --connect "
+             "127.0.0.1:%u --message hello 2>&1", tw_cli_twin, dir, port);
+    int rc = tw_cli_run(cmd, out, sizeof out);
+    if (rc != 0 || !strstr(out, "Received: 'hello'") || !strstr(out, "replay: SAME"))
+        fail_msg("exit %d: %s", rc, out);
+    /* Another message: the datagram that differs, and where the endpoint
+     * was connected to. */
+    snprintf(cmd, sizeof cmd, "%s replay %s/uclient.rec udp-echo-client --connect "
+             "127.0.0.1:%u --message help 2>&1", tw_cli_twin, dir, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
+    char want[128];
+    snprintf(want, sizeof want, " udp -> 127.0.0.1:%u): the writes differ at datagram 0: "
+             "expected \"hello\", got \"help\"", port);
+    if (!strstr(out, want))
+        fail_msg("wanted '%s' in: %s", want, out);
+}
+
 /* A scenario node of kind replay: the RESP recording's peers played
  * against resp-server on a node of a scenario file; against echo-server
  * the run is a correctness failure naming the first difference. */
@@ -271,6 +310,8 @@ int main(void)
         cmocka_unit_test_teardown(test_resp_server_under_redis_tools_replays_the_same,
                                   tw_cli_teardown),
         cmocka_unit_test_teardown(test_echo_client_replays_against_a_listening_peer,
+                                  tw_cli_teardown),
+        cmocka_unit_test_teardown(test_udp_echo_client_replays_against_a_bound_peer,
                                   tw_cli_teardown),
         cmocka_unit_test_teardown(test_scenario_node_replays_a_recording, tw_cli_teardown),
         cmocka_unit_test_teardown(test_record_options_are_checked, tw_cli_teardown),

@@ -93,6 +93,28 @@ static void test_unknown_key(void **state)
                  "unknown key 'untill'");
 }
 
+/* A typo gets the key it was meant to be; a key like none gets every key
+ * the place takes, the last of a timeline entry's dozens included. */
+static void test_unknown_key_is_answered_with_the_near_one_or_all(void **state)
+{
+    (void)state;
+    expect_error(cat(good_head, "timeline:\n  - {at: 1s, dgram: [client, server], "
+                                "for: 1s, dorp: 20%}\n"),
+                 12, 48, "unknown key 'dorp' in a timeline entry (did you mean 'drop'?)");
+    expect_error(cat(good_head, "network: {latncy: 1ms}\n"), 11, 11,
+                 "(did you mean 'latency'?)");
+    const char *text = cat(good_head, "timeline:\n  - {at: 1s, crash: server, bits: 3}\n");
+    expect_error(text, 12, 29,
+                 "unknown key 'bits' in a timeline entry (expected one of: at, for, ");
+    for (int k = TW_SIM_FAULT_PARTITION; k < TW_SIM_FAULT_KINDS; k++) {
+        char want[48];
+        snprintf(want, sizeof want, " %s,", tw_sim_fault_kind_info(k)->name);
+        if (k == TW_SIM_FAULT_KINDS - 1) /* the last key, or before its modifiers */
+            snprintf(want, sizeof want, " %s", tw_sim_fault_kind_info(k)->name);
+        expect_error(text, 12, 29, want);
+    }
+}
+
 static void test_wrong_type(void **state)
 {
     (void)state;
@@ -403,6 +425,51 @@ static void test_write_round_trip(void **state)
     assert_true(files >= 8);
 }
 
+/* Probabilities are written in the fewest digits that read back as the
+ * same number: a file's 20% as 0.2, not 0.20000000000000001; a value
+ * that needs all 17 digits keeps them. */
+static void test_probabilities_write_back_short(void **state)
+{
+    (void)state;
+    tw_scenario *sc = expect_ok(cat(good_head,
+        "network: {reorder: 20%, loss: 1%, duplicate: 0.30000000000000004}\n"));
+    char *text = written(sc);
+    if (!strstr(text, "reorder: 0.2") || strstr(text, "0.2000") ||
+        !strstr(text, "loss: 0.01") || strstr(text, "0.0100") ||
+        !strstr(text, "duplicate: 0.30000000000000004"))
+        fail_msg("%s", text);
+    tw_scenario *again = expect_ok(text);
+    char *two = written(again);
+    assert_string_equal(text, two);
+    free(text);
+    free(two);
+    tw_scenario_free(sc);
+    tw_scenario_free(again);
+}
+
+/* What a run prints of its network: no bandwidth given is no limit, said
+ * as such; a limit is its bytes per second. */
+static void test_describe_says_bandwidth_unlimited(void **state)
+{
+    (void)state;
+    const char *with[] = {"", "network: {bandwidth: 8Mbit/s}\n"};
+    const char *want[] = {"network: latency uniform [100us..1ms], bandwidth unlimited, rcvbuf",
+                          ", bandwidth 1000000 B/s, rcvbuf"};
+    for (int i = 0; i < 2; i++) {
+        tw_scenario *sc = expect_ok(cat(good_head, with[i]));
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        assert_non_null(f);
+        tw_scenario_describe(sc, f);
+        fclose(f);
+        if (!strstr(text, want[i]) || strstr(text, "bandwidth 0 B/s"))
+            fail_msg("want '%s' in:\n%s", want[i], text);
+        free(text);
+        tw_scenario_free(sc);
+    }
+}
+
 /* The contract expectation's four words, as they are written back:
  * strict is the default and writes as true. */
 static void test_contract_modes_write_back(void **state)
@@ -633,6 +700,7 @@ int main(void)
         TW_TEST(test_yaml_syntax),
         TW_TEST(test_unknown_key),
         TW_TEST(test_describe_bandwidth),
+        TW_TEST(test_unknown_key_is_answered_with_the_near_one_or_all),
         TW_TEST(test_wrong_type),
         TW_TEST(test_unknown_app),
         TW_TEST(test_negative_time),
@@ -642,6 +710,8 @@ int main(void)
         TW_TEST(test_hostile),
         TW_TEST(test_good_file_loads),
         TW_TEST(test_write_round_trip),
+        TW_TEST(test_probabilities_write_back_short),
+        TW_TEST(test_describe_says_bandwidth_unlimited),
         TW_TEST(test_contract_modes_write_back),
         TW_TEST(test_every_fault_kind_in_a_timeline_and_a_swarm),
         TW_TEST(test_chunk_split),

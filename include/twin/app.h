@@ -26,14 +26,34 @@ typedef struct tw_app {
     /* Parse argv (argv[0] is the app name) and start on loop. Human output
      * goes to out. On success *state is the app's and 0 is returned; on
      * error a message is written to out, nothing is left open, and a
-     * negative errno (-EINVAL for bad options) is returned. */
+     * negative errno (-EINVAL for bad options: `twin run` then prints the
+     * usage after the message) is returned.
+     *
+     * out is a stdio stream, buffered as stdio buffers: under `twin run`
+     * with its output going to a file, a pipe or a journal, a line shows
+     * when the app calls fflush(out) or some 8 KiB later, and not at all
+     * if the process is killed first. An app that logs (a server telling
+     * of accept errors, a client of its reconnects) flushes after each
+     * line, as the built-in apps do. Keep out for the life of the state:
+     * it is valid until free or discard returns. */
     int (*start)(tw_loop *loop, int argc, char **argv, FILE *out,
                  void **state);
     /* Exit status of a finished run: 0 when the app did its job. NULL:
      * always 0 (a server has no job to finish). */
     int (*result)(void *state);
-    /* Release the state. The loop has finished, or the node crashed (its
-     * transports are already gone). NULL: nothing to release. */
+    /* Release the state. The loop has stopped (`twin run`: the app's
+     * work ran out, or SIGINT or SIGTERM came), or, in a simulated run,
+     * its node was torn down (a crash, or the run's end) and discard is
+     * NULL: its transports, timers and connects in flight are then
+     * already gone, with no call back. After a stop under `twin run` the
+     * loop is still alive: the app's transports may be open, its timers
+     * pending, a connect under way, and `twin run` runs the loop for
+     * another 100 ms after free, so that the closes free starts can
+     * finish. So free cancels its timers, closes (or aborts) its
+     * transports and servers, and leaves whatever a callback still to
+     * come will touch alive (examples/kv/kv.c's kv_client_free: a connect
+     * in flight keeps its own small record, which it frees when it ends),
+     * or a callback reaches freed memory. NULL: nothing to release. */
     void (*free)(void *state);
 
     /* Optional; NULL means "nothing to say". Scenarios (twin/scenario.h)

@@ -82,7 +82,10 @@ typedef struct tw_datagram_opts {
  * Creates the endpoint at once (binding and connecting a datagram socket
  * need no network round trip), calls factory(arg) for its protocol, and
  * then, from the loop, the protocol's connection_made followed by
- * cb(arg, transport, 0). cb may be NULL.
+ * cb(arg, transport, 0). cb may be NULL; a failure after the call
+ * returned (a host name below that does not resolve, a bind to its
+ * address that fails) is then told to nobody: an endpoint with a host by
+ * name wants a cb.
  *
  * Errors about the call are returned and cb is never called: -EINVAL (NULL
  * loop, factory or opts; no family could be told; the addresses' families

@@ -9,7 +9,8 @@
  * connection_made runs from the loop, and then cb(arg, transport, 0) runs.
  * On failure cb(arg, NULL, err) runs from the loop and the factory is never
  * called. If the call itself returns an error, cb is never called.
- * factory and cb share `arg`. cb may be NULL.
+ * factory and cb share `arg`. cb may be NULL: a failure is then told to
+ * nobody, and the protocol never hears of it either (it was never made).
  */
 #ifndef TWIN_NET_H
 #define TWIN_NET_H
