@@ -68,7 +68,11 @@ tw_tls_ctx *tw__tls_app_ctx(const tw__tls_app *a, tw_tls_role role,
     if (rc < 0) {
         fprintf(out, "%s: TLS: %s\n", app, tw_tls_ctx_error(ctx));
         tw_tls_ctx_free(ctx);
-        *err = rc;
+        /* Well-formed options naming files that do not do (a key that
+         * does not fit its certificate, a PEM that is none): no bad
+         * option (-EINVAL would have `twin run` print the usage after
+         * the message that says it all). */
+        *err = rc == -EINVAL ? -EBADMSG : rc;
         return NULL;
     }
     if (!quiet)

@@ -134,6 +134,10 @@ static void test_bad_tls_options(void **state)
              tw_cli_twin, files.cert, files.wrong_key);
     assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "mismatch"));
+    /* the options were well formed, the files did not fit: the message
+     * says so, and no usage follows it */
+    if (strstr(out, "usage:"))
+        fail_msg("a key that does not fit its certificate is answered with the usage:\n%s", out);
     snprintf(cmd, sizeof cmd, "%s run echo-client --unix /tmp/x.sock --tls 2>&1",
              tw_cli_twin);
     assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
