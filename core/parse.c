@@ -273,3 +273,36 @@ char *tw_format_duration(tw_ns ns, char *buf, size_t len)
              (unsigned long long)(mag / u->unit), u->name);
     return buf;
 }
+
+/* ---- names mistyped ---- */
+
+/* Optimal string alignment distance (Damerau's, each piece edited once),
+ * capped. */
+unsigned tw_parse_distance(const char *a, size_t la, const char *b)
+{
+    enum { CAP = TW_PARSE_FAR, MAXLEN = 64 };
+    size_t lb = strlen(b);
+    if (la > MAXLEN || lb > MAXLEN)
+        return CAP;
+    if ((la > lb ? la - lb : lb - la) >= CAP)
+        return CAP;
+    unsigned d[MAXLEN + 1][MAXLEN + 1];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (unsigned)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned cost = a[i - 1] != b[j - 1];
+            unsigned v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb] < CAP ? d[la][lb] : CAP;
+}

@@ -326,36 +326,6 @@ static int set_defaults(const tw_opt *t, char *dst, char **end_argv,
 
 /* ---- suggestions ---- */
 
-/* Optimal string alignment distance, capped: 3 means "3 or more". */
-static unsigned distance(const char *a, size_t la, const char *b)
-{
-    enum { CAP = 3, MAXLEN = 64 };
-    size_t lb = strlen(b);
-    if (la > MAXLEN || lb > MAXLEN)
-        return CAP;
-    if ((la > lb ? la - lb : lb - la) >= CAP)
-        return CAP;
-    unsigned d[MAXLEN + 1][MAXLEN + 1];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (unsigned)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (unsigned)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned cost = a[i - 1] != b[j - 1];
-            unsigned v = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < v)
-                v = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < v)
-                v = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < v)
-                v = d[i - 2][j - 2] + 1;
-            d[i][j] = v;
-        }
-    return d[la][lb] < CAP ? d[la][lb] : CAP;
-}
-
 /* The closest name: a prefix of it, or within two edits; NULL when none
  * or when two are equally close. */
 typedef struct guess {
@@ -377,7 +347,8 @@ static void suggest(const tw_opt *t, const char *name, size_t len, guess *g)
         unsigned s;
         if (len >= 2 && strncmp(t->name, name, len) == 0)
             s = 0; /* what was typed begins this name */
-        else if ((s = distance(name, len, t->name)) >= 3 || s * 2 >= strlen(t->name))
+        else if ((s = tw_parse_distance(name, len, t->name)) >= TW_PARSE_FAR ||
+                 s * 2 >= strlen(t->name))
             continue;
         if (!g->name || s < g->score)
             *g = (guess){t->name, s, false};

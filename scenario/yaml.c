@@ -225,44 +225,16 @@ yaml_node_t *sc_pair_value(sc_yaml *y, yaml_node_t *n, int i)
     return yaml_document_get_node(&y->doc, n->data.mapping.pairs.start[i].value);
 }
 
-/* Edits (insert, delete, change, swap of neighbours) from a to b, or 3
- * for three and more: a key that far off is no typo. */
-static unsigned key_distance(const char *a, const char *b)
-{
-    enum { W = 48 };
-    size_t la = strlen(a), lb = strlen(b);
-    if (la >= W || lb >= W || (la > lb ? la - lb : lb - la) >= 3)
-        return 3;
-    unsigned d[W][W];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (unsigned)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (unsigned)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < v)
-                v = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < v)
-                v = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < v)
-                v = d[i - 2][j - 2] + 1;
-            d[i][j] = v;
-        }
-    return d[la][lb] < 3 ? d[la][lb] : 3;
-}
-
 /* The one key of keys nearest to name, if it is near enough to be what
  * was meant (fewer edits than half its length, and no other as near). */
 static const char *key_guess(const char *name, const char *const keys[])
 {
     const char *best = NULL;
-    unsigned best_d = 3;
+    unsigned best_d = TW_PARSE_FAR; /* (a key that far off is no typo) */
     bool tie = false;
     for (const char *const *x = keys; *x; x++) {
-        unsigned d = key_distance(name, *x);
-        if (d >= 3 || d * 2 >= strlen(*x))
+        unsigned d = tw_parse_distance(name, strlen(name), *x);
+        if (d >= TW_PARSE_FAR || d * 2 >= strlen(*x))
             continue;
         tie = d == best_d;
         if (d < best_d) {

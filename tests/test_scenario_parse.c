@@ -115,6 +115,26 @@ static void test_unknown_key_is_answered_with_the_near_one_or_all(void **state)
     }
 }
 
+/* The distance behind every "did you mean" (scenario keys, app options):
+ * one for a letter put in, left out, changed, or two swapped; capped. */
+static void test_parse_distance(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_parse_distance("latency", 7, "latency"), 0);
+    assert_int_equal(tw_parse_distance("lantecy", 7, "latency"), 2);
+    assert_int_equal(tw_parse_distance("latnecy", 7, "latency"), 1); /* a swap */
+    assert_int_equal(tw_parse_distance("latenc", 6, "latency"), 1);
+    assert_int_equal(tw_parse_distance("latencyy", 8, "latency"), 1);
+    assert_int_equal(tw_parse_distance("lat", 3, "latency"), TW_PARSE_FAR);
+    assert_int_equal(tw_parse_distance("seedsX", 5, "seeds"), 0); /* la bytes only */
+    assert_int_equal(tw_parse_distance("drop", 4, "loss"), TW_PARSE_FAR);
+    char long_name[80];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = 0;
+    assert_int_equal(tw_parse_distance(long_name, strlen(long_name), long_name),
+                     TW_PARSE_FAR); /* past 64 bytes: no guess */
+}
+
 static void test_wrong_type(void **state)
 {
     (void)state;
@@ -701,6 +721,7 @@ int main(void)
         TW_TEST(test_unknown_key),
         TW_TEST(test_describe_bandwidth),
         TW_TEST(test_unknown_key_is_answered_with_the_near_one_or_all),
+        TW_TEST(test_parse_distance),
         TW_TEST(test_wrong_type),
         TW_TEST(test_unknown_app),
         TW_TEST(test_negative_time),

@@ -53,6 +53,14 @@ char *tw_format_hostport(const char *host, uint16_t port, char *buf, size_t len)
  * Returns buf. buf should hold 32 bytes. */
 char *tw_format_duration(tw_ns ns, char *buf, size_t len);
 
+/* How far a mistyped name is from a known one, for "did you mean":
+ * the edits (a character put in, left out, changed, or two neighbours
+ * swapped) that turn a (its first la bytes) into b, counted up to
+ * TW_PARSE_FAR: that many or more, and any name over 64 bytes, give
+ * TW_PARSE_FAR. */
+#define TW_PARSE_FAR 3u
+unsigned tw_parse_distance(const char *a, size_t la, const char *b);
+
 #ifdef __cplusplus
 }
 #endif
