@@ -125,32 +125,48 @@ static void test_resp_server_under_redis_tools_replays_the_same(void **state)
         fail_msg("%s", out);
 }
 
+/* A client app recorded against a server of twin's own (argv; its line
+ * "Serving on 127.0.0.1:PORT" comes after skip others), the server
+ * stopped, then replayed with the same options against the replay's own
+ * peer: it gets what it got (said, a line of its output) and the replay
+ * is the same. Replayed with another message, the replay fails: out has
+ * what it said, and the server's port is returned to name it. */
+static unsigned record_then_replay(char **server, int skip, const char *app,
+                                   const char *said, char *out, size_t outlen)
+{
+    tw_proc srv;
+    tw_proc_spawn(&srv, server);
+    char line[256];
+    unsigned port = 0;
+    for (int i = 0; i < skip; i++)
+        assert_true(tw_proc_line(&srv, line, sizeof line));
+    assert_true(tw_proc_line(&srv, line, sizeof line));
+    assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s run --record %s/%s.rec %s --connect "
+             "127.0.0.1:%u --message hello 2>&1", tw_cli_twin, dir, app, app, port);
+    assert_int_equal(tw_cli_run(cmd, out, outlen), 0);
+    assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
+    snprintf(cmd, sizeof cmd, "%s replay %s/%s.rec %s --connect "
+             "127.0.0.1:%u --message hello 2>&1", tw_cli_twin, dir, app, app, port);
+    int rc = tw_cli_run(cmd, out, outlen);
+    if (rc != 0 || !strstr(out, said) || !strstr(out, "replay: SAME"))
+        fail_msg("exit %d: %s", rc, out);
+    snprintf(cmd, sizeof cmd, "%s replay %s/%s.rec %s --connect "
+             "127.0.0.1:%u --message help 2>&1", tw_cli_twin, dir, app, app, port);
+    assert_int_equal(tw_cli_run(cmd, out, outlen), 1);
+    return port;
+}
+
 /* A client app: its connection is made by the app, so in the replay a
  * peer listens on the recorded port and answers as the server did. */
 static void test_echo_client_replays_against_a_listening_peer(void **state)
 {
     (void)state;
     char *sv[] = {tw_cli_twin, "run", "echo-server", "--port", "0", "--keep-open", NULL};
-    tw_proc srv;
-    tw_proc_spawn(&srv, sv);
-    char line[256];
-    unsigned port = 0;
-    assert_true(tw_proc_line(&srv, line, sizeof line));
-    assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
-    char cmd[512], out[4096];
-    snprintf(cmd, sizeof cmd, "%s run --record %s/client.rec echo-client --connect "
-             "127.0.0.1:%u --message hello 2>&1", tw_cli_twin, dir, port);
-    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
-    assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
-    snprintf(cmd, sizeof cmd, "%s replay %s/client.rec echo-client --connect "
-             "127.0.0.1:%u --message hello 2>&1", tw_cli_twin, dir, port);
-    int rc = tw_cli_run(cmd, out, sizeof out);
-    if (rc != 0 || !strstr(out, "Data received: 'hello'") || !strstr(out, "replay: SAME"))
-        fail_msg("exit %d: %s", rc, out);
+    char out[4096];
+    record_then_replay(sv, 0, "echo-client", "Data received: 'hello'", out, sizeof out);
     /* Another message: the first byte that differs, named. */
-    snprintf(cmd, sizeof cmd, "%s replay %s/client.rec echo-client --connect "
-             "127.0.0.1:%u --message help 2>&1", tw_cli_twin, dir, port);
-    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
     if (!strstr(out, "the writes differ at byte 3: expected \"lo\", got \"p\""))
         fail_msg("%s", out);
 }
@@ -164,28 +180,11 @@ static void test_udp_echo_client_replays_against_a_bound_peer(void **state)
 {
     (void)state;
     char *sv[] = {tw_cli_twin, "run", "udp-echo-server", "--port", "0", NULL};
-    tw_proc srv;
-    tw_proc_spawn(&srv, sv);
-    char line[256];
-    unsigned port = 0;
-    assert_true(tw_proc_line(&srv, line, sizeof line)); /* Starting ... */
-    assert_true(tw_proc_line(&srv, line, sizeof line));
-    assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
-    char cmd[512], out[4096];
-    snprintf(cmd, sizeof cmd, "%s run --record %s/uclient.rec udp-echo-client --connect "
-             "127.0.0.1:%u --message hello 2>&1", tw_cli_twin, dir, port);
-    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
-    assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
-    snprintf(cmd, sizeof cmd, "%s replay %s/uclient.rec udp-echo-client --connect "
-             "127.0.0.1:%u --message hello 2>&1", tw_cli_twin, dir, port);
-    int rc = tw_cli_run(cmd, out, sizeof out);
-    if (rc != 0 || !strstr(out, "Received: 'hello'") || !strstr(out, "replay: SAME"))
-        fail_msg("exit %d: %s", rc, out);
+    char out[4096];
+    unsigned port = record_then_replay(sv, 1, "udp-echo-client", "Received: 'hello'", out,
+                                       sizeof out);
     /* Another message: the datagram that differs, and where the endpoint
      * was connected to. */
-    snprintf(cmd, sizeof cmd, "%s replay %s/uclient.rec udp-echo-client --connect "
-             "127.0.0.1:%u --message help 2>&1", tw_cli_twin, dir, port);
-    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
     char want[128];
     snprintf(want, sizeof want, " udp -> 127.0.0.1:%u): the writes differ at datagram 0: "
              "expected \"hello\", got \"help\"", port);
