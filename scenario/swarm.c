@@ -62,11 +62,37 @@ static int parse_swarm_kinds(sc_yaml *y, tw_scenario *sc, yaml_node_t *n)
     return 0;
 }
 
+/* The impairments the swarm's dgram kind may draw, by the names a
+ * timeline's dgram fault gives their probabilities (drop, duplicate,
+ * reorder, corrupt, refuse). */
+static int parse_dgram_kinds(sc_yaml *y, yaml_node_t *n, unsigned *kinds)
+{
+    _Static_assert(SC_DGRAM_PROBS == 5 && TW_SIM_SWARM_DGRAM_ALL == 0x1fu,
+                   "a bit of dgram_kinds for each of the dgram fault's names");
+    int len;
+    if (sc_seq(y, n, "dgram_kinds", SC_DGRAM_PROBS, &len) < 0)
+        return -EINVAL;
+    *kinds = 0;
+    for (int i = 0; i < len; i++) {
+        yaml_node_t *e = sc_item(y, n, i);
+        size_t k = 0;
+        while (k < SC_DGRAM_PROBS && strcmp(sc_text(e), sc_dgram_probs[k].key) != 0)
+            k++;
+        if (k == SC_DGRAM_PROBS)
+            return sc_fail(y, e, "dgram_kinds are drop, duplicate, reorder, corrupt "
+                                 "and refuse");
+        *kinds |= 1u << k;
+    }
+    if (!*kinds)
+        return sc_fail(y, n, "dgram_kinds needs at least one impairment");
+    return 0;
+}
+
 int sc_parse_swarm(sc_yaml *y, tw_scenario *sc, yaml_node_t *n)
 {
     static const char *const keys[] = {
         "faults", "nodes", "window", "count", "duration", "loss_max",
-        "skew_max", "drift_max", "dgram_max", "program", NULL,
+        "skew_max", "drift_max", "dgram_max", "dgram_kinds", "program", NULL,
     };
     sc_swarm *sw = &sc->swarm;
     tw_sim_swarm_spec *s = &sw->spec;
@@ -118,6 +144,8 @@ int sc_parse_swarm(sc_yaml *y, tw_scenario *sc, yaml_node_t *n)
     if ((v = sc_get(y, n, "loss_max")) && sc_prob(y, v, "loss_max", &s->loss_max) < 0)
         return -EINVAL;
     if ((v = sc_get(y, n, "dgram_max")) && sc_prob(y, v, "dgram_max", &s->dgram_max) < 0)
+        return -EINVAL;
+    if ((v = sc_get(y, n, "dgram_kinds")) && parse_dgram_kinds(y, v, &s->dgram_kinds) < 0)
         return -EINVAL;
     if ((v = sc_get(y, n, "skew_max")) && sc_dur(y, v, "skew_max", &s->skew_max) < 0)
         return -EINVAL;

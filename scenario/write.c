@@ -467,6 +467,16 @@ static void write_tail(FILE *f, const tw_scenario *sc)
         fprintf(f, "  dgram_max: ");
         sc_write_prob(f, s->dgram_max);
         fputc('\n', f);
+        if (s->dgram_kinds && s->dgram_kinds != TW_SIM_SWARM_DGRAM_ALL) {
+            fprintf(f, "  dgram_kinds: [");
+            const char *sep = "";
+            for (size_t i = 0; i < SC_DGRAM_PROBS; i++)
+                if (s->dgram_kinds & (1u << i)) {
+                    fprintf(f, "%s%s", sep, sc_dgram_probs[i].key);
+                    sep = ", ";
+                }
+            fprintf(f, "]\n");
+        }
     }
     if (sw->program[0]) {
         fprintf(f, "  program: ");

@@ -59,6 +59,8 @@ int tw_sim_swarm_spec_check(const tw_sim_swarm_spec *s, int nnodes,
     else if (!(s->loss_max >= 0 && s->loss_max <= 1) ||
              !(s->dgram_max >= 0 && s->dgram_max <= 1))
         *why = "probabilities are in [0, 1]";
+    else if (s->dgram_kinds & ~TW_SIM_SWARM_DGRAM_ALL)
+        *why = "dgram_kinds has bits that are no impairment";
     else if (s->skew_max < 0 || s->drift_max < 0 || s->drift_max > 999999)
         *why = "skew_max >= 0 and drift_max in [0, 999999]";
     else if ((s->kinds & (1u << TW_SIM_FAULT_KILL)) &&
@@ -129,11 +131,18 @@ static void draw_loss(tw_sim_prng *r, const tw_sim_swarm_spec *s,
     }
 }
 
-/* One impairment, its probability up to dgram_max. */
+/* One impairment of those dgram_kinds allows (one draw among them: with
+ * all five, the k-th is kind k), its probability up to dgram_max. */
 static void draw_dgram(tw_sim_prng *r, const tw_sim_swarm_spec *s,
                        tw_sim_dgram_opts *o)
 {
-    uint64_t which = tw_sim_prng_below(r, 5);
+    unsigned allowed = s->dgram_kinds ? s->dgram_kinds : TW_SIM_SWARM_DGRAM_ALL;
+    assert(allowed && !(allowed & ~TW_SIM_SWARM_DGRAM_ALL)); /* spec_check */
+    uint64_t k = tw_sim_prng_below(r, (uint64_t)__builtin_popcount(allowed));
+    unsigned which = 0;
+    for (;; which++)
+        if ((allowed >> which & 1u) && k-- == 0)
+            break;
     double p = s->dgram_max * (0.1 + 0.9 * tw_sim_prng_double(r));
     memset(o, 0, sizeof *o);
     switch (which) {

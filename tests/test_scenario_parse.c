@@ -467,6 +467,36 @@ static void test_probabilities_write_back_short(void **state)
     tw_scenario_free(again);
 }
 
+/* The swarm's dgram_kinds: the impairments its dgram faults may draw, by
+ * a timeline dgram fault's names; written back as given, and a name that
+ * is none is refused, naming the five. */
+static void test_swarm_dgram_kinds(void **state)
+{
+    (void)state;
+    tw_scenario *sc = expect_ok(cat(good_head, "swarm: {faults: [dgram], dgram_kinds: "
+                                               "[drop, duplicate, reorder, refuse]}\n"));
+    char *text = written(sc);
+    if (!strstr(text, "  dgram_kinds: [drop, duplicate, reorder, refuse]\n"))
+        fail_msg("%s", text);
+    tw_scenario *again = expect_ok(text);
+    char *two = written(again);
+    assert_string_equal(text, two);
+    free(text);
+    free(two);
+    tw_scenario_free(sc);
+    tw_scenario_free(again);
+    /* all five, or none given: nothing to write */
+    sc = expect_ok(cat(good_head, "swarm: {faults: [dgram]}\n"));
+    text = written(sc);
+    assert_null(strstr(text, "dgram_kinds"));
+    free(text);
+    tw_scenario_free(sc);
+    expect_error(cat(good_head, "swarm: {faults: [dgram], dgram_kinds: [drop, flip]}\n"),
+                 11, 46, "dgram_kinds are drop, duplicate, reorder, corrupt and refuse");
+    expect_error(cat(good_head, "swarm: {faults: [dgram], dgram_kinds: []}\n"), 11, 39,
+                 "dgram_kinds needs at least one impairment");
+}
+
 /* What a run prints of its network: no bandwidth given is no limit, said
  * as such; a limit is its bytes per second. */
 static void test_describe_says_bandwidth_unlimited(void **state)
@@ -722,6 +752,7 @@ int main(void)
         TW_TEST(test_describe_bandwidth),
         TW_TEST(test_unknown_key_is_answered_with_the_near_one_or_all),
         TW_TEST(test_parse_distance),
+        TW_TEST(test_swarm_dgram_kinds),
         TW_TEST(test_wrong_type),
         TW_TEST(test_unknown_app),
         TW_TEST(test_negative_time),

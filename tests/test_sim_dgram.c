@@ -1014,6 +1014,56 @@ static uint64_t impaired_run(uint64_t seed, char **text, size_t *len)
     return h;
 }
 
+/* The impairments a swarm's dgram faults draw, counted over many seeds:
+ * one bit each for drop, duplicate, reorder, corrupt, refuse. */
+typedef struct drawn_dgram {
+    unsigned seen; /* TW_SIM_SWARM_DGRAM_* bits drawn */
+    int faults;
+} drawn_dgram;
+
+static int count_dgram(void *arg, tw_ns at, const tw_sim_fault *f)
+{
+    (void)at;
+    drawn_dgram *d = arg;
+    const tw_sim_dgram_opts *o = &f->dgram;
+    d->faults++;
+    d->seen |= (o->loss_probability > 0 ? TW_SIM_SWARM_DGRAM_DROP : 0) |
+               (o->duplicate_probability > 0 ? TW_SIM_SWARM_DGRAM_DUPLICATE : 0) |
+               (o->reorder_probability > 0 ? TW_SIM_SWARM_DGRAM_REORDER : 0) |
+               (o->corrupt_probability > 0 ? TW_SIM_SWARM_DGRAM_CORRUPT : 0) |
+               (o->refuse_probability > 0 ? TW_SIM_SWARM_DGRAM_REFUSE : 0);
+    return 0;
+}
+
+/* dgram_kinds picks the impairments the swarm's dgram kind draws: left
+ * at 0 it draws all five; without corrupt, no seed's fault corrupts, and
+ * the other four still come. A bit that is no impairment is refused. */
+static void test_sim_swarm_dgram_kinds(void **state)
+{
+    (void)state;
+    tw_sim_swarm_spec spec;
+    tw_sim_swarm_spec_default(&spec, TW_SEC(4));
+    spec.kinds = 1u << TW_SIM_FAULT_DGRAM;
+    spec.count_min = spec.count_max = 4;
+    drawn_dgram all = {0}, some = {0};
+    for (uint64_t seed = 1; seed <= 200; seed++)
+        assert_int_equal(tw_sim_swarm_draw(&spec, seed, 2, count_dgram, &all), 4);
+    assert_int_equal(all.seen, TW_SIM_SWARM_DGRAM_ALL);
+    spec.dgram_kinds = TW_SIM_SWARM_DGRAM_ALL & ~TW_SIM_SWARM_DGRAM_CORRUPT;
+    for (uint64_t seed = 1; seed <= 200; seed++)
+        assert_int_equal(tw_sim_swarm_draw(&spec, seed, 2, count_dgram, &some), 4);
+    assert_int_equal(some.faults, 800);
+    assert_int_equal(some.seen, TW_SIM_SWARM_DGRAM_ALL & ~TW_SIM_SWARM_DGRAM_CORRUPT);
+    spec.dgram_kinds = TW_SIM_SWARM_DGRAM_CORRUPT;
+    drawn_dgram only = {0};
+    assert_int_equal(tw_sim_swarm_draw(&spec, 7, 2, count_dgram, &only), 4);
+    assert_int_equal(only.seen, TW_SIM_SWARM_DGRAM_CORRUPT);
+    spec.dgram_kinds = 1u << 5;
+    const char *why = NULL;
+    assert_int_equal(tw_sim_swarm_spec_check(&spec, 2, &why), -EINVAL);
+    assert_non_null(strstr(why, "dgram_kinds"));
+}
+
 static void test_sim_dgram_same_seed_same_trace(void **state)
 {
     (void)state;
@@ -1489,6 +1539,7 @@ int main(void)
         TW_TEST(test_sim_udp_echo_apps),
         TW_TEST(test_sim_udp_echo_apps_by_node_name),
         TW_TEST(test_sim_dgram_same_seed_same_trace),
+        TW_TEST(test_sim_swarm_dgram_kinds),
         TW_TEST(test_sim_unix_dgram_paths_are_per_node),
         TW_TEST(test_sim_unix_dgram_no_network_faults),
         TW_TEST(test_sim_unix_dgram_queue_bounds),

@@ -234,7 +234,18 @@ typedef struct tw_sim_swarm_spec {
     int32_t drift_max;        /* CLOCK, ppm */
     const char *program;      /* KILL: what it hits */
     double dgram_max;         /* DGRAM: probability ceiling [0.5] */
+    /* DGRAM: the impairments it may draw, one per fault: TW_SIM_SWARM_DGRAM_*
+     * bits; 0: all five. (A protocol that trusts its payloads, as a real
+     * host's UDP checksum lets it, leaves CORRUPT out.) */
+    unsigned dgram_kinds;
 } tw_sim_swarm_spec;
+
+#define TW_SIM_SWARM_DGRAM_DROP      (1u << 0) /* loss_probability */
+#define TW_SIM_SWARM_DGRAM_DUPLICATE (1u << 1)
+#define TW_SIM_SWARM_DGRAM_REORDER   (1u << 2)
+#define TW_SIM_SWARM_DGRAM_CORRUPT   (1u << 3)
+#define TW_SIM_SWARM_DGRAM_REFUSE    (1u << 4)
+#define TW_SIM_SWARM_DGRAM_ALL       0x1fu
 
 #define TW_SIM_SWARM_FAULTS_MAX 256
 
