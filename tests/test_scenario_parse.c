@@ -497,29 +497,6 @@ static void test_swarm_dgram_kinds(void **state)
                  "dgram_kinds needs at least one impairment");
 }
 
-/* What a run prints of its network: no bandwidth given is no limit, said
- * as such; a limit is its bytes per second. */
-static void test_describe_says_bandwidth_unlimited(void **state)
-{
-    (void)state;
-    const char *with[] = {"", "network: {bandwidth: 8Mbit/s}\n"};
-    const char *want[] = {"network: latency uniform [100us..1ms], bandwidth unlimited, rcvbuf",
-                          ", bandwidth 1000000 B/s, rcvbuf"};
-    for (int i = 0; i < 2; i++) {
-        tw_scenario *sc = expect_ok(cat(good_head, with[i]));
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        assert_non_null(f);
-        tw_scenario_describe(sc, f);
-        fclose(f);
-        if (!strstr(text, want[i]) || strstr(text, "bandwidth 0 B/s"))
-            fail_msg("want '%s' in:\n%s", want[i], text);
-        free(text);
-        tw_scenario_free(sc);
-    }
-}
-
 /* The contract expectation's four words, as they are written back:
  * strict is the default and writes as true. */
 static void test_contract_modes_write_back(void **state)
@@ -763,7 +740,6 @@ int main(void)
         TW_TEST(test_good_file_loads),
         TW_TEST(test_write_round_trip),
         TW_TEST(test_probabilities_write_back_short),
-        TW_TEST(test_describe_says_bandwidth_unlimited),
         TW_TEST(test_contract_modes_write_back),
         TW_TEST(test_every_fault_kind_in_a_timeline_and_a_swarm),
         TW_TEST(test_chunk_split),
