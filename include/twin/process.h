@@ -125,7 +125,9 @@ struct tw_subprocess_spec {
  *             twin/simfs.h, and any cwd is accepted); -EACCES not
  *             executable (simulated: -ENOENT, as for any name that no
  *             program is registered under)
- *   -EMFILE, -ENOMEM, and other errors of the system
+ *   -EMFILE, -ENOMEM, and other errors of the system; -EAGAIN on a
+ *             simulated node once the world's 2^20 processes are live
+ *             (a simulated child holds no descriptors: no -EMFILE there)
  *   -ENOTSUP  a backend without subprocesses
  * If the factory returns NULL the child is killed and cb(arg, NULL,
  * -ENOMEM) runs from the loop (the call itself returned 0).
