@@ -272,16 +272,25 @@ void tw__real_pipe_init(struct real_pipe *p, struct real_loop *l, int fd,
         interest_update(p); /* watch for the reader going away from now on */
 }
 
-/* What asyncio accepts: pipes, sockets and character devices. */
-static int check_fd(int fd)
+/* What asyncio accepts: pipes, sockets and character devices, open for
+ * the transport's direction. A pipe's write end taken as a read pipe
+ * would never be readable (epoll reports nothing), so the wrong end is
+ * refused with -EBADF, as read(2) would, and left open for the caller as
+ * the simulated backend leaves it. */
+static int check_fd(int fd, bool write)
 {
     struct stat st;
     if (tw_sys.fstat(fd, &st) < 0)
         return -errno;
+    int fl = tw_sys.fcntl(fd, F_GETFL, 0);
+    if (fl < 0)
+        return -errno;
+    int acc = fl & O_ACCMODE;
+    if (acc != O_RDWR && acc != (write ? O_WRONLY : O_RDONLY))
+        return -EBADF;
     if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !S_ISCHR(st.st_mode))
         return -EINVAL;
-    int fl = tw_sys.fcntl(fd, F_GETFL, 0);
-    if (fl < 0 || tw_sys.fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+    if (tw_sys.fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -errno;
     return 0;
 }
@@ -290,7 +299,7 @@ int tw__real_connect_pipe(tw_loop *loop, tw_protocol_factory factory,
                           void *arg, int fd, bool write, tw_connect_cb cb)
 {
     struct real_loop *l = tw__real_loop(loop);
-    int err = check_fd(fd);
+    int err = check_fd(fd, write);
     struct real_pipe *p = NULL;
     if (err == 0 && (p = calloc(1, sizeof *p)) == NULL)
         err = -ENOMEM;

@@ -110,7 +110,8 @@ static int fent_new(sim_fs *fs, const char *path, bool dir, sim_fent **out)
 /* ---- paths ---- */
 
 /* "/a/b" from in: a leading "/" added, "//" and a trailing "/" taken
- * out; -EINVAL for "." or ".." components, -ENAMETOOLONG. */
+ * out (the callers check dir_only on in first); -EINVAL for "." or ".."
+ * components, -ENAMETOOLONG. */
 static int norm(const char *in, char out[TW_FS_PATH_MAX + 1])
 {
     size_t k = 0;
@@ -139,6 +140,14 @@ static int norm(const char *in, char out[TW_FS_PATH_MAX + 1])
 }
 
 static bool is_root(const char *path) { return strcmp(path, "/") == 0; }
+
+/* A path that ends in "/" names a directory (Linux's rule): a file so
+ * named is -ENOTDIR, and creating a file under it -EISDIR. */
+static bool dir_only(const char *in)
+{
+    size_t len = strlen(in);
+    return len > 0 && in[len - 1] == '/';
+}
 
 static sim_fent *find(sim_fs *fs, const char *path)
 {
@@ -313,6 +322,10 @@ static int file_open(tw_loop *loop, const char *path, unsigned flags,
         ;
     else if (is_root(p) || (e && e->dir))
         rc = -EISDIR;
+    else if (dir_only(path) && (flags & TW_FILE_CREATE))
+        rc = -EISDIR;
+    else if (dir_only(path) && e)
+        rc = -ENOTDIR;
     else if (e && (flags & TW_FILE_EXCL))
         rc = -EEXIST;
     else if (!e && (rc = parent_ok(fs, p)) == 0 && !(flags & TW_FILE_CREATE))
@@ -535,6 +548,8 @@ static int fs_rename(tw_loop *loop, const char *from, const char *to)
         rc = is_root(pf) ? -ENOTSUP : -ENOENT;
     else if (e->dir)
         rc = -ENOTSUP; /* files only: a directory's children keep paths */
+    else if (dir_only(from) || dir_only(to))
+        rc = -ENOTDIR;
     else if ((r && r->dir) || is_root(pt))
         rc = -EISDIR;
     else if (r == e)
@@ -562,6 +577,8 @@ static int fs_unlink(tw_loop *loop, const char *path)
         rc = -EISDIR;
     else if (!e)
         rc = -ENOENT;
+    else if (dir_only(path))
+        rc = -ENOTDIR;
     else if ((rc = journal(fs, J_UNLINK, e, NULL, NULL)) == 0)
         e->visible = false;
     return charge(node_of(loop), T_UNLINK, false, 0, rc);

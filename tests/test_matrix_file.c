@@ -217,6 +217,35 @@ static void test_errors(void **state)
     drop_base(env);
 }
 
+/* A trailing "/" names a directory, as on Linux: a file so named is
+ * -ENOTDIR for open, unlink and rename, and an open that may create
+ * refuses such a name with -EISDIR. The file itself is untouched. */
+static void test_trailing_slash_names_a_directory(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    make_base(env);
+    tw_file *f;
+    put(env, "x", "x");
+    assert_int_equal(tw_file_open(env->loop, at("x/"), TW_FILE_READ, &f), -ENOTDIR);
+    assert_int_equal(tw_file_open(env->loop, at("x/"), TW_FILE_WRITE | TW_FILE_CREATE, &f),
+                     -EISDIR);
+    assert_int_equal(tw_file_open(env->loop, at("new/"), TW_FILE_WRITE | TW_FILE_CREATE, &f),
+                     -EISDIR);
+    assert_int_equal(tw_file_open(env->loop, at("new/"), TW_FILE_READ, &f), -ENOENT);
+    assert_int_equal(tw_fs_unlink(env->loop, at("x/")), -ENOTDIR);
+    assert_int_equal(tw_fs_rename(env->loop, at("x/"), at("y")), -ENOTDIR);
+    int n = 0;
+    assert_int_equal(tw_fs_list(env->loop, base, collect, &n), 1);
+    /* a directory named with a trailing "/" is fine */
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/", base);
+    assert_int_equal(tw_fs_fsync_dir(env->loop, dir), 0);
+    assert_int_equal(tw_file_open(env->loop, at("x"), TW_FILE_READ, &f), 0);
+    tw_file_close(f);
+    assert_int_equal(tw_fs_unlink(env->loop, at("x")), 0);
+    drop_base(env);
+}
+
 /* A file left open is closed with its loop (the teardown frees it:
  * the leak check sees nothing). */
 static void test_open_file_closed_with_loop(void **state)
@@ -238,6 +267,7 @@ int main(void)
         TW_MATRIX(test_append),
         TW_MATRIX(test_rename_unlink_list),
         TW_MATRIX(test_errors),
+        TW_MATRIX(test_trailing_slash_names_a_directory),
         TW_MATRIX(test_open_file_closed_with_loop),
     };
     return cmocka_run_group_tests_name("files (backend matrix)", tests, NULL, NULL);

@@ -185,6 +185,39 @@ static void test_pipe_refuses_bad_arguments(void **state)
     rec_free(&c.r);
 }
 
+/* The write end handed to connect_read_pipe (or the read end to
+ * connect_write_pipe) can never move: refused with -EBADF, the fd left
+ * open and the callback never called, so the right call can still take
+ * it. */
+static void test_pipe_refuses_the_wrong_end(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    pipe_pair pp;
+    rec_client_init(&pp.w, 0);
+    rec_client_init(&pp.rd, 0);
+    assert_int_equal(tw_env_pipe(env, pp.fds), 0);
+    assert_int_equal(tw_connect_read_pipe(env->loop, rec_client_factory, &pp.rd,
+                                          pp.fds[1], rec_client_cb), -EBADF);
+    assert_int_equal(tw_connect_write_pipe(env->loop, rec_client_factory, &pp.w,
+                                           pp.fds[0], rec_client_cb), -EBADF);
+    tw_run_slice(env);
+    assert_false(pp.rd.res.called);
+    assert_false(pp.w.res.called);
+    /* both ends are still open: the right calls take them and carry data */
+    assert_int_equal(tw_connect_write_pipe(env->loop, rec_client_factory, &pp.w,
+                                           pp.fds[1], rec_client_cb), 0);
+    assert_int_equal(tw_connect_read_pipe(env->loop, rec_client_factory, &pp.rd,
+                                          pp.fds[0], rec_client_cb), 0);
+    TW_WAIT(env, pp.w.res.called && pp.rd.res.called);
+    assert_int_equal(tw_transport_write(pp.w.r.t, "ok", 2), 0);
+    assert_int_equal(tw_transport_write_eof(pp.w.r.t), 0);
+    TW_WAIT(env, pp.w.r.released && pp.rd.r.released);
+    assert_int_equal(pp.rd.r.len, 2);
+    assert_memory_equal(pp.rd.r.data, "ok", 2);
+    assert_string_equal(pp.rd.r.log, "MDEL");
+    pipes_free(&pp);
+}
+
 /* ---- spawning: the happy path ---- */
 
 static void write_hello_eof(prec *r)
@@ -789,6 +822,7 @@ int main(void)
         TW_MATRIX(test_write_pipe_reader_gone_with_data_waiting),
         TW_MATRIX(test_pipe_kinds_refuse_the_other_direction),
         TW_MATRIX(test_pipe_refuses_bad_arguments),
+        TW_MATRIX(test_pipe_refuses_the_wrong_end),
         TW_MATRIX(test_exec_cat_echoes_stdin),
         TW_MATRIX(test_shell_output_and_exit_status),
         TW_MATRIX(test_exit_status_true_false),

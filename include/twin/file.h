@@ -26,7 +26,9 @@
  * Paths are the system's on the real backend; on a simulated node they
  * are absolute within the node's file system ("/data/log"; a relative
  * path is taken from "/"), at most TW_FS_PATH_MAX bytes, without "." or
- * ".." components.
+ * ".." components. On both, a path ending in "/" names a directory: a
+ * file so named is -ENOTDIR, and an open with CREATE refuses it with
+ * -EISDIR.
  *
  * Threads: a file belongs to its loop's thread, as a transport does.
  */

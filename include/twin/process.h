@@ -53,8 +53,10 @@ extern "C" {
  * never called when the fd cannot be used.
  *
  * Ownership: the call refuses its arguments without touching fd with
- * -EINVAL (NULL loop or factory) or -EBADF (fd < 0, or on a simulated
- * node an fd that is not an open end of a tw_sim_pipe() of that node).
+ * -EINVAL (NULL loop or factory) or -EBADF (fd < 0; an fd not open for
+ * the transport's direction, such as a pipe's write end handed to
+ * connect_read_pipe; on a simulated node an fd that is not an open end
+ * of a tw_sim_pipe() of that node).
  * Past those checks the fd belongs to the call: the transport closes it,
  * or the call does before returning any other error. The fd is made
  * non-blocking. Real backend: a pipe (FIFO), a socket or a character
@@ -118,9 +120,14 @@ struct tw_subprocess_spec {
  *   -EINVAL   NULL loop/factory/argv, empty argv or argv[0], a bad stdio
  *             mode (STDOUT for stdin or stdout), an empty cwd
  *   -ENOENT   no such program (simulated: none registered under that
- *             name), or no such cwd (real backend: a simulated node has
- *             no file system); -EACCES not executable
- *   -EMFILE, -ENOMEM, and other errors of the system
+ *             name), or no such cwd (real backend only: a simulated
+ *             program does not run in the node's file system of
+ *             twin/simfs.h, and any cwd is accepted); -EACCES not
+ *             executable (simulated: -ENOENT, as for any name that no
+ *             program is registered under)
+ *   -EMFILE, -ENOMEM, and other errors of the system; -EAGAIN on a
+ *             simulated node once the world's 2^20 processes are live
+ *             (a simulated child holds no descriptors: no -EMFILE there)
  *   -ENOTSUP  a backend without subprocesses
  * If the factory returns NULL the child is killed and cb(arg, NULL,
  * -ENOMEM) runs from the loop (the call itself returned 0).

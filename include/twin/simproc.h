@@ -164,8 +164,9 @@ const char *tw_sim_proc_getenv(const tw_sim_proc *p, const char *name);
 /* The whole environment: NULL-terminated "NAME=value" strings, valid
  * until the process ends. */
 const char *const *tw_sim_proc_environ(const tw_sim_proc *p);
-/* Its working directory: the spawn's cwd, else "/". A simulated node has
- * no file system: any cwd is accepted. */
+/* Its working directory: the spawn's cwd, else "/". Processes do not
+ * see the node's file system (twin/simfs.h): any cwd is accepted, where
+ * the real backend refuses one that does not exist with -ENOENT. */
 const char *tw_sim_proc_cwd(const tw_sim_proc *p);
 
 /* ------------------------------------------------------------------ */
