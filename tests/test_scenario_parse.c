@@ -415,6 +415,21 @@ static char *written(const tw_scenario *sc)
     return text;
 }
 
+/* text parsed and written: the file it gives, which reads back to the
+ * same file again (the caller frees it). */
+static char *written_back(const char *text)
+{
+    tw_scenario *sc = expect_ok(text);
+    char *one = written(sc);
+    tw_scenario *again = expect_ok(one);
+    char *two = written(again);
+    assert_string_equal(one, two);
+    free(two);
+    tw_scenario_free(sc);
+    tw_scenario_free(again);
+    return one;
+}
+
 static void test_write_round_trip(void **state)
 {
     (void)state;
@@ -451,20 +466,13 @@ static void test_write_round_trip(void **state)
 static void test_probabilities_write_back_short(void **state)
 {
     (void)state;
-    tw_scenario *sc = expect_ok(cat(good_head,
+    char *text = written_back(cat(good_head,
         "network: {reorder: 20%, loss: 1%, duplicate: 0.30000000000000004}\n"));
-    char *text = written(sc);
     if (!strstr(text, "reorder: 0.2") || strstr(text, "0.2000") ||
         !strstr(text, "loss: 0.01") || strstr(text, "0.0100") ||
         !strstr(text, "duplicate: 0.30000000000000004"))
         fail_msg("%s", text);
-    tw_scenario *again = expect_ok(text);
-    char *two = written(again);
-    assert_string_equal(text, two);
     free(text);
-    free(two);
-    tw_scenario_free(sc);
-    tw_scenario_free(again);
 }
 
 /* The swarm's dgram_kinds: the impairments its dgram faults may draw, by
@@ -473,24 +481,15 @@ static void test_probabilities_write_back_short(void **state)
 static void test_swarm_dgram_kinds(void **state)
 {
     (void)state;
-    tw_scenario *sc = expect_ok(cat(good_head, "swarm: {faults: [dgram], dgram_kinds: "
-                                               "[drop, duplicate, reorder, refuse]}\n"));
-    char *text = written(sc);
+    char *text = written_back(cat(good_head, "swarm: {faults: [dgram], dgram_kinds: "
+                                             "[drop, duplicate, reorder, refuse]}\n"));
     if (!strstr(text, "  dgram_kinds: [drop, duplicate, reorder, refuse]\n"))
         fail_msg("%s", text);
-    tw_scenario *again = expect_ok(text);
-    char *two = written(again);
-    assert_string_equal(text, two);
     free(text);
-    free(two);
-    tw_scenario_free(sc);
-    tw_scenario_free(again);
     /* all five, or none given: nothing to write */
-    sc = expect_ok(cat(good_head, "swarm: {faults: [dgram]}\n"));
-    text = written(sc);
+    text = written_back(cat(good_head, "swarm: {faults: [dgram]}\n"));
     assert_null(strstr(text, "dgram_kinds"));
     free(text);
-    tw_scenario_free(sc);
     expect_error(cat(good_head, "swarm: {faults: [dgram], dgram_kinds: [drop, flip]}\n"),
                  11, 46, "dgram_kinds are drop, duplicate, reorder, corrupt and refuse");
     expect_error(cat(good_head, "swarm: {faults: [dgram], dgram_kinds: []}\n"), 11, 39,
