@@ -62,6 +62,13 @@ const tw_app *tw_app_find(const char *name)
     return NULL;
 }
 
+void tw_app_discard(const tw_app *app, void *state)
+{
+    void (*let_go)(void *) = !app ? NULL : app->discard ? app->discard : app->free;
+    if (let_go)
+        let_go(state);
+}
+
 int tw_app_register(const tw_app *app)
 {
     if (!app || !app->name || !*app->name || !app->start)

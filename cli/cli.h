@@ -26,6 +26,14 @@
 bool cli_parse_u64(const char *s, uint64_t *out);
 bool cli_parse_range(const char *s, uint64_t *a, uint64_t *b);
 
+/* Whether the run of result r got to fault e's time: it took effect, or
+ * the run went on past its time. One due after a failure stopped the run
+ * had no turn: "not reached", not inert. */
+static inline bool cli_fault_reached(const tw_scenario_effect *e, const tw_scenario_result *r)
+{
+    return e->count > 0 || e->at_ns < r->end_ns;
+}
+
 /* The program's name (the last part of its argv[0]), for messages. */
 const char *cli_name(void);
 /* The shared objects --load loaded, as given, in order (*n of them): a

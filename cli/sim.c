@@ -506,11 +506,9 @@ static void print_result(const cli_sim *c, const tw_scenario_result *res)
         printf("  faults, and how often each took effect:\n");
     for (size_t i = 0; i < res->neffects; i++) {
         const tw_scenario_effect *e = &res->effects[i];
-        /* A fault due after the run stopped (at a failure) had no turn:
-         * that is no sign it was aimed at nothing. */
-        const char *mark = e->count ? ""
-                           : e->at_ns >= res->end_ns ? "  <- not reached: the run ended first"
-                                                     : "  <- INERT: it touched nothing";
+        const char *mark = e->count                     ? ""
+                           : !cli_fault_reached(e, res) ? "  <- not reached: the run ended first"
+                                                        : "  <- INERT: it touched nothing";
         printf("    #%zu %s%s: %" PRIu64 " %s%s\n", e->index, e->what,
                e->drawn ? " (drawn)" : "", e->count, e->unit, mark);
     }

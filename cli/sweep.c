@@ -42,7 +42,7 @@ static void json_line(const cli_sim *c, const tw_scenario_result *r, double wall
         printf(", \"effect\": %" PRIu64 ", \"unit\": \"%s\", \"drawn\": %s, "
                "\"reached\": %s}",
                e->count, e->unit, e->drawn ? "true" : "false",
-               e->count > 0 || e->at_ns < r->end_ns ? "true" : "false");
+               cli_fault_reached(e, r) ? "true" : "false");
     }
     printf("], \"replay\": ");
     cli_json_str(stdout, replay);
@@ -99,7 +99,7 @@ static void tally_add(tally *t, const tw_scenario_result *r)
 {
     for (size_t i = 0; i < r->neffects; i++) {
         const tw_scenario_effect *e = &r->effects[i];
-        bool reached = e->count > 0 || e->at_ns < r->end_ns;
+        bool reached = cli_fault_reached(e, r);
         if (!e->drawn && e->index < t->nfile) {
             t->file_hits[e->index] += e->count > 0;
             t->file_reached[e->index] += reached;

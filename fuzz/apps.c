@@ -313,8 +313,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (a->done)
             a->done(state);
     }
-    a->result(state);
+    if (a->result)
+        a->result(state);
     tw_sim_free(sim); /* as a crash: the app's protocols are released */
-    (a->discard ? a->discard : a->free)(state);
+    tw_app_discard(a, state);
     return 0;
 }

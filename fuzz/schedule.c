@@ -98,8 +98,7 @@ static void node_stop(tw_loop *loop, void *arg)
     for (int k = 0; k < APPS_MAX; k++) {
         if (!n->state[k])
             continue;
-        const tw_app *app = n->app[k];
-        (app->discard ? app->discard : app->free)(n->state[k]);
+        tw_app_discard(n->app[k], n->state[k]);
         n->state[k] = NULL;
     }
 }

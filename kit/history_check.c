@@ -590,11 +590,12 @@ static void explain(search *S, const char *key, tw_history_verdict *out)
         at += (size_t)snprintf(buf + at, cap - at, "), where the key holds ");
     int32_t st = S->best_state;
     put_value(buf, cap, &at, st ? S->vt->s[st] : NULL, st ? S->vt->len[st] : 0, st == 0);
-    /* the ops that overlap it and were not placed (the search's bits,
-     * done with, mark the placed: one pass over the order, not one per op) */
+    /* the ops that overlap it and were not placed (the search's set,
+     * done with, marks the placed: one pass over the order, not one per op) */
     memset(S->set.bits, 0, S->set.words * sizeof *S->set.bits);
+    S->set.lo = S->set.hi = 0;
     for (size_t k = 0; k < S->best_depth; k++)
-        S->set.bits[(size_t)S->best[k] >> 6] |= UINT64_C(1) << (S->best[k] & 63);
+        opset_add(&S->set, (size_t)S->best[k]);
     int shown = 0;
     for (size_t i = 0; i < S->nops && shown < SHOW_CONCURRENT && at < cap; i++) {
         const kop *o = &S->ops[i];

@@ -746,9 +746,8 @@ static int node_start(tw_loop *loop, void *arg)
 static void node_stop(tw_loop *loop, void *arg)
 {
     rp_run *x = arg;
-    void (*let_go)(void *) = x->app->discard ? x->app->discard : x->app->free;
-    if (x->state && let_go)
-        let_go(x->state);
+    if (x->state)
+        tw_app_discard(x->app, x->state);
     x->state = NULL;
 }
 

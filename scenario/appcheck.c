@@ -90,13 +90,8 @@ int sc_check_apps(sc_yaml *y, const tw_scenario *sc)
                           : sc_fail(y, NULL, "node %s cannot be made", sc->nodes[i].name);
     /* The world goes first, then the states' memory: as after a crash. */
     tw_sim_free(sim);
-    for (size_t i = 0; i < nst; i++) {
-        void (*let_go)(void *) = !st[i].app ? NULL
-                                 : st[i].app->discard ? st[i].app->discard
-                                                      : st[i].app->free;
-        if (let_go)
-            let_go(st[i].state);
-    }
+    for (size_t i = 0; i < nst; i++)
+        tw_app_discard(st[i].app, st[i].state);
     free(st);
     return rc;
 }

@@ -97,10 +97,7 @@ static void node_stop(tw_loop *loop, void *arg)
         sc_app_rt *a = &n->apps[k];
         if (!a->state)
             continue;
-        const tw_app *app = a->spec->app;
-        void (*let_go)(void *) = app->discard ? app->discard : app->free;
-        if (let_go)
-            let_go(a->state);
+        tw_app_discard(a->spec->app, a->state);
         a->state = NULL;
     }
 }

@@ -336,6 +336,17 @@ static void test_run_prints_a_broken_invariant(void **state)
     assert_string_equal(err, "tick-counter: broken on purpose\n");
 }
 
+/* A scenario file of text at /tmp/twin-test-NAME-PID.yaml; its path in
+ * path (128 bytes). */
+static void tmp_scenario(char path[128], const char *name, const char *text)
+{
+    snprintf(path, 128, "/tmp/twin-test-%s-%d.yaml", name, (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
 /* result, free, summary and usage may be left out: an app with only a
  * name and a start is listed, runs, checks in a scenario file, runs in a
  * simulation, crashes and restarts there, and exits 0. */
@@ -350,12 +361,9 @@ static void test_app_with_only_a_start(void **state)
     const char *run[] = {"mytool", "run", "bare"};
     assert_int_equal(run_main(3, run), 0);
     char path[128];
-    snprintf(path, sizeof path, "/tmp/twin-test-bare-%d.yaml", (int)getpid());
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("name: bare\nduration: 1s\nnodes:\n  - {name: s, addr: 10.0.0.1, app: bare}\n"
-          "timeline:\n  - {at: 100ms, crash: s, for: 100ms}\n", f);
-    fclose(f);
+    tmp_scenario(path, "bare", "name: bare\nduration: 1s\nnodes:\n"
+                               "  - {name: s, addr: 10.0.0.1, app: bare}\n"
+                               "timeline:\n  - {at: 100ms, crash: s, for: 100ms}\n");
     const char *sim[] = {"mytool", "sim", path, "--seed", "1"};
     int rc = run_main(5, sim);
     unlink(path);
@@ -372,13 +380,9 @@ static void test_crash_while_loading_says_so(void **state)
     (void)state;
     assert_int_equal(tw_app_register(&dying_app), 0);
     char path[128], errpath[128];
-    snprintf(path, sizeof path, "/tmp/twin-test-dies-%d.yaml", (int)getpid());
+    tmp_scenario(path, "dies", "name: dies\nduration: 1s\nnodes:\n"
+                               "  - {name: s, addr: 10.0.0.1, app: dies-when-freed}\n");
     snprintf(errpath, sizeof errpath, "/tmp/twin-test-dies-%d.err", (int)getpid());
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("name: dies\nduration: 1s\nnodes:\n"
-          "  - {name: s, addr: 10.0.0.1, app: dies-when-freed}\n", f);
-    fclose(f);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -396,7 +400,7 @@ static void test_crash_while_loading_says_so(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_int_equal(tw_app_unregister("dies-when-freed"), 0);
     unlink(path);
-    f = fopen(errpath, "r");
+    FILE *f = fopen(errpath, "r");
     assert_non_null(f);
     size_t n = fread(err, 1, sizeof err - 1, f);
     err[n] = '\0';

@@ -93,6 +93,10 @@ unsigned tw_app_restarts(tw_loop *loop);
 
 /* The app of that name (registered ones first), or NULL. */
 const tw_app *tw_app_find(const char *name);
+/* Let an app's state go after its loop was torn down under it (a crash,
+ * the end of a simulated run): discard, else free; nothing when it has
+ * neither, or app is NULL. */
+void tw_app_discard(const tw_app *app, void *state);
 /* All apps: the registered ones in order, then the built-in ones of
  * proto/ and apps/; NULL-terminated, valid until the next tw_app_register. */
 const tw_app *const *tw_apps(void);
