@@ -31,15 +31,10 @@ void sim_queue_fini(sim_queue *q)
     memset(q, 0, sizeof *q);
 }
 
-static bool ev_less(const sim_event *a, const sim_event *b)
-{
-    return a->time < b->time || (a->time == b->time && a->key < b->key);
-}
-
 /* Room for one more in the ring (rare: the ring doubles). */
 static __attribute__((noinline)) int ring_grow(sim_queue *q)
 {
-    if (q->len + q->r_len >= q->max)
+    if (sim_queued(q) >= q->max)
         return -ENOBUFS;
     uint32_t cap = q->r_cap ? q->r_cap * 2 : 64;
     sim_event *r = malloc((size_t)cap * sizeof *r);
@@ -57,7 +52,7 @@ static __attribute__((noinline)) int ring_grow(sim_queue *q)
 /* Room for one more in the heap (rare: the heap doubles). */
 static __attribute__((noinline)) int heap_grow(sim_queue *q)
 {
-    if (q->cap >= q->max || q->len + q->r_len >= q->max)
+    if (q->cap >= q->max || sim_queued(q) >= q->max)
         return -ENOBUFS;
     uint32_t cap = q->cap ? q->cap * 2 : 256;
     if (cap > q->max)
@@ -77,7 +72,7 @@ static int queue_push(sim_queue *q, const sim_event *ev)
         if (rc < 0)
             return rc;
     }
-    sim_heap_insert(q, ev);
+    sim_timed_insert(q, ev);
     return 0;
 }
 
@@ -92,7 +87,7 @@ bool sim_pop(sim_queue *q, tw_ns now, sim_event *out)
 
 void sim_heap_take(sim_queue *q, sim_event *out)
 {
-    assert(q->len > 0);
+    assert(q->len > 0 && !q->has_first); /* first is earlier than the top */
     sim_event *h = q->heap;
     *out = h[0];
     assert(out->bg || q->fg > 0);
@@ -106,9 +101,9 @@ void sim_heap_take(sim_queue *q, sim_event *out)
         uint32_t l = 2 * pos + 1, m = l;
         if (l >= len)
             break;
-        if (l + 1 < len && ev_less(&h[l + 1], &h[l]))
+        if (l + 1 < len && sim_ev_before(&h[l + 1], &h[l]))
             m = l + 1;
-        if (!ev_less(&h[m], &last))
+        if (!sim_ev_before(&h[m], &last))
             break;
         h[pos] = h[m];
         pos = m;
@@ -116,9 +111,9 @@ void sim_heap_take(sim_queue *q, sim_event *out)
     h[pos] = last;
     /* Where the last entry came to rest no child is earlier, and the
      * new top is not earlier than what was taken: pops never go back. */
-    assert(pos >= len || 2 * pos + 1 >= len || !ev_less(&h[2 * pos + 1], &h[pos]));
-    assert(pos >= len || 2 * pos + 2 >= len || !ev_less(&h[2 * pos + 2], &h[pos]));
-    assert(!ev_less(&h[0], out));
+    assert(pos >= len || 2 * pos + 1 >= len || !sim_ev_before(&h[2 * pos + 1], &h[pos]));
+    assert(pos >= len || 2 * pos + 2 >= len || !sim_ev_before(&h[2 * pos + 2], &h[pos]));
+    assert(!sim_ev_before(&h[0], out));
 }
 
 int sim_push_out(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,

@@ -76,10 +76,21 @@ _Static_assert(EV__END <= 128, "a type fits its seven bits");
 typedef struct sim_queue {
     sim_event *heap;
     uint32_t len, cap, max;
-    uint32_t fg; /* foreground events queued (heap and ring) */
+    uint32_t fg; /* foreground events queued (first, heap and ring) */
     sim_event *ring;
     uint32_t r_head, r_len, r_cap;
+    /* The earliest timed event, kept out of the heap while it is known:
+     * when has_first, first is earlier than every event in the heap. A
+     * conversation's next hop is most often the earliest event there is,
+     * so it is queued and taken without sifting the heap. */
+    bool has_first;
+    sim_event first;
 } sim_queue;
+
+static inline bool sim_ev_before(const sim_event *a, const sim_event *b)
+{
+    return a->time < b->time || (a->time == b->time && a->key < b->key);
+}
 
 /* queue.c */
 int sim_queue_init(sim_queue *q, uint32_t max);
@@ -95,17 +106,23 @@ int sim_push_bg(tw_sim *sim, tw_ns when, uint8_t type, uint64_t arg);
  * it would have had it been pushed then. */
 int sim_push_seq(tw_sim *sim, tw_ns when, uint64_t seq, uint8_t type,
                  uint32_t obj, uint32_t gen, uint64_t arg);
-/* The earliest event, NULL if none: a heap event of the current time
- * (now) first, then the ring, then the heap. */
+/* The earliest timed event (first, else the heap's top), NULL if none. */
+static inline const sim_event *sim_timed_min(const sim_queue *q)
+{
+    return q->has_first ? &q->first : q->len ? &q->heap[0] : NULL;
+}
+/* The earliest event, NULL if none: a timed event of the current time
+ * (now) first, then the ring, then the timed ones. */
 bool sim_pop(sim_queue *q, tw_ns now, sim_event *out);
 static inline const sim_event *sim_peek(const sim_queue *q, tw_ns now)
 {
-    if (q->len && (q->heap[0].time <= now || !q->r_len))
-        return &q->heap[0];
+    const sim_event *t = sim_timed_min(q);
+    if (t && (t->time <= now || !q->r_len))
+        return t;
     return q->r_len ? &q->ring[q->r_head] : NULL;
 }
 /* Put ev into the heap, which has room for it: sift it up from the end
- * (a binary min-heap by time, then key). */
+ * (a binary min-heap by time, then key). The caller counts it in fg. */
 static inline void sim_heap_insert(sim_queue *q, const sim_event *ev)
 {
     assert(q->len < q->cap);
@@ -113,20 +130,50 @@ static inline void sim_heap_insert(sim_queue *q, const sim_event *ev)
     uint32_t pos = q->len++;
     while (pos > 0) {
         uint32_t parent = (pos - 1) / 2;
-        if (h[parent].time < ev->time || (h[parent].time == ev->time && h[parent].key < ev->key))
+        if (sim_ev_before(&h[parent], ev))
             break;
         h[pos] = h[parent];
         pos = parent;
     }
     h[pos] = *ev;
+}
+/* Queue timed event ev; the heap has room for one more. It becomes first
+ * when it is earlier than every timed event, else goes into the heap
+ * (and a first it displaces, too). */
+static inline void sim_timed_insert(sim_queue *q, const sim_event *ev)
+{
+    assert(q->len < q->cap);
     q->fg += !ev->bg;
-    assert(q->fg <= q->len + q->r_len);
+    if (!q->has_first) {
+        if (!q->len || sim_ev_before(ev, &q->heap[0])) {
+            q->first = *ev;
+            q->has_first = true;
+        } else {
+            sim_heap_insert(q, ev);
+        }
+    } else if (sim_ev_before(ev, &q->first)) {
+        sim_heap_insert(q, &q->first);
+        q->first = *ev;
+    } else {
+        sim_heap_insert(q, ev);
+    }
+    /* first, when there is one, is earlier than the heap's top */
+    assert(!q->has_first || !q->len || sim_ev_before(&q->first, &q->heap[0]));
+    assert(q->fg <= q->len + q->r_len + q->has_first);
 }
 /* The heap's top, taken into out (sim_take's heap half). */
 void sim_heap_take(sim_queue *q, sim_event *out);
 /* Take head, what sim_peek returned, into out. */
 static inline void sim_take(sim_queue *q, const sim_event *head, sim_event *out)
 {
+    if (head == &q->first) {
+        assert(q->has_first);
+        *out = q->first;
+        q->has_first = false;
+        assert(out->bg || q->fg > 0);
+        q->fg -= !out->bg;
+        return;
+    }
     if (head != q->heap) {
         /* The ring holds what was queued for the current instant: the
          * clock does not move on while it has any. A foreground heap
@@ -142,7 +189,10 @@ static inline void sim_take(sim_queue *q, const sim_event *head, sim_event *out)
     }
     sim_heap_take(q, out);
 }
-static inline uint32_t sim_queued(const sim_queue *q) { return q->len + q->r_len; }
+static inline uint32_t sim_queued(const sim_queue *q)
+{
+    return q->len + q->r_len + q->has_first;
+}
 
 /* ---- tables ---- */
 

@@ -183,14 +183,14 @@ static inline int sim_push(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
                          .obj = obj, .gen = gen};
         q->r_len++;
         q->fg++;
-        assert(q->r_len <= q->r_cap && q->fg <= q->len + q->r_len);
+        assert(q->r_len <= q->r_cap && q->fg <= sim_queued(q));
         return 0;
     }
     if (__builtin_expect(q->len == q->cap, 0))
         return sim_push_out(sim, when, type, obj, gen, arg);
     sim_event ev = {.time = when, .key = sim->seq++ << 8 | type, .arg = arg, .obj = obj,
                     .gen = gen};
-    sim_heap_insert(q, &ev);
+    sim_timed_insert(q, &ev);
     return 0;
 }
 /* One step not passing world time limit: 1 if done, else 0 with the clock
@@ -202,8 +202,8 @@ int sim_step_bounded(tw_sim *sim, tw_ns limit);
  * run is the same, minus the queueing. */
 static inline bool sim_next_is_now(const tw_sim *sim)
 {
-    return !sim->ndue && !sim->q.r_len &&
-           (!sim->q.len || sim->q.heap[0].time > sim->now) && !sim->err &&
+    const sim_event *t = sim_timed_min(&sim->q);
+    return !sim->ndue && !sim->q.r_len && (!t || t->time > sim->now) && !sim->err &&
            !(sim->driven && sim->driven->stopping);
 }
 
