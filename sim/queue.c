@@ -76,6 +76,21 @@ static int queue_push(sim_queue *q, const sim_event *ev)
     return 0;
 }
 
+void sim_timed_insert_heap(sim_queue *q, const sim_event *ev)
+{
+    assert(q->len < q->cap);
+    q->fg += !ev->bg;
+    if (q->has_first && sim_ev_before(ev, &q->first)) {
+        sim_heap_insert(q, &q->first);
+        q->first = *ev;
+    } else {
+        sim_heap_insert(q, ev);
+    }
+    /* first, when there is one, is earlier than the heap's top */
+    assert(!q->has_first || !q->len || sim_ev_before(&q->first, &q->heap[0]));
+    assert(q->fg <= q->len + q->r_len + q->has_first);
+}
+
 bool sim_pop(sim_queue *q, tw_ns now, sim_event *out)
 {
     const sim_event *head = sim_peek(q, now);

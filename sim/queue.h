@@ -139,27 +139,19 @@ static inline void sim_heap_insert(sim_queue *q, const sim_event *ev)
 }
 /* Queue timed event ev; the heap has room for one more. It becomes first
  * when it is earlier than every timed event, else goes into the heap
- * (and a first it displaces, too). */
+ * (and a first it displaces, too: sim_timed_insert_heap, queue.c). */
+void sim_timed_insert_heap(sim_queue *q, const sim_event *ev);
 static inline void sim_timed_insert(sim_queue *q, const sim_event *ev)
 {
     assert(q->len < q->cap);
-    q->fg += !ev->bg;
-    if (!q->has_first) {
-        if (!q->len || sim_ev_before(ev, &q->heap[0])) {
-            q->first = *ev;
-            q->has_first = true;
-        } else {
-            sim_heap_insert(q, ev);
-        }
-    } else if (sim_ev_before(ev, &q->first)) {
-        sim_heap_insert(q, &q->first);
+    if (!q->has_first && (!q->len || sim_ev_before(ev, &q->heap[0]))) {
         q->first = *ev;
-    } else {
-        sim_heap_insert(q, ev);
+        q->has_first = true;
+        q->fg += !ev->bg;
+        assert(q->fg <= q->len + q->r_len + 1);
+        return;
     }
-    /* first, when there is one, is earlier than the heap's top */
-    assert(!q->has_first || !q->len || sim_ev_before(&q->first, &q->heap[0]));
-    assert(q->fg <= q->len + q->r_len + q->has_first);
+    sim_timed_insert_heap(q, ev);
 }
 /* The heap's top, taken into out (sim_take's heap half). */
 void sim_heap_take(sim_queue *q, sim_event *out);

@@ -515,7 +515,12 @@ static inline __attribute__((always_inline)) void dispatch_event(tw_sim *sim, co
 {
     sim->stats.events++;
     switch (ev->type) {
-    case EV_ARRIVE:
+    case EV_ARRIVE: {
+        sim_ep *ep = sim_ep_get(sim, ev->obj, ev->gen);
+        if (ep)
+            sim_stream_arrive(sim, ep);
+        break;
+    }
     case EV_DELIVER:
     case EV_ACK:
     case EV_WRITABLE:
