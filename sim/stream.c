@@ -144,10 +144,16 @@ static void op_release(tw_transport *t)
 }
 
 
-static inline __attribute__((always_inline)) int ep_push(tw_sim *sim, sim_ep *ep, tw_ns when, uint8_t type,
-                   uint64_t arg)
+static int ep_push(tw_sim *sim, sim_ep *ep, tw_ns when, uint8_t type, uint64_t arg)
 {
     return sim_push(sim, when, type, ep->id, sim_table_gen(&sim->eps, ep->id), arg);
+}
+
+/* ep_push inline, for the events of every message (arrive, deliver). */
+static inline __attribute__((always_inline)) void ep_push_hot(tw_sim *sim, sim_ep *ep,
+                                                              tw_ns when, uint8_t type)
+{
+    sim_push_inline(sim, when, type, ep->id, sim_table_gen(&sim->eps, ep->id), 0);
 }
 
 static tw_sim *sim_of_ep(const sim_ep *ep)
@@ -284,7 +290,7 @@ static inline __attribute__((always_inline)) void enqueue(tw_sim *sim, sim_ep *f
      * next is queued when it arrives (arrival times never go back). */
     if (!to->arrive_pending && !to->rx_parked) {
         to->arrive_pending = true;
-        ep_push(sim, to, t, EV_ARRIVE, 0);
+        ep_push_hot(sim, to, t, EV_ARRIVE);
     }
 }
 
@@ -571,7 +577,7 @@ static inline void maybe_deliver(tw_sim *sim, sim_ep *ep)
         !(ep->rx_bytes || (ep->fin_arrived && !ep->eof_done)))
         return;
     ep->deliver_pending = true;
-    ep_push(sim, ep, sim->now, EV_DELIVER, 0);
+    ep_push_hot(sim, ep, sim->now, EV_DELIVER);
 }
 
 static void op_want_write(tw_transport *t, bool on)
@@ -721,7 +727,7 @@ void sim_stream_arrive(tw_sim *sim, sim_ep *ep)
     assert(!ep->fly_head || ep->fly_head->arrive > sim->now);
     if (ep->fly_head) {
         ep->arrive_pending = true;
-        ep_push(sim, ep, ep->fly_head->arrive, EV_ARRIVE, 0);
+        ep_push_hot(sim, ep, ep->fly_head->arrive, EV_ARRIVE);
     }
     if (moved || acked)
         ep->last_active = sim->now;
