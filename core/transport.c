@@ -357,23 +357,13 @@ void tw__transport_received(tw_transport *t, size_t n)
     }
 }
 
-size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
+/* tw__transport_deliver for a protocol with get_buffer: copy into its
+ * buffers, a buffer_updated for each, while it still reads. */
+static __attribute__((noinline)) size_t deliver_buffered(tw_transport *t,
+                                                         const uint8_t *data, size_t len)
 {
-    assert(tw__cls(t)->reads);
-    assert(len == 0 || data);
-    invariants(t);
     size_t done = 0;
     while (done < len && tw__transport_reading(t)) {
-        if (!is_buffered(t)) {
-            check(t, TW__EV_DATA);
-            if (TW__REC_ON(t->loop))
-                tw__rec_event(t, TW_REC_DATA, data + done, len - done, NULL, 0);
-            if (t->proto->ops->data_received)
-                TW__CALL_OUT(t, TW__EV_DATA,
-                             t->proto->ops->data_received(t->proto, data + done,
-                                                          len - done));
-            return len;
-        }
         void *buf;
         size_t blen;
         if (tw__transport_recv_buffer(t, (ssize_t)(len - done), &buf, &blen) < 0)
@@ -390,6 +380,24 @@ size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
                          t->proto->ops->buffer_updated(t->proto, n));
     }
     return done;
+}
+
+size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
+{
+    assert(tw__cls(t)->reads);
+    assert(len == 0 || data);
+    invariants(t);
+    if (is_buffered(t))
+        return deliver_buffered(t, data, len);
+    /* data_received takes it all at once */
+    if (len == 0 || !tw__transport_reading(t))
+        return 0;
+    check(t, TW__EV_DATA);
+    if (TW__REC_ON(t->loop))
+        tw__rec_event(t, TW_REC_DATA, data, len, NULL, 0);
+    if (t->proto->ops->data_received)
+        TW__CALL_OUT(t, TW__EV_DATA, t->proto->ops->data_received(t->proto, data, len));
+    return len;
 }
 
 void tw__transport_eof(tw_transport *t)
