@@ -514,13 +514,13 @@ static inline __attribute__((always_inline)) void dispatch(tw_sim *sim, const si
 static inline __attribute__((always_inline)) void dispatch_event(tw_sim *sim, const sim_event *ev)
 {
     sim->stats.events++;
-    switch (ev->type) {
-    case EV_ARRIVE: {
+    if (ev->type == EV_ARRIVE) { /* the commonest, ahead of the switch */
         sim_ep *ep = sim_ep_get(sim, ev->obj, ev->gen);
         if (ep)
             sim_stream_arrive(sim, ep);
-        break;
+        return;
     }
+    switch (ev->type) {
     case EV_DELIVER:
     case EV_ACK:
     case EV_WRITABLE:
