@@ -357,13 +357,28 @@ void tw__transport_received(tw_transport *t, size_t n)
     }
 }
 
+/* Hand len bytes (len > 0) to a protocol without get_buffer: one
+ * data_received takes them all. */
+static inline size_t deliver_whole(tw_transport *t, const uint8_t *data, size_t len)
+{
+    check(t, TW__EV_DATA);
+    if (TW__REC_ON(t->loop))
+        tw__rec_event(t, TW_REC_DATA, data, len, NULL, 0);
+    if (t->proto->ops->data_received)
+        TW__CALL_OUT(t, TW__EV_DATA, t->proto->ops->data_received(t->proto, data, len));
+    return len;
+}
+
 /* tw__transport_deliver for a protocol with get_buffer: copy into its
- * buffers, a buffer_updated for each, while it still reads. */
+ * buffers, a buffer_updated for each, while it still reads; the rest
+ * goes whole to a protocol without get_buffer set in the meantime. */
 static __attribute__((noinline)) size_t deliver_buffered(tw_transport *t,
                                                          const uint8_t *data, size_t len)
 {
     size_t done = 0;
     while (done < len && tw__transport_reading(t)) {
+        if (!is_buffered(t))
+            return done + deliver_whole(t, data + done, len - done);
         void *buf;
         size_t blen;
         if (tw__transport_recv_buffer(t, (ssize_t)(len - done), &buf, &blen) < 0)
@@ -389,15 +404,9 @@ size_t tw__transport_deliver(tw_transport *t, const uint8_t *data, size_t len)
     invariants(t);
     if (is_buffered(t))
         return deliver_buffered(t, data, len);
-    /* data_received takes it all at once */
     if (len == 0 || !tw__transport_reading(t))
         return 0;
-    check(t, TW__EV_DATA);
-    if (TW__REC_ON(t->loop))
-        tw__rec_event(t, TW_REC_DATA, data, len, NULL, 0);
-    if (t->proto->ops->data_received)
-        TW__CALL_OUT(t, TW__EV_DATA, t->proto->ops->data_received(t->proto, data, len));
-    return len;
+    return deliver_whole(t, data, len);
 }
 
 void tw__transport_eof(tw_transport *t)

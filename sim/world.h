@@ -169,8 +169,9 @@ void sim_fail(tw_sim *sim, int err, const char *why);
  * the order of scheduling among events of one time. 0, or a negative
  * errno when the queue is full (the world has then failed). Inline: the
  * ring's and the heap's common case, with room; sim_push_out grows. */
-static inline __attribute__((always_inline)) int sim_push_inline(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj,
-                           uint32_t gen, uint64_t arg)
+static inline __attribute__((always_inline)) int
+sim_push_inline(tw_sim *sim, tw_ns when, uint8_t type, uint32_t obj, uint32_t gen,
+                uint64_t arg)
 {
     sim_queue *q = &sim->q;
     assert(type >= EV_ARRIVE && type < EV__END && sim->seq <= SIM_SEQ_MAX);

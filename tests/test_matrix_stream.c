@@ -991,6 +991,45 @@ static void test_set_protocol(void **state)
     pair_close(env, &p);
 }
 
+/* A BufferedProtocol that hands the transport to a plain Protocol once
+ * it has 1000 bytes: what is left of the bytes on their way (of the read
+ * or delivery under way, too) goes to the new protocol's data_received,
+ * in order, none lost. */
+static void swap_after_1000(rec *r, const uint8_t *d, size_t n)
+{
+    (void)d; (void)n;
+    if (second.t || r->len < 1000)
+        return;
+    assert_int_equal(tw_transport_set_protocol(r->t, &second.base), 0);
+    second.t = r->t;
+}
+
+static void test_set_protocol_buffered_to_plain(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    pair p;
+    pair_init(&p);
+    rec_init(&second, 0);
+    p.pool.tmpl.bufsize = 4;
+    p.pool.tmpl.on_data = swap_after_1000;
+    pair_open(env, &p);
+    uint8_t msg[4000];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (uint8_t)(i * 7 + i / 251);
+    tw_transport_write(p.cli.r.t, msg, sizeof msg);
+    tw_transport_close(p.cli.r.t);
+    TW_WAIT(env, second.done);
+    rec *first = server_rec(&p);
+    /* 4-byte buffers to the first up to 1000 bytes, the rest to the second */
+    assert_true(first->len >= 1000 && first->len < 1004);
+    assert_true(first->max_chunk <= 4);
+    assert_int_equal(first->len + second.len, sizeof msg);
+    assert_memory_equal(first->data, msg, first->len);
+    assert_memory_equal(second.data, msg + first->len, second.len);
+    rec_free(&second);
+    pair_close(env, &p);
+}
+
 /* ---- the echo apps' protocols ---- */
 
 static void test_echo_protocols(void **state)
@@ -1065,6 +1104,7 @@ int main(void)
         TW_MATRIX(test_unix_echo),
         TW_MATRIX(test_unix_server_refuses_a_live_path),
         TW_MATRIX(test_set_protocol),
+        TW_MATRIX(test_set_protocol_buffered_to_plain),
         TW_MATRIX(test_echo_protocols),
     };
     return cmocka_run_group_tests_name("stream transports (backend matrix)",
