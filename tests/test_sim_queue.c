@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -166,6 +167,38 @@ static void test_conversation_order(void **state)
     tw_sim_free(sim);
 }
 
+/* The queue's bound: a world whose queue would grow past events_max
+ * fails with -ENOBUFS and a reason naming the setting, for events due
+ * later (the heap) and due now (the ring) alike. The bound is checked as
+ * the queue grows, so it holds at least events_max and never twice as
+ * many. */
+static void fill_until_refused(bool now)
+{
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    o.events_max = 1000;
+    tw_sim *sim = tw_sim_new(1, &o);
+    assert_non_null(sim);
+    int rc = 0;
+    uint32_t accepted = 0;
+    for (uint32_t i = 0; i < 4000 && rc == 0; i++) {
+        rc = sim_push(sim, now ? sim->now : 100 + (tw_ns)i, EV_ARRIVE, i, 1, 0);
+        accepted += rc == 0;
+    }
+    assert_int_equal(rc, -ENOBUFS);
+    assert_true(accepted >= 1000 && accepted < 2000);
+    assert_int_equal(sim_queued(&sim->q), accepted);
+    assert_non_null(tw_sim_failure(sim));
+    assert_non_null(strstr(tw_sim_failure(sim), "events_max"));
+    tw_sim_free(sim);
+}
+
+static void test_events_max_fails_the_world(void **state)
+{
+    fill_until_refused(false);
+    fill_until_refused(true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +206,7 @@ int main(void)
         TW_TEST(test_ties_order),
         TW_TEST(test_long_queue_order),
         TW_TEST(test_conversation_order),
+        TW_TEST(test_events_max_fails_the_world),
     };
     return cmocka_run_group_tests_name("sim_queue", tests, NULL, NULL);
 }

@@ -288,8 +288,10 @@ typedef struct tw_sim_opts {
     /* Limits; each has a setting to raise it. (Fixed ones: 8 SYN
      * retransmissions per connect, 2^20 listeners and 2^20 scripted faults
      * per world.) Hitting events_max fails the run with -ENOBUFS rather
-     * than silently dropping work; at endpoints_max a connect returns
-     * -ENOBUFS and a server node drops SYNs. */
+     * than silently dropping work (it is checked as the queue grows: the
+     * run fails with at least events_max queued, and before twice as
+     * many); at endpoints_max a connect returns -ENOBUFS and a server
+     * node drops SYNs. */
     uint32_t nodes_max;      /* [1024] */
     uint32_t endpoints_max;  /* stream ends alive at once [4 Mi] */
     uint32_t events_max;     /* network events queued at once [16 Mi] */
