@@ -141,6 +141,13 @@ static int norm(const char *in, char out[TW_FS_PATH_MAX + 1])
 
 static bool is_root(const char *path) { return strcmp(path, "/") == 0; }
 
+/* Is normalized path dir a directory above normalized path p? */
+static bool is_above(const char *dir, const char *p)
+{
+    size_t n = strlen(dir);
+    return strncmp(dir, p, n) == 0 && p[n] == '/';
+}
+
 /* A path that ends in "/" names a directory (Linux's rule): a file so
  * named is -ENOTDIR, and creating a file under it -EISDIR. */
 static bool dir_only(const char *in)
@@ -548,10 +555,12 @@ static int fs_rename(tw_loop *loop, const char *from, const char *to)
         rc = is_root(pf) ? -ENOTSUP : -ENOENT;
     else if (e->dir)
         rc = -ENOTSUP; /* files only: a directory's children keep paths */
+    else if (is_root(pt))
+        rc = -EBUSY; /* the root is never replaced */
     else if (dir_only(from) || dir_only(to))
         rc = -ENOTDIR;
-    else if ((r && r->dir) || is_root(pt))
-        rc = -EISDIR;
+    else if (r && r->dir)
+        rc = is_above(pt, pf) ? -ENOTEMPTY : -EISDIR; /* Linux's answers */
     else if (r == e)
         rc = 0;
     else if ((rc = parent_ok(fs, pt)) == 0 &&

@@ -246,6 +246,30 @@ static void test_trailing_slash_names_a_directory(void **state)
     drop_base(env);
 }
 
+/* A rename onto a directory fails as on Linux: -ENOTEMPTY when the
+ * directory holds the file (its parent, or any directory above it),
+ * -EISDIR for any other directory, and -EBUSY for the root. */
+static void test_rename_onto_a_directory(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    make_base(env);
+    assert_int_equal(tw_fs_mkdir(env->loop, at("d")), 0);
+    put(env, "d/f", "f");
+    put(env, "x", "x");
+    assert_int_equal(tw_fs_rename(env->loop, at("d/f"), at("d")), -ENOTEMPTY);
+    assert_int_equal(tw_fs_rename(env->loop, at("d/f"), base), -ENOTEMPTY);
+    assert_int_equal(tw_fs_rename(env->loop, at("x"), at("d")), -EISDIR);
+    if (strcmp(env->backend, "sim") == 0) /* not the real machine's root */
+        assert_int_equal(tw_fs_rename(env->loop, at("x"), "/"), -EBUSY);
+    /* nothing moved */
+    tw_file *f;
+    assert_int_equal(tw_file_open(env->loop, at("d/f"), TW_FILE_READ, &f), 0);
+    tw_file_close(f);
+    assert_int_equal(tw_file_open(env->loop, at("x"), TW_FILE_READ, &f), 0);
+    tw_file_close(f);
+    drop_base(env);
+}
+
 /* A file left open is closed with its loop (the teardown frees it:
  * the leak check sees nothing). */
 static void test_open_file_closed_with_loop(void **state)
@@ -268,6 +292,7 @@ int main(void)
         TW_MATRIX(test_rename_unlink_list),
         TW_MATRIX(test_errors),
         TW_MATRIX(test_trailing_slash_names_a_directory),
+        TW_MATRIX(test_rename_onto_a_directory),
         TW_MATRIX(test_open_file_closed_with_loop),
     };
     return cmocka_run_group_tests_name("files (backend matrix)", tests, NULL, NULL);

@@ -106,8 +106,10 @@ int tw_file_close(tw_file *f);
 int tw_fs_mkdir(tw_loop *loop, const char *path);
 
 /* Rename file from to to, replacing a file at to. 0 or a negative errno
- * (-ENOENT: no from; -EISDIR: to is a directory). A simulated node
- * renames files only (-ENOTSUP for a directory). */
+ * (-ENOENT: no from; -EISDIR: to is a directory; -ENOTEMPTY: to is a
+ * directory that holds from, its parent or one above; -EBUSY: to is the
+ * root). A simulated node renames files only (-ENOTSUP for a
+ * directory). */
 int tw_fs_rename(tw_loop *loop, const char *from, const char *to);
 
 /* Remove the file path (an open file lives on until closed). 0,
