@@ -265,6 +265,21 @@ static void test_shell_output_and_exit_status(void **state)
     prec_free(&r);
 }
 
+/* A command the shell cannot find: status 127, and the shell's message
+ * names it as invoked (/bin/sh), in dash's words, on both backends. */
+static void test_shell_command_not_found(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    prec r;
+    prec_init(&r);
+    prec_shell(env, &r, "twin-no-such-thing --flag", NULL);
+    TW_WAIT(env, r.released);
+    assert_ended(&r);
+    assert_int_equal(r.returncode, 127);
+    assert_string_equal(prec_str(&r, 2), "/bin/sh: 1: twin-no-such-thing: not found\n");
+    prec_free(&r);
+}
+
 static void run_status(tw_env *env, const char *prog, int want)
 {
     prec r;
@@ -825,6 +840,7 @@ int main(void)
         TW_MATRIX(test_pipe_refuses_the_wrong_end),
         TW_MATRIX(test_exec_cat_echoes_stdin),
         TW_MATRIX(test_shell_output_and_exit_status),
+        TW_MATRIX(test_shell_command_not_found),
         TW_MATRIX(test_exit_status_true_false),
         TW_MATRIX(test_kill_terminate_send_signal),
         TW_MATRIX(test_close_kills_a_live_child),

@@ -23,7 +23,8 @@
  *                  fd). Any other command must be the last one: sh execs
  *                  it (as dash does for `sh -c cmd`), keeping its pid and
  *                  stdio; a program of no registered name exits 127 with
- *                  "sh: 1: NAME: not found".
+ *                  "ARGV0: 1: NAME: not found" (ARGV0 its own argv[0],
+ *                  /bin/sh for tw_subprocess_shell, as dash says).
  */
 #ifndef TWIN_PROGRAMS_H
 #define TWIN_PROGRAMS_H

@@ -9,6 +9,7 @@
  * builtin instead of forking: the program keeps the shell's pid and
  * stdio, so the parent sees one process either way.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,7 @@ struct sh {
     int ncmds, next;
     int status;
     bool reading;    /* in `read`: waiting for a line */
+    char name[64];   /* argv[0], as dash names itself in its messages */
 };
 
 /* ---- parsing ---- */
@@ -152,13 +154,15 @@ static void run(tw_sim_proc *p, struct sh *sh)
             int argc = c->argc - (!strcmp(name, "exec") ? 1 : 0);
             if (tw_sim_proc_exec(p, argc, argv) == 0)
                 return;
-            say(p, 2, "sh: 1: ");
+            say(p, 2, sh->name);
+            say(p, 2, ": 1: ");
             say(p, 2, argv[0]);
             say(p, 2, ": not found\n");
             tw_sim_proc_exit(p, 127);
             return;
         } else {
-            say(p, 2, "sh: 1: ");
+            say(p, 2, sh->name);
+            say(p, 2, ": 1: ");
             say(p, 2, name);
             say(p, 2, ": the simulated sh runs a program as its last command only\n");
             tw_sim_proc_exit(p, 2);
@@ -172,8 +176,10 @@ static void run(tw_sim_proc *p, struct sh *sh)
 
 static void sh_start(tw_sim_proc *p, int argc, char **argv)
 {
+    const char *name = argc > 0 && argv[0][0] ? argv[0] : "sh";
     if (argc < 3 || strcmp(argv[1], "-c") != 0) {
-        say(p, 2, "sh: the simulated sh runs `sh -c COMMAND` only\n");
+        say(p, 2, name);
+        say(p, 2, ": the simulated sh runs `sh -c COMMAND` only\n");
         tw_sim_proc_exit(p, 2);
         return;
     }
@@ -182,9 +188,11 @@ static void sh_start(tw_sim_proc *p, int argc, char **argv)
         tw_sim_proc_exit(p, 2);
         return;
     }
+    snprintf(sh->name, sizeof sh->name, "%s", name);
     tw_sim_proc_set_data(p, sh);
     if (parse(sh, argv[2]) < 0) {
-        say(p, 2, "sh: 1: Syntax error: unterminated quoted string or too long\n");
+        say(p, 2, sh->name);
+        say(p, 2, ": 1: Syntax error: unterminated quoted string or too long\n");
         tw_sim_proc_exit(p, 2);
         return;
     }
