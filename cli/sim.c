@@ -772,9 +772,16 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
                                     a.c.quiet ? NULL : stdout, shrink_begin,
                                     a.c.max_wall > 0 ? shrink_stop : NULL, &lim,
                                     &small, &st);
+    bool file_swarm = tw_scenario_has_swarm(a.c.sc);
     tw_scenario_free(a.c.sc);
     if (rc == -EAGAIN) {
-        printf("seed %" PRIu64 " passes: nothing to shrink\n", a.seed);
+        /* A seed copied from a --swarm sweep fails only with its draws. */
+        bool hint = !a.c.swarm && file_swarm;
+        printf("seed %" PRIu64 " passes%s: nothing to shrink%s\n", a.seed,
+               hint ? " without --swarm" : "",
+               hint ? " (the file has a swarm section: a seed that failed in a "
+                      "--swarm sweep needs --swarm here too)"
+                    : "");
         return 1;
     }
     if (rc == -ETIMEDOUT) {

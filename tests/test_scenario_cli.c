@@ -61,8 +61,17 @@ static void test_bad_file_exit_2(void **state)
     fclose(f);
     int rc = sh(out, sizeof out, true, "%s sim %s --seed 1", tw_cli_twin, path);
     assert_int_equal(rc, 2);
-    char want[300];
+    char want[400];
     snprintf(want, sizeof want, "%s:3:36: unknown app 'nope'", path);
+    assert_non_null(strstr(out, want));
+    /* A near miss names the app meant. */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1, app: echo-sever}\n");
+    fclose(f);
+    assert_int_equal(sh(out, sizeof out, true, "%s sim %s --seed 1", tw_cli_twin, path), 2);
+    snprintf(want, sizeof want, "%s:3:36: unknown app 'echo-sever' (did you mean "
+             "'echo-server'?", path);
     assert_non_null(strstr(out, want));
     assert_int_equal(sh(out, sizeof out, true, "%s sim %s --seeds 1..5", tw_cli_twin, path), 2);
     assert_int_equal(sh(out, sizeof out, true, "%s sim scenarios/echo_loss.yaml --seeds 5..1",
@@ -283,6 +292,46 @@ static void test_shrink_command(void **state)
     assert_non_null(strstr(out, "passes: nothing to shrink"));
 }
 
+/* A seed a --swarm sweep failed, shrunk without --swarm, passes: the
+ * command says that the file has a swarm section and --swarm is
+ * missing, and with it the same seed shrinks. */
+static void test_shrink_without_swarm_says_so(void **state)
+{
+    (void)state;
+    char path[256], small[256];
+    snprintf(path, sizeof path, "%s/swarm_only.yaml", tmpdir);
+    snprintf(small, sizeof small, "%s/swarm_only.small.yaml", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    /* Calm without --swarm; with it, one reset in the first 50 ms fails
+     * a client that does not reconnect. */
+    fprintf(f, "duration: 1s\nnodes:\n"
+               "  - {name: server, addr: 10.0.0.1, app: echo-server, args: "
+               "[--host, \"\", --port, \"7\", --keep-open, --quiet]}\n"
+               "  - {name: client, addr: 10.0.0.2, app: echo-load, args: "
+               "[--connect, \"server:7\", --messages, \"200\", --timeout, 100ms, "
+               "--no-reconnect, --quiet]}\n"
+               "quiet: {within: 2s}\n"
+               "swarm: {faults: [reset], count: [1, 1], window: [10ms, 50ms]}\n");
+    fclose(f);
+    assert_int_equal(sh(out, sizeof out, false, "%s sim %s --swarm --seed 1", tw_cli_twin,
+                        path), 1);
+    int rc = sh(out, sizeof out, false, "%s shrink %s --seed 1 --out %s", tw_cli_twin,
+                path, small);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "seed 1 passes without --swarm: nothing to shrink (the "
+                                "file has a swarm section"));
+    rc = sh(out, sizeof out, false, "%s shrink %s --swarm --seed 1 --out %s", tw_cli_twin,
+            path, small);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "still fails (correctness)"));
+    /* A file without a swarm section passes as before, with no hint. */
+    rc = sh(out, sizeof out, false, "%s shrink scenarios/echo_loss.yaml --seed 1 --out %s",
+            tw_cli_twin, small);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "seed 1 passes: nothing to shrink\n"));
+}
+
 static void test_determinism_trace_filter_apps(void **state)
 {
     (void)state;
@@ -408,6 +457,7 @@ int main(void)
         TW_TEST(test_fault_after_the_end_is_not_reached),
         TW_TEST(test_dump_schedule_replays),
         TW_TEST(test_shrink_command),
+        TW_TEST(test_shrink_without_swarm_says_so),
         TW_TEST(test_determinism_trace_filter_apps),
         TW_TEST(test_output_to_full_device),
         TW_TEST(test_max_wall),
