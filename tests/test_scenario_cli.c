@@ -346,6 +346,18 @@ static void test_determinism_trace_filter_apps(void **state)
     assert_non_null(strstr(out, " c2 t0 restart "));
     assert_null(strstr(out, " server t"));
     assert_null(strstr(out, " c2 t1 data_received"));
+    /* Past its 16 events a filter is refused, not cut short in silence
+     * (the 17th, restart, would then never show). */
+    rc = sh(out, sizeof out, true, "%s sim scenarios/crash_restart.yaml --seed 4 "
+                                   "--trace-filter 'event=send|arrive|deliver|eof|open|"
+                                   "closed|connect|accept|syn|listen|unlisten|reset|"
+                                   "timeout|data_received|connection_made|"
+                                   "connection_lost|restart'", tw_cli_twin);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "event=: at most 16 events (got 'restart' after them)"));
+    /* and the help names every key the filter takes */
+    sh(out, sizeof out, true, "%s sim --help", tw_cli_twin);
+    assert_non_null(strstr(out, "from=TIME, to=TIME"));
     rc = sh(out, sizeof out, false, "%s apps", tw_cli_twin);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "echo-load\n"));
