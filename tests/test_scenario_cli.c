@@ -364,6 +364,36 @@ static void test_determinism_trace_filter_apps(void **state)
     assert_non_null(strstr(out, "in scenarios: reports when it is done; checks an invariant"));
 }
 
+/* The trace a user reads is the run the verdict reports: as many record
+ * lines as its "N trace records", none after the closing "seed= hash="
+ * line (the teardown after the run is no part of it). */
+static void test_trace_ends_with_the_run(void **state)
+{
+    (void)state;
+    int rc = sh(out, sizeof out, false, "%s sim scenarios/crash_restart.yaml --seed 3 --trace",
+                tw_cli_twin);
+    assert_int_equal(rc, 0);
+    const char *end = strstr(out, "twin sim: seed=3 hash=");
+    assert_non_null(end);
+    uint64_t lines = 0;
+    bool after = false;
+    for (const char *l = out; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+        unsigned long long sec, ns;
+        char c;
+        if (sscanf(l, " %llu.%9llu %c", &sec, &ns, &c) == 3) {
+            lines++;
+            after = after || l > end;
+        }
+    }
+    const char *v = strstr(out, " events, ");
+    assert_non_null(v);
+    uint64_t records = strtoull(v + 9, NULL, 10);
+    assert_true(records > 0);
+    if (after || lines != records)
+        fail_msg("%" PRIu64 " record lines (some after the closing line: %d), the verdict "
+                 "says %" PRIu64 " trace records", lines, after, records);
+}
+
 /* Output that cannot be written is a failure: /dev/full takes nothing
  * (ENOSPC), for standard output and for the files the commands write. */
 static void test_output_to_full_device(void **state)
@@ -471,6 +501,7 @@ int main(void)
         TW_TEST(test_shrink_command),
         TW_TEST(test_shrink_without_swarm_says_so),
         TW_TEST(test_determinism_trace_filter_apps),
+        TW_TEST(test_trace_ends_with_the_run),
         TW_TEST(test_output_to_full_device),
         TW_TEST(test_max_wall),
     };
