@@ -513,6 +513,11 @@ static void print_result(const cli_sim *c, const tw_scenario_result *res)
         printf("    #%zu %s%s: %" PRIu64 " %s%s\n", e->index, e->what,
                e->drawn ? " (drawn)" : "", e->count, e->unit, mark);
     }
+    if (res->history_ops == 0)
+        printf("  history: no app recorded an operation, so linearizable: true "
+               "checked nothing (an app records with twin/history.h)\n");
+    else if (res->history_ops > 0)
+        printf("  history: %" PRId64 " operations checked\n", res->history_ops);
     printf("  trace hash %016" PRIx64 "\n", res->hash);
     cli_replay_verdict(c, res->seed, v, replay, sizeof replay);
     printf("reproduce with: %s%s\n", replay,

@@ -135,7 +135,9 @@ void sc_world_failed(sc_runner *r, int err)
 void sc_check_history(sc_runner *r)
 {
     tw_history_verdict v;
-    int rc = tw_history_check(tw_sim_history(r->sim), NULL, &v);
+    const tw_history *h = tw_sim_history(r->sim);
+    r->history_ops = h ? (int64_t)tw_history_count(h) : 0;
+    int rc = tw_history_check(h, NULL, &v);
     if (rc == 1)
         return;
     if (rc == 0)

@@ -320,7 +320,8 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
 {
     static const tw_scenario_run_opts none;
     opts = opts ? opts : &none;
-    *res = (tw_scenario_result){.seed = seed, .converged_ns = -1, .failed_ns = -1};
+    *res = (tw_scenario_result){.seed = seed, .converged_ns = -1, .failed_ns = -1,
+                                .history_ops = -1};
     tw_scenario *own = NULL;
     if (opts->swarm && sc->swarm.on) {
         if (!(own = sc_copy(sc)) || sc_swarm_draw(own, seed) < 0) {
@@ -330,7 +331,7 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
         sc = own;
     }
     sc_runner r = {.sc = sc, .opts = opts, .next_check = sc->check_every,
-                   .converged = -1};
+                   .converged = -1, .history_ops = -1};
     r.ids = malloc(((size_t)sc->nfaults + 1) * sizeof *r.ids);
     for (int i = 0; r.ids && i < sc->nfaults; i++)
         r.ids[i] = -1;
@@ -357,6 +358,7 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
         res->hash = tw_sim_trace_hash(r.sim);
         res->end_ns = tw_sim_now(r.sim);
         res->converged_ns = r.converged;
+        res->history_ops = r.history_ops;
         tw_sim_get_stats(r.sim, &res->stats);
         if (opts->history)
             tw_history_write_jsonl(tw_sim_history(r.sim), opts->history, res->end_ns);

@@ -48,6 +48,7 @@ struct sc_runner {
     bool quiet; /* in the quiet phase */
     bool stopped; /* opts->stop said so: the run ends as it is */
     tw_ns converged;
+    int64_t history_ops; /* ops the history check looked at; -1: none ran */
 };
 
 /* Record a failure of class v ("node: what"), printf-style. */

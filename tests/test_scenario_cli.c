@@ -394,6 +394,36 @@ static void test_trace_ends_with_the_run(void **state)
                  "says %" PRIu64 " trace records", lines, after, records);
 }
 
+/* expect: {linearizable: true} over apps that record nothing checks
+ * nothing: a seed says so, and a sweep warns, rather than pass as if a
+ * history had been judged. */
+static void test_empty_history_is_said(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/nohist.yaml", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "duration: 1s\nnodes:\n"
+               "  - {name: server, addr: 10.0.0.1, app: echo-server, args: "
+               "[--host, \"\", --port, \"7\", --keep-open, --quiet]}\n"
+               "  - {name: client, addr: 10.0.0.2, app: echo-load, args: "
+               "[--connect, \"server:7\", --messages, \"20\", --quiet]}\n"
+               "quiet: {within: 2s}\nexpect: {linearizable: true}\n");
+    fclose(f);
+    assert_int_equal(sh(out, sizeof out, false, "%s sim %s --seed 1", tw_cli_twin, path), 0);
+    assert_non_null(strstr(out, "history: no app recorded an operation, so linearizable: "
+                                "true checked nothing"));
+    assert_int_equal(sh(out, sizeof out, true, "%s sim %s --seeds 1..3", tw_cli_twin, path), 0);
+    assert_non_null(strstr(out, "warning: linearizable: true, but no app recorded an "
+                                "operation in any of the 3 seeds checked"));
+    /* A history that was there says how much was checked, and no warning. */
+    assert_int_equal(sh(out, sizeof out, true, "%s sim scenarios/resp-partition.yaml "
+                                               "--seed 1", tw_cli_twin), 0);
+    assert_non_null(strstr(out, " operations checked\n"));
+    assert_null(strstr(out, "checked nothing"));
+}
+
 /* Output that cannot be written is a failure: /dev/full takes nothing
  * (ENOSPC), for standard output and for the files the commands write. */
 static void test_output_to_full_device(void **state)
@@ -502,6 +532,7 @@ int main(void)
         TW_TEST(test_shrink_without_swarm_says_so),
         TW_TEST(test_determinism_trace_filter_apps),
         TW_TEST(test_trace_ends_with_the_run),
+        TW_TEST(test_empty_history_is_said),
         TW_TEST(test_output_to_full_device),
         TW_TEST(test_max_wall),
     };
