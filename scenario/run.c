@@ -37,7 +37,8 @@
 
 /* ---- failures ---- */
 
-void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...)
+static void fail_v(sc_runner *r, tw_scenario_verdict v, tw_ns when, const char *fmt,
+                   va_list ap)
 {
     sc_failure *f = v == TW_SCENARIO_CRASH         ? &r->crash
                     : v == TW_SCENARIO_CORRECTNESS ? &r->correctness
@@ -45,14 +46,27 @@ void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...)
     if (f->set)
         return;
     f->set = true;
-    f->at = r->sim ? tw_sim_now(r->sim) : 0;
+    f->at = when;
     char at[32], msg[1000];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     snprintf(f->msg, sizeof f->msg, "at %s: %s", tw_format_duration(f->at, at, sizeof at),
              msg);
+}
+
+void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(r, v, r->sim ? tw_sim_now(r->sim) : 0, fmt, ap);
+    va_end(ap);
+}
+
+void sc_runner_fail_at(sc_runner *r, tw_scenario_verdict v, tw_ns when, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(r, v, when, fmt, ap);
+    va_end(ap);
 }
 
 bool sc_runner_stopped(const sc_runner *r)

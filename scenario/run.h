@@ -54,6 +54,10 @@ struct sc_runner {
 /* Record a failure of class v ("node: what"), printf-style. */
 __attribute__((format(printf, 3, 4)))
 void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...);
+/* The same for what happened at `when`, found out later (a history
+ * checked at the end names the moment it went wrong). */
+__attribute__((format(printf, 4, 5)))
+void sc_runner_fail_at(sc_runner *r, tw_scenario_verdict v, tw_ns when, const char *fmt, ...);
 /* True once the run should stop (a crash or a correctness failure, the
  * caller's stop, or a world that failed). */
 bool sc_runner_stopped(const sc_runner *r);
