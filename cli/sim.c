@@ -238,7 +238,8 @@ static int usage(const char *prog)
             "                        (and the apps' output, as NODE| line)\n"
             "  --trace-json          the records as JSON lines instead\n"
             "  --trace-filter EXPR   only matching records (implies --trace); EXPR is\n"
-            "                        node=NAME, event=WHAT, t=TRANSPORT, joined by ','\n"
+            "                        node=NAME, event=WHAT[|WHAT...], t=TRANSPORT,\n"
+            "                        from=TIME, to=TIME, joined by ','\n"
             "  --trace-fields        what each record's fields mean, then exit\n"
             "  --verbose, -v         the apps' output\n"
             "  --dump-schedule OUT   the run's faults, swarm draws included, as a\n"
@@ -512,6 +513,11 @@ static void print_result(const cli_sim *c, const tw_scenario_result *res)
         printf("    #%zu %s%s: %" PRIu64 " %s%s\n", e->index, e->what,
                e->drawn ? " (drawn)" : "", e->count, e->unit, mark);
     }
+    if (res->history_ops == 0)
+        printf("  history: no app recorded an operation, so linearizable: true "
+               "checked nothing (an app records with twin/history.h)\n");
+    else if (res->history_ops > 0)
+        printf("  history: %" PRId64 " operations checked\n", res->history_ops);
     printf("  trace hash %016" PRIx64 "\n", res->hash);
     cli_replay_verdict(c, res->seed, v, replay, sizeof replay);
     printf("reproduce with: %s%s\n", replay,
@@ -772,9 +778,16 @@ int tw_cli_shrink(const char *prog, int argc, char **argv)
                                     a.c.quiet ? NULL : stdout, shrink_begin,
                                     a.c.max_wall > 0 ? shrink_stop : NULL, &lim,
                                     &small, &st);
+    bool file_swarm = tw_scenario_has_swarm(a.c.sc);
     tw_scenario_free(a.c.sc);
     if (rc == -EAGAIN) {
-        printf("seed %" PRIu64 " passes: nothing to shrink\n", a.seed);
+        /* A seed copied from a --swarm sweep fails only with its draws. */
+        bool hint = !a.c.swarm && file_swarm;
+        printf("seed %" PRIu64 " passes%s: nothing to shrink%s\n", a.seed,
+               hint ? " without --swarm" : "",
+               hint ? " (the file has a swarm section: a seed that failed in a "
+                      "--swarm sweep needs --swarm here too)"
+                    : "");
         return 1;
     }
     if (rc == -ETIMEDOUT) {

@@ -82,6 +82,7 @@ typedef struct tally {
     size_t nfile;
     uint64_t drawn[16], drawn_hits[16]; /* per kind drawn by the swarm */
     const char *kind_name[16];
+    uint64_t history_checked, history_empty; /* seeds; none recorded */
 } tally;
 
 static int kind_slot(tally *t, const char *kind)
@@ -97,6 +98,8 @@ static int kind_slot(tally *t, const char *kind)
 
 static void tally_add(tally *t, const tw_scenario_result *r)
 {
+    t->history_checked += r->history_ops >= 0;
+    t->history_empty += r->history_ops == 0;
     for (size_t i = 0; i < r->neffects; i++) {
         const tw_scenario_effect *e = &r->effects[i];
         bool reached = cli_fault_reached(e, r);
@@ -138,6 +141,11 @@ static void tally_report(const tally *t, const cli_sim *c, uint64_t seeds,
     if (any)
         fprintf(stderr, "  an inert fault makes a green sweep a lie: aim it at "
                         "live traffic (see %s)\n", c->file);
+    if (t->history_checked && t->history_empty == t->history_checked)
+        fprintf(stderr, "warning: linearizable: true, but no app recorded an operation "
+                        "in any of the %" PRIu64 " seeds checked: the history check "
+                        "judged nothing (an app records with twin/history.h)\n",
+                t->history_checked);
 }
 
 /* ---- the sweep ---- */

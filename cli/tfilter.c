@@ -100,7 +100,11 @@ static int term(tfilter *t, const tw_scenario *sc, char *kv, char *err, size_t e
         }
         snprintf(t->node, sizeof t->node, "%s", v);
     } else if (strcmp(k, "event") == 0) {
-        char copy[256];
+        char copy[EVENTS_MAX * 48];
+        if (strlen(v) >= sizeof copy) {
+            snprintf(err, errlen, "event=: at most %zu characters", sizeof copy - 1);
+            return -1;
+        }
         snprintf(copy, sizeof copy, "%s", v);
         for (char *s, *w = strtok_r(copy, "|", &s); w; w = strtok_r(NULL, "|", &s)) {
             if (!tw_sim_trace_event_known(w)) {
@@ -108,8 +112,12 @@ static int term(tfilter *t, const tw_scenario *sc, char *kv, char *err, size_t e
                                       "`%s sim --trace-fields` lists them", w, cli_name());
                 return -1;
             }
-            if (t->nevents < EVENTS_MAX)
-                snprintf(t->events[t->nevents++], sizeof t->events[0], "%s", w);
+            if (t->nevents == EVENTS_MAX) {
+                snprintf(err, errlen, "event=: at most %d events (got '%s' after them)",
+                         EVENTS_MAX, w);
+                return -1;
+            }
+            snprintf(t->events[t->nevents++], sizeof t->events[0], "%s", w);
         }
     } else if (strcmp(k, "t") == 0 || strcmp(k, "transport") == 0) {
         char *end;

@@ -575,6 +575,7 @@ static void explain(search *S, const char *key, tw_history_verdict *out)
         return;
     }
     const kop *x = &S->ops[S->best_blocked];
+    out->at_ns = x->returns ? x->done : x->r->invoked;
     put_op(buf, cap, &at, x);
     if (at < cap)
         at += (size_t)snprintf(buf + at, cap - at,
@@ -833,6 +834,7 @@ int tw_history_check(const tw_history *h, const tw_history_check_opts *opts,
     if (!out)
         out = &scratch;
     memset(out, 0, sizeof *out);
+    out->at_ns = -1;
     if (!h)
         return -EINVAL;
     if (h->overflowed) {

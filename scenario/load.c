@@ -51,6 +51,28 @@ static void app_names(char *buf, size_t len)
     }
 }
 
+/* The app whose name name is a typo of (as a key's "did you mean"), or
+ * NULL: none near enough, or two as near. */
+static const char *app_guess(const char *name)
+{
+    const char *best = NULL;
+    unsigned best_d = TW_PARSE_FAR;
+    bool tie = false;
+    for (const tw_app *const *a = tw_apps(); *a; a++) {
+        unsigned d = tw_parse_distance(name, strlen(name), (*a)->name);
+        if (d >= TW_PARSE_FAR || d * 2 >= strlen((*a)->name))
+            continue;
+        if (d < best_d) {
+            best = (*a)->name;
+            best_d = d;
+            tie = false;
+        } else if (d == best_d) {
+            tie = true;
+        }
+    }
+    return tie ? NULL : best;
+}
+
 static int parse_app(sc_yaml *y, yaml_node_t *name_n, yaml_node_t *args_n,
                      sc_app *app)
 {
@@ -61,6 +83,10 @@ static int parse_app(sc_yaml *y, yaml_node_t *name_n, yaml_node_t *args_n,
     if (!(app->app = tw_app_find(name))) {
         /* A user's app missing here is most often one whose shared
          * object was not loaded: say how, beside the names known. */
+        const char *guess = app_guess(name);
+        if (guess)
+            return sc_fail(y, name_n, "unknown app '%.40s' (did you mean '%s'? apps "
+                           "of a shared object need --load FILE.so)", name, guess);
         char known[240];
         app_names(known, sizeof known);
         return sc_fail(y, name_n, "unknown app '%.40s' (this program has: %s; "

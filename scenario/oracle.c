@@ -135,10 +135,16 @@ void sc_world_failed(sc_runner *r, int err)
 void sc_check_history(sc_runner *r)
 {
     tw_history_verdict v;
-    int rc = tw_history_check(tw_sim_history(r->sim), NULL, &v);
+    const tw_history *h = tw_sim_history(r->sim);
+    r->history_ops = h ? (int64_t)tw_history_count(h) : 0;
+    int rc = tw_history_check(h, NULL, &v);
     if (rc == 1)
         return;
-    if (rc == 0)
+    if (rc == 0 && v.at_ns >= 0) /* when it went wrong, found at the end */
+        sc_runner_fail_at(r, TW_SCENARIO_CORRECTNESS, v.at_ns,
+                          "history not linearizable (checked at the end of the run): "
+                          "%.860s", v.message);
+    else if (rc == 0)
         sc_runner_fail(r, TW_SCENARIO_CORRECTNESS, "history not linearizable: %.900s",
                        v.message);
     else if (rc == -ENOBUFS)

@@ -37,7 +37,8 @@
 
 /* ---- failures ---- */
 
-void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...)
+static void fail_v(sc_runner *r, tw_scenario_verdict v, tw_ns when, const char *fmt,
+                   va_list ap)
 {
     sc_failure *f = v == TW_SCENARIO_CRASH         ? &r->crash
                     : v == TW_SCENARIO_CORRECTNESS ? &r->correctness
@@ -45,14 +46,27 @@ void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...)
     if (f->set)
         return;
     f->set = true;
-    f->at = r->sim ? tw_sim_now(r->sim) : 0;
+    f->at = when;
     char at[32], msg[1000];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     snprintf(f->msg, sizeof f->msg, "at %s: %s", tw_format_duration(f->at, at, sizeof at),
              msg);
+}
+
+void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(r, v, r->sim ? tw_sim_now(r->sim) : 0, fmt, ap);
+    va_end(ap);
+}
+
+void sc_runner_fail_at(sc_runner *r, tw_scenario_verdict v, tw_ns when, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(r, v, when, fmt, ap);
+    va_end(ap);
 }
 
 bool sc_runner_stopped(const sc_runner *r)
@@ -320,7 +334,8 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
 {
     static const tw_scenario_run_opts none;
     opts = opts ? opts : &none;
-    *res = (tw_scenario_result){.seed = seed, .converged_ns = -1, .failed_ns = -1};
+    *res = (tw_scenario_result){.seed = seed, .converged_ns = -1, .failed_ns = -1,
+                                .history_ops = -1};
     tw_scenario *own = NULL;
     if (opts->swarm && sc->swarm.on) {
         if (!(own = sc_copy(sc)) || sc_swarm_draw(own, seed) < 0) {
@@ -330,7 +345,7 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
         sc = own;
     }
     sc_runner r = {.sc = sc, .opts = opts, .next_check = sc->check_every,
-                   .converged = -1};
+                   .converged = -1, .history_ops = -1};
     r.ids = malloc(((size_t)sc->nfaults + 1) * sizeof *r.ids);
     for (int i = 0; r.ids && i < sc->nfaults; i++)
         r.ids[i] = -1;
@@ -357,10 +372,19 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
         res->hash = tw_sim_trace_hash(r.sim);
         res->end_ns = tw_sim_now(r.sim);
         res->converged_ns = r.converged;
+        res->history_ops = r.history_ops;
         tw_sim_get_stats(r.sim, &res->stats);
         if (opts->history)
             tw_history_write_jsonl(tw_sim_history(r.sim), opts->history, res->end_ns);
         rc = fill_effects(&r, res);
+    }
+    if (r.sim && opts->trace) {
+        /* The trace ends with the run: the teardown that follows (every
+         * node's servers and connections let go) is no part of it, and
+         * counts in neither the records nor the hash reported. */
+        fprintf(opts->trace, "twin sim: seed=%llu hash=%016llx\n",
+                (unsigned long long)seed, (unsigned long long)tw_sim_trace_hash(r.sim));
+        tw_sim_trace_to(r.sim, NULL, NULL);
     }
     tw_sim_free(r.sim); /* its crashes run the stop hooks: states go */
     sc_nodes_fini(&r);

@@ -48,11 +48,16 @@ struct sc_runner {
     bool quiet; /* in the quiet phase */
     bool stopped; /* opts->stop said so: the run ends as it is */
     tw_ns converged;
+    int64_t history_ops; /* ops the history check looked at; -1: none ran */
 };
 
 /* Record a failure of class v ("node: what"), printf-style. */
 __attribute__((format(printf, 3, 4)))
 void sc_runner_fail(sc_runner *r, tw_scenario_verdict v, const char *fmt, ...);
+/* The same for what happened at `when`, found out later (a history
+ * checked at the end names the moment it went wrong). */
+__attribute__((format(printf, 4, 5)))
+void sc_runner_fail_at(sc_runner *r, tw_scenario_verdict v, tw_ns when, const char *fmt, ...);
 /* True once the run should stop (a crash or a correctness failure, the
  * caller's stop, or a world that failed). */
 bool sc_runner_stopped(const sc_runner *r);

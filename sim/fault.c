@@ -36,8 +36,9 @@ static const tw_sim_fault_info kinds[TW_SIM_FAULT_KINDS] = {
     [TW_SIM_FAULT_RESET] = {"reset", "reset_all", "connections reset",
                             "connections were reset", true, false, false, true,
                             {0}},
-    [TW_SIM_FAULT_CRASH] = {"crash", "crash_fault", "transports lost",
-                            "open transports died with the node", false, true,
+    [TW_SIM_FAULT_CRASH] = {"crash", "crash_fault", "transports and unsynced files lost",
+                            "open transports died with the node, and its disk "
+                            "lost what it chose of what was not durable", false, true,
                             false, true, {0}},
     [TW_SIM_FAULT_RESTART] = {"restart", "restart_fault", "restarts",
                               "a node that was down came back", false, false,
@@ -83,7 +84,8 @@ static const tw_sim_fault_info kinds[TW_SIM_FAULT_KINDS] = {
     [TW_SIM_FAULT_FSYNC_FAIL] = {"fsync_fail", "fsync_fail", "fsyncs failed",
                                  "fsyncs failed with EIO", false, false, false,
                                  true, {"count"}},
-    [TW_SIM_FAULT_POWER_LOSS] = {"power_loss", "power_loss", "transports lost",
+    [TW_SIM_FAULT_POWER_LOSS] = {"power_loss", "power_loss",
+                                 "transports and unsynced files lost",
                                  "open transports died with the node, and "
                                  "its disk lost what was not durable",
                                  false, true, false, true, {0}},
@@ -743,5 +745,11 @@ void sim_fault_event(tw_sim *sim, const sim_event *ev)
 {
     assert(ev->obj < sim->nfaults);
     tw_sim_fault f = sim->faults[ev->obj]; /* apply may grow the array */
+    bool crash = f.kind == TW_SIM_FAULT_CRASH || f.kind == TW_SIM_FAULT_POWER_LOSS;
+    uint64_t before = crash ? sim_fs_crash_losses(sim->nodes[f.a]) : 0;
     apply(sim, &f);
+    /* What a crash took from the disk is what it hit too: a node with
+     * no transport open still loses its unsynced writes. */
+    if (crash)
+        sim->tl->st[ev->obj].count += sim_fs_crash_losses(sim->nodes[f.a]) - before;
 }

@@ -760,6 +760,12 @@ void sim_fs_crash(tw_sim *sim, sim_node *n, bool power)
         make_durable(e);
     }
     sim_trace(sim, n->id, 0, "fs_crash", changed, undone);
+    fs->crash_losses += (uint64_t)changed + undone;
+}
+
+uint64_t sim_fs_crash_losses(const sim_node *n)
+{
+    return n->fs ? n->fs->crash_losses : 0;
 }
 
 void sim_fs_free(sim_fs *fs)

@@ -24,6 +24,9 @@ typedef struct sim_fs {
     tw_ns eio_until, full_until, corrupt_until;
     uint32_t fsync_fail_left, lost_write_left;
     uint64_t eio_hits, full_hits, fsync_failed, corrupt_hits, writes_lost;
+    /* what crashes took: files cut back (lost or torn) and name changes
+     * undone, over every crash so far (a crash fault's effect count) */
+    uint64_t crash_losses;
 } sim_fs;
 
 extern const tw__file_ops sim_file_ops;
@@ -34,6 +37,8 @@ sim_fs *sim_fs_of(sim_node *n);
 /* n crashed (its files are closed): forget what was not durable, all of
  * it when power is true. Nothing when n never had a file system. */
 void sim_fs_crash(tw_sim *sim, sim_node *n, bool power);
+/* sim_fs's crash_losses of n; 0 when n never had a file system. */
+uint64_t sim_fs_crash_losses(const sim_node *n);
 void sim_fs_free(sim_fs *fs);
 
 #endif

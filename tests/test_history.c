@@ -39,6 +39,7 @@
 #include "twin/app.h"
 #include "twin/history.h"
 #include "twin/mix.h"
+#include "twin/parse.h"
 #include "twin/scenario.h"
 #include "twin/sim.h"
 #include "twin/twin.h"
@@ -104,8 +105,10 @@ static void test_register_sequential_and_stale(void **state)
     r(h, 1, NULL, "2", 70, 80);
     assert_int_equal(check(h, &v), 1);
     assert_int_equal(v.ops, 5);
+    assert_int_equal(v.at_ns, -1);
     r(h, 2, NULL, "1", 90, 100); /* stale: 2 was acknowledged before it began */
     assert_int_equal(check(h, &v), 0);
+    assert_int_equal(v.at_ns, 100); /* the stale read's return: where it went wrong */
     assert_non_null(strstr(v.message, "op 6 (process 2 read -> \"1\""));
     assert_non_null(strstr(v.message, "where the key holds \"2\""));
     tw_history_free(h);
@@ -832,6 +835,14 @@ static void test_scenario_stale_server_caught(void **state)
     assert_non_null(strstr(r.message, "key \"k"));
     assert_non_null(strstr(r.message, " get -> \"c"));
     assert_non_null(strstr(r.message, "cannot take effect"));
+    /* Found at the end, it is placed where it went wrong: the failure's
+     * time (the timeline's red line) is the read that could not be
+     * placed, before the run's end. */
+    assert_non_null(strstr(r.message, "(checked at the end of the run)"));
+    assert_true(r.failed_ns >= 0 && r.failed_ns < r.end_ns);
+    char d[32], at[64];
+    snprintf(at, sizeof at, "at %s: history", tw_format_duration(r.failed_ns, d, sizeof d));
+    assert_non_null(strstr(r.message, at));
     tw_scenario_result_fini(&r);
     /* without the expectation the same run passes: nothing else sees it */
     r = run_kv("--stale, '7'", "false", 1, NULL);

@@ -61,8 +61,17 @@ static void test_bad_file_exit_2(void **state)
     fclose(f);
     int rc = sh(out, sizeof out, true, "%s sim %s --seed 1", tw_cli_twin, path);
     assert_int_equal(rc, 2);
-    char want[300];
+    char want[400];
     snprintf(want, sizeof want, "%s:3:36: unknown app 'nope'", path);
+    assert_non_null(strstr(out, want));
+    /* A near miss names the app meant. */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1, app: echo-sever}\n");
+    fclose(f);
+    assert_int_equal(sh(out, sizeof out, true, "%s sim %s --seed 1", tw_cli_twin, path), 2);
+    snprintf(want, sizeof want, "%s:3:36: unknown app 'echo-sever' (did you mean "
+             "'echo-server'?", path);
     assert_non_null(strstr(out, want));
     assert_int_equal(sh(out, sizeof out, true, "%s sim %s --seeds 1..5", tw_cli_twin, path), 2);
     assert_int_equal(sh(out, sizeof out, true, "%s sim scenarios/echo_loss.yaml --seeds 5..1",
@@ -283,6 +292,46 @@ static void test_shrink_command(void **state)
     assert_non_null(strstr(out, "passes: nothing to shrink"));
 }
 
+/* A seed a --swarm sweep failed, shrunk without --swarm, passes: the
+ * command says that the file has a swarm section and --swarm is
+ * missing, and with it the same seed shrinks. */
+static void test_shrink_without_swarm_says_so(void **state)
+{
+    (void)state;
+    char path[256], small[256];
+    snprintf(path, sizeof path, "%s/swarm_only.yaml", tmpdir);
+    snprintf(small, sizeof small, "%s/swarm_only.small.yaml", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    /* Calm without --swarm; with it, one reset in the first 50 ms fails
+     * a client that does not reconnect. */
+    fprintf(f, "duration: 1s\nnodes:\n"
+               "  - {name: server, addr: 10.0.0.1, app: echo-server, args: "
+               "[--host, \"\", --port, \"7\", --keep-open, --quiet]}\n"
+               "  - {name: client, addr: 10.0.0.2, app: echo-load, args: "
+               "[--connect, \"server:7\", --messages, \"200\", --timeout, 100ms, "
+               "--no-reconnect, --quiet]}\n"
+               "quiet: {within: 2s}\n"
+               "swarm: {faults: [reset], count: [1, 1], window: [10ms, 50ms]}\n");
+    fclose(f);
+    assert_int_equal(sh(out, sizeof out, false, "%s sim %s --swarm --seed 1", tw_cli_twin,
+                        path), 1);
+    int rc = sh(out, sizeof out, false, "%s shrink %s --seed 1 --out %s", tw_cli_twin,
+                path, small);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "seed 1 passes without --swarm: nothing to shrink (the "
+                                "file has a swarm section"));
+    rc = sh(out, sizeof out, false, "%s shrink %s --swarm --seed 1 --out %s", tw_cli_twin,
+            path, small);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "still fails (correctness)"));
+    /* A file without a swarm section passes as before, with no hint. */
+    rc = sh(out, sizeof out, false, "%s shrink scenarios/echo_loss.yaml --seed 1 --out %s",
+            tw_cli_twin, small);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "seed 1 passes: nothing to shrink\n"));
+}
+
 static void test_determinism_trace_filter_apps(void **state)
 {
     (void)state;
@@ -297,10 +346,82 @@ static void test_determinism_trace_filter_apps(void **state)
     assert_non_null(strstr(out, " c2 t0 restart "));
     assert_null(strstr(out, " server t"));
     assert_null(strstr(out, " c2 t1 data_received"));
+    /* Past its 16 events a filter is refused, not cut short in silence
+     * (the 17th, restart, would then never show). */
+    rc = sh(out, sizeof out, true, "%s sim scenarios/crash_restart.yaml --seed 4 "
+                                   "--trace-filter 'event=send|arrive|deliver|eof|open|"
+                                   "closed|connect|accept|syn|listen|unlisten|reset|"
+                                   "timeout|data_received|connection_made|"
+                                   "connection_lost|restart'", tw_cli_twin);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "event=: at most 16 events (got 'restart' after them)"));
+    /* and the help names every key the filter takes */
+    sh(out, sizeof out, true, "%s sim --help", tw_cli_twin);
+    assert_non_null(strstr(out, "from=TIME, to=TIME"));
     rc = sh(out, sizeof out, false, "%s apps", tw_cli_twin);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "echo-load\n"));
     assert_non_null(strstr(out, "in scenarios: reports when it is done; checks an invariant"));
+}
+
+/* The trace a user reads is the run the verdict reports: as many record
+ * lines as its "N trace records", none after the closing "seed= hash="
+ * line (the teardown after the run is no part of it). */
+static void test_trace_ends_with_the_run(void **state)
+{
+    (void)state;
+    int rc = sh(out, sizeof out, false, "%s sim scenarios/crash_restart.yaml --seed 3 --trace",
+                tw_cli_twin);
+    assert_int_equal(rc, 0);
+    const char *end = strstr(out, "twin sim: seed=3 hash=");
+    assert_non_null(end);
+    uint64_t lines = 0;
+    bool after = false;
+    for (const char *l = out; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+        unsigned long long sec, ns;
+        char c;
+        if (sscanf(l, " %llu.%9llu %c", &sec, &ns, &c) == 3) {
+            lines++;
+            after = after || l > end;
+        }
+    }
+    const char *v = strstr(out, " events, ");
+    assert_non_null(v);
+    uint64_t records = strtoull(v + 9, NULL, 10);
+    assert_true(records > 0);
+    if (after || lines != records)
+        fail_msg("%" PRIu64 " record lines (some after the closing line: %d), the verdict "
+                 "says %" PRIu64 " trace records", lines, after, records);
+}
+
+/* expect: {linearizable: true} over apps that record nothing checks
+ * nothing: a seed says so, and a sweep warns, rather than pass as if a
+ * history had been judged. */
+static void test_empty_history_is_said(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/nohist.yaml", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "duration: 1s\nnodes:\n"
+               "  - {name: server, addr: 10.0.0.1, app: echo-server, args: "
+               "[--host, \"\", --port, \"7\", --keep-open, --quiet]}\n"
+               "  - {name: client, addr: 10.0.0.2, app: echo-load, args: "
+               "[--connect, \"server:7\", --messages, \"20\", --quiet]}\n"
+               "quiet: {within: 2s}\nexpect: {linearizable: true}\n");
+    fclose(f);
+    assert_int_equal(sh(out, sizeof out, false, "%s sim %s --seed 1", tw_cli_twin, path), 0);
+    assert_non_null(strstr(out, "history: no app recorded an operation, so linearizable: "
+                                "true checked nothing"));
+    assert_int_equal(sh(out, sizeof out, true, "%s sim %s --seeds 1..3", tw_cli_twin, path), 0);
+    assert_non_null(strstr(out, "warning: linearizable: true, but no app recorded an "
+                                "operation in any of the 3 seeds checked"));
+    /* A history that was there says how much was checked, and no warning. */
+    assert_int_equal(sh(out, sizeof out, true, "%s sim scenarios/resp-partition.yaml "
+                                               "--seed 1", tw_cli_twin), 0);
+    assert_non_null(strstr(out, " operations checked\n"));
+    assert_null(strstr(out, "checked nothing"));
 }
 
 /* Output that cannot be written is a failure: /dev/full takes nothing
@@ -408,7 +529,10 @@ int main(void)
         TW_TEST(test_fault_after_the_end_is_not_reached),
         TW_TEST(test_dump_schedule_replays),
         TW_TEST(test_shrink_command),
+        TW_TEST(test_shrink_without_swarm_says_so),
         TW_TEST(test_determinism_trace_filter_apps),
+        TW_TEST(test_trace_ends_with_the_run),
+        TW_TEST(test_empty_history_is_said),
         TW_TEST(test_output_to_full_device),
         TW_TEST(test_max_wall),
     };

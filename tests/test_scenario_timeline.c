@@ -194,7 +194,8 @@ static void test_page_of_crashes(void **state)
     assert_int_equal(count_what(block, "crash"), 2);
     assert_int_equal(count_what(block, "restart"), 2);
     assert_non_null(strstr(html, "\"kind\": \"crash\", \"what\": \"crash server at 800ms for "
-                                 "700ms\", \"unit\": \"transports lost\", \"count\": 2, "
+                                 "700ms\", \"unit\": \"transports and unsynced files lost\", "
+                                 "\"count\": 2, "
                                  "\"drawn\": false, \"at_ns\": 800000000, \"for_ns\": "
                                  "700000000, \"pair\": false, \"a\": \"server\", \"b\": \"\"}"));
     free(block);

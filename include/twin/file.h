@@ -16,7 +16,9 @@
  * returns at once, but the node is held for the call's latency (drawn
  * from the node's distribution), so nothing else of the node runs until
  * it has passed; the loop's clock does not move inside the callback that
- * made the call. A crash of the node keeps what was made durable:
+ * made the call. What that callback writes to a transport leaves at once,
+ * fsync or no fsync before it, so a reply written just before the fsync
+ * it should wait for is not caught there: write it after. A crash of the node keeps what was made durable:
  *   - a file's bytes are durable once tw_file_fsync returned 0;
  *   - a name (a create, a rename, an unlink, a mkdir) once the directory
  *     it is in was fsynced (tw_fs_fsync_dir) afterwards;

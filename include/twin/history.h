@@ -168,6 +168,10 @@ typedef struct tw_history_verdict {
      * found, the state there, and the ops concurrent with it. */
     char key[128];
     char message[2048];
+    /* For a violation: when the op that could not be placed completed
+     * (its invocation, for one that never did), the moment the history
+     * went wrong; -1 otherwise. */
+    tw_ns at_ns;
 } tw_history_verdict;
 
 /* Checks every key. Returns 1 (linearizable), 0 (a violation: see

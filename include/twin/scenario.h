@@ -211,6 +211,11 @@ typedef struct tw_scenario_result {
      * be made). The verdict is the run's, whatever became of the files. */
     int pcap_status;
     char pcap_error[600];
+    /* expect: {linearizable: true}: the operations the apps recorded, all
+     * of them checked (0: none recorded, so the check had nothing to
+     * judge); -1 when no check ran (not asked for, or the run failed
+     * before its end). */
+    int64_t history_ops;
 } tw_scenario_result;
 
 /* Run sc under seed (opts NULL: defaults) and fill *res (the caller

@@ -204,7 +204,8 @@ int tw_sim_faults_end(tw_sim *sim, bool heal_all);
  * fault with a window, what its paths' counters gained while it lasted
  * (packets cut, held, lost; accepts and sends refused), counted up to
  * now while the window is open; for one of an instant, what it hit
- * (connections reset, transports a crash took, timers a clock move
+ * (connections reset, transports a crash took and the files it cut
+ * back or whose creation or renaming it undid, timers a clock move
  * shifted, cut paths a heal restored, a restart of a node that was down,
  * processes signalled). 0 for a fault not yet applied. -EINVAL for no
  * such id. */
