@@ -378,15 +378,10 @@ int sc_run(const tw_scenario *sc, uint64_t seed, const tw_scenario_run_opts *opt
             tw_history_write_jsonl(tw_sim_history(r.sim), opts->history, res->end_ns);
         rc = fill_effects(&r, res);
     }
-    if (r.sim && opts->trace) {
-        /* The trace ends with the run: the teardown that follows (every
-         * node's servers and connections let go) is no part of it, and
-         * counts in neither the records nor the hash reported. */
-        fprintf(opts->trace, "twin sim: seed=%llu hash=%016llx\n",
-                (unsigned long long)seed, (unsigned long long)tw_sim_trace_hash(r.sim));
-        tw_sim_trace_to(r.sim, NULL, NULL);
-    }
-    tw_sim_free(r.sim); /* its crashes run the stop hooks: states go */
+    /* its crashes run the stop hooks: states go. The trace ends with the
+     * closing seed/hash line it writes first: the teardown (every node's
+     * servers and connections let go) is no part of the run. */
+    tw_sim_free(r.sim);
     sc_nodes_fini(&r);
     free(r.ids);
     tw_scenario_free(own);

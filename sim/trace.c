@@ -116,11 +116,17 @@ static void print_path(FILE *f, const char *what, const tw_sim_path_opts *p)
 
 void tw_sim_print_summary(const tw_sim *sim, FILE *f)
 {
-    const tw_sim_opts *o = &sim->opts;
-    char a[40], b[40], c[40];
+    char a[40];
     fprintf(f, "twin sim: SEED=%" PRIu64 " hash=%016" PRIx64 " time=%s events=%" PRIu64
                " records=%" PRIu64 "\n",
             sim->seed, sim->hash, dur(sim->now, a), sim->stats.events, sim->stats.records);
+    sim_print_settings(sim, f);
+}
+
+void sim_print_settings(const tw_sim *sim, FILE *f)
+{
+    const tw_sim_opts *o = &sim->opts;
+    char b[40], c[40];
     print_path(f, "net", &o->net);
     print_path(f, "loopback", &o->loopback);
     fprintf(f, "  chunk_bytes_max=%" PRIu32 " chunk_split=%g segment_bytes_max=%" PRIu32

@@ -26,6 +26,9 @@ size_t sim_trace_format(const tw_sim *sim, const char *node, uint64_t transport,
                         const char *what, int64_t a, int64_t b, bool json,
                         char *buf, size_t len);
 bool sim_trace_known(const char *what);
+/* The world's settings, a few lines (tw_sim_print_summary's, after its
+ * first): what a trace starts with. */
+void sim_print_settings(const tw_sim *sim, FILE *f);
 
 /* One trace record: folded into the run's hash, and written out when
  * someone reads the trace. Every simulated run pays for the hash, so it

@@ -854,8 +854,10 @@ tw_sim *tw_sim_new(uint64_t seed, const tw_sim_opts *opts)
         extern int tw__buggify_worlds;
         tw__buggify_worlds++;
     }
-    if (sim->trace_file)
-        tw_sim_print_summary(sim, sim->trace_file);
+    if (sim->trace_file) { /* the settings; the hash comes at the end */
+        fprintf(sim->trace_file, "twin sim: SEED=%llu\n", (unsigned long long)sim->seed);
+        sim_print_settings(sim, sim->trace_file);
+    }
     return sim;
 }
 
@@ -867,6 +869,8 @@ void tw_sim_free(tw_sim *sim)
         fprintf(sim->trace_file, "twin sim: seed=%llu hash=%016llx\n",
                 (unsigned long long)sim->seed,
                 (unsigned long long)sim->hash);
+    /* The trace ends there: the teardown below is no part of the run. */
+    sim->tracing = false;
     sim->driving = true; /* no run from a release or stop hook */
     sim->tap = NULL;     /* the teardown is no traffic */
     for (uint32_t i = 0; i < sim->nnodes; i++)

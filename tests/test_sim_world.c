@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "tests/harness.h"
+#include "twin/echo.h"
 
 #include "twin/twin.h"
 #include "twin/sim.h"
@@ -417,6 +418,47 @@ static void test_trace_filter_and_hash(void **state)
     free(text);
 }
 
+/* A trace starts with the world's seed and settings (no hash yet: none
+ * of the run is in it) and ends with the closing seed/hash line: what
+ * tw_sim_free lets go (a server, a connection still open) is no part of
+ * the run, and is not printed after it. */
+static void test_trace_starts_and_ends_with_the_run(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    o.trace_file = f;
+    tw_sim *sim = tw_sim_new(5, &o);
+    tw_loop *s = tw_sim_add_node(sim, "s", "10.0.0.1");
+    tw_loop *c = tw_sim_add_node(sim, "c", "10.0.0.2");
+    tw_echo_server_cfg cfg = {.keep_open = true};
+    tw_server *srv;
+    assert_int_equal(tw_create_server(s, tw_echo_server_factory, &cfg, "10.0.0.1", 7,
+                                      NULL, &srv), 0);
+    tw_echo_client *cl = tw_echo_client_new(&(tw_echo_client_cfg){.message = "hi"});
+    assert_non_null(cl);
+    assert_int_equal(tw_create_connection(c, tw_echo_client_factory, cl, "10.0.0.1", 7,
+                                          tw_echo_client_connected), 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(50)), 0);
+    assert_true(cfg.connections == 1); /* a connection and a server open */
+    char closing[80];
+    snprintf(closing, sizeof closing, "twin sim: seed=5 hash=%016llx\n",
+             (unsigned long long)tw_sim_trace_hash(sim));
+    tw_sim_free(sim);
+    fclose(f);
+    assert_int_equal(strncmp(text, "twin sim: SEED=5\n", 17), 0);
+    const char *end = strstr(text, closing);
+    assert_non_null(end);
+    assert_true(strstr(text, "hash=") == end + strlen("twin sim: seed=5 "));
+    assert_string_equal(end, closing); /* the last line */
+    assert_non_null(strstr(text, " deliver "));
+    tw_echo_client_free(cl);
+    free(text);
+}
+
 /* A uniform draw covers both ends of its range, evenly; a Pareto draw
  * with no alpha has alpha 1.5, so P(x > 2 min) = 2^-1.5 = 0.354. */
 static void test_distribution_ends_and_defaults(void **state)
@@ -558,6 +600,7 @@ int main(void)
         TW_TEST(test_clock_skew_and_drift),
         TW_TEST(test_nested_run_is_refused),
         TW_TEST(test_trace_filter_and_hash),
+        TW_TEST(test_trace_starts_and_ends_with_the_run),
         TW_TEST(test_livelock_stops_the_world),
         TW_TEST(test_stop_ends_the_run_there),
     };
