@@ -306,3 +306,19 @@ unsigned tw_parse_distance(const char *a, size_t la, const char *b)
         }
     return d[la][lb] < CAP ? d[la][lb] : CAP;
 }
+
+void tw_parse_guess_offer(tw_parse_guess *g, const char *name, unsigned d)
+{
+    if (d >= TW_PARSE_FAR || d * 2 >= strlen(name))
+        return; /* no typo of it: too far off */
+    if (!g->best || d < g->d) {
+        *g = (tw_parse_guess){name, d, false};
+    } else if (d == g->d) {
+        g->tie = true;
+    }
+}
+
+const char *tw_parse_guess_best(const tw_parse_guess *g)
+{
+    return g->tie ? NULL : g->best;
+}

@@ -326,15 +326,9 @@ static int set_defaults(const tw_opt *t, char *dst, char **end_argv,
 
 /* ---- suggestions ---- */
 
-/* The closest name: a prefix of it, or within two edits; NULL when none
- * or when two are equally close. */
-typedef struct guess {
-    const char *name;
-    unsigned score; /* lower is better */
-    bool tie;
-} guess;
-
-static void suggest(const tw_opt *t, const char *name, size_t len, guess *g)
+/* Offer g every name of t (its includes too): one that what was typed
+ * begins counts as no edit away, any other as far as its edits. */
+static void suggest(const tw_opt *t, const char *name, size_t len, tw_parse_guess *g)
 {
     for (; t->kind != TW_OPT_END; t++) {
         if (t->kind == TW_OPT_INCLUDE) {
@@ -344,16 +338,8 @@ static void suggest(const tw_opt *t, const char *name, size_t len, guess *g)
         }
         if (!t->name)
             continue;
-        unsigned s;
-        if (len >= 2 && strncmp(t->name, name, len) == 0)
-            s = 0; /* what was typed begins this name */
-        else if ((s = tw_parse_distance(name, len, t->name)) >= TW_PARSE_FAR ||
-                 s * 2 >= strlen(t->name))
-            continue;
-        if (!g->name || s < g->score)
-            *g = (guess){t->name, s, false};
-        else if (s == g->score)
-            g->tie = true;
+        bool begins = len >= 2 && strncmp(t->name, name, len) == 0;
+        tw_parse_guess_offer(g, t->name, begins ? 0 : tw_parse_distance(name, len, t->name));
     }
 }
 
@@ -457,11 +443,11 @@ int tw_opts_parse(const tw_opt *table, void *dst, int argc, char **argv,
                 return -ECANCELED;
             }
             if (err) {
-                guess g = {0};
+                tw_parse_guess g = TW_PARSE_GUESS_INIT;
                 suggest(table, name, len, &g);
                 fprintf(err, "%s: unknown option --%.*s", app, (int)len, name);
-                if (g.name && !g.tie)
-                    fprintf(err, " (did you mean --%s?)", g.name);
+                if (tw_parse_guess_best(&g))
+                    fprintf(err, " (did you mean --%s?)", tw_parse_guess_best(&g));
                 fputc('\n', err);
             }
             return -EINVAL;

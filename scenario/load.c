@@ -55,22 +55,11 @@ static void app_names(char *buf, size_t len)
  * NULL: none near enough, or two as near. */
 static const char *app_guess(const char *name)
 {
-    const char *best = NULL;
-    unsigned best_d = TW_PARSE_FAR;
-    bool tie = false;
-    for (const tw_app *const *a = tw_apps(); *a; a++) {
-        unsigned d = tw_parse_distance(name, strlen(name), (*a)->name);
-        if (d >= TW_PARSE_FAR || d * 2 >= strlen((*a)->name))
-            continue;
-        if (d < best_d) {
-            best = (*a)->name;
-            best_d = d;
-            tie = false;
-        } else if (d == best_d) {
-            tie = true;
-        }
-    }
-    return tie ? NULL : best;
+    tw_parse_guess g = TW_PARSE_GUESS_INIT;
+    for (const tw_app *const *a = tw_apps(); *a; a++)
+        tw_parse_guess_offer(&g, (*a)->name,
+                             tw_parse_distance(name, strlen(name), (*a)->name));
+    return tw_parse_guess_best(&g);
 }
 
 static int parse_app(sc_yaml *y, yaml_node_t *name_n, yaml_node_t *args_n,

@@ -229,20 +229,10 @@ yaml_node_t *sc_pair_value(sc_yaml *y, yaml_node_t *n, int i)
  * was meant (fewer edits than half its length, and no other as near). */
 static const char *key_guess(const char *name, const char *const keys[])
 {
-    const char *best = NULL;
-    unsigned best_d = TW_PARSE_FAR; /* (a key that far off is no typo) */
-    bool tie = false;
-    for (const char *const *x = keys; *x; x++) {
-        unsigned d = tw_parse_distance(name, strlen(name), *x);
-        if (d >= TW_PARSE_FAR || d * 2 >= strlen(*x))
-            continue;
-        tie = d == best_d;
-        if (d < best_d) {
-            best = *x;
-            best_d = d;
-        }
-    }
-    return tie ? NULL : best;
+    tw_parse_guess g = TW_PARSE_GUESS_INIT;
+    for (const char *const *x = keys; *x; x++)
+        tw_parse_guess_offer(&g, *x, tw_parse_distance(name, strlen(name), *x));
+    return tw_parse_guess_best(&g);
 }
 
 int sc_map(sc_yaml *y, yaml_node_t *n, const char *what,

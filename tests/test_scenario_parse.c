@@ -135,6 +135,39 @@ static void test_parse_distance(void **state)
                      TW_PARSE_FAR); /* past 64 bytes: no guess */
 }
 
+/* The name meant: the nearest one offered, none when two are as near,
+ * whatever comes after them (a farther name does not undo a tie), and
+ * none too far off. */
+static void test_parse_guess(void **state)
+{
+    (void)state;
+    const char *typed = "latncy";
+    const char *names[][4] = {
+        {"latency", "loss", "seeds", NULL},     /* one near: latency */
+        {"latency", "latncx", "loss", NULL},    /* two at one edit: a tie */
+        {"latency", "latncx", "latXncyZ", NULL}, /* the tie, then one at two */
+        {"loss", "seeds", "drop", NULL},        /* none near */
+    };
+    const char *want[] = {"latency", NULL, NULL, NULL};
+    for (int k = 0; k < 4; k++) {
+        tw_parse_guess g = TW_PARSE_GUESS_INIT;
+        for (int i = 0; names[k][i]; i++)
+            tw_parse_guess_offer(&g, names[k][i],
+                                 tw_parse_distance(typed, strlen(typed), names[k][i]));
+        const char *got = tw_parse_guess_best(&g);
+        if (want[k])
+            assert_string_equal(got, want[k]);
+        else
+            assert_null(got);
+    }
+    /* half or more of a short name changed is no typo of it */
+    tw_parse_guess g = TW_PARSE_GUESS_INIT;
+    tw_parse_guess_offer(&g, "ab", tw_parse_distance("xb", 2, "ab"));
+    assert_null(tw_parse_guess_best(&g));
+    /* and through a scenario key */
+    expect_error(cat(good_head, "network: {los: 1%}\n"), 11, 11, "did you mean 'loss'");
+}
+
 static void test_wrong_type(void **state)
 {
     (void)state;
@@ -728,6 +761,7 @@ int main(void)
         TW_TEST(test_describe_bandwidth),
         TW_TEST(test_unknown_key_is_answered_with_the_near_one_or_all),
         TW_TEST(test_parse_distance),
+        TW_TEST(test_parse_guess),
         TW_TEST(test_swarm_dgram_kinds),
         TW_TEST(test_wrong_type),
         TW_TEST(test_unknown_app),

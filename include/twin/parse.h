@@ -61,6 +61,21 @@ char *tw_format_duration(tw_ns ns, char *buf, size_t len);
 #define TW_PARSE_FAR 3u
 unsigned tw_parse_distance(const char *a, size_t la, const char *b);
 
+/* The name meant by a mistyped one, among names offered one by one:
+ *   tw_parse_guess g = TW_PARSE_GUESS_INIT;
+ *   for each known name n: tw_parse_guess_offer(&g, n, distance to n);
+ *   tw_parse_guess_best(&g): the nearest, or NULL when none is near
+ *   enough (TW_PARSE_FAR or more away, or half of n or more changed) or
+ *   two are as near as each other. The names are not copied. */
+typedef struct tw_parse_guess {
+    const char *best;
+    unsigned d;
+    bool tie;
+} tw_parse_guess;
+#define TW_PARSE_GUESS_INIT {NULL, TW_PARSE_FAR, false}
+void tw_parse_guess_offer(tw_parse_guess *g, const char *name, unsigned d);
+const char *tw_parse_guess_best(const tw_parse_guess *g);
+
 #ifdef __cplusplus
 }
 #endif
