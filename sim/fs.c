@@ -32,6 +32,14 @@ struct sim_fent {
     size_t cur_len, cur_cap;
     uint8_t *dur;  /* what the last fsync made durable */
     size_t dur_len;
+    /* An fsync is done only when it returns, at synced_at (the end of
+     * its latency): until then a crash keeps what was durable before it,
+     * prev. prev is kept for the last fsync only, and let go at the next
+     * fsync or crash. */
+    uint8_t *prev;
+    size_t prev_len;
+    bool has_prev;
+    tw_ns synced_at;
 };
 
 enum { J_CREATE, J_RENAME, J_UNLINK };
@@ -54,6 +62,7 @@ static void fent_free(sim_fent *e)
 {
     free(e->cur);
     free(e->dur);
+    free(e->prev);
     free(e);
 }
 
@@ -464,11 +473,43 @@ static int make_durable(sim_fent *e)
     return 0;
 }
 
+/* Let go of e's durable state from before its last fsync. */
+static void drop_prev(sim_fent *e)
+{
+    free(e->prev);
+    e->prev = NULL;
+    e->prev_len = 0;
+    e->has_prev = false;
+}
+
+/* make_durable for an fsync: what was durable before is kept in prev,
+ * for a crash before the fsync returns (synced_at, set by the caller). */
+static int fsync_durable(sim_fent *e)
+{
+    if (!e->dirty)
+        return 0;
+    uint8_t *keep = e->dur;
+    size_t keep_len = e->dur_len;
+    e->dur = NULL; /* make_durable frees it otherwise */
+    int rc = make_durable(e);
+    if (rc < 0) {
+        e->dur = keep;
+        return rc;
+    }
+    drop_prev(e);
+    e->prev = keep;
+    e->prev_len = keep_len;
+    e->has_prev = true;
+    return 0;
+}
+
 static int file_fsync(tw_file *tf)
 {
     sim_node *n = node_of(tf->loop);
     sim_fs *fs = n->fs;
+    sim_fent *e = ((sim_file *)tf)->e;
     int rc;
+    bool synced = false;
     if (in_window(n, fs->eio_until)) {
         fs->eio_hits++;
         rc = -EIO;
@@ -477,9 +518,13 @@ static int file_fsync(tw_file *tf)
         fs->fsync_failed++;
         rc = -EIO;
     } else {
-        rc = make_durable(((sim_file *)tf)->e);
+        synced = e->dirty;
+        rc = fsync_durable(e);
     }
-    return charge(n, T_FSYNC, true, 0, rc);
+    rc = charge(n, T_FSYNC, true, 0, rc);
+    if (synced && rc == 0) /* it returns once the node's calls are done */
+        e->synced_at = n->held_until > n->sim->now ? n->held_until : n->sim->now;
+    return rc;
 }
 
 static int64_t file_size(tw_file *tf)
@@ -743,6 +788,15 @@ void sim_fs_crash(tw_sim *sim, sim_node *n, bool power)
     }
     for (uint32_t i = 0; i < fs->n; i++) {
         sim_fent *e = fs->ents[i];
+        if (e->has_prev && e->synced_at > sim->now) {
+            /* its fsync had not returned: it never happened */
+            free(e->dur);
+            e->dur = e->prev;
+            e->dur_len = e->prev_len;
+            e->prev = NULL;
+            e->dirty = true;
+        }
+        drop_prev(e);
         if (!e->dirty)
             continue;
         int fate = power ? LOST : (int)sim_below(&sim->rng_disk, 3);

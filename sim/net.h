@@ -106,7 +106,9 @@ tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
 static inline tw_ns sim_transit_at(tw_sim *sim, const tw_sim_path_opts *o, sim_path *p,
                                    uint32_t from, uint32_t to, size_t len, bool *gave_up)
 {
-    tw_ns start = p->busy_until > sim->now ? p->busy_until : sim->now;
+    tw_ns start = sim_depart(sim, from);
+    if (p->busy_until > start)
+        start = p->busy_until;
     if (o->bandwidth_bytes_per_sec)
         start += sim_wire_time(o, len);
     p->busy_until = start;

@@ -71,6 +71,7 @@ void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
              * idle, it stays open (half-open) until it sends or its
              * keepalive finds out (sim/stream.c, the death model). */
             peer->peer_crashed = true;
+            sim_stream_unsent(sim, peer);
             if (sim_ep_unacked(sim, peer))
                 sim_ep_arm_dead(sim, peer);
         }

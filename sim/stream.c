@@ -232,6 +232,38 @@ void sim_send_rst(tw_sim *sim, sim_ep *from)
 
 /* ---- segments ---- */
 
+/* The node of peer's other end crashed now: what it sent that had not
+ * left yet (sent after a blocking call that had not returned, sim_depart)
+ * never leaves. Those segments are the last of peer's in flight (their
+ * departures never go back). */
+void sim_stream_unsent(tw_sim *sim, sim_ep *peer)
+{
+    sim_seg **at = &peer->fly_head, *last = NULL;
+    while (*at && (*at)->sent <= sim->now) {
+        last = *at;
+        at = &(*at)->next;
+    }
+    if (!*at)
+        return;
+    sim_seg *s = *at;
+    *at = NULL;
+    peer->fly_tail = last;
+    while (s) {
+        sim_seg *next = s->next;
+        assert(s->sent > sim->now && peer->fly_bytes >= s->len);
+        if (sim_tapping(sim) && s->tap)
+            sim_tap_tcp(sim, peer, false, TW_SIM_PACKET_DROPPED,
+                        s->fin ? TW_SIM_PACKET_FIN : TW_SIM_PACKET_DATA, 0, sim->now, 0,
+                        s->data, s->len, s->tap);
+        peer->fly_bytes -= s->len;
+        sim_trace(sim, peer->node, sim_ep_tid(peer), "unsent", (int64_t)s->len, 0);
+        seg_free(sim, s);
+        s = next;
+    }
+    peer->fly_last = last ? last->arrive : sim->now;
+    assert(peer->fly_head || (peer->fly_bytes == 0 && !peer->fly_tail));
+}
+
 static size_t window_of(tw_sim *sim, const sim_ep *from)
 {
     return sim_path_opts(sim, from->node, from->peer_node)->rcvbuf_bytes;
@@ -275,7 +307,7 @@ static inline __attribute__((always_inline)) void enqueue(tw_sim *sim, sim_ep *f
     assert(t >= sim->now);
     assert(!to->fly_tail || to->fly_tail->arrive <= t);
     to->fly_last = t;
-    seg->sent = sim->now;
+    seg->sent = sim_depart(sim, from->node);
     seg->arrive = t;
     seg->ack = 0;
     seg->next = NULL;
@@ -864,7 +896,7 @@ static void on_deliver(tw_sim *sim, sim_ep *ep)
     /* A segment this end sent in this instant carries the ack (the reads
      * were for the writes, as an echo's are); else it goes alone. */
     sim_seg *out = peer->fly_tail;
-    if (out && out->sent == sim->now) {
+    if (out && out->sent >= sim->now) {
         out->ack += read;
         if (sim_tapping(sim))
             sim_tap_tcp(sim, ep, true, TW_SIM_PACKET_SENT, TW_SIM_PACKET_ACK,

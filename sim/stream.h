@@ -200,6 +200,9 @@ static inline tw_ns sim_ep_timeout(const tw_sim *sim, const sim_ep *ep)
 }
 void sim_send_rst(tw_sim *sim, sim_ep *from);
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);
+/* The node of peer's other end crashed: drop what it had not sent yet
+ * (sim/stream.c). */
+void sim_stream_unsent(tw_sim *sim, sim_ep *peer);
 /* An EV_ARRIVE for ep: the world's dispatch calls it straight (the
  * commonest event there is), sim_stream_event the rest. */
 void sim_stream_arrive(tw_sim *sim, sim_ep *ep);

@@ -104,6 +104,8 @@ static const schema records[] = {
     {"send", "len", "offered", F_BYTES, F_BYTES, "bytes taken by the network"},
     {"arrive", "len", "unread", F_BYTES, F_BYTES, "bytes reached the receiver"},
     {"deliver", "len", "unread", F_BYTES, F_BYTES, "bytes handed to data_received"},
+    {"unsent", "len", NULL, F_BYTES, F_NONE,
+     "bytes written after a blocking call never left: the sender crashed first"},
     {"eof", NULL, NULL, F_NONE, F_NONE, "the peer's FIN handed to eof_received"},
     {"fin", NULL, NULL, F_NONE, F_NONE, "a FIN sent (write_eof or close)"},
     {"closed", "unread", NULL, F_BYTES, F_NONE, "a stream transport closed"},

@@ -260,6 +260,17 @@ static inline bool sim_node_busy(const tw_sim *sim, const sim_node *n)
 {
     return n->held_until > sim->now || n->slow_until > sim->now;
 }
+/* When what node `node` sends now leaves it: now, or, after blocking calls
+ * (a file's fsync, a write) made earlier in the callback that sends,
+ * when they return: the node is held until then, and a reply written
+ * after an fsync cannot leave before the fsync is done. */
+static inline tw_ns sim_depart(const tw_sim *sim, uint32_t node)
+{
+    tw_ns t = sim->now;
+    if (__builtin_expect(sim->held_max > t, 0) && sim->nodes[node]->held_until > t)
+        t = sim->nodes[node]->held_until;
+    return t;
+}
 void sim_node_restart(tw_sim *sim, sim_node *n);
 void sim_node_start_app(sim_node *n);
 

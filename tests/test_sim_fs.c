@@ -43,8 +43,11 @@ static ssize_t get(tw_loop *loop, const char *path, char *buf, size_t cap)
     return n;
 }
 
+/* A crash once the calls made so far have returned (an fsync counts
+ * once it returns, at the end of its latency), then a restart. */
 static void crash_restart(tw_sim *sim, tw_loop *loop)
 {
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(50)), 0);
     assert_int_equal(tw_sim_crash(loop), 0);
     assert_int_equal(tw_sim_run_for(sim, TW_MS(10)), 0);
     assert_false(tw_sim_node_up(loop));
@@ -69,6 +72,154 @@ static void test_fsynced_data_survives_a_crash(void **state)
             assert_int_equal(buf[i], 'a');
         tw_sim_free(sim);
     }
+}
+
+/* An fsync is done when it returns, at the end of its latency: a power
+ * loss before then keeps what was durable before it; one after keeps
+ * what it synced. */
+static void test_fsync_counts_once_it_returns(void **state)
+{
+    for (int late = 0; late < 2; late++) {
+        tw_sim_opts o;
+        tw_sim_opts_default(&o);
+        tw_sim *sim = tw_sim_new(3, &o);
+        tw_loop *n1 = tw_sim_add_node(sim, "n1", "10.0.0.1");
+        tw_sim_fs_opts fo = {.fsync_latency = {.kind = TW_SIM_DIST_CONSTANT,
+                                               .min_ns = TW_MS(10)}};
+        assert_int_equal(tw_sim_fs_set(n1, &fo), 0);
+        put(n1, "/f", 'a', 100, true);
+        assert_int_equal(tw_fs_fsync_dir(n1, "/"), 0);
+        assert_int_equal(tw_sim_run_for(sim, TW_MS(50)), 0); /* all returned */
+        put(n1, "/f", 'b', 100, true); /* returns 10 ms from now */
+        assert_int_equal(tw_sim_run_for(sim, late ? TW_MS(11) : TW_MS(9)), 0);
+        assert_int_equal(tw_sim_power_loss(n1, 0), 0);
+        assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
+        assert_int_equal(tw_sim_restart(n1), 0);
+        assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
+        char buf[100];
+        assert_int_equal(get(n1, "/f", buf, sizeof buf), 100);
+        for (int i = 0; i < 100; i++)
+            assert_int_equal(buf[i], late ? 'b' : 'a');
+        tw_sim_free(sim);
+    }
+}
+
+/* ---- a store that acknowledges a write before or after its fsync ---- */
+
+typedef struct store {
+    tw_protocol base;
+    tw_loop *loop;
+    tw_transport *t;
+    bool ack_first; /* the bug: the ack goes out before the fsync */
+    tw_ns got_at;   /* when the write arrived */
+} store;
+
+static void store_made(tw_protocol *p, tw_transport *t) { ((store *)p)->t = t; }
+static void store_lost(tw_protocol *p, int err) { (void)p; (void)err; }
+
+static void store_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    store *st = (store *)p;
+    st->got_at = tw_loop_now(st->loop);
+    tw_file *f;
+    assert_int_equal(tw_file_open(st->loop, "/log", TW_FILE_WRITE | TW_FILE_CREATE, &f), 0);
+    if (st->ack_first)
+        tw_transport_write(st->t, "ok", 2);
+    assert_int_equal(tw_file_append(f, d, n), (ssize_t)n);
+    assert_int_equal(tw_file_fsync(f), 0);
+    if (!st->ack_first)
+        tw_transport_write(st->t, "ok", 2);
+    tw_file_close(f);
+}
+
+static const tw_protocol_ops store_ops = {
+    .connection_made = store_made, .connection_lost = store_lost, .data_received = store_data};
+
+static tw_protocol *store_factory(void *arg) { return &((store *)arg)->base; }
+
+typedef struct writer {
+    tw_protocol base;
+    tw_loop *loop;
+    tw_ns acked_at; /* -1: no ack */
+} writer;
+
+static void writer_made(tw_protocol *p, tw_transport *t)
+{
+    (void)p;
+    tw_transport_write(t, "x=1", 3);
+}
+
+static void writer_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    (void)d; (void)n;
+    writer *w = (writer *)p;
+    w->acked_at = tw_loop_now(w->loop);
+}
+
+static const tw_protocol_ops writer_ops = {
+    .connection_made = writer_made, .connection_lost = store_lost, .data_received = writer_data};
+
+static tw_protocol *writer_factory(void *arg) { return &((writer *)arg)->base; }
+
+/* One write to a store on n1 from n2, 1 ms each way, fsyncs of 10 ms;
+ * crash_after: n1 loses power that long after the write arrived (-1:
+ * never). The store's ack time at the writer (-1: none), and whether
+ * the write survived on n1's disk. */
+static tw_ns store_run(bool ack_first, tw_ns crash_after, bool *kept)
+{
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    o.net.latency = (tw_sim_dist){.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(1)};
+    o.chunk_split_probability = -1;
+    tw_sim *sim = tw_sim_new(7, &o);
+    tw_loop *n1 = tw_sim_add_node(sim, "n1", "10.0.0.1");
+    tw_loop *n2 = tw_sim_add_node(sim, "n2", "10.0.0.2");
+    tw_sim_fs_opts fo = {.fsync_latency = {.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(10)}};
+    assert_int_equal(tw_sim_fs_set(n1, &fo), 0);
+    store st = {.base.ops = &store_ops, .loop = n1, .ack_first = ack_first, .got_at = -1};
+    writer w = {.base.ops = &writer_ops, .loop = n2, .acked_at = -1};
+    tw_server *srv;
+    assert_int_equal(tw_create_server(n1, store_factory, &st, "10.0.0.1", 9, NULL, &srv), 0);
+    assert_int_equal(tw_create_connection(n2, writer_factory, &w, "10.0.0.1", 9, NULL), 0);
+    while (st.got_at < 0)
+        assert_int_equal(tw_sim_run_for(sim, 100000), 0);
+    if (crash_after >= 0) {
+        tw_sim_fault f = {.kind = TW_SIM_FAULT_POWER_LOSS, .a = tw_sim_node_id(n1),
+                          .b = TW_SIM_ALL};
+        assert_true(tw_sim_at(sim, st.got_at + crash_after, &f) >= 0);
+    }
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(100)), 0);
+    tw_ns acked = w.acked_at < 0 ? -1 : w.acked_at - st.got_at;
+    if (!tw_sim_node_up(n1)) {
+        assert_int_equal(tw_sim_restart(n1), 0);
+        assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
+    }
+    char buf[8];
+    *kept = get(n1, "/log", buf, sizeof buf) == 3;
+    tw_sim_free(sim);
+    return acked;
+}
+
+/* An ack written after an fsync leaves when the fsync returns; one
+ * written before it leaves at once. A power loss while the fsync runs
+ * loses the write, and the ack written after it with it (it never left
+ * the node): only the store that acks first tells the writer of a write
+ * it then loses. */
+static void test_an_ack_after_an_fsync_leaves_after_it(void **state)
+{
+    bool kept;
+    /* (the open before it and the append take up to 50 us each) */
+    tw_ns after = store_run(false, -1, &kept);
+    assert_true(after >= TW_MS(11) && after <= TW_MS(11) + 100000);
+    assert_true(kept);
+    tw_ns first = store_run(true, -1, &kept);
+    assert_true(first >= TW_MS(1) && first <= TW_MS(1) + 50000);
+    assert_true(kept);
+    /* power lost 5 ms into the fsync */
+    assert_int_equal(store_run(false, TW_MS(5), &kept), -1);
+    assert_false(kept);
+    assert_int_equal(store_run(true, TW_MS(5), &kept), first);
+    assert_false(kept); /* acknowledged, and lost: the bug, found */
 }
 
 /* Durable: 4096 bytes of 'a'. Then 4096 of 'b' over them, not synced,
@@ -430,6 +581,7 @@ static void test_power_loss_keeps_only_what_was_durable(void **state)
         tw_sim *sim = world(seed, &n1, NULL);
         put(n1, "/kept", 'k', 600, true);
         assert_int_equal(tw_fs_fsync_dir(n1, "/"), 0);
+        assert_int_equal(tw_sim_run_for(sim, TW_MS(50)), 0); /* the fsyncs return */
         put(n1, "/kept", 'x', 1200, false);
         put(n1, "/new", 'n', 10, true);
         int id = at_now(sim, n1, (tw_sim_fault){.kind = TW_SIM_FAULT_POWER_LOSS,
@@ -453,6 +605,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TW_TEST(test_fsynced_data_survives_a_crash),
+        TW_TEST(test_fsync_counts_once_it_returns),
+        TW_TEST(test_an_ack_after_an_fsync_leaves_after_it),
         TW_TEST(test_unsynced_data_lost_kept_or_torn),
         TW_TEST(test_rename_without_dir_fsync_may_be_undone),
         TW_TEST(test_create_without_dir_fsync_may_be_undone),

@@ -16,10 +16,12 @@
  * returns at once, but the node is held for the call's latency (drawn
  * from the node's distribution), so nothing else of the node runs until
  * it has passed; the loop's clock does not move inside the callback that
- * made the call. What that callback writes to a transport leaves at once,
- * fsync or no fsync before it, so a reply written just before the fsync
- * it should wait for is not caught there: write it after. A crash of the node keeps what was made durable:
- *   - a file's bytes are durable once tw_file_fsync returned 0;
+ * made the call. What that callback writes to a stream after the call
+ * leaves the node when the call returns (datagrams leave at once). A
+ * crash of the node keeps what was made durable:
+ *   - a file's bytes are durable once tw_file_fsync returned 0 and its
+ *     latency has passed (a crash during it keeps what was durable
+ *     before, and what the callback wrote after it never leaves);
  *   - a name (a create, a rename, an unlink, a mkdir) once the directory
  *     it is in was fsynced (tw_fs_fsync_dir) afterwards;
  * what is not durable may be lost, kept, or (a file's bytes) torn at a
