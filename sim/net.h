@@ -100,13 +100,14 @@ tw_ns sim_wire_time(const tw_sim_path_opts *o, size_t len);
 tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
                      const tw_sim_path_opts *o, sim_path *p, tw_ns t, bool *gave_up);
 /* When a segment of len bytes sent now over path p (from -> to, options
- * o) reaches the other end (bandwidth, latency, retransmissions); if it
- * exhausted its retries, *gave_up is set and the time returned is when
- * the sender gives up. */
-static inline tw_ns sim_transit_at(tw_sim *sim, const tw_sim_path_opts *o, sim_path *p,
-                                   uint32_t from, uint32_t to, size_t len, bool *gave_up)
+ * o), leaving its node at depart (sim_depart), reaches the other end
+ * (bandwidth, latency, retransmissions); if it exhausted its retries,
+ * *gave_up is set and the time returned is when the sender gives up. */
+static inline __attribute__((always_inline)) tw_ns
+sim_transit_at(tw_sim *sim, const tw_sim_path_opts *o, sim_path *p, uint32_t from,
+               uint32_t to, size_t len, tw_ns depart, bool *gave_up)
 {
-    tw_ns start = sim_depart(sim, from);
+    tw_ns start = depart;
     if (p->busy_until > start)
         start = p->busy_until;
     if (o->bandwidth_bytes_per_sec)

@@ -286,7 +286,8 @@ static inline __attribute__((always_inline)) void enqueue(tw_sim *sim, sim_ep *f
 {
     bool gave_up = false;
     const uint64_t losses = sim->stats.losses; /* the tap's: how many now */
-    tw_ns t = sim_transit_at(sim, o, p, from->node, to->node, seg->len, &gave_up);
+    const tw_ns depart = sim_depart(sim, from->node);
+    tw_ns t = sim_transit_at(sim, o, p, from->node, to->node, seg->len, depart, &gave_up);
     if (sim_tapping(sim)) /* the last loss that gives up is not counted */
         sim_tap_segment(sim, from, seg, sim->stats.losses - losses + gave_up, gave_up,
                         p->busy_until, t);
@@ -307,7 +308,7 @@ static inline __attribute__((always_inline)) void enqueue(tw_sim *sim, sim_ep *f
     assert(t >= sim->now);
     assert(!to->fly_tail || to->fly_tail->arrive <= t);
     to->fly_last = t;
-    seg->sent = sim_depart(sim, from->node);
+    seg->sent = depart;
     seg->arrive = t;
     seg->ack = 0;
     seg->next = NULL;
