@@ -42,6 +42,10 @@ typedef struct sim_pkt {
     bool refuse;            /* drawn at send: refused on arrival */
     bool is_unix;           /* charged to its sender until it is read */
     uint32_t tap;           /* the packet tap's cookie (sim/tap.h), 0: none */
+    /* A datagram: when it leaves its node (sim_depart) and the node's
+     * crash_epoch then; a crash in between means it never left. */
+    tw_ns depart;
+    uint32_t epoch;
     uint32_t len;
     uint32_t cap;           /* bytes data[] holds (a spare's size, or len) */
     /* In its path's lane (sim/dgram_net.c): when it arrives, its place in
@@ -273,6 +277,8 @@ static inline sim_pkt *sim_pkt_new(tw_sim *sim, size_t len)
     p->err = 0;
     p->refuse = p->is_unix = false;
     p->tap = 0;
+    p->depart = 0; /* (a datagram's are set by its send) */
+    p->epoch = 0;
     p->laned = false;
     p->lane_next = NULL;
     p->len = (uint32_t)len;
@@ -353,6 +359,7 @@ enum {
     SIM_DG_DROP_RCVBUF = 3,  /* the receiver's socket buffer is full */
     SIM_DG_DROP_NOROUTE = 4, /* no node has the address */
     SIM_DG_DROP_NOBODY = 5,  /* a broadcast nobody listens to */
+    SIM_DG_DROP_UNSENT = 6,  /* its node crashed before it left */
 };
 
 #endif

@@ -256,6 +256,8 @@ fate(tw_sim *sim, sim_dg *ep, uint32_t to, const dg_route *rt, const tw_addr *sr
         memcpy(p->data, data, len);
     p->from = ep->node;
     p->to = to;
+    p->depart = depart;
+    p->epoch = sim->nodes[ep->node]->crash_epoch;
     p->sender = ep->id;
     p->sender_gen = sim_table_gen(&sim->dg->eps, ep->id);
     sim_dg_addr_copy(&p->src, src);
@@ -393,7 +395,7 @@ int sim_dg_send(tw_sim *sim, sim_dg *ep, const void *data, size_t len,
      * path's bandwidth. Until then the datagram fills the socket buffer. */
     sim_path *path = rt.path;
     const tw_sim_path_opts *po = rt.po;
-    tw_ns start = sim->now;
+    tw_ns start = sim_depart(sim, ep->node); /* after a blocking call */
     if (path->busy_until > start)
         start = path->busy_until;
     if (path->clog_until > start)
@@ -546,6 +548,16 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
 {
     land(sim, p); /* packets are only taken by their event */
     assert(p->from < sim->nnodes && p->to < sim->nnodes);
+    const sim_node *sender = sim->nodes[p->from];
+    if (__builtin_expect(sender->crash_epoch != p->epoch, 0) && !p->err &&
+        sender->crashed_at < p->depart) {
+        /* sent after a blocking call that had not returned when its node
+         * crashed (sim_depart): it never left */
+        drop(sim, p->to, 0, p, SIM_DG_DROP_UNSENT);
+        tap_arrival(sim, p, TW_SIM_PACKET_DROPPED);
+        sim_pkt_free(sim, p);
+        return;
+    }
     sim_path *path = sim_path_of(sim, p->from, p->to);
     if (p->from != p->to && path->cut_since >= 0) { /* sim_path_blocks */
         path->count.blocked++;

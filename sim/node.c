@@ -58,6 +58,7 @@ void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
     n->up = false;
     n->crashing = true;
     n->crash_epoch++;
+    n->crashed_at = sim->now;
     if (!for_good)
         sim_trace(sim, n->id, 0, "crash", n->crash_epoch, 0);
     sim_ep *ep;

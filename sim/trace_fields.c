@@ -124,7 +124,7 @@ static const schema records[] = {
     {"dg_corrupt", "len", "bits", F_BYTES, F_NUM, "a datagram corrupted"},
     {"dg_drop", "len", "why", F_BYTES, F_NUM,
      "a datagram dropped (why: 1 cut, 2 node down, 3 rcvbuf full, 4 no "
-     "route, 5 no broadcast listener)"},
+     "route, 5 no broadcast listener, 6 its node crashed before it left)"},
     {"dg_refused", "len", "port", F_BYTES, F_PORT, "a datagram met a closed port"},
     {"dg_icmp", "err", NULL, F_ERR, F_NONE, "an ICMP error reached the endpoint"},
     {"dg_icmp_ignored", "err", NULL, F_ERR, F_NONE, "an ICMP error ignored"},

@@ -46,6 +46,7 @@ typedef struct sim_node {
     struct sim_fs *fs;    /* its files (sim/fs.h), NULL until used */
     bool contract_on;
     uint32_t crash_epoch;
+    tw_ns crashed_at;  /* world time of its last crash */
     uint32_t restarts; /* restart faults that brought it back */
     /* clock: local(w) = base_local + (w - base_world) * (1e6 + drift) / 1e6,
      * never below floor (a monotonic clock never goes back). */

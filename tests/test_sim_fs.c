@@ -222,6 +222,93 @@ static void test_an_ack_after_an_fsync_leaves_after_it(void **state)
     assert_false(kept); /* acknowledged, and lost: the bug, found */
 }
 
+/* The same store over datagrams: a write is one datagram, its ack one
+ * back. */
+static void dstore_data(tw_protocol *p, const uint8_t *d, size_t n, const tw_addr *from)
+{
+    store *st = (store *)p;
+    st->got_at = tw_loop_now(st->loop);
+    tw_file *f;
+    assert_int_equal(tw_file_open(st->loop, "/log", TW_FILE_WRITE | TW_FILE_CREATE, &f), 0);
+    if (st->ack_first)
+        tw_transport_sendto(st->t, "ok", 2, from);
+    assert_int_equal(tw_file_append(f, d, n), (ssize_t)n);
+    assert_int_equal(tw_file_fsync(f), 0);
+    if (!st->ack_first)
+        tw_transport_sendto(st->t, "ok", 2, from);
+    tw_file_close(f);
+}
+
+static const tw_protocol_ops dstore_ops = {
+    .connection_made = store_made, .connection_lost = store_lost,
+    .datagram_received = dstore_data};
+
+static void dwriter_made(tw_protocol *p, tw_transport *t)
+{
+    (void)p;
+    tw_transport_sendto(t, "x=1", 3, NULL);
+}
+
+static void dwriter_data(tw_protocol *p, const uint8_t *d, size_t n, const tw_addr *from)
+{
+    (void)from;
+    writer_data(p, d, n);
+}
+
+static const tw_protocol_ops dwriter_ops = {
+    .connection_made = dwriter_made, .connection_lost = store_lost,
+    .datagram_received = dwriter_data};
+
+/* store_run over datagrams. */
+static tw_ns dstore_run(bool ack_first, tw_ns crash_after, bool *kept)
+{
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    o.net.latency = (tw_sim_dist){.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(1)};
+    tw_sim *sim = tw_sim_new(7, &o);
+    tw_loop *n1 = tw_sim_add_node(sim, "n1", "10.0.0.1");
+    tw_loop *n2 = tw_sim_add_node(sim, "n2", "10.0.0.2");
+    tw_sim_fs_opts fo = {.fsync_latency = {.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(10)}};
+    assert_int_equal(tw_sim_fs_set(n1, &fo), 0);
+    store st = {.base.ops = &dstore_ops, .loop = n1, .ack_first = ack_first, .got_at = -1};
+    writer w = {.base.ops = &dwriter_ops, .loop = n2, .acked_at = -1};
+    tw_datagram_opts so = {.local_host = "10.0.0.1", .local_port = 9};
+    tw_datagram_opts wo = {.remote_host = "10.0.0.1", .remote_port = 9};
+    assert_int_equal(tw_create_datagram_endpoint(n1, store_factory, &st, &so, NULL), 0);
+    assert_int_equal(tw_create_datagram_endpoint(n2, writer_factory, &w, &wo, NULL), 0);
+    while (st.got_at < 0)
+        assert_int_equal(tw_sim_run_for(sim, 100000), 0);
+    if (crash_after >= 0) {
+        tw_sim_fault f = {.kind = TW_SIM_FAULT_POWER_LOSS, .a = tw_sim_node_id(n1),
+                          .b = TW_SIM_ALL};
+        assert_true(tw_sim_at(sim, st.got_at + crash_after, &f) >= 0);
+    }
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(100)), 0);
+    tw_ns acked = w.acked_at < 0 ? -1 : w.acked_at - st.got_at;
+    if (!tw_sim_node_up(n1)) {
+        assert_int_equal(tw_sim_restart(n1), 0);
+        assert_int_equal(tw_sim_run_for(sim, TW_MS(1)), 0);
+    }
+    char buf[8];
+    *kept = get(n1, "/log", buf, sizeof buf) == 3;
+    tw_sim_free(sim);
+    return acked;
+}
+
+static void test_a_datagram_ack_after_an_fsync_leaves_after_it(void **state)
+{
+    bool kept;
+    tw_ns after = dstore_run(false, -1, &kept);
+    assert_true(after >= TW_MS(11) && after <= TW_MS(11) + 100000);
+    assert_true(kept);
+    tw_ns first = dstore_run(true, -1, &kept);
+    assert_true(first >= TW_MS(1) && first <= TW_MS(1) + 50000);
+    assert_int_equal(dstore_run(false, TW_MS(5), &kept), -1);
+    assert_false(kept);
+    assert_int_equal(dstore_run(true, TW_MS(5), &kept), first);
+    assert_false(kept);
+}
+
 /* Durable: 4096 bytes of 'a'. Then 4096 of 'b' over them, not synced,
  * and a crash: over many seeds the file comes back as it was (lost), as
  * written (kept), and torn: 'b' up to a sector boundary, 'a' after. */
@@ -607,6 +694,7 @@ int main(void)
         TW_TEST(test_fsynced_data_survives_a_crash),
         TW_TEST(test_fsync_counts_once_it_returns),
         TW_TEST(test_an_ack_after_an_fsync_leaves_after_it),
+        TW_TEST(test_a_datagram_ack_after_an_fsync_leaves_after_it),
         TW_TEST(test_unsynced_data_lost_kept_or_torn),
         TW_TEST(test_rename_without_dir_fsync_may_be_undone),
         TW_TEST(test_create_without_dir_fsync_may_be_undone),

@@ -16,8 +16,8 @@
  * returns at once, but the node is held for the call's latency (drawn
  * from the node's distribution), so nothing else of the node runs until
  * it has passed; the loop's clock does not move inside the callback that
- * made the call. What that callback writes to a stream after the call
- * leaves the node when the call returns (datagrams leave at once). A
+ * made the call. What that callback sends (on a stream or as a
+ * datagram) after the call leaves the node when the call returns. A
  * crash of the node keeps what was made durable:
  *   - a file's bytes are durable once tw_file_fsync returned 0 and its
  *     latency has passed (a crash during it keeps what was durable
