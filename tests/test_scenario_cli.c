@@ -24,6 +24,16 @@
 
 static char tmpdir[128];
 
+/* Write a scenario file of text to tmpdir/name; path gets its path. */
+static void write_scenario(char *path, size_t len, const char *name, const char *text)
+{
+    snprintf(path, len, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
 /* Run a shell command; its stdout (and stderr if both) into out. */
 __attribute__((format(printf, 4, 5)))
 static int sh(char *out, size_t len, bool both, const char *fmt, ...)
@@ -54,21 +64,16 @@ static void test_bad_file_exit_2(void **state)
 {
     (void)state;
     char path[256];
-    snprintf(path, sizeof path, "%s/bad.yaml", tmpdir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1, app: nope}\n");
-    fclose(f);
+    write_scenario(path, sizeof path, "bad.yaml",
+                   "duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1, app: nope}\n");
     int rc = sh(out, sizeof out, true, "%s sim %s --seed 1", tw_cli_twin, path);
     assert_int_equal(rc, 2);
     char want[400];
     snprintf(want, sizeof want, "%s:3:36: unknown app 'nope'", path);
     assert_non_null(strstr(out, want));
     /* A near miss names the app meant. */
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1, app: echo-sever}\n");
-    fclose(f);
+    write_scenario(path, sizeof path, "bad.yaml",
+                   "duration: 1s\nnodes:\n  - {name: a, addr: 10.0.0.1, app: echo-sever}\n");
     assert_int_equal(sh(out, sizeof out, true, "%s sim %s --seed 1", tw_cli_twin, path), 2);
     snprintf(want, sizeof want, "%s:3:36: unknown app 'echo-sever' (did you mean "
              "'echo-server'?", path);
@@ -217,21 +222,18 @@ static void test_fault_after_the_end_is_not_reached(void **state)
 {
     (void)state;
     char path[256];
-    snprintf(path, sizeof path, "%s/early.yaml", tmpdir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "name: early\nduration: 6s\nnodes:\n"
-               "  - {name: server, addr: 10.0.0.1, app: echo-server, args: [--host, \"\", "
-               "--port, \"7\", --keep-open, --quiet]}\n"
-               "  - {name: client, addr: 10.0.0.2, app: echo-load, args: [--connect, "
-               "\"server:7\", --messages, \"1000\", --quiet]}\n"
-               "network: {latency: 1ms}\n"
-               "timeline:\n"
-               "  - {at: 100ms, reset: server}\n"
-               "  - {at: 5s, partition: [client, server], for: 100ms}\n"
-               "quiet: {within: 2s}\n"
-               "expect: {connects_per_sec_max: 1}\n");
-    fclose(f);
+    write_scenario(path, sizeof path, "early.yaml",
+                   "name: early\nduration: 6s\nnodes:\n"
+                   "  - {name: server, addr: 10.0.0.1, app: echo-server, args: [--host, \"\", "
+                   "--port, \"7\", --keep-open, --quiet]}\n"
+                   "  - {name: client, addr: 10.0.0.2, app: echo-load, args: [--connect, "
+                   "\"server:7\", --messages, \"1000\", --quiet]}\n"
+                   "network: {latency: 1ms}\n"
+                   "timeline:\n"
+                   "  - {at: 100ms, reset: server}\n"
+                   "  - {at: 5s, partition: [client, server], for: 100ms}\n"
+                   "quiet: {within: 2s}\n"
+                   "expect: {connects_per_sec_max: 1}\n");
     /* the reconnect after the reset fails the run at 200ms */
     assert_int_equal(sh(out, sizeof out, false, "%s sim %s --seed 1", tw_cli_twin, path), 1);
     assert_non_null(strstr(out, "virtual time 200ms"));
@@ -299,21 +301,18 @@ static void test_shrink_without_swarm_says_so(void **state)
 {
     (void)state;
     char path[256], small[256];
-    snprintf(path, sizeof path, "%s/swarm_only.yaml", tmpdir);
     snprintf(small, sizeof small, "%s/swarm_only.small.yaml", tmpdir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
     /* Calm without --swarm; with it, one reset in the first 50 ms fails
      * a client that does not reconnect. */
-    fprintf(f, "duration: 1s\nnodes:\n"
-               "  - {name: server, addr: 10.0.0.1, app: echo-server, args: "
-               "[--host, \"\", --port, \"7\", --keep-open, --quiet]}\n"
-               "  - {name: client, addr: 10.0.0.2, app: echo-load, args: "
-               "[--connect, \"server:7\", --messages, \"200\", --timeout, 100ms, "
-               "--no-reconnect, --quiet]}\n"
-               "quiet: {within: 2s}\n"
-               "swarm: {faults: [reset], count: [1, 1], window: [10ms, 50ms]}\n");
-    fclose(f);
+    write_scenario(path, sizeof path, "swarm_only.yaml",
+                   "duration: 1s\nnodes:\n"
+                   "  - {name: server, addr: 10.0.0.1, app: echo-server, args: "
+                   "[--host, \"\", --port, \"7\", --keep-open, --quiet]}\n"
+                   "  - {name: client, addr: 10.0.0.2, app: echo-load, args: "
+                   "[--connect, \"server:7\", --messages, \"200\", --timeout, 100ms, "
+                   "--no-reconnect, --quiet]}\n"
+                   "quiet: {within: 2s}\n"
+                   "swarm: {faults: [reset], count: [1, 1], window: [10ms, 50ms]}\n");
     assert_int_equal(sh(out, sizeof out, false, "%s sim %s --swarm --seed 1", tw_cli_twin,
                         path), 1);
     int rc = sh(out, sizeof out, false, "%s shrink %s --seed 1 --out %s", tw_cli_twin,
@@ -401,16 +400,13 @@ static void test_empty_history_is_said(void **state)
 {
     (void)state;
     char path[256];
-    snprintf(path, sizeof path, "%s/nohist.yaml", tmpdir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "duration: 1s\nnodes:\n"
-               "  - {name: server, addr: 10.0.0.1, app: echo-server, args: "
-               "[--host, \"\", --port, \"7\", --keep-open, --quiet]}\n"
-               "  - {name: client, addr: 10.0.0.2, app: echo-load, args: "
-               "[--connect, \"server:7\", --messages, \"20\", --quiet]}\n"
-               "quiet: {within: 2s}\nexpect: {linearizable: true}\n");
-    fclose(f);
+    write_scenario(path, sizeof path, "nohist.yaml",
+                   "duration: 1s\nnodes:\n"
+                   "  - {name: server, addr: 10.0.0.1, app: echo-server, args: "
+                   "[--host, \"\", --port, \"7\", --keep-open, --quiet]}\n"
+                   "  - {name: client, addr: 10.0.0.2, app: echo-load, args: "
+                   "[--connect, \"server:7\", --messages, \"20\", --quiet]}\n"
+                   "quiet: {within: 2s}\nexpect: {linearizable: true}\n");
     assert_int_equal(sh(out, sizeof out, false, "%s sim %s --seed 1", tw_cli_twin, path), 0);
     assert_non_null(strstr(out, "history: no app recorded an operation, so linearizable: "
                                 "true checked nothing"));
