@@ -10,7 +10,9 @@
  * packets that met the cut, packets sent into the clog, packets the burst
  * took, datagrams impaired, accepts and sends refused. A fault of an
  * instant counts what it hit: connections reset, open transports of a
- * crashed node, timers of a node whose clock moved, cut paths a heal
+ * crashed node (and the files its crash cut back or whose names it
+ * undid, added by sim_fault_event around the apply: only the apply
+ * knows), timers of a node whose clock moved, cut paths a heal
  * restored, a restart of a node that was down, processes signalled (set
  * by the apply). Overlapping faults of one kind on one path each count
  * the overlap.
