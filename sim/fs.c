@@ -22,6 +22,19 @@
 
 /* ---- entries ---- */
 
+/* SIM_FSYNC_FLY_MAX fsyncs of one file are told apart while they run;
+ * one made while that many run is taken to return when the newest of
+ * them does. A crash after that return keeps its bytes, though its own
+ * return had not come: past the bound the simulator loses less than a
+ * disk could, never more. */
+#define SIM_FSYNC_FLY_MAX 8
+
+typedef struct sim_fsync {
+    uint8_t *before; /* the durable bytes before it */
+    size_t len;
+    tw_ns at;        /* when it returns */
+} sim_fsync;
+
 struct sim_fent {
     char path[TW_FS_PATH_MAX + 1];
     bool dir;
@@ -32,22 +45,25 @@ struct sim_fent {
     size_t cur_len, cur_cap;
     uint8_t *dur;  /* what the last fsync made durable */
     size_t dur_len;
-    /* An fsync is done only when it returns, at synced_at (the end of
-     * its latency): until then a crash keeps what was durable before it,
-     * prev. prev is kept for the last fsync only, and let go at the next
+    /* The fsyncs of this file that have not returned, oldest first: an
+     * fsync is done only when it returns, at `at` (the end of its
+     * latency), and a crash before then keeps what was durable before
+     * it, `before`. Those that have returned are let go at the next
      * fsync or crash. */
-    uint8_t *prev;
-    size_t prev_len;
-    bool has_prev;
-    tw_ns synced_at;
+    sim_fsync fly[SIM_FSYNC_FLY_MAX];
+    uint32_t nfly;
 };
 
 enum { J_CREATE, J_RENAME, J_UNLINK };
+
+#define FS_UNSYNCED INT64_MAX
 
 struct sim_jrec {
     int kind;
     sim_fent *e;
     sim_fent *replaced; /* J_RENAME: the file it replaced, or NULL */
+    tw_ns synced_at;    /* when the directory fsync that covers it
+                           returns; FS_UNSYNCED before one is called */
     char from[TW_FS_PATH_MAX + 1];
 };
 
@@ -58,11 +74,19 @@ typedef struct sim_file {
 
 #define SECTOR 512
 
+/* Let go of e's record of running fsyncs. */
+static void fly_clear(sim_fent *e)
+{
+    for (uint32_t i = 0; i < e->nfly; i++)
+        free(e->fly[i].before);
+    e->nfly = 0;
+}
+
 static void fent_free(sim_fent *e)
 {
     free(e->cur);
     free(e->dur);
-    free(e->prev);
+    fly_clear(e);
     free(e);
 }
 
@@ -201,17 +225,38 @@ static int parent_ok(sim_fs *fs, const char *path)
 
 /* ---- journal ---- */
 
-static int journal(sim_fs *fs, int kind, sim_fent *e, sim_fent *replaced,
-                   const char *from)
+/* Make the first n records durable: they leave the journal. */
+static void journal_commit(sim_fs *fs, uint32_t n)
 {
+    assert(n <= fs->nj);
+    for (uint32_t i = 0; i < n; i++) {
+        unref(fs, fs->j[i].replaced);
+        unref(fs, fs->j[i].e);
+    }
+    memmove(fs->j, fs->j + n, (fs->nj - n) * sizeof *fs->j);
+    fs->nj -= n;
+}
+
+/* Commit the records whose directory fsync has returned by now: the
+ * journal's oldest, as fsyncs return in the order they are made. */
+static void journal_returned(sim_fs *fs, tw_ns now)
+{
+    uint32_t n = 0;
+    while (n < fs->nj && fs->j[n].synced_at <= now)
+        n++;
+    assert(n == fs->nj || n == 0 || fs->j[n - 1].synced_at <= fs->j[n].synced_at);
+    if (n)
+        journal_commit(fs, n);
+}
+
+static int journal(sim_fs *fs, tw_ns now, int kind, sim_fent *e,
+                   sim_fent *replaced, const char *from)
+{
+    journal_returned(fs, now);
     if (fs->nj == fs->capj) {
         if (fs->capj >= TW_SIM_FS_JOURNAL_MAX) {
             /* full: the file system commits it by itself */
-            for (uint32_t i = 0; i < fs->nj; i++) {
-                unref(fs, fs->j[i].replaced);
-                unref(fs, fs->j[i].e);
-            }
-            fs->nj = 0;
+            journal_commit(fs, fs->nj);
         } else {
             uint32_t cap = fs->capj ? fs->capj * 2 : 16;
             sim_jrec *nj = realloc(fs->j, cap * sizeof *nj);
@@ -225,6 +270,7 @@ static int journal(sim_fs *fs, int kind, sim_fent *e, sim_fent *replaced,
     r->kind = kind;
     r->e = e;
     r->replaced = replaced;
+    r->synced_at = FS_UNSYNCED;
     snprintf(r->from, sizeof r->from, "%s", from ? from : "");
     e->refs++;
     if (replaced)
@@ -254,12 +300,7 @@ static void journal_settle(sim_fs *fs, uint32_t kept)
 {
     for (uint32_t i = fs->nj; i > kept; i--)
         undo(&fs->j[i - 1]);
-    uint32_t n = fs->nj;
-    fs->nj = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        unref(fs, fs->j[i].replaced);
-        unref(fs, fs->j[i].e);
-    }
+    journal_commit(fs, fs->nj);
 }
 
 /* ---- cost ---- */
@@ -350,7 +391,7 @@ static int file_open(tw_loop *loop, const char *path, unsigned flags,
         fs->full_hits++;
         rc = -ENOSPC;
     } else if (!e && rc == 0 && (rc = fent_new(fs, p, false, &e)) == 0 &&
-               (rc = journal(fs, J_CREATE, e, NULL, NULL)) < 0) {
+               (rc = journal(fs, node_of(loop)->sim->now, J_CREATE, e, NULL, NULL)) < 0) {
         e->visible = false;
         release(fs, e);
     }
@@ -473,21 +514,26 @@ static int make_durable(sim_fent *e)
     return 0;
 }
 
-/* Let go of e's durable state from before its last fsync. */
-static void drop_prev(sim_fent *e)
+/* Let go of the fsyncs of e that have returned by now: the oldest, as
+ * fsyncs return in the order they are made. */
+static void fly_returned(sim_fent *e, tw_ns now)
 {
-    free(e->prev);
-    e->prev = NULL;
-    e->prev_len = 0;
-    e->has_prev = false;
+    uint32_t n = 0;
+    while (n < e->nfly && e->fly[n].at <= now)
+        free(e->fly[n++].before);
+    memmove(e->fly, e->fly + n, (e->nfly - n) * sizeof *e->fly);
+    e->nfly -= n;
 }
 
-/* make_durable for an fsync: what was durable before is kept in prev,
- * for a crash before the fsync returns (synced_at, set by the caller). */
-static int fsync_durable(sim_fent *e)
+/* make_durable for an fsync: what was durable before is kept for a
+ * crash before it returns. 1 when it is recorded as running (its return
+ * time is the caller's to set, once charged), 0 when there was nothing
+ * to sync or it was taken with the newest running one, or -ENOMEM. */
+static int fsync_durable(sim_fent *e, tw_ns now)
 {
     if (!e->dirty)
         return 0;
+    fly_returned(e, now);
     uint8_t *keep = e->dur;
     size_t keep_len = e->dur_len;
     e->dur = NULL; /* make_durable frees it otherwise */
@@ -496,11 +542,21 @@ static int fsync_durable(sim_fent *e)
         e->dur = keep;
         return rc;
     }
-    drop_prev(e);
-    e->prev = keep;
-    e->prev_len = keep_len;
-    e->has_prev = true;
-    return 0;
+    if (e->nfly == SIM_FSYNC_FLY_MAX) {
+        /* it returns when the newest running one does
+         * (SIM_FSYNC_FLY_MAX) */
+        free(keep);
+        return 0;
+    }
+    e->fly[e->nfly++] = (sim_fsync){.before = keep, .len = keep_len, .at = FS_UNSYNCED};
+    return 1;
+}
+
+/* When a call made now on n returns: once the node's calls before it and
+ * its own latency are done. Called after charge(). */
+static tw_ns returns_at(const sim_node *n)
+{
+    return n->held_until > n->sim->now ? n->held_until : n->sim->now;
 }
 
 static int file_fsync(tw_file *tf)
@@ -509,7 +565,6 @@ static int file_fsync(tw_file *tf)
     sim_fs *fs = n->fs;
     sim_fent *e = ((sim_file *)tf)->e;
     int rc;
-    bool synced = false;
     if (in_window(n, fs->eio_until)) {
         fs->eio_hits++;
         rc = -EIO;
@@ -518,12 +573,16 @@ static int file_fsync(tw_file *tf)
         fs->fsync_failed++;
         rc = -EIO;
     } else {
-        synced = e->dirty;
-        rc = fsync_durable(e);
+        rc = fsync_durable(e, n->sim->now);
     }
-    rc = charge(n, T_FSYNC, true, 0, rc);
-    if (synced && rc == 0) /* it returns once the node's calls are done */
-        e->synced_at = n->held_until > n->sim->now ? n->held_until : n->sim->now;
+    bool running = rc == 1;
+    rc = charge(n, T_FSYNC, true, 0, running ? 0 : rc);
+    if (running) { /* it returns once the node's calls are done */
+        sim_fsync *f = &e->fly[e->nfly - 1];
+        assert(f->at == FS_UNSYNCED);
+        f->at = returns_at(n);
+        assert(e->nfly == 1 || e->fly[e->nfly - 2].at <= f->at);
+    }
     return rc;
 }
 
@@ -576,7 +635,7 @@ static int fs_mkdir(tw_loop *loop, const char *path)
         rc = -ENOSPC;
     }
     if (rc == 0 && (rc = fent_new(fs, p, true, &e)) == 0 &&
-        (rc = journal(fs, J_CREATE, e, NULL, NULL)) < 0) {
+        (rc = journal(fs, node_of(loop)->sim->now, J_CREATE, e, NULL, NULL)) < 0) {
         e->visible = false;
         release(fs, e);
     }
@@ -609,7 +668,7 @@ static int fs_rename(tw_loop *loop, const char *from, const char *to)
     else if (r == e)
         rc = 0;
     else if ((rc = parent_ok(fs, pt)) == 0 &&
-             (rc = journal(fs, J_RENAME, e, r, pf)) == 0) {
+             (rc = journal(fs, node_of(loop)->sim->now, J_RENAME, e, r, pf)) == 0) {
         if (r)
             r->visible = false;
         strcpy(e->path, pt);
@@ -633,7 +692,7 @@ static int fs_unlink(tw_loop *loop, const char *path)
         rc = -ENOENT;
     else if (dir_only(path))
         rc = -ENOTDIR;
-    else if ((rc = journal(fs, J_UNLINK, e, NULL, NULL)) == 0)
+    else if ((rc = journal(fs, node_of(loop)->sim->now, J_UNLINK, e, NULL, NULL)) == 0)
         e->visible = false;
     return charge(node_of(loop), T_UNLINK, false, 0, rc);
 }
@@ -664,9 +723,14 @@ static int fs_fsync_dir(tw_loop *loop, const char *path)
         fs->fsync_failed++;
         rc = -EIO;
     }
-    if (rc == 0)
-        journal_settle(fs, fs->nj); /* one journal: all of it */
-    return charge(node_of(loop), T_FSYNC_DIR, true, 0, rc);
+    rc = charge(node_of(loop), T_FSYNC_DIR, true, 0, rc);
+    if (rc == 0) {
+        /* one journal: all of it is durable once this returns */
+        tw_ns at = returns_at(node_of(loop));
+        for (uint32_t i = fs->nj; i > 0 && fs->j[i - 1].synced_at == FS_UNSYNCED; i--)
+            fs->j[i - 1].synced_at = at;
+    }
+    return rc;
 }
 
 /* The names of the visible entries in directory path, copied out (the
@@ -781,6 +845,7 @@ void sim_fs_crash(tw_sim *sim, sim_node *n, bool power)
     if (!fs)
         return;
     uint32_t undone = 0, changed = 0;
+    journal_returned(fs, sim->now);
     if (fs->nj) {
         uint32_t kept = power ? 0 : (uint32_t)sim_below(&sim->rng_disk, fs->nj + 1);
         undone = fs->nj - kept;
@@ -788,15 +853,17 @@ void sim_fs_crash(tw_sim *sim, sim_node *n, bool power)
     }
     for (uint32_t i = 0; i < fs->n; i++) {
         sim_fent *e = fs->ents[i];
-        if (e->has_prev && e->synced_at > sim->now) {
-            /* its fsync had not returned: it never happened */
+        fly_returned(e, sim->now);
+        if (e->nfly) {
+            /* the oldest running fsync had not returned: none of the
+             * running ones happened */
             free(e->dur);
-            e->dur = e->prev;
-            e->dur_len = e->prev_len;
-            e->prev = NULL;
+            e->dur = e->fly[0].before;
+            e->dur_len = e->fly[0].len;
+            e->fly[0].before = NULL;
             e->dirty = true;
         }
-        drop_prev(e);
+        fly_clear(e);
         if (!e->dirty)
             continue;
         int fate = power ? LOST : (int)sim_below(&sim->rng_disk, 3);

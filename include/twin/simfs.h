@@ -9,11 +9,16 @@
  *     seed decides, lost (back to what was fsynced), kept, or torn: the
  *     new bytes reached the disk up to a 512-byte sector boundary within
  *     what changed, the old ones stay after it;
- *   - the names changed since the last directory fsync (creates,
+ *   - the names changed since the last directory fsync returned (creates,
  *     renames, unlinks, mkdirs, in the order they were made) are kept up
  *     to a point the seed chooses and undone after it. A directory's
  *     fsync makes every earlier change of names durable (one journal for
  *     the node, as ext4's), not only its own.
+ * An fsync, of a file or a directory, makes its changes durable when it
+ * returns, at the end of its latency (below): a crash before then keeps
+ * what was durable before it. Eight running fsyncs of one file are told
+ * apart; one made while eight run is taken to return with the eighth
+ * (a crash in between keeps more than a disk might, never less).
  * A power loss (the fault kind power_loss) loses all of it. The disk's
  * other faults (twin/simfault.h): disk_eio, disk_full, fsync_fail,
  * disk_corrupt (bad reads), lost_write (acknowledged writes dropped).
