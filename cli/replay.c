@@ -89,6 +89,16 @@ int tw_cli_replay(int argc, char **argv)
     fflush(stdout);
     if (rc < 0) {
         fprintf(stderr, "%s %s\n", cli_name(), err);
+        /* the app's options come after its name, replay's before it */
+        static const char *const own[] = {"--trace", "--seed", "--pcap", "--tail"};
+        for (int k = i + 1; k < argc; k++)
+            for (size_t m = 0; m < sizeof own / sizeof own[0]; m++)
+                if (strcmp(argv[k], own[m]) == 0) {
+                    fprintf(stderr, "%s replay: replay's own options (%s) go before the "
+                                    "app's name: %s replay FILE %s ... %s ...\n",
+                            cli_name(), own[m], cli_name(), own[m], argv[i]);
+                    return 2;
+                }
         return 2;
     }
     if (o.pcap_dir)
@@ -132,19 +142,46 @@ static uint64_t pick(const char *file, uint64_t want, char *err, size_t errlen)
     if (!r)
         return 0;
     uint64_t last = 0;
-    bool seen = false;
+    bool seen = false, exists = false;
+    /* the first PICK_NAMED transports that received data, to name them
+     * when want is not one of them; more: more than those */
+    enum { PICK_NAMED = 8 };
+    uint64_t got[PICK_NAMED];
+    size_t ngot = 0;
+    bool more = false;
     tw_rec_event ev;
-    while (tw_recording_next(r, &ev) > 0)
-        if ((ev.type == TW_REC_DATA || ev.type == TW_REC_DGRAM) &&
-            (!want || ev.transport == want)) {
+    while (tw_recording_next(r, &ev) > 0) {
+        exists |= ev.transport == want;
+        if (ev.type != TW_REC_DATA && ev.type != TW_REC_DGRAM)
+            continue;
+        size_t k = 0;
+        while (k < ngot && got[k] != ev.transport)
+            k++;
+        if (k == ngot && ngot < PICK_NAMED)
+            got[ngot++] = ev.transport;
+        else if (k == ngot)
+            more = true;
+        if (!want || ev.transport == want) {
             last = ev.transport;
             seen = true;
         }
+    }
     tw_recording_close(r);
-    if (!seen)
-        snprintf(err, errlen, "%s: %s", file,
-                 want ? "that transport received nothing" : "no transport received anything");
-    return seen ? last : 0;
+    if (seen)
+        return last;
+    if (!ngot) {
+        snprintf(err, errlen, "%s: no transport received anything", file);
+        return 0;
+    }
+    int len = snprintf(err, errlen, "%s: t%llu %s (transports that received data:", file,
+                       (unsigned long long)want,
+                       exists ? "received nothing" : "is not in the recording");
+    for (size_t k = 0; k < ngot && len >= 0 && (size_t)len < errlen; k++)
+        len += snprintf(err + len, errlen - (size_t)len, " t%llu",
+                        (unsigned long long)got[k]);
+    if (len >= 0 && (size_t)len < errlen)
+        snprintf(err + len, errlen - (size_t)len, "%s)", more ? " ..." : "");
+    return 0;
 }
 
 static int to_fuzz_seed(const char *file, const char *out, uint64_t want)

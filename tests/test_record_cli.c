@@ -6,10 +6,12 @@
  * report the very writes the real run made (exit 0, "replay: SAME").
  * A scenario node replays a recording too. Then what the command says
  * about its options, a difference, and the
- * test skeleton `twin recording --to-test` prints, compiled and run.
+ * test skeleton `twin recording --to-test` prints, compiled and run;
+ * `twin recording`'s listing and fuzz seed, replay's own options.
  * A tool that is not installed skips its test.
  */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +249,116 @@ static void test_record_options_are_checked(void **state)
     assert_non_null(strstr(out, "none.rec: No such file or directory"));
 }
 
+/* `cmd 2>&1` (formatted with the rest): its exit status; out has what
+ * it printed. */
+static int run_fmt(char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int run_fmt(char *out, size_t len, const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd - 8, fmt, ap);
+    va_end(ap);
+    strcat(cmd, " 2>&1");
+    return tw_cli_run(cmd, out, len);
+}
+
+/* What `twin recording` shows of a recorded echo connection, the fuzz
+ * seed it makes of it, and `twin replay`'s own options: the trace, the
+ * seed, the capture; each bad value named. */
+static void test_recording_dump_seed_and_replay_options(void **state)
+{
+    (void)state;
+    if (!tw_cli_have("socat"))
+        skip();
+    tw_proc srv;
+    uint16_t port = start(&srv, "op.rec", "echo-server", NULL);
+    sh("printf 'hello\\nworld\\n' | socat -t 5 - TCP:127.0.0.1:%u", port);
+    assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
+    static char out[1 << 16];
+
+    /* the records, one line each, after a header naming the file */
+    assert_int_equal(run_fmt(out, sizeof out, "%s recording %s/op.rec", tw_cli_twin, dir), 0);
+    char head[128];
+    snprintf(head, sizeof head, "# %s/op.rec: version ", dir);
+    if (strncmp(out, head, strlen(head)) != 0 || !strstr(out, " t1 open 127.0.0.1:") ||
+        !strstr(out, " accepted\n") || !strstr(out, " t1 lost\n"))
+        fail_msg("%s", out);
+    unsigned got = 0, wrote = 0;
+    for (const char *l = out; (l = strchr(l, '\n')) != NULL; l++) {
+        unsigned n;
+        if (sscanf(l + 1, "%*s t1 data %u bytes", &n) == 1)
+            got += n;
+        else if (sscanf(l + 1, "%*s t1 write %u bytes", &n) == 1)
+            wrote += n;
+    }
+    assert_int_equal(got, 12);
+    assert_int_equal(wrote, 12);
+
+    /* the bytes t1 received, as tw_fuzz_protocol's input: a header (the
+     * count of cuts), the cuts (each a chunk's size less one), the bytes */
+    assert_int_equal(run_fmt(out, sizeof out, "%s recording %s/op.rec --to-fuzz-seed %s/op.seed",
+                             tw_cli_twin, dir, dir), 0);
+    if (!strstr(out, "op.seed: t1's ") || !strstr(out, " (12 bytes), as tw_fuzz_protocol"))
+        fail_msg("%s", out);
+    char path[128];
+    snprintf(path, sizeof path, "%s/op.seed", dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t seed[64];
+    size_t n = fread(seed, 1, sizeof seed, f);
+    fclose(f);
+    size_t cuts = seed[0], sum = 0;
+    assert_true(cuts >= 1 && n == 1 + cuts + 12);
+    for (size_t i = 0; i < cuts; i++)
+        sum += seed[1 + i] + 1u;
+    assert_int_equal(sum, 12);
+    assert_memory_equal(seed + 1 + cuts, "hello\nworld\n", 12);
+
+    assert_int_equal(run_fmt(out, sizeof out, "%s recording %s/op.rec --to-test --to-fuzz-seed x",
+                             tw_cli_twin, dir), 2);
+    assert_non_null(strstr(out, "--to-fuzz-seed and --to-test: pick one"));
+    assert_int_equal(run_fmt(out, sizeof out, "%s recording %s/op.rec --transport t0",
+                             tw_cli_twin, dir), 2);
+    assert_non_null(strstr(out, "bad --transport 't0'"));
+    assert_int_equal(run_fmt(out, sizeof out, "%s recording %s/op.rec --to-fuzz-seed %s/x "
+                             "--transport 7", tw_cli_twin, dir, dir), 2);
+    assert_non_null(strstr(out, "t7"));
+
+    /* the replay's trace, under the seed asked for, and its capture */
+    assert_int_equal(run_fmt(out, sizeof out, "%s replay %s/op.rec --trace --seed 9 --pcap %s "
+                             "echo-server --port %u", tw_cli_twin, dir, dir, port), 0);
+    if (!strstr(out, "twin sim: SEED=9\n") || !strstr(out, " t1 data_received\n") ||
+        !strstr(out, "replay: SAME") || !strstr(out, "replay: seed=9 hash="))
+        fail_msg("%s", out);
+    snprintf(head, sizeof head, "capture: %s/app.pcapng", dir);
+    assert_non_null(strstr(out, head));
+    snprintf(path, sizeof path, "%s/app.pcapng", dir);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t magic[4] = {0};
+    assert_int_equal(fread(magic, 1, 4, f), 4);
+    fclose(f);
+    assert_memory_equal(magic, "\x0a\x0d\x0d\x0a", 4); /* a pcapng section */
+
+    /* bad values, named; replay's own options after the app's name */
+    assert_int_equal(run_fmt(out, sizeof out, "%s replay %s/op.rec --seed x echo-server",
+                             tw_cli_twin, dir), 2);
+    assert_non_null(strstr(out, "replay: bad --seed 'x'"));
+    assert_int_equal(run_fmt(out, sizeof out, "%s replay %s/op.rec --tail 0 echo-server",
+                             tw_cli_twin, dir), 2);
+    assert_non_null(strstr(out, "replay: bad --tail '0'"));
+    assert_int_equal(run_fmt(out, sizeof out, "%s replay %s/op.rec --fast echo-server",
+                             tw_cli_twin, dir), 2);
+    assert_non_null(strstr(out, "replay: unknown option '--fast'"));
+    assert_int_equal(run_fmt(out, sizeof out, "%s replay %s/op.rec echo-server --port %u --trace",
+                             tw_cli_twin, dir, port), 2);
+    if (!strstr(out, "echo-server: unknown option --trace") ||
+        !strstr(out, "replay's own options (--trace) go before the app's name"))
+        fail_msg("%s", out);
+}
+
 /* The skeleton of a recorded echo connection, compiled against the
  * build's library with the echo server as make_protocol: it passes. */
 static void test_recording_to_test_skeleton_compiles_and_passes(void **state)
@@ -315,6 +427,8 @@ int main(void)
         cmocka_unit_test_teardown(test_scenario_node_replays_a_recording, tw_cli_teardown),
         cmocka_unit_test_teardown(test_record_options_are_checked, tw_cli_teardown),
         cmocka_unit_test_teardown(test_recording_to_test_skeleton_compiles_and_passes,
+                                  tw_cli_teardown),
+        cmocka_unit_test_teardown(test_recording_dump_seed_and_replay_options,
                                   tw_cli_teardown),
     };
     return cmocka_run_group_tests_name("twin run --record, twin replay", tests, setup,
