@@ -3,7 +3,9 @@
  * trace hash; shards split a range; exit statuses tell the verdicts
  * apart; a bad file is "file:line:column" and status 2; a dumped swarm
  * schedule and a shrunk failure replay on their own; --check-determinism,
- * --trace-filter and `twin apps` do what they say. */
+ * --trace-filter (each key, each bad value named), `twin apps`, a
+ * sweep naming a swarm kind that never took effect, and `twin demo
+ * --seed` do what they say. */
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -363,6 +365,101 @@ static void test_determinism_trace_filter_apps(void **state)
     assert_non_null(strstr(out, "in scenarios: reports when it is done; checks an invariant"));
 }
 
+/* The trace filter's keys: a transport and a window keep only their
+ * records; each bad key or value is named, with status 2. */
+static void test_trace_filter_keys(void **state)
+{
+    (void)state;
+    int rc = sh(out, sizeof out, false, "%s sim scenarios/crash_restart.yaml --seed 4 "
+                                        "--trace-filter 't=1,from=1s,to=2s'", tw_cli_twin);
+    assert_int_equal(rc, 0);
+    unsigned records = 0;
+    for (const char *l = out; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        unsigned long long sec, ns;
+        char node[32], t[32];
+        if (sscanf(l, " %llu.%9llu %31s %31s", &sec, &ns, node, t) != 4)
+            continue;
+        records++;
+        if (strcmp(t, "t1") != 0 || sec * 1000000000ull + ns < 1000000000ull ||
+            sec * 1000000000ull + ns > 2000000000ull)
+            fail_msg("outside t=1, from=1s, to=2s: %.*s", (int)strcspn(l, "\n"), l);
+    }
+    assert_true(records > 10);
+    static const char *const bad[][2] = {
+        {"t=one", "transport 'one' is not a number"},
+        {"from=soon", "'soon' is not a duration"},
+        {"colour=red", "unknown key 'colour' (node, event, t, from, to)"},
+        {"node", "'node' is not KEY=VALUE"},
+        {"node=nobody", "no node 'nobody' in the scenario"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rc = sh(out, sizeof out, true, "%s sim scenarios/crash_restart.yaml --seed 4 "
+                                       "--trace-filter '%s'", tw_cli_twin, bad[i][0]);
+        if (rc != 2 || !strstr(out, bad[i][1]))
+            fail_msg("--trace-filter '%s': exit %d, wanted \"%s\":\n%s", bad[i][0], rc,
+                     bad[i][1], out);
+    }
+}
+
+/* A kind of fault the swarm draws that no seed's traffic ever meets is
+ * named: here fsync_fail, over apps that never fsync; the resets, drawn
+ * while the client still sends, are not. */
+static void test_sweep_names_an_inert_swarm_kind(void **state)
+{
+    (void)state;
+    char path[256];
+    write_scenario(path, sizeof path, "inert-swarm.yaml",
+                   "name: inert-swarm\nduration: 1s\nnodes:\n"
+                   "  - {name: server, addr: 10.0.0.1, app: echo-server, args: [--host, \"\", "
+                   "--port, \"7\", --keep-open, --quiet]}\n"
+                   "  - {name: client, addr: 10.0.0.2, app: echo-load, args: [--connect, "
+                   "\"server:7\", --messages, \"3000\", --quiet]}\n"
+                   "quiet:\n  within: 10s\n"
+                   "swarm:\n  faults: [fsync_fail, reset]\n  window: [100ms, 1s]\n"
+                   "  count: [2, 4]\n");
+    int rc = sh(out, sizeof out, true, "%s sim %s --swarm --seeds 1..6", tw_cli_twin, path);
+    assert_int_equal(rc, 0);
+    const char *w = strstr(out, "warning: the swarm drew ");
+    unsigned drawn = 0;
+    if (!w || sscanf(w, "warning: the swarm drew %u fsync_fail fault(s); none took effect",
+                     &drawn) != 1 || drawn == 0)
+        fail_msg("no warning of the inert fsync_fail faults:\n%s", out);
+    assert_non_null(strstr(out, "an inert fault makes a green sweep a lie"));
+    assert_null(strstr(out, "reset fault(s); none took effect"));
+}
+
+/* `twin demo --seed N` runs one seed twice: the replay's hash is the
+ * run's, and it says how to see the trace. */
+static void test_demo_one_seed_replays(void **state)
+{
+    (void)state;
+    int rc = sh(out, sizeof out, false, "%s demo --seed 3", tw_cli_twin);
+    assert_int_equal(rc, 0);
+    const char *run = strstr(out, "seed 3 ");
+    assert_non_null(run);
+    run = strstr(run, " hash ");
+    assert_non_null(run);
+    uint64_t h = strtoull(run + 6, NULL, 16);
+    char want[512];
+    snprintf(want, sizeof want, "replay of seed 3: hash %016" PRIx64 " (identical)\n", h);
+    if (!strstr(out, want))
+        fail_msg("wanted \"%s\":\n%s", want, out);
+    snprintf(want, sizeof want, "replay it: %s demo --seed 3 --trace\n", tw_cli_twin);
+    assert_non_null(strstr(out, want));
+    /* with the trace (1.6 MB: its head and its end) */
+    rc = sh(out, sizeof out, false, "%s demo --seed 3 --trace > %s/demo3.txt && "
+                                    "grep -m1 SEED= %s/demo3.txt && grep -c ' data_received$' "
+                                    "%s/demo3.txt && tail -3 %s/demo3.txt",
+            tw_cli_twin, tmpdir, tmpdir, tmpdir, tmpdir);
+    assert_int_equal(rc, 0);
+    unsigned callbacks = 0;
+    if (strncmp(out, "twin sim: SEED=3\n", 17) != 0 ||
+        sscanf(strchr(out, '\n') + 1, "%u", &callbacks) != 1 || callbacks < 1000)
+        fail_msg("%s", out);
+    snprintf(want, sizeof want, "replay of seed 3: hash %016" PRIx64 " (identical)\n", h);
+    assert_non_null(strstr(out, want));
+}
+
 /* The trace a user reads is the run the verdict reports: as many record
  * lines as its "N trace records", none after the closing "seed= hash="
  * line (the teardown after the run is no part of it). */
@@ -528,6 +625,9 @@ int main(void)
         TW_TEST(test_shrink_without_swarm_says_so),
         TW_TEST(test_determinism_trace_filter_apps),
         TW_TEST(test_trace_ends_with_the_run),
+        TW_TEST(test_trace_filter_keys),
+        TW_TEST(test_sweep_names_an_inert_swarm_kind),
+        TW_TEST(test_demo_one_seed_replays),
         TW_TEST(test_empty_history_is_said),
         TW_TEST(test_output_to_full_device),
         TW_TEST(test_max_wall),
