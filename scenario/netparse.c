@@ -101,9 +101,10 @@ static int parse_latency(sc_yaml *y, yaml_node_t *map, tw_sim_path_opts *p)
                                    .max_ns = l, .mean_ns = l};
         return 0;
     }
-    p->latency = (tw_sim_dist){.kind = TW_SIM_DIST_UNIFORM,
-                               .min_ns = l > j ? l - j : 0, .max_ns = l + j,
-                               .mean_ns = l};
+    /* uniform around l; never below 0, and then its mean is above l */
+    tw_ns lo = l > j ? l - j : 0;
+    p->latency = (tw_sim_dist){.kind = TW_SIM_DIST_UNIFORM, .min_ns = lo, .max_ns = l + j,
+                               .mean_ns = lo + (l + j - lo) / 2};
     return 0;
 }
 
