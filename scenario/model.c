@@ -335,7 +335,7 @@ void tw_scenario_describe(const tw_scenario *sc, FILE *f)
                 sc->faults[i].drawn ? " (drawn)" : "");
     }
     if (sc->quiet) {
-        fprintf(f, "  quiet phase: every fault healed, then within %s: ",
+        fprintf(f, "  quiet phase: cuts healed, crashed nodes restarted, then within %s: ",
                 tw_format_duration(sc->quiet, a, sizeof a));
         if (sc->until_all)
             fprintf(f, "every app with a goal finishes\n");
