@@ -500,6 +500,7 @@ struct tw_recording {
     size_t off;
     bool redacted, ended;
     uint64_t segment;
+    tw_ns clock; /* the recorded loop's, when the recording began */
     char tail[256];
 };
 
@@ -597,6 +598,7 @@ tw_recording *tw_recording_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     r->redacted = flags & HDR_F_REDACTED;
+    r->clock = (tw_ns)get64(r->buf[1] + 24);
     r->name[1] = r->path;
     r->cur = 1;
     r->off = HEADER_LEN;
@@ -695,6 +697,8 @@ int tw_recording_next(tw_recording *r, tw_rec_event *ev)
 const char *tw_recording_tail(const tw_recording *r) { return r->tail; }
 bool tw_recording_redacted(const tw_recording *r) { return r->redacted; }
 uint64_t tw_recording_segment(const tw_recording *r) { return r->segment; }
+
+tw_ns tw_recording_clock(const tw_recording *r) { return r->clock; }
 
 void tw_recording_close(tw_recording *r)
 {

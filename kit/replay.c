@@ -28,6 +28,7 @@
 #include "twin/record.h"
 #include "twin/replay.h"
 #include "twin/sim.h"
+#include "twin/simfault.h"
 #include "twin/simpcap.h"
 #include "twin/twin.h"
 
@@ -115,6 +116,7 @@ struct tw_replay_peers {
     uint64_t bytes_sent;
     size_t chunk_max;
     tw_ns last, base;
+    tw_ns clock;           /* the recorded loop's when recording began */
     tw_replay_result *res; /* while checking */
 };
 
@@ -230,6 +232,7 @@ static int load(rp *r, const char *path, char *err, size_t errlen)
     if (!f)
         return -ENOENT;
     r->redacted = tw_recording_redacted(f);
+    r->clock = tw_recording_clock(f);
     tw_rec_event ev;
     int rc = 0;
     while (rc == 0 && tw_recording_next(f, &ev) > 0) {
@@ -787,6 +790,11 @@ int tw_replay(const char *path, const tw_app *app, int argc, char **argv,
         return -ENOMEM;
     }
     tw_loop *loop = tw_sim_add_node(sim, "app", "10.0.0.1");
+    /* The node's clock starts where the recorded loop's did: an app that
+     * sends its loop's times, or compares them with times it was sent,
+     * sees the values it saw. */
+    if (loop && x.peers->clock > 0 && tw_sim_set_clock(loop, x.peers->clock, 0) == 0)
+        tw_sim_run_for(sim, 0); /* set before the app starts */
     tw_sim_pcap *pc = NULL;
     if (o->pcap_dir && (rc = tw_sim_pcap_start(sim, o->pcap_dir, &pc, err, errlen)) < 0) {
         tw_sim_free(sim);

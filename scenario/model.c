@@ -335,7 +335,7 @@ void tw_scenario_describe(const tw_scenario *sc, FILE *f)
                 sc->faults[i].drawn ? " (drawn)" : "");
     }
     if (sc->quiet) {
-        fprintf(f, "  quiet phase: every fault healed, then within %s: ",
+        fprintf(f, "  quiet phase: cuts healed, crashed nodes restarted, then within %s: ",
                 tw_format_duration(sc->quiet, a, sizeof a));
         if (sc->until_all)
             fprintf(f, "every app with a goal finishes\n");
@@ -359,12 +359,12 @@ void tw_scenario_describe(const tw_scenario *sc, FILE *f)
                 fprintf(f, " %s", sc_kind_name(k));
         char c[32], d[32], e[32];
         fprintf(f, ", %" PRIu32 "..%" PRIu32 " faults in [%s, %s], lasting %s..%s, "
-                   "loss <= %g, skew <= %s\n",
+                   "loss <= %g, skew <= %s, drift <= %" PRId32 " ppm\n",
                 sw->count_min, sw->count_max,
                 tw_format_duration(sw->from, a, sizeof a),
                 tw_format_duration(sw->to, b, sizeof b),
                 tw_format_duration(sw->dur_min, c, sizeof c),
                 tw_format_duration(sw->dur_max, d, sizeof d), sw->loss_max,
-                tw_format_duration(sw->skew_max, e, sizeof e));
+                tw_format_duration(sw->skew_max, e, sizeof e), sw->drift_max);
     }
 }

@@ -18,8 +18,9 @@
  * Order of a run: fault phase [0, duration], where invariants (and each
  * node's buffered bytes) are checked every check_every (after the faults
  * of that instant); then,
- * if the file has one, the quiet phase: every fault healed (cuts healed,
- * bursts ended, crashed nodes restarted; clogs end on their own), and
+ * if the file has one, the quiet phase: cuts healed, bursts ended,
+ * crashed nodes restarted (a freeze, slow spell, clog or impairment
+ * still open runs to its own end), and
  * the run ends as soon as every app it waits for is done, or fails
  * liveness at the bound; then the stuck check; then the exit statuses.
  */
@@ -191,7 +192,7 @@ static void quiet_phase(sc_runner *r)
         advance(r, r->sc->duration + r->sc->quiet);
         if (r->converged < 0 && !sc_runner_stopped(r) && !sc_goals_met(r, who, sizeof who))
             sc_runner_fail(r, TW_SCENARIO_LIVENESS,
-                           "%s had not finished %s after every fault healed", who,
+                           "%s had not finished %s after the fault phase ended", who,
                            tw_format_duration(r->sc->quiet, b, sizeof b));
         else if (r->converged < 0 && !sc_runner_stopped(r))
             r->converged = tw_sim_now(r->sim);

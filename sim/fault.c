@@ -483,6 +483,15 @@ static bool any_cut(tw_sim *sim, uint32_t i)
     return false;
 }
 
+/* A window the end of the fault phase leaves to its own end. */
+static bool runs_out(tw_sim_fault_kind kind)
+{
+    return kind == TW_SIM_FAULT_BLACKHOLE || kind == TW_SIM_FAULT_FREEZE ||
+           kind == TW_SIM_FAULT_SLOW || kind == TW_SIM_FAULT_CLOG ||
+           kind == TW_SIM_FAULT_DGRAM || kind == TW_SIM_FAULT_DISK_EIO ||
+           kind == TW_SIM_FAULT_DISK_FULL || kind == TW_SIM_FAULT_DISK_CORRUPT;
+}
+
 int tw_sim_faults_end(tw_sim *sim, bool heal_all)
 {
     if (!sim)
@@ -490,10 +499,13 @@ int tw_sim_faults_end(tw_sim *sim, bool heal_all)
     if (sim->driving)
         return -EBUSY;
     sim_timeline *tl = sim->tl;
-    uint32_t kept = 0; /* a blackhole's end: no heal brings it early */
+    /* The ends of windows no heal brings early (a blackhole's, and a
+     * freeze, a slow spell, a clog, a datagram or disk impairment, which
+     * run to their end): kept, so that their counts go on to the end. */
+    uint32_t kept = 0;
     for (uint32_t k = tl ? tl->head : 0; tl && k < tl->n; k++) {
         sim_action act = tl->a[k];
-        if (act.end && sim->faults[act.fault].kind == TW_SIM_FAULT_BLACKHOLE)
+        if (act.end && runs_out(sim->faults[act.fault].kind))
             tl->a[kept++] = act;
         else if (heal_all && act.end)
             end(sim, act.fault);

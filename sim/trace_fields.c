@@ -52,7 +52,7 @@ static const schema records[] = {
     {"run", "ready", NULL, F_NUM, F_NONE, "a turn of the node's loop (verbose only)"},
     {"crash", "epoch", NULL, F_NUM, F_NONE, "the node went down"},
     {"restart", "epoch", NULL, F_NUM, F_NONE, "the node came back"},
-    {"thaw", "held", NULL, F_NUM, F_NONE, "a frozen or slow node runs again"},
+    {"thaw", "held", NULL, F_NUM, F_NONE, "a frozen or slow node runs again; held: its turns held back so far, all its holds together"},
     {"fs_open", "flags", "rc", F_NUM, F_ERR, "a file opened (twin/file.h)"},
     {"fs_read", "len", "rc", F_BYTES, F_NUM, "a file read, or its size asked"},
     {"fs_write", "len", "rc", F_BYTES, F_NUM, "a file written"},

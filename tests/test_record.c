@@ -13,7 +13,8 @@
  *   - redaction keeps sizes and times and no payload byte, and the
  *     replay says what it filled in and what it compared;
  *   - a replay against a protocol that answers otherwise names the
- *     transport, the offset, and both bytes.
+ *     transport, the offset, and both bytes;
+ *   - the replayed node's clock reads what the recorded loop's did.
  *
  * Clients are threads with blocking sockets on loopback, so that what
  * the recorded loop owns is the server's side alone.
@@ -604,6 +605,75 @@ static void test_replay_names_the_first_difference(void **state)
     free(text);
 }
 
+/* ---- the clock, replayed ---- */
+
+/* Answers each chunk with what its loop's clock reads: "late" from 1 s
+ * on (a real loop's monotonic clock, long after boot), else "early". */
+static void clk_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    (void)d;
+    (void)n;
+    tw_transport *t = ((hdr *)p)->t;
+    if (tw_loop_now(tw_transport_loop(t)) >= TW_SEC(1))
+        tw_transport_write(t, "late\n", 5);
+    else
+        tw_transport_write(t, "early\n", 6);
+}
+
+static const tw_protocol_ops clk_ops = {
+    .connection_made = h_made, .data_received = clk_data, .release = h_release};
+
+static tw_protocol *clk_new(void *arg)
+{
+    (void)arg;
+    hdr *h = calloc(1, sizeof *h);
+    if (h)
+        h->base.ops = &clk_ops;
+    return h ? &h->base : NULL;
+}
+
+static int clk_start(tw_loop *loop, int argc, char **argv, FILE *out, void **state)
+{
+    return serve_port(loop, argc, argv, clk_new, state);
+}
+
+static const tw_app clk_app = {
+    .name = "clk-server", .summary = "test", .usage = "  --port N\n",
+    .start = clk_start, .free = hdr_free, .discard = hdr_discard,
+};
+
+/* The replayed node's clock starts where the recorded loop's did, so an
+ * app that reads its clock sees in the replay what it saw (it started
+ * at 0, and such an app differed from its own recording). */
+static void test_replay_starts_the_clock_where_the_recording_did(void **state)
+{
+    (void)state;
+    char path[128], err[512], port[16], *text = NULL;
+    path_in_dir(path, sizeof path, "clock.rec");
+    client c = {.pieces = {"tick"}};
+    record_run(path, (tw_record_opts){0}, clk_new, &c);
+    assert_memory_equal(c.got, "late\n", 5);
+    tw_recording *r = tw_recording_open(path, err, sizeof err);
+    assert_non_null(r);
+    assert_true(tw_recording_clock(r) >= TW_SEC(1));
+    tw_recording_close(r);
+
+    assert_int_equal(tw_app_register(&clk_app), 0);
+    snprintf(port, sizeof port, "%u", c.port);
+    char *argv[] = {"clk-server", "--port", port, NULL};
+    size_t tlen = 0;
+    FILE *out = open_memstream(&text, &tlen);
+    tw_replay_opts ro = {.out = out};
+    tw_replay_result res;
+    int rc = tw_replay(path, &clk_app, 3, argv, &ro, &res, err, sizeof err);
+    fclose(out);
+    assert_int_equal(tw_app_unregister("clk-server"), 0);
+    if (rc != 0)
+        fail_msg("replay: %d %s\n%s", rc, err, text);
+    assert_non_null(strstr(text, "replay: SAME"));
+    free(text);
+}
+
 static int setup(void **state)
 {
     snprintf(dir, sizeof dir, "/tmp/twin-record-XXXXXX");
@@ -628,6 +698,7 @@ int main(void)
         TW_TEST(test_max_bytes_stops_with_a_record_saying_so),
         TW_TEST(test_redacted_recording_keeps_sizes_only),
         TW_TEST(test_replay_names_the_first_difference),
+        TW_TEST(test_replay_starts_the_clock_where_the_recording_did),
     };
     return cmocka_run_group_tests_name("recording and replay", tests, setup, teardown);
 }

@@ -211,6 +211,23 @@ static void test_describe_bandwidth(void **state)
     }
 }
 
+/* The description names every swarm limit a seed draws within, the
+ * clock's drift among them (it was left out, so a file's drift_max did
+ * not show in what a run printed). */
+static void test_describe_swarm_drift(void **state)
+{
+    (void)state;
+    char text[64 << 10];
+    tw_scenario *sc = expect_ok(cat(good_head, "swarm: {faults: [clock], drift_max: 20000}\n"));
+    FILE *f = fmemopen(text, sizeof text, "w");
+    assert_non_null(f);
+    tw_scenario_describe(sc, f);
+    fclose(f);
+    tw_scenario_free(sc);
+    if (!strstr(text, ", skew <= 1s, drift <= 20000 ppm\n"))
+        fail_msg("no drift in:\n%s", text);
+}
+
 static void test_unknown_app(void **state)
 {
     (void)state;
@@ -759,6 +776,7 @@ int main(void)
         TW_TEST(test_yaml_syntax),
         TW_TEST(test_unknown_key),
         TW_TEST(test_describe_bandwidth),
+        TW_TEST(test_describe_swarm_drift),
         TW_TEST(test_unknown_key_is_answered_with_the_near_one_or_all),
         TW_TEST(test_parse_distance),
         TW_TEST(test_parse_guess),

@@ -621,6 +621,35 @@ static void test_slow_node_pays_for_each_turn(void **state)
     tw_sim_free(w.sim);
 }
 
+/* The end of the fault phase heals cuts and restarts crashed nodes, but a
+ * freeze still under way runs to its end: the node stays held, and what
+ * the freeze held after the phase ended is counted for it (the count was
+ * closed at the phase's end, and a freeze that then held the node for
+ * seconds was reported as having touched nothing). */
+static void test_freeze_across_the_phase_end_counts_to_its_end(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 21, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_FREEZE, .a = tw_sim_node_id(w.s),
+                      .b = TW_SIM_ALL, .duration_ns = TW_SEC(2)};
+    int id = tw_sim_at(w.sim, t0 + TW_MS(100), &f);
+    assert_true(id >= 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(200)), 0);
+    assert_int_equal(tw_sim_faults_end(w.sim, true), 0);
+    assert_int_equal(tw_transport_write(w.cp.t, "held", 4), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(1)), 0);
+    assert_int_equal(w.sp.len, 0); /* still frozen */
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(2)), 0);
+    assert_int_equal(w.sp.len, 4);
+    assert_int_equal(w.sp.last_data_at, t0 + TW_MS(2100));
+    uint64_t held = 0;
+    assert_int_equal(tw_sim_fault_effect(w.sim, id, &held), 0);
+    assert_true(held >= 1);
+    tw_sim_free(w.sim);
+}
+
 /* A blackhole drops everything silently: a connect times out rather than
  * being refused, data out times out, and no heal (the quiet phase's
  * neither) undoes it; its own window's end does. */
@@ -896,6 +925,7 @@ int main(void)
         TW_TEST(test_crash_peer_times_out_and_restart_reruns_start),
         TW_TEST(test_crash_then_quick_restart_resets_peer),
         TW_TEST(test_crash_across_the_phase_end_restarts_once),
+        TW_TEST(test_freeze_across_the_phase_end_counts_to_its_end),
         TW_TEST(test_keepalive_and_user_timeout_find_a_dead_peer),
         TW_TEST(test_connect_to_crashed_node_times_out),
         TW_TEST(test_bad_faults),

@@ -25,7 +25,10 @@
  * time to live may vanish. A register is the map's key ""
  * (pass NULL or ""). The initial value of every key is nil (absent);
  * NULL as a value means nil: a read that saw nothing, a del. incr treats
- * nil as 0 and ends ok with the new value, as Redis's INCR.
+ * nil as 0 and ends ok with the new value, as Redis's INCR. A get reads
+ * "0" only after something wrote it: a store whose counters start at 0
+ * records a read of its untouched 0 as nil (value NULL), or the very
+ * first read fails the check.
  *
  * Where a history lives: in the simulator, one per world (tw_sim), made
  * at the first record and found from any node's loop; times are the

@@ -135,6 +135,9 @@ const char *tw_recording_tail(const tw_recording *r);
 /* The header's flags: redacted, and the ring segment number. */
 bool tw_recording_redacted(const tw_recording *r);
 uint64_t tw_recording_segment(const tw_recording *r);
+/* The recorded loop's clock (tw_loop_now) when the recording began: a
+ * record's time_ns counts from it. */
+tw_ns tw_recording_clock(const tw_recording *r);
 void tw_recording_close(tw_recording *r);
 /* "open", "data", ...: a record type's name. */
 const char *tw_rec_type_name(tw_rec_type t);

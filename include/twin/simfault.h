@@ -49,7 +49,13 @@ typedef enum tw_sim_fault_kind {
     TW_SIM_FAULT_CRASH,         /* a crashes (twin/sim.h, section 5) */
     TW_SIM_FAULT_RESTART,       /* a comes back; its start runs again */
     TW_SIM_FAULT_CLOCK,         /* a's clock: skew_ns offset from world
-                                   time from now on, drifting drift_ppm */
+                                   time from now on (not added to an
+                                   earlier skew), drifting drift_ppm. It
+                                   stays monotonic, as tw_loop_now is: a
+                                   skew that would take it back makes it
+                                   stand still until world time catches
+                                   up (its timers wait); one forward
+                                   jumps it (timers due fire at once) */
     TW_SIM_FAULT_LOSS,          /* packets a->b (and b->a unless oneway)
                                    also pass `loss` for the window */
     TW_SIM_FAULT_KILL,          /* signal `signal` to a's simulated
@@ -61,11 +67,15 @@ typedef enum tw_sim_fault_kind {
                                    window (none: from now on) */
     TW_SIM_FAULT_ENOBUFS,       /* a's next `count` datagram sends fail
                                    with -ENOBUFS */
-    TW_SIM_FAULT_FREEZE,        /* a stops for the window (a SIGSTOP, a
-                                   GC or VM pause): no callback runs, its
-                                   timers fire late when it resumes; its
-                                   kernel still takes what arrives, up to
-                                   the windows, so peers see silence */
+    TW_SIM_FAULT_FREEZE,        /* a's process stops for the window (a
+                                   SIGSTOP, a GC pause): no callback runs,
+                                   its timers fire late when it resumes;
+                                   its kernel still takes what arrives, up
+                                   to the windows, and acknowledges it, so
+                                   peers see silence but their keepalive
+                                   and user timeout never fire (a paused
+                                   VM, whose kernel stops too: a
+                                   blackhole for the window) */
     TW_SIM_FAULT_SLOW,          /* for the window, each turn of a's loop
                                    costs `cost_ns` of virtual time in
                                    which nothing else of it runs (a gray
@@ -191,10 +201,14 @@ int tw_sim_loss_burst(tw_sim *sim, tw_loop *a, tw_loop *b,
 bool tw_sim_loss_model_ok(const tw_sim_loss_model *m);
 
 /* End the fault phase, between runs: the faults still waiting on the
- * timeline are dropped, and with heal_all every window still open closes
- * now (partitions heal, crashed nodes restart), every cut path heals,
- * every loss burst ends and every node that is down restarts. The undoing
- * is queued at now, like any fault. 0 or -EBUSY (from a callback). */
+ * timeline are dropped, and with heal_all the partitions still open heal
+ * now and crashes still under way restart, every cut path heals, every
+ * loss burst ends and every node that is down restarts. The undoing is
+ * queued at now, like any fault. A window that no heal undoes runs to
+ * its own end, and its count with it: a blackhole, a freeze, a slow
+ * spell, a clog, a datagram or disk impairment (a node frozen for 2 s
+ * from 100 ms before the phase's end stays frozen 1.9 s into the quiet
+ * phase). 0 or -EBUSY (from a callback). */
 int tw_sim_faults_end(tw_sim *sim, bool heal_all);
 
 /* ------------------------------------------------------------------ */
