@@ -175,6 +175,7 @@ int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
     ep->opened = true;
     ep->last_active = sim->now;
     int err = -(int)ep->pending_errno;
+    ep->pending_errno = 0;
     uint64_t tid = ep->t.id;
     sim_trace(sim, ep->node, tid, "open", ep->id, 0);
     sim_limits_opened(sim, n, tid);
@@ -494,6 +495,8 @@ static __attribute__((noinline)) ssize_t send_nobody(tw_sim *sim, sim_ep *ep,
                                                      const struct iovec *iov, int iovcnt,
                                                      size_t total)
 {
+    if (ep->rst_unseen) /* the reset it had not looked for */
+        return -(ssize_t)ep->pending_errno;
     if (sim->nodes[ep->peer_node]->up) {
         if (!ep->rst_sent) {
             ep->rst_sent = true;
@@ -628,7 +631,9 @@ static void op_want_read(tw_transport *t, bool on)
     sim_ep *ep = (sim_ep *)t;
     assert(on == !!(t->flags & TW__T_RARMED) && on != ep->want_read);
     ep->want_read = on;
-    if (on)
+    if (on && ep->rst_unseen) /* the reset is what reading finds */
+        ep_push(sim_of_ep(ep), ep, sim_of_ep(ep)->now, EV_RST, ep->pending_errno);
+    else if (on)
         maybe_deliver(sim_of_ep(ep), ep);
 }
 
@@ -651,6 +656,8 @@ static int op_shutdown_write(tw_transport *t)
     sim_ep *ep = (sim_ep *)t;
     tw_sim *sim = sim_of_ep(ep);
     assert(!ep->fin_sent);
+    if (ep->rst_unseen) /* a reset socket is no longer connected */
+        return -ENOTCONN;
     sim_trace(sim, ep->node, t->id, "fin", 0, 0);
     send_fin(sim, ep);
     return 0;
@@ -937,7 +944,10 @@ static tw_ns cut_since(tw_sim *sim, const sim_ep *ep)
  * both the cut and the data were there; then -ETIMEDOUT. A host that is
  * back answers the next retransmission with a reset. An idle end, one
  * that only waits to hear, stays open: half-open, until it sends, or
- * until keepalive finds out. */
+ * until keepalive finds out. And a reset (or timeout) that reaches an
+ * end whose transport neither reads (paused, or past its EOF) nor waits
+ * to write is kept, as a socket's error is, for its next send or read
+ * (on_rst). */
 
 /* Queue ep's timer of type (EV_STALL, EV_PEER_DEAD or EV_KEEPALIVE) for
  * when, unless it is queued already: one of each at a time. */
@@ -974,7 +984,7 @@ static void on_stall(tw_sim *sim, sim_ep *ep)
 {
     ep->stall_armed = false;
     tw_ns since = cut_since(sim, ep);
-    if (since < 0 || ep->broken)
+    if (since < 0 || ep->broken || ep->rst_unseen)
         return; /* healed in time */
     assert(since <= sim->now); /* a cut began in the past */
     ack_settle(sim, ep);
@@ -1024,7 +1034,7 @@ void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep)
 static void on_peer_dead(tw_sim *sim, sim_ep *ep)
 {
     ep->dead_armed = false;
-    if (ep->broken || !ep->peer_crashed || sim->nodes[ep->peer_node]->up)
+    if (ep->broken || ep->rst_unseen || !ep->peer_crashed || sim->nodes[ep->peer_node]->up)
         return; /* back: its reset is on the way (sim/node.c) */
     assert(ep->more); /* it was armed */
     tw_ns due = ep->more->dead_since + sim_ep_timeout(sim, ep);
@@ -1045,7 +1055,7 @@ static void ka_arm(tw_sim *sim, sim_ep *ep, tw_ns when)
 static void on_keepalive(tw_sim *sim, sim_ep *ep)
 {
     ep->ka_armed = false;
-    if (ep->broken || !ep->opened || !ep->more || !ep->more->ka_idle)
+    if (ep->broken || ep->rst_unseen || !ep->opened || !ep->more || !ep->more->ka_idle)
         return;
     sim_ep_more *o = ep->more;
     if (!o->ka_probes && sim->now < ep->last_active + o->ka_idle) {
@@ -1122,6 +1132,32 @@ static int op_user_timeout(tw_transport *t, tw_ns timeout)
     return 0;
 }
 
+/* Does the transport look at its socket now: reading (not paused, its
+ * EOF not yet seen), or waiting to write? */
+static bool watching(const sim_ep *ep)
+{
+    return (ep->want_read && !ep->eof_done) || ep->want_write;
+}
+
+/* A reset (or the end's own timeout, err ETIMEDOUT) reaches ep. A
+ * transport that watches its socket learns of it now; one that neither
+ * reads nor waits to write does not (the kernel keeps the error) until
+ * its next send, or until it reads again: as asyncio's socket transport,
+ * whose selector then has nothing registered. The error is Linux's: a
+ * reset after the peer's FIN (CLOSE_WAIT) is EPIPE. */
+static void on_rst(tw_sim *sim, sim_ep *ep, int err)
+{
+    assert(err > 0 && err <= SIM_EP_ERRNO_MAX);
+    if (!ep->opened || ep->broken || ep->rst_unseen || watching(ep)) {
+        sim_ep_kill(sim, ep, -err);
+        return;
+    }
+    ep->rst_unseen = true;
+    ep->pending_errno = (unsigned)(ep->fin_arrived && err == ECONNRESET ? EPIPE : err);
+    ep->peer_id = SIM_NONE; /* the connection is gone: nothing more goes out */
+    sim_trace(sim, ep->node, ep->t.id, "reset_unseen", ep->pending_errno, 0);
+}
+
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
 {
     switch (ev->type) {
@@ -1137,10 +1173,10 @@ void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
             tw__transport_writable(&ep->t);
         break;
     case EV_RST:
-        if (sim_tapping(sim) && ev->arg == ECONNRESET) /* a reset packet */
+        if (sim_tapping(sim) && ev->arg == ECONNRESET && !ep->rst_unseen) /* a packet */
             sim_tap_tcp(sim, ep, false, TW_SIM_PACKET_ARRIVED, TW_SIM_PACKET_RST, 0,
                         sim->now, 0, NULL, 0, 0);
-        sim_ep_kill(sim, ep, -(int)ev->arg);
+        on_rst(sim, ep, (int)ev->arg);
         break;
     case EV_STALL:
         on_stall(sim, ep);

@@ -109,7 +109,8 @@ typedef struct sim_ep {
     uint32_t ack_n[SIM_ACKS];
     uint32_t tx_unacked;          /* sent, not yet acknowledged as read */
     /* One word from here: the ring's first and count, the flags, and
-     * the errno of a reset before the transport opened (0: none). */
+     * the errno of a reset before the transport opened, or of one that
+     * came while it watched nothing (rst_unseen) (0: none). */
     unsigned ack_head : 2, ack_len : 3;
     /* Timers armed: EV_STALL, EV_PEER_DEAD, EV_KEEPALIVE (see below). */
     bool stall_armed : 1, dead_armed : 1, ka_armed : 1;
@@ -120,6 +121,10 @@ typedef struct sim_ep {
     bool rx_parked : 1, deliver_pending : 1, writable_pending : 1, rst_sent : 1;
     bool want_write : 1, want_read : 1, peer_crashed : 1, is_unix : 1;
     bool queued : 1;              /* a server end in its listener's queue */
+    /* A reset (or a timeout) came while the transport neither read nor
+     * waited to write: its next send, or resume_reading, learns of it
+     * (pending_errno), as a socket's does. */
+    bool rst_unseen : 1;
     unsigned pending_errno : 7;
 #define SIM_EP_ERRNO_MAX 127
     /* How this end learns its peer is gone, as TCP does (stream.c, the

@@ -111,6 +111,8 @@ static const schema records[] = {
     {"closed", "unread", NULL, F_BYTES, F_NONE, "a stream transport closed"},
     {"reset", "err", NULL, F_ERR, F_NONE, "a connection reset"},
     {"timeout", "err", NULL, F_ERR, F_NONE, "a connection timed out"},
+    {"reset_unseen", "err", NULL, F_ERR, F_NONE,
+     "a reset or timeout while the transport neither read nor waited to write: its next send or read gets err"},
     {"gave_up", "len", NULL, F_BYTES, F_NONE, "a peer's retransmissions gave up: held bytes dropped"},
     {"keepalive", "probes", "answered", F_NUM, F_BOOL, "a keepalive probe"},
     /* datagrams */

@@ -193,6 +193,63 @@ static void test_eof_received_true_keeps_half_open(void **state)
     pair_close(env, &p);
 }
 
+/* Run env's loop for about `ns` of its time. */
+static void run_for(tw_env *env, tw_ns ns)
+{
+    tw_ns end = tw_loop_now(env->loop) + ns;
+    while (tw_loop_now(env->loop) < end)
+        tw_run_slice(env);
+}
+
+/* A client kept half-open after the server's EOF writes to the server,
+ * which has closed and gone: the server's host answers with a reset, but
+ * the client reads nothing any more and is not waiting to write, so it
+ * learns of the reset only at its next write: -EPIPE, Linux's error for
+ * a reset after the peer's FIN (asyncio's transport: BrokenPipeError). */
+static void test_reset_after_eof_is_learned_at_the_next_write(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    pair p;
+    pair_init(&p);
+    p.cli.r.eof_keep = true;
+    pair_open(env, &p);
+    tw_transport_close(server_rec(&p)->t);
+    TW_WAIT(env, p.cli.r.eofs == 1 && server_rec(&p)->done);
+    assert_int_equal(tw_transport_write(p.cli.r.t, "anyone?", 7), 0);
+    run_for(env, TW_MS(200)); /* the reset has come back */
+    assert_int_equal(p.cli.r.lost, 0);
+    assert_int_equal(tw_transport_write(p.cli.r.t, "again", 5), -EPIPE);
+    TW_WAIT(env, p.cli.r.done);
+    assert_int_equal(p.cli.r.lost_err, -EPIPE);
+    assert_string_equal(p.cli.r.log, "MEL");
+    pair_close(env, &p);
+}
+
+/* A reset that comes while the client has paused reading (and has
+ * nothing to write) waits for it: resume_reading finds it, -ECONNRESET.
+ * The reset: the server closes with the client's bytes unread. */
+static void test_reset_while_paused_is_learned_on_resume(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    pair p;
+    pair_init(&p);
+    pair_open(env, &p);
+    assert_int_equal(tw_transport_pause_reading(server_rec(&p)->t), 0);
+    assert_int_equal(tw_transport_write(p.cli.r.t, "unread", 6), 0);
+    run_for(env, TW_MS(100)); /* in the server's kernel, not read */
+    assert_int_equal(tw_transport_pause_reading(p.cli.r.t), 0);
+    tw_transport_close(server_rec(&p)->t);
+    TW_WAIT(env, server_rec(&p)->done);
+    run_for(env, TW_MS(200));
+    assert_int_equal(p.cli.r.lost, 0);
+    assert_int_equal(tw_transport_resume_reading(p.cli.r.t), 0);
+    assert_int_equal(p.cli.r.lost, 0); /* never from inside the call */
+    TW_WAIT(env, p.cli.r.done);
+    assert_int_equal(p.cli.r.lost_err, -ECONNRESET);
+    assert_string_equal(p.cli.r.log, "ML");
+    pair_close(env, &p);
+}
+
 /* ---- close and abort ---- */
 
 static void test_close_flushes_everything(void **state)
@@ -1081,6 +1138,8 @@ int main(void)
         TW_MATRIX(test_close_in_connection_made),
         TW_MATRIX(test_eof_received_false_closes),
         TW_MATRIX(test_eof_received_true_keeps_half_open),
+        TW_MATRIX(test_reset_after_eof_is_learned_at_the_next_write),
+        TW_MATRIX(test_reset_while_paused_is_learned_on_resume),
         TW_MATRIX(test_close_flushes_everything),
         TW_MATRIX(test_abort_drops_buffer),
         TW_MATRIX(test_use_after_close_is_an_error),

@@ -533,6 +533,49 @@ static void test_tls_plain_text_client(void **state)
     tpair_close(env, &p);
 }
 
+/* Run env's loop for about `ns` of its time. */
+static void run_for(tw_env *env, tw_ns ns)
+{
+    tw_ns end = tw_loop_now(env->loop) + ns;
+    while (tw_loop_now(env->loop) < end)
+        tw_run_slice(env);
+}
+
+/* A plain-text client that stays half-open after the server's alert and
+ * EOF (eof_received returns true) and never closes: the server reads and
+ * drops what it sends for a second (TW__TLS_LINGER), then lets the
+ * connection go. A write after that is answered with a reset, which the
+ * client, reading nothing any more, learns of only at its next write:
+ * -EPIPE, as Linux gives for a reset after the peer's FIN. */
+static void test_tls_failed_handshake_lingers_a_second(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    tpair p;
+    tpair_init(&p, files.cert, files.key);
+    tpair_listen(env, &p);
+    p.cli.r.on_made = send_plain;
+    p.cli.r.eof_keep = true;
+    assert_int_equal(tw_create_connection(env->loop, rec_client_factory, &p.cli,
+                                          env->host, p.port, rec_client_cb), 0);
+    TW_WAIT(env, p.serr.n == 1 && p.cli.r.eofs == 1);
+    /* lingering: what the client sends is read and dropped */
+    tw_transport_write(p.cli.r.t, "more", 4);
+    run_for(env, TW_MS(500));
+    tw_transport_write(p.cli.r.t, "more", 4);
+    run_for(env, TW_MS(200));
+    assert_false(p.cli.r.done);
+    /* past the second the server's end is gone: a write meets a reset */
+    run_for(env, TW_MS(600));
+    tw_transport_write(p.cli.r.t, "late", 4);
+    run_for(env, TW_MS(200));
+    assert_false(p.cli.r.done); /* it reads nothing: the reset waits */
+    tw_transport_write(p.cli.r.t, "again", 5);
+    TW_WAIT(env, p.cli.r.done);
+    assert_int_equal(p.cli.r.lost_err, -EPIPE);
+    assert_int_equal(p.pool.n, 0);
+    tpair_close(env, &p);
+}
+
 static void test_tls_handshake_timeout(void **state)
 {
     tw_env *env = TW_ENV(state);
@@ -952,6 +995,7 @@ int main(void)
         TW_MATRIX(test_tls_wrong_name),
         TW_MATRIX(test_tls_plain_text_server),
         TW_MATRIX(test_tls_plain_text_client),
+        TW_MATRIX(test_tls_failed_handshake_lingers_a_second),
         TW_MATRIX(test_tls_handshake_timeout),
         TW_MATRIX(test_tls_peer_closes_during_handshake),
         TW_MATRIX(test_tls_server_factory_refuses),
