@@ -495,7 +495,7 @@ static __attribute__((noinline)) ssize_t send_nobody(tw_sim *sim, sim_ep *ep,
                                                      const struct iovec *iov, int iovcnt,
                                                      size_t total)
 {
-    if (ep->rst_unseen) /* the reset it had not looked for */
+    if (sim_ep_rst_unseen(ep)) /* the reset it had not looked for */
         return -(ssize_t)ep->pending_errno;
     if (sim->nodes[ep->peer_node]->up) {
         if (!ep->rst_sent) {
@@ -631,7 +631,7 @@ static void op_want_read(tw_transport *t, bool on)
     sim_ep *ep = (sim_ep *)t;
     assert(on == !!(t->flags & TW__T_RARMED) && on != ep->want_read);
     ep->want_read = on;
-    if (on && ep->rst_unseen) /* the reset is what reading finds */
+    if (on && sim_ep_rst_unseen(ep)) /* the reset is what reading finds */
         ep_push(sim_of_ep(ep), ep, sim_of_ep(ep)->now, EV_RST, ep->pending_errno);
     else if (on)
         maybe_deliver(sim_of_ep(ep), ep);
@@ -656,7 +656,7 @@ static int op_shutdown_write(tw_transport *t)
     sim_ep *ep = (sim_ep *)t;
     tw_sim *sim = sim_of_ep(ep);
     assert(!ep->fin_sent);
-    if (ep->rst_unseen) /* a reset socket is no longer connected */
+    if (sim_ep_rst_unseen(ep)) /* a reset socket is no longer connected */
         return -ENOTCONN;
     sim_trace(sim, ep->node, t->id, "fin", 0, 0);
     send_fin(sim, ep);
@@ -984,7 +984,7 @@ static void on_stall(tw_sim *sim, sim_ep *ep)
 {
     ep->stall_armed = false;
     tw_ns since = cut_since(sim, ep);
-    if (since < 0 || ep->broken || ep->rst_unseen)
+    if (since < 0 || ep->broken || sim_ep_rst_unseen(ep))
         return; /* healed in time */
     assert(since <= sim->now); /* a cut began in the past */
     ack_settle(sim, ep);
@@ -1034,7 +1034,7 @@ void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep)
 static void on_peer_dead(tw_sim *sim, sim_ep *ep)
 {
     ep->dead_armed = false;
-    if (ep->broken || ep->rst_unseen || !ep->peer_crashed || sim->nodes[ep->peer_node]->up)
+    if (ep->broken || sim_ep_rst_unseen(ep) || !ep->peer_crashed || sim->nodes[ep->peer_node]->up)
         return; /* back: its reset is on the way (sim/node.c) */
     assert(ep->more); /* it was armed */
     tw_ns due = ep->more->dead_since + sim_ep_timeout(sim, ep);
@@ -1055,7 +1055,7 @@ static void ka_arm(tw_sim *sim, sim_ep *ep, tw_ns when)
 static void on_keepalive(tw_sim *sim, sim_ep *ep)
 {
     ep->ka_armed = false;
-    if (ep->broken || ep->rst_unseen || !ep->opened || !ep->more || !ep->more->ka_idle)
+    if (ep->broken || sim_ep_rst_unseen(ep) || !ep->opened || !ep->more || !ep->more->ka_idle)
         return;
     sim_ep_more *o = ep->more;
     if (!o->ka_probes && sim->now < ep->last_active + o->ka_idle) {
@@ -1148,12 +1148,11 @@ static bool watching(const sim_ep *ep)
 static void on_rst(tw_sim *sim, sim_ep *ep, int err)
 {
     assert(err > 0 && err <= SIM_EP_ERRNO_MAX);
-    if (!ep->opened || ep->broken || ep->rst_unseen || watching(ep)) {
+    if (!ep->opened || ep->broken || sim_ep_rst_unseen(ep) || watching(ep)) {
         sim_ep_kill(sim, ep, -err);
         return;
     }
-    ep->rst_unseen = true;
-    ep->pending_errno = (unsigned)(ep->fin_arrived && err == ECONNRESET ? EPIPE : err);
+        ep->pending_errno = (unsigned)(ep->fin_arrived && err == ECONNRESET ? EPIPE : err);
     ep->peer_id = SIM_NONE; /* the connection is gone: nothing more goes out */
     sim_trace(sim, ep->node, ep->t.id, "reset_unseen", ep->pending_errno, 0);
 }
@@ -1173,7 +1172,7 @@ void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
             tw__transport_writable(&ep->t);
         break;
     case EV_RST:
-        if (sim_tapping(sim) && ev->arg == ECONNRESET && !ep->rst_unseen) /* a packet */
+        if (sim_tapping(sim) && ev->arg == ECONNRESET && !sim_ep_rst_unseen(ep)) /* a packet */
             sim_tap_tcp(sim, ep, false, TW_SIM_PACKET_ARRIVED, TW_SIM_PACKET_RST, 0,
                         sim->now, 0, NULL, 0, 0);
         on_rst(sim, ep, (int)ev->arg);

@@ -109,8 +109,7 @@ typedef struct sim_ep {
     uint32_t ack_n[SIM_ACKS];
     uint32_t tx_unacked;          /* sent, not yet acknowledged as read */
     /* One word from here: the ring's first and count, the flags, and
-     * the errno of a reset before the transport opened, or of one that
-     * came while it watched nothing (rst_unseen) (0: none). */
+     * the errno of a reset it has not been told of (0: none). */
     unsigned ack_head : 2, ack_len : 3;
     /* Timers armed: EV_STALL, EV_PEER_DEAD, EV_KEEPALIVE (see below). */
     bool stall_armed : 1, dead_armed : 1, ka_armed : 1;
@@ -121,10 +120,10 @@ typedef struct sim_ep {
     bool rx_parked : 1, deliver_pending : 1, writable_pending : 1, rst_sent : 1;
     bool want_write : 1, want_read : 1, peer_crashed : 1, is_unix : 1;
     bool queued : 1;              /* a server end in its listener's queue */
-    /* A reset (or a timeout) came while the transport neither read nor
-     * waited to write: its next send, or resume_reading, learns of it
-     * (pending_errno), as a socket's does. */
-    bool rst_unseen : 1;
+    /* Before the transport opened, a reset's errno; after, that of a
+     * reset (or a timeout) that came while it neither read nor waited to
+     * write, which its next send, or resume_reading, learns of, as a
+     * socket's error (sim_ep_rst_unseen). */
     unsigned pending_errno : 7;
 #define SIM_EP_ERRNO_MAX 127
     /* How this end learns its peer is gone, as TCP does (stream.c, the
@@ -179,6 +178,12 @@ static inline sim_ep *sim_ep_next(tw_sim *sim, uint32_t *i)
     }
     return NULL;
 }
+/* Has a reset reached ep's open transport unseen (stream.c, on_rst)? */
+static inline bool sim_ep_rst_unseen(const sim_ep *ep)
+{
+    return ep->opened && ep->pending_errno;
+}
+
 static inline sim_ep *sim_ep_peer(tw_sim *sim, sim_ep *ep)
 {
     if (ep->peer_id == SIM_NONE)
