@@ -236,7 +236,8 @@ static int usage(const char *prog)
             "  --swarm               also draw the file's swarm faults from the seed\n"
             "  --trace               every record of the run, one labelled line each\n"
             "                        (and the apps' output, as NODE| line)\n"
-            "  --trace-json          the records as JSON lines instead\n"
+            "  --trace-json          the records as JSON lines instead, the apps'\n"
+            "                        output among them (what \"app\", field line)\n"
             "  --trace-filter EXPR   only matching records (implies --trace); EXPR is\n"
             "                        node=NAME, event=WHAT[|WHAT...], t=TRANSPORT,\n"
             "                        from=TIME, to=TIME, joined by ','\n"
@@ -617,8 +618,9 @@ static int one_seed(sim_args *a)
     fflush(stdout);
     tw_scenario_run_opts o = {.swarm = c->swarm, .trace = trace,
                               .trace_json = a->trace_json || tl, .history = history,
+                              /* through the filter, when there is one */
                               .app_out = (a->trace && !a->trace_json) || a->verbose
-                                             ? stdout
+                                             ? (a->filter && trace ? trace : stdout)
                                              : NULL,
                               .callback_name = cli_callback_name, .pcap_dir = c->pcap};
     tw_scenario_result res;

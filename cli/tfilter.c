@@ -4,9 +4,11 @@
  *     --trace-filter 'node=client,event=connection_lost|reset,from=2s'
  *
  * The simulator writes records as "SECONDS.NANOS NODE tID EVENT A B"
- * (twin/sim.h, section 8); this FILE reads them back line by line and
- * passes those that match every term given. Lines that are not records
- * (the summary, app output) always pass.
+ * (twin/sim.h, section 8), or as JSON lines; this FILE reads them back
+ * line by line and passes those that match every term given. An app's
+ * line ("NODE| text", or the JSON record "app") is a record named app,
+ * of its node, on no transport (t0), at no time a text line gives (it
+ * passes any window). Other lines (the summary) always pass.
  */
 #define _GNU_SOURCE /* fopencookie */
 #include <inttypes.h>
@@ -20,6 +22,7 @@
 
 typedef struct tfilter {
     FILE *to;
+    const tw_scenario *sc; /* its nodes: what an app line may start with */
     char node[64];
     char events[EVENTS_MAX][48];
     int nevents;
@@ -40,13 +43,32 @@ static bool event_ok(const tfilter *t, const char *what)
     return false;
 }
 
+/* An app's line of the text trace, "NODE| text": its node into node. */
+static bool app_line(const tfilter *t, const char *line, char node[64])
+{
+    size_t n = strcspn(line, "| ");
+    if (n == 0 || n >= 64 || line[n] != '|' || line[n + 1] != ' ')
+        return false;
+    snprintf(node, 64, "%.*s", (int)n, line);
+    return tw_scenario_has_node(t->sc, node);
+}
+
 static bool wanted(const tfilter *t, const char *line)
 {
     long long sec, nsec;
     char node[64], what[64];
     uint64_t tid;
     if (sscanf(line, " %lld.%9lld %63s t%" SCNu64 " %63s", &sec, &nsec, node,
-               &tid, what) != 5)
+               &tid, what) == 5)
+        ;
+    else if (sscanf(line, "{\"t\": %lld.%9lld, \"node\": \"%63[^\"]\", \"transport\": %" SCNu64
+                          ", \"what\": \"%63[^\"]\"",
+                    &sec, &nsec, node, &tid, what) == 5)
+        ; /* a JSON record */
+    else if (app_line(t, line, node))
+        return (!t->node[0] || strcmp(node, t->node) == 0) && event_ok(t, "app") &&
+               !t->want_transport;
+    else
         return true; /* not a record */
     tw_ns at = (tw_ns)sec * TW_NS_PER_SEC + nsec;
     return (!t->node[0] || strcmp(node, t->node) == 0) && event_ok(t, what) &&
@@ -107,7 +129,7 @@ static int term(tfilter *t, const tw_scenario *sc, char *kv, char *err, size_t e
         }
         snprintf(copy, sizeof copy, "%s", v);
         for (char *s, *w = strtok_r(copy, "|", &s); w; w = strtok_r(NULL, "|", &s)) {
-            if (!tw_sim_trace_event_known(w)) {
+            if (!tw_sim_trace_event_known(w) && strncmp(w, "app", strlen(w)) != 0) {
                 snprintf(err, errlen, "no record is named '%s' (or starts so): "
                                       "`%s sim --trace-fields` lists them", w, cli_name());
                 return -1;
@@ -151,6 +173,7 @@ FILE *cli_trace_filter(FILE *to, const tw_scenario *sc, const char *expr, char *
         return NULL;
     }
     t->to = to;
+    t->sc = sc;
     t->until = INT64_MAX;
     snprintf(copy, sizeof copy, "%s", expr);
     for (char *s, *kv = strtok_r(copy, ",", &s); kv; kv = strtok_r(NULL, ",", &s))

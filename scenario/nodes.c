@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE /* fopencookie */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,45 @@
 
 /* ---- output ---- */
 
+/* A line of an app's output as a record of the JSON trace (what "app",
+ * its text in "line"), in its place among the world's records. It is no
+ * record of the world: not in the trace hash, nor in the text trace,
+ * which has the apps' lines on app_out. */
+#define APP_JSON_TEXT_MAX 300 /* bytes of escaped text: a record line stays
+                                 under what the trace's readers take */
+
+static void json_line(FILE *f, tw_ns t, const char *node, const char *s, size_t n)
+{
+    fprintf(f, "{\"t\": %" PRId64 ".%09" PRId64 ", \"node\": \"%s\", \"transport\": 0, "
+               "\"what\": \"app\", \"line\": \"",
+            t / TW_NS_PER_SEC, t % TW_NS_PER_SEC, node);
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t w = c == '"' || c == '\\' ? 2 : c < 0x20 || c == 0x7f ? 6 : 1;
+        if (out + w > APP_JSON_TEXT_MAX - 3) {
+            fputs("...", f); /* the rest of a line of control characters */
+            break;
+        }
+        if (w == 2)
+            fprintf(f, "\\%c", c);
+        else if (w == 6)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+        out += w;
+    }
+    fputs("\"}\n", f);
+}
+
 static void flush_line(sc_node_rt *n)
 {
-    FILE *to = n->r->opts->app_out;
-    if (to && n->line_len)
-        fprintf(to, "%s| %.*s\n", n->r->sc->nodes[n->idx].name,
-                (int)n->line_len, n->line);
+    const tw_scenario_run_opts *o = n->r->opts;
+    const char *name = n->r->sc->nodes[n->idx].name;
+    if (o->app_out && n->line_len)
+        fprintf(o->app_out, "%s| %.*s\n", name, (int)n->line_len, n->line);
+    if (o->trace && o->trace_json && n->line_len)
+        json_line(o->trace, tw_sim_now(n->r->sim), name, n->line, n->line_len);
     n->line_len = 0;
 }
 

@@ -296,7 +296,8 @@ size_t sim_trace_format(const tw_sim *sim, const char *node, uint64_t transport,
 void tw_sim_trace_fields(FILE *f)
 {
     fprintf(f, "Each trace line: SECONDS.NANOSECONDS NODE tTRANSPORT WHAT FIELD=VALUE...\n"
-               "(JSON lines: {\"t\", \"node\", \"transport\", \"what\", fields}; durations in ns)\n"
+               "(JSON lines: {\"t\", \"node\", \"transport\", \"what\", fields}; durations in ns;\n"
+               " a scenario's JSON trace also has the apps' output: what \"app\", field line)\n"
                "Protocol callbacks (connection_made, data_received, ...) carry no fields.\n\n");
     for (size_t i = 0; i < NRECORDS; i++) {
         const schema *s = &records[i];

@@ -387,6 +387,39 @@ static void test_trace_filter_keys(void **state)
             fail_msg("outside t=1, from=1s, to=2s: %.*s", (int)strcspn(l, "\n"), l);
     }
     assert_true(records > 10);
+    /* JSON records are filtered too */
+    rc = sh(out, sizeof out, false, "%s sim scenarios/crash_restart.yaml --seed 4 --trace-json "
+                                    "--trace-filter node=c2", tw_cli_twin);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "{\"t\": "));
+    for (const char *l = out; (l = strstr(l, "\"node\": \"")) != NULL; l++)
+        if (strncmp(l, "\"node\": \"c2\"", 12) != 0)
+            fail_msg("--trace-json, node=c2: %.*s", (int)strcspn(l, "\n"), l);
+    /* and the apps' lines, as records named app of their node */
+    char path[256];
+    write_scenario(path, sizeof path, "talk.yaml",
+                   "name: talk\nduration: 1s\nnodes:\n"
+                   "  - {name: server, addr: 10.0.0.1, app: echo-server, args: [--host, \"\", "
+                   "--port, \"7\"]}\n"
+                   "  - {name: client, addr: 10.0.0.2, app: echo-load, args: [--connect, "
+                   "\"server:7\", --messages, \"3\"]}\n");
+    rc = sh(out, sizeof out, false, "%s sim %s --seed 1 --trace --trace-filter node=client",
+            tw_cli_twin, path);
+    assert_int_equal(rc, 0);
+    assert_null(strstr(out, "server| "));
+    assert_non_null(strstr(out, " client t1 connection_made\n"));
+    rc = sh(out, sizeof out, false, "%s sim %s --seed 1 --trace --trace-filter "
+                                    "node=server,event=app", tw_cli_twin, path);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "server| Serving on 0.0.0.0:7\n"));
+    assert_non_null(strstr(out, "server| Connection from 10.0.0.2:"));
+    assert_null(strstr(out, " server t")); /* no record of the world */
+    rc = sh(out, sizeof out, false, "%s sim %s --seed 1 --trace-json --trace-filter "
+                                    "node=server,event=app", tw_cli_twin, path);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "{\"t\": 0.000000000, \"node\": \"server\", \"transport\": 0, "
+                                "\"what\": \"app\", \"line\": \"Serving on 0.0.0.0:7\"}\n"));
+    assert_null(strstr(out, "\"what\": \"listen\""));
     static const char *const bad[][2] = {
         {"t=one", "transport 'one' is not a number"},
         {"from=soon", "'soon' is not a duration"},

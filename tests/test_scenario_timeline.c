@@ -180,6 +180,53 @@ static void test_page_embeds_the_run(void **state)
     free(html);
 }
 
+/* A scenario of one node whose app prints a line with quotes, a
+ * backslash and a tab; its path into path. */
+static void app_lines_file(char *path, size_t len)
+{
+    snprintf(path, len, "%s/app-lines.yaml", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("name: app-lines\nduration: 1s\nnodes:\n"
+          "  - {name: host, addr: 10.0.0.1, app: supervise, "
+          "args: [--, echo, \"say \\\"hi\\\" \\\\ then\\ttab\"]}\n", f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* What the apps print is in the JSON trace, each line a record "app" in
+ * its place (and so on the page, in its node's lane), but not in the
+ * trace hash and not a record of the text trace, which prints the lines
+ * as "NODE| line". */
+static void test_app_lines_are_records(void **state)
+{
+    (void)state;
+    char file[256], path[256];
+    app_lines_file(file, sizeof file);
+    assert_int_equal(sh("%s sim %s --seed 1 --trace-json", tw_cli_twin, file), 0);
+    const char *line = "{\"t\": 0.000075536, \"node\": \"host\", \"transport\": 0, "
+                       "\"what\": \"app\", \"line\": \"say \\\"hi\\\" \\\\ then\\u0009tab\"}\n";
+    if (!strstr(out, line))
+        fail_msg("no line\n%swas in\n%s", line, out);
+    assert_non_null(strstr(out, "\"what\": \"app\", \"line\": \"supervise: run 1 of echo "
+                                "exited 0\"}\n"));
+    const char *h = strstr(out, "hash ");
+    assert_non_null(h);
+    char hash[17];
+    snprintf(hash, sizeof hash, "%.16s", h + 5);
+    /* the text trace: the same hash, the line as the app printed it */
+    assert_int_equal(sh("%s sim %s --seed 1 --trace", tw_cli_twin, file), 0);
+    assert_non_null(strstr(out, "host| say \"hi\" \\ then\ttab\n"));
+    assert_null(strstr(out, " app "));
+    assert_non_null(strstr(out, hash));
+    /* the page holds them as records */
+    assert_int_equal(page(file, 1, "app-lines", path, sizeof path), 0);
+    char *html = slurp(path);
+    char *block = records(html);
+    assert_int_equal(count_what(block, "app"), 2);
+    free(block);
+    free(html);
+}
+
 /* A crash scenario: its crashes and restarts are records of the page,
  * its faults carry their windows; --trace-json alongside prints the
  * same records as without --timeline. */
@@ -385,6 +432,10 @@ static void test_page_in_a_browser(void **state)
     check_drawn("timeline.yaml", fail, 4, 5, true);
     assert_true(body_data(out, "lost") >= 4); /* the partition cut 4 datagrams */
     check_drawn("datagrams", dg, 2, 1, false);
+    char appf[256], app[256];
+    app_lines_file(appf, sizeof appf);
+    assert_int_equal(page(appf, 1, "b-app", app, sizeof app), 0);
+    check_drawn("app lines", app, 1, 0, false);
 
     /* zoomed in, fewer arrows and records are drawn; one node alone has
      * no arrow to another */
@@ -406,6 +457,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         TW_TEST(test_page_embeds_the_run),
+        TW_TEST(test_app_lines_are_records),
         TW_TEST(test_page_of_crashes),
         TW_TEST(test_page_of_a_failure),
         TW_TEST(test_refused),

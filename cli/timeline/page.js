@@ -63,6 +63,7 @@ const CATS = [
   { id: "fault", name: "Faults", color: "#d97706" },
   { id: "error", name: "Errors and losses", color: "#dc2626" },
   { id: "proc", name: "Processes and pipes", color: "#92400e" },
+  { id: "app", name: "App output", color: "#059669" },
   { id: "other", name: "Other", color: "#6b7280" },
 ];
 const CAT = {};
@@ -77,7 +78,8 @@ const NAMED = {
   node: words("node started run crash restart thaw buggify"),
   fault: words("partition heal clog reset_all crash_fault restart_fault clock emfile " +
     "dgram_fault enobufs_fault freeze slow blackhole blackhole_end loss_burst loss_burst_end"),
-  error: words("connect_failed syn_dropped refuse accept_emfile reset timeout gave_up " +
+  app: words("app"),
+  error: words("connect_failed syn_dropped refuse accept_emfile reset reset_unseen timeout gave_up unsent " +
     "start_failed dg_loss dg_drop dg_refused dg_icmp dg_icmp_ignored dg_enobufs " +
     "dg_emsgsize dg_eacces dg_eagain dg_corrupt dgu_error dgu_eagain dgu_purge"),
 };
@@ -1061,6 +1063,7 @@ function describe(h) { // [title, [[label, value or element]...]]
                                    : "never arrived" + (a.toLane >= 0 ? " at " + laneNames[a.toLane] : "")]);
     });
     rows.push(["record no.", (h.i + 1) + " of " + N]);
+    if (r.what === "app") return [r.node + ": " + r.line, rows]; // a line it printed
     return [r.what + " on " + r.node, rows];
   }
   if (h.type === "arrow") {
