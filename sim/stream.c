@@ -626,15 +626,17 @@ static void op_want_write(tw_transport *t, bool on)
         maybe_writable(sim_of_ep(ep), ep);
 }
 
+static bool deliverable(const sim_ep *ep);
+
 static void op_want_read(tw_transport *t, bool on)
 {
     sim_ep *ep = (sim_ep *)t;
     assert(on == !!(t->flags & TW__T_RARMED) && on != ep->want_read);
     ep->want_read = on;
-    if (on && sim_ep_rst_unseen(ep)) /* the reset is what reading finds */
+    if (on && sim_ep_rst_unseen(ep) && !deliverable(ep)) /* what reading finds */
         ep_push(sim_of_ep(ep), ep, sim_of_ep(ep)->now, EV_RST, ep->pending_errno);
     else if (on)
-        maybe_deliver(sim_of_ep(ep), ep);
+        maybe_deliver(sim_of_ep(ep), ep); /* what came before the reset, first */
 }
 
 static void send_fin(tw_sim *sim, sim_ep *ep)
@@ -716,7 +718,7 @@ int tw_sim_reset_transport(tw_transport *t)
 
 /* ---- events ---- */
 
-static bool deliverable(const sim_ep *ep);
+static bool watching(const sim_ep *ep);
 static void on_deliver(tw_sim *sim, sim_ep *ep);
 
 void sim_stream_arrive(tw_sim *sim, sim_ep *ep)
@@ -899,8 +901,13 @@ static void on_deliver(tw_sim *sim, sim_ep *ep)
         break;
     }
     sim_ep *peer = read ? sim_ep_peer(sim, ep) : NULL;
-    if (!peer)
+    if (!peer) {
+        /* A reset kept while reading was paused comes after the bytes
+         * that came before it, as a socket's read returns them first. */
+        if (sim_ep_rst_unseen(ep) && !ep->broken && watching(ep) && !deliverable(ep))
+            ep_push(sim, ep, sim->now, EV_RST, ep->pending_errno);
         return;
+    }
     /* A segment this end sent in this instant carries the ack (the reads
      * were for the writes, as an echo's are); else it goes alone. */
     sim_seg *out = peer->fly_tail;
