@@ -185,8 +185,10 @@ int tw_sim_power_loss(tw_loop *node, tw_ns duration_ns);
 int tw_sim_disk_corrupt(tw_loop *node, tw_ns duration_ns);
 int tw_sim_lost_write(tw_loop *node, uint32_t count);
 
-/* Reset one simulated stream connection (both ends see -ECONNRESET).
- * -EINVAL if t is not a simulated stream transport. */
+/* Reset one simulated stream connection: both ends see -ECONNRESET, an
+ * end that neither reads nor waits to write at its next write or
+ * resume_reading (as a socket keeps its error; -EPIPE after its peer's
+ * FIN). -EINVAL if t is not a simulated stream transport. */
 int tw_sim_reset_transport(tw_transport *t);
 /* A loss burst at once (sim/net/loss.c), outside the timeline: packets
  * a->b (and b->a unless oneway; b NULL: all of a's paths) also pass
