@@ -1159,7 +1159,7 @@ static void on_rst(tw_sim *sim, sim_ep *ep, int err)
         sim_ep_kill(sim, ep, -err);
         return;
     }
-        ep->pending_errno = (unsigned)(ep->fin_arrived && err == ECONNRESET ? EPIPE : err);
+    ep->pending_errno = (unsigned)(ep->fin_arrived && err == ECONNRESET ? EPIPE : err);
     ep->peer_id = SIM_NONE; /* the connection is gone: nothing more goes out */
     sim_trace(sim, ep->node, ep->t.id, "reset_unseen", ep->pending_errno, 0);
 }
