@@ -87,7 +87,6 @@ typedef struct pc_side {
     uint8_t wscale; /* what its SYN announced (PC_NO_WS: no SYN seen) */
     bool syn;       /* its SYN (or SYN-ACK) was sent */
     uint64_t win;   /* the window its last report gave (unscaled) */
-    tw_ns win_t;    /* that report's time */
     struct pc_pkt *ack; /* its last pure ack, while it may be merged */
 } pc_side;
 
@@ -200,14 +199,17 @@ static void on_wire(const pc_rec *r)
     if (r->inbound || !c || c->gen != k->conn_gen)
         return;
     pc_side *me = &c->side[k->side];
-    if (r->t > k->first_t && (k->flags & PC_ACK) && !(k->flags & PC_RST)) {
-        /* Sent again: its header is that of the moment it goes, as a
-         * stack writes it (what has arrived by then, the room left). */
+    if (k->rel_end && !k->seq_late && (k->flags & PC_ACK) &&
+        !(k->flags & (PC_RST | PC_SYN))) {
+        /* A segment's header is that of the moment it goes, as a stack
+         * writes it: what has arrived by then, the room left. It may go
+         * later than it was reported (a busy wire) and go again (a
+         * retransmission). Every report up to this moment has been
+         * heard, none after it. */
         pc_side *other = &c->side[1 - k->side];
         uint32_t ack = other->isn + (uint32_t)other->rcvd;
-        if ((int32_t)(ack - k->ack) > 0)
+        if ((int32_t)(ack - k->ack) > 0) {
             k->ack = ack;
-        if (me->win_t <= r->t && me->win_t >= k->first_t) {
             uint8_t ws = me->wscale == PC_NO_WS || other->wscale == PC_NO_WS ? 0 : me->wscale;
             k->win = (uint32_t)(me->win >> ws);
         }
@@ -614,7 +616,6 @@ static pc_pkt *tcp_pkt(tw_sim_pcap *pc, const tw_sim_packet *p, pc_conn **cp)
         uint8_t ws = me->wscale == PC_NO_WS || other->wscale == PC_NO_WS ? 0 : me->wscale;
         k->win = (uint32_t)(p->window >> ws);
         me->win = p->window;
-        me->win_t = p->time;
     }
     k->first_t = p->time;
     *cp = c;

@@ -60,9 +60,7 @@ typedef struct pc_pkt {
     bool seq_late;      /* a pure ack: its sequence number is what its
                            sender has put on the wire when it goes */
     uint32_t qlen;      /* ICMP: the quoted datagram's data length */
-    tw_ns first_t;      /* TCP: when it was first put on the wire; a
-                           record later than that is a retransmission,
-                           written with the ack and window of its time */
+    tw_ns first_t;      /* TCP: when it was first put on the wire */
     tw_ns gone_at;      /* its sender gave it up then (a reset, the
                            other end gone): no transmission after it */
     bool gone;
