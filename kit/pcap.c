@@ -189,6 +189,16 @@ static FILE *file_of(tw_sim_pcap *pc, uint32_t node)
     return pc->err ? NULL : fl->f;
 }
 
+/* A window as the header has it, shifted by the scale its SYN
+ * announced: rounded up, so that a room of a few bytes is not written
+ * as none (the sender may fill it, and a reader that saw a zero window
+ * would take that for a probe). */
+static uint32_t scaled(uint64_t window, uint8_t ws)
+{
+    uint64_t w = (window + ((UINT64_C(1) << ws) - 1)) >> ws;
+    return w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+}
+
 /* A TCP packet leaving now: what its sender has on the wire moves on,
  * and a pure ack takes its sequence number from it (a segment reported
  * before it may wait for a busy wire, and go after it). */
@@ -211,7 +221,7 @@ static void on_wire(const pc_rec *r)
         if ((int32_t)(ack - k->ack) > 0) {
             k->ack = ack;
             uint8_t ws = me->wscale == PC_NO_WS || other->wscale == PC_NO_WS ? 0 : me->wscale;
-            k->win = (uint32_t)(me->win >> ws);
+            k->win = scaled(me->win, ws);
         }
     }
     if (k->seq_late) {
@@ -614,7 +624,7 @@ static pc_pkt *tcp_pkt(tw_sim_pcap *pc, const tw_sim_packet *p, pc_conn **cp)
         k->ack = other->isn + (uint32_t)other->rcvd;
         k->flags = other->rcvd ? PC_ACK : 0;
         uint8_t ws = me->wscale == PC_NO_WS || other->wscale == PC_NO_WS ? 0 : me->wscale;
-        k->win = (uint32_t)(p->window >> ws);
+        k->win = scaled(p->window, ws);
         me->win = p->window;
     }
     k->first_t = p->time;
@@ -753,7 +763,7 @@ static void sent_ack(tw_sim_pcap *pc, const tw_sim_packet *p)
             pc_side *me = &c->side[side], *other = &c->side[1 - side];
             uint8_t ws = me->wscale == PC_NO_WS || other->wscale == PC_NO_WS ? 0 : me->wscale;
             seg->ack = other->isn + (uint32_t)other->rcvd;
-            seg->win = (uint32_t)(p->window >> ws);
+            seg->win = scaled(p->window, ws);
         }
         return;
     }

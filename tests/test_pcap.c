@@ -9,8 +9,8 @@
  * decodes as RESP; capturing leaves the run's trace hash alone; and the
  * command reports a capture it could not write. Read without tshark:
  * each end sends as a stack does (acks that never go back, a lone ack
- * merged into the segment of its instant) and nothing of a connection
- * after its reset.
+ * merged into the segment of its instant), within the window its peer
+ * advertised, and nothing of a connection after its reset.
  *
  * Tests that read files with tshark skip, saying so, when it is absent
  * (Debian package tshark). */
@@ -172,6 +172,7 @@ typedef struct tcp_frame {
     uint32_t seq, ack;
     uint8_t flags; /* FIN 1, SYN 2, RST 4, PSH 8, ACK 16 */
     uint16_t win;
+    int ws;        /* a SYN's window scale option, -1 without */
     size_t len;    /* payload bytes */
 } tcp_frame;
 
@@ -238,6 +239,17 @@ static size_t read_tcp(const char *path, tcp_frame **out_frames)
                 x.flags = t[13];
                 x.win = rd16(t + 14);
                 x.len = iplen - (size_t)(t[12] >> 4) * 4;
+                x.ws = -1;
+                for (size_t o = 20; (x.flags & 2) && o < (size_t)(t[12] >> 4) * 4;)
+                    if (t[o] == 0)
+                        break;
+                    else if (t[o] == 1)
+                        o++;
+                    else {
+                        if (t[o] == 3)
+                            x.ws = t[o + 2];
+                        o += t[o + 1] ? t[o + 1] : 1;
+                    }
                 if (n == cap) {
                     cap = cap ? cap * 2 : 1024;
                     v = realloc(v, cap * sizeof *v);
@@ -288,6 +300,70 @@ static size_t sends_like_a_stack(const char *path)
             break; /* the next frame of this direction */
         }
     }
+    free(v);
+    return checked;
+}
+
+/* What the file's node sent stays within the window its peer last
+ * advertised to it there (the ack plus the window, scaled as the SYNs
+ * said): a segment beyond it is what Wireshark reads as a zero window
+ * probe or a segment it missed. Returns how many segments were checked. */
+static size_t within_windows(const char *path)
+{
+    tcp_frame *v;
+    size_t n = read_tcp(path, &v), checked = 0;
+    typedef struct dir_state {
+        int ws[2];            /* [0] this node's SYN, [1] the peer's */
+        bool acked;
+        uint32_t ack, win;
+    } dir_state;
+    dir_state *d = calloc(n + 1, sizeof *d);
+    assert_non_null(d);
+    tcp_frame *keys = calloc(n + 1, sizeof *keys);
+    assert_non_null(keys);
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tcp_frame *f = &v[i];
+        if (!memcmp(f->src, f->dst, 16))
+            continue;
+        tcp_frame key = *f;
+        if (f->inbound) {
+            memcpy(key.src, f->dst, 16);
+            memcpy(key.dst, f->src, 16);
+            key.sport = f->dport;
+            key.dport = f->sport;
+        }
+        dir_state *s = NULL;
+        for (size_t k = nd; k-- > 0 && !s;)
+            if (same_dir(&keys[k], &key))
+                s = &d[k];
+        if (!s || ((f->flags & 2) && !(f->flags & 16))) { /* a connection begins */
+            keys[nd] = key;
+            s = &d[nd++];
+            *s = (dir_state){.ws = {-1, -1}};
+        }
+        if (f->flags & 2)
+            s->ws[f->inbound ? 1 : 0] = f->ws;
+        /* an older ack (overtaken by a newer one) moves nothing, as in a
+         * stack */
+        if (f->inbound && (f->flags & 16) && !(f->flags & 4) &&
+            (!s->acked || (int32_t)(f->ack - s->ack) >= 0)) {
+            s->acked = true;
+            s->ack = f->ack;
+            bool scaled = s->ws[0] >= 0 && s->ws[1] >= 0 && !(f->flags & 2);
+            s->win = (uint32_t)f->win << (scaled ? s->ws[1] : 0);
+        }
+        if (!f->inbound && s->acked && f->len) {
+            checked++;
+            uint32_t end = f->seq + (uint32_t)f->len;
+            if ((int32_t)(end - (s->ack + s->win)) > 0)
+                fail_msg("%s: frame %zu ends %u bytes beyond the window the peer "
+                         "advertised (ack %u, window %u)", path, i + 1,
+                         end - (s->ack + s->win), s->ack, s->win);
+        }
+    }
+    free(keys);
+    free(d);
     free(v);
     return checked;
 }
@@ -883,6 +959,31 @@ static void test_cli_echo_loss(void **state)
     expert_clean(fs);
 }
 
+/* A slow reader's windows: every segment the server and the clients
+ * send fits the window last advertised to them, also where a reader
+ * made room of a single byte (a scaled window rounded down to zero would
+ * make that byte a zero window probe). */
+static void test_cli_windows_of_a_slow_reader(void **state)
+{
+    (void)state;
+    char dir[256], f[300];
+    snprintf(dir, sizeof dir, "%s/slow", tmpdir);
+    assert_int_equal(sh("%s sim scenarios/resp-slow-reader.yaml --seed 3 --pcap %s 2>&1",
+                        tw_cli_twin, dir), 0);
+    size_t checked = 0;
+    const char *nodes[] = {"server", "c1", "c2"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(f, sizeof f, "%s/%s.pcapng", dir, nodes[i]);
+        checked += within_windows(f);
+        sends_like_a_stack(f);
+    }
+    assert_true(checked > 1000);
+    if (!tshark_here())
+        skip();
+    snprintf(f, sizeof f, "%s/server.pcapng", dir);
+    assert_int_equal(count(f, "tcp.analysis.zero_window_probe || tcp.analysis.ack_lost_segment"), 0);
+}
+
 static void test_cli_datagrams(void **state)
 {
     (void)state;
@@ -1012,6 +1113,7 @@ int main(void)
         TW_TEST(test_an_ack_rides_on_the_fin_of_its_instant),
         TW_TEST(test_datagrams_as_sent_and_as_arrived),
         TW_TEST(test_cli_echo_loss),
+        TW_TEST(test_cli_windows_of_a_slow_reader),
         TW_TEST(test_cli_datagrams),
         TW_TEST(test_cli_resp_decodes),
         TW_TEST(test_cli_seeds_and_errors),
