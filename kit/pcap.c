@@ -13,7 +13,11 @@
  * packet is reported sent, from what the writer has seen arrive by then
  * (ack numbers) and what the world says of the sender's buffer
  * (windows); an ack that rides on a segment sent in the same instant
- * updates that segment's header before it is written.
+ * updates that segment's header before it is written, and a pure ack
+ * followed in its instant by a segment of the same end is not written
+ * (the segment carries it). A transmission after the first takes the
+ * ack and window of its own time as it is written; a segment the world
+ * drops (its connection reset or gone) has no transmission after that.
  *
  * A pure ack has no arrival report: it lands at its time unless its path
  * is cut then (the world holds it), or clogged (it waits for the clog's
@@ -82,6 +86,8 @@ typedef struct pc_side {
     uint32_t syn_win;
     uint8_t wscale; /* what its SYN announced (PC_NO_WS: no SYN seen) */
     bool syn;       /* its SYN (or SYN-ACK) was sent */
+    uint64_t win;   /* the window its last report gave (unscaled) */
+    struct pc_pkt *ack; /* its last pure ack, while it may be merged */
 } pc_side;
 
 typedef struct pc_conn {
@@ -183,6 +189,16 @@ static FILE *file_of(tw_sim_pcap *pc, uint32_t node)
     return pc->err ? NULL : fl->f;
 }
 
+/* A window as the header has it, shifted by the scale its SYN
+ * announced: rounded up, so that a room of a few bytes is not written
+ * as none (the sender may fill it, and a reader that saw a zero window
+ * would take that for a probe). */
+static uint32_t scaled(uint64_t window, uint8_t ws)
+{
+    uint64_t w = (window + ((UINT64_C(1) << ws) - 1)) >> ws;
+    return w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+}
+
 /* A TCP packet leaving now: what its sender has on the wire moves on,
  * and a pure ack takes its sequence number from it (a segment reported
  * before it may wait for a busy wire, and go after it). */
@@ -193,6 +209,21 @@ static void on_wire(const pc_rec *r)
     if (r->inbound || !c || c->gen != k->conn_gen)
         return;
     pc_side *me = &c->side[k->side];
+    if (k->rel_end && !k->seq_late && (k->flags & PC_ACK) &&
+        !(k->flags & (PC_RST | PC_SYN))) {
+        /* A segment's header is that of the moment it goes, as a stack
+         * writes it: what has arrived by then, the room left. It may go
+         * later than it was reported (a busy wire) and go again (a
+         * retransmission). Every report up to this moment has been
+         * heard, none after it. */
+        pc_side *other = &c->side[1 - k->side];
+        uint32_t ack = other->isn + (uint32_t)other->rcvd;
+        if ((int32_t)(ack - k->ack) > 0) {
+            k->ack = ack;
+            uint8_t ws = me->wscale == PC_NO_WS || other->wscale == PC_NO_WS ? 0 : me->wscale;
+            k->win = scaled(me->win, ws);
+        }
+    }
     if (k->seq_late) {
         k->seq = me->isn + (uint32_t)me->wire;
         k->seq_late = false;
@@ -378,7 +409,7 @@ static pc_conn *conn_new(tw_sim_pcap *pc, bool v6, const uint8_t s[16], uint16_t
             fail(pc, -ENOMEM, "capture");
             return NULL;
         }
-        c = malloc(sizeof *c);
+        c = calloc(1, sizeof *c);
         if (!c) {
             fail(pc, -ENOMEM, "capture");
             return NULL;
@@ -389,6 +420,8 @@ static pc_conn *conn_new(tw_sim_pcap *pc, bool v6, const uint8_t s[16], uint16_t
         pc->nconns++;
     }
     struct pc_conn *next = c->next;
+    pkt_unref(c->side[0].ack);
+    pkt_unref(c->side[1].ack);
     memset(c, 0, sizeof *c);
     c->next = next;
     c->v6 = v6;
@@ -470,7 +503,8 @@ static void flush(tw_sim_pcap *pc, tw_ns t, bool through)
 {
     while (pc->len && (pc->heap[0].t < t || (through && pc->heap[0].t == t))) {
         pc_rec r = rec_pop(pc);
-        bool write = !pc->err;
+        bool write = !pc->err && !r.pkt->merged &&
+                     !(r.pkt->gone && !r.inbound && r.t > r.pkt->gone_at);
         if (write && r.landing && !r.fixed) {
             pc_path *path = path_of(pc, r.pkt->from, r.pkt->to);
             if (path && path->cut) {
@@ -590,8 +624,10 @@ static pc_pkt *tcp_pkt(tw_sim_pcap *pc, const tw_sim_packet *p, pc_conn **cp)
         k->ack = other->isn + (uint32_t)other->rcvd;
         k->flags = other->rcvd ? PC_ACK : 0;
         uint8_t ws = me->wscale == PC_NO_WS || other->wscale == PC_NO_WS ? 0 : me->wscale;
-        k->win = (uint32_t)(p->window >> ws);
+        k->win = scaled(p->window, ws);
+        me->win = p->window;
     }
+    k->first_t = p->time;
     *cp = c;
     return k;
 }
@@ -694,6 +730,13 @@ static uint32_t sent_data(tw_sim_pcap *pc, const tw_sim_packet *p, uint8_t note,
             pc_side *me = &c->side[k->side];
             me->nxt += p->kind == TW_SIM_PACKET_FIN ? 1 : p->len;
             k->rel_end = me->nxt;
+            /* A pure ack its sender put out in this same instant says
+             * nothing this segment does not: a stack sends the one
+             * segment (and the ack, sent alone, could land after it). */
+            if (me->ack && me->ack->first_t == p->time && me->ack->conn_gen == c->gen)
+                me->ack->merged = true;
+            pkt_unref(me->ack);
+            me->ack = NULL;
         }
         k->flags |= p->kind == TW_SIM_PACKET_FIN ? PC_FIN | PC_ACK : PC_ACK;
         if (p->len)
@@ -720,7 +763,7 @@ static void sent_ack(tw_sim_pcap *pc, const tw_sim_packet *p)
             pc_side *me = &c->side[side], *other = &c->side[1 - side];
             uint8_t ws = me->wscale == PC_NO_WS || other->wscale == PC_NO_WS ? 0 : me->wscale;
             seg->ack = other->isn + (uint32_t)other->rcvd;
-            seg->win = (uint32_t)(p->window >> ws);
+            seg->win = scaled(p->window, ws);
         }
         return;
     }
@@ -730,6 +773,12 @@ static void sent_ack(tw_sim_pcap *pc, const tw_sim_packet *p)
         return;
     k->flags |= PC_ACK;
     k->seq_late = k->conn != NULL;
+    if (c) {
+        pc_side *me = &c->side[k->side];
+        pkt_unref(me->ack);
+        me->ack = k;
+        k->refs++;
+    }
     rec_push(pc, k, p->from, p->time, false, NOTE_NONE, false);
     if (p->from != p->to)
         rec_push(pc, k, p->to, p->until, true, NOTE_NONE, true);
@@ -884,8 +933,17 @@ static uint32_t on_packet(void *arg, const tw_sim_packet *p)
             arrived_dgram(pc, p);
         return 0;
     case TW_SIM_PACKET_DROPPED:
-        if (p->kind != TW_SIM_PACKET_SYN)
+        if (p->kind != TW_SIM_PACKET_SYN) {
+            /* What its sender would have sent of it later never goes:
+             * the connection is gone (a stack sends no retransmission
+             * after a reset). */
+            pc_pkt *k = cookie_get(pc, p->cookie);
+            if (k && tcp && !k->gone) {
+                k->gone = true;
+                k->gone_at = p->time;
+            }
             cookie_done(pc, p->cookie);
+        }
         return 0;
     case TW_SIM_PACKET_PATH:
         if (p->from != p->to)
@@ -938,6 +996,8 @@ static void release(tw_sim_pcap *pc)
         while (pc->buckets[i]) {
             pc_conn *c = pc->buckets[i];
             pc->buckets[i] = c->next;
+            pkt_unref(c->side[0].ack);
+            pkt_unref(c->side[1].ack);
             free(c);
         }
     free(pc->buckets);

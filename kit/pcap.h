@@ -60,6 +60,12 @@ typedef struct pc_pkt {
     bool seq_late;      /* a pure ack: its sequence number is what its
                            sender has put on the wire when it goes */
     uint32_t qlen;      /* ICMP: the quoted datagram's data length */
+    tw_ns first_t;      /* TCP: when it was first put on the wire */
+    tw_ns gone_at;      /* its sender gave it up then (a reset, the
+                           other end gone): no transmission after it */
+    bool gone;
+    bool merged;        /* a pure ack a segment sent in the same instant
+                           carries: not written at all */
     size_t len;
     uint8_t data[];     /* TCP/UDP payload; ICMP: the quoted data */
 } pc_pkt;

@@ -26,6 +26,7 @@ typedef struct shrinker {
     tw_scenario_verdict verdict;
     size_t runs, runs_max;
     FILE *log;
+    char message[1024]; /* the failure of the scenario kept so far */
     const tw_scenario_run_opts *run; /* the caller's stop only */
     void (*begin)(void *arg);        /* before each run */
 } shrinker;
@@ -40,6 +41,13 @@ static int run_once(shrinker *s, const tw_scenario *cand, tw_scenario_result *re
 
 /* ---- the test ---- */
 
+/* A failure's message without its leading "at TIME: ". */
+static const char *after_time(const char *m)
+{
+    const char *c = strncmp(m, "at ", 3) == 0 ? strstr(m, ": ") : NULL;
+    return c ? c + 2 : m;
+}
+
 static bool still_fails(shrinker *s, const tw_scenario *cand)
 {
     if (s->runs >= s->runs_max)
@@ -49,6 +57,8 @@ static bool still_fails(shrinker *s, const tw_scenario *cand)
     if (run_once(s, cand, &res) < 0)
         return false;
     bool same = res.verdict == s->verdict;
+    if (same) /* kept: its failure is the one the file will show */
+        snprintf(s->message, sizeof s->message, "%s", res.message);
     tw_scenario_result_fini(&res);
     return same;
 }
@@ -212,6 +222,9 @@ int tw_scenario_shrink_bounded(const tw_scenario *sc, uint64_t seed, bool swarm,
     }
     s.runs = 1;
     s.verdict = res.verdict;
+    char first[sizeof s.message];
+    snprintf(first, sizeof first, "%s", res.message);
+    snprintf(s.message, sizeof s.message, "%s", res.message);
     tw_scenario_result_fini(&res);
     if (s.verdict == TW_SCENARIO_PASS || s.verdict == TW_SCENARIO_TIMEOUT) {
         tw_scenario_free(base);
@@ -221,13 +234,18 @@ int tw_scenario_shrink_bounded(const tw_scenario *sc, uint64_t seed, bool swarm,
                                    .duration_before = base->duration,
                                    .verdict = s.verdict};
     if (log)
-        fprintf(log, "  seed %llu fails (%s) with %d fault(s); shrinking\n",
+        fprintf(log, "  seed %llu fails (%s) with %d fault(s): %s\n  shrinking\n",
                 (unsigned long long)seed, tw_scenario_verdict_name(s.verdict),
-                base->nfaults);
+                base->nfaults, first);
     shrink_faults(&s, &base);
     shrink_lengths(&s, &base);
     shrink_duration(&s, &base);
     shrink_network(&s, &base);
+    /* The same class of failure is kept, not the same message: say when
+     * the smaller scenario fails otherwise than the seed did. */
+    if (log && strcmp(after_time(first), after_time(s.message)) != 0)
+        fprintf(log, "  the shrunk scenario fails otherwise than the seed did: %s\n",
+                s.message);
     for (int i = 0; i < base->nfaults; i++)
         base->faults[i].drawn = false; /* they are the file's own now */
     st.runs = s.runs;

@@ -7,7 +7,10 @@
  * ICMP port unreachable; tshark's expert finds no malformed packet and
  * no bad checksum other than the corrupted datagrams'; a RESP scenario
  * decodes as RESP; capturing leaves the run's trace hash alone; and the
- * command reports a capture it could not write.
+ * command reports a capture it could not write. Read without tshark:
+ * each end sends as a stack does (acks that never go back, a lone ack
+ * merged into the segment of its instant), within the window its peer
+ * advertised, and nothing of a connection after its reset.
  *
  * Tests that read files with tshark skip, saying so, when it is absent
  * (Debian package tshark). */
@@ -156,6 +159,213 @@ static void expert_clean(const char *file)
     if (strstr(out, "Errors ("))
         fail_msg("%s: tshark's expert found errors:\n%s", file, out);
     assert_int_equal(count(file, "_ws.malformed || _ws.expert.severity == error"), 0);
+}
+
+/* ---- the frames of a file, read without tshark ---- */
+
+/* One TCP frame as a reader of the file finds it. */
+typedef struct tcp_frame {
+    tw_ns t;
+    bool inbound;
+    uint8_t src[16], dst[16];
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint8_t flags; /* FIN 1, SYN 2, RST 4, PSH 8, ACK 16 */
+    uint16_t win;
+    int ws;        /* a SYN's window scale option, -1 without */
+    size_t len;    /* payload bytes */
+} tcp_frame;
+
+static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+/* The TCP frames of a pcapng file in file order (Ethernet, IPv4 or
+ * IPv6), into *out (malloc'd); returns how many. */
+static size_t read_tcp(const char *path, tcp_frame **out_frames)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = 0, cap = 0;
+    tcp_frame *v = NULL;
+    uint8_t head[8];
+    while (fread(head, 1, 8, f) == 8) {
+        uint32_t type, total;
+        memcpy(&type, head, 4); /* the writer's (host) byte order */
+        memcpy(&total, head + 4, 4);
+        assert_true(total >= 12 && total % 4 == 0 && total < (1u << 20));
+        uint8_t *b = malloc(total - 8);
+        assert_non_null(b);
+        assert_int_equal(fread(b, 1, total - 8, f), total - 8);
+        if (type == 6) { /* enhanced packet block */
+            uint32_t hi, lo, caplen;
+            memcpy(&hi, b + 4, 4);
+            memcpy(&lo, b + 8, 4);
+            memcpy(&caplen, b + 12, 4);
+            const uint8_t *fr = b + 20;
+            bool inbound = false;
+            for (const uint8_t *o = fr + caplen + (4 - caplen % 4) % 4; o + 4 <= b + total - 12;) {
+                uint16_t code, olen;
+                memcpy(&code, o, 2);
+                memcpy(&olen, o + 2, 2);
+                if (code == 0)
+                    break;
+                if (code == 2) { /* epb_flags: direction in bits 0-1 */
+                    uint32_t fl;
+                    memcpy(&fl, o + 4, 4);
+                    inbound = (fl & 3) == 1;
+                }
+                o += 4 + olen + (4 - olen % 4) % 4;
+            }
+            uint16_t et = rd16(fr + 12);
+            const uint8_t *ip = fr + 14, *t = NULL;
+            tcp_frame x = {.t = (tw_ns)((uint64_t)hi << 32 | lo), .inbound = inbound};
+            size_t iplen = 0;
+            if (et == 0x0800 && ip[9] == 6) {
+                memcpy(x.src, ip + 12, 4);
+                memcpy(x.dst, ip + 16, 4);
+                t = ip + (ip[0] & 15) * 4;
+                iplen = rd16(ip + 2) - (size_t)(t - ip);
+            } else if (et == 0x86dd && ip[6] == 6) {
+                memcpy(x.src, ip + 8, 16);
+                memcpy(x.dst, ip + 24, 16);
+                t = ip + 40;
+                iplen = rd16(ip + 4);
+            }
+            if (t) {
+                x.sport = rd16(t);
+                x.dport = rd16(t + 2);
+                x.seq = rd32(t + 4);
+                x.ack = rd32(t + 8);
+                x.flags = t[13];
+                x.win = rd16(t + 14);
+                x.len = iplen - (size_t)(t[12] >> 4) * 4;
+                x.ws = -1;
+                for (size_t o = 20; (x.flags & 2) && o < (size_t)(t[12] >> 4) * 4;)
+                    if (t[o] == 0)
+                        break;
+                    else if (t[o] == 1)
+                        o++;
+                    else {
+                        if (t[o] == 3)
+                            x.ws = t[o + 2];
+                        o += t[o + 1] ? t[o + 1] : 1;
+                    }
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 1024;
+                    v = realloc(v, cap * sizeof *v);
+                    assert_non_null(v);
+                }
+                v[n++] = x;
+            }
+        }
+        free(b);
+    }
+    fclose(f);
+    *out_frames = v;
+    return n;
+}
+
+static bool same_dir(const tcp_frame *a, const tcp_frame *b)
+{
+    return a->sport == b->sport && a->dport == b->dport && !memcmp(a->src, b->src, 16) &&
+           !memcmp(a->dst, b->dst, 16);
+}
+
+/* What the file's node sent, as a stack sends it: on each connection
+ * its ack numbers never go back (a segment sent again carries the ack
+ * of the moment it goes, not of its first transmission), and a pure ack
+ * is never followed in the same instant by a segment of its own that
+ * carries it (a stack sends the one segment; the lone ack could land
+ * after the segment, which Wireshark then reads as a keep-alive or a
+ * gap). Returns how many frames were checked. */
+static size_t sends_like_a_stack(const char *path)
+{
+    tcp_frame *v;
+    size_t n = read_tcp(path, &v), checked = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tcp_frame *a = &v[i];
+        if (a->inbound || !(a->flags & 16) || (a->flags & 4))
+            continue;
+        checked++;
+        for (size_t j = i + 1; j < n; j++) {
+            const tcp_frame *b = &v[j];
+            if (b->inbound || !same_dir(a, b) || (b->flags & 2))
+                continue;
+            if ((b->flags & 16) && !(b->flags & 4) && (int32_t)(b->ack - a->ack) < 0)
+                fail_msg("%s: frame %zu acks %u after frame %zu acked %u", path, j + 1,
+                         b->ack, i + 1, a->ack);
+            if (a->len == 0 && !(a->flags & 3) && b->t == a->t && (b->len || (b->flags & 1)))
+                fail_msg("%s: frame %zu, a pure ack, and frame %zu, a segment of the "
+                         "same end, go in the same instant", path, i + 1, j + 1);
+            break; /* the next frame of this direction */
+        }
+    }
+    free(v);
+    return checked;
+}
+
+/* What the file's node sent stays within the window its peer last
+ * advertised to it there (the ack plus the window, scaled as the SYNs
+ * said): a segment beyond it is what Wireshark reads as a zero window
+ * probe or a segment it missed. Returns how many segments were checked. */
+static size_t within_windows(const char *path)
+{
+    tcp_frame *v;
+    size_t n = read_tcp(path, &v), checked = 0;
+    typedef struct dir_state {
+        int ws[2];            /* [0] this node's SYN, [1] the peer's */
+        bool acked;
+        uint32_t ack, win;
+    } dir_state;
+    dir_state *d = calloc(n + 1, sizeof *d);
+    assert_non_null(d);
+    tcp_frame *keys = calloc(n + 1, sizeof *keys);
+    assert_non_null(keys);
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tcp_frame *f = &v[i];
+        if (!memcmp(f->src, f->dst, 16))
+            continue;
+        tcp_frame key = *f;
+        if (f->inbound) {
+            memcpy(key.src, f->dst, 16);
+            memcpy(key.dst, f->src, 16);
+            key.sport = f->dport;
+            key.dport = f->sport;
+        }
+        dir_state *s = NULL;
+        for (size_t k = nd; k-- > 0 && !s;)
+            if (same_dir(&keys[k], &key))
+                s = &d[k];
+        if (!s || ((f->flags & 2) && !(f->flags & 16))) { /* a connection begins */
+            keys[nd] = key;
+            s = &d[nd++];
+            *s = (dir_state){.ws = {-1, -1}};
+        }
+        if (f->flags & 2)
+            s->ws[f->inbound ? 1 : 0] = f->ws;
+        /* an older ack (overtaken by a newer one) moves nothing, as in a
+         * stack */
+        if (f->inbound && (f->flags & 16) && !(f->flags & 4) &&
+            (!s->acked || (int32_t)(f->ack - s->ack) >= 0)) {
+            s->acked = true;
+            s->ack = f->ack;
+            bool scaled = s->ws[0] >= 0 && s->ws[1] >= 0 && !(f->flags & 2);
+            s->win = (uint32_t)f->win << (scaled ? s->ws[1] : 0);
+        }
+        if (!f->inbound && s->acked && f->len) {
+            checked++;
+            uint32_t end = f->seq + (uint32_t)f->len;
+            if ((int32_t)(end - (s->ack + s->win)) > 0)
+                fail_msg("%s: frame %zu ends %u bytes beyond the window the peer "
+                         "advertised (ack %u, window %u)", path, i + 1,
+                         end - (s->ack + s->win), s->ack, s->win);
+        }
+    }
+    free(keys);
+    free(d);
+    free(v);
+    return checked;
 }
 
 /* ---- an echo world: a client on b, one on a over the loopback ---- */
@@ -354,6 +564,8 @@ static void echo_family(const char *addr_a, const char *addr_b, const char *lo,
     assert_true(kb.c.wrote.n > 100000);
     assert_true(bytes_eq(&kb.c.wrote, &kb.c.got));
     assert_true(bytes_eq(&ka.c.wrote, &ka.c.got));
+    assert_true(sends_like_a_stack(fa) > 100);
+    assert_true(sends_like_a_stack(fb) > 100);
     if (!tshark_here()) {
         echo_fini(&w, &kb, &ka);
         skip();
@@ -388,6 +600,130 @@ static void test_tcp_streams_over_ipv6(void **state)
 {
     (void)state;
     echo_family("fd00::1", "fd00::2", "::1", "tcp6");
+}
+
+/* A connection reset while its segments wait for their retransmission:
+ * its ends send nothing of it after the reset, in either file (a stack
+ * retransmits nothing of a connection that is gone). */
+static void test_nothing_sent_after_a_reset(void **state)
+{
+    (void)state;
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    o.net.loss_probability = 0.3;
+    o.net.rto_ns = TW_MS(100);
+    echo_world w;
+    memset(&w, 0, sizeof w);
+    the_world = &w;
+    w.sim = tw_sim_new(5, &o);
+    assert_non_null(w.sim);
+    w.a = tw_sim_add_node(w.sim, "a", "10.0.0.1");
+    w.b = tw_sim_add_node(w.sim, "b", "10.0.0.2");
+    char dir[256], fa[300], fb[300], err[700] = "";
+    snprintf(dir, sizeof dir, "%s/reset", tmpdir);
+    snprintf(fa, sizeof fa, "%s/a.pcapng", dir);
+    snprintf(fb, sizeof fb, "%s/b.pcapng", dir);
+    tw_sim_pcap *pc = NULL;
+    assert_int_equal(tw_sim_pcap_start(w.sim, dir, &pc, err, sizeof err), 0);
+    tw_server *srv;
+    assert_int_equal(tw_create_server(w.a, srv_factory, NULL, "", 7777, NULL, &srv), 0);
+    client kb = {.c.base.ops = &cli_ops, .loop = w.b, .seed = 3}, ka = {0};
+    assert_int_equal(tw_create_connection(w.b, cli_factory, &kb, "10.0.0.1", 7777, NULL), 0);
+    tw_sim_fault rst = {.kind = TW_SIM_FAULT_RESET, .a = 0, .b = 1};
+    assert_int_equal(tw_sim_at(w.sim, TW_MS(150), &rst), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(5)), 0);
+    assert_int_equal(tw_sim_pcap_finish(pc, err, sizeof err), 0);
+    assert_null(kb.c.t); /* the reset took it */
+    const char *files[2] = {fa, fb};
+    for (int k = 0; k < 2; k++) {
+        tcp_frame *v;
+        size_t n = read_tcp(files[k], &v);
+        tw_ns reset = -1;
+        size_t sent_before = 0;
+        for (size_t i = 0; i < n; i++) {
+            if ((v[i].flags & 4) && reset < 0)
+                reset = v[i].t;
+            else if (!v[i].inbound && reset >= 0 && v[i].t > reset)
+                fail_msg("%s: frame %zu (seq %u, %zu bytes) sent %.6f s after the reset",
+                         files[k], i + 1, v[i].seq, v[i].len, (double)(v[i].t - reset) / 1e9);
+            else if (!v[i].inbound && v[i].len)
+                sent_before++;
+        }
+        assert_int_equal(reset, TW_MS(150));
+        assert_true(sent_before > 0);
+        free(v);
+    }
+    echo_fini(&w, &kb, &ka);
+}
+
+/* A client that asks once and closes as the whole answer arrives: the
+ * ack of the answer and its FIN leave in the same instant, as one
+ * segment. */
+typedef struct asker {
+    tw_protocol base;
+    tw_transport *t;
+    size_t want, got;
+} asker;
+
+static void ask_made(tw_protocol *p, tw_transport *t)
+{
+    asker *k = (asker *)p;
+    k->t = t;
+    uint8_t q[3000];
+    memset(q, 'q', sizeof q);
+    k->want = sizeof q;
+    assert_int_equal(tw_transport_write(t, q, sizeof q), 0);
+}
+
+static void ask_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    asker *k = (asker *)p;
+    (void)d;
+    k->got += n;
+    if (k->got == k->want)
+        tw_transport_close(k->t);
+}
+
+static const tw_protocol_ops ask_ops = {.connection_made = ask_made,
+                                        .data_received = ask_data};
+
+static void test_an_ack_rides_on_the_fin_of_its_instant(void **state)
+{
+    (void)state;
+    echo_world w;
+    memset(&w, 0, sizeof w);
+    the_world = &w;
+    w.sim = tw_sim_new(9, NULL);
+    assert_non_null(w.sim);
+    w.a = tw_sim_add_node(w.sim, "a", "10.0.0.1");
+    w.b = tw_sim_add_node(w.sim, "b", "10.0.0.2");
+    char dir[256], fa[300], fb[300], err[700] = "";
+    snprintf(dir, sizeof dir, "%s/close", tmpdir);
+    snprintf(fa, sizeof fa, "%s/a.pcapng", dir);
+    snprintf(fb, sizeof fb, "%s/b.pcapng", dir);
+    tw_sim_pcap *pc = NULL;
+    assert_int_equal(tw_sim_pcap_start(w.sim, dir, &pc, err, sizeof err), 0);
+    tw_server *srv;
+    assert_int_equal(tw_create_server(w.a, srv_factory, NULL, "", 7777, NULL, &srv), 0);
+    asker k = {.base.ops = &ask_ops};
+    assert_int_equal(tw_create_connection(w.b, cli_factory, &k, "10.0.0.1", 7777, NULL), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(2)), 0);
+    assert_int_equal(tw_sim_pcap_finish(pc, err, sizeof err), 0);
+    assert_int_equal(k.got, k.want);
+    assert_true(sends_like_a_stack(fa) > 0);
+    assert_true(sends_like_a_stack(fb) > 0);
+    /* b's FIN goes with the ack of all it was answered. */
+    tcp_frame *v;
+    size_t n = read_tcp(fb, &v), fins = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!v[i].inbound && (v[i].flags & 1)) {
+            fins++;
+            assert_true(v[i].flags & 16);
+        }
+    assert_int_equal(fins, 1);
+    free(v);
+    client none = {0};
+    echo_fini(&w, &none, &none);
 }
 
 /* ---- datagrams ---- */
@@ -623,6 +959,31 @@ static void test_cli_echo_loss(void **state)
     expert_clean(fs);
 }
 
+/* A slow reader's windows: every segment the server and the clients
+ * send fits the window last advertised to them, also where a reader
+ * made room of a single byte (a scaled window rounded down to zero would
+ * make that byte a zero window probe). */
+static void test_cli_windows_of_a_slow_reader(void **state)
+{
+    (void)state;
+    char dir[256], f[300];
+    snprintf(dir, sizeof dir, "%s/slow", tmpdir);
+    assert_int_equal(sh("%s sim scenarios/resp-slow-reader.yaml --seed 3 --pcap %s 2>&1",
+                        tw_cli_twin, dir), 0);
+    size_t checked = 0;
+    const char *nodes[] = {"server", "c1", "c2"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(f, sizeof f, "%s/%s.pcapng", dir, nodes[i]);
+        checked += within_windows(f);
+        sends_like_a_stack(f);
+    }
+    assert_true(checked > 1000);
+    if (!tshark_here())
+        skip();
+    snprintf(f, sizeof f, "%s/server.pcapng", dir);
+    assert_int_equal(count(f, "tcp.analysis.zero_window_probe || tcp.analysis.ack_lost_segment"), 0);
+}
+
 static void test_cli_datagrams(void **state)
 {
     (void)state;
@@ -748,8 +1109,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TW_TEST(test_tcp_streams_are_what_the_apps_wrote),
         TW_TEST(test_tcp_streams_over_ipv6),
+        TW_TEST(test_nothing_sent_after_a_reset),
+        TW_TEST(test_an_ack_rides_on_the_fin_of_its_instant),
         TW_TEST(test_datagrams_as_sent_and_as_arrived),
         TW_TEST(test_cli_echo_loss),
+        TW_TEST(test_cli_windows_of_a_slow_reader),
         TW_TEST(test_cli_datagrams),
         TW_TEST(test_cli_resp_decodes),
         TW_TEST(test_cli_seeds_and_errors),

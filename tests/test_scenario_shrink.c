@@ -184,11 +184,21 @@ static void test_shrink_keeps_the_failure(void **state)
             print_error("%s: %llu\n", r.effects[i].what, (unsigned long long)r.effects[i].count);
         fail_msg("verdict %s: %s", tw_scenario_verdict_name(r.verdict), r.message);
     }
+    char seed_failure[1024];
+    snprintf(seed_failure, sizeof seed_failure, "%s", r.message);
     tw_scenario_result_fini(&r);
 
     tw_scenario *small = NULL;
     tw_scenario_shrink_stats st;
-    assert_int_equal(tw_scenario_shrink(sc, 1, false, 0, NULL, &small, &st), 0);
+    char *log = NULL;
+    size_t loglen = 0;
+    FILE *lf = open_memstream(&log, &loglen);
+    assert_int_equal(tw_scenario_shrink(sc, 1, false, 0, lf, &small, &st), 0);
+    fclose(lf);
+    /* The log names the failure being shrunk, so that a reader can tell
+     * it from the one the smaller file shows. */
+    if (!strstr(log, seed_failure))
+        fail_msg("the shrink log does not name the failure '%s':\n%s", seed_failure, log);
     assert_int_equal(st.faults_before, 10);
     assert_true(st.faults_after < st.faults_before);
     assert_true(st.faults_after >= 1); /* without the reset it would pass */
@@ -211,6 +221,13 @@ static void test_shrink_keeps_the_failure(void **state)
     assert_int_equal(tw_scenario_fault_count(again), st.faults_after);
     assert_int_equal(tw_scenario_run(again, 1, NULL, &r), 0);
     assert_int_equal(r.verdict, TW_SCENARIO_LIVENESS);
+    /* A failure that reads otherwise is said to; the same one is not. */
+    const char *a = strstr(seed_failure, ": "), *b = strstr(r.message, ": ");
+    bool otherwise = strcmp(a ? a : seed_failure, b ? b : r.message) != 0;
+    assert_int_equal(strstr(log, "fails otherwise than the seed did") != NULL, otherwise);
+    if (otherwise)
+        assert_non_null(strstr(log, b ? b + 2 : r.message));
+    free(log);
     bool has_reset = false;
     for (size_t i = 0; i < r.neffects; i++)
         has_reset |= strcmp(r.effects[i].kind, "reset") == 0;
