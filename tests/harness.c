@@ -138,3 +138,10 @@ void tw_run_slice(tw_env *env)
     tw_loop_run_for(env->loop, TW_MS(10));
     tw_handle_cancel(env->loop, h);
 }
+
+void tw_run_for(tw_env *env, tw_ns ns)
+{
+    tw_ns end = tw_loop_now(env->loop) + ns;
+    while (tw_loop_now(env->loop) < end)
+        tw_run_slice(env);
+}

@@ -54,6 +54,8 @@ int tw_env_teardown(void **state);
 /* Run the loop a short slice (10 ms of loop time; a timer keeps an
  * otherwise idle simulated world moving). */
 void tw_run_slice(tw_env *env);
+/* Run env's loop for about `ns` of its time, in slices. */
+void tw_run_for(tw_env *env, tw_ns ns);
 
 /* Run until `cond` holds, or fail the test after `limit` ns of loop time.
  * The limit is a hang detector, not a speed test: keep it generous. */

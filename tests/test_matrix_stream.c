@@ -193,14 +193,6 @@ static void test_eof_received_true_keeps_half_open(void **state)
     pair_close(env, &p);
 }
 
-/* Run env's loop for about `ns` of its time. */
-static void run_for(tw_env *env, tw_ns ns)
-{
-    tw_ns end = tw_loop_now(env->loop) + ns;
-    while (tw_loop_now(env->loop) < end)
-        tw_run_slice(env);
-}
-
 /* A client kept half-open after the server's EOF writes to the server,
  * which has closed and gone: the server's host answers with a reset, but
  * the client reads nothing any more and is not waiting to write, so it
@@ -216,7 +208,7 @@ static void test_reset_after_eof_is_learned_at_the_next_write(void **state)
     tw_transport_close(server_rec(&p)->t);
     TW_WAIT(env, p.cli.r.eofs == 1 && server_rec(&p)->done);
     assert_int_equal(tw_transport_write(p.cli.r.t, "anyone?", 7), 0);
-    run_for(env, TW_MS(200)); /* the reset has come back */
+    tw_run_for(env, TW_MS(200)); /* the reset has come back */
     assert_int_equal(p.cli.r.lost, 0);
     assert_int_equal(tw_transport_write(p.cli.r.t, "again", 5), -EPIPE);
     TW_WAIT(env, p.cli.r.done);
@@ -240,10 +232,10 @@ static void test_reset_while_paused_is_learned_on_resume(void **state)
     assert_int_equal(tw_transport_pause_reading(p.cli.r.t), 0);
     assert_int_equal(tw_transport_write(p.cli.r.t, "unread", 6), 0);
     assert_int_equal(tw_transport_write(server_rec(&p)->t, "last words", 10), 0);
-    run_for(env, TW_MS(100)); /* each in the other's kernel, not read */
+    tw_run_for(env, TW_MS(100)); /* each in the other's kernel, not read */
     tw_transport_close(server_rec(&p)->t);
     TW_WAIT(env, server_rec(&p)->done);
-    run_for(env, TW_MS(200));
+    tw_run_for(env, TW_MS(200));
     assert_int_equal(p.cli.r.lost, 0);
     assert_int_equal(tw_transport_resume_reading(p.cli.r.t), 0);
     assert_int_equal(p.cli.r.lost, 0); /* never from inside the call */

@@ -533,14 +533,6 @@ static void test_tls_plain_text_client(void **state)
     tpair_close(env, &p);
 }
 
-/* Run env's loop for about `ns` of its time. */
-static void run_for(tw_env *env, tw_ns ns)
-{
-    tw_ns end = tw_loop_now(env->loop) + ns;
-    while (tw_loop_now(env->loop) < end)
-        tw_run_slice(env);
-}
-
 /* A plain-text client that stays half-open after the server's alert and
  * EOF (eof_received returns true) and never closes: the server reads and
  * drops what it sends for a second (TW__TLS_LINGER), then lets the
@@ -560,14 +552,14 @@ static void test_tls_failed_handshake_lingers_a_second(void **state)
     TW_WAIT(env, p.serr.n == 1 && p.cli.r.eofs == 1);
     /* lingering: what the client sends is read and dropped */
     tw_transport_write(p.cli.r.t, "more", 4);
-    run_for(env, TW_MS(500));
+    tw_run_for(env, TW_MS(500));
     tw_transport_write(p.cli.r.t, "more", 4);
-    run_for(env, TW_MS(200));
+    tw_run_for(env, TW_MS(200));
     assert_false(p.cli.r.done);
     /* past the second the server's end is gone: a write meets a reset */
-    run_for(env, TW_MS(600));
+    tw_run_for(env, TW_MS(600));
     tw_transport_write(p.cli.r.t, "late", 4);
-    run_for(env, TW_MS(200));
+    tw_run_for(env, TW_MS(200));
     assert_false(p.cli.r.done); /* it reads nothing: the reset waits */
     tw_transport_write(p.cli.r.t, "again", 5);
     TW_WAIT(env, p.cli.r.done);
