@@ -514,15 +514,23 @@ static void test_tls_plain_text_server(void **state)
 
 static void send_plain(rec *r) { tw_transport_write(r->t, "GET / HTTP/1.0\r\n\r\n", 18); }
 
+/* A TLS server, and a plain-text client that sends it an HTTP request
+ * (eof_keep: what its eof_received returns). */
+static void plain_client_open(tw_env *env, tpair *p, bool eof_keep)
+{
+    tpair_init(p, files.cert, files.key);
+    tpair_listen(env, p);
+    p->cli.r.on_made = send_plain;
+    p->cli.r.eof_keep = eof_keep;
+    assert_int_equal(tw_create_connection(env->loop, rec_client_factory, &p->cli,
+                                          env->host, p->port, rec_client_cb), 0);
+}
+
 static void test_tls_plain_text_client(void **state)
 {
     tw_env *env = TW_ENV(state);
     tpair p;
-    tpair_init(&p, files.cert, files.key);
-    tpair_listen(env, &p);
-    p.cli.r.on_made = send_plain;
-    assert_int_equal(tw_create_connection(env->loop, rec_client_factory, &p.cli,
-                                          env->host, p.port, rec_client_cb), 0);
+    plain_client_open(env, &p, false);
     TW_WAIT(env, p.serr.n == 1 && p.cli.r.done);
     assert_int_equal(p.serr.err, -EPROTO);
     assert_string_equal(p.serr.reason, "TLS protocol error: http request");
@@ -543,12 +551,7 @@ static void test_tls_failed_handshake_lingers_a_second(void **state)
 {
     tw_env *env = TW_ENV(state);
     tpair p;
-    tpair_init(&p, files.cert, files.key);
-    tpair_listen(env, &p);
-    p.cli.r.on_made = send_plain;
-    p.cli.r.eof_keep = true;
-    assert_int_equal(tw_create_connection(env->loop, rec_client_factory, &p.cli,
-                                          env->host, p.port, rec_client_cb), 0);
+    plain_client_open(env, &p, true);
     TW_WAIT(env, p.serr.n == 1 && p.cli.r.eofs == 1);
     /* lingering: what the client sends is read and dropped */
     tw_transport_write(p.cli.r.t, "more", 4);

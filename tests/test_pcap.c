@@ -458,6 +458,29 @@ static const tw_protocol_ops cli_ops = {.connection_made = cli_made,
 
 static tw_protocol *cli_factory(void *arg) { return arg; }
 
+/* Nodes a (addr_a), serving port 7777, and b (addr_b) in a world of
+ * seed and options o (NULL: defaults), captured into pcap_dir when it
+ * is given: its capture, or NULL. */
+static tw_sim_pcap *world_open(echo_world *w, uint64_t seed, const tw_sim_opts *o,
+                               const char *addr_a, const char *addr_b, const char *pcap_dir)
+{
+    memset(w, 0, sizeof *w);
+    the_world = w;
+    w->sim = tw_sim_new(seed, o);
+    assert_non_null(w->sim);
+    w->a = tw_sim_add_node(w->sim, "a", addr_a);
+    w->b = tw_sim_add_node(w->sim, "b", addr_b);
+    assert_non_null(w->a);
+    assert_non_null(w->b);
+    tw_sim_pcap *pc = NULL;
+    char err[700] = "";
+    if (pcap_dir && tw_sim_pcap_start(w->sim, pcap_dir, &pc, err, sizeof err) != 0)
+        fail_msg("capture into %s: %s", pcap_dir, err);
+    tw_server *srv;
+    assert_int_equal(tw_create_server(w->a, srv_factory, NULL, "", 7777, NULL, &srv), 0);
+    return pc;
+}
+
 /* The world: a on addr_a serves port 7777; b's client connects over a
  * network that loses 5% of the segments and is cut for 200 ms; a's own
  * client connects to its loopback. With pcap_dir, captured. */
@@ -469,20 +492,8 @@ static uint64_t echo_run(const char *addr_a, const char *addr_b, const char *lo,
     o.net.loss_probability = 0.05;
     o.net.rto_ns = TW_MS(20);
     o.segment_bytes_max = 3000;
-    memset(w, 0, sizeof *w);
-    the_world = w;
-    w->sim = tw_sim_new(11, &o);
-    assert_non_null(w->sim);
-    w->a = tw_sim_add_node(w->sim, "a", addr_a);
-    w->b = tw_sim_add_node(w->sim, "b", addr_b);
-    assert_non_null(w->a);
-    assert_non_null(w->b);
-    tw_sim_pcap *pc = NULL;
+    tw_sim_pcap *pc = world_open(w, 11, &o, addr_a, addr_b, pcap_dir);
     char err[700] = "";
-    if (pcap_dir)
-        assert_int_equal(tw_sim_pcap_start(w->sim, pcap_dir, &pc, err, sizeof err), 0);
-    tw_server *srv;
-    assert_int_equal(tw_create_server(w->a, srv_factory, NULL, "", 7777, NULL, &srv), 0);
     *kb = (client){.c.base.ops = &cli_ops, .loop = w->b, .seed = 1};
     *ka = (client){.c.base.ops = &cli_ops, .loop = w->a, .seed = 2};
     assert_int_equal(tw_create_connection(w->b, cli_factory, kb, addr_a, 7777, NULL), 0);
@@ -613,20 +624,11 @@ static void test_nothing_sent_after_a_reset(void **state)
     o.net.loss_probability = 0.3;
     o.net.rto_ns = TW_MS(100);
     echo_world w;
-    memset(&w, 0, sizeof w);
-    the_world = &w;
-    w.sim = tw_sim_new(5, &o);
-    assert_non_null(w.sim);
-    w.a = tw_sim_add_node(w.sim, "a", "10.0.0.1");
-    w.b = tw_sim_add_node(w.sim, "b", "10.0.0.2");
     char dir[256], fa[300], fb[300], err[700] = "";
     snprintf(dir, sizeof dir, "%s/reset", tmpdir);
     snprintf(fa, sizeof fa, "%s/a.pcapng", dir);
     snprintf(fb, sizeof fb, "%s/b.pcapng", dir);
-    tw_sim_pcap *pc = NULL;
-    assert_int_equal(tw_sim_pcap_start(w.sim, dir, &pc, err, sizeof err), 0);
-    tw_server *srv;
-    assert_int_equal(tw_create_server(w.a, srv_factory, NULL, "", 7777, NULL, &srv), 0);
+    tw_sim_pcap *pc = world_open(&w, 5, &o, "10.0.0.1", "10.0.0.2", dir);
     client kb = {.c.base.ops = &cli_ops, .loop = w.b, .seed = 3}, ka = {0};
     assert_int_equal(tw_create_connection(w.b, cli_factory, &kb, "10.0.0.1", 7777, NULL), 0);
     tw_sim_fault rst = {.kind = TW_SIM_FAULT_RESET, .a = 0, .b = 1};
@@ -691,20 +693,11 @@ static void test_an_ack_rides_on_the_fin_of_its_instant(void **state)
 {
     (void)state;
     echo_world w;
-    memset(&w, 0, sizeof w);
-    the_world = &w;
-    w.sim = tw_sim_new(9, NULL);
-    assert_non_null(w.sim);
-    w.a = tw_sim_add_node(w.sim, "a", "10.0.0.1");
-    w.b = tw_sim_add_node(w.sim, "b", "10.0.0.2");
     char dir[256], fa[300], fb[300], err[700] = "";
     snprintf(dir, sizeof dir, "%s/close", tmpdir);
     snprintf(fa, sizeof fa, "%s/a.pcapng", dir);
     snprintf(fb, sizeof fb, "%s/b.pcapng", dir);
-    tw_sim_pcap *pc = NULL;
-    assert_int_equal(tw_sim_pcap_start(w.sim, dir, &pc, err, sizeof err), 0);
-    tw_server *srv;
-    assert_int_equal(tw_create_server(w.a, srv_factory, NULL, "", 7777, NULL, &srv), 0);
+    tw_sim_pcap *pc = world_open(&w, 9, NULL, "10.0.0.1", "10.0.0.2", dir);
     asker k = {.base.ops = &ask_ops};
     assert_int_equal(tw_create_connection(w.b, cli_factory, &k, "10.0.0.1", 7777, NULL), 0);
     assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(2)), 0);
