@@ -29,7 +29,7 @@ typedef struct tfilter {
     uint64_t transport;
     bool want_transport;
     tw_ns from, until;
-    char line[512];
+    char line[2048]; /* a record, or an app's line as JSON (scenario/nodes.c) */
     size_t len;
 } tfilter;
 

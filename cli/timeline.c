@@ -31,7 +31,8 @@
  * this many in well under a second (the page culls and bins what it
  * draws); past it the page says how many records it left out. */
 #define TL_RECORDS_MAX 300000
-#define TL_LINE_MAX 1024 /* a record is at most 320 bytes (sim/trace.c) */
+#define TL_LINE_MAX 2048 /* a record is at most 320 bytes (sim/trace.c), an
+                            app's line under 2 KiB (scenario/nodes.c) */
 
 /* ---- the sink ---- */
 

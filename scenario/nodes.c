@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kit/history.h"
 #include "scenario/run.h"
 #include "twin/error.h"
 #include "twin/replay.h"
@@ -24,34 +25,23 @@
 /* ---- output ---- */
 
 /* A line of an app's output as a record of the JSON trace (what "app",
- * its text in "line"), in its place among the world's records. It is no
- * record of the world: not in the trace hash, nor in the text trace,
- * which has the apps' lines on app_out. */
-#define APP_JSON_TEXT_MAX 300 /* bytes of escaped text: a record line stays
-                                 under what the trace's readers take */
-
+ * its text in "line", escaped as the history's JSON escapes its values:
+ * every byte kept, so the line is valid JSON whatever the app printed),
+ * in its place among the world's records. It is no record of the world:
+ * not in the trace hash, nor in the text trace, which has the apps'
+ * lines on app_out. Its length is bounded: a line of at most 256 bytes,
+ * each escaped in at most 6, a node's name of at most 31, the time and
+ * the keys: under the 2 KiB a reader of the trace takes per line
+ * (cli/tfilter.c, cli/timeline.c). */
+_Static_assert(sizeof ((sc_node_rt *)0)->line * 6 + SC_NAME_MAX + 128 < 2048,
+               "an app's JSON line fits the trace readers' 2 KiB");
 static void json_line(FILE *f, tw_ns t, const char *node, const char *s, size_t n)
 {
     fprintf(f, "{\"t\": %" PRId64 ".%09" PRId64 ", \"node\": \"%s\", \"transport\": 0, "
-               "\"what\": \"app\", \"line\": \"",
+               "\"what\": \"app\", \"line\": ",
             t / TW_NS_PER_SEC, t % TW_NS_PER_SEC, node);
-    size_t out = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        size_t w = c == '"' || c == '\\' ? 2 : c < 0x20 || c == 0x7f ? 6 : 1;
-        if (out + w > APP_JSON_TEXT_MAX - 3) {
-            fputs("...", f); /* the rest of a line of control characters */
-            break;
-        }
-        if (w == 2)
-            fprintf(f, "\\%c", c);
-        else if (w == 6)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-        out += w;
-    }
-    fputs("\"}\n", f);
+    tw__history_json_str(f, s, n, false);
+    fputs("}\n", f);
 }
 
 static void flush_line(sc_node_rt *n)
