@@ -347,7 +347,7 @@ static int charge(sim_node *n, const char *what, bool fsync, int64_t a,
     const tw_sim_fs_opts *o = &n->fs->opts;
     tw_ns d = tw_sim_dist_sample(fsync ? &o->fsync_latency : &o->latency,
                                  &sim->rng_disk);
-    tw_ns from = n->held_until > sim->now ? n->held_until : sim->now;
+    tw_ns from = sim_depart(sim, n->id); /* the end of its calls before this one */
     sim_node_hold(sim, n, from + (d > 0 ? d : 0));
     sim_trace(sim, n->id, 0, what, a, rc);
     return (int)rc;
@@ -552,13 +552,6 @@ static int fsync_durable(sim_fent *e, tw_ns now)
     return 1;
 }
 
-/* When a call made now on n returns: once the node's calls before it and
- * its own latency are done. Called after charge(). */
-static tw_ns returns_at(const sim_node *n)
-{
-    return n->held_until > n->sim->now ? n->held_until : n->sim->now;
-}
-
 static int file_fsync(tw_file *tf)
 {
     sim_node *n = node_of(tf->loop);
@@ -577,10 +570,10 @@ static int file_fsync(tw_file *tf)
     }
     bool running = rc == 1;
     rc = charge(n, T_FSYNC, true, 0, running ? 0 : rc);
-    if (running) { /* it returns once the node's calls are done */
+    if (running) { /* it returns once the node's calls are done, its own too */
         sim_fsync *f = &e->fly[e->nfly - 1];
         assert(f->at == FS_UNSYNCED);
-        f->at = returns_at(n);
+        f->at = sim_depart(n->sim, n->id);
         assert(e->nfly == 1 || e->fly[e->nfly - 2].at <= f->at);
     }
     return rc;
@@ -726,7 +719,7 @@ static int fs_fsync_dir(tw_loop *loop, const char *path)
     rc = charge(node_of(loop), T_FSYNC_DIR, true, 0, rc);
     if (rc == 0) {
         /* one journal: all of it is durable once this returns */
-        tw_ns at = returns_at(node_of(loop));
+        tw_ns at = sim_depart(node_of(loop)->sim, node_of(loop)->id);
         for (uint32_t i = fs->nj; i > 0 && fs->j[i - 1].synced_at == FS_UNSYNCED; i--)
             fs->j[i - 1].synced_at = at;
     }
