@@ -631,12 +631,13 @@ static bool deliverable(const sim_ep *ep);
 static void op_want_read(tw_transport *t, bool on)
 {
     sim_ep *ep = (sim_ep *)t;
+    tw_sim *sim = sim_of_ep(ep);
     assert(on == !!(t->flags & TW__T_RARMED) && on != ep->want_read);
     ep->want_read = on;
     if (on && sim_ep_rst_unseen(ep) && !deliverable(ep)) /* what reading finds */
-        ep_push(sim_of_ep(ep), ep, sim_of_ep(ep)->now, EV_RST, ep->pending_errno);
+        ep_push(sim, ep, sim->now, EV_RST, ep->pending_errno);
     else if (on)
-        maybe_deliver(sim_of_ep(ep), ep); /* what came before the reset, first */
+        maybe_deliver(sim, ep); /* what came before the reset, first */
 }
 
 static void send_fin(tw_sim *sim, sim_ep *ep)
