@@ -33,20 +33,22 @@ void sim_print_settings(const tw_sim *sim, FILE *f);
 /* One trace record: folded into the run's hash, and written out when
  * someone reads the trace. Every simulated run pays for the hash, so it
  * is a few instructions: the fields are spread by independent multiplies
- * (each a bijection), and their sum goes into the running hash with one
- * multiply-and-shift. Whole integer values only, never a pointer or a
+ * by odd 32-bit constants (each a bijection, and one instruction), and
+ * their sum goes into the running hash with one multiply and a rotate
+ * (a bijection too: two runs that differ in one record differ in the
+ * hash). Whole integer values only, never a pointer or a
  * struct's bytes, so every build of a program agrees. A name's hash is
  * remembered by the name's address, but computed from its text; the
  * protocol callbacks' names are hashed once, when the world is made. */
 static inline void sim_trace_fold(tw_sim *sim, uint32_t node, uint64_t transport,
                                   uint64_t name_hash, int64_t a, int64_t b)
 {
-    uint64_t r = (uint64_t)sim->now * UINT64_C(0x9E3779B97F4A7C15) +
-                 ((uint64_t)node << 48 ^ transport) * UINT64_C(0xC2B2AE3D27D4EB4F) +
-                 (uint64_t)a * UINT64_C(0x165667B19E3779F9) +
-                 (uint64_t)b * UINT64_C(0xD6E8FEB86659FD93) + name_hash;
+    uint64_t r = (uint64_t)sim->now * UINT64_C(0x7FEB352D) +
+                 ((uint64_t)node << 48 ^ transport) * UINT64_C(0x6C8E9CF5) +
+                 (uint64_t)a * UINT64_C(0x27D4EB2F) +
+                 (uint64_t)b * UINT64_C(0x165667B1) + name_hash;
     uint64_t x = (sim->hash ^ r) * UINT64_C(0xFF51AFD7ED558CCD);
-    sim->hash = x ^ (x >> 32);
+    sim->hash = x << 32 | x >> 32;
     sim->stats.records++;
 }
 static inline void sim_trace(tw_sim *sim, uint32_t node, uint64_t transport,
