@@ -220,42 +220,86 @@ static bool same(const tw_sim_stream_probe *a, const tw_sim_stream_probe *b)
            a->arrived == b->arrived && a->peer_gone == b->peer_gone;
 }
 
+/* Is the end before[i] in the probe now[0..m), unchanged? */
+static bool still(const tw_sim_stream_probe *was, const tw_sim_stream_probe *now, size_t m)
+{
+    for (size_t k = 0; k < m; k++)
+        if (same(was, &now[k]))
+            return true;
+    return false;
+}
+
 /* A connection that holds what nothing will move, unchanged for
- * stuck_after, is stuck. Probe, wait, probe. */
+ * stuck_after, is stuck. Probe, then probe again at every check point of
+ * the wait: one that changed at any of them moved (a reader that pauses a
+ * moment after each read may hold the same unread bytes at two probes far
+ * apart, having read in between), and is not stuck. The wait is the whole
+ * stuck_after whatever the probes find, so the run's end does not depend
+ * on them. */
 static void check_stuck(sc_runner *r)
 {
     size_t n = tw_sim_streams(r->sim, NULL, 0);
     tw_sim_stream_probe *before = calloc(n + 1, sizeof *before);
-    if (!before)
+    bool *moved = calloc(n + 1, sizeof *moved);
+    if (!before || !moved) {
+        free(before);
+        free(moved);
         return;
+    }
     tw_sim_streams(r->sim, before, n);
     size_t held = 0;
-    for (size_t i = 0; i < n; i++)
-        held += holds(&before[i]);
-    if (held && advance(r, tw_sim_now(r->sim) + r->sc->stuck_after)) {
-        size_t m = tw_sim_streams(r->sim, NULL, 0);
-        tw_sim_stream_probe *after = calloc(m + 1, sizeof *after);
-        if (after)
-            tw_sim_streams(r->sim, after, m);
-        for (size_t i = 0; after && i < n; i++)
-            for (size_t k = 0; holds(&before[i]) && k < m; k++) {
-                if (!same(&before[i], &after[k]))
-                    continue;
-                const tw_sim_stream_probe *p = &after[k];
-                char b[32];
-                sc_runner_fail(r, TW_SCENARIO_LIVENESS,
-                               "connection %s t%" PRIu64 " -> %s stuck for %s: "
-                               "%" PRIu64 " bytes arrived unread (%s), %" PRIu64
-                               " buffered%s",
-                               r->sc->nodes[p->node].name, p->transport,
-                               r->sc->nodes[p->peer_node].name,
-                               tw_format_duration(r->sc->stuck_after, b, sizeof b),
-                               p->arrived, p->reading ? "reading" : "reading paused",
-                               p->buffered,
-                               p->peer_gone ? ", half-open: its peer is gone" : "");
-            }
-        free(after);
+    for (size_t i = 0; i < n; i++) {
+        moved[i] = !holds(&before[i]);
+        held += !moved[i];
     }
+    tw_sim_stream_probe *now = NULL;
+    size_t m = 0;
+    tw_ns end = tw_sim_now(r->sim) + r->sc->stuck_after;
+    bool waited = held > 0;
+    while (held && tw_sim_now(r->sim) < end) {
+        tw_ns next = r->next_check > tw_sim_now(r->sim) && r->next_check < end
+                         ? r->next_check
+                         : end;
+        if (!advance(r, next)) {
+            waited = false;
+            break;
+        }
+        m = tw_sim_streams(r->sim, NULL, 0);
+        free(now);
+        now = calloc(m + 1, sizeof *now);
+        if (!now) {
+            waited = false;
+            break;
+        }
+        tw_sim_streams(r->sim, now, m);
+        for (size_t i = 0; i < n; i++)
+            if (!moved[i] && !still(&before[i], now, m)) {
+                moved[i] = true;
+                held--;
+            }
+    }
+    /* Nothing left to watch: the rest of the wait, as it always runs. */
+    if (waited && !held && tw_sim_now(r->sim) < end)
+        waited = advance(r, end);
+    for (size_t i = 0; waited && held && i < n; i++) {
+        if (moved[i])
+            continue;
+        const tw_sim_stream_probe *p = &before[i]; /* as the last probe saw it */
+        for (size_t k = 0; k < m; k++)
+            if (same(&before[i], &now[k]))
+                p = &now[k];
+        char b[32];
+        sc_runner_fail(r, TW_SCENARIO_LIVENESS,
+                       "connection %s t%" PRIu64 " -> %s stuck for %s: "
+                       "%" PRIu64 " bytes arrived unread (%s), %" PRIu64 " buffered%s",
+                       r->sc->nodes[p->node].name, p->transport,
+                       r->sc->nodes[p->peer_node].name,
+                       tw_format_duration(r->sc->stuck_after, b, sizeof b), p->arrived,
+                       p->reading ? "reading" : "reading paused", p->buffered,
+                       p->peer_gone ? ", half-open: its peer is gone" : "");
+    }
+    free(now);
+    free(moved);
     free(before);
 }
 

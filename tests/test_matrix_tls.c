@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <openssl/x509.h>
@@ -934,6 +936,49 @@ static void test_tls_connect_with_timeout(void **state)
 
 /* ---- the context's own calls (no loop needed, run once per backend) ---- */
 
+/* Keepalive and the user timeout of a TLS transport are those of the TCP
+ * connection under it: set there (the real socket's options), refused
+ * with -EPIPE once the TLS transport closes. */
+static int sockopt(tw_transport *t, int level, int name)
+{
+    tw_extra e;
+    int v = -1;
+    socklen_t len = sizeof v;
+    if (tw_transport_get_extra_info(t, "socket", &e) != 0 ||
+        getsockopt(e.v.fd, level, name, &v, &len) != 0)
+        return -1;
+    return v;
+}
+
+static void test_tls_keepalive_is_the_connection_s(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    tpair p;
+    tpair_init(&p, files.cert, files.key);
+    tpair_open(env, &p);
+    tw_transport *t = p.cli.r.t, *s = srv_rec(&p)->t;
+    assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(30), TW_SEC(5), 4), 0);
+    assert_int_equal(tw_transport_set_keepalive(s, TW_SEC(20), TW_SEC(2), 3), 0);
+    assert_int_equal(tw_transport_set_user_timeout(t, TW_MS(2500)), 0);
+    if (env->backend == tw_backend_real) {
+        assert_int_equal(sockopt(t, SOL_SOCKET, SO_KEEPALIVE), 1);
+        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPIDLE), 30);
+        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPINTVL), 5);
+        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPCNT), 4);
+        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_USER_TIMEOUT), 2500);
+        assert_int_equal(sockopt(s, IPPROTO_TCP, TCP_KEEPIDLE), 20);
+    }
+    assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(1), 0, 3), -EINVAL);
+    /* the connection goes on as before */
+    assert_int_equal(tw_transport_write(t, "ping", 4), 0);
+    TW_WAIT(env, srv_rec(&p)->total == 4);
+    assert_int_equal(tw_transport_close(t), 0);
+    assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(1), TW_SEC(1), 2), -EPIPE);
+    assert_int_equal(tw_transport_set_user_timeout(t, TW_SEC(1)), -EPIPE);
+    TW_WAIT(env, p.cli.r.done && srv_rec(&p)->done);
+    tpair_close(env, &p);
+}
+
 static void test_tls_context_errors(void **state)
 {
     (void)state;
@@ -996,6 +1041,7 @@ int main(void)
         TW_MATRIX(test_tls_server_factory_refuses),
         TW_MATRIX(test_tls_client_certificate_required),
         TW_MATRIX(test_tls_refused_and_context_freed_early),
+        TW_MATRIX(test_tls_keepalive_is_the_connection_s),
         TW_MATRIX(test_tls_context_errors),
         TW_MATRIX(test_tls_unix_socket),
         TW_MATRIX(test_tls_over_existing_socket),

@@ -11,10 +11,13 @@
  *   a protocol that reschedules itself with tw_call_soon for ever
  *       liveness (livelock_callbacks), naming the callback; `twin sim
  *       FILE` exits 3 in bounded wall time
+ *   a reader that pauses for good with bytes unread
+ *       liveness (a stuck connection); one that pauses a moment after
+ *       each read, in step with the probes, is not stuck
  *
  * The apps below are this file's, registered in setup: a writer, a slow
- * reader, a redialer and a spinner, each with a flag that makes the
- * mistake.
+ * reader, a redialer, a spinner and a pinger, each with a flag that
+ * makes the mistake.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -334,6 +337,108 @@ static const tw_app spin_app = {
     .result = ok_result, .free = plain_free,
 };
 
+/* ---- the pinger: each second (from 940 ms on) two bytes to an echo
+ * server 20 ms apart; after each read it stops reading for 100 ms, so
+ * the second echo waits unread across every whole second. With --stop it
+ * stops reading for good after the first read, and sends no more. ---- */
+
+typedef struct pinger {
+    tw_protocol base;
+    tw_loop *loop;
+    tw_transport *t;
+    tw_handle tick, resume;
+    bool stop, stopped;
+} pinger;
+
+/* Not static: a callback twin sim may name. */
+void tw_test_ping(void *arg);
+
+static void pinger_second(void *arg)
+{
+    pinger *g = arg;
+    g->tick = tw_call_later(g->loop, TW_SEC(1) - TW_MS(20), tw_test_ping, g);
+    tw_transport_write(g->t, "b", 1);
+}
+
+void tw_test_ping(void *arg)
+{
+    pinger *g = arg;
+    g->tick = g->stopped ? 0 : tw_call_later(g->loop, TW_MS(20), pinger_second, g);
+    if (!g->stopped)
+        tw_transport_write(g->t, "a", 1);
+}
+
+static void pinger_resume(void *arg)
+{
+    pinger *g = arg;
+    g->resume = 0;
+    tw_transport_resume_reading(g->t);
+}
+
+static void pinger_made(tw_protocol *p, tw_transport *t)
+{
+    pinger *g = (pinger *)p;
+    g->t = t;
+    g->tick = tw_call_at(g->loop, TW_MS(940), tw_test_ping, g);
+}
+
+static void pinger_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    pinger *g = (pinger *)p;
+    (void)d, (void)n;
+    tw_transport_pause_reading(g->t);
+    if (g->stop)
+        g->stopped = true; /* its "b" still goes: the last bytes */
+    else if (!g->resume) {
+        g->resume = tw_call_later(g->loop, TW_MS(100), pinger_resume, g);
+    }
+}
+
+static void pinger_lost(tw_protocol *p, int err)
+{
+    pinger *g = (pinger *)p;
+    (void)err;
+    if (g->tick)
+        tw_handle_cancel(g->loop, g->tick);
+    if (g->resume)
+        tw_handle_cancel(g->loop, g->resume);
+    g->tick = g->resume = 0;
+}
+
+static void pinger_release(tw_protocol *p) { (void)p; } /* the app's */
+
+static const tw_protocol_ops pinger_ops = {
+    .connection_made = pinger_made, .data_received = pinger_data,
+    .connection_lost = pinger_lost, .release = pinger_release,
+};
+
+static tw_protocol *pinger_same(void *arg) { return arg; }
+
+static int pinger_start(tw_loop *l, int argc, char **argv, FILE *out, void **st)
+{
+    (void)out;
+    pinger *g = calloc(1, sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    g->base.ops = &pinger_ops;
+    g->loop = l;
+    g->stop = has_flag(argc, argv, "--stop");
+    int rc = tw_create_connection(l, pinger_same, g, "server", 7, NULL);
+    if (rc < 0) {
+        free(g);
+        return rc;
+    }
+    *st = g;
+    return 0;
+}
+
+/* The world goes first (a crash, the end of the run): nothing of the
+ * connection is left to call back. */
+static const tw_app pinger_app = {
+    .name = "test-pinger", .summary = "", .usage = "", .start = pinger_start,
+    .result = ok_result, .free = plain_free,
+};
+
 /* ---- running ---- */
 
 static tw_scenario *parse(const char *text)
@@ -641,10 +746,42 @@ static void test_oracle_keys(void **state)
                                 "from 0 to 4294967295, not '-1'"));
 }
 
+/* A connection is stuck when what arrived stays unread however long the
+ * runner waits: a reader that stopped for good is found, naming its end.
+ * A reader that only pauses a moment after each read, and happens to be
+ * paused with a byte unread at both probes (1 s and 6 s, its pings being
+ * a second apart), is not: it read in between. */
+static const char pinger_file[] =
+    "duration: 1s\n"
+    "nodes:\n"
+    "  - {name: server, addr: 10.0.0.1, app: echo-server, args: [--host, \"\", "
+    "--port, \"7\", --keep-open, --quiet]}\n"
+    "  - {name: client, addr: 10.0.0.2, app: test-pinger, args: [%s]}\n"
+    "network: {latency: 5ms}\n"
+    "expect: {no_stuck_connections: true, stuck_after: 5s}\n";
+
+static void test_stuck_reader(void **state)
+{
+    (void)state;
+    char text[1024];
+    snprintf(text, sizeof text, pinger_file, "--stop");
+    tw_scenario_result r = run_text(text, 1);
+    assert_int_equal(r.verdict, TW_SCENARIO_LIVENESS);
+    expect_message(&r, "connection client t1 -> server stuck for 5s: 1 bytes arrived "
+                       "unread (reading paused), 0 buffered");
+    tw_scenario_result_fini(&r);
+    snprintf(text, sizeof text, pinger_file, "");
+    r = run_text(text, 1);
+    if (r.verdict != TW_SCENARIO_PASS)
+        fail_msg("%s", r.message);
+    tw_scenario_result_fini(&r);
+}
+
 static int setup(void **state)
 {
     tw_test_setup(state);
-    const tw_app *apps[] = {&reader_app, &writer_app_def, &redial_app, &spin_app};
+    const tw_app *apps[] = {&reader_app, &writer_app_def, &redial_app, &spin_app,
+                            &pinger_app};
     for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++)
         if (tw_app_register(apps[i]) != 0)
             return -1;
@@ -661,6 +798,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tight_reconnect_loop_fails, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_spinner_is_a_livelock, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_twin_sim_spinner_exits_3, setup, tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_stuck_reader, setup, tw_test_teardown),
         cmocka_unit_test_setup_teardown(test_oracle_keys, setup, tw_test_teardown),
     };
     return cmocka_run_group_tests_name("scenario_oracles", tests, NULL, NULL);

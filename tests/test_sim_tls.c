@@ -9,6 +9,7 @@
  * file for a few seeds, and its determinism; contexts made once per
  * process for the worlds of a sweep.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,37 @@ static void test_tls_server_crash_and_restart(void **state)
     world_free(&w);
 }
 
+/* Keepalive on a TLS transport is the TCP connection's under it: a
+ * server that crashed without a word is found by the probes (10, 12 and
+ * 14 s after the last traffic, none answered: gone at 16 s), not left
+ * half-open; without them the client, which sends nothing, never
+ * learns. */
+static tw_ns lost_at;
+static void note_lost_at(rec *r) { lost_at = tw_loop_now(tw_transport_loop(r->t)); }
+
+static void test_tls_keepalive_finds_a_dead_peer(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 12, 0);
+    w.cli.r.on_lost = note_lost_at;
+    world_connect(&w);
+    assert_int_equal(w.cli.res.err, 0);
+    tw_transport *t = w.cli.r.t;
+    assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(10), TW_SEC(2), 3), 0);
+    assert_int_equal(tw_transport_set_user_timeout(t, 0), 0);
+    assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(1), 0, 3), -EINVAL);
+    tw_sim_run_for(w.sim, TW_MS(100)); /* the handshake's last records */
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_sim_crash(w.s), 0);
+    tw_sim_run_for(w.sim, TW_SEC(60));
+    assert_true(w.cli.r.done);
+    assert_int_equal(w.cli.r.lost_err, -ETIMEDOUT);
+    /* 16 s after the last traffic, which came before t0 */
+    assert_true(lost_at > t0 + TW_SEC(15) && lost_at <= t0 + TW_SEC(16));
+    world_free(&w);
+}
+
 /* ---- the scenario file ---- */
 
 static void test_tls_scenario_passes_and_replays(void **state)
@@ -405,6 +437,7 @@ int main(void)
         TW_TEST(test_tls_under_loss),
         TW_TEST(test_tls_reset_mid_transfer),
         TW_TEST(test_tls_server_crash_and_restart),
+        TW_TEST(test_tls_keepalive_finds_a_dead_peer),
         TW_TEST(test_tls_scenario_passes_and_replays),
         TW_TEST(test_shared_ctx_made_once_per_configuration),
         TW_TEST(test_shared_ctx_rereads_a_changed_file),

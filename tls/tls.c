@@ -597,6 +597,21 @@ static void tls_destroy(tw_transport *t)
     tw__transport_free(&c->base);
 }
 
+/* Keepalive and the user timeout are the TCP connection's under the
+ * records: set on it (a Unix socket's refuses them with -ENOTSUP). */
+static int tls_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned count)
+{
+    tls_conn *c = (tls_conn *)t;
+    return c->inner ? tw_transport_set_keepalive(c->inner, idle, interval, count)
+                    : -ENOTSUP;
+}
+
+static int tls_user_timeout(tw_transport *t, tw_ns timeout)
+{
+    tls_conn *c = (tls_conn *)t;
+    return c->inner ? tw_transport_set_user_timeout(c->inner, timeout) : -ENOTSUP;
+}
+
 const tw__transport_ops tw__tls_ops = {
     .send = tls_send,
     .want_write = tls_want_write,
@@ -607,6 +622,8 @@ const tw__transport_ops tw__tls_ops = {
     .sendto = NULL,
     .can_write_eof = false, /* write_eof: -ENOTSUP, as the text says */
     .close_flushed = tls_close_flushed,
+    .keepalive = tls_keepalive,
+    .user_timeout = tls_user_timeout,
 };
 
 bool tw_transport_is_tls(const tw_transport *t)

@@ -147,8 +147,9 @@ int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
  * until this end sends and its retransmissions give up, or the peer's
  * host comes back and answers with a reset. Two settings bound that
  * wait, on both backends (the real one sets the socket options, the
- * simulator honours them). Stream transports over TCP only: -ENOTSUP for
- * others (Unix sockets, pipes, datagrams, TLS), -EINVAL for bad values,
+ * simulator honours them). Stream transports over TCP only, TLS over TCP
+ * included (the connection under its records gets them): -ENOTSUP for
+ * others (Unix sockets, pipes, datagrams), -EINVAL for bad values,
  * -EPIPE once closing, -ENOMEM if the simulator has no memory to keep
  * them.
  *
