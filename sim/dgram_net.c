@@ -230,7 +230,7 @@ fate(tw_sim *sim, sim_dg *ep, uint32_t to, const dg_route *rt, const tw_addr *sr
      * loss is on: it draws nothing and changes nothing otherwise. */
     bool lossy = o->loss_probability > 0 ||
                  po->loss_model.kind != TW_SIM_LOSS_NONE || path->burst;
-    if (lossy && sim_loss(sim, ep->node, to, o->loss_probability)) {
+    if (lossy && sim_loss(sim, ep->node, to, o->loss_probability, depart)) {
         if (impaired)
             ++*impaired;
         sim->stats.dgrams_lost++;

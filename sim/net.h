@@ -98,7 +98,8 @@ static inline tw_ns sim_latency(tw_sim *sim, uint32_t from, uint32_t to)
  * retransmissions the loss draws make. */
 tw_ns sim_wire_time(const tw_sim_path_opts *o, size_t len);
 tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
-                     const tw_sim_path_opts *o, sim_path *p, tw_ns t, bool *gave_up);
+                     const tw_sim_path_opts *o, sim_path *p, tw_ns sent, tw_ns t,
+                     bool *gave_up);
 /* When a segment of len bytes sent now over path p (from -> to, options
  * o), leaving its node at depart (sim_depart), reaches the other end
  * (bandwidth, latency, retransmissions); if it exhausted its retries,
@@ -119,7 +120,7 @@ sim_transit_at(tw_sim *sim, const tw_sim_path_opts *o, sim_path *p, uint32_t fro
     if (__builtin_expect(o->loss_probability <= 0 &&
                          o->loss_model.kind == TW_SIM_LOSS_NONE && !p->burst, 1))
         return t; /* what sim_loss would say, without asking */
-    return sim_retransmit(sim, from, to, o, p, t, gave_up);
+    return sim_retransmit(sim, from, to, o, p, start, t, gave_up);
 }
 /* Is the path cut? Only asks: counts nothing, changes nothing. */
 static inline bool sim_path_is_cut(tw_sim *sim, uint32_t from, uint32_t to)
@@ -139,9 +140,11 @@ static inline bool sim_path_blocks(tw_sim *sim, uint32_t from, uint32_t to)
 void sim_path_cut_set(tw_sim *sim, uint32_t from, uint32_t to, bool cut);
 
 /* net/loss.c */
-/* Is the packet crossing from->to now lost? Independent loss with p
- * (drawn only when p > 0), then the path's model and its burst's (each
- * drawn only when on). Counts the loss on the path. */
-bool sim_loss(tw_sim *sim, uint32_t from, uint32_t to, double p);
+/* Is the packet put on the wire from->to at `when` (now or later: a
+ * retransmission's time) lost? Independent loss with p (drawn only when
+ * p > 0), then the path's model, and its burst's while the burst's
+ * window holds `when` (each drawn only when on). Counts the loss on the
+ * path. */
+bool sim_loss(tw_sim *sim, uint32_t from, uint32_t to, double p, tw_ns when);
 
 #endif

@@ -45,7 +45,7 @@ static stats draw(world *w, int n)
     int lost = 0, runs = 0, pairs = 0, both = 0;
     bool prev = false;
     for (int i = 0; i < n; i++) {
-        bool l = sim_loss(w->sim, 0, 1, 0);
+        bool l = sim_loss(w->sim, 0, 1, 0, w->sim->now);
         lost += l;
         runs += l && !prev;
         if (prev) {
@@ -109,7 +109,7 @@ static void test_off_draws_nothing(void **state)
     world w = make(NULL);
     tw_sim_prng before = w.sim->rng_net;
     for (int i = 0; i < 100; i++)
-        assert_false(sim_loss(w.sim, 0, 1, 0));
+        assert_false(sim_loss(w.sim, 0, 1, 0, w.sim->now));
     assert_memory_equal(&before, &w.sim->rng_net, sizeof before);
     tw_sim_free(w.sim);
 }
@@ -120,27 +120,61 @@ static void test_burst_window_and_paths(void **state)
     world w = make(NULL);
     tw_sim_loss_model all = {.kind = TW_SIM_LOSS_CORRELATED, .probability = 1};
     assert_int_equal(tw_sim_loss_burst(w.sim, w.a, w.b, &all, TW_MS(100), true), 0);
-    assert_true(sim_loss(w.sim, 0, 1, 0));  /* a->b: in the burst */
-    assert_false(sim_loss(w.sim, 1, 0, 0)); /* oneway: b->a is not */
-    assert_false(sim_loss(w.sim, 0, 2, 0)); /* a->c is another path */
+    assert_true(sim_loss(w.sim, 0, 1, 0, w.sim->now));  /* a->b: in the burst */
+    assert_false(sim_loss(w.sim, 1, 0, 0, w.sim->now)); /* oneway: b->a is not */
+    assert_false(sim_loss(w.sim, 0, 2, 0, w.sim->now)); /* a->c is another path */
+    /* A packet that goes later (a retransmission) meets the burst only
+     * if the burst still holds then. */
+    assert_true(sim_loss(w.sim, 0, 1, 0, w.sim->now + TW_MS(99)));
+    assert_false(sim_loss(w.sim, 0, 1, 0, w.sim->now + TW_MS(100)));
     assert_int_equal(tw_sim_run_for(w.sim, TW_MS(100)), 0);
-    assert_false(sim_loss(w.sim, 0, 1, 0)); /* over */
+    assert_false(sim_loss(w.sim, 0, 1, 0, w.sim->now)); /* over */
     tw_sim_path_counters c;
     tw_sim_path_counters_get(w.sim, w.a, w.b, &c);
-    assert_int_equal(c.lost, 1);
-    assert_int_equal(c.burst_lost, 1);
+    assert_int_equal(c.lost, 2);
+    assert_int_equal(c.burst_lost, 2);
     /* b NULL: all of a's paths, both ways; NULL model ends it early. */
     assert_int_equal(tw_sim_loss_burst(w.sim, w.a, NULL, &all, TW_SEC(10), false), 0);
-    assert_true(sim_loss(w.sim, 2, 0, 0));
-    assert_false(sim_loss(w.sim, 1, 2, 0));
+    assert_true(sim_loss(w.sim, 2, 0, 0, w.sim->now));
+    assert_false(sim_loss(w.sim, 1, 2, 0, w.sim->now));
     assert_int_equal(tw_sim_loss_burst(w.sim, w.a, NULL, NULL, 0, false), 0);
-    assert_false(sim_loss(w.sim, 2, 0, 0));
+    assert_false(sim_loss(w.sim, 2, 0, 0, w.sim->now));
     /* Bad bursts are refused. */
     tw_sim_loss_model bad = {.kind = TW_SIM_LOSS_GILBERT_ELLIOTT, .p = 0};
     assert_int_equal(tw_sim_loss_burst(w.sim, w.a, w.b, &bad, TW_MS(1), false), -EINVAL);
     assert_int_equal(tw_sim_loss_burst(w.sim, w.a, w.b, &all, 0, false), -EINVAL);
     bad = (tw_sim_loss_model){.kind = TW_SIM_LOSS_CORRELATED, .correlation = 1};
     assert_false(tw_sim_loss_model_ok(&bad));
+    tw_sim_free(w.sim);
+}
+
+/* A segment sent in a burst that loses everything is retransmitted
+ * until a transmission goes after the burst's end: that one arrives. The
+ * transmissions' times are the sender's timeouts, 40 ms doubling. */
+static void test_retransmission_after_a_burst_arrives(void **state)
+{
+    (void)state;
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    o.net.latency = (tw_sim_dist){.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(1),
+                                  .max_ns = TW_MS(1), .mean_ns = TW_MS(1)};
+    o.net.rto_ns = TW_MS(40);
+    world w = {.sim = tw_sim_new(5, &o)};
+    assert_non_null(w.sim);
+    w.a = tw_sim_add_node(w.sim, "a", "10.0.0.1");
+    w.b = tw_sim_add_node(w.sim, "b", "10.0.0.2");
+    tw_sim_loss_model all = {.kind = TW_SIM_LOSS_CORRELATED, .probability = 1};
+    assert_int_equal(tw_sim_loss_burst(w.sim, w.a, w.b, &all, TW_MS(100), true), 0);
+    sim_path *p = sim_path_of(w.sim, 0, 1);
+    const tw_sim_path_opts *po = sim_path_opts(w.sim, 0, 1);
+    bool gave_up = false;
+    tw_ns t = sim_transit_at(w.sim, po, p, 0, 1, 64, w.sim->now, &gave_up);
+    /* lost at 0 and 40 ms, in the burst; sent again at 120 ms, after it */
+    assert_false(gave_up);
+    assert_int_equal(t, TW_MS(120) + TW_MS(1));
+    tw_sim_path_counters c;
+    tw_sim_path_counters_get(w.sim, w.a, w.b, &c);
+    assert_int_equal(c.burst_lost, 2);
     tw_sim_free(w.sim);
 }
 
@@ -179,6 +213,7 @@ int main(void)
         TW_TEST(test_correlated),
         TW_TEST(test_off_draws_nothing),
         TW_TEST(test_burst_window_and_paths),
+        TW_TEST(test_retransmission_after_a_burst_arrives),
         TW_TEST(test_bad_model_refused),
     };
     return cmocka_run_group_tests_name("sim_loss", tests, NULL, NULL);

@@ -71,8 +71,9 @@ static bool model_drop(tw_sim_prng *r, const tw_sim_loss_model *m,
 
 /* ---- the draw ---- */
 
-bool sim_loss(tw_sim *sim, uint32_t from, uint32_t to, double p)
+bool sim_loss(tw_sim *sim, uint32_t from, uint32_t to, double p, tw_ns when)
 {
+    assert(when >= sim->now);
     tw_sim_prng *r = &sim->rng_net;
     sim_path *path = sim_path_of(sim, from, to);
     const tw_sim_loss_model *m = &sim_path_opts(sim, from, to)->loss_model;
@@ -83,7 +84,7 @@ bool sim_loss(tw_sim *sim, uint32_t from, uint32_t to, double p)
         lost = true;
     if (path->burst && path->burst_until <= sim->now)
         path->burst = 0; /* over: the channel starts good next time */
-    if (path->burst &&
+    if (path->burst && when < path->burst_until &&
         model_drop(r, &sim->bursts[path->burst - 1], &path->loss[1])) {
         if (!lost)
             path->count.burst_lost++; /* lost to the burst alone */

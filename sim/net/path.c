@@ -91,13 +91,15 @@ tw_ns sim_wire_time(const tw_sim_path_opts *o, size_t len)
 }
 
 tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
-                     const tw_sim_path_opts *o, sim_path *p, tw_ns t, bool *gave_up)
+                     const tw_sim_path_opts *o, sim_path *p, tw_ns sent, tw_ns t,
+                     bool *gave_up)
 {
-    assert(t >= sim->now && !*gave_up);
+    assert(t >= sent && sent >= sim->now && !*gave_up);
     tw_ns rto = o->rto_ns;
     /* Each retransmission is another packet through the loss draws
-     * (sim/net/loss.c), which draw nothing when no loss is set. */
-    for (uint32_t k = 0; sim_loss(sim, from, to, o->loss_probability); k++) {
+     * (sim/net/loss.c), which draw nothing when no loss is set, at the
+     * time it goes: a burst that is over by then spares it. */
+    for (uint32_t k = 0; sim_loss(sim, from, to, o->loss_probability, sent); k++) {
         if (k >= o->loss_retries_max) {
             *gave_up = true;
             return t;
@@ -105,6 +107,7 @@ tw_ns sim_retransmit(tw_sim *sim, uint32_t from, uint32_t to,
         sim->stats.losses++;
         p->count.packets++;
         t += rto;
+        sent += rto;
         rto = rto * 2 > o->rto_max_ns ? o->rto_max_ns : rto * 2;
     }
     assert(t >= sim->now); /* a retransmission only ever comes later */
