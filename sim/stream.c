@@ -1070,6 +1070,16 @@ static void on_keepalive(tw_sim *sim, sim_ep *ep)
         ka_arm(sim, ep, ep->last_active + o->ka_idle);
         return;
     }
+    /* An end with data out, or waiting to go, sends no probe, as on
+     * Linux: its retransmissions (or window probes) decide, within the
+     * user timeout, else stall_timeout_ns (sim_ep_timeout). It looks
+     * again an idle time later. */
+    ack_settle(sim, ep);
+    if (ep->tx_unacked || ep->dead_armed || ep->t.wbuf.size) {
+        o->ka_probes = 0;
+        ka_arm(sim, ep, sim->now + o->ka_idle);
+        return;
+    }
     sim_ep *peer = sim_ep_peer(sim, ep);
     bool through = ep->node == ep->peer_node ||
                    (!sim_path_blocks(sim, ep->node, ep->peer_node) &&

@@ -437,6 +437,25 @@ static void test_keepalive_and_user_timeout_find_a_dead_peer(void **state)
     tw_sim_free(w.sim);
 }
 
+/* An end with data its peer has not acknowledged sends no keepalive
+ * probe, as on Linux: a peer that vanished under it is found by the
+ * retransmissions, at the stall timeout (5 s here), not by probes that
+ * would have found it at 2 s. */
+static void test_keepalive_waits_while_data_is_out(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 18, true);
+    assert_int_equal(tw_transport_set_keepalive(w.cp.t, TW_SEC(1), TW_MS(500), 2), 0);
+    assert_int_equal(tw_sim_crash(w.s), 0);
+    tw_ns sent = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(w.cp.t, "lost", 4), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.cp.lost_at, sent + TW_SEC(5));
+    tw_sim_free(w.sim);
+}
+
 static void test_connect_to_crashed_node_times_out(void **state)
 {
     (void)state;
@@ -936,6 +955,7 @@ int main(void)
         TW_TEST(test_crash_across_the_phase_end_restarts_once),
         TW_TEST(test_freeze_across_the_phase_end_counts_to_its_end),
         TW_TEST(test_keepalive_and_user_timeout_find_a_dead_peer),
+        TW_TEST(test_keepalive_waits_while_data_is_out),
         TW_TEST(test_connect_to_crashed_node_times_out),
         TW_TEST(test_bad_faults),
         TW_TEST(test_stall_clock_starts_at_the_first_cut),
