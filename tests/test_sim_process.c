@@ -344,6 +344,83 @@ static void test_program_signals_timers_env(void **state)
     prec_free(&r);
 }
 
+/* A program added to those of every world (tw_programs_add), as a
+ * plugin adds its own for `twin sim`: the worlds made after have it,
+ * and one added under a standard name replaces that one, until removed. */
+static void greet_start(tw_sim_proc *p, int argc, char **argv)
+{
+    const char *who = argc > 1 ? argv[1] : "world";
+    tw_sim_proc_write(p, 1, "hello ", 6);
+    tw_sim_proc_write(p, 1, who, strlen(who));
+    tw_sim_proc_exit(p, 0);
+}
+
+static const tw_sim_program greet = {.start = greet_start};
+
+static void run_in_new_world(const char *const *argv, prec *r)
+{
+    tw_sim *sim = tw_sim_new(9, NULL);
+    tw_loop *loop = tw_sim_add_node(sim, "n1", "10.0.0.1");
+    assert_int_equal(tw_programs_register(sim), 0);
+    tw_env env = {.backend = tw_backend_sim, .loop = loop, .sim = sim};
+    prec_init(r);
+    prec_exec(&env, r, argv, NULL);
+    TW_WAIT(&env, r->released);
+    tw_sim_free(sim);
+}
+
+static void test_programs_added_to_every_world(void **state)
+{
+    (void)state;
+    prec r;
+    tw_sim *sim = tw_sim_new(9, NULL);
+    assert_int_equal(tw_programs_register(sim), 0);
+    assert_null(tw_sim_find_program(sim, "greet")); /* none yet */
+    tw_sim_free(sim);
+    assert_int_equal(tw_programs_add("greet", &greet), 0);
+    assert_int_equal(tw_programs_add("cat", &greet), 0);
+    run_in_new_world(ARGV("greet", "you"), &r);
+    assert_int_equal(r.returncode, 0);
+    assert_string_equal(prec_str(&r, 1), "hello you");
+    prec_free(&r);
+    run_in_new_world(ARGV("cat"), &r); /* the added one wins */
+    assert_string_equal(prec_str(&r, 1), "hello world");
+    prec_free(&r);
+    assert_int_equal(tw_programs_remove("cat"), 0);
+    assert_int_equal(tw_programs_remove("greet"), 0);
+    assert_int_equal(tw_programs_remove("greet"), -ENOENT);
+    sim = tw_sim_new(9, NULL); /* the standard cat again, and no greet */
+    assert_int_equal(tw_programs_register(sim), 0);
+    assert_non_null(tw_sim_find_program(sim, "cat"));
+    assert_true(tw_sim_find_program(sim, "cat") != &greet);
+    assert_null(tw_sim_find_program(sim, "greet"));
+    tw_sim_free(sim);
+    /* refused: no name, a slash, too long, no program or no start */
+    static const tw_sim_program nostart = {0};
+    char longname[65];
+    memset(longname, 'x', 64);
+    longname[64] = '\0';
+    assert_int_equal(tw_programs_add("", &greet), -EINVAL);
+    assert_int_equal(tw_programs_add(NULL, &greet), -EINVAL);
+    assert_int_equal(tw_programs_add("bin/greet", &greet), -EINVAL);
+    assert_int_equal(tw_programs_add(longname, &greet), -EINVAL);
+    assert_int_equal(tw_programs_add("greet", NULL), -EINVAL);
+    assert_int_equal(tw_programs_add("greet", &nostart), -EINVAL);
+    assert_int_equal(tw_programs_remove(NULL), -EINVAL);
+    /* the table's bound */
+    char name[16];
+    for (int i = 0; i < TW_PROGRAMS_ADDED_MAX; i++) {
+        snprintf(name, sizeof name, "p%d", i);
+        assert_int_equal(tw_programs_add(name, &greet), 0);
+    }
+    assert_int_equal(tw_programs_add("one-more", &greet), -ENOSPC);
+    assert_int_equal(tw_programs_add("p0", &greet), 0); /* replacing fits */
+    for (int i = 0; i < TW_PROGRAMS_ADDED_MAX; i++) {
+        snprintf(name, sizeof name, "p%d", i);
+        assert_int_equal(tw_programs_remove(name), 0);
+    }
+}
+
 /* ---- sh ---- */
 
 static void send_line(prec *r)
@@ -475,6 +552,7 @@ int main(void)
         SIM_TEST(test_fault_validation),
         TW_TEST(test_same_seed_same_trace),
         SIM_TEST(test_program_signals_timers_env),
+        cmocka_unit_test(test_programs_added_to_every_world),
         SIM_TEST(test_sh_read_exec),
         SIM_TEST(test_node_crash_takes_its_processes),
         TW_TEST(test_world_ends_with_processes_alive),

@@ -30,14 +30,32 @@
 #define TWIN_PROGRAMS_H
 
 #include "twin/sim.h"
+#include "twin/simproc.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* Register all of the above with the world (replacing programs of the
- * same names). 0 or -ENOMEM. */
+ * same names), then the programs added with tw_programs_add. 0, or an
+ * error of tw_sim_register_program (-ENOMEM). `twin sim` and every
+ * scenario run call it for their worlds. */
 int tw_programs_register(tw_sim *sim);
+
+/* Add a program of your own (twin/simproc.h) to those tw_programs_register
+ * puts in every world: how a plugin's or a program's own stand-in for a
+ * tool its protocol spawns reaches the worlds `twin sim` makes. *prog is
+ * not copied and must outlive its use; name is copied (1..63 bytes, no
+ * '/'). A name added again, or a standard program's name, is replaced:
+ * the added one is registered last. Call it at start-up (a plugin's
+ * tw_apps_load, a main before tw_main), before any thread uses the
+ * table. 0, -EINVAL (a bad name, or prog without start), -ENOSPC
+ * (TW_PROGRAMS_ADDED_MAX reached). */
+int tw_programs_add(const char *name, const tw_sim_program *prog);
+#define TW_PROGRAMS_ADDED_MAX 64
+/* Take an added program out of the table (a test's, at its teardown).
+ * 0, -ENOENT (none added of that name), -EINVAL (NULL). */
+int tw_programs_remove(const char *name);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,9 @@
  * Each is event-driven code in virtual time (twin/simproc.h): start runs
  * once, input brings stdin, drained says the output pipe has room again.
  */
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,6 +199,51 @@ static const tw_sim_program program_yes = {
 
 /* ---- registering ---- */
 
+/* The programs added from outside the library, registered after the
+ * standard ones. */
+static struct {
+    char name[64];
+    const tw_sim_program *prog;
+} added[TW_PROGRAMS_ADDED_MAX];
+static size_t nadded;
+
+static ptrdiff_t added_find(const char *name)
+{
+    for (size_t i = 0; i < nadded; i++)
+        if (strcmp(added[i].name, name) == 0)
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+int tw_programs_add(const char *name, const tw_sim_program *prog)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (!len || len >= sizeof added[0].name || strchr(name, '/') || !prog || !prog->start)
+        return -EINVAL;
+    ptrdiff_t i = added_find(name);
+    if (i < 0) {
+        if (nadded == TW_PROGRAMS_ADDED_MAX)
+            return -ENOSPC;
+        i = (ptrdiff_t)nadded++;
+        memcpy(added[i].name, name, len + 1);
+    }
+    added[i].prog = prog;
+    assert(nadded <= TW_PROGRAMS_ADDED_MAX);
+    return 0;
+}
+
+int tw_programs_remove(const char *name)
+{
+    if (!name)
+        return -EINVAL;
+    ptrdiff_t i = added_find(name);
+    if (i < 0)
+        return -ENOENT;
+    memmove(&added[i], &added[i + 1], (nadded - (size_t)i - 1) * sizeof added[0]);
+    nadded--;
+    return 0;
+}
+
 int tw_programs_register(tw_sim *sim)
 {
     static const struct {
@@ -211,6 +258,11 @@ int tw_programs_register(tw_sim *sim)
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         int rc = tw_sim_register_program(sim, all[i].name, all[i].prog);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < nadded; i++) {
+        int rc = tw_sim_register_program(sim, added[i].name, added[i].prog);
         if (rc < 0)
             return rc;
     }
