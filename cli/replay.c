@@ -122,6 +122,8 @@ static void dump(tw_recording *r, FILE *f)
             fprintf(f, " local %s", tw_addr_format(&ev.b, b, sizeof b));
         if (ev.flags & TW_REC_F_ACCEPTED)
             fprintf(f, " accepted");
+        if (ev.flags & TW_REC_F_TLS)
+            fprintf(f, " tls");
         if (ev.flags & TW_REC_F_BEFORE)
             fprintf(f, " (open before this segment)");
         if (ev.flags & TW_REC_F_REDACTED)

@@ -493,6 +493,9 @@ typedef struct tw__transport_ops {
      * socket transport takes it; false: refused from close() on, as its
      * write pipe and SSL transports refuse it. */
     bool close_takes_writes;
+    /* A TLS layer: what the protocol reads and writes is the plaintext of
+     * records on another transport (the recorder marks its OPEN). */
+    bool tls;
     /* Optional: close()'s flush is done (nothing buffered). NULL: the end
      * follows at once. A layer with more to send first (TLS: close_notify,
      * then closing the stream under it) does it and later calls

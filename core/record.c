@@ -464,6 +464,8 @@ void tw__rec_event(tw_transport *t, int type, const void *data,
         b = &local;
         if (accepted(t))
             flags |= TW_REC_F_ACCEPTED;
+        if (t->ops->tls)
+            flags |= TW_REC_F_TLS;
     }
     if (type == TW_REC_DATA && !data) { /* buffer_updated(len) */
         data = r->rbuf;

@@ -225,6 +225,21 @@ static int add_act(rp *r, const tw_rec_event *ev, rp_tr *tr)
     return 0;
 }
 
+/* Is stream tr the connection a recorded TLS one runs over (the same
+ * two ends)? Its bytes are records whose keys this run cannot have. */
+static bool under_tls(const rp *r, const rp_tr *tr)
+{
+    if (tr->kind != TW_TRANSPORT_STREAM || (tr->flags & TW_REC_F_TLS))
+        return false;
+    for (size_t i = 0; i < r->ntr; i++) {
+        const rp_tr *t = r->trs[i];
+        if ((t->flags & TW_REC_F_TLS) && tw_addr_equal(&t->peer, &tr->peer) &&
+            tw_addr_equal(&t->local, &tr->local))
+            return true;
+    }
+    return false;
+}
+
 /* Read the file into the script. */
 static int load(rp *r, const char *path, char *err, size_t errlen)
 {
@@ -268,6 +283,9 @@ static int load(rp *r, const char *path, char *err, size_t errlen)
             } else if (ev.kind != TW_TRANSPORT_STREAM && ev.kind != TW_TRANSPORT_DATAGRAM) {
                 tr->skip = true;
                 tr->why = "a pipe or a process (not replayed)";
+            } else if (ev.flags & TW_REC_F_TLS) {
+                tr->skip = true;
+                tr->why = "a TLS connection (TLS is not replayed)";
             } else if (ev.kind == TW_TRANSPORT_STREAM || (ev.flags & TW_REC_F_ACCEPTED))
                 rc = add_act(r, &ev, tr);
             break;
@@ -297,11 +315,17 @@ static int load(rp *r, const char *path, char *err, size_t errlen)
         fprintf(r->out, "replay: %s\n", tw_recording_tail(f));
     tw_recording_close(f);
     if (rc == 0)
-        for (size_t i = 0; i < r->ntr; i++)
-            if (!r->trs[i]->opened && !r->trs[i]->skip) {
-                r->trs[i]->skip = true;
-                r->trs[i]->why = "its start is not in the file";
+        for (size_t i = 0; i < r->ntr; i++) {
+            rp_tr *tr = r->trs[i];
+            if (!tr->opened && !tr->skip) {
+                tr->skip = true;
+                tr->why = "its start is not in the file";
             }
+            if (!tr->skip && under_tls(r, tr)) {
+                tr->skip = true;
+                tr->why = "the TCP connection under a TLS one (TLS is not replayed)";
+            }
+        }
     return rc;
 }
 
@@ -415,6 +439,8 @@ static void act_cb(void *arg)
     rp_act *a = arg;
     rp *r = a->rp;
     rp_tr *tr = a->tr;
+    if (tr->skip) /* found out after its actions were read (under_tls) */
+        return;
     rp_peer *pe = &tr->peer_end;
     if (tr->kind == TW_TRANSPORT_DATAGRAM) {
         if (a->type != TW_REC_DGRAM)

@@ -38,9 +38,11 @@
 
 #include "tests/cli_util.h"
 #include "tests/harness.h"
+#include "tests/tls_files.h"
 #include "twin/app.h"
 #include "twin/fuzz.h"
 #include "twin/main.h"
+#include "twin/tls.h"
 #include "twin/real.h"
 #include "twin/record.h"
 #include "twin/replay.h"
@@ -605,6 +607,105 @@ static void test_replay_names_the_first_difference(void **state)
     free(text);
 }
 
+/* ---- TLS: recorded, marked, not replayed ---- */
+
+typedef struct tls_cli {
+    tw_protocol base;
+    tw_transport *t;
+    bool done;
+} tls_cli;
+
+static void tc_made(tw_protocol *p, tw_transport *t)
+{
+    ((tls_cli *)p)->t = t;
+    tw_transport_write(t, "LEN 2\nhi", 8);
+}
+
+static void tc_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    (void)d;
+    (void)n;
+    tls_cli *c = (tls_cli *)p;
+    c->done = true;
+    tw_transport_close(c->t);
+}
+
+static const tw_protocol_ops tc_ops = {.connection_made = tc_made, .data_received = tc_data};
+
+static tw_protocol *tc_new(void *arg) { return arg; }
+
+static void tc_connected(void *arg, tw_transport *t, int err)
+{
+    (void)arg;
+    (void)t;
+    assert_int_equal(err, 0);
+}
+
+/* A TLS connection's records are marked as one (`tls` in the listing),
+ * and twin replay leaves it and the TCP connection under it out, saying
+ * so, where it replayed the plaintext into the app and reported that
+ * the writes differ. */
+static void test_tls_is_marked_and_not_replayed(void **state)
+{
+    (void)state;
+    tls_files tf;
+    tls_files_make(&tf);
+    char path[128];
+    path_in_dir(path, sizeof path, "tls.rec");
+    tw_record_opts ro = {.path = path};
+    tw_real_opts o = {.record = &ro};
+    tw_loop *loop = tw_loop_new(&o);
+    assert_non_null(loop);
+    tw_tls_ctx *sctx = tw_tls_ctx_new(TW_TLS_SERVER), *cctx = tw_tls_ctx_new(TW_TLS_CLIENT);
+    assert_int_equal(tw_tls_ctx_load_cert_chain(sctx, tf.cert, tf.key), 0);
+    assert_int_equal(tw_tls_ctx_load_verify_file(cctx, tf.ca), 0);
+    uint16_t port = tw_cli_free_port(SOCK_STREAM);
+    tw_server *srv;
+    assert_int_equal(tw_create_server_tls(loop, hdr_new, NULL, "127.0.0.1", port, NULL, sctx,
+                                          &srv), 0);
+    tls_cli c = {.base.ops = &tc_ops};
+    assert_int_equal(tw_create_connection_tls(loop, tc_new, &c, "127.0.0.1", port, cctx,
+                                              tc_connected), 0);
+    for (int i = 0; i < 500 && !c.done; i++)
+        tw_loop_run_for(loop, TW_MS(10));
+    assert_true(c.done);
+    tw_server_close(srv);
+    tw_loop_run_for(loop, TW_MS(20));
+    tw_loop_free(loop);
+    tw_tls_ctx_free(sctx);
+    tw_tls_ctx_free(cctx);
+    tls_files_remove(&tf);
+    /* two TLS connections (the client's, the server's), each over TCP */
+    char err[256];
+    tw_recording *r = tw_recording_open(path, err, sizeof err);
+    assert_non_null(r);
+    tw_rec_event ev;
+    int opens = 0, tls = 0;
+    while (tw_recording_next(r, &ev) > 0) {
+        opens += ev.type == TW_REC_OPEN;
+        tls += ev.type == TW_REC_OPEN && (ev.flags & TW_REC_F_TLS);
+    }
+    tw_recording_close(r);
+    assert_int_equal(opens, 4);
+    assert_int_equal(tls, 2);
+    const tw_app *app = tw_app_find("echo-server");
+    char portarg[16], *text = NULL;
+    size_t tlen = 0;
+    snprintf(portarg, sizeof portarg, "%u", port);
+    char *argv[] = {"echo-server", "--port", portarg, NULL};
+    FILE *out = open_memstream(&text, &tlen);
+    tw_replay_opts rpo = {.out = out};
+    tw_replay_result res;
+    assert_int_equal(tw_replay(path, app, 3, argv, &rpo, &res, err, sizeof err), 0);
+    fclose(out);
+    assert_false(res.differ);
+    assert_int_equal(res.skipped, 4);
+    assert_int_equal(res.transports, 0);
+    assert_non_null(strstr(text, "not replayed: a TLS connection (TLS is not replayed)"));
+    assert_non_null(strstr(text, "not replayed: the TCP connection under a TLS one"));
+    free(text);
+}
+
 /* ---- the clock, replayed ---- */
 
 /* Answers each chunk with what its loop's clock reads: "late" from 1 s
@@ -698,6 +799,7 @@ int main(void)
         TW_TEST(test_max_bytes_stops_with_a_record_saying_so),
         TW_TEST(test_redacted_recording_keeps_sizes_only),
         TW_TEST(test_replay_names_the_first_difference),
+        TW_TEST(test_tls_is_marked_and_not_replayed),
         TW_TEST(test_replay_starts_the_clock_where_the_recording_did),
     };
     return cmocka_run_group_tests_name("recording and replay", tests, setup, teardown);

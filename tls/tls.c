@@ -621,6 +621,7 @@ const tw__transport_ops tw__tls_ops = {
     .destroy = tls_destroy,
     .sendto = NULL,
     .can_write_eof = false, /* write_eof: -ENOTSUP, as the text says */
+    .tls = true,
     .close_flushed = tls_close_flushed,
     .keepalive = tls_keepalive,
     .user_timeout = tls_user_timeout,

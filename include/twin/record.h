@@ -105,6 +105,8 @@ enum {
                                     connection began before it */
     TW_REC_F_ACCEPTED = 1u << 2, /* OPEN: accepted by the loop's server */
     TW_REC_F_BUFFERED = 1u << 3, /* DATA: through get_buffer/buffer_updated */
+    TW_REC_F_TLS = 1u << 4,      /* OPEN: a TLS connection (its records
+                                    are the plaintext) */
 };
 
 /* One record as read. The pointers are valid until the next call on the
