@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "real/sys.h"
@@ -144,4 +145,15 @@ void tw_run_for(tw_env *env, tw_ns ns)
     tw_ns end = tw_loop_now(env->loop) + ns;
     while (tw_loop_now(env->loop) < end)
         tw_run_slice(env);
+}
+
+int tw_sockopt(tw_transport *t, int level, int name)
+{
+    tw_extra e;
+    int v = -1;
+    socklen_t len = sizeof v;
+    if (tw_transport_get_extra_info(t, "socket", &e) != 0 ||
+        getsockopt(e.v.fd, level, name, &v, &len) != 0)
+        return -1;
+    return v;
 }

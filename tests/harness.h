@@ -56,6 +56,9 @@ int tw_env_teardown(void **state);
 void tw_run_slice(tw_env *env);
 /* Run env's loop for about `ns` of its time, in slices. */
 void tw_run_for(tw_env *env, tw_ns ns);
+/* An option of the socket under t (its `socket` extra info): the int
+ * getsockopt gives, -1 when t has no socket or the call fails. */
+int tw_sockopt(tw_transport *t, int level, int name);
 
 /* Run until `cond` holds, or fail the test after `limit` ns of loop time.
  * The limit is a hang detector, not a speed test: keep it generous. */

@@ -165,16 +165,6 @@ static void test_write_eof_flushes_buffer_first(void **state)
 
 /* ---- keepalive and user timeout ---- */
 
-static int sockopt(tw_transport *t, int level, int name)
-{
-    tw_extra e;
-    int v = -1;
-    socklen_t len = sizeof v;
-    if (tw_transport_get_extra_info(t, "socket", &e) != 0 ||
-        getsockopt(e.v.fd, level, name, &v, &len) != 0)
-        return -1;
-    return v;
-}
 
 static void test_keepalive_and_user_timeout_options(void **state)
 {
@@ -188,11 +178,11 @@ static void test_keepalive_and_user_timeout_options(void **state)
     assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(30), TW_SEC(5), 4), 0);
     assert_int_equal(tw_transport_set_user_timeout(t, TW_MS(2500)), 0);
     if (real) {
-        assert_int_equal(sockopt(t, SOL_SOCKET, SO_KEEPALIVE), 1);
-        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPIDLE), 30);
-        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPINTVL), 5);
-        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPCNT), 4);
-        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_USER_TIMEOUT), 2500);
+        assert_int_equal(tw_sockopt(t, SOL_SOCKET, SO_KEEPALIVE), 1);
+        assert_int_equal(tw_sockopt(t, IPPROTO_TCP, TCP_KEEPIDLE), 30);
+        assert_int_equal(tw_sockopt(t, IPPROTO_TCP, TCP_KEEPINTVL), 5);
+        assert_int_equal(tw_sockopt(t, IPPROTO_TCP, TCP_KEEPCNT), 4);
+        assert_int_equal(tw_sockopt(t, IPPROTO_TCP, TCP_USER_TIMEOUT), 2500);
     }
     /* values that mean nothing */
     assert_int_equal(tw_transport_set_keepalive(t, -1, TW_SEC(1), 3), -EINVAL);
@@ -202,7 +192,7 @@ static void test_keepalive_and_user_timeout_options(void **state)
     /* off again; the connection works as before */
     assert_int_equal(tw_transport_set_keepalive(t, 0, 0, 0), 0);
     if (real)
-        assert_int_equal(sockopt(t, SOL_SOCKET, SO_KEEPALIVE), 0);
+        assert_int_equal(tw_sockopt(t, SOL_SOCKET, SO_KEEPALIVE), 0);
     assert_int_equal(tw_transport_write(t, "ping", 4), 0);
     rec *srv = &p.pool.recs[0];
     TW_WAIT(env, srv->total == 4);

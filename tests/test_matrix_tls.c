@@ -939,17 +939,6 @@ static void test_tls_connect_with_timeout(void **state)
 /* Keepalive and the user timeout of a TLS transport are those of the TCP
  * connection under it: set there (the real socket's options), refused
  * with -EPIPE once the TLS transport closes. */
-static int sockopt(tw_transport *t, int level, int name)
-{
-    tw_extra e;
-    int v = -1;
-    socklen_t len = sizeof v;
-    if (tw_transport_get_extra_info(t, "socket", &e) != 0 ||
-        getsockopt(e.v.fd, level, name, &v, &len) != 0)
-        return -1;
-    return v;
-}
-
 static void test_tls_keepalive_is_the_connection_s(void **state)
 {
     tw_env *env = TW_ENV(state);
@@ -961,12 +950,12 @@ static void test_tls_keepalive_is_the_connection_s(void **state)
     assert_int_equal(tw_transport_set_keepalive(s, TW_SEC(20), TW_SEC(2), 3), 0);
     assert_int_equal(tw_transport_set_user_timeout(t, TW_MS(2500)), 0);
     if (env->backend == tw_backend_real) {
-        assert_int_equal(sockopt(t, SOL_SOCKET, SO_KEEPALIVE), 1);
-        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPIDLE), 30);
-        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPINTVL), 5);
-        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_KEEPCNT), 4);
-        assert_int_equal(sockopt(t, IPPROTO_TCP, TCP_USER_TIMEOUT), 2500);
-        assert_int_equal(sockopt(s, IPPROTO_TCP, TCP_KEEPIDLE), 20);
+        assert_int_equal(tw_sockopt(t, SOL_SOCKET, SO_KEEPALIVE), 1);
+        assert_int_equal(tw_sockopt(t, IPPROTO_TCP, TCP_KEEPIDLE), 30);
+        assert_int_equal(tw_sockopt(t, IPPROTO_TCP, TCP_KEEPINTVL), 5);
+        assert_int_equal(tw_sockopt(t, IPPROTO_TCP, TCP_KEEPCNT), 4);
+        assert_int_equal(tw_sockopt(t, IPPROTO_TCP, TCP_USER_TIMEOUT), 2500);
+        assert_int_equal(tw_sockopt(s, IPPROTO_TCP, TCP_KEEPIDLE), 20);
     }
     assert_int_equal(tw_transport_set_keepalive(t, TW_SEC(1), 0, 3), -EINVAL);
     /* the connection goes on as before */
