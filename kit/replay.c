@@ -29,6 +29,7 @@
 #include "twin/replay.h"
 #include "twin/sim.h"
 #include "twin/simfault.h"
+#include "twin/simfs.h"
 #include "twin/simpcap.h"
 #include "twin/twin.h"
 
@@ -795,6 +796,19 @@ int tw_replay(const char *path, const tw_app *app, int argc, char **argv,
      * sees the values it saw. */
     if (loop && x.peers->clock > 0 && tw_sim_set_clock(loop, x.peers->clock, 0) == 0)
         tw_sim_run_for(sim, 0); /* set before the app starts */
+    /* The recorded times hold what the app's file calls took where it
+     * was recorded: here they take none, so the app meets its peers'
+     * records and its timers in the order it met them (the simulated
+     * disk's latencies, milliseconds an fsync, would move its writes
+     * past records that came after them). */
+    const tw_sim_dist no_time = {.kind = TW_SIM_DIST_CONSTANT};
+    const tw_sim_fs_opts fo = {.latency = no_time, .fsync_latency = no_time};
+    if (loop && (rc = tw_sim_fs_set(loop, &fo)) < 0) {
+        snprintf(err, errlen, "replay: cannot make the node's disk: %s", tw_strerror(rc));
+        tw_sim_free(sim);
+        tw_replay_peers_free(x.peers);
+        return rc;
+    }
     tw_sim_pcap *pc = NULL;
     if (o->pcap_dir && (rc = tw_sim_pcap_start(sim, o->pcap_dir, &pc, err, errlen)) < 0) {
         tw_sim_free(sim);
