@@ -17,7 +17,8 @@
  *   - the replayed node's clock reads what the recorded loop's did;
  *   - the replayed node's file calls take no time (the recorded times
  *     hold what they took), so an app that fsyncs before it answers
- *     reads its input in the chunks it read it in.
+ *     reads its input in the chunks it read it in, under `twin replay`
+ *     and on a replay node of a scenario file.
  *
  * Clients are threads with blocking sockets on loopback, so that what
  * the recorded loop owns is the server's side alone.
@@ -48,6 +49,7 @@
 #include "twin/real.h"
 #include "twin/record.h"
 #include "twin/replay.h"
+#include "twin/scenario.h"
 
 static char dir[64];
 
@@ -767,11 +769,28 @@ static void test_replay_file_calls_take_no_time(void **state)
     tw_replay_result res;
     int rc = tw_replay(path, &sy_app, 3, argv, &ro, &res, err, sizeof err);
     fclose(out);
-    assert_int_equal(tw_app_unregister("fsync-server"), 0);
     if (rc != 0)
         fail_msg("replay: %d %s\n%s", rc, err, text);
     assert_non_null(strstr(text, "replay: SAME"));
     free(text);
+
+    /* and so on a replay node of a scenario file */
+    char yaml[512];
+    int n = snprintf(yaml, sizeof yaml,
+                     "name: fsync-replay\nduration: 1s\nnodes:\n"
+                     "  - {name: server, addr: 10.0.0.1, app: fsync-server,\n"
+                     "     args: [--port, \"%u\"], replay: %s}\n"
+                     "network: {chunk_split: 0}\n",
+                     c.port, path);
+    tw_scenario *sc;
+    assert_int_equal(tw_scenario_parse("fsync.yaml", yaml, (size_t)n, &sc, err, sizeof err), 0);
+    tw_scenario_result sr;
+    assert_int_equal(tw_scenario_run(sc, 1, NULL, &sr), 0);
+    if (sr.verdict != TW_SCENARIO_PASS)
+        fail_msg("scenario: %s", sr.message);
+    tw_scenario_result_fini(&sr);
+    tw_scenario_free(sc);
+    assert_int_equal(tw_app_unregister("fsync-server"), 0);
 }
 
 static int setup(void **state)
