@@ -581,8 +581,14 @@ static void differ(rp *r, const rp_tr *tr, uint64_t off, const char *what,
         return;
     char name[2 * TW_ADDR_STRLEN + 40], es[160], gs[160];
     name_tr(name, sizeof name, tr);
-    show(es, sizeof es, e, en);
-    show(gs, sizeof gs, g, gn);
+    if (r->redacted) /* the recording has the size alone */
+        snprintf(es, sizeof es, "%zu bytes (redacted)", en);
+    else
+        show(es, sizeof es, e, en);
+    if (!g) /* the size alone, beside a redacted one */
+        snprintf(gs, sizeof gs, "%zu bytes", gn);
+    else
+        show(gs, sizeof gs, g, gn);
     res->differ = true;
     res->diff_transport = tr->id;
     res->diff_offset = off;
@@ -606,18 +612,19 @@ static void compare(rp *r, const rp_tr *tr)
             bool same = e && g && e->len == g->len &&
                         (r->redacted || memcmp(e->data, g->data, e->len) == 0);
             if (!same)
-                differ(r, tr, i, "datagram", e ? e->data : NULL,
-                       e && !r->redacted ? e->len : 0, g ? g->data : NULL,
-                       g ? g->len : 0);
+                differ(r, tr, i, "datagram", e ? e->data : NULL, e ? e->len : 0,
+                       g ? g->data : NULL, g ? g->len : 0);
         }
         return;
     }
     r->res->bytes_expected += tr->expected.len;
     r->res->bytes_got += tr->got.len + tr->got_extra;
     if (r->redacted) {
-        if (tr->expected.len != tr->got.len + tr->got_extra)
-            differ(r, tr, tr->expected.len < tr->got.len ? tr->expected.len : tr->got.len,
-                   "byte (sizes only)", NULL, 0, NULL, 0);
+        size_t got = tr->got.len + tr->got_extra;
+        size_t off = tr->expected.len < got ? tr->expected.len : got;
+        if (tr->expected.len != got)
+            differ(r, tr, off, "byte (sizes only)", NULL, tr->expected.len - off, NULL,
+                   got - off);
         return;
     }
     size_t n = tr->expected.len < tr->got.len ? tr->expected.len : tr->got.len;

@@ -579,6 +579,20 @@ static void test_redacted_recording_keeps_sizes_only(void **state)
     assert_non_null(strstr(text, "redacted: the bytes sent were drawn from seed 7"));
     assert_non_null(strstr(text, "only the sizes of the writes are compared"));
     free(text);
+    /* An app that writes other sizes differs, and the verdict says the
+     * sizes: the recording's is there, only its bytes are not. */
+    text = NULL;
+    out = open_memstream(&text, &tlen);
+    ro.out = out;
+    argv[0] = "hdr-server";
+    assert_int_equal(tw_replay(path, &hdr_app, 3, argv, &ro, &res, err, sizeof err), 1);
+    fclose(out);
+    split_failures = 0;
+    assert_true(res.differ);
+    if (!strstr(res.diff, "the writes differ at byte (sizes only) 10: expected 10 bytes "
+                          "(redacted), got nothing (the replay wrote no more)"))
+        fail_msg("%s", res.diff); /* it wrote "ERR split\n" of the 20 */
+    free(text);
 }
 
 /* ---- a difference, reported ---- */
