@@ -137,13 +137,16 @@ static void dump(tw_recording *r, FILE *f)
 }
 
 /* The stream or datagram transport whose data came last (where a
- * crash was, most likely), or the one asked for. 0: none. */
-static uint64_t pick(const char *file, uint64_t want, char *err, size_t errlen)
+ * crash was, most likely), or the one asked for; with streams, stream
+ * transports only (a datagram endpoint's input is no stream to
+ * script). 0: none. */
+static uint64_t pick(const char *file, uint64_t want, bool streams, char *err,
+                     size_t errlen)
 {
     tw_recording *r = tw_recording_open(file, err, errlen);
     if (!r)
         return 0;
-    uint64_t last = 0;
+    uint64_t last = 0, dgram = 0; /* dgram: a datagram endpoint left out */
     bool seen = false, exists = false;
     /* the first PICK_NAMED transports that received data, to name them
      * when want is not one of them; more: more than those */
@@ -156,6 +159,11 @@ static uint64_t pick(const char *file, uint64_t want, char *err, size_t errlen)
         exists |= ev.transport == want;
         if (ev.type != TW_REC_DATA && ev.type != TW_REC_DGRAM)
             continue;
+        if (streams && ev.type == TW_REC_DGRAM) {
+            if (!want || ev.transport == want)
+                dgram = ev.transport;
+            continue;
+        }
         size_t k = 0;
         while (k < ngot && got[k] != ev.transport)
             k++;
@@ -171,6 +179,12 @@ static uint64_t pick(const char *file, uint64_t want, char *err, size_t errlen)
     tw_recording_close(r);
     if (seen)
         return last;
+    if (dgram && (want || !ngot)) {
+        snprintf(err, errlen, "%s: t%llu is a datagram endpoint, and the scripted peer "
+                 "of a test (twin/simtest.h) scripts streams only (--to-fuzz-seed "
+                 "takes its datagrams)", file, (unsigned long long)dgram);
+        return 0;
+    }
     if (!ngot) {
         snprintf(err, errlen, "%s: no transport received anything", file);
         return 0;
@@ -189,7 +203,7 @@ static uint64_t pick(const char *file, uint64_t want, char *err, size_t errlen)
 static int to_fuzz_seed(const char *file, const char *out, uint64_t want)
 {
     char err[512];
-    uint64_t id = pick(file, want, err, sizeof err);
+    uint64_t id = pick(file, want, false, err, sizeof err);
     if (!id) {
         fprintf(stderr, "%s recording: %s\n", cli_name(), err);
         return 2;
@@ -289,7 +303,7 @@ static void c_bytes(FILE *f, const uint8_t *p, size_t n)
 static int to_test(const char *file, uint64_t want)
 {
     char err[512];
-    uint64_t id = pick(file, want, err, sizeof err);
+    uint64_t id = pick(file, want, true, err, sizeof err);
     tw_recording *r = id ? tw_recording_open(file, err, sizeof err) : NULL;
     if (!r) {
         fprintf(stderr, "%s recording: %s\n", cli_name(), err);
@@ -392,7 +406,9 @@ static int recording_usage(void)
             "                                one transport's input as a tw_fuzz_protocol seed\n"
             "       %s recording FILE --to-test [--transport ID]\n"
             "                                a scripted-peer cmocka test (C, on stdout)\n"
-            "  without --transport: the transport that received data last\n",
+            "                                of a stream transport\n"
+            "  without --transport: the transport that received data last (for --to-test,\n"
+            "  the stream transport that did)\n",
             cli_name(), cli_name(), cli_name());
     return 2;
 }

@@ -1,7 +1,7 @@
-/* cli/tfilter.c - `--trace-filter`: narrow the readable trace to a node,
- * some events, a transport or a time window.
+/* cli/tfilter.c - `--trace-filter`: narrow the readable trace to some
+ * nodes, some events, a transport or a time window.
  *
- *     --trace-filter 'node=client,event=connection_lost|reset,from=2s'
+ *     --trace-filter 'node=client|server,event=connection_lost|reset,from=2s'
  *
  * The simulator writes records as "SECONDS.NANOS NODE tID EVENT A B"
  * (twin/sim.h, section 8), or as JSON lines; this FILE reads them back
@@ -19,11 +19,13 @@
 #include "twin/parse.h"
 
 #define EVENTS_MAX 16
+#define NODES_MAX 16
 
 typedef struct tfilter {
     FILE *to;
     const tw_scenario *sc; /* its nodes: what an app line may start with */
-    char node[64];
+    char nodes[NODES_MAX][64];
+    int nnodes;
     char events[EVENTS_MAX][48];
     int nevents;
     uint64_t transport;
@@ -32,6 +34,16 @@ typedef struct tfilter {
     char line[2048]; /* a record, or an app's line as JSON (scenario/nodes.c) */
     size_t len;
 } tfilter;
+
+static bool node_ok(const tfilter *t, const char *node)
+{
+    if (!t->nnodes)
+        return true;
+    for (int i = 0; i < t->nnodes; i++)
+        if (strcmp(node, t->nodes[i]) == 0)
+            return true;
+    return false;
+}
 
 static bool event_ok(const tfilter *t, const char *what)
 {
@@ -66,12 +78,11 @@ static bool wanted(const tfilter *t, const char *line)
                     &sec, &nsec, node, &tid, what) == 5)
         ; /* a JSON record */
     else if (app_line(t, line, node))
-        return (!t->node[0] || strcmp(node, t->node) == 0) && event_ok(t, "app") &&
-               !t->want_transport;
+        return node_ok(t, node) && event_ok(t, "app") && !t->want_transport;
     else
         return true; /* not a record */
     tw_ns at = (tw_ns)sec * TW_NS_PER_SEC + nsec;
-    return (!t->node[0] || strcmp(node, t->node) == 0) && event_ok(t, what) &&
+    return node_ok(t, node) && event_ok(t, what) &&
            (!t->want_transport || tid == t->transport) && at >= t->from &&
            at <= t->until;
 }
@@ -116,11 +127,24 @@ static int term(tfilter *t, const tw_scenario *sc, char *kv, char *err, size_t e
     *eq = '\0';
     const char *k = kv, *v = eq + 1;
     if (strcmp(k, "node") == 0) {
-        if (sc && !tw_scenario_has_node(sc, v)) {
-            snprintf(err, errlen, "no node '%s' in the scenario", v);
+        char copy[NODES_MAX * 64];
+        if (strlen(v) >= sizeof copy) {
+            snprintf(err, errlen, "node=: at most %zu characters", sizeof copy - 1);
             return -1;
         }
-        snprintf(t->node, sizeof t->node, "%s", v);
+        snprintf(copy, sizeof copy, "%s", v);
+        for (char *s, *w = strtok_r(copy, "|", &s); w; w = strtok_r(NULL, "|", &s)) {
+            if ((sc && !tw_scenario_has_node(sc, w)) || strlen(w) >= sizeof t->nodes[0]) {
+                snprintf(err, errlen, "no node '%s' in the scenario", w);
+                return -1;
+            }
+            if (t->nnodes == NODES_MAX) {
+                snprintf(err, errlen, "node=: at most %d nodes (got '%s' after them)",
+                         NODES_MAX, w);
+                return -1;
+            }
+            snprintf(t->nodes[t->nnodes++], sizeof t->nodes[0], "%s", w);
+        }
     } else if (strcmp(k, "event") == 0) {
         char copy[EVENTS_MAX * 48];
         if (strlen(v) >= sizeof copy) {

@@ -936,9 +936,10 @@ static uint32_t on_packet(void *arg, const tw_sim_packet *p)
         if (p->kind != TW_SIM_PACKET_SYN) {
             /* What its sender would have sent of it later never goes:
              * the connection is gone (a stack sends no retransmission
-             * after a reset). */
+             * after a reset), or its node crashed before it left (a
+             * datagram, a segment sent after a blocking call). */
             pc_pkt *k = cookie_get(pc, p->cookie);
-            if (k && tcp && !k->gone) {
+            if (k && !k->gone) {
                 k->gone = true;
                 k->gone_at = p->time;
             }

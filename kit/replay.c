@@ -29,6 +29,7 @@
 #include "twin/replay.h"
 #include "twin/sim.h"
 #include "twin/simfault.h"
+#include "twin/simfs.h"
 #include "twin/simpcap.h"
 #include "twin/twin.h"
 
@@ -606,8 +607,14 @@ static void differ(rp *r, const rp_tr *tr, uint64_t off, const char *what,
         return;
     char name[2 * TW_ADDR_STRLEN + 40], es[160], gs[160];
     name_tr(name, sizeof name, tr);
-    show(es, sizeof es, e, en);
-    show(gs, sizeof gs, g, gn);
+    if (r->redacted) /* the recording has the size alone */
+        snprintf(es, sizeof es, "%zu bytes (redacted)", en);
+    else
+        show(es, sizeof es, e, en);
+    if (!g) /* the size alone, beside a redacted one */
+        snprintf(gs, sizeof gs, "%zu bytes", gn);
+    else
+        show(gs, sizeof gs, g, gn);
     res->differ = true;
     res->diff_transport = tr->id;
     res->diff_offset = off;
@@ -631,18 +638,19 @@ static void compare(rp *r, const rp_tr *tr)
             bool same = e && g && e->len == g->len &&
                         (r->redacted || memcmp(e->data, g->data, e->len) == 0);
             if (!same)
-                differ(r, tr, i, "datagram", e ? e->data : NULL,
-                       e && !r->redacted ? e->len : 0, g ? g->data : NULL,
-                       g ? g->len : 0);
+                differ(r, tr, i, "datagram", e ? e->data : NULL, e ? e->len : 0,
+                       g ? g->data : NULL, g ? g->len : 0);
         }
         return;
     }
     r->res->bytes_expected += tr->expected.len;
     r->res->bytes_got += tr->got.len + tr->got_extra;
     if (r->redacted) {
-        if (tr->expected.len != tr->got.len + tr->got_extra)
-            differ(r, tr, tr->expected.len < tr->got.len ? tr->expected.len : tr->got.len,
-                   "byte (sizes only)", NULL, 0, NULL, 0);
+        size_t got = tr->got.len + tr->got_extra;
+        size_t off = tr->expected.len < got ? tr->expected.len : got;
+        if (tr->expected.len != got)
+            differ(r, tr, off, "byte (sizes only)", NULL, tr->expected.len - off, NULL,
+                   got - off);
         return;
     }
     size_t n = tr->expected.len < tr->got.len ? tr->expected.len : tr->got.len;
@@ -821,6 +829,19 @@ int tw_replay(const char *path, const tw_app *app, int argc, char **argv,
      * sees the values it saw. */
     if (loop && x.peers->clock > 0 && tw_sim_set_clock(loop, x.peers->clock, 0) == 0)
         tw_sim_run_for(sim, 0); /* set before the app starts */
+    /* The recorded times hold what the app's file calls took where it
+     * was recorded: here they take none, so the app meets its peers'
+     * records and its timers in the order it met them (the simulated
+     * disk's latencies, milliseconds an fsync, would move its writes
+     * past records that came after them). */
+    const tw_sim_dist no_time = {.kind = TW_SIM_DIST_CONSTANT};
+    const tw_sim_fs_opts fo = {.latency = no_time, .fsync_latency = no_time};
+    if (loop && (rc = tw_sim_fs_set(loop, &fo)) < 0) {
+        snprintf(err, errlen, "replay: cannot make the node's disk: %s", tw_strerror(rc));
+        tw_sim_free(sim);
+        tw_replay_peers_free(x.peers);
+        return rc;
+    }
     tw_sim_pcap *pc = NULL;
     if (o->pcap_dir && (rc = tw_sim_pcap_start(sim, o->pcap_dir, &pc, err, errlen)) < 0) {
         tw_sim_free(sim);

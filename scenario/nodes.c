@@ -21,6 +21,7 @@
 #include "scenario/run.h"
 #include "twin/error.h"
 #include "twin/replay.h"
+#include "twin/simfs.h"
 
 /* ---- output ---- */
 
@@ -150,7 +151,9 @@ int sc_nodes_setup(sc_runner *r)
         tw_loop_set_contract_handler(n->loop, on_violation, n);
     }
     /* A replay's peers talk over the node's loopback: a constant latency
-     * keeps the recorded order (a path of the file's own still wins). */
+     * keeps the recorded order (a path of the file's own still wins).
+     * Its file calls take no time, as in `twin replay`: the recorded
+     * times hold what they took. */
     for (int i = 0; i < sc->nnodes; i++) {
         if (!sc->nodes[i].replay[0])
             continue;
@@ -166,6 +169,10 @@ int sc_nodes_setup(sc_runner *r)
                                            .mean_ns = 1000}};
         if (tw_sim_path_set(r->sim, r->nodes[i].loop, r->nodes[i].loop, &lo) < 0)
             return -EINVAL;
+        const tw_sim_dist no_time = {.kind = TW_SIM_DIST_CONSTANT};
+        const tw_sim_fs_opts fo = {.latency = no_time, .fsync_latency = no_time};
+        if ((rc = tw_sim_fs_set(r->nodes[i].loop, &fo)) < 0)
+            return rc;
     }
     for (int i = 0; i < sc->npaths; i++)
         if (tw_sim_path_set(r->sim, r->nodes[sc->paths[i].from].loop,

@@ -41,6 +41,8 @@ typedef struct sim_pkt {
     int err;                /* an ICMP error (-ECONNREFUSED), else 0 */
     bool refuse;            /* drawn at send: refused on arrival */
     bool is_unix;           /* charged to its sender until it is read */
+    bool unsent_told;       /* the tap heard at its node's crash that it
+                               never left (sim_dg_unsent) */
     uint32_t tap;           /* the packet tap's cookie (sim/tap.h), 0: none */
     /* A datagram: when it leaves its node (sim_depart) and the node's
      * crash_epoch then; a crash in between means it never left. */
@@ -275,7 +277,7 @@ static inline sim_pkt *sim_pkt_new(tw_sim *sim, size_t len)
     p->from = p->to = p->sender = p->sender_gen = 0;
     p->src.len = p->dst.len = 0;
     p->err = 0;
-    p->refuse = p->is_unix = false;
+    p->refuse = p->is_unix = p->unsent_told = false;
     p->tap = 0;
     p->depart = 0; /* (a datagram's are set by its send) */
     p->epoch = 0;

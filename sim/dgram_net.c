@@ -544,6 +544,32 @@ static void tap_arrival(tw_sim *sim, const sim_pkt *p, tw_sim_packet_event ev)
                    p->tap);
 }
 
+/* One packet in flight, at its node's crash: if it was still to leave,
+ * the tap hears now that it never will, with the time of the crash, as
+ * it hears a stream's unsent segments (sim_stream_unsent); its arrival
+ * drops it as before, and tells the tap nothing more. */
+static void tell_unsent(tw_sim *sim, sim_pkt *p, uint32_t node)
+{
+    if (p->from != node || p->err || p->is_unix || p->unsent_told ||
+        p->depart <= sim->now || p->epoch != sim->nodes[node]->crash_epoch)
+        return;
+    p->unsent_told = true;
+    sim_tap_ip(sim, TW_SIM_PACKET_DROPPED, TW_SIM_PACKET_UDP, 0, sim->now, p->from,
+               p->to, &p->src, &p->dst, p->data, p->len, p->tap);
+    p->tap = 0; /* its cookie is done with */
+}
+
+void sim_dg_unsent(tw_sim *sim, uint32_t node)
+{
+    if (!sim_tapping(sim) || !sim->dg)
+        return;
+    for (sim_pkt *p = sim->dg->flying; p; p = p->next)
+        tell_unsent(sim, p, node);
+    for (uint32_t to = 0; to < sim->nnodes; to++)
+        for (sim_pkt *p = sim_path_of(sim, node, to)->dgram_lane; p; p = p->lane_next)
+            tell_unsent(sim, p, node);
+}
+
 void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
 {
     land(sim, p); /* packets are only taken by their event */
@@ -552,9 +578,10 @@ void sim_dg_arrive(tw_sim *sim, sim_pkt *p)
     if (__builtin_expect(sender->crash_epoch != p->epoch, 0) && !p->err &&
         sender->crashed_at < p->depart) {
         /* sent after a blocking call that had not returned when its node
-         * crashed (sim_depart): it never left */
+         * crashed (sim_depart): it never left (the tap heard so then) */
         drop(sim, p->to, 0, p, SIM_DG_DROP_UNSENT);
-        tap_arrival(sim, p, TW_SIM_PACKET_DROPPED);
+        if (!p->unsent_told)
+            tap_arrival(sim, p, TW_SIM_PACKET_DROPPED);
         sim_pkt_free(sim, p);
         return;
     }

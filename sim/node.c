@@ -57,6 +57,7 @@ void sim_node_crash(tw_sim *sim, sim_node *n, bool for_good)
         return;
     n->up = false;
     n->crashing = true;
+    sim_dg_unsent(sim, n->id); /* the tap's news; changes nothing */
     n->crash_epoch++;
     n->crashed_at = sim->now;
     if (!for_good)

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sim/dgram.h"
 #include "sim/trace.h"
 #include "sim/world.h"
 #include "twin/parse.h"
@@ -33,6 +34,7 @@ typedef enum {
     F_PORT,
     F_SIG,   /* a signal number: its name */
     F_BOOL,
+    F_DROP,  /* why a datagram was dropped (sim/dgram.h): its name */
 } fkind;
 
 typedef struct {
@@ -124,9 +126,11 @@ static const schema records[] = {
     {"dg_dup", "len", "after", F_BYTES, F_NS, "a datagram duplicated"},
     {"dg_reorder", "len", "held", F_BYTES, F_NS, "a datagram held back"},
     {"dg_corrupt", "len", "bits", F_BYTES, F_NUM, "a datagram corrupted"},
-    {"dg_drop", "len", "why", F_BYTES, F_NUM,
-     "a datagram dropped (why: 1 cut, 2 node down, 3 rcvbuf full, 4 no "
-     "route, 5 no broadcast listener, 6 its node crashed before it left)"},
+    {"dg_drop", "len", "why", F_BYTES, F_DROP,
+     "a datagram dropped (why: cut, its path partitioned; down, its node "
+     "crashed; rcvbuf, the receiver's buffer full; noroute, no node has "
+     "the address; nobody, a broadcast no one listens to; unsent, its "
+     "sender crashed before it left)"},
     {"dg_refused", "len", "port", F_BYTES, F_PORT, "a datagram met a closed port"},
     {"dg_icmp", "err", NULL, F_ERR, F_NONE, "an ICMP error reached the endpoint"},
     {"dg_icmp_ignored", "err", NULL, F_ERR, F_NONE, "an ICMP error ignored"},
@@ -214,6 +218,12 @@ bool tw_sim_trace_event_known(const char *prefix)
 
 /* ---- values as people read them ---- */
 
+static const char *const drop_why[] = {
+    [SIM_DG_DROP_CUT] = "cut",         [SIM_DG_DROP_DOWN] = "down",
+    [SIM_DG_DROP_RCVBUF] = "rcvbuf",   [SIM_DG_DROP_NOROUTE] = "noroute",
+    [SIM_DG_DROP_NOBODY] = "nobody",   [SIM_DG_DROP_UNSENT] = "unsent",
+};
+
 static void value(char *buf, size_t len, fkind k, int64_t v, const tw_sim *sim,
                   bool json)
 {
@@ -238,6 +248,9 @@ static void value(char *buf, size_t len, fkind k, int64_t v, const tw_sim *sim,
         return;
     case F_NODE:
         s = v < 0 ? "*" : (uint64_t)v < sim->nnodes ? sim->nodes[v]->name : NULL;
+        break;
+    case F_DROP:
+        s = v > 0 && (uint64_t)v < sizeof drop_why / sizeof *drop_why ? drop_why[v] : NULL;
         break;
     case F_BOOL:
         s = v ? "true" : "false";

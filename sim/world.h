@@ -286,6 +286,9 @@ void sim_dgram_defaults(tw_sim_dgram_opts *o);
 bool sim_dgram_fault_ok(const tw_sim_fault *f);
 void sim_dgram_fault(tw_sim *sim, const tw_sim_fault *f, uint32_t a,
                      uint32_t b);
+/* Node `node` crashes now: the tap hears that its datagrams still to
+ * leave (sent after a blocking call that had not returned) never do. */
+void sim_dg_unsent(tw_sim *sim, uint32_t node);
 /* A Unix stream server binds name a on node: a stale socket file there
  * (its datagram endpoint gone in a crash) is replaced; a live datagram
  * endpoint's name, and any abstract name in use, is -EADDRINUSE. */

@@ -10,7 +10,8 @@
  * command reports a capture it could not write. Read without tshark:
  * each end sends as a stack does (acks that never go back, a lone ack
  * merged into the segment of its instant), within the window its peer
- * advertised, and nothing of a connection after its reset.
+ * advertised, and nothing of a connection after its reset; a datagram
+ * whose node crashed before it left is in no file.
  *
  * Tests that read files with tshark skip, saying so, when it is absent
  * (Debian package tshark). */
@@ -32,9 +33,11 @@
 
 #include "tests/cli_util.h"
 #include "twin/datagram.h"
+#include "twin/file.h"
 #include "twin/scenario.h"
 #include "twin/sim.h"
 #include "twin/simfault.h"
+#include "twin/simfs.h"
 #include "twin/simpcap.h"
 #include "twin/simprobe.h"
 #include "twin/twin.h"
@@ -886,6 +889,68 @@ static void test_datagrams_as_sent_and_as_arrived(void **state)
         free(server.got[k].b);
 }
 
+/* A datagram sent after an fsync, from the callback that made it, leaves
+ * when the fsync returns (twin/file.h): its node crashing before then
+ * keeps it from leaving at all. It is in no file, its sender's
+ * included, where it would show a packet leaving a node that was down;
+ * the one sent before the fsync is in both. */
+typedef struct syncing_sender {
+    dg *d;
+    tw_loop *loop;
+} syncing_sender;
+
+static void send_around_fsync(void *arg)
+{
+    syncing_sender *s = arg;
+    tw_file *f;
+    assert_int_equal(tw_file_open(s->loop, "/log", TW_FILE_WRITE | TW_FILE_CREATE, &f), 0);
+    assert_int_equal(tw_file_append(f, "x", 1), 1);
+    assert_int_equal(tw_transport_sendto(s->d->t, "before", 6, NULL), 0);
+    assert_int_equal(tw_file_fsync(f), 0); /* returns at 11 ms */
+    assert_int_equal(tw_transport_sendto(s->d->t, "after!", 6, NULL), 0);
+}
+
+static void test_no_datagram_leaves_a_crashed_node(void **state)
+{
+    (void)state;
+    char dir[256], fa[300], fb[300];
+    snprintf(dir, sizeof dir, "%s/unsent", tmpdir);
+    snprintf(fa, sizeof fa, "%s/a.pcapng", dir);
+    snprintf(fb, sizeof fb, "%s/b.pcapng", dir);
+    tw_sim *sim = tw_sim_new(5, NULL);
+    tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
+    tw_loop *b = tw_sim_add_node(sim, "b", "10.0.0.2");
+    const tw_sim_dist ten = {.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(10),
+                             .max_ns = TW_MS(10), .mean_ns = TW_MS(10)};
+    assert_int_equal(tw_sim_fs_set(b, &(tw_sim_fs_opts){.fsync_latency = ten}), 0);
+    tw_sim_pcap *pc;
+    char err[700];
+    assert_int_equal(tw_sim_pcap_start(sim, dir, &pc, err, sizeof err), 0);
+    static dg server, sender;
+    memset(&server, 0, sizeof server);
+    memset(&sender, 0, sizeof sender);
+    server.base.ops = sender.base.ops = &dg_ops;
+    tw_datagram_opts so = {.local_host = "10.0.0.1", .local_port = 9999};
+    assert_int_equal(tw_create_datagram_endpoint(a, dg_factory, &server, &so, NULL), 0);
+    tw_datagram_opts co = {.remote_host = "10.0.0.1", .remote_port = 9999};
+    assert_int_equal(tw_create_datagram_endpoint(b, dg_factory, &sender, &co, NULL), 0);
+    syncing_sender s = {.d = &sender, .loop = b};
+    tw_call_later(b, TW_MS(1), send_around_fsync, &s);
+    assert_int_equal(tw_sim_run_for(sim, TW_MS(5)), 0);
+    assert_int_equal(tw_sim_crash(b), 0); /* during the fsync */
+    assert_int_equal(tw_sim_run_for(sim, TW_SEC(1)), 0);
+    assert_int_equal(tw_sim_pcap_finish(pc, err, sizeof err), 0);
+    assert_int_equal(server.ngot, 1);
+    assert_true(server.got[0].n == 6 && memcmp(server.got[0].b, "before", 6) == 0);
+    free(server.got[0].b);
+    tw_sim_free(sim);
+    if (!tshark_here())
+        skip();
+    assert_int_equal(count(fb, "udp.dstport == 9999"), 1);
+    assert_int_equal(count(fb, "data.data == 62:65:66:6f:72:65"), 1); /* "before" */
+    assert_int_equal(count(fa, "udp.dstport == 9999"), 1);
+}
+
 /* ---- the command, on shipped scenarios ---- */
 
 /* The "send" records' bytes per node of a --trace output. */
@@ -1111,6 +1176,7 @@ int main(void)
         TW_TEST(test_nothing_sent_after_a_reset),
         TW_TEST(test_an_ack_rides_on_the_fin_of_its_instant),
         TW_TEST(test_datagrams_as_sent_and_as_arrived),
+        TW_TEST(test_no_datagram_leaves_a_crashed_node),
         TW_TEST(test_cli_echo_loss),
         TW_TEST(test_cli_windows_of_a_slow_reader),
         TW_TEST(test_cli_datagrams),

@@ -14,7 +14,11 @@
  *     replay says what it filled in and what it compared;
  *   - a replay against a protocol that answers otherwise names the
  *     transport, the offset, and both bytes;
- *   - the replayed node's clock reads what the recorded loop's did.
+ *   - the replayed node's clock reads what the recorded loop's did;
+ *   - the replayed node's file calls take no time (the recorded times
+ *     hold what they took), so an app that fsyncs before it answers
+ *     reads its input in the chunks it read it in, under `twin replay`
+ *     and on a replay node of a scenario file.
  *
  * Clients are threads with blocking sockets on loopback, so that what
  * the recorded loop owns is the server's side alone.
@@ -40,12 +44,14 @@
 #include "tests/harness.h"
 #include "tests/tls_files.h"
 #include "twin/app.h"
+#include "twin/file.h"
 #include "twin/fuzz.h"
 #include "twin/main.h"
 #include "twin/tls.h"
 #include "twin/real.h"
 #include "twin/record.h"
 #include "twin/replay.h"
+#include "twin/scenario.h"
 
 static char dir[64];
 
@@ -575,6 +581,20 @@ static void test_redacted_recording_keeps_sizes_only(void **state)
     assert_non_null(strstr(text, "redacted: the bytes sent were drawn from seed 7"));
     assert_non_null(strstr(text, "only the sizes of the writes are compared"));
     free(text);
+    /* An app that writes other sizes differs, and the verdict says the
+     * sizes: the recording's is there, only its bytes are not. */
+    text = NULL;
+    out = open_memstream(&text, &tlen);
+    ro.out = out;
+    argv[0] = "hdr-server";
+    assert_int_equal(tw_replay(path, &hdr_app, 3, argv, &ro, &res, err, sizeof err), 1);
+    fclose(out);
+    split_failures = 0;
+    assert_true(res.differ);
+    if (!strstr(res.diff, "the writes differ at byte (sizes only) 10: expected 10 bytes "
+                          "(redacted), got nothing (the replay wrote no more)"))
+        fail_msg("%s", res.diff); /* it wrote "ERR split\n" of the 20 */
+    free(text);
 }
 
 /* ---- a difference, reported ---- */
@@ -775,6 +795,119 @@ static void test_replay_starts_the_clock_where_the_recording_did(void **state)
     free(text);
 }
 
+/* ---- file calls, replayed ---- */
+
+/* Appends each chunk to its file, fsyncs it FSYNCS times (a log that
+ * syncs each record), then answers the chunk's length: a chunk that
+ * came in while it was busy with the disk is read with the next one. */
+#define FSYNCS 40
+static char fsync_path[128];
+
+typedef struct syncer {
+    tw_protocol base;
+    tw_transport *t;
+    tw_file *f;
+} syncer;
+
+static void sy_made(tw_protocol *p, tw_transport *t)
+{
+    syncer *s = (syncer *)p;
+    s->t = t;
+    if (tw_file_open(tw_transport_loop(t), fsync_path,
+                     TW_FILE_WRITE | TW_FILE_CREATE | TW_FILE_APPEND, &s->f) < 0)
+        s->f = NULL;
+}
+
+static void sy_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    syncer *s = (syncer *)p;
+    for (int i = 0; i < FSYNCS && s->f; i++)
+        if (tw_file_append(s->f, d, n) < 0 || tw_file_fsync(s->f) < 0)
+            tw_transport_abort(s->t);
+    char line[32];
+    int len = snprintf(line, sizeof line, "%zu\n", n);
+    tw_transport_write(s->t, line, (size_t)len);
+}
+
+static void sy_release(tw_protocol *p)
+{
+    tw_file_close(((syncer *)p)->f);
+    free(p);
+}
+
+static const tw_protocol_ops sy_ops = {
+    .connection_made = sy_made, .data_received = sy_data, .release = sy_release};
+
+static tw_protocol *sy_new(void *arg)
+{
+    (void)arg;
+    syncer *s = calloc(1, sizeof *s);
+    if (s)
+        s->base.ops = &sy_ops;
+    return s ? &s->base : NULL;
+}
+
+static int sy_start(tw_loop *loop, int argc, char **argv, FILE *out, void **state)
+{
+    return serve_port(loop, argc, argv, sy_new, state);
+}
+
+static const tw_app sy_app = {
+    .name = "fsync-server", .summary = "test", .usage = "  --port N\n",
+    .start = sy_start, .free = hdr_free, .discard = hdr_discard,
+};
+
+/* The recorded times already hold what the app's fsyncs took: in the
+ * replay they take no time. With the simulated disk's latencies (0.5 to
+ * 5 ms an fsync, 40 of them a chunk) the app was busy when the next
+ * chunk came, read two chunks as one, and differed from its recording. */
+static void test_replay_file_calls_take_no_time(void **state)
+{
+    (void)state;
+    char path[128], err[512], port[16], *text = NULL;
+    path_in_dir(path, sizeof path, "fsync.rec");
+    /* in memory (tmpfs), where an fsync takes no time either, so the
+     * recorded app reads each piece on its own */
+    snprintf(fsync_path, sizeof fsync_path, "/dev/shm/%s.log", dir + strlen("/tmp/"));
+    client c = {.pieces = {"a", "bb", "ccc", "dddd"}};
+    record_run(path, (tw_record_opts){0}, sy_new, &c);
+    unlink(fsync_path);
+    assert_memory_equal(c.got, "1\n2\n3\n4\n", 8);
+
+    snprintf(fsync_path, sizeof fsync_path, "/log"); /* on the node's disk */
+    assert_int_equal(tw_app_register(&sy_app), 0);
+    snprintf(port, sizeof port, "%u", c.port);
+    char *argv[] = {"fsync-server", "--port", port, NULL};
+    size_t tlen = 0;
+    FILE *out = open_memstream(&text, &tlen);
+    tw_replay_opts ro = {.out = out};
+    tw_replay_result res;
+    int rc = tw_replay(path, &sy_app, 3, argv, &ro, &res, err, sizeof err);
+    fclose(out);
+    if (rc != 0)
+        fail_msg("replay: %d %s\n%s", rc, err, text);
+    assert_non_null(strstr(text, "replay: SAME"));
+    free(text);
+
+    /* and so on a replay node of a scenario file */
+    char yaml[512];
+    int n = snprintf(yaml, sizeof yaml,
+                     "name: fsync-replay\nduration: 1s\nnodes:\n"
+                     "  - {name: server, addr: 10.0.0.1, app: fsync-server,\n"
+                     "     args: [--port, \"%u\"], replay: %s}\n"
+                     "network: {chunk_split: 0}\n",
+                     c.port, path);
+    tw_scenario *sc;
+    assert_int_equal(tw_scenario_parse("fsync.yaml", yaml, (size_t)n, &sc, err, sizeof err), 0);
+    tw_scenario_result sr;
+    assert_int_equal(tw_scenario_run(sc, 1, NULL, &sr), 0);
+    if (sr.verdict != TW_SCENARIO_PASS)
+        fail_msg("scenario: %s", sr.message);
+    tw_scenario_result_fini(&sr);
+    tw_scenario_free(sc);
+    assert_int_equal(tw_app_unregister("fsync-server"), 0);
+}
+
 static int setup(void **state)
 {
     snprintf(dir, sizeof dir, "/tmp/twin-record-XXXXXX");
@@ -801,6 +934,7 @@ int main(void)
         TW_TEST(test_replay_names_the_first_difference),
         TW_TEST(test_tls_is_marked_and_not_replayed),
         TW_TEST(test_replay_starts_the_clock_where_the_recording_did),
+        TW_TEST(test_replay_file_calls_take_no_time),
     };
     return cmocka_run_group_tests_name("recording and replay", tests, setup, teardown);
 }

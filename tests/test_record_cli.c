@@ -192,6 +192,40 @@ static void test_udp_echo_client_replays_against_a_bound_peer(void **state)
              "expected \"hello\", got \"help\"", port);
     if (!strstr(out, want))
         fail_msg("wanted '%s' in: %s", want, out);
+    /* Its datagrams make a fuzz seed; a scripted-peer test they cannot
+     * (the peer scripts streams), and --to-test says so rather than
+     * print a test that scripts nothing. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s recording %s/udp-echo-client.rec --to-fuzz-seed %s/u.seed 2>&1",
+             tw_cli_twin, dir, dir);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    const char *no = "t1 is a datagram endpoint, and the scripted peer of a test "
+                     "(twin/simtest.h) scripts streams only";
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "%s recording %s/udp-echo-client.rec --to-test%s 2>&1",
+                 tw_cli_twin, dir, i ? " --transport 1" : "");
+        int rc = tw_cli_run(cmd, out, sizeof out);
+        if (rc != 2 || !strstr(out, no) || strstr(out, "tw_simtest_new"))
+            fail_msg("--to-test of a datagram endpoint: exit %d: %s", rc, out);
+    }
+    /* Redacted, a datagram of another size differs, and the verdict
+     * says the recorded one's size. */
+    tw_proc srv;
+    tw_proc_spawn(&srv, sv);
+    char line[256];
+    assert_true(tw_proc_line(&srv, line, sizeof line)); /* Starting */
+    assert_true(tw_proc_line(&srv, line, sizeof line));
+    assert_int_equal(sscanf(line, "Serving on 127.0.0.1:%u", &port), 1);
+    snprintf(cmd, sizeof cmd, "%s run --record %s/red.rec --record-redact udp-echo-client "
+             "--connect 127.0.0.1:%u --message hello 2>&1", tw_cli_twin, dir, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    assert_int_equal(tw_proc_finish(&srv, SIGINT), 0);
+    snprintf(cmd, sizeof cmd, "%s replay %s/red.rec udp-echo-client --connect 127.0.0.1:%u "
+             "--message help 2>&1", tw_cli_twin, dir, port);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 1);
+    if (!strstr(out, "the writes differ at datagram 0: expected 5 bytes (redacted), "
+                     "got \"help\""))
+        fail_msg("%s", out);
 }
 
 /* A scenario node of kind replay: the RESP recording's peers played

@@ -393,6 +393,13 @@ static void test_trace_filter_keys(void **state)
     for (const char *l = out; (l = strstr(l, "\"node\": \"")) != NULL; l++)
         if (strncmp(l, "\"node\": \"c2\"", 12) != 0)
             fail_msg("--trace-json, node=c2: %.*s", (int)strcspn(l, "\n"), l);
+    /* several nodes, as several events: any of them */
+    rc = sh(out, sizeof out, false, "%s sim scenarios/crash_restart.yaml --seed 4 --trace "
+                                    "--trace-filter 'node=c1|c2'", tw_cli_twin);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, " c1 t"));
+    assert_non_null(strstr(out, " c2 t"));
+    assert_null(strstr(out, " server t"));
     /* and the apps' lines, as records named app of their node */
     char path[256];
     write_scenario(path, sizeof path, "talk.yaml",
@@ -424,6 +431,7 @@ static void test_trace_filter_keys(void **state)
         {"colour=red", "unknown key 'colour' (node, event, t, from, to)"},
         {"node", "'node' is not KEY=VALUE"},
         {"node=nobody", "no node 'nobody' in the scenario"},
+        {"node=c1|nobody", "no node 'nobody' in the scenario"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rc = sh(out, sizeof out, true, "%s sim scenarios/crash_restart.yaml --seed 4 "

@@ -634,6 +634,43 @@ static void test_sim_dgram_partition_loses_clog_holds(void **state)
     world_free(&w);
 }
 
+/* A datagram a cut path drops is traced with why by name, in text and
+ * in JSON, as an error is ("why=cut", not a number to look up). */
+static void drop_traced(bool json, const char *want)
+{
+    char *text = NULL;
+    size_t len = 0;
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    o.trace_file = open_memstream(&text, &len);
+    o.trace_json = json;
+    world w;
+    world_new(&w, 55, &o);
+    drec r, c;
+    drec_init(&r);
+    drec_init(&c);
+    open_pair(&w, &r, &c);
+    assert_int_equal(tw_sim_partition(w.env.sim, w.a, w.b, false), 0);
+    tw_run_slice(&w.env);
+    assert_int_equal(tw_transport_sendto(c.t, "cut", 3, NULL), 0);
+    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
+    assert_int_equal(r.datagrams, 0);
+    close_on(&w, &c);
+    close_on(&w, &r);
+    world_free(&w);
+    fclose(o.trace_file);
+    if (!strstr(text, want))
+        fail_msg("no \"%s\" in the trace:\n%s", want, text);
+    free(text);
+}
+
+static void test_sim_dgram_drop_says_why_by_name(void **state)
+{
+    (void)state;
+    drop_traced(false, " b t0 dg_drop len=3 why=cut\n");
+    drop_traced(true, "\"what\": \"dg_drop\", \"len\": 3, \"why\": \"cut\"}");
+}
+
 /* ------------------------------------------------------------------ */
 /* what a send and an arrival remember                                 */
 
@@ -1530,6 +1567,7 @@ int main(void)
         TW_TEST(test_sim_dgram_impairment_directions),
         TW_TEST(test_sim_dgram_refusal_fault),
         TW_TEST(test_sim_dgram_partition_loses_clog_holds),
+        TW_TEST(test_sim_dgram_drop_says_why_by_name),
         TW_TEST(test_sim_dgram_reaches_the_endpoint_bound_now),
         TW_TEST(test_sim_dgram_reaches_a_node_added_later),
         TW_TEST(test_sim_dgram_arrivals_in_order_and_counted),

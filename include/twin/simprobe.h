@@ -231,7 +231,10 @@ typedef enum tw_sim_packet_event {
      * heal. */
     TW_SIM_PACKET_HELD,
     /* It will never arrive: a cut or a crashed host stopped it, the
-     * sender gave up, or the end it was travelling to is gone. */
+     * sender gave up, or the end it was travelling to is gone. A
+     * segment or datagram sent after a blocking call (twin/file.h)
+     * whose node crashed before the call returned never left: it is
+     * DROPPED at the crash, before the `time` it was SENT for. */
     TW_SIM_PACKET_DROPPED,
     /* No packet: the path from -> to was cut (`cut` true), healed
      * (`cut` false, `until` 0) or clogged until `until`; reported just
