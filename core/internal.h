@@ -838,6 +838,9 @@ void tw__rec_stop(tw_loop *loop);
 void tw__rec_event(tw_transport *t, int type, const void *data, size_t len,
                    const tw_addr *a, int64_t num);
 void tw__rec_writev(tw_transport *t, const struct iovec *iov, int iovcnt);
+/* A write of len bytes of the file at fd from off, which sendfile(2) sent
+ * without their passing through the process: read back for the record. */
+void tw__rec_file(tw_transport *t, int fd, off_t off, size_t len);
 void tw__rec_buffer(tw_loop *loop, const void *buf);
 void tw__rec_timer(tw_loop *loop, tw_ns when);
 #define TW__REC_ON(loop) __builtin_expect((loop)->rec != NULL, 0)

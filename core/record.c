@@ -482,6 +482,34 @@ void tw__rec_writev(tw_transport *t, const struct iovec *iov, int iovcnt)
                  NULL, iov, iovcnt);
 }
 
+void tw__rec_file(tw_transport *t, int fd, off_t off, size_t len)
+{
+    struct tw__rec *r = t->loop->rec;
+    if (r->stopped)
+        return;
+    if (r->opts.redact) { /* sizes only: nothing to read */
+        struct iovec iov = {NULL, len};
+        tw__rec_writev(t, &iov, 1);
+        return;
+    }
+    uint8_t buf[16384];
+    while (len > 0) {
+        ssize_t n = pread(fd, buf, len < sizeof buf ? len : sizeof buf, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            /* The bytes sent are no longer there to read (the file was
+             * cut meanwhile): the record would lie, so it stops. */
+            fail(r, n < 0 ? -errno : -ENODATA);
+            return;
+        }
+        struct iovec iov = {buf, (size_t)n};
+        tw__rec_writev(t, &iov, 1);
+        off += n;
+        len -= (size_t)n;
+    }
+}
+
 void tw__rec_buffer(tw_loop *loop, const void *buf) { loop->rec->rbuf = buf; }
 
 void tw__rec_timer(tw_loop *loop, tw_ns when)

@@ -145,6 +145,10 @@ void tw__sendfile_pump(tw_transport *t)
                 return;
             }
             assert((size_t)n <= iov.iov_len);
+            if (TW__REC_ON(t->loop)) { /* as a write of those bytes */
+                struct iovec taken = {iov.iov_base, (size_t)n};
+                tw__rec_writev(t, &taken, 1);
+            }
             sf->boff += (size_t)n;
             sf->sent += (uint64_t)n;
             budget -= (uint64_t)n < budget ? (uint64_t)n : budget;
@@ -174,6 +178,8 @@ void tw__sendfile_pump(tw_transport *t)
             ssize_t n = t->ops->sendfile(t, sf->fd, &sf->pos, (size_t)want);
             if (n > 0) {
                 assert((uint64_t)n <= want && sf->pos == before + n);
+                if (TW__REC_ON(t->loop))
+                    tw__rec_file(t, sf->fd, before, (size_t)n);
                 sf->sent += (uint64_t)n;
                 budget -= (uint64_t)n;
                 continue;

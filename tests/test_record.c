@@ -12,6 +12,8 @@
  *   - max_bytes stops the recording with a record that says so;
  *   - redaction keeps sizes and times and no payload byte, and the
  *     replay says what it filled in and what it compared;
+ *   - what tw_loop_sendfile sent is recorded as writes, by sendfile(2)
+ *     and by its fallback, and replays;
  *   - a replay against a protocol that answers otherwise names the
  *     transport, the offset, and both bytes;
  *   - the replayed node's clock reads what the recorded loop's did;
@@ -43,6 +45,7 @@
 #include "tests/cli_util.h"
 #include "tests/harness.h"
 #include "tests/tls_files.h"
+#include "real/sys.h"
 #include "twin/app.h"
 #include "twin/file.h"
 #include "twin/fuzz.h"
@@ -597,6 +600,123 @@ static void test_redacted_recording_keeps_sizes_only(void **state)
     free(text);
 }
 
+/* ---- sendfile: the file's bytes are writes of the recording ---- */
+
+static int sf_fd = -1;
+
+static void sf_done(void *arg, tw_transport *t, uint64_t sent, int err)
+{
+    (void)arg;
+    (void)sent;
+    (void)err;
+    tw_transport_close(t);
+}
+
+/* On its first bytes: "HDR\n", then the file sf_fd by tw_loop_sendfile. */
+static void sf_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    (void)d;
+    (void)n;
+    hdr *h = (hdr *)p;
+    if (h->want++)
+        return;
+    tw_transport_write(h->t, "HDR\n", 4);
+    tw_loop_sendfile(tw_transport_loop(h->t), h->t, sf_fd, 0, 0, sf_done, NULL);
+}
+
+static const tw_protocol_ops sf_ops = {
+    .connection_made = h_made, .data_received = sf_data, .release = h_release};
+
+static tw_protocol *sf_new(void *arg)
+{
+    (void)arg;
+    hdr *h = calloc(1, sizeof *h);
+    if (h)
+        h->base.ops = &sf_ops;
+    return h ? &h->base : NULL;
+}
+
+static int sf_start(tw_loop *loop, int argc, char **argv, FILE *out, void **state)
+{
+    return serve_port(loop, argc, argv, sf_new, state);
+}
+
+static const tw_app sf_app = {
+    .name = "sf-server", .summary = "test", .usage = "  --port N\n",
+    .start = sf_start, .free = hdr_free, .discard = hdr_discard,
+};
+
+/* The bytes of every write record of the recording at path, in order. */
+static size_t written(const char *path, char *out, size_t cap)
+{
+    char err[256];
+    tw_recording *r = tw_recording_open(path, err, sizeof err);
+    if (!r)
+        fail_msg("%s", err);
+    tw_rec_event ev;
+    size_t n = 0;
+    while (tw_recording_next(r, &ev) > 0)
+        if (ev.type == TW_REC_WRITE) {
+            assert_true(n + ev.len <= cap);
+            memcpy(out + n, ev.data, ev.len);
+            n += ev.len;
+        }
+    tw_recording_close(r);
+    return n;
+}
+
+/* What tw_loop_sendfile sent is in the recording as the transport's
+ * writes, by sendfile(2) and by the fallback (sendfile(2) failing), so the
+ * replay, where the simulator reads the file itself, finds the same
+ * bytes; redacted, their sizes. */
+static void test_sendfile_bytes_are_recorded(void **state)
+{
+    (void)state;
+    char path[128], file[128], want[4 + 200];
+    path_in_dir(file, sizeof file, "sent.dat");
+    memcpy(want, "HDR\n", 4);
+    for (int i = 0; i < 200; i++)
+        want[4 + i] = (char)('a' + i % 26);
+    FILE *f = fopen(file, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(want + 4, 1, 200, f), 200);
+    fclose(f);
+    for (int round = 0; round < 3; round++) {
+        sf_fd = open(file, O_RDONLY);
+        assert_true(sf_fd >= 0);
+        path_in_dir(path, sizeof path, "sendfile.rec");
+        unsigned long native = tw_sys_calls(TW_SYS_SENDFILE);
+        if (round == 1)
+            tw_sys_fail(TW_SYS_SENDFILE, 1, 1, EINVAL); /* the fallback */
+        client c = {.pieces = {"GET\n"}};
+        record_run(path, (tw_record_opts){.redact = round == 2}, sf_new, &c);
+        assert_true(tw_sys_calls(TW_SYS_SENDFILE) > native);
+        tw_sys_reset();
+        assert_int_equal(c.got_len, sizeof want);
+        assert_memory_equal(c.got, want, sizeof want);
+        char rec[512];
+        if (round < 2) {
+            size_t n = written(path, rec, sizeof rec);
+            assert_int_equal(n, sizeof want);
+            assert_memory_equal(rec, want, sizeof want);
+        }
+        char port[16], *text = NULL, err[512];
+        size_t tlen = 0;
+        snprintf(port, sizeof port, "%u", c.port);
+        char *argv[] = {"sf-server", "--port", port, NULL};
+        FILE *out = open_memstream(&text, &tlen);
+        tw_replay_opts ro = {.out = out};
+        tw_replay_result res;
+        int rc = tw_replay(path, &sf_app, 3, argv, &ro, &res, err, sizeof err);
+        fclose(out);
+        if (rc != 0)
+            fail_msg("round %d: %s%s", round, err, text);
+        free(text);
+        close(sf_fd);
+        sf_fd = -1;
+    }
+}
+
 /* ---- a difference, reported ---- */
 
 static void test_replay_names_the_first_difference(void **state)
@@ -931,6 +1051,7 @@ int main(void)
         TW_TEST(test_ring_keeps_the_newest_records),
         TW_TEST(test_max_bytes_stops_with_a_record_saying_so),
         TW_TEST(test_redacted_recording_keeps_sizes_only),
+        TW_TEST(test_sendfile_bytes_are_recorded),
         TW_TEST(test_replay_names_the_first_difference),
         TW_TEST(test_tls_is_marked_and_not_replayed),
         TW_TEST(test_replay_starts_the_clock_where_the_recording_did),
