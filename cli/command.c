@@ -116,6 +116,8 @@ static void *signal_thread(void *loop)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    /* One signal, and the thread is done: cmd_run sends it one itself
+     * when the loop has no more use for it (and waits for it). */
     if (sigwait(&set, &sig) == 0)
         tw_call_soon_threadsafe(loop, stop_cb, loop);
     return NULL;
@@ -307,8 +309,6 @@ static int cmd_run(int argc, char **argv)
     }
     pthread_t th;
     bool have_thread = pthread_create(&th, NULL, signal_thread, loop) == 0;
-    if (have_thread)
-        pthread_detach(th);
     rc = tw_loop_run(loop);
     int status = rc < 0 ? 1 : app->result ? app->result(state) : 0;
     /* A checking app's exit status says that something broke; its
@@ -321,6 +321,13 @@ static int cmd_run(int argc, char **argv)
     /* Let closes started by free finish cleanly before the loop goes. */
     tw_loop_run_for(loop, TW_MS(100));
     record_report(loop, rec.path);
+    /* The signal thread goes before the loop it would wake: a SIGTERM
+     * from here on stays pending, and nothing is left running (a
+     * program that calls tw_main again, a leak checker at exit). */
+    if (have_thread) {
+        pthread_kill(th, SIGTERM); /* its stop lands on a loop still here */
+        pthread_join(th, NULL);
+    }
     tw_loop_free(loop);
     fclose(out); /* what the app left in it goes to stdout */
     return status;

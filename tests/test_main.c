@@ -6,6 +6,7 @@
  * (strict contract mode, on unless the file says `contract: basic`). Runs
  * tw_main in this process, its output caught in a file. */
 #define _GNU_SOURCE /* dl_iterate_phdr */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -336,6 +337,29 @@ static void test_run_prints_a_broken_invariant(void **state)
     assert_string_equal(err, "tick-counter: broken on purpose\n");
 }
 
+static int threads_now(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* `run` leaves no thread of its own behind once it returns: its signal
+ * thread, which would wake a loop that is gone, ends with it. */
+static void test_run_leaves_no_thread(void **state)
+{
+    (void)state;
+    int before = threads_now();
+    const char *ok[] = {"mytool", "run", "tick-counter", "2"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(run_main(4, ok), 0);
+    assert_int_equal(threads_now(), before);
+}
+
 /* A scenario file of text at /tmp/twin-test-NAME-PID.yaml; its path in
  * path (128 bytes). */
 static void tmp_scenario(char path[128], const char *name, const char *text)
@@ -501,6 +525,8 @@ int main(void)
         TW_TEST(test_app_with_only_a_start),
         TW_TEST(test_crash_while_loading_says_so),
         cmocka_unit_test_setup_teardown(test_run_prints_a_broken_invariant, with_app,
+                                        tw_test_teardown),
+        cmocka_unit_test_setup_teardown(test_run_leaves_no_thread, with_app,
                                         tw_test_teardown),
         TW_TEST(test_load_takes_a_bare_name_from_the_current_directory),
     };
