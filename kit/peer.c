@@ -217,7 +217,12 @@ static void run_one(act *a)
         tw_transport_close(t);
         break;
     case ACT_RESET:
+        /* The script's own end ends with its reset, reading or not (a
+         * socket that sends a reset is closed): a paused end reads again
+         * to meet it, which comes first, before what it had not read. */
         tw_sim_reset_transport(t);
+        if (!tw_transport_is_reading(t))
+            tw_transport_resume_reading(t);
         break;
     case ACT_PAUSE:
         tw_transport_pause_reading(t);

@@ -530,6 +530,29 @@ static void test_server_conn_scripted_late(void **state)
     tw_simtest_free(st);
 }
 
+/* A reset the script makes while its end is paused ends that end at
+ * once, dropping what it had not read, so the next connection is made. */
+static void test_server_conn_reset_while_paused(void **state)
+{
+    (void)state;
+    counter_srv srv = {0};
+    tw_simtest *st = tw_simtest_new(11, NULL, counter_factory, &srv, true);
+    assert_non_null(st);
+    srv.loop = tw_simtest_loop(st);
+    tw_simtest_pause_reading(st, TW_MS(1), true);
+    tw_simtest_send_str(st, TW_MS(2), "INCR\r\n"); /* ":1" stays unread */
+    tw_simtest_reset(st, TW_MS(50));
+    assert_int_equal(tw_simtest_on_conn(st, 2), 0);
+    tw_simtest_send_str(st, 0, "GET\r\n");
+    if (tw_simtest_expect_str(st, ":1\r\n", TW_SEC(1)) != 0)
+        fail_msg("%s", tw_simtest_error(st));
+    assert_true(srv.made_at[1] >= TW_MS(50) && srv.made_at[1] < TW_MS(52));
+    assert_int_equal(tw_simtest_on_conn(st, 1), 0);
+    assert_int_equal(tw_simtest_conn_peer_error(st, 1), -ECONNRESET);
+    assert_int_equal(tw_simtest_unread(st, NULL), 0);
+    tw_simtest_free(st);
+}
+
 /* The server closes after QUIT and the peer sees the end, but its own end
  * stays open until the script closes it, so connection 2, with no time
  * of its own, is never made: the failed expectation says so and why. */
@@ -694,6 +717,7 @@ int main(void)
         TW_TEST(test_client_reconnects_replays),
         TW_TEST(test_server_three_connections),
         TW_TEST(test_server_conn_scripted_late),
+        TW_TEST(test_server_conn_reset_while_paused),
         TW_TEST(test_server_conn_never_made_says_why),
         TW_TEST(test_conn_errors),
         TW_TEST(test_buggify),

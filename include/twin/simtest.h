@@ -129,7 +129,9 @@ int tw_simtest_send(tw_simtest *st, tw_ns at, const void *data, size_t len);
 int tw_simtest_send_str(tw_simtest *st, tw_ns at, const char *s);
 int tw_simtest_write_eof(tw_simtest *st, tw_ns at);
 int tw_simtest_close(tw_simtest *st, tw_ns at);
-int tw_simtest_reset(tw_simtest *st, tw_ns at); /* -ECONNRESET both ends */
+/* -ECONNRESET both ends; the peer's end ends then even while its
+ * reading is paused, so the next connection does not wait on it. */
+int tw_simtest_reset(tw_simtest *st, tw_ns at);
 /* The peer stops (true) or resumes reading: a slow reader. */
 int tw_simtest_pause_reading(tw_simtest *st, tw_ns at, bool paused);
 
