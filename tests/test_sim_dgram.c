@@ -601,6 +601,16 @@ static void test_sim_dgram_refusal_fault(void **state)
     world_free(&w);
 }
 
+/* c sends a datagram into a cut between a and b: r gets nothing. */
+static void send_into_a_cut(world *w, drec *r, drec *c)
+{
+    assert_int_equal(tw_sim_partition(w->env.sim, w->a, w->b, false), 0);
+    tw_run_slice(&w->env);
+    assert_int_equal(tw_transport_sendto(c->t, "cut", 3, NULL), 0);
+    assert_int_equal(tw_sim_run_for(w->env.sim, TW_MS(100)), 0);
+    assert_int_equal(r->datagrams, 0);
+}
+
 static void test_sim_dgram_partition_loses_clog_holds(void **state)
 {
     (void)state;
@@ -610,11 +620,7 @@ static void test_sim_dgram_partition_loses_clog_holds(void **state)
     drec_init(&r);
     drec_init(&c);
     open_pair(&w, &r, &c);
-    assert_int_equal(tw_sim_partition(w.env.sim, w.a, w.b, false), 0);
-    tw_run_slice(&w.env);
-    assert_int_equal(tw_transport_sendto(c.t, "cut", 3, NULL), 0);
-    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
-    assert_int_equal(r.datagrams, 0);
+    send_into_a_cut(&w, &r, &c);
     assert_int_equal(c.errors, 0); /* a partition says nothing */
     assert_int_equal(tw_sim_heal(w.env.sim, w.a, w.b), 0);
     tw_run_slice(&w.env);
@@ -650,11 +656,7 @@ static void drop_traced(bool json, const char *want)
     drec_init(&r);
     drec_init(&c);
     open_pair(&w, &r, &c);
-    assert_int_equal(tw_sim_partition(w.env.sim, w.a, w.b, false), 0);
-    tw_run_slice(&w.env);
-    assert_int_equal(tw_transport_sendto(c.t, "cut", 3, NULL), 0);
-    assert_int_equal(tw_sim_run_for(w.env.sim, TW_MS(100)), 0);
-    assert_int_equal(r.datagrams, 0);
+    send_into_a_cut(&w, &r, &c);
     close_on(&w, &c);
     close_on(&w, &r);
     world_free(&w);
