@@ -537,6 +537,15 @@ static conn *served(echo_world *w, client *k)
 
 /* Every stream in file: client -> server is what the client wrote,
  * server -> client what the server wrote back. */
+/* The capture directory sub of the test's own, and its nodes' files
+ * (nodes a and b): dir[256], fa[300], fb[300]. */
+static void capture_paths(const char *sub, char *dir, char *fa, char *fb)
+{
+    snprintf(dir, 256, "%s/%s", tmpdir, sub);
+    snprintf(fa, 300, "%s/a.pcapng", dir);
+    snprintf(fb, 300, "%s/b.pcapng", dir);
+}
+
 static void check_streams(const char *file, int nstreams, echo_world *w, client *kb,
                           client *ka, const char *addr_b, const char *lo)
 {
@@ -570,9 +579,7 @@ static void echo_family(const char *addr_a, const char *addr_b, const char *lo,
                         const char *sub)
 {
     char dir[256], fa[300], fb[300];
-    snprintf(dir, sizeof dir, "%s/%s", tmpdir, sub);
-    snprintf(fa, sizeof fa, "%s/a.pcapng", dir);
-    snprintf(fb, sizeof fb, "%s/b.pcapng", dir);
+    capture_paths(sub, dir, fa, fb);
     client kb, ka;
     echo_world w;
     uint64_t plain = echo_run(addr_a, addr_b, lo, NULL, &kb, &ka, &w);
@@ -634,9 +641,7 @@ static void test_nothing_sent_after_a_reset(void **state)
     o.net.rto_ns = TW_MS(100);
     echo_world w;
     char dir[256], fa[300], fb[300], err[700] = "";
-    snprintf(dir, sizeof dir, "%s/reset", tmpdir);
-    snprintf(fa, sizeof fa, "%s/a.pcapng", dir);
-    snprintf(fb, sizeof fb, "%s/b.pcapng", dir);
+    capture_paths("reset", dir, fa, fb);
     tw_sim_pcap *pc = world_open(&w, 5, &o, "10.0.0.1", "10.0.0.2", dir);
     client kb = {.c.base.ops = &cli_ops, .loop = w.b, .seed = 3}, ka = {0};
     assert_int_equal(tw_create_connection(w.b, cli_factory, &kb, "10.0.0.1", 7777, NULL), 0);
@@ -703,9 +708,7 @@ static void test_an_ack_rides_on_the_fin_of_its_instant(void **state)
     (void)state;
     echo_world w;
     char dir[256], fa[300], fb[300], err[700] = "";
-    snprintf(dir, sizeof dir, "%s/close", tmpdir);
-    snprintf(fa, sizeof fa, "%s/a.pcapng", dir);
-    snprintf(fb, sizeof fb, "%s/b.pcapng", dir);
+    capture_paths("close", dir, fa, fb);
     tw_sim_pcap *pc = world_open(&w, 9, NULL, "10.0.0.1", "10.0.0.2", dir);
     asker k = {.base.ops = &ask_ops};
     assert_int_equal(tw_create_connection(w.b, cli_factory, &k, "10.0.0.1", 7777, NULL), 0);
@@ -788,9 +791,7 @@ static void test_datagrams_as_sent_and_as_arrived(void **state)
 {
     (void)state;
     char dir[256], fa[300], fb[300];
-    snprintf(dir, sizeof dir, "%s/udp", tmpdir);
-    snprintf(fa, sizeof fa, "%s/a.pcapng", dir);
-    snprintf(fb, sizeof fb, "%s/b.pcapng", dir);
+    capture_paths("udp", dir, fa, fb);
     tw_sim_opts o;
     tw_sim_opts_default(&o);
     o.net.dgram.loss_probability = 0.05;
@@ -914,9 +915,7 @@ static void test_no_datagram_leaves_a_crashed_node(void **state)
 {
     (void)state;
     char dir[256], fa[300], fb[300];
-    snprintf(dir, sizeof dir, "%s/unsent", tmpdir);
-    snprintf(fa, sizeof fa, "%s/a.pcapng", dir);
-    snprintf(fb, sizeof fb, "%s/b.pcapng", dir);
+    capture_paths("unsent", dir, fa, fb);
     tw_sim *sim = tw_sim_new(5, NULL);
     tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
     tw_loop *b = tw_sim_add_node(sim, "b", "10.0.0.2");
