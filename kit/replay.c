@@ -251,6 +251,7 @@ static int load(rp *r, const char *path, char *err, size_t errlen)
     r->clock = tw_recording_clock(f);
     tw_rec_event ev;
     int rc = 0;
+    size_t tls = 0; /* TLS connections: only then is any stream under one */
     while (rc == 0 && tw_recording_next(f, &ev) > 0) {
         r->last = ev.time_ns > r->last ? ev.time_ns : r->last;
         if (ev.type == TW_REC_TIMER) {
@@ -285,6 +286,7 @@ static int load(rp *r, const char *path, char *err, size_t errlen)
                 tr->skip = true;
                 tr->why = "a pipe or a process (not replayed)";
             } else if (ev.flags & TW_REC_F_TLS) {
+                tls++;
                 tr->skip = true;
                 tr->why = "a TLS connection (TLS is not replayed)";
             } else if (ev.kind == TW_TRANSPORT_STREAM || (ev.flags & TW_REC_F_ACCEPTED))
@@ -322,7 +324,7 @@ static int load(rp *r, const char *path, char *err, size_t errlen)
                 tr->skip = true;
                 tr->why = "its start is not in the file";
             }
-            if (!tr->skip && under_tls(r, tr)) {
+            if (tls && !tr->skip && under_tls(r, tr)) {
                 tr->skip = true;
                 tr->why = "the TCP connection under a TLS one (TLS is not replayed)";
             }
