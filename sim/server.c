@@ -578,10 +578,9 @@ static void on_syn(tw_sim *sim, sim_ep *c, uint64_t tries)
         return;
     }
     s->peer_node = c->node;
-    s->peer_id = c->id;
-    s->peer_gen = sim_table_gen(&sim->eps, c->id);
-    c->peer_id = s->id;
-    c->peer_gen = sim_table_gen(&sim->eps, s->id);
+    assert(!s->peer && !c->peer); /* a pair is made once */
+    s->peer = c;
+    c->peer = s;
     if (tw__taddr_copy(&s->t.local, &c->t.peer) < 0 ||
         tw__taddr_copy(&s->t.peer, &c->t.local) < 0) {
         sim_ep_free(sim, s);

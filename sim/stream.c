@@ -46,7 +46,6 @@ sim_ep *sim_ep_new(tw_sim *sim, uint32_t node)
     }
     assert(node <= SIM_NODES_LIMIT);
     ep->node = ep->peer_node = (uint16_t)node;
-    ep->peer_id = SIM_NONE;
     ep->unacked_since = -1;
     return ep;
 }
@@ -124,6 +123,10 @@ void sim_ep_free(tw_sim *sim, sim_ep *ep)
     else if (!ep->queued)
         free(ep->dial);
     sim_table_del(&sim->eps, ep->id);
+    if (ep->peer) { /* its partner no longer reaches it */
+        assert(ep->peer->peer == ep);
+        ep->peer->peer = NULL;
+    }
     if (ep->opened) {
         /* ep begins with it; the core gives it back through op_release,
          * now or once strict mode's quarantine is done with it */
@@ -1171,7 +1174,8 @@ static void on_rst(tw_sim *sim, sim_ep *ep, int err)
         return;
     }
     ep->pending_errno = (unsigned)(ep->fin_arrived && err == ECONNRESET ? EPIPE : err);
-    ep->peer_id = SIM_NONE; /* the connection is gone: nothing more goes out */
+    /* The connection is gone: nothing more goes out (sim_ep_peer). */
+    assert(sim_ep_rst_unseen(ep));
     sim_trace(sim, ep->node, ep->t.id, "reset_unseen", ep->pending_errno, 0);
 }
 

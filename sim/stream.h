@@ -96,8 +96,11 @@ _Static_assert(SIM_NODES_LIMIT <= UINT16_MAX, "a node id fits sim_ep's node");
  * sim_ep_more). */
 typedef struct sim_ep {
     struct tw_transport t; /* first: the core's transport */
-    uint32_t id, peer_id, peer_gen;
+    uint32_t id;
     uint16_t node, peer_node;
+    /* The other end, while both live: each end's free clears its
+     * partner's pointer (sim_ep_free). Read it through sim_ep_peer. */
+    struct sim_ep *peer;
     /* the direction towards this endpoint */
     sim_seg *fly_head, *fly_tail; /* sent, not arrived, in order */
     sim_seg *rx_head, *rx_tail;   /* arrived, not read */
@@ -186,9 +189,10 @@ static inline bool sim_ep_rst_unseen(const sim_ep *ep)
 
 static inline sim_ep *sim_ep_peer(tw_sim *sim, sim_ep *ep)
 {
-    if (ep->peer_id == SIM_NONE)
-        return NULL;
-    return (sim_ep *)sim_table_get(&sim->eps, ep->peer_id, ep->peer_gen);
+    (void)sim;
+    /* A reset it has not been told of ends what it sends (on_rst). */
+    assert(!ep->peer || ep->peer->peer == ep);
+    return sim_ep_rst_unseen(ep) ? NULL : ep->peer;
 }
 int sim_ep_open(tw_sim *sim, sim_ep *ep, tw_protocol_factory f, void *arg,
                 tw_connect_cb cb);
