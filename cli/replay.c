@@ -124,6 +124,8 @@ static void dump(tw_recording *r, FILE *f)
             fprintf(f, " accepted");
         if (ev.flags & TW_REC_F_TLS)
             fprintf(f, " tls");
+        if (ev.flags & TW_REC_F_SENDFILE)
+            fprintf(f, " sendfile");
         if (ev.flags & TW_REC_F_BEFORE)
             fprintf(f, " (open before this segment)");
         if (ev.flags & TW_REC_F_REDACTED)

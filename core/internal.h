@@ -837,7 +837,9 @@ int tw__rec_start(tw_loop *loop, const struct tw_record_opts *opts);
 void tw__rec_stop(tw_loop *loop);
 void tw__rec_event(tw_transport *t, int type, const void *data, size_t len,
                    const tw_addr *a, int64_t num);
-void tw__rec_writev(tw_transport *t, const struct iovec *iov, int iovcnt);
+/* A write record of the bytes of iov; flags: TW_REC_F_SENDFILE for those
+ * tw_loop_sendfile sent, else 0. */
+void tw__rec_writev(tw_transport *t, const struct iovec *iov, int iovcnt, unsigned flags);
 /* A write of len bytes of the file at fd from off, which sendfile(2) sent
  * without their passing through the process: read back for the record. */
 void tw__rec_file(tw_transport *t, int fd, off_t off, size_t len);

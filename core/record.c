@@ -476,9 +476,10 @@ void tw__rec_event(tw_transport *t, int type, const void *data,
                  data && len ? 1 : 0);
 }
 
-void tw__rec_writev(tw_transport *t, const struct iovec *iov, int iovcnt)
+void tw__rec_writev(tw_transport *t, const struct iovec *iov, int iovcnt, unsigned flags)
 {
-    write_record(t->loop->rec, TW_REC_WRITE, tw__cls(t)->kind, 0, t->id, 0, NULL,
+    assert((flags & ~(unsigned)TW_REC_F_SENDFILE) == 0);
+    write_record(t->loop->rec, TW_REC_WRITE, tw__cls(t)->kind, flags, t->id, 0, NULL,
                  NULL, iov, iovcnt);
 }
 
@@ -489,7 +490,7 @@ void tw__rec_file(tw_transport *t, int fd, off_t off, size_t len)
         return;
     if (r->opts.redact) { /* sizes only: nothing to read */
         struct iovec iov = {NULL, len};
-        tw__rec_writev(t, &iov, 1);
+        tw__rec_writev(t, &iov, 1, TW_REC_F_SENDFILE);
         return;
     }
     uint8_t buf[16384];
@@ -504,7 +505,7 @@ void tw__rec_file(tw_transport *t, int fd, off_t off, size_t len)
             return;
         }
         struct iovec iov = {buf, (size_t)n};
-        tw__rec_writev(t, &iov, 1);
+        tw__rec_writev(t, &iov, 1, TW_REC_F_SENDFILE);
         off += n;
         len -= (size_t)n;
     }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "twin/record.h" /* TW_REC_F_SENDFILE */
 
 /* ------------------------------------------------------------------ */
 /* 1. the state                                                        */
@@ -147,7 +148,7 @@ void tw__sendfile_pump(tw_transport *t)
             assert((size_t)n <= iov.iov_len);
             if (TW__REC_ON(t->loop)) { /* as a write of those bytes */
                 struct iovec taken = {iov.iov_base, (size_t)n};
-                tw__rec_writev(t, &taken, 1);
+                tw__rec_writev(t, &taken, 1, TW_REC_F_SENDFILE);
             }
             sf->boff += (size_t)n;
             sf->sent += (uint64_t)n;

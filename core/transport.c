@@ -629,7 +629,7 @@ static int writelines(tw_transport *t, const char *call,
     if (total == 0)
         return 0;
     if (TW__REC_ON(t->loop))
-        tw__rec_writev(t, iov, iovcnt);
+        tw__rec_writev(t, iov, iovcnt, 0);
     size_t taken = 0; /* by the backend at once */
     int i = 0;
     size_t off = 0; /* bytes of iov[i] already taken */

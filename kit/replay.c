@@ -19,6 +19,7 @@
  * cut, so each recorded chunk arrives as one read, at its time plus the
  * latency.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,11 @@ typedef struct rp_tr {
     rp_buf expected, got; /* streams: the app's writes */
     rp_dlist dexp, dgot; /* datagrams: sendto's, and what peers received */
     size_t got_extra;    /* bytes past RP_EXTRA_MAX, not kept */
+    /* Where the writes' last run of tw_loop_sendfile bytes begins in
+     * expected (SIZE_MAX: the writes do not end with one), and the
+     * error the connection was lost with (0: none, or not lost). */
+    size_t sf_from;
+    int64_t lost_err;
     rp_peer peer_end;    /* streams */
 } rp_tr;
 
@@ -174,6 +180,7 @@ static rp_tr *tr_find(rp *r, uint64_t id, bool make)
     if (!t)
         return NULL;
     t->id = id;
+    t->sf_from = SIZE_MAX;
     r->trs[r->ntr++] = t;
     return t;
 }
@@ -296,10 +303,16 @@ static int load(rp *r, const char *path, char *err, size_t errlen)
         case TW_REC_EOF:
         case TW_REC_LOST:
         case TW_REC_DGRAM:
+            if (ev.type == TW_REC_LOST)
+                tr->lost_err = ev.num;
             if (!tr->skip)
                 rc = add_act(r, &ev, tr);
             break;
         case TW_REC_WRITE:
+            if (!(ev.flags & TW_REC_F_SENDFILE))
+                tr->sf_from = SIZE_MAX;
+            else if (tr->sf_from == SIZE_MAX)
+                tr->sf_from = tr->expected.len;
             if (!(ev.flags & TW_REC_F_REDACTED))
                 rc = buf_add(&tr->expected, ev.data, n);
             else
@@ -626,6 +639,33 @@ static void differ(rp *r, const rp_tr *tr, uint64_t off, const char *what,
              gn ? gs : "nothing (the replay wrote no more)");
 }
 
+/* A connection lost to an error while tw_loop_sendfile sent: how far
+ * the file got before the reset depends on how fast the peer read, which
+ * the replay does not play (its peer reads at once). The writes agree if
+ * they do up to where the shorter side stops, and that is inside the
+ * file's bytes on both sides; said, not a difference. */
+static bool sendfile_cut(rp *r, const rp_tr *tr)
+{
+    if (tr->lost_err == 0 || tr->sf_from == SIZE_MAX)
+        return false;
+    size_t got = tr->got.len + tr->got_extra;
+    if (got == tr->expected.len || got < tr->sf_from)
+        return false;
+    assert(tr->sf_from <= tr->expected.len);
+    /* The bytes both sides have are the same (sizes only: nothing to
+     * compare). */
+    size_t both = got < tr->expected.len ? got : tr->expected.len;
+    if (!r->redacted &&
+        (tr->got.len < both || memcmp(tr->expected.p, tr->got.p, both) != 0))
+        return false;
+    char name[2 * TW_ADDR_STRLEN + 40];
+    name_tr(name, sizeof name, tr);
+    fprintf(r->out, "replay: %s: lost (%s) while a sendfile ran; it had sent %zu "
+            "bytes when recorded, %zu here (the peer's reading speed decides)\n",
+            name, tw_strerror((int)tr->lost_err), tr->expected.len, got);
+    return true;
+}
+
 static void compare(rp *r, const rp_tr *tr)
 {
     if (tr->kind == TW_TRANSPORT_DATAGRAM) {
@@ -647,6 +687,8 @@ static void compare(rp *r, const rp_tr *tr)
     }
     r->res->bytes_expected += tr->expected.len;
     r->res->bytes_got += tr->got.len + tr->got_extra;
+    if (sendfile_cut(r, tr))
+        return;
     if (r->redacted) {
         size_t got = tr->got.len + tr->got_extra;
         size_t off = tr->expected.len < got ? tr->expected.len : got;

@@ -13,7 +13,8 @@
  *   - redaction keeps sizes and times and no payload byte, and the
  *     replay says what it filled in and what it compared;
  *   - what tw_loop_sendfile sent is recorded as writes, by sendfile(2)
- *     and by its fallback, and replays;
+ *     and by its fallback, and replays; cut by a reset, it replays with
+ *     a note of where each side stopped;
  *   - a replay against a protocol that answers otherwise names the
  *     transport, the offset, and both bytes;
  *   - the replayed node's clock reads what the recorded loop's did;
@@ -177,6 +178,9 @@ typedef struct client {
     const char *pieces[4];
     char got[256];
     size_t got_len;
+    /* > 0: read this many bytes with a small receive buffer, then reset
+     * the connection while the server is still sending */
+    size_t reset_after;
     atomic_int done;
 } client;
 
@@ -186,11 +190,26 @@ static void *client_main(void *arg)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(c->port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int small = 4096;
+    if (fd >= 0 && c->reset_after)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
         for (int i = 0; i < 4 && c->pieces[i]; i++) {
             if (write(fd, c->pieces[i], strlen(c->pieces[i])) < 0)
                 break;
             usleep(50000);
+        }
+        if (c->reset_after) {
+            ssize_t n;
+            while (c->got_len < c->reset_after &&
+                   (n = read(fd, c->got + c->got_len, c->reset_after - c->got_len)) > 0)
+                c->got_len += (size_t)n;
+            usleep(100000); /* the server's sendfile fills what it can */
+            struct linger l = {.l_onoff = 1, .l_linger = 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+            close(fd); /* a reset */
+            c->done = 1;
+            return NULL;
         }
         shutdown(fd, SHUT_WR);
         ssize_t n;
@@ -681,6 +700,7 @@ static void test_sendfile_bytes_are_recorded(void **state)
     assert_non_null(f);
     assert_int_equal(fwrite(want + 4, 1, 200, f), 200);
     fclose(f);
+    char last_port[16] = "";
     for (int round = 0; round < 3; round++) {
         sf_fd = open(file, O_RDONLY);
         assert_true(sf_fd >= 0);
@@ -703,6 +723,7 @@ static void test_sendfile_bytes_are_recorded(void **state)
         char port[16], *text = NULL, err[512];
         size_t tlen = 0;
         snprintf(port, sizeof port, "%u", c.port);
+        memcpy(last_port, port, sizeof port);
         char *argv[] = {"sf-server", "--port", port, NULL};
         FILE *out = open_memstream(&text, &tlen);
         tw_replay_opts ro = {.out = out};
@@ -715,6 +736,111 @@ static void test_sendfile_bytes_are_recorded(void **state)
         close(sf_fd);
         sf_fd = -1;
     }
+    /* The file grew since: with no reset to cut it short, the longer
+     * sendfile is a difference (of sizes: the last recording is
+     * redacted). */
+    f = fopen(file, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite(want + 4, 1, 100, f), 100);
+    fclose(f);
+    sf_fd = open(file, O_RDONLY);
+    assert_true(sf_fd >= 0);
+    char err[512];
+    tw_replay_result res;
+    FILE *out = fopen("/dev/null", "w");
+    assert_non_null(out);
+    tw_replay_opts ro = {.out = out};
+    char *argv[] = {"sf-server", "--port", last_port, NULL};
+    assert_int_equal(tw_replay(path, &sf_app, 3, argv, &ro, &res, err, sizeof err), 1);
+    fclose(out);
+    assert_true(res.differ);
+    assert_int_equal(res.diff_offset, sizeof want);
+    close(sf_fd);
+    sf_fd = -1;
+}
+
+/* A client that resets while the server's sendfile runs: how far the
+ * file got is the peer's reading speed, which the replay does not play.
+ * The writes are marked as sendfile's, and the replay says where each
+ * side stopped instead of a difference; a file whose bytes changed since
+ * is still one. */
+static void test_sendfile_cut_by_a_reset_replays(void **state)
+{
+    (void)state;
+    char path[128], file[128];
+    path_in_dir(file, sizeof file, "big.dat");
+    enum { BIG = 16 << 20 };
+    uint8_t *data = malloc(BIG);
+    assert_non_null(data);
+    for (size_t i = 0; i < BIG; i++)
+        data[i] = (uint8_t)(i * 7 + (i >> 12));
+    FILE *f = fopen(file, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, BIG, f), BIG);
+    fclose(f);
+    sf_fd = open(file, O_RDONLY);
+    assert_true(sf_fd >= 0);
+    path_in_dir(path, sizeof path, "sfcut.rec");
+    client c = {.pieces = {"GET\n"}, .reset_after = 100};
+    record_run(path, (tw_record_opts){0}, sf_new, &c);
+    close(sf_fd);
+    /* The recording: HDR, then sendfile's bytes, marked, fewer than the
+     * file's; the connection lost to an error. */
+    char err[512];
+    tw_recording *r = tw_recording_open(path, err, sizeof err);
+    assert_non_null(r);
+    tw_rec_event ev;
+    size_t plain = 0, sent = 0;
+    int64_t lost = 0;
+    while (tw_recording_next(r, &ev) > 0) {
+        if (ev.type == TW_REC_WRITE && (ev.flags & TW_REC_F_SENDFILE)) {
+            assert_memory_equal(ev.data, data + sent, ev.len);
+            sent += ev.len;
+        } else if (ev.type == TW_REC_WRITE) {
+            assert_int_equal(sent, 0); /* HDR, before the file */
+            plain += ev.len;
+        } else if (ev.type == TW_REC_LOST) {
+            lost = ev.num;
+        }
+    }
+    tw_recording_close(r);
+    assert_int_equal(plain, 4);
+    assert_true(sent > 0 && sent < BIG);
+    assert_true(lost < 0);
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) { /* the file is not what was sent any more */
+            data[sent / 2] ^= 0xFF;
+            f = fopen(file, "wb");
+            assert_non_null(f);
+            assert_int_equal(fwrite(data, 1, BIG, f), BIG);
+            fclose(f);
+        }
+        sf_fd = open(file, O_RDONLY);
+        assert_true(sf_fd >= 0);
+        char port[16], *text = NULL;
+        size_t tlen = 0;
+        snprintf(port, sizeof port, "%u", c.port);
+        char *argv[] = {"sf-server", "--port", port, NULL};
+        FILE *out = open_memstream(&text, &tlen);
+        tw_replay_opts ro = {.out = out};
+        tw_replay_result res;
+        int rc = tw_replay(path, &sf_app, 3, argv, &ro, &res, err, sizeof err);
+        fclose(out);
+        close(sf_fd);
+        sf_fd = -1;
+        if (round == 0) {
+            if (rc != 0)
+                fail_msg("%s%s", err, text);
+            assert_non_null(strstr(text, "while a sendfile ran"));
+            assert_false(res.differ);
+        } else {
+            assert_int_equal(rc, 1);
+            assert_true(res.differ);
+            assert_int_equal(res.diff_offset, 4 + sent / 2);
+        }
+        free(text);
+    }
+    free(data);
 }
 
 /* ---- a difference, reported ---- */
@@ -1052,6 +1178,7 @@ int main(void)
         TW_TEST(test_max_bytes_stops_with_a_record_saying_so),
         TW_TEST(test_redacted_recording_keeps_sizes_only),
         TW_TEST(test_sendfile_bytes_are_recorded),
+        TW_TEST(test_sendfile_cut_by_a_reset_replays),
         TW_TEST(test_replay_names_the_first_difference),
         TW_TEST(test_tls_is_marked_and_not_replayed),
         TW_TEST(test_replay_starts_the_clock_where_the_recording_did),

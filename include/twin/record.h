@@ -107,6 +107,8 @@ enum {
     TW_REC_F_BUFFERED = 1u << 3, /* DATA: through get_buffer/buffer_updated */
     TW_REC_F_TLS = 1u << 4,      /* OPEN: a TLS connection (its records
                                     are the plaintext) */
+    TW_REC_F_SENDFILE = 1u << 5, /* WRITE: bytes tw_loop_sendfile sent
+                                    (how far it got depends on the peer) */
 };
 
 /* One record as read. The pointers are valid until the next call on the
