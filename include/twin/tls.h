@@ -35,6 +35,11 @@
  *   closed. abort() sends nothing. An EOF from the peer without
  *   close_notify is an EOF (asyncio's rule), and extra info
  *   "close_notify" says which it was.
+ * - data_received gets whole records (one or several, never a part of
+ *   one), as asyncio's SSL transport does: a simulated world's cut
+ *   deliveries (tw_sim_opts.chunk_split_probability) cut the encrypted
+ *   stream under them, so the plaintext is cut where the peer's writes
+ *   were (and every 16 KiB within a long one).
  * - Flow control is the plain stream's: the write buffer size counts the
  *   plaintext not yet encrypted plus the records not yet taken by the
  *   connection under it; pause_writing and resume_writing follow the same
