@@ -275,6 +275,12 @@ static void test_unknown_app(void **state)
                  "app 'echo-load' rejected its arguments");
     expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
                  "echo-load\n    args: [--frobnicate]\n", 6, 11, "--frobnicate");
+    /* --help among them: said as such, not as a start that failed with
+     * "usage: ..." and ECANCELED */
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
+                 "echo-load\n    args: [--help]\n", 6, 11,
+                 "app 'echo-load' was given --help: a scenario runs the app (`apps` "
+                 "lists its options)");
     /* Good options, a start that fails all the same: not the arguments'
      * fault, and said so (two servers of one node on one port). */
     expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    apps:\n"
