@@ -129,6 +129,7 @@ $(BUILD)/bench/ns3_udp_echo: bench/ns3_udp_echo.cc
 # on both backends.
 check-proto:
 	@./tools/check-proto.sh
+	@./tools/check-readme.sh $(CC)
 
 test: check-deps
 	@$(MAKE) --no-print-directory check-proto
@@ -227,6 +228,8 @@ install: all
 	ln -sf libtwin.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libtwin.so
 	install -m 755 $(BUILD)/twin $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/twin
+	install -m 644 fuzz/standalone/main.c $(DESTDIR)$(PREFIX)/share/twin/fuzz_main.c
 	sed -e 's|@PREFIX@|$(PREFIX)|g' twin.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/twin.pc
 
 clean:

@@ -29,11 +29,11 @@
 
 #include "apps/pattern.h"
 #include "apps/redial.h"
-#include "proto/tls_app.h"
 #include "twin/mix.h"
 #include "twin/app.h"
 #include "twin/opts.h"
 #include "twin/parse.h"
+#include "twin/tls.h"
 #include "twin/twin.h"
 
 typedef struct load {
@@ -44,7 +44,7 @@ typedef struct load {
     uint64_t messages, size_max, seed, attempts_max;
     tw_ns timeout, retry;
     bool no_reconnect, quiet;
-    tw__tls_app tls_opts; /* --tls...: every connection is TLS */
+    tw_tls_app tls_opts; /* --tls...: every connection is TLS */
     tw_tls_ctx *tls;
     /* progress */
     apps_redial dial; /* and the connection: dial.conn */
@@ -230,7 +230,7 @@ static const tw_opt load_table[] = {
     {.name = "seed", TW_OPT_FIELD(TW_OPT_U64, load, seed),
      .help = "varies the messages (default 0)"},
     {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, load, quiet), .help = "no output"},
-    {.kind = TW_OPT_INCLUDE, .sub = tw__tls_client_opts,
+    {.kind = TW_OPT_INCLUDE, .sub = tw_tls_client_opts,
      .off = offsetof(load, tls_opts)},
     {0},
 };
@@ -249,7 +249,7 @@ static int load_start(tw_loop *loop, int argc, char **argv, FILE *out,
     int rc = tw_opts_parse(load_table, a, argc, argv, out);
     bool quiet = a->quiet;
     if (rc == 0)
-        a->tls = tw__tls_app_ctx(&a->tls_opts, TW_TLS_CLIENT, "echo-load", out,
+        a->tls = tw_tls_app_ctx(&a->tls_opts, TW_TLS_CLIENT, "echo-load", out,
                                  quiet, &rc);
     if (rc < 0) {
         free(a);

@@ -298,14 +298,17 @@ static int cmd_run(int argc, char **argv)
         return 1;
     }
     int rc = app->start(loop, argc, argv, out, &state);
-    app_out_release(out, &held, rc < 0 ? stderr : stdout);
+    /* --help (tw_opts_parse's -ECANCELED) was asked for: the usage the
+     * app wrote is the answer, on stdout, and nothing failed. */
+    bool help = rc == -ECANCELED;
+    app_out_release(out, &held, rc < 0 && !help ? stderr : stdout);
     if (rc < 0) {
         if (rc == -EINVAL)
             fprintf(stderr, "usage: %s run %s [OPTIONS]\n%s", prog_name, app->name,
                     app->usage ? app->usage : "");
         fclose(out);
         tw_loop_free(loop);
-        return 2;
+        return help ? 0 : 2;
     }
     pthread_t th;
     bool have_thread = pthread_create(&th, NULL, signal_thread, loop) == 0;

@@ -437,8 +437,18 @@ int tw_cli_recording(int argc, char **argv)
                 return 2;
             }
             i++;
-        } else
+        } else {
+            /* Say which word is wrong before the usage: a file name after
+             * --to-test (which writes on stdout) is the likely one. */
+            if (strcmp(argv[i], "--to-fuzz-seed") == 0 || strcmp(argv[i], "--transport") == 0)
+                fprintf(stderr, "%s recording: %s needs a value\n", cli_name(), argv[i]);
+            else if (argv[i][0] == '-')
+                fprintf(stderr, "%s recording: unknown option '%s'\n", cli_name(), argv[i]);
+            else
+                fprintf(stderr, "%s recording: unexpected argument '%s'%s\n", cli_name(),
+                        argv[i], test ? " (--to-test writes the test on stdout: > FILE)" : "");
             return recording_usage();
+        }
     }
     if (seed_out && test) {
         fprintf(stderr, "%s recording: --to-fuzz-seed and --to-test: pick one\n",

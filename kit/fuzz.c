@@ -20,6 +20,8 @@
  * its virtual clock) is the same code a simulated or real connection
  * runs.
  */
+#include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +141,33 @@ typedef struct fz_run {
     tw_addr from; /* the peer, for datagrams */
     FILE *tr;     /* opts->trace, or stderr under TWIN_FUZZ_TRACE */
     size_t chunks;
+    struct fz_out *out; /* check_cuts: every byte written, kept */
 } fz_run;
+
+/* What one run wrote, for check_cuts. */
+typedef struct fz_out {
+    uint8_t *b;
+    size_t len, cap;
+    bool failed; /* no memory: nothing to compare */
+} fz_out;
+
+static void out_add(fz_out *o, const void *data, size_t len)
+{
+    if (o->failed)
+        return;
+    if (o->len + len > o->cap) {
+        size_t cap = (o->len + len) * 2;
+        uint8_t *b = realloc(o->b, cap);
+        if (!b) {
+            o->failed = true;
+            return;
+        }
+        o->b = b;
+        o->cap = cap;
+    }
+    memcpy(o->b + o->len, data, len);
+    o->len += len;
+}
 
 /* ---- the trace of a run (opts->trace) ---- */
 
@@ -213,6 +241,8 @@ static void output(fz_run *fz, const void *data, size_t len)
         fputc('\n', fz->tr);
     }
     fz->st.bytes_out += len;
+    if (fz->out)
+        out_add(fz->out, data, len);
     if (fz->o->on_output)
         fz->o->on_output(fz->o->output_arg, data, len);
 }
@@ -539,14 +569,15 @@ static tw_sim *new_world(const tw_fuzz_opts *o, FILE *tr)
     return tw_sim_new(o->seed, &so);
 }
 
-int tw_fuzz_protocol(tw_protocol_factory factory, void *arg,
-                     const uint8_t *data, size_t size,
-                     const tw_fuzz_opts *opts)
+/* One run; its output kept in *out when out is not NULL, and whether
+ * the protocol was a datagram one in *dgram. */
+static int fuzz_run(tw_protocol_factory factory, void *arg, const uint8_t *data,
+                    size_t size, const tw_fuzz_opts *opts, fz_out *out, bool *dgram)
 {
-    static const tw_fuzz_opts defaults;
     fz_run fz;
     memset(&fz, 0, sizeof fz);
-    fz.o = opts ? opts : &defaults;
+    fz.o = opts;
+    fz.out = out;
     fz.linger = fz.o->linger_ns > 0 ? fz.o->linger_ns : FZ_LINGER_NS;
     fz.budget = FZ_SLOW_BYTES;
     parse_input(&fz, data, size);
@@ -597,5 +628,83 @@ out:
         rc = -EPROTO;
     if (fz.o->stats)
         *fz.o->stats = fz.st;
+    if (dgram)
+        *dgram = fz.dgram;
+    return rc;
+}
+
+/* The first byte where a and b differ (their common length if none). */
+static size_t first_difference(const fz_out *a, const fz_out *b)
+{
+    size_t n = a->len < b->len ? a->len : b->len, i = 0;
+    while (i < n && a->b[i] == b->b[i])
+        i++;
+    return i;
+}
+
+/* check_cuts: the payload again in one chunk; a violation if the
+ * protocol wrote otherwise. */
+static int check_cuts(tw_protocol_factory factory, void *arg, const uint8_t *data,
+                      size_t size, const tw_fuzz_opts *o, const fz_out *cut)
+{
+    size_t ncuts = data[0] & 0x1f;
+    if (ncuts > size - 1)
+        ncuts = size - 1;
+    assert(ncuts > 0);
+    uint8_t *one = malloc(size - ncuts);
+    if (!one)
+        return 0; /* nothing to compare against */
+    one[0] = data[0] & 0xe0; /* no cuts; the same end and pacing */
+    memcpy(one + 1, data + 1 + ncuts, size - 1 - ncuts);
+    tw_fuzz_opts o2 = *o;
+    o2.on_output = NULL;
+    o2.stats = NULL;
+    o2.check_cuts = false;
+    fz_out whole = {0};
+    int rc = fuzz_run(factory, arg, one, size - ncuts, &o2, &whole, NULL);
+    free(one);
+    if (rc == 0 && !whole.failed && (whole.len != cut->len || first_difference(cut, &whole) < cut->len)) {
+        size_t at = first_difference(cut, &whole);
+        char *text = NULL, msg[256];
+        size_t tlen = 0;
+        FILE *f = open_memstream(&text, &tlen);
+        if (f) {
+            fprintf(f, "fuzz: the output depends on the cuts: with the input's %zu cut(s) the "
+                       "protocol wrote %zu bytes, with the payload in one chunk %zu; from byte "
+                       "%zu: ", ncuts, cut->len, whole.len, at);
+            tr_bytes(f, cut->b + at, cut->len - at > 32 ? 32 : cut->len - at);
+            fputs(" against ", f);
+            tr_bytes(f, whole.b + at, whole.len - at > 32 ? 32 : whole.len - at);
+            fclose(f);
+        }
+        snprintf(msg, sizeof msg, "%s", text ? text : "fuzz: the output depends on the cuts");
+        free(text);
+        if (o->stats && !o->stats->violation[0])
+            snprintf(o->stats->violation, sizeof o->stats->violation, "%s", msg);
+        if (!o->on_violation) {
+            fprintf(stderr, "%s\n", msg);
+            abort(); /* a fuzzer keeps the input that did this */
+        }
+        o->on_violation(o->violation_arg, msg);
+        rc = -EPROTO;
+    }
+    free(whole.b);
+    return rc;
+}
+
+int tw_fuzz_protocol(tw_protocol_factory factory, void *arg,
+                     const uint8_t *data, size_t size,
+                     const tw_fuzz_opts *opts)
+{
+    static const tw_fuzz_opts defaults;
+    const tw_fuzz_opts *o = opts ? opts : &defaults;
+    if (!o->check_cuts || size < 2 || (data[0] & 0x1f) == 0)
+        return fuzz_run(factory, arg, data, size, o, NULL, NULL);
+    fz_out cut = {0};
+    bool dgram = false;
+    int rc = fuzz_run(factory, arg, data, size, o, &cut, &dgram);
+    if (rc == 0 && !dgram && !cut.failed)
+        rc = check_cuts(factory, arg, data, size, o, &cut);
+    free(cut.b);
     return rc;
 }

@@ -9,11 +9,11 @@
 #include <string.h>
 
 #include "proto/serving.h"
-#include "proto/tls_app.h"
 #include "twin/app.h"
 #include "twin/echo.h"
 #include "twin/opts.h"
 #include "twin/parse.h"
+#include "twin/tls.h"
 #include "twin/twin.h"
 
 /* ---- server ---- */
@@ -266,7 +266,7 @@ typedef struct server_opts {
     const char *host, *path;
     uint16_t port;
     bool keep, quiet;
-    tw__tls_app tls;
+    tw_tls_app tls;
 } server_opts;
 
 static const tw_opt server_table[] = {
@@ -281,7 +281,7 @@ static const tw_opt server_table[] = {
      .help = "keep echoing instead of closing after one echo"},
     {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, server_opts, quiet),
      .help = "no per-connection output"},
-    {.kind = TW_OPT_INCLUDE, .sub = tw__tls_server_opts,
+    {.kind = TW_OPT_INCLUDE, .sub = tw_tls_server_opts,
      .off = offsetof(server_opts, tls)},
     {0},
 };
@@ -295,13 +295,13 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
     int rc = tw_opts_parse(server_table, &o, argc, argv, out);
     if (rc < 0)
         return rc;
-    bool tls_on = tw__tls_app_on(&o.tls);
+    bool tls_on = tw_tls_app_on(&o.tls);
     if (o.path && tls_on) {
         fprintf(out, "echo-server: no TLS over --unix '%s'\n", o.path);
         return -EINVAL;
     }
     const char *host = o.host, *path = o.path;
-    tw_tls_ctx *ctx = tw__tls_app_ctx(&o.tls, TW_TLS_SERVER, "echo-server", out,
+    tw_tls_ctx *ctx = tw_tls_app_ctx(&o.tls, TW_TLS_SERVER, "echo-server", out,
                                       o.quiet, &rc);
     if (rc < 0)
         return rc;
@@ -370,7 +370,7 @@ typedef struct client_opts {
     const char *path, *msg;
     unsigned count;
     bool quiet;
-    tw__tls_app tls;
+    tw_tls_app tls;
 } client_opts;
 
 static const tw_opt client_table[] = {
@@ -384,7 +384,7 @@ static const tw_opt client_table[] = {
      .help = "send it N times (default 1)"},
     {.name = "quiet", TW_OPT_FIELD(TW_OPT_FLAG, client_opts, quiet),
      .help = "no output"},
-    {.kind = TW_OPT_INCLUDE, .sub = tw__tls_client_opts,
+    {.kind = TW_OPT_INCLUDE, .sub = tw_tls_client_opts,
      .off = offsetof(client_opts, tls)},
     {0},
 };
@@ -398,7 +398,7 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
     int rc = tw_opts_parse(client_table, &o, argc, argv, out);
     if (rc < 0)
         return rc;
-    if (!*o.msg || (o.path && tw__tls_app_on(&o.tls))) {
+    if (!*o.msg || (o.path && tw_tls_app_on(&o.tls))) {
         fprintf(out, "echo-client: %s\n",
                 *o.msg ? "no TLS over --unix" : "empty message");
         return -EINVAL;
@@ -408,7 +408,7 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
     bool quiet = o.quiet;
     tw_echo_client_cfg cfg = {.message = o.msg, .count = o.count,
                               .log = quiet ? NULL : out};
-    tw_tls_ctx *ctx = tw__tls_app_ctx(&o.tls, TW_TLS_CLIENT, "echo-client", out,
+    tw_tls_ctx *ctx = tw_tls_app_ctx(&o.tls, TW_TLS_CLIENT, "echo-client", out,
                                       quiet, &rc);
     if (rc < 0)
         return rc;

@@ -55,6 +55,11 @@ static int check_app(sc_yaml *y, tw_loop *loop, const sc_app *app,
     free(out_text);
     yaml_node_t fake = {.start_mark = {.line = (size_t)app->pos.line - 1,
                                        .column = (size_t)app->pos.col - 1}};
+    /* --help (tw_opts_parse's -ECANCELED) asks for the usage, which a
+     * scenario has no place to show. */
+    if (rc == -ECANCELED)
+        return sc_fail(y, &fake, "app '%s' was given --help: a scenario runs the app "
+                       "(`apps` lists its options)", app->argv[0]);
     /* -EINVAL is a bad command line; anything else is a start that
      * failed with good options (a port two apps of the node both want). */
     if (rc != -EINVAL)

@@ -328,6 +328,13 @@ void tw_scenario_describe(const tw_scenario *sc, FILE *f)
             tw_format_duration(sc->world.connect_timeout ? sc->world.connect_timeout
                                                          : full.connect_timeout_ns, b, sizeof b),
             sc->world.buggify ? "on" : "off");
+    /* How deliveries are cut is what a parser's bugs depend on most, so
+     * it is printed with the rest (-1 in the file's model: not given). */
+    fprintf(f, "  deliveries: chunk_split %g, chunk_max %" PRIu32 " B, segment_max %" PRIu32
+               " B\n",
+            sc->world.chunk_split >= 0 ? sc->world.chunk_split : full.chunk_split_probability,
+            sc->world.chunk_max ? sc->world.chunk_max : full.chunk_bytes_max,
+            sc->world.segment_max ? sc->world.segment_max : full.segment_bytes_max);
     for (int i = 0; i < sc->nfaults; i++) {
         char d[160];
         fprintf(f, "  fault #%d: %s%s\n", i,

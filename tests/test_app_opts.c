@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "twin/real.h"
 #include "twin/scenario.h"
 #include "twin/sim.h"
+#include "twin/tls.h"
 
 /* ---- helpers ---- */
 
@@ -584,6 +586,79 @@ static int record_start(tw_loop *loop, void *arg)
     return 0;
 }
 
+/* ---- an app's own --tls options (twin/tls.h) ---- */
+
+typedef struct tls_user {
+    uint16_t port;
+    tw_tls_app tls;
+} tls_user;
+
+static const tw_opt tls_server_table[] = {
+    {.name = "port", TW_OPT_FIELD(TW_OPT_PORT, tls_user, port), .def = "80"},
+    {.kind = TW_OPT_INCLUDE, .sub = tw_tls_server_opts, .off = offsetof(tls_user, tls)},
+    {0},
+};
+
+static const tw_opt tls_client_table[] = {
+    {.name = "port", TW_OPT_FIELD(TW_OPT_PORT, tls_user, port), .def = "80"},
+    {.kind = TW_OPT_INCLUDE, .sub = tw_tls_client_opts, .off = offsetof(tls_user, tls)},
+    {0},
+};
+
+/* A table of one's own takes the built-in apps' TLS options, and the
+ * context comes from them with the built-in apps' messages. */
+static void test_tls_options_in_an_own_table(void **state)
+{
+    (void)state;
+    words w;
+    char msg[512];
+    tls_user u;
+    memset(&u, 0, sizeof u);
+    assert_int_equal(parse_line(tls_server_table, &u, &w, "my-server --port 443 "
+                                "--tls-test-cert localhost", msg, sizeof msg), 0);
+    assert_int_equal(u.port, 443);
+    assert_string_equal(u.tls.opts.test_cert, "localhost");
+    assert_true(tw_tls_app_on(&u.tls));
+    int err = 1;
+    tw_tls_ctx *ctx = tw_tls_app_ctx(&u.tls, TW_TLS_SERVER, "my-server", stderr, true, &err);
+    assert_non_null(ctx);
+    assert_int_equal(err, 0);
+    assert_int_equal(tw_tls_ctx_role(ctx), TW_TLS_SERVER);
+    tw_tls_ctx_free(ctx);
+    /* none given: no context, no error */
+    memset(&u, 0, sizeof u);
+    assert_int_equal(parse_line(tls_server_table, &u, &w, "my-server", msg, sizeof msg), 0);
+    assert_false(tw_tls_app_on(&u.tls));
+    assert_null(tw_tls_app_ctx(&u.tls, TW_TLS_SERVER, "my-server", stderr, true, &err));
+    assert_int_equal(err, 0);
+    /* a key without its certificate: said, a bad option */
+    memset(&u, 0, sizeof u);
+    assert_int_equal(parse_line(tls_server_table, &u, &w, "my-server --tls-key k.pem", msg,
+                                sizeof msg), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    assert_null(tw_tls_app_ctx(&u.tls, TW_TLS_SERVER, "my-server", out, true, &err));
+    fclose(out);
+    assert_int_equal(err, -EINVAL);
+    assert_string_equal(text, "my-server: --tls-key needs --tls-cert\n");
+    free(text);
+    /* the client's side, its options named in the usage */
+    memset(&u, 0, sizeof u);
+    assert_int_equal(parse_line(tls_client_table, &u, &w, "my-client --tls-test-ca "
+                                "--tls-name svc", msg, sizeof msg), 0);
+    assert_true(u.tls.opts.test_ca);
+    assert_string_equal(u.tls.opts.server_name, "svc");
+    ctx = tw_tls_app_ctx(&u.tls, TW_TLS_CLIENT, "my-client", stderr, true, &err);
+    assert_non_null(ctx);
+    tw_tls_ctx_free(ctx);
+    char usage[2048];
+    tw_opts_format_usage(tls_client_table, usage, sizeof usage);
+    assert_non_null(strstr(usage, "  --tls-test-ca "));
+    assert_non_null(strstr(usage, "  --tls-no-verify "));
+}
+
 static void test_restarts_in_a_world(void **state)
 {
     (void)state;
@@ -710,6 +785,7 @@ int main(void)
         TW_TEST(test_usage_text),
         TW_TEST(test_builtin_tables),
         TW_TEST(test_builtin_messages),
+        TW_TEST(test_tls_options_in_an_own_table),
         TW_TEST(test_restarts_in_a_world),
         TW_TEST(test_restarts_in_a_scenario),
     };

@@ -113,6 +113,24 @@ static void test_bad_usage(void **state)
     assert_non_null(strstr(out, "Connect failed"));
 }
 
+/* `twin run APP --help` answers with the app's usage once, on stdout, and
+ * exit status 0: it was asked for, nothing failed (it went to stderr with
+ * status 2, as a bad option does). */
+static void test_run_app_help(void **state)
+{
+    (void)state;
+    char cmd[512], out[4096];
+    snprintf(cmd, sizeof cmd, "%s run echo-server --help 2>/dev/null", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    const char *u = strstr(out, "usage: echo-server [OPTIONS]\n");
+    assert_non_null(u);
+    assert_null(strstr(u + 1, "usage:"));
+    assert_non_null(strstr(out, "  --port PORT"));
+    snprintf(cmd, sizeof cmd, "%s run echo-server --help 2>&1 >/dev/null", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    assert_string_equal(out, "");
+}
+
 /* Messages that name what is wrong, on stderr where the usage goes (each
  * command reads stderr only: 2>&1 >/dev/null). */
 static void test_messages_say_what_is_wrong(void **state)
@@ -385,6 +403,7 @@ int main(void)
         cmocka_unit_test_teardown(test_nc_against_echo_server, tw_cli_teardown),
         cmocka_unit_test_teardown(test_echo_client_against_socat, tw_cli_teardown),
         cmocka_unit_test_teardown(test_bad_usage, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_run_app_help, tw_cli_teardown),
         cmocka_unit_test_teardown(test_busy_poll_option, tw_cli_teardown),
         cmocka_unit_test_teardown(test_server_host_names, tw_cli_teardown),
         cmocka_unit_test_teardown(test_unix_path_in_use, tw_cli_teardown),

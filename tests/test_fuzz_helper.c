@@ -601,6 +601,97 @@ static void test_fuzz_crash_depends_on_cuts_and_default_aborts(void **state)
     assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
+/* ---- check_cuts: the output must not depend on the cuts ---- */
+
+/* Writes one '.' per data_received: its output is the number of chunks. */
+static void dots_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    (void)d;
+    (void)n;
+    tw_transport_write(((rec *)p)->t, ".", 1);
+}
+
+static void dots_made(tw_protocol *p, tw_transport *t) { ((rec *)p)->t = t; }
+
+static const tw_protocol_ops dots_ops = {.connection_made = dots_made,
+                                         .data_received = dots_data};
+
+static int loops_made;
+static void count_loop(void *arg, tw_loop *loop)
+{
+    (void)arg;
+    (void)loop;
+    loops_made++;
+}
+
+static void test_fuzz_check_cuts_finds_output_that_depends_on_cuts(void **state)
+{
+    (void)state;
+    uint8_t in[128];
+    const uint8_t cuts[] = {2};
+    size_t n = input(in, 0, cuts, 1, "abcdefgh", 8); /* chunks of 3 bytes: 3 calls */
+    static rec r;
+    memset(&r, 0, sizeof r);
+    r.base.ops = &dots_ops;
+    seen v = {0};
+    sink s = {0};
+    tw_fuzz_stats st;
+    tw_fuzz_opts o = {.on_violation = seen_violation, .violation_arg = &v,
+                      .on_output = sink_out, .output_arg = &s, .stats = &st,
+                      .on_loop = count_loop, .check_cuts = true};
+    loops_made = 0;
+    assert_int_equal(tw_fuzz_protocol(rec_factory, &r, in, n, &o), -EPROTO);
+    assert_int_equal(v.count, 1);
+    if (!strstr(v.first, "fuzz: the output depends on the cuts: with the input's 1 cut(s) "
+                         "the protocol wrote 3 bytes, with the payload in one chunk 1; "
+                         "from byte 1: \"..\" against \"\""))
+        fail_msg("%s", v.first);
+    assert_string_equal(st.violation, v.first);
+    assert_int_equal(loops_made, 2); /* the second run, a world of its own */
+    assert_int_equal(s.len, 3);      /* on_output heard the first run only */
+    free(s.data);
+    /* without check_cuts, nothing is said */
+    memset(&r, 0, sizeof r);
+    r.base.ops = &dots_ops;
+    o.check_cuts = false;
+    memset(&v, 0, sizeof v);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(tw_fuzz_protocol(rec_factory, &r, in, n, &o), 0);
+    assert_int_equal(v.count, 0);
+    free(s.data);
+}
+
+static void test_fuzz_check_cuts_passes_what_does_not_depend_on_them(void **state)
+{
+    (void)state;
+    uint8_t in[128];
+    const uint8_t cuts[] = {4, 0, 17};
+    size_t plen = strlen(text);
+    size_t n = input(in, 0, cuts, 3, text, plen);
+    tw_echo_server_cfg cfg = {.keep_open = true};
+    seen v = {0};
+    tw_fuzz_opts o = {.on_violation = seen_violation, .violation_arg = &v,
+                      .on_loop = count_loop, .check_cuts = true};
+    loops_made = 0;
+    assert_int_equal(tw_fuzz_protocol(tw_echo_server_factory, &cfg, in, n, &o), 0);
+    assert_int_equal(v.count, 0);
+    assert_int_equal(loops_made, 2);
+    /* a datagram protocol: a chunk is a datagram, no second run */
+    tw_udp_echo_server_cfg ucfg = {0};
+    loops_made = 0;
+    assert_int_equal(tw_fuzz_protocol(tw_udp_echo_server_factory, &ucfg, in, n, &o), 0);
+    assert_int_equal(loops_made, 1);
+    /* an input with no cuts has nothing to compare */
+    static rec r;
+    memset(&r, 0, sizeof r);
+    r.base.ops = &dots_ops;
+    n = input(in, 0, NULL, 0, "abcdefgh", 8);
+    loops_made = 0;
+    assert_int_equal(tw_fuzz_protocol(rec_factory, &r, in, n, &o), 0);
+    assert_int_equal(loops_made, 1);
+    assert_int_equal(v.count, 0);
+}
+
 /* ---- the schedule feed ---- */
 
 static void test_prng_feed_steers_each_draw_then_falls_back(void **state)
@@ -698,6 +789,8 @@ int main(void)
         TW_TEST(test_fuzz_catches_read_past_the_chunk),
         TW_TEST(test_fuzz_catches_pointer_kept_past_the_call),
         TW_TEST(test_fuzz_crash_depends_on_cuts_and_default_aborts),
+        TW_TEST(test_fuzz_check_cuts_finds_output_that_depends_on_cuts),
+        TW_TEST(test_fuzz_check_cuts_passes_what_does_not_depend_on_them),
         TW_TEST(test_prng_feed_steers_each_draw_then_falls_back),
         TW_TEST(test_sim_prng_bytes_choose_the_schedule),
     };

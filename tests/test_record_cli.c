@@ -353,6 +353,18 @@ static void test_recording_dump_seed_and_replay_options(void **state)
     assert_int_equal(run_fmt(out, sizeof out, "%s recording %s/op.rec --to-test --to-fuzz-seed x",
                              tw_cli_twin, dir), 2);
     assert_non_null(strstr(out, "--to-fuzz-seed and --to-test: pick one"));
+    /* a word it does not take is named before the usage; a file after
+     * --to-test is told where the test goes */
+    assert_int_equal(run_fmt(out, sizeof out, "%s recording %s/op.rec --to-test t.c",
+                             tw_cli_twin, dir), 2);
+    assert_non_null(strstr(out, "recording: unexpected argument 't.c' (--to-test writes the "
+                                "test on stdout: > FILE)\nusage: "));
+    assert_int_equal(run_fmt(out, sizeof out, "%s recording %s/op.rec --to-fuzz-seed",
+                             tw_cli_twin, dir), 2);
+    assert_non_null(strstr(out, "recording: --to-fuzz-seed needs a value\n"));
+    assert_int_equal(run_fmt(out, sizeof out, "%s recording %s/op.rec --to-tset",
+                             tw_cli_twin, dir), 2);
+    assert_non_null(strstr(out, "recording: unknown option '--to-tset'\n"));
     assert_int_equal(run_fmt(out, sizeof out, "%s recording %s/op.rec --transport t0",
                              tw_cli_twin, dir), 2);
     assert_non_null(strstr(out, "bad --transport 't0'"));

@@ -228,6 +228,35 @@ static void test_describe_swarm_drift(void **state)
         fail_msg("no drift in:\n%s", text);
 }
 
+/* The description says how deliveries are cut, the setting a parser's
+ * bugs hang on: the defaults when the file gives none, else the file's
+ * (it was left out, so chunk_split: 100% did not show in what a run
+ * printed). */
+static void test_describe_chunking(void **state)
+{
+    (void)state;
+    char text[64 << 10];
+    const char *const nets[] = {"network: {latency: 1ms}\n",
+                                "network: {chunk_split: 100%, chunk_max: 1KiB, "
+                                "segment_max: 2KiB}\n",
+                                "network: {chunk_split: 0}\n"};
+    const char *const want[] = {"  deliveries: chunk_split 0.25, chunk_max 262144 B, "
+                                "segment_max 65536 B\n",
+                                "  deliveries: chunk_split 1, chunk_max 1024 B, "
+                                "segment_max 2048 B\n",
+                                "  deliveries: chunk_split 0, "};
+    for (int i = 0; i < 3; i++) {
+        tw_scenario *sc = expect_ok(cat(good_head, nets[i]));
+        FILE *f = fmemopen(text, sizeof text, "w");
+        assert_non_null(f);
+        tw_scenario_describe(sc, f);
+        fclose(f);
+        tw_scenario_free(sc);
+        if (!strstr(text, want[i]))
+            fail_msg("no '%s' in:\n%s", want[i], text);
+    }
+}
+
 static void test_unknown_app(void **state)
 {
     (void)state;
@@ -246,6 +275,12 @@ static void test_unknown_app(void **state)
                  "app 'echo-load' rejected its arguments");
     expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
                  "echo-load\n    args: [--frobnicate]\n", 6, 11, "--frobnicate");
+    /* --help among them: said as such, not as a start that failed with
+     * "usage: ..." and ECANCELED */
+    expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    app: "
+                 "echo-load\n    args: [--help]\n", 6, 11,
+                 "app 'echo-load' was given --help: a scenario runs the app (`apps` "
+                 "lists its options)");
     /* Good options, a start that fails all the same: not the arguments'
      * fault, and said so (two servers of one node on one port). */
     expect_error("duration: 1s\nnodes:\n  - name: a\n    addr: 10.0.0.1\n    apps:\n"
@@ -777,6 +812,7 @@ int main(void)
         TW_TEST(test_unknown_key),
         TW_TEST(test_describe_bandwidth),
         TW_TEST(test_describe_swarm_drift),
+        TW_TEST(test_describe_chunking),
         TW_TEST(test_unknown_key_is_answered_with_the_near_one_or_all),
         TW_TEST(test_parse_distance),
         TW_TEST(test_parse_guess),

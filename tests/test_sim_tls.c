@@ -53,11 +53,16 @@ static int server_start(tw_loop *loop, void *arg)
                                 443, NULL, w->sctx, &w->srv);
 }
 
+/* The next world's chunk_split_probability (0: the default). */
+static double world_chunk_split;
+
 static void world_new(world *w, uint64_t seed, double loss)
 {
     memset(w, 0, sizeof *w);
     tw_sim_opts o;
     tw_sim_opts_default(&o);
+    if (world_chunk_split)
+        o.chunk_split_probability = world_chunk_split;
     o.net.latency = (tw_sim_dist){.kind = TW_SIM_DIST_UNIFORM,
                                   .min_ns = TW_MS(1), .max_ns = TW_MS(3)};
     o.net.loss_probability = loss;
@@ -213,6 +218,47 @@ static void test_tls_under_loss(void **state)
         tw_sim_stats st;
         tw_sim_get_stats(w.sim, &st);
         assert_true(st.losses > 0);
+        world_free(&w);
+    }
+}
+
+/* ---- deliveries are whole records ---- */
+
+static int cut_records;
+static void count_cut_records(rec *r, const uint8_t *d, size_t n)
+{
+    (void)d;
+    if (n % 16384 != 0)
+        cut_records++;
+    close_when_all_back(r, d, n);
+}
+
+/* chunk_split cuts the encrypted stream; the protocol over it gets whole
+ * records, as asyncio's SSL transport gives them (one SSL_read per record,
+ * never a part of one): with every delivery of the connection under it
+ * cut, each data_received still holds whole 16 KiB records. So a parser's
+ * cuts over TLS are those of its peer's writes (README, "TLS"). */
+static void test_tls_deliveries_are_whole_records(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        world w;
+        world_chunk_split = 1; /* every delivery of the stream under TLS cut */
+        world_new(&w, seed, 0);
+        world_chunk_split = 0;
+        world_connect(&w);
+        assert_int_equal(w.cli.res.err, 0);
+        want_back = 8 * 16384; /* eight full records */
+        cut_records = 0;
+        w.cli.r.on_data = count_cut_records;
+        write_pattern(w.cli.r.t, want_back);
+        for (int i = 0; i < 600 && !w.cli.r.done; i++)
+            tw_sim_run_for(w.sim, TW_MS(100));
+        assert_true(w.cli.r.done);
+        assert_int_equal(w.cli.r.total, want_back);
+        assert_false(w.cli.r.mismatch);
+        assert_int_equal(cut_records, 0);
+        assert_true(w.cli.r.data_calls >= 1);
         world_free(&w);
     }
 }
@@ -435,6 +481,7 @@ int main(void)
         TW_TEST(test_same_seed_same_trace_hash),
         TW_TEST(test_fixed_generator_draws_as_the_sim_prng),
         TW_TEST(test_tls_under_loss),
+        TW_TEST(test_tls_deliveries_are_whole_records),
         TW_TEST(test_tls_reset_mid_transfer),
         TW_TEST(test_tls_server_crash_and_restart),
         TW_TEST(test_tls_keepalive_finds_a_dead_peer),

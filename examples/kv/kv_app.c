@@ -40,7 +40,7 @@ static int server_start(tw_loop *loop, int argc, char **argv, FILE *out,
     server_opts o = {0};
     int rc = tw_opts_parse(server_table, &o, argc, argv, out);
     if (rc < 0)
-        return -EINVAL;
+        return rc; /* -EINVAL, or -ECANCELED after --help's usage */
     kv_server_app *a = calloc(1, sizeof *a);
     if (!a || !(a->store = kv_store_new())) {
         free(a);
@@ -125,8 +125,9 @@ static int client_start(tw_loop *loop, int argc, char **argv, FILE *out,
                         void **state)
 {
     client_opts o = {0};
-    if (tw_opts_parse(client_table, &o, argc, argv, out) < 0)
-        return -EINVAL;
+    int rc = tw_opts_parse(client_table, &o, argc, argv, out);
+    if (rc < 0)
+        return rc;
     kv_client_cfg cfg = {.host = o.connect.host, .port = o.connect.port,
                          .ops = o.ops, .reply_timeout = o.timeout,
                          .retry = o.retry, .log = o.verbose ? out : NULL};

@@ -27,7 +27,9 @@ typedef struct tw_app {
      * goes to out. On success *state is the app's and 0 is returned; on
      * error a message is written to out, nothing is left open, and a
      * negative errno (-EINVAL for bad options: `twin run` then prints the
-     * usage after the message) is returned.
+     * usage after the message) is returned. tw_opts_parse's -ECANCELED
+     * (it wrote the usage for --help) is returned as it is: `twin run`
+     * then shows that usage on stdout and exits 0.
      *
      * out is a stdio stream, buffered as stdio buffers: under `twin run`
      * with its output going to a file, a pipe or a journal, a line shows

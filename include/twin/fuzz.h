@@ -132,6 +132,20 @@ typedef struct tw_fuzz_opts {
      * crash input of any target can be replayed with its story:
      *     TWIN_FUZZ_TRACE=1 ./my_fuzz crash-1234 */
     FILE *trace;
+    /* Run the payload a second time, in one chunk (the same end and
+     * pacing, on a world of its own), and compare what the protocol wrote
+     * in the two runs: a stream protocol's output must not depend on
+     * where its input was cut. A parser that looks for a delimiter only
+     * in the bytes just arrived misses one split across two chunks; it
+     * crashes nothing, and this finds it. A difference is a violation
+     * (as the contract checker's: on_violation, else printed and abort)
+     * that names the first byte where the outputs part. Only for inputs
+     * with cuts, and not for datagram protocols (a chunk is a datagram
+     * there) nor for a protocol whose output depends on time (a timer
+     * that writes: the chunks take 1 ms or 1 s each). on_output and
+     * stats are the first run's; the trace shows both runs; on_loop and
+     * on_done run for both. */
+    bool check_cuts;
 } tw_fuzz_opts;
 
 /* Run one protocol made by factory(arg) on data[0..size) as described

@@ -267,7 +267,9 @@ typedef struct tw_sim_opts {
      * time in three) or any size below what has arrived, drawn from the
      * seed, so a parser that assumes message boundaries fails here. Else
      * it is all that has arrived, up to chunk_bytes_max, as a real read
-     * mostly is. 1: every delivery is cut; negative: none is. [0.25] */
+     * mostly is. 1: every delivery is cut; negative: none is. A TLS
+     * transport's protocol still gets whole records (twin/tls.h): this
+     * cuts the encrypted stream under them. [0.25] */
     double chunk_split_probability;
     /* Largest segment one send makes (the rest becomes more segments,
      * each with its own latency draw; order is always kept). [64 KiB] */

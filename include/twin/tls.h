@@ -35,6 +35,11 @@
  *   closed. abort() sends nothing. An EOF from the peer without
  *   close_notify is an EOF (asyncio's rule), and extra info
  *   "close_notify" says which it was.
+ * - data_received gets whole records (one or several, never a part of
+ *   one), as asyncio's SSL transport does: a simulated world's cut
+ *   deliveries (tw_sim_opts.chunk_split_probability) cut the encrypted
+ *   stream under them, so the plaintext is cut where the peer's writes
+ *   were (and every 16 KiB within a long one).
  * - Flow control is the plain stream's: the write buffer size counts the
  *   plaintext not yet encrypted plus the records not yet taken by the
  *   connection under it; pause_writing and resume_writing follow the same
@@ -69,9 +74,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "twin/loop.h"
 #include "twin/net.h"
+#include "twin/opts.h"
 #include "twin/protocol.h"
 #include "twin/transport.h"
 
@@ -176,6 +183,45 @@ int tw_tls_ctx_configure(tw_tls_ctx *ctx, const tw_tls_opts *opts);
  * tw_tls_ctx_error says why (the caller frees it), NULL on -ENOMEM. */
 int tw_tls_ctx_new_shared(tw_tls_role role, const tw_tls_opts *opts,
                           tw_tls_ctx **ctx);
+
+/* The same options on an app's command line (twin/app.h, twin/opts.h),
+ * as the built-in apps take them: keep a tw_tls_app in the app's options
+ * struct and include one of the tables below at its offset,
+ *
+ *     typedef struct srv_opts { uint16_t port; tw_tls_app tls; } srv_opts;
+ *     static const tw_opt srv_table[] = {
+ *         {.name = "port", TW_OPT_FIELD(TW_OPT_PORT, srv_opts, port)},
+ *         {.kind = TW_OPT_INCLUDE, .sub = tw_tls_server_opts,
+ *          .off = offsetof(srv_opts, tls)},
+ *         {0},
+ *     };
+ *
+ * then ask tw_tls_app_ctx for the context once the options are parsed. */
+typedef struct tw_tls_app {
+    tw_tls_opts opts;
+    bool tls; /* --tls: TLS with nothing else to say (clients) */
+} tw_tls_app;
+
+/* --tls-cert, --tls-key, --tls-test-cert (servers); --tls, --tls-ca,
+ * --tls-no-verify, --tls-name, --tls-test-ca (clients): offsets into a
+ * tw_tls_app. */
+extern const tw_opt tw_tls_server_opts[];
+extern const tw_opt tw_tls_client_opts[];
+
+/* True when some TLS option was given. */
+bool tw_tls_app_on(const tw_tls_app *a);
+
+/* The context the options ask for (the caller frees it; made once per
+ * process for the same options, as tw_tls_ctx_new_shared does, so each
+ * world of a sweep does not make its own), or NULL: with *err 0 when no
+ * TLS option was given, else with a negative *err after a message
+ * "APP: ..." to out (-EINVAL: --tls-key without --tls-cert, a bad option
+ * for which `twin run` prints the usage; -EBADMSG: files that are not a
+ * certificate and its key; -ENOENT; -ENOMEM). Unless quiet, every failed
+ * handshake is reported to out as "TLS handshake failed: REASON" (out
+ * must outlive the context: an app's output does). */
+tw_tls_ctx *tw_tls_app_ctx(const tw_tls_app *a, tw_tls_role role, const char *app,
+                           FILE *out, bool quiet, int *err);
 
 /* ------------------------------------------------------------------ */
 /* 3. test credentials

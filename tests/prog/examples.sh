@@ -28,6 +28,14 @@ case "$libs" in
 *) echo "examples: kvtwin does not load libtwin.so.0 from the prefix:"
    echo "$libs"; exit 1 ;;
 esac
+# --help: the app's usage once, on stdout, and success.
+help=$(./kvtwin run kv-server --help 2>&1) || { echo "examples: kv-server --help failed"; exit 1; }
+case "$help" in
+"usage: kv-server [OPTIONS]"*"usage:"*|"") echo "examples: kv-server --help said:"
+    echo "$help"; exit 1 ;;
+"usage: kv-server [OPTIONS]"*) ;;
+*) echo "examples: kv-server --help said:"; echo "$help"; exit 1 ;;
+esac
 CMOCKA_MESSAGE_OUTPUT=stdout ./test_kv | tee "$top/$build/test-examples.log"
 make -s check SEEDS=1..100 2>&1 | grep -v '^\[' | grep -v '^$'
 if command -v clang > /dev/null; then
