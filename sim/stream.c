@@ -513,6 +513,9 @@ static __attribute__((noinline)) ssize_t send_nobody(tw_sim *sim, sim_ep *ep,
     if (sim_tapping(sim))
         tap_nobody(sim, ep, iov, iovcnt, total);
     ep->last_active = sim->now;
+    /* The bytes left as any others do (the capture has them): the trace
+     * says so, or a reader sees a reply the protocol did write missing. */
+    SIM_TRACE(sim, ep->node, ep->t.id, "send", (int64_t)total, (int64_t)total);
     return (ssize_t)total;
 }
 
