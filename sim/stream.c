@@ -1200,7 +1200,7 @@ void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
         if (sim_tapping(sim) && ev->arg == ECONNRESET && !sim_ep_rst_unseen(ep)) /* a packet */
             sim_tap_tcp(sim, ep, false, TW_SIM_PACKET_ARRIVED, TW_SIM_PACKET_RST, 0,
                         sim->now, 0, NULL, 0, 0);
-        on_rst(sim, ep, (int)ev->arg);
+        on_rst(sim, ep, (int)(ev->arg & ~SIM_RST_TAPPED));
         break;
     case EV_STALL:
         on_stall(sim, ep);
@@ -1214,6 +1214,17 @@ void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
     default:
         assert(!"not a stream event (EV_ARRIVE goes to sim_stream_arrive)");
     }
+}
+
+uint64_t sim_stream_rst_held(tw_sim *sim, const sim_event *ev)
+{
+    sim_ep *ep = sim_ep_get(sim, ev->obj, ev->gen);
+    if (ep && sim_tapping(sim) && ev->arg == ECONNRESET && !sim_ep_rst_unseen(ep)) {
+        sim_tap_tcp(sim, ep, false, TW_SIM_PACKET_ARRIVED, TW_SIM_PACKET_RST, 0,
+                    sim->now, 0, NULL, 0, 0);
+        return ev->arg | SIM_RST_TAPPED;
+    }
+    return ev->arg;
 }
 
 /* After a heal: what a cut held moves again, one latency from now, on

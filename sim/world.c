@@ -509,7 +509,8 @@ static __attribute__((noinline)) void dispatch_held(tw_sim *sim, const sim_event
     if (n && sim_node_held(sim, n)) {
         sim->stats.events++;
         n->held_events++;
-        sim_push(sim, n->held_until, ev->type, ev->obj, ev->gen, ev->arg);
+        uint64_t arg = ev->type == EV_RST ? sim_stream_rst_held(sim, ev) : ev->arg;
+        sim_push(sim, n->held_until, ev->type, ev->obj, ev->gen, arg);
         return;
     }
     dispatch_event(sim, ev);
