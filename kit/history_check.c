@@ -36,6 +36,7 @@
 #define BYTES_MAX_DEFAULT (UINT64_C(512) << 20)
 #define SHOW_PREFIX 4
 #define SHOW_CONCURRENT 4
+#define SHOW_WRITERS 2
 
 /* ---- values as numbers: 0 is nil ---- */
 
@@ -564,6 +565,29 @@ static void put_op(char *buf, size_t cap, size_t *at, const kop *o)
                                 r->type == TW_HISTORY_PENDING ? "pending" : "info");
 }
 
+/* For a read that cannot be placed: the writes of the value it saw (a
+ * stale read names the write it is stale by; a value written twice, a
+ * write that took effect twice), or that none wrote it. */
+static void put_writers(const search *S, const kop *x, char *buf, size_t cap, size_t *at)
+{
+    if ((x->f != TW_HISTORY_READ && x->f != TW_HISTORY_GET) ||
+        x->r->type != TW_HISTORY_OK || x->out == 0 || *at >= cap)
+        return; /* nil is every key's value before its first write */
+    int shown = 0;
+    for (size_t i = 0; i < S->nops && shown < SHOW_WRITERS && *at < cap; i++) {
+        const kop *o = &S->ops[i];
+        bool writes = o->f == TW_HISTORY_WRITE || o->f == TW_HISTORY_PUT ||
+                      o->f == TW_HISTORY_CAS;
+        if (!writes || o->value != x->out)
+            continue;
+        *at += (size_t)snprintf(buf + *at, cap - *at, shown ? ", " : "; it read the value of ");
+        put_op(buf, cap, at, o);
+        shown++;
+    }
+    if (!shown && *at < cap)
+        *at += (size_t)snprintf(buf + *at, cap - *at, "; no write that may have taken effect wrote the value it read");
+}
+
 static void explain(search *S, const char *key, tw_history_verdict *out)
 {
     char *buf = out->message;
@@ -591,6 +615,7 @@ static void explain(search *S, const char *key, tw_history_verdict *out)
         at += (size_t)snprintf(buf + at, cap - at, "), where the key holds ");
     int32_t st = S->best_state;
     put_value(buf, cap, &at, st ? S->vt->s[st] : NULL, st ? S->vt->len[st] : 0, st == 0);
+    put_writers(S, x, buf, cap, &at);
     /* the ops that overlap it and were not placed (the search's set,
      * done with, marks the placed: one pass over the order, not one per op) */
     memset(S->set.bits, 0, S->set.words * sizeof *S->set.bits);

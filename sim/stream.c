@@ -513,6 +513,9 @@ static __attribute__((noinline)) ssize_t send_nobody(tw_sim *sim, sim_ep *ep,
     if (sim_tapping(sim))
         tap_nobody(sim, ep, iov, iovcnt, total);
     ep->last_active = sim->now;
+    /* The bytes left as any others do (the capture has them): the trace
+     * says so, or a reader sees a reply the protocol did write missing. */
+    SIM_TRACE(sim, ep->node, ep->t.id, "send", (int64_t)total, (int64_t)total);
     return (ssize_t)total;
 }
 
@@ -1197,7 +1200,7 @@ void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
         if (sim_tapping(sim) && ev->arg == ECONNRESET && !sim_ep_rst_unseen(ep)) /* a packet */
             sim_tap_tcp(sim, ep, false, TW_SIM_PACKET_ARRIVED, TW_SIM_PACKET_RST, 0,
                         sim->now, 0, NULL, 0, 0);
-        on_rst(sim, ep, (int)ev->arg);
+        on_rst(sim, ep, (int)(ev->arg & ~SIM_RST_TAPPED));
         break;
     case EV_STALL:
         on_stall(sim, ep);
@@ -1211,6 +1214,17 @@ void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep)
     default:
         assert(!"not a stream event (EV_ARRIVE goes to sim_stream_arrive)");
     }
+}
+
+uint64_t sim_stream_rst_held(tw_sim *sim, const sim_event *ev)
+{
+    sim_ep *ep = sim_ep_get(sim, ev->obj, ev->gen);
+    if (ep && sim_tapping(sim) && ev->arg == ECONNRESET && !sim_ep_rst_unseen(ep)) {
+        sim_tap_tcp(sim, ep, false, TW_SIM_PACKET_ARRIVED, TW_SIM_PACKET_RST, 0,
+                    sim->now, 0, NULL, 0, 0);
+        return ev->arg | SIM_RST_TAPPED;
+    }
+    return ev->arg;
 }
 
 /* After a heal: what a cut held moves again, one latency from now, on

@@ -214,6 +214,12 @@ static inline tw_ns sim_ep_timeout(const tw_sim *sim, const sim_ep *ep)
 }
 void sim_send_rst(tw_sim *sim, sim_ep *from);
 void sim_stream_event(tw_sim *sim, const sim_event *ev, sim_ep *ep);
+/* An EV_RST's arg: the error, and this bit once its packet is captured. */
+#define SIM_RST_TAPPED (UINT64_C(1) << 32)
+/* An EV_RST that reaches a held node (frozen, or in a file call): its
+ * host's kernel takes the packet now, the process later. Captures it
+ * now; returns the arg to queue it with for the process. */
+uint64_t sim_stream_rst_held(tw_sim *sim, const sim_event *ev);
 /* The node of peer's other end crashed: drop what it had not sent yet
  * (sim/stream.c). */
 void sim_stream_unsent(tw_sim *sim, sim_ep *peer);

@@ -439,14 +439,29 @@ static void thaw_later(tw_sim *sim, sim_node *n)
     sim_push(sim, n->held_until, EV_THAW, n->id, 0, 0);
 }
 
-static void on_thaw(tw_sim *sim, sim_node *n)
+/* The end of a hold (a freeze, a file call's latency), in two stages
+ * (arg). A process woken from a stop, or back from a blocking call,
+ * finds its sockets readable and its timers due at once, and the epoll
+ * backend runs what poll found before the timers due (core/loop.c,
+ * run_generic): so stage 0 lets the events held for the node, queued
+ * for this instant already, run first, and stage 1, queued behind them,
+ * gives the node its turn. A slow node's turn comes at once: each of its
+ * turns is one event, so its timers would wait as long as events came. */
+static void on_thaw(tw_sim *sim, sim_node *n, uint64_t stage)
 {
-    n->thaw_pending = false;
+    if (stage == 0)
+        n->thaw_pending = false;
     if (sim_node_held(sim, n)) { /* held again meanwhile */
         thaw_later(sim, n);
         return;
     }
-    sim_trace(sim, n->id, 0, "thaw", (int64_t)n->held_events, 0);
+    if (stage == 0) {
+        sim_trace(sim, n->id, 0, "thaw", (int64_t)n->held_events, 0);
+        if (n->slow_until <= sim->now) {
+            sim_push(sim, sim->now, EV_THAW, n->id, 0, 1);
+            return;
+        }
+    }
     set_due(sim, n->id);
     sim_node_rearm(n);
 }
@@ -494,7 +509,8 @@ static __attribute__((noinline)) void dispatch_held(tw_sim *sim, const sim_event
     if (n && sim_node_held(sim, n)) {
         sim->stats.events++;
         n->held_events++;
-        sim_push(sim, n->held_until, ev->type, ev->obj, ev->gen, ev->arg);
+        uint64_t arg = ev->type == EV_RST ? sim_stream_rst_held(sim, ev) : ev->arg;
+        sim_push(sim, n->held_until, ev->type, ev->obj, ev->gen, arg);
         return;
     }
     dispatch_event(sim, ev);
@@ -554,7 +570,7 @@ static inline __attribute__((always_inline)) void dispatch_event(tw_sim *sim, co
         sim_dgram_event(sim, ev);
         break;
     case EV_THAW:
-        on_thaw(sim, sim->nodes[ev->obj]);
+        on_thaw(sim, sim->nodes[ev->obj], ev->arg);
         break;
     case EV_TIMER: /* a live one: step() drops the stale */
         sim->nodes[ev->obj]->timer_armed = -1;

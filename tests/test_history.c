@@ -111,6 +111,8 @@ static void test_register_sequential_and_stale(void **state)
     assert_int_equal(v.at_ns, 100); /* the stale read's return: where it went wrong */
     assert_non_null(strstr(v.message, "op 6 (process 2 read -> \"1\""));
     assert_non_null(strstr(v.message, "where the key holds \"2\""));
+    /* and where the stale value came from */
+    assert_non_null(strstr(v.message, "; it read the value of op 2 (process 0 write \"1\", 10ns..20ns)"));
     tw_history_free(h);
 }
 
@@ -131,6 +133,7 @@ static void test_violation_names_the_longest_order(void **state)
     r(h, 0, NULL, "9", 24, 25);
     assert_int_equal(check(h, &v), 0);
     assert_non_null(strstr(v.message, "op 5 (process 0 read -> \"9\""));
+    assert_non_null(strstr(v.message, "; no write that may have taken effect wrote the value it read"));
     const char *order = strstr(v.message, "order found (4 ops");
     assert_non_null(order);
     const char *two = strstr(order, "write \"2\""), *one = strstr(order, "write \"1\"");

@@ -672,6 +672,59 @@ static void test_nothing_sent_after_a_reset(void **state)
     echo_fini(&w, &kb, &ka);
 }
 
+static bool keep_open(tw_protocol *p)
+{
+    (void)p;
+    return true;
+}
+
+/* The RST that answers a write to a closed peer reaches the writer's
+ * host a round trip later, and its capture has it then, as tcpdump
+ * would, even while the writer's process is stopped (frozen): the
+ * kernel takes the packet, only the process waits. */
+static void test_rst_to_a_frozen_writer_captured_when_it_arrives(void **state)
+{
+    (void)state;
+    tw_sim_opts o;
+    tw_sim_opts_default(&o);
+    o.net.latency = (tw_sim_dist){.kind = TW_SIM_DIST_CONSTANT, .min_ns = TW_MS(5)};
+    echo_world w;
+    char dir[256], fa[300], fb[300], err[700] = "";
+    capture_paths("frozen-rst", dir, fa, fb);
+    tw_sim_pcap *pc = world_open(&w, 7, &o, "10.0.0.1", "10.0.0.2", dir);
+    static tw_protocol_ops ops;
+    ops = srv_ops;
+    ops.eof_received = keep_open; /* the writer stays half-open */
+    conn kc = {.base.ops = &ops};
+    assert_int_equal(tw_create_connection(w.b, cli_factory, &kc, "10.0.0.1", 7777, NULL), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(50)), 0);
+    assert_int_equal(w.nsrv, 1);
+    tw_transport_close(w.srv[0]->t);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(50)), 0);
+    assert_non_null(kc.t);
+    tw_ns t1 = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(kc.t, "late", 4), 0);
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_FREEZE, .a = 1, .b = TW_SIM_ALL,
+                      .duration_ns = TW_SEC(1)};
+    assert_true(tw_sim_at(w.sim, t1, &f) >= 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(2)), 0);
+    assert_int_equal(tw_sim_pcap_finish(pc, err, sizeof err), 0);
+    tcp_frame *v;
+    size_t n = read_tcp(fb, &v);
+    tw_ns rst = -1;
+    for (size_t i = 0; i < n && rst < 0; i++)
+        if ((v[i].flags & 4) && v[i].inbound)
+            rst = v[i].t;
+    if (rst != t1 + TW_MS(10))
+        fail_msg("the RST is in the writer's file at %lld ns, want %lld ns", (long long)rst,
+                 (long long)(t1 + TW_MS(10)));
+    free(v);
+    client none = {0};
+    echo_fini(&w, &none, &none);
+    free(kc.got.b);
+    free(kc.wrote.b);
+}
+
 /* A client that asks once and closes as the whole answer arrives: the
  * ack of the answer and its FIN leave in the same instant, as one
  * segment. */
@@ -1173,6 +1226,7 @@ int main(void)
         TW_TEST(test_tcp_streams_are_what_the_apps_wrote),
         TW_TEST(test_tcp_streams_over_ipv6),
         TW_TEST(test_nothing_sent_after_a_reset),
+        TW_TEST(test_rst_to_a_frozen_writer_captured_when_it_arrives),
         TW_TEST(test_an_ack_rides_on_the_fin_of_its_instant),
         TW_TEST(test_datagrams_as_sent_and_as_arrived),
         TW_TEST(test_no_datagram_leaves_a_crashed_node),

@@ -611,6 +611,43 @@ static void test_freeze_holds_a_node_and_its_timers(void **state)
     tw_sim_free(w.sim);
 }
 
+/* The server's bytes when the timer fired. */
+static size_t fired_saw;
+static size_t *fired_len;
+static void note_fire_len(void *arg)
+{
+    fired_at = tw_loop_now(arg);
+    fired_saw = *fired_len;
+}
+
+/* A process woken from a stop finds its socket readable and its timer
+ * due at once; the epoll backend runs what poll found before the timers
+ * due (core/loop.c, run_generic), so the node thawed does the same: the
+ * data that waited in its kernel is read first, then the late timer. */
+static void test_freeze_thaws_reading_before_late_timers(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 18, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    fired_at = -1;
+    fired_saw = 0;
+    fired_len = &w.sp.len;
+    assert_non_null(tw_call_later(w.s, TW_MS(10), note_fire_len, w.s));
+    tw_sim_fault f = {.kind = TW_SIM_FAULT_FREEZE, .a = tw_sim_node_id(w.s),
+                      .b = TW_SIM_ALL, .duration_ns = TW_SEC(1)};
+    assert_true(tw_sim_at(w.sim, t0, &f) >= 0);
+    /* the timer comes due first, the bytes after it */
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(50)), 0);
+    assert_int_equal(fired_at, -1);
+    assert_int_equal(tw_transport_write(w.cp.t, "wait for me", 11), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.sp.last_data_at, t0 + TW_SEC(1));
+    assert_int_equal(fired_at, t0 + TW_SEC(1));
+    assert_int_equal(fired_saw, 11); /* read before the timer ran */
+    tw_sim_free(w.sim);
+}
+
 static void echo_back(tw_protocol *p, const uint8_t *d, size_t n)
 {
     p_data(p, d, n);
@@ -962,6 +999,7 @@ int main(void)
         TW_TEST(test_made_across_a_cut_stalls_from_the_cut),
         TW_TEST(test_write_to_a_closed_peer_resets_after_a_round_trip),
         TW_TEST(test_freeze_holds_a_node_and_its_timers),
+        TW_TEST(test_freeze_thaws_reading_before_late_timers),
         TW_TEST(test_slow_node_pays_for_each_turn),
         TW_TEST(test_blackhole_drops_silently_until_its_end),
         TW_TEST(test_acks_wait_for_a_clog_made_before_the_write),

@@ -95,6 +95,38 @@ static void test_ping_pong_script(void **state)
     tw_simtest_free(st);
 }
 
+/* A server whose state needs the node's loop (timers, files) makes it
+ * after tw_simtest_new, from tw_simtest_loop: the factory first runs
+ * when the world does, at the accept, and finds the state through its
+ * argument. */
+typedef struct on_loop_server {
+    pinger pg;
+    tw_loop *loop; /* set after tw_simtest_new */
+    int made;
+} on_loop_server;
+
+static tw_protocol *on_loop_factory(void *arg)
+{
+    on_loop_server *s = arg;
+    assert_non_null(s->loop); /* the state was there in time */
+    s->made++;
+    return pinger_factory(&s->pg);
+}
+
+static void test_server_state_made_after_new(void **state)
+{
+    (void)state;
+    on_loop_server s = {0};
+    tw_simtest *st = tw_simtest_new(3, NULL, on_loop_factory, &s, true);
+    assert_non_null(st);
+    assert_int_equal(s.made, 0);
+    s.loop = tw_simtest_loop(st);
+    tw_simtest_send_str(st, TW_MS(1), "PING\r\n");
+    assert_int_equal(tw_simtest_expect_str(st, "+PONG\r\n", TW_MS(50)), 0);
+    assert_int_equal(s.made, 1);
+    tw_simtest_free(st);
+}
+
 static void test_expect_reports_what_arrived(void **state)
 {
     (void)state;
@@ -709,6 +741,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TW_TEST(test_ping_pong_script),
+        TW_TEST(test_server_state_made_after_new),
         TW_TEST(test_expect_reports_what_arrived),
         TW_TEST(test_peer_reset),
         TW_TEST(test_naive_parser_fails_under_some_seed),

@@ -587,6 +587,48 @@ static void test_reset_comes_after_the_data_sent_before_it(void **state)
     assert_true(resets > 10); /* the case this is about did come up */
 }
 
+/* The client's "send" records, and the bytes they took. */
+typedef struct sends {
+    int n;
+    int64_t bytes;
+} sends;
+
+static void count_sends(void *arg, const tw_sim_record *rec, const char *line)
+{
+    sends *s = arg;
+    (void)line;
+    if (!strcmp(rec->node_name, "c") && !strcmp(rec->what, "send")) {
+        s->n++;
+        s->bytes += rec->a;
+    }
+}
+
+/* Bytes written to a connection whose peer has closed go on the wire
+ * (the capture has them, and the peer answers with a reset): the trace
+ * records their send as it does any other. */
+static void test_a_send_to_a_closed_peer_is_traced(void **state)
+{
+    (void)state;
+    sends s = {0};
+    tw_sim_opts o = constant_latency(TW_MS(5));
+    o.trace_fn = count_sends;
+    o.trace_arg = &s;
+    world w;
+    world_init(&w, 13, &o);
+    world_connect(&w);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    tw_transport_close(w.sp.t);
+    tw_sim_run_for(w.sim, TW_MS(1)); /* the FIN is on its way */
+    assert_int_equal(w.cl.p.eofs, 0);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(tw_transport_write(w.cl.p.t, "late", 4), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.bytes, 4);
+    assert_int_equal(w.cl.p.lost, 1);
+    world_free(&w);
+}
+
 /* With chunk_split_probability 1 every delivery is cut short, and a cut
  * chunk leaves at least a byte for the next: two bytes always come as
  * two chunks of one. */
@@ -697,6 +739,7 @@ int main(void)
         TW_TEST(test_port_zero_and_in_use),
         TW_TEST(test_path_override),
         TW_TEST(test_reset_comes_after_the_data_sent_before_it),
+        TW_TEST(test_a_send_to_a_closed_peer_is_traced),
         TW_TEST(test_close_with_bytes_in_flight_resets_the_writer),
         TW_TEST(test_a_cut_chunk_leaves_a_byte),
         TW_TEST(test_retransmission_timeouts_double),

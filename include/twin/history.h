@@ -168,7 +168,9 @@ typedef struct tw_history_verdict {
     size_t keys;
     /* For a violation: the key, and the ops that show it as text: the one
      * that could not be placed, the end of the longest linearizable order
-     * found, the state there, and the ops concurrent with it. */
+     * found, the state there, for a read the writes of the value it read
+     * (or that none that may have taken effect wrote it), and the ops
+     * concurrent with it. */
     char key[128];
     char message[2048];
     /* For a violation: when the op that could not be placed completed

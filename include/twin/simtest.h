@@ -40,7 +40,11 @@
  *
  *   - as_server true (the protocol is a server): the peer is the client
  *     and makes connections 1, 2, 3... in order. Connection 1 is made by
- *     tw_simtest_new, at once. Connection n > 1 is made once it has been
+ *     tw_simtest_new, at once: its connect starts there, and the factory
+ *     runs at the accept, once the world runs, so a server whose state
+ *     needs the node's loop (timers, files) makes it from
+ *     tw_simtest_loop(st) right after tw_simtest_new, where the factory's
+ *     argument finds it. Connection n > 1 is made once it has been
  *     selected (from the world's next step on, so the calls scripting it
  *     come first), and not before connection n-1 was made: at the time
  *     given by tw_simtest_connect_at, or else as soon as connection n-1
