@@ -69,6 +69,25 @@ static void path_in_dir(char *out, size_t len, const char *name)
  * chunk begins a header and has no newline, it answers "ERR split\n",
  * counts a failure and aborts. ---- */
 
+/* tw_replay of the recording at path against app, given `--port port`;
+ * what it prints goes to *text (the caller frees it). Returns tw_replay's
+ * result. */
+static int replay_port(const char *path, const tw_app *app, uint16_t port,
+                       tw_replay_result *res, char **text, char *err, size_t errlen)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%u", port);
+    char *argv[] = {(char *)app->name, "--port", p, NULL};
+    size_t tlen = 0;
+    *text = NULL;
+    FILE *out = open_memstream(text, &tlen);
+    assert_non_null(out);
+    tw_replay_opts ro = {.out = out};
+    int rc = tw_replay(path, app, 3, argv, &ro, res, err, errlen);
+    fclose(out);
+    return rc;
+}
+
 static atomic_int split_failures;
 
 typedef struct hdr {
@@ -700,7 +719,7 @@ static void test_sendfile_bytes_are_recorded(void **state)
     assert_non_null(f);
     assert_int_equal(fwrite(want + 4, 1, 200, f), 200);
     fclose(f);
-    char last_port[16] = "";
+    uint16_t port = 0;
     for (int round = 0; round < 3; round++) {
         sf_fd = open(file, O_RDONLY);
         assert_true(sf_fd >= 0);
@@ -720,16 +739,10 @@ static void test_sendfile_bytes_are_recorded(void **state)
             assert_int_equal(n, sizeof want);
             assert_memory_equal(rec, want, sizeof want);
         }
-        char port[16], *text = NULL, err[512];
-        size_t tlen = 0;
-        snprintf(port, sizeof port, "%u", c.port);
-        memcpy(last_port, port, sizeof port);
-        char *argv[] = {"sf-server", "--port", port, NULL};
-        FILE *out = open_memstream(&text, &tlen);
-        tw_replay_opts ro = {.out = out};
+        char *text, err[512];
         tw_replay_result res;
-        int rc = tw_replay(path, &sf_app, 3, argv, &ro, &res, err, sizeof err);
-        fclose(out);
+        port = c.port;
+        int rc = replay_port(path, &sf_app, port, &res, &text, err, sizeof err);
         if (rc != 0)
             fail_msg("round %d: %s%s", round, err, text);
         free(text);
@@ -745,14 +758,10 @@ static void test_sendfile_bytes_are_recorded(void **state)
     fclose(f);
     sf_fd = open(file, O_RDONLY);
     assert_true(sf_fd >= 0);
-    char err[512];
+    char *text, err[512];
     tw_replay_result res;
-    FILE *out = fopen("/dev/null", "w");
-    assert_non_null(out);
-    tw_replay_opts ro = {.out = out};
-    char *argv[] = {"sf-server", "--port", last_port, NULL};
-    assert_int_equal(tw_replay(path, &sf_app, 3, argv, &ro, &res, err, sizeof err), 1);
-    fclose(out);
+    assert_int_equal(replay_port(path, &sf_app, port, &res, &text, err, sizeof err), 1);
+    free(text);
     assert_true(res.differ);
     assert_int_equal(res.diff_offset, sizeof want);
     close(sf_fd);
@@ -817,15 +826,9 @@ static void test_sendfile_cut_by_a_reset_replays(void **state)
         }
         sf_fd = open(file, O_RDONLY);
         assert_true(sf_fd >= 0);
-        char port[16], *text = NULL;
-        size_t tlen = 0;
-        snprintf(port, sizeof port, "%u", c.port);
-        char *argv[] = {"sf-server", "--port", port, NULL};
-        FILE *out = open_memstream(&text, &tlen);
-        tw_replay_opts ro = {.out = out};
+        char *text;
         tw_replay_result res;
-        int rc = tw_replay(path, &sf_app, 3, argv, &ro, &res, err, sizeof err);
-        fclose(out);
+        int rc = replay_port(path, &sf_app, c.port, &res, &text, err, sizeof err);
         close(sf_fd);
         sf_fd = -1;
         if (round == 0) {
@@ -856,15 +859,9 @@ static void test_replay_names_the_first_difference(void **state)
     assert_memory_equal(c.got, "OK abc\nOK hi\n", 13);
     /* The same input to an echo server: it writes what it got. */
     const tw_app *app = tw_app_find("echo-server");
-    char port[16], *text = NULL, err[512];
-    size_t tlen = 0;
-    snprintf(port, sizeof port, "%u", c.port);
-    char *argv[] = {"echo-server", "--port", port, NULL};
-    FILE *out = open_memstream(&text, &tlen);
-    tw_replay_opts ro = {.out = out};
+    char *text, err[512];
     tw_replay_result res;
-    assert_int_equal(tw_replay(path, app, 3, argv, &ro, &res, err, sizeof err), 1);
-    fclose(out);
+    assert_int_equal(replay_port(path, app, c.port, &res, &text, err, sizeof err), 1);
     assert_true(res.differ);
     assert_int_equal(res.diff_offset, 0);
     assert_non_null(strstr(res.diff, "the writes differ at byte 0: expected "
@@ -1015,7 +1012,7 @@ static const tw_app clk_app = {
 static void test_replay_starts_the_clock_where_the_recording_did(void **state)
 {
     (void)state;
-    char path[128], err[512], port[16], *text = NULL;
+    char path[128], err[512], *text;
     path_in_dir(path, sizeof path, "clock.rec");
     client c = {.pieces = {"tick"}};
     record_run(path, (tw_record_opts){0}, clk_new, &c);
@@ -1026,14 +1023,8 @@ static void test_replay_starts_the_clock_where_the_recording_did(void **state)
     tw_recording_close(r);
 
     assert_int_equal(tw_app_register(&clk_app), 0);
-    snprintf(port, sizeof port, "%u", c.port);
-    char *argv[] = {"clk-server", "--port", port, NULL};
-    size_t tlen = 0;
-    FILE *out = open_memstream(&text, &tlen);
-    tw_replay_opts ro = {.out = out};
     tw_replay_result res;
-    int rc = tw_replay(path, &clk_app, 3, argv, &ro, &res, err, sizeof err);
-    fclose(out);
+    int rc = replay_port(path, &clk_app, c.port, &res, &text, err, sizeof err);
     assert_int_equal(tw_app_unregister("clk-server"), 0);
     if (rc != 0)
         fail_msg("replay: %d %s\n%s", rc, err, text);
