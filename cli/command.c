@@ -182,33 +182,42 @@ static void app_out_release(FILE *f, app_out *o, FILE *to)
 static bool output_is_a_log;
 
 /* The options of `run` before the app's name: how many words they took
- * (>= 0), or -1 after saying what is wrong. */
+ * (>= 0), -1 after saying what is wrong, or -2 for --help. */
 static int run_opts(int argc, char **argv, tw_real_opts *opts,
                     tw_record_opts *rec)
 {
+    static const char *const valued[] = {"--busy-poll", "--record", "--record-max",
+                                         "--record-ring"};
     int i = 0;
     while (i < argc && strncmp(argv[i], "--", 2) == 0) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(o, "--help") == 0)
+            return -2;
         if (strcmp(o, "--record-redact") == 0) {
             rec->redact = true;
             i++;
             continue;
         }
-        bool bad = !v;
-        if (bad)
-            ;
-        else if (strcmp(o, "--busy-poll") == 0)
+        bool known = false;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known = known || strcmp(o, valued[k]) == 0;
+        if (!known) {
+            fprintf(stderr, "%s run: unknown option '%s'\n", prog_name, o);
+            return -1;
+        }
+        if (!v) {
+            fprintf(stderr, "%s run: %s needs a value\n", prog_name, o);
+            return -1;
+        }
+        bool bad = false;
+        if (strcmp(o, "--busy-poll") == 0)
             bad = tw_parse_duration(v, &opts->busy_poll) < 0 || opts->busy_poll < 0;
         else if (strcmp(o, "--record") == 0)
             rec->path = v;
         else if (strcmp(o, "--record-max") == 0)
             bad = tw_parse_bytes(v, &rec->max_bytes) < 0;
-        else if (strcmp(o, "--record-ring") == 0)
-            bad = tw_parse_bytes(v, &rec->ring_bytes) < 0;
-        else {
-            fprintf(stderr, "%s run: unknown option '%s'\n", prog_name, o);
-            return -1;
-        }
+        else
+            bad = tw_parse_bytes(v, &rec->ring_bytes) < 0; /* --record-ring */
         if (bad) {
             fprintf(stderr, "%s run: bad %s '%s' (%s)\n", prog_name, o, v ? v : "",
                     strcmp(o, "--busy-poll") == 0 ? "a duration: \"20us\""
@@ -256,6 +265,10 @@ static int cmd_run(int argc, char **argv)
     tw_real_opts opts = {0};
     tw_record_opts rec = {0};
     int used = run_opts(argc, argv, &opts, &rec);
+    if (used == -2) {
+        usage(stdout);
+        return 0;
+    }
     if (used < 0)
         return 2;
     argc -= used;
