@@ -400,6 +400,11 @@ tw_simtest *tw_simtest_new(uint64_t seed, const tw_sim_opts *opts,
     st->peer = tw_sim_add_node(st->sim, "peer", TW_SIMTEST_PEER_HOST);
     if (!st->test || !st->peer)
         goto fail;
+    /* Strict, as twin sim's nodes: a protocol's call on a transport after
+     * its connection_lost is reported, not sent down whatever connection
+     * took the freed transport's place. */
+    tw_loop_set_contract_strict(st->test, true);
+    tw_loop_set_contract_strict(st->peer, true);
     int rc;
     if (as_server) {
         rc = tw_create_server(st->test, factory, arg, TW_SIMTEST_TEST_HOST,

@@ -48,6 +48,13 @@
  *     an EOF from the server is not an end: the script closes).
  *
  * Every byte and every time stays a function of the seed and the script.
+ *
+ * Both nodes run with the contract checker in strict mode (twin/loop.h),
+ * as twin sim's do: a protocol's mistake with its transport (a write
+ * after its own close(), any call after connection_lost returned) goes to
+ * the loop's contract handler, whose default prints it and aborts; a test
+ * that wants it as a failure of its own sets a handler on
+ * tw_simtest_loop(st).
  */
 #ifndef TWIN_SIMTEST_H
 #define TWIN_SIMTEST_H
