@@ -337,6 +337,38 @@ static void test_run_prints_a_broken_invariant(void **state)
     assert_string_equal(err, "tick-counter: broken on purpose\n");
 }
 
+/* `run --strict` runs the app's loop with the contract checker in strict
+ * mode (a call on a transport after its connection_lost is reported, on
+ * the real backend too); without it the loop is not strict. */
+static int strict_seen = -1;
+static int strict_start(tw_loop *loop, int argc, char **argv, FILE *o, void **state)
+{
+    (void)argc;
+    (void)argv;
+    (void)o;
+    (void)state;
+    strict_seen = tw_loop_contract_strict(loop);
+    return 0;
+}
+static const tw_app strict_app = {.name = "strict-probe", .start = strict_start};
+
+static void test_run_strict_turns_strict_mode_on(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_app_register(&strict_app), 0);
+    const char *plain[] = {"mytool", "run", "strict-probe"};
+    assert_int_equal(run_main(3, plain), 0);
+    assert_int_equal(strict_seen, 0);
+    const char *strict[] = {"mytool", "run", "--strict", "strict-probe"};
+    assert_int_equal(run_main(4, strict), 0);
+    assert_int_equal(strict_seen, 1);
+    const char *both[] = {"mytool", "run", "--strict", "--busy-poll", "1us", "strict-probe"};
+    strict_seen = -1;
+    assert_int_equal(run_main(6, both), 0);
+    assert_int_equal(strict_seen, 1);
+    assert_int_equal(tw_app_unregister("strict-probe"), 0);
+}
+
 static int threads_now(void)
 {
     int n = 0;
@@ -529,6 +561,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_leaves_no_thread, with_app,
                                         tw_test_teardown),
         TW_TEST(test_load_takes_a_bare_name_from_the_current_directory),
+        TW_TEST(test_run_strict_turns_strict_mode_on),
     };
     int rc = cmocka_run_group_tests_name("main", tests, NULL, NULL);
     unlink(scenario);
