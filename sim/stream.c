@@ -1130,6 +1130,16 @@ static sim_ep_more *ep_more(sim_ep *ep)
     return ep->more;
 }
 
+/* v rounded up to a multiple of unit (v > 0): Linux takes keepalive's
+ * times in whole seconds and the user timeout in milliseconds, and the
+ * real backend rounds them up so (real/stream.c); the simulator keeps
+ * the same values, so a peer is found gone no sooner than on Linux. */
+static tw_ns round_up(tw_ns v, tw_ns unit)
+{
+    assert(v > 0 && unit > 0);
+    return (v + unit - 1) / unit * unit;
+}
+
 static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned count)
 {
     sim_ep *ep = (sim_ep *)t;
@@ -1140,12 +1150,12 @@ static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned co
     sim_ep_more *o = ep_more(ep);
     if (!o)
         return -ENOMEM;
-    o->ka_idle = idle;
-    o->ka_interval = interval;
+    o->ka_idle = idle ? round_up(idle, TW_SEC(1)) : 0;
+    o->ka_interval = idle ? round_up(interval, TW_SEC(1)) : interval;
     o->ka_count = (uint8_t)count;
     o->ka_probes = 0;
     if (idle)
-        ka_arm(sim_of_ep(ep), ep, ep->last_active + idle);
+        ka_arm(sim_of_ep(ep), ep, ep->last_active + o->ka_idle);
     return 0;
 }
 
@@ -1159,7 +1169,8 @@ static int op_user_timeout(tw_transport *t, tw_ns timeout)
     sim_ep_more *o = ep_more(ep);
     if (!o)
         return -ENOMEM;
-    o->user_timeout = timeout; /* the armed timers look again when due */
+    /* the armed timers look again when due */
+    o->user_timeout = timeout ? round_up(timeout, TW_MS(1)) : 0;
     return 0;
 }
 

@@ -464,6 +464,35 @@ static void test_keepalive_and_user_timeout_find_a_dead_peer(void **state)
     tw_sim_free(w.sim);
 }
 
+/* Keepalive's times are whole seconds and the user timeout's
+ * milliseconds, as Linux takes them (TCP_KEEPIDLE, TCP_KEEPINTVL,
+ * TCP_USER_TIMEOUT) and the real backend rounds them up: a simulated
+ * peer that vanished is found no sooner than a real one would be. */
+static void test_keepalive_rounds_as_linux_does(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 19, true);
+    /* 1500 ms idle, 500 ms apart: Linux probes at 2 s, then 1 s apart */
+    assert_int_equal(tw_transport_set_keepalive(w.cp.t, TW_MS(1500), TW_MS(500), 3), 0);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_sim_crash(w.s), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+    assert_true(w.cp.lost_at > t0 + TW_SEC(4) && w.cp.lost_at <= t0 + TW_SEC(5));
+    tw_sim_free(w.sim);
+    /* a user timeout of 800.1 ms is 801 ms */
+    world_init(&w, 20, true);
+    assert_int_equal(tw_transport_set_user_timeout(w.cp.t, TW_MS(800) + 100000), 0);
+    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
+    tw_ns sent = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(w.cp.t, "late", 4), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.cp.lost_at, sent + TW_MS(801));
+    tw_sim_free(w.sim);
+}
+
 /* An end with data its peer has not acknowledged sends no keepalive
  * probe, as on Linux: a peer that vanished under it is found by the
  * retransmissions, at the stall timeout (5 s here), not by probes that
@@ -1028,6 +1057,7 @@ int main(void)
         TW_TEST(test_freeze_across_the_phase_end_counts_to_its_end),
         TW_TEST(test_keepalive_and_user_timeout_find_a_dead_peer),
         TW_TEST(test_keepalive_waits_while_data_is_out),
+        TW_TEST(test_keepalive_rounds_as_linux_does),
         TW_TEST(test_connect_to_crashed_node_times_out),
         TW_TEST(test_bad_faults),
         TW_TEST(test_stall_clock_starts_at_the_first_cut),
