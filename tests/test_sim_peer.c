@@ -741,6 +741,29 @@ static void test_write_through_a_stale_transport_reported(void **state)
     tw_simtest_free(st);
 }
 
+/* With no handler of the test's own, a violation stops the world and
+ * is the failure of the expectation that ran into it, with the
+ * violation's sentence (it used to abort the test program). */
+static void test_violation_fails_the_expect(void **state)
+{
+    (void)state;
+    keeper_made = 0;
+    kept_t = NULL;
+    tw_simtest *st = tw_simtest_new(5, NULL, keeper_factory, NULL, true);
+    assert_non_null(st);
+    tw_simtest_on_conn(st, 2);
+    tw_simtest_connect_at(st, TW_MS(10));
+    tw_simtest_reset(st, TW_MS(20));
+    tw_simtest_on_conn(st, 1);
+    tw_simtest_send_str(st, TW_MS(100), "!");
+    assert_int_equal(tw_simtest_expect_str(st, "never", TW_MS(200)), -EPROTO);
+    if (!strstr(tw_simtest_error(st), "write() after connection_lost returned"))
+        fail_msg("%s", tw_simtest_error(st));
+    assert_true(tw_sim_now(tw_simtest_sim(st)) < TW_MS(200)); /* stopped there */
+    assert_int_equal(tw_simtest_run_until(st, TW_MS(300)), -EPROTO);
+    tw_simtest_free(st);
+}
+
 static void test_buggify(void **state)
 {
     (void)state;
@@ -800,6 +823,7 @@ int main(void)
         TW_TEST(test_server_conn_never_made_says_why),
         TW_TEST(test_conn_errors),
         TW_TEST(test_write_through_a_stale_transport_reported),
+        TW_TEST(test_violation_fails_the_expect),
         TW_TEST(test_buggify),
     };
     return cmocka_run_group_tests_name("sim_peer", tests, NULL, NULL);
