@@ -483,7 +483,7 @@ static void test_keepalive_rounds_as_linux_does(void **state)
     tw_sim_free(w.sim);
     /* a user timeout of 800.1 ms is 801 ms */
     world_init(&w, 20, true);
-    assert_int_equal(tw_transport_set_user_timeout(w.cp.t, TW_MS(800) + 100000), 0);
+    assert_int_equal(tw_transport_set_user_timeout(w.cp.t, TW_MS(800) + TW_US(100)), 0);
     assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
     tw_ns sent = tw_sim_now(w.sim);
     assert_int_equal(tw_transport_write(w.cp.t, "late", 4), 0);
