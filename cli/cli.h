@@ -102,7 +102,7 @@ bool cli_write_failed(FILE *f);
 void cli_json_str(FILE *f, const char *s);
 /* Catch the signals of a crash and report the seed before dying: the
  * replay command for the seed being run is kept ready in *replay. */
-void cli_crash_guard(uint64_t seed, const char *replay);
+void cli_crash_guard(uint64_t seed, const char *replay, bool strict);
 
 int cli_sweep(cli_sim *c);
 

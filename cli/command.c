@@ -2,7 +2,7 @@
  * program that registers its own apps and calls it is the whole command
  * over them, and names itself (argv[0]) in everything it prints.
  *
- *   twin run [--busy-poll DURATION] APP [OPTIONS]
+ *   twin run [--busy-poll DURATION] [--strict] APP [OPTIONS]
  *                            run a named app on the real (epoll) backend
  *   twin apps                list the apps and their options
  *   twin demo [--seed N | --seeds A..B] [--seconds S] [--trace]
@@ -74,6 +74,10 @@ static void usage(FILE *f)
             "       %s run --busy-poll DURATION APP [OPTIONS]\n"
             "                                the same, polling up to DURATION (\"20us\")\n"
             "                                before the loop sleeps\n"
+            "       %s run --strict APP [OPTIONS]\n"
+            "                                the same, the contract checker in strict mode:\n"
+            "                                a protocol's call on a transport after its\n"
+            "                                connection_lost is reported, not undefined\n"
             "       %s run --record FILE [--record-max SIZE] [--record-ring SIZE]\n"
             "              [--record-redact] APP [OPTIONS]\n"
             "                                the same, recording what the app's protocols\n"
@@ -90,7 +94,7 @@ static void usage(FILE *f)
             "       %s version\n"
             "  --load PATH (before or after run, sim, shrink, apps): load a shared\n"
             "  object whose %s() registers apps, then run the command\n",
-            n, n, n, n, n, n, n, n, n, n, n, n, TW_LOAD_SYMBOL);
+            n, n, n, n, n, n, n, n, n, n, n, n, n, TW_LOAD_SYMBOL);
 }
 
 static void list_apps(FILE *f)
@@ -182,33 +186,45 @@ static void app_out_release(FILE *f, app_out *o, FILE *to)
 static bool output_is_a_log;
 
 /* The options of `run` before the app's name: how many words they took
- * (>= 0), or -1 after saying what is wrong. */
+ * (>= 0), -1 after saying what is wrong, or -2 for --help. */
 static int run_opts(int argc, char **argv, tw_real_opts *opts,
-                    tw_record_opts *rec)
+                    tw_record_opts *rec, bool *strict)
 {
+    static const char *const valued[] = {"--busy-poll", "--record", "--record-max",
+                                         "--record-ring"};
     int i = 0;
     while (i < argc && strncmp(argv[i], "--", 2) == 0) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(o, "--record-redact") == 0) {
-            rec->redact = true;
+        if (strcmp(o, "--help") == 0)
+            return -2;
+        if (strcmp(o, "--record-redact") == 0 || strcmp(o, "--strict") == 0) {
+            if (o[2] == 's')
+                *strict = true;
+            else
+                rec->redact = true;
             i++;
             continue;
         }
-        bool bad = !v;
-        if (bad)
-            ;
-        else if (strcmp(o, "--busy-poll") == 0)
+        bool known = false;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known = known || strcmp(o, valued[k]) == 0;
+        if (!known) {
+            fprintf(stderr, "%s run: unknown option '%s'\n", prog_name, o);
+            return -1;
+        }
+        if (!v) {
+            fprintf(stderr, "%s run: %s needs a value\n", prog_name, o);
+            return -1;
+        }
+        bool bad = false;
+        if (strcmp(o, "--busy-poll") == 0)
             bad = tw_parse_duration(v, &opts->busy_poll) < 0 || opts->busy_poll < 0;
         else if (strcmp(o, "--record") == 0)
             rec->path = v;
         else if (strcmp(o, "--record-max") == 0)
             bad = tw_parse_bytes(v, &rec->max_bytes) < 0;
-        else if (strcmp(o, "--record-ring") == 0)
-            bad = tw_parse_bytes(v, &rec->ring_bytes) < 0;
-        else {
-            fprintf(stderr, "%s run: unknown option '%s'\n", prog_name, o);
-            return -1;
-        }
+        else
+            bad = tw_parse_bytes(v, &rec->ring_bytes) < 0; /* --record-ring */
         if (bad) {
             fprintf(stderr, "%s run: bad %s '%s' (%s)\n", prog_name, o, v ? v : "",
                     strcmp(o, "--busy-poll") == 0 ? "a duration: \"20us\""
@@ -255,7 +271,12 @@ static int cmd_run(int argc, char **argv)
     output_is_a_log = true;
     tw_real_opts opts = {0};
     tw_record_opts rec = {0};
-    int used = run_opts(argc, argv, &opts, &rec);
+    bool strict = false;
+    int used = run_opts(argc, argv, &opts, &rec, &strict);
+    if (used == -2) {
+        usage(stdout);
+        return 0;
+    }
     if (used < 0)
         return 2;
     argc -= used;
@@ -289,6 +310,8 @@ static int cmd_run(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
+    if (strict)
+        tw_loop_set_contract_strict(loop, true);
     void *state = NULL;
     app_out held;
     FILE *out = app_out_open(&held);
@@ -451,7 +474,10 @@ static int dispatch(int argc, char **argv)
         int from = 2;
         while (is_run && from + 1 < argc && strncmp(argv[from], "--", 2) == 0 &&
                strcmp(argv[from], "--load") != 0)
-            from += strcmp(argv[from], "--record-redact") == 0 ? 1 : 2;
+            from += strcmp(argv[from], "--record-redact") == 0 ||
+                            strcmp(argv[from], "--strict") == 0
+                        ? 1
+                        : 2;
         if ((rc = take_loads(&argc, argv, from, is_run)) != 0)
             return rc;
     }

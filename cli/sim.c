@@ -187,7 +187,7 @@ const char *cli_callback_name(tw_callback fn, char *buf, size_t len)
 /* The crash guard: a seed that kills the process (an assertion, a
  * segfault) still gets its replay command printed, and the exit status
  * says "crash". Only async-signal-safe calls in the handler. */
-static char guard_msg[1200];
+static char guard_msg[1600];
 static size_t guard_len;
 
 static void on_fatal(int sig)
@@ -211,12 +211,21 @@ static void guard_install(void)
     }
 }
 
-void cli_crash_guard(uint64_t seed, const char *replay)
+void cli_crash_guard(uint64_t seed, const char *replay, bool strict)
 {
     guard_install();
+    /* Without strict mode a protocol's call on a transport after its
+     * connection_lost touches freed memory: a likely cause, and the
+     * way to have it named. */
     int n = snprintf(guard_msg, sizeof guard_msg,
                      "\n%s sim: seed %" PRIu64 " crashed the process (CRASH)\n"
-                     "reproduce with: %s\n", cli_name(), seed, replay);
+                     "%sreproduce with: %s\n", cli_name(), seed,
+                     strict ? ""
+                            : "the file turns strict contract mode off: a call on a "
+                              "transport after its connection_lost, which strict mode "
+                              "reports, is a use of freed memory without it "
+                              "(expect: {contract: true})\n",
+                     replay);
     guard_len = n > 0 && (size_t)n < sizeof guard_msg ? (size_t)n : 0;
 }
 
@@ -626,7 +635,7 @@ static int one_seed(sim_args *a)
     tw_scenario_result res;
     cli_limit lim;
     cli_limit_start(&lim, c->max_wall, &o);
-    cli_crash_guard(a->seed, replay);
+    cli_crash_guard(a->seed, replay, tw_scenario_contract_strict(c->sc));
     int rc = tw_scenario_run(c->sc, a->seed, &o, &res);
     if (trace && trace != stdout && !tl)
         fclose(trace);

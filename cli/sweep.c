@@ -177,7 +177,7 @@ int cli_sweep(cli_sim *c)
     for (uint64_t seed = start; done < total; seed += c->shards, done++) {
         char replay[1024];
         cli_replay(c, seed, replay, sizeof replay);
-        cli_crash_guard(seed, replay);
+        cli_crash_guard(seed, replay, tw_scenario_contract_strict(c->sc));
         tw_scenario_result r;
         char pcap[600];
         if (c->pcap)

@@ -17,6 +17,7 @@
  * protocol under test sees exactly what a real remote would produce in
  * the simulator: chunked bytes, latency, EOF, resets, refused connects.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,30 @@ struct tw_simtest {
 };
 
 #define SIMTEST_ACTS_MAX 100000
+
+/* A contract violation on either node: the world stops with it, and the
+ * expectation running it (or the next) returns -EPROTO saying it. */
+static void on_violation(void *arg, const char *what)
+{
+    tw_simtest *st = arg;
+    if (st->freeing) { /* a release's mistake: nothing will ask */
+        fprintf(stderr, "%s\n", what);
+        return;
+    }
+    sim_fail(st->sim, -EPROTO, what);
+}
+
+/* After running the world: 0, or its failure (a contract violation, out
+ * of memory) as the error of the call, in tw_simtest_error. */
+static int world_failed(tw_simtest *st)
+{
+    const char *why = tw_sim_failure(st->sim);
+    if (!why)
+        return 0;
+    snprintf(st->err, sizeof st->err, "the world stopped at t=%lld ns: %s",
+             (long long)tw_sim_now(st->sim), why);
+    return st->sim->err;
+}
 
 /* ---- connections ---- */
 
@@ -400,6 +425,15 @@ tw_simtest *tw_simtest_new(uint64_t seed, const tw_sim_opts *opts,
     st->peer = tw_sim_add_node(st->sim, "peer", TW_SIMTEST_PEER_HOST);
     if (!st->test || !st->peer)
         goto fail;
+    /* Strict, as twin sim's nodes: a protocol's call on a transport after
+     * its connection_lost is reported, not sent down whatever connection
+     * took the freed transport's place; and reported as the test's
+     * failure (the world stops, the next expect says why), not by an
+     * abort of the test program. */
+    tw_loop_set_contract_strict(st->test, true);
+    tw_loop_set_contract_strict(st->peer, true);
+    tw_loop_set_contract_handler(st->test, on_violation, st);
+    tw_loop_set_contract_handler(st->peer, on_violation, st);
     int rc;
     if (as_server) {
         rc = tw_create_server(st->test, factory, arg, TW_SIMTEST_TEST_HOST,
@@ -604,6 +638,9 @@ int tw_simtest_expect(tw_simtest *st, const void *data, size_t len, tw_ns by)
     conn *c = selected(st);
     want w = {data, len};
     run_until(st, c, have_bytes, &w, by);
+    int rc = world_failed(st);
+    if (rc < 0)
+        return rc;
     size_t avail = c->rx_len - c->cursor;
     size_t n = avail < len ? avail : len;
     if (n && memcmp(c->rx + c->cursor, data, n) != 0) {
@@ -641,8 +678,10 @@ int tw_simtest_expect_eof(tw_simtest *st, tw_ns by)
     if (!st)
         return -EINVAL;
     conn *c = selected(st);
-    if (run_until(st, c, saw_eof, NULL, by))
-        return 0;
+    bool seen = run_until(st, c, saw_eof, NULL, by);
+    int rc = world_failed(st);
+    if (rc < 0 || seen)
+        return rc;
     snprintf(st->err, sizeof st->err, "connection %u: no EOF by t=%lld ns",
              c->n, (long long)by);
     never_made(st, c);
@@ -654,8 +693,10 @@ int tw_simtest_expect_closed(tw_simtest *st, tw_ns by)
     if (!st)
         return -EINVAL;
     conn *c = selected(st);
-    if (run_until(st, c, saw_end, NULL, by))
-        return 0;
+    bool ended = run_until(st, c, saw_end, NULL, by);
+    int rc = world_failed(st);
+    if (rc < 0 || ended)
+        return rc;
     snprintf(st->err, sizeof st->err,
              "connection %u: still open at t=%lld ns", c->n, (long long)by);
     never_made(st, c);
@@ -665,5 +706,5 @@ int tw_simtest_expect_closed(tw_simtest *st, tw_ns by)
 int tw_simtest_run_until(tw_simtest *st, tw_ns t)
 {
     run_until(st, NULL, NULL, NULL, t);
-    return st->sim->err;
+    return world_failed(st);
 }

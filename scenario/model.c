@@ -185,6 +185,11 @@ tw_ns tw_scenario_duration(const tw_scenario *sc) { return sc->duration; }
 tw_ns tw_scenario_quiet(const tw_scenario *sc) { return sc->quiet; }
 bool tw_scenario_has_swarm(const tw_scenario *sc) { return sc->swarm.on; }
 
+bool tw_scenario_contract_strict(const tw_scenario *sc)
+{
+    return sc->expect_contract && sc->contract_strict;
+}
+
 bool tw_scenario_has_node(const tw_scenario *sc, const char *name)
 {
     return sc_node_index(sc, name) >= 0;

@@ -114,9 +114,13 @@ void sim_node_restart(tw_sim *sim, sim_node *n)
     sim_trace(sim, n->id, 0, "restart", n->crash_epoch, 0);
     sim_ep *ep;
     for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
-        /* A peer still retransmitting is answered with a reset; an idle
-         * one hears it when it next sends (or probes). */
-        if (ep->peer_crashed && ep->peer_node == n->id && ep->dead_armed) {
+        /* A peer still retransmitting is answered with a reset (across
+         * a cut, once it heals: sim_stream_heal); an idle one hears it
+         * when it next sends (or probes). */
+        if (ep->peer_crashed && ep->peer_node == n->id && ep->dead_armed &&
+            !ep->rst_sent && !sim_path_is_cut(sim, n->id, ep->node) &&
+            !sim_path_is_cut(sim, ep->node, n->id)) {
+            ep->rst_sent = true;
             sim_push(sim, sim->now + sim_latency(sim, n->id, ep->node), EV_RST,
                      ep->id, sim_table_gen(&sim->eps, ep->id), ECONNRESET);
         }

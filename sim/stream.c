@@ -491,16 +491,26 @@ static void tap_nobody(tw_sim *sim, sim_ep *ep, const struct iovec *iov,
     free(buf);
 }
 
+/* Can ep's segments reach its peer's host, and its answer come back? */
+static bool peer_reachable(tw_sim *sim, const sim_ep *ep)
+{
+    return sim->nodes[ep->peer_node]->up &&
+           !sim_path_is_cut(sim, ep->node, ep->peer_node) &&
+           !sim_path_is_cut(sim, ep->peer_node, ep->node);
+}
+
 /* Nobody at the other end. A live host (one that came back after a
- * crash too) answers with RST; one that is down says nothing, and the
- * retransmissions give up after the timeout. The bytes count as sent. */
+ * crash too) answers with RST; one that is down, or cut off, says
+ * nothing: the retransmissions give up after the timeout, unless the
+ * host is back, or the cut heals, before (sim_node_restart,
+ * sim_stream_heal: then it answers with RST). The bytes count as sent. */
 static __attribute__((noinline)) ssize_t send_nobody(tw_sim *sim, sim_ep *ep,
                                                      const struct iovec *iov, int iovcnt,
                                                      size_t total)
 {
     if (sim_ep_rst_unseen(ep)) /* the reset it had not looked for */
         return -(ssize_t)ep->pending_errno;
-    if (sim->nodes[ep->peer_node]->up) {
+    if (peer_reachable(sim, ep)) {
         if (!ep->rst_sent) {
             ep->rst_sent = true;
             tw_ns rtt = sim_latency(sim, ep->node, ep->peer_node) +
@@ -1048,8 +1058,8 @@ void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep)
 static void on_peer_dead(tw_sim *sim, sim_ep *ep)
 {
     ep->dead_armed = false;
-    if (ep->broken || sim_ep_rst_unseen(ep) || !ep->peer_crashed || sim->nodes[ep->peer_node]->up)
-        return; /* back: its reset is on the way (sim/node.c) */
+    if (ep->broken || sim_ep_rst_unseen(ep) || peer_reachable(sim, ep))
+        return; /* back: its reset is on the way (sim/node.c, sim_stream_heal) */
     assert(ep->more); /* it was armed */
     tw_ns due = ep->more->dead_since + sim_ep_timeout(sim, ep);
     if (sim->now >= due)
@@ -1123,6 +1133,16 @@ static sim_ep_more *ep_more(sim_ep *ep)
     return ep->more;
 }
 
+/* v rounded up to a multiple of unit (v > 0): Linux takes keepalive's
+ * times in whole seconds and the user timeout in milliseconds, and the
+ * real backend rounds them up so (real/stream.c); the simulator keeps
+ * the same values, so a peer is found gone no sooner than on Linux. */
+static tw_ns round_up(tw_ns v, tw_ns unit)
+{
+    assert(v > 0 && unit > 0);
+    return (v + unit - 1) / unit * unit;
+}
+
 static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned count)
 {
     sim_ep *ep = (sim_ep *)t;
@@ -1133,12 +1153,12 @@ static int op_keepalive(tw_transport *t, tw_ns idle, tw_ns interval, unsigned co
     sim_ep_more *o = ep_more(ep);
     if (!o)
         return -ENOMEM;
-    o->ka_idle = idle;
-    o->ka_interval = interval;
+    o->ka_idle = idle ? round_up(idle, TW_SEC(1)) : 0;
+    o->ka_interval = idle ? round_up(interval, TW_SEC(1)) : interval;
     o->ka_count = (uint8_t)count;
     o->ka_probes = 0;
     if (idle)
-        ka_arm(sim_of_ep(ep), ep, ep->last_active + idle);
+        ka_arm(sim_of_ep(ep), ep, ep->last_active + o->ka_idle);
     return 0;
 }
 
@@ -1152,7 +1172,8 @@ static int op_user_timeout(tw_transport *t, tw_ns timeout)
     sim_ep_more *o = ep_more(ep);
     if (!o)
         return -ENOMEM;
-    o->user_timeout = timeout; /* the armed timers look again when due */
+    /* the armed timers look again when due */
+    o->user_timeout = timeout ? round_up(timeout, TW_MS(1)) : 0;
     return 0;
 }
 
@@ -1235,6 +1256,15 @@ void sim_stream_heal(tw_sim *sim)
     for (uint32_t i = 0; (ep = sim_ep_next(sim, &i));) {
         /* Parked segments have no EV_ARRIVE queued: the heal queues it. */
         assert(!(ep->rx_parked && ep->arrive_pending));
+        /* Retransmitting to a host with no such connection (it went,
+         * or crashed and came back, while the cut held everything):
+         * that host answers now. */
+        if (ep->dead_armed && !ep->rst_sent && peer_reachable(sim, ep)) {
+            ep->rst_sent = true;
+            ep_push(sim, ep, sim->now + sim_latency(sim, ep->node, ep->peer_node) +
+                                 sim_latency(sim, ep->peer_node, ep->node),
+                    EV_RST, ECONNRESET);
+        }
         if (sim_path_is_cut(sim, ep->peer_node, ep->node))
             continue;
         tw_ns lat = sim_latency(sim, ep->peer_node, ep->node);

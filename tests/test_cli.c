@@ -229,6 +229,27 @@ static void test_busy_poll_option(void **state)
     assert_non_null(strstr(out, "usage: twin run"));
 }
 
+/* `twin run`'s own options before the app: --help is the usage, an
+ * unknown option is named as one, a missing value is said to be missing
+ * (the last word used to be taken for a size: "bad --help ''"). */
+static void test_run_options_worded(void **state)
+{
+    (void)state;
+    char cmd[512], out[4096];
+    snprintf(cmd, sizeof cmd, "%s run --help 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 0);
+    if (!strstr(out, "usage: twin run"))
+        fail_msg("%s", out);
+    snprintf(cmd, sizeof cmd, "%s run --frobnicate 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    if (!strstr(out, "run: unknown option '--frobnicate'"))
+        fail_msg("%s", out);
+    snprintf(cmd, sizeof cmd, "%s run --record-max 2>&1", tw_cli_twin);
+    assert_int_equal(tw_cli_run(cmd, out, sizeof out), 2);
+    if (!strstr(out, "run: --record-max needs a value"))
+        fail_msg("%s", out);
+}
+
 /* A server app given a host name: where it listens is said once the name
  * has resolved (port 0's choice included), and a name that does not
  * resolve is an error naming it, and the end of the run (both used to
@@ -405,6 +426,7 @@ int main(void)
         cmocka_unit_test_teardown(test_bad_usage, tw_cli_teardown),
         cmocka_unit_test_teardown(test_run_app_help, tw_cli_teardown),
         cmocka_unit_test_teardown(test_busy_poll_option, tw_cli_teardown),
+        cmocka_unit_test_teardown(test_run_options_worded, tw_cli_teardown),
         cmocka_unit_test_teardown(test_server_host_names, tw_cli_teardown),
         cmocka_unit_test_teardown(test_unix_path_in_use, tw_cli_teardown),
         cmocka_unit_test_teardown(test_out_of_descriptors_is_said, tw_cli_teardown),

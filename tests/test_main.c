@@ -337,6 +337,38 @@ static void test_run_prints_a_broken_invariant(void **state)
     assert_string_equal(err, "tick-counter: broken on purpose\n");
 }
 
+/* `run --strict` runs the app's loop with the contract checker in strict
+ * mode (a call on a transport after its connection_lost is reported, on
+ * the real backend too); without it the loop is not strict. */
+static int strict_seen = -1;
+static int strict_start(tw_loop *loop, int argc, char **argv, FILE *o, void **state)
+{
+    (void)argc;
+    (void)argv;
+    (void)o;
+    (void)state;
+    strict_seen = tw_loop_contract_strict(loop);
+    return 0;
+}
+static const tw_app strict_app = {.name = "strict-probe", .start = strict_start};
+
+static void test_run_strict_turns_strict_mode_on(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_app_register(&strict_app), 0);
+    const char *plain[] = {"mytool", "run", "strict-probe"};
+    assert_int_equal(run_main(3, plain), 0);
+    assert_int_equal(strict_seen, 0);
+    const char *strict[] = {"mytool", "run", "--strict", "strict-probe"};
+    assert_int_equal(run_main(4, strict), 0);
+    assert_int_equal(strict_seen, 1);
+    const char *both[] = {"mytool", "run", "--strict", "--busy-poll", "1us", "strict-probe"};
+    strict_seen = -1;
+    assert_int_equal(run_main(6, both), 0);
+    assert_int_equal(strict_seen, 1);
+    assert_int_equal(tw_app_unregister("strict-probe"), 0);
+}
+
 static int threads_now(void)
 {
     int n = 0;
@@ -399,6 +431,78 @@ static void test_app_with_only_a_start(void **state)
 /* An app that kills the process while the file loads (its apps are
  * started once, then let go) gets a message saying where and what to
  * look at, and the crash status, not a bare signal. */
+/* A seed that kills the process in a file that turned strict contract
+ * mode off says so: without it, a protocol's call on a transport after
+ * its connection_lost (which strict mode names) is a use of freed memory,
+ * a likely cause. A strict file's crash has no such word. */
+static void boom(void *arg)
+{
+    (void)arg;
+    abort();
+}
+static int boom_start(tw_loop *loop, int argc, char **argv, FILE *o, void **state)
+{
+    (void)argc;
+    (void)argv;
+    (void)o;
+    (void)state;
+    if (tw_app_restarts(loop) > 0) /* not at the check of options */
+        tw_call_later(loop, TW_MS(10), boom, NULL);
+    return 0;
+}
+static const tw_app boom_app = {.name = "boom", .start = boom_start};
+
+static void crash_run(const char *contract, char *text, size_t len)
+{
+    char path[128], errpath[128];
+    char yaml[300];
+    snprintf(yaml, sizeof yaml,
+             "name: boom\nduration: 1s\nnodes:\n  - {name: s, addr: 10.0.0.1, app: boom}\n"
+             "timeline:\n  - {at: 100ms, crash: s, for: 100ms}\nexpect: {contract: %s}\n",
+             contract);
+    tmp_scenario(path, "boom", yaml);
+    snprintf(errpath, sizeof errpath, "/tmp/twin-test-boom-%d.err", (int)getpid());
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGABRT, SIG_DFL);
+        signal(SIGSEGV, SIG_DFL);
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
+            _exit(100);
+        char *argv[] = {"mytool", "sim", path, "--seeds", "1..2", NULL};
+        _exit(tw_main(5, argv));
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    unlink(path);
+    FILE *f = fopen(errpath, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, len - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(errpath);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 4);
+}
+
+static void test_crash_without_strict_mode_says_so(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_app_register(&boom_app), 0);
+    static char text[1 << 14];
+    crash_run("basic", text, sizeof text);
+    if (!strstr(text, "crashed the process (CRASH)\nthe file turns strict contract mode "
+                      "off: a call on a transport after its connection_lost"))
+        fail_msg("no word of strict mode in: %s", text);
+    crash_run("true", text, sizeof text);
+    if (!strstr(text, "crashed the process (CRASH)\nreproduce with:"))
+        fail_msg("%s", text);
+    assert_int_equal(tw_app_unregister("boom"), 0);
+}
+
 static void test_crash_while_loading_says_so(void **state)
 {
     (void)state;
@@ -529,6 +633,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_leaves_no_thread, with_app,
                                         tw_test_teardown),
         TW_TEST(test_load_takes_a_bare_name_from_the_current_directory),
+        TW_TEST(test_run_strict_turns_strict_mode_on),
+        TW_TEST(test_crash_without_strict_mode_says_so),
     };
     int rc = cmocka_run_group_tests_name("main", tests, NULL, NULL);
     unlink(scenario);

@@ -347,6 +347,33 @@ static void test_crash_then_quick_restart_resets_peer(void **state)
     }
 }
 
+/* A crashed host that comes back while the path to it is still cut
+ * answers the retransmissions it cannot hear only once the cut heals. */
+static void test_restart_behind_a_cut_resets_peer_at_the_heal(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 9, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    int s = tw_sim_node_id(w.s);
+    tw_sim_fault crash = {.kind = TW_SIM_FAULT_CRASH, .a = s, .b = TW_SIM_ALL};
+    tw_sim_fault restart = {.kind = TW_SIM_FAULT_RESTART, .a = s, .b = TW_SIM_ALL};
+    tw_sim_fault heal = {.kind = TW_SIM_FAULT_HEAL, .a = tw_sim_node_id(w.c), .b = s};
+    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(1), &crash) >= 0);
+    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(2), &restart) >= 0);
+    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(3), &heal) >= 0);
+    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(1500)), 0);
+    assert_int_equal(tw_transport_write(w.cp.t, "into the void", 13), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(1400)), 0);
+    assert_int_equal(w.starts, 2);
+    assert_int_equal(w.cp.lost, 0); /* back, but behind the cut */
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost_err, -ECONNRESET);
+    assert_int_equal(w.cp.lost_at, t0 + TW_SEC(3) + TW_MS(2));
+    tw_sim_free(w.sim);
+}
+
 /* A crash still under way when the fault phase ends is brought back by
  * one restart: its own end queues one, and the phase's end, which
  * restarts every node still down, queues no second (the trace had two
@@ -434,6 +461,35 @@ static void test_keepalive_and_user_timeout_find_a_dead_peer(void **state)
     assert_int_equal(w.cp.lost_at, sent + TW_MS(800));
     assert_int_equal(w.sp.lost, 0);
     /* bad values and closed transports */
+    tw_sim_free(w.sim);
+}
+
+/* Keepalive's times are whole seconds and the user timeout's
+ * milliseconds, as Linux takes them (TCP_KEEPIDLE, TCP_KEEPINTVL,
+ * TCP_USER_TIMEOUT) and the real backend rounds them up: a simulated
+ * peer that vanished is found no sooner than a real one would be. */
+static void test_keepalive_rounds_as_linux_does(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 19, true);
+    /* 1500 ms idle, 500 ms apart: Linux probes at 2 s, then 1 s apart */
+    assert_int_equal(tw_transport_set_keepalive(w.cp.t, TW_MS(1500), TW_MS(500), 3), 0);
+    tw_ns t0 = tw_sim_now(w.sim);
+    assert_int_equal(tw_sim_crash(w.s), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+    assert_true(w.cp.lost_at > t0 + TW_SEC(4) && w.cp.lost_at <= t0 + TW_SEC(5));
+    tw_sim_free(w.sim);
+    /* a user timeout of 800.1 ms is 801 ms */
+    world_init(&w, 20, true);
+    assert_int_equal(tw_transport_set_user_timeout(w.cp.t, TW_MS(800) + TW_US(100)), 0);
+    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
+    tw_ns sent = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(w.cp.t, "late", 4), 0);
+    assert_int_equal(tw_sim_run_until_idle(w.sim), 0);
+    assert_int_equal(w.cp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.cp.lost_at, sent + TW_MS(801));
     tw_sim_free(w.sim);
 }
 
@@ -570,6 +626,51 @@ static void test_write_to_a_closed_peer_resets_after_a_round_trip(void **state)
     assert_int_equal(w.cp.lost, 1);
     assert_int_equal(w.cp.lost_err, -EPIPE);
     assert_int_equal(w.cp.lost_at, t2);
+    tw_sim_free(w.sim);
+}
+
+/* A peer that closed while the path to it is cut (its FIN held in the
+ * cut) is no closed socket the writer's data can reach: nothing answers
+ * until the cut heals, and then its host resets the next
+ * retransmission; a cut that outlasts the stall timeout times out. */
+static void test_write_to_a_gone_peer_across_a_cut_waits_for_the_heal(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 16, true);
+    tw_ns t0 = tw_sim_now(w.sim);
+    tw_sim_fault heal = {.kind = TW_SIM_FAULT_HEAL, .a = tw_sim_node_id(w.c),
+                         .b = tw_sim_node_id(w.s)};
+    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
+    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(3), &heal) >= 0);
+    tw_transport_abort(w.cp.t); /* its FIN waits for the heal */
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(10)), 0);
+    assert_int_equal(w.cp.lost, 1);
+    assert_int_equal(tw_transport_write(w.sp.t, "anyone?", 7), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(2)), 0);
+    assert_int_equal(w.sp.lost, 0); /* nobody answers across the cut */
+    assert_int_equal(w.sp.eofs, 0);
+    /* healed: the FIN of its close, then the reset of the retransmission
+     * (kept: the end stopped reading at the EOF, and keeps it open) */
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(2)), 0);
+    assert_int_equal(w.sp.eofs, 1);
+    assert_int_equal(w.sp.lost, 0);
+    assert_int_equal(tw_transport_write(w.sp.t, "again?", 6), -EPIPE);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(1)), 0);
+    assert_int_equal(w.sp.lost, 1);
+    assert_int_equal(w.sp.lost_err, -EPIPE);
+    tw_sim_free(w.sim);
+
+    world_init(&w, 17, true); /* never healed: the retransmissions give up */
+    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
+    tw_transport_abort(w.cp.t);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_MS(10)), 0);
+    tw_ns sent = tw_sim_now(w.sim);
+    assert_int_equal(tw_transport_write(w.sp.t, "anyone?", 7), 0);
+    assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(10)), 0);
+    assert_int_equal(w.sp.lost, 1);
+    assert_int_equal(w.sp.lost_err, -ETIMEDOUT);
+    assert_int_equal(w.sp.lost_at, sent + TW_SEC(5));
     tw_sim_free(w.sim);
 }
 
@@ -993,6 +1094,7 @@ int main(void)
         TW_TEST(test_freeze_across_the_phase_end_counts_to_its_end),
         TW_TEST(test_keepalive_and_user_timeout_find_a_dead_peer),
         TW_TEST(test_keepalive_waits_while_data_is_out),
+        TW_TEST(test_keepalive_rounds_as_linux_does),
         TW_TEST(test_connect_to_crashed_node_times_out),
         TW_TEST(test_bad_faults),
         TW_TEST(test_stall_clock_starts_at_the_first_cut),
@@ -1002,6 +1104,8 @@ int main(void)
         TW_TEST(test_freeze_thaws_reading_before_late_timers),
         TW_TEST(test_slow_node_pays_for_each_turn),
         TW_TEST(test_blackhole_drops_silently_until_its_end),
+        TW_TEST(test_write_to_a_gone_peer_across_a_cut_waits_for_the_heal),
+        TW_TEST(test_restart_behind_a_cut_resets_peer_at_the_heal),
         TW_TEST(test_acks_wait_for_a_clog_made_before_the_write),
         TW_TEST(test_acks_unlooked_at_during_a_cut_wait_for_the_heal),
         TW_TEST(test_partition_with_a_duration_heals_after_it),

@@ -694,6 +694,108 @@ static int fires(tw_loop *loop, int calls, int *sites)
     return n;
 }
 
+/* ---- strict mode ---- */
+
+/* A server that keeps an ended connection's transport and writes to it
+ * later: the scripted peer's world runs in strict mode, as twin sim's
+ * does, so the write is reported, and never reaches the connection that
+ * took the ended one's place (it used to, silently). */
+typedef struct keeper {
+    tw_protocol base;
+} keeper;
+
+static tw_transport *kept_t;
+static int keeper_made, violations;
+static char violation[400];
+
+static void kp_made(tw_protocol *p, tw_transport *t)
+{
+    (void)p;
+    if (++keeper_made == 2)
+        kept_t = t;
+}
+
+static void kp_data(tw_protocol *p, const uint8_t *d, size_t n)
+{
+    (void)p;
+    if (n > 0 && d[0] == '!' && kept_t)
+        tw_transport_write(kept_t, "stale\n", 6);
+}
+
+static void kp_release(tw_protocol *p) { free(p); }
+
+static const tw_protocol_ops keeper_ops = {
+    .connection_made = kp_made, .data_received = kp_data, .release = kp_release,
+};
+
+static tw_protocol *keeper_factory(void *arg)
+{
+    (void)arg;
+    keeper *k = calloc(1, sizeof *k);
+    if (k)
+        k->base.ops = &keeper_ops;
+    return k ? &k->base : NULL;
+}
+
+static void on_violation(void *arg, const char *what)
+{
+    (void)arg;
+    violations++;
+    snprintf(violation, sizeof violation, "%s", what);
+}
+
+static void test_write_through_a_stale_transport_reported(void **state)
+{
+    (void)state;
+    keeper_made = violations = 0;
+    kept_t = NULL;
+    tw_simtest *st = tw_simtest_new(5, NULL, keeper_factory, NULL, true);
+    assert_non_null(st);
+    assert_true(tw_loop_contract_strict(tw_simtest_loop(st)));
+    tw_loop_set_contract_handler(tw_simtest_loop(st), on_violation, NULL);
+    tw_loop_set_contract_handler(tw_simtest_peer_loop(st), on_violation, NULL);
+    tw_simtest_on_conn(st, 2);
+    tw_simtest_connect_at(st, TW_MS(10));
+    tw_simtest_reset(st, TW_MS(20));
+    tw_simtest_on_conn(st, 3);
+    tw_simtest_connect_at(st, TW_MS(50));
+    tw_simtest_on_conn(st, 1);
+    tw_simtest_send_str(st, TW_MS(100), "!");
+    assert_int_equal(tw_simtest_run_until(st, TW_MS(200)), 0);
+    assert_int_equal(keeper_made, 3);
+    if (violations != 1 || !strstr(violation, "write() after connection_lost returned"))
+        fail_msg("%d violations: %s", violations, violation);
+    const uint8_t *got;
+    for (unsigned c = 1; c <= 3; c++) {
+        tw_simtest_on_conn(st, c);
+        assert_int_equal(tw_simtest_unread(st, &got), 0);
+    }
+    tw_simtest_free(st);
+}
+
+/* With no handler of the test's own, a violation stops the world and
+ * is the failure of the expectation that ran into it, with the
+ * violation's sentence (it used to abort the test program). */
+static void test_violation_fails_the_expect(void **state)
+{
+    (void)state;
+    keeper_made = 0;
+    kept_t = NULL;
+    tw_simtest *st = tw_simtest_new(5, NULL, keeper_factory, NULL, true);
+    assert_non_null(st);
+    tw_simtest_on_conn(st, 2);
+    tw_simtest_connect_at(st, TW_MS(10));
+    tw_simtest_reset(st, TW_MS(20));
+    tw_simtest_on_conn(st, 1);
+    tw_simtest_send_str(st, TW_MS(100), "!");
+    assert_int_equal(tw_simtest_expect_str(st, "never", TW_MS(200)), -EPROTO);
+    if (!strstr(tw_simtest_error(st), "write() after connection_lost returned"))
+        fail_msg("%s", tw_simtest_error(st));
+    assert_true(tw_sim_now(tw_simtest_sim(st)) < TW_MS(200)); /* stopped there */
+    assert_int_equal(tw_simtest_run_until(st, TW_MS(300)), -EPROTO);
+    tw_simtest_free(st);
+}
+
 static void test_buggify(void **state)
 {
     (void)state;
@@ -753,6 +855,8 @@ int main(void)
         TW_TEST(test_server_conn_reset_while_paused),
         TW_TEST(test_server_conn_never_made_says_why),
         TW_TEST(test_conn_errors),
+        TW_TEST(test_write_through_a_stale_transport_reported),
+        TW_TEST(test_violation_fails_the_expect),
         TW_TEST(test_buggify),
     };
     return cmocka_run_group_tests_name("sim_peer", tests, NULL, NULL);

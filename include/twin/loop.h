@@ -27,6 +27,7 @@ typedef int64_t tw_ns;
 #define TW_NS_PER_US INT64_C(1000)
 #define TW_NS_PER_MS INT64_C(1000000)
 #define TW_NS_PER_SEC INT64_C(1000000000)
+#define TW_US(x) ((tw_ns)(x) * TW_NS_PER_US)
 #define TW_MS(x) ((tw_ns)(x) * TW_NS_PER_MS)
 #define TW_SEC(x) ((tw_ns)(x) * TW_NS_PER_SEC)
 

@@ -132,6 +132,9 @@ tw_ns tw_scenario_duration(const tw_scenario *sc);
 tw_ns tw_scenario_quiet(const tw_scenario *sc);
 /* True if the file has a swarm section. */
 bool tw_scenario_has_swarm(const tw_scenario *sc);
+/* True if its nodes run the contract checker in strict mode (the
+ * default; `expect: {contract: basic}` or `false` turns it off). */
+bool tw_scenario_contract_strict(const tw_scenario *sc);
 /* True if the file names a node `name`. */
 bool tw_scenario_has_node(const tw_scenario *sc, const char *name);
 /* The nodes, in the file's order: that order is their ids in the world

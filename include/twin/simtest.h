@@ -52,6 +52,14 @@
  *     an EOF from the server is not an end: the script closes).
  *
  * Every byte and every time stays a function of the seed and the script.
+ *
+ * Both nodes run with the contract checker in strict mode (twin/loop.h),
+ * as twin sim's do: a protocol's mistake with its transport (a write
+ * after its own close(), any call after connection_lost returned) stops
+ * the world, and the expectation (or run_until) that ran into it, and
+ * every one after, returns -EPROTO with the checker's sentence in
+ * tw_simtest_error(). A handler the test sets on a loop
+ * (tw_loop_set_contract_handler) replaces that.
  */
 #ifndef TWIN_SIMTEST_H
 #define TWIN_SIMTEST_H
@@ -142,8 +150,9 @@ int tw_simtest_pause_reading(tw_simtest *st, tw_ns at, bool paused);
 /* Run the world until the peer has received exactly these bytes next
  * (after what earlier expects consumed), or until virtual time `by`.
  * Returns 0 (and consumes them), -ETIMEDOUT if they had not all arrived by
- * then, -EBADMSG if different bytes arrived. tw_simtest_error() says what
- * was there. On a connection not open yet, the world runs until it opens
+ * then, -EBADMSG if different bytes arrived, the world's failure if it
+ * stopped (-EPROTO: a contract violation, above). tw_simtest_error() says
+ * what was there. On a connection not open yet, the world runs until it opens
  * and the bytes come (or `by`). */
 int tw_simtest_expect(tw_simtest *st, const void *data, size_t len, tw_ns by);
 int tw_simtest_expect_str(tw_simtest *st, const char *s, tw_ns by);

@@ -156,13 +156,14 @@ int tw_transport_set_write_buffer_limits(tw_transport *t, ssize_t high,
  * Keepalive (SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT):
  * after idle_ns without traffic, a probe every interval_ns; `count`
  * unanswered probes lose the connection with -ETIMEDOUT, a reset in
- * answer with -ECONNRESET. idle_ns 0 turns it off. The real backend
- * counts whole seconds (each value rounded up, at least 1 s). */
+ * answer with -ECONNRESET. idle_ns 0 turns it off. Both backends count
+ * whole seconds, as Linux does (each value rounded up, at least 1 s). */
 int tw_transport_set_keepalive(tw_transport *t, tw_ns idle_ns,
                                tw_ns interval_ns, unsigned count);
 /* TCP_USER_TIMEOUT: data left unacknowledged this long loses the
  * connection with -ETIMEDOUT. 0: the system's own retransmission limit
- * (the simulator's stall_timeout_ns). Milliseconds on the real backend. */
+ * (the simulator's stall_timeout_ns). Whole milliseconds (rounded up) on
+ * both backends. */
 int tw_transport_set_user_timeout(tw_transport *t, tw_ns timeout_ns);
 
 /* ---- DatagramTransport ---- */

@@ -4,7 +4,8 @@
 # nothing but pkg-config, then its `make check` (unit tests with the
 # scripted peer, seed sweeps through its own tw_main binary with --json
 # and --shard, a shrink of its buggy variant, the same sweep through the
-# installed `twin sim --load`), a short fuzz run and its coverage.
+# installed `twin sim --load`), a short fuzz run and its coverage; and the
+# C examples of README.md, built the same way.
 # Usage: tests/prog/examples.sh BUILD   (run from the top; logs the unit
 # tests' cmocka lines to BUILD/test-examples.log)
 set -eo pipefail
@@ -18,6 +19,28 @@ cd "$tmp/kv"
 # Nothing of the tree, and no loader path: pkg-config and the rpath only.
 unset LD_LIBRARY_PATH CPATH LIBRARY_PATH
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
+# The README's C examples as a user copies them, built with examples/kv's
+# warnings (-Wall -Wextra -Werror); the cmocka one runs. A block that
+# includes a header of its own ("my_parser.h") is a sketch: skipped.
+mkdir "$tmp/readme"
+awk -v d="$tmp/readme" '/^```c$/ { n++; f = sprintf("%s/snippet%d.c", d, n); on = 1; next }
+     /^```$/ { on = 0; next }
+     on { print > f }' "$top/README.md"
+for f in "$tmp"/readme/snippet*.c; do
+    grep -q '#include "' "$f" && continue
+    libs=$(pkg-config --libs twin)
+    grep -q 'cmocka.h' "$f" && libs="$libs -lcmocka"
+    if ! cc -std=gnu11 -Wall -Wextra -Werror $(pkg-config --cflags twin) \
+            -o "${f%.c}" "$f" $libs; then
+        echo "examples: README.md's C block $(basename "$f" .c) does not build"
+        exit 1
+    fi
+    if grep -q 'cmocka.h' "$f" && ! out=$("${f%.c}" 2>&1); then
+        echo "$out"
+        echo "examples: README.md's C block $(basename "$f" .c) fails"
+        exit 1
+    fi
+done
 make -s all
 # The programs find the installed library by themselves.
 # (ldd's output read whole first: a grep -q that stops early would leave
