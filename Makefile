@@ -129,7 +129,6 @@ $(BUILD)/bench/ns3_udp_echo: bench/ns3_udp_echo.cc
 # on both backends.
 check-proto:
 	@./tools/check-proto.sh
-	@./tools/check-readme.sh $(CC)
 
 test: check-deps
 	@$(MAKE) --no-print-directory check-proto
