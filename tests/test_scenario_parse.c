@@ -237,13 +237,13 @@ static void test_describe_chunking(void **state)
     (void)state;
     char text[64 << 10];
     const char *const nets[] = {"network: {latency: 1ms}\n",
-                                "network: {chunk_split: 100%, chunk_max: 1KiB, "
-                                "segment_max: 2KiB}\n",
+                                ("network: {chunk_split: 100%, chunk_max: 1KiB, "
+                                 "segment_max: 2KiB}\n"),
                                 "network: {chunk_split: 0}\n"};
-    const char *const want[] = {"  deliveries: chunk_split 0.25, chunk_max 262144 B, "
-                                "segment_max 65536 B\n",
-                                "  deliveries: chunk_split 1, chunk_max 1024 B, "
-                                "segment_max 2048 B\n",
+    const char *const want[] = {("  deliveries: chunk_split 0.25, chunk_max 262144 B, "
+                                 "segment_max 65536 B\n"),
+                                ("  deliveries: chunk_split 1, chunk_max 1024 B, "
+                                 "segment_max 2048 B\n"),
                                 "  deliveries: chunk_split 0, "};
     for (int i = 0; i < 3; i++) {
         tw_scenario *sc = expect_ok(cat(good_head, nets[i]));
