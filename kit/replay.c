@@ -871,8 +871,8 @@ int tw_replay(const char *path, const tw_app *app, int argc, char **argv,
     /* The node's clock starts where the recorded loop's did: an app that
      * sends its loop's times, or compares them with times it was sent,
      * sees the values it saw. */
-    if (loop && x.peers->clock > 0 && tw_sim_set_clock(loop, x.peers->clock, 0) == 0)
-        tw_sim_run_for(sim, 0); /* set before the app starts */
+    if (loop && x.peers->clock > 0)
+        tw_sim_set_uptime(loop, x.peers->clock); /* before the app starts */
     /* The recorded times hold what the app's file calls took where it
      * was recorded: here they take none, so the app meets its peers'
      * records and its timers in the order it met them (the simulated

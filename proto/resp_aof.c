@@ -30,7 +30,6 @@ struct resp_aof {
     int mode;           /* TW_RESP_FSYNC_* */
     FILE *log;
     tw_resp_store *store;   /* what a rewrite writes out */
-    int64_t epoch_ms;       /* the keyspace's clock: loop time plus this */
     uint64_t rewrite_min;   /* no rewrite below this size */
     int rewrite_pct;        /* growth over base_size that rewrites; < 0: never */
     uint64_t base_size;     /* the size after the last rewrite, or at start */
@@ -266,7 +265,6 @@ int resp_aof_open(tw_loop *loop, const char *path, int fsync_mode,
     a->loop = loop;
     a->mode = fsync_mode;
     a->store = cx_proto->store;
-    a->epoch_ms = cx_proto->info ? cx_proto->info->epoch_ms : 0;
     a->rewrite_min = rw && rw->min_size ? rw->min_size : RESP_AOF_REWRITE_MIN;
     a->rewrite_pct = rw && rw->percentage ? rw->percentage : 100;
     a->log = log ? log : stderr;
@@ -352,7 +350,7 @@ static int rewrite(resp_aof *a)
     int rc = tw_file_open(a->loop, tmp, TW_FILE_WRITE | TW_FILE_CREATE | TW_FILE_TRUNC, &w.f);
     if (rc >= 0) {
         rc = tw_resp_store_each(a->store,
-                                tw_loop_now(a->loop) / TW_NS_PER_MS + a->epoch_ms,
+                                (tw_loop_now(a->loop) + tw_loop_epoch(a->loop)) / TW_NS_PER_MS,
                                 rw_key, &w);
         if (rc >= 0)
             rc = rw_flush(&w);

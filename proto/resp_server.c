@@ -126,6 +126,13 @@ tw_resp_server *tw_resp_server_new(tw_loop *loop, const tw_resp_server_cfg *cfg)
     tw_resp_server *srv;
     return tw_resp_server_open(loop, cfg, &srv) < 0 ? NULL : srv;
 }
+/* The keyspace's clock on the loop's time of day now: tw_resp_info's
+ * epoch_ms, which commands add to the loop's time. */
+static void keyspace_clock(tw_resp_server *srv)
+{
+    srv->info.epoch_ms = tw_loop_epoch(srv->loop) / TW_NS_PER_MS;
+}
+
 
 int tw_resp_server_open(tw_loop *loop, const tw_resp_server_cfg *cfg,
                         tw_resp_server **out)
@@ -162,9 +169,11 @@ int tw_resp_server_open(tw_loop *loop, const tw_resp_server_cfg *cfg,
     srv->info.maxclients = srv->cfg.maxclients;
     srv->info.limits = srv->cfg.limits;
     srv->info.bytes_max = srv->cfg.store.bytes_max;
-    /* The keyspace's clock is Unix ms (Redis's), fixed at start: the
-     * wall clock's date on the real backend, a virtual one simulated. */
-    srv->info.epoch_ms = tw_loop_epoch(loop) / TW_NS_PER_MS;
+    /* The keyspace's clock is Unix ms (Redis's): the loop's time of day,
+     * read again at each turn (keyspace_clock), so a step of the host's
+     * clock (NTP's, or a simulated clock fault) moves it as it moves
+     * Redis's. */
+    keyspace_clock(srv);
     srv->info.real = !strcmp(tw_loop_backend(loop), "real");
     srv->info.hz = TW_SEC(1) / EXPIRE_EVERY;
     srv->info.calls = srv->calls;
@@ -188,6 +197,7 @@ static void expire_cb(void *arg)
 {
     tw_resp_server *srv = arg;
     srv->expire_timer = 0;
+    keyspace_clock(srv);
     int64_t now_ms = tw_loop_now(srv->loop) / TW_NS_PER_MS + srv->info.epoch_ms;
     /* Redis's adaptive rule: go on while a quarter of what was looked at
      * had expired, within a bounded number of rounds. */
@@ -450,6 +460,7 @@ static void after_command(conn *c, const tw_resp_ctx *cx)
 static size_t run(conn *c, const uint8_t *buf, size_t len, tw_ns now)
 {
     tw_resp_server *srv = c->srv;
+    keyspace_clock(srv);
     tw_resp_ctx cx = {.store = srv->store, .info = &srv->info, .now = now,
                       .client_id = c->id, .client = &c->cl};
     if (srv->aof) {

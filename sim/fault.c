@@ -44,7 +44,7 @@ static const tw_sim_fault_info kinds[TW_SIM_FAULT_KINDS] = {
                               "a node that was down came back", false, false,
                               false, false, {0}},
     [TW_SIM_FAULT_CLOCK] = {"clock", "clock", "timers moved",
-                            "pending timers fell due at other times", false,
+                            "pending timers fell due at other times (a new rate)", false,
                             false, false, true, {"skew", "drift_ppm"}},
     [TW_SIM_FAULT_LOSS] = {"loss", "loss_burst", "packets lost",
                            "packets the burst's model took", true, true, true,
@@ -640,12 +640,18 @@ void sim_node_hold(tw_sim *sim, sim_node *n, tw_ns until)
         sim->held_max = until;
 }
 
+/* The node's time of day is world time plus skew from now on, both
+ * running at the rate drift gives; its monotonic clock goes on from
+ * where it is, at that rate (never a step). */
 static void set_clock(tw_sim *sim, sim_node *n, tw_ns skew, int32_t drift)
 {
-    n->floor = sim_node_local(n, sim->now);
+    tw_ns local = sim_node_local(n, sim->now);
+    n->floor = local;
     n->base_world = sim->now;
-    n->base_local = sim->now + skew;
+    n->base_local = local;
     n->drift_ppm = drift;
+    n->tod_offset = sim->now + skew - local;
+    assert(sim_node_local(n, sim->now) == local); /* no step */
     sim_node_rearm(n); /* its timers fall due at other world times now */
 }
 

@@ -166,8 +166,8 @@ void sim_effect_begin(tw_sim *sim, uint32_t i)
         st->count = !probe.up;
         st->open = false;
         break;
-    case TW_SIM_FAULT_CLOCK:
-        st->count = probe.up ? probe.timers : 0;
+    case TW_SIM_FAULT_CLOCK: /* a step moves no timer; a new rate all */
+        st->count = probe.up && f->drift_ppm != n->drift_ppm ? probe.timers : 0;
         st->open = false;
         break;
     case TW_SIM_FAULT_KILL: /* counted by the apply, which knows them */

@@ -323,9 +323,32 @@ static bool loop_rand_stream(tw_loop *loop, uint64_t key, tw__rand *r)
 
 static const char *loop_label(tw_loop *loop) { return ((sim_node *)loop)->name; }
 
+int tw_sim_set_uptime(tw_loop *node, tw_ns now_ns)
+{
+    sim_node *n = sim_node_of(node);
+    if (!n)
+        return -EINVAL;
+    tw_sim *sim = n->sim;
+    tw_ns local = sim_node_local(n, sim->now);
+    if (now_ns < local)
+        return -EINVAL;
+    n->tod_offset -= now_ns - local; /* the time of day does not move */
+    n->base_world = sim->now;
+    n->base_local = n->floor = now_ns;
+    sim_trace(sim, n->id, 0, "uptime", now_ns, 0);
+    sim_node_rearm(n);
+    return 0;
+}
+
+static tw_ns loop_epoch(tw_loop *loop)
+{
+    return TW_EPOCH_VIRTUAL + ((sim_node *)loop)->tod_offset;
+}
+
 const tw__loop_ops tw__sim_loop_ops = {
     .name = "sim",
     .now = loop_now,
+    .epoch = loop_epoch,
     .poll = NULL,
     .run = loop_run,
     .wakeup = loop_wakeup,

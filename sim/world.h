@@ -48,9 +48,14 @@ typedef struct sim_node {
     uint32_t crash_epoch;
     tw_ns crashed_at;  /* world time of its last crash */
     uint32_t restarts; /* restart faults that brought it back */
-    /* clock: local(w) = base_local + (w - base_world) * (1e6 + drift) / 1e6,
-     * never below floor (a monotonic clock never goes back). */
+    /* Two clocks, as a Linux host has. The monotonic one (tw_loop_now,
+     * timers): local(w) = base_local + (w - base_world) * (1e6 + drift)
+     * / 1e6, never below floor; a clock fault changes its rate only. The
+     * time of day (tw_loop_now + tw_loop_epoch) is local plus
+     * TW_EPOCH_VIRTUAL plus tod_offset: a clock fault steps it, as NTP's
+     * step moves CLOCK_REALTIME and leaves CLOCK_MONOTONIC alone. */
     tw_ns base_world, base_local, floor;
+    tw_ns tod_offset;
     int32_t drift_ppm;
     /* the EV_TIMER queued for the node's earliest timer: its world time
      * (-1: none) and generation (an older one is stale) */

@@ -12,6 +12,7 @@
 
 #include "tests/harness.h"
 #include "twin/resp.h"
+#include "twin/simfault.h"
 
 /* ---- a raw client: sends bytes, keeps every byte that comes back ---- */
 
@@ -317,6 +318,30 @@ static void test_resp_expiry_in_loop_time(void **state)
     fx_close(env, &f, &c, 1);
 }
 
+/* The keyspace's clock is the host's time of day, read at each turn, as
+ * Redis's: a step of it (NTP's; here a clock fault, the simulator's
+ * alone) expires a key whose time has come on the new clock. The loop's
+ * monotonic clock does not step. */
+static void test_resp_keyspace_follows_a_step_of_the_time_of_day(void **state)
+{
+    tw_env *env = TW_ENV(state);
+    assert_non_null(env->sim);
+    fx f;
+    rcli c;
+    fx_open(env, &f, NULL);
+    connect_cli(env, &f, &c);
+    send_str(&c, "SET k v EX 10\r\nGET k\r\n");
+    EXPECT(env, &c, "+OK\r\n$1\r\nv\r\n");
+    tw_ns mono = tw_loop_now(env->loop);
+    assert_int_equal(tw_sim_set_clock(env->loop, TW_SEC(20), 0), 0);
+    tw_run_slice(env);
+    assert_true(tw_loop_now(env->loop) - mono < TW_SEC(1));
+    c.len = 0;
+    send_str(&c, "GET k\r\n");
+    EXPECT(env, &c, "$-1\r\n");
+    fx_close(env, &f, &c, 1);
+}
+
 /* ---- CLIENT and the server's clock, over a connection ---- */
 
 /* Every client is listed with its name; one client can end another; the
@@ -429,6 +454,9 @@ int main(void)
         TW_MATRIX(test_resp_limits_close_with_an_error_reply),
         TW_MATRIX(test_resp_pending_limit),
         TW_MATRIX(test_resp_expiry_in_loop_time),
+        {"test_resp_keyspace_follows_a_step_of_the_time_of_day[sim]",
+         test_resp_keyspace_follows_a_step_of_the_time_of_day, tw_env_setup,
+         tw_env_teardown, (void *)tw_backend_sim},
         TW_MATRIX(test_resp_clients_reply_modes_and_time),
         TW_MATRIX(test_resp_quit_and_half_close),
         TW_MATRIX(test_resp_inline_nul_is_a_protocol_error),

@@ -322,17 +322,24 @@ static void test_distributions(void **state)
     assert_int_equal(tw_sim_dist_parse("zipf"), -EINVAL);
 }
 
+/* Two clocks, as a Linux host has: a clock fault steps a node's time of
+ * day (tw_loop_now + tw_loop_epoch) and sets the rate of both; its
+ * monotonic clock, which its timers run on, never steps, either way. */
 static void test_clock_skew_and_drift(void **state)
 {
     (void)state;
     tw_sim *sim = tw_sim_new(6, NULL);
     tw_loop *a = tw_sim_add_node(sim, "a", "10.0.0.1");
     tw_loop *b = tw_sim_add_node(sim, "b", "10.0.0.2");
+    assert_int_equal(tw_loop_epoch(a), TW_EPOCH_VIRTUAL);
     assert_int_equal(tw_sim_run_for(sim, TW_SEC(1)), 0);
     assert_int_equal(tw_sim_set_clock(b, TW_SEC(5), 1000), 0); /* +5 s, +0.1% */
     assert_int_equal(tw_sim_run_for(sim, TW_SEC(10)), 0);
     assert_int_equal(tw_loop_now(a), TW_SEC(11));
-    assert_int_equal(tw_loop_now(b), TW_SEC(1) + TW_SEC(5) + TW_SEC(10) + TW_MS(10));
+    assert_int_equal(tw_loop_now(b), TW_SEC(1) + TW_SEC(10) + TW_MS(10)); /* no step */
+    assert_int_equal(tw_loop_now(a) + tw_loop_epoch(a), TW_EPOCH_VIRTUAL + TW_SEC(11));
+    assert_int_equal(tw_loop_now(b) + tw_loop_epoch(b),
+                     TW_EPOCH_VIRTUAL + TW_SEC(1) + TW_SEC(5) + TW_SEC(10) + TW_MS(10));
     /* b's timers follow b's clock: 1 s of b time is 1/1.001 s of world */
     tick t = {.loop = b};
     tw_call_later(b, TW_SEC(1), on_tick, &t);
@@ -341,12 +348,44 @@ static void test_clock_skew_and_drift(void **state)
     assert_int_equal(t.fired, 1);
     tw_ns took = tw_sim_now(sim) - before;
     assert_true(took >= 999000999 - 2 && took <= 999001000);
-    /* a clock set back never runs backwards */
+    /* The time of day set back 100 s: the monotonic clock and the timers
+     * go on as if nothing happened. */
     tw_ns shown = tw_loop_now(b);
+    t.fired = 0;
+    tw_call_later(b, TW_SEC(1), on_tick, &t);
+    before = tw_sim_now(sim);
     assert_int_equal(tw_sim_set_clock(b, -TW_SEC(100), 0), 0);
-    assert_int_equal(tw_sim_run_for(sim, TW_SEC(1)), 0);
-    assert_true(tw_loop_now(b) >= shown);
+    assert_int_equal(tw_sim_run_until_idle(sim), 0);
+    assert_int_equal(t.fired, 1);
+    assert_int_equal(tw_sim_now(sim) - before, TW_SEC(1));
+    assert_int_equal(tw_loop_now(b), shown + TW_SEC(1));
+    assert_int_equal(tw_loop_now(b) + tw_loop_epoch(b),
+                     TW_EPOCH_VIRTUAL + tw_sim_now(sim) - TW_SEC(100));
     assert_int_equal(tw_sim_set_clock(b, 0, 2000000), -EINVAL);
+    /* The effect report: a step moved no pending timer, a new rate did. */
+    tick u = {.loop = b};
+    tw_call_later(b, TW_SEC(10), on_tick, &u);
+    tw_sim_fault step = {.kind = TW_SIM_FAULT_CLOCK, .a = tw_sim_node_id(b),
+                         .b = TW_SIM_ALL, .skew_ns = TW_SEC(7)};
+    int id = tw_sim_at(sim, tw_sim_now(sim), &step);
+    assert_true(id >= 0);
+    tw_sim_fault rate = step;
+    rate.drift_ppm = 5000;
+    int id2 = tw_sim_at(sim, tw_sim_now(sim) + TW_SEC(1), &rate);
+    assert_true(id2 >= 0);
+    assert_int_equal(tw_sim_run_for(sim, TW_SEC(2)), 0);
+    uint64_t moved = 99;
+    assert_int_equal(tw_sim_fault_effect(sim, id, &moved), 0);
+    assert_int_equal(moved, 0);
+    assert_int_equal(tw_sim_fault_effect(sim, id2, &moved), 0);
+    assert_int_equal(moved, 1);
+    /* An uptime moves the monotonic clock forward only, and leaves the
+     * time of day where it was. */
+    tw_ns tod = tw_loop_now(b) + tw_loop_epoch(b);
+    assert_int_equal(tw_sim_set_uptime(b, tw_loop_now(b) - 1), -EINVAL);
+    assert_int_equal(tw_sim_set_uptime(b, TW_SEC(3600)), 0);
+    assert_int_equal(tw_loop_now(b), TW_SEC(3600));
+    assert_int_equal(tw_loop_now(b) + tw_loop_epoch(b), tod);
     tw_sim_free(sim);
 }
 

@@ -85,8 +85,9 @@ tw_ns tw_loop_now(tw_loop *loop);
 
 /* Unix time (ns since 1970) at loop time 0, so that tw_loop_now() plus
  * this is the time of day: on the real backend from the wall clock
- * (read at each call), on a simulated node TW_EPOCH_VIRTUAL, so a seed
- * replays the same dates. For what must show a date (Redis's TIME and
+ * (read at each call), on a simulated node TW_EPOCH_VIRTUAL until a clock
+ * fault steps its time of day (twin/simfault.h), so a seed replays the
+ * same dates. For what must show a date (Redis's TIME and
  * its absolute expiry times); intervals belong to tw_loop_now. */
 #define TW_EPOCH_VIRTUAL ((tw_ns)1704067200 * TW_NS_PER_SEC) /* 2024-01-01 */
 tw_ns tw_loop_epoch(tw_loop *loop);

@@ -14,8 +14,9 @@
  * section says otherwise. Nothing here reads the wall clock: times are
  * handed in by the caller. The keyspace's clock is Redis's, Unix time in
  * milliseconds: the loop's time (tw_loop_now) on the server's epoch
- * (tw_resp_info.epoch_ms, from tw_loop_epoch when the server starts: the
- * wall clock's date on the real backend, a fixed one in the simulator).
+ * (tw_resp_info.epoch_ms, from tw_loop_epoch at each turn of the server:
+ * the host's time of day, which a clock step moves, on the real backend
+ * and on a simulated node).
  */
 #ifndef TWIN_RESP_H
 #define TWIN_RESP_H
@@ -300,7 +301,8 @@ typedef struct tw_resp_info {
     char run_id[41];        /* INFO's run_id: 40 hex digits */
     tw_ns started;          /* loop time the server started (uptime) */
     int64_t epoch_ms;       /* Unix ms at loop time 0: the keyspace's clock
-                             * is this plus the loop's (tw_loop_epoch) */
+                             * is this plus the loop's (tw_loop_epoch, read
+                             * again at each turn of the server) */
     uint64_t clients;       /* connected clients */
     uint64_t maxclients;
     tw_resp_limits limits;  /* CONFIG GET */

@@ -439,7 +439,8 @@ int tw_sim_run_until_idle(tw_sim *sim);
  * or a negative error. */
 int tw_sim_step(tw_sim *sim);
 
-/* Virtual world time in ns (node loops see their own skewed clocks). */
+/* Virtual world time in ns (a node's clocks run at its own rate, and its
+ * time of day may be stepped: twin/simfault.h, TW_SIM_FAULT_CLOCK). */
 tw_ns tw_sim_now(const tw_sim *sim);
 uint64_t tw_sim_seed(const tw_sim *sim);
 /* The world a loop belongs to; NULL for a loop of another backend. */
@@ -451,6 +452,13 @@ int tw_sim_node_id(tw_loop *loop);
 tw_loop *tw_sim_node(tw_sim *sim, const char *name); /* NULL: none */
 /* True unless the node is crashed. */
 bool tw_sim_node_up(tw_loop *loop);
+/* From now on the node's monotonic clock (tw_loop_now) reads now_ns,
+ * going on from there; its time of day stays where it is. For a node
+ * that stands for a host up for a while (a replay starts its node's
+ * clock where the recorded loop's was). A monotonic clock never goes
+ * back: -EINVAL for now_ns below what it reads, or a loop that is not a
+ * simulated node. */
+int tw_sim_set_uptime(tw_loop *node, tw_ns now_ns);
 /* From the user stream (3): protocol code under test may use it for its
  * own randomness so that it replays with the seed too. */
 uint64_t tw_sim_rand(tw_sim *sim);

@@ -48,14 +48,15 @@ typedef enum tw_sim_fault_kind {
                                    -ECONNRESET at both ends */
     TW_SIM_FAULT_CRASH,         /* a crashes (twin/sim.h, section 5) */
     TW_SIM_FAULT_RESTART,       /* a comes back; its start runs again */
-    TW_SIM_FAULT_CLOCK,         /* a's clock: skew_ns offset from world
-                                   time from now on (not added to an
-                                   earlier skew), drifting drift_ppm. It
-                                   stays monotonic, as tw_loop_now is: a
-                                   skew that would take it back makes it
-                                   stand still until world time catches
-                                   up (its timers wait); one forward
-                                   jumps it (timers due fire at once) */
+    TW_SIM_FAULT_CLOCK,         /* a's time of day (tw_loop_now +
+                                   tw_loop_epoch) steps to world time plus
+                                   skew_ns (not added to an earlier
+                                   skew), as an NTP step does; both its
+                                   clocks run at drift_ppm from now on.
+                                   Its monotonic clock (tw_loop_now, its
+                                   timers) never steps, as Linux's
+                                   CLOCK_MONOTONIC does not: only a new
+                                   rate moves its timers */
     TW_SIM_FAULT_LOSS,          /* packets a->b (and b->a unless oneway)
                                    also pass `loss` for the window */
     TW_SIM_FAULT_KILL,          /* signal `signal` to a's simulated
