@@ -43,8 +43,9 @@ static const tw_sim_fault_info kinds[TW_SIM_FAULT_KINDS] = {
     [TW_SIM_FAULT_RESTART] = {"restart", "restart_fault", "restarts",
                               "a node that was down came back", false, false,
                               false, false, {0}},
-    [TW_SIM_FAULT_CLOCK] = {"clock", "clock", "timers moved",
-                            "pending timers fell due at other times (a new rate)", false,
+    [TW_SIM_FAULT_CLOCK] = {"clock", "clock", "timers moved or dates read",
+                            "pending timers fell due at other times (a new rate), "
+                            "and the node read its stepped date", false,
                             false, false, true, {"skew", "drift_ppm"}},
     [TW_SIM_FAULT_LOSS] = {"loss", "loss_burst", "packets lost",
                            "packets the burst's model took", true, true, true,

@@ -166,9 +166,11 @@ void sim_effect_begin(tw_sim *sim, uint32_t i)
         st->count = !probe.up;
         st->open = false;
         break;
-    case TW_SIM_FAULT_CLOCK: /* a step moves no timer; a new rate all */
+    case TW_SIM_FAULT_CLOCK:
+        /* A step moves no timer, a new rate all; what reads the date
+         * from now on meets the step. */
         st->count = probe.up && f->drift_ppm != n->drift_ppm ? probe.timers : 0;
-        st->open = false;
+        st->base = n->tod_reads;
         break;
     case TW_SIM_FAULT_KILL: /* counted by the apply, which knows them */
     case TW_SIM_FAULT_KINDS:
@@ -196,6 +198,8 @@ static uint64_t reading(tw_sim *sim, uint32_t i)
         return paths_sum(sim, f, C_BURST_LOST) - st->base;
     case TW_SIM_FAULT_DGRAM:
         return paths_sum(sim, f, C_DGRAM) - st->base;
+    case TW_SIM_FAULT_CLOCK:
+        return st->count + sim->nodes[f->a]->tod_reads - st->base;
     case TW_SIM_FAULT_DISK_EIO:
     case TW_SIM_FAULT_DISK_FULL:
     case TW_SIM_FAULT_DISK_CORRUPT:

@@ -342,7 +342,9 @@ int tw_sim_set_uptime(tw_loop *node, tw_ns now_ns)
 
 static tw_ns loop_epoch(tw_loop *loop)
 {
-    return TW_EPOCH_VIRTUAL + ((sim_node *)loop)->tod_offset;
+    sim_node *n = (sim_node *)loop;
+    n->tod_reads++;
+    return TW_EPOCH_VIRTUAL + n->tod_offset;
 }
 
 const tw__loop_ops tw__sim_loop_ops = {

@@ -56,6 +56,7 @@ typedef struct sim_node {
      * step moves CLOCK_REALTIME and leaves CLOCK_MONOTONIC alone. */
     tw_ns base_world, base_local, floor;
     tw_ns tod_offset;
+    uint64_t tod_reads; /* tw_loop_epoch calls: who reads the date */
     int32_t drift_ppm;
     /* the EV_TIMER queued for the node's earliest timer: its world time
      * (-1: none) and generation (an older one is stale) */

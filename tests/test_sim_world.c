@@ -379,6 +379,12 @@ static void test_clock_skew_and_drift(void **state)
     assert_int_equal(moved, 0);
     assert_int_equal(tw_sim_fault_effect(sim, id2, &moved), 0);
     assert_int_equal(moved, 1);
+    /* ... and a read of the date since counts for each */
+    (void)tw_loop_epoch(b);
+    assert_int_equal(tw_sim_fault_effect(sim, id, &moved), 0);
+    assert_int_equal(moved, 1);
+    assert_int_equal(tw_sim_fault_effect(sim, id2, &moved), 0);
+    assert_int_equal(moved, 2);
     /* An uptime moves the monotonic clock forward only, and leaves the
      * time of day where it was. */
     tw_ns tod = tw_loop_now(b) + tw_loop_epoch(b);
