@@ -144,6 +144,10 @@ typedef struct tw__loop_ops {
     /* tw_loop_epoch: Unix time at loop time 0. NULL: the fixed virtual
      * epoch (a simulated node, whose day must replay with its seed). */
     tw_ns (*epoch)(tw_loop *);
+    /* A TLS connection of the loop made a secret: `line` in the NSS key
+     * log format (what SSLKEYLOGFILE holds), for a capture to carry so a
+     * reader can decrypt what it shows. NULL: nobody keeps them. */
+    void (*tls_secret)(tw_loop *, const char *line);
     /* The loop's name for the contract checker's messages (a simulated
      * node's name). NULL op or NULL result: the loop has none. */
     const char *(*label)(tw_loop *);

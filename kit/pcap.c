@@ -950,6 +950,16 @@ static uint32_t on_packet(void *arg, const tw_sim_packet *p)
         if (p->from != p->to)
             on_path(pc, p);
         return 0;
+    case TW_SIM_PACKET_SECRET: { /* ahead of the packets it decrypts */
+        FILE *f = file_of(pc, p->from);
+        int rc = f ? pc_write_secret(f, p->data, p->len) : 0;
+        if (rc < 0 && rc != -E2BIG) {
+            char path[700];
+            file_path(pc, p->from, path, sizeof path);
+            fail(pc, rc, path);
+        }
+        return 0;
+    }
     case TW_SIM_PACKET_HELD: /* sent again at the heal, with its cookie */
     default:
         return 0;

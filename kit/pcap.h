@@ -79,6 +79,12 @@ typedef struct pc_pkt {
  * 0 "eth0" and 1 "lo", Ethernet, nanosecond time stamps. */
 int pc_write_header(FILE *f, const char *node, uint64_t seed);
 
+/* A decryption secrets block: one line of a TLS key log (NSS format,
+ * without its newline, at most PC_SECRET_MAX bytes), so that Wireshark
+ * decrypts the TLS the file shows. 0, -E2BIG, or -errno of the write. */
+#define PC_SECRET_MAX 400
+int pc_write_secret(FILE *f, const uint8_t *line, size_t len);
+
 /* Write p as seen at time t on interface iface (0, 1), inbound or not,
  * with a packet comment (NULL: none); one enhanced packet block per
  * frame (a TCP segment over PC_MSS is several). scratch: PC_FRAME_MAX

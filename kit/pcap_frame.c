@@ -119,6 +119,21 @@ int pc_write_header(FILE *f, const char *node, uint64_t seed)
     return rc;
 }
 
+int pc_write_secret(FILE *f, const uint8_t *line, size_t len)
+{
+    if (len > PC_SECRET_MAX)
+        return -E2BIG;
+    uint8_t buf[PC_SECRET_MAX + 64];
+    blk k = {.b = buf, .cap = sizeof buf};
+    blk_begin(&k, 0x0000000A); /* decryption secrets */
+    put32(&k, 0x544c534b);     /* "TLSK": a TLS key log */
+    put32(&k, (uint32_t)len + 1);
+    put(&k, line, len);
+    put(&k, "\n", 1);
+    pad32(&k);
+    return blk_end(&k, f);
+}
+
 /* ---- checksums ---- */
 
 static uint32_t sum_add(uint32_t s, const uint8_t *b, size_t n)

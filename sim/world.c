@@ -340,6 +340,17 @@ int tw_sim_set_uptime(tw_loop *node, tw_ns now_ns)
     return 0;
 }
 
+/* A TLS secret of the node's: to the tap, which may keep it with the
+ * node's capture. */
+static void loop_tls_secret(tw_loop *loop, const char *line)
+{
+    sim_node *n = (sim_node *)loop;
+    tw_sim *sim = n->sim;
+    if (sim_tapping(sim))
+        sim_tap_ip(sim, TW_SIM_PACKET_SECRET, TW_SIM_PACKET_NONE, 0, sim->now, n->id,
+                   n->id, NULL, NULL, (const uint8_t *)line, strlen(line), 0);
+}
+
 static tw_ns loop_epoch(tw_loop *loop)
 {
     sim_node *n = (sim_node *)loop;
@@ -351,6 +362,7 @@ const tw__loop_ops tw__sim_loop_ops = {
     .name = "sim",
     .now = loop_now,
     .epoch = loop_epoch,
+    .tls_secret = loop_tls_secret,
     .poll = NULL,
     .run = loop_run,
     .wakeup = loop_wakeup,

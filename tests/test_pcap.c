@@ -1173,6 +1173,28 @@ static void test_cli_resp_decodes(void **state)
     expert_clean(fs);
 }
 
+/* A TLS connection's secrets go into its node's capture (decryption
+ * secrets blocks, the key log's lines), so that Wireshark shows what
+ * the protocol sent, not only the records that carried it. */
+static void test_cli_tls_decrypts(void **state)
+{
+    (void)state;
+    char dir[256], fc[300];
+    snprintf(dir, sizeof dir, "%s/tls", tmpdir);
+    snprintf(fc, sizeof fc, "%s/c1.pcapng", dir);
+    assert_int_equal(sh("%s sim scenarios/tls_echo.yaml --seed 1 -q --pcap %s 2>&1",
+                        tw_cli_twin, dir), 0);
+    /* The file holds the key log: a block of type 10, "TLSK", its lines. */
+    assert_int_equal(sh("grep -c CLIENT_TRAFFIC_SECRET_0 %s", fc), 0);
+    assert_true(atoi(out) >= 1);
+    if (!tshark_here())
+        skip();
+    /* Decrypted: the echoed bytes show as data inside TLS records. */
+    assert_int_equal(sh("tshark -r %s -Y 'tls && data' 2>/dev/null | wc -l", fc), 0);
+    assert_true(atoi(out) > 10);
+    expert_clean(fc);
+}
+
 /* ---- the command's option and its errors ---- */
 
 static void test_cli_seeds_and_errors(void **state)
@@ -1234,6 +1256,7 @@ int main(void)
         TW_TEST(test_cli_windows_of_a_slow_reader),
         TW_TEST(test_cli_datagrams),
         TW_TEST(test_cli_resp_decodes),
+        TW_TEST(test_cli_tls_decrypts),
         TW_TEST(test_cli_seeds_and_errors),
     };
     int rc = cmocka_run_group_tests_name("pcap", tests, NULL, NULL);

@@ -648,6 +648,14 @@ static bool is_ip(const char *s)
     return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
 }
 
+void tw__tls_keylog(const SSL *ssl, const char *line)
+{
+    const tls_conn *c = SSL_get_app_data(ssl);
+    tw_loop *loop = c ? c->base.loop : NULL;
+    if (loop && loop->ops->tls_secret)
+        loop->ops->tls_secret(loop, line);
+}
+
 static bool ssl_setup(tls_conn *c)
 {
     if (!c->server)
@@ -670,6 +678,7 @@ static bool ssl_setup(tls_conn *c)
         return false;
     }
     SSL_set_bio(c->ssl, c->in, ssl_side);
+    SSL_set_app_data(c->ssl, c);
     if (c->server) {
         SSL_set_accept_state(c->ssl);
         return true;

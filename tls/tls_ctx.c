@@ -47,6 +47,7 @@ tw_tls_ctx *tw_tls_ctx_new(tw_tls_role role)
     SSL_CTX_set_options(s, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
                                SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_num_tickets(s, 0);
+    SSL_CTX_set_keylog_callback(s, tw__tls_keylog);
     SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
     /* The core hands send() whatever its buffer holds, from any address. */
     SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE |

@@ -142,6 +142,9 @@ tls_conn *tw__tls_conn_new(tw_loop *loop, tw_tls_ctx *ctx, bool server,
                            tw_protocol_factory factory, void *arg,
                            tw_connect_cb cb);
 void tw__tls_conn_start(tls_conn *c);
+/* OpenSSL's key log callback (every context has it): the line goes to
+ * the connection's loop, when its backend keeps secrets. */
+void tw__tls_keylog(const SSL *ssl, const char *line);
 void tw__tls_conn_discard(tls_conn *c);
 tw_protocol *tw__tls_link(tls_conn *c);
 /* Factory for the client's inner (arg: the tls_conn): its link. */

@@ -240,6 +240,10 @@ typedef enum tw_sim_packet_event {
      * (`cut` false, `until` 0) or clogged until `until`; reported just
      * before the change takes effect. */
     TW_SIM_PACKET_PATH,
+    /* No packet: a TLS connection on node `from` (= `to`) made a secret;
+     * data, len bytes: one line of the NSS key log format (SSLKEYLOGFILE's,
+     * no newline), for a capture to carry so its TLS can be decrypted. */
+    TW_SIM_PACKET_SECRET,
 } tw_sim_packet_event;
 
 /* Flags of a report. */
