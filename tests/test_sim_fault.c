@@ -173,16 +173,22 @@ static void test_partition_times_out_the_end_with_data(void **state)
     tw_sim_free(w.sim);
 }
 
+/* Cut the client and the server apart now, healed `for_ns` later. */
+static void cut_for(world *w, tw_ns for_ns)
+{
+    tw_sim_fault heal = {.kind = TW_SIM_FAULT_HEAL, .a = tw_sim_node_id(w->c),
+                         .b = tw_sim_node_id(w->s)};
+    assert_int_equal(tw_sim_partition(w->sim, w->c, w->s, false), 0);
+    assert_true(tw_sim_at(w->sim, tw_sim_now(w->sim) + for_ns, &heal) >= 0);
+}
+
 static void test_heal_in_time_resumes(void **state)
 {
     (void)state;
     world w;
     world_init(&w, 4, true);
     tw_ns t0 = tw_sim_now(w.sim);
-    tw_sim_fault heal = {.kind = TW_SIM_FAULT_HEAL, .a = tw_sim_node_id(w.c),
-                         .b = tw_sim_node_id(w.s)};
-    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
-    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(3), &heal) >= 0);
+    cut_for(&w, TW_SEC(3));
     tw_transport_write(w.cp.t, "held, then delivered", 20);
     assert_int_equal(tw_sim_run_for(w.sim, TW_SEC(2)), 0);
     assert_int_equal(w.sp.len, 0);
@@ -638,11 +644,7 @@ static void test_write_to_a_gone_peer_across_a_cut_waits_for_the_heal(void **sta
     (void)state;
     world w;
     world_init(&w, 16, true);
-    tw_ns t0 = tw_sim_now(w.sim);
-    tw_sim_fault heal = {.kind = TW_SIM_FAULT_HEAL, .a = tw_sim_node_id(w.c),
-                         .b = tw_sim_node_id(w.s)};
-    assert_int_equal(tw_sim_partition(w.sim, w.c, w.s, false), 0);
-    assert_true(tw_sim_at(w.sim, t0 + TW_SEC(3), &heal) >= 0);
+    cut_for(&w, TW_SEC(3));
     tw_transport_abort(w.cp.t); /* its FIN waits for the heal */
     assert_int_equal(tw_sim_run_for(w.sim, TW_MS(10)), 0);
     assert_int_equal(w.cp.lost, 1);
