@@ -490,8 +490,8 @@ const char *tw_simtest_error(const tw_simtest *st) { return st->err; }
 size_t tw_simtest_unread(tw_simtest *st, const uint8_t **data)
 {
     conn *c = selected(st);
-    if (data)
-        *data = c->rx + c->cursor;
+    if (data) /* nothing came yet: no buffer to point into */
+        *data = c->rx ? c->rx + c->cursor : NULL;
     return c->rx_len - c->cursor;
 }
 

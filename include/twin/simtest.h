@@ -168,7 +168,7 @@ int tw_simtest_expect_closed(tw_simtest *st, tw_ns by);
 int tw_simtest_run_until(tw_simtest *st, tw_ns t);
 
 /* Bytes the peer received and no expect consumed yet (valid until the
- * next call on st). */
+ * next call on st; *data NULL while nothing has come). */
 size_t tw_simtest_unread(tw_simtest *st, const uint8_t **data);
 /* True once the peer's end is connected (and after it has closed). */
 bool tw_simtest_connected(const tw_simtest *st);
