@@ -118,8 +118,7 @@ void sim_node_restart(tw_sim *sim, sim_node *n)
          * a cut, once it heals: sim_stream_heal); an idle one hears it
          * when it next sends (or probes). */
         if (ep->peer_crashed && ep->peer_node == n->id && ep->dead_armed &&
-            !ep->rst_sent && !sim_path_is_cut(sim, n->id, ep->node) &&
-            !sim_path_is_cut(sim, ep->node, n->id)) {
+            !ep->rst_sent && sim_ep_peer_reachable(sim, ep)) {
             ep->rst_sent = true;
             sim_push(sim, sim->now + sim_latency(sim, n->id, ep->node), EV_RST,
                      ep->id, sim_table_gen(&sim->eps, ep->id), ECONNRESET);

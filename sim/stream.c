@@ -491,12 +491,22 @@ static void tap_nobody(tw_sim *sim, sim_ep *ep, const struct iovec *iov,
     free(buf);
 }
 
-/* Can ep's segments reach its peer's host, and its answer come back? */
-static bool peer_reachable(tw_sim *sim, const sim_ep *ep)
+bool sim_ep_peer_reachable(tw_sim *sim, const sim_ep *ep)
 {
     return sim->nodes[ep->peer_node]->up &&
            !sim_path_is_cut(sim, ep->node, ep->peer_node) &&
            !sim_path_is_cut(sim, ep->peer_node, ep->node);
+}
+
+/* ep sends to a host with no such connection, which answers it with a
+ * reset: once, a round trip later. */
+static void rst_from_the_host(tw_sim *sim, sim_ep *ep)
+{
+    assert(!ep->rst_sent && sim_ep_peer_reachable(sim, ep));
+    ep->rst_sent = true;
+    tw_ns there = sim_latency(sim, ep->node, ep->peer_node); /* drawn in order */
+    tw_ns back = sim_latency(sim, ep->peer_node, ep->node);
+    ep_push(sim, ep, sim->now + there + back, EV_RST, ECONNRESET);
 }
 
 /* Nobody at the other end. A live host (one that came back after a
@@ -510,13 +520,9 @@ static __attribute__((noinline)) ssize_t send_nobody(tw_sim *sim, sim_ep *ep,
 {
     if (sim_ep_rst_unseen(ep)) /* the reset it had not looked for */
         return -(ssize_t)ep->pending_errno;
-    if (peer_reachable(sim, ep)) {
-        if (!ep->rst_sent) {
-            ep->rst_sent = true;
-            tw_ns rtt = sim_latency(sim, ep->node, ep->peer_node) +
-                        sim_latency(sim, ep->peer_node, ep->node);
-            ep_push(sim, ep, sim->now + rtt, EV_RST, ECONNRESET);
-        }
+    if (sim_ep_peer_reachable(sim, ep)) {
+        if (!ep->rst_sent)
+            rst_from_the_host(sim, ep);
     } else {
         sim_ep_arm_dead(sim, ep);
     }
@@ -1058,7 +1064,7 @@ void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep)
 static void on_peer_dead(tw_sim *sim, sim_ep *ep)
 {
     ep->dead_armed = false;
-    if (ep->broken || sim_ep_rst_unseen(ep) || peer_reachable(sim, ep))
+    if (ep->broken || sim_ep_rst_unseen(ep) || sim_ep_peer_reachable(sim, ep))
         return; /* back: its reset is on the way (sim/node.c, sim_stream_heal) */
     assert(ep->more); /* it was armed */
     tw_ns due = ep->more->dead_since + sim_ep_timeout(sim, ep);
@@ -1259,12 +1265,8 @@ void sim_stream_heal(tw_sim *sim)
         /* Retransmitting to a host with no such connection (it went,
          * or crashed and came back, while the cut held everything):
          * that host answers now. */
-        if (ep->dead_armed && !ep->rst_sent && peer_reachable(sim, ep)) {
-            ep->rst_sent = true;
-            ep_push(sim, ep, sim->now + sim_latency(sim, ep->node, ep->peer_node) +
-                                 sim_latency(sim, ep->peer_node, ep->node),
-                    EV_RST, ECONNRESET);
-        }
+        if (ep->dead_armed && !ep->rst_sent && sim_ep_peer_reachable(sim, ep))
+            rst_from_the_host(sim, ep);
         if (sim_path_is_cut(sim, ep->peer_node, ep->node))
             continue;
         tw_ns lat = sim_latency(sim, ep->peer_node, ep->node);

@@ -203,6 +203,9 @@ void sim_ep_watch_cut(tw_sim *sim, sim_ep *ep);
 /* It sent towards a host that is down: its retransmissions give up
  * after the timeout unless the host answers with a reset first. */
 void sim_ep_arm_dead(tw_sim *sim, sim_ep *ep);
+/* Can ep's segments reach its peer's host (up, and no cut either way),
+ * and that host's answer come back? */
+bool sim_ep_peer_reachable(tw_sim *sim, const sim_ep *ep);
 /* The timeout of its retransmissions: the user timeout or the world's
  * stall_timeout_ns. */
 static inline tw_ns sim_ep_timeout(const tw_sim *sim, const sim_ep *ep)
