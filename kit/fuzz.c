@@ -464,17 +464,25 @@ static void on_callback(tw_loop *loop, const tw_transport *t, unsigned ev)
     }
 }
 
-static void on_violation(void *arg, const char *violation)
+/* A violation: kept as the stats' first (kept: their field, or NULL),
+ * then the caller's handler, or without one, an abort. */
+static void tell_violation(const tw_fuzz_opts *o, char *kept, size_t cap,
+                           const char *violation)
 {
-    fz_run *fz = arg;
-    if (!fz->st.violation[0])
-        snprintf(fz->st.violation, sizeof fz->st.violation, "%s", violation);
-    if (!fz->o->on_violation) {
+    if (kept && !kept[0])
+        snprintf(kept, cap, "%s", violation);
+    if (!o->on_violation) {
         fprintf(stderr, "%s\n", violation);
         abort(); /* a fuzzer keeps the input that did this */
     }
+    o->on_violation(o->violation_arg, violation);
+}
+
+static void on_violation(void *arg, const char *violation)
+{
+    fz_run *fz = arg;
     fz->violated = true;
-    fz->o->on_violation(fz->o->violation_arg, violation);
+    tell_violation(fz->o, fz->st.violation, sizeof fz->st.violation, violation);
 }
 
 /* ---- the run ---- */
@@ -663,8 +671,8 @@ static int check_cuts(tw_protocol_factory factory, void *arg, const uint8_t *dat
     fz_out whole = {0};
     int rc = fuzz_run(factory, arg, one, size - ncuts, &o2, &whole, NULL);
     free(one);
-    if (rc == 0 && !whole.failed && (whole.len != cut->len || first_difference(cut, &whole) < cut->len)) {
-        size_t at = first_difference(cut, &whole);
+    size_t at = first_difference(cut, &whole);
+    if (rc == 0 && !whole.failed && (whole.len != cut->len || at < cut->len)) {
         char *text = NULL, msg[256];
         size_t tlen = 0;
         FILE *f = open_memstream(&text, &tlen);
@@ -679,13 +687,8 @@ static int check_cuts(tw_protocol_factory factory, void *arg, const uint8_t *dat
         }
         snprintf(msg, sizeof msg, "%s", text ? text : "fuzz: the output depends on the cuts");
         free(text);
-        if (o->stats && !o->stats->violation[0])
-            snprintf(o->stats->violation, sizeof o->stats->violation, "%s", msg);
-        if (!o->on_violation) {
-            fprintf(stderr, "%s\n", msg);
-            abort(); /* a fuzzer keeps the input that did this */
-        }
-        o->on_violation(o->violation_arg, msg);
+        tell_violation(o, o->stats ? o->stats->violation : NULL,
+                       o->stats ? sizeof o->stats->violation : 0, msg);
         rc = -EPROTO;
     }
     free(whole.b);
