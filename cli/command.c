@@ -185,6 +185,12 @@ static void app_out_release(FILE *f, app_out *o, FILE *to)
 /* `run` keeps serving once nobody reads its output (above). */
 static bool output_is_a_log;
 
+/* The options of `run` that take no value. */
+static bool run_flag(const char *o)
+{
+    return strcmp(o, "--record-redact") == 0 || strcmp(o, "--strict") == 0;
+}
+
 /* The options of `run` before the app's name: how many words they took
  * (>= 0), -1 after saying what is wrong, or -2 for --help. */
 static int run_opts(int argc, char **argv, tw_real_opts *opts,
@@ -197,8 +203,8 @@ static int run_opts(int argc, char **argv, tw_real_opts *opts,
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(o, "--help") == 0)
             return -2;
-        if (strcmp(o, "--record-redact") == 0 || strcmp(o, "--strict") == 0) {
-            if (o[2] == 's')
+        if (run_flag(o)) {
+            if (strcmp(o, "--strict") == 0)
                 *strict = true;
             else
                 rec->redact = true;
@@ -474,10 +480,7 @@ static int dispatch(int argc, char **argv)
         int from = 2;
         while (is_run && from + 1 < argc && strncmp(argv[from], "--", 2) == 0 &&
                strcmp(argv[from], "--load") != 0)
-            from += strcmp(argv[from], "--record-redact") == 0 ||
-                            strcmp(argv[from], "--strict") == 0
-                        ? 1
-                        : 2;
+            from += run_flag(argv[from]) ? 1 : 2;
         if ((rc = take_loads(&argc, argv, from, is_run)) != 0)
             return rc;
     }
